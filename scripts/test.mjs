@@ -1,0 +1,32 @@
+// Runs every test file (src/**/*.test.ts beside the code, test/**/*.test.ts end to end)
+// with Node's own test runner and tsx for TypeScript. Builds dist/ first because end-to-end
+// tests start real `nw` processes (server, agents) from the compiled CLI.
+// Usage: npm test [-- FILE_OR_DIR ...]   (defaults to src and test)
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+function findTests(path, out) {
+  const st = statSync(path);
+  if (st.isFile()) { out.push(path); return out; }
+  for (const name of readdirSync(path)) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    const child = join(path, name);
+    if (statSync(child).isDirectory()) findTests(child, out);
+    else if (name.endsWith('.test.ts')) out.push(child);
+  }
+  return out;
+}
+
+const args = process.argv.slice(2);
+const roots = args.length > 0 ? args : ['src', 'test'];
+const files = roots.flatMap((r) => findTests(r, [])).sort();
+if (files.length === 0) { console.error('no test files found'); process.exit(1); }
+
+const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+// Two cores on CI machines: at most two test files at once; end-to-end files take turns
+// through their own namespace names, so they may run beside unit files.
+const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+process.exit(run.status ?? 1);
