@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './arm-id.js';
+export * from './logger.js';

@@ -1,0 +1,5 @@
+export * from './case-insensitive.js';
+export * from './validate.js';
+export * from './packet-capture.js';
+export * from './resources.js';
+export * from './agent-protocol.js';

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { ciEnum, ciObject } from './case-insensitive.js';
+
+/** Azure's limits (reference/azure-packet-capture-api.md §2.2). */
+export const PACKET_CAPTURE_LIMITS = {
+  maxBytesToCapturePerPacket: 4294967295,
+  maxTotalBytesPerSession: 4294967295,
+  defaultTotalBytesPerSession: 1073741824,
+  maxTimeLimitInSeconds: 18000,
+  defaultTimeLimitInSeconds: 18000,
+} as const;
+
+const uint32 = (max: number) => z.number().int().min(0).max(max);
+
+/** storageLocation of a capture. */
+export const storageLocationSchema = ciObject({
+  storageId: z.string().optional(),
+  storagePath: z.string().optional(),
+  filePath: z.string().optional(),
+  localPath: z.string().optional(),
+});
+
+/** The request body of PUT …/packetCaptures/{name} (PacketCapture). Filters are validated by src/filter. */
+export const packetCaptureCreateSchema = ciObject({
+  properties: ciObject({
+    target: z.string().min(1),
+    targetType: ciEnum(['AzureVM', 'AzureVMSS'] as const).optional(),
+    scope: ciObject({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() }).optional(),
+    bytesToCapturePerPacket: uint32(PACKET_CAPTURE_LIMITS.maxBytesToCapturePerPacket).optional(),
+    totalBytesPerSession: uint32(PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession).optional(),
+    timeLimitInSeconds: uint32(PACKET_CAPTURE_LIMITS.maxTimeLimitInSeconds).optional(),
+    storageLocation: storageLocationSchema,
+    filters: z.array(z.unknown()).optional(),
+    continuousCapture: z.boolean().nullable().optional(),
+    captureSettings: ciObject({
+      fileCount: z.number().int().min(0).max(10000).optional(),
+      fileSizeInBytes: uint32(4294967295).optional(),
+      sessionTimeLimitInSeconds: z.number().int().min(0).max(604800).optional(),
+    }).optional(),
+  }),
+});
+
+/** A validated create request. */
+export type PacketCaptureCreateRequest = z.output<typeof packetCaptureCreateSchema>;
+
+/** Capture status values of queryStatus (packetCaptureStatus). */
+export type PacketCaptureStatus = 'NotStarted' | 'Running' | 'Stopped' | 'Error' | 'Unknown';
+/** Azure's packetCaptureError values. */
+export type PacketCaptureErrorCode = 'InternalError' | 'AgentStopped' | 'CaptureFailed' | 'LocalFileFailed' | 'StorageFailed';
+/** stopReason values netwatcher reports. */
+export type PacketCaptureStopReason = 'TimeExceeded' | 'Manual' | 'SizeExceeded' | 'Error' | 'AgentStopped';

@@ -1,0 +1,73 @@
+import type { Db } from './db.js';
+
+/**
+ * Schema migrations, applied in order, each once, inside a transaction. Append only: never edit
+ * a migration that has shipped. Resources are kept as ARM documents (jsonb) keyed by their
+ * lower-cased id, because ARM compares ids case-insensitively and every resource type shares the
+ * same envelope; rows that change often (per-host capture state, operations) have their own tables.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE resources (
+     key text PRIMARY KEY,
+     type text NOT NULL,
+     parent_key text,
+     id text NOT NULL,
+     name text NOT NULL,
+     subscription_id text NOT NULL,
+     resource_group text NOT NULL,
+     location text,
+     body jsonb NOT NULL,
+     secret jsonb,
+     etag text NOT NULL,
+     created_at timestamptz NOT NULL DEFAULT now(),
+     updated_at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE INDEX resources_by_type ON resources (type, lower(subscription_id));
+   CREATE INDEX resources_by_parent ON resources (parent_key);
+   CREATE TABLE api_tokens (
+     id text PRIMARY KEY,
+     kind text NOT NULL,
+     token_hash text NOT NULL UNIQUE,
+     vm_key text,
+     created_at timestamptz NOT NULL DEFAULT now(),
+     expires_at timestamptz,
+     used_at timestamptz
+   );
+   CREATE TABLE capture_instances (
+     capture_uid text NOT NULL,
+     vm_key text NOT NULL,
+     capture_key text NOT NULL,
+     state jsonb NOT NULL,
+     updated_at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (capture_uid, vm_key)
+   );
+   CREATE INDEX capture_instances_by_vm ON capture_instances (vm_key);
+   CREATE TABLE operations (
+     id text PRIMARY KEY,
+     subscription_id text NOT NULL,
+     location text NOT NULL,
+     kind text NOT NULL,
+     resource_key text,
+     status text NOT NULL,
+     error jsonb,
+     result jsonb,
+     created_at timestamptz NOT NULL DEFAULT now(),
+     updated_at timestamptz NOT NULL DEFAULT now()
+   );`,
+];
+
+/** Brings the schema up to date; safe to call from several replicas at once (advisory lock). */
+export async function migrate(db: Db): Promise<void> {
+  await db.transaction(async (tx) => {
+    // One replica migrates at a time; the lock is released at commit.
+    if (tx.engine === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7262012)');
+    await tx.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    const rows = await tx.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const applied = new Set(rows.map((r) => Number(r.version)));
+    for (let i = 0; i < MIGRATIONS.length; i++) {
+      if (applied.has(i + 1)) continue;
+      for (const statement of MIGRATIONS[i]!.split(/;\s*$/m).map((s) => s.trim()).filter(Boolean)) await tx.query(statement);
+      await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [i + 1]);
+    }
+  });
+}
