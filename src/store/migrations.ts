@@ -54,6 +54,7 @@ export const MIGRATIONS: readonly string[] = [
      created_at timestamptz NOT NULL DEFAULT now(),
      updated_at timestamptz NOT NULL DEFAULT now()
    );`,
+  `CREATE TABLE server_settings (name text PRIMARY KEY, value text NOT NULL)`,
 ];
 
 /** Brings the schema up to date; safe to call from several replicas at once (advisory lock). */

@@ -141,6 +141,40 @@ export class Store {
     return rows.length > 0;
   }
 
+  /** The packet capture whose internal uid is `uid` (agents name captures by uid, not by name). */
+  async findCaptureByUid<B = Record<string, unknown>>(uid: string): Promise<ResourceRecord<B> | null> {
+    const rows = await this.db.query(`SELECT * FROM resources WHERE type = 'packetCapture' AND body->'_internal'->>'uid' = $1`, [uid]);
+    return rows[0] ? toResource<B>(rows[0]) : null;
+  }
+
+  /** Captures of a subscription and location that hold a session (not yet finished). */
+  async countActiveCaptures(subscriptionId: string, location: string): Promise<number> {
+    const rows = await this.db.query(
+      `SELECT count(*)::int AS n FROM resources WHERE type = 'packetCapture' AND lower(subscription_id) = $1 AND lower(location) = $2 AND (body->'_internal'->>'active')::boolean`,
+      [subscriptionId.toLowerCase(), location.toLowerCase()]);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Captures that hold a session and target a host. */
+  async listActiveCapturesForVm<B = Record<string, unknown>>(vmKey: string): Promise<ResourceRecord<B>[]> {
+    const rows = await this.db.query(
+      `SELECT * FROM resources WHERE type = 'packetCapture' AND (body->'_internal'->>'active')::boolean AND body->'_internal'->'targets' @> $1::jsonb`,
+      [JSON.stringify([{ vmKey: vmKey.toLowerCase() }])]);
+    return rows.map((r) => toResource<B>(r));
+  }
+
+  /** A server-wide setting shared by every replica, created with `initial` the first time it is asked for. */
+  async getOrCreateSetting(name: string, initial: () => string): Promise<string> {
+    await this.db.query('INSERT INTO server_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, initial()]);
+    const rows = await this.db.query('SELECT value FROM server_settings WHERE name = $1', [name]);
+    return String(rows[0]!.value);
+  }
+
+  /** Marks every host disconnected (at start: connections belong to a previous process). */
+  async markAllAgentsDisconnected(): Promise<void> {
+    await this.db.query(`UPDATE resources SET body = jsonb_set(body, '{properties,netwatcher,agentConnected}', 'false'::jsonb) WHERE type = 'vm'`);
+  }
+
   // ---- tokens ----------------------------------------------------------------------------
 
   /** Issues a new random token and stores only its hash; returns the token (shown once). */

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Quick start, step 1: installs what netwatcher needs and starts it.
+#   - Debian packages tcpdump and iproute2, when missing (needs root, as the agent does);
+#   - the npm packages (from package-lock.json), then builds dist/;
+#   - puts `nw` on the PATH (npm link);
+#   - runs `nw up` with any arguments given here (e.g. bash install.sh --listen 0.0.0.0:8817).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+missing=()
+for pkg in tcpdump iproute2; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "installing Debian packages: ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+echo "installing npm packages…" >&2
+npm ci --no-audit --no-fund --loglevel=error
+echo "building…" >&2
+npm run --silent build
+npm link --no-audit --no-fund --loglevel=error >/dev/null
+exec ./bin/nw.js up "$@"

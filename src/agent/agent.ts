@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { createLogger } from '../lib/index.js';
+import { AGENT_PROTOCOL_VERSION } from '../model/index.js';
+import { CaptureManager } from './capture-manager.js';
+import { AGENT_DEFAULTS, AGENT_VERSION, type AgentConfig } from './config.js';
+import { ServerConnection } from './connection.js';
+import { loadCredential, saveCredential, type AgentCredential } from './credential.js';
+
+/** A running agent. */
+export interface RunningAgent {
+  /** ARM id of the VM this agent is. */
+  vmId: string;
+  close(): Promise<void>;
+}
+
+/** The agent could not start (enrolment refused, no credential, server unreachable at enrolment). */
+export class AgentStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AgentStartError';
+  }
+}
+
+/** POSTs JSON with node's http(s) (so a private CA file can be trusted). */
+function postJson(url: string, body: unknown, caFile?: string): Promise<{ status: number; body: unknown }> {
+  const target = new URL(url);
+  const payload = Buffer.from(JSON.stringify(body));
+  const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = request(target, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Content-Length': payload.length },
+      ...(target.protocol === 'https:' && caFile ? { agent: new HttpsAgent({ ca: readFileSync(caFile) }) } : {}),
+      timeout: 15_000,
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: unknown = text;
+        try { parsed = JSON.parse(text); } catch { /* keep text */ }
+        resolve({ status: res.statusCode ?? 0, body: parsed });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Trades the one-time enrolment token for this host's credential and saves it. */
+async function enroll(config: AgentConfig): Promise<AgentCredential> {
+  const base = config.serverUrl.replace(/\/+$/, '');
+  let res;
+  try {
+    res = await postJson(`${base}/agent/v1/enroll`, { token: config.enrollmentToken, hostname: hostname() }, config.caFile);
+  } catch (error) {
+    throw new AgentStartError(`cannot reach the server at ${base} to enrol: ${(error as Error).message}`);
+  }
+  if (res.status !== 200) {
+    const message = (res.body as { error?: { message?: string } })?.error?.message ?? `HTTP ${res.status}`;
+    throw new AgentStartError(`enrolment refused: ${message}`);
+  }
+  const b = res.body as { credential: string; vmId: string; vmName: string; location: string };
+  const cred: AgentCredential = { serverUrl: base, credential: b.credential, vmId: b.vmId, vmName: b.vmName, location: b.location };
+  saveCredential(config.dataDir, cred);
+  return cred;
+}
+
+/**
+ * Starts an agent: enrols with the one-time token (or uses the credential saved by an earlier
+ * enrolment), then keeps a connection to the server and runs the captures it orders.
+ */
+export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
+  const logger = createLogger({ name: 'nw-agent', level: config.logLevel });
+  let cred = loadCredential(config.dataDir);
+  if (config.enrollmentToken) cred = await enroll(config);
+  if (!cred) throw new AgentStartError(`no credential in ${config.dataDir}: run the install command from 'nw vm extension set' (it carries a one-time --token).`);
+  const serverUrl = (config.serverUrl || cred.serverUrl).replace(/\/+$/, '');
+  const wsUrl = `${serverUrl.replace(/^http/, 'ws')}/agent/v1/connect`;
+  const connection = new ServerConnection(wsUrl, cred.credential, logger, config.caFile);
+  const manager = new CaptureManager({
+    dataDir: config.dataDir,
+    captureRoot: config.captureRoot ?? AGENT_DEFAULTS.captureRoot,
+    interfaceName: config.interfaceName ?? AGENT_DEFAULTS.interfaceName,
+    ...(config.tcpdumpPath ? { tcpdumpPath: config.tcpdumpPath } : {}),
+    uploadRetryBudgetInMs: config.uploadRetryBudgetInMs ?? AGENT_DEFAULTS.uploadRetryBudgetInMs,
+    uploadRetryIntervalInMs: config.uploadRetryIntervalInMs ?? AGENT_DEFAULTS.uploadRetryIntervalInMs,
+    send: (msg) => connection.send(msg),
+    logger,
+  });
+  connection.on('open', () => {
+    connection.send({ type: 'hello', protocolVersion: AGENT_PROTOCOL_VERSION, agentVersion: AGENT_VERSION, hostname: hostname(), captures: manager.states() });
+    manager.onConnected();
+  });
+  connection.on('message', (msg) => manager.handle(msg));
+  connection.start();
+  logger.info({ vm: cred.vmId, server: serverUrl }, 'agent started');
+  return {
+    vmId: cred.vmId,
+    async close() {
+      await manager.close();
+      // Give the final states a moment to leave before the socket closes.
+      await new Promise((r) => setTimeout(r, 100));
+      connection.close();
+    },
+  };
+}

@@ -1,0 +1,283 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startCapture, type CaptureOutcome, type CaptureSession } from '../capture/index.js';
+import type { Logger } from '../lib/index.js';
+import type { AgentCaptureOrder, AgentCaptureState, AgentToServer, ServerToAgent } from '../model/index.js';
+import { uploadFile, type UploadGrant } from '../storage/index.js';
+import { AGENT_DEFAULTS } from './config.js';
+import { CapturePathError, confineCapturePath } from './paths.js';
+
+/** What the agent keeps about one capture (persisted, so a restarted agent still reports and uploads it). */
+interface CaptureRecord {
+  order: AgentCaptureOrder;
+  state: AgentCaptureState;
+  /** True when the file lives in the agent's spool (no host path was asked for) and can go once stored. */
+  spooled: boolean;
+}
+
+/** Answers to an upload request. */
+type GrantAnswer = { kind: 'grant'; grant: UploadGrant } | { kind: 'refused'; reason: string; retryable: boolean };
+
+/** What an agent's capture manager needs from its surroundings. */
+export interface CaptureManagerOptions {
+  dataDir: string;
+  captureRoot: string;
+  interfaceName: string;
+  tcpdumpPath?: string;
+  uploadRetryBudgetInMs: number;
+  uploadRetryIntervalInMs: number;
+  send(msg: AgentToServer): boolean;
+  logger: Logger;
+}
+
+/**
+ * Runs the captures the server orders on this host and owns their files until they are safely
+ * stored. Every change of a capture's state is persisted and sent; states stay "unacknowledged"
+ * until the server confirms their sequence, and all of them go again in the hello of the next
+ * connection — so a lost connection never loses a status or a file, and never stops a capture.
+ */
+export class CaptureManager {
+  private readonly captures = new Map<string, CaptureRecord>();
+  private readonly sessions = new Map<string, CaptureSession>();
+  private readonly pendingGrants = new Map<string, (a: GrantAnswer) => void>();
+  private readonly pendingVerifications = new Map<string, (ok: boolean, reason?: string) => void>();
+  private readonly uploading = new Set<string>();
+  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  private readonly progressTimers = new Map<string, NodeJS.Timeout>();
+  private readonly stateDir: string;
+  private readonly spoolDir: string;
+  private closed = false;
+
+  constructor(private readonly opts: CaptureManagerOptions) {
+    this.stateDir = join(opts.dataDir, 'captures');
+    this.spoolDir = join(opts.dataDir, 'spool');
+    mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.spoolDir, { recursive: true, mode: 0o700 });
+    this.loadPersisted();
+  }
+
+  /** Captures a previous agent process left: finished ones are reported and their uploads resumed; ones it was running ended with it. */
+  private loadPersisted(): void {
+    for (const name of readdirSync(this.stateDir).filter((n) => n.endsWith('.json'))) {
+      try {
+        const rec = JSON.parse(readFileSync(join(this.stateDir, name), 'utf8')) as CaptureRecord;
+        if (rec.state.status === 'Running' || rec.state.status === 'NotStarted') {
+          // tcpdump died with the previous agent process; its file is complete up to the last record written.
+          rec.state = { ...rec.state, status: 'Error', stopReason: 'AgentStopped', errors: [...new Set([...rec.state.errors, 'AgentStopped' as const])], errorMessage: 'The agent stopped while the capture was running.', sequence: rec.state.sequence + 1 };
+        }
+        this.captures.set(rec.state.captureUid, rec);
+        this.persist(rec);
+      } catch (error) {
+        this.opts.logger.warn({ err: error, file: name }, 'could not read a saved capture state; skipped');
+      }
+    }
+  }
+
+  /** The hello's list: every capture this host knows. */
+  states(): AgentCaptureState[] {
+    return [...this.captures.values()].map((r) => r.state);
+  }
+
+  /** Called when a connection opens (after the hello): resume uploads that wait for the server. */
+  onConnected(): void {
+    for (const rec of this.captures.values()) if (this.needsUpload(rec)) void this.upload(rec.state.captureUid, 'storage');
+  }
+
+  /** Handles one server message. */
+  handle(msg: ServerToAgent): void {
+    switch (msg.type) {
+      case 'capture.start': this.start(msg.order); break;
+      case 'capture.stop': void this.stop(msg.captureUid); break;
+      case 'capture.forget': this.forget(msg.captureUid, msg.deleteFiles); break;
+      case 'capture.ack': break; // states are re-sent in full on reconnect; nothing to track per ack
+      case 'upload.grant': this.pendingGrants.get(msg.requestId)?.({ kind: 'grant', grant: msg.grant as UploadGrant }); break;
+      case 'upload.refused': this.pendingGrants.get(msg.requestId)?.({ kind: 'refused', reason: msg.reason, retryable: msg.retryable }); break;
+      case 'upload.verified': this.pendingVerifications.get(msg.requestId)?.(msg.ok, msg.reason); break;
+      case 'file.fetch': void this.upload(msg.captureUid, 'fetch'); break;
+      case 'welcome': break;
+    }
+  }
+
+  private persist(rec: CaptureRecord): void {
+    const path = join(this.stateDir, `${rec.state.captureUid}.json`);
+    writeFileSync(`${path}.tmp`, JSON.stringify(rec), { mode: 0o600 });
+    renameSync(`${path}.tmp`, path);
+  }
+
+  private update(uid: string, change: Partial<AgentCaptureState>): void {
+    const rec = this.captures.get(uid);
+    if (!rec) return;
+    rec.state = { ...rec.state, ...change, sequence: rec.state.sequence + 1 };
+    this.persist(rec);
+    this.opts.send({ type: 'capture.state', state: rec.state });
+  }
+
+  private start(order: AgentCaptureOrder): void {
+    const known = this.captures.get(order.captureUid);
+    if (known) {
+      // A repeated order (the server re-sends after reconnects): just report where it stands.
+      this.opts.send({ type: 'capture.state', state: known.state });
+      return;
+    }
+    const rec: CaptureRecord = {
+      order,
+      spooled: order.localFilePath === null,
+      state: {
+        captureUid: order.captureUid, status: 'NotStarted', captureStartTime: null, stopReason: null, errors: [], errorMessage: null,
+        packetsCaptured: 0, bytesCaptured: 0, kernelPacketsDropped: null, kernelPacketsReceived: null, file: null, sequence: 1,
+      },
+    };
+    this.captures.set(order.captureUid, rec);
+    let outputPath: string;
+    try {
+      outputPath = order.localFilePath ? confineCapturePath(this.opts.captureRoot, order.localFilePath) : join(this.spoolDir, `${order.captureUid}.cap`);
+    } catch (error) {
+      const message = error instanceof CapturePathError ? error.message : `cannot prepare the capture file: ${(error as Error).message}`;
+      this.update(order.captureUid, { status: 'Error', stopReason: 'Error', errors: ['LocalFileFailed'], errorMessage: message });
+      return;
+    }
+    this.persist(rec);
+    const session = startCapture({
+      captureId: order.captureName,
+      interfaceName: this.opts.interfaceName,
+      bpfExpression: order.bpfExpression,
+      snapLengthInBytes: order.snapLengthInBytes,
+      totalBytesLimit: order.totalBytesLimit,
+      timeLimitInSeconds: order.timeLimitInSeconds,
+      outputPath,
+    }, { ...(this.opts.tcpdumpPath ? { tcpdumpPath: this.opts.tcpdumpPath } : {}) });
+    this.sessions.set(order.captureUid, session);
+    session.started.then((at) => {
+      this.update(order.captureUid, { status: 'Running', captureStartTime: at.toISOString() });
+      const timer = setInterval(() => {
+        const p = session.progress();
+        const current = this.captures.get(order.captureUid)?.state;
+        if (current && current.status === 'Running' && (p.packetsCaptured !== current.packetsCaptured)) {
+          this.update(order.captureUid, { packetsCaptured: p.packetsCaptured, bytesCaptured: p.fileSizeInBytes });
+        }
+      }, AGENT_DEFAULTS.progressIntervalInMs);
+      timer.unref();
+      this.progressTimers.set(order.captureUid, timer);
+    }, () => { /* the outcome reports the failure */ });
+    void session.done.then((outcome) => this.finished(order.captureUid, outputPath, outcome));
+  }
+
+  private finished(uid: string, outputPath: string, outcome: CaptureOutcome): void {
+    clearInterval(this.progressTimers.get(uid));
+    this.progressTimers.delete(uid);
+    this.sessions.delete(uid);
+    const rec = this.captures.get(uid);
+    if (!rec) return;
+    const hasFile = outcome.fileSizeInBytes > 0 && existsSync(outputPath);
+    const errors = outcome.error ? [outcome.error.code] : [];
+    this.update(uid, {
+      status: outcome.stopReason === 'Error' ? 'Error' : 'Stopped',
+      captureStartTime: outcome.startedAt?.toISOString() ?? rec.state.captureStartTime,
+      // A capture cut short because the agent itself is shutting down did not stop by hand.
+      stopReason: this.closed && outcome.stopReason === 'Manual' ? 'AgentStopped' : outcome.stopReason,
+      errors,
+      errorMessage: outcome.error?.message ?? null,
+      packetsCaptured: outcome.packetsCaptured,
+      bytesCaptured: outcome.fileSizeInBytes,
+      kernelPacketsDropped: outcome.kernelPacketsDropped,
+      kernelPacketsReceived: outcome.kernelPacketsReceived,
+      file: hasFile ? { path: outputPath, sizeInBytes: outcome.fileSizeInBytes, sha256: outcome.sha256, stored: false } : null,
+    });
+    if (this.needsUpload(this.captures.get(uid)!)) void this.upload(uid, 'storage');
+  }
+
+  private needsUpload(rec: CaptureRecord): boolean {
+    return rec.order.upload && rec.state.file !== null && !rec.state.file.stored && (rec.state.status === 'Stopped' || rec.state.status === 'Error');
+  }
+
+  private async stop(uid: string): Promise<void> {
+    const session = this.sessions.get(uid);
+    if (session) {
+      await session.stop();
+      return;
+    }
+    const rec = this.captures.get(uid);
+    if (rec) this.opts.send({ type: 'capture.state', state: rec.state });
+  }
+
+  private forget(uid: string, deleteFiles: boolean): void {
+    const rec = this.captures.get(uid);
+    if (!rec) return;
+    if (this.sessions.has(uid)) return; // still running: the server stops it first
+    clearTimeout(this.retryTimers.get(uid));
+    this.captures.delete(uid);
+    rmSync(join(this.stateDir, `${uid}.json`), { force: true });
+    const file = rec.state.file;
+    if (file && (deleteFiles || (rec.spooled && file.stored))) rmSync(file.path, { force: true });
+    else if (file && rec.spooled && !file.stored) this.opts.logger.warn({ capture: rec.order.captureName, path: file.path }, 'capture deleted before its file was stored; the file is kept in the spool');
+  }
+
+  /** Asks the server for a grant, uploads, and waits for the server to verify size and SHA-256. */
+  private async upload(uid: string, purpose: 'storage' | 'fetch'): Promise<void> {
+    const key = `${uid}:${purpose}`;
+    if (this.uploading.has(key) || this.closed) return;
+    const rec = this.captures.get(uid);
+    const file = rec?.state.file;
+    if (!rec || !file) return;
+    this.uploading.add(key);
+    const deadline = Date.now() + this.opts.uploadRetryBudgetInMs;
+    try {
+      let lastReason = 'not connected to the server';
+      while (!this.closed && Date.now() < deadline) {
+        const result = await this.tryUpload(uid, file);
+        if (result.ok) {
+          if (purpose === 'storage') {
+            const errors = rec.state.errors.filter((e) => e !== 'StorageFailed');
+            this.update(uid, { file: { ...file, stored: true }, errors, errorMessage: errors.length ? rec.state.errorMessage : null });
+            if (rec.spooled) rmSync(file.path, { force: true });
+          }
+          return;
+        }
+        lastReason = result.reason;
+        if (!result.retryable) break;
+        await new Promise((r) => setTimeout(r, Math.min(2_000, Math.max(0, deadline - Date.now()))));
+      }
+      if (purpose === 'storage' && !this.closed) {
+        this.opts.logger.warn({ capture: rec.order.captureName, reason: lastReason }, 'could not store the capture file; keeping it and retrying later');
+        if (!rec.state.errors.includes('StorageFailed')) this.update(uid, { errors: [...rec.state.errors, 'StorageFailed'], errorMessage: `Storing the file failed: ${lastReason}. The host keeps it and retries.` });
+        const timer = setTimeout(() => void this.upload(uid, 'storage'), this.opts.uploadRetryIntervalInMs);
+        timer.unref();
+        this.retryTimers.set(uid, timer);
+      }
+    } finally {
+      this.uploading.delete(key);
+    }
+  }
+
+  private async tryUpload(uid: string, file: NonNullable<AgentCaptureState['file']>): Promise<{ ok: true } | { ok: false; reason: string; retryable: boolean }> {
+    const requestId = randomUUID();
+    const answer = await this.ask<GrantAnswer>(this.pendingGrants, requestId, { type: 'upload.request', requestId, captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256 }, { kind: 'refused', reason: 'no answer from the server', retryable: true });
+    if (answer.kind === 'refused') return { ok: false, reason: answer.reason, retryable: answer.retryable };
+    const result = await uploadFile(answer.grant, file.path, { sizeInBytes: file.sizeInBytes, sha256: file.sha256, retryBudgetInMs: 30_000 });
+    if (!result.ok) return result;
+    const verified = await this.ask<{ ok: boolean; reason?: string }>(this.pendingVerifications as never, requestId, { type: 'upload.done', requestId, captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256 }, { ok: false, reason: 'no answer from the server' }, (ok: boolean, reason?: string) => ({ ok, reason }));
+    return verified.ok ? { ok: true } : { ok: false, reason: verified.reason ?? 'verification failed', retryable: true };
+  }
+
+  /** Sends a request and waits (bounded) for the answer with the same request id. */
+  private ask<T>(pending: Map<string, (...args: never[]) => void>, requestId: string, msg: AgentToServer, onTimeout: T, map?: (...args: never[]) => T): Promise<T> {
+    return new Promise<T>((resolve) => {
+      const timer = setTimeout(() => { pending.delete(requestId); resolve(onTimeout); }, 30_000);
+      (pending as Map<string, (...args: unknown[]) => void>).set(requestId, (...args: unknown[]) => {
+        clearTimeout(timer);
+        pending.delete(requestId);
+        resolve(map ? (map as (...a: unknown[]) => T)(...args) : (args[0] as T));
+      });
+      if (!this.opts.send(msg)) { clearTimeout(timer); pending.delete(requestId); resolve(onTimeout); }
+    });
+  }
+
+  /** Stops every running capture (their files are completed and kept) and timers. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.retryTimers.values()) clearTimeout(t);
+    for (const t of this.progressTimers.values()) clearInterval(t);
+    await Promise.all([...this.sessions.values()].map((s) => s.stop()));
+  }
+}

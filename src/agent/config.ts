@@ -1,0 +1,33 @@
+/** Everything the agent needs, read once by the entry (src/cli) from flags. */
+export interface AgentConfig {
+  /** Base URL of the server (http or https). */
+  serverUrl: string;
+  /** One-time enrolment token from `nw vm extension set`; absent when the data folder already holds a credential. */
+  enrollmentToken?: string;
+  /** Folder for the credential, capture bookkeeping and the spool of files waiting for upload. */
+  dataDir: string;
+  /** Local capture files must be under this folder (Azure's /var/captures). */
+  captureRoot?: string;
+  /** Interface tcpdump listens on. */
+  interfaceName?: string;
+  /** CA certificate file to trust for an https server with a private certificate. */
+  caFile?: string;
+  logLevel?: string;
+  tcpdumpPath?: string;
+  /** How long one upload may keep retrying before the capture reports StorageFailed (it keeps retrying after, less often). */
+  uploadRetryBudgetInMs?: number;
+  /** Interval between later upload retries after a StorageFailed. */
+  uploadRetryIntervalInMs?: number;
+}
+
+/** Defaults of optional agent settings. */
+export const AGENT_DEFAULTS = {
+  captureRoot: '/var/captures',
+  interfaceName: 'any',
+  uploadRetryBudgetInMs: 5 * 60_000,
+  uploadRetryIntervalInMs: 60_000,
+  progressIntervalInMs: 2_000,
+} as const;
+
+/** Version reported to the server. */
+export const AGENT_VERSION = '0.1.0';

@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import type { Logger } from '../lib/index.js';
+import type { AgentToServer, ServerToAgent } from '../model/index.js';
+
+/** First and largest wait between reconnection attempts. */
+const RECONNECT_MIN_IN_MS = 250;
+const RECONNECT_MAX_IN_MS = 5_000;
+
+/**
+ * The agent's WebSocket to the server, reconnecting forever with capped backoff. It never queues
+ * messages itself: the capture manager re-sends whatever the server has not acknowledged on every
+ * `open` (the hello carries every capture's state), so nothing is lost across a disconnect.
+ */
+export class ServerConnection extends EventEmitter<{ open: []; message: [ServerToAgent]; close: [] }> {
+  private ws: WebSocket | null = null;
+  private closed = false;
+  private delayInMs = RECONNECT_MIN_IN_MS;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly url: string, private readonly credential: string, private readonly logger: Logger, private readonly caFile?: string) {
+    super();
+  }
+
+  /** Starts connecting (and reconnecting). */
+  start(): void {
+    this.connect();
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const ws = new WebSocket(this.url, {
+      headers: { Authorization: `Bearer ${this.credential}` },
+      ...(this.caFile ? { ca: readFileSync(this.caFile) } : {}),
+      handshakeTimeout: 10_000,
+    });
+    this.ws = ws;
+    ws.on('open', () => {
+      this.delayInMs = RECONNECT_MIN_IN_MS;
+      this.logger.info('connected to server');
+      this.emit('open');
+    });
+    ws.on('message', (data) => {
+      try {
+        this.emit('message', JSON.parse(data.toString()) as ServerToAgent);
+      } catch (error) {
+        this.logger.warn({ err: error }, 'ignored a server message that is not JSON');
+      }
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      this.logger.error({ status: res.statusCode }, res.statusCode === 401 ? 'server refused the agent credential (extension removed or re-enrolled?)' : 'server refused the connection');
+      ws.terminate();
+    });
+    ws.on('error', (error) => this.logger.debug({ err: error }, 'connection error'));
+    ws.on('close', () => {
+      if (this.ws === ws) this.ws = null;
+      this.emit('close');
+      if (this.closed) return;
+      this.timer = setTimeout(() => this.connect(), this.delayInMs);
+      this.delayInMs = Math.min(this.delayInMs * 2, RECONNECT_MAX_IN_MS);
+    });
+  }
+
+  /** True while connected. */
+  get isOpen(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  /** Sends if connected; false otherwise (the caller re-sends after the next `open`). */
+  send(msg: AgentToServer): boolean {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(msg));
+    return true;
+  }
+
+  /** Closes for good. */
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.ws?.close(1000, 'agent stopping');
+  }
+}

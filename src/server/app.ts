@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { ApiError } from '../lib/index.js';
+import { registerLocalStorageRoutes } from '../storage/index.js';
+import { authenticate } from './auth.js';
+import type { ServerContext } from './services/context.js';
+import { registerAgentRoutes, AGENT_ENROLL_PATH } from './routes/agents.js';
+import { registerOperationRoutes } from './routes/operations.js';
+import { registerPacketCaptureRoutes } from './routes/packet-captures.js';
+import { registerStorageAccountRoutes } from './routes/storage-accounts.js';
+import { registerVmRoutes } from './routes/vms.js';
+import { registerWatcherRoutes } from './routes/watchers.js';
+
+/** Largest JSON body accepted (ARM's own limit is 4 MiB; ours are small). */
+const MAX_JSON_BODY_BYTES = 1024 * 1024;
+
+/** Routes that carry their own proof instead of a bearer token. */
+function isPublicPath(path: string): boolean {
+  const p = path.toLowerCase();
+  return p === '/healthz' || p === AGENT_ENROLL_PATH || p.startsWith('/storage/');
+}
+
+/**
+ * Builds the HTTP app: ARM routes (bearer-authenticated, case-insensitive paths, ARM error bodies
+ * and request-id headers), agent enrolment, and the local storage endpoints (signed URLs).
+ */
+export function buildApp(ctx: ServerContext): FastifyInstance {
+  const tls = ctx.config.tls;
+  const app = Fastify({
+    logger: false,
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
+    bodyLimit: MAX_JSON_BODY_BYTES,
+    genReqId: () => randomUUID(),
+    ...(tls ? { https: { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
+  }) as unknown as FastifyInstance;
+
+  app.addHook('onRequest', async (req, reply) => {
+    const clientId = req.headers['x-ms-client-request-id'];
+    const correlation = req.headers['x-ms-correlation-request-id'] ?? clientId ?? req.id;
+    reply.header('x-ms-request-id', req.id).header('x-ms-correlation-request-id', String(correlation)).header('Cache-Control', 'no-cache');
+    if (typeof clientId === 'string') reply.header('x-ms-client-request-id', clientId);
+    if (!isPublicPath(req.url.split('?')[0]!)) await authenticate(ctx.store, req, ['admin']);
+  });
+
+  app.setErrorHandler((error: FastifyError | ApiError, req, reply) => {
+    let apiError: ApiError;
+    if (error instanceof ApiError) apiError = error;
+    else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') apiError = new ApiError('PayloadTooLarge', `The request body is larger than ${MAX_JSON_BODY_BYTES} bytes.`);
+    else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') apiError = new ApiError('UnsupportedMediaType', `Content-Type '${req.headers['content-type'] ?? ''}' is not supported; send application/json.`);
+    else if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError || error.statusCode === 400) apiError = new ApiError('InvalidRequestContent', `The request content is not valid JSON: ${error.message}`);
+    else {
+      ctx.logger.error({ err: error, method: req.method, url: req.url.split('?')[0] }, 'request failed');
+      apiError = new ApiError('InternalServerError', 'An internal error occurred; see the server log for request id ' + req.id + '.', { cause: error });
+    }
+    return reply.code(apiError.statusCode).type('application/json; charset=utf-8').send(apiError.toBody());
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const e = new ApiError('NotFound', `No route for ${req.method} ${req.url.split('?')[0]}.`);
+    return reply.code(404).send(e.toBody());
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok', agentsConnected: ctx.hub.connectedCount }));
+
+  // ARM and agent routes: JSON bodies, where an empty body (Azure clients POST with
+  // Content-Length: 0, sometimes with a JSON content type) means "no body".
+  void app.register(async (arm) => {
+    arm.removeAllContentTypeParsers();
+    arm.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+      const text = String(body);
+      if (text.trim() === '') { done(null, undefined); return; }
+      try { done(null, JSON.parse(text)); } catch (error) { done(new ApiError('InvalidRequestContent', `The request content is not valid JSON: ${(error as Error).message}`), undefined); }
+    });
+    registerWatcherRoutes(arm, ctx);
+    registerPacketCaptureRoutes(arm, ctx);
+    registerOperationRoutes(arm, ctx);
+    registerVmRoutes(arm, ctx);
+    registerStorageAccountRoutes(arm, ctx);
+    registerAgentRoutes(arm, ctx);
+  });
+
+  void app.register(async (storage) => {
+    registerLocalStorageRoutes(storage, {
+      signingKey: ctx.signingKey,
+      resolveLocalRoot: async (accountName: string) => {
+        if (accountName === '_hostfiles') return `${ctx.config.dataDir}/host-files`;
+        const accounts = await ctx.store.listResources('storageAccount');
+        const account = accounts.find((a) => a.name.toLowerCase() === accountName.toLowerCase());
+        const secret = account?.secret as { type?: string; rootDir?: string } | null | undefined;
+        return secret?.type === 'local' && secret.rootDir ? secret.rootDir : null;
+      },
+      authorizeRead: async (req) => {
+        try { await authenticate(ctx.store, req, ['admin']); return true; } catch { return false; }
+      },
+    });
+  });
+  return app;
+}

@@ -1,0 +1,20 @@
+import type { FastifyRequest } from 'fastify';
+import { ApiError } from '../lib/index.js';
+import type { Store, TokenInfo } from '../store/index.js';
+
+/** Reads `Authorization: Bearer …`; null when absent or malformed. */
+export function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m ? m[1]! : null;
+}
+
+/** Checks the request's bearer token; throws 401 AuthenticationFailed when missing or wrong. */
+export async function authenticate(store: Store, request: FastifyRequest, allowed: readonly TokenInfo['kind'][]): Promise<TokenInfo> {
+  const token = bearerToken(request);
+  if (!token) throw new ApiError('AuthenticationFailed', 'Authentication failed. The Authorization header is missing or is not a Bearer token.');
+  const info = await store.verifyToken(token);
+  if (!info || !allowed.includes(info.kind)) throw new ApiError('AuthenticationFailed', 'Authentication failed. The access token is invalid or expired.');
+  return info;
+}

@@ -1,0 +1,30 @@
+/** Everything the server needs, read once by the entry (src/cli) from flags and the environment. */
+export interface ServerConfig {
+  listenHost: string;
+  listenPort: number;
+  /** Folder for the embedded database, local storage, the admin token file and TLS material. */
+  dataDir: string;
+  /** PostgreSQL URL; when absent the embedded PGlite database in dataDir is used. */
+  databaseUrl?: string;
+  /** Base URL that agents and clients reach this server at (install commands, upload URLs); default: the request's own host. */
+  publicUrl?: string;
+  /** Location given to hosts enrolled without one. */
+  defaultLocation: string;
+  /** Subscription id used for resources created by the server itself (default storage, watchers). */
+  subscriptionId: string;
+  tls?: { certPath: string; keyPath: string };
+  logLevel?: string;
+  /** Parallel capture sessions allowed per location and subscription (Azure: 10,000). */
+  sessionLimitPerLocation?: number;
+  /** Path of tcpdump, used to check compiled filters before a capture is accepted. */
+  tcpdumpPath?: string;
+}
+
+/** Defaults of optional settings. */
+export const SERVER_DEFAULTS = {
+  sessionLimitPerLocation: 10000,
+  enrollmentTokenLifetimeInSeconds: 24 * 3600,
+  uploadGrantLifetimeInSeconds: 15 * 60,
+  defaultStorageAccountName: 'nwlocal',
+  defaultResourceGroup: 'NetworkWatcherRG',
+} as const;

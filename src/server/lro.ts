@@ -1,0 +1,39 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { OperationRecord } from '../store/index.js';
+import { apiVersionOf, requestBaseUrl } from './request-context.js';
+
+/**
+ * ARM long-running operations as Azure's SDKs poll them (reference/azure-sdk-wire-notes.md §3):
+ * the status document lives at …/locations/{loc}/operations/{id} and the final result at
+ * …/operationResults/{id}. POST and DELETE must carry Location too, or the SDK never fetches the
+ * result. No Retry-After: it would override the client's polling interval.
+ */
+export function operationUrls(request: FastifyRequest, op: OperationRecord): { asyncOperation: string; location: string } {
+  const base = `${requestBaseUrl(request)}/subscriptions/${op.subscriptionId}/providers/Microsoft.Network/locations/${encodeURIComponent(op.location)}`;
+  const q = `?api-version=${encodeURIComponent(apiVersionOf(request))}`;
+  return { asyncOperation: `${base}/operations/${op.id}${q}`, location: `${base}/operationResults/${op.id}${q}` };
+}
+
+/** Sends 201 with the resource and an Azure-AsyncOperation header (PUT). */
+export function replyCreated(request: FastifyRequest, reply: FastifyReply, op: OperationRecord, body: unknown, status = 201): FastifyReply {
+  const urls = operationUrls(request, op);
+  return reply.code(status).header('Azure-AsyncOperation', urls.asyncOperation).header('Azure-AsyncNotification', 'Enabled').send(body);
+}
+
+/** Sends 202 with both Azure-AsyncOperation and Location (POST, DELETE). */
+export function replyAccepted(request: FastifyRequest, reply: FastifyReply, op: OperationRecord): FastifyReply {
+  const urls = operationUrls(request, op);
+  return reply.code(202).header('Azure-AsyncOperation', urls.asyncOperation).header('Location', urls.location).send();
+}
+
+/** The status document of an operation (AzureAsyncOperationResult). */
+export function operationStatusDocument(op: OperationRecord): Record<string, unknown> {
+  return {
+    id: op.id,
+    name: op.id,
+    status: op.status,
+    startTime: op.createdAt.toISOString(),
+    ...(op.status !== 'InProgress' ? { endTime: op.updatedAt.toISOString() } : {}),
+    ...(op.error ? { error: op.error } : {}),
+  };
+}

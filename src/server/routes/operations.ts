@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../../lib/index.js';
+import { operationStatusDocument, operationUrls } from '../lro.js';
+import type { ServerContext } from '../services/context.js';
+import { SUB, type ArmParams } from './arm-paths.js';
+
+/**
+ * Operation documents (…/locations/{loc}/operations/{id}) and results (…/operationResults/{id}).
+ * They live in the database, so they keep answering after a restart.
+ */
+export function registerOperationRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const load = async (id: string) => {
+    const op = await ctx.store.getOperation(id);
+    if (!op) throw new ApiError('OperationNotFound', `Operation '${id}' was not found.`);
+    return op;
+  };
+  app.get<{ Params: ArmParams }>(`${SUB}/providers/:provider/locations/:loc/operations/:id`, async (req) => operationStatusDocument(await load(req.params.id)));
+  app.get<{ Params: ArmParams }>(`${SUB}/providers/:provider/locations/:loc/operationResults/:id`, async (req, reply) => {
+    const op = await load(req.params.id);
+    if (op.status === 'InProgress') {
+      const urls = operationUrls(req, op);
+      return reply.code(202).header('Location', urls.location).header('Azure-AsyncOperation', urls.asyncOperation).send();
+    }
+    if (op.status === 'Failed') return reply.code(200).send(operationStatusDocument(op));
+    // Azure answers a finished stop's result with 200 and the JSON body `null`.
+    return reply.code(200).type('application/json; charset=utf-8').send(JSON.stringify(op.result ?? null));
+  });
+}

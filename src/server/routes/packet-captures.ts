@@ -1,0 +1,74 @@
+import type { FastifyInstance } from 'fastify';
+import { packetCaptureCreateSchema, parseRequest } from '../../model/index.js';
+import { armIdKey } from '../../lib/index.js';
+import { replyAccepted, replyCreated } from '../lro.js';
+import { requestBaseUrl } from '../request-context.js';
+import type { ServerContext } from '../services/context.js';
+import type { CaptureBody } from '../services/capture-types.js';
+import { openCaptureFile } from '../services/download.js';
+import { captureId, captureStatusView, captureView, createCapture, deleteCapture, getCapture, stopCapture } from '../services/packet-captures.js';
+import { getWatcher } from '../services/watchers.js';
+import { CAPTURES, type ArmParams } from './arm-paths.js';
+
+/** Packet capture routes (PacketCaptures_*), with Azure's long-running-operation answers. */
+export function registerPacketCaptureRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.put<{ Params: ArmParams }>(`${CAPTURES}/:pc`, async (req, reply) => {
+    const request = parseRequest(packetCaptureCreateSchema, req.body, 'PacketCapture');
+    const { sub, rg, nw, pc } = req.params;
+    const rec = await createCapture(ctx, sub, rg, nw, pc, request, requestBaseUrl(req));
+    const [op] = await ctx.store.pendingOperations(rec.key, 'create');
+    const view = await captureView(ctx, rec, requestBaseUrl(req));
+    if (!op) return reply.code(201).send(view);
+    return replyCreated(req, reply, op, view);
+  });
+
+  app.get<{ Params: ArmParams }>(`${CAPTURES}/:pc`, async (req) => {
+    const { sub, rg, nw, pc } = req.params;
+    return captureView(ctx, await getCapture(ctx, sub, rg, nw, pc), requestBaseUrl(req));
+  });
+
+  app.get<{ Params: ArmParams }>(CAPTURES, async (req) => {
+    const { sub, rg, nw } = req.params;
+    const watcher = await getWatcher(ctx, sub, rg, nw);
+    const list = await ctx.store.listResources<CaptureBody>('packetCapture', { parentKey: watcher.key });
+    return { value: await Promise.all(list.map((r) => captureView(ctx, r, requestBaseUrl(req)))) };
+  });
+
+  app.delete<{ Params: ArmParams; Querystring: { deleteFiles?: string } }>(`${CAPTURES}/:pc`, async (req, reply) => {
+    const { sub, rg, nw, pc } = req.params;
+    const rec = await ctx.store.getResource<CaptureBody>(armIdKey(captureId(sub, rg, nw, pc)));
+    // A delete of a missing capture answers 204: Azure's SDK throws on 404 here.
+    if (!rec) return reply.code(204).send();
+    const outcome = await deleteCapture(ctx, rec, String(req.query.deleteFiles ?? '').toLowerCase() === 'true');
+    if (outcome === 'done') return reply.code(200).send();
+    const [op] = await ctx.store.pendingOperations(rec.key, 'delete');
+    return op ? replyAccepted(req, reply, op) : reply.code(200).send();
+  });
+
+  app.post<{ Params: ArmParams }>(`${CAPTURES}/:pc/stop`, async (req, reply) => {
+    const { sub, rg, nw, pc } = req.params;
+    const rec = await getCapture(ctx, sub, rg, nw, pc);
+    const outcome = await stopCapture(ctx, rec);
+    if (outcome === 'done') return reply.code(200).send();
+    const [op] = await ctx.store.pendingOperations(rec.key, 'stop');
+    return op ? replyAccepted(req, reply, op) : reply.code(200).send();
+  });
+
+  // Azure answers queryStatus synchronously with 200 in practice; the SDK takes a 200 as done.
+  app.post<{ Params: ArmParams }>(`${CAPTURES}/:pc/queryStatus`, async (req) => {
+    const { sub, rg, nw, pc } = req.params;
+    return captureStatusView(ctx, await getCapture(ctx, sub, rg, nw, pc), requestBaseUrl(req));
+  });
+
+  app.get<{ Params: ArmParams; Querystring: { instance?: string } }>(`${CAPTURES}/:pc/download`, async (req, reply) => {
+    const { sub, rg, nw, pc } = req.params;
+    const rec = await getCapture(ctx, sub, rg, nw, pc);
+    const file = await openCaptureFile(ctx, rec, req.query.instance, requestBaseUrl(req));
+    return reply
+      .header('Content-Type', 'application/vnd.tcpdump.pcap')
+      .header('Content-Length', String(file.sizeInBytes))
+      .header('Content-Disposition', `attachment; filename="${file.fileName.replace(/[^A-Za-z0-9._-]/g, '_')}"`)
+      .header('x-nw-content-sha256', file.sha256)
+      .send(file.stream);
+  });
+}

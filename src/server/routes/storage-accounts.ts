@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify';
+import { parseRequest, storageAccountPutSchema } from '../../model/index.js';
+import { ApiError, armIdKey, storageAccountId } from '../../lib/index.js';
+import { requestBaseUrl } from '../request-context.js';
+import type { ServerContext } from '../services/context.js';
+import { putStorageAccount, storageAccountView, type StorageAccountBody } from '../services/storage-accounts.js';
+import { STORAGE, SUB, type ArmParams } from './arm-paths.js';
+
+/** Storage account routes. Secrets are write-only: no answer ever contains them. */
+export function registerStorageAccountRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Storage/storageAccounts`, async (req) => ({
+    value: (await ctx.store.listResources<StorageAccountBody>('storageAccount', { subscriptionId: req.params.sub })).map((a) => storageAccountView(ctx, a, requestBaseUrl(req))),
+  }));
+  app.get<{ Params: ArmParams }>(STORAGE, async (req) => ({
+    value: (await ctx.store.listResources<StorageAccountBody>('storageAccount', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })).map((a) => storageAccountView(ctx, a, requestBaseUrl(req))),
+  }));
+  app.get<{ Params: ArmParams }>(`${STORAGE}/:name`, async (req) => {
+    const rec = await ctx.store.getResource<StorageAccountBody>(armIdKey(storageAccountId(req.params.sub, req.params.rg, req.params.name)));
+    if (!rec) throw new ApiError('ResourceNotFound', `Storage account '${req.params.name}' was not found in resource group '${req.params.rg}'.`);
+    return storageAccountView(ctx, rec, requestBaseUrl(req));
+  });
+  app.put<{ Params: ArmParams }>(`${STORAGE}/:name`, async (req, reply) => {
+    const input = parseRequest(storageAccountPutSchema, req.body, 'StorageAccount');
+    const { record, created } = await putStorageAccount(ctx, req.params.sub, req.params.rg, req.params.name, { location: input.location, kind: input.kind, tags: input.tags, backend: input.properties?.backend });
+    return reply.code(created ? 201 : 200).send(storageAccountView(ctx, record, requestBaseUrl(req)));
+  });
+  app.delete<{ Params: ArmParams }>(`${STORAGE}/:name`, async (req, reply) => {
+    const key = armIdKey(storageAccountId(req.params.sub, req.params.rg, req.params.name));
+    return reply.code((await ctx.store.deleteResource(key)) ? 200 : 204).send();
+  });
+}

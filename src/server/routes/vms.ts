@@ -1,0 +1,53 @@
+import type { FastifyInstance } from 'fastify';
+import { parseRequest, vmExtensionPutSchema } from '../../model/index.js';
+import { armIdKey, vmId } from '../../lib/index.js';
+import { replyCreated } from '../lro.js';
+import { requestBaseUrl } from '../request-context.js';
+import type { ServerContext } from '../services/context.js';
+import { resourceView } from '../services/view.js';
+import { getExtension, getVm, putAgentExtension } from '../services/vms.js';
+import { SUB, VMS, type ArmParams } from './arm-paths.js';
+
+/** Virtual machine (host) and VM extension (agent) routes. */
+export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Compute/virtualMachines`, async (req) => ({
+    value: (await ctx.store.listResources('vm', { subscriptionId: req.params.sub })).map(resourceView),
+  }));
+  app.get<{ Params: ArmParams }>(VMS, async (req) => ({
+    value: (await ctx.store.listResources('vm', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })).map(resourceView),
+  }));
+  app.get<{ Params: ArmParams }>(`${VMS}/:vm`, async (req) => resourceView(await getVm(ctx, req.params.sub, req.params.rg, req.params.vm) as never));
+
+  app.get<{ Params: ArmParams }>(`${VMS}/:vm/extensions`, async (req) => {
+    const vm = await getVm(ctx, req.params.sub, req.params.rg, req.params.vm);
+    return { value: (await ctx.store.listResources('extension', { parentKey: vm.key })).map(resourceView) };
+  });
+  app.get<{ Params: ArmParams }>(`${VMS}/:vm/extensions/:ext`, async (req) => resourceView(await getExtension(ctx, req.params.sub, req.params.rg, req.params.vm, req.params.ext) as never));
+
+  app.put<{ Params: ArmParams }>(`${VMS}/:vm/extensions/:ext`, async (req, reply) => {
+    const input = parseRequest(vmExtensionPutSchema, req.body ?? {}, 'VirtualMachineExtension');
+    const { sub, rg, vm, ext } = req.params;
+    const serverUrl = ctx.config.publicUrl ?? requestBaseUrl(req);
+    const result = await putAgentExtension(ctx, serverUrl, sub, rg, vm, ext, { location: input.location, ...input.properties });
+    // Installing means running the command on the host, which the caller does after this answer,
+    // so the operation is done at once; provisioningState turns Succeeded when the agent connects.
+    const op = await ctx.store.createOperation({ subscriptionId: sub, location: result.record.location ?? ctx.config.defaultLocation, kind: 'extension', resourceKey: result.record.key, status: 'Succeeded' });
+    const view = resourceView(result.record as never) as { properties: Record<string, unknown> };
+    // The one-time token and install command appear in this answer only.
+    const body = { ...view, properties: { ...view.properties, enrollmentToken: result.enrollmentToken, installCommand: result.installCommand } };
+    return replyCreated(req, reply, op, body, result.created ? 201 : 200);
+  });
+
+  app.delete<{ Params: ArmParams }>(`${VMS}/:vm/extensions/:ext`, async (req, reply) => {
+    const { sub, rg, vm, ext } = req.params;
+    const vmRec = await ctx.store.getResource(armIdKey(vmId(sub, rg, vm)));
+    if (!vmRec) return reply.code(204).send();
+    let extRec;
+    try { extRec = await getExtension(ctx, sub, rg, vm, ext); } catch { return reply.code(204).send(); }
+    await ctx.store.deleteResource(extRec.key);
+    // Removing the agent extension revokes the host's credential; its agent is disconnected.
+    await ctx.store.revokeTokens('agent', vmRec.key);
+    await ctx.store.revokeTokens('enrollment', vmRec.key);
+    return reply.code(200).send();
+  });
+}

@@ -1,0 +1,122 @@
+import type { AgentCaptureState, AgentToServer } from '../../model/index.js';
+import { redactUrl } from '../../storage/index.js';
+import { isTerminal } from './capture-status.js';
+import type { CaptureBody, InstanceState } from './capture-types.js';
+import type { ServerContext } from './context.js';
+import { captureOrder, evaluateCapture } from './packet-captures.js';
+import { blobStoreOf, hostFilesStore } from './storage-accounts.js';
+import { setAgentConnected } from './vms.js';
+import type { ResourceRecord } from '../../store/index.js';
+
+/** Where a host's file of a capture goes: the capture's storage account, or the server's host-files store when the capture keeps its file on the host and a user asked to download it. */
+export async function uploadDestination(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, vmKey: string, baseUrl: string) {
+  const storage = rec.body._internal.storage;
+  if (storage) {
+    const account = await ctx.store.getResource(storage.accountKey);
+    if (!account) return null;
+    return { store: blobStoreOf(ctx, account as never, baseUrl), location: { container: storage.container, blobPath: storage.blobPath } };
+  }
+  return { store: hostFilesStore(ctx, baseUrl), location: hostFileLocation(rec.body._internal.uid, vmKey) };
+}
+
+/** Location of a host's file in the server's host-files store. */
+export function hostFileLocation(captureUid: string, vmKey: string) {
+  return { container: 'captures', blobPath: `${captureUid}/${Buffer.from(vmKey).toString('base64url')}.cap` };
+}
+
+/**
+ * Handles everything an agent says. `baseUrl` is how that agent reaches this server (used in the
+ * upload URLs of local accounts).
+ */
+export async function handleAgentMessage(ctx: ServerContext, vmKey: string, baseUrl: string, msg: AgentToServer): Promise<void> {
+  switch (msg.type) {
+    case 'hello':
+      await setAgentConnected(ctx, vmKey, true, { agentVersion: msg.agentVersion, hostname: msg.hostname });
+      await reconcileAgent(ctx, vmKey, msg.captures);
+      return;
+    case 'capture.state':
+      await recordState(ctx, vmKey, msg.state);
+      return;
+    case 'upload.request': {
+      const rec = await ctx.store.findCaptureByUid<CaptureBody>(msg.captureUid);
+      const dest = rec ? await uploadDestination(ctx, rec, vmKey, baseUrl) : null;
+      if (!dest) {
+        ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: 'the capture or its storage account no longer exists', retryable: false });
+        return;
+      }
+      try {
+        await dest.store.ensureContainer(dest.location.container);
+        const grant = await dest.store.grantUpload(dest.location, { sizeInBytes: msg.sizeInBytes, expiresInSeconds: 15 * 60 });
+        ctx.hub.send(vmKey, { type: 'upload.grant', requestId: msg.requestId, captureUid: msg.captureUid, grant });
+      } catch (error) {
+        ctx.logger.warn({ capture: rec!.id, reason: String((error as Error).message) }, 'could not grant an upload; the agent keeps the file and retries');
+        ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: `storage unavailable: ${(error as Error).message}`, retryable: true });
+      }
+      return;
+    }
+    case 'upload.done': {
+      const rec = await ctx.store.findCaptureByUid<CaptureBody>(msg.captureUid);
+      const dest = rec ? await uploadDestination(ctx, rec, vmKey, baseUrl) : null;
+      let ok = false;
+      let reason: string | undefined;
+      if (!dest) reason = 'the capture no longer exists';
+      else {
+        try {
+          ok = await dest.store.verify(dest.location, { sizeInBytes: msg.sizeInBytes, sha256: msg.sha256 });
+          if (!ok) reason = 'the stored blob does not match the file (size or SHA-256)';
+        } catch (error) {
+          reason = `could not read the blob back: ${redactUrl(String((error as Error).message))}`;
+        }
+      }
+      ctx.hub.send(vmKey, { type: 'upload.verified', requestId: msg.requestId, captureUid: msg.captureUid, ok, ...(reason ? { reason } : {}) });
+      return;
+    }
+    case 'metrics':
+      ctx.hub.emit('metrics', vmKey, msg);
+      return;
+  }
+}
+
+/** Stores a host's capture state if newer, acknowledges it, and moves the capture on. */
+async function recordState(ctx: ServerContext, vmKey: string, state: AgentCaptureState): Promise<ResourceRecord<CaptureBody> | null> {
+  const rec = await ctx.store.findCaptureByUid<CaptureBody>(state.captureUid);
+  if (!rec) {
+    // Deleted while the agent was away: it may drop its bookkeeping but keeps unstored files.
+    ctx.hub.send(vmKey, { type: 'capture.forget', captureUid: state.captureUid, deleteFiles: false });
+    return null;
+  }
+  await ctx.store.upsertCaptureInstance({ captureUid: state.captureUid, vmKey, captureKey: rec.key, state: state as unknown as InstanceState & Record<string, unknown> });
+  ctx.hub.send(vmKey, { type: 'capture.ack', captureUid: state.captureUid, sequence: state.sequence });
+  await evaluateCapture(ctx, rec.key);
+  return rec;
+}
+
+/**
+ * Brings server and agent into agreement after a (re)connect: the agent's reports are recorded;
+ * captures it should stop are stopped; orders it never received are sent again; captures the
+ * server believes are running but the agent no longer knows (host or agent restarted) end with
+ * AgentStopped.
+ */
+async function reconcileAgent(ctx: ServerContext, vmKey: string, reported: AgentCaptureState[]): Promise<void> {
+  const known = new Set<string>();
+  for (const state of reported) {
+    known.add(state.captureUid);
+    const rec = await recordState(ctx, vmKey, state);
+    if (rec?.body._internal.stopRequested && !isTerminal(state)) ctx.hub.send(vmKey, { type: 'capture.stop', captureUid: state.captureUid });
+  }
+  for (const rec of await ctx.store.listActiveCapturesForVm<CaptureBody>(vmKey)) {
+    const uid = rec.body._internal.uid;
+    if (known.has(uid)) continue;
+    const [instance] = (await ctx.store.listCaptureInstances<InstanceState>(uid)).filter((i) => i.vmKey === vmKey);
+    if (!instance || instance.state.status === 'NotStarted') {
+      if (rec.body._internal.stopRequested) {
+        await ctx.store.upsertCaptureInstance({ captureUid: uid, vmKey, captureKey: rec.key, state: { ...(instance?.state ?? {}), captureUid: uid, status: 'Stopped', stopReason: 'Manual', errors: [], sequence: (instance?.state.sequence ?? 0) + 1 } as never });
+      } else {
+        ctx.hub.send(vmKey, { type: 'capture.start', order: captureOrder(rec) });
+      }
+    } else if (!isTerminal(instance.state)) {
+      await ctx.store.upsertCaptureInstance({ captureUid: uid, vmKey, captureKey: rec.key, state: { ...instance.state, status: 'Error', stopReason: 'AgentStopped', errors: [...instance.state.errors, 'AgentStopped'], errorMessage: 'The agent restarted and no longer runs this capture.', sequence: instance.state.sequence + 1 } });
+    }
+    await evaluateCapture(ctx, rec.key);
+  }
+}

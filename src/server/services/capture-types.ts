@@ -1,0 +1,48 @@
+import type { AgentCaptureState, PacketCaptureErrorCode, PacketCaptureStatus, PacketCaptureStopReason } from '../../model/index.js';
+
+/** One host a capture runs on. */
+export interface CaptureTarget { vmKey: string; vmId: string; vmName: string; resourceGroup: string }
+
+/** Where a capture's file goes in a storage account. */
+export interface CaptureStorageTarget { accountKey: string; container: string; blobPath: string }
+
+/** Server-only state of a capture, kept in the stored body under `_internal` (never returned). */
+export interface CaptureInternal {
+  uid: string;
+  createdAt: string;
+  location: string;
+  bpfExpression: string;
+  targets: CaptureTarget[];
+  storage: CaptureStorageTarget | null;
+  localFilePath: string | null;
+  stopRequested: boolean;
+  deleting: { deleteFiles: boolean } | null;
+  /** True while the capture holds a session (counts against the per-location limit). */
+  active: boolean;
+}
+
+/** Stored body of a packet capture. */
+export interface CaptureBody {
+  type: string;
+  properties: Record<string, unknown> & { provisioningState: string; storageLocation: Record<string, unknown> };
+  _internal: CaptureInternal;
+}
+
+/** Per-host state, as reported by the agent (or made up by the server before the agent spoke). */
+export type InstanceState = AgentCaptureState;
+
+/** A capture's aggregate status across its hosts. */
+export interface AggregateStatus {
+  packetCaptureStatus: PacketCaptureStatus;
+  captureStartTime: string | null;
+  stopReason: PacketCaptureStopReason | null;
+  packetCaptureError: PacketCaptureErrorCode[];
+}
+
+/** The initial state of a host's capture before its agent reported anything. */
+export function notStartedState(captureUid: string): InstanceState {
+  return {
+    captureUid, status: 'NotStarted', captureStartTime: null, stopReason: null, errors: [], errorMessage: null,
+    packetsCaptured: 0, bytesCaptured: 0, kernelPacketsDropped: null, kernelPacketsReceived: null, file: null, sequence: 0,
+  };
+}

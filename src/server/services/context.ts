@@ -1,0 +1,14 @@
+import type { Logger } from '../../lib/index.js';
+import type { Store } from '../../store/index.js';
+import type { ServerConfig } from '../config.js';
+import type { AgentHub } from '../agent-hub.js';
+
+/** What the services share: configuration, the store, the agent hub and the logger. */
+export interface ServerContext {
+  config: Required<Pick<ServerConfig, 'subscriptionId' | 'defaultLocation' | 'dataDir'>> & ServerConfig;
+  store: Store;
+  hub: AgentHub;
+  logger: Logger;
+  /** HMAC key for local-storage signed URLs; persisted in the data folder so URLs survive restarts. */
+  signingKey: Buffer;
+}

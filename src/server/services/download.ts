@@ -1,0 +1,62 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { randomUUID } from 'node:crypto';
+import { ApiError } from '../../lib/index.js';
+import type { ResourceRecord } from '../../store/index.js';
+import { hostFileLocation, uploadDestination } from './agent-channel.js';
+import { isTerminal } from './capture-status.js';
+import type { CaptureBody, CaptureTarget } from './capture-types.js';
+import type { ServerContext } from './context.js';
+import { captureStates } from './packet-captures.js';
+import { hostFilesStore } from './storage-accounts.js';
+
+/** How long a download waits for a host to send a file kept only on the host. */
+const HOST_FETCH_TIMEOUT_IN_MS = 120_000;
+
+/** An open capture file for download. */
+export interface CaptureFileStream { stream: NodeJS.ReadableStream; sizeInBytes: number; sha256: string; fileName: string }
+
+/**
+ * Opens a host's capture file: from the capture's storage account once stored, or — for a capture
+ * kept only on the host (filePath) — fetched from the host through its agent into the server's
+ * host-files store first. Refuses while the capture still runs (the file is not complete).
+ */
+export async function openCaptureFile(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, instance: string | undefined, baseUrl: string): Promise<CaptureFileStream> {
+  const internal = rec.body._internal;
+  let target: CaptureTarget | undefined = internal.targets[0];
+  if (instance !== undefined) {
+    target = internal.targets.find((t) => t.vmName.toLowerCase() === instance.toLowerCase() || t.vmId.toLowerCase() === instance.toLowerCase());
+    if (!target) throw new ApiError('InvalidParameter', `Capture '${rec.name}' has no host '${instance}'; hosts: ${internal.targets.map((t) => t.vmName).join(', ')}.`, { target: 'instance' });
+  }
+  if (!target) throw new ApiError('FileNotAvailable', `Capture '${rec.name}' has no host.`);
+  const state = (await captureStates(ctx, rec)).get(target.vmKey)!;
+  if (!isTerminal(state)) throw new ApiError('FileNotAvailable', `Capture '${rec.name}' is ${state.status} on '${target.vmName}'; stop it (nw network watcher packet-capture stop) before downloading its file.`);
+  if (!state.file) throw new ApiError('FileNotAvailable', `Capture '${rec.name}' produced no file on '${target.vmName}'${state.errorMessage ? `: ${state.errorMessage}` : ''}.`);
+  const fileName = `${rec.name}${internal.targets.length > 1 ? `_${target.vmName}` : ''}.cap`;
+  const expected = { sizeInBytes: state.file.sizeInBytes, sha256: state.file.sha256 };
+
+  if (internal.storage) {
+    if (!state.file.stored) {
+      const why = state.errors.includes('StorageFailed') ? ` Storing it failed (${state.errorMessage ?? 'StorageFailed'}); the host keeps the file and retries.` : ' The upload is still in progress.';
+      throw new ApiError('FileNotAvailable', `The file of capture '${rec.name}' is not in storage yet.${why}`);
+    }
+    const dest = await uploadDestination(ctx, rec, target.vmKey, baseUrl);
+    if (!dest) throw new ApiError('FileNotAvailable', `The storage account of capture '${rec.name}' no longer exists.`);
+    const opened = await dest.store.openRead(dest.location);
+    return { ...opened, sha256: expected.sha256, fileName };
+  }
+
+  const store = hostFilesStore(ctx, baseUrl);
+  const location = hostFileLocation(internal.uid, target.vmKey);
+  const present = async () => (await store.stat(location))?.sizeInBytes === expected.sizeInBytes;
+  if (!(await present())) {
+    if (!ctx.hub.isConnected(target.vmKey)) throw new ApiError('AgentUnavailable', `The file of capture '${rec.name}' is kept on '${target.vmName}', whose agent is not connected; try again when it is.`);
+    ctx.hub.send(target.vmKey, { type: 'file.fetch', requestId: randomUUID(), captureUid: internal.uid });
+    const deadline = Date.now() + HOST_FETCH_TIMEOUT_IN_MS;
+    while (!(await present())) {
+      if (Date.now() > deadline) throw new ApiError('AgentUnavailable', `'${target.vmName}' did not send the file of capture '${rec.name}' in time; try again.`);
+      await sleep(200);
+    }
+  }
+  const opened = await store.openRead(location);
+  return { ...opened, sha256: expected.sha256, fileName };
+}

@@ -1,0 +1,305 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { posix } from 'node:path';
+import { ApiError, armIdKey, buildArmId, parseArmId } from '../../lib/index.js';
+import { checkBpfExpression, compileFilters, normalizeFilters } from '../../filter/index.js';
+import { PACKET_CAPTURE_LIMITS, type AgentCaptureOrder, type PacketCaptureCreateRequest } from '../../model/index.js';
+import type { ResourceRecord } from '../../store/index.js';
+import { azureCaptureBlobPath } from '../../storage/index.js';
+import { SERVER_DEFAULTS } from '../config.js';
+import { aggregateStatus, isSettled, isTerminal } from './capture-status.js';
+import { notStartedState, type CaptureBody, type CaptureInternal, type CaptureTarget, type InstanceState } from './capture-types.js';
+import type { ServerContext } from './context.js';
+import { blobStoreOf, getStorageAccountById } from './storage-accounts.js';
+import { findAgentExtension, type VmBody } from './vms.js';
+import { getWatcher, type WatcherBody } from './watchers.js';
+
+/** Local capture files on a Linux host live under this folder (Azure's rule; the agent enforces it again). */
+export const CAPTURE_ROOT = '/var/captures';
+
+/** Azure's default container for capture files. */
+export const CAPTURE_CONTAINER = 'network-watcher-logs';
+
+/** Id of a packet capture. */
+export function captureId(sub: string, rg: string, watcher: string, name: string): string {
+  return buildArmId({ subscriptionId: sub, resourceGroup: rg, provider: 'Microsoft.Network', types: ['networkWatchers', 'packetCaptures'], names: [watcher, name] });
+}
+
+/** Checks a host file path: absolute, under /var/captures, no `..`, ends in `.cap`. Returns the normalized path. */
+export function validateCaptureFilePath(path: string, field: string): string {
+  const normalized = posix.normalize(path);
+  if (!path.startsWith('/') || path.split('/').includes('..') || !(normalized === CAPTURE_ROOT || normalized.startsWith(`${CAPTURE_ROOT}/`)) || normalized === CAPTURE_ROOT) {
+    throw new ApiError('InvalidFilePath', `${field} '${path}' is invalid: a capture file on a Linux host must be under ${CAPTURE_ROOT}/ (for example ${CAPTURE_ROOT}/capture1.cap).`, { target: field });
+  }
+  if (!normalized.endsWith('.cap')) throw new ApiError('InvalidFilePath', `${field} '${path}' is invalid: the file name must end in '.cap'.`, { target: field });
+  return normalized;
+}
+
+/** Loads a capture; 404 PacketCaptureNotFound when missing. */
+export async function getCapture(ctx: ServerContext, sub: string, rg: string, watcher: string, name: string): Promise<ResourceRecord<CaptureBody>> {
+  const rec = await ctx.store.getResource<CaptureBody>(armIdKey(captureId(sub, rg, watcher, name)));
+  if (!rec) throw new ApiError('PacketCaptureNotFound', `Packet capture '${name}' was not found in network watcher '${watcher}'.`, { target: 'packetCaptureName' });
+  return rec;
+}
+
+/** Per-host states of a capture, with not-yet-reported hosts as NotStarted. */
+export async function captureStates(ctx: ServerContext, rec: ResourceRecord<CaptureBody>): Promise<Map<string, InstanceState>> {
+  const rows = await ctx.store.listCaptureInstances<InstanceState>(rec.body._internal.uid);
+  const byVm = new Map(rows.map((r) => [r.vmKey, r.state]));
+  return new Map(rec.body._internal.targets.map((t) => [t.vmKey, byVm.get(t.vmKey) ?? notStartedState(rec.body._internal.uid)]));
+}
+
+/**
+ * Validates and starts a capture (PacketCaptures_Create). Everything is checked before anything
+ * is written, so a refused request changes nothing. Returns the stored record; the agent gets the
+ * order right away and the create operation finishes when the capture really runs on the host.
+ */
+export async function createCapture(ctx: ServerContext, sub: string, rg: string, watcherName: string, name: string, request: PacketCaptureCreateRequest, baseUrl: string): Promise<ResourceRecord<CaptureBody>> {
+  const p = request.properties;
+  const watcher: ResourceRecord<WatcherBody> = await getWatcher(ctx, sub, rg, watcherName);
+  const location = watcher.location ?? ctx.config.defaultLocation;
+
+  // Filters first: they are the most common mistake and need no lookups.
+  const filters = normalizeFilters(p.filters ?? []);
+  const bpfExpression = compileFilters(filters);
+  if (bpfExpression !== '' && existsSync(ctx.config.tcpdumpPath ?? '/usr/bin/tcpdump')) {
+    await checkBpfExpression(bpfExpression, { tcpdumpPath: ctx.config.tcpdumpPath });
+  }
+
+  const sl = p.storageLocation;
+  const filePathInput = sl.filePath || sl.localPath || '';
+  if (!sl.storageId && !filePathInput) {
+    throw new ApiError('MissingRequiredProperty', 'properties.storageLocation needs storageId (a storage account) or filePath (a path on the host under /var/captures), or both.', { target: 'properties.storageLocation' });
+  }
+  const targetRef = parseArmId(p.target);
+  if (!targetRef) throw new ApiError('InvalidResourceId', `properties.target '${p.target}' is not a resource id (expected /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}).`, { target: 'properties.target' });
+  const targetType = p.targetType ?? 'AzureVM';
+  const isVm = targetRef.provider.toLowerCase() === 'microsoft.compute' && targetRef.types.length === 1 && targetRef.types[0]!.toLowerCase() === 'virtualmachines';
+  if (targetType === 'AzureVMSS' || targetRef.types[0]?.toLowerCase() === 'virtualmachinescalesets') {
+    throw new ApiError('InvalidParameter', 'Scale-set targets (AzureVMSS) are not supported yet; target a virtual machine.', { target: 'properties.targetType' });
+  }
+  if (!isVm) throw new ApiError('InvalidResourceId', `properties.target '${p.target}' is not a virtual machine id.`, { target: 'properties.target' });
+  const vm = await ctx.store.getResource<VmBody>(armIdKey(p.target));
+  if (!vm) throw new ApiError('VirtualMachineNotFound', `Virtual machine '${targetRef.names[0]}' (properties.target) was not found. Register the host with 'nw vm extension set'.`, { target: 'properties.target' });
+  if ((vm.location ?? '').toLowerCase() !== location.toLowerCase()) {
+    throw new ApiError('InvalidParameter', `Virtual machine '${vm.name}' is in location '${vm.location}', but network watcher '${watcher.name}' is in '${location}'; use the watcher of the VM's location.`, { target: 'properties.target' });
+  }
+  if (!(await findAgentExtension(ctx, vm))) {
+    throw new ApiError('AgentNotInstalled', `The Network Watcher agent is not installed on virtual machine '${vm.name}'. Install it with 'nw vm extension set --resource-group ${vm.resourceGroup} --vm-name ${vm.name} --name NetworkWatcherAgentLinux --publisher Microsoft.Azure.NetworkWatcher'.`, { target: 'properties.target' });
+  }
+  if (!ctx.hub.isConnected(vm.key)) {
+    throw new ApiError('AgentNotConnected', `The Network Watcher agent of virtual machine '${vm.name}' is not connected; start it on the host with the install command of 'nw vm extension set'.`, { target: 'properties.target' });
+  }
+
+  const localFilePath = filePathInput ? validateCaptureFilePath(filePathInput, sl.filePath ? 'properties.storageLocation.filePath' : 'properties.storageLocation.localPath') : null;
+  const createdAt = new Date();
+  let storage: CaptureInternal['storage'] = null;
+  let storageId = '';
+  if (sl.storageId) {
+    const account = await getStorageAccountById(ctx, sl.storageId);
+    storageId = account.id;
+    const blobs = blobStoreOf(ctx, account, baseUrl);
+    let container = CAPTURE_CONTAINER;
+    let prefix = '';
+    if (sl.storagePath) {
+      const parsed = blobs.parseContainerUrl(sl.storagePath);
+      if (!parsed) throw new ApiError('InvalidParameter', `properties.storageLocation.storagePath '${sl.storagePath}' is not a container URL of storage account '${account.name}' (expected ${blobs.blobUrl({ container: 'CONTAINER', blobPath: '' })}).`, { target: 'properties.storageLocation.storagePath' });
+      container = parsed.container;
+      prefix = parsed.prefix ? `${parsed.prefix.replace(/\/+$/, '')}/` : '';
+    }
+    storage = { accountKey: account.key, container, blobPath: prefix + azureCaptureBlobPath({ subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, vmName: vm.name, createdAt }) };
+  }
+
+  const id = captureId(sub, rg, watcher.name, name);
+  if (await ctx.store.getResource(armIdKey(id))) {
+    throw new ApiError('PacketCaptureNameInUse', `A packet capture named '${name}' already exists in network watcher '${watcher.name}'. Delete it first or choose another name.`, { target: 'packetCaptureName' });
+  }
+  const limit = ctx.config.sessionLimitPerLocation ?? SERVER_DEFAULTS.sessionLimitPerLocation;
+  const active = await ctx.store.countActiveCaptures(sub, location);
+  if (active >= limit) {
+    throw new ApiError('SessionLimitReached', `Location '${location}' already has ${active} running packet capture sessions, the limit for a subscription; stop or delete one first.`, { target: 'packetCaptureName' });
+  }
+
+  const target: CaptureTarget = { vmKey: vm.key, vmId: vm.id, vmName: vm.name, resourceGroup: vm.resourceGroup };
+  const internal: CaptureInternal = { uid: randomUUID(), createdAt: createdAt.toISOString(), location, bpfExpression, targets: [target], storage, localFilePath, stopRequested: false, deleting: null, active: true };
+  const properties = {
+    provisioningState: 'Updating',
+    target: vm.id,
+    targetType,
+    scope: { include: p.scope?.include ?? [], exclude: p.scope?.exclude ?? [] },
+    bytesToCapturePerPacket: p.bytesToCapturePerPacket ?? 0,
+    // 0 means "no limit of our own" for these two, as Azure's API allows 0: the session's hard caps apply.
+    totalBytesPerSession: p.totalBytesPerSession ?? PACKET_CAPTURE_LIMITS.defaultTotalBytesPerSession,
+    timeLimitInSeconds: p.timeLimitInSeconds ?? PACKET_CAPTURE_LIMITS.defaultTimeLimitInSeconds,
+    storageLocation: { storageId, storagePath: '', filePath: sl.filePath ? localFilePath : null, ...(sl.localPath ? { localPath: localFilePath } : {}) },
+    filters,
+    ...(p.continuousCapture !== undefined ? { continuousCapture: p.continuousCapture } : {}),
+  };
+  const inserted = await ctx.store.insertResource<CaptureBody>({
+    key: armIdKey(id), type: 'packetCapture', parentKey: watcher.key, id, name, subscriptionId: sub, resourceGroup: watcher.resourceGroup, location,
+    body: { type: 'Microsoft.Network/networkWatchers/packetCaptures', properties, _internal: internal },
+  });
+  if (!inserted) throw new ApiError('PacketCaptureNameInUse', `A packet capture named '${name}' already exists in network watcher '${watcher.name}'.`, { target: 'packetCaptureName' });
+  await ctx.store.createOperation({ subscriptionId: sub, location, kind: 'create', resourceKey: inserted.key });
+  sendStart(ctx, inserted, target);
+  return inserted;
+}
+
+/** The order an agent gets for one host of a capture. */
+export function captureOrder(rec: ResourceRecord<CaptureBody>): AgentCaptureOrder {
+  const p = rec.body.properties as Record<string, number>;
+  const internal = rec.body._internal;
+  return {
+    captureUid: internal.uid,
+    captureName: rec.name,
+    bpfExpression: internal.bpfExpression,
+    snapLengthInBytes: p.bytesToCapturePerPacket ?? 0,
+    totalBytesLimit: p.totalBytesPerSession || PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession,
+    timeLimitInSeconds: p.timeLimitInSeconds || PACKET_CAPTURE_LIMITS.maxTimeLimitInSeconds,
+    localFilePath: internal.localFilePath,
+    upload: internal.storage !== null,
+  };
+}
+
+function sendStart(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, target: CaptureTarget): void {
+  // If the agent dropped in between, the order is sent again when it reconnects (reconcileAgent).
+  ctx.hub.send(target.vmKey, { type: 'capture.start', order: captureOrder(rec) });
+}
+
+/**
+ * Stops a capture (PacketCaptures_Stop). Returns 'done' when nothing runs any more (Azure answers
+ * 200 then), or 'accepted' with the stop operation pending until every host reports it stopped.
+ */
+export async function stopCapture(ctx: ServerContext, rec: ResourceRecord<CaptureBody>): Promise<'done' | 'accepted'> {
+  const states = await captureStates(ctx, rec);
+  const running = [...states.entries()].filter(([, s]) => !isTerminal(s));
+  if (running.length === 0) return 'done';
+  await ctx.store.updateResourceBody<CaptureBody>(rec.key, { ...rec.body, _internal: { ...rec.body._internal, stopRequested: true } });
+  await ctx.store.createOperation({ subscriptionId: rec.subscriptionId, location: rec.body._internal.location, kind: 'stop', resourceKey: rec.key });
+  for (const [vmKey, s] of running) {
+    if (s.sequence === 0 && !ctx.hub.isConnected(vmKey)) {
+      // The agent never reported this capture and is away: record it as stopped by hand; a later
+      // report from the agent (higher sequence) wins, and reconcileAgent then stops it there.
+      await ctx.store.upsertCaptureInstance({ captureUid: rec.body._internal.uid, vmKey, captureKey: rec.key, state: { ...notStartedState(rec.body._internal.uid), status: 'Stopped', stopReason: 'Manual' } });
+    } else {
+      ctx.hub.send(vmKey, { type: 'capture.stop', captureUid: rec.body._internal.uid });
+    }
+  }
+  await evaluateCapture(ctx, rec.key);
+  return 'accepted';
+}
+
+/**
+ * Deletes a capture (PacketCaptures_Delete). A running capture is stopped first and its file is
+ * still stored; the resource goes when every host has settled. Files are kept (as Azure) unless
+ * deleteFiles is set. Returns 'done' when the capture is already gone.
+ */
+export async function deleteCapture(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, deleteFiles: boolean): Promise<'done' | 'accepted'> {
+  const body: CaptureBody = { ...rec.body, properties: { ...rec.body.properties, provisioningState: 'Deleting' }, _internal: { ...rec.body._internal, deleting: { deleteFiles }, stopRequested: true } };
+  await ctx.store.updateResourceBody<CaptureBody>(rec.key, body);
+  const states = await captureStates(ctx, rec);
+  if ([...states.values()].every((s) => isSettled(s, rec.body._internal))) {
+    await finalizeDelete(ctx, { ...rec, body });
+    return 'done';
+  }
+  await ctx.store.createOperation({ subscriptionId: rec.subscriptionId, location: rec.body._internal.location, kind: 'delete', resourceKey: rec.key });
+  for (const [vmKey, s] of states) if (!isTerminal(s)) ctx.hub.send(vmKey, { type: 'capture.stop', captureUid: rec.body._internal.uid });
+  await evaluateCapture(ctx, rec.key);
+  return 'accepted';
+}
+
+async function finalizeDelete(ctx: ServerContext, rec: ResourceRecord<CaptureBody>): Promise<void> {
+  const internal = rec.body._internal;
+  const deleteFiles = internal.deleting?.deleteFiles ?? false;
+  if (deleteFiles && internal.storage) {
+    const account = await ctx.store.getResource(internal.storage.accountKey);
+    if (account) {
+      const blobs = blobStoreOf(ctx, account as never, 'http://localhost');
+      await blobs.delete({ container: internal.storage.container, blobPath: internal.storage.blobPath }).catch((error: unknown) => {
+        ctx.logger.warn({ err: error, capture: rec.id }, 'could not delete the capture file from storage');
+      });
+    }
+  }
+  for (const t of internal.targets) ctx.hub.send(t.vmKey, { type: 'capture.forget', captureUid: internal.uid, deleteFiles });
+  await ctx.store.deleteCaptureInstances(internal.uid);
+  await ctx.store.deleteResource(rec.key);
+  await ctx.store.finishOperations(rec.key, 'delete', { status: 'Succeeded' });
+}
+
+/**
+ * Re-reads a capture's host states and moves its pending operations and provisioning state on:
+ * create finishes when the capture runs (or failed to start), stop when every host stopped,
+ * delete when every host settled. Called after every change of a host state.
+ */
+export async function evaluateCapture(ctx: ServerContext, captureKey: string): Promise<void> {
+  const rec = await ctx.store.getResource<CaptureBody>(captureKey);
+  if (!rec) return;
+  const states = [...(await captureStates(ctx, rec)).values()];
+  const agg = aggregateStatus(states);
+  const allTerminal = states.every(isTerminal);
+  const allStarted = states.every((s) => s.status !== 'NotStarted');
+  let body = rec.body;
+  const active = !allTerminal;
+  if (allStarted && body.properties.provisioningState === 'Updating') {
+    const failed = agg.packetCaptureStatus === 'Error';
+    body = { ...body, properties: { ...body.properties, provisioningState: failed ? 'Failed' : 'Succeeded' } };
+    const first = states.find((s) => s.errors.length > 0);
+    await ctx.store.finishOperations(rec.key, 'create', failed
+      ? { status: 'Failed', error: { code: first?.errors[0] ?? 'CaptureFailed', message: first?.errorMessage ?? 'The capture failed to start on the host.' } }
+      : { status: 'Succeeded' });
+  }
+  if (allTerminal) await ctx.store.finishOperations(rec.key, 'stop', { status: 'Succeeded' });
+  if (active !== body._internal.active) body = { ...body, _internal: { ...body._internal, active } };
+  if (body !== rec.body) await ctx.store.updateResourceBody<CaptureBody>(rec.key, body);
+  if (body._internal.deleting && states.every((s) => isSettled(s, body._internal))) await finalizeDelete(ctx, { ...rec, body });
+}
+
+/** The queryStatus document (flat, as Azure's SDKs expect), with netwatcher's additive counters and files. */
+export async function captureStatusView(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, baseUrl: string): Promise<Record<string, unknown>> {
+  const states = await captureStates(ctx, rec);
+  const agg = aggregateStatus([...states.values()]);
+  const internal = rec.body._internal;
+  const instances = internal.targets.map((t) => {
+    const s = states.get(t.vmKey)!;
+    return {
+      target: t.vmId, packetCaptureStatus: s.status, captureStartTime: s.captureStartTime, stopReason: s.stopReason, packetCaptureError: s.errors,
+      errorMessage: s.errorMessage, packetsCaptured: s.packetsCaptured, bytesCaptured: s.bytesCaptured, kernelPacketsDropped: s.kernelPacketsDropped,
+      file: s.file ? { sizeInBytes: s.file.sizeInBytes, sha256: s.file.sha256, stored: s.file.stored, localPath: internal.localFilePath } : null,
+    };
+  });
+  const sum = (f: (i: (typeof instances)[number]) => number | null) => instances.reduce((a, i) => a + (f(i) ?? 0), 0);
+  return {
+    name: rec.name,
+    id: rec.id,
+    ...(agg.captureStartTime ? { captureStartTime: agg.captureStartTime } : {}),
+    packetCaptureStatus: agg.packetCaptureStatus,
+    ...(agg.stopReason ? { stopReason: agg.stopReason } : {}),
+    packetCaptureError: agg.packetCaptureError,
+    packetsCaptured: sum((i) => i.packetsCaptured),
+    bytesCaptured: sum((i) => i.bytesCaptured),
+    kernelPacketsDropped: instances.some((i) => i.kernelPacketsDropped !== null) ? sum((i) => i.kernelPacketsDropped) : null,
+    storagePath: await storagePathOf(ctx, rec, baseUrl),
+    instances,
+  };
+}
+
+/** The real URL of the capture's blob, or '' when it goes to the host only. */
+export async function storagePathOf(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, baseUrl: string): Promise<string> {
+  const storage = rec.body._internal.storage;
+  if (!storage) return '';
+  const account = await ctx.store.getResource(storage.accountKey);
+  if (!account) return '';
+  return blobStoreOf(ctx, account as never, baseUrl).blobUrl({ container: storage.container, blobPath: storage.blobPath });
+}
+
+/** The API view of a capture (GET, PUT, list). */
+export async function captureView(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, baseUrl: string): Promise<Record<string, unknown>> {
+  const storagePath = await storagePathOf(ctx, rec, baseUrl);
+  return {
+    name: rec.name,
+    id: rec.id,
+    etag: rec.etag,
+    type: rec.body.type,
+    properties: { ...rec.body.properties, storageLocation: { ...rec.body.properties.storageLocation, storagePath } },
+  };
+}

@@ -1,0 +1,86 @@
+import { join } from 'node:path';
+import { ApiError, armIdKey, storageAccountId } from '../../lib/index.js';
+import type { ResourceRecord } from '../../store/index.js';
+import { openBlobStore, redactBackendConfig, storageBackendConfigSchema, type BlobStore, type StorageBackendConfig } from '../../storage/index.js';
+import { SERVER_DEFAULTS } from '../config.js';
+import type { ServerContext } from './context.js';
+
+/** Stored body of a storage account (no secrets: those are in the record's secret column). */
+export interface StorageAccountBody {
+  type: string;
+  kind: string;
+  location: string;
+  sku: { name: string; tier: string };
+  tags?: Record<string, string>;
+  properties: { provisioningState: string; backend: Record<string, unknown> };
+}
+
+/** Storage account names follow Azure's rule: 3–24 lower-case letters and digits. */
+const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
+
+/** The folder of a local account, always inside the server's data folder (users cannot point the server at arbitrary paths). */
+function localRoot(ctx: ServerContext, accountName: string): string {
+  return join(ctx.config.dataDir, 'storage', accountName);
+}
+
+/** Creates or replaces a storage account. Secrets go to the secret column only. */
+export async function putStorageAccount(ctx: ServerContext, sub: string, rg: string, name: string, input: { location?: string; kind?: string; tags?: Record<string, string>; backend?: unknown }): Promise<{ record: ResourceRecord<StorageAccountBody>; created: boolean }> {
+  if (!ACCOUNT_NAME.test(name)) throw new ApiError('InvalidParameter', `Storage account name '${name}' is invalid: use 3 to 24 lower-case letters and digits.`, { target: 'accountName' });
+  const others = (await ctx.store.listResources('storageAccount', { subscriptionId: sub })).filter((a) => a.name.toLowerCase() === name && a.resourceGroup.toLowerCase() !== rg.toLowerCase());
+  if (others.length > 0) throw new ApiError('Conflict', `Storage account name '${name}' is already taken (resource group '${others[0]!.resourceGroup}').`, { target: 'accountName' });
+  const rawBackend = (input.backend ?? { type: 'local' }) as Record<string, unknown>;
+  const withRoot = typeof rawBackend === 'object' && rawBackend !== null && String(rawBackend.type).toLowerCase() === 'local' ? { ...rawBackend, rootDir: localRoot(ctx, name) } : rawBackend;
+  const parsed = storageBackendConfigSchema.safeParse(withRoot);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ApiError('InvalidParameter', `properties.backend.${issue.path.join('.')}: ${issue.message}`, { target: `properties.backend.${issue.path.join('.')}` });
+  }
+  const backend: StorageBackendConfig = parsed.data;
+  const id = storageAccountId(sub, rg, name);
+  const existing = await ctx.store.getResource(armIdKey(id));
+  const location = input.location ?? existing?.location ?? ctx.config.defaultLocation;
+  const record = await ctx.store.putResource<StorageAccountBody>({
+    key: armIdKey(id), type: 'storageAccount', parentKey: null, id, name, subscriptionId: sub, resourceGroup: rg, location,
+    body: { type: 'Microsoft.Storage/storageAccounts', kind: input.kind ?? 'StorageV2', location, sku: { name: 'Standard_LRS', tier: 'Standard' }, ...(input.tags ? { tags: input.tags } : {}), properties: { provisioningState: 'Succeeded', backend: redactBackendConfig(backend) } },
+    secret: backend,
+  });
+  return { record, created: !existing };
+}
+
+/** Creates the default local account (`nwlocal` in NetworkWatcherRG) when the subscription has no account yet. */
+export async function ensureDefaultStorageAccount(ctx: ServerContext): Promise<void> {
+  const sub = ctx.config.subscriptionId;
+  const existing = await ctx.store.listResources('storageAccount', { subscriptionId: sub });
+  if (existing.length > 0) return;
+  await putStorageAccount(ctx, sub, SERVER_DEFAULTS.defaultResourceGroup, SERVER_DEFAULTS.defaultStorageAccountName, { location: ctx.config.defaultLocation, backend: { type: 'local' } });
+}
+
+/** Finds a storage account by ARM id; 400 StorageAccountNotFound when there is none. */
+export async function getStorageAccountById(ctx: ServerContext, id: string): Promise<ResourceRecord<StorageAccountBody>> {
+  const rec = await ctx.store.getResource<StorageAccountBody>(armIdKey(id));
+  if (!rec || rec.type !== 'storageAccount') throw new ApiError('StorageAccountNotFound', `Storage account '${id}' was not found. List accounts with 'nw storage account list'.`, { target: 'properties.storageLocation.storageId' });
+  return rec;
+}
+
+/** Opens the blob store of an account. `baseUrl` is how the caller reaches this server (local accounts' URLs). */
+export function blobStoreOf(ctx: ServerContext, account: ResourceRecord<StorageAccountBody>, baseUrl: string): BlobStore {
+  return openBlobStore(account.name, account.secret as StorageBackendConfig, { publicBaseUrl: baseUrl, signingKey: ctx.signingKey });
+}
+
+/** The server's own store for files fetched from hosts (captures saved only on the host). */
+export function hostFilesStore(ctx: ServerContext, baseUrl: string): BlobStore {
+  return openBlobStore('_hostfiles', { type: 'local', rootDir: join(ctx.config.dataDir, 'host-files') }, { publicBaseUrl: baseUrl, signingKey: ctx.signingKey });
+}
+
+/** The API view of an account: adds primaryEndpoints (computed, since a local account's URL depends on how the server is reached). */
+export function storageAccountView(ctx: ServerContext, account: ResourceRecord<StorageAccountBody>, baseUrl: string): Record<string, unknown> {
+  const store = blobStoreOf(ctx, account, baseUrl);
+  const sample = store.blobUrl({ container: 'network-watcher-logs', blobPath: 'x' });
+  const blobEndpoint = sample.slice(0, sample.length - 'network-watcher-logs/x'.length);
+  return {
+    ...Object.fromEntries(Object.entries(account.body).filter(([k]) => !k.startsWith('_'))),
+    id: account.id, name: account.name, etag: account.etag,
+    // A local account's folder is a server path: not the caller's business.
+    properties: { ...account.body.properties, backend: Object.fromEntries(Object.entries(account.body.properties.backend).filter(([k]) => k !== 'rootDir')), primaryEndpoints: { blob: blobEndpoint } },
+  };
+}

@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import { ApiError, armIdKey, buildArmId, vmId } from '../../lib/index.js';
+import { AGENT_EXTENSION } from '../../model/index.js';
+import type { ResourceRecord } from '../../store/index.js';
+import { SERVER_DEFAULTS } from '../config.js';
+import type { ServerContext } from './context.js';
+import { ensureWatcherForLocation } from './watchers.js';
+
+/** netwatcher's own view of a host, under `properties.netwatcher` of the VM (additive to Azure's shape). */
+export interface HostState { agentConnected: boolean; agentVersion: string | null; hostname: string | null; enrolledAt: string | null; lastSeenAt: string | null }
+
+/** Stored body of a VM (a host). */
+export interface VmBody { type: string; location: string; properties: { provisioningState: string; vmId: string; netwatcher: HostState } }
+
+/** Stored body of the agent extension. */
+export interface ExtensionBody {
+  type: string;
+  location: string;
+  properties: { publisher: string; type: string; typeHandlerVersion: string; autoUpgradeMinorVersion: boolean; provisioningState: string; settings: unknown };
+}
+
+/** A VM by its parts; 404 when missing. */
+export async function getVm(ctx: ServerContext, sub: string, rg: string, name: string): Promise<ResourceRecord<VmBody>> {
+  const rec = await ctx.store.getResource<VmBody>(armIdKey(vmId(sub, rg, name)));
+  if (!rec) throw new ApiError('VirtualMachineNotFound', `Virtual machine '${name}' was not found in resource group '${rg}'. Register the host with 'nw vm extension set'.`, { target: 'vmName' });
+  return rec;
+}
+
+/** The agent extension of a VM, whatever its instance name, or null. */
+export async function findAgentExtension(ctx: ServerContext, vm: ResourceRecord<VmBody>): Promise<ResourceRecord<ExtensionBody> | null> {
+  const list = await ctx.store.listResources<ExtensionBody>('extension', { parentKey: vm.key });
+  return list.find((e) => e.body.properties.publisher === AGENT_EXTENSION.publisher) ?? null;
+}
+
+/** Gets an extension; the conventional name AzureNetworkWatcherExtension also finds the agent extension installed under another name (seed 000 sets NetworkWatcherAgentLinux and then shows AzureNetworkWatcherExtension). */
+export async function getExtension(ctx: ServerContext, sub: string, rg: string, vmName: string, extName: string): Promise<ResourceRecord<ExtensionBody>> {
+  const vm = await getVm(ctx, sub, rg, vmName);
+  const direct = await ctx.store.getResource<ExtensionBody>(armIdKey(`${vm.id}/extensions/${extName}`));
+  if (direct) return direct;
+  if ([AGENT_EXTENSION.conventionalName, AGENT_EXTENSION.linuxType].some((n) => n.toLowerCase() === extName.toLowerCase())) {
+    const agent = await findAgentExtension(ctx, vm);
+    if (agent) return agent;
+  }
+  throw new ApiError('ResourceNotFound', `Extension '${extName}' was not found on virtual machine '${vmName}'.`, { target: 'vmExtensionName' });
+}
+
+/** Input of an extension PUT. */
+export interface ExtensionInput { location?: string; publisher?: string; type?: string; typeHandlerVersion?: string; autoUpgradeMinorVersion?: boolean; settings?: unknown }
+
+/**
+ * Installs the agent extension on a VM: registers the VM if it is new, records the extension and
+ * issues a one-time enrolment token. The extension's provisioningState becomes Succeeded once the
+ * agent connects. Returns the token and the command to run on the host (shown once).
+ */
+export async function putAgentExtension(ctx: ServerContext, serverUrl: string, sub: string, rg: string, vmName: string, extName: string, input: ExtensionInput): Promise<{ record: ResourceRecord<ExtensionBody>; created: boolean; enrollmentToken: string; installCommand: string }> {
+  const publisher = input.publisher ?? AGENT_EXTENSION.publisher;
+  if (publisher.toLowerCase() !== AGENT_EXTENSION.publisher.toLowerCase()) {
+    throw new ApiError('InvalidParameter', `Publisher '${publisher}' is not supported: netwatcher installs only the '${AGENT_EXTENSION.publisher}' agent.`, { target: 'properties.publisher' });
+  }
+  const type = input.type ?? (extName.toLowerCase() === AGENT_EXTENSION.windowsType.toLowerCase() ? AGENT_EXTENSION.windowsType : AGENT_EXTENSION.linuxType);
+  if (type.toLowerCase() === AGENT_EXTENSION.windowsType.toLowerCase()) {
+    throw new ApiError('InvalidParameter', `Extension type '${type}' is not supported: netwatcher agents run on Linux hosts; use '${AGENT_EXTENSION.linuxType}'.`, { target: 'properties.type' });
+  }
+  if (type.toLowerCase() !== AGENT_EXTENSION.linuxType.toLowerCase()) {
+    throw new ApiError('InvalidParameter', `Extension type '${type}' is not supported; use '${AGENT_EXTENSION.linuxType}'.`, { target: 'properties.type' });
+  }
+  const id = vmId(sub, rg, vmName);
+  let vm = await ctx.store.getResource<VmBody>(armIdKey(id));
+  if (!vm) {
+    const location = input.location ?? ctx.config.defaultLocation;
+    await ctx.store.insertResource<VmBody>({
+      key: armIdKey(id), type: 'vm', parentKey: null, id, name: vmName, subscriptionId: sub, resourceGroup: rg, location,
+      body: { type: 'Microsoft.Compute/virtualMachines', location, properties: { provisioningState: 'Succeeded', vmId: randomUUID(), netwatcher: { agentConnected: false, agentVersion: null, hostname: null, enrolledAt: null, lastSeenAt: null } } },
+    });
+    vm = (await ctx.store.getResource<VmBody>(armIdKey(id)))!;
+  } else if (input.location && vm.location && input.location.toLowerCase() !== vm.location.toLowerCase()) {
+    throw new ApiError('InvalidParameter', `Location '${input.location}' does not match the location '${vm.location}' of virtual machine '${vmName}'.`, { target: 'location' });
+  }
+  const existingAgent = await findAgentExtension(ctx, vm);
+  if (existingAgent && existingAgent.name.toLowerCase() !== extName.toLowerCase()) {
+    throw new ApiError('Conflict', `Virtual machine '${vmName}' already has the Network Watcher agent as extension '${existingAgent.name}'.`, { target: 'vmExtensionName' });
+  }
+  const extId = buildArmId({ subscriptionId: sub, resourceGroup: rg, provider: 'Microsoft.Compute', types: ['virtualMachines', 'extensions'], names: [vm.name, extName] });
+  const connected = vm.body.properties.netwatcher.agentConnected;
+  const record = await ctx.store.putResource<ExtensionBody>({
+    key: armIdKey(extId), type: 'extension', parentKey: vm.key, id: extId, name: extName, subscriptionId: sub, resourceGroup: rg, location: vm.location,
+    body: {
+      type: 'Microsoft.Compute/virtualMachines/extensions', location: vm.location ?? ctx.config.defaultLocation,
+      properties: {
+        publisher: AGENT_EXTENSION.publisher, type: AGENT_EXTENSION.linuxType, typeHandlerVersion: input.typeHandlerVersion ?? AGENT_EXTENSION.typeHandlerVersion,
+        autoUpgradeMinorVersion: input.autoUpgradeMinorVersion ?? true, provisioningState: connected ? 'Succeeded' : 'Creating', settings: input.settings ?? null,
+      },
+    },
+  });
+  const expiresAt = new Date(Date.now() + SERVER_DEFAULTS.enrollmentTokenLifetimeInSeconds * 1000);
+  const { token } = await ctx.store.issueToken('enrollment', { vmKey: vm.key, expiresAt });
+  const dataDir = `/var/lib/netwatcher/agent-${rg}-${vm.name}`.replace(/[^A-Za-z0-9_./-]/g, '_');
+  const installCommand = `nw agent --server ${serverUrl} --token ${token} --data-dir ${dataDir}`;
+  return { record, created: !existingAgent, enrollmentToken: token, installCommand };
+}
+
+/** Trades a one-time enrolment token for the agent's own credential. */
+export async function enrollAgent(ctx: ServerContext, enrollmentToken: string, hostname: string): Promise<{ credential: string; vm: ResourceRecord<VmBody> }> {
+  const used = await ctx.store.consumeEnrollmentToken(enrollmentToken);
+  if (!used) throw new ApiError('InvalidEnrollmentToken', 'The enrolment token is unknown, expired or already used. Run `nw vm extension set` again for a new one.');
+  const vm = await ctx.store.getResource<VmBody>(used.vmKey);
+  if (!vm) throw new ApiError('VirtualMachineNotFound', 'The virtual machine of this enrolment token no longer exists.');
+  // A host has one credential: a re-enrolment replaces the old one.
+  await ctx.store.revokeTokens('agent', vm.key);
+  const { token } = await ctx.store.issueToken('agent', { vmKey: vm.key });
+  await ctx.store.updateResourceBody<VmBody>(vm.key, { ...vm.body, properties: { ...vm.body.properties, netwatcher: { ...vm.body.properties.netwatcher, hostname, enrolledAt: new Date().toISOString() } } });
+  await ensureWatcherForLocation(ctx, vm.subscriptionId, vm.location ?? ctx.config.defaultLocation);
+  return { credential: token, vm };
+}
+
+/** Records an agent (dis)connection on its VM and extension. */
+export async function setAgentConnected(ctx: ServerContext, vmKey: string, connected: boolean, info: { agentVersion?: string; hostname?: string } = {}): Promise<void> {
+  const vm = await ctx.store.getResource<VmBody>(vmKey);
+  if (!vm) return;
+  const nwState = vm.body.properties.netwatcher;
+  await ctx.store.updateResourceBody<VmBody>(vm.key, {
+    ...vm.body,
+    properties: { ...vm.body.properties, netwatcher: { ...nwState, agentConnected: connected, agentVersion: info.agentVersion ?? nwState.agentVersion, hostname: info.hostname ?? nwState.hostname, lastSeenAt: new Date().toISOString() } },
+  });
+  const ext = await findAgentExtension(ctx, vm);
+  if (ext && connected && ext.body.properties.provisioningState !== 'Succeeded') {
+    await ctx.store.updateResourceBody<ExtensionBody>(ext.key, { ...ext.body, properties: { ...ext.body.properties, provisioningState: 'Succeeded' } });
+  }
+}
