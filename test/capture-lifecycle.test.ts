@@ -138,7 +138,8 @@ describe('capture limits, bad input and restarts', { timeout: 300_000 }, () => {
     const status = await waitStopped('survivor', 30_000);
     assert.equal(status.packetCaptureStatus, 'Stopped');
     assert.equal(status.stopReason, 'TimeExceeded');
-    assert.ok(Number(status.packetsCaptured) >= 10, `packets captured: ${status.packetsCaptured}`);
+    const extra = status.additionalProperties as { packetsCaptured: number };
+    assert.ok(extra.packetsCaptured >= 10, `packets captured: ${extra.packetsCaptured}`);
     const out = join(lab.workDir, 'survivor.cap');
     await lab.waitFor(async () => (await lab.nw(pc('download', '--name', 'survivor', '--location', LOC, '--file', out, '--force'))).code === 0, 30_000, 'survivor file stored');
     const file = readPcapBuffer(readFileSync(out));

@@ -1,0 +1,41 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiError } from '../errors.js';
+import { createTestContext, startCannedArmServer, TEST_SUB, type CannedArmServer } from '../test-server.js';
+import { login } from './login.js';
+
+describe('nw login', () => {
+  let server: CannedArmServer;
+  let dir: string;
+  before(async () => {
+    server = await startCannedArmServer();
+    dir = await mkdtemp(join(tmpdir(), 'nw-cli-login-'));
+    server.on('GET', `${TEST_SUB}/providers/Microsoft.Network/networkWatchers`, (req) =>
+      req.headers['authorization'] === 'Bearer good' ? { status: 200, body: { value: [] } } : { status: 401, body: { error: { code: 'AuthenticationFailed', message: 'The token is not valid.' } } },
+    );
+  });
+  after(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('checks the token, then writes the config (0600) and prints it without the token', async () => {
+    const configPath = join(dir, 'nw', 'config.json');
+    const ctx = createTestContext(server.url, { config: { subscriptionId: 'ignored' }, configPath });
+    await login({ server: `${server.url}/`, token: 'good' }, ctx);
+    assert.deepEqual(JSON.parse(await readFile(configPath, 'utf8')), { subscriptionId: '00000000-0000-0000-0000-000000000000', server: server.url, token: 'good' });
+    assert.equal((await stat(configPath)).mode & 0o777, 0o600);
+    assert.ok(!ctx.stdout().includes('good'));
+    assert.equal(JSON.parse(ctx.stdout()).server, server.url);
+  });
+
+  test('a refused token writes nothing', async () => {
+    const configPath = join(dir, 'refused.json');
+    const ctx = createTestContext(server.url, { configPath });
+    await assert.rejects(login({ server: server.url, token: 'bad' }, ctx), (e: unknown) => e instanceof ApiError && e.statusCode === 401 && /refused the token/.test(e.message));
+    await assert.rejects(stat(configPath));
+  });
+});

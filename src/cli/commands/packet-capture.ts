@@ -1,0 +1,228 @@
+import { PACKET_CAPTURE_LIMITS } from '../../model/index.js';
+import { isArmId, packetCapturePath, packetCapturesPath, resourceGroupOfId, storageAccountPath, vmPath, vmssPath } from '../arm-paths.js';
+import { connect, type ConnectedClient } from '../client-factory.js';
+import type { CliContext, CommonOptions } from '../context.js';
+import { UsageError } from '../errors.js';
+import { beginAndWait, pollUntilDone } from '../lro.js';
+import { parseFiltersOption, parseIntegerOption, requireOption } from '../option-values.js';
+import { writeOutput } from '../output.js';
+import { listValue, shapePacketCapture, shapeQueryStatus } from '../shape.js';
+import { resolveWatcher, type WatcherRef } from '../watcher-lookup.js';
+import { findStorageAccount } from './storage-account.js';
+
+/** How a packet-capture command names its watcher: az's `--location`, or `--watcher` (+ its resource group). */
+export interface WatcherOptions extends CommonOptions {
+  location?: string;
+  /** Watcher name (netwatcher addition; skips the lookup by location). */
+  watcher?: string;
+  /** Resource group of --watcher. */
+  watcherResourceGroup?: string;
+}
+
+/** Options of show, show-status, stop, delete, list. */
+export interface PacketCaptureNameOptions extends WatcherOptions {
+  name?: string;
+  /** Outside create, `-g` names the watcher's resource group (with --watcher). */
+  resourceGroup?: string;
+  /** stop/delete: return after the first response. */
+  noWait?: boolean;
+  /** delete: also delete the capture files (netwatcher addition; Azure keeps them). */
+  deleteFiles?: boolean;
+}
+
+/** Options of `nw network watcher packet-capture create` (az's flags). */
+export interface PacketCaptureCreateOptions extends WatcherOptions {
+  /** Resource group of the target. */
+  resourceGroup?: string;
+  /** VM name or id. */
+  vm?: string;
+  name?: string;
+  /** Storage account name or id. */
+  storageAccount?: string;
+  storagePath?: string;
+  /** Local path on the host, ending in .cap. */
+  filePath?: string;
+  /** bytesToCapturePerPacket (0 = whole packet). */
+  captureSize?: string | number;
+  /** totalBytesPerSession. */
+  captureLimit?: string | number;
+  /** timeLimitInSeconds. */
+  timeLimit?: string | number;
+  /** JSON list of filters. */
+  filters?: string;
+  /** Scale set name or id (with --target-type AzureVMSS). */
+  target?: string;
+  /** AzureVM (default) or AzureVMSS. */
+  targetType?: string;
+  /** Scale-set instances to capture. */
+  include?: string[];
+  /** Scale-set instances to skip. */
+  exclude?: string[];
+  noWait?: boolean;
+}
+
+/** What create sends, worked out before any request (so usage errors come first). */
+export interface PacketCaptureCreatePlan {
+  name: string;
+  targetType: 'AzureVM' | 'AzureVMSS';
+  /** Target name or id as given. */
+  target: string;
+  resourceGroup: string | undefined;
+  properties: Record<string, unknown>;
+}
+
+const STORAGE_USAGE = 'usage error: --storage-account NAME_OR_ID [--storage-path PATH] [--file-path PATH] | --file-path PATH';
+
+/**
+ * Checks create's arguments as az does and builds the request properties that need no lookup.
+ * @example planPacketCaptureCreate({ resourceGroup: 'rg', vm: 'vm1', name: 'pc1', filePath: '/var/captures/pc1.cap' });
+ */
+export function planPacketCaptureCreate(options: PacketCaptureCreateOptions): PacketCaptureCreatePlan {
+  const name = requireOption('--name/-n', options.name);
+  const typeText = options.targetType ?? 'AzureVM';
+  const targetType = (['AzureVM', 'AzureVMSS'] as const).find((t) => t.toLowerCase() === typeText.toLowerCase());
+  if (!targetType) throw new UsageError(`argument --target-type: invalid choice: '${typeText}' (choose from 'AzureVM', 'AzureVMSS')`);
+  const target = targetType === 'AzureVMSS' ? options.target : options.vm ?? options.target;
+  if (!target) throw new UsageError('usage error: --vm NAME_OR_ID | --target NAME_OR_ID --target-type AzureVMSS');
+  if (!isArmId(target) && !options.resourceGroup) throw new UsageError('the following arguments are required: --resource-group/-g');
+
+  if (!options.storageAccount && (options.storagePath !== undefined || options.filePath === undefined)) throw new UsageError(STORAGE_USAGE);
+  const storageLocation: Record<string, string> = {};
+  if (options.storagePath !== undefined) storageLocation['storagePath'] = options.storagePath;
+  if (options.filePath !== undefined) {
+    if (!options.filePath.endsWith('.cap')) throw new UsageError("usage error: --file-path PATH must end with the '*.cap' extension");
+    // az's rule: a path not starting with '/' is a Windows path.
+    storageLocation['filePath'] = options.filePath.startsWith('/') ? options.filePath : options.filePath.replace(/\//g, '\\');
+  }
+
+  const properties: Record<string, unknown> = { targetType };
+  const captureSize = parseIntegerOption('--capture-size', options.captureSize, 0, PACKET_CAPTURE_LIMITS.maxBytesToCapturePerPacket);
+  const captureLimit = parseIntegerOption('--capture-limit', options.captureLimit, 0, PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession);
+  const timeLimit = parseIntegerOption('--time-limit', options.timeLimit, 0, PACKET_CAPTURE_LIMITS.maxTimeLimitInSeconds);
+  if (captureSize !== undefined) properties['bytesToCapturePerPacket'] = captureSize;
+  if (captureLimit !== undefined) properties['totalBytesPerSession'] = captureLimit;
+  if (timeLimit !== undefined) properties['timeLimitInSeconds'] = timeLimit;
+  properties['storageLocation'] = storageLocation;
+  const filters = parseFiltersOption(options.filters);
+  if (filters !== undefined) properties['filters'] = filters;
+  if (targetType === 'AzureVMSS' && (options.include || options.exclude)) {
+    properties['scope'] = { include: options.include ?? [], exclude: options.exclude ?? [] };
+  }
+  return { name, targetType, target, resourceGroup: options.resourceGroup, properties };
+}
+
+async function targetLocation(conn: ConnectedClient, targetId: string): Promise<string> {
+  const response = await conn.client.request('GET', targetId);
+  const location = (response.body as { location?: unknown } | null)?.location;
+  if (typeof location !== 'string' || location.length === 0) throw new UsageError(`the target '${targetId}' has no location; pass --location`);
+  return location;
+}
+
+async function storageAccountId(conn: ConnectedClient, nameOrId: string, resourceGroup: string | undefined): Promise<string> {
+  if (isArmId(nameOrId)) return nameOrId;
+  // az builds the id in the target's resource group; netwatcher accounts often live elsewhere, so look it up first.
+  const found = await findStorageAccount(conn, nameOrId, resourceGroup);
+  if (found && typeof found['id'] === 'string') return found['id'];
+  if (!resourceGroup) throw new UsageError(`the storage account '${nameOrId}' was not found; pass its id`);
+  return storageAccountPath(conn.subscriptionId, resourceGroup, nameOrId);
+}
+
+/**
+ * `nw network watcher packet-capture create`: starts a capture on a VM (or scale set) and waits
+ * until the agent has accepted it; prints the capture as az does.
+ * @example await packetCaptureCreate({ resourceGroup: 'rg', vm: 'vm1', name: 'pc1', storageAccount: 'store1', timeLimit: 60 }, ctx);
+ */
+export async function packetCaptureCreate(options: PacketCaptureCreateOptions, ctx: CliContext): Promise<Record<string, unknown> | undefined> {
+  const plan = planPacketCaptureCreate(options);
+  const conn = connect(ctx, options);
+  const targetId = isArmId(plan.target)
+    ? plan.target
+    : plan.targetType === 'AzureVMSS'
+      ? vmssPath(conn.subscriptionId, plan.resourceGroup!, plan.target)
+      : vmPath(conn.subscriptionId, plan.resourceGroup!, plan.target);
+  const targetGroup = plan.resourceGroup ?? resourceGroupOfId(targetId) ?? undefined;
+
+  let watcher: WatcherRef;
+  if (options.watcher) watcher = await resolveWatcher(conn, { watcher: options.watcher, watcherResourceGroup: options.watcherResourceGroup });
+  else watcher = await resolveWatcher(conn, { location: options.location ?? (await targetLocation(conn, targetId)) });
+
+  const properties: Record<string, unknown> = { ...plan.properties, target: targetId };
+  if (options.storageAccount) {
+    (properties['storageLocation'] as Record<string, string>)['storageId'] = await storageAccountId(conn, options.storageAccount, targetGroup);
+  }
+  const path = packetCapturePath(watcher.path, plan.name);
+  const initial = await conn.client.request('PUT', path, { body: { properties } });
+  if (options.noWait) return undefined;
+  const { result } = await pollUntilDone(conn.client, 'PUT', path, initial, { pollIntervalInMs: conn.pollIntervalInMs });
+  const shaped = shapePacketCapture(result);
+  writeOutput(ctx.out, shaped, options.output);
+  return shaped;
+}
+
+/** The watcher of a non-create command: `--location`, or `--watcher` with `--watcher-resource-group`/`-g`. */
+export async function watcherFor(conn: ConnectedClient, options: PacketCaptureNameOptions): Promise<WatcherRef> {
+  return resolveWatcher(conn, {
+    location: options.location,
+    watcher: options.watcher,
+    watcherResourceGroup: options.watcherResourceGroup ?? options.resourceGroup,
+  });
+}
+
+/** `nw network watcher packet-capture show`: the capture resource as az prints it. */
+export async function packetCaptureShow(options: PacketCaptureNameOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+  const name = requireOption('--name/-n', options.name);
+  const conn = connect(ctx, options);
+  const watcher = await watcherFor(conn, options);
+  const response = await conn.client.request('GET', packetCapturePath(watcher.path, name));
+  const shaped = shapePacketCapture(response.body);
+  writeOutput(ctx.out, shaped, options.output);
+  return shaped;
+}
+
+/** Runs queryStatus and returns the az-shaped status (no output). */
+export async function queryPacketCaptureStatus(conn: ConnectedClient, watcher: WatcherRef, name: string): Promise<Record<string, unknown>> {
+  const outcome = await beginAndWait(conn.client, 'POST', `${packetCapturePath(watcher.path, name)}/queryStatus`, {}, { pollIntervalInMs: conn.pollIntervalInMs });
+  return shapeQueryStatus(outcome.result, outcome.status);
+}
+
+/** `nw network watcher packet-capture show-status`: queryStatus, shaped like the seed's sample. */
+export async function packetCaptureShowStatus(options: PacketCaptureNameOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+  const name = requireOption('--name/-n', options.name);
+  const conn = connect(ctx, options);
+  const watcher = await watcherFor(conn, options);
+  const status = await queryPacketCaptureStatus(conn, watcher, name);
+  writeOutput(ctx.out, status, options.output);
+  return status;
+}
+
+/** `nw network watcher packet-capture stop`: stops a running capture. Prints nothing (as az). */
+export async function packetCaptureStop(options: PacketCaptureNameOptions, ctx: CliContext): Promise<void> {
+  const name = requireOption('--name/-n', options.name);
+  const conn = connect(ctx, options);
+  const watcher = await watcherFor(conn, options);
+  const path = `${packetCapturePath(watcher.path, name)}/stop`;
+  if (options.noWait) await conn.client.request('POST', path);
+  else await beginAndWait(conn.client, 'POST', path, {}, { pollIntervalInMs: conn.pollIntervalInMs });
+}
+
+/** `nw network watcher packet-capture delete`: deletes the capture (files stay unless --delete-files). Prints nothing. */
+export async function packetCaptureDelete(options: PacketCaptureNameOptions, ctx: CliContext): Promise<void> {
+  const name = requireOption('--name/-n', options.name);
+  const conn = connect(ctx, options);
+  const watcher = await watcherFor(conn, options);
+  const path = packetCapturePath(watcher.path, name);
+  const request = options.deleteFiles ? { query: { deleteFiles: 'true' } } : {};
+  if (options.noWait) await conn.client.request('DELETE', path, request);
+  else await beginAndWait(conn.client, 'DELETE', path, request, { pollIntervalInMs: conn.pollIntervalInMs });
+}
+
+/** `nw network watcher packet-capture list`: the captures of the location's watcher. */
+export async function packetCaptureList(options: PacketCaptureNameOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+  const conn = connect(ctx, options);
+  const watcher = await watcherFor(conn, options);
+  const response = await conn.client.request('GET', packetCapturesPath(watcher.path));
+  const captures = listValue(response.body).map(shapePacketCapture);
+  writeOutput(ctx.out, captures, options.output);
+  return captures;
+}
+

@@ -1,0 +1,70 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DEFAULT_SUBSCRIPTION_ID } from '../config.js';
+import { writeLine, type CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { parseListenOption } from '../option-values.js';
+import { loadServiceStarters, waitForAbort, type ServiceStarters } from '../services.js';
+
+/** Default address of `nw server` and `nw up`. */
+export const DEFAULT_LISTEN = '127.0.0.1:8817';
+
+/** Default data folder (`~/.netwatcher`). */
+export function defaultDataDir(): string {
+  return join(homedir(), '.netwatcher');
+}
+
+/** Options of `nw server`. */
+export interface ServerCommandOptions {
+  /** HOST:PORT (default 127.0.0.1:8817). */
+  listen?: string;
+  /** Data folder (default ~/.netwatcher). */
+  dataDir?: string;
+  /** PostgreSQL URL (also NW_DATABASE_URL); embedded PGlite when absent. */
+  databaseUrl?: string;
+  /** URL agents and clients use to reach this server. */
+  publicUrl?: string;
+  /** Location of hosts enrolled without one (default local). */
+  location?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  logLevel?: string;
+  /** Subscription of the server's own resources. */
+  subscription?: string;
+  /** Parallel sessions per location and subscription. */
+  sessionLimit?: string;
+}
+
+/**
+ * `nw server`: runs the control plane until `stop` aborts (SIGINT/SIGTERM in main.ts), then
+ * closes it cleanly.
+ * @example await runServer({ listen: '0.0.0.0:8817', dataDir: '/var/lib/netwatcher' }, ctx, controller.signal);
+ */
+export async function runServer(options: ServerCommandOptions, ctx: CliContext, stop: AbortSignal, starters?: ServiceStarters): Promise<void> {
+  const { host, port } = parseListenOption(options.listen ?? DEFAULT_LISTEN);
+  if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new UsageError('usage error: --tls-cert FILE --tls-key FILE (give both or neither)');
+  const dataDir = resolve(options.dataDir ?? defaultDataDir());
+  const sessionLimit = options.sessionLimit === undefined ? undefined : Number(options.sessionLimit);
+  if (sessionLimit !== undefined && (!Number.isInteger(sessionLimit) || sessionLimit < 1)) throw new UsageError(`usage error: --session-limit must be a positive whole number, not '${options.sessionLimit}'`);
+  const services = starters ?? (await loadServiceStarters());
+  const server = await services.startServer({
+    listenHost: host,
+    listenPort: port,
+    dataDir,
+    defaultLocation: options.location ?? 'local',
+    subscriptionId: options.subscription ?? DEFAULT_SUBSCRIPTION_ID,
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+    ...(options.tlsCert && options.tlsKey ? { tls: { certPath: resolve(options.tlsCert), keyPath: resolve(options.tlsKey) } } : {}),
+    ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+    ...(sessionLimit !== undefined ? { sessionLimitPerLocation: sessionLimit } : {}),
+  });
+  const tokenFile = join(dataDir, services.adminTokenFile);
+  writeLine(ctx.out, `netwatcher server listening on ${server.url}`);
+  writeLine(ctx.out, `admin token: ${tokenFile}`);
+  writeLine(ctx.out, `log in from a client with: nw login --server ${options.publicUrl ?? server.url} --token "$(cat ${tokenFile})"`);
+  await waitForAbort(stop);
+  writeLine(ctx.out, 'stopping server…');
+  await server.close();
+  writeLine(ctx.out, 'server stopped');
+}

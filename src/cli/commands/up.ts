@@ -1,0 +1,173 @@
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RunningAgent } from '../../agent/index.js';
+import type { RunningServer } from '../../server/index.js';
+import { AGENT_EXTENSION } from '../../model/index.js';
+import { ArmClient } from '../arm-client.js';
+import { vmExtensionPath, vmPath, watcherListPath, watcherPath } from '../arm-paths.js';
+import { DEFAULT_SUBSCRIPTION_ID, saveCliConfig } from '../config.js';
+import { writeLine, type CliContext } from '../context.js';
+import { CliError } from '../errors.js';
+import { parseListenOption } from '../option-values.js';
+import { loadServiceStarters, waitForAbort, type ServiceStarters } from '../services.js';
+import { listValue } from '../shape.js';
+import { DEFAULT_LISTEN, defaultDataDir } from './server.js';
+
+/** Options of `nw up`. */
+export interface UpOptions {
+  /** Data folder for server and agent (default ~/.netwatcher; the agent uses DIR/agent). */
+  dataDir?: string;
+  /** HOST:PORT (default 127.0.0.1:8817). */
+  listen?: string;
+  /** Location of this host and its watcher (default local). */
+  location?: string;
+  /** Name of this host as a VM (default the short hostname). */
+  vmName?: string;
+  /** Resource group of this host (default netwatcher-local). */
+  resourceGroup?: string;
+  /** Interface the agent captures on (default any). */
+  interface?: string;
+  /** Folder local capture files live under (agent default /var/captures). */
+  captureRoot?: string;
+  logLevel?: string;
+  /** How long to wait for the agent to connect before saying so (default 20 s). */
+  agentConnectTimeoutInMs?: number;
+}
+
+/** What `nw up` started (returned once it has stopped, for tests). */
+export interface UpResult {
+  url: string;
+  vmName: string;
+  resourceGroup: string;
+  location: string;
+  /** Whether this run enrolled the agent (false: it reused the saved credential). */
+  enrolled: boolean;
+}
+
+/** A VM name from the host name: its first label, with characters ARM names refuse replaced. */
+export function vmNameFromHostname(name: string): string {
+  const first = name.split('.')[0] ?? name;
+  const cleaned = first.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64);
+  return cleaned.length > 0 ? cleaned : 'localhost';
+}
+
+/**
+ * `nw up`: the newcomer's first command. Starts the server (embedded database and local storage
+ * in DIR), registers this host as a VM by installing the agent extension, starts the agent
+ * in-process (enrolling with the one-time token, or reusing the credential saved in DIR/agent),
+ * writes the CLI config so the next `nw` command talks to it, and runs until `stop` aborts;
+ * then stops the agent and the server. Running it again keeps every resource.
+ * @example await up({}, ctx, controller.signal);
+ */
+export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal, starters?: ServiceStarters): Promise<UpResult> {
+  const { host, port } = parseListenOption(options.listen ?? DEFAULT_LISTEN);
+  const dataDir = resolve(options.dataDir ?? defaultDataDir());
+  const agentDir = join(dataDir, 'agent');
+  const location = options.location ?? 'local';
+  const vmName = options.vmName ?? vmNameFromHostname(hostname());
+  const resourceGroup = options.resourceGroup ?? 'netwatcher-local';
+  const subscriptionId = ctx.config.subscriptionId || DEFAULT_SUBSCRIPTION_ID;
+  const services = starters ?? (await loadServiceStarters());
+
+  writeLine(ctx.out, `starting server… (data in ${dataDir})`);
+  const server: RunningServer = await services.startServer({
+    listenHost: host,
+    listenPort: port,
+    dataDir,
+    defaultLocation: location,
+    subscriptionId,
+    ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+  });
+  let agent: RunningAgent | undefined;
+  try {
+    const client = new ArmClient({ serverUrl: server.url, token: server.adminToken, fetch: ctx.fetch });
+    const extensionPath = vmExtensionPath(subscriptionId, resourceGroup, vmName, AGENT_EXTENSION.linuxType);
+    const agentOptions = {
+      serverUrl: server.url,
+      dataDir: agentDir,
+      ...(options.interface ? { interfaceName: options.interface } : {}),
+      ...(options.captureRoot ? { captureRoot: resolve(options.captureRoot) } : {}),
+      ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+    };
+
+    let enrolled = false;
+    const existing = await client.request('GET', extensionPath, { allowStatuses: [404] });
+    if (existing.status !== 404) {
+      writeLine(ctx.out, `starting agent for VM ${vmName} (enrolled earlier)…`);
+      // A saved credential in DIR/agent reconnects without a token; without one, enrol again below.
+      agent = await services.startAgent(agentOptions).catch(() => undefined);
+    }
+    if (!agent) {
+      writeLine(ctx.out, `registering this host as VM ${vmName} in resource group ${resourceGroup} (location ${location})…`);
+      const put = await client.request('PUT', extensionPath, {
+        body: {
+          location,
+          properties: { publisher: AGENT_EXTENSION.publisher, type: AGENT_EXTENSION.linuxType, typeHandlerVersion: AGENT_EXTENSION.typeHandlerVersion, autoUpgradeMinorVersion: true },
+        },
+      });
+      const token = (put.body as { properties?: { enrollmentToken?: unknown } } | null)?.properties?.enrollmentToken;
+      if (typeof token !== 'string' || token.length === 0) throw new CliError('the server did not return an enrolment token for this host');
+      writeLine(ctx.out, 'starting agent…');
+      agent = await services.startAgent({ ...agentOptions, enrollmentToken: token });
+      enrolled = true;
+    }
+
+    const connected = await waitForAgent(client, vmPath(subscriptionId, resourceGroup, vmName), options.agentConnectTimeoutInMs ?? 20_000);
+    if (!connected) writeLine(ctx.err, `WARNING: the agent has not connected yet; check 'nw vm show -g ${resourceGroup} -n ${vmName}'`);
+    await ensureWatcher(client, subscriptionId, location, services.defaultResourceGroup);
+
+    if (ctx.configPath) {
+      await saveCliConfig(ctx.configPath, { server: server.url, token: server.adminToken, subscriptionId });
+      writeLine(ctx.out, `CLI configured: ${ctx.configPath}`);
+    }
+    writeLine(ctx.out, 'ready');
+    writeLine(ctx.out, '');
+    writeLine(ctx.out, `netwatcher is running at ${server.url} (Ctrl-C to stop). Try:`);
+    for (const line of nextSteps(vmName, resourceGroup, location, services.defaultStorageAccountName)) writeLine(ctx.out, `  ${line}`);
+
+    await waitForAbort(stop);
+    writeLine(ctx.out, 'stopping agent…');
+    await agent.close();
+    agent = undefined;
+    writeLine(ctx.out, 'stopping server…');
+    await server.close();
+    writeLine(ctx.out, 'stopped');
+    return { url: server.url, vmName, resourceGroup, location, enrolled };
+  } catch (error) {
+    // Leave nothing running behind a failed start.
+    await agent?.close().catch(() => undefined);
+    await server.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The commands printed once everything runs. */
+export function nextSteps(vmName: string, resourceGroup: string, location: string, storageAccountName: string): string[] {
+  return [
+    `nw vm extension show -g ${resourceGroup} --vm-name ${vmName} --name ${AGENT_EXTENSION.linuxType} -o table`,
+    `nw network watcher packet-capture create -g ${resourceGroup} --vm ${vmName} --name first --storage-account ${storageAccountName} --time-limit 30`,
+    `nw network watcher packet-capture show-status --name first --location ${location}`,
+    `nw network watcher packet-capture wait --name first --location ${location} --stopped --interval 2`,
+    `nw network watcher packet-capture download --name first --location ${location} --file first.cap`,
+  ];
+}
+
+async function waitForAgent(client: ArmClient, vmResourcePath: string, timeoutInMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutInMs;
+  for (;;) {
+    const vm = await client.request('GET', vmResourcePath, { allowStatuses: [404] });
+    const state = (vm.body as { properties?: { netwatcher?: { agentConnected?: unknown } } } | null)?.properties?.netwatcher;
+    if (state?.agentConnected === true) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(200);
+  }
+}
+
+// The server creates the location's watcher when its first host enrols; make sure, because every
+// packet-capture command looks the watcher up by location.
+async function ensureWatcher(client: ArmClient, subscriptionId: string, location: string, resourceGroup: string): Promise<void> {
+  const list = await client.request('GET', watcherListPath(subscriptionId));
+  const found = listValue(list.body).some((w) => String((w as { location?: unknown }).location ?? '').toLowerCase() === location.toLowerCase());
+  if (!found) await client.request('PUT', watcherPath(subscriptionId, resourceGroup, `NetworkWatcher_${location}`), { body: { location } });
+}

@@ -1,0 +1,50 @@
+import { vmListPath, vmPath } from '../arm-paths.js';
+import { connect } from '../client-factory.js';
+import type { CliContext, CommonOptions } from '../context.js';
+import { requireOption } from '../option-values.js';
+import { writeOutput, type TableColumn } from '../output.js';
+import { listValue, shapeVm } from '../shape.js';
+
+/** Table columns of `nw vm list|show`: az's plus whether the host's agent is connected. */
+export const VM_TABLE: readonly TableColumn[] = [
+  { header: 'Name', value: (vm) => vm['name'] },
+  { header: 'ResourceGroup', value: (vm) => vm['resourceGroup'] },
+  { header: 'Location', value: (vm) => vm['location'] },
+  { header: 'AgentConnected', value: (vm) => (vm['netwatcher'] as { agentConnected?: unknown } | undefined)?.agentConnected },
+];
+
+/** Options of `nw vm list`. */
+export interface VmListOptions extends CommonOptions {
+  /** Only the VMs of this resource group. */
+  resourceGroup?: string;
+}
+
+/** Options of `nw vm show`. */
+export interface VmShowOptions extends CommonOptions {
+  resourceGroup?: string;
+  name?: string;
+}
+
+/**
+ * `nw vm list`: the hosts the server knows (registered or enrolled), with their agent state.
+ * @example await vmList({ output: 'table' }, ctx);
+ */
+export async function vmList(options: VmListOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+  const conn = connect(ctx, options);
+  const response = await conn.client.request('GET', vmListPath(conn.subscriptionId));
+  let vms = listValue(response.body).map(shapeVm);
+  if (options.resourceGroup) vms = vms.filter((vm) => String(vm['resourceGroup'] ?? '').toLowerCase() === options.resourceGroup!.toLowerCase());
+  writeOutput(ctx.out, vms, options.output, VM_TABLE);
+  return vms;
+}
+
+/** `nw vm show`: one host. */
+export async function vmShow(options: VmShowOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+  const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
+  const name = requireOption('--name/-n', options.name);
+  const conn = connect(ctx, options);
+  const response = await conn.client.request('GET', vmPath(conn.subscriptionId, resourceGroup, name));
+  const vm = shapeVm(response.body);
+  writeOutput(ctx.out, vm, options.output, VM_TABLE);
+  return vm;
+}

@@ -1,0 +1,45 @@
+import type { Writable } from 'node:stream';
+import type { CliConfig } from './config.js';
+
+/** The fetch function the CLI uses (global fetch, or one that trusts a given CA). */
+export type FetchFunction = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+/**
+ * Everything a command needs from the outside world. main.ts builds it from the process;
+ * tests build it with buffers and a fetch pointed at a local server.
+ */
+export interface CliContext {
+  /** Server, token, subscription (file + environment overrides). */
+  config: CliConfig;
+  /** Where JSON/table output goes (stdout). */
+  out: Writable;
+  /** Where errors, warnings, debug lines and progress go (stderr). */
+  err: Writable;
+  /** HTTP. */
+  fetch: FetchFunction;
+  /** Path of the config file (`nw login` and `nw up` write it). */
+  configPath?: string;
+  /** Whether stderr is a terminal (download shows progress only then, unless --progress). */
+  errIsTty?: boolean;
+  /** Whether stdin is a terminal (confirmation prompts). */
+  stdinIsTty?: boolean;
+  /** Default interval between polls of long-running operations; 500 ms unless a test sets it. */
+  pollIntervalInMs?: number;
+  /** Asks the user a question on the terminal (absent when there is none). */
+  prompt?: (question: string) => Promise<string>;
+}
+
+/** Options every leaf command accepts (az's global arguments). */
+export interface CommonOptions {
+  /** Output format (-o): json (default), jsonc, table, tsv, none. */
+  output?: string;
+  /** Print HTTP requests and responses (secrets redacted) on stderr. */
+  debug?: boolean;
+  /** Subscription id overriding the configured one. */
+  subscription?: string;
+}
+
+/** Writes a line to a stream. */
+export function writeLine(stream: Writable, text: string): void {
+  stream.write(text.endsWith('\n') ? text : text + '\n');
+}

@@ -1,0 +1,365 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { CliError, describeCause } from './errors.js';
+import type { CliContext } from './context.js';
+import type { ServiceStarters } from './services.js';
+import { vmExtensionDelete, vmExtensionList, vmExtensionSet, vmExtensionShow } from './commands/vm-extension.js';
+import { vmList, vmShow } from './commands/vm.js';
+import { storageAccountCreate, storageAccountDelete, storageAccountList, storageAccountShow } from './commands/storage-account.js';
+import { watcherConfigure, watcherList } from './commands/network-watcher.js';
+import {
+  packetCaptureCreate, packetCaptureDelete, packetCaptureList, packetCaptureShow, packetCaptureShowStatus, packetCaptureStop,
+} from './commands/packet-capture.js';
+import { packetCaptureWait } from './commands/packet-capture-wait.js';
+import { packetCaptureDownload } from './commands/packet-capture-download.js';
+import { login } from './commands/login.js';
+import { runServer, DEFAULT_LISTEN } from './commands/server.js';
+import { runAgent } from './commands/agent.js';
+import { up } from './commands/up.js';
+
+/** What long-running commands need beyond the context. */
+export interface RunOptions {
+  /** Aborts `nw server`, `nw agent` and `nw up` (main.ts wires SIGINT/SIGTERM to it). */
+  stop?: AbortSignal;
+  /** Server/agent starters (default: imported from src/server and src/agent on demand). */
+  starters?: ServiceStarters;
+}
+
+type Options = Record<string, unknown>;
+
+// Commander turns `--no-wait` into `wait: false`; the command functions take `noWait`.
+function withNoWait(options: Options): Options {
+  const { wait, autoUpgrade, ...rest } = options;
+  const out: Options = { ...rest };
+  if (wait === false) out['noWait'] = true;
+  if (autoUpgrade === false) out['noAutoUpgrade'] = true;
+  return out;
+}
+
+/** An action whose result was printed already: commander wants Promise<void>. */
+function act(command: (options: Options) => Promise<unknown>): (options: Options) => Promise<void> {
+  return async (options) => {
+    await command(options);
+  };
+}
+
+function packageVersion(): string {
+  try {
+    const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+    return (JSON.parse(text) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => (l.startsWith('#') ? `  ${l}` : `    ${l}`)).join('\n')}\n`;
+}
+
+/** az's global arguments, on every leaf command. */
+function addCommonOptions(command: Command): Command {
+  return command
+    .option('-o, --output <format>', 'output format: json, jsonc, table, tsv, none', 'json')
+    .option('--debug', 'print HTTP requests and responses on stderr (secrets redacted)')
+    .option('--subscription <id>', 'subscription id (default: the configured one)')
+    .option('--only-show-errors', 'accepted for az compatibility');
+}
+
+/** Options shared by the packet-capture commands that name an existing capture. */
+function addWatcherOptions(command: Command): Command {
+  return command
+    .option('-l, --location <location>', 'location of the network watcher (az style: the watcher is looked up by location)')
+    .option('--watcher <name>', 'name of the network watcher, instead of --location')
+    .option('--watcher-resource-group <rg>', 'resource group of --watcher (also -g)')
+    .option('-g, --resource-group <rg>', 'resource group of --watcher');
+}
+
+/**
+ * Builds the `nw` command tree. Every action calls a plain command function with the parsed
+ * options and the context.
+ */
+export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
+  const stop = run.stop ?? new AbortController().signal;
+  const program = new Command('nw');
+  program
+    .description('netwatcher: packet capture for fleets of Linux hosts, with the az network watcher commands')
+    .version(packageVersion(), '-v, --version', 'print the version')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.out.write(s), writeErr: (s) => ctx.err.write(s) })
+    .showHelpAfterError('(add --help for usage)');
+
+  const leaf = (parent: Command, name: string, description: string, lines: string[]): Command =>
+    addCommonOptions(parent.command(name).description(description).addHelpText('after', examples(lines)));
+
+  // ---- nw vm -------------------------------------------------------------------------------
+  const vm = program.command('vm').description('hosts (virtual machines) and their agent extension');
+  leaf(vm, 'list', 'list the hosts the server knows, with their agent state', ['nw vm list -o table'])
+    .option('-g, --resource-group <rg>', 'only this resource group')
+    .action(act((o) => vmList(o, ctx)));
+  leaf(vm, 'show', 'show one host', ['nw vm show -g netwatcher-local -n myhost'])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the VM')
+    .requiredOption('-n, --name <vm>', 'name of the VM')
+    .action(act((o) => vmShow(o, ctx)));
+
+  const extension = vm.command('extension').description('the agent extension (NetworkWatcherAgentLinux)');
+  leaf(extension, 'set', 'install the agent extension on a host; prints the command to run on the host (shown once)', [
+    'nw vm extension set --resource-group myRG --vm-name myVM --publisher Microsoft.Azure.NetworkWatcher --name NetworkWatcherAgentLinux --version 1.4',
+    '# then run the printed installCommand on the host, e.g.:',
+    'nw agent --server https://nw.example:8817 --token <one-time token> --data-dir /var/lib/netwatcher/agent',
+  ])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the VM')
+    .requiredOption('--vm-name <vm>', 'name (or id) of the VM; created on the server if new')
+    .requiredOption('-n, --name <type>', 'extension type: NetworkWatcherAgentLinux')
+    .option('--publisher <publisher>', 'extension publisher', 'Microsoft.Azure.NetworkWatcher')
+    .option('--version <version>', 'typeHandlerVersion', '1.4')
+    .option('--extension-instance-name <name>', 'instance name, when it differs from --name (e.g. AzureNetworkWatcherExtension)')
+    .option('-l, --location <location>', "location of a new VM (default: the server's default location)")
+    .option('--settings <json>', 'public settings (JSON)')
+    .option('--protected-settings <json>', 'protected settings (JSON)')
+    .option('--no-auto-upgrade', 'set autoUpgradeMinorVersion to false')
+    .option('--force-update', 'set a new forceUpdateTag')
+    .option('--no-wait', 'print the first response without waiting')
+    .action(act((o) => vmExtensionSet(withNoWait(o), ctx)));
+  leaf(extension, 'show', 'show an extension of a host', [
+    'nw vm extension show --resource-group myRG --vm-name myVM --name AzureNetworkWatcherExtension',
+    'nw vm extension show -g myRG --vm-name myVM -n NetworkWatcherAgentLinux -o table',
+  ])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the VM')
+    .requiredOption('--vm-name <vm>', 'name of the VM')
+    .requiredOption('-n, --name <name>', 'extension instance name')
+    .option('--instance-view', 'accepted for az compatibility')
+    .action(act((o) => vmExtensionShow(o, ctx)));
+  leaf(extension, 'list', 'list the extensions of a host', ['nw vm extension list -g myRG --vm-name myVM -o table'])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the VM')
+    .requiredOption('--vm-name <vm>', 'name of the VM')
+    .action(act((o) => vmExtensionList(o, ctx)));
+  leaf(extension, 'delete', "remove the agent extension (revokes the host's credential); prints nothing", [
+    'nw vm extension delete -g myRG --vm-name myVM -n NetworkWatcherAgentLinux',
+  ])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the VM')
+    .requiredOption('--vm-name <vm>', 'name of the VM')
+    .requiredOption('-n, --name <name>', 'extension instance name')
+    .option('--no-wait', 'do not wait for the operation')
+    .action(act((o) => vmExtensionDelete(withNoWait(o), ctx)));
+
+  // ---- nw storage account ------------------------------------------------------------------
+  const storage = program.command('storage').description('storage targets for capture files');
+  const account = storage.command('account').description('storage accounts: a local folder of the server, Azure Blob, or S3');
+  leaf(account, 'list', 'list the storage accounts', ['nw storage account list', 'nw storage account list -o table'])
+    .option('-g, --resource-group <rg>', 'only this resource group')
+    .action(act((o) => storageAccountList(o, ctx)));
+  leaf(account, 'show', 'show a storage account', ['nw storage account show -n nwlocal'])
+    .requiredOption('-n, --name <name>', 'account name')
+    .option('-g, --resource-group <rg>', 'resource group (default: found by name)')
+    .action(act((o) => storageAccountShow(o, ctx)));
+  leaf(account, 'create', 'register a storage account', [
+    'nw storage account create -n captures -g storageRG --kind local',
+    'AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=https;AccountName=…" nw storage account create -n blobcaps -g storageRG --kind azureBlob',
+    'nw storage account create -n s3caps -g storageRG --kind s3 --endpoint http://127.0.0.1:9000 --region us-east-1 --bucket captures --access-key-id AKIA… --secret-access-key … --path-style true',
+  ])
+    .requiredOption('-n, --name <name>', 'account name')
+    .requiredOption('-g, --resource-group <rg>', 'resource group')
+    .option('-l, --location <location>', 'location', 'local')
+    .option('--kind <kind>', 'backend: local, azureBlob or s3 (az account kinds such as StorageV2 mean local)')
+    .option('--backend <type>', 'same as --kind with a backend name')
+    .option('--connection-string <text>', 'azureBlob: connection string (or env AZURE_STORAGE_CONNECTION_STRING)')
+    .option('--endpoint <url>', 's3: endpoint URL')
+    .option('--region <region>', 's3: region')
+    .option('--bucket <bucket>', 's3: bucket')
+    .option('--access-key-id <id>', 's3: access key id (or env AWS_ACCESS_KEY_ID)')
+    .option('--secret-access-key <key>', 's3: secret access key (or env AWS_SECRET_ACCESS_KEY)')
+    .option('--path-style <bool>', 's3: path-style addressing (true for most S3-compatible servers)')
+    .option('--sku <sku>', 'accepted for az compatibility')
+    .action(act((o) => storageAccountCreate(o, ctx)));
+  account.commands.find((c) => c.name() === 'create')!.options.forEach((option) => {
+    // Secrets from the environment keep them out of shell history (az reads the first one too).
+    if (option.long === '--connection-string') option.env('AZURE_STORAGE_CONNECTION_STRING');
+    if (option.long === '--access-key-id') option.env('AWS_ACCESS_KEY_ID');
+    if (option.long === '--secret-access-key') option.env('AWS_SECRET_ACCESS_KEY');
+  });
+  leaf(account, 'delete', 'unregister a storage account (its files stay); prints nothing', ['nw storage account delete -n captures -g storageRG --yes'])
+    .requiredOption('-n, --name <name>', 'account name')
+    .option('-g, --resource-group <rg>', 'resource group (default: found by name)')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(act((o) => storageAccountDelete(o, ctx)));
+
+  // ---- nw network watcher ------------------------------------------------------------------
+  const network = program.command('network').description('network watcher');
+  const watcher = network.command('watcher').description('network watchers (one per location) and their packet captures');
+  leaf(watcher, 'list', 'list the network watchers', ['nw network watcher list -o table'])
+    .action(act((o) => watcherList(o, ctx)));
+  leaf(watcher, 'configure', 'enable (create NetworkWatcher_LOCATION) or disable network watchers for locations', [
+    'nw network watcher configure --locations westcentralus --resource-group NetworkWatcherRG --enabled true',
+    'nw network watcher configure -l westus eastus --enabled false',
+  ])
+    .requiredOption('-l, --locations <locations...>', 'locations (space-separated)')
+    .option('-g, --resource-group <rg>', 'resource group for new watchers')
+    .option('--enabled <bool>', 'true: create missing watchers; false: delete them')
+    .option('--tags <tags...>', 'KEY=VALUE tags')
+    .action(act((o) => watcherConfigure(o, ctx)));
+
+  const capture = watcher.command('packet-capture').description('packet captures');
+  leaf(capture, 'create', 'start a packet capture on a VM (or scale set) and wait until its agent has accepted it', [
+    'nw network watcher packet-capture create --resource-group myRG --vm myVM --name packetCaptureName --storage-account nwlocal \\',
+    '  --filters "[{\\"protocol\\":\\"TCP\\", \\"remoteIPAddress\\":\\"1.1.1.1-255.255.255\\",\\"localIPAddress\\":\\"10.0.0.3\\", \\"remotePort\\":\\"20\\"},{\\"protocol\\":\\"UDP\\"}]"',
+    'nw network watcher packet-capture create -g myRG --vm myVM -n pc1 --file-path /var/captures/pc1.cap --time-limit 60 --capture-size 128',
+    'nw network watcher packet-capture create -g myRG --target myScaleSet --target-type AzureVMSS --include 0 1 -n pc2 --storage-account nwlocal',
+  ])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the target')
+    .option('--vm <vm>', 'name or id of the VM to capture on')
+    .requiredOption('-n, --name <name>', 'name of the capture')
+    .option('--storage-account <name-or-id>', 'storage account for the .cap file')
+    .option('--storage-path <url>', 'container URL in the storage account')
+    .option('--file-path <path>', 'local path on the host, ending in .cap (under /var/captures)')
+    .option('--capture-size <bytes>', 'bytes captured per packet (0 = whole packet)')
+    .option('--capture-limit <bytes>', 'maximum bytes per session (default 1073741824)')
+    .option('--time-limit <seconds>', 'maximum duration in seconds (default and maximum 18000)')
+    .option('--filters <json>', 'JSON list of filters: protocol, localIPAddress, localPort, remoteIPAddress, remotePort')
+    .option('-l, --location <location>', "location of the watcher (default: the target's)")
+    .option('--target <name-or-id>', 'scale set to capture on (with --target-type AzureVMSS)')
+    .option('--target-type <type>', 'AzureVM (default) or AzureVMSS')
+    .option('--include <instances...>', 'scale-set instances to capture')
+    .option('--exclude <instances...>', 'scale-set instances to skip')
+    .option('--watcher <name>', 'name of the network watcher, instead of looking it up by location')
+    .option('--watcher-resource-group <rg>', 'resource group of --watcher')
+    .option('--no-wait', 'do not wait for the capture to start')
+    .action(act((o) => packetCaptureCreate(withNoWait(o), ctx)));
+  addWatcherOptions(leaf(capture, 'show', 'show a packet capture', ['nw network watcher packet-capture show --name packetCaptureName --location westcentralus']))
+    .requiredOption('-n, --name <name>', 'name of the capture')
+    .action(act((o) => packetCaptureShow(o, ctx)));
+  addWatcherOptions(leaf(capture, 'show-status', 'show the status of a packet capture (queryStatus)', [
+    'nw network watcher packet-capture show-status --name packetCaptureName --location westcentralus',
+  ]))
+    .requiredOption('-n, --name <name>', 'name of the capture')
+    .action(act((o) => packetCaptureShowStatus(o, ctx)));
+  addWatcherOptions(leaf(capture, 'stop', 'stop a running packet capture; prints nothing', [
+    'nw network watcher packet-capture stop --name packetCaptureName --location westcentralus',
+  ]))
+    .requiredOption('-n, --name <name>', 'name of the capture')
+    .option('--no-wait', 'do not wait for the capture to stop')
+    .action(act((o) => packetCaptureStop(withNoWait(o), ctx)));
+  addWatcherOptions(leaf(capture, 'delete', 'delete a packet capture (its files stay unless --delete-files); prints nothing', [
+    'nw network watcher packet-capture delete --name packetCaptureName --location westcentralus',
+    'nw network watcher packet-capture delete --name packetCaptureName --location westcentralus --delete-files',
+  ]))
+    .requiredOption('-n, --name <name>', 'name of the capture')
+    .option('--delete-files', 'also delete the capture files')
+    .option('--no-wait', 'do not wait for the deletion')
+    .action(act((o) => packetCaptureDelete(withNoWait(o), ctx)));
+  addWatcherOptions(leaf(capture, 'list', 'list the packet captures of a location', ['nw network watcher packet-capture list --location westcentralus -o table']))
+    .action(act((o) => packetCaptureList(o, ctx)));
+  addWatcherOptions(leaf(capture, 'wait', 'wait until a packet capture reaches a state; prints nothing', [
+    'nw network watcher packet-capture wait --name pc1 --location westcentralus --created',
+    'nw network watcher packet-capture wait --name pc1 --location westcentralus --stopped --interval 2',
+    `nw network watcher packet-capture wait --name pc1 --location westcentralus --custom "provisioningState=='Succeeded'"`,
+    'nw network watcher packet-capture wait --name pc1 --location westcentralus --deleted --timeout 60',
+  ]))
+    .requiredOption('-n, --name <name>', 'name of the capture')
+    .option('--created', "until it exists with provisioningState 'Succeeded'")
+    .option('--updated', "until provisioningState is 'Succeeded'")
+    .option('--exists', 'until it exists')
+    .option('--deleted', 'until it is deleted')
+    .option('--custom <expression>', "until a JMESPath-style condition holds, e.g. \"provisioningState=='Succeeded'\"")
+    .option('--stopped', 'until its status is Stopped or Error (queryStatus)')
+    .option('--interval <seconds>', 'polling interval (default 30; 5 with --stopped)')
+    .option('--timeout <seconds>', 'maximum wait (default 3600; none with --stopped)')
+    .action(act((o) => packetCaptureWait(o, ctx)));
+  addWatcherOptions(leaf(capture, 'download', "download a capture's .cap file, checking its SHA-256", [
+    'nw network watcher packet-capture download --name packetCaptureName --location westcentralus',
+    'nw network watcher packet-capture download --name pc2 --location westcentralus --instance myScaleSet_1 --file pc2-1.cap --force',
+  ]))
+    .requiredOption('-n, --name <name>', 'name of the capture')
+    .option('-f, --file <path>', 'where to write (default NAME.cap)')
+    .option('--force', 'overwrite an existing file')
+    .option('--instance <vm>', 'host whose file to fetch, for captures with several')
+    .option('--progress', 'show progress even when stderr is not a terminal')
+    .action(act((o) => packetCaptureDownload(o, ctx)));
+
+  // ---- nw login / server / agent / up ------------------------------------------------------
+  leaf(program, 'login', 'save the server URL and token for the next commands (checks the token first)', [
+    'nw login --server https://nw.example:8817 --token "$(cat /var/lib/netwatcher/admin-token)"',
+    'nw login --server https://nw.example:8817 --token TOKEN --ca-file ca.pem',
+  ])
+    .requiredOption('--server <url>', 'server URL')
+    .requiredOption('--token <token>', 'bearer token')
+    .option('--ca-file <file>', "CA certificate (PEM) of the server's private certificate")
+    .action(act((o) => login(o, ctx)));
+
+  program
+    .command('server')
+    .description('run the netwatcher server (control plane) until Ctrl-C')
+    .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
+    .option('--data-dir <dir>', 'data folder (default ~/.netwatcher)')
+    .option('--database-url <url>', 'PostgreSQL URL (default: embedded database in the data folder)')
+    .option('--public-url <url>', 'URL agents and clients reach this server at')
+    .option('-l, --location <location>', 'location of hosts enrolled without one', 'local')
+    .option('--tls-cert <file>', 'TLS certificate (PEM)')
+    .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option('--log-level <level>', 'log level (info, debug, warn …)')
+    .option('--subscription <id>', "subscription id of the server's own resources")
+    .option('--session-limit <count>', 'parallel capture sessions allowed per location and subscription (default 10000)')
+    .addHelpText('after', examples([
+      'nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher --tls-cert cert.pem --tls-key key.pem',
+      'NW_DATABASE_URL=postgres://nw@db/netwatcher nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher',
+    ]))
+    .action(act((o) => runServer(o, ctx, stop, run.starters)));
+  program.commands.find((c) => c.name() === 'server')!.options.find((o) => o.long === '--database-url')!.env('NW_DATABASE_URL');
+
+  program
+    .command('agent')
+    .description('run the capture agent on this host until Ctrl-C')
+    .requiredOption('--server <url>', 'server URL')
+    .option('--token <token>', "one-time enrolment token from 'nw vm extension set' (not needed once enrolled)")
+    .option('--data-dir <dir>', 'data folder (default ~/.netwatcher/agent)')
+    .option('--interface <name>', 'interface to capture on', 'any')
+    .option('--capture-root <dir>', 'folder local capture files live under (default /var/captures)')
+    .option('--ca-file <file>', "CA certificate (PEM) of the server's private certificate")
+    .option('--log-level <level>', 'log level')
+    .addHelpText('after', examples(['nw agent --server https://nw.example:8817 --token <one-time token> --data-dir /var/lib/netwatcher/agent']))
+    .action(act((o) => runAgent(o, ctx, stop, run.starters)));
+
+  program
+    .command('up')
+    .description('run a server and an agent for this host in one process, and configure the CLI: the first command to try')
+    .option('--data-dir <dir>', 'data folder (default ~/.netwatcher)')
+    .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
+    .option('-l, --location <location>', 'location of this host', 'local')
+    .option('--vm-name <name>', "this host's VM name (default: the host name)")
+    .option('-g, --resource-group <rg>', "this host's resource group", 'netwatcher-local')
+    .option('--interface <name>', 'interface to capture on (default any)')
+    .option('--capture-root <dir>', 'folder local capture files live under (default /var/captures)')
+    .option('--log-level <level>', 'log level')
+    .addHelpText('after', examples(['sudo nw up', 'nw up --data-dir ./nw-data --listen 127.0.0.1:9000']))
+    .action(async (o: Options) => {
+      await up(o, ctx, stop, run.starters);
+    });
+
+  return program;
+}
+
+/**
+ * Runs `nw` with the given arguments (without node and script) and returns the exit code:
+ * 0 on success, 2 on usage errors, 1 on API and other errors, each printed az-style on stderr.
+ * @example process.exitCode = await runCli(process.argv.slice(2), ctx);
+ */
+export async function runCli(argv: string[], ctx: CliContext, run: RunOptions = {}): Promise<number> {
+  const program = buildProgram(ctx, run);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander printed its message already; help and version are successes, as in az.
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (error instanceof CliError) {
+      ctx.err.write(error.render() + '\n');
+      return error.exitCode;
+    }
+    ctx.err.write(`ERROR: ${describeCause(error)}\n`);
+    if (argv.includes('--debug') && error instanceof Error && error.stack) ctx.err.write(error.stack + '\n');
+    return 1;
+  }
+}
