@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, step 2: runs the whole test suite (unit, property and end-to-end tests).
-# Installs what the tests need when missing: Debian's tcpdump, iproute2, iputils-ping, iperf3
+# Installs what the tests need when missing: Debian's tcpdump, iproute2, iputils-ping, iperf3,
+# OpenStack Swift (S3 API)
 # (test hosts are Linux network namespaces, so run as root) and the npm packages.
 # PostgreSQL store tests use NW_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres);
 # outside CI they are skipped with a notice when no server answers there.
@@ -11,10 +12,14 @@ missing=()
 for pkg in tcpdump iproute2 iputils-ping iperf3; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
+# OpenStack Swift with its S3 API: the S3-compatible server the storage tests run against.
+for pkg in swift-proxy swift-object swift-container swift-account; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
 if ((${#missing[@]})); then
   echo "installing Debian packages: ${missing[*]}" >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error

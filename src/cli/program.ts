@@ -315,8 +315,13 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--interface <name>', 'interface to capture on', 'any')
     .option('--capture-root <dir>', 'folder local capture files live under (default /var/captures)')
     .option('--ca-file <file>', "CA certificate (PEM) of the server's private certificate")
+    .option('--ca-sha256 <fingerprint>', "SHA-256 of a self-signed server's CA: fetched from the server into --ca-file (default DATA_DIR/server-ca.pem) and trusted only if it matches")
     .option('--log-level <level>', 'log level')
-    .addHelpText('after', examples(['nw agent --server https://nw.example:8817 --token <one-time token> --data-dir /var/lib/netwatcher/agent']))
+    .addHelpText('after', examples([
+      'nw agent --server https://nw.example:8817 --token <one-time token> --data-dir /var/lib/netwatcher/agent',
+      '# a server with a self-signed certificate (the install command carries the pin):',
+      'nw agent --server https://nw.example:8817 --token <token> --data-dir /var/lib/netwatcher/agent --ca-file /var/lib/netwatcher/agent/server-ca.pem --ca-sha256 <64 hex digits>',
+    ]))
     .action(act((o) => runAgent(o, ctx, stop, run.starters)));
 
   program
@@ -329,8 +334,9 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('-g, --resource-group <rg>', "this host's resource group", 'netwatcher-local')
     .option('--interface <name>', 'interface to capture on (default any)')
     .option('--capture-root <dir>', 'folder local capture files live under (default /var/captures)')
+    .option('--tls', 'serve https with a self-signed certificate for this host, kept in DATA_DIR/tls/ (the CLI config trusts it)')
     .option('--log-level <level>', 'log level')
-    .addHelpText('after', examples(['sudo nw up', 'nw up --data-dir ./nw-data --listen 127.0.0.1:9000']))
+    .addHelpText('after', examples(['sudo nw up', 'nw up --data-dir ./nw-data --listen 127.0.0.1:9000', 'sudo nw up --tls --listen 0.0.0.0:8817']))
     .action(async (o: Options) => {
       await up(o, ctx, stop, run.starters);
     });

@@ -5,7 +5,9 @@ import { ApiError } from '../lib/index.js';
 import { registerLocalStorageRoutes } from '../storage/index.js';
 import { authenticate } from './auth.js';
 import type { ServerContext } from './services/context.js';
-import { registerAgentRoutes, AGENT_ENROLL_PATH } from './routes/agents.js';
+import { registerAgentRoutes, AGENT_CA_PATH, AGENT_ENROLL_PATH } from './routes/agents.js';
+import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
+import { requestBaseUrl } from './request-context.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerPacketCaptureRoutes } from './routes/packet-captures.js';
 import { registerStorageAccountRoutes } from './routes/storage-accounts.js';
@@ -18,7 +20,7 @@ const MAX_JSON_BODY_BYTES = 1024 * 1024;
 /** Routes that carry their own proof instead of a bearer token. */
 function isPublicPath(path: string): boolean {
   const p = path.toLowerCase();
-  return p === '/healthz' || p === AGENT_ENROLL_PATH || p.startsWith('/storage/');
+  return p === '/healthz' || p === AGENT_ENROLL_PATH || p === AGENT_CA_PATH || p === OPENAPI_PATH || p.startsWith('/storage/');
 }
 
 /**
@@ -62,6 +64,16 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   });
 
   app.get('/healthz', async () => ({ status: 'ok', agentsConnected: ctx.hub.connectedCount }));
+  // Public, like Azure's published REST specs: it holds no data, only the API's shape.
+  let openApi: Record<string, unknown> | null = null;
+  app.get(OPENAPI_PATH, async (req) => ({ ...(openApi ??= buildOpenApiDocument()), servers: [{ url: requestBaseUrl(req) }] }));
+
+  // ARM returns a resource's etag as the ETag header of a GET too.
+  app.addHook('preSerialization', async (req, reply, payload) => {
+    const tag = req.method === 'GET' && reply.statusCode === 200 ? (payload as { etag?: unknown } | null)?.etag : undefined;
+    if (typeof tag === 'string') reply.header('ETag', tag);
+    return payload;
+  });
 
   // ARM and agent routes: JSON bodies, where an empty body (Azure clients POST with
   // Content-Length: 0, sometimes with a JSON content type) means "no body".

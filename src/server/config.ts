@@ -18,6 +18,8 @@ export interface ServerConfig {
   sessionLimitPerLocation?: number;
   /** Path of tcpdump, used to check compiled filters before a capture is accepted. */
   tcpdumpPath?: string;
+  /** Items per page of the lists that page with nextLink (virtual machines); default 1000. */
+  listPageSizeInItems?: number;
 }
 
 /** Defaults of optional settings. */
@@ -27,4 +29,5 @@ export const SERVER_DEFAULTS = {
   uploadGrantLifetimeInSeconds: 15 * 60,
   defaultStorageAccountName: 'nwlocal',
   defaultResourceGroup: 'NetworkWatcherRG',
+  listPageSizeInItems: 1000,
 } as const;

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createLogger } from '../lib/index.js';
+import { createLogger, selfSignedRootOf } from '../lib/index.js';
 import type { AgentToServer } from '../model/index.js';
 import { Store, migrate, openPglite, openPostgres } from '../store/index.js';
 import { AgentHub } from './agent-hub.js';
@@ -51,7 +51,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     chmodSync(tokenFile, 0o600);
   }
 
-  const ctx = { config: { ...config }, store, logger, signingKey } as ServerContext;
+  // A self-signed certificate (or chain ending in a self-signed root) is handed to agents pinned by its SHA-256.
+  const tlsCa = config.tls ? selfSignedRootOf(readFileSync(config.tls.certPath, 'utf8')) : null;
+  const ctx = { config: { ...config }, store, logger, signingKey, tlsCa } as ServerContext;
   ctx.hub = new AgentHub(logger, {
     authenticate: async (request) => {
       const token = bearerToken({ headers: request.headers } as never);

@@ -1,5 +1,7 @@
 import { resolve, join } from 'node:path';
+import { AGENT_CA_PATH, ensurePinnedCaFile } from '../../lib/index.js';
 import { writeLine, type CliContext } from '../context.js';
+import { CliError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { loadAgentStarter, waitForAbort, type ServiceStarters } from '../services.js';
 import { defaultDataDir } from './server.js';
@@ -18,6 +20,8 @@ export interface AgentCommandOptions {
   captureRoot?: string;
   /** CA certificate of a server with a private certificate. */
   caFile?: string;
+  /** SHA-256 of a self-signed server's CA: fetched into caFile (default DATA_DIR/server-ca.pem) and trusted only if it matches. */
+  caSha256?: string;
   logLevel?: string;
 }
 
@@ -28,14 +32,26 @@ export interface AgentCommandOptions {
  */
 export async function runAgent(options: AgentCommandOptions, ctx: CliContext, stop: AbortSignal, starters?: Pick<ServiceStarters, 'startAgent'>): Promise<void> {
   const serverUrl = requireOption('--server', options.server);
+  const dataDir = resolve(options.dataDir ?? join(defaultDataDir(), 'agent'));
+  let caFile = options.caFile ? resolve(options.caFile) : undefined;
+  if (options.caSha256) {
+    // The install command of a self-signed server carries the CA's pin: get the CA from the server
+    // (or keep the copy fetched before) and trust it only if it has that fingerprint.
+    caFile ??= join(dataDir, 'server-ca.pem');
+    try {
+      await ensurePinnedCaFile(caFile, `${serverUrl.replace(/\/+$/, '')}${AGENT_CA_PATH}`, options.caSha256);
+    } catch (error) {
+      throw new CliError(`cannot get the server's CA certificate: ${(error as Error).message}`, { cause: error });
+    }
+  }
   const services = starters ?? (await loadAgentStarter());
   const agent = await services.startAgent({
     serverUrl,
-    dataDir: resolve(options.dataDir ?? join(defaultDataDir(), 'agent')),
+    dataDir,
     ...(options.token ? { enrollmentToken: options.token } : {}),
     ...(options.interface ? { interfaceName: options.interface } : {}),
     ...(options.captureRoot ? { captureRoot: resolve(options.captureRoot) } : {}),
-    ...(options.caFile ? { caFile: resolve(options.caFile) } : {}),
+    ...(caFile ? { caFile } : {}),
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
   });
   writeLine(ctx.out, `netwatcher agent running as ${agent.vmId}`);

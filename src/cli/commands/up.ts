@@ -1,10 +1,13 @@
-import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { hostname, networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunningAgent } from '../../agent/index.js';
 import type { RunningServer } from '../../server/index.js';
+import { ensureSelfSignedCertificate } from '../../lib/index.js';
 import { AGENT_EXTENSION } from '../../model/index.js';
 import { ArmClient } from '../arm-client.js';
+import { createCaFetch } from '../ca-fetch.js';
 import { vmExtensionPath, vmPath, watcherListPath, watcherPath } from '../arm-paths.js';
 import { DEFAULT_SUBSCRIPTION_ID, saveCliConfig } from '../config.js';
 import { writeLine, type CliContext } from '../context.js';
@@ -31,6 +34,8 @@ export interface UpOptions {
   /** Folder local capture files live under (agent default /var/captures). */
   captureRoot?: string;
   logLevel?: string;
+  /** Serve https with a self-signed certificate for this host, kept in DIR/tls/ and trusted by the CLI config. */
+  tls?: boolean;
   /** How long to wait for the agent to connect before saying so (default 20 s). */
   agentConnectTimeoutInMs?: number;
 }
@@ -69,6 +74,9 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
   const resourceGroup = options.resourceGroup ?? 'netwatcher-local';
   const subscriptionId = ctx.config.subscriptionId || DEFAULT_SUBSCRIPTION_ID;
   const services = starters ?? (await loadServiceStarters());
+  const tls = options.tls ? ensureSelfSignedCertificate(join(dataDir, 'tls'), certificateNames(host)) : undefined;
+  // With our own certificate, every client of this process trusts exactly that certificate.
+  const fetchFn = tls ? createCaFetch(readFileSync(tls.certPath)) : ctx.fetch;
 
   writeLine(ctx.out, `starting server… (data in ${dataDir})`);
   const server: RunningServer = await services.startServer({
@@ -77,11 +85,17 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
     dataDir,
     defaultLocation: location,
     subscriptionId,
+    ...(tls ? { tls: { certPath: tls.certPath, keyPath: tls.keyPath } } : {}),
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
   });
+  if (tls) {
+    writeLine(ctx.out, `TLS: ${tls.created ? 'made a' : 'using the'} self-signed certificate ${tls.certPath} for ${tls.names.join(', ')}`);
+    writeLine(ctx.out, `     SHA-256 ${tls.sha256}; it is its own CA: the CLI config trusts it, agents get it pinned through their install command,`);
+    writeLine(ctx.out, `     and Azure SDKs and scripts trust it with NODE_EXTRA_CA_CERTS=${tls.certPath}`);
+  }
   let agent: RunningAgent | undefined;
   try {
-    const client = new ArmClient({ serverUrl: server.url, token: server.adminToken, fetch: ctx.fetch });
+    const client = new ArmClient({ serverUrl: server.url, token: server.adminToken, fetch: fetchFn });
     const extensionPath = vmExtensionPath(subscriptionId, resourceGroup, vmName, AGENT_EXTENSION.linuxType);
     const agentOptions = {
       serverUrl: server.url,
@@ -89,6 +103,7 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
       ...(options.interface ? { interfaceName: options.interface } : {}),
       ...(options.captureRoot ? { captureRoot: resolve(options.captureRoot) } : {}),
       ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+      ...(tls ? { caFile: tls.certPath } : {}),
     };
 
     let enrolled = false;
@@ -118,7 +133,7 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
     await ensureWatcher(client, subscriptionId, location, services.defaultResourceGroup);
 
     if (ctx.configPath) {
-      await saveCliConfig(ctx.configPath, { server: server.url, token: server.adminToken, subscriptionId });
+      await saveCliConfig(ctx.configPath, { server: server.url, token: server.adminToken, subscriptionId, ...(tls ? { caFile: tls.certPath } : {}) });
       writeLine(ctx.out, `CLI configured: ${ctx.configPath}`);
     }
     writeLine(ctx.out, 'ready');
@@ -140,6 +155,21 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
     await server.close().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * The names a self-signed certificate of `nw up` covers: the host name, localhost, the loopback
+ * addresses and the listen address — for a wildcard listen address, every address of the host,
+ * so agents on other hosts can connect by IP.
+ */
+export function certificateNames(listenHost: string): string[] {
+  const names = [hostname(), 'localhost', '127.0.0.1', '::1'];
+  if (listenHost === '0.0.0.0' || listenHost === '::' || listenHost === '') {
+    for (const addresses of Object.values(networkInterfaces())) for (const a of addresses ?? []) if (!a.internal) names.push(a.address.split('%')[0]!);
+  } else {
+    names.push(listenHost.replace(/^\[|\]$/g, ''));
+  }
+  return [...new Set(names)];
 }
 
 /** The commands printed once everything runs. */

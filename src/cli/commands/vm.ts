@@ -31,8 +31,14 @@ export interface VmShowOptions extends CommonOptions {
  */
 export async function vmList(options: VmListOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
   const conn = connect(ctx, options);
-  const response = await conn.client.request('GET', vmListPath(conn.subscriptionId));
-  let vms = listValue(response.body).map(shapeVm);
+  let response = await conn.client.request('GET', vmListPath(conn.subscriptionId));
+  const items = listValue(response.body);
+  // Long lists come in pages, as ARM's do: follow nextLink to the end.
+  for (let next = (response.body as { nextLink?: unknown } | null)?.nextLink; typeof next === 'string' && next.length > 0; next = (response.body as { nextLink?: unknown } | null)?.nextLink) {
+    response = await conn.client.request('GET', next);
+    items.push(...listValue(response.body));
+  }
+  let vms = items.map(shapeVm);
   if (options.resourceGroup) vms = vms.filter((vm) => String(vm['resourceGroup'] ?? '').toLowerCase() === options.resourceGroup!.toLowerCase());
   writeOutput(ctx.out, vms, options.output, VM_TABLE);
   return vms;

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { AGENT_CA_PATH, ApiError } from '../../lib/index.js';
 import { ciObject, parseRequest } from '../../model/index.js';
 import type { ServerContext } from '../services/context.js';
 import { enrollAgent } from '../services/vms.js';
@@ -7,13 +8,23 @@ import { enrollAgent } from '../services/vms.js';
 /** Path where an agent trades its one-time enrolment token for a credential. */
 export const AGENT_ENROLL_PATH = '/agent/v1/enroll';
 
-const enrollSchema = ciObject({ token: z.string().min(1), hostname: z.string().max(255).default('') });
+/** Path where an agent fetches the server's self-signed CA certificate; the install command carries its SHA-256, which the agent checks. */
+export { AGENT_CA_PATH };
+
+/** Body of the agent enrolment. */
+export const enrollRequestSchema = ciObject({ token: z.string().min(1), hostname: z.string().max(255).default('') });
 
 /** Agent enrolment (the only route authenticated by its body's one-time token instead of a bearer token). */
 export function registerAgentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post(AGENT_ENROLL_PATH, async (req) => {
-    const input = parseRequest(enrollSchema, req.body, 'Enrollment');
+    const input = parseRequest(enrollRequestSchema, req.body, 'Enrollment');
     const { credential, vm } = await enrollAgent(ctx, input.token, input.hostname);
     return { credential, vmId: vm.id, vmName: vm.name, resourceGroup: vm.resourceGroup, subscriptionId: vm.subscriptionId, location: vm.location };
+  });
+  // Unauthenticated: a host has nothing yet but its install command. The certificate is public;
+  // the SHA-256 pin in the install command is what makes it trustworthy (docs/sdk.md).
+  app.get(AGENT_CA_PATH, async (_req, reply) => {
+    if (!ctx.tlsCa) throw new ApiError('NotFound', "This server's certificate is not self-signed (or it serves plain http): there is no CA to hand out.");
+    return reply.type('application/x-pem-file').send(ctx.tlsCa.pem);
   });
 }

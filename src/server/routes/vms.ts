@@ -1,8 +1,10 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseRequest, vmExtensionPutSchema } from '../../model/index.js';
 import { armIdKey, vmId } from '../../lib/index.js';
 import { replyCreated } from '../lro.js';
-import { requestBaseUrl } from '../request-context.js';
+import type { ResourceRecord } from '../../store/index.js';
+import { SERVER_DEFAULTS } from '../config.js';
+import { pageOf, requestBaseUrl } from '../request-context.js';
 import type { ServerContext } from '../services/context.js';
 import { resourceView } from '../services/view.js';
 import { getExtension, getVm, putAgentExtension } from '../services/vms.js';
@@ -10,12 +12,14 @@ import { SUB, VMS, type ArmParams } from './arm-paths.js';
 
 /** Virtual machine (host) and VM extension (agent) routes. */
 export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Compute/virtualMachines`, async (req) => ({
-    value: (await ctx.store.listResources('vm', { subscriptionId: req.params.sub })).map(resourceView),
-  }));
-  app.get<{ Params: ArmParams }>(VMS, async (req) => ({
-    value: (await ctx.store.listResources('vm', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })).map(resourceView),
-  }));
+  // VM lists page with nextLink (Azure's compute SDK and `nw vm list` follow it).
+  const pageSize = ctx.config.listPageSizeInItems ?? SERVER_DEFAULTS.listPageSizeInItems;
+  const vmPage = (req: FastifyRequest, records: ResourceRecord[]) => {
+    const { page, nextLink } = pageOf(req, records, pageSize);
+    return { value: page.map(resourceView), ...(nextLink ? { nextLink } : {}) };
+  };
+  app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Compute/virtualMachines`, async (req) => vmPage(req, await ctx.store.listResources('vm', { subscriptionId: req.params.sub })));
+  app.get<{ Params: ArmParams }>(VMS, async (req) => vmPage(req, await ctx.store.listResources('vm', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })));
   app.get<{ Params: ArmParams }>(`${VMS}/:vm`, async (req) => resourceView(await getVm(ctx, req.params.sub, req.params.rg, req.params.vm) as never));
 
   app.get<{ Params: ArmParams }>(`${VMS}/:vm/extensions`, async (req) => {

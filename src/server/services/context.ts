@@ -11,4 +11,6 @@ export interface ServerContext {
   logger: Logger;
   /** HMAC key for local-storage signed URLs; persisted in the data folder so URLs survive restarts. */
   signingKey: Buffer;
+  /** The self-signed CA of the server's TLS certificate (agents pin its SHA-256), or null (plain http or a publicly trusted certificate). */
+  tlsCa?: { pem: string; sha256: string } | null;
 }

@@ -5,7 +5,7 @@ import { ApiError, armIdKey, buildArmId, parseArmId } from '../../lib/index.js';
 import { checkBpfExpression, compileFilters, normalizeFilters } from '../../filter/index.js';
 import { PACKET_CAPTURE_LIMITS, type AgentCaptureOrder, type PacketCaptureCreateRequest } from '../../model/index.js';
 import type { ResourceRecord } from '../../store/index.js';
-import { azureCaptureBlobPath } from '../../storage/index.js';
+import { resolveCaptureLocation } from '../../storage/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
 import { aggregateStatus, isSettled, isTerminal } from './capture-status.js';
 import { notStartedState, type CaptureBody, type CaptureInternal, type CaptureTarget, type InstanceState } from './capture-types.js';
@@ -99,15 +99,14 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
     const account = await getStorageAccountById(ctx, sl.storageId);
     storageId = account.id;
     const blobs = blobStoreOf(ctx, account, baseUrl);
-    let container = CAPTURE_CONTAINER;
-    let prefix = '';
-    if (sl.storagePath) {
-      const parsed = blobs.parseContainerUrl(sl.storagePath);
-      if (!parsed) throw new ApiError('InvalidParameter', `properties.storageLocation.storagePath '${sl.storagePath}' is not a container URL of storage account '${account.name}' (expected ${blobs.blobUrl({ container: 'CONTAINER', blobPath: '' })}).`, { target: 'properties.storageLocation.storagePath' });
-      container = parsed.container;
-      prefix = parsed.prefix ? `${parsed.prefix.replace(/\/+$/, '')}/` : '';
+    let location;
+    try {
+      location = resolveCaptureLocation((url) => blobs.parseContainerUrl(url), sl.storagePath, { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, vmName: vm.name, createdAt });
+    } catch (error) {
+      throw new ApiError('InvalidParameter', `properties.storageLocation.storagePath '${sl.storagePath}' is invalid: ${(error as Error).message}.`, { target: 'properties.storageLocation.storagePath' });
     }
-    storage = { accountKey: account.key, container, blobPath: prefix + azureCaptureBlobPath({ subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, vmName: vm.name, createdAt }) };
+    if (!location) throw new ApiError('InvalidParameter', `properties.storageLocation.storagePath '${sl.storagePath}' is not a container URL of storage account '${account.name}' (expected ${blobs.blobUrl({ container: CAPTURE_CONTAINER, blobPath: 'x' }).replace(/network-watcher-logs\/x$/, '')}CONTAINER[/PREFIX]).`, { target: 'properties.storageLocation.storagePath' });
+    storage = { accountKey: account.key, container: location.container, blobPath: location.blobPath };
   }
 
   const id = captureId(sub, rg, watcher.name, name);

@@ -95,7 +95,10 @@ export async function putAgentExtension(ctx: ServerContext, serverUrl: string, s
   const expiresAt = new Date(Date.now() + SERVER_DEFAULTS.enrollmentTokenLifetimeInSeconds * 1000);
   const { token } = await ctx.store.issueToken('enrollment', { vmKey: vm.key, expiresAt });
   const dataDir = `/var/lib/netwatcher/agent-${rg}-${vm.name}`.replace(/[^A-Za-z0-9_./-]/g, '_');
-  const installCommand = `nw agent --server ${serverUrl} --token ${token} --data-dir ${dataDir}`;
+  // A self-signed server: the host fetches the CA from the server and trusts it only if its SHA-256
+  // matches the pin, which travels with the one-time token (docs/sdk.md, "Agents and a self-signed server").
+  const caPin = ctx.tlsCa && serverUrl.toLowerCase().startsWith('https:') ? ` --ca-file ${dataDir}/server-ca.pem --ca-sha256 ${ctx.tlsCa.sha256}` : '';
+  const installCommand = `nw agent --server ${serverUrl} --token ${token} --data-dir ${dataDir}${caPin}`;
   return { record, created: !existingAgent, enrollmentToken: token, installCommand };
 }
 

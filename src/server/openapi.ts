@@ -1,0 +1,394 @@
+/**
+ * The OpenAPI 3.1 document of the API, generated from the zod schemas that validate requests
+ * (src/model) and from the response schemas below, which the SDK tests check real answers
+ * against. Served at `GET /openapi.json` and committed as docs/openapi.json (`npm run openapi`;
+ * a test fails when the two drift apart).
+ *
+ * Request schemas come out of `z.toJSONSchema(…, { io: 'output' })`: the `ciObject` key mapping is
+ * a preprocess, so the output side is the canonical spelling. `additionalProperties: false` is
+ * dropped everywhere: ARM ignores unknown request properties and clients must tolerate new
+ * response properties.
+ */
+import { writeFileSync } from 'node:fs';
+import { z } from 'zod';
+import { API_ERROR_CODES } from '../lib/index.js';
+import { networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema } from '../model/index.js';
+import { storageBackendConfigSchema } from '../storage/index.js';
+import { AGENT_CA_PATH, AGENT_ENROLL_PATH, enrollRequestSchema } from './routes/agents.js';
+
+/** Path of the served document. */
+export const OPENAPI_PATH = '/openapi.json';
+
+// ---- response schemas ---------------------------------------------------------------------------
+
+const armId = z.string().describe('ARM resource id; compared case-insensitively');
+const etag = z.string().describe('W/"…"; changes on every write (also the ETag header of a GET)');
+const provisioningState = z.enum(['Succeeded', 'Creating', 'Updating', 'Deleting', 'Failed']);
+const captureStatus = z.enum(['NotStarted', 'Running', 'Stopped', 'Error', 'Unknown']);
+const captureError = z.enum(['InternalError', 'AgentStopped', 'CaptureFailed', 'LocalFileFailed', 'StorageFailed']);
+const stopReason = z.string().describe('TimeExceeded, SizeExceeded, Manual, AgentStopped or Error');
+const nullableString = z.string().nullable();
+const count = z.number().int().min(0);
+
+/** ErrorResponse: every refusal, with one of the stable codes of docs/api.md. */
+export const errorResponseSchema = z.object({
+  error: z.object({
+    code: z.enum(Object.keys(API_ERROR_CODES) as [keyof typeof API_ERROR_CODES, ...Array<keyof typeof API_ERROR_CODES>]),
+    message: z.string(),
+    target: z.string().optional().describe('the offending field or parameter'),
+  }),
+});
+
+/** A network watcher (NetworkWatcher). */
+export const networkWatcherSchema = z.object({
+  id: armId, name: z.string(), type: z.literal('Microsoft.Network/networkWatchers'), location: z.string(), etag,
+  tags: z.record(z.string(), z.string()).optional(),
+  properties: z.object({ provisioningState, runningOperationIds: z.array(z.string()) }),
+});
+
+/** A filter as the server echoes it: normalized, every field present. */
+export const packetCaptureFilterResultSchema = z.object({
+  protocol: z.enum(['TCP', 'UDP', 'Any']), localIPAddress: z.string(), remoteIPAddress: z.string(), localPort: z.string(), remotePort: z.string(),
+});
+
+/** A packet capture (PacketCaptureResult): the request's fields with defaults filled in. */
+export const packetCaptureResultSchema = z.object({
+  id: armId, name: z.string(), etag, type: z.literal('Microsoft.Network/networkWatchers/packetCaptures'),
+  properties: z.object({
+    provisioningState,
+    target: armId,
+    targetType: z.enum(['AzureVM', 'AzureVMSS']),
+    scope: z.object({ include: z.array(z.string()), exclude: z.array(z.string()) }),
+    bytesToCapturePerPacket: count,
+    totalBytesPerSession: count,
+    timeLimitInSeconds: count,
+    storageLocation: z.object({
+      storageId: z.string().describe("'' when the file stays on the host"),
+      storagePath: z.string().describe("the real URL of the capture's blob, '' without a storage account"),
+      filePath: nullableString,
+      localPath: nullableString.optional(),
+    }),
+    filters: z.array(packetCaptureFilterResultSchema),
+    continuousCapture: z.boolean().nullable().optional(),
+  }),
+});
+
+const instanceStatusSchema = z.object({
+  target: armId, packetCaptureStatus: captureStatus, captureStartTime: nullableString, stopReason: stopReason.nullable(), packetCaptureError: z.array(captureError),
+  errorMessage: nullableString, packetsCaptured: count, bytesCaptured: count, kernelPacketsDropped: count.nullable(),
+  file: z.object({ sizeInBytes: count, sha256: z.string(), stored: z.boolean(), localPath: nullableString }).nullable(),
+});
+
+/** queryStatus answer (PacketCaptureQueryStatusResult): flat, as Azure's SDKs expect; counters, storagePath and instances are netwatcher's additions. */
+export const packetCaptureQueryStatusSchema = z.object({
+  name: z.string(), id: armId,
+  captureStartTime: z.string().optional().describe('ISO 8601, once the capture really started on the host'),
+  packetCaptureStatus: captureStatus,
+  stopReason: stopReason.optional(),
+  packetCaptureError: z.array(captureError),
+  packetsCaptured: count, bytesCaptured: count, kernelPacketsDropped: count.nullable(),
+  storagePath: z.string(),
+  instances: z.array(instanceStatusSchema),
+});
+
+/** A long-running operation's status document (AzureAsyncOperationResult). */
+export const operationStatusSchema = z.object({
+  id: z.string(), name: z.string(), status: z.enum(['InProgress', 'Succeeded', 'Failed', 'Canceled']),
+  startTime: z.string(), endTime: z.string().optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+
+/** A host (VirtualMachine), with netwatcher's agent state under properties.netwatcher. */
+export const virtualMachineSchema = z.object({
+  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachines'), location: z.string(), etag,
+  properties: z.object({
+    provisioningState, vmId: z.string(),
+    netwatcher: z.object({ agentConnected: z.boolean(), agentVersion: nullableString, hostname: nullableString, enrolledAt: nullableString, lastSeenAt: nullableString }),
+  }),
+});
+
+/** The agent extension (VirtualMachineExtension); enrollmentToken and installCommand only in the PUT answer. */
+export const vmExtensionSchema = z.object({
+  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachines/extensions'), location: z.string(), etag,
+  properties: z.object({
+    publisher: z.string(), type: z.string(), typeHandlerVersion: z.string(), autoUpgradeMinorVersion: z.boolean(), provisioningState, settings: z.unknown(),
+    enrollmentToken: z.string().optional().describe('one-time, 24 h; PUT answer only'),
+    installCommand: z.string().optional().describe('the command to run on the host; PUT answer only'),
+  }),
+});
+
+/** A storage account; secrets are never returned. */
+export const storageAccountSchema = z.object({
+  id: armId, name: z.string(), type: z.literal('Microsoft.Storage/storageAccounts'), kind: z.string(), location: z.string(), etag,
+  sku: z.object({ name: z.string(), tier: z.string() }),
+  tags: z.record(z.string(), z.string()).optional(),
+  properties: z.object({
+    provisioningState,
+    backend: z.object({ type: z.enum(['local', 'azureBlob', 's3']) }).catchall(z.unknown()).describe('the backend settings without secrets'),
+    primaryEndpoints: z.object({ blob: z.string() }),
+  }),
+});
+
+/** Answer of the agent enrolment. */
+export const enrollResponseSchema = z.object({
+  credential: z.string(), vmId: armId, vmName: z.string(), resourceGroup: z.string(), subscriptionId: z.string(), location: z.string(),
+});
+
+const listOf = <T extends z.ZodType>(item: T) => z.object({
+  value: z.array(item),
+  nextLink: z.string().optional().describe('absolute URL of the next page, with api-version; absent on the last page'),
+});
+
+/** Every schema of the document, by component name (tests validate real answers against the response ones). */
+export const API_SCHEMAS = {
+  ErrorResponse: errorResponseSchema,
+  NetworkWatcher: networkWatcherSchema,
+  NetworkWatcherListResult: listOf(networkWatcherSchema),
+  PacketCaptureResult: packetCaptureResultSchema,
+  PacketCaptureListResult: listOf(packetCaptureResultSchema),
+  PacketCaptureQueryStatusResult: packetCaptureQueryStatusSchema,
+  OperationStatus: operationStatusSchema,
+  VirtualMachine: virtualMachineSchema,
+  VirtualMachineListResult: listOf(virtualMachineSchema),
+  VirtualMachineExtension: vmExtensionSchema,
+  VirtualMachineExtensionsListResult: listOf(vmExtensionSchema),
+  StorageAccount: storageAccountSchema,
+  StorageAccountListResult: listOf(storageAccountSchema),
+  EnrollmentResult: enrollResponseSchema,
+  // Request bodies (the validating schemas themselves).
+  NetworkWatcherPut: networkWatcherPutSchema,
+  PacketCapture: packetCaptureCreateSchema,
+  VirtualMachineExtensionPut: vmExtensionPutSchema,
+  StorageAccountPut: storageAccountPutSchema,
+  Enrollment: enrollRequestSchema,
+} as const;
+
+/** Component name of an API schema. */
+export type ApiSchemaName = keyof typeof API_SCHEMAS;
+
+// ---- paths ----------------------------------------------------------------------------------------
+
+type Json = Record<string, unknown>;
+
+interface OperationSpec {
+  method: 'get' | 'put' | 'post' | 'delete';
+  path: string;
+  operationId: string;
+  summary: string;
+  tag: string;
+  body?: ApiSchemaName;
+  /** status → schema name (or null: no body) and description. */
+  responses: Record<string, { schema: ApiSchemaName | null; description: string; headers?: string[]; contentType?: string }>;
+  params?: string[];
+  /** final-state-via of a long-running operation. */
+  lro?: 'azure-async-operation' | 'location';
+  /** nextLinkName of a list: null means one page (the SDK ignores nextLink there). */
+  pageable?: 'nextLink' | null;
+  /** No bearer token needed. */
+  public?: boolean;
+}
+
+const SUB = '/subscriptions/{subscriptionId}';
+const RG = `${SUB}/resourceGroups/{resourceGroupName}`;
+const NW = `${RG}/providers/Microsoft.Network/networkWatchers`;
+const PC = `${NW}/{networkWatcherName}/packetCaptures`;
+const VM = `${RG}/providers/Microsoft.Compute/virtualMachines`;
+const SA = `${RG}/providers/Microsoft.Storage/storageAccounts`;
+const ok = (schema: ApiSchemaName | null, description = 'OK', headers?: string[]) => ({ schema, description, ...(headers ? { headers } : {}) });
+
+const OPERATIONS: OperationSpec[] = [
+  { method: 'get', path: `${SUB}/providers/Microsoft.Network/networkWatchers`, operationId: 'NetworkWatchers_ListAll', summary: 'All network watchers of a subscription', tag: 'NetworkWatchers', responses: { 200: ok('NetworkWatcherListResult') }, pageable: null },
+  { method: 'get', path: NW, operationId: 'NetworkWatchers_List', summary: 'Network watchers of a resource group', tag: 'NetworkWatchers', responses: { 200: ok('NetworkWatcherListResult') }, pageable: null },
+  { method: 'get', path: `${NW}/{networkWatcherName}`, operationId: 'NetworkWatchers_Get', summary: 'A network watcher', tag: 'NetworkWatchers', responses: { 200: ok('NetworkWatcher', 'OK', ['ETag']) } },
+  { method: 'put', path: `${NW}/{networkWatcherName}`, operationId: 'NetworkWatchers_CreateOrUpdate', summary: 'Creates or updates a network watcher (one per location; not long-running)', tag: 'NetworkWatchers', body: 'NetworkWatcherPut', responses: { 200: ok('NetworkWatcher', 'Updated'), 201: ok('NetworkWatcher', 'Created') } },
+  { method: 'delete', path: `${NW}/{networkWatcherName}`, operationId: 'NetworkWatchers_Delete', summary: 'Deletes a network watcher that has no packet captures', tag: 'NetworkWatchers', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
+
+  { method: 'get', path: PC, operationId: 'PacketCaptures_List', summary: 'Packet captures of a watcher', tag: 'PacketCaptures', responses: { 200: ok('PacketCaptureListResult') }, pageable: null },
+  { method: 'put', path: `${PC}/{packetCaptureName}`, operationId: 'PacketCaptures_Create', summary: 'Starts a packet capture; the operation succeeds when it runs on the host', tag: 'PacketCaptures', body: 'PacketCapture', responses: { 201: ok('PacketCaptureResult', 'Created (provisioningState Updating)', ['Azure-AsyncOperation']) }, lro: 'azure-async-operation' },
+  { method: 'get', path: `${PC}/{packetCaptureName}`, operationId: 'PacketCaptures_Get', summary: 'A packet capture', tag: 'PacketCaptures', responses: { 200: ok('PacketCaptureResult', 'OK', ['ETag']) } },
+  { method: 'delete', path: `${PC}/{packetCaptureName}`, operationId: 'PacketCaptures_Delete', summary: 'Stops and deletes a packet capture; its files are kept unless deleteFiles=true', tag: 'PacketCaptures', params: ['DeleteFiles'], responses: { 200: ok(null, 'Deleted at once'), 202: ok(null, 'Accepted', ['Azure-AsyncOperation', 'Location']), 204: ok(null, 'There was none') }, lro: 'location' },
+  { method: 'post', path: `${PC}/{packetCaptureName}/stop`, operationId: 'PacketCaptures_Stop', summary: 'Stops a packet capture; succeeds when every host stopped', tag: 'PacketCaptures', responses: { 200: ok(null, 'Nothing left to stop'), 202: ok(null, 'Accepted', ['Azure-AsyncOperation', 'Location']) }, lro: 'location' },
+  { method: 'post', path: `${PC}/{packetCaptureName}/queryStatus`, operationId: 'PacketCaptures_GetStatus', summary: 'Status of a packet capture (answered at once)', tag: 'PacketCaptures', responses: { 200: ok('PacketCaptureQueryStatusResult') }, lro: 'location' },
+  { method: 'get', path: `${PC}/{packetCaptureName}/download`, operationId: 'PacketCaptures_Download', summary: "The capture's .cap file (netwatcher addition)", tag: 'PacketCaptures', params: ['Instance'], responses: { 200: { schema: null, description: 'The pcap file; x-nw-content-sha256 carries its SHA-256', contentType: 'application/vnd.tcpdump.pcap', headers: ['ContentSha256'] } } },
+
+  { method: 'get', path: `${SUB}/providers/{resourceProviderNamespace}/locations/{location}/operations/{operationId}`, operationId: 'Operations_GetStatus', summary: 'Status of a long-running operation (kept in the database: answers after a restart)', tag: 'Operations', responses: { 200: ok('OperationStatus') } },
+  { method: 'get', path: `${SUB}/providers/{resourceProviderNamespace}/locations/{location}/operationResults/{operationId}`, operationId: 'Operations_GetResult', summary: 'Result of a long-running operation: 202 while it runs, then 200 with the result (JSON null for stop and delete)', tag: 'Operations', responses: { 200: ok(null, 'Finished'), 202: ok(null, 'Still running', ['Azure-AsyncOperation', 'Location']) } },
+
+  { method: 'get', path: `${SUB}/providers/Microsoft.Compute/virtualMachines`, operationId: 'VirtualMachines_ListAll', summary: 'Hosts of a subscription', tag: 'VirtualMachines', params: ['SkipToken'], responses: { 200: ok('VirtualMachineListResult') }, pageable: 'nextLink' },
+  { method: 'get', path: VM, operationId: 'VirtualMachines_List', summary: 'Hosts of a resource group', tag: 'VirtualMachines', params: ['SkipToken'], responses: { 200: ok('VirtualMachineListResult') }, pageable: 'nextLink' },
+  { method: 'get', path: `${VM}/{vmName}`, operationId: 'VirtualMachines_Get', summary: 'A host', tag: 'VirtualMachines', responses: { 200: ok('VirtualMachine', 'OK', ['ETag']) } },
+  { method: 'get', path: `${VM}/{vmName}/extensions`, operationId: 'VirtualMachineExtensions_List', summary: 'Extensions of a host', tag: 'VirtualMachineExtensions', responses: { 200: ok('VirtualMachineExtensionsListResult') }, pageable: null },
+  { method: 'get', path: `${VM}/{vmName}/extensions/{vmExtensionName}`, operationId: 'VirtualMachineExtensions_Get', summary: 'The agent extension (AzureNetworkWatcherExtension also finds it)', tag: 'VirtualMachineExtensions', responses: { 200: ok('VirtualMachineExtension', 'OK', ['ETag']) } },
+  { method: 'put', path: `${VM}/{vmName}/extensions/{vmExtensionName}`, operationId: 'VirtualMachineExtensions_CreateOrUpdate', summary: 'Installs the agent: registers the host and returns a one-time install command', tag: 'VirtualMachineExtensions', body: 'VirtualMachineExtensionPut', responses: { 200: ok('VirtualMachineExtension', 'Updated', ['Azure-AsyncOperation']), 201: ok('VirtualMachineExtension', 'Created', ['Azure-AsyncOperation']) }, lro: 'azure-async-operation' },
+  { method: 'delete', path: `${VM}/{vmName}/extensions/{vmExtensionName}`, operationId: 'VirtualMachineExtensions_Delete', summary: "Removes the agent extension and revokes the host's credential", tag: 'VirtualMachineExtensions', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
+
+  { method: 'get', path: `${SUB}/providers/Microsoft.Storage/storageAccounts`, operationId: 'StorageAccounts_List', summary: 'Storage accounts of a subscription', tag: 'StorageAccounts', responses: { 200: ok('StorageAccountListResult') }, pageable: null },
+  { method: 'get', path: SA, operationId: 'StorageAccounts_ListByResourceGroup', summary: 'Storage accounts of a resource group', tag: 'StorageAccounts', responses: { 200: ok('StorageAccountListResult') }, pageable: null },
+  { method: 'get', path: `${SA}/{accountName}`, operationId: 'StorageAccounts_GetProperties', summary: 'A storage account', tag: 'StorageAccounts', responses: { 200: ok('StorageAccount', 'OK', ['ETag']) } },
+  { method: 'put', path: `${SA}/{accountName}`, operationId: 'StorageAccounts_Create', summary: 'Registers a storage account (local folder, Azure Blob or S3)', tag: 'StorageAccounts', body: 'StorageAccountPut', responses: { 200: ok('StorageAccount', 'Updated'), 201: ok('StorageAccount', 'Created') } },
+  { method: 'delete', path: `${SA}/{accountName}`, operationId: 'StorageAccounts_Delete', summary: 'Forgets a storage account (its blobs stay)', tag: 'StorageAccounts', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
+
+  { method: 'post', path: AGENT_ENROLL_PATH, operationId: 'Agent_Enroll', summary: "Trades a one-time enrolment token (in the body) for the host's credential", tag: 'Agent', body: 'Enrollment', responses: { 200: ok('EnrollmentResult') }, public: true },
+  { method: 'get', path: AGENT_CA_PATH, operationId: 'Agent_GetCaCertificate', summary: "The server's self-signed CA certificate, for agents that pin its SHA-256 (404 when the server's certificate is not self-signed)", tag: 'Agent', responses: { 200: { schema: null, description: 'PEM', contentType: 'application/x-pem-file' } }, public: true },
+  { method: 'get', path: '/healthz', operationId: 'Health_Get', summary: 'Liveness, and the number of connected agents', tag: 'Server', responses: { 200: { schema: null, description: 'OK', contentType: 'application/json' } }, public: true },
+  { method: 'get', path: OPENAPI_PATH, operationId: 'OpenApi_Get', summary: 'This document', tag: 'Server', responses: { 200: { schema: null, description: 'OpenAPI 3.1', contentType: 'application/json' } }, public: true },
+];
+
+const PATH_PARAMETERS: Record<string, Json> = {
+  subscriptionId: { description: 'Subscription id (any string; the seed uses the zero GUID)' },
+  resourceGroupName: { description: 'Resource group (case-insensitive)' },
+  networkWatcherName: { description: 'Network watcher, e.g. NetworkWatcher_westus2' },
+  packetCaptureName: { description: 'Packet capture name' },
+  vmName: { description: 'Host (virtual machine) name' },
+  vmExtensionName: { description: 'Extension instance name, e.g. NetworkWatcherAgentLinux' },
+  accountName: { description: 'Storage account name: 3-24 lower-case letters and digits' },
+  resourceProviderNamespace: { description: 'Provider of the operation URL (Microsoft.Network)' },
+  location: { description: 'Location of the operation' },
+  operationId: { description: 'Operation id' },
+};
+
+const QUERY_PARAMETERS: Record<string, Json> = {
+  ApiVersion: { name: 'api-version', in: 'query', required: false, description: 'Any api-version is accepted and echoed in the URLs the server builds (SDKs send 2025-05-01 for network, 2026-03-01 for compute)', schema: { type: 'string' } },
+  SkipToken: { name: '$skiptoken', in: 'query', required: false, description: 'Continuation from a nextLink', schema: { type: 'string' } },
+  DeleteFiles: { name: 'deleteFiles', in: 'query', required: false, description: "true also deletes the capture's files (Azure keeps them)", schema: { type: 'boolean', default: false } },
+  Instance: { name: 'instance', in: 'query', required: false, description: 'Host name or VM id, for a capture of several hosts', schema: { type: 'string' } },
+};
+
+const HEADERS: Record<string, Json> = {
+  'Azure-AsyncOperation': { description: 'Absolute URL of the operation status document (built from the request Host)', schema: { type: 'string' } },
+  Location: { description: "Absolute URL of the operation's result", schema: { type: 'string' } },
+  ETag: { description: "The resource's etag", schema: { type: 'string' } },
+  ContentSha256: { description: 'x-nw-content-sha256: SHA-256 of the file', schema: { type: 'string' } },
+  'x-ms-request-id': { description: 'Id of this request in the server log', schema: { type: 'string' } },
+  'x-ms-correlation-request-id': { description: 'The caller\'s x-ms-correlation-request-id or x-ms-client-request-id, else the request id', schema: { type: 'string' } },
+};
+
+/** JSON Schema of a zod schema, without the noise OpenAPI does not want. */
+function jsonSchemaOf(name: ApiSchemaName): Json {
+  const schema = API_SCHEMAS[name] as z.ZodType;
+  const raw = z.toJSONSchema(schema, { io: 'output' }) as Json;
+  delete raw.$schema;
+  let out = stripClosedObjects(raw) as Json;
+  if (REQUEST_SCHEMAS.has(name)) out = withDefaultsOptional(out) as Json;
+  if (name === 'StorageAccountPut') out = withBackendSchema(out);
+  return out;
+}
+
+/** Request bodies: for them the output side marks defaulted fields required, but a caller may omit them. */
+const REQUEST_SCHEMAS = new Set<ApiSchemaName>(['NetworkWatcherPut', 'PacketCapture', 'VirtualMachineExtensionPut', 'StorageAccountPut', 'Enrollment']);
+
+function withDefaultsOptional(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withDefaultsOptional);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Json = {};
+  for (const [k, v] of Object.entries(value as Json)) out[k] = withDefaultsOptional(v);
+  const props = out.properties as Record<string, Json> | undefined;
+  if (Array.isArray(out.required) && props && typeof props === 'object') {
+    out.required = (out.required as string[]).filter((r) => !(props[r] && 'default' in props[r]!));
+    if ((out.required as string[]).length === 0) delete out.required;
+  }
+  return out;
+}
+
+/** Removes `additionalProperties: false` everywhere (see the file comment). */
+function stripClosedObjects(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripClosedObjects);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Json = {};
+  for (const [k, v] of Object.entries(value as Json)) {
+    if (k === 'additionalProperties' && v === false) continue;
+    out[k] = stripClosedObjects(v);
+  }
+  return out;
+}
+
+/** properties.backend of a storage account PUT: src/storage's schema (input side), minus `rootDir`, which the server sets itself for a local account. */
+function withBackendSchema(put: Json): Json {
+  const backend = stripClosedObjects(z.toJSONSchema(storageBackendConfigSchema, { io: 'input' })) as Json & { oneOf?: Json[] };
+  delete backend.$schema;
+  for (const variant of backend.oneOf ?? []) {
+    const props = variant.properties as Json | undefined;
+    if ((props?.type as Json | undefined)?.const === 'local') {
+      delete props!.rootDir;
+      variant.required = (variant.required as string[]).filter((r) => r !== 'rootDir');
+    }
+  }
+  const propertiesField = (put.properties as Json).properties as Json;
+  (propertiesField.properties as Json).backend = { ...backend, description: 'Where the account keeps blobs; secrets are write-only' };
+  return put;
+}
+
+function operationObject(op: OperationSpec): Json {
+  const pathParams = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1]!, in: 'path', required: true, schema: { type: 'string' }, ...PATH_PARAMETERS[m[1]!] }));
+  const isArm = op.path.startsWith('/subscriptions/');
+  const parameters = [...pathParams, ...(isArm ? [{ $ref: '#/components/parameters/ApiVersion' }] : []), ...(op.params ?? []).map((p) => ({ $ref: `#/components/parameters/${p}` }))];
+  const responses: Json = {};
+  for (const [status, r] of Object.entries(op.responses)) {
+    const headers: Json = {
+      'x-ms-request-id': { $ref: '#/components/headers/x-ms-request-id' },
+      'x-ms-correlation-request-id': { $ref: '#/components/headers/x-ms-correlation-request-id' },
+    };
+    for (const h of r.headers ?? []) headers[h === 'ContentSha256' ? 'x-nw-content-sha256' : h] = { $ref: `#/components/headers/${h}` };
+    const content = r.schema
+      ? { 'application/json': { schema: { $ref: `#/components/schemas/${r.schema}` } } }
+      : r.contentType ? { [r.contentType]: { schema: r.contentType === 'application/json' ? { type: 'object' } : { type: 'string' } } } : undefined;
+    responses[status] = { description: r.description, headers, ...(content ? { content } : {}) };
+  }
+  responses.default = { description: 'Error (ARM ErrorResponse with a stable code)', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } } };
+  return {
+    operationId: op.operationId,
+    summary: op.summary,
+    tags: [op.tag],
+    parameters,
+    ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${op.body}` } } } } } : {}),
+    responses,
+    ...(op.public ? { security: [] } : {}),
+    ...(op.lro ? { 'x-ms-long-running-operation': true, 'x-ms-long-running-operation-options': { 'final-state-via': op.lro } } : {}),
+    ...(op.pageable !== undefined ? { 'x-ms-pageable': { nextLinkName: op.pageable } } : {}),
+  };
+}
+
+/**
+ * Builds the OpenAPI document. `serverUrl` adds a `servers` entry (the served copy names the
+ * server it came from; the committed copy has none).
+ * @example const doc = buildOpenApiDocument({ serverUrl: 'https://nw.example:8817' });
+ */
+export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Json {
+  const paths: Record<string, Json> = {};
+  for (const op of OPERATIONS) (paths[op.path] ??= {})[op.method] = operationObject(op);
+  const schemas: Json = {};
+  for (const name of Object.keys(API_SCHEMAS).sort() as ApiSchemaName[]) schemas[name] = jsonSchemaOf(name);
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'netwatcher',
+      version: '1',
+      description: [
+        "Azure Network Watcher's packet-capture API (Azure Resource Manager shape), self-hosted. Azure's SDKs and az-style tools work with only the endpoint changed; see docs/api.md and docs/sdk.md.",
+        'Paths, property names and enum values are case-insensitive on input; unknown properties are ignored; any api-version is accepted.',
+        'Long-running operations answer Azure-AsyncOperation (and Location for POST and DELETE) with absolute URLs built from the request Host; no Retry-After is sent.',
+        'Not described here: the agent WebSocket (/agent/v1/connect) and the signed local-storage URLs under /storage/.',
+      ].join('\n\n'),
+    },
+    ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
+    security: [{ bearer: [] }],
+    tags: ['NetworkWatchers', 'PacketCaptures', 'Operations', 'VirtualMachines', 'VirtualMachineExtensions', 'StorageAccounts', 'Agent', 'Server'].map((name) => ({ name })),
+    paths,
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The admin token (DATA_DIR/admin-token), as `Authorization: Bearer TOKEN`' } },
+      parameters: QUERY_PARAMETERS,
+      headers: HEADERS,
+      schemas,
+    },
+  };
+}
+
+/** The document as committed in docs/openapi.json: 2-space JSON and a final newline. */
+export function openApiText(): string {
+  return `${JSON.stringify(buildOpenApiDocument(), null, 2)}\n`;
+}
+
+/** Writes the committed copy (`npm run openapi`). */
+export function writeOpenApiFile(path: string): void {
+  writeFileSync(path, openApiText());
+}

@@ -1,0 +1,161 @@
+import {
+  BlobSASPermissions,
+  BlobServiceClient,
+  SASProtocol,
+  StorageSharedKeyCredential,
+  generateBlobSASQueryParameters,
+} from '@azure/storage-blob';
+import { assertValidBlobLocation, type BlobLocation } from './blob-path.js';
+import type { BlobReadStream, BlobStore, GrantUploadOptions } from './blob-store.js';
+import { parseAzureConnectionString } from './config.js';
+import { BlobNotFoundError, StorageServiceError } from './errors.js';
+import type { AzureBlobUploadGrant } from './grant.js';
+import { hashStream, sameSha256 } from './hash.js';
+
+const mebibyte = 1024 * 1024;
+// 8 MiB blocks; Azure allows 50,000 blocks per blob, so grow the block for files over ~390 GiB.
+const defaultBlockSizeInBytes = 8 * mebibyte;
+const maxBlocksPerBlob = 50_000;
+// SAS start time is set in the past so a host whose clock runs a little behind is not refused.
+const clockSkewAllowanceInMs = 5 * 60_000;
+
+/** Block size the agent will use for a file of this size. */
+export function azureBlockSizeFor(sizeInBytes: number): number {
+  const needed = Math.ceil(sizeInBytes / maxBlocksPerBlob / mebibyte) * mebibyte;
+  return Math.max(defaultBlockSizeInBytes, needed);
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { statusCode?: number } | null)?.statusCode;
+}
+
+function wrap(what: string, error: unknown): StorageServiceError {
+  const rest = error as { statusCode?: number; code?: string; message?: string };
+  return new StorageServiceError(`azure blob ${what} failed: ${rest.statusCode ?? ''} ${rest.code ?? rest.message ?? ''}`.trim(), { cause: error });
+}
+
+/** A {@link BlobStore} over an Azure Storage account (or Azurite) given by a connection string with an account key. */
+export function openAzureBlobStore(connectionString: string): BlobStore {
+  const parts = parseAzureConnectionString(connectionString);
+  const credential = new StorageSharedKeyCredential(parts.accountName, parts.accountKey);
+  const service = new BlobServiceClient(parts.blobEndpoint, credential);
+  const endpoint = new URL(parts.blobEndpoint);
+  const endpointPath = endpoint.pathname.replace(/\/+$/, '');
+
+  const blobClient = (loc: BlobLocation) => {
+    assertValidBlobLocation(loc);
+    return service.getContainerClient(loc.container).getBlockBlobClient(loc.blobPath);
+  };
+
+  return {
+    type: 'azureBlob',
+
+    blobUrl(loc) {
+      return blobClient(loc).url;
+    },
+
+    parseContainerUrl(url) {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        return null;
+      }
+      if (parsed.origin.toLowerCase() !== endpoint.origin.toLowerCase()) return null;
+      if (!parsed.pathname.startsWith(`${endpointPath}/`)) return null;
+      const [container, ...rest] = parsed.pathname.slice(endpointPath.length + 1).split('/');
+      if (!container) return null;
+      try {
+        return { container: decodeURIComponent(container), prefix: rest.filter((s) => s !== '').map(decodeURIComponent).join('/') };
+      } catch {
+        return null;
+      }
+    },
+
+    async ensureContainer(container) {
+      assertValidBlobLocation({ container, blobPath: 'placeholder' });
+      try {
+        await service.getContainerClient(container).createIfNotExists();
+      } catch (error) {
+        throw wrap('create container', error);
+      }
+    },
+
+    async grantUpload(loc, opts: GrantUploadOptions): Promise<AzureBlobUploadGrant> {
+      const client = blobClient(loc);
+      const now = Date.now();
+      const expiresOn = new Date(now + opts.expiresInSeconds * 1000);
+      // A service SAS scoped to this one blob, create+write only: enough for Put Block and
+      // Put Block List, not enough to read, list or delete anything.
+      const sas = generateBlobSASQueryParameters(
+        {
+          containerName: loc.container,
+          blobName: loc.blobPath,
+          permissions: BlobSASPermissions.parse('cw'),
+          startsOn: new Date(now - clockSkewAllowanceInMs),
+          expiresOn,
+          protocol: endpoint.protocol === 'https:' ? SASProtocol.Https : SASProtocol.HttpsAndHttp,
+        },
+        credential,
+      ).toString();
+      return {
+        kind: 'azureBlob',
+        expiresAt: expiresOn.toISOString(),
+        sizeInBytes: opts.sizeInBytes,
+        blobUrl: client.url,
+        sasUrl: `${client.url}?${sas}`,
+        blockSizeInBytes: azureBlockSizeFor(opts.sizeInBytes),
+      };
+    },
+
+    async stat(loc) {
+      try {
+        const properties = await blobClient(loc).getProperties();
+        return { sizeInBytes: properties.contentLength ?? 0 };
+      } catch (error) {
+        if (statusOf(error) === 404) return null;
+        throw wrap('get properties', error);
+      }
+    },
+
+    async verify(loc, expected) {
+      let body: NodeJS.ReadableStream | undefined;
+      try {
+        const response = await blobClient(loc).download();
+        if (response.contentLength !== expected.sizeInBytes) {
+          response.readableStreamBody?.resume();
+          return false;
+        }
+        body = response.readableStreamBody;
+      } catch (error) {
+        if (statusOf(error) === 404) return false;
+        throw wrap('download', error);
+      }
+      if (!body) return false;
+      const actual = await hashStream(body);
+      return actual.sizeInBytes === expected.sizeInBytes && sameSha256(actual.sha256, expected.sha256);
+    },
+
+    async openRead(loc): Promise<BlobReadStream> {
+      try {
+        const response = await blobClient(loc).download();
+        if (!response.readableStreamBody) throw new StorageServiceError('azure blob download returned no body');
+        return { stream: response.readableStreamBody, sizeInBytes: response.contentLength ?? 0 };
+      } catch (error) {
+        if (statusOf(error) === 404) throw new BlobNotFoundError(loc.container, loc.blobPath);
+        if (error instanceof StorageServiceError) throw error;
+        throw wrap('download', error);
+      }
+    },
+
+    async delete(loc) {
+      try {
+        const result = await blobClient(loc).deleteIfExists();
+        return result.succeeded;
+      } catch (error) {
+        if (statusOf(error) === 404) return false; // the container itself does not exist
+        throw wrap('delete', error);
+      }
+    },
+  };
+}

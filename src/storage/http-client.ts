@@ -1,0 +1,76 @@
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
+import { UploadStepError } from './upload-retry.js';
+
+/** A buffered HTTP response. */
+export interface HttpResponse {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** Options of {@link sendHttpRequest}. */
+export interface HttpRequestOptions {
+  method: 'GET' | 'PUT' | 'POST' | 'HEAD';
+  headers?: Record<string, string>;
+  body?: Buffer | Readable;
+  /** Called with the size of each piece of a streamed body as it is handed to the socket. */
+  onBodyBytes?: (count: number) => void;
+  /** The request fails when its socket is silent this long (a hung server, not a slow one). */
+  idleTimeoutInMs: number;
+  signal: AbortSignal;
+  /** Responses bodies are error documents and XML listings: anything beyond this is cut. */
+  maxResponseBytes?: number;
+}
+
+/**
+ * One HTTP(S) request with a streamed or buffered body. Transport failures (refused, reset,
+ * idle timeout) become a retryable {@link UploadStepError} whose message holds no URL query;
+ * any HTTP status is returned, not thrown.
+ */
+export function sendHttpRequest(url: string, opts: HttpRequestOptions): Promise<HttpResponse> {
+  const target = new URL(url);
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  const maxResponseBytes = opts.maxResponseBytes ?? 4 * 1024 * 1024;
+  return new Promise<HttpResponse>((resolve, reject) => {
+    let settled = false;
+    const fail = (error: unknown): void => {
+      if (settled) return;
+      settled = true;
+      if (opts.signal.aborted) reject(new UploadStepError('Aborted', 'the upload was aborted', false, true));
+      else reject(new UploadStepError('NetworkError', `${opts.method} ${target.origin}${target.pathname}: ${(error as Error).message}`, true, true, { cause: error }));
+    };
+    const req = send(target, { method: opts.method, headers: opts.headers, signal: opts.signal }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        if (size < maxResponseBytes) chunks.push(chunk);
+        size += chunk.length;
+      });
+      res.on('end', () => {
+        if (settled) return;
+        settled = true;
+        resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+      });
+      res.on('error', fail);
+      res.on('aborted', () => fail(new Error('response aborted')));
+    });
+    req.setTimeout(opts.idleTimeoutInMs, () => req.destroy(new Error(`no activity for ${opts.idleTimeoutInMs} ms`)));
+    req.on('error', fail);
+    const body = opts.body;
+    if (body === undefined) req.end();
+    else if (Buffer.isBuffer(body)) req.end(body);
+    else {
+      body.on('error', (error) => req.destroy(error));
+      const onBodyBytes = opts.onBodyBytes;
+      if (onBodyBytes) body.on('data', (chunk: Buffer) => onBodyBytes(chunk.length));
+      body.pipe(req);
+    }
+  });
+}
+
+/** True for statuses worth retrying with the same request: 408, 429 and 5xx. */
+export function isRetryableStatus(statusCode: number): boolean {
+  return statusCode === 408 || statusCode === 429 || statusCode >= 500;
+}

@@ -1,0 +1,17 @@
+import { openAzureBlobStore } from './azure-store.js';
+import type { BlobStore } from './blob-store.js';
+import type { StorageBackendConfig } from './config.js';
+import { openLocalBlobStore, type LocalStoreDeps } from './local-store.js';
+import { openS3BlobStore } from './s3-store.js';
+
+/** The {@link BlobStore} of one registered storage account. `deps` is used by the local kind (its URLs and their signatures). */
+export function openBlobStore(accountName: string, config: StorageBackendConfig, deps: LocalStoreDeps): BlobStore {
+  switch (config.type) {
+    case 'local':
+      return openLocalBlobStore(accountName, config.rootDir, deps);
+    case 'azureBlob':
+      return openAzureBlobStore(config.connectionString);
+    case 's3':
+      return openS3BlobStore(config);
+  }
+}

@@ -1,0 +1,178 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import {
+  CAPTURE_CONTAINER,
+  azureCaptureBlobPath,
+  openBlobStore,
+  uploadFile,
+  type BlobStore,
+  type S3MultipartUploadGrant,
+  type S3SingleUploadGrant,
+  type StorageBackendConfig,
+} from './index.js';
+import { openS3BlobStore } from './s3-store.js';
+import { sha256OfStream, startSwiftS3, writeRandomCaptureFile, type S3TestServer, type TestFile } from './testing/index.js';
+
+const bucket = 'nw-captures';
+let workDir: string;
+let s3: S3TestServer;
+let config: Extract<StorageBackendConfig, { type: 's3' }>;
+let store: BlobStore;
+let small: TestFile;
+let large: TestFile;
+let captureCounter = 0;
+
+function nextLocation() {
+  captureCounter += 1;
+  return {
+    container: CAPTURE_CONTAINER,
+    blobPath: azureCaptureBlobPath({ subscriptionId: 'sub-1', resourceGroup: 'RG-S3', vmName: 'VM1', createdAt: new Date(Date.UTC(2024, 0, 2, 3, 4, 5, captureCounter)) }),
+  };
+}
+
+before(async () => {
+  workDir = await mkdtemp(join(tmpdir(), `nw-storage-s3-${process.pid}-`));
+  s3 = await startSwiftS3(join(workDir, 'swift'));
+  config = { type: 's3', endpoint: s3.endpoint, region: s3.region, bucket, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true };
+  store = openBlobStore('s3acct', config, { publicBaseUrl: 'http://127.0.0.1:1', signingKey: randomBytes(32) });
+  await store.ensureContainer(CAPTURE_CONTAINER);
+  await store.ensureContainer(CAPTURE_CONTAINER); // idempotent once the bucket exists
+  small = await writeRandomCaptureFile(join(workDir, 'small.cap'), 5 * 1000 * 1000);
+  large = await writeRandomCaptureFile(join(workDir, 'large.cap'), 30 * 1000 * 1000);
+});
+
+after(async () => {
+  await s3?.stop();
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+describe('s3 storage (Swift s3api)', () => {
+  test('a 5 MB capture uploads with one presigned PUT, verifies and downloads with the same SHA-256', async () => {
+    const loc = nextLocation();
+    const grant = await store.grantUpload(loc, { sizeInBytes: small.sizeInBytes, expiresInSeconds: 300 });
+    assert.equal(grant.kind === 's3' && grant.mode, 'single');
+    const result = await uploadFile(grant, small.path, { sizeInBytes: small.sizeInBytes, sha256: small.sha256, retryBudgetInMs: 5_000 });
+    assert.deepEqual(result, { ok: true });
+    assert.equal(await store.verify(loc, { sizeInBytes: small.sizeInBytes, sha256: small.sha256 }), true);
+    assert.equal(await store.verify(loc, { sizeInBytes: small.sizeInBytes, sha256: '0'.repeat(64) }), false);
+    assert.deepEqual(await store.stat(loc), { sizeInBytes: small.sizeInBytes });
+    const read = await store.openRead(loc);
+    assert.equal(read.sizeInBytes, small.sizeInBytes);
+    assert.equal(await sha256OfStream(read.stream), small.sha256);
+    assert.equal(store.blobUrl(loc), `${s3.endpoint}/${bucket}/${CAPTURE_CONTAINER}/${loc.blobPath}`);
+  });
+
+  test('presigned URLs are refused for another key, another part, a wrong secret, and after expiry', async () => {
+    const loc = nextLocation();
+    const single = (await store.grantUpload(loc, { sizeInBytes: 10, expiresInSeconds: 300 })) as S3SingleUploadGrant;
+    const put = (url: string) => fetch(url, { method: 'PUT', body: Buffer.alloc(10, 1), headers: { 'content-type': 'application/vnd.tcpdump.pcap' } });
+    const otherKey = single.putUrl.replace('.cap?', '-other.cap?');
+    assert.notEqual(otherKey, single.putUrl);
+    assert.equal((await put(otherKey)).status, 403);
+    assert.equal((await put(single.putUrl.replace(/X-Amz-Signature=[0-9a-f]+/, `X-Amz-Signature=${'0'.repeat(64)}`))).status, 403);
+    const wrongSecret = openS3BlobStore({ ...config, secretAccessKey: 'not-the-secret' });
+    const forged = (await wrongSecret.grantUpload(loc, { sizeInBytes: 10, expiresInSeconds: 300 })) as S3SingleUploadGrant;
+    assert.equal((await put(forged.putUrl)).status, 403);
+    assert.equal(await store.stat(loc), null);
+
+    const multi = (await store.grantUpload(nextLocation(), { sizeInBytes: 20 * 1024 * 1024, expiresInSeconds: 300 })) as S3MultipartUploadGrant;
+    assert.equal(multi.mode, 'multipart');
+    const partTwoAsOne = (multi.partUrls[1] as string).replace('partNumber=2', 'partNumber=1');
+    assert.equal((await fetch(partTwoAsOne, { method: 'PUT', body: Buffer.alloc(5 * 1024 * 1024) })).status, 403);
+
+    const shortLived = (await store.grantUpload(loc, { sizeInBytes: 10, expiresInSeconds: 1 })) as S3SingleUploadGrant;
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    assert.equal((await put(shortLived.putUrl)).status, 403);
+    assert.equal(await store.stat(loc), null);
+    assert.equal((await put(single.putUrl)).status, 200);
+    assert.deepEqual(await store.stat(loc), { sizeInBytes: 10 });
+  });
+
+  test('a 30 MB multipart upload survives the S3 server stopping mid-way and completes after it restarts', async () => {
+    const loc = nextLocation();
+    const grant = await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 });
+    assert.equal(grant.kind === 's3' && grant.mode, 'multipart');
+    let restarted: Promise<void> | undefined;
+    const result = await uploadFile(grant, large.path, {
+      sizeInBytes: large.sizeInBytes,
+      sha256: large.sha256,
+      retryBudgetInMs: 30_000,
+      onProgress(sent) {
+        if (restarted === undefined && sent >= 8_000_000) {
+          restarted = (async () => {
+            await s3.stop();
+            await new Promise((resolve) => setTimeout(resolve, 1_000));
+            await s3.start();
+          })();
+        }
+      },
+    });
+    assert.ok(restarted !== undefined, 'the S3 server was stopped during the upload');
+    await restarted;
+    assert.deepEqual(result, { ok: true });
+    assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
+  });
+
+  test('S3 down longer than the budget fails retryably, leaves the file alone, and a later call (new grant) resumes the same multipart upload', async () => {
+    const loc = nextLocation();
+    const grant = (await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 })) as S3MultipartUploadGrant;
+    let stopped: Promise<void> | undefined;
+    const result = await uploadFile(grant, large.path, {
+      sizeInBytes: large.sizeInBytes,
+      sha256: large.sha256,
+      retryBudgetInMs: 1_500,
+      onProgress(sent) {
+        if (stopped === undefined && sent >= 8_000_000) stopped = s3.stop();
+      },
+    });
+    await stopped;
+    try {
+      assert.equal(result.ok, false);
+      assert.ok(!result.ok && result.retryable);
+      assert.match(!result.ok ? result.reason : '', /^StorageUnavailable/);
+    } finally {
+      await s3.start();
+    }
+    assert.equal(await sha256OfStream(createReadStream(large.path)), large.sha256);
+    const regrant = (await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 })) as S3MultipartUploadGrant;
+    assert.equal(regrant.uploadId, grant.uploadId, 'the new grant continues the same multipart upload');
+    assert.deepEqual(await uploadFile(regrant, large.path, { sizeInBytes: large.sizeInBytes, sha256: large.sha256, retryBudgetInMs: 10_000 }), { ok: true });
+    assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
+  });
+
+  test('parseContainerUrl accepts this bucket\'s container URIs only', () => {
+    assert.deepEqual(store.parseContainerUrl(`${s3.endpoint}/${bucket}/mycontainer`), { container: 'mycontainer', prefix: '' });
+    assert.deepEqual(store.parseContainerUrl(`s3://${bucket}/mycontainer/a/b/`), { container: 'mycontainer', prefix: 'a/b' });
+    assert.equal(store.parseContainerUrl(`${s3.endpoint}/otherbucket/mycontainer`), null);
+    assert.equal(store.parseContainerUrl('s3://otherbucket/mycontainer'), null);
+    const virtualHosted = openS3BlobStore({ ...config, endpoint: 'https://s3.eu-west-1.amazonaws.com', region: 'eu-west-1', forcePathStyle: false });
+    assert.deepEqual(virtualHosted.parseContainerUrl(`https://${bucket}.s3.eu-west-1.amazonaws.com/caps/p`), { container: 'caps', prefix: 'p' });
+    assert.equal(virtualHosted.blobUrl({ container: 'caps', blobPath: 'a b.cap' }), `https://${bucket}.s3.eu-west-1.amazonaws.com/caps/a%20b.cap`);
+  });
+
+  test('delete removes the blob and any unfinished multipart upload of it', async () => {
+    const loc = nextLocation();
+    const grant = await store.grantUpload(loc, { sizeInBytes: small.sizeInBytes, expiresInSeconds: 300 });
+    assert.deepEqual(await uploadFile(grant, small.path, { sizeInBytes: small.sizeInBytes, sha256: small.sha256, retryBudgetInMs: 5_000 }), { ok: true });
+    assert.equal(await store.delete(loc), true);
+    assert.equal(await store.delete(loc), false);
+    assert.equal(await store.stat(loc), null);
+    await assert.rejects(store.openRead(loc), { name: 'BlobNotFoundError' });
+
+    const unfinished = nextLocation();
+    await store.grantUpload(unfinished, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 });
+    const client = openS3BlobStore(config).client;
+    const key = `${unfinished.container}/${unfinished.blobPath}`;
+    const before = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
+    assert.equal(before.Uploads?.length, 1);
+    assert.equal(await store.delete(unfinished), false);
+    const afterDelete = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
+    assert.equal(afterDelete.Uploads?.length ?? 0, 0);
+  });
+});

@@ -1,0 +1,12 @@
+// Test fixtures of src/storage: real storage servers on loopback (Azurite, Swift's S3 API, the
+// local routes) and capture-like files. For tests and benchmarks only; never imported by src/.
+
+export { startAzurite } from './azurite.js';
+export type { AzuriteServer } from './azurite.js';
+export { startSwiftS3, swiftIsInstalled } from './swift-s3.js';
+export type { S3TestServer } from './swift-s3.js';
+export { startLocalStorageServer } from './local-server.js';
+export type { LocalStorageTestServer } from './local-server.js';
+export { writeRandomCaptureFile, sha256OfStream } from './files.js';
+export type { TestFile } from './files.js';
+export { findFreePort } from './processes.js';

@@ -1,0 +1,75 @@
+import type { FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { HttpResponse } from './http-client.js';
+import { isRetryableStatus } from './http-client.js';
+import { UploadStepError, type UploadClock } from './upload-retry.js';
+
+/** What every kind's uploader gets from uploadFile. */
+export interface UploadContext {
+  file: FileHandle;
+  sizeInBytes: number;
+  clock: UploadClock;
+  /** Socket idle timeout for each request. */
+  idleTimeoutInMs: number;
+  /** Reports the total bytes sent so far (never decreasing). */
+  reportProgress(sentBytes: number): void;
+}
+
+/** Reads `length` bytes at `position`; a short read means the file changed under us. */
+export async function readChunk(file: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length);
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await file.read(buffer, filled, length - filled, position + filled);
+    if (bytesRead === 0) throw new UploadStepError('LocalFileChanged', `the local file ended at ${position + filled} bytes while uploading`, false, false);
+    filled += bytesRead;
+  }
+  return buffer;
+}
+
+const rangePieceInBytes = 1024 * 1024;
+
+/**
+ * Streams bytes [start, end) of an open file. Built on FileHandle.read rather than
+ * FileHandle.createReadStream because destroying such a stream closes the handle (even with
+ * autoClose: false), and an abandoned request must not close the file the retry will read.
+ */
+export function readFileRange(file: FileHandle, start: number, end: number): Readable {
+  async function* pieces(): AsyncGenerator<Buffer> {
+    let position = start;
+    while (position < end) {
+      const length = Math.min(rangePieceInBytes, end - position);
+      const buffer = Buffer.allocUnsafe(length);
+      const { bytesRead } = await file.read(buffer, 0, length, position);
+      if (bytesRead === 0) throw new UploadStepError('LocalFileChanged', `the local file ended at ${position} bytes while uploading`, false, false);
+      position += bytesRead;
+      yield buffer.subarray(0, bytesRead);
+    }
+  }
+  return Readable.from(pieces(), { objectMode: false });
+}
+
+/** Base64 MD5 of a chunk, for Content-MD5: the storage refuses a chunk damaged in transit. */
+export function contentMd5(chunk: Buffer): string {
+  return createHash('md5').update(chunk).digest('base64');
+}
+
+/** Hex MD5 of a chunk (S3 part ETags are this, quoted, for unencrypted parts). */
+export function md5Hex(chunk: Buffer): string {
+  return createHash('md5').update(chunk).digest('hex');
+}
+
+/** The UploadStepError for an HTTP answer that is not a success. */
+export function rejectionForResponse(what: string, response: HttpResponse, clock: UploadClock, detail = ''): UploadStepError {
+  const status = response.statusCode;
+  const suffix = detail === '' ? '' : ` (${detail})`;
+  if (status === 403 || status === 401) {
+    if (Date.now() >= clock.grantExpiresAtInMs) return new UploadStepError('GrantExpired', `${what}: the upload grant has expired${suffix}`, false, true);
+    return new UploadStepError('GrantRejected', `${what}: storage refused the upload grant with ${status}${suffix}`, false, true);
+  }
+  if (isRetryableStatus(status)) return new UploadStepError('StorageError', `${what}: storage answered ${status}${suffix}`, true, true);
+  // 400/411/413 say the request itself is wrong for this grant: asking again will not help.
+  const retryLater = !(status === 400 || status === 411 || status === 413);
+  return new UploadStepError('StorageRejected', `${what}: storage answered ${status}${suffix}`, false, retryLater);
+}

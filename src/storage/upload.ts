@@ -1,0 +1,100 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { uploadGrantSchema, type UploadGrant } from './grant.js';
+import { hashStream, sameSha256 } from './hash.js';
+import { uploadAzureBlob } from './upload-azure.js';
+import { readFileRange, type UploadContext } from './upload-context.js';
+import { uploadLocal } from './upload-local.js';
+import { asStepError, type UploadClock } from './upload-retry.js';
+import { uploadS3Multipart, uploadS3Single } from './upload-s3.js';
+
+/** Options of {@link uploadFile}. */
+export interface UploadFileOptions {
+  /** Size the file must have (and the grant was made for). */
+  sizeInBytes: number;
+  /** SHA-256 (hex) the file must have; checked before anything is sent. */
+  sha256: string;
+  /** How long the upload may keep failing without any request succeeding before it gives up (each success starts the budget again). */
+  retryBudgetInMs: number;
+  /** Called with the total bytes sent so far, never decreasing. */
+  onProgress?(sentBytes: number): void;
+  signal?: AbortSignal;
+  /** A request whose socket is silent this long is abandoned and retried; default 30 s (never more than the retry budget, never under 2 s). */
+  requestIdleTimeoutInMs?: number;
+}
+
+/** Outcome of {@link uploadFile}: `retryable` says whether a later call (with a fresh grant if the reason says so) may succeed. */
+export type UploadFileResult = { ok: true } | { ok: false; reason: string; retryable: boolean };
+
+const defaultIdleTimeoutInMs = 30_000;
+
+function failure(code: string, message: string, retryable: boolean): UploadFileResult {
+  return { ok: false, reason: `${code}: ${message}`, retryable };
+}
+
+/**
+ * Agent side: uploads a local file with a grant. Sends fixed-size blocks/parts/chunks with
+ * retries and backoff; resumes what an earlier, interrupted call left on the storage; never
+ * modifies the local file; never throws for an expected failure (storage down, grant expired,
+ * file changed) but returns `{ ok: false, reason, retryable }`. `reason` starts with a stable
+ * code (`StorageUnavailable`, `GrantExpired`, `GrantRejected`, `LocalFileChanged`, …) and holds no
+ * credential.
+ */
+export async function uploadFile(grant: UploadGrant, filePath: string, opts: UploadFileOptions): Promise<UploadFileResult> {
+  const parsed = uploadGrantSchema.safeParse(grant);
+  if (!parsed.success) return failure('InvalidGrant', `the upload grant is malformed: ${parsed.error.issues[0]?.message ?? ''}`, true);
+  const checked = parsed.data;
+  if (checked.sizeInBytes !== opts.sizeInBytes) {
+    return failure('GrantMismatch', `the grant is for ${checked.sizeInBytes} bytes but the file has ${opts.sizeInBytes}`, true);
+  }
+  const grantExpiresAtInMs = Date.parse(checked.expiresAt);
+  if (Date.now() >= grantExpiresAtInMs) return failure('GrantExpired', 'the upload grant has expired', true);
+  const signal = opts.signal ?? new AbortController().signal;
+  if (signal.aborted) return failure('Aborted', 'the upload was aborted', true);
+
+  let file: FileHandle;
+  try {
+    file = await open(filePath, 'r');
+  } catch (error) {
+    return failure('LocalFileMissing', `cannot open the local file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, false);
+  }
+  try {
+    const { size } = await file.stat();
+    if (size !== opts.sizeInBytes) return failure('LocalFileChanged', `the local file has ${size} bytes, expected ${opts.sizeInBytes}`, false);
+    // Checked before sending so a file changed after it was hashed fails here, clearly, instead
+    // of at the server's verify after a full upload (and again after every retry).
+    const local = await hashStream(readFileRange(file, 0, size));
+    if (!sameSha256(local.sha256, opts.sha256)) return failure('LocalFileChanged', 'the local file no longer has the expected SHA-256', false);
+
+    const clock: UploadClock = { retryBudgetInMs: opts.retryBudgetInMs, lastProgressAtInMs: Date.now(), grantExpiresAtInMs, signal };
+    let reported = 0;
+    const ctx: UploadContext = {
+      file,
+      sizeInBytes: opts.sizeInBytes,
+      clock,
+      idleTimeoutInMs: Math.max(2_000, Math.min(opts.requestIdleTimeoutInMs ?? defaultIdleTimeoutInMs, opts.retryBudgetInMs)),
+      reportProgress(sentBytes) {
+        if (sentBytes <= reported) return;
+        reported = sentBytes;
+        opts.onProgress?.(sentBytes);
+      },
+    };
+    switch (checked.kind) {
+      case 'local':
+        await uploadLocal(checked, ctx);
+        break;
+      case 'azureBlob':
+        await uploadAzureBlob(checked, ctx);
+        break;
+      case 's3':
+        if (checked.mode === 'single') await uploadS3Single(checked, ctx);
+        else await uploadS3Multipart(checked, ctx);
+        break;
+    }
+    return { ok: true };
+  } catch (thrown) {
+    const error = asStepError(thrown);
+    return failure(error.code, error.message, error.retryLater);
+  } finally {
+    await file.close();
+  }
+}
