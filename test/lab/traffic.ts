@@ -21,7 +21,7 @@ for (const port of spec.tcp) {
 }
 for (const port of spec.udp) {
   for (const type of ['udp4', 'udp6']) {
-    const u = dgram.createSocket(type);
+    const u = dgram.createSocket({ type, ipv6Only: type === 'udp6' });
     u.on('message', (m, r) => u.send('pong', r.port, r.address));
     u.bind(port, type === 'udp4' ? '0.0.0.0' : '::');
   }
