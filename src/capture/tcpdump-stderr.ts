@@ -1,0 +1,51 @@
+// Reading what tcpdump writes on stderr: its start line, its exit statistics, its errors.
+
+/** tcpdump's exit statistics. */
+export interface TcpdumpStats {
+  /** "N packets captured": packets tcpdump wrote. */
+  packetsCaptured: number | null;
+  /** "N packets received by filter": packets that passed the kernel filter. */
+  packetsReceivedByFilter: number | null;
+  /** "N packets dropped by kernel": ring-buffer overflows. */
+  packetsDroppedByKernel: number | null;
+}
+
+/** True once stderr holds the line tcpdump prints after the capture socket is open and filtered. */
+export function isListeningLine(stderrText: string): boolean {
+  // "tcpdump: listening on any, link-type LINUX_SLL2 (Linux cooked v2), snapshot length 262144 bytes"
+  return /(^|\n)(tcpdump: )?listening on /.test(stderrText);
+}
+
+/**
+ * Parses the statistics tcpdump prints when it exits; missing lines are null.
+ * @example parseTcpdumpStats('5 packets captured\n9 packets received by filter\n0 packets dropped by kernel\n')
+ */
+export function parseTcpdumpStats(stderrText: string): TcpdumpStats {
+  const last = (re: RegExp): number | null => {
+    let value: number | null = null;
+    for (const m of stderrText.matchAll(re)) value = Number(m[1]);
+    return value;
+  };
+  return {
+    packetsCaptured: last(/^(\d+) packets? captured$/gm),
+    packetsReceivedByFilter: last(/^(\d+) packets? received by filter$/gm),
+    packetsDroppedByKernel: last(/^(\d+) packets? dropped by kernel$/gm),
+  };
+}
+
+/**
+ * The human part of tcpdump's stderr for an error report: informational lines (start line,
+ * statistics, link-type notices, usage text) removed, `tcpdump: ` prefixes dropped.
+ * @example tcpdumpErrorMessage('tcpdump: syntax error in filter expression\n') === 'syntax error in filter expression'
+ */
+export function tcpdumpErrorMessage(stderrText: string): string {
+  const lines = stderrText
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .filter((l) => !/^(tcpdump: )?(listening on |data link type |verbose output suppressed)/.test(l))
+    .filter((l) => !/^\d+ packets? (captured|received by filter|dropped by (kernel|interface))$/.test(l))
+    .filter((l) => !/^(Usage|\s*\[-|tcpdump version|libpcap version|OpenSSL)/.test(l))
+    .map((l) => l.replace(/^tcpdump: /, ''));
+  return lines.join('; ').slice(0, 2000);
+}

@@ -1,0 +1,3 @@
+// Public surface of src/capture/testing: namespace lab and traffic generators for tests.
+export * from './netns.js';
+export * from './traffic.js';
