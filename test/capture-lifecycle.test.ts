@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -51,6 +51,7 @@ describe('capture limits, bad input and restarts', { timeout: 300_000 }, () => {
   after(async () => {
     for (const r of responders) await stopProcess(r);
     await lab?.destroy();
+    for (const f of readdirSync('/var/captures')) if (f.startsWith(`nwtest-${process.pid}-`)) rmSync(join('/var/captures', f), { force: true });
   });
 
   test('time limit: stops by itself with TimeExceeded about the limit after it really started', async () => {
@@ -144,5 +145,21 @@ describe('capture limits, bad input and restarts', { timeout: 300_000 }, () => {
     await lab.waitFor(async () => (await lab.nw(pc('download', '--name', 'survivor', '--location', LOC, '--file', out, '--force'))).code === 0, 30_000, 'survivor file stored');
     const file = readPcapBuffer(readFileSync(out));
     assert.ok(file.records.length >= 10);
+  });
+  test('past the parallel-session limit a capture is refused with a clear error', async () => {
+    await lab.stopServer();
+    await lab.startServer(['--session-limit', '1']);
+    await lab.waitFor(async () => {
+      const vm = await lab.api('GET', `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/vma`);
+      return (vm.body as { properties?: { netwatcher?: { agentConnected?: boolean } } }).properties?.netwatcher?.agentConnected === true;
+    }, 20_000, 'agent to reconnect');
+    await lab.nwJson(pc('create', '--resource-group', rg, '--vm', 'vma', '--name', 'one', '--file-path', uniqueFile('one'), '--time-limit', '60'));
+    const r = await lab.nw(pc('create', '--resource-group', rg, '--vm', 'vma', '--name', 'two', '--file-path', uniqueFile('two')));
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /SessionLimitReached/);
+    assert.match(r.stderr, /limit/);
+    // Stopping the first frees the session.
+    assert.equal((await lab.nw(pc('stop', '--name', 'one', '--location', LOC))).code, 0);
+    await lab.nwJson(pc('create', '--resource-group', rg, '--vm', 'vma', '--name', 'two', '--file-path', uniqueFile('two'), '--time-limit', '1'));
   });
 });

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { createCaFetch } from '../src/cli/index.js';
-import { certificateSha256, createSelfSignedCertificate } from '../src/lib/index.js';
+import { API_ERROR_CODES, certificateSha256, createSelfSignedCertificate } from '../src/lib/index.js';
 import { API_SCHEMAS, buildOpenApiDocument, openApiText, startServer, type ApiSchemaName, type RunningServer } from '../src/server/index.js';
 import { SdkProcess } from './sdk/sdk-process.js';
 
@@ -230,8 +230,18 @@ describe('Azure SDK against netwatcher over https (no hosts)', { timeout: 120_00
     assert.ok(opUrl.startsWith(`${server.url}/subscriptions/${SUB}/providers/Microsoft.Network/locations/`), opUrl);
     assert.match(opUrl, /api-version=2026-03-01/);
     const op = await raw('GET', opUrl.slice(server.url.length));
+    // No Retry-After anywhere: it would override the client's polling interval.
+    assert.equal(ext.headers.get('retry-after'), null);
+    assert.equal(op.headers.get('retry-after'), null);
     expect('OperationStatus', op.body, 'operation status');
     assert.equal(op.body.status, 'Succeeded');
+  });
+
+  test('every stable error code is in docs/api.md with its HTTP status', () => {
+    const apiDoc = readFileSync(new URL('../docs/api.md', import.meta.url), 'utf8').split('\n');
+    for (const [code, statusCode] of Object.entries(API_ERROR_CODES)) {
+      assert.ok(apiDoc.some((line) => line.startsWith('|') && line.includes(`\`${code}\``) && line.includes(`| ${statusCode} |`)), `docs/api.md lists ${code} (${statusCode})`);
+    }
   });
 
   test('OpenAPI: served without a token, committed copy in step, every documented operation exists, answers follow it', async () => {

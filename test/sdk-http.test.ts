@@ -93,6 +93,7 @@ describe('Azure SDK over plain http; operations after a restart', { timeout: 150
 
     const stop = await lab.api('POST', `${WATCHER_PATH}/packetCaptures/durable/stop?api-version=2025-05-01`);
     assert.equal(stop.status, 202);
+    assert.equal(stop.headers.get('retry-after'), null, 'no Retry-After: it would override the client polling interval');
     const stopOp = local(stop.headers.get('azure-asyncoperation')!);
     const stopResult = local(stop.headers.get('location')!);
     assert.match(stopResult, /\/operationResults\//);

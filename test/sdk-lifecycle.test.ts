@@ -32,6 +32,7 @@ describe('Azure SDK lifecycle over https with a real agent', { timeout: 170_000 
   let srv: TlsLabServer;
   let sdk: SdkProcess;
   let agentA: ChildProcess & { log?: () => string };
+  let agentADataDir = '';
   const rg = `sdkrg${process.pid}`;
   const vmId = (vm: string) => `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${vm}`;
   const responders: ChildProcess[] = [];
@@ -103,6 +104,7 @@ describe('Azure SDK lifecycle over https with a real agent', { timeout: 170_000 
 
     const installed = runInstallCommand(lab, a, command);
     agentA = installed.agent;
+    agentADataDir = installed.dataDir;
     const ready = await until('the agent to connect', () => sdk.call('compute', 'virtualMachineExtensions.get', rg, 'vma', 'NetworkWatcherAgentLinux'), (e) => e.provisioningState === 'Succeeded');
     assert.equal(ready.typePropertiesType, 'NetworkWatcherAgentLinux');
     assert.equal(certificateSha256(readFileSync(join(installed.dataDir, 'server-ca.pem'), 'utf8')), pin, 'the agent kept the pinned CA');
@@ -197,5 +199,20 @@ describe('Azure SDK lifecycle over https with a real agent', { timeout: 170_000 
     assert.equal(got.provisioningState, 'Failed');
     await sdk.call('network', 'packetCaptures.beginDeleteAndWait', ...W, 'broken', POLL);
     assert.deepEqual(await sdk.call('network', 'packetCaptures.list', ...W), []);
+  });
+
+  test('a later run of the agent, without token or CA flags, reconnects with the saved credential and CA', async () => {
+    const vmUrl = `${srv.url}/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/vma`;
+    const connected = async () => {
+      const res = await srv.fetch(vmUrl, { headers: { Authorization: `Bearer ${srv.adminToken}` } });
+      return ((await res.json()) as { properties: { netwatcher: { agentConnected: boolean } } }).properties.netwatcher.agentConnected;
+    };
+    await stopProcess(agentA);
+    await lab.waitFor(async () => !(await connected()), 10_000, 'the server to see the agent go');
+    lab.startAgentProcess(a, ['nw', 'agent', '--server', srv.agentUrl, '--data-dir', agentADataDir]);
+    await lab.waitFor(connected, 20_000, 'the agent to reconnect over https');
+    const created = await sdk.call('network', 'packetCaptures.beginCreateAndWait', ...W, 'again', { target: vmId('vma'), storageLocation: { storageId: STORAGE_ID }, timeLimitInSeconds: 30 }, POLL);
+    assert.equal(created.provisioningState, 'Succeeded');
+    await sdk.call('network', 'packetCaptures.beginDeleteAndWait', ...W, 'again', POLL);
   });
 });

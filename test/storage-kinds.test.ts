@@ -8,14 +8,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import WebSocket from 'ws';
 import { readPcapBuffer } from '../src/pcap/index.js';
-import { CAPTURE_CONTAINER, openBlobStore, type BlobStore, type StorageBackendConfig } from '../src/storage/index.js';
-import { sha256OfStream, startAzurite, startSwiftS3, swiftIsInstalled, type AzuriteServer, type S3TestServer } from '../src/storage/testing/index.js';
+import { AGENT_PROTOCOL_VERSION, type AgentCaptureState, type AgentToServer, type ServerToAgent } from '../src/model/index.js';
+import { CAPTURE_CONTAINER, openBlobStore, uploadFile, type BlobStore, type StorageBackendConfig, type UploadGrant } from '../src/storage/index.js';
+import { sha256OfStream, startAzurite, startSwiftS3, swiftIsInstalled, writeRandomCaptureFile, type AzuriteServer, type S3TestServer } from '../src/storage/testing/index.js';
 import { Lab, type LabHost } from './lab/lab.js';
 
 const LOC = 'westcentralus';
@@ -35,6 +37,72 @@ let sent = 0;
 const next = () => { if (sent === count) { socket.close(); console.log('sent'); return; } sent++; socket.send(payload, port, host, next); };
 next();
 `;
+
+// PUTs a file to a URL from inside a lab host (where 10.0.0.1 is reachable) and prints the status.
+const PUT_FILE = `
+const [url, headers, path] = [process.argv[1], JSON.parse(process.argv[2]), process.argv[3]];
+fetch(url, { method: 'PUT', headers, body: require('fs').readFileSync(path) }).then(async (r) => { await r.text(); console.log('status ' + r.status); }, (e) => console.log('error ' + e.message));
+`;
+
+/**
+ * A host's agent played by this process over the real agent protocol (enrolment, WebSocket), to
+ * get real upload grants from the server and use them in ways a good agent never would.
+ */
+class ProtocolAgent {
+  private readonly inbox: ServerToAgent[] = [];
+  private readonly waiters: Array<() => void> = [];
+  readonly orders: Array<Extract<ServerToAgent, { type: 'capture.start' }>['order']> = [];
+
+  private constructor(private readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const msg = JSON.parse(data.toString()) as ServerToAgent;
+      // Orders are answered at once, as an agent does: the capture runs.
+      if (msg.type === 'capture.start') {
+        this.orders.push(msg.order);
+        this.send({ type: 'capture.state', state: ProtocolAgent.state(msg.order.captureUid, 1, { status: 'Running', captureStartTime: new Date().toISOString() }) });
+      }
+      this.inbox.push(msg);
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  /** Enrols with the one-time token of an install command and connects. */
+  static async enrolAndConnect(serverUrl: string, installCommand: string): Promise<ProtocolAgent> {
+    const argv = installCommand.split(/\s+/);
+    const token = argv[argv.indexOf('--token') + 1];
+    const enrolled = await fetch(`${serverUrl}/agent/v1/enroll`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token, hostname: 'protocol-agent' }) });
+    assert.equal(enrolled.status, 200);
+    const { credential } = (await enrolled.json()) as { credential: string };
+    const ws = new WebSocket(`${serverUrl.replace(/^http/, 'ws')}/agent/v1/connect`, { headers: { Authorization: `Bearer ${credential}` } });
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+    const agent = new ProtocolAgent(ws);
+    agent.send({ type: 'hello', protocolVersion: AGENT_PROTOCOL_VERSION, agentVersion: 'test', hostname: 'protocol-agent', captures: [] });
+    return agent;
+  }
+
+  static state(captureUid: string, sequence: number, change: Partial<AgentCaptureState>): AgentCaptureState {
+    return { captureUid, status: 'NotStarted', captureStartTime: null, stopReason: null, errors: [], errorMessage: null, packetsCaptured: 0, bytesCaptured: 0, kernelPacketsDropped: null, kernelPacketsReceived: null, file: null, sequence, ...change };
+  }
+
+  send(msg: AgentToServer): void {
+    this.ws.send(JSON.stringify(msg));
+  }
+
+  /** The first message (received or still to come) with this request id. */
+  async answer(requestId: string, timeoutInMs = 15_000): Promise<ServerToAgent> {
+    const deadline = Date.now() + timeoutInMs;
+    for (;;) {
+      const found = this.inbox.find((m) => 'requestId' in m && m.requestId === requestId);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`no answer to ${requestId}`);
+      await new Promise<void>((resolve) => { this.waiters.push(resolve); setTimeout(resolve, 200); });
+    }
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
 
 /** One storage kind under test, as the server sees it and as this process reaches it. */
 interface KindUnderTest {
@@ -269,6 +337,73 @@ describe('storage accounts end to end: local, Azure Blob (Azurite) and S3 (Swift
       assert.equal((await lab.api('GET', `${WATCHER}/packetCaptures/${name}`)).status, 404);
     });
   }
+
+  test('a real grant from the server writes one blob only, and only for a capture of the asking host', async () => {
+    const extension = await lab.nwJson(['vm', 'extension', 'set', '--resource-group', rg, '--vm-name', 'vmproto', '--publisher', 'Microsoft.Azure.NetworkWatcher', '--name', 'NetworkWatcherAgentLinux', '--version', '1.4']);
+    const proto = await ProtocolAgent.enrolAndConnect(lab.serverUrl, String(extension.installCommand));
+    try {
+      const file = await writeRandomCaptureFile(join(workDir, 'proto.cap'), 100_000);
+      const put = async (k: KindUnderTest, url: string, headers: Record<string, string>): Promise<number> => {
+        if (k.kind === 'local') {
+          // Local grants carry the URL the asking agent reached the server at: this process's.
+          const r = await fetch(url, { method: 'PUT', headers, body: readFileSync(file.path) });
+          await r.arrayBuffer();
+          return r.status;
+        }
+        const r = await host.ns.runNode(PUT_FILE, [url, JSON.stringify(headers), file.path], { timeoutInMs: 20_000 });
+        const m = /status (\d+)/.exec(r.stdout);
+        assert.ok(m, `${r.stdout} ${r.stderr}`);
+        return Number(m[1]);
+      };
+      const otherBlob = (url: string) => {
+        const changed = url.replace('.cap?', '-other.cap?');
+        assert.notEqual(changed, url);
+        return changed;
+      };
+      for (const k of kinds) {
+        const name = `proto${k.kind.toLowerCase()}`;
+        const created = await lab.nw(pc('create', '--resource-group', rg, '--vm', 'vmproto', '--name', name, '--storage-account', k.account));
+        assert.equal(created.code, 0, created.stderr);
+        const order = proto.orders.find((o) => o.captureName === name)!;
+        proto.send({ type: 'capture.state', state: ProtocolAgent.state(order.captureUid, 2, { status: 'Stopped', stopReason: 'Manual', file: { path: file.path, sizeInBytes: file.sizeInBytes, sha256: file.sha256, stored: false } }) });
+        const requestId = `grant-${k.kind}`;
+        proto.send({ type: 'upload.request', requestId, captureUid: order.captureUid, sizeInBytes: file.sizeInBytes, sha256: file.sha256 });
+        const answer = await proto.answer(requestId);
+        assert.equal(answer.type, 'upload.grant', JSON.stringify(answer));
+        const grant = (answer as Extract<ServerToAgent, { type: 'upload.grant' }>).grant as UploadGrant;
+        assert.equal(grant.kind, k.kind);
+
+        if (grant.kind === 'local') {
+          assert.equal(await put(k, otherBlob(grant.uploadUrl), {}), 403, 'local: the signed URL of one blob cannot write another');
+          assert.deepEqual(await uploadFile(grant, file.path, { sizeInBytes: file.sizeInBytes, sha256: file.sha256, retryBudgetInMs: 5_000 }), { ok: true });
+        } else if (grant.kind === 'azureBlob') {
+          const headers = { 'x-ms-blob-type': 'BlockBlob', 'x-ms-version': '2021-12-02' };
+          assert.equal(await put(k, otherBlob(grant.sasUrl), headers), 403, 'azureBlob: the SAS of one blob cannot write another');
+          assert.equal(await put(k, grant.sasUrl, headers), 201);
+        } else if (grant.kind === 's3' && grant.mode === 'single') {
+          const headers = { 'Content-Type': 'application/vnd.tcpdump.pcap' };
+          assert.equal(await put(k, otherBlob(grant.putUrl), headers), 403, 's3: the presigned URL of one key cannot write another');
+          assert.equal(await put(k, grant.putUrl, headers), 200);
+        } else {
+          assert.fail(`unexpected grant ${grant.kind}`);
+        }
+        proto.send({ type: 'upload.done', requestId: `${requestId}-done`, captureUid: order.captureUid, sizeInBytes: file.sizeInBytes, sha256: file.sha256 });
+        assert.deepEqual(await proto.answer(`${requestId}-done`), { type: 'upload.verified', requestId: `${requestId}-done`, captureUid: order.captureUid, ok: true }, `${k.kind}: the server verified size and SHA-256`);
+      }
+
+      // A capture of another host: no grant for it.
+      const running = await lab.nw(pc('create', '--resource-group', rg, '--vm', 'vma', '--name', 'notyours', '--storage-account', 'nwlocal', '--time-limit', '60'));
+      assert.equal(running.code, 0, running.stderr);
+      const stateDir = join(agentDataDirs[0]!, 'captures');
+      const uid = readdirSync(stateDir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(stateDir, f), 'utf8')) as { order: { captureUid: string; captureName: string } }).find((r) => r.order.captureName === 'notyours')!.order.captureUid;
+      proto.send({ type: 'upload.request', requestId: 'steal', captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256 });
+      const refused = await proto.answer('steal');
+      assert.equal(refused.type, 'upload.refused', 'a host gets no grant for a capture it does not run');
+      assert.equal((await lab.nw(pc('delete', '--name', 'notyours', '--location', LOC, '--delete-files'))).code, 0);
+    } finally {
+      proto.close();
+    }
+  });
 
   test('a storage path of another account is refused', async () => {
     const r = await lab.nw(pc('create', '--resource-group', rg, '--vm', 'vma', '--name', 'wrongpath', '--storage-account', 'azcaps', '--storage-path', kinds[2]!.containerUrl('network-watcher-logs', 'x')));

@@ -8,6 +8,7 @@ import { CaptureManager } from './capture-manager.js';
 import { AGENT_DEFAULTS, AGENT_VERSION, type AgentConfig } from './config.js';
 import { ServerConnection } from './connection.js';
 import { loadCredential, saveCredential, type AgentCredential } from './credential.js';
+import { DEFAULT_METRICS_INTERVAL_IN_MS, startHostMetrics, type AgentMetricsConfig } from './metrics.js';
 
 /** A running agent. */
 export interface RunningAgent {
@@ -74,7 +75,7 @@ async function enroll(config: AgentConfig): Promise<AgentCredential> {
  * Starts an agent: enrols with the one-time token (or uses the credential saved by an earlier
  * enrolment), then keeps a connection to the server and runs the captures it orders.
  */
-export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
+export async function startAgent(config: AgentConfig & AgentMetricsConfig): Promise<RunningAgent> {
   const logger = createLogger({ name: 'nw-agent', level: config.logLevel });
   let cred = loadCredential(config.dataDir);
   if (config.enrollmentToken) cred = await enroll(config);
@@ -98,10 +99,28 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   });
   connection.on('message', (msg) => manager.handle(msg));
   connection.start();
+  let hostMetrics;
+  try {
+    hostMetrics = await startHostMetrics({
+      intervalInMs: config.metricsIntervalInMs ?? DEFAULT_METRICS_INTERVAL_IN_MS,
+      send: (msg) => connection.send(msg),
+      captureStates: () => manager.states(),
+      isConnected: () => connection.isOpen,
+      ...(config.metricsListen ? { listen: config.metricsListen } : {}),
+      logger,
+      vmId: cred.vmId,
+      agentVersion: AGENT_VERSION,
+    });
+  } catch (error) {
+    await manager.close();
+    connection.close();
+    throw new AgentStartError(`cannot serve metrics on ${config.metricsListen?.host}:${config.metricsListen?.port}: ${(error as Error).message}`);
+  }
   logger.info({ vm: cred.vmId, server: serverUrl }, 'agent started');
   return {
     vmId: cred.vmId,
     async close() {
+      await hostMetrics.close();
       await manager.close();
       // Give the final states a moment to leave before the socket closes.
       await new Promise((r) => setTimeout(r, 100));

@@ -225,7 +225,8 @@ export class CaptureManager {
     try {
       let lastReason = 'not connected to the server';
       while (!this.closed && Date.now() < deadline) {
-        const result = await this.tryUpload(uid, file);
+        // The uploader's own retries (without progress) stay within what is left of the budget.
+        const result = await this.tryUpload(uid, file, Math.max(1_000, deadline - Date.now()));
         if (result.ok) {
           if (purpose === 'storage') {
             const errors = rec.state.errors.filter((e) => e !== 'StorageFailed');
@@ -250,11 +251,11 @@ export class CaptureManager {
     }
   }
 
-  private async tryUpload(uid: string, file: NonNullable<AgentCaptureState['file']>): Promise<{ ok: true } | { ok: false; reason: string; retryable: boolean }> {
+  private async tryUpload(uid: string, file: NonNullable<AgentCaptureState['file']>, retryBudgetInMs: number): Promise<{ ok: true } | { ok: false; reason: string; retryable: boolean }> {
     const requestId = randomUUID();
     const answer = await this.ask<GrantAnswer>(this.pendingGrants, requestId, { type: 'upload.request', requestId, captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256 }, { kind: 'refused', reason: 'no answer from the server', retryable: true });
     if (answer.kind === 'refused') return { ok: false, reason: answer.reason, retryable: answer.retryable };
-    const result = await uploadFile(answer.grant, file.path, { sizeInBytes: file.sizeInBytes, sha256: file.sha256, retryBudgetInMs: 30_000 });
+    const result = await uploadFile(answer.grant, file.path, { sizeInBytes: file.sizeInBytes, sha256: file.sha256, retryBudgetInMs });
     if (!result.ok) return result;
     const verified = await this.ask<{ ok: boolean; reason?: string }>(this.pendingVerifications as never, requestId, { type: 'upload.done', requestId, captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256 }, { ok: false, reason: 'no answer from the server' }, (ok: boolean, reason?: string) => ({ ok, reason }));
     return verified.ok ? { ok: true } : { ok: false, reason: verified.reason ?? 'verification failed', retryable: true };

@@ -16,6 +16,8 @@ import { login } from './commands/login.js';
 import { runServer, DEFAULT_LISTEN } from './commands/server.js';
 import { runAgent } from './commands/agent.js';
 import { up } from './commands/up.js';
+import { registerAlertCaptureCommands, registerMonitorCommands } from './commands/monitor-commands.js';
+import { withAgentMetrics } from './commands/monitor-agent-metrics.js';
 
 /** What long-running commands need beyond the context. */
 export interface RunOptions {
@@ -164,6 +166,9 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--kind <kind>', 'backend: local, azureBlob or s3 (az account kinds such as StorageV2 mean local)')
     .option('--backend <type>', 'same as --kind with a backend name')
     .option('--connection-string <text>', 'azureBlob: connection string (or env AZURE_STORAGE_CONNECTION_STRING)')
+    .option('--account-name <name>', 'azureBlob: account name, with --account-key (instead of --connection-string)')
+    .option('--account-key <key>', 'azureBlob: account key, with --account-name')
+    .option('--blob-endpoint <url>', 'azureBlob: blob endpoint (default https://ACCOUNT.blob.core.windows.net), with --account-name')
     .option('--endpoint <url>', 's3: endpoint URL')
     .option('--region <region>', 's3: region')
     .option('--bucket <bucket>', 's3: bucket')
@@ -276,6 +281,11 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--progress', 'show progress even when stderr is not a terminal')
     .action(act((o) => packetCaptureDownload(o, ctx)));
 
+  registerAlertCaptureCommands(watcher, ctx, leaf);
+
+  // ---- nw monitor (seed 002) ---------------------------------------------------------------
+  registerMonitorCommands(program, ctx, leaf);
+
   // ---- nw login / server / agent / up ------------------------------------------------------
   leaf(program, 'login', 'save the server URL and token for the next commands (checks the token first)', [
     'nw login --server https://nw.example:8817 --token "$(cat /var/lib/netwatcher/admin-token)"',
@@ -316,13 +326,18 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--capture-root <dir>', 'folder local capture files live under (default /var/captures)')
     .option('--ca-file <file>', "CA certificate (PEM) of the server's private certificate")
     .option('--ca-sha256 <fingerprint>', "SHA-256 of a self-signed server's CA: fetched from the server into --ca-file (default DATA_DIR/server-ca.pem) and trusted only if it matches")
+    .option('--upload-retry-budget-ms <ms>', 'how long an upload may keep failing before the capture reports StorageFailed (default 300000); the file is kept and retried after')
+    .option('--upload-retry-interval-ms <ms>', 'interval between upload retries after a StorageFailed (default 60000)')
+    .option('--metrics-listen <host:port>', 'serve Prometheus /metrics here (off by default)')
+    .option('--metrics-interval <seconds>', 'seconds between host-metric reports to the server (default 1)')
     .option('--log-level <level>', 'log level')
     .addHelpText('after', examples([
       'nw agent --server https://nw.example:8817 --token <one-time token> --data-dir /var/lib/netwatcher/agent',
+      'nw agent --server https://nw.example:8817 --data-dir /var/lib/netwatcher/agent --metrics-listen 0.0.0.0:9100',
       '# a server with a self-signed certificate (the install command carries the pin):',
       'nw agent --server https://nw.example:8817 --token <token> --data-dir /var/lib/netwatcher/agent --ca-file /var/lib/netwatcher/agent/server-ca.pem --ca-sha256 <64 hex digits>',
     ]))
-    .action(act((o) => runAgent(o, ctx, stop, run.starters)));
+    .action(act((o) => runAgent(o, ctx, stop, withAgentMetrics(o, run.starters))));
 
   program
     .command('up')

@@ -1,3 +1,4 @@
 export * from './errors.js';
 export * from './arm-id.js';
 export * from './logger.js';
+export * from './tls.js';

@@ -3,3 +3,4 @@ export * from './validate.js';
 export * from './packet-capture.js';
 export * from './resources.js';
 export * from './agent-protocol.js';
+export * from './alerts.js';

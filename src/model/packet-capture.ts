@@ -20,6 +20,23 @@ export const storageLocationSchema = ciObject({
   localPath: z.string().optional(),
 });
 
+const addressText = { type: 'string', description: "A value, a range 'a-b', or a ';'-separated list of values and ranges; IPv4 (inet_aton forms) or IPv6" } as const;
+const portText = { type: ['string', 'integer'], description: "A port, a range 'a-b', or a ';'-separated list of ports and ranges" } as const;
+
+/**
+ * One filter of a capture. src/filter validates and compiles filters (so its errors name the
+ * filter and field); this schema accepts anything and carries their shape for the OpenAPI document.
+ */
+const packetCaptureFilterDocumented = z.unknown().meta({
+  title: 'PacketCaptureFilter',
+  description: 'A packet is kept if it matches any filter; within a filter every field given must match, the host being local (docs/filters.md).',
+  type: 'object',
+  properties: {
+    protocol: { type: 'string', enum: ['TCP', 'UDP', 'Any'], default: 'Any' },
+    localIPAddress: addressText, remoteIPAddress: addressText, localPort: portText, remotePort: portText,
+  },
+});
+
 /** The request body of PUT …/packetCaptures/{name} (PacketCapture). Filters are validated by src/filter. */
 export const packetCaptureCreateSchema = ciObject({
   properties: ciObject({
@@ -30,7 +47,7 @@ export const packetCaptureCreateSchema = ciObject({
     totalBytesPerSession: uint32(PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession).optional(),
     timeLimitInSeconds: uint32(PACKET_CAPTURE_LIMITS.maxTimeLimitInSeconds).optional(),
     storageLocation: storageLocationSchema,
-    filters: z.array(z.unknown()).optional(),
+    filters: z.array(packetCaptureFilterDocumented).optional(),
     continuousCapture: z.boolean().nullable().optional(),
     captureSettings: ciObject({
       fileCount: z.number().int().min(0).max(10000).optional(),

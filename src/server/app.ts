@@ -13,6 +13,9 @@ import { registerPacketCaptureRoutes } from './routes/packet-captures.js';
 import { registerStorageAccountRoutes } from './routes/storage-accounts.js';
 import { registerVmRoutes } from './routes/vms.js';
 import { registerWatcherRoutes } from './routes/watchers.js';
+import { isAlertCaptureTriggerPath, registerAlertCaptureRoutes, registerAlertCaptureTrigger } from './routes/alert-capture.js';
+import { registerAlertRoutes } from './routes/alerts.js';
+import { registerMetricRoutes } from './routes/metrics.js';
 
 /** Largest JSON body accepted (ARM's own limit is 4 MiB; ours are small). */
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
@@ -20,7 +23,7 @@ const MAX_JSON_BODY_BYTES = 1024 * 1024;
 /** Routes that carry their own proof instead of a bearer token. */
 function isPublicPath(path: string): boolean {
   const p = path.toLowerCase();
-  return p === '/healthz' || p === AGENT_ENROLL_PATH || p === AGENT_CA_PATH || p === OPENAPI_PATH || p.startsWith('/storage/');
+  return p === '/healthz' || p === AGENT_ENROLL_PATH || p === AGENT_CA_PATH || p === OPENAPI_PATH || p.startsWith('/storage/') || isAlertCaptureTriggerPath(p);
 }
 
 /**
@@ -90,7 +93,13 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     registerVmRoutes(arm, ctx);
     registerStorageAccountRoutes(arm, ctx);
     registerAgentRoutes(arm, ctx);
+    registerAlertRoutes(arm, ctx);
+    registerMetricRoutes(arm, ctx);
+    registerAlertCaptureRoutes(arm, ctx);
   });
+
+  // The alert-capture trigger checks its own key and reads any content type, up to 256 KB.
+  void app.register(async (trigger) => registerAlertCaptureTrigger(trigger, ctx));
 
   void app.register(async (storage) => {
     registerLocalStorageRoutes(storage, {

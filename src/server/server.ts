@@ -14,6 +14,7 @@ import { handleAgentMessage } from './services/agent-channel.js';
 import type { ServerContext } from './services/context.js';
 import { ensureDefaultStorageAccount } from './services/storage-accounts.js';
 import { setAgentConnected } from './services/vms.js';
+import { startAlertsRuntime } from './routes/alerts-runtime.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -75,10 +76,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost;
   const url = `${config.tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
   logger.info({ url, database: db.engine }, 'server listening');
+  const alerts = startAlertsRuntime(ctx, url);
   return {
     url,
     adminToken,
     async close() {
+      await alerts.close();
       await ctx.hub.close();
       await app.close();
       await db.close();

@@ -19,6 +19,9 @@ const maxBlocksPerBlob = 50_000;
 // SAS start time is set in the past so a host whose clock runs a little behind is not refused.
 const clockSkewAllowanceInMs = 5 * 60_000;
 
+// Three tries, 200 ms then 400 ms apart (capped at 2 s): a blip is absorbed, an outage shows at once.
+const serverRetryOptions = { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2_000 };
+
 /** Block size the agent will use for a file of this size. */
 export function azureBlockSizeFor(sizeInBytes: number): number {
   const needed = Math.ceil(sizeInBytes / maxBlocksPerBlob / mebibyte) * mebibyte;
@@ -38,7 +41,9 @@ function wrap(what: string, error: unknown): StorageServiceError {
 export function openAzureBlobStore(connectionString: string): BlobStore {
   const parts = parseAzureConnectionString(connectionString);
   const credential = new StorageSharedKeyCredential(parts.accountName, parts.accountKey);
-  const service = new BlobServiceClient(parts.blobEndpoint, credential);
+  // The SDK's default retries (4 tries, 4 s doubling) would hide an outage for ~30 s in every
+  // server call (grant, verify); the agent has its own retry loop, so fail fast and let it retry.
+  const service = new BlobServiceClient(parts.blobEndpoint, credential, { retryOptions: serverRetryOptions });
   const endpoint = new URL(parts.blobEndpoint);
   const endpointPath = endpoint.pathname.replace(/\/+$/, '');
 

@@ -55,6 +55,51 @@ export const MIGRATIONS: readonly string[] = [
      updated_at timestamptz NOT NULL DEFAULT now()
    );`,
   `CREATE TABLE server_settings (name text PRIMARY KEY, value text NOT NULL)`,
+  // Host metrics, metric-alert evaluation state, fired alerts, alert-triggered capture runs (seed 002).
+  `CREATE TABLE metric_samples (
+     vm_key text NOT NULL,
+     at timestamptz NOT NULL,
+     metrics jsonb NOT NULL
+   );
+   CREATE INDEX metric_samples_by_vm_time ON metric_samples (vm_key, at);
+   CREATE INDEX metric_samples_by_time ON metric_samples (at);
+   CREATE TABLE alert_rule_schedule (
+     rule_key text PRIMARY KEY,
+     frequency_ms integer NOT NULL,
+     next_evaluation_at timestamptz NOT NULL
+   );
+   CREATE TABLE alert_targets (
+     rule_key text NOT NULL,
+     target_key text NOT NULL,
+     state jsonb NOT NULL,
+     updated_at timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (rule_key, target_key)
+   );
+   CREATE TABLE alerts (
+     id text PRIMARY KEY,
+     subscription_id text NOT NULL,
+     rule_key text NOT NULL,
+     target_key text NOT NULL,
+     monitor_condition text NOT NULL,
+     fired_at timestamptz NOT NULL,
+     resolved_at timestamptz,
+     body jsonb NOT NULL,
+     notifications jsonb NOT NULL DEFAULT '[]'::jsonb,
+     updated_at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE INDEX alerts_by_subscription ON alerts (lower(subscription_id), fired_at);
+   CREATE TABLE alert_capture_runs (
+     id text PRIMARY KEY,
+     config_key text NOT NULL,
+     dedupe_key text NOT NULL,
+     state text NOT NULL,
+     capture_key text,
+     detail jsonb NOT NULL,
+     created_at timestamptz NOT NULL DEFAULT now(),
+     updated_at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE UNIQUE INDEX alert_capture_runs_dedupe ON alert_capture_runs (config_key, dedupe_key);
+   CREATE INDEX alert_capture_runs_by_state ON alert_capture_runs (state);`,
 ];
 
 /** Brings the schema up to date; safe to call from several replicas at once (advisory lock). */

@@ -1,8 +1,9 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
-import { AGENT_CA_PATH, ensurePinnedCaFile } from '../../lib/index.js';
+import { AGENT_CA_PATH, ensurePinnedCaFile, trustCaInProcess } from '../../lib/index.js';
 import { writeLine, type CliContext } from '../context.js';
 import { CliError } from '../errors.js';
-import { requireOption } from '../option-values.js';
+import { parseIntegerOption, requireOption } from '../option-values.js';
 import { loadAgentStarter, waitForAbort, type ServiceStarters } from '../services.js';
 import { defaultDataDir } from './server.js';
 
@@ -22,6 +23,10 @@ export interface AgentCommandOptions {
   caFile?: string;
   /** SHA-256 of a self-signed server's CA: fetched into caFile (default DATA_DIR/server-ca.pem) and trusted only if it matches. */
   caSha256?: string;
+  /** How long an upload may keep failing before the capture reports StorageFailed (ms). */
+  uploadRetryBudgetMs?: string | number;
+  /** Interval between upload retries after a StorageFailed (ms). */
+  uploadRetryIntervalMs?: string | number;
   logLevel?: string;
 }
 
@@ -32,18 +37,25 @@ export interface AgentCommandOptions {
  */
 export async function runAgent(options: AgentCommandOptions, ctx: CliContext, stop: AbortSignal, starters?: Pick<ServiceStarters, 'startAgent'>): Promise<void> {
   const serverUrl = requireOption('--server', options.server);
+  const uploadRetryBudgetInMs = parseIntegerOption('--upload-retry-budget-ms', options.uploadRetryBudgetMs, 0, 7 * 24 * 3_600_000);
+  const uploadRetryIntervalInMs = parseIntegerOption('--upload-retry-interval-ms', options.uploadRetryIntervalMs, 100, 24 * 3_600_000);
   const dataDir = resolve(options.dataDir ?? join(defaultDataDir(), 'agent'));
-  let caFile = options.caFile ? resolve(options.caFile) : undefined;
+  const fetchedCa = join(dataDir, 'server-ca.pem');
+  // A CA fetched by an earlier run (--ca-sha256) keeps being trusted on later runs without flags.
+  let caFile = options.caFile ? resolve(options.caFile) : !options.caSha256 && existsSync(fetchedCa) ? fetchedCa : undefined;
   if (options.caSha256) {
     // The install command of a self-signed server carries the CA's pin: get the CA from the server
     // (or keep the copy fetched before) and trust it only if it has that fingerprint.
-    caFile ??= join(dataDir, 'server-ca.pem');
+    caFile ??= fetchedCa;
     try {
       await ensurePinnedCaFile(caFile, `${serverUrl.replace(/\/+$/, '')}${AGENT_CA_PATH}`, options.caSha256);
     } catch (error) {
       throw new CliError(`cannot get the server's CA certificate: ${(error as Error).message}`, { cause: error });
     }
   }
+  // The agent's uploads to the server's local storage are plain node:https requests: they must
+  // trust the server's CA too, not only its enrolment and WebSocket.
+  if (caFile) trustCaInProcess(readFileSync(caFile, 'utf8'));
   const services = starters ?? (await loadAgentStarter());
   const agent = await services.startAgent({
     serverUrl,
@@ -53,6 +65,8 @@ export async function runAgent(options: AgentCommandOptions, ctx: CliContext, st
     ...(options.captureRoot ? { captureRoot: resolve(options.captureRoot) } : {}),
     ...(caFile ? { caFile } : {}),
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+    ...(uploadRetryBudgetInMs !== undefined ? { uploadRetryBudgetInMs } : {}),
+    ...(uploadRetryIntervalInMs !== undefined ? { uploadRetryIntervalInMs } : {}),
   });
   writeLine(ctx.out, `netwatcher agent running as ${agent.vmId}`);
   await waitForAbort(stop);

@@ -36,6 +36,12 @@ export interface StorageAccountCreateOptions extends CommonOptions {
   backend?: string;
   /** azureBlob: connection string (also read from AZURE_STORAGE_CONNECTION_STRING). */
   connectionString?: string;
+  /** azureBlob: account name, with accountKey (instead of a connection string). */
+  accountName?: string;
+  /** azureBlob: account key (base64), with accountName. */
+  accountKey?: string;
+  /** azureBlob: blob endpoint (default https://{accountName}.blob.core.windows.net), with accountName. */
+  blobEndpoint?: string;
   /** s3: endpoint URL (absent: AWS). */
   endpoint?: string;
   /** s3: region. */
@@ -71,7 +77,13 @@ export function storageAccountBody(options: StorageAccountCreateOptions): Record
       backend = { type };
       break;
     case 'azureBlob':
-      backend = { type, connectionString: requireOption('--connection-string', options.connectionString) };
+      if (options.accountName !== undefined || options.accountKey !== undefined || options.blobEndpoint !== undefined) {
+        if (options.connectionString !== undefined) throw new UsageError('usage error: give --connection-string or --account-name/--account-key [--blob-endpoint], not both');
+        backend = { type, accountName: requireOption('--account-name', options.accountName), accountKey: requireOption('--account-key', options.accountKey) };
+        if (options.blobEndpoint) backend['blobEndpoint'] = options.blobEndpoint;
+      } else {
+        backend = { type, connectionString: requireOption('--connection-string', options.connectionString) };
+      }
       break;
     case 's3': {
       backend = {

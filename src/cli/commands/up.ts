@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunningAgent } from '../../agent/index.js';
 import type { RunningServer } from '../../server/index.js';
-import { ensureSelfSignedCertificate } from '../../lib/index.js';
+import { ensureSelfSignedCertificate, trustCaInProcess } from '../../lib/index.js';
 import { AGENT_EXTENSION } from '../../model/index.js';
 import { ArmClient } from '../arm-client.js';
 import { createCaFetch } from '../ca-fetch.js';
@@ -75,8 +75,10 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
   const subscriptionId = ctx.config.subscriptionId || DEFAULT_SUBSCRIPTION_ID;
   const services = starters ?? (await loadServiceStarters());
   const tls = options.tls ? ensureSelfSignedCertificate(join(dataDir, 'tls'), certificateNames(host)) : undefined;
-  // With our own certificate, every client of this process trusts exactly that certificate.
+  // With our own certificate, every client in this process trusts it: the CLI's requests, and
+  // the agent's (its uploads to local storage are plain node:https requests).
   const fetchFn = tls ? createCaFetch(readFileSync(tls.certPath)) : ctx.fetch;
+  if (tls) trustCaInProcess(readFileSync(tls.certPath, 'utf8'));
 
   writeLine(ctx.out, `starting server… (data in ${dataDir})`);
   const server: RunningServer = await services.startServer({

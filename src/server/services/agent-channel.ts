@@ -39,7 +39,9 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
       return;
     case 'upload.request': {
       const rec = await ctx.store.findCaptureByUid<CaptureBody>(msg.captureUid);
-      const dest = rec ? await uploadDestination(ctx, rec, vmKey, baseUrl) : null;
+      // A grant writes into a storage account: only a host the capture runs on may get one.
+      const ownCapture = rec?.body._internal.targets.some((t) => t.vmKey.toLowerCase() === vmKey.toLowerCase()) ?? false;
+      const dest = rec && ownCapture ? await uploadDestination(ctx, rec, vmKey, baseUrl) : null;
       if (!dest) {
         ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: 'the capture or its storage account no longer exists', retryable: false });
         return;

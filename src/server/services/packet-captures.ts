@@ -71,6 +71,8 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
   if (!sl.storageId && !filePathInput) {
     throw new ApiError('MissingRequiredProperty', 'properties.storageLocation needs storageId (a storage account) or filePath (a path on the host under /var/captures), or both.', { target: 'properties.storageLocation' });
   }
+  // The request's own mistakes before the state of the world (VM, agent), so fixing one never reveals another.
+  const localFilePath = filePathInput ? validateCaptureFilePath(filePathInput, sl.filePath ? 'properties.storageLocation.filePath' : 'properties.storageLocation.localPath') : null;
   const targetRef = parseArmId(p.target);
   if (!targetRef) throw new ApiError('InvalidResourceId', `properties.target '${p.target}' is not a resource id (expected /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}).`, { target: 'properties.target' });
   const targetType = p.targetType ?? 'AzureVM';
@@ -91,7 +93,6 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
     throw new ApiError('AgentNotConnected', `The Network Watcher agent of virtual machine '${vm.name}' is not connected; start it on the host with the install command of 'nw vm extension set'.`, { target: 'properties.target' });
   }
 
-  const localFilePath = filePathInput ? validateCaptureFilePath(filePathInput, sl.filePath ? 'properties.storageLocation.filePath' : 'properties.storageLocation.localPath') : null;
   const createdAt = new Date();
   let storage: CaptureInternal['storage'] = null;
   let storageId = '';

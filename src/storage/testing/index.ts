@@ -1,5 +1,6 @@
-// Test fixtures of src/storage: real storage servers on loopback (Azurite, Swift's S3 API, the
-// local routes) and capture-like files. For tests and benchmarks only; never imported by src/.
+// Test fixtures of src/storage: real storage servers (Azurite, Swift's S3 API, the local routes) on
+// loopback or inside a test network namespace (TestServerPlacement), and capture-like files.
+// For tests and benchmarks only; never imported by src/.
 
 export { startAzurite } from './azurite.js';
 export type { AzuriteServer } from './azurite.js';
@@ -10,3 +11,4 @@ export type { LocalStorageTestServer } from './local-server.js';
 export { writeRandomCaptureFile, sha256OfStream } from './files.js';
 export type { TestFile } from './files.js';
 export { findFreePort } from './processes.js';
+export type { TestServerPlacement } from './processes.js';

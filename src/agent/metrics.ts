@@ -1,0 +1,191 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { hostMetricDeltas, readHostCounters, type HostCounterSnapshot } from '../alerts/index.js';
+import type { Logger } from '../lib/index.js';
+import type { AgentCaptureState, AgentToServer } from '../model/index.js';
+
+/** Host-metric settings of an agent (flags of `nw agent`). */
+export interface AgentMetricsConfig {
+  /** Where to serve Prometheus `/metrics`; absent (the default): no listener. */
+  metricsListen?: { host: string; port: number };
+  /** Interval between host-metric reports to the server. */
+  metricsIntervalInMs?: number;
+}
+
+/**
+ * Default report interval. One second, so an alert on a 1-second evaluation sees a burst within
+ * about a second (alert → capture under 3 s); a report is a few hundred bytes.
+ */
+export const DEFAULT_METRICS_INTERVAL_IN_MS = 1_000;
+
+/** What the reporter needs from the agent. */
+export interface HostMetricsOptions {
+  intervalInMs: number;
+  /** Sends on the server connection; false when it is down (the report is dropped: metrics are a stream). */
+  send(msg: AgentToServer): boolean;
+  /** The captures the agent knows (for the Prometheus endpoint). */
+  captureStates(): AgentCaptureState[];
+  isConnected(): boolean;
+  listen?: { host: string; port: number };
+  logger: Logger;
+  vmId: string;
+  agentVersion: string;
+  /** Root of /proc (tests). */
+  procRoot?: string;
+}
+
+/** The running reporter. */
+export interface HostMetricsReporter {
+  /** URL of the Prometheus listener, or null. */
+  metricsUrl: string | null;
+  close(): Promise<void>;
+}
+
+/** Reads /proc once for every metric of one scrape (prom-client collects them in parallel). */
+function memoizedSnapshot(procRoot: string | undefined): () => Promise<HostCounterSnapshot> {
+  let at = 0;
+  let pending: Promise<HostCounterSnapshot> | null = null;
+  return () => {
+    if (!pending || Date.now() - at > 250) {
+      at = Date.now();
+      pending = readHostCounters(procRoot);
+    }
+    return pending;
+  };
+}
+
+/**
+ * The agent's Prometheus registry. Host counters carry node_exporter's names and meaning
+ * (`node_netstat_Tcp_OutSegs`, `node_network_transmit_bytes_total{device}` …), so dashboards and
+ * rules written for node_exporter work unchanged; `nw_agent_*` are the agent's own.
+ */
+export function createAgentRegistry(opts: Pick<HostMetricsOptions, 'captureStates' | 'isConnected' | 'vmId' | 'agentVersion' | 'procRoot'>, reports: { sent: () => number; dropped: () => number }): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'nw_agent_' });
+  const snapshot = memoizedSnapshot(opts.procRoot);
+  const netstat: Array<[string, 'Tcp' | 'Udp' | 'Udp6', string]> = [
+    ['node_netstat_Tcp_InSegs', 'Tcp', 'InSegs'], ['node_netstat_Tcp_OutSegs', 'Tcp', 'OutSegs'], ['node_netstat_Tcp_RetransSegs', 'Tcp', 'RetransSegs'],
+    ['node_netstat_Udp_InDatagrams', 'Udp', 'InDatagrams'], ['node_netstat_Udp_OutDatagrams', 'Udp', 'OutDatagrams'],
+    ['node_netstat_Udp6_InDatagrams', 'Udp6', 'Udp6InDatagrams'], ['node_netstat_Udp6_OutDatagrams', 'Udp6', 'Udp6OutDatagrams'],
+  ];
+  for (const [name, group, field] of netstat) {
+    // node_exporter types these `untyped`; prom-client has no such type, and a gauge rates the same.
+    new Gauge({
+      name, help: `Statistic ${group === 'Udp6' ? field : group + field}.`, registers: [registry],
+      async collect() {
+        const s = await snapshot();
+        const v = group === 'Udp6' ? s.snmp6[field] : s.snmp[group]?.[field];
+        if (v !== undefined) this.set(v);
+      },
+    });
+  }
+  const devices: Array<[string, 'rxBytes' | 'txBytes' | 'rxPackets' | 'txPackets', string]> = [
+    ['node_network_receive_bytes_total', 'rxBytes', 'Network device statistic receive_bytes.'],
+    ['node_network_transmit_bytes_total', 'txBytes', 'Network device statistic transmit_bytes.'],
+    ['node_network_receive_packets_total', 'rxPackets', 'Network device statistic receive_packets.'],
+    ['node_network_transmit_packets_total', 'txPackets', 'Network device statistic transmit_packets.'],
+  ];
+  for (const [name, field, help] of devices) {
+    new Counter({
+      name, help, labelNames: ['device'], registers: [registry],
+      async collect() {
+        const s = await snapshot();
+        this.reset();
+        for (const [device, c] of Object.entries(s.interfaces)) this.inc({ device }, c[field]);
+      },
+    });
+  }
+  new Gauge({ name: 'nw_agent_info', help: 'This agent: its VM id and version.', labelNames: ['vm_id', 'version'], registers: [registry], collect() { this.set({ vm_id: opts.vmId, version: opts.agentVersion }, 1); } });
+  new Gauge({ name: 'nw_agent_connected', help: '1 while the agent is connected to its server.', registers: [registry], collect() { this.set(opts.isConnected() ? 1 : 0); } });
+  const byStatus = new Gauge({ name: 'nw_agent_captures', help: 'Captures this agent knows, by status.', labelNames: ['status'], registers: [registry] });
+  const packets = new Gauge({ name: 'nw_agent_capture_packets_captured', help: 'Packets captured by the captures this agent knows.', registers: [registry] });
+  new Gauge({
+    name: 'nw_agent_capture_kernel_packets_dropped', help: 'Packets the kernel dropped during the captures this agent knows.', registers: [registry],
+    collect() {
+      const states = opts.captureStates();
+      byStatus.reset();
+      for (const status of ['NotStarted', 'Running', 'Stopped', 'Error']) byStatus.set({ status }, states.filter((s) => s.status === status).length);
+      packets.set(states.reduce((a, s) => a + s.packetsCaptured, 0));
+      this.set(states.reduce((a, s) => a + (s.kernelPacketsDropped ?? 0), 0));
+    },
+  });
+  new Counter({
+    name: 'nw_agent_metric_reports_total', help: 'Host-metric reports, sent or dropped while disconnected.', labelNames: ['outcome'], registers: [registry],
+    collect() { this.reset(); this.inc({ outcome: 'sent' }, reports.sent()); this.inc({ outcome: 'dropped' }, reports.dropped()); },
+  });
+  return registry;
+}
+
+/**
+ * Starts reporting host metrics: every interval, what the kernel counted since the last report
+ * (`{type:'metrics', values:{'TCP Segments Sent': n, …}}`), and, when asked, a Prometheus
+ * `/metrics` listener.
+ */
+export async function startHostMetrics(opts: HostMetricsOptions): Promise<HostMetricsReporter> {
+  let previous: HostCounterSnapshot | null = null;
+  let sent = 0;
+  let dropped = 0;
+  let warned = false;
+  let busy = false;
+  const report = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const current = await readHostCounters(opts.procRoot);
+      if (previous) {
+        if (opts.send({ type: 'metrics', at: new Date().toISOString(), values: hostMetricDeltas(previous, current) })) sent++;
+        else dropped++;
+      }
+      previous = current;
+      warned = false;
+    } catch (error) {
+      if (!warned) opts.logger.warn({ err: error }, 'cannot read host network counters; host metrics are not reported');
+      warned = true;
+    } finally {
+      busy = false;
+    }
+  };
+  await report();
+  const timer = setInterval(() => { void report(); }, opts.intervalInMs);
+  timer.unref();
+
+  let server: Server | null = null;
+  let metricsUrl: string | null = null;
+  if (opts.listen) {
+    const registry = createAgentRegistry(opts, { sent: () => sent, dropped: () => dropped });
+    server = createServer((req, res) => {
+      if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('only GET /metrics is served here\n');
+        return;
+      }
+      registry.metrics().then((text) => {
+        res.writeHead(200, { 'Content-Type': registry.contentType }).end(text);
+      }, (error: unknown) => {
+        opts.logger.warn({ err: error }, 'collecting metrics failed');
+        res.writeHead(500, { 'Content-Type': 'text/plain' }).end('collecting metrics failed\n');
+      });
+    });
+    const s = server;
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(opts.listen!.port, opts.listen!.host, () => { s.off('error', reject); resolve(); });
+    });
+    const port = (server.address() as AddressInfo).port;
+    const host = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;
+    metricsUrl = `http://${host}:${port}/metrics`;
+    opts.logger.info({ url: metricsUrl }, 'serving Prometheus metrics');
+  }
+  return {
+    metricsUrl,
+    async close() {
+      clearInterval(timer);
+      if (server) {
+        const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+        // A scraper keeps its connection alive between scrapes; close() alone would wait for it.
+        server.closeAllConnections();
+        await closed;
+      }
+    },
+  };
+}

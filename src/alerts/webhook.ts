@@ -1,0 +1,84 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** The fetch function webhook deliveries use (global fetch in production). */
+export type WebhookFetch = (url: string, init: RequestInit) => Promise<Response>;
+
+/** How a webhook is delivered. */
+export interface WebhookDeliveryOptions {
+  fetch?: WebhookFetch;
+  /** Waits before each retry; its length is the number of retries. */
+  retryDelaysInMs?: readonly number[];
+  /** Limit of one attempt. */
+  attemptTimeoutInMs?: number;
+  /** Aborts waiting retries (server shutting down). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Default retries: Azure's action groups retry a failed webhook a few times over about a minute;
+ * so do we (5 s, 20 s, 40 s), then record the failure.
+ */
+export const DEFAULT_WEBHOOK_RETRY_DELAYS_IN_MS: readonly number[] = [5_000, 20_000, 40_000];
+
+/** Limit of one delivery attempt (Azure's action groups wait 10 s). */
+export const DEFAULT_WEBHOOK_ATTEMPT_TIMEOUT_IN_MS = 10_000;
+
+/** The end of a delivery: a value, never an exception. */
+export interface WebhookDeliveryResult {
+  outcome: 'Succeeded' | 'Failed';
+  attempts: number;
+  /** Status of the last answer, or null when none came. */
+  httpStatus: number | null;
+  /** Why the last attempt failed (no URL in it: webhook URLs may carry keys). */
+  error: string | null;
+}
+
+/**
+ * Whether a failed attempt is worth repeating: no answer, a server error, 408 or 429. Other
+ * client errors mean the receiver refused this payload for good (Alertmanager's own rule too).
+ */
+export function isRetryableStatus(status: number | null): boolean {
+  return status === null || status >= 500 || status === 408 || status === 429;
+}
+
+/**
+ * POSTs a JSON payload to a webhook, retrying as {@link isRetryableStatus} says. The URL never
+ * appears in the result or in errors: an alert-capture URL carries its key in the query.
+ * @example const r = await deliverWebhook('http://hooks.example/alert', payload);
+ */
+export async function deliverWebhook(url: string, payload: unknown, options: WebhookDeliveryOptions = {}): Promise<WebhookDeliveryResult> {
+  const doFetch = options.fetch ?? ((u, init) => fetch(u, init));
+  const delays = options.retryDelaysInMs ?? DEFAULT_WEBHOOK_RETRY_DELAYS_IN_MS;
+  const body = JSON.stringify(payload);
+  let attempts = 0;
+  let httpStatus: number | null = null;
+  let error: string | null = null;
+  for (;;) {
+    attempts++;
+    httpStatus = null;
+    try {
+      const res = await doFetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json; charset=utf-8', 'User-Agent': 'netwatcher-alerts' },
+        body,
+        signal: AbortSignal.timeout(options.attemptTimeoutInMs ?? DEFAULT_WEBHOOK_ATTEMPT_TIMEOUT_IN_MS),
+        redirect: 'manual',
+      });
+      httpStatus = res.status;
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.status >= 200 && res.status < 300) return { outcome: 'Succeeded', attempts, httpStatus, error: null };
+      error = `the receiver answered HTTP ${res.status}`;
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      error = (e as Error).name === 'TimeoutError' ? 'no answer within the attempt timeout' : `cannot reach the receiver: ${cause?.code ?? cause?.message ?? (e as Error).name}`;
+    }
+    const delay = delays[attempts - 1];
+    if (delay === undefined || !isRetryableStatus(httpStatus) || options.signal?.aborted) break;
+    try {
+      await sleep(delay, undefined, { signal: options.signal });
+    } catch {
+      break;
+    }
+  }
+  return { outcome: 'Failed', attempts, httpStatus, error };
+}

@@ -1,0 +1,78 @@
+import { isArmId } from '../arm-paths.js';
+import { connect } from '../client-factory.js';
+import type { CliContext, CommonOptions } from '../context.js';
+import { UsageError } from '../errors.js';
+import { parseIntegerOption, requireOption } from '../option-values.js';
+import { writeOutput, type TableColumn } from '../output.js';
+import { listValue } from '../shape.js';
+import { alertsPath } from './monitor-paths.js';
+
+/** Options of `nw monitor alert list|show`. */
+export interface AlertListOptions extends CommonOptions {
+  /** A rule name or id. */
+  rule?: string;
+  /** A VM id. */
+  resource?: string;
+  /** Fired or Resolved. */
+  state?: string;
+  top?: string | number;
+  /** show: the alert id (GUID or full id). */
+  id?: string;
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * A fired alert for the terminal: Alerts Management's essentials lifted to the top, with the
+ * id, name and netwatcher's notification records.
+ */
+export function shapeAlert(alert: unknown): Json {
+  const a = (alert ?? {}) as Json;
+  const p = (a['properties'] ?? {}) as Json;
+  return { id: a['id'], name: a['name'], type: a['type'], ...((p['essentials'] ?? {}) as Json), context: p['context'], netwatcher: p['netwatcher'] };
+}
+
+/** Table columns of alerts. */
+export const ALERT_TABLE: readonly TableColumn[] = [
+  { header: 'Rule', value: (a) => a['name'] },
+  { header: 'Target', value: (a) => a['targetResourceName'] },
+  { header: 'Condition', value: (a) => a['monitorCondition'] },
+  { header: 'Severity', value: (a) => a['severity'] },
+  { header: 'Fired', value: (a) => a['startDateTime'] },
+  { header: 'Resolved', value: (a) => a['monitorConditionResolvedDateTime'] },
+  { header: 'Notifications', value: (a) => ((a['netwatcher'] as { notifications?: unknown[] } | undefined)?.notifications ?? []).length },
+];
+
+/**
+ * `nw monitor alert list`: fired alerts (Azure's Alerts Management list), newest first.
+ * @example await alertList({ rule: 'TCP_Segments_Sent_Exceeded', state: 'Fired' }, ctx);
+ */
+export async function alertList(options: AlertListOptions, ctx: CliContext): Promise<Json[]> {
+  let state: string | undefined;
+  if (options.state !== undefined) {
+    state = ['Fired', 'Resolved'].find((s) => s.toLowerCase() === options.state!.toLowerCase());
+    if (!state) throw new UsageError(`argument --state: invalid choice: '${options.state}' (choose from 'Fired', 'Resolved')`);
+  }
+  const top = parseIntegerOption('--top', options.top, 1, 1000);
+  const conn = connect(ctx, options);
+  const query: Record<string, string | undefined> = {
+    alertRule: options.rule,
+    targetResource: options.resource && isArmId(options.resource) ? options.resource : undefined,
+    monitorCondition: state,
+    pageCount: top === undefined ? undefined : String(top),
+  };
+  if (options.resource && !isArmId(options.resource)) throw new UsageError('argument --resource: give the resource id (/subscriptions/…/virtualMachines/NAME)');
+  const list = listValue((await conn.client.request('GET', alertsPath(conn.subscriptionId), { query })).body).map(shapeAlert);
+  writeOutput(ctx.out, list, options.output, ALERT_TABLE);
+  return list;
+}
+
+/** `nw monitor alert show --id ID`: one alert with its conditions and notification deliveries. */
+export async function alertShow(options: AlertListOptions, ctx: CliContext): Promise<Json> {
+  const id = requireOption('--id', options.id);
+  const conn = connect(ctx, options);
+  const guid = id.replace(/\/+$/, '').split('/').pop()!;
+  const shaped = shapeAlert((await conn.client.request('GET', `${alertsPath(conn.subscriptionId)}/${encodeURIComponent(guid)}`)).body);
+  writeOutput(ctx.out, shaped, options.output, ALERT_TABLE);
+  return shaped;
+}

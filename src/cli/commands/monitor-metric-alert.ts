@@ -1,0 +1,173 @@
+import { isArmId, vmPath } from '../arm-paths.js';
+import { connect } from '../client-factory.js';
+import type { CliContext, CommonOptions } from '../context.js';
+import { UsageError } from '../errors.js';
+import { parseBooleanOption, parseIntegerOption, requireOption } from '../option-values.js';
+import { writeOutput, type TableColumn } from '../output.js';
+import { flattenResource, listValue } from '../shape.js';
+import { parseMetricAlertCondition } from './monitor-condition.js';
+import { ALERT_TABLE, shapeAlert } from './monitor-alerts.js';
+import { actionGroupPath, alertsPath, metricAlertListPath, metricAlertPath } from './monitor-paths.js';
+import { parseKeyValues, toIsoDuration } from './monitor-options.js';
+
+/** Options of `nw monitor metrics alert create|update|show|delete|list|history`. */
+export interface MetricAlertOptions extends CommonOptions {
+  name?: string;
+  resourceGroup?: string;
+  /** VM ids (or names in --resource-group), resource group or subscription ids. */
+  scopes?: string[];
+  /** Each `--condition` (az's grammar). */
+  condition?: string[];
+  windowSize?: string;
+  evaluationFrequency?: string;
+  /** `--action AG [KEY=VALUE …]`, every occurrence's words in one list. */
+  action?: string[];
+  description?: string;
+  severity?: string | number;
+  /** az: `--disabled true|false`. */
+  disabled?: string | boolean;
+  /** update: `--enabled true|false`. */
+  enabled?: string | boolean;
+  autoMitigate?: string | boolean;
+  targetResourceRegion?: string;
+  tags?: string[];
+}
+
+/** Table columns of rules. */
+const RULE_TABLE: readonly TableColumn[] = [
+  { header: 'Name', value: (r) => r['name'] },
+  { header: 'ResourceGroup', value: (r) => r['resourceGroup'] },
+  { header: 'Enabled', value: (r) => r['enabled'] },
+  { header: 'Severity', value: (r) => r['severity'] },
+  { header: 'WindowSize', value: (r) => r['windowSize'] },
+  { header: 'EvaluationFrequency', value: (r) => r['evaluationFrequency'] },
+  { header: 'Description', value: (r) => r['description'] },
+];
+
+/**
+ * Reads az's `--action` words: an action group name or id, then its webhook properties as
+ * KEY=VALUE; the next word without `=` starts the next action.
+ * @example parseRuleActions(['AG', 'team=net'], sub, 'rg') // [{ actionGroupId: '/subscriptions/…/actionGroups/AG', webHookProperties: { team: 'net' } }]
+ */
+export function parseRuleActions(words: readonly string[] | undefined, subscriptionId: string, resourceGroup: string): Array<{ actionGroupId: string; webHookProperties: Record<string, string> }> {
+  const out: Array<{ actionGroupId: string; webHookProperties: Record<string, string> }> = [];
+  for (const word of words ?? []) {
+    if (word.includes('=') && !isArmId(word)) {
+      const last = out[out.length - 1];
+      if (!last) throw new UsageError(`argument --action: '${word}' comes before any action group. Usage: --action ACTION_GROUP_NAME_OR_ID [KEY=VAL …]`);
+      Object.assign(last.webHookProperties, parseKeyValues('--action', [word]));
+    } else {
+      out.push({ actionGroupId: isArmId(word) ? word : actionGroupPath(subscriptionId, resourceGroup, word), webHookProperties: {} });
+    }
+  }
+  return out;
+}
+
+/**
+ * `nw monitor metrics alert create`: a metric alert rule on host metrics (az's flags; periods may be
+ * given in seconds, e.g. `--window-size 5s --evaluation-frequency 1s`).
+ * @example await metricAlertCreate({ name: 'TCP_Segments_Sent_Exceeded', resourceGroup: 'rg', scopes: [vmId], condition: ['total TCP Segments Sent > 100'], action: ['AG'] }, ctx);
+ */
+export async function metricAlertCreate(options: MetricAlertOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+  const name = requireOption('--name/-n', options.name);
+  const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
+  const scopesIn = requireOption('--scopes', options.scopes);
+  const conditions = requireOption('--condition', options.condition).map(parseMetricAlertCondition);
+  const severity = parseIntegerOption('--severity', options.severity, 0, 4) ?? 2;
+  const disabled = parseBooleanOption('--disabled', options.disabled) ?? false;
+  const autoMitigate = parseBooleanOption('--auto-mitigate', options.autoMitigate) ?? true;
+  const windowSize = toIsoDuration('--window-size', options.windowSize ?? '5m');
+  const evaluationFrequency = toIsoDuration('--evaluation-frequency', options.evaluationFrequency ?? '1m');
+  const tags = parseKeyValues('--tags', options.tags);
+  const conn = connect(ctx, options);
+  const scopes = scopesIn.map((s) => (isArmId(s) ? s : vmPath(conn.subscriptionId, resourceGroup, s)));
+  const body = {
+    location: 'global',
+    ...(tags ? { tags } : {}),
+    properties: {
+      description: options.description ?? '',
+      severity,
+      enabled: !disabled,
+      scopes,
+      evaluationFrequency,
+      windowSize,
+      ...(options.targetResourceRegion ? { targetResourceRegion: options.targetResourceRegion } : {}),
+      criteria: {
+        'odata.type': scopes.length > 1 ? 'Microsoft.Azure.Monitor.MultipleResourceMultipleMetricCriteria' : 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria',
+        allOf: conditions.map((c, i) => ({ criterionType: 'StaticThresholdCriterion', name: `cond${i}`, ...c })),
+      },
+      autoMitigate,
+      actions: parseRuleActions(options.action, conn.subscriptionId, resourceGroup),
+    },
+  };
+  const response = await conn.client.request('PUT', metricAlertPath(conn.subscriptionId, resourceGroup, name), { body });
+  const shaped = flattenResource(response.body);
+  writeOutput(ctx.out, shaped, options.output, RULE_TABLE);
+  return shaped;
+}
+
+/** `nw monitor metrics alert update`: changes enabled, severity, description, periods or actions of a rule. */
+export async function metricAlertUpdate(options: MetricAlertOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+  const name = requireOption('--name/-n', options.name);
+  const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
+  const conn = connect(ctx, options);
+  const path = metricAlertPath(conn.subscriptionId, resourceGroup, name);
+  const current = (await conn.client.request('GET', path)).body as { location?: string; tags?: Record<string, string>; properties: Record<string, unknown> };
+  const p = { ...current.properties };
+  const enabled = parseBooleanOption('--enabled', options.enabled);
+  if (enabled !== undefined) p['enabled'] = enabled;
+  const severity = parseIntegerOption('--severity', options.severity, 0, 4);
+  if (severity !== undefined) p['severity'] = severity;
+  if (options.description !== undefined) p['description'] = options.description;
+  if (options.windowSize) p['windowSize'] = toIsoDuration('--window-size', options.windowSize);
+  if (options.evaluationFrequency) p['evaluationFrequency'] = toIsoDuration('--evaluation-frequency', options.evaluationFrequency);
+  const autoMitigate = parseBooleanOption('--auto-mitigate', options.autoMitigate);
+  if (autoMitigate !== undefined) p['autoMitigate'] = autoMitigate;
+  if (options.action) p['actions'] = parseRuleActions(options.action, conn.subscriptionId, resourceGroup);
+  if (options.condition) {
+    p['criteria'] = { ...(p['criteria'] as Record<string, unknown>), allOf: options.condition.map(parseMetricAlertCondition).map((c, i) => ({ criterionType: 'StaticThresholdCriterion', name: `cond${i}`, ...c })) };
+  }
+  const tags = parseKeyValues('--tags', options.tags);
+  const response = await conn.client.request('PUT', path, { body: { location: current.location ?? 'global', ...(tags ?? current.tags ? { tags: tags ?? current.tags } : {}), properties: p } });
+  const shaped = flattenResource(response.body);
+  writeOutput(ctx.out, shaped, options.output, RULE_TABLE);
+  return shaped;
+}
+
+/** `nw monitor metrics alert show`. */
+export async function metricAlertShow(options: MetricAlertOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+  const name = requireOption('--name/-n', options.name);
+  const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
+  const conn = connect(ctx, options);
+  const shaped = flattenResource((await conn.client.request('GET', metricAlertPath(conn.subscriptionId, resourceGroup, name))).body);
+  writeOutput(ctx.out, shaped, options.output, RULE_TABLE);
+  return shaped;
+}
+
+/** `nw monitor metrics alert list` (a resource group's, or the subscription's). */
+export async function metricAlertList(options: MetricAlertOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+  const conn = connect(ctx, options);
+  const path = options.resourceGroup ? metricAlertPath(conn.subscriptionId, options.resourceGroup, '') : metricAlertListPath(conn.subscriptionId);
+  const list = listValue((await conn.client.request('GET', path)).body).map(flattenResource);
+  writeOutput(ctx.out, list, options.output, RULE_TABLE);
+  return list;
+}
+
+/** `nw monitor metrics alert delete`: stops the rule; its alerts stay in the history. Prints nothing. */
+export async function metricAlertDelete(options: MetricAlertOptions, ctx: CliContext): Promise<void> {
+  const name = requireOption('--name/-n', options.name);
+  const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
+  const conn = connect(ctx, options);
+  await conn.client.request('DELETE', metricAlertPath(conn.subscriptionId, resourceGroup, name));
+}
+
+/** `nw monitor metrics alert history`: the alerts a rule fired, newest first, with their notifications. */
+export async function metricAlertHistory(options: MetricAlertOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+  const name = requireOption('--name/-n', options.name);
+  const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
+  const conn = connect(ctx, options);
+  const ruleId = metricAlertPath(conn.subscriptionId, resourceGroup, name);
+  const list = listValue((await conn.client.request('GET', alertsPath(conn.subscriptionId), { query: { alertRule: ruleId } })).body).map(shapeAlert);
+  writeOutput(ctx.out, list, options.output, ALERT_TABLE);
+  return list;
+}

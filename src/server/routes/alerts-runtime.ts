@@ -1,0 +1,117 @@
+import { AlertsRuntime, type AlertsRuntimeOptions, type CaptureOperations, type CaptureSummary, type HostInfo, type WatcherRef } from '../../alerts/index.js';
+import { ApiError, armIdKey, storageAccountId } from '../../lib/index.js';
+import type { AgentToServer } from '../../model/index.js';
+import type { ResourceRecord } from '../../store/index.js';
+import { SERVER_DEFAULTS } from '../config.js';
+import { aggregateStatus, isSettled } from '../services/capture-status.js';
+import type { CaptureBody } from '../services/capture-types.js';
+import type { ServerContext } from '../services/context.js';
+import { captureStates, captureStatusView, createCapture, deleteCapture } from '../services/packet-captures.js';
+import { getStorageAccountById } from '../services/storage-accounts.js';
+import type { VmBody } from '../services/vms.js';
+import { findWatcherForLocation, type WatcherBody } from '../services/watchers.js';
+
+/**
+ * Wires src/alerts into a server: the hosts, the packet-capture service and the server's facts
+ * that the alerts runtime takes by parameter (it never imports the server).
+ */
+
+interface RuntimeSlot { runtime: AlertsRuntime; baseUrl: string }
+const slots = new WeakMap<ServerContext, RuntimeSlot>();
+
+/** Every host of the server, as the alerts code sees them. */
+export async function listAlertHosts(ctx: ServerContext): Promise<HostInfo[]> {
+  return (await ctx.store.listResources<VmBody>('vm')).map((vm) => ({
+    key: vm.key, id: vm.id, name: vm.name, resourceGroup: vm.resourceGroup, subscriptionId: vm.subscriptionId,
+    location: vm.location ?? ctx.config.defaultLocation, vmId: vm.body.properties.vmId, hostname: vm.body.properties.netwatcher.hostname,
+  }));
+}
+
+async function summarize(ctx: ServerContext, rec: ResourceRecord<CaptureBody>): Promise<CaptureSummary> {
+  const states = [...(await captureStates(ctx, rec)).values()];
+  return {
+    key: rec.key, id: rec.id, name: rec.name, vmKeys: rec.body._internal.targets.map((t) => t.vmKey),
+    status: aggregateStatus(states).packetCaptureStatus, active: rec.body._internal.active,
+    settled: states.every((s) => isSettled(s, rec.body._internal)),
+  };
+}
+
+function watcherRef(w: ResourceRecord<WatcherBody>): WatcherRef {
+  return { key: w.key, id: w.id, name: w.name, resourceGroup: w.resourceGroup, subscriptionId: w.subscriptionId, location: w.location ?? w.body.location };
+}
+
+/** The packet-capture service, as alert-triggered captures use it. */
+export function captureOperations(ctx: ServerContext): CaptureOperations {
+  return {
+    async findWatcher(sub, location) {
+      const w = await findWatcherForLocation(ctx, sub, location);
+      return w ? watcherRef(w) : null;
+    },
+    async listCaptures(watcherKey) {
+      const list = await ctx.store.listResources<CaptureBody>('packetCapture', { parentKey: watcherKey });
+      return Promise.all(list.map((r) => summarize(ctx, r)));
+    },
+    async getCapture(key) {
+      const rec = await ctx.store.getResource<CaptureBody>(key);
+      return rec && rec.type === 'packetCapture' ? summarize(ctx, rec) : null;
+    },
+    async createCapture(watcher, name, request, baseUrl) {
+      return summarize(ctx, await createCapture(ctx, watcher.subscriptionId, watcher.resourceGroup, watcher.name, name, request, baseUrl));
+    },
+    async deleteCapture(key) {
+      const rec = await ctx.store.getResource<CaptureBody>(key);
+      if (rec) await deleteCapture(ctx, rec, false);
+    },
+    async captureStatus(key, baseUrl) {
+      const rec = await ctx.store.getResource<CaptureBody>(key);
+      return rec ? captureStatusView(ctx, rec, baseUrl) : null;
+    },
+    async resolveStorageAccountId(nameOrId) {
+      if (nameOrId === null) return storageAccountId(ctx.config.subscriptionId, SERVER_DEFAULTS.defaultResourceGroup, SERVER_DEFAULTS.defaultStorageAccountName);
+      if (nameOrId.startsWith('/')) return (await getStorageAccountById(ctx, nameOrId)).id;
+      const matches = (await ctx.store.listResources('storageAccount')).filter((a) => a.name.toLowerCase() === nameOrId.toLowerCase());
+      if (matches.length !== 1) {
+        throw new ApiError('StorageAccountNotFound', matches.length === 0
+          ? `Storage account '${nameOrId}' was not found. List accounts with 'nw storage account list'.`
+          : `Storage account name '${nameOrId}' is used in several resource groups; give its id.`, { target: 'properties.storageLocation.storageId' });
+      }
+      return matches[0]!.id;
+    },
+  };
+}
+
+/** The alerts runtime of a server (created on first use; started by {@link startAlertsRuntime}). */
+export function alertsRuntime(ctx: ServerContext, options: AlertsRuntimeOptions = {}): AlertsRuntime {
+  let slot = slots.get(ctx);
+  if (!slot) {
+    const s: RuntimeSlot = { runtime: undefined as unknown as AlertsRuntime, baseUrl: ctx.config.publicUrl ?? 'http://localhost' };
+    s.runtime = new AlertsRuntime({
+      store: ctx.store,
+      logger: ctx.logger,
+      listHosts: () => listAlertHosts(ctx),
+      baseUrl: () => (ctx.config.publicUrl ?? s.baseUrl).replace(/\/+$/, ''),
+      captures: captureOperations(ctx),
+      telemetry: { agentsConnected: () => ctx.hub.connectedCount, captureTotals: () => ctx.store.captureInstanceTotals() },
+    }, options);
+    slots.set(ctx, s);
+    slot = s;
+  }
+  return slot.runtime;
+}
+
+/**
+ * Starts the alerts runtime once the server listens: host metrics from agents are kept, rules
+ * evaluated, alert-triggered captures watched. `serverUrl` is used in links when no public URL is set.
+ */
+export function startAlertsRuntime(ctx: ServerContext, serverUrl: string): AlertsRuntime {
+  const runtime = alertsRuntime(ctx);
+  slots.get(ctx)!.baseUrl = serverUrl;
+  ctx.hub.on('metrics', (vmKey: string, msg: Extract<AgentToServer, { type: 'metrics' }>) => runtime.metrics.record(vmKey, msg.values));
+  runtime.start();
+  return runtime;
+}
+
+/** The key of a VM by its id parts. */
+export function vmKeyOf(sub: string, rg: string, vm: string): string {
+  return armIdKey(`/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${vm}`);
+}

@@ -1,0 +1,85 @@
+import type { FastifyInstance } from 'fastify';
+import {
+  actionGroupId, alertResourceId, alertView, deleteMetricAlert, getActionGroup, getMetricAlert, putActionGroup, putMetricAlert,
+  type ActionGroupBody, type MetricAlertBody, type StoredAlertBody,
+} from '../../alerts/index.js';
+import { ApiError, armIdKey } from '../../lib/index.js';
+import { actionGroupPutSchema, metricAlertPutSchema, parseRequest } from '../../model/index.js';
+import { resourceView } from '../services/view.js';
+import type { ServerContext } from '../services/context.js';
+import { alertsRuntime } from './alerts-runtime.js';
+import { RG, SUB, type ArmParams } from './arm-paths.js';
+
+const ACTION_GROUPS = `${RG}/providers/Microsoft.Insights/actionGroups`;
+const METRIC_ALERTS = `${RG}/providers/Microsoft.Insights/metricAlerts`;
+const ALERTS = `${SUB}/providers/Microsoft.AlertsManagement/alerts`;
+
+/**
+ * Azure Monitor resources of seed 002: action groups (webhook receivers), metric alert rules
+ * (ARM CRUD, synchronous PUTs as Azure's), and fired alerts (Alerts Management's list and get).
+ */
+export function registerAlertRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const actx = () => alertsRuntime(ctx).context;
+
+  // ---- action groups ----
+  app.put<{ Params: ArmParams }>(`${ACTION_GROUPS}/:name`, async (req, reply) => {
+    const input = parseRequest(actionGroupPutSchema, req.body, 'ActionGroupResource');
+    const { record, created } = await putActionGroup(actx(), req.params.sub, req.params.rg, req.params.name, input);
+    return reply.code(created ? 201 : 200).send(resourceView(record as never));
+  });
+  app.get<{ Params: ArmParams }>(`${ACTION_GROUPS}/:name`, async (req) => resourceView(await getActionGroup(actx(), req.params.sub, req.params.rg, req.params.name) as never));
+  app.get<{ Params: ArmParams }>(ACTION_GROUPS, async (req) => ({
+    value: (await ctx.store.listResources<ActionGroupBody>('actionGroup', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })).map((r) => resourceView(r as never)),
+  }));
+  app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Insights/actionGroups`, async (req) => ({
+    value: (await ctx.store.listResources<ActionGroupBody>('actionGroup', { subscriptionId: req.params.sub })).map((r) => resourceView(r as never)),
+  }));
+  app.delete<{ Params: ArmParams }>(`${ACTION_GROUPS}/:name`, async (req, reply) => {
+    const deleted = await ctx.store.deleteResource(armIdKey(actionGroupId(req.params.sub, req.params.rg, req.params.name)));
+    return reply.code(deleted ? 200 : 204).send();
+  });
+
+  // ---- metric alert rules ----
+  app.put<{ Params: ArmParams }>(`${METRIC_ALERTS}/:name`, async (req, reply) => {
+    const input = parseRequest(metricAlertPutSchema, req.body, 'MetricAlertResource');
+    const { record, created } = await putMetricAlert(actx(), req.params.sub, req.params.rg, req.params.name, input);
+    return reply.code(created ? 201 : 200).send(resourceView(record as never));
+  });
+  app.get<{ Params: ArmParams }>(`${METRIC_ALERTS}/:name`, async (req) => resourceView(await getMetricAlert(actx(), req.params.sub, req.params.rg, req.params.name) as never));
+  app.get<{ Params: ArmParams }>(METRIC_ALERTS, async (req) => ({
+    value: (await ctx.store.listResources<MetricAlertBody>('metricAlert', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })).map((r) => resourceView(r as never)),
+  }));
+  app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Insights/metricAlerts`, async (req) => ({
+    value: (await ctx.store.listResources<MetricAlertBody>('metricAlert', { subscriptionId: req.params.sub })).map((r) => resourceView(r as never)),
+  }));
+  app.delete<{ Params: ArmParams }>(`${METRIC_ALERTS}/:name`, async (req, reply) => {
+    const deleted = await deleteMetricAlert(actx(), req.params.sub, req.params.rg, req.params.name);
+    return reply.code(deleted ? 200 : 204).send();
+  });
+
+  // ---- fired alerts (Alerts Management) ----
+  app.get<{ Params: ArmParams; Querystring: Record<string, string | undefined> }>(ALERTS, async (req) => {
+    const q = Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k.toLowerCase(), v]));
+    const limit = q['pagecount'] === undefined ? 250 : Number(q['pagecount']);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ApiError('InvalidParameter', `pageCount '${q['pagecount']}' must be a whole number from 1 to 1000.`, { target: 'pageCount' });
+    // alertRule may be a rule id or (as the portal filters) a rule name.
+    const rule = q['alertrule'];
+    const byId = rule?.startsWith('/') ?? false;
+    const list = await ctx.store.listAlerts<StoredAlertBody>({
+      subscriptionId: req.params.sub,
+      ...(rule && byId ? { ruleKey: armIdKey(rule) } : {}),
+      ...(q['targetresource'] ? { targetKey: armIdKey(q['targetresource']) } : {}),
+      ...(q['monitorcondition'] ? { monitorCondition: q['monitorcondition'] } : {}),
+      limit: rule && !byId ? 1000 : limit,
+    });
+    const picked = rule && !byId ? list.filter((a) => a.body.rule.name.toLowerCase() === rule.toLowerCase()).slice(0, limit) : list;
+    return { value: picked.map(alertView) };
+  });
+  app.get<{ Params: ArmParams }>(`${ALERTS}/:id`, async (req) => {
+    const rec = await ctx.store.getAlert<StoredAlertBody>(req.params.id);
+    if (!rec || rec.subscriptionId.toLowerCase() !== req.params.sub.toLowerCase()) {
+      throw new ApiError('ResourceNotFound', `Alert '${alertResourceId(req.params.sub, req.params.id)}' was not found.`);
+    }
+    return alertView(rec);
+  });
+}
