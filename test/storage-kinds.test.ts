@@ -412,7 +412,9 @@ describe('storage accounts end to end: local, Azure Blob (Azurite) and S3 (Swift
   });
 
   test('no secret and no signed URL in the server or agent logs', () => {
-    const logs = `${lab.serverOutput}\n${agent.log?.() ?? ''}`;
+    const agentLog = agent.log?.() ?? '';
+    assert.match(agentLog, /netwatcher agent running/, 'the agent log is really read');
+    const logs = `${lab.serverOutput}\n${agentLog}`;
     for (const secret of secrets) assert.ok(!logs.includes(secret), 'an account secret was logged');
     for (const credential of [/[?&]sig=/, /X-Amz-Signature=/i, /[?&]sv=\d/]) assert.doesNotMatch(logs, credential);
   });

@@ -195,8 +195,11 @@ describe('startCapture with real tcpdump', () => {
   });
 
   test('a write failure mid-capture gives LocalFileFailed and stops tcpdump', async () => {
-    // /dev/full fails every write with ENOSPC; the pcap header is the first write.
+    // /dev/full fails every write with ENOSPC. tcpdump block-buffers its output (no -U), so
+    // send enough to make it hand over its first 4 KiB.
     const session = startCapture(spec({ outputPath: '/dev/full' }), captureOptions);
+    await session.started;
+    await a.runNode(UDP_SEND_SCRIPT, [ADDRESS_B, '9999', '20', '1000']);
     const outcome = await session.done;
     assert.equal(outcome.stopReason, 'Error');
     assert.equal(outcome.error?.code, 'LocalFileFailed');

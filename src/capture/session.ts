@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { PCAP_RECORD_HEADER_BYTES, PcapStreamParser } from '../pcap/index.js';
 import type { PcapHeader, PcapRecord } from '../pcap/index.js';
@@ -51,7 +52,9 @@ export const DEFAULT_KILL_TIMEOUT_IN_MS = 5000;
 /** Default for StartCaptureOptions.maxBufferedBytes. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 128 * 1024 * 1024;
 
-const MAX_STDERR_CHARS = 64 * 1024;
+// tcpdump's stderr is kept as its first and last 32 KiB: the start line and errors come first,
+// the exit statistics last, and a chatty tcpdump must not grow this process.
+const STDERR_PART_CHARS = 32 * 1024;
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
 
 /**
@@ -70,6 +73,23 @@ export function startCapture(spec: CaptureSpec, opts: StartCaptureOptions = {}):
     flushEachPacket: opts.flushEachPacket,
   });
   return new TcpdumpCaptureSession(spec, args, opts);
+}
+
+/** Size and SHA-256 of a regular file as it is on disk; zero and the empty hash otherwise. */
+async function describeFileOnDisk(path: string): Promise<{ sizeInBytes: number; sha256: string }> {
+  try {
+    // Only regular files: hashing a device such as /dev/zero would never end.
+    if (!(await stat(path)).isFile()) return { sizeInBytes: 0, sha256: EMPTY_SHA256 };
+    const hash = createHash('sha256');
+    let sizeInBytes = 0;
+    for await (const chunk of createReadStream(path)) {
+      hash.update(chunk as Buffer);
+      sizeInBytes += (chunk as Buffer).length;
+    }
+    return { sizeInBytes, sha256: hash.digest('hex') };
+  } catch {
+    return { sizeInBytes: 0, sha256: EMPTY_SHA256 };
+  }
 }
 
 function validateSpec(spec: CaptureSpec): void {
@@ -101,7 +121,8 @@ class TcpdumpCaptureSession implements CaptureSession {
   private writer: CaptureFileWriter | null = null;
   private parser: PcapStreamParser;
   private header: PcapHeader | null = null;
-  private stderrText = '';
+  private stderrHead = '';
+  private stderrTail = '';
   private startedAt: Date | null = null;
   private packetsCaptured = 0;
   private bytesAccepted = 0;
@@ -195,8 +216,17 @@ class TcpdumpCaptureSession implements CaptureSession {
   }
 
   private onStderr(text: string): void {
-    if (this.stderrText.length < MAX_STDERR_CHARS) this.stderrText += text.slice(0, MAX_STDERR_CHARS - this.stderrText.length);
-    if (this.startedAt === null && this.phase === 'starting' && isListeningLine(this.stderrText)) this.onListening();
+    const room = STDERR_PART_CHARS - this.stderrHead.length;
+    if (room > 0) {
+      this.stderrHead += text.slice(0, room);
+      text = text.slice(room);
+    }
+    if (text !== '') this.stderrTail = (this.stderrTail + text).slice(-STDERR_PART_CHARS);
+    if (this.startedAt === null && this.phase === 'starting' && isListeningLine(this.stderrHead)) this.onListening();
+  }
+
+  private get stderrText(): string {
+    return this.stderrTail === '' ? this.stderrHead : `${this.stderrHead}\n${this.stderrTail}`;
   }
 
   private onListening(): void {
@@ -361,11 +391,12 @@ class TcpdumpCaptureSession implements CaptureSession {
         const message = err instanceof CaptureFileError || err instanceof Error ? err.message : String(err);
         if (this.error === null) this.error = { code: 'LocalFileFailed', message };
         this.stopReason = 'Error';
-        written = { sizeInBytes: this.bytesAccepted, sha256: EMPTY_SHA256 };
+        // What we meant to write never fully reached the disk: describe what is there instead.
+        written = await describeFileOnDisk(this.spec.outputPath);
       }
     }
-    if (this.startedAt === null && this.stopReason !== 'Error' && this.error === null && exit === null) {
-      this.rejectStarted(new CaptureStartError('capture stopped before it started', null));
+    if (this.startedAt === null) {
+      this.rejectStarted(new CaptureStartError(this.error?.message ?? 'capture stopped before it started', this.error?.code ?? null));
     }
     this.resolveDone(this.outcome(exit, written));
   }

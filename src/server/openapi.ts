@@ -12,7 +12,8 @@
 import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { API_ERROR_CODES } from '../lib/index.js';
-import { networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema } from '../model/index.js';
+import { ALERT_CAPTURE_PATH_PREFIX, ALERT_CAPTURE_PROVIDER } from '../alerts/index.js';
+import { actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema } from '../model/index.js';
 import { storageBackendConfigSchema } from '../storage/index.js';
 import { AGENT_CA_PATH, AGENT_ENROLL_PATH, enrollRequestSchema } from './routes/agents.js';
 
@@ -161,6 +162,9 @@ export const API_SCHEMAS = {
   VirtualMachineExtensionPut: vmExtensionPutSchema,
   StorageAccountPut: storageAccountPutSchema,
   Enrollment: enrollRequestSchema,
+  MetricAlertPut: metricAlertPutSchema,
+  ActionGroupPut: actionGroupPutSchema,
+  AlertCapturePut: alertCapturePutSchema,
 } as const;
 
 /** Component name of an API schema. */
@@ -194,7 +198,11 @@ const NW = `${RG}/providers/Microsoft.Network/networkWatchers`;
 const PC = `${NW}/{networkWatcherName}/packetCaptures`;
 const VM = `${RG}/providers/Microsoft.Compute/virtualMachines`;
 const SA = `${RG}/providers/Microsoft.Storage/storageAccounts`;
+const INSIGHTS = `${RG}/providers/Microsoft.Insights`;
+const ALERT_CAPTURES = `${RG}/providers/${ALERT_CAPTURE_PROVIDER}/alertCaptures`;
 const ok = (schema: ApiSchemaName | null, description = 'OK', headers?: string[]) => ({ schema, description, ...(headers ? { headers } : {}) });
+/** A JSON answer without a schema of its own here (the monitoring resources, whose shapes are Azure Monitor's). */
+const json = (description = 'OK') => ({ schema: null, description, contentType: 'application/json' });
 
 const OPERATIONS: OperationSpec[] = [
   { method: 'get', path: `${SUB}/providers/Microsoft.Network/networkWatchers`, operationId: 'NetworkWatchers_ListAll', summary: 'All network watchers of a subscription', tag: 'NetworkWatchers', responses: { 200: ok('NetworkWatcherListResult') }, pageable: null },
@@ -228,6 +236,30 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'put', path: `${SA}/{accountName}`, operationId: 'StorageAccounts_Create', summary: 'Registers a storage account (local folder, Azure Blob or S3)', tag: 'StorageAccounts', body: 'StorageAccountPut', responses: { 200: ok('StorageAccount', 'Updated'), 201: ok('StorageAccount', 'Created') } },
   { method: 'delete', path: `${SA}/{accountName}`, operationId: 'StorageAccounts_Delete', summary: 'Forgets a storage account (its blobs stay)', tag: 'StorageAccounts', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
 
+  { method: 'get', path: `${SUB}/providers/Microsoft.Insights/metricAlerts`, operationId: 'MetricAlerts_ListBySubscription', summary: 'Metric alert rules of a subscription', tag: 'Monitoring', responses: { 200: json() }, pageable: null },
+  { method: 'get', path: `${INSIGHTS}/metricAlerts`, operationId: 'MetricAlerts_ListByResourceGroup', summary: 'Metric alert rules of a resource group', tag: 'Monitoring', responses: { 200: json() }, pageable: null },
+  { method: 'get', path: `${INSIGHTS}/metricAlerts/{ruleName}`, operationId: 'MetricAlerts_Get', summary: 'A metric alert rule on host metrics', tag: 'Monitoring', responses: { 200: json() } },
+  { method: 'put', path: `${INSIGHTS}/metricAlerts/{ruleName}`, operationId: 'MetricAlerts_CreateOrUpdate', summary: 'Creates or updates a metric alert rule (not long-running)', tag: 'Monitoring', body: 'MetricAlertPut', responses: { 200: json('Updated'), 201: json('Created') } },
+  { method: 'delete', path: `${INSIGHTS}/metricAlerts/{ruleName}`, operationId: 'MetricAlerts_Delete', summary: 'Deletes a metric alert rule', tag: 'Monitoring', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
+  { method: 'get', path: `${SUB}/providers/Microsoft.Insights/actionGroups`, operationId: 'ActionGroups_ListBySubscriptionId', summary: 'Action groups of a subscription', tag: 'Monitoring', responses: { 200: json() }, pageable: null },
+  { method: 'get', path: `${INSIGHTS}/actionGroups`, operationId: 'ActionGroups_ListByResourceGroup', summary: 'Action groups of a resource group', tag: 'Monitoring', responses: { 200: json() }, pageable: null },
+  { method: 'get', path: `${INSIGHTS}/actionGroups/{actionGroupName}`, operationId: 'ActionGroups_Get', summary: 'An action group (webhook receivers)', tag: 'Monitoring', responses: { 200: json() } },
+  { method: 'put', path: `${INSIGHTS}/actionGroups/{actionGroupName}`, operationId: 'ActionGroups_CreateOrUpdate', summary: 'Creates or updates an action group', tag: 'Monitoring', body: 'ActionGroupPut', responses: { 200: json('Updated'), 201: json('Created') } },
+  { method: 'delete', path: `${INSIGHTS}/actionGroups/{actionGroupName}`, operationId: 'ActionGroups_Delete', summary: 'Deletes an action group', tag: 'Monitoring', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
+  { method: 'get', path: `${SUB}/providers/Microsoft.AlertsManagement/alerts`, operationId: 'Alerts_GetAll', summary: 'Fired alerts (filters: alertRule, targetResource, monitorCondition, pageCount)', tag: 'Monitoring', responses: { 200: json() }, pageable: null },
+  { method: 'get', path: `${SUB}/providers/Microsoft.AlertsManagement/alerts/{alertId}`, operationId: 'Alerts_GetById', summary: 'A fired alert', tag: 'Monitoring', responses: { 200: json() } },
+  { method: 'get', path: `${VM}/{vmName}/providers/Microsoft.Insights/metrics`, operationId: 'Metrics_List', summary: "A host's metrics (Azure Monitor's query parameters: metricnames, timespan, interval, aggregation)", tag: 'Monitoring', responses: { 200: json() } },
+  { method: 'get', path: `${VM}/{vmName}/providers/Microsoft.Insights/metricDefinitions`, operationId: 'MetricDefinitions_List', summary: 'The metrics a host reports', tag: 'Monitoring', responses: { 200: json() } },
+  { method: 'get', path: `${SUB}/providers/${ALERT_CAPTURE_PROVIDER}/alertCaptures`, operationId: 'AlertCaptures_ListBySubscription', summary: 'Alert-triggered capture endpoints of a subscription (netwatcher)', tag: 'AlertCaptures', responses: { 200: json() }, pageable: null },
+  { method: 'get', path: ALERT_CAPTURES, operationId: 'AlertCaptures_ListByResourceGroup', summary: 'Alert-triggered capture endpoints of a resource group', tag: 'AlertCaptures', responses: { 200: json() }, pageable: null },
+  { method: 'get', path: `${ALERT_CAPTURES}/{alertCaptureName}`, operationId: 'AlertCaptures_Get', summary: 'An alert-triggered capture endpoint', tag: 'AlertCaptures', responses: { 200: json() } },
+  { method: 'put', path: `${ALERT_CAPTURES}/{alertCaptureName}`, operationId: 'AlertCaptures_CreateOrUpdate', summary: 'Creates or updates an endpoint; a new one answers its keyed trigger URL once', tag: 'AlertCaptures', body: 'AlertCapturePut', responses: { 200: json('Updated'), 201: json('Created') } },
+  { method: 'delete', path: `${ALERT_CAPTURES}/{alertCaptureName}`, operationId: 'AlertCaptures_Delete', summary: 'Deletes an endpoint', tag: 'AlertCaptures', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
+  { method: 'post', path: `${ALERT_CAPTURES}/{alertCaptureName}/regenerateKey`, operationId: 'AlertCaptures_RegenerateKey', summary: 'A new key: answers the new trigger URL once', tag: 'AlertCaptures', responses: { 200: json() } },
+  { method: 'get', path: `${ALERT_CAPTURES}/{alertCaptureName}/runs`, operationId: 'AlertCaptures_ListRuns', summary: 'What the endpoint did with each alert', tag: 'AlertCaptures', responses: { 200: json() }, pageable: null },
+  { method: 'post', path: `${ALERT_CAPTURE_PATH_PREFIX}/{subscriptionId}/{resourceGroupName}/{alertCaptureName}`, operationId: 'AlertCaptures_Trigger', summary: "The trigger an action group's webhook calls: Azure's three alert payloads and Alertmanager's; authenticated by its key (?code= or x-functions-key)", tag: 'AlertCaptures', params: ['Code'], responses: { 200: json('Handled'), 202: json('Accepted') }, public: true },
+  { method: 'get', path: '/metrics', operationId: 'Prometheus_Get', summary: "The server's Prometheus metrics (admin token)", tag: 'Server', responses: { 200: { schema: null, description: 'Prometheus text format', contentType: 'text/plain' } } },
+
   { method: 'post', path: AGENT_ENROLL_PATH, operationId: 'Agent_Enroll', summary: "Trades a one-time enrolment token (in the body) for the host's credential", tag: 'Agent', body: 'Enrollment', responses: { 200: ok('EnrollmentResult') }, public: true },
   { method: 'get', path: AGENT_CA_PATH, operationId: 'Agent_GetCaCertificate', summary: "The server's self-signed CA certificate, for agents that pin its SHA-256 (404 when the server's certificate is not self-signed)", tag: 'Agent', responses: { 200: { schema: null, description: 'PEM', contentType: 'application/x-pem-file' } }, public: true },
   { method: 'get', path: '/healthz', operationId: 'Health_Get', summary: 'Liveness, and the number of connected agents', tag: 'Server', responses: { 200: { schema: null, description: 'OK', contentType: 'application/json' } }, public: true },
@@ -245,6 +277,10 @@ const PATH_PARAMETERS: Record<string, Json> = {
   resourceProviderNamespace: { description: 'Provider of the operation URL (Microsoft.Network)' },
   location: { description: 'Location of the operation' },
   operationId: { description: 'Operation id' },
+  ruleName: { description: 'Metric alert rule name' },
+  actionGroupName: { description: 'Action group name' },
+  alertId: { description: 'Fired alert id' },
+  alertCaptureName: { description: 'Alert-triggered capture endpoint name' },
 };
 
 const QUERY_PARAMETERS: Record<string, Json> = {
@@ -252,6 +288,7 @@ const QUERY_PARAMETERS: Record<string, Json> = {
   SkipToken: { name: '$skiptoken', in: 'query', required: false, description: 'Continuation from a nextLink', schema: { type: 'string' } },
   DeleteFiles: { name: 'deleteFiles', in: 'query', required: false, description: "true also deletes the capture's files (Azure keeps them)", schema: { type: 'boolean', default: false } },
   Instance: { name: 'instance', in: 'query', required: false, description: 'Host name or VM id, for a capture of several hosts', schema: { type: 'string' } },
+  Code: { name: 'code', in: 'query', required: false, description: "The endpoint's key (or the x-functions-key header)", schema: { type: 'string' } },
 };
 
 const HEADERS: Record<string, Json> = {
@@ -275,7 +312,7 @@ function jsonSchemaOf(name: ApiSchemaName): Json {
 }
 
 /** Request bodies: for them the output side marks defaulted fields required, but a caller may omit them. */
-const REQUEST_SCHEMAS = new Set<ApiSchemaName>(['NetworkWatcherPut', 'PacketCapture', 'VirtualMachineExtensionPut', 'StorageAccountPut', 'Enrollment']);
+const REQUEST_SCHEMAS = new Set<ApiSchemaName>(['NetworkWatcherPut', 'PacketCapture', 'VirtualMachineExtensionPut', 'StorageAccountPut', 'Enrollment', 'MetricAlertPut', 'ActionGroupPut', 'AlertCapturePut']);
 
 function withDefaultsOptional(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withDefaultsOptional);
@@ -372,7 +409,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Json
     },
     ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
     security: [{ bearer: [] }],
-    tags: ['NetworkWatchers', 'PacketCaptures', 'Operations', 'VirtualMachines', 'VirtualMachineExtensions', 'StorageAccounts', 'Agent', 'Server'].map((name) => ({ name })),
+    tags: ['NetworkWatchers', 'PacketCaptures', 'Operations', 'VirtualMachines', 'VirtualMachineExtensions', 'StorageAccounts', 'Monitoring', 'AlertCaptures', 'Agent', 'Server'].map((name) => ({ name })),
     paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The admin token (DATA_DIR/admin-token), as `Authorization: Bearer TOKEN`' } },

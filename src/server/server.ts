@@ -22,6 +22,8 @@ export interface RunningServer {
   url: string;
   /** The admin token (also in DATA_DIR/admin-token, mode 0600). */
   adminToken: string;
+  /** Method and path pattern of the routes registered in the app's plugins (a test keeps the OpenAPI document complete with them). */
+  routes?: ReadonlyArray<{ method: string; url: string }>;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   await ensureDefaultStorageAccount(ctx);
 
   const app = buildApp(ctx);
+  // Plugins register their routes when the app starts, after this hook is in place.
+  const routes: Array<{ method: string; url: string }> = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method: String(method), url: route.url });
+  });
   ctx.hub.attach(app.server as Server);
   await app.listen({ host: config.listenHost, port: config.listenPort });
   const address = app.server.address() as AddressInfo;
@@ -80,6 +87,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   return {
     url,
     adminToken,
+    routes,
     async close() {
       await alerts.close();
       await ctx.hub.close();
