@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 missing=()
-for pkg in tcpdump iproute2 iputils-ping iperf3; do
+for pkg in tcpdump iproute2 iputils-ping iperf3 prometheus prometheus-alertmanager; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 # OpenStack Swift with its S3 API: the S3-compatible server the storage tests run against.

@@ -59,6 +59,8 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
   let swift: S3TestServer | undefined;
   let iperfServer: ChildProcess | undefined;
   const agentDataDirs: string[] = [];
+  const agentLogs: Array<() => string> = [];
+  const secrets: string[] = [];
   const hostFiles: string[] = [];
   const storages: FaultyStorage[] = [];
   const rg = `sfrg${process.pid}`;
@@ -111,7 +113,8 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
     const extension = await lab.nwJson(['vm', 'extension', 'set', '--resource-group', rg, '--vm-name', vmName, '--publisher', 'Microsoft.Azure.NetworkWatcher', '--name', 'NetworkWatcherAgentLinux', '--version', '1.4']);
     const argv = [...String(extension.installCommand).split(/\s+/).filter(Boolean), ...flags];
     agentDataDirs.push(argv[argv.indexOf('--data-dir') + 1]!);
-    lab.startAgentProcess(host, argv);
+    const agent = lab.startAgentProcess(host, argv) as ChildProcess & { log?: () => string };
+    if (agent.log) agentLogs.push(agent.log);
     await lab.waitFor(async () => {
       const vm = await lab.api('GET', `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${vmName}`);
       return (vm.body as { properties?: { netwatcher?: { agentConnected?: boolean } } }).properties?.netwatcher?.agentConnected === true;
@@ -143,6 +146,7 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
     assert.equal(azureCreate.code, 0, azureCreate.stderr);
     const s3Create = await lab.nw(['storage', 'account', 'create', '-n', 's3caps', '-g', rg, '--kind', 's3', '--endpoint', swift.endpoint, '--region', swift.region, '--bucket', BUCKET, '--access-key-id', swift.accessKeyId, '--secret-access-key', swift.secretAccessKey, '--path-style', 'true']);
     assert.equal(s3Create.code, 0, s3Create.stderr);
+    secrets.push(/AccountKey=([^;]+)/.exec(azurite.connectionString)![1]!, swift.secretAccessKey);
     const signingKey = randomBytes(32);
     const open = (config: StorageBackendConfig) => openBlobStore('direct', config, { publicBaseUrl: 'http://127.0.0.1:1', signingKey });
     const az = azurite;
@@ -154,7 +158,7 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
         // The local kind's storage server is netwatcher's server itself. It is killed, as in a
         // crash: a SIGTERM lets it finish the requests in flight, which could be the whole upload.
         stop: async () => {
-          (lab as unknown as { server: ChildProcess | null }).server?.kill('SIGKILL');
+          lab.killServer();
           await lab.stopServer();
         },
         start: async () => {
@@ -276,4 +280,12 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
       }
     });
   }
+
+  test('failures were logged without a secret or a signed URL', () => {
+    assert.equal(agentLogs.length, 2);
+    const logs = [lab.serverOutput, ...agentLogs.map((log) => log())].join('\n');
+    assert.match(logs, /could not store the capture file/, 'the agent logged its failed uploads');
+    for (const secret of secrets) assert.ok(!logs.includes(secret), 'an account secret was logged');
+    for (const credential of [/[?&]sig=/, /X-Amz-Signature=/i, /X-Amz-Credential=/i, /[?&]sv=\d/]) assert.doesNotMatch(logs, credential);
+  });
 });

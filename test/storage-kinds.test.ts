@@ -269,6 +269,8 @@ describe('storage accounts end to end: local, Azure Blob (Azurite) and S3 (Swift
       const match = layout.exec(status.storagePath);
       assert.ok(match, `storagePath ${status.storagePath} is the blob's URL in ${k.accountUrl}`);
       assert.equal((created.storageLocation as { storagePath: string }).storagePath, status.storagePath, 'create answers with the same storagePath');
+      const shown = await lab.nwJson<{ storageLocation: { storagePath: string } }>(pc('show', '--name', name, '--location', LOC));
+      assert.equal(shown.storageLocation.storagePath, status.storagePath, 'show answers with the same storagePath');
       const loc = { container: CAPTURE_CONTAINER, blobPath: match[1]! };
 
       // What is in the storage itself (read directly, not through netwatcher) is the file.

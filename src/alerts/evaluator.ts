@@ -14,13 +14,14 @@ import type { AlertNotice, NoticeCriterion } from './payloads.js';
 export const HEALTHY_EVALUATIONS_TO_RESOLVE = 3;
 
 /** How often the evaluator looks for due rules (a rule's own period is its evaluationFrequency). */
-export const EVALUATOR_TICK_IN_MS = 200;
+export const EVALUATOR_TICK_IN_MS = 100;
 
-/** Evaluation state of one target of a rule. */
+/** Evaluation state of one target of a rule (written when it changes). */
 export interface AlertTargetState {
   /** The open (Fired) alert, or null. */
   alertId: string | null;
   healthyEvaluations: number;
+  /** The values and time of the evaluation that changed it. */
   lastValues: Array<number | null>;
   lastEvaluatedAt: string;
 }
@@ -118,7 +119,10 @@ export class MetricAlertEvaluator {
           next = { ...next, healthyEvaluations: healthy };
         }
       }
-      await this.actx.store.putAlertTargetState(rule.key, host.key, next);
+      // Only changes are written: a rule every second on many hosts must not rewrite them all.
+      if (next.alertId !== previous.alertId || next.healthyEvaluations !== previous.healthyEvaluations) {
+        await this.actx.store.putAlertTargetState(rule.key, host.key, next);
+      }
     }
   }
 

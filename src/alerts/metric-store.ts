@@ -7,9 +7,11 @@ export const METRIC_STORE_DEFAULTS = {
   /** How long samples are kept (Azure keeps platform metrics 93 days; one host at one report a second is 86,400 rows a day). */
   retentionInSeconds: 7 * 24 * 3600,
   /** Reports are written in batches this often: short, as alert evaluation reads them from the database. */
-  flushIntervalInMs: 200,
+  flushIntervalInMs: 100,
   /** How often old samples are deleted. */
   pruneIntervalInMs: 60_000,
+  /** Reports closer together than this from one host are dropped (agents report every 0.1 s at most). */
+  minReportIntervalInMs: 50,
 } as const;
 
 /** Options of a {@link MetricStore}. */
@@ -17,6 +19,7 @@ export interface MetricStoreOptions {
   retentionInSeconds?: number;
   flushIntervalInMs?: number;
   pruneIntervalInMs?: number;
+  minReportIntervalInMs?: number;
 }
 
 const KNOWN = new Set(HOST_METRICS.map((m) => m.name));
@@ -41,6 +44,7 @@ export function sanitizeMetricValues(values: unknown): Record<string, number> {
 export class MetricStore {
   private pending: MetricSampleRow[] = [];
   private readonly totals = new Map<string, Record<string, number>>();
+  private readonly lastReportInMs = new Map<string, number>();
   private flushTimer: NodeJS.Timeout | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
@@ -63,6 +67,10 @@ export class MetricStore {
     const metrics = sanitizeMetricValues(values);
     if (Object.keys(metrics).length === 0) return;
     const key = vmKey.toLowerCase();
+    // A host flooding reports must not flood the database.
+    const last = this.lastReportInMs.get(key);
+    if (last !== undefined && receivedAt.getTime() - last < this.opts.minReportIntervalInMs) return;
+    this.lastReportInMs.set(key, receivedAt.getTime());
     this.pending.push({ vmKey: key, at: receivedAt, metrics });
     const sums = this.totals.get(key) ?? {};
     for (const [name, v] of Object.entries(metrics)) sums[name] = (sums[name] ?? 0) + v;

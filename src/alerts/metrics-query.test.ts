@@ -73,3 +73,12 @@ test('timespan forms, and definitions', () => {
   assert.ok(defs.some((d: any) => d.name.value === 'TCP Segments Sent' && d.primaryAggregationType === 'Total'));
   assert.equal(defs.length, 9);
 });
+
+test('a host flooding reports is held to one report per 50 ms', async () => {
+  const ms = new MetricStore(store, createLogger({ name: 't', level: 'silent' }));
+  const at = Date.parse('2026-01-02T00:00:00Z');
+  for (let i = 0; i < 100; i++) ms.record('flood', { 'TCP Segments Sent': 1 }, new Date(at + i));
+  ms.record('flood', { 'TCP Segments Sent': 1 }, new Date(at + 60));
+  assert.equal(ms.totalsSinceStart().get('flood')?.['TCP Segments Sent'], 2);
+  await ms.close();
+});

@@ -9,6 +9,24 @@ import { MetricStore, type MetricStoreOptions } from './metric-store.js';
 import { createServerTelemetry, type ServerTelemetrySources } from './telemetry.js';
 import type { WebhookDeliveryOptions } from './webhook.js';
 
+/** How long evaluations reuse one read of the host list (user-facing calls always read it fresh). */
+const HOST_LIST_CACHE_IN_MS = 1_000;
+
+/** A function whose result is reused for `ttlInMs` (a failed call is not kept). */
+function cachedFor<T>(ttlInMs: number, fn: () => Promise<T>): () => Promise<T> {
+  let at = 0;
+  let value: Promise<T> | null = null;
+  return () => {
+    if (!value || Date.now() - at > ttlInMs) {
+      at = Date.now();
+      const p = fn();
+      value = p;
+      p.catch(() => { if (value === p) value = null; });
+    }
+    return value;
+  };
+}
+
 /** What the server gives the alerts runtime. */
 export interface AlertsRuntimeDeps {
   store: Store;
@@ -48,7 +66,8 @@ export class AlertsRuntime {
     this.context = { store: deps.store, logger: deps.logger, listHosts: deps.listHosts, baseUrl: deps.baseUrl, telemetry, webhook: options.webhook ?? {} };
     this.captures = deps.captures;
     this.dispatcher = new NotificationDispatcher(this.context);
-    this.evaluator = new MetricAlertEvaluator(this.context, this.dispatcher, options.evaluatorTickInMs ?? EVALUATOR_TICK_IN_MS);
+    // Every rule evaluation needs the host list: evaluations of one tick share one read of it.
+    this.evaluator = new MetricAlertEvaluator({ ...this.context, listHosts: cachedFor(HOST_LIST_CACHE_IN_MS, deps.listHosts) }, this.dispatcher, options.evaluatorTickInMs ?? EVALUATOR_TICK_IN_MS);
     this.runs = new AlertCaptureRunWatcher(this.context, deps.captures, options.runWatchIntervalInMs ?? RUN_WATCH_INTERVAL_IN_MS);
   }
 

@@ -127,6 +127,11 @@ export class Lab {
     this.server = null;
   }
 
+  /** Kills the server process at once (SIGKILL), as a crash would; `startServer` starts it again. */
+  killServer(): void {
+    this.server?.kill('SIGKILL');
+  }
+
   /** What the server printed. */
   get serverOutput(): string {
     return this.serverLog;

@@ -19,6 +19,15 @@ describe('storage account create body', () => {
     });
   });
 
+  test('azureBlob also takes account name + key (+ blob endpoint), but not together with a connection string', () => {
+    assert.deepEqual(storageAccountBody({ kind: 'azureBlob', accountName: 'acct', accountKey: 'a2V5', blobEndpoint: 'http://10.0.0.1:10000/acct' }).properties, {
+      backend: { type: 'azureBlob', accountName: 'acct', accountKey: 'a2V5', blobEndpoint: 'http://10.0.0.1:10000/acct' },
+    });
+    assert.deepEqual(storageAccountBody({ kind: 'azureBlob', accountName: 'acct', accountKey: 'a2V5' }).properties, { backend: { type: 'azureBlob', accountName: 'acct', accountKey: 'a2V5' } });
+    assert.throws(() => storageAccountBody({ kind: 'azureBlob', accountName: 'acct' }), /--account-key/);
+    assert.throws(() => storageAccountBody({ kind: 'azureBlob', accountName: 'acct', accountKey: 'a2V5', connectionString: 'UseDevelopmentStorage=true' }), UsageError);
+  });
+
   test('s3 needs bucket and keys; endpoint, region and path style are passed when given', () => {
     assert.throws(() => storageAccountBody({ kind: 's3', bucket: 'b', accessKeyId: 'id' }), /--secret-access-key/);
     assert.deepEqual(storageAccountBody({ kind: 's3', bucket: 'b', accessKeyId: 'id', secretAccessKey: 'k', endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', pathStyle: 'true' }).properties, {

@@ -88,7 +88,8 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
     defaultLocation: location,
     subscriptionId,
     ...(tls ? { tls: { certPath: tls.certPath, keyPath: tls.keyPath } } : {}),
-    ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+    // A newcomer reads the progress lines; the JSON log shows warnings and errors only unless asked.
+    logLevel: options.logLevel ?? 'warn',
   });
   if (tls) {
     writeLine(ctx.out, `TLS: ${tls.created ? 'made a' : 'using the'} self-signed certificate ${tls.certPath} for ${tls.names.join(', ')}`);
@@ -104,7 +105,7 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
       dataDir: agentDir,
       ...(options.interface ? { interfaceName: options.interface } : {}),
       ...(options.captureRoot ? { captureRoot: resolve(options.captureRoot) } : {}),
-      ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+      logLevel: options.logLevel ?? 'warn',
       ...(tls ? { caFile: tls.certPath } : {}),
     };
 
