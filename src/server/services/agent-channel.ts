@@ -87,6 +87,11 @@ async function recordState(ctx: ServerContext, vmKey: string, state: AgentCaptur
     ctx.hub.send(vmKey, { type: 'capture.forget', captureUid: state.captureUid, deleteFiles: false });
     return null;
   }
+  if (!rec.body._internal.targets.some((t) => t.vmKey === vmKey)) {
+    // A host reports only on its own captures; anything else is ignored (and logged) rather than trusted.
+    ctx.logger.warn({ vm: vmKey, capture: rec.id }, 'an agent reported on a capture of another host; ignored');
+    return null;
+  }
   await ctx.store.upsertCaptureInstance({ captureUid: state.captureUid, vmKey, captureKey: rec.key, state: state as unknown as InstanceState & Record<string, unknown> });
   ctx.hub.send(vmKey, { type: 'capture.ack', captureUid: state.captureUid, sequence: state.sequence });
   await evaluateCapture(ctx, rec.key);
