@@ -401,6 +401,11 @@ describe('storage accounts end to end: local, Azure Blob (Azurite) and S3 (Swift
       proto.send({ type: 'upload.request', requestId: 'steal', captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256 });
       const refused = await proto.answer('steal');
       assert.equal(refused.type, 'upload.refused', 'a host gets no grant for a capture it does not run');
+      // Nor can it report on that capture: a forged "Stopped" changes nothing.
+      proto.send({ type: 'capture.state', state: ProtocolAgent.state(uid, 1_000_000, { status: 'Stopped', stopReason: 'Manual' }) });
+      await new Promise((r) => setTimeout(r, 500));
+      const stillRunning = await lab.nwJson(pc('show-status', '--name', 'notyours', '--location', LOC));
+      assert.equal(stillRunning.packetCaptureStatus, 'Running', 'a forged state of another host is ignored');
       assert.equal((await lab.nw(pc('delete', '--name', 'notyours', '--location', LOC, '--delete-files'))).code, 0);
     } finally {
       proto.close();
