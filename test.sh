@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, step 2: runs the whole test suite (unit, property and end-to-end tests).
 # Installs what the tests need when missing: Debian's tcpdump, iproute2, iputils-ping, iperf3,
-# OpenStack Swift (S3 API)
+# Prometheus and Alertmanager, OpenStack Swift (S3 API)
 # (test hosts are Linux network namespaces, so run as root) and the npm packages.
 # PostgreSQL store tests use NW_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres);
 # outside CI they are skipped with a notice when no server answers there.

@@ -151,7 +151,12 @@ describe('alert → capture, built in (seed 002)', { timeout: 240_000 }, () => {
     assert.equal(captures[0]!.id, shownCapture.id, 'the capture was not replaced');
 
     // Alert history, metrics and the Prometheus endpoint tell the same story.
-    const history = await lab.nwJson(['monitor', 'metrics', 'alert', 'history', '--name', 'TCP_Segments_Sent_Exceeded', '--resource-group', rg]) as unknown as Array<Record<string, any>>;
+    let history: Array<Record<string, any>> = [];
+    // Deliveries are recorded when both webhooks of a notification have answered.
+    await lab.waitFor(async () => {
+      history = await lab.nwJson(['monitor', 'metrics', 'alert', 'history', '--name', 'TCP_Segments_Sent_Exceeded', '--resource-group', rg]) as unknown as Array<Record<string, any>>;
+      return history[0]?.netwatcher.notifications.length === 4;
+    }, 15_000, 'the Resolved deliveries to be recorded');
     assert.equal(history.length, 1);
     assert.equal(history[0]!.monitorCondition, 'Resolved');
     assert.equal(String(history[0]!.targetResource).toLowerCase(), vmaId.toLowerCase());

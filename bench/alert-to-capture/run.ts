@@ -66,6 +66,7 @@ async function main(): Promise<void> {
     await lab.nwJson(['monitor', 'metrics', 'alert', 'create', '--name', 'bench', '--resource-group', rg, '--scopes', vmaId,
       '--condition', 'total TCP Segments Sent > 100', '--window-size', '5s', '--evaluation-frequency', '1s', '--action', 'AG']);
     const alertsPath = `/subscriptions/${SUB}/providers/Microsoft.AlertsManagement/alerts?alertRule=bench`;
+    const rulePath = `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Insights/metricAlerts/bench?api-version=2018-03-01`;
     const capturePath = `/subscriptions/${SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/NetworkWatcher_westcentralus/packetCaptures/bench`;
     const alerts = async () => ((await lab.api('GET', alertsPath)).body as { value: Array<{ properties: { essentials: { monitorCondition: string; startDateTime: string } } }> }).value;
     const status = async () => {
@@ -75,10 +76,16 @@ async function main(): Promise<void> {
 
     const results: Trial[] = [];
     for (let i = 0; i < trials; i++) {
-      // Quiet start: no open alert, no capture running, and 6 s without a burst (window + a report).
+      // Quiet start: no open alert, no capture running, and 6–7 s without a burst (window + a report).
       await lab.waitFor(async () => (await alerts()).every((x) => x.properties.essentials.monitorCondition === 'Resolved'), 60_000, 'the previous alert to resolve');
       await lab.waitFor(async () => { const s = await status(); return s === null || (s.packetCaptureStatus !== 'Running' && (s.instances ?? []).every((x) => x.file?.stored !== false)); }, 60_000, 'the previous capture to end');
-      await sleep(6000);
+      // The rule's schedule starts when it is saved, the agent's reports when it started: saving the
+      // rule again at a random moment, and bursting at another, puts each trial at a random phase of both.
+      await sleep(Math.floor(Math.random() * 1000));
+      const rule = (await lab.api('GET', rulePath)).body as { location: string; properties: Record<string, unknown> };
+      const saved = await lab.api('PUT', rulePath, { location: rule.location, properties: rule.properties });
+      if (saved.status !== 200) throw new Error(`could not save the rule again: ${JSON.stringify(saved.body)}`);
+      await sleep(6000 + Math.floor(Math.random() * 1000));
       const before = (await status())?.captureStartTime ?? null;
       const r = await a.ns.runNode(BURST, [], { timeoutInMs: 30_000 });
       const burst = JSON.parse(r.stdout.trim().split('\n').pop()!) as { crossed: number | null; segments: number };

@@ -192,8 +192,12 @@ describe('alert-capture endpoint decisions', () => {
     am.alerts[0].labels = { vm: 'vm2' };
     await rejectsWith(post(ops, 'limited', limited.key, am), 'SessionLimitReached', 400);
     assert.equal(ops.captures.size, 1);
+    // The refused firing is not a duplicate when sent again once a session is free.
+    ops.end('c-vm1');
+    assert.equal((await post(ops, 'limited', limited.key, am)).statusCode, 202);
+    ops.captures.delete('/w/packetcaptures/c-vm2');
     const runs = await actx.store.listAlertCaptureRuns<AlertCaptureRunDetail>({ configKey: limited.record.key });
-    assert.deepEqual(runs.map((r) => r.state).sort(), ['refused', 'running']);
+    assert.deepEqual(runs.map((r) => r.state).sort(), ['refused', 'running', 'running']);
 
     for (const [body, code, status] of [['{', 'InvalidRequestContent', 400], ['', 'InvalidRequestContent', 400], ['{"x":1}', 'InvalidRequestContent', 400], [JSON.stringify({ pad: 'x'.repeat(300 * 1024) }), 'PayloadTooLarge', 413]] as const) {
       await rejectsWith(post(ops, 'limited', limited.key, body), code, status);

@@ -294,7 +294,9 @@ async function startForHost(actx: AlertsContext, ops: CaptureOperations, rec: Re
   }
   const finish = async (state: 'duplicate' | 'refused' | 'failed', reason: string, error?: ApiError) => {
     detail = { ...detail, reason, errorCode: error?.code ?? null };
-    await actx.store.updateAlertCaptureRun(runId, { state, detail });
+    // A refused or failed firing may be sent again (a retry, or by hand once the cause is fixed):
+    // it gives its de-duplication key back. A duplicate keeps it: that incident is being captured.
+    await actx.store.updateAlertCaptureRun(runId, { state, detail, ...(state === 'duplicate' ? {} : { dedupeKey: `${state}:${runId}` }) });
     return { result: outcomeOf(runId, state, detail), ...(error ? { error } : {}) };
   };
   try {
@@ -353,7 +355,7 @@ async function startForHost(actx: AlertsContext, ops: CaptureOperations, rec: Re
     actx.logger.info({ endpoint: rec.id, capture: capture.id, rule: alert.ruleName }, 'alert-triggered capture started');
     return { result: outcomeOf(runId, 'started', detail) };
   } catch (error) {
-    await actx.store.updateAlertCaptureRun(runId, { state: 'failed', detail: { ...detail, reason: 'internal error', errorCode: 'InternalServerError' } }).catch(() => undefined);
+    await actx.store.updateAlertCaptureRun(runId, { state: 'failed', dedupeKey: `failed:${runId}`, detail: { ...detail, reason: 'internal error', errorCode: 'InternalServerError' } }).catch(() => undefined);
     throw error;
   }
 }

@@ -24,3 +24,10 @@ describe('redactBody', () => {
     assert.deepEqual(out, { properties: { backend: { type: 's3', secretAccessKey: 'REDACTED', accessKeyId: 'REDACTED', bucket: 'b' }, installCommand: 'REDACTED', enrollmentToken: 'REDACTED' } });
   });
 });
+
+test('URLs inside bodies lose their query values (alert-capture keys, webhook tokens)', () => {
+  const out = redactBody({ properties: { url: 'https://nw.example/alert-capture/v1/s/rg/n?code=SECRETKEY', serviceUri: 'http://hook.example/x?token=abc', plain: 'https://nw.example/no-query' } }) as { properties: Record<string, string> };
+  assert.ok(!JSON.stringify(out).includes('SECRETKEY'));
+  assert.ok(!JSON.stringify(out).includes('abc'));
+  assert.equal(out.properties.plain, 'https://nw.example/no-query');
+});

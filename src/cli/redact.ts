@@ -54,7 +54,10 @@ export function redactBody(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
-    out[key] = SECRET_BODY_KEYS.test(key) && inner !== null && inner !== undefined ? REDACTED : redactBody(inner);
+    if (SECRET_BODY_KEYS.test(key) && inner !== null && inner !== undefined) out[key] = REDACTED;
+    // URLs in bodies (webhook serviceUri, alert-capture url) may carry keys in their query.
+    else if (typeof inner === 'string' && /^https?:\/\//i.test(inner) && inner.includes('?')) out[key] = redactUrl(inner);
+    else out[key] = redactBody(inner);
   }
   return out;
 }

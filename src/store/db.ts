@@ -43,6 +43,11 @@ export async function openPglite(dataDir: string | null): Promise<Db> {
 /** Connects to PostgreSQL with a connection URL. */
 export async function openPostgres(url: string): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // An idle connection cut by the database (restart, failover) is reported on the pool; without a
+  // listener Node treats it as an uncaught error and the server dies. The pool replaces the client.
+  pool.on('error', (error) => {
+    process.emitWarning(`PostgreSQL connection lost: ${error.message}`, { code: 'NW_DB_CONNECTION_LOST' });
+  });
   await pool.query('select 1');
   const wrap = (q: pg.Pool | pg.PoolClient): Db => ({
     engine: 'postgres',

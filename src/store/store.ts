@@ -407,11 +407,12 @@ export class Store {
     return rows.length > 0;
   }
 
-  /** Changes a run; with `fromState`, only if it is still in that state (a claim). Returns whether it changed. */
-  async updateAlertCaptureRun(id: string, change: { state: string; captureKey?: string | null; detail: unknown }, fromState?: string): Promise<boolean> {
+  /** Changes a run (a new dedupeKey releases the old one); with `fromState`, only if it is still in that state (a claim). Returns whether it changed. */
+  async updateAlertCaptureRun(id: string, change: { state: string; captureKey?: string | null; dedupeKey?: string; detail: unknown }, fromState?: string): Promise<boolean> {
     const params: unknown[] = [id, change.state, JSON.stringify(change.detail)];
     let sets = 'state = $2, detail = $3, updated_at = now()';
     if (change.captureKey !== undefined) { params.push(change.captureKey?.toLowerCase() ?? null); sets += `, capture_key = $${params.length}`; }
+    if (change.dedupeKey !== undefined) { params.push(change.dedupeKey); sets += `, dedupe_key = $${params.length}`; }
     let where = 'id = $1';
     if (fromState !== undefined) { params.push(fromState); where += ` AND state = $${params.length}`; }
     return (await this.db.query(`UPDATE alert_capture_runs SET ${sets} WHERE ${where} RETURNING id`, params)).length > 0;

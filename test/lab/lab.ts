@@ -3,12 +3,12 @@
  * on one bridge, all inside namespaces this test run creates and removes. Traffic never leaves
  * them; the test process reaches the server over a point-to-point link from the root namespace.
  *
- *   root ns ── veth (10.213.K.1/30 ↔ .2) ── [srv ns: bridge 10.0.0.1/24, fd00:db8::1/64, nw server]
+ *   root ns ── veth (a /30 of 10.213.0.0/16) ── [srv ns: bridge 10.0.0.1/24, fd00:db8::1/64, nw server]
  *                                                │            │
  *                                           [host A]     [host B] …   (addresses given per host)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +64,7 @@ export class Lab {
   private readonly agents: ChildProcess[] = [];
   private readonly agentDataDirs: string[] = [];
   private rootLink = '';
+  private releaseSubnet: () => void = () => {};
   private constructor(readonly srv: TestNamespace, private readonly bridge: string) {}
 
   /** Creates the server namespace, its bridge and the root link. */
@@ -76,15 +77,16 @@ export class Lab {
       await mustExec(srv, 'ip', ['addr', 'add', '10.0.0.1/24', 'dev', bridge]);
       await mustExec(srv, 'ip', ['addr', 'add', 'fd00:db8::1/64', 'dev', bridge, 'nodad']);
       await mustExec(srv, 'ip', ['link', 'set', bridge, 'up']);
-      const k = 1 + Math.floor(Math.random() * 250);
+      const subnet = await claimLinkSubnet();
+      lab.releaseSubnet = subnet.release;
       lab.rootLink = uniqueName('nwr');
       const peer = uniqueName('nws');
       await mustRun('ip', ['link', 'add', lab.rootLink, 'type', 'veth', 'peer', 'name', peer, 'netns', srv.name]);
-      await mustRun('ip', ['addr', 'add', `10.213.${k}.1/30`, 'dev', lab.rootLink]);
+      await mustRun('ip', ['addr', 'add', `${subnet.rootAddress}/30`, 'dev', lab.rootLink]);
       await mustRun('ip', ['link', 'set', lab.rootLink, 'up']);
-      await mustExec(srv, 'ip', ['addr', 'add', `10.213.${k}.2/30`, 'dev', peer]);
+      await mustExec(srv, 'ip', ['addr', 'add', `${subnet.serverAddress}/30`, 'dev', peer]);
       await mustExec(srv, 'ip', ['link', 'set', peer, 'up']);
-      lab.serverUrl = `http://10.213.${k}.2:${LAB_SERVER_PORT}`;
+      lab.serverUrl = `http://${subnet.serverAddress}:${LAB_SERVER_PORT}`;
       return lab;
     } catch (error) {
       await lab.destroy();
@@ -214,9 +216,41 @@ export class Lab {
     for (const h of this.hosts.values()) await h.ns.destroy().catch(() => {});
     await this.srv.destroy().catch(() => {});
     if (this.rootLink) await run('ip', ['link', 'del', this.rootLink]).catch(() => {});
+    this.releaseSubnet();
     for (const d of this.agentDataDirs) rmSync(d, { recursive: true, force: true });
     rmSync(this.workDir, { recursive: true, force: true });
   }
+}
+
+/** Folder of claims on root-link subnets, so labs running at the same time never share one. */
+const LINK_CLAIMS_DIR = join(tmpdir(), 'nw-lab-links');
+
+/**
+ * Claims a free /30 in 10.213.0.0/16 for the root ↔ server link: a claim file created
+ * exclusively (a claim of a process that no longer runs is taken over), and an address not
+ * already on this machine.
+ */
+async function claimLinkSubnet(): Promise<{ rootAddress: string; serverAddress: string; release(): void }> {
+  mkdirSync(LINK_CLAIMS_DIR, { recursive: true });
+  const inUse = (await run('ip', ['-4', '-o', 'addr', 'show'])).stdout;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const third = Math.floor(Math.random() * 256);
+    const fourth = 4 * Math.floor(Math.random() * 64);
+    const base = `10.213.${third}.`;
+    const claim = join(LINK_CLAIMS_DIR, `${third}-${fourth}`);
+    if (inUse.includes(`${base}${fourth + 1}/`) || inUse.includes(`${base}${fourth + 2}/`)) continue;
+    try {
+      writeFileSync(claim, String(process.pid), { flag: 'wx' });
+    } catch {
+      const owner = Number(readFileSync(claim, 'utf8'));
+      let alive = true;
+      try { process.kill(owner, 0); } catch { alive = false; }
+      if (alive) continue;
+      writeFileSync(claim, String(process.pid));
+    }
+    return { rootAddress: `${base}${fourth + 1}`, serverAddress: `${base}${fourth + 2}`, release: () => rmSync(claim, { force: true }) };
+  }
+  throw new Error('no free 10.213.x.y/30 for the lab link');
 }
 
 async function mustExec(ns: TestNamespace, command: string, args: string[]): Promise<void> {

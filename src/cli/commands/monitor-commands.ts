@@ -61,7 +61,7 @@ export function registerMonitorCommands(program: Command, ctx: CliContext, leaf:
     .option('-a, --action <words...>', 'action group name or id, then its webhook properties KEY=VALUE (repeatable)')
     .option('--description <text>', 'description')
     .option('--severity <0-4>', 'severity (default 2)')
-    .option('--disabled <bool>', 'create it disabled')
+    .option('--disabled [bool]', 'create it disabled')
     .option('--auto-mitigate <bool>', 'resolve the alert when the condition no longer holds (default true)')
     .option('--target-resource-region <region>', 'region of the target resources')
     .option('--tags <tags...>', 'KEY=VALUE tags')
@@ -160,7 +160,7 @@ export function registerAlertCaptureCommands(watcher: Command, ctx: CliContext, 
     .option('--filters <json>', 'JSON list of filters, as packet-capture create')
     .option('--notify-url <urls...>', 'webhooks told when a capture is done (capture id, status, stop reason, storage path)')
     .option('--host-label <label>', 'Alertmanager label naming the host, tried before vm and instance')
-    .option('--disabled <bool>', 'create it disabled')
+    .option('--disabled [bool]', 'create it disabled')
     .option('--tags <tags...>', 'KEY=VALUE tags')
     .action(act((o) => alertCaptureCreate(o, ctx)));
   leaf(ac, 'show', 'show an endpoint (its URL without the key)', ['nw network watcher alert-capture show -n tcpBurst'])
