@@ -5,7 +5,7 @@ import {
   StorageSharedKeyCredential,
   generateBlobSASQueryParameters,
 } from '@azure/storage-blob';
-import { assertValidBlobLocation, type BlobLocation } from './blob-path.js';
+import { assertValidBlobLocation, splitContainerPath, type BlobLocation } from './blob-path.js';
 import type { BlobReadStream, BlobStore, GrantUploadOptions } from './blob-store.js';
 import { parseAzureConnectionString } from './config.js';
 import { BlobNotFoundError, StorageServiceError } from './errors.js';
@@ -68,13 +68,7 @@ export function openAzureBlobStore(connectionString: string): BlobStore {
       }
       if (parsed.origin.toLowerCase() !== endpoint.origin.toLowerCase()) return null;
       if (!parsed.pathname.startsWith(`${endpointPath}/`)) return null;
-      const [container, ...rest] = parsed.pathname.slice(endpointPath.length + 1).split('/');
-      if (!container) return null;
-      try {
-        return { container: decodeURIComponent(container), prefix: rest.filter((s) => s !== '').map(decodeURIComponent).join('/') };
-      } catch {
-        return null;
-      }
+      return splitContainerPath(parsed.pathname.slice(endpointPath.length + 1));
     },
 
     async ensureContainer(container) {

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CAPTURE_CONTAINER, InvalidBlobLocationError, assertValidBlobLocation, azureCaptureBlobPath, resolveCaptureLocation } from './index.js';
-import { encodeBlobPath } from './blob-path.js';
+import { encodeBlobPath, splitContainerPath } from './blob-path.js';
 
 const capture = { subscriptionId: '00000000-0000-0000-0000-000000000000', resourceGroup: 'MyResourceGroup', vmName: 'MyVM', createdAt: new Date('2017-05-25T16:22:34.630Z') };
 
@@ -44,4 +44,12 @@ describe('assertValidBlobLocation', () => {
   test('encodeBlobPath keeps slashes and encodes the rest', () => {
     assert.equal(encodeBlobPath('a b/c#d/e?.cap'), 'a%20b/c%23d/e%3F.cap');
   });
+});
+
+test('splitContainerPath decodes the container and prefix, and refuses what is not one', () => {
+  assert.deepEqual(splitContainerPath('captures/a%20b//c/'), { container: 'captures', prefix: 'a b/c' });
+  assert.deepEqual(splitContainerPath('captures'), { container: 'captures', prefix: '' });
+  assert.equal(splitContainerPath(''), null);
+  assert.equal(splitContainerPath('/captures'), null);
+  assert.equal(splitContainerPath('captures/%E0%A4%A'), null);
 });

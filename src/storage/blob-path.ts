@@ -109,3 +109,18 @@ export function resolveCaptureLocation(
 export function encodeBlobPath(blobPath: string): string {
   return blobPath.split('/').map((segment) => encodeURIComponent(segment)).join('/');
 }
+
+/**
+ * Splits the part of a URL after an account's base into a container and a blob prefix, decoding
+ * each segment; null when there is no container or a segment is not valid percent-encoding.
+ * @example splitContainerPath('captures/a%20b/c') // { container: 'captures', prefix: 'a b/c' }
+ */
+export function splitContainerPath(path: string): { container: string; prefix: string } | null {
+  const [container, ...rest] = path.split('/');
+  if (!container) return null;
+  try {
+    return { container: decodeURIComponent(container), prefix: rest.filter((s) => s !== '').map(decodeURIComponent).join('/') };
+  } catch {
+    return null;
+  }
+}

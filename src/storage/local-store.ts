@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, stat, unlink } from 'node:fs/promises';
-import { assertValidBlobLocation, type BlobLocation } from './blob-path.js';
+import { assertValidBlobLocation, splitContainerPath, type BlobLocation } from './blob-path.js';
 import type { BlobStore, GrantUploadOptions, BlobReadStream } from './blob-store.js';
 import { BlobNotFoundError } from './errors.js';
 import type { LocalUploadGrant } from './grant.js';
@@ -47,13 +47,7 @@ export function openLocalBlobStore(accountName: string, rootDir: string, deps: L
     parseContainerUrl(url) {
       const clean = url.split(/[?#]/, 1)[0] ?? '';
       if (!clean.toLowerCase().startsWith(accountPrefix.toLowerCase())) return null;
-      const [container, ...rest] = clean.slice(accountPrefix.length).split('/');
-      if (!container) return null;
-      try {
-        return { container: decodeURIComponent(container), prefix: rest.filter((s) => s !== '').map(decodeURIComponent).join('/') };
-      } catch {
-        return null;
-      }
+      return splitContainerPath(clean.slice(accountPrefix.length));
     },
 
     async ensureContainer(container) {

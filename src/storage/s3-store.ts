@@ -14,7 +14,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { assertValidBlobLocation, encodeBlobPath, type BlobLocation } from './blob-path.js';
+import { assertValidBlobLocation, encodeBlobPath, splitContainerPath, type BlobLocation } from './blob-path.js';
 import type { BlobReadStream, BlobStore, GrantUploadOptions } from './blob-store.js';
 import type { StorageBackendConfig } from './config.js';
 import { BlobNotFoundError, StorageServiceError } from './errors.js';
@@ -119,13 +119,7 @@ export function openS3BlobStore(config: S3BackendConfig): BlobStore & { readonly
         if (parsed.pathname.startsWith(`${endpointPath}/`)) rest = parsed.pathname.slice(endpointPath.length + 1);
       }
       if (rest === undefined) return null;
-      const [container, ...prefix] = rest.split('/');
-      if (!container) return null;
-      try {
-        return { container: decodeURIComponent(container), prefix: prefix.filter((s) => s !== '').map(decodeURIComponent).join('/') };
-      } catch {
-        return null;
-      }
+      return splitContainerPath(rest);
     },
 
     async ensureContainer(container) {
