@@ -32,7 +32,7 @@ async function startReceiver(address: string): Promise<{ server: Server; url: st
       res.writeHead(200).end();
     });
   });
-  await new Promise<void>((r) => server.listen(0, address, r));
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, address, resolve); });
   return { server, url: `http://${address}:${(server.address() as AddressInfo).port}`, received };
 }
 
@@ -55,7 +55,7 @@ describe('alert → capture, built in (seed 002)', { timeout: 240_000 }, () => {
     await lab.installAgent(a, rg, 'vma');
     await lab.installAgent(b, rg, 'vmb');
     responders.push(await startResponder(b, { tcp: [80], udp: [] }));
-    receiver = await startReceiver(new URL(lab.serverUrl).hostname.replace(/\.2$/, '.1'));
+    receiver = await startReceiver(lab.rootAddress);
   });
   after(async () => {
     trafficOn = false;

@@ -74,8 +74,8 @@ describe('alert-capture driven by Prometheus and Alertmanager', { timeout: 240_0
       req.on('data', (c: Buffer) => { text += c.toString(); });
       req.on('end', () => { completed.push(JSON.parse(text)); res.writeHead(204).end(); });
     });
-    const rootAddress = new URL(lab.serverUrl).hostname.replace(/\.2$/, '.1');
-    await new Promise<void>((r) => receiver.listen(0, rootAddress, r));
+    const rootAddress = lab.rootAddress;
+    await new Promise<void>((resolve, reject) => { receiver.once('error', reject); receiver.listen(0, rootAddress, resolve); });
     receiverUrl = `http://${rootAddress}:${(receiver.address() as AddressInfo).port}/completed`;
   });
   after(async () => {

@@ -57,6 +57,8 @@ export class Lab {
   readonly cliConfigPath = join(this.workDir, 'cli-config.json');
   /** URL the test process uses; agents use `agentServerUrl`. */
   serverUrl = '';
+  /** The root namespace's address on the link to the server namespace (test-run services the server must reach can listen here). */
+  rootAddress = '';
   readonly agentServerUrl = `http://10.0.0.1:${LAB_SERVER_PORT}`;
   adminToken = '';
   private server: ChildProcess | null = null;
@@ -87,6 +89,7 @@ export class Lab {
       await mustExec(srv, 'ip', ['addr', 'add', `${subnet.serverAddress}/30`, 'dev', peer]);
       await mustExec(srv, 'ip', ['link', 'set', peer, 'up']);
       lab.serverUrl = `http://${subnet.serverAddress}:${LAB_SERVER_PORT}`;
+      lab.rootAddress = subnet.rootAddress;
       return lab;
     } catch (error) {
       await lab.destroy();
