@@ -28,5 +28,6 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 
 // Two cores on CI machines: at most two test files at once; end-to-end files take turns
 // through their own namespace names, so they may run beside unit files.
-const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// A hung test must fail, not hold CI until its time runs out: no single test may take 10 minutes.
+const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files], { stdio: 'inherit' });
 process.exit(run.status ?? 1);
