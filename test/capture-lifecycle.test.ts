@@ -18,6 +18,7 @@ describe('capture limits, bad input and restarts', { timeout: 300_000 }, () => {
   let lab: Lab;
   let a: LabHost;
   let b: LabHost;
+  let agentA: { installCommand: string; agent: ChildProcess };
   const rg = `lcrg${process.pid}`;
   const responders: ChildProcess[] = [];
   const pc = (...args: string[]) => ['network', 'watcher', 'packet-capture', ...args];
@@ -45,7 +46,7 @@ describe('capture limits, bad input and restarts', { timeout: 300_000 }, () => {
     a = await lab.addHost('a', ['10.0.0.3/24']);
     b = await lab.addHost('b', ['10.0.0.4/24']);
     await lab.startServer();
-    await lab.installAgent(a, rg, 'vma');
+    agentA = await lab.installAgent(a, rg, 'vma');
     responders.push(await startResponder(b, { tcp: [80], udp: [5000, 5001, 5002] }));
   });
   after(async () => {
@@ -146,6 +147,30 @@ describe('capture limits, bad input and restarts', { timeout: 300_000 }, () => {
     const file = readPcapBuffer(readFileSync(out));
     assert.ok(file.records.length >= 10);
   });
+  test('an agent killed in the middle of a capture: the packets written so far are kept and stored', async () => {
+    await lab.nwJson(pc('create', '--resource-group', rg, '--vm', 'vma', '--name', 'killed', '--storage-account', 'nwlocal', '--time-limit', '120', '--filters', '[{"protocol":"UDP"}]'));
+    // Enough packets that tcpdump's 4 KiB output buffer has reached the agent's file.
+    await udpBurst(120);
+    await lab.waitFor(async () => {
+      const s = await lab.nwJson(pc('show-status', '--name', 'killed', '--location', LOC));
+      return (s.additionalProperties as { packetsCaptured: number }).packetsCaptured >= 100;
+    }, 20_000, 'packets to reach the file');
+    agentA.agent.kill('SIGKILL');
+    await new Promise((r) => agentA.agent.once('exit', r));
+    // The host comes back: the same agent, started again without a token (its saved credential).
+    const argv = agentA.installCommand.split(/\s+/);
+    argv.splice(argv.indexOf('--token'), 2);
+    agentA = { installCommand: agentA.installCommand, agent: lab.startAgentProcess(a, argv) };
+    const status = await waitStopped('killed', 30_000);
+    assert.equal(status.packetCaptureStatus, 'Error');
+    assert.equal(status.stopReason, 'AgentStopped');
+    assert.deepEqual(status.packetCaptureError, ['AgentStopped']);
+    const out = join(lab.workDir, 'killed.cap');
+    await lab.waitFor(async () => (await lab.nw(pc('download', '--name', 'killed', '--location', LOC, '--file', out, '--force'))).code === 0, 30_000, 'the recovered file to be stored');
+    const file = readPcapBuffer(readFileSync(out));
+    assert.ok(file.records.length >= 100, `${file.records.length} packets kept`);
+  });
+
   test('past the parallel-session limit a capture is refused with a clear error', async () => {
     await lab.stopServer();
     await lab.startServer(['--session-limit', '1']);

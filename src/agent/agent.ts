@@ -98,6 +98,7 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
     manager.onConnected();
   });
   connection.on('message', (msg) => manager.handle(msg));
+  await manager.recoverInterrupted();
   connection.start();
   let hostMetrics;
   try {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startCapture, type CaptureOutcome, type CaptureSession } from '../capture/index.js';
+import { recoverCaptureFile, startCapture, type CaptureOutcome, type CaptureSession } from '../capture/index.js';
 import type { Logger } from '../lib/index.js';
 import type { AgentCaptureOrder, AgentCaptureState, AgentToServer, ServerToAgent } from '../model/index.js';
 import { uploadFile, type UploadGrant } from '../storage/index.js';
@@ -45,6 +45,8 @@ export class CaptureManager {
   private readonly uploading = new Set<string>();
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   private readonly progressTimers = new Map<string, NodeJS.Timeout>();
+  /** Captures that were running when the previous agent process died (see recoverInterrupted). */
+  private readonly interrupted: string[] = [];
   private readonly stateDir: string;
   private readonly spoolDir: string;
   private closed = false;
@@ -63,13 +65,36 @@ export class CaptureManager {
       try {
         const rec = JSON.parse(readFileSync(join(this.stateDir, name), 'utf8')) as CaptureRecord;
         if (rec.state.status === 'Running' || rec.state.status === 'NotStarted') {
-          // tcpdump died with the previous agent process; its file is complete up to the last record written.
+          // tcpdump died with the previous agent process; what it wrote is recovered by recoverInterrupted().
           rec.state = { ...rec.state, status: 'Error', stopReason: 'AgentStopped', errors: [...new Set([...rec.state.errors, 'AgentStopped' as const])], errorMessage: 'The agent stopped while the capture was running.', sequence: rec.state.sequence + 1 };
+          this.interrupted.push(rec.state.captureUid);
         }
         this.captures.set(rec.state.captureUid, rec);
         this.persist(rec);
       } catch (error) {
         this.opts.logger.warn({ err: error, file: name }, 'could not read a saved capture state; skipped');
+      }
+    }
+  }
+
+  /**
+   * Keeps the packets of captures that were running when the previous agent process died: their
+   * files are cut after the last complete record and become the captures' files, to be stored
+   * like any other (no data is lost because the agent was killed). Call before connecting.
+   */
+  async recoverInterrupted(): Promise<void> {
+    for (const uid of this.interrupted.splice(0)) {
+      const rec = this.captures.get(uid);
+      if (!rec) continue;
+      const path = rec.order.localFilePath ?? join(this.spoolDir, `${uid}.cap`);
+      try {
+        const recovered = await recoverCaptureFile(path);
+        if (!recovered) continue;
+        rec.state = { ...rec.state, packetsCaptured: recovered.packetsCaptured, bytesCaptured: recovered.sizeInBytes, file: { path, sizeInBytes: recovered.sizeInBytes, sha256: recovered.sha256, stored: false }, sequence: rec.state.sequence + 1 };
+        this.persist(rec);
+        this.opts.logger.info({ capture: rec.order.captureName, packets: recovered.packetsCaptured }, 'recovered the file of a capture interrupted by an agent stop');
+      } catch (error) {
+        this.opts.logger.warn({ err: error, capture: rec.order.captureName }, 'could not recover the file of an interrupted capture; it is left as it is');
       }
     }
   }

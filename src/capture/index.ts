@@ -4,3 +4,4 @@ export * from './tcpdump-args.js';
 export * from './tcpdump-stderr.js';
 export * from './file-writer.js';
 export * from './session.js';
+export * from './recover.js';

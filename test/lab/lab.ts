@@ -176,18 +176,18 @@ export class Lab {
    * Installs the agent on a host the way a user does: `nw vm extension set`, then the printed
    * install command, run on the host (inside its namespace). Waits until the agent is connected.
    */
-  async installAgent(host: LabHost, resourceGroup: string, vmName: string): Promise<{ installCommand: string; extension: Record<string, unknown> }> {
+  async installAgent(host: LabHost, resourceGroup: string, vmName: string): Promise<{ installCommand: string; extension: Record<string, unknown>; agent: ChildProcess }> {
     const extension = await this.nwJson(['vm', 'extension', 'set', '--resource-group', resourceGroup, '--vm-name', vmName, '--publisher', 'Microsoft.Azure.NetworkWatcher', '--name', 'NetworkWatcherAgentLinux', '--version', '1.4']);
     const installCommand = String(extension.installCommand);
     const argv = installCommand.split(/\s+/).filter(Boolean);
     const dataDirIndex = argv.indexOf('--data-dir');
     if (dataDirIndex >= 0) this.agentDataDirs.push(argv[dataDirIndex + 1]!);
-    this.startAgentProcess(host, argv);
+    const agent = this.startAgentProcess(host, argv);
     await this.waitFor(async () => {
       const vm = await this.api('GET', `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/${resourceGroup}/providers/Microsoft.Compute/virtualMachines/${vmName}`);
       return (vm.body as { properties?: { netwatcher?: { agentConnected?: boolean } } }).properties?.netwatcher?.agentConnected === true;
     }, 20_000, `agent of ${vmName} to connect`);
-    return { installCommand, extension };
+    return { installCommand, extension, agent };
   }
 
   /** Starts an agent process inside a host from an install command's argv (`nw agent …`). */
