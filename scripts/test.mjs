@@ -1,5 +1,5 @@
 // Runs every test file (src/**/*.test.ts beside the code, test/**/*.test.ts end to end)
-// with Node's own test runner and tsx for TypeScript. Builds dist/ first because end-to-end
+// with Node's own test runner and tsx for TypeScript, after a type-check and lint. Builds dist/ first because end-to-end
 // tests start real `nw` processes (server, agents) from the compiled CLI.
 // Usage: npm test [-- FILE_OR_DIR ...]   (defaults to src and test)
 import { spawnSync } from 'node:child_process';
@@ -23,8 +23,18 @@ const roots = args.length > 0 ? args : ['src', 'test'];
 const files = roots.flatMap((r) => findTests(r, [])).sort();
 if (files.length === 0) { console.error('no test files found'); process.exit(1); }
 
-const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-if (build.status !== 0) process.exit(build.status ?? 1);
+// Type-check everything (tests included) and lint (un-awaited promises) before running anything.
+for (const [what, command, args] of [
+  ['type-check', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']],
+  ['lint', 'npx', ['eslint', '.']],
+  ['build', 'npx', ['tsc', '-p', 'tsconfig.build.json']],
+]) {
+  const step = spawnSync(command, args, { stdio: 'inherit' });
+  if (step.status !== 0) {
+    console.error(`${what} failed`);
+    process.exit(step.status ?? 1);
+  }
+}
 
 // Two cores on CI machines: at most two test files at once; end-to-end files take turns
 // through their own namespace names, so they may run beside unit files.
