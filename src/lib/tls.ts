@@ -14,6 +14,7 @@ import { globalAgent, request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { dirname, join } from 'node:path';
+import { hostname, networkInterfaces } from 'node:os';
 
 /** Where a netwatcher server hands out its self-signed CA certificate (unauthenticated; agents check its SHA-256 pin). */
 export const AGENT_CA_PATH = '/agent/v1/ca.pem';
@@ -324,4 +325,19 @@ export function trustCaInProcess(pem: string): void {
   const current = globalAgent.options.ca;
   const extra = current === undefined ? [...rootCertificates] : (Array.isArray(current) ? current : [current]).map((c) => c.toString());
   if (!extra.includes(pem)) globalAgent.options.ca = [...extra, pem];
+}
+
+/**
+ * The names a self-signed certificate of `nw up --tls` / `nw server --tls-self-signed` covers: the host name, localhost, the loopback
+ * addresses and the listen address — for a wildcard listen address, every address of the host,
+ * so agents on other hosts can connect by IP.
+ */
+export function certificateNames(listenHost: string): string[] {
+  const names = [hostname(), 'localhost', '127.0.0.1', '::1'];
+  if (listenHost === '0.0.0.0' || listenHost === '::' || listenHost === '') {
+    for (const addresses of Object.values(networkInterfaces())) for (const a of addresses ?? []) if (!a.internal) names.push(a.address.split('%')[0]!);
+  } else {
+    names.push(listenHost.replace(/^\[|\]$/g, ''));
+  }
+  return [...new Set(names)];
 }

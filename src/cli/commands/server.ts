@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_SUBSCRIPTION_ID } from '../config.js';
 import { writeLine, type CliContext } from '../context.js';
+import { certificateNames, ensureSelfSignedCertificate } from '../../lib/index.js';
 import { UsageError } from '../errors.js';
 import { parseListenOption } from '../option-values.js';
 import { loadServiceStarters, waitForAbort, type ServiceStarters } from '../services.js';
@@ -28,6 +29,8 @@ export interface ServerCommandOptions {
   location?: string;
   tlsCert?: string;
   tlsKey?: string;
+  /** Serve https with a self-signed certificate for this host, kept in DIR/tls/ (as `nw up --tls`). */
+  tlsSelfSigned?: boolean;
   logLevel?: string;
   /** Subscription of the server's own resources. */
   subscription?: string;
@@ -43,10 +46,12 @@ export interface ServerCommandOptions {
 export async function runServer(options: ServerCommandOptions, ctx: CliContext, stop: AbortSignal, starters?: ServiceStarters): Promise<void> {
   const { host, port } = parseListenOption(options.listen ?? DEFAULT_LISTEN);
   if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new UsageError('usage error: --tls-cert FILE --tls-key FILE (give both or neither)');
+  if (options.tlsSelfSigned && options.tlsCert) throw new UsageError('usage error: --tls-self-signed | --tls-cert FILE --tls-key FILE (not both)');
   const dataDir = resolve(options.dataDir ?? defaultDataDir());
   const sessionLimit = options.sessionLimit === undefined ? undefined : Number(options.sessionLimit);
   if (sessionLimit !== undefined && (!Number.isInteger(sessionLimit) || sessionLimit < 1)) throw new UsageError(`usage error: --session-limit must be a positive whole number, not '${options.sessionLimit}'`);
   const services = starters ?? (await loadServiceStarters());
+  const selfSigned = options.tlsSelfSigned ? ensureSelfSignedCertificate(join(dataDir, 'tls'), certificateNames(host)) : undefined;
   const server = await services.startServer({
     listenHost: host,
     listenPort: port,
@@ -56,11 +61,13 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     ...(options.tlsCert && options.tlsKey ? { tls: { certPath: resolve(options.tlsCert), keyPath: resolve(options.tlsKey) } } : {}),
+    ...(selfSigned ? { tls: { certPath: selfSigned.certPath, keyPath: selfSigned.keyPath } } : {}),
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     ...(sessionLimit !== undefined ? { sessionLimitPerLocation: sessionLimit } : {}),
   });
   const tokenFile = join(dataDir, services.adminTokenFile);
   writeLine(ctx.out, `netwatcher server listening on ${server.url}`);
+  if (selfSigned) writeLine(ctx.out, `TLS: self-signed certificate ${selfSigned.certPath} (SHA-256 ${selfSigned.sha256}); clients: nw login --ca-file ${selfSigned.certPath}`);
   writeLine(ctx.out, `admin token: ${tokenFile}`);
   writeLine(ctx.out, `log in from a client with: nw login --server ${options.publicUrl ?? server.url} --token "$(cat ${tokenFile})"`);
   await waitForAbort(stop);

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { hostname, networkInterfaces } from 'node:os';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunningAgent } from '../../agent/index.js';
 import type { RunningServer } from '../../server/index.js';
-import { ensureSelfSignedCertificate, trustCaInProcess } from '../../lib/index.js';
+import { certificateNames, ensureSelfSignedCertificate, trustCaInProcess } from '../../lib/index.js';
 import { AGENT_EXTENSION } from '../../model/index.js';
 import { ArmClient } from '../arm-client.js';
 import { createCaFetch } from '../ca-fetch.js';
@@ -158,21 +158,6 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
     await server.close().catch(() => undefined);
     throw error;
   }
-}
-
-/**
- * The names a self-signed certificate of `nw up` covers: the host name, localhost, the loopback
- * addresses and the listen address — for a wildcard listen address, every address of the host,
- * so agents on other hosts can connect by IP.
- */
-export function certificateNames(listenHost: string): string[] {
-  const names = [hostname(), 'localhost', '127.0.0.1', '::1'];
-  if (listenHost === '0.0.0.0' || listenHost === '::' || listenHost === '') {
-    for (const addresses of Object.values(networkInterfaces())) for (const a of addresses ?? []) if (!a.internal) names.push(a.address.split('%')[0]!);
-  } else {
-    names.push(listenHost.replace(/^\[|\]$/g, ''));
-  }
-  return [...new Set(names)];
 }
 
 /** The commands printed once everything runs. */
