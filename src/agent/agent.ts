@@ -92,6 +92,7 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
     uploadRetryIntervalInMs: config.uploadRetryIntervalInMs ?? AGENT_DEFAULTS.uploadRetryIntervalInMs,
     send: (msg) => connection.send(msg),
     logger,
+    ...(config.caFile ? { serverCa: readFileSync(config.caFile, 'utf8') } : {}),
   });
   connection.on('open', () => {
     connection.send({ type: 'hello', protocolVersion: AGENT_PROTOCOL_VERSION, agentVersion: AGENT_VERSION, hostname: hostname(), captures: manager.states() });

@@ -29,6 +29,8 @@ export interface CaptureManagerOptions {
   uploadRetryIntervalInMs: number;
   send(msg: AgentToServer): boolean;
   logger: Logger;
+  /** CA (PEM) of a server with a private certificate, trusted for uploads to the server's own (local) storage. */
+  serverCa?: string;
 }
 
 /**
@@ -280,7 +282,7 @@ export class CaptureManager {
     const requestId = randomUUID();
     const answer = await this.ask<GrantAnswer>(this.pendingGrants, requestId, { type: 'upload.request', requestId, captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256 }, { kind: 'refused', reason: 'no answer from the server', retryable: true });
     if (answer.kind === 'refused') return { ok: false, reason: answer.reason, retryable: answer.retryable };
-    const result = await uploadFile(answer.grant, file.path, { sizeInBytes: file.sizeInBytes, sha256: file.sha256, retryBudgetInMs });
+    const result = await uploadFile(answer.grant, file.path, { sizeInBytes: file.sizeInBytes, sha256: file.sha256, retryBudgetInMs, ...(this.opts.serverCa !== undefined ? { serverCa: this.opts.serverCa } : {}) });
     if (!result.ok) return result;
     const verified = await this.ask<{ ok: boolean; reason?: string }>(this.pendingVerifications as never, requestId, { type: 'upload.done', requestId, captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256 }, { ok: false, reason: 'no answer from the server' }, (ok: boolean, reason?: string) => ({ ok, reason }));
     return verified.ok ? { ok: true } : { ok: false, reason: verified.reason ?? 'verification failed', retryable: true };

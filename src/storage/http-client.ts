@@ -22,6 +22,8 @@ export interface HttpRequestOptions {
   signal: AbortSignal;
   /** Responses bodies are error documents and XML listings: anything beyond this is cut. */
   maxResponseBytes?: number;
+  /** CA certificate(s) (PEM) trusted for this request instead of the system's (https only). */
+  ca?: string;
 }
 
 /**
@@ -41,7 +43,7 @@ export function sendHttpRequest(url: string, opts: HttpRequestOptions): Promise<
       if (opts.signal.aborted) reject(new UploadStepError('Aborted', 'the upload was aborted', false, true));
       else reject(new UploadStepError('NetworkError', `${opts.method} ${target.origin}${target.pathname}: ${(error as Error).message}`, true, true, { cause: error }));
     };
-    const req = send(target, { method: opts.method, headers: opts.headers, signal: opts.signal }, (res) => {
+    const req = send(target, { method: opts.method, headers: opts.headers, signal: opts.signal, ...(opts.ca !== undefined && target.protocol === 'https:' ? { ca: opts.ca } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {

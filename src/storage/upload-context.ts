@@ -12,6 +12,8 @@ export interface UploadContext {
   clock: UploadClock;
   /** Socket idle timeout for each request. */
   idleTimeoutInMs: number;
+  /** CA (PEM) of the netwatcher server, for local grants (see UploadFileOptions.serverCa). */
+  serverCa?: string;
   /** Reports the total bytes sent so far (never decreasing). */
   reportProgress(sentBytes: number): void;
 }

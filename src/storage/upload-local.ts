@@ -19,7 +19,7 @@ export async function uploadLocal(grant: LocalUploadGrant, ctx: UploadContext): 
   const size = ctx.sizeInBytes;
   const headers = { 'content-type': 'application/octet-stream' };
   const askStatus = async (): Promise<number> => {
-    const response = await sendHttpRequest(grant.statusUrl, { method: 'HEAD', idleTimeoutInMs: ctx.idleTimeoutInMs, signal: ctx.clock.signal });
+    const response = await sendHttpRequest(grant.statusUrl, { method: 'HEAD', idleTimeoutInMs: ctx.idleTimeoutInMs, ca: ctx.serverCa, signal: ctx.clock.signal });
     if (response.statusCode !== 200) throw rejectionForResponse('upload status', response, ctx.clock);
     const held = receivedBytes(response.headers);
     if (held === null || held > size) throw new UploadStepError('StorageRejected', 'upload status: missing or impossible received-bytes header', false, false);
@@ -28,7 +28,7 @@ export async function uploadLocal(grant: LocalUploadGrant, ctx: UploadContext): 
 
   if (size === 0) {
     await retrying(ctx.clock, 'upload', async () => {
-      const response = await sendHttpRequest(grant.uploadUrl, { method: 'PUT', headers: { ...headers, 'content-length': '0' }, body: Buffer.alloc(0), idleTimeoutInMs: ctx.idleTimeoutInMs, signal: ctx.clock.signal });
+      const response = await sendHttpRequest(grant.uploadUrl, { method: 'PUT', headers: { ...headers, 'content-length': '0' }, body: Buffer.alloc(0), idleTimeoutInMs: ctx.idleTimeoutInMs, ca: ctx.serverCa, signal: ctx.clock.signal });
       if (response.statusCode !== 201) throw rejectionForResponse('upload', response, ctx.clock);
     });
     return;
@@ -55,7 +55,7 @@ export async function uploadLocal(grant: LocalUploadGrant, ctx: UploadContext): 
             sent += count;
             ctx.reportProgress(sent);
           },
-          idleTimeoutInMs: ctx.idleTimeoutInMs,
+          idleTimeoutInMs: ctx.idleTimeoutInMs, ca: ctx.serverCa,
           signal: ctx.clock.signal,
         });
       } finally {

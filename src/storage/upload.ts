@@ -20,6 +20,12 @@ export interface UploadFileOptions {
   signal?: AbortSignal;
   /** A request whose socket is silent this long is abandoned and retried; default 30 s (never more than the retry budget, never under 2 s). */
   requestIdleTimeoutInMs?: number;
+  /**
+   * CA certificate(s) (PEM) to trust for a `local` grant, whose URL is the netwatcher server's: a
+   * server with a private or self-signed certificate. Only that request trusts it — nothing
+   * process-wide changes, and uploads to Azure or S3 keep the system's CAs.
+   */
+  serverCa?: string;
 }
 
 /** Outcome of {@link uploadFile}: `retryable` says whether a later call (with a fresh grant if the reason says so) may succeed. */
@@ -72,6 +78,7 @@ export async function uploadFile(grant: UploadGrant, filePath: string, opts: Upl
       sizeInBytes: opts.sizeInBytes,
       clock,
       idleTimeoutInMs: Math.max(2_000, Math.min(opts.requestIdleTimeoutInMs ?? defaultIdleTimeoutInMs, opts.retryBudgetInMs)),
+      ...(opts.serverCa !== undefined ? { serverCa: opts.serverCa } : {}),
       reportProgress(sentBytes) {
         if (sentBytes <= reported) return;
         reported = sentBytes;

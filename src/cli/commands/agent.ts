@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
-import { AGENT_CA_PATH, ensurePinnedCaFile, trustCaInProcess } from '../../lib/index.js';
+import { AGENT_CA_PATH, ensurePinnedCaFile } from '../../lib/index.js';
 import { writeLine, type CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { parseIntegerOption, requireOption } from '../option-values.js';
@@ -55,7 +55,6 @@ export async function runAgent(options: AgentCommandOptions, ctx: CliContext, st
   }
   // The agent's uploads to the server's local storage are plain node:https requests: they must
   // trust the server's CA too, not only its enrolment and WebSocket.
-  if (caFile) trustCaInProcess(readFileSync(caFile, 'utf8'));
   const services = starters ?? (await loadAgentStarter());
   const agent = await services.startAgent({
     serverUrl,

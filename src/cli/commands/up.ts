@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunningAgent } from '../../agent/index.js';
 import type { RunningServer } from '../../server/index.js';
-import { certificateNames, ensureSelfSignedCertificate, trustCaInProcess } from '../../lib/index.js';
+import { certificateNames, ensureSelfSignedCertificate } from '../../lib/index.js';
 import { AGENT_EXTENSION } from '../../model/index.js';
 import { ArmClient } from '../arm-client.js';
 import { createCaFetch } from '../ca-fetch.js';
@@ -78,7 +78,6 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
   // With our own certificate, every client in this process trusts it: the CLI's requests, and
   // the agent's (its uploads to local storage are plain node:https requests).
   const fetchFn = tls ? createCaFetch(readFileSync(tls.certPath)) : ctx.fetch;
-  if (tls) trustCaInProcess(readFileSync(tls.certPath, 'utf8'));
 
   writeLine(ctx.out, `starting server… (data in ${dataDir})`);
   const server: RunningServer = await services.startServer({
