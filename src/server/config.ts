@@ -16,6 +16,8 @@ export interface ServerConfig {
   logLevel?: string;
   /** Parallel capture sessions allowed per location and subscription (Azure: 10,000). */
   sessionLimitPerLocation?: number;
+  /** How long host metric samples are kept (default 7 days). */
+  metricsRetentionInSeconds?: number;
   /** Path of tcpdump, used to check compiled filters before a capture is accepted. */
   tcpdumpPath?: string;
   /** Items per page of the lists that page with nextLink (virtual machines); default 1000. */

@@ -36,6 +36,8 @@ export interface ServerCommandOptions {
   subscription?: string;
   /** Parallel sessions per location and subscription. */
   sessionLimit?: string;
+  /** Days host metrics are kept. */
+  metricsRetentionDays?: string;
 }
 
 /**
@@ -50,6 +52,8 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
   const dataDir = resolve(options.dataDir ?? defaultDataDir());
   const sessionLimit = options.sessionLimit === undefined ? undefined : Number(options.sessionLimit);
   if (sessionLimit !== undefined && (!Number.isInteger(sessionLimit) || sessionLimit < 1)) throw new UsageError(`usage error: --session-limit must be a positive whole number, not '${options.sessionLimit}'`);
+  const retentionDays = options.metricsRetentionDays === undefined ? undefined : Number(options.metricsRetentionDays);
+  if (retentionDays !== undefined && (!Number.isFinite(retentionDays) || retentionDays <= 0 || retentionDays > 3650)) throw new UsageError(`usage error: --metrics-retention-days must be a number of days from 0 to 3650, not '${options.metricsRetentionDays}'`);
   const services = starters ?? (await loadServiceStarters());
   const selfSigned = options.tlsSelfSigned ? ensureSelfSignedCertificate(join(dataDir, 'tls'), certificateNames(host)) : undefined;
   const server = await services.startServer({
@@ -64,6 +68,7 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
     ...(selfSigned ? { tls: { certPath: selfSigned.certPath, keyPath: selfSigned.keyPath } } : {}),
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     ...(sessionLimit !== undefined ? { sessionLimitPerLocation: sessionLimit } : {}),
+    ...(retentionDays !== undefined ? { metricsRetentionInSeconds: Math.round(retentionDays * 86400) } : {}),
   });
   const tokenFile = join(dataDir, services.adminTokenFile);
   writeLine(ctx.out, `netwatcher server listening on ${server.url}`);

@@ -92,7 +92,10 @@ export function alertsRuntime(ctx: ServerContext, options: AlertsRuntimeOptions 
       baseUrl: () => (ctx.config.publicUrl ?? s.baseUrl).replace(/\/+$/, ''),
       captures: captureOperations(ctx),
       telemetry: { agentsConnected: () => ctx.hub.connectedCount, captureTotals: () => ctx.store.captureInstanceTotals() },
-    }, options);
+    }, {
+      ...options,
+      ...(options.metrics === undefined && ctx.config.metricsRetentionInSeconds !== undefined ? { metrics: { retentionInSeconds: ctx.config.metricsRetentionInSeconds } } : {}),
+    });
     slots.set(ctx, s);
     slot = s;
   }
