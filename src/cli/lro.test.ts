@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ArmClient } from './arm-client.js';
 import { ApiError, OperationFailedError, ServerUnreachableError } from './errors.js';
 import { beginAndWait, OperationTimeoutError, retryAfterInMs } from './lro.js';
-import { startCannedArmServer, type CannedArmServer } from './test-server.js';
+import { startCannedArmServer, type CannedArmServer } from './testing/canned-arm-server.js';
 
 const POLL = { pollIntervalInMs: 5 };
 

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from './program.js';
-import { createTestContext, installCannedWorld, startCannedArmServer, WORLD, type CannedArmServer } from './test-server.js';
+import { createTestContext, installCannedWorld, startCannedArmServer, WORLD, type CannedArmServer } from './testing/canned-arm-server.js';
 
 /** Splits a command line the way a POSIX shell would for the quoting the seed uses ("…" with \" inside). */
 function shellWords(line: string): string[] {

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError } from '../errors.js';
-import { createTestContext, startCannedArmServer, TEST_SUB, type CannedArmServer } from '../test-server.js';
+import { createTestContext, startCannedArmServer, TEST_SUB, type CannedArmServer } from '../testing/canned-arm-server.js';
 import { login } from './login.js';
 
 describe('nw login', () => {

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../errors.js';
-import { createTestContext, startCannedArmServer, TEST_SUB, type CannedArmServer } from '../test-server.js';
+import { createTestContext, startCannedArmServer, TEST_SUB, type CannedArmServer } from '../testing/canned-arm-server.js';
 import { parseTags, watcherConfigure } from './network-watcher.js';
 
 describe('nw network watcher configure', () => {

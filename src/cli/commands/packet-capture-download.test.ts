@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DownloadError } from '../errors.js';
-import { createTestContext, installCannedWorld, startCannedArmServer, TEST_SUB, WORLD, type CannedArmServer } from '../test-server.js';
+import { createTestContext, installCannedWorld, startCannedArmServer, TEST_SUB, WORLD, type CannedArmServer } from '../testing/canned-arm-server.js';
 import { formatBytes, packetCaptureDownload } from './packet-capture-download.js';
 
 const WATCHER = `${TEST_SUB}/resourceGroups/${WORLD.watcherGroup}/providers/Microsoft.Network/networkWatchers/${WORLD.watcherName}`;

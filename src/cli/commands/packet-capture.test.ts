@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError, WaitTimeoutError } from '../errors.js';
-import { createTestContext, installCannedWorld, startCannedArmServer, TEST_SUB, WORLD, type CannedArmServer } from '../test-server.js';
+import { createTestContext, installCannedWorld, startCannedArmServer, TEST_SUB, WORLD, type CannedArmServer } from '../testing/canned-arm-server.js';
 import { packetCaptureCreate, packetCaptureDelete, packetCaptureList, planPacketCaptureCreate } from './packet-capture.js';
 import { packetCaptureWait } from './packet-capture-wait.js';
 

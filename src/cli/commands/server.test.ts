@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerConfig } from '../../server/index.js';
 import type { ServiceStarters } from '../services.js';
-import { createTestContext } from '../test-server.js';
+import { createTestContext } from '../testing/canned-arm-server.js';
 import { UsageError } from '../errors.js';
 import { runServer } from './server.js';
 

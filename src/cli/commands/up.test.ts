@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { AgentConfig } from '../../agent/index.js';
 import type { ServerConfig } from '../../server/index.js';
 import type { ServiceStarters } from '../services.js';
-import { createTestContext, installCannedWorld, startCannedArmServer, WORLD, type CannedArmServer } from '../test-server.js';
+import { createTestContext, installCannedWorld, startCannedArmServer, WORLD, type CannedArmServer } from '../testing/canned-arm-server.js';
 import { up, vmNameFromHostname } from './up.js';
 
 /**

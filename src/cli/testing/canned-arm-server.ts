@@ -1,8 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import type { CliContext } from './context.js';
-import { DEFAULT_SUBSCRIPTION_ID } from './config.js';
+import type { CliContext } from '../context.js';
+import { DEFAULT_SUBSCRIPTION_ID } from '../config.js';
 
 /**
  * For the CLI's unit tests only: a real local HTTP server that answers with canned ARM
