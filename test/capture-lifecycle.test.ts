@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -155,13 +155,20 @@ describe('capture limits, bad input and restarts', { timeout: 300_000 }, () => {
       const s = await lab.nwJson(pc('show-status', '--name', 'killed', '--location', LOC));
       return (s.additionalProperties as { packetsCaptured: number }).packetsCaptured >= 100;
     }, 20_000, 'packets to reach the file');
+    const argvBefore = agentA.installCommand.split(/\s+/);
+    const stateDir = join(argvBefore[argvBefore.indexOf('--data-dir') + 1]!, 'captures');
+    const saved = readdirSync(stateDir).map((f) => JSON.parse(readFileSync(join(stateDir, f), 'utf8')) as { order: { captureName: string }; tcpdump?: { pid: number } }).find((r) => r.order.captureName === 'killed');
+    const tcpdumpPid = saved?.tcpdump?.pid;
+    assert.ok(tcpdumpPid, 'the agent records its tcpdump');
     agentA.agent.kill('SIGKILL');
     await new Promise((r) => agentA.agent.once('exit', r));
+    assert.ok(existsSync(`/proc/${tcpdumpPid}`), 'tcpdump outlives a killed agent (it only dies when it next writes)');
     // The host comes back: the same agent, started again without a token (its saved credential).
     const argv = agentA.installCommand.split(/\s+/);
     argv.splice(argv.indexOf('--token'), 2);
     agentA = { installCommand: agentA.installCommand, agent: lab.startAgentProcess(a, argv) };
     const status = await waitStopped('killed', 30_000);
+    await lab.waitFor(async () => !existsSync(`/proc/${tcpdumpPid}`) || readFileSync(`/proc/${tcpdumpPid}/stat`, 'utf8').includes(') Z'), 10_000, 'the restarted agent to end the leftover tcpdump');
     assert.equal(status.packetCaptureStatus, 'Error');
     assert.equal(status.stopReason, 'AgentStopped');
     assert.deepEqual(status.packetCaptureError, ['AgentStopped']);

@@ -6,6 +6,7 @@ import type { Logger } from '../lib/index.js';
 import type { AgentCaptureOrder, AgentCaptureState, AgentToServer, ServerToAgent } from '../model/index.js';
 import { uploadFile, type UploadGrant } from '../storage/index.js';
 import { AGENT_DEFAULTS } from './config.js';
+import { killLeftover, processIdentity, type ProcessIdentity } from './orphans.js';
 import { CapturePathError, confineCapturePath } from './paths.js';
 
 /** What the agent keeps about one capture (persisted, so a restarted agent still reports and uploads it). */
@@ -14,6 +15,8 @@ interface CaptureRecord {
   state: AgentCaptureState;
   /** True when the file lives in the agent's spool (no host path was asked for) and can go once stored. */
   spooled: boolean;
+  /** The tcpdump of this capture while it runs, so a later agent can end it if this one dies. */
+  tcpdump?: ProcessIdentity;
 }
 
 /** Answers to an upload request. */
@@ -70,6 +73,9 @@ export class CaptureManager {
           // tcpdump died with the previous agent process; what it wrote is recovered by recoverInterrupted().
           rec.state = { ...rec.state, status: 'Error', stopReason: 'AgentStopped', errors: [...new Set([...rec.state.errors, 'AgentStopped' as const])], errorMessage: 'The agent stopped while the capture was running.', sequence: rec.state.sequence + 1 };
           this.interrupted.push(rec.state.captureUid);
+          // Its tcpdump may still run (it only dies when it next writes to the dead agent's pipe).
+          if (rec.tcpdump && killLeftover(rec.tcpdump)) this.opts.logger.warn({ capture: rec.order.captureName, pid: rec.tcpdump.pid }, 'ended the tcpdump a previous agent process left running');
+          delete rec.tcpdump;
         }
         this.captures.set(rec.state.captureUid, rec);
         this.persist(rec);
@@ -176,6 +182,8 @@ export class CaptureManager {
     }, { ...(this.opts.tcpdumpPath ? { tcpdumpPath: this.opts.tcpdumpPath } : {}) });
     this.sessions.set(order.captureUid, session);
     session.started.then((at) => {
+      const identity = session.pid !== null ? processIdentity(session.pid) : null;
+      if (identity) rec.tcpdump = identity; // persisted with the Running state just below
       this.update(order.captureUid, { status: 'Running', captureStartTime: at.toISOString() });
       const timer = setInterval(() => {
         const p = session.progress();
@@ -196,6 +204,7 @@ export class CaptureManager {
     this.sessions.delete(uid);
     const rec = this.captures.get(uid);
     if (!rec) return;
+    delete rec.tcpdump;
     const hasFile = outcome.fileSizeInBytes > 0 && existsSync(outputPath);
     const errors = outcome.error ? [outcome.error.code] : [];
     this.update(uid, {

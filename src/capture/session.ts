@@ -107,6 +107,10 @@ type Phase = 'starting' | 'capturing' | 'draining' | 'terminating' | 'finished';
 
 class TcpdumpCaptureSession implements CaptureSession {
   readonly captureId: string;
+
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
   readonly started: Promise<Date>;
   readonly done: Promise<CaptureOutcome>;
 

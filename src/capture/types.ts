@@ -63,6 +63,8 @@ export interface CaptureSession {
   readonly done: Promise<CaptureOutcome>;
   /** Current counters. */
   progress(): CaptureProgress;
+  /** Process id of tcpdump once spawned (null before, or if it could not be spawned). */
+  readonly pid: number | null;
   /** Manual stop: ends the capture (SIGTERM, bounded wait, SIGKILL) and resolves with the outcome; idempotent. */
   stop(): Promise<CaptureOutcome>;
 }
