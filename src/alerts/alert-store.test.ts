@@ -1,39 +1,15 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
-import { migrate, openPglite, openPostgres, Store, type Db } from '../store/index.js';
+import { Store } from '../store/index.js';
+import { openTestDatabase, postgresAvailable, TEST_ENGINES } from '../store/testing/engines.js';
 
-/**
- * The store's metric and alert statements on both engines: PGlite in memory and the test
- * machine's PostgreSQL (NW_TEST_DATABASE_URL, as src/store/store.test.ts; skipped when none
- * answers outside CI), in a database made and dropped here.
- */
-const adminUrl = process.env.NW_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-async function postgresReachable(): Promise<boolean> {
-  const c = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 2000 });
-  try { await c.connect(); await c.end(); return true; } catch { return false; }
-}
-const havePostgres = process.env.CI === 'true' || (await postgresReachable());
+/** The store's metric and alert statements on both engines (see src/store/testing/engines.ts). */
+const havePostgres = await postgresAvailable();
 
-for (const engine of ['pglite', 'postgres'] as const) {
+for (const engine of TEST_ENGINES) {
   describe(`alert statements on ${engine}`, { skip: engine === 'postgres' && !havePostgres }, async () => {
-    let db: Db;
-    let drop = async () => {};
-    if (engine === 'pglite') {
-      db = await openPglite(null);
-      drop = () => db.close();
-    } else {
-      const name = `nw_alerts_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-      const admin = new pg.Client({ connectionString: adminUrl });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE ${name}`);
-      const url = new URL(adminUrl);
-      url.pathname = `/${name}`;
-      db = await openPostgres(url.toString());
-      drop = async () => { await db.close(); await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); await admin.end(); };
-    }
+    const { db, drop } = await openTestDatabase(engine);
     after(() => drop());
-    await migrate(db);
     const store = new Store(db);
     const t = new Date('2026-01-01T00:00:10Z');
 

@@ -1,60 +1,17 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { openPglite, openPostgres, type Db } from './db.js';
 import { migrate } from './migrations.js';
 import { Store } from './store.js';
+import { openTestDatabase, postgresAvailable, TEST_ENGINES } from './testing/engines.js';
 
-/**
- * The same store tests on both engines: PGlite in memory and the PostgreSQL server of the test
- * machine (NW_TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres). Each
- * PostgreSQL run uses a fresh database that it drops afterwards.
- */
-const adminUrl = process.env.NW_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The same store tests on both engines (see testing/engines.ts). */
+const havePostgres = await postgresAvailable();
 
-async function freshPostgres(): Promise<{ db: Db; drop(): Promise<void> }> {
-  const name = `nw_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const db = await openPostgres(url.toString());
-  return {
-    db,
-    async drop() {
-      await db.close();
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
-    },
-  };
-}
-
-/** Whether a PostgreSQL server answers; CI requires one, a developer machine may lack it. */
-async function postgresReachable(): Promise<boolean> {
-  const c = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 2000 });
-  try { await c.connect(); await c.end(); return true; } catch { return false; }
-}
-const requirePostgres = process.env.CI === 'true' || process.env.NW_REQUIRE_POSTGRES === '1';
-const havePostgres = requirePostgres || (await postgresReachable());
-if (!havePostgres) console.log(`# PostgreSQL store tests skipped: no server at ${adminUrl} (set NW_TEST_DATABASE_URL; CI requires it)`);
-
-for (const engine of ['pglite', 'postgres'] as const) {
+for (const engine of TEST_ENGINES) {
   describe(`store on ${engine}`, { skip: engine === 'postgres' && !havePostgres }, async () => {
-    let cleanup = async () => {};
-    let db: Db;
-    if (engine === 'pglite') {
-      db = await openPglite(null);
-      cleanup = () => db.close();
-    } else {
-      const pgdb = await freshPostgres();
-      db = pgdb.db;
-      cleanup = pgdb.drop;
-    }
-    after(() => cleanup());
-    await migrate(db);
-    await migrate(db); // idempotent
+    const { db, drop } = await openTestDatabase(engine);
+    after(() => drop());
+    await migrate(db); // a second time: idempotent
     const store = new Store(db);
 
     test('resources are keyed case-insensitively and keep the caller’s casing', async () => {
