@@ -66,7 +66,8 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     return reply.code(404).send(e.toBody());
   });
 
-  app.get('/healthz', async () => ({ status: 'ok', agentsConnected: ctx.hub.connectedCount }));
+  // Unauthenticated, so it says only that the server answers (counts are on the authenticated /metrics).
+  app.get('/healthz', async () => ({ status: 'ok' }));
   // Public, like Azure's published REST specs: it holds no data, only the API's shape.
   let openApi: Record<string, unknown> | null = null;
   app.get(OPENAPI_PATH, async (req) => ({ ...(openApi ??= buildOpenApiDocument()), servers: [{ url: requestBaseUrl(req) }] }));

@@ -262,7 +262,7 @@ const OPERATIONS: OperationSpec[] = [
 
   { method: 'post', path: AGENT_ENROLL_PATH, operationId: 'Agent_Enroll', summary: "Trades a one-time enrolment token (in the body) for the host's credential", tag: 'Agent', body: 'Enrollment', responses: { 200: ok('EnrollmentResult') }, public: true },
   { method: 'get', path: AGENT_CA_PATH, operationId: 'Agent_GetCaCertificate', summary: "The server's self-signed CA certificate, for agents that pin its SHA-256 (404 when the server's certificate is not self-signed)", tag: 'Agent', responses: { 200: { schema: null, description: 'PEM', contentType: 'application/x-pem-file' } }, public: true },
-  { method: 'get', path: '/healthz', operationId: 'Health_Get', summary: 'Liveness, and the number of connected agents', tag: 'Server', responses: { 200: { schema: null, description: 'OK', contentType: 'application/json' } }, public: true },
+  { method: 'get', path: '/healthz', operationId: 'Health_Get', summary: 'Liveness: the server answers', tag: 'Server', responses: { 200: { schema: null, description: 'OK', contentType: 'application/json' } }, public: true },
   { method: 'get', path: OPENAPI_PATH, operationId: 'OpenApi_Get', summary: 'This document', tag: 'Server', responses: { 200: { schema: null, description: 'OpenAPI 3.1', contentType: 'application/json' } }, public: true },
 ];
 
