@@ -261,6 +261,12 @@ export class Store {
     return rows.length;
   }
 
+  /** The newest operation of a kind on a resource, finished or not. */
+  async latestOperation(resourceKey: string, kind: string): Promise<OperationRecord | null> {
+    const rows = await this.db.query('SELECT * FROM operations WHERE resource_key = $1 AND kind = $2 ORDER BY created_at DESC LIMIT 1', [resourceKey.toLowerCase(), kind]);
+    return rows[0] ? toOperation(rows[0]) : null;
+  }
+
   /** In-progress operations of a kind on a resource. */
   async pendingOperations(resourceKey: string, kind: string): Promise<OperationRecord[]> {
     const rows = await this.db.query(`SELECT * FROM operations WHERE resource_key = $1 AND kind = $2 AND status = 'InProgress'`, [resourceKey.toLowerCase(), kind]);

@@ -16,8 +16,11 @@ export function registerPacketCaptureRoutes(app: FastifyInstance, ctx: ServerCon
     const request = parseRequest(packetCaptureCreateSchema, req.body, 'PacketCapture');
     const { sub, rg, nw, pc } = req.params;
     const rec = await createCapture(ctx, sub, rg, nw, pc, request, requestBaseUrl(req));
-    const [op] = await ctx.store.pendingOperations(rec.key, 'create');
-    const view = await captureView(ctx, rec, requestBaseUrl(req));
+    // The operation may already be over (an agent that fails at once): the client still gets its
+    // Azure-AsyncOperation, and the body as it is now.
+    const op = await ctx.store.latestOperation(rec.key, 'create');
+    const current = (await ctx.store.getResource<CaptureBody>(rec.key)) ?? rec;
+    const view = await captureView(ctx, current, requestBaseUrl(req));
     if (!op) return reply.code(201).send(view);
     return replyCreated(req, reply, op, view);
   });
