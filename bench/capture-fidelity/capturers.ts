@@ -1,4 +1,5 @@
-// The two contestants of a trial: bare `tcpdump -w FILE` and the netwatcher capture engine.
+// The contestants of a trial: bare `tcpdump -w FILE` and the netwatcher capture engine (the whole
+// product, server and agent driven by the CLI, is in product.ts).
 import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { isListeningLine, parseTcpdumpStats, startCapture } from '../../src/capture/index.js';
@@ -7,7 +8,7 @@ import { findTcpdumpPid, ownCpuSeconds, processCpuSeconds } from './cpu.js';
 import type { FidelityLab, Load, LoadResult } from './lab.js';
 
 /** Which program captured. */
-export type Capturer = 'bare' | 'agent' | 'agent-immediate';
+export type Capturer = 'bare' | 'agent' | 'agent-immediate' | 'netwatcher';
 
 /** One capturer under one load at one snap length. */
 export interface TrialResult {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runAgentTrial, runBareTrial } from './capturers.js';
+import { runProductTrial, startProduct, type Product } from './product.js';
 import type { Capturer, TrialResult } from './capturers.js';
 import { createFidelityLab } from './lab.js';
 import type { FidelityLab, Load } from './lab.js';
@@ -51,8 +52,8 @@ function parseSettings(argv: string[]): Settings {
   const snapLengths = String(values.snap).split(',').map(Number);
   if (snapLengths.some((n) => !Number.isInteger(n) || n < 0)) throw new Error('--snap takes a list of integers ≥ 0');
   // Immediate mode is an alternative engine setting, measured in full runs only by default.
-  const capturers = (values.capturers ?? (short ? 'bare,agent' : 'bare,agent,agent-immediate')).split(',');
-  const known: Capturer[] = ['bare', 'agent', 'agent-immediate'];
+  const capturers = (values.capturers ?? (short ? 'bare,agent' : 'bare,agent,netwatcher,agent-immediate')).split(',');
+  const known: Capturer[] = ['bare', 'agent', 'netwatcher', 'agent-immediate'];
   if (capturers.some((c) => !known.includes(c as Capturer))) throw new Error(`--capturers takes a list of ${known.join(', ')}`);
   return {
     durationInSeconds,
@@ -73,10 +74,11 @@ function parseSettings(argv: string[]): Settings {
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function runTrial(lab: FidelityLab, dir: string, capturer: Capturer, load: Load, snap: number, durationInSeconds: number): Promise<TrialResult> {
+async function runTrial(lab: FidelityLab, dir: string, capturer: Capturer, load: Load, snap: number, durationInSeconds: number, product: Product | null): Promise<TrialResult> {
   const outputPath = join(dir, `${capturer}-${load.name}-${snap}.cap`);
   try {
     if (capturer === 'bare') return await runBareTrial(lab, load, snap, durationInSeconds, outputPath);
+    if (capturer === 'netwatcher') return await runProductTrial(product!, load, snap, durationInSeconds, lab);
     return await runAgentTrial(lab, load, snap, durationInSeconds, outputPath, capturer === 'agent-immediate');
   } finally {
     // Full-snap files are large; keep the disk as we found it.
@@ -139,13 +141,13 @@ function checkCriteria(results: TrialResult[], comparisons: Comparison[]): strin
   const failures: string[] = [];
   // The engine may not keep fewer of the packets the kernel handed over than bare tcpdump does
   // (0.1 % tolerance for the run-to-run noise of a shared 2-core machine).
-  for (const c of comparisons.filter((x) => x.capturer === 'agent')) {
+  for (const c of comparisons.filter((x) => x.capturer === 'agent' || x.capturer === 'netwatcher')) {
     if (c.completenessRatio === null || c.completenessRatio < 0.999) {
       failures.push(`snap ${c.snapLengthInBytes} ${c.load}: agent/bare completeness ${fmt(c.completenessRatio)} < 1`);
     }
   }
   const maxSnap = Math.max(...results.map((r) => r.snapLengthInBytes));
-  for (const r of results.filter((x) => x.capturer === 'agent' && x.snapLengthInBytes > 0 && x.snapLengthInBytes <= 128 && x.snapLengthInBytes <= maxSnap)) {
+  for (const r of results.filter((x) => (x.capturer === 'agent' || x.capturer === 'netwatcher') && x.snapLengthInBytes > 0 && x.snapLengthInBytes <= 128 && x.snapLengthInBytes <= maxSnap)) {
     if (r.kernelDropped !== 0) failures.push(`snap ${r.snapLengthInBytes} ${r.load}: agent had ${r.kernelDropped} kernel drops at header-only snap length`);
   }
   return failures;
@@ -158,7 +160,9 @@ async function main(): Promise<void> {
   // Debian's tcpdump drops to user "tcpdump" before opening its -w file.
   await chmod(dir, 0o777);
   const lab = await createFidelityLab();
+  let product: Product | null = null;
   const cleanup = async (): Promise<void> => {
+    await product?.close().catch(() => {});
     await lab.destroy().catch(() => {});
     await rm(dir, { recursive: true, force: true });
   };
@@ -166,6 +170,7 @@ async function main(): Promise<void> {
 
   const results: TrialResult[] = [];
   try {
+    if (settings.capturers.includes('netwatcher')) product = await startProduct(lab, dir);
     if (!settings.json) {
       process.stdout.write(
         `capture fidelity: ${settings.durationInSeconds} s per trial, veth ${lab.serverInterface}, loads ${settings.loads.map((l) => `${l.name}(${l.iperfArgs.join(' ')})`).join(', ')}\n`,
@@ -175,7 +180,7 @@ async function main(): Promise<void> {
     for (const snap of settings.snapLengths) {
       for (const load of settings.loads) {
         for (const capturer of settings.capturers) {
-          const result = await runTrial(lab, dir, capturer, load, snap, settings.durationInSeconds);
+          const result = await runTrial(lab, dir, capturer, load, snap, settings.durationInSeconds, product);
           results.push(result);
           if (!settings.json) printTrial(result);
           await pause(500); // let writeback and the CPUs settle between trials

@@ -76,7 +76,7 @@ export const packetCaptureResultSchema = z.object({
 
 const instanceStatusSchema = z.object({
   target: armId, packetCaptureStatus: captureStatus, captureStartTime: nullableString, stopReason: stopReason.nullable(), packetCaptureError: z.array(captureError),
-  errorMessage: nullableString, packetsCaptured: count, bytesCaptured: count, kernelPacketsDropped: count.nullable(),
+  errorMessage: nullableString, packetsCaptured: count, bytesCaptured: count, kernelPacketsDropped: count.nullable(), kernelPacketsReceived: count.nullable(),
   file: z.object({ sizeInBytes: count, sha256: z.string(), stored: z.boolean(), localPath: nullableString }).nullable(),
 });
 

@@ -263,7 +263,7 @@ export async function captureStatusView(ctx: ServerContext, rec: ResourceRecord<
     const s = states.get(t.vmKey)!;
     return {
       target: t.vmId, packetCaptureStatus: s.status, captureStartTime: s.captureStartTime, stopReason: s.stopReason, packetCaptureError: s.errors,
-      errorMessage: s.errorMessage, packetsCaptured: s.packetsCaptured, bytesCaptured: s.bytesCaptured, kernelPacketsDropped: s.kernelPacketsDropped,
+      errorMessage: s.errorMessage, packetsCaptured: s.packetsCaptured, bytesCaptured: s.bytesCaptured, kernelPacketsDropped: s.kernelPacketsDropped, kernelPacketsReceived: s.kernelPacketsReceived,
       file: s.file ? { sizeInBytes: s.file.sizeInBytes, sha256: s.file.sha256, stored: s.file.stored, localPath: internal.localFilePath } : null,
     };
   });

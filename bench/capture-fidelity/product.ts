@@ -1,0 +1,106 @@
+// The whole product as a contestant: `nw server` and an agent installed by its install command on
+// the capture host, captures created, stopped and read back through the `nw` CLI — what a user
+// runs, not just the engine inside it.
+import type { ChildProcess } from 'node:child_process';
+import { rm, writeFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { NW_BIN } from '../../test/lab/lab.js';
+import type { TrialResult } from './capturers.js';
+import { countPcapRecords } from './count-records.js';
+import type { FidelityLab, Load } from './lab.js';
+
+const PORT = 18_817;
+const RG = 'benchrg';
+const VM = 'benchvm';
+const LOCATION = 'bench';
+
+/** A server and an agent running on the capture host, and the CLI pointed at them. */
+export interface Product {
+  nw(args: string[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Starts `nw server` on the capture host (loopback), installs the agent there on the capture interface. */
+export async function startProduct(lab: FidelityLab, dir: string): Promise<Product> {
+  const dataDir = join(dir, 'nw-server');
+  const config = join(dir, 'nw-cli.json');
+  const processes: ChildProcess[] = [];
+  const nw = async (args: string[]): Promise<string> => {
+    const r = await lab.server.exec('env', [`NW_CONFIG=${config}`, process.execPath, NW_BIN, ...args], { timeoutInMs: 120_000 });
+    if (r.exitCode !== 0) throw new Error(`nw ${args.join(' ')} failed: ${r.stderr}`);
+    return r.stdout;
+  };
+  const close = async (): Promise<void> => {
+    for (const p of processes.reverse()) {
+      if (p.exitCode !== null || p.signalCode !== null) continue;
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000).then(() => p.kill('SIGKILL'))]);
+    }
+  };
+  try {
+    await lab.server.exec('ip', ['link', 'set', 'lo', 'up']);
+    processes.push(lab.server.spawn(process.execPath, [NW_BIN, 'server', '--listen', `127.0.0.1:${PORT}`, '--data-dir', dataDir, '--location', LOCATION, '--log-level', 'warn'], { stdio: 'ignore' }));
+    for (let i = 0; ; i++) {
+      const token = await readFile(join(dataDir, 'admin-token'), 'utf8').catch(() => '');
+      if (token) {
+        await writeFile(config, JSON.stringify({ server: `http://127.0.0.1:${PORT}`, token: token.trim(), subscriptionId: '00000000-0000-0000-0000-000000000000' }));
+        if (await nw(['storage', 'account', 'list']).then(() => true, () => false)) break;
+      }
+      if (i > 300) throw new Error('nw server did not start');
+      await sleep(100);
+    }
+    const extension = JSON.parse(await nw(['vm', 'extension', 'set', '--resource-group', RG, '--vm-name', VM, '--publisher', 'Microsoft.Azure.NetworkWatcher', '--name', 'NetworkWatcherAgentLinux', '--version', '1.4'])) as { installCommand: string };
+    const argv = extension.installCommand.split(/\s+/).slice(1);
+    argv[argv.indexOf('--data-dir') + 1] = join(dir, 'nw-agent');
+    processes.push(lab.server.spawn(process.execPath, [NW_BIN, ...argv, '--interface', lab.serverInterface], { stdio: 'ignore' }));
+    for (let i = 0; !/"agentConnected":\s*true/.test(await nw(['vm', 'show', '--resource-group', RG, '--name', VM])); i++) {
+      if (i > 300) throw new Error('the agent did not connect');
+      await sleep(100);
+    }
+    return { nw, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** One trial through the product: create (returns once tcpdump runs on the host), load, stop, read the host file. */
+export async function runProductTrial(product: Product, load: Load, snapLengthInBytes: number, durationInSeconds: number, lab: FidelityLab): Promise<TrialResult> {
+  const name = `fid-${load.name}-${snapLengthInBytes}-${Date.now()}`;
+  const filePath = `/var/captures/nw-bench-${process.pid}-${name}.cap`;
+  const pc = (...args: string[]) => ['network', 'watcher', 'packet-capture', ...args];
+  try {
+    await product.nw(pc('create', '--resource-group', RG, '--vm', VM, '--name', name, '--file-path', filePath, '--capture-size', String(snapLengthInBytes), '--capture-limit', '0', '--time-limit', '0'));
+    const loadResult = await lab.runLoad(load, durationInSeconds);
+    const stopStarted = Date.now();
+    await product.nw(pc('stop', '--name', name, '--location', LOCATION));
+    const stopInMs = Date.now() - stopStarted;
+    const status = JSON.parse(await product.nw(pc('show-status', '--name', name, '--location', LOCATION))) as {
+      packetCaptureStatus: string;
+      stopReason: string;
+      additionalProperties: { instances: Array<{ kernelPacketsReceived: number | null; kernelPacketsDropped: number | null; packetsCaptured: number; file: { sizeInBytes: number } | null }> };
+    };
+    const instance = status.additionalProperties.instances[0]!;
+    if (status.packetCaptureStatus !== 'Stopped' || status.stopReason !== 'Manual') throw new Error(`capture ended ${status.packetCaptureStatus}/${status.stopReason}`);
+    const count = await countPcapRecords(filePath);
+    if (count.records !== instance.packetsCaptured) throw new Error(`the status says ${instance.packetsCaptured} packets but the file holds ${count.records}`);
+    return {
+      capturer: 'netwatcher',
+      load: load.name,
+      snapLengthInBytes,
+      loadResult,
+      kernelReceived: instance.kernelPacketsReceived,
+      kernelDropped: instance.kernelPacketsDropped,
+      captured: count.records,
+      fileSizeInBytes: instance.file?.sizeInBytes ?? 0,
+      // Includes starting the `nw` CLI process and the stop operation's round trips.
+      stopInMs,
+      cpuInSeconds: null,
+    };
+  } finally {
+    await product.nw(pc('delete', '--name', name, '--location', LOCATION)).catch(() => '');
+    await rm(filePath, { force: true });
+  }
+}
