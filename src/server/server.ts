@@ -41,7 +41,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   await migrate(db);
   const store = new Store(db);
   const signingKey = Buffer.from(await store.getOrCreateSetting('signing-key', () => randomBytes(32).toString('base64')), 'base64');
-  await store.markAllAgentsDisconnected();
+  // With the embedded database this process is the only server, so connections recorded by an
+  // earlier run are stale. On PostgreSQL other replicas may hold live connections: leave them.
+  if (db.engine === 'pglite') await store.markAllAgentsDisconnected();
 
   const tokenFile = join(config.dataDir, ADMIN_TOKEN_FILE);
   let adminToken: string;
