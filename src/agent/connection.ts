@@ -4,6 +4,13 @@ import WebSocket from 'ws';
 import type { Logger } from '../lib/index.js';
 import type { AgentToServer, ServerToAgent } from '../model/index.js';
 
+/**
+ * The server pings every 10 s (src/server/agent-hub.ts); a connection that hears nothing for this
+ * long is half-open (the server vanished without closing it, e.g. a network partition) and is
+ * dropped so the agent reconnects instead of sending into the void.
+ */
+const SERVER_SILENCE_LIMIT_IN_MS = 35_000;
+
 /** First and largest wait between reconnection attempts. */
 const RECONNECT_MIN_IN_MS = 250;
 const RECONNECT_MAX_IN_MS = 5_000;
@@ -19,7 +26,13 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
   private delayInMs = RECONNECT_MIN_IN_MS;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly url: string, private readonly credential: string, private readonly logger: Logger, private readonly caFile?: string) {
+  constructor(
+    private readonly url: string,
+    private readonly credential: string,
+    private readonly logger: Logger,
+    private readonly caFile?: string,
+    private readonly silenceLimitInMs: number = SERVER_SILENCE_LIMIT_IN_MS,
+  ) {
     super();
   }
 
@@ -36,12 +49,24 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
       handshakeTimeout: 10_000,
     });
     this.ws = ws;
+    let silence: NodeJS.Timeout | null = null;
+    const heard = (): void => {
+      if (silence) clearTimeout(silence);
+      silence = setTimeout(() => {
+        this.logger.warn('no word from the server for a while; reconnecting');
+        ws.terminate();
+      }, this.silenceLimitInMs);
+      silence.unref();
+    };
+    ws.on('ping', heard);
     ws.on('open', () => {
+      heard();
       this.delayInMs = RECONNECT_MIN_IN_MS;
       this.logger.info('connected to server');
       this.emit('open');
     });
     ws.on('message', (data) => {
+      heard();
       try {
         this.emit('message', JSON.parse(data.toString()) as ServerToAgent);
       } catch (error) {
@@ -54,6 +79,7 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
     });
     ws.on('error', (error) => this.logger.debug({ err: error }, 'connection error'));
     ws.on('close', () => {
+      if (silence) clearTimeout(silence);
       if (this.ws === ws) this.ws = null;
       this.emit('close');
       if (this.closed) return;
