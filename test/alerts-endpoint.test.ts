@@ -30,10 +30,7 @@ describe('alert-capture endpoint: payloads and refusals', { timeout: 180_000 }, 
     const argv = String(ext.installCommand).split(/\s+/).filter(Boolean);
     argv[argv.indexOf('--data-dir') + 1] = join(lab.workDir, 'agent-vm1');
     lab.startAgentProcess(host, argv);
-    await lab.waitFor(async () => {
-      const r = await lab.api('GET', `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1`);
-      return (r.body as { properties?: { netwatcher?: { agentConnected?: boolean } } }).properties?.netwatcher?.agentConnected === true;
-    }, 20_000, 'the agent of vm1');
+    await lab.waitForAgent('rg1', 'vm1');
     const endpoint = await lab.nwJson(['network', 'watcher', 'alert-capture', 'create', '--name', 'fixtures', '--capture-name', 'fx', '--time-limit', '1']);
     url = String(endpoint.url);
     key = new URL(url).searchParams.get('code')!;

@@ -33,7 +33,6 @@ describe('alert-capture driven by Prometheus and Alertmanager', { timeout: 240_0
   const rg = `amrg${process.pid}`;
   const children: ChildProcess[] = [];
   const logs = new Map<string, string>();
-  const agentDataDirs: string[] = [];
   let receiver: Server;
   let receiverUrl = '';
   const completed: any[] = [];
@@ -41,16 +40,7 @@ describe('alert-capture driven by Prometheus and Alertmanager', { timeout: 240_0
   let traffic: Promise<void> = Promise.resolve();
 
   /** Installs an agent as installAgent does, with its Prometheus listener on the host's lab address. */
-  const installAgentWithMetrics = async (host: LabHost, vm: string, address: string) => {
-    const ext = await lab.nwJson(['vm', 'extension', 'set', '--resource-group', rg, '--vm-name', vm, '--publisher', 'Microsoft.Azure.NetworkWatcher', '--name', 'NetworkWatcherAgentLinux', '--version', '1.4']);
-    const argv = String(ext.installCommand).split(/\s+/).filter(Boolean);
-    agentDataDirs.push(argv[argv.indexOf('--data-dir') + 1]!);
-    lab.startAgentProcess(host, [...argv, '--metrics-listen', `${address}:${AGENT_METRICS_PORT}`]);
-    await lab.waitFor(async () => {
-      const r = await lab.api('GET', `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${vm}`);
-      return (r.body as { properties?: { netwatcher?: { agentConnected?: boolean } } }).properties?.netwatcher?.agentConnected === true;
-    }, 20_000, `agent of ${vm}`);
-  };
+  const installAgentWithMetrics = (host: LabHost, vm: string, address: string) => lab.installAgent(host, rg, vm, ['--metrics-listen', `${address}:${AGENT_METRICS_PORT}`]);
   const spawnInServerNs = (name: string, command: string, args: string[]) => {
     const child = lab.srv.spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     logs.set(name, '');
@@ -85,11 +75,16 @@ describe('alert-capture driven by Prometheus and Alertmanager', { timeout: 240_0
     receiver?.close();
     for (const c of children) await stopProcess(c);
     await lab?.destroy();
-    for (const d of agentDataDirs) rmSync(d, { recursive: true, force: true });
   });
 
   test("the agent serves node_exporter's host counters and its own", async () => {
-    const r = await a.ns.runNode(`fetch('http://10.0.0.3:${AGENT_METRICS_PORT}/metrics').then(async (r) => { console.log(r.status); console.log(await r.text()); })`);
+    // The first report goes out one interval (1 s) after the agent's first reading: wait for it.
+    const scrape = () => a.ns.runNode(`fetch('http://10.0.0.3:${AGENT_METRICS_PORT}/metrics').then(async (r) => { console.log(r.status); console.log(await r.text()); })`);
+    let r = await scrape();
+    for (let i = 0; i < 50 && !/^nw_agent_metric_reports_total\{outcome="sent"\} [1-9]/m.test(r.stdout); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      r = await scrape();
+    }
     assert.match(r.stdout, /^200\n/);
     assert.match(r.stdout, /^node_netstat_Tcp_OutSegs \d+$/m);
     assert.match(r.stdout, /^node_netstat_Udp_InDatagrams \d+$/m);

@@ -181,10 +181,7 @@ describe('capture limits, bad input and restarts', { timeout: 300_000 }, () => {
   test('past the parallel-session limit a capture is refused with a clear error', async () => {
     await lab.stopServer();
     await lab.startServer(['--session-limit', '1']);
-    await lab.waitFor(async () => {
-      const vm = await lab.api('GET', `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/vma`);
-      return (vm.body as { properties?: { netwatcher?: { agentConnected?: boolean } } }).properties?.netwatcher?.agentConnected === true;
-    }, 20_000, 'agent to reconnect');
+    await lab.waitForAgent(rg, 'vma');
     await lab.nwJson(pc('create', '--resource-group', rg, '--vm', 'vma', '--name', 'one', '--file-path', uniqueFile('one'), '--time-limit', '60'));
     const r = await lab.nw(pc('create', '--resource-group', rg, '--vm', 'vma', '--name', 'two', '--file-path', uniqueFile('two')));
     assert.notEqual(r.code, 0);

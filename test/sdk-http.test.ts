@@ -113,10 +113,7 @@ describe('Azure SDK over plain http; operations after a restart', { timeout: 150
     assert.deepEqual([unknown.status, (unknown.body as { error: { code: string } }).error.code], [404, 'OperationNotFound']);
 
     // The SDK carries on against the restarted server once the agent is back.
-    await lab.waitFor(async () => {
-      const vm = await lab.api('GET', `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/vmh`);
-      return (vm.body as { properties?: { netwatcher?: { agentConnected?: boolean } } }).properties?.netwatcher?.agentConnected === true;
-    }, 20_000, 'the agent to reconnect');
+    await lab.waitForAgent(rg, 'vmh');
     assert.equal((await status('durable')).packetCaptureStatus, 'Stopped');
     await sdk.call('network', 'packetCaptures.beginDeleteAndWait', ...W, 'durable', POLL);
   });

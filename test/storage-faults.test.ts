@@ -17,8 +17,9 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CAPTURE_CONTAINER, openBlobStore, type BlobStore, type StorageBackendConfig } from '../src/storage/index.js';
-import { sha256OfStream, startAzurite, startSwiftS3, swiftIsInstalled, type AzuriteServer, type S3TestServer } from '../src/storage/testing/index.js';
+import { sha256OfStream, type AzuriteServer, type S3TestServer } from '../src/storage/testing/index.js';
 import { Lab, stopProcess, type LabHost } from './lab/lab.js';
+import { startLabStorage } from './lab/storage.js';
 
 const LOC = 'westcentralus';
 const SUB = '00000000-0000-0000-0000-000000000000';
@@ -113,15 +114,9 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
 
   /** `nw vm extension set`, then the printed install command on the host, with extra agent flags after it. */
   const installAgent = async (host: LabHost, vmName: string, flags: string[]) => {
-    const extension = await lab.nwJson(['vm', 'extension', 'set', '--resource-group', rg, '--vm-name', vmName, '--publisher', 'Microsoft.Azure.NetworkWatcher', '--name', 'NetworkWatcherAgentLinux', '--version', '1.4']);
-    const argv = [...String(extension.installCommand).split(/\s+/).filter(Boolean), ...flags];
-    agentDataDirs.push(argv[argv.indexOf('--data-dir') + 1]!);
-    const agent = lab.startAgentProcess(host, argv) as ChildProcess & { log?: () => string };
-    if (agent.log) agentLogs.push(agent.log);
-    await lab.waitFor(async () => {
-      const vm = await lab.api('GET', `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${vmName}`);
-      return (vm.body as { properties?: { netwatcher?: { agentConnected?: boolean } } }).properties?.netwatcher?.agentConnected === true;
-    }, 20_000, `the agent of ${vmName} to connect`);
+    const { agent, dataDir } = await lab.installAgent(host, rg, vmName, flags);
+    agentDataDirs.push(dataDir);
+    agentLogs.push(agent.log);
   };
 
   before(async () => {
@@ -130,14 +125,7 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
     a = await lab.addHost('a', ['10.0.0.3/24']);
     b = await lab.addHost('b', ['10.0.0.4/24']);
     c = await lab.addHost('c', ['10.0.0.5/24']);
-    const probeHost = new URL(lab.serverUrl).hostname;
-    const placement = { netns: lab.srv.name, bindHost: '0.0.0.0', advertisedHost: '10.0.0.1', probeHost };
-    [azurite, swift] = await Promise.all([
-      startAzurite(join(workDir, 'azurite'), placement),
-      swiftIsInstalled() ? startSwiftS3(join(workDir, 'swift'), placement) : Promise.resolve(undefined),
-      lab.startServer(),
-    ]);
-    assert.ok(swift, 'the S3 tests need OpenStack Swift: apt-get install -y --no-install-recommends swift-proxy swift-object swift-container swift-account');
+    [{ azurite, swift }] = await Promise.all([startLabStorage(lab, workDir), lab.startServer()]);
     // Host A rides out short outages (budget 60 s); host C gives up after 3 s and retries every 1.5 s.
     await installAgent(a, 'vma', ['--upload-retry-budget-ms', '60000']);
     await installAgent(c, 'vmc', ['--upload-retry-budget-ms', '3000', '--upload-retry-interval-ms', '1500']);
@@ -186,7 +174,6 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
     await stopProcess(iperfServer ?? null);
     await Promise.all([azurite?.stop(), swift?.stop()]);
     await lab?.destroy();
-    for (const dir of agentDataDirs) rmSync(dir, { recursive: true, force: true });
     for (const file of hostFiles) rmSync(file, { force: true });
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });

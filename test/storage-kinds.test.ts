@@ -17,8 +17,9 @@ import WebSocket from 'ws';
 import { readPcapBuffer } from '../src/pcap/index.js';
 import { AGENT_PROTOCOL_VERSION, type AgentCaptureState, type AgentToServer, type ServerToAgent } from '../src/model/index.js';
 import { CAPTURE_CONTAINER, openBlobStore, uploadFile, type BlobStore, type StorageBackendConfig, type UploadGrant } from '../src/storage/index.js';
-import { sha256OfStream, startAzurite, startSwiftS3, swiftIsInstalled, writeRandomCaptureFile, type AzuriteServer, type S3TestServer } from '../src/storage/testing/index.js';
-import { Lab, type LabHost } from './lab/lab.js';
+import { sha256OfStream, writeRandomCaptureFile, type AzuriteServer, type S3TestServer } from '../src/storage/testing/index.js';
+import { Lab, type LabAgent, type LabHost } from './lab/lab.js';
+import { startLabStorage } from './lab/storage.js';
 
 const LOC = 'westcentralus';
 const SUB = '00000000-0000-0000-0000-000000000000';
@@ -121,7 +122,7 @@ interface KindUnderTest {
 describe('storage accounts end to end: local, Azure Blob (Azurite) and S3 (Swift)', { timeout: 240_000 }, () => {
   let lab: Lab;
   let host: LabHost;
-  let agent: ChildProcess & { log?: () => string };
+  let agent: LabAgent;
   let workDir: string;
   let azurite: AzuriteServer | undefined;
   let swift: S3TestServer | undefined;
@@ -162,24 +163,12 @@ describe('storage accounts end to end: local, Azure Blob (Azurite) and S3 (Swift
     workDir = await mkdtemp(join(tmpdir(), `nw-storage-e2e-${process.pid}-`));
     lab = await Lab.create();
     host = await lab.addHost('a', ['10.0.0.3/24']);
-    const probeHost = new URL(lab.serverUrl).hostname;
-    const placement = { netns: lab.srv.name, bindHost: '0.0.0.0', advertisedHost: '10.0.0.1', probeHost };
-    [azurite, swift] = await Promise.all([
-      startAzurite(join(workDir, 'azurite'), placement),
-      swiftIsInstalled() ? startSwiftS3(join(workDir, 'swift'), placement) : Promise.resolve(undefined),
-      lab.startServer(),
-    ]);
-    assert.ok(swift, 'the S3 tests need OpenStack Swift: apt-get install -y --no-install-recommends swift-proxy swift-object swift-container swift-account');
+    [{ azurite, swift }] = await Promise.all([startLabStorage(lab, workDir), lab.startServer()]);
 
     // The agent, installed as a user does: `nw vm extension set`, then the printed command on the host.
-    const extension = await lab.nwJson(['vm', 'extension', 'set', '--resource-group', rg, '--vm-name', 'vma', '--publisher', 'Microsoft.Azure.NetworkWatcher', '--name', 'NetworkWatcherAgentLinux', '--version', '1.4']);
-    const argv = String(extension.installCommand).split(/\s+/).filter(Boolean);
-    agentDataDirs.push(argv[argv.indexOf('--data-dir') + 1]!);
-    agent = lab.startAgentProcess(host, argv);
-    await lab.waitFor(async () => {
-      const vm = await lab.api('GET', `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/vma`);
-      return (vm.body as { properties?: { netwatcher?: { agentConnected?: boolean } } }).properties?.netwatcher?.agentConnected === true;
-    }, 20_000, 'the agent to connect');
+    const installed = await lab.installAgent(host, rg, 'vma');
+    agentDataDirs.push(installed.dataDir);
+    agent = installed.agent;
 
     // The accounts, registered with the CLI. Each "direct" store is this process's own view of
     // the same storage, to check what really landed there.
@@ -221,7 +210,6 @@ describe('storage accounts end to end: local, Azure Blob (Azurite) and S3 (Swift
   after(async () => {
     await Promise.all([azurite?.stop(), swift?.stop()]);
     await lab?.destroy();
-    for (const dir of agentDataDirs) rmSync(dir, { recursive: true, force: true });
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 

@@ -31,6 +31,9 @@ export interface LabHost {
   addresses: string[];
 }
 
+/** An agent process of the lab, with what it printed so far. */
+export type LabAgent = ChildProcess & { log: () => string };
+
 /** Result of a finished command. */
 export interface CommandResult { code: number | null; stdout: string; stderr: string }
 
@@ -174,33 +177,50 @@ export class Lab {
 
   /**
    * Installs the agent on a host the way a user does: `nw vm extension set`, then the printed
-   * install command, run on the host (inside its namespace). Waits until the agent is connected.
+   * install command, run on the host (inside its namespace), with `extraArgs` after it (e.g.
+   * `--metrics-listen`). Waits until the agent is connected. The agent's data folder is removed
+   * with the lab.
    */
-  async installAgent(host: LabHost, resourceGroup: string, vmName: string): Promise<{ installCommand: string; extension: Record<string, unknown>; agent: ChildProcess }> {
+  async installAgent(host: LabHost, resourceGroup: string, vmName: string, extraArgs: string[] = []): Promise<{ installCommand: string; extension: Record<string, unknown>; agent: LabAgent; dataDir: string }> {
     const extension = await this.nwJson(['vm', 'extension', 'set', '--resource-group', resourceGroup, '--vm-name', vmName, '--publisher', 'Microsoft.Azure.NetworkWatcher', '--name', 'NetworkWatcherAgentLinux', '--version', '1.4']);
     const installCommand = String(extension.installCommand);
     const argv = installCommand.split(/\s+/).filter(Boolean);
-    const dataDirIndex = argv.indexOf('--data-dir');
-    if (dataDirIndex >= 0) this.agentDataDirs.push(argv[dataDirIndex + 1]!);
-    const agent = this.startAgentProcess(host, argv);
+    const dataDir = argv[argv.indexOf('--data-dir') + 1]!;
+    this.agentDataDirs.push(dataDir);
+    const agent = this.startAgentProcess(host, [...argv, ...extraArgs]);
+    await this.waitForAgent(resourceGroup, vmName);
+    return { installCommand, extension, agent, dataDir };
+  }
+
+  /** Waits until a VM's agent is connected to the server (after an install, or a restart of either side). */
+  async waitForAgent(resourceGroup: string, vmName: string, timeoutInMs = 20_000): Promise<void> {
     await this.waitFor(async () => {
       const vm = await this.api('GET', `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/${resourceGroup}/providers/Microsoft.Compute/virtualMachines/${vmName}`);
       return (vm.body as { properties?: { netwatcher?: { agentConnected?: boolean } } }).properties?.netwatcher?.agentConnected === true;
-    }, 20_000, `agent of ${vmName} to connect`);
-    return { installCommand, extension, agent };
+    }, timeoutInMs, `the agent of ${vmName} to connect`);
+  }
+
+  /**
+   * Where a storage server for the lab runs (src/storage/testing fixtures): inside the server
+   * namespace, reached by the server and the agents at 10.0.0.1 (so signed URLs carry the host
+   * everyone uses) and by this process at the server namespace's link address.
+   */
+  storagePlacement(): { netns: string; bindHost: string; advertisedHost: string; probeHost: string } {
+    return { netns: this.srv.name, bindHost: '0.0.0.0', advertisedHost: '10.0.0.1', probeHost: new URL(this.serverUrl).hostname };
   }
 
   /** Starts an agent process inside a host from an install command's argv (`nw agent …`). */
-  startAgentProcess(host: LabHost, argv: string[]): ChildProcess {
+  startAgentProcess(host: LabHost, argv: string[]): LabAgent {
     const [command, ...rest] = argv;
     if (command !== 'nw') throw new Error(`unexpected install command: ${argv.join(' ')}`);
     let log = '';
     const child = host.ns.spawn(process.execPath, [NW_BIN, ...rest], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` } });
     child.stdout?.on('data', (d: Buffer) => { log += d.toString(); });
     child.stderr?.on('data', (d: Buffer) => { log += d.toString(); });
-    (child as ChildProcess & { log: () => string }).log = () => log;
+    const agent = child as LabAgent;
+    agent.log = () => log;
     this.agents.push(child);
-    return child;
+    return agent;
   }
 
   /** Polls until `check` is true. */
