@@ -15,7 +15,7 @@ import {
   type AzureBlobUploadGrant,
   type BlobStore,
 } from './index.js';
-import { sha256OfStream, startAzurite, writeRandomCaptureFile, type AzuriteServer, type TestFile } from './testing/index.js';
+import { sha256OfStream, startAzurite, uploadThroughOutage, writeRandomCaptureFile, type AzuriteServer, type TestFile } from './testing/index.js';
 
 let workDir: string;
 let azurite: AzuriteServer;
@@ -101,23 +101,8 @@ describe('azure blob storage (Azurite)', () => {
   test('an upload survives Azurite stopping mid-way and completes after it restarts', async () => {
     const loc = nextLocation();
     const grant = await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 });
-    let restarted: Promise<void> | undefined;
-    const result = await uploadFile(grant, large.path, {
-      sizeInBytes: large.sizeInBytes,
-      sha256: large.sha256,
-      retryBudgetInMs: 30_000,
-      onProgress(sent) {
-        if (restarted === undefined && sent >= 8_000_000) {
-          restarted = (async () => {
-            await azurite.stop();
-            await new Promise((resolve) => setTimeout(resolve, 1_000));
-            await azurite.start();
-          })();
-        }
-      },
-    });
-    assert.ok(restarted !== undefined, 'Azurite was stopped during the upload');
-    await restarted;
+    const { result, sentAtStop } = await uploadThroughOutage(grant, large, azurite, { stopAtBytes: 8_000_000, downForMs: 1_000, retryBudgetInMs: 30_000 });
+    assert.ok(sentAtStop > 0, 'Azurite was stopped during the upload');
     assert.deepEqual(result, { ok: true });
     assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
   });

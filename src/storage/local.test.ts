@@ -16,7 +16,7 @@ import {
   type LocalUploadGrant,
 } from './index.js';
 import { signLocalUrl } from './local-signing.js';
-import { sha256OfStream, startLocalStorageServer, writeRandomCaptureFile, type LocalStorageTestServer, type TestFile } from './testing/index.js';
+import { sha256OfStream, startLocalStorageServer, uploadThroughOutage, writeRandomCaptureFile, type LocalStorageTestServer, type TestFile } from './testing/index.js';
 
 const accountName = 'localacct';
 const signingKey = randomBytes(32);
@@ -167,27 +167,16 @@ describe('local storage', () => {
   test('an upload survives the server stopping mid-way and resumes where it stopped', async () => {
     const loc = nextLocation();
     const grant = await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 });
-    let restarted: Promise<void> | undefined;
-    let sentAtStop = 0;
     let heldAtStop = 0;
-    const result = await uploadFile(grant, large.path, {
-      sizeInBytes: large.sizeInBytes,
-      sha256: large.sha256,
+    const { result, sentAtStop } = await uploadThroughOutage(grant, large, server, {
+      stopAtBytes: 10_000_000,
+      downForMs: 1_500,
       retryBudgetInMs: 20_000,
-      onProgress(sent) {
-        if (restarted === undefined && sent >= 10_000_000) {
-          sentAtStop = sent;
-          restarted = (async () => {
-            await server.stop();
-            const parts = await readdir(join(rootDir, '.uploads'));
-            heldAtStop = (await Promise.all(parts.map(async (name) => (await stat(join(rootDir, '.uploads', name))).size))).reduce((a, b) => a + b, 0);
-            await new Promise((resolve) => setTimeout(resolve, 1_500));
-            await server.start();
-          })();
-        }
+      async whileDown() {
+        const parts = await readdir(join(rootDir, '.uploads'));
+        heldAtStop = (await Promise.all(parts.map(async (name) => (await stat(join(rootDir, '.uploads', name))).size))).reduce((a, b) => a + b, 0);
       },
     });
-    await restarted;
     assert.ok(sentAtStop > 0, 'the server was stopped during the upload');
     // What the server held when it stopped is kept and the upload goes on from there.
     assert.ok(heldAtStop > 0 && heldAtStop < large.sizeInBytes, `held ${heldAtStop} bytes at the stop`);

@@ -17,7 +17,7 @@ import {
   type StorageBackendConfig,
 } from './index.js';
 import { openS3BlobStore } from './s3-store.js';
-import { sha256OfStream, startSwiftS3, writeRandomCaptureFile, type S3TestServer, type TestFile } from './testing/index.js';
+import { sha256OfStream, startSwiftS3, uploadThroughOutage, writeRandomCaptureFile, type S3TestServer, type TestFile } from './testing/index.js';
 
 const bucket = 'nw-captures';
 let workDir: string;
@@ -98,23 +98,8 @@ describe('s3 storage (Swift s3api)', () => {
     const loc = nextLocation();
     const grant = await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 });
     assert.equal(grant.kind === 's3' && grant.mode, 'multipart');
-    let restarted: Promise<void> | undefined;
-    const result = await uploadFile(grant, large.path, {
-      sizeInBytes: large.sizeInBytes,
-      sha256: large.sha256,
-      retryBudgetInMs: 30_000,
-      onProgress(sent) {
-        if (restarted === undefined && sent >= 8_000_000) {
-          restarted = (async () => {
-            await s3.stop();
-            await new Promise((resolve) => setTimeout(resolve, 1_000));
-            await s3.start();
-          })();
-        }
-      },
-    });
-    assert.ok(restarted !== undefined, 'the S3 server was stopped during the upload');
-    await restarted;
+    const { result, sentAtStop } = await uploadThroughOutage(grant, large, s3, { stopAtBytes: 8_000_000, downForMs: 1_000, retryBudgetInMs: 30_000 });
+    assert.ok(sentAtStop > 0, 'the S3 server was stopped during the upload');
     assert.deepEqual(result, { ok: true });
     assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
   });

@@ -12,3 +12,5 @@ export { writeRandomCaptureFile, sha256OfStream } from './files.js';
 export type { TestFile } from './files.js';
 export { findFreePort } from './processes.js';
 export type { TestServerPlacement } from './processes.js';
+export { uploadThroughOutage } from './outage.js';
+export type { RestartableServer } from './outage.js';
