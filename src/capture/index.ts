@@ -5,3 +5,4 @@ export * from './tcpdump-stderr.js';
 export * from './file-writer.js';
 export * from './session.js';
 export * from './recover.js';
+export * from './pcap-cut.js';

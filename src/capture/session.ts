@@ -1,16 +1,21 @@
-// One capture session: tcpdump streams pcap into a pipe we read, we cut the file at packet
-// boundaries, enforce the size and time limits ourselves, hash while writing, and stop tcpdump
-// with SIGTERM (then SIGKILL) so it prints its kernel statistics.
+// One capture session. tcpdump writes the file itself: its stdout is the capture file, opened
+// here, so every packet goes kernel ring → tcpdump → page cache exactly as with a bare
+// `tcpdump -w file`, and this process is not on the packet path at all (measured in
+// bench/capture-fidelity: parsing, copying and hashing each packet in Node cost 4–9× tcpdump's
+// CPU and, at saturation, most of the packets). The engine watches the file from the side — its
+// size every poll, tcpdump's own counters once a second (SIGUSR1) — and makes the guarantees
+// after tcpdump exits, in one pass over the file (pcap-cut.ts): cut at the last whole record the
+// size and time limits allow, hash exactly what remains.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { PCAP_RECORD_HEADER_BYTES, PcapStreamParser } from '../pcap/index.js';
-import type { PcapHeader, PcapRecord } from '../pcap/index.js';
-import { CaptureFileError, CaptureFileWriter } from './file-writer.js';
-import { buildTcpdumpArgs } from './tcpdump-args.js';
-import { isListeningLine, parseTcpdumpStats, tcpdumpErrorMessage } from './tcpdump-stderr.js';
+import { accessSync, constants as fsConstants, fstatSync, statfsSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { cutCaptureFile, EMPTY_SHA256 } from './pcap-cut.js';
+import type { CutCaptureFile } from './pcap-cut.js';
+import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB } from './tcpdump-args.js';
+import { isListeningLine, parseTcpdumpInfoLine, parseTcpdumpStats, tcpdumpErrorMessage } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';
 import type { CaptureOutcome, CaptureProgress, CaptureSession, CaptureSpec, CaptureStopReason } from './types.js';
 
@@ -33,29 +38,49 @@ export interface StartCaptureOptions {
   /** Pass -U to tcpdump (see TcpdumpArgsOptions.flushEachPacket). Default false. */
   flushEachPacket?: boolean;
   /**
-   * After a time-limit or manual stop, how long to keep reading before SIGTERM so that packets
-   * already captured by the kernel but still in an unretired TPACKET_V3 block (libpcap retires
-   * blocks after 1 s when traffic is light) reach the file. Ends early as soon as a packet stamped
-   * after the stop instant arrives. Default 1200 ms (100 ms in immediate mode).
+   * After a time-limit or manual stop, how long tcpdump keeps running before SIGTERM so that
+   * packets already captured by the kernel but still in an unretired TPACKET_V3 block (libpcap
+   * retires blocks after 1 s when traffic is light, and tcpdump drops that block on SIGTERM) reach
+   * the file. Ends early once the file has grown by more than the kernel buffer since the stop
+   * (every block that was in the ring has then been written). Records stamped after the stop are
+   * cut off afterwards. Default 1200 ms (100 ms in immediate mode).
    */
   stopDrainTimeoutInMs?: number;
   /** How long tcpdump gets to exit after SIGTERM before SIGKILL. Default 5000 ms. */
   killTimeoutInMs?: number;
-  /** Bytes queued for disk above which tcpdump's stdout is paused (the kernel buffer takes over). Default 128 MiB. */
+  /**
+   * Unused since tcpdump writes the file itself (nothing is queued in this process any more);
+   * kept so that callers passing it still compile.
+   */
   maxBufferedBytes?: number;
+  /** How often the file's size is checked against the size limit. Default 50 ms. */
+  sizePollIntervalInMs?: number;
+  /** How often tcpdump is asked for its counters (SIGUSR1) for live progress. Default 1000 ms. */
+  statsIntervalInMs?: number;
+  /**
+   * Run tcpdump under `setpriv --pdeathsig TERM` with `-Z root`, so that it ends (flushing its
+   * file) when this process dies instead of writing on past every limit. Default true when
+   * setpriv (util-linux) is on PATH.
+   */
+  endWithParent?: boolean;
 }
 
 /** Default for StartCaptureOptions.stopDrainTimeoutInMs. */
 export const DEFAULT_STOP_DRAIN_TIMEOUT_IN_MS = 1200;
 /** Default for StartCaptureOptions.killTimeoutInMs. */
 export const DEFAULT_KILL_TIMEOUT_IN_MS = 5000;
-/** Default for StartCaptureOptions.maxBufferedBytes. */
+/** Default for StartCaptureOptions.maxBufferedBytes (unused, see there). */
 export const DEFAULT_MAX_BUFFERED_BYTES = 128 * 1024 * 1024;
+/** Default for StartCaptureOptions.sizePollIntervalInMs. */
+export const DEFAULT_SIZE_POLL_INTERVAL_IN_MS = 50;
+/** Default for StartCaptureOptions.statsIntervalInMs. */
+export const DEFAULT_STATS_INTERVAL_IN_MS = 1000;
 
 // tcpdump's stderr is kept as its first and last 32 KiB: the start line and errors come first,
 // the exit statistics last, and a chatty tcpdump must not grow this process.
 const STDERR_PART_CHARS = 32 * 1024;
-const EMPTY_SHA256 = createHash('sha256').digest('hex');
+// Below this much free space (for an unprivileged writer) a stalled file is taken for a full disk.
+const FULL_DISK_FREE_BYTES = 1024 * 1024;
 
 /**
  * Starts a capture. Throws RangeError at once for an invalid spec; every other failure
@@ -67,29 +92,28 @@ const EMPTY_SHA256 = createHash('sha256').digest('hex');
  */
 export function startCapture(spec: CaptureSpec, opts: StartCaptureOptions = {}): CaptureSession {
   validateSpec(spec);
+  const setpriv = opts.endWithParent === false ? null : findExecutable('setpriv');
   const args = buildTcpdumpArgs(spec, {
     kernelBufferInKiB: opts.kernelBufferInKiB,
     immediateMode: opts.immediateMode,
     flushEachPacket: opts.flushEachPacket,
+    keepRootPrivileges: setpriv !== null,
   });
-  return new TcpdumpCaptureSession(spec, args, opts);
+  return new TcpdumpCaptureSession(spec, args, setpriv, opts);
 }
 
-/** Size and SHA-256 of a regular file as it is on disk; zero and the empty hash otherwise. */
-async function describeFileOnDisk(path: string): Promise<{ sizeInBytes: number; sha256: string }> {
-  try {
-    // Only regular files: hashing a device such as /dev/zero would never end.
-    if (!(await stat(path)).isFile()) return { sizeInBytes: 0, sha256: EMPTY_SHA256 };
-    const hash = createHash('sha256');
-    let sizeInBytes = 0;
-    for await (const chunk of createReadStream(path)) {
-      hash.update(chunk as Buffer);
-      sizeInBytes += (chunk as Buffer).length;
+/** The absolute path of `name` on PATH (or `name` itself when it holds a slash and is executable); null when there is none. */
+function findExecutable(name: string): string | null {
+  const candidates = name.includes('/') ? [name] : (process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter).map((d) => join(d, name));
+  for (const c of candidates) {
+    try {
+      accessSync(c, fsConstants.X_OK);
+      return c;
+    } catch {
+      // not here
     }
-    return { sizeInBytes, sha256: hash.digest('hex') };
-  } catch {
-    return { sizeInBytes: 0, sha256: EMPTY_SHA256 };
   }
+  return null;
 }
 
 function validateSpec(spec: CaptureSpec): void {
@@ -116,48 +140,57 @@ class TcpdumpCaptureSession implements CaptureSession {
 
   private readonly spec: CaptureSpec;
   private readonly opts: StartCaptureOptions;
+  private readonly args: string[];
+  private readonly setprivPath: string | null;
   private readonly drainTimeoutInMs: number;
   private readonly killTimeoutInMs: number;
-  private readonly maxBufferedBytes: number;
+  private readonly drainEnoughBytes: number;
 
   private phase: Phase = 'starting';
   private child: ChildProcess | null = null;
-  private writer: CaptureFileWriter | null = null;
-  private parser: PcapStreamParser;
-  private header: PcapHeader | null = null;
+  private file: FileHandle | null = null;
+  private fileIsRegular = false;
   private stderrHead = '';
   private stderrTail = '';
+  private stderrLine = '';
   private startedAt: Date | null = null;
-  private packetsCaptured = 0;
-  private bytesAccepted = 0;
-  private acceptingRecords = true;
   private stopReason: CaptureStopReason | null = null;
-  // Records stamped after this instant (ms since epoch) are not kept: the limit or the manual
-  // stop happened before the kernel saw them.
+  // Records stamped after this instant (ms since epoch) are cut off: the stop happened before
+  // the kernel saw them.
   private stopAtInMs: number | null = null;
   private error: CaptureOutcome['error'] = null;
-  private stdoutPaused = false;
-  // Accepted records that lie back to back in one tcpdump chunk are handed to the writer as one
-  // slice (a run), so the per-packet cost stays a few hundred nanoseconds at high packet rates.
-  private runBuffer: ArrayBufferLike | null = null;
-  private runStart = 0;
-  private runEnd = 0;
+
+  // Live progress, from the side: the file's size and tcpdump's own packet counter.
+  private liveFileBytes = 0;
+  private livePackets = 0;
+  private final: CutCaptureFile | null = null;
+  // Write-failure detection (tcpdump ignores its own write errors, see onInfoLine).
+  private lastInfo: { packets: number; fileBytes: number } | null = null;
+  private flushProbeFileBytes: number | null = null;
+  private flushProbeMisses = 0;
+  private fileBytesAtStop = 0;
 
   private timeLimitTimer: NodeJS.Timeout | null = null;
   private drainTimer: NodeJS.Timeout | null = null;
   private killTimer: NodeJS.Timeout | null = null;
+  private sizeTimer: NodeJS.Timeout | null = null;
+  private statsTimer: NodeJS.Timeout | null = null;
 
   private resolveStarted!: (at: Date) => void;
   private rejectStarted!: (err: CaptureStartError) => void;
   private resolveDone!: (outcome: CaptureOutcome) => void;
 
-  constructor(spec: CaptureSpec, args: string[], opts: StartCaptureOptions) {
+  constructor(spec: CaptureSpec, args: string[], setprivPath: string | null, opts: StartCaptureOptions) {
     this.captureId = spec.captureId;
     this.spec = spec;
     this.opts = opts;
+    this.args = args;
+    this.setprivPath = setprivPath;
     this.drainTimeoutInMs = opts.stopDrainTimeoutInMs ?? (opts.immediateMode === true ? 100 : DEFAULT_STOP_DRAIN_TIMEOUT_IN_MS);
     this.killTimeoutInMs = opts.killTimeoutInMs ?? DEFAULT_KILL_TIMEOUT_IN_MS;
-    this.maxBufferedBytes = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    // More than the kernel ring plus tcpdump's own buffers: once the file has grown this much
+    // since a stop, every packet the kernel held at the stop instant is in it.
+    this.drainEnoughBytes = (opts.kernelBufferInKiB ?? DEFAULT_KERNEL_BUFFER_IN_KIB) * 1024 + 1024 * 1024;
     this.started = new Promise<Date>((resolve, reject) => {
       this.resolveStarted = resolve;
       this.rejectStarted = reject;
@@ -167,15 +200,17 @@ class TcpdumpCaptureSession implements CaptureSession {
     this.done = new Promise<CaptureOutcome>((resolve) => {
       this.resolveDone = resolve;
     });
-    this.parser = new PcapStreamParser({
-      onHeader: (h, raw) => this.onHeader(h, raw),
-      onRecord: (rec, raw) => this.onRecord(rec, raw),
-    });
-    void this.run(args);
+    void this.run();
   }
 
   progress(): CaptureProgress {
-    return { packetsCaptured: this.packetsCaptured, fileSizeInBytes: this.bytesAccepted, startedAt: this.startedAt };
+    if (this.final !== null) return { packetsCaptured: this.final.packetsCaptured, fileSizeInBytes: this.final.sizeInBytes, startedAt: this.startedAt };
+    const limit = this.spec.totalBytesLimit;
+    return {
+      packetsCaptured: this.livePackets,
+      fileSizeInBytes: limit > 0 ? Math.min(limit, this.liveFileBytes) : this.liveFileBytes,
+      startedAt: this.startedAt,
+    };
   }
 
   stop(): Promise<CaptureOutcome> {
@@ -183,19 +218,22 @@ class TcpdumpCaptureSession implements CaptureSession {
     return this.done;
   }
 
-  private async run(args: string[]): Promise<void> {
+  private async run(): Promise<void> {
     try {
-      this.writer = await CaptureFileWriter.open(this.spec.outputPath);
+      // 'w+': read back by the final cut.
+      this.file = await open(this.spec.outputPath, 'w+', 0o640);
+      this.fileIsRegular = (await this.file.stat()).isFile();
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = `cannot open ${this.spec.outputPath}: ${err instanceof Error ? err.message : String(err)}`;
+      await this.file?.close().catch(() => {});
+      this.file = null;
       this.error = { code: 'LocalFileFailed', message };
       this.stopReason = 'Error';
       this.rejectStarted(new CaptureStartError(message, 'LocalFileFailed'));
       this.phase = 'finished';
-      this.resolveDone(this.outcome(null, { sizeInBytes: 0, sha256: EMPTY_SHA256 }));
+      this.resolveDone(this.outcome(null, null));
       return;
     }
-    this.writer.onError = (err) => this.fail('LocalFileFailed', err.message);
 
     if (this.stopReason !== null) {
       // stop() came while the file was being opened: never start tcpdump.
@@ -203,34 +241,56 @@ class TcpdumpCaptureSession implements CaptureSession {
       return;
     }
 
-    const argv = [...(this.opts.commandPrefix ?? []), this.opts.tcpdumpPath ?? 'tcpdump', ...args];
-    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const tcpdumpName = this.opts.tcpdumpPath ?? 'tcpdump';
+    const tcpdump = findExecutable(tcpdumpName);
+    if (tcpdump === null) {
+      // Checked here because setpriv, not spawn, would otherwise be the one not finding it.
+      this.fail('CaptureFailed', `spawn ${tcpdumpName} ENOENT`);
+      await this.finish(null);
+      return;
+    }
+    const wrapper = this.setprivPath !== null ? [this.setprivPath, '--pdeathsig', 'TERM', '--'] : [];
+    const argv = [...(this.opts.commandPrefix ?? []), ...wrapper, tcpdump, ...this.args];
+    // tcpdump's stdout is the capture file: `-w -` then writes it exactly as `-w FILE` would
+    // (stdio-buffered in blocks), while the file stays opened here with this process's rights.
+    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', this.file.fd, 'pipe'] });
     this.child = child;
-    child.stdout.on('data', (chunk: Buffer) => this.onStdout(chunk));
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (text: string) => this.onStderr(text));
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (text: string) => this.onStderr(text));
     let spawnError: Error | null = null;
     child.on('error', (err) => {
       spawnError = err; // ENOENT etc.; 'close' still follows
     });
-    // 'close' (not 'exit') so that all of stdout and stderr has been read.
+    // 'close' (not 'exit') so that all of stderr has been read.
     child.on('close', (code, signal) => {
       void this.onTcpdumpClosed(code, signal, spawnError);
     });
   }
 
   private onStderr(text: string): void {
+    // tcpdump's SIGUSR1 reports are read as they come and not kept: over a long capture they
+    // would push its start line and errors out of the kept text.
+    const lines = (this.stderrLine + text).split('\n');
+    this.stderrLine = lines.pop() ?? '';
+    let kept = '';
+    for (const line of lines) {
+      const info = parseTcpdumpInfoLine(line);
+      if (info !== null) this.onInfoLine(info.packetsCaptured);
+      else kept += `${line}\n`;
+    }
+    if (kept === '') return;
     const room = STDERR_PART_CHARS - this.stderrHead.length;
     if (room > 0) {
-      this.stderrHead += text.slice(0, room);
-      text = text.slice(room);
+      this.stderrHead += kept.slice(0, room);
+      kept = kept.slice(room);
     }
-    if (text !== '') this.stderrTail = (this.stderrTail + text).slice(-STDERR_PART_CHARS);
+    if (kept !== '') this.stderrTail = (this.stderrTail + kept).slice(-STDERR_PART_CHARS);
     if (this.startedAt === null && this.phase === 'starting' && isListeningLine(this.stderrHead)) this.onListening();
   }
 
   private get stderrText(): string {
-    return this.stderrTail === '' ? this.stderrHead : `${this.stderrHead}\n${this.stderrTail}`;
+    const head = this.stderrTail === '' ? this.stderrHead : `${this.stderrHead}\n${this.stderrTail}`;
+    return this.stderrLine === '' ? head : `${head}${this.stderrLine}\n`;
   }
 
   private onListening(): void {
@@ -241,6 +301,9 @@ class TcpdumpCaptureSession implements CaptureSession {
       const stopAtInMs = at.getTime() + this.spec.timeLimitInSeconds * 1000;
       this.timeLimitTimer = setTimeout(() => this.requestStop('TimeExceeded', stopAtInMs), stopAtInMs - Date.now());
     }
+    this.lastInfo = { packets: 0, fileBytes: this.fileBytesNow() };
+    this.sizeTimer = setInterval(() => this.pollSize(), this.opts.sizePollIntervalInMs ?? DEFAULT_SIZE_POLL_INTERVAL_IN_MS);
+    this.statsTimer = setInterval(() => this.signal('SIGUSR1'), this.opts.statsIntervalInMs ?? DEFAULT_STATS_INTERVAL_IN_MS);
     this.resolveStarted(at);
     try {
       this.opts.onStarted?.(at);
@@ -249,85 +312,96 @@ class TcpdumpCaptureSession implements CaptureSession {
     }
   }
 
-  private onStdout(chunk: Buffer): void {
+  private signal(name: NodeJS.Signals): void {
+    const child = this.child;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
     try {
-      this.parser.push(chunk);
-    } catch (err) {
-      this.flushRun();
-      // Garbage on tcpdump's stdout (a tcpdump that is not writing pcap): nothing more can be trusted.
-      this.fail('CaptureFailed', `tcpdump output is not a pcap stream: ${(err as Error).message}`);
-      return;
-    }
-    this.flushRun();
-    if (this.writer !== null && !this.stdoutPaused && this.writer.pendingBytes > this.maxBufferedBytes && this.child !== null) {
-      // The disk is far behind: stop reading so the kernel buffer absorbs the rest and its drops
-      // are counted honestly, instead of growing this process without bound.
-      this.stdoutPaused = true;
-      this.child.stdout?.pause();
-      void this.writer.whenDrained().then(() => {
-        this.stdoutPaused = false;
-        this.child?.stdout?.resume();
-      });
+      child.kill(name);
+    } catch {
+      // it has just exited; 'close' follows
     }
   }
 
-  private onHeader(header: PcapHeader, raw: Buffer): void {
-    this.header = header;
-    if (this.spec.totalBytesLimit > 0 && raw.length > this.spec.totalBytesLimit) {
-      this.acceptingRecords = false;
-      this.requestStop('SizeExceeded', Date.now());
-      return;
+  private fileBytesNow(): number {
+    if (this.file === null || !this.fileIsRegular) return 0;
+    try {
+      return fstatSync(this.file.fd).size;
+    } catch {
+      return this.liveFileBytes;
     }
-    this.accept(raw);
   }
 
-  private onRecord(rec: PcapRecord, raw: Buffer): void {
-    if (!this.acceptingRecords || this.header === null) return;
-    if (this.stopAtInMs !== null) {
-      const fractionInMs = this.header.magic === 'nsec' ? rec.timestampFraction / 1e6 : rec.timestampFraction / 1e3;
-      const stampInMs = rec.timestampSeconds * 1000 + fractionInMs;
-      if (stampInMs > this.stopAtInMs) {
-        // Records arrive in (nearly) kernel order: one stamped after the stop means the packets
-        // before it have been delivered, so the drain can end now. Later records stamped before
-        // the stop (tiny cross-CPU reordering) are still kept.
-        if (this.phase === 'draining') this.terminate();
+  // The size limit, from the side: tcpdump is stopped as soon as the file passes it, and the
+  // final cut takes the file back to the last whole record that fits.
+  private pollSize(): void {
+    this.liveFileBytes = this.fileBytesNow();
+    const limit = this.spec.totalBytesLimit;
+    if (limit > 0 && this.liveFileBytes > limit) this.requestStop('SizeExceeded', Date.now());
+    if (this.phase === 'draining' && this.liveFileBytes - this.fileBytesAtStop > this.drainEnoughBytes) this.terminate();
+  }
+
+  /**
+   * tcpdump has reported how many packets it has handed to its output. Two things follow from
+   * comparing that with the file across reports:
+   * - packets arrived but the file did not grow: they sit in tcpdump's 4 KiB stdio buffer (on a
+   *   quiet link for a long time), so ask tcpdump to flush it (SIGUSR2, tcpdump's
+   *   flush-the-savefile signal) and the counters stay live;
+   * - such a flush did not make the file grow either: tcpdump's writes are failing. tcpdump
+   *   ignores write errors on its output (it would capture into the void until stopped), so the
+   *   failure is detected here and ends the capture.
+   */
+  private onInfoLine(packets: number): void {
+    this.livePackets = packets;
+    const fileBytes = this.fileBytesNow();
+    this.liveFileBytes = fileBytes;
+    if (this.phase !== 'capturing' && this.phase !== 'draining') return;
+    const previous = this.lastInfo;
+    this.lastInfo = { packets, fileBytes };
+    if (this.flushProbeFileBytes !== null) {
+      const probe = this.flushProbeFileBytes;
+      this.flushProbeFileBytes = null;
+      if (fileBytes !== probe) {
+        this.flushProbeMisses = 0;
+      } else if (++this.flushProbeMisses >= 2) {
+        // Twice, because a starved tcpdump may answer SIGUSR1 before it handles the SIGUSR2 sent
+        // a second earlier (the kernel delivers the lower-numbered pending signal first).
+        this.fail('LocalFileFailed', this.writeFailureMessage(packets));
+        return;
+      } else {
+        this.flushProbeFileBytes = fileBytes;
+        this.signal('SIGUSR2');
         return;
       }
     }
-    if (this.spec.totalBytesLimit > 0 && this.bytesAccepted + raw.length > this.spec.totalBytesLimit) {
-      this.acceptingRecords = false;
-      this.requestStop('SizeExceeded', Date.now());
-      return;
+    if (previous !== null && packets > previous.packets && fileBytes === previous.fileBytes) {
+      this.flushProbeFileBytes = fileBytes;
+      this.signal('SIGUSR2');
     }
-    this.packetsCaptured++;
-    this.accept(raw);
   }
 
-  private accept(raw: Buffer): void {
-    if (this.writer === null || this.writer.error !== null) return;
-    this.bytesAccepted += raw.length;
-    if (raw.buffer === this.runBuffer && raw.byteOffset === this.runEnd) {
-      this.runEnd += raw.length;
-      return;
+  // tcpdump does not say why its writes fail; find out the way they fail for us.
+  private writeFailureMessage(packets: number): string {
+    const path = this.spec.outputPath;
+    const what = `writes to ${path} are failing (tcpdump has captured ${packets} packets, the file holds ${this.liveFileBytes} bytes)`;
+    try {
+      const fs = statfsSync(path);
+      if (this.fileIsRegular && fs.bavail * fs.bsize < FULL_DISK_FREE_BYTES) return `${what}: ENOSPC: no space left on device`;
+    } catch {
+      // fall through to the probe
     }
-    this.flushRun();
-    this.runBuffer = raw.buffer;
-    this.runStart = raw.byteOffset;
-    this.runEnd = raw.byteOffset + raw.length;
-  }
-
-  // Hands the current run to the writer. The slice is a view of the parser's chunk, which the
-  // writer keeps only until it is on disk.
-  private flushRun(): void {
-    if (this.runBuffer === null) return;
-    const run = Buffer.from(this.runBuffer, this.runStart, this.runEnd - this.runStart);
-    this.runBuffer = null;
-    if (this.writer !== null && this.writer.error === null) this.writer.append(run);
+    if (this.file !== null) {
+      try {
+        // One byte at the end: the final cut removes it again (it is no whole record).
+        writeSync(this.file.fd, Buffer.alloc(1), 0, 1, this.liveFileBytes);
+      } catch (err) {
+        return `${what}: ${(err as Error).message}`;
+      }
+    }
+    return what;
   }
 
   private fail(code: 'CaptureFailed' | 'LocalFileFailed', message: string): void {
     if (this.error === null) this.error = { code, message };
-    this.acceptingRecords = false;
     this.stopReason = 'Error';
     this.terminate();
   }
@@ -342,6 +416,7 @@ class TcpdumpCaptureSession implements CaptureSession {
       return;
     }
     this.phase = 'draining';
+    this.fileBytesAtStop = this.fileBytesNow();
     this.drainTimer = setTimeout(() => this.terminate(), this.drainTimeoutInMs);
   }
 
@@ -357,63 +432,63 @@ class TcpdumpCaptureSession implements CaptureSession {
     this.killTimer = setTimeout(() => child.kill('SIGKILL'), this.killTimeoutInMs);
   }
 
-  private clearTimer(name: 'timeLimitTimer' | 'drainTimer' | 'killTimer'): void {
+  private clearTimer(name: 'timeLimitTimer' | 'drainTimer' | 'killTimer' | 'sizeTimer' | 'statsTimer'): void {
     const t = this[name];
     if (t !== null) clearTimeout(t);
     this[name] = null;
   }
 
   private async onTcpdumpClosed(code: number | null, signal: NodeJS.Signals | null, spawnError: Error | null): Promise<void> {
-    this.clearTimer('timeLimitTimer');
-    this.clearTimer('drainTimer');
-    this.clearTimer('killTimer');
-    this.parser.end();
+    for (const t of ['timeLimitTimer', 'drainTimer', 'killTimer', 'sizeTimer', 'statsTimer'] as const) this.clearTimer(t);
     if (this.stopReason === null) {
       // tcpdump ended without being asked to: bad interface or filter, interface gone, crash.
       const detail = spawnError !== null ? spawnError.message : tcpdumpErrorMessage(this.stderrText);
       const how = signal !== null ? `killed by ${signal}` : `exited with code ${code}`;
       this.fail('CaptureFailed', `tcpdump ${how}${detail !== '' ? `: ${detail}` : ''}`);
     }
-    // A trailing partial record (tcpdump killed mid-write) is simply not written: the file only
-    // ever receives whole records, so it stays a valid pcap.
-    if (this.startedAt === null) {
-      const message = this.error?.message ?? 'capture stopped before it started';
-      this.rejectStarted(new CaptureStartError(message, this.error?.code ?? null));
-    }
     await this.finish({ code, signal });
   }
 
   private async finish(exit: { code: number | null; signal: NodeJS.Signals | null } | null): Promise<void> {
     this.phase = 'finished';
-    let written = { sizeInBytes: 0, sha256: EMPTY_SHA256 };
-    if (this.writer !== null) {
+    let cut: CutCaptureFile | null = null;
+    if (this.file !== null) {
+      const file = this.file;
       try {
-        written = await this.writer.finish();
-        // Trust the disk, not our counters, for the size we report.
-        written.sizeInBytes = (await stat(this.spec.outputPath)).size;
+        // Only a time or manual stop has an instant after which the kernel's packets are not wanted.
+        const timed = this.stopReason === 'TimeExceeded' || this.stopReason === 'Manual';
+        cut = await cutCaptureFile(file, { maxBytes: this.spec.totalBytesLimit, stopAfterInMs: timed ? this.stopAtInMs : null });
+        if (cut.reason === 'malformed' && this.error === null) {
+          this.error = { code: 'CaptureFailed', message: `tcpdump's output is not a pcap stream (cut after ${cut.packetsCaptured} whole records)` };
+        }
+        if (this.fileIsRegular) await file.sync();
       } catch (err) {
-        const message = err instanceof CaptureFileError || err instanceof Error ? err.message : String(err);
-        if (this.error === null) this.error = { code: 'LocalFileFailed', message };
-        this.stopReason = 'Error';
-        // What we meant to write never fully reached the disk: describe what is there instead.
-        written = await describeFileOnDisk(this.spec.outputPath);
+        if (this.error === null) this.error = { code: 'LocalFileFailed', message: `cannot finish ${this.spec.outputPath}: ${(err as Error).message}` };
       }
+      try {
+        await file.close();
+      } catch (err) {
+        if (this.error === null) this.error = { code: 'LocalFileFailed', message: `cannot close ${this.spec.outputPath}: ${(err as Error).message}` };
+      }
+      this.file = null;
     }
+    if (this.error !== null) this.stopReason = 'Error';
+    this.final = cut ?? { sizeInBytes: 0, sha256: EMPTY_SHA256, packetsCaptured: 0, reason: 'end' };
     if (this.startedAt === null) {
       this.rejectStarted(new CaptureStartError(this.error?.message ?? 'capture stopped before it started', this.error?.code ?? null));
     }
-    this.resolveDone(this.outcome(exit, written));
+    this.resolveDone(this.outcome(exit, this.final));
   }
 
-  private outcome(exit: { code: number | null; signal: NodeJS.Signals | null } | null, written: { sizeInBytes: number; sha256: string }): CaptureOutcome {
+  private outcome(exit: { code: number | null; signal: NodeJS.Signals | null } | null, cut: CutCaptureFile | null): CaptureOutcome {
     const stats = exit === null ? null : parseTcpdumpStats(this.stderrText);
     return {
       stopReason: this.error !== null ? 'Error' : this.stopReason ?? 'Error',
       startedAt: this.startedAt,
       endedAt: new Date(),
-      packetsCaptured: this.packetsCaptured,
-      fileSizeInBytes: written.sizeInBytes,
-      sha256: written.sha256,
+      packetsCaptured: cut?.packetsCaptured ?? 0,
+      fileSizeInBytes: cut?.sizeInBytes ?? 0,
+      sha256: cut?.sha256 ?? EMPTY_SHA256,
       kernelPacketsReceived: stats?.packetsReceivedByFilter ?? null,
       kernelPacketsDropped: stats?.packetsDroppedByKernel ?? null,
       error: this.error,

@@ -26,6 +26,13 @@ export interface TcpdumpArgsOptions {
    * its buffer when it exits on SIGTERM.
    */
   flushEachPacket?: boolean;
+  /**
+   * Add `-Z root`: Debian's tcpdump otherwise switches to user "tcpdump" after opening the
+   * capture socket, and that change of user clears the parent-death signal the engine arms (see
+   * session.ts), so a tcpdump outliving a killed agent would keep writing its file unbounded.
+   * With `-w` tcpdump only copies bytes (no protocol dissectors run), which keeps this exposure small.
+   */
+  keepRootPrivileges?: boolean;
 }
 
 /**
@@ -60,6 +67,7 @@ export function buildTcpdumpArgs(spec: CaptureSpec, opts: TcpdumpArgsOptions = {
     '-w', '-',
   ];
   if (opts.flushEachPacket === true) args.push('-U');
+  if (opts.keepRootPrivileges === true) args.push('-Z', 'root');
   if (opts.immediateMode === true) args.push('--immediate-mode');
   const expression = spec.bpfExpression.trim();
   if (expression !== '') args.push('--', expression);

@@ -33,6 +33,27 @@ export function parseTcpdumpStats(stderrText: string): TcpdumpStats {
   };
 }
 
+/** What tcpdump prints on stderr, as one line, when sent SIGUSR1 (Linux's stand-in for BSD's SIGINFO). */
+export interface TcpdumpInfoLine {
+  /** Packets tcpdump has handed to its output so far (some may still sit in its stdio buffer). */
+  packetsCaptured: number;
+  /** Packets that passed the kernel filter so far. */
+  packetsReceivedByFilter: number;
+  /** Ring-buffer overflows so far. */
+  packetsDroppedByKernel: number;
+}
+
+/**
+ * Parses one line of tcpdump's SIGUSR1 report; null for any other line.
+ * @example parseTcpdumpInfoLine('tcpdump: 5 packets captured, 9 packets received by filter, 0 packets dropped by kernel')
+ * // { packetsCaptured: 5, packetsReceivedByFilter: 9, packetsDroppedByKernel: 0 }
+ */
+export function parseTcpdumpInfoLine(line: string): TcpdumpInfoLine | null {
+  const m = /^(?:tcpdump: )?(\d+) packets? captured, (\d+) packets? received by filter, (\d+) packets? dropped by kernel/.exec(line.trim());
+  if (m === null) return null;
+  return { packetsCaptured: Number(m[1]), packetsReceivedByFilter: Number(m[2]), packetsDroppedByKernel: Number(m[3]) };
+}
+
 /**
  * The human part of tcpdump's stderr for an error report: informational lines (start line,
  * statistics, link-type notices, usage text) removed, `tcpdump: ` prefixes dropped.
