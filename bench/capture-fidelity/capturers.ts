@@ -1,14 +1,35 @@
-// The contestants of a trial: bare `tcpdump -w FILE` and the netwatcher capture engine (the whole
-// product, server and agent driven by the CLI, is in product.ts).
+// The contestants of a trial: bare `tcpdump -w FILE` (default kernel buffer, and with the
+// engine's -B), the netwatcher capture engine, and no capture at all (the load's own loss). The
+// whole product, server and agent driven by the CLI, is in product.ts.
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
-import { isListeningLine, parseTcpdumpStats, startCapture } from '../../src/capture/index.js';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_KERNEL_BUFFER_IN_KIB, isListeningLine, parseTcpdumpStats, startCapture } from '../../src/capture/index.js';
 import { countPcapRecords } from './count-records.js';
-import { findTcpdumpPid, ownCpuSeconds, processCpuSeconds } from './cpu.js';
+import type { CaptureOutcome } from '../../src/capture/index.js';
+import { findTcpdumpPid, processCpuSeconds } from './cpu.js';
+import type { EngineChildRequest } from './engine-child.js';
 import type { FidelityLab, Load, LoadResult } from './lab.js';
 
-/** Which program captured. */
-export type Capturer = 'bare' | 'agent' | 'agent-immediate' | 'netwatcher';
+/** Which program captured ('none': the load alone, for the load generator's own loss). */
+export type Capturer = 'none' | 'bare' | 'bare-B' | 'agent' | 'agent-immediate' | 'netwatcher';
+
+/** Every capturer the bench knows. */
+export const CAPTURERS: Capturer[] = ['none', 'bare', 'bare-B', 'agent', 'agent-immediate', 'netwatcher'];
+
+/** CPU seconds of one trial, split by process; null where not measured. */
+export interface TrialCpu {
+  /** tcpdump, while the load ran. */
+  captureProcess: number | null;
+  /** The Node process running the engine (this bench for 'agent', the agent for 'netwatcher'), while the load ran. */
+  agent: number | null;
+  /** The nw server, while the load ran. */
+  server: number | null;
+  /** Engine/agent CPU from the stop request to the complete file (the final cut and SHA-256 pass). */
+  agentAfterStop: number | null;
+}
 
 /** One capturer under one load at one snap length. */
 export interface TrialResult {
@@ -18,6 +39,8 @@ export interface TrialResult {
   load: string;
   /** Snap length asked for (0 = whole packet). */
   snapLengthInBytes: number;
+  /** Which repetition (pair) of the same load this trial belongs to. */
+  repetition: number;
   /** What iperf3 reported. */
   loadResult: LoadResult;
   /** tcpdump's "packets received by filter" (includes the dropped ones). */
@@ -30,13 +53,35 @@ export interface TrialResult {
   fileSizeInBytes: number;
   /** From the stop request until the file was complete. */
   stopInMs: number;
-  /** CPU seconds the capture used while the load ran: tcpdump, plus this Node process for the engine. */
-  cpuInSeconds: number | null;
+  /** CPU, split by process. */
+  cpu: TrialCpu;
 }
 
-/** Runs bare tcpdump (default options, as a user would) on the server side under `load`. */
-export async function runBareTrial(lab: FidelityLab, load: Load, snapLengthInBytes: number, durationInSeconds: number, outputPath: string): Promise<TrialResult> {
-  const child = lab.server.spawn('tcpdump', ['-i', lab.serverInterface, '-w', outputPath, '-s', String(snapLengthInBytes)]);
+const NO_CPU: TrialCpu = { captureProcess: null, agent: null, server: null, agentAfterStop: null };
+
+/** CPU seconds of the whole capture while the load ran (null if its capture process was not measured). */
+export function loadCpuSeconds(t: TrialResult): number | null {
+  if (t.cpu.captureProcess === null) return null;
+  return t.cpu.captureProcess + (t.cpu.agent ?? 0) + (t.cpu.server ?? 0);
+}
+
+/** Runs the load with no capture at all. */
+export async function runNoCaptureTrial(lab: FidelityLab, load: Load, snapLengthInBytes: number, durationInSeconds: number): Promise<Omit<TrialResult, 'repetition'>> {
+  const loadResult = await lab.runLoad(load, durationInSeconds);
+  return { capturer: 'none', load: load.name, snapLengthInBytes, loadResult, kernelReceived: null, kernelDropped: null, captured: 0, fileSizeInBytes: 0, stopInMs: 0, cpu: NO_CPU };
+}
+
+/** Runs bare tcpdump as a user would type it (default options; `withEngineBuffer` adds the engine's -B) on the server side under `load`. */
+export async function runBareTrial(
+  lab: FidelityLab,
+  load: Load,
+  snapLengthInBytes: number,
+  durationInSeconds: number,
+  outputPath: string,
+  withEngineBuffer: boolean,
+): Promise<Omit<TrialResult, 'repetition'>> {
+  const buffer = withEngineBuffer ? ['-B', String(DEFAULT_KERNEL_BUFFER_IN_KIB)] : [];
+  const child = lab.server.spawn('tcpdump', ['-i', lab.serverInterface, '-w', outputPath, '-s', String(snapLengthInBytes), ...buffer]);
   let stderr = '';
   child.stderr?.setEncoding('utf8');
   const listening = new Promise<void>((resolve, reject) => {
@@ -48,9 +93,10 @@ export async function runBareTrial(lab: FidelityLab, load: Load, snapLengthInByt
   });
   const exited = once(child, 'close');
   await listening;
-  const loadResult = await lab.runLoad(load, durationInSeconds);
   // `ip netns exec` execs tcpdump in place, so the child's pid is tcpdump's.
-  const cpuInSeconds = child.pid === undefined ? null : await processCpuSeconds(child.pid);
+  const cpuAtStart = child.pid === undefined ? null : await processCpuSeconds(child.pid);
+  const loadResult = await lab.runLoad(load, durationInSeconds);
+  const cpuAtEnd = child.pid === undefined ? null : await processCpuSeconds(child.pid);
   const stopStarted = Date.now();
   child.kill('SIGTERM');
   await exited;
@@ -58,7 +104,7 @@ export async function runBareTrial(lab: FidelityLab, load: Load, snapLengthInByt
   const stats = parseTcpdumpStats(stderr);
   const count = await countPcapRecords(outputPath);
   return {
-    capturer: 'bare',
+    capturer: withEngineBuffer ? 'bare-B' : 'bare',
     load: load.name,
     snapLengthInBytes,
     loadResult,
@@ -67,11 +113,38 @@ export async function runBareTrial(lab: FidelityLab, load: Load, snapLengthInByt
     captured: count.records,
     fileSizeInBytes: (await stat(outputPath)).size,
     stopInMs,
-    cpuInSeconds,
+    cpu: { ...NO_CPU, captureProcess: cpuAtStart === null || cpuAtEnd === null ? null : cpuAtEnd - cpuAtStart },
   };
 }
 
-/** Runs the capture engine (as the agent does: no filter, no limits hit) on the server side under `load`. */
+// The engine runs in a child Node process of its own (engine-child.ts) so that its CPU is its own.
+const ENGINE_CHILD = fileURLToPath(new URL('./engine-child.ts', import.meta.url));
+
+function nextMessage<T>(child: ChildProcess, type: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: { type: string; message?: string }): void => {
+      if (m.type === 'failed') {
+        cleanup();
+        reject(new Error(`capture failed to start: ${m.message}`));
+      } else if (m.type === type) {
+        cleanup();
+        resolve(m as T);
+      }
+    };
+    const onExit = (): void => {
+      cleanup();
+      reject(new Error(`the engine process exited before '${type}'`));
+    };
+    const cleanup = (): void => {
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+/** Runs the capture engine (as the agent does: no filter, a size limit that is not hit) on the server side under `load`. */
 export async function runAgentTrial(
   lab: FidelityLab,
   load: Load,
@@ -79,43 +152,85 @@ export async function runAgentTrial(
   durationInSeconds: number,
   outputPath: string,
   immediateMode: boolean,
-): Promise<TrialResult> {
-  const session = startCapture(
-    {
-      captureId: `bench-${load.name}-${snapLengthInBytes}`,
-      interfaceName: lab.serverInterface,
-      bpfExpression: '',
+): Promise<Omit<TrialResult, 'repetition'>> {
+  const child = await engineChild();
+  {
+    const request: EngineChildRequest = {
+      type: 'start',
+      spec: {
+        captureId: `bench-${load.name}-${snapLengthInBytes}`,
+        interfaceName: lab.serverInterface,
+        bpfExpression: '',
+        snapLengthInBytes,
+        // Like every agent capture, one with a size limit (here never reached), so that the
+        // engine's size watch runs as it does in production.
+        totalBytesLimit: 1e12,
+        timeLimitInSeconds: 0,
+        outputPath,
+      },
+      options: { commandPrefix: ['ip', 'netns', 'exec', lab.server.name], immediateMode },
+    };
+    const started = nextMessage<{ pid: number | null }>(child, 'started');
+    child.send(request);
+    const { pid } = await started;
+    const tcpdumpPid = pid ?? (await findTcpdumpPid(lab.serverInterface));
+    const ownCpu = async (): Promise<number> => {
+      const reply = nextMessage<{ cpuSeconds: number }>(child, 'cpu');
+      child.send({ type: 'cpu' } satisfies EngineChildRequest);
+      return (await reply).cpuSeconds;
+    };
+    const tcpdumpAtStart = tcpdumpPid === null ? null : await processCpuSeconds(tcpdumpPid);
+    const ownAtStart = await ownCpu();
+    const loadResult = await lab.runLoad(load, durationInSeconds);
+    const tcpdumpAtEnd = tcpdumpPid === null ? null : await processCpuSeconds(tcpdumpPid);
+    const ownAtEnd = await ownCpu();
+    const stopStarted = Date.now();
+    const stopped = nextMessage<{ outcome: CaptureOutcome; cpuAfterStopSeconds: number }>(child, 'stopped');
+    child.send({ type: 'stop' } satisfies EngineChildRequest);
+    const { outcome, cpuAfterStopSeconds } = await stopped;
+    const stopInMs = Date.now() - stopStarted;
+    if (outcome.error !== null) throw new Error(`capture failed: ${outcome.error.code} ${outcome.error.message}`);
+    const count = await countPcapRecords(outputPath);
+    if (count.records !== outcome.packetsCaptured || count.trailingBytes !== 0) {
+      throw new Error(`engine reported ${outcome.packetsCaptured} packets but the file holds ${count.records} (+${count.trailingBytes} stray bytes)`);
+    }
+    return {
+      capturer: immediateMode ? 'agent-immediate' : 'agent',
+      load: load.name,
       snapLengthInBytes,
-      totalBytesLimit: 0,
-      timeLimitInSeconds: 0,
-      outputPath,
-    },
-    { commandPrefix: ['ip', 'netns', 'exec', lab.server.name], immediateMode },
-  );
-  await session.started;
-  const tcpdumpPid = await findTcpdumpPid(lab.serverInterface);
-  const ownCpuAtStart = ownCpuSeconds();
-  const loadResult = await lab.runLoad(load, durationInSeconds);
-  const tcpdumpCpu = tcpdumpPid === null ? null : await processCpuSeconds(tcpdumpPid);
-  const cpuInSeconds = tcpdumpCpu === null ? null : tcpdumpCpu + ownCpuSeconds() - ownCpuAtStart;
-  const stopStarted = Date.now();
-  const outcome = await session.stop();
-  const stopInMs = Date.now() - stopStarted;
-  if (outcome.error !== null) throw new Error(`capture failed: ${outcome.error.code} ${outcome.error.message}`);
-  const count = await countPcapRecords(outputPath);
-  if (count.records !== outcome.packetsCaptured || count.trailingBytes !== 0) {
-    throw new Error(`engine reported ${outcome.packetsCaptured} packets but the file holds ${count.records} (+${count.trailingBytes} stray bytes)`);
+      loadResult,
+      kernelReceived: outcome.kernelPacketsReceived,
+      kernelDropped: outcome.kernelPacketsDropped,
+      captured: count.records,
+      fileSizeInBytes: outcome.fileSizeInBytes,
+      stopInMs,
+      cpu: {
+        captureProcess: tcpdumpAtStart === null || tcpdumpAtEnd === null ? null : tcpdumpAtEnd - tcpdumpAtStart,
+        agent: ownAtEnd - ownAtStart,
+        server: null,
+        agentAfterStop: cpuAfterStopSeconds,
+      },
+    };
   }
-  return {
-    capturer: immediateMode ? 'agent-immediate' : 'agent',
-    load: load.name,
-    snapLengthInBytes,
-    loadResult,
-    kernelReceived: outcome.kernelPacketsReceived,
-    kernelDropped: outcome.kernelPacketsDropped,
-    captured: count.records,
-    fileSizeInBytes: outcome.fileSizeInBytes,
-    stopInMs,
-    cpuInSeconds,
-  };
+}
+
+let engineProcess: ChildProcess | null = null;
+
+async function engineChild(): Promise<ChildProcess> {
+  if (engineProcess !== null && engineProcess.exitCode === null && engineProcess.signalCode === null) return engineProcess;
+  engineProcess = fork(ENGINE_CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await once(engineProcess, 'spawn');
+  // Let its start-up JIT and GC settle before its CPU is measured.
+  await new Promise((r) => setTimeout(r, 3000));
+  return engineProcess;
+}
+
+/** Ends the engine's process (at the end of a run). */
+export async function closeEngineChild(): Promise<void> {
+  const child = engineProcess;
+  engineProcess = null;
+  if (child === null || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
 }

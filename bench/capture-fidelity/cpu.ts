@@ -5,8 +5,28 @@ import { readdir, readFile } from 'node:fs/promises';
 // USER_HZ: the unit of utime/stime in /proc/PID/stat; 100 on every Linux architecture Node runs on.
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** User + system CPU seconds used so far by process `pid`, or null if it is gone. */
+/**
+ * CPU seconds used so far by process `pid` (all its threads), or null if it is gone. Read from
+ * /proc/PID/task/TID/schedstat (nanoseconds): /proc/PID/stat counts 10 ms ticks, too coarse for a
+ * tcpdump that uses a few ms per trial at header-only snap length.
+ */
 export async function processCpuSeconds(pid: number): Promise<number | null> {
+  try {
+    let nanoseconds = 0;
+    for (const tid of await readdir(`/proc/${pid}/task`)) {
+      try {
+        nanoseconds += Number((await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8')).split(' ')[0]);
+      } catch {
+        // the thread ended while we looked
+      }
+    }
+    return nanoseconds / 1e9;
+  } catch {
+    return tickCpuSeconds(pid);
+  }
+}
+
+async function tickCpuSeconds(pid: number): Promise<number | null> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces; fields after its closing parenthesis are fixed.

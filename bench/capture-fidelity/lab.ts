@@ -18,6 +18,8 @@ export interface LoadResult {
   bitsPerSecond: number;
   /** UDP datagrams sent, or null for TCP. */
   datagramsSent: number | null;
+  /** UDP: share of the datagrams the receiving iperf3 lost (0–100; its own loss, capture or not); null for TCP. */
+  lostPercent: number | null;
 }
 
 /** Two namespaces joined by a veth pair; the capture side runs the iperf3 server. */
@@ -77,12 +79,13 @@ export async function createFidelityLab(): Promise<FidelityLab> {
         );
         if (r.exitCode !== 0) throw new Error(`iperf3 client failed (${r.exitCode}): ${r.stderr || r.stdout.slice(0, 500)}`);
         const report = JSON.parse(r.stdout) as {
-          end: { sum_received?: { bits_per_second: number }; sum?: { bits_per_second: number; packets?: number } };
+          end: { sum_received?: { bits_per_second: number }; sum?: { bits_per_second: number; packets?: number; lost_percent?: number } };
         };
         const isUdp = load.iperfArgs.includes('-u');
         return {
           bitsPerSecond: (isUdp ? report.end.sum?.bits_per_second : report.end.sum_received?.bits_per_second) ?? 0,
           datagramsSent: isUdp ? report.end.sum?.packets ?? null : null,
+          lostPercent: isUdp ? report.end.sum?.lost_percent ?? null : null,
         };
       },
     };

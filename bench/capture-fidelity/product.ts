@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { NW_BIN } from '../../test/lab/lab.js';
 import type { TrialResult } from './capturers.js';
 import { countPcapRecords } from './count-records.js';
+import { findTcpdumpPid, processCpuSeconds } from './cpu.js';
 import type { FidelityLab, Load } from './lab.js';
 
 const PORT = 18_817;
@@ -19,6 +20,10 @@ const LOCATION = 'bench';
 export interface Product {
   nw(args: string[]): Promise<string>;
   close(): Promise<void>;
+  /** Pid of `nw server` (`ip netns exec` execs it in place). */
+  serverPid: number | null;
+  /** Pid of the agent. */
+  agentPid: number | null;
 }
 
 /** Starts `nw server` on the capture host (loopback), installs the agent there on the capture interface. */
@@ -55,11 +60,12 @@ export async function startProduct(lab: FidelityLab, dir: string): Promise<Produ
     const argv = extension.installCommand.split(/\s+/).slice(1);
     argv[argv.indexOf('--data-dir') + 1] = join(dir, 'nw-agent');
     processes.push(lab.server.spawn(process.execPath, [NW_BIN, ...argv, '--interface', lab.serverInterface], { stdio: 'ignore' }));
+    const [serverProcess, agentProcess] = processes;
     for (let i = 0; !/"agentConnected":\s*true/.test(await nw(['vm', 'show', '--resource-group', RG, '--name', VM])); i++) {
       if (i > 300) throw new Error('the agent did not connect');
       await sleep(100);
     }
-    return { nw, close };
+    return { nw, close, serverPid: serverProcess?.pid ?? null, agentPid: agentProcess?.pid ?? null };
   } catch (error) {
     await close();
     throw error;
@@ -67,16 +73,22 @@ export async function startProduct(lab: FidelityLab, dir: string): Promise<Produ
 }
 
 /** One trial through the product: create (returns once tcpdump runs on the host), load, stop, read the host file. */
-export async function runProductTrial(product: Product, load: Load, snapLengthInBytes: number, durationInSeconds: number, lab: FidelityLab): Promise<TrialResult> {
+export async function runProductTrial(product: Product, load: Load, snapLengthInBytes: number, durationInSeconds: number, lab: FidelityLab): Promise<Omit<TrialResult, 'repetition'>> {
   const name = `fid-${load.name}-${snapLengthInBytes}-${Date.now()}`;
   const filePath = `/var/captures/nw-bench-${process.pid}-${name}.cap`;
   const pc = (...args: string[]) => ['network', 'watcher', 'packet-capture', ...args];
   try {
     await product.nw(pc('create', '--resource-group', RG, '--vm', VM, '--name', name, '--file-path', filePath, '--capture-size', String(snapLengthInBytes), '--capture-limit', '0', '--time-limit', '0'));
+    const cpuOf = async (pid: number | null): Promise<number | null> => (pid === null ? null : await processCpuSeconds(pid));
+    const tcpdumpPid = await findTcpdumpPid(lab.serverInterface);
+    const atStart = await Promise.all([cpuOf(tcpdumpPid), cpuOf(product.agentPid), cpuOf(product.serverPid)]);
     const loadResult = await lab.runLoad(load, durationInSeconds);
+    const atEnd = await Promise.all([cpuOf(tcpdumpPid), cpuOf(product.agentPid), cpuOf(product.serverPid)]);
+    const delta = (i: number): number | null => (atStart[i] == null || atEnd[i] == null ? null : atEnd[i]! - atStart[i]!);
     const stopStarted = Date.now();
     await product.nw(pc('stop', '--name', name, '--location', LOCATION));
     const stopInMs = Date.now() - stopStarted;
+    const agentAfterStop = await cpuOf(product.agentPid);
     const status = JSON.parse(await product.nw(pc('show-status', '--name', name, '--location', LOCATION))) as {
       packetCaptureStatus: string;
       stopReason: string;
@@ -97,7 +109,7 @@ export async function runProductTrial(product: Product, load: Load, snapLengthIn
       fileSizeInBytes: instance.file?.sizeInBytes ?? 0,
       // Includes starting the `nw` CLI process and the stop operation's round trips.
       stopInMs,
-      cpuInSeconds: null,
+      cpu: { captureProcess: delta(0), agent: delta(1), server: delta(2), agentAfterStop: agentAfterStop === null || atEnd[1] == null ? null : agentAfterStop - atEnd[1] },
     };
   } finally {
     await product.nw(pc('delete', '--name', name, '--location', LOCATION)).catch(() => '');

@@ -1,0 +1,37 @@
+// The capture engine alone in its own long-lived Node process (one per bench run, like an agent),
+// driven over IPC by capturers.ts, so that its CPU is measured apart from the bench's own work
+// (iperf3 runs, counting, printing) and from a fresh Node process's start-up (~4 ms/s of JIT and
+// GC for its first seconds).
+import { startCapture } from '../../src/capture/index.js';
+import type { CaptureSpec, StartCaptureOptions } from '../../src/capture/index.js';
+
+/** Messages from the bench to this process. */
+export type EngineChildRequest = { type: 'start'; spec: CaptureSpec; options: StartCaptureOptions } | { type: 'cpu' } | { type: 'stop' };
+
+const cpuSeconds = (): number => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+
+let session: ReturnType<typeof startCapture> | null = null;
+const send = (message: unknown): void => {
+  process.send?.(message);
+};
+
+process.on('message', (message: EngineChildRequest) => {
+  if (message.type === 'start') {
+    session = startCapture(message.spec, message.options);
+    session.started.then(
+      () => send({ type: 'started', pid: session?.pid ?? null }),
+      (err: unknown) => send({ type: 'failed', message: err instanceof Error ? err.message : String(err) }),
+    );
+  } else if (message.type === 'cpu') {
+    send({ type: 'cpu', cpuSeconds: cpuSeconds(), progress: session?.progress() ?? null });
+  } else if (message.type === 'stop' && session !== null) {
+    const atStop = cpuSeconds();
+    void session.stop().then((outcome) => {
+      send({ type: 'stopped', outcome, cpuAfterStopSeconds: cpuSeconds() - atStop });
+      session = null;
+    });
+  }
+});
