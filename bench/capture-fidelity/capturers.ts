@@ -14,10 +14,10 @@ import type { EngineChildRequest } from './engine-child.js';
 import type { FidelityLab, Load, LoadResult } from './lab.js';
 
 /** Which program captured ('none': the load alone, for the load generator's own loss). */
-export type Capturer = 'none' | 'bare' | 'bare-B' | 'agent' | 'agent-immediate' | 'netwatcher';
+export type Capturer = 'none' | 'bare' | 'bare-B' | 'agent' | 'agent-immediate' | 'agent-previous' | 'netwatcher';
 
 /** Every capturer the bench knows. */
-export const CAPTURERS: Capturer[] = ['none', 'bare', 'bare-B', 'agent', 'agent-immediate', 'netwatcher'];
+export const CAPTURERS: Capturer[] = ['none', 'bare', 'bare-B', 'agent', 'agent-immediate', 'agent-previous', 'netwatcher'];
 
 /** CPU seconds of one trial, split by process; null where not measured. */
 export interface TrialCpu {
@@ -59,10 +59,14 @@ export interface TrialResult {
 
 const NO_CPU: TrialCpu = { captureProcess: null, agent: null, server: null, agentAfterStop: null };
 
-/** CPU seconds of the whole capture while the load ran (null if its capture process was not measured). */
+/**
+ * CPU seconds the capture host paid while the load ran: the capture process and the agent (null
+ * if the capture process was not measured). The server is left out: it is the control plane, on
+ * this host only because the bench has one; its CPU is reported on its own.
+ */
 export function loadCpuSeconds(t: TrialResult): number | null {
   if (t.cpu.captureProcess === null) return null;
-  return t.cpu.captureProcess + (t.cpu.agent ?? 0) + (t.cpu.server ?? 0);
+  return t.cpu.captureProcess + (t.cpu.agent ?? 0);
 }
 
 /** Runs the load with no capture at all. */
@@ -151,8 +155,9 @@ export async function runAgentTrial(
   snapLengthInBytes: number,
   durationInSeconds: number,
   outputPath: string,
-  immediateMode: boolean,
+  variant: 'agent' | 'agent-immediate' | 'agent-previous',
 ): Promise<Omit<TrialResult, 'repetition'>> {
+  const immediateMode = variant === 'agent-immediate';
   const child = await engineChild();
   {
     const request: EngineChildRequest = {
@@ -169,6 +174,7 @@ export async function runAgentTrial(
         outputPath,
       },
       options: { commandPrefix: ['ip', 'netns', 'exec', lab.server.name], immediateMode },
+      previousEngine: variant === 'agent-previous',
     };
     const started = nextMessage<{ pid: number | null }>(child, 'started');
     child.send(request);
@@ -195,7 +201,7 @@ export async function runAgentTrial(
       throw new Error(`engine reported ${outcome.packetsCaptured} packets but the file holds ${count.records} (+${count.trailingBytes} stray bytes)`);
     }
     return {
-      capturer: immediateMode ? 'agent-immediate' : 'agent',
+      capturer: variant,
       load: load.name,
       snapLengthInBytes,
       loadResult,

@@ -6,7 +6,7 @@ import { startCapture } from '../../src/capture/index.js';
 import type { CaptureSpec, StartCaptureOptions } from '../../src/capture/index.js';
 
 /** Messages from the bench to this process. */
-export type EngineChildRequest = { type: 'start'; spec: CaptureSpec; options: StartCaptureOptions } | { type: 'cpu' } | { type: 'stop' };
+export type EngineChildRequest = { type: 'start'; spec: CaptureSpec; options: StartCaptureOptions; previousEngine?: boolean } | { type: 'cpu' } | { type: 'stop' };
 
 const cpuSeconds = (): number => {
   const { user, system } = process.cpuUsage();
@@ -18,8 +18,22 @@ const send = (message: unknown): void => {
   process.send?.(message);
 };
 
+// An untracked copy of an earlier engine (bench/capture-fidelity/previous-engine.ts, see README)
+// for before/after figures measured in the same run.
+const PREVIOUS_ENGINE = './previous-engine.js';
+
 process.on('message', (message: EngineChildRequest) => {
   if (message.type === 'start') {
+    if (message.previousEngine === true) {
+      void (import(PREVIOUS_ENGINE) as Promise<{ startCapture: typeof startCapture }>).then((m) => {
+        session = m.startCapture(message.spec, message.options);
+        session.started.then(
+          () => send({ type: 'started', pid: session?.pid ?? null }),
+          (err: unknown) => send({ type: 'failed', message: err instanceof Error ? err.message : String(err) }),
+        );
+      });
+      return;
+    }
     session = startCapture(message.spec, message.options);
     session.started.then(
       () => send({ type: 'started', pid: session?.pid ?? null }),

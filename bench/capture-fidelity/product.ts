@@ -53,7 +53,7 @@ export async function startProduct(lab: FidelityLab, dir: string): Promise<Produ
         await writeFile(config, JSON.stringify({ server: `http://127.0.0.1:${PORT}`, token: token.trim(), subscriptionId: '00000000-0000-0000-0000-000000000000' }));
         if (await nw(['storage', 'account', 'list']).then(() => true, () => false)) break;
       }
-      if (i > 300) throw new Error('nw server did not start');
+      if (i > 1200) throw new Error('nw server did not start'); // 2 min: a shared, loaded machine
       await sleep(100);
     }
     const extension = JSON.parse(await nw(['vm', 'extension', 'set', '--resource-group', RG, '--vm-name', VM, '--publisher', 'Microsoft.Azure.NetworkWatcher', '--name', 'NetworkWatcherAgentLinux', '--version', '1.4'])) as { installCommand: string };
@@ -62,7 +62,7 @@ export async function startProduct(lab: FidelityLab, dir: string): Promise<Produ
     processes.push(lab.server.spawn(process.execPath, [NW_BIN, ...argv, '--interface', lab.serverInterface], { stdio: 'ignore' }));
     const [serverProcess, agentProcess] = processes;
     for (let i = 0; !/"agentConnected":\s*true/.test(await nw(['vm', 'show', '--resource-group', RG, '--name', VM])); i++) {
-      if (i > 300) throw new Error('the agent did not connect');
+      if (i > 1200) throw new Error('the agent did not connect');
       await sleep(100);
     }
     return { nw, close, serverPid: serverProcess?.pid ?? null, agentPid: agentProcess?.pid ?? null };

@@ -84,7 +84,7 @@ async function runTrial(lab: FidelityLab, dir: string, capturer: Capturer, load:
     if (capturer === 'none') return await runNoCaptureTrial(lab, load, snap, durationInSeconds);
     if (capturer === 'bare' || capturer === 'bare-B') return await runBareTrial(lab, load, snap, durationInSeconds, outputPath, capturer === 'bare-B');
     if (capturer === 'netwatcher') return await runProductTrial(product!, load, snap, durationInSeconds, lab);
-    return await runAgentTrial(lab, load, snap, durationInSeconds, outputPath, capturer === 'agent-immediate');
+    return await runAgentTrial(lab, load, snap, durationInSeconds, outputPath, capturer);
   } finally {
     // Full-snap files are large; keep the disk as we found it.
     await rm(outputPath, { force: true });
@@ -140,7 +140,7 @@ interface Comparison {
   shareVsBare: Spread | null;
   /** Default bare tcpdump's own share (to read the "twice what default tcpdump keeps" rule). */
   bareShare: Spread | null;
-  /** CPU per packet while the load ran (all its processes) ÷ bare tcpdump -B's, per pair. */
+  /** CPU per packet of the capture host (capture process + agent) while the load ran ÷ bare tcpdump -B's, per pair. */
   cpuVsBareB: Spread | null;
   /** The same including its CPU after the stop (final cut and hash), ÷ bare tcpdump -B's. */
   cpuWithFinishVsBareB: Spread | null;
@@ -155,7 +155,7 @@ function compare(results: TrialResult[], settings: Settings): Comparison[] {
     for (const load of settings.loads) {
       const of = (c: Capturer): TrialResult[] => results.filter((r) => r.capturer === c && r.load === load.name && r.snapLengthInBytes === snap);
       const at = (c: Capturer, rep: number): TrialResult | undefined => of(c).find((r) => r.repetition === rep);
-      for (const capturer of settings.capturers.filter((c) => c === 'agent' || c === 'netwatcher' || c === 'agent-immediate')) {
+      for (const capturer of settings.capturers.filter((c) => c === 'agent' || c === 'netwatcher' || c === 'agent-immediate' || c === 'agent-previous')) {
         const ratios = (baseline: Capturer, f: (t: TrialResult) => number | null): Array<number | null> =>
           of(capturer).map((t) => {
             const b = at(baseline, t.repetition);
@@ -257,7 +257,7 @@ async function main(): Promise<void> {
       process.stdout.write(
         `  snap ${String(c.snapLengthInBytes).padStart(4)} ${c.load.padEnd(4)} ${c.capturer.padEnd(15)}\n` +
           `    share ÷ bare -B ${fmtSpread(c.shareVsBareB)}   share ÷ bare (default buffer) ${fmtSpread(c.shareVsBare)}   bare's own share ${fmtSpread(c.bareShare)}\n` +
-          `    cpu/pkt ÷ bare -B: while loaded ${fmtSpread(c.cpuVsBareB, 2)}, with the final cut+hash ${fmtSpread(c.cpuWithFinishVsBareB, 2)}\n` +
+          `    cpu/pkt (capture process + agent) ÷ bare -B: while loaded ${fmtSpread(c.cpuVsBareB, 2)}, with the final cut+hash ${fmtSpread(c.cpuWithFinishVsBareB, 2)}\n` +
           (c.loadLossPercent !== null ? `    load generator's loss % with this capture ${fmtSpread(c.loadLossPercent, 1)}, without any ${fmtSpread(c.loadLossWithoutCapturePercent, 1)}\n` : ''),
       );
     }
