@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isListeningLine, parseTcpdumpStats, tcpdumpErrorMessage } from './tcpdump-stderr.js';
+import { isListeningLine, parseTcpdumpInfoLine, parseTcpdumpStats, tcpdumpErrorMessage } from './tcpdump-stderr.js';
 
 // Recorded from tcpdump 4.99.3 / libpcap 1.10.3 (Debian 12).
 const normalRun =
@@ -29,4 +29,19 @@ test('tcpdumpErrorMessage keeps the error and drops the noise', () => {
   assert.equal(tcpdumpErrorMessage(badInterface), 'nosuchif0: No such device exists; (No such device exists)');
   assert.equal(tcpdumpErrorMessage(normalRun), '');
   assert.equal(tcpdumpErrorMessage(normalRun.replace('6 packets', 'tcpdump: pcap_loop: The interface disappeared\n6 packets')), 'pcap_loop: The interface disappeared');
+});
+
+test('parseTcpdumpInfoLine reads the SIGUSR1 report and nothing else', () => {
+  assert.deepEqual(parseTcpdumpInfoLine('tcpdump: 400 packets captured, 800 packets received by filter, 3 packets dropped by kernel'), {
+    packetsCaptured: 400,
+    packetsReceivedByFilter: 800,
+    packetsDroppedByKernel: 3,
+  });
+  assert.deepEqual(parseTcpdumpInfoLine('1 packet captured, 1 packet received by filter, 0 packets dropped by kernel\n'), {
+    packetsCaptured: 1,
+    packetsReceivedByFilter: 1,
+    packetsDroppedByKernel: 0,
+  });
+  assert.equal(parseTcpdumpInfoLine('400 packets captured'), null); // the exit statistics are separate lines
+  assert.equal(parseTcpdumpInfoLine('tcpdump: listening on any, link-type LINUX_SLL2'), null);
 });
