@@ -287,6 +287,11 @@ class TcpdumpCaptureSession implements CaptureSession {
     // would push its start line and errors out of the kept text.
     const lines = (this.stderrLine + text).split('\n');
     this.stderrLine = lines.pop() ?? '';
+    // A line that never ends (not tcpdump's) is kept like any other text, not grown without bound.
+    if (this.stderrLine.length > STDERR_PART_CHARS) {
+      lines.push(this.stderrLine);
+      this.stderrLine = '';
+    }
     let kept = '';
     for (const line of lines) {
       const info = parseTcpdumpInfoLine(line);
