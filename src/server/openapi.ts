@@ -264,6 +264,13 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'get', path: AGENT_CA_PATH, operationId: 'Agent_GetCaCertificate', summary: "The server's self-signed CA certificate, for agents that pin its SHA-256 (404 when the server's certificate is not self-signed)", tag: 'Agent', responses: { 200: { schema: null, description: 'PEM', contentType: 'application/x-pem-file' } }, public: true },
   { method: 'get', path: '/healthz', operationId: 'Health_Get', summary: 'Liveness: the server answers', tag: 'Server', responses: { 200: { schema: null, description: 'OK', contentType: 'application/json' } }, public: true },
   { method: 'get', path: OPENAPI_PATH, operationId: 'OpenApi_Get', summary: 'This document', tag: 'Server', responses: { 200: { schema: null, description: 'OpenAPI 3.1', contentType: 'application/json' } }, public: true },
+
+  // The web portal (src/web, docs/portal.md): its page, its bundled assets and its cookie session.
+  { method: 'get', path: '/', operationId: 'Portal_Page', summary: 'The web portal (a single page; sign in with the admin token)', tag: 'Portal', responses: { 200: { schema: null, description: 'HTML', contentType: 'text/html' } }, public: true },
+  { method: 'get', path: '/portal/assets/{assetName}', operationId: 'Portal_Asset', summary: "The portal's bundled script and style", tag: 'Portal', responses: { 200: { schema: null, description: 'JavaScript or CSS', contentType: 'text/javascript' } }, public: true },
+  { method: 'get', path: '/portal/api/session', operationId: 'Portal_GetSession', summary: 'Whether the session cookie is signed in, and its CSRF token', tag: 'Portal', responses: { 200: json() }, public: true },
+  { method: 'post', path: '/portal/api/sign-in', operationId: 'Portal_SignIn', summary: 'Trades the admin token (JSON {"token"}) for an HttpOnly session cookie; answers the CSRF token', tag: 'Portal', responses: { 200: json() }, public: true },
+  { method: 'post', path: '/portal/api/sign-out', operationId: 'Portal_SignOut', summary: 'Ends the session (needs the x-nw-csrf-token header)', tag: 'Portal', responses: { 204: ok(null, 'Signed out') }, public: true },
 ];
 
 const PATH_PARAMETERS: Record<string, Json> = {
@@ -271,6 +278,7 @@ const PATH_PARAMETERS: Record<string, Json> = {
   resourceGroupName: { description: 'Resource group (case-insensitive)' },
   networkWatcherName: { description: 'Network watcher, e.g. NetworkWatcher_westus2' },
   packetCaptureName: { description: 'Packet capture name' },
+  assetName: { description: 'A file of the portal bundle, e.g. app.js' },
   vmName: { description: 'Host (virtual machine) name' },
   vmExtensionName: { description: 'Extension instance name, e.g. NetworkWatcherAgentLinux' },
   accountName: { description: 'Storage account name: 3-24 lower-case letters and digits' },
