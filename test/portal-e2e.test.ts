@@ -118,8 +118,8 @@ describe('portal in headless Chromium', { timeout: 300_000 }, () => {
     // The create form: a bad filter is refused next to its field, before anything is sent.
     await page.getByRole('link', { name: 'Captures' }).click();
     await page.getByRole('link', { name: 'New capture' }).click();
-    await page.getByLabel('Name').fill(captureName);
-    await page.getByLabel('Host').selectOption({ label: 'vma (westcentralus)' });
+    await page.getByLabel('Name', { exact: true }).fill(captureName);
+    await page.getByLabel('Host', { exact: true }).selectOption({ label: 'vma (westcentralus)' });
     await page.getByLabel('Time limit (seconds)').fill('99999');
     await page.getByRole('button', { name: 'Add filter' }).click();
     await page.locator('#f0-protocol').selectOption('TCP');

@@ -68,6 +68,8 @@ export function CaptureFormPage({ sub }: { sub: string }) {
   ].includes(fieldOfTarget(apiError.target));
 
   const vm = vms.data?.find((v) => v.id === target);
+  // The first account (the server's own local one) until another is chosen.
+  const account = accountId || accounts.data?.[0]?.id || '';
   const submit = async (e: Event) => {
     e.preventDefault();
     setApiError(null); setOtherError(null); setCreated(null);
@@ -83,7 +85,7 @@ export function CaptureFormPage({ sub }: { sub: string }) {
         properties: {
           target: vm.id, targetType: 'AzureVM',
           bytesToCapturePerPacket: num(snap), totalBytesPerSession: num(total), timeLimitInSeconds: num(timeLimit),
-          storageLocation: storage === 'account' ? { storageId: accountId || accounts.data?.[0]?.id } : { filePath },
+          storageLocation: storage === 'account' ? { storageId: account } : { filePath },
           filters: filtersBody(filters),
         },
       };
@@ -124,7 +126,7 @@ export function CaptureFormPage({ sub }: { sub: string }) {
           {storage === 'account' ? (
             <div class="field">
               <label for="pc-account">Storage account</label>
-              <select id="pc-account" value={accountId} onChange={(e) => setAccountId(e.currentTarget.value)}>
+              <select id="pc-account" value={account} onChange={(e) => setAccountId(e.currentTarget.value)}>
                 {(accounts.data ?? []).map((a) => <option key={a.id} value={a.id}>{a.name}</option>)}
               </select>
               <FieldError id="pc-account-error" message={errorFor('storage.storageId')} />
