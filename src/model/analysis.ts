@@ -14,9 +14,9 @@
  * - `GET {PC}/packets?[offset=0][&limit=100][&filter=EXPR][&instance=VM]` → `PacketListPage`
  *   (packetListPageSchema): the decoded packets that match the display filter, paged
  *   (limit ≤ 1000). A bad filter is 400 InvalidFilter naming the position (target `filter`).
- * - `GET {PC}/packets/pcap?[filter=EXPR][&instance=VM]` → `application/vnd.tcpdump.pcap`: the
- *   packets that match, as a classic pcap (pcapng input is written as pcap with one link type, or
- *   refused with 400 InvalidFilter when its interfaces have different link types).
+ * - `GET {PC}/packets/pcap?[filter=EXPR][&instance=VM]` → the packets that match, as a file of
+ *   the stored file's format: a classic pcap (`application/vnd.tcpdump.pcap`, records copied byte
+ *   for byte) or, for pcapng, pcapng (`application/x-pcapng`, every interface kept).
  *
  * Errors: 409 FileNotAvailable while the capture runs or has no file (as `download`), 400
  * InvalidParameter for bad query parameters, 400 InvalidFilter for a bad display filter.

@@ -11,6 +11,7 @@ import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
 import { requestBaseUrl } from './request-context.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerPacketCaptureRoutes } from './routes/packet-captures.js';
+import { registerAnalysisRoutes } from './routes/analysis.js';
 import { registerStorageAccountRoutes } from './routes/storage-accounts.js';
 import { registerVmRoutes } from './routes/vms.js';
 import { registerWatcherRoutes } from './routes/watchers.js';
@@ -103,6 +104,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     });
     registerWatcherRoutes(arm, ctx);
     registerPacketCaptureRoutes(arm, ctx);
+    registerAnalysisRoutes(arm, ctx);
     registerOperationRoutes(arm, ctx);
     registerVmRoutes(arm, ctx);
     registerStorageAccountRoutes(arm, ctx);
