@@ -63,9 +63,9 @@ describe('portal in headless Chromium', { timeout: 300_000 }, () => {
   const rg = `portalrg${process.pid}`;
   const captureName = `portal${process.pid}`;
   const shots: string[] = [];
-  const shot = async (name: string) => {
+  const shot = async (name: string, fullPage = true) => {
     const path = join(ARTIFACTS, `${name}.png`);
-    await page.screenshot({ path, fullPage: true });
+    await page.screenshot({ path, fullPage });
     shots.push(path);
   };
 
@@ -216,7 +216,7 @@ describe('portal in headless Chromium', { timeout: 300_000 }, () => {
     assert.equal(await page.locator('table[data-table="packets"] tbody tr').count(), want);
     await page.locator('table[data-table="packets"] tbody tr').first().getByRole('button').click();
     await page.getByText(/^tcp\b/).first().waitFor();
-    await shot('12-viewer-packets');
+    await shot('12-viewer-packets', false);
     const [subset] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download matching packets (pcap)' }).click()]);
     const subsetFile = join(lab.workDir, 'subset.cap');
     await subset.saveAs(subsetFile);

@@ -205,21 +205,31 @@ function IoTab({ report }: { report: AnalysisReport }) {
   );
 }
 
-function HierarchyNode({ node, total }: { node: ProtocolNode; total: number }) {
-  const share = total > 0 ? (node.bytes / total) * 100 : 0;
-  return (
-    <li>
-      <span class="hier-bar" style={{ width: `${Math.max(2, share * 1.5)}px` }} aria-hidden="true" />
-      <strong>{node.protocol}</strong> <span class="muted">{formatCount(node.packets)} packets · {formatBytes(node.bytes)} · {share.toFixed(1)} %</span>
-      {node.children.length > 0 && <ul class="hier">{node.children.map((c) => <HierarchyNode key={c.protocol} node={c} total={total} />)}</ul>}
-    </li>
-  );
+/** The hierarchy as rows, each with its depth (tshark -z io,phs's indented table). */
+function flatten(nodes: ProtocolNode[], depth = 0, out: Array<{ node: ProtocolNode; depth: number }> = []): Array<{ node: ProtocolNode; depth: number }> {
+  for (const node of nodes) { out.push({ node, depth }); flatten(node.children, depth + 1, out); }
+  return out;
 }
 
 function ProtocolsTab({ report }: { report: AnalysisReport }) {
   const p = report.protocols;
   if (!p) return null;
-  return <ul class="hier card" aria-label="Protocol hierarchy">{p.roots.map((r) => <HierarchyNode key={r.protocol} node={r} total={p.bytes} />)}</ul>;
+  return (
+    <table class="grid hierarchy" data-table="protocols">
+      <caption class="muted small">Frames that contain each protocol under its parents, as tshark -z io,phs counts them.</caption>
+      <thead><tr><th scope="col">Protocol</th><th scope="col" class="num">Packets</th><th scope="col" class="num">Bytes</th><th scope="col" class="num">Share of bytes</th><th scope="col"><span class="visually-hidden">Bar</span></th></tr></thead>
+      <tbody>{flatten(p.roots).map(({ node, depth }, i) => {
+        const share = p.bytes > 0 ? (node.bytes / p.bytes) * 100 : 0;
+        return (
+          <tr key={i}>
+            <th scope="row"><span style={{ paddingLeft: `${depth * 18}px` }}>{node.protocol}</span></th>
+            <td class="num">{formatCount(node.packets)}</td><td class="num">{formatCount(node.bytes)}</td><td class="num">{share.toFixed(1)} %</td>
+            <td class="bar-cell"><span class="hier-bar" style={{ width: `${share}%` }} aria-hidden="true" /></td>
+          </tr>
+        );
+      })}</tbody>
+    </table>
+  );
 }
 
 function DnsTab({ report }: { report: AnalysisReport }) {
