@@ -13,7 +13,7 @@ import { packetRow } from './packet-rows.js';
 /** A capture file to analyse: how to read it and what is known about it. */
 export interface CaptureSource {
   /** Opens the file's bytes from the start (called once per pass). */
-  open(): Promise<AsyncIterable<Buffer | string>> | AsyncIterable<Buffer | string>;
+  open(): Promise<AsyncIterable<Buffer | string> | Iterable<Buffer>> | AsyncIterable<Buffer | string> | Iterable<Buffer>;
   /** File name shown in answers. */
   fileName: string;
   /** SHA-256 (hex) when already known (a stored capture); computed while reading otherwise. */

@@ -5,8 +5,9 @@ import type { AnalysisSummary, DnsAnalysis, IoAnalysis, ProtocolHierarchy, Proto
 import { IpProtocol, PacketDissection, dnsRcodeName, dnsTypeName, parseDnsMessage, parseTlsClientHello } from '../pcap/index.js';
 import type { CaptureInterface, CaptureInterfaceStatistics, CapturePacket } from '../pcap/index.js';
 import { appProtocolOf } from './app-protocol.js';
-import { ConversationTable, EndpointTable, addressText, conversationRow, round9 } from './conversations.js';
-import type { AddressKey, ConversationRecord } from './conversations.js';
+import { ConversationTable, EndpointTable, addToConversation, addressText, conversationRow, round9 } from './conversations.js';
+import type { AddressKey, ConversationRecord, EndpointRecord } from './conversations.js';
+import { FlowTable4 } from './flow-table.js';
 import { BoundedMap, topTable } from './table.js';
 import { connectionState, newTcpHealthState, observeTcpSegment } from './tcp-health.js';
 import type { TcpHealthState } from './tcp-health.js';
@@ -44,6 +45,12 @@ export const MAX_FIXED_IO_BUCKETS = 100_000;
 const IO_PROTOCOLS = ['tcp', 'udp', 'icmp', 'icmpv6', 'arp', 'other'] as const;
 const MAX_PENDING_DNS_QUERIES = 100_000;
 
+/** What an IPv4 TCP/UDP flow points at (lower/upper: the flow table's canonical sides). */
+interface Flow4 {
+  conversation: ConversationRecord<TcpHealthState> | ConversationRecord<null> | null;
+  ipConversation: ConversationRecord<null> | null;
+  ipLower: EndpointRecord | null; ipUpper: EndpointRecord | null; portLower: EndpointRecord | null; portUpper: EndpointRecord | null;
+}
 interface MutableNode { protocol: string; packets: number; bytes: number; children: Map<string, MutableNode> }
 interface DnsNameRecord { name: string; type: number; queries: number; responses: number; responseCodes: Map<number, number>; responseTimeSum: number; responseTimeCount: number; packets: number; bytes: number }
 interface TlsNameRecord { serverName: string; packets: number; bytes: number; servers: Set<string> }
@@ -86,6 +93,8 @@ export class CaptureAnalyzer {
   private readonly ipv6Endpoints: EndpointTable;
   private readonly tcpEndpoints: EndpointTable;
   private readonly udpEndpoints: EndpointTable;
+  private readonly flowTable4: FlowTable4;
+  private readonly flows4: Flow4[] = [];
 
   // DNS, TLS
   private dnsQueries = 0;
@@ -123,6 +132,7 @@ export class CaptureAnalyzer {
     this.ipv6Endpoints = new EndpointTable(this.maxKeys);
     this.tcpEndpoints = new EndpointTable(this.maxKeys);
     this.udpEndpoints = new EndpointTable(this.maxKeys);
+    this.flowTable4 = new FlowTable4(this.maxKeys);
     this.dnsNames = new BoundedMap(this.maxKeys);
     this.tlsNames = new BoundedMap(this.maxKeys);
   }
@@ -191,6 +201,8 @@ export class CaptureAnalyzer {
 
   // Returns whether the frame was a TCP retransmission.
   private conversations(d: PacketDissection, data: Buffer, relative: number, bytes: number, app: ReturnType<typeof appProtocolOf>): boolean {
+    const withPorts = d.sourcePort >= 0 && !d.laterFragment && (d.ipProtocol === IpProtocol.TCP || d.ipProtocol === IpProtocol.UDP);
+    if (d.network === 4 && withPorts) return this.flow4(d, data, relative, bytes, app);
     let source: AddressKey;
     let destination: AddressKey;
     if (d.network === 4) {
@@ -203,24 +215,73 @@ export class CaptureAnalyzer {
       this.ipv6Conversations.count(source, 0, destination, 0, source, destination, bytes, relative);
       this.ipv6Endpoints.count(source, 0, destination, 0, source, destination, bytes);
     }
-    if (d.sourcePort < 0 || d.laterFragment) return false;
+    if (!withPorts) return false;
     const sp = d.sourcePort;
     const dp = d.destinationPort;
-    // Side keys: IPv4 as one exact number (address × 65536 + port), IPv6 as text.
-    const sourceSide: AddressKey = typeof source === 'number' ? source * 65536 + sp : `${source}${String.fromCharCode(sp)}`;
-    const destinationSide: AddressKey = typeof destination === 'number' ? destination * 65536 + dp : `${destination}${String.fromCharCode(dp)}`;
+    const sourceSide: AddressKey = `${source}${String.fromCharCode(sp)}`;
+    const destinationSide: AddressKey = `${destination}${String.fromCharCode(dp)}`;
     if (d.ipProtocol === IpProtocol.TCP) {
       const rec = this.tcpConversations.count(source, sp, destination, dp, sourceSide, destinationSide, bytes, relative);
       this.tcpEndpoints.count(source, sp, destination, dp, sourceSide, destinationSide, bytes);
-      const verdict = rec === null ? null : observeTcpSegment(rec.extra, d, sourceSide === rec.sideA, relative);
-      if (verdict === 'retransmission') return true;
-      if (app === 'tls') this.tls(d, data, destination);
-      else if (app === 'dns' && d.payloadLength >= 14) this.dns(d, data, relative, sourceSide, destinationSide, 2);
-    } else if (d.ipProtocol === IpProtocol.UDP) {
-      this.udpConversations.count(source, sp, destination, dp, sourceSide, destinationSide, bytes, relative);
-      this.udpEndpoints.count(source, sp, destination, dp, sourceSide, destinationSide, bytes);
-      if (app === 'dns') this.dns(d, data, relative, sourceSide, destinationSide, 0);
+      return this.tcpPayload(rec === null ? null : observeTcpSegment(rec.extra, d, sourceSide === rec.sideA, relative), d, data, relative, sourceSide, destinationSide, destination, app);
     }
+    this.udpConversations.count(source, sp, destination, dp, sourceSide, destinationSide, bytes, relative);
+    this.udpEndpoints.count(source, sp, destination, dp, sourceSide, destinationSide, bytes);
+    if (app === 'dns') this.dns(d, data, relative, sourceSide, destinationSide, 0);
+    return false;
+  }
+
+  // The hot path: an IPv4 TCP/UDP packet finds its flow with one probe of the flow table, and the
+  // flow holds its conversation and endpoint records, so no key is built for them.
+  private flow4(d: PacketDissection, data: Buffer, relative: number, bytes: number, app: ReturnType<typeof appProtocolOf>): boolean {
+    const source = d.source4;
+    const destination = d.destination4;
+    const sp = d.sourcePort;
+    const dp = d.destinationPort;
+    const tcp = d.ipProtocol === IpProtocol.TCP;
+    const index = this.flowTable4.find(source, destination, d.ipProtocol, sp, dp);
+    const fromLower = this.flowTable4.lastFromLower;
+    // Side keys: address × 65536 + port, an exact number.
+    const sourceSide = source * 65536 + sp;
+    const destinationSide = destination * 65536 + dp;
+    let flow: Flow4 | undefined = index >= 0 ? this.flows4[index] : undefined;
+    if (flow === undefined) {
+      const conversations = tcp ? this.tcpConversations : this.udpConversations;
+      const endpoints = tcp ? this.tcpEndpoints : this.udpEndpoints;
+      const lower = fromLower;
+      flow = {
+        conversation: conversations.record(source, sp, destination, dp, sourceSide, destinationSide, relative),
+        ipConversation: this.ipv4Conversations.record(source, 0, destination, 0, source, destination, relative),
+        ipLower: this.ipv4Endpoints.record(lower ? source : destination, 0, lower ? source : destination),
+        ipUpper: this.ipv4Endpoints.record(lower ? destination : source, 0, lower ? destination : source),
+        portLower: endpoints.record(lower ? source : destination, lower ? sp : dp, lower ? sourceSide : destinationSide),
+        portUpper: endpoints.record(lower ? destination : source, lower ? dp : sp, lower ? destinationSide : sourceSide),
+      };
+      // A flow beyond the table's limit is looked up (and its records found) again each time.
+      if (index >= 0) this.flows4[index] = flow;
+    }
+    const conversations = tcp ? this.tcpConversations : this.udpConversations;
+    const endpoints = tcp ? this.tcpEndpoints : this.udpEndpoints;
+    const rec = flow.conversation;
+    if (rec === null) conversations.untracked(bytes); else addToConversation(rec, sourceSide === rec.sideA, bytes, relative);
+    const ipRec = flow.ipConversation;
+    if (ipRec === null) this.ipv4Conversations.untracked(bytes); else addToConversation(ipRec, source === ipRec.sideA, bytes, relative);
+    this.ipv4Endpoints.sent(fromLower ? flow.ipLower : flow.ipUpper, bytes);
+    this.ipv4Endpoints.received(fromLower ? flow.ipUpper : flow.ipLower, bytes);
+    endpoints.sent(fromLower ? flow.portLower : flow.portUpper, bytes);
+    endpoints.received(fromLower ? flow.portUpper : flow.portLower, bytes);
+    if (tcp) {
+      const tcpRec = rec as ConversationRecord<TcpHealthState> | null;
+      return this.tcpPayload(tcpRec === null ? null : observeTcpSegment(tcpRec.extra, d, sourceSide === tcpRec.sideA, relative), d, data, relative, sourceSide, destinationSide, destination, app);
+    }
+    if (app === 'dns') this.dns(d, data, relative, sourceSide, destinationSide, 0);
+    return false;
+  }
+
+  private tcpPayload(verdict: ReturnType<typeof observeTcpSegment>, d: PacketDissection, data: Buffer, relative: number, sourceSide: AddressKey, destinationSide: AddressKey, destination: AddressKey, app: ReturnType<typeof appProtocolOf>): boolean {
+    if (verdict === 'retransmission') return true;
+    if (app === 'tls') this.tls(d, data, destination);
+    else if (app === 'dns' && d.payloadLength >= 14) this.dns(d, data, relative, sourceSide, destinationSide, 2);
     return false;
   }
 

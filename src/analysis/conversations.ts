@@ -34,20 +34,27 @@ export class ConversationTable<X> {
 
   /**
    * Counts one frame from (source, sourcePort) to (destination, destinationPort); returns its
-   * conversation and whether it went A→B (null when the table is full).
+   * conversation (null when the table is full: the frame then counts as untracked).
    */
   count(source: AddressKey, sourcePort: number, destination: AddressKey, destinationPort: number, sourceSide: AddressKey, destinationSide: AddressKey, bytes: number, relative: number): ConversationRecord<X> | null {
+    const rec = this.record(source, sourcePort, destination, destinationPort, sourceSide, destinationSide, relative);
+    if (rec === null) { this.untracked(bytes); return null; }
+    addToConversation(rec, sourceSide === rec.sideA, bytes, relative);
+    return rec;
+  }
+
+  /** The conversation of a frame, created (A = this frame's source) while there is room; does not count the frame. */
+  record(source: AddressKey, sourcePort: number, destination: AddressKey, destinationPort: number, sourceSide: AddressKey, destinationSide: AddressKey, relative: number): ConversationRecord<X> | null {
     const key = sourceSide < destinationSide ? `${sourceSide}|${destinationSide}` : `${destinationSide}|${sourceSide}`;
-    const rec = this.table.lookup(key, () => ({
+    return this.table.lookup(key, () => ({
       addressA: source, portA: sourcePort, addressB: destination, portB: destinationPort, sideA: sourceSide,
       packetsAToB: 0, bytesAToB: 0, packetsBToA: 0, bytesBToA: 0, firstRelative: relative, lastRelative: relative, extra: this.makeExtra(),
     }));
-    if (rec === null) { this.table.untracked(bytes); return null; }
-    if (sourceSide === rec.sideA) { rec.packetsAToB++; rec.bytesAToB += bytes; } else { rec.packetsBToA++; rec.bytesBToA += bytes; }
-    // Files are nearly always in time order; max/min keep a reordered one right too.
-    if (relative > rec.lastRelative) rec.lastRelative = relative;
-    if (relative < rec.firstRelative) rec.firstRelative = relative;
-    return rec;
+  }
+
+  /** Counts a frame whose conversation could not be tracked. */
+  untracked(bytes: number): void {
+    this.table.untracked(bytes);
   }
 
   /** Whether keys were refused, and the packets and bytes of those. */
@@ -66,6 +73,14 @@ export class ConversationTable<X> {
     for (const r of this.table.map.values()) rows.push(conversationRow(r, withPorts));
     return topTable(rows, top, this.table.overflowed, this.table.untrackedPackets, this.table.untrackedBytes, (a, b) => a.relativeStartInSeconds - b.relativeStartInSeconds);
   }
+}
+
+/** Counts one frame on a conversation (`fromA`: sent by side A). */
+export function addToConversation(rec: ConversationRecord<unknown>, fromA: boolean, bytes: number, relative: number): void {
+  if (fromA) { rec.packetsAToB++; rec.bytesAToB += bytes; } else { rec.packetsBToA++; rec.bytesBToA += bytes; }
+  // Files are nearly always in time order; max/min keep a reordered one right too.
+  if (relative > rec.lastRelative) rec.lastRelative = relative;
+  if (relative < rec.firstRelative) rec.firstRelative = relative;
 }
 
 /** The API row of a conversation record. */
@@ -88,7 +103,8 @@ export function round9(value: number): number {
   return Math.round(value * 1e9) / 1e9;
 }
 
-interface EndpointRecord { address: AddressKey; port: number; txPackets: number; txBytes: number; rxPackets: number; rxBytes: number }
+/** One endpoint being counted. */
+export interface EndpointRecord { address: AddressKey; port: number; txPackets: number; txBytes: number; rxPackets: number; rxBytes: number }
 
 /**
  * An endpoint table: each frame counts as Tx for its source and Rx for its destination.
@@ -103,11 +119,24 @@ export class EndpointTable {
 
   /** Counts one frame. `sourceKey`/`destinationKey` identify the endpoints (address, or address and port). */
   count(source: AddressKey, sourcePort: number, destination: AddressKey, destinationPort: number, sourceKey: AddressKey, destinationKey: AddressKey, bytes: number): void {
-    const tx = this.table.lookup(sourceKey, () => ({ address: source, port: sourcePort, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 }));
-    if (tx === null) this.table.untracked(bytes); else { tx.txPackets++; tx.txBytes += bytes; }
+    this.sent(this.record(source, sourcePort, sourceKey), bytes);
     // A frame to itself counts once each way, as tshark counts it.
-    const rx = this.table.lookup(destinationKey, () => ({ address: destination, port: destinationPort, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 }));
-    if (rx === null) this.table.untracked(bytes); else { rx.rxPackets++; rx.rxBytes += bytes; }
+    this.received(this.record(destination, destinationPort, destinationKey), bytes);
+  }
+
+  /** The endpoint of `key`, created while there is room. */
+  record(address: AddressKey, port: number, key: AddressKey): EndpointRecord | null {
+    return this.table.lookup(key, () => ({ address, port, txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 }));
+  }
+
+  /** Counts a frame sent by `rec` (untracked when null). */
+  sent(rec: EndpointRecord | null, bytes: number): void {
+    if (rec === null) this.table.untracked(bytes); else { rec.txPackets++; rec.txBytes += bytes; }
+  }
+
+  /** Counts a frame received by `rec` (untracked when null). */
+  received(rec: EndpointRecord | null, bytes: number): void {
+    if (rec === null) this.table.untracked(bytes); else { rec.rxPackets++; rec.rxBytes += bytes; }
   }
 
   /** The top rows, most bytes first. */
