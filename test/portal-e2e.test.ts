@@ -260,4 +260,37 @@ describe('portal in headless Chromium', { timeout: 300_000 }, () => {
     assert.deepEqual(foreign, [], 'nothing loaded from another origin');
     assert.deepEqual(cspViolations, [], 'no CSP violations');
   });
+
+  test('alert rules show their history and the captures their alerts started; endpoints show their runs', async () => {
+    const vmaId = `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/vma`;
+    const endpoint = await lab.nwJson(['network', 'watcher', 'alert-capture', 'create', '--name', 'portalEndpoint', '--capture-name', 'alertcap', '--time-limit', '3', '--session-limit', '10', '--storage-account', 'nwlocal']);
+    await lab.nwJson(['monitor', 'action-group', 'create', '--name', 'PortalAG', '--resource-group', rg, '--action', 'webhook', 'capture', String(endpoint.url), 'usecommonalertschema']);
+    await lab.nwJson(['monitor', 'metrics', 'alert', 'create', '--name', 'PortalBurst', '--resource-group', rg, '--scopes', vmaId,
+      '--condition', 'total TCP Segments Sent > 20', '--window-size', '5s', '--evaluation-frequency', '1s', '--action', 'PortalAG', '--description', 'a burst of TCP']);
+    const runsPath = `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Netwatcher/alertCaptures/portalEndpoint/runs`;
+    await lab.waitFor(async () => {
+      await runFlows(a, Array.from({ length: 10 }, () => ({ proto: 'tcp' as const, host: '10.0.0.4', port: 80 })));
+      const runs = ((await lab.api('GET', runsPath)).body as { value?: Array<{ captureId?: string | null }> }).value ?? [];
+      return runs.some((r) => r.captureId);
+    }, 60_000, 'the alert to start a capture');
+
+    await page.goto(`${lab.serverUrl}/#/alerts`);
+    await page.getByLabel('Admin token').fill(lab.adminToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const rule = page.locator('article', { has: page.getByRole('heading', { name: /PortalBurst/ }) });
+    await rule.getByText('Total TCP Segments Sent GreaterThan 20').or(rule.getByText(/TCP Segments Sent/)).first().waitFor();
+    await rule.locator('tbody tr', { hasText: 'vma' }).getByText(/Fired|Resolved/).first().waitFor({ timeout: 20_000 });
+    await rule.getByRole('link', { name: 'alertcap' }).first().waitFor({ timeout: 20_000 });
+    await shot('16-alert-rules-with-history');
+
+    await page.getByRole('link', { name: 'Alert-capture endpoints' }).click();
+    const ep = page.locator('article', { has: page.getByRole('heading', { name: 'portalEndpoint' }) });
+    const run = ep.locator('tbody tr', { has: page.getByRole('link', { name: 'alertcap' }) }).first();
+    await run.waitFor();
+    assert.match((await run.textContent()) ?? '', /PortalBurst.*vma/);
+    await shot('17-alert-capture-runs');
+    // The run's capture opens in the viewer.
+    await run.getByRole('link', { name: 'alertcap' }).click();
+    await page.getByRole('heading', { name: 'Capture alertcap' }).waitFor();
+  });
 });

@@ -95,7 +95,7 @@ function CaptureRow({ row, onChanged }: { row: Awaited<ReturnType<typeof loadCap
 export function CapturesPage({ sub }: { sub: string }) {
   const { data, error, reload } = useLoad(() => loadCaptures(sub), [sub], 3_000);
   return (
-    <Page title="Captures" actions={<a class="button primary" href="#/captures/new">New capture</a>}>
+    <Page title="Captures" actions={<><a class="button" href="#/hosts">Add a host</a><a class="button primary" href="#/captures/new">New capture</a></>}>
       <ErrorNote error={error} />
       <table class="grid">
         <thead><tr><th scope="col">Capture</th><th scope="col">Host</th><th scope="col">Status</th><th scope="col" class="num">Packets</th><th scope="col" class="num">Bytes</th><th scope="col" class="num">Kernel drops</th><th scope="col">Started</th><th scope="col">Filters</th><th scope="col">Actions</th></tr></thead>
