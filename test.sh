@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start, step 2: runs the whole test suite (unit, property and end-to-end tests).
 # Installs what the tests need when missing: Debian's tcpdump, iproute2, iputils-ping, iperf3,
-# Prometheus, Alertmanager and node_exporter (the idle-agent reference), OpenStack Swift (S3 API)
+# Prometheus, Alertmanager and node_exporter (the idle-agent reference), OpenStack Swift (S3 API),
+# Chromium (the portal's browser test), tshark (the analysis tests compare with it)
 # (test hosts are Linux network namespaces, so run as root) and the npm packages.
 # PostgreSQL store tests use NW_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres);
 # outside CI they are skipped with a notice when no server answers there.
@@ -9,9 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 missing=()
-for pkg in tcpdump iproute2 iputils-ping iperf3 prometheus prometheus-alertmanager prometheus-node-exporter; do
+for pkg in tcpdump iproute2 iputils-ping iperf3 prometheus prometheus-alertmanager prometheus-node-exporter tshark; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
+# Debian's Chromium: the portal's end-to-end test drives it headless with playwright-core (no browser download).
+dpkg -s chromium >/dev/null 2>&1 || missing+=(chromium)
 # OpenStack Swift with its S3 API: the S3-compatible server the storage tests run against.
 for pkg in swift-proxy swift-object swift-container swift-account; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -23,11 +23,14 @@ const roots = args.length > 0 ? args : ['src', 'test'];
 const files = roots.flatMap((r) => findTests(r, [])).sort();
 if (files.length === 0) { console.error('no test files found'); process.exit(1); }
 
-// Type-check everything (tests included) and lint (un-awaited promises) before running anything.
+// Type-check everything (tests and the portal's browser code included) and lint (un-awaited
+// promises) before running anything; the portal bundle is built for the tests that load it.
 for (const [what, command, args] of [
   ['type-check', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']],
+  ['type-check (portal)', 'npx', ['tsc', '-p', 'src/web/client/tsconfig.json']],
   ['lint', 'npx', ['eslint', '.']],
   ['build', 'npx', ['tsc', '-p', 'tsconfig.build.json']],
+  ['build (portal)', process.execPath, ['scripts/build-web.mjs']],
 ]) {
   const step = spawnSync(command, args, { stdio: 'inherit' });
   if (step.status !== 0) {

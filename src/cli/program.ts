@@ -12,6 +12,7 @@ import {
 } from './commands/packet-capture.js';
 import { packetCaptureWait } from './commands/packet-capture-wait.js';
 import { packetCaptureDownload } from './commands/packet-capture-download.js';
+import { packetCaptureAnalyze, pcapAnalyze, pcapFilter, pcapPackets } from './commands/analyze.js';
 import { login } from './commands/login.js';
 import { runServer, DEFAULT_LISTEN } from './commands/server.js';
 import { runAgent } from './commands/agent.js';
@@ -281,7 +282,47 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--progress', 'show progress even when stderr is not a terminal')
     .action(act((o) => packetCaptureDownload(o, ctx)));
 
+  addWatcherOptions(leaf(capture, 'analyze', "analyse a stored capture's file on the server: summary, protocols, conversations, endpoints, TCP health, DNS, TLS, I/O", [
+    'nw network watcher packet-capture analyze --name packetCaptureName --location westcentralus',
+    'nw network watcher packet-capture analyze --name pc1 --location westcentralus --section conversations -o table',
+  ]))
+    .requiredOption('-n, --name <name>', 'name of the capture')
+    .option('--section <section>', 'summary, protocols, conversations, endpoints, tcp, dns, tls or io (default: all)')
+    .option('--instance <vm>', 'host whose file to analyse, for captures with several')
+    .option('--interval <seconds>', 'I/O bucket width (default: at most 500 buckets)')
+    .option('--top <n>', 'rows per table (default 100)')
+    .action(act((o) => packetCaptureAnalyze(o, ctx)));
+
   registerAlertCaptureCommands(watcher, ctx, leaf);
+
+  // ---- nw pcap (local files from anywhere: tcpdump, Wireshark) -------------------------------
+  const pcap = program.command('pcap').description('analyse local pcap and pcapng files (no server needed)');
+  leaf(pcap, 'analyze', 'summary, protocol hierarchy, conversations, endpoints, TCP health, DNS, TLS and I/O of a local file', [
+    'nw pcap analyze capture.pcapng',
+    'nw pcap analyze capture.cap --section tcp -o table',
+  ])
+    .argument('<file>', 'a pcap or pcapng file')
+    .option('--section <section>', 'summary, protocols, conversations, endpoints, tcp, dns, tls or io (default: all)')
+    .option('--interval <seconds>', 'I/O bucket width (default: at most 500 buckets)')
+    .option('--top <n>', 'rows per table (default 100)')
+    .action(async (file: string, o: Options) => { await pcapAnalyze(file, o, ctx); });
+  leaf(pcap, 'packets', 'decoded packets of a local file, with a display filter (docs/analysis.md)', [
+    "nw pcap packets capture.pcap --filter 'ip.addr==10.0.0.1 && tcp.port==80' -o table",
+    "nw pcap packets capture.pcapng --filter 'dns.flags.rcode==3' --limit 20",
+  ])
+    .argument('<file>', 'a pcap or pcapng file')
+    .option('--filter <expression>', 'display filter')
+    .option('--offset <n>', 'matching packets to skip', '0')
+    .option('--limit <n>', 'packets to show (max 1000)', '100')
+    .action(async (file: string, o: Options) => { await pcapPackets(file, o, ctx); });
+  leaf(pcap, 'filter', 'write the packets of a local file that match a display filter to a new file', [
+    "nw pcap filter capture.pcap --filter 'tcp.flags.reset' --write resets.pcap",
+  ])
+    .argument('<file>', 'a pcap or pcapng file')
+    .requiredOption('--filter <expression>', 'display filter')
+    .requiredOption('-w, --write <file>', 'the file to write (same format as the input)')
+    .option('--force', 'overwrite an existing file')
+    .action(async (file: string, o: Options) => { await pcapFilter(file, o, ctx); });
 
   // ---- nw monitor (seed 002) ---------------------------------------------------------------
   registerMonitorCommands(program, ctx, leaf);

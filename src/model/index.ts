@@ -4,3 +4,4 @@ export * from './packet-capture.js';
 export * from './resources.js';
 export * from './agent-protocol.js';
 export * from './alerts.js';
+export * from './analysis.js';

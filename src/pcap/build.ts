@@ -18,6 +18,16 @@ export interface FrameSpec {
   destinationPort?: number;
   /** Payload bytes after the transport header (default 0); filled with a repeating 0x00-0xff pattern. */
   payloadBytes?: number;
+  /** Exact payload bytes (instead of payloadBytes' pattern): a DNS message, a TLS record … */
+  payload?: Buffer;
+  /** TCP sequence number (default 1). */
+  tcpSequence?: number;
+  /** TCP acknowledgement number (default 1). */
+  tcpAcknowledgement?: number;
+  /** TCP flags byte (default ACK+PSH, 0x18). */
+  tcpFlags?: number;
+  /** TCP window (default 65535). */
+  tcpWindow?: number;
 }
 
 const ETHERTYPE_IPV4 = 0x0800;
@@ -37,12 +47,15 @@ const DESTINATION_MAC = Buffer.from('020000000002', 'hex');
 export function buildFrame(p: FrameSpec): Buffer {
   const source = addressBytes(p.sourceAddress, p.family, 'sourceAddress');
   const destination = addressBytes(p.destinationAddress, p.family, 'destinationAddress');
-  const payloadBytes = p.payloadBytes ?? 0;
+  const payloadBytes = p.payload?.length ?? p.payloadBytes ?? 0;
   if (!Number.isInteger(payloadBytes) || payloadBytes < 0 || payloadBytes > 9000) {
     throw new RangeError(`payloadBytes must be a whole number 0-9000, got ${payloadBytes}`);
   }
-  const payload = Buffer.alloc(payloadBytes);
-  for (let i = 0; i < payloadBytes; i++) payload[i] = i & 0xff;
+  let payload = p.payload;
+  if (payload === undefined) {
+    payload = Buffer.alloc(payloadBytes);
+    for (let i = 0; i < payloadBytes; i++) payload[i] = i & 0xff;
+  }
 
   const protocolNumber =
     p.protocol === 'TCP' ? IP_PROTOCOL.TCP : p.protocol === 'UDP' ? IP_PROTOCOL.UDP : p.family === 4 ? IP_PROTOCOL.ICMP : IP_PROTOCOL.ICMPV6;
@@ -84,11 +97,11 @@ function transportSegment(p: FrameSpec, payload: Buffer): Buffer {
   const header = Buffer.alloc(20);
   header.writeUInt16BE(sourcePort, 0);
   header.writeUInt16BE(destinationPort, 2);
-  header.writeUInt32BE(1, 4); // sequence number
-  header.writeUInt32BE(1, 8); // acknowledgement number
+  header.writeUInt32BE((p.tcpSequence ?? 1) >>> 0, 4);
+  header.writeUInt32BE((p.tcpAcknowledgement ?? 1) >>> 0, 8);
   header.writeUInt8(5 << 4, 12); // data offset: 5 words, no options
-  header.writeUInt8(0x18, 13); // ACK + PSH
-  header.writeUInt16BE(65535, 14); // window
+  header.writeUInt8(p.tcpFlags ?? 0x18, 13); // default ACK + PSH
+  header.writeUInt16BE(p.tcpWindow ?? 65535, 14);
   return Buffer.concat([header, payload]);
 }
 
@@ -140,6 +153,36 @@ function makePseudoHeader(source: Buffer, destination: Buffer, protocolNumber: n
 }
 
 /**
+ * An Ethernet frame turned into a Linux cooked capture (what `tcpdump -i any` writes): SLL v1's
+ * 16-byte header or SLL2's 20-byte one in place of the Ethernet header, `packetType` 0 (to us) or
+ * 4 (sent by us).
+ * @example withLinuxCookedHeader(buildFrame(spec), 2, 4)
+ */
+export function withLinuxCookedHeader(ethernetFrame: Buffer, version: 1 | 2, packetType = 0, interfaceIndex = 1): Buffer {
+  const etherType = ethernetFrame.readUInt16BE(12);
+  const sourceMac = ethernetFrame.subarray(6, 12);
+  // The IP length says where the packet ends; Ethernet's minimum-size padding is not carried over.
+  const ipLength = etherType === ETHERTYPE_IPV4 ? ethernetFrame.readUInt16BE(16) : etherType === ETHERTYPE_IPV6 ? 40 + ethernetFrame.readUInt16BE(18) : ethernetFrame.length - 14;
+  const body = ethernetFrame.subarray(14, 14 + ipLength);
+  const header = Buffer.alloc(version === 1 ? 16 : 20);
+  if (version === 1) {
+    header.writeUInt16BE(packetType, 0);
+    header.writeUInt16BE(1, 2); // ARPHRD_ETHER
+    header.writeUInt16BE(6, 4);
+    sourceMac.copy(header, 6);
+    header.writeUInt16BE(etherType, 14);
+  } else {
+    header.writeUInt16BE(etherType, 0);
+    header.writeUInt32BE(interfaceIndex, 4);
+    header.writeUInt16BE(1, 8); // ARPHRD_ETHER
+    header.writeUInt8(packetType, 10);
+    header.writeUInt8(6, 11);
+    sourceMac.copy(header, 12);
+  }
+  return Buffer.concat([header, body]);
+}
+
+/**
  * RFC 1071 Internet checksum: one's complement of the one's-complement sum of 16-bit words.
  * @example internetChecksum(Buffer.from([0, 1])) === 0xfffe
  */
@@ -160,8 +203,12 @@ function addressBytes(text: string, family: 4 | 6, name: string): Buffer {
   return ipv6Bytes(text);
 }
 
-// Input already passed net.isIPv6, so only the layout (:: and a dotted-quad tail) needs handling.
-function ipv6Bytes(text: string): Buffer {
+/**
+ * The 16 bytes of an IPv6 address text that already passed net.isIPv6 (only the layout — `::`
+ * and a dotted-quad tail — needs handling).
+ * @example ipv6Bytes('::1')[15] === 1
+ */
+export function ipv6Bytes(text: string): Buffer {
   const [head = '', tail] = text.split('::');
   const words = (part: string): number[] =>
     part === ''

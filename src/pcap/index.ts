@@ -5,3 +5,8 @@ export * from './read.js';
 export * from './decode.js';
 export * from './ip-text.js';
 export * from './build.js';
+export * from './pcapng.js';
+export * from './capture-reader.js';
+export * from './dissect.js';
+export * from './dns.js';
+export * from './tls.js';

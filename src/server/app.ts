@@ -3,13 +3,15 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ApiError } from '../lib/index.js';
 import { registerLocalStorageRoutes } from '../storage/index.js';
-import { authenticate } from './auth.js';
+import { authenticateSession, isPortalPath, sessionIdOf, registerPortalRoutes, SessionStore } from '../web/index.js';
+import { authenticate, bearerToken } from './auth.js';
 import type { ServerContext } from './services/context.js';
 import { registerAgentRoutes, AGENT_CA_PATH, AGENT_ENROLL_PATH } from './routes/agents.js';
 import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
 import { requestBaseUrl } from './request-context.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerPacketCaptureRoutes } from './routes/packet-captures.js';
+import { registerAnalysisRoutes } from './routes/analysis.js';
 import { registerStorageAccountRoutes } from './routes/storage-accounts.js';
 import { registerVmRoutes } from './routes/vms.js';
 import { registerWatcherRoutes } from './routes/watchers.js';
@@ -40,12 +42,24 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     ...(tls ? { https: { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
   }) as unknown as FastifyInstance;
 
+  const sessions = new SessionStore(ctx.store.db);
+  // Behind a TLS-terminating proxy the public URL says https even when this process serves http.
+  const sessionCookieSecure = Boolean(tls) || (ctx.config.publicUrl ?? '').toLowerCase().startsWith('https:');
+
   app.addHook('onRequest', async (req, reply) => {
     const clientId = req.headers['x-ms-client-request-id'];
     const correlation = req.headers['x-ms-correlation-request-id'] ?? clientId ?? req.id;
     reply.header('x-ms-request-id', req.id).header('x-ms-correlation-request-id', String(correlation)).header('Cache-Control', 'no-cache');
     if (typeof clientId === 'string') reply.header('x-ms-client-request-id', clientId);
-    if (!isPublicPath(req.url.split('?')[0]!)) await authenticate(ctx.store, req, ['admin']);
+    const path = req.url.split('?')[0]!;
+    if (isPublicPath(path) || isPortalPath(path)) return;
+    // The portal's requests carry its session cookie instead of a bearer token (and its CSRF
+    // token on changes); a bearer token, when given, is what counts, so API clients are unaffected.
+    if (bearerToken(req) === null && sessionIdOf(req, sessionCookieSecure) !== null) {
+      await authenticateSession(sessions, req, sessionCookieSecure);
+      return;
+    }
+    await authenticate(ctx.store, req, ['admin']);
   });
 
   app.setErrorHandler((error: FastifyError | ApiError, req, reply) => {
@@ -90,6 +104,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     });
     registerWatcherRoutes(arm, ctx);
     registerPacketCaptureRoutes(arm, ctx);
+    registerAnalysisRoutes(arm, ctx);
     registerOperationRoutes(arm, ctx);
     registerVmRoutes(arm, ctx);
     registerStorageAccountRoutes(arm, ctx);
@@ -98,6 +113,9 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     registerMetricRoutes(arm, ctx);
     registerAlertCaptureRoutes(arm, ctx);
   });
+
+  // The web portal: its page and assets, and sign-in/out into a cookie session (src/web).
+  void app.register(async (portal) => registerPortalRoutes(portal, { store: ctx.store, sessions, secure: sessionCookieSecure, subscriptionId: ctx.config.subscriptionId }));
 
   // The alert-capture trigger checks its own key and reads any content type, up to 256 KB.
   void app.register(async (trigger) => registerAlertCaptureTrigger(trigger, ctx));

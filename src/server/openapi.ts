@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { API_ERROR_CODES } from '../lib/index.js';
 import { ALERT_CAPTURE_PATH_PREFIX, ALERT_CAPTURE_PROVIDER } from '../alerts/index.js';
-import { actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema } from '../model/index.js';
+import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema } from '../model/index.js';
 import { storageBackendConfigSchema } from '../storage/index.js';
 import { AGENT_CA_PATH, AGENT_ENROLL_PATH, enrollRequestSchema } from './routes/agents.js';
 
@@ -156,6 +156,8 @@ export const API_SCHEMAS = {
   StorageAccount: storageAccountSchema,
   StorageAccountListResult: listOf(storageAccountSchema),
   EnrollmentResult: enrollResponseSchema,
+  AnalysisReport: analysisReportSchema,
+  PacketListPage: packetListPageSchema,
   // Request bodies (the validating schemas themselves).
   NetworkWatcherPut: networkWatcherPutSchema,
   PacketCapture: packetCaptureCreateSchema,
@@ -217,6 +219,9 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'delete', path: `${PC}/{packetCaptureName}`, operationId: 'PacketCaptures_Delete', summary: 'Stops and deletes a packet capture; its files are kept unless deleteFiles=true', tag: 'PacketCaptures', params: ['DeleteFiles'], responses: { 200: ok(null, 'Deleted at once'), 202: ok(null, 'Accepted', ['Azure-AsyncOperation', 'Location']), 204: ok(null, 'There was none') }, lro: 'location' },
   { method: 'post', path: `${PC}/{packetCaptureName}/stop`, operationId: 'PacketCaptures_Stop', summary: 'Stops a packet capture; succeeds when every host stopped', tag: 'PacketCaptures', responses: { 200: ok(null, 'Nothing left to stop'), 202: ok(null, 'Accepted', ['Azure-AsyncOperation', 'Location']) }, lro: 'location' },
   { method: 'post', path: `${PC}/{packetCaptureName}/queryStatus`, operationId: 'PacketCaptures_GetStatus', summary: 'Status of a packet capture (answered at once)', tag: 'PacketCaptures', responses: { 200: ok('PacketCaptureQueryStatusResult') }, lro: 'location' },
+  { method: 'get', path: `${PC}/{packetCaptureName}/analysis`, operationId: 'PacketCaptures_Analyze', summary: "Analysis of the capture's file: summary, protocol hierarchy, conversations, endpoints, TCP health, DNS, TLS, I/O (netwatcher addition; docs/analysis.md)", tag: 'PacketCaptures', params: ['Section', 'Instance', 'Interval', 'Top'], responses: { 200: ok('AnalysisReport') } },
+  { method: 'get', path: `${PC}/{packetCaptureName}/packets`, operationId: 'PacketCaptures_ListPackets', summary: 'Decoded packets of the capture that match a display filter, paged (netwatcher addition)', tag: 'PacketCaptures', params: ['Offset', 'Limit', 'DisplayFilter', 'Instance'], responses: { 200: ok('PacketListPage') } },
+  { method: 'get', path: `${PC}/{packetCaptureName}/packets/pcap`, operationId: 'PacketCaptures_DownloadPackets', summary: 'The packets of the capture that match a display filter, as a pcap file (netwatcher addition)', tag: 'PacketCaptures', params: ['DisplayFilter', 'Instance'], responses: { 200: { schema: null, description: 'The matching packets in the format of the stored file: classic pcap (or application/x-pcapng for a pcapng file)', contentType: 'application/vnd.tcpdump.pcap' } } },
   { method: 'get', path: `${PC}/{packetCaptureName}/download`, operationId: 'PacketCaptures_Download', summary: "The capture's .cap file (netwatcher addition)", tag: 'PacketCaptures', params: ['Instance'], responses: { 200: { schema: null, description: 'The pcap file; x-nw-content-sha256 carries its SHA-256', contentType: 'application/vnd.tcpdump.pcap', headers: ['ContentSha256'] } } },
 
   { method: 'get', path: `${SUB}/providers/{resourceProviderNamespace}/locations/{location}/operations/{operationId}`, operationId: 'Operations_GetStatus', summary: 'Status of a long-running operation (kept in the database: answers after a restart)', tag: 'Operations', responses: { 200: ok('OperationStatus') } },
@@ -264,6 +269,13 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'get', path: AGENT_CA_PATH, operationId: 'Agent_GetCaCertificate', summary: "The server's self-signed CA certificate, for agents that pin its SHA-256 (404 when the server's certificate is not self-signed)", tag: 'Agent', responses: { 200: { schema: null, description: 'PEM', contentType: 'application/x-pem-file' } }, public: true },
   { method: 'get', path: '/healthz', operationId: 'Health_Get', summary: 'Liveness: the server answers', tag: 'Server', responses: { 200: { schema: null, description: 'OK', contentType: 'application/json' } }, public: true },
   { method: 'get', path: OPENAPI_PATH, operationId: 'OpenApi_Get', summary: 'This document', tag: 'Server', responses: { 200: { schema: null, description: 'OpenAPI 3.1', contentType: 'application/json' } }, public: true },
+
+  // The web portal (src/web, docs/portal.md): its page, its bundled assets and its cookie session.
+  { method: 'get', path: '/', operationId: 'Portal_Page', summary: 'The web portal (a single page; sign in with the admin token)', tag: 'Portal', responses: { 200: { schema: null, description: 'HTML', contentType: 'text/html' } }, public: true },
+  { method: 'get', path: '/portal/assets/{assetName}', operationId: 'Portal_Asset', summary: "The portal's bundled script and style", tag: 'Portal', responses: { 200: { schema: null, description: 'JavaScript or CSS', contentType: 'text/javascript' } }, public: true },
+  { method: 'get', path: '/portal/api/session', operationId: 'Portal_GetSession', summary: 'Whether the session cookie is signed in, and its CSRF token', tag: 'Portal', responses: { 200: json() }, public: true },
+  { method: 'post', path: '/portal/api/sign-in', operationId: 'Portal_SignIn', summary: 'Trades the admin token (JSON {"token"}) for an HttpOnly session cookie; answers the CSRF token', tag: 'Portal', responses: { 200: json() }, public: true },
+  { method: 'post', path: '/portal/api/sign-out', operationId: 'Portal_SignOut', summary: 'Ends the session (needs the x-nw-csrf-token header)', tag: 'Portal', responses: { 204: ok(null, 'Signed out') }, public: true },
 ];
 
 const PATH_PARAMETERS: Record<string, Json> = {
@@ -271,6 +283,7 @@ const PATH_PARAMETERS: Record<string, Json> = {
   resourceGroupName: { description: 'Resource group (case-insensitive)' },
   networkWatcherName: { description: 'Network watcher, e.g. NetworkWatcher_westus2' },
   packetCaptureName: { description: 'Packet capture name' },
+  assetName: { description: 'A file of the portal bundle, e.g. app.js' },
   vmName: { description: 'Host (virtual machine) name' },
   vmExtensionName: { description: 'Extension instance name, e.g. NetworkWatcherAgentLinux' },
   accountName: { description: 'Storage account name: 3-24 lower-case letters and digits' },
@@ -288,6 +301,12 @@ const QUERY_PARAMETERS: Record<string, Json> = {
   SkipToken: { name: '$skiptoken', in: 'query', required: false, description: 'Continuation from a nextLink', schema: { type: 'string' } },
   DeleteFiles: { name: 'deleteFiles', in: 'query', required: false, description: "true also deletes the capture's files (Azure keeps them)", schema: { type: 'boolean', default: false } },
   Instance: { name: 'instance', in: 'query', required: false, description: 'Host name or VM id, for a capture of several hosts', schema: { type: 'string' } },
+  Section: { name: 'section', in: 'query', required: false, description: 'One analysis section; all of them when absent', schema: { type: 'string', enum: [...ANALYSIS_SECTIONS] } },
+  Interval: { name: 'interval', in: 'query', required: false, description: 'I/O bucket width in seconds (default: at most 500 buckets)', schema: { type: 'number', exclusiveMinimum: 0, maximum: 86400 } },
+  Top: { name: 'top', in: 'query', required: false, description: `Rows per table (default ${ANALYSIS_DEFAULT_TOP}); totals cover every row`, schema: { type: 'integer', minimum: 1, maximum: ANALYSIS_MAX_TOP } },
+  Offset: { name: 'offset', in: 'query', required: false, description: 'Matching packets to skip', schema: { type: 'integer', minimum: 0, default: 0 } },
+  Limit: { name: 'limit', in: 'query', required: false, description: 'Packets per page', schema: { type: 'integer', minimum: 1, maximum: PACKET_LIST_MAX_LIMIT, default: 100 } },
+  DisplayFilter: { name: 'filter', in: 'query', required: false, description: 'Display filter, e.g. `ip.addr==10.0.0.1 && tcp.port==80` (docs/analysis.md)', schema: { type: 'string' } },
   Code: { name: 'code', in: 'query', required: false, description: "The endpoint's key (or the x-functions-key header)", schema: { type: 'string' } },
 };
 
@@ -305,10 +324,23 @@ function jsonSchemaOf(name: ApiSchemaName): Json {
   const schema = API_SCHEMAS[name] as z.ZodType;
   const raw = z.toJSONSchema(schema, { io: 'output' }) as Json;
   delete raw.$schema;
-  let out = stripClosedObjects(raw) as Json;
+  let out = stripClosedObjects(hoistDefinitions(raw)) as Json;
   if (REQUEST_SCHEMAS.has(name)) out = withDefaultsOptional(out) as Json;
   if (name === 'StorageAccountPut') out = withBackendSchema(out);
   return out;
+}
+
+/** Recursive schemas (the protocol hierarchy) carry `$defs`; OpenAPI wants them as components, so they move there under their meta id. */
+const HOISTED_DEFINITIONS: Json = {};
+function hoistDefinitions(schema: Json): Json {
+  const defs = schema.$defs as Json | undefined;
+  if (!defs) return schema;
+  delete schema.$defs;
+  const text = JSON.stringify(schema).replace(/"#\/\$defs\/(\w+)"/g, '"#/components/schemas/$1"');
+  for (const [id, def] of Object.entries(defs)) {
+    HOISTED_DEFINITIONS[id] = stripClosedObjects(JSON.parse(JSON.stringify(def).replace(/"#\/\$defs\/(\w+)"/g, '"#/components/schemas/$1"')));
+  }
+  return JSON.parse(text) as Json;
 }
 
 /** Request bodies: for them the output side marks defaulted fields required, but a caller may omit them. */
@@ -395,6 +427,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Json
   for (const op of OPERATIONS) (paths[op.path] ??= {})[op.method] = operationObject(op);
   const schemas: Json = {};
   for (const name of Object.keys(API_SCHEMAS).sort() as ApiSchemaName[]) schemas[name] = jsonSchemaOf(name);
+  for (const id of Object.keys(HOISTED_DEFINITIONS).sort()) schemas[id] = HOISTED_DEFINITIONS[id];
   return {
     openapi: '3.1.0',
     info: {

@@ -100,6 +100,16 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE UNIQUE INDEX alert_capture_runs_dedupe ON alert_capture_runs (config_key, dedupe_key);
    CREATE INDEX alert_capture_runs_by_state ON alert_capture_runs (state);`,
+  // Portal sign-in sessions (src/web): the id is stored only as its SHA-256, as tokens are.
+  `CREATE TABLE IF NOT EXISTS portal_sessions (
+     id_hash text PRIMARY KEY,
+     principal text NOT NULL,
+     csrf_token text NOT NULL,
+     created_at timestamptz NOT NULL DEFAULT now(),
+     last_used_at timestamptz NOT NULL DEFAULT now(),
+     expires_at timestamptz NOT NULL
+   );
+   CREATE INDEX IF NOT EXISTS portal_sessions_by_expiry ON portal_sessions (expires_at);`,
 ];
 
 /** Brings the schema up to date; safe to call from several replicas at once (advisory lock). */

@@ -74,6 +74,7 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
   writeLine(ctx.out, `netwatcher server listening on ${server.url}`);
   if (selfSigned) writeLine(ctx.out, `TLS: self-signed certificate ${selfSigned.certPath} (SHA-256 ${selfSigned.sha256}); clients: nw login --ca-file ${selfSigned.certPath}`);
   writeLine(ctx.out, `admin token: ${tokenFile}`);
+  writeLine(ctx.out, `web portal: ${options.publicUrl ?? server.url}/ (sign in with the admin token)`);
   writeLine(ctx.out, `log in from a client with: nw login --server ${options.publicUrl ?? server.url} --token "$(cat ${tokenFile})"`);
   await waitForAbort(stop);
   writeLine(ctx.out, 'stopping server…');

@@ -67,6 +67,7 @@ describe('nw up orchestration', () => {
     const out = ctx.stdout();
     assert.ok(out.indexOf('starting server') < out.indexOf('starting agent'));
     assert.match(out, /nw network watcher packet-capture create -g myRG --vm myVM --name first --storage-account nwlocal/);
+    assert.ok(out.includes(`Web portal: ${server.url}/ (sign in with the admin token in ${join(dir, 'data', 'admin-token')})`), out);
   });
 
   test('second run: the saved credential is reused, no new enrolment', async () => {

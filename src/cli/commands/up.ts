@@ -140,7 +140,9 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
     }
     writeLine(ctx.out, 'ready');
     writeLine(ctx.out, '');
-    writeLine(ctx.out, `netwatcher is running at ${server.url} (Ctrl-C to stop). Try:`);
+    writeLine(ctx.out, `netwatcher is running at ${server.url} (Ctrl-C to stop).`);
+    writeLine(ctx.out, `Web portal: ${server.url}/ (sign in with the admin token in ${join(dataDir, services.adminTokenFile)})`);
+    writeLine(ctx.out, 'Try:');
     for (const line of nextSteps(vmName, resourceGroup, location, services.defaultStorageAccountName)) writeLine(ctx.out, `  ${line}`);
 
     await waitForAbort(stop);

@@ -12,8 +12,11 @@ import { hostFilesStore } from './storage-accounts.js';
 /** How long a download waits for a host to send a file kept only on the host. */
 const HOST_FETCH_TIMEOUT_IN_MS = 120_000;
 
-/** An open capture file for download. */
-export interface CaptureFileStream { stream: NodeJS.ReadableStream; sizeInBytes: number; sha256: string; fileName: string }
+/** An open capture file for download, with the host it came from and the drop counters its status reported. */
+export interface CaptureFileStream {
+  stream: NodeJS.ReadableStream; sizeInBytes: number; sha256: string; fileName: string;
+  instance: string; kernelPacketsDropped: number | null; kernelPacketsReceived: number | null;
+}
 
 /**
  * Opens a host's capture file: from the capture's storage account once stored, or — for a capture
@@ -33,6 +36,7 @@ export async function openCaptureFile(ctx: ServerContext, rec: ResourceRecord<Ca
   if (!state.file) throw new ApiError('FileNotAvailable', `Capture '${rec.name}' produced no file on '${target.vmName}'${state.errorMessage ? `: ${state.errorMessage}` : ''}.`);
   const fileName = `${rec.name}${internal.targets.length > 1 ? `_${target.vmName}` : ''}.cap`;
   const expected = { sizeInBytes: state.file.sizeInBytes, sha256: state.file.sha256 };
+  const about = { fileName, instance: target.vmName, kernelPacketsDropped: state.kernelPacketsDropped, kernelPacketsReceived: state.kernelPacketsReceived };
 
   if (internal.storage) {
     if (!state.file.stored) {
@@ -42,7 +46,7 @@ export async function openCaptureFile(ctx: ServerContext, rec: ResourceRecord<Ca
     const dest = await uploadDestination(ctx, rec, target.vmKey, baseUrl);
     if (!dest) throw new ApiError('FileNotAvailable', `The storage account of capture '${rec.name}' no longer exists.`);
     const opened = await dest.store.openRead(dest.location);
-    return { ...opened, sha256: expected.sha256, fileName };
+    return { ...opened, sha256: expected.sha256, ...about };
   }
 
   const store = hostFilesStore(ctx, baseUrl);
@@ -58,5 +62,5 @@ export async function openCaptureFile(ctx: ServerContext, rec: ResourceRecord<Ca
     }
   }
   const opened = await store.openRead(location);
-  return { ...opened, sha256: expected.sha256, fileName };
+  return { ...opened, sha256: expected.sha256, ...about };
 }

@@ -1,0 +1,61 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { migrate, openPglite, type Db } from '../store/index.js';
+import { parseCookies, sessionSetCookie } from './cookies.js';
+import { SessionStore, secretsEqual } from './sessions.js';
+
+let db: Db;
+before(async () => { db = await openPglite(null); await migrate(db); });
+after(async () => { await db.close(); });
+
+test('a session id is random, stored only as its hash, and finds its session', async () => {
+  const sessions = new SessionStore(db);
+  const a = await sessions.create('admin');
+  const b = await sessions.create('admin');
+  assert.notEqual(a.id, b.id);
+  assert.ok(a.id.length >= 43, 'at least 256 bits');
+  assert.notEqual(a.session.csrfToken, b.session.csrfToken);
+  const rows = await db.query<Record<string, unknown>>('SELECT * FROM portal_sessions');
+  assert.ok(!JSON.stringify(rows).includes(a.id), 'the raw id is nowhere in the table');
+  assert.deepEqual(await sessions.get(a.id), { principal: 'admin', csrfToken: a.session.csrfToken });
+  assert.equal(await sessions.get('not-a-session'), null);
+  assert.equal(await sessions.get(''), null);
+});
+
+test('sign-out destroys the session', async () => {
+  const sessions = new SessionStore(db);
+  const s = await sessions.create('admin');
+  await sessions.destroy(s.id);
+  assert.equal(await sessions.get(s.id), null);
+});
+
+test('a session expires at the end of its lifetime, and when idle too long', async () => {
+  const shortLived = new SessionStore(db, { lifetimeInSeconds: 1 });
+  const s = await shortLived.create('admin');
+  assert.ok(await shortLived.get(s.id));
+  await sleep(1200);
+  assert.equal(await shortLived.get(s.id), null, 'past its lifetime');
+
+  const idle = new SessionStore(db, { idleTimeoutInSeconds: 1 });
+  const t = await idle.create('admin');
+  await sleep(1200);
+  assert.equal(await idle.get(t.id), null, 'idle past the timeout');
+});
+
+test('cookies: the session cookie is HttpOnly, SameSite=Strict, and Secure with the __Host- prefix on https', () => {
+  assert.equal(sessionSetCookie('abc', { secure: false, maxAgeInSeconds: 60 }), 'nw_session=abc; Path=/; Max-Age=60; HttpOnly; SameSite=Strict');
+  assert.equal(sessionSetCookie('abc', { secure: true, maxAgeInSeconds: 60 }), '__Host-nw_session=abc; Path=/; Max-Age=60; HttpOnly; SameSite=Strict; Secure');
+  const c = parseCookies('a=1; nw_session=xyz; nw_session=second; junk; b="q"');
+  assert.equal(c.get('nw_session'), 'xyz', 'the first of a repeated name');
+  assert.equal(c.get('b'), 'q');
+  assert.equal(c.has('junk'), false);
+  assert.equal(parseCookies(undefined).size, 0);
+});
+
+test('secretsEqual compares whole secrets', () => {
+  assert.equal(secretsEqual('abc', 'abc'), true);
+  assert.equal(secretsEqual('abc', 'abd'), false);
+  assert.equal(secretsEqual('abc', 'ab'), false);
+  assert.equal(secretsEqual('', 'a'), false);
+});

@@ -1,0 +1,73 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Db } from '../store/index.js';
+
+/** How long a session lives at most from sign-in. */
+export const SESSION_LIFETIME_IN_SECONDS = 12 * 3600;
+/** A session not used for this long is over (a laptop left signed in). */
+export const SESSION_IDLE_TIMEOUT_IN_SECONDS = 3600;
+/** last_used_at is written at most this often, so reads do not each cost a write. */
+const TOUCH_INTERVAL_IN_SECONDS = 60;
+
+/** A live portal session. */
+export interface PortalSession {
+  /** Who signed in (for the admin token: `admin`). */
+  principal: string;
+  /** The synchronizer CSRF token every change must carry in `x-nw-csrf-token`. */
+  csrfToken: string;
+}
+
+/** The stored form of a session id: ids, like tokens, are never stored themselves. */
+function hashSessionId(id: string): string {
+  return createHash('sha256').update(id).digest('hex');
+}
+
+/** Random, URL- and cookie-safe (256 bits). */
+function randomToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** Compares two secrets in constant time (a CSRF token guessed byte by byte by timing). */
+export function secretsEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * Server-side portal sessions in the database (so every replica knows them): random ids stored
+ * hashed, an absolute lifetime and an idle timeout, destroyed on sign-out.
+ */
+export class SessionStore {
+  constructor(private readonly db: Db, private readonly options: { lifetimeInSeconds?: number; idleTimeoutInSeconds?: number } = {}) {}
+
+  private get lifetimeInSeconds(): number { return this.options.lifetimeInSeconds ?? SESSION_LIFETIME_IN_SECONDS; }
+  private get idleTimeoutInSeconds(): number { return this.options.idleTimeoutInSeconds ?? SESSION_IDLE_TIMEOUT_IN_SECONDS; }
+
+  /** Starts a session; returns its id (for the cookie, shown nowhere else) and CSRF token. Expired sessions are swept. */
+  async create(principal: string): Promise<{ id: string; session: PortalSession; maxAgeInSeconds: number }> {
+    const id = randomToken();
+    const csrfToken = randomToken();
+    await this.db.query(`DELETE FROM portal_sessions WHERE expires_at <= now() OR last_used_at <= now() - make_interval(secs => $1)`, [this.idleTimeoutInSeconds]);
+    await this.db.query(
+      `INSERT INTO portal_sessions (id_hash, principal, csrf_token, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))`,
+      [hashSessionId(id), principal, csrfToken, this.lifetimeInSeconds]);
+    return { id, session: { principal, csrfToken }, maxAgeInSeconds: this.lifetimeInSeconds };
+  }
+
+  /** The live session with this id, or null (unknown, expired or idle too long); marks it used. */
+  async get(id: string): Promise<PortalSession | null> {
+    if (id.length === 0 || id.length > 200) return null;
+    const [row] = await this.db.query<{ principal: string; csrf_token: string; stale: boolean }>(
+      `SELECT principal, csrf_token, last_used_at <= now() - make_interval(secs => $3) AS stale FROM portal_sessions
+        WHERE id_hash = $1 AND expires_at > now() AND last_used_at > now() - make_interval(secs => $2)`,
+      [hashSessionId(id), this.idleTimeoutInSeconds, TOUCH_INTERVAL_IN_SECONDS]);
+    if (!row) return null;
+    if (row.stale) await this.db.query('UPDATE portal_sessions SET last_used_at = now() WHERE id_hash = $1', [hashSessionId(id)]);
+    return { principal: row.principal, csrfToken: row.csrf_token };
+  }
+
+  /** Ends a session (sign-out); an unknown id is no error. */
+  async destroy(id: string): Promise<void> {
+    await this.db.query('DELETE FROM portal_sessions WHERE id_hash = $1', [hashSessionId(id)]);
+  }
+}
