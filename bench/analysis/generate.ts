@@ -85,7 +85,7 @@ export function generateCapture(path: string, targetBytes: number): GeneratedCap
     for (let i = 0; i < flows.length; i++) {
       const f = flows[i]!;
       const segment = dataSegment(f);
-      emit(segment, 3);
+      emit(segment, 10);
       // Every 700th segment is lost on the way: three duplicate ACKs, then the retransmission.
       if ((f.sent + i) % 700 === 699) {
         for (let k = 0; k < 3; k++) emit(ackSegment(f), 20);

@@ -18,6 +18,8 @@ export interface CaptureSource {
   fileName: string;
   /** SHA-256 (hex) when already known (a stored capture); computed while reading otherwise. */
   sha256: string | null;
+  /** Size when already known (a stored capture); counted while reading otherwise. */
+  sizeInBytes?: number;
   /** Host of a capture, null for a local file. */
   instance: string | null;
   /** Drop counters the capture's status reported, which the file itself does not hold (classic pcap). */
@@ -112,7 +114,7 @@ export async function listPackets(source: CaptureSource, options: PacketPageOpti
   const totalPackets = known?.total ?? number;
   const matchingPackets = known?.matching ?? matching;
   return {
-    source: { fileName: source.fileName, sizeInBytes: result.sizeInBytes, sha256: result.sha256, format: result.format, instance: source.instance },
+    source: { fileName: source.fileName, sizeInBytes: source.sizeInBytes ?? result.sizeInBytes, sha256: result.sha256, format: result.format, instance: source.instance },
     filter: filter ?? null, offset: options.offset, limit: options.limit, totalPackets, matchingPackets, packets: rows,
   };
 }

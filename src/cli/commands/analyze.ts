@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ANALYSIS_DEFAULT_TOP, analysisQuerySchema, packetListQuerySchema } from '../../model/index.js';
 import type { AnalysisReport, AnalysisSection, Conversation, Endpoint, PacketListPage, ProtocolNode } from '../../model/index.js';
-import { DisplayFilterError, IoIntervalTooSmallError, analyzeCapture, filteredCapture, listPackets, localFileSource, reportOf } from '../../analysis/index.js';
+import { DisplayFilterError, IoIntervalTooSmallError, analyzeLocalFile, filteredCapture, listPackets, localFileSource, reportOf } from '../../analysis/index.js';
 import { PcapFormatError } from '../../pcap/index.js';
 import { packetCapturePath } from '../arm-paths.js';
 import { connect } from '../client-factory.js';
@@ -63,7 +63,7 @@ export async function pcapAnalyze(file: string, options: AnalyzeOptions, ctx: Cl
   const query = analysisQuery(options);
   await readable(file);
   try {
-    const full = await analyzeCapture(localFileSource(file), { top: query.top ?? ANALYSIS_DEFAULT_TOP, ...(query.interval !== undefined ? { ioIntervalInSeconds: query.interval } : {}) });
+    const full = await analyzeLocalFile(file, { top: query.top ?? ANALYSIS_DEFAULT_TOP, ...(query.interval !== undefined ? { ioIntervalInSeconds: query.interval } : {}) });
     const report = reportOf(full, query.section);
     printReport(ctx, report, options.output);
     return report;

@@ -36,7 +36,7 @@ async function captureSource(ctx: ServerContext, rec: ResourceRecord<CaptureBody
   const first = await openCaptureFile(ctx, rec, instance, baseUrl);
   let pending: NodeJS.ReadableStream | null = first.stream;
   const source: CaptureSource = {
-    fileName: first.fileName, sha256: first.sha256, instance: first.instance,
+    fileName: first.fileName, sha256: first.sha256, sizeInBytes: first.sizeInBytes, instance: first.instance,
     kernel: { packetsDropped: first.kernelPacketsDropped, packetsReceived: first.kernelPacketsReceived },
     open: async () => {
       const stream = pending ?? (await openCaptureFile(ctx, rec, instance, baseUrl)).stream;
