@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { constants, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 
 /** Thrown (and reported) when the capture file cannot be opened, written, synced or closed. */
@@ -49,10 +49,14 @@ export class CaptureFileWriter {
     this.path = path;
   }
 
-  /** Creates (or truncates) the file; rejects with CaptureFileError. */
+  /**
+   * Creates (or truncates) the file; rejects with CaptureFileError. Never through a symbolic link
+   * at the file's own name (O_NOFOLLOW): the agent runs as root, and a link planted there must not
+   * make it truncate whatever the link points to.
+   */
   static async open(path: string): Promise<CaptureFileWriter> {
     try {
-      return new CaptureFileWriter(await open(path, 'w', 0o640), path);
+      return new CaptureFileWriter(await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o640), path);
     } catch (err) {
       throw new CaptureFileError(`cannot open ${path}: ${(err as Error).message}`, { cause: err });
     }
