@@ -3,7 +3,7 @@ import { closeSync } from 'node:fs';
 import { recoverCaptureFile, startCapture, type CaptureOutcome, type CaptureSession } from '../capture/index.js';
 import type { Logger } from '../lib/index.js';
 import type { AgentCaptureOrder, AgentCaptureState, AgentToServer, ServerToAgent } from '../model/index.js';
-import { uploadFile, type UploadGrant } from '../storage/index.js';
+import { uploadFile, uploadGrantSchema, type UploadGrant } from '../storage/index.js';
 import { AGENT_DEFAULTS } from './config.js';
 import { killLeftover, processIdentity, type ProcessIdentity } from './orphans.js';
 import { ConfinedDir, ConfinedPathError } from './confined-dir.js';
@@ -20,7 +20,7 @@ interface CaptureRecord {
 }
 
 /** Answers to an upload request. */
-type GrantAnswer = { kind: 'grant'; grant: UploadGrant } | { kind: 'refused'; reason: string; retryable: boolean };
+type GrantAnswer = { kind: 'grant'; grant: UploadGrant } | { kind: 'refused'; reason: string; retryable: boolean; alreadyStored?: boolean };
 
 /** What an agent's capture manager needs from its surroundings. */
 export interface CaptureManagerOptions {
@@ -150,8 +150,13 @@ export class CaptureManager {
       case 'capture.stop': void this.stop(msg.captureUid); break;
       case 'capture.forget': this.forget(msg.captureUid, msg.deleteFiles); break;
       case 'capture.ack': break; // states are re-sent in full on reconnect; nothing to track per ack
-      case 'upload.grant': this.pendingGrants.get(msg.requestId)?.({ kind: 'grant', grant: msg.grant as UploadGrant }); break;
-      case 'upload.refused': this.pendingGrants.get(msg.requestId)?.({ kind: 'refused', reason: msg.reason, retryable: msg.retryable }); break;
+      case 'upload.grant': {
+        // A grant names where the agent sends a file: only one of the shapes src/storage knows is used.
+        const grant = uploadGrantSchema.safeParse(msg.grant);
+        this.pendingGrants.get(msg.requestId)?.(grant.success ? { kind: 'grant', grant: grant.data } : { kind: 'refused', reason: 'the server sent an upload grant of an unknown shape', retryable: true });
+        break;
+      }
+      case 'upload.refused': this.pendingGrants.get(msg.requestId)?.({ kind: 'refused', reason: msg.reason, retryable: msg.retryable, ...(msg.alreadyStored ? { alreadyStored: true } : {}) }); break;
       case 'upload.verified': this.pendingVerifications.get(msg.requestId)?.(msg.ok, msg.reason); break;
       case 'file.fetch': void this.upload(msg.captureUid, 'fetch'); break;
       case 'welcome': break;
@@ -174,6 +179,8 @@ export class CaptureManager {
     const rec = this.captures.get(uid);
     if (!rec) return;
     rec.state = { ...rec.state, ...change, sequence: rec.state.sequence + 1 };
+    // The protocol bounds messages (src/model/agent-protocol.ts): a state the server would refuse would never be acknowledged.
+    if (rec.state.errorMessage !== null && rec.state.errorMessage.length > 4000) rec.state.errorMessage = `${rec.state.errorMessage.slice(0, 3999)}…`;
     this.persist(rec);
     this.opts.send({ type: 'capture.state', state: rec.state });
   }
@@ -349,7 +356,8 @@ export class CaptureManager {
   private async tryUpload(uid: string, file: NonNullable<AgentCaptureState['file']>, retryBudgetInMs: number): Promise<{ ok: true } | { ok: false; reason: string; retryable: boolean }> {
     const requestId = randomUUID();
     const answer = await this.ask<GrantAnswer>(this.pendingGrants, requestId, { type: 'upload.request', requestId, captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256 }, { kind: 'refused', reason: 'no answer from the server', retryable: true });
-    if (answer.kind === 'refused') return { ok: false, reason: answer.reason, retryable: answer.retryable };
+    if (answer.kind === 'refused') return answer.alreadyStored ? { ok: true } : { ok: false, reason: answer.reason, retryable: answer.retryable };
+    if (answer.grant.sizeInBytes !== file.sizeInBytes) return { ok: false, reason: `the server granted ${answer.grant.sizeInBytes} bytes for a file of ${file.sizeInBytes}`, retryable: true };
     const rec = this.captures.get(uid);
     if (!rec) return { ok: false, reason: 'the capture was deleted', retryable: false };
     const result = await this.withFile(rec.order, false, (held) => uploadFile(answer.grant, held, { sizeInBytes: file.sizeInBytes, sha256: file.sha256, retryBudgetInMs, ...(this.opts.serverCa !== undefined ? { serverCa: this.opts.serverCa } : {}) }));
