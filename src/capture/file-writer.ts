@@ -24,6 +24,10 @@ export interface WrittenFile {
  * a single background loop writes (gathering queued buffers into one writev), and the SHA-256
  * is computed as data is queued. The capture engine reads tcpdump's stdout on the same event
  * loop, so a slow disk must cost memory here, not packets in the kernel.
+ *
+ * Each appended buffer is a unit (the capture engine appends whole pcap records): when a write
+ * fails part-way — a full disk takes what fits, then says ENOSPC — the file is cut back to the
+ * end of the last buffer written whole, so it never ends in a torn record.
  * @example
  * const w = await CaptureFileWriter.open('/var/captures/a.cap');
  * w.append(header); w.append(record);
@@ -35,6 +39,8 @@ export class CaptureFileWriter {
   private queue: Buffer[] = [];
   private queuedBytes = 0;
   private acceptedBytes = 0;
+  /** File offset up to which every appended buffer is wholly on disk: where a failed write cuts the file back to. */
+  private completeBytes = 0;
   private writing: Promise<void> | null = null;
   private failure: CaptureFileError | null = null;
   private finished = false;
@@ -127,6 +133,7 @@ export class CaptureFileWriter {
         try {
           await this.writeFully(batch, batchBytes);
         } catch (err) {
+          await this.cutToCompleteBuffers();
           this.fail(new CaptureFileError(`cannot write ${this.path}: ${(err as Error).message}`, { cause: err }));
           break;
         }
@@ -148,6 +155,8 @@ export class CaptureFileWriter {
   private async writeFully(batch: Buffer[], batchBytes: number): Promise<void> {
     let written = 0;
     let buffers = batch;
+    // Bytes of the buffer at the head of `buffers` that precede it in the original batch element (it may be a tail).
+    let headOffset = 0;
     while (written < batchBytes) {
       const { bytesWritten } = await this.handle.writev(buffers);
       if (bytesWritten === 0) throw new Error('write made no progress');
@@ -157,12 +166,29 @@ export class CaptureFileWriter {
       for (const b of buffers) {
         if (skip >= b.length) {
           skip -= b.length;
+          // A whole appended buffer (or the tail that completes it) is now on disk.
+          this.completeBytes += headOffset + b.length;
+          headOffset = 0;
           continue;
         }
-        rest.push(skip > 0 ? b.subarray(skip) : b);
+        if (skip > 0) {
+          rest.push(b.subarray(skip));
+          headOffset += skip;
+        } else {
+          rest.push(b);
+        }
         skip = 0;
       }
       buffers = rest;
+    }
+  }
+
+  // Best effort: if even the truncate fails the file is what recoverCaptureFile repairs later.
+  private async cutToCompleteBuffers(): Promise<void> {
+    try {
+      await this.handle.truncate(this.completeBytes);
+    } catch {
+      /* reported through the write failure */
     }
   }
 
