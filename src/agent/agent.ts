@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createLogger } from '../lib/index.js';
-import { AGENT_PROTOCOL_VERSION } from '../model/index.js';
+import { AGENT_PROTOCOL_VERSION, reportableHostname } from '../model/index.js';
 import { CaptureManager } from './capture-manager.js';
 import { AGENT_DEFAULTS, AGENT_VERSION, type AgentConfig } from './config.js';
 import { ServerConnection } from './connection.js';
@@ -57,7 +57,7 @@ async function enroll(config: AgentConfig): Promise<AgentCredential> {
   const base = config.serverUrl.replace(/\/+$/, '');
   let res;
   try {
-    res = await postJson(`${base}/agent/v1/enroll`, { token: config.enrollmentToken, hostname: hostname() }, config.caFile);
+    res = await postJson(`${base}/agent/v1/enroll`, { token: config.enrollmentToken, hostname: reportableHostname(hostname()) }, config.caFile);
   } catch (error) {
     throw new AgentStartError(`cannot reach the server at ${base} to enrol: ${(error as Error).message}`);
   }
@@ -95,7 +95,7 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
     ...(config.caFile ? { serverCa: readFileSync(config.caFile, 'utf8') } : {}),
   });
   connection.on('open', () => {
-    connection.send({ type: 'hello', protocolVersion: AGENT_PROTOCOL_VERSION, agentVersion: AGENT_VERSION, hostname: hostname(), captures: manager.states() });
+    connection.send({ type: 'hello', protocolVersion: AGENT_PROTOCOL_VERSION, agentVersion: AGENT_VERSION, hostname: reportableHostname(hostname()), captures: manager.states() });
     manager.onConnected();
   });
   connection.on('message', (msg) => manager.handle(msg));

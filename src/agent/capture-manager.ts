@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync } from 'node:fs';
 import { recoverCaptureFile, startCapture, type CaptureOutcome, type CaptureSession } from '../capture/index.js';
 import type { Logger } from '../lib/index.js';
 import type { AgentCaptureOrder, AgentCaptureState, AgentToServer, ServerToAgent } from '../model/index.js';
-import { uploadFile, type UploadGrant } from '../storage/index.js';
+import { uploadFile, uploadGrantSchema, type UploadGrant } from '../storage/index.js';
 import { AGENT_DEFAULTS } from './config.js';
 import { killLeftover, processIdentity, type ProcessIdentity } from './orphans.js';
-import { CapturePathError, confineCapturePath } from './paths.js';
+import { ConfinedDir, ConfinedPathError } from './confined-dir.js';
+import { CapturePathError, captureRelativePath } from './paths.js';
 
 /** What the agent keeps about one capture (persisted, so a restarted agent still reports and uploads it). */
 interface CaptureRecord {
@@ -20,7 +20,7 @@ interface CaptureRecord {
 }
 
 /** Answers to an upload request. */
-type GrantAnswer = { kind: 'grant'; grant: UploadGrant } | { kind: 'refused'; reason: string; retryable: boolean };
+type GrantAnswer = { kind: 'grant'; grant: UploadGrant } | { kind: 'refused'; reason: string; retryable: boolean; alreadyStored?: boolean };
 
 /** What an agent's capture manager needs from its surroundings. */
 export interface CaptureManagerOptions {
@@ -52,23 +52,49 @@ export class CaptureManager {
   private readonly progressTimers = new Map<string, NodeJS.Timeout>();
   /** Captures that were running when the previous agent process died (see recoverInterrupted). */
   private readonly interrupted: string[] = [];
-  private readonly stateDir: string;
-  private readonly spoolDir: string;
+  /** The data folder, held open: state (`captures/`) and spool (`spool/`) files are reached through it, never by a path a link could redirect. */
+  private readonly data: ConfinedDir;
+  private captureRoot: ConfinedDir | null = null;
   private closed = false;
 
   constructor(private readonly opts: CaptureManagerOptions) {
-    this.stateDir = join(opts.dataDir, 'captures');
-    this.spoolDir = join(opts.dataDir, 'spool');
-    mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
-    mkdirSync(this.spoolDir, { recursive: true, mode: 0o700 });
+    this.data = ConfinedDir.open(opts.dataDir);
+    this.data.list('captures', true);
+    this.data.list('spool', true);
     this.loadPersisted();
+  }
+
+  /** The capture root, opened the first time a capture keeps its file on the host. */
+  private root(): ConfinedDir {
+    this.captureRoot ??= ConfinedDir.open(this.opts.captureRoot);
+    return this.captureRoot;
+  }
+
+  /** Where a capture's file lives: its folder (held) and its path below it. Throws CapturePathError for a local path the rules refuse. */
+  private fileLocation(order: AgentCaptureOrder): { dir: ConfinedDir; rel: string } {
+    if (order.localFilePath === null) return { dir: this.data, rel: `spool/${order.captureUid}.cap` };
+    return { dir: this.root(), rel: captureRelativePath(this.opts.captureRoot, order.localFilePath) };
+  }
+
+  /** Runs `use` with a path that reaches the capture's file itself (opened without following links), or returns null when there is none. */
+  private async withFile<T>(order: AgentCaptureOrder, write: boolean, use: (path: string) => Promise<T>): Promise<T | null> {
+    const { dir, rel } = this.fileLocation(order);
+    const opened = dir.openExisting(rel, write);
+    if (!opened) return null;
+    closeSync(opened.dirFd);
+    try {
+      // /proc/self/fd/N re-opens the very inode held, so nothing swapped in at the path meanwhile is read.
+      return await use(`/proc/self/fd/${opened.fd}`);
+    } finally {
+      closeSync(opened.fd);
+    }
   }
 
   /** Captures a previous agent process left: finished ones are reported and their uploads resumed; ones it was running ended with it. */
   private loadPersisted(): void {
-    for (const name of readdirSync(this.stateDir).filter((n) => n.endsWith('.json'))) {
+    for (const name of this.data.list('captures', true).filter((n) => n.endsWith('.json'))) {
       try {
-        const rec = JSON.parse(readFileSync(join(this.stateDir, name), 'utf8')) as CaptureRecord;
+        const rec = JSON.parse(this.data.readFile(`captures/${name}`)?.toString('utf8') ?? 'null') as CaptureRecord;
         if (rec.state.status === 'Running' || rec.state.status === 'NotStarted') {
           // tcpdump died with the previous agent process; what it wrote is recovered by recoverInterrupted().
           rec.state = { ...rec.state, status: 'Error', stopReason: 'AgentStopped', errors: [...new Set([...rec.state.errors, 'AgentStopped' as const])], errorMessage: 'The agent stopped while the capture was running.', sequence: rec.state.sequence + 1 };
@@ -94,11 +120,11 @@ export class CaptureManager {
     for (const uid of this.interrupted.splice(0)) {
       const rec = this.captures.get(uid);
       if (!rec) continue;
-      const path = rec.order.localFilePath ?? join(this.spoolDir, `${uid}.cap`);
       try {
-        const recovered = await recoverCaptureFile(path);
+        const path = this.fileLocation(rec.order);
+        const recovered = await this.withFile(rec.order, true, (held) => recoverCaptureFile(held));
         if (!recovered) continue;
-        rec.state = { ...rec.state, packetsCaptured: recovered.packetsCaptured, bytesCaptured: recovered.sizeInBytes, file: { path, sizeInBytes: recovered.sizeInBytes, sha256: recovered.sha256, stored: false }, sequence: rec.state.sequence + 1 };
+        rec.state = { ...rec.state, packetsCaptured: recovered.packetsCaptured, bytesCaptured: recovered.sizeInBytes, file: { path: path.dir.resolve(path.rel), sizeInBytes: recovered.sizeInBytes, sha256: recovered.sha256, stored: false }, sequence: rec.state.sequence + 1 };
         this.persist(rec);
         this.opts.logger.info({ capture: rec.order.captureName, packets: recovered.packetsCaptured }, 'recovered the file of a capture interrupted by an agent stop');
       } catch (error) {
@@ -124,24 +150,37 @@ export class CaptureManager {
       case 'capture.stop': void this.stop(msg.captureUid); break;
       case 'capture.forget': this.forget(msg.captureUid, msg.deleteFiles); break;
       case 'capture.ack': break; // states are re-sent in full on reconnect; nothing to track per ack
-      case 'upload.grant': this.pendingGrants.get(msg.requestId)?.({ kind: 'grant', grant: msg.grant as UploadGrant }); break;
-      case 'upload.refused': this.pendingGrants.get(msg.requestId)?.({ kind: 'refused', reason: msg.reason, retryable: msg.retryable }); break;
+      case 'upload.grant': {
+        // A grant names where the agent sends a file: only one of the shapes src/storage knows is used.
+        const grant = uploadGrantSchema.safeParse(msg.grant);
+        this.pendingGrants.get(msg.requestId)?.(grant.success ? { kind: 'grant', grant: grant.data } : { kind: 'refused', reason: 'the server sent an upload grant of an unknown shape', retryable: true });
+        break;
+      }
+      case 'upload.refused': this.pendingGrants.get(msg.requestId)?.({ kind: 'refused', reason: msg.reason, retryable: msg.retryable, ...(msg.alreadyStored ? { alreadyStored: true } : {}) }); break;
       case 'upload.verified': this.pendingVerifications.get(msg.requestId)?.(msg.ok, msg.reason); break;
       case 'file.fetch': void this.upload(msg.captureUid, 'fetch'); break;
       case 'welcome': break;
     }
   }
 
+  /**
+   * Saves a capture's record. A failure (the data folder's disk is full) is logged and the agent
+   * carries on: the state is still held in memory and sent, and the old saved state stays intact.
+   */
   private persist(rec: CaptureRecord): void {
-    const path = join(this.stateDir, `${rec.state.captureUid}.json`);
-    writeFileSync(`${path}.tmp`, JSON.stringify(rec), { mode: 0o600 });
-    renameSync(`${path}.tmp`, path);
+    try {
+      this.data.writeFileAtomic(`captures/${rec.state.captureUid}.json`, JSON.stringify(rec));
+    } catch (error) {
+      this.opts.logger.error({ err: error, capture: rec.order.captureName }, 'could not save the capture state (disk full?); it is kept in memory and reported');
+    }
   }
 
   private update(uid: string, change: Partial<AgentCaptureState>): void {
     const rec = this.captures.get(uid);
     if (!rec) return;
     rec.state = { ...rec.state, ...change, sequence: rec.state.sequence + 1 };
+    // The protocol bounds messages (src/model/agent-protocol.ts): a state the server would refuse would never be acknowledged.
+    if (rec.state.errorMessage !== null && rec.state.errorMessage.length > 4000) rec.state.errorMessage = `${rec.state.errorMessage.slice(0, 3999)}…`;
     this.persist(rec);
     this.opts.send({ type: 'capture.state', state: rec.state });
   }
@@ -163,10 +202,20 @@ export class CaptureManager {
     };
     this.captures.set(order.captureUid, rec);
     let outputPath: string;
+    let heldPath: string;
+    let heldDirFd: number;
     try {
-      outputPath = order.localFilePath ? confineCapturePath(this.opts.captureRoot, order.localFilePath) : join(this.spoolDir, `${order.captureUid}.cap`);
+      const { dir, rel } = this.fileLocation(order);
+      // A spool file without a record is the leftover of an agent that died before saving one: ours to replace.
+      if (order.localFilePath === null) dir.remove(rel);
+      // Created here, exclusively and with no link followed, through a held folder the session then writes in.
+      const created = dir.createExclusive(rel, 0o640);
+      closeSync(created.fd);
+      outputPath = dir.resolve(rel);
+      heldPath = created.heldPath;
+      heldDirFd = created.dirFd;
     } catch (error) {
-      const message = error instanceof CapturePathError ? error.message : `cannot prepare the capture file: ${(error as Error).message}`;
+      const message = error instanceof CapturePathError || error instanceof ConfinedPathError ? error.message : `cannot prepare the capture file: ${(error as Error).message}`;
       this.update(order.captureUid, { status: 'Error', stopReason: 'Error', errors: ['LocalFileFailed'], errorMessage: message });
       return;
     }
@@ -178,7 +227,7 @@ export class CaptureManager {
       snapLengthInBytes: order.snapLengthInBytes,
       totalBytesLimit: order.totalBytesLimit,
       timeLimitInSeconds: order.timeLimitInSeconds,
-      outputPath,
+      outputPath: heldPath,
     }, { ...(this.opts.tcpdumpPath ? { tcpdumpPath: this.opts.tcpdumpPath } : {}) });
     this.sessions.set(order.captureUid, session);
     session.started.then((at) => {
@@ -195,7 +244,10 @@ export class CaptureManager {
       timer.unref();
       this.progressTimers.set(order.captureUid, timer);
     }, () => { /* the outcome reports the failure */ });
-    void session.done.then((outcome) => this.finished(order.captureUid, outputPath, outcome));
+    void session.done.then((outcome) => {
+      closeSync(heldDirFd);
+      this.finished(order.captureUid, outputPath, outcome);
+    });
   }
 
   private finished(uid: string, outputPath: string, outcome: CaptureOutcome): void {
@@ -205,7 +257,7 @@ export class CaptureManager {
     const rec = this.captures.get(uid);
     if (!rec) return;
     delete rec.tcpdump;
-    const hasFile = outcome.fileSizeInBytes > 0 && existsSync(outputPath);
+    const hasFile = outcome.fileSizeInBytes > 0;
     const errors = outcome.error ? [outcome.error.code] : [];
     this.update(uid, {
       status: outcome.stopReason === 'Error' ? 'Error' : 'Stopped',
@@ -243,10 +295,24 @@ export class CaptureManager {
     if (this.sessions.has(uid)) return; // still running: the server stops it first
     clearTimeout(this.retryTimers.get(uid));
     this.captures.delete(uid);
-    rmSync(join(this.stateDir, `${uid}.json`), { force: true });
-    const file = rec.state.file;
-    if (file && (deleteFiles || (rec.spooled && file.stored))) rmSync(file.path, { force: true });
-    else if (file && rec.spooled && !file.stored) this.opts.logger.warn({ capture: rec.order.captureName, path: file.path }, 'capture deleted before its file was stored; the file is kept in the spool');
+    this.removeQuietly(this.data, `captures/${uid}.json`);
+    // A spool file belongs to the capture alone: once the capture is gone nobody can fetch it, stored or not.
+    if (rec.spooled || (deleteFiles && rec.state.file)) {
+      try {
+        const { dir, rel } = this.fileLocation(rec.order);
+        this.removeQuietly(dir, rel);
+      } catch (error) {
+        this.opts.logger.warn({ err: error, capture: rec.order.captureName }, 'could not remove the file of a deleted capture');
+      }
+    }
+  }
+
+  private removeQuietly(dir: ConfinedDir, rel: string): void {
+    try {
+      dir.remove(rel);
+    } catch (error) {
+      this.opts.logger.warn({ err: error, path: dir.resolve(rel) }, 'could not remove a file');
+    }
   }
 
   /** Asks the server for a grant, uploads, and waits for the server to verify size and SHA-256. */
@@ -267,7 +333,7 @@ export class CaptureManager {
           if (purpose === 'storage') {
             const errors = rec.state.errors.filter((e) => e !== 'StorageFailed');
             this.update(uid, { file: { ...file, stored: true }, errors, errorMessage: errors.length ? rec.state.errorMessage : null });
-            if (rec.spooled) rmSync(file.path, { force: true });
+            if (rec.spooled) this.removeQuietly(this.data, `spool/${uid}.cap`);
           }
           return;
         }
@@ -290,8 +356,12 @@ export class CaptureManager {
   private async tryUpload(uid: string, file: NonNullable<AgentCaptureState['file']>, retryBudgetInMs: number): Promise<{ ok: true } | { ok: false; reason: string; retryable: boolean }> {
     const requestId = randomUUID();
     const answer = await this.ask<GrantAnswer>(this.pendingGrants, requestId, { type: 'upload.request', requestId, captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256 }, { kind: 'refused', reason: 'no answer from the server', retryable: true });
-    if (answer.kind === 'refused') return { ok: false, reason: answer.reason, retryable: answer.retryable };
-    const result = await uploadFile(answer.grant, file.path, { sizeInBytes: file.sizeInBytes, sha256: file.sha256, retryBudgetInMs, ...(this.opts.serverCa !== undefined ? { serverCa: this.opts.serverCa } : {}) });
+    if (answer.kind === 'refused') return answer.alreadyStored ? { ok: true } : { ok: false, reason: answer.reason, retryable: answer.retryable };
+    if (answer.grant.sizeInBytes !== file.sizeInBytes) return { ok: false, reason: `the server granted ${answer.grant.sizeInBytes} bytes for a file of ${file.sizeInBytes}`, retryable: true };
+    const rec = this.captures.get(uid);
+    if (!rec) return { ok: false, reason: 'the capture was deleted', retryable: false };
+    const result = await this.withFile(rec.order, false, (held) => uploadFile(answer.grant, held, { sizeInBytes: file.sizeInBytes, sha256: file.sha256, retryBudgetInMs, ...(this.opts.serverCa !== undefined ? { serverCa: this.opts.serverCa } : {}) }));
+    if (result === null) return { ok: false, reason: `the file ${file.path} is gone from the host`, retryable: false };
     if (!result.ok) return result;
     const verified = await this.ask<{ ok: boolean; reason?: string }>(this.pendingVerifications as never, requestId, { type: 'upload.done', requestId, captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256 }, { ok: false, reason: 'no answer from the server' }, (ok: boolean, reason?: string) => ({ ok, reason }));
     return verified.ok ? { ok: true } : { ok: false, reason: verified.reason ?? 'verification failed', retryable: true };

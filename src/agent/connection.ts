@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import type { Logger } from '../lib/index.js';
-import type { AgentToServer, ServerToAgent } from '../model/index.js';
+import { AGENT_CLOSE_INCOMPATIBLE, AGENT_MAX_MESSAGE_BYTES, parseServerToAgent, type AgentToServer, type ServerToAgent } from '../model/index.js';
 
 /**
  * The server pings every 10 s (src/server/agent-hub.ts); a connection that hears nothing for this
@@ -14,6 +14,8 @@ const SERVER_SILENCE_LIMIT_IN_MS = 35_000;
 /** First and largest wait between reconnection attempts. */
 const RECONNECT_MIN_IN_MS = 250;
 const RECONNECT_MAX_IN_MS = 5_000;
+/** Wait before trying again after the server refused this agent's protocol version (it changes only when one side is upgraded). */
+const INCOMPATIBLE_RETRY_IN_MS = 60_000;
 
 /**
  * The agent's WebSocket to the server, reconnecting forever with capped backoff. It never queues
@@ -47,6 +49,8 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
       headers: { Authorization: `Bearer ${this.credential}` },
       ...(this.caFile ? { ca: readFileSync(this.caFile) } : {}),
       handshakeTimeout: 10_000,
+      // A (malicious or broken) server cannot make the agent buffer more than one bounded message.
+      maxPayload: AGENT_MAX_MESSAGE_BYTES,
     });
     this.ws = ws;
     let silence: NodeJS.Timeout | null = null;
@@ -65,25 +69,31 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
       this.logger.info('connected to server');
       this.emit('open');
     });
-    ws.on('message', (data) => {
+    ws.on('message', (data, isBinary) => {
       heard();
-      try {
-        this.emit('message', JSON.parse(data.toString()) as ServerToAgent);
-      } catch (error) {
-        this.logger.warn({ err: error }, 'ignored a server message that is not JSON');
-      }
+      if (isBinary) return;
+      // Only messages the protocol schema accepts reach the capture manager: whatever the server
+      // says, nothing unchecked decides a file name, a path or a process argument on this host.
+      const parsed = parseServerToAgent(data.toString());
+      if (parsed.ok) this.emit('message', parsed.message);
+      else this.logger.warn({ reason: parsed.reason }, 'ignored a server message that does not follow the agent protocol');
     });
     ws.on('unexpected-response', (_req, res) => {
       this.logger.error({ status: res.statusCode }, res.statusCode === 401 ? 'server refused the agent credential (extension removed or re-enrolled?)' : 'server refused the connection');
       ws.terminate();
     });
     ws.on('error', (error) => this.logger.debug({ err: error }, 'connection error'));
-    ws.on('close', () => {
+    ws.on('close', (code, reason) => {
       if (silence) clearTimeout(silence);
       if (this.ws === ws) this.ws = null;
       this.emit('close');
       if (this.closed) return;
-      this.timer = setTimeout(() => this.connect(), this.delayInMs);
+      let delayInMs = this.delayInMs;
+      if (code === AGENT_CLOSE_INCOMPATIBLE) {
+        this.logger.error({ reason: reason.toString() }, 'the server refused this agent: its protocol version is not one the server speaks; upgrade the agent (or the server). Retrying in a minute.');
+        delayInMs = INCOMPATIBLE_RETRY_IN_MS;
+      }
+      this.timer = setTimeout(() => this.connect(), delayInMs);
       this.delayInMs = Math.min(this.delayInMs * 2, RECONNECT_MAX_IN_MS);
     });
   }

@@ -1,5 +1,6 @@
-import { mkdirSync, realpathSync, existsSync } from 'node:fs';
-import { dirname, isAbsolute, normalize, relative } from 'node:path';
+import { closeSync } from 'node:fs';
+import { isAbsolute, normalize, relative } from 'node:path';
+import { ConfinedDir, ConfinedPathError } from './confined-dir.js';
 
 /** A local capture path that is not allowed (outside the capture root, escaping it, or not a .cap). */
 export class CapturePathError extends Error {
@@ -9,25 +10,51 @@ export class CapturePathError extends Error {
   }
 }
 
+/** Longest local capture path accepted (Linux PATH_MAX is 4096; a server message is bounded well below). */
+const MAX_CAPTURE_PATH_BYTES = 1024;
+
 /**
- * Confines a capture file path to the capture root: absolute, `.cap`, no `..`, and — after
- * resolving symbolic links of every existing parent — still inside the root, so a link planted
- * under /var/captures cannot make the agent (root) write elsewhere. Creates missing parents
- * (inside the root) and refuses an existing file, which would otherwise be overwritten.
+ * The lexical rules of a local capture path, checked before anything touches the disk: absolute,
+ * `.cap`, bounded, no NUL or control characters, no `.` or `..` component, strictly under the
+ * root. Returns the path relative to the root. Links are the job of {@link ConfinedDir}, which
+ * creates the file without following any.
  */
-export function confineCapturePath(root: string, path: string): string {
-  if (!isAbsolute(path) || path.split('/').includes('..')) throw new CapturePathError(`'${path}' must be an absolute path without '..'.`);
+export function captureRelativePath(root: string, path: string): string {
+  if (typeof path !== 'string' || Buffer.byteLength(path) > MAX_CAPTURE_PATH_BYTES) throw new CapturePathError(`a local capture path must be at most ${MAX_CAPTURE_PATH_BYTES} bytes.`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(path)) throw new CapturePathError('a local capture path must not hold control characters.');
+  if (!isAbsolute(path) || path.split('/').some((c) => c === '..' || c === '.')) throw new CapturePathError(`'${path}' must be an absolute path without '..'.`);
   if (!path.endsWith('.cap')) throw new CapturePathError(`'${path}' must end in '.cap'.`);
   const normalRoot = normalize(root);
-  const normalPath = normalize(path);
-  const rel = relative(normalRoot, normalPath);
+  const rel = relative(normalRoot, normalize(path));
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) throw new CapturePathError(`'${path}' is not under ${normalRoot}.`);
-  mkdirSync(normalRoot, { recursive: true, mode: 0o700 });
-  const realRoot = realpathSync(normalRoot);
-  mkdirSync(dirname(normalPath), { recursive: true, mode: 0o700 });
-  const realParent = realpathSync(dirname(normalPath));
-  const realRel = relative(realRoot, realParent);
-  if (realRel.startsWith('..') || isAbsolute(realRel)) throw new CapturePathError(`'${path}' leaves ${normalRoot} through a symbolic link.`);
-  if (existsSync(normalPath)) throw new CapturePathError(`'${path}' already exists; choose another file name.`);
-  return normalPath;
+  return rel;
+}
+
+/**
+ * Confines a capture file path to the capture root: the lexical rules of
+ * {@link captureRelativePath}, then every folder below the root is walked (and made, 0700)
+ * without following a symbolic link, and an existing file is refused, as it would otherwise be
+ * overwritten. The capture manager then creates the file itself with O_EXCL|O_NOFOLLOW through
+ * the held folder, so a link planted after this check cannot redirect it either.
+ */
+export function confineCapturePath(root: string, path: string): string {
+  const rel = captureRelativePath(root, path);
+  const dir = ConfinedDir.open(normalize(root));
+  try {
+    const existing = dir.openExisting(rel, false);
+    if (existing) {
+      closeSync(existing.fd);
+      closeSync(existing.dirFd);
+      throw new CapturePathError(`'${path}' already exists; choose another file name.`);
+    }
+    const { dirFd } = dir.openParent(rel, true);
+    closeSync(dirFd);
+  } catch (error) {
+    if (error instanceof ConfinedPathError) throw new CapturePathError(error.message.replace('goes through a symbolic link', `leaves ${normalize(root)} through a symbolic link`));
+    throw error;
+  } finally {
+    dir.close();
+  }
+  return normalize(path);
 }

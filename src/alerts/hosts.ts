@@ -65,7 +65,8 @@ export function resolveHostReference(hosts: readonly HostInfo[], reference: stri
   // `host:port`, `[v6]:port`; a bare IPv6 address has several colons and no brackets.
   const bare = ref.replace(/^\[([^\]]+)\](?::\d+)?$/, '$1').replace(/^([^:]+):\d+$/, '$1').toLowerCase();
   for (const field of ['name', 'hostname'] as const) {
-    const matches = hosts.filter((h) => (h[field] ?? '').toLowerCase() === bare);
+    // A value stored before host names were validated may be anything: it matches nothing, and breaks no one else's lookup.
+    const matches = hosts.filter((h) => { const v: unknown = h[field]; return typeof v === 'string' && v !== '' && v.toLowerCase() === bare; });
     if (matches.length === 1) return { kind: 'found', host: matches[0]! };
     if (matches.length > 1) return { kind: 'ambiguous', reference: ref, candidates: matches.map((h) => h.id) };
   }

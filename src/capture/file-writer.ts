@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { constants, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 
 /** Thrown (and reported) when the capture file cannot be opened, written, synced or closed. */
@@ -24,6 +24,10 @@ export interface WrittenFile {
  * a single background loop writes (gathering queued buffers into one writev), and the SHA-256
  * is computed as data is queued. The capture engine reads tcpdump's stdout on the same event
  * loop, so a slow disk must cost memory here, not packets in the kernel.
+ *
+ * Each appended buffer is a unit (the capture engine appends whole pcap records): when a write
+ * fails part-way — a full disk takes what fits, then says ENOSPC — the file is cut back to the
+ * end of the last buffer written whole, so it never ends in a torn record.
  * @example
  * const w = await CaptureFileWriter.open('/var/captures/a.cap');
  * w.append(header); w.append(record);
@@ -35,6 +39,8 @@ export class CaptureFileWriter {
   private queue: Buffer[] = [];
   private queuedBytes = 0;
   private acceptedBytes = 0;
+  /** File offset up to which every appended buffer is wholly on disk: where a failed write cuts the file back to. */
+  private completeBytes = 0;
   private writing: Promise<void> | null = null;
   private failure: CaptureFileError | null = null;
   private finished = false;
@@ -49,10 +55,14 @@ export class CaptureFileWriter {
     this.path = path;
   }
 
-  /** Creates (or truncates) the file; rejects with CaptureFileError. */
+  /**
+   * Creates (or truncates) the file; rejects with CaptureFileError. Never through a symbolic link
+   * at the file's own name (O_NOFOLLOW): the agent runs as root, and a link planted there must not
+   * make it truncate whatever the link points to.
+   */
   static async open(path: string): Promise<CaptureFileWriter> {
     try {
-      return new CaptureFileWriter(await open(path, 'w', 0o640), path);
+      return new CaptureFileWriter(await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o640), path);
     } catch (err) {
       throw new CaptureFileError(`cannot open ${path}: ${(err as Error).message}`, { cause: err });
     }
@@ -123,6 +133,7 @@ export class CaptureFileWriter {
         try {
           await this.writeFully(batch, batchBytes);
         } catch (err) {
+          await this.cutToCompleteBuffers();
           this.fail(new CaptureFileError(`cannot write ${this.path}: ${(err as Error).message}`, { cause: err }));
           break;
         }
@@ -144,6 +155,8 @@ export class CaptureFileWriter {
   private async writeFully(batch: Buffer[], batchBytes: number): Promise<void> {
     let written = 0;
     let buffers = batch;
+    // Bytes of the buffer at the head of `buffers` that precede it in the original batch element (it may be a tail).
+    let headOffset = 0;
     while (written < batchBytes) {
       const { bytesWritten } = await this.handle.writev(buffers);
       if (bytesWritten === 0) throw new Error('write made no progress');
@@ -153,12 +166,29 @@ export class CaptureFileWriter {
       for (const b of buffers) {
         if (skip >= b.length) {
           skip -= b.length;
+          // A whole appended buffer (or the tail that completes it) is now on disk.
+          this.completeBytes += headOffset + b.length;
+          headOffset = 0;
           continue;
         }
-        rest.push(skip > 0 ? b.subarray(skip) : b);
+        if (skip > 0) {
+          rest.push(b.subarray(skip));
+          headOffset += skip;
+        } else {
+          rest.push(b);
+        }
         skip = 0;
       }
       buffers = rest;
+    }
+  }
+
+  // Best effort: if even the truncate fails the file is what recoverCaptureFile repairs later.
+  private async cutToCompleteBuffers(): Promise<void> {
+    try {
+      await this.handle.truncate(this.completeBytes);
+    } catch {
+      /* reported through the write failure */
     }
   }
 

@@ -4,70 +4,161 @@
  * its host: on every (re)connect it sends `hello` with the state of every capture it knows, and
  * keeps sending `capture.state` until the server acknowledges it, so status and files survive a
  * lost connection on either side.
+ *
+ * The schemas here are the protocol: both ends parse every message they receive with them (a
+ * message that does not parse is dropped and logged, never acted on), and the TypeScript types
+ * are derived from them. Every string is bounded, every number ranged: neither a compromised host
+ * nor a malicious server can hand the other an unbounded or ill-typed value.
  */
-import type { PacketCaptureErrorCode, PacketCaptureStatus, PacketCaptureStopReason } from './packet-capture.js';
+import { z } from 'zod';
+import { PACKET_CAPTURE_LIMITS } from './packet-capture.js';
 
 /** Protocol version; bumped on incompatible changes. */
 export const AGENT_PROTOCOL_VERSION = 1;
 
-/** What the agent must run for one capture on its host. */
-export interface AgentCaptureOrder {
-  /** Unique per capture resource and host; a re-created capture of the same name gets a new one. */
-  captureUid: string;
-  /** Capture resource name, for logs and file names. */
-  captureName: string;
-  bpfExpression: string;
-  snapLengthInBytes: number;
-  totalBytesLimit: number;
-  timeLimitInSeconds: number;
-  /** Absolute path under the agent's capture root, or null: the file goes to the agent's spool. */
-  localFilePath: string | null;
-  /** True when the file must be uploaded to a storage account (the server grants the upload). */
-  upload: boolean;
+/** Protocol versions this server accepts at hello (an agent outside them is refused with close code {@link AGENT_CLOSE_INCOMPATIBLE}). */
+export const AGENT_PROTOCOL_SUPPORTED = { min: 1, max: 1 } as const;
+
+/** WebSocket close code with which a server refuses an agent whose protocol version it does not speak (4000–4999 are the application's). */
+export const AGENT_CLOSE_INCOMPATIBLE = 4002;
+
+/** Largest frame either side sends (capture states and metrics are small). */
+export const AGENT_MAX_MESSAGE_BYTES = 1024 * 1024;
+
+/** Most captures one hello may report. */
+export const AGENT_MAX_CAPTURES_PER_HELLO = 10_000;
+
+/**
+ * A capture's unique id as both sides use it, also in the agent's file names: letters, digits and
+ * dashes (the server makes UUIDs), so it can never climb out of a folder.
+ */
+export const captureUidSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/, 'a capture uid is 1-64 letters, digits or dashes');
+
+/** A request id the agent chooses to pair a request with its answer. */
+const requestIdSchema = z.string().regex(/^[A-Za-z0-9-]{1,64}$/);
+
+/**
+ * A host name an agent reports: an RFC 1123 name (letters, digits, dashes, dots; underscores
+ * too, as real hosts have them), at most 253 characters; '' when the host's own name is not one.
+ * It is shared state — alert-triggered capture finds hosts by it — so nothing else is stored.
+ */
+export const agentHostnameSchema = z.string().max(253).regex(/^([A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*)?$/, 'a host name is letters, digits, dashes, underscores and dots (RFC 1123)');
+
+/** The host name this machine reports: its own when the protocol allows it, else ''. */
+export function reportableHostname(name: string): string {
+  return agentHostnameSchema.safeParse(name).success ? name : '';
 }
+
+const text = (max: number) => z.string().max(max);
+const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
+const isoTime = z.iso.datetime({ offset: true });
+
+/** Capture status values of queryStatus (packetCaptureStatus). */
+export const packetCaptureStatusSchema = z.enum(['NotStarted', 'Running', 'Stopped', 'Error', 'Unknown']);
+/** Azure's packetCaptureError values. */
+export const packetCaptureErrorCodeSchema = z.enum(['InternalError', 'AgentStopped', 'CaptureFailed', 'LocalFileFailed', 'StorageFailed']);
+/** stopReason values netwatcher reports. */
+export const packetCaptureStopReasonSchema = z.enum(['TimeExceeded', 'Manual', 'SizeExceeded', 'Error', 'AgentStopped']);
+
+/** What the agent must run for one capture on its host. */
+export const agentCaptureOrderSchema = z.object({
+  /** Unique per capture resource and host; a re-created capture of the same name gets a new one. */
+  captureUid: captureUidSchema,
+  /** Capture resource name, for logs. */
+  captureName: text(256),
+  bpfExpression: text(256 * 1024),
+  snapLengthInBytes: z.number().int().min(0).max(PACKET_CAPTURE_LIMITS.maxBytesToCapturePerPacket),
+  totalBytesLimit: z.number().int().min(0).max(PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession),
+  timeLimitInSeconds: z.number().int().min(0).max(604_800),
+  /** Absolute path under the agent's capture root, or null: the file goes to the agent's spool. The agent checks it again (src/agent/paths.ts). */
+  localFilePath: text(1024).nullable(),
+  /** True when the file must be uploaded to a storage account (the server grants the upload). */
+  upload: z.boolean(),
+});
+/** What the agent must run for one capture on its host. */
+export type AgentCaptureOrder = z.infer<typeof agentCaptureOrderSchema>;
 
 /** One capture file as the agent knows it. */
-export interface AgentCaptureFile {
-  path: string;
-  sizeInBytes: number;
-  sha256: string;
+export const agentCaptureFileSchema = z.object({
+  path: text(4096),
+  sizeInBytes: count,
+  sha256: text(64),
   /** True once the server confirmed it is stored (size and hash checked). */
-  stored: boolean;
-}
+  stored: z.boolean(),
+});
+/** One capture file as the agent knows it. */
+export type AgentCaptureFile = z.infer<typeof agentCaptureFileSchema>;
 
 /** The state of one capture on one host. */
-export interface AgentCaptureState {
-  captureUid: string;
-  status: PacketCaptureStatus;
-  captureStartTime: string | null;
-  stopReason: PacketCaptureStopReason | null;
-  errors: PacketCaptureErrorCode[];
-  errorMessage: string | null;
-  packetsCaptured: number;
-  bytesCaptured: number;
-  kernelPacketsDropped: number | null;
-  kernelPacketsReceived: number | null;
-  file: AgentCaptureFile | null;
+export const agentCaptureStateSchema = z.object({
+  captureUid: captureUidSchema,
+  status: packetCaptureStatusSchema,
+  captureStartTime: isoTime.nullable(),
+  stopReason: packetCaptureStopReasonSchema.nullable(),
+  errors: z.array(packetCaptureErrorCodeSchema).max(16),
+  errorMessage: text(4096).nullable(),
+  packetsCaptured: count,
+  bytesCaptured: count,
+  kernelPacketsDropped: count.nullable(),
+  kernelPacketsReceived: count.nullable(),
+  file: agentCaptureFileSchema.nullable(),
   /** Monotonic per capture, so the server ignores states that arrive out of order. */
-  sequence: number;
+  sequence: count,
+});
+/** The state of one capture on one host. */
+export type AgentCaptureState = z.infer<typeof agentCaptureStateSchema>;
+
+/** Agent → server, every message. */
+export const agentToServerSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('hello'), protocolVersion: z.number().int().min(0).max(1_000_000), agentVersion: text(64), hostname: agentHostnameSchema, captures: z.array(agentCaptureStateSchema).max(AGENT_MAX_CAPTURES_PER_HELLO) }),
+  z.object({ type: z.literal('capture.state'), state: agentCaptureStateSchema }),
+  z.object({ type: z.literal('upload.request'), requestId: requestIdSchema, captureUid: captureUidSchema, sizeInBytes: count, sha256: sha256Hex }),
+  z.object({ type: z.literal('upload.done'), requestId: requestIdSchema, captureUid: captureUidSchema, sizeInBytes: count, sha256: sha256Hex }),
+  z.object({ type: z.literal('metrics'), at: isoTime, values: z.record(text(128), z.number().finite()).refine((v) => Object.keys(v).length <= 256, 'at most 256 metrics') }),
+]);
+/** Agent → server. */
+export type AgentToServer = z.infer<typeof agentToServerSchema>;
+
+/** Server → agent, every message. The grant's own shape is checked by src/storage (uploadGrantSchema) where it is used. */
+export const serverToAgentSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('welcome'), vmId: text(1024), location: text(256) }),
+  z.object({ type: z.literal('capture.start'), order: agentCaptureOrderSchema }),
+  z.object({ type: z.literal('capture.stop'), captureUid: captureUidSchema }),
+  z.object({ type: z.literal('capture.forget'), captureUid: captureUidSchema, deleteFiles: z.boolean() }),
+  z.object({ type: z.literal('capture.ack'), captureUid: captureUidSchema, sequence: count }),
+  z.object({ type: z.literal('upload.grant'), requestId: requestIdSchema, captureUid: captureUidSchema, grant: z.unknown() }),
+  /** `alreadyStored`: the server already holds and verified this file; the agent counts it as stored. */
+  z.object({ type: z.literal('upload.refused'), requestId: requestIdSchema, captureUid: captureUidSchema, reason: text(4096), retryable: z.boolean(), alreadyStored: z.literal(true).optional() }),
+  z.object({ type: z.literal('upload.verified'), requestId: requestIdSchema, captureUid: captureUidSchema, ok: z.boolean(), reason: text(4096).optional() }),
+  z.object({ type: z.literal('file.fetch'), requestId: requestIdSchema, captureUid: captureUidSchema }),
+]);
+/** Server → agent. */
+export type ServerToAgent = z.infer<typeof serverToAgentSchema>;
+
+/** Outcome of parsing one received frame. */
+export type ParsedAgentMessage<T> = { ok: true; message: T } | { ok: false; reason: string };
+
+function parseFrame<T>(schema: z.ZodType<T>, data: string): ParsedAgentMessage<T> {
+  if (Buffer.byteLength(data) > AGENT_MAX_MESSAGE_BYTES) return { ok: false, reason: 'message too large' };
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  const result = schema.safeParse(json);
+  if (result.success) return { ok: true, message: result.data };
+  const issue = result.error.issues[0];
+  return { ok: false, reason: `${issue?.path.join('.') || 'message'}: ${issue?.message ?? 'invalid'}` };
 }
 
-/** Agent → server. */
-export type AgentToServer =
-  | { type: 'hello'; protocolVersion: number; agentVersion: string; hostname: string; captures: AgentCaptureState[] }
-  | { type: 'capture.state'; state: AgentCaptureState }
-  | { type: 'upload.request'; requestId: string; captureUid: string; sizeInBytes: number; sha256: string }
-  | { type: 'upload.done'; requestId: string; captureUid: string; sizeInBytes: number; sha256: string }
-  | { type: 'metrics'; at: string; values: Record<string, number> };
+/** Parses a frame an agent sent; the server acts only on `ok` messages. */
+export function parseAgentToServer(data: string): ParsedAgentMessage<AgentToServer> {
+  return parseFrame(agentToServerSchema, data);
+}
 
-/** Server → agent. */
-export type ServerToAgent =
-  | { type: 'welcome'; vmId: string; location: string }
-  | { type: 'capture.start'; order: AgentCaptureOrder }
-  | { type: 'capture.stop'; captureUid: string }
-  | { type: 'capture.forget'; captureUid: string; deleteFiles: boolean }
-  | { type: 'capture.ack'; captureUid: string; sequence: number }
-  | { type: 'upload.grant'; requestId: string; captureUid: string; grant: unknown }
-  | { type: 'upload.refused'; requestId: string; captureUid: string; reason: string; retryable: boolean }
-  | { type: 'upload.verified'; requestId: string; captureUid: string; ok: boolean; reason?: string }
-  | { type: 'file.fetch'; requestId: string; captureUid: string };
+/** Parses a frame the server sent; the agent acts only on `ok` messages. */
+export function parseServerToAgent(data: string): ParsedAgentMessage<ServerToAgent> {
+  return parseFrame(serverToAgentSchema, data);
+}

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ciEnum, ciObject } from './case-insensitive.js';
+import type { packetCaptureErrorCodeSchema, packetCaptureStatusSchema, packetCaptureStopReasonSchema } from './agent-protocol.js';
 
 /** Azure's limits (reference/azure-packet-capture-api.md §2.2). */
 export const PACKET_CAPTURE_LIMITS = {
@@ -61,8 +62,8 @@ export const packetCaptureCreateSchema = ciObject({
 export type PacketCaptureCreateRequest = z.output<typeof packetCaptureCreateSchema>;
 
 /** Capture status values of queryStatus (packetCaptureStatus). */
-export type PacketCaptureStatus = 'NotStarted' | 'Running' | 'Stopped' | 'Error' | 'Unknown';
+export type PacketCaptureStatus = z.infer<typeof packetCaptureStatusSchema>;
 /** Azure's packetCaptureError values. */
-export type PacketCaptureErrorCode = 'InternalError' | 'AgentStopped' | 'CaptureFailed' | 'LocalFileFailed' | 'StorageFailed';
+export type PacketCaptureErrorCode = z.infer<typeof packetCaptureErrorCodeSchema>;
 /** stopReason values netwatcher reports. */
-export type PacketCaptureStopReason = 'TimeExceeded' | 'Manual' | 'SizeExceeded' | 'Error' | 'AgentStopped';
+export type PacketCaptureStopReason = z.infer<typeof packetCaptureStopReasonSchema>;

@@ -3,13 +3,13 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../lib/index.js';
-import type { AgentToServer, ServerToAgent } from '../model/index.js';
+import { AGENT_CLOSE_INCOMPATIBLE, AGENT_MAX_MESSAGE_BYTES, AGENT_PROTOCOL_SUPPORTED, parseAgentToServer, type AgentToServer, type ServerToAgent } from '../model/index.js';
 
 /** Path agents connect to. */
 export const AGENT_CONNECT_PATH = '/agent/v1/connect';
 
 /** Largest message an agent may send (state and metrics are small). */
-const MAX_AGENT_MESSAGE_BYTES = 1024 * 1024;
+const MAX_AGENT_MESSAGE_BYTES = AGENT_MAX_MESSAGE_BYTES;
 
 /** Interval of WebSocket pings; a connection that misses two is dropped so the agent reconnects. */
 const PING_INTERVAL_IN_MS = 10_000;
@@ -68,13 +68,27 @@ export class AgentHub extends EventEmitter {
     (ws as WebSocket & { alive?: boolean }).alive = true;
     ws.on('pong', () => { (ws as WebSocket & { alive?: boolean }).alive = true; });
     let queue = Promise.resolve();
+    let greeted = false;
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
-      let msg: AgentToServer;
-      try {
-        msg = JSON.parse(data.toString('utf8')) as AgentToServer;
-      } catch {
-        this.logger.warn({ vm: identity.vmKey }, 'agent sent a message that is not JSON; ignored');
+      // Every message is checked against the protocol schema before anything acts on it: a
+      // compromised host can send only well-typed, bounded values about itself.
+      const parsed = parseAgentToServer(data.toString('utf8'));
+      if (!parsed.ok) {
+        this.logger.warn({ vm: identity.vmKey, reason: parsed.reason }, 'agent sent a message that does not follow the agent protocol; ignored');
+        return;
+      }
+      const msg: AgentToServer = parsed.message;
+      if (msg.type === 'hello') {
+        const { min, max } = AGENT_PROTOCOL_SUPPORTED;
+        if (msg.protocolVersion < min || msg.protocolVersion > max) {
+          this.logger.warn({ vm: identity.vmKey, protocolVersion: msg.protocolVersion, agentVersion: msg.agentVersion }, 'refused an agent whose protocol version this server does not speak');
+          ws.close(AGENT_CLOSE_INCOMPATIBLE, `agent protocol ${msg.protocolVersion} is not supported; this server speaks ${min === max ? min : `${min}-${max}`}`);
+          return;
+        }
+        greeted = true;
+      } else if (!greeted) {
+        this.logger.warn({ vm: identity.vmKey, type: msg.type }, 'agent sent a message before its hello; ignored');
         return;
       }
       queue = queue.then(() => this.handlers.onMessage(identity, msg)).catch((error: unknown) => {

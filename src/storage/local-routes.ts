@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rename, stat, truncate } from 'node:fs/promises';
+import { link, open, stat, truncate, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -98,6 +98,14 @@ async function fileSizeOrZero(path: string): Promise<number> {
   }
 }
 
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
 async function fsyncPath(path: string): Promise<void> {
   const handle = await open(path, 'r');
   try {
@@ -170,6 +178,10 @@ export function registerLocalStorageRoutes(app: FastifyInstance, opts: LocalStor
     const range = parseContentRange(request.headers['content-range'], lengthHeader === undefined ? undefined : Number(lengthHeader), sizeInBytes);
     const release = await takeOver(`${root}\n${loc.container}\n${loc.blobPath}`, request);
     try {
+      // A stored blob is never overwritten: a signed URL is good for the one upload that creates it.
+      if (await isFile(finalPath)) {
+        throw new RequestRejection(409, 'BlobAlreadyExists', 'the blob already exists and is never overwritten; delete it first');
+      }
       await prepareParentInsideRoot(root, tempPath);
       const held = await fileSizeOrZero(tempPath);
       if (range.start > held) {
@@ -186,7 +198,14 @@ export function registerLocalStorageRoutes(app: FastifyInstance, opts: LocalStor
       if (received < range.total) return reply.code(202).send();
       await fsyncPath(tempPath);
       await prepareParentInsideRoot(root, finalPath);
-      await rename(tempPath, finalPath);
+      // link(2) creates the name only if it is free (rename would replace a blob stored meanwhile).
+      try {
+        await link(tempPath, finalPath);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new RequestRejection(409, 'BlobAlreadyExists', 'the blob already exists and is never overwritten; delete it first');
+        throw error;
+      }
+      await unlink(tempPath);
       // fsync the folder so the rename itself survives a crash.
       await fsyncPath(dirname(finalPath));
       return reply.code(201).send();

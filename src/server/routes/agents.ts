@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AGENT_CA_PATH, ApiError } from '../../lib/index.js';
-import { ciObject, parseRequest } from '../../model/index.js';
+import { agentHostnameSchema, ciObject, parseRequest } from '../../model/index.js';
 import type { ServerContext } from '../services/context.js';
 import { enrollAgent } from '../services/vms.js';
 
@@ -12,7 +12,7 @@ export const AGENT_ENROLL_PATH = '/agent/v1/enroll';
 export { AGENT_CA_PATH };
 
 /** Body of the agent enrolment. */
-export const enrollRequestSchema = ciObject({ token: z.string().min(1), hostname: z.string().max(255).default('') });
+export const enrollRequestSchema = ciObject({ token: z.string().min(1), hostname: agentHostnameSchema.default('') });
 
 /** Agent enrolment (the only route authenticated by its body's one-time token instead of a bearer token). */
 export function registerAgentRoutes(app: FastifyInstance, ctx: ServerContext): void {

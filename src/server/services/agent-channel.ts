@@ -31,7 +31,7 @@ export function hostFileLocation(captureUid: string, vmKey: string) {
 export async function handleAgentMessage(ctx: ServerContext, vmKey: string, baseUrl: string, msg: AgentToServer): Promise<void> {
   switch (msg.type) {
     case 'hello':
-      await setAgentConnected(ctx, vmKey, true, { agentVersion: msg.agentVersion, hostname: msg.hostname });
+      await setAgentConnected(ctx, vmKey, true, { agentVersion: msg.agentVersion, ...(msg.hostname !== '' ? { hostname: msg.hostname } : {}) });
       await reconcileAgent(ctx, vmKey, msg.captures);
       return;
     case 'capture.state':
@@ -40,10 +40,15 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
     case 'upload.request': {
       const rec = await ctx.store.findCaptureByUid<CaptureBody>(msg.captureUid);
       // A grant writes into a storage account: only a host the capture runs on may get one.
-      const ownCapture = rec?.body._internal.targets.some((t) => t.vmKey.toLowerCase() === vmKey.toLowerCase()) ?? false;
-      const dest = rec && ownCapture ? await uploadDestination(ctx, rec, vmKey, baseUrl) : null;
+      const dest = rec && isOwnCapture(rec, vmKey) ? await uploadDestination(ctx, rec, vmKey, baseUrl) : null;
       if (!dest) {
         ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: 'the capture or its storage account no longer exists', retryable: false });
+        return;
+      }
+      const refusal = grantRefusal(rec!, msg.sizeInBytes);
+      if (refusal !== null) {
+        ctx.logger.warn({ vm: vmKey, capture: rec!.id, sizeInBytes: msg.sizeInBytes, reason: refusal.reason }, 'refused an upload grant');
+        ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, retryable: false, ...refusal });
         return;
       }
       try {
@@ -58,14 +63,20 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
     }
     case 'upload.done': {
       const rec = await ctx.store.findCaptureByUid<CaptureBody>(msg.captureUid);
-      const dest = rec ? await uploadDestination(ctx, rec, vmKey, baseUrl) : null;
+      const dest = rec && isOwnCapture(rec, vmKey) ? await uploadDestination(ctx, rec, vmKey, baseUrl) : null;
       let ok = false;
       let reason: string | undefined;
       if (!dest) reason = 'the capture no longer exists';
       else {
         try {
           ok = await dest.store.verify(dest.location, { sizeInBytes: msg.sizeInBytes, sha256: msg.sha256 });
-          if (!ok) reason = 'the stored blob does not match the file (size or SHA-256)';
+          if (!ok) {
+            reason = 'the stored blob does not match the file (size or SHA-256)';
+            // Not the capture's file: removed, so the blob path is free for the host's next attempt (uploads never overwrite).
+            if (!rec!.body._internal.storage?.verified) await dest.store.delete(dest.location).catch(() => false);
+          } else if (rec!.body._internal.storage && !rec!.body._internal.storage.verified) {
+            await markVerified(ctx, rec!.key, { sizeInBytes: msg.sizeInBytes, sha256: msg.sha256 });
+          }
         } catch (error) {
           reason = `could not read the blob back: ${redactUrl(String((error as Error).message))}`;
         }
@@ -77,6 +88,30 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
       ctx.hub.emit('metrics', vmKey, msg);
       return;
   }
+}
+
+/** True when the host `vmKey` is one the capture runs on (a host acts only on its own captures). */
+function isOwnCapture(rec: ResourceRecord<CaptureBody>, vmKey: string): boolean {
+  return rec.body._internal.targets.some((t) => t.vmKey.toLowerCase() === vmKey.toLowerCase());
+}
+
+/**
+ * Why a host may not have an upload grant for this capture, or null: a file larger than the
+ * capture's own limit (totalBytesPerSession) is not the capture's file, and a blob the server
+ * has verified is never offered for writing again.
+ */
+function grantRefusal(rec: ResourceRecord<CaptureBody>, sizeInBytes: number): { reason: string; alreadyStored?: true } | null {
+  const limit = captureOrder(rec).totalBytesLimit;
+  if (sizeInBytes > limit) return { reason: `the file is ${sizeInBytes} bytes, more than the capture's limit of ${limit} bytes (totalBytesPerSession)` };
+  if (rec.body._internal.storage?.verified) return { reason: 'the capture file is already stored and verified; it is never overwritten', alreadyStored: true };
+  return null;
+}
+
+/** Records that a capture's blob was read back and matched, so it is never granted for writing again. */
+async function markVerified(ctx: ServerContext, captureKey: string, verified: { sizeInBytes: number; sha256: string }): Promise<void> {
+  const current = await ctx.store.getResource<CaptureBody>(captureKey);
+  if (!current?.body._internal.storage) return;
+  await ctx.store.updateResourceBody<CaptureBody>(captureKey, { ...current.body, _internal: { ...current.body._internal, storage: { ...current.body._internal.storage, verified } } });
 }
 
 /** Stores a host's capture state if newer, acknowledges it, and moves the capture on. */

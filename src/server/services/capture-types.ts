@@ -4,7 +4,13 @@ import type { AgentCaptureState, PacketCaptureErrorCode, PacketCaptureStatus, Pa
 export interface CaptureTarget { vmKey: string; vmId: string; vmName: string; resourceGroup: string }
 
 /** Where a capture's file goes in a storage account. */
-export interface CaptureStorageTarget { accountKey: string; container: string; blobPath: string }
+export interface CaptureStorageTarget {
+  accountKey: string;
+  container: string;
+  blobPath: string;
+  /** Set once the server read the blob back and it matched the host's file: from then on no grant is given for it, so nothing overwrites it. */
+  verified?: { sizeInBytes: number; sha256: string };
+}
 
 /** Server-only state of a capture, kept in the stored body under `_internal` (never returned). */
 export interface CaptureInternal {
