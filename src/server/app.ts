@@ -16,6 +16,7 @@ import { registerWatcherRoutes } from './routes/watchers.js';
 import { isAlertCaptureTriggerPath, registerAlertCaptureRoutes, registerAlertCaptureTrigger } from './routes/alert-capture.js';
 import { registerAlertRoutes } from './routes/alerts.js';
 import { registerMetricRoutes } from './routes/metrics.js';
+import { registerCredentialRoutes } from './routes/credentials.js';
 
 /** Largest JSON body accepted (ARM's own limit is 4 MiB; ours are small). */
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
@@ -97,6 +98,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     registerAlertRoutes(arm, ctx);
     registerMetricRoutes(arm, ctx);
     registerAlertCaptureRoutes(arm, ctx);
+    registerCredentialRoutes(arm, ctx);
   });
 
   // The alert-capture trigger checks its own key and reads any content type, up to 256 KB.

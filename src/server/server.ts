@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { AgentHub } from './agent-hub.js';
 import { buildApp } from './app.js';
 import { bearerToken } from './auth.js';
 import type { ServerConfig } from './config.js';
+import { ADMIN_TOKEN_FILE, ensureAdminToken, verifyCredential } from './credentials.js';
 import { handleAgentMessage } from './services/agent-channel.js';
 import type { ServerContext } from './services/context.js';
 import { ensureDefaultStorageAccount } from './services/storage-accounts.js';
@@ -27,8 +28,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** File in the data folder that holds the admin token for the local operator (`nw up` copies it into the CLI config). */
-export const ADMIN_TOKEN_FILE = 'admin-token';
+export { ADMIN_TOKEN_FILE };
 
 /**
  * Starts the control plane: database (PGlite in the data folder, or PostgreSQL), migrations,
@@ -45,16 +45,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // earlier run are stale. On PostgreSQL other replicas may hold live connections: leave them.
   if (db.engine === 'pglite') await store.markAllAgentsDisconnected();
 
-  const tokenFile = join(config.dataDir, ADMIN_TOKEN_FILE);
-  let adminToken: string;
-  if (existsSync(tokenFile)) {
-    adminToken = readFileSync(tokenFile, 'utf8').trim();
-    await store.issueToken('admin', { token: adminToken });
-  } else {
-    adminToken = (await store.issueToken('admin')).token;
-    writeFileSync(tokenFile, `${adminToken}\n`, { mode: 0o600 });
-    chmodSync(tokenFile, 0o600);
-  }
+  const adminToken = await ensureAdminToken(store, config.dataDir, logger);
 
   // A self-signed certificate (or chain ending in a self-signed root) is handed to agents pinned by its SHA-256.
   const tlsCa = config.tls ? selfSignedRootOf(readFileSync(config.tls.certPath, 'utf8')) : null;
@@ -63,11 +54,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     authenticate: async (request) => {
       const token = bearerToken({ headers: request.headers } as never);
       if (!token) return null;
-      const info = await store.verifyToken(token);
+      const info = await verifyCredential(store, token);
       if (!info || info.kind !== 'agent' || !info.vmKey) return null;
       const proto = (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-      return { vmKey: info.vmKey, baseUrl: `${proto}://${request.headers.host ?? 'localhost'}` };
+      return { vmKey: info.vmKey, baseUrl: `${proto}://${request.headers.host ?? 'localhost'}`, credentialId: info.id };
     },
+    validCredentials: (ids) => store.liveTokenIds(ids),
     onMessage: (identity, msg: AgentToServer) => handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg),
     onDisconnect: (identity) => setAgentConnected(ctx, identity.vmKey, false),
   });

@@ -25,7 +25,17 @@ export interface ResourceRecord<B = Record<string, unknown>> {
 export type TokenKind = 'admin' | 'agent' | 'enrollment';
 
 /** A verified token. */
-export interface TokenInfo { id: string; kind: TokenKind; vmKey: string | null }
+export interface TokenInfo { id: string; kind: TokenKind; vmKey: string | null; description: string | null }
+
+/**
+ * Prefixes of new tokens, one per kind, so a secret scanner (or a person) can tell an admin
+ * token from an agent credential or an enrolment token. Tokens issued before these prefixes
+ * (`nwa_` agents included) keep working: tokens are looked up by hash, never by prefix.
+ */
+export const TOKEN_PREFIXES: Readonly<Record<TokenKind, string>> = { admin: 'nwa_', agent: 'nwg_', enrollment: 'nwe_' };
+
+/** What a token row says about itself (the token is never kept, only its hash). */
+export interface TokenRow { id: string; kind: TokenKind; vmKey: string | null; description: string | null; createdAt: Date; expiresAt: Date | null; usedAt: Date | null }
 
 /** Per-host state of one capture, as the server last heard it from the agent. */
 export interface CaptureInstanceRecord<S = Record<string, unknown>> { captureUid: string; vmKey: string; captureKey: string; state: S; updatedAt: Date }
@@ -47,6 +57,13 @@ export interface OperationRecord {
 /** A new etag, as ARM writes them. */
 export function newEtag(): string {
   return `W/"${randomUUID()}"`;
+}
+
+/** The description a token row gets when its issuer gives none. */
+function defaultTokenDescription(kind: TokenKind, vmKey: string | null): string {
+  if (kind === 'admin') return 'admin token: full access to the API';
+  if (kind === 'agent') return `agent credential of host ${vmKey ?? '?'}`;
+  return `one-time enrolment token of host ${vmKey ?? '?'}`;
 }
 
 /** Hash under which a token is stored; tokens themselves are never stored. */
@@ -177,21 +194,37 @@ export class Store {
 
   // ---- tokens ----------------------------------------------------------------------------
 
-  /** Issues a new random token and stores only its hash; returns the token (shown once). */
-  async issueToken(kind: TokenKind, options: { vmKey?: string; expiresAt?: Date; token?: string } = {}): Promise<{ id: string; token: string }> {
-    const token = options.token ?? `nw${kind[0]}_${randomBytes(32).toString('base64url')}`;
+  /** Issues a new random token and stores only its hash and what it is for; returns the token (shown once). */
+  async issueToken(kind: TokenKind, options: { vmKey?: string; expiresAt?: Date; token?: string; description?: string } = {}): Promise<{ id: string; token: string }> {
+    const token = options.token ?? `${TOKEN_PREFIXES[kind]}${randomBytes(32).toString('base64url')}`;
     const id = randomUUID();
-    await this.db.query('INSERT INTO api_tokens (id, kind, token_hash, vm_key, expires_at) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (token_hash) DO NOTHING',
-      [id, kind, hashToken(token), options.vmKey?.toLowerCase() ?? null, options.expiresAt ?? null]);
+    await this.db.query('INSERT INTO api_tokens (id, kind, token_hash, vm_key, expires_at, description) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (token_hash) DO NOTHING',
+      [id, kind, hashToken(token), options.vmKey?.toLowerCase() ?? null, options.expiresAt ?? null, options.description ?? defaultTokenDescription(kind, options.vmKey ?? null)]);
     return { id, token };
   }
 
   /** Verifies a bearer token (not an enrolment token); null if unknown or expired. */
   async verifyToken(token: string): Promise<TokenInfo | null> {
     const rows = await this.db.query(
-      `SELECT id, kind, vm_key FROM api_tokens WHERE token_hash = $1 AND kind <> 'enrollment' AND (expires_at IS NULL OR expires_at > now())`, [hashToken(token)]);
+      `SELECT id, kind, vm_key, description FROM api_tokens WHERE token_hash = $1 AND kind <> 'enrollment' AND (expires_at IS NULL OR expires_at > now())`, [hashToken(token)]);
     const r = rows[0];
-    return r ? { id: String(r.id), kind: r.kind as TokenKind, vmKey: (r.vm_key as string | null) ?? null } : null;
+    return r ? { id: String(r.id), kind: r.kind as TokenKind, vmKey: (r.vm_key as string | null) ?? null, description: (r.description as string | null) ?? null } : null;
+  }
+
+  /** Of the given token ids, those that still exist and have not expired. */
+  async liveTokenIds(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.db.query('SELECT id FROM api_tokens WHERE id = ANY($1::text[]) AND (expires_at IS NULL OR expires_at > now())', [[...ids]]);
+    return new Set(rows.map((r) => String(r.id)));
+  }
+
+  /** Every token row (no secrets: the table holds only hashes), oldest first; optionally one kind. */
+  async listTokens(kind?: TokenKind): Promise<TokenRow[]> {
+    const rows = await this.db.query(`SELECT id, kind, vm_key, description, created_at, expires_at, used_at FROM api_tokens ${kind ? 'WHERE kind = $1' : ''} ORDER BY created_at, id`, kind ? [kind] : []);
+    return rows.map((r) => ({
+      id: String(r.id), kind: r.kind as TokenKind, vmKey: (r.vm_key as string | null) ?? null, description: (r.description as string | null) ?? null,
+      createdAt: asDate(r.created_at), expiresAt: r.expires_at ? asDate(r.expires_at) : null, usedAt: r.used_at ? asDate(r.used_at) : null,
+    }));
   }
 
   /** Trades a one-time enrolment token: marks it used and returns its VM, or null if unknown, used or expired. */
@@ -202,9 +235,17 @@ export class Store {
     return rows[0] ? { vmKey: String(rows[0].vm_key) } : null;
   }
 
-  /** Revokes every token of a kind for a VM (a re-enrolment replaces the agent's credential). */
-  async revokeTokens(kind: TokenKind, vmKey: string): Promise<void> {
-    await this.db.query('DELETE FROM api_tokens WHERE kind = $1 AND vm_key = $2', [kind, vmKey.toLowerCase()]);
+  /** Revokes every token of a kind for a VM (a re-enrolment replaces the agent's credential); returns how many. */
+  async revokeTokens(kind: TokenKind, vmKey: string): Promise<number> {
+    return (await this.db.query('DELETE FROM api_tokens WHERE kind = $1 AND vm_key = $2 RETURNING id', [kind, vmKey.toLowerCase()])).length;
+  }
+
+  /** Replaces every admin token by one new one in one transaction (the old ones stop working at once); returns the new token. */
+  async rotateAdminToken(description?: string): Promise<{ id: string; token: string }> {
+    return this.transaction(async (tx) => {
+      await tx.db.query(`DELETE FROM api_tokens WHERE kind = 'admin'`);
+      return tx.issueToken('admin', description ? { description } : {});
+    });
   }
 
   /** True when at least one admin token exists. */

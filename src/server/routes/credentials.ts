@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify';
+import { rotateAdminToken } from '../credentials.js';
+import type { ServerContext } from '../services/context.js';
+
+/** Path that rotates the admin token (admin token required; answers the new one once). */
+export const ROTATE_ADMIN_TOKEN_PATH = '/admin/v1/rotate-admin-token';
+
+/** Path that lists the token rows: what each token is for, never a token or its hash. */
+export const TOKENS_PATH = '/admin/v1/tokens';
+
+/** Credential management: rotate the admin token, list what every token row is for. */
+export function registerCredentialRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.post(ROTATE_ADMIN_TOKEN_PATH, async () => {
+    // The caller's own token is among the old ones: it stops working with this answer.
+    const { token, file } = await rotateAdminToken(ctx.store, ctx.config.dataDir);
+    ctx.logger.warn({ file }, 'admin token rotated: every earlier admin token stopped working');
+    return { token, tokenFile: file };
+  });
+  app.get(TOKENS_PATH, async () => ({
+    value: (await ctx.store.listTokens()).map((t) => ({
+      id: t.id, kind: t.kind, description: t.description, vmKey: t.vmKey, createdAt: t.createdAt.toISOString(),
+      expiresAt: t.expiresAt?.toISOString() ?? null, usedAt: t.usedAt?.toISOString() ?? null,
+    })),
+  }));
+}
