@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createLogger, selfSignedRootOf } from '../lib/index.js';
 import type { AgentToServer } from '../model/index.js';
-import { Store, migrate, openPglite, openPostgres } from '../store/index.js';
+import { SecretBox, Store, loadOrCreateSecretKey, migrate, openPglite, openPostgres, tightenDataDir } from '../store/index.js';
 import { AgentHub } from './agent-hub.js';
 import { buildApp } from './app.js';
 import { bearerToken } from './auth.js';
@@ -30,6 +30,9 @@ export interface RunningServer {
 
 export { ADMIN_TOKEN_FILE };
 
+/** Server settings that are secrets (sealed in the database). */
+const SECRET_SETTINGS = ['signing-key'] as const;
+
 /**
  * Starts the control plane: database (PGlite in the data folder, or PostgreSQL), migrations,
  * the default local storage account, the HTTP API and the agent channel.
@@ -37,10 +40,29 @@ export { ADMIN_TOKEN_FILE };
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const logger = createLogger({ name: 'nw-server', level: config.logLevel });
+  // The data folder holds the database, the keys and local blobs: owner-only, whatever it was.
+  const tightened = tightenDataDir(config.dataDir);
+  if (tightened > 0) logger.warn({ dataDir: config.dataDir, entries: tightened }, 'the data folder was readable or writable by others: made owner-only');
+  const secretKey = loadOrCreateSecretKey(config.dataDir, config.secretKeyFile);
+  if (secretKey.created) logger.warn({ file: secretKey.file }, 'created the secret key that encrypts credentials in the database: back it up (without it they cannot be read)');
   const db = config.databaseUrl ? await openPostgres(config.databaseUrl) : await openPglite(join(config.dataDir, 'db'));
   await migrate(db);
-  const store = new Store(db);
-  const signingKey = Buffer.from(await store.getOrCreateSetting('signing-key', () => randomBytes(32).toString('base64')), 'base64');
+  // PGlite creates its files with the process umask (0644 and 0755): tighten them once they exist.
+  if (db.engine === 'pglite') tightenDataDir(join(config.dataDir, 'db'));
+  const store = new Store(db, new SecretBox(secretKey.key));
+  try {
+    const sealed = await store.sealPlaintextSecrets(SECRET_SETTINGS);
+    if (sealed > 0) {
+      logger.info({ rows: sealed }, 'encrypted credentials stored in plain text by an earlier version');
+      // Rewrites the tables so the old plaintext row versions are gone from their files.
+      await db.query('VACUUM FULL resources');
+      await db.query('VACUUM FULL server_settings');
+    }
+  } catch (error) {
+    await db.close();
+    throw new Error(`${(error as Error).message} (secret key file: ${secretKey.file}; docs/security.md)`, { cause: error });
+  }
+  const signingKey = Buffer.from(await store.getOrCreateSecretSetting('signing-key', () => randomBytes(32).toString('base64')), 'base64');
   // With the embedded database this process is the only server, so connections recorded by an
   // earlier run are stale. On PostgreSQL other replicas may hold live connections: leave them.
   if (db.engine === 'pglite') await store.markAllAgentsDisconnected();

@@ -20,7 +20,7 @@ export interface Db {
 
 /** Opens PGlite in a folder (created if missing), or in memory when dataDir is null. */
 export async function openPglite(dataDir: string | null): Promise<Db> {
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const lite = dataDir ? new PGlite(dataDir) : new PGlite();
   await lite.waitReady;
   const wrap = (q: Pick<PGlite, 'query'>): Db => ({

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db, Row } from './db.js';
+import { SecretBox, SecretKeyMismatchError } from './secrets.js';
 
 /** Resource types kept in the `resources` table. */
 export type ResourceType = 'watcher' | 'vm' | 'extension' | 'storageAccount' | 'packetCapture' | 'metricAlert' | 'actionGroup' | 'alertCapture';
@@ -90,13 +91,65 @@ function toOperation(r: Row): OperationRecord {
   };
 }
 
-/** The server's data access: every SQL statement of the product lives in this class. */
+/**
+ * The server's data access: every SQL statement of the product lives in this class. With a
+ * {@link SecretBox}, resource secrets (the `secret` column) and secret settings are sealed before
+ * they reach the database and opened when read, here and nowhere else.
+ */
 export class Store {
-  constructor(readonly db: Db) {}
+  constructor(readonly db: Db, private readonly secrets: SecretBox | null = null) {}
 
   /** Runs `fn` with a store bound to one transaction. */
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T> {
-    return this.db.transaction((tx) => fn(new Store(tx)));
+    return this.db.transaction((tx) => fn(new Store(tx, this.secrets)));
+  }
+
+  /** The stored form of a resource secret: sealed JSON text when there is a key. */
+  private secretParam(secret: unknown): string | null {
+    if (secret === undefined || secret === null) return null;
+    const json = JSON.stringify(secret);
+    return JSON.stringify(this.secrets ? this.secrets.seal(json) : JSON.parse(json));
+  }
+
+  private resource<B>(r: Row): ResourceRecord<B> {
+    // A sealed secret is a jsonb string: drivers hand it over parsed (PGlite) or as JSON text.
+    const raw = typeof r.secret === 'string' && r.secret.startsWith('"') ? JSON.parse(r.secret) as unknown : r.secret;
+    if (SecretBox.isSealed(raw)) {
+      if (!this.secrets) throw new SecretKeyMismatchError('the database holds sealed secrets and no secret key was given');
+      return { ...toResource<B>({ ...r, secret: null }), secret: JSON.parse(this.secrets.open(raw)) };
+    }
+    return toResource<B>(r);
+  }
+
+  /**
+   * Seals every plaintext resource secret and secret setting (rows written before secrets were
+   * encrypted, issue 9 point 6) and checks the key against the database's key check, storing one
+   * on first use. Throws SecretKeyMismatchError when the key is not the database's. Returns how
+   * many rows it sealed.
+   */
+  async sealPlaintextSecrets(secretSettings: readonly string[]): Promise<number> {
+    if (!this.secrets) return 0;
+    const box = this.secrets;
+    const check = box.keyCheck();
+    await this.db.query('INSERT INTO server_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', ['secret-key-check', check]);
+    const stored = String((await this.db.query('SELECT value FROM server_settings WHERE name = $1', ['secret-key-check']))[0]!.value);
+    if (!box.checks(stored)) throw new SecretKeyMismatchError("this secret key is not the one the database's secrets were sealed with: give every server of this database the same key file");
+    return this.transaction(async (tx) => {
+      let sealed = 0;
+      const rows = await tx.db.query(`SELECT key, secret FROM resources WHERE secret IS NOT NULL AND jsonb_typeof(secret) <> 'string'`);
+      for (const r of rows) {
+        await tx.db.query('UPDATE resources SET secret = $2 WHERE key = $1', [r.key, tx.secretParam(asJson(r.secret))]);
+        sealed++;
+      }
+      for (const name of secretSettings) {
+        const [row] = await tx.db.query('SELECT value FROM server_settings WHERE name = $1', [name]);
+        if (row && !SecretBox.isSealed(row.value)) {
+          await tx.db.query('UPDATE server_settings SET value = $2 WHERE name = $1', [name, box.seal(String(row.value))]);
+          sealed++;
+        }
+      }
+      return sealed;
+    });
   }
 
   // ---- resources -------------------------------------------------------------------------
@@ -104,7 +157,7 @@ export class Store {
   /** Gets a resource by its lower-cased id key. */
   async getResource<B = Record<string, unknown>>(key: string): Promise<ResourceRecord<B> | null> {
     const rows = await this.db.query('SELECT * FROM resources WHERE key = $1', [key.toLowerCase()]);
-    return rows[0] ? toResource<B>(rows[0]) : null;
+    return rows[0] ? this.resource<B>(rows[0]) : null;
   }
 
   /** Creates or replaces a resource; returns the stored record (new etag). */
@@ -116,9 +169,9 @@ export class Store {
          secret = COALESCE(EXCLUDED.secret, resources.secret), etag = EXCLUDED.etag, updated_at = now()
        RETURNING *`,
       [r.key.toLowerCase(), r.type, r.parentKey?.toLowerCase() ?? null, r.id, r.name, r.subscriptionId, r.resourceGroup, r.location,
-        JSON.stringify(r.body), r.secret === undefined ? null : JSON.stringify(r.secret), newEtag()],
+        JSON.stringify(r.body), r.secret === undefined ? null : this.secretParam(r.secret), newEtag()],
     );
-    return toResource<B>(rows[0]!);
+    return this.resource<B>(rows[0]!);
   }
 
   /** Inserts a resource only if no resource has its key; returns null when one exists. */
@@ -127,15 +180,15 @@ export class Store {
       `INSERT INTO resources (key, type, parent_key, id, name, subscription_id, resource_group, location, body, secret, etag)
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT (key) DO NOTHING RETURNING *`,
       [r.key.toLowerCase(), r.type, r.parentKey?.toLowerCase() ?? null, r.id, r.name, r.subscriptionId, r.resourceGroup, r.location,
-        JSON.stringify(r.body), r.secret === undefined ? null : JSON.stringify(r.secret), newEtag()],
+        JSON.stringify(r.body), r.secret === undefined ? null : this.secretParam(r.secret), newEtag()],
     );
-    return rows[0] ? toResource<B>(rows[0]) : null;
+    return rows[0] ? this.resource<B>(rows[0]) : null;
   }
 
   /** Replaces a resource's body (merging nothing); returns null if it is gone. */
   async updateResourceBody<B>(key: string, body: B): Promise<ResourceRecord<B> | null> {
     const rows = await this.db.query('UPDATE resources SET body = $2, etag = $3, updated_at = now() WHERE key = $1 RETURNING *', [key.toLowerCase(), JSON.stringify(body), newEtag()]);
-    return rows[0] ? toResource<B>(rows[0]) : null;
+    return rows[0] ? this.resource<B>(rows[0]) : null;
   }
 
   /** Lists resources of a type in a subscription, optionally one resource group or one parent. */
@@ -147,7 +200,7 @@ export class Store {
     if (filter.parentKey !== undefined) { params.push(filter.parentKey.toLowerCase()); where.push(`parent_key = $${params.length}`); }
     if (filter.location !== undefined) { params.push(filter.location.toLowerCase()); where.push(`lower(location) = $${params.length}`); }
     const rows = await this.db.query(`SELECT * FROM resources WHERE ${where.join(' AND ')} ORDER BY created_at, key`, params);
-    return rows.map((r) => toResource<B>(r));
+    return rows.map((r) => this.resource<B>(r));
   }
 
   /** Deletes a resource and its children; true if it existed. */
@@ -161,7 +214,7 @@ export class Store {
   /** The packet capture whose internal uid is `uid` (agents name captures by uid, not by name). */
   async findCaptureByUid<B = Record<string, unknown>>(uid: string): Promise<ResourceRecord<B> | null> {
     const rows = await this.db.query(`SELECT * FROM resources WHERE type = 'packetCapture' AND body->'_internal'->>'uid' = $1`, [uid]);
-    return rows[0] ? toResource<B>(rows[0]) : null;
+    return rows[0] ? this.resource<B>(rows[0]) : null;
   }
 
   /** Captures of a subscription and location that hold a session (not yet finished). */
@@ -177,7 +230,15 @@ export class Store {
     const rows = await this.db.query(
       `SELECT * FROM resources WHERE type = 'packetCapture' AND (body->'_internal'->>'active')::boolean AND body->'_internal'->'targets' @> $1::jsonb`,
       [JSON.stringify([{ vmKey: vmKey.toLowerCase() }])]);
-    return rows.map((r) => toResource<B>(r));
+    return rows.map((r) => this.resource<B>(r));
+  }
+
+  /** A secret server-wide setting (sealed in the database when there is a key), created with `initial` the first time it is asked for. */
+  async getOrCreateSecretSetting(name: string, initial: () => string): Promise<string> {
+    const value = await this.getOrCreateSetting(name, () => (this.secrets ? this.secrets.seal(initial()) : initial()));
+    if (!SecretBox.isSealed(value)) return value;
+    if (!this.secrets) throw new SecretKeyMismatchError(`setting '${name}' is sealed and no secret key was given`);
+    return this.secrets.open(value);
   }
 
   /** A server-wide setting shared by every replica, created with `initial` the first time it is asked for. */
