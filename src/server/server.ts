@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createLogger, selfSignedRootOf } from '../lib/index.js';
 import type { AgentToServer } from '../model/index.js';
-import { SecretBox, Store, loadOrCreateSecretKey, migrate, openPglite, openPostgres, tightenDataDir } from '../store/index.js';
+import { SecretBox, Store, loadOrCreateSecretKey, migrate, openPglite, openPostgres, tightenDataDir, translateDatabaseError } from '../store/index.js';
 import { AgentHub } from './agent-hub.js';
 import { buildApp } from './app.js';
 import { bearerToken } from './auth.js';
@@ -45,8 +45,22 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   if (tightened > 0) logger.warn({ dataDir: config.dataDir, entries: tightened }, 'the data folder was readable or writable by others: made owner-only');
   const secretKey = loadOrCreateSecretKey(config.dataDir, config.secretKeyFile);
   if (secretKey.created) logger.warn({ file: secretKey.file }, 'created the secret key that encrypts credentials in the database: back it up (without it they cannot be read)');
-  const db = config.databaseUrl ? await openPostgres(config.databaseUrl) : await openPglite(join(config.dataDir, 'db'));
-  await migrate(db);
+  let db: Awaited<ReturnType<typeof openPglite>>;
+  try {
+    db = config.databaseUrl ? await openPostgres(config.databaseUrl) : await openPglite(join(config.dataDir, 'db'));
+  } catch (error) {
+    const reason = (translateDatabaseError(error, config.databaseUrl ? null : join(config.dataDir, 'db')) as Error).message;
+    logger.error({ err: error }, `cannot open the database: ${reason}`);
+    throw new Error(`netwatcher server cannot start: ${reason}`, { cause: error });
+  }
+  try {
+    await migrate(db);
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    const reason = (translateDatabaseError(error, config.databaseUrl ? null : join(config.dataDir, 'db')) as Error).message;
+    logger.error({ err: error }, `cannot prepare the database: ${reason}`);
+    throw new Error(`netwatcher server cannot start: ${reason}`, { cause: error });
+  }
   // PGlite creates its files with the process umask (0644 and 0755): tighten them once they exist.
   if (db.engine === 'pglite') tightenDataDir(join(config.dataDir, 'db'));
   const store = new Store(db, new SecretBox(secretKey.key));
