@@ -15,6 +15,8 @@ import { deliverToOwnEndpoint, notificationUrisOf, putAlertCapture, triggerAlert
 import type { AlertsContext, CaptureOperations, CaptureSummary, WatcherRef } from './context.js';
 import type { HostInfo } from './hosts.js';
 import { createServerTelemetry } from './telemetry.js';
+import { moveWebhookUrlsToSecrets } from './webhook-secrets.js';
+import type { ActionGroupBody } from './action-groups.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const OTHER_SUB = '11111111-1111-1111-1111-111111111111';
@@ -125,5 +127,17 @@ describe('alert-capture keys and scope', () => {
     assert.equal(JSON.stringify(ep.body).includes(hookKey), false);
     assert.deepEqual(notificationUrisOf(ep), [`http://hooks.test/done?sig=${hookKey}`]);
     assert.equal(JSON.stringify(await db.query(`SELECT * FROM resources WHERE type = 'alertCapture'`)).includes(hookKey), false);
+  });
+
+  test('webhook URLs an earlier version kept in the body are moved to the sealed secret at start', async () => {
+    const id = `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Insights/actionGroups/legacy`;
+    const body: ActionGroupBody = { type: 'Microsoft.Insights/ActionGroups', location: 'Global', properties: { groupShortName: 'legacy', enabled: true, webhookReceivers: [{ name: 'h', serviceUri: 'http://hooks.test/l?code=legacyKEY', useCommonAlertSchema: true, useAadAuth: false }], provisioningState: 'Succeeded' } };
+    await actx.store.putResource({ key: id, type: 'actionGroup', parentKey: null, id, name: 'legacy', subscriptionId: SUB, resourceGroup: 'rg1', location: 'Global', body });
+    assert.ok((await moveWebhookUrlsToSecrets(actx.store)) >= 1);
+    const rec = (await actx.store.getResource<ActionGroupBody>(id))!;
+    assert.equal(rec.body.properties.webhookReceivers[0]!.serviceUri, 'http://hooks.test/l');
+    assert.equal(receiverServiceUri(rec, 'h'), 'http://hooks.test/l?code=legacyKEY');
+    assert.equal(JSON.stringify(await db.query('SELECT * FROM resources')).includes('legacyKEY'), false);
+    assert.equal(await moveWebhookUrlsToSecrets(actx.store), 0, 'idempotent');
   });
 });

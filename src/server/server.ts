@@ -16,6 +16,7 @@ import type { ServerContext } from './services/context.js';
 import { ensureDefaultStorageAccount } from './services/storage-accounts.js';
 import { setAgentConnected } from './services/vms.js';
 import { startAlertsRuntime } from './routes/alerts-runtime.js';
+import { moveWebhookUrlsToSecrets } from '../alerts/index.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -65,7 +66,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   if (db.engine === 'pglite') tightenDataDir(join(config.dataDir, 'db'));
   const store = new Store(db, new SecretBox(secretKey.key));
   try {
-    const sealed = await store.sealPlaintextSecrets(SECRET_SETTINGS);
+    const sealed = (await store.sealPlaintextSecrets(SECRET_SETTINGS)) + (await moveWebhookUrlsToSecrets(store));
     if (sealed > 0) {
       logger.info({ rows: sealed }, 'encrypted credentials stored in plain text by an earlier version');
       // Rewrites the tables so the old plaintext row versions are gone from their files.
