@@ -320,12 +320,14 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--session-limit <count>', 'parallel capture sessions allowed per location and subscription (default 10000)')
     .option('--tls-self-signed', 'serve https with a self-signed certificate for this host, kept in DATA_DIR/tls/')
     .option('--metrics-retention-days <days>', 'how long host metrics are kept (default 7)')
+    .option('--secret-key-file <file>', 'key that encrypts credentials in the database (default DATA_DIR/secret-key; the same file on every replica)')
     .addHelpText('after', examples([
       'nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher --tls-cert cert.pem --tls-key key.pem',
       'NW_DATABASE_URL=postgres://nw@db/netwatcher nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher',
     ]))
     .action(act((o) => runServer(o, ctx, stop, run.starters)));
   program.commands.find((c) => c.name() === 'server')!.options.find((o) => o.long === '--database-url')!.env('NW_DATABASE_URL');
+  program.commands.find((c) => c.name() === 'server')!.options.find((o) => o.long === '--secret-key-file')!.env('NW_SECRET_KEY_FILE');
   const serverCommand = program.commands.find((c) => c.name() === 'server')!;
   leaf(serverCommand, 'rotate-admin-token', 'replace the admin token by a new one (printed once, written to DATA_DIR/admin-token); the old one stops working at once', [
     'nw server rotate-admin-token --data-dir /var/lib/netwatcher     # the embedded database: stop the server first',
