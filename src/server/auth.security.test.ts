@@ -131,7 +131,10 @@ describe('credentials and revocation', () => {
 
   test('rotating the admin token: the old one fails at once, the new one is in DATA_DIR/admin-token (0600)', async () => {
     const old = adminToken;
-    const r = await call('POST', '/admin/v1/rotate-admin-token');
+    const blind = await call('POST', '/admin/v1/rotate-admin-token');
+    assert.equal(blind.status, 400, 'a POST without {"confirm": true} changes nothing');
+    assert.equal((await call('GET', '/admin/v1/tokens', undefined, old)).status, 200);
+    const r = await call('POST', '/admin/v1/rotate-admin-token', { confirm: true });
     assert.equal(r.status, 200);
     const fresh = String(r.body.token);
     assert.match(fresh, /^nwa_/);

@@ -26,7 +26,7 @@ export interface RotateAdminTokenOptions extends CommonOptions {
 export async function rotateAdminTokenCommand(options: RotateAdminTokenOptions, ctx: CliContext): Promise<Record<string, unknown>> {
   if (!options.dataDir && !options.databaseUrl) {
     const conn = connect(ctx, options);
-    const r = await conn.client.request('POST', '/admin/v1/rotate-admin-token');
+    const r = await conn.client.request('POST', '/admin/v1/rotate-admin-token', { body: { confirm: true } });
     const body = r.body as { token: string; tokenFile: string | null };
     if (ctx.configPath) await saveCliConfig(ctx.configPath, { ...ctx.config, token: body.token });
     const result = { token: body.token, tokenFile: body.tokenFile, configFile: ctx.configPath ?? null };
