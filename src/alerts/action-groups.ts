@@ -1,4 +1,5 @@
 import { ApiError, armIdKey, buildArmId } from '../lib/index.js';
+import { redactUrl } from '../storage/index.js';
 import { UNSUPPORTED_RECEIVER_KINDS, type ActionGroupPut, type WebhookReceiver } from '../model/index.js';
 import type { ResourceRecord } from '../store/index.js';
 import type { AlertsContext } from './context.js';
@@ -14,6 +15,30 @@ export interface ActionGroupBody {
     webhookReceivers: Array<Required<Pick<WebhookReceiver, 'name' | 'serviceUri' | 'useCommonAlertSchema' | 'useAadAuth'>>>;
     provisioningState: string;
   } & Record<string, unknown>;
+}
+
+/**
+ * The secret of an action group: its receivers' full URLs by receiver name (a webhook URL often
+ * carries a key in its query). The body keeps only their redacted form, so output never shows a
+ * key, and the secret column is sealed at rest (src/store/secrets.ts).
+ */
+export interface ActionGroupSecret { webhookServiceUris: Record<string, string> }
+
+/** The URL to deliver to for a receiver: from the sealed secret, or (a group stored before secrets were kept apart) the body. */
+export function receiverServiceUri(group: ResourceRecord<ActionGroupBody>, receiverName: string): string {
+  const uris = (group.secret as Partial<ActionGroupSecret> | null)?.webhookServiceUris;
+  return uris?.[receiverName] ?? group.body.properties.webhookReceivers.find((r) => r.name === receiverName)?.serviceUri ?? '';
+}
+
+/**
+ * The URL to keep for a receiver of a PUT: the one given, except that the redacted form of the
+ * receiver's current URL (what a GET showed, sent back by a read-modify-write client such as
+ * `az monitor action-group update`) keeps the current URL and its key.
+ */
+function keptServiceUri(existing: ResourceRecord<ActionGroupBody> | null, name: string, given: string): string {
+  if (!existing) return given;
+  const current = receiverServiceUri(existing, name);
+  return current && given === redactUrl(current) ? current : given;
 }
 
 /** Id of an action group. */
@@ -47,13 +72,14 @@ export async function putActionGroup(actx: AlertsContext, sub: string, rg: strin
     properties: {
       groupShortName: p.groupShortName,
       enabled: p.enabled,
-      webhookReceivers: receivers.map((r) => ({ name: r.name, serviceUri: r.serviceUri, useCommonAlertSchema: r.useCommonAlertSchema ?? false, useAadAuth: false })),
+      webhookReceivers: receivers.map((r) => ({ name: r.name, serviceUri: redactUrl(r.serviceUri), useCommonAlertSchema: r.useCommonAlertSchema ?? false, useAadAuth: false })),
       ...Object.fromEntries(UNSUPPORTED_RECEIVER_KINDS.map((k) => [k, []])),
       provisioningState: 'Succeeded',
     },
   };
   const record = await actx.store.putResource<ActionGroupBody>({
     key: armIdKey(id), type: 'actionGroup', parentKey: null, id: existing?.id ?? id, name: existing?.name ?? name, subscriptionId: sub, resourceGroup: rg, location, body,
+    secret: { webhookServiceUris: Object.fromEntries(receivers.map((r) => [r.name, keptServiceUri(existing, r.name, r.serviceUri)])) } satisfies ActionGroupSecret,
   });
   return { record, created: !existing };
 }

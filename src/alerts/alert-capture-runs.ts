@@ -1,6 +1,6 @@
 import type { AlertCaptureRunRecord, ResourceRecord } from '../store/index.js';
 import { redactUrl } from '../storage/index.js';
-import { FINISHED_RUN_STATES, type AlertCaptureBody, type AlertCaptureRunDetail } from './alert-capture.js';
+import { FINISHED_RUN_STATES, notificationUrisOf, type AlertCaptureBody, type AlertCaptureRunDetail } from './alert-capture.js';
 import type { AlertsContext, CaptureOperations } from './context.js';
 import { deliverWebhook } from './webhook.js';
 
@@ -102,11 +102,11 @@ export class AlertCaptureRunWatcher {
         ...completion,
       },
     };
-    return Promise.all(endpoint.body.properties.notificationWebhooks.map(async (w) => {
-      const r = await deliverWebhook(w.serviceUri, payload, { ...this.actx.webhook, signal: this.abort.signal });
+    return Promise.all(notificationUrisOf(endpoint).map(async (uri) => {
+      const r = await deliverWebhook(uri, payload, { ...this.actx.webhook, signal: this.abort.signal });
       this.actx.telemetry.alertCaptureNotifications.inc({ outcome: r.outcome });
-      if (r.outcome === 'Failed') this.actx.logger.warn({ run: run.id, url: redactUrl(w.serviceUri), httpStatus: r.httpStatus, error: r.error }, 'alert-capture completion notification failed');
-      return { url: redactUrl(w.serviceUri), ...r };
+      if (r.outcome === 'Failed') this.actx.logger.warn({ run: run.id, url: redactUrl(uri), httpStatus: r.httpStatus, error: r.error }, 'alert-capture completion notification failed');
+      return { url: redactUrl(uri), ...r };
     }));
   }
 

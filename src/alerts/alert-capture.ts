@@ -7,6 +7,13 @@ import type { ResourceRecord } from '../store/index.js';
 import type { AlertsContext, CaptureOperations, CaptureSummary } from './context.js';
 import { resolveHostReference, type HostInfo } from './hosts.js';
 import { AlertPayloadError, parseAlertPayload, type AlertPayloadSchema, type IncomingAlert } from './payload-parse.js';
+import { redactUrl } from '../storage/index.js';
+import { deliverWebhook, type WebhookDeliveryResult } from './webhook.js';
+
+/** A normal HTTP delivery (a URL that only looked like an own endpoint). */
+function deliverWebhookOver(actx: AlertsContext, url: string, payload: unknown): Promise<WebhookDeliveryResult> {
+  return deliverWebhook(url, payload, actx.webhook);
+}
 
 /**
  * The alert-triggered capture endpoint: seed 002's Azure function as a feature. A keyed URL takes
@@ -44,14 +51,16 @@ export interface AlertCaptureBody {
     filters: PacketCaptureFilter[];
     notificationWebhooks: Array<{ serviceUri: string }>;
     hostLabel: string | null;
+    /** Resource groups whose hosts this endpoint may capture on (null: every host of its own subscription). */
+    resourceGroups: string[] | null;
     /** The URL without its key. */
     endpoint: string;
     provisioningState: string;
   };
 }
 
-/** The secret of an endpoint: only the SHA-256 of its key. */
-interface AlertCaptureSecret { keySha256: string }
+/** The secret of an endpoint: the SHA-256 of its key, and its notification webhooks' full URLs (the body shows them redacted). */
+interface AlertCaptureSecret { keySha256: string; notificationUris?: string[] }
 
 /** Id of an alert-capture endpoint. */
 export function alertCaptureId(sub: string, rg: string, name: string): string {
@@ -113,16 +122,24 @@ export async function putAlertCapture(actx: AlertsContext, ops: CaptureOperation
       sessionLimit: p.sessionLimit ?? ALERT_CAPTURE_DEFAULTS.sessionLimit,
       storageLocation: { storageId, ...(sl.storagePath ? { storagePath: sl.storagePath } : {}), ...(filePath ? { filePath } : {}) },
       filters,
-      notificationWebhooks: (p.notificationWebhooks ?? []).map((w) => ({ serviceUri: w.serviceUri })),
+      // Shown redacted: a webhook URL may carry a key. The full URLs are in the sealed secret.
+      notificationWebhooks: (p.notificationWebhooks ?? []).map((w) => ({ serviceUri: redactUrl(w.serviceUri) })),
       hostLabel: p.hostLabel ?? null,
+      resourceGroups: p.resourceGroups ? [...new Set(p.resourceGroups.map((g) => g.toLowerCase()))] : null,
       endpoint: alertCaptureEndpoint(baseUrl, sub, existing?.resourceGroup ?? rg, existing?.name ?? name),
       provisioningState: 'Succeeded',
     },
   };
   const key = existing ? null : randomBytes(32).toString('base64url');
+  const previous = (existing?.secret as AlertCaptureSecret | null) ?? null;
+  const notificationUris = (p.notificationWebhooks ?? []).map((w, i) => {
+    // A read-modify-write client sends back the redacted URL it was shown: keep the full one.
+    const current = previous?.notificationUris?.[i];
+    return current && redactUrl(current) === w.serviceUri ? current : w.serviceUri;
+  });
   const record = await actx.store.putResource<AlertCaptureBody>({
     key: armIdKey(id), type: 'alertCapture', parentKey: null, id: existing?.id ?? id, name: existing?.name ?? name, subscriptionId: sub, resourceGroup: rg, location: null, body,
-    ...(key ? { secret: { keySha256: sha256(key).toString('hex') } satisfies AlertCaptureSecret } : {}),
+    secret: { keySha256: key ? sha256(key).toString('hex') : previous?.keySha256 ?? '', notificationUris } satisfies AlertCaptureSecret,
   });
   return { record, created: !existing, url: key ? `${body.properties.endpoint}?code=${key}` : null };
 }
@@ -130,7 +147,7 @@ export async function putAlertCapture(actx: AlertsContext, ops: CaptureOperation
 /** Replaces an endpoint's key; returns the new keyed URL (the old one stops working). */
 export async function regenerateAlertCaptureKey(actx: AlertsContext, rec: ResourceRecord<AlertCaptureBody>): Promise<string> {
   const key = randomBytes(32).toString('base64url');
-  await actx.store.putResource<AlertCaptureBody>({ ...rec, secret: { keySha256: sha256(key).toString('hex') } satisfies AlertCaptureSecret });
+  await actx.store.putResource<AlertCaptureBody>({ ...rec, secret: { ...((rec.secret as AlertCaptureSecret | null) ?? {}), keySha256: sha256(key).toString('hex') } satisfies AlertCaptureSecret });
   return `${rec.body.properties.endpoint}?code=${key}`;
 }
 
@@ -191,6 +208,8 @@ export interface TriggerRequest {
   name: string;
   /** The key from `?code=` or the `x-functions-key` header (Azure Functions' two places). */
   presentedKey: string | null;
+  /** Set only by {@link deliverToOwnEndpoint}: this server's own action group calling in-process, which needs no key. */
+  fromOwnActionGroup?: boolean;
   body: Buffer;
   /** How the caller reached the server (URLs in capture views). */
   baseUrl: string;
@@ -209,7 +228,7 @@ function emptyDetail(): AlertCaptureRunDetail {
 export async function triggerAlertCapture(actx: AlertsContext, ops: CaptureOperations, req: TriggerRequest): Promise<TriggerAnswer> {
   const rec = await actx.store.getResource<AlertCaptureBody>(armIdKey(alertCaptureId(req.subscriptionId, req.resourceGroup, req.name)));
   if (!rec || rec.type !== 'alertCapture') throw new ApiError('NotFound', 'No alert-capture endpoint has this URL.');
-  if (!keyMatches(req.presentedKey, (rec.secret as AlertCaptureSecret | null)?.keySha256 ?? '')) {
+  if (!req.fromOwnActionGroup && !keyMatches(req.presentedKey, (rec.secret as AlertCaptureSecret | null)?.keySha256 ?? '')) {
     actx.telemetry.alertCaptureTriggers.inc({ outcome: 'unauthorized' });
     throw new ApiError('AuthenticationFailed', 'The key of this alert-capture URL is missing or wrong (pass it as ?code=KEY or in the x-functions-key header).');
   }
@@ -229,7 +248,10 @@ export async function triggerAlertCapture(actx: AlertsContext, ops: CaptureOpera
     throw error;
   }
 
-  const hosts = await actx.listHosts();
+  const allHosts = await actx.listHosts();
+  // An endpoint captures only on hosts of its own subscription (and resource groups, if narrowed):
+  // an alert naming any other host is refused, never started elsewhere.
+  const hosts = allHosts.filter((h) => inEndpointScope(rec, h));
   const outcomes: TriggerOutcome[] = [];
   const errors: ApiError[] = [];
   const startedHosts = new Set<string>();
@@ -239,7 +261,11 @@ export async function triggerAlertCapture(actx: AlertsContext, ops: CaptureOpera
       outcomes.push(await recordFinal(actx, rec, 'ignored', { ...detail, reason: 'the alert is resolved; only firing alerts start a capture' }));
       continue;
     }
-    const host = resolveAlertHost(alert, hosts);
+    let host = resolveAlertHost(alert, hosts);
+    if (host instanceof ApiError && host.code === 'VirtualMachineNotFound') {
+      const outside = resolveAlertHost(alert, allHosts);
+      if (!(outside instanceof ApiError)) host = new ApiError('Forbidden', `${alert.hostReferenceField} '${alert.hostReference ?? ''}' names a host outside this endpoint's scope (subscription '${rec.subscriptionId}'${rec.body.properties.resourceGroups ? `, resource groups ${rec.body.properties.resourceGroups.join(', ')}` : ''}); nothing was started.`, { target: alert.hostReferenceField });
+    }
     if (host instanceof ApiError) {
       errors.push(host);
       outcomes.push(await recordFinal(actx, rec, 'refused', { ...detail, reason: host.message, errorCode: host.code }));
@@ -261,6 +287,45 @@ export async function triggerAlertCapture(actx: AlertsContext, ops: CaptureOpera
   if (started.length > 0) return { statusCode: 202, body: { status: 'Accepted', ...summary } };
   if (errors.length > 0 && outcomes.every((o) => o.outcome === 'refused' || o.outcome === 'failed')) throw errors[0]!;
   return { statusCode: 200, body: { status: outcomes.every((o) => o.outcome === 'ignored') ? 'Ignored' : 'NothingStarted', ...summary } };
+}
+
+/** Whether a host is in an endpoint's scope: its subscription, and one of its resource groups when it names some. */
+export function inEndpointScope(rec: ResourceRecord<AlertCaptureBody>, host: HostInfo): boolean {
+  if (host.subscriptionId.toLowerCase() !== rec.subscriptionId.toLowerCase()) return false;
+  const groups = rec.body.properties.resourceGroups;
+  return !groups || groups.includes(host.resourceGroup.toLowerCase());
+}
+
+/** The full notification URLs of an endpoint (sealed secret), or those of its body for one stored before they were kept apart. */
+export function notificationUrisOf(rec: ResourceRecord<AlertCaptureBody>): string[] {
+  return (rec.secret as AlertCaptureSecret | null)?.notificationUris ?? rec.body.properties.notificationWebhooks.map((w) => w.serviceUri);
+}
+
+/**
+ * When `url` is one of this server's own alert-capture endpoints (its URL as the server recorded
+ * it, with or without a key), runs the trigger in-process — an action group of this server
+ * needs no key in its stored URL — and answers like a webhook delivery; otherwise null.
+ */
+export function deliverToOwnEndpoint(actx: AlertsContext, ops: CaptureOperations, url: string, payload: unknown): Promise<WebhookDeliveryResult> | null {
+  let parsed: URL;
+  try { parsed = new URL(url); } catch { return null; }
+  const parts = parsed.pathname.split('/');
+  const prefix = ALERT_CAPTURE_PATH_PREFIX.split('/');
+  if (parts.length !== prefix.length + 3 || parts.slice(0, prefix.length).join('/').toLowerCase() !== ALERT_CAPTURE_PATH_PREFIX) return null;
+  let sub: string, rg: string, name: string;
+  try { [sub, rg, name] = parts.slice(prefix.length).map((p) => decodeURIComponent(p)) as [string, string, string]; } catch { return null; }
+  return (async (): Promise<WebhookDeliveryResult | null> => {
+    const rec = await actx.store.getResource<AlertCaptureBody>(armIdKey(alertCaptureId(sub, rg, name)));
+    // Only the URL the server itself recorded for the endpoint: another host's same path is not ours.
+    if (!rec || rec.type !== 'alertCapture' || redactUrl(url).toLowerCase() !== rec.body.properties.endpoint.toLowerCase()) return null;
+    try {
+      const answer = await triggerAlertCapture(actx, ops, { subscriptionId: sub, resourceGroup: rg, name, presentedKey: null, fromOwnActionGroup: true, body: Buffer.from(JSON.stringify(payload)), baseUrl: actx.baseUrl() });
+      return { outcome: 'Succeeded', attempts: 1, httpStatus: answer.statusCode, error: null };
+    } catch (error) {
+      if (error instanceof ApiError) return { outcome: 'Failed', attempts: 1, httpStatus: error.statusCode, error: `${error.code}: ${error.message}` };
+      throw error;
+    }
+  })().then((r) => r ?? deliverWebhookOver(actx, url, payload));
 }
 
 function resolveAlertHost(alert: IncomingAlert, hosts: readonly HostInfo[]): HostInfo | ApiError {

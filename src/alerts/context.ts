@@ -3,7 +3,7 @@ import type { PacketCaptureCreateRequest, PacketCaptureStatus } from '../model/i
 import type { Store } from '../store/index.js';
 import type { HostInfo } from './hosts.js';
 import type { AlertsTelemetry } from './telemetry.js';
-import type { WebhookDeliveryOptions } from './webhook.js';
+import type { WebhookDeliveryOptions, WebhookDeliveryResult } from './webhook.js';
 
 /** A network watcher, as alert-triggered captures need it. */
 export interface WatcherRef { key: string; id: string; name: string; resourceGroup: string; subscriptionId: string; location: string }
@@ -54,4 +54,6 @@ export interface AlertsContext {
   telemetry: AlertsTelemetry;
   /** Webhook delivery settings (tests shorten the retries). */
   webhook: WebhookDeliveryOptions;
+  /** Delivers to this server's own alert-capture endpoint in-process when `url` is one (no key needed), else null: send it over HTTP. */
+  deliverToOwnEndpoint?(url: string, payload: unknown): Promise<WebhookDeliveryResult> | null;
 }

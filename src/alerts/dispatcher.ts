@@ -1,6 +1,6 @@
 import { armIdKey } from '../lib/index.js';
 import { redactUrl } from '../storage/index.js';
-import type { ActionGroupBody } from './action-groups.js';
+import { receiverServiceUri, type ActionGroupBody } from './action-groups.js';
 import type { AlertsContext } from './context.js';
 import type { MetricAlertBody } from './metric-alerts.js';
 import { buildCommonAlertPayload, buildMetricAlertPayload, type AlertNotice } from './payloads.js';
@@ -54,11 +54,14 @@ export class NotificationDispatcher {
         const schema = receiver.useCommonAlertSchema ? 'azureMonitorCommonAlertSchema' : 'AzureMonitorMetricAlert';
         const n = { ...notice, customProperties };
         const payload = receiver.useCommonAlertSchema ? buildCommonAlertPayload(n) : buildMetricAlertPayload(n);
-        deliveries.push(deliverWebhook(receiver.serviceUri, payload, { ...this.actx.webhook, signal: this.abort.signal }).then((r) => {
+        const url = receiverServiceUri(group, receiver.name);
+        // This server's own alert-capture endpoint is called in-process: its URL needs no key.
+        const delivery = this.actx.deliverToOwnEndpoint?.(url, payload) ?? null;
+        deliveries.push((delivery ?? deliverWebhook(url, payload, { ...this.actx.webhook, signal: this.abort.signal })).then((r) => {
           this.actx.telemetry.notifications.inc({ outcome: r.outcome });
           if (r.outcome === 'Failed') {
             // The URL may carry a key (an alert-capture URL): only its redacted form is logged.
-            this.actx.logger.warn({ alert: notice.alertId, receiver: receiver.name, url: redactUrl(receiver.serviceUri), httpStatus: r.httpStatus, error: r.error }, 'alert webhook delivery failed');
+            this.actx.logger.warn({ alert: notice.alertId, receiver: receiver.name, url: redactUrl(url), httpStatus: r.httpStatus, error: r.error }, 'alert webhook delivery failed');
           }
           return { at: new Date().toISOString(), monitorCondition: notice.monitorCondition, actionGroupId: group.id, receiver: receiver.name, schema, outcome: r.outcome, attempts: r.attempts, httpStatus: r.httpStatus, error: r.error };
         }));

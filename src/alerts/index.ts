@@ -28,3 +28,4 @@ export {
 export { AlertCaptureRunWatcher, COMPLETION_SCHEMA_ID } from './alert-capture-runs.js';
 export { createServerTelemetry, type AlertsTelemetry, type ServerTelemetrySources } from './telemetry.js';
 export { AlertsRuntime, type AlertsRuntimeDeps, type AlertsRuntimeOptions } from './runtime.js';
+export { moveWebhookUrlsToSecrets } from './webhook-secrets.js';

@@ -1,6 +1,7 @@
 import type { Logger } from '../lib/index.js';
 import type { Store } from '../store/index.js';
 import { AlertCaptureRunWatcher, RUN_WATCH_INTERVAL_IN_MS } from './alert-capture-runs.js';
+import { deliverToOwnEndpoint } from './alert-capture.js';
 import type { AlertsContext, CaptureOperations } from './context.js';
 import { NotificationDispatcher } from './dispatcher.js';
 import { EVALUATOR_TICK_IN_MS, MetricAlertEvaluator } from './evaluator.js';
@@ -65,6 +66,7 @@ export class AlertsRuntime {
     const telemetry = createServerTelemetry({ ...deps.telemetry, hostTotals: () => this.metrics.totalsSinceStart() });
     this.context = { store: deps.store, logger: deps.logger, listHosts: deps.listHosts, baseUrl: deps.baseUrl, telemetry, webhook: options.webhook ?? {} };
     this.captures = deps.captures;
+    this.context.deliverToOwnEndpoint = (url, payload) => deliverToOwnEndpoint(this.context, deps.captures, url, payload);
     this.dispatcher = new NotificationDispatcher(this.context);
     // Every rule evaluation needs the host list: evaluations of one tick share one read of it.
     this.evaluator = new MetricAlertEvaluator({ ...this.context, listHosts: cachedFor(HOST_LIST_CACHE_IN_MS, deps.listHosts) }, this.dispatcher, options.evaluatorTickInMs ?? EVALUATOR_TICK_IN_MS);

@@ -15,6 +15,7 @@ import { packetCaptureDownload } from './commands/packet-capture-download.js';
 import { packetCaptureAnalyze, pcapAnalyze, pcapFilter, pcapPackets } from './commands/analyze.js';
 import { login } from './commands/login.js';
 import { runServer, DEFAULT_LISTEN } from './commands/server.js';
+import { agentCredentialRevoke, rotateAdminTokenCommand } from './commands/credentials.js';
 import { runAgent } from './commands/agent.js';
 import { up } from './commands/up.js';
 import { registerAlertCaptureCommands, registerMonitorCommands } from './commands/monitor-commands.js';
@@ -104,6 +105,14 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .requiredOption('-g, --resource-group <rg>', 'resource group of the VM')
     .requiredOption('-n, --name <vm>', 'name of the VM')
     .action(act((o) => vmShow(o, ctx)));
+
+  const agentCredential = vm.command('agent-credential').description("a host's agent credential");
+  leaf(agentCredential, 'revoke', "revoke a host's agent credential and close its live agent connection at once (re-install with 'nw vm extension set')", [
+    'nw vm agent-credential revoke -g myRG --vm-name web1',
+  ])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the VM')
+    .requiredOption('--vm-name <vm>', 'name of the VM')
+    .action(act((o) => agentCredentialRevoke(o, ctx)));
 
   const extension = vm.command('extension').description('the agent extension (NetworkWatcherAgentLinux)');
   leaf(extension, 'set', 'install the agent extension on a host; prints the command to run on the host (shown once)', [
@@ -352,12 +361,25 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--session-limit <count>', 'parallel capture sessions allowed per location and subscription (default 10000)')
     .option('--tls-self-signed', 'serve https with a self-signed certificate for this host, kept in DATA_DIR/tls/')
     .option('--metrics-retention-days <days>', 'how long host metrics are kept (default 7)')
+    .option('--secret-key-file <file>', 'key that encrypts credentials in the database (default DATA_DIR/secret-key; the same file on every replica)')
     .addHelpText('after', examples([
       'nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher --tls-cert cert.pem --tls-key key.pem',
       'NW_DATABASE_URL=postgres://nw@db/netwatcher nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher',
     ]))
     .action(act((o) => runServer(o, ctx, stop, run.starters)));
   program.commands.find((c) => c.name() === 'server')!.options.find((o) => o.long === '--database-url')!.env('NW_DATABASE_URL');
+  program.commands.find((c) => c.name() === 'server')!.options.find((o) => o.long === '--secret-key-file')!.env('NW_SECRET_KEY_FILE');
+  const serverCommand = program.commands.find((c) => c.name() === 'server')!;
+  leaf(serverCommand, 'rotate-admin-token', 'replace the admin token by a new one (printed once, written to DATA_DIR/admin-token); the old one stops working at once', [
+    'nw server rotate-admin-token --data-dir /var/lib/netwatcher     # the embedded database: stop the server first',
+    'nw server rotate-admin-token --data-dir ~/.netwatcher             # the data folder of nw up',
+    'NW_DATABASE_URL=postgres://nw@db/netwatcher nw server rotate-admin-token --data-dir /var/lib/netwatcher',
+    'nw server rotate-admin-token                                      # through the API of the logged-in server; saves the new token in the CLI config',
+  ])
+    .option('--data-dir <dir>', 'data folder of the server or of nw up')
+    .option('--database-url <url>', 'PostgreSQL URL (also NW_DATABASE_URL)')
+    .action(act((o) => rotateAdminTokenCommand(o, ctx)));
+  serverCommand.commands.find((c) => c.name() === 'rotate-admin-token')!.options.find((o) => o.long === '--database-url')!.env('NW_DATABASE_URL');
 
   program
     .command('agent')

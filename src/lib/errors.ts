@@ -31,6 +31,8 @@ export const API_ERROR_CODES = {
   UnsupportedMediaType: 415,
   InternalServerError: 500,
   AgentUnavailable: 503,
+  DatabaseUnavailable: 503,
+  StorageFull: 507,
 } as const;
 
 /** One of the API's stable error codes. */

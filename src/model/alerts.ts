@@ -123,6 +123,8 @@ export const alertCapturePutSchema = ciObject({
     filters: z.array(z.unknown()).optional(),
     notificationWebhooks: z.array(ciObject({ serviceUri: httpUrl })).max(10).optional(),
     hostLabel: z.string().min(1).max(100).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a Prometheus label name').optional(),
+    // ARM's resource-group names: 1-90 letters, digits, _ - . ( ), not ending in a period.
+    resourceGroups: z.array(z.string().regex(/^[-\w.()]{0,89}[-\w()]$/, 'must be a resource group name (1-90 letters, digits, _ - . ( ), not ending in .)')).min(1).max(100).optional(),
   }),
 });
 

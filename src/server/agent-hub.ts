@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -14,8 +15,14 @@ const MAX_AGENT_MESSAGE_BYTES = AGENT_MAX_MESSAGE_BYTES;
 /** Interval of WebSocket pings; a connection that misses two is dropped so the agent reconnects. */
 const PING_INTERVAL_IN_MS = 10_000;
 
-/** Who is at the other end of an agent connection. */
-export interface AgentIdentity { vmKey: string; baseUrl: string }
+/** Who is at the other end of an agent connection: the host, how it reached us, and the id of the credential it presented (revocation closes connections by it). */
+export interface AgentIdentity { vmKey: string; baseUrl: string; credentialId?: string }
+
+/** WebSocket close code sent when the host's credential is revoked (extension or VM deleted, re-enrolled, revoked by an operator). */
+export const CLOSE_CREDENTIAL_REVOKED = 4001;
+
+/** One live agent connection. `revoked` is set the moment it is cut: from then on nothing is read from it or sent to it. */
+interface AgentConnection { identity: AgentIdentity; ws: WebSocket; revoked: boolean }
 
 /**
  * Keeps one WebSocket per connected agent (the newest wins when an agent reconnects) and delivers
@@ -23,7 +30,9 @@ export interface AgentIdentity { vmKey: string; baseUrl: string }
  * in order, so a state never overtakes the one before it.
  */
 export class AgentHub extends EventEmitter {
-  private readonly sockets = new Map<string, WebSocket>();
+  private readonly sockets = new Map<string, AgentConnection>();
+  /** The connection whose message is being handled: replies go to it, never to a newer connection of the same host. */
+  private readonly current = new AsyncLocalStorage<AgentConnection>();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_AGENT_MESSAGE_BYTES });
   private pingTimer: NodeJS.Timeout | null = null;
 
@@ -33,6 +42,8 @@ export class AgentHub extends EventEmitter {
       authenticate(request: IncomingMessage): Promise<AgentIdentity | null>;
       onMessage(identity: AgentIdentity, msg: AgentToServer): Promise<void>;
       onDisconnect(identity: AgentIdentity): Promise<void>;
+      /** Of these credential ids, the ones still valid (checked every ping interval, so a credential revoked through another replica's database cuts this replica's connection too). */
+      validCredentials?(credentialIds: string[]): Promise<Set<string>>;
     },
   ) {
     super();
@@ -63,14 +74,21 @@ export class AgentHub extends EventEmitter {
 
   private accept(identity: AgentIdentity, ws: WebSocket): void {
     const previous = this.sockets.get(identity.vmKey);
-    if (previous) previous.close(4000, 'replaced by a newer connection');
-    this.sockets.set(identity.vmKey, ws);
+    if (previous) {
+      // The same agent reconnecting keeps its queued messages; another credential (a re-enrolled
+      // host) must not have the old one's messages handled or answered.
+      if (previous.identity.credentialId !== identity.credentialId) previous.revoked = true;
+      previous.ws.close(4000, 'replaced by a newer connection');
+    }
+    const conn: AgentConnection = { identity, ws, revoked: false };
+    this.sockets.set(identity.vmKey, conn);
     (ws as WebSocket & { alive?: boolean }).alive = true;
     ws.on('pong', () => { (ws as WebSocket & { alive?: boolean }).alive = true; });
     let queue = Promise.resolve();
     let greeted = false;
     ws.on('message', (data, isBinary) => {
-      if (isBinary) return;
+      // A cut connection may still deliver frames that were in flight: they are not accepted.
+      if (isBinary || conn.revoked) return;
       // Every message is checked against the protocol schema before anything acts on it: a
       // compromised host can send only well-typed, bounded values about itself.
       const parsed = parseAgentToServer(data.toString('utf8'));
@@ -91,12 +109,16 @@ export class AgentHub extends EventEmitter {
         this.logger.warn({ vm: identity.vmKey, type: msg.type }, 'agent sent a message before its hello; ignored');
         return;
       }
-      queue = queue.then(() => this.handlers.onMessage(identity, msg)).catch((error: unknown) => {
+      queue = queue.then(() => {
+        // Messages queued before a revocation are dropped too, not handled late.
+        if (conn.revoked) return undefined;
+        return this.current.run(conn, () => this.handlers.onMessage(identity, msg));
+      }).catch((error: unknown) => {
         this.logger.error({ err: error, vm: identity.vmKey, type: msg.type }, 'handling an agent message failed');
       });
     });
     ws.on('close', () => {
-      if (this.sockets.get(identity.vmKey) !== ws) return;
+      if (this.sockets.get(identity.vmKey) !== conn) return;
       this.sockets.delete(identity.vmKey);
       queue = queue.then(() => this.handlers.onDisconnect(identity)).catch((error: unknown) => {
         this.logger.error({ err: error, vm: identity.vmKey }, 'recording an agent disconnect failed');
@@ -106,8 +128,47 @@ export class AgentHub extends EventEmitter {
     this.logger.info({ vm: identity.vmKey }, 'agent connected');
   }
 
+  /**
+   * Cuts a host's live connection at once (its credential was revoked): nothing more is read
+   * from it or sent to it, the host is recorded disconnected, and the agent is told why (close
+   * code 4001). Returns whether there was a connection. A later connection with a new credential
+   * is accepted as usual.
+   */
+  async disconnect(vmKey: string, reason: string): Promise<boolean> {
+    const conn = this.sockets.get(vmKey.toLowerCase());
+    if (!conn) return false;
+    this.cut(conn, reason);
+    await this.handlers.onDisconnect(conn.identity).catch((error: unknown) => {
+      this.logger.error({ err: error, vm: conn.identity.vmKey }, 'recording an agent disconnect failed');
+    });
+    return true;
+  }
+
+  private cut(conn: AgentConnection, reason: string): void {
+    conn.revoked = true;
+    if (this.sockets.get(conn.identity.vmKey) === conn) this.sockets.delete(conn.identity.vmKey);
+    conn.ws.close(CLOSE_CREDENTIAL_REVOKED, reason.slice(0, 120));
+    // The close handshake waits for the peer; a revoked peer gets no say in how long the socket lives.
+    setTimeout(() => conn.ws.terminate(), 1000).unref();
+    this.logger.info({ vm: conn.identity.vmKey, reason }, 'agent connection closed: credential revoked');
+  }
+
+  private async sweepRevoked(): Promise<void> {
+    if (!this.handlers.validCredentials) return;
+    const conns = [...this.sockets.values()].filter((c) => c.identity.credentialId);
+    if (conns.length === 0) return;
+    const valid = await this.handlers.validCredentials(conns.map((c) => c.identity.credentialId!));
+    for (const c of conns) {
+      if (!c.revoked && !valid.has(c.identity.credentialId!)) {
+        this.cut(c, 'the credential of this host was revoked');
+        await this.handlers.onDisconnect(c.identity).catch(() => undefined);
+      }
+    }
+  }
+
   private pingAll(): void {
-    for (const ws of this.sockets.values()) {
+    this.sweepRevoked().catch((error: unknown) => this.logger.warn({ err: error }, 'checking agent credentials failed'));
+    for (const { ws } of this.sockets.values()) {
       const w = ws as WebSocket & { alive?: boolean };
       if (w.alive === false) { ws.terminate(); continue; }
       w.alive = false;
@@ -122,9 +183,16 @@ export class AgentHub extends EventEmitter {
 
   /** Sends a message to a host's agent; false when it is not connected (the caller relies on reconciliation at reconnect). */
   send(vmKey: string, msg: ServerToAgent): boolean {
-    const ws = this.sockets.get(vmKey.toLowerCase());
-    if (!ws || ws.readyState !== ws.OPEN) return false;
-    ws.send(JSON.stringify(msg));
+    const key = vmKey.toLowerCase();
+    // A reply to a message goes to the connection that sent it: a message of a revoked (or
+    // replaced) connection must not earn the new connection an answer it never asked for.
+    // (A connection replaced by the same agent reconnecting with the same credential is not
+    // revoked: its replies go to the newest connection, which is that agent.)
+    const replyingTo = this.current.getStore();
+    if (replyingTo && replyingTo.identity.vmKey.toLowerCase() === key && replyingTo.revoked) return false;
+    const conn = this.sockets.get(key);
+    if (!conn || conn.revoked || conn.ws.readyState !== conn.ws.OPEN) return false;
+    conn.ws.send(JSON.stringify(msg));
     return true;
   }
 
@@ -136,7 +204,7 @@ export class AgentHub extends EventEmitter {
   /** Closes every agent connection. */
   async close(): Promise<void> {
     if (this.pingTimer) clearInterval(this.pingTimer);
-    for (const ws of this.sockets.values()) ws.close(1001, 'server shutting down');
+    for (const { ws } of this.sockets.values()) ws.close(1001, 'server shutting down');
     this.sockets.clear();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }

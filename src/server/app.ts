@@ -18,6 +18,7 @@ import { registerWatcherRoutes } from './routes/watchers.js';
 import { isAlertCaptureTriggerPath, registerAlertCaptureRoutes, registerAlertCaptureTrigger } from './routes/alert-capture.js';
 import { registerAlertRoutes } from './routes/alerts.js';
 import { registerMetricRoutes } from './routes/metrics.js';
+import { registerCredentialRoutes } from './routes/credentials.js';
 
 /** Largest JSON body accepted (ARM's own limit is 4 MiB; ours are small). */
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
@@ -64,8 +65,11 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
 
   app.setErrorHandler((error: FastifyError | ApiError, req, reply) => {
     let apiError: ApiError;
-    if (error instanceof ApiError) apiError = error;
-    else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') apiError = new ApiError('PayloadTooLarge', `The request body is larger than ${MAX_JSON_BODY_BYTES} bytes.`);
+    if (error instanceof ApiError) {
+      apiError = error;
+      // A full disk or a stopped database: the operator must hear of it, not only the caller.
+      if (apiError.statusCode >= 500) ctx.logger.error({ code: apiError.code, method: req.method, url: req.url.split('?')[0] }, apiError.message);
+    } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') apiError = new ApiError('PayloadTooLarge', `The request body is larger than ${MAX_JSON_BODY_BYTES} bytes.`);
     else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') apiError = new ApiError('UnsupportedMediaType', `Content-Type '${req.headers['content-type'] ?? ''}' is not supported; send application/json.`);
     else if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError || error.statusCode === 400) apiError = new ApiError('InvalidRequestContent', `The request content is not valid JSON: ${error.message}`);
     else {
@@ -112,6 +116,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     registerAlertRoutes(arm, ctx);
     registerMetricRoutes(arm, ctx);
     registerAlertCaptureRoutes(arm, ctx);
+    registerCredentialRoutes(arm, ctx);
   });
 
   // The web portal: its page and assets, and sign-in/out into a cookie session (src/web).

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../lib/index.js';
-import type { Store, TokenInfo } from '../store/index.js';
+import type { Store } from '../store/index.js';
+import { verifyCredential, type CredentialInfo } from './credentials.js';
 
 /** Reads `Authorization: Bearer …`; null when absent or malformed. */
 export function bearerToken(request: FastifyRequest): string | null {
@@ -11,10 +12,12 @@ export function bearerToken(request: FastifyRequest): string | null {
 }
 
 /** Checks the request's bearer token; throws 401 AuthenticationFailed when missing or wrong. */
-export async function authenticate(store: Store, request: FastifyRequest, allowed: readonly TokenInfo['kind'][]): Promise<TokenInfo> {
+export async function authenticate(store: Store, request: FastifyRequest, allowed: readonly CredentialInfo['kind'][]): Promise<CredentialInfo> {
   const token = bearerToken(request);
   if (!token) throw new ApiError('AuthenticationFailed', 'Authentication failed. The Authorization header is missing or is not a Bearer token.');
-  const info = await store.verifyToken(token);
+  const info = await verifyCredential(store, token);
   if (!info || !allowed.includes(info.kind)) throw new ApiError('AuthenticationFailed', 'Authentication failed. The access token is invalid or expired.');
   return info;
 }
+
+export { verifyCredential, tokenKindOfPrefix, type CredentialInfo } from './credentials.js';

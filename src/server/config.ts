@@ -6,6 +6,8 @@ export interface ServerConfig {
   dataDir: string;
   /** PostgreSQL URL; when absent the embedded PGlite database in dataDir is used. */
   databaseUrl?: string;
+  /** Key file that encrypts credentials in the database (default DATA_DIR/secret-key, created when missing); every replica of one database needs the same. */
+  secretKeyFile?: string;
   /** Base URL that agents and clients reach this server at (install commands, upload URLs); default: the request's own host. */
   publicUrl?: string;
   /** Location given to hosts enrolled without one. */

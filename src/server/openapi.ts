@@ -16,6 +16,7 @@ import { ALERT_CAPTURE_PATH_PREFIX, ALERT_CAPTURE_PROVIDER } from '../alerts/ind
 import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema } from '../model/index.js';
 import { storageBackendConfigSchema } from '../storage/index.js';
 import { AGENT_CA_PATH, AGENT_ENROLL_PATH, enrollRequestSchema } from './routes/agents.js';
+import { ROTATE_ADMIN_TOKEN_PATH, TOKENS_PATH } from './routes/credentials.js';
 
 /** Path of the served document. */
 export const OPENAPI_PATH = '/openapi.json';
@@ -234,6 +235,10 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'get', path: `${VM}/{vmName}/extensions/{vmExtensionName}`, operationId: 'VirtualMachineExtensions_Get', summary: 'The agent extension (AzureNetworkWatcherExtension also finds it)', tag: 'VirtualMachineExtensions', responses: { 200: ok('VirtualMachineExtension', 'OK', ['ETag']) } },
   { method: 'put', path: `${VM}/{vmName}/extensions/{vmExtensionName}`, operationId: 'VirtualMachineExtensions_CreateOrUpdate', summary: 'Installs the agent: registers the host and returns a one-time install command', tag: 'VirtualMachineExtensions', body: 'VirtualMachineExtensionPut', responses: { 200: ok('VirtualMachineExtension', 'Updated', ['Azure-AsyncOperation']), 201: ok('VirtualMachineExtension', 'Created', ['Azure-AsyncOperation']) }, lro: 'azure-async-operation' },
   { method: 'delete', path: `${VM}/{vmName}/extensions/{vmExtensionName}`, operationId: 'VirtualMachineExtensions_Delete', summary: "Removes the agent extension and revokes the host's credential", tag: 'VirtualMachineExtensions', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
+
+  { method: 'post', path: `${VM}/{vmName}/revokeAgentCredential`, operationId: 'VirtualMachines_RevokeAgentCredential', summary: "Revokes the host's agent credential and unused enrolment tokens and closes its live agent connection at once (netwatcher)", tag: 'VirtualMachines', responses: { 200: json('Revoked') } },
+  { method: 'post', path: ROTATE_ADMIN_TOKEN_PATH, operationId: 'AdminToken_Rotate', summary: 'Replaces every admin token by a new one, answered once and written to DATA_DIR/admin-token; the old ones stop working at once', tag: 'Server', responses: { 200: json('The new token') } },
+  { method: 'get', path: TOKENS_PATH, operationId: 'Tokens_List', summary: 'What every token row is for (kind, description, host, dates); never a token or its hash', tag: 'Server', responses: { 200: json() }, pageable: null },
 
   { method: 'get', path: `${SUB}/providers/Microsoft.Storage/storageAccounts`, operationId: 'StorageAccounts_List', summary: 'Storage accounts of a subscription', tag: 'StorageAccounts', responses: { 200: ok('StorageAccountListResult') }, pageable: null },
   { method: 'get', path: SA, operationId: 'StorageAccounts_ListByResourceGroup', summary: 'Storage accounts of a resource group', tag: 'StorageAccounts', responses: { 200: ok('StorageAccountListResult') }, pageable: null },

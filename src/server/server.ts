@@ -1,20 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createLogger, selfSignedRootOf } from '../lib/index.js';
 import type { AgentToServer } from '../model/index.js';
-import { Store, migrate, openPglite, openPostgres } from '../store/index.js';
+import { SecretBox, Store, loadOrCreateSecretKey, migrate, openPglite, openPostgres, tightenDataDir, translateDatabaseError } from '../store/index.js';
 import { AgentHub } from './agent-hub.js';
 import { buildApp } from './app.js';
 import { bearerToken } from './auth.js';
 import type { ServerConfig } from './config.js';
+import { ADMIN_TOKEN_FILE, ensureAdminToken, verifyCredential } from './credentials.js';
 import { handleAgentMessage } from './services/agent-channel.js';
 import type { ServerContext } from './services/context.js';
 import { ensureDefaultStorageAccount } from './services/storage-accounts.js';
 import { setAgentConnected } from './services/vms.js';
 import { startAlertsRuntime } from './routes/alerts-runtime.js';
+import { moveWebhookUrlsToSecrets } from '../alerts/index.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -27,8 +29,10 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** File in the data folder that holds the admin token for the local operator (`nw up` copies it into the CLI config). */
-export const ADMIN_TOKEN_FILE = 'admin-token';
+export { ADMIN_TOKEN_FILE };
+
+/** Server settings that are secrets (sealed in the database). */
+const SECRET_SETTINGS = ['signing-key'] as const;
 
 /**
  * Starts the control plane: database (PGlite in the data folder, or PostgreSQL), migrations,
@@ -37,24 +41,48 @@ export const ADMIN_TOKEN_FILE = 'admin-token';
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const logger = createLogger({ name: 'nw-server', level: config.logLevel });
-  const db = config.databaseUrl ? await openPostgres(config.databaseUrl) : await openPglite(join(config.dataDir, 'db'));
-  await migrate(db);
-  const store = new Store(db);
-  const signingKey = Buffer.from(await store.getOrCreateSetting('signing-key', () => randomBytes(32).toString('base64')), 'base64');
+  // The data folder holds the database, the keys and local blobs: owner-only, whatever it was.
+  const tightened = tightenDataDir(config.dataDir);
+  if (tightened > 0) logger.warn({ dataDir: config.dataDir, entries: tightened }, 'the data folder was readable or writable by others: made owner-only');
+  const secretKey = loadOrCreateSecretKey(config.dataDir, config.secretKeyFile);
+  if (secretKey.created) logger.warn({ file: secretKey.file }, 'created the secret key that encrypts credentials in the database: back it up (without it they cannot be read)');
+  let db: Awaited<ReturnType<typeof openPglite>>;
+  try {
+    db = config.databaseUrl ? await openPostgres(config.databaseUrl) : await openPglite(join(config.dataDir, 'db'));
+  } catch (error) {
+    const reason = (translateDatabaseError(error, config.databaseUrl ? null : join(config.dataDir, 'db')) as Error).message;
+    logger.error({ err: error }, `cannot open the database: ${reason}`);
+    throw new Error(`netwatcher server cannot start: ${reason}`, { cause: error });
+  }
+  try {
+    await migrate(db);
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    const reason = (translateDatabaseError(error, config.databaseUrl ? null : join(config.dataDir, 'db')) as Error).message;
+    logger.error({ err: error }, `cannot prepare the database: ${reason}`);
+    throw new Error(`netwatcher server cannot start: ${reason}`, { cause: error });
+  }
+  // PGlite creates its files with the process umask (0644 and 0755): tighten them once they exist.
+  if (db.engine === 'pglite') tightenDataDir(join(config.dataDir, 'db'));
+  const store = new Store(db, new SecretBox(secretKey.key));
+  try {
+    const sealed = (await store.sealPlaintextSecrets(SECRET_SETTINGS)) + (await moveWebhookUrlsToSecrets(store));
+    if (sealed > 0) {
+      logger.info({ rows: sealed }, 'encrypted credentials stored in plain text by an earlier version');
+      // Rewrites the tables so the old plaintext row versions are gone from their files.
+      await db.query('VACUUM FULL resources');
+      await db.query('VACUUM FULL server_settings');
+    }
+  } catch (error) {
+    await db.close();
+    throw new Error(`${(error as Error).message} (secret key file: ${secretKey.file}; docs/security.md)`, { cause: error });
+  }
+  const signingKey = Buffer.from(await store.getOrCreateSecretSetting('signing-key', () => randomBytes(32).toString('base64')), 'base64');
   // With the embedded database this process is the only server, so connections recorded by an
   // earlier run are stale. On PostgreSQL other replicas may hold live connections: leave them.
   if (db.engine === 'pglite') await store.markAllAgentsDisconnected();
 
-  const tokenFile = join(config.dataDir, ADMIN_TOKEN_FILE);
-  let adminToken: string;
-  if (existsSync(tokenFile)) {
-    adminToken = readFileSync(tokenFile, 'utf8').trim();
-    await store.issueToken('admin', { token: adminToken });
-  } else {
-    adminToken = (await store.issueToken('admin')).token;
-    writeFileSync(tokenFile, `${adminToken}\n`, { mode: 0o600 });
-    chmodSync(tokenFile, 0o600);
-  }
+  const adminToken = await ensureAdminToken(store, config.dataDir, logger);
 
   // A self-signed certificate (or chain ending in a self-signed root) is handed to agents pinned by its SHA-256.
   const tlsCa = config.tls ? selfSignedRootOf(readFileSync(config.tls.certPath, 'utf8')) : null;
@@ -63,11 +91,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     authenticate: async (request) => {
       const token = bearerToken({ headers: request.headers } as never);
       if (!token) return null;
-      const info = await store.verifyToken(token);
+      const info = await verifyCredential(store, token);
       if (!info || info.kind !== 'agent' || !info.vmKey) return null;
       const proto = (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-      return { vmKey: info.vmKey, baseUrl: `${proto}://${request.headers.host ?? 'localhost'}` };
+      return { vmKey: info.vmKey, baseUrl: `${proto}://${request.headers.host ?? 'localhost'}`, credentialId: info.id };
     },
+    validCredentials: (ids) => store.liveTokenIds(ids),
     onMessage: (identity, msg: AgentToServer) => handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg),
     onDisconnect: (identity) => setAgentConnected(ctx, identity.vmKey, false),
   });

@@ -1,6 +1,52 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statfsSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { ApiError } from '../lib/index.js';
+
+/** Below this much free space under the embedded database, a failure of the engine is taken for a full disk. */
+const LOW_FREE_SPACE_IN_BYTES = 16 * 1024 * 1024;
+
+/** Free bytes of the file system under `path`, or null when it cannot be read. */
+function freeBytesUnder(path: string): number | null {
+  try {
+    const st = statfsSync(path);
+    return Number(st.bavail) * Number(st.bsize);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A database failure the caller cannot fix by changing the request, as the API's closed error
+ * set names it: `StorageFull` (PostgreSQL's disk_full, SQLSTATE 53100, or "No space left on
+ * device"; and PGlite dying — its WASM runtime answers a failed write with a bare `Aborted()` or
+ * an errno object without a message — while the disk under it is almost full) or
+ * `DatabaseUnavailable` (the engine stopped, the server cannot be reached). Any other error
+ * (a constraint, a syntax error) is returned unchanged. `dataDir` is the embedded database's
+ * folder, for the free-space check and the message.
+ */
+export function translateDatabaseError(error: unknown, dataDir: string | null): unknown {
+  if (error instanceof ApiError) return error;
+  const e = error as { code?: unknown; message?: unknown; name?: unknown; errno?: unknown };
+  const message = typeof e.message === 'string' && e.message ? e.message : String(e.name ?? 'unknown failure');
+  const where = dataDir ? ` under ${dataDir}` : '';
+  const free = dataDir ? freeBytesUnder(dataDir) : null;
+  const full = e.code === '53100' || /no space left on device|ENOSPC|disk full/i.test(message) || e.errno === 28;
+  const engineDied = !isSqlError(e) && (/Aborted\(|RuntimeError|ErrnoError|unreachable/.test(`${String(e.name)} ${message}`) || e.message === undefined);
+  if (full || (engineDied && free !== null && free < LOW_FREE_SPACE_IN_BYTES)) {
+    return new ApiError('StorageFull', `The database cannot write: the disk${where} is full (${message}${free !== null ? `; ${free} bytes free` : ''}). Free space there and retry.`, { cause: error });
+  }
+  const unreachable = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '08000', '08003', '08006'].includes(String(e.code)) || /Connection terminated/i.test(message);
+  if (engineDied || unreachable) {
+    return new ApiError('DatabaseUnavailable', `The database is unavailable (${message}). ${dataDir ? 'The embedded database stopped; restart the server once the cause is fixed.' : 'Check that PostgreSQL is running and reachable.'}`, { cause: error });
+  }
+  return error;
+}
+
+/** True for an error PostgreSQL reported about a statement (it has a five-character SQLSTATE). */
+function isSqlError(e: { code?: unknown }): boolean {
+  return typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) && !e.code.startsWith('08') && !e.code.startsWith('57') && e.code !== '53100';
+}
 
 /** A row set from a query. */
 export type Row = Record<string, unknown>;
@@ -20,13 +66,22 @@ export interface Db {
 
 /** Opens PGlite in a folder (created if missing), or in memory when dataDir is null. */
 export async function openPglite(dataDir: string | null): Promise<Db> {
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const lite = dataDir ? new PGlite(dataDir) : new PGlite();
-  await lite.waitReady;
+  let lite: PGlite;
+  try {
+    if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    lite = dataDir ? new PGlite(dataDir) : new PGlite();
+    await lite.waitReady;
+  } catch (error) {
+    throw translateDatabaseError(error, dataDir);
+  }
   const wrap = (q: Pick<PGlite, 'query'>): Db => ({
     engine: 'pglite',
     async query<T extends Row>(sql: string, params: unknown[] = []) {
-      return (await q.query<T>(sql, params)).rows;
+      try {
+        return (await q.query<T>(sql, params)).rows;
+      } catch (error) {
+        throw translateDatabaseError(error, dataDir);
+      }
     },
     // PGlite is one connection: a nested transaction would deadlock, so a transaction's own
     // handle runs its queries directly.
@@ -35,7 +90,13 @@ export async function openPglite(dataDir: string | null): Promise<Db> {
   });
   return {
     ...wrap(lite),
-    transaction: (fn) => lite.transaction((tx) => fn(wrap(tx))),
+    transaction: async (fn) => {
+      try {
+        return await lite.transaction((tx) => fn(wrap(tx)));
+      } catch (error) {
+        throw translateDatabaseError(error, dataDir);
+      }
+    },
     close: () => lite.close(),
   };
 }
@@ -52,7 +113,11 @@ export async function openPostgres(url: string): Promise<Db> {
   const wrap = (q: pg.Pool | pg.PoolClient): Db => ({
     engine: 'postgres',
     async query<T extends Row>(sql: string, params: unknown[] = []) {
-      return (await q.query(sql, params)).rows as T[];
+      try {
+        return (await q.query(sql, params)).rows as T[];
+      } catch (error) {
+        throw translateDatabaseError(error, null);
+      }
     },
     transaction: async (fn) => fn(wrap(q)),
     close: async () => {},
@@ -60,7 +125,7 @@ export async function openPostgres(url: string): Promise<Db> {
   return {
     ...wrap(pool),
     async transaction(fn) {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((error: unknown) => { throw translateDatabaseError(error, null); });
       try {
         await client.query('BEGIN');
         const result = await fn(wrap(client));

@@ -1,3 +1,4 @@
 export * from './db.js';
 export * from './migrations.js';
 export * from './store.js';
+export * from './secrets.js';

@@ -110,6 +110,13 @@ export const MIGRATIONS: readonly string[] = [
      expires_at timestamptz NOT NULL
    );
    CREATE INDEX IF NOT EXISTS portal_sessions_by_expiry ON portal_sessions (expires_at);`,
+  // Every token row says what it is for (issue 9, point 2); rows from before get their kind's description.
+  `ALTER TABLE api_tokens ADD COLUMN IF NOT EXISTS description text;
+   UPDATE api_tokens SET description = CASE kind
+       WHEN 'admin' THEN 'admin token: full access to the API'
+       WHEN 'agent' THEN 'agent credential of host ' || coalesce(vm_key, '?')
+       ELSE 'one-time enrolment token of host ' || coalesce(vm_key, '?') END
+     WHERE description IS NULL;`,
 ];
 
 /** Brings the schema up to date; safe to call from several replicas at once (advisory lock). */

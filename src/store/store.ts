@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db, Row } from './db.js';
+import { SecretBox, SecretKeyMismatchError } from './secrets.js';
 
 /** Resource types kept in the `resources` table. */
 export type ResourceType = 'watcher' | 'vm' | 'extension' | 'storageAccount' | 'packetCapture' | 'metricAlert' | 'actionGroup' | 'alertCapture';
@@ -25,7 +26,17 @@ export interface ResourceRecord<B = Record<string, unknown>> {
 export type TokenKind = 'admin' | 'agent' | 'enrollment';
 
 /** A verified token. */
-export interface TokenInfo { id: string; kind: TokenKind; vmKey: string | null }
+export interface TokenInfo { id: string; kind: TokenKind; vmKey: string | null; description: string | null }
+
+/**
+ * Prefixes of new tokens, one per kind, so a secret scanner (or a person) can tell an admin
+ * token from an agent credential or an enrolment token. Tokens issued before these prefixes
+ * (`nwa_` agents included) keep working: tokens are looked up by hash, never by prefix.
+ */
+export const TOKEN_PREFIXES: Readonly<Record<TokenKind, string>> = { admin: 'nwa_', agent: 'nwg_', enrollment: 'nwe_' };
+
+/** What a token row says about itself (the token is never kept, only its hash). */
+export interface TokenRow { id: string; kind: TokenKind; vmKey: string | null; description: string | null; createdAt: Date; expiresAt: Date | null; usedAt: Date | null }
 
 /** Per-host state of one capture, as the server last heard it from the agent. */
 export interface CaptureInstanceRecord<S = Record<string, unknown>> { captureUid: string; vmKey: string; captureKey: string; state: S; updatedAt: Date }
@@ -47,6 +58,13 @@ export interface OperationRecord {
 /** A new etag, as ARM writes them. */
 export function newEtag(): string {
   return `W/"${randomUUID()}"`;
+}
+
+/** The description a token row gets when its issuer gives none. */
+function defaultTokenDescription(kind: TokenKind, vmKey: string | null): string {
+  if (kind === 'admin') return 'admin token: full access to the API';
+  if (kind === 'agent') return `agent credential of host ${vmKey ?? '?'}`;
+  return `one-time enrolment token of host ${vmKey ?? '?'}`;
 }
 
 /** Hash under which a token is stored; tokens themselves are never stored. */
@@ -73,13 +91,65 @@ function toOperation(r: Row): OperationRecord {
   };
 }
 
-/** The server's data access: every SQL statement of the product lives in this class. */
+/**
+ * The server's data access: every SQL statement of the product lives in this class. With a
+ * {@link SecretBox}, resource secrets (the `secret` column) and secret settings are sealed before
+ * they reach the database and opened when read, here and nowhere else.
+ */
 export class Store {
-  constructor(readonly db: Db) {}
+  constructor(readonly db: Db, private readonly secrets: SecretBox | null = null) {}
 
   /** Runs `fn` with a store bound to one transaction. */
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T> {
-    return this.db.transaction((tx) => fn(new Store(tx)));
+    return this.db.transaction((tx) => fn(new Store(tx, this.secrets)));
+  }
+
+  /** The stored form of a resource secret: sealed JSON text when there is a key. */
+  private secretParam(secret: unknown): string | null {
+    if (secret === undefined || secret === null) return null;
+    const json = JSON.stringify(secret);
+    return JSON.stringify(this.secrets ? this.secrets.seal(json) : JSON.parse(json));
+  }
+
+  private resource<B>(r: Row): ResourceRecord<B> {
+    // A sealed secret is a jsonb string: drivers hand it over parsed (PGlite) or as JSON text.
+    const raw = typeof r.secret === 'string' && r.secret.startsWith('"') ? JSON.parse(r.secret) as unknown : r.secret;
+    if (SecretBox.isSealed(raw)) {
+      if (!this.secrets) throw new SecretKeyMismatchError('the database holds sealed secrets and no secret key was given');
+      return { ...toResource<B>({ ...r, secret: null }), secret: JSON.parse(this.secrets.open(raw)) };
+    }
+    return toResource<B>(r);
+  }
+
+  /**
+   * Seals every plaintext resource secret and secret setting (rows written before secrets were
+   * encrypted, issue 9 point 6) and checks the key against the database's key check, storing one
+   * on first use. Throws SecretKeyMismatchError when the key is not the database's. Returns how
+   * many rows it sealed.
+   */
+  async sealPlaintextSecrets(secretSettings: readonly string[]): Promise<number> {
+    if (!this.secrets) return 0;
+    const box = this.secrets;
+    const check = box.keyCheck();
+    await this.db.query('INSERT INTO server_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', ['secret-key-check', check]);
+    const stored = String((await this.db.query('SELECT value FROM server_settings WHERE name = $1', ['secret-key-check']))[0]!.value);
+    if (!box.checks(stored)) throw new SecretKeyMismatchError("this secret key is not the one the database's secrets were sealed with: give every server of this database the same key file");
+    return this.transaction(async (tx) => {
+      let sealed = 0;
+      const rows = await tx.db.query(`SELECT key, secret FROM resources WHERE secret IS NOT NULL AND jsonb_typeof(secret) <> 'string'`);
+      for (const r of rows) {
+        await tx.db.query('UPDATE resources SET secret = $2 WHERE key = $1', [r.key, tx.secretParam(asJson(r.secret))]);
+        sealed++;
+      }
+      for (const name of secretSettings) {
+        const [row] = await tx.db.query('SELECT value FROM server_settings WHERE name = $1', [name]);
+        if (row && !SecretBox.isSealed(row.value)) {
+          await tx.db.query('UPDATE server_settings SET value = $2 WHERE name = $1', [name, box.seal(String(row.value))]);
+          sealed++;
+        }
+      }
+      return sealed;
+    });
   }
 
   // ---- resources -------------------------------------------------------------------------
@@ -87,7 +157,7 @@ export class Store {
   /** Gets a resource by its lower-cased id key. */
   async getResource<B = Record<string, unknown>>(key: string): Promise<ResourceRecord<B> | null> {
     const rows = await this.db.query('SELECT * FROM resources WHERE key = $1', [key.toLowerCase()]);
-    return rows[0] ? toResource<B>(rows[0]) : null;
+    return rows[0] ? this.resource<B>(rows[0]) : null;
   }
 
   /** Creates or replaces a resource; returns the stored record (new etag). */
@@ -99,9 +169,9 @@ export class Store {
          secret = COALESCE(EXCLUDED.secret, resources.secret), etag = EXCLUDED.etag, updated_at = now()
        RETURNING *`,
       [r.key.toLowerCase(), r.type, r.parentKey?.toLowerCase() ?? null, r.id, r.name, r.subscriptionId, r.resourceGroup, r.location,
-        JSON.stringify(r.body), r.secret === undefined ? null : JSON.stringify(r.secret), newEtag()],
+        JSON.stringify(r.body), r.secret === undefined ? null : this.secretParam(r.secret), newEtag()],
     );
-    return toResource<B>(rows[0]!);
+    return this.resource<B>(rows[0]!);
   }
 
   /** Inserts a resource only if no resource has its key; returns null when one exists. */
@@ -110,15 +180,15 @@ export class Store {
       `INSERT INTO resources (key, type, parent_key, id, name, subscription_id, resource_group, location, body, secret, etag)
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT (key) DO NOTHING RETURNING *`,
       [r.key.toLowerCase(), r.type, r.parentKey?.toLowerCase() ?? null, r.id, r.name, r.subscriptionId, r.resourceGroup, r.location,
-        JSON.stringify(r.body), r.secret === undefined ? null : JSON.stringify(r.secret), newEtag()],
+        JSON.stringify(r.body), r.secret === undefined ? null : this.secretParam(r.secret), newEtag()],
     );
-    return rows[0] ? toResource<B>(rows[0]) : null;
+    return rows[0] ? this.resource<B>(rows[0]) : null;
   }
 
   /** Replaces a resource's body (merging nothing); returns null if it is gone. */
   async updateResourceBody<B>(key: string, body: B): Promise<ResourceRecord<B> | null> {
     const rows = await this.db.query('UPDATE resources SET body = $2, etag = $3, updated_at = now() WHERE key = $1 RETURNING *', [key.toLowerCase(), JSON.stringify(body), newEtag()]);
-    return rows[0] ? toResource<B>(rows[0]) : null;
+    return rows[0] ? this.resource<B>(rows[0]) : null;
   }
 
   /** Lists resources of a type in a subscription, optionally one resource group or one parent. */
@@ -130,7 +200,7 @@ export class Store {
     if (filter.parentKey !== undefined) { params.push(filter.parentKey.toLowerCase()); where.push(`parent_key = $${params.length}`); }
     if (filter.location !== undefined) { params.push(filter.location.toLowerCase()); where.push(`lower(location) = $${params.length}`); }
     const rows = await this.db.query(`SELECT * FROM resources WHERE ${where.join(' AND ')} ORDER BY created_at, key`, params);
-    return rows.map((r) => toResource<B>(r));
+    return rows.map((r) => this.resource<B>(r));
   }
 
   /** Deletes a resource and its children; true if it existed. */
@@ -144,7 +214,7 @@ export class Store {
   /** The packet capture whose internal uid is `uid` (agents name captures by uid, not by name). */
   async findCaptureByUid<B = Record<string, unknown>>(uid: string): Promise<ResourceRecord<B> | null> {
     const rows = await this.db.query(`SELECT * FROM resources WHERE type = 'packetCapture' AND body->'_internal'->>'uid' = $1`, [uid]);
-    return rows[0] ? toResource<B>(rows[0]) : null;
+    return rows[0] ? this.resource<B>(rows[0]) : null;
   }
 
   /** Captures of a subscription and location that hold a session (not yet finished). */
@@ -160,7 +230,15 @@ export class Store {
     const rows = await this.db.query(
       `SELECT * FROM resources WHERE type = 'packetCapture' AND (body->'_internal'->>'active')::boolean AND body->'_internal'->'targets' @> $1::jsonb`,
       [JSON.stringify([{ vmKey: vmKey.toLowerCase() }])]);
-    return rows.map((r) => toResource<B>(r));
+    return rows.map((r) => this.resource<B>(r));
+  }
+
+  /** A secret server-wide setting (sealed in the database when there is a key), created with `initial` the first time it is asked for. */
+  async getOrCreateSecretSetting(name: string, initial: () => string): Promise<string> {
+    const value = await this.getOrCreateSetting(name, () => (this.secrets ? this.secrets.seal(initial()) : initial()));
+    if (!SecretBox.isSealed(value)) return value;
+    if (!this.secrets) throw new SecretKeyMismatchError(`setting '${name}' is sealed and no secret key was given`);
+    return this.secrets.open(value);
   }
 
   /** A server-wide setting shared by every replica, created with `initial` the first time it is asked for. */
@@ -177,21 +255,37 @@ export class Store {
 
   // ---- tokens ----------------------------------------------------------------------------
 
-  /** Issues a new random token and stores only its hash; returns the token (shown once). */
-  async issueToken(kind: TokenKind, options: { vmKey?: string; expiresAt?: Date; token?: string } = {}): Promise<{ id: string; token: string }> {
-    const token = options.token ?? `nw${kind[0]}_${randomBytes(32).toString('base64url')}`;
+  /** Issues a new random token and stores only its hash and what it is for; returns the token (shown once). */
+  async issueToken(kind: TokenKind, options: { vmKey?: string; expiresAt?: Date; token?: string; description?: string } = {}): Promise<{ id: string; token: string }> {
+    const token = options.token ?? `${TOKEN_PREFIXES[kind]}${randomBytes(32).toString('base64url')}`;
     const id = randomUUID();
-    await this.db.query('INSERT INTO api_tokens (id, kind, token_hash, vm_key, expires_at) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (token_hash) DO NOTHING',
-      [id, kind, hashToken(token), options.vmKey?.toLowerCase() ?? null, options.expiresAt ?? null]);
+    await this.db.query('INSERT INTO api_tokens (id, kind, token_hash, vm_key, expires_at, description) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (token_hash) DO NOTHING',
+      [id, kind, hashToken(token), options.vmKey?.toLowerCase() ?? null, options.expiresAt ?? null, options.description ?? defaultTokenDescription(kind, options.vmKey ?? null)]);
     return { id, token };
   }
 
   /** Verifies a bearer token (not an enrolment token); null if unknown or expired. */
   async verifyToken(token: string): Promise<TokenInfo | null> {
     const rows = await this.db.query(
-      `SELECT id, kind, vm_key FROM api_tokens WHERE token_hash = $1 AND kind <> 'enrollment' AND (expires_at IS NULL OR expires_at > now())`, [hashToken(token)]);
+      `SELECT id, kind, vm_key, description FROM api_tokens WHERE token_hash = $1 AND kind <> 'enrollment' AND (expires_at IS NULL OR expires_at > now())`, [hashToken(token)]);
     const r = rows[0];
-    return r ? { id: String(r.id), kind: r.kind as TokenKind, vmKey: (r.vm_key as string | null) ?? null } : null;
+    return r ? { id: String(r.id), kind: r.kind as TokenKind, vmKey: (r.vm_key as string | null) ?? null, description: (r.description as string | null) ?? null } : null;
+  }
+
+  /** Of the given token ids, those that still exist and have not expired. */
+  async liveTokenIds(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.db.query('SELECT id FROM api_tokens WHERE id = ANY($1::text[]) AND (expires_at IS NULL OR expires_at > now())', [[...ids]]);
+    return new Set(rows.map((r) => String(r.id)));
+  }
+
+  /** Every token row (no secrets: the table holds only hashes), oldest first; optionally one kind. */
+  async listTokens(kind?: TokenKind): Promise<TokenRow[]> {
+    const rows = await this.db.query(`SELECT id, kind, vm_key, description, created_at, expires_at, used_at FROM api_tokens ${kind ? 'WHERE kind = $1' : ''} ORDER BY created_at, id`, kind ? [kind] : []);
+    return rows.map((r) => ({
+      id: String(r.id), kind: r.kind as TokenKind, vmKey: (r.vm_key as string | null) ?? null, description: (r.description as string | null) ?? null,
+      createdAt: asDate(r.created_at), expiresAt: r.expires_at ? asDate(r.expires_at) : null, usedAt: r.used_at ? asDate(r.used_at) : null,
+    }));
   }
 
   /** Trades a one-time enrolment token: marks it used and returns its VM, or null if unknown, used or expired. */
@@ -202,9 +296,17 @@ export class Store {
     return rows[0] ? { vmKey: String(rows[0].vm_key) } : null;
   }
 
-  /** Revokes every token of a kind for a VM (a re-enrolment replaces the agent's credential). */
-  async revokeTokens(kind: TokenKind, vmKey: string): Promise<void> {
-    await this.db.query('DELETE FROM api_tokens WHERE kind = $1 AND vm_key = $2', [kind, vmKey.toLowerCase()]);
+  /** Revokes every token of a kind for a VM (a re-enrolment replaces the agent's credential); returns how many. */
+  async revokeTokens(kind: TokenKind, vmKey: string): Promise<number> {
+    return (await this.db.query('DELETE FROM api_tokens WHERE kind = $1 AND vm_key = $2 RETURNING id', [kind, vmKey.toLowerCase()])).length;
+  }
+
+  /** Replaces every admin token by one new one in one transaction (the old ones stop working at once); returns the new token. */
+  async rotateAdminToken(description?: string): Promise<{ id: string; token: string }> {
+    return this.transaction(async (tx) => {
+      await tx.db.query(`DELETE FROM api_tokens WHERE kind = 'admin'`);
+      return tx.issueToken('admin', description ? { description } : {});
+    });
   }
 
   /** True when at least one admin token exists. */

@@ -29,6 +29,8 @@ export interface AlertCaptureOptions extends CommonOptions {
   notifyUrl?: string[];
   /** Alertmanager label naming the host (before `vm` and `instance`). */
   hostLabel?: string;
+  /** Only hosts of these resource groups (of the endpoint's subscription) may be captured on. */
+  scopeResourceGroups?: string[];
   disabled?: string | boolean;
   tags?: string[];
   top?: string | number;
@@ -92,6 +94,7 @@ export async function alertCaptureCreate(options: AlertCaptureOptions, ctx: CliC
     ...(filters ? { filters } : {}),
     ...(options.notifyUrl ? { notificationWebhooks: options.notifyUrl.map((serviceUri) => ({ serviceUri })) } : {}),
     ...(options.hostLabel ? { hostLabel: options.hostLabel } : {}),
+    ...(options.scopeResourceGroups ? { resourceGroups: options.scopeResourceGroups } : {}),
   };
   const response = await conn.client.request('PUT', alertCapturePath(conn.subscriptionId, groupOf(options), name), { body: { ...(tags ? { tags } : {}), properties } });
   const shaped = flattenResource(response.body);

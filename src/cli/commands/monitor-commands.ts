@@ -160,6 +160,7 @@ export function registerAlertCaptureCommands(watcher: Command, ctx: CliContext, 
     .option('--filters <json>', 'JSON list of filters, as packet-capture create')
     .option('--notify-url <urls...>', 'webhooks told when a capture is done (capture id, status, stop reason, storage path)')
     .option('--host-label <label>', 'Alertmanager label naming the host, tried before vm and instance')
+    .option('--scope-resource-groups <groups...>', "capture only on hosts of these resource groups (always only of the endpoint's own subscription)")
     .option('--disabled [bool]', 'create it disabled')
     .option('--tags <tags...>', 'KEY=VALUE tags')
     .action(act((o) => alertCaptureCreate(o, ctx)));

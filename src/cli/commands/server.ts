@@ -38,6 +38,8 @@ export interface ServerCommandOptions {
   sessionLimit?: string;
   /** Days host metrics are kept. */
   metricsRetentionDays?: string;
+  /** Key file that encrypts credentials in the database (also NW_SECRET_KEY_FILE). */
+  secretKeyFile?: string;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
     defaultLocation: options.location ?? 'local',
     subscriptionId: options.subscription ?? DEFAULT_SUBSCRIPTION_ID,
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    ...(options.secretKeyFile ? { secretKeyFile: resolve(options.secretKeyFile) } : {}),
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     ...(options.tlsCert && options.tlsKey ? { tls: { certPath: resolve(options.tlsCert), keyPath: resolve(options.tlsKey) } } : {}),
     ...(selfSigned ? { tls: { certPath: selfSigned.certPath, keyPath: selfSigned.keyPath } } : {}),

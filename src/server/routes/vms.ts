@@ -7,7 +7,7 @@ import { SERVER_DEFAULTS } from '../config.js';
 import { pageOf, requestBaseUrl } from '../request-context.js';
 import type { ServerContext } from '../services/context.js';
 import { resourceView } from '../services/view.js';
-import { getExtension, getVm, putAgentExtension } from '../services/vms.js';
+import { getExtension, getVm, putAgentExtension, revokeAgentAccess } from '../services/vms.js';
 import { SUB, VMS, type ArmParams } from './arm-paths.js';
 
 /** Virtual machine (host) and VM extension (agent) routes. */
@@ -49,9 +49,16 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
     let extRec;
     try { extRec = await getExtension(ctx, sub, rg, vm, ext); } catch { return reply.code(204).send(); }
     await ctx.store.deleteResource(extRec.key);
-    // Removing the agent extension revokes the host's credential; its agent is disconnected.
-    await ctx.store.revokeTokens('agent', vmRec.key);
-    await ctx.store.revokeTokens('enrollment', vmRec.key);
+    // Removing the agent extension revokes the host's credential and cuts its live connection.
+    await revokeAgentAccess(ctx, vmRec.key, 'the agent extension was deleted');
     return reply.code(200).send();
+  });
+
+  // Revokes the host's agent credential (a stolen or leaked one); the extension stays, and
+  // `nw vm extension set` issues a new enrolment token to install the agent again.
+  app.post<{ Params: ArmParams }>(`${VMS}/:vm/revokeAgentCredential`, async (req) => {
+    const vmRec = await getVm(ctx, req.params.sub, req.params.rg, req.params.vm);
+    const revoked = await revokeAgentAccess(ctx, vmRec.key, 'the agent credential was revoked by an operator');
+    return { vmId: vmRec.id, revokedTokens: revoked };
   });
 }

@@ -93,7 +93,10 @@ export async function putAgentExtension(ctx: ServerContext, serverUrl: string, s
     },
   });
   const expiresAt = new Date(Date.now() + SERVER_DEFAULTS.enrollmentTokenLifetimeInSeconds * 1000);
-  const { token } = await ctx.store.issueToken('enrollment', { vmKey: vm.key, expiresAt });
+  // One enrolment token per host at a time: a new one voids the earlier unused ones, so an
+  // install command that leaked (a shell history, a ticket) stops working once it is re-issued.
+  await ctx.store.revokeTokens('enrollment', vm.key);
+  const { token } = await ctx.store.issueToken('enrollment', { vmKey: vm.key, expiresAt, description: `one-time enrolment token of host ${vm.id}` });
   const dataDir = `/var/lib/netwatcher/agent-${rg}-${vm.name}`.replace(/[^A-Za-z0-9_./-]/g, '_');
   // A self-signed server: the host fetches the CA from the server and trusts it only if its SHA-256
   // matches the pin, which travels with the one-time token (docs/sdk.md, "Agents and a self-signed server").
@@ -108,9 +111,11 @@ export async function enrollAgent(ctx: ServerContext, enrollmentToken: string, h
   if (!used) throw new ApiError('InvalidEnrollmentToken', 'The enrolment token is unknown, expired or already used. Run `nw vm extension set` again for a new one.');
   const vm = await ctx.store.getResource<VmBody>(used.vmKey);
   if (!vm) throw new ApiError('VirtualMachineNotFound', 'The virtual machine of this enrolment token no longer exists.');
-  // A host has one credential: a re-enrolment replaces the old one.
+  // A host has one credential: a re-enrolment replaces the old one, and the old one's live
+  // connection (an agent the re-installed extension replaces) is cut at once.
   await ctx.store.revokeTokens('agent', vm.key);
-  const { token } = await ctx.store.issueToken('agent', { vmKey: vm.key });
+  await ctx.hub.disconnect(vm.key, 'the host was enrolled again with a new credential');
+  const { token } = await ctx.store.issueToken('agent', { vmKey: vm.key, description: `agent credential of host ${vm.id}` });
   await ctx.store.updateResourceBody<VmBody>(vm.key, { ...vm.body, properties: { ...vm.body.properties, netwatcher: { ...vm.body.properties.netwatcher, hostname, enrolledAt: new Date().toISOString() } } });
   await ensureWatcherForLocation(ctx, vm.subscriptionId, vm.location ?? ctx.config.defaultLocation);
   return { credential: token, vm };
@@ -129,4 +134,18 @@ export async function setAgentConnected(ctx: ServerContext, vmKey: string, conne
   if (ext && connected && ext.body.properties.provisioningState !== 'Succeeded') {
     await ctx.store.updateResourceBody<ExtensionBody>(ext.key, { ...ext.body, properties: { ...ext.body.properties, provisioningState: 'Succeeded' } });
   }
+}
+
+/**
+ * Revokes a host's access: its agent credential and unused enrolment tokens are deleted and its
+ * live agent connection is cut at once (nothing more is sent to it or accepted from it); the VM
+ * shows disconnected. Other replicas cut their connection to it at their next credential sweep.
+ * Returns how many tokens were revoked.
+ */
+export async function revokeAgentAccess(ctx: ServerContext, vmKey: string, reason: string): Promise<number> {
+  const revoked = (await ctx.store.revokeTokens('agent', vmKey)) + (await ctx.store.revokeTokens('enrollment', vmKey));
+  const cut = await ctx.hub.disconnect(vmKey, reason);
+  if (!cut) await setAgentConnected(ctx, vmKey, false);
+  ctx.logger.info({ vm: vmKey, tokens: revoked, connectionClosed: cut }, 'agent access revoked');
+  return revoked;
 }

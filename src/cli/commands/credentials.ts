@@ -1,0 +1,73 @@
+import { resolve } from 'node:path';
+import { vmPath } from '../arm-paths.js';
+import { connect } from '../client-factory.js';
+import { saveCliConfig } from '../config.js';
+import type { CliContext, CommonOptions } from '../context.js';
+import { CliError } from '../errors.js';
+import { requireOption } from '../option-values.js';
+import { writeOutput } from '../output.js';
+
+/** Options of `nw server rotate-admin-token`. */
+export interface RotateAdminTokenOptions extends CommonOptions {
+  /** The server's data folder (the embedded database, and where admin-token is rewritten). */
+  dataDir?: string;
+  /** PostgreSQL URL (also NW_DATABASE_URL): rotate in that database (live replicas see it at once). */
+  databaseUrl?: string;
+}
+
+/**
+ * `nw server rotate-admin-token`: replaces every admin token by a new one; the old ones stop
+ * working at once. With --data-dir and/or --database-url it works on the database itself (the
+ * embedded one only while no server runs on it); without either it asks the logged-in server
+ * (the API call POST /admin/v1/rotate-admin-token) and saves the new token in the CLI config.
+ * The new token is printed once and written to DATA_DIR/admin-token (0600) where there is one.
+ * @example await rotateAdminTokenCommand({ dataDir: '/var/lib/netwatcher' }, ctx);
+ */
+export async function rotateAdminTokenCommand(options: RotateAdminTokenOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+  if (!options.dataDir && !options.databaseUrl) {
+    const conn = connect(ctx, options);
+    const r = await conn.client.request('POST', '/admin/v1/rotate-admin-token', { body: { confirm: true } });
+    const body = r.body as { token: string; tokenFile: string | null };
+    if (ctx.configPath) await saveCliConfig(ctx.configPath, { ...ctx.config, token: body.token });
+    const result = { token: body.token, tokenFile: body.tokenFile, configFile: ctx.configPath ?? null };
+    writeOutput(ctx.out, result, options.output);
+    return result;
+  }
+  const dataDir = options.dataDir ? resolve(options.dataDir) : null;
+  // Loaded on demand, as `nw server` loads the server: client commands never pay for the database.
+  const [server, storeModule] = await Promise.all([import('../../server/index.js'), import('../../store/index.js')]);
+  const db = options.databaseUrl ? await storeModule.openPostgres(options.databaseUrl) : await storeModule.openPglite(resolve(dataDir!, 'db'));
+  try {
+    await storeModule.migrate(db);
+    const { token, file } = await server.rotateAdminToken(new storeModule.Store(db), dataDir);
+    const result = { token, tokenFile: file };
+    writeOutput(ctx.out, result, options.output);
+    return result;
+  } catch (error) {
+    throw new CliError(`could not rotate the admin token: ${(error as Error).message}`);
+  } finally {
+    await db.close();
+  }
+}
+
+/** Options of `nw vm agent-credential revoke`. */
+export interface AgentCredentialRevokeOptions extends CommonOptions {
+  resourceGroup?: string;
+  vmName?: string;
+}
+
+/**
+ * `nw vm agent-credential revoke`: revokes the host's agent credential (and unused enrolment
+ * tokens) and closes its live connection at once. `nw vm extension set` then issues a new
+ * enrolment token to install the agent again.
+ * @example await agentCredentialRevoke({ resourceGroup: 'rg', vmName: 'web1' }, ctx);
+ */
+export async function agentCredentialRevoke(options: AgentCredentialRevokeOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+  const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
+  const vmName = requireOption('--vm-name', options.vmName);
+  const conn = connect(ctx, options);
+  const r = await conn.client.request('POST', `${vmPath(conn.subscriptionId, resourceGroup, vmName)}/revokeAgentCredential`);
+  const result = r.body as Record<string, unknown>;
+  writeOutput(ctx.out, result, options.output);
+  return result;
+}

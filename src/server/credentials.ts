@@ -1,0 +1,84 @@
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../lib/index.js';
+import { TOKEN_PREFIXES, type Store, type TokenKind } from '../store/index.js';
+
+/** File in the data folder that holds the admin token for the local operator (`nw up` copies it into the CLI config). */
+export const ADMIN_TOKEN_FILE = 'admin-token';
+
+/** What {@link verifyCredential} says about a credential that is valid. */
+export interface CredentialInfo {
+  /** Row id of the token (stable; revocation and logs name it, never the token). */
+  id: string;
+  kind: Exclude<TokenKind, 'enrollment'>;
+  /** The host of an agent credential (its VM key), null for an admin token. */
+  vmKey: string | null;
+  /** What the token is for, as its row says. */
+  description: string | null;
+}
+
+/**
+ * Asks "is this credential still valid, and what is it?" — the one check every part of the
+ * server uses for bearer credentials (the API's authentication, the agent channel, and callers
+ * such as a token endpoint or the portal that trade or show credentials). Looks the token up by
+ * its SHA-256 in the database on every call, so a rotated or revoked token is refused at once on
+ * every replica. Enrolment tokens are not credentials (they are traded once at enrolment) and get
+ * null, as do unknown and expired tokens.
+ * @example const who = await verifyCredential(store, token); if (who?.kind !== 'admin') throw …
+ */
+export async function verifyCredential(store: Store, token: string): Promise<CredentialInfo | null> {
+  // Bounded before hashing: a bearer token is ~48 characters; megabytes of header are no token.
+  if (token.length === 0 || token.length > 512) return null;
+  const info = await store.verifyToken(token);
+  if (!info || info.kind === 'enrollment') return null;
+  return { id: info.id, kind: info.kind, vmKey: info.vmKey, description: info.description };
+}
+
+/** The kind a token's prefix announces (for secret scanners and messages), or null for an unprefixed or unknown string. It proves nothing: only {@link verifyCredential} does. */
+export function tokenKindOfPrefix(token: string): TokenKind | null {
+  for (const [kind, prefix] of Object.entries(TOKEN_PREFIXES) as Array<[TokenKind, string]>) if (token.startsWith(prefix)) return kind;
+  return null;
+}
+
+/** Writes the admin token file atomically, owner-only (a crash never leaves half a token, and no one else may read it). */
+export function writeAdminTokenFile(dataDir: string, token: string): string {
+  const file = join(dataDir, ADMIN_TOKEN_FILE);
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, `${token}\n`, { mode: 0o600 });
+  chmodSync(temp, 0o600);
+  renameSync(temp, file);
+  return file;
+}
+
+/**
+ * The admin token of a starting server. DATA_DIR/admin-token is the operator's copy: a token in
+ * it that the database knows is used; a database with no admin token yet takes the file's (a
+ * data folder from before, or a new database); a file whose token the database does not know
+ * while it has others is stale (the token was rotated elsewhere) and is never brought back — a
+ * new token is issued and written over it. No file: a new token, written there.
+ */
+export async function ensureAdminToken(store: Store, dataDir: string, logger: Logger): Promise<string> {
+  const file = join(dataDir, ADMIN_TOKEN_FILE);
+  if (existsSync(file)) {
+    const fromFile = readFileSync(file, 'utf8').trim();
+    if (fromFile && (await verifyCredential(store, fromFile))?.kind === 'admin') return fromFile;
+    if (fromFile && !(await store.hasAdminToken())) {
+      await store.issueToken('admin', { token: fromFile });
+      return fromFile;
+    }
+    logger.warn({ file }, 'the admin token in this file is not valid for this database (it was rotated): a new one is written there');
+  }
+  const { token } = await store.issueToken('admin');
+  writeAdminTokenFile(dataDir, token);
+  return token;
+}
+
+/**
+ * Rotates the admin token: every admin token is replaced by one new one in one transaction (the
+ * old ones fail from the next request on, on every replica), and the new one is written to
+ * DATA_DIR/admin-token (mode 0600) when a data folder is given. Returns the new token and the file.
+ */
+export async function rotateAdminToken(store: Store, dataDir: string | null): Promise<{ token: string; file: string | null }> {
+  const { token } = await store.rotateAdminToken();
+  return { token, file: dataDir ? writeAdminTokenFile(dataDir, token) : null };
+}
