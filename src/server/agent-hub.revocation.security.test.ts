@@ -25,6 +25,8 @@ async function startHub() {
       return token ? { vmKey: 'vm1', baseUrl: 'http://x', credentialId: token } : null;
     },
     onMessage: async (identity, msg) => {
+      // The hello every connection opens with is protocol, not one of the messages under test.
+      if (msg.type === 'hello') return;
       handled.push({ credential: identity.credentialId, msg });
       if (gate) await gate;
       // As the upload-grant path does: an answer addressed by host.
@@ -43,6 +45,7 @@ async function startHub() {
     ws.on('message', (d) => received.push(JSON.parse(d.toString())));
     const closed = once(ws, 'close') as Promise<[number, Buffer]>;
     await once(ws, 'open');
+    ws.send(JSON.stringify({ type: 'hello', protocolVersion: 1, agentVersion: '0.1.0', hostname: 'web1', captures: [] }));
     return { ws, received, closed };
   };
   return {
@@ -60,8 +63,8 @@ test('a revoked connection: closed with 4001 at once, queued messages dropped, a
   try {
     const old = await h.connect('cred-old');
     h.holdMessages();
-    old.ws.send(JSON.stringify({ type: 'upload.request', requestId: '1', captureUid: 'c', sizeInBytes: 1, sha256: 'x' }));
-    old.ws.send(JSON.stringify({ type: 'upload.request', requestId: '2', captureUid: 'c', sizeInBytes: 1, sha256: 'x' }));
+    old.ws.send(JSON.stringify({ type: 'upload.request', requestId: '1', captureUid: 'c', sizeInBytes: 1, sha256: 'ab'.repeat(32) }));
+    old.ws.send(JSON.stringify({ type: 'upload.request', requestId: '2', captureUid: 'c', sizeInBytes: 1, sha256: 'ab'.repeat(32) }));
     await settle();
     assert.equal(h.handled.length, 1, 'the first message is being handled, the second waits');
 
@@ -94,7 +97,7 @@ test('the same agent reconnecting with the same credential keeps its answers (no
   try {
     const first = await h.connect('cred-a');
     h.holdMessages();
-    first.ws.send(JSON.stringify({ type: 'upload.request', requestId: '1', captureUid: 'c', sizeInBytes: 1, sha256: 'x' }));
+    first.ws.send(JSON.stringify({ type: 'upload.request', requestId: '1', captureUid: 'c', sizeInBytes: 1, sha256: 'ab'.repeat(32) }));
     await settle();
     const second = await h.connect('cred-a');
     h.releaseMessages();
