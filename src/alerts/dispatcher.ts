@@ -54,11 +54,13 @@ export class NotificationDispatcher {
         const schema = receiver.useCommonAlertSchema ? 'azureMonitorCommonAlertSchema' : 'AzureMonitorMetricAlert';
         const n = { ...notice, customProperties };
         const payload = receiver.useCommonAlertSchema ? buildCommonAlertPayload(n) : buildMetricAlertPayload(n);
-        deliveries.push(deliverWebhook(receiver.serviceUri, payload, { ...this.actx.webhook, signal: this.abort.signal }).then((r) => {
+        // Why the receiver could not be reached goes to the log only (the record is readable through the API).
+        let unreachable: string | undefined;
+        deliveries.push(deliverWebhook(receiver.serviceUri, payload, { ...this.actx.webhook, signal: this.abort.signal, onUnreachable: (d) => { unreachable = d; } }).then((r) => {
           this.actx.telemetry.notifications.inc({ outcome: r.outcome });
           if (r.outcome === 'Failed') {
             // The URL may carry a key (an alert-capture URL): only its redacted form is logged.
-            this.actx.logger.warn({ alert: notice.alertId, receiver: receiver.name, url: redactUrl(receiver.serviceUri), httpStatus: r.httpStatus, error: r.error }, 'alert webhook delivery failed');
+            this.actx.logger.warn({ alert: notice.alertId, receiver: receiver.name, url: redactUrl(receiver.serviceUri), httpStatus: r.httpStatus, error: r.error, reason: unreachable }, 'alert webhook delivery failed');
           }
           return { at: new Date().toISOString(), monitorCondition: notice.monitorCondition, actionGroupId: group.id, receiver: receiver.name, schema, outcome: r.outcome, attempts: r.attempts, httpStatus: r.httpStatus, error: r.error };
         }));

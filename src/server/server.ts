@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createLogger, selfSignedRootOf } from '../lib/index.js';
+import { OutboundPolicy, createLogger, selfSignedRootOf } from '../lib/index.js';
 import type { AgentToServer } from '../model/index.js';
 import { Store, migrate, openPglite, openPostgres } from '../store/index.js';
 import { AgentHub } from './agent-hub.js';
@@ -35,6 +35,8 @@ export const ADMIN_TOKEN_FILE = 'admin-token';
  * the default local storage account, the HTTP API and the agent channel.
  */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  // A bad CIDR stops the start before anything is opened (OutboundPolicyConfigError names it).
+  const outboundPolicy = OutboundPolicy.fromSettings(config.outbound ?? {});
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const logger = createLogger({ name: 'nw-server', level: config.logLevel });
   const db = config.databaseUrl ? await openPostgres(config.databaseUrl) : await openPglite(join(config.dataDir, 'db'));
@@ -58,7 +60,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
 
   // A self-signed certificate (or chain ending in a self-signed root) is handed to agents pinned by its SHA-256.
   const tlsCa = config.tls ? selfSignedRootOf(readFileSync(config.tls.certPath, 'utf8')) : null;
-  const ctx = { config: { ...config }, store, logger, signingKey, tlsCa } as ServerContext;
+  const ctx = { config: { ...config }, store, logger, signingKey, tlsCa, outboundPolicy } as ServerContext;
   ctx.hub = new AgentHub(logger, {
     authenticate: async (request) => {
       const token = bearerToken({ headers: request.headers } as never);
