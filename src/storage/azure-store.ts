@@ -4,6 +4,7 @@ import {
   SASProtocol,
   StorageSharedKeyCredential,
   generateBlobSASQueryParameters,
+  newPipeline,
 } from '@azure/storage-blob';
 import { assertValidBlobLocation, splitContainerPath, type BlobLocation } from './blob-path.js';
 import type { BlobReadStream, BlobStore, GrantUploadOptions } from './blob-store.js';
@@ -12,7 +13,7 @@ import { BlobNotFoundError, StorageServiceError, UNREACHABLE_STORAGE } from './e
 import type { AzureBlobUploadGrant } from './grant.js';
 import { hashStream, sameSha256 } from './hash.js';
 import { OutboundPolicy } from '../lib/index.js';
-import { azureHttpClientFor, type StorageOutboundOptions } from './outbound.js';
+import { azureAgentPolicyFor, type StorageOutboundOptions } from './outbound.js';
 
 const mebibyte = 1024 * 1024;
 // 8 MiB blocks; Azure allows 50,000 blocks per blob, so grow the block for files over ~390 GiB.
@@ -47,10 +48,10 @@ export function openAzureBlobStore(connectionString: string, outbound: StorageOu
   const credential = new StorageSharedKeyCredential(parts.accountName, parts.accountKey);
   // The SDK's default retries (4 tries, 4 s doubling) would hide an outage for ~30 s in every
   // server call (grant, verify); the agent has its own retry loop, so fail fast and let it retry.
-  const service = new BlobServiceClient(parts.blobEndpoint, credential, {
-    retryOptions: serverRetryOptions,
-    httpClient: azureHttpClientFor(outbound.outboundPolicy ?? OutboundPolicy.fromSettings()),
-  });
+  const pipeline = newPipeline(credential, { retryOptions: serverRetryOptions });
+  // Connections to the endpoint go through the outbound policy (checked on the resolved address).
+  pipeline.factories.push(azureAgentPolicyFor(outbound.outboundPolicy ?? OutboundPolicy.fromSettings()));
+  const service = new BlobServiceClient(parts.blobEndpoint, pipeline);
   const endpoint = new URL(parts.blobEndpoint);
   const endpointPath = endpoint.pathname.replace(/\/+$/, '');
 
