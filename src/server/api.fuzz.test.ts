@@ -17,7 +17,7 @@ import { buildOpenApiDocument } from './openapi.js';
 import { startServer, type RunningServer } from './server.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
-const RUNS = Number(process.env.NW_FUZZ_RUNS ?? 2500);
+const RUNS = Number(process.env.NW_FUZZ_RUNS ?? 2000);
 const SEED = process.env.NW_FUZZ_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.NW_FUZZ_SEED);
 
 type Schema = { type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; items?: Schema; enum?: unknown[]; $ref?: string; anyOf?: Schema[]; oneOf?: Schema[]; minimum?: number; maximum?: number; additionalProperties?: unknown };
@@ -181,7 +181,7 @@ test(`API fuzz from the OpenAPI schemas (seed ${SEED}, ${RUNS} requests): no 5xx
       compared++;
       assert.equal(await snapshot(), before, `a refused request changed state: ${what}`);
     }
-  }), { numRuns: RUNS, seed: SEED, endOnFailure: true, reporter: (out) => { if (out.failed) throw new Error(`API fuzz failed: replay with NW_FUZZ_SEED=${out.seed}\n${fc.defaultReportMessage(out)}`); } });
+  }), { numRuns: RUNS, seed: SEED, endOnFailure: true, reporter: (out) => { if (out.failed) throw new Error(`API fuzz failed after ${out.numRuns} requests: replay with NW_FUZZ_SEED=${out.seed}\n${String((out.errorInstance as Error | undefined)?.message ?? out.errorInstance).slice(0, 3000)}`); } });
   assert.equal(count, RUNS);
   console.log(`fuzz: ${count} requests in ${Date.now() - startedAt} ms, ${compared} refused ones compared with the state before them`);
   assert.ok(compared > RUNS / 40, `${compared} refused requests compared`);
