@@ -103,9 +103,10 @@ export class AlertCaptureRunWatcher {
       },
     };
     return Promise.all(notificationUrisOf(endpoint).map(async (uri) => {
-      const r = await deliverWebhook(uri, payload, { ...this.actx.webhook, signal: this.abort.signal });
+      let unreachable: string | undefined;
+      const r = await deliverWebhook(uri, payload, { ...this.actx.webhook, signal: this.abort.signal, onUnreachable: (d) => { unreachable = d; } });
       this.actx.telemetry.alertCaptureNotifications.inc({ outcome: r.outcome });
-      if (r.outcome === 'Failed') this.actx.logger.warn({ run: run.id, url: redactUrl(uri), httpStatus: r.httpStatus, error: r.error }, 'alert-capture completion notification failed');
+      if (r.outcome === 'Failed') this.actx.logger.warn({ run: run.id, url: redactUrl(uri), httpStatus: r.httpStatus, error: r.error, reason: unreachable }, 'alert-capture completion notification failed');
       return { url: redactUrl(uri), ...r };
     }));
   }

@@ -55,13 +55,15 @@ export class NotificationDispatcher {
         const n = { ...notice, customProperties };
         const payload = receiver.useCommonAlertSchema ? buildCommonAlertPayload(n) : buildMetricAlertPayload(n);
         const url = receiverServiceUri(group, receiver.name);
+        // Why the receiver could not be reached goes to the log only (the record is readable through the API).
+        let unreachable: string | undefined;
         // This server's own alert-capture endpoint is called in-process: its URL needs no key.
         const delivery = this.actx.deliverToOwnEndpoint?.(url, payload) ?? null;
-        deliveries.push((delivery ?? deliverWebhook(url, payload, { ...this.actx.webhook, signal: this.abort.signal })).then((r) => {
+        deliveries.push((delivery ?? deliverWebhook(url, payload, { ...this.actx.webhook, signal: this.abort.signal, onUnreachable: (d) => { unreachable = d; } })).then((r) => {
           this.actx.telemetry.notifications.inc({ outcome: r.outcome });
           if (r.outcome === 'Failed') {
             // The URL may carry a key (an alert-capture URL): only its redacted form is logged.
-            this.actx.logger.warn({ alert: notice.alertId, receiver: receiver.name, url: redactUrl(url), httpStatus: r.httpStatus, error: r.error }, 'alert webhook delivery failed');
+            this.actx.logger.warn({ alert: notice.alertId, receiver: receiver.name, url: redactUrl(url), httpStatus: r.httpStatus, error: r.error, reason: unreachable }, 'alert webhook delivery failed');
           }
           return { at: new Date().toISOString(), monitorCondition: notice.monitorCondition, actionGroupId: group.id, receiver: receiver.name, schema, outcome: r.outcome, attempts: r.attempts, httpStatus: r.httpStatus, error: r.error };
         }));

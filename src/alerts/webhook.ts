@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { OutboundPolicy, outboundFetch } from '../lib/index.js';
 
 /** The fetch function webhook deliveries use (global fetch in production). */
 export type WebhookFetch = (url: string, init: RequestInit) => Promise<Response>;
@@ -12,7 +13,21 @@ export interface WebhookDeliveryOptions {
   attemptTimeoutInMs?: number;
   /** Aborts waiting retries (server shutting down). */
   signal?: AbortSignal;
+  /** Where deliveries may connect (default: the built-in denials of link-local and metadata addresses); unused when `fetch` is given. */
+  outboundPolicy?: OutboundPolicy;
+  /** Told why an attempt could not reach the receiver, for the server log only (the result says less, see {@link UNREACHABLE_RECEIVER}). */
+  onUnreachable?: (detail: string) => void;
 }
+
+/**
+ * The one error recorded when an attempt gets no HTTP answer, whatever the reason (refused,
+ * reset, timeout, TLS, DNS, outbound policy): alert history and run details are readable
+ * through the API, and telling ECONNREFUSED from a timeout per address would make the
+ * webhook API a port scanner of the server's network. The reason goes to the server log.
+ */
+export const UNREACHABLE_RECEIVER = 'delivery failed: cannot reach the receiver';
+
+let defaultFetch: WebhookFetch | null = null;
 
 /**
  * Default retries: Azure's action groups retry a failed webhook a few times over about a minute;
@@ -47,7 +62,7 @@ export function isRetryableStatus(status: number | null): boolean {
  * @example const r = await deliverWebhook('http://hooks.example/alert', payload);
  */
 export async function deliverWebhook(url: string, payload: unknown, options: WebhookDeliveryOptions = {}): Promise<WebhookDeliveryResult> {
-  const doFetch = options.fetch ?? ((u, init) => fetch(u, init));
+  const doFetch = options.fetch ?? (options.outboundPolicy ? outboundFetch(options.outboundPolicy) : (defaultFetch ??= outboundFetch(OutboundPolicy.fromSettings())));
   const delays = options.retryDelaysInMs ?? DEFAULT_WEBHOOK_RETRY_DELAYS_IN_MS;
   const body = JSON.stringify(payload);
   let attempts = 0;
@@ -70,7 +85,8 @@ export async function deliverWebhook(url: string, payload: unknown, options: Web
       error = `the receiver answered HTTP ${res.status}`;
     } catch (e) {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      error = (e as Error).name === 'TimeoutError' ? 'no answer within the attempt timeout' : `cannot reach the receiver: ${cause?.code ?? cause?.message ?? (e as Error).name}`;
+      error = UNREACHABLE_RECEIVER;
+      options.onUnreachable?.((e as Error).name === 'TimeoutError' ? 'no answer within the attempt timeout' : `${cause?.code ?? ''} ${cause?.message ?? (e as Error).message}`.trim());
     }
     const delay = delays[attempts - 1];
     if (delay === undefined || !isRetryableStatus(httpStatus) || options.signal?.aborted) break;

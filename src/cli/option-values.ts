@@ -1,3 +1,4 @@
+import { OutboundPolicy, OutboundPolicyConfigError } from '../lib/index.js';
 import { UsageError } from './errors.js';
 
 /** Parsing and checking of option values, with az's (argparse's) wording. */
@@ -80,4 +81,25 @@ export function requireOption<T>(flag: string, value: T | undefined): T {
     throw new UsageError(`the following arguments are required: ${flag}`);
   }
   return value;
+}
+
+/** Commander collector of a repeatable option (`--outbound-deny A --outbound-deny B`). */
+export function collectOption(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/**
+ * `--outbound-deny CIDR` / `--outbound-allow CIDR` (repeatable) as the server's typed setting,
+ * checked here so a typo is a usage error before anything starts.
+ */
+export function parseOutboundOptions(deny: string[] | undefined, allow: string[] | undefined): { deny: string[]; allow: string[] } | undefined {
+  if (!deny?.length && !allow?.length) return undefined;
+  const settings = { deny: deny ?? [], allow: allow ?? [] };
+  try {
+    OutboundPolicy.fromSettings(settings);
+  } catch (error) {
+    if (error instanceof OutboundPolicyConfigError) throw new UsageError(`usage error: --outbound-deny/--outbound-allow: ${error.message}`);
+    throw error;
+  }
+  return settings;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CliError, describeCause } from './errors.js';
+import { collectOption } from './option-values.js';
 import type { CliContext } from './context.js';
 import type { ServiceStarters } from './services.js';
 import { vmExtensionDelete, vmExtensionList, vmExtensionSet, vmExtensionShow } from './commands/vm-extension.js';
@@ -362,6 +363,8 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--tls-self-signed', 'serve https with a self-signed certificate for this host, kept in DATA_DIR/tls/')
     .option('--metrics-retention-days <days>', 'how long host metrics are kept (default 7)')
     .option('--secret-key-file <file>', 'key that encrypts credentials in the database (default DATA_DIR/secret-key; the same file on every replica)')
+    .option('--outbound-deny <cidr>', 'never connect to this range for webhooks, notifications or storage endpoints (repeatable; link-local and cloud metadata are always denied unless allowed)', collectOption)
+    .option('--outbound-allow <cidr>', 'allow this range even inside a denied one (repeatable; the most specific range wins)', collectOption)
     .addHelpText('after', examples([
       'nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher --tls-cert cert.pem --tls-key key.pem',
       'NW_DATABASE_URL=postgres://nw@db/netwatcher nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher',
@@ -416,6 +419,8 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--capture-root <dir>', 'folder local capture files live under (default /var/captures)')
     .option('--tls', 'serve https with a self-signed certificate for this host, kept in DATA_DIR/tls/ (the CLI config trusts it)')
     .option('--log-level <level>', 'log level')
+    .option('--outbound-deny <cidr>', 'never connect to this range for webhooks, notifications or storage endpoints (repeatable)', collectOption)
+    .option('--outbound-allow <cidr>', 'allow this range even inside a denied one (repeatable; the most specific range wins)', collectOption)
     .addHelpText('after', examples(['sudo nw up', 'nw up --data-dir ./nw-data --listen 127.0.0.1:9000', 'sudo nw up --tls --listen 0.0.0.0:8817']))
     .action(async (o: Options) => {
       await up(o, ctx, stop, run.starters);

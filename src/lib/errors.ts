@@ -12,6 +12,7 @@ export const API_ERROR_CODES = {
   FilterTooLarge: 400,
   InvalidFilePath: 400,
   InvalidResourceId: 400,
+  InvalidResourceName: 400,
   MissingRequiredProperty: 400,
   SessionLimitReached: 400,
   AgentNotInstalled: 400,

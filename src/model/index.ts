@@ -5,3 +5,5 @@ export * from './resources.js';
 export * from './agent-protocol.js';
 export * from './alerts.js';
 export * from './analysis.js';
+export * from './names.js';
+export * from './json-input.js';

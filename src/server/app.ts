@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { ApiError } from '../lib/index.js';
 import { registerLocalStorageRoutes } from '../storage/index.js';
 import { authenticateSession, isPortalPath, sessionIdOf, registerPortalRoutes, SessionStore } from '../web/index.js';
+import { parseJsonBody } from '../model/index.js';
 import { authenticate, bearerToken } from './auth.js';
+import { assertCleanUrl, assertRouteNames } from './input-guard.js';
 import type { ServerContext } from './services/context.js';
 import { registerAgentRoutes, AGENT_CA_PATH, AGENT_ENROLL_PATH } from './routes/agents.js';
 import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
@@ -37,7 +39,13 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   const tls = ctx.config.tls;
   const app = Fastify({
     logger: false,
-    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
+    // Names go up to 260 characters (metric alerts); find-my-way's default of 100 would make longer ones a 404.
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 300 },
+    // A URL the router cannot decode (bad percent-encoding) gets ARM's error shape too.
+    frameworkErrors: (error, req, reply) => {
+      const e = new ApiError('InvalidRequestContent', error.code === 'FST_ERR_BAD_URL' ? 'The request URL is not valid percent-encoded UTF-8.' : `The request is not accepted: ${error.message}`);
+      void (reply as unknown as FastifyReply).code(e.statusCode).type('application/json; charset=utf-8').send(e.toBody());
+    },
     bodyLimit: MAX_JSON_BODY_BYTES,
     genReqId: () => randomUUID(),
     ...(tls ? { https: { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
@@ -52,6 +60,8 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     const correlation = req.headers['x-ms-correlation-request-id'] ?? clientId ?? req.id;
     reply.header('x-ms-request-id', req.id).header('x-ms-correlation-request-id', String(correlation)).header('Cache-Control', 'no-cache');
     if (typeof clientId === 'string') reply.header('x-ms-client-request-id', clientId);
+    // NUL, control characters and bad encodings in the path or query: a 400 before anything reads them.
+    assertCleanUrl(req.url);
     const path = req.url.split('?')[0]!;
     if (isPublicPath(path) || isPortalPath(path)) return;
     // The portal's requests carry its session cookie instead of a bearer token (and its CSRF
@@ -104,8 +114,10 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     arm.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
       const text = String(body);
       if (text.trim() === '') { done(null, undefined); return; }
-      try { done(null, JSON.parse(text)); } catch (error) { done(new ApiError('InvalidRequestContent', `The request content is not valid JSON: ${(error as Error).message}`), undefined); }
+      try { done(null, parseJsonBody(text)); } catch (error) { done(error as ApiError, undefined); }
     });
+    // Names in the path follow ARM's rules (a 400 naming the field, before any lookup).
+    arm.addHook('preValidation', async (req) => assertRouteNames(req));
     registerWatcherRoutes(arm, ctx);
     registerPacketCaptureRoutes(arm, ctx);
     registerAnalysisRoutes(arm, ctx);

@@ -24,6 +24,8 @@ export interface ServerConfig {
   tcpdumpPath?: string;
   /** Items per page of the lists that page with nextLink (virtual machines); default 1000. */
   listPageSizeInItems?: number;
+  /** CIDRs the server may or may not connect to for webhooks, notifications and storage endpoints, beyond the built-in denials (`--outbound-deny`, `--outbound-allow`). */
+  outbound?: { deny?: readonly string[]; allow?: readonly string[] };
 }
 
 /** Defaults of optional settings. */

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createLogger, selfSignedRootOf } from '../lib/index.js';
+import { OutboundPolicy, createLogger, selfSignedRootOf } from '../lib/index.js';
 import type { AgentToServer } from '../model/index.js';
 import { SecretBox, Store, loadOrCreateSecretKey, migrate, openPglite, openPostgres, tightenDataDir, translateDatabaseError } from '../store/index.js';
 import { AgentHub } from './agent-hub.js';
@@ -39,6 +39,8 @@ const SECRET_SETTINGS = ['signing-key'] as const;
  * the default local storage account, the HTTP API and the agent channel.
  */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  // A bad CIDR stops the start before anything is opened (OutboundPolicyConfigError names it).
+  const outboundPolicy = OutboundPolicy.fromSettings(config.outbound ?? {});
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const logger = createLogger({ name: 'nw-server', level: config.logLevel });
   // The data folder holds the database, the keys and local blobs: owner-only, whatever it was.
@@ -86,7 +88,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
 
   // A self-signed certificate (or chain ending in a self-signed root) is handed to agents pinned by its SHA-256.
   const tlsCa = config.tls ? selfSignedRootOf(readFileSync(config.tls.certPath, 'utf8')) : null;
-  const ctx = { config: { ...config }, store, logger, signingKey, tlsCa } as ServerContext;
+  const ctx = { config: { ...config }, store, logger, signingKey, tlsCa, outboundPolicy } as ServerContext;
   ctx.hub = new AgentHub(logger, {
     authenticate: async (request) => {
       const token = bearerToken({ headers: request.headers } as never);

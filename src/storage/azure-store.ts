@@ -4,13 +4,16 @@ import {
   SASProtocol,
   StorageSharedKeyCredential,
   generateBlobSASQueryParameters,
+  newPipeline,
 } from '@azure/storage-blob';
 import { assertValidBlobLocation, splitContainerPath, type BlobLocation } from './blob-path.js';
 import type { BlobReadStream, BlobStore, GrantUploadOptions } from './blob-store.js';
 import { parseAzureConnectionString } from './config.js';
-import { BlobNotFoundError, StorageServiceError } from './errors.js';
+import { BlobNotFoundError, StorageServiceError, UNREACHABLE_STORAGE } from './errors.js';
 import type { AzureBlobUploadGrant } from './grant.js';
 import { hashStream, sameSha256 } from './hash.js';
+import { OutboundPolicy } from '../lib/index.js';
+import { azureAgentPolicyFor, type StorageOutboundOptions } from './outbound.js';
 
 const mebibyte = 1024 * 1024;
 // 8 MiB blocks; Azure allows 50,000 blocks per blob, so grow the block for files over ~390 GiB.
@@ -34,16 +37,21 @@ function statusOf(error: unknown): number | undefined {
 
 function wrap(what: string, error: unknown): StorageServiceError {
   const rest = error as { statusCode?: number; code?: string; message?: string };
-  return new StorageServiceError(`azure blob ${what} failed: ${rest.statusCode ?? ''} ${rest.code ?? rest.message ?? ''}`.trim(), { cause: error });
+  // No HTTP answer: one message whatever the socket said (see UNREACHABLE_STORAGE); the cause keeps it for the log.
+  if (rest.statusCode === undefined) return new StorageServiceError(`azure blob ${what} failed: ${UNREACHABLE_STORAGE}`, { cause: error });
+  return new StorageServiceError(`azure blob ${what} failed: ${rest.statusCode} ${rest.code ?? rest.message ?? ''}`.trim(), { cause: error });
 }
 
 /** A {@link BlobStore} over an Azure Storage account (or Azurite) given by a connection string with an account key. */
-export function openAzureBlobStore(connectionString: string): BlobStore {
+export function openAzureBlobStore(connectionString: string, outbound: StorageOutboundOptions = {}): BlobStore {
   const parts = parseAzureConnectionString(connectionString);
   const credential = new StorageSharedKeyCredential(parts.accountName, parts.accountKey);
   // The SDK's default retries (4 tries, 4 s doubling) would hide an outage for ~30 s in every
   // server call (grant, verify); the agent has its own retry loop, so fail fast and let it retry.
-  const service = new BlobServiceClient(parts.blobEndpoint, credential, { retryOptions: serverRetryOptions });
+  const pipeline = newPipeline(credential, { retryOptions: serverRetryOptions });
+  // Connections to the endpoint go through the outbound policy (checked on the resolved address).
+  pipeline.factories.push(azureAgentPolicyFor(outbound.outboundPolicy ?? OutboundPolicy.fromSettings()));
+  const service = new BlobServiceClient(parts.blobEndpoint, pipeline);
   const endpoint = new URL(parts.blobEndpoint);
   const endpointPath = endpoint.pathname.replace(/\/+$/, '');
 

@@ -41,3 +41,11 @@ export class StorageServiceError extends StorageError {
     this.name = 'StorageServiceError';
   }
 }
+
+/**
+ * What a storage error says when the endpoint gave no HTTP answer, whatever the socket said
+ * (refused, reset, timeout, TLS, outbound policy): the message reaches API answers (capture
+ * status), and telling ECONNREFUSED from a timeout per registered endpoint would make storage
+ * accounts a port scanner of the server's network. The cause keeps the detail for the log.
+ */
+export const UNREACHABLE_STORAGE = 'the storage endpoint cannot be reached';

@@ -16,4 +16,5 @@ export type { UploadFileOptions, UploadFileResult } from './upload.js';
 export { registerLocalStorageRoutes, RECEIVED_BYTES_HEADER } from './local-routes.js';
 export type { LocalStorageRoutesOptions } from './local-routes.js';
 export { redactUrl, redactSecretsInText } from './redact.js';
-export { StorageError, StorageConfigError, InvalidBlobLocationError, BlobNotFoundError, StorageServiceError } from './errors.js';
+export { StorageError, StorageConfigError, InvalidBlobLocationError, BlobNotFoundError, StorageServiceError, UNREACHABLE_STORAGE } from './errors.js';
+export type { StorageOutboundOptions } from './outbound.js';

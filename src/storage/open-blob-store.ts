@@ -2,16 +2,21 @@ import { openAzureBlobStore } from './azure-store.js';
 import type { BlobStore } from './blob-store.js';
 import type { StorageBackendConfig } from './config.js';
 import { openLocalBlobStore, type LocalStoreDeps } from './local-store.js';
+import type { StorageOutboundOptions } from './outbound.js';
 import { openS3BlobStore } from './s3-store.js';
 
-/** The {@link BlobStore} of one registered storage account. `deps` is used by the local kind (its URLs and their signatures). */
-export function openBlobStore(accountName: string, config: StorageBackendConfig, deps: LocalStoreDeps): BlobStore {
+/**
+ * The {@link BlobStore} of one registered storage account. `deps` is used by the local kind (its
+ * URLs and their signatures); `outbound` bounds where the Azure and S3 kinds connect (default:
+ * never to link-local or metadata addresses).
+ */
+export function openBlobStore(accountName: string, config: StorageBackendConfig, deps: LocalStoreDeps, outbound: StorageOutboundOptions = {}): BlobStore {
   switch (config.type) {
     case 'local':
       return openLocalBlobStore(accountName, config.rootDir, deps);
     case 'azureBlob':
-      return openAzureBlobStore(config.connectionString);
+      return openAzureBlobStore(config.connectionString, outbound);
     case 's3':
-      return openS3BlobStore(config);
+      return openS3BlobStore(config, outbound);
   }
 }

@@ -17,9 +17,11 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { assertValidBlobLocation, encodeBlobPath, splitContainerPath, type BlobLocation } from './blob-path.js';
 import type { BlobReadStream, BlobStore, GrantUploadOptions } from './blob-store.js';
 import type { StorageBackendConfig } from './config.js';
-import { BlobNotFoundError, StorageServiceError } from './errors.js';
+import { BlobNotFoundError, StorageServiceError, UNREACHABLE_STORAGE } from './errors.js';
 import { CAPTURE_CONTENT_TYPE, type S3MultipartUploadGrant, type S3SingleUploadGrant } from './grant.js';
 import { hashStream, sameSha256 } from './hash.js';
+import { OutboundPolicy } from '../lib/index.js';
+import { s3RequestHandlerFor, type StorageOutboundOptions } from './outbound.js';
 
 /** Settings of an S3 account. */
 export type S3BackendConfig = Extract<StorageBackendConfig, { type: 's3' }>;
@@ -44,6 +46,8 @@ function statusOf(error: unknown): number | undefined {
 
 function wrap(what: string, error: unknown): StorageServiceError {
   const e = error as { name?: string; message?: string };
+  // No HTTP answer: one message whatever the socket said (see UNREACHABLE_STORAGE); the cause keeps it for the log.
+  if (statusOf(error) === undefined) return new StorageServiceError(`s3 ${what} failed: ${UNREACHABLE_STORAGE}`, { cause: error });
   return new StorageServiceError(`s3 ${what} failed: ${statusOf(error) ?? ''} ${e.name ?? ''} ${e.message ?? ''}`.trim(), { cause: error });
 }
 
@@ -57,8 +61,10 @@ export function s3KeyOf(loc: BlobLocation): string {
 }
 
 /** A {@link BlobStore} over one bucket of an S3-compatible service. */
-export function openS3BlobStore(config: S3BackendConfig): BlobStore & { readonly client: S3Client } {
+export function openS3BlobStore(config: S3BackendConfig, outbound: StorageOutboundOptions = {}): BlobStore & { readonly client: S3Client } {
   const client = new S3Client({
+    // Connections to the endpoint go through the outbound policy (checked on the resolved address).
+    requestHandler: s3RequestHandlerFor(outbound.outboundPolicy ?? OutboundPolicy.fromSettings()),
     endpoint: config.endpoint,
     region: config.region,
     forcePathStyle: config.forcePathStyle,

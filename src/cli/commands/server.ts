@@ -4,7 +4,7 @@ import { DEFAULT_SUBSCRIPTION_ID } from '../config.js';
 import { writeLine, type CliContext } from '../context.js';
 import { certificateNames, ensureSelfSignedCertificate } from '../../lib/index.js';
 import { UsageError } from '../errors.js';
-import { parseListenOption } from '../option-values.js';
+import { parseListenOption, parseOutboundOptions } from '../option-values.js';
 import { loadServiceStarters, waitForAbort, type ServiceStarters } from '../services.js';
 
 /** Default address of `nw server` and `nw up`. */
@@ -40,6 +40,10 @@ export interface ServerCommandOptions {
   metricsRetentionDays?: string;
   /** Key file that encrypts credentials in the database (also NW_SECRET_KEY_FILE). */
   secretKeyFile?: string;
+  /** CIDRs never connected to for webhooks, notifications and storage endpoints (repeatable flag). */
+  outboundDeny?: string[];
+  /** CIDRs allowed inside denied ones (repeatable flag). */
+  outboundAllow?: string[];
 }
 
 /**
@@ -56,6 +60,7 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
   if (sessionLimit !== undefined && (!Number.isInteger(sessionLimit) || sessionLimit < 1)) throw new UsageError(`usage error: --session-limit must be a positive whole number, not '${options.sessionLimit}'`);
   const retentionDays = options.metricsRetentionDays === undefined ? undefined : Number(options.metricsRetentionDays);
   if (retentionDays !== undefined && (!Number.isFinite(retentionDays) || retentionDays <= 0 || retentionDays > 3650)) throw new UsageError(`usage error: --metrics-retention-days must be a number of days from 0 to 3650, not '${options.metricsRetentionDays}'`);
+  const outbound = parseOutboundOptions(options.outboundDeny, options.outboundAllow);
   const services = starters ?? (await loadServiceStarters());
   const selfSigned = options.tlsSelfSigned ? ensureSelfSignedCertificate(join(dataDir, 'tls'), certificateNames(host)) : undefined;
   const server = await services.startServer({
@@ -72,6 +77,7 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     ...(sessionLimit !== undefined ? { sessionLimitPerLocation: sessionLimit } : {}),
     ...(retentionDays !== undefined ? { metricsRetentionInSeconds: Math.round(retentionDays * 86400) } : {}),
+    ...(outbound ? { outbound } : {}),
   });
   const tokenFile = join(dataDir, services.adminTokenFile);
   writeLine(ctx.out, `netwatcher server listening on ${server.url}`);

@@ -12,7 +12,7 @@ import { vmExtensionPath, vmPath, watcherListPath, watcherPath } from '../arm-pa
 import { DEFAULT_SUBSCRIPTION_ID, saveCliConfig } from '../config.js';
 import { writeLine, type CliContext } from '../context.js';
 import { CliError } from '../errors.js';
-import { parseListenOption } from '../option-values.js';
+import { parseListenOption, parseOutboundOptions } from '../option-values.js';
 import { loadServiceStarters, waitForAbort, type ServiceStarters } from '../services.js';
 import { listValue } from '../shape.js';
 import { DEFAULT_LISTEN, defaultDataDir } from './server.js';
@@ -38,6 +38,10 @@ export interface UpOptions {
   tls?: boolean;
   /** How long to wait for the agent to connect before saying so (default 20 s). */
   agentConnectTimeoutInMs?: number;
+  /** CIDRs the server never connects to for webhooks, notifications and storage endpoints (repeatable flag). */
+  outboundDeny?: string[];
+  /** CIDRs allowed inside denied ones (repeatable flag). */
+  outboundAllow?: string[];
 }
 
 /** What `nw up` started (returned once it has stopped, for tests). */
@@ -73,6 +77,7 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
   const vmName = options.vmName ?? vmNameFromHostname(hostname());
   const resourceGroup = options.resourceGroup ?? 'netwatcher-local';
   const subscriptionId = ctx.config.subscriptionId || DEFAULT_SUBSCRIPTION_ID;
+  const outbound = parseOutboundOptions(options.outboundDeny, options.outboundAllow);
   const services = starters ?? (await loadServiceStarters());
   const tls = options.tls ? ensureSelfSignedCertificate(join(dataDir, 'tls'), certificateNames(host)) : undefined;
   // With our own certificate, every client in this process trusts it: the CLI's requests, and
@@ -89,6 +94,7 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
     ...(tls ? { tls: { certPath: tls.certPath, keyPath: tls.keyPath } } : {}),
     // A newcomer reads the progress lines; the JSON log shows warnings and errors only unless asked.
     logLevel: options.logLevel ?? 'warn',
+    ...(outbound ? { outbound } : {}),
   });
   if (tls) {
     writeLine(ctx.out, `TLS: ${tls.created ? 'made a' : 'using the'} self-signed certificate ${tls.certPath} for ${tls.names.join(', ')}`);

@@ -94,6 +94,8 @@ export function alertsRuntime(ctx: ServerContext, options: AlertsRuntimeOptions 
       telemetry: { agentsConnected: () => ctx.hub.connectedCount, captureTotals: () => ctx.store.captureInstanceTotals() },
     }, {
       ...options,
+      // Webhooks and completion notifications connect only where the outbound policy allows.
+      webhook: { ...(ctx.outboundPolicy ? { outboundPolicy: ctx.outboundPolicy } : {}), ...options.webhook },
       ...(options.metrics === undefined && ctx.config.metricsRetentionInSeconds !== undefined ? { metrics: { retentionInSeconds: ctx.config.metricsRetentionInSeconds } } : {}),
     });
     slots.set(ctx, s);

@@ -56,7 +56,7 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
         const grant = await dest.store.grantUpload(dest.location, { sizeInBytes: msg.sizeInBytes, expiresInSeconds: 15 * 60 });
         ctx.hub.send(vmKey, { type: 'upload.grant', requestId: msg.requestId, captureUid: msg.captureUid, grant });
       } catch (error) {
-        ctx.logger.warn({ capture: rec!.id, reason: String((error as Error).message) }, 'could not grant an upload; the agent keeps the file and retries');
+        ctx.logger.warn({ capture: rec!.id, reason: String((error as Error).message), cause: String(((error as Error).cause as Error | undefined)?.message ?? '') }, 'could not grant an upload; the agent keeps the file and retries');
         ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: `storage unavailable: ${(error as Error).message}`, retryable: true });
       }
       return;

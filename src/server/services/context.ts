@@ -1,4 +1,4 @@
-import type { Logger } from '../../lib/index.js';
+import type { Logger, OutboundPolicy } from '../../lib/index.js';
 import type { Store } from '../../store/index.js';
 import type { ServerConfig } from '../config.js';
 import type { AgentHub } from '../agent-hub.js';
@@ -13,4 +13,6 @@ export interface ServerContext {
   signingKey: Buffer;
   /** The self-signed CA of the server's TLS certificate (agents pin its SHA-256), or null (plain http or a publicly trusted certificate). */
   tlsCa?: { pem: string; sha256: string } | null;
+  /** Where the server may connect on users' behalf (webhooks, notifications, storage endpoints); absent: the built-in denials only. */
+  outboundPolicy?: OutboundPolicy;
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { posix } from 'node:path';
 import { ApiError, armIdKey, buildArmId, parseArmId } from '../../lib/index.js';
 import { checkBpfExpression, compileFilters, normalizeFilters } from '../../filter/index.js';
-import { PACKET_CAPTURE_LIMITS, type AgentCaptureOrder, type PacketCaptureCreateRequest } from '../../model/index.js';
+import { PACKET_CAPTURE_LIMITS, assertResourceName, type AgentCaptureOrder, type PacketCaptureCreateRequest } from '../../model/index.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { resolveCaptureLocation } from '../../storage/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
@@ -56,6 +56,8 @@ export async function captureStates(ctx: ServerContext, rec: ResourceRecord<Capt
  */
 export async function createCapture(ctx: ServerContext, sub: string, rg: string, watcherName: string, name: string, request: PacketCaptureCreateRequest, baseUrl: string): Promise<ResourceRecord<CaptureBody>> {
   const p = request.properties;
+  // Also for names made by alert-triggered captures ({vm} filled in), which reach no route.
+  assertResourceName('packetCaptures', name, true);
   const watcher: ResourceRecord<WatcherBody> = await getWatcher(ctx, sub, rg, watcherName);
   const location = watcher.location ?? ctx.config.defaultLocation;
 
@@ -82,7 +84,7 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
   }
   if (!isVm) throw new ApiError('InvalidResourceId', `properties.target '${p.target}' is not a virtual machine id.`, { target: 'properties.target' });
   const vm = await ctx.store.getResource<VmBody>(armIdKey(p.target));
-  if (!vm) throw new ApiError('VirtualMachineNotFound', `Virtual machine '${targetRef.names[0]}' (properties.target) was not found. Register the host with 'nw vm extension set'.`, { target: 'properties.target' });
+  if (!vm || vm.type !== 'vm') throw new ApiError('VirtualMachineNotFound', `Virtual machine '${targetRef.names[0]}' (properties.target) was not found. Register the host with 'nw vm extension set'.`, { target: 'properties.target' });
   if ((vm.location ?? '').toLowerCase() !== location.toLowerCase()) {
     throw new ApiError('InvalidParameter', `Virtual machine '${vm.name}' is in location '${vm.location}', but network watcher '${watcher.name}' is in '${location}'; use the watcher of the VM's location.`, { target: 'properties.target' });
   }

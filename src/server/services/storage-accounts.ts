@@ -64,7 +64,7 @@ export async function getStorageAccountById(ctx: ServerContext, id: string): Pro
 
 /** Opens the blob store of an account. `baseUrl` is how the caller reaches this server (local accounts' URLs). */
 export function blobStoreOf(ctx: ServerContext, account: ResourceRecord<StorageAccountBody>, baseUrl: string): BlobStore {
-  return openBlobStore(account.name, account.secret as StorageBackendConfig, { publicBaseUrl: baseUrl, signingKey: ctx.signingKey });
+  return openBlobStore(account.name, account.secret as StorageBackendConfig, { publicBaseUrl: baseUrl, signingKey: ctx.signingKey }, ctx.outboundPolicy ? { outboundPolicy: ctx.outboundPolicy } : {});
 }
 
 /** The server's own store for files fetched from hosts (captures saved only on the host). */

@@ -1,0 +1,33 @@
+import type { RequestPolicy, RequestPolicyFactory, WebResource } from '@azure/storage-blob';
+import type { OutboundPolicy } from '../lib/index.js';
+
+/** How the server's own storage calls (not the agents' uploads) may connect. */
+export interface StorageOutboundOptions {
+  /** Where calls to a registered account's endpoint may connect; absent: the built-in denials only. */
+  outboundPolicy?: OutboundPolicy;
+}
+
+/**
+ * A policy of the Azure SDK's pipeline that gives every request the outbound policy's agents:
+ * the SDK takes no lookup, but its Node client connects through a request's own `agent`. A
+ * registered endpoint whose name resolves to the metadata service (at any time, not just when
+ * registered) is never connected to. (The policy sees the SDK's own request through a proxy, so
+ * setting `agent` here reaches the request the client sends.)
+ */
+export function azureAgentPolicyFor(policy: OutboundPolicy): RequestPolicyFactory {
+  const httpAgent = policy.httpAgent({ keepAlive: true });
+  const httpsAgent = policy.httpsAgent({ keepAlive: true });
+  return {
+    create: (next: RequestPolicy): RequestPolicy => ({
+      sendRequest: (resource: WebResource) => {
+        resource.agent = new URL(resource.url).protocol === 'https:' ? httpsAgent : httpAgent;
+        return next.sendRequest(resource);
+      },
+    }),
+  };
+}
+
+/** S3 client settings that route its connections through the outbound policy's agents. */
+export function s3RequestHandlerFor(policy: OutboundPolicy): { httpAgent: ReturnType<OutboundPolicy['httpAgent']>; httpsAgent: ReturnType<OutboundPolicy['httpsAgent']> } {
+  return { httpAgent: policy.httpAgent({ keepAlive: true }), httpsAgent: policy.httpsAgent({ keepAlive: true }) };
+}
