@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { CliError, describeCause } from './errors.js';
 import type { CliContext } from './context.js';
 import type { ServiceStarters } from './services.js';
@@ -74,6 +74,14 @@ function addWatcherOptions(command: Command): Command {
     .option('--watcher <name>', 'name of the network watcher, instead of --location')
     .option('--watcher-resource-group <rg>', 'resource group of --watcher (also -g)')
     .option('-g, --resource-group <rg>', 'resource group of --watcher');
+}
+
+/**
+ * `--database-url`, bound to NW_DATABASE_URL on the option itself: commander only reads the
+ * environment for options that carry their variable when they are added (help shows "(env: …)").
+ */
+function databaseUrlOption(): Option {
+  return new Option('--database-url <url>', 'PostgreSQL URL (default: embedded database in the data folder)').env('NW_DATABASE_URL');
 }
 
 /**
@@ -165,24 +173,19 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('-l, --location <location>', 'location', 'local')
     .option('--kind <kind>', 'backend: local, azureBlob or s3 (az account kinds such as StorageV2 mean local)')
     .option('--backend <type>', 'same as --kind with a backend name')
-    .option('--connection-string <text>', 'azureBlob: connection string (or env AZURE_STORAGE_CONNECTION_STRING)')
+    // Secrets from the environment keep them out of shell history (az reads the first one too).
+    .addOption(new Option('--connection-string <text>', 'azureBlob: connection string').env('AZURE_STORAGE_CONNECTION_STRING'))
     .option('--account-name <name>', 'azureBlob: account name, with --account-key (instead of --connection-string)')
     .option('--account-key <key>', 'azureBlob: account key, with --account-name')
     .option('--blob-endpoint <url>', 'azureBlob: blob endpoint (default https://ACCOUNT.blob.core.windows.net), with --account-name')
     .option('--endpoint <url>', 's3: endpoint URL')
     .option('--region <region>', 's3: region')
     .option('--bucket <bucket>', 's3: bucket')
-    .option('--access-key-id <id>', 's3: access key id (or env AWS_ACCESS_KEY_ID)')
-    .option('--secret-access-key <key>', 's3: secret access key (or env AWS_SECRET_ACCESS_KEY)')
+    .addOption(new Option('--access-key-id <id>', 's3: access key id').env('AWS_ACCESS_KEY_ID'))
+    .addOption(new Option('--secret-access-key <key>', 's3: secret access key').env('AWS_SECRET_ACCESS_KEY'))
     .option('--path-style <bool>', 's3: path-style addressing (true for most S3-compatible servers)')
     .option('--sku <sku>', 'accepted for az compatibility')
     .action(act((o) => storageAccountCreate(o, ctx)));
-  account.commands.find((c) => c.name() === 'create')!.options.forEach((option) => {
-    // Secrets from the environment keep them out of shell history (az reads the first one too).
-    if (option.long === '--connection-string') option.env('AZURE_STORAGE_CONNECTION_STRING');
-    if (option.long === '--access-key-id') option.env('AWS_ACCESS_KEY_ID');
-    if (option.long === '--secret-access-key') option.env('AWS_SECRET_ACCESS_KEY');
-  });
   leaf(account, 'delete', 'unregister a storage account (its files stay); prints nothing', ['nw storage account delete -n captures -g storageRG --yes'])
     .requiredOption('-n, --name <name>', 'account name')
     .option('-g, --resource-group <rg>', 'resource group (default: found by name)')
@@ -301,8 +304,9 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .description('run the netwatcher server (control plane) until Ctrl-C')
     .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
     .option('--data-dir <dir>', 'data folder (default ~/.netwatcher)')
-    .option('--database-url <url>', 'PostgreSQL URL (default: embedded database in the data folder)')
-    .option('--public-url <url>', 'URL agents and clients reach this server at')
+    .addOption(databaseUrlOption())
+    .option('--public-url <url>', "URL agents and clients reach this server at: operation links, storagePath and install commands start with it (default: the listen address; for 0.0.0.0, this host's name)")
+    .option('--trust-proxy', 'behind a reverse proxy: build those URLs from X-Forwarded-Proto/-Host and Host (never trusted otherwise)')
     .option('-l, --location <location>', 'location of hosts enrolled without one', 'local')
     .option('--tls-cert <file>', 'TLS certificate (PEM)')
     .option('--tls-key <file>', 'TLS private key (PEM)')
@@ -316,7 +320,6 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
       'NW_DATABASE_URL=postgres://nw@db/netwatcher nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher',
     ]))
     .action(act((o) => runServer(o, ctx, stop, run.starters)));
-  program.commands.find((c) => c.name() === 'server')!.options.find((o) => o.long === '--database-url')!.env('NW_DATABASE_URL');
 
   program
     .command('agent')
@@ -351,9 +354,13 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('-g, --resource-group <rg>', "this host's resource group", 'netwatcher-local')
     .option('--interface <name>', 'interface to capture on (default any)')
     .option('--capture-root <dir>', 'folder local capture files live under (default /var/captures)')
-    .option('--tls', 'serve https with a self-signed certificate for this host, kept in DATA_DIR/tls/ (the CLI config trusts it)')
+    .option('--tls', 'serve https with a self-signed certificate for this host, kept in DATA_DIR/tls/ (the CLI config trusts it); the default when listening beyond loopback')
+    .option('--no-tls', 'serve plain http even when listening beyond loopback')
+    .option('--public-url <url>', 'URL other hosts reach this server at (install commands and links start with it; its host goes into the certificate)')
+    .option('--trust-proxy', 'behind a reverse proxy: build URLs from X-Forwarded-Proto/-Host and Host (never trusted otherwise)')
+    .addOption(databaseUrlOption())
     .option('--log-level <level>', 'log level')
-    .addHelpText('after', examples(['sudo nw up', 'nw up --data-dir ./nw-data --listen 127.0.0.1:9000', 'sudo nw up --tls --listen 0.0.0.0:8817']))
+    .addHelpText('after', examples(['sudo nw up', 'nw up --data-dir ./nw-data --listen 127.0.0.1:9000', '# reachable from other hosts (https with a self-signed certificate, pinned by the install commands):', 'sudo nw up --listen 0.0.0.0:8817 --public-url https://HOST:8817']))
     .action(async (o: Options) => {
       await up(o, ctx, stop, run.starters);
     });

@@ -7,7 +7,7 @@ import { authenticate } from './auth.js';
 import type { ServerContext } from './services/context.js';
 import { registerAgentRoutes, AGENT_CA_PATH, AGENT_ENROLL_PATH } from './routes/agents.js';
 import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
-import { requestBaseUrl } from './request-context.js';
+import { boundPort, requestBaseUrl, setBaseUrlPolicy } from './request-context.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerPacketCaptureRoutes } from './routes/packet-captures.js';
 import { registerStorageAccountRoutes } from './routes/storage-accounts.js';
@@ -39,6 +39,9 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     genReqId: () => randomUUID(),
     ...(tls ? { https: { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
   }) as unknown as FastifyInstance;
+  setBaseUrlPolicy(app.server, {
+    publicUrl: ctx.config.publicUrl, trustProxy: ctx.config.trustProxy, tls: Boolean(tls), listenHost: ctx.config.listenHost, port: () => boundPort(app.server),
+  });
 
   app.addHook('onRequest', async (req, reply) => {
     const clientId = req.headers['x-ms-client-request-id'];

@@ -6,8 +6,10 @@ export interface ServerConfig {
   dataDir: string;
   /** PostgreSQL URL; when absent the embedded PGlite database in dataDir is used. */
   databaseUrl?: string;
-  /** Base URL that agents and clients reach this server at (install commands, upload URLs); default: the request's own host. */
+  /** Base URL that agents and clients reach this server at (install commands, upload URLs, operation links); default: the server's own address. */
   publicUrl?: string;
+  /** Build URLs from X-Forwarded-Proto/-Host and Host (a reverse proxy in front sets them); off by default: headers are the client's to choose. */
+  trustProxy?: boolean;
   /** Location given to hosts enrolled without one. */
   defaultLocation: string;
   /** Subscription id used for resources created by the server itself (default storage, watchers). */

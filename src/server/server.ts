@@ -3,12 +3,14 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createLogger, selfSignedRootOf } from '../lib/index.js';
+import { createLogger, lockDataDir, selfSignedRootOf } from '../lib/index.js';
 import type { AgentToServer } from '../model/index.js';
 import { Store, migrate, openPglite, openPostgres } from '../store/index.js';
 import { AgentHub } from './agent-hub.js';
 import { buildApp } from './app.js';
 import { bearerToken } from './auth.js';
+
+import { baseUrlOf, boundPort, ownBaseUrl, type BaseUrlPolicy } from './request-context.js';
 import type { ServerConfig } from './config.js';
 import { handleAgentMessage } from './services/agent-channel.js';
 import type { ServerContext } from './services/context.js';
@@ -20,6 +22,8 @@ import { startAlertsRuntime } from './routes/alerts-runtime.js';
 export interface RunningServer {
   /** Base URL it listens on. */
   url: string;
+  /** Base URL other hosts and clients are told to use (--public-url, else the server's own address). */
+  publicUrl?: string;
   /** The admin token (also in DATA_DIR/admin-token, mode 0600). */
   adminToken: string;
   /** Method and path pattern of the routes registered in the app's plugins (a test keeps the OpenAPI document complete with them). */
@@ -36,8 +40,25 @@ export const ADMIN_TOKEN_FILE = 'admin-token';
  */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Before the database opens: a second process on the same embedded database corrupts it.
+  const lock = lockDataDir(config.dataDir);
+  const cleanups: Array<() => Promise<void>> = [async () => lock.release()];
+  const cleanUp = async () => {
+    for (const step of cleanups.reverse()) await step().catch(() => undefined);
+  };
+  try {
+    return await startLocked(config, lock, cleanups, cleanUp);
+  } catch (error) {
+    // A failed start leaves nothing open (an open database or timer would keep the process alive: no hang).
+    await cleanUp();
+    throw error;
+  }
+}
+
+async function startLocked(config: ServerConfig, lock: ReturnType<typeof lockDataDir>, cleanups: Array<() => Promise<void>>, cleanUp: () => Promise<void>): Promise<RunningServer> {
   const logger = createLogger({ name: 'nw-server', level: config.logLevel });
   const db = config.databaseUrl ? await openPostgres(config.databaseUrl) : await openPglite(join(config.dataDir, 'db'));
+  cleanups.push(() => db.close());
   await migrate(db);
   const store = new Store(db);
   const signingKey = Buffer.from(await store.getOrCreateSetting('signing-key', () => randomBytes(32).toString('base64')), 'base64');
@@ -59,14 +80,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // A self-signed certificate (or chain ending in a self-signed root) is handed to agents pinned by its SHA-256.
   const tlsCa = config.tls ? selfSignedRootOf(readFileSync(config.tls.certPath, 'utf8')) : null;
   const ctx = { config: { ...config }, store, logger, signingKey, tlsCa } as ServerContext;
+  let urlPolicy: BaseUrlPolicy | undefined;
   ctx.hub = new AgentHub(logger, {
     authenticate: async (request) => {
       const token = bearerToken({ headers: request.headers } as never);
       if (!token) return null;
       const info = await store.verifyToken(token);
       if (!info || info.kind !== 'agent' || !info.vmKey) return null;
-      const proto = (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-      return { vmKey: info.vmKey, baseUrl: `${proto}://${request.headers.host ?? 'localhost'}` };
+      // Upload URLs for this agent follow the same rule as every other URL the server builds.
+      return { vmKey: info.vmKey, baseUrl: baseUrlOf(request.headers, Boolean((request.socket as { encrypted?: boolean }).encrypted), urlPolicy!) };
     },
     onMessage: (identity, msg: AgentToServer) => handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg),
     onDisconnect: (identity) => setAgentConnected(ctx, identity.vmKey, false),
@@ -74,27 +96,42 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   await ensureDefaultStorageAccount(ctx);
 
   const app = buildApp(ctx);
+  cleanups.push(() => app.close());
+  cleanups.push(() => ctx.hub.close());
+  urlPolicy = { publicUrl: config.publicUrl, trustProxy: config.trustProxy, tls: Boolean(config.tls), listenHost: config.listenHost, port: () => boundPort(app.server as Server) };
   // Plugins register their routes when the app starts, after this hook is in place.
   const routes: Array<{ method: string; url: string }> = [];
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routes.push({ method: String(method), url: route.url });
   });
   ctx.hub.attach(app.server as Server);
-  await app.listen({ host: config.listenHost, port: config.listenPort });
+  try {
+    await app.listen({ host: config.listenHost, port: config.listenPort });
+  } catch (error) {
+    throw listenError(error, config.listenHost, config.listenPort);
+  }
   const address = app.server.address() as AddressInfo;
   const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost;
   const url = `${config.tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
-  logger.info({ url, database: db.engine }, 'server listening');
+  const publicUrl = config.publicUrl ? config.publicUrl.replace(/\/+$/, '') : ownBaseUrl(urlPolicy);
+  lock.setUrl(publicUrl);
+  logger.info({ url, publicUrl, database: db.engine }, 'server listening');
   const alerts = startAlertsRuntime(ctx, url);
+  cleanups.push(() => alerts.close());
   return {
     url,
+    publicUrl,
     adminToken,
     routes,
-    async close() {
-      await alerts.close();
-      await ctx.hub.close();
-      await app.close();
-      await db.close();
-    },
+    close: cleanUp,
   };
+}
+
+/** A listen failure as the operator should read it (EADDRINUSE alone says neither which port nor what to do). */
+function listenError(error: unknown, host: string, port: number): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return new Error(`port ${port} on ${host} is already in use (EADDRINUSE: another netwatcher, or another program); stop it or choose another address with --listen HOST:PORT`);
+  if (code === 'EACCES') return new Error(`not allowed to listen on ${host}:${port} (ports below 1024 need root or CAP_NET_BIND_SERVICE); choose another with --listen HOST:PORT`);
+  if (code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${host}:${port}: no interface of this host has address ${host}`);
+  return error instanceof Error ? error : new Error(String(error));
 }
