@@ -5,10 +5,12 @@ import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../lib/index.js';
 
 /**
- * How the server names itself in the absolute URLs it builds (operation links, nextLink,
- * storagePath, install commands, agents' upload URLs). Request headers are the client's to
- * choose, so they shape those URLs only when the operator says so: `publicUrl` wins; with
- * `trustProxy`, X-Forwarded-Proto/-Host (first hop) or Host; otherwise the server's own address.
+ * How the server names itself in the absolute URLs it builds. Request headers are the client's
+ * to choose, so they shape URLs only when the operator says so:
+ * - links answered to the requester (operation links, nextLink, storagePath, agents' upload
+ *   URLs): with `trustProxy`, X-Forwarded-Proto/-Host (first hop) or Host; otherwise
+ *   `publicUrl`; otherwise the server's own address (see baseUrlOf);
+ * - what is handed to other hosts (install commands): `publicUrl` first (see handoffBaseUrlOf).
  */
 export interface BaseUrlPolicy {
   /** `--public-url`: every URL starts with it. */
@@ -65,14 +67,13 @@ export function ownBaseUrl(policy: BaseUrlPolicy): string {
  * @example baseUrlOf({ host: 'evil.example' }, false, { tls: false, listenHost: '127.0.0.1', port: () => 8817 }) // 'http://127.0.0.1:8817'
  */
 export function baseUrlOf(headers: IncomingHttpHeaders, encrypted: boolean, policy: BaseUrlPolicy): string {
-  if (policy.publicUrl) return withoutTrailingSlash(policy.publicUrl);
   const ownProto = policy.tls ? 'https' : 'http';
   if (policy.trustProxy) {
     const proto = firstValue(headers['x-forwarded-proto'])?.toLowerCase();
     const host = firstValue(headers['x-forwarded-host']) ?? firstValue(headers.host);
     if (host && HOST_HEADER.test(host)) return `${proto === 'http' || proto === 'https' ? proto : encrypted ? 'https' : 'http'}://${host}`;
-    return ownBaseUrl(policy);
   }
+  if (policy.publicUrl) return withoutTrailingSlash(policy.publicUrl);
   const host = firstValue(headers.host);
   if (host && HOST_HEADER.test(host)) {
     const colon = host.lastIndexOf(':');
@@ -83,15 +84,29 @@ export function baseUrlOf(headers: IncomingHttpHeaders, encrypted: boolean, poli
   return ownBaseUrl(policy);
 }
 
+/** The base URL handed to other hosts (install commands): `publicUrl` first, else as baseUrlOf. */
+export function handoffBaseUrlOf(headers: IncomingHttpHeaders, encrypted: boolean, policy: BaseUrlPolicy): string {
+  return policy.publicUrl ? withoutTrailingSlash(policy.publicUrl) : baseUrlOf(headers, encrypted, policy);
+}
+
+function policyOf(request: FastifyRequest): BaseUrlPolicy {
+  const policy = policies.get(request.server.server);
+  if (!policy) throw new Error('no base-URL policy for this server (buildApp sets it)');
+  return policy;
+}
+
+/** The base URL for what a request hands to other hosts (install commands); see BaseUrlPolicy. */
+export function requestHandoffBaseUrl(request: FastifyRequest): string {
+  return handoffBaseUrlOf(request.headers, request.protocol === 'https', policyOf(request));
+}
+
 /**
  * The base URL of this server for a request (see BaseUrlPolicy). ARM clients follow absolute
  * polling URLs verbatim, so they must point back at a server the client can reach, never at a
  * host a request header chose without the operator's say-so.
  */
 export function requestBaseUrl(request: FastifyRequest): string {
-  const policy = policies.get(request.server.server);
-  if (!policy) throw new Error('no base-URL policy for this server (buildApp sets it)');
-  return baseUrlOf(request.headers, request.protocol === 'https', policy);
+  return baseUrlOf(request.headers, request.protocol === 'https', policyOf(request));
 }
 
 /** The api-version the client sent (any is accepted); echoed in URLs the server builds. */

@@ -4,7 +4,7 @@ import { armIdKey, vmId } from '../../lib/index.js';
 import { replyCreated } from '../lro.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
-import { pageOf, requestBaseUrl } from '../request-context.js';
+import { pageOf, requestHandoffBaseUrl } from '../request-context.js';
 import type { ServerContext } from '../services/context.js';
 import { resourceView } from '../services/view.js';
 import { getExtension, getVm, putAgentExtension } from '../services/vms.js';
@@ -31,7 +31,7 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
   app.put<{ Params: ArmParams }>(`${VMS}/:vm/extensions/:ext`, async (req, reply) => {
     const input = parseRequest(vmExtensionPutSchema, req.body ?? {}, 'VirtualMachineExtension');
     const { sub, rg, vm, ext } = req.params;
-    const serverUrl = ctx.config.publicUrl ?? requestBaseUrl(req);
+    const serverUrl = requestHandoffBaseUrl(req);
     const result = await putAgentExtension(ctx, serverUrl, sub, rg, vm, ext, { location: input.location, ...input.properties });
     // Installing means running the command on the host, which the caller does after this answer,
     // so the operation is done at once; provisioningState turns Succeeded when the agent connects.
