@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createLogger, lockDataDir, selfSignedRootOf } from '../lib/index.js';
 import type { AgentToServer } from '../model/index.js';
@@ -56,6 +56,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
 }
 
 async function startLocked(config: ServerConfig, lock: ReturnType<typeof lockDataDir>, cleanups: Array<() => Promise<void>>, cleanUp: () => Promise<void>): Promise<RunningServer> {
+  // Opening and migrating a database takes seconds; a busy port should be said at once.
+  await probePort(config.listenHost, config.listenPort);
   const logger = createLogger({ name: 'nw-server', level: config.logLevel });
   const db = config.databaseUrl ? await openPostgres(config.databaseUrl) : await openPglite(join(config.dataDir, 'db'));
   cleanups.push(() => db.close());
@@ -125,6 +127,22 @@ async function startLocked(config: ServerConfig, lock: ReturnType<typeof lockDat
     routes,
     close: cleanUp,
   };
+}
+
+/** Fails like listen would if the address cannot be bound now (port 0 always can). */
+async function probePort(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createNetServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen({ host, port, exclusive: true }, () => resolve());
+    });
+  } catch (error) {
+    throw listenError(error, host, port);
+  } finally {
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  }
 }
 
 /** A listen failure as the operator should read it (EADDRINUSE alone says neither which port nor what to do). */
