@@ -4,7 +4,7 @@ import { CliError, describeCause } from './errors.js';
 import type { CliContext } from './context.js';
 import type { ServiceStarters } from './services.js';
 import { vmExtensionDelete, vmExtensionList, vmExtensionSet, vmExtensionShow } from './commands/vm-extension.js';
-import { vmList, vmShow } from './commands/vm.js';
+import { vmDelete, vmList, vmShow } from './commands/vm.js';
 import { storageAccountCreate, storageAccountDelete, storageAccountList, storageAccountShow } from './commands/storage-account.js';
 import { watcherConfigure, watcherList } from './commands/network-watcher.js';
 import {
@@ -111,6 +111,15 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .requiredOption('-g, --resource-group <rg>', 'resource group of the VM')
     .requiredOption('-n, --name <vm>', 'name of the VM')
     .action(act((o) => vmShow(o, ctx)));
+  leaf(vm, 'delete', "remove a host: revokes its agent's credential and disconnects it at once; refused while captures run on it unless --force; prints nothing", [
+    'nw vm delete -g myRG -n web1 --yes',
+    'nw vm delete -g myRG -n web1 --yes --force',
+  ])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the VM')
+    .requiredOption('-n, --name <vm>', 'name of the VM')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--force, --force-deletion', 'also when captures run on it (they are recorded as stopped and the agent is told to stop them)')
+    .action(act((o) => vmDelete(o, ctx)));
 
   const extension = vm.command('extension').description('the agent extension (NetworkWatcherAgentLinux)');
   leaf(extension, 'set', 'install the agent extension on a host; prints the command to run on the host (shown once)', [

@@ -8,6 +8,7 @@ import { pageOf, requestHandoffBaseUrl } from '../request-context.js';
 import type { ServerContext } from '../services/context.js';
 import { resourceView } from '../services/view.js';
 import { getExtension, getVm, putAgentExtension } from '../services/vms.js';
+import { deleteVm } from '../services/vm-delete.js';
 import { SUB, VMS, type ArmParams } from './arm-paths.js';
 
 /** Virtual machine (host) and VM extension (agent) routes. */
@@ -21,6 +22,13 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
   app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Compute/virtualMachines`, async (req) => vmPage(req, await ctx.store.listResources('vm', { subscriptionId: req.params.sub })));
   app.get<{ Params: ArmParams }>(VMS, async (req) => vmPage(req, await ctx.store.listResources('vm', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })));
   app.get<{ Params: ArmParams }>(`${VMS}/:vm`, async (req) => resourceView(await getVm(ctx, req.params.sub, req.params.rg, req.params.vm) as never));
+
+  // VirtualMachines_Delete: Azure's forceDeletion query parameter also ends the captures running on the host.
+  app.delete<{ Params: ArmParams; Querystring: { forceDeletion?: string } }>(`${VMS}/:vm`, async (req, reply) => {
+    const force = String(req.query.forceDeletion ?? '').toLowerCase() === 'true';
+    const result = await deleteVm(ctx, req.params.sub, req.params.rg, req.params.vm, force);
+    return reply.code(result.deleted ? 200 : 204).send();
+  });
 
   app.get<{ Params: ArmParams }>(`${VMS}/:vm/extensions`, async (req) => {
     const vm = await getVm(ctx, req.params.sub, req.params.rg, req.params.vm);
