@@ -47,7 +47,11 @@ describe('nw vm delete', { timeout: 240_000 }, () => {
   test('refused while a capture runs; --force ends the capture, revokes the credential and cuts the connection', async () => {
     const { agent } = await lab.installAgent(a, rg, 'vma');
     const file = `/var/captures/nwtest-vd-${process.pid}-running.cap`;
-    await lab.nwJson(pc('create', '-g', rg, '--vm', 'vma', '--name', 'longrun', '--file-path', file, '--time-limit', '600'));
+    // Limits of 0 (issue 12 point 4) mean the maxima, and the capture shows the values enforced.
+    const created = await lab.nwJson(pc('create', '-g', rg, '--vm', 'vma', '--name', 'longrun', '--file-path', file, '--time-limit', '0', '--capture-limit', '0'));
+    assert.equal(created.timeLimitInSeconds, 18000);
+    assert.equal(created.totalBytesPerSession, 4294967295);
+    assert.equal((await lab.nwJson(pc('show', '--name', 'longrun', '--location', LOC))).timeLimitInSeconds, 18000);
 
     const refused = await lab.nw(['vm', 'delete', '-g', rg, '-n', 'vma', '--yes']);
     assert.notEqual(refused.code, 0);
