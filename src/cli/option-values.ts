@@ -103,3 +103,24 @@ export function parseOutboundOptions(deny: string[] | undefined, allow: string[]
   }
   return settings;
 }
+
+/** `--public-url`: an http(s) URL with a host and nothing after it (operation links, install commands and upload URLs start with it). */
+export function parsePublicUrlOption(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`argument --public-url: expected a URL such as https://nw.example:8817, got '${value}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`argument --public-url: expected an http or https URL, got '${value}'`);
+  if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
+    throw new UsageError(`argument --public-url: give only scheme, host and port (no path, query or credentials), got '${value}'`);
+  }
+  return `${url.protocol}//${url.host}`;
+}
+
+/** Whether a listen address is reachable from this host only. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { CliError, describeCause } from './errors.js';
 import { collectOption } from './option-values.js';
 import type { CliContext } from './context.js';
 import type { ServiceStarters } from './services.js';
 import { vmExtensionDelete, vmExtensionList, vmExtensionSet, vmExtensionShow } from './commands/vm-extension.js';
-import { vmList, vmShow } from './commands/vm.js';
+import { vmDelete, vmList, vmShow } from './commands/vm.js';
 import { storageAccountCreate, storageAccountDelete, storageAccountList, storageAccountShow } from './commands/storage-account.js';
 import { watcherConfigure, watcherList } from './commands/network-watcher.js';
 import {
@@ -80,6 +80,14 @@ function addWatcherOptions(command: Command): Command {
 }
 
 /**
+ * `--database-url`, bound to NW_DATABASE_URL on the option itself: commander only reads the
+ * environment for options that carry their variable when they are added (help shows "(env: …)").
+ */
+function databaseUrlOption(): Option {
+  return new Option('--database-url <url>', 'PostgreSQL URL (default: embedded database in the data folder)').env('NW_DATABASE_URL');
+}
+
+/**
  * Builds the `nw` command tree. Every action calls a plain command function with the parsed
  * options and the context.
  */
@@ -106,6 +114,15 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .requiredOption('-g, --resource-group <rg>', 'resource group of the VM')
     .requiredOption('-n, --name <vm>', 'name of the VM')
     .action(act((o) => vmShow(o, ctx)));
+  leaf(vm, 'delete', "remove a host: revokes its agent's credential and disconnects it at once; refused while captures run on it unless --force; prints nothing", [
+    'nw vm delete -g myRG -n web1 --yes',
+    'nw vm delete -g myRG -n web1 --yes --force',
+  ])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the VM')
+    .requiredOption('-n, --name <vm>', 'name of the VM')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--force, --force-deletion', 'also when captures run on it (they are recorded as stopped and the agent is told to stop them)')
+    .action(act((o) => vmDelete(o, ctx)));
 
   const agentCredential = vm.command('agent-credential').description("a host's agent credential");
   leaf(agentCredential, 'revoke', "revoke a host's agent credential and close its live agent connection at once (re-install with 'nw vm extension set')", [
@@ -176,24 +193,19 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('-l, --location <location>', 'location', 'local')
     .option('--kind <kind>', 'backend: local, azureBlob or s3 (az account kinds such as StorageV2 mean local)')
     .option('--backend <type>', 'same as --kind with a backend name')
-    .option('--connection-string <text>', 'azureBlob: connection string (or env AZURE_STORAGE_CONNECTION_STRING)')
+    // Secrets from the environment keep them out of shell history (az reads the first one too).
+    .addOption(new Option('--connection-string <text>', 'azureBlob: connection string').env('AZURE_STORAGE_CONNECTION_STRING'))
     .option('--account-name <name>', 'azureBlob: account name, with --account-key (instead of --connection-string)')
     .option('--account-key <key>', 'azureBlob: account key, with --account-name')
     .option('--blob-endpoint <url>', 'azureBlob: blob endpoint (default https://ACCOUNT.blob.core.windows.net), with --account-name')
     .option('--endpoint <url>', 's3: endpoint URL')
     .option('--region <region>', 's3: region')
     .option('--bucket <bucket>', 's3: bucket')
-    .option('--access-key-id <id>', 's3: access key id (or env AWS_ACCESS_KEY_ID)')
-    .option('--secret-access-key <key>', 's3: secret access key (or env AWS_SECRET_ACCESS_KEY)')
+    .addOption(new Option('--access-key-id <id>', 's3: access key id').env('AWS_ACCESS_KEY_ID'))
+    .addOption(new Option('--secret-access-key <key>', 's3: secret access key').env('AWS_SECRET_ACCESS_KEY'))
     .option('--path-style <bool>', 's3: path-style addressing (true for most S3-compatible servers)')
     .option('--sku <sku>', 'accepted for az compatibility')
     .action(act((o) => storageAccountCreate(o, ctx)));
-  account.commands.find((c) => c.name() === 'create')!.options.forEach((option) => {
-    // Secrets from the environment keep them out of shell history (az reads the first one too).
-    if (option.long === '--connection-string') option.env('AZURE_STORAGE_CONNECTION_STRING');
-    if (option.long === '--access-key-id') option.env('AWS_ACCESS_KEY_ID');
-    if (option.long === '--secret-access-key') option.env('AWS_SECRET_ACCESS_KEY');
-  });
   leaf(account, 'delete', 'unregister a storage account (its files stay); prints nothing', ['nw storage account delete -n captures -g storageRG --yes'])
     .requiredOption('-n, --name <name>', 'account name')
     .option('-g, --resource-group <rg>', 'resource group (default: found by name)')
@@ -229,8 +241,8 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--storage-path <url>', 'container URL in the storage account')
     .option('--file-path <path>', 'local path on the host, ending in .cap (under /var/captures)')
     .option('--capture-size <bytes>', 'bytes captured per packet (0 = whole packet)')
-    .option('--capture-limit <bytes>', 'maximum bytes per session (default 1073741824)')
-    .option('--time-limit <seconds>', 'maximum duration in seconds (default and maximum 18000)')
+    .option('--capture-limit <bytes>', 'maximum bytes per session (default 1073741824; 0 = the maximum, 4294967295, which the capture then shows)')
+    .option('--time-limit <seconds>', 'maximum duration in seconds (default and maximum 18000; 0 = the maximum, which the capture then shows)')
     .option('--filters <json>', 'JSON list of filters: protocol, localIPAddress, localPort, remoteIPAddress, remotePort')
     .option('-l, --location <location>', "location of the watcher (default: the target's)")
     .option('--target <name-or-id>', 'scale set to capture on (with --target-type AzureVMSS)')
@@ -352,8 +364,9 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .description('run the netwatcher server (control plane) until Ctrl-C')
     .option('--listen <host:port>', 'address to listen on', DEFAULT_LISTEN)
     .option('--data-dir <dir>', 'data folder (default ~/.netwatcher)')
-    .option('--database-url <url>', 'PostgreSQL URL (default: embedded database in the data folder)')
-    .option('--public-url <url>', 'URL agents and clients reach this server at')
+    .addOption(databaseUrlOption())
+    .option('--public-url <url>', "URL agents and clients reach this server at: operation links, storagePath and install commands start with it (default: the listen address; for 0.0.0.0, this host's name)")
+    .option('--trust-proxy', 'behind a reverse proxy: build those URLs from X-Forwarded-Proto/-Host and Host (never trusted otherwise)')
     .option('-l, --location <location>', 'location of hosts enrolled without one', 'local')
     .option('--tls-cert <file>', 'TLS certificate (PEM)')
     .option('--tls-key <file>', 'TLS private key (PEM)')
@@ -362,7 +375,7 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--session-limit <count>', 'parallel capture sessions allowed per location and subscription (default 10000)')
     .option('--tls-self-signed', 'serve https with a self-signed certificate for this host, kept in DATA_DIR/tls/')
     .option('--metrics-retention-days <days>', 'how long host metrics are kept (default 7)')
-    .option('--secret-key-file <file>', 'key that encrypts credentials in the database (default DATA_DIR/secret-key; the same file on every replica)')
+    .addOption(new Option('--secret-key-file <file>', 'key that encrypts credentials in the database (default DATA_DIR/secret-key; the same file on every replica)').env('NW_SECRET_KEY_FILE'))
     .option('--outbound-deny <cidr>', 'never connect to this range for webhooks, notifications or storage endpoints (repeatable; link-local and cloud metadata are always denied unless allowed)', collectOption)
     .option('--outbound-allow <cidr>', 'allow this range even inside a denied one (repeatable; the most specific range wins)', collectOption)
     .addHelpText('after', examples([
@@ -370,8 +383,6 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
       'NW_DATABASE_URL=postgres://nw@db/netwatcher nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher',
     ]))
     .action(act((o) => runServer(o, ctx, stop, run.starters)));
-  program.commands.find((c) => c.name() === 'server')!.options.find((o) => o.long === '--database-url')!.env('NW_DATABASE_URL');
-  program.commands.find((c) => c.name() === 'server')!.options.find((o) => o.long === '--secret-key-file')!.env('NW_SECRET_KEY_FILE');
   const serverCommand = program.commands.find((c) => c.name() === 'server')!;
   leaf(serverCommand, 'rotate-admin-token', 'replace the admin token by a new one (printed once, written to DATA_DIR/admin-token); the old one stops working at once', [
     'nw server rotate-admin-token --data-dir /var/lib/netwatcher     # the embedded database: stop the server first',
@@ -380,9 +391,8 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     'nw server rotate-admin-token                                      # through the API of the logged-in server; saves the new token in the CLI config',
   ])
     .option('--data-dir <dir>', 'data folder of the server or of nw up')
-    .option('--database-url <url>', 'PostgreSQL URL (also NW_DATABASE_URL)')
+    .addOption(databaseUrlOption())
     .action(act((o) => rotateAdminTokenCommand(o, ctx)));
-  serverCommand.commands.find((c) => c.name() === 'rotate-admin-token')!.options.find((o) => o.long === '--database-url')!.env('NW_DATABASE_URL');
 
   program
     .command('agent')
@@ -417,11 +427,15 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('-g, --resource-group <rg>', "this host's resource group", 'netwatcher-local')
     .option('--interface <name>', 'interface to capture on (default any)')
     .option('--capture-root <dir>', 'folder local capture files live under (default /var/captures)')
-    .option('--tls', 'serve https with a self-signed certificate for this host, kept in DATA_DIR/tls/ (the CLI config trusts it)')
+    .option('--tls', 'serve https with a self-signed certificate for this host, kept in DATA_DIR/tls/ (the CLI config trusts it); the default when listening beyond loopback')
+    .option('--no-tls', 'serve plain http even when listening beyond loopback')
+    .option('--public-url <url>', 'URL other hosts reach this server at (install commands and links start with it; its host goes into the certificate)')
+    .option('--trust-proxy', 'behind a reverse proxy: build URLs from X-Forwarded-Proto/-Host and Host (never trusted otherwise)')
+    .addOption(databaseUrlOption())
     .option('--log-level <level>', 'log level')
     .option('--outbound-deny <cidr>', 'never connect to this range for webhooks, notifications or storage endpoints (repeatable)', collectOption)
     .option('--outbound-allow <cidr>', 'allow this range even inside a denied one (repeatable; the most specific range wins)', collectOption)
-    .addHelpText('after', examples(['sudo nw up', 'nw up --data-dir ./nw-data --listen 127.0.0.1:9000', 'sudo nw up --tls --listen 0.0.0.0:8817']))
+    .addHelpText('after', examples(['sudo nw up', 'nw up --data-dir ./nw-data --listen 127.0.0.1:9000', '# reachable from other hosts (https with a self-signed certificate, pinned by the install commands):', 'sudo nw up --listen 0.0.0.0:8817 --public-url https://HOST:8817']))
     .action(async (o: Options) => {
       await up(o, ctx, stop, run.starters);
     });

@@ -4,3 +4,6 @@ export * from './logger.js';
 export * from './tls.js';
 export * from './outbound-policy.js';
 export * from './outbound-fetch.js';
+export * from './process-identity.js';
+export * from './shell-quote.js';
+export * from './data-dir-lock.js';

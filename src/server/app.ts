@@ -10,7 +10,7 @@ import { assertCleanUrl, assertRouteNames } from './input-guard.js';
 import type { ServerContext } from './services/context.js';
 import { registerAgentRoutes, AGENT_CA_PATH, AGENT_ENROLL_PATH } from './routes/agents.js';
 import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
-import { requestBaseUrl } from './request-context.js';
+import { boundPort, requestBaseUrl, setBaseUrlPolicy } from './request-context.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerPacketCaptureRoutes } from './routes/packet-captures.js';
 import { registerAnalysisRoutes } from './routes/analysis.js';
@@ -50,6 +50,9 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     genReqId: () => randomUUID(),
     ...(tls ? { https: { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
   }) as unknown as FastifyInstance;
+  setBaseUrlPolicy(app.server, {
+    publicUrl: ctx.config.publicUrl, trustProxy: ctx.config.trustProxy, tls: Boolean(tls), listenHost: ctx.config.listenHost, port: () => boundPort(app.server),
+  });
 
   const sessions = new SessionStore(ctx.store.db);
   // Behind a TLS-terminating proxy the public URL says https even when this process serves http.

@@ -8,8 +8,10 @@ export interface ServerConfig {
   databaseUrl?: string;
   /** Key file that encrypts credentials in the database (default DATA_DIR/secret-key, created when missing); every replica of one database needs the same. */
   secretKeyFile?: string;
-  /** Base URL that agents and clients reach this server at (install commands, upload URLs); default: the request's own host. */
+  /** Base URL that agents and clients reach this server at (install commands, upload URLs, operation links); default: the server's own address. */
   publicUrl?: string;
+  /** Build URLs from X-Forwarded-Proto/-Host and Host (a reverse proxy in front sets them); off by default: headers are the client's to choose. */
+  trustProxy?: boolean;
   /** Location given to hosts enrolled without one. */
   defaultLocation: string;
   /** Subscription id used for resources created by the server itself (default storage, watchers). */

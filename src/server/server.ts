@@ -1,14 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { OutboundPolicy, createLogger, selfSignedRootOf } from '../lib/index.js';
+import { OutboundPolicy, createLogger, lockDataDir, selfSignedRootOf } from '../lib/index.js';
 import type { AgentToServer } from '../model/index.js';
 import { SecretBox, Store, loadOrCreateSecretKey, migrate, openPglite, openPostgres, tightenDataDir, translateDatabaseError } from '../store/index.js';
 import { AgentHub } from './agent-hub.js';
 import { buildApp } from './app.js';
 import { bearerToken } from './auth.js';
+
+import { baseUrlOf, boundPort, ownBaseUrl, type BaseUrlPolicy } from './request-context.js';
 import type { ServerConfig } from './config.js';
 import { ADMIN_TOKEN_FILE, ensureAdminToken, verifyCredential } from './credentials.js';
 import { handleAgentMessage } from './services/agent-channel.js';
@@ -22,6 +24,8 @@ import { moveWebhookUrlsToSecrets } from '../alerts/index.js';
 export interface RunningServer {
   /** Base URL it listens on. */
   url: string;
+  /** Base URL other hosts and clients are told to use (--public-url, else the server's own address). */
+  publicUrl?: string;
   /** The admin token (also in DATA_DIR/admin-token, mode 0600). */
   adminToken: string;
   /** Method and path pattern of the routes registered in the app's plugins (a test keeps the OpenAPI document complete with them). */
@@ -42,6 +46,24 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // A bad CIDR stops the start before anything is opened (OutboundPolicyConfigError names it).
   const outboundPolicy = OutboundPolicy.fromSettings(config.outbound ?? {});
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Before the database opens: a second process on the same embedded database corrupts it.
+  const lock = lockDataDir(config.dataDir);
+  const cleanups: Array<() => Promise<void>> = [async () => lock.release()];
+  const cleanUp = async () => {
+    for (const step of cleanups.reverse()) await step().catch(() => undefined);
+  };
+  try {
+    return await startLocked(config, lock, cleanups, cleanUp);
+  } catch (error) {
+    // A failed start leaves nothing open (an open database or timer would keep the process alive: no hang).
+    await cleanUp();
+    throw error;
+  }
+}
+
+async function startLocked(config: ServerConfig, lock: ReturnType<typeof lockDataDir>, cleanups: Array<() => Promise<void>>, cleanUp: () => Promise<void>): Promise<RunningServer> {
+  // Opening and migrating a database takes seconds; a busy port should be said at once.
+  await probePort(config.listenHost, config.listenPort);
   const logger = createLogger({ name: 'nw-server', level: config.logLevel });
   // The data folder holds the database, the keys and local blobs: owner-only, whatever it was.
   const tightened = tightenDataDir(config.dataDir);
@@ -56,10 +78,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     logger.error({ err: error }, `cannot open the database: ${reason}`);
     throw new Error(`netwatcher server cannot start: ${reason}`, { cause: error });
   }
+  cleanups.push(() => db.close());
   try {
     await migrate(db);
   } catch (error) {
-    await db.close().catch(() => undefined);
     const reason = (translateDatabaseError(error, config.databaseUrl ? null : join(config.dataDir, 'db')) as Error).message;
     logger.error({ err: error }, `cannot prepare the database: ${reason}`);
     throw new Error(`netwatcher server cannot start: ${reason}`, { cause: error });
@@ -76,7 +98,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       await db.query('VACUUM FULL server_settings');
     }
   } catch (error) {
-    await db.close();
     throw new Error(`${(error as Error).message} (secret key file: ${secretKey.file}; docs/security.md)`, { cause: error });
   }
   const signingKey = Buffer.from(await store.getOrCreateSecretSetting('signing-key', () => randomBytes(32).toString('base64')), 'base64');
@@ -89,14 +110,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // A self-signed certificate (or chain ending in a self-signed root) is handed to agents pinned by its SHA-256.
   const tlsCa = config.tls ? selfSignedRootOf(readFileSync(config.tls.certPath, 'utf8')) : null;
   const ctx = { config: { ...config }, store, logger, signingKey, tlsCa, outboundPolicy } as ServerContext;
+  let urlPolicy: BaseUrlPolicy | undefined;
   ctx.hub = new AgentHub(logger, {
     authenticate: async (request) => {
       const token = bearerToken({ headers: request.headers } as never);
       if (!token) return null;
       const info = await verifyCredential(store, token);
       if (!info || info.kind !== 'agent' || !info.vmKey) return null;
-      const proto = (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-      return { vmKey: info.vmKey, baseUrl: `${proto}://${request.headers.host ?? 'localhost'}`, credentialId: info.id };
+      // Upload URLs for this agent follow the same rule as every other URL the server builds.
+      return { vmKey: info.vmKey, baseUrl: baseUrlOf(request.headers, Boolean((request.socket as { encrypted?: boolean }).encrypted), urlPolicy!), credentialId: info.id };
     },
     validCredentials: (ids) => store.liveTokenIds(ids),
     onMessage: (identity, msg: AgentToServer) => handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg),
@@ -105,27 +127,58 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   await ensureDefaultStorageAccount(ctx);
 
   const app = buildApp(ctx);
+  cleanups.push(() => app.close());
+  cleanups.push(() => ctx.hub.close());
+  urlPolicy = { publicUrl: config.publicUrl, trustProxy: config.trustProxy, tls: Boolean(config.tls), listenHost: config.listenHost, port: () => boundPort(app.server as Server) };
   // Plugins register their routes when the app starts, after this hook is in place.
   const routes: Array<{ method: string; url: string }> = [];
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routes.push({ method: String(method), url: route.url });
   });
   ctx.hub.attach(app.server as Server);
-  await app.listen({ host: config.listenHost, port: config.listenPort });
+  try {
+    await app.listen({ host: config.listenHost, port: config.listenPort });
+  } catch (error) {
+    throw listenError(error, config.listenHost, config.listenPort);
+  }
   const address = app.server.address() as AddressInfo;
   const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost;
   const url = `${config.tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
-  logger.info({ url, database: db.engine }, 'server listening');
+  const publicUrl = config.publicUrl ? config.publicUrl.replace(/\/+$/, '') : ownBaseUrl(urlPolicy);
+  lock.setUrl(publicUrl);
+  logger.info({ url, publicUrl, database: db.engine }, 'server listening');
   const alerts = startAlertsRuntime(ctx, url);
+  cleanups.push(() => alerts.close());
   return {
     url,
+    publicUrl,
     adminToken,
     routes,
-    async close() {
-      await alerts.close();
-      await ctx.hub.close();
-      await app.close();
-      await db.close();
-    },
+    close: cleanUp,
   };
+}
+
+/** Fails like listen would if the address cannot be bound now (port 0 always can). */
+async function probePort(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createNetServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen({ host, port, exclusive: true }, () => resolve());
+    });
+  } catch (error) {
+    throw listenError(error, host, port);
+  } finally {
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  }
+}
+
+/** A listen failure as the operator should read it (EADDRINUSE alone says neither which port nor what to do). */
+function listenError(error: unknown, host: string, port: number): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return new Error(`port ${port} on ${host} is already in use (EADDRINUSE: another netwatcher, or another program); stop it or choose another address with --listen HOST:PORT`);
+  if (code === 'EACCES') return new Error(`not allowed to listen on ${host}:${port} (ports below 1024 need root or CAP_NET_BIND_SERVICE); choose another with --listen HOST:PORT`);
+  if (code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${host}:${port}: no interface of this host has address ${host}`);
+  return error instanceof Error ? error : new Error(String(error));
 }

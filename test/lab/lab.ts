@@ -112,7 +112,9 @@ export class Lab {
 
   /** Starts (or restarts) `nw server` inside the server namespace and waits until it answers. */
   async startServer(extraArgs: string[] = []): Promise<void> {
-    const args = [NW_BIN, 'server', '--listen', `0.0.0.0:${LAB_SERVER_PORT}`, '--data-dir', this.serverDataDir, '--public-url', this.agentServerUrl, '--location', 'westcentralus', ...extraArgs];
+    // Reached at two addresses (this process: the link address; agents: 10.0.0.1), so links follow
+    // each request's Host (--trust-proxy) while install commands carry --public-url.
+    const args = [NW_BIN, 'server', '--listen', `0.0.0.0:${LAB_SERVER_PORT}`, '--data-dir', this.serverDataDir, '--public-url', this.agentServerUrl, '--trust-proxy', '--location', 'westcentralus', ...extraArgs];
     this.server = this.srv.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` } });
     this.server.stdout?.on('data', (d: Buffer) => { this.serverLog += d.toString(); });
     this.server.stderr?.on('data', (d: Buffer) => { this.serverLog += d.toString(); });

@@ -43,7 +43,7 @@ export async function startTlsLabServer(lab: Lab, extraArgs: string[] = []): Pro
   let log = '';
 
   const start = async () => {
-    const args = [NW_BIN, 'server', '--listen', `0.0.0.0:${LAB_SERVER_PORT}`, '--data-dir', lab.serverDataDir, '--public-url', agentUrl, '--location', 'westcentralus', '--tls-cert', certPath, '--tls-key', keyPath, ...extraArgs];
+    const args = [NW_BIN, 'server', '--listen', `0.0.0.0:${LAB_SERVER_PORT}`, '--data-dir', lab.serverDataDir, '--public-url', agentUrl, '--trust-proxy', '--location', 'westcentralus', '--tls-cert', certPath, '--tls-key', keyPath, ...extraArgs];
     child = lab.srv.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` } });
     child.stdout?.on('data', (d: Buffer) => { log += d.toString(); });
     child.stderr?.on('data', (d: Buffer) => { log += d.toString(); });

@@ -2,9 +2,9 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_SUBSCRIPTION_ID } from '../config.js';
 import { writeLine, type CliContext } from '../context.js';
-import { certificateNames, ensureSelfSignedCertificate } from '../../lib/index.js';
+import { assertDataDirFree, certificateNames, ensureSelfSignedCertificate } from '../../lib/index.js';
 import { UsageError } from '../errors.js';
-import { parseListenOption, parseOutboundOptions } from '../option-values.js';
+import { parseListenOption, parseOutboundOptions, parsePublicUrlOption } from '../option-values.js';
 import { loadServiceStarters, waitForAbort, type ServiceStarters } from '../services.js';
 
 /** Default address of `nw server` and `nw up`. */
@@ -25,6 +25,8 @@ export interface ServerCommandOptions {
   databaseUrl?: string;
   /** URL agents and clients use to reach this server. */
   publicUrl?: string;
+  /** Build URLs from X-Forwarded-* and Host (behind a reverse proxy that sets them). */
+  trustProxy?: boolean;
   /** Location of hosts enrolled without one (default local). */
   location?: string;
   tlsCert?: string;
@@ -61,8 +63,11 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
   const retentionDays = options.metricsRetentionDays === undefined ? undefined : Number(options.metricsRetentionDays);
   if (retentionDays !== undefined && (!Number.isFinite(retentionDays) || retentionDays <= 0 || retentionDays > 3650)) throw new UsageError(`usage error: --metrics-retention-days must be a number of days from 0 to 3650, not '${options.metricsRetentionDays}'`);
   const outbound = parseOutboundOptions(options.outboundDeny, options.outboundAllow);
+  const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrlOption(options.publicUrl);
   const services = starters ?? (await loadServiceStarters());
-  const selfSigned = options.tlsSelfSigned ? ensureSelfSignedCertificate(join(dataDir, 'tls'), certificateNames(host)) : undefined;
+  // Refuse before writing anything into a folder a running server uses (the server takes the lock itself).
+  assertDataDirFree(dataDir);
+  const selfSigned = options.tlsSelfSigned ? ensureSelfSignedCertificate(join(dataDir, 'tls'), [...certificateNames(host), ...(publicUrl ? [new URL(publicUrl).hostname.replace(/^\[|\]$/g, '')] : [])]) : undefined;
   const server = await services.startServer({
     listenHost: host,
     listenPort: port,
@@ -71,7 +76,8 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
     subscriptionId: options.subscription ?? DEFAULT_SUBSCRIPTION_ID,
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     ...(options.secretKeyFile ? { secretKeyFile: resolve(options.secretKeyFile) } : {}),
-    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+    ...(publicUrl ? { publicUrl } : {}),
+    ...(options.trustProxy ? { trustProxy: true } : {}),
     ...(options.tlsCert && options.tlsKey ? { tls: { certPath: resolve(options.tlsCert), keyPath: resolve(options.tlsKey) } } : {}),
     ...(selfSigned ? { tls: { certPath: selfSigned.certPath, keyPath: selfSigned.keyPath } } : {}),
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
@@ -81,10 +87,11 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
   });
   const tokenFile = join(dataDir, services.adminTokenFile);
   writeLine(ctx.out, `netwatcher server listening on ${server.url}`);
+  if (server.publicUrl && server.publicUrl !== server.url) writeLine(ctx.out, `other hosts and clients: ${server.publicUrl}${publicUrl || options.trustProxy ? '' : ' (set --public-url to the URL they reach this server at)'}`);
   if (selfSigned) writeLine(ctx.out, `TLS: self-signed certificate ${selfSigned.certPath} (SHA-256 ${selfSigned.sha256}); clients: nw login --ca-file ${selfSigned.certPath}`);
   writeLine(ctx.out, `admin token: ${tokenFile}`);
-  writeLine(ctx.out, `web portal: ${options.publicUrl ?? server.url}/ (sign in with the admin token)`);
-  writeLine(ctx.out, `log in from a client with: nw login --server ${options.publicUrl ?? server.url} --token "$(cat ${tokenFile})"`);
+  writeLine(ctx.out, `web portal: ${server.publicUrl ?? server.url}/ (sign in with the admin token)`);
+  writeLine(ctx.out, `log in from a client with: nw login --server ${server.publicUrl ?? server.url} --token "$(cat ${tokenFile})"`);
   await waitForAbort(stop);
   writeLine(ctx.out, 'stopping server…');
   await server.close();

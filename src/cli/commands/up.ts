@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunningAgent } from '../../agent/index.js';
 import type { RunningServer } from '../../server/index.js';
-import { certificateNames, ensureSelfSignedCertificate } from '../../lib/index.js';
+import { assertDataDirFree, certificateNames, ensureSelfSignedCertificate } from '../../lib/index.js';
 import { AGENT_EXTENSION } from '../../model/index.js';
 import { ArmClient } from '../arm-client.js';
 import { createCaFetch } from '../ca-fetch.js';
@@ -12,7 +12,7 @@ import { vmExtensionPath, vmPath, watcherListPath, watcherPath } from '../arm-pa
 import { DEFAULT_SUBSCRIPTION_ID, saveCliConfig } from '../config.js';
 import { writeLine, type CliContext } from '../context.js';
 import { CliError } from '../errors.js';
-import { parseListenOption, parseOutboundOptions } from '../option-values.js';
+import { isLoopbackHost, parseListenOption, parseOutboundOptions, parsePublicUrlOption } from '../option-values.js';
 import { loadServiceStarters, waitForAbort, type ServiceStarters } from '../services.js';
 import { listValue } from '../shape.js';
 import { DEFAULT_LISTEN, defaultDataDir } from './server.js';
@@ -34,8 +34,14 @@ export interface UpOptions {
   /** Folder local capture files live under (agent default /var/captures). */
   captureRoot?: string;
   logLevel?: string;
-  /** Serve https with a self-signed certificate for this host, kept in DIR/tls/ and trusted by the CLI config. */
+  /** Serve https with a self-signed certificate for this host, kept in DIR/tls/ and trusted by the CLI config (default: on when listening beyond loopback; false: plain http). */
   tls?: boolean;
+  /** URL other hosts reach this server at (install commands, links); its host name goes into the certificate. */
+  publicUrl?: string;
+  /** Build URLs from X-Forwarded-* and Host (behind a reverse proxy that sets them). */
+  trustProxy?: boolean;
+  /** PostgreSQL URL (also NW_DATABASE_URL); embedded PGlite in DIR when absent. */
+  databaseUrl?: string;
   /** How long to wait for the agent to connect before saying so (default 20 s). */
   agentConnectTimeoutInMs?: number;
   /** CIDRs the server never connects to for webhooks, notifications and storage endpoints (repeatable flag). */
@@ -78,8 +84,14 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
   const resourceGroup = options.resourceGroup ?? 'netwatcher-local';
   const subscriptionId = ctx.config.subscriptionId || DEFAULT_SUBSCRIPTION_ID;
   const outbound = parseOutboundOptions(options.outboundDeny, options.outboundAllow);
+  const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrlOption(options.publicUrl);
+  // Beyond loopback the admin token and agent credentials cross a network: https unless told otherwise.
+  const wantTls = options.tls ?? !isLoopbackHost(host);
   const services = starters ?? (await loadServiceStarters());
-  const tls = options.tls ? ensureSelfSignedCertificate(join(dataDir, 'tls'), certificateNames(host)) : undefined;
+  // Refuse before writing anything into a folder a running server uses (the server takes the lock itself).
+  assertDataDirFree(dataDir);
+  const publicHost = publicUrl ? new URL(publicUrl).hostname.replace(/^\[|\]$/g, '') : undefined;
+  const tls = wantTls ? ensureSelfSignedCertificate(join(dataDir, 'tls'), [...certificateNames(host), ...(publicHost ? [publicHost] : [])]) : undefined;
   // With our own certificate, every client in this process trusts it: the CLI's requests, and
   // the agent's (its uploads to local storage are plain node:https requests).
   const fetchFn = tls ? createCaFetch(readFileSync(tls.certPath)) : ctx.fetch;
@@ -92,6 +104,9 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
     defaultLocation: location,
     subscriptionId,
     ...(tls ? { tls: { certPath: tls.certPath, keyPath: tls.keyPath } } : {}),
+    ...(publicUrl ? { publicUrl } : {}),
+    ...(options.trustProxy ? { trustProxy: true } : {}),
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     // A newcomer reads the progress lines; the JSON log shows warnings and errors only unless asked.
     logLevel: options.logLevel ?? 'warn',
     ...(outbound ? { outbound } : {}),

@@ -1,6 +1,7 @@
 import { vmListPath, vmPath } from '../arm-paths.js';
 import { connect } from '../client-factory.js';
 import type { CliContext, CommonOptions } from '../context.js';
+import { UsageError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput, type TableColumn } from '../output.js';
 import { listValue, shapeVm } from '../shape.js';
@@ -53,4 +54,31 @@ export async function vmShow(options: VmShowOptions, ctx: CliContext): Promise<R
   const vm = shapeVm(response.body);
   writeOutput(ctx.out, vm, options.output, VM_TABLE);
   return vm;
+}
+
+/** Options of `nw vm delete`. */
+export interface VmDeleteOptions extends CommonOptions {
+  resourceGroup?: string;
+  name?: string;
+  /** Do not ask for confirmation. */
+  yes?: boolean;
+  /** Delete even while captures run on the host (they are recorded as stopped); `--force` or az's `--force-deletion`. */
+  forceDeletion?: boolean;
+}
+
+/**
+ * `nw vm delete`: removes a host — its credential is revoked and its agent disconnected at once;
+ * refused while captures run on it unless `--force`. Prints nothing (as az).
+ * @example await vmDelete({ resourceGroup: 'rg', name: 'web1', yes: true }, ctx);
+ */
+export async function vmDelete(options: VmDeleteOptions, ctx: CliContext): Promise<void> {
+  const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
+  const name = requireOption('--name/-n', options.name);
+  if (!options.yes) {
+    if (!ctx.prompt || !ctx.stdinIsTty) throw new UsageError('Unable to prompt for confirmation as no tty available. Use --yes.');
+    const answer = await ctx.prompt('Are you sure you want to perform this operation? (y/n): ');
+    if (!/^y(es)?$/i.test(answer.trim())) return;
+  }
+  const conn = connect(ctx, options);
+  await conn.client.request('DELETE', vmPath(conn.subscriptionId, resourceGroup, name), { ...(options.forceDeletion ? { query: { forceDeletion: 'true' } } : {}) });
 }

@@ -4,10 +4,11 @@ import { armIdKey, vmId } from '../../lib/index.js';
 import { replyCreated } from '../lro.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
-import { pageOf, requestBaseUrl } from '../request-context.js';
+import { pageOf, requestHandoffBaseUrl } from '../request-context.js';
 import type { ServerContext } from '../services/context.js';
 import { resourceView } from '../services/view.js';
 import { getExtension, getVm, putAgentExtension, revokeAgentAccess } from '../services/vms.js';
+import { deleteVm } from '../services/vm-delete.js';
 import { SUB, VMS, type ArmParams } from './arm-paths.js';
 
 /** Virtual machine (host) and VM extension (agent) routes. */
@@ -22,6 +23,13 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
   app.get<{ Params: ArmParams }>(VMS, async (req) => vmPage(req, await ctx.store.listResources('vm', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })));
   app.get<{ Params: ArmParams }>(`${VMS}/:vm`, async (req) => resourceView(await getVm(ctx, req.params.sub, req.params.rg, req.params.vm) as never));
 
+  // VirtualMachines_Delete: Azure's forceDeletion query parameter also ends the captures running on the host.
+  app.delete<{ Params: ArmParams; Querystring: { forceDeletion?: string } }>(`${VMS}/:vm`, async (req, reply) => {
+    const force = String(req.query.forceDeletion ?? '').toLowerCase() === 'true';
+    const result = await deleteVm(ctx, req.params.sub, req.params.rg, req.params.vm, force);
+    return reply.code(result.deleted ? 200 : 204).send();
+  });
+
   app.get<{ Params: ArmParams }>(`${VMS}/:vm/extensions`, async (req) => {
     const vm = await getVm(ctx, req.params.sub, req.params.rg, req.params.vm);
     return { value: (await ctx.store.listResources('extension', { parentKey: vm.key })).map(resourceView) };
@@ -31,7 +39,7 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
   app.put<{ Params: ArmParams }>(`${VMS}/:vm/extensions/:ext`, async (req, reply) => {
     const input = parseRequest(vmExtensionPutSchema, req.body ?? {}, 'VirtualMachineExtension');
     const { sub, rg, vm, ext } = req.params;
-    const serverUrl = ctx.config.publicUrl ?? requestBaseUrl(req);
+    const serverUrl = requestHandoffBaseUrl(req);
     const result = await putAgentExtension(ctx, serverUrl, sub, rg, vm, ext, { location: input.location, ...input.properties });
     // Installing means running the command on the host, which the caller does after this answer,
     // so the operation is done at once; provisioningState turns Succeeded when the agent connects.

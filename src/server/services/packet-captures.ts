@@ -130,9 +130,10 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
     targetType,
     scope: { include: p.scope?.include ?? [], exclude: p.scope?.exclude ?? [] },
     bytesToCapturePerPacket: p.bytesToCapturePerPacket ?? 0,
-    // 0 means "no limit of our own" for these two, as Azure's API allows 0: the session's hard caps apply.
-    totalBytesPerSession: p.totalBytesPerSession ?? PACKET_CAPTURE_LIMITS.defaultTotalBytesPerSession,
-    timeLimitInSeconds: p.timeLimitInSeconds ?? PACKET_CAPTURE_LIMITS.defaultTimeLimitInSeconds,
+    // 0 means "no limit of our own" for these two, as Azure's API allows 0: the session's hard caps
+    // apply, and the capture says so (it stores and shows the cap the engine enforces, not 0).
+    totalBytesPerSession: effectiveLimit(p.totalBytesPerSession, PACKET_CAPTURE_LIMITS.defaultTotalBytesPerSession, PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession),
+    timeLimitInSeconds: effectiveLimit(p.timeLimitInSeconds, PACKET_CAPTURE_LIMITS.defaultTimeLimitInSeconds, PACKET_CAPTURE_LIMITS.maxTimeLimitInSeconds),
     storageLocation: { storageId, storagePath: '', filePath: sl.filePath ? localFilePath : null, ...(sl.localPath ? { localPath: localFilePath } : {}) },
     filters,
     ...(p.continuousCapture !== undefined ? { continuousCapture: p.continuousCapture } : {}),
@@ -145,6 +146,12 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
   await ctx.store.createOperation({ subscriptionId: sub, location, kind: 'create', resourceKey: inserted.key });
   sendStart(ctx, inserted, target);
   return inserted;
+}
+
+/** A size or time limit as enforced: absent → the default, 0 → the hard maximum, else as given. */
+export function effectiveLimit(given: number | undefined, defaultValue: number, maximum: number): number {
+  if (given === undefined) return defaultValue;
+  return given === 0 ? maximum : given;
 }
 
 /** The order an agent gets for one host of a capture. */

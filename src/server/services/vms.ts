@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ApiError, armIdKey, buildArmId, vmId } from '../../lib/index.js';
+import { ApiError, armIdKey, buildArmId, shellCommand, vmId } from '../../lib/index.js';
 import { AGENT_EXTENSION } from '../../model/index.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
@@ -100,8 +100,9 @@ export async function putAgentExtension(ctx: ServerContext, serverUrl: string, s
   const dataDir = `/var/lib/netwatcher/agent-${rg}-${vm.name}`.replace(/[^A-Za-z0-9_./-]/g, '_');
   // A self-signed server: the host fetches the CA from the server and trusts it only if its SHA-256
   // matches the pin, which travels with the one-time token (docs/sdk.md, "Agents and a self-signed server").
-  const caPin = ctx.tlsCa && serverUrl.toLowerCase().startsWith('https:') ? ` --ca-file ${dataDir}/server-ca.pem --ca-sha256 ${ctx.tlsCa.sha256}` : '';
-  const installCommand = `nw agent --server ${serverUrl} --token ${token} --data-dir ${dataDir}${caPin}`;
+  const caPin = ctx.tlsCa && serverUrl.toLowerCase().startsWith('https:') ? ['--ca-file', `${dataDir}/server-ca.pem`, '--ca-sha256', ctx.tlsCa.sha256] : [];
+  // Pasted into a root shell on the host: every word quoted, whatever the URL or names hold.
+  const installCommand = shellCommand(['nw', 'agent', '--server', serverUrl, '--token', token, '--data-dir', dataDir, ...caPin]);
   return { record, created: !existingAgent, enrollmentToken: token, installCommand };
 }
 
