@@ -196,21 +196,6 @@ export class AgentHub extends EventEmitter {
     return true;
   }
 
-  /**
-   * Cuts a host's live connection at once (its credential was revoked, or the host deleted): it
-   * leaves the table first, so its close records nothing and nothing more is sent to it, and the
-   * socket is destroyed without waiting for the peer. True if there was one.
-   */
-  async disconnect(vmKey: string, reason: string): Promise<boolean> {
-    const ws = this.sockets.get(vmKey.toLowerCase());
-    if (!ws) return false;
-    this.sockets.delete(vmKey.toLowerCase());
-    ws.removeAllListeners('message');
-    ws.terminate();
-    this.logger.info({ vm: vmKey, reason }, 'agent connection closed');
-    return true;
-  }
-
   /** Number of connected agents. */
   get connectedCount(): number {
     return this.sockets.size;

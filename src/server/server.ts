@@ -53,7 +53,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     for (const step of cleanups.reverse()) await step().catch(() => undefined);
   };
   try {
-    return await startLocked(config, lock, cleanups, cleanUp);
+    return await startLocked(config, outboundPolicy, lock, cleanups, cleanUp);
   } catch (error) {
     // A failed start leaves nothing open (an open database or timer would keep the process alive: no hang).
     await cleanUp();
@@ -61,7 +61,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   }
 }
 
-async function startLocked(config: ServerConfig, lock: ReturnType<typeof lockDataDir>, cleanups: Array<() => Promise<void>>, cleanUp: () => Promise<void>): Promise<RunningServer> {
+async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy, lock: ReturnType<typeof lockDataDir>, cleanups: Array<() => Promise<void>>, cleanUp: () => Promise<void>): Promise<RunningServer> {
   // Opening and migrating a database takes seconds; a busy port should be said at once.
   await probePort(config.listenHost, config.listenPort);
   const logger = createLogger({ name: 'nw-server', level: config.logLevel });
