@@ -311,6 +311,7 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--session-limit <count>', 'parallel capture sessions allowed per location and subscription (default 10000)')
     .option('--tls-self-signed', 'serve https with a self-signed certificate for this host, kept in DATA_DIR/tls/')
     .option('--metrics-retention-days <days>', 'how long host metrics are kept (default 7)')
+    .option('--retry-after <seconds>', 'Retry-After of long-running answers for az and the Python SDK (0 = never; default 1)')
     .addHelpText('after', examples([
       'nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher --tls-cert cert.pem --tls-key key.pem',
       'NW_DATABASE_URL=postgres://nw@db/netwatcher nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher',

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ApiError } from '../lib/index.js';
 import { registerLocalStorageRoutes } from '../storage/index.js';
-import { authenticate } from './auth.js';
+import { accessTokenKey, authenticateRequest } from './oauth.js';
+import { isIdentityPublicPath, registerIdentityRoutes } from './routes/identity.js';
+import { retryAfterFor } from './retry-after.js';
 import type { ServerContext } from './services/context.js';
 import { registerAgentRoutes, AGENT_CA_PATH, AGENT_ENROLL_PATH } from './routes/agents.js';
 import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
@@ -12,6 +14,7 @@ import { registerOperationRoutes } from './routes/operations.js';
 import { registerPacketCaptureRoutes } from './routes/packet-captures.js';
 import { registerStorageAccountRoutes } from './routes/storage-accounts.js';
 import { registerVmRoutes } from './routes/vms.js';
+import { registerExtensionImageRoutes } from './routes/extension-images.js';
 import { registerWatcherRoutes } from './routes/watchers.js';
 import { isAlertCaptureTriggerPath, registerAlertCaptureRoutes, registerAlertCaptureTrigger } from './routes/alert-capture.js';
 import { registerAlertRoutes } from './routes/alerts.js';
@@ -22,8 +25,9 @@ const MAX_JSON_BODY_BYTES = 1024 * 1024;
 
 /** Routes that carry their own proof instead of a bearer token. */
 function isPublicPath(path: string): boolean {
-  const p = path.toLowerCase();
-  return p === '/healthz' || p === AGENT_ENROLL_PATH || p === AGENT_CA_PATH || p === OPENAPI_PATH || p.startsWith('/storage/') || isAlertCaptureTriggerPath(p);
+  // The router ignores duplicate slashes (az asks for `//metadata/endpoints`), so this check does too.
+  const p = path.toLowerCase().replace(/\/{2,}/g, '/');
+  return isIdentityPublicPath(p) || p === '/healthz' || p === AGENT_ENROLL_PATH || p === AGENT_CA_PATH || p === OPENAPI_PATH || p.startsWith('/storage/') || isAlertCaptureTriggerPath(p);
 }
 
 /**
@@ -34,18 +38,19 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   const tls = ctx.config.tls;
   const app = Fastify({
     logger: false,
-    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     bodyLimit: MAX_JSON_BODY_BYTES,
     genReqId: () => randomUUID(),
     ...(tls ? { https: { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
   }) as unknown as FastifyInstance;
+  const accessKey = accessTokenKey(ctx.signingKey);
 
   app.addHook('onRequest', async (req, reply) => {
     const clientId = req.headers['x-ms-client-request-id'];
     const correlation = req.headers['x-ms-correlation-request-id'] ?? clientId ?? req.id;
     reply.header('x-ms-request-id', req.id).header('x-ms-correlation-request-id', String(correlation)).header('Cache-Control', 'no-cache');
     if (typeof clientId === 'string') reply.header('x-ms-client-request-id', clientId);
-    if (!isPublicPath(req.url.split('?')[0]!)) await authenticate(ctx.store, req, ['admin']);
+    if (!isPublicPath(req.url.split('?')[0]!)) await authenticateRequest(ctx.store, accessKey, req, ['admin']);
   });
 
   app.setErrorHandler((error: FastifyError | ApiError, req, reply) => {
@@ -79,6 +84,18 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     return payload;
   });
 
+  // Long-running answers tell pollers when to come back (azure-core waits 30 s without it).
+  app.addHook('onSend', async (req, reply, payload) => {
+    const status = reply.statusCode;
+    if ((status === 201 || status === 202) && (reply.hasHeader('Azure-AsyncOperation') || reply.hasHeader('Location')) && !reply.hasHeader('Retry-After')) {
+      const seconds = retryAfterFor(ctx.config, req);
+      if (seconds !== null) reply.header('Retry-After', String(seconds));
+    }
+    return payload;
+  });
+
+  void app.register(async (identity) => registerIdentityRoutes(identity, ctx));
+
   // ARM and agent routes: JSON bodies, where an empty body (Azure clients POST with
   // Content-Length: 0, sometimes with a JSON content type) means "no body".
   void app.register(async (arm) => {
@@ -92,6 +109,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     registerPacketCaptureRoutes(arm, ctx);
     registerOperationRoutes(arm, ctx);
     registerVmRoutes(arm, ctx);
+    registerExtensionImageRoutes(arm, ctx);
     registerStorageAccountRoutes(arm, ctx);
     registerAgentRoutes(arm, ctx);
     registerAlertRoutes(arm, ctx);
@@ -113,7 +131,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
         return secret?.type === 'local' && secret.rootDir ? secret.rootDir : null;
       },
       authorizeRead: async (req) => {
-        try { await authenticate(ctx.store, req, ['admin']); return true; } catch { return false; }
+        try { await authenticateRequest(ctx.store, accessKey, req, ['admin']); return true; } catch { return false; }
       },
     });
   });

@@ -22,6 +22,8 @@ export interface ServerConfig {
   tcpdumpPath?: string;
   /** Items per page of the lists that page with nextLink (virtual machines); default 1000. */
   listPageSizeInItems?: number;
+  /** Retry-After of long-running answers to clients that wait for it (az, the Python SDK); 0 = never (default 1). */
+  retryAfterInSeconds?: number;
 }
 
 /** Defaults of optional settings. */
@@ -32,4 +34,5 @@ export const SERVER_DEFAULTS = {
   defaultStorageAccountName: 'nwlocal',
   defaultResourceGroup: 'NetworkWatcherRG',
   listPageSizeInItems: 1000,
+  retryAfterInSeconds: 1,
 } as const;

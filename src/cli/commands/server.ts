@@ -38,6 +38,8 @@ export interface ServerCommandOptions {
   sessionLimit?: string;
   /** Days host metrics are kept. */
   metricsRetentionDays?: string;
+  /** Retry-After seconds of long-running answers for az and the Python SDK (0 = never; default 1). */
+  retryAfter?: string;
 }
 
 /**
@@ -54,6 +56,8 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
   if (sessionLimit !== undefined && (!Number.isInteger(sessionLimit) || sessionLimit < 1)) throw new UsageError(`usage error: --session-limit must be a positive whole number, not '${options.sessionLimit}'`);
   const retentionDays = options.metricsRetentionDays === undefined ? undefined : Number(options.metricsRetentionDays);
   if (retentionDays !== undefined && (!Number.isFinite(retentionDays) || retentionDays <= 0 || retentionDays > 3650)) throw new UsageError(`usage error: --metrics-retention-days must be a number of days from 0 to 3650, not '${options.metricsRetentionDays}'`);
+  const retryAfter = options.retryAfter === undefined ? undefined : Number(options.retryAfter);
+  if (retryAfter !== undefined && (!Number.isInteger(retryAfter) || retryAfter < 0 || retryAfter > 60)) throw new UsageError(`usage error: --retry-after must be a whole number of seconds from 0 to 60, not '${options.retryAfter}'`);
   const services = starters ?? (await loadServiceStarters());
   const selfSigned = options.tlsSelfSigned ? ensureSelfSignedCertificate(join(dataDir, 'tls'), certificateNames(host)) : undefined;
   const server = await services.startServer({
@@ -69,6 +73,7 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     ...(sessionLimit !== undefined ? { sessionLimitPerLocation: sessionLimit } : {}),
     ...(retentionDays !== undefined ? { metricsRetentionInSeconds: Math.round(retentionDays * 86400) } : {}),
+    ...(retryAfter !== undefined ? { retryAfterInSeconds: retryAfter } : {}),
   });
   const tokenFile = join(dataDir, services.adminTokenFile);
   writeLine(ctx.out, `netwatcher server listening on ${server.url}`);
