@@ -16,6 +16,7 @@ import { login } from './commands/login.js';
 import { runServer, DEFAULT_LISTEN } from './commands/server.js';
 import { runAgent } from './commands/agent.js';
 import { up } from './commands/up.js';
+import { printAzRecipe } from './commands/az-recipe.js';
 import { registerAlertCaptureCommands, registerMonitorCommands } from './commands/monitor-commands.js';
 import { withAgentMetrics } from './commands/monitor-agent-metrics.js';
 
@@ -318,6 +319,15 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     ]))
     .action(act((o) => runServer(o, ctx, stop, run.starters)));
   program.commands.find((c) => c.name() === 'server')!.options.find((o) => o.long === '--database-url')!.env('NW_DATABASE_URL');
+  program.commands.find((c) => c.name() === 'server')!
+    .command('az-recipe')
+    .description('print the commands that let the real Azure CLI (az) use this server: CA trust, cloud registration, login')
+    .option('--server <url>', "the server's https URL as az reaches it (default: the CLI config's)")
+    .option('--data-dir <dir>', "the server's data folder (default ~/.netwatcher): admin token and self-signed certificate")
+    .option('--ca-file <file>', "the certificate az must trust (default: the CLI config's, or DATA_DIR/tls/cert.pem)")
+    .option('--subscription <id>', "the server's subscription id")
+    .addHelpText('after', examples(['nw server az-recipe', 'nw server az-recipe --server https://nw.example:8817 --data-dir /var/lib/netwatcher']))
+    .action(act((o) => printAzRecipe(o, ctx)));
 
   program
     .command('agent')
@@ -354,6 +364,7 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--capture-root <dir>', 'folder local capture files live under (default /var/captures)')
     .option('--tls', 'serve https with a self-signed certificate for this host, kept in DATA_DIR/tls/ (the CLI config trusts it)')
     .option('--log-level <level>', 'log level')
+    .option('--retry-after <seconds>', 'Retry-After of long-running answers for az and the Python SDK (0 = never; default 1)')
     .addHelpText('after', examples(['sudo nw up', 'nw up --data-dir ./nw-data --listen 127.0.0.1:9000', 'sudo nw up --tls --listen 0.0.0.0:8817']))
     .action(async (o: Options) => {
       await up(o, ctx, stop, run.starters);

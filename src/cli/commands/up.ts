@@ -11,11 +11,12 @@ import { createCaFetch } from '../ca-fetch.js';
 import { vmExtensionPath, vmPath, watcherListPath, watcherPath } from '../arm-paths.js';
 import { DEFAULT_SUBSCRIPTION_ID, saveCliConfig } from '../config.js';
 import { writeLine, type CliContext } from '../context.js';
-import { CliError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
 import { parseListenOption } from '../option-values.js';
 import { loadServiceStarters, waitForAbort, type ServiceStarters } from '../services.js';
 import { listValue } from '../shape.js';
 import { DEFAULT_LISTEN, defaultDataDir } from './server.js';
+import { azRecipeLines } from './az-recipe.js';
 
 /** Options of `nw up`. */
 export interface UpOptions {
@@ -38,6 +39,8 @@ export interface UpOptions {
   tls?: boolean;
   /** How long to wait for the agent to connect before saying so (default 20 s). */
   agentConnectTimeoutInMs?: number;
+  /** Retry-After seconds of long-running answers for az and the Python SDK (0 = never; default 1). */
+  retryAfter?: string;
 }
 
 /** What `nw up` started (returned once it has stopped, for tests). */
@@ -73,6 +76,8 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
   const vmName = options.vmName ?? vmNameFromHostname(hostname());
   const resourceGroup = options.resourceGroup ?? 'netwatcher-local';
   const subscriptionId = ctx.config.subscriptionId || DEFAULT_SUBSCRIPTION_ID;
+  const retryAfter = options.retryAfter === undefined ? undefined : Number(options.retryAfter);
+  if (retryAfter !== undefined && (!Number.isInteger(retryAfter) || retryAfter < 0 || retryAfter > 60)) throw new UsageError(`usage error: --retry-after must be a whole number of seconds from 0 to 60, not '${options.retryAfter}'`);
   const services = starters ?? (await loadServiceStarters());
   const tls = options.tls ? ensureSelfSignedCertificate(join(dataDir, 'tls'), certificateNames(host)) : undefined;
   // With our own certificate, every client in this process trusts it: the CLI's requests, and
@@ -89,6 +94,7 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
     ...(tls ? { tls: { certPath: tls.certPath, keyPath: tls.keyPath } } : {}),
     // A newcomer reads the progress lines; the JSON log shows warnings and errors only unless asked.
     logLevel: options.logLevel ?? 'warn',
+    ...(retryAfter !== undefined ? { retryAfterInSeconds: retryAfter } : {}),
   });
   if (tls) {
     writeLine(ctx.out, `TLS: ${tls.created ? 'made a' : 'using the'} self-signed certificate ${tls.certPath} for ${tls.names.join(', ')}`);
@@ -142,6 +148,11 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
     writeLine(ctx.out, '');
     writeLine(ctx.out, `netwatcher is running at ${server.url} (Ctrl-C to stop). Try:`);
     for (const line of nextSteps(vmName, resourceGroup, location, services.defaultStorageAccountName)) writeLine(ctx.out, `  ${line}`);
+    if (tls) {
+      writeLine(ctx.out, 'With the real Azure CLI (az; see docs/sdk.md), once:');
+      for (const line of azRecipeLines({ serverUrl: server.url, adminTokenPath: join(dataDir, services.adminTokenFile), subscriptionId, caFile: tls.certPath })) writeLine(ctx.out, `  ${line}`);
+      writeLine(ctx.out, `  then the seeds' az commands, e.g. az network watcher packet-capture list --location ${location}`);
+    }
 
     await waitForAbort(stop);
     writeLine(ctx.out, 'stopping agent…');
