@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, step 2: runs the whole test suite (unit, property and end-to-end tests).
 # Installs what the tests need when missing: Debian's tcpdump, iproute2, iputils-ping, iperf3,
-# Prometheus and Alertmanager, OpenStack Swift (S3 API)
+# Prometheus and Alertmanager, OpenStack Swift (S3 API), the Azure CLI (with the Azure SDK for Python)
 # (test hosts are Linux network namespaces, so run as root) and the npm packages.
 # PostgreSQL store tests use NW_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres);
 # outside CI they are skipped with a notice when no server answers there.
@@ -12,6 +12,8 @@ missing=()
 for pkg in tcpdump iproute2 iputils-ping iperf3 prometheus prometheus-alertmanager; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
+# The real Azure CLI (it brings python3-azure, the Azure SDK for Python): test/az-*.test.ts.
+dpkg -s azure-cli >/dev/null 2>&1 || missing+=(azure-cli)
 # OpenStack Swift with its S3 API: the S3-compatible server the storage tests run against.
 for pkg in swift-proxy swift-object swift-container swift-account; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

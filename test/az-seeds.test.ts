@@ -54,6 +54,8 @@ describe('seeds 000 and 002 with the real az', { timeout: 600_000 }, () => {
   const serverUrl = `https://10.0.0.1:${LAB_SERVER_PORT}`;
   const responders: ChildProcess[] = [];
   const agents: ChildProcess[] = [];
+  /** The reference tcpdump, stopped in `after` too when an assertion fails while it runs. */
+  let bare: ChildProcess | null = null;
   const transcript: string[] = [];
 
   /** Runs `az ARGS…` inside the server namespace. */
@@ -83,6 +85,7 @@ describe('seeds 000 and 002 with the real az', { timeout: 600_000 }, () => {
   after(async () => {
     for (const r of responders) await stopProcess(r);
     for (const g of agents) await stopProcess(g);
+    await stopProcess(bare);
     await up?.stop();
     azEnv?.destroy();
     removeAgentDataDirs();
@@ -147,8 +150,9 @@ describe('seeds 000 and 002 with the real az', { timeout: 600_000 }, () => {
     assert.ok(account, 'the default account is listed');
 
     const referencePath = join(lab.workDir, 'reference.pcap');
-    const bare = a.ns.spawn('tcpdump', ['-i', 'any', '-n', '-s', '0', '-U', '-w', referencePath], { stdio: ['ignore', 'ignore', 'pipe'] });
-    await new Promise<void>((resolve) => bare.stderr?.on('data', (d: Buffer) => { if (d.toString().includes('listening')) resolve(); }));
+    const reference = a.ns.spawn('tcpdump', ['-i', 'any', '-n', '-s', '0', '-U', '-w', referencePath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    bare = reference;
+    await new Promise<void>((resolve) => reference.stderr?.on('data', (d: Buffer) => { if (d.toString().includes('listening')) resolve(); }));
     responders.push(await startResponder(b, { tcp: [20, 80, 443, 8080], udp: [5000] }));
     responders.push(await startResponder(a, { tcp: [80, 8080, 9000], udp: [5001] }));
 
@@ -194,8 +198,7 @@ describe('seeds 000 and 002 with the real az', { timeout: 600_000 }, () => {
     assert.equal(stop.code, 0, stop.stderr);
     // Without Retry-After azure-core sleeps 30 s before its first poll, so a stop can never take less.
     assert.ok(stop.durationInMs < 30_000, `stop took ${Math.round(stop.durationInMs)} ms: azure-core waited its 30 s default, so Retry-After was missing`);
-    bare.kill('SIGTERM');
-    await new Promise((r) => bare.once('exit', r));
+    await stopProcess(reference);
 
     // The seed's sample output of show-status (it shows a TimeExceeded stop; this one was stopped by hand).
     const status = await azJson(['network', 'watcher', 'packet-capture', 'show-status', '--name', 'packetCaptureName', '--location', LOC]);

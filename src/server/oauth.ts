@@ -43,6 +43,9 @@ export const accessTokenClaimsSchema = z.object({
 /** Claims of an access token. */
 export type AccessTokenClaims = z.infer<typeof accessTokenClaimsSchema>;
 
+/** The credential behind an authenticated request (for an access token: the credential it was traded for). */
+export type AuthenticatedCredential = Pick<TokenInfo, 'id' | 'kind' | 'vmKey'>;
+
 /** A verified client credential: the principal and the credential's id (what access tokens bind to). */
 export interface VerifiedClient { principalKind: PrincipalKind; credentialId: string }
 
@@ -95,7 +98,7 @@ export function readAccessToken(key: Buffer, token: string, nowInMs = Date.now()
 }
 
 /** Verifies an access token completely: signature, expiry, and the credential it came from still valid. */
-export async function verifyAccessToken(store: Store, key: Buffer, token: string): Promise<TokenInfo | null> {
+export async function verifyAccessToken(store: Store, key: Buffer, token: string): Promise<AuthenticatedCredential | null> {
   const claims = readAccessToken(key, token);
   if (!claims) return null;
   const credential = await store.tokenById(claims.cid);
@@ -108,7 +111,7 @@ export async function verifyAccessToken(store: Store, key: Buffer, token: string
  * Authenticates an API request: an access token from the token endpoint, or a netwatcher
  * credential used directly as a bearer token (as `nw` and the JS SDK do).
  */
-export async function authenticateRequest(store: Store, key: Buffer, request: FastifyRequest, allowed: readonly TokenInfo['kind'][]): Promise<TokenInfo> {
+export async function authenticateRequest(store: Store, key: Buffer, request: FastifyRequest, allowed: readonly TokenInfo['kind'][]): Promise<AuthenticatedCredential> {
   const token = bearerToken(request);
   if (token?.startsWith(ACCESS_TOKEN_PREFIX)) {
     const info = await verifyAccessToken(store, key, token);

@@ -117,7 +117,7 @@ export const vmExtensionSchema = z.object({
 /** A host (VirtualMachine), with netwatcher's agent state under properties.netwatcher. */
 export const virtualMachineSchema = z.object({
   id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachines'), location: z.string(), etag,
-  resources: z.array(vmExtensionSchema).describe("the VM's extensions (az vm extension list reads them here)"),
+  resources: z.array(vmExtensionSchema).optional().describe("the VM's extensions, on a GET of the VM (az vm extension list reads them here); not in lists"),
   properties: z.object({
     provisioningState, vmId: z.string(),
     netwatcher: z.object({ agentConnected: z.boolean(), agentVersion: nullableString, hostname: nullableString, enrolledAt: nullableString, lastSeenAt: nullableString }),

@@ -195,7 +195,7 @@ export class Store {
   }
 
   /** The credential with this id if it is still valid (not revoked, not expired, not an enrolment token); access tokens minted from it are checked against it. */
-  async tokenById(id: string): Promise<TokenInfo | null> {
+  async tokenById(id: string): Promise<Pick<TokenInfo, 'id' | 'kind' | 'vmKey'> | null> {
     const rows = await this.db.query(
       `SELECT id, kind, vm_key FROM api_tokens WHERE id = $1 AND kind <> 'enrollment' AND (expires_at IS NULL OR expires_at > now())`, [id]);
     const r = rows[0];
