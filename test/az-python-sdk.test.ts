@@ -29,6 +29,14 @@ describe('the Azure SDK for Python', { timeout: 240_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  test("nw up --tls prints the az recipe with the certificate to trust", () => {
+    const out = up.output();
+    assert.ok(out.includes(`  export REQUESTS_CA_BUNDLE=${up.certPath}\n`), out);
+    assert.ok(out.includes(`  az cloud register --name netwatcher --endpoint-resource-manager ${up.url}/\n`), out);
+    assert.ok(out.includes(`  az login --service-principal --username netwatcher --password "$(cat ${up.adminTokenPath})" --tenant ${SUB}\n`), out);
+    assert.equal(out.includes(readFileSync(up.adminTokenPath, 'utf8').trim()), false, 'the token itself is not printed');
+  });
+
   test('login, extension, create, get, status Running, stop, status Stopped, delete after stop, delete of a missing capture', async () => {
     const token = readFileSync(up.adminTokenPath, 'utf8').trim();
     const r = await runTimed(DEBIAN_PYTHON, [join(AZ_SUPPORT_DIR, 'sdk_lifecycle.py'), up.url, token, SUB, 'pyrg', 'pyvm', 'pyloc'], az.env, { timeoutInMs: 180_000 });
