@@ -2,7 +2,8 @@
 # Quick start, step 2: runs the whole test suite (unit, property and end-to-end tests).
 # Installs what the tests need when missing: Debian's tcpdump, iproute2, iputils-ping, iperf3,
 # Prometheus, Alertmanager and node_exporter (the idle-agent reference), OpenStack Swift (S3 API),
-# Chromium (the portal's browser test), tshark (the analysis tests compare with it)
+# Chromium (the portal's browser test), tshark (the analysis tests compare with it),
+# the Azure CLI (with the Azure SDK for Python)
 # (test hosts are Linux network namespaces, so run as root) and the npm packages.
 # PostgreSQL store tests use NW_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres);
 # outside CI they are skipped with a notice when no server answers there.
@@ -15,6 +16,8 @@ for pkg in tcpdump iproute2 iputils-ping iperf3 prometheus prometheus-alertmanag
 done
 # Debian's Chromium: the portal's end-to-end test drives it headless with playwright-core (no browser download).
 dpkg -s chromium >/dev/null 2>&1 || missing+=(chromium)
+# The real Azure CLI (it brings python3-azure, the Azure SDK for Python): test/az-*.test.ts.
+dpkg -s azure-cli >/dev/null 2>&1 || missing+=(azure-cli)
 # OpenStack Swift with its S3 API: the S3-compatible server the storage tests run against.
 for pkg in swift-proxy swift-object swift-container swift-account; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

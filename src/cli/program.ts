@@ -19,6 +19,7 @@ import { runServer, DEFAULT_LISTEN } from './commands/server.js';
 import { agentCredentialRevoke, rotateAdminTokenCommand } from './commands/credentials.js';
 import { runAgent } from './commands/agent.js';
 import { up } from './commands/up.js';
+import { printAzRecipe } from './commands/az-recipe.js';
 import { registerAlertCaptureCommands, registerMonitorCommands } from './commands/monitor-commands.js';
 import { withAgentMetrics } from './commands/monitor-agent-metrics.js';
 
@@ -378,6 +379,7 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .addOption(new Option('--secret-key-file <file>', 'key that encrypts credentials in the database (default DATA_DIR/secret-key; the same file on every replica)').env('NW_SECRET_KEY_FILE'))
     .option('--outbound-deny <cidr>', 'never connect to this range for webhooks, notifications or storage endpoints (repeatable; link-local and cloud metadata are always denied unless allowed)', collectOption)
     .option('--outbound-allow <cidr>', 'allow this range even inside a denied one (repeatable; the most specific range wins)', collectOption)
+    .option('--retry-after <seconds>', 'Retry-After of long-running answers for az and the Python SDK (0 = never; default 1)')
     .addHelpText('after', examples([
       'nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher --tls-cert cert.pem --tls-key key.pem',
       'NW_DATABASE_URL=postgres://nw@db/netwatcher nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher',
@@ -393,6 +395,15 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--data-dir <dir>', 'data folder of the server or of nw up')
     .addOption(databaseUrlOption())
     .action(act((o) => rotateAdminTokenCommand(o, ctx)));
+  serverCommand
+    .command('az-recipe')
+    .description('print the commands that let the real Azure CLI (az) use this server: CA trust, cloud registration, login')
+    .option('--server <url>', "the server's https URL as az reaches it (default: the CLI config's)")
+    .option('--data-dir <dir>', "the server's data folder (default ~/.netwatcher): admin token and self-signed certificate")
+    .option('--ca-file <file>', "the certificate az must trust (default: the CLI config's, or DATA_DIR/tls/cert.pem)")
+    .option('--subscription <id>', "the server's subscription id")
+    .addHelpText('after', examples(['nw server az-recipe', 'nw server az-recipe --server https://nw.example:8817 --data-dir /var/lib/netwatcher']))
+    .action(act((o) => printAzRecipe(o, ctx)));
 
   program
     .command('agent')
@@ -435,6 +446,7 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--log-level <level>', 'log level')
     .option('--outbound-deny <cidr>', 'never connect to this range for webhooks, notifications or storage endpoints (repeatable)', collectOption)
     .option('--outbound-allow <cidr>', 'allow this range even inside a denied one (repeatable; the most specific range wins)', collectOption)
+    .option('--retry-after <seconds>', 'Retry-After of long-running answers for az and the Python SDK (0 = never; default 1)')
     .addHelpText('after', examples(['sudo nw up', 'nw up --data-dir ./nw-data --listen 127.0.0.1:9000', '# reachable from other hosts (https with a self-signed certificate, pinned by the install commands):', 'sudo nw up --listen 0.0.0.0:8817 --public-url https://HOST:8817']))
     .action(async (o: Options) => {
       await up(o, ctx, stop, run.starters);

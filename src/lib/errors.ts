@@ -26,6 +26,7 @@ export const API_ERROR_CODES = {
   NetworkWatcherNotFound: 404,
   OperationNotFound: 404,
   FileNotAvailable: 409,
+  OperationNotSupported: 409,
   Conflict: 409,
   PacketCaptureNameInUse: 409,
   PayloadTooLarge: 413,

@@ -20,6 +20,13 @@ export const vmExtensionPutSchema = ciObject({
   }).optional(),
 });
 
+/** PUT body of a virtual machine: registers a host (what `az resource create` sends); nothing else of a VM can be set. */
+export const vmRegisterPutSchema = ciObject({
+  location: z.string().min(1),
+  tags: z.record(z.string(), z.string()).optional(),
+  properties: z.record(z.string(), z.unknown()).optional(),
+});
+
 /** PUT body of a storage account; `properties.backend` is checked by src/storage's schema. */
 export const storageAccountPutSchema = ciObject({
   location: z.string().optional(),

@@ -7,6 +7,9 @@ import { authenticateSession, isPortalPath, sessionIdOf, registerPortalRoutes, S
 import { parseJsonBody } from '../model/index.js';
 import { authenticate, bearerToken } from './auth.js';
 import { assertCleanUrl, assertRouteNames } from './input-guard.js';
+import { accessTokenKey, authenticateRequest } from './oauth.js';
+import { isIdentityPublicPath, registerIdentityRoutes } from './routes/identity.js';
+import { retryAfterFor } from './retry-after.js';
 import type { ServerContext } from './services/context.js';
 import { registerAgentRoutes, AGENT_CA_PATH, AGENT_ENROLL_PATH } from './routes/agents.js';
 import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
@@ -16,6 +19,7 @@ import { registerPacketCaptureRoutes } from './routes/packet-captures.js';
 import { registerAnalysisRoutes } from './routes/analysis.js';
 import { registerStorageAccountRoutes } from './routes/storage-accounts.js';
 import { registerVmRoutes } from './routes/vms.js';
+import { registerExtensionImageRoutes } from './routes/extension-images.js';
 import { registerWatcherRoutes } from './routes/watchers.js';
 import { isAlertCaptureTriggerPath, registerAlertCaptureRoutes, registerAlertCaptureTrigger } from './routes/alert-capture.js';
 import { registerAlertRoutes } from './routes/alerts.js';
@@ -27,8 +31,9 @@ const MAX_JSON_BODY_BYTES = 1024 * 1024;
 
 /** Routes that carry their own proof instead of a bearer token. */
 function isPublicPath(path: string): boolean {
-  const p = path.toLowerCase();
-  return p === '/healthz' || p === AGENT_ENROLL_PATH || p === AGENT_CA_PATH || p === OPENAPI_PATH || p.startsWith('/storage/') || isAlertCaptureTriggerPath(p);
+  // The router ignores duplicate slashes (az asks for `//metadata/endpoints`), so this check does too.
+  const p = path.toLowerCase().replace(/\/{2,}/g, '/');
+  return isIdentityPublicPath(p) || p === '/healthz' || p === AGENT_ENROLL_PATH || p === AGENT_CA_PATH || p === OPENAPI_PATH || p.startsWith('/storage/') || isAlertCaptureTriggerPath(p);
 }
 
 /**
@@ -40,7 +45,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   const app = Fastify({
     logger: false,
     // Names go up to 260 characters (metric alerts); find-my-way's default of 100 would make longer ones a 404.
-    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: 300 },
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 300 },
     // A URL the router cannot decode (bad percent-encoding) gets ARM's error shape too.
     frameworkErrors: (error, req, reply) => {
       const e = new ApiError('InvalidRequestContent', error.code === 'FST_ERR_BAD_URL' ? 'The request URL is not valid percent-encoded UTF-8.' : `The request is not accepted: ${error.message}`);
@@ -57,6 +62,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   const sessions = new SessionStore(ctx.store.db);
   // Behind a TLS-terminating proxy the public URL says https even when this process serves http.
   const sessionCookieSecure = Boolean(tls) || (ctx.config.publicUrl ?? '').toLowerCase().startsWith('https:');
+  const accessKey = accessTokenKey(ctx.signingKey);
 
   app.addHook('onRequest', async (req, reply) => {
     const clientId = req.headers['x-ms-client-request-id'];
@@ -73,7 +79,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
       await authenticateSession(sessions, req, sessionCookieSecure);
       return;
     }
-    await authenticate(ctx.store, req, ['admin']);
+    await authenticateRequest(ctx.store, accessKey, req, ['admin']);
   });
 
   app.setErrorHandler((error: FastifyError | ApiError, req, reply) => {
@@ -110,6 +116,18 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     return payload;
   });
 
+  // Long-running answers tell pollers when to come back (azure-core waits 30 s without it).
+  app.addHook('onSend', async (req, reply, payload) => {
+    const status = reply.statusCode;
+    if ((status === 201 || status === 202) && (reply.hasHeader('Azure-AsyncOperation') || reply.hasHeader('Location')) && !reply.hasHeader('Retry-After')) {
+      const seconds = retryAfterFor(ctx.config, req);
+      if (seconds !== null) reply.header('Retry-After', String(seconds));
+    }
+    return payload;
+  });
+
+  void app.register(async (identity) => registerIdentityRoutes(identity, ctx));
+
   // ARM and agent routes: JSON bodies, where an empty body (Azure clients POST with
   // Content-Length: 0, sometimes with a JSON content type) means "no body".
   void app.register(async (arm) => {
@@ -126,6 +144,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     registerAnalysisRoutes(arm, ctx);
     registerOperationRoutes(arm, ctx);
     registerVmRoutes(arm, ctx);
+    registerExtensionImageRoutes(arm, ctx);
     registerStorageAccountRoutes(arm, ctx);
     registerAgentRoutes(arm, ctx);
     registerAlertRoutes(arm, ctx);
@@ -151,7 +170,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
         return secret?.type === 'local' && secret.rootDir ? secret.rootDir : null;
       },
       authorizeRead: async (req) => {
-        try { await authenticate(ctx.store, req, ['admin']); return true; } catch { return false; }
+        try { await authenticateRequest(ctx.store, accessKey, req, ['admin']); return true; } catch { return false; }
       },
     });
   });

@@ -28,6 +28,8 @@ export interface ServerConfig {
   listPageSizeInItems?: number;
   /** CIDRs the server may or may not connect to for webhooks, notifications and storage endpoints, beyond the built-in denials (`--outbound-deny`, `--outbound-allow`). */
   outbound?: { deny?: readonly string[]; allow?: readonly string[] };
+  /** Retry-After of long-running answers to clients that wait for it (az, the Python SDK); 0 = never (default 1). */
+  retryAfterInSeconds?: number;
 }
 
 /** Defaults of optional settings. */
@@ -38,4 +40,5 @@ export const SERVER_DEFAULTS = {
   defaultStorageAccountName: 'nwlocal',
   defaultResourceGroup: 'NetworkWatcherRG',
   listPageSizeInItems: 1000,
+  retryAfterInSeconds: 1,
 } as const;

@@ -6,7 +6,8 @@ import { apiVersionOf, requestBaseUrl } from './request-context.js';
  * ARM long-running operations as Azure's SDKs poll them (reference/azure-sdk-wire-notes.md §3):
  * the status document lives at …/locations/{loc}/operations/{id} and the final result at
  * …/operationResults/{id}. POST and DELETE must carry Location too, or the SDK never fetches the
- * result. No Retry-After: it would override the client's polling interval.
+ * result. Retry-After is added to these answers by app.ts only for clients that wait for it
+ * (retry-after.ts): for the JS SDK and `nw` it would override the caller's polling interval.
  */
 export function operationUrls(request: FastifyRequest, op: OperationRecord): { asyncOperation: string; location: string } {
   const base = `${requestBaseUrl(request)}/subscriptions/${op.subscriptionId}/providers/Microsoft.Network/locations/${encodeURIComponent(op.location)}`;

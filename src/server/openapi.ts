@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { API_ERROR_CODES } from '../lib/index.js';
 import { ALERT_CAPTURE_PATH_PREFIX, ALERT_CAPTURE_PROVIDER } from '../alerts/index.js';
-import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema } from '../model/index.js';
+import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema, vmRegisterPutSchema } from '../model/index.js';
 import { storageBackendConfigSchema } from '../storage/index.js';
 import { AGENT_CA_PATH, AGENT_ENROLL_PATH, enrollRequestSchema } from './routes/agents.js';
 import { ROTATE_ADMIN_TOKEN_PATH, TOKENS_PATH } from './routes/credentials.js';
@@ -100,14 +100,9 @@ export const operationStatusSchema = z.object({
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 
-/** A host (VirtualMachine), with netwatcher's agent state under properties.netwatcher. */
-export const virtualMachineSchema = z.object({
-  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachines'), location: z.string(), etag,
-  properties: z.object({
-    provisioningState, vmId: z.string(),
-    netwatcher: z.object({ agentConnected: z.boolean(), agentVersion: nullableString, hostname: nullableString, enrolledAt: nullableString, lastSeenAt: nullableString }),
-  }),
-});
+const instanceViewStatusSchema = z.object({ code: z.string(), level: z.enum(['Info', 'Warning', 'Error']), displayStatus: z.string(), message: z.string().optional(), time: z.string().optional() });
+/** An extension's instance view (VirtualMachineExtensionInstanceView). */
+const instanceViewSchema = z.object({ name: z.string(), type: z.string().describe('publisher.type'), typeHandlerVersion: z.string(), statuses: z.array(instanceViewStatusSchema) });
 
 /** The agent extension (VirtualMachineExtension); enrollmentToken and installCommand only in the PUT answer. */
 export const vmExtensionSchema = z.object({
@@ -116,6 +111,23 @@ export const vmExtensionSchema = z.object({
     publisher: z.string(), type: z.string(), typeHandlerVersion: z.string(), autoUpgradeMinorVersion: z.boolean(), provisioningState, settings: z.unknown(),
     enrollmentToken: z.string().optional().describe('one-time, 24 h; PUT answer only'),
     installCommand: z.string().optional().describe('the command to run on the host; PUT answer only'),
+    instanceView: instanceViewSchema.optional().describe("with $expand=instanceView; while the host awaits enrolment, statuses[0].message holds the install command (callers who may write the extension only)"),
+  }),
+});
+
+/** A host (VirtualMachine), with netwatcher's agent state under properties.netwatcher. */
+export const virtualMachineSchema = z.object({
+  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachines'), location: z.string(), etag,
+  resources: z.array(vmExtensionSchema).optional().describe("the VM's extensions, on a GET of the VM (az vm extension list reads them here); not in lists"),
+  properties: z.object({
+    provisioningState, vmId: z.string(),
+    netwatcher: z.object({ agentConnected: z.boolean(), agentVersion: nullableString, hostname: nullableString, enrolledAt: nullableString, lastSeenAt: nullableString }),
+    instanceView: z.object({
+      computerName: z.string().optional(),
+      vmAgent: z.object({ vmAgentVersion: z.string(), statuses: z.array(instanceViewStatusSchema) }),
+      extensions: z.array(instanceViewSchema),
+      statuses: z.array(instanceViewStatusSchema),
+    }).optional().describe('with $expand=instanceView (az vm extension set reads it)'),
   }),
 });
 
@@ -135,6 +147,13 @@ export const storageAccountSchema = z.object({
 export const enrollResponseSchema = z.object({
   credential: z.string(), vmId: armId, vmName: z.string(), resourceGroup: z.string(), subscriptionId: z.string(), location: z.string(),
 });
+
+/** A subscription, as az reads it at login (Subscriptions_List). */
+export const subscriptionSchema = z.object({ id: z.string(), subscriptionId: z.string(), tenantId: z.string(), displayName: z.string(), state: z.literal('Enabled'), managedByTenants: z.array(z.unknown()) });
+/** The token endpoint's answer (OAuth 2.0 client credentials). */
+export const tokenResultSchema = z.object({ token_type: z.literal('Bearer'), access_token: z.string().describe('signed by the server, bound to the credential it was traded for'), expires_in: z.number().int(), ext_expires_in: z.number().int() });
+/** An OAuth error (RFC 6749 §5.2): az prints error_description. */
+export const oauthErrorSchema = z.object({ error: z.enum(['invalid_request', 'unsupported_grant_type', 'invalid_client']), error_description: z.string() });
 
 const listOf = <T extends z.ZodType>(item: T) => z.object({
   value: z.array(item),
@@ -159,10 +178,15 @@ export const API_SCHEMAS = {
   EnrollmentResult: enrollResponseSchema,
   AnalysisReport: analysisReportSchema,
   PacketListPage: packetListPageSchema,
+  Subscription: subscriptionSchema,
+  SubscriptionListResult: z.object({ value: z.array(subscriptionSchema) }),
+  TokenResult: tokenResultSchema,
+  OAuthError: oauthErrorSchema,
   // Request bodies (the validating schemas themselves).
   NetworkWatcherPut: networkWatcherPutSchema,
   PacketCapture: packetCaptureCreateSchema,
   VirtualMachineExtensionPut: vmExtensionPutSchema,
+  VirtualMachinePut: vmRegisterPutSchema,
   StorageAccountPut: storageAccountPutSchema,
   Enrollment: enrollRequestSchema,
   MetricAlertPut: metricAlertPutSchema,
@@ -212,13 +236,13 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'get', path: NW, operationId: 'NetworkWatchers_List', summary: 'Network watchers of a resource group', tag: 'NetworkWatchers', responses: { 200: ok('NetworkWatcherListResult') }, pageable: null },
   { method: 'get', path: `${NW}/{networkWatcherName}`, operationId: 'NetworkWatchers_Get', summary: 'A network watcher', tag: 'NetworkWatchers', responses: { 200: ok('NetworkWatcher', 'OK', ['ETag']) } },
   { method: 'put', path: `${NW}/{networkWatcherName}`, operationId: 'NetworkWatchers_CreateOrUpdate', summary: 'Creates or updates a network watcher (one per location; not long-running)', tag: 'NetworkWatchers', body: 'NetworkWatcherPut', responses: { 200: ok('NetworkWatcher', 'Updated'), 201: ok('NetworkWatcher', 'Created') } },
-  { method: 'delete', path: `${NW}/{networkWatcherName}`, operationId: 'NetworkWatchers_Delete', summary: 'Deletes a network watcher that has no packet captures', tag: 'NetworkWatchers', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
+  { method: 'delete', path: `${NW}/{networkWatcherName}`, operationId: 'NetworkWatchers_Delete', summary: 'Deletes a network watcher that has no packet captures', tag: 'NetworkWatchers', responses: { 204: ok(null, 'Deleted, or there was none (the Python SDK accepts only 202 and 204)') } },
 
   { method: 'get', path: PC, operationId: 'PacketCaptures_List', summary: 'Packet captures of a watcher', tag: 'PacketCaptures', responses: { 200: ok('PacketCaptureListResult') }, pageable: null },
   { method: 'put', path: `${PC}/{packetCaptureName}`, operationId: 'PacketCaptures_Create', summary: 'Starts a packet capture; the operation succeeds when it runs on the host', tag: 'PacketCaptures', body: 'PacketCapture', responses: { 201: ok('PacketCaptureResult', 'Created (provisioningState Updating)', ['Azure-AsyncOperation']) }, lro: 'azure-async-operation' },
   { method: 'get', path: `${PC}/{packetCaptureName}`, operationId: 'PacketCaptures_Get', summary: 'A packet capture', tag: 'PacketCaptures', responses: { 200: ok('PacketCaptureResult', 'OK', ['ETag']) } },
-  { method: 'delete', path: `${PC}/{packetCaptureName}`, operationId: 'PacketCaptures_Delete', summary: 'Stops and deletes a packet capture; its files are kept unless deleteFiles=true', tag: 'PacketCaptures', params: ['DeleteFiles'], responses: { 200: ok(null, 'Deleted at once'), 202: ok(null, 'Accepted', ['Azure-AsyncOperation', 'Location']), 204: ok(null, 'There was none') }, lro: 'location' },
-  { method: 'post', path: `${PC}/{packetCaptureName}/stop`, operationId: 'PacketCaptures_Stop', summary: 'Stops a packet capture; succeeds when every host stopped', tag: 'PacketCaptures', responses: { 200: ok(null, 'Nothing left to stop'), 202: ok(null, 'Accepted', ['Azure-AsyncOperation', 'Location']) }, lro: 'location' },
+  { method: 'delete', path: `${PC}/{packetCaptureName}`, operationId: 'PacketCaptures_Delete', summary: 'Stops and deletes a packet capture; its files are kept unless deleteFiles=true', tag: 'PacketCaptures', params: ['DeleteFiles'], responses: { 202: ok(null, 'Accepted', ['Azure-AsyncOperation', 'Location', 'Retry-After']), 204: ok(null, 'Deleted at once, or there was none (never 200: the Python SDK accepts only 202 and 204)') }, lro: 'location' },
+  { method: 'post', path: `${PC}/{packetCaptureName}/stop`, operationId: 'PacketCaptures_Stop', summary: 'Stops a packet capture; succeeds when every host stopped', tag: 'PacketCaptures', responses: { 200: ok(null, 'Nothing left to stop'), 202: ok(null, 'Accepted', ['Azure-AsyncOperation', 'Location', 'Retry-After']) }, lro: 'location' },
   { method: 'post', path: `${PC}/{packetCaptureName}/queryStatus`, operationId: 'PacketCaptures_GetStatus', summary: 'Status of a packet capture (answered at once)', tag: 'PacketCaptures', responses: { 200: ok('PacketCaptureQueryStatusResult') }, lro: 'location' },
   { method: 'get', path: `${PC}/{packetCaptureName}/analysis`, operationId: 'PacketCaptures_Analyze', summary: "Analysis of the capture's file: summary, protocol hierarchy, conversations, endpoints, TCP health, DNS, TLS, I/O (netwatcher addition; docs/analysis.md)", tag: 'PacketCaptures', params: ['Section', 'Instance', 'Interval', 'Top'], responses: { 200: ok('AnalysisReport') } },
   { method: 'get', path: `${PC}/{packetCaptureName}/packets`, operationId: 'PacketCaptures_ListPackets', summary: 'Decoded packets of the capture that match a display filter, paged (netwatcher addition)', tag: 'PacketCaptures', params: ['Offset', 'Limit', 'DisplayFilter', 'Instance'], responses: { 200: ok('PacketListPage') } },
@@ -232,6 +256,11 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'get', path: VM, operationId: 'VirtualMachines_List', summary: 'Hosts of a resource group', tag: 'VirtualMachines', params: ['SkipToken'], responses: { 200: ok('VirtualMachineListResult') }, pageable: 'nextLink' },
   { method: 'get', path: `${VM}/{vmName}`, operationId: 'VirtualMachines_Get', summary: 'A host', tag: 'VirtualMachines', responses: { 200: ok('VirtualMachine', 'OK', ['ETag']) } },
   { method: 'delete', path: `${VM}/{vmName}`, operationId: 'VirtualMachines_Delete', summary: "Removes a host: revokes its credential, cuts its agent connection; 409 while captures run on it unless forceDeletion=true", tag: 'VirtualMachines', params: ['ForceDeletion'], responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
+  { method: 'put', path: `${VM}/{vmName}`, operationId: 'VirtualMachines_Register', summary: 'Registers a host without installing anything (az resource create), so plain az can run az vm extension set on it; only location (and tags) can be set', tag: 'VirtualMachines', body: 'VirtualMachinePut', responses: { 200: ok('VirtualMachine', 'Already registered'), 201: ok('VirtualMachine', 'Registered') } },
+  { method: 'get', path: `${SUB}/providers/Microsoft.Compute/locations/{location}/publishers`, operationId: 'VirtualMachineImages_ListPublishers', summary: 'Extension publishers (a bare JSON array): only the agent\'s', tag: 'VirtualMachineExtensionImages', responses: { 200: json() } },
+  { method: 'get', path: `${SUB}/providers/Microsoft.Compute/locations/{location}/publishers/{publisherName}/artifacttypes/vmextension/types`, operationId: 'VirtualMachineExtensionImages_ListTypes', summary: 'Extension types of a publisher (a bare JSON array)', tag: 'VirtualMachineExtensionImages', responses: { 200: json() } },
+  { method: 'get', path: `${SUB}/providers/Microsoft.Compute/locations/{location}/publishers/{publisherName}/artifacttypes/vmextension/types/{type}/versions`, operationId: 'VirtualMachineExtensionImages_ListVersions', summary: "Versions of the agent extension (a bare JSON array); az vm extension set without --version picks the latest", tag: 'VirtualMachineExtensionImages', responses: { 200: json() } },
+  { method: 'get', path: `${SUB}/providers/Microsoft.Compute/locations/{location}/publishers/{publisherName}/artifacttypes/vmextension/types/{type}/versions/{version}`, operationId: 'VirtualMachineExtensionImages_Get', summary: 'One version of the agent extension', tag: 'VirtualMachineExtensionImages', responses: { 200: json() } },
   { method: 'get', path: `${VM}/{vmName}/extensions`, operationId: 'VirtualMachineExtensions_List', summary: 'Extensions of a host', tag: 'VirtualMachineExtensions', responses: { 200: ok('VirtualMachineExtensionsListResult') }, pageable: null },
   { method: 'get', path: `${VM}/{vmName}/extensions/{vmExtensionName}`, operationId: 'VirtualMachineExtensions_Get', summary: 'The agent extension (AzureNetworkWatcherExtension also finds it)', tag: 'VirtualMachineExtensions', responses: { 200: ok('VirtualMachineExtension', 'OK', ['ETag']) } },
   { method: 'put', path: `${VM}/{vmName}/extensions/{vmExtensionName}`, operationId: 'VirtualMachineExtensions_CreateOrUpdate', summary: 'Installs the agent: registers the host and returns a one-time install command', tag: 'VirtualMachineExtensions', body: 'VirtualMachineExtensionPut', responses: { 200: ok('VirtualMachineExtension', 'Updated', ['Azure-AsyncOperation']), 201: ok('VirtualMachineExtension', 'Created', ['Azure-AsyncOperation']) }, lro: 'azure-async-operation' },
@@ -244,13 +273,14 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'get', path: `${SUB}/providers/Microsoft.Storage/storageAccounts`, operationId: 'StorageAccounts_List', summary: 'Storage accounts of a subscription', tag: 'StorageAccounts', responses: { 200: ok('StorageAccountListResult') }, pageable: null },
   { method: 'get', path: SA, operationId: 'StorageAccounts_ListByResourceGroup', summary: 'Storage accounts of a resource group', tag: 'StorageAccounts', responses: { 200: ok('StorageAccountListResult') }, pageable: null },
   { method: 'get', path: `${SA}/{accountName}`, operationId: 'StorageAccounts_GetProperties', summary: 'A storage account', tag: 'StorageAccounts', responses: { 200: ok('StorageAccount', 'OK', ['ETag']) } },
-  { method: 'put', path: `${SA}/{accountName}`, operationId: 'StorageAccounts_Create', summary: 'Registers a storage account (local folder, Azure Blob or S3)', tag: 'StorageAccounts', body: 'StorageAccountPut', responses: { 200: ok('StorageAccount', 'Updated'), 201: ok('StorageAccount', 'Created') } },
+  { method: 'put', path: `${SA}/{accountName}`, operationId: 'StorageAccounts_Create', summary: 'Registers a storage account (local folder, Azure Blob or S3)', tag: 'StorageAccounts', body: 'StorageAccountPut', responses: { 200: ok('StorageAccount', 'Created or updated (never 201: the Python SDK accepts only 200 and 202)') } },
+  { method: 'post', path: `${SA}/{accountName}/listKeys`, operationId: 'StorageAccounts_ListKeys', summary: 'Refused with 409 OperationNotSupported: account keys are never handed out (uploads use signed URLs)', tag: 'StorageAccounts', responses: { 409: ok('ErrorResponse', 'OperationNotSupported') } },
   { method: 'delete', path: `${SA}/{accountName}`, operationId: 'StorageAccounts_Delete', summary: 'Forgets a storage account (its blobs stay)', tag: 'StorageAccounts', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
 
   { method: 'get', path: `${SUB}/providers/Microsoft.Insights/metricAlerts`, operationId: 'MetricAlerts_ListBySubscription', summary: 'Metric alert rules of a subscription', tag: 'Monitoring', responses: { 200: json() }, pageable: null },
   { method: 'get', path: `${INSIGHTS}/metricAlerts`, operationId: 'MetricAlerts_ListByResourceGroup', summary: 'Metric alert rules of a resource group', tag: 'Monitoring', responses: { 200: json() }, pageable: null },
   { method: 'get', path: `${INSIGHTS}/metricAlerts/{ruleName}`, operationId: 'MetricAlerts_Get', summary: 'A metric alert rule on host metrics', tag: 'Monitoring', responses: { 200: json() } },
-  { method: 'put', path: `${INSIGHTS}/metricAlerts/{ruleName}`, operationId: 'MetricAlerts_CreateOrUpdate', summary: 'Creates or updates a metric alert rule (not long-running)', tag: 'Monitoring', body: 'MetricAlertPut', responses: { 200: json('Updated'), 201: json('Created') } },
+  { method: 'put', path: `${INSIGHTS}/metricAlerts/{ruleName}`, operationId: 'MetricAlerts_CreateOrUpdate', summary: 'Creates or updates a metric alert rule (not long-running)', tag: 'Monitoring', body: 'MetricAlertPut', responses: { 200: json('Created or updated (never 201: the 2018-03-01 spec and its SDK accept only 200)') } },
   { method: 'delete', path: `${INSIGHTS}/metricAlerts/{ruleName}`, operationId: 'MetricAlerts_Delete', summary: 'Deletes a metric alert rule', tag: 'Monitoring', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
   { method: 'get', path: `${SUB}/providers/Microsoft.Insights/actionGroups`, operationId: 'ActionGroups_ListBySubscriptionId', summary: 'Action groups of a subscription', tag: 'Monitoring', responses: { 200: json() }, pageable: null },
   { method: 'get', path: `${INSIGHTS}/actionGroups`, operationId: 'ActionGroups_ListByResourceGroup', summary: 'Action groups of a resource group', tag: 'Monitoring', responses: { 200: json() }, pageable: null },
@@ -273,6 +303,11 @@ const OPERATIONS: OperationSpec[] = [
 
   { method: 'post', path: AGENT_ENROLL_PATH, operationId: 'Agent_Enroll', summary: "Trades a one-time enrolment token (in the body) for the host's credential", tag: 'Agent', body: 'Enrollment', responses: { 200: ok('EnrollmentResult') }, public: true },
   { method: 'get', path: AGENT_CA_PATH, operationId: 'Agent_GetCaCertificate', summary: "The server's self-signed CA certificate, for agents that pin its SHA-256 (404 when the server's certificate is not self-signed)", tag: 'Agent', responses: { 200: { schema: null, description: 'PEM', contentType: 'application/x-pem-file' } }, public: true },
+  { method: 'get', path: '/metadata/endpoints', operationId: 'Metadata_GetEndpoints', summary: 'Cloud metadata for az cloud register (also at //metadata/endpoints): login endpoint BASE/adfs, audience BASE/', tag: 'Identity', responses: { 200: json() }, public: true },
+  { method: 'get', path: '/adfs/.well-known/openid-configuration', operationId: 'Identity_GetOpenIdConfiguration', summary: 'OpenID discovery of the ADFS-style authority (MSAL needs authorization_endpoint and token_endpoint)', tag: 'Identity', responses: { 200: json() }, public: true },
+  { method: 'post', path: '/adfs/oauth2/token', operationId: 'Identity_GetToken', summary: 'OAuth 2.0 client credentials (form-encoded): client_secret = a netwatcher credential (the admin token); answers an access token that expires and dies with its credential', tag: 'Identity', responses: { 200: ok('TokenResult'), 400: ok('OAuthError', 'invalid_request or unsupported_grant_type'), 401: ok('OAuthError', 'invalid_client') }, public: true },
+  { method: 'get', path: '/subscriptions', operationId: 'Subscriptions_List', summary: "The server's subscription (az login reads it)", tag: 'Identity', responses: { 200: ok('SubscriptionListResult') } },
+  { method: 'get', path: SUB, operationId: 'Subscriptions_Get', summary: "The server's subscription; 404 for any other id", tag: 'Identity', responses: { 200: ok('Subscription') } },
   { method: 'get', path: '/healthz', operationId: 'Health_Get', summary: 'Liveness: the server answers', tag: 'Server', responses: { 200: { schema: null, description: 'OK', contentType: 'application/json' } }, public: true },
   { method: 'get', path: OPENAPI_PATH, operationId: 'OpenApi_Get', summary: 'This document', tag: 'Server', responses: { 200: { schema: null, description: 'OpenAPI 3.1', contentType: 'application/json' } }, public: true },
 
@@ -300,6 +335,9 @@ const PATH_PARAMETERS: Record<string, Json> = {
   actionGroupName: { description: 'Action group name' },
   alertId: { description: 'Fired alert id' },
   alertCaptureName: { description: 'Alert-triggered capture endpoint name' },
+  publisherName: { description: 'Extension publisher (Microsoft.Azure.NetworkWatcher)' },
+  type: { description: 'Extension type (NetworkWatcherAgentLinux)' },
+  version: { description: 'Extension version, e.g. 1.4.0' },
 };
 
 const QUERY_PARAMETERS: Record<string, Json> = {
@@ -321,6 +359,7 @@ const HEADERS: Record<string, Json> = {
   'Azure-AsyncOperation': { description: 'Absolute URL of the operation status document (built from the request Host)', schema: { type: 'string' } },
   Location: { description: "Absolute URL of the operation's result", schema: { type: 'string' } },
   ETag: { description: "The resource's etag", schema: { type: 'string' } },
+  'Retry-After': { description: 'Seconds to wait before polling (default 1; nw server --retry-after); sent to az and the Python SDK, whose azure-core waits 30 s without it, not to the JS SDK or nw, which poll at their caller\'s interval', schema: { type: 'integer' } },
   ContentSha256: { description: 'x-nw-content-sha256: SHA-256 of the file', schema: { type: 'string' } },
   'x-ms-request-id': { description: 'Id of this request in the server log', schema: { type: 'string' } },
   'x-ms-correlation-request-id': { description: 'The caller\'s x-ms-correlation-request-id or x-ms-client-request-id, else the request id', schema: { type: 'string' } },
@@ -351,7 +390,7 @@ function hoistDefinitions(schema: Json): Json {
 }
 
 /** Request bodies: for them the output side marks defaulted fields required, but a caller may omit them. */
-const REQUEST_SCHEMAS = new Set<ApiSchemaName>(['NetworkWatcherPut', 'PacketCapture', 'VirtualMachineExtensionPut', 'StorageAccountPut', 'Enrollment', 'MetricAlertPut', 'ActionGroupPut', 'AlertCapturePut']);
+const REQUEST_SCHEMAS = new Set<ApiSchemaName>(['NetworkWatcherPut', 'PacketCapture', 'VirtualMachineExtensionPut', 'VirtualMachinePut', 'StorageAccountPut', 'Enrollment', 'MetricAlertPut', 'ActionGroupPut', 'AlertCapturePut']);
 
 function withDefaultsOptional(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withDefaultsOptional);
@@ -443,7 +482,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Json
       description: [
         "Azure Network Watcher's packet-capture API (Azure Resource Manager shape), self-hosted. Azure's SDKs and az-style tools work with only the endpoint changed; see docs/api.md and docs/sdk.md.",
         'Paths, property names and enum values are case-insensitive on input; unknown properties are ignored; any api-version is accepted.',
-        'Long-running operations answer Azure-AsyncOperation (and Location for POST and DELETE) with absolute URLs built from the request Host; no Retry-After is sent.',
+        'Long-running operations answer Azure-AsyncOperation (and Location for POST and DELETE) with absolute URLs built from the request Host; Retry-After (1 s by default) goes to clients that wait for it (az, the Python SDK), not to the JS SDK or nw.',
         'Not described here: the agent WebSocket (/agent/v1/connect) and the signed local-storage URLs under /storage/.',
       ].join('\n\n'),
     },

@@ -288,6 +288,14 @@ export class Store {
     }));
   }
 
+  /** The credential with this id if it is still valid (not revoked, not expired, not an enrolment token); access tokens minted from it are checked against it. */
+  async tokenById(id: string): Promise<Pick<TokenInfo, 'id' | 'kind' | 'vmKey'> | null> {
+    const rows = await this.db.query(
+      `SELECT id, kind, vm_key FROM api_tokens WHERE id = $1 AND kind <> 'enrollment' AND (expires_at IS NULL OR expires_at > now())`, [id]);
+    const r = rows[0];
+    return r ? { id: String(r.id), kind: r.kind as TokenKind, vmKey: (r.vm_key as string | null) ?? null } : null;
+  }
+
   /** Trades a one-time enrolment token: marks it used and returns its VM, or null if unknown, used or expired. */
   async consumeEnrollmentToken(token: string): Promise<{ vmKey: string } | null> {
     const rows = await this.db.query(

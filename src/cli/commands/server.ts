@@ -46,6 +46,8 @@ export interface ServerCommandOptions {
   outboundDeny?: string[];
   /** CIDRs allowed inside denied ones (repeatable flag). */
   outboundAllow?: string[];
+  /** Retry-After seconds of long-running answers for az and the Python SDK (0 = never; default 1). */
+  retryAfter?: string;
 }
 
 /**
@@ -64,6 +66,8 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
   if (retentionDays !== undefined && (!Number.isFinite(retentionDays) || retentionDays <= 0 || retentionDays > 3650)) throw new UsageError(`usage error: --metrics-retention-days must be a number of days from 0 to 3650, not '${options.metricsRetentionDays}'`);
   const outbound = parseOutboundOptions(options.outboundDeny, options.outboundAllow);
   const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrlOption(options.publicUrl);
+  const retryAfter = options.retryAfter === undefined ? undefined : Number(options.retryAfter);
+  if (retryAfter !== undefined && (!Number.isInteger(retryAfter) || retryAfter < 0 || retryAfter > 60)) throw new UsageError(`usage error: --retry-after must be a whole number of seconds from 0 to 60, not '${options.retryAfter}'`);
   const services = starters ?? (await loadServiceStarters());
   // Refuse before writing anything into a folder a running server uses (the server takes the lock itself).
   assertDataDirFree(dataDir);
@@ -84,6 +88,7 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
     ...(sessionLimit !== undefined ? { sessionLimitPerLocation: sessionLimit } : {}),
     ...(retentionDays !== undefined ? { metricsRetentionInSeconds: Math.round(retentionDays * 86400) } : {}),
     ...(outbound ? { outbound } : {}),
+    ...(retryAfter !== undefined ? { retryAfterInSeconds: retryAfter } : {}),
   });
   const tokenFile = join(dataDir, services.adminTokenFile);
   writeLine(ctx.out, `netwatcher server listening on ${server.url}`);

@@ -11,11 +11,12 @@ import { createCaFetch } from '../ca-fetch.js';
 import { vmExtensionPath, vmPath, watcherListPath, watcherPath } from '../arm-paths.js';
 import { DEFAULT_SUBSCRIPTION_ID, saveCliConfig } from '../config.js';
 import { writeLine, type CliContext } from '../context.js';
-import { CliError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
 import { isLoopbackHost, parseListenOption, parseOutboundOptions, parsePublicUrlOption } from '../option-values.js';
 import { loadServiceStarters, waitForAbort, type ServiceStarters } from '../services.js';
 import { listValue } from '../shape.js';
 import { DEFAULT_LISTEN, defaultDataDir } from './server.js';
+import { azRecipeLines } from './az-recipe.js';
 
 /** Options of `nw up`. */
 export interface UpOptions {
@@ -48,6 +49,8 @@ export interface UpOptions {
   outboundDeny?: string[];
   /** CIDRs allowed inside denied ones (repeatable flag). */
   outboundAllow?: string[];
+  /** Retry-After seconds of long-running answers for az and the Python SDK (0 = never; default 1). */
+  retryAfter?: string;
 }
 
 /** What `nw up` started (returned once it has stopped, for tests). */
@@ -87,6 +90,8 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
   const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrlOption(options.publicUrl);
   // Beyond loopback the admin token and agent credentials cross a network: https unless told otherwise.
   const wantTls = options.tls ?? !isLoopbackHost(host);
+  const retryAfter = options.retryAfter === undefined ? undefined : Number(options.retryAfter);
+  if (retryAfter !== undefined && (!Number.isInteger(retryAfter) || retryAfter < 0 || retryAfter > 60)) throw new UsageError(`usage error: --retry-after must be a whole number of seconds from 0 to 60, not '${options.retryAfter}'`);
   const services = starters ?? (await loadServiceStarters());
   // Refuse before writing anything into a folder a running server uses (the server takes the lock itself).
   assertDataDirFree(dataDir);
@@ -110,6 +115,7 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
     // A newcomer reads the progress lines; the JSON log shows warnings and errors only unless asked.
     logLevel: options.logLevel ?? 'warn',
     ...(outbound ? { outbound } : {}),
+    ...(retryAfter !== undefined ? { retryAfterInSeconds: retryAfter } : {}),
   });
   if (tls) {
     writeLine(ctx.out, `TLS: ${tls.created ? 'made a' : 'using the'} self-signed certificate ${tls.certPath} for ${tls.names.join(', ')}`);
@@ -165,6 +171,11 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
     writeLine(ctx.out, `Web portal: ${server.url}/ (sign in with the admin token in ${join(dataDir, services.adminTokenFile)})`);
     writeLine(ctx.out, 'Try:');
     for (const line of nextSteps(vmName, resourceGroup, location, services.defaultStorageAccountName)) writeLine(ctx.out, `  ${line}`);
+    if (tls) {
+      writeLine(ctx.out, 'With the real Azure CLI (az; see docs/sdk.md), once:');
+      for (const line of azRecipeLines({ serverUrl: server.url, adminTokenPath: join(dataDir, services.adminTokenFile), subscriptionId, caFile: tls.certPath })) writeLine(ctx.out, `  ${line}`);
+      writeLine(ctx.out, `  then the seeds' az commands, e.g. az network watcher packet-capture list --location ${location}`);
+    }
 
     await waitForAbort(stop);
     writeLine(ctx.out, 'stopping agent…');

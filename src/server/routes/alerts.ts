@@ -42,8 +42,9 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ServerContext): v
   // ---- metric alert rules ----
   app.put<{ Params: ArmParams }>(`${METRIC_ALERTS}/:name`, async (req, reply) => {
     const input = parseRequest(metricAlertPutSchema, req.body, 'MetricAlertResource');
-    const { record, created } = await putMetricAlert(actx(), req.params.sub, req.params.rg, req.params.name, input);
-    return reply.code(created ? 201 : 200).send(resourceView(record as never));
+    const { record } = await putMetricAlert(actx(), req.params.sub, req.params.rg, req.params.name, input);
+    // 200 on create as well: Azure's spec for 2018-03-01 declares only 200, and the SDK (so az) refuses 201.
+    return reply.code(200).send(resourceView(record as never));
   });
   app.get<{ Params: ArmParams }>(`${METRIC_ALERTS}/:name`, async (req) => resourceView(await getMetricAlert(actx(), req.params.sub, req.params.rg, req.params.name) as never));
   app.get<{ Params: ArmParams }>(METRIC_ALERTS, async (req) => ({

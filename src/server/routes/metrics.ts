@@ -9,6 +9,16 @@ import { VMS, type ArmParams } from './arm-paths.js';
 export const PROMETHEUS_PATH = '/metrics';
 
 /**
+ * az encodes `timespan` itself (`quote_plus` in monitor/custom.py) before its SDK encodes it
+ * again, so it arrives here still percent-encoded (`…T17%3A41%3A09%2F…`). A timespan never holds
+ * a `%` of its own, so one that still has `%XX` escapes is decoded once more.
+ */
+export function decodeTwiceEncoded(value: string): string {
+  if (!/%[0-9A-Fa-f]{2}/.test(value)) return value;
+  try { return decodeURIComponent(value.replace(/\+/g, ' ')); } catch { return value; }
+}
+
+/**
  * Host metrics on Azure Monitor's REST shape (`{vmId}/providers/Microsoft.Insights/metrics` and
  * `…/metricDefinitions`), and the server's Prometheus endpoint.
  */
@@ -21,6 +31,7 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: ServerContext): 
     const host = await hostOf(req.params);
     // Azure's query names are case-insensitive (metricNames, metricnames).
     const q = Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k.toLowerCase(), v])) as MetricsQueryParameters;
+    if (q.timespan !== undefined) q.timespan = decodeTwiceEncoded(q.timespan);
     await alertsRuntime(ctx).metrics.flush();
     return queryHostMetrics(ctx.store, host, q);
   });

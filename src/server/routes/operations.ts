@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../lib/index.js';
 import { operationStatusDocument, operationUrls } from '../lro.js';
+import { retryAfterFor } from '../retry-after.js';
 import type { ServerContext } from '../services/context.js';
 import { SUB, type ArmParams } from './arm-paths.js';
 
@@ -14,7 +15,13 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ServerContext
     if (!op) throw new ApiError('OperationNotFound', `Operation '${id}' was not found.`);
     return op;
   };
-  app.get<{ Params: ArmParams }>(`${SUB}/providers/:provider/locations/:loc/operations/:id`, async (req) => operationStatusDocument(await load(req.params.id)));
+  app.get<{ Params: ArmParams }>(`${SUB}/providers/:provider/locations/:loc/operations/:id`, async (req, reply) => {
+    const op = await load(req.params.id);
+    // Still running: say when to look again (azure-core for Python waits 30 s otherwise).
+    const retryAfter = op.status === 'InProgress' ? retryAfterFor(ctx.config, req) : null;
+    if (retryAfter !== null) void reply.header('Retry-After', String(retryAfter));
+    return operationStatusDocument(op);
+  });
   app.get<{ Params: ArmParams }>(`${SUB}/providers/:provider/locations/:loc/operationResults/:id`, async (req, reply) => {
     const op = await load(req.params.id);
     if (op.status === 'InProgress') {

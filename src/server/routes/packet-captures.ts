@@ -43,9 +43,10 @@ export function registerPacketCaptureRoutes(app: FastifyInstance, ctx: ServerCon
     // A delete of a missing capture answers 204: Azure's SDK throws on 404 here.
     if (!rec) return reply.code(204).send();
     const outcome = await deleteCapture(ctx, rec, String(req.query.deleteFiles ?? '').toLowerCase() === 'true');
-    if (outcome === 'done') return reply.code(200).send();
+    // Nothing left to do: 204, never 200 — the Python SDK (so az) accepts only 202 and 204 here.
+    if (outcome === 'done') return reply.code(204).send();
     const [op] = await ctx.store.pendingOperations(rec.key, 'delete');
-    return op ? replyAccepted(req, reply, op) : reply.code(200).send();
+    return op ? replyAccepted(req, reply, op) : reply.code(204).send();
   });
 
   app.post<{ Params: ArmParams }>(`${CAPTURES}/:pc/stop`, async (req, reply) => {

@@ -21,8 +21,16 @@ export function registerStorageAccountRoutes(app: FastifyInstance, ctx: ServerCo
   });
   app.put<{ Params: ArmParams }>(`${STORAGE}/:name`, async (req, reply) => {
     const input = parseRequest(storageAccountPutSchema, req.body, 'StorageAccount');
-    const { record, created } = await putStorageAccount(ctx, req.params.sub, req.params.rg, req.params.name, { location: input.location, kind: input.kind, tags: input.tags, backend: input.properties?.backend });
-    return reply.code(created ? 201 : 200).send(storageAccountView(ctx, record, requestBaseUrl(req)));
+    const { record } = await putStorageAccount(ctx, req.params.sub, req.params.rg, req.params.name, { location: input.location, kind: input.kind, tags: input.tags, backend: input.properties?.backend });
+    // 200 on create as well: StorageAccounts_Create declares 200 and 202 only, and the Python SDK (so az) refuses 201.
+    return reply.code(200).send(storageAccountView(ctx, record, requestBaseUrl(req)));
+  });
+  // Account keys are never handed out: agents upload with short-lived signed URLs, and a blob or
+  // S3 account's own keys stay on the server. A clear refusal, so `az storage account keys list` says why.
+  app.post<{ Params: ArmParams }>(`${STORAGE}/:name/listKeys`, async (req) => {
+    const rec = await ctx.store.getResource<StorageAccountBody>(armIdKey(storageAccountId(req.params.sub, req.params.rg, req.params.name)));
+    if (!rec) throw new ApiError('ResourceNotFound', `Storage account '${req.params.name}' was not found in resource group '${req.params.rg}'.`);
+    throw new ApiError('OperationNotSupported', `netwatcher does not hand out the keys of storage account '${req.params.name}': uploads use short-lived signed URLs and downloads go through the server ('nw network watcher packet-capture download', or the storagePath URL with a bearer token).`);
   });
   app.delete<{ Params: ArmParams }>(`${STORAGE}/:name`, async (req, reply) => {
     const key = armIdKey(storageAccountId(req.params.sub, req.params.rg, req.params.name));

@@ -1,14 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { parseRequest, vmExtensionPutSchema } from '../../model/index.js';
+import { parseRequest, vmExtensionPutSchema, vmRegisterPutSchema } from '../../model/index.js';
 import { armIdKey, vmId } from '../../lib/index.js';
 import { replyCreated } from '../lro.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
 import { pageOf, requestHandoffBaseUrl } from '../request-context.js';
 import type { ServerContext } from '../services/context.js';
+import { mayWriteAgentExtension } from '../access.js';
 import { resourceView } from '../services/view.js';
-import { getExtension, getVm, putAgentExtension, revokeAgentAccess } from '../services/vms.js';
+import { getExtension, getVm, putAgentExtension, registerVm, revokeAgentAccess, type ExtensionBody } from '../services/vms.js';
 import { deleteVm } from '../services/vm-delete.js';
+import { extensionView, vmView, wantsInstanceView } from '../services/vm-views.js';
 import { SUB, VMS, type ArmParams } from './arm-paths.js';
 
 /** Virtual machine (host) and VM extension (agent) routes. */
@@ -21,7 +23,18 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
   };
   app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Compute/virtualMachines`, async (req) => vmPage(req, await ctx.store.listResources('vm', { subscriptionId: req.params.sub })));
   app.get<{ Params: ArmParams }>(VMS, async (req) => vmPage(req, await ctx.store.listResources('vm', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })));
-  app.get<{ Params: ArmParams }>(`${VMS}/:vm`, async (req) => resourceView(await getVm(ctx, req.params.sub, req.params.rg, req.params.vm) as never));
+  app.get<{ Params: ArmParams }>(`${VMS}/:vm`, async (req) => {
+    const vm = await getVm(ctx, req.params.sub, req.params.rg, req.params.vm);
+    const instanceView = wantsInstanceView(req.query);
+    const extensions = await ctx.store.listResources<ExtensionBody>('extension', { parentKey: vm.key });
+    return vmView(vm, extensions, { instanceView, showInstallCommand: instanceView && (await mayWriteAgentExtension(ctx, req)) });
+  });
+  // Registers a host without the agent (`az resource create`), so plain az can then run `az vm extension set`.
+  app.put<{ Params: ArmParams }>(`${VMS}/:vm`, async (req, reply) => {
+    const input = parseRequest(vmRegisterPutSchema, req.body, 'VirtualMachine');
+    const { record, created } = await registerVm(ctx, req.params.sub, req.params.rg, req.params.vm, input.location);
+    return reply.code(created ? 201 : 200).send(vmView(record, await ctx.store.listResources<ExtensionBody>('extension', { parentKey: record.key }), { instanceView: false, showInstallCommand: false }));
+  });
 
   // VirtualMachines_Delete: Azure's forceDeletion query parameter also ends the captures running on the host.
   app.delete<{ Params: ArmParams; Querystring: { forceDeletion?: string } }>(`${VMS}/:vm`, async (req, reply) => {
@@ -34,7 +47,11 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
     const vm = await getVm(ctx, req.params.sub, req.params.rg, req.params.vm);
     return { value: (await ctx.store.listResources('extension', { parentKey: vm.key })).map(resourceView) };
   });
-  app.get<{ Params: ArmParams }>(`${VMS}/:vm/extensions/:ext`, async (req) => resourceView(await getExtension(ctx, req.params.sub, req.params.rg, req.params.vm, req.params.ext) as never));
+  app.get<{ Params: ArmParams }>(`${VMS}/:vm/extensions/:ext`, async (req) => {
+    const ext = await getExtension(ctx, req.params.sub, req.params.rg, req.params.vm, req.params.ext);
+    const instanceView = wantsInstanceView(req.query);
+    return extensionView(ext, { instanceView, showInstallCommand: instanceView && (await mayWriteAgentExtension(ctx, req)) });
+  });
 
   app.put<{ Params: ArmParams }>(`${VMS}/:vm/extensions/:ext`, async (req, reply) => {
     const input = parseRequest(vmExtensionPutSchema, req.body ?? {}, 'VirtualMachineExtension');

@@ -24,6 +24,8 @@ export function registerWatcherRoutes(app: FastifyInstance, ctx: ServerContext):
     const key = armIdKey(watcherId(req.params.sub, req.params.rg, req.params.nw));
     const children = await ctx.store.listResources('packetCapture', { parentKey: key });
     if (children.length > 0) throw new ApiError('Conflict', `Network watcher '${req.params.nw}' still has ${children.length} packet capture(s); delete them first.`);
-    return reply.code((await ctx.store.deleteResource(key)) ? 200 : 204).send();
+    // 204 whether it existed or not: the Python SDK accepts only 202 and 204 (NetworkWatchers_Delete).
+    await ctx.store.deleteResource(key);
+    return reply.code(204).send();
   });
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ApiError, armIdKey, storageAccountId } from '../../lib/index.js';
+import { ApiError, armIdKey, parseArmId, storageAccountId } from '../../lib/index.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { openBlobStore, redactBackendConfig, storageBackendConfigSchema, type BlobStore, type StorageBackendConfig } from '../../storage/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
@@ -55,9 +55,20 @@ export async function ensureDefaultStorageAccount(ctx: ServerContext): Promise<v
   await putStorageAccount(ctx, sub, SERVER_DEFAULTS.defaultResourceGroup, SERVER_DEFAULTS.defaultStorageAccountName, { location: ctx.config.defaultLocation, backend: { type: 'local' } });
 }
 
-/** Finds a storage account by ARM id; 400 StorageAccountNotFound when there is none. */
+/**
+ * Finds a storage account by ARM id; 400 StorageAccountNotFound when there is none. Storage
+ * account names are unique (in Azure, globally; here, per subscription), and az builds the id of
+ * `--storage-account NAME` from the command's own resource group, so an id whose resource group
+ * holds no such account finds the account of that name wherever it lives; callers echo its real id.
+ */
 export async function getStorageAccountById(ctx: ServerContext, id: string): Promise<ResourceRecord<StorageAccountBody>> {
-  const rec = await ctx.store.getResource<StorageAccountBody>(armIdKey(id));
+  let rec = await ctx.store.getResource<StorageAccountBody>(armIdKey(id));
+  const ref = rec ? null : parseArmId(id);
+  if (ref && ref.provider.toLowerCase() === 'microsoft.storage' && ref.types.length === 1 && ref.types[0]!.toLowerCase() === 'storageaccounts') {
+    const name = ref.names[0]!.toLowerCase();
+    const sameName = (await ctx.store.listResources<StorageAccountBody>('storageAccount', { subscriptionId: ref.subscriptionId })).filter((a) => a.name.toLowerCase() === name);
+    if (sameName.length === 1) rec = sameName[0]!;
+  }
   if (!rec || rec.type !== 'storageAccount') throw new ApiError('StorageAccountNotFound', `Storage account '${id}' was not found. List accounts with 'nw storage account list'.`, { target: 'properties.storageLocation.storageId' });
   return rec;
 }

@@ -19,6 +19,26 @@ export interface ExtensionBody {
   properties: { publisher: string; type: string; typeHandlerVersion: string; autoUpgradeMinorVersion: boolean; provisioningState: string; settings: unknown };
 }
 
+/** Secret column of the agent extension: the latest install command (it holds a one-time enrolment token). */
+export interface ExtensionSecret { installCommand: string }
+
+/** Registers a host as a VM without installing anything (`PUT …/virtualMachines/{vm}`, as `az resource create` sends it); an existing VM is returned as it is. */
+export async function registerVm(ctx: ServerContext, sub: string, rg: string, vmName: string, location: string): Promise<{ record: ResourceRecord<VmBody>; created: boolean }> {
+  const id = vmId(sub, rg, vmName);
+  const existing = await ctx.store.getResource<VmBody>(armIdKey(id));
+  if (existing) {
+    if (existing.location && existing.location.toLowerCase() !== location.toLowerCase()) {
+      throw new ApiError('InvalidParameter', `Location '${location}' does not match the location '${existing.location}' of virtual machine '${vmName}'.`, { target: 'location' });
+    }
+    return { record: existing, created: false };
+  }
+  await ctx.store.insertResource<VmBody>({
+    key: armIdKey(id), type: 'vm', parentKey: null, id, name: vmName, subscriptionId: sub, resourceGroup: rg, location,
+    body: { type: 'Microsoft.Compute/virtualMachines', location, properties: { provisioningState: 'Succeeded', vmId: randomUUID(), netwatcher: { agentConnected: false, agentVersion: null, hostname: null, enrolledAt: null, lastSeenAt: null } } },
+  });
+  return { record: (await ctx.store.getResource<VmBody>(armIdKey(id)))!, created: true };
+}
+
 /** A VM by its parts; 404 when missing. */
 export async function getVm(ctx: ServerContext, sub: string, rg: string, name: string): Promise<ResourceRecord<VmBody>> {
   const rec = await ctx.store.getResource<VmBody>(armIdKey(vmId(sub, rg, name)));
@@ -82,16 +102,6 @@ export async function putAgentExtension(ctx: ServerContext, serverUrl: string, s
   }
   const extId = buildArmId({ subscriptionId: sub, resourceGroup: rg, provider: 'Microsoft.Compute', types: ['virtualMachines', 'extensions'], names: [vm.name, extName] });
   const connected = vm.body.properties.netwatcher.agentConnected;
-  const record = await ctx.store.putResource<ExtensionBody>({
-    key: armIdKey(extId), type: 'extension', parentKey: vm.key, id: extId, name: extName, subscriptionId: sub, resourceGroup: rg, location: vm.location,
-    body: {
-      type: 'Microsoft.Compute/virtualMachines/extensions', location: vm.location ?? ctx.config.defaultLocation,
-      properties: {
-        publisher: AGENT_EXTENSION.publisher, type: AGENT_EXTENSION.linuxType, typeHandlerVersion: input.typeHandlerVersion ?? AGENT_EXTENSION.typeHandlerVersion,
-        autoUpgradeMinorVersion: input.autoUpgradeMinorVersion ?? true, provisioningState: connected ? 'Succeeded' : 'Creating', settings: input.settings ?? null,
-      },
-    },
-  });
   const expiresAt = new Date(Date.now() + SERVER_DEFAULTS.enrollmentTokenLifetimeInSeconds * 1000);
   // One enrolment token per host at a time: a new one voids the earlier unused ones, so an
   // install command that leaked (a shell history, a ticket) stops working once it is re-issued.
@@ -103,6 +113,19 @@ export async function putAgentExtension(ctx: ServerContext, serverUrl: string, s
   const caPin = ctx.tlsCa && serverUrl.toLowerCase().startsWith('https:') ? ['--ca-file', `${dataDir}/server-ca.pem`, '--ca-sha256', ctx.tlsCa.sha256] : [];
   // Pasted into a root shell on the host: every word quoted, whatever the URL or names hold.
   const installCommand = shellCommand(['nw', 'agent', '--server', serverUrl, '--token', token, '--data-dir', dataDir, ...caPin]);
+  const record = await ctx.store.putResource<ExtensionBody>({
+    key: armIdKey(extId), type: 'extension', parentKey: vm.key, id: extId, name: extName, subscriptionId: sub, resourceGroup: rg, location: vm.location,
+    body: {
+      type: 'Microsoft.Compute/virtualMachines/extensions', location: vm.location ?? ctx.config.defaultLocation,
+      properties: {
+        publisher: AGENT_EXTENSION.publisher, type: AGENT_EXTENSION.linuxType, typeHandlerVersion: input.typeHandlerVersion ?? AGENT_EXTENSION.typeHandlerVersion,
+        autoUpgradeMinorVersion: input.autoUpgradeMinorVersion ?? true, provisioningState: connected ? 'Succeeded' : 'Creating', settings: input.settings ?? null,
+      },
+    },
+    // Kept (never in a body) so a plain-az user can read it in the instance view while the host
+    // awaits enrolment (vm-views.ts); the token is one-time and expires like any enrolment token.
+    secret: { installCommand } satisfies ExtensionSecret,
+  });
   return { record, created: !existingAgent, enrollmentToken: token, installCommand };
 }
 

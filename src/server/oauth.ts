@@ -1,0 +1,167 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { ApiError } from '../lib/index.js';
+import type { Store, TokenInfo } from '../store/index.js';
+import { authenticate, bearerToken, type CredentialInfo } from './auth.js';
+
+/**
+ * OAuth 2.0 client-credentials for Azure's own clients (reference/azure-cli-wire-notes.md §3.2):
+ * `az login --service-principal` and MSAL trade a netwatcher credential at the server's
+ * ADFS-style token endpoint for an access token that expires. Access tokens are signed by the
+ * server (HMAC-SHA256 with a key derived from the server's persisted signing key) and carry the
+ * id of the credential they came from; every request re-checks that credential in the store, so
+ * rotating or revoking it invalidates its access tokens at once, before they expire.
+ */
+
+/** Prefix of access tokens minted by the token endpoint (a credential never starts with it). */
+export const ACCESS_TOKEN_PREFIX = 'nwo_';
+
+/** Lifetime of an access token (MSAL renews it before it runs out; az caches it in AZURE_CONFIG_DIR). */
+export const ACCESS_TOKEN_LIFETIME_IN_SECONDS = 3600;
+
+/**
+ * Kinds of principal that may trade a credential for an access token. Only the admin credential
+ * today; service principals (with their own client id and secret) are added as another kind with
+ * its own verifier, without changing the token format.
+ */
+export type PrincipalKind = 'admin';
+
+/** What an access token says about its bearer. */
+export const accessTokenClaimsSchema = z.object({
+  /** Format version. */
+  v: z.literal(1),
+  /** The principal's kind. */
+  pk: z.enum(['admin']),
+  /** Id of the credential it was traded for (api_tokens.id). */
+  cid: z.string().min(1),
+  /** Issued at and expiry, in Unix seconds. */
+  iat: z.number().int(),
+  exp: z.number().int(),
+});
+
+/** Claims of an access token. */
+export type AccessTokenClaims = z.infer<typeof accessTokenClaimsSchema>;
+
+/** The credential behind an authenticated request (for an access token: the credential it was traded for). */
+export type AuthenticatedCredential = Pick<CredentialInfo, 'id' | 'kind' | 'vmKey'>;
+
+/** A verified client credential: the principal and the credential's id (what access tokens bind to). */
+export interface VerifiedClient { principalKind: PrincipalKind; credentialId: string }
+
+/** Checks a client id and secret for one principal kind; null when they are not that kind's. */
+export type ClientCredentialVerifier = (store: Store, clientId: string | undefined, clientSecret: string) => Promise<VerifiedClient | null>;
+
+/**
+ * The admin credential (DATA_DIR/admin-token) as a client secret. The client id is not checked:
+ * there is one admin, and az insists on some `--username`.
+ */
+export const adminClientVerifier: ClientCredentialVerifier = async (store, _clientId, clientSecret) => {
+  if (clientSecret.startsWith(ACCESS_TOKEN_PREFIX)) return null;
+  const info = await store.verifyToken(clientSecret);
+  return info?.kind === 'admin' ? { principalKind: 'admin', credentialId: info.id } : null;
+};
+
+/** Verifiers tried in order by the token endpoint (a service-principal verifier goes here). */
+export const CLIENT_VERIFIERS: readonly ClientCredentialVerifier[] = [adminClientVerifier];
+
+/** The HMAC key of access tokens, derived from the server's signing key so it is never the storage URL key itself. */
+export function accessTokenKey(signingKey: Buffer): Buffer {
+  return createHmac('sha256', signingKey).update('netwatcher oauth access token v1').digest();
+}
+
+function sign(key: Buffer, payload: string): string {
+  return createHmac('sha256', key).update(payload).digest('base64url');
+}
+
+/** Mints a signed access token for a verified client. */
+export function mintAccessToken(key: Buffer, client: VerifiedClient, nowInMs = Date.now(), lifetimeInSeconds = ACCESS_TOKEN_LIFETIME_IN_SECONDS): { accessToken: string; claims: AccessTokenClaims } {
+  const iat = Math.floor(nowInMs / 1000);
+  const claims: AccessTokenClaims = { v: 1, pk: client.principalKind, cid: client.credentialId, iat, exp: iat + lifetimeInSeconds };
+  const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
+  return { accessToken: `${ACCESS_TOKEN_PREFIX}${payload}.${sign(key, payload)}`, claims };
+}
+
+/** Checks an access token's signature and expiry; the claims, or null. Does not look at the store. */
+export function readAccessToken(key: Buffer, token: string, nowInMs = Date.now()): AccessTokenClaims | null {
+  if (!token.startsWith(ACCESS_TOKEN_PREFIX)) return null;
+  const [payload, signature, extra] = token.slice(ACCESS_TOKEN_PREFIX.length).split('.');
+  if (!payload || !signature || extra !== undefined) return null;
+  const expected = Buffer.from(sign(key, payload));
+  const given = Buffer.from(signature);
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
+  let json: unknown;
+  try { json = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')); } catch { return null; }
+  const parsed = accessTokenClaimsSchema.safeParse(json);
+  if (!parsed.success || parsed.data.exp * 1000 <= nowInMs) return null;
+  return parsed.data;
+}
+
+/** Verifies an access token completely: signature, expiry, and the credential it came from still valid. */
+export async function verifyAccessToken(store: Store, key: Buffer, token: string): Promise<AuthenticatedCredential | null> {
+  const claims = readAccessToken(key, token);
+  if (!claims) return null;
+  const credential = await store.tokenById(claims.cid);
+  // A rotated or revoked credential is gone from the store: its access tokens die with it.
+  if (!credential || credential.kind === 'enrollment' || credential.kind !== claims.pk) return null;
+  return { id: credential.id, kind: credential.kind, vmKey: credential.vmKey };
+}
+
+/**
+ * Authenticates an API request: an access token from the token endpoint, or a netwatcher
+ * credential used directly as a bearer token (as `nw` and the JS SDK do).
+ */
+export async function authenticateRequest(store: Store, key: Buffer, request: FastifyRequest, allowed: readonly CredentialInfo['kind'][]): Promise<AuthenticatedCredential> {
+  const token = bearerToken(request);
+  if (token?.startsWith(ACCESS_TOKEN_PREFIX)) {
+    const info = await verifyAccessToken(store, key, token);
+    if (!info || !allowed.includes(info.kind)) throw new ApiError('AuthenticationFailed', 'Authentication failed. The access token is invalid or expired, or its credential was revoked; log in again.');
+    return info;
+  }
+  return authenticate(store, request, allowed);
+}
+
+/** The closed set of OAuth errors the token endpoint answers (RFC 6749 §5.2), with their status. */
+export const OAUTH_ERRORS = { invalid_request: 400, unsupported_grant_type: 400, invalid_client: 401 } as const;
+
+/** An OAuth error answer. */
+export class OAuthError extends Error {
+  readonly statusCode: number;
+  constructor(readonly code: keyof typeof OAUTH_ERRORS, message: string) {
+    super(message);
+    this.name = 'OAuthError';
+    this.statusCode = OAUTH_ERRORS[code];
+  }
+  /** The body OAuth clients read: az prints `error_description`. */
+  toBody(): { error: string; error_description: string } {
+    return { error: this.code, error_description: this.message };
+  }
+}
+
+/** The token request as MSAL sends it (form fields; scope, claims and client_info are read by nobody here). */
+export const tokenRequestSchema = z.object({
+  grant_type: z.string(),
+  client_id: z.string().max(256).optional(),
+  client_secret: z.string().max(4096).optional(),
+  scope: z.string().max(4096).optional(),
+}).loose();
+
+/** The successful token answer. */
+export interface TokenAnswer { token_type: 'Bearer'; access_token: string; expires_in: number; ext_expires_in: number }
+
+/** The client-credentials grant: checks the credential and mints an access token bound to it. */
+export async function exchangeClientCredentials(store: Store, key: Buffer, form: unknown): Promise<TokenAnswer> {
+  const parsed = tokenRequestSchema.safeParse(form);
+  if (!parsed.success) throw new OAuthError('invalid_request', `The token request is malformed: ${parsed.error.issues[0]?.message ?? 'invalid'}. Send a form-encoded client_credentials request.`);
+  const request = parsed.data;
+  if (request.grant_type !== 'client_credentials') throw new OAuthError('unsupported_grant_type', `Grant type '${request.grant_type}' is not supported; netwatcher accepts client_credentials.`);
+  if (!request.client_secret) throw new OAuthError('invalid_request', 'client_secret is missing: pass the netwatcher credential as the service principal password.');
+  for (const verify of CLIENT_VERIFIERS) {
+    const client = await verify(store, request.client_id, request.client_secret);
+    if (client) {
+      const { accessToken } = mintAccessToken(key, client);
+      return { token_type: 'Bearer', access_token: accessToken, expires_in: ACCESS_TOKEN_LIFETIME_IN_SECONDS, ext_expires_in: ACCESS_TOKEN_LIFETIME_IN_SECONDS };
+    }
+  }
+  throw new OAuthError('invalid_client', 'The client secret is not a valid netwatcher credential (use the admin token in DATA_DIR/admin-token).');
+}
