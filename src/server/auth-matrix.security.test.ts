@@ -127,6 +127,13 @@ describe('authentication matrix', () => {
       'HEAD /openapi.json': (r) => r.status === 200,
       'GET /agent/v1/ca.pem': (r) => r.status === 404, // plain http: no CA to hand out
       'HEAD /agent/v1/ca.pem': (r) => r.status === 404,
+      // Discovery for az and MSAL (sdk.md): the same public answer for anyone, never a credential.
+      'GET /metadata/endpoints': (r) => r.status === 200 && !/nw[aego]_/.test(r.body),
+      'HEAD /metadata/endpoints': (r) => r.status === 200,
+      'GET /adfs/.well-known/openid-configuration': (r) => r.status === 200 && !/nw[aego]_/.test(r.body),
+      'HEAD /adfs/.well-known/openid-configuration': (r) => r.status === 200,
+      // The token endpoint checks its own proof (the form's client_secret): a JSON body is no grant.
+      'POST /adfs/oauth2/token': (r) => (r.status === 400 || r.status === 401) && !/access_token/.test(r.body),
     };
     const before = await snapshot();
     let checked = 0;
