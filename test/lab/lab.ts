@@ -111,14 +111,14 @@ export class Lab {
   }
 
   /** Starts (or restarts) `nw server` inside the server namespace and waits until it answers. */
-  async startServer(extraArgs: string[] = []): Promise<void> {
+  async startServer(extraArgs: string[] = [], options: { timeoutInMs?: number } = {}): Promise<void> {
     // Reached at two addresses (this process: the link address; agents: 10.0.0.1), so links follow
     // each request's Host (--trust-proxy) while install commands carry --public-url.
     const args = [NW_BIN, 'server', '--listen', `0.0.0.0:${LAB_SERVER_PORT}`, '--data-dir', this.serverDataDir, '--public-url', this.agentServerUrl, '--trust-proxy', '--location', 'westcentralus', ...extraArgs];
     this.server = this.srv.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` } });
     this.server.stdout?.on('data', (d: Buffer) => { this.serverLog += d.toString(); });
     this.server.stderr?.on('data', (d: Buffer) => { this.serverLog += d.toString(); });
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + (options.timeoutInMs ?? 90_000);
     for (;;) {
       try {
         const res = await fetch(`${this.serverUrl}/healthz`);
@@ -183,14 +183,14 @@ export class Lab {
    * `--metrics-listen`). Waits until the agent is connected. The agent's data folder is removed
    * with the lab.
    */
-  async installAgent(host: LabHost, resourceGroup: string, vmName: string, extraArgs: string[] = []): Promise<{ installCommand: string; extension: Record<string, unknown>; agent: LabAgent; dataDir: string }> {
+  async installAgent(host: LabHost, resourceGroup: string, vmName: string, extraArgs: string[] = [], options: { timeoutInMs?: number } = {}): Promise<{ installCommand: string; extension: Record<string, unknown>; agent: LabAgent; dataDir: string }> {
     const extension = await this.nwJson(['vm', 'extension', 'set', '--resource-group', resourceGroup, '--vm-name', vmName, '--publisher', 'Microsoft.Azure.NetworkWatcher', '--name', 'NetworkWatcherAgentLinux', '--version', '1.4']);
     const installCommand = String(extension.installCommand);
     const argv = installCommand.split(/\s+/).filter(Boolean);
     const dataDir = argv[argv.indexOf('--data-dir') + 1]!;
     this.agentDataDirs.push(dataDir);
     const agent = this.startAgentProcess(host, [...argv, ...extraArgs]);
-    await this.waitForAgent(resourceGroup, vmName);
+    await this.waitForAgent(resourceGroup, vmName, options.timeoutInMs);
     return { installCommand, extension, agent, dataDir };
   }
 
