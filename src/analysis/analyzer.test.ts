@@ -187,3 +187,12 @@ test('property: generated connections give their own frame counts and exactly th
     }
   }), { numRuns: 60 });
 });
+
+test('HTTP and TLS are recognised by content on any port, and by port', async () => {
+  const http = tcpConnection({ client: '10.4.0.1', clientPort: 40100, server: '10.4.0.2', serverPort: 7777, start: 0, segments: 1, firstPayload: Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n') });
+  const tls = tcpConnection({ client: '10.4.0.1', clientPort: 40101, server: '10.4.0.3', serverPort: 8888, start: 0.1, segments: 1, firstPayload: tlsClientHello('odd-port.example') });
+  const s = await analyse(writeCapture(inTimeOrder([...http.frames, ...tls.frames])));
+  const tcp = s.protocols.roots[0]!.children[0]!.children[0]!;
+  assert.deepEqual(tcp.children.map((n) => [n.protocol, n.packets]).sort(), [['http', 1], ['tls', 1]]);
+  assert.deepEqual(s.tls.serverNames.rows.map((r) => r.serverName), ['odd-port.example']);
+});

@@ -79,7 +79,6 @@ export class CaptureAnalyzer {
   private firstNanoseconds = 0;
   private minRelative = 0;
   private maxRelative = 0;
-  private readonly linkTypesSeen = new Set<number>();
 
   // protocol hierarchy
   private readonly roots = new Map<string, MutableNode>();
@@ -166,7 +165,6 @@ export class CaptureAnalyzer {
     this.capturedBytes += p.capturedLength;
     if (p.capturedLength < bytes) this.truncated++;
     this.interfacePackets[p.interfaceId] = (this.interfacePackets[p.interfaceId] ?? 0) + 1;
-    this.linkTypesSeen.add(p.linkType);
 
     const d = this.d;
     d.dissect(p.linkType, data);

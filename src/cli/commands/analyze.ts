@@ -1,7 +1,7 @@
 // `nw network watcher packet-capture analyze` (a stored capture, through the API) and
 // `nw pcap analyze|packets|filter` (a local pcap/pcapng file from anywhere, analysed in-process).
 import { createWriteStream } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ANALYSIS_DEFAULT_TOP, analysisQuerySchema, packetListQuerySchema } from '../../model/index.js';
@@ -109,11 +109,15 @@ export interface PcapFilterOptions extends CommonOptions { filter?: string; writ
 export async function pcapFilter(file: string, options: PcapFilterOptions, ctx: CliContext): Promise<{ file: string }> {
   const target = requireOption('--write/-w', options.write);
   await readable(file);
+  let chunks: AsyncGenerator<Buffer>;
+  // A bad filter is refused before anything is written.
+  try { chunks = filteredCapture(localFileSource(file), options.filter); } catch (error) { throw localError(file, error); }
   try {
-    const chunks = filteredCapture(localFileSource(file), options.filter);
     await pipeline(Readable.from(chunks), createWriteStream(target, { flags: options.force ? 'w' : 'wx', mode: 0o600 }));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new CliError(`the file ${target} already exists; pass --force to overwrite it`);
+    // A file that turned out not to be a capture leaves no half-written output behind.
+    await unlink(target).catch(() => undefined);
     throw localError(file, error);
   }
   const result = { file: target };
