@@ -116,7 +116,8 @@ export class Lab {
     this.server = this.srv.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` } });
     this.server.stdout?.on('data', (d: Buffer) => { this.serverLog += d.toString(); });
     this.server.stderr?.on('data', (d: Buffer) => { this.serverLog += d.toString(); });
-    const deadline = Date.now() + 30_000;
+    // A fresh embedded database (PGlite's initdb in WASM) takes over 30 s on a loaded 2-core machine.
+    const deadline = Date.now() + 90_000;
     for (;;) {
       try {
         const res = await fetch(`${this.serverUrl}/healthz`);
