@@ -267,12 +267,18 @@ describe('portal in headless Chromium', { timeout: 300_000 }, () => {
     await lab.nwJson(['monitor', 'action-group', 'create', '--name', 'PortalAG', '--resource-group', rg, '--action', 'webhook', 'capture', String(endpoint.url), 'usecommonalertschema']);
     await lab.nwJson(['monitor', 'metrics', 'alert', 'create', '--name', 'PortalBurst', '--resource-group', rg, '--scopes', vmaId,
       '--condition', 'total TCP Segments Sent > 20', '--window-size', '5s', '--evaluation-frequency', '1s', '--action', 'PortalAG', '--description', 'a burst of TCP']);
-    const runsPath = `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Netwatcher/alertCaptures/portalEndpoint/runs`;
-    await lab.waitFor(async () => {
-      await runFlows(a, Array.from({ length: 10 }, () => ({ proto: 'tcp' as const, host: '10.0.0.4', port: 80 })));
-      const runs = ((await lab.api('GET', runsPath)).body as { value?: Array<{ captureId?: string | null }> }).value ?? [];
-      return runs.some((r) => r.captureId);
-    }, 60_000, 'the alert to start a capture');
+    const runsPath = `${String(endpoint.id)}/runs`;
+    let runs: Array<{ captureId?: string | null }> = [];
+    try {
+      await lab.waitFor(async () => {
+        await runFlows(a, Array.from({ length: 10 }, () => ({ proto: 'tcp' as const, host: '10.0.0.4', port: 80 })));
+        runs = ((await lab.api('GET', runsPath)).body as { value?: Array<{ captureId?: string | null }> }).value ?? [];
+        return runs.some((r) => r.captureId);
+      }, 60_000, 'the alert to start a capture');
+    } catch (error) {
+      const alerts = (await lab.api('GET', `/subscriptions/${SUB}/providers/Microsoft.AlertsManagement/alerts`)).body;
+      throw new Error(`${(error as Error).message}\nruns: ${JSON.stringify(runs)}\nalerts: ${JSON.stringify(alerts).slice(0, 2000)}`);
+    }
 
     await page.goto(`${lab.serverUrl}/#/alerts`);
     await page.getByLabel('Admin token').fill(lab.adminToken);

@@ -118,6 +118,7 @@ export class Lab {
     this.server = this.srv.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` } });
     this.server.stdout?.on('data', (d: Buffer) => { this.serverLog += d.toString(); });
     this.server.stderr?.on('data', (d: Buffer) => { this.serverLog += d.toString(); });
+    // A fresh embedded database (PGlite's initdb in WASM) takes over 30 s on a loaded 2-core machine.
     const deadline = Date.now() + (options.timeoutInMs ?? 90_000);
     for (;;) {
       try {
