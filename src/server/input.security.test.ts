@@ -145,4 +145,19 @@ describe('names and inputs follow ARM rules', () => {
     assert.equal((await raw(server, 'DELETE', `${NW}/nw9${av}`)).status, 200);
     assert.equal(await snapshot(), before);
   });
+
+  test('the alert-capture trigger (its own body parser): NUL, lone surrogates and deep nesting in a payload are 400, and no run is stored', async () => {
+    const put = await raw(server, 'PUT', `${RG}/providers/Netwatcher/alertCaptures/ac1${av}`, '{"properties":{}}');
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    const url = new URL((put.body as { properties: { url: string } }).properties.url);
+    const runsPath = `${RG}/providers/Netwatcher/alertCaptures/ac1/runs${av}`;
+    const runsBefore = JSON.stringify((await raw(server, 'GET', runsPath)).body);
+    const payload = (rule: string) => JSON.stringify({ schemaId: 'azureMonitorCommonAlertSchema', data: { essentials: { alertId: 'a1', alertRule: rule, monitorCondition: 'Fired', alertTargetIDs: [`${RG}/providers/Microsoft.Compute/virtualMachines/vm1`], firedDateTime: '2024-05-01T02:00:24Z' } } });
+    for (const body of [payload('rule\u0000x'), payload('rule\ud800'), `{"data":${'['.repeat(10_000)}${']'.repeat(10_000)}}`]) {
+      const r = await raw(server, 'POST', `${url.pathname}${url.search}`, body);
+      assert.equal(r.status, 400, `${body.slice(0, 80)}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.error.code, 'InvalidRequestContent');
+    }
+    assert.equal(JSON.stringify((await raw(server, 'GET', runsPath)).body), runsBefore, 'no run was stored');
+  });
 });
