@@ -160,4 +160,13 @@ describe('names and inputs follow ARM rules', () => {
     }
     assert.equal(JSON.stringify((await raw(server, 'GET', runsPath)).body), runsBefore, 'no run was stored');
   });
+
+  test('resource ids in bodies: bad percent-encoding or an encoded slash is a 400 naming the field, never a 500', async () => {
+    for (const vm of ['%E0%A4%A', 'vm1%2Fextensions%2Fx', '%ED%A0%80']) {
+      const body = JSON.stringify({ properties: { target: `${RG}/providers/Microsoft.Compute/virtualMachines/${vm}`, storageLocation: { filePath: '/var/captures/x.cap' } } });
+      const r = await raw(server, 'PUT', `${NW}/nw1/packetCaptures/pcid${av}`, body);
+      assert.equal(r.status, 400, `${vm}: ${JSON.stringify(r.body)}`);
+      assert.deepEqual([r.body.error.code, r.body.error.target], ['InvalidResourceId', 'properties.target'], vm);
+    }
+  });
 });
