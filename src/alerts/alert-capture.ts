@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { setTimeout as sleep } from 'node:timers/promises';
 import { compileFilters, normalizeFilters, type PacketCaptureFilter } from '../filter/index.js';
 import { ApiError, armIdKey, buildArmId } from '../lib/index.js';
-import { ALERT_CAPTURE_DEFAULTS, type AlertCapturePut, type PacketCaptureCreateRequest } from '../model/index.js';
+import { ALERT_CAPTURE_DEFAULTS, parseJsonBody, type AlertCapturePut, type PacketCaptureCreateRequest } from '../model/index.js';
 import type { ResourceRecord } from '../store/index.js';
 import type { AlertsContext, CaptureOperations, CaptureSummary } from './context.js';
 import { resolveHostReference, type HostInfo } from './hosts.js';
@@ -234,12 +234,8 @@ export async function triggerAlertCapture(actx: AlertsContext, ops: CaptureOpera
   }
   if (!rec.body.properties.enabled) throw new ApiError('Forbidden', `Alert-capture endpoint '${rec.name}' is disabled.`);
   if (req.body.length > ALERT_PAYLOAD_MAX_BYTES) throw new ApiError('PayloadTooLarge', `The alert payload is ${req.body.length} bytes; at most ${ALERT_PAYLOAD_MAX_BYTES} are accepted.`);
-  let json: unknown;
-  try {
-    json = JSON.parse(req.body.toString('utf8'));
-  } catch (error) {
-    throw new ApiError('InvalidRequestContent', `The alert payload is not valid JSON: ${(error as Error).message}`);
-  }
+  // The API's own JSON rules (depth, no NUL or lone surrogates: run details are stored as jsonb).
+  const json = parseJsonBody(req.body.toString('utf8'));
   let parsed;
   try {
     parsed = parseAlertPayload(json, rec.body.properties.hostLabel ? { hostLabel: rec.body.properties.hostLabel } : {});

@@ -18,3 +18,9 @@ test('parseArmId refuses ids of the wrong shape', () => {
 test('armIdKey compares ids case-insensitively', () => {
   assert.equal(armIdKey(vmId('S', 'RG', 'VM')), armIdKey('/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm/'));
 });
+
+test('parseArmId refuses names that decode to a slash, a control character or nothing valid (never throws)', () => {
+  const base = '/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachines/';
+  for (const bad of ['vm%2Fextensions%2Fx', 'vm%00', 'vm%0A', '%E0%A4%A', '%', '%ED%A0%80']) assert.equal(parseArmId(base + bad), null, bad);
+  assert.deepEqual(parseArmId(`${base}my%20vm`)?.names, ['my vm']);
+});

@@ -32,7 +32,16 @@ export function parseArmId(id: string): ArmResourceRef | null {
   const names: string[] = [];
   for (let i = 0; i < rest.length; i += 2) {
     types.push(rest[i]!);
-    names.push(decodeURIComponent(rest[i + 1]!));
+    let name: string;
+    try {
+      name = decodeURIComponent(rest[i + 1]!);
+    } catch {
+      return null; // bad percent-encoding: not an id (and never an exception out of here)
+    }
+    // A decoded name is one segment: an encoded slash or a control character makes it no id.
+    // eslint-disable-next-line no-control-regex
+    if (/[/\u0000-\u001f\u007f]/.test(name)) return null;
+    names.push(name);
   }
   return { subscriptionId: parts[1]!, resourceGroup: parts[3]!, provider: parts[5]!, types, names };
 }

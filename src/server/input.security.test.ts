@@ -146,4 +146,28 @@ describe('names and inputs follow ARM rules', () => {
     assert.equal((await raw(server, 'DELETE', `${NW}/nw9${av}`)).status, 204);
     assert.equal(await snapshot(), before);
   });
+
+  test('the alert-capture trigger (its own body parser): NUL, lone surrogates and deep nesting in a payload are 400, and no run is stored', async () => {
+    const put = await raw(server, 'PUT', `${RG}/providers/Netwatcher/alertCaptures/ac1${av}`, '{"properties":{}}');
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    const url = new URL((put.body as { properties: { url: string } }).properties.url);
+    const runsPath = `${RG}/providers/Netwatcher/alertCaptures/ac1/runs${av}`;
+    const runsBefore = JSON.stringify((await raw(server, 'GET', runsPath)).body);
+    const payload = (rule: string) => JSON.stringify({ schemaId: 'azureMonitorCommonAlertSchema', data: { essentials: { alertId: 'a1', alertRule: rule, monitorCondition: 'Fired', alertTargetIDs: [`${RG}/providers/Microsoft.Compute/virtualMachines/vm1`], firedDateTime: '2024-05-01T02:00:24Z' } } });
+    for (const body of [payload('rule\u0000x'), payload('rule\ud800'), `{"data":${'['.repeat(10_000)}${']'.repeat(10_000)}}`]) {
+      const r = await raw(server, 'POST', `${url.pathname}${url.search}`, body);
+      assert.equal(r.status, 400, `${body.slice(0, 80)}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.error.code, 'InvalidRequestContent');
+    }
+    assert.equal(JSON.stringify((await raw(server, 'GET', runsPath)).body), runsBefore, 'no run was stored');
+  });
+
+  test('resource ids in bodies: bad percent-encoding or an encoded slash is a 400 naming the field, never a 500', async () => {
+    for (const vm of ['%E0%A4%A', 'vm1%2Fextensions%2Fx', '%ED%A0%80']) {
+      const body = JSON.stringify({ properties: { target: `${RG}/providers/Microsoft.Compute/virtualMachines/${vm}`, storageLocation: { filePath: '/var/captures/x.cap' } } });
+      const r = await raw(server, 'PUT', `${NW}/nw1/packetCaptures/pcid${av}`, body);
+      assert.equal(r.status, 400, `${vm}: ${JSON.stringify(r.body)}`);
+      assert.deepEqual([r.body.error.code, r.body.error.target], ['InvalidResourceId', 'properties.target'], vm);
+    }
+  });
 });
