@@ -18,8 +18,8 @@ if ((${#missing[@]})); then
 fi
 
 echo "installing npm packages…" >&2
-npm ci --no-audit --no-fund --loglevel=error
+npm ci --no-audit --no-fund --no-update-notifier --loglevel=error
 echo "building…" >&2
-npm run --silent build
-npm link --no-audit --no-fund --loglevel=error >/dev/null
+npm run --silent --no-update-notifier build
+npm link --no-audit --no-fund --no-update-notifier --loglevel=error >/dev/null
 exec ./bin/nw.js up "$@"

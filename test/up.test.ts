@@ -104,6 +104,9 @@ describe('nw up', { timeout: 180_000 }, () => {
     assert.match(output(), /enrolled earlier/);
     const list = await nwJson<Array<{ name: string }>>(['network', 'watcher', 'packet-capture', 'list', '--location', 'local']);
     assert.deepEqual(list.map((c) => c.name), ['first']);
+    // The banner's suggested capture must not be one that exists already (issue 12 point 7).
+    assert.match(output(), /packet-capture create .*--name first-2 /);
+    assert.doesNotMatch(output(), /--name first /);
     const vm = await nwJson<{ properties?: unknown; netwatcher?: { agentConnected: boolean } } & Record<string, unknown>>(['vm', 'show', '--resource-group', 'netwatcher-local', '--name', 'devbox']);
     assert.match(JSON.stringify(vm), /"agentConnected":\s*true/);
     child.kill('SIGINT');

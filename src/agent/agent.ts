@@ -6,6 +6,7 @@ import { createLogger } from '../lib/index.js';
 import { AGENT_PROTOCOL_VERSION, reportableHostname } from '../model/index.js';
 import { CaptureManager } from './capture-manager.js';
 import { AGENT_DEFAULTS, AGENT_VERSION, type AgentConfig } from './config.js';
+import { captureReadiness } from './capability.js';
 import { ServerConnection } from './connection.js';
 import { loadCredential, saveCredential, type AgentCredential } from './credential.js';
 import { DEFAULT_METRICS_INTERVAL_IN_MS, startHostMetrics, type AgentMetricsConfig } from './metrics.js';
@@ -14,6 +15,8 @@ import { DEFAULT_METRICS_INTERVAL_IN_MS, startHostMetrics, type AgentMetricsConf
 export interface RunningAgent {
   /** ARM id of the VM this agent is. */
   vmId: string;
+  /** Why captures would fail on this host (also logged at start); empty when ready. */
+  warnings?: string[];
   close(): Promise<void>;
 }
 
@@ -77,6 +80,9 @@ async function enroll(config: AgentConfig): Promise<AgentCredential> {
  */
 export async function startAgent(config: AgentConfig & AgentMetricsConfig): Promise<RunningAgent> {
   const logger = createLogger({ name: 'nw-agent', level: config.logLevel });
+  // Said now, not at the first capture's failure.
+  const warnings = captureReadiness({ tcpdumpPath: config.tcpdumpPath ?? 'tcpdump', pathVariable: process.env['PATH'], uid: process.getuid?.() ?? 0 });
+  for (const warning of warnings) logger.warn(warning);
   let cred = loadCredential(config.dataDir);
   if (config.enrollmentToken) cred = await enroll(config);
   if (!cred) throw new AgentStartError(`no credential in ${config.dataDir}: run the install command from 'nw vm extension set' (it carries a one-time --token).`);
@@ -121,6 +127,7 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
   logger.info({ vm: cred.vmId, server: serverUrl }, 'agent started');
   return {
     vmId: cred.vmId,
+    warnings,
     async close() {
       await hostMetrics.close();
       await manager.close();

@@ -40,3 +40,37 @@ test('pings keep a quiet connection alive', async () => {
   connection.close();
   assert.equal(closesWhilePinged, 0, 'no reconnect while the server pings');
 });
+
+test('it says when it loses the server, each retry with its back-off, and when it is back', async () => {
+  const { pino } = await import('pino');
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>); } });
+  let server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((r) => server.once('listening', r));
+  const port = (server.address() as AddressInfo).port;
+  const connection = new ServerConnection(`ws://127.0.0.1:${port}/agent/v1/connect`, 'credential', logger);
+  let opens = 0;
+  connection.on('open', () => { opens++; });
+  connection.start();
+  try {
+    while (opens < 1) await new Promise((r) => setTimeout(r, 20));
+    // The server goes away (connections cut, nothing listening) for a while, then comes back on the same port.
+    for (const c of server.clients) c.terminate();
+    await new Promise<void>((r) => server.close(() => r()));
+    await new Promise((r) => setTimeout(r, 1_500));
+    server = new WebSocketServer({ host: '127.0.0.1', port });
+    await new Promise((r) => server.once('listening', r));
+    const deadline = Date.now() + 10_000;
+    while (opens < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(opens, 2, 'reconnected');
+    const messages = lines.map((l) => String(l.msg));
+    assert.ok(messages.some((m) => m.startsWith('lost the connection to the server')), messages.join('\n'));
+    const retries = lines.filter((l) => typeof l.backoffInMs === 'number');
+    assert.ok(retries.length >= 2, `each retry is logged: ${messages.join('\n')}`);
+    assert.ok((retries[1]!.backoffInMs as number) > (retries[0]!.backoffInMs as number), 'with its growing back-off');
+    assert.match(messages[messages.length - 1]!, /^connected to the server again, after \d+ retries/);
+  } finally {
+    connection.close();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});

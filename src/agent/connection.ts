@@ -27,6 +27,10 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
   private closed = false;
   private delayInMs = RECONNECT_MIN_IN_MS;
   private timer: NodeJS.Timeout | null = null;
+  /** When the connection was lost (null while connected or before the first connection), and the retries since. */
+  private lostAt: number | null = null;
+  private retries = 0;
+  private wasOpen = false;
 
   constructor(
     private readonly url: string,
@@ -66,7 +70,11 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
     ws.on('open', () => {
       heard();
       this.delayInMs = RECONNECT_MIN_IN_MS;
-      this.logger.info('connected to server');
+      if (this.lostAt !== null) this.logger.warn({ retries: this.retries, downForInMs: Date.now() - this.lostAt }, `connected to the server again, after ${this.retries} retries over ${((Date.now() - this.lostAt) / 1000).toFixed(1)} s`);
+      else this.logger.info('connected to server');
+      this.lostAt = null;
+      this.retries = 0;
+      this.wasOpen = true;
       this.emit('open');
     });
     ws.on('message', (data, isBinary) => {
@@ -82,12 +90,25 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
       this.logger.error({ status: res.statusCode }, res.statusCode === 401 ? 'server refused the agent credential (extension removed or re-enrolled?)' : 'server refused the connection');
       ws.terminate();
     });
-    ws.on('error', (error) => this.logger.debug({ err: error }, 'connection error'));
+    let lastError = '';
+    ws.on('error', (error) => {
+      lastError = error.message;
+      this.logger.debug({ err: error }, 'connection error');
+    });
     ws.on('close', (code, reason) => {
       if (silence) clearTimeout(silence);
       if (this.ws === ws) this.ws = null;
       this.emit('close');
       if (this.closed) return;
+      // A newcomer reads these lines: losing the server, each retry with its wait, and being back.
+      if (this.wasOpen) {
+        this.wasOpen = false;
+        this.lostAt = Date.now();
+        this.logger.warn({ server: this.url }, 'lost the connection to the server; captures keep running, and their states are sent when it is back');
+      } else {
+        this.retries++;
+      }
+      this.logger.warn({ retry: this.retries + 1, backoffInMs: this.delayInMs, ...(lastError ? { cause: lastError } : {}) }, `cannot reach the server${lastError ? ` (${lastError})` : ''}; retrying in ${(this.delayInMs / 1000).toFixed(2)} s`);
       let delayInMs = this.delayInMs;
       if (code === AGENT_CLOSE_INCOMPATIBLE) {
         this.logger.error({ reason: reason.toString() }, 'the server refused this agent: its protocol version is not one the server speaks; upgrade the agent (or the server). Retrying in a minute.');

@@ -19,6 +19,9 @@ test('--public-url names the server for everything when no proxy is trusted', ()
   const policy = { ...plain, listenHost: '0.0.0.0', publicUrl: 'https://nw.example:8817/' };
   assert.equal(baseUrlOf(hostile, false, policy), 'https://nw.example:8817');
   assert.equal(handoffBaseUrlOf(hostile, false, policy), 'https://nw.example:8817');
+  // A local client (nw up's CLI config names 127.0.0.1) gets links it can follow with its token; install commands still name the public URL.
+  assert.equal(baseUrlOf({ host: '127.0.0.1:8817' }, true, { ...policy, tls: true }), 'https://127.0.0.1:8817');
+  assert.equal(handoffBaseUrlOf({ host: '127.0.0.1:8817' }, true, { ...policy, tls: true }), 'https://nw.example:8817');
 });
 
 test('--trust-proxy: the first X-Forwarded-Host/-Proto, else Host; a header that is not a host name is ignored', () => {

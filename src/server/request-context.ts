@@ -60,10 +60,11 @@ export function ownBaseUrl(policy: BaseUrlPolicy): string {
 }
 
 /**
- * The base URL under a policy for a request with these headers. Without --public-url or
- * --trust-proxy the only Host kept is a loopback name at the server's own port (a local client
- * that said localhost gets links to localhost, which its certificate check expects; such a Host
- * cannot point anywhere else).
+ * The base URL under a policy for a request with these headers. Without --trust-proxy the only
+ * Host kept is a loopback name at the server's own port (a local client — `nw up`'s CLI config
+ * names 127.0.0.1 — gets links it can follow with its token, and a certificate check that
+ * expects that name; such a Host cannot point anywhere else); then --public-url, then the
+ * server's own address.
  * @example baseUrlOf({ host: 'evil.example' }, false, { tls: false, listenHost: '127.0.0.1', port: () => 8817 }) // 'http://127.0.0.1:8817'
  */
 export function baseUrlOf(headers: IncomingHttpHeaders, encrypted: boolean, policy: BaseUrlPolicy): string {
@@ -73,7 +74,6 @@ export function baseUrlOf(headers: IncomingHttpHeaders, encrypted: boolean, poli
     const host = firstValue(headers['x-forwarded-host']) ?? firstValue(headers.host);
     if (host && HOST_HEADER.test(host)) return `${proto === 'http' || proto === 'https' ? proto : encrypted ? 'https' : 'http'}://${host}`;
   }
-  if (policy.publicUrl) return withoutTrailingSlash(policy.publicUrl);
   const host = firstValue(headers.host);
   if (host && HOST_HEADER.test(host)) {
     const colon = host.lastIndexOf(':');
@@ -81,6 +81,7 @@ export function baseUrlOf(headers: IncomingHttpHeaders, encrypted: boolean, poli
     const port = colon > host.lastIndexOf(']') ? Number(host.slice(colon + 1)) : policy.tls ? 443 : 80;
     if (LOOPBACK_NAME.test(name) && port === policy.port()) return `${ownProto}://${host}`;
   }
+  if (policy.publicUrl) return withoutTrailingSlash(policy.publicUrl);
   return ownBaseUrl(policy);
 }
 

@@ -157,6 +157,9 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
       enrolled = true;
     }
 
+    // Why captures would fail here, said before the first one does.
+    const agentWarnings = agent.warnings ?? [];
+    for (const warning of agentWarnings) writeLine(ctx.err, `WARNING: ${warning}`);
     const connected = await waitForAgent(client, vmPath(subscriptionId, resourceGroup, vmName), options.agentConnectTimeoutInMs ?? 20_000);
     if (!connected) writeLine(ctx.err, `WARNING: the agent has not connected yet; check 'nw vm show -g ${resourceGroup} -n ${vmName}'`);
     await ensureWatcher(client, subscriptionId, location, services.defaultResourceGroup);
@@ -168,12 +171,15 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
     writeLine(ctx.out, 'ready');
     writeLine(ctx.out, '');
     writeLine(ctx.out, `netwatcher is running at ${server.url} (Ctrl-C to stop).`);
-    writeLine(ctx.out, `Web portal: ${server.url}/ (sign in with the admin token in ${join(dataDir, services.adminTokenFile)})`);
+    writeLine(ctx.out, `Web portal: ${server.publicUrl ?? server.url}/ (sign in with the admin token in ${join(dataDir, services.adminTokenFile)})`);
+    if (server.publicUrl && server.publicUrl !== server.url) writeLine(ctx.out, `Other hosts reach it at ${server.publicUrl}: install commands from 'nw vm extension set' point there.`);
+    if (agentWarnings.length > 0) writeLine(ctx.out, `Captures on this host will fail until this is fixed: ${agentWarnings.join('; ')}`);
     writeLine(ctx.out, 'Try:');
-    for (const line of nextSteps(vmName, resourceGroup, location, services.defaultStorageAccountName)) writeLine(ctx.out, `  ${line}`);
+    const captureName = await unusedCaptureName(client, subscriptionId, location);
+    for (const line of nextSteps(vmName, resourceGroup, location, services.defaultStorageAccountName, captureName)) writeLine(ctx.out, `  ${line}`);
     if (tls) {
       writeLine(ctx.out, 'With the real Azure CLI (az; see docs/sdk.md), once:');
-      for (const line of azRecipeLines({ serverUrl: server.url, adminTokenPath: join(dataDir, services.adminTokenFile), subscriptionId, caFile: tls.certPath })) writeLine(ctx.out, `  ${line}`);
+      for (const line of azRecipeLines({ serverUrl: server.publicUrl ?? server.url, adminTokenPath: join(dataDir, services.adminTokenFile), subscriptionId, caFile: tls.certPath })) writeLine(ctx.out, `  ${line}`);
       writeLine(ctx.out, `  then the seeds' az commands, e.g. az network watcher packet-capture list --location ${location}`);
     }
 
@@ -194,14 +200,26 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
 }
 
 /** The commands printed once everything runs. */
-export function nextSteps(vmName: string, resourceGroup: string, location: string, storageAccountName: string): string[] {
+export function nextSteps(vmName: string, resourceGroup: string, location: string, storageAccountName: string, captureName = 'first'): string[] {
   return [
     `nw vm extension show -g ${resourceGroup} --vm-name ${vmName} --name ${AGENT_EXTENSION.linuxType} -o table`,
-    `nw network watcher packet-capture create -g ${resourceGroup} --vm ${vmName} --name first --storage-account ${storageAccountName} --time-limit 30`,
-    `nw network watcher packet-capture show-status --name first --location ${location}`,
-    `nw network watcher packet-capture wait --name first --location ${location} --stopped --interval 2`,
-    `nw network watcher packet-capture download --name first --location ${location} --file first.cap`,
+    `nw network watcher packet-capture create -g ${resourceGroup} --vm ${vmName} --name ${captureName} --storage-account ${storageAccountName} --time-limit 30`,
+    `nw network watcher packet-capture show-status --name ${captureName} --location ${location}`,
+    `nw network watcher packet-capture wait --name ${captureName} --location ${location} --stopped --interval 2`,
+    `nw network watcher packet-capture download --name ${captureName} --location ${location} --file ${captureName}.cap`,
   ];
+}
+
+/** `first`, or `first-2`, `first-3` … when a restart finds the earlier ones still there (the banner's create must not fail with a name in use). */
+export async function unusedCaptureName(client: ArmClient, subscriptionId: string, location: string): Promise<string> {
+  const watchers = listValue((await client.request('GET', watcherListPath(subscriptionId))).body) as Array<{ id?: unknown; location?: unknown }>;
+  const watcher = watchers.find((w) => String(w.location ?? '').toLowerCase() === location.toLowerCase());
+  if (typeof watcher?.id !== 'string') return 'first';
+  const captures = listValue((await client.request('GET', `${watcher.id}/packetCaptures`, { allowStatuses: [404] })).body) as Array<{ name?: unknown }>;
+  const taken = new Set(captures.map((c) => String(c.name ?? '').toLowerCase()));
+  let name = 'first';
+  for (let n = 2; taken.has(name); n++) name = `first-${n}`;
+  return name;
 }
 
 async function waitForAgent(client: ArmClient, vmResourcePath: string, timeoutInMs: number): Promise<boolean> {

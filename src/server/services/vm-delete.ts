@@ -3,18 +3,7 @@ import type { ServerContext } from './context.js';
 import type { CaptureBody, InstanceState } from './capture-types.js';
 import { captureStates, evaluateCapture } from './packet-captures.js';
 import { isTerminal } from './capture-status.js';
-import type { VmBody } from './vms.js';
-
-/**
- * Revokes a host's access: its agent credential and unused enrolment tokens are deleted and its
- * live agent connection is cut at once.
- * (The trust work has the same function in services/vms.ts; on merge, keep one and call it.)
- */
-export async function revokeAgentAccess(ctx: ServerContext, vmKey: string, reason: string): Promise<void> {
-  await ctx.store.revokeTokens('agent', vmKey);
-  await ctx.store.revokeTokens('enrollment', vmKey);
-  await ctx.hub.disconnect(vmKey, reason);
-}
+import { revokeAgentAccess, type VmBody } from './vms.js';
 
 /** What deleting a host did. */
 export interface VmDeleteResult { deleted: boolean; stoppedCaptures: string[] }
