@@ -84,7 +84,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     return payload;
   });
 
-  // Long-running answers tell pollers when to come back (azure-core waits 30 s without it).
+  // Long-running answers tell Python pollers when to come back (azure-core waits 30 s without it).
   app.addHook('onSend', async (req, reply, payload) => {
     const status = reply.statusCode;
     if ((status === 201 || status === 202) && (reply.hasHeader('Azure-AsyncOperation') || reply.hasHeader('Location')) && !reply.hasHeader('Retry-After')) {
