@@ -150,7 +150,7 @@ describe('answers for az and the Python SDK', () => {
     assert.equal((await call('GET', `${rg}/providers/Microsoft.Insights/metricAlerts/azalert`)).status, 200);
   });
 
-  test("Retry-After (1 s) on long-running answers to az, none to the JS SDK (it would override updateIntervalInMs)", async () => {
+  test("Retry-After (1 s) on long-running answers to az and the Python SDK, none to others (it would override updateIntervalInMs)", async () => {
     const ext = `${rg}/providers/Microsoft.Compute/virtualMachines/retryvm/extensions/NetworkWatcherAgentLinux`;
     const forAz = await call('PUT', ext, { body: {} });
     assert.equal(forAz.status, 201);
@@ -159,6 +159,8 @@ describe('answers for az and the Python SDK', () => {
     assert.equal(forJs.status, 200);
     assert.equal(forJs.headers.get('retry-after'), null);
     assert.equal((await call('PUT', ext, { body: {}, userAgent: 'netwatcher-cli' })).headers.get('retry-after'), null);
+    assert.equal((await call('PUT', ext, { body: {}, userAgent: 'curl/7.88.1' })).headers.get('retry-after'), null, 'scripts poll at their own pace');
+    assert.equal((await call('PUT', ext, { body: {}, userAgent: 'azsdk-python-azure-mgmt-compute/29.0.0 Python/3.11.2' })).headers.get('retry-after'), '1', 'the Python SDK');
   });
 
   test("metrics: az's double-encoded timespan is read", async () => {

@@ -116,10 +116,12 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     return payload;
   });
 
-  // Long-running answers tell pollers when to come back (azure-core waits 30 s without it).
+  // Long-running answers tell Python pollers when to come back (azure-core waits 30 s without it).
   app.addHook('onSend', async (req, reply, payload) => {
     const status = reply.statusCode;
-    if ((status === 201 || status === 202) && (reply.hasHeader('Azure-AsyncOperation') || reply.hasHeader('Location')) && !reply.hasHeader('Retry-After')) {
+    // An Azure-AsyncOperation on a 200 (an extension update) is polled too.
+    const pollable = (reply.hasHeader('Azure-AsyncOperation') && status >= 200 && status <= 202) || (status === 202 && reply.hasHeader('Location'));
+    if (pollable && !reply.hasHeader('Retry-After')) {
       const seconds = retryAfterFor(ctx.config, req);
       if (seconds !== null) reply.header('Retry-After', String(seconds));
     }

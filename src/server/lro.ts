@@ -7,7 +7,7 @@ import { apiVersionOf, requestBaseUrl } from './request-context.js';
  * the status document lives at …/locations/{loc}/operations/{id} and the final result at
  * …/operationResults/{id}. POST and DELETE must carry Location too, or the SDK never fetches the
  * result. Retry-After is added to these answers by app.ts only for clients that wait for it
- * (retry-after.ts): for the JS SDK and `nw` it would override the caller's polling interval.
+ * (az, the Python SDK: retry-after.ts); for others it would override the caller's polling interval.
  */
 export function operationUrls(request: FastifyRequest, op: OperationRecord): { asyncOperation: string; location: string } {
   const base = `${requestBaseUrl(request)}/subscriptions/${op.subscriptionId}/providers/Microsoft.Network/locations/${encodeURIComponent(op.location)}`;

@@ -359,7 +359,7 @@ const HEADERS: Record<string, Json> = {
   'Azure-AsyncOperation': { description: 'Absolute URL of the operation status document (built from the request Host)', schema: { type: 'string' } },
   Location: { description: "Absolute URL of the operation's result", schema: { type: 'string' } },
   ETag: { description: "The resource's etag", schema: { type: 'string' } },
-  'Retry-After': { description: 'Seconds to wait before polling (default 1; nw server --retry-after); sent to az and the Python SDK, whose azure-core waits 30 s without it, not to the JS SDK or nw, which poll at their caller\'s interval', schema: { type: 'integer' } },
+  'Retry-After': { description: 'Seconds to wait before polling (default 1; nw server --retry-after); sent only to az and Python SDKs (by User-Agent), whose azure-core waits 30 s without it; others poll at their caller\'s interval', schema: { type: 'integer' } },
   ContentSha256: { description: 'x-nw-content-sha256: SHA-256 of the file', schema: { type: 'string' } },
   'x-ms-request-id': { description: 'Id of this request in the server log', schema: { type: 'string' } },
   'x-ms-correlation-request-id': { description: 'The caller\'s x-ms-correlation-request-id or x-ms-client-request-id, else the request id', schema: { type: 'string' } },
@@ -482,7 +482,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Json
       description: [
         "Azure Network Watcher's packet-capture API (Azure Resource Manager shape), self-hosted. Azure's SDKs and az-style tools work with only the endpoint changed; see docs/api.md and docs/sdk.md.",
         'Paths, property names and enum values are case-insensitive on input; unknown properties are ignored; any api-version is accepted.',
-        'Long-running operations answer Azure-AsyncOperation (and Location for POST and DELETE) with absolute URLs built from the request Host; Retry-After (1 s by default) goes to clients that wait for it (az, the Python SDK), not to the JS SDK or nw.',
+        'Long-running operations answer Azure-AsyncOperation (and Location for POST and DELETE) with absolute URLs built from the request Host; Retry-After (1 s by default) goes only to clients that wait for it (az, the Python SDK), not to the JS SDK, nw or scripts.',
         'Not described here: the agent WebSocket (/agent/v1/connect) and the signed local-storage URLs under /storage/.',
       ].join('\n\n'),
     },

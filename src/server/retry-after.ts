@@ -2,20 +2,18 @@ import type { FastifyRequest } from 'fastify';
 import { SERVER_DEFAULTS, type ServerConfig } from './config.js';
 
 /**
- * Clients whose pollers wait the caller's own interval (`updateIntervalInMs` of the JS SDK,
- * `nw`'s poll interval): a Retry-After would override it (core-lro obeys it), so they get none.
+ * Clients that wait for Retry-After: azure-core for Python (the Python SDK, `azsdk-python-…`),
+ * the Azure CLI (`AZURECLI/…`, built on it) and msrest-based SDKs. Without the header they wait
+ * 30 s between polls, and az has no switch for it (reference/azure-cli-wire-notes.md §3.5).
+ * Everyone else gets none: the JS SDK, `nw` and scripts poll at their caller's interval
+ * (`updateIntervalInMs`, `--interval`), which a Retry-After would override.
  */
-const SELF_PACED_USER_AGENTS = [/\bazsdk-js-/i, /^netwatcher-cli\b/i];
+const RETRY_AFTER_USER_AGENTS = [/\bazsdk-python-/i, /\bAZURECLI\//i, /\bmsrest\//i];
 
-/**
- * The Retry-After (seconds) of a long-running answer, or null for none. azure-core for Python
- * (so az and the Python SDK) waits 30 s between polls when an answer has none, and az has no
- * switch for it (reference/azure-cli-wire-notes.md §3.5); 0 in the configuration turns it off.
- */
+/** The Retry-After (seconds) of a long-running answer, or null for none; 0 in the configuration turns it off. */
 export function retryAfterFor(config: Pick<ServerConfig, 'retryAfterInSeconds'>, request: FastifyRequest): number | null {
   const seconds = config.retryAfterInSeconds ?? SERVER_DEFAULTS.retryAfterInSeconds;
   if (seconds <= 0) return null;
   const agent = request.headers['user-agent'];
-  if (typeof agent === 'string' && SELF_PACED_USER_AGENTS.some((re) => re.test(agent))) return null;
-  return seconds;
+  return typeof agent === 'string' && RETRY_AFTER_USER_AGENTS.some((re) => re.test(agent)) ? seconds : null;
 }

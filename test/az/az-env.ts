@@ -51,6 +51,8 @@ export class AzEnvironment {
       AZURE_CORE_OUTPUT: 'json',
       AZURE_CORE_NO_COLOR: 'true',
       AZURE_CORE_SURVEY_MESSAGE: 'false',
+      // No .pyc files beside sitecustomize.py in the repository.
+      PYTHONDONTWRITEBYTECODE: '1',
       REQUESTS_CA_BUNDLE: options.caBundle,
       HTTPS_PROXY: proxy, HTTP_PROXY: proxy, https_proxy: proxy, http_proxy: proxy,
       NO_PROXY: noProxy, no_proxy: noProxy,
