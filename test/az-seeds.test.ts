@@ -91,6 +91,8 @@ describe('seeds 000 and 002 with the real az', { timeout: 600_000 }, () => {
     up = await startNwUp({
       dataDir: join(lab.workDir, 'up'), configPath: join(lab.workDir, 'up-config.json'), listen: `0.0.0.0:${LAB_SERVER_PORT}`,
       vmName: 'srvhost', resourceGroup: 'netwatcher-local', location: LOC, interfaceName: 'lo', ns: lab.srv,
+      // Listening beyond loopback, as the README says: the URL other hosts (and az) reach it at.
+      extraArgs: ['--public-url', serverUrl],
     });
     azEnv = await AzEnvironment.create({ caBundle: up.certPath, noProxyHosts: ['10.0.0.1'] });
   });

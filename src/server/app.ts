@@ -89,7 +89,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
       // A full disk or a stopped database: the operator must hear of it, not only the caller.
       if (apiError.statusCode >= 500) ctx.logger.error({ code: apiError.code, method: req.method, url: req.url.split('?')[0] }, apiError.message);
     } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') apiError = new ApiError('PayloadTooLarge', `The request body is larger than ${MAX_JSON_BODY_BYTES} bytes.`);
-    else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') apiError = new ApiError('UnsupportedMediaType', `Content-Type '${req.headers['content-type'] ?? ''}' is not supported; send application/json.`);
+    else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') apiError = new ApiError('UnsupportedMediaType', `Content-Type '${req.headers['content-type'] ?? ''}' is not supported on this route.`);
     else if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError || error.statusCode === 400) apiError = new ApiError('InvalidRequestContent', `The request content is not valid JSON: ${error.message}`);
     else {
       ctx.logger.error({ err: error, method: req.method, url: req.url.split('?')[0] }, 'request failed');

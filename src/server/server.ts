@@ -47,7 +47,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const outboundPolicy = OutboundPolicy.fromSettings(config.outbound ?? {});
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // Before the database opens: a second process on the same embedded database corrupts it.
-  const lock = lockDataDir(config.dataDir);
+  let lock: ReturnType<typeof lockDataDir>;
+  try {
+    lock = lockDataDir(config.dataDir);
+  } catch (error) {
+    // A full disk is said as such here too (the lock is the first file a start writes).
+    if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+    throw new Error(`netwatcher server cannot start: the disk under ${config.dataDir} is full (${(error as Error).message}). Free space there and retry.`, { cause: error });
+  }
   const cleanups: Array<() => Promise<void>> = [async () => lock.release()];
   const cleanUp = async () => {
     for (const step of cleanups.reverse()) await step().catch(() => undefined);

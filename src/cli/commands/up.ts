@@ -168,6 +168,8 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
       await saveCliConfig(ctx.configPath, { server: server.url, token: server.adminToken, subscriptionId, ...(tls ? { caFile: tls.certPath } : {}) });
       writeLine(ctx.out, `CLI configured: ${ctx.configPath}`);
     }
+    // Looked up before 'ready' so that the banner after it is printed in one go (scripts read it then).
+    const captureName = await unusedCaptureName(client, subscriptionId, location);
     writeLine(ctx.out, 'ready');
     writeLine(ctx.out, '');
     writeLine(ctx.out, `netwatcher is running at ${server.url} (Ctrl-C to stop).`);
@@ -175,7 +177,6 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
     if (server.publicUrl && server.publicUrl !== server.url) writeLine(ctx.out, `Other hosts reach it at ${server.publicUrl}: install commands from 'nw vm extension set' point there.`);
     if (agentWarnings.length > 0) writeLine(ctx.out, `Captures on this host will fail until this is fixed: ${agentWarnings.join('; ')}`);
     writeLine(ctx.out, 'Try:');
-    const captureName = await unusedCaptureName(client, subscriptionId, location);
     for (const line of nextSteps(vmName, resourceGroup, location, services.defaultStorageAccountName, captureName)) writeLine(ctx.out, `  ${line}`);
     if (tls) {
       writeLine(ctx.out, 'With the real Azure CLI (az; see docs/sdk.md), once:');

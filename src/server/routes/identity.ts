@@ -57,13 +57,17 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: ServerContext)
   });
 
   // The token endpoint reads OAuth's form encoding, in a scope of its own.
+  const NOT_FORM_ENCODED = Symbol('not form-encoded');
   void app.register(async (tokenScope) => {
     tokenScope.removeAllContentTypeParsers();
     tokenScope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
       done(null, Object.fromEntries(new URLSearchParams(String(body))));
     });
+    // Any other body is no token request: OAuth's invalid_request, not the API's 415 (RFC 6749 §4.4.2).
+    tokenScope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, _body, done) => done(null, NOT_FORM_ENCODED));
     tokenScope.post(TOKEN_PATH, async (req, reply) => {
       try {
+        if (req.body === NOT_FORM_ENCODED) throw new OAuthError('invalid_request', 'The token request must be form-encoded (Content-Type: application/x-www-form-urlencoded).');
         const answer = await exchangeClientCredentials(ctx.store, key, req.body ?? {});
         return await reply.code(200).header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(answer);
       } catch (error) {
