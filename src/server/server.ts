@@ -10,10 +10,9 @@ import { AgentHub } from './agent-hub.js';
 import { buildApp } from './app.js';
 import { bearerToken } from './auth.js';
 import type { ServerConfig } from './config.js';
-import { handleAgentMessage } from './services/agent-channel.js';
+import { handleAgentMessage, onAgentGone } from './services/agent-channel.js';
 import type { ServerContext } from './services/context.js';
 import { ensureDefaultStorageAccount } from './services/storage-accounts.js';
-import { setAgentConnected } from './services/vms.js';
 import { startAlertsRuntime } from './routes/alerts-runtime.js';
 
 /** A started server. */
@@ -69,7 +68,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       return { vmKey: info.vmKey, baseUrl: `${proto}://${request.headers.host ?? 'localhost'}` };
     },
     onMessage: (identity, msg: AgentToServer) => handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg),
-    onDisconnect: (identity) => setAgentConnected(ctx, identity.vmKey, false),
+    onDisconnect: (identity) => onAgentGone(ctx, identity.vmKey),
   });
   await ensureDefaultStorageAccount(ctx);
 
