@@ -111,7 +111,7 @@ function isOwnCapture(rec: ResourceRecord<CaptureBody>, vmKey: string): boolean 
  * capture's own limit (totalBytesPerSession) is not the capture's file, and a blob the server
  * has verified is never offered for writing again.
  */
-function grantRefusal(rec: ResourceRecord<CaptureBody>, sizeInBytes: number): { reason: string; alreadyStored?: true } | null {
+export function grantRefusal(rec: ResourceRecord<CaptureBody>, sizeInBytes: number): { reason: string; alreadyStored?: true } | null {
   const limit = captureOrder(rec).totalBytesLimit;
   if (sizeInBytes > limit) return { reason: `the file is ${sizeInBytes} bytes, more than the capture's limit of ${limit} bytes (totalBytesPerSession)` };
   if (rec.body._internal.storage?.verified) return { reason: 'the capture file is already stored and verified; it is never overwritten', alreadyStored: true };
