@@ -292,7 +292,12 @@ export class CaptureManager {
   private forget(uid: string, deleteFiles: boolean): void {
     const rec = this.captures.get(uid);
     if (!rec) return;
-    if (this.sessions.has(uid)) return; // still running: the server stops it first
+    const session = this.sessions.get(uid);
+    if (session) {
+      // The server no longer has this capture (deleted while this host was away): end it, then forget it.
+      void session.stop().then(() => this.forget(uid, deleteFiles));
+      return;
+    }
     clearTimeout(this.retryTimers.get(uid));
     this.captures.delete(uid);
     this.removeQuietly(this.data, `captures/${uid}.json`);

@@ -13,10 +13,9 @@ import { bearerToken } from './auth.js';
 import { baseUrlOf, boundPort, ownBaseUrl, type BaseUrlPolicy } from './request-context.js';
 import type { ServerConfig } from './config.js';
 import { ADMIN_TOKEN_FILE, ensureAdminToken, verifyCredential } from './credentials.js';
-import { handleAgentMessage } from './services/agent-channel.js';
+import { handleAgentMessage, onAgentGone } from './services/agent-channel.js';
 import type { ServerContext } from './services/context.js';
 import { ensureDefaultStorageAccount } from './services/storage-accounts.js';
-import { setAgentConnected } from './services/vms.js';
 import { startAlertsRuntime } from './routes/alerts-runtime.js';
 import { moveWebhookUrlsToSecrets } from '../alerts/index.js';
 
@@ -129,7 +128,7 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
     },
     validCredentials: (ids) => store.liveTokenIds(ids),
     onMessage: (identity, msg: AgentToServer) => handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg),
-    onDisconnect: (identity) => setAgentConnected(ctx, identity.vmKey, false),
+    onDisconnect: (identity) => onAgentGone(ctx, identity.vmKey),
   });
   await ensureDefaultStorageAccount(ctx);
 

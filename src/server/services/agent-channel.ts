@@ -90,6 +90,17 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
   }
 }
 
+/**
+ * Called when a host's agent disconnects: captures being deleted that were waiting for it go now
+ * (it is told to forget them when it comes back).
+ */
+export async function onAgentGone(ctx: ServerContext, vmKey: string): Promise<void> {
+  await setAgentConnected(ctx, vmKey, false);
+  for (const rec of await ctx.store.listActiveCapturesForVm<CaptureBody>(vmKey)) {
+    if (rec.body._internal.deleting) await evaluateCapture(ctx, rec.key);
+  }
+}
+
 /** True when the host `vmKey` is one the capture runs on (a host acts only on its own captures). */
 function isOwnCapture(rec: ResourceRecord<CaptureBody>, vmKey: string): boolean {
   return rec.body._internal.targets.some((t) => t.vmKey.toLowerCase() === vmKey.toLowerCase());
@@ -100,7 +111,7 @@ function isOwnCapture(rec: ResourceRecord<CaptureBody>, vmKey: string): boolean 
  * capture's own limit (totalBytesPerSession) is not the capture's file, and a blob the server
  * has verified is never offered for writing again.
  */
-function grantRefusal(rec: ResourceRecord<CaptureBody>, sizeInBytes: number): { reason: string; alreadyStored?: true } | null {
+export function grantRefusal(rec: ResourceRecord<CaptureBody>, sizeInBytes: number): { reason: string; alreadyStored?: true } | null {
   const limit = captureOrder(rec).totalBytesLimit;
   if (sizeInBytes > limit) return { reason: `the file is ${sizeInBytes} bytes, more than the capture's limit of ${limit} bytes (totalBytesPerSession)` };
   if (rec.body._internal.storage?.verified) return { reason: 'the capture file is already stored and verified; it is never overwritten', alreadyStored: true };

@@ -27,6 +27,7 @@ export function aggregateStatus(states: InstanceState[]): AggregateStatus {
   const starts = states.map((s) => s.captureStartTime).filter((t): t is string => t !== null).sort();
   let status: AggregateStatus['packetCaptureStatus'];
   if (states.some((s) => s.status === 'Running')) status = 'Running';
+  else if (states.some((s) => s.status === 'Unknown')) status = 'Unknown'; // a host that cannot be reached, none known to run
   else if (states.every((s) => s.status === 'NotStarted')) status = 'NotStarted';
   else if (states.every((s) => isTerminal(s))) status = states.every((s) => s.status === 'Error') ? 'Error' : 'Stopped';
   else status = 'Running'; // some started and ended, others not yet started: the session is still on

@@ -50,6 +50,29 @@ export async function captureStates(ctx: ServerContext, rec: ResourceRecord<Capt
 }
 
 /**
+ * True when the host's agent can still report: connected to this server, or (other replicas)
+ * recorded as connected. A host that is away cannot settle anything, so nothing waits for it.
+ */
+export async function agentReachable(ctx: ServerContext, vmKey: string): Promise<boolean> {
+  if (ctx.hub.isConnected(vmKey)) return true;
+  const vm = await ctx.store.getResource<VmBody>(vmKey);
+  return vm?.body.properties.netwatcher?.agentConnected === true;
+}
+
+/**
+ * True when a delete need not wait for this host any longer: its capture settled, or its agent is
+ * away (deleted or gone before reporting) — when it comes back it is told to forget the capture.
+ */
+async function releasedForDelete(ctx: ServerContext, vmKey: string, s: InstanceState, internal: CaptureInternal): Promise<boolean> {
+  return isSettled(s, internal) || !(await agentReachable(ctx, vmKey));
+}
+
+async function allReleasedForDelete(ctx: ServerContext, states: Map<string, InstanceState>, internal: CaptureInternal): Promise<boolean> {
+  for (const [vmKey, s] of states) if (!(await releasedForDelete(ctx, vmKey, s, internal))) return false;
+  return true;
+}
+
+/**
  * Validates and starts a capture (PacketCaptures_Create). Everything is checked before anything
  * is written, so a refused request changes nothing. Returns the stored record; the agent gets the
  * order right away and the create operation finishes when the capture really runs on the host.
@@ -207,7 +230,7 @@ export async function deleteCapture(ctx: ServerContext, rec: ResourceRecord<Capt
   const body: CaptureBody = { ...rec.body, properties: { ...rec.body.properties, provisioningState: 'Deleting' }, _internal: { ...rec.body._internal, deleting: { deleteFiles }, stopRequested: true } };
   await ctx.store.updateResourceBody<CaptureBody>(rec.key, body);
   const states = await captureStates(ctx, rec);
-  if ([...states.values()].every((s) => isSettled(s, rec.body._internal))) {
+  if (await allReleasedForDelete(ctx, states, body._internal)) {
     await finalizeDelete(ctx, { ...rec, body });
     return 'done';
   }
@@ -260,12 +283,19 @@ export async function evaluateCapture(ctx: ServerContext, captureKey: string): P
   if (allTerminal) await ctx.store.finishOperations(rec.key, 'stop', { status: 'Succeeded' });
   if (active !== body._internal.active) body = { ...body, _internal: { ...body._internal, active } };
   if (body !== rec.body) await ctx.store.updateResourceBody<CaptureBody>(rec.key, body);
-  if (body._internal.deleting && states.every((s) => isSettled(s, body._internal))) await finalizeDelete(ctx, { ...rec, body });
+  if (body._internal.deleting && (await allReleasedForDelete(ctx, await captureStates(ctx, rec), body._internal))) await finalizeDelete(ctx, { ...rec, body });
 }
 
 /** The queryStatus document (flat, as Azure's SDKs expect), with netwatcher's additive counters and files. */
 export async function captureStatusView(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, baseUrl: string): Promise<Record<string, unknown>> {
   const states = await captureStates(ctx, rec);
+  // A host whose agent is away cannot say whether its capture still runs: Azure's `Unknown`, with
+  // the reason, rather than the last word it sent (`Running` forever).
+  for (const [vmKey, s] of states) {
+    if (!isTerminal(s) && !(await agentReachable(ctx, vmKey))) {
+      states.set(vmKey, { ...s, status: 'Unknown', errorMessage: 'AgentNotConnected: the agent of this host is unreachable (not connected to the server); the status is unknown until it reconnects.' });
+    }
+  }
   const agg = aggregateStatus([...states.values()]);
   const internal = rec.body._internal;
   const instances = internal.targets.map((t) => {
