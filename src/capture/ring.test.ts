@@ -81,6 +81,27 @@ describe('ring capture with real tcpdump', () => {
     assert.equal(ringFileName('/var/captures/ring.cap', 7), 'ring-000007.cap');
   });
 
+  test('a manual stop gives Manual; a refused interface gives Error with CaptureFailed and leaves no file', async () => {
+    const sub = await mkdtemp(join(dir, 'manual-'));
+    const spec = { captureId: 'm', interfaceName: interfaceA, bpfExpression: `udp dst port ${PORT}`, snapLengthInBytes: 2000, fileCount: 2, fileSizeInBytes: 1048576, sessionTimeLimitInSeconds: 0, outputPath: join(sub, 'm.cap') };
+    const ring = startRingCapture(spec, { commandPrefix: ['ip', 'netns', 'exec', a.name], kernelBufferInKiB: 4096 });
+    await ring.started;
+    const stopped = await ring.stop();
+    assert.equal(stopped.stopReason, 'Manual');
+    assert.deepEqual(readdirSync(sub), ['m-000001.cap'], 'the one file, finished under its ring name');
+    assert.equal(readPcapBuffer(await readFile(join(sub, 'm-000001.cap'))).records.length, stopped.files[0]!.packetsCaptured);
+
+    const bad = await mkdtemp(join(dir, 'bad-'));
+    const refused = startRingCapture({ ...spec, interfaceName: 'nwnosuch0', outputPath: join(bad, 'b.cap') }, { commandPrefix: ['ip', 'netns', 'exec', a.name] });
+    await assert.rejects(refused.started, (e: Error & { code?: string }) => e.code === 'CaptureFailed');
+    const outcome = await refused.done;
+    assert.equal(outcome.stopReason, 'Error');
+    assert.equal(outcome.error?.code, 'CaptureFailed');
+    assert.deepEqual(readdirSync(bad), []);
+    await rm(sub, { recursive: true });
+    await rm(bad, { recursive: true });
+  });
+
   test('fileCount 3: never more than 3 files, the oldest deleted, valid pcaps, no datagram lost or repeated at a seam, TimeExceeded', async () => {
     const fileSizeInBytes = 1048576;
     const closed: RingFile[] = [];
