@@ -6,3 +6,4 @@ export * from './file-writer.js';
 export * from './session.js';
 export * from './recover.js';
 export * from './pcap-cut.js';
+export * from './ring.js';

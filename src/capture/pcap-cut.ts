@@ -35,6 +35,10 @@ export interface CutCaptureFile {
   packetsCaptured: number;
   /** 'end': the last whole record; 'size'/'time': a limit; 'malformed': bytes that are not a pcap record. */
   reason: CaptureFileCutReason;
+  /** Timestamp (ms since the epoch) of the first record kept; absent when none is. */
+  firstPacketTimeInMs?: number;
+  /** Timestamp (ms since the epoch) of the last record kept; absent when none is. */
+  lastPacketTimeInMs?: number;
 }
 
 /**
@@ -57,6 +61,8 @@ export async function cutCaptureFile(handle: FileHandle, rules: CaptureFileCutRu
   let kept = 0; // end of the last unit (header or record) kept
   let hashedTo = 0; // every kept byte before this offset is hashed; each read starts here
   let packets = 0;
+  let firstInMs: number | null = null;
+  let lastInMs: number | null = null;
   let reason: CaptureFileCutReason = 'end';
   let done = false;
   while (!done && hashedTo < fileSize) {
@@ -90,20 +96,21 @@ export async function cutCaptureFile(handle: FileHandle, rules: CaptureFileCutRu
         done = true; // torn trailing record
         break;
       }
-      if (rules.stopAfterInMs !== null) {
-        const seconds = le ? buf.readUInt32LE(o) : buf.readUInt32BE(o);
-        const fraction = le ? buf.readUInt32LE(o + 4) : buf.readUInt32BE(o + 4);
-        if (seconds * 1000 + (nanoseconds ? fraction / 1e6 : fraction / 1e3) > rules.stopAfterInMs) {
-          reason = 'time';
-          done = true;
-          break;
-        }
+      const seconds = le ? buf.readUInt32LE(o) : buf.readUInt32BE(o);
+      const fraction = le ? buf.readUInt32LE(o + 4) : buf.readUInt32BE(o + 4);
+      const timeInMs = seconds * 1000 + (nanoseconds ? fraction / 1e6 : fraction / 1e3);
+      if (rules.stopAfterInMs !== null && timeInMs > rules.stopAfterInMs) {
+        reason = 'time';
+        done = true;
+        break;
       }
       if (recordEnd > limit) {
         reason = 'size';
         done = true;
         break;
       }
+      firstInMs ??= timeInMs;
+      lastInMs = timeInMs;
       packets++;
       kept = next = recordEnd;
     }
@@ -117,5 +124,5 @@ export async function cutCaptureFile(handle: FileHandle, rules: CaptureFileCutRu
   }
   if (header === null) kept = 0;
   if (fileSize > kept) await handle.truncate(kept);
-  return { sizeInBytes: kept, sha256: kept === 0 ? EMPTY_SHA256 : hash.digest('hex'), packetsCaptured: packets, reason };
+  return { sizeInBytes: kept, sha256: kept === 0 ? EMPTY_SHA256 : hash.digest('hex'), packetsCaptured: packets, reason, ...(firstInMs !== null ? { firstPacketTimeInMs: firstInMs, lastPacketTimeInMs: lastInMs ?? firstInMs } : {}) };
 }

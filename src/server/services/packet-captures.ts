@@ -73,6 +73,23 @@ async function allReleasedForDelete(ctx: ServerContext, states: Map<string, Inst
 }
 
 /**
+ * Refuses the continuous-capture properties the engine does not honour yet: an accepted property
+ * must never be silently ignored (issue 13), so the request fails naming the property.
+ */
+function assertContinuousSupported(p: PacketCaptureCreateRequest['properties']): void {
+  if (p.continuousCapture === true) {
+    throw new ApiError('InvalidParameter', 'properties.continuousCapture true (ring-buffer capture) is not supported yet; omit it or set it to false and use timeLimitInSeconds / totalBytesPerSession.', { target: 'properties.continuousCapture' });
+  }
+  if (p.captureSettings !== undefined) {
+    throw new ApiError('InvalidParameter', 'properties.captureSettings (fileCount, fileSizeInBytes, sessionTimeLimitInSeconds) applies only to continuous capture, which is not supported yet; omit it.', { target: 'properties.captureSettings' });
+  }
+  // Azure: filePath is invalid whenever continuousCapture is given (true or false); localPath is the one to use.
+  if (p.continuousCapture === false && p.storageLocation.filePath) {
+    throw new ApiError('InvalidParameter', 'properties.storageLocation.filePath is invalid when properties.continuousCapture is set; use properties.storageLocation.localPath.', { target: 'properties.storageLocation.filePath' });
+  }
+}
+
+/**
  * Validates and starts a capture (PacketCaptures_Create). Everything is checked before anything
  * is written, so a refused request changes nothing. Returns the stored record; the agent gets the
  * order right away and the create operation finishes when the capture really runs on the host.
@@ -91,6 +108,7 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
     await checkBpfExpression(bpfExpression, { tcpdumpPath: ctx.config.tcpdumpPath });
   }
 
+  assertContinuousSupported(p);
   const sl = p.storageLocation;
   const filePathInput = sl.filePath || sl.localPath || '';
   if (!sl.storageId && !filePathInput) {

@@ -1,0 +1,158 @@
+// Continuous (ring-buffer) capture with real tcpdump between two network namespaces: at most
+// fileCount files on the host, the oldest deleted, every file a valid pcap within its size, a
+// sequence-numbered UDP stream continuous across the files, and the stop at the time limit.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readPcapBuffer } from '../pcap/index.js';
+import { ringFileName, ringTcpdumpFileSizeInMillions, startRingCapture } from './ring.js';
+import type { RingFile } from './ring.js';
+import { createNamespace, createVethPair } from './testing/index.js';
+import type { TestNamespace } from './testing/index.js';
+
+const ADDRESS_A = '10.78.13.1';
+const ADDRESS_B = '10.78.13.2';
+const PORT = 9713;
+const MAGIC = Buffer.from('NWSEQ');
+
+// Datagrams of SIZE bytes, MAGIC + a 32-bit sequence number first, BURST every 10 ms until
+// DURATION_IN_MS; a datagram the kernel refuses is retried with the same number, so the stream
+// on the wire has no gap. argv: ADDRESS PORT SIZE BURST DURATION_IN_MS. Prints the last number.
+const SEQUENCED_UDP_SCRIPT = `
+const dgram = require('node:dgram');
+const [address, portText, sizeText, burstText, durationText] = process.argv.slice(1);
+const socket = dgram.createSocket('udp4');
+socket.on('error', () => {});
+const deadline = Date.now() + Number(durationText);
+let seq = 0;
+function sendOne(done) {
+  const payload = Buffer.alloc(Number(sizeText), 0x61);
+  payload.write('NWSEQ', 0);
+  payload.writeUInt32BE(seq, 5);
+  socket.send(payload, Number(portText), address, (err) => {
+    if (err && err.code !== 'ECONNREFUSED') return setTimeout(() => sendOne(done), 1);
+    seq++;
+    done();
+  });
+}
+function burst() {
+  if (Date.now() >= deadline) { socket.close(); console.log(seq - 1); return; }
+  let left = Number(burstText);
+  const next = () => (left-- > 0 ? sendOne(next) : setTimeout(burst, 10));
+  next();
+}
+burst();
+`;
+
+function sequencesOf(buf: Buffer): number[] {
+  return readPcapBuffer(buf).records.map((r) => {
+    const at = r.data.indexOf(MAGIC);
+    assert.ok(at >= 0, 'every record is one of the datagrams');
+    return r.data.readUInt32BE(at + MAGIC.length);
+  });
+}
+
+describe('ring capture with real tcpdump', () => {
+  let a: TestNamespace;
+  let b: TestNamespace;
+  let interfaceA: string;
+  let dir: string;
+
+  before(async () => {
+    a = await createNamespace({ prefix: 'nwringa' });
+    b = await createNamespace({ prefix: 'nwringb' });
+    ({ interfaceA } = await createVethPair(a, b, { addressesA: [`${ADDRESS_A}/24`], addressesB: [`${ADDRESS_B}/24`] }));
+    dir = await mkdtemp(join(tmpdir(), 'nw-ring-'));
+  });
+  after(async () => {
+    await a?.destroy();
+    await b?.destroy();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('file size: -C in whole millions, one record of headroom, too small refused', () => {
+    assert.equal(ringTcpdumpFileSizeInMillions(104857600, 0), 104);
+    assert.equal(ringTcpdumpFileSizeInMillions(1048576, 2000), 1);
+    assert.throws(() => ringTcpdumpFileSizeInMillions(1048576, 0), /at least 1262160/);
+    assert.equal(ringFileName('/var/captures/ring.cap', 7), 'ring-000007.cap');
+  });
+
+  test('a manual stop gives Manual; a refused interface gives Error with CaptureFailed and leaves no file', async () => {
+    const sub = await mkdtemp(join(dir, 'manual-'));
+    const spec = { captureId: 'm', interfaceName: interfaceA, bpfExpression: `udp dst port ${PORT}`, snapLengthInBytes: 2000, fileCount: 2, fileSizeInBytes: 1048576, sessionTimeLimitInSeconds: 0, outputPath: join(sub, 'm.cap') };
+    const ring = startRingCapture(spec, { commandPrefix: ['ip', 'netns', 'exec', a.name], kernelBufferInKiB: 4096 });
+    await ring.started;
+    const stopped = await ring.stop();
+    assert.equal(stopped.stopReason, 'Manual');
+    assert.deepEqual(readdirSync(sub), ['m-000001.cap'], 'the one file, finished under its ring name');
+    assert.equal(readPcapBuffer(await readFile(join(sub, 'm-000001.cap'))).records.length, stopped.files[0]!.packetsCaptured);
+
+    const bad = await mkdtemp(join(dir, 'bad-'));
+    const refused = startRingCapture({ ...spec, interfaceName: 'nwnosuch0', outputPath: join(bad, 'b.cap') }, { commandPrefix: ['ip', 'netns', 'exec', a.name] });
+    await assert.rejects(refused.started, (e: Error & { code?: string }) => e.code === 'CaptureFailed');
+    const outcome = await refused.done;
+    assert.equal(outcome.stopReason, 'Error');
+    assert.equal(outcome.error?.code, 'CaptureFailed');
+    assert.deepEqual(readdirSync(bad), []);
+    await rm(sub, { recursive: true });
+    await rm(bad, { recursive: true });
+  });
+
+  test('fileCount 3: never more than 3 files, the oldest deleted, valid pcaps, no datagram lost or repeated at a seam, TimeExceeded', async () => {
+    const fileSizeInBytes = 1048576;
+    const closed: RingFile[] = [];
+    const deleted: RingFile[] = [];
+    const hashesOnClose = new Map<string, string>();
+    const ring = startRingCapture(
+      { captureId: 'ring', interfaceName: interfaceA, bpfExpression: `udp dst port ${PORT}`, snapLengthInBytes: 2000, fileCount: 3, fileSizeInBytes, sessionTimeLimitInSeconds: 16, outputPath: join(dir, 'ring.cap') },
+      {
+        commandPrefix: ['ip', 'netns', 'exec', a.name],
+        kernelBufferInKiB: 4096,
+        onFileClosed: async (f) => {
+          closed.push(f);
+          hashesOnClose.set(f.name, createHash('sha256').update(await readFile(f.path)).digest('hex'));
+        },
+        onFileDeleted: (f) => void deleted.push(f),
+      },
+    );
+    const startedAt = await ring.started;
+    let most = 0;
+    const sampler = setInterval(() => (most = Math.max(most, readdirSync(dir).length)), 5);
+    // ~1.2 MB/s of 1000-byte datagrams for 7 s: about eight files of 1 MB, well past 3.
+    const sender = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT), '1000', '12', '7000'], { timeoutInMs: 60000 });
+    const outcome = await ring.done;
+    clearInterval(sampler);
+    const lastSent = Number((await sender).stdout.trim());
+
+    assert.equal(outcome.stopReason, 'TimeExceeded', JSON.stringify(outcome.error));
+    assert.ok(outcome.endedAt.getTime() - startedAt.getTime() >= 16000, 'ran to the limit');
+    assert.ok(most <= 3, `at most 3 files on the host at any time (saw ${most})`);
+    assert.deepEqual(readdirSync(dir).sort(), outcome.files.map((f) => f.name), 'only the ring files remain');
+    assert.equal(outcome.files.length, 3);
+    assert.ok(outcome.filesDeleted >= 2, `the ring wrapped (${outcome.filesDeleted} deleted)`);
+    assert.deepEqual(deleted.map((f) => f.sequence), closed.slice(0, deleted.length).map((f) => f.sequence), 'the oldest go first');
+    assert.deepEqual(closed.map((f) => f.sequence), closed.map((_, i) => i + 1), 'every file was closed and handed on, in order');
+
+    const kept = outcome.files.map((f) => f.sequence);
+    assert.deepEqual(kept, [kept[0]!, kept[0]! + 1, kept[0]! + 2], 'three consecutive files');
+    let previousLast: number | null = null;
+    for (const f of outcome.files) {
+      const buf = await readFile(f.path);
+      assert.ok(buf.length <= fileSizeInBytes, `${f.name} within fileSizeInBytes`);
+      assert.equal(f.sizeInBytes, buf.length);
+      assert.equal(f.sha256, createHash('sha256').update(buf).digest('hex'));
+      assert.equal(hashesOnClose.get(f.name), f.sha256, 'the file handed on is the file kept');
+      const seqs = sequencesOf(buf);
+      assert.equal(seqs.length, f.packetsCaptured);
+      for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1]! + 1, `${f.name}: continuous inside`);
+      if (previousLast !== null) assert.equal(seqs[0], previousLast + 1, `${f.name}: continues the previous file, nothing lost or repeated`);
+      previousLast = seqs[seqs.length - 1]!;
+      assert.ok(f.firstPacketTime && f.lastPacketTime && f.firstPacketTime <= f.lastPacketTime);
+    }
+    assert.equal(previousLast, lastSent, 'the last file holds the last datagram sent');
+  });
+});

@@ -1,0 +1,375 @@
+// Continuous (ring-buffer) capture: one tcpdump writes a sequence of files itself (`-C`), so
+// files switch only between packets and no packet is lost or repeated at a seam (issue 13). This
+// process stays off the packet path, as in session.ts: it watches the directory, deletes the
+// oldest file when a new one is about to start (at most fileCount files exist), and finishes each
+// closed file with the same one-pass cutCaptureFile (whole records, SHA-256, counts, times).
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { accessSync, constants as fsConstants, existsSync, renameSync, statSync, unlinkSync, watch } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { basename, delimiter, dirname, join } from 'node:path';
+import { cutCaptureFile } from './pcap-cut.js';
+import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB, MAX_SNAP_LENGTH_IN_BYTES } from './tcpdump-args.js';
+import { isListeningLine, tcpdumpErrorMessage } from './tcpdump-stderr.js';
+import { CaptureStartError } from './types.js';
+import type { CaptureStopReason } from './types.js';
+
+/** Azure's captureSettings defaults and limits (reference/azure-packet-capture-api.md §2.5). */
+export const RING_LIMITS = {
+  defaultFileCount: 10,
+  maxFileCount: 10000,
+  defaultFileSizeInBytes: 104857600,
+  maxFileSizeInBytes: 4294967295,
+  defaultSessionTimeLimitInSeconds: 86400,
+  maxSessionTimeLimitInSeconds: 604800,
+} as const;
+
+// tcpdump's -C counts in millions of bytes, and only whole ones (4.99 refuses "2k").
+const TCPDUMP_FILE_SIZE_UNIT_BYTES = 1_000_000;
+// A pcap record header.
+const RECORD_HEADER_BYTES = 16;
+
+/** What a ring capture must do. */
+export interface RingCaptureSpec {
+  /** Identifier used in logs and errors. */
+  captureId: string;
+  /** Interface to capture on. */
+  interfaceName: string;
+  /** Compiled BPF expression, '' to keep everything. */
+  bpfExpression: string;
+  /** Snap length, 0 = whole packet. */
+  snapLengthInBytes: number;
+  /** At most this many files exist at any time (≥ 1). */
+  fileCount: number;
+  /** No file exceeds this many bytes; see ringTcpdumpFileSizeInMillions for the smallest allowed. */
+  fileSizeInBytes: number;
+  /** The session stops with TimeExceeded this long after tcpdump starts capturing; 0 = no limit. */
+  sessionTimeLimitInSeconds: number;
+  /** Absolute path like /var/captures/ring.cap: files are DIR/ring-000001.cap, DIR/ring-000002.cap, … */
+  outputPath: string;
+}
+
+/** One closed (finished) file of the ring. */
+export interface RingFile {
+  /** File name, e.g. ring-000003.cap. */
+  name: string;
+  /** Absolute path on the host. */
+  path: string;
+  /** 1 for the first file of the session, then upward. */
+  sequence: number;
+  /** Size in bytes after the cut. */
+  sizeInBytes: number;
+  /** Hex SHA-256 of the file. */
+  sha256: string;
+  /** Whole records in the file. */
+  packetsCaptured: number;
+  /** Time of the first record, null for an empty file. */
+  firstPacketTime: Date | null;
+  /** Time of the last record, null for an empty file. */
+  lastPacketTime: Date | null;
+}
+
+/** How a ring capture ended. */
+export interface RingOutcome {
+  /** Why it ended. */
+  stopReason: CaptureStopReason;
+  /** When tcpdump started capturing; null if it never did. */
+  startedAt: Date | null;
+  /** When the last file was finished. */
+  endedAt: Date;
+  /** The files still on the host, oldest first. */
+  files: RingFile[];
+  /** Files deleted because the ring wrapped. */
+  filesDeleted: number;
+  /** Set exactly when stopReason is 'Error'. */
+  error: { code: 'CaptureFailed' | 'LocalFileFailed'; message: string } | null;
+}
+
+/** Options of startRingCapture. */
+export interface RingCaptureOptions {
+  /** tcpdump executable; defaults to 'tcpdump' on PATH. */
+  tcpdumpPath?: string;
+  /** Program and arguments to run tcpdump through, e.g. ['ip', 'netns', 'exec', 'ns1']. */
+  commandPrefix?: string[];
+  /** tcpdump -B in KiB. */
+  kernelBufferInKiB?: number;
+  /** How often the directory is checked besides inotify events. Default 20 ms. */
+  pollIntervalInMs?: number;
+  /** After the time limit or a stop, how long tcpdump runs on so the kernel ring's last block reaches the file (see session.ts). Default 1200 ms. */
+  stopDrainTimeoutInMs?: number;
+  /** Called once per file, in order, as soon as it is closed and finished (upload it here). */
+  onFileClosed?(file: RingFile): void | Promise<void>;
+  /** Called when the ring deletes a file from the host (delete its stored copy here). */
+  onFileDeleted?(file: RingFile): void | Promise<void>;
+}
+
+/** A running ring capture. */
+export interface RingCaptureSession {
+  /** Resolves when capture really starts; rejects with CaptureStartError if it never does. */
+  readonly started: Promise<Date>;
+  /** Resolves once tcpdump has ended and every file is finished; never rejects. */
+  readonly done: Promise<RingOutcome>;
+  /** The finished files on the host now, oldest first. */
+  files(): RingFile[];
+  /** Manual stop; idempotent. */
+  stop(): Promise<RingOutcome>;
+}
+
+/**
+ * The -C value (millions of bytes) that keeps every file within fileSizeInBytes: tcpdump checks
+ * the size before writing a packet, so a file may pass -C by one whole record (16 + snap length).
+ * Throws RangeError when no whole million fits (fileSizeInBytes below 1,000,000 + one record).
+ * @example ringTcpdumpFileSizeInMillions(104857600, 0) // 104
+ */
+export function ringTcpdumpFileSizeInMillions(fileSizeInBytes: number, snapLengthInBytes: number): number {
+  const snap = snapLengthInBytes === 0 || snapLengthInBytes > MAX_SNAP_LENGTH_IN_BYTES ? MAX_SNAP_LENGTH_IN_BYTES : snapLengthInBytes;
+  const millions = Math.floor((fileSizeInBytes - RECORD_HEADER_BYTES - snap) / TCPDUMP_FILE_SIZE_UNIT_BYTES);
+  if (!Number.isSafeInteger(millions) || millions < 1) {
+    throw new RangeError(`fileSizeInBytes must be at least ${TCPDUMP_FILE_SIZE_UNIT_BYTES + RECORD_HEADER_BYTES + snap} for snap length ${snap} (one million bytes plus one whole record), got ${fileSizeInBytes}`);
+  }
+  return millions;
+}
+
+/** The name of file `sequence` of a ring written to outputPath: ring.cap → ring-000007.cap. */
+export function ringFileName(outputPath: string, sequence: number): string {
+  const base = basename(outputPath).replace(/\.cap$/i, '');
+  return `${base}-${String(sequence).padStart(6, '0')}.cap`;
+}
+
+function findExecutable(name: string): string | null {
+  const candidates = name.includes('/') ? [name] : (process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter).map((d) => join(d, name));
+  for (const c of candidates) {
+    try {
+      accessSync(c, fsConstants.X_OK);
+      return c;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/**
+ * Starts a ring capture. Throws RangeError at once for an invalid spec.
+ * @example const ring = startRingCapture({ ...spec, fileCount: 3, fileSizeInBytes: 1048576, sessionTimeLimitInSeconds: 600, outputPath: '/var/captures/ring.cap' });
+ */
+export function startRingCapture(spec: RingCaptureSpec, opts: RingCaptureOptions = {}): RingCaptureSession {
+  if (!Number.isInteger(spec.fileCount) || spec.fileCount < 1 || spec.fileCount > RING_LIMITS.maxFileCount) throw new RangeError(`fileCount must be 1…${RING_LIMITS.maxFileCount}, got ${spec.fileCount}`);
+  if (spec.fileSizeInBytes > RING_LIMITS.maxFileSizeInBytes) throw new RangeError(`fileSizeInBytes must be ≤ ${RING_LIMITS.maxFileSizeInBytes}`);
+  if (!Number.isFinite(spec.sessionTimeLimitInSeconds) || spec.sessionTimeLimitInSeconds < 0 || spec.sessionTimeLimitInSeconds > RING_LIMITS.maxSessionTimeLimitInSeconds) throw new RangeError(`sessionTimeLimitInSeconds must be 0…${RING_LIMITS.maxSessionTimeLimitInSeconds}`);
+  if (!spec.outputPath.startsWith('/')) throw new RangeError(`outputPath must be absolute, got ${spec.outputPath}`);
+  const millions = ringTcpdumpFileSizeInMillions(spec.fileSizeInBytes, spec.snapLengthInBytes);
+  const base = buildTcpdumpArgs({ ...spec, totalBytesLimit: 0, timeLimitInSeconds: 0 }, { kernelBufferInKiB: opts.kernelBufferInKiB ?? DEFAULT_KERNEL_BUFFER_IN_KIB, keepRootPrivileges: true });
+  return new TcpdumpRing(spec, base, millions, opts);
+}
+
+class TcpdumpRing implements RingCaptureSession {
+  readonly started: Promise<Date>;
+  readonly done: Promise<RingOutcome>;
+  private readonly dir: string;
+  // tcpdump's own names: PART, PART1, PART2, … (hidden, so nothing mistakes them for finished files).
+  private readonly partPath: string;
+  private readonly thresholdBytes: number;
+  private child: ChildProcess | null = null;
+  private startedAt: Date | null = null;
+  private stopReason: CaptureStopReason | null = null;
+  private error: RingOutcome['error'] = null;
+  private stderr = '';
+  private current = 0; // tcpdump's index of the file being written
+  private lastSize = 0; // size of the current file at the last check
+  private growthPerCheck = 0; // recent largest growth of the current file between two checks
+  private readonly closed: RingFile[] = [];
+  private pending = 0; // closed files renamed but not yet finished
+  private deleted = 0;
+  private lastClosed = false; // tcpdump has ended and its last file is closed
+  private chain: Promise<void> = Promise.resolve();
+  private pollTimer: NodeJS.Timeout | null = null;
+  private limitTimer: NodeJS.Timeout | null = null;
+  private watcher: FSWatcher | null = null;
+  private resolveStarted!: (d: Date) => void;
+  private rejectStarted!: (e: Error) => void;
+  private resolveDone!: (o: RingOutcome) => void;
+
+  constructor(private readonly spec: RingCaptureSpec, baseArgs: string[], millions: number, private readonly opts: RingCaptureOptions) {
+    this.dir = dirname(spec.outputPath);
+    this.partPath = join(this.dir, `.${basename(spec.outputPath)}.${process.pid}.part`);
+    this.thresholdBytes = millions * TCPDUMP_FILE_SIZE_UNIT_BYTES;
+    this.started = new Promise((resolve, reject) => {
+      this.resolveStarted = resolve;
+      this.rejectStarted = reject;
+    });
+    this.started.catch(() => undefined);
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    // `-w -` becomes `-w PART -C N`: tcpdump opens and rotates the files itself (`-Z root`, set
+    // by keepRootPrivileges, keeps it able to create them in a root-owned directory).
+    const dash = baseArgs.indexOf('-w');
+    const args = [...baseArgs.slice(0, dash), '-w', this.partPath, '-C', String(millions), ...baseArgs.slice(dash + 2)];
+    const tcpdump = findExecutable(opts.tcpdumpPath ?? 'tcpdump');
+    if (tcpdump === null) {
+      this.fail('CaptureFailed', `spawn ${opts.tcpdumpPath ?? 'tcpdump'} ENOENT`);
+      void this.finish();
+      return;
+    }
+    const setpriv = findExecutable('setpriv');
+    const wrapper = setpriv !== null ? [setpriv, '--pdeathsig', 'TERM', '--'] : [];
+    const argv = [...(opts.commandPrefix ?? []), ...wrapper, tcpdump, ...args];
+    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (text: string) => {
+      if (this.stderr.length < 64 * 1024) this.stderr += text;
+      if (this.startedAt === null && isListeningLine(this.stderr)) this.onListening();
+    });
+    child.on('error', () => undefined);
+    child.on('close', (code) => {
+      if (this.startedAt === null) this.fail('CaptureFailed', tcpdumpErrorMessage(this.stderr) || `tcpdump exited with ${code}`);
+      else if (this.stopReason === null) this.fail('CaptureFailed', `tcpdump ended on its own: ${tcpdumpErrorMessage(this.stderr)}`);
+      void this.finish();
+    });
+  }
+
+  files(): RingFile[] {
+    return [...this.closed];
+  }
+
+  stop(): Promise<RingOutcome> {
+    this.requestStop('Manual');
+    return this.done;
+  }
+
+  private onListening(): void {
+    this.startedAt = new Date();
+    this.resolveStarted(this.startedAt);
+    try {
+      this.watcher = watch(this.dir, () => this.check());
+      this.watcher.on('error', () => undefined);
+    } catch {
+      // polling alone then
+    }
+    this.pollTimer = setInterval(() => this.check(), this.opts.pollIntervalInMs ?? 20);
+    if (this.spec.sessionTimeLimitInSeconds > 0) {
+      this.limitTimer = setTimeout(() => this.requestStop('TimeExceeded'), this.spec.sessionTimeLimitInSeconds * 1000);
+    }
+  }
+
+  private fail(code: 'CaptureFailed' | 'LocalFileFailed', message: string): void {
+    if (this.error === null) this.error = { code, message };
+    this.stopReason = 'Error';
+    this.rejectStarted(new CaptureStartError(message, code));
+  }
+
+  private requestStop(reason: CaptureStopReason): void {
+    if (this.stopReason !== null || this.child === null) return;
+    this.stopReason = reason;
+    const child = this.child;
+    // Let the kernel ring's last block reach the file, then end tcpdump (it flushes on SIGTERM).
+    setTimeout(() => {
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    }, this.startedAt === null ? 0 : (this.opts.stopDrainTimeoutInMs ?? 1200));
+  }
+
+  private partName(index: number): string {
+    return index === 0 ? this.partPath : `${this.partPath}${index}`;
+  }
+
+  // Called on every inotify event and poll: renames each file tcpdump has closed (a later one
+  // exists) to its ring name and keeps at most fileCount files on the host.
+  private check(): void {
+    while (existsSync(this.partName(this.current + 1))) {
+      this.closeCurrent(false);
+    }
+    // The current file is (nearly) full: tcpdump's next packets start a new file. Delete the oldest
+    // now so the host never holds more than fileCount files, not even for the moment of the
+    // switch. "Nearly": the size on disk lags tcpdump's by its stdio buffer, and the switch may
+    // come before the next check, so the margin is three checks' growth plus 64 KiB.
+    try {
+      const size = statSync(this.partName(this.current)).size;
+      this.growthPerCheck = Math.max(this.growthPerCheck * 0.9, size - this.lastSize);
+      this.lastSize = size;
+      const margin = Math.min(3 * this.growthPerCheck + 65536, this.thresholdBytes / 2);
+      if (size > this.thresholdBytes - margin) this.enforceCount(1);
+    } catch {
+      // not created yet
+    }
+    this.enforceCount(0);
+  }
+
+  private closeCurrent(last: boolean): void {
+    const sequence = this.current + 1;
+    const name = ringFileName(this.spec.outputPath, sequence);
+    const path = join(this.dir, name);
+    const from = this.partName(this.current);
+    this.current++;
+    this.lastSize = 0;
+    if (!existsSync(from)) return;
+    renameSync(from, path);
+    this.pending++;
+    const stopAfterInMs = last && this.stopReason === 'TimeExceeded' && this.startedAt !== null ? this.startedAt.getTime() + this.spec.sessionTimeLimitInSeconds * 1000 : null;
+    this.chain = this.chain.then(async () => {
+      let file: RingFile;
+      try {
+        const handle = await open(path, 'r+');
+        try {
+          const cut = await cutCaptureFile(handle, { maxBytes: this.spec.fileSizeInBytes, stopAfterInMs });
+          await handle.sync();
+          file = {
+            name, path, sequence, sizeInBytes: cut.sizeInBytes, sha256: cut.sha256, packetsCaptured: cut.packetsCaptured,
+            firstPacketTime: cut.firstPacketTimeInMs === undefined ? null : new Date(cut.firstPacketTimeInMs),
+            lastPacketTime: cut.lastPacketTimeInMs === undefined ? null : new Date(cut.lastPacketTimeInMs),
+          };
+        } finally {
+          await handle.close();
+        }
+      } catch (err) {
+        // Deleted by the ring before it could be finished (it wrapped faster than one file's hash).
+        this.pending--;
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.fail('LocalFileFailed', (err as Error).message);
+        return;
+      }
+      this.pending--;
+      this.closed.push(file);
+      this.enforceCount(0);
+      if (this.closed.includes(file)) await this.opts.onFileClosed?.(file);
+    });
+  }
+
+  // Deletes the oldest files until at most fileCount - headroom exist (closed, being finished, and the current one).
+  private enforceCount(headroom: number): void {
+    const max = Math.max(this.spec.fileCount - headroom, 1);
+    const writing = this.lastClosed ? 0 : 1; // the file tcpdump is writing, until the last one closes
+    while (this.closed.length > 0 && this.closed.length + this.pending + writing > max) {
+      const oldest = this.closed.shift() as RingFile;
+      try {
+        unlinkSync(oldest.path);
+      } catch {
+        // already gone
+      }
+      this.deleted++;
+      void Promise.resolve(this.opts.onFileDeleted?.(oldest)).catch(() => undefined);
+    }
+  }
+
+  private async finish(): Promise<void> {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.limitTimer) clearTimeout(this.limitTimer);
+    this.watcher?.close();
+    if (this.startedAt !== null) {
+      // Files closed since the last check, then the last one.
+      while (existsSync(this.partName(this.current + 1))) this.closeCurrent(false);
+      // With one file allowed, the last file replaces the previous one.
+      this.enforceCount(0);
+      this.lastClosed = true;
+      this.closeCurrent(true);
+    } else {
+      try {
+        unlinkSync(this.partPath);
+      } catch {
+        // never created
+      }
+    }
+    await this.chain;
+    this.resolveDone({ stopReason: this.stopReason ?? 'Error', startedAt: this.startedAt, endedAt: new Date(), files: [...this.closed], filesDeleted: this.deleted, error: this.error });
+  }
+}
