@@ -134,6 +134,17 @@ describe('authentication matrix', () => {
       'HEAD /adfs/.well-known/openid-configuration': (r) => r.status === 200,
       // The token endpoint checks its own proof (the form's client_secret): a JSON body is no grant.
       'POST /adfs/oauth2/token': (r) => (r.status === 400 || r.status === 401) && !/access_token/.test(r.body),
+      // The portal's page and assets hold no data; its session routes check the session cookie.
+      'GET /': (r) => r.status === 200 && r.body.startsWith('<!doctype html>'),
+      'HEAD /': (r) => r.status === 200,
+      'GET /portal/assets/:file': (r) => r.status === 404,
+      'HEAD /portal/assets/:file': (r) => r.status === 404,
+      'GET /portal/assets/:assetName': (r) => r.status === 404,
+      'HEAD /portal/assets/:assetName': (r) => r.status === 404,
+      'GET /portal/api/session': (r) => r.status === 200 && r.body.includes('"signedIn":false') && !r.body.includes('csrfToken'),
+      'HEAD /portal/api/session': (r) => r.status === 200,
+      'POST /portal/api/sign-in': (r) => (r.status === 401 || r.status === 403) && !/set-cookie/i.test(r.body),
+      'POST /portal/api/sign-out': (r) => r.status === 401,
     };
     const before = await snapshot();
     let checked = 0;
