@@ -19,7 +19,8 @@ const W = ['NetworkWatcherRG', `NetworkWatcher_${LOC}`] as const;
 const WATCHER_PATH = `/subscriptions/${SUB}/resourceGroups/${W[0]}/providers/Microsoft.Network/networkWatchers/${W[1]}`;
 const STORAGE_ID = `/subscriptions/${SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Storage/storageAccounts/nwlocal`;
 
-describe('Azure SDK over plain http; operations after a restart', { timeout: 150_000 }, () => {
+// A server restart waits for a fresh start (up to 90 s on a loaded 2-core machine: lab.startServer).
+describe('Azure SDK over plain http; operations after a restart', { timeout: 300_000 }, () => {
   let lab: Lab;
   let a: LabHost;
   let b: LabHost;
