@@ -313,6 +313,8 @@ export class Store {
   async rotateAdminToken(description?: string): Promise<{ id: string; token: string }> {
     return this.transaction(async (tx) => {
       await tx.db.query(`DELETE FROM api_tokens WHERE kind = 'admin'`);
+      // Portal sessions signed in with an admin token end with it (src/web/sessions.ts), not hours later.
+      await tx.db.query(`DELETE FROM portal_sessions WHERE principal = 'admin'`);
       return tx.issueToken('admin', description ? { description } : {});
     });
   }

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { migrate, openPglite, type Db } from '../store/index.js';
+import { Store, migrate, openPglite, type Db } from '../store/index.js';
 import { parseCookies, sessionSetCookie } from './cookies.js';
 import { SessionStore, secretsEqual } from './sessions.js';
 
@@ -21,6 +21,14 @@ test('a session id is random, stored only as its hash, and finds its session', a
   assert.deepEqual(await sessions.get(a.id), { principal: 'admin', csrfToken: a.session.csrfToken });
   assert.equal(await sessions.get('not-a-session'), null);
   assert.equal(await sessions.get(''), null);
+});
+
+test('rotating the admin token ends the portal sessions signed in with it', async () => {
+  const sessions = new SessionStore(db);
+  const s = await sessions.create('admin');
+  assert.ok(await sessions.get(s.id));
+  await new Store(db).rotateAdminToken();
+  assert.equal(await sessions.get(s.id), null);
 });
 
 test('sign-out destroys the session', async () => {
