@@ -1,20 +1,10 @@
-import { accessSync, constants, readFileSync } from 'node:fs';
-import { delimiter, isAbsolute, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { findExecutable } from '../capture/index.js';
+
+export { findExecutable };
 
 /** Bit of CAP_NET_RAW in /proc/PID/status capability masks (linux/capability.h): opening a packet socket needs it. */
 const CAP_NET_RAW_BIT = 13n;
-
-/** Where an executable is: itself if a path, else the first match on PATH; null when none. */
-export function findExecutable(name: string, pathVariable: string | undefined): string | null {
-  const candidates = isAbsolute(name) || name.includes('/') ? [name] : (pathVariable ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch { /* next */ }
-  }
-  return null;
-}
 
 /** Whether this process has CAP_NET_RAW in effect (read from /proc/self/status; false when unreadable). */
 export function hasNetRawCapability(statusText?: string): boolean {

@@ -7,3 +7,4 @@ export * from './session.js';
 export * from './recover.js';
 export * from './pcap-cut.js';
 export * from './ring.js';
+export * from './find-executable.js';

@@ -5,10 +5,11 @@
 // closed file with the same one-pass cutCaptureFile (whole records, SHA-256, counts, times).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, existsSync, renameSync, statSync, unlinkSync, watch } from 'node:fs';
+import { existsSync, renameSync, statSync, unlinkSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { basename, delimiter, dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
 import { cutCaptureFile } from './pcap-cut.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB, MAX_SNAP_LENGTH_IN_BYTES } from './tcpdump-args.js';
 import { isListeningLine, tcpdumpErrorMessage } from './tcpdump-stderr.js';
@@ -137,19 +138,6 @@ export function ringFileName(outputPath: string, sequence: number): string {
   return `${base}-${String(sequence).padStart(6, '0')}.cap`;
 }
 
-function findExecutable(name: string): string | null {
-  const candidates = name.includes('/') ? [name] : (process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter).map((d) => join(d, name));
-  for (const c of candidates) {
-    try {
-      accessSync(c, fsConstants.X_OK);
-      return c;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
 /**
  * Starts a ring capture. Throws RangeError at once for an invalid spec.
  * @example const ring = startRingCapture({ ...spec, fileCount: 3, fileSizeInBytes: 1048576, sessionTimeLimitInSeconds: 600, outputPath: '/var/captures/ring.cap' });
@@ -205,13 +193,13 @@ class TcpdumpRing implements RingCaptureSession {
     // by keepRootPrivileges, keeps it able to create them in a root-owned directory).
     const dash = baseArgs.indexOf('-w');
     const args = [...baseArgs.slice(0, dash), '-w', this.partPath, '-C', String(millions), ...baseArgs.slice(dash + 2)];
-    const tcpdump = findExecutable(opts.tcpdumpPath ?? 'tcpdump');
+    const tcpdump = findExecutable(opts.tcpdumpPath ?? 'tcpdump', process.env['PATH'] ?? DEFAULT_EXECUTABLE_PATH);
     if (tcpdump === null) {
       this.fail('CaptureFailed', `spawn ${opts.tcpdumpPath ?? 'tcpdump'} ENOENT`);
       void this.finish();
       return;
     }
-    const setpriv = findExecutable('setpriv');
+    const setpriv = findExecutable('setpriv', process.env['PATH'] ?? DEFAULT_EXECUTABLE_PATH);
     const wrapper = setpriv !== null ? [setpriv, '--pdeathsig', 'TERM', '--'] : [];
     const argv = [...(opts.commandPrefix ?? []), ...wrapper, tcpdump, ...args];
     const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });

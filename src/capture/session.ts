@@ -8,10 +8,10 @@
 // size and time limits allow, hash exactly what remains.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, fstatSync, statfsSync, writeSync } from 'node:fs';
+import { fstatSync, statfsSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
 import { cutCaptureFile, EMPTY_SHA256 } from './pcap-cut.js';
 import type { CutCaptureFile } from './pcap-cut.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB } from './tcpdump-args.js';
@@ -104,7 +104,7 @@ const FULL_DISK_FREE_BYTES = 1024 * 1024;
  */
 export function startCapture(spec: CaptureSpec, opts: StartCaptureOptions = {}): CaptureSession {
   validateSpec(spec);
-  const setpriv = opts.endWithParent === false ? null : findExecutable('setpriv');
+  const setpriv = opts.endWithParent === false ? null : findExecutable('setpriv', process.env['PATH'] ?? DEFAULT_EXECUTABLE_PATH);
   const args = buildTcpdumpArgs(spec, {
     kernelBufferInKiB: opts.kernelBufferInKiB,
     immediateMode: opts.immediateMode,
@@ -112,20 +112,6 @@ export function startCapture(spec: CaptureSpec, opts: StartCaptureOptions = {}):
     keepRootPrivileges: setpriv !== null,
   });
   return new TcpdumpCaptureSession(spec, args, setpriv, opts);
-}
-
-/** The absolute path of `name` on PATH (or `name` itself when it holds a slash and is executable); null when there is none. */
-function findExecutable(name: string): string | null {
-  const candidates = name.includes('/') ? [name] : (process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter).map((d) => join(d, name));
-  for (const c of candidates) {
-    try {
-      accessSync(c, fsConstants.X_OK);
-      return c;
-    } catch {
-      // not here
-    }
-  }
-  return null;
 }
 
 function validateSpec(spec: CaptureSpec): void {
@@ -257,7 +243,7 @@ class TcpdumpCaptureSession implements CaptureSession {
     }
 
     const tcpdumpName = this.opts.tcpdumpPath ?? 'tcpdump';
-    const tcpdump = findExecutable(tcpdumpName);
+    const tcpdump = findExecutable(tcpdumpName, process.env['PATH'] ?? DEFAULT_EXECUTABLE_PATH);
     if (tcpdump === null) {
       // Checked here because setpriv, not spawn, would otherwise be the one not finding it.
       this.fail('CaptureFailed', `spawn ${tcpdumpName} ENOENT`);
