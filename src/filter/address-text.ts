@@ -1,5 +1,7 @@
 // Reading and writing IP address text for filters. Addresses are bigints so IPv4 (32 bits) and
 // IPv6 (128 bits) share the range and CIDR code.
+import { longestZeroRun } from '../lib/ipv6-words.js';
+
 
 /** An address family, by IP version. */
 export type AddressFamily = 4 | 6;
@@ -137,22 +139,7 @@ export function formatAddress(address: ParsedAddress): string {
   }
   const words: number[] = [];
   for (let i = 7; i >= 0; i--) words.push(Number((address.value >> BigInt(16 * i)) & 0xffffn));
-  // Longest run of two or more zero words becomes '::' (the first such run on a tie).
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
+  const { start: bestStart, length: bestLength } = longestZeroRun(words);
   const hex = words.map((w) => w.toString(16));
   if (bestStart === -1) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;

@@ -7,3 +7,4 @@ export * from './outbound-fetch.js';
 export * from './process-identity.js';
 export * from './shell-quote.js';
 export * from './data-dir-lock.js';
+export * from './ipv6-words.js';

@@ -1,4 +1,5 @@
 // Canonical text forms of IP addresses read from packet bytes.
+import { longestZeroRun } from '../lib/ipv6-words.js';
 
 /**
  * Dotted-quad text of the 4 bytes at `offset`.
@@ -18,22 +19,7 @@ export function formatIPv6(buf: Buffer, offset: number): string {
   const words: number[] = [];
   for (let i = 0; i < 8; i++) words.push(buf.readUInt16BE(offset + i * 2));
 
-  let bestBase = -1;
-  let bestLength = 0;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestBase = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  if (bestLength < 2) bestBase = -1;
+  const { start: bestBase, length: bestLength } = longestZeroRun(words);
 
   let out = '';
   for (let i = 0; i < 8; i++) {

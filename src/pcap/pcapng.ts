@@ -3,6 +3,7 @@
 // resolution, and packets as EPB, SPB or the obsolete PB. Wireshark writes it by default and
 // tcpdump reads it, so a file "from anywhere" is as likely to be pcapng as classic pcap.
 import { PcapFormatError } from './format.js';
+import { PendingBytes } from './pending-bytes.js';
 
 /** First four bytes of every pcapng file (the SHB block type; a palindrome, so byte order does not matter). */
 export const PCAPNG_SHB_TYPE = 0x0a0d0d0a;
@@ -75,8 +76,7 @@ interface Section { littleEndian: boolean; firstInterfaceId: number; interfaces:
  */
 export class PcapngStreamParser {
   private readonly handlers: PcapngHandlers;
-  private chunks: Buffer[] = [];
-  private bufferedBytes = 0;
+  private readonly pending = new PendingBytes();
   private neededBytes = 12;
   private consumedBytes = 0;
   private section: Section | null = null;
@@ -96,10 +96,8 @@ export class PcapngStreamParser {
   push(chunk: Buffer): void {
     if (this.failure !== null) throw this.failure;
     if (chunk.length === 0) return;
-    this.chunks.push(chunk);
-    this.bufferedBytes += chunk.length;
-    if (this.bufferedBytes < this.neededBytes) return;
-    const buf = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.bufferedBytes);
+    const buf = this.pending.add(chunk, this.neededBytes);
+    if (buf === null) return;
     let cursor = 0;
     try {
       cursor = this.drain(buf);
@@ -107,15 +105,13 @@ export class PcapngStreamParser {
       if (err instanceof PcapFormatError) this.failure = err;
       throw err;
     } finally {
-      const rest = buf.subarray(cursor);
-      this.chunks = rest.length > 0 ? [rest] : [];
-      this.bufferedBytes = rest.length;
+      this.pending.keepFrom(buf, cursor);
     }
   }
 
   /** Declares the end of the stream; returns the bytes of a trailing partial block (0 when clean). */
   end(): number {
-    return this.bufferedBytes;
+    return this.pending.length;
   }
 
   private drain(buf: Buffer): number {

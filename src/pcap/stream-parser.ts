@@ -6,6 +6,7 @@ import {
   maxCapturedLengthFor,
 } from './format.js';
 import type { PcapHeader, PcapRecord } from './format.js';
+import { PendingBytes } from './pending-bytes.js';
 
 /** Callbacks a PcapStreamParser calls, in stream order. */
 export interface PcapStreamHandlers {
@@ -27,10 +28,7 @@ export class PcapStreamParser {
   private readonly handlers: PcapStreamHandlers;
   private header: PcapHeader | null = null;
   private maxCapturedLength = 0;
-  // Pending bytes are kept as a list and joined only once enough is buffered for one whole unit,
-  // so a large record delivered in many tiny chunks costs O(n), not O(n^2).
-  private chunks: Buffer[] = [];
-  private bufferedBytes = 0;
+  private readonly pending = new PendingBytes();
   private neededBytes = PCAP_GLOBAL_HEADER_BYTES;
   private consumedBytes = 0;
   private failure: PcapFormatError | null = null;
@@ -54,25 +52,20 @@ export class PcapStreamParser {
   push(chunk: Buffer): void {
     if (this.failure !== null) throw this.failure;
     if (chunk.length === 0) return;
-    this.chunks.push(chunk);
-    this.bufferedBytes += chunk.length;
-    if (this.bufferedBytes < this.neededBytes) return;
-
-    const buf = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.bufferedBytes);
+    const buf = this.pending.add(chunk, this.neededBytes);
+    if (buf === null) return;
     this.cursor = 0;
     try {
       this.drain(buf);
     } finally {
       // Even when a callback throws, the units already handed out stay consumed.
-      const rest = buf.subarray(this.cursor);
-      this.chunks = rest.length > 0 ? [rest] : [];
-      this.bufferedBytes = rest.length;
+      this.pending.keepFrom(buf, this.cursor);
     }
   }
 
   /** Declares the end of the stream; returns how many bytes of a trailing partial header/record were left over (0 when the stream ended cleanly). */
   end(): number {
-    return this.bufferedBytes;
+    return this.pending.length;
   }
 
   // Parses as many complete units as `buf` holds, advancing this.cursor past each one.
