@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { CliConfig } from './config.js';
+import { UsageError } from './errors.js';
 
 /** The fetch function the CLI uses (global fetch, or one that trusts a given CA). */
 export type FetchFunction = (input: string | URL, init?: RequestInit) => Promise<Response>;
@@ -42,4 +43,16 @@ export interface CommonOptions {
 /** Writes a line to a stream. */
 export function writeLine(stream: Writable, text: string): void {
   stream.write(text.endsWith('\n') ? text : text + '\n');
+}
+
+/**
+ * az's confirmation before a delete: true to go on (`--yes`, or the user typed y/yes), false when
+ * the user declined. Without a terminal to ask on, a UsageError says to pass --yes, as az does.
+ * @example if (!(await confirmOperation(ctx, options.yes))) return;
+ */
+export async function confirmOperation(ctx: CliContext, yes: boolean | undefined): Promise<boolean> {
+  if (yes) return true;
+  if (!ctx.prompt || !ctx.stdinIsTty) throw new UsageError('Unable to prompt for confirmation as no tty available. Use --yes.');
+  const answer = await ctx.prompt('Are you sure you want to perform this operation? (y/n): ');
+  return /^y(es)?$/i.test(answer.trim());
 }

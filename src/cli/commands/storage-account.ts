@@ -1,6 +1,6 @@
 import { storageAccountListPath, storageAccountPath } from '../arm-paths.js';
 import { connect, type ConnectedClient } from '../client-factory.js';
-import type { CliContext, CommonOptions } from '../context.js';
+import { confirmOperation, type CliContext, type CommonOptions } from '../context.js';
 import { CliError, UsageError } from '../errors.js';
 import { beginAndWait } from '../lro.js';
 import { parseBooleanOption, requireOption } from '../option-values.js';
@@ -165,11 +165,7 @@ export async function storageAccountCreate(options: StorageAccountCreateOptions,
 /** `nw storage account delete`: unregisters an account (asks first unless --yes, like az). Prints nothing. */
 export async function storageAccountDelete(options: StorageAccountNameOptions, ctx: CliContext): Promise<void> {
   const name = requireOption('--name/-n', options.name);
-  if (!options.yes) {
-    if (!ctx.prompt || !ctx.stdinIsTty) throw new UsageError('Unable to prompt for confirmation as no tty available. Use --yes.');
-    const answer = await ctx.prompt('Are you sure you want to perform this operation? (y/n): ');
-    if (!/^y(es)?$/i.test(answer.trim())) return;
-  }
+  if (!(await confirmOperation(ctx, options.yes))) return;
   const conn = connect(ctx, options);
   const resourceGroup = await resolveGroup(conn, name, options.resourceGroup);
   await beginAndWait(conn.client, 'DELETE', storageAccountPath(conn.subscriptionId, resourceGroup, name), {}, { pollIntervalInMs: conn.pollIntervalInMs });

@@ -1,6 +1,6 @@
 import { vmListPath, vmPath } from '../arm-paths.js';
 import { connect } from '../client-factory.js';
-import type { CliContext, CommonOptions } from '../context.js';
+import { confirmOperation, type CliContext, type CommonOptions } from '../context.js';
 import { UsageError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput, type TableColumn } from '../output.js';
@@ -74,11 +74,7 @@ export interface VmDeleteOptions extends CommonOptions {
 export async function vmDelete(options: VmDeleteOptions, ctx: CliContext): Promise<void> {
   const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
   const name = requireOption('--name/-n', options.name);
-  if (!options.yes) {
-    if (!ctx.prompt || !ctx.stdinIsTty) throw new UsageError('Unable to prompt for confirmation as no tty available. Use --yes.');
-    const answer = await ctx.prompt('Are you sure you want to perform this operation? (y/n): ');
-    if (!/^y(es)?$/i.test(answer.trim())) return;
-  }
+  if (!(await confirmOperation(ctx, options.yes))) return;
   const conn = connect(ctx, options);
   await conn.client.request('DELETE', vmPath(conn.subscriptionId, resourceGroup, name), { ...(options.forceDeletion ? { query: { forceDeletion: 'true' } } : {}) });
 }
