@@ -286,9 +286,15 @@ export async function mergeLookback(opts: MergeLookbackOptions): Promise<MergedL
     }
     await out.flush();
     await handle.truncate(out.written);
-  } finally {
-    await handle.close();
+  } catch (error) {
+    // The live packets are never lost to a failed merge: the file is put back as it was.
+    await handle.truncate(0).catch(() => undefined);
+    await handle.close().catch(() => undefined);
+    await copyFile(opts.scratchPath, opts.capturePath).catch(() => undefined);
     await rm(opts.scratchPath, { force: true });
+    throw error;
   }
+  await handle.close();
+  await rm(opts.scratchPath, { force: true });
   return { lookbackPackets, duplicatesDropped, firstLookbackPacketTimeInMs, skippedReason: null };
 }
