@@ -332,7 +332,7 @@ export async function captureStatusView(ctx: ServerContext, rec: ResourceRecord<
       target: t.vmId, packetCaptureStatus: s.status, captureStartTime: s.captureStartTime, stopReason: s.stopReason, packetCaptureError: s.errors,
       errorMessage: s.errorMessage, packetsCaptured: s.packetsCaptured, bytesCaptured: s.bytesCaptured, kernelPacketsDropped: s.kernelPacketsDropped, kernelPacketsReceived: s.kernelPacketsReceived,
       file: s.file ? { sizeInBytes: s.file.sizeInBytes, sha256: s.file.sha256, stored: s.file.stored, localPath: internal.localFilePath } : null,
-      ...(lookbackAsked ? { lookbackStartTime: s.lookback?.startTime ?? null, lookbackPacketsCaptured: s.lookback?.packets ?? 0, lookbackReason: s.lookback?.reason ?? (isTerminal(s) ? 'the host reported no look-back' : null) } : {}),
+      ...(lookbackAsked ? { lookbackStartTime: s.lookback?.startTime ?? null, lookbackPacketsCaptured: s.lookback?.packets ?? 0, lookbackReason: s.lookback ? s.lookback.reason : (isTerminal(s) ? 'the host reported no look-back' : null) } : {}),
     };
   });
   const sum = (f: (i: (typeof instances)[number]) => number | null) => instances.reduce((a, i) => a + (f(i) ?? 0), 0);
