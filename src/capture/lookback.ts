@@ -133,6 +133,8 @@ export function firstPacketTimeInMs(path: string): number | null {
 /** A running look-back buffer. */
 export interface LookbackBuffer {
   readonly spec: LookbackBufferSpec;
+  /** Process id of the buffer's tcpdump (or of its wrapper), null before it was spawned. */
+  readonly pid: number | null;
   /** Resolves when tcpdump listens; rejects with CaptureStartError if it never does. */
   readonly started: Promise<Date>;
   status(): LookbackBufferStatus;
@@ -160,6 +162,10 @@ export function startLookbackBuffer(spec: LookbackBufferSpec, opts: LookbackBuff
 
 class TcpdumpLookbackBuffer implements LookbackBuffer {
   readonly started: Promise<Date>;
+
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
   private child: ChildProcess | null = null;
   private listening = false;
   private stopping = false;

@@ -124,3 +124,8 @@ export function sequencedDatagramsOf(records: Array<{ data: Buffer; timestampSec
   }
   return out;
 }
+
+/** Starts the same sequence-numbered UDP stream as sequencedUdp in the background; stop it with stopProcess. */
+export function startSequencedUdp(host: LabHost, address: string, port: number, intervalInMs: number, durationInMs: number): ChildProcess {
+  return host.ns.spawn(process.execPath, ['-e', SEQUENCED_UDP, address, String(port), String(intervalInMs), String(durationInMs)], { stdio: ['ignore', 'ignore', 'ignore'] });
+}
