@@ -95,7 +95,8 @@ async function main(): Promise<void> {
     for (let i = 0; i < trials; i++) {
       // Quiet start: no open alert, no capture running, and 6–7 s without a burst (window + a report).
       await lab.waitFor(async () => (await alerts()).every((x) => x.properties.essentials.monitorCondition === 'Resolved'), 60_000, 'the previous alert to resolve');
-      await lab.waitFor(async () => { const s = await status(); return s === null || (s.packetCaptureStatus !== 'Running' && (s.instances ?? []).every((x) => x.file?.stored !== false)); }, 60_000, 'the previous capture to end');
+      // (With --lookback the file stays on the host, never "stored".)
+      await lab.waitFor(async () => { const s = await status(); return s === null || (s.packetCaptureStatus !== 'Running' && (lookback !== null || (s.instances ?? []).every((x) => x.file?.stored !== false))); }, 60_000, 'the previous capture to end');
       // The rule's schedule starts when it is saved, the agent's reports when it started: saving the
       // rule again at a random moment, and bursting at another, puts each trial at a random phase of both.
       await sleep(Math.floor(Math.random() * 1000));
