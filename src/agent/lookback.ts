@@ -44,9 +44,15 @@ export class LookbackManager {
   constructor(private readonly opts: LookbackManagerOptions) {
     // Settings survive an agent restart, so the buffer is back before the server is reached.
     const saved = opts.data.readFile('lookback.json');
-    if (saved !== null) {
-      const parsed = agentLookbackSettingsSchema.nullable().safeParse(JSON.parse(saved.toString('utf8')));
-      if (parsed.success) this.configure(parsed.data);
+    let restored: AgentLookbackSettings | null | undefined;
+    try {
+      const parsed = saved === null ? null : agentLookbackSettingsSchema.nullable().safeParse(JSON.parse(saved.toString('utf8')));
+      if (parsed?.success) restored = parsed.data;
+    } catch {
+      // unreadable: the server sends the setting again at the next hello
+    }
+    if (restored !== undefined) {
+      this.configure(restored);
     } else {
       // No settings: nothing of a buffer may remain (an agent killed while it had one).
       rmSync(this.bufferDir(), { recursive: true, force: true });
