@@ -9,18 +9,27 @@
 //   running  the capture's captureStartTime, written by the agent when tcpdump really runs on A
 // and reports running − crossed per trial, with the breakdown. Between trials it waits until the
 // alert resolved and the capture ended, so every trial starts quiet.
-// Usage: node --import tsx bench/alert-to-capture/run.ts [--trials N] [--json] [--check]
+// With --lookback N (issue 13) host A keeps a look-back buffer, the endpoint asks for N seconds of
+// it, B sends A ten sequence-numbered datagrams a second throughout, and each trial also reports
+// the first captured packet's time relative to the alert's firing (negative: before it); --check
+// then also requires it to be at most −(N − 1) s.
+// Usage: node --import tsx bench/alert-to-capture/run.ts [--trials N] [--lookback SECONDS] [--json] [--check]
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
 import { Lab, stopProcess, type LabHost } from '../../test/lab/lab.js';
-import { startResponder } from '../../test/lab/traffic.js';
+import { readFileSync, rmSync } from 'node:fs';
+import { readPcapBuffer } from '../../src/pcap/index.js';
+import { startResponder, startSequencedUdp } from '../../test/lab/traffic.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const TARGET_IN_MS = 3000;
-const { values } = parseArgs({ options: { trials: { type: 'string', default: '8' }, json: { type: 'boolean', default: false }, check: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { trials: { type: 'string', default: '8' }, lookback: { type: 'string' }, json: { type: 'boolean', default: false }, check: { type: 'boolean', default: false } } });
 const trials = Number(values.trials);
 if (!Number.isInteger(trials) || trials < 1) throw new Error('--trials must be a positive whole number');
+const lookback = values.lookback === undefined ? null : Number(values.lookback);
+if (lookback !== null && (!Number.isInteger(lookback) || lookback < 1 || lookback > 3000)) throw new Error('--lookback must be 1…3000 seconds');
+const captureFile = `/var/captures/bench-alert-to-capture-${process.pid}.cap`;
 
 /**
  * Runs inside A: samples Tcp OutSegs every 2 ms, starts 40 concurrent conversations to B:80, and
@@ -46,7 +55,7 @@ function finish() {
 }
 `;
 
-interface Trial { crossedAt: number; firedAt: number; runningAt: number; segments: number }
+interface Trial { crossedAt: number; firedAt: number; runningAt: number; segments: number; firstPacketRelativeToFiredInMs?: number | null }
 
 async function main(): Promise<void> {
   const lab = await Lab.create();
@@ -61,7 +70,15 @@ async function main(): Promise<void> {
     await lab.installAgent(a, rg, 'vma');
     cleanup.push(await startResponder(b, { tcp: [80], udp: [] }));
     const vmaId = `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/vma`;
-    const endpoint = await lab.nwJson(['network', 'watcher', 'alert-capture', 'create', '--name', 'bench', '--capture-name', 'bench', '--time-limit', '1']);
+    if (lookback !== null) {
+      await lab.nwJson(['vm', 'lookback', 'enable', '-g', rg, '--vm-name', 'vma', '--seconds', String(lookback + 30), '--max-size', '256MiB', '--snap-length', '128']);
+      // UDP (not TCP: the rule counts TCP segments) from B to A throughout, so the buffer always holds recent packets.
+      cleanup.push(startSequencedUdp(b, '10.0.0.3', 9741, 100, 3_600_000));
+      if (!values.json) console.log(`look-back ${lookback} s: filling the buffer for ${lookback + 1} s`);
+      await sleep((lookback + 1) * 1000);
+    }
+    const endpoint = await lab.nwJson(['network', 'watcher', 'alert-capture', 'create', '--name', 'bench', '--capture-name', 'bench', '--time-limit', '1',
+      ...(lookback !== null ? ['--lookback', String(lookback), '--file-path', captureFile] : [])]);
     await lab.nwJson(['monitor', 'action-group', 'create', '--name', 'AG', '--resource-group', rg, '--action', 'webhook', 'capture', String(endpoint.url), 'usecommonalertschema']);
     await lab.nwJson(['monitor', 'metrics', 'alert', 'create', '--name', 'bench', '--resource-group', rg, '--scopes', vmaId,
       '--condition', 'total TCP Segments Sent > 100', '--window-size', '5s', '--evaluation-frequency', '1s', '--action', 'AG']);
@@ -78,7 +95,8 @@ async function main(): Promise<void> {
     for (let i = 0; i < trials; i++) {
       // Quiet start: no open alert, no capture running, and 6–7 s without a burst (window + a report).
       await lab.waitFor(async () => (await alerts()).every((x) => x.properties.essentials.monitorCondition === 'Resolved'), 60_000, 'the previous alert to resolve');
-      await lab.waitFor(async () => { const s = await status(); return s === null || (s.packetCaptureStatus !== 'Running' && (s.instances ?? []).every((x) => x.file?.stored !== false)); }, 60_000, 'the previous capture to end');
+      // (With --lookback the file stays on the host, never "stored".)
+      await lab.waitFor(async () => { const s = await status(); return s === null || (s.packetCaptureStatus !== 'Running' && (lookback !== null || (s.instances ?? []).every((x) => x.file?.stored !== false))); }, 60_000, 'the previous capture to end');
       // The rule's schedule starts when it is saved, the agent's reports when it started: saving the
       // rule again at a random moment, and bursting at another, puts each trial at a random phase of both.
       await sleep(Math.floor(Math.random() * 1000));
@@ -97,23 +115,41 @@ async function main(): Promise<void> {
         return running !== undefined;
       }, 30_000, 'the capture to run');
       const fired = (await alerts()).map((x) => Date.parse(x.properties.essentials.startDateTime)).sort((x, y) => y - x)[0]!;
-      results.push({ crossedAt: burst.crossed, firedAt: fired, runningAt: Date.parse(running!), segments: burst.segments });
+      let firstPacketRelativeToFiredInMs: number | null | undefined;
+      if (lookback !== null) {
+        // The file is on A (this process shares its file system): its first record against the alert's firing.
+        await lab.waitFor(async () => (await status())?.packetCaptureStatus === 'Stopped', 30_000, 'the capture to stop');
+        const records = readPcapBuffer(readFileSync(captureFile)).records;
+        const first = records[0];
+        firstPacketRelativeToFiredInMs = first ? Math.round(first.timestampSeconds * 1000 + first.timestampFraction / 1000 - fired) : null;
+        rmSync(captureFile, { force: true }); // the next trial's capture writes the same path
+      }
+      results.push({ crossedAt: burst.crossed, firedAt: fired, runningAt: Date.parse(running!), segments: burst.segments, ...(firstPacketRelativeToFiredInMs !== undefined ? { firstPacketRelativeToFiredInMs } : {}) });
       const t = results[results.length - 1]!;
-      if (!values.json) console.log(`trial ${i + 1}: crossed → fired ${t.firedAt - t.crossedAt} ms, fired → running ${t.runningAt - t.firedAt} ms, total ${t.runningAt - t.crossedAt} ms (${t.segments} segments in the burst)`);
+      const past = t.firstPacketRelativeToFiredInMs !== undefined ? `, first packet ${t.firstPacketRelativeToFiredInMs === null ? 'none' : `${(t.firstPacketRelativeToFiredInMs / 1000).toFixed(3)} s`} relative to the firing` : '';
+      if (!values.json) console.log(`trial ${i + 1}: crossed → fired ${t.firedAt - t.crossedAt} ms, fired → running ${t.runningAt - t.firedAt} ms, total ${t.runningAt - t.crossedAt} ms (${t.segments} segments in the burst)${past}`);
     }
 
     const totals = results.map((t) => t.runningAt - t.crossedAt).sort((x, y) => x - y);
     const pick = (q: number) => totals[Math.min(totals.length - 1, Math.ceil(q * totals.length) - 1)]!;
-    const summary = { trials: totals.length, minInMs: totals[0]!, medianInMs: pick(0.5), p90InMs: pick(0.9), maxInMs: totals[totals.length - 1]!, targetInMs: TARGET_IN_MS, met: totals[totals.length - 1]! < TARGET_IN_MS };
+    const firsts = results.map((t) => t.firstPacketRelativeToFiredInMs);
+    const latestFirst = lookback === null ? null : firsts.some((f) => f === null || f === undefined) ? null : Math.max(...(firsts as number[]));
+    const lookbackMet = lookback === null || (latestFirst !== null && latestFirst <= -(lookback - 1) * 1000);
+    const summary = {
+      trials: totals.length, minInMs: totals[0]!, medianInMs: pick(0.5), p90InMs: pick(0.9), maxInMs: totals[totals.length - 1]!, targetInMs: TARGET_IN_MS, met: totals[totals.length - 1]! < TARGET_IN_MS && lookbackMet,
+      ...(lookback !== null ? { lookbackInSeconds: lookback, latestFirstPacketRelativeToFiredInMs: latestFirst, lookbackTargetInMs: -(lookback - 1) * 1000, lookbackMet } : {}),
+    };
     if (values.json) console.log(JSON.stringify({ summary, trials: results }, null, 2));
     else {
       console.log('');
       console.log('threshold crossed → capture running on the host (1-second evaluation, 1-second agent reports)');
-      console.log(`  trials ${summary.trials}   min ${summary.minInMs} ms   median ${summary.medianInMs} ms   p90 ${summary.p90InMs} ms   max ${summary.maxInMs} ms   target < ${TARGET_IN_MS} ms: ${summary.met ? 'met' : 'NOT met'}`);
+      console.log(`  trials ${summary.trials}   min ${summary.minInMs} ms   median ${summary.medianInMs} ms   p90 ${summary.p90InMs} ms   max ${summary.maxInMs} ms   target < ${TARGET_IN_MS} ms: ${totals[totals.length - 1]! < TARGET_IN_MS ? 'met' : 'NOT met'}`);
+      if (lookback !== null) console.log(`first captured packet relative to the alert's firing (look-back ${lookback} s): latest ${latestFirst === null ? 'none' : `${latestFirst / 1000} s`}   target ≤ ${-(lookback - 1)} s: ${lookbackMet ? 'met' : 'NOT met'}`);
     }
     if (values.check && !summary.met) process.exitCode = 1;
   } finally {
     for (const c of cleanup) await stopProcess(c);
+    rmSync(captureFile, { force: true });
     await lab.destroy();
     process.off('SIGINT', onSignal);
   }

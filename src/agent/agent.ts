@@ -113,6 +113,7 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
       intervalInMs: config.metricsIntervalInMs ?? DEFAULT_METRICS_INTERVAL_IN_MS,
       send: (msg) => connection.send(msg),
       captureStates: () => manager.states(),
+      lookbackState: () => manager.lookbackState(),
       isConnected: () => connection.isOpen,
       ...(config.metricsListen ? { listen: config.metricsListen } : {}),
       logger,

@@ -8,6 +8,8 @@ import { AGENT_DEFAULTS } from './config.js';
 import { killLeftover, processIdentity, type ProcessIdentity } from './orphans.js';
 import { ConfinedDir, ConfinedPathError } from './confined-dir.js';
 import { CapturePathError, captureRelativePath } from './paths.js';
+import { LookbackManager } from './lookback.js';
+import type { AgentCaptureLookback, AgentLookbackState } from '../model/index.js';
 
 /** What the agent keeps about one capture (persisted, so a restarted agent still reports and uploads it). */
 interface CaptureRecord {
@@ -56,12 +58,20 @@ export class CaptureManager {
   private readonly data: ConfinedDir;
   private captureRoot: ConfinedDir | null = null;
   private closed = false;
+  /** The host's look-back buffer (off until the server turns it on). */
+  private readonly lookback: LookbackManager;
 
   constructor(private readonly opts: CaptureManagerOptions) {
     this.data = ConfinedDir.open(opts.dataDir);
     this.data.list('captures', true);
     this.data.list('spool', true);
     this.loadPersisted();
+    this.lookback = new LookbackManager({ data: this.data, interfaceName: opts.interfaceName, ...(opts.tcpdumpPath ? { tcpdumpPath: opts.tcpdumpPath } : {}), send: (m) => opts.send(m), logger: opts.logger });
+  }
+
+  /** What the host's look-back buffer holds now (host metrics). */
+  lookbackState(): AgentLookbackState {
+    return this.lookback.state();
   }
 
   /** The capture root, opened the first time a capture keeps its file on the host. */
@@ -140,6 +150,7 @@ export class CaptureManager {
 
   /** Called when a connection opens (after the hello): resume uploads that wait for the server. */
   onConnected(): void {
+    this.lookback.report();
     for (const rec of this.captures.values()) if (this.needsUpload(rec)) void this.upload(rec.state.captureUid, 'storage');
   }
 
@@ -160,6 +171,7 @@ export class CaptureManager {
       case 'upload.verified': this.pendingVerifications.get(msg.requestId)?.(msg.ok, msg.reason); break;
       case 'file.fetch': void this.upload(msg.captureUid, 'fetch'); break;
       case 'welcome': break;
+      case 'lookback.configure': this.lookback.configure(msg.settings); break;
     }
   }
 
@@ -220,6 +232,8 @@ export class CaptureManager {
       return;
     }
     this.persist(rec);
+    // Held now, before tcpdump starts, so that the packets of the last seconds are kept for this capture.
+    const lookback = this.lookback.begin(order, new Date());
     const session = startCapture({
       captureId: order.captureName,
       interfaceName: this.opts.interfaceName,
@@ -233,6 +247,7 @@ export class CaptureManager {
     session.started.then((at) => {
       const identity = session.pid !== null ? processIdentity(session.pid) : null;
       if (identity) rec.tcpdump = identity; // persisted with the Running state just below
+      lookback?.liveStarted(at);
       this.update(order.captureUid, { status: 'Running', captureStartTime: at.toISOString() });
       const timer = setInterval(() => {
         const p = session.progress();
@@ -244,13 +259,15 @@ export class CaptureManager {
       timer.unref();
       this.progressTimers.set(order.captureUid, timer);
     }, () => { /* the outcome reports the failure */ });
-    void session.done.then((outcome) => {
+    void session.done.then(async (live) => {
+      // The buffered packets go in front of the live ones before the file is hashed and stored.
+      const merged = lookback ? await lookback.finish(heldPath, live) : { outcome: live, lookback: undefined };
       closeSync(heldDirFd);
-      this.finished(order.captureUid, outputPath, outcome);
+      this.finished(order.captureUid, outputPath, merged.outcome, merged.lookback);
     });
   }
 
-  private finished(uid: string, outputPath: string, outcome: CaptureOutcome): void {
+  private finished(uid: string, outputPath: string, outcome: CaptureOutcome, lookback?: AgentCaptureLookback): void {
     clearInterval(this.progressTimers.get(uid));
     this.progressTimers.delete(uid);
     this.sessions.delete(uid);
@@ -271,6 +288,7 @@ export class CaptureManager {
       kernelPacketsDropped: outcome.kernelPacketsDropped,
       kernelPacketsReceived: outcome.kernelPacketsReceived,
       file: hasFile ? { path: outputPath, sizeInBytes: outcome.fileSizeInBytes, sha256: outcome.sha256, stored: false } : null,
+      ...(lookback ? { lookback } : {}),
     });
     if (this.needsUpload(this.captures.get(uid)!)) void this.upload(uid, 'storage');
   }
@@ -391,5 +409,6 @@ export class CaptureManager {
     for (const t of this.retryTimers.values()) clearTimeout(t);
     for (const t of this.progressTimers.values()) clearInterval(t);
     await Promise.all([...this.sessions.values()].map((s) => s.stop()));
+    await this.lookback.close();
   }
 }

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { hostMetricDeltas, readHostCounters, type HostCounterSnapshot } from '../alerts/index.js';
 import type { Logger } from '../lib/index.js';
-import type { AgentCaptureState, AgentToServer } from '../model/index.js';
+import type { AgentCaptureState, AgentLookbackState, AgentToServer } from '../model/index.js';
 
 /** Host-metric settings of an agent (flags of `nw agent`). */
 export interface AgentMetricsConfig {
@@ -26,6 +26,8 @@ export interface HostMetricsOptions {
   send(msg: AgentToServer): boolean;
   /** The captures the agent knows (for the Prometheus endpoint). */
   captureStates(): AgentCaptureState[];
+  /** What the host's look-back buffer holds (for the Prometheus endpoint); absent: no such gauges. */
+  lookbackState?(): AgentLookbackState;
   isConnected(): boolean;
   listen?: { host: string; port: number };
   logger: Logger;
@@ -60,7 +62,7 @@ function memoizedSnapshot(procRoot: string | undefined): () => Promise<HostCount
  * (`node_netstat_Tcp_OutSegs`, `node_network_transmit_bytes_total{device}` …), so dashboards and
  * rules written for node_exporter work unchanged; `nw_agent_*` are the agent's own.
  */
-export function createAgentRegistry(opts: Pick<HostMetricsOptions, 'captureStates' | 'isConnected' | 'vmId' | 'agentVersion' | 'procRoot'>, reports: { sent: () => number; dropped: () => number }): Registry {
+export function createAgentRegistry(opts: Pick<HostMetricsOptions, 'captureStates' | 'lookbackState' | 'isConnected' | 'vmId' | 'agentVersion' | 'procRoot'>, reports: { sent: () => number; dropped: () => number }): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'nw_agent_' });
   const snapshot = memoizedSnapshot(opts.procRoot);
@@ -110,6 +112,19 @@ export function createAgentRegistry(opts: Pick<HostMetricsOptions, 'captureState
       this.set(states.reduce((a, s) => a + (s.kernelPacketsDropped ?? 0), 0));
     },
   });
+  const lookback = opts.lookbackState;
+  if (lookback) {
+    // The look-back buffer's own cost and reach (issue 13): what it holds on disk, how far back, what the kernel dropped.
+    const gauges: Array<[string, string, (s: AgentLookbackState) => number]> = [
+      ['nw_agent_lookback_enabled', '1 while the host keeps a look-back buffer.', (s) => (s.enabled ? 1 : 0)],
+      ['nw_agent_lookback_running', '1 while the look-back buffer captures.', (s) => (s.running ? 1 : 0)],
+      ['nw_agent_lookback_size_bytes', 'Bytes the look-back buffer holds on the host.', (s) => s.sizeInBytes],
+      ['nw_agent_lookback_span_seconds', 'Seconds between the oldest packet the look-back buffer holds and now.', (s) => s.spanInSeconds],
+      ['nw_agent_lookback_packets_captured', 'Packets the look-back buffer captured since it started.', (s) => s.packetsCaptured],
+      ['nw_agent_lookback_kernel_packets_dropped', 'Packets the kernel dropped for the look-back buffer since it started.', (s) => s.kernelPacketsDropped],
+    ];
+    for (const [name, help, value] of gauges) new Gauge({ name, help, registers: [registry], collect() { this.set(value(lookback())); } });
+  }
   new Counter({
     name: 'nw_agent_metric_reports_total', help: 'Host-metric reports, sent or dropped while disconnected.', labelNames: ['outcome'], registers: [registry],
     collect() { this.reset(); this.inc({ outcome: 'sent' }, reports.sent()); this.inc({ outcome: 'dropped' }, reports.dropped()); },

@@ -44,6 +44,8 @@ export interface AlertCaptureBody {
     enabled: boolean;
     captureName: string;
     timeLimitInSeconds: number;
+    /** Look-back of each capture (null: none); a host without a buffer is captured from the alert on, and the run says so. */
+    lookbackInSeconds?: number | null;
     bytesToCapturePerPacket: number;
     totalBytesPerSession: number | null;
     sessionLimit: number;
@@ -117,6 +119,7 @@ export async function putAlertCapture(actx: AlertsContext, ops: CaptureOperation
       enabled: p.enabled ?? true,
       captureName,
       timeLimitInSeconds: p.timeLimitInSeconds ?? ALERT_CAPTURE_DEFAULTS.timeLimitInSeconds,
+      lookbackInSeconds: p.lookbackInSeconds ?? null,
       bytesToCapturePerPacket: p.bytesToCapturePerPacket ?? 0,
       totalBytesPerSession: p.totalBytesPerSession ?? null,
       sessionLimit: p.sessionLimit ?? ALERT_CAPTURE_DEFAULTS.sessionLimit,
@@ -398,11 +401,20 @@ async function startForHost(actx: AlertsContext, ops: CaptureOperations, rec: Re
         timeLimitInSeconds: p.timeLimitInSeconds,
         storageLocation: { ...(p.storageLocation.storageId ? { storageId: p.storageLocation.storageId } : {}), ...(p.storageLocation.storagePath ? { storagePath: p.storageLocation.storagePath } : {}), ...(p.storageLocation.filePath ? { filePath: p.storageLocation.filePath } : {}) },
         filters: p.filters,
+        ...(typeof p.lookbackInSeconds === 'number' ? { lookbackInSeconds: p.lookbackInSeconds } : {}),
       },
     };
     let capture: CaptureSummary;
     try {
-      capture = await ops.createCapture(watcher, captureName, request, baseUrl);
+      try {
+        capture = await ops.createCapture(watcher, captureName, request, baseUrl);
+      } catch (error) {
+        // A host without a look-back buffer still gets its capture (from the alert on): losing the capture would be worse than losing the past.
+        if (!(error instanceof ApiError && error.target === 'properties.lookbackInSeconds')) throw error;
+        const { lookbackInSeconds: _dropped, ...rest } = request.properties;
+        capture = await ops.createCapture(watcher, captureName, { properties: rest }, baseUrl);
+        detail = { ...detail, reason: `host '${host.name}' has no look-back buffer: captured from the alert on (${error.message})` };
+      }
     } catch (error) {
       // Two alerts for one host at the same moment: the other one is starting it.
       if (error instanceof ApiError && error.code === 'PacketCaptureNameInUse') return await finish('duplicate', `capture '${captureName}' was started by another alert at the same moment`);

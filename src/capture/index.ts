@@ -8,3 +8,5 @@ export * from './recover.js';
 export * from './pcap-cut.js';
 export * from './ring.js';
 export * from './find-executable.js';
+export * from './lookback.js';
+export * from './lookback-merge.js';

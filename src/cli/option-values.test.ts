@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBooleanOption, parseFiltersOption, parseIntegerOption, parseListenOption, parseSecondsOption } from './option-values.js';
+import { parseBooleanOption, parseFiltersOption, parseIntegerOption, parseListenOption, parseSecondsOption, parseSizeOption } from './option-values.js';
 import { UsageError } from './errors.js';
 
 describe('parseIntegerOption', () => {
@@ -64,4 +64,15 @@ describe('parseListenOption', () => {
     assert.throws(() => parseListenOption('8817'), UsageError);
     assert.throws(() => parseListenOption('h:70000'), UsageError);
   });
+});
+
+test('parseSizeOption: bytes with binary and decimal units; anything else a usage error', () => {
+  assert.equal(parseSizeOption('--max-size', '256MiB'), 268435456);
+  assert.equal(parseSizeOption('--max-size', '1gib'), 1073741824);
+  assert.equal(parseSizeOption('--max-size', '4000000'), 4000000);
+  assert.equal(parseSizeOption('--max-size', '2MB'), 2000000);
+  assert.equal(parseSizeOption('--max-size', '1.5KiB'), 1536);
+  assert.equal(parseSizeOption('--max-size', undefined), undefined);
+  assert.throws(() => parseSizeOption('--max-size', '256 parsecs'), /invalid size/);
+  assert.throws(() => parseSizeOption('--max-size', '-1MiB'), /invalid size/);
 });

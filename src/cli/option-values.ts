@@ -124,3 +124,19 @@ export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
+
+/**
+ * A size in bytes with an optional unit (B, kB, KiB, MB, MiB, GB, GiB; any case); undefined stays undefined.
+ * @example parseSizeOption('--max-size', '256MiB') // 268435456
+ */
+export function parseSizeOption(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new UsageError(`argument ${flag}: invalid size: '${value}' (e.g. 256MiB, 1GiB, 4000000)`);
+  const bytes = Math.round(Number(m[1]) * unit);
+  if (!Number.isSafeInteger(bytes)) throw new UsageError(`argument ${flag}: size too large: '${value}'`);
+  return bytes;
+}

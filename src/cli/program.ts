@@ -6,6 +6,7 @@ import type { CliContext } from './context.js';
 import type { ServiceStarters } from './services.js';
 import { vmExtensionDelete, vmExtensionList, vmExtensionSet, vmExtensionShow } from './commands/vm-extension.js';
 import { vmDelete, vmList, vmShow } from './commands/vm.js';
+import { vmLookbackDisable, vmLookbackEnable, vmLookbackShow } from './commands/vm-lookback.js';
 import { storageAccountCreate, storageAccountDelete, storageAccountList, storageAccountShow } from './commands/storage-account.js';
 import { watcherConfigure, watcherList } from './commands/network-watcher.js';
 import {
@@ -125,6 +126,26 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--force, --force-deletion', 'also when captures run on it (they are recorded as stopped and the agent is told to stop them)')
     .action(act((o) => vmDelete(o, ctx)));
 
+  const lookback = vm.command('lookback').description("the host's look-back buffer: its recent packets, kept on the host, so a capture can begin in the past (docs/continuous.md)");
+  leaf(lookback, 'enable', 'keep a rolling buffer of the host\'s recent packets, bounded by --seconds and --max-size (off by default; the buffer never leaves the host unless a capture asks)', [
+    'nw vm lookback enable -g myRG --vm-name web1 --seconds 120 --max-size 256MiB',
+    'nw vm lookback enable -g myRG --vm-name web1 --seconds 300 --max-size 1GiB --snap-length 128',
+  ])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the VM')
+    .requiredOption('--vm-name <vm>', 'name of the VM')
+    .requiredOption('--seconds <n>', 'keep no packet older than this many seconds (1-3600)')
+    .requiredOption('--max-size <size>', 'keep at most this much on the host, e.g. 256MiB, 1GiB (at least 4MiB)')
+    .option('--snap-length <bytes>', 'bytes kept per packet, 0 = whole packets (default 0)')
+    .action(act((o) => vmLookbackEnable(o, ctx)));
+  leaf(lookback, 'show', "show the host's buffer: its bounds and what it holds (size, time span, kernel drops)", ['nw vm lookback show -g myRG --vm-name web1 -o table'])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the VM')
+    .requiredOption('--vm-name <vm>', 'name of the VM')
+    .action(act((o) => vmLookbackShow(o, ctx)));
+  leaf(lookback, 'disable', "turn the host's buffer off; the host deletes its files", ['nw vm lookback disable -g myRG --vm-name web1'])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the VM')
+    .requiredOption('--vm-name <vm>', 'name of the VM')
+    .action(act((o) => vmLookbackDisable(o, ctx)));
+
   const agentCredential = vm.command('agent-credential').description("a host's agent credential");
   leaf(agentCredential, 'revoke', "revoke a host's agent credential and close its live agent connection at once (re-install with 'nw vm extension set')", [
     'nw vm agent-credential revoke -g myRG --vm-name web1',
@@ -234,6 +255,8 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     '  --filters "[{\\"protocol\\":\\"TCP\\", \\"remoteIPAddress\\":\\"1.1.1.1-255.255.255\\",\\"localIPAddress\\":\\"10.0.0.3\\", \\"remotePort\\":\\"20\\"},{\\"protocol\\":\\"UDP\\"}]"',
     'nw network watcher packet-capture create -g myRG --vm myVM -n pc1 --file-path /var/captures/pc1.cap --time-limit 60 --capture-size 128',
     'nw network watcher packet-capture create -g myRG --target myScaleSet --target-type AzureVMSS --include 0 1 -n pc2 --storage-account nwlocal',
+    '# begin 30 s in the past, from the host\'s look-back buffer (nw vm lookback enable):',
+    'nw network watcher packet-capture create -g myRG --vm myVM -n pc3 --storage-account nwlocal --time-limit 60 --lookback 30',
   ])
     .requiredOption('-g, --resource-group <rg>', 'resource group of the target')
     .option('--vm <vm>', 'name or id of the VM to capture on')
@@ -244,6 +267,7 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--capture-size <bytes>', 'bytes captured per packet (0 = whole packet)')
     .option('--capture-limit <bytes>', 'maximum bytes per session (default 1073741824; 0 = the maximum, 4294967295, which the capture then shows)')
     .option('--time-limit <seconds>', 'maximum duration in seconds (default and maximum 18000; 0 = the maximum, which the capture then shows)')
+    .option('--lookback <seconds>', "begin the file this many seconds before creation with the packets of the host's look-back buffer that pass the filters (netwatcher's own; needs nw vm lookback enable)")
     .option('--filters <json>', 'JSON list of filters: protocol, localIPAddress, localPort, remoteIPAddress, remotePort')
     .option('-l, --location <location>', "location of the watcher (default: the target's)")
     .option('--target <name-or-id>', 'scale set to capture on (with --target-type AzureVMSS)')

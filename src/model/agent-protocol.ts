@@ -13,6 +13,9 @@
 import { z } from 'zod';
 import { PACKET_CAPTURE_LIMITS } from './packet-capture.js';
 
+/** Longest look-back a host buffer keeps and a capture may ask for (src/capture LOOKBACK_LIMITS.maxSeconds). */
+export const LOOKBACK_MAX_SECONDS = 3600;
+
 /** Protocol version; bumped on incompatible changes. */
 export const AGENT_PROTOCOL_VERSION = 1;
 
@@ -75,6 +78,10 @@ export const agentCaptureOrderSchema = z.object({
   localFilePath: text(1024).nullable(),
   /** True when the file must be uploaded to a storage account (the server grants the upload). */
   upload: z.boolean(),
+  /** Look-back (netwatcher's own, issue 13): the file begins with the host buffer's packets from this many seconds before `createdAt`. */
+  lookbackInSeconds: z.number().int().min(1).max(LOOKBACK_MAX_SECONDS).optional(),
+  /** When the capture was created on the server (the look-back counts back from it). */
+  createdAt: isoTime.optional(),
 });
 /** What the agent must run for one capture on its host. */
 export type AgentCaptureOrder = z.infer<typeof agentCaptureOrderSchema>;
@@ -90,6 +97,45 @@ export const agentCaptureFileSchema = z.object({
 /** One capture file as the agent knows it. */
 export type AgentCaptureFile = z.infer<typeof agentCaptureFileSchema>;
 
+/** What a capture's look-back gave. */
+export const agentCaptureLookbackSchema = z.object({
+  /** createdAt minus lookbackInSeconds: how far back the capture asked. */
+  requestedStartTime: isoTime,
+  /** How far back the file really reaches (from then on it holds every buffered packet that passes the filters); null when the buffer gave nothing. */
+  startTime: isoTime.nullable(),
+  /** Buffered packets put before the live ones. */
+  packets: count,
+  /** Why the file reaches less far back than asked (no buffer, buffer shorter, size limit), or null. */
+  reason: text(1024).nullable(),
+});
+/** What a capture's look-back gave. */
+export type AgentCaptureLookback = z.infer<typeof agentCaptureLookbackSchema>;
+
+/** Settings of a host's look-back buffer (`nw vm lookback enable`); null in lookback.configure turns it off. */
+export const agentLookbackSettingsSchema = z.object({
+  seconds: z.number().int().min(1).max(LOOKBACK_MAX_SECONDS),
+  maxSizeInBytes: z.number().int().min(4 * 1024 * 1024).max(64 * 1024 * 1024 * 1024),
+  /** Bytes kept per packet, 0 = whole packets. */
+  snapLengthInBytes: z.number().int().min(0).max(262144),
+});
+/** Settings of a host's look-back buffer. */
+export type AgentLookbackSettings = z.infer<typeof agentLookbackSettingsSchema>;
+
+/** What a host's look-back buffer holds now (agent → server, and the agent's Prometheus metrics). */
+export const agentLookbackStateSchema = z.object({
+  enabled: z.boolean(),
+  running: z.boolean(),
+  sizeInBytes: count,
+  files: count,
+  oldestPacketTime: isoTime.nullable(),
+  spanInSeconds: z.number().min(0).max(1e9),
+  packetsCaptured: count,
+  kernelPacketsDropped: count,
+  error: text(4096).nullable(),
+});
+/** What a host's look-back buffer holds now. */
+export type AgentLookbackState = z.infer<typeof agentLookbackStateSchema>;
+
 /** The state of one capture on one host. */
 export const agentCaptureStateSchema = z.object({
   captureUid: captureUidSchema,
@@ -103,6 +149,8 @@ export const agentCaptureStateSchema = z.object({
   kernelPacketsDropped: count.nullable(),
   kernelPacketsReceived: count.nullable(),
   file: agentCaptureFileSchema.nullable(),
+  /** What the look-back of a capture that asked for one gave (additive; absent otherwise). */
+  lookback: agentCaptureLookbackSchema.nullable().optional(),
   /** Monotonic per capture, so the server ignores states that arrive out of order. */
   sequence: count,
 });
@@ -115,6 +163,7 @@ export const agentToServerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('capture.state'), state: agentCaptureStateSchema }),
   z.object({ type: z.literal('upload.request'), requestId: requestIdSchema, captureUid: captureUidSchema, sizeInBytes: count, sha256: sha256Hex }),
   z.object({ type: z.literal('upload.done'), requestId: requestIdSchema, captureUid: captureUidSchema, sizeInBytes: count, sha256: sha256Hex }),
+  z.object({ type: z.literal('lookback.state'), state: agentLookbackStateSchema }),
   z.object({ type: z.literal('metrics'), at: isoTime, values: z.record(text(128), z.number().finite()).refine((v) => Object.keys(v).length <= 256, 'at most 256 metrics') }),
 ]);
 /** Agent → server. */
@@ -132,6 +181,8 @@ export const serverToAgentSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('upload.refused'), requestId: requestIdSchema, captureUid: captureUidSchema, reason: text(4096), retryable: z.boolean(), alreadyStored: z.literal(true).optional() }),
   z.object({ type: z.literal('upload.verified'), requestId: requestIdSchema, captureUid: captureUidSchema, ok: z.boolean(), reason: text(4096).optional() }),
   z.object({ type: z.literal('file.fetch'), requestId: requestIdSchema, captureUid: captureUidSchema }),
+  /** Turns the host's look-back buffer on (or changes it) or, with null, off; sent on every change and after every hello. */
+  z.object({ type: z.literal('lookback.configure'), settings: agentLookbackSettingsSchema.nullable() }),
 ]);
 /** Server → agent. */
 export type ServerToAgent = z.infer<typeof serverToAgentSchema>;

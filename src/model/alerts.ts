@@ -116,6 +116,8 @@ export const alertCapturePutSchema = ciObject({
     enabled: z.boolean().optional(),
     captureName: z.string().min(1).max(80).regex(/^[A-Za-z0-9_.{}-]+$/, 'use letters, digits, _ . - and the {vm} placeholder').optional(),
     timeLimitInSeconds: z.number().int().min(1).max(PACKET_CAPTURE_LIMITS.maxTimeLimitInSeconds).optional(),
+    /** Each capture begins this many seconds before it was created, from the host's look-back buffer (docs/continuous.md). */
+    lookbackInSeconds: z.number().int().min(1).max(3600).nullable().optional(),
     bytesToCapturePerPacket: z.number().int().min(0).max(PACKET_CAPTURE_LIMITS.maxBytesToCapturePerPacket).optional(),
     totalBytesPerSession: z.number().int().min(0).max(PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession).optional(),
     sessionLimit: z.number().int().min(1).max(10000).optional(),

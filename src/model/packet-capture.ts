@@ -50,6 +50,8 @@ export const packetCaptureCreateSchema = ciObject({
     storageLocation: storageLocationSchema,
     filters: z.array(packetCaptureFilterDocumented).optional(),
     continuousCapture: z.boolean().nullable().optional(),
+    /** netwatcher's own (Azure's clients ignore it): the file begins with the host's look-back buffer from this many seconds before creation. */
+    lookbackInSeconds: z.number().int().min(1).max(3600).optional(),
     captureSettings: ciObject({
       fileCount: z.number().int().min(0).max(10000).optional(),
       fileSizeInBytes: uint32(4294967295).optional(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ciObject } from './case-insensitive.js';
+import { LOOKBACK_MAX_SECONDS } from './agent-protocol.js';
 
 /** PUT body of a network watcher (NetworkWatchers_CreateOrUpdate; not a long-running operation). */
 export const networkWatcherPutSchema = ciObject({
@@ -26,6 +27,24 @@ export const vmRegisterPutSchema = ciObject({
   tags: z.record(z.string(), z.string()).optional(),
   properties: z.record(z.string(), z.unknown()).optional(),
 });
+
+/**
+ * PUT body of a host's look-back buffer (`PUT …/virtualMachines/{vm}/lookback`, netwatcher's own
+ * singleton child resource; DELETE turns it off). Off by default; src/capture LOOKBACK_LIMITS are the bounds.
+ */
+export const vmLookbackPutSchema = ciObject({
+  properties: ciObject({
+    /** No packet older than this many seconds is kept. */
+    seconds: z.number().int().min(1).max(LOOKBACK_MAX_SECONDS),
+    /** The buffer never holds more than this many bytes on the host (at least 4 MiB). */
+    maxSizeInBytes: z.number().int().min(4 * 1024 * 1024).max(64 * 1024 * 1024 * 1024),
+    /** Bytes kept per packet; 0 (the default) keeps whole packets. */
+    snapLengthInBytes: z.number().int().min(0).max(262144).optional(),
+  }),
+});
+
+/** A validated look-back PUT. */
+export type VmLookbackPut = z.output<typeof vmLookbackPutSchema>;
 
 /** PUT body of a storage account; `properties.backend` is checked by src/storage's schema. */
 export const storageAccountPutSchema = ciObject({

@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { API_ERROR_CODES } from '../lib/index.js';
 import { ALERT_CAPTURE_PATH_PREFIX, ALERT_CAPTURE_PROVIDER } from '../alerts/index.js';
-import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema, vmRegisterPutSchema } from '../model/index.js';
+import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema, vmLookbackPutSchema, vmRegisterPutSchema } from '../model/index.js';
 import { storageBackendConfigSchema } from '../storage/index.js';
 import { AGENT_CA_PATH, AGENT_ENROLL_PATH, enrollRequestSchema } from './routes/agents.js';
 import { ROTATE_ADMIN_TOKEN_PATH, TOKENS_PATH } from './routes/credentials.js';
@@ -72,6 +72,7 @@ export const packetCaptureResultSchema = z.object({
     }),
     filters: z.array(packetCaptureFilterResultSchema),
     continuousCapture: z.boolean().nullable().optional(),
+    lookbackInSeconds: count.optional().describe("netwatcher's own: the file begins with the host's look-back buffer from this many seconds before creation"),
   }),
 });
 
@@ -79,6 +80,9 @@ const instanceStatusSchema = z.object({
   target: armId, packetCaptureStatus: captureStatus, captureStartTime: nullableString, stopReason: stopReason.nullable(), packetCaptureError: z.array(captureError),
   errorMessage: nullableString, packetsCaptured: count, bytesCaptured: count, kernelPacketsDropped: count.nullable(), kernelPacketsReceived: count.nullable(),
   file: z.object({ sizeInBytes: count, sha256: z.string(), stored: z.boolean(), localPath: nullableString }).nullable(),
+  lookbackStartTime: nullableString.optional().describe('with lookbackInSeconds: from when the file holds every buffered packet that passes the filters; null when the buffer gave nothing'),
+  lookbackPacketsCaptured: count.optional().describe('buffered packets before the live ones'),
+  lookbackReason: nullableString.optional().describe('why the file reaches less far back than asked, or null'),
 });
 
 /** queryStatus answer (PacketCaptureQueryStatusResult): flat, as Azure's SDKs expect; counters, storagePath and instances are netwatcher's additions. */
@@ -90,7 +94,24 @@ export const packetCaptureQueryStatusSchema = z.object({
   packetCaptureError: z.array(captureError),
   packetsCaptured: count, bytesCaptured: count, kernelPacketsDropped: count.nullable(),
   storagePath: z.string(),
+  lookbackInSeconds: count.optional(),
+  lookbackRequestedStartTime: z.string().optional().describe('creation time minus lookbackInSeconds'),
+  lookbackStartTime: nullableString.optional().describe('how far back the file really reaches (the latest of the hosts); later than requested when a buffer held less; null until known or when no buffer gave anything'),
+  lookbackReason: nullableString.optional(),
   instances: z.array(instanceStatusSchema),
+});
+
+/** A host's look-back buffer (netwatcher's own singleton child of a VM). */
+export const vmLookbackSchema = z.object({
+  id: armId, name: z.literal('lookback'), type: z.literal('Microsoft.Compute/virtualMachines/lookback'),
+  properties: z.object({
+    enabled: z.boolean(),
+    seconds: count.nullable(), maxSizeInBytes: count.nullable(), snapLengthInBytes: count.nullable(), enabledAt: nullableString,
+    status: z.object({
+      enabled: z.boolean(), running: z.boolean(), sizeInBytes: count, files: count, oldestPacketTime: nullableString, spanInSeconds: z.number(),
+      packetsCaptured: count, kernelPacketsDropped: count, error: nullableString, reportedAt: z.string(),
+    }).nullable().describe('what the host last reported (every 5 s while connected)'),
+  }),
 });
 
 /** A long-running operation's status document (AzureAsyncOperationResult). */
@@ -121,7 +142,10 @@ export const virtualMachineSchema = z.object({
   resources: z.array(vmExtensionSchema).optional().describe("the VM's extensions, on a GET of the VM (az vm extension list reads them here); not in lists"),
   properties: z.object({
     provisioningState, vmId: z.string(),
-    netwatcher: z.object({ agentConnected: z.boolean(), agentVersion: nullableString, hostname: nullableString, enrolledAt: nullableString, lastSeenAt: nullableString }),
+    netwatcher: z.object({
+      agentConnected: z.boolean(), agentVersion: nullableString, hostname: nullableString, enrolledAt: nullableString, lastSeenAt: nullableString,
+      lookback: z.object({ settings: z.object({ seconds: count, maxSizeInBytes: count, snapLengthInBytes: count }), enabledAt: z.string(), state: z.unknown() }).nullable().optional().describe("the host's look-back buffer (GET …/lookback shows it in full); absent or null: off"),
+    }),
     instanceView: z.object({
       computerName: z.string().optional(),
       vmAgent: z.object({ vmAgentVersion: z.string(), statuses: z.array(instanceViewStatusSchema) }),
@@ -172,6 +196,7 @@ export const API_SCHEMAS = {
   VirtualMachine: virtualMachineSchema,
   VirtualMachineListResult: listOf(virtualMachineSchema),
   VirtualMachineExtension: vmExtensionSchema,
+  VirtualMachineLookback: vmLookbackSchema,
   VirtualMachineExtensionsListResult: listOf(vmExtensionSchema),
   StorageAccount: storageAccountSchema,
   StorageAccountListResult: listOf(storageAccountSchema),
@@ -187,6 +212,7 @@ export const API_SCHEMAS = {
   PacketCapture: packetCaptureCreateSchema,
   VirtualMachineExtensionPut: vmExtensionPutSchema,
   VirtualMachinePut: vmRegisterPutSchema,
+  VirtualMachineLookbackPut: vmLookbackPutSchema,
   StorageAccountPut: storageAccountPutSchema,
   Enrollment: enrollRequestSchema,
   MetricAlertPut: metricAlertPutSchema,
@@ -266,6 +292,9 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'put', path: `${VM}/{vmName}/extensions/{vmExtensionName}`, operationId: 'VirtualMachineExtensions_CreateOrUpdate', summary: 'Installs the agent: registers the host and returns a one-time install command', tag: 'VirtualMachineExtensions', body: 'VirtualMachineExtensionPut', responses: { 200: ok('VirtualMachineExtension', 'Updated', ['Azure-AsyncOperation']), 201: ok('VirtualMachineExtension', 'Created', ['Azure-AsyncOperation']) }, lro: 'azure-async-operation' },
   { method: 'delete', path: `${VM}/{vmName}/extensions/{vmExtensionName}`, operationId: 'VirtualMachineExtensions_Delete', summary: "Removes the agent extension and revokes the host's credential", tag: 'VirtualMachineExtensions', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
 
+  { method: 'get', path: `${VM}/{vmName}/lookback`, operationId: 'VirtualMachineLookback_Get', summary: "The host's look-back buffer: its bounds and what it holds (netwatcher)", tag: 'VirtualMachines', responses: { 200: ok('VirtualMachineLookback') } },
+  { method: 'put', path: `${VM}/{vmName}/lookback`, operationId: 'VirtualMachineLookback_CreateOrUpdate', summary: "Turns the host's look-back buffer on or changes its bounds (netwatcher)", tag: 'VirtualMachines', body: 'VirtualMachineLookbackPut', responses: { 200: ok('VirtualMachineLookback') } },
+  { method: 'delete', path: `${VM}/{vmName}/lookback`, operationId: 'VirtualMachineLookback_Delete', summary: "Turns the host's look-back buffer off; the host deletes its files (netwatcher)", tag: 'VirtualMachines', responses: { 200: ok('VirtualMachineLookback') } },
   { method: 'post', path: `${VM}/{vmName}/revokeAgentCredential`, operationId: 'VirtualMachines_RevokeAgentCredential', summary: "Revokes the host's agent credential and unused enrolment tokens and closes its live agent connection at once (netwatcher)", tag: 'VirtualMachines', responses: { 200: json('Revoked') } },
   { method: 'post', path: ROTATE_ADMIN_TOKEN_PATH, operationId: 'AdminToken_Rotate', summary: 'Replaces every admin token by a new one, answered once and written to DATA_DIR/admin-token; the old ones stop working at once', tag: 'Server', responses: { 200: json('The new token') } },
   { method: 'get', path: TOKENS_PATH, operationId: 'Tokens_List', summary: 'What every token row is for (kind, description, host, dates); never a token or its hash', tag: 'Server', responses: { 200: json() }, pageable: null },

@@ -79,3 +79,53 @@ export async function ping(host: LabHost, address: string, count = 2): Promise<v
   await host.ns.exec('ping', ['-c', String(count), '-i', '0.2', '-W', '1', address], { timeoutInMs: 10_000 });
   await sleep(50);
 }
+
+// Datagrams of 200 bytes: 'NWSEQ', a 32-bit sequence number, the 16-bit destination port; one
+// every INTERVAL_IN_MS until DURATION_IN_MS; a refused send is retried with the same number, so
+// the stream on the wire has no gap. Prints the last number sent.
+const SEQUENCED_UDP = `
+const dgram = require('node:dgram');
+const [address, portText, intervalText, durationText] = process.argv.slice(1);
+const socket = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
+socket.on('error', () => {});
+const deadline = Date.now() + Number(durationText);
+let seq = 0;
+function tick() {
+  if (Date.now() >= deadline) { socket.close(); console.log(seq - 1); return; }
+  const payload = Buffer.alloc(200, 0x61);
+  payload.write('NWSEQ', 0);
+  payload.writeUInt32BE(seq, 5);
+  payload.writeUInt16BE(Number(portText), 9);
+  socket.send(payload, Number(portText), address, (err) => {
+    if (!err || err.code === 'ECONNREFUSED') seq++;
+    setTimeout(tick, Number(intervalText));
+  });
+}
+tick();
+`;
+
+/**
+ * Starts a sequence-numbered UDP stream from a host (see SEQUENCED_UDP); resolves with the last
+ * number sent when it ends. `datagramsOf` reads such datagrams back from a pcap.
+ */
+export async function sequencedUdp(host: LabHost, address: string, port: number, intervalInMs: number, durationInMs: number): Promise<number> {
+  const r = await host.ns.runNode(SEQUENCED_UDP, [address, String(port), String(intervalInMs), String(durationInMs)], { timeoutInMs: durationInMs + 30_000 });
+  return Number(r.stdout.trim());
+}
+
+/** The sequenced datagrams of a pcap (records of anything else are left out): sequence number, port, time in ms. */
+export function sequencedDatagramsOf(records: Array<{ data: Buffer; timestampSeconds: number; timestampFraction: number }>): Array<{ seq: number; port: number; timeInMs: number }> {
+  const magic = Buffer.from('NWSEQ');
+  const out: Array<{ seq: number; port: number; timeInMs: number }> = [];
+  for (const r of records) {
+    const at = r.data.indexOf(magic);
+    if (at < 0 || r.data.length < at + 11) continue;
+    out.push({ seq: r.data.readUInt32BE(at + 5), port: r.data.readUInt16BE(at + 9), timeInMs: r.timestampSeconds * 1000 + r.timestampFraction / 1000 });
+  }
+  return out;
+}
+
+/** Starts the same sequence-numbered UDP stream as sequencedUdp in the background; stop it with stopProcess. */
+export function startSequencedUdp(host: LabHost, address: string, port: number, intervalInMs: number, durationInMs: number): ChildProcess {
+  return host.ns.spawn(process.execPath, ['-e', SEQUENCED_UDP, address, String(port), String(intervalInMs), String(durationInMs)], { stdio: ['ignore', 'ignore', 'ignore'] });
+}

@@ -18,6 +18,8 @@ export interface AlertCaptureOptions extends CommonOptions {
   /** Name of the captures it starts; `{vm}` is replaced by the host's name. */
   captureName?: string;
   timeLimit?: string | number;
+  /** lookbackInSeconds of the captures it starts (from the host's look-back buffer). */
+  lookback?: string | number;
   sessionLimit?: string | number;
   storageAccount?: string;
   storagePath?: string;
@@ -71,6 +73,7 @@ export async function alertCaptureCreate(options: AlertCaptureOptions, ctx: CliC
   const name = requireOption('--name/-n', options.name);
   const timeLimit = parseIntegerOption('--time-limit', options.timeLimit, 1, PACKET_CAPTURE_LIMITS.maxTimeLimitInSeconds);
   const sessionLimit = parseIntegerOption('--session-limit', options.sessionLimit, 1, 10000);
+  const lookback = parseIntegerOption('--lookback', options.lookback, 1, 3600);
   const captureSize = parseIntegerOption('--capture-size', options.captureSize, 0, PACKET_CAPTURE_LIMITS.maxBytesToCapturePerPacket);
   const captureLimit = parseIntegerOption('--capture-limit', options.captureLimit, 0, PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession);
   const filters = parseFiltersOption(options.filters);
@@ -87,6 +90,7 @@ export async function alertCaptureCreate(options: AlertCaptureOptions, ctx: CliC
     enabled: !disabled,
     ...(options.captureName ? { captureName: options.captureName } : {}),
     ...(timeLimit !== undefined ? { timeLimitInSeconds: timeLimit } : {}),
+    ...(lookback !== undefined ? { lookbackInSeconds: lookback } : {}),
     ...(sessionLimit !== undefined ? { sessionLimit } : {}),
     ...(captureSize !== undefined ? { bytesToCapturePerPacket: captureSize } : {}),
     ...(captureLimit !== undefined ? { totalBytesPerSession: captureLimit } : {}),

@@ -146,11 +146,14 @@ export function registerAlertCaptureCommands(watcher: Command, ctx: CliContext, 
     'nw network watcher alert-capture create --name tcpBurst --capture-name PSAzureFunction --time-limit 10 --session-limit 10',
     'nw network watcher alert-capture create -n perHost --capture-name "burst-{vm}" --time-limit 60 --storage-account nwlocal \\',
     '  --filters "[{\\"protocol\\":\\"TCP\\"}]" --notify-url https://hooks.example/captures --host-label node',
+    '# captures that begin 30 s before the alert, from the hosts\' look-back buffers (nw vm lookback enable):',
+    'nw network watcher alert-capture create -n onset --capture-name "onset-{vm}" --time-limit 60 --lookback 30',
   ])
     .requiredOption('-n, --name <name>', 'endpoint name')
     .option('-g, --resource-group <rg>', 'resource group (default NetworkWatcherRG)')
     .option('--capture-name <name>', 'name of the captures it starts; {vm} becomes the host name (default PSAzureFunction)')
     .option('--time-limit <seconds>', 'capture duration (default 60)')
+    .option('--lookback <seconds>', "begin each capture this many seconds before it was created, from the host's look-back buffer (a host without one is captured from the alert on, and the run says so)")
     .option('--session-limit <count>', "refuse when the watcher already runs this many sessions (default 10)")
     .option('--storage-account <name-or-id>', "storage account for the files (default: the server's nwlocal)")
     .option('--storage-path <url>', 'container URL in the storage account')

@@ -48,6 +48,8 @@ export interface PacketCaptureCreateOptions extends WatcherOptions {
   captureLimit?: string | number;
   /** timeLimitInSeconds. */
   timeLimit?: string | number;
+  /** lookbackInSeconds (netwatcher's own): begin the file this many seconds before creation, from the host's look-back buffer. */
+  lookback?: string | number;
   /** JSON list of filters. */
   filters?: string;
   /** Scale set name or id (with --target-type AzureVMSS). */
@@ -102,6 +104,8 @@ export function planPacketCaptureCreate(options: PacketCaptureCreateOptions): Pa
   if (captureSize !== undefined) properties['bytesToCapturePerPacket'] = captureSize;
   if (captureLimit !== undefined) properties['totalBytesPerSession'] = captureLimit;
   if (timeLimit !== undefined) properties['timeLimitInSeconds'] = timeLimit;
+  const lookback = parseIntegerOption('--lookback', options.lookback, 1, 3600);
+  if (lookback !== undefined) properties['lookbackInSeconds'] = lookback;
   properties['storageLocation'] = storageLocation;
   const filters = parseFiltersOption(options.filters);
   if (filters !== undefined) properties['filters'] = filters;

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { parseRequest, vmExtensionPutSchema, vmRegisterPutSchema } from '../../model/index.js';
+import { parseRequest, vmExtensionPutSchema, vmLookbackPutSchema, vmRegisterPutSchema } from '../../model/index.js';
+import { disableLookback, enableLookback, lookbackView } from '../services/lookback.js';
 import { armIdKey, vmId } from '../../lib/index.js';
 import { replyCreated } from '../lro.js';
 import type { ResourceRecord } from '../../store/index.js';
@@ -78,6 +79,15 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
     await revokeAgentAccess(ctx, vmRec.key, 'the agent extension was deleted');
     return reply.code(200).send();
   });
+
+  // The host's look-back buffer (netwatcher's own singleton child resource; off by default, docs/continuous.md).
+  app.get<{ Params: ArmParams }>(`${VMS}/:vm/lookback`, async (req) => lookbackView(await getVm(ctx, req.params.sub, req.params.rg, req.params.vm)));
+  app.put<{ Params: ArmParams }>(`${VMS}/:vm/lookback`, async (req) => {
+    const input = parseRequest(vmLookbackPutSchema, req.body, 'Lookback');
+    const vm = await getVm(ctx, req.params.sub, req.params.rg, req.params.vm);
+    return lookbackView(await enableLookback(ctx, vm, input));
+  });
+  app.delete<{ Params: ArmParams }>(`${VMS}/:vm/lookback`, async (req) => lookbackView(await disableLookback(ctx, await getVm(ctx, req.params.sub, req.params.rg, req.params.vm))));
 
   // Revokes the host's agent credential (a stolen or leaked one); the extension stays, and
   // `nw vm extension set` issues a new enrolment token to install the agent again.

@@ -6,6 +6,7 @@ import type { ServerContext } from './context.js';
 import { captureOrder, evaluateCapture } from './packet-captures.js';
 import { blobStoreOf, hostFilesStore } from './storage-accounts.js';
 import { setAgentConnected } from './vms.js';
+import { recordLookbackState, sendLookbackSetting } from './lookback.js';
 import type { ResourceRecord } from '../../store/index.js';
 
 /** Where a host's file of a capture goes: the capture's storage account, or the server's host-files store when the capture keeps its file on the host and a user asked to download it. */
@@ -32,7 +33,12 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
   switch (msg.type) {
     case 'hello':
       await setAgentConnected(ctx, vmKey, true, { agentVersion: msg.agentVersion, ...(msg.hostname !== '' ? { hostname: msg.hostname } : {}) });
+      // The host's look-back setting again (it may have changed while the agent was away), before any re-sent capture order that may ask for the past.
+      await sendLookbackSetting(ctx, vmKey);
       await reconcileAgent(ctx, vmKey, msg.captures);
+      return;
+    case 'lookback.state':
+      await recordLookbackState(ctx, vmKey, msg.state);
       return;
     case 'capture.state':
       await recordState(ctx, vmKey, msg.state);

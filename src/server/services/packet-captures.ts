@@ -12,6 +12,7 @@ import { notStartedState, type CaptureBody, type CaptureInternal, type CaptureTa
 import type { ServerContext } from './context.js';
 import { blobStoreOf, getStorageAccountById } from './storage-accounts.js';
 import { findAgentExtension, type VmBody } from './vms.js';
+import { lookbackOf } from './lookback.js';
 import { getWatcher, type WatcherBody } from './watchers.js';
 
 /** Local capture files on a Linux host live under this folder (Azure's rule; the agent enforces it again). */
@@ -132,6 +133,11 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
   if (!(await findAgentExtension(ctx, vm))) {
     throw new ApiError('AgentNotInstalled', `The Network Watcher agent is not installed on virtual machine '${vm.name}'. Install it with 'nw vm extension set --resource-group ${vm.resourceGroup} --vm-name ${vm.name} --name NetworkWatcherAgentLinux --publisher Microsoft.Azure.NetworkWatcher'.`, { target: 'properties.target' });
   }
+  // An accepted property is never ignored: look-back needs the host's buffer, so a host without
+  // one is refused now, naming the property and the command that enables it (docs/continuous.md).
+  if (p.lookbackInSeconds !== undefined && lookbackOf(vm) === null) {
+    throw new ApiError('InvalidParameter', `properties.lookbackInSeconds needs a look-back buffer on virtual machine '${vm.name}', which has none; enable it with 'nw vm lookback enable --resource-group ${vm.resourceGroup} --vm-name ${vm.name} --seconds ${Math.max(p.lookbackInSeconds, 60)} --max-size 256MiB', or omit lookbackInSeconds.`, { target: 'properties.lookbackInSeconds' });
+  }
   if (!ctx.hub.isConnected(vm.key)) {
     throw new ApiError('AgentNotConnected', `The Network Watcher agent of virtual machine '${vm.name}' is not connected; start it on the host with the install command of 'nw vm extension set'.`, { target: 'properties.target' });
   }
@@ -178,6 +184,7 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
     storageLocation: { storageId, storagePath: '', filePath: sl.filePath ? localFilePath : null, ...(sl.localPath ? { localPath: localFilePath } : {}) },
     filters,
     ...(p.continuousCapture !== undefined ? { continuousCapture: p.continuousCapture } : {}),
+    ...(p.lookbackInSeconds !== undefined ? { lookbackInSeconds: p.lookbackInSeconds } : {}),
   };
   const inserted = await ctx.store.insertResource<CaptureBody>({
     key: armIdKey(id), type: 'packetCapture', parentKey: watcher.key, id, name, subscriptionId: sub, resourceGroup: watcher.resourceGroup, location,
@@ -208,6 +215,7 @@ export function captureOrder(rec: ResourceRecord<CaptureBody>): AgentCaptureOrde
     timeLimitInSeconds: p.timeLimitInSeconds || PACKET_CAPTURE_LIMITS.maxTimeLimitInSeconds,
     localFilePath: internal.localFilePath,
     upload: internal.storage !== null,
+    ...(typeof p.lookbackInSeconds === 'number' ? { lookbackInSeconds: p.lookbackInSeconds, createdAt: internal.createdAt } : {}),
   };
 }
 
@@ -316,12 +324,15 @@ export async function captureStatusView(ctx: ServerContext, rec: ResourceRecord<
   }
   const agg = aggregateStatus([...states.values()]);
   const internal = rec.body._internal;
+  const lookbackInSeconds = rec.body.properties['lookbackInSeconds'];
+  const lookbackAsked = typeof lookbackInSeconds === 'number';
   const instances = internal.targets.map((t) => {
     const s = states.get(t.vmKey)!;
     return {
       target: t.vmId, packetCaptureStatus: s.status, captureStartTime: s.captureStartTime, stopReason: s.stopReason, packetCaptureError: s.errors,
       errorMessage: s.errorMessage, packetsCaptured: s.packetsCaptured, bytesCaptured: s.bytesCaptured, kernelPacketsDropped: s.kernelPacketsDropped, kernelPacketsReceived: s.kernelPacketsReceived,
       file: s.file ? { sizeInBytes: s.file.sizeInBytes, sha256: s.file.sha256, stored: s.file.stored, localPath: internal.localFilePath } : null,
+      ...(lookbackAsked ? { lookbackStartTime: s.lookback?.startTime ?? null, lookbackPacketsCaptured: s.lookback?.packets ?? 0, lookbackReason: s.lookback ? s.lookback.reason : (isTerminal(s) ? 'the host reported no look-back' : null) } : {}),
     };
   });
   const sum = (f: (i: (typeof instances)[number]) => number | null) => instances.reduce((a, i) => a + (f(i) ?? 0), 0);
@@ -336,7 +347,20 @@ export async function captureStatusView(ctx: ServerContext, rec: ResourceRecord<
     bytesCaptured: sum((i) => i.bytesCaptured),
     kernelPacketsDropped: instances.some((i) => i.kernelPacketsDropped !== null) ? sum((i) => i.kernelPacketsDropped) : null,
     storagePath: await storagePathOf(ctx, rec, baseUrl),
+    // Look-back (netwatcher's own): how far back the file really reaches — the latest of the hosts' starts, null until known or when the buffer gave nothing.
+    ...(lookbackAsked ? lookbackSummary(internal.createdAt, lookbackInSeconds, instances) : {}),
     instances,
+  };
+}
+
+function lookbackSummary(createdAt: string, lookbackInSeconds: number, instances: Array<{ lookbackStartTime?: string | null; lookbackReason?: string | null }>): Record<string, unknown> {
+  const starts = instances.map((i) => i.lookbackStartTime ?? null);
+  const known = starts.every((t) => t !== null);
+  return {
+    lookbackInSeconds,
+    lookbackRequestedStartTime: new Date(Date.parse(createdAt) - lookbackInSeconds * 1000).toISOString(),
+    lookbackStartTime: known && starts.length > 0 ? starts.reduce((a, b) => (Date.parse(a!) >= Date.parse(b!) ? a : b)) : null,
+    lookbackReason: instances.map((i) => i.lookbackReason ?? null).find((r) => r !== null) ?? null,
   };
 }
 
