@@ -7,6 +7,7 @@ import { OutboundPolicy, createLogger, lockDataDir, selfSignedRootOf } from '../
 import type { AgentToServer } from '../model/index.js';
 import { SecretBox, Store, loadOrCreateSecretKey, migrate, openPglite, openPostgres, tightenDataDir, translateDatabaseError } from '../store/index.js';
 import { AgentHub } from './agent-hub.js';
+import { ReplicaCoordinator } from './replicas.js';
 import { buildApp } from './app.js';
 import { bearerToken } from './auth.js';
 
@@ -127,10 +128,26 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
       return { vmKey: info.vmKey, baseUrl: baseUrlOf(request.headers, Boolean((request.socket as { encrypted?: boolean }).encrypted), urlPolicy!), credentialId: info.id };
     },
     validCredentials: (ids) => store.liveTokenIds(ids),
-    onMessage: (identity, msg: AgentToServer) => handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg),
-    onDisconnect: (identity) => onAgentGone(ctx, identity.vmKey),
+    onMessage: async (identity, msg: AgentToServer) => {
+      // The lease comes first: from the hello on, orders for this host from any replica come here.
+      if (msg.type === 'hello') await replicas.hostConnected(identity.vmKey);
+      await handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg);
+    },
+    // A host that already reconnected through another replica is not recorded away.
+    onDisconnect: async (identity) => { if (await replicas.hostDisconnected(identity.vmKey)) await onAgentGone(ctx, identity.vmKey); },
   });
+  const replicas = new ReplicaCoordinator(db, ctx.hub, logger, {
+    onHostsGone: async (vmKeys) => {
+      for (const vmKey of vmKeys) await onAgentGone(ctx, vmKey).catch((error: unknown) => logger.error({ err: error, vm: vmKey }, 'recording an agent disconnect failed'));
+    },
+    localStorageRoots: async () => (await store.listResources('storageAccount'))
+      .map((a) => a.secret as { type?: string; rootDir?: string } | null | undefined)
+      .flatMap((secret) => (secret?.type === 'local' && secret.rootDir ? [secret.rootDir] : [])),
+  });
+  ctx.replicas = replicas;
   await ensureDefaultStorageAccount(ctx);
+  await replicas.start();
+  cleanups.push(() => replicas.close());
 
   const app = buildApp(ctx);
   cleanups.push(() => app.close());

@@ -1,0 +1,113 @@
+import type { Db } from './db.js';
+
+/** Channel on which a replica is woken for orders of agents it holds (payload: its replica id). */
+export const AGENT_ORDERS_CHANNEL = 'nw_agent_orders';
+
+/** One order waiting in the database for the replica that holds the host's agent connection. */
+export interface AgentOrderRow { id: string; vmKey: string; message: unknown }
+
+/**
+ * The database side of server replicas (issue 17): replica heartbeats, per-host leases of agent
+ * connections and durable orders for agents connected elsewhere. Every expiry is computed with
+ * the database's clock (`now()`), so replicas with skewed clocks still agree on who is alive.
+ */
+export class ReplicaStore {
+  constructor(readonly db: Db) {}
+
+  /** Records that a replica is alive for `ttlInMs` more, and renews the leases it holds; returns the hosts whose leases it renewed. */
+  async heartbeat(replicaId: string, ttlInMs: number): Promise<string[]> {
+    await this.db.query(
+      `INSERT INTO server_replicas (replica_id, expires_at) VALUES ($1, now() + $2 * interval '1 millisecond')
+       ON CONFLICT (replica_id) DO UPDATE SET expires_at = EXCLUDED.expires_at`, [replicaId, ttlInMs]);
+    const rows = await this.db.query(`UPDATE agent_leases SET expires_at = now() + $2 * interval '1 millisecond' WHERE replica_id = $1 RETURNING vm_key`, [replicaId, ttlInMs]);
+    return rows.map((r) => String(r.vm_key));
+  }
+
+  /** Ids of the replicas whose heartbeat has not expired (this one included once it has beaten). */
+  async liveReplicaIds(): Promise<string[]> {
+    return (await this.db.query('SELECT replica_id FROM server_replicas WHERE expires_at > now() ORDER BY replica_id')).map((r) => String(r.replica_id));
+  }
+
+  /** Takes (or takes over) the lease of a host: its agent is connected to `replicaId` now. */
+  async leaseHost(vmKey: string, replicaId: string, ttlInMs: number): Promise<void> {
+    await this.db.query(
+      `INSERT INTO agent_leases (vm_key, replica_id, expires_at) VALUES ($1, $2, now() + $3 * interval '1 millisecond')
+       ON CONFLICT (vm_key) DO UPDATE SET replica_id = EXCLUDED.replica_id, expires_at = EXCLUDED.expires_at`, [vmKey.toLowerCase(), replicaId, ttlInMs]);
+  }
+
+  /**
+   * Gives up a host's lease if `replicaId` holds it. Returns true when the host is now connected
+   * nowhere (no other replica holds a live lease): only then is it recorded disconnected — an
+   * agent that already reconnected through another replica must not be shown away.
+   */
+  async releaseHost(vmKey: string, replicaId: string): Promise<boolean> {
+    const key = vmKey.toLowerCase();
+    await this.db.query('DELETE FROM agent_leases WHERE vm_key = $1 AND replica_id = $2', [key, replicaId]);
+    return (await this.leaseHolder(key)) === null;
+  }
+
+  /** The replica holding a live lease of the host, or null. */
+  async leaseHolder(vmKey: string): Promise<string | null> {
+    const rows = await this.db.query('SELECT replica_id FROM agent_leases WHERE vm_key = $1 AND expires_at > now()', [vmKey.toLowerCase()]);
+    return rows.length > 0 ? String(rows[0]!.replica_id) : null;
+  }
+
+  /** Deletes expired leases (their replica died or lost the database) and returns their hosts; each is returned to exactly one caller. */
+  async claimExpiredLeases(): Promise<string[]> {
+    return (await this.db.query('DELETE FROM agent_leases WHERE expires_at <= now() RETURNING vm_key')).map((r) => String(r.vm_key));
+  }
+
+  /** Removes a stopping replica's heartbeat and leases; returns the hosts that are now connected nowhere. */
+  async retire(replicaId: string): Promise<string[]> {
+    await this.db.query('DELETE FROM server_replicas WHERE replica_id = $1', [replicaId]);
+    return (await this.db.query('DELETE FROM agent_leases WHERE replica_id = $1 RETURNING vm_key', [replicaId])).map((r) => String(r.vm_key));
+  }
+
+  /** Forgets every lease and heartbeat (the embedded database has one server: what an earlier run left is stale). */
+  async clearAll(): Promise<void> {
+    await this.db.query('DELETE FROM agent_leases');
+    await this.db.query('DELETE FROM server_replicas');
+  }
+
+  /**
+   * Stores orders for hosts whose agents hold a live lease on some replica, in the given order,
+   * and wakes each holding replica with one NOTIFY for the whole batch (not one per host).
+   * Orders for hosts connected nowhere are not kept: the reconnect reconciliation re-sends what
+   * still matters. Returns the replicas woken.
+   */
+  async enqueueOrders(orders: ReadonlyArray<{ vmKey: string; message: unknown }>): Promise<string[]> {
+    if (orders.length === 0) return [];
+    const rows = await this.db.query(
+      `WITH input AS (SELECT * FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY AS t(vm_key, message, ord)),
+       inserted AS (
+         INSERT INTO agent_orders (vm_key, message)
+         SELECT i.vm_key, i.message FROM input i JOIN agent_leases l ON l.vm_key = i.vm_key AND l.expires_at > now() ORDER BY i.ord
+         RETURNING vm_key)
+       SELECT DISTINCT l.replica_id FROM inserted JOIN agent_leases l ON l.vm_key = inserted.vm_key`,
+      [orders.map((o) => o.vmKey.toLowerCase()), orders.map((o) => JSON.stringify(o.message))]);
+    const replicas = rows.map((r) => String(r.replica_id));
+    if (replicas.length > 0 && this.db.engine === 'postgres') {
+      await this.db.query(`SELECT pg_notify('${AGENT_ORDERS_CHANNEL}', r) FROM unnest($1::text[]) AS r`, [replicas]);
+    }
+    return replicas;
+  }
+
+  /** Orders waiting for hosts whose lease `replicaId` holds, oldest first. */
+  async pendingOrders(replicaId: string, limit = 1000): Promise<AgentOrderRow[]> {
+    const rows = await this.db.query(
+      `SELECT o.id, o.vm_key, o.message FROM agent_orders o JOIN agent_leases l ON l.vm_key = o.vm_key
+       WHERE l.replica_id = $1 ORDER BY o.id LIMIT $2`, [replicaId, limit]);
+    return rows.map((r) => ({ id: String(r.id), vmKey: String(r.vm_key), message: typeof r.message === 'string' ? JSON.parse(r.message) as unknown : r.message }));
+  }
+
+  /** Deletes delivered orders. */
+  async deleteOrders(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.query('DELETE FROM agent_orders WHERE id = ANY($1::bigint[])', [ids]);
+  }
+
+  /** Deletes orders older than `maxAgeInMs` (their host never came back; reconciliation covers it). */
+  async pruneOrders(maxAgeInMs: number): Promise<number> {
+    return (await this.db.query(`DELETE FROM agent_orders WHERE created_at < now() - $1 * interval '1 millisecond' RETURNING 1`, [maxAgeInMs])).length;
+  }
+}
