@@ -147,9 +147,11 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
   ctx.replicas = replicas;
   await ensureDefaultStorageAccount(ctx);
   await replicas.start();
-  cleanups.push(() => replicas.close());
 
   const app = buildApp(ctx);
+  // Runs after the hub and the app closed (cleanups run in reverse): the leases this replica
+  // gives up are only those of agents that did not reconnect through another replica meanwhile.
+  cleanups.push(() => replicas.close());
   cleanups.push(() => app.close());
   cleanups.push(() => ctx.hub.close());
   urlPolicy = { publicUrl: config.publicUrl, trustProxy: config.trustProxy, tls: Boolean(config.tls), listenHost: config.listenHost, port: () => boundPort(app.server as Server) };
@@ -169,7 +171,7 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
   const url = `${config.tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
   const publicUrl = config.publicUrl ? config.publicUrl.replace(/\/+$/, '') : ownBaseUrl(urlPolicy);
   lock.setUrl(publicUrl);
-  logger.info({ url, publicUrl, database: db.engine }, 'server listening');
+  logger.info({ url, publicUrl, database: db.engine, replica: replicas.replicaId }, 'server listening');
   const alerts = startAlertsRuntime(ctx, url);
   cleanups.push(() => alerts.close());
   return {
