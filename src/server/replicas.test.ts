@@ -52,16 +52,17 @@ describe('replicas on one PostgreSQL', { timeout: 60_000 }, async () => {
     const { db, drop } = await openTestDatabase('postgres');
     cleanups.push(drop);
     const gone: string[][] = [];
+    const back: string[][] = [];
     const roots: string[] = [];
     const replica = async (connected: string[]) => {
       const h = recordingHub(connected);
-      const c = new ReplicaCoordinator(db, h.hub as unknown as AgentHub, logger, { onHostsGone: async (keys) => { gone.push(keys); }, localStorageRoots: async () => roots }, FAST);
+      const c = new ReplicaCoordinator(db, h.hub as unknown as AgentHub, logger, { onHostsGone: async (keys) => { gone.push(keys); }, onHostsBack: async (keys) => { back.push(keys); }, localStorageRoots: async () => roots }, FAST);
       await c.start();
       for (const k of connected) await c.hostConnected(k);
       cleanups.unshift(() => c.close());
       return { c, ...h };
     };
-    return { db, gone, roots, replica };
+    return { db, gone, back, roots, replica };
   };
 
   test('a batch of orders for many hosts reaches their replicas with one NOTIFY per replica, in order', { skip }, async () => {
@@ -142,5 +143,19 @@ describe('replicas on one PostgreSQL', { timeout: 60_000 }, async () => {
     roots.push(shared);
     await until(async () => a.c.assertLocalStorageUsable('nwlocal', shared, 'x').then(() => true, () => false), 5000, 'the folder accepted as shared');
     void b;
+  });
+
+  test('a replica whose heartbeat lapsed takes back the hosts still connected to it', { skip }, async () => {
+    const { gone, back, replica } = await setUp();
+    const a = await replica([]);
+    const b = await replica(['vm-3']);
+    const internals = b.c as unknown as { closed: boolean; lastBeatInMs: number; beat(): Promise<void> };
+    internals.closed = true; // no heartbeats: as a replica cut from the database
+    await until(() => gone.flat().includes('vm-3'), 6000, 'vm-3 claimed by the other replica');
+    assert.equal(await a.c.connectedAnywhere('vm-3'), false);
+    internals.closed = false;
+    await internals.beat();
+    assert.deepEqual(back, [['vm-3']], 'taken back, and handed to onHostsBack to be shown connected');
+    assert.equal(await b.c.store.leaseHolder('vm-3'), b.c.replicaId);
   });
 });

@@ -27,9 +27,10 @@ export const REPLICA_MARKER_DIR = '.netwatcher-replicas';
 /**
  * Makes several `nw server` replicas on one PostgreSQL act as one server (issue 17, DESIGN §2):
  *
- * - a host's connection state is a lease per replica (`agent_leases`), renewed with every
- *   heartbeat; a replica that dies stops renewing, and whichever replica sweeps first claims the
- *   expired leases and records those hosts disconnected (their agents reconnect through another);
+ * - a host's connection state is a lease held by a replica (`agent_leases`), live while that
+ *   replica's heartbeat (`server_replicas`, renewed every few seconds) is; a replica that dies stops
+ *   renewing, and whichever replica sweeps first claims its leases and records those hosts
+ *   disconnected (their agents reconnect through another);
  * - an order for a host connected to another replica is a row in `agent_orders` (durable: a
  *   replica that dies between the NOTIFY and the delivery loses nothing — the host's next holder
  *   delivers it), and one NOTIFY per woken replica per batch wakes the holder, which sends the
@@ -56,6 +57,7 @@ export class ReplicaCoordinator {
   private closed = false;
   private liveReplicas: string[] = [];
   private readonly markedRoots = new Set<string>();
+  private lastBeatInMs = 0;
 
   constructor(
     private readonly db: Db,
@@ -64,6 +66,8 @@ export class ReplicaCoordinator {
     private readonly handlers: {
       /** Hosts whose agents are now connected nowhere (their lease expired with a dead replica). */
       onHostsGone(vmKeys: string[]): Promise<void>;
+      /** Hosts still connected here whose lease this replica took back after its heartbeat lapsed. */
+      onHostsBack(vmKeys: string[]): Promise<void>;
       /** Folders of local storage accounts (markers are left there so replicas can tell a shared folder). */
       localStorageRoots(): Promise<string[]>;
     },
@@ -95,13 +99,18 @@ export class ReplicaCoordinator {
   private async beat(): Promise<void> {
     if (this.closed) return;
     try {
-      const renewed = new Set(await this.store.heartbeat(this.replicaId, this.timings.leaseTtlInMs));
-      // A connection whose lease was lost (the database was unreachable longer than the lease)
-      // takes it back: the agent is still connected here.
-      for (const key of this.hub.connectedKeys()) if (!renewed.has(key)) await this.store.leaseHost(key, this.replicaId, this.timings.leaseTtlInMs);
+      await this.store.heartbeat(this.replicaId, this.timings.leaseTtlInMs);
+      const late = this.lastBeatInMs !== 0 && Date.now() - this.lastBeatInMs > this.timings.leaseTtlInMs - this.timings.heartbeatInMs;
+      this.lastBeatInMs = Date.now();
+      if (late) {
+        // The heartbeat lapsed (the database was unreachable): another replica may have claimed
+        // this one's leases and recorded its hosts away. Hosts still connected here are taken back.
+        const back = await this.store.retakeLeases(this.hub.connectedKeys(), this.replicaId);
+        if (back.length > 0) await this.handlers.onHostsBack(back);
+      }
       const gone = await this.store.claimExpiredLeases();
       if (gone.length > 0) {
-        this.logger.warn({ hosts: gone.length }, 'hosts of a replica that stopped renewing its leases are recorded disconnected (their agents reconnect through another replica)');
+        this.logger.warn({ hosts: gone.length }, 'hosts of a replica that stopped renewing its heartbeat are recorded disconnected (their agents reconnect through another replica)');
         await this.handlers.onHostsGone(gone);
       }
       this.liveReplicas = await this.store.liveReplicaIds();
@@ -116,7 +125,7 @@ export class ReplicaCoordinator {
 
   /** Records that this replica holds the host's agent connection (on its hello), then delivers what waits for it. */
   async hostConnected(vmKey: string): Promise<void> {
-    await this.store.leaseHost(vmKey, this.replicaId, this.timings.leaseTtlInMs);
+    await this.store.leaseHost(vmKey, this.replicaId);
     this.deliverSoon();
   }
 

@@ -15,6 +15,7 @@ import { baseUrlOf, boundPort, ownBaseUrl, type BaseUrlPolicy } from './request-
 import type { ServerConfig } from './config.js';
 import { ADMIN_TOKEN_FILE, ensureAdminToken, verifyCredential } from './credentials.js';
 import { handleAgentMessage, onAgentGone } from './services/agent-channel.js';
+import { setAgentConnected } from './services/vms.js';
 import type { ServerContext } from './services/context.js';
 import { ensureDefaultStorageAccount } from './services/storage-accounts.js';
 import { startAlertsRuntime } from './routes/alerts-runtime.js';
@@ -139,6 +140,9 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
   const replicas = new ReplicaCoordinator(db, ctx.hub, logger, {
     onHostsGone: async (vmKeys) => {
       for (const vmKey of vmKeys) await onAgentGone(ctx, vmKey).catch((error: unknown) => logger.error({ err: error, vm: vmKey }, 'recording an agent disconnect failed'));
+    },
+    onHostsBack: async (vmKeys) => {
+      for (const vmKey of vmKeys) await setAgentConnected(ctx, vmKey, true).catch((error: unknown) => logger.error({ err: error, vm: vmKey }, 'recording an agent connection failed'));
     },
     localStorageRoots: async () => (await store.listResources('storageAccount'))
       .map((a) => a.secret as { type?: string; rootDir?: string } | null | undefined)

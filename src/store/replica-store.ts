@@ -6,21 +6,24 @@ export const AGENT_ORDERS_CHANNEL = 'nw_agent_orders';
 /** One order waiting in the database for the replica that holds the host's agent connection. */
 export interface AgentOrderRow { id: string; vmKey: string; message: unknown }
 
+/** A lease is live while the heartbeat of the replica holding it is (SQL, joined as `r`). */
+const LIVE_HOLDER = 'JOIN server_replicas r ON r.replica_id = l.replica_id AND r.expires_at > now()';
+
 /**
  * The database side of server replicas (issue 17): replica heartbeats, per-host leases of agent
- * connections and durable orders for agents connected elsewhere. Every expiry is computed with
- * the database's clock (`now()`), so replicas with skewed clocks still agree on who is alive.
+ * connections and durable orders for agents connected elsewhere. A host's lease names the replica
+ * holding its connection and lasts as long as that replica's heartbeat: a replica renews one row
+ * however many hosts it holds. Every expiry is computed with the database's clock (`now()`), so
+ * replicas with skewed clocks still agree on who is alive.
  */
 export class ReplicaStore {
   constructor(readonly db: Db) {}
 
-  /** Records that a replica is alive for `ttlInMs` more, and renews the leases it holds; returns the hosts whose leases it renewed. */
-  async heartbeat(replicaId: string, ttlInMs: number): Promise<string[]> {
+  /** Records that a replica is alive for `ttlInMs` more (this renews every lease it holds). */
+  async heartbeat(replicaId: string, ttlInMs: number): Promise<void> {
     await this.db.query(
       `INSERT INTO server_replicas (replica_id, expires_at) VALUES ($1, now() + $2 * interval '1 millisecond')
        ON CONFLICT (replica_id) DO UPDATE SET expires_at = EXCLUDED.expires_at`, [replicaId, ttlInMs]);
-    const rows = await this.db.query(`UPDATE agent_leases SET expires_at = now() + $2 * interval '1 millisecond' WHERE replica_id = $1 RETURNING vm_key`, [replicaId, ttlInMs]);
-    return rows.map((r) => String(r.vm_key));
   }
 
   /** Ids of the replicas whose heartbeat has not expired (this one included once it has beaten). */
@@ -29,10 +32,26 @@ export class ReplicaStore {
   }
 
   /** Takes (or takes over) the lease of a host: its agent is connected to `replicaId` now. */
-  async leaseHost(vmKey: string, replicaId: string, ttlInMs: number): Promise<void> {
+  async leaseHost(vmKey: string, replicaId: string): Promise<void> {
     await this.db.query(
-      `INSERT INTO agent_leases (vm_key, replica_id, expires_at) VALUES ($1, $2, now() + $3 * interval '1 millisecond')
-       ON CONFLICT (vm_key) DO UPDATE SET replica_id = EXCLUDED.replica_id, expires_at = EXCLUDED.expires_at`, [vmKey.toLowerCase(), replicaId, ttlInMs]);
+      `INSERT INTO agent_leases (vm_key, replica_id) VALUES ($1, $2)
+       ON CONFLICT (vm_key) DO UPDATE SET replica_id = EXCLUDED.replica_id, connected_at = now()`, [vmKey.toLowerCase(), replicaId]);
+  }
+
+  /**
+   * Takes back the leases of hosts still connected to `replicaId` that no live replica holds (after
+   * this replica could not renew its heartbeat for a while, another may have claimed them).
+   * Returns the hosts taken back.
+   */
+  async retakeLeases(vmKeys: readonly string[], replicaId: string): Promise<string[]> {
+    if (vmKeys.length === 0) return [];
+    const rows = await this.db.query(
+      `INSERT INTO agent_leases (vm_key, replica_id) SELECT k, $2 FROM unnest($1::text[]) AS k
+       ON CONFLICT (vm_key) DO UPDATE SET replica_id = EXCLUDED.replica_id, connected_at = now()
+         WHERE agent_leases.replica_id <> EXCLUDED.replica_id
+           AND NOT EXISTS (SELECT 1 FROM server_replicas r WHERE r.replica_id = agent_leases.replica_id AND r.expires_at > now())
+       RETURNING vm_key`, [vmKeys.map((k) => k.toLowerCase()), replicaId]);
+    return rows.map((r) => String(r.vm_key));
   }
 
   /**
@@ -48,16 +67,24 @@ export class ReplicaStore {
 
   /** The replica holding a live lease of the host, or null. */
   async leaseHolder(vmKey: string): Promise<string | null> {
-    const rows = await this.db.query('SELECT replica_id FROM agent_leases WHERE vm_key = $1 AND expires_at > now()', [vmKey.toLowerCase()]);
+    const rows = await this.db.query(`SELECT l.replica_id FROM agent_leases l ${LIVE_HOLDER} WHERE l.vm_key = $1`, [vmKey.toLowerCase()]);
     return rows.length > 0 ? String(rows[0]!.replica_id) : null;
   }
 
-  /** Deletes expired leases (their replica died or lost the database) and returns their hosts; each is returned to exactly one caller. */
+  /**
+   * Deletes the leases of replicas whose heartbeat expired (they died or lost the database) and
+   * returns their hosts; each is returned to exactly one caller (a concurrent DELETE skips rows
+   * another already deleted). Heartbeats long dead are forgotten too.
+   */
   async claimExpiredLeases(): Promise<string[]> {
-    return (await this.db.query('DELETE FROM agent_leases WHERE expires_at <= now() RETURNING vm_key')).map((r) => String(r.vm_key));
+    const rows = await this.db.query(
+      `DELETE FROM agent_leases l WHERE NOT EXISTS (SELECT 1 FROM server_replicas r WHERE r.replica_id = l.replica_id AND r.expires_at > now())
+       RETURNING l.vm_key`);
+    await this.db.query(`DELETE FROM server_replicas WHERE expires_at < now() - interval '1 hour'`);
+    return rows.map((r) => String(r.vm_key));
   }
 
-  /** Removes a stopping replica's heartbeat and leases; returns the hosts that are now connected nowhere. */
+  /** Removes a stopping replica's heartbeat and leases; returns the hosts whose lease it held. */
   async retire(replicaId: string): Promise<string[]> {
     await this.db.query('DELETE FROM server_replicas WHERE replica_id = $1', [replicaId]);
     return (await this.db.query('DELETE FROM agent_leases WHERE replica_id = $1 RETURNING vm_key', [replicaId])).map((r) => String(r.vm_key));
@@ -81,7 +108,7 @@ export class ReplicaStore {
       `WITH input AS (SELECT * FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY AS t(vm_key, message, ord)),
        inserted AS (
          INSERT INTO agent_orders (vm_key, message)
-         SELECT i.vm_key, i.message FROM input i JOIN agent_leases l ON l.vm_key = i.vm_key AND l.expires_at > now() ORDER BY i.ord
+         SELECT i.vm_key, i.message FROM input i JOIN agent_leases l ON l.vm_key = i.vm_key ${LIVE_HOLDER} ORDER BY i.ord
          RETURNING vm_key)
        SELECT DISTINCT l.replica_id FROM inserted JOIN agent_leases l ON l.vm_key = inserted.vm_key`,
       [orders.map((o) => o.vmKey.toLowerCase()), orders.map((o) => JSON.stringify(o.message))]);
