@@ -38,7 +38,7 @@ describe('three replicas on one PostgreSQL behind HAProxy', { timeout: 240_000 }
 
   /** The replica index holding vma's lease now (-1: none live). */
   const holder = async (): Promise<number> => {
-    const rows = (await dbClient.query(`SELECT replica_id FROM agent_leases WHERE vm_key LIKE '%/virtualmachines/vma' AND expires_at > now()`)).rows as Array<{ replica_id: string }>;
+    const rows = (await dbClient.query(`SELECT l.replica_id FROM agent_leases l JOIN server_replicas r ON r.replica_id = l.replica_id AND r.expires_at > now() WHERE l.vm_key LIKE '%/virtualmachines/vma'`)).rows as Array<{ replica_id: string }>;
     return rows.length ? set.indexOf(rows[0]!.replica_id) : -1;
   };
   const status = (i: number, name: string) => set.nwJson(i, pc('show-status', '--name', name, '--location', LOC));
