@@ -241,6 +241,8 @@ export class ReplicaCoordinator {
     await this.flushing.catch(() => undefined);
     await this.delivering.catch(() => undefined);
     await this.listener?.close();
+    // The embedded database has no other replica to show the state to; its next start records every host away.
+    if (!this.crossReplica) return;
     try {
       const released = await this.store.retire(this.replicaId);
       const gone: string[] = [];
