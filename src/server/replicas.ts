@@ -38,7 +38,7 @@ export const REPLICA_MARKER_DIR = '.netwatcher-replicas';
  * - replies, states and acks from agents need no path of their own: the replica holding the
  *   connection writes them to the database, where every replica's operations read them.
  *
- * On the embedded database there is one server; leases still say who is connected, orders never leave it.
+ * On the embedded database there is one server: nothing of this runs, its own connections are the truth.
  */
 export class ReplicaCoordinator {
   /** This process's replica id (new on every start: a restarted replica's old leases expire). */
@@ -84,14 +84,14 @@ export class ReplicaCoordinator {
 
   /** Registers this replica, starts heartbeats, the sweep and (PostgreSQL) the order channel. */
   async start(): Promise<void> {
-    if (!this.crossReplica) await this.store.clearAll();
+    // The embedded database has one server: its own connections are the whole truth, and nothing
+    // is written on a timer (an idle embedded database stays untouched).
+    if (!this.crossReplica) return;
     await this.beat();
-    if (this.crossReplica) {
-      this.hub.remoteSend = (vmKey, message) => this.enqueue(vmKey, message);
-      this.listener = await this.db.listen!(AGENT_ORDERS_CHANNEL, (payload) => { if (payload === this.replicaId) this.deliverSoon(); }, () => this.deliverSoon());
-      this.pollTimer = setInterval(() => this.deliverSoon(), this.timings.orderPollInMs);
-      this.pollTimer.unref();
-    }
+    this.hub.remoteSend = (vmKey, message) => this.enqueue(vmKey, message);
+    this.listener = await this.db.listen!(AGENT_ORDERS_CHANNEL, (payload) => { if (payload === this.replicaId) this.deliverSoon(); }, () => this.deliverSoon());
+    this.pollTimer = setInterval(() => this.deliverSoon(), this.timings.orderPollInMs);
+    this.pollTimer.unref();
     this.heartbeatTimer = setInterval(() => { void this.beat(); }, this.timings.heartbeatInMs);
     this.heartbeatTimer.unref();
   }
@@ -114,10 +114,8 @@ export class ReplicaCoordinator {
         await this.handlers.onHostsGone(gone);
       }
       this.liveReplicas = await this.store.liveReplicaIds();
-      if (this.crossReplica) {
-        for (const root of await this.handlers.localStorageRoots()) this.markRoot(root);
-        await this.store.pruneOrders(this.timings.orderMaxAgeInMs);
-      }
+      for (const root of await this.handlers.localStorageRoots()) this.markRoot(root);
+      await this.store.pruneOrders(this.timings.orderMaxAgeInMs);
     } catch (error) {
       this.logger.warn({ err: error }, 'replica heartbeat failed; retrying');
     }
@@ -125,19 +123,21 @@ export class ReplicaCoordinator {
 
   /** Records that this replica holds the host's agent connection (on its hello), then delivers what waits for it. */
   async hostConnected(vmKey: string): Promise<void> {
+    if (!this.crossReplica) return;
     await this.store.leaseHost(vmKey, this.replicaId);
     this.deliverSoon();
   }
 
   /** Gives up the host's lease after its connection here closed; true when it is connected nowhere now. */
   async hostDisconnected(vmKey: string): Promise<boolean> {
+    if (!this.crossReplica) return true;
     return this.store.releaseHost(vmKey, this.replicaId);
   }
 
   /** True when the host's agent is connected to this replica or holds a live lease on another. */
   async connectedAnywhere(vmKey: string): Promise<boolean> {
     if (this.hub.isConnected(vmKey)) return true;
-    return (await this.store.leaseHolder(vmKey)) !== null;
+    return this.crossReplica && (await this.store.leaseHolder(vmKey)) !== null;
   }
 
   /** Other replicas seen alive at the last heartbeat. */
