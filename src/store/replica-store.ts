@@ -90,12 +90,6 @@ export class ReplicaStore {
     return (await this.db.query('DELETE FROM agent_leases WHERE replica_id = $1 RETURNING vm_key', [replicaId])).map((r) => String(r.vm_key));
   }
 
-  /** Forgets every lease and heartbeat (the embedded database has one server: what an earlier run left is stale). */
-  async clearAll(): Promise<void> {
-    await this.db.query('DELETE FROM agent_leases');
-    await this.db.query('DELETE FROM server_replicas');
-  }
-
   /**
    * Stores orders for hosts whose agents hold a live lease on some replica, in the given order,
    * and wakes each holding replica with one NOTIFY for the whole batch (not one per host).
