@@ -58,6 +58,7 @@ export class ReplicaCoordinator {
   private liveReplicas: string[] = [];
   private readonly markedRoots = new Set<string>();
   private lastBeatInMs = 0;
+  private firstSweep = true;
 
   constructor(
     private readonly db: Db,
@@ -108,7 +109,8 @@ export class ReplicaCoordinator {
         const back = await this.store.retakeLeases(this.hub.connectedKeys(), this.replicaId);
         if (back.length > 0) await this.handlers.onHostsBack(back);
       }
-      const gone = await this.store.claimExpiredLeases();
+      const gone = await this.store.claimExpiredLeases(this.firstSweep);
+      this.firstSweep = false;
       if (gone.length > 0) {
         this.logger.warn({ hosts: gone.length }, 'hosts of a replica that stopped renewing its heartbeat are recorded disconnected (their agents reconnect through another replica)');
         await this.handlers.onHostsGone(gone);

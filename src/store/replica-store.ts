@@ -74,12 +74,19 @@ export class ReplicaStore {
   /**
    * Deletes the leases of replicas whose heartbeat expired (they died or lost the database) and
    * returns their hosts; each is returned to exactly one caller (a concurrent DELETE skips rows
-   * another already deleted). Heartbeats long dead are forgotten too.
+   * another already deleted). `everyOrphan` also takes leases whose replica left no heartbeat row
+   * at all (a whole set-up down for longer than heartbeats are kept): a scan of every lease, done
+   * once at start; the regular sweep only joins the few expired heartbeats. Heartbeats dead for
+   * an hour are forgotten (their leases went long before).
    */
-  async claimExpiredLeases(): Promise<string[]> {
-    const rows = await this.db.query(
-      `DELETE FROM agent_leases l WHERE NOT EXISTS (SELECT 1 FROM server_replicas r WHERE r.replica_id = l.replica_id AND r.expires_at > now())
-       RETURNING l.vm_key`);
+  async claimExpiredLeases(everyOrphan = false): Promise<string[]> {
+    const rows = everyOrphan
+      ? await this.db.query(
+        `DELETE FROM agent_leases l WHERE NOT EXISTS (SELECT 1 FROM server_replicas r WHERE r.replica_id = l.replica_id AND r.expires_at > now())
+         RETURNING l.vm_key`)
+      : await this.db.query(
+        `DELETE FROM agent_leases l USING server_replicas r WHERE r.replica_id = l.replica_id AND r.expires_at <= now()
+         RETURNING l.vm_key`);
     await this.db.query(`DELETE FROM server_replicas WHERE expires_at < now() - interval '1 hour'`);
     return rows.map((r) => String(r.vm_key));
   }
