@@ -3,6 +3,7 @@
 # Installs what the tests need when missing: Debian's tcpdump, iproute2, iputils-ping, iperf3,
 # Prometheus, Alertmanager and node_exporter (the idle-agent reference), OpenStack Swift (S3 API),
 # Chromium (the portal's browser test), tshark (the analysis tests compare with it),
+# HAProxy (the load balancer in front of three server replicas: test/replicas.test.ts),
 # the Azure CLI (with the Azure SDK for Python)
 # (test hosts are Linux network namespaces, so run as root) and the npm packages.
 # PostgreSQL store tests use NW_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres);
@@ -11,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 missing=()
-for pkg in tcpdump iproute2 iputils-ping iperf3 prometheus prometheus-alertmanager prometheus-node-exporter tshark; do
+for pkg in tcpdump iproute2 iputils-ping iperf3 prometheus prometheus-alertmanager prometheus-node-exporter tshark haproxy; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 # Debian's Chromium: the portal's end-to-end test drives it headless with playwright-core (no browser download).

@@ -55,15 +55,33 @@ function postJson(url: string, body: unknown, caFile?: string): Promise<{ status
   });
 }
 
+/**
+ * The server addresses of a `--server` value: one URL, or a comma-separated list of replicas'
+ * URLs (the agent rotates between them when one fails), without trailing slashes.
+ * @example serverUrlsOf('https://nw1:8817,https://nw2:8817') // ['https://nw1:8817', 'https://nw2:8817']
+ */
+export function serverUrlsOf(value: string): string[] {
+  const urls = value.split(',').map((u) => u.trim().replace(/\/+$/, '')).filter(Boolean);
+  if (urls.length === 0) throw new AgentStartError('no server address given (--server URL)');
+  return urls;
+}
+
 /** Trades the one-time enrolment token for this host's credential and saves it. */
 async function enroll(config: AgentConfig): Promise<AgentCredential> {
-  const base = config.serverUrl.replace(/\/+$/, '');
+  const servers = serverUrlsOf(config.serverUrl);
   let res;
-  try {
-    res = await postJson(`${base}/agent/v1/enroll`, { token: config.enrollmentToken, hostname: reportableHostname(hostname()) }, config.caFile);
-  } catch (error) {
-    throw new AgentStartError(`cannot reach the server at ${base} to enrol: ${(error as Error).message}`);
+  const failures: string[] = [];
+  // Any replica can enrol: the first that answers does.
+  for (const base of servers) {
+    try {
+      res = await postJson(`${base}/agent/v1/enroll`, { token: config.enrollmentToken, hostname: reportableHostname(hostname()) }, config.caFile);
+      break;
+    } catch (error) {
+      failures.push(`${base}: ${(error as Error).message}`);
+    }
   }
+  if (!res) throw new AgentStartError(`cannot reach the server to enrol (${failures.join('; ')})`);
+  const base = servers.join(',');
   if (res.status !== 200) {
     const message = (res.body as { error?: { message?: string } })?.error?.message ?? `HTTP ${res.status}`;
     throw new AgentStartError(`enrolment refused: ${message}`);
@@ -86,9 +104,10 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
   let cred = loadCredential(config.dataDir);
   if (config.enrollmentToken) cred = await enroll(config);
   if (!cred) throw new AgentStartError(`no credential in ${config.dataDir}: run the install command from 'nw vm extension set' (it carries a one-time --token).`);
-  const serverUrl = (config.serverUrl || cred.serverUrl).replace(/\/+$/, '');
-  const wsUrl = `${serverUrl.replace(/^http/, 'ws')}/agent/v1/connect`;
-  const connection = new ServerConnection(wsUrl, cred.credential, logger, config.caFile);
+  const serverUrls = serverUrlsOf(config.serverUrl || cred.serverUrl);
+  const serverUrl = serverUrls.join(',');
+  const wsUrls = serverUrls.map((u) => `${u.replace(/^http/, 'ws')}/agent/v1/connect`);
+  const connection = new ServerConnection(wsUrls, cred.credential, logger, config.caFile);
   const manager = new CaptureManager({
     dataDir: config.dataDir,
     captureRoot: config.captureRoot ?? AGENT_DEFAULTS.captureRoot,

@@ -1,6 +1,6 @@
 /** Everything the agent needs, read once by the entry (src/cli) from flags. */
 export interface AgentConfig {
-  /** Base URL of the server (http or https). */
+  /** Base URL of the server (http or https), or a comma-separated list of replicas' URLs the agent rotates between when one fails. */
   serverUrl: string;
   /** One-time enrolment token from `nw vm extension set`; absent when the data folder already holds a credential. */
   enrollmentToken?: string;

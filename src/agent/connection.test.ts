@@ -74,3 +74,31 @@ test('it says when it loses the server, each retry with its back-off, and when i
     await new Promise<void>((r) => server.close(() => r()));
   }
 });
+
+test('with several server addresses it moves to the next one when one fails, and back round when that one goes', async () => {
+  // A port nothing listens on (a dead replica), then two live ones.
+  const dead = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((r) => dead.once('listening', r));
+  const deadPort = (dead.address() as AddressInfo).port;
+  await new Promise<void>((r) => dead.close(() => r()));
+  const live = [new WebSocketServer({ host: '127.0.0.1', port: 0 }), new WebSocketServer({ host: '127.0.0.1', port: 0 })];
+  await Promise.all(live.map((s) => new Promise((r) => s.once('listening', r))));
+  const hits = [0, 0];
+  live.forEach((s, i) => s.on('connection', () => { hits[i]!++; }));
+  const urls = [deadPort, ...live.map((s) => (s.address() as AddressInfo).port)].map((p) => `ws://127.0.0.1:${p}/agent/v1/connect`);
+  const connection = new ServerConnection(urls, 'credential', createLogger({ name: 'test', level: 'silent' }));
+  const startedAt = Date.now();
+  connection.start();
+  while (!connection.isOpen && Date.now() - startedAt < 5_000) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(connection.isOpen, true);
+  assert.equal(connection.url, urls[1], 'past the dead address to the first live one');
+  assert.ok(Date.now() - startedAt < 1_500, 'without waiting out a back-off');
+  // The replica it is on goes away: it goes on to the next.
+  for (const c of live[0]!.clients) c.terminate();
+  await new Promise<void>((r) => live[0]!.close(() => r()));
+  const deadline = Date.now() + 5_000;
+  while (hits[1] === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  connection.close();
+  await new Promise<void>((r) => live[1]!.close(() => r()));
+  assert.deepEqual(hits, [1, 1]);
+});

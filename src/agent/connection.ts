@@ -31,15 +31,25 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
   private lostAt: number | null = null;
   private retries = 0;
   private wasOpen = false;
+  /** Server addresses to try, in turn: on every failed attempt or lost connection the next one is used. */
+  private readonly urls: string[];
+  private urlIndex = 0;
 
   constructor(
-    private readonly url: string,
+    url: string | readonly string[],
     private readonly credential: string,
     private readonly logger: Logger,
     private readonly caFile?: string,
     private readonly silenceLimitInMs: number = SERVER_SILENCE_LIMIT_IN_MS,
   ) {
     super();
+    this.urls = [url].flat();
+    if (this.urls.length === 0) throw new Error('no server address to connect to');
+  }
+
+  /** The address in use (or tried next). */
+  get url(): string {
+    return this.urls[this.urlIndex]!;
   }
 
   /** Starts connecting (and reconnecting). */
@@ -113,6 +123,12 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
       if (code === AGENT_CLOSE_INCOMPATIBLE) {
         this.logger.error({ reason: reason.toString() }, 'the server refused this agent: its protocol version is not one the server speaks; upgrade the agent (or the server). Retrying in a minute.');
         delayInMs = INCOMPATIBLE_RETRY_IN_MS;
+      }
+      // Several servers (replicas): the next attempt goes to the next one, so a dead replica is
+      // left at once; back-off grows only after a full round fails (one address: as before).
+      if (this.urls.length > 1) {
+        this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+        if (this.urlIndex !== 0 && code !== AGENT_CLOSE_INCOMPATIBLE) delayInMs = Math.min(delayInMs, RECONNECT_MIN_IN_MS);
       }
       this.timer = setTimeout(() => this.connect(), delayInMs);
       this.delayInMs = Math.min(this.delayInMs * 2, RECONNECT_MAX_IN_MS);

@@ -432,7 +432,7 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
   program
     .command('agent')
     .description('run the capture agent on this host until Ctrl-C')
-    .requiredOption('--server <url>', 'server URL')
+    .requiredOption('--server <url>', 'server URL; repeat it (or give a comma list) for several replicas: the agent rotates between them when one fails', collectOption)
     .option('--token <token>', "one-time enrolment token from 'nw vm extension set' (not needed once enrolled)")
     .option('--data-dir <dir>', 'data folder (default ~/.netwatcher/agent)')
     .option('--interface <name>', 'interface to capture on', 'any')
@@ -447,6 +447,8 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .addHelpText('after', examples([
       'nw agent --server https://nw.example:8817 --token <one-time token> --data-dir /var/lib/netwatcher/agent',
       'nw agent --server https://nw.example:8817 --data-dir /var/lib/netwatcher/agent --metrics-listen 0.0.0.0:9100',
+      '# several server replicas (or one load-balanced address, docs/deploy.md):',
+      'nw agent --server https://nw1.example:8817 --server https://nw2.example:8817 --data-dir /var/lib/netwatcher/agent',
       '# a server with a self-signed certificate (the install command carries the pin):',
       'nw agent --server https://nw.example:8817 --token <token> --data-dir /var/lib/netwatcher/agent --ca-file /var/lib/netwatcher/agent/server-ca.pem --ca-sha256 <64 hex digits>',
     ]))

@@ -183,17 +183,37 @@ export class AgentHub extends EventEmitter {
 
   /** Sends a message to a host's agent; false when it is not connected (the caller relies on reconciliation at reconnect). */
   send(vmKey: string, msg: ServerToAgent): boolean {
+    const local = this.sendLocal(vmKey, msg);
+    if (local !== 'absent') return local === 'sent';
+    // Not connected here: another replica may hold the agent's connection (src/server/replicas.ts).
+    return this.remoteSend?.(vmKey.toLowerCase(), msg) ?? false;
+  }
+
+  /**
+   * Where orders go for hosts not connected to this process (set by the replica coordinator):
+   * true when the order was taken for delivery through another replica.
+   */
+  remoteSend: ((vmKey: string, msg: ServerToAgent) => boolean) | null = null;
+
+  /** Keys of the hosts connected to this process. */
+  connectedKeys(): string[] {
+    return [...this.sockets.keys()];
+  }
+
+  /** Sends over this process's own connection only: 'sent', 'refused' (a reply to a revoked connection) or 'absent' (no open connection here). */
+  sendLocal(vmKey: string, msg: ServerToAgent): 'sent' | 'refused' | 'absent' {
     const key = vmKey.toLowerCase();
     // A reply to a message goes to the connection that sent it: a message of a revoked (or
     // replaced) connection must not earn the new connection an answer it never asked for.
     // (A connection replaced by the same agent reconnecting with the same credential is not
     // revoked: its replies go to the newest connection, which is that agent.)
     const replyingTo = this.current.getStore();
-    if (replyingTo && replyingTo.identity.vmKey.toLowerCase() === key && replyingTo.revoked) return false;
+    if (replyingTo && replyingTo.identity.vmKey.toLowerCase() === key && replyingTo.revoked) return 'refused';
     const conn = this.sockets.get(key);
-    if (!conn || conn.revoked || conn.ws.readyState !== conn.ws.OPEN) return false;
+    if (conn?.revoked) return 'refused';
+    if (!conn || conn.ws.readyState !== conn.ws.OPEN) return 'absent';
     conn.ws.send(JSON.stringify(msg));
-    return true;
+    return 'sent';
   }
 
   /** Number of connected agents. */

@@ -7,6 +7,7 @@ import { OutboundPolicy, createLogger, lockDataDir, selfSignedRootOf } from '../
 import type { AgentToServer } from '../model/index.js';
 import { SecretBox, Store, loadOrCreateSecretKey, migrate, openPglite, openPostgres, tightenDataDir, translateDatabaseError } from '../store/index.js';
 import { AgentHub } from './agent-hub.js';
+import { ReplicaCoordinator } from './replicas.js';
 import { buildApp } from './app.js';
 import { bearerToken } from './auth.js';
 
@@ -14,6 +15,7 @@ import { baseUrlOf, boundPort, ownBaseUrl, type BaseUrlPolicy } from './request-
 import type { ServerConfig } from './config.js';
 import { ADMIN_TOKEN_FILE, ensureAdminToken, verifyCredential } from './credentials.js';
 import { handleAgentMessage, onAgentGone } from './services/agent-channel.js';
+import { setAgentConnected } from './services/vms.js';
 import type { ServerContext } from './services/context.js';
 import { ensureDefaultStorageAccount } from './services/storage-accounts.js';
 import { startAlertsRuntime } from './routes/alerts-runtime.js';
@@ -127,12 +129,33 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
       return { vmKey: info.vmKey, baseUrl: baseUrlOf(request.headers, Boolean((request.socket as { encrypted?: boolean }).encrypted), urlPolicy!), credentialId: info.id };
     },
     validCredentials: (ids) => store.liveTokenIds(ids),
-    onMessage: (identity, msg: AgentToServer) => handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg),
-    onDisconnect: (identity) => onAgentGone(ctx, identity.vmKey),
+    onMessage: async (identity, msg: AgentToServer) => {
+      // The lease comes first: from the hello on, orders for this host from any replica come here.
+      if (msg.type === 'hello') await replicas.hostConnected(identity.vmKey);
+      await handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg);
+    },
+    // A host that already reconnected through another replica is not recorded away.
+    onDisconnect: async (identity) => { if (await replicas.hostDisconnected(identity.vmKey)) await onAgentGone(ctx, identity.vmKey); },
   });
+  const replicas = new ReplicaCoordinator(db, ctx.hub, logger, {
+    onHostsGone: async (vmKeys) => {
+      for (const vmKey of vmKeys) await onAgentGone(ctx, vmKey).catch((error: unknown) => logger.error({ err: error, vm: vmKey }, 'recording an agent disconnect failed'));
+    },
+    onHostsBack: async (vmKeys) => {
+      for (const vmKey of vmKeys) await setAgentConnected(ctx, vmKey, true).catch((error: unknown) => logger.error({ err: error, vm: vmKey }, 'recording an agent connection failed'));
+    },
+    localStorageRoots: async () => (await store.listResources('storageAccount'))
+      .map((a) => a.secret as { type?: string; rootDir?: string } | null | undefined)
+      .flatMap((secret) => (secret?.type === 'local' && secret.rootDir ? [secret.rootDir] : [])),
+  });
+  ctx.replicas = replicas;
   await ensureDefaultStorageAccount(ctx);
+  await replicas.start();
 
   const app = buildApp(ctx);
+  // Runs after the hub and the app closed (cleanups run in reverse): the leases this replica
+  // gives up are only those of agents that did not reconnect through another replica meanwhile.
+  cleanups.push(() => replicas.close());
   cleanups.push(() => app.close());
   cleanups.push(() => ctx.hub.close());
   urlPolicy = { publicUrl: config.publicUrl, trustProxy: config.trustProxy, tls: Boolean(config.tls), listenHost: config.listenHost, port: () => boundPort(app.server as Server) };
@@ -152,7 +175,7 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
   const url = `${config.tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
   const publicUrl = config.publicUrl ? config.publicUrl.replace(/\/+$/, '') : ownBaseUrl(urlPolicy);
   lock.setUrl(publicUrl);
-  logger.info({ url, publicUrl, database: db.engine }, 'server listening');
+  logger.info({ url, publicUrl, database: db.engine, replica: replicas.replicaId }, 'server listening');
   const alerts = startAlertsRuntime(ctx, url);
   cleanups.push(() => alerts.close());
   return {

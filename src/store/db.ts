@@ -61,6 +61,12 @@ export interface Db {
   query<T extends Row = Row>(sql: string, params?: unknown[]): Promise<T[]>;
   /** Runs `fn` in one transaction; rolls back when it throws. */
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /**
+   * PostgreSQL only: LISTENs on a channel on a connection of its own (reconnected when cut) and
+   * calls `onNotify` with each payload; `onReconnect` after a cut (notifications may have been
+   * missed). Absent on PGlite (one process: nothing to hear from).
+   */
+  listen?(channel: string, onNotify: (payload: string) => void, onReconnect?: () => void): Promise<{ close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -138,6 +144,46 @@ export async function openPostgres(url: string): Promise<Db> {
         client.release();
       }
     },
+    listen: (channel, onNotify, onReconnect) => listenOn(url, channel, onNotify, onReconnect),
     close: () => pool.end(),
+  };
+}
+
+/** A LISTEN connection that reconnects (after a second) when the database cuts it. */
+async function listenOn(url: string, channel: string, onNotify: (payload: string) => void, onReconnect?: () => void): Promise<{ close(): Promise<void> }> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name '${channel}'`);
+  let client: pg.Client | null = null;
+  let closed = false;
+  let retry: NodeJS.Timeout | null = null;
+  const connect = async (): Promise<void> => {
+    const c = new pg.Client({ connectionString: url });
+    c.on('notification', (n) => { if (n.channel === channel) onNotify(n.payload ?? ''); });
+    c.on('error', () => {
+      if (client !== c) return;
+      client = null;
+      void c.end().catch(() => undefined);
+      if (!closed) retry = setTimeout(() => { connect().then(() => onReconnect?.(), () => undefined); }, 1000);
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${channel}`);
+    } catch (error) {
+      await c.end().catch(() => undefined);
+      if (closed) return;
+      retry = setTimeout(() => { connect().then(() => onReconnect?.(), () => undefined); }, 1000);
+      throw error;
+    }
+    if (closed) { await c.end().catch(() => undefined); return; }
+    client = c;
+  };
+  await connect();
+  return {
+    async close() {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      const c = client;
+      client = null;
+      await c?.end().catch(() => undefined);
+    },
   };
 }

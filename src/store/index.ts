@@ -2,3 +2,4 @@ export * from './db.js';
 export * from './migrations.js';
 export * from './store.js';
 export * from './secrets.js';
+export * from './replica-store.js';

@@ -117,6 +117,28 @@ export const MIGRATIONS: readonly string[] = [
        WHEN 'agent' THEN 'agent credential of host ' || coalesce(vm_key, '?')
        ELSE 'one-time enrolment token of host ' || coalesce(vm_key, '?') END
      WHERE description IS NULL;`,
+  // Replicas on one PostgreSQL (issue 17): each live replica's heartbeat (its expiry is the
+  // expiry of every lease it holds, so 10,000 connected hosts cost one row renewal, not 10,000),
+  // each connected host's lease (which replica holds its agent connection), and durable orders
+  // for agents connected to another replica (NOTIFY only wakes the holder; the row is the order).
+  `CREATE TABLE IF NOT EXISTS server_replicas (
+     replica_id text PRIMARY KEY,
+     started_at timestamptz NOT NULL DEFAULT now(),
+     expires_at timestamptz NOT NULL
+   );
+   CREATE TABLE IF NOT EXISTS agent_leases (
+     vm_key text PRIMARY KEY,
+     replica_id text NOT NULL,
+     connected_at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE INDEX IF NOT EXISTS agent_leases_by_replica ON agent_leases (replica_id);
+   CREATE TABLE IF NOT EXISTS agent_orders (
+     id bigserial PRIMARY KEY,
+     vm_key text NOT NULL,
+     message jsonb NOT NULL,
+     created_at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE INDEX IF NOT EXISTS agent_orders_by_vm ON agent_orders (vm_key, id);`,
 ];
 
 /** Brings the schema up to date; safe to call from several replicas at once (advisory lock). */

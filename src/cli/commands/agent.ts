@@ -9,8 +9,8 @@ import { defaultDataDir } from './server.js';
 
 /** Options of `nw agent`. */
 export interface AgentCommandOptions {
-  /** Server URL. */
-  server?: string;
+  /** Server URL, or several (repeated --server or a comma list): replicas the agent rotates between when one fails. */
+  server?: string | string[];
   /** One-time enrolment token (absent: use the credential saved in the data folder). */
   token?: string;
   /** Data folder (default ~/.netwatcher/agent). */
@@ -36,7 +36,8 @@ export interface AgentCommandOptions {
  * @example await runAgent({ server: 'https://nw.example:8817', token: 'enrol-token' }, ctx, controller.signal);
  */
 export async function runAgent(options: AgentCommandOptions, ctx: CliContext, stop: AbortSignal, starters?: Pick<ServiceStarters, 'startAgent'>): Promise<void> {
-  const serverUrl = requireOption('--server', options.server);
+  const servers = [options.server ?? []].flat().flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const serverUrl = requireOption('--server', servers[0]);
   const uploadRetryBudgetInMs = parseIntegerOption('--upload-retry-budget-ms', options.uploadRetryBudgetMs, 0, 7 * 24 * 3_600_000);
   const uploadRetryIntervalInMs = parseIntegerOption('--upload-retry-interval-ms', options.uploadRetryIntervalMs, 100, 24 * 3_600_000);
   const dataDir = resolve(options.dataDir ?? join(defaultDataDir(), 'agent'));
@@ -57,7 +58,7 @@ export async function runAgent(options: AgentCommandOptions, ctx: CliContext, st
   // trust the server's CA too, not only its enrolment and WebSocket.
   const services = starters ?? (await loadAgentStarter());
   const agent = await services.startAgent({
-    serverUrl,
+    serverUrl: servers.join(','),
     dataDir,
     ...(options.token ? { enrollmentToken: options.token } : {}),
     ...(options.interface ? { interfaceName: options.interface } : {}),

@@ -2,6 +2,7 @@ import type { Logger, OutboundPolicy } from '../../lib/index.js';
 import type { Store } from '../../store/index.js';
 import type { ServerConfig } from '../config.js';
 import type { AgentHub } from '../agent-hub.js';
+import type { ReplicaCoordinator } from '../replicas.js';
 
 /** What the services share: configuration, the store, the agent hub and the logger. */
 export interface ServerContext {
@@ -15,4 +16,11 @@ export interface ServerContext {
   tlsCa?: { pem: string; sha256: string } | null;
   /** Where the server may connect on users' behalf (webhooks, notifications, storage endpoints); absent: the built-in denials only. */
   outboundPolicy?: OutboundPolicy;
+  /** Leases and cross-replica orders (absent in tests that build a context by hand: this process is then the only server). */
+  replicas?: ReplicaCoordinator;
+}
+
+/** True when the host's agent is connected to this replica or to another one of the same database. */
+export async function agentConnectedAnywhere(ctx: ServerContext, vmKey: string): Promise<boolean> {
+  return ctx.replicas ? ctx.replicas.connectedAnywhere(vmKey) : ctx.hub.isConnected(vmKey);
 }

@@ -5,7 +5,7 @@ import type { ResourceRecord } from '../../store/index.js';
 import { hostFileLocation, uploadDestination } from './agent-channel.js';
 import { isTerminal } from './capture-status.js';
 import type { CaptureBody, CaptureTarget } from './capture-types.js';
-import type { ServerContext } from './context.js';
+import { agentConnectedAnywhere, type ServerContext } from './context.js';
 import { captureStates } from './packet-captures.js';
 import { hostFilesStore } from './storage-accounts.js';
 
@@ -53,7 +53,12 @@ export async function openCaptureFile(ctx: ServerContext, rec: ResourceRecord<Ca
   const location = hostFileLocation(internal.uid, target.vmKey);
   const present = async () => (await store.stat(location))?.sizeInBytes === expected.sizeInBytes;
   if (!(await present())) {
-    if (!ctx.hub.isConnected(target.vmKey)) throw new ApiError('AgentUnavailable', `The file of capture '${rec.name}' is kept on '${target.vmName}', whose agent is not connected; try again when it is.`);
+    // The host sends the file to whichever replica the load balancer picks, into that replica's
+    // own data folder: with several replicas this one may never see it.
+    if (ctx.replicas && ctx.replicas.otherLiveReplicas().length > 0) {
+      throw new ApiError('OperationNotSupported', `The file of capture '${rec.name}' is kept only on '${target.vmName}', and this server runs as one of several replicas whose data folders are not shared: a file fetched from a host cannot be served here. Give captures a storage account (Azure Blob or S3) with several replicas (docs/deploy.md).`);
+    }
+    if (!(await agentConnectedAnywhere(ctx, target.vmKey))) throw new ApiError('AgentUnavailable', `The file of capture '${rec.name}' is kept on '${target.vmName}', whose agent is not connected; try again when it is.`);
     ctx.hub.send(target.vmKey, { type: 'file.fetch', requestId: randomUUID(), captureUid: internal.uid });
     const deadline = Date.now() + HOST_FETCH_TIMEOUT_IN_MS;
     while (!(await present())) {

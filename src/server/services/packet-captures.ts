@@ -9,7 +9,7 @@ import { resolveCaptureLocation } from '../../storage/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
 import { aggregateStatus, isSettled, isTerminal } from './capture-status.js';
 import { notStartedState, type CaptureBody, type CaptureInternal, type CaptureTarget, type InstanceState } from './capture-types.js';
-import type { ServerContext } from './context.js';
+import { agentConnectedAnywhere, type ServerContext } from './context.js';
 import { blobStoreOf, getStorageAccountById } from './storage-accounts.js';
 import { findAgentExtension, type VmBody } from './vms.js';
 import { lookbackOf } from './lookback.js';
@@ -55,7 +55,7 @@ export async function captureStates(ctx: ServerContext, rec: ResourceRecord<Capt
  * recorded as connected. A host that is away cannot settle anything, so nothing waits for it.
  */
 export async function agentReachable(ctx: ServerContext, vmKey: string): Promise<boolean> {
-  if (ctx.hub.isConnected(vmKey)) return true;
+  if (await agentConnectedAnywhere(ctx, vmKey)) return true;
   const vm = await ctx.store.getResource<VmBody>(vmKey);
   return vm?.body.properties.netwatcher?.agentConnected === true;
 }
@@ -138,7 +138,7 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
   if (p.lookbackInSeconds !== undefined && lookbackOf(vm) === null) {
     throw new ApiError('InvalidParameter', `properties.lookbackInSeconds needs a look-back buffer on virtual machine '${vm.name}', which has none; enable it with 'nw vm lookback enable --resource-group ${vm.resourceGroup} --vm-name ${vm.name} --seconds ${Math.max(p.lookbackInSeconds, 60)} --max-size 256MiB', or omit lookbackInSeconds.`, { target: 'properties.lookbackInSeconds' });
   }
-  if (!ctx.hub.isConnected(vm.key)) {
+  if (!(await agentConnectedAnywhere(ctx, vm.key))) {
     throw new ApiError('AgentNotConnected', `The Network Watcher agent of virtual machine '${vm.name}' is not connected; start it on the host with the install command of 'nw vm extension set'.`, { target: 'properties.target' });
   }
 
@@ -148,6 +148,9 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
   if (sl.storageId) {
     const account = await getStorageAccountById(ctx, sl.storageId);
     storageId = account.id;
+    // With several replicas a local folder must be one they all share (src/server/replicas.ts).
+    const secret = account.secret as { type?: string; rootDir?: string } | null | undefined;
+    if (secret?.type === 'local' && secret.rootDir && ctx.replicas) await ctx.replicas.assertLocalStorageUsable(account.name, secret.rootDir, 'properties.storageLocation.storageId');
     const blobs = blobStoreOf(ctx, account, baseUrl);
     let location;
     try {
@@ -235,7 +238,7 @@ export async function stopCapture(ctx: ServerContext, rec: ResourceRecord<Captur
   await ctx.store.updateResourceBody<CaptureBody>(rec.key, { ...rec.body, _internal: { ...rec.body._internal, stopRequested: true } });
   await ctx.store.createOperation({ subscriptionId: rec.subscriptionId, location: rec.body._internal.location, kind: 'stop', resourceKey: rec.key });
   for (const [vmKey, s] of running) {
-    if (s.sequence === 0 && !ctx.hub.isConnected(vmKey)) {
+    if (s.sequence === 0 && !(await agentConnectedAnywhere(ctx, vmKey))) {
       // The agent never reported this capture and is away: record it as stopped by hand; a later
       // report from the agent (higher sequence) wins, and reconcileAgent then stops it there.
       await ctx.store.upsertCaptureInstance({ captureUid: rec.body._internal.uid, vmKey, captureKey: rec.key, state: { ...notStartedState(rec.body._internal.uid), status: 'Stopped', stopReason: 'Manual' } });

@@ -1,0 +1,141 @@
+import type { Db } from './db.js';
+
+/** Channel on which a replica is woken for orders of agents it holds (payload: its replica id). */
+export const AGENT_ORDERS_CHANNEL = 'nw_agent_orders';
+
+/** One order waiting in the database for the replica that holds the host's agent connection. */
+export interface AgentOrderRow { id: string; vmKey: string; message: unknown }
+
+/** A lease is live while the heartbeat of the replica holding it is (SQL, joined as `r`). */
+const LIVE_HOLDER = 'JOIN server_replicas r ON r.replica_id = l.replica_id AND r.expires_at > now()';
+
+/**
+ * The database side of server replicas (issue 17): replica heartbeats, per-host leases of agent
+ * connections and durable orders for agents connected elsewhere. A host's lease names the replica
+ * holding its connection and lasts as long as that replica's heartbeat: a replica renews one row
+ * however many hosts it holds. Every expiry is computed with the database's clock (`now()`), so
+ * replicas with skewed clocks still agree on who is alive.
+ */
+export class ReplicaStore {
+  constructor(readonly db: Db) {}
+
+  /** Records that a replica is alive for `ttlInMs` more (this renews every lease it holds). */
+  async heartbeat(replicaId: string, ttlInMs: number): Promise<void> {
+    await this.db.query(
+      `INSERT INTO server_replicas (replica_id, expires_at) VALUES ($1, now() + $2 * interval '1 millisecond')
+       ON CONFLICT (replica_id) DO UPDATE SET expires_at = EXCLUDED.expires_at`, [replicaId, ttlInMs]);
+  }
+
+  /** Ids of the replicas whose heartbeat has not expired (this one included once it has beaten). */
+  async liveReplicaIds(): Promise<string[]> {
+    return (await this.db.query('SELECT replica_id FROM server_replicas WHERE expires_at > now() ORDER BY replica_id')).map((r) => String(r.replica_id));
+  }
+
+  /** Takes (or takes over) the lease of a host: its agent is connected to `replicaId` now. */
+  async leaseHost(vmKey: string, replicaId: string): Promise<void> {
+    await this.db.query(
+      `INSERT INTO agent_leases (vm_key, replica_id) VALUES ($1, $2)
+       ON CONFLICT (vm_key) DO UPDATE SET replica_id = EXCLUDED.replica_id, connected_at = now()`, [vmKey.toLowerCase(), replicaId]);
+  }
+
+  /**
+   * Takes back the leases of hosts still connected to `replicaId` that no live replica holds (after
+   * this replica could not renew its heartbeat for a while, another may have claimed them).
+   * Returns the hosts taken back.
+   */
+  async retakeLeases(vmKeys: readonly string[], replicaId: string): Promise<string[]> {
+    if (vmKeys.length === 0) return [];
+    const rows = await this.db.query(
+      `INSERT INTO agent_leases (vm_key, replica_id) SELECT k, $2 FROM unnest($1::text[]) AS k
+       ON CONFLICT (vm_key) DO UPDATE SET replica_id = EXCLUDED.replica_id, connected_at = now()
+         WHERE agent_leases.replica_id <> EXCLUDED.replica_id
+           AND NOT EXISTS (SELECT 1 FROM server_replicas r WHERE r.replica_id = agent_leases.replica_id AND r.expires_at > now())
+       RETURNING vm_key`, [vmKeys.map((k) => k.toLowerCase()), replicaId]);
+    return rows.map((r) => String(r.vm_key));
+  }
+
+  /**
+   * Gives up a host's lease if `replicaId` holds it. Returns true when the host is now connected
+   * nowhere (no other replica holds a live lease): only then is it recorded disconnected — an
+   * agent that already reconnected through another replica must not be shown away.
+   */
+  async releaseHost(vmKey: string, replicaId: string): Promise<boolean> {
+    const key = vmKey.toLowerCase();
+    await this.db.query('DELETE FROM agent_leases WHERE vm_key = $1 AND replica_id = $2', [key, replicaId]);
+    return (await this.leaseHolder(key)) === null;
+  }
+
+  /** The replica holding a live lease of the host, or null. */
+  async leaseHolder(vmKey: string): Promise<string | null> {
+    const rows = await this.db.query(`SELECT l.replica_id FROM agent_leases l ${LIVE_HOLDER} WHERE l.vm_key = $1`, [vmKey.toLowerCase()]);
+    return rows.length > 0 ? String(rows[0]!.replica_id) : null;
+  }
+
+  /**
+   * Deletes the leases of replicas whose heartbeat expired (they died or lost the database) and
+   * returns their hosts; each is returned to exactly one caller (a concurrent DELETE skips rows
+   * another already deleted). `everyOrphan` also takes leases whose replica left no heartbeat row
+   * at all (a whole set-up down for longer than heartbeats are kept): a scan of every lease, done
+   * once at start; the regular sweep only joins the few expired heartbeats. Heartbeats dead for
+   * an hour are forgotten (their leases went long before).
+   */
+  async claimExpiredLeases(everyOrphan = false): Promise<string[]> {
+    const rows = everyOrphan
+      ? await this.db.query(
+        `DELETE FROM agent_leases l WHERE NOT EXISTS (SELECT 1 FROM server_replicas r WHERE r.replica_id = l.replica_id AND r.expires_at > now())
+         RETURNING l.vm_key`)
+      : await this.db.query(
+        `DELETE FROM agent_leases l USING server_replicas r WHERE r.replica_id = l.replica_id AND r.expires_at <= now()
+         RETURNING l.vm_key`);
+    await this.db.query(`DELETE FROM server_replicas WHERE expires_at < now() - interval '1 hour'`);
+    return rows.map((r) => String(r.vm_key));
+  }
+
+  /** Removes a stopping replica's heartbeat and leases; returns the hosts whose lease it held. */
+  async retire(replicaId: string): Promise<string[]> {
+    await this.db.query('DELETE FROM server_replicas WHERE replica_id = $1', [replicaId]);
+    return (await this.db.query('DELETE FROM agent_leases WHERE replica_id = $1 RETURNING vm_key', [replicaId])).map((r) => String(r.vm_key));
+  }
+
+  /**
+   * Stores orders for hosts whose agents hold a live lease on some replica, in the given order,
+   * and wakes each holding replica with one NOTIFY for the whole batch (not one per host).
+   * Orders for hosts connected nowhere are not kept: the reconnect reconciliation re-sends what
+   * still matters. Returns the replicas woken.
+   */
+  async enqueueOrders(orders: ReadonlyArray<{ vmKey: string; message: unknown }>): Promise<string[]> {
+    if (orders.length === 0) return [];
+    const rows = await this.db.query(
+      `WITH input AS (SELECT * FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY AS t(vm_key, message, ord)),
+       inserted AS (
+         INSERT INTO agent_orders (vm_key, message)
+         SELECT i.vm_key, i.message FROM input i JOIN agent_leases l ON l.vm_key = i.vm_key ${LIVE_HOLDER} ORDER BY i.ord
+         RETURNING vm_key)
+       SELECT DISTINCT l.replica_id FROM inserted JOIN agent_leases l ON l.vm_key = inserted.vm_key`,
+      [orders.map((o) => o.vmKey.toLowerCase()), orders.map((o) => JSON.stringify(o.message))]);
+    const replicas = rows.map((r) => String(r.replica_id));
+    if (replicas.length > 0 && this.db.engine === 'postgres') {
+      await this.db.query(`SELECT pg_notify('${AGENT_ORDERS_CHANNEL}', r) FROM unnest($1::text[]) AS r`, [replicas]);
+    }
+    return replicas;
+  }
+
+  /** Orders waiting for hosts whose lease `replicaId` holds, oldest first. */
+  async pendingOrders(replicaId: string, limit = 1000): Promise<AgentOrderRow[]> {
+    const rows = await this.db.query(
+      `SELECT o.id, o.vm_key, o.message FROM agent_orders o JOIN agent_leases l ON l.vm_key = o.vm_key
+       WHERE l.replica_id = $1 ORDER BY o.id LIMIT $2`, [replicaId, limit]);
+    return rows.map((r) => ({ id: String(r.id), vmKey: String(r.vm_key), message: typeof r.message === 'string' ? JSON.parse(r.message) as unknown : r.message }));
+  }
+
+  /** Deletes delivered orders. */
+  async deleteOrders(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.query('DELETE FROM agent_orders WHERE id = ANY($1::bigint[])', [ids]);
+  }
+
+  /** Deletes orders older than `maxAgeInMs` (their host never came back; reconciliation covers it). */
+  async pruneOrders(maxAgeInMs: number): Promise<number> {
+    return (await this.db.query(`DELETE FROM agent_orders WHERE created_at < now() - $1 * interval '1 millisecond' RETURNING 1`, [maxAgeInMs])).length;
+  }
+}
