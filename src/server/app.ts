@@ -7,7 +7,8 @@ import { authenticateSession, isPortalPath, sessionIdOf, registerPortalRoutes, S
 import { parseJsonBody } from '../model/index.js';
 import { authenticate, bearerToken } from './auth.js';
 import { assertCleanUrl, assertRouteNames } from './input-guard.js';
-import { accessTokenKey, authenticateRequest } from './oauth.js';
+import { accessTokenKey, authenticatePrincipal } from './oauth.js';
+import { principalOfSession } from './session-principal.js';
 import { isIdentityPublicPath, registerIdentityRoutes } from './routes/identity.js';
 import { retryAfterFor } from './retry-after.js';
 import type { ServerContext } from './services/context.js';
@@ -76,10 +77,11 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     // The portal's requests carry its session cookie instead of a bearer token (and its CSRF
     // token on changes); a bearer token, when given, is what counts, so API clients are unaffected.
     if (bearerToken(req) === null && sessionIdOf(req, sessionCookieSecure) !== null) {
-      await authenticateSession(sessions, req, sessionCookieSecure);
+      const session = await authenticateSession(sessions, req, sessionCookieSecure);
+      req.principal = await principalOfSession(ctx.store, session.principal);
       return;
     }
-    await authenticateRequest(ctx.store, accessKey, req, ['admin']);
+    req.principal = await authenticatePrincipal(ctx.store, accessKey, req);
   });
 
   app.setErrorHandler((error: FastifyError | ApiError, req, reply) => {
@@ -172,7 +174,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
         return secret?.type === 'local' && secret.rootDir ? secret.rootDir : null;
       },
       authorizeRead: async (req) => {
-        try { await authenticateRequest(ctx.store, accessKey, req, ['admin']); return true; } catch { return false; }
+        try { req.principal = await authenticatePrincipal(ctx.store, accessKey, req); return true; } catch { return false; }
       },
     });
   });
