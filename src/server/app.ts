@@ -13,7 +13,8 @@ import { isIdentityPublicPath, registerIdentityRoutes } from './routes/identity.
 import { retryAfterFor } from './retry-after.js';
 import type { ServerContext } from './services/context.js';
 import { registerAgentRoutes, AGENT_CA_PATH, AGENT_ENROLL_PATH } from './routes/agents.js';
-import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
+import { buildOpenApiDocument, OPENAPI_PATH, routeAuthorization } from './openapi.js';
+import { authorizationFailed, authorizeRoute, BLOB_READ_DATA_ACTION, isAuthorized } from './rbac/index.js';
 import { boundPort, requestBaseUrl, setBaseUrlPolicy } from './request-context.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerPacketCaptureRoutes } from './routes/packet-captures.js';
@@ -64,6 +65,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   // Behind a TLS-terminating proxy the public URL says https even when this process serves http.
   const sessionCookieSecure = Boolean(tls) || (ctx.config.publicUrl ?? '').toLowerCase().startsWith('https:');
   const accessKey = accessTokenKey(ctx.signingKey);
+  const routeCheck = { store: ctx.store, subscriptionId: ctx.config.subscriptionId };
 
   app.addHook('onRequest', async (req, reply) => {
     const clientId = req.headers['x-ms-client-request-id'];
@@ -79,9 +81,11 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     if (bearerToken(req) === null && sessionIdOf(req, sessionCookieSecure) !== null) {
       const session = await authenticateSession(sessions, req, sessionCookieSecure);
       req.principal = await principalOfSession(ctx.store, session.principal);
-      return;
+    } else {
+      req.principal = await authenticatePrincipal(ctx.store, accessKey, req);
     }
-    req.principal = await authenticatePrincipal(ctx.store, accessKey, req);
+    // Every route's action at its scope, from the operation table (src/server/rbac).
+    await authorizeRoute(routeCheck, req, req.principal, req.routeOptions.url === undefined ? undefined : routeAuthorization(req.method, req.routeOptions.url));
   });
 
   app.setErrorHandler((error: FastifyError | ApiError, req, reply) => {
@@ -174,7 +178,15 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
         return secret?.type === 'local' && secret.rootDir ? secret.rootDir : null;
       },
       authorizeRead: async (req) => {
-        try { req.principal = await authenticatePrincipal(ctx.store, accessKey, req); return true; } catch { return false; }
+        let principal;
+        try { principal = await authenticatePrincipal(ctx.store, accessKey, req); } catch { return false; }
+        req.principal = principal;
+        // Reading a blob is a data action, at the account's scope (host files: the subscription's).
+        const accountName = (req.params as { account?: string }).account ?? '';
+        const account = (await ctx.store.listResources('storageAccount')).find((a) => a.name.toLowerCase() === accountName.toLowerCase());
+        const scope = account?.id ?? `/subscriptions/${ctx.config.subscriptionId}`;
+        if (await isAuthorized(ctx.store, principal, BLOB_READ_DATA_ACTION, true, scope)) return true;
+        return { forbidden: authorizationFailed(principal, BLOB_READ_DATA_ACTION, scope).message };
       },
     });
   });
