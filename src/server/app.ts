@@ -27,6 +27,8 @@ import { isAlertCaptureTriggerPath, registerAlertCaptureRoutes, registerAlertCap
 import { registerAlertRoutes } from './routes/alerts.js';
 import { registerMetricRoutes } from './routes/metrics.js';
 import { registerCredentialRoutes } from './routes/credentials.js';
+import { registerAuthorizationRoutes } from './routes/authorization.js';
+import { registerServicePrincipalRoutes } from './routes/service-principals.js';
 
 /** Largest JSON body accepted (ARM's own limit is 4 MiB; ours are small). */
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
@@ -159,6 +161,8 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     registerMetricRoutes(arm, ctx);
     registerAlertCaptureRoutes(arm, ctx);
     registerCredentialRoutes(arm, ctx);
+    registerAuthorizationRoutes(arm, ctx);
+    registerServicePrincipalRoutes(arm, ctx);
   });
 
   // The web portal: its page and assets, and sign-in/out into a cookie session (src/web).

@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { API_ERROR_CODES } from '../lib/index.js';
 import { ALERT_CAPTURE_PATH_PREFIX, ALERT_CAPTURE_PROVIDER } from '../alerts/index.js';
-import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema, vmRegisterPutSchema } from '../model/index.js';
+import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, roleAssignmentPutSchema, servicePrincipalCreateSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema, vmRegisterPutSchema } from '../model/index.js';
 import { storageBackendConfigSchema } from '../storage/index.js';
 import { AGENT_CA_PATH, AGENT_ENROLL_PATH, enrollRequestSchema } from './routes/agents.js';
 import { ROTATE_ADMIN_TOKEN_PATH, TOKENS_PATH } from './routes/credentials.js';
@@ -193,6 +193,8 @@ export const API_SCHEMAS = {
   MetricAlertPut: metricAlertPutSchema,
   ActionGroupPut: actionGroupPutSchema,
   AlertCapturePut: alertCapturePutSchema,
+  RoleAssignmentPut: roleAssignmentPutSchema,
+  ServicePrincipalCreate: servicePrincipalCreateSchema,
 } as const;
 
 /** Component name of an API schema. */
@@ -307,6 +309,27 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'post', path: `${ALERT_CAPTURES}/{alertCaptureName}/regenerateKey`, operationId: 'AlertCaptures_RegenerateKey', access: { action: 'Netwatcher/alertCaptures/regenerateKey/action' }, summary: 'A new key: answers the new trigger URL once', tag: 'AlertCaptures', responses: { 200: json() } },
   { method: 'get', path: `${ALERT_CAPTURES}/{alertCaptureName}/runs`, operationId: 'AlertCaptures_ListRuns', access: { action: 'Netwatcher/alertCaptures/runs/read' }, summary: 'What the endpoint did with each alert', tag: 'AlertCaptures', responses: { 200: json() }, pageable: null },
   { method: 'post', path: `${ALERT_CAPTURE_PATH_PREFIX}/{subscriptionId}/{resourceGroupName}/{alertCaptureName}`, operationId: 'AlertCaptures_Trigger', summary: "The trigger an action group's webhook calls: Azure's three alert payloads and Alertmanager's; authenticated by its key (?code= or x-functions-key)", tag: 'AlertCaptures', params: ['Code'], responses: { 200: json('Handled'), 202: json('Accepted') }, public: true },
+  { method: 'get', path: `${SUB}/providers/Microsoft.Authorization/roleDefinitions`, operationId: 'RoleDefinitions_List', access: { action: 'Microsoft.Authorization/roleDefinitions/read' }, summary: "The built-in role definitions at a subscription ($filter roleName eq '…' or type eq 'BuiltInRole'; docs/access.md)", tag: 'Authorization', params: ['Filter'], responses: { 200: json() }, pageable: null },
+  { method: 'get', path: `${SUB}/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}`, operationId: 'RoleDefinitions_Get', access: { action: 'Microsoft.Authorization/roleDefinitions/read' }, summary: 'A built-in role definition by its GUID', tag: 'Authorization', responses: { 200: json() } },
+  { method: 'get', path: `${SUB}/providers/Microsoft.Authorization/roleAssignments`, operationId: 'RoleAssignments_ListForSubscription', access: { action: 'Microsoft.Authorization/roleAssignments/read' }, summary: "Role assignments at, above and below a subscription ($filter atScope(), principalId eq '…', assignedTo('…'))", tag: 'Authorization', params: ['Filter'], responses: { 200: json() }, pageable: null },
+  { method: 'get', path: `${SUB}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}`, operationId: 'RoleAssignments_Get', access: { action: 'Microsoft.Authorization/roleAssignments/read' }, summary: 'A role assignment made at this scope', tag: 'Authorization', responses: { 200: json() } },
+  { method: 'put', path: `${SUB}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}`, operationId: 'RoleAssignments_Create', access: { action: 'Microsoft.Authorization/roleAssignments/write' }, summary: 'Assigns a role to a principal (a service principal\'s object id, or a User or Group id of the identity provider) at this scope; the name is a new GUID', tag: 'Authorization', body: 'RoleAssignmentPut', responses: { 201: json('Created') } },
+  { method: 'delete', path: `${SUB}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}`, operationId: 'RoleAssignments_Delete', access: { action: 'Microsoft.Authorization/roleAssignments/delete' }, summary: 'Removes a role assignment made at this scope (the next request of its principal is checked without it)', tag: 'Authorization', responses: { 200: json('Deleted'), 204: ok(null, 'There was none at this scope') } },
+  { method: 'get', path: `${RG}/providers/Microsoft.Authorization/roleDefinitions`, operationId: 'RoleDefinitions_ListAtResourceGroup', access: { action: 'Microsoft.Authorization/roleDefinitions/read' }, summary: "The built-in role definitions at a resource group ($filter roleName eq '…' or type eq 'BuiltInRole'; docs/access.md)", tag: 'Authorization', params: ['Filter'], responses: { 200: json() }, pageable: null },
+  { method: 'get', path: `${RG}/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}`, operationId: 'RoleDefinitions_GetAtResourceGroup', access: { action: 'Microsoft.Authorization/roleDefinitions/read' }, summary: 'A built-in role definition by its GUID', tag: 'Authorization', responses: { 200: json() } },
+  { method: 'get', path: `${RG}/providers/Microsoft.Authorization/roleAssignments`, operationId: 'RoleAssignments_ListAtResourceGroup', access: { action: 'Microsoft.Authorization/roleAssignments/read' }, summary: "Role assignments at, above and below a resource group ($filter atScope(), principalId eq '…', assignedTo('…'))", tag: 'Authorization', params: ['Filter'], responses: { 200: json() }, pageable: null },
+  { method: 'get', path: `${RG}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}`, operationId: 'RoleAssignments_GetAtResourceGroup', access: { action: 'Microsoft.Authorization/roleAssignments/read' }, summary: 'A role assignment made at this scope', tag: 'Authorization', responses: { 200: json() } },
+  { method: 'put', path: `${RG}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}`, operationId: 'RoleAssignments_CreateAtResourceGroup', access: { action: 'Microsoft.Authorization/roleAssignments/write' }, summary: 'Assigns a role to a principal (a service principal\'s object id, or a User or Group id of the identity provider) at this scope; the name is a new GUID', tag: 'Authorization', body: 'RoleAssignmentPut', responses: { 201: json('Created') } },
+  { method: 'delete', path: `${RG}/providers/Microsoft.Authorization/roleAssignments/{roleAssignmentName}`, operationId: 'RoleAssignments_DeleteAtResourceGroup', access: { action: 'Microsoft.Authorization/roleAssignments/delete' }, summary: 'Removes a role assignment made at this scope (the next request of its principal is checked without it)', tag: 'Authorization', responses: { 200: json('Deleted'), 204: ok(null, 'There was none at this scope') } },
+  { method: 'get', path: '/admin/v1/servicePrincipals', operationId: 'ServicePrincipals_List', access: { action: 'Netwatcher/servicePrincipals/read' }, scope: 'root', summary: 'Service principals (app id, object id, name; never a secret)', tag: 'Authorization', responses: { 200: json() }, pageable: null },
+  { method: 'post', path: '/admin/v1/servicePrincipals', operationId: 'ServicePrincipals_Create', access: { action: 'Netwatcher/servicePrincipals/write' }, scope: 'root', summary: 'Creates a service principal; answers its secret (password) once, only its hash is kept', tag: 'Authorization', body: 'ServicePrincipalCreate', responses: { 201: json('Created, with the password') } },
+  { method: 'get', path: '/admin/v1/servicePrincipals/{servicePrincipalId}', operationId: 'ServicePrincipals_Get', access: { action: 'Netwatcher/servicePrincipals/read' }, scope: 'root', summary: 'A service principal, by app id, object id or name', tag: 'Authorization', responses: { 200: json() } },
+  { method: 'post', path: '/admin/v1/servicePrincipals/{servicePrincipalId}/resetCredential', operationId: 'ServicePrincipals_ResetCredential', access: { action: 'Netwatcher/servicePrincipals/credentials/action' }, scope: 'root', summary: 'Replaces its secrets by a new one, answered once; the old ones and their access tokens stop working at once', tag: 'Authorization', responses: { 200: json('The new password') } },
+  { method: 'delete', path: '/admin/v1/servicePrincipals/{servicePrincipalId}', operationId: 'ServicePrincipals_Delete', access: { action: 'Netwatcher/servicePrincipals/delete' }, scope: 'root', summary: 'Deletes a service principal with its secrets, access tokens, portal sessions and role assignments', tag: 'Authorization', responses: { 200: json('Deleted'), 204: ok(null, 'There was none') } },
+  { method: 'get', path: '/v1.0/servicePrincipals', operationId: 'Graph_ListServicePrincipals', access: { anyPrincipal: true }, summary: "Microsoft Graph's service principal list, for az (--assignee APPID): ids and names only ($filter servicePrincipalNames/any(c:c eq '…'), appId eq, displayName eq, startswith(displayName,…))", tag: 'Authorization', params: ['Filter'], responses: { 200: json() } },
+  { method: 'get', path: '/v1.0/servicePrincipals/{servicePrincipalId}', operationId: 'Graph_GetServicePrincipal', access: { anyPrincipal: true }, summary: 'A service principal by object id (Graph)', tag: 'Authorization', responses: { 200: json() } },
+  { method: 'get', path: '/v1.0/users', operationId: 'Graph_ListUsers', access: { anyPrincipal: true }, summary: 'Always empty: users come from the OpenID Connect provider, there is no user directory here (Graph)', tag: 'Authorization', responses: { 200: json() } },
+  { method: 'post', path: '/v1.0/directoryObjects/getByIds', operationId: 'Graph_GetByIds', access: { anyPrincipal: true }, summary: 'Service principals by object id (Graph; az names the principals of role assignments with it)', tag: 'Authorization', responses: { 200: json() } },
   { method: 'get', path: '/metrics', operationId: 'Prometheus_Get', access: { action: 'Netwatcher/metrics/read' }, scope: 'subscription', summary: "The server's Prometheus metrics (admin token)", tag: 'Server', responses: { 200: { schema: null, description: 'Prometheus text format', contentType: 'text/plain' } } },
 
   { method: 'post', path: AGENT_ENROLL_PATH, operationId: 'Agent_Enroll', summary: "Trades a one-time enrolment token (in the body) for the host's credential", tag: 'Agent', body: 'Enrollment', responses: { 200: ok('EnrollmentResult') }, public: true },
@@ -346,6 +369,9 @@ const PATH_PARAMETERS: Record<string, Json> = {
   publisherName: { description: 'Extension publisher (Microsoft.Azure.NetworkWatcher)' },
   type: { description: 'Extension type (NetworkWatcherAgentLinux)' },
   version: { description: 'Extension version, e.g. 1.4.0' },
+  roleDefinitionId: { description: 'Role definition GUID, e.g. acdd72a7-3385-48ef-bd42-f606fba81ae7 (Reader)' },
+  roleAssignmentName: { description: 'Role assignment name: a GUID' },
+  servicePrincipalId: { description: 'App id, object id (or, in the admin API, the name) of a service principal' },
 };
 
 const QUERY_PARAMETERS: Record<string, Json> = {
@@ -360,6 +386,7 @@ const QUERY_PARAMETERS: Record<string, Json> = {
   Offset: { name: 'offset', in: 'query', required: false, description: 'Matching packets to skip', schema: { type: 'integer', minimum: 0, default: 0 } },
   Limit: { name: 'limit', in: 'query', required: false, description: 'Packets per page', schema: { type: 'integer', minimum: 1, maximum: PACKET_LIST_MAX_LIMIT, default: 100 } },
   DisplayFilter: { name: 'filter', in: 'query', required: false, description: 'Display filter, e.g. `ip.addr==10.0.0.1 && tcp.port==80` (docs/analysis.md)', schema: { type: 'string' } },
+  Filter: { name: '$filter', in: 'query', required: false, description: 'OData filter (the forms az sends; others are a 400 naming $filter)', schema: { type: 'string' } },
   Code: { name: 'code', in: 'query', required: false, description: "The endpoint's key (or the x-functions-key header)", schema: { type: 'string' } },
 };
 
@@ -398,7 +425,7 @@ function hoistDefinitions(schema: Json): Json {
 }
 
 /** Request bodies: for them the output side marks defaulted fields required, but a caller may omit them. */
-const REQUEST_SCHEMAS = new Set<ApiSchemaName>(['NetworkWatcherPut', 'PacketCapture', 'VirtualMachineExtensionPut', 'VirtualMachinePut', 'StorageAccountPut', 'Enrollment', 'MetricAlertPut', 'ActionGroupPut', 'AlertCapturePut']);
+const REQUEST_SCHEMAS = new Set<ApiSchemaName>(['NetworkWatcherPut', 'PacketCapture', 'VirtualMachineExtensionPut', 'VirtualMachinePut', 'StorageAccountPut', 'Enrollment', 'MetricAlertPut', 'ActionGroupPut', 'AlertCapturePut', 'RoleAssignmentPut', 'ServicePrincipalCreate']);
 
 function withDefaultsOptional(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withDefaultsOptional);
@@ -514,10 +541,10 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Json
     },
     ...(options.serverUrl ? { servers: [{ url: options.serverUrl }] } : {}),
     security: [{ bearer: [] }],
-    tags: ['NetworkWatchers', 'PacketCaptures', 'Operations', 'VirtualMachines', 'VirtualMachineExtensions', 'StorageAccounts', 'Monitoring', 'AlertCaptures', 'Agent', 'Server'].map((name) => ({ name })),
+    tags: ['NetworkWatchers', 'PacketCaptures', 'Operations', 'VirtualMachines', 'VirtualMachineExtensions', 'StorageAccounts', 'Monitoring', 'AlertCaptures', 'Authorization', 'Agent', 'Server'].map((name) => ({ name })),
     paths,
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The admin token (DATA_DIR/admin-token), as `Authorization: Bearer TOKEN`' } },
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'The admin token (DATA_DIR/admin-token), a service principal\'s secret, or an access token from /adfs/oauth2/token, as `Authorization: Bearer TOKEN`; each operation\'s x-nw-authorization names the RBAC action it checks (docs/access.md)' } },
       parameters: QUERY_PARAMETERS,
       headers: HEADERS,
       schemas,
