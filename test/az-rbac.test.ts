@@ -71,7 +71,9 @@ describe('service principals and role assignments with the real az', { timeout: 
   });
 
   test('create-for-rbac, az login --service-principal, az role assignment create/list/delete, refusal, reset', async (t) => {
-    t.after(() => { if (t.passed === false) console.log(transcript.join('\n\n')); });
+    let finished = false;
+    // On a failure the whole conversation is printed: what az sent and what it said.
+    t.after(() => { if (!finished) console.log(transcript.join('\n\n')); });
     assert.equal((await nw(['login', '--server', url, '--token', adminToken, '--ca-file', caPath])).code, 0);
     const created = await nw(['ad', 'sp', 'create-for-rbac', '--name', 'ci-bot', '--role', 'Network Contributor', '--scopes', SCOPE]);
     assert.equal(created.code, 0, created.stderr);
@@ -116,5 +118,6 @@ describe('service principals and role assignments with the real az', { timeout: 
     assert.notEqual(JSON.parse(reset.stdout).password, bot.password);
     const after = await az(asBot, ['role', 'assignment', 'list', '--scope', SCOPE]);
     assert.notEqual(after.code, 0, after.stdout);
+    finished = true;
   });
 });

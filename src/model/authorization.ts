@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ciEnum, ciObject } from './case-insensitive.js';
+import { forbiddenCharacter } from './names.js';
 
 /** Principal types a role assignment can name (ARM's principalType). */
 export const PRINCIPAL_TYPES = ['ServicePrincipal', 'User', 'Group'] as const;
@@ -23,5 +24,5 @@ export const roleAssignmentPutSchema = ciObject({
 
 /** Body of a new service principal (`nw ad sp create-for-rbac --name`): its display name. */
 export const servicePrincipalCreateSchema = ciObject({
-  displayName: z.string().trim().min(1).max(120).regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters'),
+  displayName: z.string().trim().min(1).max(120).refine((v) => forbiddenCharacter(v) === null, 'no control characters'),
 });

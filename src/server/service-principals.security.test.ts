@@ -120,6 +120,34 @@ describe('service principals and their secrets', () => {
     assert.equal((await s.admin('GET', `${watchers}/nw2/packetCaptures?${av}`)).body + (await s.admin('GET', `${watchers}/nw2?${av}`)).body, before);
   });
 
+  test('the portal acts for the principal signed in: its session has that principal\'s roles, and ends with its secret', async () => {
+    const sp = await s.createServicePrincipal('portal-user');
+    const signIn = await s.call('POST', '/portal/api/sign-in', null, { token: sp.password });
+    assert.equal(signIn.status, 200, signIn.body);
+    const cookie = String(([] as string[]).concat(signIn.headers['set-cookie'] ?? [])[0]).split(';')[0]!;
+    const withCookie = (path: string) => s.call('GET', `${path}?${av}`, null, undefined, { Cookie: cookie });
+    const refused = await withCookie(watchers);
+    assert.equal(refused.status, 403, refused.body);
+    assert.ok(refused.json.error.message.includes(`'portal-user' with object id '${sp.objectId}'`));
+    await s.assign(READER_ROLE_ID, sp.objectId, rg);
+    assert.equal((await withCookie(watchers)).status, 200);
+    await s.admin('POST', `/admin/v1/servicePrincipals/${sp.appId}/resetCredential`, {});
+    assert.equal((await withCookie(watchers)).status, 401, 'a new secret ends the sessions of the old one');
+  });
+
+  test('reading a blob of a local storage account is a data action: a Reader is refused, a Data Reader is not', async () => {
+    const reader = await s.createServicePrincipal('blob-reader');
+    const dataReader = await s.createServicePrincipal('blob-data-reader');
+    await s.assign(READER_ROLE_ID, reader.objectId, `/subscriptions/${SUB}`);
+    await s.assign(PACKET_CAPTURE_DATA_READER_ROLE_ID, dataReader.objectId, `/subscriptions/${SUB}`);
+    const blob = '/storage/nwlocal/network-watcher-logs/none.cap';
+    const asReader = await s.call('GET', blob, reader.password);
+    assert.equal(asReader.status, 403, asReader.body);
+    assert.match(asReader.body, /blobServices\/containers\/blobs\/read/);
+    assert.equal((await s.call('GET', blob, dataReader.password)).status, 404, 'past the check: there is no such blob');
+    assert.equal((await s.call('GET', blob, null)).status, 401);
+  });
+
   test("an agent's credential is no principal: refused by the API and by the token endpoint", async () => {
     const ext = await s.admin('PUT', `${rg}/providers/Microsoft.Compute/virtualMachines/vm9/extensions/NetworkWatcherAgentLinux?${av}`, { location: 'westus', properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux', typeHandlerVersion: '1.4' } });
     const enrollment = ext.json.properties.enrollmentToken as string;
