@@ -35,6 +35,8 @@ export const accessTokenClaimsSchema = z.object({
   pk: z.enum(['admin', 'servicePrincipal']),
   /** Id of the credential it was traded for (api_tokens.id). */
   cid: z.string().min(1),
+  /** The principal it acts for (a service principal's object id; the admin's fixed id). */
+  pid: z.string().min(1).optional(),
   /** Issued at and expiry, in Unix seconds. */
   iat: z.number().int(),
   exp: z.number().int(),
@@ -47,7 +49,7 @@ export type AccessTokenClaims = z.infer<typeof accessTokenClaimsSchema>;
 export type AuthenticatedCredential = Pick<CredentialInfo, 'id' | 'kind' | 'vmKey' | 'principalId'>;
 
 /** A verified client credential: the principal and the credential's id (what access tokens bind to). */
-export interface VerifiedClient { principalKind: PrincipalKind; credentialId: string }
+export interface VerifiedClient { principalKind: PrincipalKind; credentialId: string; /** The principal's id, carried in the token (`pid`). */ principalId?: string }
 
 /** Checks a client id and secret for one principal kind; null when they are not that kind's. */
 export type ClientCredentialVerifier = (store: Store, clientId: string | undefined, clientSecret: string) => Promise<VerifiedClient | null>;
@@ -59,7 +61,7 @@ export type ClientCredentialVerifier = (store: Store, clientId: string | undefin
 export const adminClientVerifier: ClientCredentialVerifier = async (store, _clientId, clientSecret) => {
   if (clientSecret.startsWith(ACCESS_TOKEN_PREFIX)) return null;
   const info = await store.verifyToken(clientSecret);
-  return info?.kind === 'admin' ? { principalKind: 'admin', credentialId: info.id } : null;
+  return info?.kind === 'admin' ? { principalKind: 'admin', credentialId: info.id, principalId: ADMIN_PRINCIPAL_ID } : null;
 };
 
 /**
@@ -73,7 +75,7 @@ export const servicePrincipalClientVerifier: ClientCredentialVerifier = async (s
   const sp = await store.findServicePrincipal(info.principalId);
   // The client id names the app (its app id, or its object id): a secret never logs in as another app.
   if (!sp || (clientId.toLowerCase() !== sp.appId.toLowerCase() && clientId.toLowerCase() !== sp.objectId.toLowerCase())) return null;
-  return { principalKind: 'servicePrincipal', credentialId: info.id };
+  return { principalKind: 'servicePrincipal', credentialId: info.id, principalId: sp.objectId };
 };
 
 /** Verifiers tried in order by the token endpoint. */
@@ -91,7 +93,7 @@ function sign(key: Buffer, payload: string): string {
 /** Mints a signed access token for a verified client. */
 export function mintAccessToken(key: Buffer, client: VerifiedClient, nowInMs = Date.now(), lifetimeInSeconds = ACCESS_TOKEN_LIFETIME_IN_SECONDS): { accessToken: string; claims: AccessTokenClaims } {
   const iat = Math.floor(nowInMs / 1000);
-  const claims: AccessTokenClaims = { v: 1, pk: client.principalKind, cid: client.credentialId, iat, exp: iat + lifetimeInSeconds };
+  const claims: AccessTokenClaims = { v: 1, pk: client.principalKind, cid: client.credentialId, ...(client.principalId ? { pid: client.principalId } : {}), iat, exp: iat + lifetimeInSeconds };
   const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
   return { accessToken: `${ACCESS_TOKEN_PREFIX}${payload}.${sign(key, payload)}`, claims };
 }
@@ -118,6 +120,8 @@ export async function verifyAccessToken(store: Store, key: Buffer, token: string
   const credential = await store.tokenById(claims.cid);
   // A rotated or revoked credential is gone from the store: its access tokens die with it.
   if (!credential || credential.kind === 'enrollment' || credential.kind !== claims.pk) return null;
+  // The principal the token names must still own the credential (a secret never moves between principals; this is belt and braces).
+  if (claims.pk === 'servicePrincipal' && claims.pid !== undefined && claims.pid.toLowerCase() !== (credential.principalId ?? '').toLowerCase()) return null;
   return { id: credential.id, kind: credential.kind, vmKey: credential.vmKey, principalId: credential.principalId };
 }
 
