@@ -16,6 +16,7 @@ import { packetCaptureWait } from './commands/packet-capture-wait.js';
 import { packetCaptureDownload } from './commands/packet-capture-download.js';
 import { packetCaptureAnalyze, pcapAnalyze, pcapFilter, pcapPackets } from './commands/analyze.js';
 import { login } from './commands/login.js';
+import { createForRbac, servicePrincipalCredentialReset, servicePrincipalDelete, servicePrincipalList } from './commands/ad-sp.js';
 import { runServer, DEFAULT_LISTEN } from './commands/server.js';
 import { agentCredentialRevoke, rotateAdminTokenCommand } from './commands/credentials.js';
 import { runAgent } from './commands/agent.js';
@@ -374,13 +375,39 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
   // ---- nw monitor (seed 002) ---------------------------------------------------------------
   registerMonitorCommands(program, ctx, leaf);
 
+  // ---- nw ad sp (docs/access.md) -------------------------------------------------------------
+  const ad = program.command('ad').description('principals of this server (service principals)');
+  const sp = ad.command('sp').description('service principals: API clients with an app id and a secret');
+  leaf(sp, 'create-for-rbac', 'create a service principal, optionally with a role at some scopes; prints its password once', [
+    'nw ad sp create-for-rbac --name ci-bot --role "Network Contributor" --scopes /subscriptions/S/resourceGroups/rg1',
+    'nw ad sp create-for-rbac --name oncall --role Reader --scopes /subscriptions/S',
+  ])
+    .option('-n, --name <name>', 'display name (unique on this server)')
+    .option('--role <role>', 'role to assign (name or id): Reader, Network Contributor, Contributor, Owner, Packet Capture Operator, Packet Capture Data Reader')
+    .option('--scopes <scope...>', 'scopes of the role: /subscriptions/S or /subscriptions/S/resourceGroups/RG (one or more)')
+    .action(act((o) => createForRbac(o, ctx)));
+  leaf(sp, 'list', 'list the service principals (ids and names; never a secret)', ['nw ad sp list -o table'])
+    .option('--all', 'accepted for az compatibility (every principal is listed)')
+    .action(act((o) => servicePrincipalList(o, ctx)));
+  leaf(sp, 'delete', 'delete a service principal: its secret, access tokens and role assignments stop at once', ['nw ad sp delete --id APPID'])
+    .option('--id <appId>', 'app id, object id or name')
+    .action(act((o) => servicePrincipalDelete(o, ctx)));
+  const spCredential = sp.command('credential').description("a service principal's secret");
+  leaf(spCredential, 'reset', 'replace its secret by a new one, printed once; the old one and its access tokens stop working at once', ['nw ad sp credential reset --id APPID'])
+    .option('--id <appId>', 'app id, object id or name')
+    .action(act((o) => servicePrincipalCredentialReset(o, ctx)));
+
   // ---- nw login / server / agent / up ------------------------------------------------------
-  leaf(program, 'login', 'save the server URL and token for the next commands (checks the token first)', [
+  leaf(program, 'login', 'save the server URL and token (or a service principal\'s secret) for the next commands (checks it first)', [
     'nw login --server https://nw.example:8817 --token "$(cat /var/lib/netwatcher/admin-token)"',
     'nw login --server https://nw.example:8817 --token TOKEN --ca-file ca.pem',
+    'nw login --server https://nw.example:8817 --service-principal -u APPID -p "$SECRET"   # as a service principal (docs/access.md)',
   ])
     .requiredOption('--server <url>', 'server URL')
-    .requiredOption('--token <token>', 'bearer token')
+    .option('--token <token>', 'bearer token (the admin token)')
+    .option('--service-principal', 'log in as a service principal: -u APPID -p SECRET')
+    .option('-u, --username <appId>', 'app id of the service principal (with --service-principal)')
+    .option('-p, --password <secret>', 'secret of the service principal (with --service-principal)')
     .option('--ca-file <file>', "CA certificate (PEM) of the server's private certificate")
     .action(act((o) => login(o, ctx)));
 

@@ -7,12 +7,14 @@ import { authenticateSession, isPortalPath, sessionIdOf, registerPortalRoutes, S
 import { parseJsonBody } from '../model/index.js';
 import { authenticate, bearerToken } from './auth.js';
 import { assertCleanUrl, assertRouteNames } from './input-guard.js';
-import { accessTokenKey, authenticateRequest } from './oauth.js';
+import { accessTokenKey, authenticatePrincipal } from './oauth.js';
+import { principalOfSession } from './session-principal.js';
 import { isIdentityPublicPath, registerIdentityRoutes } from './routes/identity.js';
 import { retryAfterFor } from './retry-after.js';
 import type { ServerContext } from './services/context.js';
 import { registerAgentRoutes, AGENT_CA_PATH, AGENT_ENROLL_PATH } from './routes/agents.js';
-import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
+import { buildOpenApiDocument, OPENAPI_PATH, routeAuthorization } from './openapi.js';
+import { authorizationFailed, authorizeRoute, BLOB_READ_DATA_ACTION, isAuthorized } from './rbac/index.js';
 import { boundPort, requestBaseUrl, setBaseUrlPolicy } from './request-context.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerPacketCaptureRoutes } from './routes/packet-captures.js';
@@ -25,6 +27,8 @@ import { isAlertCaptureTriggerPath, registerAlertCaptureRoutes, registerAlertCap
 import { registerAlertRoutes } from './routes/alerts.js';
 import { registerMetricRoutes } from './routes/metrics.js';
 import { registerCredentialRoutes } from './routes/credentials.js';
+import { registerAuthorizationRoutes } from './routes/authorization.js';
+import { registerServicePrincipalRoutes } from './routes/service-principals.js';
 
 /** Largest JSON body accepted (ARM's own limit is 4 MiB; ours are small). */
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
@@ -63,6 +67,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   // Behind a TLS-terminating proxy the public URL says https even when this process serves http.
   const sessionCookieSecure = Boolean(tls) || (ctx.config.publicUrl ?? '').toLowerCase().startsWith('https:');
   const accessKey = accessTokenKey(ctx.signingKey);
+  const routeCheck = { store: ctx.store, subscriptionId: ctx.config.subscriptionId };
 
   app.addHook('onRequest', async (req, reply) => {
     const clientId = req.headers['x-ms-client-request-id'];
@@ -76,10 +81,13 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     // The portal's requests carry its session cookie instead of a bearer token (and its CSRF
     // token on changes); a bearer token, when given, is what counts, so API clients are unaffected.
     if (bearerToken(req) === null && sessionIdOf(req, sessionCookieSecure) !== null) {
-      await authenticateSession(sessions, req, sessionCookieSecure);
-      return;
+      const session = await authenticateSession(sessions, req, sessionCookieSecure);
+      req.principal = await principalOfSession(ctx.store, session.principal);
+    } else {
+      req.principal = await authenticatePrincipal(ctx.store, accessKey, req);
     }
-    await authenticateRequest(ctx.store, accessKey, req, ['admin']);
+    // Every route's action at its scope, from the operation table (src/server/rbac).
+    await authorizeRoute(routeCheck, req, req.principal, req.routeOptions.url === undefined ? undefined : routeAuthorization(req.method, req.routeOptions.url));
   });
 
   app.setErrorHandler((error: FastifyError | ApiError, req, reply) => {
@@ -153,6 +161,8 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     registerMetricRoutes(arm, ctx);
     registerAlertCaptureRoutes(arm, ctx);
     registerCredentialRoutes(arm, ctx);
+    registerAuthorizationRoutes(arm, ctx);
+    registerServicePrincipalRoutes(arm, ctx);
   });
 
   // The web portal: its page and assets, and sign-in/out into a cookie session (src/web).
@@ -172,7 +182,15 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
         return secret?.type === 'local' && secret.rootDir ? secret.rootDir : null;
       },
       authorizeRead: async (req) => {
-        try { await authenticateRequest(ctx.store, accessKey, req, ['admin']); return true; } catch { return false; }
+        let principal;
+        try { principal = await authenticatePrincipal(ctx.store, accessKey, req); } catch { return false; }
+        req.principal = principal;
+        // Reading a blob is a data action, at the account's scope (host files: the subscription's).
+        const accountName = (req.params as { account?: string }).account ?? '';
+        const account = (await ctx.store.listResources('storageAccount')).find((a) => a.name.toLowerCase() === accountName.toLowerCase());
+        const scope = account?.id ?? `/subscriptions/${ctx.config.subscriptionId}`;
+        if (await isAuthorized(ctx.store, principal, BLOB_READ_DATA_ACTION, true, scope)) return true;
+        return { forbidden: authorizationFailed(principal, BLOB_READ_DATA_ACTION, scope).message };
       },
     });
   });

@@ -15,6 +15,8 @@ export interface CredentialInfo {
   vmKey: string | null;
   /** What the token is for, as its row says. */
   description: string | null;
+  /** The service principal (object id) of a client secret; null for other kinds. */
+  principalId: string | null;
 }
 
 /**
@@ -31,7 +33,7 @@ export async function verifyCredential(store: Store, token: string): Promise<Cre
   if (token.length === 0 || token.length > 512) return null;
   const info = await store.verifyToken(token);
   if (!info || info.kind === 'enrollment') return null;
-  return { id: info.id, kind: info.kind, vmKey: info.vmKey, description: info.description };
+  return { id: info.id, kind: info.kind, vmKey: info.vmKey, description: info.description, principalId: info.principalId };
 }
 
 /** The kind a token's prefix announces (for secret scanners and messages), or null for an unprefixed or unknown string. It proves nothing: only {@link verifyCredential} does. */

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ApiError } from '../lib/index.js';
 import type { Store, TokenInfo } from '../store/index.js';
 import { authenticate, bearerToken, type CredentialInfo } from './auth.js';
+import { ADMIN_PRINCIPAL_ID, type Principal } from './principal.js';
 
 /**
  * OAuth 2.0 client-credentials for Azure's own clients (reference/azure-cli-wire-notes.md §3.2):
@@ -21,20 +22,21 @@ export const ACCESS_TOKEN_PREFIX = 'nwo_';
 export const ACCESS_TOKEN_LIFETIME_IN_SECONDS = 3600;
 
 /**
- * Kinds of principal that may trade a credential for an access token. Only the admin credential
- * today; service principals (with their own client id and secret) are added as another kind with
- * its own verifier, without changing the token format.
+ * Kinds of principal that may trade a credential for an access token: the admin credential and a
+ * service principal's client secret, each with its own verifier, in one token format.
  */
-export type PrincipalKind = 'admin';
+export type PrincipalKind = 'admin' | 'servicePrincipal';
 
 /** What an access token says about its bearer. */
 export const accessTokenClaimsSchema = z.object({
   /** Format version. */
   v: z.literal(1),
   /** The principal's kind. */
-  pk: z.enum(['admin']),
+  pk: z.enum(['admin', 'servicePrincipal']),
   /** Id of the credential it was traded for (api_tokens.id). */
   cid: z.string().min(1),
+  /** The principal it acts for (a service principal's object id; the admin's fixed id). */
+  pid: z.string().min(1).optional(),
   /** Issued at and expiry, in Unix seconds. */
   iat: z.number().int(),
   exp: z.number().int(),
@@ -44,10 +46,10 @@ export const accessTokenClaimsSchema = z.object({
 export type AccessTokenClaims = z.infer<typeof accessTokenClaimsSchema>;
 
 /** The credential behind an authenticated request (for an access token: the credential it was traded for). */
-export type AuthenticatedCredential = Pick<CredentialInfo, 'id' | 'kind' | 'vmKey'>;
+export type AuthenticatedCredential = Pick<CredentialInfo, 'id' | 'kind' | 'vmKey' | 'principalId'>;
 
 /** A verified client credential: the principal and the credential's id (what access tokens bind to). */
-export interface VerifiedClient { principalKind: PrincipalKind; credentialId: string }
+export interface VerifiedClient { principalKind: PrincipalKind; credentialId: string; /** The principal's id, carried in the token (`pid`). */ principalId?: string }
 
 /** Checks a client id and secret for one principal kind; null when they are not that kind's. */
 export type ClientCredentialVerifier = (store: Store, clientId: string | undefined, clientSecret: string) => Promise<VerifiedClient | null>;
@@ -59,11 +61,25 @@ export type ClientCredentialVerifier = (store: Store, clientId: string | undefin
 export const adminClientVerifier: ClientCredentialVerifier = async (store, _clientId, clientSecret) => {
   if (clientSecret.startsWith(ACCESS_TOKEN_PREFIX)) return null;
   const info = await store.verifyToken(clientSecret);
-  return info?.kind === 'admin' ? { principalKind: 'admin', credentialId: info.id } : null;
+  return info?.kind === 'admin' ? { principalKind: 'admin', credentialId: info.id, principalId: ADMIN_PRINCIPAL_ID } : null;
 };
 
-/** Verifiers tried in order by the token endpoint (a service-principal verifier goes here). */
-export const CLIENT_VERIFIERS: readonly ClientCredentialVerifier[] = [adminClientVerifier];
+/**
+ * A service principal's client secret, with its app id as the client id (`az login
+ * --service-principal -u APPID -p SECRET` sends both): the secret must be one of that app's.
+ */
+export const servicePrincipalClientVerifier: ClientCredentialVerifier = async (store, clientId, clientSecret) => {
+  if (!clientId || clientSecret.startsWith(ACCESS_TOKEN_PREFIX)) return null;
+  const info = await store.verifyToken(clientSecret);
+  if (info?.kind !== 'servicePrincipal' || !info.principalId) return null;
+  const sp = await store.findServicePrincipal(info.principalId);
+  // The client id names the app (its app id, or its object id): a secret never logs in as another app.
+  if (!sp || (clientId.toLowerCase() !== sp.appId.toLowerCase() && clientId.toLowerCase() !== sp.objectId.toLowerCase())) return null;
+  return { principalKind: 'servicePrincipal', credentialId: info.id, principalId: sp.objectId };
+};
+
+/** Verifiers tried in order by the token endpoint. */
+export const CLIENT_VERIFIERS: readonly ClientCredentialVerifier[] = [adminClientVerifier, servicePrincipalClientVerifier];
 
 /** The HMAC key of access tokens, derived from the server's signing key so it is never the storage URL key itself. */
 export function accessTokenKey(signingKey: Buffer): Buffer {
@@ -77,7 +93,7 @@ function sign(key: Buffer, payload: string): string {
 /** Mints a signed access token for a verified client. */
 export function mintAccessToken(key: Buffer, client: VerifiedClient, nowInMs = Date.now(), lifetimeInSeconds = ACCESS_TOKEN_LIFETIME_IN_SECONDS): { accessToken: string; claims: AccessTokenClaims } {
   const iat = Math.floor(nowInMs / 1000);
-  const claims: AccessTokenClaims = { v: 1, pk: client.principalKind, cid: client.credentialId, iat, exp: iat + lifetimeInSeconds };
+  const claims: AccessTokenClaims = { v: 1, pk: client.principalKind, cid: client.credentialId, ...(client.principalId ? { pid: client.principalId } : {}), iat, exp: iat + lifetimeInSeconds };
   const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
   return { accessToken: `${ACCESS_TOKEN_PREFIX}${payload}.${sign(key, payload)}`, claims };
 }
@@ -104,7 +120,9 @@ export async function verifyAccessToken(store: Store, key: Buffer, token: string
   const credential = await store.tokenById(claims.cid);
   // A rotated or revoked credential is gone from the store: its access tokens die with it.
   if (!credential || credential.kind === 'enrollment' || credential.kind !== claims.pk) return null;
-  return { id: credential.id, kind: credential.kind, vmKey: credential.vmKey };
+  // The principal the token names must still own the credential (a secret never moves between principals; this is belt and braces).
+  if (claims.pk === 'servicePrincipal' && claims.pid !== undefined && claims.pid.toLowerCase() !== (credential.principalId ?? '').toLowerCase()) return null;
+  return { id: credential.id, kind: credential.kind, vmKey: credential.vmKey, principalId: credential.principalId };
 }
 
 /**
@@ -119,6 +137,27 @@ export async function authenticateRequest(store: Store, key: Buffer, request: Fa
     return info;
   }
   return authenticate(store, request, allowed);
+}
+
+/** Kinds of credential that authenticate API requests (agents' credentials open only the agent channel). */
+export const API_CREDENTIAL_KINDS: readonly CredentialInfo['kind'][] = ['admin', 'servicePrincipal'];
+
+/**
+ * The principal an authenticated credential acts for: the admin, or the service principal whose
+ * secret it is (401 when that principal is gone). The one place a credential becomes a Principal.
+ */
+export async function principalOfCredential(store: Store, credential: AuthenticatedCredential): Promise<Principal> {
+  if (credential.kind === 'admin') return { kind: 'admin', id: ADMIN_PRINCIPAL_ID, displayName: 'admin', groups: [], credentialId: credential.id };
+  if (credential.kind === 'servicePrincipal' && credential.principalId) {
+    const sp = await store.findServicePrincipal(credential.principalId);
+    if (sp) return { kind: 'servicePrincipal', id: sp.objectId, displayName: sp.displayName, groups: [], credentialId: credential.id };
+  }
+  throw new ApiError('AuthenticationFailed', 'Authentication failed. The credential does not belong to a principal of the API.');
+}
+
+/** Authenticates an API request (access token or credential) and answers who it acts for. */
+export async function authenticatePrincipal(store: Store, key: Buffer, request: FastifyRequest): Promise<Principal> {
+  return principalOfCredential(store, await authenticateRequest(store, key, request, API_CREDENTIAL_KINDS));
 }
 
 /** The closed set of OAuth errors the token endpoint answers (RFC 6749 §5.2), with their status. */
@@ -163,5 +202,5 @@ export async function exchangeClientCredentials(store: Store, key: Buffer, form:
       return { token_type: 'Bearer', access_token: accessToken, expires_in: ACCESS_TOKEN_LIFETIME_IN_SECONDS, ext_expires_in: ACCESS_TOKEN_LIFETIME_IN_SECONDS };
     }
   }
-  throw new OAuthError('invalid_client', 'The client secret is not a valid netwatcher credential (use the admin token in DATA_DIR/admin-token).');
+  throw new OAuthError('invalid_client', 'The client secret is not a valid netwatcher credential for this client id (a service principal\'s app id and secret, or the admin token in DATA_DIR/admin-token).');
 }

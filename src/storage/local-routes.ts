@@ -27,8 +27,8 @@ export interface LocalStorageRoutesOptions {
   resolveLocalRoot(accountName: string): Promise<string | null>;
   /** Same key the local BlobStore signs with. */
   signingKey: Buffer;
-  /** The server's normal bearer-token check, for downloads (GET/HEAD without a signature). */
-  authorizeRead(request: FastifyRequest): Promise<boolean>;
+  /** The server's normal bearer-token check, for downloads (GET/HEAD without a signature): false when unauthenticated, `{ forbidden }` (a 403 with that message) when the caller may not read blobs here. */
+  authorizeRead(request: FastifyRequest): Promise<boolean | { forbidden: string }>;
 }
 
 interface BlobRouteParams {
@@ -221,7 +221,9 @@ export function registerLocalStorageRoutes(app: FastifyInstance, opts: LocalStor
   }
 
   async function resolveReadable(request: FastifyRequest<{ Params: BlobRouteParams }>): Promise<{ path: string; sizeInBytes: number }> {
-    if (!(await opts.authorizeRead(request))) throw new RequestRejection(401, 'AuthenticationFailed', 'authentication is required to read blobs');
+    const allowed = await opts.authorizeRead(request);
+    if (allowed === false) throw new RequestRejection(401, 'AuthenticationFailed', 'authentication is required to read blobs');
+    if (allowed !== true) throw new RequestRejection(403, 'AuthorizationFailed', allowed.forbidden);
     const root = await opts.resolveLocalRoot(request.params.account);
     if (root === null) throw new RequestRejection(404, 'StorageAccountNotFound', `no local storage account named ${request.params.account}`);
     const path = localBlobFilePath(root, { container: request.params.container, blobPath: request.params['*'] });

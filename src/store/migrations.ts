@@ -139,6 +139,27 @@ export const MIGRATIONS: readonly string[] = [
      created_at timestamptz NOT NULL DEFAULT now()
    );
    CREATE INDEX IF NOT EXISTS agent_orders_by_vm ON agent_orders (vm_key, id);`,
+  // Service principals and role assignments (issue 16 §1–2): an app's client secrets are api_tokens
+  // rows of kind servicePrincipal that name it in principal_id (hashed, like every token).
+  `CREATE TABLE IF NOT EXISTS service_principals (
+     object_id text PRIMARY KEY,
+     app_id text NOT NULL UNIQUE,
+     display_name text NOT NULL,
+     created_at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE UNIQUE INDEX IF NOT EXISTS service_principals_by_name ON service_principals (lower(display_name));
+   ALTER TABLE api_tokens ADD COLUMN IF NOT EXISTS principal_id text;
+   CREATE INDEX IF NOT EXISTS api_tokens_by_principal ON api_tokens (principal_id);
+   CREATE TABLE IF NOT EXISTS role_assignments (
+     id text PRIMARY KEY,
+     scope text NOT NULL,
+     role_definition_id text NOT NULL,
+     principal_id text NOT NULL,
+     principal_type text NOT NULL,
+     description text,
+     created_at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE INDEX IF NOT EXISTS role_assignments_by_principal ON role_assignments (lower(principal_id));`,
 ];
 
 /** Brings the schema up to date; safe to call from several replicas at once (advisory lock). */

@@ -1,15 +1,18 @@
 import type { Store } from '../store/index.js';
 
-/** Who a sign-in proved to be, or why it failed. */
+/** Who a sign-in proved to be (as a portal session stores it), or why it failed. */
 export type SignInOutcome = { ok: true; principal: string } | { ok: false; message: string };
 
 /**
- * The portal's one way in today: the admin token (DATA_DIR/admin-token, `nw up` prints where).
- * Kept apart so later ways (service principals, OpenID Connect) are added here and nowhere else.
+ * The portal's token sign-in: the admin token (DATA_DIR/admin-token, `nw up` prints where) or a
+ * service principal's client secret. The session then acts for that principal, with its roles
+ * (src/server/session-principal.ts reads what is stored here). Kept apart so other ways in
+ * (OpenID Connect) are added beside it.
  */
 export async function signInWithToken(store: Store, token: unknown): Promise<SignInOutcome> {
-  if (typeof token !== 'string' || token.trim() === '') return { ok: false, message: 'Give the admin token (the file admin-token in the server\'s data folder).' };
+  if (typeof token !== 'string' || token.trim() === '') return { ok: false, message: 'Give the admin token (the file admin-token in the server\'s data folder) or a service principal\'s secret.' };
   const info = await store.verifyToken(token.trim());
-  if (!info || info.kind !== 'admin') return { ok: false, message: 'That token is not valid for this server.' };
-  return { ok: true, principal: 'admin' };
+  if (info?.kind === 'admin') return { ok: true, principal: 'admin' };
+  if (info?.kind === 'servicePrincipal' && info.principalId) return { ok: true, principal: `servicePrincipal:${info.principalId}` };
+  return { ok: false, message: 'That token is not valid for this server.' };
 }

@@ -7,6 +7,11 @@ points at the versions the packaged SDK has: network 2022-07-01 (azure-mgmt-netw
 ships one API version, whose operations live in `azure.mgmt.network.operations`) and compute
 2022-08-01. On the wire it changes only the api-version query parameter. Nothing else about az
 is changed. See docs/sdk.md, "The Azure CLI".
+
+Second, `az role assignment` and `az role definition` read `client.config.subscription_id` of
+the authorization SDK's operation groups, which Debian's newer python3-azure calls `_config`
+('RoleAssignmentsOperations' object has no attribute 'config', before any request): the operation
+classes az gets get a read-only `config` that is their `_config`. Nothing on the wire changes.
 """
 import importlib
 import importlib.abc
@@ -33,12 +38,49 @@ class _AliasLoader(importlib.abc.Loader):
         pass
 
 
+ROLE_CLIENT_FACTORY = 'azure.cli.command_modules.role._client_factory'
+
+
+def _with_config_alias(factory):
+    """Wraps az's authorization client factory: the operation groups it hands out answer `.config`."""
+    def wrapped(*args, **kwargs):
+        client = factory(*args, **kwargs)
+        for group in ('role_assignments', 'role_definitions'):
+            ops_class = type(getattr(client, group))
+            if not hasattr(ops_class, 'config'):
+                ops_class.config = property(lambda self: self._config)
+        return client
+    return wrapped
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    """Runs a module's own loader, then wraps its authorization client factory (before `custom` imports it by name)."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def create_module(self, spec):
+        return self._inner.create_module(spec)
+
+    def exec_module(self, module):
+        self._inner.exec_module(module)
+        module._auth_client_factory = _with_config_alias(module._auth_client_factory)
+
+
 class _AliasFinder(importlib.abc.MetaPathFinder):
     """Imports the aliased modules lazily: the network operations module is large."""
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname in ALIASES:
             return importlib.util.spec_from_loader(fullname, _AliasLoader(ALIASES[fullname]))
+        if fullname == ROLE_CLIENT_FACTORY:
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, 'find_spec'):
+                    continue
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None and spec.loader is not None:
+                    spec.loader = _PatchingLoader(spec.loader)
+                    return spec
         return None
 
 

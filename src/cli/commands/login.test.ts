@@ -38,4 +38,21 @@ describe('nw login', () => {
     await assert.rejects(login({ server: server.url, token: 'bad' }, ctx), (e: unknown) => e instanceof ApiError && e.statusCode === 401 && /refused the token/.test(e.message));
     await assert.rejects(stat(configPath));
   });
+
+  test('--service-principal trades the app id and secret at the token endpoint, checks the subscription, saves the secret', async () => {
+    server.on('POST', '/adfs/oauth2/token', (req) => {
+      const form = new URLSearchParams(String(req.body));
+      return form.get('client_id') === 'app-1' && form.get('client_secret') === 'nws_good' && form.get('grant_type') === 'client_credentials'
+        ? { status: 200, body: { token_type: 'Bearer', access_token: 'nwo_x', expires_in: 3600, ext_expires_in: 3600 } }
+        : { status: 401, body: { error: 'invalid_client', error_description: 'The client secret is not valid for this client id.' } };
+    });
+    server.on('GET', TEST_SUB, (req) => (req.headers['authorization'] === 'Bearer nws_good' ? { status: 200, body: { id: TEST_SUB } } : { status: 401, body: { error: { code: 'AuthenticationFailed', message: 'no' } } }));
+    const configPath = join(dir, 'sp.json');
+    const ctx = createTestContext(server.url, { configPath });
+    await assert.rejects(login({ server: server.url, servicePrincipal: true, username: 'app-2', password: 'nws_good' }, ctx), /refused the service principal app-2: The client secret is not valid/);
+    await assert.rejects(stat(configPath));
+    await assert.rejects(login({ server: server.url, servicePrincipal: true, token: 'x', password: 'y', username: 'z' }, ctx), /not both/);
+    await login({ server: server.url, servicePrincipal: true, username: 'app-1', password: 'nws_good' }, ctx);
+    assert.equal(JSON.parse(await readFile(configPath, 'utf8')).token, 'nws_good');
+  });
 });

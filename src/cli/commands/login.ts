@@ -4,7 +4,7 @@ import { ArmClient } from '../arm-client.js';
 import { watcherListPath } from '../arm-paths.js';
 import { createCaFetch } from '../ca-fetch.js';
 import { DEFAULT_SUBSCRIPTION_ID, normalizeServerUrl, saveCliConfig, type CliConfig } from '../config.js';
-import type { CliContext, CommonOptions } from '../context.js';
+import type { CliContext, CommonOptions, FetchFunction } from '../context.js';
 import { ApiError, CliError, UsageError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
@@ -17,6 +17,24 @@ export interface LoginOptions extends CommonOptions {
   token?: string;
   /** PEM file of the CA that signed the server's certificate. */
   caFile?: string;
+  /** Log in as a service principal: `username` is its app id, `password` its secret. */
+  servicePrincipal?: boolean;
+  username?: string;
+  password?: string;
+}
+
+/**
+ * Trades the app id and secret at the server's token endpoint (as `az login --service-principal`
+ * does), so a secret given with another app's id is refused here rather than used.
+ */
+async function checkServicePrincipal(server: string, appId: string, secret: string, fetchFn: FetchFunction): Promise<void> {
+  const response = await fetchFn(`${server}/adfs/oauth2/token`, {
+    method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: appId, client_secret: secret }).toString(),
+  });
+  if (response.ok) return;
+  const body = await response.json().catch(() => ({})) as { error?: string; error_description?: string };
+  throw new ApiError(response.status, body.error ?? 'invalid_client', `the server at ${server} refused the service principal ${appId}: ${body.error_description ?? response.statusText}`);
 }
 
 /**
@@ -26,7 +44,9 @@ export interface LoginOptions extends CommonOptions {
  */
 export async function login(options: LoginOptions, ctx: CliContext): Promise<Record<string, unknown>> {
   const server = normalizeServerUrl(requireOption('--server', options.server));
-  const token = requireOption('--token', options.token);
+  if (options.servicePrincipal && options.token) throw new UsageError('usage error: --token TOKEN | --service-principal -u APPID -p SECRET (not both)');
+  if (!options.servicePrincipal && (options.username || options.password)) throw new UsageError('usage error: -u and -p go with --service-principal');
+  const token = options.servicePrincipal ? requireOption('--password', options.password) : requireOption('--token', options.token);
   if (!/^https?:\/\//i.test(server)) throw new UsageError(`argument --server: expected an http:// or https:// URL, got '${server}'`);
   if (!ctx.configPath) throw new CliError('no configuration file path is known');
   const subscriptionId = options.subscription ?? DEFAULT_SUBSCRIPTION_ID;
@@ -42,9 +62,11 @@ export async function login(options: LoginOptions, ctx: CliContext): Promise<Rec
     fetchFn = createCaFetch(ca);
   }
 
+  if (options.servicePrincipal) await checkServicePrincipal(server, requireOption('--username', options.username), token, fetchFn);
   const client = new ArmClient({ serverUrl: server, token, fetch: fetchFn, debug: options.debug ? ctx.err : undefined });
   try {
-    await client.request('GET', watcherListPath(subscriptionId));
+    // A service principal may hold roles on one resource group only: its check is the subscription itself, which any principal may read.
+    await client.request('GET', options.servicePrincipal ? `/subscriptions/${subscriptionId}` : watcherListPath(subscriptionId));
   } catch (error) {
     if (error instanceof ApiError && (error.statusCode === 401 || error.statusCode === 403)) {
       throw new ApiError(error.statusCode, error.code, `the server at ${server} refused the token: ${error.message}`);

@@ -39,7 +39,8 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: ServerContext)
     const base = requestBaseUrl(req);
     // az reads loginEndpoint, audiences[0] (the token audience), graphEndpoint and galleryEndpoint.
     return {
-      galleryEndpoint: `${base}/`, graphEndpoint: `${base}/`, portalEndpoint: `${base}/`,
+      // microsoftGraphResourceId: az 2.45 calls Microsoft Graph there (role assignments resolve --assignee).
+      galleryEndpoint: `${base}/`, graphEndpoint: `${base}/`, portalEndpoint: `${base}/`, microsoftGraphResourceId: `${base}/`,
       authentication: { loginEndpoint: `${base}${AUTHORITY_PATH}`, audiences: [`${base}/`], tenant: 'adfs', identityProvider: 'ADFS' },
       name: 'netwatcher', suffixes: {},
     };

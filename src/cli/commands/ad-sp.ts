@@ -1,0 +1,86 @@
+import { connect } from '../client-factory.js';
+import type { CliContext, CommonOptions } from '../context.js';
+import { CliError, UsageError } from '../errors.js';
+import { requireOption } from '../option-values.js';
+import { writeOutput } from '../output.js';
+
+/** The server's service principal API (admin only). */
+const SP_PATH = '/admin/v1/servicePrincipals';
+const ARM_SCOPE = /^\/subscriptions\/[^/]+(\/resourceGroups\/[^/]+)?$/i;
+
+/** Options of `nw ad sp create-for-rbac`. */
+export interface CreateForRbacOptions extends CommonOptions {
+  name?: string;
+  role?: string;
+  /** Scopes of the role assignment (`--scopes A B`), subscription or resource group ids. */
+  scopes?: string[];
+}
+
+/** The GUID id of a role, found by name as az does (`roleName eq '…'`). */
+async function roleDefinitionId(ctx: CliContext, options: CommonOptions, role: string, scope: string): Promise<string> {
+  const conn = connect(ctx, options);
+  const r = await conn.client.request('GET', `${scope}/providers/Microsoft.Authorization/roleDefinitions`, { query: { $filter: `roleName eq '${role.replace(/'/g, "''")}'` } });
+  const found = (r.body as { value?: Array<{ id: string }> }).value ?? [];
+  if (found.length === 0) throw new UsageError(`Role '${role}' doesn't exist (nw role definition list shows the roles).`);
+  return found[0]!.id;
+}
+
+/**
+ * `nw ad sp create-for-rbac`: creates a service principal and, with --role and --scopes, assigns
+ * it that role at each scope. Prints appId, displayName, password and tenant once, as az does
+ * (the server keeps only the password's hash). A failed assignment deletes the new principal
+ * again, so nothing half-made is left.
+ * @example await createForRbac({ name: 'ci-bot', role: 'Network Contributor', scopes: ['/subscriptions/S/resourceGroups/rg1'] }, ctx);
+ */
+export async function createForRbac(options: CreateForRbacOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+  const name = requireOption('--name', options.name);
+  const scopes = options.scopes ?? [];
+  if (Boolean(options.role) !== (scopes.length > 0)) throw new UsageError('usage error: --role and --scopes must be used together');
+  for (const scope of scopes) if (!ARM_SCOPE.test(scope)) throw new UsageError(`argument --scopes: '${scope}' is not a subscription or resource group id (/subscriptions/S or /subscriptions/S/resourceGroups/RG)`);
+  const conn = connect(ctx, options);
+  // The role is resolved before anything is created, so a misspelt role creates nothing.
+  const roleId = options.role ? await roleDefinitionId(ctx, options, options.role, `/subscriptions/${ctx.config.subscriptionId}`) : null;
+  const created = (await conn.client.request('POST', SP_PATH, { body: { displayName: name } })).body as { appId: string; objectId: string; displayName: string; password: string; tenant: string };
+  try {
+    for (const scope of scopes) {
+      await conn.client.request('PUT', `${scope}/providers/Microsoft.Authorization/roleAssignments/${crypto.randomUUID()}`, {
+        body: { properties: { roleDefinitionId: roleId, principalId: created.objectId, principalType: 'ServicePrincipal' } },
+      });
+    }
+  } catch (error) {
+    await conn.client.request('DELETE', `${SP_PATH}/${created.objectId}`).catch(() => undefined);
+    throw new CliError(`the role assignment failed, so service principal '${name}' was deleted again: ${(error as Error).message}`);
+  }
+  ctx.err.write('The output includes credentials that you must protect. Be sure that you do not include these credentials in your code or check the credentials into your source control.\n');
+  const result = { appId: created.appId, displayName: created.displayName, password: created.password, tenant: created.tenant };
+  writeOutput(ctx.out, result, options.output);
+  return result;
+}
+
+/** `nw ad sp list`: every service principal (app id, object id, name; never a secret). */
+export async function servicePrincipalList(options: CommonOptions, ctx: CliContext): Promise<unknown[]> {
+  const r = await connect(ctx, options).client.request('GET', SP_PATH);
+  const value = (r.body as { value: unknown[] }).value;
+  writeOutput(ctx.out, value, options.output);
+  return value;
+}
+
+/** Options naming one service principal (`--id`: app id, object id or name). */
+export interface ServicePrincipalIdOptions extends CommonOptions { id?: string }
+
+/** `nw ad sp credential reset --id APPID`: a new secret, printed once; the old one and its access tokens stop working at once. */
+export async function servicePrincipalCredentialReset(options: ServicePrincipalIdOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+  const id = requireOption('--id', options.id);
+  const r = await connect(ctx, options).client.request('POST', `${SP_PATH}/${encodeURIComponent(id)}/resetCredential`, { body: {} });
+  ctx.err.write('The output includes credentials that you must protect. Be sure that you do not include these credentials in your code or check the credentials into your source control.\n');
+  const result = r.body as Record<string, unknown>;
+  writeOutput(ctx.out, result, options.output);
+  return result;
+}
+
+/** `nw ad sp delete --id APPID`: deletes it with its secrets, access tokens and role assignments. Prints nothing, as az. */
+export async function servicePrincipalDelete(options: ServicePrincipalIdOptions, ctx: CliContext): Promise<void> {
+  const id = requireOption('--id', options.id);
+  const r = await connect(ctx, options).client.request('DELETE', `${SP_PATH}/${encodeURIComponent(id)}`);
+  if (r.status === 204) throw new CliError(`service principal '${id}' was not found`);
+}
