@@ -25,6 +25,10 @@ import { isAlertCaptureTriggerPath, registerAlertCaptureRoutes, registerAlertCap
 import { registerAlertRoutes } from './routes/alerts.js';
 import { registerMetricRoutes } from './routes/metrics.js';
 import { registerCredentialRoutes } from './routes/credentials.js';
+import { registerActivityLogRoutes } from './routes/activity-log.js';
+import { ActivityLogStore, registerActivityLogHooks } from './activity-log.js';
+import { isJwtShaped } from './oidc.js';
+import { ADMIN_PRINCIPAL_ID } from './principal.js';
 
 /** Largest JSON body accepted (ARM's own limit is 4 MiB; ours are small). */
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
@@ -75,12 +79,22 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     if (isPublicPath(path) || isPortalPath(path)) return;
     // The portal's requests carry its session cookie instead of a bearer token (and its CSRF
     // token on changes); a bearer token, when given, is what counts, so API clients are unaffected.
-    if (bearerToken(req) === null && sessionIdOf(req, sessionCookieSecure) !== null) {
-      await authenticateSession(sessions, req, sessionCookieSecure);
+    const bearer = bearerToken(req);
+    if (bearer === null && sessionIdOf(req, sessionCookieSecure) !== null) {
+      const session = await authenticateSession(sessions, req, sessionCookieSecure);
+      req.principal = session.identity;
       return;
     }
-    await authenticateRequest(ctx.store, accessKey, req, ['admin']);
+    // Single sign-on: a JWT goes to the identity provider's verifier (netwatcher's own tokens are never JWTs).
+    if (ctx.oidc && bearer !== null && isJwtShaped(bearer)) {
+      req.principal = await ctx.oidc.verifyAccessToken(bearer);
+      return;
+    }
+    const credential = await authenticateRequest(ctx.store, accessKey, req, ['admin']);
+    req.principal ??= { kind: 'admin', id: ADMIN_PRINCIPAL_ID, displayName: 'admin', groups: [], credentialId: credential.id };
   });
+  // The activity log: after the authentication hook (it reads request.principal), before the route plugins load.
+  registerActivityLogHooks(app, { store: new ActivityLogStore(ctx.store.db), logger: ctx.logger, trustProxy: Boolean(ctx.config.trustProxy) });
 
   app.setErrorHandler((error: FastifyError | ApiError, req, reply) => {
     let apiError: ApiError;
@@ -153,6 +167,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     registerMetricRoutes(arm, ctx);
     registerAlertCaptureRoutes(arm, ctx);
     registerCredentialRoutes(arm, ctx);
+    registerActivityLogRoutes(arm, ctx);
   });
 
   // The web portal: its page and assets, and sign-in/out into a cookie session (src/web).

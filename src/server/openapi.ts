@@ -299,6 +299,7 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'post', path: `${ALERT_CAPTURES}/{alertCaptureName}/regenerateKey`, operationId: 'AlertCaptures_RegenerateKey', summary: 'A new key: answers the new trigger URL once', tag: 'AlertCaptures', responses: { 200: json() } },
   { method: 'get', path: `${ALERT_CAPTURES}/{alertCaptureName}/runs`, operationId: 'AlertCaptures_ListRuns', summary: 'What the endpoint did with each alert', tag: 'AlertCaptures', responses: { 200: json() }, pageable: null },
   { method: 'post', path: `${ALERT_CAPTURE_PATH_PREFIX}/{subscriptionId}/{resourceGroupName}/{alertCaptureName}`, operationId: 'AlertCaptures_Trigger', summary: "The trigger an action group's webhook calls: Azure's three alert payloads and Alertmanager's; authenticated by its key (?code= or x-functions-key)", tag: 'AlertCaptures', params: ['Code'], responses: { 200: json('Handled'), 202: json('Accepted') }, public: true },
+  { method: 'get', path: `${SUB}/providers/Microsoft.Insights/eventtypes/management/values`, operationId: 'ActivityLogs_List', summary: "The activity log: changes, refused attempts and packet reads, newest first ($filter: eventTimestamp ge|le, resourceGroupName, resourceId, resourceProvider, correlationId, caller, status eq; $select; nextLink)", tag: 'Monitoring', params: ['ActivityFilter', 'Select', 'SkipToken'], responses: { 200: json() }, pageable: 'nextLink' },
   { method: 'get', path: '/metrics', operationId: 'Prometheus_Get', summary: "The server's Prometheus metrics (admin token)", tag: 'Server', responses: { 200: { schema: null, description: 'Prometheus text format', contentType: 'text/plain' } } },
 
   { method: 'post', path: AGENT_ENROLL_PATH, operationId: 'Agent_Enroll', summary: "Trades a one-time enrolment token (in the body) for the host's credential", tag: 'Agent', body: 'Enrollment', responses: { 200: ok('EnrollmentResult') }, public: true },
@@ -353,6 +354,8 @@ const QUERY_PARAMETERS: Record<string, Json> = {
   Limit: { name: 'limit', in: 'query', required: false, description: 'Packets per page', schema: { type: 'integer', minimum: 1, maximum: PACKET_LIST_MAX_LIMIT, default: 100 } },
   DisplayFilter: { name: 'filter', in: 'query', required: false, description: 'Display filter, e.g. `ip.addr==10.0.0.1 && tcp.port==80` (docs/analysis.md)', schema: { type: 'string' } },
   Code: { name: 'code', in: 'query', required: false, description: "The endpoint's key (or the x-functions-key header)", schema: { type: 'string' } },
+  ActivityFilter: { name: '$filter', in: 'query', required: false, description: "OData conditions joined by `and`: eventTimestamp ge|le TIME, resourceGroupName, resourceId, resourceProvider, correlationId, caller or status eq 'VALUE'", schema: { type: 'string' } },
+  Select: { name: '$select', in: 'query', required: false, description: 'Comma-separated top-level event fields to return', schema: { type: 'string' } },
 };
 
 const HEADERS: Record<string, Json> = {

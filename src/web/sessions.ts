@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../store/index.js';
+import { ADMIN_PRINCIPAL_ID, type Principal } from '../server/principal.js';
 
 /** How long a session lives at most from sign-in. */
 export const SESSION_LIFETIME_IN_SECONDS = 12 * 3600;
@@ -10,10 +11,28 @@ const TOUCH_INTERVAL_IN_SECONDS = 60;
 
 /** A live portal session. */
 export interface PortalSession {
-  /** Who signed in (for the admin token: `admin`). */
+  /** Who signed in, as the portal shows it (for the admin token: `admin`; for a user: the name). */
   principal: string;
+  /** The principal the session's requests act for. */
+  identity: Principal;
   /** The synchronizer CSRF token every change must carry in `x-nw-csrf-token`. */
   csrfToken: string;
+}
+
+/**
+ * A session's principal as stored: `admin` for the admin token (what rotating it deletes), the
+ * user principal as JSON for a single sign-on.
+ */
+function storedPrincipal(principal: string | Principal): string {
+  return typeof principal === 'string' ? principal : principal.kind === 'admin' ? 'admin' : JSON.stringify(principal);
+}
+
+function identityOf(stored: string): Principal {
+  if (stored.startsWith('{')) {
+    const p = JSON.parse(stored) as Principal;
+    return { kind: p.kind, id: String(p.id), displayName: String(p.displayName), groups: Array.isArray(p.groups) ? p.groups.map(String) : [], credentialId: null };
+  }
+  return { kind: 'admin', id: ADMIN_PRINCIPAL_ID, displayName: stored, groups: [], credentialId: null };
 }
 
 /** The stored form of a session id: ids, like tokens, are never stored themselves. */
@@ -44,14 +63,15 @@ export class SessionStore {
   private get idleTimeoutInSeconds(): number { return this.options.idleTimeoutInSeconds ?? SESSION_IDLE_TIMEOUT_IN_SECONDS; }
 
   /** Starts a session; returns its id (for the cookie, shown nowhere else) and CSRF token. Expired sessions are swept. */
-  async create(principal: string): Promise<{ id: string; session: PortalSession; maxAgeInSeconds: number }> {
+  async create(principal: string | Principal): Promise<{ id: string; session: PortalSession; maxAgeInSeconds: number }> {
     const id = randomToken();
     const csrfToken = randomToken();
     await this.db.query(`DELETE FROM portal_sessions WHERE expires_at <= now() OR last_used_at <= now() - make_interval(secs => $1)`, [this.idleTimeoutInSeconds]);
     await this.db.query(
       `INSERT INTO portal_sessions (id_hash, principal, csrf_token, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))`,
-      [hashSessionId(id), principal, csrfToken, this.lifetimeInSeconds]);
-    return { id, session: { principal, csrfToken }, maxAgeInSeconds: this.lifetimeInSeconds };
+      [hashSessionId(id), storedPrincipal(principal), csrfToken, this.lifetimeInSeconds]);
+    const identity = identityOf(storedPrincipal(principal));
+    return { id, session: { principal: identity.displayName, identity, csrfToken }, maxAgeInSeconds: this.lifetimeInSeconds };
   }
 
   /** The live session with this id, or null (unknown, expired or idle too long); marks it used. */
@@ -63,7 +83,8 @@ export class SessionStore {
       [hashSessionId(id), this.idleTimeoutInSeconds, TOUCH_INTERVAL_IN_SECONDS]);
     if (!row) return null;
     if (row.stale) await this.db.query('UPDATE portal_sessions SET last_used_at = now() WHERE id_hash = $1', [hashSessionId(id)]);
-    return { principal: row.principal, csrfToken: row.csrf_token };
+    const identity = identityOf(row.principal);
+    return { principal: identity.displayName, identity, csrfToken: row.csrf_token };
   }
 
   /** Ends a session (sign-out); an unknown id is no error. */

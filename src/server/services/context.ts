@@ -2,6 +2,7 @@ import type { Logger, OutboundPolicy } from '../../lib/index.js';
 import type { Store } from '../../store/index.js';
 import type { ServerConfig } from '../config.js';
 import type { AgentHub } from '../agent-hub.js';
+import type { OidcVerifier } from '../oidc.js';
 
 /** What the services share: configuration, the store, the agent hub and the logger. */
 export interface ServerContext {
@@ -15,4 +16,6 @@ export interface ServerContext {
   tlsCa?: { pem: string; sha256: string } | null;
   /** Where the server may connect on users' behalf (webhooks, notifications, storage endpoints); absent: the built-in denials only. */
   outboundPolicy?: OutboundPolicy;
+  /** Verifier of the OpenID Connect provider's tokens (`--oidc-issuer`), or absent (no single sign-on). */
+  oidc?: OidcVerifier;
 }
