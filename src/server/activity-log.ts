@@ -181,7 +181,8 @@ export class ActivityLogStore {
     const add = (sql: string, value: unknown) => { params.push(value); where.push(sql.replace('?', `$${params.length}`)); };
     if (q.from) add('at >= ?', q.from);
     if (q.to) add('at <= ?', q.to);
-    if (q.subscriptionId) add('lower(subscription_id) = lower(?)', q.subscriptionId);
+    // Server-level events (sign-in, token endpoint, storage URLs) belong to no subscription: every subscription's log shows them.
+    if (q.subscriptionId) add('(subscription_id IS NULL OR lower(subscription_id) = lower(?))', q.subscriptionId);
     if (q.resourceGroup) add('lower(resource_group) = lower(?)', q.resourceGroup);
     if (q.resourceId) add('lower(resource_id) = lower(?)', q.resourceId);
     if (q.resourceProvider) add('lower(resource_provider) = lower(?)', q.resourceProvider);

@@ -187,7 +187,11 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
         return secret?.type === 'local' && secret.rootDir ? secret.rootDir : null;
       },
       authorizeRead: async (req) => {
-        try { await authenticateRequest(ctx.store, accessKey, req, ['admin']); return true; } catch { return false; }
+        try {
+          const credential = await authenticateRequest(ctx.store, accessKey, req, ['admin']);
+          req.principal ??= { kind: 'admin', id: ADMIN_PRINCIPAL_ID, displayName: 'admin', groups: [], credentialId: credential.id };
+          return true;
+        } catch { return false; }
       },
     });
   });

@@ -33,7 +33,7 @@ export interface ServerConfig {
   /** How long activity-log events are kept (`--activity-log-retention-days`, default 90). */
   activityLogRetentionInDays?: number;
   /** Single sign-on: access tokens of this OpenID Connect provider are accepted (`--oidc-issuer …`); see src/server/oidc.ts. */
-  oidc?: import('./oidc.js').OidcSettings;
+  oidc?: import('./oidc-settings.js').OidcSettings;
 }
 
 /** Defaults of optional settings. */
