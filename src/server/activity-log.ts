@@ -85,6 +85,8 @@ export function isRecorded(method: string, path: string, statusCode: number): bo
   if (m === 'PUT' && path.toLowerCase().startsWith('/storage/') && statusCode < 400) return false;
   if (statusCode === 401 || statusCode === 403) return true;
   if (CHANGE_METHODS.has(m)) return true;
+  // A sign-in through the identity provider ends in a GET of the callback.
+  if (m === 'GET' && path.toLowerCase() === '/portal/api/sso/callback') return true;
   return m === 'GET' && statusCode < 400 && isPacketRead(path);
 }
 

@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
-import { ApiError } from '../lib/index.js';
+import { ApiError, OutboundPolicy } from '../lib/index.js';
+import { outboundFetch } from '../lib/outbound-fetch.js';
 import { registerLocalStorageRoutes } from '../storage/index.js';
 import { authenticateSession, isPortalPath, sessionIdOf, registerPortalRoutes, SessionStore } from '../web/index.js';
 import { parseJsonBody } from '../model/index.js';
@@ -171,7 +172,10 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   });
 
   // The web portal: its page and assets, and sign-in/out into a cookie session (src/web).
-  void app.register(async (portal) => registerPortalRoutes(portal, { store: ctx.store, sessions, secure: sessionCookieSecure, subscriptionId: ctx.config.subscriptionId }));
+  const sso = ctx.oidc?.settings.clientId
+    ? { verifier: ctx.oidc, fetch: outboundFetch(ctx.outboundPolicy ?? OutboundPolicy.fromSettings()), key: createHmac('sha256', ctx.signingKey).update('netwatcher portal sso v1').digest() }
+    : undefined;
+  void app.register(async (portal) => registerPortalRoutes(portal, { store: ctx.store, sessions, secure: sessionCookieSecure, subscriptionId: ctx.config.subscriptionId, ...(sso ? { sso } : {}) }));
 
   // The alert-capture trigger checks its own key and reads any content type, up to 256 KB.
   void app.register(async (trigger) => registerAlertCaptureTrigger(trigger, ctx));
