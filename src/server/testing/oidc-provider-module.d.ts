@@ -4,5 +4,5 @@ declare module 'oidc-provider' {
     callback(): (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
     proxy: boolean;
   };
-  export default Provider;
+  export = Provider;
 }
