@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Store, migrate, openPglite, type Db } from '../store/index.js';
 import { parseCookies, sessionSetCookie } from './cookies.js';
+import { ADMIN_PRINCIPAL_ID } from '../server/principal.js';
 import { SessionStore, secretsEqual } from './sessions.js';
 
 let db: Db;
@@ -18,7 +19,11 @@ test('a session id is random, stored only as its hash, and finds its session', a
   assert.notEqual(a.session.csrfToken, b.session.csrfToken);
   const rows = await db.query<Record<string, unknown>>('SELECT * FROM portal_sessions');
   assert.ok(!JSON.stringify(rows).includes(a.id), 'the raw id is nowhere in the table');
-  assert.deepEqual(await sessions.get(a.id), { principal: 'admin', csrfToken: a.session.csrfToken });
+  assert.deepEqual(await sessions.get(a.id), { principal: 'admin', identity: { kind: 'admin', id: ADMIN_PRINCIPAL_ID, displayName: 'admin', groups: [], credentialId: null }, csrfToken: a.session.csrfToken });
+  // A single-sign-on user's session keeps the user principal (never a token).
+  const user = { kind: 'user' as const, id: 'oid-1', displayName: 'Alice', groups: ['g1'], credentialId: null };
+  const u = await sessions.create(user);
+  assert.deepEqual(await sessions.get(u.id), { principal: 'Alice', identity: user, csrfToken: u.session.csrfToken });
   assert.equal(await sessions.get('not-a-session'), null);
   assert.equal(await sessions.get(''), null);
 });
