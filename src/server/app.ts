@@ -192,6 +192,11 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
       },
       authorizeRead: async (req) => {
         try {
+          const bearer = bearerToken(req);
+          if (ctx.oidc && bearer !== null && isJwtShaped(bearer)) {
+            req.principal = await ctx.oidc.verifyAccessToken(bearer);
+            return true;
+          }
           const credential = await authenticateRequest(ctx.store, accessKey, req, ['admin']);
           req.principal ??= { kind: 'admin', id: ADMIN_PRINCIPAL_ID, displayName: 'admin', groups: [], credentialId: credential.id };
           return true;
