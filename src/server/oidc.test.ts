@@ -16,7 +16,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JWK } from 'jose';
 import { startServer, type RunningServer } from './server.js';
-import { isJwtShaped, principalOfClaims, validateOidcSettings } from './oidc.js';
+import { ApiError, OutboundPolicy } from '../lib/index.js';
+import { outboundFetch } from '../lib/outbound-fetch.js';
+import { isJwtShaped, OidcVerifier, principalOfClaims, validateOidcSettings } from './oidc.js';
 import { CookieJar, newSigningKey, PORTAL_CLIENT_ID, scriptedAuthorization, startTestOidcProvider, TEST_AUDIENCE, type TestOidcProvider } from './testing/oidc-provider.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
@@ -190,5 +192,24 @@ describe('single sign-on with a real OpenID Connect provider', { timeout: 120_00
     const log = await call('GET', `/subscriptions/${SUB}/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter=${encodeURIComponent("caller eq 'Alice Admin'")}`, server.adminToken);
     assert.equal(log.body.value.length, 1, JSON.stringify(log.body));
     assert.equal(log.body.value[0].claims['http://schemas.microsoft.com/identity/claims/objectidentifier'], '11111111-aaaa-4aaa-8aaa-111111111111', 'the user is named by oid');
+  });
+});
+
+describe('the verifier on its own', { timeout: 60_000 }, () => {
+  test('ES256 keys work; fetches go through the outbound policy (a denied provider is said so)', async () => {
+    const es = await startTestOidcProvider({ keys: [await newSigningKey('es-key', 'ES256')] });
+    try {
+      const token = await es.clientCredentialsToken();
+      assert.equal(JSON.parse(Buffer.from(partsOf(token)[0], 'base64url').toString()).alg, 'ES256');
+      const verifier = new OidcVerifier({ issuer: es.issuer, audience: TEST_AUDIENCE }, outboundFetch(OutboundPolicy.fromSettings()));
+      const principal = await verifier.verifyAccessToken(token);
+      assert.equal(principal.kind, 'user');
+      assert.equal(principal.displayName, 'CI Robot');
+      assert.deepEqual(principal.groups, ['ci-robots']);
+      const denied = new OidcVerifier({ issuer: es.issuer, audience: TEST_AUDIENCE }, outboundFetch(OutboundPolicy.fromSettings({ deny: ['127.0.0.0/8'] })));
+      await assert.rejects(denied.verifyAccessToken(token), (e: unknown) => e instanceof ApiError && e.code === 'IdentityProviderUnavailable' && /outbound policy/.test(e.message));
+    } finally {
+      await es.close();
+    }
   });
 });

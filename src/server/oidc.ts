@@ -53,6 +53,12 @@ export function principalOfClaims(claims: JWTPayload, groupsClaim = 'groups'): P
   };
 }
 
+/** A fetch failure with its cause (the outbound policy's refusal, a refused connection), for the operator. */
+function fetchFailure(error: unknown): string {
+  const e = error as Error & { cause?: { message?: string } };
+  return e.cause?.message ? `${e.message}: ${e.cause.message}` : e.message;
+}
+
 /** Why a token was refused, for the caller (never the token itself). */
 function refusal(error: unknown): ApiError {
   let reason = 'the token could not be verified';
@@ -109,7 +115,7 @@ export class OidcVerifier {
       } catch (error) {
         if (this.discovery) return this.discovery.doc; // a stale document beats none while the provider is down
         this.lastDiscoveryFailure = Date.now();
-        throw new ApiError('IdentityProviderUnavailable', `The identity provider's discovery document (${url}) could not be read: ${(error as Error).message}.`, { cause: error });
+        throw new ApiError('IdentityProviderUnavailable', `The identity provider's discovery document (${url}) could not be read: ${fetchFailure(error)}.`, { cause: error });
       } finally {
         this.discovering = null;
       }
@@ -130,7 +136,7 @@ export class OidcVerifier {
       return payload;
     } catch (error) {
       if (error instanceof joseErrors.JWKSTimeout || (error instanceof TypeError && !(error instanceof ApiError))) {
-        throw new ApiError('IdentityProviderUnavailable', `The identity provider's key set (${this.jwksUri}) could not be fetched: ${(error as Error).message}.`, { cause: error });
+        throw new ApiError('IdentityProviderUnavailable', `The identity provider's key set (${this.jwksUri}) could not be fetched: ${fetchFailure(error)}.`, { cause: error });
       }
       throw refusal(error);
     }

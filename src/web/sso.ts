@@ -108,7 +108,7 @@ export function registerSsoRoutes(app: FastifyInstance, options: SsoOptions): vo
       const res = await options.fetch(discovery.token_endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: form.toString(), signal: AbortSignal.timeout(10_000) });
       tokens = (await res.json()) as typeof tokens;
     } catch (error) {
-      throw new ApiError('IdentityProviderUnavailable', `The identity provider's token endpoint could not be reached: ${(error as Error).message}.`, { cause: error });
+      throw new ApiError('IdentityProviderUnavailable', `The identity provider's token endpoint could not be reached: ${(error as Error).message}${(error as { cause?: { message?: string } }).cause?.message ? `: ${(error as { cause: { message: string } }).cause.message}` : ''}.`, { cause: error });
     }
     if (typeof tokens.id_token !== 'string') return page(reply, 401, `The identity provider did not trade the code for an ID token${typeof tokens.error === 'string' ? ` (${tokens.error.slice(0, 100)})` : ''}.`, null);
     let principal;

@@ -50,8 +50,8 @@ export async function startTestOidcProvider(options: { keys: JWK[]; port?: numbe
   const ttl = options.accessTokenTtlInSeconds ?? 300;
   const provider = new Provider(issuer, {
     clients: [
-      { client_id: TEST_CLIENT.id, client_secret: TEST_CLIENT.secret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_post' },
-      { client_id: PORTAL_CLIENT_ID, grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: options.portalRedirectUris ?? ['http://127.0.0.1/portal/api/sso/callback'], token_endpoint_auth_method: 'none' },
+      { client_id: TEST_CLIENT.id, client_secret: TEST_CLIENT.secret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_post', id_token_signed_response_alg: options.keys[0]!.alg },
+      { client_id: PORTAL_CLIENT_ID, grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: options.portalRedirectUris ?? ['http://127.0.0.1/portal/api/sso/callback'], token_endpoint_auth_method: 'none', id_token_signed_response_alg: options.keys[0]!.alg },
     ],
     jwks: { keys: options.keys },
     cookies: { keys: ['test-cookie-key-0123456789'] },
