@@ -12,6 +12,8 @@ import { ApiError } from '../lib/index.js';
 import { openTestDatabase, postgresAvailable, TEST_ENGINES } from '../store/testing/engines.js';
 import { ActivityLogStore, activityActionOf, armPartsOf, eventDataOf, isRecorded, parseActivityFilter } from './activity-log.js';
 import { startServer, type RunningServer } from './server.js';
+import { createTestContext } from '../cli/testing/canned-arm-server.js';
+import { activityLogList } from '../cli/commands/monitor-activity-log.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const PC = `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Network/networkWatchers/nw1/packetCaptures/pc1`;
@@ -39,6 +41,8 @@ describe('activity log: what is recorded and how it is named', () => {
     assert.equal(activityActionOf({ method: 'POST', url: `${PC}/queryStatus` }), 'Microsoft.Network/networkWatchers/packetCaptures/queryStatus/action');
     assert.equal(activityActionOf({ method: 'GET', url: `${PC}/download` }), 'Microsoft.Network/networkWatchers/packetCaptures/download/read');
     assert.equal(activityActionOf({ method: 'POST', url: '/adfs/oauth2/token', routeOptions: { url: '/adfs/oauth2/token' } }), 'POST /adfs/oauth2/token');
+    assert.equal(activityActionOf({ method: 'POST', url: `/alert-capture/v1/${SUB}/rg1/burst?code=KEY` }), 'Netwatcher/alertCaptures/trigger/action');
+    assert.equal(armPartsOf(`/alert-capture/v1/${SUB}/rg1/burst`).resourceId, `/subscriptions/${SUB}/resourceGroups/rg1/providers/Netwatcher/alertCaptures/burst`);
     const parts = armPartsOf(`${PC}/stop`);
     assert.deepEqual(parts, { subscriptionId: SUB, resourceGroup: 'rg1', provider: 'Microsoft.Network', resourceType: 'Microsoft.Network/networkWatchers/packetCaptures', resourceId: PC, actionName: 'stop' });
   });
@@ -129,7 +133,7 @@ describe('activity log through the API', () => {
     const wrongToken = 'nwa_WRONGTOKENSECRET0123456789';
     assert.equal((await call('DELETE', `${rg}/providers/Microsoft.Insights/actionGroups/ag1?api-version=2023-01-01`, { token: wrongToken })).status, 401);
     const triggerKey = 'TRIGGERKEYSECRET0123456789';
-    const trigger = await call('POST', `/alert-capture/${SUB}/rg1/nothere?code=${triggerKey}`, { token: null, body: {} });
+    const trigger = await call('POST', `/alert-capture/v1/${SUB}/rg1/nothere?code=${triggerKey}`, { token: null, body: {} });
     assert.ok(trigger.status >= 400, 'a trigger with an unknown endpoint is refused');
     const storageSig = 'STORAGESIGSECRET0123456789';
     await call('GET', `/storage/nwlocal/network-watcher-logs/x.cap?se=2099-01-01T00:00:00Z&sig=${storageSig}`, { token: null });
@@ -163,10 +167,10 @@ describe('activity log through the API', () => {
     assert.equal(events.some((e) => e.httpRequest.method === 'GET' && String(e.resourceId).includes('actionGroups')), false);
 
     const byGroup = await list(`eventTimestamp ge '${since}' and resourceGroupName eq 'RG1'`);
-    assert.deepEqual(byGroup.body.value.map((e: any) => e.httpRequest.method).sort(), ['DELETE', 'PUT']);
+    assert.deepEqual(byGroup.body.value.map((e: any) => e.httpRequest.method).sort(), ['DELETE', 'POST', 'PUT'], 'the trigger counts as its endpoint\'s group');
     assert.equal((await list(`correlationId eq 'corr-put-1'`)).body.value.length, 1);
     assert.equal((await list(`eventTimestamp ge '${since}' and caller eq 'admin'`)).body.value.length, 1);
-    assert.equal((await list(`eventTimestamp ge '${since}' and status eq 'Failed' and resourceGroupName eq 'rg1'`)).body.value.length, 1);
+    assert.equal((await list(`eventTimestamp ge '${since}' and status eq 'Failed' and resourceGroupName eq 'rg1'`)).body.value.length, 2);
     const selected = await call('GET', `${LOG}&$filter=${encodeURIComponent(`correlationId eq 'corr-put-1'`)}&$select=${encodeURIComponent('caller,operationName')}`);
     assert.deepEqual(Object.keys(selected.body.value[0]).sort(), ['caller', 'operationName']);
     const bad = await list(`eventTimestamp ge '${since}' and level eq 'Error'`);
@@ -174,6 +178,16 @@ describe('activity log through the API', () => {
     assert.equal(bad.body.error.code, 'InvalidFilter');
     assert.match(bad.body.error.message, /level/);
     assert.equal((await call('GET', LOG, { token: null })).status, 401, 'the log itself needs authentication');
+  });
+
+  test('nw monitor activity-log list reads the same log, as a table too', async () => {
+    const ctx = createTestContext(server.url, { config: { server: server.url, token: server.adminToken, subscriptionId: SUB } });
+    const events = await activityLogList({ resourceGroup: 'rg1', offset: '1h' }, ctx);
+    assert.deepEqual(events.map((e) => (e['httpRequest'] as { method: string }).method).sort(), ['DELETE', 'POST', 'PUT']);
+    const table = createTestContext(server.url, { config: { server: server.url, token: server.adminToken, subscriptionId: SUB } });
+    await activityLogList({ caller: 'admin', offset: '1h', output: 'table' }, table);
+    assert.match(table.stdout(), /Microsoft\.Insights\/actionGroups\/write/);
+    assert.match(table.stdout(), /Succeeded \(Created\)/);
   });
 
   test('eventDataOf never shows a secret-shaped field: only the recorded columns', () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ALERT_CAPTURE_PROVIDER } from '../alerts/index.js';
 import { ApiError, type Logger } from '../lib/index.js';
 import type { Db } from '../store/index.js';
 
@@ -92,7 +93,11 @@ export function isRecorded(method: string, path: string, statusCode: number): bo
 
 /** The parts of an ARM path: subscription, resource group, provider, type and the resource id (a trailing action name dropped). */
 export function armPartsOf(path: string): { subscriptionId: string | null; resourceGroup: string | null; provider: string | null; resourceType: string | null; resourceId: string; actionName: string | null } {
-  const segments = path.split('/').filter(Boolean);
+  let segments = path.split('/').filter(Boolean);
+  // The alert-capture trigger (`/alert-capture/v1/{sub}/{rg}/{name}`) acts on its endpoint's resource: logged as that resource's `trigger` action.
+  if (segments[0]?.toLowerCase() === 'alert-capture' && segments.length === 5) {
+    segments = ['subscriptions', segments[2]!, 'resourceGroups', segments[3]!, 'providers', ALERT_CAPTURE_PROVIDER, 'alertCaptures', segments[4]!, 'trigger'];
+  }
   const lower = segments.map((s) => s.toLowerCase());
   const subAt = lower[0] === 'subscriptions' ? 0 : -1;
   const subscriptionId = subAt === 0 ? segments[1] ?? null : null;
