@@ -29,10 +29,15 @@ import { registerCredentialRoutes } from './routes/credentials.js';
 import { registerActivityLogRoutes } from './routes/activity-log.js';
 import { ActivityLogStore, registerActivityLogHooks } from './activity-log.js';
 import { isJwtShaped } from './oidc.js';
-import { ADMIN_PRINCIPAL_ID } from './principal.js';
+import { ADMIN_PRINCIPAL_ID, type Principal } from './principal.js';
 
 /** Largest JSON body accepted (ARM's own limit is 4 MiB; ours are small). */
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
+
+/** The admin's principal for a request authenticated with the admin credential (or an access token traded for it). */
+function adminPrincipal(credentialId: string): Principal {
+  return { kind: 'admin', id: ADMIN_PRINCIPAL_ID, displayName: 'admin', groups: [], credentialId };
+}
 
 /** Routes that carry their own proof instead of a bearer token. */
 function isPublicPath(path: string): boolean {
@@ -92,7 +97,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
       return;
     }
     const credential = await authenticateRequest(ctx.store, accessKey, req, ['admin']);
-    req.principal ??= { kind: 'admin', id: ADMIN_PRINCIPAL_ID, displayName: 'admin', groups: [], credentialId: credential.id };
+    req.principal ??= adminPrincipal(credential.id);
   });
   // The activity log: after the authentication hook (it reads request.principal), before the route plugins load.
   registerActivityLogHooks(app, { store: new ActivityLogStore(ctx.store.db), logger: ctx.logger, trustProxy: Boolean(ctx.config.trustProxy) });
@@ -198,7 +203,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
             return true;
           }
           const credential = await authenticateRequest(ctx.store, accessKey, req, ['admin']);
-          req.principal ??= { kind: 'admin', id: ADMIN_PRINCIPAL_ID, displayName: 'admin', groups: [], credentialId: credential.id };
+          req.principal ??= adminPrincipal(credential.id);
           return true;
         } catch { return false; }
       },
