@@ -431,8 +431,14 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--outbound-deny <cidr>', 'never connect to this range for webhooks, notifications or storage endpoints (repeatable; link-local and cloud metadata are always denied unless allowed)', collectOption)
     .option('--outbound-allow <cidr>', 'allow this range even inside a denied one (repeatable; the most specific range wins)', collectOption)
     .option('--retry-after <seconds>', 'Retry-After of long-running answers for az and the Python SDK (0 = never; default 1)')
+    .option('--activity-log-retention-days <days>', 'how long activity-log events (changes, refusals, packet reads) are kept (default 90)')
+    .option('--oidc-issuer <url>', "single sign-on: accept access tokens of this OpenID Connect provider (its issuer URL, exactly as in its tokens' iss)")
+    .option('--oidc-audience <aud>', "the audience (aud) the provider's access tokens for this API carry (required with --oidc-issuer)")
+    .option('--oidc-client-id <id>', "the portal's client id at the provider: users sign in to the portal through it (authorization code with PKCE)")
+    .option('--oidc-groups-claim <claim>', 'claim that lists the user\'s groups (default groups)')
     .addHelpText('after', examples([
       'nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher --tls-cert cert.pem --tls-key key.pem',
+      'nw server --oidc-issuer https://login.example.com/realms/ops --oidc-audience api://netwatcher --oidc-client-id netwatcher-portal',
       'NW_DATABASE_URL=postgres://nw@db/netwatcher nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher',
     ]))
     .action(act((o) => runServer(o, ctx, stop, run.starters)));

@@ -38,6 +38,7 @@ export const API_ERROR_CODES = {
   InternalServerError: 500,
   AgentUnavailable: 503,
   DatabaseUnavailable: 503,
+  IdentityProviderUnavailable: 503,
   StorageFull: 507,
 } as const;
 

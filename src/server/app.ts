@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
-import { ApiError } from '../lib/index.js';
+import { ApiError, OutboundPolicy } from '../lib/index.js';
+import { outboundFetch } from '../lib/outbound-fetch.js';
 import { registerLocalStorageRoutes } from '../storage/index.js';
 import { authenticateSession, isPortalPath, sessionIdOf, registerPortalRoutes, SessionStore } from '../web/index.js';
 import { parseJsonBody } from '../model/index.js';
@@ -29,6 +30,9 @@ import { registerMetricRoutes } from './routes/metrics.js';
 import { registerCredentialRoutes } from './routes/credentials.js';
 import { registerAuthorizationRoutes } from './routes/authorization.js';
 import { registerServicePrincipalRoutes } from './routes/service-principals.js';
+import { registerActivityLogRoutes } from './routes/activity-log.js';
+import { ActivityLogStore, registerActivityLogHooks } from './activity-log.js';
+import { isJwtShaped } from './oidc.js';
 
 /** Largest JSON body accepted (ARM's own limit is 4 MiB; ours are small). */
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
@@ -80,15 +84,21 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     if (isPublicPath(path) || isPortalPath(path)) return;
     // The portal's requests carry its session cookie instead of a bearer token (and its CSRF
     // token on changes); a bearer token, when given, is what counts, so API clients are unaffected.
-    if (bearerToken(req) === null && sessionIdOf(req, sessionCookieSecure) !== null) {
+    const bearer = bearerToken(req);
+    if (bearer === null && sessionIdOf(req, sessionCookieSecure) !== null) {
       const session = await authenticateSession(sessions, req, sessionCookieSecure);
-      req.principal = await principalOfSession(ctx.store, session.principal);
+      req.principal = await principalOfSession(ctx.store, session.stored);
+    } else if (ctx.oidc && bearer !== null && isJwtShaped(bearer)) {
+      // Single sign-on: a JWT goes to the identity provider's verifier (netwatcher's own tokens are never JWTs).
+      req.principal = await ctx.oidc.verifyAccessToken(bearer);
     } else {
       req.principal = await authenticatePrincipal(ctx.store, accessKey, req);
     }
     // Every route's action at its scope, from the operation table (src/server/rbac).
     await authorizeRoute(routeCheck, req, req.principal, req.routeOptions.url === undefined ? undefined : routeAuthorization(req.method, req.routeOptions.url));
   });
+  // The activity log: after the authentication hook (it reads request.principal), before the route plugins load.
+  registerActivityLogHooks(app, { store: new ActivityLogStore(ctx.store.db), logger: ctx.logger, trustProxy: Boolean(ctx.config.trustProxy) });
 
   app.setErrorHandler((error: FastifyError | ApiError, req, reply) => {
     let apiError: ApiError;
@@ -163,10 +173,14 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     registerCredentialRoutes(arm, ctx);
     registerAuthorizationRoutes(arm, ctx);
     registerServicePrincipalRoutes(arm, ctx);
+    registerActivityLogRoutes(arm, ctx);
   });
 
   // The web portal: its page and assets, and sign-in/out into a cookie session (src/web).
-  void app.register(async (portal) => registerPortalRoutes(portal, { store: ctx.store, sessions, secure: sessionCookieSecure, subscriptionId: ctx.config.subscriptionId }));
+  const sso = ctx.oidc?.settings.clientId
+    ? { verifier: ctx.oidc, fetch: outboundFetch(ctx.outboundPolicy ?? OutboundPolicy.fromSettings()), key: createHmac('sha256', ctx.signingKey).update('netwatcher portal sso v1').digest() }
+    : undefined;
+  void app.register(async (portal) => registerPortalRoutes(portal, { store: ctx.store, sessions, secure: sessionCookieSecure, subscriptionId: ctx.config.subscriptionId, ...(sso ? { sso } : {}) }));
 
   // The alert-capture trigger checks its own key and reads any content type, up to 256 KB.
   void app.register(async (trigger) => registerAlertCaptureTrigger(trigger, ctx));
@@ -183,7 +197,10 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
       },
       authorizeRead: async (req) => {
         let principal;
-        try { principal = await authenticatePrincipal(ctx.store, accessKey, req); } catch { return false; }
+        try {
+          const bearer = bearerToken(req);
+          principal = ctx.oidc && bearer !== null && isJwtShaped(bearer) ? await ctx.oidc.verifyAccessToken(bearer) : await authenticatePrincipal(ctx.store, accessKey, req);
+        } catch { return false; }
         req.principal = principal;
         // Reading a blob is a data action, at the account's scope (host files: the subscription's).
         const accountName = (req.params as { account?: string }).account ?? '';

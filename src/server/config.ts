@@ -30,6 +30,10 @@ export interface ServerConfig {
   outbound?: { deny?: readonly string[]; allow?: readonly string[] };
   /** Retry-After of long-running answers to clients that wait for it (az, the Python SDK); 0 = never (default 1). */
   retryAfterInSeconds?: number;
+  /** How long activity-log events are kept (`--activity-log-retention-days`, default 90). */
+  activityLogRetentionInDays?: number;
+  /** Single sign-on: access tokens of this OpenID Connect provider are accepted (`--oidc-issuer …`); see src/server/oidc.ts. */
+  oidc?: import('./oidc-settings.js').OidcSettings;
 }
 
 /** Defaults of optional settings. */

@@ -360,6 +360,7 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'get', path: '/v1.0/users', operationId: 'Graph_ListUsers', access: { anyPrincipal: true }, summary: 'Always empty: users come from the OpenID Connect provider, there is no user directory here (Graph)', tag: 'Authorization', responses: { 200: json() } },
   { method: 'post', path: '/v1.0/directoryObjects/getByIds', operationId: 'Graph_GetByIds', access: { anyPrincipal: true }, summary: 'Service principals by object id (Graph; az names the principals of role assignments with it)', tag: 'Authorization', responses: { 200: json() } },
   { method: 'get', path: '/metrics', operationId: 'Prometheus_Get', access: { action: 'Netwatcher/metrics/read' }, scope: 'subscription', summary: "The server's Prometheus metrics (admin token)", tag: 'Server', responses: { 200: { schema: null, description: 'Prometheus text format', contentType: 'text/plain' } } },
+  { method: 'get', path: `${SUB}/providers/Microsoft.Insights/eventtypes/management/values`, operationId: 'ActivityLogs_List', access: { action: 'Microsoft.Insights/eventtypes/values/read' }, summary: "The activity log: changes, refused attempts and packet reads, newest first ($filter: eventTimestamp ge|le, resourceGroupName, resourceId, resourceProvider, correlationId, caller, status eq; $select; nextLink)", tag: 'Monitoring', params: ['ActivityFilter', 'Select', 'SkipToken'], responses: { 200: json() }, pageable: 'nextLink' },
 
   { method: 'post', path: AGENT_ENROLL_PATH, operationId: 'Agent_Enroll', summary: "Trades a one-time enrolment token (in the body) for the host's credential", tag: 'Agent', body: 'Enrollment', responses: { 200: ok('EnrollmentResult') }, public: true },
   { method: 'get', path: AGENT_CA_PATH, operationId: 'Agent_GetCaCertificate', summary: "The server's self-signed CA certificate, for agents that pin its SHA-256 (404 when the server's certificate is not self-signed)", tag: 'Agent', responses: { 200: { schema: null, description: 'PEM', contentType: 'application/x-pem-file' } }, public: true },
@@ -417,6 +418,8 @@ const QUERY_PARAMETERS: Record<string, Json> = {
   DisplayFilter: { name: 'filter', in: 'query', required: false, description: 'Display filter, e.g. `ip.addr==10.0.0.1 && tcp.port==80` (docs/analysis.md)', schema: { type: 'string' } },
   Filter: { name: '$filter', in: 'query', required: false, description: 'OData filter (the forms az sends; others are a 400 naming $filter)', schema: { type: 'string' } },
   Code: { name: 'code', in: 'query', required: false, description: "The endpoint's key (or the x-functions-key header)", schema: { type: 'string' } },
+  ActivityFilter: { name: '$filter', in: 'query', required: false, description: "OData conditions joined by `and`: eventTimestamp ge|le TIME, resourceGroupName, resourceId, resourceProvider, correlationId, caller or status eq 'VALUE'", schema: { type: 'string' } },
+  Select: { name: '$select', in: 'query', required: false, description: 'Comma-separated top-level event fields to return', schema: { type: 'string' } },
 };
 
 const HEADERS: Record<string, Json> = {

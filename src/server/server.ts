@@ -20,6 +20,9 @@ import type { ServerContext } from './services/context.js';
 import { ensureDefaultStorageAccount } from './services/storage-accounts.js';
 import { startAlertsRuntime } from './routes/alerts-runtime.js';
 import { moveWebhookUrlsToSecrets } from '../alerts/index.js';
+import { outboundFetch } from '../lib/outbound-fetch.js';
+import { ActivityLogStore, DEFAULT_ACTIVITY_LOG_RETENTION_IN_DAYS, startActivityLogPruner } from './activity-log.js';
+import { OidcVerifier } from './oidc.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -118,6 +121,8 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
   // A self-signed certificate (or chain ending in a self-signed root) is handed to agents pinned by its SHA-256.
   const tlsCa = config.tls ? selfSignedRootOf(readFileSync(config.tls.certPath, 'utf8')) : null;
   const ctx = { config: { ...config }, store, logger, signingKey, tlsCa, outboundPolicy } as ServerContext;
+  // The identity provider is fetched from through the outbound policy, like every fetch the server makes.
+  if (config.oidc) ctx.oidc = new OidcVerifier(config.oidc, outboundFetch(outboundPolicy));
   let urlPolicy: BaseUrlPolicy | undefined;
   ctx.hub = new AgentHub(logger, {
     authenticate: async (request) => {
@@ -178,6 +183,8 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
   logger.info({ url, publicUrl, database: db.engine, replica: replicas.replicaId }, 'server listening');
   const alerts = startAlertsRuntime(ctx, url);
   cleanups.push(() => alerts.close());
+  const pruner = startActivityLogPruner(new ActivityLogStore(db), config.activityLogRetentionInDays ?? DEFAULT_ACTIVITY_LOG_RETENTION_IN_DAYS, logger);
+  cleanups.push(() => pruner.close());
   return {
     url,
     publicUrl,

@@ -160,6 +160,30 @@ export const MIGRATIONS: readonly string[] = [
      created_at timestamptz NOT NULL DEFAULT now()
    );
    CREATE INDEX IF NOT EXISTS role_assignments_by_principal ON role_assignments (lower(principal_id));`,
+  // The activity log (issue 16 §4): one row per change, refused attempt or packet read through the
+  // API; never a body, a query string or a token. Queried by time and by resource group.
+  `CREATE TABLE IF NOT EXISTS activity_log (
+     seq bigserial PRIMARY KEY,
+     event_id text NOT NULL,
+     at timestamptz NOT NULL DEFAULT now(),
+     subscription_id text,
+     resource_group text,
+     resource_id text NOT NULL,
+     resource_provider text,
+     resource_type text,
+     action text NOT NULL,
+     http_method text NOT NULL,
+     status_code integer NOT NULL,
+     error_code text,
+     principal_id text,
+     principal_kind text,
+     principal_name text,
+     client_address text,
+     correlation_id text,
+     request_id text NOT NULL
+   );
+   CREATE INDEX IF NOT EXISTS activity_log_by_time ON activity_log (at);
+   CREATE INDEX IF NOT EXISTS activity_log_by_resource_group ON activity_log (lower(resource_group), at);`,
 ];
 
 /** Brings the schema up to date; safe to call from several replicas at once (advisory lock). */

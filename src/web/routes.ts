@@ -9,6 +9,8 @@ import { authenticateSession, fromSameOrigin, sessionIdOf } from './portal-auth.
 import { PORTAL_SECURITY_HEADERS } from './security-headers.js';
 import type { SessionStore } from './sessions.js';
 import { signInWithToken } from './sign-in.js';
+import { principalOfSession } from '../server/session-principal.js';
+import { registerSsoRoutes, SSO_START_PATH, type SsoOptions } from './sso.js';
 
 /** Prefix of the portal's own routes (assets and session API); the page itself is `/`. */
 export const PORTAL_PREFIX = '/portal/';
@@ -33,6 +35,8 @@ export interface PortalOptions {
   subscriptionId: string;
   /** Folder of the built bundle (index.html, app.js, app.css). */
   assetsDir?: string;
+  /** Sign-in through the OpenID Connect provider (`--oidc-client-id`); absent: the admin token only. */
+  sso?: Omit<SsoOptions, 'sessions' | 'secure'>;
 }
 
 const ASSET_TYPES: Readonly<Record<string, string>> = {
@@ -44,7 +48,7 @@ const ASSET_TYPES: Readonly<Record<string, string>> = {
 };
 
 /** The session's answer to the page: who is signed in and the CSRF token its script sends on changes. */
-interface SessionAnswer { signedIn: boolean; principal?: string; csrfToken?: string; subscriptionId: string }
+interface SessionAnswer { signedIn: boolean; principal?: string; csrfToken?: string; subscriptionId: string; ssoSignInUrl?: string }
 
 /**
  * The web portal: the single page at `/`, its bundled assets under /portal/assets/ (built by
@@ -78,8 +82,10 @@ export function registerPortalRoutes(app: FastifyInstance, options: PortalOption
     return sendAsset(reply, req.params.file, type);
   });
 
+  const sso = options.sso ? { ssoSignInUrl: SSO_START_PATH } : {};
   const answer = (session: { principal: string; csrfToken: string } | null): SessionAnswer =>
-    session ? { signedIn: true, principal: session.principal, csrfToken: session.csrfToken, subscriptionId: options.subscriptionId } : { signedIn: false, subscriptionId: options.subscriptionId };
+    session ? { signedIn: true, principal: session.principal, csrfToken: session.csrfToken, subscriptionId: options.subscriptionId, ...sso } : { signedIn: false, subscriptionId: options.subscriptionId, ...sso };
+  if (options.sso) registerSsoRoutes(app, { ...options.sso, sessions, secure });
 
   app.get(`${PORTAL_PREFIX}api/session`, async (req) => {
     const id = sessionIdOf(req, secure);
@@ -98,6 +104,8 @@ export function registerPortalRoutes(app: FastifyInstance, options: PortalOption
     const previous = sessionIdOf(req, secure);
     if (previous) await sessions.destroy(previous);
     const created = await sessions.create(outcome.principal);
+    // The activity log names who signed in (the same resolution every later request of the session gets).
+    req.principal = await principalOfSession(options.store, created.session.stored);
     reply.header('Set-Cookie', sessionSetCookie(created.id, { secure, maxAgeInSeconds: created.maxAgeInSeconds }));
     return answer(created.session);
   });

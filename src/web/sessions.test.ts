@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Store, migrate, openPglite, type Db } from '../store/index.js';
 import { parseCookies, sessionSetCookie } from './cookies.js';
+import { ADMIN_PRINCIPAL_ID } from '../server/principal.js';
+import { principalOfSession } from '../server/session-principal.js';
 import { SessionStore, secretsEqual } from './sessions.js';
 
 let db: Db;
@@ -18,7 +20,19 @@ test('a session id is random, stored only as its hash, and finds its session', a
   assert.notEqual(a.session.csrfToken, b.session.csrfToken);
   const rows = await db.query<Record<string, unknown>>('SELECT * FROM portal_sessions');
   assert.ok(!JSON.stringify(rows).includes(a.id), 'the raw id is nowhere in the table');
-  assert.deepEqual(await sessions.get(a.id), { principal: 'admin', csrfToken: a.session.csrfToken });
+  const store = new Store(db);
+  const got = await sessions.get(a.id);
+  assert.deepEqual(got, { principal: 'admin', stored: 'admin', csrfToken: a.session.csrfToken });
+  assert.deepEqual(await principalOfSession(store, got!.stored), { kind: 'admin', id: ADMIN_PRINCIPAL_ID, displayName: 'admin', groups: [], credentialId: null });
+  // A single-sign-on user's session keeps the user principal (never a token).
+  const user = { kind: 'user' as const, id: 'oid-1', displayName: 'Alice', groups: ['g1'], credentialId: null };
+  const u = await sessions.create(user);
+  const gotUser = await sessions.get(u.id);
+  assert.equal(gotUser?.principal, 'Alice');
+  assert.deepEqual(await principalOfSession(store, gotUser!.stored), user);
+  // A service principal's session is never the admin's: a principal that does not exist is refused.
+  const sp = await sessions.create('servicePrincipal:11111111-2222-3333-4444-555555555555');
+  await assert.rejects(principalOfSession(store, (await sessions.get(sp.id))!.stored), /no longer exists/);
   assert.equal(await sessions.get('not-a-session'), null);
   assert.equal(await sessions.get(''), null);
 });

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../store/index.js';
+import type { Principal } from '../server/principal.js';
 
 /** How long a session lives at most from sign-in. */
 export const SESSION_LIFETIME_IN_SECONDS = 12 * 3600;
@@ -10,10 +11,35 @@ const TOUCH_INTERVAL_IN_SECONDS = 60;
 
 /** A live portal session. */
 export interface PortalSession {
-  /** Who signed in (for the admin token: `admin`). */
+  /** Who signed in, as the portal shows it (for the admin token: `admin`; for a user: the name). */
   principal: string;
+  /**
+   * Whom the session acts for, as stored: `admin`, `servicePrincipal:OBJECTID`, or a signed-in
+   * user's principal as JSON. Only src/server/session-principal.ts turns it into a Principal (it
+   * looks service principals up on every request, so a deleted one's session stops at once).
+   */
+  stored: string;
   /** The synchronizer CSRF token every change must carry in `x-nw-csrf-token`. */
   csrfToken: string;
+}
+
+/**
+ * A session's principal as stored: a string as the sign-in gave it (`admin`, what rotating the
+ * admin token deletes; `servicePrincipal:OBJECTID`), or a single sign-on user as JSON.
+ */
+function storedPrincipal(principal: string | Principal): string {
+  return typeof principal === 'string' ? principal : JSON.stringify(principal);
+}
+
+/** The name the portal shows for a stored principal (never a secret: ids and names only). */
+function displayNameOf(stored: string): string {
+  if (stored.startsWith('{')) {
+    try {
+      const p = JSON.parse(stored) as Partial<Principal>;
+      return String(p.displayName ?? p.id ?? 'user');
+    } catch { return 'user'; }
+  }
+  return stored;
 }
 
 /** The stored form of a session id: ids, like tokens, are never stored themselves. */
@@ -44,14 +70,15 @@ export class SessionStore {
   private get idleTimeoutInSeconds(): number { return this.options.idleTimeoutInSeconds ?? SESSION_IDLE_TIMEOUT_IN_SECONDS; }
 
   /** Starts a session; returns its id (for the cookie, shown nowhere else) and CSRF token. Expired sessions are swept. */
-  async create(principal: string): Promise<{ id: string; session: PortalSession; maxAgeInSeconds: number }> {
+  async create(principal: string | Principal): Promise<{ id: string; session: PortalSession; maxAgeInSeconds: number }> {
     const id = randomToken();
     const csrfToken = randomToken();
     await this.db.query(`DELETE FROM portal_sessions WHERE expires_at <= now() OR last_used_at <= now() - make_interval(secs => $1)`, [this.idleTimeoutInSeconds]);
     await this.db.query(
       `INSERT INTO portal_sessions (id_hash, principal, csrf_token, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))`,
-      [hashSessionId(id), principal, csrfToken, this.lifetimeInSeconds]);
-    return { id, session: { principal, csrfToken }, maxAgeInSeconds: this.lifetimeInSeconds };
+      [hashSessionId(id), storedPrincipal(principal), csrfToken, this.lifetimeInSeconds]);
+    const stored = storedPrincipal(principal);
+    return { id, session: { principal: displayNameOf(stored), stored, csrfToken }, maxAgeInSeconds: this.lifetimeInSeconds };
   }
 
   /** The live session with this id, or null (unknown, expired or idle too long); marks it used. */
@@ -63,7 +90,7 @@ export class SessionStore {
       [hashSessionId(id), this.idleTimeoutInSeconds, TOUCH_INTERVAL_IN_SECONDS]);
     if (!row) return null;
     if (row.stale) await this.db.query('UPDATE portal_sessions SET last_used_at = now() WHERE id_hash = $1', [hashSessionId(id)]);
-    return { principal: row.principal, csrfToken: row.csrf_token };
+    return { principal: displayNameOf(row.principal), stored: row.principal, csrfToken: row.csrf_token };
   }
 
   /** Ends a session (sign-out); an unknown id is no error. */

@@ -6,6 +6,7 @@ import { alertList, alertShow } from './monitor-alerts.js';
 import { metricAlertCreate, metricAlertDelete, metricAlertHistory, metricAlertList, metricAlertShow, metricAlertUpdate } from './monitor-metric-alert.js';
 import { metricsList, metricsListDefinitions } from './monitor-metrics.js';
 import { collect } from './monitor-options.js';
+import { activityLogList } from './monitor-activity-log.js';
 
 /** Makes a leaf command with az's common options and an examples block (program.ts's). */
 export type LeafFactory = (parent: Command, name: string, description: string, examples: string[]) => Command;
@@ -21,7 +22,25 @@ const act = (command: (options: Options) => Promise<unknown>) => async (options:
  * `az monitor action-group create`); `nw monitor alert` lists fired alerts (Alerts Management).
  */
 export function registerMonitorCommands(program: Command, ctx: CliContext, leaf: LeafFactory): void {
-  const monitor = program.command('monitor').description('host metrics, metric alerts and action groups (Azure Monitor)');
+  const monitor = program.command('monitor').description('host metrics, metric alerts, action groups and the activity log (Azure Monitor)');
+
+  const activity = monitor.command('activity-log').description('the activity log: changes, refused attempts and packet reads (docs/access.md)');
+  leaf(activity, 'list', 'list activity-log events, newest first (Azure\'s activity log; az monitor activity-log list works too)', [
+    'nw monitor activity-log list -g rg1 --offset 1h -o table',
+    'nw monitor activity-log list --caller admin --status Failed --offset 1d',
+    'nw monitor activity-log list --correlation-id 7f1c1c2e-0000-4000-8000-000000000001',
+  ])
+    .option('-g, --resource-group <rg>', 'events of one resource group')
+    .option('--resource-id <id>', 'events of one resource')
+    .option('--resource-provider <namespace>', 'events of one provider (Microsoft.Network)')
+    .option('--correlation-id <id>', 'events of one correlation id (x-ms-correlation-request-id)')
+    .option('--caller <name-or-id>', "events of one principal (display name or id)")
+    .option('--status <status>', 'Succeeded or Failed')
+    .option('--start-time <datetime>', 'start (ISO 8601); default: end time minus --offset')
+    .option('--end-time <datetime>', 'end (ISO 8601); default: now, or start time plus --offset')
+    .option('--offset <period>', 'length of the window: 1h, 30m, 2d (default 6h)')
+    .option('--max-events <n>', 'at most this many events (default 50)')
+    .action(act((o) => activityLogList(o, ctx)));
 
   const metrics = monitor.command('metrics').description('host metrics and metric alert rules');
   leaf(metrics, 'list', "list a host's metric values (Azure Monitor's metrics answer)", [

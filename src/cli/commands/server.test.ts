@@ -38,3 +38,31 @@ test('limits and retention flags reach the server configuration', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('activity-log retention and single sign-on flags reach the server configuration; bad ones start nothing', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nw-cli-server-'));
+  try {
+    const seen: ServerConfig[] = [];
+    const stop = new AbortController();
+    stop.abort();
+    await runServer({
+      listen: '127.0.0.1:0', dataDir: dir, activityLogRetentionDays: '30',
+      oidcIssuer: 'https://login.example.com/realms/ops', oidcAudience: 'api://netwatcher', oidcClientId: 'nw-portal', oidcGroupsClaim: 'roles',
+    }, createTestContext('http://127.0.0.1:1'), stop.signal, recordingStarters(seen));
+    assert.equal(seen[0]?.activityLogRetentionInDays, 30);
+    assert.deepEqual(seen[0]?.oidc, { issuer: 'https://login.example.com/realms/ops', audience: 'api://netwatcher', clientId: 'nw-portal', groupsClaim: 'roles', clockSkewInSeconds: 60 });
+    for (const bad of [
+      { activityLogRetentionDays: '0' }, { activityLogRetentionDays: 'forever' },
+      { oidcIssuer: 'https://login.example.com' }, // no audience: any token of the provider would do
+      { oidcIssuer: 'http://login.example.com', oidcAudience: 'a' }, // plain http off loopback
+      { oidcIssuer: 'not a url', oidcAudience: 'a' },
+      { oidcAudience: 'a' }, // without an issuer
+    ]) {
+      const before = seen.length;
+      await assert.rejects(runServer({ listen: '127.0.0.1:0', dataDir: dir, ...bad }, createTestContext('http://127.0.0.1:1'), stop.signal, recordingStarters(seen)), UsageError, JSON.stringify(bad));
+      assert.equal(seen.length, before, 'nothing started');
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

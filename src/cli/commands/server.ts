@@ -4,6 +4,7 @@ import { DEFAULT_SUBSCRIPTION_ID } from '../config.js';
 import { writeLine, type CliContext } from '../context.js';
 import { assertDataDirFree, certificateNames, ensureSelfSignedCertificate } from '../../lib/index.js';
 import { UsageError } from '../errors.js';
+import { validateOidcSettings, type OidcSettings } from '../../server/oidc-settings.js';
 import { parseListenOption, parseOutboundOptions, parsePublicUrlOption } from '../option-values.js';
 import { loadServiceStarters, waitForAbort, type ServiceStarters } from '../services.js';
 
@@ -48,6 +49,29 @@ export interface ServerCommandOptions {
   outboundAllow?: string[];
   /** Retry-After seconds of long-running answers for az and the Python SDK (0 = never; default 1). */
   retryAfter?: string;
+  /** Days activity-log events are kept. */
+  activityLogRetentionDays?: string;
+  /** Single sign-on: the OpenID Connect provider's issuer URL, the API's audience, the portal's client id and the groups claim. */
+  oidcIssuer?: string;
+  oidcAudience?: string;
+  oidcClientId?: string;
+  oidcGroupsClaim?: string;
+}
+
+/** The single sign-on flags as server settings; undefined without --oidc-issuer. */
+function oidcOptions(options: ServerCommandOptions): OidcSettings | undefined {
+  if (!options.oidcIssuer) {
+    const stray = (['oidcAudience', 'oidcClientId', 'oidcGroupsClaim'] as const).find((k) => options[k] !== undefined);
+    if (stray) throw new UsageError(`usage error: --${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --oidc-issuer URL`);
+    return undefined;
+  }
+  if (!options.oidcAudience) throw new UsageError('usage error: --oidc-issuer URL --oidc-audience AUD (the audience is required: without it any token of the provider would do)');
+  const settings: OidcSettings = {
+    issuer: options.oidcIssuer, audience: options.oidcAudience,
+    ...(options.oidcClientId ? { clientId: options.oidcClientId } : {}),
+    ...(options.oidcGroupsClaim ? { groupsClaim: options.oidcGroupsClaim } : {}),
+  };
+  try { return validateOidcSettings(settings); } catch (error) { throw new UsageError(`usage error: ${(error as Error).message}`); }
 }
 
 /**
@@ -68,6 +92,9 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
   const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrlOption(options.publicUrl);
   const retryAfter = options.retryAfter === undefined ? undefined : Number(options.retryAfter);
   if (retryAfter !== undefined && (!Number.isInteger(retryAfter) || retryAfter < 0 || retryAfter > 60)) throw new UsageError(`usage error: --retry-after must be a whole number of seconds from 0 to 60, not '${options.retryAfter}'`);
+  const activityDays = options.activityLogRetentionDays === undefined ? undefined : Number(options.activityLogRetentionDays);
+  if (activityDays !== undefined && (!Number.isFinite(activityDays) || activityDays <= 0 || activityDays > 3650)) throw new UsageError(`usage error: --activity-log-retention-days must be a number of days above 0, at most 3650, not '${options.activityLogRetentionDays}'`);
+  const oidc = oidcOptions(options);
   const services = starters ?? (await loadServiceStarters());
   // Refuse before writing anything into a folder a running server uses (the server takes the lock itself).
   assertDataDirFree(dataDir);
@@ -89,6 +116,8 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
     ...(retentionDays !== undefined ? { metricsRetentionInSeconds: Math.round(retentionDays * 86400) } : {}),
     ...(outbound ? { outbound } : {}),
     ...(retryAfter !== undefined ? { retryAfterInSeconds: retryAfter } : {}),
+    ...(activityDays !== undefined ? { activityLogRetentionInDays: activityDays } : {}),
+    ...(oidc ? { oidc } : {}),
   });
   const tokenFile = join(dataDir, services.adminTokenFile);
   writeLine(ctx.out, `netwatcher server listening on ${server.url}`);

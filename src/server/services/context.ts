@@ -3,6 +3,7 @@ import type { Store } from '../../store/index.js';
 import type { ServerConfig } from '../config.js';
 import type { AgentHub } from '../agent-hub.js';
 import type { ReplicaCoordinator } from '../replicas.js';
+import type { OidcVerifier } from '../oidc.js';
 
 /** What the services share: configuration, the store, the agent hub and the logger. */
 export interface ServerContext {
@@ -18,6 +19,8 @@ export interface ServerContext {
   outboundPolicy?: OutboundPolicy;
   /** Leases and cross-replica orders (absent in tests that build a context by hand: this process is then the only server). */
   replicas?: ReplicaCoordinator;
+  /** Verifier of the OpenID Connect provider's tokens (`--oidc-issuer`), or absent (no single sign-on). */
+  oidc?: OidcVerifier;
 }
 
 /** True when the host's agent is connected to this replica or to another one of the same database. */

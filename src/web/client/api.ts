@@ -15,7 +15,7 @@ export class ApiFailure extends Error {
 }
 
 /** What sign-in and the session route answer. */
-export interface SessionInfo { signedIn: boolean; principal?: string; csrfToken?: string; subscriptionId: string }
+export interface SessionInfo { signedIn: boolean; principal?: string; csrfToken?: string; subscriptionId: string; ssoSignInUrl?: string }
 
 let csrfToken = '';
 let onSignedOut: () => void = () => {};

@@ -23,7 +23,7 @@ function useHashRoute(): string[] {
   return route;
 }
 
-function SignIn({ onSignedIn, notice }: { onSignedIn: (s: SessionInfo) => void; notice: string }) {
+function SignIn({ onSignedIn, notice, ssoSignInUrl }: { onSignedIn: (s: SessionInfo) => void; notice: string; ssoSignInUrl?: string | undefined }) {
   const [token, setToken] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -37,6 +37,7 @@ function SignIn({ onSignedIn, notice }: { onSignedIn: (s: SessionInfo) => void; 
       <form onSubmit={(e) => void submit(e)} aria-labelledby="sign-in-title">
         <h1 id="sign-in-title">netwatcher</h1>
         {notice && <p class="muted" role="status">{notice}</p>}
+        {ssoSignInUrl && <p><a class="button primary" href={ssoSignInUrl}>Sign in with your organisation</a></p>}
         <label for="token">Admin token</label>
         <input id="token" name="token" type="password" autocomplete="current-password" required value={token} onInput={(e) => setToken(e.currentTarget.value)} aria-describedby="token-help" />
         <p id="token-help" class="muted small">The file <code>admin-token</code> in the server's data folder (<code>nw up</code>: ~/.netwatcher/admin-token).</p>
@@ -59,12 +60,12 @@ function App() {
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState('');
   const route = useHashRoute();
-  const signedOut = (why: string) => { setNotice(why); setSession((s) => (s ? { signedIn: false, subscriptionId: s.subscriptionId } : s)); };
+  const signedOut = (why: string) => { setNotice(why); setSession((s) => (s ? { signedIn: false, subscriptionId: s.subscriptionId, ...(s.ssoSignInUrl ? { ssoSignInUrl: s.ssoSignInUrl } : {}) } : s)); };
   const start = (s: SessionInfo) => { rememberSession(s, () => signedOut('Your session has ended; sign in again.')); setSession(s); };
   useEffect(() => { api<SessionInfo>('GET', '/portal/api/session').then(start, setError); }, []);
 
   if (!session) return error ? <main class="sign-in"><ErrorNote error={error} /></main> : <main class="sign-in"><p class="muted">Loading…</p></main>;
-  if (!session.signedIn) return <SignIn onSignedIn={start} notice={notice} />;
+  if (!session.signedIn) return <SignIn onSignedIn={start} notice={notice} ssoSignInUrl={session.ssoSignInUrl} />;
   const signOut = async () => {
     try { await api('POST', '/portal/api/sign-out'); signedOut('Signed out.'); } catch (e) { if (!(e instanceof ApiFailure && e.status === 401)) setError(e); }
   };

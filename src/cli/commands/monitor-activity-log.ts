@@ -1,0 +1,101 @@
+import { connect } from '../client-factory.js';
+import type { CliContext, CommonOptions } from '../context.js';
+import { UsageError } from '../errors.js';
+import { parseIntegerOption } from '../option-values.js';
+import { writeOutput, type TableColumn } from '../output.js';
+import { toIsoDuration } from './monitor-options.js';
+
+/** Options of `nw monitor activity-log list` (az's flags). */
+export interface ActivityLogListOptions extends CommonOptions {
+  resourceGroup?: string;
+  resourceId?: string;
+  resourceProvider?: string;
+  correlationId?: string;
+  caller?: string;
+  /** Succeeded or Failed. */
+  status?: string;
+  startTime?: string;
+  endTime?: string;
+  /** Look-back when no start time is given (az's default 6h). */
+  offset?: string;
+  maxEvents?: string | number;
+}
+
+type Json = Record<string, unknown>;
+
+/** Table columns of events. */
+export const ACTIVITY_TABLE: readonly TableColumn[] = [
+  { header: 'Time', value: (e) => e['eventTimestamp'] },
+  { header: 'Caller', value: (e) => e['caller'] },
+  { header: 'Operation', value: (e) => (e['operationName'] as Json | undefined)?.['value'] },
+  { header: 'Status', value: (e) => `${String((e['status'] as Json | undefined)?.['value'] ?? '')} (${String((e['subStatus'] as Json | undefined)?.['value'] ?? '')})` },
+  { header: 'Resource', value: (e) => e['resourceId'] },
+  { header: 'Client', value: (e) => (e['httpRequest'] as Json | undefined)?.['clientIpAddress'] },
+  { header: 'Correlation', value: (e) => e['correlationId'] },
+];
+
+function instant(flag: string, value: string): Date {
+  const at = new Date(/(?:Z|[+-]\d{2}:?\d{2})$/i.test(value) || !/T/.test(value) ? value : `${value}Z`);
+  if (Number.isNaN(at.getTime())) throw new UsageError(`argument ${flag}: '${value}' is not a date and time (ISO 8601, e.g. 2026-12-01T10:00:00Z)`);
+  return at;
+}
+
+function seconds(iso: string): number {
+  const m = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?)?$/.exec(iso)!;
+  return Number(m[1] ?? 0) * 86400 + Number(m[2] ?? 0) * 3600 + Number(m[3] ?? 0) * 60 + Number(m[4] ?? 0);
+}
+
+const quoted = (v: string) => `'${v.replace(/'/g, "''")}'`;
+
+/**
+ * The `$filter` az builds for these options: the time window (from --start-time/--end-time,
+ * else --offset back from now), then one of correlation id, resource group, resource id or
+ * provider, then caller and status.
+ * @example activityLogFilter({ resourceGroup: 'rg1', offset: '1h' }, new Date('2026-12-01T12:00:00Z'))
+ */
+export function activityLogFilter(options: ActivityLogListOptions, now: Date = new Date()): string {
+  const offset = seconds(toIsoDuration('--offset', options.offset ?? '6h'));
+  let end = options.endTime ? instant('--end-time', options.endTime) : undefined;
+  let start = options.startTime ? instant('--start-time', options.startTime) : undefined;
+  if (!start && !end) end = now;
+  if (!start) start = new Date(end!.getTime() - offset * 1000);
+  if (!end) end = new Date(start.getTime() + offset * 1000);
+  if (start.getTime() > end.getTime()) throw new UsageError('usage error: --start-time must be before --end-time');
+  const scopes = [options.correlationId, options.resourceGroup, options.resourceId, options.resourceProvider].filter((v) => v !== undefined);
+  if (scopes.length > 1) throw new UsageError('usage error: give at most one of --correlation-id, --resource-group, --resource-id, --resource-provider');
+  let filter = `eventTimestamp ge ${quoted(start.toISOString())} and eventTimestamp le ${quoted(end.toISOString())}`;
+  if (options.correlationId) filter += ` and correlationId eq ${quoted(options.correlationId)}`;
+  else if (options.resourceGroup) filter += ` and resourceGroupName eq ${quoted(options.resourceGroup)}`;
+  else if (options.resourceId) filter += ` and resourceId eq ${quoted(options.resourceId)}`;
+  else if (options.resourceProvider) filter += ` and resourceProvider eq ${quoted(options.resourceProvider)}`;
+  if (options.caller) filter += ` and caller eq ${quoted(options.caller)}`;
+  if (options.status) {
+    const status = ['Succeeded', 'Failed'].find((s) => s.toLowerCase() === options.status!.toLowerCase());
+    if (!status) throw new UsageError(`argument --status: invalid choice: '${options.status}' (choose from 'Succeeded', 'Failed')`);
+    filter += ` and status eq ${quoted(status)}`;
+  }
+  return filter;
+}
+
+/**
+ * `nw monitor activity-log list`: the server's activity log (who changed what, who was refused,
+ * who read packets), newest first, at most --max-events (default 50, as az).
+ * @example await activityLogList({ resourceGroup: 'rg1', offset: '1h' }, ctx);
+ */
+export async function activityLogList(options: ActivityLogListOptions, ctx: CliContext): Promise<Json[]> {
+  const max = parseIntegerOption('--max-events', options.maxEvents, 1, 100000) ?? 50;
+  const filter = activityLogFilter(options);
+  const conn = connect(ctx, options);
+  const events: Json[] = [];
+  let next: string | undefined = `/subscriptions/${encodeURIComponent(conn.subscriptionId)}/providers/Microsoft.Insights/eventtypes/management/values`;
+  let query: Record<string, string | undefined> | undefined = { 'api-version': '2015-04-01', $filter: filter };
+  while (next && events.length < max) {
+    const body = (await conn.client.request('GET', next, query ? { query } : {})).body as { value?: Json[]; nextLink?: string };
+    events.push(...(body.value ?? []));
+    next = body.nextLink;
+    query = undefined;
+  }
+  const list = events.slice(0, max);
+  writeOutput(ctx.out, list, options.output, ACTIVITY_TABLE);
+  return list;
+}
