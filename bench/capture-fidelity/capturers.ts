@@ -55,6 +55,14 @@ export interface TrialResult {
   stopInMs: number;
   /** CPU, split by process. */
   cpu: TrialCpu;
+  /** Seconds of load (the same for every contestant of a round). */
+  durationInSeconds: number;
+  /**
+   * The capture reached the round's byte budget (the engine or the product ended SizeExceeded,
+   * bare tcpdump's file grew past it): its share is then over a shorter window than the others',
+   * so run.ts repeats the round with a shorter load instead of comparing it.
+   */
+  capped: boolean;
 }
 
 const NO_CPU: TrialCpu = { captureProcess: null, agent: null, server: null, agentAfterStop: null };
@@ -72,7 +80,7 @@ export function loadCpuSeconds(t: TrialResult): number | null {
 /** Runs the load with no capture at all. */
 export async function runNoCaptureTrial(lab: FidelityLab, load: Load, snapLengthInBytes: number, durationInSeconds: number): Promise<Omit<TrialResult, 'repetition'>> {
   const loadResult = await lab.runLoad(load, durationInSeconds);
-  return { capturer: 'none', load: load.name, snapLengthInBytes, loadResult, kernelReceived: null, kernelDropped: null, captured: 0, fileSizeInBytes: 0, stopInMs: 0, cpu: NO_CPU };
+  return { capturer: 'none', load: load.name, snapLengthInBytes, loadResult, kernelReceived: null, kernelDropped: null, captured: 0, fileSizeInBytes: 0, stopInMs: 0, cpu: NO_CPU, durationInSeconds, capped: false };
 }
 
 /** Runs bare tcpdump as a user would type it (default options; `withEngineBuffer` adds the engine's -B) on the server side under `load`. */
@@ -83,6 +91,7 @@ export async function runBareTrial(
   durationInSeconds: number,
   outputPath: string,
   withEngineBuffer: boolean,
+  byteBudget: number,
 ): Promise<Omit<TrialResult, 'repetition'>> {
   const buffer = withEngineBuffer ? ['-B', String(DEFAULT_KERNEL_BUFFER_IN_KIB)] : [];
   const child = lab.server.spawn('tcpdump', ['-i', lab.serverInterface, '-w', outputPath, '-s', String(snapLengthInBytes), ...buffer]);
@@ -107,6 +116,7 @@ export async function runBareTrial(
   const stopInMs = Date.now() - stopStarted;
   const stats = parseTcpdumpStats(stderr);
   const count = await countPcapRecords(outputPath);
+  const fileSizeInBytes = (await stat(outputPath)).size;
   return {
     capturer: withEngineBuffer ? 'bare-B' : 'bare',
     load: load.name,
@@ -115,9 +125,12 @@ export async function runBareTrial(
     kernelReceived: stats.packetsReceivedByFilter,
     kernelDropped: stats.packetsDroppedByKernel,
     captured: count.records,
-    fileSizeInBytes: (await stat(outputPath)).size,
+    fileSizeInBytes,
     stopInMs,
     cpu: { ...NO_CPU, captureProcess: cpuAtStart === null || cpuAtEnd === null ? null : cpuAtEnd - cpuAtStart },
+    durationInSeconds,
+    // Bare tcpdump has no byte limit of its own: past the budget it kept more than the product could.
+    capped: fileSizeInBytes > byteBudget,
   };
 }
 
@@ -156,6 +169,7 @@ export async function runAgentTrial(
   durationInSeconds: number,
   outputPath: string,
   variant: 'agent' | 'agent-immediate' | 'agent-previous',
+  byteBudget: number,
 ): Promise<Omit<TrialResult, 'repetition'>> {
   const immediateMode = variant === 'agent-immediate';
   const child = await engineChild();
@@ -167,9 +181,9 @@ export async function runAgentTrial(
         interfaceName: lab.serverInterface,
         bpfExpression: '',
         snapLengthInBytes,
-        // Like every agent capture, one with a size limit (here never reached), so that the
-        // engine's size watch runs as it does in production.
-        totalBytesLimit: 1e12,
+        // Like every agent capture, one with a size limit (the round's byte budget, which run.ts
+        // sizes the load not to reach), so that the engine's size watch runs as in production.
+        totalBytesLimit: byteBudget,
         timeLimitInSeconds: 0,
         outputPath,
       },
@@ -196,6 +210,7 @@ export async function runAgentTrial(
     const { outcome, cpuAfterStopSeconds } = await stopped;
     const stopInMs = Date.now() - stopStarted;
     if (outcome.error !== null) throw new Error(`capture failed: ${outcome.error.code} ${outcome.error.message}`);
+    if (outcome.stopReason !== 'Manual' && outcome.stopReason !== 'SizeExceeded') throw new Error(`capture ended ${outcome.stopReason}`);
     const count = await countPcapRecords(outputPath);
     if (count.records !== outcome.packetsCaptured || count.trailingBytes !== 0) {
       throw new Error(`engine reported ${outcome.packetsCaptured} packets but the file holds ${count.records} (+${count.trailingBytes} stray bytes)`);
@@ -216,6 +231,8 @@ export async function runAgentTrial(
         server: null,
         agentAfterStop: cpuAfterStopSeconds,
       },
+      durationInSeconds,
+      capped: outcome.stopReason === 'SizeExceeded',
     };
   }
 }

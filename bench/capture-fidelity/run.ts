@@ -13,6 +13,20 @@ import { runProductTrial, startProduct, type Product } from './product.js';
 import type { Capturer, TrialResult } from './capturers.js';
 import { createFidelityLab } from './lab.js';
 import type { FidelityLab, Load } from './lab.js';
+import { PACKET_CAPTURE_LIMITS } from '../../src/model/packet-capture.js';
+
+/**
+ * Every contestant of a round gets the same byte budget: the product cannot capture more than
+ * totalBytesPerSession's maximum (4 GiB), so the engine gets it as its size limit too, and the
+ * load of each round is kept short enough for no contestant to reach it (at saturation on this
+ * machine tcpdump writes 1.5 GB/s: a 5 s TCP trial would be 7.5 GB). A round in which one did
+ * is repeated with a shorter load: a capped contestant is never compared with an uncapped one.
+ */
+const BYTE_BUDGET = PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession;
+// Share of the budget the load is sized to fill at the rate measured without a capture.
+const BUDGET_FILL = 0.6;
+// Repeats of a round whose contestant reached the budget, each with a shorter load.
+const MAX_ROUND_ATTEMPTS = 3;
 
 /** Benchmark settings after parsing argv. */
 interface Settings {
@@ -82,21 +96,46 @@ async function runTrial(lab: FidelityLab, dir: string, capturer: Capturer, load:
   const outputPath = join(dir, `${capturer}-${load.name}-${snap}.cap`);
   try {
     if (capturer === 'none') return await runNoCaptureTrial(lab, load, snap, durationInSeconds);
-    if (capturer === 'bare' || capturer === 'bare-B') return await runBareTrial(lab, load, snap, durationInSeconds, outputPath, capturer === 'bare-B');
-    if (capturer === 'netwatcher') return await runProductTrial(product!, load, snap, durationInSeconds, lab);
-    return await runAgentTrial(lab, load, snap, durationInSeconds, outputPath, capturer);
+    if (capturer === 'bare' || capturer === 'bare-B') return await runBareTrial(lab, load, snap, durationInSeconds, outputPath, capturer === 'bare-B', BYTE_BUDGET);
+    if (capturer === 'netwatcher') return await runProductTrial(product!, load, snap, durationInSeconds, lab, BYTE_BUDGET);
+    return await runAgentTrial(lab, load, snap, durationInSeconds, outputPath, capturer, BYTE_BUDGET);
   } finally {
     // Full-snap files are large; keep the disk as we found it.
     await rm(outputPath, { force: true });
   }
 }
 
+/**
+ * Bytes per second a full-snap capture file of `load` grows by at most, from a 1 s run without any
+ * capture (the fastest the load goes: a capture only takes CPU from it), and the bytes of one
+ * packet in the file at full snap length.
+ */
+async function measureFileRate(lab: FidelityLab, load: Load): Promise<{ fileBytesPerSecond: number; packetFileBytes: number }> {
+  const r = await lab.runLoad(load, 1);
+  // Headers (link 14, IP 20, UDP 8) plus the 16-byte record header per packet: for small UDP
+  // datagrams (-l LEN) LEN + 58 bytes per LEN of payload; for TCP's 64 KiB segments and their
+  // ACKs a few per cent.
+  const lengthAt = load.iperfArgs.indexOf('-l');
+  const datagramBytes = lengthAt >= 0 ? Number(load.iperfArgs[lengthAt + 1]) : null;
+  if (load.iperfArgs.includes('-u') && datagramBytes !== null && datagramBytes > 0) {
+    return { fileBytesPerSecond: (r.bitsPerSecond / 8) * ((datagramBytes + 58) / datagramBytes), packetFileBytes: datagramBytes + 58 };
+  }
+  return { fileBytesPerSecond: (r.bitsPerSecond / 8) * 1.05, packetFileBytes: 65_536 + 82 };
+}
+
+/** Seconds of load (1 … maxSeconds: iperf3 -t takes whole seconds) that fill at most BUDGET_FILL of the byte budget at snap length `snap`. */
+function budgetedSeconds(rate: { fileBytesPerSecond: number; packetFileBytes: number }, snap: number, maxSeconds: number): number {
+  const perPacket = snap === 0 ? rate.packetFileBytes : Math.min(rate.packetFileBytes, snap + 16);
+  const bytesPerSecond = rate.fileBytesPerSecond * (perPacket / rate.packetFileBytes);
+  return Math.max(1, Math.min(maxSeconds, Math.floor((BYTE_BUDGET * BUDGET_FILL) / Math.max(1, bytesPerSecond))));
+}
+
 const share = (t: TrialResult): number | null => (t.kernelReceived ? t.captured / t.kernelReceived : null);
 const perPacketInMicros = (cpu: number | null, t: TrialResult): number | null => (cpu === null || t.captured === 0 ? null : (cpu / t.captured) * 1e6);
 const fmt = (n: number | null, digits = 3): string => (n === null || !Number.isFinite(n) ? '-' : n.toFixed(digits));
 
-function printTrial(t: TrialResult, durationInSeconds: number): void {
-  const rate = t.loadResult.datagramsSent !== null ? `${(t.loadResult.datagramsSent / durationInSeconds / 1e3).toFixed(0)} kdgr/s` : `${(t.loadResult.bitsPerSecond / 1e9).toFixed(2)} Gbit/s`;
+function printTrial(t: TrialResult): void {
+  const rate = t.loadResult.datagramsSent !== null ? `${(t.loadResult.datagramsSent / t.durationInSeconds / 1e3).toFixed(0)} kdgr/s` : `${(t.loadResult.bitsPerSecond / 1e9).toFixed(2)} Gbit/s`;
   process.stdout.write(
     [
       String(t.snapLengthInBytes).padStart(4),
@@ -114,6 +153,7 @@ function printTrial(t: TrialResult, durationInSeconds: number): void {
       fmt(perPacketInMicros(t.cpu.agent, t), 2).padStart(8),
       fmt(perPacketInMicros(t.cpu.server, t), 2).padStart(8),
       fmt(perPacketInMicros(t.cpu.agentAfterStop, t), 2).padStart(8),
+      `${t.durationInSeconds} s${t.capped ? ' CAPPED: reached the byte budget, round repeated with a shorter load' : ''}`,
     ].join('  ') + '\n',
   );
 }
@@ -221,12 +261,28 @@ async function main(): Promise<void> {
     if (settings.capturers.includes('netwatcher')) product = await startProduct(lab, dir);
     if (!settings.json) {
       process.stdout.write(
-        `capture fidelity: ${settings.durationInSeconds} s per trial, ${settings.repetitions} repetitions, veth ${lab.serverInterface}, loads ${settings.loads.map((l) => `${l.name}(${l.iperfArgs.join(' ')})`).join(', ')}\n`,
+        `capture fidelity: up to ${settings.durationInSeconds} s per trial, ${settings.repetitions} repetitions, veth ${lab.serverInterface}, loads ${settings.loads.map((l) => `${l.name}(${l.iperfArgs.join(' ')})`).join(', ')}\n`,
       );
       process.stdout.write(
         '                                                    load     kernel        file      kernel             stop   ------ cpu µs per packet ------\n' +
           ' snap  load  rep  capturer           load rate  loss %    received    captured     dropped  capt/rcv       ms   capture    agent   server  a.stop\n',
       );
+    }
+    // Per load and snap length, the seconds that keep every contestant within the byte budget
+    // (from the load's rate without a capture; shortened when a round still reaches it).
+    const durations = new Map<string, number>();
+    const key = (load: Load, snap: number): string => `${load.name} ${snap}`;
+    if (settings.durationInSeconds > 1) {
+      for (const load of settings.loads) {
+        const rate = await measureFileRate(lab, load);
+        for (const snap of settings.snapLengths) {
+          const seconds = budgetedSeconds(rate, snap, settings.durationInSeconds);
+          durations.set(key(load, snap), seconds);
+          if (!settings.json && seconds < settings.durationInSeconds) {
+            process.stdout.write(`  snap ${snap} ${load.name}: ${seconds} s per trial (${(rate.fileBytesPerSecond / 1e9).toFixed(2)} GB/s at full snap without a capture; every contestant's byte budget: ${BYTE_BUDGET})\n`);
+          }
+        }
+      }
     }
     for (const snap of settings.snapLengths) {
       for (const load of settings.loads) {
@@ -234,11 +290,23 @@ async function main(): Promise<void> {
           // Baselines and engine interleaved, the order rotated per repetition, so that a change
           // in the machine's other load hits them alike.
           const order = settings.capturers.map((_, i) => settings.capturers[(i + repetition - 1) % settings.capturers.length]!);
-          for (const capturer of order) {
-            const result = { ...(await runTrial(lab, dir, capturer, load, snap, settings.durationInSeconds, product)), repetition };
-            results.push(result);
-            if (!settings.json) printTrial(result, settings.durationInSeconds);
-            await pause(500); // let writeback and the CPUs settle between trials
+          for (let attempt = 1; ; attempt++) {
+            const durationInSeconds = durations.get(key(load, snap)) ?? settings.durationInSeconds;
+            const round: TrialResult[] = [];
+            for (const capturer of order) {
+              const result = { ...(await runTrial(lab, dir, capturer, load, snap, durationInSeconds, product)), repetition };
+              round.push(result);
+              if (!settings.json) printTrial(result);
+              await pause(500); // let writeback and the CPUs settle between trials
+            }
+            if (!round.some((t) => t.capped)) {
+              results.push(...round);
+              break;
+            }
+            if (attempt >= MAX_ROUND_ATTEMPTS || durationInSeconds <= 1) {
+              throw new Error(`snap ${snap} ${load.name}: a contestant reached the byte budget of ${BYTE_BUDGET} bytes even in ${durationInSeconds} s`);
+            }
+            durations.set(key(load, snap), Math.max(1, Math.floor(durationInSeconds * 0.6)));
           }
         }
       }
