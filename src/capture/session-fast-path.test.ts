@@ -78,14 +78,14 @@ describe('capture engine fast path with real tcpdump', () => {
     };
   }
 
-  test('quiet link: packets and bytes show in progress within seconds, not when tcpdump\'s 4 KiB buffer fills', async () => {
+  test('quiet link: packets and bytes show in progress within seconds, not when tcpdump\'s 64 KiB buffer fills', async () => {
     const s = spec();
     const session = startCapture(s, options);
     await session.started;
     const sent = await a.runNode(UDP_SEND_SCRIPT, [ADDRESS_B, '9999', '3', '10']);
     assert.equal(sent.stdout.trim(), '3', sent.stderr);
     // 3 records of 16 + 14 Ethernet + 20 IPv4 + 8 UDP + 10 bytes, after the 24-byte header:
-    // 228 bytes, far below the 4 KiB tcpdump buffers before writing on its own.
+    // 228 bytes, far below the 64 KiB tcpdump buffers before writing on its own.
     const expectedBytes = 24 + 3 * (16 + 14 + 20 + 8 + 10);
     await waitFor('live counters', 5000, () => {
       const p = session.progress();
