@@ -29,6 +29,21 @@ export interface TrialCpu {
   server: number | null;
   /** Engine/agent CPU from the stop request to the complete file (the final cut and SHA-256 pass). */
   agentAfterStop: number | null;
+  /**
+   * What the engine's or agent's process uses with no capture at all (its rate over 1 s just
+   * before the trial, times the load window): a Node process's timers and GC, the agent's
+   * metrics and heartbeats. Paid whether or not a capture runs, so left out of the capture's cost.
+   */
+  agentIdle: number | null;
+}
+
+/** CPU seconds of `pid` per second over `ms` of idling (null if it is gone). */
+export async function idleCpuRate(cpuSeconds: () => Promise<number | null>, ms = 1000): Promise<number | null> {
+  const a = await cpuSeconds();
+  const t = Date.now();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = await cpuSeconds();
+  return a === null || b === null ? null : (b - a) / ((Date.now() - t) / 1000);
 }
 
 /** One capturer under one load at one snap length. */
@@ -65,7 +80,7 @@ export interface TrialResult {
   capped: boolean;
 }
 
-const NO_CPU: TrialCpu = { captureProcess: null, agent: null, server: null, agentAfterStop: null };
+const NO_CPU: TrialCpu = { captureProcess: null, agent: null, server: null, agentAfterStop: null, agentIdle: null };
 
 /**
  * CPU seconds the capture host paid while the load ran: the capture process and the agent (null
@@ -75,6 +90,12 @@ const NO_CPU: TrialCpu = { captureProcess: null, agent: null, server: null, agen
 export function loadCpuSeconds(t: TrialResult): number | null {
   if (t.cpu.captureProcess === null) return null;
   return t.cpu.captureProcess + (t.cpu.agent ?? 0);
+}
+
+/** The same without what the agent's process uses when idle: what the capture itself costs the host. */
+export function captureCostCpuSeconds(t: TrialResult): number | null {
+  if (t.cpu.captureProcess === null) return null;
+  return t.cpu.captureProcess + Math.max(0, (t.cpu.agent ?? 0) - (t.cpu.agentIdle ?? 0));
 }
 
 /** Runs the load with no capture at all. */
@@ -173,6 +194,12 @@ export async function runAgentTrial(
 ): Promise<Omit<TrialResult, 'repetition'>> {
   const immediateMode = variant === 'agent-immediate';
   const child = await engineChild();
+  const ownCpu = async (): Promise<number> => {
+    const reply = nextMessage<{ cpuSeconds: number }>(child, 'cpu');
+    child.send({ type: 'cpu' } satisfies EngineChildRequest);
+    return (await reply).cpuSeconds;
+  };
+  const idleRate = await idleCpuRate(ownCpu);
   {
     const request: EngineChildRequest = {
       type: 'start',
@@ -194,16 +221,13 @@ export async function runAgentTrial(
     child.send(request);
     const { pid } = await started;
     const tcpdumpPid = pid ?? (await findTcpdumpPid(lab.serverInterface));
-    const ownCpu = async (): Promise<number> => {
-      const reply = nextMessage<{ cpuSeconds: number }>(child, 'cpu');
-      child.send({ type: 'cpu' } satisfies EngineChildRequest);
-      return (await reply).cpuSeconds;
-    };
     const tcpdumpAtStart = tcpdumpPid === null ? null : await processCpuSeconds(tcpdumpPid);
     const ownAtStart = await ownCpu();
+    const windowStarted = Date.now();
     const loadResult = await lab.runLoad(load, durationInSeconds);
     const tcpdumpAtEnd = tcpdumpPid === null ? null : await processCpuSeconds(tcpdumpPid);
     const ownAtEnd = await ownCpu();
+    const windowInSeconds = (Date.now() - windowStarted) / 1000;
     const stopStarted = Date.now();
     const stopped = nextMessage<{ outcome: CaptureOutcome; cpuAfterStopSeconds: number }>(child, 'stopped');
     child.send({ type: 'stop' } satisfies EngineChildRequest);
@@ -230,6 +254,7 @@ export async function runAgentTrial(
         agent: ownAtEnd - ownAtStart,
         server: null,
         agentAfterStop: cpuAfterStopSeconds,
+        agentIdle: idleRate === null ? null : idleRate * windowInSeconds,
       },
       durationInSeconds,
       capped: outcome.stopReason === 'SizeExceeded',

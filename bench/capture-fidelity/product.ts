@@ -6,6 +6,7 @@ import { rm, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NW_BIN } from '../../test/lab/lab.js';
+import { idleCpuRate } from './capturers.js';
 import type { TrialResult } from './capturers.js';
 import { countPcapRecords } from './count-records.js';
 import { findTcpdumpPid, processCpuSeconds } from './cpu.js';
@@ -78,12 +79,15 @@ export async function runProductTrial(product: Product, load: Load, snapLengthIn
   const filePath = `/var/captures/nw-bench-${process.pid}-${name}.cap`;
   const pc = (...args: string[]) => ['network', 'watcher', 'packet-capture', ...args];
   try {
+    const idleRate = product.agentPid === null ? null : await idleCpuRate(() => processCpuSeconds(product.agentPid!));
     await product.nw(pc('create', '--resource-group', RG, '--vm', VM, '--name', name, '--file-path', filePath, '--capture-size', String(snapLengthInBytes), '--capture-limit', String(byteBudget), '--time-limit', '0'));
     const cpuOf = async (pid: number | null): Promise<number | null> => (pid === null ? null : await processCpuSeconds(pid));
     const tcpdumpPid = await findTcpdumpPid(lab.serverInterface);
     const atStart = await Promise.all([cpuOf(tcpdumpPid), cpuOf(product.agentPid), cpuOf(product.serverPid)]);
+    const windowStarted = Date.now();
     const loadResult = await lab.runLoad(load, durationInSeconds);
     const atEnd = await Promise.all([cpuOf(tcpdumpPid), cpuOf(product.agentPid), cpuOf(product.serverPid)]);
+    const windowInSeconds = (Date.now() - windowStarted) / 1000;
     const delta = (i: number): number | null => (atStart[i] == null || atEnd[i] == null ? null : atEnd[i]! - atStart[i]!);
     const stopStarted = Date.now();
     // A capture that reached its byte budget has stopped itself; the stop then has nothing to do.
@@ -110,7 +114,7 @@ export async function runProductTrial(product: Product, load: Load, snapLengthIn
       fileSizeInBytes: instance.file?.sizeInBytes ?? 0,
       // Includes starting the `nw` CLI process and the stop operation's round trips.
       stopInMs,
-      cpu: { captureProcess: delta(0), agent: delta(1), server: delta(2), agentAfterStop: agentAfterStop === null || atEnd[1] == null ? null : agentAfterStop - atEnd[1] },
+      cpu: { captureProcess: delta(0), agent: delta(1), server: delta(2), agentAfterStop: agentAfterStop === null || atEnd[1] == null ? null : agentAfterStop - atEnd[1], agentIdle: idleRate === null ? null : idleRate * windowInSeconds },
       durationInSeconds,
       capped: status.stopReason === 'SizeExceeded',
     };

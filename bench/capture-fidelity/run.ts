@@ -8,7 +8,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CAPTURERS, closeEngineChild, loadCpuSeconds, runAgentTrial, runBareTrial, runNoCaptureTrial } from './capturers.js';
+import { CAPTURERS, captureCostCpuSeconds, closeEngineChild, loadCpuSeconds, runAgentTrial, runBareTrial, runNoCaptureTrial } from './capturers.js';
 import { runProductTrial, startProduct, type Product } from './product.js';
 import type { Capturer, TrialResult } from './capturers.js';
 import { createFidelityLab } from './lab.js';
@@ -153,6 +153,7 @@ function printTrial(t: TrialResult): void {
       fmt(perPacketInMicros(t.cpu.agent, t), 2).padStart(8),
       fmt(perPacketInMicros(t.cpu.server, t), 2).padStart(8),
       fmt(perPacketInMicros(t.cpu.agentAfterStop, t), 2).padStart(8),
+      fmt(perPacketInMicros(t.cpu.agentIdle, t), 2).padStart(8),
       `${t.durationInSeconds} s${t.capped ? ' CAPPED: reached the byte budget, round repeated with a shorter load' : ''}`,
     ].join('  ') + '\n',
   );
@@ -184,6 +185,10 @@ interface Comparison {
   cpuVsBareB: Spread | null;
   /** The same including its CPU after the stop (final cut and hash), ÷ bare tcpdump -B's. */
   cpuWithFinishVsBareB: Spread | null;
+  /** CPU per packet the capture costs the host while loaded (capture process + the agent's CPU above its idle use) ÷ bare tcpdump -B's: the criterion. */
+  captureCostVsBareB: Spread | null;
+  /** Packets kept ÷ bare tcpdump -B's in the same round (same load length): at saturation the share depends on the offered rate, which varies between trials; what the capture process could write does less. */
+  keptVsBareB: Spread | null;
   /** The load generator's loss (UDP, %) with this capture, and with none. */
   loadLossPercent: Spread | null;
   loadLossWithoutCapturePercent: Spread | null;
@@ -218,6 +223,8 @@ function compare(results: TrialResult[], settings: Settings): Comparison[] {
           bareShare: spread(of('bare').map(share)),
           cpuVsBareB: spread(ratios('bare-B', cpuLoad)),
           cpuWithFinishVsBareB: spread(ratios('bare-B', cpuAll)),
+          captureCostVsBareB: spread(ratios('bare-B', (t) => perPacketInMicros(captureCostCpuSeconds(t), t))),
+          keptVsBareB: spread(ratios('bare-B', (t) => t.captured)),
           loadLossPercent: spread(of(capturer).map((t) => t.loadResult.lostPercent)),
           loadLossWithoutCapturePercent: spread(of('none').map((t) => t.loadResult.lostPercent)),
         });
@@ -235,7 +242,7 @@ function checkCriteria(comparisons: Comparison[]): string[] {
     // Medians over pairs: a shared 2-core machine makes single trials noisy. 0.1 % tolerance.
     if (c.shareVsBareB === null) failures.push(`${where}: no share ratio against bare tcpdump -B`);
     else if (c.shareVsBareB.median < 0.999) failures.push(`${where}: kept ${fmt(c.shareVsBareB.median)} × bare tcpdump -B's share (< 1)`);
-    if (c.cpuVsBareB !== null && c.cpuVsBareB.median > 1.5) failures.push(`${where}: CPU per packet ${fmt(c.cpuVsBareB.median, 2)} × bare tcpdump -B's (> 1.5)`);
+    if (c.captureCostVsBareB !== null && c.captureCostVsBareB.median > 1.5) failures.push(`${where}: CPU per packet ${fmt(c.captureCostVsBareB.median, 2)} × bare tcpdump -B's (> 1.5)`);
   }
   return failures;
 }
@@ -264,8 +271,8 @@ async function main(): Promise<void> {
         `capture fidelity: up to ${settings.durationInSeconds} s per trial, ${settings.repetitions} repetitions, veth ${lab.serverInterface}, loads ${settings.loads.map((l) => `${l.name}(${l.iperfArgs.join(' ')})`).join(', ')}\n`,
       );
       process.stdout.write(
-        '                                                    load     kernel        file      kernel             stop   ------ cpu µs per packet ------\n' +
-          ' snap  load  rep  capturer           load rate  loss %    received    captured     dropped  capt/rcv       ms   capture    agent   server  a.stop\n',
+        '                                                    load     kernel        file      kernel             stop   ---------- cpu µs per packet ----------\n' +
+          ' snap  load  rep  capturer           load rate  loss %    received    captured     dropped  capt/rcv       ms   capture    agent   server  a.stop  a.idle\n',
       );
     }
     // Per load and snap length, the seconds that keep every contestant within the byte budget
@@ -325,7 +332,8 @@ async function main(): Promise<void> {
       process.stdout.write(
         `  snap ${String(c.snapLengthInBytes).padStart(4)} ${c.load.padEnd(4)} ${c.capturer.padEnd(15)}\n` +
           `    share ÷ bare -B ${fmtSpread(c.shareVsBareB)}   share ÷ bare (default buffer) ${fmtSpread(c.shareVsBare)}   bare's own share ${fmtSpread(c.bareShare)}\n` +
-          `    cpu/pkt (capture process + agent) ÷ bare -B: while loaded ${fmtSpread(c.cpuVsBareB, 2)}, with the final cut+hash ${fmtSpread(c.cpuWithFinishVsBareB, 2)}\n` +
+          `    packets kept ÷ bare -B's ${fmtSpread(c.keptVsBareB)}\n` +
+          `    cpu/pkt (capture process + agent) ÷ bare -B: while loaded ${fmtSpread(c.cpuVsBareB, 2)}, above the agent's idle use ${fmtSpread(c.captureCostVsBareB, 2)}, with the final cut+hash ${fmtSpread(c.cpuWithFinishVsBareB, 2)}\n` +
           (c.loadLossPercent !== null ? `    load generator's loss % with this capture ${fmtSpread(c.loadLossPercent, 1)}, without any ${fmtSpread(c.loadLossWithoutCapturePercent, 1)}\n` : ''),
       );
     }
