@@ -9,7 +9,7 @@ import { chmod, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { isListeningLine, parseTcpdumpStats } from '../../src/capture/index.js';
+import { isListeningLine, parseTcpdumpStats, startCapture } from '../../src/capture/index.js';
 import { countPcapRecords } from './count-records.js';
 import { processCpuSeconds } from './cpu.js';
 import { createFidelityLab } from './lab.js';
@@ -27,9 +27,15 @@ interface Variant {
   setpriv?: string[];
   /** Program and arguments that exec tcpdump (e.g. stdbuf). */
   wrapper?: string[];
+  /** Not a command line: the engine itself (startCapture) in this process. */
+  engine?: boolean;
+  /** The engine's statsIntervalInMs. */
+  statsIntervalInMs?: number;
 }
 
 const B = ['-B', '32768'];
+// What the engine's setpriv does as root (tcpdump-launch.ts).
+const UNPRIVILEGED = ['--reuid', 'tcpdump', '--regid', 'tcpdump', '--clear-groups', '--inh-caps', '-all,+net_raw', '--ambient-caps', '+net_raw', '--bounding-set', '-all,+net_raw', '--no-new-privs'];
 const VARIANTS: Variant[] = [
   { name: 'bare-B', args: (i, s, f) => ['-i', i, '-w', f, '-s', String(s), ...B] },
   { name: 'bare-B -Z root', args: (i, s, f) => ['-i', i, '-w', f, '-s', String(s), ...B, '-Z', 'root'] },
@@ -39,11 +45,29 @@ const VARIANTS: Variant[] = [
   { name: 'engine argv+setpriv', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'], stdout: true, setpriv: ['--pdeathsig', 'TERM', '--'] },
   { name: 'stdbuf 64K', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'], stdout: true, setpriv: [], wrapper: ['stdbuf', '-o', '65536'] },
   { name: 'stdbuf 1M', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'], stdout: true, wrapper: ['stdbuf', '-o', '1048576'] },
+  { name: 'stdbuf 16K', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'], stdout: true, wrapper: ['stdbuf', '-o', '16384'] },
+  { name: 'unprivileged', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-'], stdout: true, setpriv: [...UNPRIVILEGED, '--pdeathsig', 'TERM', '--'] },
+  { name: 'engine now', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-'], stdout: true, setpriv: [...UNPRIVILEGED, '--pdeathsig', 'TERM', '--'], wrapper: ['stdbuf', '-o', '65536'] },
+  { name: 'engine', args: () => [], engine: true },
+  { name: 'engine no usr1', args: () => [], engine: true, statsIntervalInMs: 600_000 },
   { name: 'usr1 x10', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'], stdout: true, usr1EveryMs: 100 },
 ];
 
 async function trial(lab: FidelityLab, load: Load, v: Variant, snap: number, seconds: number, dir: string): Promise<{ share: number; cpuPerPacketInMicros: number; received: number }> {
   const path = join(dir, 'v.cap');
+  if (v.engine === true) {
+    const session = startCapture(
+      { captureId: 'v', interfaceName: lab.serverInterface, bpfExpression: '', snapLengthInBytes: snap, totalBytesLimit: 4294967295, timeLimitInSeconds: 0, outputPath: path },
+      { commandPrefix: ['ip', 'netns', 'exec', lab.server.name], ...(v.statsIntervalInMs !== undefined ? { statsIntervalInMs: v.statsIntervalInMs } : {}) },
+    );
+    await session.started;
+    const cpu0 = (await processCpuSeconds(session.pid!)) ?? 0;
+    await lab.runLoad(load, seconds);
+    const cpu1 = (await processCpuSeconds(session.pid!)) ?? 0;
+    const outcome = await session.stop();
+    await rm(path, { force: true });
+    return { share: outcome.packetsCaptured / (outcome.kernelPacketsReceived ?? NaN), cpuPerPacketInMicros: ((cpu1 - cpu0) / outcome.packetsCaptured) * 1e6, received: outcome.kernelPacketsReceived ?? 0 };
+  }
   const handle = v.stdout === true ? await open(path, 'w+', 0o640) : null;
   const tcpdumpArgs = v.args(lab.serverInterface, snap, path);
   const argv = [...(v.setpriv !== undefined && v.setpriv.length > 0 ? ['setpriv', ...v.setpriv] : []), ...(v.wrapper ?? []), 'tcpdump', ...tcpdumpArgs];
