@@ -4,11 +4,9 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_KERNEL_BUFFER_IN_KIB, isListeningLine, parseTcpdumpStats, startCapture, startLookbackBuffer } from '../../src/capture/index.js';
-import type { LookbackBuffer } from '../../src/capture/index.js';
+import { DEFAULT_KERNEL_BUFFER_IN_KIB, isListeningLine, parseTcpdumpStats, startCapture } from '../../src/capture/index.js';
 import { countPcapRecords } from './count-records.js';
 import type { CaptureOutcome } from '../../src/capture/index.js';
 import { findTcpdumpPid, processCpuSeconds } from './cpu.js';
@@ -16,13 +14,10 @@ import type { EngineChildRequest } from './engine-child.js';
 import type { FidelityLab, Load, LoadResult } from './lab.js';
 
 /** Which program captured ('none': the load alone, for the load generator's own loss). */
-export type Capturer = 'none' | 'bare' | 'bare-B' | 'agent' | 'agent-immediate' | 'agent-previous' | 'agent-lookback' | 'netwatcher';
+export type Capturer = 'none' | 'bare' | 'bare-B' | 'agent' | 'agent-immediate' | 'agent-previous' | 'netwatcher';
 
 /** Every capturer the bench knows. */
-export const CAPTURERS: Capturer[] = ['none', 'bare', 'bare-B', 'agent', 'agent-immediate', 'agent-previous', 'agent-lookback', 'netwatcher'];
-
-/** The look-back buffer of 'agent-lookback' (issue 13): the issue's example, 120 s and 256 MiB at 128 bytes per packet. */
-export const BENCH_LOOKBACK = { seconds: 120, maxSizeInBytes: 256 * 1024 * 1024, snapLengthInBytes: 128 } as const;
+export const CAPTURERS: Capturer[] = ['none', 'bare', 'bare-B', 'agent', 'agent-immediate', 'agent-previous', 'netwatcher'];
 
 /** CPU seconds of one trial, split by process; null where not measured. */
 export interface TrialCpu {
@@ -34,8 +29,21 @@ export interface TrialCpu {
   server: number | null;
   /** Engine/agent CPU from the stop request to the complete file (the final cut and SHA-256 pass). */
   agentAfterStop: number | null;
-  /** 'agent-lookback': the look-back buffer's tcpdump, while the load ran. */
-  lookbackProcess?: number | null;
+  /**
+   * What the engine's or agent's process uses with no capture at all (its rate over 1 s just
+   * before the trial, times the load window): a Node process's timers and GC, the agent's
+   * metrics and heartbeats. Paid whether or not a capture runs, so left out of the capture's cost.
+   */
+  agentIdle: number | null;
+}
+
+/** CPU seconds of `pid` per second over `ms` of idling (null if it is gone). */
+export async function idleCpuRate(cpuSeconds: () => Promise<number | null>, ms = 1000): Promise<number | null> {
+  const a = await cpuSeconds();
+  const t = Date.now();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = await cpuSeconds();
+  return a === null || b === null ? null : (b - a) / ((Date.now() - t) / 1000);
 }
 
 /** One capturer under one load at one snap length. */
@@ -62,11 +70,17 @@ export interface TrialResult {
   stopInMs: number;
   /** CPU, split by process. */
   cpu: TrialCpu;
-  /** 'agent-lookback': what the buffer held at the end of the load (bytes on disk, packets, kernel drops, tcpdump's resident memory in KiB). */
-  lookback?: { sizeInBytes: number; packetsCaptured: number; kernelPacketsDropped: number; residentKiB: number | null };
+  /** Seconds of load (the same for every contestant of a round). */
+  durationInSeconds: number;
+  /**
+   * The capture reached the round's byte budget (the engine or the product ended SizeExceeded,
+   * bare tcpdump's file grew past it): its share is then over a shorter window than the others',
+   * so run.ts repeats the round with a shorter load instead of comparing it.
+   */
+  capped: boolean;
 }
 
-const NO_CPU: TrialCpu = { captureProcess: null, agent: null, server: null, agentAfterStop: null };
+const NO_CPU: TrialCpu = { captureProcess: null, agent: null, server: null, agentAfterStop: null, agentIdle: null };
 
 /**
  * CPU seconds the capture host paid while the load ran: the capture process and the agent (null
@@ -75,13 +89,19 @@ const NO_CPU: TrialCpu = { captureProcess: null, agent: null, server: null, agen
  */
 export function loadCpuSeconds(t: TrialResult): number | null {
   if (t.cpu.captureProcess === null) return null;
-  return t.cpu.captureProcess + (t.cpu.agent ?? 0) + (t.cpu.lookbackProcess ?? 0);
+  return t.cpu.captureProcess + (t.cpu.agent ?? 0);
+}
+
+/** The same without what the agent's process uses when idle: what the capture itself costs the host. */
+export function captureCostCpuSeconds(t: TrialResult): number | null {
+  if (t.cpu.captureProcess === null) return null;
+  return t.cpu.captureProcess + Math.max(0, (t.cpu.agent ?? 0) - (t.cpu.agentIdle ?? 0));
 }
 
 /** Runs the load with no capture at all. */
 export async function runNoCaptureTrial(lab: FidelityLab, load: Load, snapLengthInBytes: number, durationInSeconds: number): Promise<Omit<TrialResult, 'repetition'>> {
   const loadResult = await lab.runLoad(load, durationInSeconds);
-  return { capturer: 'none', load: load.name, snapLengthInBytes, loadResult, kernelReceived: null, kernelDropped: null, captured: 0, fileSizeInBytes: 0, stopInMs: 0, cpu: NO_CPU };
+  return { capturer: 'none', load: load.name, snapLengthInBytes, loadResult, kernelReceived: null, kernelDropped: null, captured: 0, fileSizeInBytes: 0, stopInMs: 0, cpu: NO_CPU, durationInSeconds, capped: false };
 }
 
 /** Runs bare tcpdump as a user would type it (default options; `withEngineBuffer` adds the engine's -B) on the server side under `load`. */
@@ -92,6 +112,7 @@ export async function runBareTrial(
   durationInSeconds: number,
   outputPath: string,
   withEngineBuffer: boolean,
+  byteBudget: number,
 ): Promise<Omit<TrialResult, 'repetition'>> {
   const buffer = withEngineBuffer ? ['-B', String(DEFAULT_KERNEL_BUFFER_IN_KIB)] : [];
   const child = lab.server.spawn('tcpdump', ['-i', lab.serverInterface, '-w', outputPath, '-s', String(snapLengthInBytes), ...buffer]);
@@ -116,6 +137,7 @@ export async function runBareTrial(
   const stopInMs = Date.now() - stopStarted;
   const stats = parseTcpdumpStats(stderr);
   const count = await countPcapRecords(outputPath);
+  const fileSizeInBytes = (await stat(outputPath)).size;
   return {
     capturer: withEngineBuffer ? 'bare-B' : 'bare',
     load: load.name,
@@ -124,9 +146,12 @@ export async function runBareTrial(
     kernelReceived: stats.packetsReceivedByFilter,
     kernelDropped: stats.packetsDroppedByKernel,
     captured: count.records,
-    fileSizeInBytes: (await stat(outputPath)).size,
+    fileSizeInBytes,
     stopInMs,
     cpu: { ...NO_CPU, captureProcess: cpuAtStart === null || cpuAtEnd === null ? null : cpuAtEnd - cpuAtStart },
+    durationInSeconds,
+    // Bare tcpdump has no byte limit of its own: past the budget it kept more than the product could.
+    capped: fileSizeInBytes > byteBudget,
   };
 }
 
@@ -164,19 +189,18 @@ export async function runAgentTrial(
   snapLengthInBytes: number,
   durationInSeconds: number,
   outputPath: string,
-  variant: 'agent' | 'agent-immediate' | 'agent-previous' | 'agent-lookback',
+  variant: 'agent' | 'agent-immediate' | 'agent-previous',
+  byteBudget: number,
 ): Promise<Omit<TrialResult, 'repetition'>> {
   const immediateMode = variant === 'agent-immediate';
   const child = await engineChild();
-  // 'agent-lookback': the same capture with the host's look-back buffer running beside it on the same interface.
-  let buffer: LookbackBuffer | null = null;
-  let bufferDir: string | null = null;
-  if (variant === 'agent-lookback') {
-    bufferDir = await mkdtemp(join(dirname(outputPath), 'lookback-'));
-    buffer = startLookbackBuffer({ interfaceName: lab.serverInterface, ...BENCH_LOOKBACK, dir: bufferDir }, { commandPrefix: ['ip', 'netns', 'exec', lab.server.name] });
-    await buffer.started;
-  }
-  try {
+  const ownCpu = async (): Promise<number> => {
+    const reply = nextMessage<{ cpuSeconds: number }>(child, 'cpu');
+    child.send({ type: 'cpu' } satisfies EngineChildRequest);
+    return (await reply).cpuSeconds;
+  };
+  const idleRate = await idleCpuRate(ownCpu);
+  {
     const request: EngineChildRequest = {
       type: 'start',
       spec: {
@@ -184,9 +208,9 @@ export async function runAgentTrial(
         interfaceName: lab.serverInterface,
         bpfExpression: '',
         snapLengthInBytes,
-        // Like every agent capture, one with a size limit (here never reached), so that the
-        // engine's size watch runs as it does in production.
-        totalBytesLimit: 1e12,
+        // Like every agent capture, one with a size limit (the round's byte budget, which run.ts
+        // sizes the load not to reach), so that the engine's size watch runs as in production.
+        totalBytesLimit: byteBudget,
         timeLimitInSeconds: 0,
         outputPath,
       },
@@ -197,27 +221,20 @@ export async function runAgentTrial(
     child.send(request);
     const { pid } = await started;
     const tcpdumpPid = pid ?? (await findTcpdumpPid(lab.serverInterface));
-    const ownCpu = async (): Promise<number> => {
-      const reply = nextMessage<{ cpuSeconds: number }>(child, 'cpu');
-      child.send({ type: 'cpu' } satisfies EngineChildRequest);
-      return (await reply).cpuSeconds;
-    };
     const tcpdumpAtStart = tcpdumpPid === null ? null : await processCpuSeconds(tcpdumpPid);
     const ownAtStart = await ownCpu();
-    // `ip netns exec` and setpriv exec in place: the buffer's pid is its tcpdump's.
-    const bufferAtStart = buffer?.pid ? await processCpuSeconds(buffer.pid) : null;
+    const windowStarted = Date.now();
     const loadResult = await lab.runLoad(load, durationInSeconds);
     const tcpdumpAtEnd = tcpdumpPid === null ? null : await processCpuSeconds(tcpdumpPid);
     const ownAtEnd = await ownCpu();
-    const bufferAtEnd = buffer?.pid ? await processCpuSeconds(buffer.pid) : null;
-    const bufferStatus = buffer?.status() ?? null;
-    const residentKiB = buffer?.pid ? await residentKiBOf(buffer.pid) : null;
+    const windowInSeconds = (Date.now() - windowStarted) / 1000;
     const stopStarted = Date.now();
     const stopped = nextMessage<{ outcome: CaptureOutcome; cpuAfterStopSeconds: number }>(child, 'stopped');
     child.send({ type: 'stop' } satisfies EngineChildRequest);
     const { outcome, cpuAfterStopSeconds } = await stopped;
     const stopInMs = Date.now() - stopStarted;
     if (outcome.error !== null) throw new Error(`capture failed: ${outcome.error.code} ${outcome.error.message}`);
+    if (outcome.stopReason !== 'Manual' && outcome.stopReason !== 'SizeExceeded') throw new Error(`capture ended ${outcome.stopReason}`);
     const count = await countPcapRecords(outputPath);
     if (count.records !== outcome.packetsCaptured || count.trailingBytes !== 0) {
       throw new Error(`engine reported ${outcome.packetsCaptured} packets but the file holds ${count.records} (+${count.trailingBytes} stray bytes)`);
@@ -237,23 +254,11 @@ export async function runAgentTrial(
         agent: ownAtEnd - ownAtStart,
         server: null,
         agentAfterStop: cpuAfterStopSeconds,
-        ...(buffer !== null ? { lookbackProcess: bufferAtStart === null || bufferAtEnd === null ? null : bufferAtEnd - bufferAtStart } : {}),
+        agentIdle: idleRate === null ? null : idleRate * windowInSeconds,
       },
-      ...(bufferStatus !== null ? { lookback: { sizeInBytes: bufferStatus.sizeInBytes, packetsCaptured: bufferStatus.packetsCaptured, kernelPacketsDropped: bufferStatus.kernelPacketsDropped, residentKiB } } : {}),
+      durationInSeconds,
+      capped: outcome.stopReason === 'SizeExceeded',
     };
-  } finally {
-    await buffer?.stop();
-    if (bufferDir !== null) await rm(bufferDir, { recursive: true, force: true });
-  }
-}
-
-/** VmRSS of a process in KiB, or null. */
-async function residentKiBOf(pid: number): Promise<number | null> {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
   }
 }
 

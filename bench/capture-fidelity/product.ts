@@ -6,6 +6,7 @@ import { rm, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NW_BIN } from '../../test/lab/lab.js';
+import { idleCpuRate } from './capturers.js';
 import type { TrialResult } from './capturers.js';
 import { countPcapRecords } from './count-records.js';
 import { findTcpdumpPid, processCpuSeconds } from './cpu.js';
@@ -73,20 +74,24 @@ export async function startProduct(lab: FidelityLab, dir: string): Promise<Produ
 }
 
 /** One trial through the product: create (returns once tcpdump runs on the host), load, stop, read the host file. */
-export async function runProductTrial(product: Product, load: Load, snapLengthInBytes: number, durationInSeconds: number, lab: FidelityLab): Promise<Omit<TrialResult, 'repetition'>> {
+export async function runProductTrial(product: Product, load: Load, snapLengthInBytes: number, durationInSeconds: number, lab: FidelityLab, byteBudget: number): Promise<Omit<TrialResult, 'repetition'>> {
   const name = `fid-${load.name}-${snapLengthInBytes}-${Date.now()}`;
   const filePath = `/var/captures/nw-bench-${process.pid}-${name}.cap`;
   const pc = (...args: string[]) => ['network', 'watcher', 'packet-capture', ...args];
   try {
-    await product.nw(pc('create', '--resource-group', RG, '--vm', VM, '--name', name, '--file-path', filePath, '--capture-size', String(snapLengthInBytes), '--capture-limit', '0', '--time-limit', '0'));
+    const idleRate = product.agentPid === null ? null : await idleCpuRate(() => processCpuSeconds(product.agentPid!));
+    await product.nw(pc('create', '--resource-group', RG, '--vm', VM, '--name', name, '--file-path', filePath, '--capture-size', String(snapLengthInBytes), '--capture-limit', String(byteBudget), '--time-limit', '0'));
     const cpuOf = async (pid: number | null): Promise<number | null> => (pid === null ? null : await processCpuSeconds(pid));
     const tcpdumpPid = await findTcpdumpPid(lab.serverInterface);
     const atStart = await Promise.all([cpuOf(tcpdumpPid), cpuOf(product.agentPid), cpuOf(product.serverPid)]);
+    const windowStarted = Date.now();
     const loadResult = await lab.runLoad(load, durationInSeconds);
     const atEnd = await Promise.all([cpuOf(tcpdumpPid), cpuOf(product.agentPid), cpuOf(product.serverPid)]);
+    const windowInSeconds = (Date.now() - windowStarted) / 1000;
     const delta = (i: number): number | null => (atStart[i] == null || atEnd[i] == null ? null : atEnd[i]! - atStart[i]!);
     const stopStarted = Date.now();
-    await product.nw(pc('stop', '--name', name, '--location', LOCATION));
+    // A capture that reached its byte budget has stopped itself; the stop then has nothing to do.
+    await product.nw(pc('stop', '--name', name, '--location', LOCATION)).catch((error: unknown) => error);
     const stopInMs = Date.now() - stopStarted;
     const agentAfterStop = await cpuOf(product.agentPid);
     const status = JSON.parse(await product.nw(pc('show-status', '--name', name, '--location', LOCATION))) as {
@@ -95,7 +100,7 @@ export async function runProductTrial(product: Product, load: Load, snapLengthIn
       additionalProperties: { instances: Array<{ kernelPacketsReceived: number | null; kernelPacketsDropped: number | null; packetsCaptured: number; file: { sizeInBytes: number } | null }> };
     };
     const instance = status.additionalProperties.instances[0]!;
-    if (status.packetCaptureStatus !== 'Stopped' || status.stopReason !== 'Manual') throw new Error(`capture ended ${status.packetCaptureStatus}/${status.stopReason}`);
+    if (status.packetCaptureStatus !== 'Stopped' || (status.stopReason !== 'Manual' && status.stopReason !== 'SizeExceeded')) throw new Error(`capture ended ${status.packetCaptureStatus}/${status.stopReason}`);
     const count = await countPcapRecords(filePath);
     if (count.records !== instance.packetsCaptured) throw new Error(`the status says ${instance.packetsCaptured} packets but the file holds ${count.records}`);
     return {
@@ -109,7 +114,9 @@ export async function runProductTrial(product: Product, load: Load, snapLengthIn
       fileSizeInBytes: instance.file?.sizeInBytes ?? 0,
       // Includes starting the `nw` CLI process and the stop operation's round trips.
       stopInMs,
-      cpu: { captureProcess: delta(0), agent: delta(1), server: delta(2), agentAfterStop: agentAfterStop === null || atEnd[1] == null ? null : agentAfterStop - atEnd[1] },
+      cpu: { captureProcess: delta(0), agent: delta(1), server: delta(2), agentAfterStop: agentAfterStop === null || atEnd[1] == null ? null : agentAfterStop - atEnd[1], agentIdle: idleRate === null ? null : idleRate * windowInSeconds },
+      durationInSeconds,
+      capped: status.stopReason === 'SizeExceeded',
     };
   } finally {
     await product.nw(pc('delete', '--name', name, '--location', LOCATION)).catch(() => '');

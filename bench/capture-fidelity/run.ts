@@ -8,12 +8,25 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LOOKBACK_KERNEL_BUFFER_IN_KIB } from '../../src/capture/index.js';
-import { CAPTURERS, closeEngineChild, loadCpuSeconds, runAgentTrial, runBareTrial, runNoCaptureTrial } from './capturers.js';
+import { CAPTURERS, captureCostCpuSeconds, closeEngineChild, loadCpuSeconds, runAgentTrial, runBareTrial, runNoCaptureTrial } from './capturers.js';
 import { runProductTrial, startProduct, type Product } from './product.js';
 import type { Capturer, TrialResult } from './capturers.js';
 import { createFidelityLab } from './lab.js';
 import type { FidelityLab, Load } from './lab.js';
+import { PACKET_CAPTURE_LIMITS } from '../../src/model/packet-capture.js';
+
+/**
+ * Every contestant of a round gets the same byte budget: the product cannot capture more than
+ * totalBytesPerSession's maximum (4 GiB), so the engine gets it as its size limit too, and the
+ * load of each round is kept short enough for no contestant to reach it (at saturation on this
+ * machine tcpdump writes 1.5 GB/s: a 5 s TCP trial would be 7.5 GB). A round in which one did
+ * is repeated with a shorter load: a capped contestant is never compared with an uncapped one.
+ */
+const BYTE_BUDGET = PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession;
+// Share of the budget the load is sized to fill at the rate measured without a capture.
+const BUDGET_FILL = 0.6;
+// Repeats of a round whose contestant reached the budget, each with a shorter load.
+const MAX_ROUND_ATTEMPTS = 3;
 
 /** Benchmark settings after parsing argv. */
 interface Settings {
@@ -83,21 +96,46 @@ async function runTrial(lab: FidelityLab, dir: string, capturer: Capturer, load:
   const outputPath = join(dir, `${capturer}-${load.name}-${snap}.cap`);
   try {
     if (capturer === 'none') return await runNoCaptureTrial(lab, load, snap, durationInSeconds);
-    if (capturer === 'bare' || capturer === 'bare-B') return await runBareTrial(lab, load, snap, durationInSeconds, outputPath, capturer === 'bare-B');
-    if (capturer === 'netwatcher') return await runProductTrial(product!, load, snap, durationInSeconds, lab);
-    return await runAgentTrial(lab, load, snap, durationInSeconds, outputPath, capturer);
+    if (capturer === 'bare' || capturer === 'bare-B') return await runBareTrial(lab, load, snap, durationInSeconds, outputPath, capturer === 'bare-B', BYTE_BUDGET);
+    if (capturer === 'netwatcher') return await runProductTrial(product!, load, snap, durationInSeconds, lab, BYTE_BUDGET);
+    return await runAgentTrial(lab, load, snap, durationInSeconds, outputPath, capturer, BYTE_BUDGET);
   } finally {
     // Full-snap files are large; keep the disk as we found it.
     await rm(outputPath, { force: true });
   }
 }
 
+/**
+ * Bytes per second a full-snap capture file of `load` grows by at most, from a 1 s run without any
+ * capture (the fastest the load goes: a capture only takes CPU from it), and the bytes of one
+ * packet in the file at full snap length.
+ */
+async function measureFileRate(lab: FidelityLab, load: Load): Promise<{ fileBytesPerSecond: number; packetFileBytes: number }> {
+  const r = await lab.runLoad(load, 1);
+  // Headers (link 14, IP 20, UDP 8) plus the 16-byte record header per packet: for small UDP
+  // datagrams (-l LEN) LEN + 58 bytes per LEN of payload; for TCP's 64 KiB segments and their
+  // ACKs a few per cent.
+  const lengthAt = load.iperfArgs.indexOf('-l');
+  const datagramBytes = lengthAt >= 0 ? Number(load.iperfArgs[lengthAt + 1]) : null;
+  if (load.iperfArgs.includes('-u') && datagramBytes !== null && datagramBytes > 0) {
+    return { fileBytesPerSecond: (r.bitsPerSecond / 8) * ((datagramBytes + 58) / datagramBytes), packetFileBytes: datagramBytes + 58 };
+  }
+  return { fileBytesPerSecond: (r.bitsPerSecond / 8) * 1.05, packetFileBytes: 65_536 + 82 };
+}
+
+/** Seconds of load (1 … maxSeconds: iperf3 -t takes whole seconds) that fill at most BUDGET_FILL of the byte budget at snap length `snap`. */
+function budgetedSeconds(rate: { fileBytesPerSecond: number; packetFileBytes: number }, snap: number, maxSeconds: number): number {
+  const perPacket = snap === 0 ? rate.packetFileBytes : Math.min(rate.packetFileBytes, snap + 16);
+  const bytesPerSecond = rate.fileBytesPerSecond * (perPacket / rate.packetFileBytes);
+  return Math.max(1, Math.min(maxSeconds, Math.floor((BYTE_BUDGET * BUDGET_FILL) / Math.max(1, bytesPerSecond))));
+}
+
 const share = (t: TrialResult): number | null => (t.kernelReceived ? t.captured / t.kernelReceived : null);
 const perPacketInMicros = (cpu: number | null, t: TrialResult): number | null => (cpu === null || t.captured === 0 ? null : (cpu / t.captured) * 1e6);
 const fmt = (n: number | null, digits = 3): string => (n === null || !Number.isFinite(n) ? '-' : n.toFixed(digits));
 
-function printTrial(t: TrialResult, durationInSeconds: number): void {
-  const rate = t.loadResult.datagramsSent !== null ? `${(t.loadResult.datagramsSent / durationInSeconds / 1e3).toFixed(0)} kdgr/s` : `${(t.loadResult.bitsPerSecond / 1e9).toFixed(2)} Gbit/s`;
+function printTrial(t: TrialResult): void {
+  const rate = t.loadResult.datagramsSent !== null ? `${(t.loadResult.datagramsSent / t.durationInSeconds / 1e3).toFixed(0)} kdgr/s` : `${(t.loadResult.bitsPerSecond / 1e9).toFixed(2)} Gbit/s`;
   process.stdout.write(
     [
       String(t.snapLengthInBytes).padStart(4),
@@ -115,8 +153,9 @@ function printTrial(t: TrialResult, durationInSeconds: number): void {
       fmt(perPacketInMicros(t.cpu.agent, t), 2).padStart(8),
       fmt(perPacketInMicros(t.cpu.server, t), 2).padStart(8),
       fmt(perPacketInMicros(t.cpu.agentAfterStop, t), 2).padStart(8),
-    ].join('  ') + '\n' +
-      (t.lookback ? `                 look-back buffer: tcpdump ${fmt(perPacketInMicros(t.cpu.lookbackProcess ?? null, t), 2)} µs/pkt, ${t.lookback.packetsCaptured} packets, ${(t.lookback.sizeInBytes / 1048576).toFixed(1)} MiB on disk, ${t.lookback.kernelPacketsDropped} kernel drops, tcpdump RSS ${t.lookback.residentKiB ?? '-'} KiB (+ its ${LOOKBACK_KERNEL_BUFFER_IN_KIB / 1024} MiB kernel ring)\n` : ''),
+      fmt(perPacketInMicros(t.cpu.agentIdle, t), 2).padStart(8),
+      `${t.durationInSeconds} s${t.capped ? ' CAPPED: reached the byte budget, round repeated with a shorter load' : ''}`,
+    ].join('  ') + '\n',
   );
 }
 
@@ -146,13 +185,13 @@ interface Comparison {
   cpuVsBareB: Spread | null;
   /** The same including its CPU after the stop (final cut and hash), ÷ bare tcpdump -B's. */
   cpuWithFinishVsBareB: Spread | null;
+  /** CPU per packet the capture costs the host while loaded (capture process + the agent's CPU above its idle use) ÷ bare tcpdump -B's: the criterion. */
+  captureCostVsBareB: Spread | null;
+  /** Packets kept ÷ bare tcpdump -B's in the same round (same load length): at saturation the share depends on the offered rate, which varies between trials; what the capture process could write does less. */
+  keptVsBareB: Spread | null;
   /** The load generator's loss (UDP, %) with this capture, and with none. */
   loadLossPercent: Spread | null;
   loadLossWithoutCapturePercent: Spread | null;
-  /** 'agent-lookback': its share ÷ the same capture's without the buffer ('agent'), per pair. */
-  shareVsWithoutLookback?: Spread | null;
-  /** 'agent-lookback': CPU per packet (capture + engine + buffer) ÷ the same capture's without the buffer, per pair. */
-  cpuVsWithoutLookback?: Spread | null;
 }
 
 function compare(results: TrialResult[], settings: Settings): Comparison[] {
@@ -161,7 +200,7 @@ function compare(results: TrialResult[], settings: Settings): Comparison[] {
     for (const load of settings.loads) {
       const of = (c: Capturer): TrialResult[] => results.filter((r) => r.capturer === c && r.load === load.name && r.snapLengthInBytes === snap);
       const at = (c: Capturer, rep: number): TrialResult | undefined => of(c).find((r) => r.repetition === rep);
-      for (const capturer of settings.capturers.filter((c) => c === 'agent' || c === 'netwatcher' || c === 'agent-immediate' || c === 'agent-previous' || c === 'agent-lookback')) {
+      for (const capturer of settings.capturers.filter((c) => c === 'agent' || c === 'netwatcher' || c === 'agent-immediate' || c === 'agent-previous')) {
         const ratios = (baseline: Capturer, f: (t: TrialResult) => number | null): Array<number | null> =>
           of(capturer).map((t) => {
             const b = at(baseline, t.repetition);
@@ -184,10 +223,10 @@ function compare(results: TrialResult[], settings: Settings): Comparison[] {
           bareShare: spread(of('bare').map(share)),
           cpuVsBareB: spread(ratios('bare-B', cpuLoad)),
           cpuWithFinishVsBareB: spread(ratios('bare-B', cpuAll)),
+          captureCostVsBareB: spread(ratios('bare-B', (t) => perPacketInMicros(captureCostCpuSeconds(t), t))),
+          keptVsBareB: spread(ratios('bare-B', (t) => t.captured)),
           loadLossPercent: spread(of(capturer).map((t) => t.loadResult.lostPercent)),
           loadLossWithoutCapturePercent: spread(of('none').map((t) => t.loadResult.lostPercent)),
-          // The look-back row (issue 13): the same engine capture with the buffer on ÷ without it, same pair.
-          ...(capturer === 'agent-lookback' ? { shareVsWithoutLookback: spread(ratios('agent', share)), cpuVsWithoutLookback: spread(ratios('agent', cpuLoad)) } : {}),
         });
       }
     }
@@ -203,7 +242,7 @@ function checkCriteria(comparisons: Comparison[]): string[] {
     // Medians over pairs: a shared 2-core machine makes single trials noisy. 0.1 % tolerance.
     if (c.shareVsBareB === null) failures.push(`${where}: no share ratio against bare tcpdump -B`);
     else if (c.shareVsBareB.median < 0.999) failures.push(`${where}: kept ${fmt(c.shareVsBareB.median)} × bare tcpdump -B's share (< 1)`);
-    if (c.cpuVsBareB !== null && c.cpuVsBareB.median > 1.5) failures.push(`${where}: CPU per packet ${fmt(c.cpuVsBareB.median, 2)} × bare tcpdump -B's (> 1.5)`);
+    if (c.captureCostVsBareB !== null && c.captureCostVsBareB.median > 1.5) failures.push(`${where}: CPU per packet ${fmt(c.captureCostVsBareB.median, 2)} × bare tcpdump -B's (> 1.5)`);
   }
   return failures;
 }
@@ -229,12 +268,28 @@ async function main(): Promise<void> {
     if (settings.capturers.includes('netwatcher')) product = await startProduct(lab, dir);
     if (!settings.json) {
       process.stdout.write(
-        `capture fidelity: ${settings.durationInSeconds} s per trial, ${settings.repetitions} repetitions, veth ${lab.serverInterface}, loads ${settings.loads.map((l) => `${l.name}(${l.iperfArgs.join(' ')})`).join(', ')}\n`,
+        `capture fidelity: up to ${settings.durationInSeconds} s per trial, ${settings.repetitions} repetitions, veth ${lab.serverInterface}, loads ${settings.loads.map((l) => `${l.name}(${l.iperfArgs.join(' ')})`).join(', ')}\n`,
       );
       process.stdout.write(
-        '                                                    load     kernel        file      kernel             stop   ------ cpu µs per packet ------\n' +
-          ' snap  load  rep  capturer           load rate  loss %    received    captured     dropped  capt/rcv       ms   capture    agent   server  a.stop\n',
+        '                                                    load     kernel        file      kernel             stop   ---------- cpu µs per packet ----------\n' +
+          ' snap  load  rep  capturer           load rate  loss %    received    captured     dropped  capt/rcv       ms   capture    agent   server  a.stop  a.idle\n',
       );
+    }
+    // Per load and snap length, the seconds that keep every contestant within the byte budget
+    // (from the load's rate without a capture; shortened when a round still reaches it).
+    const durations = new Map<string, number>();
+    const key = (load: Load, snap: number): string => `${load.name} ${snap}`;
+    if (settings.durationInSeconds > 1) {
+      for (const load of settings.loads) {
+        const rate = await measureFileRate(lab, load);
+        for (const snap of settings.snapLengths) {
+          const seconds = budgetedSeconds(rate, snap, settings.durationInSeconds);
+          durations.set(key(load, snap), seconds);
+          if (!settings.json && seconds < settings.durationInSeconds) {
+            process.stdout.write(`  snap ${snap} ${load.name}: ${seconds} s per trial (${(rate.fileBytesPerSecond / 1e9).toFixed(2)} GB/s at full snap without a capture; every contestant's byte budget: ${BYTE_BUDGET})\n`);
+          }
+        }
+      }
     }
     for (const snap of settings.snapLengths) {
       for (const load of settings.loads) {
@@ -242,11 +297,23 @@ async function main(): Promise<void> {
           // Baselines and engine interleaved, the order rotated per repetition, so that a change
           // in the machine's other load hits them alike.
           const order = settings.capturers.map((_, i) => settings.capturers[(i + repetition - 1) % settings.capturers.length]!);
-          for (const capturer of order) {
-            const result = { ...(await runTrial(lab, dir, capturer, load, snap, settings.durationInSeconds, product)), repetition };
-            results.push(result);
-            if (!settings.json) printTrial(result, settings.durationInSeconds);
-            await pause(500); // let writeback and the CPUs settle between trials
+          for (let attempt = 1; ; attempt++) {
+            const durationInSeconds = durations.get(key(load, snap)) ?? settings.durationInSeconds;
+            const round: TrialResult[] = [];
+            for (const capturer of order) {
+              const result = { ...(await runTrial(lab, dir, capturer, load, snap, durationInSeconds, product)), repetition };
+              round.push(result);
+              if (!settings.json) printTrial(result);
+              await pause(500); // let writeback and the CPUs settle between trials
+            }
+            if (!round.some((t) => t.capped)) {
+              results.push(...round);
+              break;
+            }
+            if (attempt >= MAX_ROUND_ATTEMPTS || durationInSeconds <= 1) {
+              throw new Error(`snap ${snap} ${load.name}: a contestant reached the byte budget of ${BYTE_BUDGET} bytes even in ${durationInSeconds} s`);
+            }
+            durations.set(key(load, snap), Math.max(1, Math.floor(durationInSeconds * 0.6)));
           }
         }
       }
@@ -265,9 +332,9 @@ async function main(): Promise<void> {
       process.stdout.write(
         `  snap ${String(c.snapLengthInBytes).padStart(4)} ${c.load.padEnd(4)} ${c.capturer.padEnd(15)}\n` +
           `    share ÷ bare -B ${fmtSpread(c.shareVsBareB)}   share ÷ bare (default buffer) ${fmtSpread(c.shareVsBare)}   bare's own share ${fmtSpread(c.bareShare)}\n` +
-          `    cpu/pkt (capture process + agent) ÷ bare -B: while loaded ${fmtSpread(c.cpuVsBareB, 2)}, with the final cut+hash ${fmtSpread(c.cpuWithFinishVsBareB, 2)}\n` +
-          (c.loadLossPercent !== null ? `    load generator's loss % with this capture ${fmtSpread(c.loadLossPercent, 1)}, without any ${fmtSpread(c.loadLossWithoutCapturePercent, 1)}\n` : '') +
-          (c.capturer === 'agent-lookback' ? `    look-back on ÷ off (same capture, same pair): packets kept ${fmtSpread(c.shareVsWithoutLookback ?? null)}   cpu/pkt incl. the buffer ${fmtSpread(c.cpuVsWithoutLookback ?? null, 2)}\n` : ''),
+          `    packets kept ÷ bare -B's ${fmtSpread(c.keptVsBareB)}\n` +
+          `    cpu/pkt (capture process + agent) ÷ bare -B: while loaded ${fmtSpread(c.cpuVsBareB, 2)}, above the agent's idle use ${fmtSpread(c.captureCostVsBareB, 2)}, with the final cut+hash ${fmtSpread(c.cpuWithFinishVsBareB, 2)}\n` +
+          (c.loadLossPercent !== null ? `    load generator's loss % with this capture ${fmtSpread(c.loadLossPercent, 1)}, without any ${fmtSpread(c.loadLossWithoutCapturePercent, 1)}\n` : ''),
       );
     }
     process.stdout.write(failures.length === 0 ? 'criteria: met\n' : `criteria: NOT met\n  ${failures.join('\n  ')}\n`);

@@ -1,6 +1,7 @@
 // Public surface of src/capture: the tcpdump capture engine.
 export * from './types.js';
 export * from './tcpdump-args.js';
+export * from './tcpdump-launch.js';
 export * from './tcpdump-stderr.js';
 export * from './file-writer.js';
 export * from './session.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { readPcapBuffer } from '../pcap/index.js';
 import { recoverCaptureFile } from './recover.js';
 import { startCapture } from './session.js';
+import { defaultTcpdumpUser } from './tcpdump-launch.js';
 import type { StartCaptureOptions } from './session.js';
 import { createNamespace, createVethPair, UDP_FLOOD_SCRIPT, UDP_SEND_SCRIPT } from './testing/index.js';
 import type { TestNamespace } from './testing/index.js';
@@ -77,14 +78,14 @@ describe('capture engine fast path with real tcpdump', () => {
     };
   }
 
-  test('quiet link: packets and bytes show in progress within seconds, not when tcpdump\'s 4 KiB buffer fills', async () => {
+  test('quiet link: packets and bytes show in progress within seconds, not when tcpdump\'s 64 KiB buffer fills', async () => {
     const s = spec();
     const session = startCapture(s, options);
     await session.started;
     const sent = await a.runNode(UDP_SEND_SCRIPT, [ADDRESS_B, '9999', '3', '10']);
     assert.equal(sent.stdout.trim(), '3', sent.stderr);
     // 3 records of 16 + 14 Ethernet + 20 IPv4 + 8 UDP + 10 bytes, after the 24-byte header:
-    // 228 bytes, far below the 4 KiB tcpdump buffers before writing on its own.
+    // 228 bytes, far below the 64 KiB tcpdump buffers before writing on its own.
     const expectedBytes = 24 + 3 * (16 + 14 + 20 + 8 + 10);
     await waitFor('live counters', 5000, () => {
       const p = session.progress();
@@ -125,7 +126,7 @@ describe('capture engine fast path with real tcpdump', () => {
     }
   });
 
-  test('the process running the engine is killed: tcpdump ends with it and the file keeps every whole record', async () => {
+  test('the process running the engine is killed: tcpdump (unprivileged, CAP_NET_RAW only) ends with it and the file keeps every whole record', async () => {
     const s = spec();
     const child = spawn(process.execPath, ['--import', 'tsx', CAPTURE_CHILD, a.name, interfaceA, s.outputPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -136,6 +137,17 @@ describe('capture engine fast path with real tcpdump', () => {
       await waitFor(`the capture child to start (${err})`, 20_000, () => out.includes('\n'));
       const tcpdumpPid = Number(out.trim());
       assert.ok(tcpdumpPid > 0 && alive(tcpdumpPid));
+      // Started by root, tcpdump runs as the unprivileged user with CAP_NET_RAW (bit 13) alone —
+      // switched to by setpriv before tcpdump, not by tcpdump's own -Z, which would clear the
+      // parent-death signal this test relies on below (tcpdump-launch.ts).
+      const status = readFileSync(`/proc/${tcpdumpPid}/status`, 'utf8');
+      const field = (name: string): string => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '';
+      if (process.geteuid?.() === 0) {
+        assert.deepEqual(field('Uid').split(/\s+/), Array(4).fill(defaultTcpdumpUser().user), status);
+        assert.equal(BigInt(`0x${field('CapEff')}`), 1n << 13n, status);
+        assert.equal(BigInt(`0x${field('CapBnd')}`), 1n << 13n, status);
+        assert.equal(field('NoNewPrivs'), '1');
+      }
       const sent = await a.runNode(UDP_SEND_SCRIPT, [ADDRESS_B, '9999', '5', '100']);
       assert.equal(sent.stdout.trim(), '5', sent.stderr);
       await sleep(1500); // past libpcap's 1 s block timeout: tcpdump has the packets

@@ -195,8 +195,8 @@ describe('startCapture with real tcpdump', () => {
   });
 
   test('a write failure mid-capture gives LocalFileFailed and stops tcpdump', async () => {
-    // /dev/full fails every write with ENOSPC. tcpdump block-buffers its output (no -U), so
-    // send enough to make it hand over its first 4 KiB.
+    // /dev/full fails every write with ENOSPC. tcpdump block-buffers its output (no -U, 64 KiB):
+    // the 20 KB sent here reach /dev/full through the engine's SIGUSR2 flush probe.
     const session = startCapture(spec({ outputPath: '/dev/full' }), captureOptions);
     await session.started;
     await a.runNode(UDP_SEND_SCRIPT, [ADDRESS_B, '9999', '20', '1000']);

@@ -15,6 +15,8 @@ import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
 import { cutCaptureFile, EMPTY_SHA256 } from './pcap-cut.js';
 import type { CutCaptureFile } from './pcap-cut.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB } from './tcpdump-args.js';
+import { defaultTcpdumpUser, keepsTcpdumpRoot, tcpdumpLaunchPrefix } from './tcpdump-launch.js';
+import type { TcpdumpLaunchOptions, UnprivilegedUser } from './tcpdump-launch.js';
 import { isListeningLine, parseTcpdumpInfoLine, parseTcpdumpStats, tcpdumpErrorMessage } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';
 import type { CaptureOutcome, CaptureProgress, CaptureSession, CaptureSpec, CaptureStopReason } from './types.js';
@@ -62,12 +64,27 @@ export interface StartCaptureOptions {
   /** How often tcpdump is asked for its counters (SIGUSR1) for live progress. Default 1000 ms. */
   statsIntervalInMs?: number;
   /**
-   * Run tcpdump under `setpriv --pdeathsig TERM` with `-Z root`, so that it ends (flushing its
-   * file) when this process dies instead of writing on past every limit. Default true when
-   * setpriv (util-linux) is on PATH.
+   * Run tcpdump under `setpriv --pdeathsig TERM`, so that it ends (flushing its file) when this
+   * process dies instead of writing on past every limit. Default true when setpriv (util-linux)
+   * is on PATH.
    */
   endWithParent?: boolean;
+  /**
+   * With endWithParent and when this process is root: the unprivileged user tcpdump runs as,
+   * switched to by setpriv before tcpdump starts, with CAP_NET_RAW only (see tcpdump-launch.ts).
+   * Default: the `tcpdump` user of /etc/passwd, else 65534 (nobody). null: tcpdump stays root
+   * (`-Z root`: its own switch of user would clear the parent-death signal).
+   */
+  runTcpdumpAs?: UnprivilegedUser | null;
+  /**
+   * tcpdump's stdout buffer in bytes, set through `stdbuf -o` when coreutils' stdbuf is on PATH;
+   * 0 leaves tcpdump's own (4 KiB). Default DEFAULT_OUTPUT_BUFFER_BYTES.
+   */
+  outputBufferBytes?: number;
 }
+
+/** Default for StartCaptureOptions.outputBufferBytes: 64 KiB writes (see tcpdump-launch.ts). */
+export const DEFAULT_OUTPUT_BUFFER_BYTES = 64 * 1024;
 
 /** Default for StartCaptureOptions.stopDrainTimeoutInMs. */
 export const DEFAULT_STOP_DRAIN_TIMEOUT_IN_MS = 1200;
@@ -104,14 +121,24 @@ const FULL_DISK_FREE_BYTES = 1024 * 1024;
  */
 export function startCapture(spec: CaptureSpec, opts: StartCaptureOptions = {}): CaptureSession {
   validateSpec(spec);
-  const setpriv = opts.endWithParent === false ? null : findExecutable('setpriv', process.env['PATH'] ?? DEFAULT_EXECUTABLE_PATH);
+  const outputBufferBytes = opts.outputBufferBytes ?? DEFAULT_OUTPUT_BUFFER_BYTES;
+  if (!Number.isSafeInteger(outputBufferBytes) || outputBufferBytes < 0) throw new RangeError(`outputBufferBytes must be an integer ≥ 0, got ${outputBufferBytes}`);
+  const path = process.env['PATH'] ?? DEFAULT_EXECUTABLE_PATH;
+  const setprivPath = opts.endWithParent === false ? null : findExecutable('setpriv', path);
+  const launch: TcpdumpLaunchOptions = {
+    setprivPath,
+    stdbufPath: outputBufferBytes > 0 ? findExecutable('stdbuf', path) : null,
+    outputBufferBytes,
+    // Switching user needs root; a non-root agent's tcpdump runs as that user anyway.
+    runAs: setprivPath === null || process.geteuid?.() !== 0 ? null : opts.runTcpdumpAs === undefined ? defaultTcpdumpUser() : opts.runTcpdumpAs,
+  };
   const args = buildTcpdumpArgs(spec, {
     kernelBufferInKiB: opts.kernelBufferInKiB,
     immediateMode: opts.immediateMode,
     flushEachPacket: opts.flushEachPacket,
-    keepRootPrivileges: setpriv !== null,
+    keepRootPrivileges: keepsTcpdumpRoot(launch),
   });
-  return new TcpdumpCaptureSession(spec, args, setpriv, opts);
+  return new TcpdumpCaptureSession(spec, args, tcpdumpLaunchPrefix(launch), opts);
 }
 
 function validateSpec(spec: CaptureSpec): void {
@@ -139,7 +166,7 @@ class TcpdumpCaptureSession implements CaptureSession {
   private readonly spec: CaptureSpec;
   private readonly opts: StartCaptureOptions;
   private readonly args: string[];
-  private readonly setprivPath: string | null;
+  private readonly launchPrefix: string[];
   private readonly drainTimeoutInMs: number;
   private readonly killTimeoutInMs: number;
   private readonly drainEnoughBytes: number;
@@ -181,12 +208,12 @@ class TcpdumpCaptureSession implements CaptureSession {
   private rejectStarted!: (err: CaptureStartError) => void;
   private resolveDone!: (outcome: CaptureOutcome) => void;
 
-  constructor(spec: CaptureSpec, args: string[], setprivPath: string | null, opts: StartCaptureOptions) {
+  constructor(spec: CaptureSpec, args: string[], launchPrefix: string[], opts: StartCaptureOptions) {
     this.captureId = spec.captureId;
     this.spec = spec;
     this.opts = opts;
     this.args = args;
-    this.setprivPath = setprivPath;
+    this.launchPrefix = launchPrefix;
     this.drainTimeoutInMs = opts.stopDrainTimeoutInMs ?? (opts.immediateMode === true ? 100 : DEFAULT_STOP_DRAIN_TIMEOUT_IN_MS);
     this.killTimeoutInMs = opts.killTimeoutInMs ?? DEFAULT_KILL_TIMEOUT_IN_MS;
     // More than the kernel ring plus tcpdump's own buffers: once the file has grown this much
@@ -245,13 +272,12 @@ class TcpdumpCaptureSession implements CaptureSession {
     const tcpdumpName = this.opts.tcpdumpPath ?? 'tcpdump';
     const tcpdump = findExecutable(tcpdumpName, process.env['PATH'] ?? DEFAULT_EXECUTABLE_PATH);
     if (tcpdump === null) {
-      // Checked here because setpriv, not spawn, would otherwise be the one not finding it.
+      // Checked here because setpriv or stdbuf, not spawn, would otherwise be the one not finding it.
       this.fail('CaptureFailed', `spawn ${tcpdumpName} ENOENT`);
       await this.finish(null);
       return;
     }
-    const wrapper = this.setprivPath !== null ? [this.setprivPath, '--pdeathsig', 'TERM', '--'] : [];
-    const argv = [...(this.opts.commandPrefix ?? []), ...wrapper, tcpdump, ...this.args];
+    const argv = [...(this.opts.commandPrefix ?? []), ...this.launchPrefix, tcpdump, ...this.args];
     // tcpdump's stdout is the capture file: `-w -` then writes it exactly as `-w FILE` would
     // (stdio-buffered in blocks), while the file stays opened here with this process's rights.
     const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', this.file.fd, 'pipe'] });
@@ -373,7 +399,7 @@ class TcpdumpCaptureSession implements CaptureSession {
   /**
    * tcpdump has reported how many packets it has handed to its output. Two things follow from
    * comparing that with the file across reports:
-   * - packets arrived but the file did not grow: they sit in tcpdump's 4 KiB stdio buffer (on a
+   * - packets arrived but the file did not grow: they sit in tcpdump's stdio buffer (64 KiB, on a
    *   quiet link for a long time), so ask tcpdump to flush it (SIGUSR2, tcpdump's
    *   flush-the-savefile signal) and the counters stay live;
    * - such a flush did not make the file grow either: tcpdump's writes are failing. tcpdump
