@@ -6,6 +6,7 @@
  * change, new tokens work (the key set is fetched again) and the old key's tokens stop; the
  * portal's authorization-code sign-in with PKCE ends in a session acting for the user.
  */
+import { CONTRIBUTOR_ROLE_ID, READER_ROLE_ID } from './rbac/index.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
@@ -100,8 +101,16 @@ describe('single sign-on with a real OpenID Connect provider', { timeout: 120_00
   test("a valid access token is accepted and acts as the provider's user; the activity log names it", async () => {
     const token = await provider.clientCredentialsToken();
     assert.equal(partsOf(token).length, 3);
+    // Signed in is not allowed: without a role assignment the user is refused (403, not 401).
+    const before = await call('GET', WATCHERS, token);
+    assert.equal(before.status, 403, JSON.stringify(before.body));
+    assert.equal(before.body.error.code, 'AuthorizationFailed');
+    // A role assigned to the token's subject (the user's id) lets it act with that role.
+    const assignment = await call('PUT', `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleAssignments/5a1e0000-0000-4000-8000-000000000001?api-version=2022-04-01`, server.adminToken, {
+      properties: { roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${CONTRIBUTOR_ROLE_ID}`, principalId: String(claimsOf(token)['sub']), principalType: 'User' },
+    });
+    assert.equal(assignment.status, 201, JSON.stringify(assignment.body));
     const r = await call('GET', WATCHERS, token);
-    // With role assignments (issue 16 §2) the token's principal needs a role: assign it here and expect 200, and 403 without.
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const put = await call('PUT', `/subscriptions/${SUB}/resourceGroups/ssorg/providers/Microsoft.Insights/actionGroups/ag1?api-version=2023-01-01`, token, { location: 'Global', properties: { groupShortName: 'ag1', enabled: true } });
     assert.ok([200, 201].includes(put.status), JSON.stringify(put.body));
@@ -185,13 +194,20 @@ describe('single sign-on with a real OpenID Connect provider', { timeout: 120_00
     assert.equal(session['signedIn'], true);
     assert.equal(session['principal'], 'Alice Admin');
     assert.equal(session['ssoSignInUrl'], '/portal/api/sso/start');
+    // The user holds no role yet: refused; a Reader assignment to the user's oid lets the session list.
+    assert.equal((await fetch(`${server.url}${WATCHERS}`, { headers: { cookie: jar2.header() } })).status, 403);
+    const assignment = await call('PUT', `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleAssignments/5a1e0000-0000-4000-8000-000000000002?api-version=2022-04-01`, server.adminToken, {
+      properties: { roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${READER_ROLE_ID}`, principalId: '11111111-aaaa-4aaa-8aaa-111111111111', principalType: 'User' },
+    });
+    assert.equal(assignment.status, 201, JSON.stringify(assignment.body));
     const list = await fetch(`${server.url}${WATCHERS}`, { headers: { cookie: jar2.header() } });
-    assert.equal(list.status, 200);
+    assert.equal(list.status, 200, await list.clone().text());
     // The code was spent: replaying the callback gets nothing.
     assert.equal((await fetch(back2, { redirect: 'manual', headers: { cookie: jar2.header() } })).status, 401);
     const log = await call('GET', `/subscriptions/${SUB}/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter=${encodeURIComponent("caller eq 'Alice Admin'")}`, server.adminToken);
-    assert.equal(log.body.value.length, 1, JSON.stringify(log.body));
-    assert.equal(log.body.value[0].claims['http://schemas.microsoft.com/identity/claims/objectidentifier'], '11111111-aaaa-4aaa-8aaa-111111111111', 'the user is named by oid');
+    // The sign-in and the refused list before the role was assigned (a refusal is recorded; the allowed read is not a change).
+    assert.deepEqual(log.body.value.map((e: any) => e.properties.statusCode).sort(), ['Forbidden', 'OK'], JSON.stringify(log.body));
+    assert.ok(log.body.value.every((e: any) => e.claims['http://schemas.microsoft.com/identity/claims/objectidentifier'] === '11111111-aaaa-4aaa-8aaa-111111111111'), 'the user is named by oid');
   });
 });
 
