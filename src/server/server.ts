@@ -12,7 +12,7 @@ import { bearerToken } from './auth.js';
 
 import { baseUrlOf, boundPort, ownBaseUrl, type BaseUrlPolicy } from './request-context.js';
 import type { ServerConfig } from './config.js';
-import { ADMIN_TOKEN_FILE, ensureAdminToken, verifyCredential } from './credentials.js';
+import { ADMIN_TOKEN_FILE, AgentCredentialCache, ensureAdminToken } from './credentials.js';
 import { handleAgentMessage, onAgentGone } from './services/agent-channel.js';
 import type { ServerContext } from './services/context.js';
 import { ensureDefaultStorageAccount } from './services/storage-accounts.js';
@@ -33,6 +33,27 @@ export interface RunningServer {
 }
 
 export { ADMIN_TOKEN_FILE };
+
+/** Agent greetings (and goodbyes) whose database work runs at once; the rest wait their turn in order. */
+const AGENT_GREETINGS_AT_ONCE = 8;
+
+/** Runs at most `limit` tasks at once, the others in the order they came. */
+class ConcurrencyLimit {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(private readonly limit: number) {}
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    // A finished task hands its slot straight to the next in line.
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(); else this.running--;
+    }
+  }
+}
 
 /** Server settings that are secrets (sealed in the database). */
 const SECRET_SETTINGS = ['signing-key'] as const;
@@ -117,18 +138,26 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
   const tlsCa = config.tls ? selfSignedRootOf(readFileSync(config.tls.certPath, 'utf8')) : null;
   const ctx = { config: { ...config }, store, logger, signingKey, tlsCa, outboundPolicy } as ServerContext;
   let urlPolicy: BaseUrlPolicy | undefined;
+  // Admission of a reconnecting fleet is cheap: credentials seen recently need no database read,
+  // and the database work of greeting agents (hello: the host's state and reconciliation) and of
+  // recording them gone runs a few at a time, so a storm of 10,000 never queues ahead of API calls
+  // and handshakes. Other agent messages (metrics above all) are not held.
+  const agentCredentials = new AgentCredentialCache(store);
+  const greetings = new ConcurrencyLimit(AGENT_GREETINGS_AT_ONCE);
   ctx.hub = new AgentHub(logger, {
     authenticate: async (request) => {
       const token = bearerToken({ headers: request.headers } as never);
       if (!token) return null;
-      const info = await verifyCredential(store, token);
+      const info = await agentCredentials.verify(token);
       if (!info || info.kind !== 'agent' || !info.vmKey) return null;
       // Upload URLs for this agent follow the same rule as every other URL the server builds.
       return { vmKey: info.vmKey, baseUrl: baseUrlOf(request.headers, Boolean((request.socket as { encrypted?: boolean }).encrypted), urlPolicy!), credentialId: info.id };
     },
     validCredentials: (ids) => store.liveTokenIds(ids),
-    onMessage: (identity, msg: AgentToServer) => handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg),
-    onDisconnect: (identity) => onAgentGone(ctx, identity.vmKey),
+    onMessage: (identity, msg: AgentToServer) => msg.type === 'hello'
+      ? greetings.run(() => handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg))
+      : handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg),
+    onDisconnect: (identity) => greetings.run(() => onAgentGone(ctx, identity.vmKey)),
   });
   await ensureDefaultStorageAccount(ctx);
 

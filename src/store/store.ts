@@ -308,7 +308,18 @@ export class Store {
 
   /** Revokes every token of a kind for a VM (a re-enrolment replaces the agent's credential); returns how many. */
   async revokeTokens(kind: TokenKind, vmKey: string): Promise<number> {
-    return (await this.db.query('DELETE FROM api_tokens WHERE kind = $1 AND vm_key = $2 RETURNING id', [kind, vmKey.toLowerCase()])).length;
+    // Told before and after: a cache that looked a token up meanwhile must not keep the old answer.
+    for (const listener of this.revocationListeners) listener(kind, vmKey.toLowerCase());
+    const n = (await this.db.query('DELETE FROM api_tokens WHERE kind = $1 AND vm_key = $2 RETURNING id', [kind, vmKey.toLowerCase()])).length;
+    for (const listener of this.revocationListeners) listener(kind, vmKey.toLowerCase());
+    return n;
+  }
+
+  private readonly revocationListeners: Array<(kind: TokenKind, vmKey: string) => void> = [];
+
+  /** Calls `listener` when this store revokes the tokens of a host (caches of credentials drop theirs). */
+  onTokensRevoked(listener: (kind: TokenKind, vmKey: string) => void): void {
+    this.revocationListeners.push(listener);
   }
 
   /** Replaces every admin token by one new one in one transaction (the old ones stop working at once); returns the new token. */
