@@ -193,6 +193,25 @@ export class Store {
     return rows[0] ? this.resource<B>(rows[0]) : null;
   }
 
+  /**
+   * At most `limit` resources of a type in list order (creation time to the millisecond, then
+   * key: the order of nextLink tokens), after `after` when given. The database reads one page, not
+   * the whole list (10,000 VMs).
+   */
+  async listResourcesPage<B = Record<string, unknown>>(type: ResourceType, filter: { subscriptionId?: string; resourceGroup?: string }, after: { createdAtInMs: number; key: string } | null, limit: number): Promise<ResourceRecord<B>[]> {
+    const where = ['type = $1'];
+    const params: unknown[] = [type];
+    if (filter.subscriptionId !== undefined) { params.push(filter.subscriptionId.toLowerCase()); where.push(`lower(subscription_id) = $${params.length}`); }
+    if (filter.resourceGroup !== undefined) { params.push(filter.resourceGroup.toLowerCase()); where.push(`lower(resource_group) = $${params.length}`); }
+    if (after) {
+      params.push(new Date(after.createdAtInMs).toISOString(), after.key);
+      where.push(`(date_trunc('milliseconds', created_at), key) > ($${params.length - 1}::timestamptz, $${params.length})`);
+    }
+    params.push(limit);
+    const rows = await this.db.query(`SELECT * FROM resources WHERE ${where.join(' AND ')} ORDER BY date_trunc('milliseconds', created_at), key LIMIT $${params.length}`, params);
+    return rows.map((r) => this.resource<B>(r));
+  }
+
   /** Lists resources of a type in a subscription, optionally one resource group or one parent. */
   async listResources<B = Record<string, unknown>>(type: ResourceType, filter: { subscriptionId?: string; resourceGroup?: string; parentKey?: string; location?: string } = {}): Promise<ResourceRecord<B>[]> {
     const where = ['type = $1'];
