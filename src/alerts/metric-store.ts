@@ -192,6 +192,8 @@ export class MetricStore {
     if (batch.length === 0) return true;
     if (which === 'samples') this.pending = []; else this.pendingMinutes = [];
     for (let i = 0; i < batch.length; i += METRIC_ROWS_PER_STATEMENT) {
+      // Between statements, the event loop serves sockets (the embedded database runs on this thread).
+      if (i > 0) await new Promise((r) => setImmediate(r));
       const chunk = batch.slice(i, i + METRIC_ROWS_PER_STATEMENT);
       try {
         if (which === 'samples') await this.store.insertMetricSamples(chunk as MetricSampleRow[]);

@@ -49,8 +49,10 @@ class ConcurrencyLimit {
     try {
       return await task();
     } finally {
+      // Handed on in a later turn of the event loop: a long line of database work never keeps
+      // sockets (handshakes, API calls) from being served in between.
       const next = this.waiting.shift();
-      if (next) next(); else this.running--;
+      if (next) setImmediate(next); else this.running--;
     }
   }
 }
