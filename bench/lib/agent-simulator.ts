@@ -149,6 +149,8 @@ export interface FleetStats {
   failedAttempts: number;
   /** Handshakes that timed out (a subset of failedAttempts). */
   handshakeTimeouts: number;
+  /** Failed attempts by cause: an error code (ECONNRESET …), `HTTP nnn`, or `closed` (closed before open without an error). */
+  failureCauses: Record<string, number>;
   /** Connections that were open and were lost without {@link SimulatedFleet.dropAll}. */
   unexpectedDrops: number;
   /** Metric reports sent. */
@@ -237,6 +239,7 @@ class SimulatedAgent {
       this.ws = ws;
       let opened = false;
       let timedOut = false;
+      let cause = 'closed';
       ws.on('open', () => {
         opened = true;
         this.attempt = 0;
@@ -254,19 +257,24 @@ class SimulatedAgent {
       });
       ws.on('error', (error) => {
         if (/handshake timed out/i.test(error.message)) timedOut = true;
+        cause = timedOut ? 'handshake timeout' : ((error as NodeJS.ErrnoException).code ?? error.message.slice(0, 60));
       });
-      ws.on('unexpected-response', (_req, res) => { res.resume(); ws.terminate(); });
-      ws.on('close', () => {
+      ws.on('unexpected-response', (_req, res) => { cause = `HTTP ${res.statusCode}`; res.resume(); ws.terminate(); });
+      ws.on('close', (code) => {
         if (this.ws === ws) this.ws = null;
         if (this.welcomed) {
           this.welcomed = false;
           this.fleet.connected--;
-          if (!this.dropping && !this.closed) this.fleet.stats.unexpectedDrops++;
+          if (!this.dropping && !this.closed) {
+            this.fleet.stats.unexpectedDrops++;
+            this.fleet.stats.failureCauses[`dropped ${code}`] = (this.fleet.stats.failureCauses[`dropped ${code}`] ?? 0) + 1;
+          }
         }
         this.dropping = false;
         if (!opened) {
           this.fleet.stats.failedAttempts++;
           if (timedOut) this.fleet.stats.handshakeTimeouts++;
+          this.fleet.stats.failureCauses[cause] = (this.fleet.stats.failureCauses[cause] ?? 0) + 1;
           resolve();
         }
         if (this.closed) return;
@@ -395,7 +403,7 @@ export async function startSimulatedFleet(options: FleetOptions): Promise<Simula
   const waiters: Array<{ n: number; resolve: () => void }> = [];
   const internals: FleetInternals = {
     connected: 0, running: 0,
-    stats: { failedAttempts: 0, handshakeTimeouts: 0, unexpectedDrops: 0, metricReports: 0, ordersReceived: 0 },
+    stats: { failedAttempts: 0, handshakeTimeouts: 0, unexpectedDrops: 0, metricReports: 0, ordersReceived: 0, failureCauses: {} },
     backoff: options.backoff ?? defaultBackoff,
     handshakeTimeoutInMs: options.handshakeTimeoutInMs ?? 10_000,
     onOrder: options.onOrder,
@@ -432,7 +440,7 @@ export async function startSimulatedFleet(options: FleetOptions): Promise<Simula
     async dropAll() {
       await Promise.all(agents.map((a) => a.drop()));
     },
-    stats: () => ({ ...internals.stats, connected: internals.connected, running: internals.running }),
+    stats: () => ({ ...internals.stats, failureCauses: { ...internals.stats.failureCauses }, connected: internals.connected, running: internals.running }),
     async stop() {
       if (metricsTimer) clearInterval(metricsTimer);
       for (const a of agents) a.close();
@@ -479,8 +487,11 @@ export async function startSimulatedFleetProcesses(options: Omit<FleetOptions, '
   await Promise.all(children.map((child, k) => call(child, 'start', { options: { ...rest, hosts: hosts.filter((_, i) => i % n === k) } })));
   const stats = async (): Promise<FleetStats> => {
     const all = (await Promise.all(children.map((c) => call(c, 'stats')))) as FleetStats[];
-    const sum = { connected: 0, failedAttempts: 0, handshakeTimeouts: 0, unexpectedDrops: 0, metricReports: 0, ordersReceived: 0, running: 0 } as FleetStats;
-    for (const s of all) for (const k of Object.keys(sum) as Array<keyof FleetStats>) sum[k] += s[k];
+    const sum: FleetStats = { connected: 0, failedAttempts: 0, handshakeTimeouts: 0, unexpectedDrops: 0, metricReports: 0, ordersReceived: 0, running: 0, failureCauses: {} };
+    for (const s of all) {
+      for (const k of ['connected', 'failedAttempts', 'handshakeTimeouts', 'unexpectedDrops', 'metricReports', 'ordersReceived', 'running'] as const) sum[k] += s[k];
+      for (const [c, n] of Object.entries(s.failureCauses)) sum.failureCauses[c] = (sum.failureCauses[c] ?? 0) + n;
+    }
     return sum;
   };
   return {

@@ -117,9 +117,12 @@ async function startServerProcess(): Promise<Server> {
     u.pathname = `/${dbName}`;
     dbUrl = u.toString();
   }
-  const proc = spawn(process.execPath, [join(ROOT, 'bin/nw.js'), 'server', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'error', '-l', 'westcentralus', ...(dbUrl ? ['--database-url', dbUrl] : [])], {
-    env: { ...process.env, NW_FROM_SOURCE: '1' }, stdio: ['ignore', 'ignore', 'inherit'],
+  const proc = spawn(process.execPath, [join(ROOT, 'bin/nw.js'), 'server', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', '-l', 'westcentralus', ...(dbUrl ? ['--database-url', dbUrl] : [])], {
+    env: { ...process.env, NW_FROM_SOURCE: '1' }, stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // The server's warnings and errors, for the why of any failed handshake.
+  const { createWriteStream } = await import('node:fs');
+  proc.stdout!.pipe(createWriteStream(join(tmpdir(), `nw-scale-server-${port}.log`)));
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     try {
@@ -187,6 +190,7 @@ interface Figures {
   stormMs: number;
   stormFailedAttempts: number;
   stormTimeouts: number;
+  failureCauses: Record<string, number>;
   unexpectedDrops: number;
   reportsSent: number;
   rowsStored: number;
@@ -282,7 +286,7 @@ async function runSize(n: number): Promise<Figures> {
       idleRssBytes: idle.rssBytes || beforeConnect.rssBytes, steadyCpu, steadyRssBytes: steadyRss,
       createToRunningP50: percentile(latencies, 50), createToRunningP99: percentile(latencies, 99),
       fanoutHosts: targets.length, fanoutCreateMs: create.ms, fanoutOrdersMs: ordersMs, fanoutFailed: create.failed + stop.failed + del.failed, fanoutStopMs: stop.ms, fanoutDeleteMs: del.ms,
-      stormMs, stormFailedAttempts: s1.failedAttempts - s0.failedAttempts, stormTimeouts: s1.handshakeTimeouts - s0.handshakeTimeouts, unexpectedDrops: final.unexpectedDrops,
+      stormMs, stormFailedAttempts: s1.failedAttempts - s0.failedAttempts, stormTimeouts: s1.handshakeTimeouts - s0.handshakeTimeouts, unexpectedDrops: final.unexpectedDrops, failureCauses: final.failureCauses,
       reportsSent: final.metricReports, rowsStored: Number(counts!.raw), minuteReports: Number(counts!.minute_reports),
       rawBytesPerRow: Number(counts!.raw_bytes) / Math.max(1, Number(counts!.raw)), minuteBytesPerRow: Number(counts!.minute_bytes) / Math.max(1, Number(counts!.minute_rows)),
       scrapeMs: scrape.ms, scrapeBytes: scrape.bytes, vmPageMs: vmPage.ms, load: loadavg()[0]!,

@@ -34,6 +34,9 @@ export interface RunningServer {
 
 export { ADMIN_TOKEN_FILE };
 
+/** Connections the kernel may hold for accepting (capped by net.core.somaxconn, 4096 on current Linux). */
+const LISTEN_BACKLOG = 8192;
+
 /** Agent greetings (and goodbyes) whose database work runs at once; the rest wait their turn in order. */
 const AGENT_GREETINGS_AT_ONCE = 8;
 
@@ -174,7 +177,9 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
   });
   ctx.hub.attach(app.server as Server);
   try {
-    await app.listen({ host: config.listenHost, port: config.listenPort });
+    // A deep accept queue (Node's default is 511): when thousands of agents reconnect at once, a
+    // full queue makes the kernel drop handshakes that then fail with ECONNRESET and retry.
+    await app.listen({ host: config.listenHost, port: config.listenPort, backlog: LISTEN_BACKLOG });
   } catch (error) {
     throw listenError(error, config.listenHost, config.listenPort);
   }
