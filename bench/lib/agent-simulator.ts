@@ -256,7 +256,7 @@ class SimulatedAgent {
         if (parsed.ok) this.handle(parsed.message);
       });
       ws.on('error', (error) => {
-        if (/handshake timed out/i.test(error.message)) timedOut = true;
+        if (/handshake (has )?timed out/i.test(error.message)) timedOut = true;
         cause = timedOut ? 'handshake timeout' : ((error as NodeJS.ErrnoException).code ?? error.message.slice(0, 60));
       });
       ws.on('unexpected-response', (_req, res) => { cause = `HTTP ${res.statusCode}`; res.resume(); ws.terminate(); });
