@@ -29,7 +29,11 @@ export interface HostMetricDefinition {
   prometheusName: string;
 }
 
-/** Every host metric, in the order docs and definitions list them. */
+/**
+ * Every host metric, in the order docs and definitions list them. The order is also where each
+ * metric's value sits in stored metric rows (src/store, metric_raw and metric_minutes): append new
+ * metrics at the end, never reorder or remove one.
+ */
 export const HOST_METRICS: readonly HostMetricDefinition[] = [
   {
     name: 'TCP Segments Sent', unit: 'Count', primaryAggregation: 'Total', prometheusName: 'nw_host_tcp_segments_sent_total',

@@ -26,6 +26,6 @@ export {
   type AlertCaptureBody, type AlertCaptureRunDetail, type AlertCaptureRunState, type TriggerAnswer, type TriggerOutcome, type TriggerRequest,
 } from './alert-capture.js';
 export { AlertCaptureRunWatcher, COMPLETION_SCHEMA_ID } from './alert-capture-runs.js';
-export { createServerTelemetry, type AlertsTelemetry, type ServerTelemetrySources } from './telemetry.js';
+export { createServerTelemetry, PER_HOST_SERIES_DEFAULT_LIMIT, scrapeMetrics, type AlertsTelemetry, type PerHostSelection, type ServerTelemetrySources } from './telemetry.js';
 export { AlertsRuntime, type AlertsRuntimeDeps, type AlertsRuntimeOptions } from './runtime.js';
 export { moveWebhookUrlsToSecrets } from './webhook-secrets.js';

@@ -1,26 +1,52 @@
 import type { Logger } from '../lib/index.js';
-import type { MetricSampleRow, Store } from '../store/index.js';
+import { METRIC_ROWS_PER_STATEMENT, type MetricMinuteRow, type MetricSampleRow, type Store } from '../store/index.js';
 import { HOST_METRICS } from './host-metrics.js';
 
 /** Defaults of host metric keeping. */
 export const METRIC_STORE_DEFAULTS = {
-  /** How long samples are kept (Azure keeps platform metrics 93 days; one host at one report a second is 86,400 rows a day). */
+  /** How long host metrics are kept, by minute (Azure keeps platform metrics 93 days). */
   retentionInSeconds: 7 * 24 * 3600,
+  /**
+   * How long each report is kept as it came (one row per host per second); older spans are
+   * answered from the per-minute rows. An hour covers every alert window but P1D at full precision.
+   */
+  rawRetentionInSeconds: 3600,
   /** Reports are written in batches this often: short, as alert evaluation reads them from the database. */
   flushIntervalInMs: 100,
   /** How often old samples are deleted. */
   pruneIntervalInMs: 60_000,
   /** Reports closer together than this from one host are dropped (agents report every 0.1 s at most). */
   minReportIntervalInMs: 50,
+  /** After a failed write, the next attempt waits this long (the batch is kept, never dropped). */
+  retryIntervalInMs: 1_000,
+  /**
+   * Reports kept in memory while the database does not take them (~200 bytes each: 200 MiB).
+   * Past it the oldest per-report rows are shed; their per-minute aggregates are kept, so totals,
+   * counts, minima and maxima by minute stay whole.
+   */
+  maxPendingSamples: 1_000_000,
+  /** Pause between prune batches, so a large prune never holds the database (and the server's thread, on PGlite) for long. */
+  prunePauseInMs: 20,
 } as const;
 
 /** Options of a {@link MetricStore}. */
 export interface MetricStoreOptions {
   retentionInSeconds?: number;
+  rawRetentionInSeconds?: number;
   flushIntervalInMs?: number;
   pruneIntervalInMs?: number;
   minReportIntervalInMs?: number;
+  retryIntervalInMs?: number;
+  maxPendingSamples?: number;
+  prunePauseInMs?: number;
 }
+
+/** A minute is written this long after it ends when its host says nothing more (late reports of it go in another row). */
+const MINUTE_GRACE_IN_MS = 2_000;
+const MINUTE_IN_MS = 60_000;
+
+/** One host's reports of the current minute. */
+interface MinuteAccumulator { minuteInMs: number; count: number[]; total: number[]; minimum: number[]; maximum: number[] }
 
 const KNOWN = new Set(HOST_METRICS.map((m) => m.name));
 
@@ -36,18 +62,31 @@ export function sanitizeMetricValues(values: unknown): Record<string, number> {
 
 /**
  * Keeps the host metrics agents report: batches them into the database (where alert evaluation
- * and queries read them, whichever server replica the agent is connected to), prunes them after
- * the retention period, and sums them per host since start for the server's Prometheus endpoint.
- * Samples are stamped with the server's clock when they arrive: evaluation windows must not
- * depend on a host's clock.
+ * and queries read them, whichever server replica the agent is connected to) as one row per
+ * report and one row per host-minute, prunes them after their retention periods, and sums them
+ * per host since start for the server's Prometheus endpoint. Samples are stamped with the
+ * server's clock when they arrive: evaluation windows must not depend on a host's clock.
+ *
+ * Nothing is dropped when a write fails: the batch goes back to the front of the queue and is
+ * tried again after {@link METRIC_STORE_DEFAULTS.retryIntervalInMs}. Each statement holds at most
+ * METRIC_ROWS_PER_STATEMENT rows (src/store), whatever the backlog.
  */
 export class MetricStore {
   private pending: MetricSampleRow[] = [];
+  private pendingMinutes: MetricMinuteRow[] = [];
+  private readonly minutes = new Map<string, MinuteAccumulator>();
   private readonly totals = new Map<string, Record<string, number>>();
   private readonly lastReportInMs = new Map<string, number>();
   private flushTimer: NodeJS.Timeout | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  private pruning: Promise<number> | null = null;
+  private retryAtInMs = 0;
+  private lastSweepInMs = 0;
+  /** Per-report rows shed since start because the database did not take them in time (their minutes are kept). */
+  shedSamples = 0;
+  /** Failed writes since start (each retried). */
+  failedWrites = 0;
   private readonly opts: Required<MetricStoreOptions>;
 
   constructor(private readonly store: Store, private readonly logger: Logger, options: MetricStoreOptions = {}) {
@@ -56,7 +95,7 @@ export class MetricStore {
 
   /** Starts the flush and prune timers. */
   start(): void {
-    this.flushTimer = setInterval(() => { void this.flush(); }, this.opts.flushIntervalInMs);
+    this.flushTimer = setInterval(() => { if (Date.now() >= this.retryAtInMs) void this.flush(); }, this.opts.flushIntervalInMs);
     this.flushTimer.unref();
     this.pruneTimer = setInterval(() => { void this.prune(); }, this.opts.pruneIntervalInMs);
     this.pruneTimer.unref();
@@ -68,13 +107,54 @@ export class MetricStore {
     if (Object.keys(metrics).length === 0) return;
     const key = vmKey.toLowerCase();
     // A host flooding reports must not flood the database.
+    const atInMs = receivedAt.getTime();
     const last = this.lastReportInMs.get(key);
-    if (last !== undefined && receivedAt.getTime() - last < this.opts.minReportIntervalInMs) return;
-    this.lastReportInMs.set(key, receivedAt.getTime());
+    if (last !== undefined && atInMs - last < this.opts.minReportIntervalInMs) return;
+    this.lastReportInMs.set(key, atInMs);
     this.pending.push({ vmKey: key, at: receivedAt, metrics });
+    if (this.pending.length > this.opts.maxPendingSamples) this.shed();
+    this.addToMinute(key, atInMs, metrics);
     const sums = this.totals.get(key) ?? {};
     for (const [name, v] of Object.entries(metrics)) sums[name] = (sums[name] ?? 0) + v;
     this.totals.set(key, sums);
+  }
+
+  private addToMinute(key: string, atInMs: number, metrics: Record<string, number>): void {
+    const minuteInMs = Math.floor(atInMs / MINUTE_IN_MS) * MINUTE_IN_MS;
+    let acc = this.minutes.get(key);
+    if (acc && acc.minuteInMs !== minuteInMs) {
+      if (minuteInMs < acc.minuteInMs) {
+        // A report for an earlier minute than the open one (only a caller's own timestamps do that): a row of its own.
+        const late = newAccumulator(minuteInMs);
+        accumulate(late, metrics);
+        this.pendingMinutes.push(toMinuteRow(key, late));
+        return;
+      }
+      this.pendingMinutes.push(toMinuteRow(key, acc));
+      acc = undefined;
+    }
+    if (!acc) {
+      acc = newAccumulator(minuteInMs);
+      this.minutes.set(key, acc);
+    }
+    accumulate(acc, metrics);
+  }
+
+  /** Queues the minutes that ended (plus a grace) for hosts that said nothing since. */
+  private closeEndedMinutes(nowInMs: number, all = false): void {
+    for (const [key, acc] of this.minutes) {
+      if (all || acc.minuteInMs + MINUTE_IN_MS + MINUTE_GRACE_IN_MS <= nowInMs) {
+        this.pendingMinutes.push(toMinuteRow(key, acc));
+        this.minutes.delete(key);
+      }
+    }
+  }
+
+  private shed(): void {
+    const excess = this.pending.length - this.opts.maxPendingSamples;
+    this.pending.splice(0, excess);
+    this.shedSamples += excess;
+    this.logger.error({ shed: excess, shedSinceStart: this.shedSamples }, 'the database has not taken host metrics for a while: the oldest per-report rows are shed (their per-minute aggregates are kept)');
   }
 
   /** Per host, the sum of every value reported to this process since it started. */
@@ -82,30 +162,82 @@ export class MetricStore {
     return this.totals;
   }
 
-  /** Writes what is pending; resolves when it is in the database. */
+  /** Reports and minutes not yet in the database. */
+  get backlog(): { samples: number; minutes: number } {
+    return { samples: this.pending.length, minutes: this.pendingMinutes.length };
+  }
+
+  /**
+   * Writes what is pending, in bounded statements; resolves when it is in the database, or when a
+   * write failed (what was not written stays queued and is retried).
+   */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(async () => {
-      if (this.pending.length === 0) return;
-      const batch = this.pending;
-      this.pending = [];
-      try {
-        await this.store.insertMetricSamples(batch);
-      } catch (error) {
-        // Metrics are a stream: a lost batch leaves a gap, it must not stop the server.
-        this.logger.error({ err: error, samples: batch.length }, 'could not store host metrics; this batch is lost');
-      }
-    });
+    this.flushing = this.flushing.then(() => this.writePending());
     return this.flushing;
   }
 
-  /** Deletes samples older than the retention period. */
-  async prune(now: Date = new Date()): Promise<number> {
-    try {
-      return await this.store.pruneMetricSamples(new Date(now.getTime() - this.opts.retentionInSeconds * 1000));
-    } catch (error) {
-      this.logger.warn({ err: error }, 'could not prune old host metrics');
-      return 0;
+  private async writePending(closeAll = false): Promise<void> {
+    const now = Date.now();
+    if (closeAll || now - this.lastSweepInMs >= 1000) {
+      this.lastSweepInMs = now;
+      this.closeEndedMinutes(now, closeAll);
     }
+    if (!(await this.writeQueue('samples'))) return;
+    await this.writeQueue('minutes');
+  }
+
+  /** Writes one queue in chunks; on failure puts the unwritten rest back in front and returns false. */
+  private async writeQueue(which: 'samples' | 'minutes'): Promise<boolean> {
+    const batch: Array<MetricSampleRow | MetricMinuteRow> = which === 'samples' ? this.pending : this.pendingMinutes;
+    if (batch.length === 0) return true;
+    if (which === 'samples') this.pending = []; else this.pendingMinutes = [];
+    for (let i = 0; i < batch.length; i += METRIC_ROWS_PER_STATEMENT) {
+      // Between statements, the event loop serves sockets (the embedded database runs on this thread).
+      if (i > 0) await new Promise((r) => setImmediate(r));
+      const chunk = batch.slice(i, i + METRIC_ROWS_PER_STATEMENT);
+      try {
+        if (which === 'samples') await this.store.insertMetricSamples(chunk as MetricSampleRow[]);
+        else await this.store.insertMetricMinutes(chunk as MetricMinuteRow[]);
+      } catch (error) {
+        const rest = batch.slice(i);
+        if (which === 'samples') {
+          this.pending = (rest as MetricSampleRow[]).concat(this.pending);
+          if (this.pending.length > this.opts.maxPendingSamples) this.shed();
+        } else {
+          this.pendingMinutes = (rest as MetricMinuteRow[]).concat(this.pendingMinutes);
+        }
+        this.failedWrites++;
+        this.retryAtInMs = Date.now() + this.opts.retryIntervalInMs;
+        // Metrics are a stream the server must keep: the rows wait for the database, the server goes on.
+        this.logger.warn({ err: error, queued: rest.length, kind: which }, `could not store host metrics; kept, retrying in ${this.opts.retryIntervalInMs} ms`);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Deletes per-report rows older than the raw retention (queries read per-minute rows for that
+   * span from now on) and per-minute rows older than the retention, in small batches with pauses
+   * between them, so it never holds the database for long. One prune at a time.
+   */
+  prune(now: Date = new Date()): Promise<number> {
+    this.pruning ??= (async () => {
+      try {
+        const rawFor = Math.min(this.opts.rawRetentionInSeconds, this.opts.retentionInSeconds) * 1000;
+        const rawCutoff = new Date(Math.floor((now.getTime() - rawFor) / MINUTE_IN_MS) * MINUTE_IN_MS);
+        await this.store.setMetricRawSince(rawCutoff);
+        const raw = await this.store.pruneMetricSamples(rawCutoff, this.opts.prunePauseInMs);
+        const minutes = await this.store.pruneMetricMinutes(this.retentionStart(now), this.opts.prunePauseInMs);
+        return raw + minutes;
+      } catch (error) {
+        this.logger.warn({ err: error }, 'could not prune old host metrics');
+        return 0;
+      } finally {
+        this.pruning = null;
+      }
+    })();
+    return this.pruning;
   }
 
   /** The oldest time queries can reach. */
@@ -113,10 +245,34 @@ export class MetricStore {
     return new Date(now.getTime() - this.opts.retentionInSeconds * 1000);
   }
 
-  /** Stops the timers and writes what is pending. */
+  /** Stops the timers and writes what is pending, the current minutes included. */
   async close(): Promise<void> {
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.pruneTimer) clearInterval(this.pruneTimer);
-    await this.flush();
+    this.flushing = this.flushing.then(() => this.writePending(true));
+    await this.flushing;
+    await this.pruning;
   }
+}
+
+function newAccumulator(minuteInMs: number): MinuteAccumulator {
+  const n = HOST_METRICS.length;
+  return { minuteInMs, count: new Array<number>(n).fill(0), total: new Array<number>(n).fill(0), minimum: new Array<number>(n).fill(0), maximum: new Array<number>(n).fill(0) };
+}
+
+function accumulate(acc: MinuteAccumulator, metrics: Record<string, number>): void {
+  for (let i = 0; i < HOST_METRICS.length; i++) {
+    const v = metrics[HOST_METRICS[i]!.name];
+    if (v === undefined) continue;
+    if (acc.count[i] === 0) { acc.minimum[i] = v; acc.maximum[i] = v; } else {
+      if (v < acc.minimum[i]!) acc.minimum[i] = v;
+      if (v > acc.maximum[i]!) acc.maximum[i] = v;
+    }
+    acc.count[i]!++;
+    acc.total[i]! += v;
+  }
+}
+
+function toMinuteRow(vmKey: string, acc: MinuteAccumulator): MetricMinuteRow {
+  return { vmKey, minute: new Date(acc.minuteInMs), count: acc.count, total: acc.total, minimum: acc.minimum, maximum: acc.maximum };
 }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { HOST_METRICS } from './host-metrics.js';
 
@@ -8,6 +9,23 @@ export interface ServerTelemetrySources {
   captureTotals(): Promise<Array<{ status: string; sessions: number; packetsCaptured: number; kernelPacketsDropped: number }>>;
   /** Per host, what agents reported since the server started. */
   hostTotals(): ReadonlyMap<string, Readonly<Record<string, number>>>;
+}
+
+/**
+ * Up to this many hosts, a scrape carries every host's series by default; past it only the fleet
+ * totals, unless the scrape asks (`?perHost=true`, or `?vm=ID` for some): at 10,000 hosts the
+ * per-host series are 90,000 lines (15 MiB) that every scrape would build and send.
+ */
+export const PER_HOST_SERIES_DEFAULT_LIMIT = 100;
+
+/** Which hosts' series a scrape carries: all, some (lower-case VM ids), or the default (all up to {@link PER_HOST_SERIES_DEFAULT_LIMIT} hosts, else none). */
+export type PerHostSelection = 'all' | 'default' | ReadonlySet<string>;
+
+const scrapeSelection = new AsyncLocalStorage<PerHostSelection>();
+
+/** Renders the registry for one scrape with its per-host selection. */
+export function scrapeMetrics(registry: Registry, selection: PerHostSelection): Promise<string> {
+  return scrapeSelection.run(selection, () => registry.metrics());
 }
 
 /** The counters the alerts services move, and the registry the server's `/metrics` serves. */
@@ -46,12 +64,31 @@ export function createServerTelemetry(sources: ServerTelemetrySources): AlertsTe
       }
     },
   });
+  new Gauge({
+    name: 'nw_hosts_reporting', help: 'Hosts whose agents reported metrics to this server process since it started.', registers: [registry],
+    collect() { this.set(sources.hostTotals().size); },
+  });
   for (const metric of HOST_METRICS) {
     new Counter({
-      name: metric.prometheusName, help: `${metric.name} (${metric.unit}) reported by agents since this server started.`, labelNames: ['vm'], registers: [registry],
+      name: metric.prometheusName, help: `${metric.name} (${metric.unit}) reported by agents since this server started, per host (every host up to ${PER_HOST_SERIES_DEFAULT_LIMIT}; past that only with ?perHost=true or ?vm=ID).`, labelNames: ['vm'], registers: [registry],
       collect() {
         this.reset();
-        for (const [vm, totals] of sources.hostTotals()) this.inc({ vm }, totals[metric.name] ?? 0);
+        const totals = sources.hostTotals();
+        const selection = scrapeSelection.getStore() ?? 'default';
+        if (selection === 'all' || (selection === 'default' && totals.size <= PER_HOST_SERIES_DEFAULT_LIMIT)) {
+          for (const [vm, t] of totals) this.inc({ vm }, t[metric.name] ?? 0);
+        } else if (selection !== 'default') {
+          for (const vm of selection) { const t = totals.get(vm); if (t) this.inc({ vm }, t[metric.name] ?? 0); }
+        }
+      },
+    });
+    new Counter({
+      name: metric.prometheusName.replace(/^nw_host_/, 'nw_hosts_'), help: `${metric.name} (${metric.unit}) reported by all agents together since this server started.`, registers: [registry],
+      collect() {
+        this.reset();
+        let sum = 0;
+        for (const t of sources.hostTotals().values()) sum += t[metric.name] ?? 0;
+        this.inc(sum);
       },
     });
   }

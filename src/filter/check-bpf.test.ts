@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BPF_MAX_INSTRUCTIONS, checkBpfExpression, compileFilters, FilterTooLargeError, InvalidFilterError, normalizeFilters } from './index.js';
+import { BPF_CACHE_ENTRIES, BPF_MAX_INSTRUCTIONS, bpfCheckStats, checkBpfExpression, compileFilters, FilterTooLargeError, InvalidFilterError, normalizeFilters } from './index.js';
 
 const SEED_FILTERS = [
   { protocol: 'TCP', remoteIPAddress: '1.1.1.1-255.255.255', localIPAddress: '10.0.0.3', remotePort: '20' },
@@ -75,5 +75,43 @@ describe('checkBpfExpression (real libpcap)', () => {
       assert.match(String(error), /cannot run \/nonexistent\/tcpdump/);
       return true;
     });
+  });
+});
+
+describe('checkBpfExpression verdict cache (issue 17: no process per request)', () => {
+  const expressions = [
+    compileFilters(normalizeFilters(SEED_FILTERS)),
+    compileFilters(normalizeFilters([{ protocol: 'UDP', remotePort: '53' }])),
+    'tcp port 80 or udp port 53',
+    'tcp and',
+    'ip src net 10.0.0.1/8',
+  ];
+  const verdict = (p: Promise<unknown>) => p.then((r) => ({ ok: r }), (e: Error) => ({ err: `${e.name}: ${e.message}` }));
+
+  test('the same answer as asking libpcap each time, and libpcap asked once per distinct expression', async () => {
+    for (const e of expressions) {
+      const direct = await verdict(checkBpfExpression(e, { cache: false }));
+      const before = bpfCheckStats().compilesRun;
+      // A fleet-wide create: 200 requests with the same filters at once, and again later.
+      const parallel = await Promise.all(Array.from({ length: 200 }, () => verdict(checkBpfExpression(e))));
+      const later = await verdict(checkBpfExpression(e));
+      for (const v of [...parallel, later]) assert.deepEqual(v, direct, e.slice(0, 60));
+      assert.ok(bpfCheckStats().compilesRun - before <= 1, 'at most one tcpdump for 201 asks');
+    }
+  });
+
+  test('a failure to run tcpdump is not kept as a verdict', async () => {
+    await assert.rejects(checkBpfExpression('udp', { tcpdumpPath: '/nonexistent/tcpdump' }), /cannot run/);
+    await assert.rejects(checkBpfExpression('udp', { tcpdumpPath: '/nonexistent/tcpdump' }), /cannot run/);
+    const before = bpfCheckStats().compilesRun;
+    await assert.rejects(checkBpfExpression('udp', { tcpdumpPath: '/nonexistent/tcpdump' }), /cannot run/);
+    assert.equal(bpfCheckStats().compilesRun - before, 1, 'asked again');
+  });
+
+  test('bounded: never more than BPF_CACHE_ENTRIES verdicts kept', async () => {
+    // Expressions too large to need libpcap: each is its own verdict, made without a process.
+    const big = Array.from({ length: Math.ceil(BPF_MAX_INSTRUCTIONS / 3) + 1 }, (_, i) => `host 10.${i >> 8}.${i & 255}.1`).join(' or ');
+    for (let i = 0; i < BPF_CACHE_ENTRIES + 50; i++) await assert.rejects(checkBpfExpression(`${big} or port ${i}`), FilterTooLargeError);
+    assert.equal(bpfCheckStats().entries, BPF_CACHE_ENTRIES);
   });
 });

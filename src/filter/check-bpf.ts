@@ -1,6 +1,7 @@
 // Asks real libpcap (through tcpdump) whether an expression compiles and how long the program is,
 // before any capture starts: a capture must never begin with a filter the kernel will refuse.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,8 @@ export interface CheckBpfOptions {
   tcpdumpPath?: string;
   /** How long libpcap may take to compile; defaults to 30 s. */
   timeoutInMs?: number;
+  /** Use the verdict cache (default true); false always asks libpcap. */
+  cache?: boolean;
 }
 
 /** What libpcap made of an expression. */
@@ -42,13 +45,74 @@ export const TCPDUMP_FILTER_OPTIONS: readonly string[] = ['-O'];
 const PRIMITIVE_PATTERN = /\b(?:host|net|port|portrange)\s+[^\s()]+/g;
 const MIN_INSTRUCTIONS_PER_PRIMITIVE = 3;
 
+/** Distinct expressions whose verdict is kept (an entry is ~100 bytes: the expression is kept as its SHA-256). */
+export const BPF_CACHE_ENTRIES = 4096;
+
+/** tcpdump processes compiling at once; further distinct expressions wait (1,000 creates in parallel must not fork 1,000 processes). */
+const COMPILES_AT_ONCE = 4;
+
+type Verdict = { ok: true; result: BpfCheckResult } | { ok: false; error: () => Error };
+
+/** Verdicts by SHA-256 of tcpdump path and expression, least recently used first; a pending entry is shared by every caller asking meanwhile. */
+const verdicts = new Map<string, Promise<Verdict>>();
+let compiling = 0;
+const waitingToCompile: Array<() => void> = [];
+let compilesRun = 0;
+
+/** What the verdict cache holds and how many tcpdump processes ran (for tests and the scale benchmark). */
+export function bpfCheckStats(): { entries: number; compilesRun: number } {
+  return { entries: verdicts.size, compilesRun };
+}
+
 /**
  * Ask real libpcap (tcpdump -O -d -r on an empty Ethernet pcap) to compile the expression; returns the
  * instruction count; throws FilterTooLargeError above 4096 (BPF_MAXINSNS) or InvalidFilterError
  * (index -1, field '') with libpcap's message if it does not compile.
+ *
+ * The verdict depends only on the expression and the tcpdump binary, so it is kept (a bounded LRU
+ * of {@link BPF_CACHE_ENTRIES}): a fleet-wide create of one filter set on 1,000 hosts, or the same
+ * filters created again and again, runs tcpdump once. Callers asking while it runs share that run.
+ * Not kept: failures to run tcpdump at all (missing, timed out), which say nothing about the expression.
  * @example const { instructionCount } = await checkBpfExpression(compileFilters(filters));
  */
 export async function checkBpfExpression(expression: string, opts: CheckBpfOptions = {}): Promise<BpfCheckResult> {
+  if (opts.cache === false) return compileWithLibpcap(expression, opts);
+  const key = createHash('sha256').update(opts.tcpdumpPath ?? 'tcpdump').update('\0').update(expression).digest('base64url');
+  let pending = verdicts.get(key);
+  if (pending) {
+    verdicts.delete(key);
+    verdicts.set(key, pending);
+  } else {
+    pending = limitedCompile(expression, opts).then(
+      (result): Verdict => ({ ok: true, result }),
+      (error: unknown): Verdict => {
+        // The same error for every caller: errors are never changed after they are made.
+        if (error instanceof InvalidFilterError || error instanceof FilterTooLargeError) return { ok: false, error: () => error };
+        // Not a verdict: forgotten, so the next caller asks again.
+        verdicts.delete(key);
+        throw error;
+      });
+    verdicts.set(key, pending);
+    if (verdicts.size > BPF_CACHE_ENTRIES) verdicts.delete(verdicts.keys().next().value!);
+  }
+  const verdict = await pending;
+  if (verdict.ok) return { ...verdict.result };
+  throw verdict.error();
+}
+
+async function limitedCompile(expression: string, opts: CheckBpfOptions): Promise<BpfCheckResult> {
+  if (compiling >= COMPILES_AT_ONCE) await new Promise<void>((resolve) => waitingToCompile.push(resolve));
+  else compiling++;
+  try {
+    compilesRun++;
+    return await compileWithLibpcap(expression, opts);
+  } finally {
+    const next = waitingToCompile.shift();
+    if (next) next(); else compiling--;
+  }
+}
+
+async function compileWithLibpcap(expression: string, opts: CheckBpfOptions): Promise<BpfCheckResult> {
   const primitives = (expression.match(PRIMITIVE_PATTERN) ?? []).length;
   const lowerBound = primitives * MIN_INSTRUCTIONS_PER_PRIMITIVE;
   if (lowerBound > BPF_MAX_INSTRUCTIONS) {

@@ -3,5 +3,5 @@ export type { PacketCaptureFilter, PacketCaptureFilterInput, FilterProtocol } fr
 export { InvalidFilterError, FilterTooLargeError, BPF_MAX_INSTRUCTIONS } from './errors.js';
 export { normalizeFilters } from './normalize.js';
 export { compileFilters } from './compile.js';
-export { checkBpfExpression, TCPDUMP_FILTER_OPTIONS } from './check-bpf.js';
+export { BPF_CACHE_ENTRIES, bpfCheckStats, checkBpfExpression, TCPDUMP_FILTER_OPTIONS } from './check-bpf.js';
 export type { CheckBpfOptions, BpfCheckResult } from './check-bpf.js';

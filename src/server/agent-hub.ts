@@ -109,6 +109,14 @@ export class AgentHub extends EventEmitter {
         this.logger.warn({ vm: identity.vmKey, type: msg.type }, 'agent sent a message before its hello; ignored');
         return;
       }
+      if (msg.type === 'metrics') {
+        // Reports are a stream, stamped as they arrive and needing no database: they neither wait
+        // behind a slow message (a hello in a reconnect storm) nor make the others wait.
+        this.current.run(conn, () => this.handlers.onMessage(identity, msg)).catch((error: unknown) => {
+          this.logger.error({ err: error, vm: identity.vmKey, type: msg.type }, 'handling an agent message failed');
+        });
+        return;
+      }
       queue = queue.then(() => {
         // Messages queued before a revocation are dropped too, not handled late.
         if (conn.revoked) return undefined;

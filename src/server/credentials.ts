@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../lib/index.js';
@@ -34,6 +35,54 @@ export async function verifyCredential(store: Store, token: string): Promise<Cre
   const info = await store.verifyToken(token);
   if (!info || info.kind === 'enrollment') return null;
   return { id: info.id, kind: info.kind, vmKey: info.vmKey, description: info.description, principalId: info.principalId };
+}
+
+/**
+ * Agent credentials recently verified, so a reconnecting fleet (10,000 agents after a server
+ * restart or a network cut) is admitted without a database read per handshake. A credential
+ * revoked through this server is forgotten at once (the store tells); one revoked through another
+ * replica is looked up again after at most `maxAgeInMs` — the same bound as the hub's credential
+ * sweep, which cuts such a connection anyway. Only agent credentials are kept: the API checks
+ * every admin token in the database on every call. Bounded: the least recently used go first.
+ */
+export class AgentCredentialCache {
+  private readonly entries = new Map<string, { info: CredentialInfo; checkedAtInMs: number }>();
+  /** Moves on every revocation: a lookup that overlapped one is not kept. */
+  private generation = 0;
+
+  constructor(private readonly store: Store, private readonly maxAgeInMs = 10_000, private readonly maxEntries = 100_000) {
+    store.onTokensRevoked((kind, vmKey) => {
+      if (kind !== 'agent') return;
+      this.generation++;
+      for (const [key, e] of this.entries) if (e.info.vmKey === vmKey) this.entries.delete(key);
+    });
+  }
+
+  /** As {@link verifyCredential}, from the cache when it was verified less than `maxAgeInMs` ago. */
+  async verify(token: string): Promise<CredentialInfo | null> {
+    if (token.length === 0 || token.length > 512) return null;
+    const key = createHash('sha256').update(token).digest('base64url');
+    const hit = this.entries.get(key);
+    if (hit && Date.now() - hit.checkedAtInMs < this.maxAgeInMs) {
+      // Most recently used last, so eviction takes the oldest first.
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit.info;
+    }
+    const generation = this.generation;
+    const info = await verifyCredential(this.store, token);
+    this.entries.delete(key);
+    if (info?.kind === 'agent' && generation === this.generation) {
+      this.entries.set(key, { info, checkedAtInMs: Date.now() });
+      if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    }
+    return info;
+  }
+
+  /** Credentials kept now. */
+  get size(): number {
+    return this.entries.size;
+  }
 }
 
 /** The kind a token's prefix announces (for secret scanners and messages), or null for an unprefixed or unknown string. It proves nothing: only {@link verifyCredential} does. */

@@ -130,17 +130,33 @@ interface PageableRecord { key: string; createdAt: Date }
 export function pageOf<R extends PageableRecord>(request: FastifyRequest, records: R[], pageSizeInItems: number): { page: R[]; nextLink?: string } {
   // Sorted here by what the token holds (the database's order has sub-millisecond times).
   const sorted = [...records].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const token = (request.query as Record<string, unknown> | undefined)?.['$skiptoken'];
+  const after = pagePosition(request);
   let start = 0;
-  if (typeof token === 'string' && token.length > 0) {
-    const [at, key] = Buffer.from(token, 'base64url').toString('utf8').split('|');
-    const after = Date.parse(at ?? '');
-    if (!key || Number.isNaN(after)) throw new ApiError('InvalidParameter', `$skiptoken '${token}' is not a token from a nextLink of this list.`, { target: '$skiptoken' });
-    start = sorted.findIndex((r) => r.createdAt.getTime() > after || (r.createdAt.getTime() === after && r.key > key));
+  if (after) {
+    start = sorted.findIndex((r) => r.createdAt.getTime() > after.createdAtInMs || (r.createdAt.getTime() === after.createdAtInMs && r.key > after.key));
     if (start < 0) start = sorted.length;
   }
-  const page = sorted.slice(start, start + pageSizeInItems);
-  if (start + pageSizeInItems >= sorted.length) return { page };
+  return pageLink(request, sorted.slice(start, start + pageSizeInItems + 1), pageSizeInItems);
+}
+
+/** Where a page starts: after the record of the request's `$skiptoken` (null: from the first). 400 InvalidParameter for a token no nextLink made. */
+export function pagePosition(request: FastifyRequest): { createdAtInMs: number; key: string } | null {
+  const token = (request.query as Record<string, unknown> | undefined)?.['$skiptoken'];
+  if (typeof token !== 'string' || token.length === 0) return null;
+  const [at, key] = Buffer.from(token, 'base64url').toString('utf8').split('|');
+  const after = Date.parse(at ?? '');
+  if (!key || Number.isNaN(after)) throw new ApiError('InvalidParameter', `$skiptoken '${token}' is not a token from a nextLink of this list.`, { target: '$skiptoken' });
+  return { createdAtInMs: after, key };
+}
+
+/**
+ * A page from `records`, the records from the page's position in list order, of which at most
+ * `pageSizeInItems + 1` are needed (one more than a page says whether there is a next one): the
+ * database can then read just a page ({@link pagePosition}) instead of the whole list.
+ */
+export function pageLink<R extends PageableRecord>(request: FastifyRequest, records: R[], pageSizeInItems: number): { page: R[]; nextLink?: string } {
+  const page = records.slice(0, pageSizeInItems);
+  if (records.length <= pageSizeInItems) return { page };
   const last = page[page.length - 1]!;
   const next = new URL(request.url, requestBaseUrl(request));
   next.searchParams.set('$skiptoken', Buffer.from(`${last.createdAt.toISOString()}|${last.key}`).toString('base64url'));

@@ -13,7 +13,7 @@ import { bearerToken } from './auth.js';
 
 import { baseUrlOf, boundPort, ownBaseUrl, type BaseUrlPolicy } from './request-context.js';
 import type { ServerConfig } from './config.js';
-import { ADMIN_TOKEN_FILE, ensureAdminToken, verifyCredential } from './credentials.js';
+import { ADMIN_TOKEN_FILE, AgentCredentialCache, ensureAdminToken } from './credentials.js';
 import { handleAgentMessage, onAgentGone } from './services/agent-channel.js';
 import { setAgentConnected } from './services/vms.js';
 import type { ServerContext } from './services/context.js';
@@ -38,6 +38,32 @@ export interface RunningServer {
 }
 
 export { ADMIN_TOKEN_FILE };
+
+/** Connections the kernel may hold for accepting (capped by net.core.somaxconn, 4096 on current Linux). */
+const LISTEN_BACKLOG = 8192;
+
+/** Agent greetings (and goodbyes) whose database work runs at once; the rest wait their turn in order. */
+const AGENT_GREETINGS_AT_ONCE = 8;
+
+/** Runs at most `limit` tasks at once, the others in the order they came. */
+class ConcurrencyLimit {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(private readonly limit: number) {}
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    // A finished task hands its slot straight to the next in line.
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await task();
+    } finally {
+      // Handed on in a later turn of the event loop: a long line of database work never keeps
+      // sockets (handshakes, API calls) from being served in between.
+      const next = this.waiting.shift();
+      if (next) setImmediate(next); else this.running--;
+    }
+  }
+}
 
 /** Server settings that are secrets (sealed in the database). */
 const SECRET_SETTINGS = ['signing-key'] as const;
@@ -124,23 +150,33 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
   // The identity provider is fetched from through the outbound policy, like every fetch the server makes.
   if (config.oidc) ctx.oidc = new OidcVerifier(config.oidc, outboundFetch(outboundPolicy));
   let urlPolicy: BaseUrlPolicy | undefined;
+  // Admission of a reconnecting fleet is cheap: credentials seen recently need no database read,
+  // and the database work of greeting agents (hello: the host's state and reconciliation) and of
+  // recording them gone runs a few at a time, so a storm of 10,000 never queues ahead of API calls
+  // and handshakes. Other agent messages (metrics above all) are not held.
+  const agentCredentials = new AgentCredentialCache(store);
+  const greetings = new ConcurrencyLimit(AGENT_GREETINGS_AT_ONCE);
   ctx.hub = new AgentHub(logger, {
     authenticate: async (request) => {
       const token = bearerToken({ headers: request.headers } as never);
       if (!token) return null;
-      const info = await verifyCredential(store, token);
+      const info = await agentCredentials.verify(token);
       if (!info || info.kind !== 'agent' || !info.vmKey) return null;
       // Upload URLs for this agent follow the same rule as every other URL the server builds.
       return { vmKey: info.vmKey, baseUrl: baseUrlOf(request.headers, Boolean((request.socket as { encrypted?: boolean }).encrypted), urlPolicy!), credentialId: info.id };
     },
     validCredentials: (ids) => store.liveTokenIds(ids),
     onMessage: async (identity, msg: AgentToServer) => {
-      // The lease comes first: from the hello on, orders for this host from any replica come here.
-      if (msg.type === 'hello') await replicas.hostConnected(identity.vmKey);
-      await handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg);
+      if (msg.type !== 'hello') return handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg);
+      // Hellos take turns (bounded database work per handshake in a reconnect storm). The lease
+      // comes first: from the hello on, orders for this host from any replica come here.
+      return greetings.run(async () => {
+        await replicas.hostConnected(identity.vmKey);
+        await handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg);
+      });
     },
     // A host that already reconnected through another replica is not recorded away.
-    onDisconnect: async (identity) => { if (await replicas.hostDisconnected(identity.vmKey)) await onAgentGone(ctx, identity.vmKey); },
+    onDisconnect: (identity) => greetings.run(async () => { if (await replicas.hostDisconnected(identity.vmKey)) await onAgentGone(ctx, identity.vmKey); }),
   });
   const replicas = new ReplicaCoordinator(db, ctx.hub, logger, {
     onHostsGone: async (vmKeys) => {
@@ -171,7 +207,9 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
   });
   ctx.hub.attach(app.server as Server);
   try {
-    await app.listen({ host: config.listenHost, port: config.listenPort });
+    // A deep accept queue (Node's default is 511): when thousands of agents reconnect at once, a
+    // full queue makes the kernel drop handshakes that then fail with ECONNRESET and retry.
+    await app.listen({ host: config.listenHost, port: config.listenPort, backlog: LISTEN_BACKLOG });
   } catch (error) {
     throw listenError(error, config.listenHost, config.listenPort);
   }

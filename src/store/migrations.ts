@@ -1,6 +1,12 @@
 import type { Db } from './db.js';
 
 /**
+ * The host metrics, in their storage order, when metric_raw replaced metric_samples: written out
+ * here so that migration stays what it was whatever src/alerts/host-metrics.ts becomes.
+ */
+const OLD_METRIC_NAMES = ['TCP Segments Sent', 'TCP Segments Received', 'TCP Segments Retransmitted', 'Network In Total', 'Network Out Total', 'Packets In Total', 'Packets Out Total', 'UDP Datagrams Received', 'UDP Datagrams Sent'];
+
+/**
  * Schema migrations, applied in order, each once, inside a transaction. Append only: never edit
  * a migration that has shipped. Resources are kept as ARM documents (jsonb) keyed by their
  * lower-cased id, because ARM compares ids case-insensitively and every resource type shares the
@@ -184,6 +190,38 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX IF NOT EXISTS activity_log_by_time ON activity_log (at);
    CREATE INDEX IF NOT EXISTS activity_log_by_resource_group ON activity_log (lower(resource_group), at);`,
+  // Host metrics fit for 10,000 agents (issue 17): a host is a small number instead of its ARM id
+  // in every row; a report is one row of the metrics in HOST_METRICS order (src/alerts/host-metrics.ts,
+  // append-only); every host-minute is kept as one row of per-metric count/total/min/max, which is
+  // what is read once the per-report rows are pruned (after an hour). Time indexes are BRIN: rows
+  // arrive in time order, and pruning by time must not maintain a second b-tree per row. The old
+  // samples are carried over into both tables.
+  `CREATE TABLE metric_hosts (id serial PRIMARY KEY, vm_key text NOT NULL UNIQUE);
+   CREATE TABLE metric_raw (host_id integer NOT NULL, at timestamptz NOT NULL, v float8[] NOT NULL);
+   CREATE INDEX metric_raw_by_host_time ON metric_raw (host_id, at);
+   CREATE INDEX metric_raw_by_time ON metric_raw USING brin (at);
+   CREATE TABLE metric_minutes (host_id integer NOT NULL, minute timestamptz NOT NULL, n integer[] NOT NULL, total float8[] NOT NULL, lo float8[] NOT NULL, hi float8[] NOT NULL);
+   CREATE INDEX metric_minutes_by_host_time ON metric_minutes (host_id, minute);
+   CREATE INDEX metric_minutes_by_time ON metric_minutes USING brin (minute);
+   INSERT INTO metric_hosts (vm_key) SELECT DISTINCT lower(vm_key) FROM metric_samples ON CONFLICT (vm_key) DO NOTHING;
+   INSERT INTO metric_raw (host_id, at, v)
+     SELECT k.id, s.at, ARRAY[${OLD_METRIC_NAMES.map((n) => `(s.metrics->>'${n}')::float8`).join(', ')}]
+     FROM metric_samples s JOIN metric_hosts k ON k.vm_key = lower(s.vm_key);
+   INSERT INTO metric_minutes (host_id, minute, n, total, lo, hi)
+     SELECT host_id, date_trunc('minute', at),
+       ARRAY[${OLD_METRIC_NAMES.map((_, i) => `count(v[${i + 1}])::int`).join(', ')}],
+       ARRAY[${OLD_METRIC_NAMES.map((_, i) => `coalesce(sum(v[${i + 1}]), 0)`).join(', ')}],
+       ARRAY[${OLD_METRIC_NAMES.map((_, i) => `coalesce(min(v[${i + 1}]), 0)`).join(', ')}],
+       ARRAY[${OLD_METRIC_NAMES.map((_, i) => `coalesce(max(v[${i + 1}]), 0)`).join(', ')}]
+     FROM metric_raw GROUP BY 1, 2;
+   DROP TABLE metric_samples;`,
+  // Every lookup on a hot path by resource, host or capture has an index (issue 17): operations
+  // of a resource, tokens of a host, a capture by its uid, the active captures of a host, an alert by id.
+  `CREATE INDEX IF NOT EXISTS operations_by_resource ON operations (resource_key, kind, created_at);
+   CREATE INDEX IF NOT EXISTS api_tokens_by_vm ON api_tokens (vm_key, kind);
+   CREATE INDEX IF NOT EXISTS resources_capture_by_uid ON resources ((body->'_internal'->>'uid')) WHERE type = 'packetCapture';
+   CREATE INDEX IF NOT EXISTS resources_capture_targets ON resources USING gin ((body->'_internal'->'targets') jsonb_path_ops) WHERE type = 'packetCapture';
+   CREATE INDEX IF NOT EXISTS alerts_by_lower_id ON alerts (lower(id));`,
 ];
 
 /** Brings the schema up to date; safe to call from several replicas at once (advisory lock). */

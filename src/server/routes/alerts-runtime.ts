@@ -21,10 +21,15 @@ const slots = new WeakMap<ServerContext, RuntimeSlot>();
 
 /** Every host of the server, as the alerts code sees them. */
 export async function listAlertHosts(ctx: ServerContext): Promise<HostInfo[]> {
-  return (await ctx.store.listResources<VmBody>('vm')).map((vm) => ({
+  return (await ctx.store.listResources<VmBody>('vm')).map((vm) => alertHostOf(ctx, vm));
+}
+
+/** One VM as alerts and metric queries see it (no listing of every host for one). */
+export function alertHostOf(ctx: ServerContext, vm: ResourceRecord<VmBody>): HostInfo {
+  return {
     key: vm.key, id: vm.id, name: vm.name, resourceGroup: vm.resourceGroup, subscriptionId: vm.subscriptionId,
     location: vm.location ?? ctx.config.defaultLocation, vmId: vm.body.properties.vmId, hostname: vm.body.properties.netwatcher.hostname,
-  }));
+  };
 }
 
 async function summarize(ctx: ServerContext, rec: ResourceRecord<CaptureBody>): Promise<CaptureSummary> {

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { hostMetricDefinitions, queryHostMetrics, type MetricsQueryParameters } from '../../alerts/index.js';
+import { hostMetricDefinitions, queryHostMetrics, scrapeMetrics, type MetricsQueryParameters, type PerHostSelection } from '../../alerts/index.js';
+import { ApiError } from '../../lib/index.js';
 import type { ServerContext } from '../services/context.js';
 import { getVm } from '../services/vms.js';
-import { alertsRuntime, listAlertHosts } from './alerts-runtime.js';
+import { alertHostOf, alertsRuntime } from './alerts-runtime.js';
 import { VMS, type ArmParams } from './arm-paths.js';
 
 /** Path of the server's Prometheus endpoint (admin bearer token, like every API call). */
@@ -19,13 +20,37 @@ export function decodeTwiceEncoded(value: string): string {
 }
 
 /**
+ * Which hosts' series a scrape of `/metrics` asks for: `?perHost=true` every host, `?vm=ID`
+ * (repeatable, or comma-separated) those hosts, nothing the default. Anything else is refused
+ * (400 InvalidParameter), not ignored.
+ */
+export function perHostSelection(query: Record<string, string | string[] | undefined>): PerHostSelection {
+  let selection: PerHostSelection = 'default';
+  for (const [name, raw] of Object.entries(query)) {
+    const values = (Array.isArray(raw) ? raw : [raw ?? '']);
+    if (name.toLowerCase() === 'perhost') {
+      const v = values.at(-1)!.toLowerCase();
+      if (v !== 'true' && v !== 'false') throw new ApiError('InvalidParameter', `perHost must be true or false, not '${values.at(-1)}'.`, { target: 'perHost' });
+      if (v === 'true') selection = 'all';
+    } else if (name.toLowerCase() === 'vm') {
+      if (selection === 'all') continue;
+      const ids: Set<string> = new Set<string>(selection === 'default' ? [] : [...(selection as ReadonlySet<string>)]);
+      for (const v of values) for (const id of v.split(',')) if (id.trim()) ids.add(id.trim().toLowerCase());
+      selection = ids;
+    } else {
+      throw new ApiError('InvalidParameter', `Unknown query parameter '${name}' on /metrics; use perHost=true or vm=ID.`, { target: name });
+    }
+  }
+  return selection;
+}
+
+/**
  * Host metrics on Azure Monitor's REST shape (`{vmId}/providers/Microsoft.Insights/metrics` and
  * `…/metricDefinitions`), and the server's Prometheus endpoint.
  */
 export function registerMetricRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const hostOf = async (p: ArmParams) => {
-    const vm = await getVm(ctx, p.sub, p.rg, p.vm);
-    return (await listAlertHosts(ctx)).find((h) => h.key === vm.key)!;
+    return alertHostOf(ctx, await getVm(ctx, p.sub, p.rg, p.vm));
   };
   app.get<{ Params: ArmParams; Querystring: Record<string, string | undefined> }>(`${VMS}/:vm/providers/Microsoft.Insights/metrics`, async (req) => {
     const host = await hostOf(req.params);
@@ -37,8 +62,8 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: ServerContext): 
   });
   app.get<{ Params: ArmParams }>(`${VMS}/:vm/providers/Microsoft.Insights/metricDefinitions`, async (req) => hostMetricDefinitions(await hostOf(req.params)));
 
-  app.get(PROMETHEUS_PATH, async (_req, reply) => {
+  app.get<{ Querystring: Record<string, string | string[] | undefined> }>(PROMETHEUS_PATH, async (req, reply) => {
     const registry = alertsRuntime(ctx).context.telemetry.registry;
-    return reply.type(registry.contentType).send(await registry.metrics());
+    return reply.type(registry.contentType).send(await scrapeMetrics(registry, perHostSelection(req.query)));
   });
 }

@@ -3,9 +3,8 @@ import { parseRequest, vmExtensionPutSchema, vmLookbackPutSchema, vmRegisterPutS
 import { disableLookback, enableLookback, lookbackView } from '../services/lookback.js';
 import { armIdKey, vmId } from '../../lib/index.js';
 import { replyCreated } from '../lro.js';
-import type { ResourceRecord } from '../../store/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
-import { pageOf, requestHandoffBaseUrl } from '../request-context.js';
+import { pageLink, pagePosition, requestHandoffBaseUrl } from '../request-context.js';
 import type { ServerContext } from '../services/context.js';
 import { mayWriteAgentExtension } from '../access.js';
 import { resourceView } from '../services/view.js';
@@ -18,12 +17,14 @@ import { SUB, VMS, type ArmParams } from './arm-paths.js';
 export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void {
   // VM lists page with nextLink (Azure's compute SDK and `nw vm list` follow it).
   const pageSize = ctx.config.listPageSizeInItems ?? SERVER_DEFAULTS.listPageSizeInItems;
-  const vmPage = (req: FastifyRequest, records: ResourceRecord[]) => {
-    const { page, nextLink } = pageOf(req, records, pageSize);
+  // The database reads one page (and one record more, to know whether another follows).
+  const vmPage = async (req: FastifyRequest, filter: { subscriptionId: string; resourceGroup?: string }) => {
+    const records = await ctx.store.listResourcesPage('vm', filter, pagePosition(req), pageSize + 1);
+    const { page, nextLink } = pageLink(req, records, pageSize);
     return { value: page.map(resourceView), ...(nextLink ? { nextLink } : {}) };
   };
-  app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Compute/virtualMachines`, async (req) => vmPage(req, await ctx.store.listResources('vm', { subscriptionId: req.params.sub })));
-  app.get<{ Params: ArmParams }>(VMS, async (req) => vmPage(req, await ctx.store.listResources('vm', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })));
+  app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Compute/virtualMachines`, async (req) => vmPage(req, { subscriptionId: req.params.sub }));
+  app.get<{ Params: ArmParams }>(VMS, async (req) => vmPage(req, { subscriptionId: req.params.sub, resourceGroup: req.params.rg }));
   app.get<{ Params: ArmParams }>(`${VMS}/:vm`, async (req) => {
     const vm = await getVm(ctx, req.params.sub, req.params.rg, req.params.vm);
     const instanceView = wantsInstanceView(req.query);

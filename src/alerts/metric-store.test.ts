@@ -1,0 +1,110 @@
+/**
+ * Issue 17: host metrics at 10,000 agents. On both engines (PGlite and a real PostgreSQL, see
+ * src/store/testing): a backlog far past PostgreSQL's 65,535-parameter limit is written whole in
+ * bounded statements; a failed write is retried, never dropped; per-minute rows answer once the
+ * per-report rows are pruned, with the same totals; pruning goes in bounded batches.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createLogger } from '../lib/index.js';
+import { METRIC_PRUNE_BATCH, METRIC_ROWS_PER_STATEMENT, Store, type Db } from '../store/index.js';
+import { openTestDatabase, postgresAvailable, TEST_ENGINES } from '../store/testing/engines.js';
+import { MetricStore } from './metric-store.js';
+
+const havePostgres = await postgresAvailable();
+const silent = createLogger({ name: 'test', level: 'silent' });
+
+/** The database with every statement seen (its SQL and parameters) and writes to metric tables failing on demand. */
+function spied(db: Db) {
+  const seen: Array<{ sql: string; params: unknown[] }> = [];
+  let failures = 0;
+  const spy: Db = {
+    engine: db.engine,
+    async query(sql, params = []) {
+      seen.push({ sql, params });
+      if (failures > 0 && /^INSERT INTO metric_(raw|minutes)/.test(sql)) {
+        failures--;
+        throw new Error('connection reset (injected)');
+      }
+      return db.query(sql, params);
+    },
+    transaction: (fn) => db.transaction(fn),
+    close: () => db.close(),
+  };
+  return { spy, seen, failNext: (n: number) => { failures = n; } };
+}
+
+async function count(db: Db, table: string): Promise<number> {
+  return Number((await db.query(`SELECT count(*)::int AS n FROM ${table}`))[0]!.n);
+}
+
+for (const engine of TEST_ENGINES) {
+  describe(`host metrics at scale on ${engine}`, { skip: engine === 'postgres' && !havePostgres }, async () => {
+    const { db, drop } = await openTestDatabase(engine);
+    after(() => drop());
+
+    test('a backlog of 70,000 reports (a statement of them all would need 210,000 parameters) is written whole, in bounded statements', async () => {
+      const { spy, seen } = spied(db);
+      const ms = new MetricStore(new Store(spy), silent);
+      const t0 = Date.parse('2026-03-01T00:00:00Z');
+      // 7,000 hosts, 10 reports each a second apart: what 10,000 agents send while the database is 7 s behind.
+      for (let s = 0; s < 10; s++) for (let h = 0; h < 7_000; h++) ms.record(`/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm${h}`, { 'TCP Segments Sent': 1, 'Network In Total': h }, new Date(t0 + s * 1000));
+      await ms.close();
+      assert.equal(await count(db, 'metric_raw'), 70_000, 'every report stored');
+      assert.equal(await count(db, 'metric_minutes'), 7_000, 'one row per host-minute');
+      const inserts = seen.filter((q) => q.sql.startsWith('INSERT INTO metric_'));
+      for (const q of inserts) {
+        assert.ok(q.params.length <= 1, 'one parameter per statement');
+        assert.ok((JSON.parse(String(q.params[0])) as unknown[]).length <= METRIC_ROWS_PER_STATEMENT, 'bounded rows per statement');
+      }
+      assert.ok(inserts.length >= 70_000 / METRIC_ROWS_PER_STATEMENT);
+      const total = (await new Store(db).aggregateMetricWindow(['/SUBSCRIPTIONS/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm5'], 'TCP Segments Sent', new Date(t0 - 1), new Date(t0 + 60_000))).get('/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm5');
+      assert.deepEqual(total, { total: 10, count: 10, minimum: 1, maximum: 1 });
+    });
+
+    test('a failed write is kept and retried: nothing lost, nothing doubled', async () => {
+      const { spy, failNext } = spied(db);
+      const store = new Store(spy);
+      const ms = new MetricStore(store, silent, { retryIntervalInMs: 10 });
+      const t0 = Date.parse('2026-03-02T00:00:30Z');
+      for (let i = 0; i < 5_000; i++) ms.record(`retry${i % 50}`, { 'TCP Segments Sent': 2 }, new Date(t0 + Math.floor(i / 50) * 100));
+      failNext(2);
+      await ms.flush();
+      assert.ok(ms.failedWrites >= 1, 'the write failed');
+      assert.ok(ms.backlog.samples > 0, 'and its rows are still queued');
+      await ms.flush();
+      await ms.flush();
+      await ms.close();
+      assert.equal(ms.backlog.samples, 0);
+      const w = await store.aggregateMetricWindow(Array.from({ length: 50 }, (_, i) => `retry${i}`), 'TCP Segments Sent', new Date(t0 - 1), new Date(t0 + 60_000));
+      let total = 0;
+      for (const v of w.values()) total += v.total;
+      assert.equal(total, 10_000, 'every report once');
+      const rows = await db.query(`SELECT count(*)::int AS n FROM metric_raw r JOIN metric_hosts k ON k.id = r.host_id WHERE k.vm_key LIKE 'retry%'`);
+      assert.equal(Number(rows[0]!.n), 5_000);
+    });
+
+    test('pruned per-report rows are answered by minute with the same totals; pruning goes in bounded batches', async () => {
+      const { spy, seen } = spied(db);
+      const store = new Store(spy);
+      const now = new Date();
+      const start = Math.floor((now.getTime() - 3 * 3600_000) / 60_000) * 60_000;
+      const ms = new MetricStore(store, silent, { rawRetentionInSeconds: 3600, prunePauseInMs: 0 });
+      // Two hours of one report a second, three hours ago, from one host: 7,200 rows.
+      for (let i = 0; i < 7_200; i++) ms.record('old-host', { 'TCP Segments Sent': i % 7, 'Packets In Total': 1 }, new Date(start + i * 1000));
+      await ms.close();
+      const before = await store.aggregateMetricSamples('old-host', 'TCP Segments Sent', new Date(start), new Date(start + 7_200_000), 600_000);
+      const windowBefore = await store.aggregateMetricWindow(['old-host'], 'TCP Segments Sent', new Date(start - 1), new Date(start + 7_200_000));
+      seen.length = 0;
+      const deleted = await new MetricStore(store, silent, { rawRetentionInSeconds: 3600, prunePauseInMs: 0 }).prune(now);
+      assert.ok(deleted >= 7_200, `the old per-report rows are gone (${deleted})`);
+      const deletes = seen.filter((q) => q.sql.startsWith('DELETE FROM metric_raw'));
+      assert.ok(deletes.length >= 2, 'in several statements');
+      for (const d of deletes) assert.equal(d.params[1], METRIC_PRUNE_BATCH);
+      assert.equal(Number((await db.query(`SELECT count(*)::int AS n FROM metric_raw WHERE at < $1`, [new Date(now.getTime() - 3600_000 - 60_000)]))[0]!.n), 0);
+      const after = await store.aggregateMetricSamples('old-host', 'TCP Segments Sent', new Date(start), new Date(start + 7_200_000), 600_000);
+      assert.deepEqual(after, before, 'ten-minute grains: the same from minutes as from reports');
+      assert.deepEqual(await store.aggregateMetricWindow(['old-host'], 'TCP Segments Sent', new Date(start - 1), new Date(start + 7_200_000)), windowBefore);
+    });
+  });
+}
