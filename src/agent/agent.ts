@@ -55,18 +55,25 @@ function postJson(url: string, body: unknown, caFile?: string): Promise<{ status
   });
 }
 
-/** Trades the one-time enrolment token for this host's credential and saves it. */
+/**
+ * Trades the one-time enrolment token — or the reusable join key, which also registers the host
+ * (as `vmName`, default its host name) — for this host's credential and saves it.
+ */
 async function enroll(config: AgentConfig): Promise<AgentCredential> {
   const base = config.serverUrl.replace(/\/+$/, '');
+  const host = reportableHostname(hostname());
+  const [path, body] = config.joinKey
+    ? ['/agent/v1/join', { joinKey: config.joinKey, hostname: host, ...(config.vmName ? { vmName: config.vmName } : {}) }]
+    : ['/agent/v1/enroll', { token: config.enrollmentToken, hostname: host }];
   let res;
   try {
-    res = await postJson(`${base}/agent/v1/enroll`, { token: config.enrollmentToken, hostname: reportableHostname(hostname()) }, config.caFile);
+    res = await postJson(`${base}${path}`, body, config.caFile);
   } catch (error) {
-    throw new AgentStartError(`cannot reach the server at ${base} to enrol: ${(error as Error).message}`);
+    throw new AgentStartError(`cannot reach the server at ${base} to ${config.joinKey ? 'join' : 'enrol'}: ${(error as Error).message}`);
   }
   if (res.status !== 200) {
     const message = (res.body as { error?: { message?: string } })?.error?.message ?? `HTTP ${res.status}`;
-    throw new AgentStartError(`enrolment refused: ${message}`);
+    throw new AgentStartError(`${config.joinKey ? 'join' : 'enrolment'} refused: ${message}`);
   }
   const b = res.body as { credential: string; vmId: string; vmName: string; location: string };
   const cred: AgentCredential = { serverUrl: base, credential: b.credential, vmId: b.vmId, vmName: b.vmName, location: b.location };
@@ -85,6 +92,9 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
   for (const warning of warnings) logger.warn(warning);
   let cred = loadCredential(config.dataDir);
   if (config.enrollmentToken) cred = await enroll(config);
+  // A join key registers a new host: once joined, the saved credential is used (the command may run at every boot).
+  else if (config.joinKey && !cred) cred = await enroll(config);
+  else if (config.joinKey) logger.info({ vm: cred?.vmId }, 'already joined: using the saved credential, not the join key');
   if (!cred) throw new AgentStartError(`no credential in ${config.dataDir}: run the install command from 'nw vm extension set' (it carries a one-time --token).`);
   const serverUrl = (config.serverUrl || cred.serverUrl).replace(/\/+$/, '');
   const wsUrl = `${serverUrl.replace(/^http/, 'ws')}/agent/v1/connect`;

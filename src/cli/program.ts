@@ -410,6 +410,8 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .description('run the capture agent on this host until Ctrl-C')
     .requiredOption('--server <url>', 'server URL')
     .option('--token <token>', "one-time enrolment token from 'nw vm extension set' (not needed once enrolled)")
+    .option('--join-key <key>', "reusable join key from 'nw vm join-key create' or 'nw vmss extension set': registers this host and enrols it (ignored once joined)")
+    .option('--vm-name <name>', 'name this host joins as, with --join-key (default: its host name)')
     .option('--data-dir <dir>', 'data folder (default ~/.netwatcher/agent)')
     .option('--interface <name>', 'interface to capture on', 'any')
     .option('--capture-root <dir>', 'folder local capture files live under (default /var/captures)')
@@ -423,6 +425,9 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .addHelpText('after', examples([
       'nw agent --server https://nw.example:8817 --token <one-time token> --data-dir /var/lib/netwatcher/agent',
       'nw agent --server https://nw.example:8817 --data-dir /var/lib/netwatcher/agent --metrics-listen 0.0.0.0:9100',
+      '# any number of hosts (cloud-init, Ansible) with one join key; a scale set\'s key adds each as its next instance:',
+      'nw agent --server https://nw.example:8817 --join-key nwj_… --data-dir /var/lib/netwatcher/agent',
+      'nw agent --server https://nw.example:8817 --join-key nwj_… --vm-name web7 --data-dir /var/lib/netwatcher/agent',
       '# a server with a self-signed certificate (the install command carries the pin):',
       'nw agent --server https://nw.example:8817 --token <token> --data-dir /var/lib/netwatcher/agent --ca-file /var/lib/netwatcher/agent/server-ca.pem --ca-sha256 <64 hex digits>',
     ]))

@@ -7,3 +7,4 @@ export * from './alerts.js';
 export * from './analysis.js';
 export * from './names.js';
 export * from './json-input.js';
+export * from './fleet.js';

@@ -11,7 +11,8 @@ import { accessTokenKey, authenticateRequest } from './oauth.js';
 import { isIdentityPublicPath, registerIdentityRoutes } from './routes/identity.js';
 import { retryAfterFor } from './retry-after.js';
 import type { ServerContext } from './services/context.js';
-import { registerAgentRoutes, AGENT_CA_PATH, AGENT_ENROLL_PATH } from './routes/agents.js';
+import { registerAgentRoutes, AGENT_CA_PATH, AGENT_ENROLL_PATH, AGENT_JOIN_PATH } from './routes/agents.js';
+import { registerScaleSetRoutes } from './routes/scale-sets.js';
 import { buildOpenApiDocument, OPENAPI_PATH } from './openapi.js';
 import { boundPort, requestBaseUrl, setBaseUrlPolicy } from './request-context.js';
 import { registerOperationRoutes } from './routes/operations.js';
@@ -33,7 +34,7 @@ const MAX_JSON_BODY_BYTES = 1024 * 1024;
 function isPublicPath(path: string): boolean {
   // The router ignores duplicate slashes (az asks for `//metadata/endpoints`), so this check does too.
   const p = path.toLowerCase().replace(/\/{2,}/g, '/');
-  return isIdentityPublicPath(p) || p === '/healthz' || p === AGENT_ENROLL_PATH || p === AGENT_CA_PATH || p === OPENAPI_PATH || p.startsWith('/storage/') || isAlertCaptureTriggerPath(p);
+  return isIdentityPublicPath(p) || p === '/healthz' || p === AGENT_ENROLL_PATH || p === AGENT_JOIN_PATH || p === AGENT_CA_PATH || p === OPENAPI_PATH || p.startsWith('/storage/') || isAlertCaptureTriggerPath(p);
 }
 
 /**
@@ -146,6 +147,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     registerAnalysisRoutes(arm, ctx);
     registerOperationRoutes(arm, ctx);
     registerVmRoutes(arm, ctx);
+    registerScaleSetRoutes(arm, ctx);
     registerExtensionImageRoutes(arm, ctx);
     registerStorageAccountRoutes(arm, ctx);
     registerAgentRoutes(arm, ctx);

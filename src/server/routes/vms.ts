@@ -18,7 +18,8 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
   // VM lists page with nextLink (Azure's compute SDK and `nw vm list` follow it).
   const pageSize = ctx.config.listPageSizeInItems ?? SERVER_DEFAULTS.listPageSizeInItems;
   const vmPage = (req: FastifyRequest, records: ResourceRecord[]) => {
-    const { page, nextLink } = pageOf(req, records, pageSize);
+    // Scale-set instances are listed under their scale set (nw vmss list-instances), as Azure lists them.
+    const { page, nextLink } = pageOf(req, records.filter((r) => r.parentKey === null), pageSize);
     return { value: page.map(resourceView), ...(nextLink ? { nextLink } : {}) };
   };
   app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Compute/virtualMachines`, async (req) => vmPage(req, await ctx.store.listResources('vm', { subscriptionId: req.params.sub })));

@@ -9,8 +9,14 @@ import { ensureWatcherForLocation } from './watchers.js';
 /** netwatcher's own view of a host, under `properties.netwatcher` of the VM (additive to Azure's shape). */
 export interface HostState { agentConnected: boolean; agentVersion: string | null; hostname: string | null; enrolledAt: string | null; lastSeenAt: string | null }
 
-/** Stored body of a VM (a host). */
-export interface VmBody { type: string; location: string; properties: { provisioningState: string; vmId: string; netwatcher: HostState } }
+/**
+ * Stored body of a VM (a host). A scale-set instance (issue 14) is a VM too, with its `instanceId`
+ * and its host's name in `osProfile.computerName`, as Azure shows scale-set VMs.
+ */
+export interface VmBody {
+  type: string; location: string; instanceId?: string; tags?: Record<string, string>;
+  properties: { provisioningState: string; vmId: string; osProfile?: { computerName: string }; netwatcher: HostState };
+}
 
 /** Stored body of the agent extension. */
 export interface ExtensionBody {
@@ -64,6 +70,18 @@ export async function getExtension(ctx: ServerContext, sub: string, rg: string, 
   throw new ApiError('ResourceNotFound', `Extension '${extName}' was not found on virtual machine '${vmName}'.`, { target: 'vmExtensionName' });
 }
 
+/**
+ * The command that installs the agent on a host: `nw agent --server URL CREDENTIAL… --data-dir DIR`,
+ * where CREDENTIAL is a one-time `--token` or a reusable `--join-key`.
+ */
+export function agentInstallCommand(ctx: ServerContext, serverUrl: string, credentialArgs: string[], dataDir: string): string {
+  // A self-signed server: the host fetches the CA from the server and trusts it only if its SHA-256
+  // matches the pin, which travels with the token (docs/sdk.md, "Agents and a self-signed server").
+  const caPin = ctx.tlsCa && serverUrl.toLowerCase().startsWith('https:') ? ['--ca-file', `${dataDir}/server-ca.pem`, '--ca-sha256', ctx.tlsCa.sha256] : [];
+  // Pasted into a root shell on the host: every word quoted, whatever the URL or names hold.
+  return shellCommand(['nw', 'agent', '--server', serverUrl, ...credentialArgs, '--data-dir', dataDir, ...caPin]);
+}
+
 /** Input of an extension PUT. */
 export interface ExtensionInput { location?: string; publisher?: string; type?: string; typeHandlerVersion?: string; autoUpgradeMinorVersion?: boolean; settings?: unknown }
 
@@ -108,11 +126,7 @@ export async function putAgentExtension(ctx: ServerContext, serverUrl: string, s
   await ctx.store.revokeTokens('enrollment', vm.key);
   const { token } = await ctx.store.issueToken('enrollment', { vmKey: vm.key, expiresAt, description: `one-time enrolment token of host ${vm.id}` });
   const dataDir = `/var/lib/netwatcher/agent-${rg}-${vm.name}`.replace(/[^A-Za-z0-9_./-]/g, '_');
-  // A self-signed server: the host fetches the CA from the server and trusts it only if its SHA-256
-  // matches the pin, which travels with the one-time token (docs/sdk.md, "Agents and a self-signed server").
-  const caPin = ctx.tlsCa && serverUrl.toLowerCase().startsWith('https:') ? ['--ca-file', `${dataDir}/server-ca.pem`, '--ca-sha256', ctx.tlsCa.sha256] : [];
-  // Pasted into a root shell on the host: every word quoted, whatever the URL or names hold.
-  const installCommand = shellCommand(['nw', 'agent', '--server', serverUrl, '--token', token, '--data-dir', dataDir, ...caPin]);
+  const installCommand = agentInstallCommand(ctx, serverUrl, ['--token', token], dataDir);
   const record = await ctx.store.putResource<ExtensionBody>({
     key: armIdKey(extId), type: 'extension', parentKey: vm.key, id: extId, name: extName, subscriptionId: sub, resourceGroup: rg, location: vm.location,
     body: {
