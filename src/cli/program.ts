@@ -6,6 +6,8 @@ import type { CliContext } from './context.js';
 import type { ServiceStarters } from './services.js';
 import { vmExtensionDelete, vmExtensionList, vmExtensionSet, vmExtensionShow } from './commands/vm-extension.js';
 import { vmDelete, vmList, vmShow } from './commands/vm.js';
+import { vmssCreate, vmssDelete, vmssExtensionList, vmssExtensionSet, vmssList, vmssListInstances, vmssShow } from './commands/vmss.js';
+import { joinKeyCreate, joinKeyList, joinKeyRevoke } from './commands/join-key.js';
 import { storageAccountCreate, storageAccountDelete, storageAccountList, storageAccountShow } from './commands/storage-account.js';
 import { watcherConfigure, watcherList } from './commands/network-watcher.js';
 import {
@@ -173,6 +175,71 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .requiredOption('-n, --name <name>', 'extension instance name')
     .option('--no-wait', 'do not wait for the operation')
     .action(act((o) => vmExtensionDelete(withNoWait(o), ctx)));
+
+  const joinKey = vm.command('join-key').description('reusable keys with which hosts register and enrol themselves (cloud-init, Ansible)');
+  leaf(joinKey, 'create', 'create a join key (printed once): hosts run nw agent --join-key KEY to join the resource group, or a scale set as its next instances', [
+    'nw vm join-key create -g myRG --expires-in 7d',
+    'nw vm join-key create -g myRG --vmss web --expires-in 1d --max-uses 20',
+    '# then on each host (cloud-init runcmd, an Ansible task):',
+    'nw agent --server https://nw.example:8817 --join-key nwj_… --data-dir /var/lib/netwatcher/agent',
+  ])
+    .requiredOption('-g, --resource-group <rg>', 'resource group the hosts join')
+    .option('--vmss <name>', 'scale set the hosts join, each as its next instance')
+    .option('--expires-in <duration>', 'lifetime: seconds, or 30m, 12h, 7d (default 7d; at most 366d)')
+    .option('--max-uses <n>', 'how many hosts may join with it (default: no limit)')
+    .option('--description <text>', 'what the key is for')
+    .option('-l, --location <location>', "location of the VMs it creates (default: the scale set's, or the server's)")
+    .action(act((o) => joinKeyCreate(o, ctx)));
+  leaf(joinKey, 'list', 'list join keys: state, uses, expiry (never the keys)', ['nw vm join-key list -g myRG -o table'])
+    .option('-g, --resource-group <rg>', 'only this resource group')
+    .action(act((o) => joinKeyList(o, ctx)));
+  leaf(joinKey, 'revoke', 'revoke a join key: no new host can join with it; hosts that joined keep working', ['nw vm join-key revoke -g myRG --id 3f2c…'])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the key')
+    .requiredOption('--id <id>', 'id of the key (nw vm join-key list)')
+    .action(act((o) => joinKeyRevoke(o, ctx)));
+
+  // ---- nw vmss -----------------------------------------------------------------------------
+  const vmss = program.command('vmss').description('scale sets: groups of hosts that join as instances 0, 1, …; one capture covers them');
+  leaf(vmss, 'create', 'create a scale set', ['nw vmss create -g myRG -n web', 'nw vmss create -g myRG -n web --location westeurope'])
+    .requiredOption('-g, --resource-group <rg>', 'resource group')
+    .requiredOption('-n, --name <name>', 'name of the scale set')
+    .option('-l, --location <location>', "location (default: the server's)")
+    .option('--tags <tags...>', 'KEY=VALUE tags')
+    .action(act((o) => vmssCreate(o, ctx)));
+  leaf(vmss, 'list', 'list scale sets', ['nw vmss list -o table', 'nw vmss list -g myRG'])
+    .option('-g, --resource-group <rg>', 'only this resource group')
+    .action(act((o) => vmssList(o, ctx)));
+  leaf(vmss, 'show', 'show a scale set', ['nw vmss show -g myRG -n web'])
+    .requiredOption('-g, --resource-group <rg>', 'resource group')
+    .requiredOption('-n, --name <name>', 'name of the scale set')
+    .action(act((o) => vmssShow(o, ctx)));
+  leaf(vmss, 'delete', "delete a scale set: its join keys and every instance's credential are revoked; refused while a capture runs on it; prints nothing", ['nw vmss delete -g myRG -n web'])
+    .requiredOption('-g, --resource-group <rg>', 'resource group')
+    .requiredOption('-n, --name <name>', 'name of the scale set')
+    .action(act((o) => vmssDelete(o, ctx)));
+  leaf(vmss, 'list-instances', 'list the instances of a scale set (in join order) with their agent state', ['nw vmss list-instances -g myRG -n web -o table'])
+    .requiredOption('-g, --resource-group <rg>', 'resource group')
+    .requiredOption('-n, --name <name>', 'name of the scale set')
+    .action(act((o) => vmssListInstances(o, ctx)));
+  const vmssExtension = vmss.command('extension').description('the agent extension of a scale set');
+  leaf(vmssExtension, 'set', 'install the agent on a scale set; prints the install command (shown once) that enrols each host running it as the next instance', [
+    'nw vmss extension set -g myRG --vmss-name web --name NetworkWatcherAgentLinux --publisher Microsoft.Azure.NetworkWatcher --version 1.4',
+    '# then run the printed installCommand on every host (cloud-init, an image), e.g.:',
+    'nw agent --server https://nw.example:8817 --join-key nwj_… --data-dir /var/lib/netwatcher/agent',
+  ])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the scale set')
+    .requiredOption('--vmss-name <name>', 'name of the scale set')
+    .requiredOption('-n, --name <type>', 'extension type: NetworkWatcherAgentLinux')
+    .option('--publisher <publisher>', 'extension publisher', 'Microsoft.Azure.NetworkWatcher')
+    .option('--version <version>', 'typeHandlerVersion', '1.4')
+    .option('--extension-instance-name <name>', 'instance name, when it differs from --name')
+    .option('--no-auto-upgrade', 'set autoUpgradeMinorVersion to false')
+    .option('--no-wait', 'print the first response without waiting')
+    .action(act((o) => vmssExtensionSet(withNoWait(o), ctx)));
+  leaf(vmssExtension, 'list', 'list the extensions of a scale set', ['nw vmss extension list -g myRG --vmss-name web'])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the scale set')
+    .requiredOption('--vmss-name <name>', 'name of the scale set')
+    .action(act((o) => vmssExtensionList(o, ctx)));
 
   // ---- nw storage account ------------------------------------------------------------------
   const storage = program.command('storage').description('storage targets for capture files');

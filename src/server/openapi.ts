@@ -13,9 +13,9 @@ import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { API_ERROR_CODES } from '../lib/index.js';
 import { ALERT_CAPTURE_PATH_PREFIX, ALERT_CAPTURE_PROVIDER } from '../alerts/index.js';
-import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema, vmRegisterPutSchema } from '../model/index.js';
+import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema, vmRegisterPutSchema, joinKeyCreateSchema, joinRequestSchema, vmssPutSchema } from '../model/index.js';
 import { storageBackendConfigSchema } from '../storage/index.js';
-import { AGENT_CA_PATH, AGENT_ENROLL_PATH, enrollRequestSchema } from './routes/agents.js';
+import { AGENT_CA_PATH, AGENT_ENROLL_PATH, AGENT_JOIN_PATH, enrollRequestSchema } from './routes/agents.js';
 import { ROTATE_ADMIN_TOKEN_PATH, TOKENS_PATH } from './routes/credentials.js';
 
 /** Path of the served document. */
@@ -76,7 +76,11 @@ export const packetCaptureResultSchema = z.object({
 });
 
 const instanceStatusSchema = z.object({
-  target: armId, packetCaptureStatus: captureStatus, captureStartTime: nullableString, stopReason: stopReason.nullable(), packetCaptureError: z.array(captureError),
+  target: armId,
+  instanceId: z.string().optional().describe('scale-set targets: the instance id ("0", "1", …)'),
+  computerName: nullableString.optional().describe("scale-set targets: the instance's host name"),
+  storagePath: z.string().optional().describe("scale-set targets with a storage account: this instance's own blob URL"),
+  packetCaptureStatus: captureStatus, captureStartTime: nullableString, stopReason: stopReason.nullable(), packetCaptureError: z.array(captureError),
   errorMessage: nullableString, packetsCaptured: count, bytesCaptured: count, kernelPacketsDropped: count.nullable(), kernelPacketsReceived: count.nullable(),
   file: z.object({ sizeInBytes: count, sha256: z.string(), stored: z.boolean(), localPath: nullableString }).nullable(),
 });
@@ -143,6 +147,41 @@ export const storageAccountSchema = z.object({
   }),
 });
 
+/** A scale set (issue 14): a group of enrolled hosts, its instances "0", "1", … in join order. */
+export const vmssSchema = z.object({
+  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachineScaleSets'), location: z.string(), etag, tags: z.record(z.string(), z.string()).optional(),
+  sku: z.object({ name: z.string(), tier: z.string(), capacity: z.number().int().describe('how many instances it has') }),
+  properties: z.object({ provisioningState, uniqueId: z.string(), netwatcher: z.object({ nextInstanceId: z.number().int().describe('the id the next host to join gets') }) }),
+});
+
+/** An instance of a scale set (a host that joined it). */
+export const vmssInstanceSchema = z.object({
+  id: armId, name: z.string().describe('{scaleSet}_{instanceId}, as Azure names them'), type: z.literal('Microsoft.Compute/virtualMachineScaleSets/virtualMachines'), location: z.string(), etag,
+  instanceId: z.string(),
+  properties: z.object({
+    provisioningState, vmId: z.string(), osProfile: z.object({ computerName: z.string() }),
+    netwatcher: z.object({ agentConnected: z.boolean(), agentVersion: nullableString, hostname: nullableString, enrolledAt: nullableString, lastSeenAt: nullableString }),
+  }),
+});
+
+/** A join key as listed: its rules and uses, never the key. */
+export const joinKeySchema = z.object({
+  id: z.string(), resourceGroup: z.string(), vmScaleSetName: nullableString, location: nullableString, description: nullableString,
+  state: z.enum(['Active', 'Revoked', 'Expired', 'UsedUp']), maxUses: z.number().int().nullable(), uses: z.number().int(),
+  createdAt: z.string(), expiresAt: nullableString, revokedAt: nullableString, lastUsedAt: nullableString,
+});
+
+/** The answer of a join-key create: the key and an install command, in this answer only. */
+export const joinKeyCreatedSchema = joinKeySchema.extend({
+  joinKey: z.string().describe('nwj_…: shown once; only its SHA-256 is stored'),
+  installCommand: z.string().describe('nw agent --server … --join-key … --data-dir …, to run on each host'),
+});
+
+/** Answer of a join: as an enrolment's, with the instance id for a scale set. */
+export const joinResponseSchema = z.object({
+  credential: z.string(), vmId: armId, vmName: z.string(), resourceGroup: z.string(), subscriptionId: z.string(), location: z.string(), instanceId: z.string().optional(),
+});
+
 /** Answer of the agent enrolment. */
 export const enrollResponseSchema = z.object({
   credential: z.string(), vmId: armId, vmName: z.string(), resourceGroup: z.string(), subscriptionId: z.string(), location: z.string(),
@@ -176,6 +215,14 @@ export const API_SCHEMAS = {
   StorageAccount: storageAccountSchema,
   StorageAccountListResult: listOf(storageAccountSchema),
   EnrollmentResult: enrollResponseSchema,
+  VirtualMachineScaleSet: vmssSchema,
+  VirtualMachineScaleSetListResult: listOf(vmssSchema),
+  VirtualMachineScaleSetVM: vmssInstanceSchema,
+  VirtualMachineScaleSetVMListResult: listOf(vmssInstanceSchema),
+  JoinKey: joinKeySchema,
+  JoinKeyCreated: joinKeyCreatedSchema,
+  JoinKeyListResult: listOf(joinKeySchema),
+  JoinResult: joinResponseSchema,
   AnalysisReport: analysisReportSchema,
   PacketListPage: packetListPageSchema,
   Subscription: subscriptionSchema,
@@ -189,6 +236,9 @@ export const API_SCHEMAS = {
   VirtualMachinePut: vmRegisterPutSchema,
   StorageAccountPut: storageAccountPutSchema,
   Enrollment: enrollRequestSchema,
+  Join: joinRequestSchema,
+  VirtualMachineScaleSetPut: vmssPutSchema,
+  JoinKeyCreate: joinKeyCreateSchema,
   MetricAlertPut: metricAlertPutSchema,
   ActionGroupPut: actionGroupPutSchema,
   AlertCapturePut: alertCapturePutSchema,
@@ -224,6 +274,8 @@ const RG = `${SUB}/resourceGroups/{resourceGroupName}`;
 const NW = `${RG}/providers/Microsoft.Network/networkWatchers`;
 const PC = `${NW}/{networkWatcherName}/packetCaptures`;
 const VM = `${RG}/providers/Microsoft.Compute/virtualMachines`;
+const VMSS = `${RG}/providers/Microsoft.Compute/virtualMachineScaleSets`;
+const JOIN_KEYS = `${RG}/providers/Netwatcher/joinKeys`;
 const SA = `${RG}/providers/Microsoft.Storage/storageAccounts`;
 const INSIGHTS = `${RG}/providers/Microsoft.Insights`;
 const ALERT_CAPTURES = `${RG}/providers/${ALERT_CAPTURE_PROVIDER}/alertCaptures`;
@@ -267,6 +319,20 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'delete', path: `${VM}/{vmName}/extensions/{vmExtensionName}`, operationId: 'VirtualMachineExtensions_Delete', summary: "Removes the agent extension and revokes the host's credential", tag: 'VirtualMachineExtensions', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
 
   { method: 'post', path: `${VM}/{vmName}/revokeAgentCredential`, operationId: 'VirtualMachines_RevokeAgentCredential', summary: "Revokes the host's agent credential and unused enrolment tokens and closes its live agent connection at once (netwatcher)", tag: 'VirtualMachines', responses: { 200: json('Revoked') } },
+  { method: 'get', path: `${SUB}/providers/Microsoft.Compute/virtualMachineScaleSets`, operationId: 'VirtualMachineScaleSets_ListAll', summary: 'Scale sets of a subscription', tag: 'VirtualMachineScaleSets', responses: { 200: ok('VirtualMachineScaleSetListResult') }, pageable: null },
+  { method: 'get', path: VMSS, operationId: 'VirtualMachineScaleSets_List', summary: 'Scale sets of a resource group', tag: 'VirtualMachineScaleSets', responses: { 200: ok('VirtualMachineScaleSetListResult') }, pageable: null },
+  { method: 'get', path: `${VMSS}/{vmScaleSetName}`, operationId: 'VirtualMachineScaleSets_Get', summary: 'A scale set', tag: 'VirtualMachineScaleSets', responses: { 200: ok('VirtualMachineScaleSet', 'OK', ['ETag']) } },
+  { method: 'put', path: `${VMSS}/{vmScaleSetName}`, operationId: 'VirtualMachineScaleSets_CreateOrUpdate', summary: 'Creates a scale set (a group hosts join as instances 0, 1, …); only location and tags can be set', tag: 'VirtualMachineScaleSets', body: 'VirtualMachineScaleSetPut', responses: { 200: ok('VirtualMachineScaleSet', 'Exists already (tags updated)'), 201: ok('VirtualMachineScaleSet', 'Created') } },
+  { method: 'delete', path: `${VMSS}/{vmScaleSetName}`, operationId: 'VirtualMachineScaleSets_Delete', summary: "Deletes a scale set: revokes its join keys and every instance's credential; 409 while a capture runs on it", tag: 'VirtualMachineScaleSets', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
+  { method: 'get', path: `${VMSS}/{vmScaleSetName}/virtualMachines`, operationId: 'VirtualMachineScaleSetVMs_List', summary: 'Instances of a scale set, in join order', tag: 'VirtualMachineScaleSets', responses: { 200: ok('VirtualMachineScaleSetVMListResult') }, pageable: null },
+  { method: 'get', path: `${VMSS}/{vmScaleSetName}/virtualMachines/{instanceId}`, operationId: 'VirtualMachineScaleSetVMs_Get', summary: 'One instance of a scale set', tag: 'VirtualMachineScaleSets', responses: { 200: ok('VirtualMachineScaleSetVM') } },
+  { method: 'delete', path: `${VMSS}/{vmScaleSetName}/virtualMachines/{instanceId}`, operationId: 'VirtualMachineScaleSetVMs_Delete', summary: "Removes an instance: revokes its credential and cuts its connection; 409 while a capture runs on it", tag: 'VirtualMachineScaleSets', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
+  { method: 'get', path: `${VMSS}/{vmScaleSetName}/extensions`, operationId: 'VirtualMachineScaleSetExtensions_List', summary: 'Extensions of a scale set', tag: 'VirtualMachineScaleSets', responses: { 200: ok('VirtualMachineExtensionsListResult') }, pageable: null },
+  { method: 'put', path: `${VMSS}/{vmScaleSetName}/extensions/{vmExtensionName}`, operationId: 'VirtualMachineScaleSetExtensions_CreateOrUpdate', summary: "Installs the agent on a scale set: answers once an install command with a join key that enrols each host running it as the next instance (earlier keys of the scale set's extension are revoked)", tag: 'VirtualMachineScaleSets', body: 'VirtualMachineExtensionPut', responses: { 200: ok('VirtualMachineExtension', 'Updated', ['Azure-AsyncOperation']), 201: ok('VirtualMachineExtension', 'Created', ['Azure-AsyncOperation']) }, lro: 'azure-async-operation' },
+  { method: 'get', path: `${SUB}/providers/Netwatcher/joinKeys`, operationId: 'JoinKeys_ListBySubscription', summary: 'Join keys of a subscription: rules and uses, never the keys (netwatcher)', tag: 'JoinKeys', responses: { 200: ok('JoinKeyListResult') }, pageable: null },
+  { method: 'get', path: JOIN_KEYS, operationId: 'JoinKeys_List', summary: 'Join keys of a resource group (netwatcher)', tag: 'JoinKeys', responses: { 200: ok('JoinKeyListResult') }, pageable: null },
+  { method: 'post', path: JOIN_KEYS, operationId: 'JoinKeys_Create', summary: 'Creates a reusable, expiring join key (answered once) with which hosts register and enrol themselves, into the resource group or a scale set', tag: 'JoinKeys', body: 'JoinKeyCreate', responses: { 201: ok('JoinKeyCreated', 'Created') } },
+  { method: 'post', path: `${JOIN_KEYS}/{joinKeyId}/revoke`, operationId: 'JoinKeys_Revoke', summary: 'Revokes a join key: no new host joins with it; joined hosts keep their credentials', tag: 'JoinKeys', responses: { 200: ok('JoinKey', 'Revoked') } },
   { method: 'post', path: ROTATE_ADMIN_TOKEN_PATH, operationId: 'AdminToken_Rotate', summary: 'Replaces every admin token by a new one, answered once and written to DATA_DIR/admin-token; the old ones stop working at once', tag: 'Server', responses: { 200: json('The new token') } },
   { method: 'get', path: TOKENS_PATH, operationId: 'Tokens_List', summary: 'What every token row is for (kind, description, host, dates); never a token or its hash', tag: 'Server', responses: { 200: json() }, pageable: null },
 
@@ -302,6 +368,7 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'get', path: '/metrics', operationId: 'Prometheus_Get', summary: "The server's Prometheus metrics (admin token)", tag: 'Server', responses: { 200: { schema: null, description: 'Prometheus text format', contentType: 'text/plain' } } },
 
   { method: 'post', path: AGENT_ENROLL_PATH, operationId: 'Agent_Enroll', summary: "Trades a one-time enrolment token (in the body) for the host's credential", tag: 'Agent', body: 'Enrollment', responses: { 200: ok('EnrollmentResult') }, public: true },
+  { method: 'post', path: AGENT_JOIN_PATH, operationId: 'Agent_Join', summary: "Registers a host with a join key (in the body) and trades it for the host's credential, in one transaction; 409 VirtualMachineNameInUse when the name is taken", tag: 'Agent', body: 'Join', responses: { 200: ok('JoinResult') }, public: true },
   { method: 'get', path: AGENT_CA_PATH, operationId: 'Agent_GetCaCertificate', summary: "The server's self-signed CA certificate, for agents that pin its SHA-256 (404 when the server's certificate is not self-signed)", tag: 'Agent', responses: { 200: { schema: null, description: 'PEM', contentType: 'application/x-pem-file' } }, public: true },
   { method: 'get', path: '/metadata/endpoints', operationId: 'Metadata_GetEndpoints', summary: 'Cloud metadata for az cloud register (also at //metadata/endpoints): login endpoint BASE/adfs, audience BASE/', tag: 'Identity', responses: { 200: json() }, public: true },
   { method: 'get', path: '/adfs/.well-known/openid-configuration', operationId: 'Identity_GetOpenIdConfiguration', summary: 'OpenID discovery of the ADFS-style authority (MSAL needs authorization_endpoint and token_endpoint)', tag: 'Identity', responses: { 200: json() }, public: true },
@@ -327,6 +394,9 @@ const PATH_PARAMETERS: Record<string, Json> = {
   assetName: { description: 'A file of the portal bundle, e.g. app.js' },
   vmName: { description: 'Host (virtual machine) name' },
   vmExtensionName: { description: 'Extension instance name, e.g. NetworkWatcherAgentLinux' },
+  vmScaleSetName: { description: 'Scale set name' },
+  instanceId: { description: 'Instance id of a scale set ("0", "1", …)' },
+  joinKeyId: { description: 'Id of a join key (not the key)' },
   accountName: { description: 'Storage account name: 3-24 lower-case letters and digits' },
   resourceProviderNamespace: { description: 'Provider of the operation URL (Microsoft.Network)' },
   location: { description: 'Location of the operation' },

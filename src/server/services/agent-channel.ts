@@ -1,7 +1,7 @@
 import type { AgentCaptureState, AgentToServer } from '../../model/index.js';
 import { redactUrl } from '../../storage/index.js';
 import { isTerminal } from './capture-status.js';
-import type { CaptureBody, InstanceState } from './capture-types.js';
+import { targetStorage, type CaptureBody, type InstanceState } from './capture-types.js';
 import type { ServerContext } from './context.js';
 import { captureOrder, evaluateCapture } from './packet-captures.js';
 import { blobStoreOf, hostFilesStore } from './storage-accounts.js';
@@ -10,7 +10,7 @@ import type { ResourceRecord } from '../../store/index.js';
 
 /** Where a host's file of a capture goes: the capture's storage account, or the server's host-files store when the capture keeps its file on the host and a user asked to download it. */
 export async function uploadDestination(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, vmKey: string, baseUrl: string) {
-  const storage = rec.body._internal.storage;
+  const storage = targetStorage(rec.body._internal, vmKey);
   if (storage) {
     const account = await ctx.store.getResource(storage.accountKey);
     if (!account) return null;
@@ -45,7 +45,7 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
         ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: 'the capture or its storage account no longer exists', retryable: false });
         return;
       }
-      const refusal = grantRefusal(rec!, msg.sizeInBytes);
+      const refusal = grantRefusal(rec!, msg.sizeInBytes, vmKey);
       if (refusal !== null) {
         ctx.logger.warn({ vm: vmKey, capture: rec!.id, sizeInBytes: msg.sizeInBytes, reason: refusal.reason }, 'refused an upload grant');
         ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, retryable: false, ...refusal });
@@ -73,9 +73,10 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
           if (!ok) {
             reason = 'the stored blob does not match the file (size or SHA-256)';
             // Not the capture's file: removed, so the blob path is free for the host's next attempt (uploads never overwrite).
-            if (!rec!.body._internal.storage?.verified) await dest.store.delete(dest.location).catch(() => false);
-          } else if (rec!.body._internal.storage && !rec!.body._internal.storage.verified) {
-            await markVerified(ctx, rec!.key, { sizeInBytes: msg.sizeInBytes, sha256: msg.sha256 });
+            if (!targetStorage(rec!.body._internal, vmKey)?.verified) await dest.store.delete(dest.location).catch(() => false);
+          } else {
+            const stored = targetStorage(rec!.body._internal, vmKey);
+            if (stored && !stored.verified) await markVerified(ctx, rec!.key, vmKey, { sizeInBytes: msg.sizeInBytes, sha256: msg.sha256 });
           }
         } catch (error) {
           reason = `could not read the blob back: ${redactUrl(String((error as Error).message))}`;
@@ -111,17 +112,25 @@ function isOwnCapture(rec: ResourceRecord<CaptureBody>, vmKey: string): boolean 
  * capture's own limit (totalBytesPerSession) is not the capture's file, and a blob the server
  * has verified is never offered for writing again.
  */
-export function grantRefusal(rec: ResourceRecord<CaptureBody>, sizeInBytes: number): { reason: string; alreadyStored?: true } | null {
+export function grantRefusal(rec: ResourceRecord<CaptureBody>, sizeInBytes: number, vmKey?: string): { reason: string; alreadyStored?: true } | null {
   const limit = captureOrder(rec).totalBytesLimit;
   if (sizeInBytes > limit) return { reason: `the file is ${sizeInBytes} bytes, more than the capture's limit of ${limit} bytes (totalBytesPerSession)` };
-  if (rec.body._internal.storage?.verified) return { reason: 'the capture file is already stored and verified; it is never overwritten', alreadyStored: true };
+  const storage = vmKey === undefined ? rec.body._internal.storage : targetStorage(rec.body._internal, vmKey);
+  if (storage?.verified) return { reason: 'the capture file is already stored and verified; it is never overwritten', alreadyStored: true };
   return null;
 }
 
 /** Records that a capture's blob was read back and matched, so it is never granted for writing again. */
-async function markVerified(ctx: ServerContext, captureKey: string, verified: { sizeInBytes: number; sha256: string }): Promise<void> {
+async function markVerified(ctx: ServerContext, captureKey: string, vmKey: string, verified: { sizeInBytes: number; sha256: string }): Promise<void> {
   const current = await ctx.store.getResource<CaptureBody>(captureKey);
   if (!current?.body._internal.storage) return;
+  const internal = current.body._internal;
+  if (internal.targets.some((t) => t.blobPath && t.vmKey.toLowerCase() === vmKey.toLowerCase())) {
+    // A scale-set instance's own blob: verified on its target, so the other instances still get grants.
+    const targets = internal.targets.map((t) => (t.vmKey.toLowerCase() === vmKey.toLowerCase() ? { ...t, verified } : t));
+    await ctx.store.updateResourceBody<CaptureBody>(captureKey, { ...current.body, _internal: { ...internal, targets } });
+    return;
+  }
   await ctx.store.updateResourceBody<CaptureBody>(captureKey, { ...current.body, _internal: { ...current.body._internal, storage: { ...current.body._internal.storage, verified } } });
 }
 

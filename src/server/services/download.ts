@@ -27,8 +27,8 @@ export async function openCaptureFile(ctx: ServerContext, rec: ResourceRecord<Ca
   const internal = rec.body._internal;
   let target: CaptureTarget | undefined = internal.targets[0];
   if (instance !== undefined) {
-    target = internal.targets.find((t) => t.vmName.toLowerCase() === instance.toLowerCase() || t.vmId.toLowerCase() === instance.toLowerCase());
-    if (!target) throw new ApiError('InvalidParameter', `Capture '${rec.name}' has no host '${instance}'; hosts: ${internal.targets.map((t) => t.vmName).join(', ')}.`, { target: 'instance' });
+    target = internal.targets.find((t) => t.vmName.toLowerCase() === instance.toLowerCase() || t.vmId.toLowerCase() === instance.toLowerCase() || t.instanceId === instance || (t.computerName ?? '').toLowerCase() === instance.toLowerCase());
+    if (!target) throw new ApiError('InvalidParameter', `Capture '${rec.name}' has no host '${instance}'; hosts: ${internal.targets.map((t) => (t.instanceId !== undefined ? `${t.instanceId} (${t.vmName})` : t.vmName)).join(', ')}.`, { target: 'instance' });
   }
   if (!target) throw new ApiError('FileNotAvailable', `Capture '${rec.name}' has no host.`);
   const state = (await captureStates(ctx, rec)).get(target.vmKey)!;

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError, armIdKey, vmId } from '../../lib/index.js';
-import { assertResourceName, type JoinKeyCreateRequest } from '../../model/index.js';
+import { AGENT_EXTENSION, assertResourceName, type JoinKeyCreateRequest } from '../../model/index.js';
 import type { JoinKeyRefusal, JoinKeyRow, ResourceRecord } from '../../store/index.js';
 import type { ServerContext } from './context.js';
 import { addScaleSetInstance, getScaleSet } from './scale-sets.js';
-import { agentInstallCommand, type VmBody } from './vms.js';
+import { agentInstallCommand, type ExtensionBody, type VmBody } from './vms.js';
 import { ensureWatcherForLocation } from './watchers.js';
 
 /**
@@ -102,6 +102,15 @@ export async function joinWithKey(ctx: ServerContext, joinKey: string, vmName: s
       // A host may never take over another host's VM (and its captures and credential) by naming it.
       if (!inserted) throw new ApiError('VirtualMachineNameInUse', `A virtual machine named '${name}' already exists in resource group '${row.resourceGroup}'; join with another name (nw agent --vm-name NAME), or delete that VM first.`, { target: 'vmName' });
       vm = inserted;
+      // The host has the agent as if installed by `nw vm extension set`: deleting that extension revokes it, as for any host.
+      const extId = `${vm.id}/extensions/${AGENT_EXTENSION.linuxType}`;
+      await tx.putResource<ExtensionBody>({
+        key: armIdKey(extId), type: 'extension', parentKey: vm.key, id: extId, name: AGENT_EXTENSION.linuxType, subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, location,
+        body: {
+          type: 'Microsoft.Compute/virtualMachines/extensions', location,
+          properties: { publisher: AGENT_EXTENSION.publisher, type: AGENT_EXTENSION.linuxType, typeHandlerVersion: AGENT_EXTENSION.typeHandlerVersion, autoUpgradeMinorVersion: true, provisioningState: 'Creating', settings: null },
+        },
+      });
     }
     const { token } = await tx.issueToken('agent', { vmKey: vm.key, description: `agent credential of host ${vm.id} (joined with join key ${row.id})` });
     const enrolled = await tx.updateResourceBody<VmBody>(vm.key, { ...vm.body, properties: { ...vm.body.properties, netwatcher: { ...vm.body.properties.netwatcher, hostname: hostname || null, enrolledAt: new Date().toISOString() } } });
