@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { createLogger } from '../lib/index.js';
-import { ServerConnection } from './connection.js';
+import { reconnectCeilingInMs, reconnectDelayInMs, ServerConnection } from './connection.js';
 
 /** A server that accepts agents and then says nothing: no pings, no close — a half-open link as the agent sees it. */
 const silent = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -67,10 +67,26 @@ test('it says when it loses the server, each retry with its back-off, and when i
     assert.ok(messages.some((m) => m.startsWith('lost the connection to the server')), messages.join('\n'));
     const retries = lines.filter((l) => typeof l.backoffInMs === 'number');
     assert.ok(retries.length >= 2, `each retry is logged: ${messages.join('\n')}`);
-    assert.ok((retries[1]!.backoffInMs as number) > (retries[0]!.backoffInMs as number), 'with its growing back-off');
+    assert.ok((retries[1]!.backoffCeilingInMs as number) > (retries[0]!.backoffCeilingInMs as number), 'with its growing back-off');
+    for (const r of retries) assert.ok((r.backoffInMs as number) >= 250 && (r.backoffInMs as number) <= (r.backoffCeilingInMs as number), 'each wait within its window');
     assert.match(messages[messages.length - 1]!, /^connected to the server again, after \d+ retries/);
   } finally {
     connection.close();
     await new Promise<void>((r) => server.close(() => r()));
   }
+});
+
+test('reconnect back-off: jittered over a window that doubles up to 5 s, so a fleet cut at once does not return at once', () => {
+  assert.deepEqual([1, 2, 3, 4, 5, 50].map(reconnectCeilingInMs), [1000, 2000, 4000, 5000, 5000, 5000]);
+  assert.equal(reconnectDelayInMs(1, () => 0), 250, 'never sooner than 250 ms');
+  assert.equal(reconnectDelayInMs(1, () => 1), 1000);
+  assert.equal(reconnectDelayInMs(9, () => 1), 5000, 'never later than 5 s');
+  // 10,000 agents losing the server together: their first retries spread over the window, not one instant.
+  const waits = Array.from({ length: 10_000 }, () => reconnectDelayInMs(1));
+  const buckets = new Array(8).fill(0) as number[];
+  for (const w of waits) {
+    assert.ok(w >= 250 && w <= 1000);
+    buckets[Math.min(7, Math.floor((w - 250) / (750 / 8)))]!++;
+  }
+  for (const b of buckets) assert.ok(b > 10_000 / 8 * 0.8 && b < 10_000 / 8 * 1.2, `evenly spread: ${buckets.join(' ')}`);
 });

@@ -11,21 +11,43 @@ import { AGENT_CLOSE_INCOMPATIBLE, AGENT_MAX_MESSAGE_BYTES, parseServerToAgent, 
  */
 const SERVER_SILENCE_LIMIT_IN_MS = 35_000;
 
-/** First and largest wait between reconnection attempts. */
+/** Shortest and longest wait between reconnection attempts. */
 const RECONNECT_MIN_IN_MS = 250;
 const RECONNECT_MAX_IN_MS = 5_000;
+
+/**
+ * The ceiling of the wait before reconnection attempt `attempt` (1, 2, …): doubling from 1 s to
+ * {@link RECONNECT_MAX_IN_MS}.
+ */
+export function reconnectCeilingInMs(attempt: number): number {
+  return Math.min(RECONNECT_MAX_IN_MS, RECONNECT_MIN_IN_MS * 2 ** (Math.max(1, attempt) + 1));
+}
+
+/**
+ * The wait before reconnection attempt `attempt`: uniform between {@link RECONNECT_MIN_IN_MS} and
+ * its ceiling ("full jitter" above a floor). When a server restarts, all of its agents lose their
+ * connection in the same instant; without jitter they would come back in the same instant too, and
+ * again together after every failed round. Spread over the window they arrive at a rate the server
+ * admits (bench/scale: 10,000 agents back within seconds).
+ */
+export function reconnectDelayInMs(attempt: number, random: () => number = Math.random): number {
+  const ceiling = reconnectCeilingInMs(attempt);
+  return Math.round(RECONNECT_MIN_IN_MS + random() * (ceiling - RECONNECT_MIN_IN_MS));
+}
 /** Wait before trying again after the server refused this agent's protocol version (it changes only when one side is upgraded). */
 const INCOMPATIBLE_RETRY_IN_MS = 60_000;
 
 /**
- * The agent's WebSocket to the server, reconnecting forever with capped backoff. It never queues
+ * The agent's WebSocket to the server, reconnecting forever with capped, jittered backoff
+ * ({@link reconnectDelayInMs}). It never queues
  * messages itself: the capture manager re-sends whatever the server has not acknowledged on every
  * `open` (the hello carries every capture's state), so nothing is lost across a disconnect.
  */
 export class ServerConnection extends EventEmitter<{ open: []; message: [ServerToAgent]; close: [] }> {
   private ws: WebSocket | null = null;
   private closed = false;
-  private delayInMs = RECONNECT_MIN_IN_MS;
+  /** Reconnection attempts since the last open connection. */
+  private attempt = 0;
   private timer: NodeJS.Timeout | null = null;
   /** When the connection was lost (null while connected or before the first connection), and the retries since. */
   private lostAt: number | null = null;
@@ -69,7 +91,7 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
     ws.on('ping', heard);
     ws.on('open', () => {
       heard();
-      this.delayInMs = RECONNECT_MIN_IN_MS;
+      this.attempt = 0;
       if (this.lostAt !== null) this.logger.warn({ retries: this.retries, downForInMs: Date.now() - this.lostAt }, `connected to the server again, after ${this.retries} retries over ${((Date.now() - this.lostAt) / 1000).toFixed(1)} s`);
       else this.logger.info('connected to server');
       this.lostAt = null;
@@ -108,14 +130,14 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
       } else {
         this.retries++;
       }
-      this.logger.warn({ retry: this.retries + 1, backoffInMs: this.delayInMs, ...(lastError ? { cause: lastError } : {}) }, `cannot reach the server${lastError ? ` (${lastError})` : ''}; retrying in ${(this.delayInMs / 1000).toFixed(2)} s`);
-      let delayInMs = this.delayInMs;
+      this.attempt++;
+      let delayInMs = reconnectDelayInMs(this.attempt);
+      this.logger.warn({ retry: this.retries + 1, backoffInMs: delayInMs, backoffCeilingInMs: reconnectCeilingInMs(this.attempt), ...(lastError ? { cause: lastError } : {}) }, `cannot reach the server${lastError ? ` (${lastError})` : ''}; retrying in ${(delayInMs / 1000).toFixed(2)} s`);
       if (code === AGENT_CLOSE_INCOMPATIBLE) {
         this.logger.error({ reason: reason.toString() }, 'the server refused this agent: its protocol version is not one the server speaks; upgrade the agent (or the server). Retrying in a minute.');
         delayInMs = INCOMPATIBLE_RETRY_IN_MS;
       }
       this.timer = setTimeout(() => this.connect(), delayInMs);
-      this.delayInMs = Math.min(this.delayInMs * 2, RECONNECT_MAX_IN_MS);
     });
   }
 

@@ -1,0 +1,502 @@
+/**
+ * Agent simulator: many agents in one process, each speaking the real agent protocol
+ * (src/model/agent-protocol.ts) over its own WebSocket, for benchmarks that need thousands of
+ * connected hosts without thousands of hosts (bench/scale, bench/fleet-fanout).
+ *
+ * Each simulated agent is enrolled like a real one (`PUT …/extensions/…` for its one-time token,
+ * `POST /agent/v1/enroll` for its credential), connects from its own loopback source address (the
+ * whole of 127.0.0.0/8 is local on Linux, so one process is not held to one address's ~28,000
+ * ephemeral ports), sends `hello`, reports host metrics every second like src/agent/metrics.ts,
+ * and answers capture orders with plausible states: `capture.start` → Running (then Stopped with
+ * TimeExceeded when its time limit runs out), `capture.stop` → Stopped (Manual), `capture.forget`
+ * → forgotten. States are re-sent until the server acknowledges them, and every capture's state
+ * travels in the hello after a reconnect, as the real capture manager does. No tcpdump runs and
+ * no file is written: a stopped capture reports no file.
+ *
+ * ```ts
+ * import { startSimulatedFleet } from '../lib/agent-simulator.js';
+ * const fleet = await startSimulatedFleet({ serverUrl, adminToken, count: 1000, resourceGroup: 'simrg' });
+ * await fleet.waitConnected(1000, 60_000);   // every agent welcomed
+ * fleet.hosts[0]!.vmId;                      // ARM id of a simulated VM, as a capture's target
+ * await fleet.dropAll();                     // cut every connection; agents reconnect with back-off
+ * await fleet.waitConnected(1000, 60_000);
+ * await fleet.stop();
+ * ```
+ *
+ * For more agents than one process handles comfortably (a few thousand), run several processes:
+ * {@link startSimulatedFleetProcesses} forks bench/lib/agent-simulator-worker.ts per share, with the
+ * same controls.
+ */
+import { request as httpRequest } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import { reconnectDelayInMs } from '../../src/agent/connection.js';
+import { HOST_METRICS } from '../../src/alerts/host-metrics.js';
+import { AGENT_PROTOCOL_VERSION, parseServerToAgent, type AgentCaptureOrder, type AgentCaptureState, type AgentToServer, type ServerToAgent } from '../../src/model/index.js';
+
+/** One enrolled simulated host. */
+export interface SimulatedHost {
+  /** Index in the fleet (also picks its source address). */
+  index: number;
+  vmName: string;
+  /** ARM id of its VM (a capture's `target`). */
+  vmId: string;
+  resourceGroup: string;
+  /** The agent credential the server issued at enrolment. */
+  credential: string;
+}
+
+/** Options of {@link enrollSimulatedHosts}. */
+export interface EnrollOptions {
+  /** Base URL of the server, e.g. `http://127.0.0.1:8080`. */
+  serverUrl: string;
+  adminToken: string;
+  count: number;
+  /** Default 00000000-0000-0000-0000-000000000000. */
+  subscriptionId?: string;
+  /** Default `simrg`. */
+  resourceGroup?: string;
+  /** VM names are `${namePrefix}${index}`; default `sim`. */
+  namePrefix?: string;
+  /** First index (to enrol a fleet in shares); default 0. */
+  firstIndex?: number;
+  /** Requests in flight at once; default 16. */
+  concurrency?: number;
+}
+
+const DEFAULT_SUB = '00000000-0000-0000-0000-000000000000';
+
+/** The loopback source address of host `index`: 127.a.b.c with b, c in 1..254, so any number of hosts up to ~16 million each have their own. */
+export function simulatedSourceAddress(index: number): string {
+  const a = 2 + Math.floor(index / (254 * 254));
+  const rest = index % (254 * 254);
+  return `127.${a}.${1 + Math.floor(rest / 254)}.${1 + (rest % 254)}`;
+}
+
+/** A JSON request with node's http (keep-alive off: one connection per call is what a fleet of hosts does). */
+function jsonRequest(method: string, url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
+  const target = new URL(url);
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(target, {
+      method,
+      headers: { ...headers, ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {}) },
+      timeout: 60_000,
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: unknown = text;
+        try { parsed = JSON.parse(text); } catch { /* keep the text */ }
+        resolve({ status: res.statusCode ?? 0, body: parsed });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${target.pathname} timed out`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Runs `fn` over `items` with at most `concurrency` in flight. */
+async function pool<T, R>(items: T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  }));
+  return out;
+}
+
+/** Registers `count` hosts (VM + agent extension) and enrols each, as `nw vm extension set` plus the install command do. */
+export async function enrollSimulatedHosts(options: EnrollOptions): Promise<SimulatedHost[]> {
+  const base = options.serverUrl.replace(/\/+$/, '');
+  const sub = options.subscriptionId ?? DEFAULT_SUB;
+  const rg = options.resourceGroup ?? 'simrg';
+  const prefix = options.namePrefix ?? 'sim';
+  const first = options.firstIndex ?? 0;
+  const indexes = Array.from({ length: options.count }, (_, i) => first + i);
+  return pool(indexes, options.concurrency ?? 16, async (index) => {
+    const vmName = `${prefix}${index}`;
+    const vmId = `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${vmName}`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const ext = await jsonRequest('PUT', `${base}${vmId}/extensions/NetworkWatcherAgentLinux?api-version=2024-03-01`,
+          { location: 'westcentralus', properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux', typeHandlerVersion: '1.4' } },
+          { Authorization: `Bearer ${options.adminToken}` });
+        if (ext.status !== 200 && ext.status !== 201) throw new Error(`extension of ${vmName}: HTTP ${ext.status} ${JSON.stringify(ext.body).slice(0, 300)}`);
+        const token = (ext.body as { properties: { enrollmentToken: string } }).properties.enrollmentToken;
+        const enrolled = await jsonRequest('POST', `${base}/agent/v1/enroll`, { token, hostname: vmName });
+        if (enrolled.status !== 200) throw new Error(`enrolment of ${vmName}: HTTP ${enrolled.status} ${JSON.stringify(enrolled.body).slice(0, 300)}`);
+        return { index, vmName, vmId, resourceGroup: rg, credential: (enrolled.body as { credential: string }).credential };
+      } catch (error) {
+        // A busy server (or a 429) is retried a few times: enrolment is set-up, not what is measured.
+        if (attempt >= 5) throw error;
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+      }
+    }
+  });
+}
+
+/** Counters of a fleet. */
+export interface FleetStats {
+  /** Agents with an open connection now. */
+  connected: number;
+  /** Connection attempts that failed (refused, timed out, closed before open). */
+  failedAttempts: number;
+  /** Handshakes that timed out (a subset of failedAttempts). */
+  handshakeTimeouts: number;
+  /** Connections that were open and were lost without {@link SimulatedFleet.dropAll}. */
+  unexpectedDrops: number;
+  /** Metric reports sent. */
+  metricReports: number;
+  /** Capture orders received (`capture.start`). */
+  ordersReceived: number;
+  /** Captures running now. */
+  running: number;
+}
+
+/** Back-off of a simulated agent: a function of the attempt (1, 2, …) giving the wait in ms. Default: the real agent's (src/agent/connection.ts). */
+export type BackoffPolicy = (attempt: number) => number;
+
+/** Options of {@link startSimulatedFleet}. */
+export interface FleetOptions extends Partial<EnrollOptions> {
+  serverUrl: string;
+  /** Enrols this many hosts first (needs adminToken), unless `hosts` is given. */
+  count?: number;
+  /** Already enrolled hosts (e.g. from {@link enrollSimulatedHosts}). */
+  hosts?: SimulatedHost[];
+  /** Metric report interval; default 1000 ms as the real agent; 0 sends none. */
+  metricsIntervalInMs?: number;
+  /** Connections opened at once while connecting the first time; default 64. */
+  connectConcurrency?: number;
+  /** Reconnect wait per attempt; default the real agent's jittered exponential back-off. */
+  backoff?: BackoffPolicy;
+  /** WebSocket handshake timeout; default 10 s as the real agent. */
+  handshakeTimeoutInMs?: number;
+  /** Called for every capture order a simulated agent receives (for latency measurements). */
+  onOrder?: (host: SimulatedHost, order: AgentCaptureOrder) => void;
+}
+
+/** A running simulated fleet. */
+export interface SimulatedFleet {
+  hosts: SimulatedHost[];
+  /** Resolves when at least `n` agents are connected (their connection open and hello sent); rejects after `timeoutInMs`. Returns the wait in ms. */
+  waitConnected(n: number, timeoutInMs: number): Promise<number>;
+  /** Cuts every connection at once (as a server or network failure does) and resolves when all are closed; the agents reconnect with their back-off. */
+  dropAll(): Promise<void>;
+  stats(): FleetStats;
+  /** Closes every connection for good. */
+  stop(): Promise<void>;
+}
+
+/** The real agent's reconnect back-off (src/agent/connection.ts), so storms are measured as they happen. */
+const defaultBackoff: BackoffPolicy = (attempt) => reconnectDelayInMs(attempt);
+
+const METRIC_NAMES = HOST_METRICS.map((m) => m.name);
+
+/** Plausible one-second counter deltas of a quiet host. */
+function metricValues(): Record<string, number> {
+  const values: Record<string, number> = {};
+  for (const name of METRIC_NAMES) {
+    values[name] = name.includes('Bytes') || name.startsWith('Network') ? Math.floor(Math.random() * 20_000) : Math.floor(Math.random() * 40);
+  }
+  return values;
+}
+
+interface SimCapture { state: AgentCaptureState; acked: boolean; timer: NodeJS.Timeout | null }
+
+/** One simulated agent. */
+class SimulatedAgent {
+  ws: WebSocket | null = null;
+  welcomed = false;
+  private closed = false;
+  private dropping = false;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private readonly captures = new Map<string, SimCapture>();
+  private readonly wsUrl: string;
+
+  constructor(readonly host: SimulatedHost, serverUrl: string, private readonly fleet: FleetInternals) {
+    this.wsUrl = `${serverUrl.replace(/\/+$/, '').replace(/^http/, 'ws')}/agent/v1/connect`;
+  }
+
+  /** Opens a connection; resolves when it opened or failed (the reconnect is scheduled then). */
+  connect(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const ws = new WebSocket(this.wsUrl, {
+        headers: { Authorization: `Bearer ${this.host.credential}` },
+        handshakeTimeout: this.fleet.handshakeTimeoutInMs,
+        localAddress: simulatedSourceAddress(this.host.index),
+        perMessageDeflate: false,
+      });
+      this.ws = ws;
+      let opened = false;
+      let timedOut = false;
+      ws.on('open', () => {
+        opened = true;
+        this.attempt = 0;
+        // The server answers a hello with nothing: an open connection (the credential accepted) is connected.
+        this.welcomed = true;
+        this.fleet.connected++;
+        this.fleet.onWelcome();
+        this.send({ type: 'hello', protocolVersion: AGENT_PROTOCOL_VERSION, agentVersion: 'sim-0.1.0', hostname: this.host.vmName, captures: [...this.captures.values()].map((c) => c.state) });
+        resolve();
+      });
+      ws.on('message', (data, isBinary) => {
+        if (isBinary) return;
+        const parsed = parseServerToAgent(data.toString());
+        if (parsed.ok) this.handle(parsed.message);
+      });
+      ws.on('error', (error) => {
+        if (/handshake timed out/i.test(error.message)) timedOut = true;
+      });
+      ws.on('unexpected-response', (_req, res) => { res.resume(); ws.terminate(); });
+      ws.on('close', () => {
+        if (this.ws === ws) this.ws = null;
+        if (this.welcomed) {
+          this.welcomed = false;
+          this.fleet.connected--;
+          if (!this.dropping && !this.closed) this.fleet.stats.unexpectedDrops++;
+        }
+        this.dropping = false;
+        if (!opened) {
+          this.fleet.stats.failedAttempts++;
+          if (timedOut) this.fleet.stats.handshakeTimeouts++;
+          resolve();
+        }
+        if (this.closed) return;
+        this.attempt++;
+        this.reconnectTimer = setTimeout(() => { this.reconnectTimer = null; void this.connect(); }, this.fleet.backoff(this.attempt));
+      });
+    });
+  }
+
+  send(msg: AgentToServer): void {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  sendMetrics(): void {
+    if (!this.welcomed) return;
+    this.send({ type: 'metrics', at: new Date().toISOString(), values: metricValues() });
+    this.fleet.stats.metricReports++;
+  }
+
+  private setState(uid: string, patch: Partial<AgentCaptureState>): void {
+    const c = this.captures.get(uid);
+    if (!c) return;
+    c.state = { ...c.state, ...patch, sequence: c.state.sequence + 1 };
+    c.acked = false;
+    this.send({ type: 'capture.state', state: c.state });
+  }
+
+  private stopCapture(uid: string, reason: 'Manual' | 'TimeExceeded'): void {
+    const c = this.captures.get(uid);
+    if (!c || c.state.status !== 'Running') return;
+    if (c.timer) clearTimeout(c.timer);
+    c.timer = null;
+    this.fleet.running--;
+    const packets = 10 + Math.floor(Math.random() * 1000);
+    this.setState(uid, { status: 'Stopped', stopReason: reason, packetsCaptured: packets, bytesCaptured: packets * 120, kernelPacketsDropped: 0, kernelPacketsReceived: packets });
+  }
+
+  private handle(msg: ServerToAgent): void {
+    switch (msg.type) {
+      case 'welcome':
+        return;
+      case 'capture.start': {
+        const order = msg.order;
+        this.fleet.stats.ordersReceived++;
+        this.fleet.onOrder?.(this.host, order);
+        if (this.captures.has(order.captureUid)) {
+          const c = this.captures.get(order.captureUid)!;
+          this.send({ type: 'capture.state', state: c.state });
+          return;
+        }
+        const state: AgentCaptureState = {
+          captureUid: order.captureUid, status: 'Running', captureStartTime: new Date().toISOString(), stopReason: null, errors: [], errorMessage: null,
+          packetsCaptured: 0, bytesCaptured: 0, kernelPacketsDropped: 0, kernelPacketsReceived: 0, file: null, sequence: 1,
+        };
+        const c: SimCapture = { state, acked: false, timer: null };
+        this.captures.set(order.captureUid, c);
+        this.fleet.running++;
+        if (order.timeLimitInSeconds > 0) {
+          c.timer = setTimeout(() => this.stopCapture(order.captureUid, 'TimeExceeded'), order.timeLimitInSeconds * 1000);
+          c.timer.unref();
+        }
+        this.send({ type: 'capture.state', state });
+        return;
+      }
+      case 'capture.stop':
+        if (this.captures.get(msg.captureUid)?.state.status === 'Running') this.stopCapture(msg.captureUid, 'Manual');
+        else { const c = this.captures.get(msg.captureUid); if (c) this.send({ type: 'capture.state', state: c.state }); }
+        return;
+      case 'capture.forget': {
+        const c = this.captures.get(msg.captureUid);
+        if (c?.timer) clearTimeout(c.timer);
+        if (c?.state.status === 'Running') this.fleet.running--;
+        this.captures.delete(msg.captureUid);
+        return;
+      }
+      case 'capture.ack': {
+        const c = this.captures.get(msg.captureUid);
+        if (c && c.state.sequence === msg.sequence) c.acked = true;
+        return;
+      }
+      case 'file.fetch':
+      case 'upload.grant':
+      case 'upload.refused':
+      case 'upload.verified':
+        // The simulator writes no files: nothing to fetch or upload.
+        return;
+    }
+  }
+
+  /** Cuts the connection as a network failure does (no close handshake); resolves when it is closed. The agent reconnects after its back-off. */
+  drop(): Promise<void> {
+    const ws = this.ws;
+    if (!ws || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    this.dropping = true;
+    return new Promise((resolve) => {
+      ws.once('close', () => resolve());
+      ws.terminate();
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    for (const c of this.captures.values()) if (c.timer) clearTimeout(c.timer);
+    this.ws?.terminate();
+  }
+}
+
+interface FleetInternals {
+  connected: number;
+  running: number;
+  stats: Omit<FleetStats, 'connected' | 'running'>;
+  backoff: BackoffPolicy;
+  handshakeTimeoutInMs: number;
+  onOrder: FleetOptions['onOrder'];
+  onWelcome(): void;
+}
+
+/** Starts a fleet of simulated agents in this process (enrolling them first unless `hosts` is given) and connects them. */
+export async function startSimulatedFleet(options: FleetOptions): Promise<SimulatedFleet> {
+  let hosts = options.hosts;
+  if (!hosts) {
+    if (!options.adminToken || options.count === undefined) throw new Error('startSimulatedFleet needs hosts, or adminToken and count to enrol them');
+    hosts = await enrollSimulatedHosts({ ...options, adminToken: options.adminToken, count: options.count });
+  }
+  const waiters: Array<{ n: number; resolve: () => void }> = [];
+  const internals: FleetInternals = {
+    connected: 0, running: 0,
+    stats: { failedAttempts: 0, handshakeTimeouts: 0, unexpectedDrops: 0, metricReports: 0, ordersReceived: 0 },
+    backoff: options.backoff ?? defaultBackoff,
+    handshakeTimeoutInMs: options.handshakeTimeoutInMs ?? 10_000,
+    onOrder: options.onOrder,
+    onWelcome() {
+      for (let i = waiters.length - 1; i >= 0; i--) if (internals.connected >= waiters[i]!.n) { waiters[i]!.resolve(); waiters.splice(i, 1); }
+    },
+  };
+  const agents = hosts.map((h) => new SimulatedAgent(h, options.serverUrl, internals));
+  // Metrics: one timer for the fleet, reports spread over the interval as real hosts' clocks are.
+  const interval = options.metricsIntervalInMs ?? 1000;
+  let metricsTimer: NodeJS.Timeout | null = null;
+  if (interval > 0) {
+    const TICK_IN_MS = 50;
+    const perTick = Math.max(1, Math.ceil(agents.length * TICK_IN_MS / interval));
+    let cursor = 0;
+    metricsTimer = setInterval(() => {
+      for (let k = 0; k < perTick && agents.length > 0; k++) {
+        agents[cursor]!.sendMetrics();
+        cursor = (cursor + 1) % agents.length;
+      }
+    }, TICK_IN_MS);
+  }
+  await pool(agents, options.connectConcurrency ?? 64, (a) => a.connect());
+  return {
+    hosts,
+    waitConnected(n, timeoutInMs) {
+      const started = performance.now();
+      if (internals.connected >= n) return Promise.resolve(0);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`only ${internals.connected} of ${n} agents connected after ${timeoutInMs} ms`)), timeoutInMs);
+        waiters.push({ n, resolve: () => { clearTimeout(timer); resolve(performance.now() - started); } });
+      });
+    },
+    async dropAll() {
+      await Promise.all(agents.map((a) => a.drop()));
+    },
+    stats: () => ({ ...internals.stats, connected: internals.connected, running: internals.running }),
+    async stop() {
+      if (metricsTimer) clearInterval(metricsTimer);
+      for (const a of agents) a.close();
+    },
+  };
+}
+
+/** A fleet spread over several processes: the same controls, answered by every process. */
+export interface SimulatedFleetProcesses {
+  hosts: SimulatedHost[];
+  /** Process ids of the simulator processes (to measure their CPU apart from the server's). */
+  pids: number[];
+  waitConnected(n: number, timeoutInMs: number, pollInMs?: number): Promise<number>;
+  dropAll(): Promise<void>;
+  /** Counters summed over the processes. */
+  stats(): Promise<FleetStats>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs already enrolled `hosts` (see {@link enrollSimulatedHosts}) in `processes` child processes,
+ * each a {@link startSimulatedFleet} of its share. Resolves once every process has started
+ * connecting its share (not when all are connected: use `waitConnected`).
+ */
+export async function startSimulatedFleetProcesses(options: Omit<FleetOptions, 'hosts' | 'count' | 'onOrder' | 'backoff'> & { hosts: SimulatedHost[]; processes: number }): Promise<SimulatedFleetProcesses> {
+  const { fork } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const worker = fileURLToPath(new URL('./agent-simulator-worker.ts', import.meta.url));
+  const n = Math.max(1, Math.min(options.processes, options.hosts.length));
+  const children = Array.from({ length: n }, () => fork(worker, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  let nextId = 1;
+  const call = (child: (typeof children)[number], op: string, extra: Record<string, unknown> = {}): Promise<unknown> => new Promise((resolve, reject) => {
+    const id = nextId++;
+    const onMessage = (raw: unknown) => {
+      const m = raw as { id: number; ok: boolean; result?: unknown; error?: string };
+      if (m.id !== id) return;
+      child.off('message', onMessage);
+      if (m.ok) resolve(m.result); else reject(new Error(m.error));
+    };
+    child.on('message', onMessage);
+    child.send({ id, op, ...extra });
+  });
+  const { processes: _processes, hosts, ...rest } = options;
+  await Promise.all(children.map((child, k) => call(child, 'start', { options: { ...rest, hosts: hosts.filter((_, i) => i % n === k) } })));
+  const stats = async (): Promise<FleetStats> => {
+    const all = (await Promise.all(children.map((c) => call(c, 'stats')))) as FleetStats[];
+    const sum = { connected: 0, failedAttempts: 0, handshakeTimeouts: 0, unexpectedDrops: 0, metricReports: 0, ordersReceived: 0, running: 0 } as FleetStats;
+    for (const s of all) for (const k of Object.keys(sum) as Array<keyof FleetStats>) sum[k] += s[k];
+    return sum;
+  };
+  return {
+    hosts,
+    pids: children.map((c) => c.pid!),
+    async waitConnected(count, timeoutInMs, pollInMs = 100) {
+      const started = performance.now();
+      for (;;) {
+        const s = await stats();
+        if (s.connected >= count) return performance.now() - started;
+        if (performance.now() - started > timeoutInMs) throw new Error(`only ${s.connected} of ${count} agents connected after ${timeoutInMs} ms`);
+        await new Promise((r) => setTimeout(r, pollInMs));
+      }
+    },
+    async dropAll() { await Promise.all(children.map((c) => call(c, 'drop'))); },
+    stats,
+    async stop() { await Promise.all(children.map((c) => call(c, 'stop').catch(() => c.kill()))); },
+  };
+}
