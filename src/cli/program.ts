@@ -5,7 +5,7 @@ import { collectOption } from './option-values.js';
 import type { CliContext } from './context.js';
 import type { ServiceStarters } from './services.js';
 import { vmExtensionDelete, vmExtensionList, vmExtensionSet, vmExtensionShow } from './commands/vm-extension.js';
-import { vmDelete, vmList, vmShow } from './commands/vm.js';
+import { vmDelete, vmList, vmShow, vmUpdate } from './commands/vm.js';
 import { vmssCreate, vmssDelete, vmssExtensionList, vmssExtensionSet, vmssList, vmssListInstances, vmssShow } from './commands/vmss.js';
 import { joinKeyCreate, joinKeyList, joinKeyRevoke } from './commands/join-key.js';
 import { storageAccountCreate, storageAccountDelete, storageAccountList, storageAccountShow } from './commands/storage-account.js';
@@ -126,6 +126,16 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--force, --force-deletion', 'also when captures run on it (they are recorded as stopped and the agent is told to stop them)')
     .action(act((o) => vmDelete(o, ctx)));
+
+  leaf(vm, 'update', "change a host's tags, which capture target selectors match", [
+    'nw vm update -g myRG -n web1 --set tags.role=web',
+    'nw vm update -g myRG -n web1 --set tags.role=web tags.tier=front --remove tags.old',
+  ])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the VM')
+    .requiredOption('-n, --name <vm>', 'name of the VM')
+    .option('--set <items...>', 'tags.KEY=VALUE to set')
+    .option('--remove <items...>', 'tags.KEY to remove (tags: all)')
+    .action(act((o) => vmUpdate(o, ctx)));
 
   const agentCredential = vm.command('agent-credential').description("a host's agent credential");
   leaf(agentCredential, 'revoke', "revoke a host's agent credential and close its live agent connection at once (re-install with 'nw vm extension set')", [
@@ -301,8 +311,9 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     '  --filters "[{\\"protocol\\":\\"TCP\\", \\"remoteIPAddress\\":\\"1.1.1.1-255.255.255\\",\\"localIPAddress\\":\\"10.0.0.3\\", \\"remotePort\\":\\"20\\"},{\\"protocol\\":\\"UDP\\"}]"',
     'nw network watcher packet-capture create -g myRG --vm myVM -n pc1 --file-path /var/captures/pc1.cap --time-limit 60 --capture-size 128',
     'nw network watcher packet-capture create -g myRG --target myScaleSet --target-type AzureVMSS --include 0 1 -n pc2 --storage-account nwlocal',
+    'nw network watcher packet-capture create -n pc3 --target-selector "resourceGroup=myRG,tags.role=web" --location westus --storage-account nwlocal',
   ])
-    .requiredOption('-g, --resource-group <rg>', 'resource group of the target')
+    .option('-g, --resource-group <rg>', 'resource group of the target (not needed with --target-selector or an id)')
     .option('--vm <vm>', 'name or id of the VM to capture on')
     .requiredOption('-n, --name <name>', 'name of the capture')
     .option('--storage-account <name-or-id>', 'storage account for the .cap file')
@@ -317,6 +328,7 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--target-type <type>', 'AzureVM (default) or AzureVMSS')
     .option('--include <instances...>', 'scale-set instances to capture')
     .option('--exclude <instances...>', 'scale-set instances to skip')
+    .option('--target-selector <selector>', 'every VM of a resource group and/or with tags, resolved now: "resourceGroup=RG,tags.role=web" (with --location)')
     .option('--watcher <name>', 'name of the network watcher, instead of looking it up by location')
     .option('--watcher-resource-group <rg>', 'resource group of --watcher')
     .option('--no-wait', 'do not wait for the capture to start')

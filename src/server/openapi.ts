@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { API_ERROR_CODES } from '../lib/index.js';
 import { ALERT_CAPTURE_PATH_PREFIX, ALERT_CAPTURE_PROVIDER } from '../alerts/index.js';
-import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema, vmRegisterPutSchema, joinKeyCreateSchema, joinRequestSchema, vmssPutSchema } from '../model/index.js';
+import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema, vmRegisterPutSchema, joinKeyCreateSchema, joinRequestSchema, vmssPutSchema, vmUpdatePatchSchema } from '../model/index.js';
 import { storageBackendConfigSchema } from '../storage/index.js';
 import { AGENT_CA_PATH, AGENT_ENROLL_PATH, AGENT_JOIN_PATH, enrollRequestSchema } from './routes/agents.js';
 import { ROTATE_ADMIN_TOKEN_PATH, TOKENS_PATH } from './routes/credentials.js';
@@ -121,7 +121,7 @@ export const vmExtensionSchema = z.object({
 
 /** A host (VirtualMachine), with netwatcher's agent state under properties.netwatcher. */
 export const virtualMachineSchema = z.object({
-  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachines'), location: z.string(), etag,
+  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachines'), location: z.string(), etag, tags: z.record(z.string(), z.string()).optional().describe('set with PATCH (nw vm update --set tags.K=V); capture target selectors match them'),
   resources: z.array(vmExtensionSchema).optional().describe("the VM's extensions, on a GET of the VM (az vm extension list reads them here); not in lists"),
   properties: z.object({
     provisioningState, vmId: z.string(),
@@ -234,6 +234,7 @@ export const API_SCHEMAS = {
   PacketCapture: packetCaptureCreateSchema,
   VirtualMachineExtensionPut: vmExtensionPutSchema,
   VirtualMachinePut: vmRegisterPutSchema,
+  VirtualMachineUpdate: vmUpdatePatchSchema,
   StorageAccountPut: storageAccountPutSchema,
   Enrollment: enrollRequestSchema,
   Join: joinRequestSchema,
@@ -252,7 +253,7 @@ export type ApiSchemaName = keyof typeof API_SCHEMAS;
 type Json = Record<string, unknown>;
 
 interface OperationSpec {
-  method: 'get' | 'put' | 'post' | 'delete';
+  method: 'get' | 'put' | 'post' | 'delete' | 'patch';
   path: string;
   operationId: string;
   summary: string;
@@ -307,6 +308,7 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'get', path: `${SUB}/providers/Microsoft.Compute/virtualMachines`, operationId: 'VirtualMachines_ListAll', summary: 'Hosts of a subscription', tag: 'VirtualMachines', params: ['SkipToken'], responses: { 200: ok('VirtualMachineListResult') }, pageable: 'nextLink' },
   { method: 'get', path: VM, operationId: 'VirtualMachines_List', summary: 'Hosts of a resource group', tag: 'VirtualMachines', params: ['SkipToken'], responses: { 200: ok('VirtualMachineListResult') }, pageable: 'nextLink' },
   { method: 'get', path: `${VM}/{vmName}`, operationId: 'VirtualMachines_Get', summary: 'A host', tag: 'VirtualMachines', responses: { 200: ok('VirtualMachine', 'OK', ['ETag']) } },
+  { method: 'patch', path: `${VM}/{vmName}`, operationId: 'VirtualMachines_Update', summary: "Replaces a host's tags (nw vm update --set tags.K=V), which capture target selectors match", tag: 'VirtualMachines', body: 'VirtualMachineUpdate', responses: { 200: ok('VirtualMachine') } },
   { method: 'delete', path: `${VM}/{vmName}`, operationId: 'VirtualMachines_Delete', summary: "Removes a host: revokes its credential, cuts its agent connection; 409 while captures run on it unless forceDeletion=true", tag: 'VirtualMachines', params: ['ForceDeletion'], responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
   { method: 'put', path: `${VM}/{vmName}`, operationId: 'VirtualMachines_Register', summary: 'Registers a host without installing anything (az resource create), so plain az can run az vm extension set on it; only location (and tags) can be set', tag: 'VirtualMachines', body: 'VirtualMachinePut', responses: { 200: ok('VirtualMachine', 'Already registered'), 201: ok('VirtualMachine', 'Registered') } },
   { method: 'get', path: `${SUB}/providers/Microsoft.Compute/locations/{location}/publishers`, operationId: 'VirtualMachineImages_ListPublishers', summary: 'Extension publishers (a bare JSON array): only the agent\'s', tag: 'VirtualMachineExtensionImages', responses: { 200: json() } },

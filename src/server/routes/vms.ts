@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { parseRequest, vmExtensionPutSchema, vmRegisterPutSchema } from '../../model/index.js';
+import { parseRequest, vmExtensionPutSchema, vmRegisterPutSchema, vmUpdatePatchSchema } from '../../model/index.js';
 import { armIdKey, vmId } from '../../lib/index.js';
 import { replyCreated } from '../lro.js';
 import type { ResourceRecord } from '../../store/index.js';
@@ -8,7 +8,7 @@ import { pageOf, requestHandoffBaseUrl } from '../request-context.js';
 import type { ServerContext } from '../services/context.js';
 import { mayWriteAgentExtension } from '../access.js';
 import { resourceView } from '../services/view.js';
-import { getExtension, getVm, putAgentExtension, registerVm, revokeAgentAccess, type ExtensionBody } from '../services/vms.js';
+import { getExtension, getVm, putAgentExtension, registerVm, revokeAgentAccess, updateVmTags, type ExtensionBody } from '../services/vms.js';
 import { deleteVm } from '../services/vm-delete.js';
 import { extensionView, vmView, wantsInstanceView } from '../services/vm-views.js';
 import { SUB, VMS, type ArmParams } from './arm-paths.js';
@@ -35,6 +35,13 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
     const input = parseRequest(vmRegisterPutSchema, req.body, 'VirtualMachine');
     const { record, created } = await registerVm(ctx, req.params.sub, req.params.rg, req.params.vm, input.location);
     return reply.code(created ? 201 : 200).send(vmView(record, await ctx.store.listResources<ExtensionBody>('extension', { parentKey: record.key }), { instanceView: false, showInstallCommand: false }));
+  });
+
+  // VirtualMachines_Update: tags only (what capture selectors match on).
+  app.patch<{ Params: ArmParams }>(`${VMS}/:vm`, async (req) => {
+    const input = parseRequest(vmUpdatePatchSchema, req.body, 'VirtualMachineUpdate');
+    const record = await updateVmTags(ctx, req.params.sub, req.params.rg, req.params.vm, input.tags);
+    return vmView(record, await ctx.store.listResources<ExtensionBody>('extension', { parentKey: record.key }), { instanceView: false, showInstallCommand: false });
   });
 
   // VirtualMachines_Delete: Azure's forceDeletion query parameter also ends the captures running on the host.

@@ -11,6 +11,8 @@ export interface ResolvedTargets {
   targetId: string;
   targetType: 'AzureVM' | 'AzureVMSS';
   scaleSet: ResourceRecord<VmssBody> | null;
+  /** When a selector chose the hosts: its scope's resource group (none: the subscription) and tags. */
+  selector?: { resourceGroup?: string; tags: Record<string, string> };
   /** Every selected host, with whether its agent is connected now. */
   hosts: Array<{ vm: ResourceRecord<VmBody>; connected: boolean }>;
 }
@@ -77,4 +79,30 @@ function assertSameLocation(rec: ResourceRecord<{ location?: string }>, location
   if ((rec.location ?? '').toLowerCase() !== location.toLowerCase()) {
     throw new ApiError('InvalidParameter', `${what} '${rec.name}' is in location '${rec.location}', but network watcher '${watcherName}' is in '${location}'; use the watcher of its location.`, { target: 'properties.target' });
   }
+}
+
+/**
+ * Resolves `properties.targetSelector` (netwatcher's addition): every VM in the scope that
+ * `properties.target` names — a resource group id (`/subscriptions/{sub}/resourceGroups/{rg}`) or
+ * the subscription id — in the watcher's location, with all of `tags` (scale-set instances
+ * included). Resolved once, now: hosts that join or are tagged later are not part of the capture.
+ * Hosts whose agent is away are reported offline, as scale-set instances are; at least one must
+ * be connected.
+ */
+export async function resolveSelectorTargets(ctx: ServerContext, sub: string, p: PacketCaptureCreateRequest['properties'], location: string): Promise<ResolvedTargets> {
+  const scope = /^\/subscriptions\/([^/]+)(?:\/resourceGroups\/([^/]+))?\/?$/i.exec(p.target);
+  if (!scope) throw new ApiError('InvalidResourceId', `With properties.targetSelector, properties.target is the scope: a resource group id (/subscriptions/{sub}/resourceGroups/{rg}) or the subscription id, not '${p.target}'.`, { target: 'properties.target' });
+  if (scope[1]!.toLowerCase() !== sub.toLowerCase()) throw new ApiError('InvalidParameter', `properties.target '${p.target}' is in another subscription than the watcher's ('${sub}').`, { target: 'properties.target' });
+  const resourceGroup = scope[2];
+  if ((p.scope?.include ?? []).length > 0 || (p.scope?.exclude ?? []).length > 0) throw new ApiError('InvalidParameter', 'properties.scope selects instances of a scale set target; a targetSelector takes none.', { target: 'properties.scope' });
+  if (p.targetType !== undefined && p.targetType !== 'AzureVM') throw new ApiError('InvalidParameter', 'A targetSelector picks VMs: omit properties.targetType or set it to AzureVM.', { target: 'properties.targetType' });
+  const tags = Object.entries(p.targetSelector?.tags ?? {});
+  const vms = await ctx.store.listResources<VmBody>('vm', { subscriptionId: sub, location, ...(resourceGroup !== undefined ? { resourceGroup } : {}) });
+  // Tag names compare case-insensitively and values exactly, as Azure's tag filters do.
+  const chosen = vms.filter((vm) => tags.every(([k, v]) => Object.entries(vm.body.tags ?? {}).some(([vk, vv]) => vk.toLowerCase() === k.toLowerCase() && vv === v)));
+  const described = [resourceGroup !== undefined ? `resourceGroup=${resourceGroup}` : `subscription ${sub}`, ...tags.map(([k, v]) => `tags.${k}=${v}`)].join(',');
+  if (chosen.length === 0) throw new ApiError('InvalidParameter', `properties.targetSelector (${described}) matches no VM in location '${location}'.`, { target: 'properties.targetSelector' });
+  const hosts = chosen.map((vm) => ({ vm, connected: ctx.hub.isConnected(vm.key) }));
+  if (!hosts.some((h) => h.connected)) throw new ApiError('AgentNotConnected', `No agent of the ${chosen.length} VM(s) that properties.targetSelector (${described}) matches is connected.`, { target: 'properties.targetSelector' });
+  return { targetId: p.target, targetType: 'AzureVM', scaleSet: null, hosts, selector: { ...(resourceGroup !== undefined ? { resourceGroup } : {}), tags: Object.fromEntries(tags) } };
 }

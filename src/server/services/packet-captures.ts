@@ -12,7 +12,7 @@ import { notStartedState, targetStorage, type CaptureBody, type CaptureInternal,
 import type { ServerContext } from './context.js';
 import { blobStoreOf, getStorageAccountById } from './storage-accounts.js';
 import type { VmBody } from './vms.js';
-import { resolveCaptureTargets } from './capture-targets.js';
+import { resolveCaptureTargets, resolveSelectorTargets } from './capture-targets.js';
 import { getWatcher, type WatcherBody } from './watchers.js';
 
 /** Local capture files on a Linux host live under this folder (Azure's rule; the agent enforces it again). */
@@ -117,9 +117,9 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
   }
   // The request's own mistakes before the state of the world (VM, agent), so fixing one never reveals another.
   const localFilePath = filePathInput ? validateCaptureFilePath(filePathInput, sl.filePath ? 'properties.storageLocation.filePath' : 'properties.storageLocation.localPath') : null;
-  const targetRef = parseArmId(p.target);
-  if (!targetRef) throw new ApiError('InvalidResourceId', `properties.target '${p.target}' is not a resource id (expected /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}).`, { target: 'properties.target' });
-  const resolved = await resolveCaptureTargets(ctx, p, targetRef, location, watcher.name);
+  const targetRef = p.targetSelector === undefined ? parseArmId(p.target) : null;
+  if (p.targetSelector === undefined && !targetRef) throw new ApiError('InvalidResourceId', `properties.target '${p.target}' is not a resource id (expected /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}).`, { target: 'properties.target' });
+  const resolved = targetRef ? await resolveCaptureTargets(ctx, p, targetRef, location, watcher.name) : await resolveSelectorTargets(ctx, sub, p, location);
   const targetType = resolved.targetType;
   const scaleSet = resolved.scaleSet;
   const vm = resolved.hosts[0]!.vm;
@@ -177,6 +177,7 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
     provisioningState: 'Updating',
     target: resolved.targetId,
     targetType,
+    ...(resolved.selector ? { targetSelector: { tags: resolved.selector.tags } } : {}),
     scope: { include: p.scope?.include ?? [], exclude: p.scope?.exclude ?? [] },
     bytesToCapturePerPacket: p.bytesToCapturePerPacket ?? 0,
     // 0 means "no limit of our own" for these two, as Azure's API allows 0: the session's hard caps

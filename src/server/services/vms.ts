@@ -45,6 +45,12 @@ export async function registerVm(ctx: ServerContext, sub: string, rg: string, vm
   return { record: (await ctx.store.getResource<VmBody>(armIdKey(id)))!, created: true };
 }
 
+/** Replaces a VM's tags (VirtualMachines_Update); selectors of later captures see them (issue 14). */
+export async function updateVmTags(ctx: ServerContext, sub: string, rg: string, name: string, tags: Record<string, string>): Promise<ResourceRecord<VmBody>> {
+  const vm = await getVm(ctx, sub, rg, name);
+  return (await ctx.store.updateResourceBody<VmBody>(vm.key, { ...vm.body, tags })) ?? vm;
+}
+
 /** A VM by its parts; 404 when missing. */
 export async function getVm(ctx: ServerContext, sub: string, rg: string, name: string): Promise<ResourceRecord<VmBody>> {
   const rec = await ctx.store.getResource<VmBody>(armIdKey(vmId(sub, rg, name)));
