@@ -13,6 +13,7 @@ import type { ServerContext } from './context.js';
 import { blobStoreOf, getStorageAccountById } from './storage-accounts.js';
 import type { VmBody } from './vms.js';
 import { resolveCaptureTargets, resolveSelectorTargets } from './capture-targets.js';
+import { coalesce, flightsOf, type FlightTable } from './coalesce.js';
 import { getWatcher, type WatcherBody } from './watchers.js';
 
 /** Local capture files on a Linux host live under this folder (Azure's rule; the agent enforces it again). */
@@ -304,7 +305,14 @@ async function finalizeDelete(ctx: ServerContext, rec: ResourceRecord<CaptureBod
  * create finishes when the capture runs (or failed to start), stop when every host stopped,
  * delete when every host settled. Called after every change of a host state.
  */
-export async function evaluateCapture(ctx: ServerContext, captureKey: string): Promise<void> {
+export function evaluateCapture(ctx: ServerContext, captureKey: string): Promise<void> {
+  // Coalesced per capture: a fleet's reports arriving together share re-evaluations (coalesce.ts).
+  return coalesce(flightsOf(ctx, evaluations), captureKey.toLowerCase(), () => evaluateCaptureOnce(ctx, captureKey));
+}
+
+const evaluations: FlightTable = new WeakMap();
+
+async function evaluateCaptureOnce(ctx: ServerContext, captureKey: string): Promise<void> {
   const rec = await ctx.store.getResource<CaptureBody>(captureKey);
   if (!rec) return;
   const states = [...(await captureStates(ctx, rec)).values()];
