@@ -421,6 +421,22 @@ export class Store {
     return rows.length > 0;
   }
 
+  /**
+   * As {@link Store.upsertCaptureInstance}, but only while the capture `captureKey` still exists
+   * (a primary-key probe, so the capture's large body is never read): the report path of a fleet
+   * capture (issue 14). False when nothing was stored (the capture is gone, or a newer state is kept).
+   */
+  async upsertCaptureInstanceIfCaptureExists(r: { captureUid: string; vmKey: string; captureKey: string; state: { sequence: number } & Record<string, unknown> }): Promise<boolean> {
+    const rows = await this.db.query(
+      `INSERT INTO capture_instances (capture_uid, vm_key, capture_key, state)
+       SELECT $1, $2, $3, $4::jsonb WHERE EXISTS (SELECT 1 FROM resources WHERE key = $3)
+       ON CONFLICT (capture_uid, vm_key) DO UPDATE SET state = EXCLUDED.state, updated_at = now()
+         WHERE (capture_instances.state->>'sequence')::bigint <= (EXCLUDED.state->>'sequence')::bigint
+       RETURNING capture_uid`,
+      [r.captureUid, r.vmKey.toLowerCase(), r.captureKey.toLowerCase(), JSON.stringify(r.state)]);
+    return rows.length > 0;
+  }
+
   /** Per-host states of one capture. */
   async listCaptureInstances<S>(captureUid: string): Promise<CaptureInstanceRecord<S>[]> {
     const rows = await this.db.query('SELECT * FROM capture_instances WHERE capture_uid = $1 ORDER BY vm_key', [captureUid]);

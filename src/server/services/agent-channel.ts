@@ -35,7 +35,7 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
       await reconcileAgent(ctx, vmKey, msg.captures);
       return;
     case 'capture.state':
-      await recordState(ctx, vmKey, msg.state);
+      if (!(await recordKnownState(ctx, vmKey, msg.state))) await recordState(ctx, vmKey, msg.state);
       return;
     case 'upload.request': {
       const rec = await ctx.store.findCaptureByUid<CaptureBody>(msg.captureUid);
@@ -134,9 +134,41 @@ async function markVerified(ctx: ServerContext, captureKey: string, vmKey: strin
   await ctx.store.updateResourceBody<CaptureBody>(captureKey, { ...current.body, _internal: { ...current.body._internal, storage: { ...current.body._internal.storage, verified } } });
 }
 
+/**
+ * What a host's report needs of its capture: its key, whether it is stopping, and its hosts —
+ * fixed at create (selectors and scale-set scopes are resolved once), so kept per capture uid.
+ * A fleet capture's body holds every host: reading it for each of 1,000 reports was the cost
+ * of a fan-out (issue 14). A capture deleted since is caught by the store's existence probe.
+ */
+interface CaptureRoute { key: string; targets: Set<string> }
+const captureRoutes = new WeakMap<ServerContext, Map<string, CaptureRoute>>();
+const MAX_CACHED_ROUTES = 10_000;
+
+function routesOf(ctx: ServerContext): Map<string, CaptureRoute> {
+  let routes = captureRoutes.get(ctx);
+  if (!routes) { routes = new Map(); captureRoutes.set(ctx, routes); }
+  return routes;
+}
+
+/** The fast path of a report on a known capture: stored (and acknowledged) without reading the capture; false to take the full path. */
+async function recordKnownState(ctx: ServerContext, vmKey: string, state: AgentCaptureState): Promise<boolean> {
+  const route = routesOf(ctx).get(state.captureUid);
+  if (!route || !route.targets.has(vmKey.toLowerCase())) return false;
+  const stored = await ctx.store.upsertCaptureInstanceIfCaptureExists({ captureUid: state.captureUid, vmKey, captureKey: route.key, state: state as unknown as InstanceState & Record<string, unknown> });
+  if (!stored) { routesOf(ctx).delete(state.captureUid); return false; }
+  ctx.hub.send(vmKey, { type: 'capture.ack', captureUid: state.captureUid, sequence: state.sequence });
+  await evaluateCapture(ctx, route.key);
+  return true;
+}
+
 /** Stores a host's capture state if newer, acknowledges it, and moves the capture on. */
 async function recordState(ctx: ServerContext, vmKey: string, state: AgentCaptureState): Promise<ResourceRecord<CaptureBody> | null> {
   const rec = await ctx.store.findCaptureByUid<CaptureBody>(state.captureUid);
+  if (rec) {
+    const routes = routesOf(ctx);
+    if (routes.size >= MAX_CACHED_ROUTES) routes.delete(routes.keys().next().value!);
+    routes.set(state.captureUid, { key: rec.key, targets: new Set(rec.body._internal.targets.map((t) => t.vmKey.toLowerCase())) });
+  }
   if (!rec) {
     // Deleted while the agent was away: it may drop its bookkeeping but keeps unstored files.
     ctx.hub.send(vmKey, { type: 'capture.forget', captureUid: state.captureUid, deleteFiles: false });
