@@ -376,11 +376,14 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
   addWatcherOptions(leaf(capture, 'download', "download a capture's .cap file, checking its SHA-256", [
     'nw network watcher packet-capture download --name packetCaptureName --location westcentralus',
     'nw network watcher packet-capture download --name pc2 --location westcentralus --instance myScaleSet_1 --file pc2-1.cap --force',
+    'nw network watcher packet-capture download --name pc2 --location westcentralus --merge --file all.pcapng',
   ]))
     .requiredOption('-n, --name <name>', 'name of the capture')
     .option('-f, --file <path>', 'where to write (default NAME.cap)')
     .option('--force', 'overwrite an existing file')
-    .option('--instance <vm>', 'host whose file to fetch, for captures with several')
+    .option('--instance <vm>', 'host whose file to fetch, for captures with several (a scale set: its instance id)')
+    .option('--merge', "one time-ordered file of every host's packets (pcapng: one interface per host, named)")
+    .option('--format <format>', 'with --merge: pcapng (default) or pcap')
     .option('--progress', 'show progress even when stderr is not a terminal')
     .action(act((o) => packetCaptureDownload(o, ctx)));
 
