@@ -2,7 +2,8 @@
  * Fleet capture end to end (issue 14): three test hosts join one scale set with a join key, as a
  * cloud-init would (`nw agent --join-key`); one capture with `--include 0 2` under traffic on all
  * three holds, per instance, exactly that host's matching packets, in Azure's scale-set blob
- * layout; instance 1 runs nothing; stop and delete reach both. An instance that is offline when a
+ * layout; instance 1 runs nothing; the merged download holds both hosts' packets in time order,
+ * each host named; stop and delete reach both. An instance that is offline when a
  * capture starts is reported as such and does not block the others.
  */
 import { after, before, describe, test } from 'node:test';
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodePacket, readPcapBuffer } from '../src/pcap/index.js';
-import { Lab, stopProcess, type LabAgent, type LabHost } from './lab/lab.js';
+import { Lab, runCommand, stopProcess, type LabAgent, type LabHost } from './lab/lab.js';
 import { runFlows, startResponder } from './lab/traffic.js';
 
 const LOC = 'westcentralus';
@@ -107,6 +108,22 @@ describe('a capture across a scale set of hosts that joined with a join key', { 
     const bookkeeping = (dir: string) => (existsSync(join(dir, 'captures')) ? readdirSync(join(dir, 'captures')).map((f) => readFileSync(join(dir, 'captures', f), 'utf8')).filter((t) => t.includes('"fleetpc"')) : []);
     assert.equal(bookkeeping(dataDirs[1]!).length, 0);
     assert.ok(bookkeeping(dataDirs[0]!).length > 0 && bookkeeping(dataDirs[2]!).length > 0, 'both instances ran it');
+
+    // One merged file: both hosts' packets in time order, each host its own named interface.
+    const all = join(lab.workDir, 'fleet-all.pcapng');
+    const merged = await lab.nw(pc('download', '--name', 'fleetpc', '--location', LOC, '--merge', '--file', all, '--force'));
+    assert.equal(merged.code, 0, merged.stderr);
+    const rows = (await runCommand('tshark', ['-r', all, '-T', 'fields', '-e', 'frame.interface_name', '-e', 'frame.time_epoch', '-e', 'ip.src', '-e', 'ip.dst'])).stdout.trim().split('\n').map((l) => l.split('\t'));
+    assert.equal(rows.length, 20, 'both hosts\' packets');
+    const times = rows.map((r) => Number(r[1]));
+    assert.deepEqual(times, [...times].sort((x, y) => x - y), 'in time order');
+    for (const [iface, , src, dst] of rows) assert.ok((iface === 'host0' && [src, dst].includes('10.0.0.3')) || (iface === 'host2' && [src, dst].includes('10.0.0.5')), `${iface}: ${src} → ${dst}`);
+    assert.match((await runCommand('capinfos', ['-k', all])).stdout, /port 7000|7000/, 'the filter is in the section comment');
+    const classic = join(lab.workDir, 'fleet-all.pcap');
+    assert.equal((await lab.nw(pc('download', '--name', 'fleetpc', '--location', LOC, '--merge', '--format', 'pcap', '--file', classic, '--force'))).code, 0);
+    const classicInfo = (await runCommand('capinfos', ['-c', '-t', classic])).stdout;
+    assert.match(classicInfo, /File type:.*nanosecond pcap/);
+    assert.match(classicInfo, /Number of packets:\s+20\b/);
 
     assert.equal((await lab.nw(pc('delete', '--name', 'fleetpc', '--location', LOC))).code, 0);
     assert.notEqual((await lab.nw(pc('show', '--name', 'fleetpc', '--location', LOC))).code, 0);
