@@ -66,25 +66,32 @@ export function serverUrlsOf(value: string): string[] {
   return urls;
 }
 
-/** Trades the one-time enrolment token for this host's credential and saves it. */
+/**
+ * Trades the one-time enrolment token — or the reusable join key, which also registers the host
+ * (as `vmName`, default its host name) — for this host's credential and saves it.
+ */
 async function enroll(config: AgentConfig): Promise<AgentCredential> {
   const servers = serverUrlsOf(config.serverUrl);
+  const host = reportableHostname(hostname());
+  const [path, body] = config.joinKey
+    ? ['/agent/v1/join', { joinKey: config.joinKey, hostname: host, ...(config.vmName ? { vmName: config.vmName } : {}) }]
+    : ['/agent/v1/enroll', { token: config.enrollmentToken, hostname: host }];
   let res;
   const failures: string[] = [];
   // Any replica can enrol: the first that answers does.
   for (const base of servers) {
     try {
-      res = await postJson(`${base}/agent/v1/enroll`, { token: config.enrollmentToken, hostname: reportableHostname(hostname()) }, config.caFile);
+      res = await postJson(`${base}${path}`, body, config.caFile);
       break;
     } catch (error) {
       failures.push(`${base}: ${(error as Error).message}`);
     }
   }
-  if (!res) throw new AgentStartError(`cannot reach the server to enrol (${failures.join('; ')})`);
+  if (!res) throw new AgentStartError(`cannot reach the server to ${config.joinKey ? 'join' : 'enrol'} (${failures.join('; ')})`);
   const base = servers.join(',');
   if (res.status !== 200) {
     const message = (res.body as { error?: { message?: string } })?.error?.message ?? `HTTP ${res.status}`;
-    throw new AgentStartError(`enrolment refused: ${message}`);
+    throw new AgentStartError(`${config.joinKey ? 'join' : 'enrolment'} refused: ${message}`);
   }
   const b = res.body as { credential: string; vmId: string; vmName: string; location: string };
   const cred: AgentCredential = { serverUrl: base, credential: b.credential, vmId: b.vmId, vmName: b.vmName, location: b.location };
@@ -103,6 +110,9 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
   for (const warning of warnings) logger.warn(warning);
   let cred = loadCredential(config.dataDir);
   if (config.enrollmentToken) cred = await enroll(config);
+  // A join key registers a new host: once joined, the saved credential is used (the command may run at every boot).
+  else if (config.joinKey && !cred) cred = await enroll(config);
+  else if (config.joinKey) logger.info({ vm: cred?.vmId }, 'already joined: using the saved credential, not the join key');
   if (!cred) throw new AgentStartError(`no credential in ${config.dataDir}: run the install command from 'nw vm extension set' (it carries a one-time --token).`);
   const serverUrls = serverUrlsOf(config.serverUrl || cred.serverUrl);
   const serverUrl = serverUrls.join(',');

@@ -4,6 +4,14 @@ export interface AgentConfig {
   serverUrl: string;
   /** One-time enrolment token from `nw vm extension set`; absent when the data folder already holds a credential. */
   enrollmentToken?: string;
+  /**
+   * Reusable join key (`nw vm join-key create`, or a scale set's install command): registers this
+   * host and enrols it in one step. Used only when the data folder holds no credential yet, so the
+   * same command can run at every boot.
+   */
+  joinKey?: string;
+  /** Name the host joins as (default: its host name). */
+  vmName?: string;
   /** Folder for the credential, capture bookkeeping and the spool of files waiting for upload. */
   dataDir: string;
   /** Local capture files must be under this folder (Azure's /var/captures). */

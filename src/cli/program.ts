@@ -5,8 +5,10 @@ import { collectOption } from './option-values.js';
 import type { CliContext } from './context.js';
 import type { ServiceStarters } from './services.js';
 import { vmExtensionDelete, vmExtensionList, vmExtensionSet, vmExtensionShow } from './commands/vm-extension.js';
-import { vmDelete, vmList, vmShow } from './commands/vm.js';
+import { vmDelete, vmList, vmShow, vmUpdate } from './commands/vm.js';
 import { vmLookbackDisable, vmLookbackEnable, vmLookbackShow } from './commands/vm-lookback.js';
+import { vmssCreate, vmssDelete, vmssExtensionList, vmssExtensionSet, vmssList, vmssListInstances, vmssShow } from './commands/vmss.js';
+import { joinKeyCreate, joinKeyList, joinKeyRevoke } from './commands/join-key.js';
 import { storageAccountCreate, storageAccountDelete, storageAccountList, storageAccountShow } from './commands/storage-account.js';
 import { watcherConfigure, watcherList } from './commands/network-watcher.js';
 import {
@@ -146,6 +148,15 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .requiredOption('-g, --resource-group <rg>', 'resource group of the VM')
     .requiredOption('--vm-name <vm>', 'name of the VM')
     .action(act((o) => vmLookbackDisable(o, ctx)));
+  leaf(vm, 'update', "change a host's tags, which capture target selectors match", [
+    'nw vm update -g myRG -n web1 --set tags.role=web',
+    'nw vm update -g myRG -n web1 --set tags.role=web tags.tier=front --remove tags.old',
+  ])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the VM')
+    .requiredOption('-n, --name <vm>', 'name of the VM')
+    .option('--set <items...>', 'tags.KEY=VALUE to set')
+    .option('--remove <items...>', 'tags.KEY to remove (tags: all)')
+    .action(act((o) => vmUpdate(o, ctx)));
 
   const agentCredential = vm.command('agent-credential').description("a host's agent credential");
   leaf(agentCredential, 'revoke', "revoke a host's agent credential and close its live agent connection at once (re-install with 'nw vm extension set')", [
@@ -195,6 +206,71 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .requiredOption('-n, --name <name>', 'extension instance name')
     .option('--no-wait', 'do not wait for the operation')
     .action(act((o) => vmExtensionDelete(withNoWait(o), ctx)));
+
+  const joinKey = vm.command('join-key').description('reusable keys with which hosts register and enrol themselves (cloud-init, Ansible)');
+  leaf(joinKey, 'create', 'create a join key (printed once): hosts run nw agent --join-key KEY to join the resource group, or a scale set as its next instances', [
+    'nw vm join-key create -g myRG --expires-in 7d',
+    'nw vm join-key create -g myRG --vmss web --expires-in 1d --max-uses 20',
+    '# then on each host (cloud-init runcmd, an Ansible task):',
+    'nw agent --server https://nw.example:8817 --join-key nwj_… --data-dir /var/lib/netwatcher/agent',
+  ])
+    .requiredOption('-g, --resource-group <rg>', 'resource group the hosts join')
+    .option('--vmss <name>', 'scale set the hosts join, each as its next instance')
+    .option('--expires-in <duration>', 'lifetime: seconds, or 30m, 12h, 7d (default 7d; at most 366d)')
+    .option('--max-uses <n>', 'how many hosts may join with it (default: no limit)')
+    .option('--description <text>', 'what the key is for')
+    .option('-l, --location <location>', "location of the VMs it creates (default: the scale set's, or the server's)")
+    .action(act((o) => joinKeyCreate(o, ctx)));
+  leaf(joinKey, 'list', 'list join keys: state, uses, expiry (never the keys)', ['nw vm join-key list -g myRG -o table'])
+    .option('-g, --resource-group <rg>', 'only this resource group')
+    .action(act((o) => joinKeyList(o, ctx)));
+  leaf(joinKey, 'revoke', 'revoke a join key: no new host can join with it; hosts that joined keep working', ['nw vm join-key revoke -g myRG --id 3f2c…'])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the key')
+    .requiredOption('--id <id>', 'id of the key (nw vm join-key list)')
+    .action(act((o) => joinKeyRevoke(o, ctx)));
+
+  // ---- nw vmss -----------------------------------------------------------------------------
+  const vmss = program.command('vmss').description('scale sets: groups of hosts that join as instances 0, 1, …; one capture covers them');
+  leaf(vmss, 'create', 'create a scale set', ['nw vmss create -g myRG -n web', 'nw vmss create -g myRG -n web --location westeurope'])
+    .requiredOption('-g, --resource-group <rg>', 'resource group')
+    .requiredOption('-n, --name <name>', 'name of the scale set')
+    .option('-l, --location <location>', "location (default: the server's)")
+    .option('--tags <tags...>', 'KEY=VALUE tags')
+    .action(act((o) => vmssCreate(o, ctx)));
+  leaf(vmss, 'list', 'list scale sets', ['nw vmss list -o table', 'nw vmss list -g myRG'])
+    .option('-g, --resource-group <rg>', 'only this resource group')
+    .action(act((o) => vmssList(o, ctx)));
+  leaf(vmss, 'show', 'show a scale set', ['nw vmss show -g myRG -n web'])
+    .requiredOption('-g, --resource-group <rg>', 'resource group')
+    .requiredOption('-n, --name <name>', 'name of the scale set')
+    .action(act((o) => vmssShow(o, ctx)));
+  leaf(vmss, 'delete', "delete a scale set: its join keys and every instance's credential are revoked; refused while a capture runs on it; prints nothing", ['nw vmss delete -g myRG -n web'])
+    .requiredOption('-g, --resource-group <rg>', 'resource group')
+    .requiredOption('-n, --name <name>', 'name of the scale set')
+    .action(act((o) => vmssDelete(o, ctx)));
+  leaf(vmss, 'list-instances', 'list the instances of a scale set (in join order) with their agent state', ['nw vmss list-instances -g myRG -n web -o table'])
+    .requiredOption('-g, --resource-group <rg>', 'resource group')
+    .requiredOption('-n, --name <name>', 'name of the scale set')
+    .action(act((o) => vmssListInstances(o, ctx)));
+  const vmssExtension = vmss.command('extension').description('the agent extension of a scale set');
+  leaf(vmssExtension, 'set', 'install the agent on a scale set; prints the install command (shown once) that enrols each host running it as the next instance', [
+    'nw vmss extension set -g myRG --vmss-name web --name NetworkWatcherAgentLinux --publisher Microsoft.Azure.NetworkWatcher --version 1.4',
+    '# then run the printed installCommand on every host (cloud-init, an image), e.g.:',
+    'nw agent --server https://nw.example:8817 --join-key nwj_… --data-dir /var/lib/netwatcher/agent',
+  ])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the scale set')
+    .requiredOption('--vmss-name <name>', 'name of the scale set')
+    .requiredOption('-n, --name <type>', 'extension type: NetworkWatcherAgentLinux')
+    .option('--publisher <publisher>', 'extension publisher', 'Microsoft.Azure.NetworkWatcher')
+    .option('--version <version>', 'typeHandlerVersion', '1.4')
+    .option('--extension-instance-name <name>', 'instance name, when it differs from --name')
+    .option('--no-auto-upgrade', 'set autoUpgradeMinorVersion to false')
+    .option('--no-wait', 'print the first response without waiting')
+    .action(act((o) => vmssExtensionSet(withNoWait(o), ctx)));
+  leaf(vmssExtension, 'list', 'list the extensions of a scale set', ['nw vmss extension list -g myRG --vmss-name web'])
+    .requiredOption('-g, --resource-group <rg>', 'resource group of the scale set')
+    .requiredOption('--vmss-name <name>', 'name of the scale set')
+    .action(act((o) => vmssExtensionList(o, ctx)));
 
   // ---- nw storage account ------------------------------------------------------------------
   const storage = program.command('storage').description('storage targets for capture files');
@@ -258,8 +334,9 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     'nw network watcher packet-capture create -g myRG --target myScaleSet --target-type AzureVMSS --include 0 1 -n pc2 --storage-account nwlocal',
     '# begin 30 s in the past, from the host\'s look-back buffer (nw vm lookback enable):',
     'nw network watcher packet-capture create -g myRG --vm myVM -n pc3 --storage-account nwlocal --time-limit 60 --lookback 30',
+    'nw network watcher packet-capture create -n pc3 --target-selector "resourceGroup=myRG,tags.role=web" --location westus --storage-account nwlocal',
   ])
-    .requiredOption('-g, --resource-group <rg>', 'resource group of the target')
+    .option('-g, --resource-group <rg>', 'resource group of the target (not needed with --target-selector or an id)')
     .option('--vm <vm>', 'name or id of the VM to capture on')
     .requiredOption('-n, --name <name>', 'name of the capture')
     .option('--storage-account <name-or-id>', 'storage account for the .cap file')
@@ -275,6 +352,7 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--target-type <type>', 'AzureVM (default) or AzureVMSS')
     .option('--include <instances...>', 'scale-set instances to capture')
     .option('--exclude <instances...>', 'scale-set instances to skip')
+    .option('--target-selector <selector>', 'every VM of a resource group and/or with tags, resolved now: "resourceGroup=RG,tags.role=web" (with --location)')
     .option('--watcher <name>', 'name of the network watcher, instead of looking it up by location')
     .option('--watcher-resource-group <rg>', 'resource group of --watcher')
     .option('--no-wait', 'do not wait for the capture to start')
@@ -322,11 +400,14 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
   addWatcherOptions(leaf(capture, 'download', "download a capture's .cap file, checking its SHA-256", [
     'nw network watcher packet-capture download --name packetCaptureName --location westcentralus',
     'nw network watcher packet-capture download --name pc2 --location westcentralus --instance myScaleSet_1 --file pc2-1.cap --force',
+    'nw network watcher packet-capture download --name pc2 --location westcentralus --merge --file all.pcapng',
   ]))
     .requiredOption('-n, --name <name>', 'name of the capture')
     .option('-f, --file <path>', 'where to write (default NAME.cap)')
     .option('--force', 'overwrite an existing file')
-    .option('--instance <vm>', 'host whose file to fetch, for captures with several')
+    .option('--instance <vm>', 'host whose file to fetch, for captures with several (a scale set: its instance id)')
+    .option('--merge', "one time-ordered file of every host's packets (pcapng: one interface per host, named)")
+    .option('--format <format>', 'with --merge: pcapng (default) or pcap')
     .option('--progress', 'show progress even when stderr is not a terminal')
     .action(act((o) => packetCaptureDownload(o, ctx)));
 
@@ -467,6 +548,8 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .description('run the capture agent on this host until Ctrl-C')
     .requiredOption('--server <url>', 'server URL; repeat it (or give a comma list) for several replicas: the agent rotates between them when one fails', collectOption)
     .option('--token <token>', "one-time enrolment token from 'nw vm extension set' (not needed once enrolled)")
+    .option('--join-key <key>', "reusable join key from 'nw vm join-key create' or 'nw vmss extension set': registers this host and enrols it (ignored once joined)")
+    .option('--vm-name <name>', 'name this host joins as, with --join-key (default: its host name)')
     .option('--data-dir <dir>', 'data folder (default ~/.netwatcher/agent)')
     .option('--interface <name>', 'interface to capture on', 'any')
     .option('--capture-root <dir>', 'folder local capture files live under (default /var/captures)')
@@ -482,6 +565,9 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
       'nw agent --server https://nw.example:8817 --data-dir /var/lib/netwatcher/agent --metrics-listen 0.0.0.0:9100',
       '# several server replicas (or one load-balanced address, docs/deploy.md):',
       'nw agent --server https://nw1.example:8817 --server https://nw2.example:8817 --data-dir /var/lib/netwatcher/agent',
+      '# any number of hosts (cloud-init, Ansible) with one join key; a scale set\'s key adds each as its next instance:',
+      'nw agent --server https://nw.example:8817 --join-key nwj_… --data-dir /var/lib/netwatcher/agent',
+      'nw agent --server https://nw.example:8817 --join-key nwj_… --vm-name web7 --data-dir /var/lib/netwatcher/agent',
       '# a server with a self-signed certificate (the install command carries the pin):',
       'nw agent --server https://nw.example:8817 --token <token> --data-dir /var/lib/netwatcher/agent --ca-file /var/lib/netwatcher/agent/server-ca.pem --ca-sha256 <64 hex digits>',
     ]))

@@ -8,3 +8,4 @@ export * from './analysis.js';
 export * from './names.js';
 export * from './json-input.js';
 export * from './authorization.js';
+export * from './fleet.js';

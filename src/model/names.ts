@@ -40,6 +40,12 @@ export const RESOURCE_NAME_RULES: Readonly<Record<string, ResourceNameRule>> = {
     pattern: /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_-])?$/,
     rule: "letters, digits, '.', '-' and '_', starting with a letter, digit or '_' and not ending with '.'",
   },
+  // Scale sets (issue 14): Azure's rule for Linux scale sets, 1 to 64 characters like a VM's name.
+  virtualmachinescalesets: {
+    field: 'vmScaleSetName', what: 'virtual machine scale set', minLength: 1, maxLength: 64,
+    pattern: /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_-])?$/,
+    rule: "letters, digits, '.', '-' and '_', starting with a letter, digit or '_' and not ending with '.'",
+  },
   extensions: {
     field: 'vmExtensionName', what: 'VM extension', minLength: 1, maxLength: 80,
     pattern: /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$/, rule: NETWORK_RULE,

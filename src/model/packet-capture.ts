@@ -42,6 +42,10 @@ const packetCaptureFilterDocumented = z.unknown().meta({
 export const packetCaptureCreateSchema = ciObject({
   properties: ciObject({
     target: z.string().min(1),
+    // netwatcher's addition (issue 14): with a selector, target is a scope (a resource group or subscription id).
+    targetSelector: ciObject({
+      tags: z.record(z.string().min(1).max(512), z.string().max(256)).optional(),
+    }).optional().meta({ description: "netwatcher: capture on every VM in the scope that properties.target names (a resource group id, or the subscription id) with all these tags (none: every VM), in the watcher's location; resolved when the capture is created, so hosts added later are not included" }),
     targetType: ciEnum(['AzureVM', 'AzureVMSS'] as const).optional(),
     scope: ciObject({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() }).optional(),
     bytesToCapturePerPacket: uint32(PACKET_CAPTURE_LIMITS.maxBytesToCapturePerPacket).optional(),

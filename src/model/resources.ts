@@ -46,6 +46,11 @@ export const vmLookbackPutSchema = ciObject({
 /** A validated look-back PUT. */
 export type VmLookbackPut = z.output<typeof vmLookbackPutSchema>;
 
+/** PATCH body of a virtual machine (VirtualMachines_Update): only its tags can change (`nw vm update --set tags.K=V`). */
+export const vmUpdatePatchSchema = ciObject({
+  tags: z.record(z.string().min(1).max(512), z.string().max(256)).refine((t) => Object.keys(t).length <= 50, 'at most 50 tags (Azure\'s limit)'),
+});
+
 /** PUT body of a storage account; `properties.backend` is checked by src/storage's schema. */
 export const storageAccountPutSchema = ciObject({
   location: z.string().optional(),

@@ -10,3 +10,4 @@ export * from './capture-reader.js';
 export * from './dissect.js';
 export * from './dns.js';
 export * from './tls.js';
+export * from './merge.js';

@@ -13,7 +13,8 @@ import { principalOfSession } from './session-principal.js';
 import { isIdentityPublicPath, registerIdentityRoutes } from './routes/identity.js';
 import { retryAfterFor } from './retry-after.js';
 import type { ServerContext } from './services/context.js';
-import { registerAgentRoutes, AGENT_CA_PATH, AGENT_ENROLL_PATH } from './routes/agents.js';
+import { registerAgentRoutes, AGENT_CA_PATH, AGENT_ENROLL_PATH, AGENT_JOIN_PATH } from './routes/agents.js';
+import { registerScaleSetRoutes } from './routes/scale-sets.js';
 import { buildOpenApiDocument, OPENAPI_PATH, routeAuthorization } from './openapi.js';
 import { authorizationFailed, authorizeRoute, BLOB_READ_DATA_ACTION, isAuthorized } from './rbac/index.js';
 import { boundPort, requestBaseUrl, setBaseUrlPolicy } from './request-context.js';
@@ -41,7 +42,7 @@ const MAX_JSON_BODY_BYTES = 1024 * 1024;
 function isPublicPath(path: string): boolean {
   // The router ignores duplicate slashes (az asks for `//metadata/endpoints`), so this check does too.
   const p = path.toLowerCase().replace(/\/{2,}/g, '/');
-  return isIdentityPublicPath(p) || p === '/healthz' || p === AGENT_ENROLL_PATH || p === AGENT_CA_PATH || p === OPENAPI_PATH || p.startsWith('/storage/') || isAlertCaptureTriggerPath(p);
+  return isIdentityPublicPath(p) || p === '/healthz' || p === AGENT_ENROLL_PATH || p === AGENT_JOIN_PATH || p === AGENT_CA_PATH || p === OPENAPI_PATH || p.startsWith('/storage/') || isAlertCaptureTriggerPath(p);
 }
 
 /**
@@ -164,6 +165,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     registerAnalysisRoutes(arm, ctx);
     registerOperationRoutes(arm, ctx);
     registerVmRoutes(arm, ctx);
+    registerScaleSetRoutes(arm, ctx);
     registerExtensionImageRoutes(arm, ctx);
     registerStorageAccountRoutes(arm, ctx);
     registerAgentRoutes(arm, ctx);

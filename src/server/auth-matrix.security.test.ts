@@ -53,6 +53,7 @@ describe('authentication matrix', () => {
       `/subscriptions/${SUB}/providers/Microsoft.Insights/metricAlerts`, `/subscriptions/${SUB}/providers/Microsoft.Insights/actionGroups`,
       `/subscriptions/${SUB}/providers/Microsoft.AlertsManagement/alerts`, `/subscriptions/${SUB}/providers/Netwatcher/alertCaptures`,
       `${rgPath}/providers/Netwatcher/alertCaptures/ac1/runs`,
+      `/subscriptions/${SUB}/providers/Microsoft.Compute/virtualMachineScaleSets`, `/subscriptions/${SUB}/providers/Netwatcher/joinKeys`,
     ];
     const answers = await Promise.all(lists.map(async (p) => {
       const r = await admin('GET', p);
@@ -153,7 +154,8 @@ describe('authentication matrix', () => {
       const path = concrete(route.url);
       for (const [who, token] of Object.entries(credentials)) {
         const body = route.method === 'PUT' || route.method === 'POST'
-          ? route.url === '/agent/v1/enroll' ? JSON.stringify({ token: token ?? 'nwe_guess', hostname: 'h' }) : JSON.stringify({ location: 'westus', properties: {} })
+          ? route.url === '/agent/v1/enroll' ? JSON.stringify({ token: token ?? 'nwe_guess', hostname: 'h' })
+            : route.url === '/agent/v1/join' ? JSON.stringify({ joinKey: token ?? 'nwj_guess', vmName: 'h' }) : JSON.stringify({ location: 'westus', properties: {} })
           : undefined;
         const r = await call(server, route.method, `${path}?${av}`, token, body);
         checked++;
@@ -162,6 +164,12 @@ describe('authentication matrix', () => {
         if (route.url.startsWith('/storage/')) {
           // Uploads need a signature, reads the admin token: an agent credential opens neither.
           assert.ok(r.status === 401 || r.status === 403, what);
+          continue;
+        }
+        if (route.url === '/agent/v1/join') {
+          // A join checks its own proof (the join key in the body): no bearer token is one.
+          assert.equal(r.status, 401, what);
+          assert.match(r.body, /InvalidJoinKey/, what);
           continue;
         }
         if (route.url === '/agent/v1/enroll') {

@@ -13,9 +13,9 @@ import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { API_ERROR_CODES } from '../lib/index.js';
 import { ALERT_CAPTURE_PATH_PREFIX, ALERT_CAPTURE_PROVIDER } from '../alerts/index.js';
-import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, roleAssignmentPutSchema, servicePrincipalCreateSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema, vmLookbackPutSchema, vmRegisterPutSchema } from '../model/index.js';
+import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, roleAssignmentPutSchema, servicePrincipalCreateSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema, vmLookbackPutSchema, vmRegisterPutSchema, joinKeyCreateSchema, joinRequestSchema, vmssPutSchema, vmUpdatePatchSchema } from '../model/index.js';
 import { storageBackendConfigSchema } from '../storage/index.js';
-import { AGENT_CA_PATH, AGENT_ENROLL_PATH, enrollRequestSchema } from './routes/agents.js';
+import { AGENT_CA_PATH, AGENT_ENROLL_PATH, AGENT_JOIN_PATH, enrollRequestSchema } from './routes/agents.js';
 import { ROTATE_ADMIN_TOKEN_PATH, TOKENS_PATH } from './routes/credentials.js';
 import { ANALYSIS_READ_DATA_ACTION, PACKETS_READ_DATA_ACTION, type RouteAccess, type ScopeKind } from './rbac/index.js';
 
@@ -78,7 +78,11 @@ export const packetCaptureResultSchema = z.object({
 });
 
 const instanceStatusSchema = z.object({
-  target: armId, packetCaptureStatus: captureStatus, captureStartTime: nullableString, stopReason: stopReason.nullable(), packetCaptureError: z.array(captureError),
+  target: armId,
+  instanceId: z.string().optional().describe('scale-set targets: the instance id ("0", "1", …)'),
+  computerName: nullableString.optional().describe("scale-set targets: the instance's host name"),
+  storagePath: z.string().optional().describe("scale-set targets with a storage account: this instance's own blob URL"),
+  packetCaptureStatus: captureStatus, captureStartTime: nullableString, stopReason: stopReason.nullable(), packetCaptureError: z.array(captureError),
   errorMessage: nullableString, packetsCaptured: count, bytesCaptured: count, kernelPacketsDropped: count.nullable(), kernelPacketsReceived: count.nullable(),
   file: z.object({ sizeInBytes: count, sha256: z.string(), stored: z.boolean(), localPath: nullableString }).nullable(),
   lookbackStartTime: nullableString.optional().describe('with lookbackInSeconds: from when the file holds every buffered packet that passes the filters; null when the buffer gave nothing'),
@@ -139,7 +143,7 @@ export const vmExtensionSchema = z.object({
 
 /** A host (VirtualMachine), with netwatcher's agent state under properties.netwatcher. */
 export const virtualMachineSchema = z.object({
-  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachines'), location: z.string(), etag,
+  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachines'), location: z.string(), etag, tags: z.record(z.string(), z.string()).optional().describe('set with PATCH (nw vm update --set tags.K=V); capture target selectors match them'),
   resources: z.array(vmExtensionSchema).optional().describe("the VM's extensions, on a GET of the VM (az vm extension list reads them here); not in lists"),
   properties: z.object({
     provisioningState, vmId: z.string(),
@@ -166,6 +170,41 @@ export const storageAccountSchema = z.object({
     backend: z.object({ type: z.enum(['local', 'azureBlob', 's3']) }).catchall(z.unknown()).describe('the backend settings without secrets'),
     primaryEndpoints: z.object({ blob: z.string() }),
   }),
+});
+
+/** A scale set (issue 14): a group of enrolled hosts, its instances "0", "1", … in join order. */
+export const vmssSchema = z.object({
+  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachineScaleSets'), location: z.string(), etag, tags: z.record(z.string(), z.string()).optional(),
+  sku: z.object({ name: z.string(), tier: z.string(), capacity: z.number().int().describe('how many instances it has') }),
+  properties: z.object({ provisioningState, uniqueId: z.string(), netwatcher: z.object({ nextInstanceId: z.number().int().describe('the id the next host to join gets') }) }),
+});
+
+/** An instance of a scale set (a host that joined it). */
+export const vmssInstanceSchema = z.object({
+  id: armId, name: z.string().describe('{scaleSet}_{instanceId}, as Azure names them'), type: z.literal('Microsoft.Compute/virtualMachineScaleSets/virtualMachines'), location: z.string(), etag,
+  instanceId: z.string(),
+  properties: z.object({
+    provisioningState, vmId: z.string(), osProfile: z.object({ computerName: z.string() }),
+    netwatcher: z.object({ agentConnected: z.boolean(), agentVersion: nullableString, hostname: nullableString, enrolledAt: nullableString, lastSeenAt: nullableString }),
+  }),
+});
+
+/** A join key as listed: its rules and uses, never the key. */
+export const joinKeySchema = z.object({
+  id: z.string(), resourceGroup: z.string(), vmScaleSetName: nullableString, location: nullableString, description: nullableString,
+  state: z.enum(['Active', 'Revoked', 'Expired', 'UsedUp']), maxUses: z.number().int().nullable(), uses: z.number().int(),
+  createdAt: z.string(), expiresAt: nullableString, revokedAt: nullableString, lastUsedAt: nullableString,
+});
+
+/** The answer of a join-key create: the key and an install command, in this answer only. */
+export const joinKeyCreatedSchema = joinKeySchema.extend({
+  joinKey: z.string().describe('nwj_…: shown once; only its SHA-256 is stored'),
+  installCommand: z.string().describe('nw agent --server … --join-key … --data-dir …, to run on each host'),
+});
+
+/** Answer of a join: as an enrolment's, with the instance id for a scale set. */
+export const joinResponseSchema = z.object({
+  credential: z.string(), vmId: armId, vmName: z.string(), resourceGroup: z.string(), subscriptionId: z.string(), location: z.string(), instanceId: z.string().optional(),
 });
 
 /** Answer of the agent enrolment. */
@@ -202,6 +241,14 @@ export const API_SCHEMAS = {
   StorageAccount: storageAccountSchema,
   StorageAccountListResult: listOf(storageAccountSchema),
   EnrollmentResult: enrollResponseSchema,
+  VirtualMachineScaleSet: vmssSchema,
+  VirtualMachineScaleSetListResult: listOf(vmssSchema),
+  VirtualMachineScaleSetVM: vmssInstanceSchema,
+  VirtualMachineScaleSetVMListResult: listOf(vmssInstanceSchema),
+  JoinKey: joinKeySchema,
+  JoinKeyCreated: joinKeyCreatedSchema,
+  JoinKeyListResult: listOf(joinKeySchema),
+  JoinResult: joinResponseSchema,
   AnalysisReport: analysisReportSchema,
   PacketListPage: packetListPageSchema,
   Subscription: subscriptionSchema,
@@ -214,8 +261,12 @@ export const API_SCHEMAS = {
   VirtualMachineExtensionPut: vmExtensionPutSchema,
   VirtualMachinePut: vmRegisterPutSchema,
   VirtualMachineLookbackPut: vmLookbackPutSchema,
+  VirtualMachineUpdate: vmUpdatePatchSchema,
   StorageAccountPut: storageAccountPutSchema,
   Enrollment: enrollRequestSchema,
+  Join: joinRequestSchema,
+  VirtualMachineScaleSetPut: vmssPutSchema,
+  JoinKeyCreate: joinKeyCreateSchema,
   MetricAlertPut: metricAlertPutSchema,
   ActionGroupPut: actionGroupPutSchema,
   AlertCapturePut: alertCapturePutSchema,
@@ -231,7 +282,7 @@ export type ApiSchemaName = keyof typeof API_SCHEMAS;
 type Json = Record<string, unknown>;
 
 interface OperationBase {
-  method: 'get' | 'put' | 'post' | 'delete';
+  method: 'get' | 'put' | 'post' | 'delete' | 'patch';
   path: string;
   operationId: string;
   summary: string;
@@ -260,6 +311,8 @@ const RG = `${SUB}/resourceGroups/{resourceGroupName}`;
 const NW = `${RG}/providers/Microsoft.Network/networkWatchers`;
 const PC = `${NW}/{networkWatcherName}/packetCaptures`;
 const VM = `${RG}/providers/Microsoft.Compute/virtualMachines`;
+const VMSS = `${RG}/providers/Microsoft.Compute/virtualMachineScaleSets`;
+const JOIN_KEYS = `${RG}/providers/Netwatcher/joinKeys`;
 const SA = `${RG}/providers/Microsoft.Storage/storageAccounts`;
 const INSIGHTS = `${RG}/providers/Microsoft.Insights`;
 const ALERT_CAPTURES = `${RG}/providers/${ALERT_CAPTURE_PROVIDER}/alertCaptures`;
@@ -283,7 +336,7 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'get', path: `${PC}/{packetCaptureName}/analysis`, operationId: 'PacketCaptures_Analyze', access: { dataAction: ANALYSIS_READ_DATA_ACTION }, summary: "Analysis of the capture's file: summary, protocol hierarchy, conversations, endpoints, TCP health, DNS, TLS, I/O (netwatcher addition; docs/analysis.md)", tag: 'PacketCaptures', params: ['Section', 'Instance', 'Interval', 'Top'], responses: { 200: ok('AnalysisReport') } },
   { method: 'get', path: `${PC}/{packetCaptureName}/packets`, operationId: 'PacketCaptures_ListPackets', access: { dataAction: PACKETS_READ_DATA_ACTION }, summary: 'Decoded packets of the capture that match a display filter, paged (netwatcher addition)', tag: 'PacketCaptures', params: ['Offset', 'Limit', 'DisplayFilter', 'Instance'], responses: { 200: ok('PacketListPage') } },
   { method: 'get', path: `${PC}/{packetCaptureName}/packets/pcap`, operationId: 'PacketCaptures_DownloadPackets', access: { dataAction: PACKETS_READ_DATA_ACTION }, summary: 'The packets of the capture that match a display filter, as a pcap file (netwatcher addition)', tag: 'PacketCaptures', params: ['DisplayFilter', 'Instance'], responses: { 200: { schema: null, description: 'The matching packets in the format of the stored file: classic pcap (or application/x-pcapng for a pcapng file)', contentType: 'application/vnd.tcpdump.pcap' } } },
-  { method: 'get', path: `${PC}/{packetCaptureName}/download`, operationId: 'PacketCaptures_Download', access: { dataAction: PACKETS_READ_DATA_ACTION }, summary: "The capture's .cap file (netwatcher addition)", tag: 'PacketCaptures', params: ['Instance'], responses: { 200: { schema: null, description: 'The pcap file; x-nw-content-sha256 carries its SHA-256', contentType: 'application/vnd.tcpdump.pcap', headers: ['ContentSha256'] } } },
+  { method: 'get', path: `${PC}/{packetCaptureName}/download`, operationId: 'PacketCaptures_Download', access: { dataAction: PACKETS_READ_DATA_ACTION }, summary: "The capture's .cap file, one host's or (merge=true) every host's merged in time order (netwatcher addition)", tag: 'PacketCaptures', params: ['Instance', 'Merge', 'Format'], responses: { 200: { schema: null, description: 'The pcap file; x-nw-content-sha256 carries its SHA-256', contentType: 'application/vnd.tcpdump.pcap', headers: ['ContentSha256'] } } },
 
   { method: 'get', path: `${SUB}/providers/{resourceProviderNamespace}/locations/{location}/operations/{operationId}`, operationId: 'Operations_GetStatus', access: { action: '{resourceProviderNamespace}/locations/operations/read' }, scope: 'operation', summary: 'Status of a long-running operation (kept in the database: answers after a restart)', tag: 'Operations', responses: { 200: ok('OperationStatus') } },
   { method: 'get', path: `${SUB}/providers/{resourceProviderNamespace}/locations/{location}/operationResults/{operationId}`, operationId: 'Operations_GetResult', access: { action: '{resourceProviderNamespace}/locations/operationResults/read' }, scope: 'operation', summary: 'Result of a long-running operation: 202 while it runs, then 200 with the result (JSON null for stop and delete)', tag: 'Operations', responses: { 200: ok(null, 'Finished'), 202: ok(null, 'Still running', ['Azure-AsyncOperation', 'Location']) } },
@@ -291,6 +344,7 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'get', path: `${SUB}/providers/Microsoft.Compute/virtualMachines`, operationId: 'VirtualMachines_ListAll', access: { action: 'Microsoft.Compute/virtualMachines/read' }, summary: 'Hosts of a subscription', tag: 'VirtualMachines', params: ['SkipToken'], responses: { 200: ok('VirtualMachineListResult') }, pageable: 'nextLink' },
   { method: 'get', path: VM, operationId: 'VirtualMachines_List', access: { action: 'Microsoft.Compute/virtualMachines/read' }, summary: 'Hosts of a resource group', tag: 'VirtualMachines', params: ['SkipToken'], responses: { 200: ok('VirtualMachineListResult') }, pageable: 'nextLink' },
   { method: 'get', path: `${VM}/{vmName}`, operationId: 'VirtualMachines_Get', access: { action: 'Microsoft.Compute/virtualMachines/read' }, summary: 'A host', tag: 'VirtualMachines', responses: { 200: ok('VirtualMachine', 'OK', ['ETag']) } },
+  { method: 'patch', path: `${VM}/{vmName}`, operationId: 'VirtualMachines_Update', access: { action: 'Microsoft.Compute/virtualMachines/write' }, summary: "Replaces a host's tags (nw vm update --set tags.K=V), which capture target selectors match", tag: 'VirtualMachines', body: 'VirtualMachineUpdate', responses: { 200: ok('VirtualMachine') } },
   { method: 'delete', path: `${VM}/{vmName}`, operationId: 'VirtualMachines_Delete', access: { action: 'Microsoft.Compute/virtualMachines/delete' }, summary: "Removes a host: revokes its credential, cuts its agent connection; 409 while captures run on it unless forceDeletion=true", tag: 'VirtualMachines', params: ['ForceDeletion'], responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
   { method: 'put', path: `${VM}/{vmName}`, operationId: 'VirtualMachines_Register', access: { action: 'Microsoft.Compute/virtualMachines/write' }, summary: 'Registers a host without installing anything (az resource create), so plain az can run az vm extension set on it; only location (and tags) can be set', tag: 'VirtualMachines', body: 'VirtualMachinePut', responses: { 200: ok('VirtualMachine', 'Already registered'), 201: ok('VirtualMachine', 'Registered') } },
   { method: 'get', path: `${SUB}/providers/Microsoft.Compute/locations/{location}/publishers`, operationId: 'VirtualMachineImages_ListPublishers', access: { action: 'Microsoft.Compute/locations/publishers/read' }, summary: 'Extension publishers (a bare JSON array): only the agent\'s', tag: 'VirtualMachineExtensionImages', responses: { 200: json() } },
@@ -302,12 +356,26 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'put', path: `${VM}/{vmName}/extensions/{vmExtensionName}`, operationId: 'VirtualMachineExtensions_CreateOrUpdate', access: { action: 'Microsoft.Compute/virtualMachines/extensions/write' }, summary: 'Installs the agent: registers the host and returns a one-time install command', tag: 'VirtualMachineExtensions', body: 'VirtualMachineExtensionPut', responses: { 200: ok('VirtualMachineExtension', 'Updated', ['Azure-AsyncOperation']), 201: ok('VirtualMachineExtension', 'Created', ['Azure-AsyncOperation']) }, lro: 'azure-async-operation' },
   { method: 'delete', path: `${VM}/{vmName}/extensions/{vmExtensionName}`, operationId: 'VirtualMachineExtensions_Delete', access: { action: 'Microsoft.Compute/virtualMachines/extensions/delete' }, summary: "Removes the agent extension and revokes the host's credential", tag: 'VirtualMachineExtensions', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
 
+  { method: 'post', path: `${VM}/{vmName}/revokeAgentCredential`, operationId: 'VirtualMachines_RevokeAgentCredential', access: { action: 'Microsoft.Compute/virtualMachines/revokeAgentCredential/action' }, summary: "Revokes the host's agent credential and unused enrolment tokens and closes its live agent connection at once (netwatcher)", tag: 'VirtualMachines', responses: { 200: json('Revoked') } },
+  { method: 'get', path: `${SUB}/providers/Microsoft.Compute/virtualMachineScaleSets`, operationId: 'VirtualMachineScaleSets_ListAll', access: { action: 'Microsoft.Compute/virtualMachineScaleSets/read' }, summary: 'Scale sets of a subscription', tag: 'VirtualMachineScaleSets', responses: { 200: ok('VirtualMachineScaleSetListResult') }, pageable: null },
+  { method: 'get', path: VMSS, operationId: 'VirtualMachineScaleSets_List', access: { action: 'Microsoft.Compute/virtualMachineScaleSets/read' }, summary: 'Scale sets of a resource group', tag: 'VirtualMachineScaleSets', responses: { 200: ok('VirtualMachineScaleSetListResult') }, pageable: null },
+  { method: 'get', path: `${VMSS}/{vmScaleSetName}`, operationId: 'VirtualMachineScaleSets_Get', access: { action: 'Microsoft.Compute/virtualMachineScaleSets/read' }, summary: 'A scale set', tag: 'VirtualMachineScaleSets', responses: { 200: ok('VirtualMachineScaleSet', 'OK', ['ETag']) } },
+  { method: 'put', path: `${VMSS}/{vmScaleSetName}`, operationId: 'VirtualMachineScaleSets_CreateOrUpdate', access: { action: 'Microsoft.Compute/virtualMachineScaleSets/write' }, summary: 'Creates a scale set (a group hosts join as instances 0, 1, …); only location and tags can be set', tag: 'VirtualMachineScaleSets', body: 'VirtualMachineScaleSetPut', responses: { 200: ok('VirtualMachineScaleSet', 'Exists already (tags updated)'), 201: ok('VirtualMachineScaleSet', 'Created') } },
+  { method: 'delete', path: `${VMSS}/{vmScaleSetName}`, operationId: 'VirtualMachineScaleSets_Delete', access: { action: 'Microsoft.Compute/virtualMachineScaleSets/delete' }, summary: "Deletes a scale set: revokes its join keys and every instance's credential; 409 while a capture runs on it", tag: 'VirtualMachineScaleSets', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
+  { method: 'get', path: `${VMSS}/{vmScaleSetName}/virtualMachines`, operationId: 'VirtualMachineScaleSetVMs_List', access: { action: 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read' }, summary: 'Instances of a scale set, in join order', tag: 'VirtualMachineScaleSets', responses: { 200: ok('VirtualMachineScaleSetVMListResult') }, pageable: null },
+  { method: 'get', path: `${VMSS}/{vmScaleSetName}/virtualMachines/{instanceId}`, operationId: 'VirtualMachineScaleSetVMs_Get', access: { action: 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read' }, summary: 'One instance of a scale set', tag: 'VirtualMachineScaleSets', responses: { 200: ok('VirtualMachineScaleSetVM') } },
+  { method: 'delete', path: `${VMSS}/{vmScaleSetName}/virtualMachines/{instanceId}`, operationId: 'VirtualMachineScaleSetVMs_Delete', access: { action: 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/delete' }, summary: "Removes an instance: revokes its credential and cuts its connection; 409 while a capture runs on it", tag: 'VirtualMachineScaleSets', responses: { 200: ok(null, 'Deleted'), 204: ok(null, 'There was none') } },
+  { method: 'get', path: `${VMSS}/{vmScaleSetName}/extensions`, operationId: 'VirtualMachineScaleSetExtensions_List', access: { action: 'Microsoft.Compute/virtualMachineScaleSets/extensions/read' }, summary: 'Extensions of a scale set', tag: 'VirtualMachineScaleSets', responses: { 200: ok('VirtualMachineExtensionsListResult') }, pageable: null },
+  { method: 'put', path: `${VMSS}/{vmScaleSetName}/extensions/{vmExtensionName}`, operationId: 'VirtualMachineScaleSetExtensions_CreateOrUpdate', access: { action: 'Microsoft.Compute/virtualMachineScaleSets/extensions/write' }, summary: "Installs the agent on a scale set: answers once an install command with a join key that enrols each host running it as the next instance (earlier keys of the scale set's extension are revoked)", tag: 'VirtualMachineScaleSets', body: 'VirtualMachineExtensionPut', responses: { 200: ok('VirtualMachineExtension', 'Updated', ['Azure-AsyncOperation']), 201: ok('VirtualMachineExtension', 'Created', ['Azure-AsyncOperation']) }, lro: 'azure-async-operation' },
+  { method: 'get', path: `${SUB}/providers/Netwatcher/joinKeys`, operationId: 'JoinKeys_ListBySubscription', access: { action: 'Netwatcher/joinKeys/read' }, summary: 'Join keys of a subscription: rules and uses, never the keys (netwatcher)', tag: 'JoinKeys', responses: { 200: ok('JoinKeyListResult') }, pageable: null },
+  { method: 'get', path: JOIN_KEYS, operationId: 'JoinKeys_List', access: { action: 'Netwatcher/joinKeys/read' }, summary: 'Join keys of a resource group (netwatcher)', tag: 'JoinKeys', responses: { 200: ok('JoinKeyListResult') }, pageable: null },
+  { method: 'post', path: JOIN_KEYS, operationId: 'JoinKeys_Create', access: { action: 'Netwatcher/joinKeys/write' }, summary: 'Creates a reusable, expiring join key (answered once) with which hosts register and enrol themselves, into the resource group or a scale set', tag: 'JoinKeys', body: 'JoinKeyCreate', responses: { 201: ok('JoinKeyCreated', 'Created') } },
+  { method: 'post', path: `${JOIN_KEYS}/{joinKeyId}/revoke`, operationId: 'JoinKeys_Revoke', access: { action: 'Netwatcher/joinKeys/revoke/action' }, summary: 'Revokes a join key: no new host joins with it; joined hosts keep their credentials', tag: 'JoinKeys', responses: { 200: ok('JoinKey', 'Revoked') } },
+  { method: 'post', path: ROTATE_ADMIN_TOKEN_PATH, operationId: 'AdminToken_Rotate', access: { action: 'Netwatcher/adminToken/rotate/action' }, scope: 'root', summary: 'Replaces every admin token by a new one, answered once and written to DATA_DIR/admin-token; the old ones stop working at once', tag: 'Server', responses: { 200: json('The new token') } },
+  { method: 'get', path: TOKENS_PATH, operationId: 'Tokens_List', access: { action: 'Netwatcher/tokens/read' }, scope: 'root', summary: 'What every token row is for (kind, description, host, dates); never a token or its hash', tag: 'Server', responses: { 200: json() }, pageable: null },
   { method: 'get', path: `${VM}/{vmName}/lookback`, operationId: 'VirtualMachineLookback_Get', access: { action: 'Microsoft.Compute/virtualMachines/lookback/read' }, summary: "The host's look-back buffer: its bounds and what it holds (netwatcher)", tag: 'VirtualMachines', responses: { 200: ok('VirtualMachineLookback') } },
   { method: 'put', path: `${VM}/{vmName}/lookback`, operationId: 'VirtualMachineLookback_CreateOrUpdate', access: { action: 'Microsoft.Compute/virtualMachines/lookback/write' }, summary: "Turns the host's look-back buffer on or changes its bounds (netwatcher)", tag: 'VirtualMachines', body: 'VirtualMachineLookbackPut', responses: { 200: ok('VirtualMachineLookback') } },
   { method: 'delete', path: `${VM}/{vmName}/lookback`, operationId: 'VirtualMachineLookback_Delete', access: { action: 'Microsoft.Compute/virtualMachines/lookback/delete' }, summary: "Turns the host's look-back buffer off; the host deletes its files (netwatcher)", tag: 'VirtualMachines', responses: { 200: ok('VirtualMachineLookback') } },
-  { method: 'post', path: `${VM}/{vmName}/revokeAgentCredential`, operationId: 'VirtualMachines_RevokeAgentCredential', access: { action: 'Microsoft.Compute/virtualMachines/revokeAgentCredential/action' }, summary: "Revokes the host's agent credential and unused enrolment tokens and closes its live agent connection at once (netwatcher)", tag: 'VirtualMachines', responses: { 200: json('Revoked') } },
-  { method: 'post', path: ROTATE_ADMIN_TOKEN_PATH, operationId: 'AdminToken_Rotate', access: { action: 'Netwatcher/adminToken/rotate/action' }, scope: 'root', summary: 'Replaces every admin token by a new one, answered once and written to DATA_DIR/admin-token; the old ones stop working at once', tag: 'Server', responses: { 200: json('The new token') } },
-  { method: 'get', path: TOKENS_PATH, operationId: 'Tokens_List', access: { action: 'Netwatcher/tokens/read' }, scope: 'root', summary: 'What every token row is for (kind, description, host, dates); never a token or its hash', tag: 'Server', responses: { 200: json() }, pageable: null },
 
   { method: 'get', path: `${SUB}/providers/Microsoft.Storage/storageAccounts`, operationId: 'StorageAccounts_List', access: { action: 'Microsoft.Storage/storageAccounts/read' }, summary: 'Storage accounts of a subscription', tag: 'StorageAccounts', responses: { 200: ok('StorageAccountListResult') }, pageable: null },
   { method: 'get', path: SA, operationId: 'StorageAccounts_ListByResourceGroup', access: { action: 'Microsoft.Storage/storageAccounts/read' }, summary: 'Storage accounts of a resource group', tag: 'StorageAccounts', responses: { 200: ok('StorageAccountListResult') }, pageable: null },
@@ -363,6 +431,7 @@ const OPERATIONS: OperationSpec[] = [
   { method: 'get', path: `${SUB}/providers/Microsoft.Insights/eventtypes/management/values`, operationId: 'ActivityLogs_List', access: { action: 'Microsoft.Insights/eventtypes/values/read' }, summary: "The activity log: changes, refused attempts and packet reads, newest first ($filter: eventTimestamp ge|le, resourceGroupName, resourceId, resourceProvider, correlationId, caller, status eq; $select; nextLink)", tag: 'Monitoring', params: ['ActivityFilter', 'Select', 'SkipToken'], responses: { 200: json() }, pageable: 'nextLink' },
 
   { method: 'post', path: AGENT_ENROLL_PATH, operationId: 'Agent_Enroll', summary: "Trades a one-time enrolment token (in the body) for the host's credential", tag: 'Agent', body: 'Enrollment', responses: { 200: ok('EnrollmentResult') }, public: true },
+  { method: 'post', path: AGENT_JOIN_PATH, operationId: 'Agent_Join', summary: "Registers a host with a join key (in the body) and trades it for the host's credential, in one transaction; 409 VirtualMachineNameInUse when the name is taken", tag: 'Agent', body: 'Join', responses: { 200: ok('JoinResult') }, public: true },
   { method: 'get', path: AGENT_CA_PATH, operationId: 'Agent_GetCaCertificate', summary: "The server's self-signed CA certificate, for agents that pin its SHA-256 (404 when the server's certificate is not self-signed)", tag: 'Agent', responses: { 200: { schema: null, description: 'PEM', contentType: 'application/x-pem-file' } }, public: true },
   { method: 'get', path: '/metadata/endpoints', operationId: 'Metadata_GetEndpoints', summary: 'Cloud metadata for az cloud register (also at //metadata/endpoints): login endpoint BASE/adfs, audience BASE/', tag: 'Identity', responses: { 200: json() }, public: true },
   { method: 'get', path: '/adfs/.well-known/openid-configuration', operationId: 'Identity_GetOpenIdConfiguration', summary: 'OpenID discovery of the ADFS-style authority (MSAL needs authorization_endpoint and token_endpoint)', tag: 'Identity', responses: { 200: json() }, public: true },
@@ -388,6 +457,9 @@ const PATH_PARAMETERS: Record<string, Json> = {
   assetName: { description: 'A file of the portal bundle, e.g. app.js' },
   vmName: { description: 'Host (virtual machine) name' },
   vmExtensionName: { description: 'Extension instance name, e.g. NetworkWatcherAgentLinux' },
+  vmScaleSetName: { description: 'Scale set name' },
+  instanceId: { description: 'Instance id of a scale set ("0", "1", …)' },
+  joinKeyId: { description: 'Id of a join key (not the key)' },
   accountName: { description: 'Storage account name: 3-24 lower-case letters and digits' },
   resourceProviderNamespace: { description: 'Provider of the operation URL (Microsoft.Network)' },
   location: { description: 'Location of the operation' },
@@ -409,7 +481,9 @@ const QUERY_PARAMETERS: Record<string, Json> = {
   SkipToken: { name: '$skiptoken', in: 'query', required: false, description: 'Continuation from a nextLink', schema: { type: 'string' } },
   ForceDeletion: { name: 'forceDeletion', in: 'query', required: false, description: 'true also deletes a host with running captures (they are recorded as stopped)', schema: { type: 'boolean', default: false } },
   DeleteFiles: { name: 'deleteFiles', in: 'query', required: false, description: "true also deletes the capture's files (Azure keeps them)", schema: { type: 'boolean', default: false } },
-  Instance: { name: 'instance', in: 'query', required: false, description: 'Host name or VM id, for a capture of several hosts', schema: { type: 'string' } },
+  Instance: { name: 'instance', in: 'query', required: false, description: 'Host name, VM id or scale-set instance id, for a capture of several hosts', schema: { type: 'string' } },
+  Merge: { name: 'merge', in: 'query', required: false, description: "true: one time-ordered file of every host's packets, streamed (pcapng: one interface per host, named, with the filter in the comments)", schema: { type: 'string', enum: ['true', 'false'] } },
+  Format: { name: 'format', in: 'query', required: false, description: 'With merge=true: pcapng (default) or pcap (one link type for all hosts, nanosecond timestamps)', schema: { type: 'string', enum: ['pcapng', 'pcap'] } },
   Section: { name: 'section', in: 'query', required: false, description: 'One analysis section; all of them when absent', schema: { type: 'string', enum: [...ANALYSIS_SECTIONS] } },
   Interval: { name: 'interval', in: 'query', required: false, description: 'I/O bucket width in seconds (default: at most 500 buckets)', schema: { type: 'number', exclusiveMinimum: 0, maximum: 86400 } },
   Top: { name: 'top', in: 'query', required: false, description: `Rows per table (default ${ANALYSIS_DEFAULT_TOP}); totals cover every row`, schema: { type: 'integer', minimum: 1, maximum: ANALYSIS_MAX_TOP } },

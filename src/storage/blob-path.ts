@@ -51,11 +51,14 @@ export interface CaptureBlobPathInput {
   vmName: string;
   /** Creation time of the capture; the path uses its UTC fields. */
   createdAt: Date;
+  /** For an instance of a scale set: the scale set's name (then `vmName` is unused) and the instance id. */
+  scaleSet?: { name: string; instanceId: string };
 }
 
 /**
  * The blob path Azure Network Watcher gives a VM's capture (resource group and VM lower-cased, UTC time):
- * `subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.compute/virtualmachines/{vm}/{yyyy}/{MM}/{dd}/packetcapture_{HH}_{mm}_{ss}_{fff}.cap`.
+ * `subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.compute/virtualmachines/{vm}/{yyyy}/{MM}/{dd}/packetcapture_{HH}_{mm}_{ss}_{fff}.cap`;
+ * for a scale-set instance `…/virtualmachinescalesets/{vmss}/virtualMachines/{instanceId}/{yyyy}/…`.
  * @example azureCaptureBlobPath({ subscriptionId: 's', resourceGroup: 'RG', vmName: 'Vm1', createdAt: new Date('2017-05-25T16:22:34.630Z') })
  * // 'subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm1/2017/05/25/packetcapture_16_22_34_630.cap'
  */
@@ -68,8 +71,10 @@ export function azureCaptureBlobPath(input: CaptureBlobPathInput): string {
     input.subscriptionId,
     'resourcegroups',
     input.resourceGroup.toLowerCase(),
-    'providers/microsoft.compute/virtualmachines',
-    input.vmName.toLowerCase(),
+    // A scale-set instance's file: Azure's scale-set layout (reference §4, S8), one folder per instance.
+    ...(input.scaleSet
+      ? ['providers/microsoft.compute/virtualmachinescalesets', input.scaleSet.name.toLowerCase(), 'virtualMachines', input.scaleSet.instanceId]
+      : ['providers/microsoft.compute/virtualmachines', input.vmName.toLowerCase()]),
     pad(t.getUTCFullYear(), 4),
     pad(t.getUTCMonth() + 1),
     pad(t.getUTCDate()),

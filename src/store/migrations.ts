@@ -222,6 +222,24 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX IF NOT EXISTS resources_capture_by_uid ON resources ((body->'_internal'->>'uid')) WHERE type = 'packetCapture';
    CREATE INDEX IF NOT EXISTS resources_capture_targets ON resources USING gin ((body->'_internal'->'targets') jsonb_path_ops) WHERE type = 'packetCapture';
    CREATE INDEX IF NOT EXISTS alerts_by_lower_id ON alerts (lower(id));`,
+  // Join keys (issue 14): reusable, expiring, revocable keys with which hosts register and enrol
+  // themselves (into a resource group, or as the next instance of a scale set). Only the hash is kept.
+  `CREATE TABLE IF NOT EXISTS join_keys (
+     id text PRIMARY KEY,
+     key_hash text NOT NULL UNIQUE,
+     subscription_id text NOT NULL,
+     resource_group text NOT NULL,
+     vmss_key text,
+     location text,
+     description text,
+     max_uses integer,
+     uses integer NOT NULL DEFAULT 0,
+     created_at timestamptz NOT NULL DEFAULT now(),
+     expires_at timestamptz,
+     revoked_at timestamptz,
+     last_used_at timestamptz
+   );
+   CREATE INDEX IF NOT EXISTS join_keys_by_group ON join_keys (lower(subscription_id), lower(resource_group));`,
 ];
 
 /** Brings the schema up to date; safe to call from several replicas at once (advisory lock). */

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { AGENT_CA_PATH, ensurePinnedCaFile } from '../../lib/index.js';
 import { writeLine, type CliContext } from '../context.js';
-import { CliError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
 import { parseIntegerOption, requireOption } from '../option-values.js';
 import { loadAgentStarter, waitForAbort, type ServiceStarters } from '../services.js';
 import { defaultDataDir } from './server.js';
@@ -13,6 +13,10 @@ export interface AgentCommandOptions {
   server?: string | string[];
   /** One-time enrolment token (absent: use the credential saved in the data folder). */
   token?: string;
+  /** Reusable join key (`nw vm join-key create`): registers and enrols the host in one step. */
+  joinKey?: string;
+  /** Name the host joins as (with --join-key; default its host name). */
+  vmName?: string;
   /** Data folder (default ~/.netwatcher/agent). */
   dataDir?: string;
   /** Interface tcpdump listens on (default any). */
@@ -38,6 +42,8 @@ export interface AgentCommandOptions {
 export async function runAgent(options: AgentCommandOptions, ctx: CliContext, stop: AbortSignal, starters?: Pick<ServiceStarters, 'startAgent'>): Promise<void> {
   const servers = [options.server ?? []].flat().flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
   const serverUrl = requireOption('--server', servers[0]);
+  if (options.token && options.joinKey) throw new UsageError('usage error: --token (one host, from nw vm extension set) | --join-key (any host, from nw vm join-key create)');
+  if (options.vmName && !options.joinKey) throw new UsageError('usage error: --vm-name applies only with --join-key (a --token names its VM already)');
   const uploadRetryBudgetInMs = parseIntegerOption('--upload-retry-budget-ms', options.uploadRetryBudgetMs, 0, 7 * 24 * 3_600_000);
   const uploadRetryIntervalInMs = parseIntegerOption('--upload-retry-interval-ms', options.uploadRetryIntervalMs, 100, 24 * 3_600_000);
   const dataDir = resolve(options.dataDir ?? join(defaultDataDir(), 'agent'));
@@ -61,6 +67,8 @@ export async function runAgent(options: AgentCommandOptions, ctx: CliContext, st
     serverUrl: servers.join(','),
     dataDir,
     ...(options.token ? { enrollmentToken: options.token } : {}),
+    ...(options.joinKey ? { joinKey: options.joinKey } : {}),
+    ...(options.vmName ? { vmName: options.vmName } : {}),
     ...(options.interface ? { interfaceName: options.interface } : {}),
     ...(options.captureRoot ? { captureRoot: resolve(options.captureRoot) } : {}),
     ...(caFile ? { caFile } : {}),

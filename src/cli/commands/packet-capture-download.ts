@@ -9,7 +9,7 @@ import type { Writable } from 'node:stream';
 import { packetCapturePath } from '../arm-paths.js';
 import { connect } from '../client-factory.js';
 import type { CliContext } from '../context.js';
-import { DownloadError } from '../errors.js';
+import { DownloadError, UsageError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
 import { watcherFor, type PacketCaptureNameOptions } from './packet-capture.js';
@@ -22,6 +22,10 @@ export interface PacketCaptureDownloadOptions extends PacketCaptureNameOptions {
   force?: boolean;
   /** Which host's file, for captures with several (scale sets). */
   instance?: string;
+  /** One time-ordered file of every host's packets (pcapng, or --format pcap). */
+  merge?: boolean;
+  /** With --merge: pcapng (default) or pcap. */
+  format?: string;
   /** Show progress on stderr even when it is not a terminal. */
   progress?: boolean;
 }
@@ -99,12 +103,16 @@ async function exists(path: string): Promise<boolean> {
  */
 export async function packetCaptureDownload(options: PacketCaptureDownloadOptions, ctx: CliContext): Promise<DownloadResult> {
   const name = requireOption('--name/-n', options.name);
-  const target = resolve(options.file ?? (options.instance ? `${name}_${options.instance}.cap` : `${name}.cap`));
+  const format = (options.format ?? 'pcapng').toLowerCase();
+  if (options.format !== undefined && !options.merge) throw new UsageError('usage error: --format applies with --merge');
+  if (options.merge && format !== 'pcapng' && format !== 'pcap') throw new UsageError(`argument --format: invalid choice: '${options.format}' (choose from 'pcapng', 'pcap')`);
+  if (options.merge && options.instance) throw new UsageError('usage error: --merge takes every host; omit --instance');
+  const target = resolve(options.file ?? (options.merge ? `${name}.${format}` : options.instance ? `${name}_${options.instance}.cap` : `${name}.cap`));
   if (!options.force && (await exists(target))) throw new DownloadError(`the file ${target} already exists; pass --force to overwrite it`);
 
   const conn = connect(ctx, options);
   const watcher = await watcherFor(conn, options);
-  const response = await conn.client.stream('GET', `${packetCapturePath(watcher.path, name)}/download`, { query: { instance: options.instance } });
+  const response = await conn.client.stream('GET', `${packetCapturePath(watcher.path, name)}/download`, { query: options.merge ? { merge: 'true', format } : { instance: options.instance } });
   const lengthHeader = response.headers.get('content-length');
   const expectedLength = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
   const expectedSha256 = response.headers.get(CONTENT_SHA256_HEADER)?.trim().toLowerCase();
@@ -134,7 +142,8 @@ export async function packetCaptureDownload(options: PacketCaptureDownloadOption
     if (expectedSha256 !== undefined && expectedSha256 !== sha256) {
       throw new DownloadError(`the download of '${name}' is corrupt: SHA-256 ${sha256} does not match the server's ${expectedSha256}`);
     }
-    if (expectedSha256 === undefined) ctx.err.write(`WARNING: the server sent no ${CONTENT_SHA256_HEADER} header; the file's checksum was not verified\n`);
+    // A merged file is made as it streams: there is no stored file to have a checksum of.
+    if (expectedSha256 === undefined && !options.merge) ctx.err.write(`WARNING: the server sent no ${CONTENT_SHA256_HEADER} header; the file's checksum was not verified\n`);
     await placeFile(temporary, target, Boolean(options.force));
     const result: DownloadResult = { file: target, sizeInBytes: receivedInBytes, sha256, verified: expectedSha256 !== undefined };
     writeOutput(ctx.out, result, options.output);

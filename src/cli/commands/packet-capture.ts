@@ -1,5 +1,5 @@
 import { PACKET_CAPTURE_LIMITS } from '../../model/index.js';
-import { isArmId, packetCapturePath, packetCapturesPath, resourceGroupOfId, storageAccountPath, vmPath, vmssPath } from '../arm-paths.js';
+import { isArmId, packetCapturePath, packetCapturesPath, resourceGroupOfId, resourceGroupPath, storageAccountPath, vmPath, vmssPath } from '../arm-paths.js';
 import { connect, type ConnectedClient } from '../client-factory.js';
 import type { CliContext, CommonOptions } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -60,7 +60,27 @@ export interface PacketCaptureCreateOptions extends WatcherOptions {
   include?: string[];
   /** Scale-set instances to skip. */
   exclude?: string[];
+  /** `resourceGroup=RG,tags.KEY=VALUE,…`: every VM of the resource group (or the subscription) with these tags (netwatcher). */
+  targetSelector?: string;
   noWait?: boolean;
+}
+
+/**
+ * Parses `--target-selector "resourceGroup=RG,tags.role=web"` (either part may be left out, not both).
+ * @example parseTargetSelector('resourceGroup=rg1,tags.role=web') // { resourceGroup: 'rg1', tags: { role: 'web' } }
+ */
+export function parseTargetSelector(text: string): { resourceGroup?: string; tags: Record<string, string> } {
+  const out: { resourceGroup?: string; tags: Record<string, string> } = { tags: {} };
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const i = part.indexOf('=');
+    const key = i > 0 ? part.slice(0, i).trim() : '';
+    const value = i > 0 ? part.slice(i + 1).trim() : '';
+    if (/^resourcegroup$/i.test(key) && value) out.resourceGroup = value;
+    else if (/^tags\.\S/i.test(key)) out.tags[key.slice(5)] = value;
+    else throw new UsageError(`argument --target-selector: '${part}' is not resourceGroup=RG or tags.KEY=VALUE`);
+  }
+  if (out.resourceGroup === undefined && Object.keys(out.tags).length === 0) throw new UsageError('argument --target-selector: give resourceGroup=RG, tags.KEY=VALUE, or both');
+  return out;
 }
 
 /** What create sends, worked out before any request (so usage errors come first). */
@@ -84,9 +104,12 @@ export function planPacketCaptureCreate(options: PacketCaptureCreateOptions): Pa
   const typeText = options.targetType ?? 'AzureVM';
   const targetType = (['AzureVM', 'AzureVMSS'] as const).find((t) => t.toLowerCase() === typeText.toLowerCase());
   if (!targetType) throw new UsageError(`argument --target-type: invalid choice: '${typeText}' (choose from 'AzureVM', 'AzureVMSS')`);
-  const target = targetType === 'AzureVMSS' ? options.target : options.vm ?? options.target;
-  if (!target) throw new UsageError('usage error: --vm NAME_OR_ID | --target NAME_OR_ID --target-type AzureVMSS');
-  if (!isArmId(target) && !options.resourceGroup) throw new UsageError('the following arguments are required: --resource-group/-g');
+  if (options.targetSelector !== undefined && (options.vm || options.target || options.include || options.exclude)) {
+    throw new UsageError('usage error: --target-selector picks the hosts; do not combine it with --vm, --target, --include or --exclude');
+  }
+  const target = options.targetSelector !== undefined ? '' : targetType === 'AzureVMSS' ? options.target : options.vm ?? options.target;
+  if (target === undefined || (target === '' && options.targetSelector === undefined)) throw new UsageError('usage error: --vm NAME_OR_ID | --target NAME_OR_ID --target-type AzureVMSS | --target-selector "resourceGroup=RG,tags.KEY=VALUE"');
+  if (options.targetSelector === undefined && !isArmId(target) && !options.resourceGroup) throw new UsageError('the following arguments are required: --resource-group/-g');
 
   if (!options.storageAccount && (options.storagePath !== undefined || options.filePath === undefined)) throw new UsageError(STORAGE_USAGE);
   const storageLocation: Record<string, string> = {};
@@ -139,6 +162,7 @@ async function storageAccountId(conn: ConnectedClient, nameOrId: string, resourc
 export async function packetCaptureCreate(options: PacketCaptureCreateOptions, ctx: CliContext): Promise<Record<string, unknown> | undefined> {
   const plan = planPacketCaptureCreate(options);
   const conn = connect(ctx, options);
+  if (options.targetSelector !== undefined) return selectorCaptureCreate(options, plan, conn, ctx);
   const targetId = isArmId(plan.target)
     ? plan.target
     : plan.targetType === 'AzureVMSS'
@@ -153,6 +177,28 @@ export async function packetCaptureCreate(options: PacketCaptureCreateOptions, c
   const properties: Record<string, unknown> = { ...plan.properties, target: targetId };
   if (options.storageAccount) {
     (properties['storageLocation'] as Record<string, string>)['storageId'] = await storageAccountId(conn, options.storageAccount, targetGroup);
+  }
+  const path = packetCapturePath(watcher.path, plan.name);
+  const initial = await conn.client.request('PUT', path, { body: { properties } });
+  if (options.noWait) return undefined;
+  const { result } = await pollUntilDone(conn.client, 'PUT', path, initial, { pollIntervalInMs: conn.pollIntervalInMs });
+  const shaped = shapePacketCapture(result);
+  writeOutput(ctx.out, shaped, options.output);
+  return shaped;
+}
+
+/** Create with `--target-selector`: the scope (resource group or subscription) is the target, the tags the selector; the watcher comes from --location (or --watcher), the hosts' location. */
+async function selectorCaptureCreate(options: PacketCaptureCreateOptions, plan: PacketCaptureCreatePlan, conn: ConnectedClient, ctx: CliContext): Promise<Record<string, unknown> | undefined> {
+  const selector = parseTargetSelector(options.targetSelector!);
+  if (!options.location && !options.watcher) throw new UsageError('usage error: --target-selector needs --location (the location of the hosts) or --watcher');
+  const scope = selector.resourceGroup !== undefined ? resourceGroupPath(conn.subscriptionId, selector.resourceGroup) : `/subscriptions/${encodeURIComponent(conn.subscriptionId)}`;
+  const watcher = options.watcher
+    ? await resolveWatcher(conn, { watcher: options.watcher, watcherResourceGroup: options.watcherResourceGroup })
+    : await resolveWatcher(conn, { location: options.location });
+  const properties: Record<string, unknown> = { ...plan.properties, target: decodeURIComponent(scope), targetSelector: { tags: selector.tags } };
+  delete properties['targetType'];
+  if (options.storageAccount) {
+    (properties['storageLocation'] as Record<string, string>)['storageId'] = await storageAccountId(conn, options.storageAccount, selector.resourceGroup ?? options.resourceGroup);
   }
   const path = packetCapturePath(watcher.path, plan.name);
   const initial = await conn.client.request('PUT', path, { body: { properties } });

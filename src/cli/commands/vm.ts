@@ -78,3 +78,47 @@ export async function vmDelete(options: VmDeleteOptions, ctx: CliContext): Promi
   const conn = connect(ctx, options);
   await conn.client.request('DELETE', vmPath(conn.subscriptionId, resourceGroup, name), { ...(options.forceDeletion ? { query: { forceDeletion: 'true' } } : {}) });
 }
+
+/** Options of `nw vm update`. */
+export interface VmUpdateOptions extends CommonOptions {
+  resourceGroup?: string;
+  name?: string;
+  /** `tags.KEY=VALUE` (az's generic --set; only tags can be set on a netwatcher host). */
+  set?: string[];
+  /** `tags.KEY` (or `tags` for all). */
+  remove?: string[];
+}
+
+/**
+ * `nw vm update --set tags.KEY=VALUE --remove tags.KEY`: changes a host's tags, which capture
+ * target selectors match (`packet-capture create --target-selector "tags.role=web"`).
+ * @example await vmUpdate({ resourceGroup: 'rg', name: 'web1', set: ['tags.role=web'] }, ctx);
+ */
+export async function vmUpdate(options: VmUpdateOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+  const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
+  const name = requireOption('--name/-n', options.name);
+  if (!options.set?.length && !options.remove?.length) throw new UsageError('usage error: --set tags.KEY=VALUE … | --remove tags.KEY …');
+  const sets = (options.set ?? []).map((item) => {
+    const m = /^tags\.([^=]+)=(.*)$/s.exec(item);
+    if (!m) throw new UsageError(`argument --set: '${item}' is not tags.KEY=VALUE (only tags can be set on a host)`);
+    return [m[1]!, m[2]!] as const;
+  });
+  const removes = (options.remove ?? []).map((item) => {
+    if (item === 'tags') return null;
+    const m = /^tags\.(.+)$/s.exec(item);
+    if (!m) throw new UsageError(`argument --remove: '${item}' is not tags.KEY or tags`);
+    return m[1]!;
+  });
+  const conn = connect(ctx, options);
+  const path = vmPath(conn.subscriptionId, resourceGroup, name);
+  const current = (await conn.client.request('GET', path)).body as { tags?: Record<string, string> } | null;
+  let tags: Record<string, string> = { ...(current?.tags ?? {}) };
+  for (const key of removes) {
+    if (key === null) tags = {};
+    else for (const k of Object.keys(tags)) if (k.toLowerCase() === key.toLowerCase()) delete tags[k];
+  }
+  for (const [k, v] of sets) tags[k] = v;
+  const vm = shapeVm((await conn.client.request('PATCH', path, { body: { tags } })).body);
+  writeOutput(ctx.out, vm, options.output, VM_TABLE);
+  return vm;
+}

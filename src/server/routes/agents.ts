@@ -1,12 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AGENT_CA_PATH, ApiError } from '../../lib/index.js';
-import { agentHostnameSchema, ciObject, parseRequest } from '../../model/index.js';
+import { agentHostnameSchema, ciObject, joinRequestSchema, parseRequest } from '../../model/index.js';
 import type { ServerContext } from '../services/context.js';
 import { enrollAgent } from '../services/vms.js';
+import { joinWithKey } from '../services/join-keys.js';
 
 /** Path where an agent trades its one-time enrolment token for a credential. */
 export const AGENT_ENROLL_PATH = '/agent/v1/enroll';
+
+/** Path where a host registers and enrols itself with a reusable join key (issue 14). */
+export const AGENT_JOIN_PATH = '/agent/v1/join';
 
 /** Path where an agent fetches the server's self-signed CA certificate; the install command carries its SHA-256, which the agent checks. */
 export { AGENT_CA_PATH };
@@ -20,6 +24,12 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: ServerContext): v
     const input = parseRequest(enrollRequestSchema, req.body, 'Enrollment');
     const { credential, vm } = await enrollAgent(ctx, input.token, input.hostname);
     return { credential, vmId: vm.id, vmName: vm.name, resourceGroup: vm.resourceGroup, subscriptionId: vm.subscriptionId, location: vm.location };
+  });
+  // Authenticated by the join key in the body, like enrolment by its token.
+  app.post(AGENT_JOIN_PATH, async (req) => {
+    const input = parseRequest(joinRequestSchema, req.body, 'Join');
+    const { credential, vm } = await joinWithKey(ctx, input.joinKey, input.vmName, input.hostname);
+    return { credential, vmId: vm.id, vmName: vm.name, resourceGroup: vm.resourceGroup, subscriptionId: vm.subscriptionId, location: vm.location, ...(vm.body.instanceId !== undefined ? { instanceId: vm.body.instanceId } : {}) };
   });
   // Unauthenticated: a host has nothing yet but its install command. The certificate is public;
   // the SHA-256 pin in the install command is what makes it trustworthy (docs/sdk.md).

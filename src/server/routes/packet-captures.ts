@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { packetCaptureCreateSchema, parseRequest } from '../../model/index.js';
-import { armIdKey } from '../../lib/index.js';
+import { ApiError, armIdKey } from '../../lib/index.js';
 import { replyAccepted, replyCreated } from '../lro.js';
 import { requestBaseUrl } from '../request-context.js';
 import type { ServerContext } from '../services/context.js';
 import type { CaptureBody } from '../services/capture-types.js';
-import { openCaptureFile } from '../services/download.js';
+import { openCaptureFile, openMergedCaptureFile } from '../services/download.js';
 import { captureId, captureStatusView, captureView, createCapture, deleteCapture, getCapture, stopCapture } from '../services/packet-captures.js';
 import { getWatcher } from '../services/watchers.js';
 import { CAPTURES, type ArmParams } from './arm-paths.js';
@@ -64,9 +64,20 @@ export function registerPacketCaptureRoutes(app: FastifyInstance, ctx: ServerCon
     return captureStatusView(ctx, await getCapture(ctx, sub, rg, nw, pc), requestBaseUrl(req));
   });
 
-  app.get<{ Params: ArmParams; Querystring: { instance?: string } }>(`${CAPTURES}/:pc/download`, async (req, reply) => {
+  app.get<{ Params: ArmParams; Querystring: { instance?: string; merge?: string; format?: string } }>(`${CAPTURES}/:pc/download`, async (req, reply) => {
     const { sub, rg, nw, pc } = req.params;
     const rec = await getCapture(ctx, sub, rg, nw, pc);
+    if (String(req.query.merge ?? '').toLowerCase() === 'true') {
+      const format = (req.query.format ?? 'pcapng').toLowerCase();
+      if (format !== 'pcapng' && format !== 'pcap') throw new ApiError('InvalidParameter', `format '${req.query.format}' is not pcapng or pcap.`, { target: 'format' });
+      if (req.query.instance !== undefined) throw new ApiError('InvalidParameter', 'merge takes every host: omit instance.', { target: 'instance' });
+      const merged = await openMergedCaptureFile(ctx, rec, format, requestBaseUrl(req));
+      return reply
+        .header('Content-Type', format === 'pcapng' ? 'application/x-pcapng' : 'application/vnd.tcpdump.pcap')
+        .header('Content-Disposition', `attachment; filename="${merged.fileName.replace(/[^A-Za-z0-9._-]/g, '_')}"`)
+        .send(merged.stream);
+    }
+    if (req.query.format !== undefined) throw new ApiError('InvalidParameter', 'format applies to a merged download (merge=true) only.', { target: 'format' });
     const file = await openCaptureFile(ctx, rec, req.query.instance, requestBaseUrl(req));
     return reply
       .header('Content-Type', 'application/vnd.tcpdump.pcap')

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { parseRequest, vmExtensionPutSchema, vmLookbackPutSchema, vmRegisterPutSchema } from '../../model/index.js';
+import { parseRequest, vmExtensionPutSchema, vmLookbackPutSchema, vmRegisterPutSchema, vmUpdatePatchSchema } from '../../model/index.js';
 import { disableLookback, enableLookback, lookbackView } from '../services/lookback.js';
 import { armIdKey, vmId } from '../../lib/index.js';
 import { replyCreated } from '../lro.js';
@@ -8,7 +8,7 @@ import { pageLink, pagePosition, requestHandoffBaseUrl } from '../request-contex
 import type { ServerContext } from '../services/context.js';
 import { mayWriteAgentExtension } from '../access.js';
 import { resourceView } from '../services/view.js';
-import { getExtension, getVm, putAgentExtension, registerVm, revokeAgentAccess, type ExtensionBody } from '../services/vms.js';
+import { getExtension, getVm, putAgentExtension, registerVm, revokeAgentAccess, updateVmTags, type ExtensionBody } from '../services/vms.js';
 import { deleteVm } from '../services/vm-delete.js';
 import { extensionView, vmView, wantsInstanceView } from '../services/vm-views.js';
 import { SUB, VMS, type ArmParams } from './arm-paths.js';
@@ -17,9 +17,10 @@ import { SUB, VMS, type ArmParams } from './arm-paths.js';
 export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void {
   // VM lists page with nextLink (Azure's compute SDK and `nw vm list` follow it).
   const pageSize = ctx.config.listPageSizeInItems ?? SERVER_DEFAULTS.listPageSizeInItems;
-  // The database reads one page (and one record more, to know whether another follows).
+  // The database reads one page (and one record more, to know whether another follows). Scale-set
+  // instances are listed under their scale set (nw vmss list-instances), as Azure lists them.
   const vmPage = async (req: FastifyRequest, filter: { subscriptionId: string; resourceGroup?: string }) => {
-    const records = await ctx.store.listResourcesPage('vm', filter, pagePosition(req), pageSize + 1);
+    const records = await ctx.store.listResourcesPage('vm', { ...filter, topLevelOnly: true }, pagePosition(req), pageSize + 1);
     const { page, nextLink } = pageLink(req, records, pageSize);
     return { value: page.map(resourceView), ...(nextLink ? { nextLink } : {}) };
   };
@@ -36,6 +37,13 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
     const input = parseRequest(vmRegisterPutSchema, req.body, 'VirtualMachine');
     const { record, created } = await registerVm(ctx, req.params.sub, req.params.rg, req.params.vm, input.location);
     return reply.code(created ? 201 : 200).send(vmView(record, await ctx.store.listResources<ExtensionBody>('extension', { parentKey: record.key }), { instanceView: false, showInstallCommand: false }));
+  });
+
+  // VirtualMachines_Update: tags only (what capture selectors match on).
+  app.patch<{ Params: ArmParams }>(`${VMS}/:vm`, async (req) => {
+    const input = parseRequest(vmUpdatePatchSchema, req.body, 'VirtualMachineUpdate');
+    const record = await updateVmTags(ctx, req.params.sub, req.params.rg, req.params.vm, input.tags);
+    return vmView(record, await ctx.store.listResources<ExtensionBody>('extension', { parentKey: record.key }), { instanceView: false, showInstallCommand: false });
   });
 
   // VirtualMachines_Delete: Azure's forceDeletion query parameter also ends the captures running on the host.

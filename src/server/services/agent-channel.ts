@@ -1,7 +1,7 @@
 import type { AgentCaptureState, AgentToServer } from '../../model/index.js';
 import { redactUrl } from '../../storage/index.js';
 import { isTerminal } from './capture-status.js';
-import type { CaptureBody, InstanceState } from './capture-types.js';
+import { targetStorage, type CaptureBody, type InstanceState } from './capture-types.js';
 import type { ServerContext } from './context.js';
 import { captureOrder, evaluateCapture } from './packet-captures.js';
 import { blobStoreOf, hostFilesStore } from './storage-accounts.js';
@@ -11,7 +11,7 @@ import type { ResourceRecord } from '../../store/index.js';
 
 /** Where a host's file of a capture goes: the capture's storage account, or the server's host-files store when the capture keeps its file on the host and a user asked to download it. */
 export async function uploadDestination(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, vmKey: string, baseUrl: string) {
-  const storage = rec.body._internal.storage;
+  const storage = targetStorage(rec.body._internal, vmKey);
   if (storage) {
     const account = await ctx.store.getResource(storage.accountKey);
     if (!account) return null;
@@ -41,7 +41,7 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
       await recordLookbackState(ctx, vmKey, msg.state);
       return;
     case 'capture.state':
-      await recordState(ctx, vmKey, msg.state);
+      if (!(await recordKnownState(ctx, vmKey, msg.state))) await recordState(ctx, vmKey, msg.state);
       return;
     case 'upload.request': {
       const rec = await ctx.store.findCaptureByUid<CaptureBody>(msg.captureUid);
@@ -51,7 +51,7 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
         ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: 'the capture or its storage account no longer exists', retryable: false });
         return;
       }
-      const refusal = grantRefusal(rec!, msg.sizeInBytes);
+      const refusal = grantRefusal(rec!, msg.sizeInBytes, vmKey);
       if (refusal !== null) {
         ctx.logger.warn({ vm: vmKey, capture: rec!.id, sizeInBytes: msg.sizeInBytes, reason: refusal.reason }, 'refused an upload grant');
         ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, retryable: false, ...refusal });
@@ -79,9 +79,10 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
           if (!ok) {
             reason = 'the stored blob does not match the file (size or SHA-256)';
             // Not the capture's file: removed, so the blob path is free for the host's next attempt (uploads never overwrite).
-            if (!rec!.body._internal.storage?.verified) await dest.store.delete(dest.location).catch(() => false);
-          } else if (rec!.body._internal.storage && !rec!.body._internal.storage.verified) {
-            await markVerified(ctx, rec!.key, { sizeInBytes: msg.sizeInBytes, sha256: msg.sha256 });
+            if (!targetStorage(rec!.body._internal, vmKey)?.verified) await dest.store.delete(dest.location).catch(() => false);
+          } else {
+            const stored = targetStorage(rec!.body._internal, vmKey);
+            if (stored && !stored.verified) await markVerified(ctx, rec!.key, vmKey, { sizeInBytes: msg.sizeInBytes, sha256: msg.sha256 });
           }
         } catch (error) {
           reason = `could not read the blob back: ${redactUrl(String((error as Error).message))}`;
@@ -117,23 +118,63 @@ function isOwnCapture(rec: ResourceRecord<CaptureBody>, vmKey: string): boolean 
  * capture's own limit (totalBytesPerSession) is not the capture's file, and a blob the server
  * has verified is never offered for writing again.
  */
-export function grantRefusal(rec: ResourceRecord<CaptureBody>, sizeInBytes: number): { reason: string; alreadyStored?: true } | null {
+export function grantRefusal(rec: ResourceRecord<CaptureBody>, sizeInBytes: number, vmKey?: string): { reason: string; alreadyStored?: true } | null {
   const limit = captureOrder(rec).totalBytesLimit;
   if (sizeInBytes > limit) return { reason: `the file is ${sizeInBytes} bytes, more than the capture's limit of ${limit} bytes (totalBytesPerSession)` };
-  if (rec.body._internal.storage?.verified) return { reason: 'the capture file is already stored and verified; it is never overwritten', alreadyStored: true };
+  const storage = vmKey === undefined ? rec.body._internal.storage : targetStorage(rec.body._internal, vmKey);
+  if (storage?.verified) return { reason: 'the capture file is already stored and verified; it is never overwritten', alreadyStored: true };
   return null;
 }
 
 /** Records that a capture's blob was read back and matched, so it is never granted for writing again. */
-async function markVerified(ctx: ServerContext, captureKey: string, verified: { sizeInBytes: number; sha256: string }): Promise<void> {
+async function markVerified(ctx: ServerContext, captureKey: string, vmKey: string, verified: { sizeInBytes: number; sha256: string }): Promise<void> {
   const current = await ctx.store.getResource<CaptureBody>(captureKey);
   if (!current?.body._internal.storage) return;
+  const internal = current.body._internal;
+  if (internal.targets.some((t) => t.blobPath && t.vmKey.toLowerCase() === vmKey.toLowerCase())) {
+    // A scale-set instance's own blob: verified on its target, so the other instances still get grants.
+    const targets = internal.targets.map((t) => (t.vmKey.toLowerCase() === vmKey.toLowerCase() ? { ...t, verified } : t));
+    await ctx.store.updateResourceBody<CaptureBody>(captureKey, { ...current.body, _internal: { ...internal, targets } });
+    return;
+  }
   await ctx.store.updateResourceBody<CaptureBody>(captureKey, { ...current.body, _internal: { ...current.body._internal, storage: { ...current.body._internal.storage, verified } } });
+}
+
+/**
+ * What a host's report needs of its capture: its key, whether it is stopping, and its hosts —
+ * fixed at create (selectors and scale-set scopes are resolved once), so kept per capture uid.
+ * A fleet capture's body holds every host: reading it for each of 1,000 reports was the cost
+ * of a fan-out (issue 14). A capture deleted since is caught by the store's existence probe.
+ */
+interface CaptureRoute { key: string; targets: Set<string> }
+const captureRoutes = new WeakMap<ServerContext, Map<string, CaptureRoute>>();
+const MAX_CACHED_ROUTES = 10_000;
+
+function routesOf(ctx: ServerContext): Map<string, CaptureRoute> {
+  let routes = captureRoutes.get(ctx);
+  if (!routes) { routes = new Map(); captureRoutes.set(ctx, routes); }
+  return routes;
+}
+
+/** The fast path of a report on a known capture: stored (and acknowledged) without reading the capture; false to take the full path. */
+async function recordKnownState(ctx: ServerContext, vmKey: string, state: AgentCaptureState): Promise<boolean> {
+  const route = routesOf(ctx).get(state.captureUid);
+  if (!route || !route.targets.has(vmKey.toLowerCase())) return false;
+  const stored = await ctx.store.upsertCaptureInstanceIfCaptureExists({ captureUid: state.captureUid, vmKey, captureKey: route.key, state: state as unknown as InstanceState & Record<string, unknown> });
+  if (!stored) { routesOf(ctx).delete(state.captureUid); return false; }
+  ctx.hub.send(vmKey, { type: 'capture.ack', captureUid: state.captureUid, sequence: state.sequence });
+  await evaluateCapture(ctx, route.key);
+  return true;
 }
 
 /** Stores a host's capture state if newer, acknowledges it, and moves the capture on. */
 async function recordState(ctx: ServerContext, vmKey: string, state: AgentCaptureState): Promise<ResourceRecord<CaptureBody> | null> {
   const rec = await ctx.store.findCaptureByUid<CaptureBody>(state.captureUid);
+  if (rec) {
+    const routes = routesOf(ctx);
+    if (routes.size >= MAX_CACHED_ROUTES) routes.delete(routes.keys().next().value!);
+    routes.set(state.captureUid, { key: rec.key, targets: new Set(rec.body._internal.targets.map((t) => t.vmKey.toLowerCase())) });
+  }
   if (!rec) {
     // Deleted while the agent was away: it may drop its bookkeeping but keeps unstored files.
     ctx.hub.send(vmKey, { type: 'capture.forget', captureUid: state.captureUid, deleteFiles: false });

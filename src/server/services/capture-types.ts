@@ -1,7 +1,14 @@
 import type { AgentCaptureState, PacketCaptureErrorCode, PacketCaptureStatus, PacketCaptureStopReason } from '../../model/index.js';
 
-/** One host a capture runs on. */
-export interface CaptureTarget { vmKey: string; vmId: string; vmName: string; resourceGroup: string }
+/**
+ * One host a capture runs on. A scale-set instance (issue 14) has its `instanceId` and its own
+ * blob in the capture's storage account (`blobPath`, verified on its own).
+ */
+export interface CaptureTarget {
+  vmKey: string; vmId: string; vmName: string; resourceGroup: string;
+  instanceId?: string; computerName?: string;
+  blobPath?: string; verified?: { sizeInBytes: number; sha256: string };
+}
 
 /** Where a capture's file goes in a storage account. */
 export interface CaptureStorageTarget {
@@ -51,4 +58,15 @@ export function notStartedState(captureUid: string): InstanceState {
     captureUid, status: 'NotStarted', captureStartTime: null, stopReason: null, errors: [], errorMessage: null,
     packetsCaptured: 0, bytesCaptured: 0, kernelPacketsDropped: null, kernelPacketsReceived: null, file: null, sequence: 0,
   };
+}
+
+/**
+ * Where one host's file of a capture goes in its storage account: the target's own blob (each
+ * instance of a scale set has one) or the capture's. Null when the capture keeps files on the hosts.
+ */
+export function targetStorage(internal: CaptureInternal, vmKey: string): CaptureStorageTarget | null {
+  if (!internal.storage) return null;
+  const target = internal.targets.find((t) => t.vmKey.toLowerCase() === vmKey.toLowerCase());
+  if (!target?.blobPath) return internal.storage;
+  return { accountKey: internal.storage.accountKey, container: internal.storage.container, blobPath: target.blobPath, ...(target.verified ? { verified: target.verified } : {}) };
 }

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { ApiError } from '../../lib/index.js';
+import { mergeCaptures, type MergeFormat } from '../../pcap/index.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { hostFileLocation, uploadDestination } from './agent-channel.js';
 import { isTerminal } from './capture-status.js';
@@ -27,8 +29,8 @@ export async function openCaptureFile(ctx: ServerContext, rec: ResourceRecord<Ca
   const internal = rec.body._internal;
   let target: CaptureTarget | undefined = internal.targets[0];
   if (instance !== undefined) {
-    target = internal.targets.find((t) => t.vmName.toLowerCase() === instance.toLowerCase() || t.vmId.toLowerCase() === instance.toLowerCase());
-    if (!target) throw new ApiError('InvalidParameter', `Capture '${rec.name}' has no host '${instance}'; hosts: ${internal.targets.map((t) => t.vmName).join(', ')}.`, { target: 'instance' });
+    target = internal.targets.find((t) => t.vmName.toLowerCase() === instance.toLowerCase() || t.vmId.toLowerCase() === instance.toLowerCase() || t.instanceId === instance || (t.computerName ?? '').toLowerCase() === instance.toLowerCase());
+    if (!target) throw new ApiError('InvalidParameter', `Capture '${rec.name}' has no host '${instance}'; hosts: ${internal.targets.map((t) => (t.instanceId !== undefined ? `${t.instanceId} (${t.vmName})` : t.vmName)).join(', ')}.`, { target: 'instance' });
   }
   if (!target) throw new ApiError('FileNotAvailable', `Capture '${rec.name}' has no host.`);
   const state = (await captureStates(ctx, rec)).get(target.vmKey)!;
@@ -68,4 +70,27 @@ export async function openCaptureFile(ctx: ServerContext, rec: ResourceRecord<Ca
   }
   const opened = await store.openRead(location);
   return { ...opened, sha256: expected.sha256, ...about };
+}
+
+/**
+ * One time-ordered file of every host's packets (`download --merge`, issue 14), streamed: each
+ * host's file is opened as for a single download and read as the merge needs it. Hosts without a
+ * file (offline at the start, failed) are named in the section comment; refused while a host runs.
+ */
+export async function openMergedCaptureFile(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, format: MergeFormat, baseUrl: string): Promise<{ stream: Readable; fileName: string }> {
+  const internal = rec.body._internal;
+  const states = await captureStates(ctx, rec);
+  const running = internal.targets.filter((t) => !isTerminal(states.get(t.vmKey)!));
+  if (running.length > 0) throw new ApiError('FileNotAvailable', `Capture '${rec.name}' still runs on ${running.map((t) => t.vmName).join(', ')}; stop it before downloading the merged file.`);
+  const withFile = internal.targets.filter((t) => states.get(t.vmKey)!.file);
+  const without = internal.targets.filter((t) => !states.get(t.vmKey)!.file);
+  if (withFile.length === 0) throw new ApiError('FileNotAvailable', `Capture '${rec.name}' produced no file on any host.`);
+  const sources = [];
+  for (const t of withFile) {
+    const file = await openCaptureFile(ctx, rec, t.vmId, baseUrl);
+    const hostName = t.computerName ?? t.vmName;
+    sources.push({ name: hostName, comment: `${t.instanceId !== undefined ? `instance ${t.instanceId} (${t.vmName}), ` : ''}${t.vmId}; filter: ${internal.bpfExpression || '(none)'}`, chunks: file.stream as AsyncIterable<Buffer> });
+  }
+  const comment = `netwatcher capture ${rec.id}; filter: ${internal.bpfExpression || '(none)'}; hosts: ${withFile.map((t) => t.computerName ?? t.vmName).join(', ')}${without.length ? `; without a file: ${without.map((t) => t.computerName ?? t.vmName).join(', ')}` : ''}`;
+  return { stream: Readable.from(mergeCaptures(sources, format, comment)), fileName: `${rec.name}.${format === 'pcapng' ? 'pcapng' : 'pcap'}` };
 }

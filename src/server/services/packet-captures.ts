@@ -8,11 +8,13 @@ import type { ResourceRecord } from '../../store/index.js';
 import { resolveCaptureLocation } from '../../storage/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
 import { aggregateStatus, isSettled, isTerminal } from './capture-status.js';
-import { notStartedState, type CaptureBody, type CaptureInternal, type CaptureTarget, type InstanceState } from './capture-types.js';
+import { notStartedState, targetStorage, type CaptureBody, type CaptureInternal, type CaptureTarget, type InstanceState } from './capture-types.js';
 import { agentConnectedAnywhere, type ServerContext } from './context.js';
 import { blobStoreOf, getStorageAccountById } from './storage-accounts.js';
-import { findAgentExtension, type VmBody } from './vms.js';
+import type { VmBody } from './vms.js';
 import { lookbackOf } from './lookback.js';
+import { resolveCaptureTargets, resolveSelectorTargets } from './capture-targets.js';
+import { coalesce, flightsOf, type FlightTable } from './coalesce.js';
 import { getWatcher, type WatcherBody } from './watchers.js';
 
 /** Local capture files on a Linux host live under this folder (Azure's rule; the agent enforces it again). */
@@ -117,34 +119,23 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
   }
   // The request's own mistakes before the state of the world (VM, agent), so fixing one never reveals another.
   const localFilePath = filePathInput ? validateCaptureFilePath(filePathInput, sl.filePath ? 'properties.storageLocation.filePath' : 'properties.storageLocation.localPath') : null;
-  const targetRef = parseArmId(p.target);
-  if (!targetRef) throw new ApiError('InvalidResourceId', `properties.target '${p.target}' is not a resource id (expected /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}).`, { target: 'properties.target' });
-  const targetType = p.targetType ?? 'AzureVM';
-  const isVm = targetRef.provider.toLowerCase() === 'microsoft.compute' && targetRef.types.length === 1 && targetRef.types[0]!.toLowerCase() === 'virtualmachines';
-  if (targetType === 'AzureVMSS' || targetRef.types[0]?.toLowerCase() === 'virtualmachinescalesets') {
-    throw new ApiError('InvalidParameter', 'Scale-set targets (AzureVMSS) are not supported yet; target a virtual machine.', { target: 'properties.targetType' });
-  }
-  if (!isVm) throw new ApiError('InvalidResourceId', `properties.target '${p.target}' is not a virtual machine id.`, { target: 'properties.target' });
-  const vm = await ctx.store.getResource<VmBody>(armIdKey(p.target));
-  if (!vm || vm.type !== 'vm') throw new ApiError('VirtualMachineNotFound', `Virtual machine '${targetRef.names[0]}' (properties.target) was not found. Register the host with 'nw vm extension set'.`, { target: 'properties.target' });
-  if ((vm.location ?? '').toLowerCase() !== location.toLowerCase()) {
-    throw new ApiError('InvalidParameter', `Virtual machine '${vm.name}' is in location '${vm.location}', but network watcher '${watcher.name}' is in '${location}'; use the watcher of the VM's location.`, { target: 'properties.target' });
-  }
-  if (!(await findAgentExtension(ctx, vm))) {
-    throw new ApiError('AgentNotInstalled', `The Network Watcher agent is not installed on virtual machine '${vm.name}'. Install it with 'nw vm extension set --resource-group ${vm.resourceGroup} --vm-name ${vm.name} --name NetworkWatcherAgentLinux --publisher Microsoft.Azure.NetworkWatcher'.`, { target: 'properties.target' });
-  }
+  const targetRef = p.targetSelector === undefined ? parseArmId(p.target) : null;
+  if (p.targetSelector === undefined && !targetRef) throw new ApiError('InvalidResourceId', `properties.target '${p.target}' is not a resource id (expected /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}).`, { target: 'properties.target' });
+  const resolved = targetRef ? await resolveCaptureTargets(ctx, p, targetRef, location, watcher.name) : await resolveSelectorTargets(ctx, sub, p, location);
+  const targetType = resolved.targetType;
+  const scaleSet = resolved.scaleSet;
+  const vm = resolved.hosts[0]!.vm;
   // An accepted property is never ignored: look-back needs the host's buffer, so a host without
   // one is refused now, naming the property and the command that enables it (docs/continuous.md).
-  if (p.lookbackInSeconds !== undefined && lookbackOf(vm) === null) {
-    throw new ApiError('InvalidParameter', `properties.lookbackInSeconds needs a look-back buffer on virtual machine '${vm.name}', which has none; enable it with 'nw vm lookback enable --resource-group ${vm.resourceGroup} --vm-name ${vm.name} --seconds ${Math.max(p.lookbackInSeconds, 60)} --max-size 256MiB', or omit lookbackInSeconds.`, { target: 'properties.lookbackInSeconds' });
-  }
-  if (!(await agentConnectedAnywhere(ctx, vm.key))) {
-    throw new ApiError('AgentNotConnected', `The Network Watcher agent of virtual machine '${vm.name}' is not connected; start it on the host with the install command of 'nw vm extension set'.`, { target: 'properties.target' });
+  const withoutBuffer = p.lookbackInSeconds === undefined ? undefined : resolved.hosts.find((h) => lookbackOf(h.vm) === null)?.vm;
+  if (p.lookbackInSeconds !== undefined && withoutBuffer) {
+    throw new ApiError('InvalidParameter', `properties.lookbackInSeconds needs a look-back buffer on virtual machine '${withoutBuffer.name}', which has none; enable it with 'nw vm lookback enable --resource-group ${withoutBuffer.resourceGroup} --vm-name ${withoutBuffer.name} --seconds ${Math.max(p.lookbackInSeconds, 60)} --max-size 256MiB', or omit lookbackInSeconds.`, { target: 'properties.lookbackInSeconds' });
   }
 
   const createdAt = new Date();
   let storage: CaptureInternal['storage'] = null;
   let storageId = '';
+  const instanceBlobPaths = new Map<string, string>();
   if (sl.storageId) {
     const account = await getStorageAccountById(ctx, sl.storageId);
     storageId = account.id;
@@ -152,14 +143,28 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
     const secret = account.secret as { type?: string; rootDir?: string } | null | undefined;
     if (secret?.type === 'local' && secret.rootDir && ctx.replicas) await ctx.replicas.assertLocalStorageUsable(account.name, secret.rootDir, 'properties.storageLocation.storageId');
     const blobs = blobStoreOf(ctx, account, baseUrl);
-    let location;
-    try {
-      location = resolveCaptureLocation((url) => blobs.parseContainerUrl(url), sl.storagePath, { subscriptionId: vm.subscriptionId, resourceGroup: vm.resourceGroup, vmName: vm.name, createdAt });
-    } catch (error) {
-      throw new ApiError('InvalidParameter', `properties.storageLocation.storagePath '${sl.storagePath}' is invalid: ${(error as Error).message}.`, { target: 'properties.storageLocation.storagePath' });
-    }
-    if (!location) throw new ApiError('InvalidParameter', `properties.storageLocation.storagePath '${sl.storagePath}' is not a container URL of storage account '${account.name}' (expected ${blobs.blobUrl({ container: CAPTURE_CONTAINER, blobPath: 'x' }).replace(/network-watcher-logs\/x$/, '')}CONTAINER[/PREFIX]).`, { target: 'properties.storageLocation.storagePath' });
+    const locate = (host: ResourceRecord<VmBody>) => {
+      let location;
+      try {
+        location = resolveCaptureLocation((url) => blobs.parseContainerUrl(url), sl.storagePath, {
+          subscriptionId: host.subscriptionId, resourceGroup: host.resourceGroup, vmName: host.name, createdAt,
+          ...(scaleSet ? { scaleSet: { name: scaleSet.name, instanceId: host.body.instanceId ?? host.name } } : {}),
+        });
+      } catch (error) {
+        throw new ApiError('InvalidParameter', `properties.storageLocation.storagePath '${sl.storagePath}' is invalid: ${(error as Error).message}.`, { target: 'properties.storageLocation.storagePath' });
+      }
+      if (!location) throw new ApiError('InvalidParameter', `properties.storageLocation.storagePath '${sl.storagePath}' is not a container URL of storage account '${account.name}' (expected ${blobs.blobUrl({ container: CAPTURE_CONTAINER, blobPath: 'x' }).replace(/network-watcher-logs\/x$/, '')}CONTAINER[/PREFIX]).`, { target: 'properties.storageLocation.storagePath' });
+      return location;
+    };
+    const location = locate(vm);
     storage = { accountKey: account.key, container: location.container, blobPath: location.blobPath };
+    if (scaleSet) {
+      // Every instance its own blob (Azure's scale-set layout); one named .cap blob cannot hold several hosts' files.
+      for (const h of resolved.hosts) instanceBlobPaths.set(h.vm.key, locate(h.vm).blobPath);
+      if (new Set(instanceBlobPaths.values()).size < resolved.hosts.length) {
+        throw new ApiError('InvalidParameter', `properties.storageLocation.storagePath '${sl.storagePath}' names one blob, but the capture runs on ${resolved.hosts.length} instances; give a container URL (each instance gets its own blob under it).`, { target: 'properties.storageLocation.storagePath' });
+      }
+    }
   }
 
   const id = captureId(sub, rg, watcher.name, name);
@@ -172,12 +177,18 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
     throw new ApiError('SessionLimitReached', `Location '${location}' already has ${active} running packet capture sessions, the limit for a subscription; stop or delete one first.`, { target: 'packetCaptureName' });
   }
 
-  const target: CaptureTarget = { vmKey: vm.key, vmId: vm.id, vmName: vm.name, resourceGroup: vm.resourceGroup };
-  const internal: CaptureInternal = { uid: randomUUID(), createdAt: createdAt.toISOString(), location, bpfExpression, targets: [target], storage, localFilePath, stopRequested: false, deleting: null, active: true };
+  const targets: CaptureTarget[] = resolved.hosts.map(({ vm: host }) => ({
+    vmKey: host.key, vmId: host.id, vmName: host.name, resourceGroup: host.resourceGroup,
+    ...(host.body.instanceId !== undefined ? { instanceId: host.body.instanceId } : {}),
+    ...(host.body.properties.osProfile ? { computerName: host.body.properties.osProfile.computerName } : {}),
+    ...(instanceBlobPaths.has(host.key) ? { blobPath: instanceBlobPaths.get(host.key)! } : {}),
+  }));
+  const internal: CaptureInternal = { uid: randomUUID(), createdAt: createdAt.toISOString(), location, bpfExpression, targets, storage, localFilePath, stopRequested: false, deleting: null, active: true };
   const properties = {
     provisioningState: 'Updating',
-    target: vm.id,
+    target: resolved.targetId,
     targetType,
+    ...(resolved.selector ? { targetSelector: { tags: resolved.selector.tags } } : {}),
     scope: { include: p.scope?.include ?? [], exclude: p.scope?.exclude ?? [] },
     bytesToCapturePerPacket: p.bytesToCapturePerPacket ?? 0,
     // 0 means "no limit of our own" for these two, as Azure's API allows 0: the session's hard caps
@@ -195,7 +206,17 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
   });
   if (!inserted) throw new ApiError('PacketCaptureNameInUse', `A packet capture named '${name}' already exists in network watcher '${watcher.name}'.`, { target: 'packetCaptureName' });
   await ctx.store.createOperation({ subscriptionId: sub, location, kind: 'create', resourceKey: inserted.key });
-  sendStart(ctx, inserted, target);
+  const connected = new Set(resolved.hosts.filter((h) => h.connected).map((h) => h.vm.key));
+  for (const target of targets) {
+    if (connected.has(target.vmKey)) { sendStart(ctx, inserted, target); continue; }
+    // Offline when the capture starts (a scale-set instance): reported as such, never waited for;
+    // it gets no order when it comes back (its state is final).
+    await ctx.store.upsertCaptureInstance({ captureUid: internal.uid, vmKey: target.vmKey, captureKey: inserted.key, state: {
+      ...notStartedState(internal.uid), status: 'Error', stopReason: 'AgentStopped', errors: ['AgentStopped'],
+      errorMessage: `AgentNotConnected: the agent of ${target.instanceId !== undefined ? `instance ${target.instanceId}` : target.vmName} was not connected when the capture started; the capture does not run there.`,
+    } });
+  }
+  if (connected.size < targets.length) await evaluateCapture(ctx, inserted.key);
   return inserted;
 }
 
@@ -276,9 +297,13 @@ async function finalizeDelete(ctx: ServerContext, rec: ResourceRecord<CaptureBod
     const account = await ctx.store.getResource(internal.storage.accountKey);
     if (account) {
       const blobs = blobStoreOf(ctx, account as never, 'http://localhost');
-      await blobs.delete({ container: internal.storage.container, blobPath: internal.storage.blobPath }).catch((error: unknown) => {
-        ctx.logger.warn({ err: error, capture: rec.id }, 'could not delete the capture file from storage');
-      });
+      // One blob per scale-set instance, else the capture's one.
+      const paths = new Set(internal.targets.map((t) => targetStorage(internal, t.vmKey)!.blobPath));
+      for (const blobPath of paths) {
+        await blobs.delete({ container: internal.storage.container, blobPath }).catch((error: unknown) => {
+          ctx.logger.warn({ err: error, capture: rec.id }, 'could not delete the capture file from storage');
+        });
+      }
     }
   }
   for (const t of internal.targets) ctx.hub.send(t.vmKey, { type: 'capture.forget', captureUid: internal.uid, deleteFiles });
@@ -292,7 +317,14 @@ async function finalizeDelete(ctx: ServerContext, rec: ResourceRecord<CaptureBod
  * create finishes when the capture runs (or failed to start), stop when every host stopped,
  * delete when every host settled. Called after every change of a host state.
  */
-export async function evaluateCapture(ctx: ServerContext, captureKey: string): Promise<void> {
+export function evaluateCapture(ctx: ServerContext, captureKey: string): Promise<void> {
+  // Coalesced per capture: a fleet's reports arriving together share re-evaluations (coalesce.ts).
+  return coalesce(flightsOf(ctx, evaluations), captureKey.toLowerCase(), () => evaluateCaptureOnce(ctx, captureKey));
+}
+
+const evaluations: FlightTable = new WeakMap();
+
+async function evaluateCaptureOnce(ctx: ServerContext, captureKey: string): Promise<void> {
   const rec = await ctx.store.getResource<CaptureBody>(captureKey);
   if (!rec) return;
   const states = [...(await captureStates(ctx, rec)).values()];
@@ -329,10 +361,12 @@ export async function captureStatusView(ctx: ServerContext, rec: ResourceRecord<
   const internal = rec.body._internal;
   const lookbackInSeconds = rec.body.properties['lookbackInSeconds'];
   const lookbackAsked = typeof lookbackInSeconds === 'number';
+  const account = internal.storage ? await ctx.store.getResource(internal.storage.accountKey) : null;
   const instances = internal.targets.map((t) => {
     const s = states.get(t.vmKey)!;
+    const own = t.blobPath && account ? { storagePath: blobStoreOf(ctx, account as never, baseUrl).blobUrl({ container: internal.storage!.container, blobPath: t.blobPath }) } : {};
     return {
-      target: t.vmId, packetCaptureStatus: s.status, captureStartTime: s.captureStartTime, stopReason: s.stopReason, packetCaptureError: s.errors,
+      target: t.vmId, ...(t.instanceId !== undefined ? { instanceId: t.instanceId, computerName: t.computerName ?? null } : {}), ...own, packetCaptureStatus: s.status, captureStartTime: s.captureStartTime, stopReason: s.stopReason, packetCaptureError: s.errors,
       errorMessage: s.errorMessage, packetsCaptured: s.packetsCaptured, bytesCaptured: s.bytesCaptured, kernelPacketsDropped: s.kernelPacketsDropped, kernelPacketsReceived: s.kernelPacketsReceived,
       file: s.file ? { sizeInBytes: s.file.sizeInBytes, sha256: s.file.sha256, stored: s.file.stored, localPath: internal.localFilePath } : null,
       ...(lookbackAsked ? { lookbackStartTime: s.lookback?.startTime ?? null, lookbackPacketsCaptured: s.lookback?.packets ?? 0, lookbackReason: s.lookback ? s.lookback.reason : (isTerminal(s) ? 'the host reported no look-back' : null) } : {}),
@@ -373,6 +407,14 @@ export async function storagePathOf(ctx: ServerContext, rec: ResourceRecord<Capt
   if (!storage) return '';
   const account = await ctx.store.getResource(storage.accountKey);
   if (!account) return '';
+  const targets = rec.body._internal.targets;
+  if (targets.length > 1 && targets.every((t) => t.blobPath)) {
+    // Several instances (Azure's scale-set layout): the folder their blobs share; each instance's own is in queryStatus.
+    const paths = targets.map((t) => t.blobPath!.split('/'));
+    const common: string[] = [];
+    for (let i = 0; paths.every((p) => i < p.length - 1 && p[i] === paths[0]![i]); i++) common.push(paths[0]![i]!);
+    return blobStoreOf(ctx, account as never, baseUrl).blobUrl({ container: storage.container, blobPath: common.join('/') });
+  }
   return blobStoreOf(ctx, account as never, baseUrl).blobUrl({ container: storage.container, blobPath: storage.blobPath });
 }
 

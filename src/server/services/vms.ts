@@ -9,8 +9,14 @@ import { ensureWatcherForLocation } from './watchers.js';
 /** netwatcher's own view of a host, under `properties.netwatcher` of the VM (additive to Azure's shape). */
 export interface HostState { agentConnected: boolean; agentVersion: string | null; hostname: string | null; enrolledAt: string | null; lastSeenAt: string | null }
 
-/** Stored body of a VM (a host). */
-export interface VmBody { type: string; location: string; properties: { provisioningState: string; vmId: string; netwatcher: HostState } }
+/**
+ * Stored body of a VM (a host). A scale-set instance (issue 14) is a VM too, with its `instanceId`
+ * and its host's name in `osProfile.computerName`, as Azure shows scale-set VMs.
+ */
+export interface VmBody {
+  type: string; location: string; instanceId?: string; tags?: Record<string, string>;
+  properties: { provisioningState: string; vmId: string; osProfile?: { computerName: string }; netwatcher: HostState };
+}
 
 /** Stored body of the agent extension. */
 export interface ExtensionBody {
@@ -39,6 +45,12 @@ export async function registerVm(ctx: ServerContext, sub: string, rg: string, vm
   return { record: (await ctx.store.getResource<VmBody>(armIdKey(id)))!, created: true };
 }
 
+/** Replaces a VM's tags (VirtualMachines_Update); selectors of later captures see them (issue 14). */
+export async function updateVmTags(ctx: ServerContext, sub: string, rg: string, name: string, tags: Record<string, string>): Promise<ResourceRecord<VmBody>> {
+  const vm = await getVm(ctx, sub, rg, name);
+  return (await ctx.store.updateResourceBody<VmBody>(vm.key, { ...vm.body, tags })) ?? vm;
+}
+
 /** A VM by its parts; 404 when missing. */
 export async function getVm(ctx: ServerContext, sub: string, rg: string, name: string): Promise<ResourceRecord<VmBody>> {
   const rec = await ctx.store.getResource<VmBody>(armIdKey(vmId(sub, rg, name)));
@@ -62,6 +74,18 @@ export async function getExtension(ctx: ServerContext, sub: string, rg: string, 
     if (agent) return agent;
   }
   throw new ApiError('ResourceNotFound', `Extension '${extName}' was not found on virtual machine '${vmName}'.`, { target: 'vmExtensionName' });
+}
+
+/**
+ * The command that installs the agent on a host: `nw agent --server URL CREDENTIAL… --data-dir DIR`,
+ * where CREDENTIAL is a one-time `--token` or a reusable `--join-key`.
+ */
+export function agentInstallCommand(ctx: ServerContext, serverUrl: string, credentialArgs: string[], dataDir: string): string {
+  // A self-signed server: the host fetches the CA from the server and trusts it only if its SHA-256
+  // matches the pin, which travels with the token (docs/sdk.md, "Agents and a self-signed server").
+  const caPin = ctx.tlsCa && serverUrl.toLowerCase().startsWith('https:') ? ['--ca-file', `${dataDir}/server-ca.pem`, '--ca-sha256', ctx.tlsCa.sha256] : [];
+  // Pasted into a root shell on the host: every word quoted, whatever the URL or names hold.
+  return shellCommand(['nw', 'agent', '--server', serverUrl, ...credentialArgs, '--data-dir', dataDir, ...caPin]);
 }
 
 /** Input of an extension PUT. */
@@ -108,11 +132,7 @@ export async function putAgentExtension(ctx: ServerContext, serverUrl: string, s
   await ctx.store.revokeTokens('enrollment', vm.key);
   const { token } = await ctx.store.issueToken('enrollment', { vmKey: vm.key, expiresAt, description: `one-time enrolment token of host ${vm.id}` });
   const dataDir = `/var/lib/netwatcher/agent-${rg}-${vm.name}`.replace(/[^A-Za-z0-9_./-]/g, '_');
-  // A self-signed server: the host fetches the CA from the server and trusts it only if its SHA-256
-  // matches the pin, which travels with the one-time token (docs/sdk.md, "Agents and a self-signed server").
-  const caPin = ctx.tlsCa && serverUrl.toLowerCase().startsWith('https:') ? ['--ca-file', `${dataDir}/server-ca.pem`, '--ca-sha256', ctx.tlsCa.sha256] : [];
-  // Pasted into a root shell on the host: every word quoted, whatever the URL or names hold.
-  const installCommand = shellCommand(['nw', 'agent', '--server', serverUrl, '--token', token, '--data-dir', dataDir, ...caPin]);
+  const installCommand = agentInstallCommand(ctx, serverUrl, ['--token', token], dataDir);
   const record = await ctx.store.putResource<ExtensionBody>({
     key: armIdKey(extId), type: 'extension', parentKey: vm.key, id: extId, name: extName, subscriptionId: sub, resourceGroup: rg, location: vm.location,
     body: {

@@ -1,0 +1,158 @@
+import { AGENT_EXTENSION } from '../../model/index.js';
+import { resourceGroupPath, vmssPath } from '../arm-paths.js';
+import { connect } from '../client-factory.js';
+import type { CliContext, CommonOptions } from '../context.js';
+import { UsageError } from '../errors.js';
+import { pollUntilDone } from '../lro.js';
+import { requireOption } from '../option-values.js';
+import { writeOutput, type TableColumn } from '../output.js';
+import { listValue, shapeVm, shapeVmExtension } from '../shape.js';
+
+/** `nw vmss list|show` table columns. */
+export const VMSS_TABLE: readonly TableColumn[] = [
+  { header: 'Name', value: (s) => s['name'] },
+  { header: 'ResourceGroup', value: (s) => s['resourceGroup'] },
+  { header: 'Location', value: (s) => s['location'] },
+  { header: 'Capacity', value: (s) => (s['sku'] as { capacity?: unknown } | undefined)?.capacity },
+];
+
+/** `nw vmss list-instances` table columns: az's, with the host's name and whether its agent is connected. */
+export const VMSS_INSTANCE_TABLE: readonly TableColumn[] = [
+  { header: 'InstanceId', value: (i) => i['instanceId'] },
+  { header: 'Name', value: (i) => i['name'] },
+  { header: 'ComputerName', value: (i) => (i['osProfile'] as { computerName?: unknown } | undefined)?.computerName },
+  { header: 'AgentConnected', value: (i) => (i['netwatcher'] as { agentConnected?: unknown } | undefined)?.agentConnected },
+];
+
+/** Options naming a scale set. */
+export interface VmssOptions extends CommonOptions {
+  resourceGroup?: string;
+  /** Scale-set name (`-n`, or `--vmss-name` for extension commands). */
+  name?: string;
+  vmssName?: string;
+  location?: string;
+  /** `list`: only this resource group (optional). */
+  tags?: string[];
+  yes?: boolean;
+}
+
+function shapeVmss(resource: unknown): Record<string, unknown> {
+  const r = shapeVm(resource);
+  const raw = resource as { sku?: unknown; properties?: { uniqueId?: unknown } };
+  return { ...r, sku: raw.sku ?? null, uniqueId: raw.properties?.uniqueId ?? null };
+}
+
+function shapeInstance(resource: unknown): Record<string, unknown> {
+  const raw = resource as { instanceId?: unknown; properties?: Record<string, unknown> };
+  return { ...shapeVm(resource), instanceId: raw.instanceId ?? null, osProfile: raw.properties?.['osProfile'] ?? null, netwatcher: raw.properties?.['netwatcher'] ?? null };
+}
+
+function parseTags(tags: string[] | undefined): Record<string, string> | undefined {
+  if (!tags) return undefined;
+  const out: Record<string, string> = {};
+  for (const t of tags) {
+    const i = t.indexOf('=');
+    if (i <= 0) throw new UsageError(`argument --tags: '${t}' is not KEY=VALUE`);
+    out[t.slice(0, i)] = t.slice(i + 1);
+  }
+  return out;
+}
+
+/**
+ * `nw vmss create`: a scale set, the group hosts join as instances "0", "1", … (with the install
+ * command of `nw vmss extension set`, or a join key of `nw vm join-key create --vmss`).
+ * @example await vmssCreate({ resourceGroup: 'rg', name: 'web' }, ctx);
+ */
+export async function vmssCreate(options: VmssOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+  const rg = requireOption('--resource-group/-g', options.resourceGroup);
+  const name = requireOption('--name/-n', options.name);
+  const conn = connect(ctx, options);
+  const tags = parseTags(options.tags);
+  const response = await conn.client.request('PUT', vmssPath(conn.subscriptionId, rg, name), { body: { ...(options.location ? { location: options.location } : {}), ...(tags ? { tags } : {}) } });
+  const shaped = shapeVmss(response.body);
+  writeOutput(ctx.out, shaped, options.output, VMSS_TABLE);
+  return shaped;
+}
+
+/** `nw vmss list`: the scale sets of a resource group, or of the subscription. */
+export async function vmssList(options: VmssOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+  const conn = connect(ctx, options);
+  const path = options.resourceGroup
+    ? `${resourceGroupPath(conn.subscriptionId, options.resourceGroup)}/providers/Microsoft.Compute/virtualMachineScaleSets`
+    : `/subscriptions/${encodeURIComponent(conn.subscriptionId)}/providers/Microsoft.Compute/virtualMachineScaleSets`;
+  const shaped = listValue((await conn.client.request('GET', path)).body).map(shapeVmss);
+  writeOutput(ctx.out, shaped, options.output, VMSS_TABLE);
+  return shaped;
+}
+
+/** `nw vmss show`: one scale set. */
+export async function vmssShow(options: VmssOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+  const rg = requireOption('--resource-group/-g', options.resourceGroup);
+  const name = requireOption('--name/-n', options.name);
+  const conn = connect(ctx, options);
+  const shaped = shapeVmss((await conn.client.request('GET', vmssPath(conn.subscriptionId, rg, name))).body);
+  writeOutput(ctx.out, shaped, options.output, VMSS_TABLE);
+  return shaped;
+}
+
+/** `nw vmss delete`: removes a scale set, revoking its join keys and every instance's credential; prints nothing. */
+export async function vmssDelete(options: VmssOptions, ctx: CliContext): Promise<void> {
+  const rg = requireOption('--resource-group/-g', options.resourceGroup);
+  const name = requireOption('--name/-n', options.name);
+  const conn = connect(ctx, options);
+  await conn.client.request('DELETE', vmssPath(conn.subscriptionId, rg, name));
+}
+
+/** `nw vmss list-instances`: the hosts of a scale set in join order. */
+export async function vmssListInstances(options: VmssOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+  const rg = requireOption('--resource-group/-g', options.resourceGroup);
+  const name = requireOption('--name/-n', options.name);
+  const conn = connect(ctx, options);
+  const shaped = listValue((await conn.client.request('GET', `${vmssPath(conn.subscriptionId, rg, name)}/virtualMachines`)).body).map(shapeInstance);
+  writeOutput(ctx.out, shaped, options.output, VMSS_INSTANCE_TABLE);
+  return shaped;
+}
+
+/** Options of `nw vmss extension set` (az's spelling). */
+export interface VmssExtensionSetOptions extends CommonOptions {
+  resourceGroup?: string;
+  vmssName?: string;
+  /** Extension type: NetworkWatcherAgentLinux. */
+  name?: string;
+  publisher?: string;
+  version?: string;
+  extensionInstanceName?: string;
+  noAutoUpgrade?: boolean;
+  noWait?: boolean;
+}
+
+/**
+ * `nw vmss extension set`: installs the agent on a scale set. The output carries `installCommand`
+ * (shown once): run it on every host of the scale set (cloud-init, an image); each host that runs
+ * it joins as the next instance. A new `set` revokes the earlier command's join key.
+ * @example await vmssExtensionSet({ resourceGroup: 'rg', vmssName: 'web', name: 'NetworkWatcherAgentLinux' }, ctx);
+ */
+export async function vmssExtensionSet(options: VmssExtensionSetOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+  const rg = requireOption('--resource-group/-g', options.resourceGroup);
+  const vmss = requireOption('--vmss-name', options.vmssName);
+  const type = requireOption('--name/-n', options.name);
+  const conn = connect(ctx, options);
+  const path = `${vmssPath(conn.subscriptionId, rg, vmss)}/extensions/${encodeURIComponent(options.extensionInstanceName ?? type)}`;
+  const initial = await conn.client.request('PUT', path, { body: { properties: { publisher: options.publisher ?? AGENT_EXTENSION.publisher, type, typeHandlerVersion: options.version ?? AGENT_EXTENSION.typeHandlerVersion, autoUpgradeMinorVersion: !options.noAutoUpgrade } } });
+  const first = (initial.body as { properties?: Record<string, unknown> } | null)?.properties ?? {};
+  const final = options.noWait ? initial.body : (await pollUntilDone(conn.client, 'PUT', path, initial, { pollIntervalInMs: conn.pollIntervalInMs })).result;
+  const shaped = shapeVmExtension(final);
+  for (const key of ['installCommand', 'joinKey', 'joinKeyId', 'joinKeyExpiresAt'] as const) if (first[key] !== undefined) shaped[key] = first[key];
+  writeOutput(ctx.out, shaped, options.output, [{ header: 'Name', value: (e) => e['name'] }, { header: 'InstallCommand', value: (e) => e['installCommand'] }]);
+  return shaped;
+}
+
+/** `nw vmss extension list`: the extensions of a scale set. */
+export async function vmssExtensionList(options: VmssExtensionSetOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+  const rg = requireOption('--resource-group/-g', options.resourceGroup);
+  const vmss = requireOption('--vmss-name', options.vmssName);
+  const conn = connect(ctx, options);
+  const shaped = listValue((await conn.client.request('GET', `${vmssPath(conn.subscriptionId, rg, vmss)}/extensions`)).body).map(shapeVmExtension);
+  writeOutput(ctx.out, shaped, options.output, [{ header: 'Name', value: (e) => e['name'] }, { header: 'Publisher', value: (e) => e['publisher'] }]);
+  return shaped;
+}
