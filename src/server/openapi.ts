@@ -72,13 +72,24 @@ export const packetCaptureResultSchema = z.object({
     }),
     filters: z.array(packetCaptureFilterResultSchema),
     continuousCapture: z.boolean().nullable().optional(),
+    captureSettings: z.object({ fileCount: count, fileSizeInBytes: count, sessionTimeLimitInSeconds: count }).optional().describe('continuous capture: the ring, with defaults filled in'),
   }),
+});
+
+/** One file of a continuous capture's ring in queryStatus (netwatcher's addition). */
+const ringFileStatusSchema = z.object({
+  name: z.string().describe('ring-000001.cap, …: as on the host and in storage'), sequence: count, instance: z.string().describe('the host (VM name)'),
+  firstPacketTime: nullableString, lastPacketTime: nullableString, packetsCaptured: count, sizeInBytes: count, sha256: z.string(),
+  stored: z.boolean().describe('true once the server read the blob back and it matched'),
+  storagePath: z.string().describe("the file's blob URL, '' without a storage account"), localPath: nullableString.describe('the file on the host, null when it is only spooled for upload'),
 });
 
 const instanceStatusSchema = z.object({
   target: armId, packetCaptureStatus: captureStatus, captureStartTime: nullableString, stopReason: stopReason.nullable(), packetCaptureError: z.array(captureError),
   errorMessage: nullableString, packetsCaptured: count, bytesCaptured: count, kernelPacketsDropped: count.nullable(), kernelPacketsReceived: count.nullable(),
   file: z.object({ sizeInBytes: count, sha256: z.string(), stored: z.boolean(), localPath: nullableString }).nullable(),
+  filesDeleted: count.optional().describe('continuous capture: files the ring deleted (oldest first)'),
+  files: z.array(ringFileStatusSchema).optional().describe('continuous capture: the ring files on this host, oldest first'),
 });
 
 /** queryStatus answer (PacketCaptureQueryStatusResult): flat, as Azure's SDKs expect; counters, storagePath and instances are netwatcher's additions. */
@@ -90,6 +101,8 @@ export const packetCaptureQueryStatusSchema = z.object({
   packetCaptureError: z.array(captureError),
   packetsCaptured: count, bytesCaptured: count, kernelPacketsDropped: count.nullable(),
   storagePath: z.string(),
+  files: z.array(ringFileStatusSchema).optional().describe('continuous capture: every ring file kept, oldest first'),
+  filesDeleted: count.optional(),
   instances: z.array(instanceStatusSchema),
 });
 

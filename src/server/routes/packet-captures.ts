@@ -64,10 +64,11 @@ export function registerPacketCaptureRoutes(app: FastifyInstance, ctx: ServerCon
     return captureStatusView(ctx, await getCapture(ctx, sub, rg, nw, pc), requestBaseUrl(req));
   });
 
-  app.get<{ Params: ArmParams; Querystring: { instance?: string } }>(`${CAPTURES}/:pc/download`, async (req, reply) => {
+  app.get<{ Params: ArmParams; Querystring: { instance?: string; file?: string } }>(`${CAPTURES}/:pc/download`, async (req, reply) => {
     const { sub, rg, nw, pc } = req.params;
     const rec = await getCapture(ctx, sub, rg, nw, pc);
-    const file = await openCaptureFile(ctx, rec, req.query.instance, requestBaseUrl(req));
+    // `file`: one file of a continuous capture's ring (its name, e.g. ring-000003.cap).
+    const file = await openCaptureFile(ctx, rec, req.query.instance, requestBaseUrl(req), req.query.file);
     return reply
       .header('Content-Type', 'application/vnd.tcpdump.pcap')
       .header('Content-Length', String(file.sizeInBytes))
