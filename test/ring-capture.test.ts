@@ -16,9 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPcapBuffer } from '../src/pcap/index.js';
 import { openBlobStore, type BlobStore, type StorageBackendConfig } from '../src/storage/index.js';
-import { sha256OfStream, type AzuriteServer, type S3TestServer } from '../src/storage/testing/index.js';
+import { sha256OfStream, startAzurite, startSwiftS3, swiftIsInstalled, type AzuriteServer, type S3TestServer } from '../src/storage/testing/index.js';
 import { Lab, type LabHost } from './lab/lab.js';
-import { startLabStorage } from './lab/storage.js';
 
 const LOC = 'westcentralus';
 const SUB = '00000000-0000-0000-0000-000000000000';
@@ -98,7 +97,12 @@ describe('continuous (ring) capture end to end: host and every storage kind', { 
     workDir = await mkdtemp(join(tmpdir(), `nw-ring-e2e-${process.pid}-`));
     lab = await Lab.create();
     host = await lab.addHost('a', ['10.0.0.3/24']);
-    [{ azurite, swift }] = await Promise.all([startLabStorage(lab, workDir), lab.startServer()]);
+    // Started one by one and kept as they come, so a failure to start one still stops the others (after()).
+    await lab.startServer();
+    const placement = lab.storagePlacement();
+    azurite = await startAzurite(join(workDir, 'azurite'), placement);
+    assert.ok(swiftIsInstalled(), 'the S3 tests need OpenStack Swift: apt-get install -y --no-install-recommends swift-proxy swift-object swift-container swift-account');
+    swift = await startSwiftS3(join(workDir, 'swift'), placement);
     await lab.installAgent(host, rg, 'vma');
     const azureCreate = await lab.nw(['storage', 'account', 'create', '-n', 'azring', '-g', rg, '--kind', 'azureBlob', '--connection-string', azurite.connectionString]);
     assert.equal(azureCreate.code, 0, azureCreate.stderr);
