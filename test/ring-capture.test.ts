@@ -209,18 +209,20 @@ describe('continuous (ring) capture end to end: host and every storage kind', { 
       assert.equal(s.stopReason, 'TimeExceeded');
       assert.deepEqual(s.packetCaptureError, []);
       assert.ok((maxInStorage.get(k.kind) ?? 0) <= 3, `${k.kind}: never more than 3 files in storage (saw ${maxInStorage.get(k.kind)})`);
-      assert.equal(s.files.length, 3, `${k.kind}: the last 3 files are kept: ${JSON.stringify(s)}`);
+      // 3 files; 2 when tcpdump started a file during the stop's drain that held only packets past the limit (removed; docs/continuous.md).
+      const kept = s.files.length;
+      assert.ok(kept === 3 || kept === 2, `${k.kind}: the last files are kept: ${JSON.stringify(s)}`);
       assert.ok(s.filesDeleted >= 2, `${k.kind}: the ring wrapped (${s.filesDeleted} deleted)`);
       const last = s.files.at(-1)!.sequence;
-      assert.deepEqual(s.files.map((f) => f.sequence), [last - 2, last - 1, last], `${k.kind}: consecutive files, oldest first`);
-      assert.equal(s.filesDeleted, last - 3, `${k.kind}: every older file was deleted`);
+      assert.deepEqual(s.files.map((f) => f.sequence), Array.from({ length: kept }, (_, j) => last - kept + 1 + j), `${k.kind}: consecutive files, oldest first`);
+      assert.equal(s.filesDeleted, last - kept, `${k.kind}: every older file was deleted`);
 
       // The host holds exactly these files; storage exactly these blobs (the oldest deleted there too).
       const onHost = readdirSync(folderOf(k.kind)).filter((f) => f.endsWith('.cap')).sort();
       assert.deepEqual(onHost, s.files.map((f) => f.name), `${k.kind}: the files on the host`);
       for (let seq = 1; seq <= last; seq++) {
         const stored = await k.direct.stat(blobOf(k, s.files[0]!, seq));
-        assert.equal(stored !== null, seq > last - 3, `${k.kind}: blob of file ${seq} ${seq > last - 3 ? 'kept' : 'deleted'}`);
+        assert.equal(stored !== null, seq > last - kept, `${k.kind}: blob of file ${seq} ${seq > last - kept ? 'kept' : 'deleted'}`);
       }
 
       let previousLast: number | null = null;
@@ -233,11 +235,7 @@ describe('continuous (ring) capture end to end: host and every storage kind', { 
         assert.equal(await sha256OfStream(blob.stream), f.sha256, `${k.kind} ${f.name}: the stored copy is the file`);
         const seqs = sequencesOf(buf);
         assert.equal(seqs.length, f.packetsCaptured);
-        // tcpdump may start a file during the stop's drain whose packets all came after the limit (cut off): valid, empty, last.
-        if (seqs.length === 0) {
-          assert.equal(f, s.files.at(-1), `${k.kind} ${f.name}: only the last file can be empty`);
-          continue;
-        }
+        assert.ok(seqs.length > 0, `${k.kind} ${f.name}: no empty file is kept`);
         for (let j = 1; j < seqs.length; j++) assert.equal(seqs[j], seqs[j - 1]! + 1, `${k.kind} ${f.name}: continuous within the file`);
         if (previousLast !== null) assert.equal(seqs[0], previousLast + 1, `${k.kind} ${f.name}: no datagram lost or repeated at the seam`);
         previousLast = seqs.at(-1)!;
@@ -246,7 +244,7 @@ describe('continuous (ring) capture end to end: host and every storage kind', { 
       }
       // The session ended at its limit, not when traffic stopped (the sender ran 2 s longer).
       const startedAt = new Date(s.captureStartTime!).getTime();
-      const lastPacketAt = new Date(s.files.findLast((f) => f.lastPacketTime !== null)!.lastPacketTime!).getTime();
+      const lastPacketAt = new Date(s.files.at(-1)!.lastPacketTime!).getTime();
       assert.ok(lastPacketAt <= startedAt + SESSION_SECONDS * 1000 + 50, `${k.kind}: nothing after sessionTimeLimitInSeconds`);
       assert.ok(lastPacketAt >= startedAt + (SESSION_SECONDS - 2) * 1000, `${k.kind}: the ring ran until about the limit`);
     }

@@ -277,7 +277,9 @@ class TcpdumpRing implements RingCaptureSession {
       this.growthPerCheck = Math.max(this.growthPerCheck * 0.9, size - this.lastSize);
       this.lastSize = size;
       const margin = Math.min(3 * this.growthPerCheck + 65536, this.thresholdBytes / 2);
-      if (size > this.thresholdBytes - margin) this.enforceCount(1);
+      // Not once the session is stopping: what tcpdump writes during the drain past a time limit is
+      // cut off, so an early deletion there could give a file holding real packets for nothing.
+      if (size > this.thresholdBytes - margin && this.stopReason === null) this.enforceCount(1);
     } catch {
       // not created yet
     }
@@ -317,6 +319,16 @@ class TcpdumpRing implements RingCaptureSession {
         return;
       }
       this.pending--;
+      if (last && file.packetsCaptured === 0 && this.closed.length > 0) {
+        // A file tcpdump started during the stop's drain whose packets all came after the limit
+        // (cut off): nothing in it, so it is removed rather than kept as the ring's newest file.
+        try {
+          unlinkSync(path);
+        } catch {
+          // already gone
+        }
+        return;
+      }
       this.closed.push(file);
       this.enforceCount(0);
       if (this.closed.includes(file)) await this.opts.onFileClosed?.(file);
