@@ -71,7 +71,7 @@ interface RingStatus { packetCaptureStatus: string; stopReason?: string; capture
 
 interface Kind { kind: string; account: string; accountUrl: string; direct: BlobStore }
 
-describe('continuous (ring) capture end to end: host and every storage kind', { timeout: 150_000 }, () => {
+describe('continuous (ring) capture end to end: host and every storage kind', { timeout: 240_000 }, () => {
   let lab: Lab;
   let host: LabHost;
   let workDir: string;
