@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RING_LIMITS, ringTcpdumpFileSizeInMillions } from '../../capture/index.js';
 import { ApiError } from '../../lib/index.js';
-import { CAPTURE_SETTINGS_LIMITS, effectiveCaptureSettings, packetCaptureCreateSchema, type PacketCaptureCreateRequest } from '../../model/index.js';
+import { AGENT_MAX_RING_FILES_PER_STATE, CAPTURE_SETTINGS_LIMITS, effectiveCaptureSettings, packetCaptureCreateSchema, parseAgentToServer, parseServerToAgent, type PacketCaptureCreateRequest } from '../../model/index.js';
 import { continuousRing, minRingFileSizeInBytes, ringBlobLocation } from './packet-captures.js';
 import type { CaptureInternal } from './capture-types.js';
 
@@ -73,5 +73,25 @@ describe('continuous capture rules (Azure §2.2–2.5)', () => {
     assert.deepEqual(ringBlobLocation(internal, 7), { container: 'network-watcher-logs', blobPath: 'subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm1/2026/12/02/packetcapture_01_02_03_004/ring-000007.cap' });
     assert.equal(ringBlobLocation({ ...internal, localFilePath: null }, 1)!.blobPath.endsWith('packetcapture_01_02_03_004/ring-000001.cap'), true, 'spooled rings are named ring-NNNNNN.cap');
     assert.equal(ringBlobLocation({ ...internal, storage: null }, 1), null);
+  });
+});
+
+describe('agent protocol: ring order and per-file state (additive)', () => {
+  const order = { captureUid: 'u1', captureName: 'r', bpfExpression: '', snapLengthInBytes: 2000, totalBytesLimit: 1, timeLimitInSeconds: 1, localFilePath: null, upload: true };
+  const state = { captureUid: 'u1', status: 'Running', captureStartTime: null, stopReason: null, errors: [], errorMessage: null, packetsCaptured: 0, bytesCaptured: 0, kernelPacketsDropped: null, kernelPacketsReceived: null, file: null, sequence: 1 };
+  const file = { sequence: 4, name: 'ring-000004.cap', sizeInBytes: 10, sha256: 'a'.repeat(64), packetsCaptured: 1, firstPacketTime: '2026-12-02T01:00:00.000Z', lastPacketTime: '2026-12-02T01:00:01.000Z', stored: false };
+
+  test('an order without ring (older servers) and with one both parse; a ring of one file does not', () => {
+    assert.equal(parseServerToAgent(JSON.stringify({ type: 'capture.start', order })).ok, true);
+    assert.equal(parseServerToAgent(JSON.stringify({ type: 'capture.start', order: { ...order, ring: { fileCount: 3, fileSizeInBytes: 1048576, sessionTimeLimitInSeconds: 600 } } })).ok, true);
+    assert.equal(parseServerToAgent(JSON.stringify({ type: 'capture.start', order: { ...order, ring: { fileCount: 1, fileSizeInBytes: 1048576, sessionTimeLimitInSeconds: 600 } } })).ok, false);
+  });
+
+  test('a state lists ring files within bounds; uploads name a file by sequence only', () => {
+    assert.equal(parseAgentToServer(JSON.stringify({ type: 'capture.state', state: { ...state, ring: { oldestSequence: 4, filesDeleted: 3, files: [file] } } })).ok, true);
+    assert.equal(parseAgentToServer(JSON.stringify({ type: 'capture.state', state: { ...state, ring: { oldestSequence: 0, filesDeleted: 0, files: [] } } })).ok, false, 'sequences start at 1');
+    assert.equal(parseAgentToServer(JSON.stringify({ type: 'capture.state', state: { ...state, ring: { oldestSequence: 1, filesDeleted: 0, files: Array.from({ length: AGENT_MAX_RING_FILES_PER_STATE + 1 }, () => file) } } })).ok, false);
+    assert.equal(parseAgentToServer(JSON.stringify({ type: 'upload.request', requestId: 'r1', captureUid: 'u1', sizeInBytes: 10, sha256: 'a'.repeat(64), ringFileSequence: 4 })).ok, true);
+    assert.equal(parseAgentToServer(JSON.stringify({ type: 'upload.request', requestId: 'r1', captureUid: 'u1', sizeInBytes: 10, sha256: 'a'.repeat(64), ringFileSequence: '../x' })).ok, false);
   });
 });
