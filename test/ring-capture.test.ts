@@ -123,7 +123,7 @@ describe('continuous (ring) capture end to end: host and every storage kind', { 
     sender?.kill('SIGTERM');
     await Promise.all([azurite?.stop(), swift?.stop()]);
     await lab?.destroy();
-    for (const k of ['local', 'azure', 's3']) rmSync(folderOf(k), { recursive: true, force: true });
+    for (const k of ['local', 'azure', 's3', 'host']) rmSync(folderOf(k), { recursive: true, force: true });
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
@@ -154,6 +154,10 @@ describe('continuous (ring) capture end to end: host and every storage kind', { 
     // Steady traffic first (~1.2 MB/s of 1000-byte datagrams: a file about every second, so each ring
     // wraps several times), so every ring sees it from its first second however long the creates take.
     sender = host.ns.spawn(process.execPath, ['-e', SEQUENCED_UDP_SCRIPT, '10.0.0.1', String(PORT), '1000', '12', '120000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // And a ring kept only on the host (no storage account): its files are fetched from the host on download.
+    const hostOnly = lab.nwJson<Record<string, unknown>>(pc('create', '--resource-group', rg, '--vm', 'vma', '--name', 'ring-host', '--continuous-capture', 'true',
+      '--capture-settings', 'fileCount=3', `fileSizeInBytes=${FILE_SIZE}`, `sessionTimeLimitInSeconds=${SESSION_SECONDS}`, '--capture-size', '2000',
+      '--local-path', `${folderOf('host')}/ring.cap`, '--filters', `[{"protocol":"UDP","remotePort":"${PORT}"}]`));
     await Promise.all(kinds.map(async (k) => {
       rmSync(folderOf(k.kind), { recursive: true, force: true });
       const created = await lab.nwJson<Record<string, unknown>>(pc('create', '--resource-group', rg, '--vm', 'vma', '--name', `ring-${k.kind}`, '--storage-account', k.account,
@@ -162,13 +166,14 @@ describe('continuous (ring) capture end to end: host and every storage kind', { 
       assert.equal(created.continuousCapture, true);
       assert.deepEqual(created.captureSettings, { fileCount: 3, fileSizeInBytes: FILE_SIZE, sessionTimeLimitInSeconds: SESSION_SECONDS });
     }));
+    await hostOnly;
 
     let maxOnHost = 0;
     const maxInStorage = new Map<string, number>();
     let sampling = true;
     const hostSampler = (async () => {
       while (sampling) {
-        for (const k of kinds) {
+        for (const k of [...kinds, { kind: 'host' }]) {
           const files = existsSync(folderOf(k.kind)) ? readdirSync(folderOf(k.kind)).filter((f) => /^ring-\d{6}\.cap$/.test(f)) : [];
           maxOnHost = Math.max(maxOnHost, files.length);
         }
@@ -251,6 +256,17 @@ describe('continuous (ring) capture end to end: host and every storage kind', { 
       assert.ok(lastPacketAt <= startedAt + SESSION_SECONDS * 1000 + 50, `${k.kind}: nothing after sessionTimeLimitInSeconds`);
       assert.ok(lastPacketAt >= startedAt + (SESSION_SECONDS - 2) * 1000, `${k.kind}: the ring ran until about the limit`);
     }
+
+    // The host-only ring: the same rule on the host, and a file fetched from it on download.
+    let hostRing = await status('ring-host');
+    await lab.waitFor(async () => (hostRing = await status('ring-host')).packetCaptureStatus === 'Stopped', 30_000, 'the host-only ring to stop');
+    assert.equal(hostRing.stopReason, 'TimeExceeded');
+    assert.ok(hostRing.files.length >= 2 && hostRing.files.length <= 3 && hostRing.filesDeleted >= 2, JSON.stringify(hostRing));
+    assert.ok(hostRing.files.every((f) => !f.stored && f.storagePath === ''), 'nothing stored without a storage account');
+    assert.deepEqual(readdirSync(folderOf('host')).filter((f) => f.endsWith('.cap')).sort(), hostRing.files.map((f) => f.name));
+    const fetched = await lab.nwJson<{ sha256: string; verified: boolean }>(pc('download', '--name', 'ring-host', '--location', LOC, '--ring-file', hostRing.files[0]!.name, '--file', join(workDir, 'host.cap')));
+    assert.deepEqual(fetched, { ...fetched, sha256: hostRing.files[0]!.sha256, verified: true });
+    assert.equal(createHash('sha256').update(readFileSync(join(folderOf('host'), hostRing.files[0]!.name))).digest('hex'), fetched.sha256);
 
     // Download: one ring file, and all of them, checked against the server's SHA-256.
     const local = finals.get('ring-local')!;

@@ -296,7 +296,10 @@ class TcpdumpRing implements RingCaptureSession {
     if (!existsSync(from)) return;
     renameSync(from, path);
     this.pending++;
-    const stopAfterInMs = last && this.stopReason === 'TimeExceeded' && this.startedAt !== null ? this.startedAt.getTime() + this.spec.sessionTimeLimitInSeconds * 1000 : null;
+    // Past a time limit every file closed from now on is cut at it: tcpdump may switch files during
+    // the drain, so the one before the last can hold packets stamped after the limit too.
+    const stopAfterInMs = this.stopReason === 'TimeExceeded' && this.startedAt !== null ? this.startedAt.getTime() + this.spec.sessionTimeLimitInSeconds * 1000 : null;
+    const stopping = this.stopReason !== null;
     this.chain = this.chain.then(async () => {
       let file: RingFile;
       try {
@@ -319,7 +322,7 @@ class TcpdumpRing implements RingCaptureSession {
         return;
       }
       this.pending--;
-      if (last && file.packetsCaptured === 0 && this.closed.length > 0) {
+      if ((last || stopping) && file.packetsCaptured === 0 && this.closed.length > 0) {
         // A file tcpdump started during the stop's drain whose packets all came after the limit
         // (cut off): nothing in it, so it is removed rather than kept as the ring's newest file.
         try {
