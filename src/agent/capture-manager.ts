@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { closeSync } from 'node:fs';
-import { recoverCaptureFile, startCapture, type CaptureOutcome, type CaptureSession } from '../capture/index.js';
+import { posix } from 'node:path';
+import { recoverCaptureFile, ringFileName, startCapture, startRingCapture, type CaptureOutcome, type CaptureSession, type RingCaptureSession, type RingFile, type RingOutcome } from '../capture/index.js';
 import type { Logger } from '../lib/index.js';
-import type { AgentCaptureOrder, AgentCaptureState, AgentToServer, ServerToAgent } from '../model/index.js';
+import { AGENT_MAX_RING_FILES_PER_STATE, type AgentCaptureOrder, type AgentCaptureState, type AgentRingFile, type AgentToServer, type ServerToAgent } from '../model/index.js';
 import { uploadFile, uploadGrantSchema, type UploadGrant } from '../storage/index.js';
 import { AGENT_DEFAULTS } from './config.js';
 import { killLeftover, processIdentity, type ProcessIdentity } from './orphans.js';
@@ -46,7 +47,9 @@ export interface CaptureManagerOptions {
  */
 export class CaptureManager {
   private readonly captures = new Map<string, CaptureRecord>();
-  private readonly sessions = new Map<string, CaptureSession>();
+  private readonly sessions = new Map<string, CaptureSession | RingCaptureSession>();
+  /** Ring files whose upload is under way or queued, per capture (one at a time, oldest first). */
+  private readonly ringUploading = new Set<string>();
   private readonly pendingGrants = new Map<string, (a: GrantAnswer) => void>();
   private readonly pendingVerifications = new Map<string, (ok: boolean, reason?: string) => void>();
   private readonly uploading = new Set<string>();
@@ -87,8 +90,9 @@ export class CaptureManager {
   }
 
   /** Runs `use` with a path that reaches the capture's file itself (opened without following links), or returns null when there is none. */
-  private async withFile<T>(order: AgentCaptureOrder, write: boolean, use: (path: string) => Promise<T>): Promise<T | null> {
-    const { dir, rel } = this.fileLocation(order);
+  private async withFile<T>(order: AgentCaptureOrder, write: boolean, use: (path: string) => Promise<T>, location?: { dir: ConfinedDir; rel: string }): Promise<T | null> {
+    if (order.ring && !location) return null; // a ring has no single file
+    const { dir, rel } = location ?? this.fileLocation(order);
     const opened = dir.openExisting(rel, write);
     if (!opened) return null;
     closeSync(opened.dirFd);
@@ -151,7 +155,7 @@ export class CaptureManager {
   /** Called when a connection opens (after the hello): resume uploads that wait for the server. */
   onConnected(): void {
     this.lookback.report();
-    for (const rec of this.captures.values()) if (this.needsUpload(rec)) void this.upload(rec.state.captureUid, 'storage');
+    for (const rec of this.captures.values()) if (this.needsUpload(rec)) void (rec.state.ring ? this.uploadRing(rec.state.captureUid) : this.upload(rec.state.captureUid, 'storage'));
   }
 
   /** Handles one server message. */
@@ -169,7 +173,7 @@ export class CaptureManager {
       }
       case 'upload.refused': this.pendingGrants.get(msg.requestId)?.({ kind: 'refused', reason: msg.reason, retryable: msg.retryable, ...(msg.alreadyStored ? { alreadyStored: true } : {}) }); break;
       case 'upload.verified': this.pendingVerifications.get(msg.requestId)?.(msg.ok, msg.reason); break;
-      case 'file.fetch': void this.upload(msg.captureUid, 'fetch'); break;
+      case 'file.fetch': void (msg.ringFileSequence !== undefined ? this.fetchRingFile(msg.captureUid, msg.ringFileSequence) : this.upload(msg.captureUid, 'fetch')); break;
       case 'welcome': break;
       case 'lookback.configure': this.lookback.configure(msg.settings); break;
     }
@@ -213,6 +217,10 @@ export class CaptureManager {
       },
     };
     this.captures.set(order.captureUid, rec);
+    if (order.ring) {
+      this.startRing(rec, order.ring);
+      return;
+    }
     let outputPath: string;
     let heldPath: string;
     let heldDirFd: number;
@@ -293,7 +301,152 @@ export class CaptureManager {
     if (this.needsUpload(this.captures.get(uid)!)) void this.upload(uid, 'storage');
   }
 
+  /** Where a ring file lives: the folder of localFilePath, or the capture's spool folder. */
+  private ringFileLocation(order: AgentCaptureOrder, name: string): { dir: ConfinedDir; rel: string } {
+    if (order.localFilePath === null) return { dir: this.data, rel: `spool/${order.captureUid}/${name}` };
+    const rel = captureRelativePath(this.opts.captureRoot, order.localFilePath);
+    const folder = posix.dirname(rel);
+    return { dir: this.root(), rel: folder === '.' ? name : `${folder}/${name}` };
+  }
+
+  /**
+   * Continuous capture (issue 13): one tcpdump writes the ring (src/capture/ring.ts); each file is
+   * reported and uploaded as soon as it closes, and a file the ring deletes leaves the state, so
+   * the server deletes its stored copy too (agent-channel.ts). Nothing else deletes a closed file
+   * before it is stored, except the ring's own rule.
+   */
+  private startRing(rec: CaptureRecord, ring: NonNullable<AgentCaptureOrder['ring']>): void {
+    const order = rec.order;
+    const uid = order.captureUid;
+    rec.state = { ...rec.state, ring: { oldestSequence: 1, filesDeleted: 0, files: [] } };
+    let outputPath: string;
+    try {
+      const base = order.localFilePath === null ? 'ring.cap' : posix.basename(order.localFilePath);
+      const first = this.ringFileLocation(order, ringFileName(base, 1));
+      // Walks (and makes) the folders with no link followed, as for single files; the engine then works in the folder by path.
+      const { dirFd } = first.dir.openParent(first.rel, true);
+      closeSync(dirFd);
+      const existing = first.dir.openExisting(first.rel, false);
+      if (existing) {
+        closeSync(existing.fd);
+        closeSync(existing.dirFd);
+        throw new CapturePathError(`'${first.dir.resolve(first.rel)}' already exists (an earlier ring's file); choose another localPath.`);
+      }
+      outputPath = first.dir.resolve(first.rel.replace(/[^/]+$/, base));
+    } catch (error) {
+      const message = error instanceof CapturePathError || error instanceof ConfinedPathError ? error.message : `cannot prepare the ring's folder: ${(error as Error).message}`;
+      this.update(uid, { status: 'Error', stopReason: 'Error', errors: ['LocalFileFailed'], errorMessage: message });
+      return;
+    }
+    this.persist(rec);
+    let session: RingCaptureSession;
+    try {
+      session = startRingCapture({
+        captureId: order.captureName, interfaceName: this.opts.interfaceName, bpfExpression: order.bpfExpression, snapLengthInBytes: order.snapLengthInBytes,
+        fileCount: ring.fileCount, fileSizeInBytes: ring.fileSizeInBytes, sessionTimeLimitInSeconds: ring.sessionTimeLimitInSeconds, outputPath,
+      }, {
+        ...(this.opts.tcpdumpPath ? { tcpdumpPath: this.opts.tcpdumpPath } : {}),
+        onFileClosed: (file) => this.ringFileClosed(uid, file),
+        onFileDeleted: (file) => this.ringFileDeleted(uid, file),
+      });
+    } catch (error) {
+      this.update(uid, { status: 'Error', stopReason: 'Error', errors: ['CaptureFailed'], errorMessage: (error as Error).message });
+      return;
+    }
+    this.sessions.set(uid, session);
+    session.started.then((at) => this.update(uid, { status: 'Running', captureStartTime: at.toISOString() }), () => { /* the outcome reports the failure */ });
+    void session.done.then((outcome) => this.ringFinished(uid, outcome));
+  }
+
+  private ringFileClosed(uid: string, file: RingFile): void {
+    const rec = this.captures.get(uid);
+    if (!rec?.state.ring) return;
+    const entry: AgentRingFile = {
+      sequence: file.sequence, name: file.name, sizeInBytes: file.sizeInBytes, sha256: file.sha256, packetsCaptured: file.packetsCaptured,
+      firstPacketTime: file.firstPacketTime?.toISOString() ?? null, lastPacketTime: file.lastPacketTime?.toISOString() ?? null, stored: false,
+    };
+    const files = [...rec.state.ring.files, entry].slice(-AGENT_MAX_RING_FILES_PER_STATE);
+    this.update(uid, {
+      ring: { ...rec.state.ring, files },
+      packetsCaptured: rec.state.packetsCaptured + file.packetsCaptured,
+      bytesCaptured: rec.state.bytesCaptured + file.sizeInBytes,
+    });
+    if (rec.order.upload) void this.uploadRing(uid);
+  }
+
+  private ringFileDeleted(uid: string, file: RingFile): void {
+    const rec = this.captures.get(uid);
+    if (!rec?.state.ring) return;
+    const r = rec.state.ring;
+    this.update(uid, { ring: { oldestSequence: Math.max(r.oldestSequence, file.sequence + 1), filesDeleted: r.filesDeleted + 1, files: r.files.filter((f) => f.sequence !== file.sequence) } });
+  }
+
+  private ringFinished(uid: string, outcome: RingOutcome): void {
+    this.sessions.delete(uid);
+    const rec = this.captures.get(uid);
+    if (!rec) return;
+    this.update(uid, {
+      status: outcome.stopReason === 'Error' ? 'Error' : 'Stopped',
+      captureStartTime: outcome.startedAt?.toISOString() ?? rec.state.captureStartTime,
+      stopReason: this.closed && outcome.stopReason === 'Manual' ? 'AgentStopped' : outcome.stopReason,
+      errors: outcome.error ? [outcome.error.code] : [],
+      errorMessage: outcome.error?.message ?? null,
+    });
+    if (rec.order.upload) void this.uploadRing(uid);
+  }
+
+  /**
+   * Stores a ring's unstored files one at a time, oldest first, each as soon as it closed. A file
+   * the ring deletes meanwhile is skipped (its blob, if any, goes with the ring's rule); a failure
+   * keeps the file and retries later, as for single files.
+   */
+  private async uploadRing(uid: string): Promise<void> {
+    if (this.ringUploading.has(uid) || this.closed) return;
+    this.ringUploading.add(uid);
+    try {
+      for (;;) {
+        const rec = this.captures.get(uid);
+        const next = rec?.state.ring?.files.find((f) => !f.stored);
+        if (!rec || !next || this.closed) return;
+        const deadline = Date.now() + this.opts.uploadRetryBudgetInMs;
+        let result: Awaited<ReturnType<CaptureManager['tryUpload']>> = { ok: false, reason: 'not connected to the server', retryable: true };
+        while (!this.closed && Date.now() < deadline && this.ringHolds(uid, next.sequence)) {
+          result = await this.tryUpload(uid, { ...next, path: next.name }, Math.max(1_000, deadline - Date.now()), next.sequence);
+          if (result.ok || !result.retryable) break;
+          await new Promise((r) => setTimeout(r, Math.min(2_000, Math.max(0, deadline - Date.now()))));
+        }
+        const current = this.captures.get(uid);
+        if (!current?.state.ring) return;
+        if (!this.ringHolds(uid, next.sequence)) continue; // rotated out meanwhile
+        if (result.ok) {
+          const errors = current.state.errors.filter((e) => e !== 'StorageFailed');
+          this.update(uid, { ring: { ...current.state.ring, files: current.state.ring.files.map((f) => (f.sequence === next.sequence ? { ...f, stored: true } : f)) }, errors, errorMessage: errors.length ? current.state.errorMessage : null });
+          // A spooled file was only kept to be stored.
+          if (current.spooled) this.removeQuietly(this.data, `spool/${uid}/${next.name}`);
+          continue;
+        }
+        if (this.closed) return;
+        const reason = result.ok ? '' : result.reason;
+        this.opts.logger.warn({ capture: current.order.captureName, file: next.name, reason }, 'could not store a ring file; keeping it and retrying later');
+        if (!current.state.errors.includes('StorageFailed')) this.update(uid, { errors: [...current.state.errors, 'StorageFailed'], errorMessage: `Storing ring file ${next.name} failed: ${reason}. The host keeps it and retries.` });
+        clearTimeout(this.retryTimers.get(uid));
+        const timer = setTimeout(() => void this.uploadRing(uid), this.opts.uploadRetryIntervalInMs);
+        timer.unref();
+        this.retryTimers.set(uid, timer);
+        return;
+      }
+    } finally {
+      this.ringUploading.delete(uid);
+    }
+  }
+
+  /** True while file `sequence` of the capture's ring is still on the host (not rotated out). */
+  private ringHolds(uid: string, sequence: number): boolean {
+    return this.captures.get(uid)?.state.ring?.files.some((f) => f.sequence === sequence) ?? false;
+  }
+
   private needsUpload(rec: CaptureRecord): boolean {
+    if (rec.state.ring) return rec.order.upload && rec.state.ring.files.some((f) => !f.stored);
     return rec.order.upload && rec.state.file !== null && !rec.state.file.stored && (rec.state.status === 'Stopped' || rec.state.status === 'Error');
   }
 
@@ -319,6 +472,20 @@ export class CaptureManager {
     clearTimeout(this.retryTimers.get(uid));
     this.captures.delete(uid);
     this.removeQuietly(this.data, `captures/${uid}.json`);
+    if (rec.state.ring) {
+      // A ring's spooled files belong to the capture alone; files under localPath go only when asked.
+      if (rec.spooled || deleteFiles) {
+        for (const f of rec.state.ring.files) {
+          try {
+            const { dir, rel } = this.ringFileLocation(rec.order, f.name);
+            this.removeQuietly(dir, rel);
+          } catch (error) {
+            this.opts.logger.warn({ err: error, capture: rec.order.captureName }, 'could not remove a ring file of a deleted capture');
+          }
+        }
+      }
+      return;
+    }
     // A spool file belongs to the capture alone: once the capture is gone nobody can fetch it, stored or not.
     if (rec.spooled || (deleteFiles && rec.state.file)) {
       try {
@@ -376,17 +543,27 @@ export class CaptureManager {
     }
   }
 
-  private async tryUpload(uid: string, file: NonNullable<AgentCaptureState['file']>, retryBudgetInMs: number): Promise<{ ok: true } | { ok: false; reason: string; retryable: boolean }> {
+  /** Sends one ring file to the server's host-files store for a download (a ring kept only on the host). */
+  private async fetchRingFile(uid: string, sequence: number): Promise<void> {
+    const file = this.captures.get(uid)?.state.ring?.files.find((f) => f.sequence === sequence);
+    if (!file) return;
+    const result = await this.tryUpload(uid, { ...file, path: file.name }, this.opts.uploadRetryBudgetInMs, sequence);
+    if (!result.ok) this.opts.logger.warn({ capture: uid, file: file.name, reason: result.reason }, 'could not send a ring file for download');
+  }
+
+  private async tryUpload(uid: string, file: NonNullable<AgentCaptureState['file']>, retryBudgetInMs: number, ringFileSequence?: number): Promise<{ ok: true } | { ok: false; reason: string; retryable: boolean }> {
     const requestId = randomUUID();
-    const answer = await this.ask<GrantAnswer>(this.pendingGrants, requestId, { type: 'upload.request', requestId, captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256 }, { kind: 'refused', reason: 'no answer from the server', retryable: true });
+    const ringPart = ringFileSequence !== undefined ? { ringFileSequence } : {};
+    const answer = await this.ask<GrantAnswer>(this.pendingGrants, requestId, { type: 'upload.request', requestId, captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256, ...ringPart }, { kind: 'refused', reason: 'no answer from the server', retryable: true });
     if (answer.kind === 'refused') return answer.alreadyStored ? { ok: true } : { ok: false, reason: answer.reason, retryable: answer.retryable };
     if (answer.grant.sizeInBytes !== file.sizeInBytes) return { ok: false, reason: `the server granted ${answer.grant.sizeInBytes} bytes for a file of ${file.sizeInBytes}`, retryable: true };
     const rec = this.captures.get(uid);
     if (!rec) return { ok: false, reason: 'the capture was deleted', retryable: false };
-    const result = await this.withFile(rec.order, false, (held) => uploadFile(answer.grant, held, { sizeInBytes: file.sizeInBytes, sha256: file.sha256, retryBudgetInMs, ...(this.opts.serverCa !== undefined ? { serverCa: this.opts.serverCa } : {}) }));
+    const location = ringFileSequence !== undefined ? this.ringFileLocation(rec.order, file.path) : undefined;
+    const result = await this.withFile(rec.order, false, (held) => uploadFile(answer.grant, held, { sizeInBytes: file.sizeInBytes, sha256: file.sha256, retryBudgetInMs, ...(this.opts.serverCa !== undefined ? { serverCa: this.opts.serverCa } : {}) }), location);
     if (result === null) return { ok: false, reason: `the file ${file.path} is gone from the host`, retryable: false };
     if (!result.ok) return result;
-    const verified = await this.ask<{ ok: boolean; reason?: string }>(this.pendingVerifications as never, requestId, { type: 'upload.done', requestId, captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256 }, { ok: false, reason: 'no answer from the server' }, (ok: boolean, reason?: string) => ({ ok, reason }));
+    const verified = await this.ask<{ ok: boolean; reason?: string }>(this.pendingVerifications as never, requestId, { type: 'upload.done', requestId, captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256, ...ringPart }, { ok: false, reason: 'no answer from the server' }, (ok: boolean, reason?: string) => ({ ok, reason }));
     return verified.ok ? { ok: true } : { ok: false, reason: verified.reason ?? 'verification failed', retryable: true };
   }
 

@@ -132,13 +132,15 @@ describe('ring capture with real tcpdump', () => {
     assert.ok(outcome.endedAt.getTime() - startedAt.getTime() >= 16000, 'ran to the limit');
     assert.ok(most <= 3, `at most 3 files on the host at any time (saw ${most})`);
     assert.deepEqual(readdirSync(dir).sort(), outcome.files.map((f) => f.name), 'only the ring files remain');
-    assert.equal(outcome.files.length, 3);
+    // 3 files; 2 when the traffic ended just after the oldest was deleted ahead of a switch that then never came (docs/continuous.md).
+    assert.ok(outcome.files.length === 3 || outcome.files.length === 2, `the last files are kept (${outcome.files.length})`);
     assert.ok(outcome.filesDeleted >= 2, `the ring wrapped (${outcome.filesDeleted} deleted)`);
     assert.deepEqual(deleted.map((f) => f.sequence), closed.slice(0, deleted.length).map((f) => f.sequence), 'the oldest go first');
     assert.deepEqual(closed.map((f) => f.sequence), closed.map((_, i) => i + 1), 'every file was closed and handed on, in order');
 
     const kept = outcome.files.map((f) => f.sequence);
-    assert.deepEqual(kept, [kept[0]!, kept[0]! + 1, kept[0]! + 2], 'three consecutive files');
+    assert.deepEqual(kept, kept.map((_, i) => kept[0]! + i), 'consecutive files');
+    assert.equal(kept.at(-1), closed.at(-1)!.sequence, 'the newest file is kept');
     let previousLast: number | null = null;
     for (const f of outcome.files) {
       const buf = await readFile(f.path);

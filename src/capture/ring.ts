@@ -277,7 +277,9 @@ class TcpdumpRing implements RingCaptureSession {
       this.growthPerCheck = Math.max(this.growthPerCheck * 0.9, size - this.lastSize);
       this.lastSize = size;
       const margin = Math.min(3 * this.growthPerCheck + 65536, this.thresholdBytes / 2);
-      if (size > this.thresholdBytes - margin) this.enforceCount(1);
+      // Not once the session is stopping: what tcpdump writes during the drain past a time limit is
+      // cut off, so an early deletion there could give a file holding real packets for nothing.
+      if (size > this.thresholdBytes - margin && this.stopReason === null) this.enforceCount(1);
     } catch {
       // not created yet
     }
@@ -294,7 +296,10 @@ class TcpdumpRing implements RingCaptureSession {
     if (!existsSync(from)) return;
     renameSync(from, path);
     this.pending++;
-    const stopAfterInMs = last && this.stopReason === 'TimeExceeded' && this.startedAt !== null ? this.startedAt.getTime() + this.spec.sessionTimeLimitInSeconds * 1000 : null;
+    // Past a time limit every file closed from now on is cut at it: tcpdump may switch files during
+    // the drain, so the one before the last can hold packets stamped after the limit too.
+    const stopAfterInMs = this.stopReason === 'TimeExceeded' && this.startedAt !== null ? this.startedAt.getTime() + this.spec.sessionTimeLimitInSeconds * 1000 : null;
+    const stopping = this.stopReason !== null;
     this.chain = this.chain.then(async () => {
       let file: RingFile;
       try {
@@ -317,6 +322,16 @@ class TcpdumpRing implements RingCaptureSession {
         return;
       }
       this.pending--;
+      if ((last || stopping) && file.packetsCaptured === 0 && this.closed.length > 0) {
+        // A file tcpdump started during the stop's drain whose packets all came after the limit
+        // (cut off): nothing in it, so it is removed rather than kept as the ring's newest file.
+        try {
+          unlinkSync(path);
+        } catch {
+          // already gone
+        }
+        return;
+      }
       this.closed.push(file);
       this.enforceCount(0);
       if (this.closed.includes(file)) await this.opts.onFileClosed?.(file);

@@ -15,7 +15,7 @@ import {
   packetCaptureCreate, packetCaptureDelete, packetCaptureList, packetCaptureShow, packetCaptureShowStatus, packetCaptureStop,
 } from './commands/packet-capture.js';
 import { packetCaptureWait } from './commands/packet-capture-wait.js';
-import { packetCaptureDownload } from './commands/packet-capture-download.js';
+import { packetCaptureDownload, packetCaptureDownloadAll } from './commands/packet-capture-download.js';
 import { packetCaptureAnalyze, pcapAnalyze, pcapFilter, pcapPackets } from './commands/analyze.js';
 import { login } from './commands/login.js';
 import { createForRbac, servicePrincipalCredentialReset, servicePrincipalDelete, servicePrincipalList } from './commands/ad-sp.js';
@@ -335,6 +335,8 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     '# begin 30 s in the past, from the host\'s look-back buffer (nw vm lookback enable):',
     'nw network watcher packet-capture create -g myRG --vm myVM -n pc3 --storage-account nwlocal --time-limit 60 --lookback 30',
     'nw network watcher packet-capture create -n pc3 --target-selector "resourceGroup=myRG,tags.role=web" --location westus --storage-account nwlocal',
+    'nw network watcher packet-capture create -g myRG --vm myVM -n ring1 --storage-account nwlocal --continuous-capture true \\',
+    '  --capture-settings fileCount=3 fileSizeInBytes=1048576 sessionTimeLimitInSeconds=600 --capture-size 2000 --local-path /var/captures/ring.cap',
   ])
     .option('-g, --resource-group <rg>', 'resource group of the target (not needed with --target-selector or an id)')
     .option('--vm <vm>', 'name or id of the VM to capture on')
@@ -347,6 +349,9 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--time-limit <seconds>', 'maximum duration in seconds (default and maximum 18000; 0 = the maximum, which the capture then shows)')
     .option('--lookback <seconds>', "begin the file this many seconds before creation with the packets of the host's look-back buffer that pass the filters (netwatcher's own; needs nw vm lookback enable)")
     .option('--filters <json>', 'JSON list of filters: protocol, localIPAddress, localPort, remoteIPAddress, remotePort')
+    .option('--continuous-capture <bool>', 'true: a ring of files (--capture-settings) instead of one file; true or false: the host path is --local-path (docs/continuous.md)')
+    .option('--capture-settings <settings...>', 'the ring, as KEY=VALUE: fileCount (default 10, at most 10000), fileSizeInBytes (default 104857600, at least 1,000,000 + 16 + snap length), sessionTimeLimitInSeconds (default 86400, at most 604800); az\'s file-count=… spelling works too')
+    .option('--local-path <path>', 'with --continuous-capture: local path on the host, ending in .cap (under /var/captures); ring files are NAME-000001.cap, …')
     .option('-l, --location <location>', "location of the watcher (default: the target's)")
     .option('--target <name-or-id>', 'scale set to capture on (with --target-type AzureVMSS)')
     .option('--target-type <type>', 'AzureVM (default) or AzureVMSS')
@@ -401,15 +406,20 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     'nw network watcher packet-capture download --name packetCaptureName --location westcentralus',
     'nw network watcher packet-capture download --name pc2 --location westcentralus --instance myScaleSet_1 --file pc2-1.cap --force',
     'nw network watcher packet-capture download --name pc2 --location westcentralus --merge --file all.pcapng',
+    'nw network watcher packet-capture download --name ring1 --location westcentralus --ring-file ring-000004.cap',
+    'nw network watcher packet-capture download --name ring1 --location westcentralus --all-files --dir ./ring1',
   ]))
     .requiredOption('-n, --name <name>', 'name of the capture')
-    .option('-f, --file <path>', 'where to write (default NAME.cap)')
+    .option('-f, --file <path>', 'where to write (default NAME.cap, or the ring file\'s name)')
+    .option('--ring-file <name>', 'continuous capture: the ring file to download (a name from show-status files[])')
+    .option('--all-files', 'continuous capture: download every ring file kept (into --dir)')
+    .option('--dir <folder>', 'with --all-files: the folder to write into (default .)')
     .option('--force', 'overwrite an existing file')
     .option('--instance <vm>', 'host whose file to fetch, for captures with several (a scale set: its instance id)')
     .option('--merge', "one time-ordered file of every host's packets (pcapng: one interface per host, named)")
     .option('--format <format>', 'with --merge: pcapng (default) or pcap')
     .option('--progress', 'show progress even when stderr is not a terminal')
-    .action(act((o) => packetCaptureDownload(o, ctx)));
+    .action(act((o) => (o.allFiles ? packetCaptureDownloadAll(o, ctx) : packetCaptureDownload(o, ctx))));
 
   addWatcherOptions(leaf(capture, 'analyze', "analyse a stored capture's file on the server: summary, protocols, conversations, endpoints, TCP health, DNS, TLS, I/O", [
     'nw network watcher packet-capture analyze --name packetCaptureName --location westcentralus',

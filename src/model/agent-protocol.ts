@@ -11,7 +11,7 @@
  * nor a malicious server can hand the other an unbounded or ill-typed value.
  */
 import { z } from 'zod';
-import { PACKET_CAPTURE_LIMITS } from './packet-capture.js';
+import { CAPTURE_SETTINGS_LIMITS, PACKET_CAPTURE_LIMITS } from './packet-capture.js';
 
 /** Longest look-back a host buffer keeps and a capture may ask for (src/capture LOOKBACK_LIMITS.maxSeconds). */
 export const LOOKBACK_MAX_SECONDS = 3600;
@@ -82,6 +82,17 @@ export const agentCaptureOrderSchema = z.object({
   lookbackInSeconds: z.number().int().min(1).max(LOOKBACK_MAX_SECONDS).optional(),
   /** When the capture was created on the server (the look-back counts back from it). */
   createdAt: isoTime.optional(),
+  /**
+   * Continuous capture (issue 13): run a ring of files instead of one file. The session then ends
+   * at sessionTimeLimitInSeconds (timeLimitInSeconds and totalBytesLimit do not apply), files are
+   * named after localFilePath (ring.cap → ring-000001.cap …) and each is uploaded as it closes.
+   * Absent for single-file captures (older servers never send it).
+   */
+  ring: z.object({
+    fileCount: z.number().int().min(2).max(CAPTURE_SETTINGS_LIMITS.maxFileCount),
+    fileSizeInBytes: z.number().int().min(1).max(CAPTURE_SETTINGS_LIMITS.maxFileSizeInBytes),
+    sessionTimeLimitInSeconds: z.number().int().min(1).max(CAPTURE_SETTINGS_LIMITS.maxSessionTimeLimitInSeconds),
+  }).optional(),
 });
 /** What the agent must run for one capture on its host. */
 export type AgentCaptureOrder = z.infer<typeof agentCaptureOrderSchema>;
@@ -135,6 +146,42 @@ export const agentLookbackStateSchema = z.object({
 });
 /** What a host's look-back buffer holds now. */
 export type AgentLookbackState = z.infer<typeof agentLookbackStateSchema>;
+/** Most ring files one state lists (the newest); a state stays well under AGENT_MAX_MESSAGE_BYTES (≈ 300 bytes a file). */
+export const AGENT_MAX_RING_FILES_PER_STATE = 2_000;
+
+/** A ring file's sequence number: 1 for the first file of the session, then upward; it names the file and its blob. */
+export const ringFileSequenceSchema = z.number().int().min(1).max(999_999_999);
+
+/** One closed file of a continuous capture's ring, as the agent knows it. */
+export const agentRingFileSchema = z.object({
+  sequence: ringFileSequenceSchema,
+  /** ring-000001.cap: the file's name on the host and (the server computes it again) in storage. */
+  name: text(300),
+  sizeInBytes: count,
+  sha256: sha256Hex,
+  packetsCaptured: count,
+  firstPacketTime: isoTime.nullable(),
+  lastPacketTime: isoTime.nullable(),
+  /** True once the server confirmed it is stored (size and hash checked). */
+  stored: z.boolean(),
+});
+/** One closed file of a continuous capture's ring. */
+export type AgentRingFile = z.infer<typeof agentRingFileSchema>;
+
+/**
+ * The ring of a continuous capture on one host. `oldestSequence` is the lowest sequence still on
+ * the host (or the next to come when none is): the server deletes every stored file below it,
+ * so the storage account never keeps a file the ring has deleted — also after a lost connection,
+ * as states are re-sent until acknowledged.
+ */
+export const agentRingStateSchema = z.object({
+  oldestSequence: ringFileSequenceSchema,
+  filesDeleted: count,
+  /** The closed files on the host, oldest first (the newest AGENT_MAX_RING_FILES_PER_STATE). */
+  files: z.array(agentRingFileSchema).max(AGENT_MAX_RING_FILES_PER_STATE),
+});
+/** The ring of a continuous capture on one host. */
+export type AgentRingState = z.infer<typeof agentRingStateSchema>;
 
 /** The state of one capture on one host. */
 export const agentCaptureStateSchema = z.object({
@@ -151,6 +198,8 @@ export const agentCaptureStateSchema = z.object({
   file: agentCaptureFileSchema.nullable(),
   /** What the look-back of a capture that asked for one gave (additive; absent otherwise). */
   lookback: agentCaptureLookbackSchema.nullable().optional(),
+  /** Continuous captures only: the ring's files. */
+  ring: agentRingStateSchema.optional(),
   /** Monotonic per capture, so the server ignores states that arrive out of order. */
   sequence: count,
 });
@@ -161,9 +210,10 @@ export type AgentCaptureState = z.infer<typeof agentCaptureStateSchema>;
 export const agentToServerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('hello'), protocolVersion: z.number().int().min(0).max(1_000_000), agentVersion: text(64), hostname: agentHostnameSchema, captures: z.array(agentCaptureStateSchema).max(AGENT_MAX_CAPTURES_PER_HELLO) }),
   z.object({ type: z.literal('capture.state'), state: agentCaptureStateSchema }),
-  z.object({ type: z.literal('upload.request'), requestId: requestIdSchema, captureUid: captureUidSchema, sizeInBytes: count, sha256: sha256Hex }),
-  z.object({ type: z.literal('upload.done'), requestId: requestIdSchema, captureUid: captureUidSchema, sizeInBytes: count, sha256: sha256Hex }),
   z.object({ type: z.literal('lookback.state'), state: agentLookbackStateSchema }),
+  /** `ringFileSequence`: which file of a continuous capture's ring (the server names its blob from it; absent = the capture's one file). */
+  z.object({ type: z.literal('upload.request'), requestId: requestIdSchema, captureUid: captureUidSchema, sizeInBytes: count, sha256: sha256Hex, ringFileSequence: ringFileSequenceSchema.optional() }),
+  z.object({ type: z.literal('upload.done'), requestId: requestIdSchema, captureUid: captureUidSchema, sizeInBytes: count, sha256: sha256Hex, ringFileSequence: ringFileSequenceSchema.optional() }),
   z.object({ type: z.literal('metrics'), at: isoTime, values: z.record(text(128), z.number().finite()).refine((v) => Object.keys(v).length <= 256, 'at most 256 metrics') }),
 ]);
 /** Agent → server. */
@@ -180,9 +230,9 @@ export const serverToAgentSchema = z.discriminatedUnion('type', [
   /** `alreadyStored`: the server already holds and verified this file; the agent counts it as stored. */
   z.object({ type: z.literal('upload.refused'), requestId: requestIdSchema, captureUid: captureUidSchema, reason: text(4096), retryable: z.boolean(), alreadyStored: z.literal(true).optional() }),
   z.object({ type: z.literal('upload.verified'), requestId: requestIdSchema, captureUid: captureUidSchema, ok: z.boolean(), reason: text(4096).optional() }),
-  z.object({ type: z.literal('file.fetch'), requestId: requestIdSchema, captureUid: captureUidSchema }),
   /** Turns the host's look-back buffer on (or changes it) or, with null, off; sent on every change and after every hello. */
   z.object({ type: z.literal('lookback.configure'), settings: agentLookbackSettingsSchema.nullable() }),
+  z.object({ type: z.literal('file.fetch'), requestId: requestIdSchema, captureUid: captureUidSchema, ringFileSequence: ringFileSequenceSchema.optional() }),
 ]);
 /** Server → agent. */
 export type ServerToAgent = z.infer<typeof serverToAgentSchema>;

@@ -13,6 +13,49 @@ export const PACKET_CAPTURE_LIMITS = {
 
 const uint32 = (max: number) => z.number().int().min(0).max(max);
 
+/** Azure's captureSettings defaults and limits for continuous capture (reference/azure-packet-capture-api.md §2.5). */
+export const CAPTURE_SETTINGS_LIMITS = {
+  defaultFileCount: 10,
+  maxFileCount: 10000,
+  defaultFileSizeInBytes: 104857600,
+  maxFileSizeInBytes: 4294967295,
+  defaultSessionTimeLimitInSeconds: 86400,
+  maxSessionTimeLimitInSeconds: 604800,
+} as const;
+
+/**
+ * captureSettings (PacketCaptureSettings, api-version 2024-05-01+): the ring of a continuous
+ * capture. Ranges are Azure's (0 is in Azure's range: 0 files / bytes / seconds means the
+ * default, as the service treats an unset value); the service checks what the engine can do on
+ * top (at least 1,000,000 bytes plus one record per file, see docs/continuous.md).
+ */
+export const captureSettingsSchema = ciObject({
+  fileCount: z.number().int().min(0).max(CAPTURE_SETTINGS_LIMITS.maxFileCount).optional()
+    .meta({ description: `Files in the ring (default ${CAPTURE_SETTINGS_LIMITS.defaultFileCount}); when a new file starts the oldest is deleted, on the host and in storage`, default: CAPTURE_SETTINGS_LIMITS.defaultFileCount }),
+  fileSizeInBytes: uint32(CAPTURE_SETTINGS_LIMITS.maxFileSizeInBytes).optional()
+    .meta({ description: 'Largest size of one file (default 100 MB); at least 1,000,000 bytes plus one whole record (16 + snap length)', default: CAPTURE_SETTINGS_LIMITS.defaultFileSizeInBytes }),
+  sessionTimeLimitInSeconds: z.number().int().min(0).max(CAPTURE_SETTINGS_LIMITS.maxSessionTimeLimitInSeconds).optional()
+    .meta({ description: 'Length of the continuous session (default 1 day, at most 7 days); it then stops with TimeExceeded', default: CAPTURE_SETTINGS_LIMITS.defaultSessionTimeLimitInSeconds }),
+}).meta({ title: 'PacketCaptureSettings' });
+
+/** Validated captureSettings. */
+export type CaptureSettings = z.output<typeof captureSettingsSchema>;
+
+/** The ring a continuous capture runs: captureSettings with Azure's defaults filled in (0 or absent = the default). */
+export interface EffectiveCaptureSettings { fileCount: number; fileSizeInBytes: number; sessionTimeLimitInSeconds: number }
+
+/**
+ * Fills Azure's defaults into captureSettings.
+ * @example effectiveCaptureSettings({ fileCount: 3 }) // { fileCount: 3, fileSizeInBytes: 104857600, sessionTimeLimitInSeconds: 86400 }
+ */
+export function effectiveCaptureSettings(s: CaptureSettings | undefined): EffectiveCaptureSettings {
+  return {
+    fileCount: s?.fileCount || CAPTURE_SETTINGS_LIMITS.defaultFileCount,
+    fileSizeInBytes: s?.fileSizeInBytes || CAPTURE_SETTINGS_LIMITS.defaultFileSizeInBytes,
+    sessionTimeLimitInSeconds: s?.sessionTimeLimitInSeconds || CAPTURE_SETTINGS_LIMITS.defaultSessionTimeLimitInSeconds,
+  };
+}
+
 /** storageLocation of a capture. */
 export const storageLocationSchema = ciObject({
   storageId: z.string().optional(),
@@ -53,14 +96,11 @@ export const packetCaptureCreateSchema = ciObject({
     timeLimitInSeconds: uint32(PACKET_CAPTURE_LIMITS.maxTimeLimitInSeconds).optional(),
     storageLocation: storageLocationSchema,
     filters: z.array(packetCaptureFilterDocumented).optional(),
+    /** true: a ring of files (captureSettings); true or false: the host path is storageLocation.localPath, and filePath is invalid (Azure). */
     continuousCapture: z.boolean().nullable().optional(),
     /** netwatcher's own (Azure's clients ignore it): the file begins with the host's look-back buffer from this many seconds before creation. */
     lookbackInSeconds: z.number().int().min(1).max(3600).optional(),
-    captureSettings: ciObject({
-      fileCount: z.number().int().min(0).max(10000).optional(),
-      fileSizeInBytes: uint32(4294967295).optional(),
-      sessionTimeLimitInSeconds: z.number().int().min(0).max(604800).optional(),
-    }).optional(),
+    captureSettings: captureSettingsSchema.optional(),
   }),
 });
 

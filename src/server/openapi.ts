@@ -74,7 +74,16 @@ export const packetCaptureResultSchema = z.object({
     filters: z.array(packetCaptureFilterResultSchema),
     continuousCapture: z.boolean().nullable().optional(),
     lookbackInSeconds: count.optional().describe("netwatcher's own: the file begins with the host's look-back buffer from this many seconds before creation"),
+    captureSettings: z.object({ fileCount: count, fileSizeInBytes: count, sessionTimeLimitInSeconds: count }).optional().describe('continuous capture: the ring, with defaults filled in'),
   }),
+});
+
+/** One file of a continuous capture's ring in queryStatus (netwatcher's addition). */
+const ringFileStatusSchema = z.object({
+  name: z.string().describe('ring-000001.cap, …: as on the host and in storage'), sequence: count, instance: z.string().describe('the host (VM name)'),
+  firstPacketTime: nullableString, lastPacketTime: nullableString, packetsCaptured: count, sizeInBytes: count, sha256: z.string(),
+  stored: z.boolean().describe('true once the server read the blob back and it matched'),
+  storagePath: z.string().describe("the file's blob URL, '' without a storage account"), localPath: nullableString.describe('the file on the host, null when it is only spooled for upload'),
 });
 
 const instanceStatusSchema = z.object({
@@ -88,6 +97,8 @@ const instanceStatusSchema = z.object({
   lookbackStartTime: nullableString.optional().describe('with lookbackInSeconds: from when the file holds every buffered packet that passes the filters; null when the buffer gave nothing'),
   lookbackPacketsCaptured: count.optional().describe('buffered packets before the live ones'),
   lookbackReason: nullableString.optional().describe('why the file reaches less far back than asked, or null'),
+  filesDeleted: count.optional().describe('continuous capture: files the ring deleted (oldest first)'),
+  files: z.array(ringFileStatusSchema).optional().describe('continuous capture: the ring files on this host, oldest first'),
 });
 
 /** queryStatus answer (PacketCaptureQueryStatusResult): flat, as Azure's SDKs expect; counters, storagePath and instances are netwatcher's additions. */
@@ -103,6 +114,8 @@ export const packetCaptureQueryStatusSchema = z.object({
   lookbackRequestedStartTime: z.string().optional().describe('creation time minus lookbackInSeconds'),
   lookbackStartTime: nullableString.optional().describe('how far back the file really reaches (the latest of the hosts); later than requested when a buffer held less; null until known or when no buffer gave anything'),
   lookbackReason: nullableString.optional(),
+  files: z.array(ringFileStatusSchema).optional().describe('continuous capture: every ring file kept, oldest first'),
+  filesDeleted: count.optional(),
   instances: z.array(instanceStatusSchema),
 });
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, link, rename, unlink } from 'node:fs/promises';
+import { access, link, mkdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,7 +12,7 @@ import type { CliContext } from '../context.js';
 import { DownloadError, UsageError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
-import { watcherFor, type PacketCaptureNameOptions } from './packet-capture.js';
+import { queryPacketCaptureStatus, watcherFor, type PacketCaptureNameOptions } from './packet-capture.js';
 
 /** Options of `nw network watcher packet-capture download`. */
 export interface PacketCaptureDownloadOptions extends PacketCaptureNameOptions {
@@ -28,6 +28,12 @@ export interface PacketCaptureDownloadOptions extends PacketCaptureNameOptions {
   format?: string;
   /** Show progress on stderr even when it is not a terminal. */
   progress?: boolean;
+  /** Continuous capture: the ring file to download (its name, e.g. ring-000003.cap). */
+  ringFile?: string;
+  /** Continuous capture: download every ring file kept. */
+  allFiles?: boolean;
+  /** With allFiles: the folder to write into (default the current one). */
+  dir?: string;
 }
 
 /** What download wrote. */
@@ -103,16 +109,54 @@ async function exists(path: string): Promise<boolean> {
  */
 export async function packetCaptureDownload(options: PacketCaptureDownloadOptions, ctx: CliContext): Promise<DownloadResult> {
   const name = requireOption('--name/-n', options.name);
+  if (options.allFiles) throw new UsageError('usage error: --all-files is packetCaptureDownloadAll');
+  if (options.dir !== undefined) throw new UsageError('usage error: --dir goes with --all-files');
   const format = (options.format ?? 'pcapng').toLowerCase();
   if (options.format !== undefined && !options.merge) throw new UsageError('usage error: --format applies with --merge');
   if (options.merge && format !== 'pcapng' && format !== 'pcap') throw new UsageError(`argument --format: invalid choice: '${options.format}' (choose from 'pcapng', 'pcap')`);
   if (options.merge && options.instance) throw new UsageError('usage error: --merge takes every host; omit --instance');
-  const target = resolve(options.file ?? (options.merge ? `${name}.${format}` : options.instance ? `${name}_${options.instance}.cap` : `${name}.cap`));
-  if (!options.force && (await exists(target))) throw new DownloadError(`the file ${target} already exists; pass --force to overwrite it`);
-
+  if (options.merge && options.ringFile) throw new UsageError("usage error: --merge takes each host's one file; omit --ring-file");
   const conn = connect(ctx, options);
   const watcher = await watcherFor(conn, options);
-  const response = await conn.client.stream('GET', `${packetCapturePath(watcher.path, name)}/download`, { query: options.merge ? { merge: 'true', format } : { instance: options.instance } });
+  const target = resolve(options.file ?? options.ringFile ?? (options.merge ? `${name}.${format}` : options.instance ? `${name}_${options.instance}.cap` : `${name}.cap`));
+  const query = options.merge ? { merge: 'true', format } : { instance: options.instance, file: options.ringFile };
+  const result = await downloadOne(conn, `${packetCapturePath(watcher.path, name)}/download`, query, target, name, options, ctx);
+  writeOutput(ctx.out, result, options.output);
+  return result;
+}
+
+/**
+ * `nw network watcher packet-capture download --all-files`: every ring file a continuous capture
+ * keeps now (show-status files[]), oldest first, into --dir, each checked as a single download.
+ * @example await packetCaptureDownloadAll({ name: 'ring1', location: 'westcentralus', allFiles: true, dir: 'ring1' }, ctx);
+ */
+export async function packetCaptureDownloadAll(options: PacketCaptureDownloadOptions, ctx: CliContext): Promise<DownloadResult[]> {
+  const name = requireOption('--name/-n', options.name);
+  if (options.ringFile !== undefined || options.file !== undefined) throw new UsageError('usage error: --all-files writes every ring file into --dir; it excludes --ring-file and --file');
+  const conn = connect(ctx, options);
+  const watcher = await watcherFor(conn, options);
+  {
+    // The ring files kept now (show-status files[]), oldest first; each one checked as a single download is.
+    const status = await queryPacketCaptureStatus(conn, watcher, name);
+    const additional = (status['additionalProperties'] ?? {}) as { files?: Array<{ name: string; instance: string }> };
+    if (!Array.isArray(additional.files)) throw new UsageError(`capture '${name}' is not a continuous capture; download its file without --all-files`);
+    const wanted = additional.files.filter((f) => options.instance === undefined || f.instance.toLowerCase() === options.instance.toLowerCase());
+    const folder = resolve(options.dir ?? '.');
+    await mkdir(folder, { recursive: true });
+    const results: DownloadResult[] = [];
+    for (const f of wanted) {
+      const target = join(folder, wanted.some((o) => o !== f && o.name === f.name) ? `${f.instance}_${f.name}` : f.name);
+      results.push(await downloadOne(conn, `${packetCapturePath(watcher.path, name)}/download`, { instance: options.instance ?? f.instance, file: f.name }, target, name, options, ctx));
+    }
+    writeOutput(ctx.out, results, options.output);
+    return results;
+  }
+}
+
+/** Streams one file to `target` through a temporary file, checking size and SHA-256, then moves it in place. */
+async function downloadOne(conn: ReturnType<typeof connect>, path: string, query: Record<string, string | undefined>, target: string, name: string, options: PacketCaptureDownloadOptions, ctx: CliContext): Promise<DownloadResult> {
+  if (!options.force && (await exists(target))) throw new DownloadError(`the file ${target} already exists; pass --force to overwrite it`);
+  const response = await conn.client.stream('GET', path, { query });
   const lengthHeader = response.headers.get('content-length');
   const expectedLength = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
   const expectedSha256 = response.headers.get(CONTENT_SHA256_HEADER)?.trim().toLowerCase();
@@ -145,9 +189,7 @@ export async function packetCaptureDownload(options: PacketCaptureDownloadOption
     // A merged file is made as it streams: there is no stored file to have a checksum of.
     if (expectedSha256 === undefined && !options.merge) ctx.err.write(`WARNING: the server sent no ${CONTENT_SHA256_HEADER} header; the file's checksum was not verified\n`);
     await placeFile(temporary, target, Boolean(options.force));
-    const result: DownloadResult = { file: target, sizeInBytes: receivedInBytes, sha256, verified: expectedSha256 !== undefined };
-    writeOutput(ctx.out, result, options.output);
-    return result;
+    return { file: target, sizeInBytes: receivedInBytes, sha256, verified: expectedSha256 !== undefined };
   } catch (error) {
     await unlink(temporary).catch(() => undefined);
     throw error;

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError, WaitTimeoutError } from '../errors.js';
 import { createTestContext, installCannedWorld, startCannedArmServer, TEST_SUB, WORLD, type CannedArmServer } from '../testing/canned-arm-server.js';
-import { packetCaptureCreate, packetCaptureDelete, packetCaptureList, planPacketCaptureCreate } from './packet-capture.js';
+import { packetCaptureCreate, packetCaptureDelete, packetCaptureList, parseCaptureSettings, planPacketCaptureCreate } from './packet-capture.js';
 import { packetCaptureWait } from './packet-capture-wait.js';
 
 const STORAGE_USAGE = 'usage error: --storage-account NAME_OR_ID [--storage-path PATH] [--file-path PATH] | --file-path PATH';
@@ -102,5 +102,26 @@ describe('packet-capture commands against a canned ARM server', () => {
     const del = server.requests.find((r) => r.method === 'DELETE')!;
     assert.equal(del.query.get('deleteFiles'), 'true');
     assert.equal(await packetCaptureWait({ name: 'local1', location: WORLD.location, deleted: true, interval: 0.01 }, ctx), null);
+  });
+});
+
+describe('create --continuous-capture (the current az flags)', () => {
+  const base = { resourceGroup: 'rg', vm: 'vm1', name: 'ring1' };
+
+  test('--capture-settings KEY=VALUE (camel or az kebab case) and --local-path make the ring request', () => {
+    const plan = planPacketCaptureCreate({ ...base, continuousCapture: 'true', captureSettings: ['fileCount=3', 'fileSizeInBytes=1048576', 'sessionTimeLimitInSeconds=600'], localPath: '/var/captures/ring.cap' });
+    assert.deepEqual(plan.properties, { targetType: 'AzureVM', storageLocation: { localPath: '/var/captures/ring.cap' }, continuousCapture: true, captureSettings: { fileCount: 3, fileSizeInBytes: 1048576, sessionTimeLimitInSeconds: 600 } });
+    assert.deepEqual(parseCaptureSettings(['file-count=3', 'file-size-in-bytes=1048576,session-time-limit-in-seconds=60']), { fileCount: 3, fileSizeInBytes: 1048576, sessionTimeLimitInSeconds: 60 });
+    assert.deepEqual(parseCaptureSettings(['{"fileCount":4}']), { fileCount: 4 });
+  });
+
+  test('bad values are usage errors before any request', () => {
+    assert.throws(() => parseCaptureSettings(['fileCount']), /not KEY=VALUE/);
+    assert.throws(() => parseCaptureSettings(['files=3']), /unknown key 'files'/);
+    assert.throws(() => parseCaptureSettings(['fileCount=10001']), /between 0 and 10000/);
+    assert.throws(() => planPacketCaptureCreate({ ...base, continuousCapture: 'maybe', localPath: '/var/captures/r.cap' }), /--continuous-capture: invalid value/);
+    assert.throws(() => planPacketCaptureCreate({ ...base, captureSettings: ['fileCount=3'], localPath: '/var/captures/r.cap' }), /--capture-settings goes with --continuous-capture true/);
+    assert.throws(() => planPacketCaptureCreate({ ...base, continuousCapture: 'true', localPath: '/var/captures/r.pcap' }), /--local-path PATH must end/);
+    assert.throws(() => planPacketCaptureCreate({ ...base, continuousCapture: 'true', localPath: '/var/captures/r.cap', filePath: '/var/captures/f.cap' }), /exclude each other/);
   });
 });

@@ -1,4 +1,4 @@
-import { PACKET_CAPTURE_LIMITS } from '../../model/index.js';
+import { CAPTURE_SETTINGS_LIMITS, PACKET_CAPTURE_LIMITS } from '../../model/index.js';
 import { isArmId, packetCapturePath, packetCapturesPath, resourceGroupOfId, resourceGroupPath, storageAccountPath, vmPath, vmssPath } from '../arm-paths.js';
 import { connect, type ConnectedClient } from '../client-factory.js';
 import type { CliContext, CommonOptions } from '../context.js';
@@ -52,6 +52,12 @@ export interface PacketCaptureCreateOptions extends WatcherOptions {
   lookback?: string | number;
   /** JSON list of filters. */
   filters?: string;
+  /** Continuous capture: 'true' or 'false' (az's --continuous-capture). */
+  continuousCapture?: string;
+  /** Ring settings as KEY=VALUE words (az's --capture-settings). */
+  captureSettings?: string[];
+  /** Host path used when continuousCapture is given (az's --local-path). */
+  localPath?: string;
   /** Scale set name or id (with --target-type AzureVMSS). */
   target?: string;
   /** AzureVM (default) or AzureVMSS. */
@@ -111,8 +117,14 @@ export function planPacketCaptureCreate(options: PacketCaptureCreateOptions): Pa
   if (target === undefined || (target === '' && options.targetSelector === undefined)) throw new UsageError('usage error: --vm NAME_OR_ID | --target NAME_OR_ID --target-type AzureVMSS | --target-selector "resourceGroup=RG,tags.KEY=VALUE"');
   if (options.targetSelector === undefined && !isArmId(target) && !options.resourceGroup) throw new UsageError('the following arguments are required: --resource-group/-g');
 
-  if (!options.storageAccount && (options.storagePath !== undefined || options.filePath === undefined)) throw new UsageError(STORAGE_USAGE);
+  const hostPath = options.filePath ?? options.localPath;
+  if (!options.storageAccount && (options.storagePath !== undefined || hostPath === undefined)) throw new UsageError(STORAGE_USAGE);
+  if (options.filePath !== undefined && options.localPath !== undefined) throw new UsageError('usage error: --file-path and --local-path exclude each other (--local-path goes with --continuous-capture)');
   const storageLocation: Record<string, string> = {};
+  if (options.localPath !== undefined) {
+    if (!options.localPath.endsWith('.cap')) throw new UsageError("usage error: --local-path PATH must end with the '*.cap' extension");
+    storageLocation['localPath'] = options.localPath;
+  }
   if (options.storagePath !== undefined) storageLocation['storagePath'] = options.storagePath;
   if (options.filePath !== undefined) {
     if (!options.filePath.endsWith('.cap')) throw new UsageError("usage error: --file-path PATH must end with the '*.cap' extension");
@@ -132,10 +144,59 @@ export function planPacketCaptureCreate(options: PacketCaptureCreateOptions): Pa
   properties['storageLocation'] = storageLocation;
   const filters = parseFiltersOption(options.filters);
   if (filters !== undefined) properties['filters'] = filters;
+  const continuous = parseContinuousCapture(options.continuousCapture);
+  if (continuous !== undefined) properties['continuousCapture'] = continuous;
+  if (options.captureSettings !== undefined) {
+    if (continuous !== true) throw new UsageError('usage error: --capture-settings goes with --continuous-capture true');
+    properties['captureSettings'] = parseCaptureSettings(options.captureSettings);
+  }
   if (targetType === 'AzureVMSS' && (options.include || options.exclude)) {
     properties['scope'] = { include: options.include ?? [], exclude: options.exclude ?? [] };
   }
   return { name, targetType, target, resourceGroup: options.resourceGroup, properties };
+}
+
+function parseContinuousCapture(text: string | undefined): boolean | undefined {
+  if (text === undefined) return undefined;
+  const value = text.trim().toLowerCase();
+  if (value === 'true' || value === 'yes' || value === '1') return true;
+  if (value === 'false' || value === 'no' || value === '0') return false;
+  throw new UsageError(`argument --continuous-capture: invalid value '${text}' (true or false)`);
+}
+
+const CAPTURE_SETTING_KEYS = { filecount: 'fileCount', filesizeinbytes: 'fileSizeInBytes', sessiontimelimitinseconds: 'sessionTimeLimitInSeconds' } as const;
+const CAPTURE_SETTING_MAX = { fileCount: CAPTURE_SETTINGS_LIMITS.maxFileCount, fileSizeInBytes: CAPTURE_SETTINGS_LIMITS.maxFileSizeInBytes, sessionTimeLimitInSeconds: CAPTURE_SETTINGS_LIMITS.maxSessionTimeLimitInSeconds } as const;
+
+/**
+ * az's `--capture-settings` words: `fileCount=3 fileSizeInBytes=1048576 sessionTimeLimitInSeconds=600`
+ * (az's shorthand `file-count=3 …`, a `{…}` JSON object and comma-separated pairs work too).
+ * @example parseCaptureSettings(['fileCount=3', 'file-size-in-bytes=1048576']) // { fileCount: 3, fileSizeInBytes: 1048576 }
+ */
+export function parseCaptureSettings(words: string[]): Record<string, number> {
+  const joined = words.join(' ').trim();
+  let pairs: Array<[string, string]>;
+  if (joined.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(joined);
+    } catch {
+      throw new UsageError(`argument --capture-settings: '${joined}' is not valid JSON`);
+    }
+    pairs = Object.entries(parsed as Record<string, unknown>).map(([k, v]) => [k, String(v)]);
+  } else {
+    pairs = joined.split(/[\s,]+/).filter(Boolean).map((word) => {
+      const eq = word.indexOf('=');
+      if (eq <= 0) throw new UsageError(`argument --capture-settings: '${word}' is not KEY=VALUE (keys: fileCount, fileSizeInBytes, sessionTimeLimitInSeconds)`);
+      return [word.slice(0, eq), word.slice(eq + 1)];
+    });
+  }
+  const out: Record<string, number> = {};
+  for (const [key, value] of pairs) {
+    const canonical = CAPTURE_SETTING_KEYS[key.replace(/[-_]/g, '').toLowerCase() as keyof typeof CAPTURE_SETTING_KEYS];
+    if (!canonical) throw new UsageError(`argument --capture-settings: unknown key '${key}' (keys: fileCount, fileSizeInBytes, sessionTimeLimitInSeconds)`);
+    out[canonical] = parseIntegerOption(`--capture-settings ${canonical}`, value, 0, CAPTURE_SETTING_MAX[canonical])!;
+  }
+  return out;
 }
 
 async function targetLocation(conn: ConnectedClient, targetId: string): Promise<string> {

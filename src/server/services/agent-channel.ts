@@ -3,26 +3,66 @@ import { redactUrl } from '../../storage/index.js';
 import { isTerminal } from './capture-status.js';
 import { targetStorage, type CaptureBody, type InstanceState } from './capture-types.js';
 import type { ServerContext } from './context.js';
-import { captureOrder, evaluateCapture } from './packet-captures.js';
+import { captureOrder, evaluateCapture, ringBlobLocation } from './packet-captures.js';
 import { blobStoreOf, hostFilesStore } from './storage-accounts.js';
 import { setAgentConnected } from './vms.js';
 import { recordLookbackState, sendLookbackSetting } from './lookback.js';
 import type { ResourceRecord } from '../../store/index.js';
 
 /** Where a host's file of a capture goes: the capture's storage account, or the server's host-files store when the capture keeps its file on the host and a user asked to download it. */
-export async function uploadDestination(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, vmKey: string, baseUrl: string) {
+export async function uploadDestination(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, vmKey: string, baseUrl: string, ringFileSequence?: number) {
+  // A scale-set instance's own blob; a ring (always one host: the API refuses fleet rings) names each file's blob from the capture's.
   const storage = targetStorage(rec.body._internal, vmKey);
   if (storage) {
     const account = await ctx.store.getResource(storage.accountKey);
     if (!account) return null;
-    return { store: blobStoreOf(ctx, account as never, baseUrl), location: { container: storage.container, blobPath: storage.blobPath } };
+    const location = ringFileSequence !== undefined ? ringBlobLocation(rec.body._internal, ringFileSequence)! : { container: storage.container, blobPath: storage.blobPath };
+    return { store: blobStoreOf(ctx, account as never, baseUrl), location };
   }
-  return { store: hostFilesStore(ctx, baseUrl), location: hostFileLocation(rec.body._internal.uid, vmKey) };
+  return { store: hostFilesStore(ctx, baseUrl), location: hostFileLocation(rec.body._internal.uid, vmKey, ringFileSequence) };
 }
 
-/** Location of a host's file in the server's host-files store. */
-export function hostFileLocation(captureUid: string, vmKey: string) {
-  return { container: 'captures', blobPath: `${captureUid}/${Buffer.from(vmKey).toString('base64url')}.cap` };
+/** Location of a host's file in the server's host-files store (for a ring, one per file sequence). */
+export function hostFileLocation(captureUid: string, vmKey: string, ringFileSequence?: number) {
+  const host = Buffer.from(vmKey).toString('base64url');
+  return { container: 'captures', blobPath: ringFileSequence !== undefined ? `${captureUid}/${host}/${ringFileSequence}.cap` : `${captureUid}/${host}.cap` };
+}
+
+/**
+ * Why a ring-file message does not fit the capture, or null: a sequence only for continuous
+ * captures, none for single-file ones, and never one the ring has already deleted on the host.
+ */
+async function ringMismatch(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, vmKey: string, ringFileSequence: number | undefined): Promise<string | null> {
+  const ring = rec.body._internal.ring;
+  if (!ring) return ringFileSequence === undefined ? null : 'the capture is not a continuous capture; it has no ring files';
+  if (ringFileSequence === undefined) return 'a continuous capture stores its ring files one by one (ringFileSequence missing)';
+  const oldest = (await hostState(ctx, rec, vmKey))?.ring?.oldestSequence ?? 1;
+  if (ringFileSequence < oldest) return `ring file ${ringFileSequence} was already deleted by the ring (the oldest kept is ${oldest})`;
+  return null;
+}
+
+async function hostState(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, vmKey: string): Promise<InstanceState | null> {
+  const rows = await ctx.store.listCaptureInstances<InstanceState>(rec.body._internal.uid);
+  return rows.find((r) => r.vmKey === vmKey)?.state ?? null;
+}
+
+/**
+ * The storage side of the ring's rule: every stored file of this host's ring below the sequence
+ * the host now reports as its oldest is deleted from the capture's storage account (or the
+ * server's host-files store). The range starts at the oldest the previous state reported, so each
+ * file is deleted once; a failure is logged and retried with the next state that moves the ring.
+ */
+async function deleteRotatedRingFiles(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, vmKey: string, previous: InstanceState | null, state: AgentCaptureState, baseUrl: string): Promise<void> {
+  if (!rec.body._internal.ring || !state.ring) return;
+  const from = previous?.ring?.oldestSequence ?? 1;
+  const to = state.ring.oldestSequence;
+  for (let sequence = from; sequence < to; sequence++) {
+    const dest = await uploadDestination(ctx, rec, vmKey, baseUrl, sequence);
+    if (!dest) return;
+    await dest.store.delete(dest.location).catch((error: unknown) => {
+      ctx.logger.warn({ capture: rec.id, sequence, reason: redactUrl(String((error as Error).message)) }, 'could not delete a ring file the host rotated out from storage');
+    });
+  }
 }
 
 /**
@@ -35,23 +75,34 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
       await setAgentConnected(ctx, vmKey, true, { agentVersion: msg.agentVersion, ...(msg.hostname !== '' ? { hostname: msg.hostname } : {}) });
       // The host's look-back setting again (it may have changed while the agent was away), before any re-sent capture order that may ask for the past.
       await sendLookbackSetting(ctx, vmKey);
-      await reconcileAgent(ctx, vmKey, msg.captures);
+      await reconcileAgent(ctx, vmKey, msg.captures, baseUrl);
       return;
     case 'lookback.state':
       await recordLookbackState(ctx, vmKey, msg.state);
       return;
     case 'capture.state':
-      if (!(await recordKnownState(ctx, vmKey, msg.state))) await recordState(ctx, vmKey, msg.state);
+      if (!(await recordKnownState(ctx, vmKey, msg.state))) await recordState(ctx, vmKey, msg.state, baseUrl);
       return;
     case 'upload.request': {
       const rec = await ctx.store.findCaptureByUid<CaptureBody>(msg.captureUid);
       // A grant writes into a storage account: only a host the capture runs on may get one.
-      const dest = rec && isOwnCapture(rec, vmKey) ? await uploadDestination(ctx, rec, vmKey, baseUrl) : null;
+      const dest = rec && isOwnCapture(rec, vmKey) && (msg.ringFileSequence === undefined || rec.body._internal.ring) ? await uploadDestination(ctx, rec, vmKey, baseUrl, msg.ringFileSequence) : null;
       if (!dest) {
         ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: 'the capture or its storage account no longer exists', retryable: false });
         return;
       }
-      const refusal = grantRefusal(rec!, msg.sizeInBytes, vmKey);
+      const mismatch = await ringMismatch(ctx, rec!, vmKey, msg.ringFileSequence);
+      if (mismatch !== null) {
+        ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: mismatch, retryable: false });
+        return;
+      }
+      let refusal: { reason: string; alreadyStored?: true } | null;
+      try {
+        refusal = msg.ringFileSequence !== undefined ? await ringGrantRefusal(rec!, dest, msg.sizeInBytes, msg.sha256) : grantRefusal(rec!, msg.sizeInBytes, vmKey);
+      } catch (error) {
+        ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: `storage unavailable: ${redactUrl(String((error as Error).message))}`, retryable: true });
+        return;
+      }
       if (refusal !== null) {
         ctx.logger.warn({ vm: vmKey, capture: rec!.id, sizeInBytes: msg.sizeInBytes, reason: refusal.reason }, 'refused an upload grant');
         ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, retryable: false, ...refusal });
@@ -69,11 +120,26 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
     }
     case 'upload.done': {
       const rec = await ctx.store.findCaptureByUid<CaptureBody>(msg.captureUid);
-      const dest = rec && isOwnCapture(rec, vmKey) ? await uploadDestination(ctx, rec, vmKey, baseUrl) : null;
+      const dest = rec && isOwnCapture(rec, vmKey) && (msg.ringFileSequence === undefined || rec.body._internal.ring) ? await uploadDestination(ctx, rec, vmKey, baseUrl, msg.ringFileSequence) : null;
       let ok = false;
       let reason: string | undefined;
+      const mismatch = dest ? await ringMismatch(ctx, rec!, vmKey, msg.ringFileSequence) : null;
       if (!dest) reason = 'the capture no longer exists';
-      else {
+      else if (mismatch !== null) {
+        // Rotated out while it was uploading: the ring's rule holds in storage too.
+        reason = mismatch;
+        if (msg.ringFileSequence !== undefined) await dest.store.delete(dest.location).catch(() => false);
+      } else if (msg.ringFileSequence !== undefined) {
+        try {
+          ok = await dest.store.verify(dest.location, { sizeInBytes: msg.sizeInBytes, sha256: msg.sha256 });
+          if (!ok) {
+            reason = 'the stored blob does not match the file (size or SHA-256)';
+            await dest.store.delete(dest.location).catch(() => false);
+          }
+        } catch (error) {
+          reason = `could not read the blob back: ${redactUrl(String((error as Error).message))}`;
+        }
+      } else {
         try {
           ok = await dest.store.verify(dest.location, { sizeInBytes: msg.sizeInBytes, sha256: msg.sha256 });
           if (!ok) {
@@ -126,6 +192,22 @@ export function grantRefusal(rec: ResourceRecord<CaptureBody>, sizeInBytes: numb
   return null;
 }
 
+/**
+ * Why a host may not have an upload grant for a ring file, or null: no file larger than the
+ * ring's fileSizeInBytes, and a blob already stored is never written again — when it is this
+ * very file (size and SHA-256 match) the host is told it is stored, otherwise (a torn earlier
+ * attempt) it is removed so the host's upload can take its place.
+ */
+async function ringGrantRefusal(rec: ResourceRecord<CaptureBody>, dest: NonNullable<Awaited<ReturnType<typeof uploadDestination>>>, sizeInBytes: number, sha256: string): Promise<{ reason: string; alreadyStored?: true } | null> {
+  const limit = rec.body._internal.ring!.fileSizeInBytes;
+  if (sizeInBytes > limit) return { reason: `the file is ${sizeInBytes} bytes, more than the ring's fileSizeInBytes of ${limit}` };
+  if ((await dest.store.stat(dest.location)) !== null) {
+    if (await dest.store.verify(dest.location, { sizeInBytes, sha256 })) return { reason: 'the ring file is already stored and verified; it is never overwritten', alreadyStored: true };
+    await dest.store.delete(dest.location);
+  }
+  return null;
+}
+
 /** Records that a capture's blob was read back and matched, so it is never granted for writing again. */
 async function markVerified(ctx: ServerContext, captureKey: string, vmKey: string, verified: { sizeInBytes: number; sha256: string }): Promise<void> {
   const current = await ctx.store.getResource<CaptureBody>(captureKey);
@@ -158,6 +240,8 @@ function routesOf(ctx: ServerContext): Map<string, CaptureRoute> {
 
 /** The fast path of a report on a known capture: stored (and acknowledged) without reading the capture; false to take the full path. */
 async function recordKnownState(ctx: ServerContext, vmKey: string, state: AgentCaptureState): Promise<boolean> {
+  // A ring's state moves the storage side of the ring (deletes rotated-out blobs): the full path compares it with the last one.
+  if (state.ring) return false;
   const route = routesOf(ctx).get(state.captureUid);
   if (!route || !route.targets.has(vmKey.toLowerCase())) return false;
   const stored = await ctx.store.upsertCaptureInstanceIfCaptureExists({ captureUid: state.captureUid, vmKey, captureKey: route.key, state: state as unknown as InstanceState & Record<string, unknown> });
@@ -168,7 +252,7 @@ async function recordKnownState(ctx: ServerContext, vmKey: string, state: AgentC
 }
 
 /** Stores a host's capture state if newer, acknowledges it, and moves the capture on. */
-async function recordState(ctx: ServerContext, vmKey: string, state: AgentCaptureState): Promise<ResourceRecord<CaptureBody> | null> {
+async function recordState(ctx: ServerContext, vmKey: string, state: AgentCaptureState, baseUrl: string): Promise<ResourceRecord<CaptureBody> | null> {
   const rec = await ctx.store.findCaptureByUid<CaptureBody>(state.captureUid);
   if (rec) {
     const routes = routesOf(ctx);
@@ -185,7 +269,9 @@ async function recordState(ctx: ServerContext, vmKey: string, state: AgentCaptur
     ctx.logger.warn({ vm: vmKey, capture: rec.id }, 'an agent reported on a capture of another host; ignored');
     return null;
   }
+  const previous = rec.body._internal.ring ? await hostState(ctx, rec, vmKey) : null;
   await ctx.store.upsertCaptureInstance({ captureUid: state.captureUid, vmKey, captureKey: rec.key, state: state as unknown as InstanceState & Record<string, unknown> });
+  if (rec.body._internal.ring && (previous === null || state.sequence > previous.sequence)) await deleteRotatedRingFiles(ctx, rec, vmKey, previous, state, baseUrl);
   ctx.hub.send(vmKey, { type: 'capture.ack', captureUid: state.captureUid, sequence: state.sequence });
   await evaluateCapture(ctx, rec.key);
   return rec;
@@ -197,11 +283,11 @@ async function recordState(ctx: ServerContext, vmKey: string, state: AgentCaptur
  * server believes are running but the agent no longer knows (host or agent restarted) end with
  * AgentStopped.
  */
-async function reconcileAgent(ctx: ServerContext, vmKey: string, reported: AgentCaptureState[]): Promise<void> {
+async function reconcileAgent(ctx: ServerContext, vmKey: string, reported: AgentCaptureState[], baseUrl: string): Promise<void> {
   const known = new Set<string>();
   for (const state of reported) {
     known.add(state.captureUid);
-    const rec = await recordState(ctx, vmKey, state);
+    const rec = await recordState(ctx, vmKey, state, baseUrl);
     if (rec?.body._internal.stopRequested && !isTerminal(state)) ctx.hub.send(vmKey, { type: 'capture.stop', captureUid: state.captureUid });
   }
   for (const rec of await ctx.store.listActiveCapturesForVm<CaptureBody>(vmKey)) {

@@ -32,6 +32,8 @@ export interface CaptureInternal {
   deleting: { deleteFiles: boolean } | null;
   /** True while the capture holds a session (counts against the per-location limit). */
   active: boolean;
+  /** Continuous capture only: the ring the hosts run (captureSettings with defaults filled in). */
+  ring?: { fileCount: number; fileSizeInBytes: number; sessionTimeLimitInSeconds: number };
 }
 
 /** Stored body of a packet capture. */

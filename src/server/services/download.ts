@@ -6,7 +6,7 @@ import { mergeCaptures, type MergeFormat } from '../../pcap/index.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { hostFileLocation, uploadDestination } from './agent-channel.js';
 import { isTerminal } from './capture-status.js';
-import type { CaptureBody, CaptureTarget } from './capture-types.js';
+import type { CaptureBody, CaptureTarget, InstanceState } from './capture-types.js';
 import { agentConnectedAnywhere, type ServerContext } from './context.js';
 import { captureStates } from './packet-captures.js';
 import { hostFilesStore } from './storage-accounts.js';
@@ -25,7 +25,7 @@ export interface CaptureFileStream {
  * kept only on the host (filePath) — fetched from the host through its agent into the server's
  * host-files store first. Refuses while the capture still runs (the file is not complete).
  */
-export async function openCaptureFile(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, instance: string | undefined, baseUrl: string): Promise<CaptureFileStream> {
+export async function openCaptureFile(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, instance: string | undefined, baseUrl: string, ringFile?: string): Promise<CaptureFileStream> {
   const internal = rec.body._internal;
   let target: CaptureTarget | undefined = internal.targets[0];
   if (instance !== undefined) {
@@ -34,6 +34,7 @@ export async function openCaptureFile(ctx: ServerContext, rec: ResourceRecord<Ca
   }
   if (!target) throw new ApiError('FileNotAvailable', `Capture '${rec.name}' has no host.`);
   const state = (await captureStates(ctx, rec)).get(target.vmKey)!;
+  if (internal.ring || ringFile !== undefined) return openRingFile(ctx, rec, target, state, baseUrl, ringFile);
   if (!isTerminal(state)) throw new ApiError('FileNotAvailable', `Capture '${rec.name}' is ${state.status} on '${target.vmName}'; stop it (nw network watcher packet-capture stop) before downloading its file.`);
   if (!state.file) throw new ApiError('FileNotAvailable', `Capture '${rec.name}' produced no file on '${target.vmName}'${state.errorMessage ? `: ${state.errorMessage}` : ''}.`);
   const fileName = `${rec.name}${internal.targets.length > 1 ? `_${target.vmName}` : ''}.cap`;
@@ -93,4 +94,37 @@ export async function openMergedCaptureFile(ctx: ServerContext, rec: ResourceRec
   }
   const comment = `netwatcher capture ${rec.id}; filter: ${internal.bpfExpression || '(none)'}; hosts: ${withFile.map((t) => t.computerName ?? t.vmName).join(', ')}${without.length ? `; without a file: ${without.map((t) => t.computerName ?? t.vmName).join(', ')}` : ''}`;
   return { stream: Readable.from(mergeCaptures(sources, format, comment)), fileName: `${rec.name}.${format === 'pcapng' ? 'pcapng' : 'pcap'}` };
+}
+
+/**
+ * Opens one closed file of a continuous capture's ring — also while the ring still runs, as each
+ * file is final once closed: from the storage account once stored, or fetched from the host.
+ */
+async function openRingFile(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, target: CaptureTarget, state: InstanceState, baseUrl: string, name: string | undefined): Promise<CaptureFileStream> {
+  const internal = rec.body._internal;
+  const files = state.ring?.files ?? [];
+  if (!internal.ring) throw new ApiError('InvalidParameter', `Capture '${rec.name}' is not a continuous capture; it has one file (omit 'file').`, { target: 'file' });
+  if (name === undefined) throw new ApiError('InvalidParameter', `Capture '${rec.name}' is a continuous capture: name one of its files with 'file' (${files.map((f) => f.name).join(', ') || 'none closed yet'}), or download them all with 'nw network watcher packet-capture download --all-files'.`, { target: 'file' });
+  const file = files.find((f) => f.name === name);
+  if (!file) throw new ApiError('FileNotAvailable', `Capture '${rec.name}' has no file '${name}' on '${target.vmName}'${files.length ? `; its files: ${files.map((f) => f.name).join(', ')}` : ''} (the ring deletes its oldest files).`, { target: 'file' });
+  const about = { fileName: file.name, instance: target.vmName, kernelPacketsDropped: state.kernelPacketsDropped, kernelPacketsReceived: state.kernelPacketsReceived };
+  if (internal.storage) {
+    if (!file.stored) throw new ApiError('FileNotAvailable', `Ring file '${name}' of capture '${rec.name}' is not in storage yet.${state.errors.includes('StorageFailed') ? ` Storing it failed (${state.errorMessage ?? 'StorageFailed'}); the host keeps the file and retries.` : ' The upload is in progress.'}`);
+    const dest = await uploadDestination(ctx, rec, target.vmKey, baseUrl, file.sequence);
+    if (!dest) throw new ApiError('FileNotAvailable', `The storage account of capture '${rec.name}' no longer exists.`);
+    return { ...(await dest.store.openRead(dest.location)), sha256: file.sha256, ...about };
+  }
+  const store = hostFilesStore(ctx, baseUrl);
+  const location = hostFileLocation(internal.uid, target.vmKey, file.sequence);
+  const present = async () => (await store.stat(location))?.sizeInBytes === file.sizeInBytes;
+  if (!(await present())) {
+    if (!(await agentConnectedAnywhere(ctx, target.vmKey))) throw new ApiError('AgentUnavailable', `Ring file '${name}' of capture '${rec.name}' is kept on '${target.vmName}', whose agent is not connected; try again when it is.`);
+    ctx.hub.send(target.vmKey, { type: 'file.fetch', requestId: randomUUID(), captureUid: internal.uid, ringFileSequence: file.sequence });
+    const deadline = Date.now() + HOST_FETCH_TIMEOUT_IN_MS;
+    while (!(await present())) {
+      if (Date.now() > deadline) throw new ApiError('AgentUnavailable', `'${target.vmName}' did not send ring file '${name}' of capture '${rec.name}' in time; try again.`);
+      await sleep(200);
+    }
+  }
+  return { ...(await store.openRead(location)), sha256: file.sha256, ...about };
 }

@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { posix } from 'node:path';
 import { ApiError, armIdKey, buildArmId, parseArmId } from '../../lib/index.js';
 import { checkBpfExpression, compileFilters, normalizeFilters } from '../../filter/index.js';
-import { PACKET_CAPTURE_LIMITS, assertResourceName, type AgentCaptureOrder, type PacketCaptureCreateRequest } from '../../model/index.js';
+import { CAPTURE_SETTINGS_LIMITS, PACKET_CAPTURE_LIMITS, assertResourceName, effectiveCaptureSettings, type AgentCaptureOrder, type AgentRingFile, type EffectiveCaptureSettings, type PacketCaptureCreateRequest } from '../../model/index.js';
+import { MAX_SNAP_LENGTH_IN_BYTES, ringFileName, ringTcpdumpFileSizeInMillions } from '../../capture/index.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { resolveCaptureLocation } from '../../storage/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
@@ -76,21 +77,65 @@ async function allReleasedForDelete(ctx: ServerContext, states: Map<string, Inst
 }
 
 /**
- * Refuses the continuous-capture properties the engine does not honour yet: an accepted property
- * must never be silently ignored (issue 13), so the request fails naming the property.
+ * Azure's continuous-capture rules (reference/azure-packet-capture-api.md §2.2–2.5), checked
+ * before anything is written. Returns the ring to run (defaults filled in) for
+ * `continuousCapture: true`, null otherwise. What the ring cannot honour is refused naming the
+ * property, never ignored: timeLimitInSeconds and totalBytesPerSession bound single-file captures
+ * (a ring's length is sessionTimeLimitInSeconds, its size fileCount × fileSizeInBytes), so only
+ * their defaults — which Azure's clients may send on their own — are accepted alongside.
  */
-function assertContinuousSupported(p: PacketCaptureCreateRequest['properties']): void {
-  if (p.continuousCapture === true) {
-    throw new ApiError('InvalidParameter', 'properties.continuousCapture true (ring-buffer capture) is not supported yet; omit it or set it to false and use timeLimitInSeconds / totalBytesPerSession.', { target: 'properties.continuousCapture' });
-  }
-  if (p.captureSettings !== undefined) {
-    throw new ApiError('InvalidParameter', 'properties.captureSettings (fileCount, fileSizeInBytes, sessionTimeLimitInSeconds) applies only to continuous capture, which is not supported yet; omit it.', { target: 'properties.captureSettings' });
-  }
+export function continuousRing(p: PacketCaptureCreateRequest['properties']): EffectiveCaptureSettings | null {
   // Azure: filePath is invalid whenever continuousCapture is given (true or false); localPath is the one to use.
-  if (p.continuousCapture === false && p.storageLocation.filePath) {
+  if ((p.continuousCapture === true || p.continuousCapture === false) && p.storageLocation.filePath) {
     throw new ApiError('InvalidParameter', 'properties.storageLocation.filePath is invalid when properties.continuousCapture is set; use properties.storageLocation.localPath.', { target: 'properties.storageLocation.filePath' });
   }
+  if (p.continuousCapture !== true) {
+    if (p.captureSettings !== undefined) {
+      throw new ApiError('InvalidParameter', 'properties.captureSettings (fileCount, fileSizeInBytes, sessionTimeLimitInSeconds) applies only to continuous capture; set properties.continuousCapture to true or omit captureSettings.', { target: 'properties.captureSettings' });
+    }
+    return null;
+  }
+  const ring = effectiveCaptureSettings(p.captureSettings);
+  if (ring.fileCount < 2) {
+    // With one file the ring would delete each file the moment the next starts, before it could be stored.
+    throw new ApiError('InvalidParameter', 'properties.captureSettings.fileCount must be at least 2: with one file each file would be deleted as the next one starts, before it could be stored.', { target: 'properties.captureSettings.fileCount' });
+  }
+  const snap = p.bytesToCapturePerPacket ?? 0;
+  try {
+    ringTcpdumpFileSizeInMillions(ring.fileSizeInBytes, snap);
+  } catch {
+    const min = minRingFileSizeInBytes(snap);
+    throw new ApiError('InvalidParameter', `properties.captureSettings.fileSizeInBytes ${ring.fileSizeInBytes} is too small: a ring file holds at least 1,000,000 bytes plus one whole packet record (tcpdump switches files in whole millions of bytes, after the packet that passes them), so with bytesToCapturePerPacket ${snap}${snap === 0 ? ' (whole packets, up to 262,144 bytes)' : ''} the smallest is ${min}. Use a larger fileSizeInBytes or a smaller bytesToCapturePerPacket (2000 allows 1,002,016).`, { target: 'properties.captureSettings.fileSizeInBytes' });
+  }
+  if (p.timeLimitInSeconds !== undefined && p.timeLimitInSeconds !== PACKET_CAPTURE_LIMITS.defaultTimeLimitInSeconds) {
+    throw new ApiError('InvalidParameter', `properties.timeLimitInSeconds does not apply to continuous capture; set the session's length with properties.captureSettings.sessionTimeLimitInSeconds (up to ${CAPTURE_SETTINGS_LIMITS.maxSessionTimeLimitInSeconds}).`, { target: 'properties.timeLimitInSeconds' });
+  }
+  if (p.totalBytesPerSession !== undefined && p.totalBytesPerSession !== PACKET_CAPTURE_LIMITS.defaultTotalBytesPerSession) {
+    throw new ApiError('InvalidParameter', 'properties.totalBytesPerSession does not apply to continuous capture: a ring holds at most fileCount × fileSizeInBytes; set properties.captureSettings instead.', { target: 'properties.totalBytesPerSession' });
+  }
+  return ring;
 }
+
+/** The smallest ring file for a snap length: one million bytes plus one whole record (see ringTcpdumpFileSizeInMillions). */
+export function minRingFileSizeInBytes(snapLengthInBytes: number): number {
+  const snap = snapLengthInBytes === 0 || snapLengthInBytes > MAX_SNAP_LENGTH_IN_BYTES ? MAX_SNAP_LENGTH_IN_BYTES : snapLengthInBytes;
+  return 1_000_000 + 16 + snap;
+}
+
+/**
+ * Where file `sequence` of a continuous capture's ring goes in its storage account: beside the
+ * capture's blob path, in a folder of its name (…/packetcapture_16_39_41_077.cap →
+ * …/packetcapture_16_39_41_077/ring-000003.cap), named as on the host. The server computes it
+ * from the sequence alone, so an agent can never name (or have deleted) any other blob.
+ */
+export function ringBlobLocation(internal: CaptureInternal, sequence: number): { container: string; blobPath: string } | null {
+  if (!internal.storage) return null;
+  const folder = internal.storage.blobPath.replace(/\.cap$/i, '');
+  return { container: internal.storage.container, blobPath: `${folder}/${ringFileName(internal.localFilePath ?? RING_SPOOL_NAME, sequence)}` };
+}
+
+/** The ring's file name base when the capture keeps no file on the host (the agent spools ring.cap → ring-000001.cap …). */
+export const RING_SPOOL_NAME = 'ring.cap';
 
 /**
  * Validates and starts a capture (PacketCaptures_Create). Everything is checked before anything
@@ -111,11 +156,19 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
     await checkBpfExpression(bpfExpression, { tcpdumpPath: ctx.config.tcpdumpPath });
   }
 
-  assertContinuousSupported(p);
+  const ring = continuousRing(p);
+  // Not supported together yet, so refused rather than half done: a ring's files merged with a
+  // buffer's past, and a ring on several hosts (its blobs are named per capture, not per host).
+  if (ring && p.lookbackInSeconds !== undefined) {
+    throw new ApiError('InvalidParameter', 'properties.lookbackInSeconds is not supported with continuousCapture true; start the ring without it (a ring keeps the past itself: its oldest files).', { target: 'properties.lookbackInSeconds' });
+  }
+  if (ring && (p.targetType === 'AzureVMSS' || p.targetSelector !== undefined)) {
+    throw new ApiError('InvalidParameter', 'continuousCapture true is supported on one virtual machine only, not on a scale set or a target selector; start one ring per host.', { target: 'properties.continuousCapture' });
+  }
   const sl = p.storageLocation;
   const filePathInput = sl.filePath || sl.localPath || '';
   if (!sl.storageId && !filePathInput) {
-    throw new ApiError('MissingRequiredProperty', 'properties.storageLocation needs storageId (a storage account) or filePath (a path on the host under /var/captures), or both.', { target: 'properties.storageLocation' });
+    throw new ApiError('MissingRequiredProperty', `properties.storageLocation needs storageId (a storage account) or ${p.continuousCapture === true || p.continuousCapture === false ? 'localPath' : 'filePath'} (a path on the host under /var/captures), or both.`, { target: 'properties.storageLocation' });
   }
   // The request's own mistakes before the state of the world (VM, agent), so fixing one never reveals another.
   const localFilePath = filePathInput ? validateCaptureFilePath(filePathInput, sl.filePath ? 'properties.storageLocation.filePath' : 'properties.storageLocation.localPath') : null;
@@ -183,7 +236,7 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
     ...(host.body.properties.osProfile ? { computerName: host.body.properties.osProfile.computerName } : {}),
     ...(instanceBlobPaths.has(host.key) ? { blobPath: instanceBlobPaths.get(host.key)! } : {}),
   }));
-  const internal: CaptureInternal = { uid: randomUUID(), createdAt: createdAt.toISOString(), location, bpfExpression, targets, storage, localFilePath, stopRequested: false, deleting: null, active: true };
+  const internal: CaptureInternal = { uid: randomUUID(), createdAt: createdAt.toISOString(), location, bpfExpression, targets, storage, localFilePath, stopRequested: false, deleting: null, active: true, ...(ring ? { ring } : {}) };
   const properties = {
     provisioningState: 'Updating',
     target: resolved.targetId,
@@ -199,6 +252,7 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
     filters,
     ...(p.continuousCapture !== undefined ? { continuousCapture: p.continuousCapture } : {}),
     ...(p.lookbackInSeconds !== undefined ? { lookbackInSeconds: p.lookbackInSeconds } : {}),
+    ...(ring ? { captureSettings: ring } : {}),
   };
   const inserted = await ctx.store.insertResource<CaptureBody>({
     key: armIdKey(id), type: 'packetCapture', parentKey: watcher.key, id, name, subscriptionId: sub, resourceGroup: watcher.resourceGroup, location,
@@ -240,6 +294,7 @@ export function captureOrder(rec: ResourceRecord<CaptureBody>): AgentCaptureOrde
     localFilePath: internal.localFilePath,
     upload: internal.storage !== null,
     ...(typeof p.lookbackInSeconds === 'number' ? { lookbackInSeconds: p.lookbackInSeconds, createdAt: internal.createdAt } : {}),
+    ...(internal.ring ? { ring: internal.ring } : {}),
   };
 }
 
@@ -297,10 +352,13 @@ async function finalizeDelete(ctx: ServerContext, rec: ResourceRecord<CaptureBod
     const account = await ctx.store.getResource(internal.storage.accountKey);
     if (account) {
       const blobs = blobStoreOf(ctx, account as never, 'http://localhost');
-      // One blob per scale-set instance, else the capture's one.
-      const paths = new Set(internal.targets.map((t) => targetStorage(internal, t.vmKey)!.blobPath));
-      for (const blobPath of paths) {
-        await blobs.delete({ container: internal.storage.container, blobPath }).catch((error: unknown) => {
+      // A ring's files are one blob each: those its hosts still list (older ones the ring deleted already).
+      const locations = internal.ring
+        ? [...(await captureStates(ctx, rec)).values()].flatMap((s) => s.ring?.files ?? []).map((f) => ringBlobLocation(internal, f.sequence)!)
+        // One blob per scale-set instance, else the capture's one.
+        : [...new Set(internal.targets.map((t) => targetStorage(internal, t.vmKey)!.blobPath))].map((blobPath) => ({ container: internal.storage!.container, blobPath }));
+      for (const location of locations) {
+        await blobs.delete(location).catch((error: unknown) => {
           ctx.logger.warn({ err: error, capture: rec.id }, 'could not delete the capture file from storage');
         });
       }
@@ -362,14 +420,16 @@ export async function captureStatusView(ctx: ServerContext, rec: ResourceRecord<
   const lookbackInSeconds = rec.body.properties['lookbackInSeconds'];
   const lookbackAsked = typeof lookbackInSeconds === 'number';
   const account = internal.storage ? await ctx.store.getResource(internal.storage.accountKey) : null;
+  const blobs = account ? blobStoreOf(ctx, account as never, baseUrl) : null;
   const instances = internal.targets.map((t) => {
     const s = states.get(t.vmKey)!;
-    const own = t.blobPath && account ? { storagePath: blobStoreOf(ctx, account as never, baseUrl).blobUrl({ container: internal.storage!.container, blobPath: t.blobPath }) } : {};
+    const own = t.blobPath && blobs ? { storagePath: blobs.blobUrl({ container: internal.storage!.container, blobPath: t.blobPath }) } : {};
     return {
       target: t.vmId, ...(t.instanceId !== undefined ? { instanceId: t.instanceId, computerName: t.computerName ?? null } : {}), ...own, packetCaptureStatus: s.status, captureStartTime: s.captureStartTime, stopReason: s.stopReason, packetCaptureError: s.errors,
       errorMessage: s.errorMessage, packetsCaptured: s.packetsCaptured, bytesCaptured: s.bytesCaptured, kernelPacketsDropped: s.kernelPacketsDropped, kernelPacketsReceived: s.kernelPacketsReceived,
       file: s.file ? { sizeInBytes: s.file.sizeInBytes, sha256: s.file.sha256, stored: s.file.stored, localPath: internal.localFilePath } : null,
       ...(lookbackAsked ? { lookbackStartTime: s.lookback?.startTime ?? null, lookbackPacketsCaptured: s.lookback?.packets ?? 0, lookbackReason: s.lookback ? s.lookback.reason : (isTerminal(s) ? 'the host reported no look-back' : null) } : {}),
+      ...(internal.ring ? { filesDeleted: s.ring?.filesDeleted ?? 0, files: (s.ring?.files ?? []).map((f) => ringFileView(f, t.vmName)) } : {}),
     };
   });
   const sum = (f: (i: (typeof instances)[number]) => number | null) => instances.reduce((a, i) => a + (f(i) ?? 0), 0);
@@ -386,8 +446,20 @@ export async function captureStatusView(ctx: ServerContext, rec: ResourceRecord<
     storagePath: await storagePathOf(ctx, rec, baseUrl),
     // Look-back (netwatcher's own): how far back the file really reaches — the latest of the hosts' starts, null until known or when the buffer gave nothing.
     ...(lookbackAsked ? lookbackSummary(internal.createdAt, lookbackInSeconds, instances) : {}),
+    // Continuous capture: every host's ring files, oldest first (netwatcher's additive field).
+    ...(internal.ring ? { files: instances.flatMap((i) => i.files ?? []), filesDeleted: instances.reduce((a, i) => a + (i.filesDeleted ?? 0), 0) } : {}),
     instances,
   };
+
+  function ringFileView(f: AgentRingFile, instance: string): Record<string, unknown> {
+    const location = ringBlobLocation(internal, f.sequence);
+    return {
+      name: f.name, sequence: f.sequence, instance,
+      firstPacketTime: f.firstPacketTime, lastPacketTime: f.lastPacketTime, packetsCaptured: f.packetsCaptured, sizeInBytes: f.sizeInBytes, sha256: f.sha256, stored: f.stored,
+      storagePath: location && blobs ? blobs.blobUrl(location) : '',
+      localPath: internal.localFilePath ? posix.join(posix.dirname(internal.localFilePath), f.name) : null,
+    };
+  }
 }
 
 function lookbackSummary(createdAt: string, lookbackInSeconds: number, instances: Array<{ lookbackStartTime?: string | null; lookbackReason?: string | null }>): Record<string, unknown> {

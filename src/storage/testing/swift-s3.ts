@@ -137,7 +137,14 @@ export async function startSwiftS3(dataDir: string, placement: TestServerPlaceme
   ];
   const start = async (): Promise<void> => {
     running = servers.map(([binary, conf]) => spawnTracked(`/usr/bin/${binary}`, [join(dataDir, conf)], { env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, ...(where.netns ? { netns: where.netns } : {}) }));
-    await Promise.all(servers.map(([, , port], index) => waitForPort(port, 30_000, running[index]?.child, () => running[index]?.output() ?? '', where.probeHost)));
+    try {
+      // Python's start is slow on a loaded machine (CI runs many suites at once): a minute, not 30 s.
+      await Promise.all(servers.map(([, , port], index) => waitForPort(port, 60_000, running[index]?.child, () => running[index]?.output() ?? '', where.probeHost)));
+    } catch (error) {
+      // Never leave the servers that did start behind (they would keep the test process alive).
+      for (const r of running) r.child.kill('SIGKILL');
+      throw error;
+    }
   };
   await start();
   return {
