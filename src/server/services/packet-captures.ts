@@ -178,6 +178,9 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
   const targetType = resolved.targetType;
   const scaleSet = resolved.scaleSet;
   const vm = resolved.hosts[0]!.vm;
+  if (ring && (resolved.scaleSet || resolved.hosts.length > 1)) {
+    throw new ApiError('InvalidParameter', 'continuousCapture true is supported on one virtual machine only, not on a scale set or a target selector; start one ring per host.', { target: 'properties.continuousCapture' });
+  }
   // An accepted property is never ignored: look-back needs the host's buffer, so a host without
   // one is refused now, naming the property and the command that enables it (docs/continuous.md).
   const withoutBuffer = p.lookbackInSeconds === undefined ? undefined : resolved.hosts.find((h) => lookbackOf(h.vm) === null)?.vm;
