@@ -4,9 +4,11 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_KERNEL_BUFFER_IN_KIB, isListeningLine, parseTcpdumpStats, startCapture } from '../../src/capture/index.js';
+import { DEFAULT_KERNEL_BUFFER_IN_KIB, isListeningLine, parseTcpdumpStats, startCapture, startLookbackBuffer } from '../../src/capture/index.js';
+import type { LookbackBuffer } from '../../src/capture/index.js';
 import { countPcapRecords } from './count-records.js';
 import type { CaptureOutcome } from '../../src/capture/index.js';
 import { findTcpdumpPid, processCpuSeconds } from './cpu.js';
@@ -14,10 +16,13 @@ import type { EngineChildRequest } from './engine-child.js';
 import type { FidelityLab, Load, LoadResult } from './lab.js';
 
 /** Which program captured ('none': the load alone, for the load generator's own loss). */
-export type Capturer = 'none' | 'bare' | 'bare-B' | 'agent' | 'agent-immediate' | 'agent-previous' | 'netwatcher';
+export type Capturer = 'none' | 'bare' | 'bare-B' | 'agent' | 'agent-immediate' | 'agent-previous' | 'agent-lookback' | 'netwatcher';
 
 /** Every capturer the bench knows. */
-export const CAPTURERS: Capturer[] = ['none', 'bare', 'bare-B', 'agent', 'agent-immediate', 'agent-previous', 'netwatcher'];
+export const CAPTURERS: Capturer[] = ['none', 'bare', 'bare-B', 'agent', 'agent-immediate', 'agent-previous', 'agent-lookback', 'netwatcher'];
+
+/** The look-back buffer of 'agent-lookback' (issue 13): the issue's example, 120 s and 256 MiB at 128 bytes per packet. */
+export const BENCH_LOOKBACK = { seconds: 120, maxSizeInBytes: 256 * 1024 * 1024, snapLengthInBytes: 128 } as const;
 
 /** CPU seconds of one trial, split by process; null where not measured. */
 export interface TrialCpu {
@@ -35,6 +40,8 @@ export interface TrialCpu {
    * metrics and heartbeats. Paid whether or not a capture runs, so left out of the capture's cost.
    */
   agentIdle: number | null;
+  /** 'agent-lookback': the look-back buffer's tcpdump, while the load ran. */
+  lookbackProcess?: number | null;
 }
 
 /** CPU seconds of `pid` per second over `ms` of idling (null if it is gone). */
@@ -78,6 +85,8 @@ export interface TrialResult {
    * so run.ts repeats the round with a shorter load instead of comparing it.
    */
   capped: boolean;
+  /** 'agent-lookback': what the buffer held at the end of the load (bytes on disk, packets, kernel drops, tcpdump's resident memory in KiB). */
+  lookback?: { sizeInBytes: number; packetsCaptured: number; kernelPacketsDropped: number; residentKiB: number | null };
 }
 
 const NO_CPU: TrialCpu = { captureProcess: null, agent: null, server: null, agentAfterStop: null, agentIdle: null };
@@ -89,13 +98,14 @@ const NO_CPU: TrialCpu = { captureProcess: null, agent: null, server: null, agen
  */
 export function loadCpuSeconds(t: TrialResult): number | null {
   if (t.cpu.captureProcess === null) return null;
-  return t.cpu.captureProcess + (t.cpu.agent ?? 0);
+  return t.cpu.captureProcess + (t.cpu.agent ?? 0) + (t.cpu.lookbackProcess ?? 0);
 }
 
 /** The same without what the agent's process uses when idle: what the capture itself costs the host. */
 export function captureCostCpuSeconds(t: TrialResult): number | null {
   if (t.cpu.captureProcess === null) return null;
-  return t.cpu.captureProcess + Math.max(0, (t.cpu.agent ?? 0) - (t.cpu.agentIdle ?? 0));
+  // The look-back buffer's tcpdump ('agent-lookback') is paid only because the buffer runs: a cost, not idle use.
+  return t.cpu.captureProcess + Math.max(0, (t.cpu.agent ?? 0) - (t.cpu.agentIdle ?? 0)) + (t.cpu.lookbackProcess ?? 0);
 }
 
 /** Runs the load with no capture at all. */
@@ -189,7 +199,7 @@ export async function runAgentTrial(
   snapLengthInBytes: number,
   durationInSeconds: number,
   outputPath: string,
-  variant: 'agent' | 'agent-immediate' | 'agent-previous',
+  variant: 'agent' | 'agent-immediate' | 'agent-previous' | 'agent-lookback',
   byteBudget: number,
 ): Promise<Omit<TrialResult, 'repetition'>> {
   const immediateMode = variant === 'agent-immediate';
@@ -199,8 +209,17 @@ export async function runAgentTrial(
     child.send({ type: 'cpu' } satisfies EngineChildRequest);
     return (await reply).cpuSeconds;
   };
-  const idleRate = await idleCpuRate(ownCpu);
-  {
+  // 'agent-lookback': the same capture with the host's look-back buffer running beside it on the same interface.
+  let buffer: LookbackBuffer | null = null;
+  let bufferDir: string | null = null;
+  try {
+    if (variant === 'agent-lookback') {
+      bufferDir = await mkdtemp(join(dirname(outputPath), 'lookback-'));
+      buffer = startLookbackBuffer({ interfaceName: lab.serverInterface, ...BENCH_LOOKBACK, dir: bufferDir }, { commandPrefix: ['ip', 'netns', 'exec', lab.server.name] });
+      await buffer.started;
+    }
+    // The engine's process alone (the buffer's tcpdump is measured apart): its idle rate is the same with or without the buffer.
+    const idleRate = await idleCpuRate(ownCpu);
     const request: EngineChildRequest = {
       type: 'start',
       spec: {
@@ -223,11 +242,16 @@ export async function runAgentTrial(
     const tcpdumpPid = pid ?? (await findTcpdumpPid(lab.serverInterface));
     const tcpdumpAtStart = tcpdumpPid === null ? null : await processCpuSeconds(tcpdumpPid);
     const ownAtStart = await ownCpu();
+    // `ip netns exec` and setpriv exec in place: the buffer's pid is its tcpdump's.
+    const bufferAtStart = buffer?.pid ? await processCpuSeconds(buffer.pid) : null;
     const windowStarted = Date.now();
     const loadResult = await lab.runLoad(load, durationInSeconds);
     const tcpdumpAtEnd = tcpdumpPid === null ? null : await processCpuSeconds(tcpdumpPid);
     const ownAtEnd = await ownCpu();
+    const bufferAtEnd = buffer?.pid ? await processCpuSeconds(buffer.pid) : null;
     const windowInSeconds = (Date.now() - windowStarted) / 1000;
+    const bufferStatus = buffer?.status() ?? null;
+    const residentKiB = buffer?.pid ? await residentKiBOf(buffer.pid) : null;
     const stopStarted = Date.now();
     const stopped = nextMessage<{ outcome: CaptureOutcome; cpuAfterStopSeconds: number }>(child, 'stopped');
     child.send({ type: 'stop' } satisfies EngineChildRequest);
@@ -255,10 +279,25 @@ export async function runAgentTrial(
         server: null,
         agentAfterStop: cpuAfterStopSeconds,
         agentIdle: idleRate === null ? null : idleRate * windowInSeconds,
+        ...(buffer !== null ? { lookbackProcess: bufferAtStart === null || bufferAtEnd === null ? null : bufferAtEnd - bufferAtStart } : {}),
       },
       durationInSeconds,
       capped: outcome.stopReason === 'SizeExceeded',
+      ...(bufferStatus !== null ? { lookback: { sizeInBytes: bufferStatus.sizeInBytes, packetsCaptured: bufferStatus.packetsCaptured, kernelPacketsDropped: bufferStatus.kernelPacketsDropped, residentKiB } } : {}),
     };
+  } finally {
+    await buffer?.stop();
+    if (bufferDir !== null) await rm(bufferDir, { recursive: true, force: true });
+  }
+}
+
+/** VmRSS of a process in KiB, or null. */
+async function residentKiBOf(pid: number): Promise<number | null> {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
   }
 }
 

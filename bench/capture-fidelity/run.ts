@@ -8,6 +8,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { LOOKBACK_KERNEL_BUFFER_IN_KIB } from '../../src/capture/index.js';
 import { CAPTURERS, captureCostCpuSeconds, closeEngineChild, loadCpuSeconds, runAgentTrial, runBareTrial, runNoCaptureTrial } from './capturers.js';
 import { runProductTrial, startProduct, type Product } from './product.js';
 import type { Capturer, TrialResult } from './capturers.js';
@@ -155,7 +156,8 @@ function printTrial(t: TrialResult): void {
       fmt(perPacketInMicros(t.cpu.agentAfterStop, t), 2).padStart(8),
       fmt(perPacketInMicros(t.cpu.agentIdle, t), 2).padStart(8),
       `${t.durationInSeconds} s${t.capped ? ' CAPPED: reached the byte budget, round repeated with a shorter load' : ''}`,
-    ].join('  ') + '\n',
+    ].join('  ') + '\n' +
+      (t.lookback ? `                 look-back buffer: tcpdump ${fmt(perPacketInMicros(t.cpu.lookbackProcess ?? null, t), 2)} µs/pkt, ${t.lookback.packetsCaptured} packets, ${(t.lookback.sizeInBytes / 1048576).toFixed(1)} MiB on disk, ${t.lookback.kernelPacketsDropped} kernel drops, tcpdump RSS ${t.lookback.residentKiB ?? '-'} KiB (+ its ${LOOKBACK_KERNEL_BUFFER_IN_KIB / 1024} MiB kernel ring)\n` : ''),
   );
 }
 
@@ -192,6 +194,10 @@ interface Comparison {
   /** The load generator's loss (UDP, %) with this capture, and with none. */
   loadLossPercent: Spread | null;
   loadLossWithoutCapturePercent: Spread | null;
+  /** 'agent-lookback': its share ÷ the same capture's without the buffer ('agent'), per pair. */
+  shareVsWithoutLookback?: Spread | null;
+  /** 'agent-lookback': CPU per packet (capture + engine + buffer) ÷ the same capture's without the buffer, per pair. */
+  cpuVsWithoutLookback?: Spread | null;
 }
 
 function compare(results: TrialResult[], settings: Settings): Comparison[] {
@@ -200,7 +206,7 @@ function compare(results: TrialResult[], settings: Settings): Comparison[] {
     for (const load of settings.loads) {
       const of = (c: Capturer): TrialResult[] => results.filter((r) => r.capturer === c && r.load === load.name && r.snapLengthInBytes === snap);
       const at = (c: Capturer, rep: number): TrialResult | undefined => of(c).find((r) => r.repetition === rep);
-      for (const capturer of settings.capturers.filter((c) => c === 'agent' || c === 'netwatcher' || c === 'agent-immediate' || c === 'agent-previous')) {
+      for (const capturer of settings.capturers.filter((c) => c === 'agent' || c === 'netwatcher' || c === 'agent-immediate' || c === 'agent-previous' || c === 'agent-lookback')) {
         const ratios = (baseline: Capturer, f: (t: TrialResult) => number | null): Array<number | null> =>
           of(capturer).map((t) => {
             const b = at(baseline, t.repetition);
@@ -227,6 +233,8 @@ function compare(results: TrialResult[], settings: Settings): Comparison[] {
           keptVsBareB: spread(ratios('bare-B', (t) => t.captured)),
           loadLossPercent: spread(of(capturer).map((t) => t.loadResult.lostPercent)),
           loadLossWithoutCapturePercent: spread(of('none').map((t) => t.loadResult.lostPercent)),
+          // The look-back row (issue 13): the same engine capture with the buffer on ÷ without it, same pair.
+          ...(capturer === 'agent-lookback' ? { shareVsWithoutLookback: spread(ratios('agent', share)), cpuVsWithoutLookback: spread(ratios('agent', cpuLoad)) } : {}),
         });
       }
     }
@@ -334,7 +342,8 @@ async function main(): Promise<void> {
           `    share ÷ bare -B ${fmtSpread(c.shareVsBareB)}   share ÷ bare (default buffer) ${fmtSpread(c.shareVsBare)}   bare's own share ${fmtSpread(c.bareShare)}\n` +
           `    packets kept ÷ bare -B's ${fmtSpread(c.keptVsBareB)}\n` +
           `    cpu/pkt (capture process + agent) ÷ bare -B: while loaded ${fmtSpread(c.cpuVsBareB, 2)}, above the agent's idle use ${fmtSpread(c.captureCostVsBareB, 2)}, with the final cut+hash ${fmtSpread(c.cpuWithFinishVsBareB, 2)}\n` +
-          (c.loadLossPercent !== null ? `    load generator's loss % with this capture ${fmtSpread(c.loadLossPercent, 1)}, without any ${fmtSpread(c.loadLossWithoutCapturePercent, 1)}\n` : ''),
+          (c.loadLossPercent !== null ? `    load generator's loss % with this capture ${fmtSpread(c.loadLossPercent, 1)}, without any ${fmtSpread(c.loadLossWithoutCapturePercent, 1)}\n` : '') +
+          (c.capturer === 'agent-lookback' ? `    look-back on ÷ off (same capture, same pair): packets kept ${fmtSpread(c.shareVsWithoutLookback ?? null)}   cpu/pkt incl. the buffer ${fmtSpread(c.cpuVsWithoutLookback ?? null, 2)}\n` : ''),
       );
     }
     process.stdout.write(failures.length === 0 ? 'criteria: met\n' : `criteria: NOT met\n  ${failures.join('\n  ')}\n`);
