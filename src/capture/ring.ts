@@ -14,17 +14,11 @@ import { cutCaptureFile } from './pcap-cut.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB, MAX_SNAP_LENGTH_IN_BYTES } from './tcpdump-args.js';
 import { isListeningLine, tcpdumpErrorMessage } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';
+import { CAPTURE_SETTINGS_LIMITS } from '../model/packet-capture.js';
 import type { CaptureStopReason } from './types.js';
 
-/** Azure's captureSettings defaults and limits (reference/azure-packet-capture-api.md §2.5). */
-export const RING_LIMITS = {
-  defaultFileCount: 10,
-  maxFileCount: 10000,
-  defaultFileSizeInBytes: 104857600,
-  maxFileSizeInBytes: 4294967295,
-  defaultSessionTimeLimitInSeconds: 86400,
-  maxSessionTimeLimitInSeconds: 604800,
-} as const;
+/** Azure's captureSettings defaults and limits: the API's own (src/model), so the engine and the API never disagree. */
+export const RING_LIMITS = CAPTURE_SETTINGS_LIMITS;
 
 // tcpdump's -C counts in millions of bytes, and only whole ones (4.99 refuses "2k").
 const TCPDUMP_FILE_SIZE_UNIT_BYTES = 1_000_000;
