@@ -170,7 +170,7 @@ describe('Azure SDK against netwatcher over https (no hosts)', { timeout: 120_00
       ['time limit over 5 h', watcher, { target, storageLocation: { storageId }, timeLimitInSeconds: 18001 }, 400, 'InvalidRequestContent'],
       ['bad filter', watcher, { target, storageLocation: { storageId }, filters: [{ protocol: 'TCP', localPort: '99999' }] }, 400, 'InvalidFilter'],
       ['file outside /var/captures', watcher, { target, storageLocation: { filePath: '/etc/x.cap' } }, 400, 'InvalidFilePath'],
-      ['continuous capture not supported yet', watcher, { target, storageLocation: { storageId }, continuousCapture: true }, 400, 'InvalidParameter'],
+      ['filePath with continuousCapture (Azure: localPath)', watcher, { target, storageLocation: { storageId, filePath: '/var/captures/ring.cap' }, continuousCapture: true }, 400, 'InvalidParameter'],
       ['captureSettings not supported yet', watcher, { target, storageLocation: { storageId }, captureSettings: { fileCount: 3 } }, 400, 'InvalidParameter'],
       ['filePath with continuousCapture false', watcher, { target, storageLocation: { filePath: '/var/captures/x.cap' }, continuousCapture: false }, 400, 'InvalidParameter'],
       ['agent not connected', watcher, { target, storageLocation: { storageId } }, 400, 'AgentNotConnected'],
@@ -184,7 +184,7 @@ describe('Azure SDK against netwatcher over https (no hosts)', { timeout: 120_00
     // Never silently ignored (issue 13): the refusal names the property it cannot honour.
     const pcPath = `/subscriptions/${SUB}/resourceGroups/${watcher[0]}/providers/Microsoft.Network/networkWatchers/${watcher[1]}/packetCaptures/ring?api-version=2024-05-01`;
     for (const [props, property] of [
-      [{ continuousCapture: true }, 'properties.continuousCapture'],
+      [{ continuousCapture: true, captureSettings: { fileCount: 1 } }, 'properties.captureSettings.fileCount'],
       [{ captureSettings: { fileCount: 3, fileSizeInBytes: 1048576, sessionTimeLimitInSeconds: 600 } }, 'properties.captureSettings'],
     ] as const) {
       const r = await raw('PUT', pcPath, { body: JSON.stringify({ properties: { target, storageLocation: { storageId }, ...props } }) });

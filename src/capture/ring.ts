@@ -5,7 +5,7 @@
 // closed file with the same one-pass cutCaptureFile (whole records, SHA-256, counts, times).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, renameSync, statSync, unlinkSync, watch } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, renameSync, statSync, unlinkSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -14,6 +14,7 @@ import { cutCaptureFile } from './pcap-cut.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB, MAX_SNAP_LENGTH_IN_BYTES } from './tcpdump-args.js';
 import { isListeningLine, tcpdumpErrorMessage } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';
+import { decodePcapHeader, PCAP_GLOBAL_HEADER_BYTES } from '../pcap/format.js';
 import { CAPTURE_SETTINGS_LIMITS } from '../model/packet-capture.js';
 import type { CaptureStopReason } from './types.js';
 
@@ -288,11 +289,20 @@ class TcpdumpRing implements RingCaptureSession {
     this.current++;
     this.lastSize = 0;
     if (!existsSync(from)) return;
-    renameSync(from, path);
-    this.pending++;
     // Past a time limit every file closed from now on is cut at it: tcpdump may switch files during
     // the drain, so the one before the last can hold packets stamped after the limit too.
     const stopAfterInMs = this.stopReason === 'TimeExceeded' && this.startedAt !== null ? this.startedAt.getTime() + this.spec.sessionTimeLimitInSeconds * 1000 : null;
+    // A file tcpdump began after the limit holds nothing the session keeps: removed at once, so it
+    // never counts as a ring file (counting it deleted real, older files for an empty one).
+    if (stopAfterInMs !== null && this.closed.length + this.pending > 0) {
+      const first = firstPacketTimeInMs(from);
+      if (first === null || first > stopAfterInMs) {
+        try { unlinkSync(from); } catch { /* already gone */ }
+        return;
+      }
+    }
+    renameSync(from, path);
+    this.pending++;
     const stopping = this.stopReason !== null;
     this.chain = this.chain.then(async () => {
       let file: RingFile;
@@ -368,5 +378,23 @@ class TcpdumpRing implements RingCaptureSession {
     }
     await this.chain;
     this.resolveDone({ stopReason: this.stopReason ?? 'Error', startedAt: this.startedAt, endedAt: new Date(), files: [...this.closed], filesDeleted: this.deleted, error: this.error });
+  }
+}
+
+/** The time of a closed pcap file's first record, in ms; null when it holds no whole record header. */
+function firstPacketTimeInMs(path: string): number | null {
+  const buf = Buffer.alloc(PCAP_GLOBAL_HEADER_BYTES + 8);
+  let fd: number;
+  try { fd = openSync(path, 'r'); } catch { return null; }
+  try {
+    if (readSync(fd, buf, 0, buf.length, 0) < buf.length) return null;
+    const header = decodePcapHeader(buf.subarray(0, PCAP_GLOBAL_HEADER_BYTES));
+    const seconds = header.littleEndian ? buf.readUInt32LE(PCAP_GLOBAL_HEADER_BYTES) : buf.readUInt32BE(PCAP_GLOBAL_HEADER_BYTES);
+    const fraction = header.littleEndian ? buf.readUInt32LE(PCAP_GLOBAL_HEADER_BYTES + 4) : buf.readUInt32BE(PCAP_GLOBAL_HEADER_BYTES + 4);
+    return seconds * 1000 + (header.magic === 'nsec' ? fraction / 1e6 : fraction / 1e3);
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
   }
 }
