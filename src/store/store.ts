@@ -241,6 +241,22 @@ export class Store {
     return rows[0] ? this.resource<B>(rows[0]) : null;
   }
 
+  /**
+   * Changes a resource's body under a row lock: `change` gets the body as it is now and returns
+   * the new one (or null, or the same object, to write nothing). Two read-modify-writes of one
+   * record — a delete and an agent's report, say — then never lose each other's changes.
+   * @example await store.modifyResourceBody<CaptureBody>(key, (b) => ({ ...b, _internal: { ...b._internal, stopRequested: true } }));
+   */
+  async modifyResourceBody<B>(key: string, change: (body: B) => B | null): Promise<ResourceRecord<B> | null> {
+    return this.transaction(async (tx) => {
+      const current = await tx.lockResource<B>(key);
+      if (!current) return null;
+      const next = change(current.body);
+      if (next === null || next === current.body) return current;
+      return tx.updateResourceBody<B>(key, next);
+    });
+  }
+
   /** Replaces a resource's body (merging nothing); returns null if it is gone. */
   async updateResourceBody<B>(key: string, body: B): Promise<ResourceRecord<B> | null> {
     const rows = await this.db.query('UPDATE resources SET body = $2, etag = $3, updated_at = now() WHERE key = $1 RETURNING *', [key.toLowerCase(), JSON.stringify(body), newEtag()]);

@@ -128,6 +128,15 @@ export class ReplicaSet {
   async startAll(): Promise<void> {
     await this.start(0);
     await Promise.all(this.replicas.slice(1).map((r) => this.start(r.index)));
+    // HAProxy marks a replica up only after two passed checks a second apart (rise 2): until then
+    // the balanced address answers 503. Ready means ready through the load balancer too.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const ok = await fetch(`${this.lab.serverUrl}/healthz`).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`the load balancer never answered /healthz:\n${this.output()}`);
+      await sleep(200);
+    }
   }
 
   /** Stops replica `i` as systemd does (SIGTERM, then SIGKILL after 5 s). */

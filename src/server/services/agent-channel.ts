@@ -210,16 +210,17 @@ async function ringGrantRefusal(rec: ResourceRecord<CaptureBody>, dest: NonNulla
 
 /** Records that a capture's blob was read back and matched, so it is never granted for writing again. */
 async function markVerified(ctx: ServerContext, captureKey: string, vmKey: string, verified: { sizeInBytes: number; sha256: string }): Promise<void> {
-  const current = await ctx.store.getResource<CaptureBody>(captureKey);
-  if (!current?.body._internal.storage) return;
-  const internal = current.body._internal;
-  if (internal.targets.some((t) => t.blobPath && t.vmKey.toLowerCase() === vmKey.toLowerCase())) {
-    // A scale-set instance's own blob: verified on its target, so the other instances still get grants.
-    const targets = internal.targets.map((t) => (t.vmKey.toLowerCase() === vmKey.toLowerCase() ? { ...t, verified } : t));
-    await ctx.store.updateResourceBody<CaptureBody>(captureKey, { ...current.body, _internal: { ...internal, targets } });
-    return;
-  }
-  await ctx.store.updateResourceBody<CaptureBody>(captureKey, { ...current.body, _internal: { ...current.body._internal, storage: { ...current.body._internal.storage, verified } } });
+  // Under the record's lock: a delete or stop landing meanwhile keeps its change (a lost `deleting` hung the delete).
+  await ctx.store.modifyResourceBody<CaptureBody>(captureKey, (body) => {
+    const internal = body._internal;
+    if (!internal.storage) return null;
+    if (internal.targets.some((t) => t.blobPath && t.vmKey.toLowerCase() === vmKey.toLowerCase())) {
+      // A scale-set instance's own blob: verified on its target, so the other instances still get grants.
+      const targets = internal.targets.map((t) => (t.vmKey.toLowerCase() === vmKey.toLowerCase() ? { ...t, verified } : t));
+      return { ...body, _internal: { ...internal, targets } };
+    }
+    return { ...body, _internal: { ...internal, storage: { ...internal.storage, verified } } };
+  });
 }
 
 /**

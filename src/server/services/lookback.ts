@@ -32,9 +32,9 @@ export function lookbackView(vm: ResourceRecord<VmBody>): Record<string, unknown
 }
 
 async function save(ctx: ServerContext, vm: ResourceRecord<VmBody>, lookback: StoredLookback | null): Promise<ResourceRecord<VmBody>> {
-  const body: VmBody = { ...vm.body, properties: { ...vm.body.properties, netwatcher: { ...vm.body.properties.netwatcher, lookback } as VmBody['properties']['netwatcher'] } };
-  await ctx.store.updateResourceBody<VmBody>(vm.key, body);
-  return { ...vm, body };
+  // Under the VM's lock: the agent's connection state and tags written meanwhile are kept.
+  const saved = await ctx.store.modifyResourceBody<VmBody>(vm.key, (current) => ({ ...current, properties: { ...current.properties, netwatcher: { ...current.properties.netwatcher, lookback } as VmBody['properties']['netwatcher'] } }));
+  return saved ?? vm;
 }
 
 /**

@@ -314,7 +314,7 @@ export async function stopCapture(ctx: ServerContext, rec: ResourceRecord<Captur
   const states = await captureStates(ctx, rec);
   const running = [...states.entries()].filter(([, s]) => !isTerminal(s));
   if (running.length === 0) return 'done';
-  await ctx.store.updateResourceBody<CaptureBody>(rec.key, { ...rec.body, _internal: { ...rec.body._internal, stopRequested: true } });
+  await ctx.store.modifyResourceBody<CaptureBody>(rec.key, (current) => ({ ...current, _internal: { ...current._internal, stopRequested: true } }));
   await ctx.store.createOperation({ subscriptionId: rec.subscriptionId, location: rec.body._internal.location, kind: 'stop', resourceKey: rec.key });
   for (const [vmKey, s] of running) {
     if (s.sequence === 0 && !(await agentConnectedAnywhere(ctx, vmKey))) {
@@ -335,8 +335,9 @@ export async function stopCapture(ctx: ServerContext, rec: ResourceRecord<Captur
  * deleteFiles is set. Returns 'done' when the capture is already gone.
  */
 export async function deleteCapture(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, deleteFiles: boolean): Promise<'done' | 'accepted'> {
-  const body: CaptureBody = { ...rec.body, properties: { ...rec.body.properties, provisioningState: 'Deleting' }, _internal: { ...rec.body._internal, deleting: { deleteFiles }, stopRequested: true } };
-  await ctx.store.updateResourceBody<CaptureBody>(rec.key, body);
+  // Onto the record as it is now (locked), so a concurrent evaluation's or report's changes are kept.
+  const body = (await ctx.store.modifyResourceBody<CaptureBody>(rec.key, (current) => ({ ...current, properties: { ...current.properties, provisioningState: 'Deleting' }, _internal: { ...current._internal, deleting: { deleteFiles }, stopRequested: true } })))?.body
+    ?? rec.body;
   const states = await captureStates(ctx, rec);
   if (await allReleasedForDelete(ctx, states, body._internal)) {
     await finalizeDelete(ctx, { ...rec, body });
@@ -392,19 +393,36 @@ async function evaluateCaptureOnce(ctx: ServerContext, captureKey: string): Prom
   const agg = aggregateStatus(states);
   const allTerminal = states.every(isTerminal);
   const allStarted = states.every((s) => s.status !== 'NotStarted');
-  let body = rec.body;
   const active = !allTerminal;
-  if (allStarted && body.properties.provisioningState === 'Updating') {
+  let provisioned: 'Failed' | 'Succeeded' | null = null;
+  if (allStarted && rec.body.properties.provisioningState === 'Updating') {
     const failed = agg.packetCaptureStatus === 'Error';
-    body = { ...body, properties: { ...body.properties, provisioningState: failed ? 'Failed' : 'Succeeded' } };
+    provisioned = failed ? 'Failed' : 'Succeeded';
     const first = states.find((s) => s.errors.length > 0);
     await ctx.store.finishOperations(rec.key, 'create', failed
       ? { status: 'Failed', error: { code: first?.errors[0] ?? 'CaptureFailed', message: first?.errorMessage ?? 'The capture failed to start on the host.' } }
       : { status: 'Succeeded' });
   }
   if (allTerminal) await ctx.store.finishOperations(rec.key, 'stop', { status: 'Succeeded' });
-  if (active !== body._internal.active) body = { ...body, _internal: { ...body._internal, active } };
-  if (body !== rec.body) await ctx.store.updateResourceBody<CaptureBody>(rec.key, body);
+  let body = rec.body;
+  if (provisioned !== null || active !== rec.body._internal.active) {
+    // Only what this evaluation decides is written, onto the record as it is now (locked): a delete
+    // or stop that landed since the read above must not be overwritten by the stale copy (a lost
+    // `deleting` left the delete's operation waiting forever).
+    const updated = (await ctx.store.modifyResourceBody<CaptureBody>(rec.key, (current) => {
+      let b = current;
+      if (provisioned !== null && b.properties.provisioningState === 'Updating') b = { ...b, properties: { ...b.properties, provisioningState: provisioned } };
+      if (b._internal.active !== active) b = { ...b, _internal: { ...b._internal, active } };
+      return b;
+    }))?.body;
+    if (!updated) return;
+    body = updated;
+  } else {
+    // The deleting flag as it is now, not as it was read (a delete may have landed meanwhile).
+    const current = await ctx.store.getResource<CaptureBody>(rec.key);
+    if (!current) return;
+    body = current.body;
+  }
   if (body._internal.deleting && (await allReleasedForDelete(ctx, await captureStates(ctx, rec), body._internal))) await finalizeDelete(ctx, { ...rec, body });
 }
 

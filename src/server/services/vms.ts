@@ -169,10 +169,10 @@ export async function enrollAgent(ctx: ServerContext, enrollmentToken: string, h
 export async function setAgentConnected(ctx: ServerContext, vmKey: string, connected: boolean, info: { agentVersion?: string; hostname?: string } = {}): Promise<void> {
   const vm = await ctx.store.getResource<VmBody>(vmKey);
   if (!vm) return;
-  const nwState = vm.body.properties.netwatcher;
-  await ctx.store.updateResourceBody<VmBody>(vm.key, {
-    ...vm.body,
-    properties: { ...vm.body.properties, netwatcher: { ...nwState, agentConnected: connected, agentVersion: info.agentVersion ?? nwState.agentVersion, hostname: info.hostname ?? nwState.hostname, lastSeenAt: new Date().toISOString() } },
+  // Under the VM's lock: a look-back setting or tags written meanwhile are kept.
+  await ctx.store.modifyResourceBody<VmBody>(vm.key, (body) => {
+    const nwState = body.properties.netwatcher;
+    return { ...body, properties: { ...body.properties, netwatcher: { ...nwState, agentConnected: connected, agentVersion: info.agentVersion ?? nwState.agentVersion, hostname: info.hostname ?? nwState.hostname, lastSeenAt: new Date().toISOString() } } };
   });
   const ext = await findAgentExtension(ctx, vm);
   if (ext && connected && ext.body.properties.provisioningState !== 'Succeeded') {
