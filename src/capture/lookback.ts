@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, linkSync, openSync, readdirSync, readSync, rmSync, statSync, unlinkSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
+import { rootTcpdumpArgv } from './tcpdump-launch.js';
 import { buildTcpdumpArgs, MAX_SNAP_LENGTH_IN_BYTES } from './tcpdump-args.js';
 import { isListeningLine, parseTcpdumpInfoLine, parseTcpdumpStats, tcpdumpErrorMessage } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';
@@ -200,16 +200,14 @@ class TcpdumpLookbackBuffer implements LookbackBuffer {
     const args = [...base.slice(0, dash), '-w', join(spec.dir, `${FILE_PREFIX}%s${FILE_SUFFIX}`), '-G', String(rotationSecondsFor(spec.seconds)), '-C', String(millions), ...base.slice(dash + 2)];
     let resolveEnded!: () => void;
     this.ended = new Promise((r) => (resolveEnded = r));
-    const tcpdump = findExecutable(opts.tcpdumpPath ?? 'tcpdump', process.env['PATH'] ?? DEFAULT_EXECUTABLE_PATH);
-    if (tcpdump === null) {
+    // The buffer must end with the agent: a tcpdump outliving it would keep packets nobody bounds.
+    const launch = rootTcpdumpArgv(opts.tcpdumpPath ?? 'tcpdump', opts.commandPrefix ?? []);
+    if (launch === null) {
       this.fail(`spawn ${opts.tcpdumpPath ?? 'tcpdump'} ENOENT`);
       resolveEnded();
       return;
     }
-    const setpriv = findExecutable('setpriv', process.env['PATH'] ?? DEFAULT_EXECUTABLE_PATH);
-    // The buffer must end with the agent: a tcpdump outliving it would keep packets nobody bounds.
-    const wrapper = setpriv !== null ? [setpriv, '--pdeathsig', 'TERM', '--'] : [];
-    const argv = [...(opts.commandPrefix ?? []), ...wrapper, tcpdump, ...args];
+    const argv = [...launch, ...args];
     const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     child.stderr?.setEncoding('utf8');

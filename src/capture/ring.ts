@@ -9,7 +9,7 @@ import { closeSync, existsSync, openSync, readSync, renameSync, statSync, unlink
 import type { FSWatcher } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
+import { rootTcpdumpArgv } from './tcpdump-launch.js';
 import { cutCaptureFile } from './pcap-cut.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB, MAX_SNAP_LENGTH_IN_BYTES } from './tcpdump-args.js';
 import { isListeningLine, tcpdumpErrorMessage } from './tcpdump-stderr.js';
@@ -188,15 +188,13 @@ class TcpdumpRing implements RingCaptureSession {
     // by keepRootPrivileges, keeps it able to create them in a root-owned directory).
     const dash = baseArgs.indexOf('-w');
     const args = [...baseArgs.slice(0, dash), '-w', this.partPath, '-C', String(millions), ...baseArgs.slice(dash + 2)];
-    const tcpdump = findExecutable(opts.tcpdumpPath ?? 'tcpdump', process.env['PATH'] ?? DEFAULT_EXECUTABLE_PATH);
-    if (tcpdump === null) {
+    const launch = rootTcpdumpArgv(opts.tcpdumpPath ?? 'tcpdump', opts.commandPrefix ?? []);
+    if (launch === null) {
       this.fail('CaptureFailed', `spawn ${opts.tcpdumpPath ?? 'tcpdump'} ENOENT`);
       void this.finish();
       return;
     }
-    const setpriv = findExecutable('setpriv', process.env['PATH'] ?? DEFAULT_EXECUTABLE_PATH);
-    const wrapper = setpriv !== null ? [setpriv, '--pdeathsig', 'TERM', '--'] : [];
-    const argv = [...(opts.commandPrefix ?? []), ...wrapper, tcpdump, ...args];
+    const argv = [...launch, ...args];
     const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     child.stderr?.setEncoding('utf8');

@@ -13,6 +13,7 @@
 // signal stays armed. The capture file is opened by the engine and passed as stdout, so the user
 // needs no right on the capture directory.
 import { readFileSync } from 'node:fs';
+import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
 
 /** Who tcpdump runs as under setpriv. */
 export interface UnprivilegedUser {
@@ -81,4 +82,18 @@ export function tcpdumpLaunchPrefix(opts: TcpdumpLaunchOptions): string[] {
 /** True when tcpdump must be told `-Z root` to keep the parent-death signal (setpriv arms it but does not switch user). */
 export function keepsTcpdumpRoot(opts: TcpdumpLaunchOptions): boolean {
   return opts.setprivPath !== null && opts.runAs === null;
+}
+
+/**
+ * The whole argv before tcpdump's own arguments for a tcpdump that writes files of its own (the
+ * ring and the look-back buffer: it creates them in a root-owned folder, so it keeps root), ended
+ * with its parent by setpriv when installed; null when tcpdump is not found.
+ * @example const argv = rootTcpdumpArgv('tcpdump', []); // ['/usr/bin/setpriv', '--pdeathsig', 'TERM', '--', '/usr/bin/tcpdump']
+ */
+export function rootTcpdumpArgv(tcpdumpPath: string, commandPrefix: readonly string[]): string[] | null {
+  const path = process.env['PATH'] ?? DEFAULT_EXECUTABLE_PATH;
+  const tcpdump = findExecutable(tcpdumpPath, path);
+  if (tcpdump === null) return null;
+  const prefix = tcpdumpLaunchPrefix({ setprivPath: findExecutable('setpriv', path), stdbufPath: null, outputBufferBytes: 0, runAs: null });
+  return [...commandPrefix, ...prefix, tcpdump];
 }
