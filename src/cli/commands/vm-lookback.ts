@@ -44,8 +44,13 @@ export async function vmLookbackEnable(options: VmLookbackEnableOptions, ctx: Cl
   const seconds = requireOption('--seconds', parseIntegerOption('--seconds', options.seconds, 1, 3600));
   const maxSizeInBytes = requireOption('--max-size', parseSizeOption('--max-size', options.maxSize));
   const snapLengthInBytes = parseIntegerOption('--snap-length', options.snapLength, 0, 262144);
+  return lookbackCall('PUT', options, ctx, { properties: { seconds, maxSizeInBytes, ...(snapLengthInBytes !== undefined ? { snapLengthInBytes } : {}) } });
+}
+
+/** One call on the VM's look-back resource, its answer printed as the three commands print it. */
+async function lookbackCall(method: 'GET' | 'PUT' | 'DELETE', options: VmLookbackOptions, ctx: CliContext, body?: unknown): Promise<Record<string, unknown>> {
   const conn = connect(ctx, options);
-  const r = await conn.client.request('PUT', lookbackPath(conn.subscriptionId, options), { body: { properties: { seconds, maxSizeInBytes, ...(snapLengthInBytes !== undefined ? { snapLengthInBytes } : {}) } } });
+  const r = await conn.client.request(method, lookbackPath(conn.subscriptionId, options), body === undefined ? {} : { body });
   const result = r.body as Record<string, unknown>;
   writeOutput(ctx.out, result, options.output, LOOKBACK_TABLE);
   return result;
@@ -53,18 +58,10 @@ export async function vmLookbackEnable(options: VmLookbackEnableOptions, ctx: Cl
 
 /** `nw vm lookback show`: the host's buffer, its bounds and what it holds now. */
 export async function vmLookbackShow(options: VmLookbackOptions, ctx: CliContext): Promise<Record<string, unknown>> {
-  const conn = connect(ctx, options);
-  const r = await conn.client.request('GET', lookbackPath(conn.subscriptionId, options));
-  const result = r.body as Record<string, unknown>;
-  writeOutput(ctx.out, result, options.output, LOOKBACK_TABLE);
-  return result;
+  return lookbackCall('GET', options, ctx);
 }
 
 /** `nw vm lookback disable`: the host stops its buffer and deletes its files. */
 export async function vmLookbackDisable(options: VmLookbackOptions, ctx: CliContext): Promise<Record<string, unknown>> {
-  const conn = connect(ctx, options);
-  const r = await conn.client.request('DELETE', lookbackPath(conn.subscriptionId, options));
-  const result = r.body as Record<string, unknown>;
-  writeOutput(ctx.out, result, options.output, LOOKBACK_TABLE);
-  return result;
+  return lookbackCall('DELETE', options, ctx);
 }
