@@ -388,7 +388,13 @@ const evaluations: FlightTable = new WeakMap();
 
 async function evaluateCaptureOnce(ctx: ServerContext, captureKey: string): Promise<void> {
   const rec = await ctx.store.getResource<CaptureBody>(captureKey);
-  if (!rec) return;
+  if (!rec) {
+    // Gone means deleted: a delete whose operation was written after another evaluation had
+    // already finished the capture (the last file stored between the delete's check and its
+    // operation row) would otherwise wait forever.
+    await ctx.store.finishOperations(captureKey, 'delete', { status: 'Succeeded' });
+    return;
+  }
   const states = [...(await captureStates(ctx, rec)).values()];
   const agg = aggregateStatus(states);
   const allTerminal = states.every(isTerminal);
