@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { decodePacket, readPcapBuffer, type DecodedPacket } from '../src/pcap/index.js';
 import { Lab, LAB_SERVER_PORT, NW_BIN, stopProcess, type LabHost } from './lab/lab.js';
 import { ping, runFlows, startResponder } from './lab/traffic.js';
+import { comparablePacketKey } from './lab/packets.js';
 import { removeAgentDataDirs, runInstallCommand } from './sdk/tls-lab.js';
 import { AZ_BIN, AzEnvironment, azLoginCommands, runTimed, type AzResult } from './az/az-env.js';
 import { startNwUp, type NwUp } from './az/nw-up.js';
@@ -40,18 +41,6 @@ function seedMatches(p: DecodedPacket): boolean {
   const oriented = (local: string | null, remote: string | null, remotePort: number | null) =>
     local === '10.0.0.3' && remote !== null && v4(remote) >= RANGE[0] && v4(remote) <= RANGE[1] && [20, 80, 443].includes(remotePort ?? -1);
   return oriented(p.sourceAddress, p.destinationAddress, p.destinationPort) || oriented(p.destinationAddress, p.sourceAddress, p.sourcePort);
-}
-
-/**
- * A packet's bytes for comparison, with the unused tail of the Linux cooked header's 8-byte
- * link-layer address zeroed: beyond its length (6 for Ethernet) the kernel leaves whatever was
- * there, so two captures of the same packet may differ in those two bytes.
- */
-function cookedKey(linkType: number, data: Buffer): string {
-  const copy = Buffer.from(data);
-  if (linkType === 276 && copy.length >= 20) copy.fill(0, Math.min(20, 12 + copy[11]!), 20); // LINUX_SLL2
-  if (linkType === 113 && copy.length >= 16) copy.fill(0, Math.min(14, 6 + copy.readUInt16BE(4)), 14); // LINUX_SLL
-  return copy.toString('hex');
 }
 
 describe('seeds 000 and 002 with the real az', { timeout: 600_000 }, () => {
@@ -236,7 +225,7 @@ describe('seeds 000 and 002 with the real az', { timeout: 600_000 }, () => {
     assert.ok(gotDecoded.every(seedMatches), 'every captured packet matches the seed filters');
     const startMs = Date.parse(String(status.captureStartTime));
     const expected = ref.records.filter((r) => seedMatches(decodePacket(ref.header.linkType, r.data)) && r.timestampSeconds * 1000 + r.timestampFraction / 1000 >= startMs);
-    const hex = (data: Buffer) => cookedKey(got.header.linkType, data);
+    const hex = (data: Buffer) => comparablePacketKey(got.header.linkType, data);
     const gotSet = new Set(got.records.map((r) => hex(r.data)));
     const expectedSet = new Set(expected.map((r) => hex(r.data)));
     const unmatched = (recs: typeof ref.records, other: Set<string>) => recs.filter((r) => !other.has(hex(r.data))).map((r) => ({ at: r.timestampSeconds * 1000 + r.timestampFraction / 1000, ...decodePacket(ref.header.linkType, r.data), hex: hex(r.data) }));

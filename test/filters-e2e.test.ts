@@ -14,6 +14,7 @@ import { referenceFilterSet, type ReferencePacket } from '../src/filter/referenc
 import { decodePacket, readPcapBuffer, type DecodedPacket } from '../src/pcap/index.js';
 import { Lab, stopProcess, type LabHost } from './lab/lab.js';
 import { ping, runFlows, startResponder } from './lab/traffic.js';
+import { comparablePacketKey } from './lab/packets.js';
 
 const FILTERS = [
   { protocol: 'TCP', localIPAddress: 'fd00:db8::3', remoteIPAddress: 'fd00:db8::4-fd00:db8::ff', remotePort: '80;443' },
@@ -87,11 +88,12 @@ describe('filters end to end: mixed IPv4/IPv6 set', { timeout: 180_000 }, () => 
 
     const got = readPcapBuffer(readFileSync(out));
     const ref = readPcapBuffer(readFileSync(referencePath));
+    assert.equal(got.header.linkType, ref.header.linkType);
     const startMs = Date.parse(String(status.captureStartTime));
     const keeps = (linkType: number, data: Buffer) => verdict.keeps(toReference(decodePacket(linkType, data)));
     assert.ok(got.records.every((r) => keeps(got.header.linkType, r.data)), 'every captured packet is kept by the reference');
     const expected = ref.records.filter((r) => keeps(ref.header.linkType, r.data) && r.timestampSeconds * 1000 + r.timestampFraction / 1000 >= startMs);
-    const hex = (d: Buffer) => d.toString('hex');
+    const hex = (d: Buffer) => comparablePacketKey(got.header.linkType, d);
     assert.deepEqual(got.records.map((r) => hex(r.data)).sort(), expected.map((r) => hex(r.data)).sort());
     const decoded = got.records.map((r) => decodePacket(got.header.linkType, r.data));
     // Each filter kept something, and the excluded traffic existed.

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { decodePacket, readPcapBuffer, type DecodedPacket } from '../src/pcap/index.js';
 import { Lab, stopProcess, type LabHost } from './lab/lab.js';
 import { ping, runFlows, startResponder } from './lab/traffic.js';
+import { comparablePacketKey } from './lab/packets.js';
 
 const SEED_FILTERS = '[{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"20"},{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"80"},{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"443"},{"protocol":"UDP"}]';
 
@@ -128,7 +129,7 @@ describe('seed 000: manage a packet capture with nw', { timeout: 180_000 }, () =
     const got = readPcapBuffer(readFileSync(out));
     const ref = readPcapBuffer(readFileSync(referencePath));
     assert.equal(got.header.linkType, ref.header.linkType);
-    const key = (data: Buffer) => data.toString('hex');
+    const key = (data: Buffer) => comparablePacketKey(got.header.linkType, data);
     const gotDecoded = got.records.map((r) => decodePacket(got.header.linkType, r.data));
     assert.ok(gotDecoded.every(seedMatches), `every captured packet matches the seed filters: ${JSON.stringify(gotDecoded.filter((p) => !seedMatches(p)).slice(0, 3))}`);
     // Every packet the filters select that crossed the interface while the capture ran is in the file.
