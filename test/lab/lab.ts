@@ -53,6 +53,9 @@ export function runCommand(command: string, args: string[], opts: { env?: NodeJS
 }
 
 /** The lab: server namespace, hosts, the server process and a CLI configured for it. */
+/** A fresh embedded database (PGlite's initdb in WASM) takes over 30 s on a loaded 2-core machine. */
+export const SERVER_START_TIMEOUT_IN_MS = 90_000;
+
 export class Lab {
   readonly hosts = new Map<string, LabHost>();
   readonly workDir = mkdtempSync(join(tmpdir(), 'nw-lab-'));
@@ -118,8 +121,7 @@ export class Lab {
     this.server = this.srv.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` } });
     this.server.stdout?.on('data', (d: Buffer) => { this.serverLog += d.toString(); });
     this.server.stderr?.on('data', (d: Buffer) => { this.serverLog += d.toString(); });
-    // A fresh embedded database (PGlite's initdb in WASM) takes over 30 s on a loaded 2-core machine.
-    const deadline = Date.now() + (options.timeoutInMs ?? 90_000);
+    const deadline = Date.now() + (options.timeoutInMs ?? SERVER_START_TIMEOUT_IN_MS);
     for (;;) {
       try {
         const res = await fetch(`${this.serverUrl}/healthz`);

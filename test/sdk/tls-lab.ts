@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCaFetch, type FetchFunction } from '../../src/cli/index.js';
 import { createSelfSignedCertificate } from '../../src/lib/index.js';
-import { LAB_SERVER_PORT, NW_BIN, REPO_ROOT, stopProcess, type Lab, type LabHost } from '../lab/lab.js';
+import { LAB_SERVER_PORT, NW_BIN, REPO_ROOT, SERVER_START_TIMEOUT_IN_MS, stopProcess, type Lab, type LabHost } from '../lab/lab.js';
 
 /** A lab server on https. */
 export interface TlsLabServer {
@@ -47,7 +47,7 @@ export async function startTlsLabServer(lab: Lab, extraArgs: string[] = []): Pro
     child = lab.srv.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` } });
     child.stdout?.on('data', (d: Buffer) => { log += d.toString(); });
     child.stderr?.on('data', (d: Buffer) => { log += d.toString(); });
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + SERVER_START_TIMEOUT_IN_MS;
     for (;;) {
       try {
         if ((await fetchFn(`${url}/healthz`)).ok) break;
