@@ -377,6 +377,12 @@ describe('storage accounts end to end: local, Azure Blob (Azurite) and S3 (Swift
         } else {
           assert.fail(`unexpected grant ${grant.kind}`);
         }
+        // As if the server had stopped before the host's upload.done (the blob never verified):
+        // asked again, it finds this very file stored, verifies it and says so — no grant to
+        // write it again (a create-only store refused every retry with 409 until the budget ran out).
+        proto.send({ type: 'upload.request', requestId: `${requestId}-again`, captureUid: order.captureUid, sizeInBytes: file.sizeInBytes, sha256: file.sha256 });
+        const again = await proto.answer(`${requestId}-again`);
+        assert.deepEqual([again.type, (again as { alreadyStored?: boolean }).alreadyStored], ['upload.refused', true], `${k.kind}: ${JSON.stringify(again)}`);
         proto.send({ type: 'upload.done', requestId: `${requestId}-done`, captureUid: order.captureUid, sizeInBytes: file.sizeInBytes, sha256: file.sha256 });
         assert.deepEqual(await proto.answer(`${requestId}-done`), { type: 'upload.verified', requestId: `${requestId}-done`, captureUid: order.captureUid, ok: true }, `${k.kind}: the server verified size and SHA-256`);
       }

@@ -555,6 +555,7 @@ export class CaptureManager {
     const requestId = randomUUID();
     const ringPart = ringFileSequence !== undefined ? { ringFileSequence } : {};
     const answer = await this.ask<GrantAnswer>(this.pendingGrants, requestId, { type: 'upload.request', requestId, captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256, ...ringPart }, { kind: 'refused', reason: 'no answer from the server', retryable: true });
+    this.opts.logger.debug({ capture: uid, answer: answer.kind, ...(answer.kind === 'refused' ? { reason: answer.reason } : {}) }, 'upload grant answer');
     if (answer.kind === 'refused') return answer.alreadyStored ? { ok: true } : { ok: false, reason: answer.reason, retryable: answer.retryable };
     if (answer.grant.sizeInBytes !== file.sizeInBytes) return { ok: false, reason: `the server granted ${answer.grant.sizeInBytes} bytes for a file of ${file.sizeInBytes}`, retryable: true };
     const rec = this.captures.get(uid);
@@ -562,8 +563,10 @@ export class CaptureManager {
     const location = ringFileSequence !== undefined ? this.ringFileLocation(rec.order, file.path) : undefined;
     const result = await this.withFile(rec.order, false, (held) => uploadFile(answer.grant, held, { sizeInBytes: file.sizeInBytes, sha256: file.sha256, retryBudgetInMs, ...(this.opts.serverCa !== undefined ? { serverCa: this.opts.serverCa } : {}) }), location);
     if (result === null) return { ok: false, reason: `the file ${file.path} is gone from the host`, retryable: false };
+    this.opts.logger.debug({ capture: uid, ok: result.ok, ...(result.ok ? {} : { reason: result.reason }) }, 'upload of the file ended');
     if (!result.ok) return result;
     const verified = await this.ask<{ ok: boolean; reason?: string }>(this.pendingVerifications as never, requestId, { type: 'upload.done', requestId, captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256, ...ringPart }, { ok: false, reason: 'no answer from the server' }, (ok: boolean, reason?: string) => ({ ok, reason }));
+    this.opts.logger.debug({ capture: uid, verified: verified.ok, reason: verified.reason }, 'the server verified the upload');
     return verified.ok ? { ok: true } : { ok: false, reason: verified.reason ?? 'verification failed', retryable: true };
   }
 

@@ -98,7 +98,13 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
       }
       let refusal: { reason: string; alreadyStored?: true } | null;
       try {
-        refusal = msg.ringFileSequence !== undefined ? await ringGrantRefusal(rec!, dest, msg.sizeInBytes, msg.sha256) : grantRefusal(rec!, msg.sizeInBytes, vmKey);
+        if (msg.ringFileSequence !== undefined) refusal = await ringGrantRefusal(rec!, dest, msg.sizeInBytes, msg.sha256);
+        else {
+          refusal = grantRefusal(rec!, msg.sizeInBytes, vmKey) ?? (await existingBlobRefusal(dest, msg.sizeInBytes, msg.sha256));
+          // The host's file was stored by an earlier attempt whose verification never ran (the
+          // server stopped first): it is this file, so it is verified now instead of written again.
+          if (refusal?.alreadyStored && !targetStorage(rec!.body._internal, vmKey)?.verified) await markVerified(ctx, rec!.key, vmKey, { sizeInBytes: msg.sizeInBytes, sha256: msg.sha256 });
+        }
       } catch (error) {
         ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: `storage unavailable: ${redactUrl(String((error as Error).message))}`, retryable: true });
         return;
@@ -198,13 +204,23 @@ export function grantRefusal(rec: ResourceRecord<CaptureBody>, sizeInBytes: numb
  * very file (size and SHA-256 match) the host is told it is stored, otherwise (a torn earlier
  * attempt) it is removed so the host's upload can take its place.
  */
-async function ringGrantRefusal(rec: ResourceRecord<CaptureBody>, dest: NonNullable<Awaited<ReturnType<typeof uploadDestination>>>, sizeInBytes: number, sha256: string): Promise<{ reason: string; alreadyStored?: true } | null> {
+async function ringGrantRefusal(rec: ResourceRecord<CaptureBody>, dest: UploadDestination, sizeInBytes: number, sha256: string): Promise<{ reason: string; alreadyStored?: true } | null> {
   const limit = rec.body._internal.ring!.fileSizeInBytes;
   if (sizeInBytes > limit) return { reason: `the file is ${sizeInBytes} bytes, more than the ring's fileSizeInBytes of ${limit}` };
-  if ((await dest.store.stat(dest.location)) !== null) {
-    if (await dest.store.verify(dest.location, { sizeInBytes, sha256 })) return { reason: 'the ring file is already stored and verified; it is never overwritten', alreadyStored: true };
-    await dest.store.delete(dest.location);
-  }
+  return existingBlobRefusal(dest, sizeInBytes, sha256);
+}
+
+type UploadDestination = NonNullable<Awaited<ReturnType<typeof uploadDestination>>>;
+
+/**
+ * A blob already at the destination (uploads never overwrite): when it is this very file (size
+ * and SHA-256 match) the host is told it is stored, otherwise (a torn earlier attempt) it is
+ * removed so the host's upload can take its place. Null when nothing is there.
+ */
+async function existingBlobRefusal(dest: UploadDestination, sizeInBytes: number, sha256: string): Promise<{ reason: string; alreadyStored: true } | null> {
+  if ((await dest.store.stat(dest.location)) === null) return null;
+  if (await dest.store.verify(dest.location, { sizeInBytes, sha256 })) return { reason: 'the file is already stored and verified; it is never overwritten', alreadyStored: true };
+  await dest.store.delete(dest.location);
   return null;
 }
 
