@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPcapBuffer } from '../pcap/index.js';
-import { ringFileName, ringTcpdumpFileSizeInMillions, startRingCapture } from './ring.js';
+import { minRingFileSizeInBytes, ringFileName, ringTcpdumpFileSizeInMillions, ringWriterFor, startRingCapture } from './ring.js';
 import type { RingFile } from './ring.js';
 import { createNamespace, createVethPair } from './testing/index.js';
 import type { TestNamespace } from './testing/index.js';
@@ -81,6 +81,24 @@ describe('ring capture with real tcpdump', () => {
     assert.equal(ringFileName('/var/captures/ring.cap', 7), 'ring-000007.cap');
   });
 
+  test('writer by size: tcpdump -C where a whole million fills 99 %, the engine otherwise; below one header + one record refused naming the field', () => {
+    assert.deepEqual(ringWriterFor(104857600, 0), { kind: 'tcpdump', millions: 104 });
+    assert.deepEqual(ringWriterFor(4294967295, 0), { kind: 'tcpdump', millions: 4294 });
+    assert.deepEqual(ringWriterFor(2_002_016, 2000), { kind: 'tcpdump', millions: 2 });
+    assert.deepEqual(ringWriterFor(1048576, 0), { kind: 'engine' }, 'the issue\'s example: -C cannot fit at all');
+    assert.deepEqual(ringWriterFor(1048576, 2000), { kind: 'engine' }, '-C 1 would fill only 95.5 %');
+    assert.deepEqual(ringWriterFor(1_999_999, 0), { kind: 'engine' });
+    assert.equal(minRingFileSizeInBytes(0), 24 + 16 + 262144);
+    assert.equal(minRingFileSizeInBytes(300000), 24 + 16 + 262144);
+    assert.equal(minRingFileSizeInBytes(2000), 2040);
+    assert.deepEqual(ringWriterFor(2040, 2000), { kind: 'engine' });
+    assert.throws(() => ringWriterFor(2039, 2000), /captureSettings\.fileSizeInBytes must be at least 2040/);
+    assert.throws(() => ringWriterFor(262183, 0), /captureSettings\.fileSizeInBytes must be at least 262184/);
+    const spec = { captureId: 'x', interfaceName: 'lo', bpfExpression: '', snapLengthInBytes: 0, fileCount: 3, fileSizeInBytes: 100000, sessionTimeLimitInSeconds: 0, outputPath: '/tmp/x.cap' };
+    assert.throws(() => startRingCapture(spec), /captureSettings\.fileSizeInBytes/, 'the engine refuses it before starting anything');
+    assert.throws(() => startRingCapture({ ...spec, fileSizeInBytes: 1048576 }, { writer: 'tcpdump' }), RangeError, 'tcpdump -C cannot be forced where it does not fit');
+  });
+
   test('a manual stop gives Manual; a refused interface gives Error with CaptureFailed and leaves no file', async () => {
     const sub = await mkdtemp(join(dir, 'manual-'));
     const spec = { captureId: 'm', interfaceName: interfaceA, bpfExpression: `udp dst port ${PORT}`, snapLengthInBytes: 2000, fileCount: 2, fileSizeInBytes: 1048576, sessionTimeLimitInSeconds: 0, outputPath: join(sub, 'm.cap') };
@@ -102,13 +120,22 @@ describe('ring capture with real tcpdump', () => {
     await rm(bad, { recursive: true });
   });
 
-  test('fileCount 3: never more than 3 files, the oldest deleted, valid pcaps, no datagram lost or repeated at a seam, TimeExceeded', async () => {
-    const fileSizeInBytes = 1048576;
+  // The engine's cut with whole packets (the issue's example: 1 MiB, no snap length), tcpdump's
+  // -C where it fits (1,002,016 bytes at snap 2000: -C 1), the engine at a size of no whole million.
+  const cases = [
+    { writer: 'engine', fileSizeInBytes: 1048576, snapLengthInBytes: 0 },
+    { writer: 'tcpdump', fileSizeInBytes: 1_002_016, snapLengthInBytes: 2000 },
+    { writer: 'engine', fileSizeInBytes: 777_777, snapLengthInBytes: 2000 },
+  ] as const;
+  for (const c of cases) test(`${c.writer} writes, ${c.fileSizeInBytes} bytes, snap ${c.snapLengthInBytes}: fileCount 3, never more than 3 files, the oldest deleted, valid pcaps, no datagram lost or repeated at a seam, TimeExceeded`, async () => {
+    const { fileSizeInBytes } = c;
+    assert.equal(ringWriterFor(fileSizeInBytes, c.snapLengthInBytes).kind, c.writer, 'the size picks this writer');
+    const sub = await mkdtemp(join(dir, `${c.writer}-`));
     const closed: RingFile[] = [];
     const deleted: RingFile[] = [];
     const hashesOnClose = new Map<string, string>();
     const ring = startRingCapture(
-      { captureId: 'ring', interfaceName: interfaceA, bpfExpression: `udp dst port ${PORT}`, snapLengthInBytes: 2000, fileCount: 3, fileSizeInBytes, sessionTimeLimitInSeconds: 16, outputPath: join(dir, 'ring.cap') },
+      { captureId: 'ring', interfaceName: interfaceA, bpfExpression: `udp dst port ${PORT}`, snapLengthInBytes: c.snapLengthInBytes, fileCount: 3, fileSizeInBytes, sessionTimeLimitInSeconds: 16, outputPath: join(sub, 'ring.cap') },
       {
         commandPrefix: ['ip', 'netns', 'exec', a.name],
         kernelBufferInKiB: 4096,
@@ -121,7 +148,7 @@ describe('ring capture with real tcpdump', () => {
     );
     const startedAt = await ring.started;
     let most = 0;
-    const sampler = setInterval(() => (most = Math.max(most, readdirSync(dir).length)), 5);
+    const sampler = setInterval(() => (most = Math.max(most, readdirSync(sub).length)), 5);
     // ~1.2 MB/s of 1000-byte datagrams for 7 s: about eight files of 1 MB, well past 3.
     const sender = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT), '1000', '12', '7000'], { timeoutInMs: 60000 });
     const outcome = await ring.done;
@@ -131,9 +158,14 @@ describe('ring capture with real tcpdump', () => {
     assert.equal(outcome.stopReason, 'TimeExceeded', JSON.stringify(outcome.error));
     assert.ok(outcome.endedAt.getTime() - startedAt.getTime() >= 16000, 'ran to the limit');
     assert.ok(most <= 3, `at most 3 files on the host at any time (saw ${most})`);
-    assert.deepEqual(readdirSync(dir).sort(), outcome.files.map((f) => f.name), 'only the ring files remain');
-    // 3 files; 2 when the traffic ended just after the oldest was deleted ahead of a switch that then never came (docs/continuous.md).
-    assert.ok(outcome.files.length === 3 || outcome.files.length === 2, `the last files are kept (${outcome.files.length})`);
+    assert.deepEqual(readdirSync(sub).sort(), outcome.files.map((f) => f.name), 'only the ring files remain');
+    if (c.writer === 'engine') {
+      // The engine deletes the oldest only when it starts the next file itself: exactly fileCount kept.
+      assert.equal(outcome.files.length, 3, 'the last 3 files are kept');
+    } else {
+      // 3 files; 2 when the traffic ended just after the oldest was deleted ahead of a switch that then never came (docs/continuous.md).
+      assert.ok(outcome.files.length === 3 || outcome.files.length === 2, `the last files are kept (${outcome.files.length})`);
+    }
     assert.ok(outcome.filesDeleted >= 2, `the ring wrapped (${outcome.filesDeleted} deleted)`);
     assert.deepEqual(deleted.map((f) => f.sequence), closed.slice(0, deleted.length).map((f) => f.sequence), 'the oldest go first');
     assert.deepEqual(closed.map((f) => f.sequence), closed.map((_, i) => i + 1), 'every file was closed and handed on, in order');
@@ -142,8 +174,13 @@ describe('ring capture with real tcpdump', () => {
     assert.deepEqual(kept, kept.map((_, i) => kept[0]! + i), 'consecutive files');
     assert.equal(kept.at(-1), closed.at(-1)!.sequence, 'the newest file is kept');
     let previousLast: number | null = null;
+    let previousSize: number | null = null;
     for (const f of outcome.files) {
       const buf = await readFile(f.path);
+      // Exact: a file ends only where the next file's first record would have taken it past the size.
+      const firstRecordBytes = 16 + readPcapBuffer(buf).records[0]!.data.length;
+      if (previousSize !== null && c.writer === 'engine') assert.ok(previousSize + firstRecordBytes > fileSizeInBytes, `the file before ${f.name} (${previousSize} bytes) had no room for its first record`);
+      previousSize = buf.length;
       assert.ok(buf.length <= fileSizeInBytes, `${f.name} within fileSizeInBytes`);
       assert.equal(f.sizeInBytes, buf.length);
       assert.equal(f.sha256, createHash('sha256').update(buf).digest('hex'));
@@ -156,5 +193,6 @@ describe('ring capture with real tcpdump', () => {
       assert.ok(f.firstPacketTime && f.lastPacketTime && f.firstPacketTime <= f.lastPacketTime);
     }
     assert.equal(previousLast, lastSent, 'the last file holds the last datagram sent');
+    await rm(sub, { recursive: true });
   });
 });
