@@ -4,18 +4,23 @@
 // fileSizeInBytes. Every size from one record up is then exact (no file above it, none cut short
 // by tcpdump's whole-million -C), and since the engine itself starts each file it deletes the
 // oldest just before, so exactly fileCount files exist at the end (no "nearly full" guess).
-// The cost is one pipe copy and a header walk per packet; measured in docs/continuous.md.
+// The cost: one more copy (through the pipe) and a header walk per packet; measured in docs/continuous.md.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { renameSync, unlinkSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CaptureFileWriter } from './file-writer.js';
-import { ringFileName } from './ring-rules.js';
+import { cutCaptureFile } from './pcap-cut.js';
+import { effectiveSnapLength, ringFileName, ringKernelStats } from './ring-rules.js';
 import { isListeningLine, tcpdumpErrorMessage } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';
 import type { CaptureStopReason } from './types.js';
 import type { RingCaptureOptions, RingCaptureSession, RingCaptureSpec, RingFile, RingOutcome } from './ring.js';
 import { decodePcapHeader, maxCapturedLengthFor, PCAP_GLOBAL_HEADER_BYTES, PCAP_RECORD_HEADER_BYTES } from '../pcap/format.js';
+
+/** Where a record goes (see classify). */
+const enum RecordFate { SameFile, NextFile, Drop }
 
 /** The file being written: its writer and what has gone into it. */
 interface OpenRingFile {
@@ -55,6 +60,10 @@ export class EngineCutRing implements RingCaptureSession {
   private current: OpenRingFile | null = null;
   private nextSequence = 1;
   private cutOff = false; // a record stamped after the time limit was seen: nothing more is kept
+  private split: Buffer | null = null; // the start of a header cut by the end of the last chunk
+  private recordLeft = 0; // bytes of a record begun in an earlier chunk still to come
+  private recordCapturedLength = 0; // of the record last classified
+  private recordTimeInMs = 0; // of the record last classified
   private resolveStarted!: (d: Date) => void;
   private rejectStarted!: (e: Error) => void;
   private resolveDone!: (o: RingOutcome) => void;
@@ -132,13 +141,8 @@ export class EngineCutRing implements RingCaptureSession {
   private async readStream(child: ChildProcess): Promise<void> {
     const stdout = child.stdout;
     if (stdout === null) return;
-    let carry: Buffer | null = null;
     try {
-      for await (const chunk of stdout as AsyncIterable<Buffer>) {
-        const buf: Buffer = carry === null ? chunk : Buffer.concat([carry, chunk]);
-        const used = await this.consume(buf);
-        carry = used < buf.length ? buf.subarray(used) : null;
-      }
+      for await (const chunk of stdout as AsyncIterable<Buffer>) await this.consume(chunk);
     } catch (err) {
       // Leaving the loop destroys the pipe; tcpdump, told to stop, ends on SIGTERM or EPIPE.
       this.failAndStop('LocalFileFailed', (err as Error).message);
@@ -152,72 +156,124 @@ export class EngineCutRing implements RingCaptureSession {
     if (!wasStopping && child !== null) child.kill('SIGTERM');
   }
 
-  // Appends the whole records at the start of `buf` to the ring's files; returns the bytes used
-  // (a trailing partial record waits for the next chunk). Hot path: header fields read in place,
-  // and each run of records that go to one file is appended as one slice.
-  private async consume(buf: Buffer): Promise<number> {
+  // Appends the chunk's bytes to the ring's files, record by record, without copying them: a
+  // record that spans chunks (most do at full snap: 64 KiB reads, records up to 64 KiB) goes on
+  // piece by piece into the file chosen at its header; only a record header split between chunks
+  // (16 bytes) is copied. Hot path: header fields read in place, each run of records that go to
+  // one file appended as one slice.
+  private async consume(chunk: Buffer): Promise<void> {
+    if (this.cutOff) return;
+    let buf = chunk;
     let at = 0;
     if (this.header === null) {
-      if (buf.length < PCAP_GLOBAL_HEADER_BYTES) return 0;
+      buf = this.split === null ? chunk : Buffer.concat([this.split, chunk]);
+      this.split = null;
+      if (buf.length < PCAP_GLOBAL_HEADER_BYTES) {
+        this.split = Buffer.from(buf);
+        return;
+      }
       const header = decodePcapHeader(buf.subarray(0, PCAP_GLOBAL_HEADER_BYTES));
       this.header = Buffer.from(buf.subarray(0, PCAP_GLOBAL_HEADER_BYTES));
-      this.maxCaptured = maxCapturedLengthFor(header);
+      // tcpdump never writes more than its -s: a longer record is not its stream, and could pass the size.
+      this.maxCaptured = Math.min(maxCapturedLengthFor(header), effectiveSnapLength(this.spec.snapLengthInBytes));
       this.littleEndian = header.littleEndian;
       this.nanoseconds = header.magic === 'nsec';
       at = PCAP_GLOBAL_HEADER_BYTES;
       await this.startFile();
     }
-    const le = this.littleEndian;
-    const limit = this.spec.fileSizeInBytes;
+    // The rest of a record begun in an earlier chunk.
+    if (this.recordLeft > 0) {
+      const n = Math.min(this.recordLeft, buf.length - at);
+      this.append(buf, at, at + n);
+      this.recordLeft -= n;
+      at += n;
+      if (this.recordLeft > 0) return;
+    }
+    // A record header split by the last chunk, completed from this one.
+    if (this.split !== null) {
+      const need = PCAP_RECORD_HEADER_BYTES - this.split.length;
+      if (buf.length - at < need) {
+        this.split = Buffer.concat([this.split, buf.subarray(at)]);
+        return;
+      }
+      const recordHeader = Buffer.concat([this.split, buf.subarray(at, at + need)]);
+      this.split = null;
+      const fate = this.classify(recordHeader, 0);
+      if (fate === RecordFate.Drop) {
+        this.cutOff = true;
+        return;
+      }
+      if (fate === RecordFate.NextFile) await this.nextFile();
+      this.assign();
+      this.append(recordHeader, 0, PCAP_RECORD_HEADER_BYTES);
+      at += need;
+      const n = Math.min(this.recordCapturedLength, buf.length - at);
+      this.append(buf, at, at + n);
+      this.recordLeft = this.recordCapturedLength - n;
+      at += n;
+      if (this.recordLeft > 0) return;
+    }
     let runStart = at;
     while (buf.length - at >= PCAP_RECORD_HEADER_BYTES) {
-      const capturedLength = le ? buf.readUInt32LE(at + 8) : buf.readUInt32BE(at + 8);
-      if (capturedLength > this.maxCaptured) throw new Error(`tcpdump's output is not a pcap stream: a record of ${capturedLength} bytes, more than the snap length allows`);
-      const recordBytes = PCAP_RECORD_HEADER_BYTES + capturedLength;
-      if (buf.length - at < recordBytes) break;
-      if (this.cutOff) {
-        at += recordBytes;
-        runStart = at;
-        continue;
-      }
-      const seconds = le ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
-      const fraction = le ? buf.readUInt32LE(at + 4) : buf.readUInt32BE(at + 4);
-      const timeInMs = seconds * 1000 + (this.nanoseconds ? fraction / 1e6 : fraction / 1e3);
-      // Past a time limit, what tcpdump still hands over during the drain is stamped after it: cut.
-      const stopAfterInMs = this.stopAfterInMs();
-      if (stopAfterInMs !== null && timeInMs > stopAfterInMs) {
+      const fate = this.classify(buf, at);
+      if (fate === RecordFate.Drop) {
         this.append(buf, runStart, at);
         this.cutOff = true;
-        at += recordBytes;
-        runStart = at;
-        continue;
+        return;
       }
-      let file = this.current as OpenRingFile;
-      // The record that would take the file past fileSizeInBytes starts the next one.
-      if (file.sizeInBytes + (at - runStart) + recordBytes > limit) {
+      if (fate === RecordFate.NextFile) {
         this.append(buf, runStart, at);
         runStart = at;
-        this.closeCurrent();
-        await this.startFile();
-        file = this.current as OpenRingFile;
+        await this.nextFile();
       }
-      file.packets++;
-      file.firstInMs ??= timeInMs;
-      file.lastInMs = timeInMs;
-      at += recordBytes;
+      this.assign();
+      const end = at + PCAP_RECORD_HEADER_BYTES + this.recordCapturedLength;
+      if (end > buf.length) {
+        this.recordLeft = end - buf.length;
+        at = buf.length;
+        break;
+      }
+      at = end;
     }
     this.append(buf, runStart, at);
-    return at;
+    if (at < buf.length) this.split = Buffer.from(buf.subarray(at));
   }
 
-  private stopAfterInMs(): number | null {
-    return this.stopReason === 'TimeExceeded' && this.startedAt !== null ? this.startedAt.getTime() + this.spec.sessionTimeLimitInSeconds * 1000 : null;
+  // Reads the record header at `at` into recordCapturedLength/recordTimeInMs and says where the
+  // record goes: cut off (stamped past the time limit: it and all after it), the current file,
+  // or the next file (it would take the current one past fileSizeInBytes).
+  private classify(buf: Buffer, at: number): RecordFate {
+    const le = this.littleEndian;
+    const capturedLength = le ? buf.readUInt32LE(at + 8) : buf.readUInt32BE(at + 8);
+    if (capturedLength > this.maxCaptured) throw new Error(`tcpdump's output is not a pcap stream: a record of ${capturedLength} bytes, more than the snap length ${this.maxCaptured}`);
+    const seconds = le ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
+    const fraction = le ? buf.readUInt32LE(at + 4) : buf.readUInt32BE(at + 4);
+    this.recordCapturedLength = capturedLength;
+    this.recordTimeInMs = seconds * 1000 + (this.nanoseconds ? fraction / 1e6 : fraction / 1e3);
+    // Past a time limit, what tcpdump still hands over during the drain is stamped after it.
+    if (this.stopReason === 'TimeExceeded' && this.startedAt !== null && this.recordTimeInMs > this.startedAt.getTime() + this.spec.sessionTimeLimitInSeconds * 1000) return RecordFate.Drop;
+    const file = this.current as OpenRingFile;
+    return file.sizeInBytes + PCAP_RECORD_HEADER_BYTES + capturedLength > this.spec.fileSizeInBytes ? RecordFate.NextFile : RecordFate.SameFile;
   }
 
+  // Counts the record just classified into the current file.
+  private assign(): void {
+    const file = this.current as OpenRingFile;
+    file.sizeInBytes += PCAP_RECORD_HEADER_BYTES + this.recordCapturedLength;
+    file.packets++;
+    file.firstInMs ??= this.recordTimeInMs;
+    file.lastInMs = this.recordTimeInMs;
+  }
+
+  private async nextFile(): Promise<void> {
+    this.closeCurrent();
+    await this.startFile();
+  }
+
+  // Bytes of records already counted into the current file (assign) go to its writer.
   private append(buf: Buffer, from: number, to: number): void {
     if (to <= from || this.current === null) return;
     this.current.writer.append(buf.subarray(from, to));
-    this.current.sizeInBytes += to - from;
   }
 
   // Opens the next file (header first), after deleting the oldest so that with it at most fileCount exist.
@@ -237,7 +293,8 @@ export class EngineCutRing implements RingCaptureSession {
   }
 
   // Finishes the current file (fsync, close, rename to its ring name) and hands it on, in order.
-  private closeCurrent(): void {
+  // `torn`: tcpdump ended inside a record (killed), so the file is cut back to its last whole one.
+  private closeCurrent(torn = false): void {
     const file = this.current;
     if (file === null) return;
     this.current = null;
@@ -248,12 +305,27 @@ export class EngineCutRing implements RingCaptureSession {
       let ring: RingFile;
       try {
         const written = await file.writer.finish();
+        if (!torn && written.sizeInBytes !== file.sizeInBytes) throw new Error(`${name}: wrote ${written.sizeInBytes} bytes for records of ${file.sizeInBytes}`);
         renameSync(file.partPath, path);
         ring = {
           name, path, sequence: file.sequence, sizeInBytes: written.sizeInBytes, sha256: written.sha256, packetsCaptured: file.packets,
           firstPacketTime: file.firstInMs === null ? null : new Date(file.firstInMs),
           lastPacketTime: file.lastInMs === null ? null : new Date(file.lastInMs),
         };
+        if (torn) {
+          const handle = await open(path, 'r+');
+          try {
+            const cut = await cutCaptureFile(handle, { maxBytes: this.spec.fileSizeInBytes, stopAfterInMs: null });
+            await handle.sync();
+            ring = {
+              ...ring, sizeInBytes: cut.sizeInBytes, sha256: cut.sha256, packetsCaptured: cut.packetsCaptured,
+              firstPacketTime: cut.firstPacketTimeInMs === undefined ? null : new Date(cut.firstPacketTimeInMs),
+              lastPacketTime: cut.lastPacketTimeInMs === undefined ? null : new Date(cut.lastPacketTimeInMs),
+            };
+          } finally {
+            await handle.close();
+          }
+        }
       } catch (err) {
         this.pending--;
         try { unlinkSync(file.partPath); } catch { /* not there */ }
@@ -283,8 +355,8 @@ export class EngineCutRing implements RingCaptureSession {
 
   private async finish(): Promise<void> {
     if (this.limitTimer) clearTimeout(this.limitTimer);
-    this.closeCurrent();
+    this.closeCurrent(this.recordLeft > 0);
     await this.chain;
-    this.resolveDone({ stopReason: this.stopReason ?? 'Error', startedAt: this.startedAt, endedAt: new Date(), files: [...this.closed], filesDeleted: this.deleted, error: this.error });
+    this.resolveDone({ stopReason: this.stopReason ?? 'Error', startedAt: this.startedAt, endedAt: new Date(), files: [...this.closed], filesDeleted: this.deleted, error: this.error, ...ringKernelStats(this.stderr) });
   }
 }

@@ -2,6 +2,7 @@
 // named, the smallest fileSizeInBytes, and which of the two writers a size gets.
 import { basename } from 'node:path';
 import { MAX_SNAP_LENGTH_IN_BYTES } from './tcpdump-args.js';
+import { parseTcpdumpStats } from './tcpdump-stderr.js';
 import { PCAP_GLOBAL_HEADER_BYTES, PCAP_RECORD_HEADER_BYTES } from '../pcap/format.js';
 
 // tcpdump's -C counts in millions of bytes, and only whole ones (4.99 refuses "2k").
@@ -70,4 +71,10 @@ export function ringWriterFor(fileSizeInBytes: number, snapLengthInBytes: number
     return { kind: 'tcpdump', millions };
   }
   return { kind: 'engine' };
+}
+
+/** The kernel's counts from tcpdump's exit statistics, as a ring's outcome reports them. */
+export function ringKernelStats(stderrText: string): { kernelPacketsReceived: number | null; kernelPacketsDropped: number | null } {
+  const stats = parseTcpdumpStats(stderrText);
+  return { kernelPacketsReceived: stats.packetsReceivedByFilter, kernelPacketsDropped: stats.packetsDroppedByKernel };
 }

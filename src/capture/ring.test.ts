@@ -193,6 +193,9 @@ describe('ring capture with real tcpdump', () => {
       assert.ok(f.firstPacketTime && f.lastPacketTime && f.firstPacketTime <= f.lastPacketTime);
     }
     assert.equal(previousLast, lastSent, 'the last file holds the last datagram sent');
+    const packetsKept = closed.reduce((n, f) => n + f.packetsCaptured, 0);
+    assert.ok(outcome.kernelPacketsReceived !== null && outcome.kernelPacketsReceived >= packetsKept, `tcpdump's count is reported (${outcome.kernelPacketsReceived} ≥ ${packetsKept})`);
+    assert.equal(outcome.kernelPacketsDropped, 0);
     await rm(sub, { recursive: true });
   });
 });

@@ -18,7 +18,7 @@ import type { TcpdumpLaunchOptions } from './tcpdump-launch.js';
 import { cutCaptureFile } from './pcap-cut.js';
 import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
 import { EngineCutRing } from './ring-cut.js';
-import { ringFileName, ringTcpdumpFileSizeInMillions, ringWriterFor } from './ring-rules.js';
+import { ringFileName, ringKernelStats, ringTcpdumpFileSizeInMillions, ringWriterFor } from './ring-rules.js';
 import type { RingWriter } from './ring-rules.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB } from './tcpdump-args.js';
 import { isListeningLine, tcpdumpErrorMessage } from './tcpdump-stderr.js';
@@ -89,6 +89,10 @@ export interface RingOutcome {
   filesDeleted: number;
   /** Set exactly when stopReason is 'Error'. */
   error: { code: 'CaptureFailed' | 'LocalFileFailed'; message: string } | null;
+  /** tcpdump's "packets received by filter" at its exit; null when it printed none. */
+  kernelPacketsReceived: number | null;
+  /** tcpdump's "packets dropped by kernel" at its exit; null when it printed none. */
+  kernelPacketsDropped: number | null;
 }
 
 /** Options of startRingCapture. */
@@ -389,7 +393,7 @@ class TcpdumpRing implements RingCaptureSession {
       }
     }
     await this.chain;
-    this.resolveDone({ stopReason: this.stopReason ?? 'Error', startedAt: this.startedAt, endedAt: new Date(), files: [...this.closed], filesDeleted: this.deleted, error: this.error });
+    this.resolveDone({ stopReason: this.stopReason ?? 'Error', startedAt: this.startedAt, endedAt: new Date(), files: [...this.closed], filesDeleted: this.deleted, error: this.error, ...ringKernelStats(this.stderr) });
   }
 }
 
