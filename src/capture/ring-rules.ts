@@ -1,5 +1,5 @@
 // The rules of a ring's files, in one home for the engine and the API (issue 13): how files are
-// named, the smallest fileSizeInBytes, and which of the two writers a size gets.
+// named, the smallest fileSizeInBytes, and the -C value of tcpdump's own rotation (the opt-in writer).
 import { basename } from 'node:path';
 import { MAX_SNAP_LENGTH_IN_BYTES } from './tcpdump-args.js';
 import { parseTcpdumpStats } from './tcpdump-stderr.js';
@@ -7,12 +7,6 @@ import { PCAP_GLOBAL_HEADER_BYTES, PCAP_RECORD_HEADER_BYTES } from '../pcap/form
 
 // tcpdump's -C counts in millions of bytes, and only whole ones (4.99 refuses "2k").
 const TCPDUMP_FILE_SIZE_UNIT_BYTES = 1_000_000;
-
-/**
- * tcpdump's -C rotation is used only when its files come within this share of fileSizeInBytes
- * (one record aside); below, the engine cuts the files itself so they fill up to the size.
- */
-export const RING_TCPDUMP_MIN_FILL = 0.99;
 
 /** The name of file `sequence` of a ring written to outputPath: ring.cap → ring-000007.cap. */
 export function ringFileName(outputPath: string, sequence: number): string {
@@ -50,27 +44,16 @@ export function ringTcpdumpFileSizeInMillions(fileSizeInBytes: number, snapLengt
   return millions;
 }
 
-/** Who writes a ring's files: tcpdump itself rotating with `-C millions`, or the engine cutting `-w -`. */
-export type RingWriter = { kind: 'tcpdump'; millions: number } | { kind: 'engine' };
-
 /**
- * Picks the writer for a file size: tcpdump's own -C where a whole-million threshold with one
- * record of headroom fills at least RING_TCPDUMP_MIN_FILL of the file (the default 100 MB: 104
- * millions, 99.2 %), else the engine (1 MiB with whole packets: -C cannot fit at all). Throws a
- * RangeError naming captureSettings.fileSizeInBytes below minRingFileSizeInBytes.
- * @example ringWriterFor(104857600, 0) // { kind: 'tcpdump', millions: 104 }; ringWriterFor(1048576, 0) // { kind: 'engine' }
+ * Refuses (RangeError naming captureSettings.fileSizeInBytes) a file size below
+ * minRingFileSizeInBytes for the snap length; every size from there up is exact.
+ * @example assertRingFileSize(1048576, 0) // ok; assertRingFileSize(100000, 0) // throws
  */
-export function ringWriterFor(fileSizeInBytes: number, snapLengthInBytes: number): RingWriter {
+export function assertRingFileSize(fileSizeInBytes: number, snapLengthInBytes: number): void {
   const min = minRingFileSizeInBytes(snapLengthInBytes);
   if (!Number.isSafeInteger(fileSizeInBytes) || fileSizeInBytes < min) {
     throw new RangeError(`captureSettings.fileSizeInBytes must be at least ${min} (the 24-byte pcap header and one whole record of ${PCAP_RECORD_HEADER_BYTES} + ${effectiveSnapLength(snapLengthInBytes)} bytes at this snap length), got ${fileSizeInBytes}`);
   }
-  const snap = effectiveSnapLength(snapLengthInBytes);
-  const millions = Math.floor((fileSizeInBytes - PCAP_RECORD_HEADER_BYTES - snap) / TCPDUMP_FILE_SIZE_UNIT_BYTES);
-  if (millions >= 1 && millions * TCPDUMP_FILE_SIZE_UNIT_BYTES >= RING_TCPDUMP_MIN_FILL * (fileSizeInBytes - PCAP_RECORD_HEADER_BYTES - snap)) {
-    return { kind: 'tcpdump', millions };
-  }
-  return { kind: 'engine' };
 }
 
 /** The kernel's counts from tcpdump's exit statistics, as a ring's outcome reports them. */

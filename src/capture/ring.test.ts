@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPcapBuffer } from '../pcap/index.js';
-import { minRingFileSizeInBytes, ringFileName, ringTcpdumpFileSizeInMillions, ringWriterFor, startRingCapture } from './ring.js';
+import { assertRingFileSize, minRingFileSizeInBytes, ringFileName, ringTcpdumpFileSizeInMillions, startRingCapture } from './ring.js';
 import type { RingFile } from './ring.js';
 import { createNamespace, createVethPair } from './testing/index.js';
 import type { TestNamespace } from './testing/index.js';
@@ -81,19 +81,14 @@ describe('ring capture with real tcpdump', () => {
     assert.equal(ringFileName('/var/captures/ring.cap', 7), 'ring-000007.cap');
   });
 
-  test('writer by size: tcpdump -C where a whole million fills 99 %, the engine otherwise; below one header + one record refused naming the field', () => {
-    assert.deepEqual(ringWriterFor(104857600, 0), { kind: 'tcpdump', millions: 104 });
-    assert.deepEqual(ringWriterFor(4294967295, 0), { kind: 'tcpdump', millions: 4294 });
-    assert.deepEqual(ringWriterFor(2_002_016, 2000), { kind: 'tcpdump', millions: 2 });
-    assert.deepEqual(ringWriterFor(1048576, 0), { kind: 'engine' }, 'the issue\'s example: -C cannot fit at all');
-    assert.deepEqual(ringWriterFor(1048576, 2000), { kind: 'engine' }, '-C 1 would fill only 95.5 %');
-    assert.deepEqual(ringWriterFor(1_999_999, 0), { kind: 'engine' });
+  test('the smallest file is one header plus one whole record of the snap length, refused below naming the field', () => {
     assert.equal(minRingFileSizeInBytes(0), 24 + 16 + 262144);
     assert.equal(minRingFileSizeInBytes(300000), 24 + 16 + 262144);
     assert.equal(minRingFileSizeInBytes(2000), 2040);
-    assert.deepEqual(ringWriterFor(2040, 2000), { kind: 'engine' });
-    assert.throws(() => ringWriterFor(2039, 2000), /captureSettings\.fileSizeInBytes must be at least 2040/);
-    assert.throws(() => ringWriterFor(262183, 0), /captureSettings\.fileSizeInBytes must be at least 262184/);
+    assert.doesNotThrow(() => assertRingFileSize(2040, 2000));
+    assert.doesNotThrow(() => assertRingFileSize(1048576, 0));
+    assert.throws(() => assertRingFileSize(2039, 2000), /captureSettings\.fileSizeInBytes must be at least 2040/);
+    assert.throws(() => assertRingFileSize(262183, 0), /captureSettings\.fileSizeInBytes must be at least 262184/);
     const spec = { captureId: 'x', interfaceName: 'lo', bpfExpression: '', snapLengthInBytes: 0, fileCount: 3, fileSizeInBytes: 100000, sessionTimeLimitInSeconds: 0, outputPath: '/tmp/x.cap' };
     assert.throws(() => startRingCapture(spec), /captureSettings\.fileSizeInBytes/, 'the engine refuses it before starting anything');
     assert.throws(() => startRingCapture({ ...spec, fileSizeInBytes: 1048576 }, { writer: 'tcpdump' }), RangeError, 'tcpdump -C cannot be forced where it does not fit');
@@ -120,8 +115,8 @@ describe('ring capture with real tcpdump', () => {
     await rm(bad, { recursive: true });
   });
 
-  // The engine's cut with whole packets (the issue's example: 1 MiB, no snap length), tcpdump's
-  // -C where it fits (1,002,016 bytes at snap 2000: -C 1), the engine at a size of no whole million.
+  // The engine's cut with whole packets (the issue's example: 1 MiB, no snap length) and at a size
+  // of no whole million; tcpdump's opt-in -C where it fits (1,002,016 bytes at snap 2000: -C 1).
   const cases = [
     { writer: 'engine', fileSizeInBytes: 1048576, snapLengthInBytes: 0 },
     { writer: 'tcpdump', fileSizeInBytes: 1_002_016, snapLengthInBytes: 2000 },
@@ -129,7 +124,6 @@ describe('ring capture with real tcpdump', () => {
   ] as const;
   for (const c of cases) test(`${c.writer} writes, ${c.fileSizeInBytes} bytes, snap ${c.snapLengthInBytes}: fileCount 3, never more than 3 files, the oldest deleted, valid pcaps, no datagram lost or repeated at a seam, TimeExceeded`, async () => {
     const { fileSizeInBytes } = c;
-    assert.equal(ringWriterFor(fileSizeInBytes, c.snapLengthInBytes).kind, c.writer, 'the size picks this writer');
     const sub = await mkdtemp(join(dir, `${c.writer}-`));
     const closed: RingFile[] = [];
     const deleted: RingFile[] = [];
@@ -139,6 +133,7 @@ describe('ring capture with real tcpdump', () => {
       {
         commandPrefix: ['ip', 'netns', 'exec', a.name],
         kernelBufferInKiB: 4096,
+        writer: c.writer,
         onFileClosed: async (f) => {
           closed.push(f);
           hashesOnClose.set(f.name, createHash('sha256').update(await readFile(f.path)).digest('hex'));

@@ -1,12 +1,13 @@
-// Continuous (ring-buffer) capture (issue 13). Two writers behind one surface (ringWriterFor
-// picks by size): where tcpdump's whole-million `-C` fits the size with one record of headroom
-// (the default 100 MB), one tcpdump writes the files itself, switching only between packets, and
-// this process stays off the packet path, as in session.ts: it watches the directory, deletes
-// the oldest file when a new one is about to start (at most fileCount files exist), and finishes
-// each closed file with the same one-pass cutCaptureFile (whole records, SHA-256, counts, times).
-// Every other size (1 MiB with whole packets, anything not near a whole million) goes to the
-// engine's own cut (ring-cut.ts): tcpdump writes `-w -` into this process, which starts each
-// file at the record that would pass the size.
+// Continuous (ring-buffer) capture (issue 13), two writers behind one surface. By default the
+// engine cuts the files itself (ring-cut.ts): tcpdump writes `-w -` into this process, which
+// starts each file at the record that would pass fileSizeInBytes, so every size from one record
+// up is exact and the engine deletes the oldest file exactly when it starts the next. Measured
+// against the second writer below at Azure's default size, it costs less CPU per packet and keeps
+// at least as much (docs/continuous.md), so it is the one the agent runs.
+// The second writer, `writer: 'tcpdump'`, is tcpdump's own -C rotation (whole millions only):
+// one tcpdump writes the files, this process watches the directory, deletes the oldest file when
+// a new one is about to start, and finishes each closed file with cutCaptureFile. It stays as the
+// bench's baseline and a fallback.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync, renameSync, statSync, unlinkSync, watch } from 'node:fs';
@@ -18,8 +19,7 @@ import type { TcpdumpLaunchOptions } from './tcpdump-launch.js';
 import { cutCaptureFile } from './pcap-cut.js';
 import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
 import { EngineCutRing } from './ring-cut.js';
-import { ringFileName, ringKernelStats, ringTcpdumpFileSizeInMillions, ringWriterFor } from './ring-rules.js';
-import type { RingWriter } from './ring-rules.js';
+import { assertRingFileSize, ringFileName, ringKernelStats, ringTcpdumpFileSizeInMillions } from './ring-rules.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB } from './tcpdump-args.js';
 import { isListeningLine, tcpdumpErrorMessage } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';
@@ -27,8 +27,7 @@ import { decodePcapHeader, PCAP_GLOBAL_HEADER_BYTES } from '../pcap/format.js';
 import { CAPTURE_SETTINGS_LIMITS } from '../model/packet-capture.js';
 import type { CaptureStopReason } from './types.js';
 
-export { effectiveSnapLength, minRingFileSizeInBytes, RING_TCPDUMP_MIN_FILL, ringFileName, ringTcpdumpFileSizeInMillions, ringWriterFor } from './ring-rules.js';
-export type { RingWriter } from './ring-rules.js';
+export { assertRingFileSize, effectiveSnapLength, minRingFileSizeInBytes, ringFileName, ringTcpdumpFileSizeInMillions } from './ring-rules.js';
 
 /** Azure's captureSettings defaults and limits: the API's own (src/model), so the engine and the API never disagree. */
 export const RING_LIMITS = CAPTURE_SETTINGS_LIMITS;
@@ -107,8 +106,12 @@ export interface RingCaptureOptions {
   pollIntervalInMs?: number;
   /** After the time limit or a stop, how long tcpdump runs on so the kernel ring's last block reaches the file (see session.ts). Default 1200 ms. */
   stopDrainTimeoutInMs?: number;
-  /** Who writes the files: 'auto' (default) picks by size (ringWriterFor); 'engine' forces the engine's cut, 'tcpdump' tcpdump's -C (RangeError when -C cannot fit). */
-  writer?: 'auto' | RingWriter['kind'];
+  /**
+   * Who writes the files: 'engine' (default) cuts tcpdump's `-w -` stream itself, exact for every
+   * size; 'tcpdump' lets tcpdump rotate with -C (whole millions, one record of headroom: a
+   * RangeError where that cannot fit), kept as the measured baseline (docs/continuous.md).
+   */
+  writer?: 'engine' | 'tcpdump';
   /** stdout buffer of tcpdump when the engine cuts the files (stdbuf -o), as in session.ts. Default 64 KiB. */
   outputBufferBytes?: number;
   /** Called once per file, in order, as soon as it is closed and finished (upload it here). */
@@ -138,12 +141,12 @@ export function startRingCapture(spec: RingCaptureSpec, opts: RingCaptureOptions
   if (spec.fileSizeInBytes > RING_LIMITS.maxFileSizeInBytes) throw new RangeError(`fileSizeInBytes must be ≤ ${RING_LIMITS.maxFileSizeInBytes}`);
   if (!Number.isFinite(spec.sessionTimeLimitInSeconds) || spec.sessionTimeLimitInSeconds < 0 || spec.sessionTimeLimitInSeconds > RING_LIMITS.maxSessionTimeLimitInSeconds) throw new RangeError(`sessionTimeLimitInSeconds must be 0…${RING_LIMITS.maxSessionTimeLimitInSeconds}`);
   if (!spec.outputPath.startsWith('/')) throw new RangeError(`outputPath must be absolute, got ${spec.outputPath}`);
-  const auto = ringWriterFor(spec.fileSizeInBytes, spec.snapLengthInBytes);
-  const writer: RingWriter = opts.writer === 'engine' ? { kind: 'engine' } : opts.writer === 'tcpdump' ? { kind: 'tcpdump', millions: ringTcpdumpFileSizeInMillions(spec.fileSizeInBytes, spec.snapLengthInBytes) } : auto;
+  assertRingFileSize(spec.fileSizeInBytes, spec.snapLengthInBytes);
   const kernelBufferInKiB = opts.kernelBufferInKiB ?? DEFAULT_KERNEL_BUFFER_IN_KIB;
   const captureSpec = { ...spec, totalBytesLimit: 0, timeLimitInSeconds: 0 };
-  if (writer.kind === 'tcpdump') {
-    return new TcpdumpRing(spec, buildTcpdumpArgs(captureSpec, { kernelBufferInKiB, keepRootPrivileges: true }), writer.millions, opts);
+  if (opts.writer === 'tcpdump') {
+    const millions = ringTcpdumpFileSizeInMillions(spec.fileSizeInBytes, spec.snapLengthInBytes);
+    return new TcpdumpRing(spec, buildTcpdumpArgs(captureSpec, { kernelBufferInKiB, keepRootPrivileges: true }), millions, opts);
   }
   // The engine opens the files, so tcpdump needs no right on the folder: it runs as in session.ts
   // (its own unprivileged user with CAP_NET_RAW alone, ended with its parent, 64 KiB writes).

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { minRingFileSizeInBytes, RING_LIMITS, ringWriterFor } from '../../capture/index.js';
+import { assertRingFileSize, minRingFileSizeInBytes, RING_LIMITS } from '../../capture/index.js';
 import { ApiError } from '../../lib/index.js';
 import { AGENT_MAX_RING_FILES_PER_STATE, CAPTURE_SETTINGS_LIMITS, effectiveCaptureSettings, packetCaptureCreateSchema, parseAgentToServer, parseServerToAgent, type PacketCaptureCreateRequest } from '../../model/index.js';
 import { continuousRing, ringBlobLocation } from './packet-captures.js';
@@ -50,8 +50,8 @@ describe('continuous capture rules (Azure §2.2–2.5)', () => {
     assert.equal(minRingFileSizeInBytes(2000), 2_040);
     for (const snap of [0, 34, 2000, 65535, 262144, 300000]) {
       const min = minRingFileSizeInBytes(snap);
-      assert.ok(ringWriterFor(min, snap), `snap ${snap}: the minimum works in the engine`);
-      assert.throws(() => ringWriterFor(min - 1, snap), RangeError, `snap ${snap}: one byte less does not`);
+      assert.doesNotThrow(() => assertRingFileSize(min, snap), `snap ${snap}: the minimum works in the engine`);
+      assert.throws(() => assertRingFileSize(min - 1, snap), RangeError, `snap ${snap}: one byte less does not`);
       assert.ok(continuousRing(parse({ continuousCapture: true, captureSettings: { fileSizeInBytes: min }, ...(snap === 0 ? {} : { bytesToCapturePerPacket: snap }) })), `snap ${snap}: the API accepts the minimum`);
       assert.throws(() => continuousRing(parse({ continuousCapture: true, captureSettings: { fileSizeInBytes: min - 1 }, ...(snap === 0 ? {} : { bytesToCapturePerPacket: snap }) })), (e: unknown) => refusedWith('properties.captureSettings.fileSizeInBytes')(e) && new RegExp(`the smallest is ${min}`).test((e as Error).message), `snap ${snap}: the API refuses one byte less, naming the field and the minimum`);
     }

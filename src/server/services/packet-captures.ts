@@ -4,7 +4,7 @@ import { posix } from 'node:path';
 import { ApiError, armIdKey, buildArmId, parseArmId } from '../../lib/index.js';
 import { checkBpfExpression, compileFilters, normalizeFilters } from '../../filter/index.js';
 import { CAPTURE_SETTINGS_LIMITS, PACKET_CAPTURE_LIMITS, assertResourceName, effectiveCaptureSettings, type AgentCaptureOrder, type AgentRingFile, type EffectiveCaptureSettings, type PacketCaptureCreateRequest } from '../../model/index.js';
-import { minRingFileSizeInBytes, ringFileName, ringWriterFor } from '../../capture/index.js';
+import { assertRingFileSize, minRingFileSizeInBytes, ringFileName } from '../../capture/index.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { resolveCaptureLocation } from '../../storage/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
@@ -102,7 +102,7 @@ export function continuousRing(p: PacketCaptureCreateRequest['properties']): Eff
   }
   const snap = p.bytesToCapturePerPacket ?? 0;
   try {
-    ringWriterFor(ring.fileSizeInBytes, snap);
+    assertRingFileSize(ring.fileSizeInBytes, snap);
   } catch {
     // Smaller than one packet of the snap length: a packet that fits no file would be lost.
     const min = minRingFileSizeInBytes(snap);
