@@ -219,9 +219,9 @@ describe('continuous (ring) capture end to end: host and every storage kind', { 
       assert.equal(s.stopReason, 'TimeExceeded');
       assert.deepEqual(s.packetCaptureError, []);
       assert.ok((maxInStorage.get(k.kind) ?? 0) <= 3, `${k.kind}: never more than 3 files in storage (saw ${maxInStorage.get(k.kind)})`);
-      // 3 files; 2 when tcpdump started a file during the stop's drain that held only packets past the limit (removed; docs/continuous.md).
+      // Exactly 3: the engine deletes the oldest only as it starts the next file itself (docs/continuous.md).
       const kept = s.files.length;
-      assert.ok(kept === 3 || kept === 2, `${k.kind}: the last files are kept: ${JSON.stringify(s)}`);
+      assert.equal(kept, 3, `${k.kind}: the last 3 files are kept: ${JSON.stringify(s)}`);
       assert.ok(s.filesDeleted >= 2, `${k.kind}: the ring wrapped (${s.filesDeleted} deleted)`);
       const last = s.files.at(-1)!.sequence;
       assert.deepEqual(s.files.map((f) => f.sequence), Array.from({ length: kept }, (_, j) => last - kept + 1 + j), `${k.kind}: consecutive files, oldest first`);
@@ -263,7 +263,7 @@ describe('continuous (ring) capture end to end: host and every storage kind', { 
     let hostRing = await status('ring-host');
     await lab.waitFor(async () => (hostRing = await status('ring-host')).packetCaptureStatus === 'Stopped', 30_000, 'the host-only ring to stop');
     assert.equal(hostRing.stopReason, 'TimeExceeded');
-    assert.ok(hostRing.files.length >= 2 && hostRing.files.length <= 3 && hostRing.filesDeleted >= 2, JSON.stringify(hostRing));
+    assert.ok(hostRing.files.length === 3 && hostRing.filesDeleted >= 2, JSON.stringify(hostRing));
     assert.ok(hostRing.files.every((f) => !f.stored && f.storagePath === ''), 'nothing stored without a storage account');
     assert.deepEqual(readdirSync(folderOf('host')).filter((f) => f.endsWith('.cap')).sort(), hostRing.files.map((f) => f.name));
     const fetched = await lab.nwJson<{ sha256: string; verified: boolean }>(pc('download', '--name', 'ring-host', '--location', LOC, '--ring-file', hostRing.files[0]!.name, '--file', join(workDir, 'host.cap')));
