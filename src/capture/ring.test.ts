@@ -115,6 +115,35 @@ describe('ring capture with real tcpdump', () => {
     await rm(bad, { recursive: true });
   });
 
+  test('at the smallest size (header + one record of the snap length) every file holds one packet, none lost, ≤ fileCount files', async () => {
+    const sub = await mkdtemp(join(dir, 'min-'));
+    const fileSizeInBytes = minRingFileSizeInBytes(2000); // 2040: one 1042-byte record fits, two do not
+    const closed: RingFile[] = [];
+    const ring = startRingCapture(
+      { captureId: 'min', interfaceName: interfaceA, bpfExpression: `udp dst port ${PORT}`, snapLengthInBytes: 2000, fileCount: 3, fileSizeInBytes, sessionTimeLimitInSeconds: 5, outputPath: join(sub, 'min.cap') },
+      { commandPrefix: ['ip', 'netns', 'exec', a.name], kernelBufferInKiB: 4096, onFileClosed: (f) => void closed.push(f) },
+    );
+    await ring.started;
+    let most = 0;
+    const sampler = setInterval(() => (most = Math.max(most, readdirSync(sub).filter((f) => f.endsWith('.cap')).length)), 2);
+    // One 1000-byte datagram every 10 ms for 2 s: ~200 files of one packet each.
+    const sender = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT), '1000', '1', '2000'], { timeoutInMs: 60000 });
+    const outcome = await ring.done;
+    clearInterval(sampler);
+    const lastSent = Number((await sender).stdout.trim());
+    assert.equal(outcome.stopReason, 'TimeExceeded', JSON.stringify(outcome.error));
+    assert.ok(most <= 3, `at most 3 files on the host (saw ${most})`);
+    assert.equal(outcome.files.length, 3);
+    assert.ok(closed.length >= 100, `one file per datagram (${closed.length} files)`);
+    assert.ok(closed.every((f) => f.packetsCaptured === 1 && f.sizeInBytes === 24 + 16 + 1042 && f.sizeInBytes <= fileSizeInBytes), 'each file one whole record, within the size');
+    assert.equal(closed.at(-1)!.sequence, closed.length, 'no file was skipped');
+    for (const f of outcome.files) assert.equal(readPcapBuffer(await readFile(f.path)).records.length, 1);
+    // The datagrams went one per file, in order: the last file holds the last datagram sent.
+    assert.deepEqual(sequencesOf(await readFile(outcome.files.at(-1)!.path)), [lastSent]);
+    assert.equal(closed.length, lastSent + 1, 'every datagram has its file: none lost or repeated');
+    await rm(sub, { recursive: true });
+  });
+
   // The engine's cut with whole packets (the issue's example: 1 MiB, no snap length) and at a size
   // of no whole million; tcpdump's opt-in -C where it fits (1,002,016 bytes at snap 2000: -C 1).
   const cases = [
