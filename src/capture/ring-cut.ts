@@ -19,6 +19,9 @@ import type { CaptureStopReason } from './types.js';
 import type { RingCaptureOptions, RingCaptureSession, RingCaptureSpec, RingFile, RingOutcome } from './ring.js';
 import { decodePcapHeader, maxCapturedLengthFor, PCAP_GLOBAL_HEADER_BYTES, PCAP_RECORD_HEADER_BYTES } from '../pcap/format.js';
 
+// Bytes queued for the disk beyond which the engine stops reading tcpdump's stream until they are written.
+const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
+
 /** Where a record goes (see classify). */
 const enum RecordFate { SameFile, NextFile, Drop }
 
@@ -237,6 +240,10 @@ export class EngineCutRing implements RingCaptureSession {
     }
     this.append(buf, runStart, at);
     if (at < buf.length) this.split = Buffer.from(buf.subarray(at));
+    // A disk slower than the capture: stop reading rather than queue without bound (tcpdump then
+    // waits on the pipe and the kernel ring drops, as when tcpdump writes to that disk itself).
+    const writer = this.current?.writer;
+    if (writer !== undefined && writer.pendingBytes > MAX_QUEUED_BYTES) await writer.whenDrained();
   }
 
   // Reads the record header at `at` into recordCapturedLength/recordTimeInMs and says where the
@@ -288,6 +295,7 @@ export class EngineCutRing implements RingCaptureSession {
     const sequence = this.nextSequence++;
     const partPath = `${this.partBase}${sequence}`;
     const writer = await CaptureFileWriter.open(partPath);
+    writer.onError = (err) => this.failAndStop('LocalFileFailed', err.message);
     writer.append(this.header as Buffer);
     this.current = { sequence, partPath, writer, sizeInBytes: PCAP_GLOBAL_HEADER_BYTES, packets: 0, firstInMs: null, lastInMs: null };
   }
