@@ -1,6 +1,8 @@
 // Continuous (ring-buffer) capture with real tcpdump between two network namespaces: at most
 // fileCount files on the host, the oldest deleted, every file a valid pcap within its size, a
 // sequence-numbered UDP stream continuous across the files, and the stop at the time limit.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -14,6 +16,7 @@ import type { RingFile } from './ring.js';
 import { createNamespace, createVethPair } from './testing/index.js';
 import type { TestNamespace } from './testing/index.js';
 
+const execFileAsync = promisify(execFile);
 const ADDRESS_A = '10.78.13.1';
 const ADDRESS_B = '10.78.13.2';
 const PORT = 9713;
@@ -113,6 +116,36 @@ describe('ring capture with real tcpdump', () => {
     assert.deepEqual(readdirSync(bad), []);
     await rm(sub, { recursive: true });
     await rm(bad, { recursive: true });
+  });
+
+  test('a full disk ends the ring with Error and LocalFileFailed, the files closed before it kept whole', async () => {
+    const sub = await mkdtemp(join(dir, 'full-'));
+    // A 640 KiB tmpfs: the third file of 262,184 bytes cannot be written whole.
+    await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=640k', 'tmpfs', sub]);
+    try {
+      const ring = startRingCapture(
+        { captureId: 'full', interfaceName: interfaceA, bpfExpression: `udp dst port ${PORT}`, snapLengthInBytes: 0, fileCount: 3, fileSizeInBytes: minRingFileSizeInBytes(0), sessionTimeLimitInSeconds: 30, outputPath: join(sub, 'full.cap') },
+        { commandPrefix: ['ip', 'netns', 'exec', a.name], kernelBufferInKiB: 4096 },
+      );
+      await ring.started;
+      const sender = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT), '1000', '12', '3000'], { timeoutInMs: 60000 });
+      const outcome = await ring.done;
+      await sender;
+      assert.equal(outcome.stopReason, 'Error');
+      assert.equal(outcome.error?.code, 'LocalFileFailed', JSON.stringify(outcome.error));
+      assert.match(outcome.error?.message ?? '', /ENOSPC|no space/i);
+      assert.ok(outcome.endedAt.getTime() - (outcome.startedAt?.getTime() ?? 0) < 20000, 'it stopped at the failure, not at the time limit');
+      assert.ok(outcome.files.length >= 1, 'the files closed before the failure are kept');
+      for (const f of outcome.files) {
+        const buf = await readFile(f.path);
+        assert.equal(buf.length, f.sizeInBytes);
+        assert.equal(readPcapBuffer(buf).records.length, f.packetsCaptured, `${f.name}: a valid pcap`);
+      }
+      assert.deepEqual(readdirSync(sub).sort(), outcome.files.map((f) => f.name), 'the failed file is removed');
+    } finally {
+      await execFileAsync('umount', [sub]);
+      await rm(sub, { recursive: true });
+    }
   });
 
   test('at the smallest size (header + one record of the snap length) every file holds one packet, none lost, ≤ fileCount files', async () => {
