@@ -12,14 +12,20 @@ import type { LookbackBuffer } from '../../src/capture/index.js';
 import { countPcapRecords } from './count-records.js';
 import type { CaptureOutcome } from '../../src/capture/index.js';
 import { findTcpdumpPid, processCpuSeconds } from './cpu.js';
-import type { EngineChildRequest } from './engine-child.js';
+import type { EngineChildRequest, RingStopReply } from './engine-child.js';
 import type { FidelityLab, Load, LoadResult } from './lab.js';
 
 /** Which program captured ('none': the load alone, for the load generator's own loss). */
-export type Capturer = 'none' | 'bare' | 'bare-B' | 'agent' | 'agent-immediate' | 'agent-previous' | 'agent-lookback' | 'netwatcher';
+export type Capturer = 'none' | 'bare' | 'bare-B' | 'agent' | 'agent-immediate' | 'agent-previous' | 'agent-lookback' | 'ring-tcpdump' | 'ring-engine' | 'netwatcher';
 
 /** Every capturer the bench knows. */
-export const CAPTURERS: Capturer[] = ['none', 'bare', 'bare-B', 'agent', 'agent-immediate', 'agent-previous', 'agent-lookback', 'netwatcher'];
+export const CAPTURERS: Capturer[] = ['none', 'bare', 'bare-B', 'agent', 'agent-immediate', 'agent-previous', 'agent-lookback', 'ring-tcpdump', 'ring-engine', 'netwatcher'];
+
+/**
+ * The ring of 'ring-tcpdump' and 'ring-engine' (issue 13): Azure's default file size, where both
+ * writers work (tcpdump -C 104), three files, so it wraps under load as a ring does.
+ */
+export const BENCH_RING = { fileCount: 3, fileSizeInBytes: 104_857_600 } as const;
 
 /** The look-back buffer of 'agent-lookback' (issue 13): the issue's example, 120 s and 256 MiB at 128 bytes per packet. */
 export const BENCH_LOOKBACK = { seconds: 120, maxSizeInBytes: 256 * 1024 * 1024, snapLengthInBytes: 128 } as const;
@@ -288,6 +294,73 @@ export async function runAgentTrial(
   } finally {
     await buffer?.stop();
     if (bufferDir !== null) await rm(bufferDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs a continuous ring (BENCH_RING) in the engine's process under `load`: 'ring-tcpdump' lets
+ * tcpdump rotate its own files (-C), 'ring-engine' forces the engine's cut of `-w -` at the same
+ * size. Captured = the packets of every file the ring closed, deleted ones included.
+ */
+export async function runRingTrial(lab: FidelityLab, load: Load, snapLengthInBytes: number, durationInSeconds: number, outputPath: string, variant: 'ring-tcpdump' | 'ring-engine'): Promise<Omit<TrialResult, 'repetition'>> {
+  const child = await engineChild();
+  const ownCpu = async (): Promise<number> => {
+    const reply = nextMessage<{ cpuSeconds: number }>(child, 'cpu');
+    child.send({ type: 'cpu' } satisfies EngineChildRequest);
+    return (await reply).cpuSeconds;
+  };
+  const dir = await mkdtemp(join(dirname(outputPath), `${variant}-`));
+  try {
+    const idleRate = await idleCpuRate(ownCpu);
+    const started = nextMessage<{ pid: number | null }>(child, 'started');
+    child.send({
+      type: 'start-ring',
+      spec: { captureId: `bench-${variant}`, interfaceName: lab.serverInterface, bpfExpression: '', snapLengthInBytes, ...BENCH_RING, sessionTimeLimitInSeconds: 0, outputPath: join(dir, 'ring.cap') },
+      options: { commandPrefix: ['ip', 'netns', 'exec', lab.server.name], writer: variant === 'ring-engine' ? 'engine' : 'tcpdump' },
+    } satisfies EngineChildRequest);
+    await started;
+    const tcpdumpPid = await findTcpdumpPid(lab.serverInterface);
+    const tcpdumpAtStart = tcpdumpPid === null ? null : await processCpuSeconds(tcpdumpPid);
+    const ownAtStart = await ownCpu();
+    const windowStarted = Date.now();
+    const loadResult = await lab.runLoad(load, durationInSeconds);
+    const tcpdumpAtEnd = tcpdumpPid === null ? null : await processCpuSeconds(tcpdumpPid);
+    const ownAtEnd = await ownCpu();
+    const windowInSeconds = (Date.now() - windowStarted) / 1000;
+    const stopStarted = Date.now();
+    const stopped = nextMessage<RingStopReply>(child, 'ring-stopped');
+    child.send({ type: 'stop' } satisfies EngineChildRequest);
+    const { outcome, packetsInAllFiles, cpuAfterStopSeconds } = await stopped;
+    const stopInMs = Date.now() - stopStarted;
+    if (outcome.error !== null) throw new Error(`ring failed: ${outcome.error.code} ${outcome.error.message}`);
+    let kept = 0;
+    for (const f of outcome.files) {
+      const count = await countPcapRecords(f.path);
+      if (count.records !== f.packetsCaptured || count.trailingBytes !== 0 || f.sizeInBytes > BENCH_RING.fileSizeInBytes) throw new Error(`${f.name}: reported ${f.packetsCaptured} packets, holds ${count.records} (+${count.trailingBytes} stray bytes), ${f.sizeInBytes} bytes`);
+      kept += f.sizeInBytes;
+    }
+    return {
+      capturer: variant,
+      load: load.name,
+      snapLengthInBytes,
+      loadResult,
+      kernelReceived: outcome.kernelPacketsReceived,
+      kernelDropped: outcome.kernelPacketsDropped,
+      captured: packetsInAllFiles,
+      fileSizeInBytes: kept,
+      stopInMs,
+      cpu: {
+        captureProcess: tcpdumpAtStart === null || tcpdumpAtEnd === null ? null : tcpdumpAtEnd - tcpdumpAtStart,
+        agent: ownAtEnd - ownAtStart,
+        server: null,
+        agentAfterStop: cpuAfterStopSeconds,
+        agentIdle: idleRate === null ? null : idleRate * windowInSeconds,
+      },
+      durationInSeconds,
+      capped: false,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 

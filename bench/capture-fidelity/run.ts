@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LOOKBACK_KERNEL_BUFFER_IN_KIB } from '../../src/capture/index.js';
-import { CAPTURERS, captureCostCpuSeconds, closeEngineChild, loadCpuSeconds, runAgentTrial, runBareTrial, runNoCaptureTrial } from './capturers.js';
+import { CAPTURERS, captureCostCpuSeconds, closeEngineChild, loadCpuSeconds, runAgentTrial, runBareTrial, runNoCaptureTrial, runRingTrial } from './capturers.js';
 import { runProductTrial, startProduct, type Product } from './product.js';
 import type { Capturer, TrialResult } from './capturers.js';
 import { createFidelityLab } from './lab.js';
@@ -99,6 +99,7 @@ async function runTrial(lab: FidelityLab, dir: string, capturer: Capturer, load:
     if (capturer === 'none') return await runNoCaptureTrial(lab, load, snap, durationInSeconds);
     if (capturer === 'bare' || capturer === 'bare-B') return await runBareTrial(lab, load, snap, durationInSeconds, outputPath, capturer === 'bare-B', BYTE_BUDGET);
     if (capturer === 'netwatcher') return await runProductTrial(product!, load, snap, durationInSeconds, lab, BYTE_BUDGET);
+    if (capturer === 'ring-tcpdump' || capturer === 'ring-engine') return await runRingTrial(lab, load, snap, durationInSeconds, outputPath, capturer);
     return await runAgentTrial(lab, load, snap, durationInSeconds, outputPath, capturer, BYTE_BUDGET);
   } finally {
     // Full-snap files are large; keep the disk as we found it.
@@ -198,6 +199,12 @@ interface Comparison {
   shareVsWithoutLookback?: Spread | null;
   /** 'agent-lookback': CPU per packet (capture + engine + buffer) ÷ the same capture's without the buffer, per pair. */
   cpuVsWithoutLookback?: Spread | null;
+  /** 'ring-engine': its share ÷ tcpdump's own -C ring's ('ring-tcpdump'), per pair. */
+  shareVsTcpdumpRing?: Spread | null;
+  /** 'ring-engine': CPU per packet (tcpdump + engine, during the load) ÷ the -C ring's, per pair. */
+  cpuVsTcpdumpRing?: Spread | null;
+  /** 'ring-engine': the same with the CPU after the stop (the last files' finish) added. */
+  cpuWithFinishVsTcpdumpRing?: Spread | null;
 }
 
 function compare(results: TrialResult[], settings: Settings): Comparison[] {
@@ -206,7 +213,7 @@ function compare(results: TrialResult[], settings: Settings): Comparison[] {
     for (const load of settings.loads) {
       const of = (c: Capturer): TrialResult[] => results.filter((r) => r.capturer === c && r.load === load.name && r.snapLengthInBytes === snap);
       const at = (c: Capturer, rep: number): TrialResult | undefined => of(c).find((r) => r.repetition === rep);
-      for (const capturer of settings.capturers.filter((c) => c === 'agent' || c === 'netwatcher' || c === 'agent-immediate' || c === 'agent-previous' || c === 'agent-lookback')) {
+      for (const capturer of settings.capturers.filter((c) => c === 'agent' || c === 'netwatcher' || c === 'agent-immediate' || c === 'agent-previous' || c === 'agent-lookback' || c === 'ring-tcpdump' || c === 'ring-engine')) {
         const ratios = (baseline: Capturer, f: (t: TrialResult) => number | null): Array<number | null> =>
           of(capturer).map((t) => {
             const b = at(baseline, t.repetition);
@@ -235,6 +242,8 @@ function compare(results: TrialResult[], settings: Settings): Comparison[] {
           loadLossWithoutCapturePercent: spread(of('none').map((t) => t.loadResult.lostPercent)),
           // The look-back row (issue 13): the same engine capture with the buffer on ÷ without it, same pair.
           ...(capturer === 'agent-lookback' ? { shareVsWithoutLookback: spread(ratios('agent', share)), cpuVsWithoutLookback: spread(ratios('agent', cpuLoad)) } : {}),
+          // The engine-cut ring row (issue 13): against tcpdump's own -C ring at the same size, same pair.
+          ...(capturer === 'ring-engine' ? { shareVsTcpdumpRing: spread(ratios('ring-tcpdump', share)), cpuVsTcpdumpRing: spread(ratios('ring-tcpdump', cpuLoad)), cpuWithFinishVsTcpdumpRing: spread(ratios('ring-tcpdump', cpuAll)) } : {}),
         });
       }
     }
@@ -343,7 +352,8 @@ async function main(): Promise<void> {
           `    packets kept ÷ bare -B's ${fmtSpread(c.keptVsBareB)}\n` +
           `    cpu/pkt (capture process + agent) ÷ bare -B: while loaded ${fmtSpread(c.cpuVsBareB, 2)}, above the agent's idle use ${fmtSpread(c.captureCostVsBareB, 2)}, with the final cut+hash ${fmtSpread(c.cpuWithFinishVsBareB, 2)}\n` +
           (c.loadLossPercent !== null ? `    load generator's loss % with this capture ${fmtSpread(c.loadLossPercent, 1)}, without any ${fmtSpread(c.loadLossWithoutCapturePercent, 1)}\n` : '') +
-          (c.capturer === 'agent-lookback' ? `    look-back on ÷ off (same capture, same pair): packets kept ${fmtSpread(c.shareVsWithoutLookback ?? null)}   cpu/pkt incl. the buffer ${fmtSpread(c.cpuVsWithoutLookback ?? null, 2)}\n` : ''),
+          (c.capturer === 'agent-lookback' ? `    look-back on ÷ off (same capture, same pair): packets kept ${fmtSpread(c.shareVsWithoutLookback ?? null)}   cpu/pkt incl. the buffer ${fmtSpread(c.cpuVsWithoutLookback ?? null, 2)}\n` : '') +
+          (c.capturer === 'ring-engine' ? `    engine-cut ring ÷ tcpdump -C ring (same size, same pair): share ${fmtSpread(c.shareVsTcpdumpRing ?? null)}   cpu/pkt while loaded ${fmtSpread(c.cpuVsTcpdumpRing ?? null, 2)}, with the last files' finish ${fmtSpread(c.cpuWithFinishVsTcpdumpRing ?? null, 2)}\n` : ''),
       );
     }
     process.stdout.write(failures.length === 0 ? 'criteria: met\n' : `criteria: NOT met\n  ${failures.join('\n  ')}\n`);

@@ -391,6 +391,8 @@ export class CaptureManager {
       stopReason: this.closed && outcome.stopReason === 'Manual' ? 'AgentStopped' : outcome.stopReason,
       errors: outcome.error ? [outcome.error.code] : [],
       errorMessage: outcome.error?.message ?? null,
+      kernelPacketsDropped: outcome.kernelPacketsDropped,
+      kernelPacketsReceived: outcome.kernelPacketsReceived,
     });
     if (rec.order.upload) void this.uploadRing(uid);
   }

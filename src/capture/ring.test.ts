@@ -1,6 +1,8 @@
 // Continuous (ring-buffer) capture with real tcpdump between two network namespaces: at most
 // fileCount files on the host, the oldest deleted, every file a valid pcap within its size, a
 // sequence-numbered UDP stream continuous across the files, and the stop at the time limit.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -9,11 +11,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPcapBuffer } from '../pcap/index.js';
-import { ringFileName, ringTcpdumpFileSizeInMillions, startRingCapture } from './ring.js';
+import { assertRingFileSize, minRingFileSizeInBytes, ringFileName, ringTcpdumpFileSizeInMillions, startRingCapture } from './ring.js';
 import type { RingFile } from './ring.js';
 import { createNamespace, createVethPair } from './testing/index.js';
 import type { TestNamespace } from './testing/index.js';
 
+const execFileAsync = promisify(execFile);
 const ADDRESS_A = '10.78.13.1';
 const ADDRESS_B = '10.78.13.2';
 const PORT = 9713;
@@ -81,6 +84,19 @@ describe('ring capture with real tcpdump', () => {
     assert.equal(ringFileName('/var/captures/ring.cap', 7), 'ring-000007.cap');
   });
 
+  test('the smallest file is one header plus one whole record of the snap length, refused below naming the field', () => {
+    assert.equal(minRingFileSizeInBytes(0), 24 + 16 + 262144);
+    assert.equal(minRingFileSizeInBytes(300000), 24 + 16 + 262144);
+    assert.equal(minRingFileSizeInBytes(2000), 2040);
+    assert.doesNotThrow(() => assertRingFileSize(2040, 2000));
+    assert.doesNotThrow(() => assertRingFileSize(1048576, 0));
+    assert.throws(() => assertRingFileSize(2039, 2000), /captureSettings\.fileSizeInBytes must be at least 2040/);
+    assert.throws(() => assertRingFileSize(262183, 0), /captureSettings\.fileSizeInBytes must be at least 262184/);
+    const spec = { captureId: 'x', interfaceName: 'lo', bpfExpression: '', snapLengthInBytes: 0, fileCount: 3, fileSizeInBytes: 100000, sessionTimeLimitInSeconds: 0, outputPath: '/tmp/x.cap' };
+    assert.throws(() => startRingCapture(spec), /captureSettings\.fileSizeInBytes/, 'the engine refuses it before starting anything');
+    assert.throws(() => startRingCapture({ ...spec, fileSizeInBytes: 1048576 }, { writer: 'tcpdump' }), RangeError, 'tcpdump -C cannot be forced where it does not fit');
+  });
+
   test('a manual stop gives Manual; a refused interface gives Error with CaptureFailed and leaves no file', async () => {
     const sub = await mkdtemp(join(dir, 'manual-'));
     const spec = { captureId: 'm', interfaceName: interfaceA, bpfExpression: `udp dst port ${PORT}`, snapLengthInBytes: 2000, fileCount: 2, fileSizeInBytes: 1048576, sessionTimeLimitInSeconds: 0, outputPath: join(sub, 'm.cap') };
@@ -102,16 +118,84 @@ describe('ring capture with real tcpdump', () => {
     await rm(bad, { recursive: true });
   });
 
-  test('fileCount 3: never more than 3 files, the oldest deleted, valid pcaps, no datagram lost or repeated at a seam, TimeExceeded', async () => {
-    const fileSizeInBytes = 1048576;
+  test('a full disk ends the ring with Error and LocalFileFailed, the files closed before it kept whole', async () => {
+    const sub = await mkdtemp(join(dir, 'full-'));
+    // A 640 KiB tmpfs: the third file of 262,184 bytes cannot be written whole.
+    await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=640k', 'tmpfs', sub]);
+    try {
+      const ring = startRingCapture(
+        { captureId: 'full', interfaceName: interfaceA, bpfExpression: `udp dst port ${PORT}`, snapLengthInBytes: 0, fileCount: 3, fileSizeInBytes: minRingFileSizeInBytes(0), sessionTimeLimitInSeconds: 30, outputPath: join(sub, 'full.cap') },
+        { commandPrefix: ['ip', 'netns', 'exec', a.name], kernelBufferInKiB: 4096 },
+      );
+      await ring.started;
+      const sender = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT), '1000', '12', '3000'], { timeoutInMs: 60000 });
+      const outcome = await ring.done;
+      await sender;
+      assert.equal(outcome.stopReason, 'Error');
+      assert.equal(outcome.error?.code, 'LocalFileFailed', JSON.stringify(outcome.error));
+      assert.match(outcome.error?.message ?? '', /ENOSPC|no space/i);
+      assert.ok(outcome.endedAt.getTime() - (outcome.startedAt?.getTime() ?? 0) < 20000, 'it stopped at the failure, not at the time limit');
+      assert.ok(outcome.files.length >= 1, 'the files closed before the failure are kept');
+      for (const f of outcome.files) {
+        const buf = await readFile(f.path);
+        assert.equal(buf.length, f.sizeInBytes);
+        assert.equal(readPcapBuffer(buf).records.length, f.packetsCaptured, `${f.name}: a valid pcap`);
+      }
+      assert.deepEqual(readdirSync(sub).sort(), outcome.files.map((f) => f.name), 'the failed file is removed');
+    } finally {
+      await execFileAsync('umount', [sub]);
+      await rm(sub, { recursive: true });
+    }
+  });
+
+  test('at the smallest size (header + one record of the snap length) every file holds one packet, none lost, ≤ fileCount files', async () => {
+    const sub = await mkdtemp(join(dir, 'min-'));
+    const fileSizeInBytes = minRingFileSizeInBytes(2000); // 2040: one 1042-byte record fits, two do not
+    const closed: RingFile[] = [];
+    const ring = startRingCapture(
+      { captureId: 'min', interfaceName: interfaceA, bpfExpression: `udp dst port ${PORT}`, snapLengthInBytes: 2000, fileCount: 3, fileSizeInBytes, sessionTimeLimitInSeconds: 5, outputPath: join(sub, 'min.cap') },
+      { commandPrefix: ['ip', 'netns', 'exec', a.name], kernelBufferInKiB: 4096, onFileClosed: (f) => void closed.push(f) },
+    );
+    await ring.started;
+    let most = 0;
+    const sampler = setInterval(() => (most = Math.max(most, readdirSync(sub).filter((f) => f.endsWith('.cap')).length)), 2);
+    // One 1000-byte datagram every 10 ms for 2 s: ~200 files of one packet each.
+    const sender = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT), '1000', '1', '2000'], { timeoutInMs: 60000 });
+    const outcome = await ring.done;
+    clearInterval(sampler);
+    const lastSent = Number((await sender).stdout.trim());
+    assert.equal(outcome.stopReason, 'TimeExceeded', JSON.stringify(outcome.error));
+    assert.ok(most <= 3, `at most 3 files on the host (saw ${most})`);
+    assert.equal(outcome.files.length, 3);
+    assert.ok(closed.length >= 100, `one file per datagram (${closed.length} files)`);
+    assert.ok(closed.every((f) => f.packetsCaptured === 1 && f.sizeInBytes === 24 + 16 + 1042 && f.sizeInBytes <= fileSizeInBytes), 'each file one whole record, within the size');
+    assert.equal(closed.at(-1)!.sequence, closed.length, 'no file was skipped');
+    for (const f of outcome.files) assert.equal(readPcapBuffer(await readFile(f.path)).records.length, 1);
+    // The datagrams went one per file, in order: the last file holds the last datagram sent.
+    assert.deepEqual(sequencesOf(await readFile(outcome.files.at(-1)!.path)), [lastSent]);
+    assert.equal(closed.length, lastSent + 1, 'every datagram has its file: none lost or repeated');
+    await rm(sub, { recursive: true });
+  });
+
+  // The engine's cut with whole packets (the issue's example: 1 MiB, no snap length) and at a size
+  // of no whole million; tcpdump's opt-in -C where it fits (1,002,016 bytes at snap 2000: -C 1).
+  const cases = [
+    { writer: 'engine', fileSizeInBytes: 1048576, snapLengthInBytes: 0 },
+    { writer: 'tcpdump', fileSizeInBytes: 1_002_016, snapLengthInBytes: 2000 },
+    { writer: 'engine', fileSizeInBytes: 777_777, snapLengthInBytes: 2000 },
+  ] as const;
+  for (const c of cases) test(`${c.writer} writes, ${c.fileSizeInBytes} bytes, snap ${c.snapLengthInBytes}: fileCount 3, never more than 3 files, the oldest deleted, valid pcaps, no datagram lost or repeated at a seam, TimeExceeded`, async () => {
+    const { fileSizeInBytes } = c;
+    const sub = await mkdtemp(join(dir, `${c.writer}-`));
     const closed: RingFile[] = [];
     const deleted: RingFile[] = [];
     const hashesOnClose = new Map<string, string>();
     const ring = startRingCapture(
-      { captureId: 'ring', interfaceName: interfaceA, bpfExpression: `udp dst port ${PORT}`, snapLengthInBytes: 2000, fileCount: 3, fileSizeInBytes, sessionTimeLimitInSeconds: 16, outputPath: join(dir, 'ring.cap') },
+      { captureId: 'ring', interfaceName: interfaceA, bpfExpression: `udp dst port ${PORT}`, snapLengthInBytes: c.snapLengthInBytes, fileCount: 3, fileSizeInBytes, sessionTimeLimitInSeconds: 16, outputPath: join(sub, 'ring.cap') },
       {
         commandPrefix: ['ip', 'netns', 'exec', a.name],
         kernelBufferInKiB: 4096,
+        writer: c.writer,
         onFileClosed: async (f) => {
           closed.push(f);
           hashesOnClose.set(f.name, createHash('sha256').update(await readFile(f.path)).digest('hex'));
@@ -121,7 +205,7 @@ describe('ring capture with real tcpdump', () => {
     );
     const startedAt = await ring.started;
     let most = 0;
-    const sampler = setInterval(() => (most = Math.max(most, readdirSync(dir).length)), 5);
+    const sampler = setInterval(() => (most = Math.max(most, readdirSync(sub).length)), 5);
     // ~1.2 MB/s of 1000-byte datagrams for 7 s: about eight files of 1 MB, well past 3.
     const sender = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT), '1000', '12', '7000'], { timeoutInMs: 60000 });
     const outcome = await ring.done;
@@ -131,9 +215,14 @@ describe('ring capture with real tcpdump', () => {
     assert.equal(outcome.stopReason, 'TimeExceeded', JSON.stringify(outcome.error));
     assert.ok(outcome.endedAt.getTime() - startedAt.getTime() >= 16000, 'ran to the limit');
     assert.ok(most <= 3, `at most 3 files on the host at any time (saw ${most})`);
-    assert.deepEqual(readdirSync(dir).sort(), outcome.files.map((f) => f.name), 'only the ring files remain');
-    // 3 files; 2 when the traffic ended just after the oldest was deleted ahead of a switch that then never came (docs/continuous.md).
-    assert.ok(outcome.files.length === 3 || outcome.files.length === 2, `the last files are kept (${outcome.files.length})`);
+    assert.deepEqual(readdirSync(sub).sort(), outcome.files.map((f) => f.name), 'only the ring files remain');
+    if (c.writer === 'engine') {
+      // The engine deletes the oldest only when it starts the next file itself: exactly fileCount kept.
+      assert.equal(outcome.files.length, 3, 'the last 3 files are kept');
+    } else {
+      // 3 files; 2 when the traffic ended just after the oldest was deleted ahead of a switch that then never came (docs/continuous.md).
+      assert.ok(outcome.files.length === 3 || outcome.files.length === 2, `the last files are kept (${outcome.files.length})`);
+    }
     assert.ok(outcome.filesDeleted >= 2, `the ring wrapped (${outcome.filesDeleted} deleted)`);
     assert.deepEqual(deleted.map((f) => f.sequence), closed.slice(0, deleted.length).map((f) => f.sequence), 'the oldest go first');
     assert.deepEqual(closed.map((f) => f.sequence), closed.map((_, i) => i + 1), 'every file was closed and handed on, in order');
@@ -142,8 +231,13 @@ describe('ring capture with real tcpdump', () => {
     assert.deepEqual(kept, kept.map((_, i) => kept[0]! + i), 'consecutive files');
     assert.equal(kept.at(-1), closed.at(-1)!.sequence, 'the newest file is kept');
     let previousLast: number | null = null;
+    let previousSize: number | null = null;
     for (const f of outcome.files) {
       const buf = await readFile(f.path);
+      // Exact: a file ends only where the next file's first record would have taken it past the size.
+      const firstRecordBytes = 16 + readPcapBuffer(buf).records[0]!.data.length;
+      if (previousSize !== null && c.writer === 'engine') assert.ok(previousSize + firstRecordBytes > fileSizeInBytes, `the file before ${f.name} (${previousSize} bytes) had no room for its first record`);
+      previousSize = buf.length;
       assert.ok(buf.length <= fileSizeInBytes, `${f.name} within fileSizeInBytes`);
       assert.equal(f.sizeInBytes, buf.length);
       assert.equal(f.sha256, createHash('sha256').update(buf).digest('hex'));
@@ -156,5 +250,9 @@ describe('ring capture with real tcpdump', () => {
       assert.ok(f.firstPacketTime && f.lastPacketTime && f.firstPacketTime <= f.lastPacketTime);
     }
     assert.equal(previousLast, lastSent, 'the last file holds the last datagram sent');
+    const packetsKept = closed.reduce((n, f) => n + f.packetsCaptured, 0);
+    assert.ok(outcome.kernelPacketsReceived !== null && outcome.kernelPacketsReceived >= packetsKept, `tcpdump's count is reported (${outcome.kernelPacketsReceived} ≥ ${packetsKept})`);
+    assert.equal(outcome.kernelPacketsDropped, 0);
+    await rm(sub, { recursive: true });
   });
 });

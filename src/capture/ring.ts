@@ -1,30 +1,38 @@
-// Continuous (ring-buffer) capture: one tcpdump writes a sequence of files itself (`-C`), so
-// files switch only between packets and no packet is lost or repeated at a seam (issue 13). This
-// process stays off the packet path, as in session.ts: it watches the directory, deletes the
-// oldest file when a new one is about to start (at most fileCount files exist), and finishes each
-// closed file with the same one-pass cutCaptureFile (whole records, SHA-256, counts, times).
+// Continuous (ring-buffer) capture (issue 13), two writers behind one surface. By default the
+// engine cuts the files itself (ring-cut.ts): tcpdump writes `-w -` into this process, which
+// starts each file at the record that would pass fileSizeInBytes, so every size from one record
+// up is exact and the engine deletes the oldest file exactly when it starts the next. Measured
+// against the second writer below at Azure's default size, it costs less CPU per packet and keeps
+// at least as much (docs/continuous.md), so it is the one the agent runs.
+// The second writer, `writer: 'tcpdump'`, is tcpdump's own -C rotation (whole millions only):
+// one tcpdump writes the files, this process watches the directory, deletes the oldest file when
+// a new one is about to start, and finishes each closed file with cutCaptureFile. It stays as the
+// bench's baseline and a fallback.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync, renameSync, statSync, unlinkSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { rootTcpdumpArgv } from './tcpdump-launch.js';
+import { defaultTcpdumpUser, keepsTcpdumpRoot, rootTcpdumpArgv, tcpdumpLaunchPrefix } from './tcpdump-launch.js';
+import type { TcpdumpLaunchOptions } from './tcpdump-launch.js';
 import { cutCaptureFile } from './pcap-cut.js';
-import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB, MAX_SNAP_LENGTH_IN_BYTES } from './tcpdump-args.js';
+import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
+import { EngineCutRing } from './ring-cut.js';
+import { assertRingFileSize, ringFileName, ringKernelStats, ringTcpdumpFileSizeInMillions } from './ring-rules.js';
+import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB } from './tcpdump-args.js';
 import { isListeningLine, tcpdumpErrorMessage } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';
 import { decodePcapHeader, PCAP_GLOBAL_HEADER_BYTES } from '../pcap/format.js';
 import { CAPTURE_SETTINGS_LIMITS } from '../model/packet-capture.js';
 import type { CaptureStopReason } from './types.js';
 
+export { assertRingFileSize, effectiveSnapLength, minRingFileSizeInBytes, ringFileName, ringTcpdumpFileSizeInMillions } from './ring-rules.js';
+
 /** Azure's captureSettings defaults and limits: the API's own (src/model), so the engine and the API never disagree. */
 export const RING_LIMITS = CAPTURE_SETTINGS_LIMITS;
 
-// tcpdump's -C counts in millions of bytes, and only whole ones (4.99 refuses "2k").
 const TCPDUMP_FILE_SIZE_UNIT_BYTES = 1_000_000;
-// A pcap record header.
-const RECORD_HEADER_BYTES = 16;
 
 /** What a ring capture must do. */
 export interface RingCaptureSpec {
@@ -38,7 +46,7 @@ export interface RingCaptureSpec {
   snapLengthInBytes: number;
   /** At most this many files exist at any time (≥ 1). */
   fileCount: number;
-  /** No file exceeds this many bytes; see ringTcpdumpFileSizeInMillions for the smallest allowed. */
+  /** No file exceeds this many bytes; at least minRingFileSizeInBytes(snapLengthInBytes). */
   fileSizeInBytes: number;
   /** The session stops with TimeExceeded this long after tcpdump starts capturing; 0 = no limit. */
   sessionTimeLimitInSeconds: number;
@@ -80,6 +88,10 @@ export interface RingOutcome {
   filesDeleted: number;
   /** Set exactly when stopReason is 'Error'. */
   error: { code: 'CaptureFailed' | 'LocalFileFailed'; message: string } | null;
+  /** tcpdump's "packets received by filter" at its exit; null when it printed none. */
+  kernelPacketsReceived: number | null;
+  /** tcpdump's "packets dropped by kernel" at its exit; null when it printed none. */
+  kernelPacketsDropped: number | null;
 }
 
 /** Options of startRingCapture. */
@@ -94,6 +106,14 @@ export interface RingCaptureOptions {
   pollIntervalInMs?: number;
   /** After the time limit or a stop, how long tcpdump runs on so the kernel ring's last block reaches the file (see session.ts). Default 1200 ms. */
   stopDrainTimeoutInMs?: number;
+  /**
+   * Who writes the files: 'engine' (default) cuts tcpdump's `-w -` stream itself, exact for every
+   * size; 'tcpdump' lets tcpdump rotate with -C (whole millions, one record of headroom: a
+   * RangeError where that cannot fit), kept as the measured baseline (docs/continuous.md).
+   */
+  writer?: 'engine' | 'tcpdump';
+  /** stdout buffer of tcpdump when the engine cuts the files (stdbuf -o), as in session.ts. Default 64 KiB. */
+  outputBufferBytes?: number;
   /** Called once per file, in order, as soon as it is closed and finished (upload it here). */
   onFileClosed?(file: RingFile): void | Promise<void>;
   /** Called when the ring deletes a file from the host (delete its stored copy here). */
@@ -113,27 +133,6 @@ export interface RingCaptureSession {
 }
 
 /**
- * The -C value (millions of bytes) that keeps every file within fileSizeInBytes: tcpdump checks
- * the size before writing a packet, so a file may pass -C by one whole record (16 + snap length).
- * Throws RangeError when no whole million fits (fileSizeInBytes below 1,000,000 + one record).
- * @example ringTcpdumpFileSizeInMillions(104857600, 0) // 104
- */
-export function ringTcpdumpFileSizeInMillions(fileSizeInBytes: number, snapLengthInBytes: number): number {
-  const snap = snapLengthInBytes === 0 || snapLengthInBytes > MAX_SNAP_LENGTH_IN_BYTES ? MAX_SNAP_LENGTH_IN_BYTES : snapLengthInBytes;
-  const millions = Math.floor((fileSizeInBytes - RECORD_HEADER_BYTES - snap) / TCPDUMP_FILE_SIZE_UNIT_BYTES);
-  if (!Number.isSafeInteger(millions) || millions < 1) {
-    throw new RangeError(`fileSizeInBytes must be at least ${TCPDUMP_FILE_SIZE_UNIT_BYTES + RECORD_HEADER_BYTES + snap} for snap length ${snap} (one million bytes plus one whole record), got ${fileSizeInBytes}`);
-  }
-  return millions;
-}
-
-/** The name of file `sequence` of a ring written to outputPath: ring.cap → ring-000007.cap. */
-export function ringFileName(outputPath: string, sequence: number): string {
-  const base = basename(outputPath).replace(/\.cap$/i, '');
-  return `${base}-${String(sequence).padStart(6, '0')}.cap`;
-}
-
-/**
  * Starts a ring capture. Throws RangeError at once for an invalid spec.
  * @example const ring = startRingCapture({ ...spec, fileCount: 3, fileSizeInBytes: 1048576, sessionTimeLimitInSeconds: 600, outputPath: '/var/captures/ring.cap' });
  */
@@ -142,10 +141,32 @@ export function startRingCapture(spec: RingCaptureSpec, opts: RingCaptureOptions
   if (spec.fileSizeInBytes > RING_LIMITS.maxFileSizeInBytes) throw new RangeError(`fileSizeInBytes must be ≤ ${RING_LIMITS.maxFileSizeInBytes}`);
   if (!Number.isFinite(spec.sessionTimeLimitInSeconds) || spec.sessionTimeLimitInSeconds < 0 || spec.sessionTimeLimitInSeconds > RING_LIMITS.maxSessionTimeLimitInSeconds) throw new RangeError(`sessionTimeLimitInSeconds must be 0…${RING_LIMITS.maxSessionTimeLimitInSeconds}`);
   if (!spec.outputPath.startsWith('/')) throw new RangeError(`outputPath must be absolute, got ${spec.outputPath}`);
-  const millions = ringTcpdumpFileSizeInMillions(spec.fileSizeInBytes, spec.snapLengthInBytes);
-  const base = buildTcpdumpArgs({ ...spec, totalBytesLimit: 0, timeLimitInSeconds: 0 }, { kernelBufferInKiB: opts.kernelBufferInKiB ?? DEFAULT_KERNEL_BUFFER_IN_KIB, keepRootPrivileges: true });
-  return new TcpdumpRing(spec, base, millions, opts);
+  assertRingFileSize(spec.fileSizeInBytes, spec.snapLengthInBytes);
+  const kernelBufferInKiB = opts.kernelBufferInKiB ?? DEFAULT_KERNEL_BUFFER_IN_KIB;
+  const captureSpec = { ...spec, totalBytesLimit: 0, timeLimitInSeconds: 0 };
+  if (opts.writer === 'tcpdump') {
+    const millions = ringTcpdumpFileSizeInMillions(spec.fileSizeInBytes, spec.snapLengthInBytes);
+    return new TcpdumpRing(spec, buildTcpdumpArgs(captureSpec, { kernelBufferInKiB, keepRootPrivileges: true }), millions, opts);
+  }
+  // The engine opens the files, so tcpdump needs no right on the folder: it runs as in session.ts
+  // (its own unprivileged user with CAP_NET_RAW alone, ended with its parent, 64 KiB writes).
+  const path = process.env['PATH'] ?? DEFAULT_EXECUTABLE_PATH;
+  const tcpdump = findExecutable(opts.tcpdumpPath ?? 'tcpdump', path);
+  const setprivPath = findExecutable('setpriv', path);
+  const outputBufferBytes = opts.outputBufferBytes ?? ENGINE_OUTPUT_BUFFER_BYTES;
+  const launch: TcpdumpLaunchOptions = {
+    setprivPath,
+    stdbufPath: outputBufferBytes > 0 ? findExecutable('stdbuf', path) : null,
+    outputBufferBytes,
+    runAs: setprivPath === null || process.geteuid?.() !== 0 ? null : defaultTcpdumpUser(),
+  };
+  const args = buildTcpdumpArgs(captureSpec, { kernelBufferInKiB, keepRootPrivileges: keepsTcpdumpRoot(launch) });
+  const argv = tcpdump === null ? null : [...(opts.commandPrefix ?? []), ...tcpdumpLaunchPrefix(launch), tcpdump];
+  return new EngineCutRing(spec, argv, args, opts);
 }
+
+// tcpdump's stdout buffer when it writes into the engine: the single-file engine's 64 KiB (tcpdump-launch.ts).
+const ENGINE_OUTPUT_BUFFER_BYTES = 64 * 1024;
 
 class TcpdumpRing implements RingCaptureSession {
   readonly started: Promise<Date>;
@@ -375,7 +396,7 @@ class TcpdumpRing implements RingCaptureSession {
       }
     }
     await this.chain;
-    this.resolveDone({ stopReason: this.stopReason ?? 'Error', startedAt: this.startedAt, endedAt: new Date(), files: [...this.closed], filesDeleted: this.deleted, error: this.error });
+    this.resolveDone({ stopReason: this.stopReason ?? 'Error', startedAt: this.startedAt, endedAt: new Date(), files: [...this.closed], filesDeleted: this.deleted, error: this.error, ...ringKernelStats(this.stderr) });
   }
 }
 

@@ -336,7 +336,7 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     'nw network watcher packet-capture create -g myRG --vm myVM -n pc3 --storage-account nwlocal --time-limit 60 --lookback 30',
     'nw network watcher packet-capture create -n pc3 --target-selector "resourceGroup=myRG,tags.role=web" --location westus --storage-account nwlocal',
     'nw network watcher packet-capture create -g myRG --vm myVM -n ring1 --storage-account nwlocal --continuous-capture true \\',
-    '  --capture-settings fileCount=3 fileSizeInBytes=1048576 sessionTimeLimitInSeconds=600 --capture-size 2000 --local-path /var/captures/ring.cap',
+    '  --capture-settings fileCount=3 fileSizeInBytes=1048576 sessionTimeLimitInSeconds=600 --local-path /var/captures/ring.cap',
   ])
     .option('-g, --resource-group <rg>', 'resource group of the target (not needed with --target-selector or an id)')
     .option('--vm <vm>', 'name or id of the VM to capture on')
@@ -350,7 +350,7 @@ export function buildProgram(ctx: CliContext, run: RunOptions = {}): Command {
     .option('--lookback <seconds>', "begin the file this many seconds before creation with the packets of the host's look-back buffer that pass the filters (netwatcher's own; needs nw vm lookback enable)")
     .option('--filters <json>', 'JSON list of filters: protocol, localIPAddress, localPort, remoteIPAddress, remotePort')
     .option('--continuous-capture <bool>', 'true: a ring of files (--capture-settings) instead of one file; true or false: the host path is --local-path (docs/continuous.md)')
-    .option('--capture-settings <settings...>', 'the ring, as KEY=VALUE: fileCount (default 10, at most 10000), fileSizeInBytes (default 104857600, at least 1,000,000 + 16 + snap length), sessionTimeLimitInSeconds (default 86400, at most 604800); az\'s file-count=… spelling works too')
+    .option('--capture-settings <settings...>', 'the ring, as KEY=VALUE: fileCount (default 10, at most 10000), fileSizeInBytes (default 104857600, at least 24 + 16 + snap length: 262184 with whole packets), sessionTimeLimitInSeconds (default 86400, at most 604800); az\'s file-count=… spelling works too')
     .option('--local-path <path>', 'with --continuous-capture: local path on the host, ending in .cap (under /var/captures); ring files are NAME-000001.cap, …')
     .option('-l, --location <location>', "location of the watcher (default: the target's)")
     .option('--target <name-or-id>', 'scale set to capture on (with --target-type AzureVMSS)')

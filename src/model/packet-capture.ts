@@ -27,13 +27,14 @@ export const CAPTURE_SETTINGS_LIMITS = {
  * captureSettings (PacketCaptureSettings, api-version 2024-05-01+): the ring of a continuous
  * capture. Ranges are Azure's (0 is in Azure's range: 0 files / bytes / seconds means the
  * default, as the service treats an unset value); the service checks what the engine can do on
- * top (at least 1,000,000 bytes plus one record per file, see docs/continuous.md).
+ * top (each file at least the 24-byte pcap header plus one whole record, 16 + snap length bytes;
+ * see docs/continuous.md).
  */
 export const captureSettingsSchema = ciObject({
   fileCount: z.number().int().min(0).max(CAPTURE_SETTINGS_LIMITS.maxFileCount).optional()
     .meta({ description: `Files in the ring (default ${CAPTURE_SETTINGS_LIMITS.defaultFileCount}); when a new file starts the oldest is deleted, on the host and in storage`, default: CAPTURE_SETTINGS_LIMITS.defaultFileCount }),
   fileSizeInBytes: uint32(CAPTURE_SETTINGS_LIMITS.maxFileSizeInBytes).optional()
-    .meta({ description: 'Largest size of one file (default 100 MB); at least 1,000,000 bytes plus one whole record (16 + snap length)', default: CAPTURE_SETTINGS_LIMITS.defaultFileSizeInBytes }),
+    .meta({ description: 'Largest size of one file (default 100 MB); at least the 24-byte pcap header plus one whole record (16 + snap length): 262,184 bytes with whole packets', default: CAPTURE_SETTINGS_LIMITS.defaultFileSizeInBytes }),
   sessionTimeLimitInSeconds: z.number().int().min(0).max(CAPTURE_SETTINGS_LIMITS.maxSessionTimeLimitInSeconds).optional()
     .meta({ description: 'Length of the continuous session (default 1 day, at most 7 days); it then stops with TimeExceeded', default: CAPTURE_SETTINGS_LIMITS.defaultSessionTimeLimitInSeconds }),
 }).meta({ title: 'PacketCaptureSettings' });

@@ -1,9 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RING_LIMITS, ringTcpdumpFileSizeInMillions } from '../../capture/index.js';
+import { assertRingFileSize, minRingFileSizeInBytes, RING_LIMITS } from '../../capture/index.js';
 import { ApiError } from '../../lib/index.js';
 import { AGENT_MAX_RING_FILES_PER_STATE, CAPTURE_SETTINGS_LIMITS, effectiveCaptureSettings, packetCaptureCreateSchema, parseAgentToServer, parseServerToAgent, type PacketCaptureCreateRequest } from '../../model/index.js';
-import { continuousRing, minRingFileSizeInBytes, ringBlobLocation } from './packet-captures.js';
+import { continuousRing, ringBlobLocation } from './packet-captures.js';
 import type { CaptureInternal } from './capture-types.js';
 
 const VM = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1';
@@ -45,16 +45,19 @@ describe('continuous capture rules (Azure §2.2–2.5)', () => {
     assert.equal(continuousRing(parse({ continuousCapture: null, storageLocation: { filePath: '/var/captures/a.cap' } })), null, 'null is "not given"');
   });
 
-  test('the smallest file is one million bytes plus one record for the snap length', () => {
-    assert.equal(minRingFileSizeInBytes(0), 1_262_160);
-    assert.equal(minRingFileSizeInBytes(2000), 1_002_016);
+  test('the smallest file is the pcap header plus one whole record for the snap length; the issue\'s 1 MiB with whole packets is accepted', () => {
+    assert.equal(minRingFileSizeInBytes(0), 262_184);
+    assert.equal(minRingFileSizeInBytes(2000), 2_040);
     for (const snap of [0, 34, 2000, 65535, 262144, 300000]) {
       const min = minRingFileSizeInBytes(snap);
-      assert.equal(ringTcpdumpFileSizeInMillions(min, snap), 1, `snap ${snap}: the minimum works in the engine`);
-      assert.throws(() => ringTcpdumpFileSizeInMillions(min - 1, snap), RangeError, `snap ${snap}: one byte less does not`);
+      assert.doesNotThrow(() => assertRingFileSize(min, snap), `snap ${snap}: the minimum works in the engine`);
+      assert.throws(() => assertRingFileSize(min - 1, snap), RangeError, `snap ${snap}: one byte less does not`);
+      assert.ok(continuousRing(parse({ continuousCapture: true, captureSettings: { fileSizeInBytes: min }, ...(snap === 0 ? {} : { bytesToCapturePerPacket: snap }) })), `snap ${snap}: the API accepts the minimum`);
+      assert.throws(() => continuousRing(parse({ continuousCapture: true, captureSettings: { fileSizeInBytes: min - 1 }, ...(snap === 0 ? {} : { bytesToCapturePerPacket: snap }) })), (e: unknown) => refusedWith('properties.captureSettings.fileSizeInBytes')(e) && new RegExp(`the smallest is ${min}`).test((e as Error).message), `snap ${snap}: the API refuses one byte less, naming the field and the minimum`);
     }
-    assert.throws(() => continuousRing(parse({ continuousCapture: true, captureSettings: { fileSizeInBytes: 1048576 } })), (e: unknown) => refusedWith('properties.captureSettings.fileSizeInBytes')(e) && /1262160/.test((e as Error).message));
+    assert.deepEqual(continuousRing(parse({ continuousCapture: true, captureSettings: { fileCount: 3, fileSizeInBytes: 1048576, sessionTimeLimitInSeconds: 600 } })), { fileCount: 3, fileSizeInBytes: 1048576, sessionTimeLimitInSeconds: 600 });
     assert.ok(continuousRing(parse({ continuousCapture: true, captureSettings: { fileSizeInBytes: 1048576 }, bytesToCapturePerPacket: 2000 })));
+    assert.throws(() => continuousRing(parse({ continuousCapture: true, captureSettings: { fileSizeInBytes: 100_000 } })), (e: unknown) => refusedWith('properties.captureSettings.fileSizeInBytes')(e) && /262184/.test((e as Error).message));
   });
 
   test('one file is refused (it would be deleted before it could be stored)', () => {

@@ -4,7 +4,7 @@ import { posix } from 'node:path';
 import { ApiError, armIdKey, buildArmId, parseArmId } from '../../lib/index.js';
 import { checkBpfExpression, compileFilters, normalizeFilters } from '../../filter/index.js';
 import { CAPTURE_SETTINGS_LIMITS, PACKET_CAPTURE_LIMITS, assertResourceName, effectiveCaptureSettings, type AgentCaptureOrder, type AgentRingFile, type EffectiveCaptureSettings, type PacketCaptureCreateRequest } from '../../model/index.js';
-import { MAX_SNAP_LENGTH_IN_BYTES, ringFileName, ringTcpdumpFileSizeInMillions } from '../../capture/index.js';
+import { assertRingFileSize, minRingFileSizeInBytes, ringFileName } from '../../capture/index.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { resolveCaptureLocation } from '../../storage/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
@@ -102,10 +102,11 @@ export function continuousRing(p: PacketCaptureCreateRequest['properties']): Eff
   }
   const snap = p.bytesToCapturePerPacket ?? 0;
   try {
-    ringTcpdumpFileSizeInMillions(ring.fileSizeInBytes, snap);
+    assertRingFileSize(ring.fileSizeInBytes, snap);
   } catch {
+    // Smaller than one packet of the snap length: a packet that fits no file would be lost.
     const min = minRingFileSizeInBytes(snap);
-    throw new ApiError('InvalidParameter', `properties.captureSettings.fileSizeInBytes ${ring.fileSizeInBytes} is too small: a ring file holds at least 1,000,000 bytes plus one whole packet record (tcpdump switches files in whole millions of bytes, after the packet that passes them), so with bytesToCapturePerPacket ${snap}${snap === 0 ? ' (whole packets, up to 262,144 bytes)' : ''} the smallest is ${min}. Use a larger fileSizeInBytes or a smaller bytesToCapturePerPacket (2000 allows 1,002,016).`, { target: 'properties.captureSettings.fileSizeInBytes' });
+    throw new ApiError('InvalidParameter', `properties.captureSettings.fileSizeInBytes ${ring.fileSizeInBytes} is too small: every ring file must hold the 24-byte pcap header and one whole packet record (16 bytes + the snap length), so with bytesToCapturePerPacket ${snap}${snap === 0 ? ' (whole packets, up to 262,144 bytes)' : ''} the smallest is ${min}. Use a larger fileSizeInBytes or a smaller bytesToCapturePerPacket (with 2000 the smallest is ${minRingFileSizeInBytes(2000)}).`, { target: 'properties.captureSettings.fileSizeInBytes' });
   }
   if (p.timeLimitInSeconds !== undefined && p.timeLimitInSeconds !== PACKET_CAPTURE_LIMITS.defaultTimeLimitInSeconds) {
     throw new ApiError('InvalidParameter', `properties.timeLimitInSeconds does not apply to continuous capture; set the session's length with properties.captureSettings.sessionTimeLimitInSeconds (up to ${CAPTURE_SETTINGS_LIMITS.maxSessionTimeLimitInSeconds}).`, { target: 'properties.timeLimitInSeconds' });
@@ -114,12 +115,6 @@ export function continuousRing(p: PacketCaptureCreateRequest['properties']): Eff
     throw new ApiError('InvalidParameter', 'properties.totalBytesPerSession does not apply to continuous capture: a ring holds at most fileCount × fileSizeInBytes; set properties.captureSettings instead.', { target: 'properties.totalBytesPerSession' });
   }
   return ring;
-}
-
-/** The smallest ring file for a snap length: one million bytes plus one whole record (see ringTcpdumpFileSizeInMillions). */
-export function minRingFileSizeInBytes(snapLengthInBytes: number): number {
-  const snap = snapLengthInBytes === 0 || snapLengthInBytes > MAX_SNAP_LENGTH_IN_BYTES ? MAX_SNAP_LENGTH_IN_BYTES : snapLengthInBytes;
-  return 1_000_000 + 16 + snap;
 }
 
 /**
