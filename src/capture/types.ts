@@ -1,4 +1,5 @@
 // Types of the capture engine's public surface.
+import type { PacketCaptureStopReason } from '../model/packet-capture.js';
 
 /** What one capture session on a host must do. */
 export interface CaptureSpec {
@@ -18,8 +19,8 @@ export interface CaptureSpec {
   outputPath: string;
 }
 
-/** Why a capture session ended (Azure's stopReason values plus Error). */
-export type CaptureStopReason = 'TimeExceeded' | 'Manual' | 'SizeExceeded' | 'Error';
+/** Why a capture session ended: the model's stopReason values but AgentStopped (which the server, not the engine, decides). */
+export type CaptureStopReason = Exclude<PacketCaptureStopReason, 'AgentStopped'>;
 
 /** A running session's counters. */
 export interface CaptureProgress {

@@ -13,8 +13,8 @@ import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { API_ERROR_CODES } from '../lib/index.js';
 import { ALERT_CAPTURE_PATH_PREFIX, ALERT_CAPTURE_PROVIDER } from '../alerts/index.js';
-import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, roleAssignmentPutSchema, servicePrincipalCreateSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema, vmLookbackPutSchema, vmRegisterPutSchema, joinKeyCreateSchema, joinRequestSchema, vmssPutSchema, vmUpdatePatchSchema } from '../model/index.js';
-import { storageBackendConfigSchema } from '../storage/index.js';
+import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, roleAssignmentPutSchema, servicePrincipalCreateSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema, vmLookbackPutSchema, vmRegisterPutSchema, joinKeyCreateSchema, joinRequestSchema, vmssPutSchema, vmUpdatePatchSchema, operationStatusValueSchema, packetCaptureErrorCodeSchema, packetCaptureFilterResultSchema, packetCaptureStatusSchema, packetCaptureStopReasonSchema, provisioningStateSchema, hostStateSchema, watcherBodySchema } from '../model/index.js';
+import { storageBackendConfigSchema, storageBackendKindSchema } from '../storage/index.js';
 import { AGENT_CA_PATH, AGENT_ENROLL_PATH, AGENT_JOIN_PATH, enrollRequestSchema } from './routes/agents.js';
 import { ROTATE_ADMIN_TOKEN_PATH, TOKENS_PATH } from './routes/credentials.js';
 import { ANALYSIS_READ_DATA_ACTION, PACKETS_READ_DATA_ACTION, type RouteAccess, type ScopeKind } from './rbac/index.js';
@@ -26,10 +26,10 @@ export const OPENAPI_PATH = '/openapi.json';
 
 const armId = z.string().describe('ARM resource id; compared case-insensitively');
 const etag = z.string().describe('W/"…"; changes on every write (also the ETag header of a GET)');
-const provisioningState = z.enum(['Succeeded', 'Creating', 'Updating', 'Deleting', 'Failed']);
-const captureStatus = z.enum(['NotStarted', 'Running', 'Stopped', 'Error', 'Unknown']);
-const captureError = z.enum(['InternalError', 'AgentStopped', 'CaptureFailed', 'LocalFileFailed', 'StorageFailed']);
-const stopReason = z.string().describe('TimeExceeded, SizeExceeded, Manual, AgentStopped or Error');
+const provisioningState = provisioningStateSchema;
+const captureStatus = packetCaptureStatusSchema;
+const captureError = packetCaptureErrorCodeSchema;
+const stopReason = packetCaptureStopReasonSchema;
 const nullableString = z.string().nullable();
 const count = z.number().int().min(0);
 
@@ -42,17 +42,8 @@ export const errorResponseSchema = z.object({
   }),
 });
 
-/** A network watcher (NetworkWatcher). */
-export const networkWatcherSchema = z.object({
-  id: armId, name: z.string(), type: z.literal('Microsoft.Network/networkWatchers'), location: z.string(), etag,
-  tags: z.record(z.string(), z.string()).optional(),
-  properties: z.object({ provisioningState, runningOperationIds: z.array(z.string()) }),
-});
-
-/** A filter as the server echoes it: normalized, every field present. */
-export const packetCaptureFilterResultSchema = z.object({
-  protocol: z.enum(['TCP', 'UDP', 'Any']), localIPAddress: z.string(), remoteIPAddress: z.string(), localPort: z.string(), remotePort: z.string(),
-});
+/** A network watcher (NetworkWatcher): its stored body with the record's id, name and etag. */
+export const networkWatcherSchema = watcherBodySchema.extend({ id: armId, name: z.string(), etag });
 
 /** A packet capture (PacketCaptureResult): the request's fields with defaults filled in. */
 export const packetCaptureResultSchema = z.object({
@@ -134,7 +125,7 @@ export const vmLookbackSchema = z.object({
 
 /** A long-running operation's status document (AzureAsyncOperationResult). */
 export const operationStatusSchema = z.object({
-  id: z.string(), name: z.string(), status: z.enum(['InProgress', 'Succeeded', 'Failed', 'Canceled']),
+  id: z.string(), name: z.string(), status: operationStatusValueSchema,
   startTime: z.string(), endTime: z.string().optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
@@ -180,7 +171,7 @@ export const storageAccountSchema = z.object({
   tags: z.record(z.string(), z.string()).optional(),
   properties: z.object({
     provisioningState,
-    backend: z.object({ type: z.enum(['local', 'azureBlob', 's3']) }).catchall(z.unknown()).describe('the backend settings without secrets'),
+    backend: z.object({ type: storageBackendKindSchema }).catchall(z.unknown()).describe('the backend settings without secrets'),
     primaryEndpoints: z.object({ blob: z.string() }),
   }),
 });
@@ -198,7 +189,7 @@ export const vmssInstanceSchema = z.object({
   instanceId: z.string(),
   properties: z.object({
     provisioningState, vmId: z.string(), osProfile: z.object({ computerName: z.string() }),
-    netwatcher: z.object({ agentConnected: z.boolean(), agentVersion: nullableString, hostname: nullableString, enrolledAt: nullableString, lastSeenAt: nullableString }),
+    netwatcher: hostStateSchema.omit({ lookback: true }),
   }),
 });
 

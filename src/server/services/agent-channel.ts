@@ -1,10 +1,10 @@
 import type { AgentCaptureState, AgentToServer } from '../../model/index.js';
 import { redactUrl } from '../../storage/index.js';
 import { isTerminal } from './capture-status.js';
-import { targetStorage, type CaptureBody, type InstanceState } from './capture-types.js';
+import { notStartedState, targetStorage, type CaptureBody, type InstanceState } from './capture-types.js';
 import type { ServerContext } from './context.js';
 import { captureOrder, evaluateCapture, ringBlobLocation } from './packet-captures.js';
-import { blobStoreOf, hostFilesStore } from './storage-accounts.js';
+import { blobStoreOf, hostFilesStore, type StorageAccountBody } from './storage-accounts.js';
 import { setAgentConnected } from './vms.js';
 import { recordLookbackState, sendLookbackSetting } from './lookback.js';
 import type { ResourceRecord } from '../../store/index.js';
@@ -14,10 +14,10 @@ export async function uploadDestination(ctx: ServerContext, rec: ResourceRecord<
   // A scale-set instance's own blob; a ring (always one host: the API refuses fleet rings) names each file's blob from the capture's.
   const storage = targetStorage(rec.body._internal, vmKey);
   if (storage) {
-    const account = await ctx.store.getResource(storage.accountKey);
+    const account = await ctx.store.getResource<StorageAccountBody>(storage.accountKey);
     if (!account) return null;
     const location = ringFileSequence !== undefined ? ringBlobLocation(rec.body._internal, ringFileSequence)! : { container: storage.container, blobPath: storage.blobPath };
-    return { store: blobStoreOf(ctx, account as never, baseUrl), location };
+    return { store: blobStoreOf(ctx, account, baseUrl), location };
   }
   return { store: hostFilesStore(ctx, baseUrl), location: hostFileLocation(rec.body._internal.uid, vmKey, ringFileSequence) };
 }
@@ -297,7 +297,7 @@ async function reconcileAgent(ctx: ServerContext, vmKey: string, reported: Agent
     const [instance] = (await ctx.store.listCaptureInstances<InstanceState>(uid)).filter((i) => i.vmKey === vmKey);
     if (!instance || instance.state.status === 'NotStarted') {
       if (rec.body._internal.stopRequested) {
-        await ctx.store.upsertCaptureInstance({ captureUid: uid, vmKey, captureKey: rec.key, state: { ...(instance?.state ?? {}), captureUid: uid, status: 'Stopped', stopReason: 'Manual', errors: [], sequence: (instance?.state.sequence ?? 0) + 1 } as never });
+        await ctx.store.upsertCaptureInstance({ captureUid: uid, vmKey, captureKey: rec.key, state: { ...(instance?.state ?? notStartedState(uid)), captureUid: uid, status: 'Stopped', stopReason: 'Manual', errors: [], sequence: (instance?.state.sequence ?? 0) + 1 } });
       } else {
         ctx.hub.send(vmKey, { type: 'capture.start', order: captureOrder(rec) });
       }

@@ -1,19 +1,13 @@
 import { join } from 'node:path';
 import { ApiError, armIdKey, parseArmId, storageAccountId } from '../../lib/index.js';
+import type { StorageAccountBody } from '../../model/index.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { openBlobStore, redactBackendConfig, storageBackendConfigSchema, type BlobStore, type StorageBackendConfig } from '../../storage/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
 import type { ServerContext } from './context.js';
 
-/** Stored body of a storage account (no secrets: those are in the record's secret column). */
-export interface StorageAccountBody {
-  type: string;
-  kind: string;
-  location: string;
-  sku: { name: string; tier: string };
-  tags?: Record<string, string>;
-  properties: { provisioningState: string; backend: Record<string, unknown> };
-}
+/** Stored body of a storage account (model's storageAccountBodySchema). */
+export type { StorageAccountBody };
 
 /** Storage account names follow Azure's rule: 3–24 lower-case letters and digits. */
 const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
