@@ -1,5 +1,5 @@
 import type { AgentCaptureState, AgentToServer } from '../../model/index.js';
-import { redactUrl } from '../../storage/index.js';
+import { redactSecretsInText } from '../../storage/index.js';
 import { isTerminal } from './capture-status.js';
 import { notStartedState, targetStorage, type CaptureBody, type InstanceState } from './capture-types.js';
 import type { ServerContext } from './context.js';
@@ -60,7 +60,7 @@ async function deleteRotatedRingFiles(ctx: ServerContext, rec: ResourceRecord<Ca
     const dest = await uploadDestination(ctx, rec, vmKey, baseUrl, sequence);
     if (!dest) return;
     await dest.store.delete(dest.location).catch((error: unknown) => {
-      ctx.logger.warn({ capture: rec.id, sequence, reason: redactUrl(String((error as Error).message)) }, 'could not delete a ring file the host rotated out from storage');
+      ctx.logger.warn({ capture: rec.id, sequence, reason: redactSecretsInText(String((error as Error).message)) }, 'could not delete a ring file the host rotated out from storage');
     });
   }
 }
@@ -100,7 +100,7 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
       try {
         refusal = msg.ringFileSequence !== undefined ? await ringGrantRefusal(rec!, dest, msg.sizeInBytes, msg.sha256) : grantRefusal(rec!, msg.sizeInBytes, vmKey);
       } catch (error) {
-        ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: `storage unavailable: ${redactUrl(String((error as Error).message))}`, retryable: true });
+        ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: `storage unavailable: ${redactSecretsInText(String((error as Error).message))}`, retryable: true });
         return;
       }
       if (refusal !== null) {
@@ -137,7 +137,7 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
             await dest.store.delete(dest.location).catch(() => false);
           }
         } catch (error) {
-          reason = `could not read the blob back: ${redactUrl(String((error as Error).message))}`;
+          reason = `could not read the blob back: ${redactSecretsInText(String((error as Error).message))}`;
         }
       } else {
         try {
@@ -151,7 +151,7 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
             if (stored && !stored.verified) await markVerified(ctx, rec!.key, vmKey, { sizeInBytes: msg.sizeInBytes, sha256: msg.sha256 });
           }
         } catch (error) {
-          reason = `could not read the blob back: ${redactUrl(String((error as Error).message))}`;
+          reason = `could not read the blob back: ${redactSecretsInText(String((error as Error).message))}`;
         }
       }
       ctx.hub.send(vmKey, { type: 'upload.verified', requestId: msg.requestId, captureUid: msg.captureUid, ok, ...(reason ? { reason } : {}) });
