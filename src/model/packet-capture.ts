@@ -56,6 +56,13 @@ export function effectiveCaptureSettings(s: CaptureSettings | undefined): Effect
   };
 }
 
+/** What a capture's target is: a VM or a scale set (Azure's PacketCaptureTargetType). */
+export const CAPTURE_TARGET_TYPES = ['AzureVM', 'AzureVMSS'] as const;
+/** A capture's target type, as answered. */
+export const captureTargetTypeSchema = z.enum(CAPTURE_TARGET_TYPES);
+/** A capture's target type. */
+export type CaptureTargetType = z.output<typeof captureTargetTypeSchema>;
+
 /** storageLocation of a capture. */
 export const storageLocationSchema = ciObject({
   storageId: z.string().optional(),
@@ -89,7 +96,7 @@ export const packetCaptureCreateSchema = ciObject({
     targetSelector: ciObject({
       tags: z.record(z.string().min(1).max(512), z.string().max(256)).optional(),
     }).optional().meta({ description: "netwatcher: capture on every VM in the scope that properties.target names (a resource group id, or the subscription id) with all these tags (none: every VM), in the watcher's location; resolved when the capture is created, so hosts added later are not included" }),
-    targetType: ciEnum(['AzureVM', 'AzureVMSS'] as const).optional(),
+    targetType: ciEnum(CAPTURE_TARGET_TYPES).optional(),
     scope: ciObject({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() }).optional(),
     bytesToCapturePerPacket: uint32(PACKET_CAPTURE_LIMITS.maxBytesToCapturePerPacket).optional(),
     totalBytesPerSession: uint32(PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession).optional(),

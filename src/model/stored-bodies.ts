@@ -89,8 +89,8 @@ export const vmssBodySchema = z.object({
   type: z.string(),
   location: z.string(),
   tags: tags.optional(),
-  sku: z.object({ name: z.string(), tier: z.string(), capacity: z.number().int() }),
-  properties: z.object({ provisioningState: provisioningStateSchema, uniqueId: z.string(), netwatcher: z.object({ nextInstanceId: z.number().int() }) }),
+  sku: z.object({ name: z.string(), tier: z.string(), capacity: z.number().int().describe('how many instances it has') }),
+  properties: z.object({ provisioningState: provisioningStateSchema, uniqueId: z.string(), netwatcher: z.object({ nextInstanceId: z.number().int().describe('the id the next host to join gets') }) }),
 });
 /** Stored body of a scale set. */
 export type VmssBody = z.output<typeof vmssBodySchema>;

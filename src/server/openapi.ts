@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { API_ERROR_CODES } from '../lib/index.js';
 import { ALERT_CAPTURE_PATH_PREFIX, ALERT_CAPTURE_PROVIDER } from '../alerts/index.js';
-import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, roleAssignmentPutSchema, servicePrincipalCreateSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema, vmLookbackPutSchema, vmRegisterPutSchema, joinKeyCreateSchema, joinRequestSchema, vmssPutSchema, vmUpdatePatchSchema, operationStatusValueSchema, packetCaptureErrorCodeSchema, packetCaptureFilterResultSchema, packetCaptureStatusSchema, packetCaptureStopReasonSchema, provisioningStateSchema, hostStateSchema, watcherBodySchema } from '../model/index.js';
+import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, roleAssignmentPutSchema, servicePrincipalCreateSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema, vmLookbackPutSchema, vmRegisterPutSchema, joinKeyCreateSchema, joinRequestSchema, vmssPutSchema, vmUpdatePatchSchema, operationStatusValueSchema, packetCaptureErrorCodeSchema, packetCaptureFilterResultSchema, packetCaptureStatusSchema, packetCaptureStopReasonSchema, provisioningStateSchema, hostStateSchema, watcherBodySchema, captureTargetTypeSchema, extensionBodySchema, storageAccountBodySchema, vmssBodySchema } from '../model/index.js';
 import { storageBackendConfigSchema, storageBackendKindSchema } from '../storage/index.js';
 import { AGENT_CA_PATH, AGENT_ENROLL_PATH, AGENT_JOIN_PATH, enrollRequestSchema } from './routes/agents.js';
 import { ROTATE_ADMIN_TOKEN_PATH, TOKENS_PATH } from './routes/credentials.js';
@@ -51,7 +51,7 @@ export const packetCaptureResultSchema = z.object({
   properties: z.object({
     provisioningState,
     target: armId,
-    targetType: z.enum(['AzureVM', 'AzureVMSS']),
+    targetType: captureTargetTypeSchema,
     scope: z.object({ include: z.array(z.string()), exclude: z.array(z.string()) }),
     bytesToCapturePerPacket: count,
     totalBytesPerSession: count,
@@ -135,10 +135,9 @@ const instanceViewStatusSchema = z.object({ code: z.string(), level: z.enum(['In
 const instanceViewSchema = z.object({ name: z.string(), type: z.string().describe('publisher.type'), typeHandlerVersion: z.string(), statuses: z.array(instanceViewStatusSchema) });
 
 /** The agent extension (VirtualMachineExtension); enrollmentToken and installCommand only in the PUT answer. */
-export const vmExtensionSchema = z.object({
-  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachines/extensions'), location: z.string(), etag,
-  properties: z.object({
-    publisher: z.string(), type: z.string(), typeHandlerVersion: z.string(), autoUpgradeMinorVersion: z.boolean(), provisioningState, settings: z.unknown(),
+export const vmExtensionSchema = extensionBodySchema.extend({
+  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachines/extensions'), etag,
+  properties: extensionBodySchema.shape.properties.extend({
     enrollmentToken: z.string().optional().describe('one-time, 24 h; PUT answer only'),
     installCommand: z.string().optional().describe('the command to run on the host; PUT answer only'),
     instanceView: instanceViewSchema.optional().describe("with $expand=instanceView; while the host awaits enrolment, statuses[0].message holds the install command (callers who may write the extension only)"),
@@ -165,22 +164,17 @@ export const virtualMachineSchema = z.object({
 });
 
 /** A storage account; secrets are never returned. */
-export const storageAccountSchema = z.object({
-  id: armId, name: z.string(), type: z.literal('Microsoft.Storage/storageAccounts'), kind: z.string(), location: z.string(), etag,
-  sku: z.object({ name: z.string(), tier: z.string() }),
-  tags: z.record(z.string(), z.string()).optional(),
-  properties: z.object({
-    provisioningState,
+export const storageAccountSchema = storageAccountBodySchema.extend({
+  id: armId, name: z.string(), type: z.literal('Microsoft.Storage/storageAccounts'), etag,
+  properties: storageAccountBodySchema.shape.properties.extend({
     backend: z.object({ type: storageBackendKindSchema }).catchall(z.unknown()).describe('the backend settings without secrets'),
     primaryEndpoints: z.object({ blob: z.string() }),
   }),
 });
 
 /** A scale set (issue 14): a group of enrolled hosts, its instances "0", "1", … in join order. */
-export const vmssSchema = z.object({
-  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachineScaleSets'), location: z.string(), etag, tags: z.record(z.string(), z.string()).optional(),
-  sku: z.object({ name: z.string(), tier: z.string(), capacity: z.number().int().describe('how many instances it has') }),
-  properties: z.object({ provisioningState, uniqueId: z.string(), netwatcher: z.object({ nextInstanceId: z.number().int().describe('the id the next host to join gets') }) }),
+export const vmssSchema = vmssBodySchema.extend({
+  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachineScaleSets'), etag,
 });
 
 /** An instance of a scale set (a host that joined it). */
