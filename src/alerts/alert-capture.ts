@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { compileFilters, normalizeFilters, type PacketCaptureFilter } from '../filter/index.js';
+import { compileFilters, normalizeFilters } from '../filter/index.js';
 import { ApiError, armIdKey, buildArmId } from '../lib/index.js';
 import { ALERT_CAPTURE_DEFAULTS, parseJsonBody, type AlertCaptureBody, type AlertCapturePut, type PacketCaptureCreateRequest } from '../model/index.js';
 import type { ResourceRecord } from '../store/index.js';

@@ -10,3 +10,4 @@ export * from './json-input.js';
 export * from './authorization.js';
 export * from './fleet.js';
 export * from './stored-bodies.js';
+export * from './responses.js';

@@ -95,6 +95,11 @@ export const vmssBodySchema = z.object({
 /** Stored body of a scale set. */
 export type VmssBody = z.output<typeof vmssBodySchema>;
 
+/** Kinds of storage backend (src/storage validates each kind's settings). */
+export const storageBackendKindSchema = z.enum(['local', 'azureBlob', 's3']);
+/** A kind of storage backend. */
+export type StorageBackendKind = z.output<typeof storageBackendKindSchema>;
+
 /** Stored body of a storage account (no secrets: those are in the record's secret column). */
 export const storageAccountBodySchema = z.object({
   type: z.string(),

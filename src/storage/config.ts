@@ -2,11 +2,6 @@ import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { StorageConfigError } from './errors.js';
 
-/** Kinds of storage backend. */
-export const storageBackendKindSchema = z.enum(['local', 'azureBlob', 's3']);
-/** A kind of storage backend. */
-export type StorageBackendKind = z.output<typeof storageBackendKindSchema>;
-
 /** Backend settings of one registered storage account, as the server keeps them (secrets included; never logged or returned by the API): what {@link storageBackendConfigSchema} makes of user input. */
 export const storedBackendConfigSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('local'), rootDir: z.string() }),
