@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { API_ERROR_CODES } from '../lib/index.js';
 import { packetCaptureErrorCodeSchema, packetCaptureStatusSchema, packetCaptureStopReasonSchema } from './agent-protocol.js';
 import { captureTargetTypeSchema } from './packet-capture.js';
-import { extensionBodySchema, hostStateSchema, operationStatusValueSchema, packetCaptureFilterResultSchema, provisioningStateSchema, storageAccountBodySchema, storageBackendKindSchema, vmssBodySchema, watcherBodySchema } from './stored-bodies.js';
+import { extensionBodySchema, hostStateSchema, operationStatusValueSchema, packetCaptureFilterResultSchema, provisioningStateSchema, storageAccountBodySchema, storageBackendKindSchema, storedLookbackSchema, vmBodySchema, vmssBodySchema, watcherBodySchema } from './stored-bodies.js';
 
 // The API's answers, one schema each, beside the request schemas: src/server/openapi.ts builds the
 // document from them and the SDK tests check real answers against them. Resources answer their
@@ -100,10 +100,7 @@ export const vmLookbackSchema = z.object({
   properties: z.object({
     enabled: z.boolean(),
     seconds: count.nullable(), maxSizeInBytes: count.nullable(), snapLengthInBytes: count.nullable(), enabledAt: nullableString,
-    status: z.object({
-      enabled: z.boolean(), running: z.boolean(), sizeInBytes: count, files: count, oldestPacketTime: nullableString, spanInSeconds: z.number(),
-      packetsCaptured: count, kernelPacketsDropped: count, error: nullableString, reportedAt: z.string(),
-    }).nullable().describe('what the host last reported (every 5 s while connected)'),
+    status: storedLookbackSchema.shape.state.describe('what the host last reported (every 5 s while connected)'),
   }),
 });
 
@@ -129,14 +126,12 @@ export const vmExtensionSchema = extensionBodySchema.extend({
 });
 
 /** A host (VirtualMachine), with netwatcher's agent state under properties.netwatcher. */
-export const virtualMachineSchema = z.object({
-  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachines'), location: z.string(), etag, tags: z.record(z.string(), z.string()).optional().describe('set with PATCH (nw vm update --set tags.K=V); capture target selectors match them'),
+export const virtualMachineSchema = vmBodySchema.extend({
+  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachines'), etag, tags: vmBodySchema.shape.tags.describe('set with PATCH (nw vm update --set tags.K=V); capture target selectors match them'),
   resources: z.array(vmExtensionSchema).optional().describe("the VM's extensions, on a GET of the VM (az vm extension list reads them here); not in lists"),
-  properties: z.object({
-    provisioningState, vmId: z.string(),
-    netwatcher: z.object({
-      agentConnected: z.boolean(), agentVersion: nullableString, hostname: nullableString, enrolledAt: nullableString, lastSeenAt: nullableString,
-      lookback: z.object({ settings: z.object({ seconds: count, maxSizeInBytes: count, snapLengthInBytes: count }), enabledAt: z.string(), state: z.unknown() }).nullable().optional().describe("the host's look-back buffer (GET …/lookback shows it in full); absent or null: off"),
+  properties: vmBodySchema.shape.properties.extend({
+    netwatcher: hostStateSchema.extend({
+      lookback: hostStateSchema.shape.lookback.describe("the host's look-back buffer (GET …/lookback shows it in full); absent or null: off"),
     }),
     instanceView: z.object({
       computerName: z.string().optional(),
@@ -162,11 +157,11 @@ export const vmssSchema = vmssBodySchema.extend({
 });
 
 /** An instance of a scale set (a host that joined it). */
-export const vmssInstanceSchema = z.object({
-  id: armId, name: z.string().describe('{scaleSet}_{instanceId}, as Azure names them'), type: z.literal('Microsoft.Compute/virtualMachineScaleSets/virtualMachines'), location: z.string(), etag,
+export const vmssInstanceSchema = vmBodySchema.extend({
+  id: armId, name: z.string().describe('{scaleSet}_{instanceId}, as Azure names them'), type: z.literal('Microsoft.Compute/virtualMachineScaleSets/virtualMachines'), etag,
   instanceId: z.string(),
-  properties: z.object({
-    provisioningState, vmId: z.string(), osProfile: z.object({ computerName: z.string() }),
+  properties: vmBodySchema.shape.properties.extend({
+    osProfile: z.object({ computerName: z.string() }),
     netwatcher: hostStateSchema.omit({ lookback: true }),
   }),
 });
