@@ -71,6 +71,18 @@ export const storageLocationSchema = ciObject({
   localPath: z.string().optional(),
 });
 
+/** The protocols a filter selects; `Any` is Azure's default. */
+export const FILTER_PROTOCOLS = ['TCP', 'UDP', 'Any'] as const;
+
+/**
+ * A filter as the server stores and echoes it (src/filter normalizeFilters): all five keys
+ * present, values as the user wrote them (trimmed), '' when not given.
+ */
+export const packetCaptureFilterResultSchema = z.object({
+  protocol: z.enum(FILTER_PROTOCOLS),
+  localIPAddress: z.string(), remoteIPAddress: z.string(), localPort: z.string(), remotePort: z.string(),
+});
+
 const addressText = { type: 'string', description: "A value, a range 'a-b', or a ';'-separated list of values and ranges; IPv4 (inet_aton forms) or IPv6" } as const;
 const portText = { type: ['string', 'integer'], description: "A port, a range 'a-b', or a ';'-separated list of ports and ranges" } as const;
 
@@ -83,7 +95,7 @@ const packetCaptureFilterDocumented = z.unknown().meta({
   description: 'A packet is kept if it matches any filter; within a filter every field given must match, the host being local (docs/filters.md).',
   type: 'object',
   properties: {
-    protocol: { type: 'string', enum: ['TCP', 'UDP', 'Any'], default: 'Any' },
+    protocol: { type: 'string', enum: [...FILTER_PROTOCOLS], default: 'Any' },
     localIPAddress: addressText, remoteIPAddress: addressText, localPort: portText, remotePort: portText,
   },
 });

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { API_ERROR_CODES } from '../lib/index.js';
 import { packetCaptureErrorCodeSchema, packetCaptureStatusSchema, packetCaptureStopReasonSchema } from './agent-protocol.js';
-import { captureTargetTypeSchema } from './packet-capture.js';
-import { extensionBodySchema, hostStateSchema, operationStatusValueSchema, packetCaptureFilterResultSchema, provisioningStateSchema, storageAccountBodySchema, storageBackendKindSchema, storedLookbackSchema, vmBodySchema, vmssBodySchema, watcherBodySchema } from './stored-bodies.js';
+import { captureTargetTypeSchema, packetCaptureFilterResultSchema } from './packet-capture.js';
+import { extensionBodySchema, hostStateSchema, operationStatusValueSchema, provisioningStateSchema, storageAccountBodySchema, storageBackendKindSchema, storedLookbackSchema, vmBodySchema, vmssBodySchema, watcherBodySchema } from './stored-bodies.js';
 
 // The API's answers, one schema each, beside the request schemas: src/server/openapi.ts builds the
 // document from them and the SDK tests check real answers against them. Resources answer their

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { agentCaptureStateSchema, agentLookbackSettingsSchema, agentLookbackStateSchema } from './agent-protocol.js';
+import { packetCaptureFilterResultSchema } from './packet-capture.js';
 
 // The bodies the server stores for its resources, one schema each; the services' body types
 // (WatcherBody, VmBody, CaptureBody, …) are derived from them, so a field is declared once.
@@ -171,11 +172,6 @@ export type CaptureBody = z.output<typeof captureBodySchema>;
 
 /** Per-host state of a capture, as reported by the agent (or made up by the server before the agent spoke). */
 export const instanceStateSchema = agentCaptureStateSchema;
-
-/** A filter as the server stores and echoes it: normalized, every field present (src/filter normalizeFilters). */
-export const packetCaptureFilterResultSchema = z.object({
-  protocol: z.enum(['TCP', 'UDP', 'Any']), localIPAddress: z.string(), remoteIPAddress: z.string(), localPort: z.string(), remotePort: z.string(),
-});
 
 /** Stored body of an alert-capture endpoint. */
 export const alertCaptureBodySchema = z.object({
