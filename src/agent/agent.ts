@@ -133,6 +133,7 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
     connection.send({ type: 'hello', protocolVersion: AGENT_PROTOCOL_VERSION, agentVersion: AGENT_VERSION, hostname: reportableHostname(hostname()), captures: manager.states() });
     manager.onConnected();
   });
+  connection.on('close', () => manager.onDisconnected());
   connection.on('message', (msg) => manager.handle(msg));
   await manager.recoverInterrupted();
   connection.start();

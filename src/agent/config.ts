@@ -34,7 +34,14 @@ export const AGENT_DEFAULTS = {
   interfaceName: 'any',
   uploadRetryBudgetInMs: 5 * 60_000,
   uploadRetryIntervalInMs: 60_000,
+  /** How often a running capture's counters are reported (when they changed). */
   progressIntervalInMs: 2_000,
+  /** How long the agent waits for the server's answer to an upload request or to an upload's verification before it counts as no answer. */
+  serverAnswerTimeoutInMs: 30_000,
+  /** Pause between two attempts at storing a file within its retry budget. */
+  uploadRetryPauseInMs: 2_000,
+  /** The uploader's own retries (without progress) get at least this much of what is left of the budget. */
+  uploadAttemptMinBudgetInMs: 1_000,
 } as const;
 
 /** Version reported to the server. */

@@ -1,8 +1,8 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { compileFilters, normalizeFilters, type PacketCaptureFilter } from '../filter/index.js';
+import { compileFilters, normalizeFilters } from '../filter/index.js';
 import { ApiError, armIdKey, buildArmId } from '../lib/index.js';
-import { ALERT_CAPTURE_DEFAULTS, parseJsonBody, type AlertCapturePut, type PacketCaptureCreateRequest } from '../model/index.js';
+import { ALERT_CAPTURE_DEFAULTS, parseJsonBody, type AlertCaptureBody, type AlertCapturePut, type PacketCaptureCreateRequest } from '../model/index.js';
 import type { ResourceRecord } from '../store/index.js';
 import type { AlertsContext, CaptureOperations, CaptureSummary } from './context.js';
 import { resolveHostReference, type HostInfo } from './hosts.js';
@@ -36,30 +36,8 @@ export const ALERT_CAPTURE_PATH_PREFIX = '/alert-capture/v1';
 /** How long a trigger waits for an earlier capture of the same name to be deleted (its file may still be uploading). */
 const DELETE_WAIT_IN_MS = 20_000;
 
-/** Stored body of an alert-capture endpoint. */
-export interface AlertCaptureBody {
-  type: string;
-  tags?: Record<string, string>;
-  properties: {
-    enabled: boolean;
-    captureName: string;
-    timeLimitInSeconds: number;
-    /** Look-back of each capture (null: none); a host without a buffer is captured from the alert on, and the run says so. */
-    lookbackInSeconds?: number | null;
-    bytesToCapturePerPacket: number;
-    totalBytesPerSession: number | null;
-    sessionLimit: number;
-    storageLocation: { storageId: string; storagePath?: string; filePath?: string };
-    filters: PacketCaptureFilter[];
-    notificationWebhooks: Array<{ serviceUri: string }>;
-    hostLabel: string | null;
-    /** Resource groups whose hosts this endpoint may capture on (null: every host of its own subscription). */
-    resourceGroups: string[] | null;
-    /** The URL without its key. */
-    endpoint: string;
-    provisioningState: string;
-  };
-}
+/** Stored body of an alert-capture endpoint (model's alertCaptureBodySchema). */
+export type { AlertCaptureBody };
 
 /** The secret of an endpoint: the SHA-256 of its key, and its notification webhooks' full URLs (the body shows them redacted). */
 interface AlertCaptureSecret { keySha256: string; notificationUris?: string[] }

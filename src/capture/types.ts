@@ -1,4 +1,5 @@
 // Types of the capture engine's public surface.
+import type { PacketCaptureErrorCode, PacketCaptureStopReason } from '../model/packet-capture.js';
 
 /** What one capture session on a host must do. */
 export interface CaptureSpec {
@@ -18,8 +19,11 @@ export interface CaptureSpec {
   outputPath: string;
 }
 
-/** Why a capture session ended (Azure's stopReason values plus Error). */
-export type CaptureStopReason = 'TimeExceeded' | 'Manual' | 'SizeExceeded' | 'Error';
+/** Why a capture session ended: the model's stopReason values but AgentStopped (which the server, not the engine, decides). */
+export type CaptureStopReason = Exclude<PacketCaptureStopReason, 'AgentStopped'>;
+
+/** The error codes the engine itself gives (the model's packetCaptureError values a session can cause). */
+export type CaptureErrorCode = Extract<PacketCaptureErrorCode, 'CaptureFailed' | 'LocalFileFailed'>;
 
 /** A running session's counters. */
 export interface CaptureProgress {
@@ -50,7 +54,7 @@ export interface CaptureOutcome {
   /** tcpdump's "packets dropped by kernel" at exit; null if it never said. */
   kernelPacketsDropped: number | null;
   /** Set exactly when stopReason is 'Error' (a file failure after a limit stop also turns the outcome into an Error). */
-  error: { code: 'CaptureFailed' | 'LocalFileFailed'; message: string } | null;
+  error: { code: CaptureErrorCode; message: string } | null;
 }
 
 /** A capture session started by startCapture. */
@@ -73,9 +77,9 @@ export interface CaptureSession {
 export class CaptureStartError extends Error {
   override readonly name = 'CaptureStartError';
   /** The error code the outcome carries, or null when a stop came before the start. */
-  readonly code: 'CaptureFailed' | 'LocalFileFailed' | null;
+  readonly code: CaptureErrorCode | null;
 
-  constructor(message: string, code: 'CaptureFailed' | 'LocalFileFailed' | null) {
+  constructor(message: string, code: CaptureErrorCode | null) {
     super(message);
     this.code = code;
   }

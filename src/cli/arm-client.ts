@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { FetchFunction } from './context.js';
 import { ApiError, ServerUnreachableError } from './errors.js';
-import { redactBody, redactHeaders, redactUrl } from './redact.js';
+import { maskUrlQuery, redactBody, redactHeaders } from './redact.js';
 
 /** The api-version the CLI sends (az's for packet capture); the server accepts any. */
 export const CLI_API_VERSION = '2022-01-01';
@@ -102,7 +102,7 @@ export class ArmClient {
       body = '';
     }
     if (this.debugStream) {
-      this.debug(`Request URL: '${redactUrl(url)}'`);
+      this.debug(`Request URL: '${maskUrlQuery(url)}'`);
       this.debug(`Request method: '${method}'`);
       this.debug('Request headers:');
       for (const line of redactHeaders(headers.entries())) this.debug(`    ${line}`);

@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, writeFile, chmod } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { writeFileAtomically } from '../lib/index.js';
 import { ConfigFileError } from './errors.js';
 
 /** The subscription id used when none is configured (the seed's zero GUID). */
@@ -82,13 +83,9 @@ async function readConfigFile(path: string): Promise<Partial<CliConfig>> {
  */
 export async function saveCliConfig(path: string, config: CliConfig): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temporaryPath = `${path}.${process.pid}.tmp`;
   const body: CliConfig = { subscriptionId: config.subscriptionId };
   if (config.server) body.server = config.server;
   if (config.token) body.token = config.token;
   if (config.caFile) body.caFile = config.caFile;
-  await writeFile(temporaryPath, JSON.stringify(body, null, 2) + '\n', { mode: 0o600 });
-  // writeFile's mode only applies when the file is created; a leftover temp file keeps its mode.
-  await chmod(temporaryPath, 0o600);
-  await rename(temporaryPath, path);
+  writeFileAtomically(path, JSON.stringify(body, null, 2) + '\n', 0o600);
 }

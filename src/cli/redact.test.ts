@@ -1,10 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { redactBody, redactHeaders, redactUrl } from './redact.js';
+import { maskUrlQuery, redactBody, redactHeaders } from './redact.js';
 
-describe('redactUrl', () => {
+describe('maskUrlQuery', () => {
   test('keeps api-version, hides every other query value (SAS signatures)', () => {
-    const out = redactUrl('https://acct.blob.core.windows.net/c/b.cap?sv=2021&sig=SECRET&api-version=2022-01-01');
+    const out = maskUrlQuery('https://acct.blob.core.windows.net/c/b.cap?sv=2021&sig=SECRET&api-version=2022-01-01');
     assert.ok(!out.includes('SECRET'));
     assert.ok(out.includes('api-version=2022-01-01'));
     assert.ok(out.includes('sig=REDACTED'));

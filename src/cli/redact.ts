@@ -3,6 +3,7 @@
  * parameters and headers known to be harmless are shown verbatim, because signed URLs (SAS,
  * S3 presigned) carry credentials in their query strings and tokens travel in headers.
  */
+import { isSecretFieldName } from '../lib/index.js';
 
 const SAFE_QUERY_PARAMETERS = new Set(['api-version', 'instance', 'deletefiles']);
 
@@ -13,13 +14,13 @@ const SAFE_HEADERS = new Set([
   'connection', 'keep-alive', 'transfer-encoding', 'cache-control', 'vary',
 ]);
 
-// Body fields whose values are secrets wherever they appear (any depth, any casing).
-const SECRET_BODY_KEYS = /token|secret|password|connectionstring|accountkey|accesskey|credential|installcommand|protectedsettings|sas/i;
-
 const REDACTED = 'REDACTED';
 
-/** A URL with every query value except allow-listed ones replaced by REDACTED. */
-export function redactUrl(url: string): string {
+/**
+ * A URL for `--debug` output: its shape kept, every query value except allow-listed ones and any
+ * user info replaced by REDACTED (src/storage redactUrl, for logs, drops the query instead).
+ */
+export function maskUrlQuery(url: string): string {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -42,7 +43,7 @@ export function redactHeaders(headers: Iterable<[string, string]>): string[] {
   for (const [name, value] of headers) {
     const lower = name.toLowerCase();
     if (!SAFE_HEADERS.has(lower)) lines.push(`${name}: ${REDACTED}`);
-    else if (lower === 'location' || lower === 'azure-asyncoperation' || lower === 'operation-location') lines.push(`${name}: ${redactUrl(value)}`);
+    else if (lower === 'location' || lower === 'azure-asyncoperation' || lower === 'operation-location') lines.push(`${name}: ${maskUrlQuery(value)}`);
     else lines.push(`${name}: ${value}`);
   }
   return lines;
@@ -54,9 +55,9 @@ export function redactBody(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
-    if (SECRET_BODY_KEYS.test(key) && inner !== null && inner !== undefined) out[key] = REDACTED;
+    if (isSecretFieldName(key) && inner !== null && inner !== undefined) out[key] = REDACTED;
     // URLs in bodies (webhook serviceUri, alert-capture url) may carry keys in their query.
-    else if (typeof inner === 'string' && /^https?:\/\//i.test(inner) && inner.includes('?')) out[key] = redactUrl(inner);
+    else if (typeof inner === 'string' && /^https?:\/\//i.test(inner) && inner.includes('?')) out[key] = maskUrlQuery(inner);
     else out[key] = redactBody(inner);
   }
   return out;

@@ -3,6 +3,7 @@ import { InvalidFilterError } from './errors.js';
 import { parseAddressField, parsePortField } from './field-grammar.js';
 import { normalizeIntervals } from './interval-set.js';
 import type { Interval } from './interval-set.js';
+import { FILTER_PROTOCOLS } from '../model/packet-capture.js';
 import type { FilterProtocol, PacketCaptureFilter } from './types.js';
 
 /** Addresses of one field, per family; a family with no intervals is not matched at all. */
@@ -27,7 +28,7 @@ export interface ParsedFilter {
   remotePorts: Interval[] | null;
 }
 
-const PROTOCOLS: readonly FilterProtocol[] = ['TCP', 'UDP', 'Any'];
+const PROTOCOLS: readonly FilterProtocol[] = FILTER_PROTOCOLS;
 
 /**
  * Reads the protocol text case-insensitively; '' means Any. Returns null for anything else.

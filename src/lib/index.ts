@@ -8,3 +8,5 @@ export * from './process-identity.js';
 export * from './shell-quote.js';
 export * from './data-dir-lock.js';
 export * from './ipv6-words.js';
+export * from './atomic-file.js';
+export * from './secret-fields.js';

@@ -1,17 +1,16 @@
 import { pino, type Logger } from 'pino';
+import { SECRET_FIELD_NAMES } from './secret-fields.js';
 
 export type { Logger };
 
 /**
- * Keys whose values are never logged: tokens, keys, connection strings, signed URLs (SAS and
- * presigned URLs carry credentials in their query strings). Redaction is by allow-list of
- * paths pino knows; callers log URL paths without their query and pass any full URL through
- * `redactUrl` from src/storage.
+ * Keys whose values are never logged (SECRET_FIELD_NAMES, at the top level and one level down,
+ * and request headers). Redaction is by the paths pino knows; callers log URL paths without their
+ * query and pass any full URL through `redactUrl` from src/storage.
  */
 const REDACT_PATHS = [
-  'token', '*.token', 'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
-  'credential', '*.credential', 'enrollmentToken', '*.enrollmentToken', 'connectionString', '*.connectionString',
-  'secretAccessKey', '*.secretAccessKey', 'accountKey', '*.accountKey', 'grant', '*.grant', 'sasUrl', '*.sasUrl', 'signedUrl', '*.signedUrl',
+  ...SECRET_FIELD_NAMES.flatMap((name) => [name, `*.${name}`]),
+  'headers.authorization', 'req.headers.authorization',
 ];
 
 /** Creates the process logger (JSON lines on stderr). */

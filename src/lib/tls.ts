@@ -9,11 +9,12 @@
  * names only against the SAN, never the common name (RFC 6125).
  */
 import { X509Certificate, createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { globalAgent, request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { dirname, join } from 'node:path';
+import { writeFileAtomically } from './atomic-file.js';
 import { hostname, networkInterfaces } from 'node:os';
 
 /** Where a netwatcher server hands out its self-signed CA certificate (unauthenticated; agents check its SHA-256 pin). */
@@ -246,16 +247,9 @@ export function ensureSelfSignedCertificate(dir: string, names: string[], now = 
   }
   const pair = createSelfSignedCertificate({ names: wanted, now });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeAtomically(keyPath, pair.keyPem, 0o600);
-  writeAtomically(certPath, pair.certPem, 0o644);
+  writeFileAtomically(keyPath, pair.keyPem, 0o600);
+  writeFileAtomically(certPath, pair.certPem, 0o644);
   return { certPath, keyPath, sha256: certificateSha256(pair.certPem), names: wanted, created: true };
-}
-
-function writeAtomically(path: string, text: string, mode: number): void {
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, text, { mode });
-  chmodSync(temporary, mode);
-  renameSync(temporary, path);
 }
 
 /**
@@ -311,7 +305,7 @@ export async function ensurePinnedCaFile(caFile: string, url: string, sha256: st
   }
   const pem = await fetchPinnedCertificate(url, pin);
   mkdirSync(dirname(caFile), { recursive: true, mode: 0o700 });
-  writeAtomically(caFile, pem, 0o644);
+  writeFileAtomically(caFile, pem, 0o644);
   return caFile;
 }
 

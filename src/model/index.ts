@@ -9,3 +9,5 @@ export * from './names.js';
 export * from './json-input.js';
 export * from './authorization.js';
 export * from './fleet.js';
+export * from './stored-bodies.js';
+export * from './responses.js';

@@ -57,12 +57,31 @@ export function effectiveCaptureSettings(s: CaptureSettings | undefined): Effect
   };
 }
 
+/** What a capture's target is: a VM or a scale set (Azure's PacketCaptureTargetType). */
+export const CAPTURE_TARGET_TYPES = ['AzureVM', 'AzureVMSS'] as const;
+/** A capture's target type, as answered. */
+export const captureTargetTypeSchema = z.enum(CAPTURE_TARGET_TYPES);
+/** A capture's target type. */
+export type CaptureTargetType = z.output<typeof captureTargetTypeSchema>;
+
 /** storageLocation of a capture. */
 export const storageLocationSchema = ciObject({
   storageId: z.string().optional(),
   storagePath: z.string().optional(),
   filePath: z.string().optional(),
   localPath: z.string().optional(),
+});
+
+/** The protocols a filter selects; `Any` is Azure's default. */
+export const FILTER_PROTOCOLS = ['TCP', 'UDP', 'Any'] as const;
+
+/**
+ * A filter as the server stores and echoes it (src/filter normalizeFilters): all five keys
+ * present, values as the user wrote them (trimmed), '' when not given.
+ */
+export const packetCaptureFilterResultSchema = z.object({
+  protocol: z.enum(FILTER_PROTOCOLS),
+  localIPAddress: z.string(), remoteIPAddress: z.string(), localPort: z.string(), remotePort: z.string(),
 });
 
 const addressText = { type: 'string', description: "A value, a range 'a-b', or a ';'-separated list of values and ranges; IPv4 (inet_aton forms) or IPv6" } as const;
@@ -77,7 +96,7 @@ const packetCaptureFilterDocumented = z.unknown().meta({
   description: 'A packet is kept if it matches any filter; within a filter every field given must match, the host being local (docs/filters.md).',
   type: 'object',
   properties: {
-    protocol: { type: 'string', enum: ['TCP', 'UDP', 'Any'], default: 'Any' },
+    protocol: { type: 'string', enum: [...FILTER_PROTOCOLS], default: 'Any' },
     localIPAddress: addressText, remoteIPAddress: addressText, localPort: portText, remotePort: portText,
   },
 });
@@ -90,7 +109,7 @@ export const packetCaptureCreateSchema = ciObject({
     targetSelector: ciObject({
       tags: z.record(z.string().min(1).max(512), z.string().max(256)).optional(),
     }).optional().meta({ description: "netwatcher: capture on every VM in the scope that properties.target names (a resource group id, or the subscription id) with all these tags (none: every VM), in the watcher's location; resolved when the capture is created, so hosts added later are not included" }),
-    targetType: ciEnum(['AzureVM', 'AzureVMSS'] as const).optional(),
+    targetType: ciEnum(CAPTURE_TARGET_TYPES).optional(),
     scope: ciObject({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() }).optional(),
     bytesToCapturePerPacket: uint32(PACKET_CAPTURE_LIMITS.maxBytesToCapturePerPacket).optional(),
     totalBytesPerSession: uint32(PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession).optional(),

@@ -21,6 +21,7 @@ import { boundPort, requestBaseUrl, setBaseUrlPolicy } from './request-context.j
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerPacketCaptureRoutes } from './routes/packet-captures.js';
 import { registerAnalysisRoutes } from './routes/analysis.js';
+import { storageAccountsNamed } from './services/storage-accounts.js';
 import { registerStorageAccountRoutes } from './routes/storage-accounts.js';
 import { registerVmRoutes } from './routes/vms.js';
 import { registerExtensionImageRoutes } from './routes/extension-images.js';
@@ -192,8 +193,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
       signingKey: ctx.signingKey,
       resolveLocalRoot: async (accountName: string) => {
         if (accountName === '_hostfiles') return `${ctx.config.dataDir}/host-files`;
-        const accounts = await ctx.store.listResources('storageAccount');
-        const account = accounts.find((a) => a.name.toLowerCase() === accountName.toLowerCase());
+        const [account] = await storageAccountsNamed(ctx.store, accountName);
         const secret = account?.secret as { type?: string; rootDir?: string } | null | undefined;
         return secret?.type === 'local' && secret.rootDir ? secret.rootDir : null;
       },
@@ -206,7 +206,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
         req.principal = principal;
         // Reading a blob is a data action, at the account's scope (host files: the subscription's).
         const accountName = (req.params as { account?: string }).account ?? '';
-        const account = (await ctx.store.listResources('storageAccount')).find((a) => a.name.toLowerCase() === accountName.toLowerCase());
+        const [account] = await storageAccountsNamed(ctx.store, accountName);
         const scope = account?.id ?? `/subscriptions/${ctx.config.subscriptionId}`;
         if (await isAuthorized(ctx.store, principal, BLOB_READ_DATA_ACTION, true, scope)) return true;
         return { forbidden: authorizationFailed(principal, BLOB_READ_DATA_ACTION, scope).message };

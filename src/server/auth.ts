@@ -1,10 +1,11 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../lib/index.js';
 import type { Store } from '../store/index.js';
 import { verifyCredential, type CredentialInfo } from './credentials.js';
 
-/** Reads `Authorization: Bearer …`; null when absent or malformed. */
-export function bearerToken(request: FastifyRequest): string | null {
+/** Reads `Authorization: Bearer …` of a request (a Fastify one or a bare WebSocket upgrade); null when absent or malformed. */
+export function bearerToken(request: Pick<FastifyRequest, 'headers'> | { headers: IncomingHttpHeaders }): string | null {
   const header = request.headers.authorization;
   if (typeof header !== 'string') return null;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);

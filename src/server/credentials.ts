@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../lib/index.js';
+import { writeFileAtomically, type Logger } from '../lib/index.js';
 import { TOKEN_PREFIXES, type Store, type TokenKind } from '../store/index.js';
 
 /** File in the data folder that holds the admin token for the local operator (`nw up` copies it into the CLI config). */
@@ -94,10 +94,7 @@ export function tokenKindOfPrefix(token: string): TokenKind | null {
 /** Writes the admin token file atomically, owner-only (a crash never leaves half a token, and no one else may read it). */
 export function writeAdminTokenFile(dataDir: string, token: string): string {
   const file = join(dataDir, ADMIN_TOKEN_FILE);
-  const temp = `${file}.${process.pid}.tmp`;
-  writeFileSync(temp, `${token}\n`, { mode: 0o600 });
-  chmodSync(temp, 0o600);
-  renameSync(temp, file);
+  writeFileAtomically(file, `${token}\n`, 0o600);
   return file;
 }
 

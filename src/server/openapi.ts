@@ -1,7 +1,7 @@
 /**
  * The OpenAPI 3.1 document of the API, generated from the zod schemas that validate requests
- * (src/model) and from the response schemas below, which the SDK tests check real answers
- * against. Served at `GET /openapi.json` and committed as docs/openapi.json (`npm run openapi`;
+ * and from the response schemas (both in src/model; the SDK tests check real answers against the
+ * latter). Served at `GET /openapi.json` and committed as docs/openapi.json (`npm run openapi`;
  * a test fails when the two drift apart).
  *
  * Request schemas come out of `z.toJSONSchema(…, { io: 'output' })`: the `ciObject` key mapping is
@@ -11,9 +11,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import { API_ERROR_CODES } from '../lib/index.js';
 import { ALERT_CAPTURE_PATH_PREFIX, ALERT_CAPTURE_PROVIDER } from '../alerts/index.js';
-import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, roleAssignmentPutSchema, servicePrincipalCreateSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema, vmLookbackPutSchema, vmRegisterPutSchema, joinKeyCreateSchema, joinRequestSchema, vmssPutSchema, vmUpdatePatchSchema } from '../model/index.js';
+import { ANALYSIS_DEFAULT_TOP, ANALYSIS_MAX_TOP, ANALYSIS_SECTIONS, PACKET_LIST_MAX_LIMIT, analysisReportSchema, packetListPageSchema, actionGroupPutSchema, alertCapturePutSchema, metricAlertPutSchema, roleAssignmentPutSchema, servicePrincipalCreateSchema, networkWatcherPutSchema, packetCaptureCreateSchema, storageAccountPutSchema, vmExtensionPutSchema, vmLookbackPutSchema, vmRegisterPutSchema, joinKeyCreateSchema, joinRequestSchema, vmssPutSchema, vmUpdatePatchSchema,
+  enrollResponseSchema, errorResponseSchema, joinKeyCreatedSchema, joinKeySchema, joinResponseSchema, networkWatcherSchema, oauthErrorSchema, operationStatusSchema, packetCaptureQueryStatusSchema, packetCaptureResultSchema, storageAccountSchema, subscriptionSchema, tokenResultSchema, virtualMachineSchema, vmExtensionSchema, vmLookbackSchema, vmssInstanceSchema, vmssSchema } from '../model/index.js';
 import { storageBackendConfigSchema } from '../storage/index.js';
 import { AGENT_CA_PATH, AGENT_ENROLL_PATH, AGENT_JOIN_PATH, enrollRequestSchema } from './routes/agents.js';
 import { ROTATE_ADMIN_TOKEN_PATH, TOKENS_PATH } from './routes/credentials.js';
@@ -21,216 +21,6 @@ import { ANALYSIS_READ_DATA_ACTION, PACKETS_READ_DATA_ACTION, type RouteAccess, 
 
 /** Path of the served document. */
 export const OPENAPI_PATH = '/openapi.json';
-
-// ---- response schemas ---------------------------------------------------------------------------
-
-const armId = z.string().describe('ARM resource id; compared case-insensitively');
-const etag = z.string().describe('W/"…"; changes on every write (also the ETag header of a GET)');
-const provisioningState = z.enum(['Succeeded', 'Creating', 'Updating', 'Deleting', 'Failed']);
-const captureStatus = z.enum(['NotStarted', 'Running', 'Stopped', 'Error', 'Unknown']);
-const captureError = z.enum(['InternalError', 'AgentStopped', 'CaptureFailed', 'LocalFileFailed', 'StorageFailed']);
-const stopReason = z.string().describe('TimeExceeded, SizeExceeded, Manual, AgentStopped or Error');
-const nullableString = z.string().nullable();
-const count = z.number().int().min(0);
-
-/** ErrorResponse: every refusal, with one of the stable codes of docs/api.md. */
-export const errorResponseSchema = z.object({
-  error: z.object({
-    code: z.enum(Object.keys(API_ERROR_CODES) as [keyof typeof API_ERROR_CODES, ...Array<keyof typeof API_ERROR_CODES>]),
-    message: z.string(),
-    target: z.string().optional().describe('the offending field or parameter'),
-  }),
-});
-
-/** A network watcher (NetworkWatcher). */
-export const networkWatcherSchema = z.object({
-  id: armId, name: z.string(), type: z.literal('Microsoft.Network/networkWatchers'), location: z.string(), etag,
-  tags: z.record(z.string(), z.string()).optional(),
-  properties: z.object({ provisioningState, runningOperationIds: z.array(z.string()) }),
-});
-
-/** A filter as the server echoes it: normalized, every field present. */
-export const packetCaptureFilterResultSchema = z.object({
-  protocol: z.enum(['TCP', 'UDP', 'Any']), localIPAddress: z.string(), remoteIPAddress: z.string(), localPort: z.string(), remotePort: z.string(),
-});
-
-/** A packet capture (PacketCaptureResult): the request's fields with defaults filled in. */
-export const packetCaptureResultSchema = z.object({
-  id: armId, name: z.string(), etag, type: z.literal('Microsoft.Network/networkWatchers/packetCaptures'),
-  properties: z.object({
-    provisioningState,
-    target: armId,
-    targetType: z.enum(['AzureVM', 'AzureVMSS']),
-    scope: z.object({ include: z.array(z.string()), exclude: z.array(z.string()) }),
-    bytesToCapturePerPacket: count,
-    totalBytesPerSession: count,
-    timeLimitInSeconds: count,
-    storageLocation: z.object({
-      storageId: z.string().describe("'' when the file stays on the host"),
-      storagePath: z.string().describe("the real URL of the capture's blob, '' without a storage account"),
-      filePath: nullableString,
-      localPath: nullableString.optional(),
-    }),
-    filters: z.array(packetCaptureFilterResultSchema),
-    continuousCapture: z.boolean().nullable().optional(),
-    lookbackInSeconds: count.optional().describe("netwatcher's own: the file begins with the host's look-back buffer from this many seconds before creation"),
-    captureSettings: z.object({ fileCount: count, fileSizeInBytes: count, sessionTimeLimitInSeconds: count }).optional().describe('continuous capture: the ring, with defaults filled in'),
-  }),
-});
-
-/** One file of a continuous capture's ring in queryStatus (netwatcher's addition). */
-const ringFileStatusSchema = z.object({
-  name: z.string().describe('ring-000001.cap, …: as on the host and in storage'), sequence: count, instance: z.string().describe('the host (VM name)'),
-  firstPacketTime: nullableString, lastPacketTime: nullableString, packetsCaptured: count, sizeInBytes: count, sha256: z.string(),
-  stored: z.boolean().describe('true once the server read the blob back and it matched'),
-  storagePath: z.string().describe("the file's blob URL, '' without a storage account"), localPath: nullableString.describe('the file on the host, null when it is only spooled for upload'),
-});
-
-const instanceStatusSchema = z.object({
-  target: armId,
-  instanceId: z.string().optional().describe('scale-set targets: the instance id ("0", "1", …)'),
-  computerName: nullableString.optional().describe("scale-set targets: the instance's host name"),
-  storagePath: z.string().optional().describe("scale-set targets with a storage account: this instance's own blob URL"),
-  packetCaptureStatus: captureStatus, captureStartTime: nullableString, stopReason: stopReason.nullable(), packetCaptureError: z.array(captureError),
-  errorMessage: nullableString, packetsCaptured: count, bytesCaptured: count, kernelPacketsDropped: count.nullable(), kernelPacketsReceived: count.nullable(),
-  file: z.object({ sizeInBytes: count, sha256: z.string(), stored: z.boolean(), localPath: nullableString }).nullable(),
-  lookbackStartTime: nullableString.optional().describe('with lookbackInSeconds: from when the file holds every buffered packet that passes the filters; null when the buffer gave nothing'),
-  lookbackPacketsCaptured: count.optional().describe('buffered packets before the live ones'),
-  lookbackReason: nullableString.optional().describe('why the file reaches less far back than asked, or null'),
-  filesDeleted: count.optional().describe('continuous capture: files the ring deleted (oldest first)'),
-  files: z.array(ringFileStatusSchema).optional().describe('continuous capture: the ring files on this host, oldest first'),
-});
-
-/** queryStatus answer (PacketCaptureQueryStatusResult): flat, as Azure's SDKs expect; counters, storagePath and instances are netwatcher's additions. */
-export const packetCaptureQueryStatusSchema = z.object({
-  name: z.string(), id: armId,
-  captureStartTime: z.string().optional().describe('ISO 8601, once the capture really started on the host'),
-  packetCaptureStatus: captureStatus,
-  stopReason: stopReason.optional(),
-  packetCaptureError: z.array(captureError),
-  packetsCaptured: count, bytesCaptured: count, kernelPacketsDropped: count.nullable(),
-  storagePath: z.string(),
-  lookbackInSeconds: count.optional(),
-  lookbackRequestedStartTime: z.string().optional().describe('creation time minus lookbackInSeconds'),
-  lookbackStartTime: nullableString.optional().describe('how far back the file really reaches (the latest of the hosts); later than requested when a buffer held less; null until known or when no buffer gave anything'),
-  lookbackReason: nullableString.optional(),
-  files: z.array(ringFileStatusSchema).optional().describe('continuous capture: every ring file kept, oldest first'),
-  filesDeleted: count.optional(),
-  instances: z.array(instanceStatusSchema),
-});
-
-/** A host's look-back buffer (netwatcher's own singleton child of a VM). */
-export const vmLookbackSchema = z.object({
-  id: armId, name: z.literal('lookback'), type: z.literal('Microsoft.Compute/virtualMachines/lookback'),
-  properties: z.object({
-    enabled: z.boolean(),
-    seconds: count.nullable(), maxSizeInBytes: count.nullable(), snapLengthInBytes: count.nullable(), enabledAt: nullableString,
-    status: z.object({
-      enabled: z.boolean(), running: z.boolean(), sizeInBytes: count, files: count, oldestPacketTime: nullableString, spanInSeconds: z.number(),
-      packetsCaptured: count, kernelPacketsDropped: count, error: nullableString, reportedAt: z.string(),
-    }).nullable().describe('what the host last reported (every 5 s while connected)'),
-  }),
-});
-
-/** A long-running operation's status document (AzureAsyncOperationResult). */
-export const operationStatusSchema = z.object({
-  id: z.string(), name: z.string(), status: z.enum(['InProgress', 'Succeeded', 'Failed', 'Canceled']),
-  startTime: z.string(), endTime: z.string().optional(),
-  error: z.object({ code: z.string(), message: z.string() }).optional(),
-});
-
-const instanceViewStatusSchema = z.object({ code: z.string(), level: z.enum(['Info', 'Warning', 'Error']), displayStatus: z.string(), message: z.string().optional(), time: z.string().optional() });
-/** An extension's instance view (VirtualMachineExtensionInstanceView). */
-const instanceViewSchema = z.object({ name: z.string(), type: z.string().describe('publisher.type'), typeHandlerVersion: z.string(), statuses: z.array(instanceViewStatusSchema) });
-
-/** The agent extension (VirtualMachineExtension); enrollmentToken and installCommand only in the PUT answer. */
-export const vmExtensionSchema = z.object({
-  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachines/extensions'), location: z.string(), etag,
-  properties: z.object({
-    publisher: z.string(), type: z.string(), typeHandlerVersion: z.string(), autoUpgradeMinorVersion: z.boolean(), provisioningState, settings: z.unknown(),
-    enrollmentToken: z.string().optional().describe('one-time, 24 h; PUT answer only'),
-    installCommand: z.string().optional().describe('the command to run on the host; PUT answer only'),
-    instanceView: instanceViewSchema.optional().describe("with $expand=instanceView; while the host awaits enrolment, statuses[0].message holds the install command (callers who may write the extension only)"),
-  }),
-});
-
-/** A host (VirtualMachine), with netwatcher's agent state under properties.netwatcher. */
-export const virtualMachineSchema = z.object({
-  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachines'), location: z.string(), etag, tags: z.record(z.string(), z.string()).optional().describe('set with PATCH (nw vm update --set tags.K=V); capture target selectors match them'),
-  resources: z.array(vmExtensionSchema).optional().describe("the VM's extensions, on a GET of the VM (az vm extension list reads them here); not in lists"),
-  properties: z.object({
-    provisioningState, vmId: z.string(),
-    netwatcher: z.object({
-      agentConnected: z.boolean(), agentVersion: nullableString, hostname: nullableString, enrolledAt: nullableString, lastSeenAt: nullableString,
-      lookback: z.object({ settings: z.object({ seconds: count, maxSizeInBytes: count, snapLengthInBytes: count }), enabledAt: z.string(), state: z.unknown() }).nullable().optional().describe("the host's look-back buffer (GET …/lookback shows it in full); absent or null: off"),
-    }),
-    instanceView: z.object({
-      computerName: z.string().optional(),
-      vmAgent: z.object({ vmAgentVersion: z.string(), statuses: z.array(instanceViewStatusSchema) }),
-      extensions: z.array(instanceViewSchema),
-      statuses: z.array(instanceViewStatusSchema),
-    }).optional().describe('with $expand=instanceView (az vm extension set reads it)'),
-  }),
-});
-
-/** A storage account; secrets are never returned. */
-export const storageAccountSchema = z.object({
-  id: armId, name: z.string(), type: z.literal('Microsoft.Storage/storageAccounts'), kind: z.string(), location: z.string(), etag,
-  sku: z.object({ name: z.string(), tier: z.string() }),
-  tags: z.record(z.string(), z.string()).optional(),
-  properties: z.object({
-    provisioningState,
-    backend: z.object({ type: z.enum(['local', 'azureBlob', 's3']) }).catchall(z.unknown()).describe('the backend settings without secrets'),
-    primaryEndpoints: z.object({ blob: z.string() }),
-  }),
-});
-
-/** A scale set (issue 14): a group of enrolled hosts, its instances "0", "1", … in join order. */
-export const vmssSchema = z.object({
-  id: armId, name: z.string(), type: z.literal('Microsoft.Compute/virtualMachineScaleSets'), location: z.string(), etag, tags: z.record(z.string(), z.string()).optional(),
-  sku: z.object({ name: z.string(), tier: z.string(), capacity: z.number().int().describe('how many instances it has') }),
-  properties: z.object({ provisioningState, uniqueId: z.string(), netwatcher: z.object({ nextInstanceId: z.number().int().describe('the id the next host to join gets') }) }),
-});
-
-/** An instance of a scale set (a host that joined it). */
-export const vmssInstanceSchema = z.object({
-  id: armId, name: z.string().describe('{scaleSet}_{instanceId}, as Azure names them'), type: z.literal('Microsoft.Compute/virtualMachineScaleSets/virtualMachines'), location: z.string(), etag,
-  instanceId: z.string(),
-  properties: z.object({
-    provisioningState, vmId: z.string(), osProfile: z.object({ computerName: z.string() }),
-    netwatcher: z.object({ agentConnected: z.boolean(), agentVersion: nullableString, hostname: nullableString, enrolledAt: nullableString, lastSeenAt: nullableString }),
-  }),
-});
-
-/** A join key as listed: its rules and uses, never the key. */
-export const joinKeySchema = z.object({
-  id: z.string(), resourceGroup: z.string(), vmScaleSetName: nullableString, location: nullableString, description: nullableString,
-  state: z.enum(['Active', 'Revoked', 'Expired', 'UsedUp']), maxUses: z.number().int().nullable(), uses: z.number().int(),
-  createdAt: z.string(), expiresAt: nullableString, revokedAt: nullableString, lastUsedAt: nullableString,
-});
-
-/** The answer of a join-key create: the key and an install command, in this answer only. */
-export const joinKeyCreatedSchema = joinKeySchema.extend({
-  joinKey: z.string().describe('nwj_…: shown once; only its SHA-256 is stored'),
-  installCommand: z.string().describe('nw agent --server … --join-key … --data-dir …, to run on each host'),
-});
-
-/** Answer of a join: as an enrolment's, with the instance id for a scale set. */
-export const joinResponseSchema = z.object({
-  credential: z.string(), vmId: armId, vmName: z.string(), resourceGroup: z.string(), subscriptionId: z.string(), location: z.string(), instanceId: z.string().optional(),
-});
-
-/** Answer of the agent enrolment. */
-export const enrollResponseSchema = z.object({
-  credential: z.string(), vmId: armId, vmName: z.string(), resourceGroup: z.string(), subscriptionId: z.string(), location: z.string(),
-});
-
-/** A subscription, as az reads it at login (Subscriptions_List). */
-export const subscriptionSchema = z.object({ id: z.string(), subscriptionId: z.string(), tenantId: z.string(), displayName: z.string(), state: z.literal('Enabled'), managedByTenants: z.array(z.unknown()) });
-/** The token endpoint's answer (OAuth 2.0 client credentials). */
-export const tokenResultSchema = z.object({ token_type: z.literal('Bearer'), access_token: z.string().describe('signed by the server, bound to the credential it was traded for'), expires_in: z.number().int(), ext_expires_in: z.number().int() });
-/** An OAuth error (RFC 6749 §5.2): az prints error_description. */
-export const oauthErrorSchema = z.object({ error: z.enum(['invalid_request', 'unsupported_grant_type', 'invalid_client']), error_description: z.string() });
 
 const listOf = <T extends z.ZodType>(item: T) => z.object({
   value: z.array(item),

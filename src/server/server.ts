@@ -158,7 +158,7 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
   const greetings = new ConcurrencyLimit(AGENT_GREETINGS_AT_ONCE);
   ctx.hub = new AgentHub(logger, {
     authenticate: async (request) => {
-      const token = bearerToken({ headers: request.headers } as never);
+      const token = bearerToken(request);
       if (!token) return null;
       const info = await agentCredentials.verify(token);
       if (!info || info.kind !== 'agent' || !info.vmKey) return null;

@@ -2,19 +2,22 @@ import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { StorageConfigError } from './errors.js';
 
-/** Backend settings of one registered storage account, as the server keeps them (secrets included; never logged or returned by the API). */
-export type StorageBackendConfig =
-  | { type: 'local'; rootDir: string }
-  | { type: 'azureBlob'; connectionString: string }
-  | {
-      type: 's3';
-      endpoint: string;
-      region: string;
-      bucket: string;
-      accessKeyId: string;
-      secretAccessKey: string;
-      forcePathStyle: boolean;
-    };
+/** Backend settings of one registered storage account, as the server keeps them (secrets included; never logged or returned by the API): what {@link storageBackendConfigSchema} makes of user input. */
+export const storedBackendConfigSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('local'), rootDir: z.string() }),
+  z.object({ type: z.literal('azureBlob'), connectionString: z.string() }),
+  z.object({
+    type: z.literal('s3'),
+    endpoint: z.string(),
+    region: z.string(),
+    bucket: z.string(),
+    accessKeyId: z.string(),
+    secretAccessKey: z.string(),
+    forcePathStyle: z.boolean(),
+  }),
+]);
+/** Backend settings of one registered storage account (secrets included). */
+export type StorageBackendConfig = z.output<typeof storedBackendConfigSchema>;
 
 /** The parts of an Azure Storage connection string this folder uses. */
 export interface AzureConnectionParts {

@@ -3,7 +3,7 @@
 // See docs/storage.md.
 
 export type { StorageBackendConfig, AzureConnectionParts } from './config.js';
-export { storageBackendConfigSchema, parseStorageBackendConfig, redactBackendConfig, parseAzureConnectionString } from './config.js';
+export { storageBackendConfigSchema, storedBackendConfigSchema, parseStorageBackendConfig, redactBackendConfig, parseAzureConnectionString } from './config.js';
 export type { BlobLocation, CaptureBlobPathInput } from './blob-path.js';
 export { CAPTURE_CONTAINER, azureCaptureBlobPath, resolveCaptureLocation, assertValidBlobLocation } from './blob-path.js';
 export type { UploadGrant, LocalUploadGrant, AzureBlobUploadGrant, S3SingleUploadGrant, S3MultipartUploadGrant } from './grant.js';

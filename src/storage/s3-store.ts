@@ -13,6 +13,7 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import type { BucketLocationConstraint } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { assertValidBlobLocation, encodeBlobPath, splitContainerPath, type BlobLocation } from './blob-path.js';
 import type { BlobReadStream, BlobStore, GrantUploadOptions } from './blob-store.js';
@@ -141,7 +142,8 @@ export function openS3BlobStore(config: S3BackendConfig, outbound: StorageOutbou
         await client.send(
           new CreateBucketCommand({
             Bucket: bucket,
-            ...(config.region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: config.region as never } }),
+            // The SDK's constraint is the closed list of regions it knew when it was built; S3-compatible stores name their own.
+            ...(config.region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: config.region as BucketLocationConstraint } }),
           }),
         );
       } catch (error) {

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomically } from '../lib/index.js';
 
 /**
  * Secrets at rest (issue 9, point 6). Storage credentials, the URL-signing key and webhook URLs
@@ -81,10 +82,7 @@ export function loadOrCreateSecretKey(dataDir: string, keyFile?: string): { key:
   const file = keyFile ?? join(dataDir, SECRET_KEY_FILE);
   if (!existsSync(file)) {
     if (keyFile) throw new Error(`the secret key file ${file} does not exist`);
-    const temp = `${file}.${process.pid}.tmp`;
-    writeFileSync(temp, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
-    chmodSync(temp, 0o600);
-    renameSync(temp, file);
+    writeFileAtomically(file, `${randomBytes(32).toString('base64')}\n`, 0o600);
     return { key: readKeyFile(file), file, created: true };
   }
   if ((lstatSync(file).mode & 0o077) !== 0) {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db, Row } from './db.js';
 import { ApiError } from '../lib/index.js';
+import type { OperationStatusValue } from '../model/stored-bodies.js';
 import { SecretBox, SecretKeyMismatchError } from './secrets.js';
 // The storage order of host metrics in metric rows (the definitions import nothing from the store).
 import { HOST_METRICS } from '../alerts/host-metrics.js';
@@ -66,7 +67,7 @@ export interface OperationRecord {
   location: string;
   kind: string;
   resourceKey: string | null;
-  status: 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled';
+  status: OperationStatusValue;
   error: { code: string; message: string } | null;
   result: unknown;
   createdAt: Date;

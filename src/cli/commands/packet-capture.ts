@@ -1,4 +1,4 @@
-import { CAPTURE_SETTINGS_LIMITS, PACKET_CAPTURE_LIMITS } from '../../model/index.js';
+import { CAPTURE_SETTINGS_LIMITS, CAPTURE_TARGET_TYPES, PACKET_CAPTURE_LIMITS, type CaptureTargetType } from '../../model/index.js';
 import { isArmId, packetCapturePath, packetCapturesPath, resourceGroupOfId, resourceGroupPath, storageAccountPath, vmPath, vmssPath } from '../arm-paths.js';
 import { connect, type ConnectedClient } from '../client-factory.js';
 import type { CliContext, CommonOptions } from '../context.js';
@@ -92,7 +92,7 @@ export function parseTargetSelector(text: string): { resourceGroup?: string; tag
 /** What create sends, worked out before any request (so usage errors come first). */
 export interface PacketCaptureCreatePlan {
   name: string;
-  targetType: 'AzureVM' | 'AzureVMSS';
+  targetType: CaptureTargetType;
   /** Target name or id as given. */
   target: string;
   resourceGroup: string | undefined;
@@ -108,7 +108,7 @@ const STORAGE_USAGE = 'usage error: --storage-account NAME_OR_ID [--storage-path
 export function planPacketCaptureCreate(options: PacketCaptureCreateOptions): PacketCaptureCreatePlan {
   const name = requireOption('--name/-n', options.name);
   const typeText = options.targetType ?? 'AzureVM';
-  const targetType = (['AzureVM', 'AzureVMSS'] as const).find((t) => t.toLowerCase() === typeText.toLowerCase());
+  const targetType = CAPTURE_TARGET_TYPES.find((t) => t.toLowerCase() === typeText.toLowerCase());
   if (!targetType) throw new UsageError(`argument --target-type: invalid choice: '${typeText}' (choose from 'AzureVM', 'AzureVMSS')`);
   if (options.targetSelector !== undefined && (options.vm || options.target || options.include || options.exclude)) {
     throw new UsageError('usage error: --target-selector picks the hosts; do not combine it with --vm, --target, --include or --exclude');

@@ -7,7 +7,7 @@ import { aggregateStatus, isSettled } from '../services/capture-status.js';
 import type { CaptureBody } from '../services/capture-types.js';
 import type { ServerContext } from '../services/context.js';
 import { captureStates, captureStatusView, createCapture, deleteCapture } from '../services/packet-captures.js';
-import { getStorageAccountById } from '../services/storage-accounts.js';
+import { getStorageAccountById, storageAccountsNamed } from '../services/storage-accounts.js';
 import type { VmBody } from '../services/vms.js';
 import { findWatcherForLocation, type WatcherBody } from '../services/watchers.js';
 
@@ -74,7 +74,7 @@ export function captureOperations(ctx: ServerContext): CaptureOperations {
     async resolveStorageAccountId(nameOrId) {
       if (nameOrId === null) return storageAccountId(ctx.config.subscriptionId, SERVER_DEFAULTS.defaultResourceGroup, SERVER_DEFAULTS.defaultStorageAccountName);
       if (nameOrId.startsWith('/')) return (await getStorageAccountById(ctx, nameOrId)).id;
-      const matches = (await ctx.store.listResources('storageAccount')).filter((a) => a.name.toLowerCase() === nameOrId.toLowerCase());
+      const matches = await storageAccountsNamed(ctx.store, nameOrId);
       if (matches.length !== 1) {
         throw new ApiError('StorageAccountNotFound', matches.length === 0
           ? `Storage account '${nameOrId}' was not found. List accounts with 'nw storage account list'.`

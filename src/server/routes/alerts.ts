@@ -25,14 +25,14 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.put<{ Params: ArmParams }>(`${ACTION_GROUPS}/:name`, async (req, reply) => {
     const input = parseRequest(actionGroupPutSchema, req.body, 'ActionGroupResource');
     const { record, created } = await putActionGroup(actx(), req.params.sub, req.params.rg, req.params.name, input);
-    return reply.code(created ? 201 : 200).send(resourceView(record as never));
+    return reply.code(created ? 201 : 200).send(resourceView(record));
   });
-  app.get<{ Params: ArmParams }>(`${ACTION_GROUPS}/:name`, async (req) => resourceView(await getActionGroup(actx(), req.params.sub, req.params.rg, req.params.name) as never));
+  app.get<{ Params: ArmParams }>(`${ACTION_GROUPS}/:name`, async (req) => resourceView(await getActionGroup(actx(), req.params.sub, req.params.rg, req.params.name)));
   app.get<{ Params: ArmParams }>(ACTION_GROUPS, async (req) => ({
-    value: (await ctx.store.listResources<ActionGroupBody>('actionGroup', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })).map((r) => resourceView(r as never)),
+    value: (await ctx.store.listResources<ActionGroupBody>('actionGroup', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })).map((r) => resourceView(r)),
   }));
   app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Insights/actionGroups`, async (req) => ({
-    value: (await ctx.store.listResources<ActionGroupBody>('actionGroup', { subscriptionId: req.params.sub })).map((r) => resourceView(r as never)),
+    value: (await ctx.store.listResources<ActionGroupBody>('actionGroup', { subscriptionId: req.params.sub })).map((r) => resourceView(r)),
   }));
   app.delete<{ Params: ArmParams }>(`${ACTION_GROUPS}/:name`, async (req, reply) => {
     const deleted = await ctx.store.deleteResource(armIdKey(actionGroupId(req.params.sub, req.params.rg, req.params.name)));
@@ -44,14 +44,14 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ServerContext): v
     const input = parseRequest(metricAlertPutSchema, req.body, 'MetricAlertResource');
     const { record } = await putMetricAlert(actx(), req.params.sub, req.params.rg, req.params.name, input);
     // 200 on create as well: Azure's spec for 2018-03-01 declares only 200, and the SDK (so az) refuses 201.
-    return reply.code(200).send(resourceView(record as never));
+    return reply.code(200).send(resourceView(record));
   });
-  app.get<{ Params: ArmParams }>(`${METRIC_ALERTS}/:name`, async (req) => resourceView(await getMetricAlert(actx(), req.params.sub, req.params.rg, req.params.name) as never));
+  app.get<{ Params: ArmParams }>(`${METRIC_ALERTS}/:name`, async (req) => resourceView(await getMetricAlert(actx(), req.params.sub, req.params.rg, req.params.name)));
   app.get<{ Params: ArmParams }>(METRIC_ALERTS, async (req) => ({
-    value: (await ctx.store.listResources<MetricAlertBody>('metricAlert', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })).map((r) => resourceView(r as never)),
+    value: (await ctx.store.listResources<MetricAlertBody>('metricAlert', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })).map((r) => resourceView(r)),
   }));
   app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Insights/metricAlerts`, async (req) => ({
-    value: (await ctx.store.listResources<MetricAlertBody>('metricAlert', { subscriptionId: req.params.sub })).map((r) => resourceView(r as never)),
+    value: (await ctx.store.listResources<MetricAlertBody>('metricAlert', { subscriptionId: req.params.sub })).map((r) => resourceView(r)),
   }));
   app.delete<{ Params: ArmParams }>(`${METRIC_ALERTS}/:name`, async (req, reply) => {
     const deleted = await deleteMetricAlert(actx(), req.params.sub, req.params.rg, req.params.name);

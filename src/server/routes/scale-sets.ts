@@ -18,11 +18,11 @@ export const JOIN_KEYS = `${RG}/providers/Netwatcher/joinKeys`;
 export function registerScaleSetRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Compute/virtualMachineScaleSets`, async (req) => ({ value: (await ctx.store.listResources('vmss', { subscriptionId: req.params.sub })).map(resourceView) }));
   app.get<{ Params: ArmParams }>(VMSS, async (req) => ({ value: (await ctx.store.listResources('vmss', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })).map(resourceView) }));
-  app.get<{ Params: ArmParams }>(`${VMSS}/:name`, async (req) => resourceView((await getScaleSet(ctx, req.params.sub, req.params.rg, req.params.name)) as never));
+  app.get<{ Params: ArmParams }>(`${VMSS}/:name`, async (req) => resourceView(await getScaleSet(ctx, req.params.sub, req.params.rg, req.params.name)));
   app.put<{ Params: ArmParams }>(`${VMSS}/:name`, async (req, reply) => {
     const input = parseRequest(vmssPutSchema, req.body ?? {}, 'VirtualMachineScaleSet');
     const { record, created } = await putScaleSet(ctx, req.params.sub, req.params.rg, req.params.name, { location: input.location, tags: input.tags });
-    return reply.code(created ? 201 : 200).send(resourceView(record as never));
+    return reply.code(created ? 201 : 200).send(resourceView(record));
   });
   app.delete<{ Params: ArmParams }>(`${VMSS}/:name`, async (req, reply) => {
     const deleted = await deleteScaleSet(ctx, req.params.sub, req.params.rg, req.params.name);
@@ -31,11 +31,11 @@ export function registerScaleSetRoutes(app: FastifyInstance, ctx: ServerContext)
 
   app.get<{ Params: ArmParams }>(`${VMSS}/:name/virtualMachines`, async (req) => {
     const scaleSet = await getScaleSet(ctx, req.params.sub, req.params.rg, req.params.name);
-    return { value: (await listScaleSetInstances(ctx.store, scaleSet)).map((r) => resourceView(r as never)) };
+    return { value: (await listScaleSetInstances(ctx.store, scaleSet)).map((r) => resourceView(r)) };
   });
   app.get<{ Params: ArmParams }>(`${VMSS}/:name/virtualMachines/:id`, async (req) => {
     const scaleSet = await getScaleSet(ctx, req.params.sub, req.params.rg, req.params.name);
-    return resourceView((await getScaleSetInstance(ctx, scaleSet, req.params.id)) as never);
+    return resourceView(await getScaleSetInstance(ctx, scaleSet, req.params.id));
   });
   app.delete<{ Params: ArmParams }>(`${VMSS}/:name/virtualMachines/:id`, async (req, reply) => {
     const scaleSet = await getScaleSet(ctx, req.params.sub, req.params.rg, req.params.name);
@@ -51,7 +51,7 @@ export function registerScaleSetRoutes(app: FastifyInstance, ctx: ServerContext)
     const { sub, rg, name, ext } = req.params;
     const result = await putScaleSetAgentExtension(ctx, requestHandoffBaseUrl(req), sub, rg, name, ext, { ...input.properties });
     const op = await ctx.store.createOperation({ subscriptionId: sub, location: result.record.location ?? ctx.config.defaultLocation, kind: 'extension', resourceKey: result.record.key, status: 'Succeeded' });
-    const view = resourceView(result.record as never) as { properties: Record<string, unknown> };
+    const view = resourceView(result.record) as { properties: Record<string, unknown> };
     // The join key and the install command appear in this answer only.
     const body = { ...view, properties: { ...view.properties, joinKey: result.joinKey, joinKeyId: result.joinKeyId, joinKeyExpiresAt: result.expiresAt, installCommand: result.installCommand } };
     return replyCreated(req, reply, op, body, result.created ? 201 : 200);

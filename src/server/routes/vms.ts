@@ -71,7 +71,7 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
     // Installing means running the command on the host, which the caller does after this answer,
     // so the operation is done at once; provisioningState turns Succeeded when the agent connects.
     const op = await ctx.store.createOperation({ subscriptionId: sub, location: result.record.location ?? ctx.config.defaultLocation, kind: 'extension', resourceKey: result.record.key, status: 'Succeeded' });
-    const view = resourceView(result.record as never) as { properties: Record<string, unknown> };
+    const view = resourceView(result.record) as { properties: Record<string, unknown> };
     // The one-time token and install command appear in this answer only.
     const body = { ...view, properties: { ...view.properties, enrollmentToken: result.enrollmentToken, installCommand: result.installCommand } };
     return replyCreated(req, reply, op, body, result.created ? 201 : 200);

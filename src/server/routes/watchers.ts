@@ -14,11 +14,11 @@ export function registerWatcherRoutes(app: FastifyInstance, ctx: ServerContext):
   app.get<{ Params: ArmParams }>(WATCHERS, async (req) => ({
     value: (await ctx.store.listResources('watcher', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })).map(resourceView),
   }));
-  app.get<{ Params: ArmParams }>(`${WATCHERS}/:nw`, async (req) => resourceView(await getWatcher(ctx, req.params.sub, req.params.rg, req.params.nw) as never));
+  app.get<{ Params: ArmParams }>(`${WATCHERS}/:nw`, async (req) => resourceView(await getWatcher(ctx, req.params.sub, req.params.rg, req.params.nw)));
   app.put<{ Params: ArmParams }>(`${WATCHERS}/:nw`, async (req, reply) => {
     const input = parseRequest(networkWatcherPutSchema, req.body, 'NetworkWatcher');
     const { record, created } = await putWatcher(ctx, req.params.sub, req.params.rg, req.params.nw, input);
-    return reply.code(created ? 201 : 200).send(resourceView(record as never));
+    return reply.code(created ? 201 : 200).send(resourceView(record));
   });
   app.delete<{ Params: ArmParams }>(`${WATCHERS}/:nw`, async (req, reply) => {
     const key = armIdKey(watcherId(req.params.sub, req.params.rg, req.params.nw));

@@ -1,10 +1,10 @@
 import type { AgentCaptureState, AgentToServer } from '../../model/index.js';
-import { redactUrl } from '../../storage/index.js';
+import { redactSecretsInText } from '../../storage/index.js';
 import { isTerminal } from './capture-status.js';
-import { targetStorage, type CaptureBody, type InstanceState } from './capture-types.js';
+import { notStartedState, targetStorage, type CaptureBody, type InstanceState } from './capture-types.js';
 import type { ServerContext } from './context.js';
 import { captureOrder, evaluateCapture, ringBlobLocation } from './packet-captures.js';
-import { blobStoreOf, hostFilesStore } from './storage-accounts.js';
+import { blobStoreOf, hostFilesStore, type StorageAccountBody } from './storage-accounts.js';
 import { setAgentConnected } from './vms.js';
 import { recordLookbackState, sendLookbackSetting } from './lookback.js';
 import type { ResourceRecord } from '../../store/index.js';
@@ -14,10 +14,10 @@ export async function uploadDestination(ctx: ServerContext, rec: ResourceRecord<
   // A scale-set instance's own blob; a ring (always one host: the API refuses fleet rings) names each file's blob from the capture's.
   const storage = targetStorage(rec.body._internal, vmKey);
   if (storage) {
-    const account = await ctx.store.getResource(storage.accountKey);
+    const account = await ctx.store.getResource<StorageAccountBody>(storage.accountKey);
     if (!account) return null;
     const location = ringFileSequence !== undefined ? ringBlobLocation(rec.body._internal, ringFileSequence)! : { container: storage.container, blobPath: storage.blobPath };
-    return { store: blobStoreOf(ctx, account as never, baseUrl), location };
+    return { store: blobStoreOf(ctx, account, baseUrl), location };
   }
   return { store: hostFilesStore(ctx, baseUrl), location: hostFileLocation(rec.body._internal.uid, vmKey, ringFileSequence) };
 }
@@ -60,7 +60,7 @@ async function deleteRotatedRingFiles(ctx: ServerContext, rec: ResourceRecord<Ca
     const dest = await uploadDestination(ctx, rec, vmKey, baseUrl, sequence);
     if (!dest) return;
     await dest.store.delete(dest.location).catch((error: unknown) => {
-      ctx.logger.warn({ capture: rec.id, sequence, reason: redactUrl(String((error as Error).message)) }, 'could not delete a ring file the host rotated out from storage');
+      ctx.logger.warn({ capture: rec.id, sequence, reason: redactSecretsInText(String((error as Error).message)) }, 'could not delete a ring file the host rotated out from storage');
     });
   }
 }
@@ -106,7 +106,7 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
           if (refusal?.alreadyStored && !targetStorage(rec!.body._internal, vmKey)?.verified) await markVerified(ctx, rec!.key, vmKey, { sizeInBytes: msg.sizeInBytes, sha256: msg.sha256 });
         }
       } catch (error) {
-        ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: `storage unavailable: ${redactUrl(String((error as Error).message))}`, retryable: true });
+        ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: `storage unavailable: ${redactSecretsInText(String((error as Error).message))}`, retryable: true });
         return;
       }
       if (refusal !== null) {
@@ -143,7 +143,7 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
             await dest.store.delete(dest.location).catch(() => false);
           }
         } catch (error) {
-          reason = `could not read the blob back: ${redactUrl(String((error as Error).message))}`;
+          reason = `could not read the blob back: ${redactSecretsInText(String((error as Error).message))}`;
         }
       } else {
         try {
@@ -157,7 +157,7 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
             if (stored && !stored.verified) await markVerified(ctx, rec!.key, vmKey, { sizeInBytes: msg.sizeInBytes, sha256: msg.sha256 });
           }
         } catch (error) {
-          reason = `could not read the blob back: ${redactUrl(String((error as Error).message))}`;
+          reason = `could not read the blob back: ${redactSecretsInText(String((error as Error).message))}`;
         }
       }
       ctx.hub.send(vmKey, { type: 'upload.verified', requestId: msg.requestId, captureUid: msg.captureUid, ok, ...(reason ? { reason } : {}) });
@@ -313,7 +313,7 @@ async function reconcileAgent(ctx: ServerContext, vmKey: string, reported: Agent
     const [instance] = (await ctx.store.listCaptureInstances<InstanceState>(uid)).filter((i) => i.vmKey === vmKey);
     if (!instance || instance.state.status === 'NotStarted') {
       if (rec.body._internal.stopRequested) {
-        await ctx.store.upsertCaptureInstance({ captureUid: uid, vmKey, captureKey: rec.key, state: { ...(instance?.state ?? {}), captureUid: uid, status: 'Stopped', stopReason: 'Manual', errors: [], sequence: (instance?.state.sequence ?? 0) + 1 } as never });
+        await ctx.store.upsertCaptureInstance({ captureUid: uid, vmKey, captureKey: rec.key, state: { ...(instance?.state ?? notStartedState(uid)), captureUid: uid, status: 'Stopped', stopReason: 'Manual', errors: [], sequence: (instance?.state.sequence ?? 0) + 1 } });
       } else {
         ctx.hub.send(vmKey, { type: 'capture.start', order: captureOrder(rec) });
       }

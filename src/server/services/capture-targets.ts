@@ -1,5 +1,5 @@
 import { ApiError, armIdKey, type ArmResourceRef } from '../../lib/index.js';
-import type { PacketCaptureCreateRequest } from '../../model/index.js';
+import type { CaptureTargetType, PacketCaptureCreateRequest } from '../../model/index.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { agentConnectedAnywhere, type ServerContext } from './context.js';
 import { listScaleSetInstances, vmssId, type VmssBody } from './scale-sets.js';
@@ -9,7 +9,7 @@ import { findAgentExtension, type VmBody } from './vms.js';
 export interface ResolvedTargets {
   /** `properties.target` as stored: the VM's or the scale set's id. */
   targetId: string;
-  targetType: 'AzureVM' | 'AzureVMSS';
+  targetType: CaptureTargetType;
   scaleSet: ResourceRecord<VmssBody> | null;
   /** When a selector chose the hosts: its scope's resource group (none: the subscription) and tags. */
   selector?: { resourceGroup?: string; tags: Record<string, string> };

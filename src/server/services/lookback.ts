@@ -1,15 +1,15 @@
-import type { AgentLookbackSettings, AgentLookbackState, VmLookbackPut } from '../../model/index.js';
+import type { AgentLookbackSettings, AgentLookbackState, StoredLookback, VmLookbackPut } from '../../model/index.js';
 import type { ResourceRecord } from '../../store/index.js';
 import type { ServerContext } from './context.js';
 import { findAgentExtension, type VmBody } from './vms.js';
 import { ApiError } from '../../lib/index.js';
 
-/** A host's look-back setting as stored on its VM (`properties.netwatcher.lookback`); absent or null: off. */
-export interface StoredLookback { settings: AgentLookbackSettings; enabledAt: string; state: (AgentLookbackState & { reportedAt: string }) | null }
+/** A host's look-back setting as stored on its VM (model's storedLookbackSchema); absent or null: off. */
+export type { StoredLookback };
 
 /** The look-back setting of a host, or null when it has none. */
 export function lookbackOf(vm: ResourceRecord<VmBody>): StoredLookback | null {
-  return (vm.body.properties.netwatcher as { lookback?: StoredLookback | null }).lookback ?? null;
+  return vm.body.properties.netwatcher.lookback ?? null;
 }
 
 /** The ARM view of a host's look-back buffer (`GET …/virtualMachines/{vm}/lookback`). */
@@ -33,7 +33,7 @@ export function lookbackView(vm: ResourceRecord<VmBody>): Record<string, unknown
 
 async function save(ctx: ServerContext, vm: ResourceRecord<VmBody>, lookback: StoredLookback | null): Promise<ResourceRecord<VmBody>> {
   // Under the VM's lock: the agent's connection state and tags written meanwhile are kept.
-  const saved = await ctx.store.modifyResourceBody<VmBody>(vm.key, (current) => ({ ...current, properties: { ...current.properties, netwatcher: { ...current.properties.netwatcher, lookback } as VmBody['properties']['netwatcher'] } }));
+  const saved = await ctx.store.modifyResourceBody<VmBody>(vm.key, (current) => ({ ...current, properties: { ...current.properties, netwatcher: { ...current.properties.netwatcher, lookback } } }));
   return saved ?? vm;
 }
 

@@ -11,7 +11,7 @@ import { SERVER_DEFAULTS } from '../config.js';
 import { aggregateStatus, isSettled, isTerminal } from './capture-status.js';
 import { notStartedState, targetStorage, type CaptureBody, type CaptureInternal, type CaptureTarget, type InstanceState } from './capture-types.js';
 import { agentConnectedAnywhere, type ServerContext } from './context.js';
-import { blobStoreOf, getStorageAccountById } from './storage-accounts.js';
+import { blobStoreOf, getStorageAccountById, type StorageAccountBody } from './storage-accounts.js';
 import type { VmBody } from './vms.js';
 import { lookbackOf } from './lookback.js';
 import { resolveCaptureTargets, resolveSelectorTargets } from './capture-targets.js';
@@ -236,7 +236,7 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
   }));
   const internal: CaptureInternal = { uid: randomUUID(), createdAt: createdAt.toISOString(), location, bpfExpression, targets, storage, localFilePath, stopRequested: false, deleting: null, active: true, ...(ring ? { ring } : {}) };
   const properties = {
-    provisioningState: 'Updating',
+    provisioningState: 'Updating' as const,
     target: resolved.targetId,
     targetType,
     ...(resolved.selector ? { targetSelector: { tags: resolved.selector.tags } } : {}),
@@ -348,9 +348,9 @@ async function finalizeDelete(ctx: ServerContext, rec: ResourceRecord<CaptureBod
   const internal = rec.body._internal;
   const deleteFiles = internal.deleting?.deleteFiles ?? false;
   if (deleteFiles && internal.storage) {
-    const account = await ctx.store.getResource(internal.storage.accountKey);
+    const account = await ctx.store.getResource<StorageAccountBody>(internal.storage.accountKey);
     if (account) {
-      const blobs = blobStoreOf(ctx, account as never, 'http://localhost');
+      const blobs = blobStoreOf(ctx, account, 'http://localhost');
       // A ring's files are one blob each: those its hosts still list (older ones the ring deleted already).
       const locations = internal.ring
         ? [...(await captureStates(ctx, rec)).values()].flatMap((s) => s.ring?.files ?? []).map((f) => ringBlobLocation(internal, f.sequence)!)
@@ -441,8 +441,8 @@ export async function captureStatusView(ctx: ServerContext, rec: ResourceRecord<
   const internal = rec.body._internal;
   const lookbackInSeconds = rec.body.properties['lookbackInSeconds'];
   const lookbackAsked = typeof lookbackInSeconds === 'number';
-  const account = internal.storage ? await ctx.store.getResource(internal.storage.accountKey) : null;
-  const blobs = account ? blobStoreOf(ctx, account as never, baseUrl) : null;
+  const account = internal.storage ? await ctx.store.getResource<StorageAccountBody>(internal.storage.accountKey) : null;
+  const blobs = account ? blobStoreOf(ctx, account, baseUrl) : null;
   const instances = internal.targets.map((t) => {
     const s = states.get(t.vmKey)!;
     const own = t.blobPath && blobs ? { storagePath: blobs.blobUrl({ container: internal.storage!.container, blobPath: t.blobPath }) } : {};
@@ -499,7 +499,7 @@ function lookbackSummary(createdAt: string, lookbackInSeconds: number, instances
 export async function storagePathOf(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, baseUrl: string): Promise<string> {
   const storage = rec.body._internal.storage;
   if (!storage) return '';
-  const account = await ctx.store.getResource(storage.accountKey);
+  const account = await ctx.store.getResource<StorageAccountBody>(storage.accountKey);
   if (!account) return '';
   const targets = rec.body._internal.targets;
   if (targets.length > 1 && targets.every((t) => t.blobPath)) {
@@ -507,9 +507,9 @@ export async function storagePathOf(ctx: ServerContext, rec: ResourceRecord<Capt
     const paths = targets.map((t) => t.blobPath!.split('/'));
     const common: string[] = [];
     for (let i = 0; paths.every((p) => i < p.length - 1 && p[i] === paths[0]![i]); i++) common.push(paths[0]![i]!);
-    return blobStoreOf(ctx, account as never, baseUrl).blobUrl({ container: storage.container, blobPath: common.join('/') });
+    return blobStoreOf(ctx, account, baseUrl).blobUrl({ container: storage.container, blobPath: common.join('/') });
   }
-  return blobStoreOf(ctx, account as never, baseUrl).blobUrl({ container: storage.container, blobPath: storage.blobPath });
+  return blobStoreOf(ctx, account, baseUrl).blobUrl({ container: storage.container, blobPath: storage.blobPath });
 }
 
 /** The API view of a capture (GET, PUT, list). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError, armIdKey, buildArmId } from '../../lib/index.js';
-import { AGENT_EXTENSION } from '../../model/index.js';
+import { AGENT_EXTENSION, type VmssBody } from '../../model/index.js';
 import type { ResourceRecord, Store } from '../../store/index.js';
 import type { CaptureBody } from './capture-types.js';
 import type { ServerContext } from './context.js';
@@ -12,14 +12,8 @@ import { agentInstallCommand, revokeAgentAccess, type ExtensionBody, type Extens
  * with instance ids "0", "1", … given in the order hosts join (never reused, as Azure's).
  */
 
-/** Stored body of a scale set. */
-export interface VmssBody {
-  type: string;
-  location: string;
-  tags?: Record<string, string>;
-  sku: { name: string; tier: string; capacity: number };
-  properties: { provisioningState: string; uniqueId: string; netwatcher: { nextInstanceId: number } };
-}
+/** Stored body of a scale set (model's vmssBodySchema). */
+export type { VmssBody };
 
 /** Lifetime of the join key `vmss extension set` issues: a week, as `nw vm join-key create` by default. */
 export const VMSS_EXTENSION_KEY_LIFETIME_IN_SECONDS = 7 * 24 * 3600;

@@ -1,18 +1,23 @@
 import { join } from 'node:path';
 import { ApiError, armIdKey, parseArmId, storageAccountId } from '../../lib/index.js';
-import type { ResourceRecord } from '../../store/index.js';
+import type { StorageAccountBody } from '../../model/index.js';
+import type { ResourceRecord, Store } from '../../store/index.js';
 import { openBlobStore, redactBackendConfig, storageBackendConfigSchema, type BlobStore, type StorageBackendConfig } from '../../storage/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
 import type { ServerContext } from './context.js';
 
-/** Stored body of a storage account (no secrets: those are in the record's secret column). */
-export interface StorageAccountBody {
-  type: string;
-  kind: string;
-  location: string;
-  sku: { name: string; tier: string };
-  tags?: Record<string, string>;
-  properties: { provisioningState: string; backend: Record<string, unknown> };
+/** Stored body of a storage account (model's storageAccountBodySchema). */
+export type { StorageAccountBody };
+
+/**
+ * The storage accounts of a name (compared case-insensitively), in one subscription or, without
+ * one, in every subscription. Names are unique per subscription; callers decide what none or
+ * several mean for them.
+ */
+export async function storageAccountsNamed(store: Store, name: string, subscriptionId?: string): Promise<Array<ResourceRecord<StorageAccountBody>>> {
+  const wanted = name.toLowerCase();
+  const accounts = await store.listResources<StorageAccountBody>('storageAccount', subscriptionId !== undefined ? { subscriptionId } : {});
+  return accounts.filter((a) => a.name.toLowerCase() === wanted);
 }
 
 /** Storage account names follow Azure's rule: 3–24 lower-case letters and digits. */
@@ -26,7 +31,7 @@ function localRoot(ctx: ServerContext, accountName: string): string {
 /** Creates or replaces a storage account. Secrets go to the secret column only. */
 export async function putStorageAccount(ctx: ServerContext, sub: string, rg: string, name: string, input: { location?: string; kind?: string; tags?: Record<string, string>; backend?: unknown }): Promise<{ record: ResourceRecord<StorageAccountBody>; created: boolean }> {
   if (!ACCOUNT_NAME.test(name)) throw new ApiError('InvalidParameter', `Storage account name '${name}' is invalid: use 3 to 24 lower-case letters and digits.`, { target: 'accountName' });
-  const others = (await ctx.store.listResources('storageAccount', { subscriptionId: sub })).filter((a) => a.name.toLowerCase() === name && a.resourceGroup.toLowerCase() !== rg.toLowerCase());
+  const others = (await storageAccountsNamed(ctx.store, name, sub)).filter((a) => a.resourceGroup.toLowerCase() !== rg.toLowerCase());
   if (others.length > 0) throw new ApiError('Conflict', `Storage account name '${name}' is already taken (resource group '${others[0]!.resourceGroup}').`, { target: 'accountName' });
   const rawBackend = (input.backend ?? { type: 'local' }) as Record<string, unknown>;
   const withRoot = typeof rawBackend === 'object' && rawBackend !== null && String(rawBackend.type).toLowerCase() === 'local' ? { ...rawBackend, rootDir: localRoot(ctx, name) } : rawBackend;
@@ -65,8 +70,7 @@ export async function getStorageAccountById(ctx: ServerContext, id: string): Pro
   let rec = await ctx.store.getResource<StorageAccountBody>(armIdKey(id));
   const ref = rec ? null : parseArmId(id);
   if (ref && ref.provider.toLowerCase() === 'microsoft.storage' && ref.types.length === 1 && ref.types[0]!.toLowerCase() === 'storageaccounts') {
-    const name = ref.names[0]!.toLowerCase();
-    const sameName = (await ctx.store.listResources<StorageAccountBody>('storageAccount', { subscriptionId: ref.subscriptionId })).filter((a) => a.name.toLowerCase() === name);
+    const sameName = await storageAccountsNamed(ctx.store, ref.names[0]!, ref.subscriptionId);
     if (sameName.length === 1) rec = sameName[0]!;
   }
   if (!rec || rec.type !== 'storageAccount') throw new ApiError('StorageAccountNotFound', `Storage account '${id}' was not found. List accounts with 'nw storage account list'.`, { target: 'properties.storageLocation.storageId' });

@@ -30,7 +30,7 @@ export function extensionInstanceView(ext: ResourceRecord<ExtensionBody>, option
 
 /** The API view of an extension, with `properties.instanceView` when `$expand=instanceView` was asked. */
 export function extensionView(ext: ResourceRecord<ExtensionBody>, expand: { instanceView: boolean; showInstallCommand: boolean }): Record<string, unknown> {
-  const view = resourceView(ext as never) as { properties: Record<string, unknown> };
+  const view = resourceView(ext) as { properties: Record<string, unknown> };
   if (!expand.instanceView) return view;
   return { ...view, properties: { ...view.properties, instanceView: extensionInstanceView(ext, expand) } };
 }
@@ -41,8 +41,8 @@ export function extensionView(ext: ResourceRecord<ExtensionBody>, expand: { inst
  * extensions' instance views (az's `vm extension set` reads it before the PUT).
  */
 export function vmView(vm: ResourceRecord<VmBody>, extensions: ResourceRecord<ExtensionBody>[], expand: { instanceView: boolean; showInstallCommand: boolean }): Record<string, unknown> {
-  const view = resourceView(vm as never) as { properties: Record<string, unknown> };
-  const out: Record<string, unknown> = { ...view, resources: extensions.map((e) => resourceView(e as never)) };
+  const view = resourceView(vm) as { properties: Record<string, unknown> };
+  const out: Record<string, unknown> = { ...view, resources: extensions.map((e) => resourceView(e)) };
   if (!expand.instanceView) return out;
   const host = vm.body.properties.netwatcher;
   const instanceView = {

@@ -1,29 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError, armIdKey, buildArmId, shellCommand, vmId } from '../../lib/index.js';
-import { AGENT_EXTENSION } from '../../model/index.js';
+import { AGENT_EXTENSION, type ExtensionBody, type HostState, type VmBody } from '../../model/index.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
 import type { ServerContext } from './context.js';
 import { ensureWatcherForLocation } from './watchers.js';
 
-/** netwatcher's own view of a host, under `properties.netwatcher` of the VM (additive to Azure's shape). */
-export interface HostState { agentConnected: boolean; agentVersion: string | null; hostname: string | null; enrolledAt: string | null; lastSeenAt: string | null }
-
-/**
- * Stored body of a VM (a host). A scale-set instance (issue 14) is a VM too, with its `instanceId`
- * and its host's name in `osProfile.computerName`, as Azure shows scale-set VMs.
- */
-export interface VmBody {
-  type: string; location: string; instanceId?: string; tags?: Record<string, string>;
-  properties: { provisioningState: string; vmId: string; osProfile?: { computerName: string }; netwatcher: HostState };
-}
-
-/** Stored body of the agent extension. */
-export interface ExtensionBody {
-  type: string;
-  location: string;
-  properties: { publisher: string; type: string; typeHandlerVersion: string; autoUpgradeMinorVersion: boolean; provisioningState: string; settings: unknown };
-}
+/** Stored bodies of a host, its netwatcher state and its agent extension (model's vmBodySchema, hostStateSchema, extensionBodySchema). */
+export type { ExtensionBody, HostState, VmBody };
 
 /** Secret column of the agent extension: the latest install command (it holds a one-time enrolment token). */
 export interface ExtensionSecret { installCommand: string }

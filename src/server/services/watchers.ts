@@ -1,10 +1,11 @@
 import { ApiError, armIdKey, watcherId } from '../../lib/index.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
+import type { WatcherBody } from '../../model/index.js';
 import type { ServerContext } from './context.js';
 
-/** Stored body of a network watcher. */
-export interface WatcherBody { type: string; location: string; tags?: Record<string, string>; properties: { provisioningState: string; runningOperationIds: string[] } }
+/** Stored body of a network watcher (model's watcherBodySchema). */
+export type { WatcherBody };
 
 function watcherBody(location: string, tags?: Record<string, string>): WatcherBody {
   return { type: 'Microsoft.Network/networkWatchers', location, ...(tags ? { tags } : {}), properties: { provisioningState: 'Succeeded', runningOperationIds: [] } };
