@@ -44,6 +44,8 @@ const fanoutOnly = args.includes('--fanout-only');
 const fanoutRepeats = Number(arg('--fanout-repeats', '1'));
 const SUB = '00000000-0000-0000-0000-000000000000';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+// The checkout whose server runs (default this one): an A/B of two versions in one run of the simulator.
+const serverRoot = arg('--server-root', ROOT);
 const WATCHER = `/subscriptions/${SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/NetworkWatcher_westcentralus`;
 const STORAGE = `/subscriptions/${SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Storage/storageAccounts/nwlocal`;
 const FILTERS = [{ protocol: 'TCP', remotePort: '443', localIPAddress: '10.0.0.0-10.255.255.255' }, { protocol: 'UDP', remotePort: '53' }];
@@ -122,7 +124,7 @@ async function startServerProcess(): Promise<Server> {
     u.pathname = `/${dbName}`;
     dbUrl = u.toString();
   }
-  const proc = spawn(process.execPath, [...(serverCpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', serverCpuProfDir] : []), join(ROOT, 'bin/nw.js'), 'server', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', '-l', 'westcentralus', ...(dbUrl ? ['--database-url', dbUrl] : [])], {
+  const proc = spawn(process.execPath, [...(serverCpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', serverCpuProfDir] : []), join(serverRoot, 'bin/nw.js'), 'server', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', '-l', 'westcentralus', ...(dbUrl ? ['--database-url', dbUrl] : [])], {
     env: { ...process.env, NW_FROM_SOURCE: '1' }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   // The server's warnings and errors, for the why of any failed handshake.

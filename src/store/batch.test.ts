@@ -115,6 +115,19 @@ test('the store batches concurrent lookups on a real database, and callers never
     ]);
     assert.deepEqual(stored, [true, false, false], 'an older state never overwrites a newer one; nothing is kept for a capture that is gone');
     assert.deepEqual((await store.listCaptureInstances('u')).map((r) => r.state), [{ sequence: 2 }]);
+
+    // Read-modify-writes together: none lost (one key's changes apply in turn), a failing change fails alone.
+    const bump = (b: { n: number }) => ({ ...b, n: b.n + 1 });
+    const changed = await Promise.allSettled([
+      ...Array.from({ length: 10 }, () => store.modifyResourceBody<{ n: number }>('new1', bump)),
+      store.modifyResourceBody<{ n: number }>('new2', () => { throw new Error('refused'); }),
+      store.modifyResourceBody<{ n: number }>('missing', bump),
+      store.modifyResourceBody<{ n: number }>('new2', (b) => b),
+    ]);
+    assert.deepEqual(changed.map((r) => r.status), [...Array(10).fill('fulfilled'), 'rejected', 'fulfilled', 'fulfilled']);
+    assert.equal((await store.getResource<{ n: number }>('new1'))?.body.n, 11);
+    assert.equal((changed[11] as PromiseFulfilledResult<unknown>).value, null);
+    assert.deepEqual((changed[12] as PromiseFulfilledResult<{ body: unknown; secret: unknown }>).value.secret, { type: 'local', rootDir: '/x' });
   } finally {
     await db.close();
   }

@@ -162,7 +162,7 @@ export class Store {
   private readonly batches: StoreBatches | null;
 
   constructor(readonly db: Db, private readonly secrets: SecretBox | null = null, options: { batch?: boolean } = {}) {
-    this.batches = options.batch === false ? null : storeBatches(db);
+    this.batches = options.batch === false ? null : storeBatches(db, (r) => this.resource(r));
   }
 
   /** Runs `fn` with a store bound to one transaction. */
@@ -271,6 +271,7 @@ export class Store {
    * @example await store.modifyResourceBody<CaptureBody>(key, (b) => ({ ...b, _internal: { ...b._internal, stopRequested: true } }));
    */
   async modifyResourceBody<B>(key: string, change: (body: B) => B | null): Promise<ResourceRecord<B> | null> {
+    if (this.batches) return this.batches.modifyBody.call(key.toLowerCase(), change as (body: unknown) => unknown) as Promise<ResourceRecord<B> | null>;
     return this.transaction(async (tx) => {
       const current = await tx.lockResource<B>(key);
       if (!current) return null;
@@ -998,6 +999,7 @@ interface StoreBatches {
   insertOperation: StatementBatcher<Row, Record<string, unknown>>;
   upsertCaptureInstance: StatementBatcher<boolean, Record<string, unknown>>;
   finishOperations: StatementBatcher<number, Record<string, unknown>>;
+  modifyBody: StatementBatcher<ResourceRecord | null, (body: unknown) => unknown>;
 }
 
 /** Calls per batched statement, and runs of one statement in flight at once. */
@@ -1027,8 +1029,34 @@ function groupBy(rows: Row[], column: (r: Row) => string): Map<string, Row[]> {
  * The batched statements on one database. In the multi-row inserts each row's `clock_timestamp()`
  * is its own, so rows keep their callers' order in time (lists sort by creation time).
  */
-function storeBatches(db: Db): StoreBatches {
+function storeBatches(db: Db, resourceOf: (r: Row) => ResourceRecord): StoreBatches {
   return {
+    // Store.modifyResourceBody for many records in one transaction: every row locked (in key
+    // order) before any change reads it, the changed ones written in one statement.
+    modifyBody: new StatementBatcher(async (keys, changes) => db.transaction(async (tx) => {
+      const current = new Map((await tx.query('SELECT * FROM resources WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE', [keys])).map((r) => [String(r.key), resourceOf(r)]));
+      const outcome = new Map<string, { record: ResourceRecord | null } | { error: unknown }>();
+      const writes: Array<{ key: string; body: string; etag: string }> = [];
+      keys.forEach((key, i) => {
+        const rec = current.get(key);
+        if (!rec) { outcome.set(key, { record: null }); return; }
+        try {
+          const next = changes[i]!(rec.body);
+          if (next === null || next === rec.body) outcome.set(key, { record: rec }); else writes.push({ key, body: JSON.stringify(next), etag: newEtag() });
+        } catch (error) {
+          outcome.set(key, { error });
+        }
+      });
+      if (writes.length > 0) {
+        for (const r of await tx.query(`UPDATE resources r SET body = u.body::jsonb, etag = u.etag, updated_at = now() FROM jsonb_to_recordset($1::jsonb) AS u(key text, body text, etag text)
+          WHERE r.key = u.key RETURNING r.*`, [JSON.stringify(writes)])) outcome.set(String(r.key), { record: resourceOf(r) });
+      }
+      return (key: string) => {
+        const o = outcome.get(key) ?? { record: null };
+        if ('error' in o) throw o.error;
+        return o.record;
+      };
+    }), UPDATE_BATCH),
     resourceByKey: new StatementBatcher(async (keys) => {
       const rows = new Map((await db.query('SELECT * FROM resources WHERE key = ANY($1::text[])', [keys])).map((r) => [String(r.key), r]));
       return (key, nth) => { const r = rows.get(key); return r ? own(r, nth) : null; };
