@@ -15,7 +15,8 @@
  * - a `/metrics` scrape and a page of the VM list: time and size
  *
  * Usage: node --import tsx bench/scale/run.ts [--sizes 100,1000,3000] [--database-url postgres://…]
- *        [--steady-seconds 20] [--processes-per-1000 0.5]
+ *        [--steady-seconds 20] [--agents-per-process 2500]
+ *        [--fanout-only] [--fanout-repeats N] [--server-cpu-prof DIR] [--server-root CHECKOUT]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -37,8 +38,15 @@ const sizes = arg('--sizes', '100,1000,3000').split(',').map(Number);
 const databaseUrl = args.includes('--database-url') ? arg('--database-url', '') : null;
 const steadySeconds = Number(arg('--steady-seconds', '20'));
 const agentsPerProcess = Number(arg('--agents-per-process', '2500'));
+// Profiling aids: a V8 CPU profile of the server (written when it stops), and a run of only the
+// fan-out (connect, then creates/stops/deletes `--fanout-repeats` times; no steady, probe or storm).
+const serverCpuProfDir = args.includes('--server-cpu-prof') ? arg('--server-cpu-prof', '') : null;
+const fanoutOnly = args.includes('--fanout-only');
+const fanoutRepeats = Number(arg('--fanout-repeats', '1'));
 const SUB = '00000000-0000-0000-0000-000000000000';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+// The checkout whose server runs (default this one): an A/B of two versions in one run of the simulator.
+const serverRoot = arg('--server-root', ROOT);
 const WATCHER = `/subscriptions/${SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/NetworkWatcher_westcentralus`;
 const STORAGE = `/subscriptions/${SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Storage/storageAccounts/nwlocal`;
 const FILTERS = [{ protocol: 'TCP', remotePort: '443', localIPAddress: '10.0.0.0-10.255.255.255' }, { protocol: 'UDP', remotePort: '53' }];
@@ -117,7 +125,7 @@ async function startServerProcess(): Promise<Server> {
     u.pathname = `/${dbName}`;
     dbUrl = u.toString();
   }
-  const proc = spawn(process.execPath, [join(ROOT, 'bin/nw.js'), 'server', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', '-l', 'westcentralus', ...(dbUrl ? ['--database-url', dbUrl] : [])], {
+  const proc = spawn(process.execPath, [...(serverCpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', serverCpuProfDir] : []), join(serverRoot, 'bin/nw.js'), 'server', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', '-l', 'westcentralus', ...(dbUrl ? ['--database-url', dbUrl] : [])], {
     env: { ...process.env, NW_FROM_SOURCE: '1' }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   // The server's warnings and errors, for the why of any failed handshake.
@@ -203,7 +211,28 @@ interface Figures {
   load: number;
 }
 
-async function runSize(n: number): Promise<Figures> {
+type Fleet = Awaited<ReturnType<typeof startSimulatedFleetProcesses>>;
+
+/** One capture per target host created at once (same filters), then stopped and deleted at once. */
+async function fanout(server: Server, fleet: Fleet, targets: SimulatedHost[], prefix: string): Promise<{ createMs: number; ordersMs: number; stopMs: number; deleteMs: number; failed: number }> {
+  const path = (h: SimulatedHost) => `${WATCHER}/packetCaptures/${prefix}-${h.vmName}`;
+  const ordersBefore = (await fleet.stats()).ordersReceived;
+  if (process.env.BENCH_SQL_STATS) process.kill(server.pid, 'SIGUSR2');
+  const fan0 = performance.now();
+  const create = await allAtOnce(targets, (h) => api(server.url, server.token, 'PUT', `${path(h)}?api-version=2024-05-01`,
+    { properties: { target: h.vmId, storageLocation: { storageId: STORAGE }, timeLimitInSeconds: 300, filters: FILTERS } }), (st) => st === 201);
+  if (process.env.BENCH_SQL_STATS) process.kill(server.pid, 'SIGUSR2');
+  let ordersMs = NaN;
+  for (let i = 0; i < 1200; i++) {
+    if ((await fleet.stats()).ordersReceived - ordersBefore >= targets.length) { ordersMs = performance.now() - fan0; break; }
+    await sleep(50);
+  }
+  const stop = await allAtOnce(targets, (h) => api(server.url, server.token, 'POST', `${path(h)}/stop?api-version=2024-05-01`), (st) => st === 200 || st === 202);
+  const del = await allAtOnce(targets, (h) => api(server.url, server.token, 'DELETE', `${path(h)}?api-version=2024-05-01`), (st) => st === 200 || st === 202 || st === 204);
+  return { createMs: create.ms, ordersMs, stopMs: stop.ms, deleteMs: del.ms, failed: create.failed + stop.failed + del.failed };
+}
+
+async function runSize(n: number): Promise<Figures | null> {
   const server = await startServerProcess();
   try {
     const idle = await usage(server.pid);
@@ -219,6 +248,18 @@ async function runSize(n: number): Promise<Figures> {
     const connectMs = performance.now() - started;
     const afterConnect = await fleet.stats();
     log(`connected in ${(connectMs / 1000).toFixed(1)} s`);
+    if (fanoutOnly) {
+      const targets = hosts.slice(0, Math.min(n, 1000));
+      for (let rep = 0; rep < fanoutRepeats; rep++) {
+        const f = await fanout(server, fleet, targets, `fan${rep}`);
+        const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+        log(`fan-out ${targets.length} #${rep}: creates answered ${sec(f.createMs)}, orders ${sec(f.ordersMs)}, stops ${sec(f.stopMs)}, deletes ${sec(f.deleteMs)}, failed ${f.failed}`);
+        console.log(JSON.stringify({ agents: n, rep, ...f, load: loadavg()[0] }));
+      }
+      await fleet.stop();
+      await server.stop();
+      return null;
+    }
     await sleep(5_000);
     const steadyCpu = await cpuShare(server.pid, steadySeconds);
     const steadyRss = (await usage(server.pid)).rssBytes;
@@ -246,18 +287,8 @@ async function runSize(n: number): Promise<Figures> {
 
     // Fan-out: one capture per host on up to 1,000 hosts, all at once.
     const targets = hosts.slice(1, Math.min(n, 1001));
-    const ordersBefore = (await fleet.stats()).ordersReceived;
-    const fan0 = performance.now();
-    const create = await allAtOnce(targets, (h) => api(server.url, server.token, 'PUT', `${WATCHER}/packetCaptures/fan-${h.vmName}?api-version=2024-05-01`,
-      { properties: { target: h.vmId, storageLocation: { storageId: STORAGE }, timeLimitInSeconds: 300, filters: FILTERS } }), (s) => s === 201);
-    let ordersMs = NaN;
-    for (let i = 0; i < 1200; i++) {
-      if ((await fleet.stats()).ordersReceived - ordersBefore >= targets.length) { ordersMs = performance.now() - fan0; break; }
-      await sleep(50);
-    }
-    log(`fan-out ${targets.length}: answered ${(create.ms / 1000).toFixed(1)} s, orders ${(ordersMs / 1000).toFixed(1)} s, failed ${create.failed}`);
-    const stop = await allAtOnce(targets, (h) => api(server.url, server.token, 'POST', `${WATCHER}/packetCaptures/fan-${h.vmName}/stop?api-version=2024-05-01`), (s) => s === 200 || s === 202);
-    const del = await allAtOnce(targets, (h) => api(server.url, server.token, 'DELETE', `${WATCHER}/packetCaptures/fan-${h.vmName}?api-version=2024-05-01`), (s) => s === 200 || s === 202 || s === 204);
+    const fan = await fanout(server, fleet, targets, 'fan');
+    log(`fan-out ${targets.length}: answered ${(fan.createMs / 1000).toFixed(1)} s, orders ${(fan.ordersMs / 1000).toFixed(1)} s, failed ${fan.failed}`);
 
     // Scrape and list while loaded.
     const scrape = await api(server.url, server.token, 'GET', '/metrics');
@@ -285,7 +316,7 @@ async function runSize(n: number): Promise<Figures> {
       agents: n, connectMs, failedHandshakes: afterConnect.failedAttempts, handshakeTimeouts: afterConnect.handshakeTimeouts,
       idleRssBytes: idle.rssBytes || beforeConnect.rssBytes, steadyCpu, steadyRssBytes: steadyRss,
       createToRunningP50: percentile(latencies, 50), createToRunningP99: percentile(latencies, 99),
-      fanoutHosts: targets.length, fanoutCreateMs: create.ms, fanoutOrdersMs: ordersMs, fanoutFailed: create.failed + stop.failed + del.failed, fanoutStopMs: stop.ms, fanoutDeleteMs: del.ms,
+      fanoutHosts: targets.length, fanoutCreateMs: fan.createMs, fanoutOrdersMs: fan.ordersMs, fanoutFailed: fan.failed, fanoutStopMs: fan.stopMs, fanoutDeleteMs: fan.deleteMs,
       stormMs, stormFailedAttempts: s1.failedAttempts - s0.failedAttempts, stormTimeouts: s1.handshakeTimeouts - s0.handshakeTimeouts, unexpectedDrops: final.unexpectedDrops, failureCauses: final.failureCauses,
       reportsSent: final.metricReports, rowsStored: Number(counts!.raw), minuteReports: Number(counts!.minute_reports),
       rawBytesPerRow: Number(counts!.raw_bytes) / Math.max(1, Number(counts!.raw)), minuteBytesPerRow: Number(counts!.minute_bytes) / Math.max(1, Number(counts!.minute_rows)),
@@ -299,10 +330,13 @@ async function runSize(n: number): Promise<Figures> {
 
 const results: Figures[] = [];
 for (const n of sizes) {
-  results.push(await runSize(n));
-  console.error(JSON.stringify(results.at(-1)));
+  const figures = await runSize(n);
+  if (!figures) continue;
+  results.push(figures);
+  console.error(JSON.stringify(figures));
 }
 http.destroy();
+if (fanoutOnly) process.exit(0);
 
 const base = results[0]!;
 const r = (v: number, b: number) => (b > 0 && Number.isFinite(v) ? `${(v / b).toFixed(2)}×` : '—');

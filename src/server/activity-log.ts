@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ALERT_CAPTURE_PROVIDER } from '../alerts/index.js';
 import { ApiError, type Logger } from '../lib/index.js';
-import type { Db } from '../store/index.js';
+import { StatementBatcher, type Db } from '../store/index.js';
 import { routeAuthorization } from './openapi.js';
 
 /**
@@ -179,14 +179,30 @@ const ERROR_CODE = Symbol('activityErrorCode');
 export class ActivityLogStore {
   constructor(private readonly db: Db) {}
 
-  /** Appends one event. */
-  async insert(e: Omit<ActivityRecord, 'seq' | 'eventId' | 'at'> & { at?: Date }): Promise<void> {
+  /**
+   * Events recorded together share one multi-row insert (a fan-out of 1,000 creates is 1,000
+   * events at once, issue 17); a failed one is tried again alone, so only a bad row is refused.
+   */
+  private readonly batch = new StatementBatcher<undefined, Omit<ActivityRecord, 'seq' | 'at'> & { at?: Date }>(async (ids, events) => {
     await this.db.query(
       `INSERT INTO activity_log (event_id, at, subscription_id, resource_group, resource_id, resource_provider, resource_type, action, http_method, status_code, error_code,
          principal_id, principal_kind, principal_name, client_address, correlation_id, request_id)
-       VALUES ($1, coalesce($2, now()), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-      [randomUUID(), e.at ?? null, e.subscriptionId, e.resourceGroup, e.resourceId, e.resourceProvider, e.resourceType, e.action, e.httpMethod, e.statusCode, e.errorCode,
-        e.principalId, e.principalKind, e.principalName, e.clientAddress, e.correlationId, e.requestId]);
+       SELECT e.event_id, coalesce(e.at, clock_timestamp()), e.subscription_id, e.resource_group, e.resource_id, e.resource_provider, e.resource_type, e.action, e.http_method,
+         e.status_code, e.error_code, e.principal_id, e.principal_kind, e.principal_name, e.client_address, e.correlation_id, e.request_id
+       FROM jsonb_to_recordset($1::jsonb) AS e(event_id text, at timestamptz, subscription_id text, resource_group text, resource_id text, resource_provider text, resource_type text,
+         action text, http_method text, status_code integer, error_code text, principal_id text, principal_kind text, principal_name text, client_address text, correlation_id text, request_id text)`,
+      [JSON.stringify(events.map((e) => ({
+        event_id: e.eventId, at: e.at?.toISOString() ?? null, subscription_id: e.subscriptionId, resource_group: e.resourceGroup, resource_id: e.resourceId, resource_provider: e.resourceProvider,
+        resource_type: e.resourceType, action: e.action, http_method: e.httpMethod, status_code: e.statusCode, error_code: e.errorCode, principal_id: e.principalId,
+        principal_kind: e.principalKind, principal_name: e.principalName, client_address: e.clientAddress, correlation_id: e.correlationId, request_id: e.requestId,
+      })))]);
+    return () => undefined;
+  }, { maxCallsPerRun: 200, maxRunsInFlight: 1, retryAlone: true });
+
+  /** Appends one event. */
+  async insert(e: Omit<ActivityRecord, 'seq' | 'eventId' | 'at'> & { at?: Date }): Promise<void> {
+    const eventId = randomUUID();
+    await this.batch.call(eventId, { ...e, eventId });
   }
 
   /** Events matching a query, newest first. */

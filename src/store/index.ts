@@ -3,3 +3,4 @@ export * from './migrations.js';
 export * from './store.js';
 export * from './secrets.js';
 export * from './replica-store.js';
+export { StatementBatcher, type BatchPick, type StatementBatcherOptions } from './batch.js';

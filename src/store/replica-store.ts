@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { StatementBatcher } from './batch.js';
 
 /** Channel on which a replica is woken for orders of agents it holds (payload: its replica id). */
 export const AGENT_ORDERS_CHANNEL = 'nw_agent_orders';
@@ -28,8 +29,14 @@ export class ReplicaStore {
 
   /** Ids of the replicas whose heartbeat has not expired (this one included once it has beaten). */
   async liveReplicaIds(): Promise<string[]> {
-    return (await this.db.query('SELECT replica_id FROM server_replicas WHERE expires_at > now() ORDER BY replica_id')).map((r) => String(r.replica_id));
+    return [...(await this.liveReplicas.call(''))];
   }
+
+  /** Concurrent asks (every capture create to a local account checks them) share one read started after each ask. */
+  private readonly liveReplicas = new StatementBatcher<readonly string[]>(async () => {
+    const ids = (await this.db.query('SELECT replica_id FROM server_replicas WHERE expires_at > now() ORDER BY replica_id')).map((r) => String(r.replica_id));
+    return () => ids;
+  }, { maxCallsPerRun: 100_000, maxRunsInFlight: 1 });
 
   /** Takes (or takes over) the lease of a host: its agent is connected to `replicaId` now. */
   async leaseHost(vmKey: string, replicaId: string): Promise<void> {

@@ -3,6 +3,7 @@ import type { Db, Row } from './db.js';
 import { ApiError } from '../lib/index.js';
 import type { OperationStatusValue } from '../model/stored-bodies.js';
 import { SecretBox, SecretKeyMismatchError } from './secrets.js';
+import { StatementBatcher, type StatementBatcherOptions } from './batch.js';
 // The storage order of host metrics in metric rows (the definitions import nothing from the store).
 import { HOST_METRICS } from '../alerts/host-metrics.js';
 
@@ -154,11 +155,20 @@ function toOperation(r: Row): OperationRecord {
  * they reach the database and opened when read, here and nowhere else.
  */
 export class Store {
-  constructor(readonly db: Db, private readonly secrets: SecretBox | null = null) {}
+  /**
+   * The hot lookups and inserts of the API's create path (a capture fan-out, issue 17): concurrent
+   * calls share statements (batch.ts). Null in a store bound to a transaction, whose statements
+   * run one by one on its own connection.
+   */
+  private readonly batches: StoreBatches | null;
+
+  constructor(readonly db: Db, private readonly secrets: SecretBox | null = null, options: { batch?: boolean } = {}) {
+    this.batches = options.batch === false ? null : storeBatches(db, (r) => this.resource(r));
+  }
 
   /** Runs `fn` with a store bound to one transaction. */
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T> {
-    return this.db.transaction((tx) => fn(new Store(tx, this.secrets)));
+    return this.db.transaction((tx) => fn(new Store(tx, this.secrets, { batch: false })));
   }
 
   /** The stored form of a resource secret: sealed JSON text when there is a key. */
@@ -213,6 +223,10 @@ export class Store {
 
   /** Gets a resource by its lower-cased id key. */
   async getResource<B = Record<string, unknown>>(key: string): Promise<ResourceRecord<B> | null> {
+    if (this.batches) {
+      const row = await this.batches.resourceByKey.call(key.toLowerCase());
+      return row ? this.resource<B>(row) : null;
+    }
     const rows = await this.db.query('SELECT * FROM resources WHERE key = $1', [key.toLowerCase()]);
     return rows[0] ? this.resource<B>(rows[0]) : null;
   }
@@ -233,6 +247,15 @@ export class Store {
 
   /** Inserts a resource only if no resource has its key; returns null when one exists. */
   async insertResource<B>(r: Omit<ResourceRecord<B>, 'etag' | 'createdAt' | 'updatedAt' | 'secret'> & { secret?: unknown }): Promise<ResourceRecord<B> | null> {
+    if (this.batches) {
+      // JSON as text, cast in SQL: stored exactly as the one-row statement stores it.
+      const secret = r.secret === undefined ? null : this.secretParam(r.secret);
+      const row = await this.batches.insertResource.call(r.key.toLowerCase(), {
+        key: r.key.toLowerCase(), type: r.type, parent_key: r.parentKey?.toLowerCase() ?? null, id: r.id, name: r.name, subscription_id: r.subscriptionId,
+        resource_group: r.resourceGroup, location: r.location, body: JSON.stringify(r.body), secret, etag: newEtag(),
+      });
+      return row ? this.resource<B>(row) : null;
+    }
     const rows = await this.db.query(
       `INSERT INTO resources (key, type, parent_key, id, name, subscription_id, resource_group, location, body, secret, etag)
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT (key) DO NOTHING RETURNING *`,
@@ -249,6 +272,7 @@ export class Store {
    * @example await store.modifyResourceBody<CaptureBody>(key, (b) => ({ ...b, _internal: { ...b._internal, stopRequested: true } }));
    */
   async modifyResourceBody<B>(key: string, change: (body: B) => B | null): Promise<ResourceRecord<B> | null> {
+    if (this.batches) return this.batches.modifyBody.call(key.toLowerCase(), change as (body: unknown) => unknown) as Promise<ResourceRecord<B> | null>;
     return this.transaction(async (tx) => {
       const current = await tx.lockResource<B>(key);
       if (!current) return null;
@@ -287,6 +311,11 @@ export class Store {
 
   /** Lists resources of a type in a subscription, optionally one resource group or one parent. */
   async listResources<B = Record<string, unknown>>(type: ResourceType, filter: { subscriptionId?: string; resourceGroup?: string; parentKey?: string; location?: string } = {}): Promise<ResourceRecord<B>[]> {
+    if (this.batches && filter.parentKey !== undefined && Object.keys(filter).length === 1) {
+      // A VM's extensions (the agent check of every capture create): batched.
+      const rows = await this.batches.childrenByType.call(`${type}\n${filter.parentKey.toLowerCase()}`, [type, filter.parentKey.toLowerCase()]);
+      return rows.map((r) => this.resource<B>(r));
+    }
     const where = ['type = $1'];
     const params: unknown[] = [type];
     if (filter.subscriptionId !== undefined) { params.push(filter.subscriptionId.toLowerCase()); where.push(`lower(subscription_id) = $${params.length}`); }
@@ -307,12 +336,17 @@ export class Store {
 
   /** The packet capture whose internal uid is `uid` (agents name captures by uid, not by name). */
   async findCaptureByUid<B = Record<string, unknown>>(uid: string): Promise<ResourceRecord<B> | null> {
+    if (this.batches) {
+      const row = await this.batches.captureByUid.call(uid);
+      return row ? this.resource<B>(row) : null;
+    }
     const rows = await this.db.query(`SELECT * FROM resources WHERE type = 'packetCapture' AND body->'_internal'->>'uid' = $1`, [uid]);
     return rows[0] ? this.resource<B>(rows[0]) : null;
   }
 
   /** Captures of a subscription and location that hold a session (not yet finished). */
   async countActiveCaptures(subscriptionId: string, location: string): Promise<number> {
+    if (this.batches) return this.batches.activeCaptureCount.call(`${subscriptionId.toLowerCase()}\n${location.toLowerCase()}`, [subscriptionId.toLowerCase(), location.toLowerCase()]);
     const rows = await this.db.query(
       `SELECT count(*)::int AS n FROM resources WHERE type = 'packetCapture' AND lower(subscription_id) = $1 AND lower(location) = $2 AND (body->'_internal'->>'active')::boolean`,
       [subscriptionId.toLowerCase(), location.toLowerCase()]);
@@ -360,9 +394,8 @@ export class Store {
 
   /** Verifies a bearer token (not an enrolment token); null if unknown or expired. */
   async verifyToken(token: string): Promise<TokenInfo | null> {
-    const rows = await this.db.query(
-      `SELECT id, kind, vm_key, description, principal_id FROM api_tokens WHERE token_hash = $1 AND kind <> 'enrollment' AND (expires_at IS NULL OR expires_at > now())`, [hashToken(token)]);
-    const r = rows[0];
+    const r = this.batches ? await this.batches.tokenByHash.call(hashToken(token)) : (await this.db.query(
+      `SELECT id, kind, vm_key, description, principal_id FROM api_tokens WHERE token_hash = $1 AND kind <> 'enrollment' AND (expires_at IS NULL OR expires_at > now())`, [hashToken(token)]))[0];
     return r ? { id: String(r.id), kind: r.kind as TokenKind, vmKey: (r.vm_key as string | null) ?? null, description: (r.description as string | null) ?? null, principalId: (r.principal_id as string | null) ?? null } : null;
   }
 
@@ -573,6 +606,7 @@ export class Store {
 
   /** Records a host's capture state unless a newer one (higher sequence) is already kept. Returns true if stored. */
   async upsertCaptureInstance(r: { captureUid: string; vmKey: string; captureKey: string; state: { sequence: number } & Record<string, unknown> }): Promise<boolean> {
+    if (this.batches) return this.batchedUpsertCaptureInstance(r, false);
     const rows = await this.db.query(
       `INSERT INTO capture_instances (capture_uid, vm_key, capture_key, state) VALUES ($1,$2,$3,$4)
        ON CONFLICT (capture_uid, vm_key) DO UPDATE SET state = EXCLUDED.state, updated_at = now()
@@ -588,6 +622,7 @@ export class Store {
    * capture (issue 14). False when nothing was stored (the capture is gone, or a newer state is kept).
    */
   async upsertCaptureInstanceIfCaptureExists(r: { captureUid: string; vmKey: string; captureKey: string; state: { sequence: number } & Record<string, unknown> }): Promise<boolean> {
+    if (this.batches) return this.batchedUpsertCaptureInstance(r, true);
     const rows = await this.db.query(
       `INSERT INTO capture_instances (capture_uid, vm_key, capture_key, state)
        SELECT $1, $2, $3, $4::jsonb WHERE EXISTS (SELECT 1 FROM resources WHERE key = $3)
@@ -598,9 +633,14 @@ export class Store {
     return rows.length > 0;
   }
 
+  private batchedUpsertCaptureInstance(r: { captureUid: string; vmKey: string; captureKey: string; state: { sequence: number } & Record<string, unknown> }, onlyIfCaptureExists: boolean): Promise<boolean> {
+    const vmKey = r.vmKey.toLowerCase();
+    return this.batches!.upsertCaptureInstance.call(`${r.captureUid}\n${vmKey}`, { capture_uid: r.captureUid, vm_key: vmKey, capture_key: r.captureKey.toLowerCase(), state: JSON.stringify(r.state), guard: onlyIfCaptureExists });
+  }
+
   /** Per-host states of one capture. */
   async listCaptureInstances<S>(captureUid: string): Promise<CaptureInstanceRecord<S>[]> {
-    const rows = await this.db.query('SELECT * FROM capture_instances WHERE capture_uid = $1 ORDER BY vm_key', [captureUid]);
+    const rows = this.batches ? await this.batches.captureInstances.call(captureUid) : await this.db.query('SELECT * FROM capture_instances WHERE capture_uid = $1 ORDER BY vm_key', [captureUid]);
     return rows.map((r) => ({ captureUid: String(r.capture_uid), vmKey: String(r.vm_key), captureKey: String(r.capture_key), state: asJson(r.state) as S, updatedAt: asDate(r.updated_at) }));
   }
 
@@ -613,6 +653,12 @@ export class Store {
 
   /** Creates an operation document. */
   async createOperation(op: { subscriptionId: string; location: string; kind: string; resourceKey: string | null; status?: OperationRecord['status']; result?: unknown }): Promise<OperationRecord> {
+    if (this.batches) {
+      const id = randomUUID();
+      return toOperation(await this.batches.insertOperation.call(id, {
+        id, subscription_id: op.subscriptionId, location: op.location, kind: op.kind, resource_key: op.resourceKey?.toLowerCase() ?? null, status: op.status ?? 'InProgress', result: op.result === undefined ? null : JSON.stringify(op.result),
+      }));
+    }
     const rows = await this.db.query(
       'INSERT INTO operations (id, subscription_id, location, kind, resource_key, status, result) VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING *',
       [randomUUID(), op.subscriptionId, op.location, op.kind, op.resourceKey?.toLowerCase() ?? null, op.status ?? 'InProgress', op.result === undefined ? null : JSON.stringify(op.result)]);
@@ -627,6 +673,11 @@ export class Store {
 
   /** Finishes every in-progress operation of a kind on a resource. */
   async finishOperations(resourceKey: string, kind: string, outcome: { status: 'Succeeded' | 'Failed'; error?: { code: string; message: string }; result?: unknown }): Promise<number> {
+    if (this.batches) {
+      return this.batches.finishOperations.call(`${resourceKey.toLowerCase()}\n${kind}`, {
+        resource_key: resourceKey.toLowerCase(), kind, status: outcome.status, error: outcome.error ? JSON.stringify(outcome.error) : null, result: outcome.result === undefined ? null : JSON.stringify(outcome.result),
+      });
+    }
     const rows = await this.db.query(
       `UPDATE operations SET status = $3, error = $4, result = COALESCE($5, result), updated_at = now()
        WHERE resource_key = $1 AND kind = $2 AND status = 'InProgress' RETURNING id`,
@@ -636,6 +687,10 @@ export class Store {
 
   /** The newest operation of a kind on a resource, finished or not. */
   async latestOperation(resourceKey: string, kind: string): Promise<OperationRecord | null> {
+    if (this.batches) {
+      const row = await this.batches.latestOperation.call(`${resourceKey.toLowerCase()}\n${kind}`, [resourceKey.toLowerCase(), kind]);
+      return row ? toOperation(row) : null;
+    }
     const rows = await this.db.query('SELECT * FROM operations WHERE resource_key = $1 AND kind = $2 ORDER BY created_at DESC LIMIT 1', [resourceKey.toLowerCase(), kind]);
     return rows[0] ? toOperation(rows[0]) : null;
   }
@@ -932,6 +987,163 @@ export class Store {
 }
 
 /** One host metric report as stored. */
+/** The batched statements of a store (see {@link Store.batches}). */
+interface StoreBatches {
+  resourceByKey: StatementBatcher<Row | null>;
+  childrenByType: StatementBatcher<Row[], [string, string]>;
+  captureByUid: StatementBatcher<Row | null>;
+  activeCaptureCount: StatementBatcher<number, [string, string]>;
+  tokenByHash: StatementBatcher<Row | undefined>;
+  captureInstances: StatementBatcher<Row[]>;
+  latestOperation: StatementBatcher<Row | null, [string, string]>;
+  insertResource: StatementBatcher<Row | null, Record<string, unknown>>;
+  insertOperation: StatementBatcher<Row, Record<string, unknown>>;
+  upsertCaptureInstance: StatementBatcher<boolean, Record<string, unknown>>;
+  finishOperations: StatementBatcher<number, Record<string, unknown>>;
+  modifyBody: StatementBatcher<ResourceRecord | null, (body: unknown) => unknown>;
+}
+
+/** Calls per batched statement, and runs of one statement in flight at once. */
+const READ_BATCH: StatementBatcherOptions = { maxCallsPerRun: 500, maxRunsInFlight: 2 };
+const WRITE_BATCH: StatementBatcherOptions = { maxCallsPerRun: 200, maxRunsInFlight: 2, retryAlone: true };
+const UPDATE_BATCH: StatementBatcherOptions = { ...WRITE_BATCH, oneCallPerKey: true };
+
+/**
+ * A row for each of its callers: the first gets the row as read, the others their own copy (the
+ * drivers hand over parsed JSON, and two requests must never share a body one of them changes).
+ */
+const own = (row: Row, nth: number): Row => (nth === 0 ? row : structuredClone(row));
+const ownRows = (rows: Row[], nth: number): Row[] => (nth === 0 ? rows : structuredClone(rows));
+
+/** Rows grouped by a column, in the order read. */
+function groupBy(rows: Row[], column: (r: Row) => string): Map<string, Row[]> {
+  const out = new Map<string, Row[]>();
+  for (const r of rows) {
+    const k = column(r);
+    const list = out.get(k);
+    if (list) list.push(r); else out.set(k, [r]);
+  }
+  return out;
+}
+
+/**
+ * The batched statements on one database. In the multi-row inserts each row's `clock_timestamp()`
+ * is its own, so rows keep their callers' order in time (lists sort by creation time).
+ */
+function storeBatches(db: Db, resourceOf: (r: Row) => ResourceRecord): StoreBatches {
+  return {
+    // Store.modifyResourceBody for many records in one transaction: every row locked (in key
+    // order) before any change reads it, the changed ones written in one statement.
+    modifyBody: new StatementBatcher(async (keys, changes) => db.transaction(async (tx) => {
+      const current = new Map((await tx.query('SELECT * FROM resources WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE', [keys])).map((r) => [String(r.key), resourceOf(r)]));
+      const outcome = new Map<string, { record: ResourceRecord | null } | { error: unknown }>();
+      const writes: Array<{ key: string; body: string; etag: string }> = [];
+      keys.forEach((key, i) => {
+        const rec = current.get(key);
+        if (!rec) { outcome.set(key, { record: null }); return; }
+        try {
+          const next = changes[i]!(rec.body);
+          if (next === null || next === rec.body) outcome.set(key, { record: rec }); else writes.push({ key, body: JSON.stringify(next), etag: newEtag() });
+        } catch (error) {
+          outcome.set(key, { error });
+        }
+      });
+      if (writes.length > 0) {
+        for (const r of await tx.query(`UPDATE resources r SET body = u.body::jsonb, etag = u.etag, updated_at = now() FROM jsonb_to_recordset($1::jsonb) AS u(key text, body text, etag text)
+          WHERE r.key = u.key RETURNING r.*`, [JSON.stringify(writes)])) outcome.set(String(r.key), { record: resourceOf(r) });
+      }
+      return (key: string) => {
+        const o = outcome.get(key) ?? { record: null };
+        if ('error' in o) throw o.error;
+        return o.record;
+      };
+    }), UPDATE_BATCH),
+    resourceByKey: new StatementBatcher(async (keys) => {
+      const rows = new Map((await db.query('SELECT * FROM resources WHERE key = ANY($1::text[])', [keys])).map((r) => [String(r.key), r]));
+      return (key, nth) => { const r = rows.get(key); return r ? own(r, nth) : null; };
+    }, READ_BATCH),
+    childrenByType: new StatementBatcher(async (keys, inputs) => {
+      const rows = groupBy(await db.query(`SELECT * FROM resources WHERE (type, parent_key) IN (SELECT * FROM unnest($1::text[], $2::text[])) ORDER BY created_at, key`,
+        [inputs.map((i) => i[0]), inputs.map((i) => i[1])]), (r) => `${String(r.type)}\n${String(r.parent_key)}`);
+      return (key, nth) => ownRows(rows.get(key) ?? [], nth);
+    }, READ_BATCH),
+    captureByUid: new StatementBatcher(async (uids) => {
+      const rows = groupBy(await db.query(`SELECT * FROM resources WHERE type = 'packetCapture' AND body->'_internal'->>'uid' = ANY($1::text[])`, [uids]),
+        (r) => String((asJson(r.body) as { _internal?: { uid?: string } })._internal?.uid));
+      return (uid, nth) => { const r = rows.get(uid)?.[0]; return r ? own(r, nth) : null; };
+    }, READ_BATCH),
+    activeCaptureCount: new StatementBatcher(async (keys, inputs) => {
+      const rows = await db.query(
+        `SELECT lower(subscription_id) AS s, lower(location) AS l, count(*)::int AS n FROM resources WHERE type = 'packetCapture'
+           AND (lower(subscription_id), lower(location)) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND (body->'_internal'->>'active')::boolean GROUP BY 1, 2`,
+        [inputs.map((i) => i[0]), inputs.map((i) => i[1])]);
+      const counts = new Map(rows.map((r) => [`${String(r.s)}\n${String(r.l)}`, Number(r.n)]));
+      return (key) => counts.get(key) ?? 0;
+    }, READ_BATCH),
+    tokenByHash: new StatementBatcher(async (hashes) => {
+      const rows = new Map((await db.query(
+        `SELECT id, kind, vm_key, description, principal_id, token_hash FROM api_tokens WHERE token_hash = ANY($1::text[]) AND kind <> 'enrollment' AND (expires_at IS NULL OR expires_at > now())`,
+        [hashes])).map((r) => [String(r.token_hash), r]));
+      return (hash) => rows.get(hash);
+    }, READ_BATCH),
+    captureInstances: new StatementBatcher(async (uids) => {
+      const rows = groupBy(await db.query('SELECT * FROM capture_instances WHERE capture_uid = ANY($1::text[]) ORDER BY capture_uid, vm_key', [uids]), (r) => String(r.capture_uid));
+      return (uid, nth) => ownRows(rows.get(uid) ?? [], nth);
+    }, READ_BATCH),
+    latestOperation: new StatementBatcher(async (keys, inputs) => {
+      const rows = new Map((await db.query(
+        `SELECT DISTINCT ON (o.resource_key, o.kind) o.* FROM operations o JOIN unnest($1::text[], $2::text[]) AS w(resource_key, kind) ON o.resource_key = w.resource_key AND o.kind = w.kind
+         ORDER BY o.resource_key, o.kind, o.created_at DESC`,
+        [inputs.map((i) => i[0]), inputs.map((i) => i[1])])).map((r) => [`${String(r.resource_key)}\n${String(r.kind)}`, r]));
+      return (key, nth) => { const r = rows.get(key); return r ? own(r, nth) : null; };
+    }, READ_BATCH),
+    insertResource: new StatementBatcher(async (keys, inputs) => {
+      const rows = new Map((await db.query(
+        `INSERT INTO resources (key, type, parent_key, id, name, subscription_id, resource_group, location, body, secret, etag, created_at, updated_at)
+         SELECT key, type, parent_key, id, name, subscription_id, resource_group, location, body::jsonb, secret::jsonb, etag, at, at
+           FROM (SELECT t.*, clock_timestamp() AS at FROM jsonb_to_recordset($1::jsonb) AS t(key text, type text, parent_key text, id text, name text,
+             subscription_id text, resource_group text, location text, body text, secret text, etag text)) AS s
+         ON CONFLICT (key) DO NOTHING RETURNING *`,
+        [JSON.stringify(inputs)])).map((r) => [String(r.key), r]));
+      // A second call for the same key in one run found it taken, as it would have alone.
+      return (key, nth) => (nth === 0 ? rows.get(key) ?? null : null);
+    }, WRITE_BATCH),
+    insertOperation: new StatementBatcher(async (ids, inputs) => {
+      const rows = new Map((await db.query(
+        `INSERT INTO operations (id, subscription_id, location, kind, resource_key, status, result, created_at, updated_at)
+         SELECT id, subscription_id, location, kind, resource_key, status, result::jsonb, at, at
+           FROM (SELECT t.*, clock_timestamp() AS at FROM jsonb_to_recordset($1::jsonb) AS t(id text, subscription_id text, location text, kind text,
+             resource_key text, status text, result text)) AS s
+         RETURNING *`,
+        [JSON.stringify(inputs)])).map((r) => [String(r.id), r]));
+      return (id) => rows.get(id)!;
+    }, WRITE_BATCH),
+    upsertCaptureInstance: new StatementBatcher(async (keys, inputs) => {
+      const stored = new Set((await db.query(
+        `INSERT INTO capture_instances (capture_uid, vm_key, capture_key, state)
+         SELECT t.capture_uid, t.vm_key, t.capture_key, t.state::jsonb FROM jsonb_to_recordset($1::jsonb) AS t(capture_uid text, vm_key text, capture_key text, state text, guard boolean)
+           WHERE NOT t.guard OR EXISTS (SELECT 1 FROM resources r WHERE r.key = t.capture_key)
+         ON CONFLICT (capture_uid, vm_key) DO UPDATE SET state = EXCLUDED.state, updated_at = now()
+           WHERE (capture_instances.state->>'sequence')::bigint <= (EXCLUDED.state->>'sequence')::bigint
+         RETURNING capture_uid, vm_key`,
+        [JSON.stringify(inputs)])).map((r) => `${String(r.capture_uid)}\n${String(r.vm_key)}`));
+      return (key) => stored.has(key);
+    }, UPDATE_BATCH),
+    finishOperations: new StatementBatcher(async (keys, inputs) => {
+      const finished = new Map<string, number>();
+      for (const r of await db.query(
+        `UPDATE operations o SET status = w.status, error = w.error::jsonb, result = COALESCE(w.result::jsonb, o.result), updated_at = now()
+           FROM jsonb_to_recordset($1::jsonb) AS w(resource_key text, kind text, status text, error text, result text)
+         WHERE o.resource_key = w.resource_key AND o.kind = w.kind AND o.status = 'InProgress' RETURNING o.resource_key, o.kind`,
+        [JSON.stringify(inputs)])) {
+        const key = `${String(r.resource_key)}\n${String(r.kind)}`;
+        finished.set(key, (finished.get(key) ?? 0) + 1);
+      }
+      return (key) => finished.get(key) ?? 0;
+    }, UPDATE_BATCH),
+  };
+}
+
 export interface MetricSampleRow { vmKey: string; at: Date; metrics: Record<string, number> }
 
 /** One host's reports of one minute, aggregated: per metric (in HOST_METRICS order) how many reports had it, their sum, least and largest value (0 where none had it). */
