@@ -72,7 +72,8 @@ function parseSettings(argv: string[]): Settings {
   if (snapLengths.some((n) => !Number.isInteger(n) || n < 0)) throw new Error('--snap takes a list of integers ≥ 0');
   const capturers = (values.capturers ?? (short ? 'bare-B,agent' : 'none,bare,bare-B,agent,netwatcher,agent+bare-B,netwatcher+bare-B')).split(',');
   if (capturers.some((c) => !CAPTURERS.includes(c as Capturer))) throw new Error(`--capturers takes a list of ${CAPTURERS.join(', ')}`);
-  const repetitions = Number(values.repeat ?? (short ? 1 : 3));
+  // 5 pairs: at saturation on a shared machine single pairs spread ±50 % (side by side) and more (alternating).
+  const repetitions = Number(values.repeat ?? (short ? 1 : 5));
   if (!Number.isInteger(repetitions) || repetitions < 1) throw new Error('--repeat must be an integer ≥ 1');
   return {
     durationInSeconds,
