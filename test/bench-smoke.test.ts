@@ -22,7 +22,8 @@ function runBench(script: string, args: string[]): Promise<string> {
 
 interface FidelityJson {
   results: Array<{ capturer: string; load: string; captured: number; kernelReceived: number | null; cpu: { captureProcess: number | null; agent: number | null } }>;
-  comparisons: Array<{ capturer: string; shareVsBareB: { median: number } | null; cpuVsBareB: { median: number } | null }>;
+  comparisons: Array<{ capturer: string; shareVsBareB: { median: number } | null; cpuVsBareB: { median: number } | null; finishCpuSecondsPerGB: { median: number } | null }>;
+  hashRate: { gbPerCpuSecond: number; shaExtensions: boolean };
   failures: string[];
 }
 
@@ -39,7 +40,10 @@ test('bench/capture-fidelity --short produces shares and CPU figures for the eng
   for (const c of report.comparisons) {
     assert.ok(c.shareVsBareB !== null && c.shareVsBareB.median > 0);
     assert.ok(c.cpuVsBareB !== null && c.cpuVsBareB.median > 0);
+    // The finalisation after the stop (cut + SHA-256) is reported apart from the capture-time CPU.
+    assert.ok(c.finishCpuSecondsPerGB !== null && c.finishCpuSecondsPerGB.median > 0);
   }
+  assert.ok(report.hashRate.gbPerCpuSecond > 0);
   assert.ok(Array.isArray(report.failures));
 });
 

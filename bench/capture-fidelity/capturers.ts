@@ -16,10 +16,10 @@ import type { EngineChildRequest, RingStopReply } from './engine-child.js';
 import type { FidelityLab, Load, LoadResult } from './lab.js';
 
 /** Which program captured ('none': the load alone, for the load generator's own loss). */
-export type Capturer = 'none' | 'bare' | 'bare-B' | 'agent' | 'agent-immediate' | 'agent-previous' | 'agent-lookback' | 'ring-tcpdump' | 'ring-engine' | 'netwatcher';
+export type Capturer = 'none' | 'bare' | 'bare-B' | 'agent' | 'agent-immediate' | 'agent-previous' | 'agent-lookback' | 'ring-tcpdump' | 'ring-engine' | 'netwatcher' | 'agent+bare-B' | 'netwatcher+bare-B';
 
 /** Every capturer the bench knows. */
-export const CAPTURERS: Capturer[] = ['none', 'bare', 'bare-B', 'agent', 'agent-immediate', 'agent-previous', 'agent-lookback', 'ring-tcpdump', 'ring-engine', 'netwatcher'];
+export const CAPTURERS: Capturer[] = ['none', 'bare', 'bare-B', 'agent', 'agent-immediate', 'agent-previous', 'agent-lookback', 'ring-tcpdump', 'ring-engine', 'netwatcher', 'agent+bare-B', 'netwatcher+bare-B'];
 
 /**
  * The ring of 'ring-tcpdump' and 'ring-engine' (issue 13): Azure's default file size, where both
@@ -91,6 +91,8 @@ export interface TrialResult {
    * so run.ts repeats the round with a shorter load instead of comparing it.
    */
   capped: boolean;
+  /** 'agent+bare-B', 'netwatcher+bare-B': bare tcpdump -B's trial, capturing beside it under the same load (withBareBeside). */
+  beside?: Omit<TrialResult, 'repetition' | 'beside'>;
   /** 'agent-lookback': what the buffer held at the end of the load (bytes on disk, packets, kernel drops, tcpdump's resident memory in KiB). */
   lookback?: { sizeInBytes: number; packetsCaptured: number; kernelPacketsDropped: number; residentKiB: number | null };
 }
@@ -120,16 +122,13 @@ export async function runNoCaptureTrial(lab: FidelityLab, load: Load, snapLength
   return { capturer: 'none', load: load.name, snapLengthInBytes, loadResult, kernelReceived: null, kernelDropped: null, captured: 0, fileSizeInBytes: 0, stopInMs: 0, cpu: NO_CPU, durationInSeconds, capped: false };
 }
 
-/** Runs bare tcpdump as a user would type it (default options; `withEngineBuffer` adds the engine's -B) on the server side under `load`. */
-export async function runBareTrial(
-  lab: FidelityLab,
-  load: Load,
-  snapLengthInBytes: number,
-  durationInSeconds: number,
-  outputPath: string,
-  withEngineBuffer: boolean,
-  byteBudget: number,
-): Promise<Omit<TrialResult, 'repetition'>> {
+/** Bare tcpdump started and listening; finish() stops it after the load and counts its file. */
+interface BareCapture {
+  finish(loadResult: LoadResult, durationInSeconds: number): Promise<Omit<TrialResult, 'repetition'>>;
+}
+
+/** Starts bare tcpdump as a user would type it (default options; `withEngineBuffer` adds the engine's -B) on the server side; resolves once it listens. */
+async function startBareCapture(lab: FidelityLab, load: Load, snapLengthInBytes: number, outputPath: string, withEngineBuffer: boolean, byteBudget: number): Promise<BareCapture> {
   const buffer = withEngineBuffer ? ['-B', String(DEFAULT_KERNEL_BUFFER_IN_KIB)] : [];
   const child = lab.server.spawn('tcpdump', ['-i', lab.serverInterface, '-w', outputPath, '-s', String(snapLengthInBytes), ...buffer]);
   let stderr = '';
@@ -145,29 +144,71 @@ export async function runBareTrial(
   await listening;
   // `ip netns exec` execs tcpdump in place, so the child's pid is tcpdump's.
   const cpuAtStart = child.pid === undefined ? null : await processCpuSeconds(child.pid);
-  const loadResult = await lab.runLoad(load, durationInSeconds);
-  const cpuAtEnd = child.pid === undefined ? null : await processCpuSeconds(child.pid);
-  const stopStarted = Date.now();
-  child.kill('SIGTERM');
-  await exited;
-  const stopInMs = Date.now() - stopStarted;
-  const stats = parseTcpdumpStats(stderr);
-  const count = await countPcapRecords(outputPath);
-  const fileSizeInBytes = (await stat(outputPath)).size;
   return {
-    capturer: withEngineBuffer ? 'bare-B' : 'bare',
-    load: load.name,
-    snapLengthInBytes,
-    loadResult,
-    kernelReceived: stats.packetsReceivedByFilter,
-    kernelDropped: stats.packetsDroppedByKernel,
-    captured: count.records,
-    fileSizeInBytes,
-    stopInMs,
-    cpu: { ...NO_CPU, captureProcess: cpuAtStart === null || cpuAtEnd === null ? null : cpuAtEnd - cpuAtStart },
-    durationInSeconds,
-    // Bare tcpdump has no byte limit of its own: past the budget it kept more than the product could.
-    capped: fileSizeInBytes > byteBudget,
+    finish: async (loadResult, durationInSeconds) => {
+      const cpuAtEnd = child.pid === undefined ? null : await processCpuSeconds(child.pid);
+      const stopStarted = Date.now();
+      child.kill('SIGTERM');
+      await exited;
+      const stopInMs = Date.now() - stopStarted;
+      const stats = parseTcpdumpStats(stderr);
+      const count = await countPcapRecords(outputPath);
+      const fileSizeInBytes = (await stat(outputPath)).size;
+      return {
+        capturer: withEngineBuffer ? 'bare-B' : 'bare',
+        load: load.name,
+        snapLengthInBytes,
+        loadResult,
+        kernelReceived: stats.packetsReceivedByFilter,
+        kernelDropped: stats.packetsDroppedByKernel,
+        captured: count.records,
+        fileSizeInBytes,
+        stopInMs,
+        cpu: { ...NO_CPU, captureProcess: cpuAtStart === null || cpuAtEnd === null ? null : cpuAtEnd - cpuAtStart },
+        durationInSeconds,
+        // Bare tcpdump has no byte limit of its own: past the budget it kept more than the product could.
+        capped: fileSizeInBytes > byteBudget,
+      };
+    },
+  };
+}
+
+/** Runs bare tcpdump as a user would type it (default options; `withEngineBuffer` adds the engine's -B) on the server side under `load`. */
+export async function runBareTrial(
+  lab: FidelityLab,
+  load: Load,
+  snapLengthInBytes: number,
+  durationInSeconds: number,
+  outputPath: string,
+  withEngineBuffer: boolean,
+  byteBudget: number,
+): Promise<Omit<TrialResult, 'repetition'>> {
+  const bare = await startBareCapture(lab, load, snapLengthInBytes, outputPath, withEngineBuffer, byteBudget);
+  const loadResult = await lab.runLoad(load, durationInSeconds);
+  return bare.finish(loadResult, durationInSeconds);
+}
+
+/**
+ * The lab with bare `tcpdump -B` capturing beside whatever runs the load through it: started just
+ * before each load, stopped just after, on the same interface, so that it is offered exactly the
+ * packets the other contestant is, at the same moment ('agent+bare-B', 'netwatcher+bare-B'). At
+ * saturation on a shared machine the offered load of two trials one after the other differs up to
+ * 5× (TCP 2.7–13 Gbit/s in one round), and the share kept follows it; side by side it is the same.
+ * `result()` is bare -B's trial after the load.
+ */
+export function withBareBeside(lab: FidelityLab, snapLengthInBytes: number, outputPath: string, byteBudget: number): { lab: FidelityLab; result(): Omit<TrialResult, 'repetition'> | null } {
+  let result: Omit<TrialResult, 'repetition'> | null = null;
+  return {
+    lab: {
+      ...lab,
+      runLoad: async (load, durationInSeconds) => {
+        const bare = await startBareCapture(lab, load, snapLengthInBytes, outputPath, true, byteBudget);
+        const loadResult = await lab.runLoad(load, durationInSeconds);
+        result = await bare.finish(loadResult, durationInSeconds);
+        return loadResult;
+      },
+    },
+    result: () => result,
   };
 }
 
