@@ -151,7 +151,9 @@ test(`API fuzz from the OpenAPI schemas (seed ${SEED}, up to ${RUNS} requests in
     token: fc.constantFrom<'admin' | 'none' | 'wrong'>('admin', 'admin', 'admin', 'none', 'wrong'),
     mutatePath: fc.array(fc.nat(), { maxLength: 4 }),
     mutation: fc.option(hostileValue, { freq: 2 }),
-    extraQuery: fc.option(fc.tuple(fc.constantFrom('api-version', '$skiptoken', 'deleteFiles', 'pageCount', 'code', 'metricnames', 'timespan', 'x'), fc.oneof(hostileString, fc.constantFrom('%00', '%ED%A0%80', '%'))), { freq: 2 }),
+    // Query values are sent percent-encoded, but for a few malformed escapes sent raw (a hostile
+    // string that merely began with '%' was once sent raw too, which Node's client refuses to send).
+    extraQuery: fc.option(fc.tuple(fc.constantFrom('api-version', '$skiptoken', 'deleteFiles', 'pageCount', 'code', 'metricnames', 'timespan', 'x'), fc.oneof(hostileString.map((v) => pct(v.slice(0, 2000))), fc.constantFrom('%00', '%ED%A0%80', '%'))), { freq: 2 }),
     // Raw bodies: broken JSON, and nesting far past the limit (as text: a value that deep would overflow the reporter).
     rawBody: fc.option(fc.oneof(
       fc.constantFrom('{', '[1,', 'null', '"x"', '\u0000', '{"location":"\\ud800"}', '{"location":"a\\u0000"}'),
@@ -170,7 +172,7 @@ test(`API fuzz from the OpenAPI schemas (seed ${SEED}, up to ${RUNS} requests in
   await fc.assert(fc.asyncProperty(requestArb, async (r) => {
     let path = r.operation.template;
     r.names.forEach((n, i) => { path = path.replace(`{${n}}`, r.values[i]!); });
-    const query = `api-version=2022-01-01${r.extraQuery ? `&${r.extraQuery[0]}=${r.extraQuery[1].startsWith('%') ? r.extraQuery[1] : pct(r.extraQuery[1].slice(0, 2000))}` : ''}`;
+    const query = `api-version=2022-01-01${r.extraQuery ? `&${r.extraQuery[0]}=${r.extraQuery[1]}` : ''}`;
     let body: string | undefined;
     if (r.rawBody !== null) body = r.rawBody;
     else if (r.generated !== undefined || r.mutation !== null) body = JSON.stringify(r.mutation !== null ? mutate(r.generated ?? {}, r.mutatePath, r.mutation) : r.generated);
