@@ -215,6 +215,13 @@ export function withBareBeside(lab: FidelityLab, snapLengthInBytes: number, outp
 // The engine runs in a child Node process of its own (engine-child.ts) so that its CPU is its own.
 const ENGINE_CHILD = fileURLToPath(new URL('./engine-child.ts', import.meta.url));
 
+/** The engine child's own CPU seconds so far (user + system), as it measures them. */
+async function engineChildCpuSeconds(child: ChildProcess): Promise<number> {
+  const reply = nextMessage<{ cpuSeconds: number }>(child, 'cpu');
+  child.send({ type: 'cpu' } satisfies EngineChildRequest);
+  return (await reply).cpuSeconds;
+}
+
 function nextMessage<T>(child: ChildProcess, type: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const onMessage = (m: { type: string; message?: string }): void => {
@@ -251,11 +258,7 @@ export async function runAgentTrial(
 ): Promise<Omit<TrialResult, 'repetition'>> {
   const immediateMode = variant === 'agent-immediate';
   const child = await engineChild();
-  const ownCpu = async (): Promise<number> => {
-    const reply = nextMessage<{ cpuSeconds: number }>(child, 'cpu');
-    child.send({ type: 'cpu' } satisfies EngineChildRequest);
-    return (await reply).cpuSeconds;
-  };
+  const ownCpu = (): Promise<number> => engineChildCpuSeconds(child);
   // 'agent-lookback': the same capture with the host's look-back buffer running beside it on the same interface.
   let buffer: LookbackBuffer | null = null;
   let bufferDir: string | null = null;
@@ -345,11 +348,7 @@ export async function runAgentTrial(
  */
 export async function runRingTrial(lab: FidelityLab, load: Load, snapLengthInBytes: number, durationInSeconds: number, outputPath: string, variant: 'ring-tcpdump' | 'ring-engine'): Promise<Omit<TrialResult, 'repetition'>> {
   const child = await engineChild();
-  const ownCpu = async (): Promise<number> => {
-    const reply = nextMessage<{ cpuSeconds: number }>(child, 'cpu');
-    child.send({ type: 'cpu' } satisfies EngineChildRequest);
-    return (await reply).cpuSeconds;
-  };
+  const ownCpu = (): Promise<number> => engineChildCpuSeconds(child);
   const dir = await mkdtemp(join(dirname(outputPath), `${variant}-`));
   try {
     const idleRate = await idleCpuRate(ownCpu);
