@@ -12,7 +12,7 @@ import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CaptureFileWriter } from './file-writer.js';
 import { cutCaptureFile } from './pcap-cut.js';
-import { effectiveSnapLength, ringFileName, ringKernelStats } from './ring-rules.js';
+import { effectiveSnapLength, endRingTcpdump, ringFileName, ringKernelStats } from './ring-rules.js';
 import { isListeningLine, tcpdumpErrorMessage } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';
 import type { CaptureStopReason } from './types.js';
@@ -131,12 +131,7 @@ export class EngineCutRing implements RingCaptureSession {
   private requestStop(reason: CaptureStopReason): void {
     if (this.stopReason !== null || this.child === null) return;
     this.stopReason = reason;
-    const child = this.child;
-    // As in ring.ts: let the kernel ring's last block reach tcpdump's output, then end it (it flushes on SIGTERM).
-    setTimeout(() => {
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-    }, this.startedAt === null ? 0 : (this.opts.stopDrainTimeoutInMs ?? 1200));
+    endRingTcpdump(this.child, this.startedAt === null ? 0 : (this.opts.stopDrainTimeoutInMs ?? 1200));
   }
 
   // Reads tcpdump's stdout chunk by chunk (async iteration: while a file switch is awaited the

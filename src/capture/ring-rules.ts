@@ -1,5 +1,6 @@
 // The rules of a ring's files, in one home for the engine and the API (issue 13): how files are
 // named, the smallest fileSizeInBytes, and the -C value of tcpdump's own rotation (the opt-in writer).
+import type { ChildProcess } from 'node:child_process';
 import { basename } from 'node:path';
 import { MAX_SNAP_LENGTH_IN_BYTES } from './tcpdump-args.js';
 import { parseTcpdumpStats } from './tcpdump-stderr.js';
@@ -60,4 +61,16 @@ export function assertRingFileSize(fileSizeInBytes: number, snapLengthInBytes: n
 export function ringKernelStats(stderrText: string): { kernelPacketsReceived: number | null; kernelPacketsDropped: number | null } {
   const stats = parseTcpdumpStats(stderrText);
   return { kernelPacketsReceived: stats.packetsReceivedByFilter, kernelPacketsDropped: stats.packetsDroppedByKernel };
+}
+
+/**
+ * Ends a ring's tcpdump: after `drainInMs` (so the kernel ring's last block reaches its output;
+ * 0 when it never started) SIGTERM, on which tcpdump flushes, then SIGKILL if it is still there
+ * 5 s later. Both writers stop this way.
+ */
+export function endRingTcpdump(child: ChildProcess, drainInMs: number): void {
+  setTimeout(() => {
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  }, drainInMs);
 }

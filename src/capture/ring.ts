@@ -19,7 +19,7 @@ import type { TcpdumpLaunchOptions } from './tcpdump-launch.js';
 import { cutCaptureFile } from './pcap-cut.js';
 import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
 import { EngineCutRing } from './ring-cut.js';
-import { assertRingFileSize, ringFileName, ringKernelStats, ringTcpdumpFileSizeInMillions } from './ring-rules.js';
+import { assertRingFileSize, endRingTcpdump, ringFileName, ringKernelStats, ringTcpdumpFileSizeInMillions } from './ring-rules.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB } from './tcpdump-args.js';
 import { isListeningLine, tcpdumpErrorMessage } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';
@@ -264,12 +264,7 @@ class TcpdumpRing implements RingCaptureSession {
   private requestStop(reason: CaptureStopReason): void {
     if (this.stopReason !== null || this.child === null) return;
     this.stopReason = reason;
-    const child = this.child;
-    // Let the kernel ring's last block reach the file, then end tcpdump (it flushes on SIGTERM).
-    setTimeout(() => {
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-    }, this.startedAt === null ? 0 : (this.opts.stopDrainTimeoutInMs ?? 1200));
+    endRingTcpdump(this.child, this.startedAt === null ? 0 : (this.opts.stopDrainTimeoutInMs ?? 1200));
   }
 
   private partName(index: number): string {
