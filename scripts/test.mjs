@@ -8,7 +8,10 @@ import { join } from 'node:path';
 
 function findTests(path, out) {
   const st = statSync(path);
-  if (st.isFile()) { out.push(path); return out; }
+  if (st.isFile()) {
+    out.push(path);
+    return out;
+  }
   for (const name of readdirSync(path)) {
     if (name === 'node_modules' || name.startsWith('.')) continue;
     const child = join(path, name);
@@ -21,11 +24,16 @@ function findTests(path, out) {
 const args = process.argv.slice(2);
 const roots = args.length > 0 ? args : ['src', 'test'];
 const files = roots.flatMap((r) => findTests(r, [])).sort();
-if (files.length === 0) { console.error('no test files found'); process.exit(1); }
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
 
-// Type-check everything (tests and the portal's browser code included) and lint (un-awaited
-// promises) before running anything; the portal bundle is built for the tests that load it.
+// Check the formatting (Prettier, .prettierrc.json), type-check everything (tests and the portal's
+// browser code included) and lint (un-awaited promises) before running anything; the portal bundle
+// is built for the tests that load it.
 for (const [what, command, args] of [
+  ['format check (npm run format to fix)', 'npx', ['prettier', '--check', '--log-level=warn', '.']],
   ['type-check', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']],
   ['type-check (portal)', 'npx', ['tsc', '-p', 'src/web/client/tsconfig.json']],
   ['lint', 'npx', ['eslint', '.']],
@@ -42,5 +50,9 @@ for (const [what, command, args] of [
 // Two cores on CI machines: at most two test files at once; end-to-end files take turns
 // through their own namespace names, so they may run beside unit files.
 // A hung test must fail, not hold CI until its time runs out: no single test may take 10 minutes.
-const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files], { stdio: 'inherit' });
+const run = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files],
+  { stdio: 'inherit' },
+);
 process.exit(run.status ?? 1);

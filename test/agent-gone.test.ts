@@ -35,21 +35,51 @@ describe('a host whose agent went away', { timeout: 180_000 }, () => {
   });
 
   test('show-status says Unknown while the agent is dead, delete completes, and the spool file goes when the agent returns', async () => {
-    await lab.nwJson(pc('create', '--resource-group', rg, '--vm', 'vmgone', '--name', 'orphan', '--storage-account', 'nwlocal', '--filters', '[{"protocol":"UDP"}]'));
-    await lab.waitFor(async () => (await lab.nwJson(pc('show-status', '--name', 'orphan', '--location', LOC))).packetCaptureStatus === 'Running', 20_000, 'orphan to run');
+    await lab.nwJson(
+      pc(
+        'create',
+        '--resource-group',
+        rg,
+        '--vm',
+        'vmgone',
+        '--name',
+        'orphan',
+        '--storage-account',
+        'nwlocal',
+        '--filters',
+        '[{"protocol":"UDP"}]',
+      ),
+    );
+    await lab.waitFor(
+      async () =>
+        (await lab.nwJson(pc('show-status', '--name', 'orphan', '--location', LOC))).packetCaptureStatus === 'Running',
+      20_000,
+      'orphan to run',
+    );
     const uid = spoolFiles().find((f) => f.endsWith('.cap'));
     assert.ok(uid, 'the capture writes to the spool');
 
     agent.kill('SIGKILL');
-    await lab.waitFor(async () => {
-      const vm = await lab.api('GET', `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/vmgone`);
-      return (vm.body as { properties: { netwatcher: { agentConnected: boolean } } }).properties.netwatcher.agentConnected === false;
-    }, 30_000, 'the server to see the agent gone');
+    await lab.waitFor(
+      async () => {
+        const vm = await lab.api(
+          'GET',
+          `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/vmgone`,
+        );
+        return (
+          (vm.body as { properties: { netwatcher: { agentConnected: boolean } } }).properties.netwatcher
+            .agentConnected === false
+        );
+      },
+      30_000,
+      'the server to see the agent gone',
+    );
 
     const status = await lab.nwJson(pc('show-status', '--name', 'orphan', '--location', LOC));
     assert.equal(status.packetCaptureStatus, 'Unknown', JSON.stringify(status));
     // az puts netwatcher's additive fields under additionalProperties, as the SDK model does.
-    const instances = ((status.additionalProperties as Record<string, unknown> | undefined)?.instances ?? status.instances) as Array<{ errorMessage: string | null }>;
+    const instances = ((status.additionalProperties as Record<string, unknown> | undefined)?.instances ??
+      status.instances) as Array<{ errorMessage: string | null }>;
     assert.match(instances[0]?.errorMessage ?? '', /AgentNotConnected|unreachable/);
 
     const del = await lab.nw(pc('delete', '--name', 'orphan', '--location', LOC), { timeoutInMs: 30_000 });
@@ -62,7 +92,11 @@ describe('a host whose agent went away', { timeout: 180_000 }, () => {
     argv.splice(argv.indexOf('--token'), 2);
     agent = lab.startAgentProcess(a, argv);
     await lab.waitForAgent(rg, 'vmgone');
-    await lab.waitFor(async () => !spoolFiles().includes(uid), 20_000, `the spool file ${uid} of the deleted capture to be removed (left: ${spoolFiles().join(', ')})`);
+    await lab.waitFor(
+      async () => !spoolFiles().includes(uid),
+      20_000,
+      `the spool file ${uid} of the deleted capture to be removed (left: ${spoolFiles().join(', ')})`,
+    );
     await sleep(200);
     assert.equal(agent.exitCode, null);
     await stopProcess(agent);

@@ -18,7 +18,10 @@ describe('API without hosts', () => {
   const call = async (method: string, path: string, body?: unknown, token: string | null = server.adminToken) => {
     const res = await fetch(`${server.url}${path}${path.includes('?') ? '' : '?api-version=2022-01-01'}`, {
       method,
-      headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      headers: {
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
     });
     const text = await res.text();
@@ -27,7 +30,14 @@ describe('API without hosts', () => {
   const rgPath = `/subscriptions/${SUB}/resourceGroups/rg1`;
 
   before(async () => {
-    server = await startServer({ listenHost: '127.0.0.1', listenPort: 0, dataDir, defaultLocation: 'westcentralus', subscriptionId: SUB, logLevel: 'silent' });
+    server = await startServer({
+      listenHost: '127.0.0.1',
+      listenPort: 0,
+      dataDir,
+      defaultLocation: 'westcentralus',
+      subscriptionId: SUB,
+      logLevel: 'silent',
+    });
   });
   after(async () => {
     await server?.close();
@@ -42,7 +52,10 @@ describe('API without hosts', () => {
       assert.equal(r.body.error.code, 'AuthenticationFailed');
     }
     assert.equal((await call('GET', `${rgPath}/providers/Microsoft.Network/networkWatchers/nw1`)).status, 404);
-    for (const path of [`/subscriptions/${SUB}/providers/Microsoft.Storage/storageAccounts`, `/subscriptions/${SUB}/providers/Microsoft.Network/locations/x/operations/y`]) {
+    for (const path of [
+      `/subscriptions/${SUB}/providers/Microsoft.Storage/storageAccounts`,
+      `/subscriptions/${SUB}/providers/Microsoft.Network/locations/x/operations/y`,
+    ]) {
       assert.equal((await call('GET', path, undefined, null)).status, 401, path);
     }
   });
@@ -65,9 +78,14 @@ describe('API without hosts', () => {
     assert.equal(created.body.location, 'eastus');
     assert.match(created.body.etag, /^W\/"/);
     assert.equal(created.body.properties.provisioningState, 'Succeeded');
-    const updated = await call('PUT', path.toUpperCase().replace(`/SUBSCRIPTIONS/${SUB}`, `/subscriptions/${SUB}`), { location: 'eastus', tags: { a: 'b' } });
+    const updated = await call('PUT', path.toUpperCase().replace(`/SUBSCRIPTIONS/${SUB}`, `/subscriptions/${SUB}`), {
+      location: 'eastus',
+      tags: { a: 'b' },
+    });
     assert.equal(updated.status, 200);
-    const second = await call('PUT', `${rgPath}/providers/Microsoft.Network/networkWatchers/nw2`, { location: 'eastus' });
+    const second = await call('PUT', `${rgPath}/providers/Microsoft.Network/networkWatchers/nw2`, {
+      location: 'eastus',
+    });
     assert.equal(second.status, 409);
     const all = await call('GET', `/subscriptions/${SUB}/providers/Microsoft.Network/networkWatchers`);
     assert.ok(all.body.value.some((w: { name: string }) => w.name === 'nw1'));
@@ -75,38 +93,80 @@ describe('API without hosts', () => {
 
   test('extension set registers the VM and returns a one-time install command; Windows is refused', async () => {
     const path = `${rgPath}/providers/Microsoft.Compute/virtualMachines/vm1/extensions/NetworkWatcherAgentLinux`;
-    const r = await call('PUT', path, { properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux', typeHandlerVersion: '1.4' } });
+    const r = await call('PUT', path, {
+      properties: {
+        publisher: 'Microsoft.Azure.NetworkWatcher',
+        type: 'NetworkWatcherAgentLinux',
+        typeHandlerVersion: '1.4',
+      },
+    });
     assert.equal(r.status, 201);
     assert.ok(r.headers.get('azure-asyncoperation'));
-    assert.match(r.body.properties.installCommand, /^nw agent --server http:\/\/127\.0\.0\.1:\d+ --token \S+ --data-dir \S+$/);
+    assert.match(
+      r.body.properties.installCommand,
+      /^nw agent --server http:\/\/127\.0\.0\.1:\d+ --token \S+ --data-dir \S+$/,
+    );
     assert.equal(r.body.properties.provisioningState, 'Creating');
-    const op = await fetch(r.headers.get('azure-asyncoperation')!, { headers: { Authorization: `Bearer ${server.adminToken}` } });
-    assert.equal((await op.json() as { status: string }).status, 'Succeeded');
+    const op = await fetch(r.headers.get('azure-asyncoperation')!, {
+      headers: { Authorization: `Bearer ${server.adminToken}` },
+    });
+    assert.equal(((await op.json()) as { status: string }).status, 'Succeeded');
     const got = await call('GET', path);
     assert.equal(got.body.properties.installCommand, undefined, 'the token is shown once');
     assert.equal(got.body.properties.enrollmentToken, undefined);
-    const alias = await call('GET', `${rgPath}/providers/Microsoft.Compute/virtualMachines/vm1/extensions/AzureNetworkWatcherExtension`);
+    const alias = await call(
+      'GET',
+      `${rgPath}/providers/Microsoft.Compute/virtualMachines/vm1/extensions/AzureNetworkWatcherExtension`,
+    );
     assert.equal(alias.status, 200);
     assert.equal(alias.body.name, 'NetworkWatcherAgentLinux');
     const vm = await call('GET', `${rgPath}/providers/Microsoft.Compute/virtualMachines/vm1`);
     assert.equal(vm.body.location, 'westcentralus');
-    const win = await call('PUT', `${rgPath}/providers/Microsoft.Compute/virtualMachines/vm2/extensions/NetworkWatcherAgentWindows`, { properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentWindows' } });
+    const win = await call(
+      'PUT',
+      `${rgPath}/providers/Microsoft.Compute/virtualMachines/vm2/extensions/NetworkWatcherAgentWindows`,
+      { properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentWindows' } },
+    );
     assert.equal(win.status, 400);
-    assert.equal((await call('GET', `${rgPath}/providers/Microsoft.Compute/virtualMachines/vm2`)).status, 404, 'a refused request changes nothing');
+    assert.equal(
+      (await call('GET', `${rgPath}/providers/Microsoft.Compute/virtualMachines/vm2`)).status,
+      404,
+      'a refused request changes nothing',
+    );
 
     // Enrolment: the token works once, then is refused.
     const token = /--token (\S+)/.exec(r.body.properties.installCommand)![1]!;
-    const enrol = await fetch(`${server.url}/agent/v1/enroll`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token, hostname: 'h' }) });
+    const enrol = await fetch(`${server.url}/agent/v1/enroll`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ token, hostname: 'h' }),
+    });
     assert.equal(enrol.status, 200);
     const cred = (await enrol.json()) as { credential: string; vmId: string };
     assert.match(cred.vmId, /virtualMachines\/vm1$/);
-    const again = await fetch(`${server.url}/agent/v1/enroll`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token, hostname: 'h' }) });
+    const again = await fetch(`${server.url}/agent/v1/enroll`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ token, hostname: 'h' }),
+    });
     assert.equal(again.status, 401);
     // An agent credential is not an admin token.
-    assert.equal((await call('GET', `/subscriptions/${SUB}/providers/Microsoft.Network/networkWatchers`, undefined, cred.credential)).status, 401);
+    assert.equal(
+      (
+        await call(
+          'GET',
+          `/subscriptions/${SUB}/providers/Microsoft.Network/networkWatchers`,
+          undefined,
+          cred.credential,
+        )
+      ).status,
+      401,
+    );
     // Enrolment created the location's watcher.
     const watchers = await call('GET', `/subscriptions/${SUB}/providers/Microsoft.Network/networkWatchers`);
-    assert.ok(watchers.body.value.some((w: { name: string; location: string }) => w.name === 'NetworkWatcher_westcentralus'));
+    assert.ok(
+      watchers.body.value.some((w: { name: string; location: string }) => w.name === 'NetworkWatcher_westcentralus'),
+    );
   });
 
   test('storage accounts: the default local one is listed without secrets', async () => {
@@ -116,7 +176,9 @@ describe('API without hosts', () => {
     assert.ok(local);
     assert.match(local.properties.primaryEndpoints.blob, /^http:\/\/127\.0\.0\.1:\d+\/storage\/nwlocal\/$/);
     assert.equal(JSON.stringify(r.body).includes('rootDir'), false, 'server paths are not shown');
-    const bad = await call('PUT', `${rgPath}/providers/Microsoft.Storage/storageAccounts/Bad_Name`, { location: 'westcentralus' });
+    const bad = await call('PUT', `${rgPath}/providers/Microsoft.Storage/storageAccounts/Bad_Name`, {
+      location: 'westcentralus',
+    });
     assert.equal(bad.status, 400);
   });
 
@@ -129,12 +191,45 @@ describe('API without hosts', () => {
       [{ storageLocation: { storageId } }, 400, 'MissingRequiredProperty', /target/],
       [{ target: vmId }, 400, 'MissingRequiredProperty', /storageLocation/],
       [{ target: vmId, storageLocation: {} }, 400, 'MissingRequiredProperty', /storageId|filePath/],
-      [{ target: vmId, storageLocation: { storageId }, timeLimitInSeconds: 18001 }, 400, 'InvalidRequestContent', /timeLimitInSeconds/],
-      [{ target: vmId, storageLocation: { storageId }, bytesToCapturePerPacket: -1 }, 400, 'InvalidRequestContent', /bytesToCapturePerPacket/],
-      [{ target: vmId, storageLocation: { storageId }, totalBytesPerSession: 'lots' }, 400, 'InvalidRequestContent', /totalBytesPerSession/],
-      [{ target: vmId, storageLocation: { storageId }, filters: [{ protocol: 'TCP' }, { localPort: '70000' }] }, 400, 'InvalidFilter', /1.*localPort|localPort.*1/],
-      [{ target: vmId, storageLocation: { storageId }, filters: [{ protocol: 'ICMP' }] }, 400, 'InvalidFilter', /protocol/],
-      [{ target: `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/nope`, storageLocation: { storageId } }, 404, 'VirtualMachineNotFound', /nope/],
+      [
+        { target: vmId, storageLocation: { storageId }, timeLimitInSeconds: 18001 },
+        400,
+        'InvalidRequestContent',
+        /timeLimitInSeconds/,
+      ],
+      [
+        { target: vmId, storageLocation: { storageId }, bytesToCapturePerPacket: -1 },
+        400,
+        'InvalidRequestContent',
+        /bytesToCapturePerPacket/,
+      ],
+      [
+        { target: vmId, storageLocation: { storageId }, totalBytesPerSession: 'lots' },
+        400,
+        'InvalidRequestContent',
+        /totalBytesPerSession/,
+      ],
+      [
+        { target: vmId, storageLocation: { storageId }, filters: [{ protocol: 'TCP' }, { localPort: '70000' }] },
+        400,
+        'InvalidFilter',
+        /1.*localPort|localPort.*1/,
+      ],
+      [
+        { target: vmId, storageLocation: { storageId }, filters: [{ protocol: 'ICMP' }] },
+        400,
+        'InvalidFilter',
+        /protocol/,
+      ],
+      [
+        {
+          target: `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/nope`,
+          storageLocation: { storageId },
+        },
+        404,
+        'VirtualMachineNotFound',
+        /nope/,
+      ],
       [{ target: 'not-an-id', storageLocation: { storageId } }, 400, 'InvalidResourceId', /target/],
       [{ target: vmId, storageLocation: { storageId } }, 400, 'AgentNotConnected', /not connected/],
     ];

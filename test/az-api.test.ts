@@ -19,7 +19,11 @@ const JS_UA = 'azsdk-js-arm-network/36.0.0 core-rest-pipeline/1.20.0 Node/20';
 describe('answers for az and the Python SDK', () => {
   let server: RunningServer;
   const dataDir = mkdtempSync(join(tmpdir(), 'nw-az-api-'));
-  const call = async (method: string, path: string, opts: { body?: unknown; token?: string | null; userAgent?: string; form?: Record<string, string> } = {}) => {
+  const call = async (
+    method: string,
+    path: string,
+    opts: { body?: unknown; token?: string | null; userAgent?: string; form?: Record<string, string> } = {},
+  ) => {
     const token = opts.token === undefined ? server.adminToken : opts.token;
     const res = await fetch(`${server.url}${path}`, {
       method,
@@ -39,7 +43,14 @@ describe('answers for az and the Python SDK', () => {
   const vmPath = `${rg}/providers/Microsoft.Compute/virtualMachines/azvm`;
 
   before(async () => {
-    server = await startServer({ listenHost: '127.0.0.1', listenPort: 0, dataDir, defaultLocation: 'local', subscriptionId: SUB, logLevel: 'silent' });
+    server = await startServer({
+      listenHost: '127.0.0.1',
+      listenPort: 0,
+      dataDir,
+      defaultLocation: 'local',
+      subscriptionId: SUB,
+      logLevel: 'silent',
+    });
   });
   after(async () => {
     await server?.close();
@@ -60,12 +71,22 @@ describe('answers for az and the Python SDK', () => {
     assert.equal(doc.body.token_endpoint, `${server.url}/adfs/oauth2/token`);
     assert.ok(doc.body.authorization_endpoint);
     // Only these: the rest of the API stays closed, also through duplicate slashes.
-    assert.equal((await call('GET', `//subscriptions/${SUB}/providers/Microsoft.Network/networkWatchers`, { token: null })).status, 401);
+    assert.equal(
+      (await call('GET', `//subscriptions/${SUB}/providers/Microsoft.Network/networkWatchers`, { token: null })).status,
+      401,
+    );
     assert.equal((await call('GET', '/subscriptions', { token: null })).status, 401);
   });
 
   test('login: the token endpoint trades the admin credential for an access token; a wrong secret is invalid_client', async () => {
-    const form = { client_id: 'netwatcher', grant_type: 'client_credentials', client_info: '1', client_secret: server.adminToken, claims: '{"access_token":{"xms_cc":{"values":["CP1"]}}}', scope: `${server.url}//.default` };
+    const form = {
+      client_id: 'netwatcher',
+      grant_type: 'client_credentials',
+      client_info: '1',
+      client_secret: server.adminToken,
+      claims: '{"access_token":{"xms_cc":{"values":["CP1"]}}}',
+      scope: `${server.url}//.default`,
+    };
     const ok = await call('POST', '/adfs/oauth2/token', { token: null, form });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.equal(ok.body.token_type, 'Bearer');
@@ -74,7 +95,10 @@ describe('answers for az and the Python SDK', () => {
     const access = String(ok.body.access_token);
     assert.notEqual(access, server.adminToken);
 
-    const wrong = await call('POST', '/adfs/oauth2/token', { token: null, form: { ...form, client_secret: 'nwa_not-the-token' } });
+    const wrong = await call('POST', '/adfs/oauth2/token', {
+      token: null,
+      form: { ...form, client_secret: 'nwa_not-the-token' },
+    });
     assert.equal(wrong.status, 401);
     assert.equal(wrong.body.error, 'invalid_client');
     assert.ok(wrong.body.error_description);
@@ -83,17 +107,47 @@ describe('answers for az and the Python SDK', () => {
     // The access token works for every API call, as az uses it; a tampered one does not.
     const subs = await call('GET', '/subscriptions?api-version=2019-11-01', { token: access });
     assert.equal(subs.status, 200);
-    assert.deepEqual(subs.body.value.map((s: { subscriptionId: string }) => s.subscriptionId), [SUB]);
+    assert.deepEqual(
+      subs.body.value.map((s: { subscriptionId: string }) => s.subscriptionId),
+      [SUB],
+    );
     assert.equal(subs.body.value[0].id, `/subscriptions/${SUB}`);
     assert.equal(subs.body.value[0].state, 'Enabled');
-    assert.equal((await call('GET', `/subscriptions/${SUB}?api-version=2019-11-01`, { token: access })).body.subscriptionId, SUB);
-    assert.equal((await call('GET', '/subscriptions/11111111-1111-1111-1111-111111111111', { token: access })).status, 404);
-    assert.equal((await call('GET', `/subscriptions/${SUB}/providers/Microsoft.Network/networkWatchers`, { token: `${access.slice(0, -2)}xx` })).status, 401);
+    assert.equal(
+      (await call('GET', `/subscriptions/${SUB}?api-version=2019-11-01`, { token: access })).body.subscriptionId,
+      SUB,
+    );
+    assert.equal(
+      (await call('GET', '/subscriptions/11111111-1111-1111-1111-111111111111', { token: access })).status,
+      404,
+    );
+    assert.equal(
+      (
+        await call('GET', `/subscriptions/${SUB}/providers/Microsoft.Network/networkWatchers`, {
+          token: `${access.slice(0, -2)}xx`,
+        })
+      ).status,
+      401,
+    );
   });
 
   test('the VM: instanceView on $expand, resources[] always; the install command only in the instance view while awaiting enrolment', async () => {
-    assert.equal((await call('PUT', vmPath, { body: { location: 'local', properties: {} } })).status, 201, 'registers a host (az resource create)');
-    const put = await call('PUT', `${vmPath}/extensions/NetworkWatcherAgentLinux`, { body: { location: 'local', properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux', typeHandlerVersion: '1.4', autoUpgradeMinorVersion: true } } });
+    assert.equal(
+      (await call('PUT', vmPath, { body: { location: 'local', properties: {} } })).status,
+      201,
+      'registers a host (az resource create)',
+    );
+    const put = await call('PUT', `${vmPath}/extensions/NetworkWatcherAgentLinux`, {
+      body: {
+        location: 'local',
+        properties: {
+          publisher: 'Microsoft.Azure.NetworkWatcher',
+          type: 'NetworkWatcherAgentLinux',
+          typeHandlerVersion: '1.4',
+          autoUpgradeMinorVersion: true,
+        },
+      },
+    });
     assert.equal(put.status, 201);
     const plain = await call('GET', vmPath);
     assert.equal(plain.body.resources.length, 1);
@@ -101,24 +155,54 @@ describe('answers for az and the Python SDK', () => {
     assert.equal(plain.body.properties.instanceView, undefined);
     const expanded = await call('GET', `${vmPath}?$expand=instanceView&api-version=2022-08-01`);
     const iv = expanded.body.properties.instanceView;
-    assert.deepEqual(iv.extensions.map((e: { name: string; type: string }) => [e.name, e.type]), [['NetworkWatcherAgentLinux', 'Microsoft.Azure.NetworkWatcher.NetworkWatcherAgentLinux']]);
+    assert.deepEqual(
+      iv.extensions.map((e: { name: string; type: string }) => [e.name, e.type]),
+      [['NetworkWatcherAgentLinux', 'Microsoft.Azure.NetworkWatcher.NetworkWatcherAgentLinux']],
+    );
     assert.equal(iv.extensions[0].statuses[0].code, 'ProvisioningState/creating');
     assert.ok(iv.statuses.some((s: { code: string }) => s.code.startsWith('PowerState/')));
 
     const ext = await call('GET', `${vmPath}/extensions/NetworkWatcherAgentLinux?$expand=instanceView`);
-    assert.equal(ext.body.properties.instanceView.statuses[0].message, `Run on the host: ${put.body.properties.installCommand}`);
+    assert.equal(
+      ext.body.properties.instanceView.statuses[0].message,
+      `Run on the host: ${put.body.properties.installCommand}`,
+    );
     const bare = await call('GET', `${vmPath}/extensions/NetworkWatcherAgentLinux`);
-    assert.equal(JSON.stringify(bare.body).includes(put.body.properties.enrollmentToken), false, 'not without $expand=instanceView');
+    assert.equal(
+      JSON.stringify(bare.body).includes(put.body.properties.enrollmentToken),
+      false,
+      'not without $expand=instanceView',
+    );
     assert.equal(JSON.stringify(plain.body).includes(put.body.properties.enrollmentToken), false, 'nor in the VM');
-    assert.equal((await call('PUT', vmPath, { body: { location: 'elsewhere' } })).status, 400, 'a registered host keeps its location');
+    assert.equal(
+      (await call('PUT', vmPath, { body: { location: 'elsewhere' } })).status,
+      400,
+      'a registered host keeps its location',
+    );
     assert.equal((await call('PUT', vmPath, { body: { location: 'local' } })).status, 200);
   });
 
   test('extension images for `az vm extension set` without --version, as bare arrays', async () => {
     const base = `/subscriptions/${SUB}/providers/Microsoft.Compute/locations/local/publishers`;
-    assert.deepEqual((await call('GET', base)).body.map((p: { name: string }) => p.name), ['Microsoft.Azure.NetworkWatcher']);
-    assert.deepEqual((await call('GET', `${base}/Microsoft.Azure.NetworkWatcher/artifacttypes/vmextension/types`)).body.map((p: { name: string }) => p.name), ['NetworkWatcherAgentLinux']);
-    assert.deepEqual((await call('GET', `${base}/Microsoft.Azure.NetworkWatcher/artifacttypes/vmextension/types/NetworkWatcherAgentLinux/versions`)).body.map((p: { name: string }) => p.name), ['1.4.0']);
+    assert.deepEqual(
+      (await call('GET', base)).body.map((p: { name: string }) => p.name),
+      ['Microsoft.Azure.NetworkWatcher'],
+    );
+    assert.deepEqual(
+      (await call('GET', `${base}/Microsoft.Azure.NetworkWatcher/artifacttypes/vmextension/types`)).body.map(
+        (p: { name: string }) => p.name,
+      ),
+      ['NetworkWatcherAgentLinux'],
+    );
+    assert.deepEqual(
+      (
+        await call(
+          'GET',
+          `${base}/Microsoft.Azure.NetworkWatcher/artifacttypes/vmextension/types/NetworkWatcherAgentLinux/versions`,
+        )
+      ).body.map((p: { name: string }) => p.name),
+      ['1.4.0'],
+    );
     assert.equal((await call('GET', `${base}/Other.Publisher/artifacttypes/vmextension/types`)).status, 404);
   });
 
@@ -140,8 +224,25 @@ describe('answers for az and the Python SDK', () => {
     const alert = {
       location: 'global',
       properties: {
-        severity: 2, enabled: true, scopes: [vmPath], evaluationFrequency: 'PT1M', windowSize: 'PT5M',
-        criteria: { 'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria', allOf: [{ criterionType: 'StaticThresholdCriterion', name: 'cond0', metricName: 'TCP Segments Sent', timeAggregation: 'Total', dimensions: [], operator: 'GreaterThan', threshold: 100 }] },
+        severity: 2,
+        enabled: true,
+        scopes: [vmPath],
+        evaluationFrequency: 'PT1M',
+        windowSize: 'PT5M',
+        criteria: {
+          'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria',
+          allOf: [
+            {
+              criterionType: 'StaticThresholdCriterion',
+              name: 'cond0',
+              metricName: 'TCP Segments Sent',
+              timeAggregation: 'Total',
+              dimensions: [],
+              operator: 'GreaterThan',
+              threshold: 100,
+            },
+          ],
+        },
         actions: [],
       },
     };
@@ -150,7 +251,7 @@ describe('answers for az and the Python SDK', () => {
     assert.equal((await call('GET', `${rg}/providers/Microsoft.Insights/metricAlerts/azalert`)).status, 200);
   });
 
-  test("Retry-After (1 s) on long-running answers to az and the Python SDK, none to others (it would override updateIntervalInMs)", async () => {
+  test('Retry-After (1 s) on long-running answers to az and the Python SDK, none to others (it would override updateIntervalInMs)', async () => {
     const ext = `${rg}/providers/Microsoft.Compute/virtualMachines/retryvm/extensions/NetworkWatcherAgentLinux`;
     const forAz = await call('PUT', ext, { body: {} });
     assert.equal(forAz.status, 201);
@@ -159,16 +260,33 @@ describe('answers for az and the Python SDK', () => {
     assert.equal(forJs.status, 200);
     assert.equal(forJs.headers.get('retry-after'), null);
     assert.equal((await call('PUT', ext, { body: {}, userAgent: 'netwatcher-cli' })).headers.get('retry-after'), null);
-    assert.equal((await call('PUT', ext, { body: {}, userAgent: 'curl/7.88.1' })).headers.get('retry-after'), null, 'scripts poll at their own pace');
-    assert.equal((await call('PUT', ext, { body: {}, userAgent: 'azsdk-python-azure-mgmt-compute/29.0.0 Python/3.11.2' })).headers.get('retry-after'), '1', 'the Python SDK');
+    assert.equal(
+      (await call('PUT', ext, { body: {}, userAgent: 'curl/7.88.1' })).headers.get('retry-after'),
+      null,
+      'scripts poll at their own pace',
+    );
+    assert.equal(
+      (
+        await call('PUT', ext, { body: {}, userAgent: 'azsdk-python-azure-mgmt-compute/29.0.0 Python/3.11.2' })
+      ).headers.get('retry-after'),
+      '1',
+      'the Python SDK',
+    );
   });
 
   test("metrics: az's double-encoded timespan is read", async () => {
     const end = new Date();
     const start = new Date(end.getTime() - 3600_000);
-    const naive = (d: Date) => d.toISOString().replace('Z', '').replace(/\.(\d{3})$/, '.$1000');
+    const naive = (d: Date) =>
+      d
+        .toISOString()
+        .replace('Z', '')
+        .replace(/\.(\d{3})$/, '.$1000');
     const once = encodeURIComponent(`${naive(start)}/${naive(end)}`);
-    const r = await call('GET', `${vmPath}/providers/Microsoft.Insights/metrics?metricnames=TCP%20Segments%20Sent&timespan=${encodeURIComponent(once)}&api-version=2018-01-01`);
+    const r = await call(
+      'GET',
+      `${vmPath}/providers/Microsoft.Insights/metrics?metricnames=TCP%20Segments%20Sent&timespan=${encodeURIComponent(once)}&api-version=2018-01-01`,
+    );
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.value[0].name.value, 'TCP Segments Sent');
   });

@@ -19,7 +19,15 @@ describe('the Azure SDK for Python', { timeout: 240_000 }, () => {
   let up: NwUp;
   let az: AzEnvironment;
   before(async () => {
-    up = await startNwUp({ dataDir: join(dir, 'data'), configPath: join(dir, 'config.json'), listen: '127.0.0.1:0', vmName: 'pyvm', resourceGroup: 'pyrg', location: 'pyloc', interfaceName: 'lo' });
+    up = await startNwUp({
+      dataDir: join(dir, 'data'),
+      configPath: join(dir, 'config.json'),
+      listen: '127.0.0.1:0',
+      vmName: 'pyvm',
+      resourceGroup: 'pyrg',
+      location: 'pyloc',
+      interfaceName: 'lo',
+    });
     // The SDK needs no API-profile workaround (that is az's); only trust and confinement.
     az = await AzEnvironment.create({ caBundle: up.certPath, withProfileWorkaround: false });
   });
@@ -29,19 +37,36 @@ describe('the Azure SDK for Python', { timeout: 240_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test("nw up --tls prints the az recipe with the certificate to trust", () => {
+  test('nw up --tls prints the az recipe with the certificate to trust', () => {
     const out = up.output();
     assert.ok(out.includes(`  export REQUESTS_CA_BUNDLE=${up.certPath}\n`), out);
     assert.ok(out.includes(`  az cloud register --name netwatcher --endpoint-resource-manager ${up.url}/\n`), out);
-    assert.ok(out.includes(`  az login --service-principal --username netwatcher --password "$(cat ${up.adminTokenPath})" --tenant ${SUB}\n`), out);
-    assert.equal(out.includes(readFileSync(up.adminTokenPath, 'utf8').trim()), false, 'the token itself is not printed');
+    assert.ok(
+      out.includes(
+        `  az login --service-principal --username netwatcher --password "$(cat ${up.adminTokenPath})" --tenant ${SUB}\n`,
+      ),
+      out,
+    );
+    assert.equal(
+      out.includes(readFileSync(up.adminTokenPath, 'utf8').trim()),
+      false,
+      'the token itself is not printed',
+    );
   });
 
   test('login, extension, create, get, status Running, stop, status Stopped, delete after stop, delete of a missing capture', async () => {
     const token = readFileSync(up.adminTokenPath, 'utf8').trim();
-    const r = await runTimed(DEBIAN_PYTHON, [join(AZ_SUPPORT_DIR, 'sdk_lifecycle.py'), up.url, token, SUB, 'pyrg', 'pyvm', 'pyloc'], az.env, { timeoutInMs: 180_000 });
+    const r = await runTimed(
+      DEBIAN_PYTHON,
+      [join(AZ_SUPPORT_DIR, 'sdk_lifecycle.py'), up.url, token, SUB, 'pyrg', 'pyvm', 'pyloc'],
+      az.env,
+      { timeoutInMs: 180_000 },
+    );
     assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
-    const steps = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+    const steps = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, any>);
     const at = (name: string, nth = 0) => {
       const s = steps.filter((x) => x.step === name)[nth];
       assert.ok(s, `step ${name} #${nth} ran: ${r.stdout}`);
@@ -50,10 +75,19 @@ describe('the Azure SDK for Python', { timeout: 240_000 }, () => {
     assert.equal(at('extension.create_or_update').provisioningState, 'Succeeded');
     assert.equal(at('extension.get').name, 'NetworkWatcherAgentLinux', 'AzureNetworkWatcherExtension finds the agent');
     assert.equal(at('packet_captures.create').provisioningState, 'Succeeded');
-    assert.match(at('packet_captures.create').storagePath, /\/network-watcher-logs\/subscriptions\/.+\/virtualmachines\/pyvm\/.+\.cap$/);
+    assert.match(
+      at('packet_captures.create').storagePath,
+      /\/network-watcher-logs\/subscriptions\/.+\/virtualmachines\/pyvm\/.+\.cap$/,
+    );
     assert.equal(at('packet_captures.get').timeLimitInSeconds, 60);
     assert.equal(at('packet_captures.get_status').packetCaptureStatus, 'Running');
-    assert.deepEqual(at('packet_captures.get_status').extra.filter((k: string) => ['packetsCaptured', 'bytesCaptured'].includes(k)).sort(), ['bytesCaptured', 'packetsCaptured'], "netwatcher's extra fields reach additional_properties");
+    assert.deepEqual(
+      at('packet_captures.get_status')
+        .extra.filter((k: string) => ['packetsCaptured', 'bytesCaptured'].includes(k))
+        .sort(),
+      ['bytesCaptured', 'packetsCaptured'],
+      "netwatcher's extra fields reach additional_properties",
+    );
     assert.equal(at('packet_captures.get_status', 1).packetCaptureStatus, 'Stopped');
     assert.equal(at('packet_captures.get_status', 1).stopReason, 'Manual');
     // Retry-After: 1 s, not azure-core's default 30 s between polls.

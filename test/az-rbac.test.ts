@@ -31,7 +31,9 @@ describe('service principals and role assignments with the real az', { timeout: 
   const transcript: string[] = [];
   const az = async (env: AzEnvironment, args: string[]): Promise<AzResult> => {
     const r = await runTimed(AZ_BIN, args, env.env, { timeoutInMs: 60_000 });
-    transcript.push(`$ az ${args.join(' ')}\n(exit ${r.code}, ${Math.round(r.durationInMs)} ms)\n${r.stdout.slice(0, 1500)}${r.stderr.slice(-1500)}`);
+    transcript.push(
+      `$ az ${args.join(' ')}\n(exit ${r.code}, ${Math.round(r.durationInMs)} ms)\n${r.stdout.slice(0, 1500)}${r.stderr.slice(-1500)}`,
+    );
     return r;
   };
   const azOk = async (env: AzEnvironment, args: string[]): Promise<any> => {
@@ -47,10 +49,28 @@ describe('service principals and role assignments with the real az', { timeout: 
   let bot: { appId: string; password: string; tenant: string; displayName: string };
 
   before(async () => {
-    server = spawn(process.execPath, [NW_BIN, 'server', '--tls-self-signed', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    server = spawn(
+      process.execPath,
+      [
+        NW_BIN,
+        'server',
+        '--tls-self-signed',
+        '--listen',
+        '127.0.0.1:0',
+        '--data-dir',
+        join(dir, 'data'),
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
-    server.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    server.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+    server.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    server.stderr!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     const deadline = Date.now() + 30_000;
     while (!/listening on (https:\/\/\S+)/.test(out)) {
       assert.ok(Date.now() < deadline && server.exitCode === null, `server did not start:\n${out}`);
@@ -73,9 +93,21 @@ describe('service principals and role assignments with the real az', { timeout: 
   test('create-for-rbac, az login --service-principal, az role assignment create/list/delete, refusal, reset', async (t) => {
     let finished = false;
     // On a failure the whole conversation is printed: what az sent and what it said.
-    t.after(() => { if (!finished) console.log(transcript.join('\n\n')); });
+    t.after(() => {
+      if (!finished) console.log(transcript.join('\n\n'));
+    });
     assert.equal((await nw(['login', '--server', url, '--token', adminToken, '--ca-file', caPath])).code, 0);
-    const created = await nw(['ad', 'sp', 'create-for-rbac', '--name', 'ci-bot', '--role', 'Network Contributor', '--scopes', SCOPE]);
+    const created = await nw([
+      'ad',
+      'sp',
+      'create-for-rbac',
+      '--name',
+      'ci-bot',
+      '--role',
+      'Network Contributor',
+      '--scopes',
+      SCOPE,
+    ]);
     assert.equal(created.code, 0, created.stderr);
     bot = JSON.parse(created.stdout);
     assert.deepEqual(Object.keys(bot).sort(), ['appId', 'displayName', 'password', 'tenant']);
@@ -84,33 +116,92 @@ describe('service principals and role assignments with the real az', { timeout: 
     assert.ok(listed.stdout.includes(bot.appId) && !listed.stdout.includes(bot.password));
 
     // The recipe of docs/sdk.md, plus one step for role assignments: az finds Microsoft Graph (here: the server) only in the cloud's config.
-    const graphStep = ['cloud', 'update', '--cloud-config', JSON.stringify({ endpoints: { microsoftGraphResourceId: `${url}/` } })];
+    const graphStep = [
+      'cloud',
+      'update',
+      '--cloud-config',
+      JSON.stringify({ endpoints: { microsoftGraphResourceId: `${url}/` } }),
+    ];
     const [register, select, adminLogin] = azLoginCommands(url, adminToken, SUB);
-    await Promise.all([asAdmin, asBot].map(async (env) => { await azOk(env, register!); await azOk(env, select!); await azOk(env, graphStep); }));
+    await Promise.all(
+      [asAdmin, asBot].map(async (env) => {
+        await azOk(env, register!);
+        await azOk(env, select!);
+        await azOk(env, graphStep);
+      }),
+    );
     await azOk(asAdmin, adminLogin!);
-    const login = await azOk(asBot, ['login', '--service-principal', '-u', bot.appId, '-p', bot.password, '--tenant', bot.tenant]);
+    const login = await azOk(asBot, [
+      'login',
+      '--service-principal',
+      '-u',
+      bot.appId,
+      '-p',
+      bot.password,
+      '--tenant',
+      bot.tenant,
+    ]);
     assert.equal(login[0].id, SUB);
     assert.equal(login[0].user.name, bot.appId);
 
     // As the admin: a second role by --assignee APPID (az asks Graph, i.e. the server, for the object id).
-    const reader = await azOk(asAdmin, ['role', 'assignment', 'create', '--assignee', bot.appId, '--role', 'Reader', '--scope', SCOPE]);
+    const reader = await azOk(asAdmin, [
+      'role',
+      'assignment',
+      'create',
+      '--assignee',
+      bot.appId,
+      '--role',
+      'Reader',
+      '--scope',
+      SCOPE,
+    ]);
     assert.equal(reader.principalType, 'ServicePrincipal');
     assert.equal(reader.scope, SCOPE);
     assert.match(reader.roleDefinitionId, /\/roleDefinitions\/acdd72a7-3385-48ef-bd42-f606fba81ae7$/);
     const both = await azOk(asAdmin, ['role', 'assignment', 'list', '--assignee', bot.appId, '--scope', SCOPE]);
     assert.deepEqual(both.map((a: any) => a.roleDefinitionName).sort(), ['Network Contributor', 'Reader']);
-    assert.ok(both.every((a: any) => a.principalName === bot.appId && a.principalId === reader.principalId), JSON.stringify(both));
+    assert.ok(
+      both.every((a: any) => a.principalName === bot.appId && a.principalId === reader.principalId),
+      JSON.stringify(both),
+    );
 
     // As the service principal: Network Contributor reads assignments but cannot make one.
     const seen = await azOk(asBot, ['role', 'assignment', 'list', '--scope', SCOPE]);
     assert.equal(seen.length, 2);
-    const refused = await az(asBot, ['role', 'assignment', 'create', '--assignee', bot.appId, '--role', 'Owner', '--scope', SCOPE]);
+    const refused = await az(asBot, [
+      'role',
+      'assignment',
+      'create',
+      '--assignee',
+      bot.appId,
+      '--role',
+      'Owner',
+      '--scope',
+      SCOPE,
+    ]);
     assert.notEqual(refused.code, 0);
-    assert.match(refused.stderr, /AuthorizationFailed|does not have authorization to perform action 'Microsoft.Authorization\/roleAssignments\/write' over scope/);
+    assert.match(
+      refused.stderr,
+      /AuthorizationFailed|does not have authorization to perform action 'Microsoft.Authorization\/roleAssignments\/write' over scope/,
+    );
 
-    await azOk(asAdmin, ['role', 'assignment', 'delete', '--assignee', bot.appId, '--role', 'Reader', '--scope', SCOPE]);
+    await azOk(asAdmin, [
+      'role',
+      'assignment',
+      'delete',
+      '--assignee',
+      bot.appId,
+      '--role',
+      'Reader',
+      '--scope',
+      SCOPE,
+    ]);
     const left = await azOk(asAdmin, ['role', 'assignment', 'list', '--assignee', bot.appId, '--scope', SCOPE]);
-    assert.deepEqual(left.map((a: any) => a.roleDefinitionName), ['Network Contributor']);
+    assert.deepEqual(
+      left.map((a: any) => a.roleDefinitionName),
+      ['Network Contributor'],
+    );
 
     // A new secret: az's cached access token of the old one stops working at once.
     const reset = await nw(['ad', 'sp', 'credential', 'reset', '--id', bot.appId]);

@@ -10,29 +10,50 @@ const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 function runBench(script: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${script} exited with ${code}: ${err}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${script} exited with ${code}: ${err}`)),
+    );
   });
 }
 
 interface FidelityJson {
-  results: Array<{ capturer: string; load: string; captured: number; kernelReceived: number | null; cpu: { captureProcess: number | null; agent: number | null } }>;
-  comparisons: Array<{ capturer: string; shareVsBareB: { median: number } | null; cpuVsBareB: { median: number } | null; finishCpuSecondsPerGB: { median: number } | null }>;
+  results: Array<{
+    capturer: string;
+    load: string;
+    captured: number;
+    kernelReceived: number | null;
+    cpu: { captureProcess: number | null; agent: number | null };
+  }>;
+  comparisons: Array<{
+    capturer: string;
+    shareVsBareB: { median: number } | null;
+    cpuVsBareB: { median: number } | null;
+    finishCpuSecondsPerGB: { median: number } | null;
+  }>;
   hashRate: { gbPerCpuSecond: number; shaExtensions: boolean };
   failures: string[];
 }
 
 test('bench/capture-fidelity --short produces shares and CPU figures for the engine and bare tcpdump -B', async () => {
-  const report = JSON.parse(await runBench('bench/capture-fidelity/run.ts', ['--short', '--json', '--snap', '96'])) as FidelityJson;
+  const report = JSON.parse(
+    await runBench('bench/capture-fidelity/run.ts', ['--short', '--json', '--snap', '96']),
+  ) as FidelityJson;
   assert.deepEqual([...new Set(report.results.map((r) => r.capturer))].sort(), ['agent', 'bare-B']);
   assert.deepEqual([...new Set(report.results.map((r) => r.load))].sort(), ['tcp', 'udp']);
   for (const r of report.results) {
-    assert.ok(r.captured > 0 && (r.kernelReceived ?? 0) >= r.captured, `${r.capturer} ${r.load}: ${r.captured} of ${r.kernelReceived}`);
+    assert.ok(
+      r.captured > 0 && (r.kernelReceived ?? 0) >= r.captured,
+      `${r.capturer} ${r.load}: ${r.captured} of ${r.kernelReceived}`,
+    );
     assert.ok(r.cpu.captureProcess !== null && r.cpu.captureProcess >= 0);
     if (r.capturer === 'agent') assert.ok(r.cpu.agent !== null && r.cpu.agent >= 0);
   }
@@ -51,7 +72,10 @@ test('bench/agent-idle --short measures the idle agent beside node_exporter', as
   const report = JSON.parse(await runBench('bench/agent-idle/run.ts', ['--short', '--json'])) as {
     figures: Array<{ name: string; cpuPercent: number | null; residentMiB: number | null }>;
   };
-  assert.deepEqual(report.figures.map((f) => f.name), ['agent', 'node_exporter']);
+  assert.deepEqual(
+    report.figures.map((f) => f.name),
+    ['agent', 'node_exporter'],
+  );
   for (const f of report.figures) {
     assert.ok(f.cpuPercent !== null && f.cpuPercent >= 0, `${f.name} cpu`);
     assert.ok(f.residentMiB !== null && f.residentMiB > 1, `${f.name} memory`);

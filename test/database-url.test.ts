@@ -15,7 +15,11 @@ import { TEST_DATABASE_URL, postgresAvailable } from '../src/store/testing/engin
 import { NW_BIN, REPO_ROOT, stopProcess } from './lab/lab.js';
 
 /** A fresh, empty database and its URL. */
-async function freshDatabase(): Promise<{ url: string; query(sql: string): Promise<Array<Record<string, unknown>>>; drop(): Promise<void> }> {
+async function freshDatabase(): Promise<{
+  url: string;
+  query(sql: string): Promise<Array<Record<string, unknown>>>;
+  drop(): Promise<void>;
+}> {
   const name = `nw_dburl_${process.pid}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await admin.connect();
@@ -45,13 +49,22 @@ describe('NW_DATABASE_URL', { timeout: 180_000 }, async () => {
   });
 
   const run = async (args: string[], databaseUrl: string, ready: RegExp): Promise<string> => {
-    const env = { ...process.env, HOME: home, NW_DATABASE_URL: databaseUrl, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` } as NodeJS.ProcessEnv;
+    const env = {
+      ...process.env,
+      HOME: home,
+      NW_DATABASE_URL: databaseUrl,
+      PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}`,
+    } as NodeJS.ProcessEnv;
     delete env.NW_CONFIG;
     const child = spawn(process.execPath, [NW_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let out = '';
-    child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     const deadline = Date.now() + 90_000;
     while (!ready.test(out)) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nw ${args[0]} did not get ready:\n${out}`);
@@ -65,9 +78,17 @@ describe('NW_DATABASE_URL', { timeout: 180_000 }, async () => {
     const db = await freshDatabase();
     try {
       const dataDir = join(home, 'server');
-      await run(['server', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'warn'], db.url, /listening on http/);
+      await run(
+        ['server', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'warn'],
+        db.url,
+        /listening on http/,
+      );
       const rows = await db.query(`SELECT name FROM resources WHERE type = 'storageAccount'`);
-      assert.deepEqual(rows.map((r) => r.name), ['nwlocal'], 'the default storage account is in PostgreSQL');
+      assert.deepEqual(
+        rows.map((r) => r.name),
+        ['nwlocal'],
+        'the default storage account is in PostgreSQL',
+      );
       assert.equal(existsSync(join(dataDir, 'db')), false, 'no embedded database was made');
     } finally {
       await db.drop();
@@ -78,9 +99,28 @@ describe('NW_DATABASE_URL', { timeout: 180_000 }, async () => {
     const db = await freshDatabase();
     try {
       const dataDir = join(home, 'up');
-      await run(['up', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--vm-name', 'dburlhost', '--interface', 'lo', '--capture-root', join(home, 'captures')], db.url, /^ready$/m);
+      await run(
+        [
+          'up',
+          '--listen',
+          '127.0.0.1:0',
+          '--data-dir',
+          dataDir,
+          '--vm-name',
+          'dburlhost',
+          '--interface',
+          'lo',
+          '--capture-root',
+          join(home, 'captures'),
+        ],
+        db.url,
+        /^ready$/m,
+      );
       const rows = await db.query(`SELECT name FROM resources WHERE type = 'vm'`);
-      assert.deepEqual(rows.map((r) => r.name), ['dburlhost']);
+      assert.deepEqual(
+        rows.map((r) => r.name),
+        ['dburlhost'],
+      );
       assert.equal(existsSync(join(dataDir, 'db')), false, 'no embedded database was made');
     } finally {
       await db.drop();

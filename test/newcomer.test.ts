@@ -31,7 +31,10 @@ function section(title: string): string {
 function shellBlocks(text: string): string[][] {
   return [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => {
     const joined = m[1]!.replace(/\\\n\s*/g, '');
-    return joined.split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
+    return joined
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0 && !l.startsWith('#'));
   });
 }
 
@@ -81,15 +84,23 @@ describe('the newcomer path of README.md', { timeout: 420_000 }, () => {
   const run = async (line: string) => {
     const words = shellWords(line).map(fill);
     assert.equal(words[0], 'nw', line);
-    const r = await lab.srv.exec('env', [...envArgs(), process.execPath, NW_BIN, ...words.slice(1)], { timeoutInMs: 120_000 });
+    const r = await lab.srv.exec('env', [...envArgs(), process.execPath, NW_BIN, ...words.slice(1)], {
+      timeoutInMs: 120_000,
+    });
     assert.equal(r.exitCode, 0, `${words.join(' ')}\n${r.stdout}\n${r.stderr}`);
     return r.stdout;
   };
   const spawnOn = (ns: TestNamespace, words: string[]) => {
     let out = '';
-    const child = ns.spawn('env', [...envArgs(), process.execPath, NW_BIN, ...words.slice(1)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
+    const child = ns.spawn('env', [...envArgs(), process.execPath, NW_BIN, ...words.slice(1)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     processes.push(child);
     return { child, output: () => out };
   };
@@ -97,7 +108,8 @@ describe('the newcomer path of README.md', { timeout: 420_000 }, () => {
     const started = spawnOn(lab.srv, words);
     const deadline = Date.now() + 120_000;
     while (!/^ready$/m.test(started.output())) {
-      if (started.child.exitCode !== null || Date.now() > deadline) throw new Error(`${words.join(' ')} did not get ready:\n${started.output()}`);
+      if (started.child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`${words.join(' ')} did not get ready:\n${started.output()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     return started;
@@ -111,13 +123,17 @@ describe('the newcomer path of README.md', { timeout: 420_000 }, () => {
     const agent = spawnOn(ns, words);
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const vm = JSON.parse(await run(`nw vm show --resource-group ${rg} --name ${vmName}`)) as { netwatcher?: { agentConnected?: boolean } };
+      const vm = JSON.parse(await run(`nw vm show --resource-group ${rg} --name ${vmName}`)) as {
+        netwatcher?: { agentConnected?: boolean };
+      };
       if (vm.netwatcher?.agentConnected === true) return agent;
-      if (agent.child.exitCode !== null || Date.now() > deadline) throw new Error(`agent of ${vmName} did not connect:\n${agent.output()}`);
+      if (agent.child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`agent of ${vmName} did not connect:\n${agent.output()}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   };
-  const assertPcap = (file: string) => assert.ok(Array.isArray(readPcapBuffer(readFileSync(join(home, file))).records), file);
+  const assertPcap = (file: string) =>
+    assert.ok(Array.isArray(readPcapBuffer(readFileSync(join(home, file))).records), file);
 
   before(async () => {
     lab = await Lab.create();
@@ -133,7 +149,10 @@ describe('the newcomer path of README.md', { timeout: 420_000 }, () => {
 
   test('the Quick start is two commands, and install.sh ends by running nw up', () => {
     const [quick] = shellBlocks(section('Quick start'));
-    assert.deepEqual(quick!.map((l) => l.replace(/\s+#\s.*$/, '')), ['bash install.sh', 'bash test.sh']);
+    assert.deepEqual(
+      quick!.map((l) => l.replace(/\s+#\s.*$/, '')),
+      ['bash install.sh', 'bash test.sh'],
+    );
     const install = readFileSync(join(REPO_ROOT, 'install.sh'), 'utf8').trim().split('\n');
     assert.equal(install[install.length - 1], 'exec ./bin/nw.js up "$@"');
   });
@@ -141,7 +160,11 @@ describe('the newcomer path of README.md', { timeout: 420_000 }, () => {
   test('the tour on this host, a second agent on this machine, then a second host', async () => {
     // The tour's first four blocks (seed 002's alert commands follow; test/alerts-* cover them).
     const blocks = shellBlocks(section('A tour')).slice(0, 4);
-    assert.match(blocks[3]?.[0] ?? '', /vm-name web2/, 'this host, a second agent, nw up for other hosts, the second host');
+    assert.match(
+      blocks[3]?.[0] ?? '',
+      /vm-name web2/,
+      'this host, a second agent, nw up for other hosts, the second host',
+    );
     const [thisHost, secondAgent, reachable, secondHost] = blocks as [string[], string[], string[], string[]];
 
     // What install.sh ends with.
@@ -168,7 +191,10 @@ describe('the newcomer path of README.md', { timeout: 420_000 }, () => {
 
     const [set2, ...rest2] = secondHost;
     const setOutput = await run(set2!);
-    assert.match(String(JSON.parse(setOutput).installCommand), /^nw agent --server https:\/\/10\.0\.0\.1:8817 .*--ca-sha256 [0-9a-f]{64}/);
+    assert.match(
+      String(JSON.parse(setOutput).installCommand),
+      /^nw agent --server https:\/\/10\.0\.0\.1:8817 .*--ca-sha256 [0-9a-f]{64}/,
+    );
     await install(setOutput, web2.ns, 'web2');
     for (const line of rest2) await run(line);
     assertPcap('web2.cap');

@@ -21,27 +21,66 @@ const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'portal');
 
 /** tshark's TCP conversations of a file: frames each way (`-z conv,tcp`) and exact bytes each way (per-frame lengths summed by stream). */
-async function tsharkTcpConversations(file: string): Promise<Map<string, { a: string; b: string; framesAToB: number; framesBToA: number; bytesAToB: number; bytesBToA: number }>> {
-  const fields = await runCommand('tshark', ['-r', file, '-T', 'fields', '-E', 'separator=,', '-Y', 'tcp', '-e', 'tcp.stream', '-e', 'ip.src', '-e', 'tcp.srcport', '-e', 'ip.dst', '-e', 'tcp.dstport', '-e', 'frame.len']);
+async function tsharkTcpConversations(
+  file: string,
+): Promise<
+  Map<string, { a: string; b: string; framesAToB: number; framesBToA: number; bytesAToB: number; bytesBToA: number }>
+> {
+  const fields = await runCommand('tshark', [
+    '-r',
+    file,
+    '-T',
+    'fields',
+    '-E',
+    'separator=,',
+    '-Y',
+    'tcp',
+    '-e',
+    'tcp.stream',
+    '-e',
+    'ip.src',
+    '-e',
+    'tcp.srcport',
+    '-e',
+    'ip.dst',
+    '-e',
+    'tcp.dstport',
+    '-e',
+    'frame.len',
+  ]);
   assert.equal(fields.code, 0, fields.stderr);
-  const byStream = new Map<string, { a: string; b: string; framesAToB: number; framesBToA: number; bytesAToB: number; bytesBToA: number }>();
+  const byStream = new Map<
+    string,
+    { a: string; b: string; framesAToB: number; framesBToA: number; bytesAToB: number; bytesBToA: number }
+  >();
   for (const line of fields.stdout.trim().split('\n').filter(Boolean)) {
     const [stream, src, sport, dst, dport, len] = line.split(',');
     const from = `${src}:${sport}`;
     const to = `${dst}:${dport}`;
     let c = byStream.get(stream!);
     if (!c) byStream.set(stream!, (c = { a: from, b: to, framesAToB: 0, framesBToA: 0, bytesAToB: 0, bytesBToA: 0 }));
-    if (from === c.a) { c.framesAToB++; c.bytesAToB += Number(len); } else { c.framesBToA++; c.bytesBToA += Number(len); }
+    if (from === c.a) {
+      c.framesAToB++;
+      c.bytesAToB += Number(len);
+    } else {
+      c.framesBToA++;
+      c.bytesBToA += Number(len);
+    }
   }
   // The same frame counts from tshark's own conversation table (`<-` is B→A, `->` is A→B).
   const conv = await runCommand('tshark', ['-r', file, '-q', '-z', 'conv,tcp']);
   assert.equal(conv.code, 0, conv.stderr);
   const table = new Map<string, { framesAToB: number; framesBToA: number }>();
-  for (const m of conv.stdout.matchAll(/^(\S+:\d+)\s+<->\s+(\S+:\d+)\s+([\d,]+)\s+[\d,]+ \S+\s+([\d,]+)\s+[\d,]+ \S+/gm)) {
+  for (const m of conv.stdout.matchAll(
+    /^(\S+:\d+)\s+<->\s+(\S+:\d+)\s+([\d,]+)\s+[\d,]+ \S+\s+([\d,]+)\s+[\d,]+ \S+/gm,
+  )) {
     const key = [m[1]!, m[2]!].sort().join(' ');
     table.set(key, { framesBToA: Number(m[3]!.replace(/,/g, '')), framesAToB: Number(m[4]!.replace(/,/g, '')) });
   }
-  const out = new Map<string, { a: string; b: string; framesAToB: number; framesBToA: number; bytesAToB: number; bytesBToA: number }>();
+  const out = new Map<
+    string,
+    { a: string; b: string; framesAToB: number; framesBToA: number; bytesAToB: number; bytesBToA: number }
+  >();
   for (const c of byStream.values()) {
     const key = [c.a, c.b].sort().join(' ');
     const t = table.get(key);
@@ -91,9 +130,13 @@ describe('portal in headless Chromium', { timeout: 300_000 }, () => {
   test('sign in, create a capture through the form, watch it run and stop, analyse it and download it, sign out', async () => {
     // The page loads nothing from anywhere but this server (the CSP would block it anyway).
     const foreign: string[] = [];
-    page.on('request', (r) => { if (!r.url().startsWith(lab.serverUrl)) foreign.push(r.url()); });
+    page.on('request', (r) => {
+      if (!r.url().startsWith(lab.serverUrl)) foreign.push(r.url());
+    });
     const cspViolations: string[] = [];
-    page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+    });
 
     await page.goto(`${lab.serverUrl}/`);
     await page.getByLabel('Admin token').fill('not-the-token');
@@ -136,11 +179,17 @@ describe('portal in headless Chromium', { timeout: 300_000 }, () => {
     await page.getByRole('button', { name: 'Start capture' }).click();
     const timeError = page.locator('#pc-time-error');
     await timeError.waitFor();
-    assert.match((await timeError.textContent()) ?? '', /^InvalidRequestContent: PacketCapture: property 'properties\.timeLimitInSeconds' is invalid/);
+    assert.match(
+      (await timeError.textContent()) ?? '',
+      /^InvalidRequestContent: PacketCapture: property 'properties\.timeLimitInSeconds' is invalid/,
+    );
     await shot('04-capture-form-api-error');
     await page.getByLabel('Time limit (seconds)').fill('8');
     await page.getByRole('button', { name: 'Start capture' }).click();
-    await page.getByRole('status').filter({ hasText: `Capture ${captureName} created` }).waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Capture ${captureName} created` })
+      .waitFor();
 
     // Running, with traffic the filter keeps (TCP to port 80) and traffic it drops (8080, UDP).
     await page.getByRole('link', { name: 'See it running' }).click();
@@ -158,10 +207,18 @@ describe('portal in headless Chromium', { timeout: 300_000 }, () => {
     await shot('06-captures-stopped');
 
     // The file, downloaded through the portal, is the stored one.
-    const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('link', { name: 'Download' }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      row.getByRole('link', { name: 'Download' }).click(),
+    ]);
     const file = join(lab.workDir, 'portal.cap');
     await download.saveAs(file);
-    const status = (await lab.api('POST', `/subscriptions/${SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/NetworkWatcher_westcentralus/packetCaptures/${captureName}/queryStatus`)).body as { instances: Array<{ file: { sha256: string } }> };
+    const status = (
+      await lab.api(
+        'POST',
+        `/subscriptions/${SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/NetworkWatcher_westcentralus/packetCaptures/${captureName}/queryStatus`,
+      )
+    ).body as { instances: Array<{ file: { sha256: string } }> };
     assert.equal(createHash('sha256').update(readFileSync(file)).digest('hex'), status.instances[0]!.file.sha256);
     const expected = await tsharkTcpConversations(file);
     assert.equal(expected.size, 4, 'the four connections to port 80, nothing else');
@@ -175,26 +232,53 @@ describe('portal in headless Chromium', { timeout: 300_000 }, () => {
     await page.getByRole('tab', { name: 'Conversations' }).click();
     const table = page.locator('table[data-table="conversations-tcp"]');
     await table.waitFor();
-    const shown = await table.locator('tbody tr').evaluateAll((rows) => rows.map((r) => Object.fromEntries([...r.querySelectorAll('td')].map((td) => [td.dataset.col, td.dataset.value]))));
+    const shown = await table
+      .locator('tbody tr')
+      .evaluateAll((rows) =>
+        rows.map((r) =>
+          Object.fromEntries([...r.querySelectorAll('td')].map((td) => [td.dataset.col, td.dataset.value])),
+        ),
+      );
     assert.equal(shown.length, expected.size);
     for (const r of shown) {
       const key = `${r.addressA}:${r.portA} ${r.addressB}:${r.portB}`;
       const t = expected.get(key);
       assert.ok(t, `tshark has the conversation ${key} with A the first sender`);
       assert.deepEqual(
-        [Number(r.packetsAToB), Number(r.bytesAToB), Number(r.packetsBToA), Number(r.bytesBToA), Number(r.packets), Number(r.bytes)],
-        [t.framesAToB, t.bytesAToB, t.framesBToA, t.bytesBToA, t.framesAToB + t.framesBToA, t.bytesAToB + t.bytesBToA], key);
+        [
+          Number(r.packetsAToB),
+          Number(r.bytesAToB),
+          Number(r.packetsBToA),
+          Number(r.bytesBToA),
+          Number(r.packets),
+          Number(r.bytes),
+        ],
+        [t.framesAToB, t.bytesAToB, t.framesBToA, t.bytesBToA, t.framesAToB + t.framesBToA, t.bytesAToB + t.bytesBToA],
+        key,
+      );
     }
     // Sortable and filterable.
     await table.getByRole('button', { name: /^Port A/ }).click();
-    const portsA = await table.locator('td[data-col="portA"]').evaluateAll((tds) => tds.map((td) => Number((td as unknown as { dataset: Record<string, string> }).dataset.value)));
-    assert.deepEqual(portsA, [...portsA].sort((x, y) => y - x), 'sorted by port A, descending');
+    const portsA = await table
+      .locator('td[data-col="portA"]')
+      .evaluateAll((tds) =>
+        tds.map((td) => Number((td as unknown as { dataset: Record<string, string> }).dataset.value)),
+      );
+    assert.deepEqual(
+      portsA,
+      [...portsA].sort((x, y) => y - x),
+      'sorted by port A, descending',
+    );
     const onePort = String(portsA[0]);
     await page.getByLabel('Filter rows').fill(onePort);
     assert.equal(await table.locator('tbody tr').count(), 1);
     await shot('08-viewer-conversations');
     await page.getByLabel('Filter rows').fill('');
-    for (const [tab, name] of [['I/O graph', '09-viewer-io'], ['Protocols', '10-viewer-protocols'], ['TCP health', '11-viewer-tcp']] as const) {
+    for (const [tab, name] of [
+      ['I/O graph', '09-viewer-io'],
+      ['Protocols', '10-viewer-protocols'],
+      ['TCP health', '11-viewer-tcp'],
+    ] as const) {
       await page.getByRole('tab', { name: tab }).click();
       await page.locator('#tab-panel > *').first().waitFor();
       await shot(name);
@@ -212,17 +296,44 @@ describe('portal in headless Chromium', { timeout: 300_000 }, () => {
     await page.getByRole('button', { name: 'Apply' }).click();
     const conn = [...expected.values()].find((c) => c.a.endsWith(`:${firstPort}`))!;
     const want = conn.framesAToB + conn.framesBToA;
-    await page.getByRole('status').filter({ hasText: `${want} of ` }).waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `${want} of ` })
+      .waitFor();
     assert.equal(await page.locator('table[data-table="packets"] tbody tr').count(), want);
     await page.locator('table[data-table="packets"] tbody tr').first().getByRole('button').click();
-    await page.getByText(/^tcp\b/).first().waitFor();
+    await page
+      .getByText(/^tcp\b/)
+      .first()
+      .waitFor();
     await shot('12-viewer-packets', false);
-    const [subset] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download matching packets (pcap)' }).click()]);
+    const [subset] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download matching packets (pcap)' }).click(),
+    ]);
     const subsetFile = join(lab.workDir, 'subset.cap');
     await subset.saveAs(subsetFile);
     const all = await runCommand('tshark', ['-r', subsetFile, '-T', 'fields', '-e', 'frame.number']);
-    const matching = await runCommand('tshark', ['-r', subsetFile, '-Y', displayFilter, '-T', 'fields', '-e', 'frame.number']);
-    const inOriginal = await runCommand('tshark', ['-r', file, '-Y', displayFilter, '-T', 'fields', '-e', 'frame.number']);
+    const matching = await runCommand('tshark', [
+      '-r',
+      subsetFile,
+      '-Y',
+      displayFilter,
+      '-T',
+      'fields',
+      '-e',
+      'frame.number',
+    ]);
+    const inOriginal = await runCommand('tshark', [
+      '-r',
+      file,
+      '-Y',
+      displayFilter,
+      '-T',
+      'fields',
+      '-e',
+      'frame.number',
+    ]);
     const lines = (s: string) => s.trim().split('\n').filter(Boolean).length;
     assert.equal(lines(all.stdout), want, 'the subset holds the matching packets');
     assert.equal(lines(matching.stdout), want, 'and only them');
@@ -239,10 +350,19 @@ describe('portal in headless Chromium', { timeout: 300_000 }, () => {
     // A change without the CSRF token is refused, even from the signed-in page itself.
     const refused = await page.evaluate(async (path) => {
       const res = await fetch(`${path}?api-version=2024-05-01`, { method: 'DELETE', credentials: 'same-origin' });
-      return { status: res.status, body: await res.json() as { error: { code: string } } };
+      return { status: res.status, body: (await res.json()) as { error: { code: string } } };
     }, `/subscriptions/${SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/NetworkWatcher_westcentralus/packetCaptures/${captureName}`);
     assert.deepEqual([refused.status, refused.body.error.code], [403, 'Forbidden']);
-    assert.equal((await lab.api('GET', `/subscriptions/${SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/NetworkWatcher_westcentralus/packetCaptures/${captureName}`)).status, 200, 'the capture is still there');
+    assert.equal(
+      (
+        await lab.api(
+          'GET',
+          `/subscriptions/${SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/NetworkWatcher_westcentralus/packetCaptures/${captureName}`,
+        )
+      ).status,
+      200,
+      'the capture is still there',
+    );
     const cookies = await page.context().cookies();
     const session = cookies.find((c) => c.name === 'nw_session');
     assert.ok(session, 'the session cookie');
@@ -254,7 +374,10 @@ describe('portal in headless Chromium', { timeout: 300_000 }, () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
     await shot('15-signed-out');
-    const after = await fetch(`${lab.serverUrl}/subscriptions/${SUB}/providers/Microsoft.Compute/virtualMachines?api-version=2024-05-01`, { headers: { cookie: `nw_session=${session.value}` } });
+    const after = await fetch(
+      `${lab.serverUrl}/subscriptions/${SUB}/providers/Microsoft.Compute/virtualMachines?api-version=2024-05-01`,
+      { headers: { cookie: `nw_session=${session.value}` } },
+    );
     assert.equal(after.status, 401);
 
     assert.deepEqual(foreign, [], 'nothing loaded from another origin');
@@ -263,29 +386,95 @@ describe('portal in headless Chromium', { timeout: 300_000 }, () => {
 
   test('alert rules show their history and the captures their alerts started; endpoints show their runs', async () => {
     const vmaId = `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/vma`;
-    const endpoint = await lab.nwJson(['network', 'watcher', 'alert-capture', 'create', '--name', 'portalEndpoint', '--capture-name', 'alertcap', '--time-limit', '3', '--session-limit', '10', '--storage-account', 'nwlocal']);
-    await lab.nwJson(['monitor', 'action-group', 'create', '--name', 'PortalAG', '--resource-group', rg, '--action', 'webhook', 'capture', String(endpoint.url), 'usecommonalertschema']);
-    await lab.nwJson(['monitor', 'metrics', 'alert', 'create', '--name', 'PortalBurst', '--resource-group', rg, '--scopes', vmaId,
-      '--condition', 'total TCP Segments Sent > 20', '--window-size', '5s', '--evaluation-frequency', '1s', '--action', 'PortalAG', '--description', 'a burst of TCP']);
+    const endpoint = await lab.nwJson([
+      'network',
+      'watcher',
+      'alert-capture',
+      'create',
+      '--name',
+      'portalEndpoint',
+      '--capture-name',
+      'alertcap',
+      '--time-limit',
+      '3',
+      '--session-limit',
+      '10',
+      '--storage-account',
+      'nwlocal',
+    ]);
+    await lab.nwJson([
+      'monitor',
+      'action-group',
+      'create',
+      '--name',
+      'PortalAG',
+      '--resource-group',
+      rg,
+      '--action',
+      'webhook',
+      'capture',
+      String(endpoint.url),
+      'usecommonalertschema',
+    ]);
+    await lab.nwJson([
+      'monitor',
+      'metrics',
+      'alert',
+      'create',
+      '--name',
+      'PortalBurst',
+      '--resource-group',
+      rg,
+      '--scopes',
+      vmaId,
+      '--condition',
+      'total TCP Segments Sent > 20',
+      '--window-size',
+      '5s',
+      '--evaluation-frequency',
+      '1s',
+      '--action',
+      'PortalAG',
+      '--description',
+      'a burst of TCP',
+    ]);
     const runsPath = `${String(endpoint.id)}/runs`;
     let runs: Array<{ captureId?: string | null }> = [];
     try {
-      await lab.waitFor(async () => {
-        await runFlows(a, Array.from({ length: 10 }, () => ({ proto: 'tcp' as const, host: '10.0.0.4', port: 80 })));
-        runs = ((await lab.api('GET', runsPath)).body as { value?: Array<{ captureId?: string | null }> }).value ?? [];
-        return runs.some((r) => r.captureId);
-      }, 60_000, 'the alert to start a capture');
+      await lab.waitFor(
+        async () => {
+          await runFlows(
+            a,
+            Array.from({ length: 10 }, () => ({ proto: 'tcp' as const, host: '10.0.0.4', port: 80 })),
+          );
+          runs =
+            ((await lab.api('GET', runsPath)).body as { value?: Array<{ captureId?: string | null }> }).value ?? [];
+          return runs.some((r) => r.captureId);
+        },
+        60_000,
+        'the alert to start a capture',
+      );
     } catch (error) {
       const alerts = (await lab.api('GET', `/subscriptions/${SUB}/providers/Microsoft.AlertsManagement/alerts`)).body;
-      throw new Error(`${(error as Error).message}\nruns: ${JSON.stringify(runs)}\nalerts: ${JSON.stringify(alerts).slice(0, 2000)}`);
+      throw new Error(
+        `${(error as Error).message}\nruns: ${JSON.stringify(runs)}\nalerts: ${JSON.stringify(alerts).slice(0, 2000)}`,
+      );
     }
 
     await page.goto(`${lab.serverUrl}/#/alerts`);
     await page.getByLabel('Admin token').fill(lab.adminToken);
     await page.getByRole('button', { name: 'Sign in' }).click();
     const rule = page.locator('article', { has: page.getByRole('heading', { name: /PortalBurst/ }) });
-    await rule.getByText('Total TCP Segments Sent GreaterThan 20').or(rule.getByText(/TCP Segments Sent/)).first().waitFor();
-    await rule.locator('tbody tr', { hasText: 'vma' }).getByText(/Fired|Resolved/).first().waitFor({ timeout: 20_000 });
+    await rule
+      .getByText('Total TCP Segments Sent GreaterThan 20')
+      .or(rule.getByText(/TCP Segments Sent/))
+      .first()
+      .waitFor();
+    await rule
+      .locator('tbody tr', { hasText: 'vma' })
+      .getByText(/Fired|Resolved/)
+      .first()
+      .waitFor({ timeout: 20_000 });
     await rule.getByRole('link', { name: 'alertcap' }).first().waitFor({ timeout: 20_000 });
     await shot('16-alert-rules-with-history');
 

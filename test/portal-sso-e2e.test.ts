@@ -14,7 +14,13 @@ import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { startServer, type RunningServer } from '../src/server/index.js';
 import { READER_ROLE_ID } from '../src/server/rbac/index.js';
-import { newSigningKey, PORTAL_CLIENT_ID, startTestOidcProvider, TEST_AUDIENCE, type TestOidcProvider } from '../src/server/testing/oidc-provider.js';
+import {
+  newSigningKey,
+  PORTAL_CLIENT_ID,
+  startTestOidcProvider,
+  TEST_AUDIENCE,
+  type TestOidcProvider,
+} from '../src/server/testing/oidc-provider.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 
@@ -22,7 +28,10 @@ async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); });
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
   });
 }
 
@@ -34,16 +43,34 @@ describe('portal sign-in through the identity provider in headless Chromium', { 
 
   before(async () => {
     const port = await freePort();
-    provider = await startTestOidcProvider({ keys: [await newSigningKey('e2e-key')], portalRedirectUris: [`http://127.0.0.1:${port}/portal/api/sso/callback`] });
+    provider = await startTestOidcProvider({
+      keys: [await newSigningKey('e2e-key')],
+      portalRedirectUris: [`http://127.0.0.1:${port}/portal/api/sso/callback`],
+    });
     server = await startServer({
-      listenHost: '127.0.0.1', listenPort: port, dataDir, defaultLocation: 'local', subscriptionId: SUB, logLevel: 'silent',
+      listenHost: '127.0.0.1',
+      listenPort: port,
+      dataDir,
+      defaultLocation: 'local',
+      subscriptionId: SUB,
+      logLevel: 'silent',
       oidc: { issuer: provider.issuer, audience: TEST_AUDIENCE, clientId: PORTAL_CLIENT_ID },
     });
     // Signed in is not allowed: the user acts with the roles assigned to its oid (Reader, here).
-    const assignment = await fetch(`${server.url}/subscriptions/${SUB}/providers/Microsoft.Authorization/roleAssignments/5a1e0000-0000-4000-8000-0000000000e2?api-version=2022-04-01`, {
-      method: 'PUT', headers: { Authorization: `Bearer ${server.adminToken}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ properties: { roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${READER_ROLE_ID}`, principalId: '11111111-aaaa-4aaa-8aaa-111111111111', principalType: 'User' } }),
-    });
+    const assignment = await fetch(
+      `${server.url}/subscriptions/${SUB}/providers/Microsoft.Authorization/roleAssignments/5a1e0000-0000-4000-8000-0000000000e2?api-version=2022-04-01`,
+      {
+        method: 'PUT',
+        headers: { Authorization: `Bearer ${server.adminToken}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          properties: {
+            roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${READER_ROLE_ID}`,
+            principalId: '11111111-aaaa-4aaa-8aaa-111111111111',
+            principalType: 'User',
+          },
+        }),
+      },
+    );
     assert.equal(assignment.status, 201, await assignment.text());
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
   });
@@ -66,11 +93,17 @@ describe('portal sign-in through the identity provider in headless Chromium', { 
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.waitForURL(`${server.url}/`, { timeout: 20_000 });
     await page.getByText('Alice Admin', { exact: true }).waitFor({ timeout: 20_000 });
-    const status = await page.evaluate(async (path) => (await fetch(path)).status, `/subscriptions/${SUB}/providers/Microsoft.Network/networkWatchers?api-version=2022-01-01`);
+    const status = await page.evaluate(
+      async (path) => (await fetch(path)).status,
+      `/subscriptions/${SUB}/providers/Microsoft.Network/networkWatchers?api-version=2022-01-01`,
+    );
     assert.equal(status, 200, "the user's session reads the API");
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('link', { name: 'Sign in with your organisation' }).waitFor();
-    const after = await page.evaluate(async (path) => (await fetch(path)).status, `/subscriptions/${SUB}/providers/Microsoft.Network/networkWatchers?api-version=2022-01-01`);
+    const after = await page.evaluate(
+      async (path) => (await fetch(path)).status,
+      `/subscriptions/${SUB}/providers/Microsoft.Network/networkWatchers?api-version=2022-01-01`,
+    );
     assert.equal(after, 401);
     await page.close();
   });

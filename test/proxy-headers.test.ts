@@ -17,15 +17,37 @@ const SUB = '00000000-0000-0000-0000-000000000000';
 const HOSTILE = { host: 'evil.example:8817', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' };
 
 /** A request with headers fetch will not let us set (Host). */
-function call(server: RunningServer, method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
+function call(
+  server: RunningServer,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: unknown,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
   const url = new URL(`${path}?api-version=2022-01-01`, server.url);
   const text = body === undefined ? '' : JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers: { Authorization: `Bearer ${server.adminToken}`, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)), ...headers } }, (res) => {
-      let data = '';
-      res.on('data', (d: Buffer) => { data += d.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data ? JSON.parse(data) : null }));
-    });
+    const req = request(
+      url,
+      {
+        method,
+        headers: {
+          Authorization: `Bearer ${server.adminToken}`,
+          'Content-Type': 'application/json',
+          'Content-Length': String(Buffer.byteLength(text)),
+          ...headers,
+        },
+      },
+      (res) => {
+        let data = '';
+        res.on('data', (d: Buffer) => {
+          data += d.toString();
+        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data ? JSON.parse(data) : null }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(text);
   });
@@ -36,7 +58,9 @@ function shellWords(line: string): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const child = spawn('/bin/sh', ['-c', `printf '%s\\0' ${line}`], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     child.on('error', reject);
     child.on('close', () => resolve(out.split('\0').slice(0, -1)));
   });
@@ -48,12 +72,28 @@ describe('proxy headers', () => {
   const start = async (extra: Partial<ServerConfig> = {}) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'nw-proxy-'));
     dirs.push(dataDir);
-    const server = await startServer({ listenHost: '127.0.0.1', listenPort: 0, dataDir, defaultLocation: 'westcentralus', subscriptionId: SUB, logLevel: 'silent', ...extra });
+    const server = await startServer({
+      listenHost: '127.0.0.1',
+      listenPort: 0,
+      dataDir,
+      defaultLocation: 'westcentralus',
+      subscriptionId: SUB,
+      logLevel: 'silent',
+      ...extra,
+    });
     servers.push(server);
     return server;
   };
-  const extensionPath = (vm: string) => `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/${vm}/extensions/NetworkWatcherAgentLinux`;
-  const extensionBody = { location: 'westcentralus', properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux', typeHandlerVersion: '1.4' } };
+  const extensionPath = (vm: string) =>
+    `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/${vm}/extensions/NetworkWatcherAgentLinux`;
+  const extensionBody = {
+    location: 'westcentralus',
+    properties: {
+      publisher: 'Microsoft.Azure.NetworkWatcher',
+      type: 'NetworkWatcherAgentLinux',
+      typeHandlerVersion: '1.4',
+    },
+  };
   after(async () => {
     for (const s of servers) await s.close();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -63,9 +103,20 @@ describe('proxy headers', () => {
     const server = await start();
     const put = await call(server, 'PUT', extensionPath('vm1'), HOSTILE, extensionBody);
     assert.equal(put.status, 201, JSON.stringify(put.body));
-    assert.ok(String(put.body.properties.installCommand).startsWith(`nw agent --server ${server.url} `), put.body.properties.installCommand);
-    assert.ok(String(put.headers['azure-asyncoperation']).startsWith(`${server.url}/`), String(put.headers['azure-asyncoperation']));
-    const accounts = await call(server, 'GET', `/subscriptions/${SUB}/providers/Microsoft.Storage/storageAccounts`, HOSTILE);
+    assert.ok(
+      String(put.body.properties.installCommand).startsWith(`nw agent --server ${server.url} `),
+      put.body.properties.installCommand,
+    );
+    assert.ok(
+      String(put.headers['azure-asyncoperation']).startsWith(`${server.url}/`),
+      String(put.headers['azure-asyncoperation']),
+    );
+    const accounts = await call(
+      server,
+      'GET',
+      `/subscriptions/${SUB}/providers/Microsoft.Storage/storageAccounts`,
+      HOSTILE,
+    );
     assert.doesNotMatch(JSON.stringify(accounts.body), /evil\.example/);
     const openapi = await call(server, 'GET', '/openapi.json', HOSTILE);
     assert.deepEqual(openapi.body.servers, [{ url: server.url }]);
@@ -73,11 +124,26 @@ describe('proxy headers', () => {
 
   test('with --trust-proxy the forwarded host shapes links; with --public-url too, install commands name the public URL', async () => {
     const proxied = await start({ trustProxy: true });
-    const put = await call(proxied, 'PUT', extensionPath('vm2'), { 'x-forwarded-host': 'nw.example', 'x-forwarded-proto': 'https' }, extensionBody);
-    assert.ok(String(put.body.properties.installCommand).startsWith('nw agent --server https://nw.example '), put.body.properties.installCommand);
+    const put = await call(
+      proxied,
+      'PUT',
+      extensionPath('vm2'),
+      { 'x-forwarded-host': 'nw.example', 'x-forwarded-proto': 'https' },
+      extensionBody,
+    );
+    assert.ok(
+      String(put.body.properties.installCommand).startsWith('nw agent --server https://nw.example '),
+      put.body.properties.installCommand,
+    );
     assert.ok(String(put.headers['azure-asyncoperation']).startsWith('https://nw.example/'));
     const both = await start({ trustProxy: true, publicUrl: 'https://agents.example:8817' });
-    const put2 = await call(both, 'PUT', extensionPath('vm3'), { 'x-forwarded-host': 'nw.example', 'x-forwarded-proto': 'https' }, extensionBody);
+    const put2 = await call(
+      both,
+      'PUT',
+      extensionPath('vm3'),
+      { 'x-forwarded-host': 'nw.example', 'x-forwarded-proto': 'https' },
+      extensionBody,
+    );
     assert.ok(String(put2.body.properties.installCommand).startsWith('nw agent --server https://agents.example:8817 '));
     assert.ok(String(put2.headers['azure-asyncoperation']).startsWith('https://nw.example/'));
   });

@@ -17,7 +17,9 @@ describe('revocation while connected', { timeout: 400_000 }, () => {
   const rg = `rvrg${process.pid}`;
   const vm = 'revoked1';
   const vmPath = `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${vm}`;
-  const connected = async () => ((await lab.api('GET', vmPath)).body as { properties?: { netwatcher?: { agentConnected?: boolean } } }).properties?.netwatcher?.agentConnected === true;
+  const connected = async () =>
+    ((await lab.api('GET', vmPath)).body as { properties?: { netwatcher?: { agentConnected?: boolean } } }).properties
+      ?.netwatcher?.agentConnected === true;
 
   before(async () => {
     lab = await Lab.create();
@@ -32,7 +34,17 @@ describe('revocation while connected', { timeout: 400_000 }, () => {
   test('deleting the extension cuts the live agent at once; re-installing connects only the new agent', async () => {
     const first = await lab.installAgent(host, rg, vm, [], { timeoutInMs: 90_000 });
     const started = Date.now();
-    const del = await lab.nw(['vm', 'extension', 'delete', '-g', rg, '--vm-name', vm, '-n', 'NetworkWatcherAgentLinux']);
+    const del = await lab.nw([
+      'vm',
+      'extension',
+      'delete',
+      '-g',
+      rg,
+      '--vm-name',
+      vm,
+      '-n',
+      'NetworkWatcherAgentLinux',
+    ]);
     assert.equal(del.code, 0, del.stderr);
     await lab.waitFor(async () => !(await connected()), 3_000, 'the VM to show disconnected');
     assert.ok(Date.now() - started < 3_000, 'disconnected at once, not after a heartbeat timeout');
@@ -41,7 +53,20 @@ describe('revocation while connected', { timeout: 400_000 }, () => {
     // The agent keeps trying with its old credential: it never gets back in, and no order reaches it.
     await sleep(3_000);
     assert.equal(await connected(), false, 'the revoked agent did not reconnect');
-    const create = await lab.nw(['network', 'watcher', 'packet-capture', 'create', '-g', rg, '--vm', vm, '--name', 'afterRevoke', '--time-limit', '5']);
+    const create = await lab.nw([
+      'network',
+      'watcher',
+      'packet-capture',
+      'create',
+      '-g',
+      rg,
+      '--vm',
+      vm,
+      '--name',
+      'afterRevoke',
+      '--time-limit',
+      '5',
+    ]);
     assert.notEqual(create.code, 0, 'no capture can be ordered on a revoked host');
 
     // Re-install: a new enrolment, a new agent; the old one (still running) stays out.

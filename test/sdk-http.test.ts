@@ -67,13 +67,40 @@ describe('Azure SDK over plain http; operations after a restart', { timeout: 300
     assert.doesNotMatch(installCommand, /--ca-/, 'no CA over plain http');
     const ext = await sdk.call('compute', 'virtualMachineExtensions.get', rg, 'vmh', 'AzureNetworkWatcherExtension');
     assert.equal(ext.provisioningState, 'Succeeded');
-    const again = await sdk.call('compute', 'virtualMachineExtensions.beginCreateOrUpdateAndWait', rg, 'vmh', 'NetworkWatcherAgentLinux',
-      { location: LOC, publisher: 'Microsoft.Azure.NetworkWatcher', typePropertiesType: 'NetworkWatcherAgentLinux', typeHandlerVersion: '1.4', autoUpgradeMinorVersion: true }, POLL);
+    const again = await sdk.call(
+      'compute',
+      'virtualMachineExtensions.beginCreateOrUpdateAndWait',
+      rg,
+      'vmh',
+      'NetworkWatcherAgentLinux',
+      {
+        location: LOC,
+        publisher: 'Microsoft.Azure.NetworkWatcher',
+        typePropertiesType: 'NetworkWatcherAgentLinux',
+        typeHandlerVersion: '1.4',
+        autoUpgradeMinorVersion: true,
+      },
+      POLL,
+    );
     assert.equal(again.provisioningState, 'Succeeded', 'an update of a connected agent');
-    assert.ok((await sdk.call<Array<{ name: string }>>('network', 'networkWatchers.listAll')).some((w) => w.name === W[1]));
+    assert.ok(
+      (await sdk.call<Array<{ name: string }>>('network', 'networkWatchers.listAll')).some((w) => w.name === W[1]),
+    );
     assert.equal((await sdk.call('network', 'networkWatchers.get', ...W)).location, LOC);
 
-    const created = await sdk.call('network', 'packetCaptures.beginCreateAndWait', ...W, 'plain', { target, storageLocation: { storageId: STORAGE_ID }, timeLimitInSeconds: 60, filters: [{ protocol: 'TCP', remotePort: '80' }] }, POLL);
+    const created = await sdk.call(
+      'network',
+      'packetCaptures.beginCreateAndWait',
+      ...W,
+      'plain',
+      {
+        target,
+        storageLocation: { storageId: STORAGE_ID },
+        timeLimitInSeconds: 60,
+        filters: [{ protocol: 'TCP', remotePort: '80' }],
+      },
+      POLL,
+    );
     assert.equal(created.provisioningState, 'Succeeded');
     assert.equal((await status('plain')).packetCaptureStatus, 'Running');
     await runFlows(a, [{ proto: 'tcp', host: '10.0.0.4', port: 80 }]);
@@ -86,19 +113,36 @@ describe('Azure SDK over plain http; operations after a restart', { timeout: 300
   });
 
   test('operation documents and results keep answering after a server restart', async () => {
-    const put = await lab.api('PUT', `${WATCHER_PATH}/packetCaptures/durable?api-version=2025-05-01`, { properties: { target, storageLocation: { storageId: STORAGE_ID }, timeLimitInSeconds: 60 } });
+    const put = await lab.api('PUT', `${WATCHER_PATH}/packetCaptures/durable?api-version=2025-05-01`, {
+      properties: { target, storageLocation: { storageId: STORAGE_ID }, timeLimitInSeconds: 60 },
+    });
     assert.equal(put.status, 201, JSON.stringify(put.body));
     const createOp = local(put.headers.get('azure-asyncoperation')!);
-    assert.match(createOp, /\/providers\/Microsoft\.Network\/locations\/westcentralus\/operations\/[^/?]+\?api-version=2025-05-01$/);
-    await lab.waitFor(async () => ((await lab.api('GET', createOp)).body as { status: string }).status === 'Succeeded', 20_000, 'the capture to run');
+    assert.match(
+      createOp,
+      /\/providers\/Microsoft\.Network\/locations\/westcentralus\/operations\/[^/?]+\?api-version=2025-05-01$/,
+    );
+    await lab.waitFor(
+      async () => ((await lab.api('GET', createOp)).body as { status: string }).status === 'Succeeded',
+      20_000,
+      'the capture to run',
+    );
 
     const stop = await lab.api('POST', `${WATCHER_PATH}/packetCaptures/durable/stop?api-version=2025-05-01`);
     assert.equal(stop.status, 202);
-    assert.equal(stop.headers.get('retry-after'), null, 'no Retry-After: it would override the client polling interval');
+    assert.equal(
+      stop.headers.get('retry-after'),
+      null,
+      'no Retry-After: it would override the client polling interval',
+    );
     const stopOp = local(stop.headers.get('azure-asyncoperation')!);
     const stopResult = local(stop.headers.get('location')!);
     assert.match(stopResult, /\/operationResults\//);
-    await lab.waitFor(async () => ((await lab.api('GET', stopOp)).body as { status: string }).status === 'Succeeded', 20_000, 'the stop');
+    await lab.waitFor(
+      async () => ((await lab.api('GET', stopOp)).body as { status: string }).status === 'Succeeded',
+      20_000,
+      'the stop',
+    );
     const before = await Promise.all([createOp, stopOp].map(async (p) => (await lab.api('GET', p)).body));
 
     await lab.stopServer();
@@ -106,12 +150,25 @@ describe('Azure SDK over plain http; operations after a restart', { timeout: 300
     await lab.startServer();
 
     const after = await Promise.all([createOp, stopOp].map(async (p) => lab.api('GET', p)));
-    assert.deepEqual(after.map((r) => r.status), [200, 200]);
-    assert.deepEqual(after.map((r) => r.body), before, 'the same documents, start and end times included');
+    assert.deepEqual(
+      after.map((r) => r.status),
+      [200, 200],
+    );
+    assert.deepEqual(
+      after.map((r) => r.body),
+      before,
+      'the same documents, start and end times included',
+    );
     const result = await lab.api('GET', stopResult);
     assert.deepEqual([result.status, result.body], [200, null], "a finished stop's result is JSON null, as Azure's");
-    const unknown = await lab.api('GET', createOp.replace(/operations\/[^/?]+/, 'operations/00000000-dead-beef-0000-000000000000'));
-    assert.deepEqual([unknown.status, (unknown.body as { error: { code: string } }).error.code], [404, 'OperationNotFound']);
+    const unknown = await lab.api(
+      'GET',
+      createOp.replace(/operations\/[^/?]+/, 'operations/00000000-dead-beef-0000-000000000000'),
+    );
+    assert.deepEqual(
+      [unknown.status, (unknown.body as { error: { code: string } }).error.code],
+      [404, 'OperationNotFound'],
+    );
 
     // The SDK carries on against the restarted server once the agent is back.
     await lab.waitForAgent(rg, 'vmh');

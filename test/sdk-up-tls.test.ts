@@ -27,11 +27,35 @@ describe('nw up --tls', { timeout: 120_000 }, () => {
 
   /** Starts `nw up --tls` and resolves with its output once it says ready. */
   const startUp = async (): Promise<{ url: string; output: string }> => {
-    const child = spawn(process.execPath, [NW_BIN, 'up', '--tls', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--vm-name', 'upvm', '--resource-group', 'uprg', '--location', 'uploc', '--interface', 'lo'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        NW_BIN,
+        'up',
+        '--tls',
+        '--data-dir',
+        dataDir,
+        '--listen',
+        '127.0.0.1:0',
+        '--vm-name',
+        'upvm',
+        '--resource-group',
+        'uprg',
+        '--location',
+        'uploc',
+        '--interface',
+        'lo',
+      ],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     up = child;
     let output = '';
-    child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
-    child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stdout!.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     const deadline = Date.now() + 60_000;
     while (!/\nready\n/.test(output)) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nw up did not get ready:\n${output}`);
@@ -45,12 +69,20 @@ describe('nw up --tls', { timeout: 120_000 }, () => {
   test('makes a certificate for the host, configures the CLI to trust it, and keeps it for the next start', async () => {
     const first = await startUp();
     const certPath = join(dataDir, 'tls', 'cert.pem');
-    assert.match(first.output, new RegExp(`TLS: made a self-signed certificate ${certPath.replace(/[.]/g, '\\.')} for `));
+    assert.match(
+      first.output,
+      new RegExp(`TLS: made a self-signed certificate ${certPath.replace(/[.]/g, '\\.')} for `),
+    );
     assert.match(first.output, new RegExp(`NODE_EXTRA_CA_CERTS=${certPath.replace(/[.]/g, '\\.')}`));
     const cert = new X509Certificate(readFileSync(certPath));
-    for (const name of [hostname().split('.')[0]!, 'localhost']) assert.ok(cert.checkHost(name), `certificate covers ${name}`);
+    for (const name of [hostname().split('.')[0]!, 'localhost'])
+      assert.ok(cert.checkHost(name), `certificate covers ${name}`);
     for (const ip of ['127.0.0.1', '::1']) assert.ok(cert.checkIP(ip), `certificate covers ${ip}`);
-    assert.equal(statSync(join(dataDir, 'tls', 'key.pem')).mode & 0o777, 0o600, 'the key is readable by its owner only');
+    assert.equal(
+      statSync(join(dataDir, 'tls', 'key.pem')).mode & 0o777,
+      0o600,
+      'the key is readable by its owner only',
+    );
 
     const config = JSON.parse(readFileSync(env.NW_CONFIG, 'utf8')) as { server: string; caFile: string };
     assert.equal(config.server, first.url);

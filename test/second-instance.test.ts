@@ -15,7 +15,11 @@ import { NW_BIN, REPO_ROOT, runCommand, stopProcess } from './lab/lab.js';
 describe('a second instance', { timeout: 120_000 }, () => {
   const home = mkdtempSync(join(tmpdir(), 'nw-second-'));
   const dataDir = join(home, 'data');
-  const env = { ...process.env, HOME: home, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` } as NodeJS.ProcessEnv;
+  const env = {
+    ...process.env,
+    HOME: home,
+    PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}`,
+  } as NodeJS.ProcessEnv;
   delete env.NW_CONFIG;
   delete env.NW_DATABASE_URL;
   const children: ChildProcess[] = [];
@@ -25,11 +29,19 @@ describe('a second instance', { timeout: 120_000 }, () => {
   });
 
   const startFirst = async (): Promise<{ child: ChildProcess; url: string }> => {
-    const child = spawn(process.execPath, [NW_BIN, 'server', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'warn'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [NW_BIN, 'server', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'warn'],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     children.push(child);
     let out = '';
-    child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     const deadline = Date.now() + 60_000;
     for (;;) {
       const url = /listening on (http\S+)/.exec(out)?.[1];
@@ -39,16 +51,33 @@ describe('a second instance', { timeout: 120_000 }, () => {
     }
   };
   /** Files of the database folder with their modification times: a second instance must leave them alone. */
-  const databaseState = () => readdirSync(join(dataDir, 'db'), { recursive: true }).map(String).sort().map((f) => `${f}@${statSync(join(dataDir, 'db', f)).mtimeMs}`).join('\n');
+  const databaseState = () =>
+    readdirSync(join(dataDir, 'db'), { recursive: true })
+      .map(String)
+      .sort()
+      .map((f) => `${f}@${statSync(join(dataDir, 'db', f)).mtimeMs}`)
+      .join('\n');
 
   test('nw server and nw up on a data folder in use refuse at once, naming the running one; its database stays untouched', async () => {
     const first = await startFirst();
     const before = databaseState();
-    for (const args of [['server', '--listen', '127.0.0.1:0'], ['up', '--listen', '127.0.0.1:0', '--interface', 'lo']]) {
+    for (const args of [
+      ['server', '--listen', '127.0.0.1:0'],
+      ['up', '--listen', '127.0.0.1:0', '--interface', 'lo'],
+    ]) {
       const started = Date.now();
-      const second = await runCommand(process.execPath, [NW_BIN, ...args, '--data-dir', dataDir], { env, timeoutInMs: 30_000 });
+      const second = await runCommand(process.execPath, [NW_BIN, ...args, '--data-dir', dataDir], {
+        env,
+        timeoutInMs: 30_000,
+      });
       assert.notEqual(second.code, 0, `${args[0]}: ${second.stdout}${second.stderr}`);
-      assert.match(second.stderr, new RegExp(`netwatcher is already running on this data folder \\(pid ${first.child.pid}, URL ${first.url.replace(/\./g, '\\.')}\\)`), args[0]);
+      assert.match(
+        second.stderr,
+        new RegExp(
+          `netwatcher is already running on this data folder \\(pid ${first.child.pid}, URL ${first.url.replace(/\./g, '\\.')}\\)`,
+        ),
+        args[0],
+      );
       assert.ok(Date.now() - started < 15_000, `${args[0]} refused at once`);
     }
     assert.equal(databaseState(), before, 'the live database was not opened');
@@ -57,12 +86,20 @@ describe('a second instance', { timeout: 120_000 }, () => {
     // A port in use (another data folder): a clear error and a non-zero exit, never a hang.
     const port = new URL(first.url).port;
     const started = Date.now();
-    const busy = await runCommand(process.execPath, [NW_BIN, 'server', '--listen', `127.0.0.1:${port}`, '--data-dir', join(home, 'other')], { env, timeoutInMs: 30_000 });
+    const busy = await runCommand(
+      process.execPath,
+      [NW_BIN, 'server', '--listen', `127.0.0.1:${port}`, '--data-dir', join(home, 'other')],
+      { env, timeoutInMs: 30_000 },
+    );
     assert.notEqual(busy.code, null, 'it exited (no hang)');
     assert.notEqual(busy.code, 0);
     assert.match(busy.stderr, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
     assert.ok(Date.now() - started < 20_000);
-    const busyUp = await runCommand(process.execPath, [NW_BIN, 'up', '--listen', `127.0.0.1:${port}`, '--data-dir', join(home, 'other-up'), '--interface', 'lo'], { env, timeoutInMs: 30_000 });
+    const busyUp = await runCommand(
+      process.execPath,
+      [NW_BIN, 'up', '--listen', `127.0.0.1:${port}`, '--data-dir', join(home, 'other-up'), '--interface', 'lo'],
+      { env, timeoutInMs: 30_000 },
+    );
     assert.notEqual(busyUp.code, null, 'nw up exited (no hang)');
     assert.notEqual(busyUp.code, 0);
     assert.match(busyUp.stderr, /is already in use/);

@@ -16,7 +16,8 @@ import { Lab, stopProcess, type LabHost } from './lab/lab.js';
 import { ping, runFlows, startResponder } from './lab/traffic.js';
 import { comparablePacketKey } from './lab/packets.js';
 
-const SEED_FILTERS = '[{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"20"},{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"80"},{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"443"},{"protocol":"UDP"}]';
+const SEED_FILTERS =
+  '[{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"20"},{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"80"},{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"443"},{"protocol":"UDP"}]';
 
 /** IPv4 text to a number. */
 const v4 = (a: string) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
@@ -28,8 +29,15 @@ function seedMatches(p: DecodedPacket): boolean {
   if (p.protocol === 'UDP') return true;
   if (p.protocol !== 'TCP' || p.family !== 4) return false;
   const oriented = (local: string | null, localPort: number | null, remote: string | null, remotePort: number | null) =>
-    local === '10.0.0.3' && remote !== null && v4(remote) >= RANGE[0] && v4(remote) <= RANGE[1] && [20, 80, 443].includes(remotePort ?? -1);
-  return oriented(p.sourceAddress, p.sourcePort, p.destinationAddress, p.destinationPort) || oriented(p.destinationAddress, p.destinationPort, p.sourceAddress, p.sourcePort);
+    local === '10.0.0.3' &&
+    remote !== null &&
+    v4(remote) >= RANGE[0] &&
+    v4(remote) <= RANGE[1] &&
+    [20, 80, 443].includes(remotePort ?? -1);
+  return (
+    oriented(p.sourceAddress, p.sourcePort, p.destinationAddress, p.destinationPort) ||
+    oriented(p.destinationAddress, p.destinationPort, p.sourceAddress, p.sourcePort)
+  );
 }
 
 describe('seed 000: manage a packet capture with nw', { timeout: 180_000 }, () => {
@@ -56,10 +64,31 @@ describe('seed 000: manage a packet capture with nw', { timeout: 180_000 }, () =
   test('the whole seed workflow, file checked packet by packet', async () => {
     // Install the agent (seed: vm extension set), then check it (seed: vm extension show … AzureNetworkWatcherExtension).
     const { extension } = await lab.installAgent(a, rg, vm);
-    for (const key of ['autoUpgradeMinorVersion', 'id', 'location', 'name', 'provisioningState', 'publisher', 'resourceGroup', 'type', 'typeHandlerVersion', 'virtualMachineExtensionType']) {
+    for (const key of [
+      'autoUpgradeMinorVersion',
+      'id',
+      'location',
+      'name',
+      'provisioningState',
+      'publisher',
+      'resourceGroup',
+      'type',
+      'typeHandlerVersion',
+      'virtualMachineExtensionType',
+    ]) {
       assert.ok(key in extension, `vm extension set output has ${key}`);
     }
-    const shown = await lab.nwJson(['vm', 'extension', 'show', '--resource-group', rg, '--vm-name', vm, '--name', 'AzureNetworkWatcherExtension']);
+    const shown = await lab.nwJson([
+      'vm',
+      'extension',
+      'show',
+      '--resource-group',
+      rg,
+      '--vm-name',
+      vm,
+      '--name',
+      'AzureNetworkWatcherExtension',
+    ]);
     assert.equal(shown.provisioningState, 'Succeeded');
     assert.equal(shown.publisher, 'Microsoft.Azure.NetworkWatcher');
     assert.equal(shown.typeHandlerVersion, '1.4');
@@ -70,13 +99,46 @@ describe('seed 000: manage a packet capture with nw', { timeout: 180_000 }, () =
 
     // Bare tcpdump on the same host and interface, as the reference of what crossed it.
     const referencePath = join(lab.workDir, 'reference.pcap');
-    const bare = a.ns.spawn('tcpdump', ['-i', 'any', '-n', '-s', '0', '-U', '-w', referencePath], { stdio: ['ignore', 'ignore', 'pipe'] });
-    await new Promise<void>((resolve) => bare.stderr?.on('data', (d: Buffer) => { if (d.toString().includes('listening')) resolve(); }));
+    const bare = a.ns.spawn('tcpdump', ['-i', 'any', '-n', '-s', '0', '-U', '-w', referencePath], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    await new Promise<void>((resolve) =>
+      bare.stderr?.on('data', (d: Buffer) => {
+        if (d.toString().includes('listening')) resolve();
+      }),
+    );
     responders.push(await startResponder(b, { tcp: [20, 80, 443, 8080], udp: [5000] }));
     responders.push(await startResponder(a, { tcp: [80, 8080, 9000], udp: [5001] }));
 
-    const created = await lab.nwJson(['network', 'watcher', 'packet-capture', 'create', '--resource-group', rg, '--vm', vm, '--name', 'packetCaptureName', '--storage-account', account.name, '--filters', SEED_FILTERS]);
-    for (const key of ['bytesToCapturePerPacket', 'etag', 'filters', 'id', 'name', 'provisioningState', 'resourceGroup', 'storageLocation', 'target', 'timeLimitInSeconds', 'totalBytesPerSession']) {
+    const created = await lab.nwJson([
+      'network',
+      'watcher',
+      'packet-capture',
+      'create',
+      '--resource-group',
+      rg,
+      '--vm',
+      vm,
+      '--name',
+      'packetCaptureName',
+      '--storage-account',
+      account.name,
+      '--filters',
+      SEED_FILTERS,
+    ]);
+    for (const key of [
+      'bytesToCapturePerPacket',
+      'etag',
+      'filters',
+      'id',
+      'name',
+      'provisioningState',
+      'resourceGroup',
+      'storageLocation',
+      'target',
+      'timeLimitInSeconds',
+      'totalBytesPerSession',
+    ]) {
       assert.ok(key in created, `create output has ${key}`);
     }
     assert.equal(created.provisioningState, 'Succeeded');
@@ -84,9 +146,23 @@ describe('seed 000: manage a packet capture with nw', { timeout: 180_000 }, () =
     assert.equal(created.timeLimitInSeconds, 18000);
     assert.equal((created.filters as unknown[]).length, 4);
     const storagePath = String((created.storageLocation as { storagePath: string }).storagePath);
-    assert.match(storagePath, new RegExp(`/network-watcher-logs/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/${rg}/providers/microsoft.compute/virtualmachines/${vm}/\\d{4}/\\d{2}/\\d{2}/packetcapture_\\d{2}_\\d{2}_\\d{2}_\\d{3}\\.cap$`));
+    assert.match(
+      storagePath,
+      new RegExp(
+        `/network-watcher-logs/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/${rg}/providers/microsoft.compute/virtualmachines/${vm}/\\d{4}/\\d{2}/\\d{2}/packetcapture_\\d{2}_\\d{2}_\\d{2}_\\d{3}\\.cap$`,
+      ),
+    );
 
-    const running = await lab.nwJson(['network', 'watcher', 'packet-capture', 'show-status', '--name', 'packetCaptureName', '--location', 'westcentralus']);
+    const running = await lab.nwJson([
+      'network',
+      'watcher',
+      'packet-capture',
+      'show-status',
+      '--name',
+      'packetCaptureName',
+      '--location',
+      'westcentralus',
+    ]);
     assert.equal(running.packetCaptureStatus, 'Running');
 
     // Traffic both ways: TCP to the seed's ports and 8080, to an in-range and an out-of-range
@@ -110,20 +186,57 @@ describe('seed 000: manage a packet capture with nw', { timeout: 180_000 }, () =
     await ping(b, '10.0.0.3');
     await sleep(300);
 
-    const stop = await lab.nw(['network', 'watcher', 'packet-capture', 'stop', '--name', 'packetCaptureName', '--location', 'westcentralus']);
+    const stop = await lab.nw([
+      'network',
+      'watcher',
+      'packet-capture',
+      'stop',
+      '--name',
+      'packetCaptureName',
+      '--location',
+      'westcentralus',
+    ]);
     assert.equal(stop.code, 0, stop.stderr);
     assert.equal(stop.stdout.trim(), '', 'stop prints nothing');
     bare.kill('SIGTERM');
     await new Promise((r) => bare.once('exit', r));
 
-    const status = await lab.nwJson(['network', 'watcher', 'packet-capture', 'show-status', '--name', 'packetCaptureName', '--location', 'westcentralus']);
-    for (const key of ['captureStartTime', 'id', 'name', 'packetCaptureError', 'packetCaptureStatus', 'stopReason']) assert.ok(key in status, `show-status has ${key}`);
+    const status = await lab.nwJson([
+      'network',
+      'watcher',
+      'packet-capture',
+      'show-status',
+      '--name',
+      'packetCaptureName',
+      '--location',
+      'westcentralus',
+    ]);
+    for (const key of ['captureStartTime', 'id', 'name', 'packetCaptureError', 'packetCaptureStatus', 'stopReason'])
+      assert.ok(key in status, `show-status has ${key}`);
     assert.equal(status.packetCaptureStatus, 'Stopped');
     assert.equal(status.stopReason, 'Manual');
     assert.deepEqual(status.packetCaptureError, []);
 
     const out = join(lab.workDir, 'downloaded.cap');
-    await lab.waitFor(async () => (await lab.nw(['network', 'watcher', 'packet-capture', 'download', '--name', 'packetCaptureName', '--location', 'westcentralus', '--file', out])).code === 0, 20_000, 'download');
+    await lab.waitFor(
+      async () =>
+        (
+          await lab.nw([
+            'network',
+            'watcher',
+            'packet-capture',
+            'download',
+            '--name',
+            'packetCaptureName',
+            '--location',
+            'westcentralus',
+            '--file',
+            out,
+          ])
+        ).code === 0,
+      20_000,
+      'download',
+    );
     assert.ok(existsSync(out));
 
     const got = readPcapBuffer(readFileSync(out));
@@ -131,22 +244,56 @@ describe('seed 000: manage a packet capture with nw', { timeout: 180_000 }, () =
     assert.equal(got.header.linkType, ref.header.linkType);
     const key = (data: Buffer) => comparablePacketKey(got.header.linkType, data);
     const gotDecoded = got.records.map((r) => decodePacket(got.header.linkType, r.data));
-    assert.ok(gotDecoded.every(seedMatches), `every captured packet matches the seed filters: ${JSON.stringify(gotDecoded.filter((p) => !seedMatches(p)).slice(0, 3))}`);
+    assert.ok(
+      gotDecoded.every(seedMatches),
+      `every captured packet matches the seed filters: ${JSON.stringify(gotDecoded.filter((p) => !seedMatches(p)).slice(0, 3))}`,
+    );
     // Every packet the filters select that crossed the interface while the capture ran is in the file.
     const startMs = Date.parse(String(status.captureStartTime));
-    const expected = ref.records.filter((r) => seedMatches(decodePacket(ref.header.linkType, r.data)) && r.timestampSeconds * 1000 + r.timestampFraction / 1000 >= startMs);
+    const expected = ref.records.filter(
+      (r) =>
+        seedMatches(decodePacket(ref.header.linkType, r.data)) &&
+        r.timestampSeconds * 1000 + r.timestampFraction / 1000 >= startMs,
+    );
     assert.deepEqual(got.records.map((r) => key(r.data)).sort(), expected.map((r) => key(r.data)).sort());
     // And the traffic really exercised every rule.
-    const tcpPorts = new Set(gotDecoded.filter((p) => p.protocol === 'TCP').flatMap((p) => [p.sourcePort, p.destinationPort]));
+    const tcpPorts = new Set(
+      gotDecoded.filter((p) => p.protocol === 'TCP').flatMap((p) => [p.sourcePort, p.destinationPort]),
+    );
     for (const port of [20, 80, 443]) assert.ok(tcpPorts.has(port), `port ${port} captured`);
     assert.ok(!tcpPorts.has(8080), 'port 8080 not captured');
-    assert.ok(gotDecoded.some((p) => p.protocol === 'UDP' && p.family === 6), 'IPv6 UDP captured');
-    assert.ok(!gotDecoded.some((p) => p.sourceAddress === '255.255.1.4' || p.destinationAddress === '255.255.1.4'), 'out-of-range remote not captured');
-    assert.ok(ref.records.some((r) => decodePacket(ref.header.linkType, r.data).destinationAddress === '255.255.1.4'), 'out-of-range traffic did cross the interface');
+    assert.ok(
+      gotDecoded.some((p) => p.protocol === 'UDP' && p.family === 6),
+      'IPv6 UDP captured',
+    );
+    assert.ok(
+      !gotDecoded.some((p) => p.sourceAddress === '255.255.1.4' || p.destinationAddress === '255.255.1.4'),
+      'out-of-range remote not captured',
+    );
+    assert.ok(
+      ref.records.some((r) => decodePacket(ref.header.linkType, r.data).destinationAddress === '255.255.1.4'),
+      'out-of-range traffic did cross the interface',
+    );
 
-    const del = await lab.nw(['network', 'watcher', 'packet-capture', 'delete', '--name', 'packetCaptureName', '--location', 'westcentralus']);
+    const del = await lab.nw([
+      'network',
+      'watcher',
+      'packet-capture',
+      'delete',
+      '--name',
+      'packetCaptureName',
+      '--location',
+      'westcentralus',
+    ]);
     assert.equal(del.code, 0, del.stderr);
-    const list = await lab.nwJson<unknown[]>(['network', 'watcher', 'packet-capture', 'list', '--location', 'westcentralus']);
+    const list = await lab.nwJson<unknown[]>([
+      'network',
+      'watcher',
+      'packet-capture',
+      'list',
+      '--location',
+      'westcentralus',
+    ]);
     assert.equal(list.length, 0);
   });
 });

@@ -11,7 +11,21 @@ import { join } from 'node:path';
 import { NW_BIN, runCommand, stopProcess } from './lab/lab.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nw-server-tls-'));
-const server = spawn(process.execPath, [NW_BIN, 'server', '--tls-self-signed', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+const server = spawn(
+  process.execPath,
+  [
+    NW_BIN,
+    'server',
+    '--tls-self-signed',
+    '--listen',
+    '127.0.0.1:0',
+    '--data-dir',
+    join(dir, 'data'),
+    '--log-level',
+    'warn',
+  ],
+  { stdio: ['ignore', 'pipe', 'pipe'] },
+);
 after(async () => {
   await stopProcess(server);
   rmSync(dir, { recursive: true, force: true });
@@ -19,8 +33,12 @@ after(async () => {
 
 test('serves https with its own certificate; nw login --ca-file trusts it', async () => {
   let out = '';
-  server.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  server.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  server.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  server.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   const deadline = Date.now() + 30_000;
   while (!/listening on (https:\/\/\S+)/.test(out)) {
     assert.ok(Date.now() < deadline && server.exitCode === null, `server did not start:\n${out}`);
@@ -34,7 +52,11 @@ test('serves https with its own certificate; nw login --ca-file trusts it', asyn
   const token = readFileSync(join(dir, 'data', 'admin-token'), 'utf8').trim();
   const noCa = await runCommand(process.execPath, [NW_BIN, 'login', '--server', url, '--token', token], { env });
   assert.notEqual(noCa.code, 0, 'a client that does not trust the certificate is refused');
-  const login = await runCommand(process.execPath, [NW_BIN, 'login', '--server', url, '--token', token, '--ca-file', caPath], { env });
+  const login = await runCommand(
+    process.execPath,
+    [NW_BIN, 'login', '--server', url, '--token', token, '--ca-file', caPath],
+    { env },
+  );
   assert.equal(login.code, 0, login.stderr);
   const list = await runCommand(process.execPath, [NW_BIN, 'storage', 'account', 'list'], { env });
   assert.equal(list.code, 0, list.stderr);

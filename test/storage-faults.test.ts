@@ -41,7 +41,16 @@ const next = () => { if (sent === count) { socket.close(); console.log('sent'); 
 next();
 `;
 
-type Status = { packetCaptureStatus: string; stopReason?: string; packetCaptureError: string[]; storagePath: string; instances: Array<{ errorMessage: string | null; file: { sizeInBytes: number; sha256: string; stored: boolean; localPath: string | null } | null }> };
+type Status = {
+  packetCaptureStatus: string;
+  stopReason?: string;
+  packetCaptureError: string[];
+  storagePath: string;
+  instances: Array<{
+    errorMessage: string | null;
+    file: { sizeInBytes: number; sha256: string; stored: boolean; localPath: string | null } | null;
+  }>;
+};
 
 /** A storage kind, how this process reads it directly, and how to stop and start its server. */
 interface FaultyStorage {
@@ -75,16 +84,25 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
     assert.equal(r.status, 200, JSON.stringify(r.body));
     return r.body as Status;
   };
-  const waitStatus = async (name: string, what: string, check: (s: Status) => boolean, timeoutInMs: number): Promise<Status> => {
+  const waitStatus = async (
+    name: string,
+    what: string,
+    check: (s: Status) => boolean,
+    timeoutInMs: number,
+  ): Promise<Status> => {
     let status: Status | undefined;
-    await lab.waitFor(async () => {
-      try {
-        status = await queryStatus(name);
-      } catch {
-        return false; // the server may be restarting
-      }
-      return check(status);
-    }, timeoutInMs, `${name}: ${what} (last status ${JSON.stringify(status)})`);
+    await lab.waitFor(
+      async () => {
+        try {
+          status = await queryStatus(name);
+        } catch {
+          return false; // the server may be restarting
+        }
+        return check(status);
+      },
+      timeoutInMs,
+      `${name}: ${what} (last status ${JSON.stringify(status)})`,
+    );
     return status!;
   };
   const txBytesOf = async (host: LabHost): Promise<number> => {
@@ -94,7 +112,10 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
   const sha256OfFile = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
   const storedBlobSha256 = async (s: FaultyStorage, storagePath: string) => {
     assert.ok(storagePath.startsWith(`${s.accountUrl}/${CAPTURE_CONTAINER}/`), storagePath);
-    const read = await s.direct.openRead({ container: CAPTURE_CONTAINER, blobPath: storagePath.slice(`${s.accountUrl}/${CAPTURE_CONTAINER}/`.length) });
+    const read = await s.direct.openRead({
+      container: CAPTURE_CONTAINER,
+      blobPath: storagePath.slice(`${s.accountUrl}/${CAPTURE_CONTAINER}/`.length),
+    });
     return sha256OfStream(read.stream);
   };
   const downloadSha256 = async (name: string) => {
@@ -104,13 +125,25 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
     return (JSON.parse(r.stdout) as { sha256: string }).sha256;
   };
 
-  const agentsConnected = () => lab.waitFor(async () => {
-    for (const vmName of ['vma', 'vmc']) {
-      const vm = await lab.api('GET', `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${vmName}`);
-      if ((vm.body as { properties?: { netwatcher?: { agentConnected?: boolean } } }).properties?.netwatcher?.agentConnected !== true) return false;
-    }
-    return true;
-  }, 30_000, 'the agents to reconnect');
+  const agentsConnected = () =>
+    lab.waitFor(
+      async () => {
+        for (const vmName of ['vma', 'vmc']) {
+          const vm = await lab.api(
+            'GET',
+            `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${vmName}`,
+          );
+          if (
+            (vm.body as { properties?: { netwatcher?: { agentConnected?: boolean } } }).properties?.netwatcher
+              ?.agentConnected !== true
+          )
+            return false;
+        }
+        return true;
+      },
+      30_000,
+      'the agents to reconnect',
+    );
 
   /** `nw vm extension set`, then the printed install command on the host, with extra agent flags after it. */
   const installAgent = async (host: LabHost, vmName: string, flags: string[]) => {
@@ -129,22 +162,72 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
     // Host A rides out short outages (budget 60 s); host C gives up after 3 s and retries every 1.5 s.
     await installAgent(a, 'vma', ['--upload-retry-budget-ms', '60000']);
     await installAgent(c, 'vmc', ['--upload-retry-budget-ms', '3000', '--upload-retry-interval-ms', '1500']);
-    const shaped = await a.ns.exec('tc', ['qdisc', 'add', 'dev', a.interfaceName, 'root', 'tbf', 'rate', UPLINK_RATE, 'burst', '64kb', 'latency', '400ms']);
+    const shaped = await a.ns.exec('tc', [
+      'qdisc',
+      'add',
+      'dev',
+      a.interfaceName,
+      'root',
+      'tbf',
+      'rate',
+      UPLINK_RATE,
+      'burst',
+      '64kb',
+      'latency',
+      '400ms',
+    ]);
     assert.equal(shaped.exitCode, 0, shaped.stderr);
     iperfServer = a.ns.spawn('iperf3', ['-s', '-p', '5201'], { stdio: 'ignore' });
 
-    const azureCreate = await lab.nw(['storage', 'account', 'create', '-n', 'azcaps', '-g', rg, '--kind', 'azureBlob', '--connection-string', azurite.connectionString]);
+    const azureCreate = await lab.nw([
+      'storage',
+      'account',
+      'create',
+      '-n',
+      'azcaps',
+      '-g',
+      rg,
+      '--kind',
+      'azureBlob',
+      '--connection-string',
+      azurite.connectionString,
+    ]);
     assert.equal(azureCreate.code, 0, azureCreate.stderr);
-    const s3Create = await lab.nw(['storage', 'account', 'create', '-n', 's3caps', '-g', rg, '--kind', 's3', '--endpoint', swift.endpoint, '--region', swift.region, '--bucket', BUCKET, '--access-key-id', swift.accessKeyId, '--secret-access-key', swift.secretAccessKey, '--path-style', 'true']);
+    const s3Create = await lab.nw([
+      'storage',
+      'account',
+      'create',
+      '-n',
+      's3caps',
+      '-g',
+      rg,
+      '--kind',
+      's3',
+      '--endpoint',
+      swift.endpoint,
+      '--region',
+      swift.region,
+      '--bucket',
+      BUCKET,
+      '--access-key-id',
+      swift.accessKeyId,
+      '--secret-access-key',
+      swift.secretAccessKey,
+      '--path-style',
+      'true',
+    ]);
     assert.equal(s3Create.code, 0, s3Create.stderr);
     secrets.push(/AccountKey=([^;]+)/.exec(azurite.connectionString)![1]!, swift.secretAccessKey);
     const signingKey = randomBytes(32);
-    const open = (config: StorageBackendConfig) => openBlobStore('direct', config, { publicBaseUrl: 'http://127.0.0.1:1', signingKey });
+    const open = (config: StorageBackendConfig) =>
+      openBlobStore('direct', config, { publicBaseUrl: 'http://127.0.0.1:1', signingKey });
     const az = azurite;
     const s3 = swift;
     storages.push(
       {
-        kind: 'local', account: 'nwlocal', accountUrl: `${lab.serverUrl}/storage/nwlocal`,
+        kind: 'local',
+        account: 'nwlocal',
+        accountUrl: `${lab.serverUrl}/storage/nwlocal`,
         direct: open({ type: 'local', rootDir: join(lab.serverDataDir, 'storage', 'nwlocal') }),
         // The local kind's storage server is netwatcher's server itself. It is killed, as in a
         // crash: a SIGTERM lets it finish the requests in flight, which could be the whole upload.
@@ -158,14 +241,28 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
         },
       },
       {
-        kind: 'azureBlob', account: 'azcaps', accountUrl: `http://10.0.0.1:${az.port}/devstoreaccount1`,
+        kind: 'azureBlob',
+        account: 'azcaps',
+        accountUrl: `http://10.0.0.1:${az.port}/devstoreaccount1`,
         direct: open({ type: 'azureBlob', connectionString: az.probeConnectionString }),
-        stop: () => az.stop(), start: () => az.start(),
+        stop: () => az.stop(),
+        start: () => az.start(),
       },
       {
-        kind: 's3', account: 's3caps', accountUrl: `${s3.endpoint}/${BUCKET}`,
-        direct: open({ type: 's3', endpoint: s3.probeEndpoint, region: s3.region, bucket: BUCKET, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true }),
-        stop: () => s3.stop(), start: () => s3.start(),
+        kind: 's3',
+        account: 's3caps',
+        accountUrl: `${s3.endpoint}/${BUCKET}`,
+        direct: open({
+          type: 's3',
+          endpoint: s3.probeEndpoint,
+          region: s3.region,
+          bucket: BUCKET,
+          accessKeyId: s3.accessKeyId,
+          secretAccessKey: s3.secretAccessKey,
+          forcePathStyle: true,
+        }),
+        stop: () => s3.stop(),
+        start: () => s3.start(),
       },
     );
   });
@@ -182,16 +279,39 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
     test(`${kind}: the storage server stops in the middle of an upload and starts again; the capture is stored with the same SHA-256`, async () => {
       const s = storages.find((x) => x.kind === kind)!;
       const name = `mid${kind.toLowerCase()}`;
-      const created = await lab.nw(pc('create', '--resource-group', rg, '--vm', 'vma', '--name', name, '--storage-account', s.account, '--capture-limit', String(CAPTURE_LIMIT_IN_BYTES), '--filters', '[{"protocol":"TCP","localPort":"5201"}]'));
+      const created = await lab.nw(
+        pc(
+          'create',
+          '--resource-group',
+          rg,
+          '--vm',
+          'vma',
+          '--name',
+          name,
+          '--storage-account',
+          s.account,
+          '--capture-limit',
+          String(CAPTURE_LIMIT_IN_BYTES),
+          '--filters',
+          '[{"protocol":"TCP","localPort":"5201"}]',
+        ),
+      );
       assert.equal(created.code, 0, created.stderr);
       // B sends to A (A's uplink is the slow one; its own traffic here is only ACKs), until the
       // capture reaches its size limit (a busy machine may drop a few packets before tcpdump).
       for (let round = 0; round < 3 && (await queryStatus(name)).packetCaptureStatus === 'Running'; round++) {
-        const load = await b.ns.exec('iperf3', ['-c', '10.0.0.3', '-p', '5201', '-n', '45M', '-b', '400M'], { timeoutInMs: 60_000 });
+        const load = await b.ns.exec('iperf3', ['-c', '10.0.0.3', '-p', '5201', '-n', '45M', '-b', '400M'], {
+          timeoutInMs: 60_000,
+        });
         assert.equal(load.exitCode, 0, load.stderr);
         await sleep(500);
       }
-      const stopped = await waitStatus(name, 'stopped by its size limit', (st) => st.packetCaptureStatus === 'Stopped', 30_000);
+      const stopped = await waitStatus(
+        name,
+        'stopped by its size limit',
+        (st) => st.packetCaptureStatus === 'Stopped',
+        30_000,
+      );
       assert.equal(stopped.stopReason, 'SizeExceeded');
       const txAtStop = await txBytesOf(a);
       const sizeInBytes = stopped.instances[0]!.file!.sizeInBytes;
@@ -200,18 +320,28 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
       // Wait until about 4 MB of the file have left host A, then cut the storage off.
       let sentBeforeOutage = 0;
       try {
-        await lab.waitFor(async () => {
-          sentBeforeOutage = (await txBytesOf(a)) - txAtStop;
-          return sentBeforeOutage > 4_000_000;
-          // The upload starts after the agent's grant round-trip; on a loaded 2-core machine (and just
-          // after the previous test restarted the server) that once took over 20 s.
-        }, 60_000, 'the upload to get under way');
+        await lab.waitFor(
+          async () => {
+            sentBeforeOutage = (await txBytesOf(a)) - txAtStop;
+            return sentBeforeOutage > 4_000_000;
+            // The upload starts after the agent's grant round-trip; on a loaded 2-core machine (and just
+            // after the previous test restarted the server) that once took over 20 s.
+          },
+          60_000,
+          'the upload to get under way',
+        );
       } catch (error) {
-        throw new Error(`${(error as Error).message.split('\n')[0]}; ${sentBeforeOutage} bytes sent; status: ${JSON.stringify(await queryStatus(name).catch(() => null))}`, { cause: error });
+        throw new Error(
+          `${(error as Error).message.split('\n')[0]}; ${sentBeforeOutage} bytes sent; status: ${JSON.stringify(await queryStatus(name).catch(() => null))}`,
+          { cause: error },
+        );
       }
       await s.stop();
       try {
-        assert.ok(sentBeforeOutage < sizeInBytes - 4_000_000, `the upload was still under way (${sentBeforeOutage} of ${sizeInBytes} bytes sent)`);
+        assert.ok(
+          sentBeforeOutage < sizeInBytes - 4_000_000,
+          `the upload was still under way (${sentBeforeOutage} of ${sizeInBytes} bytes sent)`,
+        );
         await sleep(3_000);
       } finally {
         await s.start();
@@ -236,28 +366,64 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
       await s.stop();
       let down = true;
       try {
-        const created = await lab.nw(pc('create', '--resource-group', rg, '--vm', 'vmc', '--name', name, '--storage-account', s.account, ...(keepsHostFile ? ['--file-path', hostFile] : []), '--filters', '[{"protocol":"UDP","remotePort":"9999"}]'));
+        const created = await lab.nw(
+          pc(
+            'create',
+            '--resource-group',
+            rg,
+            '--vm',
+            'vmc',
+            '--name',
+            name,
+            '--storage-account',
+            s.account,
+            ...(keepsHostFile ? ['--file-path', hostFile] : []),
+            '--filters',
+            '[{"protocol":"UDP","remotePort":"9999"}]',
+          ),
+        );
         assert.equal(created.code, 0, created.stderr);
         const sent = await c.ns.runNode(UDP_SENDER, ['10.0.0.1', '9999', '30'], { timeoutInMs: 20_000 });
         assert.match(sent.stdout, /sent/, sent.stderr);
         assert.equal((await lab.nw(pc('stop', '--name', name, '--location', LOC))).code, 0);
 
-        const failed = await waitStatus(name, 'StorageFailed', (st) => st.packetCaptureError.includes('StorageFailed'), 30_000);
+        const failed = await waitStatus(
+          name,
+          'StorageFailed',
+          (st) => st.packetCaptureError.includes('StorageFailed'),
+          30_000,
+        );
         assert.equal(failed.packetCaptureStatus, 'Stopped', 'the capture itself went well');
-        assert.match(failed.instances[0]!.errorMessage ?? '', /Storing the file failed: .*(unavailable|refused|ECONNREFUSED)/i);
+        assert.match(
+          failed.instances[0]!.errorMessage ?? '',
+          /Storing the file failed: .*(unavailable|refused|ECONNREFUSED)/i,
+        );
         const file = failed.instances[0]!.file!;
         assert.equal(file.stored, false);
         // The host keeps the file, intact.
-        const kept = keepsHostFile ? hostFile : join(agentDataDirs[1]!, 'spool', readdirSync(join(agentDataDirs[1]!, 'spool')).find((f) => f.endsWith('.cap')) ?? 'missing.cap');
+        const kept = keepsHostFile
+          ? hostFile
+          : join(
+              agentDataDirs[1]!,
+              'spool',
+              readdirSync(join(agentDataDirs[1]!, 'spool')).find((f) => f.endsWith('.cap')) ?? 'missing.cap',
+            );
         assert.equal(sha256OfFile(kept), file.sha256, 'the local copy is intact');
-        const early = await lab.nw(pc('download', '--name', name, '--location', LOC, '--file', join(workDir, `${name}-early.cap`)));
+        const early = await lab.nw(
+          pc('download', '--name', name, '--location', LOC, '--file', join(workDir, `${name}-early.cap`)),
+        );
         assert.notEqual(early.code, 0);
         assert.match(early.stderr, /FileNotAvailable.*not in storage yet\. Storing it failed/);
         assert.ok(!existsSync(join(workDir, `${name}-early.cap`)));
 
         await s.start();
         down = false;
-        const stored = await waitStatus(name, 'stored by a later retry', (st) => st.instances[0]?.file?.stored === true, 30_000);
+        const stored = await waitStatus(
+          name,
+          'stored by a later retry',
+          (st) => st.instances[0]?.file?.stored === true,
+          30_000,
+        );
         assert.deepEqual(stored.packetCaptureError, [], 'StorageFailed is cleared once the file is stored');
         assert.equal(stored.instances[0]!.file!.sha256, file.sha256);
         assert.equal(await storedBlobSha256(s, stored.storagePath), file.sha256);
@@ -266,7 +432,14 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
           assert.equal(sha256OfFile(hostFile), file.sha256, 'a --file-path file stays on the host after the upload');
           const deleted = await lab.nw(pc('delete', '--name', name, '--location', LOC, '--delete-files'));
           assert.equal(deleted.code, 0, deleted.stderr);
-          assert.equal(await s.direct.stat({ container: CAPTURE_CONTAINER, blobPath: stored.storagePath.slice(`${s.accountUrl}/${CAPTURE_CONTAINER}/`.length) }), null, 'the blob is gone');
+          assert.equal(
+            await s.direct.stat({
+              container: CAPTURE_CONTAINER,
+              blobPath: stored.storagePath.slice(`${s.accountUrl}/${CAPTURE_CONTAINER}/`.length),
+            }),
+            null,
+            'the blob is gone',
+          );
           await lab.waitFor(async () => !existsSync(hostFile), 10_000, 'the host file to be removed');
         } else {
           assert.ok(!existsSync(kept), 'a spooled file goes once it is stored');
@@ -282,6 +455,7 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
     const logs = [lab.serverOutput, ...agentLogs.map((log) => log())].join('\n');
     assert.match(logs, /could not store the capture file/, 'the agent logged its failed uploads');
     for (const secret of secrets) assert.ok(!logs.includes(secret), 'an account secret was logged');
-    for (const credential of [/[?&]sig=/, /X-Amz-Signature=/i, /X-Amz-Credential=/i, /[?&]sv=\d/]) assert.doesNotMatch(logs, credential);
+    for (const credential of [/[?&]sig=/, /X-Amz-Signature=/i, /X-Amz-Credential=/i, /[?&]sv=\d/])
+      assert.doesNotMatch(logs, credential);
   });
 });

@@ -18,13 +18,19 @@ describe('nw up', { timeout: 180_000 }, () => {
   let ns: TestNamespace;
   const home = mkdtempSync(join(tmpdir(), 'nw-up-home-'));
   const dataDir = join(home, '.netwatcher');
-  const env = { ...process.env, HOME: home, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` } as NodeJS.ProcessEnv;
+  const env = {
+    ...process.env,
+    HOME: home,
+    PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}`,
+  } as NodeJS.ProcessEnv;
   delete env.NW_CONFIG;
   const captureFile = `/var/captures/nwtest-up-${process.pid}.cap`;
   let upProcess: ChildProcess | null = null;
 
   const nw = async (args: string[]) => {
-    const r = await ns.exec('env', [`HOME=${home}`, `PATH=${env.PATH}`, process.execPath, NW_BIN, ...args], { timeoutInMs: 60_000 });
+    const r = await ns.exec('env', [`HOME=${home}`, `PATH=${env.PATH}`, process.execPath, NW_BIN, ...args], {
+      timeoutInMs: 60_000,
+    });
     return r;
   };
   const nwJson = async <T = Record<string, unknown>>(args: string[]): Promise<T> => {
@@ -33,10 +39,28 @@ describe('nw up', { timeout: 180_000 }, () => {
     return JSON.parse(r.stdout) as T;
   };
   const startUp = async (): Promise<{ child: ChildProcess; output: () => string }> => {
-    const child = ns.spawn('env', [`HOME=${home}`, `PATH=${env.PATH}`, process.execPath, NW_BIN, 'up', '--vm-name', 'devbox', '--listen', '127.0.0.1:8817'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = ns.spawn(
+      'env',
+      [
+        `HOME=${home}`,
+        `PATH=${env.PATH}`,
+        process.execPath,
+        NW_BIN,
+        'up',
+        '--vm-name',
+        'devbox',
+        '--listen',
+        '127.0.0.1:8817',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
-    child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     const deadline = Date.now() + 60_000;
     while (!out.includes('ready')) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nw up did not get ready:\n${out}`);
@@ -63,28 +87,86 @@ describe('nw up', { timeout: 180_000 }, () => {
     assert.match(out, /starting server/);
     assert.match(out, /starting agent/);
     assert.match(out, /http:\/\/127\.0\.0\.1:8817/);
-    const config = JSON.parse(readFileSync(join(home, '.config', 'netwatcher', 'config.json'), 'utf8')) as { server: string; token: string };
+    const config = JSON.parse(readFileSync(join(home, '.config', 'netwatcher', 'config.json'), 'utf8')) as {
+      server: string;
+      token: string;
+    };
     assert.equal(config.server, 'http://127.0.0.1:8817');
     assert.equal(statSync(join(home, '.config', 'netwatcher', 'config.json')).mode & 0o077, 0, 'config is private');
 
     const accounts = await nwJson<Array<{ name: string }>>(['storage', 'account', 'list']);
     assert.ok(accounts.some((a) => a.name === 'nwlocal'));
-    const vm = await nwJson<{ name: string }>(['vm', 'show', '--resource-group', 'netwatcher-local', '--name', 'devbox']);
+    const vm = await nwJson<{ name: string }>([
+      'vm',
+      'show',
+      '--resource-group',
+      'netwatcher-local',
+      '--name',
+      'devbox',
+    ]);
     assert.equal(vm.name, 'devbox');
-    await nwJson(['network', 'watcher', 'packet-capture', 'create', '--resource-group', 'netwatcher-local', '--vm', 'devbox', '--name', 'first', '--file-path', captureFile, '--storage-account', 'nwlocal', '--time-limit', '2']);
+    await nwJson([
+      'network',
+      'watcher',
+      'packet-capture',
+      'create',
+      '--resource-group',
+      'netwatcher-local',
+      '--vm',
+      'devbox',
+      '--name',
+      'first',
+      '--file-path',
+      captureFile,
+      '--storage-account',
+      'nwlocal',
+      '--time-limit',
+      '2',
+    ]);
     await ns.exec('ping', ['-c', '3', '-i', '0.2', '127.0.0.1']);
     let status: Record<string, unknown> = {};
     for (let i = 0; i < 100 && status.packetCaptureStatus !== 'Stopped'; i++) {
-      status = await nwJson(['network', 'watcher', 'packet-capture', 'show-status', '--name', 'first', '--location', 'local']);
+      status = await nwJson([
+        'network',
+        'watcher',
+        'packet-capture',
+        'show-status',
+        '--name',
+        'first',
+        '--location',
+        'local',
+      ]);
       await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(status.stopReason, 'TimeExceeded');
     assert.ok(existsSync(captureFile), 'the file is also kept on the host at filePath');
     const out2 = join(home, 'first.cap');
-    let download = await nw(['network', 'watcher', 'packet-capture', 'download', '--name', 'first', '--location', 'local', '--file', out2]);
+    let download = await nw([
+      'network',
+      'watcher',
+      'packet-capture',
+      'download',
+      '--name',
+      'first',
+      '--location',
+      'local',
+      '--file',
+      out2,
+    ]);
     for (let i = 0; i < 50 && download.exitCode !== 0; i++) {
       await new Promise((r) => setTimeout(r, 200));
-      download = await nw(['network', 'watcher', 'packet-capture', 'download', '--name', 'first', '--location', 'local', '--file', out2]);
+      download = await nw([
+        'network',
+        'watcher',
+        'packet-capture',
+        'download',
+        '--name',
+        'first',
+        '--location',
+        'local',
+        '--file',
+        out2,
+      ]);
     }
     assert.equal(download.exitCode, 0, download.stderr);
     const file = readPcapBuffer(readFileSync(out2));
@@ -102,12 +184,24 @@ describe('nw up', { timeout: 180_000 }, () => {
     const { child, output } = await startUp();
     upProcess = child;
     assert.match(output(), /enrolled earlier/);
-    const list = await nwJson<Array<{ name: string }>>(['network', 'watcher', 'packet-capture', 'list', '--location', 'local']);
-    assert.deepEqual(list.map((c) => c.name), ['first']);
+    const list = await nwJson<Array<{ name: string }>>([
+      'network',
+      'watcher',
+      'packet-capture',
+      'list',
+      '--location',
+      'local',
+    ]);
+    assert.deepEqual(
+      list.map((c) => c.name),
+      ['first'],
+    );
     // The banner's suggested capture must not be one that exists already (issue 12 point 7).
     assert.match(output(), /packet-capture create .*--name first-2 /);
     assert.doesNotMatch(output(), /--name first /);
-    const vm = await nwJson<{ properties?: unknown; netwatcher?: { agentConnected: boolean } } & Record<string, unknown>>(['vm', 'show', '--resource-group', 'netwatcher-local', '--name', 'devbox']);
+    const vm = await nwJson<
+      { properties?: unknown; netwatcher?: { agentConnected: boolean } } & Record<string, unknown>
+    >(['vm', 'show', '--resource-group', 'netwatcher-local', '--name', 'devbox']);
     assert.match(JSON.stringify(vm), /"agentConnected":\s*true/);
     child.kill('SIGINT');
     assert.equal(await new Promise((resolve) => child.once('exit', (c) => resolve(c))), 0);

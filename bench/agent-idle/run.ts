@@ -27,10 +27,20 @@ async function residentBytes(pid: number): Promise<number | null> {
   }
 }
 
-interface IdleFigures { name: string; cpuPercent: number | null; residentMiB: number | null }
+interface IdleFigures {
+  name: string;
+  cpuPercent: number | null;
+  residentMiB: number | null;
+}
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, short: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string' },
+      short: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+  });
   const seconds = Number(values.seconds ?? (values.short === true ? 6 : 60));
   if (!(seconds >= 1)) throw new Error('--seconds must be ≥ 1');
   if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces)');
@@ -40,36 +50,57 @@ async function main(): Promise<void> {
   let exporter: ChildProcess | null = null;
   try {
     product = await startProduct(lab, dir);
-    exporter = lab.server.spawn('prometheus-node-exporter', [`--web.listen-address=${NODE_EXPORTER_ADDRESS}`], { stdio: 'ignore' });
+    exporter = lab.server.spawn('prometheus-node-exporter', [`--web.listen-address=${NODE_EXPORTER_ADDRESS}`], {
+      stdio: 'ignore',
+    });
     const scrape = async (): Promise<void> => {
-      await lab.server.exec('curl', ['-sf', '-o', '/dev/null', `http://${NODE_EXPORTER_ADDRESS}/metrics`]).catch(() => undefined);
+      await lab.server
+        .exec('curl', ['-sf', '-o', '/dev/null', `http://${NODE_EXPORTER_ADDRESS}/metrics`])
+        .catch(() => undefined);
     };
     // Let both finish starting (JIT, first reports, first scrape) before the window opens.
     await sleep(5000);
     await scrape();
-    const pids = { agent: product.agentPid, 'node_exporter': exporter.pid ?? null } as const;
-    const before = await Promise.all(Object.values(pids).map((p) => (p === null ? Promise.resolve(null) : processCpuSeconds(p))));
+    const pids = { agent: product.agentPid, node_exporter: exporter.pid ?? null } as const;
+    const before = await Promise.all(
+      Object.values(pids).map((p) => (p === null ? Promise.resolve(null) : processCpuSeconds(p))),
+    );
     const startedAt = Date.now();
     const scraper = setInterval(() => void scrape(), SCRAPE_INTERVAL_IN_MS);
     await sleep(seconds * 1000);
     clearInterval(scraper);
     const elapsed = (Date.now() - startedAt) / 1000;
-    const after = await Promise.all(Object.values(pids).map((p) => (p === null ? Promise.resolve(null) : processCpuSeconds(p))));
-    const rss = await Promise.all(Object.values(pids).map((p) => (p === null ? Promise.resolve(null) : residentBytes(p))));
+    const after = await Promise.all(
+      Object.values(pids).map((p) => (p === null ? Promise.resolve(null) : processCpuSeconds(p))),
+    );
+    const rss = await Promise.all(
+      Object.values(pids).map((p) => (p === null ? Promise.resolve(null) : residentBytes(p))),
+    );
     const figures: IdleFigures[] = Object.keys(pids).map((name, i) => ({
       name,
       cpuPercent: before[i] == null || after[i] == null ? null : ((after[i]! - before[i]!) / elapsed) * 100,
       residentMiB: rss[i] == null ? null : rss[i]! / 1024 / 1024,
     }));
     const [agent, reference] = figures as [IdleFigures, IdleFigures];
-    const ratio = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : a / b);
-    const ratios = { cpu: ratio(agent.cpuPercent, reference.cpuPercent), memory: ratio(agent.residentMiB, reference.residentMiB) };
+    const ratio = (a: number | null, b: number | null): number | null =>
+      a === null || b === null || b === 0 ? null : a / b;
+    const ratios = {
+      cpu: ratio(agent.cpuPercent, reference.cpuPercent),
+      memory: ratio(agent.residentMiB, reference.residentMiB),
+    };
     if (values.json === true) {
       process.stdout.write(JSON.stringify({ seconds: elapsed, figures, ratios }, null, 2) + '\n');
     } else {
-      process.stdout.write(`idle host agents over ${elapsed.toFixed(1)} s (node_exporter scraped every ${SCRAPE_INTERVAL_IN_MS / 1000} s):\n`);
-      for (const f of figures) process.stdout.write(`  ${f.name.padEnd(14)} cpu ${f.cpuPercent?.toFixed(3) ?? '-'} %   rss ${f.residentMiB?.toFixed(1) ?? '-'} MiB\n`);
-      process.stdout.write(`  agent ÷ node_exporter: cpu ${ratios.cpu?.toFixed(2) ?? '-'}, memory ${ratios.memory?.toFixed(2) ?? '-'}\n`);
+      process.stdout.write(
+        `idle host agents over ${elapsed.toFixed(1)} s (node_exporter scraped every ${SCRAPE_INTERVAL_IN_MS / 1000} s):\n`,
+      );
+      for (const f of figures)
+        process.stdout.write(
+          `  ${f.name.padEnd(14)} cpu ${f.cpuPercent?.toFixed(3) ?? '-'} %   rss ${f.residentMiB?.toFixed(1) ?? '-'} MiB\n`,
+        );
+      process.stdout.write(
+        `  agent ÷ node_exporter: cpu ${ratios.cpu?.toFixed(2) ?? '-'}, memory ${ratios.memory?.toFixed(2) ?? '-'}\n`,
+      );
     }
   } finally {
     if (exporter !== null && exporter.exitCode === null) exporter.kill('SIGTERM');
@@ -80,6 +111,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });

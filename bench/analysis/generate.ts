@@ -14,13 +14,26 @@ const TCP_ACK_OFFSET = 14 + 20 + 8;
 const TCP_WINDOW_OFFSET = 14 + 20 + 14;
 
 interface Flow {
-  client: string; clientPort: number; server: string; serverPort: number;
-  data: Buffer; ack: Buffer;
-  clientSeq: number; serverSeq: number; sent: number; total: number;
+  client: string;
+  clientPort: number;
+  server: string;
+  serverPort: number;
+  data: Buffer;
+  ack: Buffer;
+  clientSeq: number;
+  serverSeq: number;
+  sent: number;
+  total: number;
 }
 
 /** What the generator wrote. */
-export interface GeneratedCapture { path: string; sizeInBytes: number; packets: number; tcpConnections: number; retransmissions: number }
+export interface GeneratedCapture {
+  path: string;
+  sizeInBytes: number;
+  packets: number;
+  tcpConnections: number;
+  retransmissions: number;
+}
 
 /**
  * Writes about `targetBytes` of capture to `path` (classic pcap, Ethernet, µs).
@@ -35,7 +48,11 @@ export function generateCapture(path: string, targetBytes: number): GeneratedCap
   let retransmissions = 0;
   let tcpConnections = 0;
   let timeMicros = 0;
-  const flush = (): void => { writeSync(fd, chunk, 0, used); written += used; used = 0; };
+  const flush = (): void => {
+    writeSync(fd, chunk, 0, used);
+    written += used;
+    used = 0;
+  };
   const emit = (frame: Buffer, gapMicros: number): void => {
     timeMicros += gapMicros;
     if (used + 16 + frame.length > chunk.length) flush();
@@ -52,16 +69,32 @@ export function generateCapture(path: string, targetBytes: number): GeneratedCap
   header.copy(chunk, 0);
   used = header.length;
 
-  const tcp = (f: Flow, fromClient: boolean, flags: number, payloadBytes: number): Buffer => buildFrame({
-    family: 4, protocol: 'TCP', sourceAddress: fromClient ? f.client : f.server, destinationAddress: fromClient ? f.server : f.client,
-    sourcePort: fromClient ? f.clientPort : f.serverPort, destinationPort: fromClient ? f.serverPort : f.clientPort,
-    tcpFlags: flags, tcpSequence: fromClient ? f.clientSeq : f.serverSeq, tcpAcknowledgement: fromClient ? f.serverSeq : f.clientSeq, payloadBytes,
-  });
+  const tcp = (f: Flow, fromClient: boolean, flags: number, payloadBytes: number): Buffer =>
+    buildFrame({
+      family: 4,
+      protocol: 'TCP',
+      sourceAddress: fromClient ? f.client : f.server,
+      destinationAddress: fromClient ? f.server : f.client,
+      sourcePort: fromClient ? f.clientPort : f.serverPort,
+      destinationPort: fromClient ? f.serverPort : f.clientPort,
+      tcpFlags: flags,
+      tcpSequence: fromClient ? f.clientSeq : f.serverSeq,
+      tcpAcknowledgement: fromClient ? f.serverSeq : f.clientSeq,
+      payloadBytes,
+    });
   const newFlow = (n: number): Flow => {
     tcpConnections++;
     const f: Flow = {
-      client: `10.${(n >> 8) & 0xff}.${n & 0xff}.10`, clientPort: 20000 + (n % 40000), server: `172.16.${n % 8}.1`, serverPort: n % 5 === 0 ? 443 : 5001,
-      data: Buffer.alloc(0), ack: Buffer.alloc(0), clientSeq: 1000, serverSeq: 9000, sent: 0, total: 2000 + (n % 7) * 3000,
+      client: `10.${(n >> 8) & 0xff}.${n & 0xff}.10`,
+      clientPort: 20000 + (n % 40000),
+      server: `172.16.${n % 8}.1`,
+      serverPort: n % 5 === 0 ? 443 : 5001,
+      data: Buffer.alloc(0),
+      ack: Buffer.alloc(0),
+      clientSeq: 1000,
+      serverSeq: 9000,
+      sent: 0,
+      total: 2000 + (n % 7) * 3000,
     };
     emit(tcp(f, true, TcpFlag.SYN, 0), 50);
     emit(tcp({ ...f, serverSeq: f.serverSeq - 1 }, false, TcpFlag.SYN | TcpFlag.ACK, 0), 200);
@@ -71,10 +104,25 @@ export function generateCapture(path: string, targetBytes: number): GeneratedCap
     f.ack = tcp(f, false, TcpFlag.ACK, 0);
     return f;
   };
-  const dataSegment = (f: Flow): Buffer => { f.data.writeUInt32BE(f.clientSeq >>> 0, TCP_SEQ_OFFSET); return f.data; };
-  const ackSegment = (f: Flow, window = 65535): Buffer => { f.ack.writeUInt32BE(f.clientSeq >>> 0, TCP_ACK_OFFSET); f.ack.writeUInt16BE(window, TCP_WINDOW_OFFSET); return f.ack; };
+  const dataSegment = (f: Flow): Buffer => {
+    f.data.writeUInt32BE(f.clientSeq >>> 0, TCP_SEQ_OFFSET);
+    return f.data;
+  };
+  const ackSegment = (f: Flow, window = 65535): Buffer => {
+    f.ack.writeUInt32BE(f.clientSeq >>> 0, TCP_ACK_OFFSET);
+    f.ack.writeUInt16BE(window, TCP_WINDOW_OFFSET);
+    return f.ack;
+  };
 
-  const udpStream = buildFrame({ family: 4, protocol: 'UDP', sourceAddress: '10.200.0.5', destinationAddress: '10.200.0.6', sourcePort: 16384, destinationPort: 16386, payloadBytes: 1200 });
+  const udpStream = buildFrame({
+    family: 4,
+    protocol: 'UDP',
+    sourceAddress: '10.200.0.5',
+    destinationAddress: '10.200.0.6',
+    sourcePort: 16384,
+    destinationPort: 16386,
+    payloadBytes: 1200,
+  });
   let flowNumber = 0;
   const flows: Flow[] = [];
   for (let i = 0; i < 24; i++) flows.push(newFlow(flowNumber++));
@@ -97,8 +145,9 @@ export function generateCapture(path: string, targetBytes: number): GeneratedCap
       if (f.sent % 2 === 0) emit(ackSegment(f, f.sent % 5000 === 0 ? 0 : 65535), 5);
       if (f.sent >= f.total) {
         // Close: FIN both ways, or a reset now and then.
-        if (flowNumber % 9 === 0) { emit(tcp(f, false, TcpFlag.RST | TcpFlag.ACK, 0), 10); }
-        else {
+        if (flowNumber % 9 === 0) {
+          emit(tcp(f, false, TcpFlag.RST | TcpFlag.ACK, 0), 10);
+        } else {
           emit(tcp(f, true, TcpFlag.FIN | TcpFlag.ACK, 0), 10);
           emit(tcp({ ...f, clientSeq: f.clientSeq + 1 }, false, TcpFlag.FIN | TcpFlag.ACK, 0), 100);
           emit(tcp({ ...f, clientSeq: f.clientSeq + 1, serverSeq: f.serverSeq + 1 }, true, TcpFlag.ACK, 0), 100);
@@ -113,19 +162,53 @@ export function generateCapture(path: string, targetBytes: number): GeneratedCap
       emit(tcp(f, true, TcpFlag.ACK | TcpFlag.PSH, 300), 20);
       emit(tcp({ ...f, clientSeq: f.clientSeq + 300 }, false, TcpFlag.ACK | TcpFlag.PSH, 900), 200);
       emit(tcp({ ...f, clientSeq: f.clientSeq + 300 }, true, TcpFlag.FIN | TcpFlag.ACK, 0), 20);
-      emit(tcp({ ...f, clientSeq: f.clientSeq + 301, serverSeq: f.serverSeq + 900 }, false, TcpFlag.FIN | TcpFlag.ACK, 0), 20);
+      emit(
+        tcp({ ...f, clientSeq: f.clientSeq + 301, serverSeq: f.serverSeq + 900 }, false, TcpFlag.FIN | TcpFlag.ACK, 0),
+        20,
+      );
       const id = dnsId++ & 0xffff;
       const name = `host${id % 977}.example.internal`;
       const port = 30000 + (id % 20000);
-      emit(buildFrame({ family: 4, protocol: 'UDP', sourceAddress: '10.0.0.10', destinationAddress: '10.0.0.53', sourcePort: port, destinationPort: 53, payload: dnsMessage({ id, name, type: 1 }) }), 10);
+      emit(
+        buildFrame({
+          family: 4,
+          protocol: 'UDP',
+          sourceAddress: '10.0.0.10',
+          destinationAddress: '10.0.0.53',
+          sourcePort: port,
+          destinationPort: 53,
+          payload: dnsMessage({ id, name, type: 1 }),
+        }),
+        10,
+      );
       if (id % 13 !== 0) {
         const rcode = id % 11 === 0 ? 3 : id % 17 === 0 ? 2 : 0;
-        emit(buildFrame({ family: 4, protocol: 'UDP', sourceAddress: '10.0.0.53', destinationAddress: '10.0.0.10', sourcePort: 53, destinationPort: port, payload: dnsMessage({ id, name, type: 1, response: true, rcode, answers: rcode === 0 ? ['10.1.2.3'] : [] }) }), 800);
+        emit(
+          buildFrame({
+            family: 4,
+            protocol: 'UDP',
+            sourceAddress: '10.0.0.53',
+            destinationAddress: '10.0.0.10',
+            sourcePort: 53,
+            destinationPort: port,
+            payload: dnsMessage({ id, name, type: 1, response: true, rcode, answers: rcode === 0 ? ['10.1.2.3'] : [] }),
+          }),
+          800,
+        );
       }
     }
     if (round % 5000 === 0) {
       emit(arpRequest('10.0.0.10', '10.0.0.1'), 5);
-      emit(buildFrame({ family: 4, protocol: 'ICMP', sourceAddress: '10.0.0.10', destinationAddress: '10.0.0.1', payloadBytes: 56 }), 5);
+      emit(
+        buildFrame({
+          family: 4,
+          protocol: 'ICMP',
+          sourceAddress: '10.0.0.10',
+          destinationAddress: '10.0.0.1',
+          payloadBytes: 56,
+        }),
+        5,
+      );
     }
   }
   flush();

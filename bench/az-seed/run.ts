@@ -29,24 +29,91 @@ const SUB = '00000000-0000-0000-0000-000000000000';
 const RG = 'netwatcher-local';
 const VM = 'benchvm';
 const LOC = 'local';
-const FILTERS = '[{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"20"},{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"80"},{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"443"},{"protocol":"UDP"}]';
+const FILTERS =
+  '[{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"20"},{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"80"},{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"443"},{"protocol":"UDP"}]';
 
 /** Seed 000's commands in order, without the leading `az`/`nw` (placeholders filled). */
 const SEQUENCE: Array<{ label: string; args: string[] }> = [
-  { label: 'vm extension set', args: ['vm', 'extension', 'set', '--resource-group', RG, '--vm-name', VM, '--publisher', 'Microsoft.Azure.NetworkWatcher', '--name', 'NetworkWatcherAgentLinux', '--version', '1.4'] },
-  { label: 'vm extension show', args: ['vm', 'extension', 'show', '--resource-group', RG, '--vm-name', VM, '--name', 'AzureNetworkWatcherExtension'] },
+  {
+    label: 'vm extension set',
+    args: [
+      'vm',
+      'extension',
+      'set',
+      '--resource-group',
+      RG,
+      '--vm-name',
+      VM,
+      '--publisher',
+      'Microsoft.Azure.NetworkWatcher',
+      '--name',
+      'NetworkWatcherAgentLinux',
+      '--version',
+      '1.4',
+    ],
+  },
+  {
+    label: 'vm extension show',
+    args: [
+      'vm',
+      'extension',
+      'show',
+      '--resource-group',
+      RG,
+      '--vm-name',
+      VM,
+      '--name',
+      'AzureNetworkWatcherExtension',
+    ],
+  },
   { label: 'storage account list', args: ['storage', 'account', 'list'] },
-  { label: 'packet-capture create', args: ['network', 'watcher', 'packet-capture', 'create', '--resource-group', RG, '--vm', VM, '--name', 'packetCaptureName', '--storage-account', 'nwlocal', '--filters', FILTERS] },
-  { label: 'packet-capture show-status', args: ['network', 'watcher', 'packet-capture', 'show-status', '--name', 'packetCaptureName', '--location', LOC] },
-  { label: 'packet-capture stop', args: ['network', 'watcher', 'packet-capture', 'stop', '--name', 'packetCaptureName', '--location', LOC] },
-  { label: 'packet-capture delete', args: ['network', 'watcher', 'packet-capture', 'delete', '--name', 'packetCaptureName', '--location', LOC] },
+  {
+    label: 'packet-capture create',
+    args: [
+      'network',
+      'watcher',
+      'packet-capture',
+      'create',
+      '--resource-group',
+      RG,
+      '--vm',
+      VM,
+      '--name',
+      'packetCaptureName',
+      '--storage-account',
+      'nwlocal',
+      '--filters',
+      FILTERS,
+    ],
+  },
+  {
+    label: 'packet-capture show-status',
+    args: ['network', 'watcher', 'packet-capture', 'show-status', '--name', 'packetCaptureName', '--location', LOC],
+  },
+  {
+    label: 'packet-capture stop',
+    args: ['network', 'watcher', 'packet-capture', 'stop', '--name', 'packetCaptureName', '--location', LOC],
+  },
+  {
+    label: 'packet-capture delete',
+    args: ['network', 'watcher', 'packet-capture', 'delete', '--name', 'packetCaptureName', '--location', LOC],
+  },
 ];
 
 /** Operation-status polls in az --debug's request log: azure-core sleeps Retry-After before each. */
 const pollsIn = (stderr: string) => (stderr.match(/Request URL: '[^']*\/operations\/[^']*'/g) ?? []).length;
 
 const dir = mkdtempSync(join(tmpdir(), 'nw-bench-az-'));
-const up = await startNwUp({ dataDir: join(dir, 'data'), configPath: join(dir, 'config.json'), listen: '127.0.0.1:0', vmName: VM, resourceGroup: RG, location: LOC, interfaceName: 'lo', extraArgs: ['--retry-after', String(retryAfterInSeconds)] });
+const up = await startNwUp({
+  dataDir: join(dir, 'data'),
+  configPath: join(dir, 'config.json'),
+  listen: '127.0.0.1:0',
+  vmName: VM,
+  resourceGroup: RG,
+  location: LOC,
+  interfaceName: 'lo',
+  extraArgs: ['--retry-after', String(retryAfterInSeconds)],
+});
 const az = await AzEnvironment.create({ caBundle: up.certPath });
 try {
   const token = readFileSync(up.adminTokenPath, 'utf8').trim();
@@ -89,8 +156,12 @@ try {
   const azPerRound = azTotalInMs / rounds;
   const nwPerRound = nwTotalInMs / rounds;
   const pollWaitInMs = (azPolls / rounds) * retryAfterInSeconds * 1000;
-  console.log(`${'whole sequence'.padEnd(28)}${s(azPerRound).padStart(9)}${s(nwPerRound).padStart(9)}${(azPerRound / nwPerRound).toFixed(1).padStart(7)}x`);
-  console.log(`az polling: ${(azPolls / rounds).toFixed(1)} operation polls per sequence, ${s(pollWaitInMs).trim()} waiting = ${((100 * pollWaitInMs) / azPerRound).toFixed(0)}% of az's time`);
+  console.log(
+    `${'whole sequence'.padEnd(28)}${s(azPerRound).padStart(9)}${s(nwPerRound).padStart(9)}${(azPerRound / nwPerRound).toFixed(1).padStart(7)}x`,
+  );
+  console.log(
+    `az polling: ${(azPolls / rounds).toFixed(1)} operation polls per sequence, ${s(pollWaitInMs).trim()} waiting = ${((100 * pollWaitInMs) / azPerRound).toFixed(0)}% of az's time`,
+  );
 } finally {
   await up.stop();
   az.destroy();

@@ -7,7 +7,13 @@ import { once } from 'node:events';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_KERNEL_BUFFER_IN_KIB, isListeningLine, parseTcpdumpStats, startCapture, startLookbackBuffer } from '../../src/capture/index.js';
+import {
+  DEFAULT_KERNEL_BUFFER_IN_KIB,
+  isListeningLine,
+  parseTcpdumpStats,
+  startCapture,
+  startLookbackBuffer,
+} from '../../src/capture/index.js';
 import type { LookbackBuffer } from '../../src/capture/index.js';
 import { countPcapRecords } from './count-records.js';
 import type { CaptureOutcome } from '../../src/capture/index.js';
@@ -16,10 +22,35 @@ import type { EngineChildRequest, RingStopReply } from './engine-child.js';
 import type { FidelityLab, Load, LoadResult } from './lab.js';
 
 /** Which program captured ('none': the load alone, for the load generator's own loss). */
-export type Capturer = 'none' | 'bare' | 'bare-B' | 'agent' | 'agent-immediate' | 'agent-previous' | 'agent-lookback' | 'ring-tcpdump' | 'ring-engine' | 'netwatcher' | 'agent+bare-B' | 'netwatcher+bare-B';
+export type Capturer =
+  | 'none'
+  | 'bare'
+  | 'bare-B'
+  | 'agent'
+  | 'agent-immediate'
+  | 'agent-previous'
+  | 'agent-lookback'
+  | 'ring-tcpdump'
+  | 'ring-engine'
+  | 'netwatcher'
+  | 'agent+bare-B'
+  | 'netwatcher+bare-B';
 
 /** Every capturer the bench knows. */
-export const CAPTURERS: Capturer[] = ['none', 'bare', 'bare-B', 'agent', 'agent-immediate', 'agent-previous', 'agent-lookback', 'ring-tcpdump', 'ring-engine', 'netwatcher', 'agent+bare-B', 'netwatcher+bare-B'];
+export const CAPTURERS: Capturer[] = [
+  'none',
+  'bare',
+  'bare-B',
+  'agent',
+  'agent-immediate',
+  'agent-previous',
+  'agent-lookback',
+  'ring-tcpdump',
+  'ring-engine',
+  'netwatcher',
+  'agent+bare-B',
+  'netwatcher+bare-B',
+];
 
 /**
  * The ring of 'ring-tcpdump' and 'ring-engine' (issue 13): Azure's default file size, where both
@@ -117,9 +148,27 @@ export function captureCostCpuSeconds(t: TrialResult): number | null {
 }
 
 /** Runs the load with no capture at all. */
-export async function runNoCaptureTrial(lab: FidelityLab, load: Load, snapLengthInBytes: number, durationInSeconds: number): Promise<Omit<TrialResult, 'repetition'>> {
+export async function runNoCaptureTrial(
+  lab: FidelityLab,
+  load: Load,
+  snapLengthInBytes: number,
+  durationInSeconds: number,
+): Promise<Omit<TrialResult, 'repetition'>> {
   const loadResult = await lab.runLoad(load, durationInSeconds);
-  return { capturer: 'none', load: load.name, snapLengthInBytes, loadResult, kernelReceived: null, kernelDropped: null, captured: 0, fileSizeInBytes: 0, stopInMs: 0, cpu: NO_CPU, durationInSeconds, capped: false };
+  return {
+    capturer: 'none',
+    load: load.name,
+    snapLengthInBytes,
+    loadResult,
+    kernelReceived: null,
+    kernelDropped: null,
+    captured: 0,
+    fileSizeInBytes: 0,
+    stopInMs: 0,
+    cpu: NO_CPU,
+    durationInSeconds,
+    capped: false,
+  };
 }
 
 /** Bare tcpdump started and listening; finish() stops it after the load and counts its file. */
@@ -128,9 +177,24 @@ interface BareCapture {
 }
 
 /** Starts bare tcpdump as a user would type it (default options; `withEngineBuffer` adds the engine's -B) on the server side; resolves once it listens. */
-async function startBareCapture(lab: FidelityLab, load: Load, snapLengthInBytes: number, outputPath: string, withEngineBuffer: boolean, byteBudget: number): Promise<BareCapture> {
+async function startBareCapture(
+  lab: FidelityLab,
+  load: Load,
+  snapLengthInBytes: number,
+  outputPath: string,
+  withEngineBuffer: boolean,
+  byteBudget: number,
+): Promise<BareCapture> {
   const buffer = withEngineBuffer ? ['-B', String(DEFAULT_KERNEL_BUFFER_IN_KIB)] : [];
-  const child = lab.server.spawn('tcpdump', ['-i', lab.serverInterface, '-w', outputPath, '-s', String(snapLengthInBytes), ...buffer]);
+  const child = lab.server.spawn('tcpdump', [
+    '-i',
+    lab.serverInterface,
+    '-w',
+    outputPath,
+    '-s',
+    String(snapLengthInBytes),
+    ...buffer,
+  ]);
   let stderr = '';
   child.stderr?.setEncoding('utf8');
   const listening = new Promise<void>((resolve, reject) => {
@@ -196,7 +260,12 @@ export async function runBareTrial(
  * 5× (TCP 2.7–13 Gbit/s in one round), and the share kept follows it; side by side it is the same.
  * `result()` is bare -B's trial after the load.
  */
-export function withBareBeside(lab: FidelityLab, snapLengthInBytes: number, outputPath: string, byteBudget: number): { lab: FidelityLab; result(): Omit<TrialResult, 'repetition'> | null } {
+export function withBareBeside(
+  lab: FidelityLab,
+  snapLengthInBytes: number,
+  outputPath: string,
+  byteBudget: number,
+): { lab: FidelityLab; result(): Omit<TrialResult, 'repetition'> | null } {
   let result: Omit<TrialResult, 'repetition'> | null = null;
   return {
     lab: {
@@ -265,7 +334,10 @@ export async function runAgentTrial(
   try {
     if (variant === 'agent-lookback') {
       bufferDir = await mkdtemp(join(dirname(outputPath), 'lookback-'));
-      buffer = startLookbackBuffer({ interfaceName: lab.serverInterface, ...BENCH_LOOKBACK, dir: bufferDir }, { commandPrefix: ['ip', 'netns', 'exec', lab.server.name] });
+      buffer = startLookbackBuffer(
+        { interfaceName: lab.serverInterface, ...BENCH_LOOKBACK, dir: bufferDir },
+        { commandPrefix: ['ip', 'netns', 'exec', lab.server.name] },
+      );
       await buffer.started;
     }
     // The engine's process alone (the buffer's tcpdump is measured apart): its idle rate is the same with or without the buffer.
@@ -308,10 +380,13 @@ export async function runAgentTrial(
     const { outcome, cpuAfterStopSeconds } = await stopped;
     const stopInMs = Date.now() - stopStarted;
     if (outcome.error !== null) throw new Error(`capture failed: ${outcome.error.code} ${outcome.error.message}`);
-    if (outcome.stopReason !== 'Manual' && outcome.stopReason !== 'SizeExceeded') throw new Error(`capture ended ${outcome.stopReason}`);
+    if (outcome.stopReason !== 'Manual' && outcome.stopReason !== 'SizeExceeded')
+      throw new Error(`capture ended ${outcome.stopReason}`);
     const count = await countPcapRecords(outputPath);
     if (count.records !== outcome.packetsCaptured || count.trailingBytes !== 0) {
-      throw new Error(`engine reported ${outcome.packetsCaptured} packets but the file holds ${count.records} (+${count.trailingBytes} stray bytes)`);
+      throw new Error(
+        `engine reported ${outcome.packetsCaptured} packets but the file holds ${count.records} (+${count.trailingBytes} stray bytes)`,
+      );
     }
     return {
       capturer: variant,
@@ -329,11 +404,22 @@ export async function runAgentTrial(
         server: null,
         agentAfterStop: cpuAfterStopSeconds,
         agentIdle: idleRate === null ? null : idleRate * windowInSeconds,
-        ...(buffer !== null ? { lookbackProcess: bufferAtStart === null || bufferAtEnd === null ? null : bufferAtEnd - bufferAtStart } : {}),
+        ...(buffer !== null
+          ? { lookbackProcess: bufferAtStart === null || bufferAtEnd === null ? null : bufferAtEnd - bufferAtStart }
+          : {}),
       },
       durationInSeconds,
       capped: outcome.stopReason === 'SizeExceeded',
-      ...(bufferStatus !== null ? { lookback: { sizeInBytes: bufferStatus.sizeInBytes, packetsCaptured: bufferStatus.packetsCaptured, kernelPacketsDropped: bufferStatus.kernelPacketsDropped, residentKiB } } : {}),
+      ...(bufferStatus !== null
+        ? {
+            lookback: {
+              sizeInBytes: bufferStatus.sizeInBytes,
+              packetsCaptured: bufferStatus.packetsCaptured,
+              kernelPacketsDropped: bufferStatus.kernelPacketsDropped,
+              residentKiB,
+            },
+          }
+        : {}),
     };
   } finally {
     await buffer?.stop();
@@ -346,7 +432,14 @@ export async function runAgentTrial(
  * tcpdump rotate its own files (-C), 'ring-engine' forces the engine's cut of `-w -` at the same
  * size. Captured = the packets of every file the ring closed, deleted ones included.
  */
-export async function runRingTrial(lab: FidelityLab, load: Load, snapLengthInBytes: number, durationInSeconds: number, outputPath: string, variant: 'ring-tcpdump' | 'ring-engine'): Promise<Omit<TrialResult, 'repetition'>> {
+export async function runRingTrial(
+  lab: FidelityLab,
+  load: Load,
+  snapLengthInBytes: number,
+  durationInSeconds: number,
+  outputPath: string,
+  variant: 'ring-tcpdump' | 'ring-engine',
+): Promise<Omit<TrialResult, 'repetition'>> {
   const child = await engineChild();
   const ownCpu = (): Promise<number> => engineChildCpuSeconds(child);
   const dir = await mkdtemp(join(dirname(outputPath), `${variant}-`));
@@ -355,8 +448,19 @@ export async function runRingTrial(lab: FidelityLab, load: Load, snapLengthInByt
     const started = nextMessage<{ pid: number | null }>(child, 'started');
     child.send({
       type: 'start-ring',
-      spec: { captureId: `bench-${variant}`, interfaceName: lab.serverInterface, bpfExpression: '', snapLengthInBytes, ...BENCH_RING, sessionTimeLimitInSeconds: 0, outputPath: join(dir, 'ring.cap') },
-      options: { commandPrefix: ['ip', 'netns', 'exec', lab.server.name], writer: variant === 'ring-engine' ? 'engine' : 'tcpdump' },
+      spec: {
+        captureId: `bench-${variant}`,
+        interfaceName: lab.serverInterface,
+        bpfExpression: '',
+        snapLengthInBytes,
+        ...BENCH_RING,
+        sessionTimeLimitInSeconds: 0,
+        outputPath: join(dir, 'ring.cap'),
+      },
+      options: {
+        commandPrefix: ['ip', 'netns', 'exec', lab.server.name],
+        writer: variant === 'ring-engine' ? 'engine' : 'tcpdump',
+      },
     } satisfies EngineChildRequest);
     await started;
     const tcpdumpPid = await findTcpdumpPid(lab.serverInterface);
@@ -376,7 +480,14 @@ export async function runRingTrial(lab: FidelityLab, load: Load, snapLengthInByt
     let kept = 0;
     for (const f of outcome.files) {
       const count = await countPcapRecords(f.path);
-      if (count.records !== f.packetsCaptured || count.trailingBytes !== 0 || f.sizeInBytes > BENCH_RING.fileSizeInBytes) throw new Error(`${f.name}: reported ${f.packetsCaptured} packets, holds ${count.records} (+${count.trailingBytes} stray bytes), ${f.sizeInBytes} bytes`);
+      if (
+        count.records !== f.packetsCaptured ||
+        count.trailingBytes !== 0 ||
+        f.sizeInBytes > BENCH_RING.fileSizeInBytes
+      )
+        throw new Error(
+          `${f.name}: reported ${f.packetsCaptured} packets, holds ${count.records} (+${count.trailingBytes} stray bytes), ${f.sizeInBytes} bytes`,
+        );
       kept += f.sizeInBytes;
     }
     return {
@@ -417,8 +528,12 @@ async function residentKiBOf(pid: number): Promise<number | null> {
 let engineProcess: ChildProcess | null = null;
 
 async function engineChild(): Promise<ChildProcess> {
-  if (engineProcess !== null && engineProcess.exitCode === null && engineProcess.signalCode === null) return engineProcess;
-  engineProcess = fork(ENGINE_CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  if (engineProcess !== null && engineProcess.exitCode === null && engineProcess.signalCode === null)
+    return engineProcess;
+  engineProcess = fork(ENGINE_CHILD, [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   await once(engineProcess, 'spawn');
   // Let its start-up JIT and GC settle before its CPU is measured.
   await new Promise((r) => setTimeout(r, 3000));

@@ -13,7 +13,12 @@ export interface PcapFileCount {
 /** Streams `path` through PcapStreamParser and counts whole records; rejects on a malformed file. */
 export async function countPcapRecords(path: string): Promise<PcapFileCount> {
   let records = 0;
-  const parser = new PcapStreamParser({ onHeader: () => {}, onRecord: () => { records++; } });
+  const parser = new PcapStreamParser({
+    onHeader: () => {},
+    onRecord: () => {
+      records++;
+    },
+  });
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) parser.push(chunk as Buffer);
   return { records, trailingBytes: parser.end() };
 }

@@ -46,7 +46,8 @@ export async function findTcpdumpPid(interfaceName: string): Promise<number | nu
     if (!/^\d+$/.test(entry)) continue;
     try {
       const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
-      if (argv[0]?.endsWith('tcpdump') === true && argv.some((a, i) => a === '-i' && argv[i + 1] === interfaceName)) return Number(entry);
+      if (argv[0]?.endsWith('tcpdump') === true && argv.some((a, i) => a === '-i' && argv[i + 1] === interfaceName))
+        return Number(entry);
     } catch {
       // the process ended while we looked
     }

@@ -3,7 +3,14 @@
 // (iperf3 runs, counting, printing) and from a fresh Node process's start-up (~4 ms/s of JIT and
 // GC for its first seconds).
 import { startCapture, startRingCapture } from '../../src/capture/index.js';
-import type { CaptureSpec, RingCaptureOptions, RingCaptureSession, RingCaptureSpec, RingOutcome, StartCaptureOptions } from '../../src/capture/index.js';
+import type {
+  CaptureSpec,
+  RingCaptureOptions,
+  RingCaptureSession,
+  RingCaptureSpec,
+  RingOutcome,
+  StartCaptureOptions,
+} from '../../src/capture/index.js';
 
 /** Messages from the bench to this process. */
 export type EngineChildRequest =
@@ -13,7 +20,13 @@ export type EngineChildRequest =
   | { type: 'stop' };
 
 /** What the child reports when a ring stops: its outcome and the packets of every file it closed, deleted ones included. */
-export interface RingStopReply { type: 'ring-stopped'; outcome: RingOutcome; packetsInAllFiles: number; filesClosed: number; cpuAfterStopSeconds: number }
+export interface RingStopReply {
+  type: 'ring-stopped';
+  outcome: RingOutcome;
+  packetsInAllFiles: number;
+  filesClosed: number;
+  cpuAfterStopSeconds: number;
+}
 
 const cpuSeconds = (): number => {
   const { user, system } = process.cpuUsage();
@@ -52,7 +65,13 @@ process.on('message', (message: EngineChildRequest) => {
   } else if (message.type === 'start-ring') {
     ringPackets = 0;
     ringFiles = 0;
-    ring = startRingCapture(message.spec, { ...message.options, onFileClosed: (f) => { ringPackets += f.packetsCaptured; ringFiles++; } });
+    ring = startRingCapture(message.spec, {
+      ...message.options,
+      onFileClosed: (f) => {
+        ringPackets += f.packetsCaptured;
+        ringFiles++;
+      },
+    });
     ring.started.then(
       () => send({ type: 'started', pid: null }),
       (err: unknown) => send({ type: 'failed', message: err instanceof Error ? err.message : String(err) }),
@@ -62,7 +81,13 @@ process.on('message', (message: EngineChildRequest) => {
     const stopping = ring;
     ring = null;
     void stopping.stop().then((outcome) => {
-      send({ type: 'ring-stopped', outcome, packetsInAllFiles: ringPackets, filesClosed: ringFiles, cpuAfterStopSeconds: cpuSeconds() - atStop } satisfies RingStopReply);
+      send({
+        type: 'ring-stopped',
+        outcome,
+        packetsInAllFiles: ringPackets,
+        filesClosed: ringFiles,
+        cpuAfterStopSeconds: cpuSeconds() - atStop,
+      } satisfies RingStopReply);
     });
   } else if (message.type === 'cpu') {
     send({ type: 'cpu', cpuSeconds: cpuSeconds(), progress: session?.progress() ?? null });

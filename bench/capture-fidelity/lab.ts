@@ -77,15 +77,19 @@ export async function createFidelityLab(): Promise<FidelityLab> {
           ['-c', SERVER_ADDRESS, '-p', IPERF_PORT, '-t', String(durationInSeconds), '-J', ...load.iperfArgs],
           { timeoutInMs: (durationInSeconds + 20) * 1000 },
         );
-        if (r.exitCode !== 0) throw new Error(`iperf3 client failed (${r.exitCode}): ${r.stderr || r.stdout.slice(0, 500)}`);
+        if (r.exitCode !== 0)
+          throw new Error(`iperf3 client failed (${r.exitCode}): ${r.stderr || r.stdout.slice(0, 500)}`);
         const report = JSON.parse(r.stdout) as {
-          end: { sum_received?: { bits_per_second: number }; sum?: { bits_per_second: number; packets?: number; lost_percent?: number } };
+          end: {
+            sum_received?: { bits_per_second: number };
+            sum?: { bits_per_second: number; packets?: number; lost_percent?: number };
+          };
         };
         const isUdp = load.iperfArgs.includes('-u');
         return {
           bitsPerSecond: (isUdp ? report.end.sum?.bits_per_second : report.end.sum_received?.bits_per_second) ?? 0,
-          datagramsSent: isUdp ? report.end.sum?.packets ?? null : null,
-          lostPercent: isUdp ? report.end.sum?.lost_percent ?? null : null,
+          datagramsSent: isUdp ? (report.end.sum?.packets ?? null) : null,
+          lostPercent: isUdp ? (report.end.sum?.lost_percent ?? null) : null,
         };
       },
     };

@@ -33,7 +33,9 @@ export async function startProduct(lab: FidelityLab, dir: string): Promise<Produ
   const config = join(dir, 'nw-cli.json');
   const processes: ChildProcess[] = [];
   const nw = async (args: string[]): Promise<string> => {
-    const r = await lab.server.exec('env', [`NW_CONFIG=${config}`, process.execPath, NW_BIN, ...args], { timeoutInMs: 120_000 });
+    const r = await lab.server.exec('env', [`NW_CONFIG=${config}`, process.execPath, NW_BIN, ...args], {
+      timeoutInMs: 120_000,
+    });
     if (r.exitCode !== 0) throw new Error(`nw ${args.join(' ')} failed: ${r.stderr}`);
     return r.stdout;
   };
@@ -47,22 +49,74 @@ export async function startProduct(lab: FidelityLab, dir: string): Promise<Produ
   };
   try {
     await lab.server.exec('ip', ['link', 'set', 'lo', 'up']);
-    processes.push(lab.server.spawn(process.execPath, [NW_BIN, 'server', '--listen', `127.0.0.1:${PORT}`, '--data-dir', dataDir, '--location', LOCATION, '--log-level', 'warn'], { stdio: 'ignore' }));
+    processes.push(
+      lab.server.spawn(
+        process.execPath,
+        [
+          NW_BIN,
+          'server',
+          '--listen',
+          `127.0.0.1:${PORT}`,
+          '--data-dir',
+          dataDir,
+          '--location',
+          LOCATION,
+          '--log-level',
+          'warn',
+        ],
+        { stdio: 'ignore' },
+      ),
+    );
     for (let i = 0; ; i++) {
       const token = await readFile(join(dataDir, 'admin-token'), 'utf8').catch(() => '');
       if (token) {
-        await writeFile(config, JSON.stringify({ server: `http://127.0.0.1:${PORT}`, token: token.trim(), subscriptionId: '00000000-0000-0000-0000-000000000000' }));
-        if (await nw(['storage', 'account', 'list']).then(() => true, () => false)) break;
+        await writeFile(
+          config,
+          JSON.stringify({
+            server: `http://127.0.0.1:${PORT}`,
+            token: token.trim(),
+            subscriptionId: '00000000-0000-0000-0000-000000000000',
+          }),
+        );
+        if (
+          await nw(['storage', 'account', 'list']).then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
       }
       if (i > 1200) throw new Error('nw server did not start'); // 2 min: a shared, loaded machine
       await sleep(100);
     }
-    const extension = JSON.parse(await nw(['vm', 'extension', 'set', '--resource-group', RG, '--vm-name', VM, '--publisher', 'Microsoft.Azure.NetworkWatcher', '--name', 'NetworkWatcherAgentLinux', '--version', '1.4'])) as { installCommand: string };
+    const extension = JSON.parse(
+      await nw([
+        'vm',
+        'extension',
+        'set',
+        '--resource-group',
+        RG,
+        '--vm-name',
+        VM,
+        '--publisher',
+        'Microsoft.Azure.NetworkWatcher',
+        '--name',
+        'NetworkWatcherAgentLinux',
+        '--version',
+        '1.4',
+      ]),
+    ) as { installCommand: string };
     const argv = extension.installCommand.split(/\s+/).slice(1);
     argv[argv.indexOf('--data-dir') + 1] = join(dir, 'nw-agent');
-    processes.push(lab.server.spawn(process.execPath, [NW_BIN, ...argv, '--interface', lab.serverInterface], { stdio: 'ignore' }));
+    processes.push(
+      lab.server.spawn(process.execPath, [NW_BIN, ...argv, '--interface', lab.serverInterface], { stdio: 'ignore' }),
+    );
     const [serverProcess, agentProcess] = processes;
-    for (let i = 0; !/"agentConnected":\s*true/.test(await nw(['vm', 'show', '--resource-group', RG, '--name', VM])); i++) {
+    for (
+      let i = 0;
+      !/"agentConnected":\s*true/.test(await nw(['vm', 'show', '--resource-group', RG, '--name', VM]));
+      i++
+    ) {
       if (i > 1200) throw new Error('the agent did not connect');
       await sleep(100);
     }
@@ -74,21 +128,48 @@ export async function startProduct(lab: FidelityLab, dir: string): Promise<Produ
 }
 
 /** One trial through the product: create (returns once tcpdump runs on the host), load, stop, read the host file. */
-export async function runProductTrial(product: Product, load: Load, snapLengthInBytes: number, durationInSeconds: number, lab: FidelityLab, byteBudget: number): Promise<Omit<TrialResult, 'repetition'>> {
+export async function runProductTrial(
+  product: Product,
+  load: Load,
+  snapLengthInBytes: number,
+  durationInSeconds: number,
+  lab: FidelityLab,
+  byteBudget: number,
+): Promise<Omit<TrialResult, 'repetition'>> {
   const name = `fid-${load.name}-${snapLengthInBytes}-${Date.now()}`;
   const filePath = `/var/captures/nw-bench-${process.pid}-${name}.cap`;
   const pc = (...args: string[]) => ['network', 'watcher', 'packet-capture', ...args];
   try {
     const idleRate = product.agentPid === null ? null : await idleCpuRate(() => processCpuSeconds(product.agentPid!));
-    await product.nw(pc('create', '--resource-group', RG, '--vm', VM, '--name', name, '--file-path', filePath, '--capture-size', String(snapLengthInBytes), '--capture-limit', String(byteBudget), '--time-limit', '0'));
-    const cpuOf = async (pid: number | null): Promise<number | null> => (pid === null ? null : await processCpuSeconds(pid));
+    await product.nw(
+      pc(
+        'create',
+        '--resource-group',
+        RG,
+        '--vm',
+        VM,
+        '--name',
+        name,
+        '--file-path',
+        filePath,
+        '--capture-size',
+        String(snapLengthInBytes),
+        '--capture-limit',
+        String(byteBudget),
+        '--time-limit',
+        '0',
+      ),
+    );
+    const cpuOf = async (pid: number | null): Promise<number | null> =>
+      pid === null ? null : await processCpuSeconds(pid);
     const tcpdumpPid = await findTcpdumpPid(lab.serverInterface);
     const atStart = await Promise.all([cpuOf(tcpdumpPid), cpuOf(product.agentPid), cpuOf(product.serverPid)]);
     const windowStarted = Date.now();
     const loadResult = await lab.runLoad(load, durationInSeconds);
     const atEnd = await Promise.all([cpuOf(tcpdumpPid), cpuOf(product.agentPid), cpuOf(product.serverPid)]);
     const windowInSeconds = (Date.now() - windowStarted) / 1000;
-    const delta = (i: number): number | null => (atStart[i] == null || atEnd[i] == null ? null : atEnd[i]! - atStart[i]!);
+    const delta = (i: number): number | null =>
+      atStart[i] == null || atEnd[i] == null ? null : atEnd[i]! - atStart[i]!;
     const stopStarted = Date.now();
     // A capture that reached its byte budget has stopped itself; the stop then has nothing to do.
     await product.nw(pc('stop', '--name', name, '--location', LOCATION)).catch((error: unknown) => error);
@@ -97,12 +178,24 @@ export async function runProductTrial(product: Product, load: Load, snapLengthIn
     const status = JSON.parse(await product.nw(pc('show-status', '--name', name, '--location', LOCATION))) as {
       packetCaptureStatus: string;
       stopReason: string;
-      additionalProperties: { instances: Array<{ kernelPacketsReceived: number | null; kernelPacketsDropped: number | null; packetsCaptured: number; file: { sizeInBytes: number } | null }> };
+      additionalProperties: {
+        instances: Array<{
+          kernelPacketsReceived: number | null;
+          kernelPacketsDropped: number | null;
+          packetsCaptured: number;
+          file: { sizeInBytes: number } | null;
+        }>;
+      };
     };
     const instance = status.additionalProperties.instances[0]!;
-    if (status.packetCaptureStatus !== 'Stopped' || (status.stopReason !== 'Manual' && status.stopReason !== 'SizeExceeded')) throw new Error(`capture ended ${status.packetCaptureStatus}/${status.stopReason}`);
+    if (
+      status.packetCaptureStatus !== 'Stopped' ||
+      (status.stopReason !== 'Manual' && status.stopReason !== 'SizeExceeded')
+    )
+      throw new Error(`capture ended ${status.packetCaptureStatus}/${status.stopReason}`);
     const count = await countPcapRecords(filePath);
-    if (count.records !== instance.packetsCaptured) throw new Error(`the status says ${instance.packetsCaptured} packets but the file holds ${count.records}`);
+    if (count.records !== instance.packetsCaptured)
+      throw new Error(`the status says ${instance.packetsCaptured} packets but the file holds ${count.records}`);
     return {
       capturer: 'netwatcher',
       load: load.name,
@@ -114,7 +207,13 @@ export async function runProductTrial(product: Product, load: Load, snapLengthIn
       fileSizeInBytes: instance.file?.sizeInBytes ?? 0,
       // Includes starting the `nw` CLI process and the stop operation's round trips.
       stopInMs,
-      cpu: { captureProcess: delta(0), agent: delta(1), server: delta(2), agentAfterStop: agentAfterStop === null || atEnd[1] == null ? null : agentAfterStop - atEnd[1], agentIdle: idleRate === null ? null : idleRate * windowInSeconds },
+      cpu: {
+        captureProcess: delta(0),
+        agent: delta(1),
+        server: delta(2),
+        agentAfterStop: agentAfterStop === null || atEnd[1] == null ? null : agentAfterStop - atEnd[1],
+        agentIdle: idleRate === null ? null : idleRate * windowInSeconds,
+      },
       durationInSeconds,
       capped: status.stopReason === 'SizeExceeded',
     };

@@ -9,7 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LOOKBACK_KERNEL_BUFFER_IN_KIB } from '../../src/capture/index.js';
-import { CAPTURERS, captureCostCpuSeconds, closeEngineChild, loadCpuSeconds, runAgentTrial, runBareTrial, runNoCaptureTrial, runRingTrial, withBareBeside } from './capturers.js';
+import {
+  CAPTURERS,
+  captureCostCpuSeconds,
+  closeEngineChild,
+  loadCpuSeconds,
+  runAgentTrial,
+  runBareTrial,
+  runNoCaptureTrial,
+  runRingTrial,
+  withBareBeside,
+} from './capturers.js';
 import { runProductTrial, startProduct, type Product } from './product.js';
 import type { Capturer, TrialResult } from './capturers.js';
 import { measureSha256Rate } from './cpu.js';
@@ -70,8 +80,11 @@ function parseSettings(argv: string[]): Settings {
   if (!(durationInSeconds >= 1)) throw new Error('--duration must be ≥ 1');
   const snapLengths = String(values.snap).split(',').map(Number);
   if (snapLengths.some((n) => !Number.isInteger(n) || n < 0)) throw new Error('--snap takes a list of integers ≥ 0');
-  const capturers = (values.capturers ?? (short ? 'bare-B,agent' : 'none,bare,bare-B,agent,netwatcher,agent+bare-B,netwatcher+bare-B')).split(',');
-  if (capturers.some((c) => !CAPTURERS.includes(c as Capturer))) throw new Error(`--capturers takes a list of ${CAPTURERS.join(', ')}`);
+  const capturers = (
+    values.capturers ?? (short ? 'bare-B,agent' : 'none,bare,bare-B,agent,netwatcher,agent+bare-B,netwatcher+bare-B')
+  ).split(',');
+  if (capturers.some((c) => !CAPTURERS.includes(c as Capturer)))
+    throw new Error(`--capturers takes a list of ${CAPTURERS.join(', ')}`);
   // 5 pairs: at saturation on a shared machine single pairs spread ±50 % (side by side) and more (alternating).
   const repetitions = Number(values.repeat ?? (short ? 1 : 5));
   if (!Number.isInteger(repetitions) || repetitions < 1) throw new Error('--repeat must be an integer ≥ 1');
@@ -95,20 +108,39 @@ function parseSettings(argv: string[]): Settings {
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function runTrial(lab: FidelityLab, dir: string, capturer: Capturer, load: Load, snap: number, durationInSeconds: number, product: Product | null): Promise<Omit<TrialResult, 'repetition'>> {
+async function runTrial(
+  lab: FidelityLab,
+  dir: string,
+  capturer: Capturer,
+  load: Load,
+  snap: number,
+  durationInSeconds: number,
+  product: Product | null,
+): Promise<Omit<TrialResult, 'repetition'>> {
   const outputPath = join(dir, `${capturer}-${load.name}-${snap}.cap`);
   const besidePath = join(dir, `${capturer}-beside-${load.name}-${snap}.cap`);
   try {
     if (capturer === 'none') return await runNoCaptureTrial(lab, load, snap, durationInSeconds);
-    if (capturer === 'bare' || capturer === 'bare-B') return await runBareTrial(lab, load, snap, durationInSeconds, outputPath, capturer === 'bare-B', BYTE_BUDGET);
-    if (capturer === 'netwatcher') return await runProductTrial(product!, load, snap, durationInSeconds, lab, BYTE_BUDGET);
-    if (capturer === 'ring-tcpdump' || capturer === 'ring-engine') return await runRingTrial(lab, load, snap, durationInSeconds, outputPath, capturer);
+    if (capturer === 'bare' || capturer === 'bare-B')
+      return await runBareTrial(lab, load, snap, durationInSeconds, outputPath, capturer === 'bare-B', BYTE_BUDGET);
+    if (capturer === 'netwatcher')
+      return await runProductTrial(product!, load, snap, durationInSeconds, lab, BYTE_BUDGET);
+    if (capturer === 'ring-tcpdump' || capturer === 'ring-engine')
+      return await runRingTrial(lab, load, snap, durationInSeconds, outputPath, capturer);
     if (capturer === 'agent+bare-B' || capturer === 'netwatcher+bare-B') {
       // The same packets to both at once: bare -B captures beside the engine or the product.
       const side = withBareBeside(lab, snap, besidePath, BYTE_BUDGET);
-      const own = capturer === 'agent+bare-B' ? await runAgentTrial(side.lab, load, snap, durationInSeconds, outputPath, 'agent', BYTE_BUDGET) : await runProductTrial(product!, load, snap, durationInSeconds, side.lab, BYTE_BUDGET);
+      const own =
+        capturer === 'agent+bare-B'
+          ? await runAgentTrial(side.lab, load, snap, durationInSeconds, outputPath, 'agent', BYTE_BUDGET)
+          : await runProductTrial(product!, load, snap, durationInSeconds, side.lab, BYTE_BUDGET);
       const beside = side.result();
-      return { ...own, capturer, ...(beside !== null ? { beside } : {}), capped: own.capped || (beside?.capped ?? false) };
+      return {
+        ...own,
+        capturer,
+        ...(beside !== null ? { beside } : {}),
+        capped: own.capped || (beside?.capped ?? false),
+      };
     }
     return await runAgentTrial(lab, load, snap, durationInSeconds, outputPath, capturer, BYTE_BUDGET);
   } finally {
@@ -123,7 +155,10 @@ async function runTrial(lab: FidelityLab, dir: string, capturer: Capturer, load:
  * capture (the fastest the load goes: a capture only takes CPU from it), and the bytes of one
  * packet in the file at full snap length.
  */
-async function measureFileRate(lab: FidelityLab, load: Load): Promise<{ fileBytesPerSecond: number; packetFileBytes: number }> {
+async function measureFileRate(
+  lab: FidelityLab,
+  load: Load,
+): Promise<{ fileBytesPerSecond: number; packetFileBytes: number }> {
   const r = await lab.runLoad(load, 1);
   // Headers (link 14, IP 20, UDP 8) plus the 16-byte record header per packet: for small UDP
   // datagrams (-l LEN) LEN + 58 bytes per LEN of payload; for TCP's 64 KiB segments and their
@@ -131,13 +166,20 @@ async function measureFileRate(lab: FidelityLab, load: Load): Promise<{ fileByte
   const lengthAt = load.iperfArgs.indexOf('-l');
   const datagramBytes = lengthAt >= 0 ? Number(load.iperfArgs[lengthAt + 1]) : null;
   if (load.iperfArgs.includes('-u') && datagramBytes !== null && datagramBytes > 0) {
-    return { fileBytesPerSecond: (r.bitsPerSecond / 8) * ((datagramBytes + 58) / datagramBytes), packetFileBytes: datagramBytes + 58 };
+    return {
+      fileBytesPerSecond: (r.bitsPerSecond / 8) * ((datagramBytes + 58) / datagramBytes),
+      packetFileBytes: datagramBytes + 58,
+    };
   }
   return { fileBytesPerSecond: (r.bitsPerSecond / 8) * 1.05, packetFileBytes: 65_536 + 82 };
 }
 
 /** Seconds of load (1 … maxSeconds: iperf3 -t takes whole seconds) that fill at most BUDGET_FILL of the byte budget at snap length `snap`. */
-function budgetedSeconds(rate: { fileBytesPerSecond: number; packetFileBytes: number }, snap: number, maxSeconds: number): number {
+function budgetedSeconds(
+  rate: { fileBytesPerSecond: number; packetFileBytes: number },
+  snap: number,
+  maxSeconds: number,
+): number {
   const perPacket = snap === 0 ? rate.packetFileBytes : Math.min(rate.packetFileBytes, snap + 16);
   const bytesPerSecond = rate.fileBytesPerSecond * (perPacket / rate.packetFileBytes);
   return Math.max(1, Math.min(maxSeconds, Math.floor((BYTE_BUDGET * BUDGET_FILL) / Math.max(1, bytesPerSecond))));
@@ -146,16 +188,21 @@ function budgetedSeconds(rate: { fileBytesPerSecond: number; packetFileBytes: nu
 /** A contestant measured side by side with bare -B (withBareBeside). */
 const isBeside = (c: Capturer): boolean => c === 'agent+bare-B' || c === 'netwatcher+bare-B';
 const share = (t: TrialResult): number | null => (t.kernelReceived ? t.captured / t.kernelReceived : null);
-const perPacketInMicros = (cpu: number | null, t: TrialResult): number | null => (cpu === null || t.captured === 0 ? null : (cpu / t.captured) * 1e6);
+const perPacketInMicros = (cpu: number | null, t: TrialResult): number | null =>
+  cpu === null || t.captured === 0 ? null : (cpu / t.captured) * 1e6;
 const fmt = (n: number | null, digits = 3): string => (n === null || !Number.isFinite(n) ? '-' : n.toFixed(digits));
 
 function printTrial(t: TrialResult): void {
   printTrialRow(t);
-  if (t.beside !== undefined) printTrialRow({ ...t.beside, capturer: 'bare-B', repetition: t.repetition }, '  (beside)');
+  if (t.beside !== undefined)
+    printTrialRow({ ...t.beside, capturer: 'bare-B', repetition: t.repetition }, '  (beside)');
 }
 
 function printTrialRow(t: TrialResult, note = ''): void {
-  const rate = t.loadResult.datagramsSent !== null ? `${(t.loadResult.datagramsSent / t.durationInSeconds / 1e3).toFixed(0)} kdgr/s` : `${(t.loadResult.bitsPerSecond / 1e9).toFixed(2)} Gbit/s`;
+  const rate =
+    t.loadResult.datagramsSent !== null
+      ? `${(t.loadResult.datagramsSent / t.durationInSeconds / 1e3).toFixed(0)} kdgr/s`
+      : `${(t.loadResult.bitsPerSecond / 1e9).toFixed(2)} Gbit/s`;
   process.stdout.write(
     [
       String(t.snapLengthInBytes).padStart(4),
@@ -175,13 +222,21 @@ function printTrialRow(t: TrialResult, note = ''): void {
       fmt(perPacketInMicros(t.cpu.agentAfterStop, t), 2).padStart(8),
       fmt(perPacketInMicros(t.cpu.agentIdle, t), 2).padStart(8),
       `${t.durationInSeconds} s${note}${t.capped ? ' CAPPED: reached the byte budget, round repeated with a shorter load' : ''}`,
-    ].join('  ') + '\n' +
-      (t.lookback ? `                 look-back buffer: tcpdump ${fmt(perPacketInMicros(t.cpu.lookbackProcess ?? null, t), 2)} µs/pkt, ${t.lookback.packetsCaptured} packets, ${(t.lookback.sizeInBytes / 1048576).toFixed(1)} MiB on disk, ${t.lookback.kernelPacketsDropped} kernel drops, tcpdump RSS ${t.lookback.residentKiB ?? '-'} KiB (+ its ${LOOKBACK_KERNEL_BUFFER_IN_KIB / 1024} MiB kernel ring)\n` : ''),
+    ].join('  ') +
+      '\n' +
+      (t.lookback
+        ? `                 look-back buffer: tcpdump ${fmt(perPacketInMicros(t.cpu.lookbackProcess ?? null, t), 2)} µs/pkt, ${t.lookback.packetsCaptured} packets, ${(t.lookback.sizeInBytes / 1048576).toFixed(1)} MiB on disk, ${t.lookback.kernelPacketsDropped} kernel drops, tcpdump RSS ${t.lookback.residentKiB ?? '-'} KiB (+ its ${LOOKBACK_KERNEL_BUFFER_IN_KIB / 1024} MiB kernel ring)\n`
+        : ''),
   );
 }
 
 /** Median and range of some numbers (nulls left out); null when there are none. */
-interface Spread { median: number; min: number; max: number; n: number }
+interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
 function spread(values: Array<number | null>): Spread | null {
   const v = values.filter((x): x is number => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return null;
@@ -189,7 +244,12 @@ function spread(values: Array<number | null>): Spread | null {
   const median = v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
   return { median, min: v[0]!, max: v[v.length - 1]!, n: v.length };
 }
-const fmtSpread = (s: Spread | null, digits = 3): string => (s === null ? '-' : s.n === 1 ? fmt(s.median, digits) : `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)}, ${s.n})`);
+const fmtSpread = (s: Spread | null, digits = 3): string =>
+  s === null
+    ? '-'
+    : s.n === 1
+      ? fmt(s.median, digits)
+      : `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)}, ${s.n})`;
 
 /** One capture setting against bare tcpdump under one load and snap length, from the pairs of the same repetition. */
 interface Comparison {
@@ -231,13 +291,28 @@ function compare(results: TrialResult[], settings: Settings): Comparison[] {
   const out: Comparison[] = [];
   for (const snap of settings.snapLengths) {
     for (const load of settings.loads) {
-      const of = (c: Capturer): TrialResult[] => results.filter((r) => r.capturer === c && r.load === load.name && r.snapLengthInBytes === snap);
+      const of = (c: Capturer): TrialResult[] =>
+        results.filter((r) => r.capturer === c && r.load === load.name && r.snapLengthInBytes === snap);
       const at = (c: Capturer, rep: number): TrialResult | undefined => of(c).find((r) => r.repetition === rep);
-      for (const capturer of settings.capturers.filter((c) => c === 'agent' || c === 'netwatcher' || c === 'agent-immediate' || c === 'agent-previous' || c === 'agent-lookback' || c === 'ring-tcpdump' || c === 'ring-engine' || isBeside(c))) {
+      for (const capturer of settings.capturers.filter(
+        (c) =>
+          c === 'agent' ||
+          c === 'netwatcher' ||
+          c === 'agent-immediate' ||
+          c === 'agent-previous' ||
+          c === 'agent-lookback' ||
+          c === 'ring-tcpdump' ||
+          c === 'ring-engine' ||
+          isBeside(c),
+      )) {
         // Side by side ('agent+bare-B'): bare -B is the one that captured beside it in the same trial.
         const ratios = (baseline: Capturer, f: (t: TrialResult) => number | null): Array<number | null> =>
           of(capturer).map((t) => {
-            const b = isBeside(capturer) ? (baseline === 'bare-B' && t.beside !== undefined ? { ...t.beside, repetition: t.repetition } : undefined) : at(baseline, t.repetition);
+            const b = isBeside(capturer)
+              ? baseline === 'bare-B' && t.beside !== undefined
+                ? { ...t.beside, repetition: t.repetition }
+                : undefined
+              : at(baseline, t.repetition);
             if (b === undefined) return null;
             const x = f(t);
             const y = f(b);
@@ -257,15 +332,32 @@ function compare(results: TrialResult[], settings: Settings): Comparison[] {
           bareShare: spread(of('bare').map(share)),
           cpuVsBareB: spread(ratios('bare-B', cpuLoad)),
           cpuWithFinishVsBareB: spread(ratios('bare-B', cpuAll)),
-          finishCpuSecondsPerGB: spread(of(capturer).map((t) => (t.cpu.agentAfterStop === null || t.fileSizeInBytes === 0 ? null : t.cpu.agentAfterStop / (t.fileSizeInBytes / 1e9)))),
+          finishCpuSecondsPerGB: spread(
+            of(capturer).map((t) =>
+              t.cpu.agentAfterStop === null || t.fileSizeInBytes === 0
+                ? null
+                : t.cpu.agentAfterStop / (t.fileSizeInBytes / 1e9),
+            ),
+          ),
           captureCostVsBareB: spread(ratios('bare-B', (t) => perPacketInMicros(captureCostCpuSeconds(t), t))),
           keptVsBareB: spread(ratios('bare-B', (t) => t.captured)),
           loadLossPercent: spread(of(capturer).map((t) => t.loadResult.lostPercent)),
           loadLossWithoutCapturePercent: spread(of('none').map((t) => t.loadResult.lostPercent)),
           // The look-back row (issue 13): the same engine capture with the buffer on ÷ without it, same pair.
-          ...(capturer === 'agent-lookback' ? { shareVsWithoutLookback: spread(ratios('agent', share)), cpuVsWithoutLookback: spread(ratios('agent', cpuLoad)) } : {}),
+          ...(capturer === 'agent-lookback'
+            ? {
+                shareVsWithoutLookback: spread(ratios('agent', share)),
+                cpuVsWithoutLookback: spread(ratios('agent', cpuLoad)),
+              }
+            : {}),
           // The engine-cut ring row (issue 13): against tcpdump's own -C ring at the same size, same pair.
-          ...(capturer === 'ring-engine' ? { shareVsTcpdumpRing: spread(ratios('ring-tcpdump', share)), cpuVsTcpdumpRing: spread(ratios('ring-tcpdump', cpuLoad)), cpuWithFinishVsTcpdumpRing: spread(ratios('ring-tcpdump', cpuAll)) } : {}),
+          ...(capturer === 'ring-engine'
+            ? {
+                shareVsTcpdumpRing: spread(ratios('ring-tcpdump', share)),
+                cpuVsTcpdumpRing: spread(ratios('ring-tcpdump', cpuLoad)),
+                cpuWithFinishVsTcpdumpRing: spread(ratios('ring-tcpdump', cpuAll)),
+              }
+            : {}),
         });
       }
     }
@@ -284,13 +376,23 @@ function checkCriteria(comparisons: Comparison[]): string[] {
   const failures: string[] = [];
   for (const c of comparisons.filter((x) => x.capturer === 'agent' || x.capturer === 'netwatcher')) {
     const where = `snap ${c.snapLengthInBytes} ${c.load} ${c.capturer}`;
-    const side = comparisons.find((x) => x.capturer === `${c.capturer}+bare-B` && x.snapLengthInBytes === c.snapLengthInBytes && x.load === c.load && x.shareVsBareB !== null);
+    const side = comparisons.find(
+      (x) =>
+        x.capturer === `${c.capturer}+bare-B` &&
+        x.snapLengthInBytes === c.snapLengthInBytes &&
+        x.load === c.load &&
+        x.shareVsBareB !== null,
+    );
     const shareRatio = side?.shareVsBareB ?? c.shareVsBareB;
     const how = side !== undefined ? 'side by side with' : 'alternating with';
     // Medians over pairs: a shared 2-core machine makes single trials noisy. 0.1 % tolerance.
     if (shareRatio === null) failures.push(`${where}: no share ratio against bare tcpdump -B`);
-    else if (shareRatio.median < 0.999) failures.push(`${where}: kept ${fmt(shareRatio.median)} × the share of bare tcpdump -B ${how} it (< 1)`);
-    if (c.captureCostVsBareB !== null && c.captureCostVsBareB.median > 1.5) failures.push(`${where}: capture-time CPU per packet ${fmt(c.captureCostVsBareB.median, 2)} × bare tcpdump -B's (> 1.5)`);
+    else if (shareRatio.median < 0.999)
+      failures.push(`${where}: kept ${fmt(shareRatio.median)} × the share of bare tcpdump -B ${how} it (< 1)`);
+    if (c.captureCostVsBareB !== null && c.captureCostVsBareB.median > 1.5)
+      failures.push(
+        `${where}: capture-time CPU per packet ${fmt(c.captureCostVsBareB.median, 2)} × bare tcpdump -B's (> 1.5)`,
+      );
   }
   return failures;
 }
@@ -319,7 +421,9 @@ async function main(): Promise<void> {
       process.stdout.write(
         `capture fidelity: up to ${settings.durationInSeconds} s per trial, ${settings.repetitions} repetitions, veth ${lab.serverInterface}, loads ${settings.loads.map((l) => `${l.name}(${l.iperfArgs.join(' ')})`).join(', ')}\n`,
       );
-      process.stdout.write(`SHA-256 here: ${hashRate.gbPerCpuSecond.toFixed(2)} GB per CPU-s (4 MiB updates; CPU ${hashRate.shaExtensions ? 'has' : 'lacks'} SHA extensions)\n`);
+      process.stdout.write(
+        `SHA-256 here: ${hashRate.gbPerCpuSecond.toFixed(2)} GB per CPU-s (4 MiB updates; CPU ${hashRate.shaExtensions ? 'has' : 'lacks'} SHA extensions)\n`,
+      );
       process.stdout.write(
         '                                                    load     kernel        file      kernel             stop   ---------- cpu µs per packet ----------\n' +
           ' snap  load  rep  capturer           load rate  loss %    received    captured     dropped  capt/rcv       ms   capture    agent   server  a.stop  a.idle\n',
@@ -336,7 +440,9 @@ async function main(): Promise<void> {
           const seconds = budgetedSeconds(rate, snap, settings.durationInSeconds);
           durations.set(key(load, snap), seconds);
           if (!settings.json && seconds < settings.durationInSeconds) {
-            process.stdout.write(`  snap ${snap} ${load.name}: ${seconds} s per trial (${(rate.fileBytesPerSecond / 1e9).toFixed(2)} GB/s at full snap without a capture; every contestant's byte budget: ${BYTE_BUDGET})\n`);
+            process.stdout.write(
+              `  snap ${snap} ${load.name}: ${seconds} s per trial (${(rate.fileBytesPerSecond / 1e9).toFixed(2)} GB/s at full snap without a capture; every contestant's byte budget: ${BYTE_BUDGET})\n`,
+            );
           }
         }
       }
@@ -346,12 +452,17 @@ async function main(): Promise<void> {
         for (let repetition = 1; repetition <= settings.repetitions; repetition++) {
           // Baselines and engine interleaved, the order rotated per repetition, so that a change
           // in the machine's other load hits them alike.
-          const order = settings.capturers.map((_, i) => settings.capturers[(i + repetition - 1) % settings.capturers.length]!);
+          const order = settings.capturers.map(
+            (_, i) => settings.capturers[(i + repetition - 1) % settings.capturers.length]!,
+          );
           for (let attempt = 1; ; attempt++) {
             const durationInSeconds = durations.get(key(load, snap)) ?? settings.durationInSeconds;
             const round: TrialResult[] = [];
             for (const capturer of order) {
-              const result = { ...(await runTrial(lab, dir, capturer, load, snap, durationInSeconds, product)), repetition };
+              const result = {
+                ...(await runTrial(lab, dir, capturer, load, snap, durationInSeconds, product)),
+                repetition,
+              };
               round.push(result);
               if (!settings.json) printTrial(result);
               await pause(500); // let writeback and the CPUs settle between trials
@@ -361,7 +472,9 @@ async function main(): Promise<void> {
               break;
             }
             if (attempt >= MAX_ROUND_ATTEMPTS || durationInSeconds <= 1) {
-              throw new Error(`snap ${snap} ${load.name}: a contestant reached the byte budget of ${BYTE_BUDGET} bytes even in ${durationInSeconds} s`);
+              throw new Error(
+                `snap ${snap} ${load.name}: a contestant reached the byte budget of ${BYTE_BUDGET} bytes even in ${durationInSeconds} s`,
+              );
             }
             durations.set(key(load, snap), Math.max(1, Math.floor(durationInSeconds * 0.6)));
           }
@@ -385,9 +498,15 @@ async function main(): Promise<void> {
           `    packets kept ÷ bare -B's ${fmtSpread(c.keptVsBareB)}\n` +
           `    capture-time cpu/pkt (capture process + agent while loaded) ÷ bare -B: all ${fmtSpread(c.cpuVsBareB, 2)}, above the agent's idle use ${fmtSpread(c.captureCostVsBareB, 2)}${isBeside(c.capturer) ? '' : ' (the criterion)'}\n` +
           `    finalisation after the stop (cut + SHA-256): ${fmtSpread(c.finishCpuSecondsPerGB, 2)} CPU-s per GB kept; whole cost incl. it ÷ bare -B ${fmtSpread(c.cpuWithFinishVsBareB, 2)}\n` +
-          (c.loadLossPercent !== null ? `    load generator's loss % with this capture ${fmtSpread(c.loadLossPercent, 1)}, without any ${fmtSpread(c.loadLossWithoutCapturePercent, 1)}\n` : '') +
-          (c.capturer === 'agent-lookback' ? `    look-back on ÷ off (same capture, same pair): packets kept ${fmtSpread(c.shareVsWithoutLookback ?? null)}   cpu/pkt incl. the buffer ${fmtSpread(c.cpuVsWithoutLookback ?? null, 2)}\n` : '') +
-          (c.capturer === 'ring-engine' ? `    engine-cut ring ÷ tcpdump -C ring (same size, same pair): share ${fmtSpread(c.shareVsTcpdumpRing ?? null)}   cpu/pkt while loaded ${fmtSpread(c.cpuVsTcpdumpRing ?? null, 2)}, with the last files' finish ${fmtSpread(c.cpuWithFinishVsTcpdumpRing ?? null, 2)}\n` : ''),
+          (c.loadLossPercent !== null
+            ? `    load generator's loss % with this capture ${fmtSpread(c.loadLossPercent, 1)}, without any ${fmtSpread(c.loadLossWithoutCapturePercent, 1)}\n`
+            : '') +
+          (c.capturer === 'agent-lookback'
+            ? `    look-back on ÷ off (same capture, same pair): packets kept ${fmtSpread(c.shareVsWithoutLookback ?? null)}   cpu/pkt incl. the buffer ${fmtSpread(c.cpuVsWithoutLookback ?? null, 2)}\n`
+            : '') +
+          (c.capturer === 'ring-engine'
+            ? `    engine-cut ring ÷ tcpdump -C ring (same size, same pair): share ${fmtSpread(c.shareVsTcpdumpRing ?? null)}   cpu/pkt while loaded ${fmtSpread(c.cpuVsTcpdumpRing ?? null, 2)}, with the last files' finish ${fmtSpread(c.cpuWithFinishVsTcpdumpRing ?? null, 2)}\n`
+            : ''),
       );
     }
     process.stdout.write(failures.length === 0 ? 'criteria: met\n' : `criteria: NOT met\n  ${failures.join('\n  ')}\n`);
@@ -396,6 +515,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });

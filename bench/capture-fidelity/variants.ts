@@ -41,26 +41,109 @@ interface Variant {
 
 const B = ['-B', '32768'];
 // What the engine's setpriv does as root (tcpdump-launch.ts).
-const UNPRIVILEGED = ['--reuid', 'tcpdump', '--regid', 'tcpdump', '--clear-groups', '--inh-caps', '-all,+net_raw', '--ambient-caps', '+net_raw', '--bounding-set', '-all,+net_raw', '--no-new-privs'];
+const UNPRIVILEGED = [
+  '--reuid',
+  'tcpdump',
+  '--regid',
+  'tcpdump',
+  '--clear-groups',
+  '--inh-caps',
+  '-all,+net_raw',
+  '--ambient-caps',
+  '+net_raw',
+  '--bounding-set',
+  '-all,+net_raw',
+  '--no-new-privs',
+];
 const VARIANTS: Variant[] = [
   { name: 'bare-B', args: (i, s, f) => ['-i', i, '-w', f, '-s', String(s), ...B] },
   { name: 'bare-B -Z root', args: (i, s, f) => ['-i', i, '-w', f, '-s', String(s), ...B, '-Z', 'root'] },
   { name: 'stdout', args: (i, s) => ['-i', i, '-w', '-', '-s', String(s), ...B], stdout: true },
-  { name: 'engine argv', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'], stdout: true },
-  { name: 'engine argv+usr1', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'], stdout: true, usr1EveryMs: 1000 },
-  { name: 'engine argv+setpriv', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'], stdout: true, setpriv: ['--pdeathsig', 'TERM', '--'] },
-  { name: 'stdbuf 64K', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'], stdout: true, setpriv: [], wrapper: ['stdbuf', '-o', '65536'] },
-  { name: 'stdbuf 1M', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'], stdout: true, wrapper: ['stdbuf', '-o', '1048576'] },
-  { name: 'stdbuf 16K', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'], stdout: true, wrapper: ['stdbuf', '-o', '16384'] },
-  { name: 'unprivileged', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-'], stdout: true, setpriv: [...UNPRIVILEGED, '--pdeathsig', 'TERM', '--'] },
-  { name: 'engine now', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-'], stdout: true, setpriv: [...UNPRIVILEGED, '--pdeathsig', 'TERM', '--'], wrapper: ['stdbuf', '-o', '65536'] },
-  { name: 'engine 4K', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-'], stdout: true, setpriv: [...UNPRIVILEGED, '--pdeathsig', 'TERM', '--'] },
-  { name: 'engine 16K', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-'], stdout: true, setpriv: [...UNPRIVILEGED, '--pdeathsig', 'TERM', '--'], wrapper: ['stdbuf', '-o', '16384'] },
-  { name: 'engine 256K', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-'], stdout: true, setpriv: [...UNPRIVILEGED, '--pdeathsig', 'TERM', '--'], wrapper: ['stdbuf', '-o', '262144'] },
+  {
+    name: 'engine argv',
+    args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'],
+    stdout: true,
+  },
+  {
+    name: 'engine argv+usr1',
+    args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'],
+    stdout: true,
+    usr1EveryMs: 1000,
+  },
+  {
+    name: 'engine argv+setpriv',
+    args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'],
+    stdout: true,
+    setpriv: ['--pdeathsig', 'TERM', '--'],
+  },
+  {
+    name: 'stdbuf 64K',
+    args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'],
+    stdout: true,
+    setpriv: [],
+    wrapper: ['stdbuf', '-o', '65536'],
+  },
+  {
+    name: 'stdbuf 1M',
+    args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'],
+    stdout: true,
+    wrapper: ['stdbuf', '-o', '1048576'],
+  },
+  {
+    name: 'stdbuf 16K',
+    args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'],
+    stdout: true,
+    wrapper: ['stdbuf', '-o', '16384'],
+  },
+  {
+    name: 'unprivileged',
+    args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-'],
+    stdout: true,
+    setpriv: [...UNPRIVILEGED, '--pdeathsig', 'TERM', '--'],
+  },
+  {
+    name: 'engine now',
+    args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-'],
+    stdout: true,
+    setpriv: [...UNPRIVILEGED, '--pdeathsig', 'TERM', '--'],
+    wrapper: ['stdbuf', '-o', '65536'],
+  },
+  {
+    name: 'engine 4K',
+    args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-'],
+    stdout: true,
+    setpriv: [...UNPRIVILEGED, '--pdeathsig', 'TERM', '--'],
+  },
+  {
+    name: 'engine 16K',
+    args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-'],
+    stdout: true,
+    setpriv: [...UNPRIVILEGED, '--pdeathsig', 'TERM', '--'],
+    wrapper: ['stdbuf', '-o', '16384'],
+  },
+  {
+    name: 'engine 256K',
+    args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-'],
+    stdout: true,
+    setpriv: [...UNPRIVILEGED, '--pdeathsig', 'TERM', '--'],
+    wrapper: ['stdbuf', '-o', '262144'],
+  },
   { name: 'engine', args: () => [], engine: true },
-  { name: 'engine now nice -5', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-'], stdout: true, setpriv: [...UNPRIVILEGED, '--pdeathsig', 'TERM', '--'], wrapper: ['stdbuf', '-o', '65536'], nice: -5 },
+  {
+    name: 'engine now nice -5',
+    args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-'],
+    stdout: true,
+    setpriv: [...UNPRIVILEGED, '--pdeathsig', 'TERM', '--'],
+    wrapper: ['stdbuf', '-o', '65536'],
+    nice: -5,
+  },
   { name: 'engine no usr1', args: () => [], engine: true, statsIntervalInMs: 600_000 },
-  { name: 'usr1 x10', args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'], stdout: true, usr1EveryMs: 100 },
+  {
+    name: 'usr1 x10',
+    args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'],
+    stdout: true,
+    usr1EveryMs: 100,
+  },
 ];
 
 interface TrialResult {
@@ -77,8 +160,19 @@ interface RunningTrial {
 async function begin(lab: FidelityLab, v: Variant, snap: number, path: string): Promise<RunningTrial> {
   if (v.engine === true) {
     const session = startCapture(
-      { captureId: 'v', interfaceName: lab.serverInterface, bpfExpression: '', snapLengthInBytes: snap, totalBytesLimit: 4294967295, timeLimitInSeconds: 0, outputPath: path },
-      { commandPrefix: ['ip', 'netns', 'exec', lab.server.name], ...(v.statsIntervalInMs !== undefined ? { statsIntervalInMs: v.statsIntervalInMs } : {}) },
+      {
+        captureId: 'v',
+        interfaceName: lab.serverInterface,
+        bpfExpression: '',
+        snapLengthInBytes: snap,
+        totalBytesLimit: 4294967295,
+        timeLimitInSeconds: 0,
+        outputPath: path,
+      },
+      {
+        commandPrefix: ['ip', 'netns', 'exec', lab.server.name],
+        ...(v.statsIntervalInMs !== undefined ? { statsIntervalInMs: v.statsIntervalInMs } : {}),
+      },
     );
     await session.started;
     const cpu0 = (await processCpuSeconds(session.pid!)) ?? 0;
@@ -87,14 +181,26 @@ async function begin(lab: FidelityLab, v: Variant, snap: number, path: string): 
         const cpu1 = (await processCpuSeconds(session.pid!)) ?? 0;
         const outcome = await session.stop();
         await rm(path, { force: true });
-        return { share: outcome.packetsCaptured / (outcome.kernelPacketsReceived ?? NaN), cpuPerPacketInMicros: ((cpu1 - cpu0) / outcome.packetsCaptured) * 1e6, received: outcome.kernelPacketsReceived ?? 0 };
+        return {
+          share: outcome.packetsCaptured / (outcome.kernelPacketsReceived ?? NaN),
+          cpuPerPacketInMicros: ((cpu1 - cpu0) / outcome.packetsCaptured) * 1e6,
+          received: outcome.kernelPacketsReceived ?? 0,
+        };
       },
     };
   }
   const handle = v.stdout === true ? await open(path, 'w+', 0o640) : null;
   const tcpdumpArgs = v.args(lab.serverInterface, snap, path);
-  const argv = [...(v.nice !== undefined ? ['nice', '-n', String(v.nice)] : []), ...(v.setpriv !== undefined && v.setpriv.length > 0 ? ['setpriv', ...v.setpriv] : []), ...(v.wrapper ?? []), 'tcpdump', ...tcpdumpArgs];
-  const child = spawn('ip', ['netns', 'exec', lab.server.name, ...argv], { stdio: ['ignore', handle?.fd ?? 'ignore', 'pipe'] });
+  const argv = [
+    ...(v.nice !== undefined ? ['nice', '-n', String(v.nice)] : []),
+    ...(v.setpriv !== undefined && v.setpriv.length > 0 ? ['setpriv', ...v.setpriv] : []),
+    ...(v.wrapper ?? []),
+    'tcpdump',
+    ...tcpdumpArgs,
+  ];
+  const child = spawn('ip', ['netns', 'exec', lab.server.name, ...argv], {
+    stdio: ['ignore', handle?.fd ?? 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   const listening = new Promise<void>((resolve, reject) => {
@@ -119,13 +225,26 @@ async function begin(lab: FidelityLab, v: Variant, snap: number, path: string): 
       const stats = parseTcpdumpStats(stderr);
       const { records } = await countPcapRecords(path);
       await rm(path, { force: true });
-      return { share: records / (stats.packetsReceivedByFilter ?? NaN), cpuPerPacketInMicros: ((cpu1 - cpu0) / records) * 1e6, received: stats.packetsReceivedByFilter ?? 0 };
+      return {
+        share: records / (stats.packetsReceivedByFilter ?? NaN),
+        cpuPerPacketInMicros: ((cpu1 - cpu0) / records) * 1e6,
+        received: stats.packetsReceivedByFilter ?? 0,
+      };
     },
   };
 }
 
 /** The variants one after another (each under its own load), or all at once under one load (`together`: the same packets offered to each). */
-async function round(lab: FidelityLab, load: Load, order: Variant[], snap: number, seconds: number, dir: string, together: boolean, report: (v: Variant, r: TrialResult) => void): Promise<void> {
+async function round(
+  lab: FidelityLab,
+  load: Load,
+  order: Variant[],
+  snap: number,
+  seconds: number,
+  dir: string,
+  together: boolean,
+  report: (v: Variant, r: TrialResult) => void,
+): Promise<void> {
   if (!together) {
     for (const v of order) {
       const running = await begin(lab, v, snap, join(dir, 'v.cap'));
@@ -145,9 +264,22 @@ async function round(lab: FidelityLab, load: Load, order: Variant[], snap: numbe
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { repeat: { type: 'string', default: '4' }, duration: { type: 'string', default: '3' }, snap: { type: 'string', default: '0' }, load: { type: 'string', default: 'tcp' }, variants: { type: 'string' }, together: { type: 'boolean', default: false } } });
-  const load: Load = values.load === 'udp' ? { name: 'udp', iperfArgs: ['-u', '-b', '0', '-l', '100'] } : { name: 'tcp', iperfArgs: ['-b', '0'] };
-  const chosen = values.variants === undefined ? VARIANTS : VARIANTS.filter((v) => values.variants!.split(',').includes(v.name));
+  const { values } = parseArgs({
+    options: {
+      repeat: { type: 'string', default: '4' },
+      duration: { type: 'string', default: '3' },
+      snap: { type: 'string', default: '0' },
+      load: { type: 'string', default: 'tcp' },
+      variants: { type: 'string' },
+      together: { type: 'boolean', default: false },
+    },
+  });
+  const load: Load =
+    values.load === 'udp'
+      ? { name: 'udp', iperfArgs: ['-u', '-b', '0', '-l', '100'] }
+      : { name: 'tcp', iperfArgs: ['-b', '0'] };
+  const chosen =
+    values.variants === undefined ? VARIANTS : VARIANTS.filter((v) => values.variants!.split(',').includes(v.name));
   const dir = await mkdtemp(join(tmpdir(), 'nw-variants-'));
   await chmod(dir, 0o777);
   const lab = await createFidelityLab();
@@ -156,10 +288,21 @@ async function main(): Promise<void> {
     for (let r = 0; r < Number(values.repeat); r++) {
       const order = chosen.map((_, i) => chosen[(i + r) % chosen.length]!);
       const got = new Map<string, TrialResult>();
-      await round(lab, load, order, Number(values.snap), Number(values.duration), dir, values.together === true, (v, t) => {
-        got.set(v.name, t);
-        process.stdout.write(`${r} ${v.name.padEnd(22)} share ${t.share.toFixed(3)} cpu ${t.cpuPerPacketInMicros.toFixed(2)} µs/pkt received ${t.received}\n`);
-      });
+      await round(
+        lab,
+        load,
+        order,
+        Number(values.snap),
+        Number(values.duration),
+        dir,
+        values.together === true,
+        (v, t) => {
+          got.set(v.name, t);
+          process.stdout.write(
+            `${r} ${v.name.padEnd(22)} share ${t.share.toFixed(3)} cpu ${t.cpuPerPacketInMicros.toFixed(2)} µs/pkt received ${t.received}\n`,
+          );
+        },
+      );
       const base = got.get('bare-B');
       for (const [name, r] of got) {
         if (base === undefined || name === 'bare-B') continue;
@@ -177,10 +320,11 @@ async function main(): Promise<void> {
     const s = [...v].sort((a, b) => a - b);
     return `${s[Math.floor(s.length / 2)]!.toFixed(3)} (${s[0]!.toFixed(3)}–${s[s.length - 1]!.toFixed(3)})`;
   };
-  for (const [name, e] of ratios) process.stdout.write(`${name.padEnd(22)} share ÷ bare-B ${med(e.share)}  cpu/pkt ÷ bare-B ${med(e.cpu)}\n`);
+  for (const [name, e] of ratios)
+    process.stdout.write(`${name.padEnd(22)} share ÷ bare-B ${med(e.share)}  cpu/pkt ÷ bare-B ${med(e.cpu)}\n`);
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });

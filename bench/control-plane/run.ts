@@ -11,7 +11,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Lab } from '../../test/lab/lab.js';
 
 const args = process.argv.slice(2);
-const trials = Number(args[args.indexOf('--trials') + 1]) > 0 && args.includes('--trials') ? Number(args[args.indexOf('--trials') + 1]) : 30;
+const trials =
+  Number(args[args.indexOf('--trials') + 1]) > 0 && args.includes('--trials')
+    ? Number(args[args.indexOf('--trials') + 1])
+    : 30;
 const check = args.includes('--check');
 const SUB = '00000000-0000-0000-0000-000000000000';
 
@@ -34,8 +37,14 @@ try {
   const bare: number[] = [];
   for (let i = 0; i < trials; i++) {
     const started = performance.now();
-    const child = host.ns.spawn('tcpdump', ['-i', 'any', '-n', '-w', '/dev/null'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    await new Promise<void>((resolve) => child.stderr?.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) resolve(); }));
+    const child = host.ns.spawn('tcpdump', ['-i', 'any', '-n', '-w', '/dev/null'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    await new Promise<void>((resolve) =>
+      child.stderr?.on('data', (d: Buffer) => {
+        if (d.toString().includes('listening on')) resolve();
+      }),
+    );
     bare.push(performance.now() - started);
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
@@ -48,7 +57,14 @@ try {
   for (let i = 0; i < trials; i++) {
     const path = `${watcher}/packetCaptures/bench${i}?api-version=2024-05-01`;
     const started = performance.now();
-    const put = await lab.api('PUT', path, { properties: { target: vmId, storageLocation: { storageId }, timeLimitInSeconds: 60, filters: [{ protocol: 'UDP', remotePort: '9' }] } });
+    const put = await lab.api('PUT', path, {
+      properties: {
+        target: vmId,
+        storageLocation: { storageId },
+        timeLimitInSeconds: 60,
+        filters: [{ protocol: 'UDP', remotePort: '9' }],
+      },
+    });
     if (put.status !== 201) throw new Error(`create failed: ${put.status} ${JSON.stringify(put.body)}`);
     const opUrl = new URL(put.headers.get('azure-asyncoperation')!);
     for (;;) {
@@ -69,7 +85,9 @@ try {
   console.log(`                         p50       p90       p99       max`);
   console.log(`bare tcpdump start  ${fmt(b.p50)} ${fmt(b.p90)} ${fmt(b.p99)} ${fmt(b.max)}`);
   console.log(`nw create → Running ${fmt(c.p50)} ${fmt(c.p90)} ${fmt(c.p99)} ${fmt(c.max)}`);
-  console.log(`ratio (nw ÷ bare)   ${(c.p50 / b.p50).toFixed(2).padStart(8)}  ${(c.p90 / b.p90).toFixed(2).padStart(8)}  ${(c.p99 / b.p99).toFixed(2).padStart(8)}  ${(c.max / b.max).toFixed(2).padStart(8)}`);
+  console.log(
+    `ratio (nw ÷ bare)   ${(c.p50 / b.p50).toFixed(2).padStart(8)}  ${(c.p90 / b.p90).toFixed(2).padStart(8)}  ${(c.p99 / b.p99).toFixed(2).padStart(8)}  ${(c.max / b.max).toFixed(2).padStart(8)}`,
+  );
   const met = c.p50 < 250 && c.p99 < 1000;
   console.log(`target (p50 < 250 ms, p99 < 1 s): ${met ? 'met' : 'NOT met'}`);
   if (check && !met) process.exitCode = 1;

@@ -24,7 +24,8 @@ import { enrollSimulatedHosts, startSimulatedFleet, type SimulatedHost } from '.
 import { NW_BIN } from '../../test/lab/lab.js';
 
 const args = process.argv.slice(2);
-const numberArg = (name: string, fallback: number) => (args.includes(name) && Number(args[args.indexOf(name) + 1]) > 0 ? Number(args[args.indexOf(name) + 1]) : fallback);
+const numberArg = (name: string, fallback: number) =>
+  args.includes(name) && Number(args[args.indexOf(name) + 1]) > 0 ? Number(args[args.indexOf(name) + 1]) : fallback;
 const HOSTS = numberArg('--hosts', 1000);
 const TRIALS = numberArg('--trials', 3);
 const SUB = '00000000-0000-0000-0000-000000000000';
@@ -40,7 +41,9 @@ const percentile = (values: number[], p: number) => {
 
 /** CPU seconds the process has used (user + system). */
 function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
@@ -49,7 +52,11 @@ const dbName = `nw_fanout_${process.pid}`;
 async function adminSql(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: postgresAdminUrl });
   await client.connect();
-  try { await client.query(sql); } finally { await client.end(); }
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
 }
 let databaseUrl: string | undefined;
 if (postgresAdminUrl) {
@@ -61,13 +68,41 @@ if (postgresAdminUrl) {
 const dataDir = mkdtempSync(join(tmpdir(), 'nw-fanout-'));
 const port = 20000 + Math.floor(Math.random() * 20000);
 const serverUrl = `http://127.0.0.1:${port}`;
-const server = spawn(process.execPath, [...(process.env['NW_BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['NW_BENCH_PROFILE']}`] : []), NW_BIN, 'server', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--location', LOC, '--log-level', 'warn', ...(databaseUrl ? ['--database-url', databaseUrl] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+const server = spawn(
+  process.execPath,
+  [
+    ...(process.env['NW_BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['NW_BENCH_PROFILE']}`] : []),
+    NW_BIN,
+    'server',
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--data-dir',
+    dataDir,
+    '--location',
+    LOC,
+    '--log-level',
+    'warn',
+    ...(databaseUrl ? ['--database-url', databaseUrl] : []),
+  ],
+  { stdio: ['ignore', 'ignore', 'pipe'] },
+);
 let serverLog = '';
-server.stderr?.on('data', (d: Buffer) => { serverLog = (serverLog + d.toString()).slice(-4000); });
+server.stderr?.on('data', (d: Buffer) => {
+  serverLog = (serverLog + d.toString()).slice(-4000);
+});
 
-async function api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
+async function api(
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`${serverUrl}${path}${path.includes('?') ? '&' : '?'}api-version=2024-07-01`, {
-    method, headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+    method,
+    headers: {
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+    },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await res.text();
@@ -76,14 +111,23 @@ async function api(method: string, path: string, body?: unknown, token?: string)
 
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => { while (next < items.length) await fn(items[next++]!); }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 try {
   const deadline = Date.now() + 120_000;
   for (;;) {
-    try { if ((await fetch(`${serverUrl}/healthz`)).ok) break; } catch { /* starting */ }
-    if (server.exitCode !== null || Date.now() > deadline) throw new Error(`the server did not start (run npm run build first):\n${serverLog}`);
+    try {
+      if ((await fetch(`${serverUrl}/healthz`)).ok) break;
+    } catch {
+      /* starting */
+    }
+    if (server.exitCode !== null || Date.now() > deadline)
+      throw new Error(`the server did not start (run npm run build first):\n${serverLog}`);
     await sleep(100);
   }
   const admin = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
@@ -92,35 +136,71 @@ try {
   // A scale set the N hosts join with one join key; one standalone host for the baseline.
   await call('PUT', `${rgId}/providers/Microsoft.Network/networkWatchers/nw1`, { location: LOC });
   await call('PUT', `${rgId}/providers/Microsoft.Compute/virtualMachineScaleSets/fleet`, { location: LOC });
-  const key = (await call('POST', `${rgId}/providers/Netwatcher/joinKeys`, { vmScaleSetName: 'fleet', maxUses: HOSTS })).body as { joinKey: string };
+  const key = (await call('POST', `${rgId}/providers/Netwatcher/joinKeys`, { vmScaleSetName: 'fleet', maxUses: HOSTS }))
+    .body as { joinKey: string };
   const joinStarted = performance.now();
   const joined: SimulatedHost[] = new Array(HOSTS);
-  await pool(Array.from({ length: HOSTS }, (_, i) => i), 16, async (i) => {
-    const r = await api('POST', '/agent/v1/join', { joinKey: key.joinKey, vmName: `fleet-host-${i}`, hostname: '' });
-    if (r.status !== 200) throw new Error(`join ${i}: ${r.status} ${JSON.stringify(r.body)}`);
-    joined[i] = { index: i, vmName: r.body.vmName, vmId: r.body.vmId, resourceGroup: RG, credential: r.body.credential };
-  });
+  await pool(
+    Array.from({ length: HOSTS }, (_, i) => i),
+    16,
+    async (i) => {
+      const r = await api('POST', '/agent/v1/join', { joinKey: key.joinKey, vmName: `fleet-host-${i}`, hostname: '' });
+      if (r.status !== 200) throw new Error(`join ${i}: ${r.status} ${JSON.stringify(r.body)}`);
+      joined[i] = {
+        index: i,
+        vmName: r.body.vmName,
+        vmId: r.body.vmId,
+        resourceGroup: RG,
+        credential: r.body.credential,
+      };
+    },
+  );
   const joinSeconds = (performance.now() - joinStarted) / 1000;
-  const [solo] = await enrollSimulatedHosts({ serverUrl, adminToken: admin, count: 1, resourceGroup: RG, namePrefix: 'solo', firstIndex: HOSTS });
+  const [solo] = await enrollSimulatedHosts({
+    serverUrl,
+    adminToken: admin,
+    count: 1,
+    resourceGroup: RG,
+    namePrefix: 'solo',
+    firstIndex: HOSTS,
+  });
 
   const orderTimes = new Map<string, number>();
-  const fleet = await startSimulatedFleet({ serverUrl, hosts: [...joined, solo!], metricsIntervalInMs: 0, onOrder: (host) => { orderTimes.set(host.vmId, performance.now()); } });
+  const fleet = await startSimulatedFleet({
+    serverUrl,
+    hosts: [...joined, solo!],
+    metricsIntervalInMs: 0,
+    onOrder: (host) => {
+      orderTimes.set(host.vmId, performance.now());
+    },
+  });
   await fleet.waitConnected(HOSTS + 1, 120_000);
-  console.log(`${HOSTS} hosts joined the scale set in ${joinSeconds.toFixed(1)} s (${(HOSTS / joinSeconds).toFixed(0)}/s); all connected`);
+  console.log(
+    `${HOSTS} hosts joined the scale set in ${joinSeconds.toFixed(1)} s (${(HOSTS / joinSeconds).toFixed(0)}/s); all connected`,
+  );
 
   const pc = (name: string) => `${rgId}/providers/Microsoft.Network/networkWatchers/nw1/packetCaptures/${name}`;
-  const status = async (name: string) => (await call('POST', `${pc(name)}/queryStatus`)).body as { packetCaptureStatus: string; instances: Array<{ packetCaptureStatus: string }> };
+  const status = async (name: string) =>
+    (await call('POST', `${pc(name)}/queryStatus`)).body as {
+      packetCaptureStatus: string;
+      instances: Array<{ packetCaptureStatus: string }>;
+    };
 
   /** One create → all Running → stop → all Stopped → delete cycle; per-host seconds and server CPU seconds per host. */
   async function cycle(name: string, target: string, hosts: number) {
     orderTimes.clear();
     const cpu0 = cpuSeconds(server.pid!);
     const t0 = performance.now();
-    const put = await call('PUT', pc(name), { properties: { target, storageLocation: { filePath: `/var/captures/${name}.cap` }, timeLimitInSeconds: 600 } });
+    const put = await call('PUT', pc(name), {
+      properties: { target, storageLocation: { filePath: `/var/captures/${name}.cap` }, timeLimitInSeconds: 600 },
+    });
     const createAnswerS = (performance.now() - t0) / 1000;
     if (put.status !== 201) throw new Error(`create ${name}: ${put.status} ${JSON.stringify(put.body)}`);
     let s = await status(name);
-    while (!(s.instances.length === hosts && s.instances.every((i) => i.packetCaptureStatus === 'Running'))) { await sleep(100); s = await status(name); }
+    while (!(s.instances.length === hosts && s.instances.every((i) => i.packetCaptureStatus === 'Running'))) {
+      await sleep(100);
+      s = await status(name);
+    }
     const allRunningS = (performance.now() - t0) / 1000;
     const createPerHost = [...orderTimes.values()].map((t) => (t - t0) / 1000);
 
@@ -149,7 +229,16 @@ try {
     await call('DELETE', pc(name));
     while ((await call('GET', pc(name))).status !== 404) await sleep(20);
     const deletedS = (performance.now() - t2) / 1000;
-    return { createAnswerS, allRunningS, createPerHost, stopAnswerS, allStoppedS, stopPerHost: stopTimes, deletedS, cpuPerHost };
+    return {
+      createAnswerS,
+      allRunningS,
+      createPerHost,
+      stopAnswerS,
+      allStoppedS,
+      stopPerHost: stopTimes,
+      deletedS,
+      cpuPerHost,
+    };
   }
 
   type Cycle = Awaited<ReturnType<typeof cycle>>;
@@ -157,7 +246,9 @@ try {
   const singleRuns: Cycle[] = [];
   for (let t = 0; t < TRIALS; t++) {
     singleRuns.push(await cycle(`single${t}`, solo!.vmId, 1));
-    fleetRuns.push(await cycle(`fleet${t}`, `${rgId}/providers/Microsoft.Compute/virtualMachineScaleSets/fleet`, HOSTS));
+    fleetRuns.push(
+      await cycle(`fleet${t}`, `${rgId}/providers/Microsoft.Compute/virtualMachineScaleSets/fleet`, HOSTS),
+    );
   }
   await fleet.stop();
 
@@ -165,15 +256,44 @@ try {
     const create = runs.flatMap((r) => r.createPerHost);
     const stop = runs.flatMap((r) => r.stopPerHost);
     return {
-      createP50: percentile(create, 50), createP99: percentile(create, 99), allRunning: percentile(runs.map((r) => r.allRunningS), 50),
-      stopP50: percentile(stop, 50), stopP99: percentile(stop, 99), allStopped: percentile(runs.map((r) => r.allStoppedS), 50),
-      createAnswer: percentile(runs.map((r) => r.createAnswerS), 50), stopAnswer: percentile(runs.map((r) => r.stopAnswerS), 50),
-      deleted: percentile(runs.map((r) => r.deletedS), 50), cpuPerHostMs: 1000 * percentile(runs.map((r) => r.cpuPerHost), 50),
+      createP50: percentile(create, 50),
+      createP99: percentile(create, 99),
+      allRunning: percentile(
+        runs.map((r) => r.allRunningS),
+        50,
+      ),
+      stopP50: percentile(stop, 50),
+      stopP99: percentile(stop, 99),
+      allStopped: percentile(
+        runs.map((r) => r.allStoppedS),
+        50,
+      ),
+      createAnswer: percentile(
+        runs.map((r) => r.createAnswerS),
+        50,
+      ),
+      stopAnswer: percentile(
+        runs.map((r) => r.stopAnswerS),
+        50,
+      ),
+      deleted: percentile(
+        runs.map((r) => r.deletedS),
+        50,
+      ),
+      cpuPerHostMs:
+        1000 *
+        percentile(
+          runs.map((r) => r.cpuPerHost),
+          50,
+        ),
     };
   };
   const f = summarize(fleetRuns);
   const one = summarize(singleRuns);
-  const row = (label: string, a: number, b: number, unit = 's') => console.log(`${label.padEnd(34)} ${a.toFixed(3).padStart(9)} ${unit}  ${b.toFixed(3).padStart(9)} ${unit}  ${(a / b).toFixed(1).padStart(7)}×`);
+  const row = (label: string, a: number, b: number, unit = 's') =>
+    console.log(
+      `${label.padEnd(34)} ${a.toFixed(3).padStart(9)} ${unit}  ${b.toFixed(3).padStart(9)} ${unit}  ${(a / b).toFixed(1).padStart(7)}×`,
+    );
   console.log(`\n${TRIALS} trials; median of trials, per-host percentiles over every host of every trial`);
   console.log(`${''.padEnd(34)} ${`${HOSTS} hosts`.padStart(11)}  ${'1 host'.padStart(11)}  ${'ratio'.padStart(8)}`);
   row('create: API answered', f.createAnswer, one.createAnswer);

@@ -32,7 +32,14 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { reconnectDelayInMs } from '../../src/agent/connection.js';
 import { HOST_METRICS } from '../../src/alerts/host-metrics.js';
-import { AGENT_PROTOCOL_VERSION, parseServerToAgent, type AgentCaptureOrder, type AgentCaptureState, type AgentToServer, type ServerToAgent } from '../../src/model/index.js';
+import {
+  AGENT_PROTOCOL_VERSION,
+  parseServerToAgent,
+  type AgentCaptureOrder,
+  type AgentCaptureState,
+  type AgentToServer,
+  type ServerToAgent,
+} from '../../src/model/index.js';
 
 /** One enrolled simulated host. */
 export interface SimulatedHost {
@@ -74,24 +81,40 @@ export function simulatedSourceAddress(index: number): string {
 }
 
 /** A JSON request with node's http (keep-alive off: one connection per call is what a fleet of hosts does). */
-function jsonRequest(method: string, url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
+function jsonRequest(
+  method: string,
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: unknown }> {
   const target = new URL(url);
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
-    const req = httpRequest(target, {
-      method,
-      headers: { ...headers, ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {}) },
-      timeout: 60_000,
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try { parsed = JSON.parse(text); } catch { /* keep the text */ }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-    });
+    const req = httpRequest(
+      target,
+      {
+        method,
+        headers: {
+          ...headers,
+          ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {}),
+        },
+        timeout: 60_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            /* keep the text */
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`${method} ${target.pathname} timed out`)));
     req.on('error', reject);
     req.end(payload);
@@ -102,12 +125,14 @@ function jsonRequest(method: string, url: string, body: unknown, headers: Record
 async function pool<T, R>(items: T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!);
+      }
+    }),
+  );
   return out;
 }
 
@@ -124,14 +149,34 @@ export async function enrollSimulatedHosts(options: EnrollOptions): Promise<Simu
     const vmId = `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${vmName}`;
     for (let attempt = 1; ; attempt++) {
       try {
-        const ext = await jsonRequest('PUT', `${base}${vmId}/extensions/NetworkWatcherAgentLinux?api-version=2024-03-01`,
-          { location: 'westcentralus', properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux', typeHandlerVersion: '1.4' } },
-          { Authorization: `Bearer ${options.adminToken}` });
-        if (ext.status !== 200 && ext.status !== 201) throw new Error(`extension of ${vmName}: HTTP ${ext.status} ${JSON.stringify(ext.body).slice(0, 300)}`);
+        const ext = await jsonRequest(
+          'PUT',
+          `${base}${vmId}/extensions/NetworkWatcherAgentLinux?api-version=2024-03-01`,
+          {
+            location: 'westcentralus',
+            properties: {
+              publisher: 'Microsoft.Azure.NetworkWatcher',
+              type: 'NetworkWatcherAgentLinux',
+              typeHandlerVersion: '1.4',
+            },
+          },
+          { Authorization: `Bearer ${options.adminToken}` },
+        );
+        if (ext.status !== 200 && ext.status !== 201)
+          throw new Error(`extension of ${vmName}: HTTP ${ext.status} ${JSON.stringify(ext.body).slice(0, 300)}`);
         const token = (ext.body as { properties: { enrollmentToken: string } }).properties.enrollmentToken;
         const enrolled = await jsonRequest('POST', `${base}/agent/v1/enroll`, { token, hostname: vmName });
-        if (enrolled.status !== 200) throw new Error(`enrolment of ${vmName}: HTTP ${enrolled.status} ${JSON.stringify(enrolled.body).slice(0, 300)}`);
-        return { index, vmName, vmId, resourceGroup: rg, credential: (enrolled.body as { credential: string }).credential };
+        if (enrolled.status !== 200)
+          throw new Error(
+            `enrolment of ${vmName}: HTTP ${enrolled.status} ${JSON.stringify(enrolled.body).slice(0, 300)}`,
+          );
+        return {
+          index,
+          vmName,
+          vmId,
+          resourceGroup: rg,
+          credential: (enrolled.body as { credential: string }).credential,
+        };
       } catch (error) {
         // A busy server (or a 429) is retried a few times: enrolment is set-up, not what is measured.
         if (attempt >= 5) throw error;
@@ -204,12 +249,19 @@ const METRIC_NAMES = HOST_METRICS.map((m) => m.name);
 function metricValues(): Record<string, number> {
   const values: Record<string, number> = {};
   for (const name of METRIC_NAMES) {
-    values[name] = name.includes('Bytes') || name.startsWith('Network') ? Math.floor(Math.random() * 20_000) : Math.floor(Math.random() * 40);
+    values[name] =
+      name.includes('Bytes') || name.startsWith('Network')
+        ? Math.floor(Math.random() * 20_000)
+        : Math.floor(Math.random() * 40);
   }
   return values;
 }
 
-interface SimCapture { state: AgentCaptureState; acked: boolean; timer: NodeJS.Timeout | null }
+interface SimCapture {
+  state: AgentCaptureState;
+  acked: boolean;
+  timer: NodeJS.Timeout | null;
+}
 
 /** One simulated agent. */
 class SimulatedAgent {
@@ -222,7 +274,11 @@ class SimulatedAgent {
   private readonly captures = new Map<string, SimCapture>();
   private readonly wsUrl: string;
 
-  constructor(readonly host: SimulatedHost, serverUrl: string, private readonly fleet: FleetInternals) {
+  constructor(
+    readonly host: SimulatedHost,
+    serverUrl: string,
+    private readonly fleet: FleetInternals,
+  ) {
     this.wsUrl = `${serverUrl.replace(/\/+$/, '').replace(/^http/, 'ws')}/agent/v1/connect`;
   }
 
@@ -247,7 +303,13 @@ class SimulatedAgent {
         this.welcomed = true;
         this.fleet.connected++;
         this.fleet.onWelcome();
-        this.send({ type: 'hello', protocolVersion: AGENT_PROTOCOL_VERSION, agentVersion: 'sim-0.1.0', hostname: this.host.vmName, captures: [...this.captures.values()].map((c) => c.state) });
+        this.send({
+          type: 'hello',
+          protocolVersion: AGENT_PROTOCOL_VERSION,
+          agentVersion: 'sim-0.1.0',
+          hostname: this.host.vmName,
+          captures: [...this.captures.values()].map((c) => c.state),
+        });
         resolve();
       });
       ws.on('message', (data, isBinary) => {
@@ -259,7 +321,11 @@ class SimulatedAgent {
         if (/handshake (has )?timed out/i.test(error.message)) timedOut = true;
         cause = timedOut ? 'handshake timeout' : ((error as NodeJS.ErrnoException).code ?? error.message.slice(0, 60));
       });
-      ws.on('unexpected-response', (_req, res) => { cause = `HTTP ${res.statusCode}`; res.resume(); ws.terminate(); });
+      ws.on('unexpected-response', (_req, res) => {
+        cause = `HTTP ${res.statusCode}`;
+        res.resume();
+        ws.terminate();
+      });
       ws.on('close', (code) => {
         if (this.ws === ws) this.ws = null;
         if (this.welcomed) {
@@ -267,7 +333,8 @@ class SimulatedAgent {
           this.fleet.connected--;
           if (!this.dropping && !this.closed) {
             this.fleet.stats.unexpectedDrops++;
-            this.fleet.stats.failureCauses[`dropped ${code}`] = (this.fleet.stats.failureCauses[`dropped ${code}`] ?? 0) + 1;
+            this.fleet.stats.failureCauses[`dropped ${code}`] =
+              (this.fleet.stats.failureCauses[`dropped ${code}`] ?? 0) + 1;
           }
         }
         this.dropping = false;
@@ -279,7 +346,10 @@ class SimulatedAgent {
         }
         if (this.closed) return;
         this.attempt++;
-        this.reconnectTimer = setTimeout(() => { this.reconnectTimer = null; void this.connect(); }, this.fleet.backoff(this.attempt));
+        this.reconnectTimer = setTimeout(() => {
+          this.reconnectTimer = null;
+          void this.connect();
+        }, this.fleet.backoff(this.attempt));
       });
     });
   }
@@ -309,7 +379,14 @@ class SimulatedAgent {
     c.timer = null;
     this.fleet.running--;
     const packets = 10 + Math.floor(Math.random() * 1000);
-    this.setState(uid, { status: 'Stopped', stopReason: reason, packetsCaptured: packets, bytesCaptured: packets * 120, kernelPacketsDropped: 0, kernelPacketsReceived: packets });
+    this.setState(uid, {
+      status: 'Stopped',
+      stopReason: reason,
+      packetsCaptured: packets,
+      bytesCaptured: packets * 120,
+      kernelPacketsDropped: 0,
+      kernelPacketsReceived: packets,
+    });
   }
 
   private handle(msg: ServerToAgent): void {
@@ -326,14 +403,27 @@ class SimulatedAgent {
           return;
         }
         const state: AgentCaptureState = {
-          captureUid: order.captureUid, status: 'Running', captureStartTime: new Date().toISOString(), stopReason: null, errors: [], errorMessage: null,
-          packetsCaptured: 0, bytesCaptured: 0, kernelPacketsDropped: 0, kernelPacketsReceived: 0, file: null, sequence: 1,
+          captureUid: order.captureUid,
+          status: 'Running',
+          captureStartTime: new Date().toISOString(),
+          stopReason: null,
+          errors: [],
+          errorMessage: null,
+          packetsCaptured: 0,
+          bytesCaptured: 0,
+          kernelPacketsDropped: 0,
+          kernelPacketsReceived: 0,
+          file: null,
+          sequence: 1,
         };
         const c: SimCapture = { state, acked: false, timer: null };
         this.captures.set(order.captureUid, c);
         this.fleet.running++;
         if (order.timeLimitInSeconds > 0) {
-          c.timer = setTimeout(() => this.stopCapture(order.captureUid, 'TimeExceeded'), order.timeLimitInSeconds * 1000);
+          c.timer = setTimeout(
+            () => this.stopCapture(order.captureUid, 'TimeExceeded'),
+            order.timeLimitInSeconds * 1000,
+          );
           c.timer.unref();
         }
         this.send({ type: 'capture.state', state });
@@ -341,7 +431,10 @@ class SimulatedAgent {
       }
       case 'capture.stop':
         if (this.captures.get(msg.captureUid)?.state.status === 'Running') this.stopCapture(msg.captureUid, 'Manual');
-        else { const c = this.captures.get(msg.captureUid); if (c) this.send({ type: 'capture.state', state: c.state }); }
+        else {
+          const c = this.captures.get(msg.captureUid);
+          if (c) this.send({ type: 'capture.state', state: c.state });
+        }
         return;
       case 'capture.forget': {
         const c = this.captures.get(msg.captureUid);
@@ -397,18 +490,31 @@ interface FleetInternals {
 export async function startSimulatedFleet(options: FleetOptions): Promise<SimulatedFleet> {
   let hosts = options.hosts;
   if (!hosts) {
-    if (!options.adminToken || options.count === undefined) throw new Error('startSimulatedFleet needs hosts, or adminToken and count to enrol them');
+    if (!options.adminToken || options.count === undefined)
+      throw new Error('startSimulatedFleet needs hosts, or adminToken and count to enrol them');
     hosts = await enrollSimulatedHosts({ ...options, adminToken: options.adminToken, count: options.count });
   }
   const waiters: Array<{ n: number; resolve: () => void }> = [];
   const internals: FleetInternals = {
-    connected: 0, running: 0,
-    stats: { failedAttempts: 0, handshakeTimeouts: 0, unexpectedDrops: 0, metricReports: 0, ordersReceived: 0, failureCauses: {} },
+    connected: 0,
+    running: 0,
+    stats: {
+      failedAttempts: 0,
+      handshakeTimeouts: 0,
+      unexpectedDrops: 0,
+      metricReports: 0,
+      ordersReceived: 0,
+      failureCauses: {},
+    },
     backoff: options.backoff ?? defaultBackoff,
     handshakeTimeoutInMs: options.handshakeTimeoutInMs ?? 10_000,
     onOrder: options.onOrder,
     onWelcome() {
-      for (let i = waiters.length - 1; i >= 0; i--) if (internals.connected >= waiters[i]!.n) { waiters[i]!.resolve(); waiters.splice(i, 1); }
+      for (let i = waiters.length - 1; i >= 0; i--)
+        if (internals.connected >= waiters[i]!.n) {
+          waiters[i]!.resolve();
+          waiters.splice(i, 1);
+        }
     },
   };
   const agents = hosts.map((h) => new SimulatedAgent(h, options.serverUrl, internals));
@@ -417,7 +523,7 @@ export async function startSimulatedFleet(options: FleetOptions): Promise<Simula
   let metricsTimer: NodeJS.Timeout | null = null;
   if (interval > 0) {
     const TICK_IN_MS = 50;
-    const perTick = Math.max(1, Math.ceil(agents.length * TICK_IN_MS / interval));
+    const perTick = Math.max(1, Math.ceil((agents.length * TICK_IN_MS) / interval));
     let cursor = 0;
     metricsTimer = setInterval(() => {
       for (let k = 0; k < perTick && agents.length > 0; k++) {
@@ -433,14 +539,28 @@ export async function startSimulatedFleet(options: FleetOptions): Promise<Simula
       const started = performance.now();
       if (internals.connected >= n) return Promise.resolve(0);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`only ${internals.connected} of ${n} agents connected after ${timeoutInMs} ms`)), timeoutInMs);
-        waiters.push({ n, resolve: () => { clearTimeout(timer); resolve(performance.now() - started); } });
+        const timer = setTimeout(
+          () => reject(new Error(`only ${internals.connected} of ${n} agents connected after ${timeoutInMs} ms`)),
+          timeoutInMs,
+        );
+        waiters.push({
+          n,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve(performance.now() - started);
+          },
+        });
       });
     },
     async dropAll() {
       await Promise.all(agents.map((a) => a.drop()));
     },
-    stats: () => ({ ...internals.stats, failureCauses: { ...internals.stats.failureCauses }, connected: internals.connected, running: internals.running }),
+    stats: () => ({
+      ...internals.stats,
+      failureCauses: { ...internals.stats.failureCauses },
+      connected: internals.connected,
+      running: internals.running,
+    }),
     async stop() {
       if (metricsTimer) clearInterval(metricsTimer);
       for (const a of agents) a.close();
@@ -465,31 +585,62 @@ export interface SimulatedFleetProcesses {
  * each a {@link startSimulatedFleet} of its share. Resolves once every process has started
  * connecting its share (not when all are connected: use `waitConnected`).
  */
-export async function startSimulatedFleetProcesses(options: Omit<FleetOptions, 'hosts' | 'count' | 'onOrder' | 'backoff'> & { hosts: SimulatedHost[]; processes: number }): Promise<SimulatedFleetProcesses> {
+export async function startSimulatedFleetProcesses(
+  options: Omit<FleetOptions, 'hosts' | 'count' | 'onOrder' | 'backoff'> & {
+    hosts: SimulatedHost[];
+    processes: number;
+  },
+): Promise<SimulatedFleetProcesses> {
   const { fork } = await import('node:child_process');
   const { fileURLToPath } = await import('node:url');
   const worker = fileURLToPath(new URL('./agent-simulator-worker.ts', import.meta.url));
   const n = Math.max(1, Math.min(options.processes, options.hosts.length));
-  const children = Array.from({ length: n }, () => fork(worker, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const children = Array.from({ length: n }, () =>
+    fork(worker, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+  );
   let nextId = 1;
-  const call = (child: (typeof children)[number], op: string, extra: Record<string, unknown> = {}): Promise<unknown> => new Promise((resolve, reject) => {
-    const id = nextId++;
-    const onMessage = (raw: unknown) => {
-      const m = raw as { id: number; ok: boolean; result?: unknown; error?: string };
-      if (m.id !== id) return;
-      child.off('message', onMessage);
-      if (m.ok) resolve(m.result); else reject(new Error(m.error));
-    };
-    child.on('message', onMessage);
-    child.send({ id, op, ...extra });
-  });
+  const call = (child: (typeof children)[number], op: string, extra: Record<string, unknown> = {}): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      const onMessage = (raw: unknown) => {
+        const m = raw as { id: number; ok: boolean; result?: unknown; error?: string };
+        if (m.id !== id) return;
+        child.off('message', onMessage);
+        if (m.ok) resolve(m.result);
+        else reject(new Error(m.error));
+      };
+      child.on('message', onMessage);
+      child.send({ id, op, ...extra });
+    });
   const { processes: _processes, hosts, ...rest } = options;
-  await Promise.all(children.map((child, k) => call(child, 'start', { options: { ...rest, hosts: hosts.filter((_, i) => i % n === k) } })));
+  await Promise.all(
+    children.map((child, k) =>
+      call(child, 'start', { options: { ...rest, hosts: hosts.filter((_, i) => i % n === k) } }),
+    ),
+  );
   const stats = async (): Promise<FleetStats> => {
     const all = (await Promise.all(children.map((c) => call(c, 'stats')))) as FleetStats[];
-    const sum: FleetStats = { connected: 0, failedAttempts: 0, handshakeTimeouts: 0, unexpectedDrops: 0, metricReports: 0, ordersReceived: 0, running: 0, failureCauses: {} };
+    const sum: FleetStats = {
+      connected: 0,
+      failedAttempts: 0,
+      handshakeTimeouts: 0,
+      unexpectedDrops: 0,
+      metricReports: 0,
+      ordersReceived: 0,
+      running: 0,
+      failureCauses: {},
+    };
     for (const s of all) {
-      for (const k of ['connected', 'failedAttempts', 'handshakeTimeouts', 'unexpectedDrops', 'metricReports', 'ordersReceived', 'running'] as const) sum[k] += s[k];
+      for (const k of [
+        'connected',
+        'failedAttempts',
+        'handshakeTimeouts',
+        'unexpectedDrops',
+        'metricReports',
+        'ordersReceived',
+        'running',
+      ] as const)
+        sum[k] += s[k];
       for (const [c, n] of Object.entries(s.failureCauses)) sum.failureCauses[c] = (sum.failureCauses[c] ?? 0) + n;
     }
     return sum;
@@ -502,12 +653,17 @@ export async function startSimulatedFleetProcesses(options: Omit<FleetOptions, '
       for (;;) {
         const s = await stats();
         if (s.connected >= count) return performance.now() - started;
-        if (performance.now() - started > timeoutInMs) throw new Error(`only ${s.connected} of ${count} agents connected after ${timeoutInMs} ms`);
+        if (performance.now() - started > timeoutInMs)
+          throw new Error(`only ${s.connected} of ${count} agents connected after ${timeoutInMs} ms`);
         await new Promise((r) => setTimeout(r, pollInMs));
       }
     },
-    async dropAll() { await Promise.all(children.map((c) => call(c, 'drop'))); },
+    async dropAll() {
+      await Promise.all(children.map((c) => call(c, 'drop')));
+    },
     stats,
-    async stop() { await Promise.all(children.map((c) => call(c, 'stop').catch(() => c.kill()))); },
+    async stop() {
+      await Promise.all(children.map((c) => call(c, 'stop').catch(() => c.kill())));
+    },
   };
 }

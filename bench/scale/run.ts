@@ -49,7 +49,10 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const serverRoot = arg('--server-root', ROOT);
 const WATCHER = `/subscriptions/${SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/NetworkWatcher_westcentralus`;
 const STORAGE = `/subscriptions/${SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Storage/storageAccounts/nwlocal`;
-const FILTERS = [{ protocol: 'TCP', remotePort: '443', localIPAddress: '10.0.0.0-10.255.255.255' }, { protocol: 'UDP', remotePort: '53' }];
+const FILTERS = [
+  { protocol: 'TCP', remotePort: '443', localIPAddress: '10.0.0.0-10.255.255.255' },
+  { protocol: 'UDP', remotePort: '53' },
+];
 
 const http = new Agent({ keepAlive: true, maxSockets: 256 });
 
@@ -63,23 +66,53 @@ function freePort(): Promise<number> {
 }
 
 /** One API call; resolves with status, body and elapsed ms. */
-function api(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown; ms: number; bytes: number; headers: Record<string, string | string[] | undefined> }> {
+function api(
+  base: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{
+  status: number;
+  body: unknown;
+  ms: number;
+  bytes: number;
+  headers: Record<string, string | string[] | undefined>;
+}> {
   const started = performance.now();
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
-    const req = httpRequest(new URL(path, base), {
-      method, agent: http,
-      headers: { Authorization: `Bearer ${token}`, ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {}) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const buf = Buffer.concat(chunks);
-        let parsed: unknown = buf.toString('utf8');
-        try { parsed = JSON.parse(parsed as string); } catch { /* text */ }
-        resolve({ status: res.statusCode ?? 0, body: parsed, ms: performance.now() - started, bytes: buf.length, headers: res.headers });
-      });
-    });
+    const req = httpRequest(
+      new URL(path, base),
+      {
+        method,
+        agent: http,
+        headers: {
+          Authorization: `Bearer ${token}`,
+          ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const buf = Buffer.concat(chunks);
+          let parsed: unknown = buf.toString('utf8');
+          try {
+            parsed = JSON.parse(parsed as string);
+          } catch {
+            /* text */
+          }
+          resolve({
+            status: res.statusCode ?? 0,
+            body: parsed,
+            ms: performance.now() - started,
+            bytes: buf.length,
+            headers: res.headers,
+          });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -108,7 +141,15 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-interface Server { url: string; token: string; pid: number; proc: ChildProcess; dataDir: string; dbName: string | null; stop(): Promise<void> }
+interface Server {
+  url: string;
+  token: string;
+  pid: number;
+  proc: ChildProcess;
+  dataDir: string;
+  dbName: string | null;
+  stop(): Promise<void>;
+}
 
 async function startServerProcess(): Promise<Server> {
   const dataDir = await mkdtemp(join(tmpdir(), 'nw-scale-'));
@@ -125,9 +166,27 @@ async function startServerProcess(): Promise<Server> {
     u.pathname = `/${dbName}`;
     dbUrl = u.toString();
   }
-  const proc = spawn(process.execPath, [...(serverCpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', serverCpuProfDir] : []), join(serverRoot, 'bin/nw.js'), 'server', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', '-l', 'westcentralus', ...(dbUrl ? ['--database-url', dbUrl] : [])], {
-    env: { ...process.env, NW_FROM_SOURCE: '1' }, stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      ...(serverCpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', serverCpuProfDir] : []),
+      join(serverRoot, 'bin/nw.js'),
+      'server',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--data-dir',
+      dataDir,
+      '--log-level',
+      'warn',
+      '-l',
+      'westcentralus',
+      ...(dbUrl ? ['--database-url', dbUrl] : []),
+    ],
+    {
+      env: { ...process.env, NW_FROM_SOURCE: '1' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   // The server's warnings and errors, for the why of any failed handshake.
   const { createWriteStream } = await import('node:fs');
   proc.stdout!.pipe(createWriteStream(join(tmpdir(), `nw-scale-server-${port}.log`)));
@@ -135,13 +194,20 @@ async function startServerProcess(): Promise<Server> {
   for (let i = 0; ; i++) {
     try {
       if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch { /* starting */ }
+    } catch {
+      /* starting */
+    }
     if (i > 600) throw new Error('the server did not start');
     await sleep(100);
   }
   const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
   return {
-    url, token, pid: proc.pid!, proc, dataDir, dbName,
+    url,
+    token,
+    pid: proc.pid!,
+    proc,
+    dataDir,
+    dbName,
     async stop() {
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
@@ -156,7 +222,15 @@ async function openDb(server: Server): Promise<Db & { end(): Promise<void> }> {
     u.pathname = `/${server.dbName}`;
     const c = new pg.Client({ connectionString: u.toString() });
     await c.connect();
-    return { engine: 'postgres', query: async (sql: string, p?: unknown[]) => (await c.query(sql, p)).rows, transaction: () => { throw new Error('no'); }, close: () => c.end(), end: () => c.end() } as never;
+    return {
+      engine: 'postgres',
+      query: async (sql: string, p?: unknown[]) => (await c.query(sql, p)).rows,
+      transaction: () => {
+        throw new Error('no');
+      },
+      close: () => c.end(),
+      end: () => c.end(),
+    } as never;
   }
   const db = await openPglite(join(server.dataDir, 'db'));
   return Object.assign(db, { end: () => db.close() });
@@ -173,7 +247,11 @@ async function dropServerData(server: Server): Promise<void> {
 }
 
 /** Runs `fn` for every item at once; resolves with the time until all answered. */
-async function allAtOnce<T>(items: T[], fn: (item: T) => Promise<{ status: number }>, okStatus: (s: number) => boolean): Promise<{ ms: number; failed: number }> {
+async function allAtOnce<T>(
+  items: T[],
+  fn: (item: T) => Promise<{ status: number }>,
+  okStatus: (s: number) => boolean,
+): Promise<{ ms: number; failed: number }> {
   const started = performance.now();
   const results = await Promise.all(items.map((i) => fn(i).catch(() => ({ status: 0 }))));
   return { ms: performance.now() - started, failed: results.filter((r) => !okStatus(r.status)).length };
@@ -214,22 +292,55 @@ interface Figures {
 type Fleet = Awaited<ReturnType<typeof startSimulatedFleetProcesses>>;
 
 /** One capture per target host created at once (same filters), then stopped and deleted at once. */
-async function fanout(server: Server, fleet: Fleet, targets: SimulatedHost[], prefix: string): Promise<{ createMs: number; ordersMs: number; stopMs: number; deleteMs: number; failed: number }> {
+async function fanout(
+  server: Server,
+  fleet: Fleet,
+  targets: SimulatedHost[],
+  prefix: string,
+): Promise<{ createMs: number; ordersMs: number; stopMs: number; deleteMs: number; failed: number }> {
   const path = (h: SimulatedHost) => `${WATCHER}/packetCaptures/${prefix}-${h.vmName}`;
   const ordersBefore = (await fleet.stats()).ordersReceived;
   if (process.env.BENCH_SQL_STATS) process.kill(server.pid, 'SIGUSR2');
   const fan0 = performance.now();
-  const create = await allAtOnce(targets, (h) => api(server.url, server.token, 'PUT', `${path(h)}?api-version=2024-05-01`,
-    { properties: { target: h.vmId, storageLocation: { storageId: STORAGE }, timeLimitInSeconds: 300, filters: FILTERS } }), (st) => st === 201);
+  const create = await allAtOnce(
+    targets,
+    (h) =>
+      api(server.url, server.token, 'PUT', `${path(h)}?api-version=2024-05-01`, {
+        properties: {
+          target: h.vmId,
+          storageLocation: { storageId: STORAGE },
+          timeLimitInSeconds: 300,
+          filters: FILTERS,
+        },
+      }),
+    (st) => st === 201,
+  );
   if (process.env.BENCH_SQL_STATS) process.kill(server.pid, 'SIGUSR2');
   let ordersMs = NaN;
   for (let i = 0; i < 1200; i++) {
-    if ((await fleet.stats()).ordersReceived - ordersBefore >= targets.length) { ordersMs = performance.now() - fan0; break; }
+    if ((await fleet.stats()).ordersReceived - ordersBefore >= targets.length) {
+      ordersMs = performance.now() - fan0;
+      break;
+    }
     await sleep(50);
   }
-  const stop = await allAtOnce(targets, (h) => api(server.url, server.token, 'POST', `${path(h)}/stop?api-version=2024-05-01`), (st) => st === 200 || st === 202);
-  const del = await allAtOnce(targets, (h) => api(server.url, server.token, 'DELETE', `${path(h)}?api-version=2024-05-01`), (st) => st === 200 || st === 202 || st === 204);
-  return { createMs: create.ms, ordersMs, stopMs: stop.ms, deleteMs: del.ms, failed: create.failed + stop.failed + del.failed };
+  const stop = await allAtOnce(
+    targets,
+    (h) => api(server.url, server.token, 'POST', `${path(h)}/stop?api-version=2024-05-01`),
+    (st) => st === 200 || st === 202,
+  );
+  const del = await allAtOnce(
+    targets,
+    (h) => api(server.url, server.token, 'DELETE', `${path(h)}?api-version=2024-05-01`),
+    (st) => st === 200 || st === 202 || st === 204,
+  );
+  return {
+    createMs: create.ms,
+    ordersMs,
+    stopMs: stop.ms,
+    deleteMs: del.ms,
+    failed: create.failed + stop.failed + del.failed,
+  };
 }
 
 async function runSize(n: number): Promise<Figures | null> {
@@ -238,12 +349,22 @@ async function runSize(n: number): Promise<Figures | null> {
     const idle = await usage(server.pid);
     const log = (m: string) => console.error(`[${n}] ${m}`);
     log('enrolling');
-    const hosts: SimulatedHost[] = await enrollSimulatedHosts({ serverUrl: server.url, adminToken: server.token, count: n, concurrency: 32 });
+    const hosts: SimulatedHost[] = await enrollSimulatedHosts({
+      serverUrl: server.url,
+      adminToken: server.token,
+      count: n,
+      concurrency: 32,
+    });
     const processes = Math.max(1, Math.ceil(n / agentsPerProcess));
     log(`connecting ${n} agents from ${processes} processes`);
     const beforeConnect = await usage(server.pid);
     const started = performance.now();
-    const fleet = await startSimulatedFleetProcesses({ serverUrl: server.url, hosts, processes, connectConcurrency: 256 });
+    const fleet = await startSimulatedFleetProcesses({
+      serverUrl: server.url,
+      hosts,
+      processes,
+      connectConcurrency: 256,
+    });
     await fleet.waitConnected(n, 600_000, 50);
     const connectMs = performance.now() - started;
     const afterConnect = await fleet.stats();
@@ -253,7 +374,9 @@ async function runSize(n: number): Promise<Figures | null> {
       for (let rep = 0; rep < fanoutRepeats; rep++) {
         const f = await fanout(server, fleet, targets, `fan${rep}`);
         const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-        log(`fan-out ${targets.length} #${rep}: creates answered ${sec(f.createMs)}, orders ${sec(f.ordersMs)}, stops ${sec(f.stopMs)}, deletes ${sec(f.deleteMs)}, failed ${f.failed}`);
+        log(
+          `fan-out ${targets.length} #${rep}: creates answered ${sec(f.createMs)}, orders ${sec(f.ordersMs)}, stops ${sec(f.stopMs)}, deletes ${sec(f.deleteMs)}, failed ${f.failed}`,
+        );
         console.log(JSON.stringify({ agents: n, rep, ...f, load: loadavg()[0] }));
       }
       await fleet.stop();
@@ -271,14 +394,22 @@ async function runSize(n: number): Promise<Figures | null> {
     for (let i = 0; i < 20; i++) {
       const path = `${WATCHER}/packetCaptures/probe${i}?api-version=2024-05-01`;
       const t0 = performance.now();
-      const put = await api(server.url, server.token, 'PUT', path, { properties: { target: probe.vmId, storageLocation: { storageId: STORAGE }, timeLimitInSeconds: 60, filters: FILTERS } });
+      const put = await api(server.url, server.token, 'PUT', path, {
+        properties: {
+          target: probe.vmId,
+          storageLocation: { storageId: STORAGE },
+          timeLimitInSeconds: 60,
+          filters: FILTERS,
+        },
+      });
       if (put.status !== 201) throw new Error(`probe create: ${put.status} ${JSON.stringify(put.body).slice(0, 300)}`);
       const op = new URL(String(put.headers['azure-asyncoperation']));
       for (;;) {
         const st = await api(server.url, server.token, 'GET', `${op.pathname}${op.search}`);
         const status = (st.body as { status?: string }).status;
         if (status === 'Succeeded') break;
-        if (status !== 'InProgress') throw new Error(`probe create operation: ${JSON.stringify(st.body).slice(0, 300)}`);
+        if (status !== 'InProgress')
+          throw new Error(`probe create operation: ${JSON.stringify(st.body).slice(0, 300)}`);
         await sleep(5);
       }
       latencies.push(performance.now() - t0);
@@ -288,11 +419,18 @@ async function runSize(n: number): Promise<Figures | null> {
     // Fan-out: one capture per host on up to 1,000 hosts, all at once.
     const targets = hosts.slice(1, Math.min(n, 1001));
     const fan = await fanout(server, fleet, targets, 'fan');
-    log(`fan-out ${targets.length}: answered ${(fan.createMs / 1000).toFixed(1)} s, orders ${(fan.ordersMs / 1000).toFixed(1)} s, failed ${fan.failed}`);
+    log(
+      `fan-out ${targets.length}: answered ${(fan.createMs / 1000).toFixed(1)} s, orders ${(fan.ordersMs / 1000).toFixed(1)} s, failed ${fan.failed}`,
+    );
 
     // Scrape and list while loaded.
     const scrape = await api(server.url, server.token, 'GET', '/metrics');
-    const vmPage = await api(server.url, server.token, 'GET', `/subscriptions/${SUB}/providers/Microsoft.Compute/virtualMachines?api-version=2024-03-01`);
+    const vmPage = await api(
+      server.url,
+      server.token,
+      'GET',
+      `/subscriptions/${SUB}/providers/Microsoft.Compute/virtualMachines?api-version=2024-03-01`,
+    );
 
     // Reconnect storm.
     const s0 = await fleet.stats();
@@ -309,18 +447,40 @@ async function runSize(n: number): Promise<Figures | null> {
     await server.stop();
 
     const db = await openDb(server);
-    const [counts] = await db.query(`SELECT (SELECT count(*) FROM metric_raw)::float8 AS raw, (SELECT coalesce(sum(n[1]), 0) FROM metric_minutes)::float8 AS minute_reports,
+    const [counts] =
+      await db.query(`SELECT (SELECT count(*) FROM metric_raw)::float8 AS raw, (SELECT coalesce(sum(n[1]), 0) FROM metric_minutes)::float8 AS minute_reports,
       (SELECT count(*) FROM metric_minutes)::float8 AS minute_rows, pg_total_relation_size('metric_raw')::float8 AS raw_bytes, pg_total_relation_size('metric_minutes')::float8 AS minute_bytes`);
     await db.end();
     return {
-      agents: n, connectMs, failedHandshakes: afterConnect.failedAttempts, handshakeTimeouts: afterConnect.handshakeTimeouts,
-      idleRssBytes: idle.rssBytes || beforeConnect.rssBytes, steadyCpu, steadyRssBytes: steadyRss,
-      createToRunningP50: percentile(latencies, 50), createToRunningP99: percentile(latencies, 99),
-      fanoutHosts: targets.length, fanoutCreateMs: fan.createMs, fanoutOrdersMs: fan.ordersMs, fanoutFailed: fan.failed, fanoutStopMs: fan.stopMs, fanoutDeleteMs: fan.deleteMs,
-      stormMs, stormFailedAttempts: s1.failedAttempts - s0.failedAttempts, stormTimeouts: s1.handshakeTimeouts - s0.handshakeTimeouts, unexpectedDrops: final.unexpectedDrops, failureCauses: final.failureCauses,
-      reportsSent: final.metricReports, rowsStored: Number(counts!.raw), minuteReports: Number(counts!.minute_reports),
-      rawBytesPerRow: Number(counts!.raw_bytes) / Math.max(1, Number(counts!.raw)), minuteBytesPerRow: Number(counts!.minute_bytes) / Math.max(1, Number(counts!.minute_rows)),
-      scrapeMs: scrape.ms, scrapeBytes: scrape.bytes, vmPageMs: vmPage.ms, load: loadavg()[0]!,
+      agents: n,
+      connectMs,
+      failedHandshakes: afterConnect.failedAttempts,
+      handshakeTimeouts: afterConnect.handshakeTimeouts,
+      idleRssBytes: idle.rssBytes || beforeConnect.rssBytes,
+      steadyCpu,
+      steadyRssBytes: steadyRss,
+      createToRunningP50: percentile(latencies, 50),
+      createToRunningP99: percentile(latencies, 99),
+      fanoutHosts: targets.length,
+      fanoutCreateMs: fan.createMs,
+      fanoutOrdersMs: fan.ordersMs,
+      fanoutFailed: fan.failed,
+      fanoutStopMs: fan.stopMs,
+      fanoutDeleteMs: fan.deleteMs,
+      stormMs,
+      stormFailedAttempts: s1.failedAttempts - s0.failedAttempts,
+      stormTimeouts: s1.handshakeTimeouts - s0.handshakeTimeouts,
+      unexpectedDrops: final.unexpectedDrops,
+      failureCauses: final.failureCauses,
+      reportsSent: final.metricReports,
+      rowsStored: Number(counts!.raw),
+      minuteReports: Number(counts!.minute_reports),
+      rawBytesPerRow: Number(counts!.raw_bytes) / Math.max(1, Number(counts!.raw)),
+      minuteBytesPerRow: Number(counts!.minute_bytes) / Math.max(1, Number(counts!.minute_rows)),
+      scrapeMs: scrape.ms,
+      scrapeBytes: scrape.bytes,
+      vmPageMs: vmPage.ms,
+      load: loadavg()[0]!,
     };
   } finally {
     if (server.proc.exitCode === null) await server.stop();
@@ -341,11 +501,19 @@ if (fanoutOnly) process.exit(0);
 const base = results[0]!;
 const r = (v: number, b: number) => (b > 0 && Number.isFinite(v) ? `${(v / b).toFixed(2)}×` : '—');
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-console.log(`scale benchmark, one replica on ${databaseUrl ? 'PostgreSQL' : 'PGlite'}; ratios against ${base.agents} agents in the same run; 1-min load average at each size: ${results.map((x) => x.load.toFixed(1)).join(' / ')}`);
-console.log('| agents | connect (ratio) | failed / timed-out handshakes | steady CPU, share of a core (per 1,000) | RSS (per agent over idle) | create→Running p50 / p99 | fan-out: creates answered / orders at agents (hosts) | stops / deletes answered | storm back (ratio) | storm failures / timeouts | reports sent / stored / in minutes | /metrics scrape | VM list page |');
+console.log(
+  `scale benchmark, one replica on ${databaseUrl ? 'PostgreSQL' : 'PGlite'}; ratios against ${base.agents} agents in the same run; 1-min load average at each size: ${results.map((x) => x.load.toFixed(1)).join(' / ')}`,
+);
+console.log(
+  '| agents | connect (ratio) | failed / timed-out handshakes | steady CPU, share of a core (per 1,000) | RSS (per agent over idle) | create→Running p50 / p99 | fan-out: creates answered / orders at agents (hosts) | stops / deletes answered | storm back (ratio) | storm failures / timeouts | reports sent / stored / in minutes | /metrics scrape | VM list page |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const x of results) {
-  console.log(`| ${x.agents} | ${s(x.connectMs)} (${r(x.connectMs, base.connectMs)}) | ${x.failedHandshakes} / ${x.handshakeTimeouts} | ${(x.steadyCpu * 100).toFixed(1)} % (${(x.steadyCpu * 100 / (x.agents / 1000)).toFixed(1)} %; ${r(x.steadyCpu, base.steadyCpu)}) | ${(x.steadyRssBytes / 2 ** 20).toFixed(0)} MiB (${((x.steadyRssBytes - x.idleRssBytes) / x.agents / 1024).toFixed(0)} KiB) | ${x.createToRunningP50.toFixed(0)} / ${x.createToRunningP99.toFixed(0)} ms (${r(x.createToRunningP50, base.createToRunningP50)}) | ${s(x.fanoutCreateMs)} / ${s(x.fanoutOrdersMs)} (${x.fanoutHosts}; ${r(x.fanoutCreateMs, base.fanoutCreateMs)}) | ${s(x.fanoutStopMs)} / ${s(x.fanoutDeleteMs)} | ${s(x.stormMs)} (${r(x.stormMs, base.stormMs)}) | ${x.stormFailedAttempts} / ${x.stormTimeouts} | ${x.reportsSent} / ${x.rowsStored} / ${x.minuteReports} | ${x.scrapeMs.toFixed(0)} ms, ${(x.scrapeBytes / 1024).toFixed(0)} KiB | ${x.vmPageMs.toFixed(0)} ms |`);
+  console.log(
+    `| ${x.agents} | ${s(x.connectMs)} (${r(x.connectMs, base.connectMs)}) | ${x.failedHandshakes} / ${x.handshakeTimeouts} | ${(x.steadyCpu * 100).toFixed(1)} % (${((x.steadyCpu * 100) / (x.agents / 1000)).toFixed(1)} %; ${r(x.steadyCpu, base.steadyCpu)}) | ${(x.steadyRssBytes / 2 ** 20).toFixed(0)} MiB (${((x.steadyRssBytes - x.idleRssBytes) / x.agents / 1024).toFixed(0)} KiB) | ${x.createToRunningP50.toFixed(0)} / ${x.createToRunningP99.toFixed(0)} ms (${r(x.createToRunningP50, base.createToRunningP50)}) | ${s(x.fanoutCreateMs)} / ${s(x.fanoutOrdersMs)} (${x.fanoutHosts}; ${r(x.fanoutCreateMs, base.fanoutCreateMs)}) | ${s(x.fanoutStopMs)} / ${s(x.fanoutDeleteMs)} | ${s(x.stormMs)} (${r(x.stormMs, base.stormMs)}) | ${x.stormFailedAttempts} / ${x.stormTimeouts} | ${x.reportsSent} / ${x.rowsStored} / ${x.minuteReports} | ${x.scrapeMs.toFixed(0)} ms, ${(x.scrapeBytes / 1024).toFixed(0)} KiB | ${x.vmPageMs.toFixed(0)} ms |`,
+  );
 }
 const big = results.at(-1)!;
-console.log(`storage: ${big.rawBytesPerRow.toFixed(0)} bytes per report row (kept 1 h: ${(big.rawBytesPerRow * 3600 / 2 ** 20).toFixed(2)} MiB per host), ${big.minuteBytesPerRow.toFixed(0)} bytes per host-minute row (${(big.minuteBytesPerRow * 1440 / 2 ** 20).toFixed(2)} MiB per host per day)`);
+console.log(
+  `storage: ${big.rawBytesPerRow.toFixed(0)} bytes per report row (kept 1 h: ${((big.rawBytesPerRow * 3600) / 2 ** 20).toFixed(2)} MiB per host), ${big.minuteBytesPerRow.toFixed(0)} bytes per host-minute row (${((big.minuteBytesPerRow * 1440) / 2 ** 20).toFixed(2)} MiB per host per day)`,
+);

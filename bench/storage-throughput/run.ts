@@ -14,8 +14,22 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { CAPTURE_CONTAINER, openBlobStore, uploadFile, type BlobLocation, type BlobStore, type StorageBackendConfig } from '../../src/storage/index.js';
-import { sha256OfStream, startAzurite, startLocalStorageServer, startSwiftS3, writeRandomCaptureFile, type TestFile } from '../../src/storage/testing/index.js';
+import {
+  CAPTURE_CONTAINER,
+  openBlobStore,
+  uploadFile,
+  type BlobLocation,
+  type BlobStore,
+  type StorageBackendConfig,
+} from '../../src/storage/index.js';
+import {
+  sha256OfStream,
+  startAzurite,
+  startLocalStorageServer,
+  startSwiftS3,
+  writeRandomCaptureFile,
+  type TestFile,
+} from '../../src/storage/testing/index.js';
 
 interface Row {
   kind: string;
@@ -25,7 +39,12 @@ interface Row {
   baseline: string;
 }
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '1024' }, kinds: { type: 'string', default: 'local,azureBlob,s3' } } });
+const { values } = parseArgs({
+  options: {
+    'size-mib': { type: 'string', default: '1024' },
+    kinds: { type: 'string', default: 'local,azureBlob,s3' },
+  },
+});
 const sizeInBytes = Number(values['size-mib']) * 1024 * 1024;
 if (!Number.isInteger(sizeInBytes) || sizeInBytes <= 0) throw new Error('--size-mib must be a positive integer');
 const kinds = new Set((values.kinds ?? '').split(',').map((kind) => kind.trim()));
@@ -38,7 +57,11 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
 
 async function uploadWithGrant(store: BlobStore, loc: BlobLocation, file: TestFile): Promise<void> {
   const grant = await store.grantUpload(loc, { sizeInBytes: file.sizeInBytes, expiresInSeconds: 3600 });
-  const result = await uploadFile(grant, file.path, { sizeInBytes: file.sizeInBytes, sha256: file.sha256, retryBudgetInMs: 30_000 });
+  const result = await uploadFile(grant, file.path, {
+    sizeInBytes: file.sizeInBytes,
+    sha256: file.sha256,
+    retryBudgetInMs: 30_000,
+  });
   if (!result.ok) throw new Error(`upload failed: ${result.reason}`);
 }
 
@@ -57,7 +80,11 @@ async function benchLocal(dir: string, file: TestFile, loc: BlobLocation): Promi
   const rootDir = join(dir, 'local-root');
   const server = await startLocalStorageServer({ accountName: 'bench', rootDir, signingKey });
   try {
-    const store = openBlobStore('bench', { type: 'local', rootDir }, { publicBaseUrl: server.publicBaseUrl, signingKey });
+    const store = openBlobStore(
+      'bench',
+      { type: 'local', rootDir },
+      { publicBaseUrl: server.publicBaseUrl, signingKey },
+    );
     await store.ensureContainer(loc.container);
     const [, up] = await timed(() => uploadWithGrant(store, loc, file));
     const [, baseUp] = await timed(() => copyFile(file.path, join(dir, 'copy-1.cap')));
@@ -69,7 +96,9 @@ async function benchLocal(dir: string, file: TestFile, loc: BlobLocation): Promi
       await pipeline(Readable.fromWeb(response.body as never), createWriteStream(target));
     });
     await checkSha(target, file, 'local');
-    const [, baseDown] = await timed(() => copyFile(join(rootDir, loc.container, loc.blobPath), join(dir, 'copy-2.cap')));
+    const [, baseDown] = await timed(() =>
+      copyFile(join(rootDir, loc.container, loc.blobPath), join(dir, 'copy-2.cap')),
+    );
     return [
       { kind: 'local', operation: 'upload', seconds: up, baselineSeconds: baseUp, baseline: 'fs.copyFile' },
       { kind: 'local', operation: 'download', seconds: down, baselineSeconds: baseDown, baseline: 'fs.copyFile' },
@@ -89,17 +118,33 @@ async function benchAzure(dir: string, file: TestFile, loc: BlobLocation): Promi
     const store = openBlobStore('bench', config, { publicBaseUrl: 'http://127.0.0.1:1', signingKey: randomBytes(32) });
     await store.ensureContainer(loc.container);
     const [, up] = await timed(() => uploadWithGrant(store, loc, file));
-    const sdkBlob = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(loc.container).getBlockBlobClient('baseline/copy.cap');
+    const sdkBlob = BlobServiceClient.fromConnectionString(azurite.connectionString)
+      .getContainerClient(loc.container)
+      .getBlockBlobClient('baseline/copy.cap');
     const [, baseUp] = await timed(() => sdkBlob.uploadFile(file.path));
     const target = join(dir, 'download.cap');
     const [, down] = await timed(() => downloadTo(store, loc, target));
     await checkSha(target, file, 'azureBlob');
     // The baseline reads the same blob ours wrote, so only the reading differs.
-    const sameBlob = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(loc.container).getBlockBlobClient(loc.blobPath);
+    const sameBlob = BlobServiceClient.fromConnectionString(azurite.connectionString)
+      .getContainerClient(loc.container)
+      .getBlockBlobClient(loc.blobPath);
     const [, baseDown] = await timed(() => sameBlob.downloadToFile(join(dir, 'baseline.cap')));
     return [
-      { kind: 'azureBlob', operation: 'upload', seconds: up, baselineSeconds: baseUp, baseline: 'BlockBlobClient.uploadFile' },
-      { kind: 'azureBlob', operation: 'download', seconds: down, baselineSeconds: baseDown, baseline: 'BlobClient.downloadToFile (same blob)' },
+      {
+        kind: 'azureBlob',
+        operation: 'upload',
+        seconds: up,
+        baselineSeconds: baseUp,
+        baseline: 'BlockBlobClient.uploadFile',
+      },
+      {
+        kind: 'azureBlob',
+        operation: 'download',
+        seconds: down,
+        baselineSeconds: baseDown,
+        baseline: 'BlobClient.downloadToFile (same blob)',
+      },
     ];
   } finally {
     await azurite.stop();
@@ -111,23 +156,55 @@ async function benchAzure(dir: string, file: TestFile, loc: BlobLocation): Promi
 async function benchS3(dir: string, file: TestFile, loc: BlobLocation): Promise<Row[]> {
   const s3 = await startSwiftS3(join(dir, 'swift'));
   try {
-    const config: StorageBackendConfig = { type: 's3', endpoint: s3.endpoint, region: s3.region, bucket: 'bench', accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true };
+    const config: StorageBackendConfig = {
+      type: 's3',
+      endpoint: s3.endpoint,
+      region: s3.region,
+      bucket: 'bench',
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+      forcePathStyle: true,
+    };
     const store = openBlobStore('bench', config, { publicBaseUrl: 'http://127.0.0.1:1', signingKey: randomBytes(32) });
     await store.ensureContainer(loc.container);
     const [, up] = await timed(() => uploadWithGrant(store, loc, file));
-    const client = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
-    const [, baseUp] = await timed(() => client.send(new PutObjectCommand({ Bucket: 'bench', Key: 'baseline/copy.cap', Body: createReadStream(file.path), ContentLength: file.sizeInBytes })));
+    const client = new S3Client({
+      endpoint: s3.endpoint,
+      region: s3.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    const [, baseUp] = await timed(() =>
+      client.send(
+        new PutObjectCommand({
+          Bucket: 'bench',
+          Key: 'baseline/copy.cap',
+          Body: createReadStream(file.path),
+          ContentLength: file.sizeInBytes,
+        }),
+      ),
+    );
     const target = join(dir, 'download.cap');
     const [, down] = await timed(() => downloadTo(store, loc, target));
     await checkSha(target, file, 's3');
     const [, baseDown] = await timed(async () => {
       // The baseline reads the same object ours wrote (a multipart object), so only the reading differs.
-      const response = await client.send(new GetObjectCommand({ Bucket: 'bench', Key: `${loc.container}/${loc.blobPath}` }));
+      const response = await client.send(
+        new GetObjectCommand({ Bucket: 'bench', Key: `${loc.container}/${loc.blobPath}` }),
+      );
       await pipeline(response.Body as Readable, createWriteStream(join(dir, 'baseline.cap')));
     });
     return [
       { kind: 's3', operation: 'upload', seconds: up, baselineSeconds: baseUp, baseline: 'S3Client PutObject' },
-      { kind: 's3', operation: 'download', seconds: down, baselineSeconds: baseDown, baseline: 'S3Client GetObject (same object)' },
+      {
+        kind: 's3',
+        operation: 'download',
+        seconds: down,
+        baselineSeconds: baseDown,
+        baseline: 'S3Client GetObject (same object)',
+      },
     ];
   } finally {
     await s3.stop();
@@ -146,12 +223,16 @@ async function main(): Promise<void> {
     if (kinds.has('azureBlob')) rows.push(...(await benchAzure(dir, file, loc)));
     if (kinds.has('s3')) rows.push(...(await benchS3(dir, file, loc)));
     const mib = sizeInBytes / 1024 / 1024;
-    console.log(`storage throughput, ${mib} MiB file, all servers on loopback (ratio = ours / baseline throughput; 1.00 = as fast as the baseline)`);
+    console.log(
+      `storage throughput, ${mib} MiB file, all servers on loopback (ratio = ours / baseline throughput; 1.00 = as fast as the baseline)`,
+    );
     console.log('kind       operation  ours MiB/s  baseline MiB/s  ratio  baseline');
     for (const row of rows) {
       const ours = mib / row.seconds;
       const base = mib / row.baselineSeconds;
-      console.log(`${row.kind.padEnd(10)} ${row.operation.padEnd(10)} ${ours.toFixed(1).padStart(10)}  ${base.toFixed(1).padStart(14)}  ${(ours / base).toFixed(2).padStart(5)}  ${row.baseline}`);
+      console.log(
+        `${row.kind.padEnd(10)} ${row.operation.padEnd(10)} ${ours.toFixed(1).padStart(10)}  ${base.toFixed(1).padStart(14)}  ${(ours / base).toFixed(2).padStart(5)}  ${row.baseline}`,
+      );
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -34,21 +34,29 @@ function postJson(url: string, body: unknown, caFile?: string): Promise<{ status
   const payload = Buffer.from(JSON.stringify(body));
   const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = request(target, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Content-Length': payload.length },
-      ...(target.protocol === 'https:' && caFile ? { agent: new HttpsAgent({ ca: readFileSync(caFile) }) } : {}),
-      timeout: 15_000,
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try { parsed = JSON.parse(text); } catch { /* keep text */ }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-    });
+    const req = request(
+      target,
+      {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Content-Length': payload.length },
+        ...(target.protocol === 'https:' && caFile ? { agent: new HttpsAgent({ ca: readFileSync(caFile) }) } : {}),
+        timeout: 15_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            /* keep text */
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
     req.end(payload);
@@ -61,7 +69,10 @@ function postJson(url: string, body: unknown, caFile?: string): Promise<{ status
  * @example serverUrlsOf('https://nw1:8817,https://nw2:8817') // ['https://nw1:8817', 'https://nw2:8817']
  */
 export function serverUrlsOf(value: string): string[] {
-  const urls = value.split(',').map((u) => u.trim().replace(/\/+$/, '')).filter(Boolean);
+  const urls = value
+    .split(',')
+    .map((u) => u.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
   if (urls.length === 0) throw new AgentStartError('no server address given (--server URL)');
   return urls;
 }
@@ -74,7 +85,10 @@ async function enroll(config: AgentConfig): Promise<AgentCredential> {
   const servers = serverUrlsOf(config.serverUrl);
   const host = reportableHostname(hostname());
   const [path, body] = config.joinKey
-    ? ['/agent/v1/join', { joinKey: config.joinKey, hostname: host, ...(config.vmName ? { vmName: config.vmName } : {}) }]
+    ? [
+        '/agent/v1/join',
+        { joinKey: config.joinKey, hostname: host, ...(config.vmName ? { vmName: config.vmName } : {}) },
+      ]
     : ['/agent/v1/enroll', { token: config.enrollmentToken, hostname: host }];
   let res;
   const failures: string[] = [];
@@ -87,14 +101,23 @@ async function enroll(config: AgentConfig): Promise<AgentCredential> {
       failures.push(`${base}: ${(error as Error).message}`);
     }
   }
-  if (!res) throw new AgentStartError(`cannot reach the server to ${config.joinKey ? 'join' : 'enrol'} (${failures.join('; ')})`);
+  if (!res)
+    throw new AgentStartError(
+      `cannot reach the server to ${config.joinKey ? 'join' : 'enrol'} (${failures.join('; ')})`,
+    );
   const base = servers.join(',');
   if (res.status !== 200) {
     const message = (res.body as { error?: { message?: string } })?.error?.message ?? `HTTP ${res.status}`;
     throw new AgentStartError(`${config.joinKey ? 'join' : 'enrolment'} refused: ${message}`);
   }
   const b = res.body as { credential: string; vmId: string; vmName: string; location: string };
-  const cred: AgentCredential = { serverUrl: base, credential: b.credential, vmId: b.vmId, vmName: b.vmName, location: b.location };
+  const cred: AgentCredential = {
+    serverUrl: base,
+    credential: b.credential,
+    vmId: b.vmId,
+    vmName: b.vmName,
+    location: b.location,
+  };
   saveCredential(config.dataDir, cred);
   return cred;
 }
@@ -106,14 +129,22 @@ async function enroll(config: AgentConfig): Promise<AgentCredential> {
 export async function startAgent(config: AgentConfig & AgentMetricsConfig): Promise<RunningAgent> {
   const logger = createLogger({ name: 'nw-agent', level: config.logLevel });
   // Said now, not at the first capture's failure.
-  const warnings = captureReadiness({ tcpdumpPath: config.tcpdumpPath ?? 'tcpdump', pathVariable: process.env['PATH'], uid: process.getuid?.() ?? 0 });
+  const warnings = captureReadiness({
+    tcpdumpPath: config.tcpdumpPath ?? 'tcpdump',
+    pathVariable: process.env['PATH'],
+    uid: process.getuid?.() ?? 0,
+  });
   for (const warning of warnings) logger.warn(warning);
   let cred = loadCredential(config.dataDir);
   if (config.enrollmentToken) cred = await enroll(config);
   // A join key registers a new host: once joined, the saved credential is used (the command may run at every boot).
   else if (config.joinKey && !cred) cred = await enroll(config);
-  else if (config.joinKey) logger.info({ vm: cred?.vmId }, 'already joined: using the saved credential, not the join key');
-  if (!cred) throw new AgentStartError(`no credential in ${config.dataDir}: run the install command from 'nw vm extension set' (it carries a one-time --token).`);
+  else if (config.joinKey)
+    logger.info({ vm: cred?.vmId }, 'already joined: using the saved credential, not the join key');
+  if (!cred)
+    throw new AgentStartError(
+      `no credential in ${config.dataDir}: run the install command from 'nw vm extension set' (it carries a one-time --token).`,
+    );
   const serverUrls = serverUrlsOf(config.serverUrl || cred.serverUrl);
   const serverUrl = serverUrls.join(',');
   const wsUrls = serverUrls.map((u) => `${u.replace(/^http/, 'ws')}/agent/v1/connect`);
@@ -130,7 +161,13 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
     ...(config.caFile ? { serverCa: readFileSync(config.caFile, 'utf8') } : {}),
   });
   connection.on('open', () => {
-    connection.send({ type: 'hello', protocolVersion: AGENT_PROTOCOL_VERSION, agentVersion: AGENT_VERSION, hostname: reportableHostname(hostname()), captures: manager.states() });
+    connection.send({
+      type: 'hello',
+      protocolVersion: AGENT_PROTOCOL_VERSION,
+      agentVersion: AGENT_VERSION,
+      hostname: reportableHostname(hostname()),
+      captures: manager.states(),
+    });
     manager.onConnected();
   });
   connection.on('close', () => manager.onDisconnected());
@@ -153,7 +190,9 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
   } catch (error) {
     await manager.close();
     connection.close();
-    throw new AgentStartError(`cannot serve metrics on ${config.metricsListen?.host}:${config.metricsListen?.port}: ${(error as Error).message}`);
+    throw new AgentStartError(
+      `cannot serve metrics on ${config.metricsListen?.host}:${config.metricsListen?.port}: ${(error as Error).message}`,
+    );
   }
   logger.info({ vm: cred.vmId, server: serverUrl }, 'agent started');
   return {

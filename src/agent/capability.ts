@@ -9,7 +9,11 @@ const CAP_NET_RAW_BIT = 13n;
 /** Whether this process has CAP_NET_RAW in effect (read from /proc/self/status; false when unreadable). */
 export function hasNetRawCapability(statusText?: string): boolean {
   let text = statusText;
-  try { text ??= readFileSync('/proc/self/status', 'utf8'); } catch { return false; }
+  try {
+    text ??= readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return false;
+  }
   const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(text)?.[1];
   return hex !== undefined && ((BigInt(`0x${hex}`) >> CAP_NET_RAW_BIT) & 1n) === 1n;
 }
@@ -20,13 +24,22 @@ export function hasNetRawCapability(statusText?: string): boolean {
  * capabilities of its own is the exception, hence a warning and not a refusal). Empty when ready.
  * @example for (const w of captureReadiness({ tcpdumpPath: 'tcpdump', pathVariable: process.env.PATH, uid: process.getuid?.() ?? 0 })) logger.warn(w);
  */
-export function captureReadiness(probe: { tcpdumpPath: string; pathVariable: string | undefined; uid: number; statusText?: string }): string[] {
+export function captureReadiness(probe: {
+  tcpdumpPath: string;
+  pathVariable: string | undefined;
+  uid: number;
+  statusText?: string;
+}): string[] {
   const warnings: string[] = [];
   if (!findExecutable(probe.tcpdumpPath, probe.pathVariable)) {
-    warnings.push(`cannot capture: tcpdump is not installed (no '${probe.tcpdumpPath}' on PATH); install it (Debian: apt-get install tcpdump)`);
+    warnings.push(
+      `cannot capture: tcpdump is not installed (no '${probe.tcpdumpPath}' on PATH); install it (Debian: apt-get install tcpdump)`,
+    );
   }
   if (probe.uid !== 0 && !hasNetRawCapability(probe.statusText)) {
-    warnings.push('cannot capture: the agent runs neither as root nor with CAP_NET_RAW, so tcpdump cannot open a packet socket; run it as root (sudo), or give tcpdump the capability (setcap cap_net_raw,cap_net_admin+eip "$(command -v tcpdump)")');
+    warnings.push(
+      'cannot capture: the agent runs neither as root nor with CAP_NET_RAW, so tcpdump cannot open a packet socket; run it as root (sudo), or give tcpdump the capability (setcap cap_net_raw,cap_net_admin+eip "$(command -v tcpdump)")',
+    );
   }
   return warnings;
 }

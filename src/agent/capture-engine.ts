@@ -1,7 +1,17 @@
-import { startCapture, startRingCapture, type CaptureSession, type CaptureSpec, type RingCaptureOptions, type RingCaptureSession, type RingCaptureSpec } from '../capture/index.js';
+import {
+  startCapture,
+  startRingCapture,
+  type CaptureSession,
+  type CaptureSpec,
+  type RingCaptureOptions,
+  type RingCaptureSession,
+  type RingCaptureSpec,
+} from '../capture/index.js';
 
 /** Options the capture manager passes to the engine for a single-file capture. */
-export interface EngineCaptureOptions { tcpdumpPath?: string }
+export interface EngineCaptureOptions {
+  tcpdumpPath?: string;
+}
 
 /** Options the capture manager passes to the engine for a ring (continuous capture). */
 export type EngineRingOptions = Pick<RingCaptureOptions, 'tcpdumpPath' | 'onFileClosed' | 'onFileDeleted'>;

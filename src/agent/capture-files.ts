@@ -6,7 +6,10 @@ import { ConfinedDir } from './confined-dir.js';
 import { captureRelativePath } from './paths.js';
 
 /** A file of a capture: the folder it is in (held open) and its path below it. */
-export interface CaptureFileLocation { dir: ConfinedDir; rel: string }
+export interface CaptureFileLocation {
+  dir: ConfinedDir;
+  rel: string;
+}
 
 /**
  * Where the files of the agent's captures live, reached only through held folders: the data
@@ -18,7 +21,11 @@ export class CaptureFiles {
   readonly data: ConfinedDir;
   private captureRoot: ConfinedDir | null = null;
 
-  constructor(dataDir: string, private readonly captureRootPath: string, private readonly logger: Logger) {
+  constructor(
+    dataDir: string,
+    private readonly captureRootPath: string,
+    private readonly logger: Logger,
+  ) {
     this.data = ConfinedDir.open(dataDir);
     this.data.list('captures', true);
     this.data.list('spool', true);
@@ -45,7 +52,12 @@ export class CaptureFiles {
   }
 
   /** Runs `use` with a path that reaches the capture's file itself (opened without following links), or returns null when there is none. */
-  async withFile<T>(order: AgentCaptureOrder, write: boolean, use: (path: string) => Promise<T>, location?: CaptureFileLocation): Promise<T | null> {
+  async withFile<T>(
+    order: AgentCaptureOrder,
+    write: boolean,
+    use: (path: string) => Promise<T>,
+    location?: CaptureFileLocation,
+  ): Promise<T | null> {
     if (order.ring && !location) return null; // a ring has no single file
     const { dir, rel } = location ?? this.fileLocation(order);
     const opened = dir.openExisting(rel, write);

@@ -10,7 +10,15 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CaptureOutcome, CaptureSession, CaptureSpec, RingCaptureSession, RingCaptureSpec, RingFile, RingOutcome } from '../capture/index.js';
+import type {
+  CaptureOutcome,
+  CaptureSession,
+  CaptureSpec,
+  RingCaptureSession,
+  RingCaptureSpec,
+  RingFile,
+  RingOutcome,
+} from '../capture/index.js';
 import { createLogger } from '../lib/index.js';
 import type { AgentCaptureOrder, AgentCaptureState, AgentToServer } from '../model/index.js';
 import type { CaptureEngine, EngineRingOptions } from './capture-engine.js';
@@ -49,8 +57,13 @@ class ScriptedSession implements CaptureSession {
 
   constructor(readonly spec: CaptureSpec) {
     this.captureId = spec.captureId;
-    this.started = new Promise((res, rej) => { this.resolveStarted = res; this.rejectStarted = rej; });
-    this.done = new Promise((res) => { this.resolveDone = res; });
+    this.started = new Promise((res, rej) => {
+      this.resolveStarted = res;
+      this.rejectStarted = rej;
+    });
+    this.done = new Promise((res) => {
+      this.resolveDone = res;
+    });
   }
 
   start(at = new Date()): void {
@@ -63,12 +76,23 @@ class ScriptedSession implements CaptureSession {
   }
 
   /** Ends the session as tcpdump would: the file written, the outcome told. */
-  end(stopReason: CaptureOutcome['stopReason'], records: number, error: CaptureOutcome['error'] = null): CaptureOutcome {
+  end(
+    stopReason: CaptureOutcome['stopReason'],
+    records: number,
+    error: CaptureOutcome['error'] = null,
+  ): CaptureOutcome {
     const bytes = pcapBytes(records);
     writeFileSync(this.spec.outputPath, bytes);
     const outcome: CaptureOutcome = {
-      stopReason, startedAt: this.startedAt, endedAt: new Date(), packetsCaptured: records, fileSizeInBytes: bytes.length,
-      sha256: createHash('sha256').update(bytes).digest('hex'), kernelPacketsReceived: records, kernelPacketsDropped: 0, error,
+      stopReason,
+      startedAt: this.startedAt,
+      endedAt: new Date(),
+      packetsCaptured: records,
+      fileSizeInBytes: bytes.length,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      kernelPacketsReceived: records,
+      kernelPacketsDropped: 0,
+      error,
     };
     if (!this.startedAt) this.rejectStarted(new Error('never started'));
     this.resolveDone(outcome);
@@ -90,9 +114,16 @@ class ScriptedRing implements RingCaptureSession {
   private resolveDone!: (o: RingOutcome) => void;
   private readonly closed: RingFile[] = [];
 
-  constructor(readonly spec: RingCaptureSpec, private readonly opts: EngineRingOptions) {
-    this.started = new Promise((res) => { this.resolveStarted = res; });
-    this.done = new Promise((res) => { this.resolveDone = res; });
+  constructor(
+    readonly spec: RingCaptureSpec,
+    private readonly opts: EngineRingOptions,
+  ) {
+    this.started = new Promise((res) => {
+      this.resolveStarted = res;
+    });
+    this.done = new Promise((res) => {
+      this.resolveDone = res;
+    });
   }
 
   start(): void {
@@ -104,7 +135,16 @@ class ScriptedRing implements RingCaptureSession {
     const path = join(this.spec.outputPath, '..', name);
     const bytes = pcapBytes(records);
     writeFileSync(path, bytes);
-    const file: RingFile = { name, path, sequence, sizeInBytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), packetsCaptured: records, firstPacketTime: null, lastPacketTime: null };
+    const file: RingFile = {
+      name,
+      path,
+      sequence,
+      sizeInBytes: bytes.length,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      packetsCaptured: records,
+      firstPacketTime: null,
+      lastPacketTime: null,
+    };
     this.closed.push(file);
     void this.opts.onFileClosed?.(file);
     return file;
@@ -122,7 +162,16 @@ class ScriptedRing implements RingCaptureSession {
   }
 
   stop(): Promise<RingOutcome> {
-    this.resolveDone({ stopReason: 'Manual', startedAt: null, endedAt: new Date(), files: this.files(), filesDeleted: 0, error: null, kernelPacketsReceived: null, kernelPacketsDropped: null });
+    this.resolveDone({
+      stopReason: 'Manual',
+      startedAt: null,
+      endedAt: new Date(),
+      files: this.files(),
+      filesDeleted: 0,
+      error: null,
+      kernelPacketsReceived: null,
+      kernelPacketsDropped: null,
+    });
     return this.done;
   }
 }
@@ -147,9 +196,19 @@ class ScriptedEngine implements CaptureEngine {
   }
 }
 
-interface Harness { manager: CaptureManager; engine: ScriptedEngine; sent: AgentToServer[]; dataDir: string; captureRoot: string; connected: { value: boolean } }
+interface Harness {
+  manager: CaptureManager;
+  engine: ScriptedEngine;
+  sent: AgentToServer[];
+  dataDir: string;
+  captureRoot: string;
+  connected: { value: boolean };
+}
 
-function harness(overrides: Partial<CaptureManagerOptions> = {}, dirs?: { dataDir: string; captureRoot: string }): Harness {
+function harness(
+  overrides: Partial<CaptureManagerOptions> = {},
+  dirs?: { dataDir: string; captureRoot: string },
+): Harness {
   const dir = join(base, `t${++counter}`);
   const dataDir = dirs?.dataDir ?? join(dir, 'data');
   const captureRoot = dirs?.captureRoot ?? join(dir, 'captures');
@@ -159,17 +218,37 @@ function harness(overrides: Partial<CaptureManagerOptions> = {}, dirs?: { dataDi
   const sent: AgentToServer[] = [];
   const connected = { value: true };
   const manager = new CaptureManager({
-    dataDir, captureRoot, interfaceName: 'lo', uploadRetryBudgetInMs: 1_000, uploadRetryIntervalInMs: 60_000,
-    send: (msg) => { sent.push(msg); return connected.value; },
+    dataDir,
+    captureRoot,
+    interfaceName: 'lo',
+    uploadRetryBudgetInMs: 1_000,
+    uploadRetryIntervalInMs: 60_000,
+    send: (msg) => {
+      sent.push(msg);
+      return connected.value;
+    },
     logger: createLogger({ name: 'test', level: 'silent' }),
-    engine, progressIntervalInMs: 20, serverAnswerTimeoutInMs: 200, uploadRetryPauseInMs: 20,
+    engine,
+    progressIntervalInMs: 20,
+    serverAnswerTimeoutInMs: 200,
+    uploadRetryPauseInMs: 20,
     ...overrides,
   });
   return { manager, engine, sent, dataDir, captureRoot, connected };
 }
 
 function order(uid: string, change: Partial<AgentCaptureOrder> = {}): AgentCaptureOrder {
-  return { captureUid: uid, captureName: `c-${uid}`, bpfExpression: 'tcp', snapLengthInBytes: 0, totalBytesLimit: 1_000_000, timeLimitInSeconds: 60, localFilePath: null, upload: false, ...change };
+  return {
+    captureUid: uid,
+    captureName: `c-${uid}`,
+    bpfExpression: 'tcp',
+    snapLengthInBytes: 0,
+    totalBytesLimit: 1_000_000,
+    timeLimitInSeconds: 60,
+    localFilePath: null,
+    upload: false,
+    ...change,
+  };
 }
 
 function statesOf(sent: AgentToServer[], uid: string): AgentCaptureState[] {
@@ -208,9 +287,17 @@ test('a capture runs through its phases: the engine gets the order, states go No
   assert.equal(last.file?.sizeInBytes, outcome.fileSizeInBytes);
   assert.equal(last.file?.sha256, outcome.sha256);
   assert.equal(last.file?.stored, false);
-  assert.equal(readFileSync(last.file!.path).length, outcome.fileSizeInBytes, 'the file the state names is the one written');
+  assert.equal(
+    readFileSync(last.file!.path).length,
+    outcome.fileSizeInBytes,
+    'the file the state names is the one written',
+  );
   const sequences = statesOf(h.sent, 'u1').map((s) => s.sequence);
-  assert.deepEqual(sequences, [...sequences].sort((a, b) => a - b), 'every state has a higher sequence');
+  assert.deepEqual(
+    sequences,
+    [...sequences].sort((a, b) => a - b),
+    'every state has a higher sequence',
+  );
   assert.equal(new Set(sequences).size, sequences.length);
   await h.manager.close();
 });
@@ -238,7 +325,7 @@ test('capture.stop stops the session (Manual); closing the agent ends a running 
   assert.equal(statesOf(h.sent, 'u2').at(-1)!.stopReason, 'AgentStopped');
 });
 
-test('an engine failure is the capture\'s outcome: Error with its code and message', async () => {
+test("an engine failure is the capture's outcome: Error with its code and message", async () => {
   const h = harness();
   h.manager.handle({ type: 'capture.start', order: order('u1') });
   h.engine.sessions[0]!.end('Error', 0, { code: 'CaptureFailed', message: 'tcpdump: lo: No such device exists' });
@@ -252,7 +339,10 @@ test('an engine failure is the capture\'s outcome: Error with its code and messa
 test('a ring the engine refuses is an Error (CaptureFailed) at once', async () => {
   const h = harness();
   h.engine.ringError = new RangeError('fileSizeInBytes must be at least 1000016');
-  h.manager.handle({ type: 'capture.start', order: order('r1', { ring: { fileCount: 2, fileSizeInBytes: 10, sessionTimeLimitInSeconds: 60 } }) });
+  h.manager.handle({
+    type: 'capture.start',
+    order: order('r1', { ring: { fileCount: 2, fileSizeInBytes: 10, sessionTimeLimitInSeconds: 60 } }),
+  });
   const last = statesOf(h.sent, 'r1').at(-1)!;
   assert.equal(last.status, 'Error');
   assert.deepEqual(last.errors, ['CaptureFailed']);
@@ -262,7 +352,10 @@ test('a ring the engine refuses is an Error (CaptureFailed) at once', async () =
 
 test('a ring reports each closed file and drops the ones it deletes (oldestSequence moves on)', async () => {
   const h = harness();
-  h.manager.handle({ type: 'capture.start', order: order('r1', { ring: { fileCount: 2, fileSizeInBytes: 2_000_000, sessionTimeLimitInSeconds: 60 } }) });
+  h.manager.handle({
+    type: 'capture.start',
+    order: order('r1', { ring: { fileCount: 2, fileSizeInBytes: 2_000_000, sessionTimeLimitInSeconds: 60 } }),
+  });
   const ring = h.engine.rings[0]!;
   ring.start();
   await until('Running', () => statesOf(h.sent, 'r1').some((s) => s.status === 'Running'));
@@ -270,7 +363,10 @@ test('a ring reports each closed file and drops the ones it deletes (oldestSeque
   ring.closeFile(2, 3);
   ring.deleteFile(1);
   const state = statesOf(h.sent, 'r1').at(-1)!;
-  assert.deepEqual(state.ring?.files.map((f) => f.sequence), [2]);
+  assert.deepEqual(
+    state.ring?.files.map((f) => f.sequence),
+    [2],
+  );
   assert.equal(state.ring?.oldestSequence, 2);
   assert.equal(state.ring?.filesDeleted, 1);
   assert.equal(state.packetsCaptured, 5);
@@ -290,7 +386,14 @@ test('upload: a grant request goes out once the file is complete; the server say
   const file = statesOf(h.sent, 'u1').at(-1)!.file!;
   assert.equal(request.sizeInBytes, file.sizeInBytes);
   assert.equal(request.sha256, file.sha256);
-  h.manager.handle({ type: 'upload.refused', requestId: request.requestId, captureUid: 'u1', reason: 'stored', retryable: false, alreadyStored: true });
+  h.manager.handle({
+    type: 'upload.refused',
+    requestId: request.requestId,
+    captureUid: 'u1',
+    reason: 'stored',
+    retryable: false,
+    alreadyStored: true,
+  });
   await until('stored', () => statesOf(h.sent, 'u1').at(-1)!.file?.stored === true);
   assert.equal(existsSync(file.path), false, 'the spool file goes once stored');
   await h.manager.close();
@@ -317,7 +420,13 @@ test('upload: a refusal that is not retryable ends the attempts at once with its
   await until('upload request', () => h.sent.some((m) => m.type === 'upload.request'));
   const request = h.sent.find((m) => m.type === 'upload.request');
   assert.ok(request?.type === 'upload.request');
-  h.manager.handle({ type: 'upload.refused', requestId: request.requestId, captureUid: 'u1', reason: 'the capture is being deleted', retryable: false });
+  h.manager.handle({
+    type: 'upload.refused',
+    requestId: request.requestId,
+    captureUid: 'u1',
+    reason: 'the capture is being deleted',
+    retryable: false,
+  });
   await until('StorageFailed', () => statesOf(h.sent, 'u1').some((s) => s.errors.includes('StorageFailed')), 2_000);
   assert.match(statesOf(h.sent, 'u1').at(-1)!.errorMessage ?? '', /being deleted/);
   assert.equal(h.sent.filter((m) => m.type === 'upload.request').length, 1, 'no second request');

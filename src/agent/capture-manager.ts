@@ -1,8 +1,24 @@
 import { closeSync } from 'node:fs';
 import { posix } from 'node:path';
-import { ringFileName, type CaptureOutcome, type RingCaptureSession, type RingFile, type RingOutcome, type CaptureSession } from '../capture/index.js';
+import {
+  ringFileName,
+  type CaptureOutcome,
+  type RingCaptureSession,
+  type RingFile,
+  type RingOutcome,
+  type CaptureSession,
+} from '../capture/index.js';
 import type { Logger } from '../lib/index.js';
-import { AGENT_MAX_RING_FILES_PER_STATE, type AgentCaptureLookback, type AgentCaptureOrder, type AgentCaptureState, type AgentLookbackState, type AgentRingFile, type AgentToServer, type ServerToAgent } from '../model/index.js';
+import {
+  AGENT_MAX_RING_FILES_PER_STATE,
+  type AgentCaptureLookback,
+  type AgentCaptureOrder,
+  type AgentCaptureState,
+  type AgentLookbackState,
+  type AgentRingFile,
+  type AgentToServer,
+  type ServerToAgent,
+} from '../model/index.js';
 import { inBackground } from './background.js';
 import { tcpdumpCaptureEngine, type CaptureEngine } from './capture-engine.js';
 import { CaptureFiles } from './capture-files.js';
@@ -60,7 +76,10 @@ export class CaptureManager {
     this.files = new CaptureFiles(opts.dataDir, opts.captureRoot, opts.logger);
     this.records = new CaptureRecords(this.files, (m) => opts.send(m), opts.logger);
     this.uploads = new CaptureUploads({
-      records: this.records, files: this.files, send: (m) => opts.send(m), logger: opts.logger,
+      records: this.records,
+      files: this.files,
+      send: (m) => opts.send(m),
+      logger: opts.logger,
       ...(opts.serverCa !== undefined ? { serverCa: opts.serverCa } : {}),
       timings: {
         retryBudgetInMs: opts.uploadRetryBudgetInMs,
@@ -72,7 +91,13 @@ export class CaptureManager {
     });
     this.engine = opts.engine ?? tcpdumpCaptureEngine;
     this.progressIntervalInMs = opts.progressIntervalInMs ?? AGENT_DEFAULTS.progressIntervalInMs;
-    this.lookback = new LookbackManager({ data: this.files.data, interfaceName: opts.interfaceName, ...(opts.tcpdumpPath ? { tcpdumpPath: opts.tcpdumpPath } : {}), send: (m) => opts.send(m), logger: opts.logger });
+    this.lookback = new LookbackManager({
+      data: this.files.data,
+      interfaceName: opts.interfaceName,
+      ...(opts.tcpdumpPath ? { tcpdumpPath: opts.tcpdumpPath } : {}),
+      send: (m) => opts.send(m),
+      logger: opts.logger,
+    });
   }
 
   /** What the host's look-back buffer holds now (host metrics). */
@@ -107,14 +132,30 @@ export class CaptureManager {
   /** Handles one server message. */
   handle(msg: ServerToAgent): void {
     switch (msg.type) {
-      case 'capture.start': this.start(msg.order); break;
-      case 'capture.stop': inBackground(this.opts.logger, `stopping capture ${msg.captureUid}`, this.stop(msg.captureUid)); break;
-      case 'capture.forget': this.forget(msg.captureUid, msg.deleteFiles); break;
-      case 'capture.ack': break; // states are re-sent in full on reconnect; nothing to track per ack
-      case 'upload.grant': case 'upload.refused': case 'upload.verified': this.uploads.handle(msg); break;
-      case 'file.fetch': this.uploads.fetchInBackground(msg.captureUid, msg.ringFileSequence); break;
-      case 'welcome': break;
-      case 'lookback.configure': this.lookback.configure(msg.settings); break;
+      case 'capture.start':
+        this.start(msg.order);
+        break;
+      case 'capture.stop':
+        inBackground(this.opts.logger, `stopping capture ${msg.captureUid}`, this.stop(msg.captureUid));
+        break;
+      case 'capture.forget':
+        this.forget(msg.captureUid, msg.deleteFiles);
+        break;
+      case 'capture.ack':
+        break; // states are re-sent in full on reconnect; nothing to track per ack
+      case 'upload.grant':
+      case 'upload.refused':
+      case 'upload.verified':
+        this.uploads.handle(msg);
+        break;
+      case 'file.fetch':
+        this.uploads.fetchInBackground(msg.captureUid, msg.ringFileSequence);
+        break;
+      case 'welcome':
+        break;
+      case 'lookback.configure':
+        this.lookback.configure(msg.settings);
+        break;
     }
   }
 
@@ -129,8 +170,18 @@ export class CaptureManager {
       order,
       spooled: order.localFilePath === null,
       state: {
-        captureUid: order.captureUid, status: 'NotStarted', captureStartTime: null, stopReason: null, errors: [], errorMessage: null,
-        packetsCaptured: 0, bytesCaptured: 0, kernelPacketsDropped: null, kernelPacketsReceived: null, file: null, sequence: 1,
+        captureUid: order.captureUid,
+        status: 'NotStarted',
+        captureStartTime: null,
+        stopReason: null,
+        errors: [],
+        errorMessage: null,
+        packetsCaptured: 0,
+        bytesCaptured: 0,
+        kernelPacketsDropped: null,
+        kernelPacketsReceived: null,
+        file: null,
+        sequence: 1,
       },
     };
     this.records.add(rec);
@@ -152,44 +203,71 @@ export class CaptureManager {
       heldPath = created.heldPath;
       heldDirFd = created.dirFd;
     } catch (error) {
-      const message = error instanceof CapturePathError || error instanceof ConfinedPathError ? error.message : `cannot prepare the capture file: ${(error as Error).message}`;
-      this.records.update(order.captureUid, { status: 'Error', stopReason: 'Error', errors: ['LocalFileFailed'], errorMessage: message });
+      const message =
+        error instanceof CapturePathError || error instanceof ConfinedPathError
+          ? error.message
+          : `cannot prepare the capture file: ${(error as Error).message}`;
+      this.records.update(order.captureUid, {
+        status: 'Error',
+        stopReason: 'Error',
+        errors: ['LocalFileFailed'],
+        errorMessage: message,
+      });
       return;
     }
     this.records.persist(rec);
     // Held now, before tcpdump starts, so that the packets of the last seconds are kept for this capture.
     const lookback = this.lookback.begin(order, new Date());
-    const session = this.engine.startCapture({
-      captureId: order.captureName,
-      interfaceName: this.opts.interfaceName,
-      bpfExpression: order.bpfExpression,
-      snapLengthInBytes: order.snapLengthInBytes,
-      totalBytesLimit: order.totalBytesLimit,
-      timeLimitInSeconds: order.timeLimitInSeconds,
-      outputPath: heldPath,
-    }, { ...(this.opts.tcpdumpPath ? { tcpdumpPath: this.opts.tcpdumpPath } : {}) });
+    const session = this.engine.startCapture(
+      {
+        captureId: order.captureName,
+        interfaceName: this.opts.interfaceName,
+        bpfExpression: order.bpfExpression,
+        snapLengthInBytes: order.snapLengthInBytes,
+        totalBytesLimit: order.totalBytesLimit,
+        timeLimitInSeconds: order.timeLimitInSeconds,
+        outputPath: heldPath,
+      },
+      { ...(this.opts.tcpdumpPath ? { tcpdumpPath: this.opts.tcpdumpPath } : {}) },
+    );
     this.sessions.set(order.captureUid, session);
-    inBackground(this.opts.logger, `starting capture ${order.captureName}`, session.started.then((at) => {
-      const identity = session.pid !== null ? processIdentity(session.pid) : null;
-      if (identity) rec.tcpdump = identity; // persisted with the Running state just below
-      lookback?.liveStarted(at);
-      this.records.update(order.captureUid, { status: 'Running', captureStartTime: at.toISOString() });
-      const timer = setInterval(() => {
-        const p = session.progress();
-        const current = this.records.get(order.captureUid)?.state;
-        if (current && current.status === 'Running' && (p.packetsCaptured !== current.packetsCaptured)) {
-          this.records.update(order.captureUid, { packetsCaptured: p.packetsCaptured, bytesCaptured: p.fileSizeInBytes });
-        }
-      }, this.progressIntervalInMs);
-      timer.unref();
-      this.progressTimers.set(order.captureUid, timer);
-    }, () => { /* the outcome reports the failure */ }));
-    inBackground(this.opts.logger, `ending capture ${order.captureName}`, session.done.then(async (live) => {
-      // The buffered packets go in front of the live ones before the file is hashed and stored.
-      const merged = lookback ? await lookback.finish(heldPath, live) : { outcome: live, lookback: undefined };
-      closeSync(heldDirFd);
-      this.finished(order.captureUid, outputPath, merged.outcome, merged.lookback);
-    }));
+    inBackground(
+      this.opts.logger,
+      `starting capture ${order.captureName}`,
+      session.started.then(
+        (at) => {
+          const identity = session.pid !== null ? processIdentity(session.pid) : null;
+          if (identity) rec.tcpdump = identity; // persisted with the Running state just below
+          lookback?.liveStarted(at);
+          this.records.update(order.captureUid, { status: 'Running', captureStartTime: at.toISOString() });
+          const timer = setInterval(() => {
+            const p = session.progress();
+            const current = this.records.get(order.captureUid)?.state;
+            if (current && current.status === 'Running' && p.packetsCaptured !== current.packetsCaptured) {
+              this.records.update(order.captureUid, {
+                packetsCaptured: p.packetsCaptured,
+                bytesCaptured: p.fileSizeInBytes,
+              });
+            }
+          }, this.progressIntervalInMs);
+          timer.unref();
+          this.progressTimers.set(order.captureUid, timer);
+        },
+        () => {
+          /* the outcome reports the failure */
+        },
+      ),
+    );
+    inBackground(
+      this.opts.logger,
+      `ending capture ${order.captureName}`,
+      session.done.then(async (live) => {
+        // The buffered packets go in front of the live ones before the file is hashed and stored.
+        const merged = lookback ? await lookback.finish(heldPath, live) : { outcome: live, lookback: undefined };
+        closeSync(heldDirFd);
+        this.finished(order.captureUid, outputPath, merged.outcome, merged.lookback);
+      }),
+    );
   }
 
   private finished(uid: string, outputPath: string, outcome: CaptureOutcome, lookback?: AgentCaptureLookback): void {
@@ -212,7 +290,9 @@ export class CaptureManager {
       bytesCaptured: outcome.fileSizeInBytes,
       kernelPacketsDropped: outcome.kernelPacketsDropped,
       kernelPacketsReceived: outcome.kernelPacketsReceived,
-      file: hasFile ? { path: outputPath, sizeInBytes: outcome.fileSizeInBytes, sha256: outcome.sha256, stored: false } : null,
+      file: hasFile
+        ? { path: outputPath, sizeInBytes: outcome.fileSizeInBytes, sha256: outcome.sha256, stored: false }
+        : null,
       ...(lookback ? { lookback } : {}),
     });
     const after = this.records.get(uid)!;
@@ -240,40 +320,83 @@ export class CaptureManager {
       if (existing) {
         closeSync(existing.fd);
         closeSync(existing.dirFd);
-        throw new CapturePathError(`'${first.dir.resolve(first.rel)}' already exists (an earlier ring's file); choose another localPath.`);
+        throw new CapturePathError(
+          `'${first.dir.resolve(first.rel)}' already exists (an earlier ring's file); choose another localPath.`,
+        );
       }
       outputPath = first.dir.resolve(first.rel.replace(/[^/]+$/, base));
     } catch (error) {
-      const message = error instanceof CapturePathError || error instanceof ConfinedPathError ? error.message : `cannot prepare the ring's folder: ${(error as Error).message}`;
-      this.records.update(uid, { status: 'Error', stopReason: 'Error', errors: ['LocalFileFailed'], errorMessage: message });
+      const message =
+        error instanceof CapturePathError || error instanceof ConfinedPathError
+          ? error.message
+          : `cannot prepare the ring's folder: ${(error as Error).message}`;
+      this.records.update(uid, {
+        status: 'Error',
+        stopReason: 'Error',
+        errors: ['LocalFileFailed'],
+        errorMessage: message,
+      });
       return;
     }
     this.records.persist(rec);
     let session: RingCaptureSession;
     try {
-      session = this.engine.startRingCapture({
-        captureId: order.captureName, interfaceName: this.opts.interfaceName, bpfExpression: order.bpfExpression, snapLengthInBytes: order.snapLengthInBytes,
-        fileCount: ring.fileCount, fileSizeInBytes: ring.fileSizeInBytes, sessionTimeLimitInSeconds: ring.sessionTimeLimitInSeconds, outputPath,
-      }, {
-        ...(this.opts.tcpdumpPath ? { tcpdumpPath: this.opts.tcpdumpPath } : {}),
-        onFileClosed: (file) => this.ringFileClosed(uid, file),
-        onFileDeleted: (file) => this.ringFileDeleted(uid, file),
-      });
+      session = this.engine.startRingCapture(
+        {
+          captureId: order.captureName,
+          interfaceName: this.opts.interfaceName,
+          bpfExpression: order.bpfExpression,
+          snapLengthInBytes: order.snapLengthInBytes,
+          fileCount: ring.fileCount,
+          fileSizeInBytes: ring.fileSizeInBytes,
+          sessionTimeLimitInSeconds: ring.sessionTimeLimitInSeconds,
+          outputPath,
+        },
+        {
+          ...(this.opts.tcpdumpPath ? { tcpdumpPath: this.opts.tcpdumpPath } : {}),
+          onFileClosed: (file) => this.ringFileClosed(uid, file),
+          onFileDeleted: (file) => this.ringFileDeleted(uid, file),
+        },
+      );
     } catch (error) {
-      this.records.update(uid, { status: 'Error', stopReason: 'Error', errors: ['CaptureFailed'], errorMessage: (error as Error).message });
+      this.records.update(uid, {
+        status: 'Error',
+        stopReason: 'Error',
+        errors: ['CaptureFailed'],
+        errorMessage: (error as Error).message,
+      });
       return;
     }
     this.sessions.set(uid, session);
-    inBackground(this.opts.logger, `starting ring capture ${order.captureName}`, session.started.then((at) => this.records.update(uid, { status: 'Running', captureStartTime: at.toISOString() }), () => { /* the outcome reports the failure */ }));
-    inBackground(this.opts.logger, `ending ring capture ${order.captureName}`, session.done.then((outcome) => this.ringFinished(uid, outcome)));
+    inBackground(
+      this.opts.logger,
+      `starting ring capture ${order.captureName}`,
+      session.started.then(
+        (at) => this.records.update(uid, { status: 'Running', captureStartTime: at.toISOString() }),
+        () => {
+          /* the outcome reports the failure */
+        },
+      ),
+    );
+    inBackground(
+      this.opts.logger,
+      `ending ring capture ${order.captureName}`,
+      session.done.then((outcome) => this.ringFinished(uid, outcome)),
+    );
   }
 
   private ringFileClosed(uid: string, file: RingFile): void {
     const rec = this.records.get(uid);
     if (!rec?.state.ring) return;
     const entry: AgentRingFile = {
-      sequence: file.sequence, name: file.name, sizeInBytes: file.sizeInBytes, sha256: file.sha256, packetsCaptured: file.packetsCaptured,
-      firstPacketTime: file.firstPacketTime?.toISOString() ?? null, lastPacketTime: file.lastPacketTime?.toISOString() ?? null, stored: false,
+      sequence: file.sequence,
+      name: file.name,
+      sizeInBytes: file.sizeInBytes,
+      sha256: file.sha256,
+      packetsCaptured: file.packetsCaptured,
+      firstPacketTime: file.firstPacketTime?.toISOString() ?? null,
+      lastPacketTime: file.lastPacketTime?.toISOString() ?? null,
+      stored: false,
     };
     const files = [...rec.state.ring.files, entry].slice(-AGENT_MAX_RING_FILES_PER_STATE);
     this.records.update(uid, {
@@ -288,7 +411,13 @@ export class CaptureManager {
     const rec = this.records.get(uid);
     if (!rec?.state.ring) return;
     const r = rec.state.ring;
-    this.records.update(uid, { ring: { oldestSequence: Math.max(r.oldestSequence, file.sequence + 1), filesDeleted: r.filesDeleted + 1, files: r.files.filter((f) => f.sequence !== file.sequence) } });
+    this.records.update(uid, {
+      ring: {
+        oldestSequence: Math.max(r.oldestSequence, file.sequence + 1),
+        filesDeleted: r.filesDeleted + 1,
+        files: r.files.filter((f) => f.sequence !== file.sequence),
+      },
+    });
   }
 
   private ringFinished(uid: string, outcome: RingOutcome): void {
@@ -323,7 +452,11 @@ export class CaptureManager {
     const session = this.sessions.get(uid);
     if (session) {
       // The server no longer has this capture (deleted while this host was away): end it, then forget it.
-      inBackground(this.opts.logger, `stopping capture ${rec.order.captureName}`, session.stop().then(() => this.forget(uid, deleteFiles)));
+      inBackground(
+        this.opts.logger,
+        `stopping capture ${rec.order.captureName}`,
+        session.stop().then(() => this.forget(uid, deleteFiles)),
+      );
       return;
     }
     this.uploads.cancel(uid);
@@ -336,7 +469,10 @@ export class CaptureManager {
             const { dir, rel } = this.files.ringFileLocation(rec.order, f.name);
             this.files.removeQuietly(dir, rel);
           } catch (error) {
-            this.opts.logger.warn({ err: error, capture: rec.order.captureName }, 'could not remove a ring file of a deleted capture');
+            this.opts.logger.warn(
+              { err: error, capture: rec.order.captureName },
+              'could not remove a ring file of a deleted capture',
+            );
           }
         }
       }
@@ -348,7 +484,10 @@ export class CaptureManager {
         const { dir, rel } = this.files.fileLocation(rec.order);
         this.files.removeQuietly(dir, rel);
       } catch (error) {
-        this.opts.logger.warn({ err: error, capture: rec.order.captureName }, 'could not remove the file of a deleted capture');
+        this.opts.logger.warn(
+          { err: error, capture: rec.order.captureName },
+          'could not remove the file of a deleted capture',
+        );
       }
     }
   }

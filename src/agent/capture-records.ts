@@ -29,7 +29,11 @@ export class CaptureRecords {
   /** Captures that were running when the previous agent process died (see recoverInterrupted). */
   private readonly interrupted: string[] = [];
 
-  constructor(private readonly files: CaptureFiles, private readonly send: (msg: AgentToServer) => boolean, private readonly logger: Logger) {
+  constructor(
+    private readonly files: CaptureFiles,
+    private readonly send: (msg: AgentToServer) => boolean,
+    private readonly logger: Logger,
+  ) {
     this.loadPersisted();
   }
 
@@ -62,7 +66,10 @@ export class CaptureRecords {
     try {
       this.files.data.writeFileAtomic(`captures/${rec.state.captureUid}.json`, JSON.stringify(rec));
     } catch (error) {
-      this.logger.error({ err: error, capture: rec.order.captureName }, 'could not save the capture state (disk full?); it is kept in memory and reported');
+      this.logger.error(
+        { err: error, capture: rec.order.captureName },
+        'could not save the capture state (disk full?); it is kept in memory and reported',
+      );
     }
   }
 
@@ -71,7 +78,8 @@ export class CaptureRecords {
     const rec = this.records.get(uid);
     if (!rec) return;
     rec.state = { ...rec.state, ...change, sequence: rec.state.sequence + 1 };
-    if (rec.state.errorMessage !== null && rec.state.errorMessage.length > MAX_ERROR_MESSAGE_LENGTH) rec.state.errorMessage = `${rec.state.errorMessage.slice(0, MAX_ERROR_MESSAGE_LENGTH - 1)}…`;
+    if (rec.state.errorMessage !== null && rec.state.errorMessage.length > MAX_ERROR_MESSAGE_LENGTH)
+      rec.state.errorMessage = `${rec.state.errorMessage.slice(0, MAX_ERROR_MESSAGE_LENGTH - 1)}…`;
     this.persist(rec);
     this.send({ type: 'capture.state', state: rec.state });
   }
@@ -80,13 +88,26 @@ export class CaptureRecords {
   private loadPersisted(): void {
     for (const name of this.files.data.list('captures', true).filter((n) => n.endsWith('.json'))) {
       try {
-        const rec = JSON.parse(this.files.data.readFile(`captures/${name}`)?.toString('utf8') ?? 'null') as CaptureRecord;
+        const rec = JSON.parse(
+          this.files.data.readFile(`captures/${name}`)?.toString('utf8') ?? 'null',
+        ) as CaptureRecord;
         if (rec.state.status === 'Running' || rec.state.status === 'NotStarted') {
           // tcpdump died with the previous agent process; what it wrote is recovered by recoverInterrupted().
-          rec.state = { ...rec.state, status: 'Error', stopReason: 'AgentStopped', errors: [...new Set([...rec.state.errors, 'AgentStopped' as const])], errorMessage: 'The agent stopped while the capture was running.', sequence: rec.state.sequence + 1 };
+          rec.state = {
+            ...rec.state,
+            status: 'Error',
+            stopReason: 'AgentStopped',
+            errors: [...new Set([...rec.state.errors, 'AgentStopped' as const])],
+            errorMessage: 'The agent stopped while the capture was running.',
+            sequence: rec.state.sequence + 1,
+          };
           this.interrupted.push(rec.state.captureUid);
           // Its tcpdump may still run (it only dies when it next writes to the dead agent's pipe).
-          if (rec.tcpdump && killLeftover(rec.tcpdump)) this.logger.warn({ capture: rec.order.captureName, pid: rec.tcpdump.pid }, 'ended the tcpdump a previous agent process left running');
+          if (rec.tcpdump && killLeftover(rec.tcpdump))
+            this.logger.warn(
+              { capture: rec.order.captureName, pid: rec.tcpdump.pid },
+              'ended the tcpdump a previous agent process left running',
+            );
           delete rec.tcpdump;
         }
         this.records.set(rec.state.captureUid, rec);
@@ -110,11 +131,28 @@ export class CaptureRecords {
         const path = this.files.fileLocation(rec.order);
         const recovered = await this.files.withFile(rec.order, true, (held) => recoverCaptureFile(held));
         if (!recovered) continue;
-        rec.state = { ...rec.state, packetsCaptured: recovered.packetsCaptured, bytesCaptured: recovered.sizeInBytes, file: { path: path.dir.resolve(path.rel), sizeInBytes: recovered.sizeInBytes, sha256: recovered.sha256, stored: false }, sequence: rec.state.sequence + 1 };
+        rec.state = {
+          ...rec.state,
+          packetsCaptured: recovered.packetsCaptured,
+          bytesCaptured: recovered.sizeInBytes,
+          file: {
+            path: path.dir.resolve(path.rel),
+            sizeInBytes: recovered.sizeInBytes,
+            sha256: recovered.sha256,
+            stored: false,
+          },
+          sequence: rec.state.sequence + 1,
+        };
         this.persist(rec);
-        this.logger.info({ capture: rec.order.captureName, packets: recovered.packetsCaptured }, 'recovered the file of a capture interrupted by an agent stop');
+        this.logger.info(
+          { capture: rec.order.captureName, packets: recovered.packetsCaptured },
+          'recovered the file of a capture interrupted by an agent stop',
+        );
       } catch (error) {
-        this.logger.warn({ err: error, capture: rec.order.captureName }, 'could not recover the file of an interrupted capture; it is left as it is');
+        this.logger.warn(
+          { err: error, capture: rec.order.captureName },
+          'could not recover the file of an interrupted capture; it is left as it is',
+        );
       }
     }
   }

@@ -8,10 +8,15 @@ import type { CaptureRecord, CaptureRecords } from './capture-records.js';
 import { ServerRequests } from './server-requests.js';
 
 /** Answers to an upload request. */
-type GrantAnswer = { kind: 'grant'; grant: UploadGrant } | { kind: 'refused'; reason: string; retryable: boolean; alreadyStored?: boolean };
+type GrantAnswer =
+  | { kind: 'grant'; grant: UploadGrant }
+  | { kind: 'refused'; reason: string; retryable: boolean; alreadyStored?: boolean };
 
 /** The server's verdict on an uploaded file (size and SHA-256 of the stored blob). */
-interface VerificationAnswer { ok: boolean; reason?: string }
+interface VerificationAnswer {
+  ok: boolean;
+  reason?: string;
+}
 
 /** How one attempt at storing a file ended. */
 type AttemptOutcome = { ok: true } | { ok: false; reason: string; retryable: boolean };
@@ -76,30 +81,61 @@ export class CaptureUploads {
       case 'upload.grant': {
         // A grant names where the agent sends a file: only one of the shapes src/storage knows is used.
         const grant = uploadGrantSchema.safeParse(msg.grant);
-        this.grants.answer(msg.requestId, grant.success ? { kind: 'grant', grant: grant.data } : { kind: 'refused', reason: 'the server sent an upload grant of an unknown shape', retryable: true });
+        this.grants.answer(
+          msg.requestId,
+          grant.success
+            ? { kind: 'grant', grant: grant.data }
+            : { kind: 'refused', reason: 'the server sent an upload grant of an unknown shape', retryable: true },
+        );
         break;
       }
-      case 'upload.refused': this.grants.answer(msg.requestId, { kind: 'refused', reason: msg.reason, retryable: msg.retryable, ...(msg.alreadyStored ? { alreadyStored: true } : {}) }); break;
-      case 'upload.verified': this.verifications.answer(msg.requestId, { ok: msg.ok, ...(msg.reason !== undefined ? { reason: msg.reason } : {}) }); break;
-      default: break;
+      case 'upload.refused':
+        this.grants.answer(msg.requestId, {
+          kind: 'refused',
+          reason: msg.reason,
+          retryable: msg.retryable,
+          ...(msg.alreadyStored ? { alreadyStored: true } : {}),
+        });
+        break;
+      case 'upload.verified':
+        this.verifications.answer(msg.requestId, {
+          ok: msg.ok,
+          ...(msg.reason !== undefined ? { reason: msg.reason } : {}),
+        });
+        break;
+      default:
+        break;
     }
   }
 
   /** True when a capture has a finished file (or ring files) to store that is not stored yet. */
   needsUpload(rec: CaptureRecord): boolean {
     if (rec.state.ring) return rec.order.upload && rec.state.ring.files.some((f) => !f.stored);
-    return rec.order.upload && rec.state.file !== null && !rec.state.file.stored && (rec.state.status === 'Stopped' || rec.state.status === 'Error');
+    return (
+      rec.order.upload &&
+      rec.state.file !== null &&
+      !rec.state.file.stored &&
+      (rec.state.status === 'Stopped' || rec.state.status === 'Error')
+    );
   }
 
   /** Stores what a capture has to store, in the background: its file, or its ring's unstored files. */
   storeInBackground(rec: CaptureRecord): void {
     const uid = rec.state.captureUid;
-    inBackground(this.opts.logger, `storing the files of capture ${rec.order.captureName}`, rec.state.ring ? this.uploadRing(uid) : this.upload(uid, 'storage'));
+    inBackground(
+      this.opts.logger,
+      `storing the files of capture ${rec.order.captureName}`,
+      rec.state.ring ? this.uploadRing(uid) : this.upload(uid, 'storage'),
+    );
   }
 
   /** Sends a capture's file (or one ring file) to the server's host-files store for a download, in the background. */
   fetchInBackground(uid: string, ringFileSequence?: number): void {
-    inBackground(this.opts.logger, `sending a file of capture ${uid} for download`, ringFileSequence !== undefined ? this.fetchRingFile(uid, ringFileSequence) : this.upload(uid, 'fetch'));
+    inBackground(
+      this.opts.logger,
+      `sending a file of capture ${uid} for download`,
+      ringFileSequence !== undefined ? this.fetchRingFile(uid, ringFileSequence) : this.upload(uid, 'fetch'),
+    );
   }
 
   /** Drops a capture's pending retry (the capture is forgotten). */
@@ -115,13 +151,18 @@ export class CaptureUploads {
 
   private retryLater(uid: string, retry: () => Promise<void>): void {
     clearTimeout(this.retryTimers.get(uid));
-    const timer = setTimeout(() => inBackground(this.opts.logger, `retrying the upload of capture ${uid}`, retry()), this.opts.timings.retryIntervalInMs);
+    const timer = setTimeout(
+      () => inBackground(this.opts.logger, `retrying the upload of capture ${uid}`, retry()),
+      this.opts.timings.retryIntervalInMs,
+    );
     timer.unref();
     this.retryTimers.set(uid, timer);
   }
 
   private pause(deadline: number): Promise<void> {
-    return new Promise((r) => setTimeout(r, Math.min(this.opts.timings.retryPauseInMs, Math.max(0, deadline - Date.now()))));
+    return new Promise((r) =>
+      setTimeout(r, Math.min(this.opts.timings.retryPauseInMs, Math.max(0, deadline - Date.now()))),
+    );
   }
 
   /** What is left of the budget for one attempt (the uploader's own retries stay within it). */
@@ -145,7 +186,11 @@ export class CaptureUploads {
         if (result.ok) {
           if (purpose === 'storage') {
             const errors = rec.state.errors.filter((e) => e !== 'StorageFailed');
-            this.opts.records.update(uid, { file: { ...file, stored: true }, errors, errorMessage: errors.length ? rec.state.errorMessage : null });
+            this.opts.records.update(uid, {
+              file: { ...file, stored: true },
+              errors,
+              errorMessage: errors.length ? rec.state.errorMessage : null,
+            });
             if (rec.spooled) this.opts.files.removeQuietly(this.opts.files.data, `spool/${uid}.cap`);
           }
           return;
@@ -155,8 +200,15 @@ export class CaptureUploads {
         await this.pause(deadline);
       }
       if (purpose === 'storage' && !this.closed) {
-        this.opts.logger.warn({ capture: rec.order.captureName, reason: lastReason }, 'could not store the capture file; keeping it and retrying later');
-        if (!rec.state.errors.includes('StorageFailed')) this.opts.records.update(uid, { errors: [...rec.state.errors, 'StorageFailed'], errorMessage: `Storing the file failed: ${lastReason}. The host keeps it and retries.` });
+        this.opts.logger.warn(
+          { capture: rec.order.captureName, reason: lastReason },
+          'could not store the capture file; keeping it and retrying later',
+        );
+        if (!rec.state.errors.includes('StorageFailed'))
+          this.opts.records.update(uid, {
+            errors: [...rec.state.errors, 'StorageFailed'],
+            errorMessage: `Storing the file failed: ${lastReason}. The host keeps it and retries.`,
+          });
         this.retryLater(uid, () => this.upload(uid, 'storage'));
       }
     } finally {
@@ -189,15 +241,29 @@ export class CaptureUploads {
         if (!this.ringHolds(uid, next.sequence)) continue; // rotated out meanwhile
         if (result.ok) {
           const errors = current.state.errors.filter((e) => e !== 'StorageFailed');
-          this.opts.records.update(uid, { ring: { ...current.state.ring, files: current.state.ring.files.map((f) => (f.sequence === next.sequence ? { ...f, stored: true } : f)) }, errors, errorMessage: errors.length ? current.state.errorMessage : null });
+          this.opts.records.update(uid, {
+            ring: {
+              ...current.state.ring,
+              files: current.state.ring.files.map((f) => (f.sequence === next.sequence ? { ...f, stored: true } : f)),
+            },
+            errors,
+            errorMessage: errors.length ? current.state.errorMessage : null,
+          });
           // A spooled file was only kept to be stored.
           if (current.spooled) this.opts.files.removeQuietly(this.opts.files.data, `spool/${uid}/${next.name}`);
           continue;
         }
         if (this.closed) return;
         const reason = result.reason;
-        this.opts.logger.warn({ capture: current.order.captureName, file: next.name, reason }, 'could not store a ring file; keeping it and retrying later');
-        if (!current.state.errors.includes('StorageFailed')) this.opts.records.update(uid, { errors: [...current.state.errors, 'StorageFailed'], errorMessage: `Storing ring file ${next.name} failed: ${reason}. The host keeps it and retries.` });
+        this.opts.logger.warn(
+          { capture: current.order.captureName, file: next.name, reason },
+          'could not store a ring file; keeping it and retrying later',
+        );
+        if (!current.state.errors.includes('StorageFailed'))
+          this.opts.records.update(uid, {
+            errors: [...current.state.errors, 'StorageFailed'],
+            errorMessage: `Storing ring file ${next.name} failed: ${reason}. The host keeps it and retries.`,
+          });
         this.retryLater(uid, () => this.uploadRing(uid));
         return;
       }
@@ -216,26 +282,86 @@ export class CaptureUploads {
     const file = this.opts.records.get(uid)?.state.ring?.files.find((f) => f.sequence === sequence);
     if (!file) return;
     const result = await this.tryUpload(uid, { ...file, path: file.name }, this.opts.timings.retryBudgetInMs, sequence);
-    if (!result.ok) this.opts.logger.warn({ capture: uid, file: file.name, reason: result.reason }, 'could not send a ring file for download');
+    if (!result.ok)
+      this.opts.logger.warn(
+        { capture: uid, file: file.name, reason: result.reason },
+        'could not send a ring file for download',
+      );
   }
 
   /** One attempt: a grant, the upload, the server's verification. */
-  private async tryUpload(uid: string, file: UploadableFile, retryBudgetInMs: number, ringFileSequence?: number): Promise<AttemptOutcome> {
+  private async tryUpload(
+    uid: string,
+    file: UploadableFile,
+    retryBudgetInMs: number,
+    ringFileSequence?: number,
+  ): Promise<AttemptOutcome> {
     const requestId = randomUUID();
     const ringPart = ringFileSequence !== undefined ? { ringFileSequence } : {};
-    const answer = await this.grants.ask(requestId, { type: 'upload.request', requestId, captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256, ...ringPart }, { kind: 'refused', reason: 'no answer from the server', retryable: true });
-    this.opts.logger.debug({ capture: uid, answer: answer.kind, ...(answer.kind === 'refused' ? { reason: answer.reason } : {}) }, 'upload grant answer');
-    if (answer.kind === 'refused') return answer.alreadyStored ? { ok: true } : { ok: false, reason: answer.reason, retryable: answer.retryable };
-    if (answer.grant.sizeInBytes !== file.sizeInBytes) return { ok: false, reason: `the server granted ${answer.grant.sizeInBytes} bytes for a file of ${file.sizeInBytes}`, retryable: true };
+    const answer = await this.grants.ask(
+      requestId,
+      {
+        type: 'upload.request',
+        requestId,
+        captureUid: uid,
+        sizeInBytes: file.sizeInBytes,
+        sha256: file.sha256,
+        ...ringPart,
+      },
+      { kind: 'refused', reason: 'no answer from the server', retryable: true },
+    );
+    this.opts.logger.debug(
+      { capture: uid, answer: answer.kind, ...(answer.kind === 'refused' ? { reason: answer.reason } : {}) },
+      'upload grant answer',
+    );
+    if (answer.kind === 'refused')
+      return answer.alreadyStored ? { ok: true } : { ok: false, reason: answer.reason, retryable: answer.retryable };
+    if (answer.grant.sizeInBytes !== file.sizeInBytes)
+      return {
+        ok: false,
+        reason: `the server granted ${answer.grant.sizeInBytes} bytes for a file of ${file.sizeInBytes}`,
+        retryable: true,
+      };
     const rec = this.opts.records.get(uid);
     if (!rec) return { ok: false, reason: 'the capture was deleted', retryable: false };
-    const location = ringFileSequence !== undefined ? this.opts.files.ringFileLocation(rec.order, file.path) : undefined;
-    const result = await this.opts.files.withFile(rec.order, false, (held) => uploadFile(answer.grant, held, { sizeInBytes: file.sizeInBytes, sha256: file.sha256, retryBudgetInMs, ...(this.opts.serverCa !== undefined ? { serverCa: this.opts.serverCa } : {}) }), location);
+    const location =
+      ringFileSequence !== undefined ? this.opts.files.ringFileLocation(rec.order, file.path) : undefined;
+    const result = await this.opts.files.withFile(
+      rec.order,
+      false,
+      (held) =>
+        uploadFile(answer.grant, held, {
+          sizeInBytes: file.sizeInBytes,
+          sha256: file.sha256,
+          retryBudgetInMs,
+          ...(this.opts.serverCa !== undefined ? { serverCa: this.opts.serverCa } : {}),
+        }),
+      location,
+    );
     if (result === null) return { ok: false, reason: `the file ${file.path} is gone from the host`, retryable: false };
-    this.opts.logger.debug({ capture: uid, ok: result.ok, ...(result.ok ? {} : { reason: result.reason }) }, 'upload of the file ended');
+    this.opts.logger.debug(
+      { capture: uid, ok: result.ok, ...(result.ok ? {} : { reason: result.reason }) },
+      'upload of the file ended',
+    );
     if (!result.ok) return result;
-    const verified = await this.verifications.ask(requestId, { type: 'upload.done', requestId, captureUid: uid, sizeInBytes: file.sizeInBytes, sha256: file.sha256, ...ringPart }, { ok: false, reason: 'no answer from the server' });
-    this.opts.logger.debug({ capture: uid, verified: verified.ok, reason: verified.reason }, 'the server verified the upload');
-    return verified.ok ? { ok: true } : { ok: false, reason: verified.reason ?? 'verification failed', retryable: true };
+    const verified = await this.verifications.ask(
+      requestId,
+      {
+        type: 'upload.done',
+        requestId,
+        captureUid: uid,
+        sizeInBytes: file.sizeInBytes,
+        sha256: file.sha256,
+        ...ringPart,
+      },
+      { ok: false, reason: 'no answer from the server' },
+    );
+    this.opts.logger.debug(
+      { capture: uid, verified: verified.ok, reason: verified.reason },
+      'the server verified the upload',
+    );
+    return verified.ok
+      ? { ok: true }
+      : { ok: false, reason: verified.reason ?? 'verification failed', retryable: true };
   }
 }

@@ -1,4 +1,16 @@
-import { closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { isAbsolute, normalize, sep } from 'node:path';
 
 /** A path below an agent folder that would leave it, or that a link or foreign file stands in the way of. */
@@ -23,16 +35,20 @@ const at = (dirFd: number, name: string): string => `/proc/self/fd/${dirFd}/${na
 function components(relPath: string): string[] {
   const parts = relPath.split('/');
   for (const part of parts) {
-    if (part === '' || part === '.' || part === '..' || part.includes('\0')) throw new ConfinedPathError(`'${relPath}' is not a plain relative path.`);
-    if (Buffer.byteLength(part) > 255) throw new ConfinedPathError(`a component of '${relPath}' is longer than 255 bytes.`);
+    if (part === '' || part === '.' || part === '..' || part.includes('\0'))
+      throw new ConfinedPathError(`'${relPath}' is not a plain relative path.`);
+    if (Buffer.byteLength(part) > 255)
+      throw new ConfinedPathError(`a component of '${relPath}' is longer than 255 bytes.`);
   }
   return parts;
 }
 
 function linkError(path: string, error: unknown): ConfinedPathError {
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ELOOP' || code === 'ENOTDIR') return new ConfinedPathError(`'${path}' goes through a symbolic link or a non-folder; refused.`, { cause: error });
-  if (code === 'EEXIST') return new ConfinedPathError(`'${path}' already exists; choose another file name.`, { cause: error });
+  if (code === 'ELOOP' || code === 'ENOTDIR')
+    return new ConfinedPathError(`'${path}' goes through a symbolic link or a non-folder; refused.`, { cause: error });
+  if (code === 'EEXIST')
+    return new ConfinedPathError(`'${path}' already exists; choose another file name.`, { cause: error });
   return new ConfinedPathError(`cannot use '${path}': ${(error as Error).message}`, { cause: error });
 }
 
@@ -46,7 +62,10 @@ function linkError(path: string, error: unknown): ConfinedPathError {
  * const { fd } = spool.createExclusive('uid.cap'); // fails if anything (even a dangling link) is there
  */
 export class ConfinedDir {
-  private constructor(readonly path: string, private readonly fd: number) {}
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+  ) {}
 
   /** Opens (creating if missing, mode 0700) the folder at the absolute `path`. */
   static open(path: string): ConfinedDir {
@@ -97,7 +116,12 @@ export class ConfinedDir {
       for (const part of parts) {
         walked = `${walked}/${part}`;
         // mkdir never follows a link in its last component: a planted link gives EEXIST, then the open below refuses it.
-        if (create) try { mkdirSync(at(fd, part), { mode: 0o700 }); } catch (error) { if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error; }
+        if (create)
+          try {
+            mkdirSync(at(fd, part), { mode: 0o700 });
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+          }
         const next = openSync(at(fd, part), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
         closeSync(fd);
         fd = next;
@@ -134,7 +158,11 @@ export class ConfinedDir {
     try {
       parent = this.openParent(relPath, false);
     } catch (error) {
-      if ((error as ConfinedPathError).cause && ((error as ConfinedPathError).cause as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (
+        (error as ConfinedPathError).cause &&
+        ((error as ConfinedPathError).cause as NodeJS.ErrnoException).code === 'ENOENT'
+      )
+        return null;
       throw error;
     }
     const { dirFd, name } = parent;
@@ -174,7 +202,11 @@ export class ConfinedDir {
     const { dirFd, name } = this.openParent(relPath, true);
     const tmp = `${name}.tmp`;
     try {
-      try { unlinkSync(at(dirFd, tmp)); } catch { /* not there */ }
+      try {
+        unlinkSync(at(dirFd, tmp));
+      } catch {
+        /* not there */
+      }
       const fd = openSync(at(dirFd, tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
       try {
         const buf = typeof data === 'string' ? Buffer.from(data) : data;
@@ -186,7 +218,11 @@ export class ConfinedDir {
       // rename(2) replaces a link at the target name; it never writes through it.
       renameSync(at(dirFd, tmp), at(dirFd, name));
     } catch (error) {
-      try { unlinkSync(at(dirFd, tmp)); } catch { /* already gone */ }
+      try {
+        unlinkSync(at(dirFd, tmp));
+      } catch {
+        /* already gone */
+      }
       throw error;
     } finally {
       closeSync(dirFd);

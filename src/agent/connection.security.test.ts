@@ -19,11 +19,25 @@ const url = () => `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/agent/v
 
 function capturingLogger(): { logger: pino.Logger; lines: () => string } {
   let text = '';
-  const sink = new Writable({ write(chunk: Buffer, _e, cb) { text += chunk.toString(); cb(); } });
+  const sink = new Writable({
+    write(chunk: Buffer, _e, cb) {
+      text += chunk.toString();
+      cb();
+    },
+  });
   return { logger: pino({ level: 'debug' }, sink), lines: () => text };
 }
 
-const order = { captureUid: 'u1', captureName: 'c', bpfExpression: '', snapLengthInBytes: 0, totalBytesLimit: 1000, timeLimitInSeconds: 5, localFilePath: null, upload: false };
+const order = {
+  captureUid: 'u1',
+  captureName: 'c',
+  bpfExpression: '',
+  snapLengthInBytes: 0,
+  totalBytesLimit: 1000,
+  timeLimitInSeconds: 5,
+  localFilePath: null,
+  upload: false,
+};
 
 test('server messages that break the protocol schema never reach the agent', async () => {
   wss.removeAllListeners('connection');
@@ -35,7 +49,8 @@ test('server messages that break the protocol schema never reach the agent', asy
       { type: 'capture.forget', captureUid: 'u1', deleteFiles: 'yes' },
       { type: 'capture.stop' },
       { type: 'unknown' },
-    ]) ws.send(JSON.stringify(bad));
+    ])
+      ws.send(JSON.stringify(bad));
     ws.send('{not json');
     ws.send(JSON.stringify({ type: 'capture.stop', captureUid: 'u1' }));
   });

@@ -13,12 +13,24 @@ after(() => new Promise<void>((r) => silent.close(() => r())));
 test('a connection on which the server falls silent is dropped and made again', async () => {
   const port = (silent.address() as AddressInfo).port;
   let accepted = 0;
-  silent.on('connection', () => { accepted++; });
-  const connection = new ServerConnection(`ws://127.0.0.1:${port}/agent/v1/connect`, 'credential', createLogger({ name: 'test', level: 'silent' }), undefined, 300);
+  silent.on('connection', () => {
+    accepted++;
+  });
+  const connection = new ServerConnection(
+    `ws://127.0.0.1:${port}/agent/v1/connect`,
+    'credential',
+    createLogger({ name: 'test', level: 'silent' }),
+    undefined,
+    300,
+  );
   let opens = 0;
   let closes = 0;
-  connection.on('open', () => { opens++; });
-  connection.on('close', () => { closes++; });
+  connection.on('open', () => {
+    opens++;
+  });
+  connection.on('close', () => {
+    closes++;
+  });
   connection.start();
   const deadline = Date.now() + 5_000;
   while (opens < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -29,10 +41,20 @@ test('a connection on which the server falls silent is dropped and made again', 
 
 test('pings keep a quiet connection alive', async () => {
   const port = (silent.address() as AddressInfo).port;
-  const pinger = setInterval(() => { for (const c of silent.clients) c.ping(); }, 100);
-  const connection = new ServerConnection(`ws://127.0.0.1:${port}/agent/v1/connect`, 'credential', createLogger({ name: 'test', level: 'silent' }), undefined, 300);
+  const pinger = setInterval(() => {
+    for (const c of silent.clients) c.ping();
+  }, 100);
+  const connection = new ServerConnection(
+    `ws://127.0.0.1:${port}/agent/v1/connect`,
+    'credential',
+    createLogger({ name: 'test', level: 'silent' }),
+    undefined,
+    300,
+  );
   let closes = 0;
-  connection.on('close', () => { closes++; });
+  connection.on('close', () => {
+    closes++;
+  });
   connection.start();
   await new Promise((r) => setTimeout(r, 1_200));
   const closesWhilePinged = closes;
@@ -44,13 +66,22 @@ test('pings keep a quiet connection alive', async () => {
 test('it says when it loses the server, each retry with its back-off, and when it is back', async () => {
   const { pino } = await import('pino');
   const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'warn' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>); } });
+  const logger = pino(
+    { level: 'warn' },
+    {
+      write: (line: string) => {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      },
+    },
+  );
   let server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise((r) => server.once('listening', r));
   const port = (server.address() as AddressInfo).port;
   const connection = new ServerConnection(`ws://127.0.0.1:${port}/agent/v1/connect`, 'credential', logger);
   let opens = 0;
-  connection.on('open', () => { opens++; });
+  connection.on('open', () => {
+    opens++;
+  });
   connection.start();
   try {
     while (opens < 1) await new Promise((r) => setTimeout(r, 20));
@@ -64,11 +95,21 @@ test('it says when it loses the server, each retry with its back-off, and when i
     while (opens < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.equal(opens, 2, 'reconnected');
     const messages = lines.map((l) => String(l.msg));
-    assert.ok(messages.some((m) => m.startsWith('lost the connection to the server')), messages.join('\n'));
+    assert.ok(
+      messages.some((m) => m.startsWith('lost the connection to the server')),
+      messages.join('\n'),
+    );
     const retries = lines.filter((l) => typeof l.backoffInMs === 'number');
     assert.ok(retries.length >= 2, `each retry is logged: ${messages.join('\n')}`);
-    assert.ok((retries[1]!.backoffCeilingInMs as number) > (retries[0]!.backoffCeilingInMs as number), 'with its growing back-off');
-    for (const r of retries) assert.ok((r.backoffInMs as number) >= 250 && (r.backoffInMs as number) <= (r.backoffCeilingInMs as number), 'each wait within its window');
+    assert.ok(
+      (retries[1]!.backoffCeilingInMs as number) > (retries[0]!.backoffCeilingInMs as number),
+      'with its growing back-off',
+    );
+    for (const r of retries)
+      assert.ok(
+        (r.backoffInMs as number) >= 250 && (r.backoffInMs as number) <= (r.backoffCeilingInMs as number),
+        'each wait within its window',
+      );
     assert.match(messages[messages.length - 1]!, /^connected to the server again, after \d+ retries/);
   } finally {
     connection.close();
@@ -82,11 +123,20 @@ test('with several server addresses it moves to the next one when one fails, and
   await new Promise((r) => dead.once('listening', r));
   const deadPort = (dead.address() as AddressInfo).port;
   await new Promise<void>((r) => dead.close(() => r()));
-  const live = [new WebSocketServer({ host: '127.0.0.1', port: 0 }), new WebSocketServer({ host: '127.0.0.1', port: 0 })];
+  const live = [
+    new WebSocketServer({ host: '127.0.0.1', port: 0 }),
+    new WebSocketServer({ host: '127.0.0.1', port: 0 }),
+  ];
   await Promise.all(live.map((s) => new Promise((r) => s.once('listening', r))));
   const hits = [0, 0];
-  live.forEach((s, i) => s.on('connection', () => { hits[i]!++; }));
-  const urls = [deadPort, ...live.map((s) => (s.address() as AddressInfo).port)].map((p) => `ws://127.0.0.1:${p}/agent/v1/connect`);
+  live.forEach((s, i) =>
+    s.on('connection', () => {
+      hits[i]!++;
+    }),
+  );
+  const urls = [deadPort, ...live.map((s) => (s.address() as AddressInfo).port)].map(
+    (p) => `ws://127.0.0.1:${p}/agent/v1/connect`,
+  );
   const connection = new ServerConnection(urls, 'credential', createLogger({ name: 'test', level: 'silent' }));
   const startedAt = Date.now();
   connection.start();
@@ -106,9 +156,20 @@ test('with several server addresses it moves to the next one when one fails, and
 
 test('reconnect back-off: jittered over a window that doubles up to 5 s, so a fleet cut at once does not return at once', () => {
   assert.deepEqual([1, 2, 3, 4, 5, 50].map(reconnectCeilingInMs), [1000, 2000, 4000, 5000, 5000, 5000]);
-  assert.equal(reconnectDelayInMs(1, () => 0), 250, 'never sooner than 250 ms');
-  assert.equal(reconnectDelayInMs(1, () => 1), 1000);
-  assert.equal(reconnectDelayInMs(9, () => 1), 5000, 'never later than 5 s');
+  assert.equal(
+    reconnectDelayInMs(1, () => 0),
+    250,
+    'never sooner than 250 ms',
+  );
+  assert.equal(
+    reconnectDelayInMs(1, () => 1),
+    1000,
+  );
+  assert.equal(
+    reconnectDelayInMs(9, () => 1),
+    5000,
+    'never later than 5 s',
+  );
   // 10,000 agents losing the server together: their first retries spread over the window, not one instant.
   const waits = Array.from({ length: 10_000 }, () => reconnectDelayInMs(1));
   const buckets = new Array(8).fill(0) as number[];
@@ -116,5 +177,6 @@ test('reconnect back-off: jittered over a window that doubles up to 5 s, so a fl
     assert.ok(w >= 250 && w <= 1000);
     buckets[Math.min(7, Math.floor((w - 250) / (750 / 8)))]!++;
   }
-  for (const b of buckets) assert.ok(b > 10_000 / 8 * 0.8 && b < 10_000 / 8 * 1.2, `evenly spread: ${buckets.join(' ')}`);
+  for (const b of buckets)
+    assert.ok(b > (10_000 / 8) * 0.8 && b < (10_000 / 8) * 1.2, `evenly spread: ${buckets.join(' ')}`);
 });

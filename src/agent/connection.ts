@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import type { Logger } from '../lib/index.js';
-import { AGENT_CLOSE_INCOMPATIBLE, AGENT_MAX_MESSAGE_BYTES, parseServerToAgent, type AgentToServer, type ServerToAgent } from '../model/index.js';
+import {
+  AGENT_CLOSE_INCOMPATIBLE,
+  AGENT_MAX_MESSAGE_BYTES,
+  parseServerToAgent,
+  type AgentToServer,
+  type ServerToAgent,
+} from '../model/index.js';
 
 /**
  * The server pings every 10 s (src/server/agent-hub.ts); a connection that hears nothing for this
@@ -102,7 +108,11 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
     ws.on('open', () => {
       heard();
       this.attempt = 0;
-      if (this.lostAt !== null) this.logger.warn({ retries: this.retries, downForInMs: Date.now() - this.lostAt }, `connected to the server again, after ${this.retries} retries over ${((Date.now() - this.lostAt) / 1000).toFixed(1)} s`);
+      if (this.lostAt !== null)
+        this.logger.warn(
+          { retries: this.retries, downForInMs: Date.now() - this.lostAt },
+          `connected to the server again, after ${this.retries} retries over ${((Date.now() - this.lostAt) / 1000).toFixed(1)} s`,
+        );
       else this.logger.info('connected to server');
       this.lostAt = null;
       this.retries = 0;
@@ -116,10 +126,16 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
       // says, nothing unchecked decides a file name, a path or a process argument on this host.
       const parsed = parseServerToAgent(data.toString());
       if (parsed.ok) this.emit('message', parsed.message);
-      else this.logger.warn({ reason: parsed.reason }, 'ignored a server message that does not follow the agent protocol');
+      else
+        this.logger.warn({ reason: parsed.reason }, 'ignored a server message that does not follow the agent protocol');
     });
     ws.on('unexpected-response', (_req, res) => {
-      this.logger.error({ status: res.statusCode }, res.statusCode === 401 ? 'server refused the agent credential (extension removed or re-enrolled?)' : 'server refused the connection');
+      this.logger.error(
+        { status: res.statusCode },
+        res.statusCode === 401
+          ? 'server refused the agent credential (extension removed or re-enrolled?)'
+          : 'server refused the connection',
+      );
       ws.terminate();
     });
     let lastError = '';
@@ -136,22 +152,37 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
       if (this.wasOpen) {
         this.wasOpen = false;
         this.lostAt = Date.now();
-        this.logger.warn({ server: this.url }, 'lost the connection to the server; captures keep running, and their states are sent when it is back');
+        this.logger.warn(
+          { server: this.url },
+          'lost the connection to the server; captures keep running, and their states are sent when it is back',
+        );
       } else {
         this.retries++;
       }
       this.attempt++;
       let delayInMs = reconnectDelayInMs(this.attempt);
-      this.logger.warn({ retry: this.retries + 1, backoffInMs: delayInMs, backoffCeilingInMs: reconnectCeilingInMs(this.attempt), ...(lastError ? { cause: lastError } : {}) }, `cannot reach the server${lastError ? ` (${lastError})` : ''}; retrying in ${(delayInMs / 1000).toFixed(2)} s`);
+      this.logger.warn(
+        {
+          retry: this.retries + 1,
+          backoffInMs: delayInMs,
+          backoffCeilingInMs: reconnectCeilingInMs(this.attempt),
+          ...(lastError ? { cause: lastError } : {}),
+        },
+        `cannot reach the server${lastError ? ` (${lastError})` : ''}; retrying in ${(delayInMs / 1000).toFixed(2)} s`,
+      );
       if (code === AGENT_CLOSE_INCOMPATIBLE) {
-        this.logger.error({ reason: reason.toString() }, 'the server refused this agent: its protocol version is not one the server speaks; upgrade the agent (or the server). Retrying in a minute.');
+        this.logger.error(
+          { reason: reason.toString() },
+          'the server refused this agent: its protocol version is not one the server speaks; upgrade the agent (or the server). Retrying in a minute.',
+        );
         delayInMs = INCOMPATIBLE_RETRY_IN_MS;
       }
       // Several servers (replicas): the next attempt goes to the next one, so a dead replica is
       // left at once; back-off grows only after a full round fails (one address: as before).
       if (this.urls.length > 1) {
         this.urlIndex = (this.urlIndex + 1) % this.urls.length;
-        if (this.urlIndex !== 0 && code !== AGENT_CLOSE_INCOMPATIBLE) delayInMs = Math.min(delayInMs, RECONNECT_MIN_IN_MS);
+        if (this.urlIndex !== 0 && code !== AGENT_CLOSE_INCOMPATIBLE)
+          delayInMs = Math.min(delayInMs, RECONNECT_MIN_IN_MS);
       }
       this.timer = setTimeout(() => this.connect(), delayInMs);
     });

@@ -1,9 +1,23 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cutCaptureFile, extractLookback, mergeLookback, startLookbackBuffer, type CaptureOutcome, type LookbackBuffer } from '../capture/index.js';
+import {
+  cutCaptureFile,
+  extractLookback,
+  mergeLookback,
+  startLookbackBuffer,
+  type CaptureOutcome,
+  type LookbackBuffer,
+} from '../capture/index.js';
 import type { Logger } from '../lib/index.js';
-import { agentLookbackSettingsSchema, type AgentCaptureLookback, type AgentCaptureOrder, type AgentLookbackSettings, type AgentLookbackState, type AgentToServer } from '../model/index.js';
+import {
+  agentLookbackSettingsSchema,
+  type AgentCaptureLookback,
+  type AgentCaptureOrder,
+  type AgentLookbackSettings,
+  type AgentLookbackState,
+  type AgentToServer,
+} from '../model/index.js';
 import type { ConfinedDir } from './confined-dir.js';
 
 // The buffer's kernel ring has handed a packet to tcpdump at most one block timeout (libpcap's
@@ -28,7 +42,10 @@ export interface CaptureLookback {
   /** Call when the live capture really started. */
   liveStarted(at: Date): void;
   /** Call when the live capture is done, before its file is stored: merges and returns the file's new figures and what the look-back gave. */
-  finish(capturePath: string, outcome: CaptureOutcome): Promise<{ outcome: CaptureOutcome; lookback: AgentCaptureLookback }>;
+  finish(
+    capturePath: string,
+    outcome: CaptureOutcome,
+  ): Promise<{ outcome: CaptureOutcome; lookback: AgentCaptureLookback }>;
 }
 
 /**
@@ -46,7 +63,8 @@ export class LookbackManager {
     const saved = opts.data.readFile('lookback.json');
     let restored: AgentLookbackSettings | null | undefined;
     try {
-      const parsed = saved === null ? null : agentLookbackSettingsSchema.nullable().safeParse(JSON.parse(saved.toString('utf8')));
+      const parsed =
+        saved === null ? null : agentLookbackSettingsSchema.nullable().safeParse(JSON.parse(saved.toString('utf8')));
       if (parsed?.success) restored = parsed.data;
     } catch {
       // unreadable: the server sends the setting again at the next hello
@@ -92,7 +110,16 @@ export class LookbackManager {
         return;
       }
       mkdirSync(this.bufferDir(), { recursive: true, mode: 0o700 });
-      const buffer = startLookbackBuffer({ interfaceName: this.opts.interfaceName, seconds: settings.seconds, maxSizeInBytes: settings.maxSizeInBytes, snapLengthInBytes: settings.snapLengthInBytes, dir: this.bufferDir() }, { ...(this.opts.tcpdumpPath ? { tcpdumpPath: this.opts.tcpdumpPath } : {}) });
+      const buffer = startLookbackBuffer(
+        {
+          interfaceName: this.opts.interfaceName,
+          seconds: settings.seconds,
+          maxSizeInBytes: settings.maxSizeInBytes,
+          snapLengthInBytes: settings.snapLengthInBytes,
+          dir: this.bufferDir(),
+        },
+        { ...(this.opts.tcpdumpPath ? { tcpdumpPath: this.opts.tcpdumpPath } : {}) },
+      );
       this.buffer = buffer;
       try {
         await buffer.started;
@@ -131,14 +158,24 @@ export class LookbackManager {
    */
   begin(order: AgentCaptureOrder, receivedAt: Date): CaptureLookback | null {
     if (order.lookbackInSeconds === undefined) return null;
-    const createdAtInMs = order.createdAt !== undefined ? Math.min(Date.parse(order.createdAt), receivedAt.getTime()) : receivedAt.getTime();
+    const createdAtInMs =
+      order.createdAt !== undefined
+        ? Math.min(Date.parse(order.createdAt), receivedAt.getTime())
+        : receivedAt.getTime();
     const requestedInMs = createdAtInMs - order.lookbackInSeconds * 1000;
     const requestedStartTime = new Date(requestedInMs).toISOString();
     const buffer = this.buffer;
     const settings = this.settings;
     if (buffer === null || settings === null || !buffer.status().running) {
-      const reason = settings === null ? 'this host has no look-back buffer (enable it with nw vm lookback enable)' : `the look-back buffer of this host is not running: ${buffer?.status().error ?? 'starting'}`;
-      return { liveStarted: () => undefined, finish: (_p, outcome) => Promise.resolve({ outcome, lookback: { requestedStartTime, startTime: null, packets: 0, reason } }) };
+      const reason =
+        settings === null
+          ? 'this host has no look-back buffer (enable it with nw vm lookback enable)'
+          : `the look-back buffer of this host is not running: ${buffer?.status().error ?? 'starting'}`;
+      return {
+        liveStarted: () => undefined,
+        finish: (_p, outcome) =>
+          Promise.resolve({ outcome, lookback: { requestedStartTime, startTime: null, packets: 0, reason } }),
+      };
     }
     const holdDir = join(this.holdRoot(), order.captureUid);
     rmSync(holdDir, { recursive: true, force: true });
@@ -154,7 +191,13 @@ export class LookbackManager {
         buffer.flush();
         await new Promise((r) => setTimeout(r, 200));
         for (const p of buffer.hold(holdDir)) if (!held.includes(p)) held.push(p);
-        return extractLookback({ files: held, fromInMs, bpfExpression: order.bpfExpression, outputPath: lookbackPath, ...(this.opts.tcpdumpPath ? { tcpdumpPath: this.opts.tcpdumpPath } : {}) });
+        return extractLookback({
+          files: held,
+          fromInMs,
+          bpfExpression: order.bpfExpression,
+          outputPath: lookbackPath,
+          ...(this.opts.tcpdumpPath ? { tcpdumpPath: this.opts.tcpdumpPath } : {}),
+        });
       })().catch((error: unknown) => error as Error);
       return extraction;
     };
@@ -167,12 +210,33 @@ export class LookbackManager {
       finish: async (capturePath, outcome) => {
         if (settle !== null) clearTimeout(settle);
         // A capture shorter than the settle time: the rest of the wait happens here.
-        if (extraction === null && liveStartInMs !== null) await new Promise((r) => setTimeout(r, Math.max(0, liveStartInMs! + SEAM_SETTLE_IN_MS - Date.now())));
+        if (extraction === null && liveStartInMs !== null)
+          await new Promise((r) => setTimeout(r, Math.max(0, liveStartInMs! + SEAM_SETTLE_IN_MS - Date.now())));
         const extracted = await extract();
         try {
-          if (extracted instanceof Error) return { outcome, lookback: { requestedStartTime, startTime: null, packets: 0, reason: `reading the look-back buffer failed: ${extracted.message}`.slice(0, 1000) } };
-          if (outcome.startedAt === null) return { outcome, lookback: { requestedStartTime, startTime: null, packets: 0, reason: 'the capture never started' } };
-          const merged = await mergeLookback({ capturePath, lookbackPath, snapLengthInBytes: order.snapLengthInBytes, maxBytes: order.totalBytesLimit, liveStartInMs: outcome.startedAt.getTime(), scratchPath: join(holdDir, 'live.pcap') });
+          if (extracted instanceof Error)
+            return {
+              outcome,
+              lookback: {
+                requestedStartTime,
+                startTime: null,
+                packets: 0,
+                reason: `reading the look-back buffer failed: ${extracted.message}`.slice(0, 1000),
+              },
+            };
+          if (outcome.startedAt === null)
+            return {
+              outcome,
+              lookback: { requestedStartTime, startTime: null, packets: 0, reason: 'the capture never started' },
+            };
+          const merged = await mergeLookback({
+            capturePath,
+            lookbackPath,
+            snapLengthInBytes: order.snapLengthInBytes,
+            maxBytes: order.totalBytesLimit,
+            liveStartInMs: outcome.startedAt.getTime(),
+            scratchPath: join(holdDir, 'live.pcap'),
+          });
           const handle = await open(capturePath, 'r+');
           let cut;
           try {
@@ -181,19 +245,43 @@ export class LookbackManager {
           } finally {
             await handle.close();
           }
-          const startTime = extracted.coverageStartInMs === null || merged.skippedReason !== null ? null : new Date(extracted.coverageStartInMs).toISOString();
+          const startTime =
+            extracted.coverageStartInMs === null || merged.skippedReason !== null
+              ? null
+              : new Date(extracted.coverageStartInMs).toISOString();
           let reason = merged.skippedReason;
           if (reason === null && extracted.coverageStartInMs !== null && extracted.coverageStartInMs > requestedInMs) {
             reason = `the buffer held ${Math.round((createdAtInMs - extracted.coverageStartInMs) / 100) / 10} s of the ${order.lookbackInSeconds} s asked (its bounds: ${settings.seconds} s, ${settings.maxSizeInBytes} bytes)`;
           }
           if (reason === null && extracted.coverageStartInMs === null) reason = 'the buffer held no packet yet';
           return {
-            outcome: { ...outcome, packetsCaptured: cut.packetsCaptured, fileSizeInBytes: cut.sizeInBytes, sha256: cut.sha256 },
-            lookback: { requestedStartTime, startTime: extracted.coverageStartInMs === null ? null : startTime, packets: merged.lookbackPackets, reason },
+            outcome: {
+              ...outcome,
+              packetsCaptured: cut.packetsCaptured,
+              fileSizeInBytes: cut.sizeInBytes,
+              sha256: cut.sha256,
+            },
+            lookback: {
+              requestedStartTime,
+              startTime: extracted.coverageStartInMs === null ? null : startTime,
+              packets: merged.lookbackPackets,
+              reason,
+            },
           };
         } catch (error) {
-          this.opts.logger.warn({ err: error, capture: order.captureName }, 'merging the look-back into the capture failed; the live packets are kept');
-          return { outcome, lookback: { requestedStartTime, startTime: null, packets: 0, reason: `merging the look-back failed: ${(error as Error).message}`.slice(0, 1000) } };
+          this.opts.logger.warn(
+            { err: error, capture: order.captureName },
+            'merging the look-back into the capture failed; the live packets are kept',
+          );
+          return {
+            outcome,
+            lookback: {
+              requestedStartTime,
+              startTime: null,
+              packets: 0,
+              reason: `merging the look-back failed: ${(error as Error).message}`.slice(0, 1000),
+            },
+          };
         } finally {
           rmSync(holdDir, { recursive: true, force: true });
         }

@@ -62,19 +62,31 @@ function memoizedSnapshot(procRoot: string | undefined): () => Promise<HostCount
  * (`node_netstat_Tcp_OutSegs`, `node_network_transmit_bytes_total{device}` …), so dashboards and
  * rules written for node_exporter work unchanged; `nw_agent_*` are the agent's own.
  */
-export function createAgentRegistry(opts: Pick<HostMetricsOptions, 'captureStates' | 'lookbackState' | 'isConnected' | 'vmId' | 'agentVersion' | 'procRoot'>, reports: { sent: () => number; dropped: () => number }): Registry {
+export function createAgentRegistry(
+  opts: Pick<
+    HostMetricsOptions,
+    'captureStates' | 'lookbackState' | 'isConnected' | 'vmId' | 'agentVersion' | 'procRoot'
+  >,
+  reports: { sent: () => number; dropped: () => number },
+): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'nw_agent_' });
   const snapshot = memoizedSnapshot(opts.procRoot);
   const netstat: Array<[string, 'Tcp' | 'Udp' | 'Udp6', string]> = [
-    ['node_netstat_Tcp_InSegs', 'Tcp', 'InSegs'], ['node_netstat_Tcp_OutSegs', 'Tcp', 'OutSegs'], ['node_netstat_Tcp_RetransSegs', 'Tcp', 'RetransSegs'],
-    ['node_netstat_Udp_InDatagrams', 'Udp', 'InDatagrams'], ['node_netstat_Udp_OutDatagrams', 'Udp', 'OutDatagrams'],
-    ['node_netstat_Udp6_InDatagrams', 'Udp6', 'Udp6InDatagrams'], ['node_netstat_Udp6_OutDatagrams', 'Udp6', 'Udp6OutDatagrams'],
+    ['node_netstat_Tcp_InSegs', 'Tcp', 'InSegs'],
+    ['node_netstat_Tcp_OutSegs', 'Tcp', 'OutSegs'],
+    ['node_netstat_Tcp_RetransSegs', 'Tcp', 'RetransSegs'],
+    ['node_netstat_Udp_InDatagrams', 'Udp', 'InDatagrams'],
+    ['node_netstat_Udp_OutDatagrams', 'Udp', 'OutDatagrams'],
+    ['node_netstat_Udp6_InDatagrams', 'Udp6', 'Udp6InDatagrams'],
+    ['node_netstat_Udp6_OutDatagrams', 'Udp6', 'Udp6OutDatagrams'],
   ];
   for (const [name, group, field] of netstat) {
     // node_exporter types these `untyped`; prom-client has no such type, and a gauge rates the same.
     new Gauge({
-      name, help: `Statistic ${group === 'Udp6' ? field : group + field}.`, registers: [registry],
+      name,
+      help: `Statistic ${group === 'Udp6' ? field : group + field}.`,
+      registers: [registry],
       async collect() {
         const s = await snapshot();
         const v = group === 'Udp6' ? s.snmp6[field] : s.snmp[group]?.[field];
@@ -90,7 +102,10 @@ export function createAgentRegistry(opts: Pick<HostMetricsOptions, 'captureState
   ];
   for (const [name, field, help] of devices) {
     new Counter({
-      name, help, labelNames: ['device'], registers: [registry],
+      name,
+      help,
+      labelNames: ['device'],
+      registers: [registry],
       async collect() {
         const s = await snapshot();
         this.reset();
@@ -98,16 +113,43 @@ export function createAgentRegistry(opts: Pick<HostMetricsOptions, 'captureState
       },
     });
   }
-  new Gauge({ name: 'nw_agent_info', help: 'This agent: its VM id and version.', labelNames: ['vm_id', 'version'], registers: [registry], collect() { this.set({ vm_id: opts.vmId, version: opts.agentVersion }, 1); } });
-  new Gauge({ name: 'nw_agent_connected', help: '1 while the agent is connected to its server.', registers: [registry], collect() { this.set(opts.isConnected() ? 1 : 0); } });
-  const byStatus = new Gauge({ name: 'nw_agent_captures', help: 'Captures this agent knows, by status.', labelNames: ['status'], registers: [registry] });
-  const packets = new Gauge({ name: 'nw_agent_capture_packets_captured', help: 'Packets captured by the captures this agent knows.', registers: [registry] });
   new Gauge({
-    name: 'nw_agent_capture_kernel_packets_dropped', help: 'Packets the kernel dropped during the captures this agent knows.', registers: [registry],
+    name: 'nw_agent_info',
+    help: 'This agent: its VM id and version.',
+    labelNames: ['vm_id', 'version'],
+    registers: [registry],
+    collect() {
+      this.set({ vm_id: opts.vmId, version: opts.agentVersion }, 1);
+    },
+  });
+  new Gauge({
+    name: 'nw_agent_connected',
+    help: '1 while the agent is connected to its server.',
+    registers: [registry],
+    collect() {
+      this.set(opts.isConnected() ? 1 : 0);
+    },
+  });
+  const byStatus = new Gauge({
+    name: 'nw_agent_captures',
+    help: 'Captures this agent knows, by status.',
+    labelNames: ['status'],
+    registers: [registry],
+  });
+  const packets = new Gauge({
+    name: 'nw_agent_capture_packets_captured',
+    help: 'Packets captured by the captures this agent knows.',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'nw_agent_capture_kernel_packets_dropped',
+    help: 'Packets the kernel dropped during the captures this agent knows.',
+    registers: [registry],
     collect() {
       const states = opts.captureStates();
       byStatus.reset();
-      for (const status of ['NotStarted', 'Running', 'Stopped', 'Error']) byStatus.set({ status }, states.filter((s) => s.status === status).length);
+      for (const status of ['NotStarted', 'Running', 'Stopped', 'Error'])
+        byStatus.set({ status }, states.filter((s) => s.status === status).length);
       packets.set(states.reduce((a, s) => a + s.packetsCaptured, 0));
       this.set(states.reduce((a, s) => a + (s.kernelPacketsDropped ?? 0), 0));
     },
@@ -119,15 +161,42 @@ export function createAgentRegistry(opts: Pick<HostMetricsOptions, 'captureState
       ['nw_agent_lookback_enabled', '1 while the host keeps a look-back buffer.', (s) => (s.enabled ? 1 : 0)],
       ['nw_agent_lookback_running', '1 while the look-back buffer captures.', (s) => (s.running ? 1 : 0)],
       ['nw_agent_lookback_size_bytes', 'Bytes the look-back buffer holds on the host.', (s) => s.sizeInBytes],
-      ['nw_agent_lookback_span_seconds', 'Seconds between the oldest packet the look-back buffer holds and now.', (s) => s.spanInSeconds],
-      ['nw_agent_lookback_packets_captured', 'Packets the look-back buffer captured since it started.', (s) => s.packetsCaptured],
-      ['nw_agent_lookback_kernel_packets_dropped', 'Packets the kernel dropped for the look-back buffer since it started.', (s) => s.kernelPacketsDropped],
+      [
+        'nw_agent_lookback_span_seconds',
+        'Seconds between the oldest packet the look-back buffer holds and now.',
+        (s) => s.spanInSeconds,
+      ],
+      [
+        'nw_agent_lookback_packets_captured',
+        'Packets the look-back buffer captured since it started.',
+        (s) => s.packetsCaptured,
+      ],
+      [
+        'nw_agent_lookback_kernel_packets_dropped',
+        'Packets the kernel dropped for the look-back buffer since it started.',
+        (s) => s.kernelPacketsDropped,
+      ],
     ];
-    for (const [name, help, value] of gauges) new Gauge({ name, help, registers: [registry], collect() { this.set(value(lookback())); } });
+    for (const [name, help, value] of gauges)
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(value(lookback()));
+        },
+      });
   }
   new Counter({
-    name: 'nw_agent_metric_reports_total', help: 'Host-metric reports, sent or dropped while disconnected.', labelNames: ['outcome'], registers: [registry],
-    collect() { this.reset(); this.inc({ outcome: 'sent' }, reports.sent()); this.inc({ outcome: 'dropped' }, reports.dropped()); },
+    name: 'nw_agent_metric_reports_total',
+    help: 'Host-metric reports, sent or dropped while disconnected.',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ outcome: 'sent' }, reports.sent());
+      this.inc({ outcome: 'dropped' }, reports.dropped());
+    },
   });
   return registry;
 }
@@ -149,7 +218,8 @@ export async function startHostMetrics(opts: HostMetricsOptions): Promise<HostMe
     try {
       const current = await readHostCounters(opts.procRoot);
       if (previous) {
-        if (opts.send({ type: 'metrics', at: new Date().toISOString(), values: hostMetricDeltas(previous, current) })) sent++;
+        if (opts.send({ type: 'metrics', at: new Date().toISOString(), values: hostMetricDeltas(previous, current) }))
+          sent++;
         else dropped++;
       }
       previous = current;
@@ -162,7 +232,9 @@ export async function startHostMetrics(opts: HostMetricsOptions): Promise<HostMe
     }
   };
   await report();
-  const timer = setInterval(() => { void report(); }, opts.intervalInMs);
+  const timer = setInterval(() => {
+    void report();
+  }, opts.intervalInMs);
   timer.unref();
 
   let server: Server | null = null;
@@ -174,17 +246,23 @@ export async function startHostMetrics(opts: HostMetricsOptions): Promise<HostMe
         res.writeHead(404, { 'Content-Type': 'text/plain' }).end('only GET /metrics is served here\n');
         return;
       }
-      registry.metrics().then((text) => {
-        res.writeHead(200, { 'Content-Type': registry.contentType }).end(text);
-      }, (error: unknown) => {
-        opts.logger.warn({ err: error }, 'collecting metrics failed');
-        res.writeHead(500, { 'Content-Type': 'text/plain' }).end('collecting metrics failed\n');
-      });
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'Content-Type': registry.contentType }).end(text);
+        },
+        (error: unknown) => {
+          opts.logger.warn({ err: error }, 'collecting metrics failed');
+          res.writeHead(500, { 'Content-Type': 'text/plain' }).end('collecting metrics failed\n');
+        },
+      );
     });
     const s = server;
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
-      s.listen(opts.listen!.port, opts.listen!.host, () => { s.off('error', reject); resolve(); });
+      s.listen(opts.listen!.port, opts.listen!.host, () => {
+        s.off('error', reject);
+        resolve();
+      });
     });
     const port = (server.address() as AddressInfo).port;
     const host = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;

@@ -31,19 +31,38 @@ function layout() {
 
 function manager(dataDir: string, captureRoot: string, sent: AgentToServer[] = []): CaptureManager {
   return new CaptureManager({
-    dataDir, captureRoot, interfaceName: 'lo', tcpdumpPath: '/nonexistent/tcpdump',
-    uploadRetryBudgetInMs: 1_000, uploadRetryIntervalInMs: 60_000,
-    send: (msg) => { sent.push(msg); return true; },
+    dataDir,
+    captureRoot,
+    interfaceName: 'lo',
+    tcpdumpPath: '/nonexistent/tcpdump',
+    uploadRetryBudgetInMs: 1_000,
+    uploadRetryIntervalInMs: 60_000,
+    send: (msg) => {
+      sent.push(msg);
+      return true;
+    },
     logger: createLogger({ name: 'test', level: 'silent' }),
   });
 }
 
 function order(uid: string, localFilePath: string | null): AgentCaptureOrder {
-  return { captureUid: uid, captureName: `c-${uid}`, bpfExpression: '', snapLengthInBytes: 0, totalBytesLimit: 1_000_000, timeLimitInSeconds: 5, localFilePath, upload: false };
+  return {
+    captureUid: uid,
+    captureName: `c-${uid}`,
+    bpfExpression: '',
+    snapLengthInBytes: 0,
+    totalBytesLimit: 1_000_000,
+    timeLimitInSeconds: 5,
+    localFilePath,
+    upload: false,
+  };
 }
 
 /** A pcap header plus half a record: what recovery would cut to 24 bytes. */
-const victimBytes = Buffer.concat([Buffer.from('d4c3b2a1020004000000000000000000ffff000001000000', 'hex'), Buffer.alloc(10, 7)]);
+const victimBytes = Buffer.concat([
+  Buffer.from('d4c3b2a1020004000000000000000000ffff000001000000', 'hex'),
+  Buffer.alloc(10, 7),
+]);
 
 async function settle(): Promise<void> {
   await sleep(300);
@@ -80,23 +99,55 @@ test('recovering an interrupted capture never truncates a file a link points to'
   writeFileSync(victim, victimBytes);
   symlinkSync(victim, join(captureRoot, 'r.cap'));
   mkdirSync(join(dataDir, 'captures'), { recursive: true });
-  const state = { captureUid: 'u3', status: 'Running', captureStartTime: null, stopReason: null, errors: [], errorMessage: null, packetsCaptured: 0, bytesCaptured: 0, kernelPacketsDropped: null, kernelPacketsReceived: null, file: null, sequence: 2 };
-  writeFileSync(join(dataDir, 'captures', 'u3.json'), JSON.stringify({ order: order('u3', join(captureRoot, 'r.cap')), state, spooled: false }));
+  const state = {
+    captureUid: 'u3',
+    status: 'Running',
+    captureStartTime: null,
+    stopReason: null,
+    errors: [],
+    errorMessage: null,
+    packetsCaptured: 0,
+    bytesCaptured: 0,
+    kernelPacketsDropped: null,
+    kernelPacketsReceived: null,
+    file: null,
+    sequence: 2,
+  };
+  writeFileSync(
+    join(dataDir, 'captures', 'u3.json'),
+    JSON.stringify({ order: order('u3', join(captureRoot, 'r.cap')), state, spooled: false }),
+  );
   const m = manager(dataDir, captureRoot);
   await m.recoverInterrupted();
   await m.close();
   assert.deepEqual(readFileSync(victim), victimBytes, 'the file outside is as it was');
 });
 
-test('deleting a capture\'s files never deletes through a folder replaced by a link', async () => {
+test("deleting a capture's files never deletes through a folder replaced by a link", async () => {
   const { dataDir, captureRoot, outside } = layout();
   const victim = join(outside, 'd.cap');
   writeFileSync(victim, victimBytes);
   symlinkSync(outside, join(captureRoot, 'sub'));
   mkdirSync(join(dataDir, 'captures'), { recursive: true });
   const path = join(captureRoot, 'sub', 'd.cap');
-  const state = { captureUid: 'u4', status: 'Stopped', captureStartTime: null, stopReason: 'Manual', errors: [], errorMessage: null, packetsCaptured: 1, bytesCaptured: 34, kernelPacketsDropped: null, kernelPacketsReceived: null, file: { path, sizeInBytes: 34, sha256: 'x', stored: false }, sequence: 2 };
-  writeFileSync(join(dataDir, 'captures', 'u4.json'), JSON.stringify({ order: order('u4', path), state, spooled: false }));
+  const state = {
+    captureUid: 'u4',
+    status: 'Stopped',
+    captureStartTime: null,
+    stopReason: 'Manual',
+    errors: [],
+    errorMessage: null,
+    packetsCaptured: 1,
+    bytesCaptured: 34,
+    kernelPacketsDropped: null,
+    kernelPacketsReceived: null,
+    file: { path, sizeInBytes: 34, sha256: 'x', stored: false },
+    sequence: 2,
+  };
+  writeFileSync(
+    join(dataDir, 'captures', 'u4.json'),
+    JSON.stringify({ order: order('u4', path), state, spooled: false }),
+  );
   const m = manager(dataDir, captureRoot);
   m.handle({ type: 'capture.forget', captureUid: 'u4', deleteFiles: true });
   await m.close();
@@ -109,7 +160,9 @@ test('a malicious server cannot name a capture so that its spool file lands outs
   const m = manager(dataDir, captureRoot);
   try {
     m.handle({ type: 'capture.start', order: order(uid, null) });
-  } catch { /* refusing by throwing is fine too */ }
+  } catch {
+    /* refusing by throwing is fine too */
+  }
   await settle();
   await m.close();
   assert.equal(existsSync(join(outside, 'evil.cap')), false, 'no spool file outside');

@@ -16,7 +16,14 @@ test('accepts a .cap under the root and creates its folders', () => {
 });
 
 test('refuses paths outside, escaping, relative, not .cap, or existing', () => {
-  for (const bad of [`${outside}/x.cap`, `${root}/../outside/x.cap`, 'x.cap', `${root}/x.pcapng`, root, `${root}2/x.cap`]) {
+  for (const bad of [
+    `${outside}/x.cap`,
+    `${root}/../outside/x.cap`,
+    'x.cap',
+    `${root}/x.pcapng`,
+    root,
+    `${root}2/x.cap`,
+  ]) {
     assert.throws(() => confineCapturePath(root, bad), CapturePathError, bad);
   }
   writeFileSync(`${root}/exists.cap`, '');

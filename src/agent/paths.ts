@@ -20,14 +20,18 @@ const MAX_CAPTURE_PATH_BYTES = 1024;
  * creates the file without following any.
  */
 export function captureRelativePath(root: string, path: string): string {
-  if (typeof path !== 'string' || Buffer.byteLength(path) > MAX_CAPTURE_PATH_BYTES) throw new CapturePathError(`a local capture path must be at most ${MAX_CAPTURE_PATH_BYTES} bytes.`);
+  if (typeof path !== 'string' || Buffer.byteLength(path) > MAX_CAPTURE_PATH_BYTES)
+    throw new CapturePathError(`a local capture path must be at most ${MAX_CAPTURE_PATH_BYTES} bytes.`);
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(path)) throw new CapturePathError('a local capture path must not hold control characters.');
-  if (!isAbsolute(path) || path.split('/').some((c) => c === '..' || c === '.')) throw new CapturePathError(`'${path}' must be an absolute path without '..'.`);
+  if (/[\u0000-\u001f\u007f]/.test(path))
+    throw new CapturePathError('a local capture path must not hold control characters.');
+  if (!isAbsolute(path) || path.split('/').some((c) => c === '..' || c === '.'))
+    throw new CapturePathError(`'${path}' must be an absolute path without '..'.`);
   if (!path.endsWith('.cap')) throw new CapturePathError(`'${path}' must end in '.cap'.`);
   const normalRoot = normalize(root);
   const rel = relative(normalRoot, normalize(path));
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) throw new CapturePathError(`'${path}' is not under ${normalRoot}.`);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel))
+    throw new CapturePathError(`'${path}' is not under ${normalRoot}.`);
   return rel;
 }
 
@@ -51,7 +55,10 @@ export function confineCapturePath(root: string, path: string): string {
     const { dirFd } = dir.openParent(rel, true);
     closeSync(dirFd);
   } catch (error) {
-    if (error instanceof ConfinedPathError) throw new CapturePathError(error.message.replace('goes through a symbolic link', `leaves ${normalize(root)} through a symbolic link`));
+    if (error instanceof ConfinedPathError)
+      throw new CapturePathError(
+        error.message.replace('goes through a symbolic link', `leaves ${normalize(root)} through a symbolic link`),
+      );
     throw error;
   } finally {
     dir.close();

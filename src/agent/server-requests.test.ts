@@ -3,11 +3,20 @@ import assert from 'node:assert/strict';
 import type { AgentToServer } from '../model/index.js';
 import { ServerRequests } from './server-requests.js';
 
-const request = (requestId: string): AgentToServer => ({ type: 'upload.request', requestId, captureUid: 'u1', sizeInBytes: 24, sha256: 'a'.repeat(64) });
+const request = (requestId: string): AgentToServer => ({
+  type: 'upload.request',
+  requestId,
+  captureUid: 'u1',
+  sizeInBytes: 24,
+  sha256: 'a'.repeat(64),
+});
 
 test('an answer reaches the request of its id only, and a late or unknown answer is dropped', async () => {
   const sent: AgentToServer[] = [];
-  const requests = new ServerRequests<string>((m) => { sent.push(m); return true; }, 1_000);
+  const requests = new ServerRequests<string>((m) => {
+    sent.push(m);
+    return true;
+  }, 1_000);
   const first = requests.ask('r1', request('r1'), 'none');
   const second = requests.ask('r2', request('r2'), 'none');
   requests.answer('r2', 'two');

@@ -9,12 +9,18 @@ import type { AgentToServer } from '../model/index.js';
 export class ServerRequests<A> {
   private readonly pending = new Map<string, { resolve: (answer: A) => void; unanswered: A }>();
 
-  constructor(private readonly send: (msg: AgentToServer) => boolean, private readonly timeoutInMs: number) {}
+  constructor(
+    private readonly send: (msg: AgentToServer) => boolean,
+    private readonly timeoutInMs: number,
+  ) {}
 
   /** Sends `msg` (which carries `requestId`) and resolves with its answer, or with `unanswered`. */
   ask(requestId: string, msg: AgentToServer, unanswered: A): Promise<A> {
     return new Promise<A>((resolve) => {
-      const timer = setTimeout(() => { this.pending.delete(requestId); resolve(unanswered); }, this.timeoutInMs);
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        resolve(unanswered);
+      }, this.timeoutInMs);
       this.pending.set(requestId, {
         resolve: (answer) => {
           clearTimeout(timer);
@@ -23,7 +29,11 @@ export class ServerRequests<A> {
         },
         unanswered,
       });
-      if (!this.send(msg)) { clearTimeout(timer); this.pending.delete(requestId); resolve(unanswered); }
+      if (!this.send(msg)) {
+        clearTimeout(timer);
+        this.pending.delete(requestId);
+        resolve(unanswered);
+      }
     });
   }
 

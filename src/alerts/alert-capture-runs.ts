@@ -1,6 +1,11 @@
 import type { AlertCaptureRunRecord, ResourceRecord } from '../store/index.js';
 import { redactUrl } from '../storage/index.js';
-import { FINISHED_RUN_STATES, notificationUrisOf, type AlertCaptureBody, type AlertCaptureRunDetail } from './alert-capture.js';
+import {
+  FINISHED_RUN_STATES,
+  notificationUrisOf,
+  type AlertCaptureBody,
+  type AlertCaptureRunDetail,
+} from './alert-capture.js';
 import type { AlertsContext, CaptureOperations } from './context.js';
 import { deliverWebhook } from './webhook.js';
 
@@ -30,7 +35,11 @@ export class AlertCaptureRunWatcher {
   private readonly abort = new AbortController();
   private lastPruneInMs = 0;
 
-  constructor(private readonly actx: AlertsContext, private readonly ops: CaptureOperations, private readonly intervalInMs = RUN_WATCH_INTERVAL_IN_MS) {}
+  constructor(
+    private readonly actx: AlertsContext,
+    private readonly ops: CaptureOperations,
+    private readonly intervalInMs = RUN_WATCH_INTERVAL_IN_MS,
+  ) {}
 
   /** Starts watching. */
   start(): void {
@@ -43,19 +52,35 @@ export class AlertCaptureRunWatcher {
   /** Checks every running run once. */
   async tick(now: Date = new Date()): Promise<void> {
     try {
-      for (const run of await this.actx.store.listAlertCaptureRuns<AlertCaptureRunDetail>({ state: 'running' })) await this.check(run, now);
+      for (const run of await this.actx.store.listAlertCaptureRuns<AlertCaptureRunDetail>({ state: 'running' }))
+        await this.check(run, now);
       for (const run of await this.actx.store.listAlertCaptureRuns<AlertCaptureRunDetail>({ state: 'starting' })) {
         if (now.getTime() - run.createdAt.getTime() > STARTING_TIMEOUT_IN_MS) {
-          await this.actx.store.updateAlertCaptureRun(run.id, { state: 'failed', detail: { ...run.detail, reason: 'interrupted while starting (server stopped?)', errorCode: 'InternalServerError' } }, 'starting');
+          await this.actx.store.updateAlertCaptureRun(
+            run.id,
+            {
+              state: 'failed',
+              detail: {
+                ...run.detail,
+                reason: 'interrupted while starting (server stopped?)',
+                errorCode: 'InternalServerError',
+              },
+            },
+            'starting',
+          );
         }
       }
       // A server that stopped while sending leaves a run `notifying`: send it again.
       for (const run of await this.actx.store.listAlertCaptureRuns<AlertCaptureRunDetail>({ state: 'notifying' })) {
-        if (now.getTime() - run.updatedAt.getTime() > STARTING_TIMEOUT_IN_MS) await this.actx.store.updateAlertCaptureRun(run.id, { state: 'running', detail: run.detail }, 'notifying');
+        if (now.getTime() - run.updatedAt.getTime() > STARTING_TIMEOUT_IN_MS)
+          await this.actx.store.updateAlertCaptureRun(run.id, { state: 'running', detail: run.detail }, 'notifying');
       }
       if (now.getTime() - this.lastPruneInMs > 3600_000) {
         this.lastPruneInMs = now.getTime();
-        await this.actx.store.pruneAlertCaptureRuns(new Date(now.getTime() - RUN_HISTORY_RETENTION_IN_MS), FINISHED_RUN_STATES);
+        await this.actx.store.pruneAlertCaptureRuns(
+          new Date(now.getTime() - RUN_HISTORY_RETENTION_IN_MS),
+          FINISHED_RUN_STATES,
+        );
       }
     } catch (error) {
       this.actx.logger.error({ err: error }, 'checking alert-triggered captures failed');
@@ -67,7 +92,8 @@ export class AlertCaptureRunWatcher {
     const overdue = run.detail.deadline !== null && now.getTime() > Date.parse(run.detail.deadline);
     if (capture && !capture.settled && !overdue) return;
     // Claim it: another replica (or an earlier tick still sending) may be on it.
-    if (!(await this.actx.store.updateAlertCaptureRun(run.id, { state: 'notifying', detail: run.detail }, 'running'))) return;
+    if (!(await this.actx.store.updateAlertCaptureRun(run.id, { state: 'notifying', detail: run.detail }, 'running')))
+      return;
     const baseUrl = this.actx.baseUrl();
     const status = run.captureKey ? await this.ops.captureStatus(run.captureKey, baseUrl) : null;
     const completion = {
@@ -86,29 +112,54 @@ export class AlertCaptureRunWatcher {
     };
     const endpoint = await this.actx.store.getResource<AlertCaptureBody>(run.configKey);
     const notifications = await this.notify(endpoint, run, completion);
-    await this.actx.store.updateAlertCaptureRun(run.id, { state: 'completed', detail: { ...run.detail, completion: { ...completion, notifications } } }, 'notifying');
+    await this.actx.store.updateAlertCaptureRun(
+      run.id,
+      { state: 'completed', detail: { ...run.detail, completion: { ...completion, notifications } } },
+      'notifying',
+    );
   }
 
-  private async notify(endpoint: ResourceRecord<AlertCaptureBody> | null, run: AlertCaptureRunRecord<AlertCaptureRunDetail>, completion: Record<string, unknown>): Promise<Record<string, unknown>[]> {
+  private async notify(
+    endpoint: ResourceRecord<AlertCaptureBody> | null,
+    run: AlertCaptureRunRecord<AlertCaptureRunDetail>,
+    completion: Record<string, unknown>,
+  ): Promise<Record<string, unknown>[]> {
     if (!endpoint) return [];
     const payload = {
       schemaId: COMPLETION_SCHEMA_ID,
       data: {
         alertCapture: { id: endpoint.id, name: endpoint.name },
         runId: run.id,
-        trigger: { schema: run.detail.schema, ruleName: run.detail.ruleName, firedAt: run.detail.firedAt, hostReference: run.detail.hostReference },
+        trigger: {
+          schema: run.detail.schema,
+          ruleName: run.detail.ruleName,
+          firedAt: run.detail.firedAt,
+          hostReference: run.detail.hostReference,
+        },
         target: run.detail.target,
         captureName: run.detail.captureName,
         ...completion,
       },
     };
-    return Promise.all(notificationUrisOf(endpoint).map(async (uri) => {
-      let unreachable: string | undefined;
-      const r = await deliverWebhook(uri, payload, { ...this.actx.webhook, signal: this.abort.signal, onUnreachable: (d) => { unreachable = d; } });
-      this.actx.telemetry.alertCaptureNotifications.inc({ outcome: r.outcome });
-      if (r.outcome === 'Failed') this.actx.logger.warn({ run: run.id, url: redactUrl(uri), httpStatus: r.httpStatus, error: r.error, reason: unreachable }, 'alert-capture completion notification failed');
-      return { url: redactUrl(uri), ...r };
-    }));
+    return Promise.all(
+      notificationUrisOf(endpoint).map(async (uri) => {
+        let unreachable: string | undefined;
+        const r = await deliverWebhook(uri, payload, {
+          ...this.actx.webhook,
+          signal: this.abort.signal,
+          onUnreachable: (d) => {
+            unreachable = d;
+          },
+        });
+        this.actx.telemetry.alertCaptureNotifications.inc({ outcome: r.outcome });
+        if (r.outcome === 'Failed')
+          this.actx.logger.warn(
+            { run: run.id, url: redactUrl(uri), httpStatus: r.httpStatus, error: r.error, reason: unreachable },
+            'alert-capture completion notification failed',
+          );
+        return { url: redactUrl(uri), ...r };
+      }),
+    );
   }
 
   /** Stops watching and waits for the check under way. */

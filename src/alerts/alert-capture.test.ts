@@ -19,32 +19,80 @@ import { createServerTelemetry } from './telemetry.js';
  */
 
 const SUB = '00000000-0000-0000-0000-000000000000';
-const fixture = (name: string): Record<string, any> => JSON.parse(readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), 'utf8'));
+const fixture = (name: string): Record<string, any> =>
+  JSON.parse(readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), 'utf8'));
 const vm = (name: string, rg = 'rg1'): HostInfo => {
   const id = `/subscriptions/${SUB}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${name}`;
-  return { key: id.toLowerCase(), id, name, resourceGroup: rg, subscriptionId: SUB, location: 'westus2', vmId: `g-${name}`, hostname: `${name}.lab` };
+  return {
+    key: id.toLowerCase(),
+    id,
+    name,
+    resourceGroup: rg,
+    subscriptionId: SUB,
+    location: 'westus2',
+    vmId: `g-${name}`,
+    hostname: `${name}.lab`,
+  };
 };
 
 class RecordingCaptures implements CaptureOperations {
   readonly captures = new Map<string, CaptureSummary & { request: PacketCaptureCreateRequest }>();
-  readonly watcher: WatcherRef = { key: 'w', id: '/w', name: 'NetworkWatcher_westus2', resourceGroup: 'NetworkWatcherRG', subscriptionId: SUB, location: 'westus2' };
+  readonly watcher: WatcherRef = {
+    key: 'w',
+    id: '/w',
+    name: 'NetworkWatcher_westus2',
+    resourceGroup: 'NetworkWatcherRG',
+    subscriptionId: SUB,
+    location: 'westus2',
+  };
   readonly deleted: string[] = [];
-  async findWatcher(_sub: string, location: string) { return location === 'westus2' ? this.watcher : null; }
-  async listCaptures() { return [...this.captures.values()]; }
-  async getCapture(key: string) { return this.captures.get(key) ?? null; }
+  async findWatcher(_sub: string, location: string) {
+    return location === 'westus2' ? this.watcher : null;
+  }
+  async listCaptures() {
+    return [...this.captures.values()];
+  }
+  async getCapture(key: string) {
+    return this.captures.get(key) ?? null;
+  }
   async createCapture(_w: WatcherRef, name: string, request: PacketCaptureCreateRequest) {
     const key = `/w/packetcaptures/${name.toLowerCase()}`;
     if (this.captures.has(key)) throw new ApiError('PacketCaptureNameInUse', 'in use');
-    const c = { key, id: `/w/packetCaptures/${name}`, name, vmKeys: [request.properties.target.toLowerCase()], status: 'Running' as const, active: true, settled: false, request };
+    const c = {
+      key,
+      id: `/w/packetCaptures/${name}`,
+      name,
+      vmKeys: [request.properties.target.toLowerCase()],
+      status: 'Running' as const,
+      active: true,
+      settled: false,
+      request,
+    };
     this.captures.set(key, c);
     return c;
   }
-  async deleteCapture(key: string) { this.deleted.push(key); this.captures.delete(key); }
+  async deleteCapture(key: string) {
+    this.deleted.push(key);
+    this.captures.delete(key);
+  }
   async captureStatus(key: string) {
     const c = this.captures.get(key);
-    return c ? { packetCaptureStatus: c.status, stopReason: 'TimeExceeded', packetCaptureError: [], captureStartTime: '2026-01-01T00:00:00Z', storagePath: 'http://nw/storage/x.cap', packetsCaptured: 42 } : null;
+    return c
+      ? {
+          packetCaptureStatus: c.status,
+          stopReason: 'TimeExceeded',
+          packetCaptureError: [],
+          captureStartTime: '2026-01-01T00:00:00Z',
+          storagePath: 'http://nw/storage/x.cap',
+          packetsCaptured: 42,
+        }
+      : null;
   }
-  async resolveStorageAccountId(nameOrId: string | null) { return nameOrId ?? '/subscriptions/s/resourceGroups/NetworkWatcherRG/providers/Microsoft.Storage/storageAccounts/nwlocal'; }
+  async resolveStorageAccountId(nameOrId: string | null) {
+    return (
+      nameOrId ?? '/subscriptions/s/resourceGroups/NetworkWatcherRG/providers/Microsoft.Storage/storageAccounts/nwlocal'
+    );
+  }
   end(name: string) {
     const c = this.captures.get(`/w/packetcaptures/${name.toLowerCase()}`)!;
     Object.assign(c, { status: 'Stopped', active: false, settled: true });
@@ -63,13 +111,26 @@ describe('alert-capture endpoint decisions', () => {
     db = await openPglite(null);
     await migrate(db);
     actx = {
-      store: new Store(db), logger: createLogger({ name: 't', level: 'silent' }), listHosts: async () => hosts, baseUrl: () => 'http://nw.test',
-      telemetry: createServerTelemetry({ agentsConnected: () => 0, captureTotals: async () => [], hostTotals: () => new Map() }), webhook: { retryDelaysInMs: [] },
+      store: new Store(db),
+      logger: createLogger({ name: 't', level: 'silent' }),
+      listHosts: async () => hosts,
+      baseUrl: () => 'http://nw.test',
+      telemetry: createServerTelemetry({
+        agentsConnected: () => 0,
+        captureTotals: async () => [],
+        hostTotals: () => new Map(),
+      }),
+      webhook: { retryDelaysInMs: [] },
     };
     receiver = createServer((req, res) => {
       let b = '';
-      req.on('data', (c: Buffer) => { b += c.toString(); });
-      req.on('end', () => { notified.push(JSON.parse(b)); res.writeHead(204).end(); });
+      req.on('data', (c: Buffer) => {
+        b += c.toString();
+      });
+      req.on('end', () => {
+        notified.push(JSON.parse(b));
+        res.writeHead(204).end();
+      });
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/done`;
@@ -81,12 +142,27 @@ describe('alert-capture endpoint decisions', () => {
   });
 
   const endpoint = async (ops: CaptureOperations, name: string, props: Record<string, unknown> = {}) => {
-    const r = await putAlertCapture(actx, ops, SUB, 'NetworkWatcherRG', name, alertCapturePutSchema.parse({ properties: { timeLimitInSeconds: 10, ...props } }), 'http://nw.test');
+    const r = await putAlertCapture(
+      actx,
+      ops,
+      SUB,
+      'NetworkWatcherRG',
+      name,
+      alertCapturePutSchema.parse({ properties: { timeLimitInSeconds: 10, ...props } }),
+      'http://nw.test',
+    );
     const url = new URL(r.url!);
     return { key: url.searchParams.get('code')!, path: url.pathname, record: r.record };
   };
   const post = (ops: CaptureOperations, name: string, key: string | null, body: unknown) =>
-    triggerAlertCapture(actx, ops, { subscriptionId: SUB, resourceGroup: 'NetworkWatcherRG', name, presentedKey: key, body: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), baseUrl: 'http://nw.test' });
+    triggerAlertCapture(actx, ops, {
+      subscriptionId: SUB,
+      resourceGroup: 'NetworkWatcherRG',
+      name,
+      presentedKey: key,
+      body: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+      baseUrl: 'http://nw.test',
+    });
   const rejectsWith = async (p: Promise<unknown>, code: string, status: number) => {
     await assert.rejects(p, (e: unknown) => e instanceof ApiError && e.code === code && e.statusCode === status);
   };
@@ -99,16 +175,24 @@ describe('alert-capture endpoint decisions', () => {
     assert.doesNotMatch(JSON.stringify(record.body), new RegExp(key), 'the key is not in the resource');
     assert.doesNotMatch(JSON.stringify(record.secret), new RegExp(key), 'only its hash is stored');
     for (const wrong of [null, '', `${key}x`, key.slice(0, -1), key.toUpperCase()]) {
-      await rejectsWith(post(ops, 'keyed', wrong, fixture('azure-common-alert-schema.fired')), 'AuthenticationFailed', 401);
+      await rejectsWith(
+        post(ops, 'keyed', wrong, fixture('azure-common-alert-schema.fired')),
+        'AuthenticationFailed',
+        401,
+      );
     }
     await rejectsWith(post(ops, 'nosuch', key, {}), 'NotFound', 404);
     assert.equal(ops.captures.size, 0);
     assert.equal(keyMatches(key, (record.secret as { keySha256: string }).keySha256), true);
   });
 
-  test('a firing alert starts the seed\'s capture; the same firing again and a burst start nothing more; Resolved starts nothing', async () => {
+  test("a firing alert starts the seed's capture; the same firing again and a burst start nothing more; Resolved starts nothing", async () => {
     const ops = new RecordingCaptures();
-    const { key } = await endpoint(ops, 'seed', { captureName: 'PSAzureFunction', sessionLimit: 10, notificationWebhooks: [{ serviceUri: hookUrl }] });
+    const { key } = await endpoint(ops, 'seed', {
+      captureName: 'PSAzureFunction',
+      sessionLimit: 10,
+      notificationWebhooks: [{ serviceUri: hookUrl }],
+    });
     const fired = fixture('azure-common-alert-schema.fired');
     const first = await post(ops, 'seed', key, fired);
     assert.equal(first.statusCode, 202);
@@ -122,7 +206,11 @@ describe('alert-capture endpoint decisions', () => {
     assert.equal(again.statusCode, 200);
     assert.equal((again.body.alerts as any[])[0].outcome, 'duplicate');
     const v2 = await post(ops, 'seed', key, fixture('azure-metric-alert-v2.activated'));
-    assert.equal((v2.body.alerts as any[])[0].outcome, 'duplicate', 'another rule firing on the same host while its capture runs');
+    assert.equal(
+      (v2.body.alerts as any[])[0].outcome,
+      'duplicate',
+      'another rule firing on the same host while its capture runs',
+    );
     assert.match((v2.body.alerts as any[])[0].reason, /already running on this host/);
     const resolved = fixture('alertmanager-0.25.resolved');
     const r = await post(ops, 'seed', key, resolved);
@@ -157,15 +245,26 @@ describe('alert-capture endpoint decisions', () => {
     assert.equal(ops.captures.get('/w/packetcaptures/psazurefunction')!.status, 'Running');
   });
 
-  test('hosts: Alertmanager labels, {vm} names, unknown and ambiguous hosts, another host\'s capture', async () => {
+  test("hosts: Alertmanager labels, {vm} names, unknown and ambiguous hosts, another host's capture", async () => {
     const ops = new RecordingCaptures();
     const perHost = await endpoint(ops, 'perhost', { captureName: 'burst-{vm}' });
     const am = fixture('alertmanager-0.25.firing');
-    am.alerts.push({ ...structuredClone(am.alerts[0]), labels: { alertname: 'HighTcpOutSegs', instance: 'vm2.lab:9100' }, fingerprint: 'f2' });
-    am.alerts.push({ ...structuredClone(am.alerts[0]), labels: { alertname: 'HighTcpOutSegs', instance: '10.9.9.9:9100' }, fingerprint: 'f3' });
+    am.alerts.push({
+      ...structuredClone(am.alerts[0]),
+      labels: { alertname: 'HighTcpOutSegs', instance: 'vm2.lab:9100' },
+      fingerprint: 'f2',
+    });
+    am.alerts.push({
+      ...structuredClone(am.alerts[0]),
+      labels: { alertname: 'HighTcpOutSegs', instance: '10.9.9.9:9100' },
+      fingerprint: 'f3',
+    });
     const r = await post(ops, 'perhost', perHost.key, am);
     assert.equal(r.statusCode, 202);
-    assert.deepEqual((r.body.alerts as any[]).map((a) => a.outcome), ['started', 'started', 'refused']);
+    assert.deepEqual(
+      (r.body.alerts as any[]).map((a) => a.outcome),
+      ['started', 'started', 'refused'],
+    );
     assert.deepEqual([...ops.captures.keys()].sort(), ['/w/packetcaptures/burst-vm1', '/w/packetcaptures/burst-vm2']);
 
     const unknown = structuredClone(fixture('alertmanager-0.25.firing'));
@@ -187,7 +286,10 @@ describe('alert-capture endpoint decisions', () => {
   test('the session limit, a disabled endpoint, malformed and oversized payloads start nothing', async () => {
     const ops = new RecordingCaptures();
     const limited = await endpoint(ops, 'limited', { captureName: 'c-{vm}', sessionLimit: 1 });
-    assert.equal((await post(ops, 'limited', limited.key, fixture('azure-classic-metric-alert.activated'))).statusCode, 202);
+    assert.equal(
+      (await post(ops, 'limited', limited.key, fixture('azure-classic-metric-alert.activated'))).statusCode,
+      202,
+    );
     const am = fixture('alertmanager-0.25.firing');
     am.alerts[0].labels = { vm: 'vm2' };
     await rejectsWith(post(ops, 'limited', limited.key, am), 'SessionLimitReached', 400);
@@ -199,7 +301,12 @@ describe('alert-capture endpoint decisions', () => {
     const runs = await actx.store.listAlertCaptureRuns<AlertCaptureRunDetail>({ configKey: limited.record.key });
     assert.deepEqual(runs.map((r) => r.state).sort(), ['refused', 'running', 'running']);
 
-    for (const [body, code, status] of [['{', 'InvalidRequestContent', 400], ['', 'InvalidRequestContent', 400], ['{"x":1}', 'InvalidRequestContent', 400], [JSON.stringify({ pad: 'x'.repeat(300 * 1024) }), 'PayloadTooLarge', 413]] as const) {
+    for (const [body, code, status] of [
+      ['{', 'InvalidRequestContent', 400],
+      ['', 'InvalidRequestContent', 400],
+      ['{"x":1}', 'InvalidRequestContent', 400],
+      [JSON.stringify({ pad: 'x'.repeat(300 * 1024) }), 'PayloadTooLarge', 413],
+    ] as const) {
       await rejectsWith(post(ops, 'limited', limited.key, body), code, status);
     }
     const off = await endpoint(ops, 'off', { enabled: false });

@@ -2,7 +2,13 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { setTimeout as sleep } from 'node:timers/promises';
 import { compileFilters, normalizeFilters } from '../filter/index.js';
 import { ApiError, armIdKey, buildArmId } from '../lib/index.js';
-import { ALERT_CAPTURE_DEFAULTS, parseJsonBody, type AlertCaptureBody, type AlertCapturePut, type PacketCaptureCreateRequest } from '../model/index.js';
+import {
+  ALERT_CAPTURE_DEFAULTS,
+  parseJsonBody,
+  type AlertCaptureBody,
+  type AlertCapturePut,
+  type PacketCaptureCreateRequest,
+} from '../model/index.js';
 import type { ResourceRecord } from '../store/index.js';
 import type { AlertsContext, CaptureOperations, CaptureSummary } from './context.js';
 import { resolveHostReference, type HostInfo } from './hosts.js';
@@ -40,11 +46,20 @@ const DELETE_WAIT_IN_MS = 20_000;
 export type { AlertCaptureBody };
 
 /** The secret of an endpoint: the SHA-256 of its key, and its notification webhooks' full URLs (the body shows them redacted). */
-interface AlertCaptureSecret { keySha256: string; notificationUris?: string[] }
+interface AlertCaptureSecret {
+  keySha256: string;
+  notificationUris?: string[];
+}
 
 /** Id of an alert-capture endpoint. */
 export function alertCaptureId(sub: string, rg: string, name: string): string {
-  return buildArmId({ subscriptionId: sub, resourceGroup: rg, provider: ALERT_CAPTURE_PROVIDER, types: ['alertCaptures'], names: [name] });
+  return buildArmId({
+    subscriptionId: sub,
+    resourceGroup: rg,
+    provider: ALERT_CAPTURE_PROVIDER,
+    types: ['alertCaptures'],
+    names: [name],
+  });
 }
 
 /** The public URL of an endpoint, without its key. */
@@ -68,7 +83,14 @@ export function keyMatches(presented: string | null, keySha256: string): boolean
 
 /** A view of an endpoint (no secret). */
 export function alertCaptureView(rec: ResourceRecord<AlertCaptureBody>): Record<string, unknown> {
-  return { id: rec.id, name: rec.name, type: rec.body.type, etag: rec.etag, ...(rec.body.tags ? { tags: rec.body.tags } : {}), properties: rec.body.properties };
+  return {
+    id: rec.id,
+    name: rec.name,
+    type: rec.body.type,
+    etag: rec.etag,
+    ...(rec.body.tags ? { tags: rec.body.tags } : {}),
+    properties: rec.body.properties,
+  };
 }
 
 /**
@@ -76,7 +98,15 @@ export function alertCaptureView(rec: ResourceRecord<AlertCaptureBody>): Record<
  * keeps the key (regenerate it with {@link regenerateAlertCaptureKey}). `baseUrl` is the server
  * URL alert senders use (the public URL, or the one the caller used).
  */
-export async function putAlertCapture(actx: AlertsContext, ops: CaptureOperations, sub: string, rg: string, name: string, input: AlertCapturePut, baseUrl: string = actx.baseUrl()): Promise<{ record: ResourceRecord<AlertCaptureBody>; created: boolean; url: string | null }> {
+export async function putAlertCapture(
+  actx: AlertsContext,
+  ops: CaptureOperations,
+  sub: string,
+  rg: string,
+  name: string,
+  input: AlertCapturePut,
+  baseUrl: string = actx.baseUrl(),
+): Promise<{ record: ResourceRecord<AlertCaptureBody>; created: boolean; url: string | null }> {
   const p = input.properties;
   const filters = normalizeFilters(p.filters ?? []);
   compileFilters(filters);
@@ -86,7 +116,11 @@ export async function putAlertCapture(actx: AlertsContext, ops: CaptureOperation
   // Like the seed's function, captures go to a storage account: the server's default one unless told.
   const storageId = sl.storageId || !filePath ? await ops.resolveStorageAccountId(sl.storageId || null) : '';
   if (filePath && (!/^\/var\/captures\/.+\.cap$/.test(filePath) || filePath.split('/').includes('..'))) {
-    throw new ApiError('InvalidFilePath', `properties.storageLocation.filePath '${filePath}' is invalid: it must be under /var/captures/ and end in '.cap'.`, { target: 'properties.storageLocation.filePath' });
+    throw new ApiError(
+      'InvalidFilePath',
+      `properties.storageLocation.filePath '${filePath}' is invalid: it must be under /var/captures/ and end in '.cap'.`,
+      { target: 'properties.storageLocation.filePath' },
+    );
   }
   const id = alertCaptureId(sub, rg, name);
   const existing = await actx.store.getResource<AlertCaptureBody>(armIdKey(id));
@@ -101,7 +135,11 @@ export async function putAlertCapture(actx: AlertsContext, ops: CaptureOperation
       bytesToCapturePerPacket: p.bytesToCapturePerPacket ?? 0,
       totalBytesPerSession: p.totalBytesPerSession ?? null,
       sessionLimit: p.sessionLimit ?? ALERT_CAPTURE_DEFAULTS.sessionLimit,
-      storageLocation: { storageId, ...(sl.storagePath ? { storagePath: sl.storagePath } : {}), ...(filePath ? { filePath } : {}) },
+      storageLocation: {
+        storageId,
+        ...(sl.storagePath ? { storagePath: sl.storagePath } : {}),
+        ...(filePath ? { filePath } : {}),
+      },
       filters,
       // Shown redacted: a webhook URL may carry a key. The full URLs are in the sealed secret.
       notificationWebhooks: (p.notificationWebhooks ?? []).map((w) => ({ serviceUri: redactUrl(w.serviceUri) })),
@@ -119,23 +157,53 @@ export async function putAlertCapture(actx: AlertsContext, ops: CaptureOperation
     return current && redactUrl(current) === w.serviceUri ? current : w.serviceUri;
   });
   const record = await actx.store.putResource<AlertCaptureBody>({
-    key: armIdKey(id), type: 'alertCapture', parentKey: null, id: existing?.id ?? id, name: existing?.name ?? name, subscriptionId: sub, resourceGroup: rg, location: null, body,
-    secret: { keySha256: key ? sha256(key).toString('hex') : previous?.keySha256 ?? '', notificationUris } satisfies AlertCaptureSecret,
+    key: armIdKey(id),
+    type: 'alertCapture',
+    parentKey: null,
+    id: existing?.id ?? id,
+    name: existing?.name ?? name,
+    subscriptionId: sub,
+    resourceGroup: rg,
+    location: null,
+    body,
+    secret: {
+      keySha256: key ? sha256(key).toString('hex') : (previous?.keySha256 ?? ''),
+      notificationUris,
+    } satisfies AlertCaptureSecret,
   });
   return { record, created: !existing, url: key ? `${body.properties.endpoint}?code=${key}` : null };
 }
 
 /** Replaces an endpoint's key; returns the new keyed URL (the old one stops working). */
-export async function regenerateAlertCaptureKey(actx: AlertsContext, rec: ResourceRecord<AlertCaptureBody>): Promise<string> {
+export async function regenerateAlertCaptureKey(
+  actx: AlertsContext,
+  rec: ResourceRecord<AlertCaptureBody>,
+): Promise<string> {
   const key = randomBytes(32).toString('base64url');
-  await actx.store.putResource<AlertCaptureBody>({ ...rec, secret: { ...((rec.secret as AlertCaptureSecret | null) ?? {}), keySha256: sha256(key).toString('hex') } satisfies AlertCaptureSecret });
+  await actx.store.putResource<AlertCaptureBody>({
+    ...rec,
+    secret: {
+      ...((rec.secret as AlertCaptureSecret | null) ?? {}),
+      keySha256: sha256(key).toString('hex'),
+    } satisfies AlertCaptureSecret,
+  });
   return `${rec.body.properties.endpoint}?code=${key}`;
 }
 
 /** An endpoint by id parts; 404 ResourceNotFound when missing. */
-export async function getAlertCapture(actx: AlertsContext, sub: string, rg: string, name: string): Promise<ResourceRecord<AlertCaptureBody>> {
+export async function getAlertCapture(
+  actx: AlertsContext,
+  sub: string,
+  rg: string,
+  name: string,
+): Promise<ResourceRecord<AlertCaptureBody>> {
   const rec = await actx.store.getResource<AlertCaptureBody>(armIdKey(alertCaptureId(sub, rg, name)));
-  if (!rec || rec.type !== 'alertCapture') throw new ApiError('ResourceNotFound', `Alert-capture endpoint '${name}' was not found in resource group '${rg}'.`, { target: 'name' });
+  if (!rec || rec.type !== 'alertCapture')
+    throw new ApiError(
+      'ResourceNotFound',
+      `Alert-capture endpoint '${name}' was not found in resource group '${rg}'.`,
+      { target: 'name' },
+    );
   return rec;
 }
 
@@ -162,10 +230,17 @@ export interface AlertCaptureRunDetail {
 }
 
 /** The states of a run. Only `running` ones are watched; the others are history. */
-export type AlertCaptureRunState = 'starting' | 'running' | 'notifying' | 'completed' | 'ignored' | 'duplicate' | 'refused' | 'failed';
+export type AlertCaptureRunState =
+  'starting' | 'running' | 'notifying' | 'completed' | 'ignored' | 'duplicate' | 'refused' | 'failed';
 
 /** Run states that are final. */
-export const FINISHED_RUN_STATES: readonly AlertCaptureRunState[] = ['completed', 'ignored', 'duplicate', 'refused', 'failed'];
+export const FINISHED_RUN_STATES: readonly AlertCaptureRunState[] = [
+  'completed',
+  'ignored',
+  'duplicate',
+  'refused',
+  'failed',
+];
 
 /** What became of one alert of a trigger. */
 export interface TriggerOutcome {
@@ -180,7 +255,10 @@ export interface TriggerOutcome {
 }
 
 /** The answer of a trigger: HTTP status and body. */
-export interface TriggerAnswer { statusCode: number; body: Record<string, unknown> }
+export interface TriggerAnswer {
+  statusCode: number;
+  body: Record<string, unknown>;
+}
 
 /** The request, as the route hands it over. */
 export interface TriggerRequest {
@@ -197,7 +275,20 @@ export interface TriggerRequest {
 }
 
 function emptyDetail(): AlertCaptureRunDetail {
-  return { schema: null, ruleName: '', firedAt: null, hostReference: null, target: null, captureName: null, captureId: null, reason: null, errorCode: null, timeLimitInSeconds: null, deadline: null, completion: null };
+  return {
+    schema: null,
+    ruleName: '',
+    firedAt: null,
+    hostReference: null,
+    target: null,
+    captureName: null,
+    captureId: null,
+    reason: null,
+    errorCode: null,
+    timeLimitInSeconds: null,
+    deadline: null,
+    completion: null,
+  };
 }
 
 /**
@@ -206,22 +297,42 @@ function emptyDetail(): AlertCaptureRunDetail {
  * Answers 202 when a capture started, 200 when nothing had to (Resolved, duplicate), and the
  * error of the first alert when none could start.
  */
-export async function triggerAlertCapture(actx: AlertsContext, ops: CaptureOperations, req: TriggerRequest): Promise<TriggerAnswer> {
-  const rec = await actx.store.getResource<AlertCaptureBody>(armIdKey(alertCaptureId(req.subscriptionId, req.resourceGroup, req.name)));
+export async function triggerAlertCapture(
+  actx: AlertsContext,
+  ops: CaptureOperations,
+  req: TriggerRequest,
+): Promise<TriggerAnswer> {
+  const rec = await actx.store.getResource<AlertCaptureBody>(
+    armIdKey(alertCaptureId(req.subscriptionId, req.resourceGroup, req.name)),
+  );
   if (!rec || rec.type !== 'alertCapture') throw new ApiError('NotFound', 'No alert-capture endpoint has this URL.');
-  if (!req.fromOwnActionGroup && !keyMatches(req.presentedKey, (rec.secret as AlertCaptureSecret | null)?.keySha256 ?? '')) {
+  if (
+    !req.fromOwnActionGroup &&
+    !keyMatches(req.presentedKey, (rec.secret as AlertCaptureSecret | null)?.keySha256 ?? '')
+  ) {
     actx.telemetry.alertCaptureTriggers.inc({ outcome: 'unauthorized' });
-    throw new ApiError('AuthenticationFailed', 'The key of this alert-capture URL is missing or wrong (pass it as ?code=KEY or in the x-functions-key header).');
+    throw new ApiError(
+      'AuthenticationFailed',
+      'The key of this alert-capture URL is missing or wrong (pass it as ?code=KEY or in the x-functions-key header).',
+    );
   }
-  if (!rec.body.properties.enabled) throw new ApiError('Forbidden', `Alert-capture endpoint '${rec.name}' is disabled.`);
-  if (req.body.length > ALERT_PAYLOAD_MAX_BYTES) throw new ApiError('PayloadTooLarge', `The alert payload is ${req.body.length} bytes; at most ${ALERT_PAYLOAD_MAX_BYTES} are accepted.`);
+  if (!rec.body.properties.enabled)
+    throw new ApiError('Forbidden', `Alert-capture endpoint '${rec.name}' is disabled.`);
+  if (req.body.length > ALERT_PAYLOAD_MAX_BYTES)
+    throw new ApiError(
+      'PayloadTooLarge',
+      `The alert payload is ${req.body.length} bytes; at most ${ALERT_PAYLOAD_MAX_BYTES} are accepted.`,
+    );
   // The API's own JSON rules (depth, no NUL or lone surrogates: run details are stored as jsonb).
   const json = parseJsonBody(req.body.toString('utf8'));
   let parsed;
   try {
     parsed = parseAlertPayload(json, rec.body.properties.hostLabel ? { hostLabel: rec.body.properties.hostLabel } : {});
   } catch (error) {
-    if (error instanceof AlertPayloadError) throw new ApiError('InvalidRequestContent', `The alert payload is not accepted: ${error.message}.`, { target: error.field });
+    if (error instanceof AlertPayloadError)
+      throw new ApiError('InvalidRequestContent', `The alert payload is not accepted: ${error.message}.`, {
+        target: error.field,
+      });
     throw error;
   }
 
@@ -233,15 +344,31 @@ export async function triggerAlertCapture(actx: AlertsContext, ops: CaptureOpera
   const errors: ApiError[] = [];
   const startedHosts = new Set<string>();
   for (const alert of parsed.alerts) {
-    const detail: AlertCaptureRunDetail = { ...emptyDetail(), schema: parsed.schema, ruleName: alert.ruleName, firedAt: alert.firedAt, hostReference: alert.hostReference };
+    const detail: AlertCaptureRunDetail = {
+      ...emptyDetail(),
+      schema: parsed.schema,
+      ruleName: alert.ruleName,
+      firedAt: alert.firedAt,
+      hostReference: alert.hostReference,
+    };
     if (!alert.firing) {
-      outcomes.push(await recordFinal(actx, rec, 'ignored', { ...detail, reason: 'the alert is resolved; only firing alerts start a capture' }));
+      outcomes.push(
+        await recordFinal(actx, rec, 'ignored', {
+          ...detail,
+          reason: 'the alert is resolved; only firing alerts start a capture',
+        }),
+      );
       continue;
     }
     let host = resolveAlertHost(alert, hosts);
     if (host instanceof ApiError && host.code === 'VirtualMachineNotFound') {
       const outside = resolveAlertHost(alert, allHosts);
-      if (!(outside instanceof ApiError)) host = new ApiError('Forbidden', `${alert.hostReferenceField} '${alert.hostReference ?? ''}' names a host outside this endpoint's scope (subscription '${rec.subscriptionId}'${rec.body.properties.resourceGroups ? `, resource groups ${rec.body.properties.resourceGroups.join(', ')}` : ''}); nothing was started.`, { target: alert.hostReferenceField });
+      if (!(outside instanceof ApiError))
+        host = new ApiError(
+          'Forbidden',
+          `${alert.hostReferenceField} '${alert.hostReference ?? ''}' names a host outside this endpoint's scope (subscription '${rec.subscriptionId}'${rec.body.properties.resourceGroups ? `, resource groups ${rec.body.properties.resourceGroups.join(', ')}` : ''}); nothing was started.`,
+          { target: alert.hostReferenceField },
+        );
     }
     if (host instanceof ApiError) {
       errors.push(host);
@@ -249,7 +376,13 @@ export async function triggerAlertCapture(actx: AlertsContext, ops: CaptureOpera
       continue;
     }
     if (startedHosts.has(host.key)) {
-      outcomes.push(await recordFinal(actx, rec, 'duplicate', { ...detail, target: host.id, reason: 'another alert of this payload already names this host' }));
+      outcomes.push(
+        await recordFinal(actx, rec, 'duplicate', {
+          ...detail,
+          target: host.id,
+          reason: 'another alert of this payload already names this host',
+        }),
+      );
       continue;
     }
     startedHosts.add(host.key);
@@ -263,7 +396,10 @@ export async function triggerAlertCapture(actx: AlertsContext, ops: CaptureOpera
   const summary = { schema: parsed.schema, alerts: outcomes };
   if (started.length > 0) return { statusCode: 202, body: { status: 'Accepted', ...summary } };
   if (errors.length > 0 && outcomes.every((o) => o.outcome === 'refused' || o.outcome === 'failed')) throw errors[0]!;
-  return { statusCode: 200, body: { status: outcomes.every((o) => o.outcome === 'ignored') ? 'Ignored' : 'NothingStarted', ...summary } };
+  return {
+    statusCode: 200,
+    body: { status: outcomes.every((o) => o.outcome === 'ignored') ? 'Ignored' : 'NothingStarted', ...summary },
+  };
 }
 
 /** Whether a host is in an endpoint's scope: its subscription, and one of its resource groups when it names some. */
@@ -275,7 +411,10 @@ export function inEndpointScope(rec: ResourceRecord<AlertCaptureBody>, host: Hos
 
 /** The full notification URLs of an endpoint (sealed secret), or those of its body for one stored before they were kept apart. */
 export function notificationUrisOf(rec: ResourceRecord<AlertCaptureBody>): string[] {
-  return (rec.secret as AlertCaptureSecret | null)?.notificationUris ?? rec.body.properties.notificationWebhooks.map((w) => w.serviceUri);
+  return (
+    (rec.secret as AlertCaptureSecret | null)?.notificationUris ??
+    rec.body.properties.notificationWebhooks.map((w) => w.serviceUri)
+  );
 }
 
 /**
@@ -283,69 +422,169 @@ export function notificationUrisOf(rec: ResourceRecord<AlertCaptureBody>): strin
  * it, with or without a key), runs the trigger in-process — an action group of this server
  * needs no key in its stored URL — and answers like a webhook delivery; otherwise null.
  */
-export function deliverToOwnEndpoint(actx: AlertsContext, ops: CaptureOperations, url: string, payload: unknown): Promise<WebhookDeliveryResult> | null {
+export function deliverToOwnEndpoint(
+  actx: AlertsContext,
+  ops: CaptureOperations,
+  url: string,
+  payload: unknown,
+): Promise<WebhookDeliveryResult> | null {
   let parsed: URL;
-  try { parsed = new URL(url); } catch { return null; }
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
   const parts = parsed.pathname.split('/');
   const prefix = ALERT_CAPTURE_PATH_PREFIX.split('/');
-  if (parts.length !== prefix.length + 3 || parts.slice(0, prefix.length).join('/').toLowerCase() !== ALERT_CAPTURE_PATH_PREFIX) return null;
+  if (
+    parts.length !== prefix.length + 3 ||
+    parts.slice(0, prefix.length).join('/').toLowerCase() !== ALERT_CAPTURE_PATH_PREFIX
+  )
+    return null;
   let sub: string, rg: string, name: string;
-  try { [sub, rg, name] = parts.slice(prefix.length).map((p) => decodeURIComponent(p)) as [string, string, string]; } catch { return null; }
+  try {
+    [sub, rg, name] = parts.slice(prefix.length).map((p) => decodeURIComponent(p)) as [string, string, string];
+  } catch {
+    return null;
+  }
   return (async (): Promise<WebhookDeliveryResult | null> => {
     const rec = await actx.store.getResource<AlertCaptureBody>(armIdKey(alertCaptureId(sub, rg, name)));
     // Only the URL the server itself recorded for the endpoint: another host's same path is not ours.
-    if (!rec || rec.type !== 'alertCapture' || redactUrl(url).toLowerCase() !== rec.body.properties.endpoint.toLowerCase()) return null;
+    if (
+      !rec ||
+      rec.type !== 'alertCapture' ||
+      redactUrl(url).toLowerCase() !== rec.body.properties.endpoint.toLowerCase()
+    )
+      return null;
     try {
-      const answer = await triggerAlertCapture(actx, ops, { subscriptionId: sub, resourceGroup: rg, name, presentedKey: null, fromOwnActionGroup: true, body: Buffer.from(JSON.stringify(payload)), baseUrl: actx.baseUrl() });
+      const answer = await triggerAlertCapture(actx, ops, {
+        subscriptionId: sub,
+        resourceGroup: rg,
+        name,
+        presentedKey: null,
+        fromOwnActionGroup: true,
+        body: Buffer.from(JSON.stringify(payload)),
+        baseUrl: actx.baseUrl(),
+      });
       return { outcome: 'Succeeded', attempts: 1, httpStatus: answer.statusCode, error: null };
     } catch (error) {
-      if (error instanceof ApiError) return { outcome: 'Failed', attempts: 1, httpStatus: error.statusCode, error: `${error.code}: ${error.message}` };
+      if (error instanceof ApiError)
+        return {
+          outcome: 'Failed',
+          attempts: 1,
+          httpStatus: error.statusCode,
+          error: `${error.code}: ${error.message}`,
+        };
       throw error;
     }
   })().then((r) => r ?? deliverWebhookOver(actx, url, payload));
 }
 
 function resolveAlertHost(alert: IncomingAlert, hosts: readonly HostInfo[]): HostInfo | ApiError {
-  if (!alert.hostReference) return new ApiError('InvalidRequestContent', `The alert names no host: ${alert.hostReferenceField} is missing.`, { target: alert.hostReferenceField });
+  if (!alert.hostReference)
+    return new ApiError('InvalidRequestContent', `The alert names no host: ${alert.hostReferenceField} is missing.`, {
+      target: alert.hostReferenceField,
+    });
   const r = resolveHostReference(hosts, alert.hostReference);
   if (r.kind === 'found') return r.host;
-  if (r.kind === 'ambiguous') return new ApiError('InvalidParameter', `${alert.hostReferenceField} '${r.reference}' fits several hosts (${r.candidates.join(', ')}); name the VM by its id.`, { target: alert.hostReferenceField });
-  return new ApiError('VirtualMachineNotFound', `${alert.hostReferenceField} '${r.reference}' names no host netwatcher knows.`, { target: alert.hostReferenceField });
+  if (r.kind === 'ambiguous')
+    return new ApiError(
+      'InvalidParameter',
+      `${alert.hostReferenceField} '${r.reference}' fits several hosts (${r.candidates.join(', ')}); name the VM by its id.`,
+      { target: alert.hostReferenceField },
+    );
+  return new ApiError(
+    'VirtualMachineNotFound',
+    `${alert.hostReferenceField} '${r.reference}' names no host netwatcher knows.`,
+    { target: alert.hostReferenceField },
+  );
 }
 
 function outcomeOf(runId: string, state: TriggerOutcome['outcome'], d: AlertCaptureRunDetail): TriggerOutcome {
-  return { outcome: state, runId, hostReference: d.hostReference, target: d.target, captureId: d.captureId, captureName: d.captureName, reason: d.reason, errorCode: d.errorCode };
+  return {
+    outcome: state,
+    runId,
+    hostReference: d.hostReference,
+    target: d.target,
+    captureId: d.captureId,
+    captureName: d.captureName,
+    reason: d.reason,
+    errorCode: d.errorCode,
+  };
 }
 
-async function recordFinal(actx: AlertsContext, rec: ResourceRecord<AlertCaptureBody>, state: 'ignored' | 'duplicate' | 'refused' | 'failed', detail: AlertCaptureRunDetail): Promise<TriggerOutcome> {
+async function recordFinal(
+  actx: AlertsContext,
+  rec: ResourceRecord<AlertCaptureBody>,
+  state: 'ignored' | 'duplicate' | 'refused' | 'failed',
+  detail: AlertCaptureRunDetail,
+): Promise<TriggerOutcome> {
   const id = randomUUID();
   // History only: a unique key of its own, so it never blocks a real trigger.
-  await actx.store.insertAlertCaptureRun({ id, configKey: rec.key, dedupeKey: `${state}:${id}`, state, captureKey: null, detail });
+  await actx.store.insertAlertCaptureRun({
+    id,
+    configKey: rec.key,
+    dedupeKey: `${state}:${id}`,
+    state,
+    captureKey: null,
+    detail,
+  });
   return outcomeOf(id, state, detail);
 }
 
 /** The five steps of the seed's function for one host. */
-async function startForHost(actx: AlertsContext, ops: CaptureOperations, rec: ResourceRecord<AlertCaptureBody>, alert: IncomingAlert, host: HostInfo, base: AlertCaptureRunDetail, baseUrl: string): Promise<{ result: TriggerOutcome; error?: ApiError }> {
+async function startForHost(
+  actx: AlertsContext,
+  ops: CaptureOperations,
+  rec: ResourceRecord<AlertCaptureBody>,
+  alert: IncomingAlert,
+  host: HostInfo,
+  base: AlertCaptureRunDetail,
+  baseUrl: string,
+): Promise<{ result: TriggerOutcome; error?: ApiError }> {
   const p = rec.body.properties;
   const captureName = p.captureName.replace(/\{vm\}/g, host.name);
-  let detail: AlertCaptureRunDetail = { ...base, target: host.id, captureName, timeLimitInSeconds: p.timeLimitInSeconds };
+  let detail: AlertCaptureRunDetail = {
+    ...base,
+    target: host.id,
+    captureName,
+    timeLimitInSeconds: p.timeLimitInSeconds,
+  };
   const runId = randomUUID();
   // The same firing delivered again (a retry, a second action group) finds its run and stops here.
-  if (!(await actx.store.insertAlertCaptureRun({ id: runId, configKey: rec.key, dedupeKey: `${alert.dedupeKey}:${host.key}`, state: 'starting', captureKey: null, detail }))) {
-    return { result: await recordFinal(actx, rec, 'duplicate', { ...detail, reason: 'this firing was received before' }) };
+  if (
+    !(await actx.store.insertAlertCaptureRun({
+      id: runId,
+      configKey: rec.key,
+      dedupeKey: `${alert.dedupeKey}:${host.key}`,
+      state: 'starting',
+      captureKey: null,
+      detail,
+    }))
+  ) {
+    return {
+      result: await recordFinal(actx, rec, 'duplicate', { ...detail, reason: 'this firing was received before' }),
+    };
   }
   const finish = async (state: 'duplicate' | 'refused' | 'failed', reason: string, error?: ApiError) => {
     detail = { ...detail, reason, errorCode: error?.code ?? null };
     // A refused or failed firing may be sent again (a retry, or by hand once the cause is fixed):
     // it gives its de-duplication key back. A duplicate keeps it: that incident is being captured.
-    await actx.store.updateAlertCaptureRun(runId, { state, detail, ...(state === 'duplicate' ? {} : { dedupeKey: `${state}:${runId}` }) });
+    await actx.store.updateAlertCaptureRun(runId, {
+      state,
+      detail,
+      ...(state === 'duplicate' ? {} : { dedupeKey: `${state}:${runId}` }),
+    });
     return { result: outcomeOf(runId, state, detail), ...(error ? { error } : {}) };
   };
   try {
     // 1. the alerted host's location's watcher
     const watcher = await ops.findWatcher(host.subscriptionId, host.location);
     if (!watcher) {
-      const e = new ApiError('NetworkWatcherNotFound', `Location '${host.location}' of host '${host.name}' has no network watcher.`);
+      const e = new ApiError(
+        'NetworkWatcherNotFound',
+        `Location '${host.location}' of host '${host.name}' has no network watcher.`,
+      );
       return await finish('failed', e.message, e);
     }
     // 2. an earlier capture of the same name: still running on this host means this is the same
@@ -353,21 +592,33 @@ async function startForHost(actx: AlertsContext, ops: CaptureOperations, rec: Re
     const captures = await ops.listCaptures(watcher.key);
     const earlier = captures.find((c) => c.name.toLowerCase() === captureName.toLowerCase());
     if (earlier && !isEnded(earlier)) {
-      if (earlier.vmKeys.includes(host.key)) return await finish('duplicate', `capture '${earlier.name}' is already running on this host`);
-      const e = new ApiError('Conflict', `Capture '${earlier.name}' is running on another host; put {vm} in the endpoint's captureName to capture several hosts at once.`, { target: 'captureName' });
+      if (earlier.vmKeys.includes(host.key))
+        return await finish('duplicate', `capture '${earlier.name}' is already running on this host`);
+      const e = new ApiError(
+        'Conflict',
+        `Capture '${earlier.name}' is running on another host; put {vm} in the endpoint's captureName to capture several hosts at once.`,
+        { target: 'captureName' },
+      );
       return await finish('refused', e.message, e);
     }
     if (earlier) {
       await ops.deleteCapture(earlier.key);
       if (!(await waitUntilGone(ops, earlier.key))) {
-        const e = new ApiError('Conflict', `The earlier capture '${earlier.name}' is still being deleted (its file is being stored); try again shortly.`, { target: 'captureName' });
+        const e = new ApiError(
+          'Conflict',
+          `The earlier capture '${earlier.name}' is still being deleted (its file is being stored); try again shortly.`,
+          { target: 'captureName' },
+        );
         return await finish('failed', e.message, e);
       }
     }
     // 3. the session limit of the watcher
     const active = (await ops.listCaptures(watcher.key)).filter((c) => c.active).length;
     if (active >= p.sessionLimit) {
-      const e = new ApiError('SessionLimitReached', `Network watcher '${watcher.name}' already runs ${active} capture sessions, this endpoint's limit (${p.sessionLimit}); nothing was started.`);
+      const e = new ApiError(
+        'SessionLimitReached',
+        `Network watcher '${watcher.name}' already runs ${active} capture sessions, this endpoint's limit (${p.sessionLimit}); nothing was started.`,
+      );
       return await finish('refused', e.message, e);
     }
     // 4. start the capture with its time limit
@@ -377,7 +628,11 @@ async function startForHost(actx: AlertsContext, ops: CaptureOperations, rec: Re
         bytesToCapturePerPacket: p.bytesToCapturePerPacket,
         ...(p.totalBytesPerSession !== null ? { totalBytesPerSession: p.totalBytesPerSession } : {}),
         timeLimitInSeconds: p.timeLimitInSeconds,
-        storageLocation: { ...(p.storageLocation.storageId ? { storageId: p.storageLocation.storageId } : {}), ...(p.storageLocation.storagePath ? { storagePath: p.storageLocation.storagePath } : {}), ...(p.storageLocation.filePath ? { filePath: p.storageLocation.filePath } : {}) },
+        storageLocation: {
+          ...(p.storageLocation.storageId ? { storageId: p.storageLocation.storageId } : {}),
+          ...(p.storageLocation.storagePath ? { storagePath: p.storageLocation.storagePath } : {}),
+          ...(p.storageLocation.filePath ? { filePath: p.storageLocation.filePath } : {}),
+        },
         filters: p.filters,
         ...(typeof p.lookbackInSeconds === 'number' ? { lookbackInSeconds: p.lookbackInSeconds } : {}),
       },
@@ -391,11 +646,15 @@ async function startForHost(actx: AlertsContext, ops: CaptureOperations, rec: Re
         if (!(error instanceof ApiError && error.target === 'properties.lookbackInSeconds')) throw error;
         const { lookbackInSeconds: _dropped, ...rest } = request.properties;
         capture = await ops.createCapture(watcher, captureName, { properties: rest }, baseUrl);
-        detail = { ...detail, reason: `host '${host.name}' has no look-back buffer: captured from the alert on (${error.message})` };
+        detail = {
+          ...detail,
+          reason: `host '${host.name}' has no look-back buffer: captured from the alert on (${error.message})`,
+        };
       }
     } catch (error) {
       // Two alerts for one host at the same moment: the other one is starting it.
-      if (error instanceof ApiError && error.code === 'PacketCaptureNameInUse') return await finish('duplicate', `capture '${captureName}' was started by another alert at the same moment`);
+      if (error instanceof ApiError && error.code === 'PacketCaptureNameInUse')
+        return await finish('duplicate', `capture '${captureName}' was started by another alert at the same moment`);
       if (error instanceof ApiError) return await finish('failed', error.message, error);
       throw error;
     }
@@ -403,10 +662,19 @@ async function startForHost(actx: AlertsContext, ops: CaptureOperations, rec: Re
     const deadline = new Date(Date.now() + (p.timeLimitInSeconds + 600) * 1000).toISOString();
     detail = { ...detail, captureId: capture.id, deadline };
     await actx.store.updateAlertCaptureRun(runId, { state: 'running', captureKey: capture.key, detail });
-    actx.logger.info({ endpoint: rec.id, capture: capture.id, rule: alert.ruleName }, 'alert-triggered capture started');
+    actx.logger.info(
+      { endpoint: rec.id, capture: capture.id, rule: alert.ruleName },
+      'alert-triggered capture started',
+    );
     return { result: outcomeOf(runId, 'started', detail) };
   } catch (error) {
-    await actx.store.updateAlertCaptureRun(runId, { state: 'failed', dedupeKey: `failed:${runId}`, detail: { ...detail, reason: 'internal error', errorCode: 'InternalServerError' } }).catch(() => undefined);
+    await actx.store
+      .updateAlertCaptureRun(runId, {
+        state: 'failed',
+        dedupeKey: `failed:${runId}`,
+        detail: { ...detail, reason: 'internal error', errorCode: 'InternalServerError' },
+      })
+      .catch(() => undefined);
     throw error;
   }
 }

@@ -34,7 +34,12 @@ export function alertView(rec: AlertRecord<StoredAlertBody>): Record<string, unk
         description: b.rule.description,
       },
       context: {
-        condition: { windowSize: secondsToIsoDuration(b.rule.windowSizeInSeconds), allOf: b.criteria, windowStartTime: b.windowStart, windowEndTime: b.windowEnd },
+        condition: {
+          windowSize: secondsToIsoDuration(b.rule.windowSizeInSeconds),
+          allOf: b.criteria,
+          windowStartTime: b.windowStart,
+          windowEndTime: b.windowEnd,
+        },
         ...(b.resolvedCriteria ? { resolvedCondition: { allOf: b.resolvedCriteria } } : {}),
       },
       netwatcher: { alertId: rec.id, notifications: rec.notifications },

@@ -26,20 +26,47 @@ test('operators; a missing value never meets a threshold', () => {
 
 const h = (name: string, rg: string, hostname: string | null, sub = 's1'): HostInfo => {
   const id = `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${name}`;
-  return { key: id.toLowerCase(), id, name, resourceGroup: rg, subscriptionId: sub, location: 'l', vmId: 'g', hostname };
+  return {
+    key: id.toLowerCase(),
+    id,
+    name,
+    resourceGroup: rg,
+    subscriptionId: sub,
+    location: 'l',
+    vmId: 'g',
+    hostname,
+  };
 };
 
 test('scopes: a VM, a resource group, a subscription', () => {
   const hosts = [h('a', 'rg1', 'ha'), h('b', 'rg1', 'hb'), h('c', 'rg2', 'hc'), h('d', 'rg1', 'hd', 's2')];
-  assert.deepEqual(hostsInScope(hosts, hosts[0]!.id.toUpperCase()).map((x) => x.name), ['a']);
-  assert.deepEqual(hostsInScope(hosts, '/subscriptions/S1/resourceGroups/RG1').map((x) => x.name), ['a', 'b']);
-  assert.deepEqual(hostsInScope(hosts, '/subscriptions/s1').map((x) => x.name), ['a', 'b', 'c']);
+  assert.deepEqual(
+    hostsInScope(hosts, hosts[0]!.id.toUpperCase()).map((x) => x.name),
+    ['a'],
+  );
+  assert.deepEqual(
+    hostsInScope(hosts, '/subscriptions/S1/resourceGroups/RG1').map((x) => x.name),
+    ['a', 'b'],
+  );
+  assert.deepEqual(
+    hostsInScope(hosts, '/subscriptions/s1').map((x) => x.name),
+    ['a', 'b', 'c'],
+  );
 });
 
 test('host references: ids case-insensitively, names, host names, instance ports; ambiguity is never a guess', () => {
-  const hosts = [h('web1', 'rg1', 'web1.example'), h('web2', 'rg1', 'shared'), h('web2', 'rg2', 'shared2'), h('db', 'rg1', 'shared')];
+  const hosts = [
+    h('web1', 'rg1', 'web1.example'),
+    h('web2', 'rg1', 'shared'),
+    h('web2', 'rg2', 'shared2'),
+    h('db', 'rg1', 'shared'),
+  ];
   assert.equal(resolveHostReference(hosts, hosts[0]!.id.toLowerCase()).kind, 'found');
-  assert.equal(resolveHostReference(hosts, '/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/nope').kind, 'unknown');
+  assert.equal(
+    resolveHostReference(hosts, '/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/nope')
+      .kind,
+    'unknown',
+  );
   const byName = resolveHostReference(hosts, 'WEB1:9100');
   assert.equal(byName.kind === 'found' && byName.host.name, 'web1');
   const byHostname = resolveHostReference(hosts, 'web1.example:9100');

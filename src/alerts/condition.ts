@@ -1,7 +1,12 @@
 import type { MetricAggregation, MetricAlertOperator } from '../model/index.js';
 
 /** What a window of samples holds for one metric of one host. */
-export interface WindowStats { total: number; count: number; minimum: number; maximum: number }
+export interface WindowStats {
+  total: number;
+  count: number;
+  minimum: number;
+  maximum: number;
+}
 
 /**
  * A window's value under an aggregation, or null when the host sent nothing in it (Azure does not
@@ -11,11 +16,16 @@ export interface WindowStats { total: number; count: number; minimum: number; ma
 export function aggregateWindow(aggregation: MetricAggregation, stats: WindowStats | undefined): number | null {
   if (!stats || stats.count === 0) return null;
   switch (aggregation) {
-    case 'Total': return stats.total;
-    case 'Count': return stats.count;
-    case 'Average': return stats.total / stats.count;
-    case 'Minimum': return stats.minimum;
-    case 'Maximum': return stats.maximum;
+    case 'Total':
+      return stats.total;
+    case 'Count':
+      return stats.count;
+    case 'Average':
+      return stats.total / stats.count;
+    case 'Minimum':
+      return stats.minimum;
+    case 'Maximum':
+      return stats.maximum;
   }
 }
 
@@ -26,10 +36,15 @@ export function aggregateWindow(aggregation: MetricAggregation, stats: WindowSta
 export function meetsThreshold(operator: MetricAlertOperator, value: number | null, threshold: number): boolean {
   if (value === null) return false;
   switch (operator) {
-    case 'GreaterThan': return value > threshold;
-    case 'GreaterThanOrEqual': return value >= threshold;
-    case 'LessThan': return value < threshold;
-    case 'LessThanOrEqual': return value <= threshold;
-    case 'Equals': return value === threshold;
+    case 'GreaterThan':
+      return value > threshold;
+    case 'GreaterThanOrEqual':
+      return value >= threshold;
+    case 'LessThan':
+      return value < threshold;
+    case 'LessThanOrEqual':
+      return value <= threshold;
+    case 'Equals':
+      return value === threshold;
   }
 }

@@ -6,7 +6,14 @@ import type { AlertsTelemetry } from './telemetry.js';
 import type { WebhookDeliveryOptions, WebhookDeliveryResult } from './webhook.js';
 
 /** A network watcher, as alert-triggered captures need it. */
-export interface WatcherRef { key: string; id: string; name: string; resourceGroup: string; subscriptionId: string; location: string }
+export interface WatcherRef {
+  key: string;
+  id: string;
+  name: string;
+  resourceGroup: string;
+  subscriptionId: string;
+  location: string;
+}
 
 /** A packet capture, as alert-triggered captures need it. */
 export interface CaptureSummary {
@@ -34,7 +41,12 @@ export interface CaptureOperations {
   /** One capture by key, or null when it is gone. */
   getCapture(captureKey: string): Promise<CaptureSummary | null>;
   /** Starts a capture exactly as a PUT would (same checks and errors). */
-  createCapture(watcher: WatcherRef, name: string, request: PacketCaptureCreateRequest, baseUrl: string): Promise<CaptureSummary>;
+  createCapture(
+    watcher: WatcherRef,
+    name: string,
+    request: PacketCaptureCreateRequest,
+    baseUrl: string,
+  ): Promise<CaptureSummary>;
   /** Deletes a capture, keeping its files. */
   deleteCapture(captureKey: string): Promise<void>;
   /** The queryStatus document of a capture, or null when it is gone. */

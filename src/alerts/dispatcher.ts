@@ -46,7 +46,15 @@ export class NotificationDispatcher {
     for (const action of rule.properties.actions) {
       const group = await this.actx.store.getResource<ActionGroupBody>(armIdKey(action.actionGroupId));
       if (!group || !group.body.properties.enabled) {
-        skipped.push({ ...base, at: new Date().toISOString(), actionGroupId: action.actionGroupId, receiver: '', schema: 'AzureMonitorMetricAlert', outcome: 'Skipped', error: group ? 'the action group is disabled' : 'the action group no longer exists' });
+        skipped.push({
+          ...base,
+          at: new Date().toISOString(),
+          actionGroupId: action.actionGroupId,
+          receiver: '',
+          schema: 'AzureMonitorMetricAlert',
+          outcome: 'Skipped',
+          error: group ? 'the action group is disabled' : 'the action group no longer exists',
+        });
         continue;
       }
       const customProperties = Object.keys(action.webHookProperties).length > 0 ? action.webHookProperties : null;
@@ -59,14 +67,45 @@ export class NotificationDispatcher {
         let unreachable: string | undefined;
         // This server's own alert-capture endpoint is called in-process: its URL needs no key.
         const delivery = this.actx.deliverToOwnEndpoint?.(url, payload) ?? null;
-        deliveries.push((delivery ?? deliverWebhook(url, payload, { ...this.actx.webhook, signal: this.abort.signal, onUnreachable: (d) => { unreachable = d; } })).then((r) => {
-          this.actx.telemetry.notifications.inc({ outcome: r.outcome });
-          if (r.outcome === 'Failed') {
-            // The URL may carry a key (an alert-capture URL): only its redacted form is logged.
-            this.actx.logger.warn({ alert: notice.alertId, receiver: receiver.name, url: redactUrl(url), httpStatus: r.httpStatus, error: r.error, reason: unreachable }, 'alert webhook delivery failed');
-          }
-          return { at: new Date().toISOString(), monitorCondition: notice.monitorCondition, actionGroupId: group.id, receiver: receiver.name, schema, outcome: r.outcome, attempts: r.attempts, httpStatus: r.httpStatus, error: r.error };
-        }));
+        deliveries.push(
+          (
+            delivery ??
+            deliverWebhook(url, payload, {
+              ...this.actx.webhook,
+              signal: this.abort.signal,
+              onUnreachable: (d) => {
+                unreachable = d;
+              },
+            })
+          ).then((r) => {
+            this.actx.telemetry.notifications.inc({ outcome: r.outcome });
+            if (r.outcome === 'Failed') {
+              // The URL may carry a key (an alert-capture URL): only its redacted form is logged.
+              this.actx.logger.warn(
+                {
+                  alert: notice.alertId,
+                  receiver: receiver.name,
+                  url: redactUrl(url),
+                  httpStatus: r.httpStatus,
+                  error: r.error,
+                  reason: unreachable,
+                },
+                'alert webhook delivery failed',
+              );
+            }
+            return {
+              at: new Date().toISOString(),
+              monitorCondition: notice.monitorCondition,
+              actionGroupId: group.id,
+              receiver: receiver.name,
+              schema,
+              outcome: r.outcome,
+              attempts: r.attempts,
+              httpStatus: r.httpStatus,
+              error: r.error,
+            };
+          }),
+        );
       }
     }
     const records = [...skipped, ...(await Promise.all(deliveries))];

@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidDurationError, isoDurationToSeconds, parseDurationToSeconds, secondsToIsoDuration } from './durations.js';
+import {
+  InvalidDurationError,
+  isoDurationToSeconds,
+  parseDurationToSeconds,
+  secondsToIsoDuration,
+} from './durations.js';
 
 test('ISO 8601 durations both ways', () => {
   assert.equal(isoDurationToSeconds('PT5M'), 300);
@@ -11,7 +16,8 @@ test('ISO 8601 durations both ways', () => {
   assert.equal(secondsToIsoDuration(90), 'PT1M30S');
   assert.equal(secondsToIsoDuration(86400), 'P1D');
   assert.equal(secondsToIsoDuration(5), 'PT5S');
-  for (const bad of ['', 'P', 'PT', '5m', 'PT5X', 'P1W']) assert.throws(() => isoDurationToSeconds(bad), InvalidDurationError, bad);
+  for (const bad of ['', 'P', 'PT', '5m', 'PT5X', 'P1W'])
+    assert.throws(() => isoDurationToSeconds(bad), InvalidDurationError, bad);
 });
 
 test("az's short periods and ISO", () => {
@@ -20,5 +26,6 @@ test("az's short periods and ISO", () => {
   assert.equal(parseDurationToSeconds('2h'), 7200);
   assert.equal(parseDurationToSeconds('1d'), 86400);
   assert.equal(parseDurationToSeconds('PT1M'), 60);
-  for (const bad of ['0s', 'm', '5 minutes', '-1s']) assert.throws(() => parseDurationToSeconds(bad), InvalidDurationError, bad);
+  for (const bad of ['0s', 'm', '5 minutes', '-1s'])
+    assert.throws(() => parseDurationToSeconds(bad), InvalidDurationError, bad);
 });

@@ -26,9 +26,12 @@ export function isoDurationToSeconds(text: string): number {
 export function secondsToIsoDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds <= 0) throw new InvalidDurationError(String(seconds));
   let rest = seconds;
-  const days = Math.floor(rest / 86400); rest -= days * 86400;
-  const hours = Math.floor(rest / 3600); rest -= hours * 3600;
-  const minutes = Math.floor(rest / 60); rest -= minutes * 60;
+  const days = Math.floor(rest / 86400);
+  rest -= days * 86400;
+  const hours = Math.floor(rest / 3600);
+  rest -= hours * 3600;
+  const minutes = Math.floor(rest / 60);
+  rest -= minutes * 60;
   const secs = Math.round(rest * 1000) / 1000;
   let time = '';
   if (hours) time += `${hours}H`;

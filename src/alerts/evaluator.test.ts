@@ -16,7 +16,16 @@ import { createServerTelemetry } from './telemetry.js';
 const SUB = '00000000-0000-0000-0000-000000000000';
 const vm = (name: string): HostInfo => {
   const id = `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/${name}`;
-  return { key: id.toLowerCase(), id, name, resourceGroup: 'rg1', subscriptionId: SUB, location: 'westcentralus', vmId: `guid-${name}`, hostname: name };
+  return {
+    key: id.toLowerCase(),
+    id,
+    name,
+    resourceGroup: 'rg1',
+    subscriptionId: SUB,
+    location: 'westcentralus',
+    vmId: `guid-${name}`,
+    hostname: name,
+  };
 };
 
 describe('metric alert evaluation (PGlite store, real webhook receiver)', () => {
@@ -34,14 +43,26 @@ describe('metric alert evaluation (PGlite store, real webhook receiver)', () => 
     store = new Store(db);
     receiver = createServer((req, res) => {
       let body = '';
-      req.on('data', (c: Buffer) => { body += c.toString(); });
-      req.on('end', () => { received.push({ path: req.url, ...JSON.parse(body) }); res.writeHead(200).end(); });
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on('end', () => {
+        received.push({ path: req.url, ...JSON.parse(body) });
+        res.writeHead(200).end();
+      });
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
     actx = {
-      store, logger: createLogger({ name: 'test', level: 'silent' }), listHosts: async () => hosts, baseUrl: () => 'http://nw.test',
-      telemetry: createServerTelemetry({ agentsConnected: () => 0, captureTotals: async () => [], hostTotals: () => new Map() }),
+      store,
+      logger: createLogger({ name: 'test', level: 'silent' }),
+      listHosts: async () => hosts,
+      baseUrl: () => 'http://nw.test',
+      telemetry: createServerTelemetry({
+        agentsConnected: () => 0,
+        captureTotals: async () => [],
+        hostTotals: () => new Map(),
+      }),
       webhook: { retryDelaysInMs: [] },
     };
   });
@@ -51,22 +72,68 @@ describe('metric alert evaluation (PGlite store, real webhook receiver)', () => 
     await db.close();
   });
 
-  test('fires once over the threshold, resolves after three quiet evaluations, notifies in each receiver\'s schema', async () => {
-    const ag = await putActionGroup(actx, SUB, 'rg1', 'ag', actionGroupPutSchema.parse({ location: 'Global', properties: { groupShortName: 'ag', enabled: true, webhookReceivers: [
-      { name: 'common', serviceUri: `${hookUrl}/common`, useCommonAlertSchema: true },
-      { name: 'old', serviceUri: `${hookUrl}/old`, useCommonAlertSchema: false },
-    ] } }));
+  test("fires once over the threshold, resolves after three quiet evaluations, notifies in each receiver's schema", async () => {
+    const ag = await putActionGroup(
+      actx,
+      SUB,
+      'rg1',
+      'ag',
+      actionGroupPutSchema.parse({
+        location: 'Global',
+        properties: {
+          groupShortName: 'ag',
+          enabled: true,
+          webhookReceivers: [
+            { name: 'common', serviceUri: `${hookUrl}/common`, useCommonAlertSchema: true },
+            { name: 'old', serviceUri: `${hookUrl}/old`, useCommonAlertSchema: false },
+          ],
+        },
+      }),
+    );
     const t0 = new Date('2026-01-01T00:00:10Z');
-    const { record: rule } = await putMetricAlert(actx, SUB, 'rg1', 'TCP_Segments_Sent_Exceeded', metricAlertPutSchema.parse({ location: 'global', properties: {
-      severity: 3, enabled: true, scopes: [hosts[0]!.id], evaluationFrequency: 'PT1S', windowSize: 'PT5S', description: 'too many',
-      criteria: { allOf: [{ name: 'c0', metricName: 'TCP Segments Sent', operator: 'GreaterThan', threshold: 100, timeAggregation: 'Total' }] },
-      actions: [{ actionGroupId: ag.record.id, webHookProperties: { team: 'net' } }],
-    } }), t0);
+    const { record: rule } = await putMetricAlert(
+      actx,
+      SUB,
+      'rg1',
+      'TCP_Segments_Sent_Exceeded',
+      metricAlertPutSchema.parse({
+        location: 'global',
+        properties: {
+          severity: 3,
+          enabled: true,
+          scopes: [hosts[0]!.id],
+          evaluationFrequency: 'PT1S',
+          windowSize: 'PT5S',
+          description: 'too many',
+          criteria: {
+            allOf: [
+              {
+                name: 'c0',
+                metricName: 'TCP Segments Sent',
+                operator: 'GreaterThan',
+                threshold: 100,
+                timeAggregation: 'Total',
+              },
+            ],
+          },
+          actions: [{ actionGroupId: ag.record.id, webHookProperties: { team: 'net' } }],
+        },
+      }),
+      t0,
+    );
     // vma sends 30 segments a second for 5 s (150 in the window); vmb, outside the scope, far more.
     const samples = [];
     for (let i = 0; i < 5; i++) {
-      samples.push({ vmKey: hosts[0]!.key, at: new Date(t0.getTime() - i * 1000), metrics: { 'TCP Segments Sent': 30 } });
-      samples.push({ vmKey: hosts[1]!.key, at: new Date(t0.getTime() - i * 1000), metrics: { 'TCP Segments Sent': 1000 } });
+      samples.push({
+        vmKey: hosts[0]!.key,
+        at: new Date(t0.getTime() - i * 1000),
+        metrics: { 'TCP Segments Sent': 30 },
+      });
+      samples.push({
+        vmKey: hosts[1]!.key,
+        at: new Date(t0.getTime() - i * 1000),
+        metrics: { 'TCP Segments Sent': 1000 },
+      });
     }
     await store.insertMetricSamples(samples);
     const dispatcher = new NotificationDispatcher(actx);
@@ -86,7 +153,11 @@ describe('metric alert evaluation (PGlite store, real webhook receiver)', () => 
 
     // The window empties at t0+5s; three evaluations without data resolve it.
     for (const s of [6, 7]) await evaluator.evaluateRule(rule.key, new Date(t0.getTime() + s * 1000));
-    assert.equal((await store.listAlerts({ subscriptionId: SUB }))[0]!.monitorCondition, 'Fired', 'two quiet evaluations are not enough');
+    assert.equal(
+      (await store.listAlerts({ subscriptionId: SUB }))[0]!.monitorCondition,
+      'Fired',
+      'two quiet evaluations are not enough',
+    );
     await evaluator.evaluateRule(rule.key, new Date(t0.getTime() + 8000));
     await dispatcher.close();
     alerts = await store.listAlerts<StoredAlertBody>({ subscriptionId: SUB });
@@ -115,13 +186,43 @@ describe('metric alert evaluation (PGlite store, real webhook receiver)', () => 
   });
 
   test('rules are checked like Azure checks them', async () => {
-    const base = { severity: 2, enabled: true, scopes: [hosts[0]!.id], evaluationFrequency: 'PT1M', windowSize: 'PT5M', criteria: { allOf: [{ metricName: 'TCP Segments Sent', operator: 'GreaterThan', threshold: 1, timeAggregation: 'Total' }] } };
-    const put = (p: Record<string, unknown>) => putMetricAlert(actx, SUB, 'rg1', 'bad', metricAlertPutSchema.parse({ properties: { ...base, ...p } }));
+    const base = {
+      severity: 2,
+      enabled: true,
+      scopes: [hosts[0]!.id],
+      evaluationFrequency: 'PT1M',
+      windowSize: 'PT5M',
+      criteria: {
+        allOf: [{ metricName: 'TCP Segments Sent', operator: 'GreaterThan', threshold: 1, timeAggregation: 'Total' }],
+      },
+    };
+    const put = (p: Record<string, unknown>) =>
+      putMetricAlert(actx, SUB, 'rg1', 'bad', metricAlertPutSchema.parse({ properties: { ...base, ...p } }));
     await assert.rejects(put({ windowSize: 'PT30S' }), /windowSize/);
-    await assert.rejects(put({ scopes: [`/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/ghost`] }), /not found/);
-    await assert.rejects(put({ scopes: ['/subscriptions/x/resourceGroups/rg1/providers/Microsoft.Network/networkWatchers/n'] }), /scopes\[0\]/);
-    await assert.rejects(put({ criteria: { allOf: [{ metricName: 'Percentage CPU', operator: 'GreaterThan', threshold: 1, timeAggregation: 'Average' }] } }), /not a host metric/);
-    await assert.rejects(put({ actions: [{ actionGroupId: `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Insights/actionGroups/none` }] }), /names no action group/);
+    await assert.rejects(
+      put({ scopes: [`/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/ghost`] }),
+      /not found/,
+    );
+    await assert.rejects(
+      put({ scopes: ['/subscriptions/x/resourceGroups/rg1/providers/Microsoft.Network/networkWatchers/n'] }),
+      /scopes\[0\]/,
+    );
+    await assert.rejects(
+      put({
+        criteria: {
+          allOf: [{ metricName: 'Percentage CPU', operator: 'GreaterThan', threshold: 1, timeAggregation: 'Average' }],
+        },
+      }),
+      /not a host metric/,
+    );
+    await assert.rejects(
+      put({
+        actions: [
+          { actionGroupId: `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Insights/actionGroups/none` },
+        ],
+      }),
+      /names no action group/,
+    );
     assert.throws(() => metricAlertPutSchema.parse({ properties: { ...base, evaluationFrequency: '5m' } }));
   });
 });

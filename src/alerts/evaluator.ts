@@ -50,7 +50,11 @@ export class MetricAlertEvaluator {
   private running: Promise<void> = Promise.resolve();
   private closed = false;
 
-  constructor(private readonly actx: AlertsContext, private readonly dispatcher: NotificationDispatcher, private readonly tickInMs = EVALUATOR_TICK_IN_MS) {}
+  constructor(
+    private readonly actx: AlertsContext,
+    private readonly dispatcher: NotificationDispatcher,
+    private readonly tickInMs = EVALUATOR_TICK_IN_MS,
+  ) {}
 
   /** Starts evaluating. */
   start(): void {
@@ -95,19 +99,36 @@ export class MetricAlertEvaluator {
     const hosts = await this.actx.listHosts();
     const targets = [...new Map(p.scopes.flatMap((s) => hostsInScope(hosts, s)).map((h) => [h.key, h])).values()];
     const keys = targets.map((t) => t.key);
-    const stats = await Promise.all(p.criteria.allOf.map((c) => this.actx.store.aggregateMetricWindow(keys, c.metricName, windowStart, now)));
+    const stats = await Promise.all(
+      p.criteria.allOf.map((c) => this.actx.store.aggregateMetricWindow(keys, c.metricName, windowStart, now)),
+    );
     const states = await this.actx.store.getAlertTargetStates<AlertTargetState>(rule.key);
 
     for (const host of targets) {
       const values = p.criteria.allOf.map((c, i) => aggregateWindow(c.timeAggregation, stats[i]!.get(host.key)));
       const met = p.criteria.allOf.every((c, i) => meetsThreshold(c.operator, values[i]!, c.threshold));
-      const previous = states.get(host.key) ?? { alertId: null, healthyEvaluations: 0, lastValues: [], lastEvaluatedAt: '' };
+      const previous = states.get(host.key) ?? {
+        alertId: null,
+        healthyEvaluations: 0,
+        lastValues: [],
+        lastEvaluatedAt: '',
+      };
       const criteria: NoticeCriterion[] = p.criteria.allOf.map((c, i) => ({
-        name: c.name, metricName: c.metricName, metricNamespace: c.metricNamespace, operator: c.operator, threshold: c.threshold, timeAggregation: c.timeAggregation, metricValue: values[i]!,
+        name: c.name,
+        metricName: c.metricName,
+        metricNamespace: c.metricNamespace,
+        operator: c.operator,
+        threshold: c.threshold,
+        timeAggregation: c.timeAggregation,
+        metricValue: values[i]!,
       }));
       let next: AlertTargetState = { ...previous, lastValues: values, lastEvaluatedAt: now.toISOString() };
       if (met && !previous.alertId) {
-        next = { ...next, alertId: await this.fire(rule, host, criteria, windowStart, now, targets.length), healthyEvaluations: 0 };
+        next = {
+          ...next,
+          alertId: await this.fire(rule, host, criteria, windowStart, now, targets.length),
+          healthyEvaluations: 0,
+        };
       } else if (met) {
         next = { ...next, healthyEvaluations: 0 };
       } else if (previous.alertId) {
@@ -126,36 +147,103 @@ export class MetricAlertEvaluator {
     }
   }
 
-  private notice(rule: ResourceRecord<MetricAlertBody>, alertId: string, body: StoredAlertBody, condition: 'Fired' | 'Resolved', firedAt: Date, resolvedAt: Date | null, criteria: NoticeCriterion[], windowStart: Date, windowEnd: Date): AlertNotice {
+  private notice(
+    rule: ResourceRecord<MetricAlertBody>,
+    alertId: string,
+    body: StoredAlertBody,
+    condition: 'Fired' | 'Resolved',
+    firedAt: Date,
+    resolvedAt: Date | null,
+    criteria: NoticeCriterion[],
+    windowStart: Date,
+    windowEnd: Date,
+  ): AlertNotice {
     return {
-      alertId, subscriptionId: rule.subscriptionId, rule: body.rule, criteria, host: body.host, monitorCondition: condition, firedAt, resolvedAt,
-      windowStart, windowEnd, customProperties: null, baseUrl: this.actx.baseUrl(),
+      alertId,
+      subscriptionId: rule.subscriptionId,
+      rule: body.rule,
+      criteria,
+      host: body.host,
+      monitorCondition: condition,
+      firedAt,
+      resolvedAt,
+      windowStart,
+      windowEnd,
+      customProperties: null,
+      baseUrl: this.actx.baseUrl(),
     };
   }
 
-  private async fire(rule: ResourceRecord<MetricAlertBody>, host: HostInfo, criteria: NoticeCriterion[], windowStart: Date, now: Date, scopeCount: number): Promise<string> {
+  private async fire(
+    rule: ResourceRecord<MetricAlertBody>,
+    host: HostInfo,
+    criteria: NoticeCriterion[],
+    windowStart: Date,
+    now: Date,
+    scopeCount: number,
+  ): Promise<string> {
     const alertId = randomUUID();
     const p = rule.body.properties;
     const body: StoredAlertBody = {
-      rule: { id: rule.id, name: rule.name, resourceGroup: rule.resourceGroup, description: p.description, severity: p.severity, windowSizeInSeconds: ruleTiming(rule.body).windowSizeInSeconds, scopeCount },
-      host, criteria, resolvedCriteria: null, windowStart: windowStart.toISOString(), windowEnd: now.toISOString(), severity: p.severity,
+      rule: {
+        id: rule.id,
+        name: rule.name,
+        resourceGroup: rule.resourceGroup,
+        description: p.description,
+        severity: p.severity,
+        windowSizeInSeconds: ruleTiming(rule.body).windowSizeInSeconds,
+        scopeCount,
+      },
+      host,
+      criteria,
+      resolvedCriteria: null,
+      windowStart: windowStart.toISOString(),
+      windowEnd: now.toISOString(),
+      severity: p.severity,
     };
-    await this.actx.store.insertAlert<StoredAlertBody>({ id: alertId, subscriptionId: rule.subscriptionId, ruleKey: rule.key, targetKey: host.key, monitorCondition: 'Fired', firedAt: now, resolvedAt: null, body });
+    await this.actx.store.insertAlert<StoredAlertBody>({
+      id: alertId,
+      subscriptionId: rule.subscriptionId,
+      ruleKey: rule.key,
+      targetKey: host.key,
+      monitorCondition: 'Fired',
+      firedAt: now,
+      resolvedAt: null,
+      body,
+    });
     this.actx.telemetry.transitions.inc({ monitor_condition: 'Fired' });
-    this.actx.logger.info({ rule: rule.id, target: host.id, alert: alertId, values: criteria.map((c) => c.metricValue) }, 'metric alert fired');
-    this.dispatcher.dispatch(rule.body, this.notice(rule, alertId, body, 'Fired', now, null, criteria, windowStart, now));
+    this.actx.logger.info(
+      { rule: rule.id, target: host.id, alert: alertId, values: criteria.map((c) => c.metricValue) },
+      'metric alert fired',
+    );
+    this.dispatcher.dispatch(
+      rule.body,
+      this.notice(rule, alertId, body, 'Fired', now, null, criteria, windowStart, now),
+    );
     return alertId;
   }
 
-  private async resolve(rule: ResourceRecord<MetricAlertBody>, alertId: string, criteria: NoticeCriterion[], now: Date): Promise<void> {
+  private async resolve(
+    rule: ResourceRecord<MetricAlertBody>,
+    alertId: string,
+    criteria: NoticeCriterion[],
+    now: Date,
+  ): Promise<void> {
     const alert = await this.actx.store.getAlert<StoredAlertBody>(alertId);
     if (!alert) return;
     const body = { ...alert.body, resolvedCriteria: criteria };
-    await this.actx.store.updateAlert<StoredAlertBody>(alertId, { monitorCondition: 'Resolved', resolvedAt: now, body });
+    await this.actx.store.updateAlert<StoredAlertBody>(alertId, {
+      monitorCondition: 'Resolved',
+      resolvedAt: now,
+      body,
+    });
     this.actx.telemetry.transitions.inc({ monitor_condition: 'Resolved' });
     this.actx.logger.info({ rule: rule.id, alert: alertId }, 'metric alert resolved');
     const windowStart = new Date(now.getTime() - body.rule.windowSizeInSeconds * 1000);
-    this.dispatcher.dispatch(rule.body, this.notice(rule, alertId, body, 'Resolved', alert.firedAt, now, criteria, windowStart, now));
+    this.dispatcher.dispatch(
+      rule.body,
+      this.notice(rule, alertId, body, 'Resolved', alert.firedAt, now, criteria, windowStart, now),
+    );
   }
 
   /** Stops the schedule and waits for the evaluation under way. */

@@ -10,11 +10,22 @@ import { resolveHostReference, type HostInfo } from './hosts.js';
 const host = (name: string, hostname: unknown): HostInfo => ({
   key: `/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/${name}`,
   id: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/${name}`,
-  name, resourceGroup: 'rg', subscriptionId: 's', location: 'westus', vmId: name, hostname: hostname as string | null,
+  name,
+  resourceGroup: 'rg',
+  subscriptionId: 's',
+  location: 'westus',
+  vmId: name,
+  hostname: hostname as string | null,
 });
 
-test('a malformed host name of one host breaks no other host\'s lookup', () => {
-  const hosts = [host('evil1', 42), host('evil2', { toLowerCase: 1 }), host('evil3', ''), host('web1', 'web1.example'), host('db1', null)];
+test("a malformed host name of one host breaks no other host's lookup", () => {
+  const hosts = [
+    host('evil1', 42),
+    host('evil2', { toLowerCase: 1 }),
+    host('evil3', ''),
+    host('web1', 'web1.example'),
+    host('db1', null),
+  ];
   const found = resolveHostReference(hosts, 'web1.example:9100');
   assert.equal(found.kind, 'found');
   assert.equal(found.kind === 'found' && found.host.name, 'web1');

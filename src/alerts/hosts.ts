@@ -26,8 +26,16 @@ export function hostsInScope(hosts: readonly HostInfo[], scope: string): HostInf
   if (parts.length === 2 && parts[0]!.toLowerCase() === 'subscriptions') {
     return hosts.filter((h) => h.subscriptionId.toLowerCase() === parts[1]!.toLowerCase());
   }
-  if (parts.length === 4 && parts[0]!.toLowerCase() === 'subscriptions' && parts[2]!.toLowerCase() === 'resourcegroups') {
-    return hosts.filter((h) => h.subscriptionId.toLowerCase() === parts[1]!.toLowerCase() && h.resourceGroup.toLowerCase() === parts[3]!.toLowerCase());
+  if (
+    parts.length === 4 &&
+    parts[0]!.toLowerCase() === 'subscriptions' &&
+    parts[2]!.toLowerCase() === 'resourcegroups'
+  ) {
+    return hosts.filter(
+      (h) =>
+        h.subscriptionId.toLowerCase() === parts[1]!.toLowerCase() &&
+        h.resourceGroup.toLowerCase() === parts[3]!.toLowerCase(),
+    );
   }
   const key = armIdKey(scope);
   return hosts.filter((h) => h.key === key);
@@ -40,7 +48,12 @@ export function isValidScope(scope: string): boolean {
   if (parts.length === 2) return true;
   if (parts.length === 4) return parts[2]!.toLowerCase() === 'resourcegroups' && parts[3] !== '';
   const ref = parseArmId(scope);
-  return ref !== null && ref.provider.toLowerCase() === 'microsoft.compute' && ref.types.length === 1 && ref.types[0]!.toLowerCase() === 'virtualmachines';
+  return (
+    ref !== null &&
+    ref.provider.toLowerCase() === 'microsoft.compute' &&
+    ref.types.length === 1 &&
+    ref.types[0]!.toLowerCase() === 'virtualmachines'
+  );
 }
 
 /** How a reference to a host resolved. */
@@ -63,10 +76,16 @@ export function resolveHostReference(hosts: readonly HostInfo[], reference: stri
     return host ? { kind: 'found', host } : { kind: 'unknown', reference: ref };
   }
   // `host:port`, `[v6]:port`; a bare IPv6 address has several colons and no brackets.
-  const bare = ref.replace(/^\[([^\]]+)\](?::\d+)?$/, '$1').replace(/^([^:]+):\d+$/, '$1').toLowerCase();
+  const bare = ref
+    .replace(/^\[([^\]]+)\](?::\d+)?$/, '$1')
+    .replace(/^([^:]+):\d+$/, '$1')
+    .toLowerCase();
   for (const field of ['name', 'hostname'] as const) {
     // A value stored before host names were validated may be anything: it matches nothing, and breaks no one else's lookup.
-    const matches = hosts.filter((h) => { const v: unknown = h[field]; return typeof v === 'string' && v !== '' && v.toLowerCase() === bare; });
+    const matches = hosts.filter((h) => {
+      const v: unknown = h[field];
+      return typeof v === 'string' && v !== '' && v.toLowerCase() === bare;
+    });
     if (matches.length === 1) return { kind: 'found', host: matches[0]! };
     if (matches.length > 1) return { kind: 'ambiguous', reference: ref, candidates: matches.map((h) => h.id) };
   }

@@ -4,28 +4,103 @@
 // server hands it what it needs (see context.ts). See docs/metrics.md and docs/alerts.md.
 
 export { HOST_METRICS, HOST_METRIC_NAMESPACE, findHostMetric, type HostMetricDefinition } from './host-metrics.js';
-export { readHostCounters, hostMetricDeltas, parseNetSnmp, parseNetSnmp6, parseNetDev, ProcFormatError, type HostCounterSnapshot, type InterfaceCounters, type SnmpCounters } from './proc-net.js';
-export { isoDurationToSeconds, secondsToIsoDuration, parseDurationToSeconds, InvalidDurationError } from './durations.js';
+export {
+  readHostCounters,
+  hostMetricDeltas,
+  parseNetSnmp,
+  parseNetSnmp6,
+  parseNetDev,
+  ProcFormatError,
+  type HostCounterSnapshot,
+  type InterfaceCounters,
+  type SnmpCounters,
+} from './proc-net.js';
+export {
+  isoDurationToSeconds,
+  secondsToIsoDuration,
+  parseDurationToSeconds,
+  InvalidDurationError,
+} from './durations.js';
 export type { HostInfo, HostResolution } from './hosts.js';
 export { hostsInScope, resolveHostReference } from './hosts.js';
 export type { AlertsContext, CaptureOperations, CaptureSummary, WatcherRef } from './context.js';
 export { MetricStore, METRIC_STORE_DEFAULTS, sanitizeMetricValues, type MetricStoreOptions } from './metric-store.js';
-export { queryHostMetrics, hostMetricDefinitions, parseTimespan, type MetricsQueryParameters } from './metrics-query.js';
+export {
+  queryHostMetrics,
+  hostMetricDefinitions,
+  parseTimespan,
+  type MetricsQueryParameters,
+} from './metrics-query.js';
 export { putActionGroup, getActionGroup, actionGroupId, type ActionGroupBody } from './action-groups.js';
-export { putMetricAlert, getMetricAlert, deleteMetricAlert, metricAlertId, ruleTiming, METRIC_ALERT_LIMITS, type MetricAlertBody, type StoredCriterion } from './metric-alerts.js';
+export {
+  putMetricAlert,
+  getMetricAlert,
+  deleteMetricAlert,
+  metricAlertId,
+  ruleTiming,
+  METRIC_ALERT_LIMITS,
+  type MetricAlertBody,
+  type StoredCriterion,
+} from './metric-alerts.js';
 export { aggregateWindow, meetsThreshold, type WindowStats } from './condition.js';
-export { MetricAlertEvaluator, HEALTHY_EVALUATIONS_TO_RESOLVE, type AlertTargetState, type StoredAlertBody } from './evaluator.js';
+export {
+  MetricAlertEvaluator,
+  HEALTHY_EVALUATIONS_TO_RESOLVE,
+  type AlertTargetState,
+  type StoredAlertBody,
+} from './evaluator.js';
 export { NotificationDispatcher, type NotificationRecord } from './dispatcher.js';
 export { alertView } from './alerts-view.js';
-export { buildCommonAlertPayload, buildMetricAlertPayload, alertResourceId, type AlertNotice, type NoticeCriterion } from './payloads.js';
-export { parseAlertPayload, AlertPayloadError, type AlertPayloadSchema, type IncomingAlert, type ParsedAlertPayload } from './payload-parse.js';
-export { deliverWebhook, isRetryableStatus, DEFAULT_WEBHOOK_RETRY_DELAYS_IN_MS, type WebhookDeliveryOptions, type WebhookDeliveryResult, type WebhookFetch } from './webhook.js';
 export {
-  putAlertCapture, getAlertCapture, regenerateAlertCaptureKey, triggerAlertCapture, alertCaptureView, alertCaptureId, alertCaptureEndpoint, keyMatches,
-  ALERT_PAYLOAD_MAX_BYTES, ALERT_CAPTURE_PATH_PREFIX, ALERT_CAPTURE_PROVIDER, FINISHED_RUN_STATES,
-  type AlertCaptureBody, type AlertCaptureRunDetail, type AlertCaptureRunState, type TriggerAnswer, type TriggerOutcome, type TriggerRequest,
+  buildCommonAlertPayload,
+  buildMetricAlertPayload,
+  alertResourceId,
+  type AlertNotice,
+  type NoticeCriterion,
+} from './payloads.js';
+export {
+  parseAlertPayload,
+  AlertPayloadError,
+  type AlertPayloadSchema,
+  type IncomingAlert,
+  type ParsedAlertPayload,
+} from './payload-parse.js';
+export {
+  deliverWebhook,
+  isRetryableStatus,
+  DEFAULT_WEBHOOK_RETRY_DELAYS_IN_MS,
+  type WebhookDeliveryOptions,
+  type WebhookDeliveryResult,
+  type WebhookFetch,
+} from './webhook.js';
+export {
+  putAlertCapture,
+  getAlertCapture,
+  regenerateAlertCaptureKey,
+  triggerAlertCapture,
+  alertCaptureView,
+  alertCaptureId,
+  alertCaptureEndpoint,
+  keyMatches,
+  ALERT_PAYLOAD_MAX_BYTES,
+  ALERT_CAPTURE_PATH_PREFIX,
+  ALERT_CAPTURE_PROVIDER,
+  FINISHED_RUN_STATES,
+  type AlertCaptureBody,
+  type AlertCaptureRunDetail,
+  type AlertCaptureRunState,
+  type TriggerAnswer,
+  type TriggerOutcome,
+  type TriggerRequest,
 } from './alert-capture.js';
 export { AlertCaptureRunWatcher, COMPLETION_SCHEMA_ID } from './alert-capture-runs.js';
-export { createServerTelemetry, PER_HOST_SERIES_DEFAULT_LIMIT, scrapeMetrics, type AlertsTelemetry, type PerHostSelection, type ServerTelemetrySources } from './telemetry.js';
+export {
+  createServerTelemetry,
+  PER_HOST_SERIES_DEFAULT_LIMIT,
+  scrapeMetrics,
+  type AlertsTelemetry,
+  type PerHostSelection,
+  type ServerTelemetrySources,
+} from './telemetry.js';
 export { AlertsRuntime, type AlertsRuntimeDeps, type AlertsRuntimeOptions } from './runtime.js';
 export { moveWebhookUrlsToSecrets } from './webhook-secrets.js';

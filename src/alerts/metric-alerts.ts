@@ -43,21 +43,38 @@ export interface MetricAlertBody {
 }
 
 /** Limits of rule timing. Azure's are 1 minute to 1 day; seconds are allowed here for tests and benchmarks. */
-export const METRIC_ALERT_LIMITS = { minFrequencyInSeconds: 1, maxFrequencyInSeconds: 3600, maxWindowInSeconds: 86400 } as const;
+export const METRIC_ALERT_LIMITS = {
+  minFrequencyInSeconds: 1,
+  maxFrequencyInSeconds: 3600,
+  maxWindowInSeconds: 86400,
+} as const;
 
 /** Id of a metric alert rule. */
 export function metricAlertId(sub: string, rg: string, name: string): string {
-  return buildArmId({ subscriptionId: sub, resourceGroup: rg, provider: 'Microsoft.Insights', types: ['metricAlerts'], names: [name] });
+  return buildArmId({
+    subscriptionId: sub,
+    resourceGroup: rg,
+    provider: 'Microsoft.Insights',
+    types: ['metricAlerts'],
+    names: [name],
+  });
 }
 
 /** Seconds of a stored rule's window and frequency. */
-export function ruleTiming(body: MetricAlertBody): { windowSizeInSeconds: number; evaluationFrequencyInSeconds: number } {
-  return { windowSizeInSeconds: isoDurationToSeconds(body.properties.windowSize), evaluationFrequencyInSeconds: isoDurationToSeconds(body.properties.evaluationFrequency) };
+export function ruleTiming(body: MetricAlertBody): {
+  windowSizeInSeconds: number;
+  evaluationFrequencyInSeconds: number;
+} {
+  return {
+    windowSizeInSeconds: isoDurationToSeconds(body.properties.windowSize),
+    evaluationFrequencyInSeconds: isoDurationToSeconds(body.properties.evaluationFrequency),
+  };
 }
 
 function durationField(text: string, field: string): number {
   const seconds = isoDurationToSeconds(text);
-  if (seconds < METRIC_ALERT_LIMITS.minFrequencyInSeconds) throw new ApiError('InvalidParameter', `${field} '${text}' is shorter than one second.`, { target: field });
+  if (seconds < METRIC_ALERT_LIMITS.minFrequencyInSeconds)
+    throw new ApiError('InvalidParameter', `${field} '${text}' is shorter than one second.`, { target: field });
   return seconds;
 }
 
@@ -66,45 +83,103 @@ function durationField(text: string, field: string): number {
  * checks: scopes exist, metrics exist (unless skipMetricValidation), the window is at least the
  * frequency, the action groups exist. The rule is evaluated from now on, every evaluationFrequency.
  */
-export async function putMetricAlert(actx: AlertsContext, sub: string, rg: string, name: string, input: MetricAlertPut, now: Date = new Date()): Promise<{ record: ResourceRecord<MetricAlertBody>; created: boolean }> {
+export async function putMetricAlert(
+  actx: AlertsContext,
+  sub: string,
+  rg: string,
+  name: string,
+  input: MetricAlertPut,
+  now: Date = new Date(),
+): Promise<{ record: ResourceRecord<MetricAlertBody>; created: boolean }> {
   const p = input.properties;
   const frequency = durationField(p.evaluationFrequency, 'properties.evaluationFrequency');
   const window = durationField(p.windowSize, 'properties.windowSize');
-  if (frequency > METRIC_ALERT_LIMITS.maxFrequencyInSeconds) throw new ApiError('InvalidParameter', `properties.evaluationFrequency '${p.evaluationFrequency}' is longer than PT1H.`, { target: 'properties.evaluationFrequency' });
-  if (window > METRIC_ALERT_LIMITS.maxWindowInSeconds) throw new ApiError('InvalidParameter', `properties.windowSize '${p.windowSize}' is longer than P1D.`, { target: 'properties.windowSize' });
-  if (window < frequency) throw new ApiError('InvalidParameter', `properties.windowSize (${p.windowSize}) must be at least properties.evaluationFrequency (${p.evaluationFrequency}).`, { target: 'properties.windowSize' });
+  if (frequency > METRIC_ALERT_LIMITS.maxFrequencyInSeconds)
+    throw new ApiError(
+      'InvalidParameter',
+      `properties.evaluationFrequency '${p.evaluationFrequency}' is longer than PT1H.`,
+      { target: 'properties.evaluationFrequency' },
+    );
+  if (window > METRIC_ALERT_LIMITS.maxWindowInSeconds)
+    throw new ApiError('InvalidParameter', `properties.windowSize '${p.windowSize}' is longer than P1D.`, {
+      target: 'properties.windowSize',
+    });
+  if (window < frequency)
+    throw new ApiError(
+      'InvalidParameter',
+      `properties.windowSize (${p.windowSize}) must be at least properties.evaluationFrequency (${p.evaluationFrequency}).`,
+      { target: 'properties.windowSize' },
+    );
 
   const hosts = await actx.listHosts();
   for (const [i, scope] of p.scopes.entries()) {
     const field = `properties.scopes[${i}]`;
-    if (!isValidScope(scope)) throw new ApiError('InvalidParameter', `${field} '${scope}' is not a virtual machine, resource group or subscription id.`, { target: field });
+    if (!isValidScope(scope))
+      throw new ApiError(
+        'InvalidParameter',
+        `${field} '${scope}' is not a virtual machine, resource group or subscription id.`,
+        { target: field },
+      );
     if (scope.split('/').filter(Boolean).length > 4 && hostsInScope(hosts, scope).length === 0) {
-      throw new ApiError('InvalidParameter', `${field}: virtual machine '${scope}' was not found. Register the host with 'nw vm extension set' first.`, { target: field });
+      throw new ApiError(
+        'InvalidParameter',
+        `${field}: virtual machine '${scope}' was not found. Register the host with 'nw vm extension set' first.`,
+        { target: field },
+      );
     }
-    if (!scope.toLowerCase().startsWith(`/subscriptions/${sub.toLowerCase()}`)) throw new ApiError('InvalidParameter', `${field} '${scope}' is not in subscription '${sub}'.`, { target: field });
+    if (!scope.toLowerCase().startsWith(`/subscriptions/${sub.toLowerCase()}`))
+      throw new ApiError('InvalidParameter', `${field} '${scope}' is not in subscription '${sub}'.`, { target: field });
   }
   if (p.targetResourceType && p.targetResourceType.toLowerCase() !== HOST_METRIC_NAMESPACE.toLowerCase()) {
-    throw new ApiError('InvalidParameter', `properties.targetResourceType '${p.targetResourceType}' is not supported; metric alerts watch '${HOST_METRIC_NAMESPACE}'.`, { target: 'properties.targetResourceType' });
+    throw new ApiError(
+      'InvalidParameter',
+      `properties.targetResourceType '${p.targetResourceType}' is not supported; metric alerts watch '${HOST_METRIC_NAMESPACE}'.`,
+      { target: 'properties.targetResourceType' },
+    );
   }
 
   const allOf: StoredCriterion[] = p.criteria.allOf.map((c, i) => {
     const field = `properties.criteria.allOf[${i}]`;
     if (c.metricNamespace && c.metricNamespace.toLowerCase() !== HOST_METRIC_NAMESPACE.toLowerCase()) {
-      throw new ApiError('InvalidParameter', `${field}.metricNamespace '${c.metricNamespace}' has no metrics here; host metrics are in '${HOST_METRIC_NAMESPACE}'.`, { target: `${field}.metricNamespace` });
+      throw new ApiError(
+        'InvalidParameter',
+        `${field}.metricNamespace '${c.metricNamespace}' has no metrics here; host metrics are in '${HOST_METRIC_NAMESPACE}'.`,
+        { target: `${field}.metricNamespace` },
+      );
     }
     const metric = findHostMetric(c.metricName);
-    if (!metric && !c.skipMetricValidation) throw new ApiError('InvalidParameter', `${field}.metricName '${c.metricName}' is not a host metric (see docs/metrics.md).`, { target: `${field}.metricName` });
-    if ((c.dimensions?.length ?? 0) > 0) throw new ApiError('InvalidParameter', `${field}.dimensions: host metrics have no dimensions.`, { target: `${field}.dimensions` });
+    if (!metric && !c.skipMetricValidation)
+      throw new ApiError(
+        'InvalidParameter',
+        `${field}.metricName '${c.metricName}' is not a host metric (see docs/metrics.md).`,
+        { target: `${field}.metricName` },
+      );
+    if ((c.dimensions?.length ?? 0) > 0)
+      throw new ApiError('InvalidParameter', `${field}.dimensions: host metrics have no dimensions.`, {
+        target: `${field}.dimensions`,
+      });
     return {
-      criterionType: 'StaticThresholdCriterion', name: c.name ?? `Metric${i + 1}`, metricName: metric?.name ?? c.metricName, metricNamespace: HOST_METRIC_NAMESPACE,
-      operator: c.operator, threshold: c.threshold, timeAggregation: c.timeAggregation, dimensions: [], skipMetricValidation: c.skipMetricValidation ?? false,
+      criterionType: 'StaticThresholdCriterion',
+      name: c.name ?? `Metric${i + 1}`,
+      metricName: metric?.name ?? c.metricName,
+      metricNamespace: HOST_METRIC_NAMESPACE,
+      operator: c.operator,
+      threshold: c.threshold,
+      timeAggregation: c.timeAggregation,
+      dimensions: [],
+      skipMetricValidation: c.skipMetricValidation ?? false,
     };
   });
 
   const actions = [];
   for (const [i, a] of (p.actions ?? []).entries()) {
     const group = await actx.store.getResource(armIdKey(a.actionGroupId));
-    if (!group || group.type !== 'actionGroup') throw new ApiError('InvalidParameter', `properties.actions[${i}].actionGroupId '${a.actionGroupId}' names no action group.`, { target: `properties.actions[${i}].actionGroupId` });
+    if (!group || group.type !== 'actionGroup')
+      throw new ApiError(
+        'InvalidParameter',
+        `properties.actions[${i}].actionGroupId '${a.actionGroupId}' names no action group.`,
+        { target: `properties.actions[${i}].actionGroupId` },
+      );
     actions.push({ actionGroupId: group.id, webHookProperties: a.webHookProperties ?? {} });
   }
 
@@ -125,9 +200,10 @@ export async function putMetricAlert(actx: AlertsContext, sub: string, rg: strin
       targetResourceType: HOST_METRIC_NAMESPACE,
       targetResourceRegion: p.targetResourceRegion ?? '',
       criteria: {
-        'odata.type': p.scopes.length > 1 || p.scopes.some((s) => s.split('/').filter(Boolean).length <= 4)
-          ? 'Microsoft.Azure.Monitor.MultipleResourceMultipleMetricCriteria'
-          : 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria',
+        'odata.type':
+          p.scopes.length > 1 || p.scopes.some((s) => s.split('/').filter(Boolean).length <= 4)
+            ? 'Microsoft.Azure.Monitor.MultipleResourceMultipleMetricCriteria'
+            : 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria',
         allOf,
       },
       autoMitigate: p.autoMitigate ?? true,
@@ -138,7 +214,15 @@ export async function putMetricAlert(actx: AlertsContext, sub: string, rg: strin
     },
   };
   const record = await actx.store.putResource<MetricAlertBody>({
-    key: armIdKey(id), type: 'metricAlert', parentKey: null, id: existing?.id ?? id, name: existing?.name ?? name, subscriptionId: sub, resourceGroup: rg, location, body,
+    key: armIdKey(id),
+    type: 'metricAlert',
+    parentKey: null,
+    id: existing?.id ?? id,
+    name: existing?.name ?? name,
+    subscriptionId: sub,
+    resourceGroup: rg,
+    location,
+    body,
   });
   if (p.enabled) await actx.store.scheduleAlertRule(record.key, frequency * 1000, now);
   else await actx.store.unscheduleAlertRule(record.key);
@@ -146,9 +230,17 @@ export async function putMetricAlert(actx: AlertsContext, sub: string, rg: strin
 }
 
 /** A metric alert rule by id parts; 404 ResourceNotFound when missing. */
-export async function getMetricAlert(actx: AlertsContext, sub: string, rg: string, name: string): Promise<ResourceRecord<MetricAlertBody>> {
+export async function getMetricAlert(
+  actx: AlertsContext,
+  sub: string,
+  rg: string,
+  name: string,
+): Promise<ResourceRecord<MetricAlertBody>> {
   const rec = await actx.store.getResource<MetricAlertBody>(armIdKey(metricAlertId(sub, rg, name)));
-  if (!rec) throw new ApiError('ResourceNotFound', `Metric alert '${name}' was not found in resource group '${rg}'.`, { target: 'ruleName' });
+  if (!rec)
+    throw new ApiError('ResourceNotFound', `Metric alert '${name}' was not found in resource group '${rg}'.`, {
+      target: 'ruleName',
+    });
   return rec;
 }
 

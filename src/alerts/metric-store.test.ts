@@ -31,7 +31,13 @@ function spied(db: Db) {
     transaction: (fn) => db.transaction(fn),
     close: () => db.close(),
   };
-  return { spy, seen, failNext: (n: number) => { failures = n; } };
+  return {
+    spy,
+    seen,
+    failNext: (n: number) => {
+      failures = n;
+    },
+  };
 }
 
 async function count(db: Db, table: string): Promise<number> {
@@ -48,17 +54,33 @@ for (const engine of TEST_ENGINES) {
       const ms = new MetricStore(new Store(spy), silent);
       const t0 = Date.parse('2026-03-01T00:00:00Z');
       // 7,000 hosts, 10 reports each a second apart: what 10,000 agents send while the database is 7 s behind.
-      for (let s = 0; s < 10; s++) for (let h = 0; h < 7_000; h++) ms.record(`/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm${h}`, { 'TCP Segments Sent': 1, 'Network In Total': h }, new Date(t0 + s * 1000));
+      for (let s = 0; s < 10; s++)
+        for (let h = 0; h < 7_000; h++)
+          ms.record(
+            `/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm${h}`,
+            { 'TCP Segments Sent': 1, 'Network In Total': h },
+            new Date(t0 + s * 1000),
+          );
       await ms.close();
       assert.equal(await count(db, 'metric_raw'), 70_000, 'every report stored');
       assert.equal(await count(db, 'metric_minutes'), 7_000, 'one row per host-minute');
       const inserts = seen.filter((q) => q.sql.startsWith('INSERT INTO metric_'));
       for (const q of inserts) {
         assert.ok(q.params.length <= 1, 'one parameter per statement');
-        assert.ok((JSON.parse(String(q.params[0])) as unknown[]).length <= METRIC_ROWS_PER_STATEMENT, 'bounded rows per statement');
+        assert.ok(
+          (JSON.parse(String(q.params[0])) as unknown[]).length <= METRIC_ROWS_PER_STATEMENT,
+          'bounded rows per statement',
+        );
       }
       assert.ok(inserts.length >= 70_000 / METRIC_ROWS_PER_STATEMENT);
-      const total = (await new Store(db).aggregateMetricWindow(['/SUBSCRIPTIONS/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm5'], 'TCP Segments Sent', new Date(t0 - 1), new Date(t0 + 60_000))).get('/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm5');
+      const total = (
+        await new Store(db).aggregateMetricWindow(
+          ['/SUBSCRIPTIONS/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm5'],
+          'TCP Segments Sent',
+          new Date(t0 - 1),
+          new Date(t0 + 60_000),
+        )
+      ).get('/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm5');
       assert.deepEqual(total, { total: 10, count: 10, minimum: 1, maximum: 1 });
     });
 
@@ -67,7 +89,8 @@ for (const engine of TEST_ENGINES) {
       const store = new Store(spy);
       const ms = new MetricStore(store, silent, { retryIntervalInMs: 10 });
       const t0 = Date.parse('2026-03-02T00:00:30Z');
-      for (let i = 0; i < 5_000; i++) ms.record(`retry${i % 50}`, { 'TCP Segments Sent': 2 }, new Date(t0 + Math.floor(i / 50) * 100));
+      for (let i = 0; i < 5_000; i++)
+        ms.record(`retry${i % 50}`, { 'TCP Segments Sent': 2 }, new Date(t0 + Math.floor(i / 50) * 100));
       failNext(2);
       await ms.flush();
       assert.ok(ms.failedWrites >= 1, 'the write failed');
@@ -76,11 +99,18 @@ for (const engine of TEST_ENGINES) {
       await ms.flush();
       await ms.close();
       assert.equal(ms.backlog.samples, 0);
-      const w = await store.aggregateMetricWindow(Array.from({ length: 50 }, (_, i) => `retry${i}`), 'TCP Segments Sent', new Date(t0 - 1), new Date(t0 + 60_000));
+      const w = await store.aggregateMetricWindow(
+        Array.from({ length: 50 }, (_, i) => `retry${i}`),
+        'TCP Segments Sent',
+        new Date(t0 - 1),
+        new Date(t0 + 60_000),
+      );
       let total = 0;
       for (const v of w.values()) total += v.total;
       assert.equal(total, 10_000, 'every report once');
-      const rows = await db.query(`SELECT count(*)::int AS n FROM metric_raw r JOIN metric_hosts k ON k.id = r.host_id WHERE k.vm_key LIKE 'retry%'`);
+      const rows = await db.query(
+        `SELECT count(*)::int AS n FROM metric_raw r JOIN metric_hosts k ON k.id = r.host_id WHERE k.vm_key LIKE 'retry%'`,
+      );
       assert.equal(Number(rows[0]!.n), 5_000);
     });
 
@@ -91,20 +121,57 @@ for (const engine of TEST_ENGINES) {
       const start = Math.floor((now.getTime() - 3 * 3600_000) / 60_000) * 60_000;
       const ms = new MetricStore(store, silent, { rawRetentionInSeconds: 3600, prunePauseInMs: 0 });
       // Two hours of one report a second, three hours ago, from one host: 7,200 rows.
-      for (let i = 0; i < 7_200; i++) ms.record('old-host', { 'TCP Segments Sent': i % 7, 'Packets In Total': 1 }, new Date(start + i * 1000));
+      for (let i = 0; i < 7_200; i++)
+        ms.record('old-host', { 'TCP Segments Sent': i % 7, 'Packets In Total': 1 }, new Date(start + i * 1000));
       await ms.close();
-      const before = await store.aggregateMetricSamples('old-host', 'TCP Segments Sent', new Date(start), new Date(start + 7_200_000), 600_000);
-      const windowBefore = await store.aggregateMetricWindow(['old-host'], 'TCP Segments Sent', new Date(start - 1), new Date(start + 7_200_000));
+      const before = await store.aggregateMetricSamples(
+        'old-host',
+        'TCP Segments Sent',
+        new Date(start),
+        new Date(start + 7_200_000),
+        600_000,
+      );
+      const windowBefore = await store.aggregateMetricWindow(
+        ['old-host'],
+        'TCP Segments Sent',
+        new Date(start - 1),
+        new Date(start + 7_200_000),
+      );
       seen.length = 0;
-      const deleted = await new MetricStore(store, silent, { rawRetentionInSeconds: 3600, prunePauseInMs: 0 }).prune(now);
+      const deleted = await new MetricStore(store, silent, { rawRetentionInSeconds: 3600, prunePauseInMs: 0 }).prune(
+        now,
+      );
       assert.ok(deleted >= 7_200, `the old per-report rows are gone (${deleted})`);
       const deletes = seen.filter((q) => q.sql.startsWith('DELETE FROM metric_raw'));
       assert.ok(deletes.length >= 2, 'in several statements');
       for (const d of deletes) assert.equal(d.params[1], METRIC_PRUNE_BATCH);
-      assert.equal(Number((await db.query(`SELECT count(*)::int AS n FROM metric_raw WHERE at < $1`, [new Date(now.getTime() - 3600_000 - 60_000)]))[0]!.n), 0);
-      const after = await store.aggregateMetricSamples('old-host', 'TCP Segments Sent', new Date(start), new Date(start + 7_200_000), 600_000);
+      assert.equal(
+        Number(
+          (
+            await db.query(`SELECT count(*)::int AS n FROM metric_raw WHERE at < $1`, [
+              new Date(now.getTime() - 3600_000 - 60_000),
+            ])
+          )[0]!.n,
+        ),
+        0,
+      );
+      const after = await store.aggregateMetricSamples(
+        'old-host',
+        'TCP Segments Sent',
+        new Date(start),
+        new Date(start + 7_200_000),
+        600_000,
+      );
       assert.deepEqual(after, before, 'ten-minute grains: the same from minutes as from reports');
-      assert.deepEqual(await store.aggregateMetricWindow(['old-host'], 'TCP Segments Sent', new Date(start - 1), new Date(start + 7_200_000)), windowBefore);
+      assert.deepEqual(
+        await store.aggregateMetricWindow(
+          ['old-host'],
+          'TCP Segments Sent',
+          new Date(start - 1),
+          new Date(start + 7_200_000),
+        ),
+        windowBefore,
+      );
     });
   });
 }

@@ -46,7 +46,13 @@ const MINUTE_GRACE_IN_MS = 2_000;
 const MINUTE_IN_MS = 60_000;
 
 /** One host's reports of the current minute. */
-interface MinuteAccumulator { minuteInMs: number; count: number[]; total: number[]; minimum: number[]; maximum: number[] }
+interface MinuteAccumulator {
+  minuteInMs: number;
+  count: number[];
+  total: number[];
+  minimum: number[];
+  maximum: number[];
+}
 
 const KNOWN = new Set(HOST_METRICS.map((m) => m.name));
 
@@ -89,15 +95,23 @@ export class MetricStore {
   failedWrites = 0;
   private readonly opts: Required<MetricStoreOptions>;
 
-  constructor(private readonly store: Store, private readonly logger: Logger, options: MetricStoreOptions = {}) {
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    options: MetricStoreOptions = {},
+  ) {
     this.opts = { ...METRIC_STORE_DEFAULTS, ...options };
   }
 
   /** Starts the flush and prune timers. */
   start(): void {
-    this.flushTimer = setInterval(() => { if (Date.now() >= this.retryAtInMs) void this.flush(); }, this.opts.flushIntervalInMs);
+    this.flushTimer = setInterval(() => {
+      if (Date.now() >= this.retryAtInMs) void this.flush();
+    }, this.opts.flushIntervalInMs);
     this.flushTimer.unref();
-    this.pruneTimer = setInterval(() => { void this.prune(); }, this.opts.pruneIntervalInMs);
+    this.pruneTimer = setInterval(() => {
+      void this.prune();
+    }, this.opts.pruneIntervalInMs);
     this.pruneTimer.unref();
   }
 
@@ -154,7 +168,10 @@ export class MetricStore {
     const excess = this.pending.length - this.opts.maxPendingSamples;
     this.pending.splice(0, excess);
     this.shedSamples += excess;
-    this.logger.error({ shed: excess, shedSinceStart: this.shedSamples }, 'the database has not taken host metrics for a while: the oldest per-report rows are shed (their per-minute aggregates are kept)');
+    this.logger.error(
+      { shed: excess, shedSinceStart: this.shedSamples },
+      'the database has not taken host metrics for a while: the oldest per-report rows are shed (their per-minute aggregates are kept)',
+    );
   }
 
   /** Per host, the sum of every value reported to this process since it started. */
@@ -190,7 +207,8 @@ export class MetricStore {
   private async writeQueue(which: 'samples' | 'minutes'): Promise<boolean> {
     const batch: Array<MetricSampleRow | MetricMinuteRow> = which === 'samples' ? this.pending : this.pendingMinutes;
     if (batch.length === 0) return true;
-    if (which === 'samples') this.pending = []; else this.pendingMinutes = [];
+    if (which === 'samples') this.pending = [];
+    else this.pendingMinutes = [];
     for (let i = 0; i < batch.length; i += METRIC_ROWS_PER_STATEMENT) {
       // Between statements, the event loop serves sockets (the embedded database runs on this thread).
       if (i > 0) await new Promise((r) => setImmediate(r));
@@ -209,7 +227,10 @@ export class MetricStore {
         this.failedWrites++;
         this.retryAtInMs = Date.now() + this.opts.retryIntervalInMs;
         // Metrics are a stream the server must keep: the rows wait for the database, the server goes on.
-        this.logger.warn({ err: error, queued: rest.length, kind: which }, `could not store host metrics; kept, retrying in ${this.opts.retryIntervalInMs} ms`);
+        this.logger.warn(
+          { err: error, queued: rest.length, kind: which },
+          `could not store host metrics; kept, retrying in ${this.opts.retryIntervalInMs} ms`,
+        );
         return false;
       }
     }
@@ -257,14 +278,23 @@ export class MetricStore {
 
 function newAccumulator(minuteInMs: number): MinuteAccumulator {
   const n = HOST_METRICS.length;
-  return { minuteInMs, count: new Array<number>(n).fill(0), total: new Array<number>(n).fill(0), minimum: new Array<number>(n).fill(0), maximum: new Array<number>(n).fill(0) };
+  return {
+    minuteInMs,
+    count: new Array<number>(n).fill(0),
+    total: new Array<number>(n).fill(0),
+    minimum: new Array<number>(n).fill(0),
+    maximum: new Array<number>(n).fill(0),
+  };
 }
 
 function accumulate(acc: MinuteAccumulator, metrics: Record<string, number>): void {
   for (let i = 0; i < HOST_METRICS.length; i++) {
     const v = metrics[HOST_METRICS[i]!.name];
     if (v === undefined) continue;
-    if (acc.count[i] === 0) { acc.minimum[i] = v; acc.maximum[i] = v; } else {
+    if (acc.count[i] === 0) {
+      acc.minimum[i] = v;
+      acc.maximum[i] = v;
+    } else {
       if (v < acc.minimum[i]!) acc.minimum[i] = v;
       if (v > acc.maximum[i]!) acc.maximum[i] = v;
     }
@@ -274,5 +304,12 @@ function accumulate(acc: MinuteAccumulator, metrics: Record<string, number>): vo
 }
 
 function toMinuteRow(vmKey: string, acc: MinuteAccumulator): MetricMinuteRow {
-  return { vmKey, minute: new Date(acc.minuteInMs), count: acc.count, total: acc.total, minimum: acc.minimum, maximum: acc.maximum };
+  return {
+    vmKey,
+    minute: new Date(acc.minuteInMs),
+    count: acc.count,
+    total: acc.total,
+    minimum: acc.minimum,
+    maximum: acc.maximum,
+  };
 }

@@ -8,7 +8,16 @@ import { createLogger } from '../lib/index.js';
 import { hostMetricDefinitions, parseTimespan, queryHostMetrics } from './metrics-query.js';
 
 const id = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1';
-const host: HostInfo = { key: id.toLowerCase(), id, name: 'vm1', resourceGroup: 'rg', subscriptionId: 's', location: 'westus', vmId: 'g', hostname: null };
+const host: HostInfo = {
+  key: id.toLowerCase(),
+  id,
+  name: 'vm1',
+  resourceGroup: 'rg',
+  subscriptionId: 's',
+  location: 'westus',
+  vmId: 'g',
+  hostname: null,
+};
 let db: Db;
 let store: Store;
 before(async () => {
@@ -17,7 +26,12 @@ before(async () => {
   store = new Store(db);
   // Reports arrive through the metric store, as from agents: 10 segments a second for 3 minutes from 00:00:30.
   const ms = new MetricStore(store, createLogger({ name: 't', level: 'silent' }));
-  for (let i = 0; i < 180; i++) ms.record(id.toUpperCase(), { 'TCP Segments Sent': 10, 'Network Out Total': i, 'Not A Metric': 5, 'TCP Segments Received': -1 }, new Date(Date.parse('2026-01-01T00:00:30Z') + i * 1000));
+  for (let i = 0; i < 180; i++)
+    ms.record(
+      id.toUpperCase(),
+      { 'TCP Segments Sent': 10, 'Network Out Total': i, 'Not A Metric': 5, 'TCP Segments Received': -1 },
+      new Date(Date.parse('2026-01-01T00:00:30Z') + i * 1000),
+    );
   await ms.flush();
   assert.equal(ms.totalsSinceStart().get(host.key)?.['TCP Segments Sent'], 1800);
   assert.equal(ms.totalsSinceStart().get(host.key)?.['Not A Metric'], undefined, 'unknown names are dropped');
@@ -25,7 +39,12 @@ before(async () => {
 after(() => db.close());
 
 test('Azure Monitor metrics answer: grains aligned on the epoch, totals per grain, empty grains 0', async () => {
-  const r = await queryHostMetrics(store, host, { metricnames: 'TCP Segments Sent', interval: 'PT1M', aggregation: 'Total,Count,Average', timespan: '2026-01-01T00:00:00Z/2026-01-01T00:05:00Z' }) as any;
+  const r = (await queryHostMetrics(store, host, {
+    metricnames: 'TCP Segments Sent',
+    interval: 'PT1M',
+    aggregation: 'Total,Count,Average',
+    timespan: '2026-01-01T00:00:00Z/2026-01-01T00:05:00Z',
+  })) as any;
   assert.equal(r.interval, 'PT1M');
   assert.equal(r.namespace, 'Microsoft.Compute/virtualMachines');
   assert.equal(r.resourceregion, 'westus');
@@ -34,25 +53,52 @@ test('Azure Monitor metrics answer: grains aligned on the epoch, totals per grai
   assert.equal(v.unit, 'Count');
   assert.equal(v.id, `${id}/providers/Microsoft.Insights/metrics/TCP Segments Sent`);
   const data = v.timeseries[0].data;
-  assert.deepEqual(data.map((d: any) => d.timeStamp), ['00:00', '01:00', '02:00', '03:00', '04:00'].map((t) => `2026-01-01T00:${t}.000Z`));
-  assert.deepEqual(data.map((d: any) => d.total), [300, 600, 600, 300, 0]);
-  assert.deepEqual(data.map((d: any) => d.count), [30, 60, 60, 30, 0]);
+  assert.deepEqual(
+    data.map((d: any) => d.timeStamp),
+    ['00:00', '01:00', '02:00', '03:00', '04:00'].map((t) => `2026-01-01T00:${t}.000Z`),
+  );
+  assert.deepEqual(
+    data.map((d: any) => d.total),
+    [300, 600, 600, 300, 0],
+  );
+  assert.deepEqual(
+    data.map((d: any) => d.count),
+    [30, 60, 60, 30, 0],
+  );
   assert.equal(data[1].average, 10);
   assert.equal(data[4].average, undefined, 'no average for an empty grain');
 });
 
 test('FULL, seconds grains, several metrics, primary aggregation by default, names case-insensitive', async () => {
-  const full = await queryHostMetrics(store, host, { metricnames: 'tcp segments sent,Network Out Total', interval: 'FULL', aggregation: 'total,maximum', timespan: '2026-01-01T00:00:00Z/PT10M' }) as any;
+  const full = (await queryHostMetrics(store, host, {
+    metricnames: 'tcp segments sent,Network Out Total',
+    interval: 'FULL',
+    aggregation: 'total,maximum',
+    timespan: '2026-01-01T00:00:00Z/PT10M',
+  })) as any;
   assert.equal(full.value.length, 2);
-  assert.deepEqual(full.value[0].timeseries[0].data, [{ timeStamp: '2026-01-01T00:00:00.000Z', total: 1800, maximum: 10 }]);
+  assert.deepEqual(full.value[0].timeseries[0].data, [
+    { timeStamp: '2026-01-01T00:00:00.000Z', total: 1800, maximum: 10 },
+  ]);
   assert.equal(full.value[1].timeseries[0].data[0].maximum, 179);
-  const secs = await queryHostMetrics(store, host, { metricnames: 'TCP Segments Sent', interval: 'PT10S', timespan: '2026-01-01T00:00:25Z/2026-01-01T00:00:45Z' }) as any;
-  assert.deepEqual(secs.value[0].timeseries[0].data.map((d: any) => d.total), [0, 100, 50], 'default aggregation is Total; the last grain is cut at the end time');
+  const secs = (await queryHostMetrics(store, host, {
+    metricnames: 'TCP Segments Sent',
+    interval: 'PT10S',
+    timespan: '2026-01-01T00:00:25Z/2026-01-01T00:00:45Z',
+  })) as any;
+  assert.deepEqual(
+    secs.value[0].timeseries[0].data.map((d: any) => d.total),
+    [0, 100, 50],
+    'default aggregation is Total; the last grain is cut at the end time',
+  );
 });
 
 test('bad queries are 400 InvalidParameter naming the parameter', async () => {
   const bad = async (q: Record<string, string>, target: string) => {
-    await assert.rejects(queryHostMetrics(store, host, q), (e: unknown) => e instanceof ApiError && e.code === 'InvalidParameter' && e.target === target);
+    await assert.rejects(
+      queryHostMetrics(store, host, q),
+      (e: unknown) => e instanceof ApiError && e.code === 'InvalidParameter' && e.target === target,
+    );
   };
   await bad({ metricnames: 'Percentage CPU' }, 'metricnames');
   await bad({ interval: 'PT0.5S' }, 'interval');

@@ -5,8 +5,10 @@ import type { HostInfo } from './hosts.js';
 import { AlertPayloadError, parseAlertPayload } from './payload-parse.js';
 import { buildCommonAlertPayload, buildMetricAlertPayload, type AlertNotice } from './payloads.js';
 
-const fixture = (name: string): Record<string, any> => JSON.parse(readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), 'utf8'));
-const VM1 = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1';
+const fixture = (name: string): Record<string, any> =>
+  JSON.parse(readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), 'utf8'));
+const VM1 =
+  '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1';
 
 test('each fixture is recognised, firing or resolved, and names its host', () => {
   const cases: Array<[string, string, boolean, string]> = [
@@ -47,16 +49,26 @@ test('Alertmanager: a configured label first, then vm, then instance; each alert
   p.alerts[0].labels.node = 'nodeA';
   p.alerts.push({ ...p.alerts[0], labels: { alertname: 'X', instance: '10.0.0.4:9100' }, fingerprint: 'ff' });
   const byDefault = parseAlertPayload(p);
-  assert.deepEqual(byDefault.alerts.map((a) => a.hostReference), ['vmA', '10.0.0.4:9100']);
+  assert.deepEqual(
+    byDefault.alerts.map((a) => a.hostReference),
+    ['vmA', '10.0.0.4:9100'],
+  );
   assert.equal(byDefault.alerts[0]!.hostReferenceField, 'alerts[0].labels.vm');
-  assert.deepEqual(parseAlertPayload(p, { hostLabel: 'node' }).alerts.map((a) => a.hostReference), ['nodeA', '10.0.0.4:9100']);
+  assert.deepEqual(
+    parseAlertPayload(p, { hostLabel: 'node' }).alerts.map((a) => a.hostReference),
+    ['nodeA', '10.0.0.4:9100'],
+  );
   delete p.alerts[1].labels.instance;
   assert.equal(parseAlertPayload(p).alerts[1]!.hostReference, null);
 });
 
 test('malformed payloads are refused naming the field', () => {
   const expect = (body: unknown, field: string | undefined) => {
-    assert.throws(() => parseAlertPayload(body), (e: unknown) => e instanceof AlertPayloadError && e.field === field, JSON.stringify(body).slice(0, 80));
+    assert.throws(
+      () => parseAlertPayload(body),
+      (e: unknown) => e instanceof AlertPayloadError && e.field === field,
+      JSON.stringify(body).slice(0, 80),
+    );
   };
   expect([], undefined);
   expect({ hello: 'world' }, undefined);
@@ -81,13 +93,47 @@ test('malformed payloads are refused naming the field', () => {
   expect(am2, 'alerts[0].status');
 });
 
-const host: HostInfo = { key: VM1.toLowerCase(), id: VM1, name: 'vm1', resourceGroup: 'rg1', subscriptionId: '00000000-0000-0000-0000-000000000000', location: 'westus2', vmId: '3df40796-e597-4b7f-b5e5-afc2737d73a5', hostname: 'vm1' };
+const host: HostInfo = {
+  key: VM1.toLowerCase(),
+  id: VM1,
+  name: 'vm1',
+  resourceGroup: 'rg1',
+  subscriptionId: '00000000-0000-0000-0000-000000000000',
+  location: 'westus2',
+  vmId: '3df40796-e597-4b7f-b5e5-afc2737d73a5',
+  hostname: 'vm1',
+};
 const notice: AlertNotice = {
-  alertId: 'aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e', subscriptionId: host.subscriptionId,
-  rule: { id: '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/providers/Microsoft.Insights/metricAlerts/vm1-network-out', name: 'vm1-network-out', resourceGroup: 'rg1', description: 'Outbound traffic above normal', severity: 3, windowSizeInSeconds: 300, scopeCount: 1 },
-  criteria: [{ name: 'cond0', metricName: 'Network Out Total', metricNamespace: 'Microsoft.Compute/virtualMachines', operator: 'GreaterThan', threshold: 3, timeAggregation: 'Average', metricValue: 123456789 }],
-  host, monitorCondition: 'Fired', firedAt: new Date('2024-05-01T02:00:24.371Z'), resolvedAt: null,
-  windowStart: new Date('2024-05-01T01:55:03.064Z'), windowEnd: new Date('2024-05-01T02:00:03.064Z'), customProperties: { Key1: 'Value1' }, baseUrl: 'https://nw.example',
+  alertId: 'aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e',
+  subscriptionId: host.subscriptionId,
+  rule: {
+    id: '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/providers/Microsoft.Insights/metricAlerts/vm1-network-out',
+    name: 'vm1-network-out',
+    resourceGroup: 'rg1',
+    description: 'Outbound traffic above normal',
+    severity: 3,
+    windowSizeInSeconds: 300,
+    scopeCount: 1,
+  },
+  criteria: [
+    {
+      name: 'cond0',
+      metricName: 'Network Out Total',
+      metricNamespace: 'Microsoft.Compute/virtualMachines',
+      operator: 'GreaterThan',
+      threshold: 3,
+      timeAggregation: 'Average',
+      metricValue: 123456789,
+    },
+  ],
+  host,
+  monitorCondition: 'Fired',
+  firedAt: new Date('2024-05-01T02:00:24.371Z'),
+  resolvedAt: null,
+  windowStart: new Date('2024-05-01T01:55:03.064Z'),
+  windowEnd: new Date('2024-05-01T02:00:03.064Z'),
+  customProperties: { Key1: 'Value1' },
+  baseUrl: 'https://nw.example',
 };
 
 // Custom properties are the user's own keys, not the schema's.

@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
  */
 
 /** The payload formats recognised. */
-export type AlertPayloadSchema = 'azureMonitorCommonAlertSchema' | 'AzureMonitorMetricAlert' | 'AzureClassicMetricAlert' | 'AlertmanagerWebhookV4';
+export type AlertPayloadSchema =
+  'azureMonitorCommonAlertSchema' | 'AzureMonitorMetricAlert' | 'AzureClassicMetricAlert' | 'AlertmanagerWebhookV4';
 
 /** One alert of a payload. */
 export interface IncomingAlert {
@@ -36,7 +37,10 @@ export interface ParsedAlertPayload {
 
 /** A payload that is not one of the accepted formats, or lacks a field they require. */
 export class AlertPayloadError extends Error {
-  constructor(message: string, readonly field?: string) {
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
     super(message);
     this.name = 'AlertPayloadError';
   }
@@ -62,7 +66,8 @@ function obj(parent: Json, key: string, path: string): Json {
 
 function str(parent: Json, key: string, path: string): string {
   const v = parent[key];
-  if (typeof v !== 'string' || v === '') throw new AlertPayloadError(`${path}.${key} is missing or not a string`, `${path}.${key}`);
+  if (typeof v !== 'string' || v === '')
+    throw new AlertPayloadError(`${path}.${key} is missing or not a string`, `${path}.${key}`);
   return v;
 }
 
@@ -84,7 +89,11 @@ function hashKey(...parts: Array<string | null>): string {
 function parseCommon(body: Json): ParsedAlertPayload {
   const data = obj(body, 'data', '(body)');
   const e = obj(data, 'essentials', 'data');
-  const condition = oneOf(str(e, 'monitorCondition', 'data.essentials'), ['Fired', 'Resolved'] as const, 'data.essentials.monitorCondition');
+  const condition = oneOf(
+    str(e, 'monitorCondition', 'data.essentials'),
+    ['Fired', 'Resolved'] as const,
+    'data.essentials.monitorCondition',
+  );
   const targets = e['alertTargetIDs'];
   if (!Array.isArray(targets) || targets.length === 0 || typeof targets[0] !== 'string') {
     throw new AlertPayloadError('data.essentials.alertTargetIDs is missing or empty', 'data.essentials.alertTargetIDs');
@@ -93,39 +102,50 @@ function parseCommon(body: Json): ParsedAlertPayload {
   const firedAt = optStr(e, 'firedDateTime');
   return {
     schema: 'azureMonitorCommonAlertSchema',
-    alerts: [{
-      firing: condition === 'Fired',
-      hostReference: targets[0] as string,
-      hostReferenceField: 'data.essentials.alertTargetIDs[0]',
-      dedupeKey: hashKey('common', alertId.toLowerCase(), firedAt, condition),
-      ruleName: optStr(e, 'alertRule') ?? '',
-      firedAt,
-    }],
+    alerts: [
+      {
+        firing: condition === 'Fired',
+        hostReference: targets[0] as string,
+        hostReferenceField: 'data.essentials.alertTargetIDs[0]',
+        dedupeKey: hashKey('common', alertId.toLowerCase(), firedAt, condition),
+        ruleName: optStr(e, 'alertRule') ?? '',
+        firedAt,
+      },
+    ],
   };
 }
 
-function parseContext(schema: 'AzureMonitorMetricAlert' | 'AzureClassicMetricAlert', status: string, statusField: string, context: Json, contextPath: string): ParsedAlertPayload {
+function parseContext(
+  schema: 'AzureMonitorMetricAlert' | 'AzureClassicMetricAlert',
+  status: string,
+  statusField: string,
+  context: Json,
+  contextPath: string,
+): ParsedAlertPayload {
   const s = oneOf(status, ['Activated', 'Resolved'] as const, statusField);
   const resourceId = str(context, 'resourceId', contextPath);
   const timestamp = optStr(context, 'timestamp');
   const ruleId = optStr(context, 'id') ?? optStr(context, 'name') ?? '';
   return {
     schema,
-    alerts: [{
-      firing: s === 'Activated',
-      hostReference: resourceId,
-      hostReferenceField: `${contextPath}.resourceId`,
-      // These schemas carry no alert instance id: a firing is its rule, target and time.
-      dedupeKey: hashKey(schema, ruleId.toLowerCase(), resourceId.toLowerCase(), timestamp, s),
-      ruleName: optStr(context, 'name') ?? '',
-      firedAt: timestamp,
-    }],
+    alerts: [
+      {
+        firing: s === 'Activated',
+        hostReference: resourceId,
+        hostReferenceField: `${contextPath}.resourceId`,
+        // These schemas carry no alert instance id: a firing is its rule, target and time.
+        dedupeKey: hashKey(schema, ruleId.toLowerCase(), resourceId.toLowerCase(), timestamp, s),
+        ruleName: optStr(context, 'name') ?? '',
+        firedAt: timestamp,
+      },
+    ],
   };
 }
 
 function parseAlertmanager(body: Json, options: ParseAlertOptions): ParsedAlertPayload {
   const alerts = body['alerts'];
-  if (!Array.isArray(alerts) || alerts.length === 0) throw new AlertPayloadError('alerts is missing or empty', 'alerts');
+  if (!Array.isArray(alerts) || alerts.length === 0)
+    throw new AlertPayloadError('alerts is missing or empty', 'alerts');
   const labelOrder = [...new Set([options.hostLabel, 'vm', 'instance'].filter((l): l is string => Boolean(l)))];
   return {
     schema: 'AlertmanagerWebhookV4',
@@ -159,12 +179,24 @@ export function parseAlertPayload(body: unknown, options: ParseAlertOptions = {}
   if (schemaId === 'azuremonitorcommonalertschema') return parseCommon(body);
   if (schemaId === 'azuremonitormetricalert') {
     const data = obj(body, 'data', '(body)');
-    return parseContext('AzureMonitorMetricAlert', str(data, 'status', 'data'), 'data.status', obj(data, 'context', 'data'), 'data.context');
+    return parseContext(
+      'AzureMonitorMetricAlert',
+      str(data, 'status', 'data'),
+      'data.status',
+      obj(data, 'context', 'data'),
+      'data.context',
+    );
   }
-  if (schemaId !== null) throw new AlertPayloadError(`schemaId '${String(body['schemaId'])}' is not supported; send a metric alert (common alert schema or AzureMonitorMetricAlert)`, 'schemaId');
+  if (schemaId !== null)
+    throw new AlertPayloadError(
+      `schemaId '${String(body['schemaId'])}' is not supported; send a metric alert (common alert schema or AzureMonitorMetricAlert)`,
+      'schemaId',
+    );
   if (body['version'] === '4' && Array.isArray(body['alerts'])) return parseAlertmanager(body, options);
   if (typeof body['status'] === 'string' && isObject(body['context'])) {
     return parseContext('AzureClassicMetricAlert', body['status'], 'status', body['context'], 'context');
   }
-  throw new AlertPayloadError('the payload is not an alert this endpoint reads: expected Azure\'s common alert schema, an AzureMonitorMetricAlert, a classic metric alert, or an Alertmanager webhook (version 4)');
+  throw new AlertPayloadError(
+    "the payload is not an alert this endpoint reads: expected Azure's common alert schema, an AzureMonitorMetricAlert, a classic metric alert, or an Alertmanager webhook (version 4)",
+  );
 }

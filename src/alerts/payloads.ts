@@ -27,7 +27,15 @@ export interface AlertNotice {
   /** Alert instance id (a GUID); the same for Fired and its Resolved. */
   alertId: string;
   subscriptionId: string;
-  rule: { id: string; name: string; resourceGroup: string; description: string; severity: number; windowSizeInSeconds: number; scopeCount: number };
+  rule: {
+    id: string;
+    name: string;
+    resourceGroup: string;
+    description: string;
+    severity: number;
+    windowSizeInSeconds: number;
+    scopeCount: number;
+  };
   criteria: NoticeCriterion[];
   host: HostInfo;
   monitorCondition: 'Fired' | 'Resolved';
@@ -75,7 +83,14 @@ function originAlertId(n: AlertNotice): string {
  * The common alert schema payload (`schemaId: azureMonitorCommonAlertSchema`).
  * @example buildCommonAlertPayload(notice).data.essentials.monitorCondition // 'Fired'
  */
-export function buildCommonAlertPayload(n: AlertNotice): { schemaId: string; data: { essentials: Record<string, unknown>; alertContext: Record<string, unknown>; customProperties: Record<string, string> | null } } {
+export function buildCommonAlertPayload(n: AlertNotice): {
+  schemaId: string;
+  data: {
+    essentials: Record<string, unknown>;
+    alertContext: Record<string, unknown>;
+    customProperties: Record<string, string> | null;
+  };
+} {
   return {
     schemaId: 'azureMonitorCommonAlertSchema',
     data: {
@@ -118,7 +133,15 @@ export function buildCommonAlertPayload(n: AlertNotice): { schemaId: string; dat
  * The metric-alert payload before the common schema (`schemaId: AzureMonitorMetricAlert`,
  * `data.version: 2.0`, `status` Activated or Resolved) — what seed 002's function reads.
  */
-export function buildMetricAlertPayload(n: AlertNotice): { schemaId: string; data: { version: string; status: string; context: Record<string, unknown>; properties: Record<string, string> | null } } {
+export function buildMetricAlertPayload(n: AlertNotice): {
+  schemaId: string;
+  data: {
+    version: string;
+    status: string;
+    context: Record<string, unknown>;
+    properties: Record<string, string> | null;
+  };
+} {
   return {
     schemaId: 'AzureMonitorMetricAlert',
     data: {

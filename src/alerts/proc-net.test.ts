@@ -3,7 +3,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hostMetricDeltas, parseNetDev, parseNetSnmp, parseNetSnmp6, ProcFormatError, readHostCounters, type HostCounterSnapshot } from './proc-net.js';
+import {
+  hostMetricDeltas,
+  parseNetDev,
+  parseNetSnmp,
+  parseNetSnmp6,
+  ProcFormatError,
+  readHostCounters,
+  type HostCounterSnapshot,
+} from './proc-net.js';
 
 const SNMP = `Ip: Forwarding DefaultTTL InReceives
 Ip: 1 64 1000
@@ -23,14 +31,22 @@ test('parses /proc/net/snmp groups, /proc/net/snmp6 and /proc/net/dev', () => {
   assert.equal(snmp.Tcp?.OutSegs, 7000);
   assert.equal(snmp.Tcp?.MaxConn, -1);
   assert.equal(snmp.Udp?.OutDatagrams, 90);
-  assert.deepEqual(parseNetSnmp6('Udp6InDatagrams                 \t4\nUdp6OutDatagrams \t 6\nIp6InReceives 1\n'), { Udp6InDatagrams: 4, Udp6OutDatagrams: 6, Ip6InReceives: 1 });
+  assert.deepEqual(parseNetSnmp6('Udp6InDatagrams                 \t4\nUdp6OutDatagrams \t 6\nIp6InReceives 1\n'), {
+    Udp6InDatagrams: 4,
+    Udp6OutDatagrams: 6,
+    Ip6InReceives: 1,
+  });
   assert.deepEqual(parseNetDev(DEV).eth0, { rxBytes: 10000, rxPackets: 100, txBytes: 20000, txPackets: 200 });
   assert.throws(() => parseNetSnmp('Tcp: A B\nTcp: 1\n'), ProcFormatError);
   assert.throws(() => parseNetDev(`${DEV.split('\n').slice(0, 2).join('\n')}\n eth1: 1 2 3\n`), ProcFormatError);
 });
 
 test('deltas: per report interval, loopback left out, resets and new interfaces count 0, IPv6 UDP added', () => {
-  const before: HostCounterSnapshot = { snmp: parseNetSnmp(SNMP), snmp6: { Udp6InDatagrams: 1, Udp6OutDatagrams: 1 }, interfaces: parseNetDev(DEV) };
+  const before: HostCounterSnapshot = {
+    snmp: parseNetSnmp(SNMP),
+    snmp6: { Udp6InDatagrams: 1, Udp6OutDatagrams: 1 },
+    interfaces: parseNetDev(DEV),
+  };
   const after: HostCounterSnapshot = {
     snmp: { Tcp: { InSegs: 5010, OutSegs: 7150, RetransSegs: 10 }, Udp: { InDatagrams: 85, OutDatagrams: 91 } },
     snmp6: { Udp6InDatagrams: 3, Udp6OutDatagrams: 1 },
@@ -62,7 +78,7 @@ test('reads a /proc tree; snmp6 may be missing (IPv6 off)', async () => {
     assert.equal(s.snmp.Tcp?.InSegs, 5000);
     assert.deepEqual(s.snmp6, {});
     const real = await readHostCounters();
-    assert.ok(typeof real.snmp.Tcp?.OutSegs === 'number', 'this machine\'s /proc/net/snmp parses');
+    assert.ok(typeof real.snmp.Tcp?.OutSegs === 'number', "this machine's /proc/net/snmp parses");
     assert.ok('lo' in real.interfaces);
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -11,7 +11,12 @@ import { HOST_METRICS } from './host-metrics.js';
 export type SnmpCounters = Record<string, Record<string, number>>;
 
 /** Counters of one interface from `/proc/net/dev`. */
-export interface InterfaceCounters { rxBytes: number; rxPackets: number; txBytes: number; txPackets: number }
+export interface InterfaceCounters {
+  rxBytes: number;
+  rxPackets: number;
+  txBytes: number;
+  txPackets: number;
+}
 
 /** Everything read from /proc at one moment. */
 export interface HostCounterSnapshot {
@@ -43,7 +48,9 @@ export function parseNetSnmp(text: string): SnmpCounters {
       throw new ProcFormatError('/proc/net/snmp', `lines ${i + 1}-${i + 2} are not a header and value pair`);
     }
     const group: Record<string, number> = {};
-    names.forEach((n, j) => { group[n] = Number(values[j]); });
+    names.forEach((n, j) => {
+      group[n] = Number(values[j]);
+    });
     out[headGroup.slice(0, -1)] = group;
   }
   return out;
@@ -69,8 +76,13 @@ export function parseNetDev(text: string): Record<string, InterfaceCounters> {
     const colon = line.indexOf(':');
     if (colon < 0) continue;
     const name = line.slice(0, colon).trim();
-    const f = line.slice(colon + 1).trim().split(/\s+/).map(Number);
-    if (f.length < 16 || f.some((v) => !Number.isFinite(v))) throw new ProcFormatError('/proc/net/dev', `interface ${name} has ${f.length} fields, expected 16`);
+    const f = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (f.length < 16 || f.some((v) => !Number.isFinite(v)))
+      throw new ProcFormatError('/proc/net/dev', `interface ${name} has ${f.length} fields, expected 16`);
     out[name] = { rxBytes: f[0]!, rxPackets: f[1]!, txBytes: f[8]!, txPackets: f[9]! };
   }
   return out;

@@ -22,7 +22,9 @@ function cachedFor<T>(ttlInMs: number, fn: () => Promise<T>): () => Promise<T> {
       at = Date.now();
       const p = fn();
       value = p;
-      p.catch(() => { if (value === p) value = null; });
+      p.catch(() => {
+        if (value === p) value = null;
+      });
     }
     return value;
   };
@@ -64,13 +66,29 @@ export class AlertsRuntime {
   constructor(deps: AlertsRuntimeDeps, options: AlertsRuntimeOptions = {}) {
     this.metrics = new MetricStore(deps.store, deps.logger, options.metrics);
     const telemetry = createServerTelemetry({ ...deps.telemetry, hostTotals: () => this.metrics.totalsSinceStart() });
-    this.context = { store: deps.store, logger: deps.logger, listHosts: deps.listHosts, baseUrl: deps.baseUrl, telemetry, webhook: options.webhook ?? {} };
+    this.context = {
+      store: deps.store,
+      logger: deps.logger,
+      listHosts: deps.listHosts,
+      baseUrl: deps.baseUrl,
+      telemetry,
+      webhook: options.webhook ?? {},
+    };
     this.captures = deps.captures;
-    this.context.deliverToOwnEndpoint = (url, payload) => deliverToOwnEndpoint(this.context, deps.captures, url, payload);
+    this.context.deliverToOwnEndpoint = (url, payload) =>
+      deliverToOwnEndpoint(this.context, deps.captures, url, payload);
     this.dispatcher = new NotificationDispatcher(this.context);
     // Every rule evaluation needs the host list: evaluations of one tick share one read of it.
-    this.evaluator = new MetricAlertEvaluator({ ...this.context, listHosts: cachedFor(HOST_LIST_CACHE_IN_MS, deps.listHosts) }, this.dispatcher, options.evaluatorTickInMs ?? EVALUATOR_TICK_IN_MS);
-    this.runs = new AlertCaptureRunWatcher(this.context, deps.captures, options.runWatchIntervalInMs ?? RUN_WATCH_INTERVAL_IN_MS);
+    this.evaluator = new MetricAlertEvaluator(
+      { ...this.context, listHosts: cachedFor(HOST_LIST_CACHE_IN_MS, deps.listHosts) },
+      this.dispatcher,
+      options.evaluatorTickInMs ?? EVALUATOR_TICK_IN_MS,
+    );
+    this.runs = new AlertCaptureRunWatcher(
+      this.context,
+      deps.captures,
+      options.runWatchIntervalInMs ?? RUN_WATCH_INTERVAL_IN_MS,
+    );
   }
 
   /** Starts the timers (metric flushes, evaluation, run watching). */

@@ -7,8 +7,15 @@ import { createServerTelemetry, PER_HOST_SERIES_DEFAULT_LIMIT, scrapeMetrics } f
 
 function telemetryOf(hosts: number) {
   const totals = new Map<string, Record<string, number>>();
-  for (let i = 0; i < hosts; i++) totals.set(`/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm${i}`, { 'TCP Segments Sent': 2 });
-  return createServerTelemetry({ agentsConnected: () => hosts, captureTotals: async () => [], hostTotals: () => totals }).registry;
+  for (let i = 0; i < hosts; i++)
+    totals.set(`/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm${i}`, {
+      'TCP Segments Sent': 2,
+    });
+  return createServerTelemetry({
+    agentsConnected: () => hosts,
+    captureTotals: async () => [],
+    hostTotals: () => totals,
+  }).registry;
 }
 const perHostLines = (text: string) => text.split('\n').filter((l) => l.startsWith('nw_host_') && l.includes('{vm='));
 
@@ -21,7 +28,10 @@ test('a small fleet: every host by default; a large one: fleet totals only, per 
   assert.match(big, /^nw_hosts_tcp_segments_sent_total 20000$/m, 'the fleet total');
   assert.match(big, /^nw_hosts_reporting 10000$/m);
   assert.ok(big.length < 64 * 1024, `small: ${big.length} bytes`);
-  const two = await scrapeMetrics(registry, new Set(['/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm7', '/nothing']));
+  const two = await scrapeMetrics(
+    registry,
+    new Set(['/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm7', '/nothing']),
+  );
   assert.equal(perHostLines(two).filter((l) => l.startsWith('nw_host_tcp_segments_sent_total')).length, 1);
   assert.equal(perHostLines(await scrapeMetrics(registry, 'all')).length, 90_000);
 });
@@ -32,6 +42,9 @@ test('the scrape parameters: perHost=true, vm=ID (repeatable, comma-separated, a
   assert.equal(perHostSelection({ perhost: 'false' }), 'default');
   assert.deepEqual(perHostSelection({ vm: ['/A/b', '/c,/D'] }), new Set(['/a/b', '/c', '/d']));
   for (const bad of [{ perHost: 'yes' }, { host: 'x' }]) {
-    assert.throws(() => perHostSelection(bad), (e: unknown) => e instanceof ApiError && e.code === 'InvalidParameter');
+    assert.throws(
+      () => perHostSelection(bad),
+      (e: unknown) => e instanceof ApiError && e.code === 'InvalidParameter',
+    );
   }
 });

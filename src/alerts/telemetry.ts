@@ -6,7 +6,9 @@ import { HOST_METRICS } from './host-metrics.js';
 export interface ServerTelemetrySources {
   agentsConnected(): number;
   /** Capture sessions per host state, with packets and kernel drops. */
-  captureTotals(): Promise<Array<{ status: string; sessions: number; packetsCaptured: number; kernelPacketsDropped: number }>>;
+  captureTotals(): Promise<
+    Array<{ status: string; sessions: number; packetsCaptured: number; kernelPacketsDropped: number }>
+  >;
   /** Per host, what agents reported since the server started. */
   hostTotals(): ReadonlyMap<string, Readonly<Record<string, number>>>;
 }
@@ -47,16 +49,35 @@ export function createServerTelemetry(sources: ServerTelemetrySources): AlertsTe
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'nw_server_' });
   new Gauge({
-    name: 'nw_agents_connected', help: 'Agents connected to this server process.', registers: [registry],
-    collect() { this.set(sources.agentsConnected()); },
+    name: 'nw_agents_connected',
+    help: 'Agents connected to this server process.',
+    registers: [registry],
+    collect() {
+      this.set(sources.agentsConnected());
+    },
   });
-  const sessions = new Gauge({ name: 'nw_capture_sessions', help: 'Capture sessions (one per capture and host) by status.', labelNames: ['status'], registers: [registry] });
-  const packets = new Gauge({ name: 'nw_capture_packets_captured', help: 'Packets captured by the sessions of existing captures, by status.', labelNames: ['status'], registers: [registry] });
+  const sessions = new Gauge({
+    name: 'nw_capture_sessions',
+    help: 'Capture sessions (one per capture and host) by status.',
+    labelNames: ['status'],
+    registers: [registry],
+  });
+  const packets = new Gauge({
+    name: 'nw_capture_packets_captured',
+    help: 'Packets captured by the sessions of existing captures, by status.',
+    labelNames: ['status'],
+    registers: [registry],
+  });
   new Gauge({
-    name: 'nw_capture_kernel_packets_dropped', help: 'Packets the kernel dropped during the sessions of existing captures, by status.', labelNames: ['status'], registers: [registry],
+    name: 'nw_capture_kernel_packets_dropped',
+    help: 'Packets the kernel dropped during the sessions of existing captures, by status.',
+    labelNames: ['status'],
+    registers: [registry],
     async collect() {
       const totals = await sources.captureTotals();
-      this.reset(); sessions.reset(); packets.reset();
+      this.reset();
+      sessions.reset();
+      packets.reset();
       for (const t of totals) {
         this.set({ status: t.status }, t.kernelPacketsDropped);
         sessions.set({ status: t.status }, t.sessions);
@@ -65,12 +86,19 @@ export function createServerTelemetry(sources: ServerTelemetrySources): AlertsTe
     },
   });
   new Gauge({
-    name: 'nw_hosts_reporting', help: 'Hosts whose agents reported metrics to this server process since it started.', registers: [registry],
-    collect() { this.set(sources.hostTotals().size); },
+    name: 'nw_hosts_reporting',
+    help: 'Hosts whose agents reported metrics to this server process since it started.',
+    registers: [registry],
+    collect() {
+      this.set(sources.hostTotals().size);
+    },
   });
   for (const metric of HOST_METRICS) {
     new Counter({
-      name: metric.prometheusName, help: `${metric.name} (${metric.unit}) reported by agents since this server started, per host (every host up to ${PER_HOST_SERIES_DEFAULT_LIMIT}; past that only with ?perHost=true or ?vm=ID).`, labelNames: ['vm'], registers: [registry],
+      name: metric.prometheusName,
+      help: `${metric.name} (${metric.unit}) reported by agents since this server started, per host (every host up to ${PER_HOST_SERIES_DEFAULT_LIMIT}; past that only with ?perHost=true or ?vm=ID).`,
+      labelNames: ['vm'],
+      registers: [registry],
       collect() {
         this.reset();
         const totals = sources.hostTotals();
@@ -78,12 +106,17 @@ export function createServerTelemetry(sources: ServerTelemetrySources): AlertsTe
         if (selection === 'all' || (selection === 'default' && totals.size <= PER_HOST_SERIES_DEFAULT_LIMIT)) {
           for (const [vm, t] of totals) this.inc({ vm }, t[metric.name] ?? 0);
         } else if (selection !== 'default') {
-          for (const vm of selection) { const t = totals.get(vm); if (t) this.inc({ vm }, t[metric.name] ?? 0); }
+          for (const vm of selection) {
+            const t = totals.get(vm);
+            if (t) this.inc({ vm }, t[metric.name] ?? 0);
+          }
         }
       },
     });
     new Counter({
-      name: metric.prometheusName.replace(/^nw_host_/, 'nw_hosts_'), help: `${metric.name} (${metric.unit}) reported by all agents together since this server started.`, registers: [registry],
+      name: metric.prometheusName.replace(/^nw_host_/, 'nw_hosts_'),
+      help: `${metric.name} (${metric.unit}) reported by all agents together since this server started.`,
+      registers: [registry],
       collect() {
         this.reset();
         let sum = 0;
@@ -94,10 +127,35 @@ export function createServerTelemetry(sources: ServerTelemetrySources): AlertsTe
   }
   return {
     registry,
-    evaluations: new Counter({ name: 'nw_alert_rule_evaluations_total', help: 'Metric alert rule evaluations.', labelNames: ['outcome'], registers: [registry] }),
-    transitions: new Counter({ name: 'nw_alerts_total', help: 'Alerts fired and resolved.', labelNames: ['monitor_condition'], registers: [registry] }),
-    notifications: new Counter({ name: 'nw_alert_webhook_deliveries_total', help: 'Alert webhook deliveries (after retries).', labelNames: ['outcome'], registers: [registry] }),
-    alertCaptureTriggers: new Counter({ name: 'nw_alert_capture_triggers_total', help: 'Alerts received by alert-capture endpoints, by outcome.', labelNames: ['outcome'], registers: [registry] }),
-    alertCaptureNotifications: new Counter({ name: 'nw_alert_capture_notifications_total', help: 'Completion notifications of alert-triggered captures (after retries).', labelNames: ['outcome'], registers: [registry] }),
+    evaluations: new Counter({
+      name: 'nw_alert_rule_evaluations_total',
+      help: 'Metric alert rule evaluations.',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    transitions: new Counter({
+      name: 'nw_alerts_total',
+      help: 'Alerts fired and resolved.',
+      labelNames: ['monitor_condition'],
+      registers: [registry],
+    }),
+    notifications: new Counter({
+      name: 'nw_alert_webhook_deliveries_total',
+      help: 'Alert webhook deliveries (after retries).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    alertCaptureTriggers: new Counter({
+      name: 'nw_alert_capture_triggers_total',
+      help: 'Alerts received by alert-capture endpoints, by outcome.',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    alertCaptureNotifications: new Counter({
+      name: 'nw_alert_capture_notifications_total',
+      help: 'Completion notifications of alert-triggered captures (after retries).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
   };
 }

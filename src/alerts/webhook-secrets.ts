@@ -13,8 +13,16 @@ export async function moveWebhookUrlsToSecrets(store: Store): Promise<number> {
   for (const group of await store.listResources<ActionGroupBody>('actionGroup')) {
     if ((group.secret as Partial<ActionGroupSecret> | null)?.webhookServiceUris) continue;
     const receivers = group.body.properties.webhookReceivers;
-    const secret: ActionGroupSecret = { webhookServiceUris: Object.fromEntries(receivers.map((r) => [r.name, r.serviceUri])) };
-    const body = { ...group.body, properties: { ...group.body.properties, webhookReceivers: receivers.map((r) => ({ ...r, serviceUri: redactUrl(r.serviceUri) })) } };
+    const secret: ActionGroupSecret = {
+      webhookServiceUris: Object.fromEntries(receivers.map((r) => [r.name, r.serviceUri])),
+    };
+    const body = {
+      ...group.body,
+      properties: {
+        ...group.body.properties,
+        webhookReceivers: receivers.map((r) => ({ ...r, serviceUri: redactUrl(r.serviceUri) })),
+      },
+    };
     await store.putResource<ActionGroupBody>({ ...group, body, secret });
     moved++;
   }
@@ -22,8 +30,18 @@ export async function moveWebhookUrlsToSecrets(store: Store): Promise<number> {
     const secret = (endpoint.secret as { keySha256?: string; notificationUris?: string[] } | null) ?? {};
     if (secret.notificationUris) continue;
     const hooks = endpoint.body.properties.notificationWebhooks;
-    const body = { ...endpoint.body, properties: { ...endpoint.body.properties, notificationWebhooks: hooks.map((w) => ({ serviceUri: redactUrl(w.serviceUri) })) } };
-    await store.putResource<AlertCaptureBody>({ ...endpoint, body, secret: { ...secret, notificationUris: hooks.map((w) => w.serviceUri) } });
+    const body = {
+      ...endpoint.body,
+      properties: {
+        ...endpoint.body.properties,
+        notificationWebhooks: hooks.map((w) => ({ serviceUri: redactUrl(w.serviceUri) })),
+      },
+    };
+    await store.putResource<AlertCaptureBody>({
+      ...endpoint,
+      body,
+      secret: { ...secret, notificationUris: hooks.map((w) => w.serviceUri) },
+    });
     moved++;
   }
   return moved;

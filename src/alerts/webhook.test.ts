@@ -12,7 +12,9 @@ const received: Array<{ path: string; body: string; type: string | undefined }> 
 before(async () => {
   server = createServer((req, res) => {
     let body = '';
-    req.on('data', (c: Buffer) => { body += c.toString(); });
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
     req.on('end', () => {
       received.push({ path: req.url ?? '', body, type: req.headers['content-type'] });
       const status = answers.shift() ?? 200;
@@ -23,7 +25,10 @@ before(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-after(() => { server.closeAllConnections(); server.close(); });
+after(() => {
+  server.closeAllConnections();
+  server.close();
+});
 
 test('retries server errors and succeeds; the body is the JSON payload', async () => {
   received.length = 0;

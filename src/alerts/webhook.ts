@@ -61,8 +61,16 @@ export function isRetryableStatus(status: number | null): boolean {
  * appears in the result or in errors: an alert-capture URL carries its key in the query.
  * @example const r = await deliverWebhook('http://hooks.example/alert', payload);
  */
-export async function deliverWebhook(url: string, payload: unknown, options: WebhookDeliveryOptions = {}): Promise<WebhookDeliveryResult> {
-  const doFetch = options.fetch ?? (options.outboundPolicy ? outboundFetch(options.outboundPolicy) : (defaultFetch ??= outboundFetch(OutboundPolicy.fromSettings())));
+export async function deliverWebhook(
+  url: string,
+  payload: unknown,
+  options: WebhookDeliveryOptions = {},
+): Promise<WebhookDeliveryResult> {
+  const doFetch =
+    options.fetch ??
+    (options.outboundPolicy
+      ? outboundFetch(options.outboundPolicy)
+      : (defaultFetch ??= outboundFetch(OutboundPolicy.fromSettings())));
   const delays = options.retryDelaysInMs ?? DEFAULT_WEBHOOK_RETRY_DELAYS_IN_MS;
   const body = JSON.stringify(payload);
   let attempts = 0;
@@ -86,7 +94,11 @@ export async function deliverWebhook(url: string, payload: unknown, options: Web
     } catch (e) {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       error = UNREACHABLE_RECEIVER;
-      options.onUnreachable?.((e as Error).name === 'TimeoutError' ? 'no answer within the attempt timeout' : `${cause?.code ?? ''} ${cause?.message ?? (e as Error).message}`.trim());
+      options.onUnreachable?.(
+        (e as Error).name === 'TimeoutError'
+          ? 'no answer within the attempt timeout'
+          : `${cause?.code ?? ''} ${cause?.message ?? (e as Error).message}`.trim(),
+      );
     }
     const delay = delays[attempts - 1];
     if (delay === undefined || !isRetryableStatus(httpStatus) || options.signal?.aborted) break;

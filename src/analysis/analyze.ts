@@ -2,7 +2,14 @@
 // the matching packets as a file — each one streaming pass over the file.
 import { createHash } from 'node:crypto';
 import type { AnalysisReport, AnalysisSection, AnalysisSource, PacketListPage } from '../model/index.js';
-import { CaptureStreamParser, PacketDissection, encodePcapHeader, encodePcapngInterface, encodePcapngPacket, encodePcapngSectionHeader } from '../pcap/index.js';
+import {
+  CaptureStreamParser,
+  PacketDissection,
+  encodePcapHeader,
+  encodePcapngInterface,
+  encodePcapngPacket,
+  encodePcapngSectionHeader,
+} from '../pcap/index.js';
 import type { CaptureFormat, CaptureInterface, CaptureInterfaceStatistics, CapturePacket } from '../pcap/index.js';
 import { CaptureAnalyzer } from './analyzer.js';
 import type { AnalysisSections, AnalyzerOptions } from './analyzer.js';
@@ -13,7 +20,8 @@ import { packetRow } from './packet-rows.js';
 /** A capture file to analyse: how to read it and what is known about it. */
 export interface CaptureSource {
   /** Opens the file's bytes from the start (called once per pass). */
-  open(): Promise<AsyncIterable<Buffer | string> | Iterable<Buffer>> | AsyncIterable<Buffer | string> | Iterable<Buffer>;
+  open():
+    Promise<AsyncIterable<Buffer | string> | Iterable<Buffer>> | AsyncIterable<Buffer | string> | Iterable<Buffer>;
   /** File name shown in answers. */
   fileName: string;
   /** SHA-256 (hex) when already known (a stored capture); computed while reading otherwise. */
@@ -27,12 +35,24 @@ export interface CaptureSource {
 }
 
 /** Passes over a file's bytes, with the SHA-256 and size computed on the way. */
-async function pass(source: CaptureSource, onPacket: (p: CapturePacket, raw: Buffer | null) => boolean | void, hooks: { onInterface?: (i: CaptureInterface) => void; onStatistics?: (s: CaptureInterfaceStatistics) => void } = {}): Promise<{ format: CaptureFormat; sizeInBytes: number; sha256: string; trailingBytes: number; stoppedEarly: boolean }> {
+async function pass(
+  source: CaptureSource,
+  onPacket: (p: CapturePacket, raw: Buffer | null) => boolean | void,
+  hooks: { onInterface?: (i: CaptureInterface) => void; onStatistics?: (s: CaptureInterfaceStatistics) => void } = {},
+): Promise<{
+  format: CaptureFormat;
+  sizeInBytes: number;
+  sha256: string;
+  trailingBytes: number;
+  stoppedEarly: boolean;
+}> {
   let stop = false;
   const parser = new CaptureStreamParser({
     onInterface: hooks.onInterface,
     onStatistics: hooks.onStatistics,
-    onPacket: (p, raw) => { if (!stop && onPacket(p, raw) === false) stop = true; },
+    onPacket: (p, raw) => {
+      if (!stop && onPacket(p, raw) === false) stop = true;
+    },
   });
   const hash = source.sha256 === null ? createHash('sha256') : null;
   let sizeInBytes = 0;
@@ -48,11 +68,20 @@ async function pass(source: CaptureSource, onPacket: (p: CapturePacket, raw: Buf
     }
   }
   const trailingBytes = parser.end();
-  return { format: parser.format!, sizeInBytes, sha256: source.sha256 ?? hash!.digest('hex'), trailingBytes, stoppedEarly: false };
+  return {
+    format: parser.format!,
+    sizeInBytes,
+    sha256: source.sha256 ?? hash!.digest('hex'),
+    trailingBytes,
+    stoppedEarly: false,
+  };
 }
 
 /** The report of every section, plus the source it came from. */
-export interface FullAnalysis { source: AnalysisSource; sections: AnalysisSections }
+export interface FullAnalysis {
+  source: AnalysisSource;
+  sections: AnalysisSections;
+}
 
 /**
  * Analyses a whole capture in one streaming pass.
@@ -60,13 +89,28 @@ export interface FullAnalysis { source: AnalysisSource; sections: AnalysisSectio
  */
 export async function analyzeCapture(source: CaptureSource, options: AnalyzerOptions = {}): Promise<FullAnalysis> {
   const analyzer = new CaptureAnalyzer(options);
-  const result = await pass(source, (p) => { analyzer.addPacket(p); }, {
-    onInterface: (i) => analyzer.addInterface(i),
-    onStatistics: (s) => analyzer.addStatistics(s),
-  });
+  const result = await pass(
+    source,
+    (p) => {
+      analyzer.addPacket(p);
+    },
+    {
+      onInterface: (i) => analyzer.addInterface(i),
+      onStatistics: (s) => analyzer.addStatistics(s),
+    },
+  );
   const sections = analyzer.finish(source.kernel);
   sections.summary.trailingBytesIgnored = result.trailingBytes;
-  return { source: { fileName: source.fileName, sizeInBytes: result.sizeInBytes, sha256: result.sha256, format: result.format, instance: source.instance }, sections };
+  return {
+    source: {
+      fileName: source.fileName,
+      sizeInBytes: result.sizeInBytes,
+      sha256: result.sha256,
+      format: result.format,
+      instance: source.instance,
+    },
+    sections,
+  };
 }
 
 /**
@@ -79,7 +123,12 @@ export function reportOf(full: FullAnalysis, section?: AnalysisSection): Analysi
 }
 
 /** Options of a packet-list page. */
-export interface PacketPageOptions { offset: number; limit: number; filter?: string | undefined; knownMatchingPackets?: { total: number; matching: number } | undefined }
+export interface PacketPageOptions {
+  offset: number;
+  limit: number;
+  filter?: string | undefined;
+  knownMatchingPackets?: { total: number; matching: number } | undefined;
+}
 
 /**
  * One page of the decoded packet list, with the exact count of matching packets (read to the
@@ -95,16 +144,30 @@ export async function listPackets(source: CaptureSource, options: PacketPageOpti
   let matching = 0;
   let firstSeconds = 0;
   let firstNanoseconds = 0;
-  const ctx: FilterContext = { d, data: Buffer.alloc(0), number: 0, originalLength: 0, capturedLength: 0, interfaceId: 0 };
+  const ctx: FilterContext = {
+    d,
+    data: Buffer.alloc(0),
+    number: 0,
+    originalLength: 0,
+    capturedLength: 0,
+    interfaceId: 0,
+  };
   const known = options.knownMatchingPackets;
   const result = await pass(source, (p) => {
     number++;
-    if (number === 1) { firstSeconds = p.timestampSeconds; firstNanoseconds = p.timestampNanoseconds; }
+    if (number === 1) {
+      firstSeconds = p.timestampSeconds;
+      firstNanoseconds = p.timestampNanoseconds;
+    }
     d.dissect(p.linkType, p.data);
-    ctx.data = p.data; ctx.number = number; ctx.originalLength = p.originalLength; ctx.capturedLength = p.capturedLength; ctx.interfaceId = p.interfaceId;
+    ctx.data = p.data;
+    ctx.number = number;
+    ctx.originalLength = p.originalLength;
+    ctx.capturedLength = p.capturedLength;
+    ctx.interfaceId = p.interfaceId;
     if (predicate !== null && !predicate(ctx)) return true;
     if (matching >= options.offset && rows.length < options.limit) {
-      const relative = (p.timestampSeconds - firstSeconds) + (p.timestampNanoseconds - firstNanoseconds) / 1e9;
+      const relative = p.timestampSeconds - firstSeconds + (p.timestampNanoseconds - firstNanoseconds) / 1e9;
       rows.push(packetRow(p, d, number, relative));
     }
     matching++;
@@ -114,8 +177,19 @@ export async function listPackets(source: CaptureSource, options: PacketPageOpti
   const totalPackets = known?.total ?? number;
   const matchingPackets = known?.matching ?? matching;
   return {
-    source: { fileName: source.fileName, sizeInBytes: source.sizeInBytes ?? result.sizeInBytes, sha256: result.sha256, format: result.format, instance: source.instance },
-    filter: filter ?? null, offset: options.offset, limit: options.limit, totalPackets, matchingPackets, packets: rows,
+    source: {
+      fileName: source.fileName,
+      sizeInBytes: source.sizeInBytes ?? result.sizeInBytes,
+      sha256: result.sha256,
+      format: result.format,
+      instance: source.instance,
+    },
+    filter: filter ?? null,
+    offset: options.offset,
+    limit: options.limit,
+    totalPackets,
+    matchingPackets,
+    packets: rows,
   };
 }
 
@@ -126,13 +200,24 @@ export async function listPackets(source: CaptureSource, options: PacketPageOpti
  * @example for await (const chunk of filteredCapture(source, 'dns')) out.write(chunk);
  */
 export function filteredCapture(source: CaptureSource, filter: string | undefined): AsyncGenerator<Buffer> {
-  const predicate: PacketPredicate | null = filter !== undefined && filter.trim() !== '' ? compileDisplayFilter(filter) : null;
+  const predicate: PacketPredicate | null =
+    filter !== undefined && filter.trim() !== '' ? compileDisplayFilter(filter) : null;
   return filteredCaptureStream(source, predicate);
 }
 
-async function* filteredCaptureStream(source: CaptureSource, predicate: PacketPredicate | null): AsyncGenerator<Buffer> {
+async function* filteredCaptureStream(
+  source: CaptureSource,
+  predicate: PacketPredicate | null,
+): AsyncGenerator<Buffer> {
   const d = new PacketDissection();
-  const ctx: FilterContext = { d, data: Buffer.alloc(0), number: 0, originalLength: 0, capturedLength: 0, interfaceId: 0 };
+  const ctx: FilterContext = {
+    d,
+    data: Buffer.alloc(0),
+    number: 0,
+    originalLength: 0,
+    capturedLength: 0,
+    interfaceId: 0,
+  };
   let out: Buffer[] = [];
   let format: CaptureFormat | null = null;
   let number = 0;
@@ -140,11 +225,24 @@ async function* filteredCaptureStream(source: CaptureSource, predicate: PacketPr
   const parser = new CaptureStreamParser({
     onInterface: (iface) => {
       if (parser.format === 'pcap') {
-        out.push(encodePcapHeader({ snapLength: iface.snapLength, linkType: iface.linkType, nanosecond: iface.unitsPerSecond === 1e9 }));
+        out.push(
+          encodePcapHeader({
+            snapLength: iface.snapLength,
+            linkType: iface.linkType,
+            nanosecond: iface.unitsPerSecond === 1e9,
+          }),
+        );
         pcapHeaderWritten = true;
       } else {
         if (format === null) out.push(encodePcapngSectionHeader(true));
-        out.push(encodePcapngInterface({ linkType: iface.linkType, snapLength: iface.snapLength, ...(iface.name !== null ? { name: iface.name } : {}), timestampResolution: 9 }));
+        out.push(
+          encodePcapngInterface({
+            linkType: iface.linkType,
+            snapLength: iface.snapLength,
+            ...(iface.name !== null ? { name: iface.name } : {}),
+            timestampResolution: 9,
+          }),
+        );
       }
       format = parser.format;
     },
@@ -152,17 +250,35 @@ async function* filteredCaptureStream(source: CaptureSource, predicate: PacketPr
       number++;
       if (predicate !== null) {
         d.dissect(p.linkType, p.data);
-        ctx.data = p.data; ctx.number = number; ctx.originalLength = p.originalLength; ctx.capturedLength = p.capturedLength; ctx.interfaceId = p.interfaceId;
+        ctx.data = p.data;
+        ctx.number = number;
+        ctx.originalLength = p.originalLength;
+        ctx.capturedLength = p.capturedLength;
+        ctx.interfaceId = p.interfaceId;
         if (!predicate(ctx)) return;
       }
-      if (raw !== null) { out.push(Buffer.from(raw)); return; }
-      out.push(encodePcapngPacket({ interfaceId: p.interfaceId, timestamp: BigInt(p.timestampSeconds) * 1_000_000_000n + BigInt(p.timestampNanoseconds), data: Buffer.from(p.data), originalLength: p.originalLength }));
+      if (raw !== null) {
+        out.push(Buffer.from(raw));
+        return;
+      }
+      out.push(
+        encodePcapngPacket({
+          interfaceId: p.interfaceId,
+          timestamp: BigInt(p.timestampSeconds) * 1_000_000_000n + BigInt(p.timestampNanoseconds),
+          data: Buffer.from(p.data),
+          originalLength: p.originalLength,
+        }),
+      );
     },
   });
   const stream = await source.open();
   for await (const chunk of stream) {
     parser.push(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
-    if (out.length > 0) { const ready = Buffer.concat(out); out = []; yield ready; }
+    if (out.length > 0) {
+      const ready = Buffer.concat(out);
+      out = [];
+      yield ready;
+    }
   }
   parser.end();
   if (parser.format === 'pcap' && !pcapHeaderWritten) return;

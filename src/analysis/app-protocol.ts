@@ -11,7 +11,9 @@ const DNS_PORT = 53;
 const TLS_PORTS = new Set([443, 993, 995, 465, 636, 8443]);
 const HTTP_PORTS = new Set([80, 8080, 8000, 3128]);
 // First bytes of an HTTP/1.x request or response line.
-const HTTP_STARTS = ['GET ', 'POST', 'PUT ', 'HEAD', 'DELE', 'OPTI', 'PATC', 'CONN', 'TRAC', 'HTTP'].map((s) => Buffer.from(s, 'latin1').readUInt32BE(0));
+const HTTP_STARTS = ['GET ', 'POST', 'PUT ', 'HEAD', 'DELE', 'OPTI', 'PATC', 'CONN', 'TRAC', 'HTTP'].map((s) =>
+  Buffer.from(s, 'latin1').readUInt32BE(0),
+);
 
 /**
  * The application protocol of a dissected TCP/UDP packet.

@@ -17,7 +17,10 @@ export class LruCache<K, V> {
   /** The value of `key`, now the most recently used. */
   get(key: K): V | undefined {
     const v = this.map.get(key);
-    if (v !== undefined) { this.map.delete(key); this.map.set(key, v); }
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
     return v;
   }
 

@@ -10,14 +10,45 @@ function ctx(frame: Buffer, number = 1): FilterContext {
   d.dissect(LinkType.ETHERNET, frame);
   return { d, data: frame, number, originalLength: frame.length, capturedLength: frame.length, interfaceId: 0 };
 }
-const web = ctx(buildFrame({ family: 4, protocol: 'TCP', sourceAddress: '10.0.0.1', destinationAddress: '192.168.1.20', sourcePort: 51000, destinationPort: 80, tcpFlags: TcpFlag.SYN }));
-const dns = ctx(buildFrame({ family: 4, protocol: 'UDP', sourceAddress: '10.0.0.1', destinationAddress: '10.0.0.53', sourcePort: 33000, destinationPort: 53, payload: dnsMessage({ id: 1, name: 'Api.Example.com', type: 28 }) }));
-const v6 = ctx(buildFrame({ family: 6, protocol: 'UDP', sourceAddress: 'fd00::1', destinationAddress: '2001:db8::5', sourcePort: 5000, destinationPort: 6000 }));
+const web = ctx(
+  buildFrame({
+    family: 4,
+    protocol: 'TCP',
+    sourceAddress: '10.0.0.1',
+    destinationAddress: '192.168.1.20',
+    sourcePort: 51000,
+    destinationPort: 80,
+    tcpFlags: TcpFlag.SYN,
+  }),
+);
+const dns = ctx(
+  buildFrame({
+    family: 4,
+    protocol: 'UDP',
+    sourceAddress: '10.0.0.1',
+    destinationAddress: '10.0.0.53',
+    sourcePort: 33000,
+    destinationPort: 53,
+    payload: dnsMessage({ id: 1, name: 'Api.Example.com', type: 28 }),
+  }),
+);
+const v6 = ctx(
+  buildFrame({
+    family: 6,
+    protocol: 'UDP',
+    sourceAddress: 'fd00::1',
+    destinationAddress: '2001:db8::5',
+    sourcePort: 5000,
+    destinationPort: 6000,
+  }),
+);
 const matches = (filter: string, c: FilterContext): boolean => compileDisplayFilter(filter)(c);
 
 test('5-tuple fields, protocols and logic', () => {
   assert.ok(matches('ip.addr==10.0.0.1 && tcp.port==80', web));
-  assert.ok(matches('ip.src == 10.0.0.1 and ip.dst == 192.168.1.0/24 and tcp.dstport eq 80 and tcp.srcport > 50000', web));
+  assert.ok(
+    matches('ip.src == 10.0.0.1 and ip.dst == 192.168.1.0/24 and tcp.dstport eq 80 and tcp.srcport > 50000', web),
+  );
   assert.ok(!matches('udp', web));
   assert.ok(matches('tcp && !udp', web));
   assert.ok(matches('not (udp or icmp)', web));
@@ -62,11 +93,14 @@ test('errors name the column and what is wrong', () => {
     ['tcp $ udp', 5, /unexpected character '\$'/],
   ];
   for (const [filter, position, message] of cases) {
-    assert.throws(() => compileDisplayFilter(filter), (e: unknown) => {
-      assert.ok(e instanceof DisplayFilterError, filter);
-      assert.equal(e.position, position, `${filter}: ${e.message}`);
-      assert.match(e.reason, message, filter);
-      return true;
-    });
+    assert.throws(
+      () => compileDisplayFilter(filter),
+      (e: unknown) => {
+        assert.ok(e instanceof DisplayFilterError, filter);
+        assert.equal(e.position, position, `${filter}: ${e.message}`);
+        assert.match(e.reason, message, filter);
+        return true;
+      },
+    );
   }
 });

@@ -20,7 +20,10 @@ import type { AppProtocol } from './app-protocol.js';
 /** A display filter that does not parse; `position` is the 1-based column of the problem. */
 export class DisplayFilterError extends Error {
   override readonly name = 'DisplayFilterError';
-  constructor(readonly reason: string, readonly position: number) {
+  constructor(
+    readonly reason: string,
+    readonly position: number,
+  ) {
     super(`display filter, column ${position}: ${reason}`);
   }
 }
@@ -40,17 +43,25 @@ export type PacketPredicate = (c: FilterContext) => boolean;
 
 type Kind = 'protocol' | 'number' | 'ipv4' | 'ipv6' | 'string' | 'flag';
 type Values = Array<number | string | Buffer>;
-interface FieldSpec { kind: Kind; get: (c: FilterContext) => Values }
+interface FieldSpec {
+  kind: Kind;
+  get: (c: FilterContext) => Values;
+}
 
 const none: Values = [];
 const num = (v: number): Values => (v < 0 ? none : [v]);
-const tcp = (c: FilterContext): boolean => c.d.ipProtocol === IpProtocol.TCP && c.d.sourcePort >= 0 && !c.d.laterFragment;
-const udp = (c: FilterContext): boolean => c.d.ipProtocol === IpProtocol.UDP && c.d.sourcePort >= 0 && !c.d.laterFragment;
+const tcp = (c: FilterContext): boolean =>
+  c.d.ipProtocol === IpProtocol.TCP && c.d.sourcePort >= 0 && !c.d.laterFragment;
+const udp = (c: FilterContext): boolean =>
+  c.d.ipProtocol === IpProtocol.UDP && c.d.sourcePort >= 0 && !c.d.laterFragment;
 const v4 = (c: FilterContext): boolean => c.d.network === 4;
 const v6 = (c: FilterContext): boolean => c.d.network === 6;
 const addr6 = (c: FilterContext, at: number): Buffer => c.data.subarray(at, at + 16);
 const app = (c: FilterContext): AppProtocol => appProtocolOf(c.d, c.data);
-const flag = (bit: number) => (c: FilterContext): Values => (tcp(c) && c.d.tcpHeaderLength > 0 ? [(c.d.tcpFlags & bit) !== 0 ? 1 : 0] : none);
+const flag =
+  (bit: number) =>
+  (c: FilterContext): Values =>
+    tcp(c) && c.d.tcpHeaderLength > 0 ? [(c.d.tcpFlags & bit) !== 0 ? 1 : 0] : none;
 const dns = (c: FilterContext) => {
   const a = app(c);
   if (a !== 'dns') return null;
@@ -91,7 +102,10 @@ const FIELDS: Record<string, FieldSpec> = {
   'ip.id': { kind: 'number', get: (c) => (v4(c) ? num(c.d.ipId) : none) },
   'ipv6.src': { kind: 'ipv6', get: (c) => (v6(c) ? [addr6(c, c.d.source6Offset)] : none) },
   'ipv6.dst': { kind: 'ipv6', get: (c) => (v6(c) ? [addr6(c, c.d.destination6Offset)] : none) },
-  'ipv6.addr': { kind: 'ipv6', get: (c) => (v6(c) ? [addr6(c, c.d.source6Offset), addr6(c, c.d.destination6Offset)] : none) },
+  'ipv6.addr': {
+    kind: 'ipv6',
+    get: (c) => (v6(c) ? [addr6(c, c.d.source6Offset), addr6(c, c.d.destination6Offset)] : none),
+  },
   'ipv6.nxt': { kind: 'number', get: (c) => (v6(c) ? num(c.d.ipProtocol) : none) },
   'ipv6.hlim': { kind: 'number', get: (c) => (v6(c) ? num(c.d.ttl) : none) },
   'tcp.srcport': { kind: 'number', get: (c) => (tcp(c) ? [c.d.sourcePort] : none) },
@@ -117,16 +131,38 @@ const FIELDS: Record<string, FieldSpec> = {
   'icmpv6.type': { kind: 'number', get: (c) => (c.d.ipProtocol === IpProtocol.ICMPV6 ? num(c.d.icmpType) : none) },
   'icmpv6.code': { kind: 'number', get: (c) => (c.d.ipProtocol === IpProtocol.ICMPV6 ? num(c.d.icmpCode) : none) },
   'arp.opcode': { kind: 'number', get: (c) => num(c.d.arpOperation) },
-  'dns.id': { kind: 'number', get: (c) => { const m = dns(c); return m ? [m.id] : none; } },
-  'dns.flags.response': { kind: 'flag', get: (c) => { const m = dns(c); return m ? [m.response ? 1 : 0] : none; } },
-  'dns.flags.rcode': { kind: 'number', get: (c) => { const m = dns(c); return m?.response ? [m.rcode] : none; } },
+  'dns.id': {
+    kind: 'number',
+    get: (c) => {
+      const m = dns(c);
+      return m ? [m.id] : none;
+    },
+  },
+  'dns.flags.response': {
+    kind: 'flag',
+    get: (c) => {
+      const m = dns(c);
+      return m ? [m.response ? 1 : 0] : none;
+    },
+  },
+  'dns.flags.rcode': {
+    kind: 'number',
+    get: (c) => {
+      const m = dns(c);
+      return m?.response ? [m.rcode] : none;
+    },
+  },
   'dns.qry.name': { kind: 'string', get: (c) => dns(c)?.questions.map((q) => q.name.toLowerCase()) ?? none },
   'dns.qry.type': { kind: 'number', get: (c) => dns(c)?.questions.map((q) => q.type) ?? none },
   'tls.handshake.extensions_server_name': {
     kind: 'string',
     get: (c) => {
       if (app(c) !== 'tls') return none;
-      const hello = parseTlsClientHello(c.data, c.d.payloadOffset, Math.min(c.d.payloadLength, c.data.length - c.d.payloadOffset));
+      const hello = parseTlsClientHello(
+        c.data,
+        c.d.payloadOffset,
+        Math.min(c.d.payloadLength, c.data.length - c.d.payloadOffset),
+      );
       return hello?.serverName ? [hello.serverName.toLowerCase()] : none;
     },
   },
@@ -138,7 +174,11 @@ export const DISPLAY_FILTER_NAMES = { protocols: Object.keys(PROTOCOLS), fields:
 type Op = '==' | '!=' | '<' | '<=' | '>' | '>=' | 'contains';
 const WORD_OPS: Record<string, Op> = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=', contains: 'contains' };
 
-interface Token { type: 'word' | 'string' | 'op' | '(' | ')' | '&&' | '||' | '!' | 'end'; text: string; position: number }
+interface Token {
+  type: 'word' | 'string' | 'op' | '(' | ')' | '&&' | '||' | '!' | 'end';
+  text: string;
+  position: number;
+}
 
 function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
@@ -146,13 +186,36 @@ function tokenize(text: string): Token[] {
   while (i < text.length) {
     const ch = text[i]!;
     const position = i + 1;
-    if (/\s/.test(ch)) { i++; continue; }
+    if (/\s/.test(ch)) {
+      i++;
+      continue;
+    }
     const two = text.slice(i, i + 2);
-    if (two === '&&' || two === '||') { tokens.push({ type: two, text: two, position }); i += 2; continue; }
-    if (two === '==' || two === '!=' || two === '<=' || two === '>=') { tokens.push({ type: 'op', text: two, position }); i += 2; continue; }
-    if (ch === '<' || ch === '>') { tokens.push({ type: 'op', text: ch, position }); i++; continue; }
-    if (ch === '!') { tokens.push({ type: '!', text: ch, position }); i++; continue; }
-    if (ch === '(' || ch === ')') { tokens.push({ type: ch, text: ch, position }); i++; continue; }
+    if (two === '&&' || two === '||') {
+      tokens.push({ type: two, text: two, position });
+      i += 2;
+      continue;
+    }
+    if (two === '==' || two === '!=' || two === '<=' || two === '>=') {
+      tokens.push({ type: 'op', text: two, position });
+      i += 2;
+      continue;
+    }
+    if (ch === '<' || ch === '>') {
+      tokens.push({ type: 'op', text: ch, position });
+      i++;
+      continue;
+    }
+    if (ch === '!') {
+      tokens.push({ type: '!', text: ch, position });
+      i++;
+      continue;
+    }
+    if (ch === '(' || ch === ')') {
+      tokens.push({ type: ch, text: ch, position });
+      i++;
+      continue;
+    }
     if (ch === '=') throw new DisplayFilterError("'=' is not an operator; use '=='", position);
     if (ch === '"') {
       let value = '';
@@ -160,7 +223,11 @@ function tokenize(text: string): Token[] {
       for (;;) {
         if (j >= text.length) throw new DisplayFilterError('unterminated string', position);
         const c = text[j]!;
-        if (c === '\\' && j + 1 < text.length) { value += text[j + 1]; j += 2; continue; }
+        if (c === '\\' && j + 1 < text.length) {
+          value += text[j + 1];
+          j += 2;
+          continue;
+        }
         if (c === '"') break;
         value += c;
         j++;
@@ -196,34 +263,54 @@ export function compileDisplayFilter(text: string): PacketPredicate {
 
   const parseOr = (): PacketPredicate => {
     let left = parseAnd();
-    while (peek().type === '||') { next(); const l = left; const r = parseAnd(); left = (c) => l(c) || r(c); }
+    while (peek().type === '||') {
+      next();
+      const l = left;
+      const r = parseAnd();
+      left = (c) => l(c) || r(c);
+    }
     return left;
   };
   const parseAnd = (): PacketPredicate => {
     let left = parseUnary();
-    while (peek().type === '&&') { next(); const l = left; const r = parseUnary(); left = (c) => l(c) && r(c); }
+    while (peek().type === '&&') {
+      next();
+      const l = left;
+      const r = parseUnary();
+      left = (c) => l(c) && r(c);
+    }
     return left;
   };
   const parseUnary = (): PacketPredicate => {
     const t = peek();
-    if (t.type === '!') { next(); const inner = parseUnary(); return (c) => !inner(c); }
+    if (t.type === '!') {
+      next();
+      const inner = parseUnary();
+      return (c) => !inner(c);
+    }
     if (t.type === '(') {
       next();
       const inner = parseOr();
       const close = next();
-      if (close.type !== ')') throw new DisplayFilterError(`expected ')' to close the '(' at column ${t.position}`, close.position);
+      if (close.type !== ')')
+        throw new DisplayFilterError(`expected ')' to close the '(' at column ${t.position}`, close.position);
       return inner;
     }
     return parseTest();
   };
   const parseTest = (): PacketPredicate => {
     const t = next();
-    if (t.type === 'end') throw new DisplayFilterError(t.position === 1 ? 'empty filter' : 'expected a field or protocol at the end', t.position);
+    if (t.type === 'end')
+      throw new DisplayFilterError(
+        t.position === 1 ? 'empty filter' : 'expected a field or protocol at the end',
+        t.position,
+      );
     if (t.type !== 'word') throw new DisplayFilterError(`expected a field or protocol, found '${t.text}'`, t.position);
     const name = t.text.toLowerCase();
     const protocol = PROTOCOLS[name];
     const field = FIELDS[name];
-    if (!protocol && !field) throw new DisplayFilterError(`unknown field or protocol '${t.text}'${suggestion(name)}`, t.position);
+    if (!protocol && !field)
+      throw new DisplayFilterError(`unknown field or protocol '${t.text}'${suggestion(name)}`, t.position);
     if (peek().type !== 'op') {
       if (protocol) return protocol;
       const f = field!;
@@ -231,15 +318,21 @@ export function compileDisplayFilter(text: string): PacketPredicate {
     }
     const opToken = next();
     const op = opToken.text as Op;
-    if (protocol) throw new DisplayFilterError(`'${t.text}' is a protocol; it cannot be compared (write just '${t.text}')`, opToken.position);
+    if (protocol)
+      throw new DisplayFilterError(
+        `'${t.text}' is a protocol; it cannot be compared (write just '${t.text}')`,
+        opToken.position,
+      );
     const valueToken = next();
-    if (valueToken.type !== 'word' && valueToken.type !== 'string') throw new DisplayFilterError(`expected a value after '${opToken.text}'`, valueToken.position);
+    if (valueToken.type !== 'word' && valueToken.type !== 'string')
+      throw new DisplayFilterError(`expected a value after '${opToken.text}'`, valueToken.position);
     return comparison(t.text, field!, op, valueToken, opToken.position);
   };
 
   const predicate = parseOr();
   const rest = peek();
-  if (rest.type !== 'end') throw new DisplayFilterError(`unexpected '${rest.text}'; join tests with && or ||`, rest.position);
+  if (rest.type !== 'end')
+    throw new DisplayFilterError(`unexpected '${rest.text}'; join tests with && or ||`, rest.position);
   return predicate;
 }
 
@@ -253,22 +346,37 @@ function comparison(fieldName: string, field: FieldSpec, op: Op, value: Token, o
   const text = value.text;
   const get = field.get;
   if (field.kind === 'string') {
-    if (op !== '==' && op !== '!=' && op !== 'contains') throw new DisplayFilterError(`'${fieldName}' is text: use ==, != or contains`, opPosition);
+    if (op !== '==' && op !== '!=' && op !== 'contains')
+      throw new DisplayFilterError(`'${fieldName}' is text: use ==, != or contains`, opPosition);
     const v = text.toLowerCase();
     if (op === 'contains') return (c) => get(c).some((x) => (x as string).includes(v));
     const eq: PacketPredicate = (c) => get(c).some((x) => x === v);
     return op === '==' ? eq : (c) => !eq(c);
   }
-  if (op === 'contains') throw new DisplayFilterError(`'contains' works on text fields only, not on '${fieldName}'`, opPosition);
+  if (op === 'contains')
+    throw new DisplayFilterError(`'contains' works on text fields only, not on '${fieldName}'`, opPosition);
   if (field.kind === 'ipv4' || field.kind === 'ipv6') {
-    if (op !== '==' && op !== '!=') throw new DisplayFilterError(`addresses compare with == or != (a network as a.b.c.d/nn)`, opPosition);
-    const eq = field.kind === 'ipv4' ? ipv4Matcher(text, value.position, fieldName) : ipv6Matcher(text, value.position, fieldName);
+    if (op !== '==' && op !== '!=')
+      throw new DisplayFilterError(`addresses compare with == or != (a network as a.b.c.d/nn)`, opPosition);
+    const eq =
+      field.kind === 'ipv4'
+        ? ipv4Matcher(text, value.position, fieldName)
+        : ipv6Matcher(text, value.position, fieldName);
     const any: PacketPredicate = (c) => get(c).some((x) => eq(x));
     return op === '==' ? any : (c) => !any(c);
   }
   const n = parseNumber(text);
   if (n === null) throw new DisplayFilterError(`'${fieldName}' takes a number, not '${text}'`, value.position);
-  const test = ({ '==': (x: number) => x === n, '!=': (x: number) => x === n, '<': (x: number) => x < n, '<=': (x: number) => x <= n, '>': (x: number) => x > n, '>=': (x: number) => x >= n } as const)[op];
+  const test = (
+    {
+      '==': (x: number) => x === n,
+      '!=': (x: number) => x === n,
+      '<': (x: number) => x < n,
+      '<=': (x: number) => x <= n,
+      '>': (x: number) => x > n,
+      '>=': (x: number) => x >= n,
+    } as const
+  )[op];
   if (op === '!=') return (c) => !get(c).some((x) => test(x as number));
   return (c) => get(c).some((x) => test(x as number));
 }
@@ -288,11 +396,12 @@ function ipv4Matcher(text: string, position: number, fieldName: string): (x: num
     throw new DisplayFilterError(`'${text}' is not an IPv4 address${hint}`, position);
   }
   const prefix = prefixText === undefined ? 32 : Number(prefixText);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32 || (prefixText !== undefined && !/^\d+$/.test(prefixText))) throw new DisplayFilterError(`'/${prefixText}' is not a prefix length 0-32`, position);
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32 || (prefixText !== undefined && !/^\d+$/.test(prefixText)))
+    throw new DisplayFilterError(`'/${prefixText}' is not a prefix length 0-32`, position);
   const value = address!.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   const want = (value & mask) >>> 0;
-  return (x) => (((x as number) & mask) >>> 0) === want;
+  return (x) => ((x as number) & mask) >>> 0 === want;
 }
 
 function ipv6Matcher(text: string, position: number, fieldName: string): (x: number | string | Buffer) => boolean {
@@ -304,7 +413,13 @@ function ipv6Matcher(text: string, position: number, fieldName: string): (x: num
     throw new DisplayFilterError(`'${text}' is not an IPv6 address${hint}`, position);
   }
   const prefix = prefixText === undefined ? 128 : Number(prefixText);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 128 || (prefixText !== undefined && !/^\d+$/.test(prefixText))) throw new DisplayFilterError(`'/${prefixText}' is not a prefix length 0-128`, position);
+  if (
+    !Number.isInteger(prefix) ||
+    prefix < 0 ||
+    prefix > 128 ||
+    (prefixText !== undefined && !/^\d+$/.test(prefixText))
+  )
+    throw new DisplayFilterError(`'/${prefixText}' is not a prefix length 0-128`, position);
   const want = ipv6Bytes(address);
   return (x) => {
     const b = x as Buffer;

@@ -19,7 +19,10 @@ export class FlowTable4 {
   /** Set by `find`: whether the last `find` created the entry. */
   lastCreated = false;
 
-  constructor(private readonly maxFlows: number, initialCapacity = 1024) {
+  constructor(
+    private readonly maxFlows: number,
+    initialCapacity = 1024,
+  ) {
     const capacity = 1 << Math.ceil(Math.log2(Math.max(16, initialCapacity)));
     this.keys = new Uint32Array(capacity * 4);
     this.slots = new Int32Array(capacity).fill(EMPTY);
@@ -37,8 +40,13 @@ export class FlowTable4 {
     this.lastFromLower = fromLower;
     const a = fromLower ? source : destination;
     const b = fromLower ? destination : source;
-    const ports = fromLower ? ((sourcePort << 16) | destinationPort) >>> 0 : ((destinationPort << 16) | sourcePort) >>> 0;
-    let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b ^ 0xc2b2ae35, 0x27d4eb2f) ^ Math.imul(ports ^ protocol, 0x165667b1);
+    const ports = fromLower
+      ? ((sourcePort << 16) | destinationPort) >>> 0
+      : ((destinationPort << 16) | sourcePort) >>> 0;
+    let h =
+      Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^
+      Math.imul(b ^ 0xc2b2ae35, 0x27d4eb2f) ^
+      Math.imul(ports ^ protocol, 0x165667b1);
     h ^= h >>> 15;
     let slot = h & this.mask;
     const keys = this.keys;
@@ -46,13 +54,22 @@ export class FlowTable4 {
       const index = this.slots[slot]!;
       if (index === EMPTY) break;
       const k = index * 4;
-      if (keys[k] === a && keys[k + 1] === b && keys[k + 2] === ports && keys[k + 3] === protocol) { this.lastCreated = false; return index; }
+      if (keys[k] === a && keys[k + 1] === b && keys[k + 2] === ports && keys[k + 3] === protocol) {
+        this.lastCreated = false;
+        return index;
+      }
       slot = (slot + 1) & this.mask;
     }
-    if (this.count >= this.maxFlows) { this.lastCreated = false; return -1; }
+    if (this.count >= this.maxFlows) {
+      this.lastCreated = false;
+      return -1;
+    }
     const index = this.count++;
     if (index * 4 + 4 > keys.length) this.growKeys();
-    this.keys[index * 4] = a; this.keys[index * 4 + 1] = b; this.keys[index * 4 + 2] = ports; this.keys[index * 4 + 3] = protocol;
+    this.keys[index * 4] = a;
+    this.keys[index * 4 + 1] = b;
+    this.keys[index * 4 + 2] = ports;
+    this.keys[index * 4 + 3] = protocol;
     this.slots[slot] = index;
     this.lastCreated = true;
     // Keep the load under one half so probes stay short.
@@ -73,7 +90,10 @@ export class FlowTable4 {
     const keys = this.keys;
     for (let index = 0; index < this.count; index++) {
       const k = index * 4;
-      let h = Math.imul(keys[k]! ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(keys[k + 1]! ^ 0xc2b2ae35, 0x27d4eb2f) ^ Math.imul(keys[k + 2]! ^ keys[k + 3]!, 0x165667b1);
+      let h =
+        Math.imul(keys[k]! ^ 0x9e3779b9, 0x85ebca6b) ^
+        Math.imul(keys[k + 1]! ^ 0xc2b2ae35, 0x27d4eb2f) ^
+        Math.imul(keys[k + 2]! ^ keys[k + 3]!, 0x165667b1);
       h ^= h >>> 15;
       let slot = h & mask;
       while (slots[slot] !== EMPTY) slot = (slot + 1) & mask;

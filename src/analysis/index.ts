@@ -10,7 +10,13 @@ import { sha256OfFileInWorker } from './file-hash.js';
 
 export { analyzeCapture, filteredCapture, listPackets, reportOf } from './analyze.js';
 export type { CaptureSource, FullAnalysis, PacketPageOptions } from './analyze.js';
-export { CaptureAnalyzer, IoIntervalTooSmallError, DEFAULT_MAX_TRACKED_KEYS, DEFAULT_MAX_IO_BUCKETS, MAX_FIXED_IO_BUCKETS } from './analyzer.js';
+export {
+  CaptureAnalyzer,
+  IoIntervalTooSmallError,
+  DEFAULT_MAX_TRACKED_KEYS,
+  DEFAULT_MAX_IO_BUCKETS,
+  MAX_FIXED_IO_BUCKETS,
+} from './analyzer.js';
 export type { AnalyzerOptions, AnalysisSections } from './analyzer.js';
 export { AnalysisCache, LruCache } from './cache.js';
 export { DisplayFilterError, DISPLAY_FILTER_NAMES, compileDisplayFilter } from './display-filter.js';
@@ -20,7 +26,12 @@ export { DisplayFilterError, DISPLAY_FILTER_NAMES, compileDisplayFilter } from '
  * @example await analyzeCapture(localFileSource('/tmp/x.pcapng'))
  */
 export function localFileSource(path: string): CaptureSource {
-  return { open: () => createReadStream(path, { highWaterMark: 1024 * 1024 }), fileName: basename(path), sha256: null, instance: null };
+  return {
+    open: () => createReadStream(path, { highWaterMark: 1024 * 1024 }),
+    fileName: basename(path),
+    sha256: null,
+    instance: null,
+  };
 }
 
 /**

@@ -2,7 +2,10 @@
 // the file holds; packets of keys beyond that still count in the exact totals ("other").
 
 /** A row with the counters every table sorts and totals by. */
-export interface Counted { packets: number; bytes: number }
+export interface Counted {
+  packets: number;
+  bytes: number;
+}
 
 /**
  * A Map that stops taking new keys at `maxKeys` and counts what it could not track.
@@ -24,7 +27,10 @@ export class BoundedMap<K, V> {
   lookup(key: K, make: () => V): V | null {
     const found = this.map.get(key);
     if (found !== undefined) return found;
-    if (this.map.size >= this.maxKeys) { this.overflowed = true; return null; }
+    if (this.map.size >= this.maxKeys) {
+      this.overflowed = true;
+      return null;
+    }
     const made = make();
     this.map.set(key, made);
     return made;
@@ -38,19 +44,41 @@ export class BoundedMap<K, V> {
 }
 
 /** The top rows of a table with exact totals (the tableOf shape of src/model/analysis.ts). */
-export interface TopTable<R> { rows: R[]; totalRows: number; truncated: boolean; totalRowsIsExact: boolean; otherPackets: number; otherBytes: number }
+export interface TopTable<R> {
+  rows: R[];
+  totalRows: number;
+  truncated: boolean;
+  totalRowsIsExact: boolean;
+  otherPackets: number;
+  otherBytes: number;
+}
 
 /**
  * Sorts every row (most bytes first, then most packets, then `tieBreak`; or by `order`) and keeps the first `top`.
  * @example topTable(rows, 10, false, 0, 0)
  */
-export function topTable<R extends Counted>(rows: R[], top: number, overflowed: boolean, untrackedPackets: number, untrackedBytes: number, tieBreak?: (a: R, b: R) => number, order?: (a: R, b: R) => number): TopTable<R> {
+export function topTable<R extends Counted>(
+  rows: R[],
+  top: number,
+  overflowed: boolean,
+  untrackedPackets: number,
+  untrackedBytes: number,
+  tieBreak?: (a: R, b: R) => number,
+  order?: (a: R, b: R) => number,
+): TopTable<R> {
   rows.sort(order ?? ((a, b) => b.bytes - a.bytes || b.packets - a.packets || (tieBreak ? tieBreak(a, b) : 0)));
   let otherPackets = untrackedPackets;
   let otherBytes = untrackedBytes;
-  for (let i = top; i < rows.length; i++) { otherPackets += rows[i]!.packets; otherBytes += rows[i]!.bytes; }
+  for (let i = top; i < rows.length; i++) {
+    otherPackets += rows[i]!.packets;
+    otherBytes += rows[i]!.bytes;
+  }
   return {
-    rows: rows.slice(0, top), totalRows: rows.length, truncated: rows.length > top || overflowed,
-    totalRowsIsExact: !overflowed, otherPackets, otherBytes,
+    rows: rows.slice(0, top),
+    totalRows: rows.length,
+    truncated: rows.length > top || overflowed,
+    totalRowsIsExact: !overflowed,
+    otherPackets,
+    otherBytes,
   };
 }

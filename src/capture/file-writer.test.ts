@@ -22,7 +22,10 @@ test('writes appended buffers in order, hashes them, and reports the size', asyn
     const result = await w.finish();
     const onDisk = await readFile(path);
     assert.ok(onDisk.equals(expected));
-    assert.deepEqual(result, { sizeInBytes: expected.length, sha256: createHash('sha256').update(expected).digest('hex') });
+    assert.deepEqual(result, {
+      sizeInBytes: expected.length,
+      sha256: createHash('sha256').update(expected).digest('hex'),
+    });
     assert.throws(() => w.append(Buffer.from('x')));
   } finally {
     await rm(dir, { recursive: true, force: true });

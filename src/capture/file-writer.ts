@@ -62,7 +62,10 @@ export class CaptureFileWriter {
    */
   static async open(path: string): Promise<CaptureFileWriter> {
     try {
-      return new CaptureFileWriter(await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o640), path);
+      return new CaptureFileWriter(
+        await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o640),
+        path,
+      );
     } catch (err) {
       throw new CaptureFileError(`cannot open ${path}: ${(err as Error).message}`, { cause: err });
     }

@@ -11,7 +11,12 @@ export const DEFAULT_EXECUTABLE_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
  * @example findExecutable('tcpdump', process.env.PATH ?? DEFAULT_EXECUTABLE_PATH) // '/usr/bin/tcpdump'
  */
 export function findExecutable(name: string, pathVariable: string | undefined): string | null {
-  const candidates = name.includes('/') ? [name] : (pathVariable ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, name));
+  const candidates = name.includes('/')
+    ? [name]
+    : (pathVariable ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, name));
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);

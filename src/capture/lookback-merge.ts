@@ -12,7 +12,12 @@ import { createReadStream } from 'node:fs';
 import { copyFile, open, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { TCPDUMP_FILTER_OPTIONS } from '../filter/index.js';
-import { encodePcapHeader, PcapStreamParser, PCAP_GLOBAL_HEADER_BYTES, PCAP_RECORD_HEADER_BYTES } from '../pcap/index.js';
+import {
+  encodePcapHeader,
+  PcapStreamParser,
+  PCAP_GLOBAL_HEADER_BYTES,
+  PCAP_RECORD_HEADER_BYTES,
+} from '../pcap/index.js';
 import type { PcapHeader, PcapRecord } from '../pcap/index.js';
 import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
 import { firstPacketTimeInMs } from './lookback.js';
@@ -21,11 +26,17 @@ import { tcpdumpErrorMessage } from './tcpdump-stderr.js';
 
 /** A record's timestamp in microseconds since the epoch (nanosecond files rounded down). */
 function timeInUs(h: PcapHeader, r: PcapRecord): number {
-  return r.timestampSeconds * 1_000_000 + (h.magic === 'nsec' ? Math.floor(r.timestampFraction / 1000) : r.timestampFraction);
+  return (
+    r.timestampSeconds * 1_000_000 + (h.magic === 'nsec' ? Math.floor(r.timestampFraction / 1000) : r.timestampFraction)
+  );
 }
 
 /** Streams a pcap file's whole records (a torn last record, as in a file being written, is left out). */
-async function eachRecord(path: string, onHeader: (h: PcapHeader, raw: Buffer) => void, onRecord: (h: PcapHeader, r: PcapRecord, raw: Buffer) => boolean | void): Promise<void> {
+async function eachRecord(
+  path: string,
+  onHeader: (h: PcapHeader, raw: Buffer) => void,
+  onRecord: (h: PcapHeader, r: PcapRecord, raw: Buffer) => boolean | void,
+): Promise<void> {
   let header: PcapHeader | null = null;
   let stopped = false;
   const parser = new PcapStreamParser({
@@ -71,9 +82,13 @@ class BatchedWriter {
     this.offset += all.length;
     this.parts = [];
     this.bytes = 0;
-    this.chain = this.chain.then(async () => {
-      if (this.error === null) await this.handle.write(all, 0, all.length, at);
-    }).catch((err: unknown) => { this.error ??= err as Error; });
+    this.chain = this.chain
+      .then(async () => {
+        if (this.error === null) await this.handle.write(all, 0, all.length, at);
+      })
+      .catch((err: unknown) => {
+        this.error ??= err as Error;
+      });
   }
   async flush(): Promise<void> {
     this.queue();
@@ -121,19 +136,27 @@ export async function extractLookback(opts: ExtractLookbackOptions): Promise<Ext
       const first = firstPacketTimeInMs(file);
       if (first !== null && oldestInMs === null) oldestInMs = first;
       let skip = false;
-      await eachRecord(file, (h, raw) => {
-        if (header === null) {
-          header = h;
+      await eachRecord(
+        file,
+        (h, raw) => {
+          if (header === null) {
+            header = h;
+            out.write(raw);
+          } else if (
+            h.linkType !== header.linkType ||
+            h.magic !== header.magic ||
+            h.littleEndian !== header.littleEndian
+          ) {
+            skip = true; // a buffer restarted on another interface: not comparable
+          }
+        },
+        (h, r, raw) => {
+          if (skip) return false;
+          if (timeInUs(h, r) < opts.fromInMs * 1000) return;
+          selectedPackets++;
           out.write(raw);
-        } else if (h.linkType !== header.linkType || h.magic !== header.magic || h.littleEndian !== header.littleEndian) {
-          skip = true; // a buffer restarted on another interface: not comparable
-        }
-      }, (h, r, raw) => {
-        if (skip) return false;
-        if (timeInUs(h, r) < opts.fromInMs * 1000) return;
-        selectedPackets++;
-        out.write(raw);
-      });
+        },
+      );
     }
     await out.flush();
   } finally {
@@ -158,16 +181,26 @@ export async function extractLookback(opts: ExtractLookbackOptions): Promise<Ext
       const child = spawn(tcpdump, args, { stdio: ['ignore', 'ignore', 'pipe'] });
       let text = '';
       child.stderr.setEncoding('utf8');
-      child.stderr.on('data', (t: string) => { if (text.length < 8192) text += t; });
+      child.stderr.on('data', (t: string) => {
+        if (text.length < 8192) text += t;
+      });
       child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`tcpdump -r exited with ${code}: ${tcpdumpErrorMessage(text)}`))));
+      child.on('close', (code) =>
+        code === 0 ? resolve(text) : reject(new Error(`tcpdump -r exited with ${code}: ${tcpdumpErrorMessage(text)}`)),
+      );
     });
     void stderr;
   } finally {
     await rm(selected, { force: true });
   }
   let packets = 0;
-  await eachRecord(opts.outputPath, () => undefined, () => { packets++; });
+  await eachRecord(
+    opts.outputPath,
+    () => undefined,
+    () => {
+      packets++;
+    },
+  );
   return { packets, coverageStartInMs };
 }
 
@@ -215,7 +248,10 @@ function sameBytes(a: PcapRecord, b: PcapRecord): boolean {
  */
 export async function mergeLookback(opts: MergeLookbackOptions): Promise<MergedLookback> {
   const windowUs = (opts.seamWindowInMs ?? 50) * 1000;
-  const snap = opts.snapLengthInBytes === 0 || opts.snapLengthInBytes > MAX_SNAP_LENGTH_IN_BYTES ? MAX_SNAP_LENGTH_IN_BYTES : opts.snapLengthInBytes;
+  const snap =
+    opts.snapLengthInBytes === 0 || opts.snapLengthInBytes > MAX_SNAP_LENGTH_IN_BYTES
+      ? MAX_SNAP_LENGTH_IN_BYTES
+      : opts.snapLengthInBytes;
   const limit = opts.maxBytes > 0 ? opts.maxBytes : Number.POSITIVE_INFINITY;
   // The live packets near the seam, for the duplicate check.
   let liveHeader: PcapHeader | null = null;
@@ -224,25 +260,58 @@ export async function mergeLookback(opts: MergeLookbackOptions): Promise<MergedL
   const nearSeam: PcapRecord[] = [];
   const liveSize = (await stat(opts.capturePath)).size;
   if (liveSize >= PCAP_GLOBAL_HEADER_BYTES) {
-    await eachRecord(opts.capturePath, (h, raw) => { liveHeader = h; liveHeaderRaw = Buffer.from(raw); }, (h, r) => {
-      const t = timeInUs(h, r);
-      seamUs ??= t;
-      if (t > seamUs + windowUs || nearSeam.length >= 10_000) return false;
-      nearSeam.push({ ...r, data: Buffer.from(r.data) });
-    });
+    await eachRecord(
+      opts.capturePath,
+      (h, raw) => {
+        liveHeader = h;
+        liveHeaderRaw = Buffer.from(raw);
+      },
+      (h, r) => {
+        const t = timeInUs(h, r);
+        seamUs ??= t;
+        if (t > seamUs + windowUs || nearSeam.length >= 10_000) return false;
+        nearSeam.push({ ...r, data: Buffer.from(r.data) });
+      },
+    );
   }
   seamUs ??= opts.liveStartInMs * 1000;
   let lbHeader: PcapHeader | null = null;
-  await eachRecord(opts.lookbackPath, (h) => { lbHeader = h; }, () => false);
+  await eachRecord(
+    opts.lookbackPath,
+    (h) => {
+      lbHeader = h;
+    },
+    () => false,
+  );
   const lb = lbHeader as PcapHeader | null;
   const live = liveHeader as PcapHeader | null;
-  if (lb === null) return { lookbackPackets: 0, duplicatesDropped: 0, firstLookbackPacketTimeInMs: null, skippedReason: 'the buffer held no packet for this capture' };
-  if (live !== null && (live.linkType !== lb.linkType || live.magic !== lb.magic || live.littleEndian !== lb.littleEndian)) {
-    return { lookbackPackets: 0, duplicatesDropped: 0, firstLookbackPacketTimeInMs: null, skippedReason: `the buffer's link type ${lb.linkType} differs from the capture's ${live.linkType}` };
+  if (lb === null)
+    return {
+      lookbackPackets: 0,
+      duplicatesDropped: 0,
+      firstLookbackPacketTimeInMs: null,
+      skippedReason: 'the buffer held no packet for this capture',
+    };
+  if (
+    live !== null &&
+    (live.linkType !== lb.linkType || live.magic !== lb.magic || live.littleEndian !== lb.littleEndian)
+  ) {
+    return {
+      lookbackPackets: 0,
+      duplicatesDropped: 0,
+      firstLookbackPacketTimeInMs: null,
+      skippedReason: `the buffer's link type ${lb.linkType} differs from the capture's ${live.linkType}`,
+    };
   }
-  const headerRaw = liveHeaderRaw ?? encodePcapHeader({ snapLength: snap, linkType: lb.linkType, nanosecond: lb.magic === 'nsec' });
+  const headerRaw =
+    liveHeaderRaw ?? encodePcapHeader({ snapLength: snap, linkType: lb.linkType, nanosecond: lb.magic === 'nsec' });
   if (!lb.littleEndian && liveHeaderRaw === null) {
-    return { lookbackPackets: 0, duplicatesDropped: 0, firstLookbackPacketTimeInMs: null, skippedReason: 'the buffer wrote big-endian records' };
+    return {
+      lookbackPackets: 0,
+      duplicatesDropped: 0,
+      firstLookbackPacketTimeInMs: null,
+      skippedReason: 'the buffer wrote big-endian records',
+    };
   }
   await copyFile(opts.capturePath, opts.scratchPath);
   const handle = await open(opts.capturePath, 'r+');
@@ -254,35 +323,43 @@ export async function mergeLookback(opts: MergeLookbackOptions): Promise<MergedL
     const out = new BatchedWriter(handle);
     out.write(headerRaw);
     let full = false;
-    await eachRecord(opts.lookbackPath, () => undefined, (h, r, raw) => {
-      const t = timeInUs(h, r);
-      if (t >= seamUs!) {
-        duplicatesDropped++;
-        return;
-      }
-      if (t >= seamUs! - windowUs && nearSeam.some((l) => sameBytes(l, r))) {
-        duplicatesDropped++;
-        return;
-      }
-      let bytes = raw;
-      if (r.capturedLength > snap) {
-        bytes = Buffer.from(raw.subarray(0, PCAP_RECORD_HEADER_BYTES + snap));
-        if (lb.littleEndian) bytes.writeUInt32LE(snap, 8);
-        else bytes.writeUInt32BE(snap, 8);
-      }
-      if (out.written + bytes.length > limit) {
-        full = true;
-        return false;
-      }
-      lookbackPackets++;
-      firstLookbackPacketTimeInMs ??= t / 1000;
-      out.write(bytes);
-    });
+    await eachRecord(
+      opts.lookbackPath,
+      () => undefined,
+      (h, r, raw) => {
+        const t = timeInUs(h, r);
+        if (t >= seamUs!) {
+          duplicatesDropped++;
+          return;
+        }
+        if (t >= seamUs! - windowUs && nearSeam.some((l) => sameBytes(l, r))) {
+          duplicatesDropped++;
+          return;
+        }
+        let bytes = raw;
+        if (r.capturedLength > snap) {
+          bytes = Buffer.from(raw.subarray(0, PCAP_RECORD_HEADER_BYTES + snap));
+          if (lb.littleEndian) bytes.writeUInt32LE(snap, 8);
+          else bytes.writeUInt32BE(snap, 8);
+        }
+        if (out.written + bytes.length > limit) {
+          full = true;
+          return false;
+        }
+        lookbackPackets++;
+        firstLookbackPacketTimeInMs ??= t / 1000;
+        out.write(bytes);
+      },
+    );
     if (!full && liveSize > PCAP_GLOBAL_HEADER_BYTES) {
-      await eachRecord(opts.scratchPath, () => undefined, (_h, _r, raw) => {
-        if (out.written + raw.length > limit) return false;
-        out.write(raw);
-      });
+      await eachRecord(
+        opts.scratchPath,
+        () => undefined,
+        (_h, _r, raw) => {
+          if (out.written + raw.length > limit) return false;
+          out.write(raw);
+        },
+      );
     }
     await out.flush();
     await handle.truncate(out.written);

@@ -56,7 +56,11 @@ function datagramsOf(buf: Buffer): Array<{ seq: number; port: number; timeInMs: 
   return readPcapBuffer(buf).records.map((r) => {
     const at = r.data.indexOf(MAGIC);
     assert.ok(at >= 0, 'every record is one of the datagrams');
-    return { seq: r.data.readUInt32BE(at + 5), port: r.data.readUInt16BE(at + 9), timeInMs: r.timestampSeconds * 1000 + r.timestampFraction / 1000 };
+    return {
+      seq: r.data.readUInt32BE(at + 5),
+      port: r.data.readUInt16BE(at + 9),
+      timeInMs: r.timestampSeconds * 1000 + r.timestampFraction / 1000,
+    };
   });
 }
 
@@ -92,19 +96,35 @@ describe('look-back buffer with real tcpdump', () => {
 
   test('bounds are checked', () => {
     assert.throws(() => validateLookbackSpec({ seconds: 0, maxSizeInBytes: 1 << 30, snapLengthInBytes: 0 }), /seconds/);
-    assert.throws(() => validateLookbackSpec({ seconds: 10, maxSizeInBytes: LOOKBACK_LIMITS.minMaxSizeInBytes - 1, snapLengthInBytes: 0 }), /maxSizeInBytes/);
-    assert.throws(() => validateLookbackSpec({ seconds: 10, maxSizeInBytes: 1 << 30, snapLengthInBytes: -1 }), /snapLengthInBytes/);
+    assert.throws(
+      () =>
+        validateLookbackSpec({
+          seconds: 10,
+          maxSizeInBytes: LOOKBACK_LIMITS.minMaxSizeInBytes - 1,
+          snapLengthInBytes: 0,
+        }),
+      /maxSizeInBytes/,
+    );
+    assert.throws(
+      () => validateLookbackSpec({ seconds: 10, maxSizeInBytes: 1 << 30, snapLengthInBytes: -1 }),
+      /snapLengthInBytes/,
+    );
   });
 
   test('within both bounds: never more bytes than maxSize, no packet older than seconds kept; deleted on stop', async () => {
     const bufDir = await mkdtemp(join(dir, 'bounds-'));
     const maxSizeInBytes = LOOKBACK_LIMITS.minMaxSizeInBytes;
-    const lb = startLookbackBuffer({ interfaceName: interfaceA, seconds: 3, maxSizeInBytes, snapLengthInBytes: 0, dir: bufDir }, { commandPrefix: ['ip', 'netns', 'exec', a.name], pollIntervalInMs: 200 });
+    const lb = startLookbackBuffer(
+      { interfaceName: interfaceA, seconds: 3, maxSizeInBytes, snapLengthInBytes: 0, dir: bufDir },
+      { commandPrefix: ['ip', 'netns', 'exec', a.name], pollIntervalInMs: 200 },
+    );
     await lb.started;
     let most = 0;
     const sampler = setInterval(() => (most = Math.max(most, dirBytes(bufDir))), 20);
     // ~1.4 MB/s for 6 s: twice the size bound.
-    await b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT_OTHER), '1400', '10', '6000'], { timeoutInMs: 60000 });
+    await b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT_OTHER), '1400', '10', '6000'], {
+      timeoutInMs: 60000,
+    });
     // Then a slow stream: the time bound, not the size, decides what is kept.
     await b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT_OTHER), '100', '1', '5000'], { timeoutInMs: 60000 });
     clearInterval(sampler);
@@ -115,7 +135,10 @@ describe('look-back buffer with real tcpdump', () => {
     const oldestFile = readdirSync(bufDir).sort()[0]!;
     const oldestOnDisk = firstPacketTimeInMs(join(bufDir, oldestFile))!;
     // One rotation (1 s) and one check (0.2 s) past the bound at most.
-    assert.ok(Date.now() - oldestOnDisk <= 3000 + 1000 + 600, `oldest packet on disk is ${Date.now() - oldestOnDisk} ms old`);
+    assert.ok(
+      Date.now() - oldestOnDisk <= 3000 + 1000 + 600,
+      `oldest packet on disk is ${Date.now() - oldestOnDisk} ms old`,
+    );
     assert.ok(status.spanInSeconds <= 3.01 && status.spanInSeconds > 1, `span ${status.spanInSeconds} s`);
     assert.ok(status.packetsCaptured > 0);
     assert.equal(status.kernelPacketsDropped, 0);
@@ -126,18 +149,36 @@ describe('look-back buffer with real tcpdump', () => {
   test('a capture with look-back: buffered datagrams that pass its filter, then live ones, no gap or duplicate at the seam', async () => {
     const bufDir = await mkdtemp(join(dir, 'seam-'));
     const holdDir = await mkdtemp(join(dir, 'hold-'));
-    const lb = startLookbackBuffer({ interfaceName: interfaceA, seconds: 30, maxSizeInBytes: 64 * 1024 * 1024, snapLengthInBytes: 0, dir: bufDir }, { commandPrefix: ['ip', 'netns', 'exec', a.name] });
+    const lb = startLookbackBuffer(
+      { interfaceName: interfaceA, seconds: 30, maxSizeInBytes: 64 * 1024 * 1024, snapLengthInBytes: 0, dir: bufDir },
+      { commandPrefix: ['ip', 'netns', 'exec', a.name] },
+    );
     await lb.started;
     // 100 datagrams/s on the port the capture keeps, and as many on another one.
-    const kept = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT_KEPT), '200', '1', '9000'], { timeoutInMs: 60000 });
-    const other = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT_OTHER), '200', '1', '9000'], { timeoutInMs: 60000 });
+    const kept = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT_KEPT), '200', '1', '9000'], {
+      timeoutInMs: 60000,
+    });
+    const other = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT_OTHER), '200', '1', '9000'], {
+      timeoutInMs: 60000,
+    });
     await sleep(4000);
     const createdAtInMs = Date.now();
     const lookbackInMs = 3000;
     const held = lb.hold(holdDir);
     const capturePath = join(dir, 'seam.cap');
     const bpfExpression = `udp dst port ${PORT_KEPT}`;
-    const live = startCapture({ captureId: 'seam', interfaceName: interfaceA, bpfExpression, snapLengthInBytes: 100, totalBytesLimit: 0, timeLimitInSeconds: 3, outputPath: capturePath }, { commandPrefix: ['ip', 'netns', 'exec', a.name] });
+    const live = startCapture(
+      {
+        captureId: 'seam',
+        interfaceName: interfaceA,
+        bpfExpression,
+        snapLengthInBytes: 100,
+        totalBytesLimit: 0,
+        timeLimitInSeconds: 3,
+        outputPath: capturePath,
+      },
+      { commandPrefix: ['ip', 'netns', 'exec', a.name] },
+    );
     const liveStart = await live.started;
     // What the kernel held for the buffer at the live start reaches its file within a block timeout (1 s) and a flush.
     await sleep(2000);
@@ -145,27 +186,52 @@ describe('look-back buffer with real tcpdump', () => {
     await sleep(200);
     held.push(...lb.hold(holdDir).filter((p) => !held.includes(p)));
     const lookbackPath = join(dir, 'seam.lookback.pcap');
-    const extracted = await extractLookback({ files: held, fromInMs: createdAtInMs - lookbackInMs, bpfExpression, outputPath: lookbackPath });
+    const extracted = await extractLookback({
+      files: held,
+      fromInMs: createdAtInMs - lookbackInMs,
+      bpfExpression,
+      outputPath: lookbackPath,
+    });
     const outcome = await live.done;
     assert.equal(outcome.stopReason, 'TimeExceeded');
     const livePackets = outcome.packetsCaptured;
-    const merged = await mergeLookback({ capturePath, lookbackPath, snapLengthInBytes: 100, maxBytes: 0, liveStartInMs: liveStart.getTime(), scratchPath: join(dir, 'seam.scratch') });
+    const merged = await mergeLookback({
+      capturePath,
+      lookbackPath,
+      snapLengthInBytes: 100,
+      maxBytes: 0,
+      liveStartInMs: liveStart.getTime(),
+      scratchPath: join(dir, 'seam.scratch'),
+    });
     await Promise.all([kept, other]);
     await lb.stop();
     await rm(holdDir, { recursive: true });
 
     assert.equal(merged.skippedReason, null);
-    assert.ok(extracted.coverageStartInMs !== null && extracted.coverageStartInMs === createdAtInMs - lookbackInMs, 'the buffer covers the whole look-back');
+    assert.ok(
+      extracted.coverageStartInMs !== null && extracted.coverageStartInMs === createdAtInMs - lookbackInMs,
+      'the buffer covers the whole look-back',
+    );
     const file = await readFile(capturePath);
     const records = readPcapBuffer(file).records;
-    assert.ok(records.every((r) => r.capturedLength <= 100), "the capture's snap length applies to buffered packets too");
+    assert.ok(
+      records.every((r) => r.capturedLength <= 100),
+      "the capture's snap length applies to buffered packets too",
+    );
     const got = datagramsOf(file);
-    assert.ok(got.every((d) => d.port === PORT_KEPT), 'the filter applies to buffered packets too');
+    assert.ok(
+      got.every((d) => d.port === PORT_KEPT),
+      'the filter applies to buffered packets too',
+    );
     assert.equal(got.length, merged.lookbackPackets + livePackets, 'every live record after the buffered ones');
-    for (let i = 1; i < got.length; i++) assert.equal(got[i]!.seq, got[i - 1]!.seq + 1, `continuous at ${i} (seam after ${merged.lookbackPackets})`);
+    for (let i = 1; i < got.length; i++)
+      assert.equal(got[i]!.seq, got[i - 1]!.seq + 1, `continuous at ${i} (seam after ${merged.lookbackPackets})`);
     assert.ok(merged.lookbackPackets > 150, `datagrams from before the capture (${merged.lookbackPackets})`);
     assert.ok(merged.duplicatesDropped > 0, 'the buffer also held packets the live capture has: they were left out');
     const first = got[0]!.timeInMs;
-    assert.ok(first >= createdAtInMs - lookbackInMs && first <= createdAtInMs - lookbackInMs + 50, `file begins ${createdAtInMs - first} ms before creation`);
+    assert.ok(
+      first >= createdAtInMs - lookbackInMs && first <= createdAtInMs - lookbackInMs + 50,
+      `file begins ${createdAtInMs - first} ms before creation`,
+    );
   });
 });

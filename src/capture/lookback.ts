@@ -78,7 +78,13 @@ export interface LookbackBufferStatus {
 }
 
 /** One file of the buffer, oldest first. */
-interface BufferFile { name: string; path: string; startInMs: number; index: number; sizeInBytes: number }
+interface BufferFile {
+  name: string;
+  path: string;
+  startInMs: number;
+  index: number;
+  sizeInBytes: number;
+}
 
 /** Seconds per time-rotated file: about 30 files cover the span, so deleting one frees a thirtieth. */
 export function rotationSecondsFor(seconds: number): number {
@@ -91,11 +97,26 @@ export function fileSizeInMillionsFor(maxSizeInBytes: number): number {
 }
 
 /** Checks a spec against LOOKBACK_LIMITS; throws RangeError naming the field. */
-export function validateLookbackSpec(spec: Pick<LookbackBufferSpec, 'seconds' | 'maxSizeInBytes' | 'snapLengthInBytes'>): void {
+export function validateLookbackSpec(
+  spec: Pick<LookbackBufferSpec, 'seconds' | 'maxSizeInBytes' | 'snapLengthInBytes'>,
+): void {
   const L = LOOKBACK_LIMITS;
-  if (!Number.isInteger(spec.seconds) || spec.seconds < L.minSeconds || spec.seconds > L.maxSeconds) throw new RangeError(`seconds must be an integer ${L.minSeconds}…${L.maxSeconds}, got ${spec.seconds}`);
-  if (!Number.isSafeInteger(spec.maxSizeInBytes) || spec.maxSizeInBytes < L.minMaxSizeInBytes || spec.maxSizeInBytes > L.maxMaxSizeInBytes) throw new RangeError(`maxSizeInBytes must be ${L.minMaxSizeInBytes}…${L.maxMaxSizeInBytes}, got ${spec.maxSizeInBytes}`);
-  if (!Number.isInteger(spec.snapLengthInBytes) || spec.snapLengthInBytes < 0 || spec.snapLengthInBytes > L.maxSnapLengthInBytes) throw new RangeError(`snapLengthInBytes must be 0…${L.maxSnapLengthInBytes}, got ${spec.snapLengthInBytes}`);
+  if (!Number.isInteger(spec.seconds) || spec.seconds < L.minSeconds || spec.seconds > L.maxSeconds)
+    throw new RangeError(`seconds must be an integer ${L.minSeconds}…${L.maxSeconds}, got ${spec.seconds}`);
+  if (
+    !Number.isSafeInteger(spec.maxSizeInBytes) ||
+    spec.maxSizeInBytes < L.minMaxSizeInBytes ||
+    spec.maxSizeInBytes > L.maxMaxSizeInBytes
+  )
+    throw new RangeError(
+      `maxSizeInBytes must be ${L.minMaxSizeInBytes}…${L.maxMaxSizeInBytes}, got ${spec.maxSizeInBytes}`,
+    );
+  if (
+    !Number.isInteger(spec.snapLengthInBytes) ||
+    spec.snapLengthInBytes < 0 ||
+    spec.snapLengthInBytes > L.maxSnapLengthInBytes
+  )
+    throw new RangeError(`snapLengthInBytes must be 0…${L.maxSnapLengthInBytes}, got ${spec.snapLengthInBytes}`);
 }
 
 // tcpdump -G names files by strftime (%s: the rotation's epoch second); -C then appends 1, 2, …
@@ -182,7 +203,10 @@ class TcpdumpLookbackBuffer implements LookbackBuffer {
   private resolveStarted!: (d: Date) => void;
   private rejectStarted!: (e: Error) => void;
 
-  constructor(readonly spec: LookbackBufferSpec, private readonly opts: LookbackBufferOptions) {
+  constructor(
+    readonly spec: LookbackBufferSpec,
+    private readonly opts: LookbackBufferOptions,
+  ) {
     this.started = new Promise((resolve, reject) => {
       this.resolveStarted = resolve;
       this.rejectStarted = reject;
@@ -193,11 +217,28 @@ class TcpdumpLookbackBuffer implements LookbackBuffer {
     const millions = fileSizeInMillionsFor(spec.maxSizeInBytes);
     this.fileCapBytes = millions * MILLION + 16 + (spec.snapLengthInBytes || MAX_SNAP_LENGTH_IN_BYTES);
     const base = buildTcpdumpArgs(
-      { captureId: 'lookback', interfaceName: spec.interfaceName, bpfExpression: '', snapLengthInBytes: spec.snapLengthInBytes, totalBytesLimit: 0, timeLimitInSeconds: 0, outputPath: spec.dir },
+      {
+        captureId: 'lookback',
+        interfaceName: spec.interfaceName,
+        bpfExpression: '',
+        snapLengthInBytes: spec.snapLengthInBytes,
+        totalBytesLimit: 0,
+        timeLimitInSeconds: 0,
+        outputPath: spec.dir,
+      },
       { kernelBufferInKiB: opts.kernelBufferInKiB ?? LOOKBACK_KERNEL_BUFFER_IN_KIB, keepRootPrivileges: true },
     );
     const dash = base.indexOf('-w');
-    const args = [...base.slice(0, dash), '-w', join(spec.dir, `${FILE_PREFIX}%s${FILE_SUFFIX}`), '-G', String(rotationSecondsFor(spec.seconds)), '-C', String(millions), ...base.slice(dash + 2)];
+    const args = [
+      ...base.slice(0, dash),
+      '-w',
+      join(spec.dir, `${FILE_PREFIX}%s${FILE_SUFFIX}`),
+      '-G',
+      String(rotationSecondsFor(spec.seconds)),
+      '-C',
+      String(millions),
+      ...base.slice(dash + 2),
+    ];
     let resolveEnded!: () => void;
     this.ended = new Promise((r) => (resolveEnded = r));
     // The buffer must end with the agent: a tcpdump outliving it would keep packets nobody bounds.
@@ -230,7 +271,10 @@ class TcpdumpLookbackBuffer implements LookbackBuffer {
     child.on('close', (code) => {
       const stats = parseTcpdumpStats(this.stderr);
       if (stats.packetsDroppedByKernel !== null) this.dropped = stats.packetsDroppedByKernel;
-      if (!this.stopping) this.fail(`tcpdump ${!this.listening ? 'could not start' : 'ended on its own'} (exit ${code}): ${tcpdumpErrorMessage(this.stderr)}`);
+      if (!this.stopping)
+        this.fail(
+          `tcpdump ${!this.listening ? 'could not start' : 'ended on its own'} (exit ${code}): ${tcpdumpErrorMessage(this.stderr)}`,
+        );
       this.clearTimers();
       resolveEnded();
     });

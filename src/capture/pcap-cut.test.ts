@@ -14,7 +14,13 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const header = encodePcapHeader({ snapLength: 262144, linkType: 1 });
 const record = (seconds: number, bytes: number, microseconds = 0): Buffer =>
-  encodePcapRecord({ timestampSeconds: seconds, timestampFraction: microseconds, capturedLength: bytes, originalLength: bytes, data: Buffer.alloc(bytes, seconds & 0xff) });
+  encodePcapRecord({
+    timestampSeconds: seconds,
+    timestampFraction: microseconds,
+    capturedLength: bytes,
+    originalLength: bytes,
+    data: Buffer.alloc(bytes, seconds & 0xff),
+  });
 const NO_RULES: CaptureFileCutRules = { maxBytes: 0, stopAfterInMs: null };
 
 let n = 0;
@@ -49,14 +55,23 @@ test('a torn trailing record is cut off; an intact file is kept whole', async ()
 test('size limit: the file ends at the last whole record that fits', async () => {
   const whole = Buffer.concat([header, record(1, 100), record(2, 100), record(3, 100)]);
   const limited = await cut(whole, { maxBytes: 24 + 2 * 116 + 115, stopAfterInMs: null });
-  assert.deepEqual([limited.result.packetsCaptured, limited.result.sizeInBytes, limited.result.reason], [2, 24 + 2 * 116, 'size']);
+  assert.deepEqual(
+    [limited.result.packetsCaptured, limited.result.sizeInBytes, limited.result.reason],
+    [2, 24 + 2 * 116, 'size'],
+  );
   const exact = await cut(whole, { maxBytes: whole.length, stopAfterInMs: null });
   assert.equal(exact.result.sizeInBytes, whole.length);
   assert.equal((await cut(whole, { maxBytes: 24, stopAfterInMs: null })).result.sizeInBytes, 24);
 });
 
 test('time limit: the first record stamped after the stop instant and all after it are cut', async () => {
-  const whole = Buffer.concat([header, record(10, 50, 0), record(10, 50, 999_000), record(11, 50, 1000), record(12, 50)]);
+  const whole = Buffer.concat([
+    header,
+    record(10, 50, 0),
+    record(10, 50, 999_000),
+    record(11, 50, 1000),
+    record(12, 50),
+  ]);
   const timed = await cut(whole, { maxBytes: 0, stopAfterInMs: 11_000 });
   assert.deepEqual([timed.result.packetsCaptured, timed.result.reason], [2, 'time']);
 });
@@ -65,7 +80,10 @@ test('garbage instead of a record is cut off and reported; no header gives an em
   const good = Buffer.concat([header, record(1, 40)]);
   const garbage = Buffer.alloc(64, 0xff); // captured length 0xffffffff: no record
   const malformed = await cut(Buffer.concat([good, garbage]), NO_RULES);
-  assert.deepEqual([malformed.result.packetsCaptured, malformed.result.sizeInBytes, malformed.result.reason], [1, good.length, 'malformed']);
+  assert.deepEqual(
+    [malformed.result.packetsCaptured, malformed.result.sizeInBytes, malformed.result.reason],
+    [1, good.length, 'malformed'],
+  );
   const noHeader = await cut(Buffer.alloc(10), NO_RULES);
   assert.deepEqual(noHeader.result, { sizeInBytes: 0, sha256: EMPTY_SHA256, packetsCaptured: 0, reason: 'end' });
   const notPcap = await cut(Buffer.alloc(100, 7), NO_RULES);
@@ -90,7 +108,12 @@ test('files larger than one read: records and headers across read boundaries, th
 test('a device is left alone', async () => {
   const handle = await open('/dev/null', 'r+');
   try {
-    assert.deepEqual(await cutCaptureFile(handle, NO_RULES), { sizeInBytes: 0, sha256: EMPTY_SHA256, packetsCaptured: 0, reason: 'end' });
+    assert.deepEqual(await cutCaptureFile(handle, NO_RULES), {
+      sizeInBytes: 0,
+      sha256: EMPTY_SHA256,
+      packetsCaptured: 0,
+      reason: 'end',
+    });
   } finally {
     await handle.close();
   }

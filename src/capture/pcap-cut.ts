@@ -4,7 +4,12 @@
 // SHA-256 of the stored bytes) are made, after the capture, off the packet path.
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { PCAP_GLOBAL_HEADER_BYTES, PCAP_RECORD_HEADER_BYTES, decodePcapHeader, maxCapturedLengthFor } from '../pcap/index.js';
+import {
+  PCAP_GLOBAL_HEADER_BYTES,
+  PCAP_RECORD_HEADER_BYTES,
+  decodePcapHeader,
+  maxCapturedLengthFor,
+} from '../pcap/index.js';
 import type { PcapHeader } from '../pcap/index.js';
 
 /** Hex SHA-256 of no bytes. */
@@ -124,5 +129,11 @@ export async function cutCaptureFile(handle: FileHandle, rules: CaptureFileCutRu
   }
   if (header === null) kept = 0;
   if (fileSize > kept) await handle.truncate(kept);
-  return { sizeInBytes: kept, sha256: kept === 0 ? EMPTY_SHA256 : hash.digest('hex'), packetsCaptured: packets, reason, ...(firstInMs !== null ? { firstPacketTimeInMs: firstInMs, lastPacketTimeInMs: lastInMs ?? firstInMs } : {}) };
+  return {
+    sizeInBytes: kept,
+    sha256: kept === 0 ? EMPTY_SHA256 : hash.digest('hex'),
+    packetsCaptured: packets,
+    reason,
+    ...(firstInMs !== null ? { firstPacketTimeInMs: firstInMs, lastPacketTimeInMs: lastInMs ?? firstInMs } : {}),
+  };
 }

@@ -10,7 +10,14 @@ import { recoverCaptureFile } from './recover.js';
 const dir = mkdtempSync(join(tmpdir(), 'nw-recover-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const record = (n: number) => encodePcapRecord({ timestampSeconds: n, timestampFraction: 0, capturedLength: 60, originalLength: 60, data: Buffer.alloc(60, n) });
+const record = (n: number) =>
+  encodePcapRecord({
+    timestampSeconds: n,
+    timestampFraction: 0,
+    capturedLength: 60,
+    originalLength: 60,
+    data: Buffer.alloc(60, n),
+  });
 
 test('a file cut in the middle of a record is truncated to its last complete record', async () => {
   const whole = Buffer.concat([encodePcapHeader({ snapLength: 262144, linkType: 1 }), record(1), record(2), record(3)]);

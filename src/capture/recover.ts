@@ -3,7 +3,11 @@ import { createReadStream, existsSync, truncateSync } from 'node:fs';
 import { PCAP_GLOBAL_HEADER_BYTES, PcapStreamParser } from '../pcap/index.js';
 
 /** What survives of a capture file whose writer died. */
-export interface RecoveredCaptureFile { sizeInBytes: number; sha256: string; packetsCaptured: number }
+export interface RecoveredCaptureFile {
+  sizeInBytes: number;
+  sha256: string;
+  packetsCaptured: number;
+}
 
 /**
  * Makes the file of a capture whose process died (agent killed, host rebooted) a valid pcap again:
@@ -19,8 +23,14 @@ export async function recoverCaptureFile(path: string): Promise<RecoveredCapture
   let packets = 0;
   let headerSeen = false;
   const parser = new PcapStreamParser({
-    onHeader: () => { headerSeen = true; completeBytes = PCAP_GLOBAL_HEADER_BYTES; },
-    onRecord: (_record, raw) => { completeBytes += raw.length; packets++; },
+    onHeader: () => {
+      headerSeen = true;
+      completeBytes = PCAP_GLOBAL_HEADER_BYTES;
+    },
+    onRecord: (_record, raw) => {
+      completeBytes += raw.length;
+      packets++;
+    },
   });
   try {
     for await (const chunk of createReadStream(path)) parser.push(chunk as Buffer);

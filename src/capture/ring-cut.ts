@@ -17,13 +17,22 @@ import { isListeningLine, tcpdumpErrorMessage } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';
 import type { CaptureStopReason } from './types.js';
 import type { RingCaptureOptions, RingCaptureSession, RingCaptureSpec, RingFile, RingOutcome } from './ring.js';
-import { decodePcapHeader, maxCapturedLengthFor, PCAP_GLOBAL_HEADER_BYTES, PCAP_RECORD_HEADER_BYTES } from '../pcap/format.js';
+import {
+  decodePcapHeader,
+  maxCapturedLengthFor,
+  PCAP_GLOBAL_HEADER_BYTES,
+  PCAP_RECORD_HEADER_BYTES,
+} from '../pcap/format.js';
 
 // Bytes queued for the disk beyond which the engine stops reading tcpdump's stream until they are written.
 const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 
 /** Where a record goes (see classify). */
-const enum RecordFate { SameFile, NextFile, Drop }
+const enum RecordFate {
+  SameFile,
+  NextFile,
+  Drop,
+}
 
 /** The file being written: its writer and what has gone into it. */
 interface OpenRingFile {
@@ -71,7 +80,12 @@ export class EngineCutRing implements RingCaptureSession {
   private rejectStarted!: (e: Error) => void;
   private resolveDone!: (o: RingOutcome) => void;
 
-  constructor(private readonly spec: RingCaptureSpec, launchArgv: string[] | null, args: string[], private readonly opts: RingCaptureOptions) {
+  constructor(
+    private readonly spec: RingCaptureSpec,
+    launchArgv: string[] | null,
+    args: string[],
+    private readonly opts: RingCaptureOptions,
+  ) {
     this.dir = dirname(spec.outputPath);
     this.partBase = join(this.dir, `.${basename(spec.outputPath)}.${process.pid}.part`);
     this.started = new Promise((resolve, reject) => {
@@ -98,8 +112,10 @@ export class EngineCutRing implements RingCaptureSession {
     const reading = this.readStream(child);
     child.on('close', (code) => {
       void reading.then(() => {
-        if (this.startedAt === null) this.fail('CaptureFailed', tcpdumpErrorMessage(this.stderr) || `tcpdump exited with ${code}`);
-        else if (this.stopReason === null) this.fail('CaptureFailed', `tcpdump ended on its own: ${tcpdumpErrorMessage(this.stderr)}`);
+        if (this.startedAt === null)
+          this.fail('CaptureFailed', tcpdumpErrorMessage(this.stderr) || `tcpdump exited with ${code}`);
+        else if (this.stopReason === null)
+          this.fail('CaptureFailed', `tcpdump ended on its own: ${tcpdumpErrorMessage(this.stderr)}`);
         return this.finish();
       });
     });
@@ -247,15 +263,25 @@ export class EngineCutRing implements RingCaptureSession {
   private classify(buf: Buffer, at: number): RecordFate {
     const le = this.littleEndian;
     const capturedLength = le ? buf.readUInt32LE(at + 8) : buf.readUInt32BE(at + 8);
-    if (capturedLength > this.maxCaptured) throw new Error(`tcpdump's output is not a pcap stream: a record of ${capturedLength} bytes, more than the snap length ${this.maxCaptured}`);
+    if (capturedLength > this.maxCaptured)
+      throw new Error(
+        `tcpdump's output is not a pcap stream: a record of ${capturedLength} bytes, more than the snap length ${this.maxCaptured}`,
+      );
     const seconds = le ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
     const fraction = le ? buf.readUInt32LE(at + 4) : buf.readUInt32BE(at + 4);
     this.recordCapturedLength = capturedLength;
     this.recordTimeInMs = seconds * 1000 + (this.nanoseconds ? fraction / 1e6 : fraction / 1e3);
     // Past a time limit, what tcpdump still hands over during the drain is stamped after it.
-    if (this.stopReason === 'TimeExceeded' && this.startedAt !== null && this.recordTimeInMs > this.startedAt.getTime() + this.spec.sessionTimeLimitInSeconds * 1000) return RecordFate.Drop;
+    if (
+      this.stopReason === 'TimeExceeded' &&
+      this.startedAt !== null &&
+      this.recordTimeInMs > this.startedAt.getTime() + this.spec.sessionTimeLimitInSeconds * 1000
+    )
+      return RecordFate.Drop;
     const file = this.current as OpenRingFile;
-    return file.sizeInBytes + PCAP_RECORD_HEADER_BYTES + capturedLength > this.spec.fileSizeInBytes ? RecordFate.NextFile : RecordFate.SameFile;
+    return file.sizeInBytes + PCAP_RECORD_HEADER_BYTES + capturedLength > this.spec.fileSizeInBytes
+      ? RecordFate.NextFile
+      : RecordFate.SameFile;
   }
 
   // Counts the record just classified into the current file.
@@ -292,7 +318,15 @@ export class EngineCutRing implements RingCaptureSession {
     const writer = await CaptureFileWriter.open(partPath);
     writer.onError = (err) => this.failAndStop('LocalFileFailed', err.message);
     writer.append(this.header as Buffer);
-    this.current = { sequence, partPath, writer, sizeInBytes: PCAP_GLOBAL_HEADER_BYTES, packets: 0, firstInMs: null, lastInMs: null };
+    this.current = {
+      sequence,
+      partPath,
+      writer,
+      sizeInBytes: PCAP_GLOBAL_HEADER_BYTES,
+      packets: 0,
+      firstInMs: null,
+      lastInMs: null,
+    };
   }
 
   // Finishes the current file (fsync, close, rename to its ring name) and hands it on, in order.
@@ -308,10 +342,16 @@ export class EngineCutRing implements RingCaptureSession {
       let ring: RingFile;
       try {
         const written = await file.writer.finish();
-        if (!torn && written.sizeInBytes !== file.sizeInBytes) throw new Error(`${name}: wrote ${written.sizeInBytes} bytes for records of ${file.sizeInBytes}`);
+        if (!torn && written.sizeInBytes !== file.sizeInBytes)
+          throw new Error(`${name}: wrote ${written.sizeInBytes} bytes for records of ${file.sizeInBytes}`);
         renameSync(file.partPath, path);
         ring = {
-          name, path, sequence: file.sequence, sizeInBytes: written.sizeInBytes, sha256: written.sha256, packetsCaptured: file.packets,
+          name,
+          path,
+          sequence: file.sequence,
+          sizeInBytes: written.sizeInBytes,
+          sha256: written.sha256,
+          packetsCaptured: file.packets,
           firstPacketTime: file.firstInMs === null ? null : new Date(file.firstInMs),
           lastPacketTime: file.lastInMs === null ? null : new Date(file.lastInMs),
         };
@@ -321,7 +361,10 @@ export class EngineCutRing implements RingCaptureSession {
             const cut = await cutCaptureFile(handle, { maxBytes: this.spec.fileSizeInBytes, stopAfterInMs: null });
             await handle.sync();
             ring = {
-              ...ring, sizeInBytes: cut.sizeInBytes, sha256: cut.sha256, packetsCaptured: cut.packetsCaptured,
+              ...ring,
+              sizeInBytes: cut.sizeInBytes,
+              sha256: cut.sha256,
+              packetsCaptured: cut.packetsCaptured,
               firstPacketTime: cut.firstPacketTimeInMs === undefined ? null : new Date(cut.firstPacketTimeInMs),
               lastPacketTime: cut.lastPacketTimeInMs === undefined ? null : new Date(cut.lastPacketTimeInMs),
             };
@@ -331,7 +374,11 @@ export class EngineCutRing implements RingCaptureSession {
         }
       } catch (err) {
         this.pending--;
-        try { unlinkSync(file.partPath); } catch { /* not there */ }
+        try {
+          unlinkSync(file.partPath);
+        } catch {
+          /* not there */
+        }
         this.failAndStop('LocalFileFailed', (err as Error).message);
         return;
       }
@@ -360,6 +407,14 @@ export class EngineCutRing implements RingCaptureSession {
     if (this.limitTimer) clearTimeout(this.limitTimer);
     this.closeCurrent(this.recordLeft > 0);
     await this.chain;
-    this.resolveDone({ stopReason: this.stopReason ?? 'Error', startedAt: this.startedAt, endedAt: new Date(), files: [...this.closed], filesDeleted: this.deleted, error: this.error, ...ringKernelStats(this.stderr) });
+    this.resolveDone({
+      stopReason: this.stopReason ?? 'Error',
+      startedAt: this.startedAt,
+      endedAt: new Date(),
+      files: [...this.closed],
+      filesDeleted: this.deleted,
+      error: this.error,
+      ...ringKernelStats(this.stderr),
+    });
   }
 }

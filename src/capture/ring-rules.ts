@@ -17,7 +17,9 @@ export function ringFileName(outputPath: string, sequence: number): string {
 
 /** The snap length tcpdump really uses: 0 and anything above 262,144 mean 262,144. */
 export function effectiveSnapLength(snapLengthInBytes: number): number {
-  return snapLengthInBytes === 0 || snapLengthInBytes > MAX_SNAP_LENGTH_IN_BYTES ? MAX_SNAP_LENGTH_IN_BYTES : snapLengthInBytes;
+  return snapLengthInBytes === 0 || snapLengthInBytes > MAX_SNAP_LENGTH_IN_BYTES
+    ? MAX_SNAP_LENGTH_IN_BYTES
+    : snapLengthInBytes;
 }
 
 /**
@@ -40,7 +42,9 @@ export function ringTcpdumpFileSizeInMillions(fileSizeInBytes: number, snapLengt
   const snap = effectiveSnapLength(snapLengthInBytes);
   const millions = Math.floor((fileSizeInBytes - PCAP_RECORD_HEADER_BYTES - snap) / TCPDUMP_FILE_SIZE_UNIT_BYTES);
   if (!Number.isSafeInteger(millions) || millions < 1) {
-    throw new RangeError(`fileSizeInBytes must be at least ${TCPDUMP_FILE_SIZE_UNIT_BYTES + PCAP_RECORD_HEADER_BYTES + snap} for snap length ${snap} (one million bytes plus one whole record), got ${fileSizeInBytes}`);
+    throw new RangeError(
+      `fileSizeInBytes must be at least ${TCPDUMP_FILE_SIZE_UNIT_BYTES + PCAP_RECORD_HEADER_BYTES + snap} for snap length ${snap} (one million bytes plus one whole record), got ${fileSizeInBytes}`,
+    );
   }
   return millions;
 }
@@ -53,12 +57,17 @@ export function ringTcpdumpFileSizeInMillions(fileSizeInBytes: number, snapLengt
 export function assertRingFileSize(fileSizeInBytes: number, snapLengthInBytes: number): void {
   const min = minRingFileSizeInBytes(snapLengthInBytes);
   if (!Number.isSafeInteger(fileSizeInBytes) || fileSizeInBytes < min) {
-    throw new RangeError(`captureSettings.fileSizeInBytes must be at least ${min} (the 24-byte pcap header and one whole record of ${PCAP_RECORD_HEADER_BYTES} + ${effectiveSnapLength(snapLengthInBytes)} bytes at this snap length), got ${fileSizeInBytes}`);
+    throw new RangeError(
+      `captureSettings.fileSizeInBytes must be at least ${min} (the 24-byte pcap header and one whole record of ${PCAP_RECORD_HEADER_BYTES} + ${effectiveSnapLength(snapLengthInBytes)} bytes at this snap length), got ${fileSizeInBytes}`,
+    );
   }
 }
 
 /** The kernel's counts from tcpdump's exit statistics, as a ring's outcome reports them. */
-export function ringKernelStats(stderrText: string): { kernelPacketsReceived: number | null; kernelPacketsDropped: number | null } {
+export function ringKernelStats(stderrText: string): {
+  kernelPacketsReceived: number | null;
+  kernelPacketsDropped: number | null;
+} {
   const stats = parseTcpdumpStats(stderrText);
   return { kernelPacketsReceived: stats.packetsReceivedByFilter, kernelPacketsDropped: stats.packetsDroppedByKernel };
 }

@@ -11,7 +11,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPcapBuffer } from '../pcap/index.js';
-import { assertRingFileSize, minRingFileSizeInBytes, ringFileName, ringTcpdumpFileSizeInMillions, startRingCapture } from './ring.js';
+import {
+  assertRingFileSize,
+  minRingFileSizeInBytes,
+  ringFileName,
+  ringTcpdumpFileSizeInMillions,
+  startRingCapture,
+} from './ring.js';
 import type { RingFile } from './ring.js';
 import { createNamespace, createVethPair } from './testing/index.js';
 import type { TestNamespace } from './testing/index.js';
@@ -92,23 +98,55 @@ describe('ring capture with real tcpdump', () => {
     assert.doesNotThrow(() => assertRingFileSize(1048576, 0));
     assert.throws(() => assertRingFileSize(2039, 2000), /captureSettings\.fileSizeInBytes must be at least 2040/);
     assert.throws(() => assertRingFileSize(262183, 0), /captureSettings\.fileSizeInBytes must be at least 262184/);
-    const spec = { captureId: 'x', interfaceName: 'lo', bpfExpression: '', snapLengthInBytes: 0, fileCount: 3, fileSizeInBytes: 100000, sessionTimeLimitInSeconds: 0, outputPath: '/tmp/x.cap' };
-    assert.throws(() => startRingCapture(spec), /captureSettings\.fileSizeInBytes/, 'the engine refuses it before starting anything');
-    assert.throws(() => startRingCapture({ ...spec, fileSizeInBytes: 1048576 }, { writer: 'tcpdump' }), RangeError, 'tcpdump -C cannot be forced where it does not fit');
+    const spec = {
+      captureId: 'x',
+      interfaceName: 'lo',
+      bpfExpression: '',
+      snapLengthInBytes: 0,
+      fileCount: 3,
+      fileSizeInBytes: 100000,
+      sessionTimeLimitInSeconds: 0,
+      outputPath: '/tmp/x.cap',
+    };
+    assert.throws(
+      () => startRingCapture(spec),
+      /captureSettings\.fileSizeInBytes/,
+      'the engine refuses it before starting anything',
+    );
+    assert.throws(
+      () => startRingCapture({ ...spec, fileSizeInBytes: 1048576 }, { writer: 'tcpdump' }),
+      RangeError,
+      'tcpdump -C cannot be forced where it does not fit',
+    );
   });
 
   test('a manual stop gives Manual; a refused interface gives Error with CaptureFailed and leaves no file', async () => {
     const sub = await mkdtemp(join(dir, 'manual-'));
-    const spec = { captureId: 'm', interfaceName: interfaceA, bpfExpression: `udp dst port ${PORT}`, snapLengthInBytes: 2000, fileCount: 2, fileSizeInBytes: 1048576, sessionTimeLimitInSeconds: 0, outputPath: join(sub, 'm.cap') };
+    const spec = {
+      captureId: 'm',
+      interfaceName: interfaceA,
+      bpfExpression: `udp dst port ${PORT}`,
+      snapLengthInBytes: 2000,
+      fileCount: 2,
+      fileSizeInBytes: 1048576,
+      sessionTimeLimitInSeconds: 0,
+      outputPath: join(sub, 'm.cap'),
+    };
     const ring = startRingCapture(spec, { commandPrefix: ['ip', 'netns', 'exec', a.name], kernelBufferInKiB: 4096 });
     await ring.started;
     const stopped = await ring.stop();
     assert.equal(stopped.stopReason, 'Manual');
     assert.deepEqual(readdirSync(sub), ['m-000001.cap'], 'the one file, finished under its ring name');
-    assert.equal(readPcapBuffer(await readFile(join(sub, 'm-000001.cap'))).records.length, stopped.files[0]!.packetsCaptured);
+    assert.equal(
+      readPcapBuffer(await readFile(join(sub, 'm-000001.cap'))).records.length,
+      stopped.files[0]!.packetsCaptured,
+    );
 
     const bad = await mkdtemp(join(dir, 'bad-'));
-    const refused = startRingCapture({ ...spec, interfaceName: 'nwnosuch0', outputPath: join(bad, 'b.cap') }, { commandPrefix: ['ip', 'netns', 'exec', a.name] });
+    const refused = startRingCapture(
+      { ...spec, interfaceName: 'nwnosuch0', outputPath: join(bad, 'b.cap') },
+      { commandPrefix: ['ip', 'netns', 'exec', a.name] },
+    );
     await assert.rejects(refused.started, (e: Error & { code?: string }) => e.code === 'CaptureFailed');
     const outcome = await refused.done;
     assert.equal(outcome.stopReason, 'Error');
@@ -124,24 +162,42 @@ describe('ring capture with real tcpdump', () => {
     await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=640k', 'tmpfs', sub]);
     try {
       const ring = startRingCapture(
-        { captureId: 'full', interfaceName: interfaceA, bpfExpression: `udp dst port ${PORT}`, snapLengthInBytes: 0, fileCount: 3, fileSizeInBytes: minRingFileSizeInBytes(0), sessionTimeLimitInSeconds: 30, outputPath: join(sub, 'full.cap') },
+        {
+          captureId: 'full',
+          interfaceName: interfaceA,
+          bpfExpression: `udp dst port ${PORT}`,
+          snapLengthInBytes: 0,
+          fileCount: 3,
+          fileSizeInBytes: minRingFileSizeInBytes(0),
+          sessionTimeLimitInSeconds: 30,
+          outputPath: join(sub, 'full.cap'),
+        },
         { commandPrefix: ['ip', 'netns', 'exec', a.name], kernelBufferInKiB: 4096 },
       );
       await ring.started;
-      const sender = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT), '1000', '12', '3000'], { timeoutInMs: 60000 });
+      const sender = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT), '1000', '12', '3000'], {
+        timeoutInMs: 60000,
+      });
       const outcome = await ring.done;
       await sender;
       assert.equal(outcome.stopReason, 'Error');
       assert.equal(outcome.error?.code, 'LocalFileFailed', JSON.stringify(outcome.error));
       assert.match(outcome.error?.message ?? '', /ENOSPC|no space/i);
-      assert.ok(outcome.endedAt.getTime() - (outcome.startedAt?.getTime() ?? 0) < 20000, 'it stopped at the failure, not at the time limit');
+      assert.ok(
+        outcome.endedAt.getTime() - (outcome.startedAt?.getTime() ?? 0) < 20000,
+        'it stopped at the failure, not at the time limit',
+      );
       assert.ok(outcome.files.length >= 1, 'the files closed before the failure are kept');
       for (const f of outcome.files) {
         const buf = await readFile(f.path);
         assert.equal(buf.length, f.sizeInBytes);
         assert.equal(readPcapBuffer(buf).records.length, f.packetsCaptured, `${f.name}: a valid pcap`);
       }
-      assert.deepEqual(readdirSync(sub).sort(), outcome.files.map((f) => f.name), 'the failed file is removed');
+      assert.deepEqual(
+        readdirSync(sub).sort(),
+        outcome.files.map((f) => f.name),
+        'the failed file is removed',
+      );
     } finally {
       await execFileAsync('umount', [sub]);
       await rm(sub, { recursive: true });
@@ -153,14 +209,32 @@ describe('ring capture with real tcpdump', () => {
     const fileSizeInBytes = minRingFileSizeInBytes(2000); // 2040: one 1042-byte record fits, two do not
     const closed: RingFile[] = [];
     const ring = startRingCapture(
-      { captureId: 'min', interfaceName: interfaceA, bpfExpression: `udp dst port ${PORT}`, snapLengthInBytes: 2000, fileCount: 3, fileSizeInBytes, sessionTimeLimitInSeconds: 5, outputPath: join(sub, 'min.cap') },
-      { commandPrefix: ['ip', 'netns', 'exec', a.name], kernelBufferInKiB: 4096, onFileClosed: (f) => void closed.push(f) },
+      {
+        captureId: 'min',
+        interfaceName: interfaceA,
+        bpfExpression: `udp dst port ${PORT}`,
+        snapLengthInBytes: 2000,
+        fileCount: 3,
+        fileSizeInBytes,
+        sessionTimeLimitInSeconds: 5,
+        outputPath: join(sub, 'min.cap'),
+      },
+      {
+        commandPrefix: ['ip', 'netns', 'exec', a.name],
+        kernelBufferInKiB: 4096,
+        onFileClosed: (f) => void closed.push(f),
+      },
     );
     await ring.started;
     let most = 0;
-    const sampler = setInterval(() => (most = Math.max(most, readdirSync(sub).filter((f) => f.endsWith('.cap')).length)), 2);
+    const sampler = setInterval(
+      () => (most = Math.max(most, readdirSync(sub).filter((f) => f.endsWith('.cap')).length)),
+      2,
+    );
     // One 1000-byte datagram every 10 ms for 2 s: ~200 files of one packet each.
-    const sender = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT), '1000', '1', '2000'], { timeoutInMs: 60000 });
+    const sender = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT), '1000', '1', '2000'], {
+      timeoutInMs: 60000,
+    });
     const outcome = await ring.done;
     clearInterval(sampler);
     const lastSent = Number((await sender).stdout.trim());
@@ -168,7 +242,12 @@ describe('ring capture with real tcpdump', () => {
     assert.ok(most <= 3, `at most 3 files on the host (saw ${most})`);
     assert.equal(outcome.files.length, 3);
     assert.ok(closed.length >= 100, `one file per datagram (${closed.length} files)`);
-    assert.ok(closed.every((f) => f.packetsCaptured === 1 && f.sizeInBytes === 24 + 16 + 1042 && f.sizeInBytes <= fileSizeInBytes), 'each file one whole record, within the size');
+    assert.ok(
+      closed.every(
+        (f) => f.packetsCaptured === 1 && f.sizeInBytes === 24 + 16 + 1042 && f.sizeInBytes <= fileSizeInBytes,
+      ),
+      'each file one whole record, within the size',
+    );
     assert.equal(closed.at(-1)!.sequence, closed.length, 'no file was skipped');
     for (const f of outcome.files) assert.equal(readPcapBuffer(await readFile(f.path)).records.length, 1);
     // The datagrams went one per file, in order: the last file holds the last datagram sent.
@@ -184,75 +263,119 @@ describe('ring capture with real tcpdump', () => {
     { writer: 'tcpdump', fileSizeInBytes: 1_002_016, snapLengthInBytes: 2000 },
     { writer: 'engine', fileSizeInBytes: 777_777, snapLengthInBytes: 2000 },
   ] as const;
-  for (const c of cases) test(`${c.writer} writes, ${c.fileSizeInBytes} bytes, snap ${c.snapLengthInBytes}: fileCount 3, never more than 3 files, the oldest deleted, valid pcaps, no datagram lost or repeated at a seam, TimeExceeded`, async () => {
-    const { fileSizeInBytes } = c;
-    const sub = await mkdtemp(join(dir, `${c.writer}-`));
-    const closed: RingFile[] = [];
-    const deleted: RingFile[] = [];
-    const hashesOnClose = new Map<string, string>();
-    const ring = startRingCapture(
-      { captureId: 'ring', interfaceName: interfaceA, bpfExpression: `udp dst port ${PORT}`, snapLengthInBytes: c.snapLengthInBytes, fileCount: 3, fileSizeInBytes, sessionTimeLimitInSeconds: 16, outputPath: join(sub, 'ring.cap') },
-      {
-        commandPrefix: ['ip', 'netns', 'exec', a.name],
-        kernelBufferInKiB: 4096,
-        writer: c.writer,
-        onFileClosed: async (f) => {
-          closed.push(f);
-          hashesOnClose.set(f.name, createHash('sha256').update(await readFile(f.path)).digest('hex'));
+  for (const c of cases)
+    test(`${c.writer} writes, ${c.fileSizeInBytes} bytes, snap ${c.snapLengthInBytes}: fileCount 3, never more than 3 files, the oldest deleted, valid pcaps, no datagram lost or repeated at a seam, TimeExceeded`, async () => {
+      const { fileSizeInBytes } = c;
+      const sub = await mkdtemp(join(dir, `${c.writer}-`));
+      const closed: RingFile[] = [];
+      const deleted: RingFile[] = [];
+      const hashesOnClose = new Map<string, string>();
+      const ring = startRingCapture(
+        {
+          captureId: 'ring',
+          interfaceName: interfaceA,
+          bpfExpression: `udp dst port ${PORT}`,
+          snapLengthInBytes: c.snapLengthInBytes,
+          fileCount: 3,
+          fileSizeInBytes,
+          sessionTimeLimitInSeconds: 16,
+          outputPath: join(sub, 'ring.cap'),
         },
-        onFileDeleted: (f) => void deleted.push(f),
-      },
-    );
-    const startedAt = await ring.started;
-    let most = 0;
-    const sampler = setInterval(() => (most = Math.max(most, readdirSync(sub).length)), 5);
-    // ~1.2 MB/s of 1000-byte datagrams for 7 s: about eight files of 1 MB, well past 3.
-    const sender = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT), '1000', '12', '7000'], { timeoutInMs: 60000 });
-    const outcome = await ring.done;
-    clearInterval(sampler);
-    const lastSent = Number((await sender).stdout.trim());
+        {
+          commandPrefix: ['ip', 'netns', 'exec', a.name],
+          kernelBufferInKiB: 4096,
+          writer: c.writer,
+          onFileClosed: async (f) => {
+            closed.push(f);
+            hashesOnClose.set(
+              f.name,
+              createHash('sha256')
+                .update(await readFile(f.path))
+                .digest('hex'),
+            );
+          },
+          onFileDeleted: (f) => void deleted.push(f),
+        },
+      );
+      const startedAt = await ring.started;
+      let most = 0;
+      const sampler = setInterval(() => (most = Math.max(most, readdirSync(sub).length)), 5);
+      // ~1.2 MB/s of 1000-byte datagrams for 7 s: about eight files of 1 MB, well past 3.
+      const sender = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT), '1000', '12', '7000'], {
+        timeoutInMs: 60000,
+      });
+      const outcome = await ring.done;
+      clearInterval(sampler);
+      const lastSent = Number((await sender).stdout.trim());
 
-    assert.equal(outcome.stopReason, 'TimeExceeded', JSON.stringify(outcome.error));
-    assert.ok(outcome.endedAt.getTime() - startedAt.getTime() >= 16000, 'ran to the limit');
-    assert.ok(most <= 3, `at most 3 files on the host at any time (saw ${most})`);
-    assert.deepEqual(readdirSync(sub).sort(), outcome.files.map((f) => f.name), 'only the ring files remain');
-    if (c.writer === 'engine') {
-      // The engine deletes the oldest only when it starts the next file itself: exactly fileCount kept.
-      assert.equal(outcome.files.length, 3, 'the last 3 files are kept');
-    } else {
-      // 3 files; 2 when the traffic ended just after the oldest was deleted ahead of a switch that then never came (docs/continuous.md).
-      assert.ok(outcome.files.length === 3 || outcome.files.length === 2, `the last files are kept (${outcome.files.length})`);
-    }
-    assert.ok(outcome.filesDeleted >= 2, `the ring wrapped (${outcome.filesDeleted} deleted)`);
-    assert.deepEqual(deleted.map((f) => f.sequence), closed.slice(0, deleted.length).map((f) => f.sequence), 'the oldest go first');
-    assert.deepEqual(closed.map((f) => f.sequence), closed.map((_, i) => i + 1), 'every file was closed and handed on, in order');
+      assert.equal(outcome.stopReason, 'TimeExceeded', JSON.stringify(outcome.error));
+      assert.ok(outcome.endedAt.getTime() - startedAt.getTime() >= 16000, 'ran to the limit');
+      assert.ok(most <= 3, `at most 3 files on the host at any time (saw ${most})`);
+      assert.deepEqual(
+        readdirSync(sub).sort(),
+        outcome.files.map((f) => f.name),
+        'only the ring files remain',
+      );
+      if (c.writer === 'engine') {
+        // The engine deletes the oldest only when it starts the next file itself: exactly fileCount kept.
+        assert.equal(outcome.files.length, 3, 'the last 3 files are kept');
+      } else {
+        // 3 files; 2 when the traffic ended just after the oldest was deleted ahead of a switch that then never came (docs/continuous.md).
+        assert.ok(
+          outcome.files.length === 3 || outcome.files.length === 2,
+          `the last files are kept (${outcome.files.length})`,
+        );
+      }
+      assert.ok(outcome.filesDeleted >= 2, `the ring wrapped (${outcome.filesDeleted} deleted)`);
+      assert.deepEqual(
+        deleted.map((f) => f.sequence),
+        closed.slice(0, deleted.length).map((f) => f.sequence),
+        'the oldest go first',
+      );
+      assert.deepEqual(
+        closed.map((f) => f.sequence),
+        closed.map((_, i) => i + 1),
+        'every file was closed and handed on, in order',
+      );
 
-    const kept = outcome.files.map((f) => f.sequence);
-    assert.deepEqual(kept, kept.map((_, i) => kept[0]! + i), 'consecutive files');
-    assert.equal(kept.at(-1), closed.at(-1)!.sequence, 'the newest file is kept');
-    let previousLast: number | null = null;
-    let previousSize: number | null = null;
-    for (const f of outcome.files) {
-      const buf = await readFile(f.path);
-      // Exact: a file ends only where the next file's first record would have taken it past the size.
-      const firstRecordBytes = 16 + readPcapBuffer(buf).records[0]!.data.length;
-      if (previousSize !== null && c.writer === 'engine') assert.ok(previousSize + firstRecordBytes > fileSizeInBytes, `the file before ${f.name} (${previousSize} bytes) had no room for its first record`);
-      previousSize = buf.length;
-      assert.ok(buf.length <= fileSizeInBytes, `${f.name} within fileSizeInBytes`);
-      assert.equal(f.sizeInBytes, buf.length);
-      assert.equal(f.sha256, createHash('sha256').update(buf).digest('hex'));
-      assert.equal(hashesOnClose.get(f.name), f.sha256, 'the file handed on is the file kept');
-      const seqs = sequencesOf(buf);
-      assert.equal(seqs.length, f.packetsCaptured);
-      for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1]! + 1, `${f.name}: continuous inside`);
-      if (previousLast !== null) assert.equal(seqs[0], previousLast + 1, `${f.name}: continues the previous file, nothing lost or repeated`);
-      previousLast = seqs[seqs.length - 1]!;
-      assert.ok(f.firstPacketTime && f.lastPacketTime && f.firstPacketTime <= f.lastPacketTime);
-    }
-    assert.equal(previousLast, lastSent, 'the last file holds the last datagram sent');
-    const packetsKept = closed.reduce((n, f) => n + f.packetsCaptured, 0);
-    assert.ok(outcome.kernelPacketsReceived !== null && outcome.kernelPacketsReceived >= packetsKept, `tcpdump's count is reported (${outcome.kernelPacketsReceived} ≥ ${packetsKept})`);
-    assert.equal(outcome.kernelPacketsDropped, 0);
-    await rm(sub, { recursive: true });
-  });
+      const kept = outcome.files.map((f) => f.sequence);
+      assert.deepEqual(
+        kept,
+        kept.map((_, i) => kept[0]! + i),
+        'consecutive files',
+      );
+      assert.equal(kept.at(-1), closed.at(-1)!.sequence, 'the newest file is kept');
+      let previousLast: number | null = null;
+      let previousSize: number | null = null;
+      for (const f of outcome.files) {
+        const buf = await readFile(f.path);
+        // Exact: a file ends only where the next file's first record would have taken it past the size.
+        const firstRecordBytes = 16 + readPcapBuffer(buf).records[0]!.data.length;
+        if (previousSize !== null && c.writer === 'engine')
+          assert.ok(
+            previousSize + firstRecordBytes > fileSizeInBytes,
+            `the file before ${f.name} (${previousSize} bytes) had no room for its first record`,
+          );
+        previousSize = buf.length;
+        assert.ok(buf.length <= fileSizeInBytes, `${f.name} within fileSizeInBytes`);
+        assert.equal(f.sizeInBytes, buf.length);
+        assert.equal(f.sha256, createHash('sha256').update(buf).digest('hex'));
+        assert.equal(hashesOnClose.get(f.name), f.sha256, 'the file handed on is the file kept');
+        const seqs = sequencesOf(buf);
+        assert.equal(seqs.length, f.packetsCaptured);
+        for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1]! + 1, `${f.name}: continuous inside`);
+        if (previousLast !== null)
+          assert.equal(seqs[0], previousLast + 1, `${f.name}: continues the previous file, nothing lost or repeated`);
+        previousLast = seqs[seqs.length - 1]!;
+        assert.ok(f.firstPacketTime && f.lastPacketTime && f.firstPacketTime <= f.lastPacketTime);
+      }
+      assert.equal(previousLast, lastSent, 'the last file holds the last datagram sent');
+      const packetsKept = closed.reduce((n, f) => n + f.packetsCaptured, 0);
+      assert.ok(
+        outcome.kernelPacketsReceived !== null && outcome.kernelPacketsReceived >= packetsKept,
+        `tcpdump's count is reported (${outcome.kernelPacketsReceived} ≥ ${packetsKept})`,
+      );
+      assert.equal(outcome.kernelPacketsDropped, 0);
+      await rm(sub, { recursive: true });
+    });
 });

@@ -19,7 +19,13 @@ import type { TcpdumpLaunchOptions } from './tcpdump-launch.js';
 import { cutCaptureFile } from './pcap-cut.js';
 import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
 import { EngineCutRing } from './ring-cut.js';
-import { assertRingFileSize, endRingTcpdump, ringFileName, ringKernelStats, ringTcpdumpFileSizeInMillions } from './ring-rules.js';
+import {
+  assertRingFileSize,
+  endRingTcpdump,
+  ringFileName,
+  ringKernelStats,
+  ringTcpdumpFileSizeInMillions,
+} from './ring-rules.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB } from './tcpdump-args.js';
 import { isListeningLine, tcpdumpErrorMessage } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';
@@ -27,7 +33,13 @@ import { decodePcapHeader, PCAP_GLOBAL_HEADER_BYTES } from '../pcap/format.js';
 import { CAPTURE_SETTINGS_LIMITS } from '../model/packet-capture.js';
 import type { CaptureStopReason } from './types.js';
 
-export { assertRingFileSize, effectiveSnapLength, minRingFileSizeInBytes, ringFileName, ringTcpdumpFileSizeInMillions } from './ring-rules.js';
+export {
+  assertRingFileSize,
+  effectiveSnapLength,
+  minRingFileSizeInBytes,
+  ringFileName,
+  ringTcpdumpFileSizeInMillions,
+} from './ring-rules.js';
 
 /** Azure's captureSettings defaults and limits: the API's own (src/model), so the engine and the API never disagree. */
 export const RING_LIMITS = CAPTURE_SETTINGS_LIMITS;
@@ -137,16 +149,28 @@ export interface RingCaptureSession {
  * @example const ring = startRingCapture({ ...spec, fileCount: 3, fileSizeInBytes: 1048576, sessionTimeLimitInSeconds: 600, outputPath: '/var/captures/ring.cap' });
  */
 export function startRingCapture(spec: RingCaptureSpec, opts: RingCaptureOptions = {}): RingCaptureSession {
-  if (!Number.isInteger(spec.fileCount) || spec.fileCount < 1 || spec.fileCount > RING_LIMITS.maxFileCount) throw new RangeError(`fileCount must be 1…${RING_LIMITS.maxFileCount}, got ${spec.fileCount}`);
-  if (spec.fileSizeInBytes > RING_LIMITS.maxFileSizeInBytes) throw new RangeError(`fileSizeInBytes must be ≤ ${RING_LIMITS.maxFileSizeInBytes}`);
-  if (!Number.isFinite(spec.sessionTimeLimitInSeconds) || spec.sessionTimeLimitInSeconds < 0 || spec.sessionTimeLimitInSeconds > RING_LIMITS.maxSessionTimeLimitInSeconds) throw new RangeError(`sessionTimeLimitInSeconds must be 0…${RING_LIMITS.maxSessionTimeLimitInSeconds}`);
+  if (!Number.isInteger(spec.fileCount) || spec.fileCount < 1 || spec.fileCount > RING_LIMITS.maxFileCount)
+    throw new RangeError(`fileCount must be 1…${RING_LIMITS.maxFileCount}, got ${spec.fileCount}`);
+  if (spec.fileSizeInBytes > RING_LIMITS.maxFileSizeInBytes)
+    throw new RangeError(`fileSizeInBytes must be ≤ ${RING_LIMITS.maxFileSizeInBytes}`);
+  if (
+    !Number.isFinite(spec.sessionTimeLimitInSeconds) ||
+    spec.sessionTimeLimitInSeconds < 0 ||
+    spec.sessionTimeLimitInSeconds > RING_LIMITS.maxSessionTimeLimitInSeconds
+  )
+    throw new RangeError(`sessionTimeLimitInSeconds must be 0…${RING_LIMITS.maxSessionTimeLimitInSeconds}`);
   if (!spec.outputPath.startsWith('/')) throw new RangeError(`outputPath must be absolute, got ${spec.outputPath}`);
   assertRingFileSize(spec.fileSizeInBytes, spec.snapLengthInBytes);
   const kernelBufferInKiB = opts.kernelBufferInKiB ?? DEFAULT_KERNEL_BUFFER_IN_KIB;
   const captureSpec = { ...spec, totalBytesLimit: 0, timeLimitInSeconds: 0 };
   if (opts.writer === 'tcpdump') {
     const millions = ringTcpdumpFileSizeInMillions(spec.fileSizeInBytes, spec.snapLengthInBytes);
-    return new TcpdumpRing(spec, buildTcpdumpArgs(captureSpec, { kernelBufferInKiB, keepRootPrivileges: true }), millions, opts);
+    return new TcpdumpRing(
+      spec,
+      buildTcpdumpArgs(captureSpec, { kernelBufferInKiB, keepRootPrivileges: true }),
+      millions,
+      opts,
+    );
   }
   // The engine opens the files, so tcpdump needs no right on the folder: it runs as in session.ts
   // (its own unprivileged user with CAP_NET_RAW alone, ended with its parent, 64 KiB writes).
@@ -195,7 +219,12 @@ class TcpdumpRing implements RingCaptureSession {
   private rejectStarted!: (e: Error) => void;
   private resolveDone!: (o: RingOutcome) => void;
 
-  constructor(private readonly spec: RingCaptureSpec, baseArgs: string[], millions: number, private readonly opts: RingCaptureOptions) {
+  constructor(
+    private readonly spec: RingCaptureSpec,
+    baseArgs: string[],
+    millions: number,
+    private readonly opts: RingCaptureOptions,
+  ) {
     this.dir = dirname(spec.outputPath);
     this.partPath = join(this.dir, `.${basename(spec.outputPath)}.${process.pid}.part`);
     this.thresholdBytes = millions * TCPDUMP_FILE_SIZE_UNIT_BYTES;
@@ -225,8 +254,10 @@ class TcpdumpRing implements RingCaptureSession {
     });
     child.on('error', () => undefined);
     child.on('close', (code) => {
-      if (this.startedAt === null) this.fail('CaptureFailed', tcpdumpErrorMessage(this.stderr) || `tcpdump exited with ${code}`);
-      else if (this.stopReason === null) this.fail('CaptureFailed', `tcpdump ended on its own: ${tcpdumpErrorMessage(this.stderr)}`);
+      if (this.startedAt === null)
+        this.fail('CaptureFailed', tcpdumpErrorMessage(this.stderr) || `tcpdump exited with ${code}`);
+      else if (this.stopReason === null)
+        this.fail('CaptureFailed', `tcpdump ended on its own: ${tcpdumpErrorMessage(this.stderr)}`);
       void this.finish();
     });
   }
@@ -305,13 +336,20 @@ class TcpdumpRing implements RingCaptureSession {
     if (!existsSync(from)) return;
     // Past a time limit every file closed from now on is cut at it: tcpdump may switch files during
     // the drain, so the one before the last can hold packets stamped after the limit too.
-    const stopAfterInMs = this.stopReason === 'TimeExceeded' && this.startedAt !== null ? this.startedAt.getTime() + this.spec.sessionTimeLimitInSeconds * 1000 : null;
+    const stopAfterInMs =
+      this.stopReason === 'TimeExceeded' && this.startedAt !== null
+        ? this.startedAt.getTime() + this.spec.sessionTimeLimitInSeconds * 1000
+        : null;
     // A file tcpdump began after the limit holds nothing the session keeps: removed at once, so it
     // never counts as a ring file (counting it deleted real, older files for an empty one).
     if (stopAfterInMs !== null && this.closed.length + this.pending > 0) {
       const first = firstPacketTimeInMs(from);
       if (first === null || first > stopAfterInMs) {
-        try { unlinkSync(from); } catch { /* already gone */ }
+        try {
+          unlinkSync(from);
+        } catch {
+          /* already gone */
+        }
         return;
       }
     }
@@ -326,7 +364,12 @@ class TcpdumpRing implements RingCaptureSession {
           const cut = await cutCaptureFile(handle, { maxBytes: this.spec.fileSizeInBytes, stopAfterInMs });
           await handle.sync();
           file = {
-            name, path, sequence, sizeInBytes: cut.sizeInBytes, sha256: cut.sha256, packetsCaptured: cut.packetsCaptured,
+            name,
+            path,
+            sequence,
+            sizeInBytes: cut.sizeInBytes,
+            sha256: cut.sha256,
+            packetsCaptured: cut.packetsCaptured,
             firstPacketTime: cut.firstPacketTimeInMs === undefined ? null : new Date(cut.firstPacketTimeInMs),
             lastPacketTime: cut.lastPacketTimeInMs === undefined ? null : new Date(cut.lastPacketTimeInMs),
           };
@@ -391,7 +434,15 @@ class TcpdumpRing implements RingCaptureSession {
       }
     }
     await this.chain;
-    this.resolveDone({ stopReason: this.stopReason ?? 'Error', startedAt: this.startedAt, endedAt: new Date(), files: [...this.closed], filesDeleted: this.deleted, error: this.error, ...ringKernelStats(this.stderr) });
+    this.resolveDone({
+      stopReason: this.stopReason ?? 'Error',
+      startedAt: this.startedAt,
+      endedAt: new Date(),
+      files: [...this.closed],
+      filesDeleted: this.deleted,
+      error: this.error,
+      ...ringKernelStats(this.stderr),
+    });
   }
 }
 
@@ -399,12 +450,20 @@ class TcpdumpRing implements RingCaptureSession {
 function firstPacketTimeInMs(path: string): number | null {
   const buf = Buffer.alloc(PCAP_GLOBAL_HEADER_BYTES + 8);
   let fd: number;
-  try { fd = openSync(path, 'r'); } catch { return null; }
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
   try {
     if (readSync(fd, buf, 0, buf.length, 0) < buf.length) return null;
     const header = decodePcapHeader(buf.subarray(0, PCAP_GLOBAL_HEADER_BYTES));
-    const seconds = header.littleEndian ? buf.readUInt32LE(PCAP_GLOBAL_HEADER_BYTES) : buf.readUInt32BE(PCAP_GLOBAL_HEADER_BYTES);
-    const fraction = header.littleEndian ? buf.readUInt32LE(PCAP_GLOBAL_HEADER_BYTES + 4) : buf.readUInt32BE(PCAP_GLOBAL_HEADER_BYTES + 4);
+    const seconds = header.littleEndian
+      ? buf.readUInt32LE(PCAP_GLOBAL_HEADER_BYTES)
+      : buf.readUInt32BE(PCAP_GLOBAL_HEADER_BYTES);
+    const fraction = header.littleEndian
+      ? buf.readUInt32LE(PCAP_GLOBAL_HEADER_BYTES + 4)
+      : buf.readUInt32BE(PCAP_GLOBAL_HEADER_BYTES + 4);
     return seconds * 1000 + (header.magic === 'nsec' ? fraction / 1e6 : fraction / 1e3);
   } catch {
     return null;

@@ -78,7 +78,7 @@ describe('capture engine fast path with real tcpdump', () => {
     };
   }
 
-  test('quiet link: packets and bytes show in progress within seconds, not when tcpdump\'s 64 KiB buffer fills', async () => {
+  test("quiet link: packets and bytes show in progress within seconds, not when tcpdump's 64 KiB buffer fills", async () => {
     const s = spec();
     const session = startCapture(s, options);
     await session.started;
@@ -128,7 +128,9 @@ describe('capture engine fast path with real tcpdump', () => {
 
   test('the process running the engine is killed: tcpdump (unprivileged, CAP_NET_RAW only) ends with it and the file keeps every whole record', async () => {
     const s = spec();
-    const child = spawn(process.execPath, ['--import', 'tsx', CAPTURE_CHILD, a.name, interfaceA, s.outputPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CAPTURE_CHILD, a.name, interfaceA, s.outputPath], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     let err = '';

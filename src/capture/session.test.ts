@@ -11,7 +11,13 @@ import { decodePacket, readPcapBuffer } from '../pcap/index.js';
 import type { PcapContents } from '../pcap/index.js';
 import { startCapture } from './session.js';
 import type { StartCaptureOptions } from './session.js';
-import { createNamespace, createVethPair, UDP_FLOOD_SCRIPT, UDP_PACED_SCRIPT, UDP_SEND_SCRIPT } from './testing/index.js';
+import {
+  createNamespace,
+  createVethPair,
+  UDP_FLOOD_SCRIPT,
+  UDP_PACED_SCRIPT,
+  UDP_SEND_SCRIPT,
+} from './testing/index.js';
 import type { TestNamespace } from './testing/index.js';
 import { CaptureStartError } from './types.js';
 import type { CaptureOutcome, CaptureSpec } from './types.js';
@@ -30,7 +36,10 @@ describe('startCapture with real tcpdump', () => {
   before(async () => {
     a = await createNamespace({ prefix: 'nwcapa' });
     b = await createNamespace({ prefix: 'nwcapb' });
-    ({ interfaceA } = await createVethPair(a, b, { addressesA: [`${ADDRESS_A}/24`, 'fd78::1/64'], addressesB: [`${ADDRESS_B}/24`, 'fd78::2/64'] }));
+    ({ interfaceA } = await createVethPair(a, b, {
+      addressesA: [`${ADDRESS_A}/24`, 'fd78::1/64'],
+      addressesB: [`${ADDRESS_B}/24`, 'fd78::2/64'],
+    }));
     dir = await mkdtemp(join(tmpdir(), 'nw-capture-'));
     captureOptions = { commandPrefix: ['ip', 'netns', 'exec', a.name], kernelBufferInKiB: 4096 };
   });
@@ -81,9 +90,15 @@ describe('startCapture with real tcpdump', () => {
       assert.ok(records.length >= 20, `only ${records.length} records`);
       const limitInMs = startedAt.getTime() + 2000;
       const stampsInMs = records.map((r) => r.timestampSeconds * 1000 + r.timestampFraction / 1000);
-      assert.ok(stampsInMs.every((t) => t <= limitInMs), 'a record stamped after the time limit was kept');
+      assert.ok(
+        stampsInMs.every((t) => t <= limitInMs),
+        'a record stamped after the time limit was kept',
+      );
       // The last block of packets before the limit must not be lost at stop.
-      assert.ok(Math.max(...stampsInMs) > limitInMs - 300, `last record ${limitInMs - Math.max(...stampsInMs)} ms before the limit`);
+      assert.ok(
+        Math.max(...stampsInMs) > limitInMs - 300,
+        `last record ${limitInMs - Math.max(...stampsInMs)} ms before the limit`,
+      );
       assert.ok(records.every((r) => decodePacket(header.linkType, r.data).destinationPort === 9999));
       assert.ok(outcome.kernelPacketsReceived !== null && outcome.kernelPacketsReceived >= records.length);
       assert.equal(outcome.kernelPacketsDropped, 0);
@@ -144,7 +159,11 @@ describe('startCapture with real tcpdump', () => {
     // Sent right before the stop and still all there: the unretired ring block was drained.
     assert.equal(udp.length, 5);
     assert.ok(udp.every((p) => p.direction === 'out' && p.sourceAddress === ADDRESS_A));
-    assert.deepEqual(session.progress(), { packetsCaptured: 5, fileSizeInBytes: outcome.fileSizeInBytes, startedAt: outcome.startedAt });
+    assert.deepEqual(session.progress(), {
+      packetsCaptured: 5,
+      fileSizeInBytes: outcome.fileSizeInBytes,
+      startedAt: outcome.startedAt,
+    });
     assert.ok((outcome.kernelPacketsReceived ?? 0) >= 5);
     assert.equal(outcome.kernelPacketsDropped, 0);
   });
@@ -162,10 +181,13 @@ describe('startCapture with real tcpdump', () => {
     assert.ok(packets.every((p) => p.family === 6 && p.destinationAddress === 'fd78::2' && p.destinationPort === 5555));
   });
 
-  test('a bad BPF expression gives Error/CaptureFailed with tcpdump\'s message, and started rejects', async () => {
+  test("a bad BPF expression gives Error/CaptureFailed with tcpdump's message, and started rejects", async () => {
     const s = spec({ bpfExpression: 'udp and portrange' });
     const session = startCapture(s, captureOptions);
-    await assert.rejects(session.started, (err: unknown) => err instanceof CaptureStartError && err.code === 'CaptureFailed');
+    await assert.rejects(
+      session.started,
+      (err: unknown) => err instanceof CaptureStartError && err.code === 'CaptureFailed',
+    );
     const outcome = await session.done;
     assert.equal(outcome.stopReason, 'Error');
     assert.equal(outcome.startedAt, null);
@@ -188,7 +210,10 @@ describe('startCapture with real tcpdump', () => {
 
   test('an unwritable output path gives LocalFileFailed before tcpdump starts', async () => {
     const session = startCapture(spec({ outputPath: join(dir, 'no-such-dir', 'x.cap') }), captureOptions);
-    await assert.rejects(session.started, (err: unknown) => err instanceof CaptureStartError && err.code === 'LocalFileFailed');
+    await assert.rejects(
+      session.started,
+      (err: unknown) => err instanceof CaptureStartError && err.code === 'LocalFileFailed',
+    );
     const outcome = await session.done;
     assert.equal(outcome.error?.code, 'LocalFileFailed');
     assert.equal(outcome.kernelPacketsReceived, null);

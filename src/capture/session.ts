@@ -122,7 +122,8 @@ const FULL_DISK_FREE_BYTES = 1024 * 1024;
 export function startCapture(spec: CaptureSpec, opts: StartCaptureOptions = {}): CaptureSession {
   validateSpec(spec);
   const outputBufferBytes = opts.outputBufferBytes ?? DEFAULT_OUTPUT_BUFFER_BYTES;
-  if (!Number.isSafeInteger(outputBufferBytes) || outputBufferBytes < 0) throw new RangeError(`outputBufferBytes must be an integer ≥ 0, got ${outputBufferBytes}`);
+  if (!Number.isSafeInteger(outputBufferBytes) || outputBufferBytes < 0)
+    throw new RangeError(`outputBufferBytes must be an integer ≥ 0, got ${outputBufferBytes}`);
   const path = process.env['PATH'] ?? DEFAULT_EXECUTABLE_PATH;
   const setprivPath = opts.endWithParent === false ? null : findExecutable('setpriv', path);
   const launch: TcpdumpLaunchOptions = {
@@ -130,7 +131,12 @@ export function startCapture(spec: CaptureSpec, opts: StartCaptureOptions = {}):
     stdbufPath: outputBufferBytes > 0 ? findExecutable('stdbuf', path) : null,
     outputBufferBytes,
     // Switching user needs root; a non-root agent's tcpdump runs as that user anyway.
-    runAs: setprivPath === null || process.geteuid?.() !== 0 ? null : opts.runTcpdumpAs === undefined ? defaultTcpdumpUser() : opts.runTcpdumpAs,
+    runAs:
+      setprivPath === null || process.geteuid?.() !== 0
+        ? null
+        : opts.runTcpdumpAs === undefined
+          ? defaultTcpdumpUser()
+          : opts.runTcpdumpAs,
   };
   const args = buildTcpdumpArgs(spec, {
     kernelBufferInKiB: opts.kernelBufferInKiB,
@@ -214,7 +220,8 @@ class TcpdumpCaptureSession implements CaptureSession {
     this.opts = opts;
     this.args = args;
     this.launchPrefix = launchPrefix;
-    this.drainTimeoutInMs = opts.stopDrainTimeoutInMs ?? (opts.immediateMode === true ? 100 : DEFAULT_STOP_DRAIN_TIMEOUT_IN_MS);
+    this.drainTimeoutInMs =
+      opts.stopDrainTimeoutInMs ?? (opts.immediateMode === true ? 100 : DEFAULT_STOP_DRAIN_TIMEOUT_IN_MS);
     this.killTimeoutInMs = opts.killTimeoutInMs ?? DEFAULT_KILL_TIMEOUT_IN_MS;
     // More than the kernel ring plus tcpdump's own buffers: once the file has grown this much
     // since a stop, every packet the kernel held at the stop instant is in it.
@@ -232,7 +239,12 @@ class TcpdumpCaptureSession implements CaptureSession {
   }
 
   progress(): CaptureProgress {
-    if (this.final !== null) return { packetsCaptured: this.final.packetsCaptured, fileSizeInBytes: this.final.sizeInBytes, startedAt: this.startedAt };
+    if (this.final !== null)
+      return {
+        packetsCaptured: this.final.packetsCaptured,
+        fileSizeInBytes: this.final.sizeInBytes,
+        startedAt: this.startedAt,
+      };
     const limit = this.spec.totalBytesLimit;
     return {
       packetsCaptured: this.livePackets,
@@ -370,7 +382,10 @@ class TcpdumpCaptureSession implements CaptureSession {
     const limit = this.spec.totalBytesLimit;
     if (limit > 0) {
       const untilLimitInMs = ((limit - this.liveFileBytes) / ASSUMED_MAX_WRITE_BYTES_PER_SECOND) * 1000;
-      delayInMs = Math.min(delayInMs, Math.max(this.opts.sizePollIntervalInMs ?? DEFAULT_SIZE_POLL_INTERVAL_IN_MS, untilLimitInMs));
+      delayInMs = Math.min(
+        delayInMs,
+        Math.max(this.opts.sizePollIntervalInMs ?? DEFAULT_SIZE_POLL_INTERVAL_IN_MS, untilLimitInMs),
+      );
     }
     if (this.phase === 'draining') delayInMs = Math.min(delayInMs, DRAIN_POLL_INTERVAL_IN_MS);
     this.tickTimer = setTimeout(() => this.tick(), delayInMs);
@@ -393,7 +408,8 @@ class TcpdumpCaptureSession implements CaptureSession {
     this.liveFileBytes = this.fileBytesNow();
     const limit = this.spec.totalBytesLimit;
     if (limit > 0 && this.liveFileBytes > limit) this.requestStop('SizeExceeded', Date.now());
-    if (this.phase === 'draining' && this.liveFileBytes - this.fileBytesAtStop > this.drainEnoughBytes) this.terminate();
+    if (this.phase === 'draining' && this.liveFileBytes - this.fileBytesAtStop > this.drainEnoughBytes)
+      this.terminate();
   }
 
   /**
@@ -441,7 +457,8 @@ class TcpdumpCaptureSession implements CaptureSession {
     const what = `writes to ${path} are failing (tcpdump has captured ${packets} packets, the file holds ${this.liveFileBytes} bytes)`;
     try {
       const fs = statfsSync(path);
-      if (this.fileIsRegular && fs.bavail * fs.bsize < FULL_DISK_FREE_BYTES) return `${what}: ENOSPC: no space left on device`;
+      if (this.fileIsRegular && fs.bavail * fs.bsize < FULL_DISK_FREE_BYTES)
+        return `${what}: ENOSPC: no space left on device`;
     } catch {
       // fall through to the probe
     }
@@ -496,7 +513,11 @@ class TcpdumpCaptureSession implements CaptureSession {
     this[name] = null;
   }
 
-  private async onTcpdumpClosed(code: number | null, signal: NodeJS.Signals | null, spawnError: Error | null): Promise<void> {
+  private async onTcpdumpClosed(
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    spawnError: Error | null,
+  ): Promise<void> {
     for (const t of ['timeLimitTimer', 'drainTimer', 'killTimer', 'tickTimer'] as const) this.clearTimer(t);
     if (this.stopReason === null) {
       // tcpdump ended without being asked to: bad interface or filter, interface gone, crash.
@@ -515,33 +536,52 @@ class TcpdumpCaptureSession implements CaptureSession {
       try {
         // Only a time or manual stop has an instant after which the kernel's packets are not wanted.
         const timed = this.stopReason === 'TimeExceeded' || this.stopReason === 'Manual';
-        cut = await cutCaptureFile(file, { maxBytes: this.spec.totalBytesLimit, stopAfterInMs: timed ? this.stopAtInMs : null });
+        cut = await cutCaptureFile(file, {
+          maxBytes: this.spec.totalBytesLimit,
+          stopAfterInMs: timed ? this.stopAtInMs : null,
+        });
         if (cut.reason === 'malformed' && this.error === null) {
-          this.error = { code: 'CaptureFailed', message: `tcpdump's output is not a pcap stream (cut after ${cut.packetsCaptured} whole records)` };
+          this.error = {
+            code: 'CaptureFailed',
+            message: `tcpdump's output is not a pcap stream (cut after ${cut.packetsCaptured} whole records)`,
+          };
         }
         if (this.fileIsRegular) await file.sync();
       } catch (err) {
-        if (this.error === null) this.error = { code: 'LocalFileFailed', message: `cannot finish ${this.spec.outputPath}: ${(err as Error).message}` };
+        if (this.error === null)
+          this.error = {
+            code: 'LocalFileFailed',
+            message: `cannot finish ${this.spec.outputPath}: ${(err as Error).message}`,
+          };
       }
       try {
         await file.close();
       } catch (err) {
-        if (this.error === null) this.error = { code: 'LocalFileFailed', message: `cannot close ${this.spec.outputPath}: ${(err as Error).message}` };
+        if (this.error === null)
+          this.error = {
+            code: 'LocalFileFailed',
+            message: `cannot close ${this.spec.outputPath}: ${(err as Error).message}`,
+          };
       }
       this.file = null;
     }
     if (this.error !== null) this.stopReason = 'Error';
     this.final = cut ?? { sizeInBytes: 0, sha256: EMPTY_SHA256, packetsCaptured: 0, reason: 'end' };
     if (this.startedAt === null) {
-      this.rejectStarted(new CaptureStartError(this.error?.message ?? 'capture stopped before it started', this.error?.code ?? null));
+      this.rejectStarted(
+        new CaptureStartError(this.error?.message ?? 'capture stopped before it started', this.error?.code ?? null),
+      );
     }
     this.resolveDone(this.outcome(exit, this.final));
   }
 
-  private outcome(exit: { code: number | null; signal: NodeJS.Signals | null } | null, cut: CutCaptureFile | null): CaptureOutcome {
+  private outcome(
+    exit: { code: number | null; signal: NodeJS.Signals | null } | null,
+    cut: CutCaptureFile | null,
+  ): CaptureOutcome {
     const stats = exit === null ? null : parseTcpdumpStats(this.stderrText);
     return {
-      stopReason: this.error !== null ? 'Error' : this.stopReason ?? 'Error',
+      stopReason: this.error !== null ? 'Error' : (this.stopReason ?? 'Error'),
       startedAt: this.startedAt,
       endedAt: new Date(),
       packetsCaptured: cut?.packetsCaptured ?? 0,

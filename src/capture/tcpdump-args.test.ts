@@ -15,7 +15,17 @@ const spec: CaptureSpec = {
 
 test('full argv: stream pcap to stdout, filter is one element, last, after --', () => {
   assert.deepEqual(buildTcpdumpArgs(spec), [
-    '-i', 'any', '-n', '-O', '-s', '262144', '-B', '32768', '-w', '-', '--',
+    '-i',
+    'any',
+    '-n',
+    '-O',
+    '-s',
+    '262144',
+    '-B',
+    '32768',
+    '-w',
+    '-',
+    '--',
     '(tcp and src host 10.0.0.1) or (udp and dst portrange 1000-2000)',
   ]);
 });

@@ -55,16 +55,22 @@ export function buildTcpdumpArgs(spec: CaptureSpec, opts: TcpdumpArgsOptions = {
     throw new RangeError(`invalid kernel buffer size ${kernelBufferInKiB} KiB`);
   }
   const snapLength =
-    spec.snapLengthInBytes === 0 || spec.snapLengthInBytes > MAX_SNAP_LENGTH_IN_BYTES ? MAX_SNAP_LENGTH_IN_BYTES : spec.snapLengthInBytes;
+    spec.snapLengthInBytes === 0 || spec.snapLengthInBytes > MAX_SNAP_LENGTH_IN_BYTES
+      ? MAX_SNAP_LENGTH_IN_BYTES
+      : spec.snapLengthInBytes;
   const args = [
-    '-i', spec.interfaceName,
+    '-i',
+    spec.interfaceName,
     '-n', // never resolve names: no DNS traffic of our own, no stalls
     // libpcap 1.10.3's optimizer miscompiles some filter sets the compiler produces (it drops
     // packets a filter keeps); src/filter proves its output unoptimized. See docs/filters.md.
     ...TCPDUMP_FILTER_OPTIONS,
-    '-s', String(snapLength),
-    '-B', String(kernelBufferInKiB),
-    '-w', '-',
+    '-s',
+    String(snapLength),
+    '-B',
+    String(kernelBufferInKiB),
+    '-w',
+    '-',
   ];
   if (opts.flushEachPacket === true) args.push('-U');
   if (opts.keepRootPrivileges === true) args.push('-Z', 'root');

@@ -6,12 +6,32 @@ import { join } from 'node:path';
 import { defaultTcpdumpUser, keepsTcpdumpRoot, tcpdumpLaunchPrefix } from './tcpdump-launch.js';
 
 test('as root: setpriv switches to the user with CAP_NET_RAW only, arms the parent-death signal, then stdbuf execs tcpdump', () => {
-  const opts = { setprivPath: '/usr/bin/setpriv', stdbufPath: '/usr/bin/stdbuf', outputBufferBytes: 65536, runAs: { user: '109', group: '112' } };
+  const opts = {
+    setprivPath: '/usr/bin/setpriv',
+    stdbufPath: '/usr/bin/stdbuf',
+    outputBufferBytes: 65536,
+    runAs: { user: '109', group: '112' },
+  };
   assert.deepEqual(tcpdumpLaunchPrefix(opts), [
-    '/usr/bin/setpriv', '--reuid', '109', '--regid', '112', '--clear-groups',
-    '--inh-caps', '-all,+net_raw', '--ambient-caps', '+net_raw', '--bounding-set', '-all,+net_raw', '--no-new-privs',
-    '--pdeathsig', 'TERM', '--',
-    '/usr/bin/stdbuf', '-o', '65536',
+    '/usr/bin/setpriv',
+    '--reuid',
+    '109',
+    '--regid',
+    '112',
+    '--clear-groups',
+    '--inh-caps',
+    '-all,+net_raw',
+    '--ambient-caps',
+    '+net_raw',
+    '--bounding-set',
+    '-all,+net_raw',
+    '--no-new-privs',
+    '--pdeathsig',
+    'TERM',
+    '--',
+    '/usr/bin/stdbuf',
+    '-o',
+    '65536',
   ]);
   // tcpdump is not root, so it must not be told -Z (it would not switch anyway).
   assert.equal(keepsTcpdumpRoot(opts), false);
@@ -24,8 +44,19 @@ test('no user to switch to: only the parent-death signal, and tcpdump is told -Z
 });
 
 test('no setpriv, no stdbuf or a zero buffer: nothing before tcpdump', () => {
-  assert.deepEqual(tcpdumpLaunchPrefix({ setprivPath: null, stdbufPath: null, outputBufferBytes: 65536, runAs: { user: '1', group: '1' } }), []);
-  assert.deepEqual(tcpdumpLaunchPrefix({ setprivPath: null, stdbufPath: '/usr/bin/stdbuf', outputBufferBytes: 0, runAs: null }), []);
+  assert.deepEqual(
+    tcpdumpLaunchPrefix({
+      setprivPath: null,
+      stdbufPath: null,
+      outputBufferBytes: 65536,
+      runAs: { user: '1', group: '1' },
+    }),
+    [],
+  );
+  assert.deepEqual(
+    tcpdumpLaunchPrefix({ setprivPath: null, stdbufPath: '/usr/bin/stdbuf', outputBufferBytes: 0, runAs: null }),
+    [],
+  );
   assert.equal(keepsTcpdumpRoot({ setprivPath: null, stdbufPath: null, outputBufferBytes: 0, runAs: null }), false);
 });
 

@@ -33,7 +33,8 @@ export function defaultTcpdumpUser(passwdPath = '/etc/passwd'): UnprivilegedUser
   }
   const line = passwd.split('\n').find((l) => l.startsWith('tcpdump:'));
   const fields = line?.split(':');
-  if (fields !== undefined && /^\d+$/.test(fields[2] ?? '') && /^\d+$/.test(fields[3] ?? '')) return { user: fields[2]!, group: fields[3]! };
+  if (fields !== undefined && /^\d+$/.test(fields[2] ?? '') && /^\d+$/.test(fields[3] ?? ''))
+    return { user: fields[2]!, group: fields[3]! };
   return { user: '65534', group: '65534' };
 }
 
@@ -61,12 +62,17 @@ export function tcpdumpLaunchPrefix(opts: TcpdumpLaunchOptions): string[] {
     prefix.push(opts.setprivPath);
     if (opts.runAs !== null) {
       prefix.push(
-        '--reuid', opts.runAs.user,
-        '--regid', opts.runAs.group,
+        '--reuid',
+        opts.runAs.user,
+        '--regid',
+        opts.runAs.group,
         '--clear-groups',
-        '--inh-caps', '-all,+net_raw',
-        '--ambient-caps', '+net_raw',
-        '--bounding-set', '-all,+net_raw',
+        '--inh-caps',
+        '-all,+net_raw',
+        '--ambient-caps',
+        '+net_raw',
+        '--bounding-set',
+        '-all,+net_raw',
         '--no-new-privs',
       );
     }
@@ -75,7 +81,8 @@ export function tcpdumpLaunchPrefix(opts: TcpdumpLaunchOptions): string[] {
   // stdbuf sets tcpdump's stdout buffer (its `-w -` output) through an LD_PRELOADed setvbuf and
   // execs it: 64 KiB writes instead of 4 KiB cut tcpdump's CPU per packet by ~17 % at 0.5 Mpps of
   // small datagrams and cost nothing at full-size TCP (bench/capture-fidelity/variants.ts).
-  if (opts.stdbufPath !== null && opts.outputBufferBytes > 0) prefix.push(opts.stdbufPath, '-o', String(opts.outputBufferBytes));
+  if (opts.stdbufPath !== null && opts.outputBufferBytes > 0)
+    prefix.push(opts.stdbufPath, '-o', String(opts.outputBufferBytes));
   return prefix;
 }
 
@@ -94,6 +101,11 @@ export function rootTcpdumpArgv(tcpdumpPath: string, commandPrefix: readonly str
   const path = process.env['PATH'] ?? DEFAULT_EXECUTABLE_PATH;
   const tcpdump = findExecutable(tcpdumpPath, path);
   if (tcpdump === null) return null;
-  const prefix = tcpdumpLaunchPrefix({ setprivPath: findExecutable('setpriv', path), stdbufPath: null, outputBufferBytes: 0, runAs: null });
+  const prefix = tcpdumpLaunchPrefix({
+    setprivPath: findExecutable('setpriv', path),
+    stdbufPath: null,
+    outputBufferBytes: 0,
+    runAs: null,
+  });
   return [...commandPrefix, ...prefix, tcpdump];
 }

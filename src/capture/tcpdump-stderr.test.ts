@@ -7,7 +7,7 @@ const normalRun =
   'tcpdump: data link type LINUX_SLL2\n' +
   'tcpdump: listening on any, link-type LINUX_SLL2 (Linux cooked v2), snapshot length 262144 bytes\n' +
   '6 packets captured\n12 packets received by filter\n0 packets dropped by kernel\n';
-const badFilter = 'tcpdump: can\'t parse filter expression: syntax error\n';
+const badFilter = "tcpdump: can't parse filter expression: syntax error\n";
 const badInterface = 'tcpdump: nosuchif0: No such device exists\n(No such device exists)\n';
 
 test('isListeningLine sees the start line, even split across chunks only once complete', () => {
@@ -17,31 +17,50 @@ test('isListeningLine sees the start line, even split across chunks only once co
 });
 
 test('parseTcpdumpStats reads the exit statistics', () => {
-  assert.deepEqual(parseTcpdumpStats(normalRun), { packetsCaptured: 6, packetsReceivedByFilter: 12, packetsDroppedByKernel: 0 });
-  assert.deepEqual(parseTcpdumpStats('1 packet captured\n1 packet received by filter\n7 packets dropped by kernel\n'), {
-    packetsCaptured: 1, packetsReceivedByFilter: 1, packetsDroppedByKernel: 7,
+  assert.deepEqual(parseTcpdumpStats(normalRun), {
+    packetsCaptured: 6,
+    packetsReceivedByFilter: 12,
+    packetsDroppedByKernel: 0,
   });
-  assert.deepEqual(parseTcpdumpStats(badFilter), { packetsCaptured: null, packetsReceivedByFilter: null, packetsDroppedByKernel: null });
+  assert.deepEqual(parseTcpdumpStats('1 packet captured\n1 packet received by filter\n7 packets dropped by kernel\n'), {
+    packetsCaptured: 1,
+    packetsReceivedByFilter: 1,
+    packetsDroppedByKernel: 7,
+  });
+  assert.deepEqual(parseTcpdumpStats(badFilter), {
+    packetsCaptured: null,
+    packetsReceivedByFilter: null,
+    packetsDroppedByKernel: null,
+  });
 });
 
 test('tcpdumpErrorMessage keeps the error and drops the noise', () => {
   assert.equal(tcpdumpErrorMessage(badFilter), "can't parse filter expression: syntax error");
   assert.equal(tcpdumpErrorMessage(badInterface), 'nosuchif0: No such device exists; (No such device exists)');
   assert.equal(tcpdumpErrorMessage(normalRun), '');
-  assert.equal(tcpdumpErrorMessage(normalRun.replace('6 packets', 'tcpdump: pcap_loop: The interface disappeared\n6 packets')), 'pcap_loop: The interface disappeared');
+  assert.equal(
+    tcpdumpErrorMessage(normalRun.replace('6 packets', 'tcpdump: pcap_loop: The interface disappeared\n6 packets')),
+    'pcap_loop: The interface disappeared',
+  );
 });
 
 test('parseTcpdumpInfoLine reads the SIGUSR1 report and nothing else', () => {
-  assert.deepEqual(parseTcpdumpInfoLine('tcpdump: 400 packets captured, 800 packets received by filter, 3 packets dropped by kernel'), {
-    packetsCaptured: 400,
-    packetsReceivedByFilter: 800,
-    packetsDroppedByKernel: 3,
-  });
-  assert.deepEqual(parseTcpdumpInfoLine('1 packet captured, 1 packet received by filter, 0 packets dropped by kernel\n'), {
-    packetsCaptured: 1,
-    packetsReceivedByFilter: 1,
-    packetsDroppedByKernel: 0,
-  });
+  assert.deepEqual(
+    parseTcpdumpInfoLine('tcpdump: 400 packets captured, 800 packets received by filter, 3 packets dropped by kernel'),
+    {
+      packetsCaptured: 400,
+      packetsReceivedByFilter: 800,
+      packetsDroppedByKernel: 3,
+    },
+  );
+  assert.deepEqual(
+    parseTcpdumpInfoLine('1 packet captured, 1 packet received by filter, 0 packets dropped by kernel\n'),
+    {
+      packetsCaptured: 1,
+      packetsReceivedByFilter: 1,
+      packetsDroppedByKernel: 0,
+    },
+  );
   assert.equal(parseTcpdumpInfoLine('400 packets captured'), null); // the exit statistics are separate lines
   assert.equal(parseTcpdumpInfoLine('tcpdump: listening on any, link-type LINUX_SLL2'), null);
 });

@@ -49,7 +49,10 @@ export interface TcpdumpInfoLine {
  * // { packetsCaptured: 5, packetsReceivedByFilter: 9, packetsDroppedByKernel: 0 }
  */
 export function parseTcpdumpInfoLine(line: string): TcpdumpInfoLine | null {
-  const m = /^(?:tcpdump: )?(\d+) packets? captured, (\d+) packets? received by filter, (\d+) packets? dropped by kernel/.exec(line.trim());
+  const m =
+    /^(?:tcpdump: )?(\d+) packets? captured, (\d+) packets? received by filter, (\d+) packets? dropped by kernel/.exec(
+      line.trim(),
+    );
   if (m === null) return null;
   return { packetsCaptured: Number(m[1]), packetsReceivedByFilter: Number(m[2]), packetsDroppedByKernel: Number(m[3]) };
 }

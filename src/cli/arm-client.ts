@@ -64,9 +64,16 @@ export class ArmClient {
     const response = await this.send(method, pathOrUrl, options);
     const text = await response.text();
     const body = parseJsonBody(text);
-    if (this.debugStream) this.debug(`Response body: ${text.length === 0 ? '(empty)' : JSON.stringify(redactBody(body))}`);
-    if (!response.ok && !(options.allowStatuses ?? []).includes(response.status)) throw toApiError(response.status, body, text);
-    return { status: response.status, headers: response.headers, body, url: response.url || this.resolveUrl(pathOrUrl, options.query) };
+    if (this.debugStream)
+      this.debug(`Response body: ${text.length === 0 ? '(empty)' : JSON.stringify(redactBody(body))}`);
+    if (!response.ok && !(options.allowStatuses ?? []).includes(response.status))
+      throw toApiError(response.status, body, text);
+    return {
+      status: response.status,
+      headers: response.headers,
+      body,
+      url: response.url || this.resolveUrl(pathOrUrl, options.query),
+    };
   }
 
   /** Sends a request and returns the raw response, for streaming downloads. Throws ApiError on a non-2xx status. */
@@ -86,7 +93,8 @@ export class ArmClient {
       ? new URL(pathOrUrl)
       : new URL(this.serverUrl + (pathOrUrl.startsWith('/') ? '' : '/') + pathOrUrl);
     for (const [key, value] of Object.entries(query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
-    if (![...url.searchParams.keys()].some((k) => k.toLowerCase() === 'api-version')) url.searchParams.set('api-version', CLI_API_VERSION);
+    if (![...url.searchParams.keys()].some((k) => k.toLowerCase() === 'api-version'))
+      url.searchParams.set('api-version', CLI_API_VERSION);
     return url.toString();
   }
 
@@ -141,7 +149,9 @@ export function toApiError(status: number, body: unknown, text: string): ApiErro
   const fallbackCode = status === 401 ? 'AuthenticationFailed' : status === 404 ? 'NotFound' : `HttpStatus${status}`;
   if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
     const record = body as Record<string, unknown>;
-    const inner = (record['error'] !== null && typeof record['error'] === 'object' ? record['error'] : record) as Record<string, unknown>;
+    const inner = (
+      record['error'] !== null && typeof record['error'] === 'object' ? record['error'] : record
+    ) as Record<string, unknown>;
     const code = typeof inner['code'] === 'string' ? inner['code'] : fallbackCode;
     const message = typeof inner['message'] === 'string' ? inner['message'] : text.trim() || `HTTP ${status}`;
     const target = typeof inner['target'] === 'string' ? inner['target'] : undefined;

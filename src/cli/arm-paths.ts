@@ -35,7 +35,12 @@ export function vmExtensionsPath(subscriptionId: string, resourceGroup: string, 
 }
 
 /** One VM extension. */
-export function vmExtensionPath(subscriptionId: string, resourceGroup: string, vmName: string, extensionName: string): string {
+export function vmExtensionPath(
+  subscriptionId: string,
+  resourceGroup: string,
+  vmName: string,
+  extensionName: string,
+): string {
   return `${vmExtensionsPath(subscriptionId, resourceGroup, vmName)}/${enc(extensionName)}`;
 }
 

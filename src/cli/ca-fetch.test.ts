@@ -24,8 +24,25 @@ describe('createCaFetch (https with a private CA)', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'nw-cli-ca-'));
     // The recipe of reference/azure-sdk-wire-notes.md §1: a self-signed CA certificate for 127.0.0.1.
-    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-addext', 'basicConstraints=critical,CA:TRUE']);
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+    ]);
     cert = await readFile(join(dir, 'cert.pem'));
     plain = createHttpServer((req, res) => {
       seen.push(req.headers);
@@ -59,7 +76,11 @@ describe('createCaFetch (https with a private CA)', () => {
   });
 
   test('trusts the CA: method, headers, body and status come through', async () => {
-    const response = await createCaFetch(cert)(`${httpsUrl}/x`, { method: 'PUT', headers: { Authorization: 'Bearer t' }, body: '{"a":1}' });
+    const response = await createCaFetch(cert)(`${httpsUrl}/x`, {
+      method: 'PUT',
+      headers: { Authorization: 'Bearer t' },
+      body: '{"a":1}',
+    });
     assert.equal(response.status, 201);
     assert.equal(response.headers.get('x-echo-auth'), 'Bearer t');
     assert.deepEqual(await response.json(), { method: 'PUT', body: '{"a":1}' });

@@ -19,7 +19,12 @@ export function createCaFetch(ca: string | Buffer, maxRedirects = 5): FetchFunct
     for (let redirects = 0; ; redirects++) {
       const response = await send(url, method, headers, body, ca);
       const location = response.headers.location;
-      if (response.statusCode !== undefined && [301, 302, 303, 307, 308].includes(response.statusCode) && location && (method === 'GET' || method === 'HEAD')) {
+      if (
+        response.statusCode !== undefined &&
+        [301, 302, 303, 307, 308].includes(response.statusCode) &&
+        location &&
+        (method === 'GET' || method === 'HEAD')
+      ) {
         response.resume();
         if (redirects >= maxRedirects) throw new TypeError('fetch failed: too many redirects');
         const next = new URL(location, url);
@@ -32,7 +37,13 @@ export function createCaFetch(ca: string | Buffer, maxRedirects = 5): FetchFunct
   };
 }
 
-function send(url: URL, method: string, headers: Headers, body: string | undefined, ca: string | Buffer): Promise<IncomingMessage> {
+function send(
+  url: URL,
+  method: string,
+  headers: Headers,
+  body: string | undefined,
+  ca: string | Buffer,
+): Promise<IncomingMessage> {
   return new Promise((resolvePromise, reject) => {
     const outgoing: Record<string, string> = {};
     headers.forEach((value, key) => {
@@ -40,7 +51,10 @@ function send(url: URL, method: string, headers: Headers, body: string | undefin
     });
     if (body !== undefined) outgoing['content-length'] = String(Buffer.byteLength(body));
     const options = { method, headers: outgoing };
-    const req = url.protocol === 'https:' ? httpsRequest(url, { ...options, ca }, resolvePromise) : httpRequest(url, options, resolvePromise);
+    const req =
+      url.protocol === 'https:'
+        ? httpsRequest(url, { ...options, ca }, resolvePromise)
+        : httpRequest(url, options, resolvePromise);
     req.on('error', (error) => reject(new TypeError('fetch failed', { cause: error })));
     req.end(body);
   });

@@ -19,7 +19,12 @@ export const DEFAULT_POLL_INTERVAL_IN_MS = 500;
 export function connect(ctx: CliContext, options: CommonOptions): ConnectedClient {
   const { server, token } = ctx.config;
   if (!server || !token) throw new NotLoggedInError();
-  const client = new ArmClient({ serverUrl: server, token, fetch: ctx.fetch, debug: options.debug ? ctx.err : undefined });
+  const client = new ArmClient({
+    serverUrl: server,
+    token,
+    fetch: ctx.fetch,
+    debug: options.debug ? ctx.err : undefined,
+  });
   return {
     client,
     subscriptionId: options.subscription ?? ctx.config.subscriptionId,

@@ -4,7 +4,12 @@ import { compileCondition } from './condition-expression.js';
 import { UsageError } from './errors.js';
 
 describe('compileCondition', () => {
-  const capture = { provisioningState: 'Succeeded', timeLimitInSeconds: 60, filters: [{ protocol: 'TCP' }], storageLocation: { filePath: null } };
+  const capture = {
+    provisioningState: 'Succeeded',
+    timeLimitInSeconds: 60,
+    filters: [{ protocol: 'TCP' }],
+    storageLocation: { filePath: null },
+  };
 
   test('equality on a field, with raw strings and JSON literals', () => {
     assert.equal(compileCondition("provisioningState=='Succeeded'")(capture), true);

@@ -60,7 +60,9 @@ function tokenize(text: string): Token[] {
       tokens.push({ kind: 'ident', text: m[0], at: i });
       i += m[0].length;
     } else {
-      const op = ['==', '!=', '<=', '>=', '&&', '||'].find((o) => text.startsWith(o, i)) ?? (['<', '>', '!', '(', ')', '.', '[', ']'].includes(c) ? c : undefined);
+      const op =
+        ['==', '!=', '<=', '>=', '&&', '||'].find((o) => text.startsWith(o, i)) ??
+        (['<', '>', '!', '(', ')', '.', '[', ']'].includes(c) ? c : undefined);
       if (!op) throw new UsageError(`invalid --custom expression: unexpected '${c}' at ${i}`);
       tokens.push({ kind: 'op', text: op, at: i });
       i += op.length;
@@ -140,14 +142,22 @@ class Parser {
         if (this.peekOp('.')) {
           this.index++;
           const next = this.tokens[this.index];
-          if (!next || next.kind !== 'ident') throw new UsageError(`invalid --custom expression: a field name must follow '.' at ${t.at}`);
+          if (!next || next.kind !== 'ident')
+            throw new UsageError(`invalid --custom expression: a field name must follow '.' at ${t.at}`);
           steps.push(next.text);
           this.index++;
         } else if (this.peekOp('[')) {
           this.index++;
           const index = this.tokens[this.index];
           const close = this.tokens[this.index + 1];
-          if (!index || index.kind !== 'value' || typeof index.value !== 'number' || !close || close.kind !== 'op' || close.text !== ']') {
+          if (
+            !index ||
+            index.kind !== 'value' ||
+            typeof index.value !== 'number' ||
+            !close ||
+            close.kind !== 'op' ||
+            close.text !== ']'
+          ) {
             throw new UsageError(`invalid --custom expression: only [number] indexes are supported (at ${t.at})`);
           }
           steps.push(index.value);

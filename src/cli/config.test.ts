@@ -21,18 +21,40 @@ describe('CLI config', async () => {
 
   test('save writes mode 0600 in a new folder, load reads it back, env overrides win', async () => {
     const path = join(dir, 'sub', 'config.json');
-    await saveCliConfig(path, { server: 'https://nw.example:8817', token: 'tok', subscriptionId: 'sub1', caFile: '/ca.pem' });
+    await saveCliConfig(path, {
+      server: 'https://nw.example:8817',
+      token: 'tok',
+      subscriptionId: 'sub1',
+      caFile: '/ca.pem',
+    });
     assert.equal((await stat(path)).mode & 0o777, 0o600);
-    assert.deepEqual(await loadCliConfig(path, {}), { server: 'https://nw.example:8817', token: 'tok', subscriptionId: 'sub1', caFile: '/ca.pem' });
-    const overridden = await loadCliConfig(path, { NW_SERVER: 'http://127.0.0.1:1/', NW_TOKEN: 'other', NW_SUBSCRIPTION: 'sub2' });
-    assert.deepEqual(overridden, { server: 'http://127.0.0.1:1', token: 'other', subscriptionId: 'sub2', caFile: '/ca.pem' });
+    assert.deepEqual(await loadCliConfig(path, {}), {
+      server: 'https://nw.example:8817',
+      token: 'tok',
+      subscriptionId: 'sub1',
+      caFile: '/ca.pem',
+    });
+    const overridden = await loadCliConfig(path, {
+      NW_SERVER: 'http://127.0.0.1:1/',
+      NW_TOKEN: 'other',
+      NW_SUBSCRIPTION: 'sub2',
+    });
+    assert.deepEqual(overridden, {
+      server: 'http://127.0.0.1:1',
+      token: 'other',
+      subscriptionId: 'sub2',
+      caFile: '/ca.pem',
+    });
     assert.ok(!(await readFile(path, 'utf8')).includes('undefined'));
   });
 
   test('a malformed file is a ConfigFileError naming the file', async () => {
     const path = join(dir, 'bad.json');
     await writeFile(path, '{ not json');
-    await assert.rejects(loadCliConfig(path, {}), (e: unknown) => e instanceof ConfigFileError && e.message.includes(path));
+    await assert.rejects(
+      loadCliConfig(path, {}),
+      (e: unknown) => e instanceof ConfigFileError && e.message.includes(path),
+    );
     await writeFile(path, '{"server": 42}');
     await assert.rejects(loadCliConfig(path, {}), /"server" must be a string/);
   });

@@ -28,7 +28,9 @@ export interface CliEnvironment {
 
 /** Where the config file lives: $NW_CONFIG, else ~/.config/netwatcher/config.json. */
 export function resolveConfigPath(env: CliEnvironment, homeDir: string): string {
-  return env.NW_CONFIG && env.NW_CONFIG.length > 0 ? env.NW_CONFIG : join(homeDir, '.config', 'netwatcher', 'config.json');
+  return env.NW_CONFIG && env.NW_CONFIG.length > 0
+    ? env.NW_CONFIG
+    : join(homeDir, '.config', 'netwatcher', 'config.json');
 }
 
 /**
@@ -65,7 +67,8 @@ async function readConfigFile(path: string): Promise<Partial<CliConfig>> {
   } catch {
     throw new ConfigFileError(path, 'it is not valid JSON');
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigFileError(path, 'it is not a JSON object');
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new ConfigFileError(path, 'it is not a JSON object');
   const raw = parsed as Record<string, unknown>;
   const config: Partial<CliConfig> = {};
   for (const key of ['server', 'token', 'subscriptionId', 'caFile'] as const) {

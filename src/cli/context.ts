@@ -52,7 +52,8 @@ export function writeLine(stream: Writable, text: string): void {
  */
 export async function confirmOperation(ctx: CliContext, yes: boolean | undefined): Promise<boolean> {
   if (yes) return true;
-  if (!ctx.prompt || !ctx.stdinIsTty) throw new UsageError('Unable to prompt for confirmation as no tty available. Use --yes.');
+  if (!ctx.prompt || !ctx.stdinIsTty)
+    throw new UsageError('Unable to prompt for confirmation as no tty available. Use --yes.');
   const answer = await ctx.prompt('Are you sure you want to perform this operation? (y/n): ');
   return /^y(es)?$/i.test(answer.trim());
 }

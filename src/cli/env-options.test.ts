@@ -16,10 +16,15 @@ test('every option bound to a variable says so once in its help (commander adds 
   for (const command of allCommands(program)) {
     for (const option of command.options) {
       if (option.envVar) bound++;
-      assert.doesNotMatch(option.description, /\benv\b/i, `${command.name()} ${option.long}: the variable belongs in .env(), not the text`);
+      assert.doesNotMatch(
+        option.description,
+        /\benv\b/i,
+        `${command.name()} ${option.long}: the variable belongs in .env(), not the text`,
+      );
     }
     const help = command.helpInformation();
-    for (const name of help.match(/\(env:\s+[A-Z_]+\)/g) ?? []) assert.equal(help.split(name).length - 1, 1, `${command.name()}: ${name} once`);
+    for (const name of help.match(/\(env:\s+[A-Z_]+\)/g) ?? [])
+      assert.equal(help.split(name).length - 1, 1, `${command.name()}: ${name} once`);
   }
   assert.ok(bound >= 5, 'NW_DATABASE_URL (server, up) and the storage secrets are bound');
 });
@@ -27,9 +32,16 @@ test('every option bound to a variable says so once in its help (commander adds 
 test('NW_DATABASE_URL reaches nw server (a binding added after the option was never read)', async () => {
   const seen: ServerConfig[] = [];
   const starters: ServiceStarters = {
-    startServer: async (config) => { seen.push(config); return { url: 'http://127.0.0.1:1', adminToken: 't', close: async () => {} }; },
-    startAgent: async () => { throw new Error('not used'); },
-    adminTokenFile: 'admin-token', defaultStorageAccountName: 'nwlocal', defaultResourceGroup: 'NetworkWatcherRG',
+    startServer: async (config) => {
+      seen.push(config);
+      return { url: 'http://127.0.0.1:1', adminToken: 't', close: async () => {} };
+    },
+    startAgent: async () => {
+      throw new Error('not used');
+    },
+    adminTokenFile: 'admin-token',
+    defaultStorageAccountName: 'nwlocal',
+    defaultResourceGroup: 'NetworkWatcherRG',
   };
   const stop = new AbortController();
   stop.abort();
@@ -37,13 +49,30 @@ test('NW_DATABASE_URL reaches nw server (a binding added after the option was ne
   process.env.NW_DATABASE_URL = 'postgres://nw@db.example/netwatcher';
   try {
     const ctx = createTestContext('http://127.0.0.1:1');
-    const code = await runCli(['server', '--listen', '127.0.0.1:0', '--data-dir', `/tmp/nw-env-options-${process.pid}`], ctx, { stop: stop.signal, starters });
+    const code = await runCli(
+      ['server', '--listen', '127.0.0.1:0', '--data-dir', `/tmp/nw-env-options-${process.pid}`],
+      ctx,
+      { stop: stop.signal, starters },
+    );
     assert.equal(code, 0, ctx.stderr());
     assert.equal(seen[0]?.databaseUrl, 'postgres://nw@db.example/netwatcher');
     // The flag wins over the variable.
-    await runCli(['server', '--listen', '127.0.0.1:0', '--data-dir', `/tmp/nw-env-options-${process.pid}`, '--database-url', 'postgres://nw@other/x'], ctx, { stop: stop.signal, starters });
+    await runCli(
+      [
+        'server',
+        '--listen',
+        '127.0.0.1:0',
+        '--data-dir',
+        `/tmp/nw-env-options-${process.pid}`,
+        '--database-url',
+        'postgres://nw@other/x',
+      ],
+      ctx,
+      { stop: stop.signal, starters },
+    );
     assert.equal(seen[1]?.databaseUrl, 'postgres://nw@other/x');
   } finally {
-    if (saved === undefined) delete process.env.NW_DATABASE_URL; else process.env.NW_DATABASE_URL = saved;
+    if (saved === undefined) delete process.env.NW_DATABASE_URL;
+    else process.env.NW_DATABASE_URL = saved;
   }
 });

@@ -81,7 +81,9 @@ export class ServerUnreachableError extends CliError {
 /** No server or token configured. */
 export class NotLoggedInError extends CliError {
   constructor() {
-    super("no netwatcher server configured. Run 'nw login --server URL --token TOKEN', or 'nw up' to run one on this machine.");
+    super(
+      "no netwatcher server configured. Run 'nw login --server URL --token TOKEN', or 'nw up' to run one on this machine.",
+    );
     this.name = 'NotLoggedInError';
   }
 }

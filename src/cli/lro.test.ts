@@ -24,9 +24,16 @@ describe('long-running operations against a canned ARM server', () => {
 
   test('PUT: 201 + Azure-AsyncOperation, InProgress twice, then the final GET of the resource', async () => {
     let polls = 0;
-    server.on('PUT', '/r/put1', { status: 201, headers: { 'azure-asyncoperation': `${server.url}/ops/put1?api-version=2022-01-01` }, body: { name: 'put1', properties: { provisioningState: 'Updating' } } });
+    server.on('PUT', '/r/put1', {
+      status: 201,
+      headers: { 'azure-asyncoperation': `${server.url}/ops/put1?api-version=2022-01-01` },
+      body: { name: 'put1', properties: { provisioningState: 'Updating' } },
+    });
     server.on('GET', '/ops/put1', () => ({ status: 200, body: { status: ++polls < 3 ? 'InProgress' : 'Succeeded' } }));
-    server.on('GET', '/r/put1', { status: 200, body: { name: 'put1', properties: { provisioningState: 'Succeeded' } } });
+    server.on('GET', '/r/put1', {
+      status: 200,
+      body: { name: 'put1', properties: { provisioningState: 'Succeeded' } },
+    });
     const outcome = await beginAndWait(client, 'PUT', '/r/put1', { body: { properties: {} } }, POLL);
     assert.equal(polls, 3);
     assert.deepEqual(outcome.result, { name: 'put1', properties: { provisioningState: 'Succeeded' } });
@@ -40,7 +47,10 @@ describe('long-running operations against a canned ARM server', () => {
   });
 
   test('POST queryStatus: 202 + both headers, poll the operation, then GET Location for the flat result', async () => {
-    server.on('POST', '/r/pc/queryStatus', { status: 202, headers: { 'azure-asyncoperation': `${server.url}/ops/q1`, location: `${server.url}/opresults/q1` } });
+    server.on('POST', '/r/pc/queryStatus', {
+      status: 202,
+      headers: { 'azure-asyncoperation': `${server.url}/ops/q1`, location: `${server.url}/opresults/q1` },
+    });
     server.on('GET', '/ops/q1', { status: 200, body: { status: 'Succeeded' } });
     server.on('GET', '/opresults/q1', { status: 200, body: { name: 'pc', packetCaptureStatus: 'Running' } });
     const outcome = await beginAndWait(client, 'POST', '/r/pc/queryStatus', {}, POLL);
@@ -50,12 +60,18 @@ describe('long-running operations against a canned ARM server', () => {
   });
 
   test('DELETE: 202 + headers, poll the operation, no final GET', async () => {
-    server.on('DELETE', '/r/del1', { status: 202, headers: { 'azure-asyncoperation': `${server.url}/ops/d1`, location: `${server.url}/opresults/d1` } });
+    server.on('DELETE', '/r/del1', {
+      status: 202,
+      headers: { 'azure-asyncoperation': `${server.url}/ops/d1`, location: `${server.url}/opresults/d1` },
+    });
     server.on('GET', '/ops/d1', { status: 200, body: { status: 'Succeeded' } });
     const before = server.requests.length;
     const outcome = await beginAndWait(client, 'DELETE', '/r/del1', {}, POLL);
     assert.equal(outcome.result, null);
-    assert.deepEqual(server.requests.slice(before).map((r) => `${r.method} ${r.path}`), ['DELETE /r/del1', 'GET /ops/d1']);
+    assert.deepEqual(
+      server.requests.slice(before).map((r) => `${r.method} ${r.path}`),
+      ['DELETE /r/del1', 'GET /ops/d1'],
+    );
   });
 
   test('Location only: GET it while 202, the first other answer is the result', async () => {
@@ -72,14 +88,24 @@ describe('long-running operations against a canned ARM server', () => {
     assert.equal((await beginAndWait(client, 'POST', '/r/sync/stop', {}, POLL)).result, null);
     let gets = 0;
     server.on('PUT', '/r/body1', { status: 201, body: { properties: { provisioningState: 'Creating' } } });
-    server.on('GET', '/r/body1', () => ({ status: 200, body: { properties: { provisioningState: ++gets < 2 ? 'Creating' : 'Succeeded' } } }));
+    server.on('GET', '/r/body1', () => ({
+      status: 200,
+      body: { properties: { provisioningState: ++gets < 2 ? 'Creating' : 'Succeeded' } },
+    }));
     const outcome = await beginAndWait(client, 'PUT', '/r/body1', { body: {} }, POLL);
     assert.deepEqual(outcome.result, { properties: { provisioningState: 'Succeeded' } });
   });
 
   test('a Failed operation throws OperationFailedError with its code and message', async () => {
-    server.on('PUT', '/r/fail1', { status: 201, headers: { 'azure-asyncoperation': `${server.url}/ops/f1` }, body: {} });
-    server.on('GET', '/ops/f1', { status: 200, body: { status: 'Failed', error: { code: 'AgentNotConnected', message: 'The agent of vm1 is not connected.' } } });
+    server.on('PUT', '/r/fail1', {
+      status: 201,
+      headers: { 'azure-asyncoperation': `${server.url}/ops/f1` },
+      body: {},
+    });
+    server.on('GET', '/ops/f1', {
+      status: 200,
+      body: { status: 'Failed', error: { code: 'AgentNotConnected', message: 'The agent of vm1 is not connected.' } },
+    });
     await assert.rejects(beginAndWait(client, 'PUT', '/r/fail1', { body: {} }, POLL), (e: unknown) => {
       assert.ok(e instanceof OperationFailedError);
       assert.equal(e.code, 'AgentNotConnected');
@@ -89,7 +115,12 @@ describe('long-running operations against a canned ARM server', () => {
   });
 
   test('an ARM error body becomes ApiError with status, code, message and target', async () => {
-    server.on('PUT', '/r/bad', { status: 400, body: { error: { code: 'InvalidFilter', message: 'Filter 1: bad port', target: 'properties.filters[0].localPort' } } });
+    server.on('PUT', '/r/bad', {
+      status: 400,
+      body: {
+        error: { code: 'InvalidFilter', message: 'Filter 1: bad port', target: 'properties.filters[0].localPort' },
+      },
+    });
     await assert.rejects(beginAndWait(client, 'PUT', '/r/bad', { body: {} }, POLL), (e: unknown) => {
       assert.ok(e instanceof ApiError);
       assert.equal(e.statusCode, 400);
@@ -110,9 +141,16 @@ describe('long-running operations against a canned ARM server', () => {
   });
 
   test('timeoutInMs bounds the wait', async () => {
-    server.on('PUT', '/r/slow', { status: 201, headers: { 'azure-asyncoperation': `${server.url}/ops/slow` }, body: {} });
+    server.on('PUT', '/r/slow', {
+      status: 201,
+      headers: { 'azure-asyncoperation': `${server.url}/ops/slow` },
+      body: {},
+    });
     server.on('GET', '/ops/slow', { status: 200, body: { status: 'InProgress' } });
-    await assert.rejects(beginAndWait(client, 'PUT', '/r/slow', { body: {} }, { pollIntervalInMs: 5, timeoutInMs: 50 }), OperationTimeoutError);
+    await assert.rejects(
+      beginAndWait(client, 'PUT', '/r/slow', { body: {} }, { pollIntervalInMs: 5, timeoutInMs: 50 }),
+      OperationTimeoutError,
+    );
   });
 
   test('an unreachable server is ServerUnreachableError', async () => {

@@ -45,20 +45,33 @@ export class OperationTimeoutError extends CliError {
  * Starts an operation and waits for it.
  * @example const { result } = await beginAndWait(client, 'PUT', pcPath, { body }, { pollIntervalInMs: 500 });
  */
-export async function beginAndWait(client: ArmClient, method: LroMethod, path: string, request: ArmRequestOptions, options: LroPollOptions): Promise<LroOutcome> {
+export async function beginAndWait(
+  client: ArmClient,
+  method: LroMethod,
+  path: string,
+  request: ArmRequestOptions,
+  options: LroPollOptions,
+): Promise<LroOutcome> {
   const initial = await client.request(method, path, request);
   return pollUntilDone(client, method, path, initial, options);
 }
 
 /** Waits for an operation whose first response is `initial`. */
-export async function pollUntilDone(client: ArmClient, method: LroMethod, path: string, initial: ArmResponse, options: LroPollOptions): Promise<LroOutcome> {
+export async function pollUntilDone(
+  client: ArmClient,
+  method: LroMethod,
+  path: string,
+  initial: ArmResponse,
+  options: LroPollOptions,
+): Promise<LroOutcome> {
   const deadline = options.timeoutInMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutInMs;
   const asyncUrl = initial.headers.get('operation-location') ?? initial.headers.get('azure-asyncoperation');
   const locationUrl = initial.headers.get('location');
 
   if (asyncUrl) {
     const statusDocument = await pollStatusDocument(client, asyncUrl, options, deadline);
-    const resourceLocation = typeof statusDocument['resourceLocation'] === 'string' ? statusDocument['resourceLocation'] : undefined;
+    const resourceLocation =
+      typeof statusDocument['resourceLocation'] === 'string' ? statusDocument['resourceLocation'] : undefined;
     if (method === 'DELETE') return { initial, result: null, status: 'Succeeded' };
     const finalUrl = resourceLocation ?? (method === 'PUT' ? path : locationUrl);
     if (!finalUrl) return { initial, result: statusDocument, status: 'Succeeded' };
@@ -83,7 +96,11 @@ export async function pollUntilDone(client: ArmClient, method: LroMethod, path: 
     for (;;) {
       const state = provisioningStateOf(current.body);
       if (state === undefined || state === 'succeeded') return { initial, result: current.body, status: 'Succeeded' };
-      if (state === 'failed' || state === 'canceled') throw new OperationFailedError(state === 'failed' ? 'Failed' : 'Canceled', `The long-running operation has ${state === 'failed' ? 'failed' : 'been canceled'}`);
+      if (state === 'failed' || state === 'canceled')
+        throw new OperationFailedError(
+          state === 'failed' ? 'Failed' : 'Canceled',
+          `The long-running operation has ${state === 'failed' ? 'failed' : 'been canceled'}`,
+        );
       checkDeadline(deadline, options);
       await sleep(intervalInMs);
       current = await client.request('GET', path);
@@ -94,7 +111,12 @@ export async function pollUntilDone(client: ArmClient, method: LroMethod, path: 
   return { initial, result: initial.body, status: 'Succeeded' };
 }
 
-async function pollStatusDocument(client: ArmClient, url: string, options: LroPollOptions, deadline: number): Promise<Record<string, unknown>> {
+async function pollStatusDocument(
+  client: ArmClient,
+  url: string,
+  options: LroPollOptions,
+  deadline: number,
+): Promise<Record<string, unknown>> {
   let intervalInMs = options.pollIntervalInMs;
   for (let attempt = 0; ; attempt++) {
     // The first poll goes out at once (arm-network does the same): a fast server is done by then.
@@ -117,7 +139,9 @@ async function pollStatusDocument(client: ArmClient, url: string, options: LroPo
 }
 
 function operationFailure(document: Record<string, unknown>): OperationFailedError {
-  const error = (document['error'] !== null && typeof document['error'] === 'object' ? document['error'] : {}) as Record<string, unknown>;
+  const error = (
+    document['error'] !== null && typeof document['error'] === 'object' ? document['error'] : {}
+  ) as Record<string, unknown>;
   const code = typeof error['code'] === 'string' ? error['code'] : 'OperationFailed';
   const message = typeof error['message'] === 'string' ? error['message'] : 'The long-running operation has failed';
   return new OperationFailedError(code, message);
@@ -127,7 +151,9 @@ function provisioningStateOf(body: unknown): string | undefined {
   if (body === null || typeof body !== 'object') return undefined;
   const record = body as Record<string, unknown>;
   const properties = record['properties'] as Record<string, unknown> | undefined;
-  const state = (properties && typeof properties === 'object' ? properties['provisioningState'] : undefined) ?? record['provisioningState'];
+  const state =
+    (properties && typeof properties === 'object' ? properties['provisioningState'] : undefined) ??
+    record['provisioningState'];
   if (typeof state !== 'string') return undefined;
   const lower = state.toLowerCase();
   return lower === 'cancelled' ? 'canceled' : lower;

@@ -33,7 +33,10 @@ async function main(): Promise<number> {
     try {
       fetchFn = createCaFetch(readFileSync(config.caFile));
     } catch (error) {
-      const problem = new ConfigFileError(configPath, `caFile ${config.caFile} cannot be read: ${(error as Error).message}`);
+      const problem = new ConfigFileError(
+        configPath,
+        `caFile ${config.caFile} cannot be read: ${(error as Error).message}`,
+      );
       process.stderr.write(problem.render() + '\n');
       return problem.exitCode;
     }
@@ -82,7 +85,9 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`ERROR: ${error instanceof CliError ? error.message : String((error as Error)?.stack ?? error)}\n`);
+    process.stderr.write(
+      `ERROR: ${error instanceof CliError ? error.message : String((error as Error)?.stack ?? error)}\n`,
+    );
     process.exitCode = 1;
   },
 );

@@ -1,6 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBooleanOption, parseFiltersOption, parseIntegerOption, parseListenOption, parseSecondsOption, parseSizeOption } from './option-values.js';
+import {
+  parseBooleanOption,
+  parseFiltersOption,
+  parseIntegerOption,
+  parseListenOption,
+  parseSecondsOption,
+  parseSizeOption,
+} from './option-values.js';
 import { UsageError } from './errors.js';
 
 describe('parseIntegerOption', () => {
@@ -38,15 +45,23 @@ describe('parseBooleanOption', () => {
 
 describe('parseFiltersOption', () => {
   test("takes the seed's --filters text and maps keys to the wire spelling", () => {
-    const seed = '[{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"20"},{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"80"},{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"443"},{"protocol":"UDP"}]';
+    const seed =
+      '[{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"20"},{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"80"},{"protocol":"TCP", "remoteIPAddress":"1.1.1.1-255.255.255","localIPAddress":"10.0.0.3", "remotePort":"443"},{"protocol":"UDP"}]';
     const filters = parseFiltersOption(seed)!;
     assert.equal(filters.length, 4);
-    assert.deepEqual(filters[0], { protocol: 'TCP', remoteIPAddress: '1.1.1.1-255.255.255', localIPAddress: '10.0.0.3', remotePort: '20' });
+    assert.deepEqual(filters[0], {
+      protocol: 'TCP',
+      remoteIPAddress: '1.1.1.1-255.255.255',
+      localIPAddress: '10.0.0.3',
+      remotePort: '20',
+    });
     assert.deepEqual(filters[3], { protocol: 'UDP' });
   });
 
   test('accepts any key casing, numeric ports and a single object', () => {
-    assert.deepEqual(parseFiltersOption('{"LOCALIPADDRESS":"10.0.0.1","localPort":80}'), [{ localIPAddress: '10.0.0.1', localPort: '80' }]);
+    assert.deepEqual(parseFiltersOption('{"LOCALIPADDRESS":"10.0.0.1","localPort":80}'), [
+      { localIPAddress: '10.0.0.1', localPort: '80' },
+    ]);
   });
 
   test('refuses invalid JSON, unknown fields and non-objects', () => {

@@ -7,12 +7,18 @@ import { UsageError } from './errors.js';
  * An integer option within [min, max]; undefined stays undefined.
  * @example parseIntegerOption('--time-limit', '60', 0, 18000) // 60
  */
-export function parseIntegerOption(flag: string, value: string | number | undefined, min: number, max: number): number | undefined {
+export function parseIntegerOption(
+  flag: string,
+  value: string | number | undefined,
+  min: number,
+  max: number,
+): number | undefined {
   if (value === undefined) return undefined;
   const text = String(value).trim();
   if (!/^[+-]?\d+$/.test(text)) throw new UsageError(`argument ${flag}: invalid int value: '${value}'`);
   const parsed = Number(text);
-  if (parsed < min || parsed > max) throw new UsageError(`usage error: ${flag} must be between ${min} and ${max}, got ${parsed}`);
+  if (parsed < min || parsed > max)
+    throw new UsageError(`usage error: ${flag} must be between ${min} and ${max}, got ${parsed}`);
   return parsed;
 }
 
@@ -20,7 +26,8 @@ export function parseIntegerOption(flag: string, value: string | number | undefi
 export function parseSecondsOption(flag: string, value: string | number | undefined): number | undefined {
   if (value === undefined) return undefined;
   const parsed = Number(String(value).trim());
-  if (String(value).trim() === '' || !Number.isFinite(parsed) || parsed < 0) throw new UsageError(`argument ${flag}: invalid number of seconds: '${value}'`);
+  if (String(value).trim() === '' || !Number.isFinite(parsed) || parsed < 0)
+    throw new UsageError(`argument ${flag}: invalid number of seconds: '${value}'`);
   return parsed;
 }
 
@@ -52,13 +59,18 @@ export function parseFiltersOption(value: string | undefined): Array<Record<stri
   }
   const list = Array.isArray(parsed) ? parsed : [parsed];
   return list.map((item, index) => {
-    if (item === null || typeof item !== 'object' || Array.isArray(item)) throw new UsageError(`argument --filters: item ${index} is not a JSON object`);
+    if (item === null || typeof item !== 'object' || Array.isArray(item))
+      throw new UsageError(`argument --filters: item ${index} is not a JSON object`);
     const filter: Record<string, string> = {};
     for (const [key, raw] of Object.entries(item as Record<string, unknown>)) {
       const field = FILTER_FIELDS.find((f) => f.toLowerCase() === key.toLowerCase());
-      if (!field) throw new UsageError(`argument --filters: item ${index} has an unknown field '${key}' (known: ${FILTER_FIELDS.join(', ')})`);
+      if (!field)
+        throw new UsageError(
+          `argument --filters: item ${index} has an unknown field '${key}' (known: ${FILTER_FIELDS.join(', ')})`,
+        );
       if (raw === null || raw === undefined) continue;
-      if (typeof raw !== 'string' && typeof raw !== 'number') throw new UsageError(`argument --filters: item ${index} field '${key}' must be a string`);
+      if (typeof raw !== 'string' && typeof raw !== 'number')
+        throw new UsageError(`argument --filters: item ${index} field '${key}' must be a string`);
       filter[field] = String(raw);
     }
     return filter;
@@ -92,13 +104,17 @@ export function collectOption(value: string, previous: string[] | undefined): st
  * `--outbound-deny CIDR` / `--outbound-allow CIDR` (repeatable) as the server's typed setting,
  * checked here so a typo is a usage error before anything starts.
  */
-export function parseOutboundOptions(deny: string[] | undefined, allow: string[] | undefined): { deny: string[]; allow: string[] } | undefined {
+export function parseOutboundOptions(
+  deny: string[] | undefined,
+  allow: string[] | undefined,
+): { deny: string[]; allow: string[] } | undefined {
   if (!deny?.length && !allow?.length) return undefined;
   const settings = { deny: deny ?? [], allow: allow ?? [] };
   try {
     OutboundPolicy.fromSettings(settings);
   } catch (error) {
-    if (error instanceof OutboundPolicyConfigError) throw new UsageError(`usage error: --outbound-deny/--outbound-allow: ${error.message}`);
+    if (error instanceof OutboundPolicyConfigError)
+      throw new UsageError(`usage error: --outbound-deny/--outbound-allow: ${error.message}`);
     throw error;
   }
   return settings;
@@ -112,9 +128,12 @@ export function parsePublicUrlOption(value: string): string {
   } catch {
     throw new UsageError(`argument --public-url: expected a URL such as https://nw.example:8817, got '${value}'`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`argument --public-url: expected an http or https URL, got '${value}'`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`argument --public-url: expected an http or https URL, got '${value}'`);
   if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
-    throw new UsageError(`argument --public-url: give only scheme, host and port (no path, query or credentials), got '${value}'`);
+    throw new UsageError(
+      `argument --public-url: give only scheme, host and port (no path, query or credentials), got '${value}'`,
+    );
   }
   return `${url.protocol}//${url.host}`;
 }
@@ -125,7 +144,19 @@ export function isLoopbackHost(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  kib: 1024,
+  m: 1e6,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  g: 1e9,
+  gb: 1e9,
+  gib: 1024 ** 3,
+};
 
 /**
  * A size in bytes with an optional unit (B, kB, KiB, MB, MiB, GB, GiB; any case); undefined stays undefined.
@@ -135,7 +166,8 @@ export function parseSizeOption(flag: string, value: string | undefined): number
   if (value === undefined) return undefined;
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
   const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new UsageError(`argument ${flag}: invalid size: '${value}' (e.g. 256MiB, 1GiB, 4000000)`);
+  if (!m || unit === undefined)
+    throw new UsageError(`argument ${flag}: invalid size: '${value}' (e.g. 256MiB, 1GiB, 4000000)`);
   const bytes = Math.round(Number(m[1]) * unit);
   if (!Number.isSafeInteger(bytes)) throw new UsageError(`argument ${flag}: size too large: '${value}'`);
   return bytes;

@@ -7,7 +7,10 @@ import { VM_EXTENSION_TABLE } from './commands/vm-extension.js';
 describe('formatJson', () => {
   test('sorts keys at every depth and indents by two spaces, like az', () => {
     const text = formatJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: null } });
-    assert.equal(text, '{\n  "a": {\n    "c": null,\n    "d": [\n      {\n        "y": 2,\n        "z": 1\n      }\n    ]\n  },\n  "b": 1\n}\n');
+    assert.equal(
+      text,
+      '{\n  "a": {\n    "c": null,\n    "d": [\n      {\n        "y": 2,\n        "z": 1\n      }\n    ]\n  },\n  "b": 1\n}\n',
+    );
   });
 
   test('keeps null values and drops undefined ones', () => {
@@ -18,7 +21,15 @@ describe('formatJson', () => {
 describe('formatTable', () => {
   test('matches az vm extension list -o table (documented output)', () => {
     const text = formatTable(
-      [{ name: 'AzureNetworkWatcherExtension', provisioningState: 'Succeeded', publisher: 'Microsoft.Azure.NetworkWatcher', typeHandlerVersion: '1.4', autoUpgradeMinorVersion: true }],
+      [
+        {
+          name: 'AzureNetworkWatcherExtension',
+          provisioningState: 'Succeeded',
+          publisher: 'Microsoft.Azure.NetworkWatcher',
+          typeHandlerVersion: '1.4',
+          autoUpgradeMinorVersion: true,
+        },
+      ],
       VM_EXTENSION_TABLE,
     );
     assert.equal(
@@ -33,7 +44,16 @@ describe('formatTable', () => {
   });
 
   test('automatic columns: scalar fields only, sorted, id/type/etag skipped, first letter upper-cased', () => {
-    const text = formatTable({ name: 'pc1', id: '/x', etag: 'e', type: 't', filters: [], storageLocation: {}, timeLimitInSeconds: 60, stopReason: null });
+    const text = formatTable({
+      name: 'pc1',
+      id: '/x',
+      etag: 'e',
+      type: 't',
+      filters: [],
+      storageLocation: {},
+      timeLimitInSeconds: 60,
+      stopReason: null,
+    });
     assert.equal(text, 'Name    TimeLimitInSeconds\n------  --------------------\npc1     60\n');
   });
 

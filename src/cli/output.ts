@@ -26,7 +26,10 @@ export interface TableColumn {
 export function parseOutputFormat(value: string | undefined): OutputFormat {
   if (value === undefined) return 'json';
   const lower = value.toLowerCase() as OutputFormat;
-  if (!FORMATS.includes(lower)) throw new UsageError(`argument --output/-o: invalid choice: '${value}' (choose from ${FORMATS.map((f) => `'${f}'`).join(', ')})`);
+  if (!FORMATS.includes(lower))
+    throw new UsageError(
+      `argument --output/-o: invalid choice: '${value}' (choose from ${FORMATS.map((f) => `'${f}'`).join(', ')})`,
+    );
   return lower;
 }
 
@@ -100,7 +103,11 @@ export function formatTable(value: unknown, columns?: readonly TableColumn[]): s
   for (const row of rows) for (const key of row.keys()) if (!headers.includes(key)) headers.push(key);
   if (headers.length === 0) return '';
   const widths = headers.map((h) => Math.max(h.length + 2, ...rows.map((r) => (r.get(h) ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').replace(/\s+$/, '');
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .replace(/\s+$/, '');
   const out = [line(headers), widths.map((w) => '-'.repeat(w)).join('  ')];
   for (const row of rows) out.push(line(headers.map((h) => row.get(h) ?? '')));
   return out.join('\n') + '\n';
@@ -121,7 +128,10 @@ export function formatTsv(value: unknown): string {
     .map((item) => {
       if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
         const record = item as Record<string, unknown>;
-        return Object.keys(record).sort().map((k) => tsvCell(record[k])).join('\t');
+        return Object.keys(record)
+          .sort()
+          .map((k) => tsvCell(record[k]))
+          .join('\t');
       }
       if (Array.isArray(item)) return item.map(tsvCell).join('\t');
       return tsvCell(item);
@@ -145,7 +155,12 @@ export function formatOutput(value: unknown, format: OutputFormat, columns?: rea
 }
 
 /** Writes a result to `out` in the format of `-o`. */
-export function writeOutput(out: Writable, value: unknown, output: string | undefined, columns?: readonly TableColumn[]): void {
+export function writeOutput(
+  out: Writable,
+  value: unknown,
+  output: string | undefined,
+  columns?: readonly TableColumn[],
+): void {
   const text = formatOutput(value, parseOutputFormat(output), columns);
   if (text.length > 0) out.write(text);
 }

@@ -1,7 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from './program.js';
-import { createTestContext, installCannedWorld, startCannedArmServer, WORLD, type CannedArmServer } from './testing/canned-arm-server.js';
+import {
+  createTestContext,
+  installCannedWorld,
+  startCannedArmServer,
+  WORLD,
+  type CannedArmServer,
+} from './testing/canned-arm-server.js';
 
 /** Splits a command line the way a POSIX shell would for the quoting the seed uses ("…" with \" inside). */
 function shellWords(line: string): string[] {
@@ -63,8 +69,17 @@ describe('nw (runCli)', () => {
       const out = JSON.parse(stdout) as Record<string, unknown>;
       assert.equal(out['virtualMachineExtensionType'], 'NetworkWatcherAgentLinux');
       assert.equal(out['installCommand'], `nw agent --server ${server.url} --token one-time-token`);
-      const put = server.requests.find((r) => r.method === 'PUT' && r.path.endsWith('/extensions/NetworkWatcherAgentLinux'))!;
-      assert.deepEqual(put.body, { properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux', typeHandlerVersion: '1.4', autoUpgradeMinorVersion: true } });
+      const put = server.requests.find(
+        (r) => r.method === 'PUT' && r.path.endsWith('/extensions/NetworkWatcherAgentLinux'),
+      )!;
+      assert.deepEqual(put.body, {
+        properties: {
+          publisher: 'Microsoft.Azure.NetworkWatcher',
+          type: 'NetworkWatcherAgentLinux',
+          typeHandlerVersion: '1.4',
+          autoUpgradeMinorVersion: true,
+        },
+      });
     });
 
     test('vm extension show passes the alias name through', async () => {
@@ -72,8 +87,21 @@ describe('nw (runCli)', () => {
       assert.equal(code, 0);
       const out = JSON.parse(stdout) as Record<string, unknown>;
       assert.deepEqual(Object.keys(out), [
-        'autoUpgradeMinorVersion', 'forceUpdateTag', 'id', 'instanceView', 'location', 'name', 'protectedSettings', 'provisioningState',
-        'publisher', 'resourceGroup', 'settings', 'tags', 'type', 'typeHandlerVersion', 'virtualMachineExtensionType',
+        'autoUpgradeMinorVersion',
+        'forceUpdateTag',
+        'id',
+        'instanceView',
+        'location',
+        'name',
+        'protectedSettings',
+        'provisioningState',
+        'publisher',
+        'resourceGroup',
+        'settings',
+        'tags',
+        'type',
+        'typeHandlerVersion',
+        'virtualMachineExtensionType',
       ]);
       assert.equal(out['name'], 'AzureNetworkWatcherExtension');
       assert.equal(out['resourceGroup'], WORLD.resourceGroup);
@@ -93,13 +121,33 @@ describe('nw (runCli)', () => {
       const { code, stdout, stderr } = await nw(SEED.create);
       assert.equal(code, 0, stderr);
       const out = JSON.parse(stdout) as Record<string, unknown>;
-      for (const key of ['bytesToCapturePerPacket', 'etag', 'filters', 'id', 'name', 'provisioningState', 'resourceGroup', 'storageLocation', 'target', 'timeLimitInSeconds', 'totalBytesPerSession']) {
+      for (const key of [
+        'bytesToCapturePerPacket',
+        'etag',
+        'filters',
+        'id',
+        'name',
+        'provisioningState',
+        'resourceGroup',
+        'storageLocation',
+        'target',
+        'timeLimitInSeconds',
+        'totalBytesPerSession',
+      ]) {
         assert.ok(key in out, `missing ${key}`);
       }
       assert.equal(out['provisioningState'], 'Succeeded');
       assert.equal(out['resourceGroup'], WORLD.watcherGroup);
-      assert.deepEqual((out['filters'] as unknown[])[3], { localIpAddress: '', localPort: '', protocol: 'UDP', remoteIpAddress: '', remotePort: '' });
-      const requests = server.requests.slice(before).map((r) => `${r.method} ${r.path.replace(/^\/subscriptions\/[^/]+/, '')}`);
+      assert.deepEqual((out['filters'] as unknown[])[3], {
+        localIpAddress: '',
+        localPort: '',
+        protocol: 'UDP',
+        remoteIpAddress: '',
+        remotePort: '',
+      });
+      const requests = server.requests
+        .slice(before)
+        .map((r) => `${r.method} ${r.path.replace(/^\/subscriptions\/[^/]+/, '')}`);
       assert.deepEqual(requests.slice(0, 4), [
         `GET /resourceGroups/${WORLD.resourceGroup}/providers/Microsoft.Compute/virtualMachines/${WORLD.vmName}`,
         'GET /providers/Microsoft.Network/networkWatchers',
@@ -108,17 +156,35 @@ describe('nw (runCli)', () => {
       ]);
       const put = server.requests.slice(before).find((r) => r.method === 'PUT')!;
       const properties = (put.body as { properties: Record<string, unknown> }).properties;
-      assert.equal(properties['target'], `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/${WORLD.resourceGroup}/providers/Microsoft.Compute/virtualMachines/${WORLD.vmName}`);
-      assert.deepEqual(properties['storageLocation'], { storageId: `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/${WORLD.storageGroup}/providers/Microsoft.Storage/storageAccounts/${WORLD.storageName}` });
+      assert.equal(
+        properties['target'],
+        `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/${WORLD.resourceGroup}/providers/Microsoft.Compute/virtualMachines/${WORLD.vmName}`,
+      );
+      assert.deepEqual(properties['storageLocation'], {
+        storageId: `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/${WORLD.storageGroup}/providers/Microsoft.Storage/storageAccounts/${WORLD.storageName}`,
+      });
       assert.equal((properties['filters'] as unknown[]).length, 4);
-      assert.deepEqual((properties['filters'] as unknown[])[0], { protocol: 'TCP', remoteIPAddress: '1.1.1.1-255.255.255', localIPAddress: '10.0.0.3', remotePort: '20' });
+      assert.deepEqual((properties['filters'] as unknown[])[0], {
+        protocol: 'TCP',
+        remoteIPAddress: '1.1.1.1-255.255.255',
+        localIPAddress: '10.0.0.3',
+        remotePort: '20',
+      });
     });
 
     test('packet-capture show-status prints the seed keys with additionalProperties.status', async () => {
       const { code, stdout } = await nw(SEED.showStatus);
       assert.equal(code, 0);
       const out = JSON.parse(stdout) as Record<string, unknown>;
-      assert.deepEqual(Object.keys(out), ['additionalProperties', 'captureStartTime', 'id', 'name', 'packetCaptureError', 'packetCaptureStatus', 'stopReason']);
+      assert.deepEqual(Object.keys(out), [
+        'additionalProperties',
+        'captureStartTime',
+        'id',
+        'name',
+        'packetCaptureError',
+        'packetCaptureStatus',
+        'stopReason',
+      ]);
       assert.deepEqual(out['additionalProperties'], { status: 'Succeeded' });
       assert.equal(out['packetCaptureStatus'], 'Stopped');
       assert.equal(out['stopReason'], 'TimeExceeded');
@@ -129,7 +195,9 @@ describe('nw (runCli)', () => {
       assert.deepEqual([stop.code, stop.stdout, stop.stderr], [0, '', '']);
       const del = await nw(SEED.delete);
       assert.deepEqual([del.code, del.stdout, del.stderr], [0, '', '']);
-      const show = await nw(`nw network watcher packet-capture show --name packetCaptureName --location ${WORLD.location}`);
+      const show = await nw(
+        `nw network watcher packet-capture show --name packetCaptureName --location ${WORLD.location}`,
+      );
       assert.equal(show.code, 1);
       assert.match(show.stderr, /^ERROR: \(PacketCaptureNotFound\) Packet capture 'packetCaptureName' was not found\./);
     });
@@ -137,9 +205,14 @@ describe('nw (runCli)', () => {
 
   describe('exit codes and parsing', () => {
     test('usage errors exit 2 with az text', async () => {
-      const r = await nw(`nw network watcher packet-capture create -g ${WORLD.resourceGroup} --vm ${WORLD.vmName} -n x`);
+      const r = await nw(
+        `nw network watcher packet-capture create -g ${WORLD.resourceGroup} --vm ${WORLD.vmName} -n x`,
+      );
       assert.equal(r.code, 2);
-      assert.equal(r.stderr, 'ERROR: usage error: --storage-account NAME_OR_ID [--storage-path PATH] [--file-path PATH] | --file-path PATH\n');
+      assert.equal(
+        r.stderr,
+        'ERROR: usage error: --storage-account NAME_OR_ID [--storage-path PATH] [--file-path PATH] | --file-path PATH\n',
+      );
     });
 
     test('unknown options, unknown commands and missing required options exit 2', async () => {
@@ -153,15 +226,22 @@ describe('nw (runCli)', () => {
     test('--help and --version exit 0; help carries examples', async () => {
       const help = await nw('nw network watcher packet-capture show-status --help');
       assert.equal(help.code, 0);
-      assert.match(help.stdout, /Examples:\n {4}nw network watcher packet-capture show-status --name packetCaptureName --location westcentralus/);
+      assert.match(
+        help.stdout,
+        /Examples:\n {4}nw network watcher packet-capture show-status --name packetCaptureName --location westcentralus/,
+      );
       assert.equal((await nw('nw --version')).code, 0);
     });
 
     test('--version of vm extension set is the extension version, not the program version', async () => {
-      const r = await nw(`nw vm extension set -g ${WORLD.resourceGroup} --vm-name ${WORLD.vmName} -n NetworkWatcherAgentLinux --version 1.9 -o none`);
+      const r = await nw(
+        `nw vm extension set -g ${WORLD.resourceGroup} --vm-name ${WORLD.vmName} -n NetworkWatcherAgentLinux --version 1.9 -o none`,
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, '');
-      const put = [...server.requests].reverse().find((q) => q.method === 'PUT' && q.path.endsWith('/extensions/NetworkWatcherAgentLinux'))!;
+      const put = [...server.requests]
+        .reverse()
+        .find((q) => q.method === 'PUT' && q.path.endsWith('/extensions/NetworkWatcherAgentLinux'))!;
       assert.equal((put.body as { properties: { typeHandlerVersion: string } }).properties.typeHandlerVersion, '1.9');
     });
 
@@ -181,8 +261,14 @@ describe('nw (runCli)', () => {
     test('-o table and --debug (token redacted)', async () => {
       const r = await nw('nw network watcher list -o table --debug');
       assert.equal(r.code, 0);
-      assert.equal(r.stdout, 'Location       Name                          ProvisioningState    ResourceGroup\n-------------  ----------------------------  -------------------  ----------------\nwestcentralus  NetworkWatcher_westcentralus  Succeeded            NetworkWatcherRG\n');
-      assert.match(r.stderr, /DEBUG: Request URL: 'http:\/\/127\.0\.0\.1:\d+\/subscriptions\/.*\/networkWatchers\?api-version=2022-01-01'/);
+      assert.equal(
+        r.stdout,
+        'Location       Name                          ProvisioningState    ResourceGroup\n-------------  ----------------------------  -------------------  ----------------\nwestcentralus  NetworkWatcher_westcentralus  Succeeded            NetworkWatcherRG\n',
+      );
+      assert.match(
+        r.stderr,
+        /DEBUG: Request URL: 'http:\/\/127\.0\.0\.1:\d+\/subscriptions\/.*\/networkWatchers\?api-version=2022-01-01'/,
+      );
       assert.match(r.stderr, /authorization: REDACTED/i);
       assert.ok(!r.stderr.includes('test-token'));
     });

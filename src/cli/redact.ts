@@ -8,10 +8,27 @@ import { isSecretFieldName } from '../lib/index.js';
 const SAFE_QUERY_PARAMETERS = new Set(['api-version', 'instance', 'deletefiles']);
 
 const SAFE_HEADERS = new Set([
-  'accept', 'content-type', 'content-length', 'user-agent', 'retry-after', 'etag', 'date',
-  'location', 'azure-asyncoperation', 'operation-location', 'x-ms-request-id', 'x-ms-client-request-id',
-  'x-ms-correlation-request-id', 'x-nw-content-sha256', 'content-disposition', 'x-nw-file-name',
-  'connection', 'keep-alive', 'transfer-encoding', 'cache-control', 'vary',
+  'accept',
+  'content-type',
+  'content-length',
+  'user-agent',
+  'retry-after',
+  'etag',
+  'date',
+  'location',
+  'azure-asyncoperation',
+  'operation-location',
+  'x-ms-request-id',
+  'x-ms-client-request-id',
+  'x-ms-correlation-request-id',
+  'x-nw-content-sha256',
+  'content-disposition',
+  'x-nw-file-name',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'cache-control',
+  'vary',
 ]);
 
 const REDACTED = 'REDACTED';
@@ -43,7 +60,8 @@ export function redactHeaders(headers: Iterable<[string, string]>): string[] {
   for (const [name, value] of headers) {
     const lower = name.toLowerCase();
     if (!SAFE_HEADERS.has(lower)) lines.push(`${name}: ${REDACTED}`);
-    else if (lower === 'location' || lower === 'azure-asyncoperation' || lower === 'operation-location') lines.push(`${name}: ${maskUrlQuery(value)}`);
+    else if (lower === 'location' || lower === 'azure-asyncoperation' || lower === 'operation-location')
+      lines.push(`${name}: ${maskUrlQuery(value)}`);
     else lines.push(`${name}: ${value}`);
   }
   return lines;
@@ -57,7 +75,8 @@ export function redactBody(value: unknown): unknown {
   for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
     if (isSecretFieldName(key) && inner !== null && inner !== undefined) out[key] = REDACTED;
     // URLs in bodies (webhook serviceUri, alert-capture url) may carry keys in their query.
-    else if (typeof inner === 'string' && /^https?:\/\//i.test(inner) && inner.includes('?')) out[key] = maskUrlQuery(inner);
+    else if (typeof inner === 'string' && /^https?:\/\//i.test(inner) && inner.includes('?'))
+      out[key] = maskUrlQuery(inner);
     else out[key] = redactBody(inner);
   }
   return out;

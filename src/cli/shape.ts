@@ -23,7 +23,8 @@ export function flattenResource(resource: unknown): Json {
   const out: Json = {};
   for (const [key, value] of Object.entries(asRecord(record['properties']))) out[key] = value;
   for (const [key, value] of Object.entries(record)) if (key !== 'properties') out[key] = value;
-  if (typeof record['id'] === 'string' && out['resourceGroup'] === undefined) out['resourceGroup'] = resourceGroupOfId(record['id']);
+  if (typeof record['id'] === 'string' && out['resourceGroup'] === undefined)
+    out['resourceGroup'] = resourceGroupOfId(record['id']);
   return out;
 }
 
@@ -33,8 +34,21 @@ function withNulls(record: Json, keys: readonly string[]): Json {
 }
 
 const EXTENSION_KEYS = [
-  'autoUpgradeMinorVersion', 'forceUpdateTag', 'id', 'instanceView', 'location', 'name', 'protectedSettings',
-  'provisioningState', 'publisher', 'resourceGroup', 'settings', 'tags', 'type', 'typeHandlerVersion', 'virtualMachineExtensionType',
+  'autoUpgradeMinorVersion',
+  'forceUpdateTag',
+  'id',
+  'instanceView',
+  'location',
+  'name',
+  'protectedSettings',
+  'provisioningState',
+  'publisher',
+  'resourceGroup',
+  'settings',
+  'tags',
+  'type',
+  'typeHandlerVersion',
+  'virtualMachineExtensionType',
 ] as const;
 
 /** A VM extension as `az vm extension show` prints it (`properties.type` becomes virtualMachineExtensionType). */
@@ -49,8 +63,17 @@ export function shapeVmExtension(resource: unknown): Json {
 }
 
 const CAPTURE_KEYS = [
-  'bytesToCapturePerPacket', 'etag', 'filters', 'id', 'name', 'provisioningState', 'resourceGroup', 'storageLocation',
-  'target', 'timeLimitInSeconds', 'totalBytesPerSession',
+  'bytesToCapturePerPacket',
+  'etag',
+  'filters',
+  'id',
+  'name',
+  'provisioningState',
+  'resourceGroup',
+  'storageLocation',
+  'target',
+  'timeLimitInSeconds',
+  'totalBytesPerSession',
 ] as const;
 
 // az (msrest models) prints the filter fields with its own spelling: localIpAddress, not the wire's localIPAddress.
@@ -72,11 +95,19 @@ function shapeFilter(filter: unknown): Json {
   const byLower = new Map(FILTER_KEYS.map((k) => [k.toLowerCase(), k]));
   for (const [key, value] of Object.entries(asRecord(filter))) out[byLower.get(key.toLowerCase()) ?? key] = value;
   // The service echoes unset filter fields as "" (the seed's sample shows it); keep that shape.
-  for (const key of FILTER_KEYS) if (out[key] === undefined || out[key] === null) out[key] = key === 'protocol' ? 'Any' : '';
+  for (const key of FILTER_KEYS)
+    if (out[key] === undefined || out[key] === null) out[key] = key === 'protocol' ? 'Any' : '';
   return out;
 }
 
-const STATUS_KEYS = ['captureStartTime', 'id', 'name', 'packetCaptureError', 'packetCaptureStatus', 'stopReason'] as const;
+const STATUS_KEYS = [
+  'captureStartTime',
+  'id',
+  'name',
+  'packetCaptureError',
+  'packetCaptureStatus',
+  'stopReason',
+] as const;
 
 /**
  * The queryStatus result as `az … show-status` prints it: the known fields at the top, and
@@ -99,7 +130,18 @@ export function shapeQueryStatus(result: unknown, operationStatus: string): Json
   return withNulls(out, STATUS_KEYS);
 }
 
-const STORAGE_ACCOUNT_KEYS = ['id', 'kind', 'location', 'name', 'primaryEndpoints', 'provisioningState', 'resourceGroup', 'sku', 'tags', 'type'] as const;
+const STORAGE_ACCOUNT_KEYS = [
+  'id',
+  'kind',
+  'location',
+  'name',
+  'primaryEndpoints',
+  'provisioningState',
+  'resourceGroup',
+  'sku',
+  'tags',
+  'type',
+] as const;
 
 /** A storage account as `az storage account list|show` prints it. */
 export function shapeStorageAccount(resource: unknown): Json {

@@ -27,9 +27,14 @@ export interface WatcherSelector {
  */
 export async function resolveWatcher(conn: ConnectedClient, selector: WatcherSelector): Promise<WatcherRef> {
   if (selector.watcher && selector.watcherResourceGroup) {
-    return { name: selector.watcher, resourceGroup: selector.watcherResourceGroup, path: watcherPath(conn.subscriptionId, selector.watcherResourceGroup, selector.watcher) };
+    return {
+      name: selector.watcher,
+      resourceGroup: selector.watcherResourceGroup,
+      path: watcherPath(conn.subscriptionId, selector.watcherResourceGroup, selector.watcher),
+    };
   }
-  if (!selector.watcher && !selector.location) throw new UsageError('the following arguments are required: --location/-l');
+  if (!selector.watcher && !selector.location)
+    throw new UsageError('the following arguments are required: --location/-l');
   const response = await conn.client.request('GET', watcherListPath(conn.subscriptionId));
   const watchers = listValue(response.body) as Array<Record<string, unknown>>;
   const match = watchers.find((w) =>

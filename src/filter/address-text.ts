@@ -2,7 +2,6 @@
 // IPv6 (128 bits) share the range and CIDR code.
 import { longestZeroRun } from '../lib/ipv6-words.js';
 
-
 /** An address family, by IP version. */
 export type AddressFamily = 4 | 6;
 
@@ -60,7 +59,10 @@ export function parseIPv4(text: string): AddressParseResult {
     const max = isLast ? (LAST_PART_MAX[parts.length - 1] as number) : 0xff;
     // Compare as digits first so a 40-digit part cannot lose precision.
     if (part.length > 10 || Number(part) > max) {
-      return { ok: false, reason: `part ${part} is out of range (0-${max}${isLast && parts.length < 4 ? ` for the last of ${parts.length} parts` : ''})` };
+      return {
+        ok: false,
+        reason: `part ${part} is out of range (0-${max}${isLast && parts.length < 4 ? ` for the last of ${parts.length} parts` : ''})`,
+      };
     }
   }
   return { ok: true, address: { family: 4, value: joinInetAtonParts(parts.map((p) => BigInt(p))) } };
@@ -99,7 +101,10 @@ export function parseIPv6(text: string): AddressParseResult {
         } else if (/^[0-9a-fA-F]{1,4}$/.test(piece)) {
           words.push(parseInt(piece, 16));
         } else {
-          return { ok: false, reason: piece === '' ? 'empty group in IPv6 address' : `"${piece}" is not an IPv6 group (1-4 hex digits)` };
+          return {
+            ok: false,
+            reason: piece === '' ? 'empty group in IPv6 address' : `"${piece}" is not an IPv6 group (1-4 hex digits)`,
+          };
         }
       }
     }
@@ -108,7 +113,8 @@ export function parseIPv6(text: string): AddressParseResult {
   const head = groups[0] as number[];
   const tail = groups[1] ?? [];
   const given = head.length + tail.length;
-  if (halves.length === 1 && given !== 8) return { ok: false, reason: `an IPv6 address has 8 groups, this one has ${given}` };
+  if (halves.length === 1 && given !== 8)
+    return { ok: false, reason: `an IPv6 address has 8 groups, this one has ${given}` };
   if (halves.length === 2 && given > 7) return { ok: false, reason: 'too many groups around "::"' };
   const words = [...head, ...new Array<number>(8 - given).fill(0), ...tail];
   let value = 0n;

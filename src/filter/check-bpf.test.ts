@@ -1,6 +1,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BPF_CACHE_ENTRIES, BPF_MAX_INSTRUCTIONS, bpfCheckStats, checkBpfExpression, compileFilters, FilterTooLargeError, InvalidFilterError, normalizeFilters } from './index.js';
+import {
+  BPF_CACHE_ENTRIES,
+  BPF_MAX_INSTRUCTIONS,
+  bpfCheckStats,
+  checkBpfExpression,
+  compileFilters,
+  FilterTooLargeError,
+  InvalidFilterError,
+  normalizeFilters,
+} from './index.js';
 
 const SEED_FILTERS = [
   { protocol: 'TCP', remoteIPAddress: '1.1.1.1-255.255.255', localIPAddress: '10.0.0.3', remotePort: '20' },
@@ -48,25 +57,35 @@ describe('checkBpfExpression (real libpcap)', () => {
       assert.equal(error.statusCode, 400);
       assert.equal(error.limit, BPF_MAX_INSTRUCTIONS);
       assert.ok(error.instructionCount > BPF_MAX_INSTRUCTIONS, String(error.instructionCount));
-      assert.match(error.message, new RegExp(`${error.instructionCount} BPF instructions, more than the kernel's limit of 4096`));
+      assert.match(
+        error.message,
+        new RegExp(`${error.instructionCount} BPF instructions, more than the kernel's limit of 4096`),
+      );
       return true;
     });
   });
 
   test('just under the limit is accepted', async () => {
-    const { instructionCount } = await checkBpfExpression(compileFilters(normalizeFilters([{ localIPAddress: worstRanges(6) }])));
+    const { instructionCount } = await checkBpfExpression(
+      compileFilters(normalizeFilters([{ localIPAddress: worstRanges(6) }])),
+    );
     assert.ok(instructionCount > 3000 && instructionCount <= BPF_MAX_INSTRUCTIONS, String(instructionCount));
   });
 
   test('a set with too many tests to fit is refused before libpcap runs', async () => {
     // 5,000 ports: at least 3 instructions each. A missing tcpdump proves libpcap never ran.
     const ports = Array.from({ length: 5000 }, (_, i) => String(2 * i)).join(';');
-    await assert.rejects(checkBpfExpression(compileFilters(normalizeFilters([{ protocol: 'UDP', localPort: ports }])), { tcpdumpPath: '/nonexistent/tcpdump' }), (error: unknown) => {
-      assert.ok(error instanceof FilterTooLargeError, String(error));
-      assert.equal(error.instructionCount, 15000);
-      assert.match(error.message, /at least 15000 BPF instructions \(5000 address and port tests\)/);
-      return true;
-    });
+    await assert.rejects(
+      checkBpfExpression(compileFilters(normalizeFilters([{ protocol: 'UDP', localPort: ports }])), {
+        tcpdumpPath: '/nonexistent/tcpdump',
+      }),
+      (error: unknown) => {
+        assert.ok(error instanceof FilterTooLargeError, String(error));
+        assert.equal(error.instructionCount, 15000);
+        assert.match(error.message, /at least 15000 BPF instructions \(5000 address and port tests\)/);
+        return true;
+      },
+    );
   });
 
   test('a missing tcpdump is our failure, not an invalid filter', async () => {
@@ -86,7 +105,11 @@ describe('checkBpfExpression verdict cache (issue 17: no process per request)', 
     'tcp and',
     'ip src net 10.0.0.1/8',
   ];
-  const verdict = (p: Promise<unknown>) => p.then((r) => ({ ok: r }), (e: Error) => ({ err: `${e.name}: ${e.message}` }));
+  const verdict = (p: Promise<unknown>) =>
+    p.then(
+      (r) => ({ ok: r }),
+      (e: Error) => ({ err: `${e.name}: ${e.message}` }),
+    );
 
   test('the same answer as asking libpcap each time, and libpcap asked once per distinct expression', async () => {
     for (const e of expressions) {
@@ -110,8 +133,12 @@ describe('checkBpfExpression verdict cache (issue 17: no process per request)', 
 
   test('bounded: never more than BPF_CACHE_ENTRIES verdicts kept', async () => {
     // Expressions too large to need libpcap: each is its own verdict, made without a process.
-    const big = Array.from({ length: Math.ceil(BPF_MAX_INSTRUCTIONS / 3) + 1 }, (_, i) => `host 10.${i >> 8}.${i & 255}.1`).join(' or ');
-    for (let i = 0; i < BPF_CACHE_ENTRIES + 50; i++) await assert.rejects(checkBpfExpression(`${big} or port ${i}`), FilterTooLargeError);
+    const big = Array.from(
+      { length: Math.ceil(BPF_MAX_INSTRUCTIONS / 3) + 1 },
+      (_, i) => `host 10.${i >> 8}.${i & 255}.1`,
+    ).join(' or ');
+    for (let i = 0; i < BPF_CACHE_ENTRIES + 50; i++)
+      await assert.rejects(checkBpfExpression(`${big} or port ${i}`), FilterTooLargeError);
     assert.equal(bpfCheckStats().entries, BPF_CACHE_ENTRIES);
   });
 });

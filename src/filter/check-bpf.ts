@@ -27,7 +27,10 @@ export interface BpfCheckResult {
 // no packets: `tcpdump -d -r` takes the link type from it, so no interface and no capture privilege
 // is needed. Only offsets differ between Ethernet and the Linux cooked headers of `-i any` (SLL,
 // SLL2): the program has the same length for all three.
-const EMPTY_ETHERNET_PCAP = Buffer.from('d4c3b2a1' + '0200' + '0400' + '00000000' + '00000000' + '00000400' + '01000000', 'hex');
+const EMPTY_ETHERNET_PCAP = Buffer.from(
+  'd4c3b2a1' + '0200' + '0400' + '00000000' + '00000000' + '00000400' + '01000000',
+  'hex',
+);
 
 /**
  * tcpdump options that must accompany a compiled expression wherever it is used (capture and check
@@ -77,7 +80,11 @@ export function bpfCheckStats(): { entries: number; compilesRun: number } {
  */
 export async function checkBpfExpression(expression: string, opts: CheckBpfOptions = {}): Promise<BpfCheckResult> {
   if (opts.cache === false) return compileWithLibpcap(expression, opts);
-  const key = createHash('sha256').update(opts.tcpdumpPath ?? 'tcpdump').update('\0').update(expression).digest('base64url');
+  const key = createHash('sha256')
+    .update(opts.tcpdumpPath ?? 'tcpdump')
+    .update('\0')
+    .update(expression)
+    .digest('base64url');
   let pending = verdicts.get(key);
   if (pending) {
     verdicts.delete(key);
@@ -87,11 +94,13 @@ export async function checkBpfExpression(expression: string, opts: CheckBpfOptio
       (result): Verdict => ({ ok: true, result }),
       (error: unknown): Verdict => {
         // The same error for every caller: errors are never changed after they are made.
-        if (error instanceof InvalidFilterError || error instanceof FilterTooLargeError) return { ok: false, error: () => error };
+        if (error instanceof InvalidFilterError || error instanceof FilterTooLargeError)
+          return { ok: false, error: () => error };
         // Not a verdict: forgotten, so the next caller asks again.
         verdicts.delete(key);
         throw error;
-      });
+      },
+    );
     verdicts.set(key, pending);
     if (verdicts.size > BPF_CACHE_ENTRIES) verdicts.delete(verdicts.keys().next().value!);
   }
@@ -108,7 +117,8 @@ async function limitedCompile(expression: string, opts: CheckBpfOptions): Promis
     return await compileWithLibpcap(expression, opts);
   } finally {
     const next = waitingToCompile.shift();
-    if (next) next(); else compiling--;
+    if (next) next();
+    else compiling--;
   }
 }
 
@@ -146,14 +156,21 @@ type TcpdumpOutcome = { kind: 'compiled'; stdout: string } | { kind: 'failed'; s
 
 function runTcpdump(path: string, args: string[], timeoutInMs: number): Promise<TcpdumpOutcome> {
   return new Promise((resolve, reject) => {
-    execFile(path, args, { timeout: timeoutInMs, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (error, stdout, stderr) => {
-      if (error === null) return resolve({ kind: 'compiled', stdout });
-      const code = (error as NodeJS.ErrnoException).code;
-      // Not a verdict on the expression: tcpdump is missing or was killed. That is our fault, not the user's.
-      if (typeof code === 'string') return reject(new Error(`cannot run ${path}: ${error.message}`, { cause: error }));
-      if (error.killed) return reject(new Error(`${path} -d did not finish within ${timeoutInMs} ms`, { cause: error }));
-      resolve({ kind: 'failed', stderr });
-    });
+    execFile(
+      path,
+      args,
+      { timeout: timeoutInMs, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        if (error === null) return resolve({ kind: 'compiled', stdout });
+        const code = (error as NodeJS.ErrnoException).code;
+        // Not a verdict on the expression: tcpdump is missing or was killed. That is our fault, not the user's.
+        if (typeof code === 'string')
+          return reject(new Error(`cannot run ${path}: ${error.message}`, { cause: error }));
+        if (error.killed)
+          return reject(new Error(`${path} -d did not finish within ${timeoutInMs} ms`, { cause: error }));
+        resolve({ kind: 'failed', stderr });
+      },
+    );
   });
 }
 

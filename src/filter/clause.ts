@@ -25,18 +25,33 @@ export interface Clause {
 export function toClause(f: ParsedFilter): Clause {
   const hasPorts = f.localPorts !== null || f.remotePorts !== null;
   // A port exists only in TCP and UDP headers (for us), so "Any" with ports means TCP or UDP.
-  const protocols: ProtocolSet = f.protocol === 'TCP' ? 'tcp' : f.protocol === 'UDP' ? 'udp' : hasPorts ? 'tcp-udp' : 'all';
-  return { protocols, local: f.localAddresses, remote: f.remoteAddresses, localPorts: f.localPorts, remotePorts: f.remotePorts };
+  const protocols: ProtocolSet =
+    f.protocol === 'TCP' ? 'tcp' : f.protocol === 'UDP' ? 'udp' : hasPorts ? 'tcp-udp' : 'all';
+  return {
+    protocols,
+    local: f.localAddresses,
+    remote: f.remoteAddresses,
+    localPorts: f.localPorts,
+    remotePorts: f.remotePorts,
+  };
 }
 
 /** Whether the clause keeps every frame (protocol Any, no field). */
 export function isUniversal(c: Clause): boolean {
-  return c.protocols === 'all' && c.local === null && c.remote === null && c.localPorts === null && c.remotePorts === null;
+  return (
+    c.protocols === 'all' && c.local === null && c.remote === null && c.localPorts === null && c.remotePorts === null
+  );
 }
 
 /** The same clause with local and remote exchanged: reading "one way round or the other" makes them equal. */
 export function swapped(c: Clause): Clause {
-  return { protocols: c.protocols, local: c.remote, remote: c.local, localPorts: c.remotePorts, remotePorts: c.localPorts };
+  return {
+    protocols: c.protocols,
+    local: c.remote,
+    remote: c.local,
+    localPorts: c.remotePorts,
+    remotePorts: c.localPorts,
+  };
 }
 
 /** Whether every packet `inner` admits, `outer` admits. */

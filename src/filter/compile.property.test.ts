@@ -20,7 +20,8 @@ import type { ReferencePacket } from './reference-matcher.js';
 const execFileAsync = promisify(execFile);
 const RUNS = Number(process.env.NW_FC_RUNS ?? 500);
 // One seed for the whole file, printed first so a failure in CI can be replayed exactly.
-const SEED = process.env.NW_FC_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.NW_FC_SEED);
+const SEED =
+  process.env.NW_FC_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.NW_FC_SEED);
 console.log(`# fast-check seed ${SEED} (replay with NW_FC_SEED=${SEED})`);
 const PACKETS_PER_RUN = 48;
 const MAX_V4 = 2 ** 32 - 1;
@@ -40,11 +41,13 @@ const v4Value = fc.oneof(
 );
 const v6Value = fc.oneof(
   fc.constantFrom(0n, 1n, MAX_V6, 0xffff0a000001n, 0x20010db8n << 96n, 0xfe80n << 112n),
-  fc.tuple(fc.bigInt({ min: 0n, max: MAX_V6 }), fc.integer({ min: 0, max: 128 }), fc.boolean()).map(([v, bits, end]) => {
-    const size = 1n << BigInt(bits);
-    const base = (v / size) * size;
-    return end ? base + size - 1n : base;
-  }),
+  fc
+    .tuple(fc.bigInt({ min: 0n, max: MAX_V6 }), fc.integer({ min: 0, max: 128 }), fc.boolean())
+    .map(([v, bits, end]) => {
+      const size = 1n << BigInt(bits);
+      const base = (v / size) * size;
+      return end ? base + size - 1n : base;
+    }),
   fc.bigInt({ min: 0n, max: MAX_V6 }),
   fc.bigInt({ min: 0n, max: 0xffffffffn }).map((v) => (0x20010db8n << 96n) + v),
 );
@@ -59,9 +62,21 @@ const portValue = fc.oneof(
 );
 
 // How far a range's end lies from its start: a point, a few, an aligned block, or anything.
-const v4Span = fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 32 }).map((b) => 2 ** b - 1), fc.integer({ min: 0, max: MAX_V4 }));
-const v6Span = fc.oneof(fc.bigInt({ min: 0n, max: 3n }), fc.integer({ min: 0, max: 128 }).map((b) => (1n << BigInt(b)) - 1n), fc.bigInt({ min: 0n, max: MAX_V6 }));
-const portSpan = fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 16 }).map((b) => 2 ** b - 1), fc.integer({ min: 0, max: 65535 }));
+const v4Span = fc.oneof(
+  fc.integer({ min: 0, max: 3 }),
+  fc.integer({ min: 0, max: 32 }).map((b) => 2 ** b - 1),
+  fc.integer({ min: 0, max: MAX_V4 }),
+);
+const v6Span = fc.oneof(
+  fc.bigInt({ min: 0n, max: 3n }),
+  fc.integer({ min: 0, max: 128 }).map((b) => (1n << BigInt(b)) - 1n),
+  fc.bigInt({ min: 0n, max: MAX_V6 }),
+);
+const portSpan = fc.oneof(
+  fc.integer({ min: 0, max: 3 }),
+  fc.integer({ min: 0, max: 16 }).map((b) => 2 ** b - 1),
+  fc.integer({ min: 0, max: 65535 }),
+);
 
 // ---------- text forms (written here from the spec, not taken from the compiler) ----------
 
@@ -97,7 +112,9 @@ function v6Text(v: bigint, form: number): string {
     case 2:
       return compress(g.map((x) => x.toString(16)));
     case 3: {
-      const tail = [g[6] as number >> 8, (g[6] as number) & 255, (g[7] as number) >> 8, (g[7] as number) & 255].join('.');
+      const tail = [(g[6] as number) >> 8, (g[6] as number) & 255, (g[7] as number) >> 8, (g[7] as number) & 255].join(
+        '.',
+      );
       return compress([...g.slice(0, 6).map((x) => x.toString(16)), tail]);
     }
     default:
@@ -147,7 +164,9 @@ function addressItem(family: 4 | 6): fc.Arbitrary<AddressItemSpec> {
   const ends =
     family === 4
       ? fc.tuple(v4Value, v4Span).map(([first, span]) => ({ first, last: Math.min(MAX_V4, first + span) }))
-      : fc.tuple(v6Value, v6Span).map(([first, span]) => ({ first, last: first + span > MAX_V6 ? MAX_V6 : first + span }));
+      : fc
+          .tuple(v6Value, v6Span)
+          .map(([first, span]) => ({ first, last: first + span > MAX_V6 ? MAX_V6 : first + span }));
   return fc.record({ ends, single: fc.boolean(), firstForm: fc.nat(7), lastForm: fc.nat(7) }).map((r) => ({
     family,
     first: r.ends.first,
@@ -174,17 +193,23 @@ function joinItems(items: string[], d: Decoration): string {
 }
 
 function addressText(items: AddressItemSpec[], d: Decoration): string {
-  const one = (v: number | bigint, family: 4 | 6, form: number): string => (family === 4 ? v4Text(Number(v), form) : v6Text(BigInt(v), form));
+  const one = (v: number | bigint, family: 4 | 6, form: number): string =>
+    family === 4 ? v4Text(Number(v), form) : v6Text(BigInt(v), form);
   return joinItems(
     items.map((i) =>
-      i.single ? one(i.first, i.family, i.firstForm) : `${one(i.first, i.family, i.firstForm)}${d.spaces ? ' - ' : '-'}${one(i.last, i.family, i.lastForm)}`,
+      i.single
+        ? one(i.first, i.family, i.firstForm)
+        : `${one(i.first, i.family, i.firstForm)}${d.spaces ? ' - ' : '-'}${one(i.last, i.family, i.lastForm)}`,
     ),
     d,
   );
 }
 
 function portText(items: PortItemSpec[], d: Decoration): string {
-  return joinItems(items.map((i) => (i.single ? String(i.first) : `${i.first}${d.spaces ? ' - ' : '-'}${i.last}`)), d);
+  return joinItems(
+    items.map((i) => (i.single ? String(i.first) : `${i.first}${d.spaces ? ' - ' : '-'}${i.last}`)),
+    d,
+  );
 }
 
 interface FilterSpec {
@@ -263,9 +288,11 @@ function pools(specs: FilterSpec[], extraV4: number[], extraV6: bigint[], extraP
   for (const s of specs) {
     for (const item of [...(s.local ?? []), ...(s.remote ?? [])]) {
       if (item.family === 4) {
-        for (const v of [Number(item.first) - 1, Number(item.first), Number(item.last), Number(item.last) + 1]) if (v >= 0 && v <= MAX_V4) v4.add(v);
+        for (const v of [Number(item.first) - 1, Number(item.first), Number(item.last), Number(item.last) + 1])
+          if (v >= 0 && v <= MAX_V4) v4.add(v);
       } else {
-        for (const v of [BigInt(item.first) - 1n, BigInt(item.first), BigInt(item.last), BigInt(item.last) + 1n]) if (v >= 0n && v <= MAX_V6) v6.add(v);
+        for (const v of [BigInt(item.first) - 1n, BigInt(item.first), BigInt(item.last), BigInt(item.last) + 1n])
+          if (v >= 0n && v <= MAX_V6) v6.add(v);
       }
     }
     for (const item of [...(s.localPort ?? []), ...(s.remotePort ?? [])]) {
@@ -282,8 +309,18 @@ function pick<T>(values: T[], n: number): T {
 function packetOf(p: PacketPick, pool: ReturnType<typeof pools>): ReferencePacket {
   if (p.other) return { kind: 'other' };
   const address = (n: number): string =>
-    p.family === 4 ? v4Dotted(pick(pool.v4, n)) : p.addressForm === 0 ? v6Text(pick(pool.v6, n), 2) : v6Text(pick(pool.v6, n), 0);
-  const packet: ReferencePacket = { kind: 'ip', family: p.family, protocol: p.protocol, source: address(p.source), destination: address(p.destination) };
+    p.family === 4
+      ? v4Dotted(pick(pool.v4, n))
+      : p.addressForm === 0
+        ? v6Text(pick(pool.v6, n), 2)
+        : v6Text(pick(pool.v6, n), 0);
+  const packet: ReferencePacket = {
+    kind: 'ip',
+    family: p.family,
+    protocol: p.protocol,
+    source: address(p.source),
+    destination: address(p.destination),
+  };
   if (p.protocol !== 'ICMP') {
     packet.sourcePort = pick(pool.ports, p.sourcePort);
     packet.destinationPort = pick(pool.ports, p.destinationPort);
@@ -311,7 +348,9 @@ function frameOf(packet: ReferencePacket, pool: ReturnType<typeof pools>, n: num
     protocol: packet.protocol,
     sourceAddress: packet.source,
     destinationAddress: packet.destination,
-    ...(packet.sourcePort === undefined ? {} : { sourcePort: packet.sourcePort, destinationPort: packet.destinationPort }),
+    ...(packet.sourcePort === undefined
+      ? {}
+      : { sourcePort: packet.sourcePort, destinationPort: packet.destinationPort }),
     payloadBytes: n % 5,
   });
 }
@@ -321,12 +360,32 @@ function frameOf(packet: ReferencePacket, pool: ReturnType<typeof pools>, n: num
 // Variants of earlier filters (one field changed or dropped, or local and remote swapped) make
 // sets the compiler can merge or prune, so those rewrites are checked too.
 const VARIANT_OPS = ['swap', 'protocol', 'local', 'remote', 'localPort', 'remotePort', 'drop'] as const;
-const variant = fc.record({ from: fc.nat(), op: fc.constantFrom(...VARIANT_OPS), donor: filterSpec, dropField: fc.constantFrom('local', 'remote', 'localPort', 'remotePort') as fc.Arbitrary<'local' | 'remote' | 'localPort' | 'remotePort'> });
+const variant = fc.record({
+  from: fc.nat(),
+  op: fc.constantFrom(...VARIANT_OPS),
+  donor: filterSpec,
+  dropField: fc.constantFrom('local', 'remote', 'localPort', 'remotePort') as fc.Arbitrary<
+    'local' | 'remote' | 'localPort' | 'remotePort'
+  >,
+});
 
-function applyVariant(base: FilterSpec, v: { op: (typeof VARIANT_OPS)[number]; donor: FilterSpec; dropField: 'local' | 'remote' | 'localPort' | 'remotePort' }): FilterSpec {
+function applyVariant(
+  base: FilterSpec,
+  v: {
+    op: (typeof VARIANT_OPS)[number];
+    donor: FilterSpec;
+    dropField: 'local' | 'remote' | 'localPort' | 'remotePort';
+  },
+): FilterSpec {
   switch (v.op) {
     case 'swap':
-      return { ...base, local: base.remote, remote: base.local, localPort: base.remotePort, remotePort: base.localPort };
+      return {
+        ...base,
+        local: base.remote,
+        remote: base.local,
+        localPort: base.remotePort,
+        remotePort: base.localPort,
+      };
     case 'drop':
       return { ...base, [v.dropField]: undefined };
     default:
@@ -336,7 +395,10 @@ function applyVariant(base: FilterSpec, v: { op: (typeof VARIANT_OPS)[number]; d
 
 const filterSet: fc.Arbitrary<FilterSpec[]> = fc
   .tuple(fc.array(filterSpec, { minLength: 1, maxLength: 3 }), fc.array(variant, { maxLength: 3 }))
-  .map(([base, variants]) => [...base, ...variants.map((v) => applyVariant(base[v.from % base.length] as FilterSpec, v))]);
+  .map(([base, variants]) => [
+    ...base,
+    ...variants.map((v) => applyVariant(base[v.from % base.length] as FilterSpec, v)),
+  ]);
 
 const caseArbitrary = fc.record({
   filters: fc.oneof({ weight: 1, arbitrary: fc.constant<FilterSpec[]>([]) }, { weight: 12, arbitrary: filterSet }),
@@ -381,14 +443,26 @@ describe('compiled filters against real libpcap', () => {
         const packets = c.packets.map((p) => packetOf(p, pool));
         const records = packets.map((packet, i) => {
           const data = frameOf(packet, pool, i);
-          return encodePcapRecord({ timestampSeconds: i + 1, timestampFraction: 0, capturedLength: data.length, originalLength: data.length, data });
+          return encodePcapRecord({
+            timestampSeconds: i + 1,
+            timestampFraction: 0,
+            capturedLength: data.length,
+            originalLength: data.length,
+            data,
+          });
         });
         await writeFile(inPath, Buffer.concat([encodePcapHeader({ snapLength: 65535, linkType: 1 }), ...records]));
-        await execFileAsync('tcpdump', [...TCPDUMP_FILTER_OPTIONS, '-r', inPath, '-w', outPath, ...(expression === '' ? [] : [expression])], { maxBuffer: 1 << 20 });
+        await execFileAsync(
+          'tcpdump',
+          [...TCPDUMP_FILTER_OPTIONS, '-r', inPath, '-w', outPath, ...(expression === '' ? [] : [expression])],
+          { maxBuffer: 1 << 20 },
+        );
         const kept = new Set((await readPcapFile(outPath)).records.map((r) => r.timestampSeconds - 1));
         const wrong = packets.flatMap((packet, i) => {
           const expected = verdict.keeps(packet);
-          return expected === kept.has(i) ? [] : [{ expected: expected ? 'kept' : 'dropped', libpcap: kept.has(i) ? 'kept' : 'dropped', packet }];
+          return expected === kept.has(i)
+            ? []
+            : [{ expected: expected ? 'kept' : 'dropped', libpcap: kept.has(i) ? 'kept' : 'dropped', packet }];
         });
         stats.packets += packets.length;
         stats.kept += kept.size;
@@ -414,36 +488,48 @@ describe('validation agrees with the reference matcher', () => {
     let refused = 0;
     let total = 0;
     fc.assert(
-      fc.property(fc.array(filterSpec, { minLength: 1, maxLength: 3 }), fc.nat(), fc.constantFrom(...TARGETS), fc.array(mutation, { minLength: 1, maxLength: 2 }), (specs, which, target, mutations) => {
-        const input = specs.map(filterInput);
-        const victim = input[which % input.length] as Record<string, unknown>;
-        const key = Object.keys(victim).find((k) => k.toLowerCase() === target.toLowerCase()) ?? target;
-        let text = typeof victim[key] === 'string' ? (victim[key] as string) : '';
-        for (const m of mutations) {
-          const at = text.length === 0 ? 0 : m.position % (text.length + 1);
-          text = text.slice(0, at) + m.text + text.slice(m.replace ? at + 1 : at);
-        }
-        victim[key] = text;
-        const verdict = referenceFilterSet(input);
-        total++;
-        try {
-          compileFilters(normalizeFilters(input));
-        } catch (error) {
-          if (!(error instanceof InvalidFilterError)) throw error;
-          refused++;
-          assert.equal(verdict.valid, false, `refused what the reference accepts: ${error.message} in ${JSON.stringify(input)}`);
-          if (!verdict.valid) {
-            assert.equal(error.filterIndex, verdict.filterIndex, error.message);
-            assert.ok(verdict.fields.includes(error.field), `${error.message}; reference blames ${verdict.fields.join(', ')}`);
+      fc.property(
+        fc.array(filterSpec, { minLength: 1, maxLength: 3 }),
+        fc.nat(),
+        fc.constantFrom(...TARGETS),
+        fc.array(mutation, { minLength: 1, maxLength: 2 }),
+        (specs, which, target, mutations) => {
+          const input = specs.map(filterInput);
+          const victim = input[which % input.length] as Record<string, unknown>;
+          const key = Object.keys(victim).find((k) => k.toLowerCase() === target.toLowerCase()) ?? target;
+          let text = typeof victim[key] === 'string' ? (victim[key] as string) : '';
+          for (const m of mutations) {
+            const at = text.length === 0 ? 0 : m.position % (text.length + 1);
+            text = text.slice(0, at) + m.text + text.slice(m.replace ? at + 1 : at);
           }
-          return;
-        }
-        assert.equal(verdict.valid, true, `accepted what the reference refuses: ${JSON.stringify(input)}`);
-      }),
+          victim[key] = text;
+          const verdict = referenceFilterSet(input);
+          total++;
+          try {
+            compileFilters(normalizeFilters(input));
+          } catch (error) {
+            if (!(error instanceof InvalidFilterError)) throw error;
+            refused++;
+            assert.equal(
+              verdict.valid,
+              false,
+              `refused what the reference accepts: ${error.message} in ${JSON.stringify(input)}`,
+            );
+            if (!verdict.valid) {
+              assert.equal(error.filterIndex, verdict.filterIndex, error.message);
+              assert.ok(
+                verdict.fields.includes(error.field),
+                `${error.message}; reference blames ${verdict.fields.join(', ')}`,
+              );
+            }
+            return;
+          }
+          assert.equal(verdict.valid, true, `accepted what the reference refuses: ${JSON.stringify(input)}`);
+        },
+      ),
       { numRuns: RUNS * 6, seed: SEED },
     );
     // Both outcomes must be common, or the property says little.
     assert.ok(refused > total / 5 && refused < total * 0.95, `refused ${refused} of ${total}`);
   });
 });
-

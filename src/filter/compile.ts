@@ -86,8 +86,7 @@ function orientationExpression(c: Clause): string | null {
   const forward = oneReading(c, 'src', 'dst');
   const reverse = oneReading(c, 'dst', 'src');
   // When local and remote are the same sets both readings are the same test.
-  const symmetric =
-    addressKey(c.local) === addressKey(c.remote) && portKey(c.localPorts) === portKey(c.remotePorts);
+  const symmetric = addressKey(c.local) === addressKey(c.remote) && portKey(c.localPorts) === portKey(c.remotePorts);
   return symmetric ? forward : `(${forward} or ${reverse})`;
 }
 
@@ -131,11 +130,19 @@ function portExpression(ports: readonly Interval[], protocols: ProtocolSet, dire
 // optimizer (see check-bpf.ts) it costs 39 instructions against 17 for `tcp port 80`. Under
 // 'tcp-udp', (tcp sport∈P or udp sport∈P) and (tcp dport∈Q or udp dport∈Q) is exact, because no
 // packet is both TCP and UDP.
-function portTerm(ports: readonly Interval[], protocols: ProtocolSet, direction: Direction): { text: string; tests: number } {
+function portTerm(
+  ports: readonly Interval[],
+  protocols: ProtocolSet,
+  direction: Direction,
+): { text: string; tests: number } {
   const qualifier = direction === 'either' ? '' : `${direction} `;
   const names = protocols === 'tcp' ? ['tcp'] : protocols === 'udp' ? ['udp'] : ['tcp', 'udp'];
   const terms = names.flatMap((name) =>
-    ports.map((iv) => (iv.first === iv.last ? `${name} ${qualifier}port ${iv.first}` : `${name} ${qualifier}portrange ${iv.first}-${iv.last}`)),
+    ports.map((iv) =>
+      iv.first === iv.last
+        ? `${name} ${qualifier}port ${iv.first}`
+        : `${name} ${qualifier}portrange ${iv.first}-${iv.last}`,
+    ),
   );
   return { text: terms.length === 1 ? (terms[0] as string) : `(${terms.join(' or ')})`, tests: terms.length };
 }

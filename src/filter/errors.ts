@@ -67,8 +67,12 @@ function target(filterIndex: number, field: string): string {
 const MAX_QUOTED_TEXT_LENGTH = 200;
 
 function describe(filterIndex: number, field: string, text: string, reason: string): string {
-  const where = filterIndex < 0 ? 'filters' : field === '' ? `filters[${filterIndex}]` : `filters[${filterIndex}].${field}`;
+  const where =
+    filterIndex < 0 ? 'filters' : field === '' ? `filters[${filterIndex}]` : `filters[${filterIndex}].${field}`;
   if (text === '') return `Invalid filter: ${where}: ${reason}`;
-  const quoted = text.length > MAX_QUOTED_TEXT_LENGTH ? `${JSON.stringify(text.slice(0, MAX_QUOTED_TEXT_LENGTH))}…` : JSON.stringify(text);
+  const quoted =
+    text.length > MAX_QUOTED_TEXT_LENGTH
+      ? `${JSON.stringify(text.slice(0, MAX_QUOTED_TEXT_LENGTH))}…`
+      : JSON.stringify(text);
   return `Invalid filter: ${where}: ${quoted}: ${reason}`;
 }

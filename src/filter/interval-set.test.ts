@@ -46,7 +46,11 @@ describe('cidrBlocks', () => {
 
 describe('interval sets', () => {
   test('normalize merges overlapping and adjacent intervals', () => {
-    assert.deepEqual(normalizeIntervals([iv(10, 20), iv(0, 4), iv(5, 5), iv(15, 30), iv(40, 41)]), [iv(0, 5), iv(10, 30), iv(40, 41)]);
+    assert.deepEqual(normalizeIntervals([iv(10, 20), iv(0, 4), iv(5, 5), iv(15, 30), iv(40, 41)]), [
+      iv(0, 5),
+      iv(10, 30),
+      iv(40, 41),
+    ]);
   });
   test('subset', () => {
     const outer = [iv(0, 10), iv(20, 30)];

@@ -54,7 +54,10 @@ export function isSubsetOfIntervals(inner: readonly Interval[], outer: readonly 
 
 /** Whether two canonical interval sets are equal. */
 export function intervalsEqual(a: readonly Interval[], b: readonly Interval[]): boolean {
-  return a.length === b.length && a.every((iv, i) => iv.first === (b[i] as Interval).first && iv.last === (b[i] as Interval).last);
+  return (
+    a.length === b.length &&
+    a.every((iv, i) => iv.first === (b[i] as Interval).first && iv.last === (b[i] as Interval).last)
+  );
 }
 
 /**

@@ -61,10 +61,16 @@ function stringField(value: unknown, index: number, field: string, isPort: boole
   if (typeof value === 'string') return value.trim();
   // Hand-written JSON often has "localPort": 80; a whole number is unambiguous, so take it.
   if (isPort && typeof value === 'number' && Number.isInteger(value)) {
-    if (value < 0 || value > 65535) throw new InvalidFilterError(index, field, String(value), `port ${value} is out of range (0-65535)`);
+    if (value < 0 || value > 65535)
+      throw new InvalidFilterError(index, field, String(value), `port ${value} is out of range (0-65535)`);
     return String(value);
   }
-  throw new InvalidFilterError(index, field, textOf(value), isPort ? 'must be a string (or a whole number)' : 'must be a string');
+  throw new InvalidFilterError(
+    index,
+    field,
+    textOf(value),
+    isPort ? 'must be a string (or a whole number)' : 'must be a string',
+  );
 }
 
 function textOf(value: unknown): string {

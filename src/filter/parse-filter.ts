@@ -46,7 +46,12 @@ export function parseProtocol(text: string): FilterProtocol | null {
 export function parseFilter(filter: PacketCaptureFilter, filterIndex: number): ParsedFilter {
   const protocol = parseProtocol(String(filter.protocol ?? ''));
   if (protocol === null) {
-    throw new InvalidFilterError(filterIndex, 'protocol', String(filter.protocol), 'unknown protocol; use TCP, UDP or Any');
+    throw new InvalidFilterError(
+      filterIndex,
+      'protocol',
+      String(filter.protocol),
+      'unknown protocol; use TCP, UDP or Any',
+    );
   }
   const localAddresses = parseAddresses(filter.localIPAddress, filterIndex, 'localIPAddress');
   const remoteAddresses = parseAddresses(filter.remoteIPAddress, filterIndex, 'remoteIPAddress');

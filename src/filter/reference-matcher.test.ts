@@ -5,9 +5,27 @@ import assert from 'node:assert/strict';
 import { referenceFilterSet } from './reference-matcher.js';
 import type { ReferencePacket } from './reference-matcher.js';
 
-const tcp = (source: string, sourcePort: number, destination: string, destinationPort: number, family: 4 | 6 = 4): ReferencePacket => ({ kind: 'ip', family, protocol: 'TCP', source, destination, sourcePort, destinationPort });
-const udp = (source: string, sourcePort: number, destination: string, destinationPort: number, family: 4 | 6 = 4): ReferencePacket => ({ kind: 'ip', family, protocol: 'UDP', source, destination, sourcePort, destinationPort });
-const icmp = (source: string, destination: string, family: 4 | 6 = 4): ReferencePacket => ({ kind: 'ip', family, protocol: 'ICMP', source, destination });
+const tcp = (
+  source: string,
+  sourcePort: number,
+  destination: string,
+  destinationPort: number,
+  family: 4 | 6 = 4,
+): ReferencePacket => ({ kind: 'ip', family, protocol: 'TCP', source, destination, sourcePort, destinationPort });
+const udp = (
+  source: string,
+  sourcePort: number,
+  destination: string,
+  destinationPort: number,
+  family: 4 | 6 = 4,
+): ReferencePacket => ({ kind: 'ip', family, protocol: 'UDP', source, destination, sourcePort, destinationPort });
+const icmp = (source: string, destination: string, family: 4 | 6 = 4): ReferencePacket => ({
+  kind: 'ip',
+  family,
+  protocol: 'ICMP',
+  source,
+  destination,
+});
 
 function keeps(input: unknown, packet: ReferencePacket): boolean {
   const verdict = referenceFilterSet(input);

@@ -83,14 +83,20 @@ function readRule(raw: unknown): Rule | { bad: string[] } {
     if (word === 'tcp' || word === 'udp' || word === 'any') rule.protocol = word;
     else if (word !== '') bad.push('protocol');
   }
-  for (const [field, side] of [['localIPAddress', 'local'], ['remoteIPAddress', 'remote']] as const) {
+  for (const [field, side] of [
+    ['localIPAddress', 'local'],
+    ['remoteIPAddress', 'remote'],
+  ] as const) {
     const text = values.get(field);
     if (text === undefined || text === null || (typeof text === 'string' && text.trim() === '')) continue;
     const parsed = typeof text === 'string' ? readAddressList(text.trim()) : null;
     if (parsed === null) bad.push(field);
     else rule[side] = parsed;
   }
-  for (const [field, side] of [['localPort', 'localPort'], ['remotePort', 'remotePort']] as const) {
+  for (const [field, side] of [
+    ['localPort', 'localPort'],
+    ['remotePort', 'remotePort'],
+  ] as const) {
     const value = values.get(field);
     if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) continue;
     const text = typeof value === 'number' && Number.isInteger(value) ? String(value) : value;
@@ -154,11 +160,18 @@ function readAddress(text: string): { family: 'ipv4' | 'ipv6'; text: string } | 
   const parts = text.split('.');
   if (parts.some((p) => p.length > 1 && p[0] === '0')) return null;
   const n = parts.map(Number);
-  const limits = [[2 ** 32 - 1], [255, 2 ** 24 - 1], [255, 255, 2 ** 16 - 1], [255, 255, 255, 255]][n.length - 1] as number[];
+  const limits = [[2 ** 32 - 1], [255, 2 ** 24 - 1], [255, 255, 2 ** 16 - 1], [255, 255, 255, 255]][
+    n.length - 1
+  ] as number[];
   if (n.some((v, i) => !(v <= (limits[i] as number)))) return null;
   let value = n[n.length - 1] as number;
   for (let i = 0; i < n.length - 1; i++) value += (n[i] as number) * 2 ** (8 * (3 - i));
-  const octets = [Math.floor(value / 2 ** 24), Math.floor(value / 2 ** 16) % 256, Math.floor(value / 256) % 256, value % 256];
+  const octets = [
+    Math.floor(value / 2 ** 24),
+    Math.floor(value / 2 ** 16) % 256,
+    Math.floor(value / 256) % 256,
+    value % 256,
+  ];
   return { family: 'ipv4', text: octets.join('.') };
 }
 

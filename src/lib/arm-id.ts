@@ -25,7 +25,12 @@ export function buildArmId(ref: ArmResourceRef): string {
 export function parseArmId(id: string): ArmResourceRef | null {
   const parts = id.replace(/^\/+|\/+$/g, '').split('/');
   if (parts.length < 6) return null;
-  if (parts[0]?.toLowerCase() !== 'subscriptions' || parts[2]?.toLowerCase() !== 'resourcegroups' || parts[4]?.toLowerCase() !== 'providers') return null;
+  if (
+    parts[0]?.toLowerCase() !== 'subscriptions' ||
+    parts[2]?.toLowerCase() !== 'resourcegroups' ||
+    parts[4]?.toLowerCase() !== 'providers'
+  )
+    return null;
   const rest = parts.slice(6);
   if (rest.length === 0 || rest.length % 2 !== 0 || rest.some((p) => p === '')) return null;
   const types: string[] = [];
@@ -53,15 +58,33 @@ export function armIdKey(id: string): string {
 
 /** Builds a VM id. */
 export function vmId(subscriptionId: string, resourceGroup: string, vmName: string): string {
-  return buildArmId({ subscriptionId, resourceGroup, provider: 'Microsoft.Compute', types: ['virtualMachines'], names: [vmName] });
+  return buildArmId({
+    subscriptionId,
+    resourceGroup,
+    provider: 'Microsoft.Compute',
+    types: ['virtualMachines'],
+    names: [vmName],
+  });
 }
 
 /** Builds a network watcher id. */
 export function watcherId(subscriptionId: string, resourceGroup: string, watcherName: string): string {
-  return buildArmId({ subscriptionId, resourceGroup, provider: 'Microsoft.Network', types: ['networkWatchers'], names: [watcherName] });
+  return buildArmId({
+    subscriptionId,
+    resourceGroup,
+    provider: 'Microsoft.Network',
+    types: ['networkWatchers'],
+    names: [watcherName],
+  });
 }
 
 /** Builds a storage account id. */
 export function storageAccountId(subscriptionId: string, resourceGroup: string, accountName: string): string {
-  return buildArmId({ subscriptionId, resourceGroup, provider: 'Microsoft.Storage', types: ['storageAccounts'], names: [accountName] });
+  return buildArmId({
+    subscriptionId,
+    resourceGroup,
+    provider: 'Microsoft.Storage',
+    types: ['storageAccounts'],
+    names: [accountName],
+  });
 }

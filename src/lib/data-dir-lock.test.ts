@@ -13,8 +13,13 @@ test('a held folder refuses a second lock, naming the holder; release frees it',
   try {
     const lock = lockDataDir(dir);
     lock.setUrl('http://127.0.0.1:8817');
-    assert.throws(() => lockDataDir(dir), (e: unknown) => e instanceof DataDirInUseError && e.holder.pid === process.pid
-      && e.message.includes(`already running on this data folder (pid ${process.pid}, URL http://127.0.0.1:8817)`));
+    assert.throws(
+      () => lockDataDir(dir),
+      (e: unknown) =>
+        e instanceof DataDirInUseError &&
+        e.holder.pid === process.pid &&
+        e.message.includes(`already running on this data folder (pid ${process.pid}, URL http://127.0.0.1:8817)`),
+    );
     assert.throws(() => assertDataDirFree(dir), DataDirInUseError);
     lock.release();
     assert.equal(existsSync(join(dir, DATA_DIR_LOCK_FILE)), false);
@@ -32,12 +37,34 @@ test('a live process of another PID holds it; once it is gone (or its PID names 
     await once(child, 'spawn');
     const identity = processIdentity(child.pid!)!;
     const path = join(dir, DATA_DIR_LOCK_FILE);
-    writeFileSync(path, JSON.stringify({ pid: identity.pid, startTicks: identity.startTicks, url: 'http://127.0.0.1:1', startedAt: new Date().toISOString() }));
-    assert.throws(() => lockDataDir(dir), (e: unknown) => e instanceof DataDirInUseError && e.holder.pid === child.pid);
+    writeFileSync(
+      path,
+      JSON.stringify({
+        pid: identity.pid,
+        startTicks: identity.startTicks,
+        url: 'http://127.0.0.1:1',
+        startedAt: new Date().toISOString(),
+      }),
+    );
+    assert.throws(
+      () => lockDataDir(dir),
+      (e: unknown) => e instanceof DataDirInUseError && e.holder.pid === child.pid,
+    );
     // Same PID, other start time: a reused PID, not the holder.
-    writeFileSync(path, JSON.stringify({ pid: identity.pid, startTicks: '1', url: null, startedAt: new Date().toISOString() }));
+    writeFileSync(
+      path,
+      JSON.stringify({ pid: identity.pid, startTicks: '1', url: null, startedAt: new Date().toISOString() }),
+    );
     lockDataDir(dir).release();
-    writeFileSync(path, JSON.stringify({ pid: identity.pid, startTicks: identity.startTicks, url: null, startedAt: new Date().toISOString() }));
+    writeFileSync(
+      path,
+      JSON.stringify({
+        pid: identity.pid,
+        startTicks: identity.startTicks,
+        url: null,
+        startedAt: new Date().toISOString(),
+      }),
+    );
     child.kill('SIGKILL');
     await once(child, 'exit');
     const lock = lockDataDir(dir);

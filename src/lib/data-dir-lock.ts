@@ -19,8 +19,13 @@ export type DataDirLockHolder = z.output<typeof holderSchema>;
 
 /** A second server on a data folder that a live process holds. */
 export class DataDirInUseError extends Error {
-  constructor(readonly dataDir: string, readonly holder: DataDirLockHolder) {
-    super(`netwatcher is already running on this data folder (pid ${holder.pid}, URL ${holder.url ?? 'not listening yet'}): ${dataDir}. Stop it first, or give another --data-dir.`);
+  constructor(
+    readonly dataDir: string,
+    readonly holder: DataDirLockHolder,
+  ) {
+    super(
+      `netwatcher is already running on this data folder (pid ${holder.pid}, URL ${holder.url ?? 'not listening yet'}): ${dataDir}. Stop it first, or give another --data-dir.`,
+    );
     this.name = 'DataDirInUseError';
   }
 }
@@ -73,8 +78,13 @@ export function assertDataDirFree(dataDir: string): void {
 export function lockDataDir(dataDir: string): DataDirLock {
   const path = join(dataDir, DATA_DIR_LOCK_FILE);
   const me = processIdentity(process.pid);
-  if (!me) throw new Error('cannot read this process\'s own /proc entry to lock the data folder');
-  let holder: DataDirLockHolder = { pid: me.pid, startTicks: me.startTicks, url: null, startedAt: new Date().toISOString() };
+  if (!me) throw new Error("cannot read this process's own /proc entry to lock the data folder");
+  let holder: DataDirLockHolder = {
+    pid: me.pid,
+    startTicks: me.startTicks,
+    url: null,
+    startedAt: new Date().toISOString(),
+  };
   const mine = (found: DataDirLockHolder | null) => found?.pid === me.pid && found.startTicks === me.startTicks;
   for (let attempt = 0; ; attempt++) {
     const temporary = writeTemporary(path, holder);
@@ -86,8 +96,15 @@ export function lockDataDir(dataDir: string): DataDirLock {
       const current = readHolder(path);
       if (current && isAlive(current)) throw new DataDirInUseError(dataDir, current);
       // Stale (or unreadable): remove it and try again; a few rounds, in case another starter races us.
-      if (attempt >= 3) throw new Error(`cannot take the lock ${path}: it keeps changing; is another netwatcher starting on this data folder?`);
-      try { unlinkSync(path); } catch { /* another starter removed it first */ }
+      if (attempt >= 3)
+        throw new Error(
+          `cannot take the lock ${path}: it keeps changing; is another netwatcher starting on this data folder?`,
+        );
+      try {
+        unlinkSync(path);
+      } catch {
+        /* another starter removed it first */
+      }
     } finally {
       unlinkSync(temporary);
     }

@@ -7,7 +7,7 @@
 export function longestZeroRun(words: readonly number[]): { start: number; length: number } {
   let start = -1;
   let length = 0;
-  for (let i = 0; i < words.length; ) {
+  for (let i = 0; i < words.length;) {
     if (words[i] !== 0) {
       i++;
       continue;

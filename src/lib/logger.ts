@@ -10,10 +10,14 @@ export type { Logger };
  */
 const REDACT_PATHS = [
   ...SECRET_FIELD_NAMES.flatMap((name) => [name, `*.${name}`]),
-  'headers.authorization', 'req.headers.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
 ];
 
 /** Creates the process logger (JSON lines on stderr). */
 export function createLogger(options: { level?: string; name: string }): Logger {
-  return pino({ name: options.name, level: options.level ?? 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, pino.destination(2));
+  return pino(
+    { name: options.name, level: options.level ?? 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
+    pino.destination(2),
+  );
 }

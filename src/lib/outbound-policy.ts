@@ -12,7 +12,12 @@ import type { Duplex } from 'node:stream';
  * 169.254.169.254, AWS also on fd00:ec2::254 over IPv6, Alibaba on 100.100.100.200;
  * metadata.google.internal resolves to 169.254.169.254).
  */
-export const DEFAULT_OUTBOUND_DENY: readonly string[] = ['169.254.0.0/16', 'fe80::/10', 'fd00:ec2::254/128', '100.100.100.200/32'];
+export const DEFAULT_OUTBOUND_DENY: readonly string[] = [
+  '169.254.0.0/16',
+  'fe80::/10',
+  'fd00:ec2::254/128',
+  '100.100.100.200/32',
+];
 
 /** A CIDR given to the policy is not one. */
 export class OutboundPolicyConfigError extends Error {
@@ -25,13 +30,22 @@ export class OutboundPolicyConfigError extends Error {
 /** A connection was refused by the outbound policy (the code lets callers tell it from network errors, for their logs only). */
 export class OutboundAddressRefusedError extends Error {
   readonly code = 'ENW_OUTBOUND_REFUSED';
-  constructor(readonly address: string, readonly rule: string) {
+  constructor(
+    readonly address: string,
+    readonly rule: string,
+  ) {
     super(`connecting to ${address} is refused by the outbound policy (${rule})`);
     this.name = 'OutboundAddressRefusedError';
   }
 }
 
-interface Rule { text: string; family: 4 | 6; base: bigint; prefix: number; action: 'allow' | 'deny' }
+interface Rule {
+  text: string;
+  family: 4 | 6;
+  base: bigint;
+  prefix: number;
+  action: 'allow' | 'deny';
+}
 
 /** The operator's settings (flags `--outbound-deny CIDR`, `--outbound-allow CIDR`). */
 export interface OutboundPolicySettings {
@@ -40,7 +54,11 @@ export interface OutboundPolicySettings {
 }
 
 /** What a name resolver is: node's dns.lookup shape (tests pass one that answers differently each time, as a rebinding DNS server would). */
-export type OutboundResolver = (hostname: string, options: LookupAllOptions, callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+export type OutboundResolver = (
+  hostname: string,
+  options: LookupAllOptions,
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
 
 const defaultResolver: OutboundResolver = (hostname, options, callback) => dnsLookup(hostname, options, callback);
 
@@ -75,9 +93,15 @@ function parseIpv6(text: string): bigint | null {
   if (halves.length === 1 && explicit !== 8) return null;
   if (explicit > 8) return null;
   const words: bigint[] = [];
-  for (const g of head) { if (!/^[0-9a-f]{1,4}$/i.test(g)) return null; words.push(BigInt(parseInt(g, 16))); }
+  for (const g of head) {
+    if (!/^[0-9a-f]{1,4}$/i.test(g)) return null;
+    words.push(BigInt(parseInt(g, 16)));
+  }
   for (let i = 0; i < 8 - explicit; i++) words.push(0n);
-  for (const g of rest) { if (!/^[0-9a-f]{1,4}$/i.test(g)) return null; words.push(BigInt(parseInt(g, 16))); }
+  for (const g of rest) {
+    if (!/^[0-9a-f]{1,4}$/i.test(g)) return null;
+    words.push(BigInt(parseInt(g, 16)));
+  }
   words.push(...tail);
   if (words.length !== 8) return null;
   return words.reduce((acc, w) => (acc << 16n) | w, 0n);
@@ -101,19 +125,24 @@ function parseAddress(address: string): { family: 4 | 6; value: bigint } | null 
 function parseRule(text: string, action: Rule['action']): Rule {
   const [addr = '', prefixText, extra] = text.trim().split('/');
   const parsed = parseAddress(addr);
-  if (!parsed || extra !== undefined) throw new OutboundPolicyConfigError(`'${text}' is not an IP address or CIDR (e.g. 10.0.0.0/8, fd00::/8)`);
+  if (!parsed || extra !== undefined)
+    throw new OutboundPolicyConfigError(`'${text}' is not an IP address or CIDR (e.g. 10.0.0.0/8, fd00::/8)`);
   const max = parsed.family === 4 ? 32 : 128;
   // A mapped IPv6 CIDR (::ffff:10.0.0.0/104) is the IPv4 one it maps.
   const mappedShift = parsed.family === 4 && isIP(addr) === 6 ? 96 : 0;
   const given = prefixText === undefined ? max + mappedShift : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
   const prefix = given - mappedShift;
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) throw new OutboundPolicyConfigError(`'${text}': the prefix length must be 0 to ${max + mappedShift}`);
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max)
+    throw new OutboundPolicyConfigError(`'${text}': the prefix length must be 0 to ${max + mappedShift}`);
   const bits = BigInt(max - prefix);
   return { text: text.trim(), family: parsed.family, base: (parsed.value >> bits) << bits, prefix, action };
 }
 
 /** Why an address may or may not be connected to. */
-export interface OutboundDecision { allowed: boolean; rule: string | null }
+export interface OutboundDecision {
+  allowed: boolean;
+  rule: string | null;
+}
 
 /**
  * The outbound policy: rules are CIDRs marked allow or deny; for an address the most specific
@@ -129,12 +158,18 @@ export interface OutboundDecision { allowed: boolean; rule: string | null }
 export class OutboundPolicy {
   private readonly rules: Rule[];
 
-  private constructor(rules: Rule[], private readonly resolver: OutboundResolver) {
+  private constructor(
+    rules: Rule[],
+    private readonly resolver: OutboundResolver,
+  ) {
     this.rules = rules;
   }
 
   /** The policy of the built-in denials plus the operator's rules; throws {@link OutboundPolicyConfigError} on a bad CIDR. */
-  static fromSettings(settings: OutboundPolicySettings = {}, options: { resolver?: OutboundResolver } = {}): OutboundPolicy {
+  static fromSettings(
+    settings: OutboundPolicySettings = {},
+    options: { resolver?: OutboundResolver } = {},
+  ): OutboundPolicy {
     const rules = [
       ...DEFAULT_OUTBOUND_DENY.map((t) => parseRule(t, 'deny')),
       ...(settings.deny ?? []).map((t) => parseRule(t, 'deny')),
@@ -160,16 +195,33 @@ export class OutboundPolicy {
   }
 
   /** A `lookup` for net/tls sockets: resolves, and fails the connection when any address of the answer is refused. */
-  readonly lookup: LookupFunction = (hostname: string, options: LookupOneOptions | LookupAllOptions, callback: (...args: never[]) => void) => {
-    const done = callback as unknown as (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+  readonly lookup: LookupFunction = (
+    hostname: string,
+    options: LookupOneOptions | LookupAllOptions,
+    callback: (...args: never[]) => void,
+  ) => {
+    const done = callback as unknown as (
+      error: NodeJS.ErrnoException | null,
+      address: string | LookupAddress[],
+      family?: number,
+    ) => void;
     this.resolver(hostname, { ...options, all: true }, (error, addresses) => {
-      if (error) { done(error, ''); return; }
+      if (error) {
+        done(error, '');
+        return;
+      }
       // Every address of the answer must pass: a client may try any of them (happy eyeballs).
       for (const a of addresses) {
         const decision = this.decide(a.address);
-        if (!decision.allowed) { done(new OutboundAddressRefusedError(a.address, decision.rule ?? ''), ''); return; }
+        if (!decision.allowed) {
+          done(new OutboundAddressRefusedError(a.address, decision.rule ?? ''), '');
+          return;
+        }
       }
-      if (addresses.length === 0) { done(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), ''); return; }
+      if (addresses.length === 0) {
+        done(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '');
+        return;
+      }
       if ((options as LookupAllOptions).all) done(null, addresses);
       else done(null, addresses[0]!.address, addresses[0]!.family);
     });
@@ -190,7 +242,10 @@ export class OutboundPolicy {
   httpAgent(options: HttpAgentOptions = {}): HttpAgent {
     const policy = this;
     return new (class extends HttpAgent {
-      override createConnection(opts: NetConnectOpts, callback?: (error: Error | null, socket: Duplex) => void): Duplex | null | undefined {
+      override createConnection(
+        opts: NetConnectOpts,
+        callback?: (error: Error | null, socket: Duplex) => void,
+      ): Duplex | null | undefined {
         return guarded(policy, opts, callback, (o, cb) => super.createConnection(o, cb));
       }
     })(options);
@@ -200,17 +255,28 @@ export class OutboundPolicy {
   httpsAgent(options: HttpsAgentOptions = {}): HttpsAgent {
     const policy = this;
     return new (class extends HttpsAgent {
-      override createConnection(opts: NetConnectOpts, callback?: (error: Error | null, socket: Duplex) => void): Duplex | null | undefined {
+      override createConnection(
+        opts: NetConnectOpts,
+        callback?: (error: Error | null, socket: Duplex) => void,
+      ): Duplex | null | undefined {
         return guarded(policy, opts, callback, (o, cb) => super.createConnection(o, cb));
       }
     })(options);
   }
 }
 
-type CreateConnection = (opts: NetConnectOpts, callback?: (error: Error | null, socket: Duplex) => void) => Duplex | null | undefined;
+type CreateConnection = (
+  opts: NetConnectOpts,
+  callback?: (error: Error | null, socket: Duplex) => void,
+) => Duplex | null | undefined;
 
 /** Runs an agent's createConnection with the policy's options, or fails the request when the address is an IP literal the policy refuses. */
-function guarded(policy: OutboundPolicy, opts: NetConnectOpts, callback: ((error: Error | null, socket: Duplex) => void) | undefined, create: CreateConnection): Duplex | null | undefined {
+function guarded(
+  policy: OutboundPolicy,
+  opts: NetConnectOpts,
+  callback: ((error: Error | null, socket: Duplex) => void) | undefined,
+  create: CreateConnection,
+): Duplex | null | undefined {
   let checked: NetConnectOpts;
   try {
     checked = policy.connectOptions(opts as { host?: string | null }) as NetConnectOpts;

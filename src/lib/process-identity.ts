@@ -5,7 +5,11 @@ import { readFileSync } from 'node:fs';
  * clock ticks since boot (field 22 of /proc/PID/stat), which a new process with the same PID
  * cannot share.
  */
-export interface ProcessIdentity { pid: number; startTicks: string; command: string }
+export interface ProcessIdentity {
+  pid: number;
+  startTicks: string;
+  command: string;
+}
 
 /** Reads a live process's identity; null when it does not exist. */
 export function processIdentity(pid: number): ProcessIdentity | null {

@@ -6,8 +6,22 @@
  * (src/cli/redact.ts). Add a secret field's name here, not in either of them.
  */
 export const SECRET_FIELD_NAMES = [
-  'token', 'authorization', 'credential', 'enrollmentToken', 'connectionString', 'secretAccessKey', 'accountKey', 'accessKey',
-  'secret', 'password', 'installCommand', 'protectedSettings', 'grant', 'sas', 'sasUrl', 'signedUrl',
+  'token',
+  'authorization',
+  'credential',
+  'enrollmentToken',
+  'connectionString',
+  'secretAccessKey',
+  'accountKey',
+  'accessKey',
+  'secret',
+  'password',
+  'installCommand',
+  'protectedSettings',
+  'grant',
+  'sas',
+  'sasUrl',
+  'signedUrl',
 ] as const;
 
 /** True for a field name that contains one of {@link SECRET_FIELD_NAMES}, in any casing (`access_token`, `AccountKey`, `clientSecret`). */

@@ -9,7 +9,9 @@ function wordsBySh(line: string): Promise<string[]> {
     // The line is a list of words after `printf '%s\0'`; the shell splits and unquotes them.
     const child = spawn('/bin/sh', ['-c', `printf '%s\\0' ${line}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString('utf8'); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString('utf8');
+    });
     child.on('error', reject);
     child.on('close', () => resolve(out.split('\0').slice(0, -1)));
   });
@@ -25,7 +27,18 @@ test('plain words stay bare; anything else is single-quoted', () => {
 
 test('hostile values reach the shell as one word each and run nothing', async () => {
   const hostile = [
-    'https://x.example/$(touch /tmp/nw-pwned)', 'a;b', '`id`', "it's", '"quoted"', 'new\nline', 'back\\slash', '$HOME', '*', 'a b\tc', '--flag=$(x)', '',
+    'https://x.example/$(touch /tmp/nw-pwned)',
+    'a;b',
+    '`id`',
+    "it's",
+    '"quoted"',
+    'new\nline',
+    'back\\slash',
+    '$HOME',
+    '*',
+    'a b\tc',
+    '--flag=$(x)',
+    '',
   ];
   assert.deepEqual(await wordsBySh(shellCommand(hostile)), hostile);
 });

@@ -7,8 +7,16 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  CaPinMismatchError, certificateSha256, createSelfSignedCertificate, ensurePinnedCaFile, ensureSelfSignedCertificate, fetchPinnedCertificate,
-  ipAddressBytes, normalizeSha256Fingerprint, selfSignedRootOf, trustCaInProcess,
+  CaPinMismatchError,
+  certificateSha256,
+  createSelfSignedCertificate,
+  ensurePinnedCaFile,
+  ensureSelfSignedCertificate,
+  fetchPinnedCertificate,
+  ipAddressBytes,
+  normalizeSha256Fingerprint,
+  selfSignedRootOf,
+  trustCaInProcess,
 } from './tls.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nw-tls-'));
@@ -26,7 +34,9 @@ function get(port: number, ca: string, servername?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: '/', ca, ...(servername ? { servername } : {}) }, (res) => {
       let text = '';
-      res.on('data', (d: Buffer) => { text += d.toString(); });
+      res.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
       res.on('end', () => resolve(text));
     });
     req.on('error', reject);
@@ -41,7 +51,10 @@ describe('self-signed certificates', () => {
   test('is a v3 CA certificate for every name, signed by itself', () => {
     assert.equal(cert.ca, true);
     assert.equal(cert.subject, 'CN=nwhost');
-    assert.equal(cert.subjectAltName, 'DNS:nwhost, DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, IP Address:10.0.0.1');
+    assert.equal(
+      cert.subjectAltName,
+      'DNS:nwhost, DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, IP Address:10.0.0.1',
+    );
     assert.ok(cert.checkIssued(cert));
     assert.ok(cert.verify(cert.publicKey));
     assert.equal(cert.checkIP('10.0.0.1'), '10.0.0.1');
@@ -58,7 +71,11 @@ describe('self-signed certificates', () => {
       assert.equal(await get(port, pair.certPem, 'localhost'), 'ok', 'by name');
       await assert.rejects(get(port, pair.certPem, 'other.example'), /altnames|Hostname/i);
       const other = createSelfSignedCertificate({ names: ['localhost'] });
-      await assert.rejects(get(port, other.certPem, 'localhost'), (e: NodeJS.ErrnoException) => e.code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || e.code === 'SELF_SIGNED_CERT_IN_CHAIN');
+      await assert.rejects(
+        get(port, other.certPem, 'localhost'),
+        (e: NodeJS.ErrnoException) =>
+          e.code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || e.code === 'SELF_SIGNED_CERT_IN_CHAIN',
+      );
     } finally {
       server.close();
     }
@@ -72,7 +89,7 @@ describe('self-signed certificates', () => {
     assert.throws(() => ipAddressBytes('nope'));
   });
 
-  test('fingerprints match openssl\'s and are normalized from pasted forms', () => {
+  test("fingerprints match openssl's and are normalized from pasted forms", () => {
     const fp = certificateSha256(pair.certPem);
     assert.equal(fp, cert.fingerprint256.replace(/:/g, '').toLowerCase());
     assert.equal(normalizeSha256Fingerprint(cert.fingerprint256), fp);
@@ -132,9 +149,18 @@ describe('process-wide trust', () => {
   test('node:https requests without their own CA trust an added one, and public roots stay', async () => {
     const pair = createSelfSignedCertificate({ names: ['127.0.0.1'] });
     const { server, port } = await serve(pair.certPem, pair.keyPem);
-    const plainGet = () => new Promise<string>((resolve, reject) => {
-      request({ host: '127.0.0.1', port, path: '/' }, (res) => { let t = ''; res.on('data', (d: Buffer) => { t += d.toString(); }); res.on('end', () => resolve(t)); }).on('error', reject).end();
-    });
+    const plainGet = () =>
+      new Promise<string>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path: '/' }, (res) => {
+          let t = '';
+          res.on('data', (d: Buffer) => {
+            t += d.toString();
+          });
+          res.on('end', () => resolve(t));
+        })
+          .on('error', reject)
+          .end();
+      });
     try {
       await assert.rejects(plainGet(), /self.signed/i);
       trustCaInProcess(pair.certPem);

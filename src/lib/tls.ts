@@ -21,7 +21,10 @@ import { hostname, networkInterfaces } from 'node:os';
 export const AGENT_CA_PATH = '/agent/v1/ca.pem';
 
 /** A certificate and its private key, both PEM. */
-export interface CertificatePair { certPem: string; keyPem: string }
+export interface CertificatePair {
+  certPem: string;
+  keyPem: string;
+}
 
 /** What a self-signed certificate is made for. */
 export interface SelfSignedOptions {
@@ -97,7 +100,7 @@ export function ipAddressBytes(address: string): Buffer {
     tail = v4[1]!.split('.').map(Number);
     text = text.slice(0, -v4[1]!.length) + '0:0';
   }
-  const [head, rest] = text.includes('::') ? text.split('::') as [string, string] : [text, undefined];
+  const [head, rest] = text.includes('::') ? (text.split('::') as [string, string]) : [text, undefined];
   const groups = (s: string) => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
   const left = groups(head);
   const right = rest === undefined ? [] : groups(rest);
@@ -140,7 +143,9 @@ export function createSelfSignedCertificate(options: SelfSignedOptions): Certifi
   const altNames = names.map((n) => (isIP(n) ? tlv(0x87, ipAddressBytes(n)) : tlv(0x82, Buffer.from(n, 'ascii'))));
   // The key identifier is the SHA-1 of the public key bits (RFC 5280 §4.2.1.2, method 1); the
   // last 65 bytes of a P-256 SPKI are the uncompressed point.
-  const keyId = createHash('sha1').update(spki.subarray(spki.length - 65)).digest();
+  const keyId = createHash('sha1')
+    .update(spki.subarray(spki.length - 65))
+    .digest();
   const extensions = seq(
     extension(OID.basicConstraints, true, seq(derTrue())),
     // digitalSignature (bit 0) for the TLS handshake, keyCertSign (bit 5) because it is its own CA.
@@ -185,7 +190,10 @@ export function certificateSha256(cert: X509Certificate | string): string {
 
 /** Normalizes a fingerprint as people paste it (`AB:CD:…`, spaces, upper case) to lower-case hex. */
 export function normalizeSha256Fingerprint(text: string): string {
-  const hex = text.replace(/^sha256[:/=]/i, '').replace(/[\s:]/g, '').toLowerCase();
+  const hex = text
+    .replace(/^sha256[:/=]/i, '')
+    .replace(/[\s:]/g, '')
+    .toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(hex)) throw new TypeError(`not a SHA-256 fingerprint (64 hex digits): '${text}'`);
   return hex;
 }
@@ -262,28 +270,54 @@ export function ensureSelfSignedCertificate(dir: string, names: string[], now = 
 export function fetchPinnedCertificate(url: string, sha256: string, timeoutInMs = 15_000): Promise<string> {
   const pin = normalizeSha256Fingerprint(sha256);
   const target = new URL(url);
-  if (target.protocol !== 'https:') return Promise.reject(new TypeError(`the CA certificate is fetched over https only, not ${target.protocol}`));
+  if (target.protocol !== 'https:')
+    return Promise.reject(new TypeError(`the CA certificate is fetched over https only, not ${target.protocol}`));
   return new Promise((resolve, reject) => {
     // rejectUnauthorized: false for this one request only; the pin below is the check.
-    const req = httpsRequest(target, { method: 'GET', rejectUnauthorized: false, timeout: timeoutInMs, headers: { Accept: 'application/x-pem-file' } }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > 64 * 1024) { req.destroy(new CaPinMismatchError(`${url} sent more than 64 KiB; not a CA certificate`)); return; }
-        chunks.push(c);
-      });
-      res.on('end', () => {
-        if (res.statusCode !== 200) { reject(new CaPinMismatchError(`${url} answered HTTP ${res.statusCode}; the server has no self-signed CA to hand out`)); return; }
-        const text = Buffer.concat(chunks).toString('utf8');
-        let certs: X509Certificate[];
-        try { certs = splitPemCertificates(text); } catch { certs = []; }
-        const match = certs.find((c) => certificateSha256(c) === pin);
-        if (!match) { reject(new CaPinMismatchError(`the CA certificate from ${url} does not have the expected SHA-256 ${pin}; refusing to trust it`)); return; }
-        resolve(match.toString());
-      });
-      res.on('error', reject);
-    });
+    const req = httpsRequest(
+      target,
+      { method: 'GET', rejectUnauthorized: false, timeout: timeoutInMs, headers: { Accept: 'application/x-pem-file' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > 64 * 1024) {
+            req.destroy(new CaPinMismatchError(`${url} sent more than 64 KiB; not a CA certificate`));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on('end', () => {
+          if (res.statusCode !== 200) {
+            reject(
+              new CaPinMismatchError(
+                `${url} answered HTTP ${res.statusCode}; the server has no self-signed CA to hand out`,
+              ),
+            );
+            return;
+          }
+          const text = Buffer.concat(chunks).toString('utf8');
+          let certs: X509Certificate[];
+          try {
+            certs = splitPemCertificates(text);
+          } catch {
+            certs = [];
+          }
+          const match = certs.find((c) => certificateSha256(c) === pin);
+          if (!match) {
+            reject(
+              new CaPinMismatchError(
+                `the CA certificate from ${url} does not have the expected SHA-256 ${pin}; refusing to trust it`,
+              ),
+            );
+            return;
+          }
+          resolve(match.toString());
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`timed out fetching ${url}`)));
     req.on('error', reject);
     req.end();
@@ -317,7 +351,10 @@ export async function ensurePinnedCaFile(caFile: string, url: string, sha256: st
  */
 export function trustCaInProcess(pem: string): void {
   const current = globalAgent.options.ca;
-  const extra = current === undefined ? [...rootCertificates] : (Array.isArray(current) ? current : [current]).map((c) => c.toString());
+  const extra =
+    current === undefined
+      ? [...rootCertificates]
+      : (Array.isArray(current) ? current : [current]).map((c) => c.toString());
   if (!extra.includes(pem)) globalAgent.options.ca = [...extra, pem];
 }
 
@@ -329,7 +366,8 @@ export function trustCaInProcess(pem: string): void {
 export function certificateNames(listenHost: string): string[] {
   const names = [hostname(), 'localhost', '127.0.0.1', '::1'];
   if (listenHost === '0.0.0.0' || listenHost === '::' || listenHost === '') {
-    for (const addresses of Object.values(networkInterfaces())) for (const a of addresses ?? []) if (!a.internal) names.push(a.address.split('%')[0]!);
+    for (const addresses of Object.values(networkInterfaces()))
+      for (const a of addresses ?? []) if (!a.internal) names.push(a.address.split('%')[0]!);
   } else {
     names.push(listenHost.replace(/^\[|\]$/g, ''));
   }

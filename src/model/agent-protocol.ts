@@ -35,7 +35,9 @@ export const AGENT_MAX_CAPTURES_PER_HELLO = 10_000;
  * A capture's unique id as both sides use it, also in the agent's file names: letters, digits and
  * dashes (the server makes UUIDs), so it can never climb out of a folder.
  */
-export const captureUidSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/, 'a capture uid is 1-64 letters, digits or dashes');
+export const captureUidSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/, 'a capture uid is 1-64 letters, digits or dashes');
 
 /** A request id the agent chooses to pair a request with its answer. */
 const requestIdSchema = z.string().regex(/^[A-Za-z0-9-]{1,64}$/);
@@ -45,7 +47,13 @@ const requestIdSchema = z.string().regex(/^[A-Za-z0-9-]{1,64}$/);
  * too, as real hosts have them), at most 253 characters; '' when the host's own name is not one.
  * It is shared state — alert-triggered capture finds hosts by it — so nothing else is stored.
  */
-export const agentHostnameSchema = z.string().max(253).regex(/^([A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*)?$/, 'a host name is letters, digits, dashes, underscores and dots (RFC 1123)');
+export const agentHostnameSchema = z
+  .string()
+  .max(253)
+  .regex(
+    /^([A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*)?$/,
+    'a host name is letters, digits, dashes, underscores and dots (RFC 1123)',
+  );
 
 /** The host name this machine reports: its own when the protocol allows it, else ''. */
 export function reportableHostname(name: string): string {
@@ -60,9 +68,21 @@ const isoTime = z.iso.datetime({ offset: true });
 /** Capture status values of queryStatus (packetCaptureStatus). */
 export const packetCaptureStatusSchema = z.enum(['NotStarted', 'Running', 'Stopped', 'Error', 'Unknown']);
 /** Azure's packetCaptureError values. */
-export const packetCaptureErrorCodeSchema = z.enum(['InternalError', 'AgentStopped', 'CaptureFailed', 'LocalFileFailed', 'StorageFailed']);
+export const packetCaptureErrorCodeSchema = z.enum([
+  'InternalError',
+  'AgentStopped',
+  'CaptureFailed',
+  'LocalFileFailed',
+  'StorageFailed',
+]);
 /** stopReason values netwatcher reports. */
-export const packetCaptureStopReasonSchema = z.enum(['TimeExceeded', 'Manual', 'SizeExceeded', 'Error', 'AgentStopped']);
+export const packetCaptureStopReasonSchema = z.enum([
+  'TimeExceeded',
+  'Manual',
+  'SizeExceeded',
+  'Error',
+  'AgentStopped',
+]);
 
 /** What the agent must run for one capture on its host. */
 export const agentCaptureOrderSchema = z.object({
@@ -88,11 +108,13 @@ export const agentCaptureOrderSchema = z.object({
    * named after localFilePath (ring.cap → ring-000001.cap …) and each is uploaded as it closes.
    * Absent for single-file captures (older servers never send it).
    */
-  ring: z.object({
-    fileCount: z.number().int().min(2).max(CAPTURE_SETTINGS_LIMITS.maxFileCount),
-    fileSizeInBytes: z.number().int().min(1).max(CAPTURE_SETTINGS_LIMITS.maxFileSizeInBytes),
-    sessionTimeLimitInSeconds: z.number().int().min(1).max(CAPTURE_SETTINGS_LIMITS.maxSessionTimeLimitInSeconds),
-  }).optional(),
+  ring: z
+    .object({
+      fileCount: z.number().int().min(2).max(CAPTURE_SETTINGS_LIMITS.maxFileCount),
+      fileSizeInBytes: z.number().int().min(1).max(CAPTURE_SETTINGS_LIMITS.maxFileSizeInBytes),
+      sessionTimeLimitInSeconds: z.number().int().min(1).max(CAPTURE_SETTINGS_LIMITS.maxSessionTimeLimitInSeconds),
+    })
+    .optional(),
 });
 /** What the agent must run for one capture on its host. */
 export type AgentCaptureOrder = z.infer<typeof agentCaptureOrderSchema>;
@@ -125,7 +147,11 @@ export type AgentCaptureLookback = z.infer<typeof agentCaptureLookbackSchema>;
 /** Settings of a host's look-back buffer (`nw vm lookback enable`); null in lookback.configure turns it off. */
 export const agentLookbackSettingsSchema = z.object({
   seconds: z.number().int().min(1).max(LOOKBACK_MAX_SECONDS),
-  maxSizeInBytes: z.number().int().min(4 * 1024 * 1024).max(64 * 1024 * 1024 * 1024),
+  maxSizeInBytes: z
+    .number()
+    .int()
+    .min(4 * 1024 * 1024)
+    .max(64 * 1024 * 1024 * 1024),
   /** Bytes kept per packet, 0 = whole packets. */
   snapLengthInBytes: z.number().int().min(0).max(262144),
 });
@@ -208,13 +234,37 @@ export type AgentCaptureState = z.infer<typeof agentCaptureStateSchema>;
 
 /** Agent → server, every message. */
 export const agentToServerSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('hello'), protocolVersion: z.number().int().min(0).max(1_000_000), agentVersion: text(64), hostname: agentHostnameSchema, captures: z.array(agentCaptureStateSchema).max(AGENT_MAX_CAPTURES_PER_HELLO) }),
+  z.object({
+    type: z.literal('hello'),
+    protocolVersion: z.number().int().min(0).max(1_000_000),
+    agentVersion: text(64),
+    hostname: agentHostnameSchema,
+    captures: z.array(agentCaptureStateSchema).max(AGENT_MAX_CAPTURES_PER_HELLO),
+  }),
   z.object({ type: z.literal('capture.state'), state: agentCaptureStateSchema }),
   z.object({ type: z.literal('lookback.state'), state: agentLookbackStateSchema }),
   /** `ringFileSequence`: which file of a continuous capture's ring (the server names its blob from it; absent = the capture's one file). */
-  z.object({ type: z.literal('upload.request'), requestId: requestIdSchema, captureUid: captureUidSchema, sizeInBytes: count, sha256: sha256Hex, ringFileSequence: ringFileSequenceSchema.optional() }),
-  z.object({ type: z.literal('upload.done'), requestId: requestIdSchema, captureUid: captureUidSchema, sizeInBytes: count, sha256: sha256Hex, ringFileSequence: ringFileSequenceSchema.optional() }),
-  z.object({ type: z.literal('metrics'), at: isoTime, values: z.record(text(128), z.number().finite()).refine((v) => Object.keys(v).length <= 256, 'at most 256 metrics') }),
+  z.object({
+    type: z.literal('upload.request'),
+    requestId: requestIdSchema,
+    captureUid: captureUidSchema,
+    sizeInBytes: count,
+    sha256: sha256Hex,
+    ringFileSequence: ringFileSequenceSchema.optional(),
+  }),
+  z.object({
+    type: z.literal('upload.done'),
+    requestId: requestIdSchema,
+    captureUid: captureUidSchema,
+    sizeInBytes: count,
+    sha256: sha256Hex,
+    ringFileSequence: ringFileSequenceSchema.optional(),
+  }),
+  z.object({
+    type: z.literal('metrics'),
+    at: isoTime,
+    values: z.record(text(128), z.number().finite()).refine((v) => Object.keys(v).length <= 256, 'at most 256 metrics'),
+  }),
 ]);
 /** Agent → server. */
 export type AgentToServer = z.infer<typeof agentToServerSchema>;
@@ -226,13 +276,36 @@ export const serverToAgentSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('capture.stop'), captureUid: captureUidSchema }),
   z.object({ type: z.literal('capture.forget'), captureUid: captureUidSchema, deleteFiles: z.boolean() }),
   z.object({ type: z.literal('capture.ack'), captureUid: captureUidSchema, sequence: count }),
-  z.object({ type: z.literal('upload.grant'), requestId: requestIdSchema, captureUid: captureUidSchema, grant: z.unknown() }),
+  z.object({
+    type: z.literal('upload.grant'),
+    requestId: requestIdSchema,
+    captureUid: captureUidSchema,
+    grant: z.unknown(),
+  }),
   /** `alreadyStored`: the server already holds and verified this file; the agent counts it as stored. */
-  z.object({ type: z.literal('upload.refused'), requestId: requestIdSchema, captureUid: captureUidSchema, reason: text(4096), retryable: z.boolean(), alreadyStored: z.literal(true).optional() }),
-  z.object({ type: z.literal('upload.verified'), requestId: requestIdSchema, captureUid: captureUidSchema, ok: z.boolean(), reason: text(4096).optional() }),
+  z.object({
+    type: z.literal('upload.refused'),
+    requestId: requestIdSchema,
+    captureUid: captureUidSchema,
+    reason: text(4096),
+    retryable: z.boolean(),
+    alreadyStored: z.literal(true).optional(),
+  }),
+  z.object({
+    type: z.literal('upload.verified'),
+    requestId: requestIdSchema,
+    captureUid: captureUidSchema,
+    ok: z.boolean(),
+    reason: text(4096).optional(),
+  }),
   /** Turns the host's look-back buffer on (or changes it) or, with null, off; sent on every change and after every hello. */
   z.object({ type: z.literal('lookback.configure'), settings: agentLookbackSettingsSchema.nullable() }),
-  z.object({ type: z.literal('file.fetch'), requestId: requestIdSchema, captureUid: captureUidSchema, ringFileSequence: ringFileSequenceSchema.optional() }),
+  z.object({
+    type: z.literal('file.fetch'),
+    requestId: requestIdSchema,
+    captureUid: captureUidSchema,
+    ringFileSequence: ringFileSequenceSchema.optional(),
+  }),
 ]);
 /** Server → agent. */
 export type ServerToAgent = z.infer<typeof serverToAgentSchema>;

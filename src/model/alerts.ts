@@ -12,10 +12,19 @@ import { PACKET_CAPTURE_LIMITS, storageLocationSchema } from './packet-capture.j
 /** ISO 8601 durations of days, hours, minutes and seconds (`P1D`, `PT1H30M`, `PT5S`). */
 export const ISO_DURATION_PATTERN = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i;
 
-const isoDuration = z.string().regex(ISO_DURATION_PATTERN, 'expected an ISO 8601 duration such as PT1M or PT5S').refine((v) => !/^PT?$/i.test(v), 'expected an ISO 8601 duration such as PT1M or PT5S');
+const isoDuration = z
+  .string()
+  .regex(ISO_DURATION_PATTERN, 'expected an ISO 8601 duration such as PT1M or PT5S')
+  .refine((v) => !/^PT?$/i.test(v), 'expected an ISO 8601 duration such as PT1M or PT5S');
 
 /** Comparison operators of a static metric criterion (Azure's). */
-export const METRIC_ALERT_OPERATORS = ['Equals', 'GreaterThan', 'GreaterThanOrEqual', 'LessThan', 'LessThanOrEqual'] as const;
+export const METRIC_ALERT_OPERATORS = [
+  'Equals',
+  'GreaterThan',
+  'GreaterThanOrEqual',
+  'LessThan',
+  'LessThanOrEqual',
+] as const;
 /** A static criterion's operator. */
 export type MetricAlertOperator = (typeof METRIC_ALERT_OPERATORS)[number];
 
@@ -55,7 +64,12 @@ export const metricAlertPutSchema = ciObject({
       allOf: z.array(metricCriterionSchema).min(1).max(5),
     }),
     autoMitigate: z.boolean().optional(),
-    actions: z.array(ciObject({ actionGroupId: z.string().min(1), webHookProperties: z.record(z.string(), z.string()).optional() })).max(5).optional(),
+    actions: z
+      .array(
+        ciObject({ actionGroupId: z.string().min(1), webHookProperties: z.record(z.string(), z.string()).optional() }),
+      )
+      .max(5)
+      .optional(),
   }),
 });
 
@@ -64,7 +78,10 @@ export type MetricAlertPut = z.output<typeof metricAlertPutSchema>;
 /** One validated criterion. */
 export type MetricCriterion = z.output<typeof metricCriterionSchema>;
 
-const httpUrl = z.string().url().refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL');
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), 'must be an http or https URL');
 
 /** A webhook receiver of an action group. */
 export const webhookReceiverSchema = ciObject({
@@ -76,8 +93,16 @@ export const webhookReceiverSchema = ciObject({
 
 /** Receiver lists of an action group that netwatcher cannot send to; a non-empty one is refused, never ignored. */
 export const UNSUPPORTED_RECEIVER_KINDS = [
-  'emailReceivers', 'smsReceivers', 'itsmReceivers', 'azureAppPushReceivers', 'automationRunbookReceivers', 'voiceReceivers',
-  'logicAppReceivers', 'azureFunctionReceivers', 'armRoleReceivers', 'eventHubReceivers',
+  'emailReceivers',
+  'smsReceivers',
+  'itsmReceivers',
+  'azureAppPushReceivers',
+  'automationRunbookReceivers',
+  'voiceReceivers',
+  'logicAppReceivers',
+  'azureFunctionReceivers',
+  'armRoleReceivers',
+  'eventHubReceivers',
 ] as const;
 
 /** PUT body of `Microsoft.Insights/actionGroups/{name}` (ActionGroupResource). */
@@ -88,7 +113,10 @@ export const actionGroupPutSchema = ciObject({
     groupShortName: z.string().min(1).max(12),
     enabled: z.boolean(),
     webhookReceivers: z.array(webhookReceiverSchema).max(10).optional(),
-    ...Object.fromEntries(UNSUPPORTED_RECEIVER_KINDS.map((k) => [k, z.array(z.unknown()).optional()])) as Record<(typeof UNSUPPORTED_RECEIVER_KINDS)[number], z.ZodOptional<z.ZodArray<z.ZodUnknown>>>,
+    ...(Object.fromEntries(UNSUPPORTED_RECEIVER_KINDS.map((k) => [k, z.array(z.unknown()).optional()])) as Record<
+      (typeof UNSUPPORTED_RECEIVER_KINDS)[number],
+      z.ZodOptional<z.ZodArray<z.ZodUnknown>>
+    >),
   }),
 });
 
@@ -114,7 +142,12 @@ export const alertCapturePutSchema = ciObject({
   tags: z.record(z.string(), z.string()).optional(),
   properties: ciObject({
     enabled: z.boolean().optional(),
-    captureName: z.string().min(1).max(80).regex(/^[A-Za-z0-9_.{}-]+$/, 'use letters, digits, _ . - and the {vm} placeholder').optional(),
+    captureName: z
+      .string()
+      .min(1)
+      .max(80)
+      .regex(/^[A-Za-z0-9_.{}-]+$/, 'use letters, digits, _ . - and the {vm} placeholder')
+      .optional(),
     timeLimitInSeconds: z.number().int().min(1).max(PACKET_CAPTURE_LIMITS.maxTimeLimitInSeconds).optional(),
     /** Each capture begins this many seconds before it was created, from the host's look-back buffer (docs/continuous.md). */
     lookbackInSeconds: z.number().int().min(1).max(3600).nullable().optional(),
@@ -123,10 +156,29 @@ export const alertCapturePutSchema = ciObject({
     sessionLimit: z.number().int().min(1).max(10000).optional(),
     storageLocation: storageLocationSchema.optional(),
     filters: z.array(z.unknown()).optional(),
-    notificationWebhooks: z.array(ciObject({ serviceUri: httpUrl })).max(10).optional(),
-    hostLabel: z.string().min(1).max(100).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a Prometheus label name').optional(),
+    notificationWebhooks: z
+      .array(ciObject({ serviceUri: httpUrl }))
+      .max(10)
+      .optional(),
+    hostLabel: z
+      .string()
+      .min(1)
+      .max(100)
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a Prometheus label name')
+      .optional(),
     // ARM's resource-group names: 1-90 letters, digits, _ - . ( ), not ending in a period.
-    resourceGroups: z.array(z.string().regex(/^[-\w.()]{0,89}[-\w()]$/, 'must be a resource group name (1-90 letters, digits, _ - . ( ), not ending in .)')).min(1).max(100).optional(),
+    resourceGroups: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^[-\w.()]{0,89}[-\w()]$/,
+            'must be a resource group name (1-90 letters, digits, _ - . ( ), not ending in .)',
+          ),
+      )
+      .min(1)
+      .max(100)
+      .optional(),
   }),
 });
 

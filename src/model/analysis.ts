@@ -33,7 +33,16 @@ const seconds = z.number().min(0);
 const isoTime = z.string().describe('ISO 8601 UTC with microseconds');
 
 /** Analysis sections a client may ask for. */
-export const ANALYSIS_SECTIONS = ['summary', 'protocols', 'conversations', 'endpoints', 'tcp', 'dns', 'tls', 'io'] as const;
+export const ANALYSIS_SECTIONS = [
+  'summary',
+  'protocols',
+  'conversations',
+  'endpoints',
+  'tcp',
+  'dns',
+  'tls',
+  'io',
+] as const;
 /** One analysis section. */
 export type AnalysisSection = (typeof ANALYSIS_SECTIONS)[number];
 
@@ -58,7 +67,11 @@ export type AnalysisQuery = z.output<typeof analysisQuerySchema>;
 export const packetListQuerySchema = z.object({
   offset: z.coerce.number().int().min(0).default(0).describe('matching packets to skip'),
   limit: z.coerce.number().int().min(1).max(PACKET_LIST_MAX_LIMIT).default(100),
-  filter: z.string().max(4096).optional().describe('display filter (docs/analysis.md), e.g. ip.addr==10.0.0.1 && tcp.port==80'),
+  filter: z
+    .string()
+    .max(4096)
+    .optional()
+    .describe('display filter (docs/analysis.md), e.g. ip.addr==10.0.0.1 && tcp.port==80'),
   instance: z.string().min(1).optional(),
 });
 /** A validated packet-list query. */
@@ -75,8 +88,13 @@ export const analysisSourceSchema = z.object({
 
 /** One capture interface (pcapng IDB; a classic pcap has one). */
 export const captureInterfaceSchema = z.object({
-  id: count, linkType: count, linkTypeName: z.string(), snapLengthInBytes: count,
-  name: z.string().nullable(), timestampResolution: z.enum(['us', 'ns', 'other']), packets: count,
+  id: count,
+  linkType: count,
+  linkTypeName: z.string(),
+  snapLengthInBytes: count,
+  name: z.string().nullable(),
+  timestampResolution: z.enum(['us', 'ns', 'other']),
+  packets: count,
 });
 
 /** Summary (capinfos' figures). */
@@ -94,17 +112,26 @@ export const analysisSummarySchema = z.object({
   linkTypes: z.array(z.string()).describe('LINKTYPE names, e.g. ETHERNET, LINUX_SLL, LINUX_SLL2'),
   snapLengthInBytes: count.describe('the largest interface snap length (0 = unlimited)'),
   interfaces: z.array(captureInterfaceSchema),
-  kernelPacketsDropped: count.nullable().describe('drops the capture reported (agent status, or pcapng ISB ifdrop); null when unknown'),
+  kernelPacketsDropped: count
+    .nullable()
+    .describe('drops the capture reported (agent status, or pcapng ISB ifdrop); null when unknown'),
   kernelPacketsReceived: count.nullable(),
   trailingBytesIgnored: count.describe('bytes of a partial last record (a writer cut off), ignored'),
 });
 
 /** A protocol hierarchy node (tshark -z io,phs): packets and bytes of frames that contain this protocol under its parents. */
-export const protocolNodeSchema = z.object({
-  protocol: z.string().describe('tshark names: eth, sll, ip, ipv6, arp, tcp, udp, icmp, icmpv6, dns, tls, http, data'),
-  packets: count, bytes: count,
-  get children(): z.ZodArray<typeof protocolNodeSchema> { return z.array(protocolNodeSchema); },
-}).meta({ id: 'ProtocolNode' });
+export const protocolNodeSchema = z
+  .object({
+    protocol: z
+      .string()
+      .describe('tshark names: eth, sll, ip, ipv6, arp, tcp, udp, icmp, icmpv6, dns, tls, http, data'),
+    packets: count,
+    bytes: count,
+    get children(): z.ZodArray<typeof protocolNodeSchema> {
+      return z.array(protocolNodeSchema);
+    },
+  })
+  .meta({ id: 'ProtocolNode' });
 /** A protocol hierarchy node. */
 export type ProtocolNode = z.output<typeof protocolNodeSchema>;
 
@@ -113,19 +140,34 @@ export const protocolHierarchySchema = z.object({ packets: count, bytes: count, 
 
 /** One conversation (tshark -z conv,…): A is the source of its first packet. */
 export const conversationSchema = z.object({
-  addressA: z.string(), portA: count.nullable(), addressB: z.string(), portB: count.nullable(),
-  packetsAToB: count, bytesAToB: count, packetsBToA: count, bytesBToA: count, packets: count, bytes: count,
-  relativeStartInSeconds: seconds, durationInSeconds: seconds,
+  addressA: z.string(),
+  portA: count.nullable(),
+  addressB: z.string(),
+  portB: count.nullable(),
+  packetsAToB: count,
+  bytesAToB: count,
+  packetsBToA: count,
+  bytesBToA: count,
+  packets: count,
+  bytes: count,
+  relativeStartInSeconds: seconds,
+  durationInSeconds: seconds,
 });
 /** One conversation row. */
 export type Conversation = z.output<typeof conversationSchema>;
 
 /** A table truncated to its top rows, with exact totals over every row. */
-const tableOf = <T extends z.ZodType>(row: T) => z.object({
-  rows: z.array(row), totalRows: count, truncated: z.boolean(),
-  totalRowsIsExact: z.boolean().describe('false when more distinct keys were seen than the analyser tracks; packets/bytes totals stay exact'),
-  otherPackets: count.describe('packets of rows left out'), otherBytes: count,
-});
+const tableOf = <T extends z.ZodType>(row: T) =>
+  z.object({
+    rows: z.array(row),
+    totalRows: count,
+    truncated: z.boolean(),
+    totalRowsIsExact: z
+      .boolean()
+      .describe('false when more distinct keys were seen than the analyser tracks; packets/bytes totals stay exact'),
+    otherPackets: count.describe('packets of rows left out'),
+    otherBytes: count,
+  });
 
 /** Summary section. */
 export type AnalysisSummary = z.output<typeof analysisSummarySchema>;
@@ -134,19 +176,32 @@ export type ProtocolHierarchy = z.output<typeof protocolHierarchySchema>;
 
 /** Conversation tables per layer. */
 export const conversationsSchema = z.object({
-  ipv4: tableOf(conversationSchema), ipv6: tableOf(conversationSchema), tcp: tableOf(conversationSchema), udp: tableOf(conversationSchema),
+  ipv4: tableOf(conversationSchema),
+  ipv6: tableOf(conversationSchema),
+  tcp: tableOf(conversationSchema),
+  udp: tableOf(conversationSchema),
 });
 
 /** One endpoint (tshark -z endpoints,…): Tx = as source, Rx = as destination. */
 export const endpointSchema = z.object({
-  address: z.string(), port: count.nullable(), packets: count, bytes: count, txPackets: count, txBytes: count, rxPackets: count, rxBytes: count,
+  address: z.string(),
+  port: count.nullable(),
+  packets: count,
+  bytes: count,
+  txPackets: count,
+  txBytes: count,
+  rxPackets: count,
+  rxBytes: count,
 });
 /** One endpoint row. */
 export type Endpoint = z.output<typeof endpointSchema>;
 
 /** Endpoint tables per layer. */
 export const endpointsSchema = z.object({
-  ipv4: tableOf(endpointSchema), ipv6: tableOf(endpointSchema), tcp: tableOf(endpointSchema), udp: tableOf(endpointSchema),
+  ipv4: tableOf(endpointSchema),
+  ipv6: tableOf(endpointSchema),
+  tcp: tableOf(endpointSchema),
+  udp: tableOf(endpointSchema),
 });
 /** Conversations section. */
 export type Conversations = z.output<typeof conversationsSchema>;
@@ -155,33 +210,61 @@ export type Endpoints = z.output<typeof endpointsSchema>;
 
 /** TCP health of one connection (A = the side that sent the first packet, the SYN when seen). */
 export const tcpConnectionHealthSchema = z.object({
-  addressA: z.string(), portA: count, addressB: z.string(), portB: count, packets: count, bytes: count,
-  relativeStartInSeconds: seconds, durationInSeconds: seconds,
-  handshakeRttInMs: z.number().min(0).nullable().describe('SYN → the ACK completing the handshake (tshark tcp.analysis.initial_rtt); null without a full handshake'),
-  retransmissions: count, duplicateAcks: count, zeroWindows: count, resets: count, outOfOrder: count,
-  state: z.enum(['handshake', 'established', 'closed', 'reset', 'unknown']).describe('what the capture shows: SYN only, data, FIN both ways, RST, or started before the capture'),
+  addressA: z.string(),
+  portA: count,
+  addressB: z.string(),
+  portB: count,
+  packets: count,
+  bytes: count,
+  relativeStartInSeconds: seconds,
+  durationInSeconds: seconds,
+  handshakeRttInMs: z
+    .number()
+    .min(0)
+    .nullable()
+    .describe(
+      'SYN → the ACK completing the handshake (tshark tcp.analysis.initial_rtt); null without a full handshake',
+    ),
+  retransmissions: count,
+  duplicateAcks: count,
+  zeroWindows: count,
+  resets: count,
+  outOfOrder: count,
+  state: z
+    .enum(['handshake', 'established', 'closed', 'reset', 'unknown'])
+    .describe('what the capture shows: SYN only, data, FIN both ways, RST, or started before the capture'),
 });
 /** TCP health of one connection. */
 export type TcpConnectionHealth = z.output<typeof tcpConnectionHealthSchema>;
 
 /** TCP health section: totals over every connection, and the connections with the most anomalies first. */
 export const tcpHealthSchema = z.object({
-  connections: count, handshakes: count,
-  retransmissions: count, duplicateAcks: count, zeroWindows: count, resets: count, outOfOrder: count,
+  connections: count,
+  handshakes: count,
+  retransmissions: count,
+  duplicateAcks: count,
+  zeroWindows: count,
+  resets: count,
+  outOfOrder: count,
   handshakeRttInMs: z.object({ min: z.number(), avg: z.number(), max: z.number() }).nullable(),
   table: tableOf(tcpConnectionHealthSchema),
 });
 
 /** DNS names asked for, with their outcomes. */
 export const dnsNameSchema = z.object({
-  name: z.string(), queryType: z.string().describe('A, AAAA, PTR … or TYPEnnn'), queries: count, responses: count,
+  name: z.string(),
+  queryType: z.string().describe('A, AAAA, PTR … or TYPEnnn'),
+  queries: count,
+  responses: count,
   responseCodes: z.record(z.string(), count).describe('response code name (NOERROR, NXDOMAIN, SERVFAIL …) → responses'),
   avgResponseTimeInMs: z.number().min(0).nullable(),
 });
 
 /** DNS section. */
 export const dnsSchema = z.object({
-  queries: count, responses: count, unansweredQueries: count,
+  queries: count,
+  responses: count,
+  unansweredQueries: count,
   responseCodes: z.record(z.string(), count),
   responseTimeInMs: z.object({ min: z.number(), avg: z.number(), max: z.number(), matched: count }).nullable(),
   names: tableOf(dnsNameSchema),
@@ -193,10 +276,18 @@ export type TcpHealth = z.output<typeof tcpHealthSchema>;
 export type DnsAnalysis = z.output<typeof dnsSchema>;
 
 /** TLS server names (SNI) from ClientHello. */
-export const tlsServerNameSchema = z.object({ serverName: z.string(), clientHellos: count, serverAddresses: z.array(z.string()).describe('up to 10') });
+export const tlsServerNameSchema = z.object({
+  serverName: z.string(),
+  clientHellos: count,
+  serverAddresses: z.array(z.string()).describe('up to 10'),
+});
 
 /** TLS section. */
-export const tlsSchema = z.object({ clientHellos: count, clientHellosWithoutServerName: count, serverNames: tableOf(tlsServerNameSchema) });
+export const tlsSchema = z.object({
+  clientHellos: count,
+  clientHellosWithoutServerName: count,
+  serverNames: tableOf(tlsServerNameSchema),
+});
 
 /** TLS section. */
 export type TlsAnalysis = z.output<typeof tlsSchema>;
@@ -205,8 +296,15 @@ export type TlsAnalysis = z.output<typeof tlsSchema>;
 export const ioSchema = z.object({
   intervalInSeconds: z.number().positive(),
   startTime: isoTime.nullable(),
-  packets: z.array(count), bytes: z.array(count),
-  series: z.array(z.object({ protocol: z.string().describe('tcp, udp, icmp, icmpv6, arp, other'), packets: z.array(count), bytes: z.array(count) })),
+  packets: z.array(count),
+  bytes: z.array(count),
+  series: z.array(
+    z.object({
+      protocol: z.string().describe('tcp, udp, icmp, icmpv6, arp, other'),
+      packets: z.array(count),
+      bytes: z.array(count),
+    }),
+  ),
 });
 
 /** I/O section. */
@@ -247,9 +345,11 @@ export const packetRowSchema = z.object({
   time: isoTime,
   relativeTimeInSeconds: z.number(),
   interfaceId: count,
-  capturedLength: count, originalLength: count,
+  capturedLength: count,
+  originalLength: count,
   protocol: z.string().describe('the highest decoded protocol'),
-  source: z.string().nullable(), destination: z.string().nullable(),
+  source: z.string().nullable(),
+  destination: z.string().nullable(),
   info: z.string(),
   layers: z.array(packetLayerSchema),
 });
@@ -260,7 +360,8 @@ export type PacketRow = z.output<typeof packetRowSchema>;
 export const packetListPageSchema = z.object({
   source: analysisSourceSchema,
   filter: z.string().nullable(),
-  offset: count, limit: count,
+  offset: count,
+  limit: count,
   totalPackets: count.describe('packets in the file'),
   matchingPackets: count.describe('packets the filter matches (all of them without a filter)'),
   packets: z.array(packetRowSchema),

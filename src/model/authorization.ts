@@ -24,5 +24,10 @@ export const roleAssignmentPutSchema = ciObject({
 
 /** Body of a new service principal (`nw ad sp create-for-rbac --name`): its display name. */
 export const servicePrincipalCreateSchema = ciObject({
-  displayName: z.string().trim().min(1).max(120).refine((v) => forbiddenCharacter(v) === null, 'no control characters'),
+  displayName: z
+    .string()
+    .trim()
+    .min(1)
+    .max(120)
+    .refine((v) => forbiddenCharacter(v) === null, 'no control characters'),
 });

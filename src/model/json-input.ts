@@ -11,11 +11,13 @@ function jsonDepthExceeds(text: string, limit: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) { if (++depth > limit) return true; }
-    else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
   }
   return false;
 }
@@ -65,6 +67,11 @@ export function parseJsonBody(text: string): unknown {
     throw new ApiError('InvalidRequestContent', `The request content is not valid JSON: ${(error as Error).message}`);
   }
   const bad = findForbiddenString(value);
-  if (bad) throw new ApiError('InvalidRequestContent', `The request content is invalid: ${bad.path ? `property '${bad.path}'` : 'the body'} contains ${bad.why.replace(/^its name contains /, '')}${bad.why.startsWith('its name') ? ' in its name' : ''}.`, { target: bad.path || undefined });
+  if (bad)
+    throw new ApiError(
+      'InvalidRequestContent',
+      `The request content is invalid: ${bad.path ? `property '${bad.path}'` : 'the body'} contains ${bad.why.replace(/^its name contains /, '')}${bad.why.startsWith('its name') ? ' in its name' : ''}.`,
+      { target: bad.path || undefined },
+    );
   return value;
 }

@@ -3,21 +3,36 @@ import assert from 'node:assert/strict';
 import { ApiError } from '../lib/index.js';
 import { assertResourceName } from './names.js';
 
-const refused = (collection: string, name: string, target: string) => assert.throws(
-  () => assertResourceName(collection, name, true),
-  (e: unknown) => e instanceof ApiError && e.code === 'InvalidResourceName' && e.statusCode === 400 && e.target === target,
-  `${collection} ${JSON.stringify(name)}`,
-);
+const refused = (collection: string, name: string, target: string) =>
+  assert.throws(
+    () => assertResourceName(collection, name, true),
+    (e: unknown) =>
+      e instanceof ApiError && e.code === 'InvalidResourceName' && e.statusCode === 400 && e.target === target,
+    `${collection} ${JSON.stringify(name)}`,
+  );
 
 test("the seeds' names and the server's own stay valid", () => {
   const ok: Array<[string, string]> = [
-    ['packetCaptures', 'packetCaptureName'], ['packetCaptures', 'PSAzureFunction'], ['packetCaptures', 'pc-1.a_b'],
-    ['metricAlerts', 'TCP_Segments_Sent_Exceeded'], ['metricAlerts', 'TCP segments sent > 100'.replace('>', 'gt')],
-    ['resourceGroups', 'myRG'], ['resourceGroups', 'NetworkWatcherRG'], ['resourceGroups', 'netwatcher-local'], ['resourceGroups', 'rg(1)_ü'],
-    ['networkWatchers', 'NetworkWatcher_japaneast'], ['networkWatchers', 'NetworkWatcher_westcentralus'],
-    ['virtualMachines', 'myVM'], ['virtualMachines', 'host_1.lab-'], ['extensions', 'NetworkWatcherAgentLinux'], ['extensions', 'AzureNetworkWatcherExtension'],
-    ['storageAccounts', 'nwlocal'], ['storageAccounts', 'abc'], ['storageAccounts', 'a'.repeat(24)],
-    ['actionGroups', 'PacketCaptureGroup'], ['alertCaptures', 'PSAzureFunction'],
+    ['packetCaptures', 'packetCaptureName'],
+    ['packetCaptures', 'PSAzureFunction'],
+    ['packetCaptures', 'pc-1.a_b'],
+    ['metricAlerts', 'TCP_Segments_Sent_Exceeded'],
+    ['metricAlerts', 'TCP segments sent > 100'.replace('>', 'gt')],
+    ['resourceGroups', 'myRG'],
+    ['resourceGroups', 'NetworkWatcherRG'],
+    ['resourceGroups', 'netwatcher-local'],
+    ['resourceGroups', 'rg(1)_ü'],
+    ['networkWatchers', 'NetworkWatcher_japaneast'],
+    ['networkWatchers', 'NetworkWatcher_westcentralus'],
+    ['virtualMachines', 'myVM'],
+    ['virtualMachines', 'host_1.lab-'],
+    ['extensions', 'NetworkWatcherAgentLinux'],
+    ['extensions', 'AzureNetworkWatcherExtension'],
+    ['storageAccounts', 'nwlocal'],
+    ['storageAccounts', 'abc'],
+    ['storageAccounts', 'a'.repeat(24)],
+    ['actionGroups', 'PacketCaptureGroup'],
+    ['alertCaptures', 'PSAzureFunction'],
   ];
   for (const [c, n] of ok) assert.doesNotThrow(() => assertResourceName(c, n, true), `${c} ${n}`);
 });
@@ -48,7 +63,11 @@ test('no name of any type, strict or not, holds / NUL, control characters or lon
   for (const strict of [true, false]) {
     for (const name of ['nw1/packetCaptures/pc1', 'a\u0000b', 'a\nb', 'a\u007fb', 'a\u0085b', '\ud800', 'x\udc00y']) {
       for (const c of ['networkWatchers', 'metricAlerts', 'subscriptions', 'locations']) {
-        assert.throws(() => assertResourceName(c, name, strict), (e: unknown) => e instanceof ApiError && e.code === 'InvalidResourceName', `${c} ${JSON.stringify(name)} ${strict}`);
+        assert.throws(
+          () => assertResourceName(c, name, strict),
+          (e: unknown) => e instanceof ApiError && e.code === 'InvalidResourceName',
+          `${c} ${JSON.stringify(name)} ${strict}`,
+        );
       }
     }
   }

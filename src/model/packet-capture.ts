@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { ciEnum, ciObject } from './case-insensitive.js';
-import type { packetCaptureErrorCodeSchema, packetCaptureStatusSchema, packetCaptureStopReasonSchema } from './agent-protocol.js';
+import type {
+  packetCaptureErrorCodeSchema,
+  packetCaptureStatusSchema,
+  packetCaptureStopReasonSchema,
+} from './agent-protocol.js';
 
 /** Azure's limits (reference/azure-packet-capture-api.md §2.2). */
 export const PACKET_CAPTURE_LIMITS = {
@@ -31,19 +35,42 @@ export const CAPTURE_SETTINGS_LIMITS = {
  * see docs/continuous.md).
  */
 export const captureSettingsSchema = ciObject({
-  fileCount: z.number().int().min(0).max(CAPTURE_SETTINGS_LIMITS.maxFileCount).optional()
-    .meta({ description: `Files in the ring (default ${CAPTURE_SETTINGS_LIMITS.defaultFileCount}); when a new file starts the oldest is deleted, on the host and in storage`, default: CAPTURE_SETTINGS_LIMITS.defaultFileCount }),
-  fileSizeInBytes: uint32(CAPTURE_SETTINGS_LIMITS.maxFileSizeInBytes).optional()
-    .meta({ description: 'Largest size of one file (default 100 MB); at least the 24-byte pcap header plus one whole record (16 + snap length): 262,184 bytes with whole packets', default: CAPTURE_SETTINGS_LIMITS.defaultFileSizeInBytes }),
-  sessionTimeLimitInSeconds: z.number().int().min(0).max(CAPTURE_SETTINGS_LIMITS.maxSessionTimeLimitInSeconds).optional()
-    .meta({ description: 'Length of the continuous session (default 1 day, at most 7 days); it then stops with TimeExceeded', default: CAPTURE_SETTINGS_LIMITS.defaultSessionTimeLimitInSeconds }),
+  fileCount: z
+    .number()
+    .int()
+    .min(0)
+    .max(CAPTURE_SETTINGS_LIMITS.maxFileCount)
+    .optional()
+    .meta({
+      description: `Files in the ring (default ${CAPTURE_SETTINGS_LIMITS.defaultFileCount}); when a new file starts the oldest is deleted, on the host and in storage`,
+      default: CAPTURE_SETTINGS_LIMITS.defaultFileCount,
+    }),
+  fileSizeInBytes: uint32(CAPTURE_SETTINGS_LIMITS.maxFileSizeInBytes).optional().meta({
+    description:
+      'Largest size of one file (default 100 MB); at least the 24-byte pcap header plus one whole record (16 + snap length): 262,184 bytes with whole packets',
+    default: CAPTURE_SETTINGS_LIMITS.defaultFileSizeInBytes,
+  }),
+  sessionTimeLimitInSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(CAPTURE_SETTINGS_LIMITS.maxSessionTimeLimitInSeconds)
+    .optional()
+    .meta({
+      description: 'Length of the continuous session (default 1 day, at most 7 days); it then stops with TimeExceeded',
+      default: CAPTURE_SETTINGS_LIMITS.defaultSessionTimeLimitInSeconds,
+    }),
 }).meta({ title: 'PacketCaptureSettings' });
 
 /** Validated captureSettings. */
 export type CaptureSettings = z.output<typeof captureSettingsSchema>;
 
 /** The ring a continuous capture runs: captureSettings with Azure's defaults filled in (0 or absent = the default). */
-export interface EffectiveCaptureSettings { fileCount: number; fileSizeInBytes: number; sessionTimeLimitInSeconds: number }
+export interface EffectiveCaptureSettings {
+  fileCount: number;
+  fileSizeInBytes: number;
+  sessionTimeLimitInSeconds: number;
+}
 
 /**
  * Fills Azure's defaults into captureSettings.
@@ -81,11 +108,20 @@ export const FILTER_PROTOCOLS = ['TCP', 'UDP', 'Any'] as const;
  */
 export const packetCaptureFilterResultSchema = z.object({
   protocol: z.enum(FILTER_PROTOCOLS),
-  localIPAddress: z.string(), remoteIPAddress: z.string(), localPort: z.string(), remotePort: z.string(),
+  localIPAddress: z.string(),
+  remoteIPAddress: z.string(),
+  localPort: z.string(),
+  remotePort: z.string(),
 });
 
-const addressText = { type: 'string', description: "A value, a range 'a-b', or a ';'-separated list of values and ranges; IPv4 (inet_aton forms) or IPv6" } as const;
-const portText = { type: ['string', 'integer'], description: "A port, a range 'a-b', or a ';'-separated list of ports and ranges" } as const;
+const addressText = {
+  type: 'string',
+  description: "A value, a range 'a-b', or a ';'-separated list of values and ranges; IPv4 (inet_aton forms) or IPv6",
+} as const;
+const portText = {
+  type: ['string', 'integer'],
+  description: "A port, a range 'a-b', or a ';'-separated list of ports and ranges",
+} as const;
 
 /**
  * One filter of a capture. src/filter validates and compiles filters (so its errors name the
@@ -93,11 +129,15 @@ const portText = { type: ['string', 'integer'], description: "A port, a range 'a
  */
 const packetCaptureFilterDocumented = z.unknown().meta({
   title: 'PacketCaptureFilter',
-  description: 'A packet is kept if it matches any filter; within a filter every field given must match, the host being local (docs/filters.md).',
+  description:
+    'A packet is kept if it matches any filter; within a filter every field given must match, the host being local (docs/filters.md).',
   type: 'object',
   properties: {
     protocol: { type: 'string', enum: [...FILTER_PROTOCOLS], default: 'Any' },
-    localIPAddress: addressText, remoteIPAddress: addressText, localPort: portText, remotePort: portText,
+    localIPAddress: addressText,
+    remoteIPAddress: addressText,
+    localPort: portText,
+    remotePort: portText,
   },
 });
 
@@ -108,7 +148,12 @@ export const packetCaptureCreateSchema = ciObject({
     // netwatcher's addition (issue 14): with a selector, target is a scope (a resource group or subscription id).
     targetSelector: ciObject({
       tags: z.record(z.string().min(1).max(512), z.string().max(256)).optional(),
-    }).optional().meta({ description: "netwatcher: capture on every VM in the scope that properties.target names (a resource group id, or the subscription id) with all these tags (none: every VM), in the watcher's location; resolved when the capture is created, so hosts added later are not included" }),
+    })
+      .optional()
+      .meta({
+        description:
+          "netwatcher: capture on every VM in the scope that properties.target names (a resource group id, or the subscription id) with all these tags (none: every VM), in the watcher's location; resolved when the capture is created, so hosts added later are not included",
+      }),
     targetType: ciEnum(CAPTURE_TARGET_TYPES).optional(),
     scope: ciObject({ include: z.array(z.string()).optional(), exclude: z.array(z.string()).optional() }).optional(),
     bytesToCapturePerPacket: uint32(PACKET_CAPTURE_LIMITS.maxBytesToCapturePerPacket).optional(),

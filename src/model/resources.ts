@@ -37,7 +37,11 @@ export const vmLookbackPutSchema = ciObject({
     /** No packet older than this many seconds is kept. */
     seconds: z.number().int().min(1).max(LOOKBACK_MAX_SECONDS),
     /** The buffer never holds more than this many bytes on the host (at least 4 MiB). */
-    maxSizeInBytes: z.number().int().min(4 * 1024 * 1024).max(64 * 1024 * 1024 * 1024),
+    maxSizeInBytes: z
+      .number()
+      .int()
+      .min(4 * 1024 * 1024)
+      .max(64 * 1024 * 1024 * 1024),
     /** Bytes kept per packet; 0 (the default) keeps whole packets. */
     snapLengthInBytes: z.number().int().min(0).max(262144).optional(),
   }),
@@ -48,7 +52,9 @@ export type VmLookbackPut = z.output<typeof vmLookbackPutSchema>;
 
 /** PATCH body of a virtual machine (VirtualMachines_Update): only its tags can change (`nw vm update --set tags.K=V`). */
 export const vmUpdatePatchSchema = ciObject({
-  tags: z.record(z.string().min(1).max(512), z.string().max(256)).refine((t) => Object.keys(t).length <= 50, 'at most 50 tags (Azure\'s limit)'),
+  tags: z
+    .record(z.string().min(1).max(512), z.string().max(256))
+    .refine((t) => Object.keys(t).length <= 50, "at most 50 tags (Azure's limit)"),
 });
 
 /** PUT body of a storage account; `properties.backend` is checked by src/storage's schema. */

@@ -90,8 +90,16 @@ export const vmssBodySchema = z.object({
   type: z.string(),
   location: z.string(),
   tags: tags.optional(),
-  sku: z.object({ name: z.string(), tier: z.string(), capacity: z.number().int().describe('how many instances it has') }),
-  properties: z.object({ provisioningState: provisioningStateSchema, uniqueId: z.string(), netwatcher: z.object({ nextInstanceId: z.number().int().describe('the id the next host to join gets') }) }),
+  sku: z.object({
+    name: z.string(),
+    tier: z.string(),
+    capacity: z.number().int().describe('how many instances it has'),
+  }),
+  properties: z.object({
+    provisioningState: provisioningStateSchema,
+    uniqueId: z.string(),
+    netwatcher: z.object({ nextInstanceId: z.number().int().describe('the id the next host to join gets') }),
+  }),
 });
 /** Stored body of a scale set. */
 export type VmssBody = z.output<typeof vmssBodySchema>;
@@ -124,9 +132,14 @@ const verifiedBlob = z.object({ sizeInBytes: z.number().int().min(0), sha256: z.
  * blob in the capture's storage account (`blobPath`, verified on its own).
  */
 export const captureTargetSchema = z.object({
-  vmKey: z.string(), vmId: z.string(), vmName: z.string(), resourceGroup: z.string(),
-  instanceId: z.string().optional(), computerName: z.string().optional(),
-  blobPath: z.string().optional(), verified: verifiedBlob.optional(),
+  vmKey: z.string(),
+  vmId: z.string(),
+  vmName: z.string(),
+  resourceGroup: z.string(),
+  instanceId: z.string().optional(),
+  computerName: z.string().optional(),
+  blobPath: z.string().optional(),
+  verified: verifiedBlob.optional(),
 });
 /** One host a capture runs on. */
 export type CaptureTarget = z.output<typeof captureTargetSchema>;
@@ -156,7 +169,13 @@ export const captureInternalSchema = z.object({
   /** True while the capture holds a session (counts against the per-location limit). */
   active: z.boolean(),
   /** Continuous capture only: the ring the hosts run (captureSettings with defaults filled in). */
-  ring: z.object({ fileCount: z.number().int(), fileSizeInBytes: z.number().int(), sessionTimeLimitInSeconds: z.number().int() }).optional(),
+  ring: z
+    .object({
+      fileCount: z.number().int(),
+      fileSizeInBytes: z.number().int(),
+      sessionTimeLimitInSeconds: z.number().int(),
+    })
+    .optional(),
 });
 /** Server-only state of a capture. */
 export type CaptureInternal = z.output<typeof captureInternalSchema>;
@@ -164,7 +183,10 @@ export type CaptureInternal = z.output<typeof captureInternalSchema>;
 /** Stored body of a packet capture: the properties as answered (the request's with defaults filled in), and `_internal`. */
 export const captureBodySchema = z.object({
   type: z.string(),
-  properties: z.looseObject({ provisioningState: provisioningStateSchema, storageLocation: z.record(z.string(), z.unknown()) }),
+  properties: z.looseObject({
+    provisioningState: provisioningStateSchema,
+    storageLocation: z.record(z.string(), z.unknown()),
+  }),
   _internal: captureInternalSchema,
 });
 /** Stored body of a packet capture. */
@@ -186,7 +208,11 @@ export const alertCaptureBodySchema = z.object({
     bytesToCapturePerPacket: z.number().int(),
     totalBytesPerSession: z.number().int().nullable(),
     sessionLimit: z.number().int(),
-    storageLocation: z.object({ storageId: z.string(), storagePath: z.string().optional(), filePath: z.string().optional() }),
+    storageLocation: z.object({
+      storageId: z.string(),
+      storagePath: z.string().optional(),
+      filePath: z.string().optional(),
+    }),
     filters: z.array(packetCaptureFilterResultSchema),
     notificationWebhooks: z.array(z.object({ serviceUri: z.string() })),
     hostLabel: z.string().nullable(),

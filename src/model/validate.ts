@@ -9,10 +9,15 @@ export function parseRequest<S extends z.ZodType>(schema: S, body: unknown, what
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+  const path = issue.path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))
+    .join('.')
+    .replace(/\.\[/g, '[');
   const isMissing = issue.code === 'invalid_type' && /received undefined/.test(issue.message);
   const message = isMissing
     ? `${what}: required property '${path}' is missing.`
     : `${what}: property '${path || '(body)'}' is invalid: ${issue.message}.`;
-  throw new ApiError(isMissing ? 'MissingRequiredProperty' : 'InvalidRequestContent', message, { target: path || undefined });
+  throw new ApiError(isMissing ? 'MissingRequiredProperty' : 'InvalidRequestContent', message, {
+    target: path || undefined,
+  });
 }

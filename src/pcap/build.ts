@@ -58,16 +58,28 @@ export function buildFrame(p: FrameSpec): Buffer {
   }
 
   const protocolNumber =
-    p.protocol === 'TCP' ? IP_PROTOCOL.TCP : p.protocol === 'UDP' ? IP_PROTOCOL.UDP : p.family === 4 ? IP_PROTOCOL.ICMP : IP_PROTOCOL.ICMPV6;
+    p.protocol === 'TCP'
+      ? IP_PROTOCOL.TCP
+      : p.protocol === 'UDP'
+        ? IP_PROTOCOL.UDP
+        : p.family === 4
+          ? IP_PROTOCOL.ICMP
+          : IP_PROTOCOL.ICMPV6;
   const transport = transportSegment(p, payload);
   // TCP, UDP and ICMPv6 checksums cover a pseudo-header of the IP addresses; ICMPv4's does not.
-  const pseudoHeader = protocolNumber === IP_PROTOCOL.ICMP ? Buffer.alloc(0) : makePseudoHeader(source, destination, protocolNumber, transport.length);
+  const pseudoHeader =
+    protocolNumber === IP_PROTOCOL.ICMP
+      ? Buffer.alloc(0)
+      : makePseudoHeader(source, destination, protocolNumber, transport.length);
   let checksum = internetChecksum(Buffer.concat([pseudoHeader, transport]));
   // In UDP a zero checksum means "none" (and is illegal over IPv6), so a computed zero is sent as 0xffff.
   if (protocolNumber === IP_PROTOCOL.UDP && checksum === 0) checksum = 0xffff;
   transport.writeUInt16BE(checksum, checksumOffset(p.protocol));
 
-  const ip = p.family === 4 ? ipv4Header(source, destination, protocolNumber, transport.length) : ipv6Header(source, destination, protocolNumber, transport.length);
+  const ip =
+    p.family === 4
+      ? ipv4Header(source, destination, protocolNumber, transport.length)
+      : ipv6Header(source, destination, protocolNumber, transport.length);
   const ethernet = Buffer.alloc(14);
   DESTINATION_MAC.copy(ethernet, 0);
   SOURCE_MAC.copy(ethernet, 6);
@@ -111,7 +123,8 @@ function checksumOffset(protocol: FrameSpec['protocol']): number {
 
 function port(value: number | undefined, name: string, protocol: string): number {
   if (value === undefined) throw new RangeError(`${name} is required for ${protocol}`);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new RangeError(`${name} must be 0-65535, got ${value}`);
+  if (!Number.isInteger(value) || value < 0 || value > 65535)
+    throw new RangeError(`${name} must be 0-65535, got ${value}`);
   return value;
 }
 
@@ -158,11 +171,21 @@ function makePseudoHeader(source: Buffer, destination: Buffer, protocolNumber: n
  * 4 (sent by us).
  * @example withLinuxCookedHeader(buildFrame(spec), 2, 4)
  */
-export function withLinuxCookedHeader(ethernetFrame: Buffer, version: 1 | 2, packetType = 0, interfaceIndex = 1): Buffer {
+export function withLinuxCookedHeader(
+  ethernetFrame: Buffer,
+  version: 1 | 2,
+  packetType = 0,
+  interfaceIndex = 1,
+): Buffer {
   const etherType = ethernetFrame.readUInt16BE(12);
   const sourceMac = ethernetFrame.subarray(6, 12);
   // The IP length says where the packet ends; Ethernet's minimum-size padding is not carried over.
-  const ipLength = etherType === ETHERTYPE_IPV4 ? ethernetFrame.readUInt16BE(16) : etherType === ETHERTYPE_IPV6 ? 40 + ethernetFrame.readUInt16BE(18) : ethernetFrame.length - 14;
+  const ipLength =
+    etherType === ETHERTYPE_IPV4
+      ? ethernetFrame.readUInt16BE(16)
+      : etherType === ETHERTYPE_IPV6
+        ? 40 + ethernetFrame.readUInt16BE(18)
+        : ethernetFrame.length - 14;
   const body = ethernetFrame.subarray(14, 14 + ipLength);
   const header = Buffer.alloc(version === 1 ? 16 : 20);
   if (version === 1) {
@@ -199,7 +222,8 @@ function addressBytes(text: string, family: 4 | 6, name: string): Buffer {
     if (!isIPv4(text)) throw new RangeError(`${name} ${JSON.stringify(text)} is not a dotted-quad IPv4 address`);
     return Buffer.from(text.split('.').map(Number));
   }
-  if (!isIPv6(text) || text.includes('%')) throw new RangeError(`${name} ${JSON.stringify(text)} is not an IPv6 address`);
+  if (!isIPv6(text) || text.includes('%'))
+    throw new RangeError(`${name} ${JSON.stringify(text)} is not an IPv6 address`);
   return ipv6Bytes(text);
 }
 

@@ -79,16 +79,30 @@ export class CaptureStreamParser {
       onHeader: (header) => {
         linkType = header.linkType;
         nanosecond = header.magic === 'nsec';
-        this.handlers.onInterface?.({ id: 0, linkType, snapLength: header.snapLength, name: null, unitsPerSecond: nanosecond ? 1e9 : 1e6, timestampOffsetSeconds: 0 });
+        this.handlers.onInterface?.({
+          id: 0,
+          linkType,
+          snapLength: header.snapLength,
+          name: null,
+          unitsPerSecond: nanosecond ? 1e9 : 1e6,
+          timestampOffsetSeconds: 0,
+        });
       },
       onRecord: (record, raw) => {
         const fraction = record.timestampFraction;
-        this.handlers.onPacket({
-          interfaceId: 0, linkType, timestampSeconds: record.timestampSeconds,
-          // A fraction ≥ 1 s is malformed; it is carried as-is rather than thrown on (tcpdump does the same).
-          timestampNanoseconds: nanosecond ? fraction : fraction * 1000,
-          capturedLength: record.capturedLength, originalLength: record.originalLength, data: record.data,
-        }, raw);
+        this.handlers.onPacket(
+          {
+            interfaceId: 0,
+            linkType,
+            timestampSeconds: record.timestampSeconds,
+            // A fraction ≥ 1 s is malformed; it is carried as-is rather than thrown on (tcpdump does the same).
+            timestampNanoseconds: nanosecond ? fraction : fraction * 1000,
+            capturedLength: record.capturedLength,
+            originalLength: record.originalLength,
+            data: record.data,
+          },
+          raw,
+        );
       },
     });
   }
@@ -107,7 +121,10 @@ export interface CaptureReadResult {
  * Streams a capture (a file path or any byte stream) through a CaptureStreamParser, in bounded memory.
  * @example await readCaptureStream(createReadStream('x.pcapng'), { onPacket: (p) => n++ });
  */
-export async function readCaptureStream(source: AsyncIterable<Buffer | string> | string, handlers: CaptureHandlers): Promise<CaptureReadResult> {
+export async function readCaptureStream(
+  source: AsyncIterable<Buffer | string> | string,
+  handlers: CaptureHandlers,
+): Promise<CaptureReadResult> {
   const parser = new CaptureStreamParser(handlers);
   const stream = typeof source === 'string' ? createReadStream(source, { highWaterMark: 1024 * 1024 }) : source;
   let sizeInBytes = 0;

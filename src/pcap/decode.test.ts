@@ -8,15 +8,29 @@ const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 // IPv4 UDP 10.0.0.1:4660 → 10.0.0.2:80, no options.
 const ipv4Udp = hex('4500 001c 0000 4000 4011 0000 0a000001 0a000002' + '1234 0050 0008 0000');
 // IPv4 TCP with 4 bytes of options (IHL 6) 192.168.1.10:443 → 192.168.1.20:51000.
-const ipv4TcpWithOptions = hex('4600 002c 0000 4000 4006 0000 c0a8010a c0a80114 01010101' + '01bb c738 00000000 00000000 5000 0000 0000 0000');
+const ipv4TcpWithOptions = hex(
+  '4600 002c 0000 4000 4006 0000 c0a8010a c0a80114 01010101' + '01bb c738 00000000 00000000 5000 0000 0000 0000',
+);
 // IPv6 UDP ::1:53 → ::1:5353.
-const ipv6Udp = hex('6000 0000 0008 1140' + '0000000000000000 0000000000000001' + '0000000000000000 0000000000000001' + '0035 14e9 0008 0000');
+const ipv6Udp = hex(
+  '6000 0000 0008 1140' +
+    '0000000000000000 0000000000000001' +
+    '0000000000000000 0000000000000001' +
+    '0035 14e9 0008 0000',
+);
 
-const ethernet = (ethertype: string, payload: Buffer): Buffer => Buffer.concat([hex('ffffffffffff 020000000001' + ethertype), payload]);
+const ethernet = (ethertype: string, payload: Buffer): Buffer =>
+  Buffer.concat([hex('ffffffffffff 020000000001' + ethertype), payload]);
 
 test('Ethernet + IPv4 + UDP', () => {
   assert.deepEqual(decodePacket(LinkType.ETHERNET, ethernet('0800', ipv4Udp)), {
-    family: 4, protocol: 'UDP', sourceAddress: '10.0.0.1', destinationAddress: '10.0.0.2', sourcePort: 0x1234, destinationPort: 80, direction: 'unknown',
+    family: 4,
+    protocol: 'UDP',
+    sourceAddress: '10.0.0.1',
+    destinationAddress: '10.0.0.2',
+    sourcePort: 0x1234,
+    destinationPort: 80,
+    direction: 'unknown',
   });
 });
 
@@ -36,7 +50,10 @@ test('IPv4 header options are skipped using IHL', () => {
 test('IPv4 non-first fragments have no ports, first fragments do', () => {
   const later = Buffer.from(ipv4Udp);
   later.writeUInt16BE(0x2000 | 185, 6); // MF + offset 185*8
-  assert.deepEqual([decodePacket(LinkType.RAW, later).sourcePort, decodePacket(LinkType.RAW, later).protocol], [null, 'UDP']);
+  assert.deepEqual(
+    [decodePacket(LinkType.RAW, later).sourcePort, decodePacket(LinkType.RAW, later).protocol],
+    [null, 'UDP'],
+  );
   const first = Buffer.from(ipv4Udp);
   first.writeUInt16BE(0x2000, 6); // MF, offset 0
   assert.equal(decodePacket(LinkType.RAW, first).sourcePort, 0x1234);
@@ -46,7 +63,13 @@ test('ICMP and unknown IP protocols', () => {
   const icmp = Buffer.from(ipv4Udp);
   icmp[9] = 1;
   assert.deepEqual(decodePacket(LinkType.RAW, icmp), {
-    family: 4, protocol: 'ICMP', sourceAddress: '10.0.0.1', destinationAddress: '10.0.0.2', sourcePort: null, destinationPort: null, direction: 'unknown',
+    family: 4,
+    protocol: 'ICMP',
+    sourceAddress: '10.0.0.1',
+    destinationAddress: '10.0.0.2',
+    sourcePort: null,
+    destinationPort: null,
+    direction: 'unknown',
   });
   const gre = Buffer.from(ipv4Udp);
   gre[9] = 47;
@@ -55,7 +78,13 @@ test('ICMP and unknown IP protocols', () => {
 
 test('RAW IPv6 + UDP with compressed addresses', () => {
   assert.deepEqual(decodePacket(LinkType.RAW, ipv6Udp), {
-    family: 6, protocol: 'UDP', sourceAddress: '::1', destinationAddress: '::1', sourcePort: 53, destinationPort: 5353, direction: 'unknown',
+    family: 6,
+    protocol: 'UDP',
+    sourceAddress: '::1',
+    destinationAddress: '::1',
+    sourcePort: 53,
+    destinationPort: 5353,
+    direction: 'unknown',
   });
   assert.equal(decodePacket(LinkType.IPV6, ipv6Udp).destinationPort, 5353);
 });
@@ -70,7 +99,13 @@ test('IPv6 extension headers are walked: hop-by-hop, routing, destination option
   const tcp = hex('0016 d431 00000000 00000000 5000 0000 0000 0000');
   const packet = Buffer.concat([fixed, hopByHop, routing, dstOpts, fragment, tcp]);
   assert.deepEqual(decodePacket(LinkType.RAW, packet), {
-    family: 6, protocol: 'TCP', sourceAddress: '2001:db8::1', destinationAddress: 'fe80::2', sourcePort: 22, destinationPort: 54321, direction: 'unknown',
+    family: 6,
+    protocol: 'TCP',
+    sourceAddress: '2001:db8::1',
+    destinationAddress: 'fe80::2',
+    sourcePort: 22,
+    destinationPort: 54321,
+    direction: 'unknown',
   });
   const laterFragment = Buffer.from(packet);
   laterFragment.writeUInt16BE(100 << 3, 40 + 8 + 16 + 8 + 2);
@@ -88,14 +123,16 @@ test('ICMPv6 is named; ICMP number 1 inside IPv6 is not ICMP', () => {
 });
 
 test('LINUX_SLL: packet type gives direction', () => {
-  const sll = (pkttype: number): Buffer => Buffer.concat([hex(`000${pkttype} 0001 0006 020000000001 0000 0800`), ipv4Udp]);
+  const sll = (pkttype: number): Buffer =>
+    Buffer.concat([hex(`000${pkttype} 0001 0006 020000000001 0000 0800`), ipv4Udp]);
   assert.equal(decodePacket(LinkType.LINUX_SLL, sll(0)).direction, 'in');
   assert.equal(decodePacket(LinkType.LINUX_SLL, sll(4)).direction, 'out');
   assert.equal(decodePacket(LinkType.LINUX_SLL, sll(4)).destinationPort, 80);
 });
 
 test('LINUX_SLL2: protocol first, packet type at byte 10', () => {
-  const sll2 = (pkttype: number): Buffer => Buffer.concat([hex(`86dd 0000 00000002 0001 0${pkttype} 06 0200000000010000`), ipv6Udp]);
+  const sll2 = (pkttype: number): Buffer =>
+    Buffer.concat([hex(`86dd 0000 00000002 0001 0${pkttype} 06 0200000000010000`), ipv6Udp]);
   const out = decodePacket(LinkType.LINUX_SLL2, sll2(4));
   assert.deepEqual([out.family, out.protocol, out.direction, out.sourcePort], [6, 'UDP', 'out', 53]);
   assert.equal(decodePacket(LinkType.LINUX_SLL2, sll2(0)).direction, 'in');

@@ -47,7 +47,15 @@ const PACKET_OUTGOING = 4;
 
 /** A packet with no recognisable IP content. */
 function notIp(direction: DecodedPacket['direction']): DecodedPacket {
-  return { family: null, protocol: 'OTHER', sourceAddress: null, destinationAddress: null, sourcePort: null, destinationPort: null, direction };
+  return {
+    family: null,
+    protocol: 'OTHER',
+    sourceAddress: null,
+    destinationAddress: null,
+    sourcePort: null,
+    destinationPort: null,
+    direction,
+  };
 }
 
 function directionFromPacketType(packetType: number): DecodedPacket['direction'] {
@@ -96,7 +104,12 @@ export function decodePacket(linkType: number, data: Buffer): DecodedPacket {
   }
 }
 
-function decodeEthertype(ethertype: number, data: Buffer, offset: number, direction: DecodedPacket['direction']): DecodedPacket {
+function decodeEthertype(
+  ethertype: number,
+  data: Buffer,
+  offset: number,
+  direction: DecodedPacket['direction'],
+): DecodedPacket {
   // Skip any number of VLAN tags (4 bytes each: TCI then the inner ethertype).
   while (VLAN_ETHERTYPES.has(ethertype)) {
     if (data.length < offset + 4) return notIp(direction);
@@ -158,7 +171,7 @@ function decodeIPv6(data: Buffer, offset: number, direction: DecodedPacket['dire
       cursor += length;
     } else if (nextHeader === IPPROTO_FRAGMENT) {
       if (data.length < cursor + 8) return packet;
-      if ((data.readUInt16BE(cursor + 2) >> 3) !== 0) firstFragment = false;
+      if (data.readUInt16BE(cursor + 2) >> 3 !== 0) firstFragment = false;
       nextHeader = data[cursor] as number;
       cursor += 8;
     } else if (nextHeader === IPPROTO_AH) {

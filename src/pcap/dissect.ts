@@ -10,7 +10,16 @@ export const EtherType = { IPV4: 0x0800, ARP: 0x0806, IPV6: 0x86dd } as const;
 /** IP protocol numbers the dissector names. */
 export const IpProtocol = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
 /** TCP flag bits. */
-export const TcpFlag = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20, ECE: 0x40, CWR: 0x80 } as const;
+export const TcpFlag = {
+  FIN: 0x01,
+  SYN: 0x02,
+  RST: 0x04,
+  PSH: 0x08,
+  ACK: 0x10,
+  URG: 0x20,
+  ECE: 0x40,
+  CWR: 0x80,
+} as const;
 
 /** Link layers, as tshark names them. */
 export type LinkLayerName = 'eth' | 'sll' | 'sll2' | 'raw' | 'null' | 'other';
@@ -137,12 +146,38 @@ export class PacketDissection {
   }
 
   private reset(): void {
-    this.ethernetOffset = -1; this.vlanTags = 0; this.vlanId = -1; this.etherType = -1; this.sllPacketType = -1;
-    this.network = null; this.networkOffset = -1; this.source4 = 0; this.destination4 = 0; this.source6Offset = -1; this.destination6Offset = -1;
-    this.ttl = -1; this.ipHeaderLength = 0; this.ipTotalLength = 0; this.ipId = -1; this.laterFragment = false; this.moreFragments = false;
-    this.ipProtocol = -1; this.transportOffset = -1; this.sourcePort = -1; this.destinationPort = -1;
-    this.tcpSequence = 0; this.tcpAcknowledgement = 0; this.tcpFlags = 0; this.tcpWindow = 0; this.tcpHeaderLength = 0; this.tcpWindowScale = -1;
-    this.icmpType = -1; this.icmpCode = -1; this.payloadOffset = -1; this.payloadLength = 0; this.arpOperation = -1;
+    this.ethernetOffset = -1;
+    this.vlanTags = 0;
+    this.vlanId = -1;
+    this.etherType = -1;
+    this.sllPacketType = -1;
+    this.network = null;
+    this.networkOffset = -1;
+    this.source4 = 0;
+    this.destination4 = 0;
+    this.source6Offset = -1;
+    this.destination6Offset = -1;
+    this.ttl = -1;
+    this.ipHeaderLength = 0;
+    this.ipTotalLength = 0;
+    this.ipId = -1;
+    this.laterFragment = false;
+    this.moreFragments = false;
+    this.ipProtocol = -1;
+    this.transportOffset = -1;
+    this.sourcePort = -1;
+    this.destinationPort = -1;
+    this.tcpSequence = 0;
+    this.tcpAcknowledgement = 0;
+    this.tcpFlags = 0;
+    this.tcpWindow = 0;
+    this.tcpHeaderLength = 0;
+    this.tcpWindowScale = -1;
+    this.icmpType = -1;
+    this.icmpCode = -1;
+    this.payloadOffset = -1;
+    this.payloadLength = 0;
+    this.arpOperation = -1;
   }
 
   private etherTypeAt(etherType: number, data: Buffer, offset: number): void {
@@ -205,18 +240,27 @@ export class PacketDissection {
     // Extension headers (RFC 8200 §4): hop-by-hop, routing, destination options, fragment, AH.
     for (;;) {
       if (next === 0 || next === 43 || next === 60) {
-        if (data.length < cursor + 2) { this.ipProtocol = next; return; }
+        if (data.length < cursor + 2) {
+          this.ipProtocol = next;
+          return;
+        }
         next = data[cursor] as number;
         cursor += ((data[cursor + 1] as number) + 1) * 8;
       } else if (next === 44) {
-        if (data.length < cursor + 8) { this.ipProtocol = next; return; }
+        if (data.length < cursor + 8) {
+          this.ipProtocol = next;
+          return;
+        }
         const fragment = data.readUInt16BE(cursor + 2);
         this.laterFragment = fragment >> 3 !== 0;
         this.moreFragments = (fragment & 1) !== 0;
         next = data[cursor] as number;
         cursor += 8;
       } else if (next === 51) {
-        if (data.length < cursor + 2) { this.ipProtocol = next; return; }
+        if (data.length < cursor + 2) {
+          this.ipProtocol = next;
+          return;
+        }
         next = data[cursor] as number;
         cursor += ((data[cursor + 1] as number) + 2) * 4;
       } else break;
@@ -244,7 +288,8 @@ export class PacketDissection {
       this.tcpWindow = data.readUInt16BE(offset + 14);
       if (headerLength < 20) return;
       this.tcpHeaderLength = headerLength;
-      if ((this.tcpFlags & TcpFlag.SYN) !== 0) this.windowScaleOption(data, offset + 20, Math.min(n, offset + headerLength));
+      if ((this.tcpFlags & TcpFlag.SYN) !== 0)
+        this.windowScaleOption(data, offset + 20, Math.min(n, offset + headerLength));
       this.payloadOffset = offset + headerLength;
       this.payloadLength = Math.max(0, length - headerLength);
     } else if (proto === IpProtocol.UDP) {
@@ -269,11 +314,17 @@ export class PacketDissection {
     while (o < end) {
       const kind = data[o] as number;
       if (kind === 0) return;
-      if (kind === 1) { o++; continue; }
+      if (kind === 1) {
+        o++;
+        continue;
+      }
       if (o + 1 >= end) return;
       const len = data[o + 1] as number;
       if (len < 2) return;
-      if (kind === 3 && len === 3 && o + 2 < end) { this.tcpWindowScale = Math.min(14, data[o + 2] as number); return; }
+      if (kind === 3 && len === 3 && o + 2 < end) {
+        this.tcpWindowScale = Math.min(14, data[o + 2] as number);
+        return;
+      }
       o += len;
     }
   }

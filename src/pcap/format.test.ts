@@ -19,12 +19,26 @@ test('encodePcapHeader writes libpcap 2.4 little-endian bytes', () => {
 
 test('nanosecond header uses the a1b23c4d magic and decodes back', () => {
   const h = decodePcapHeader(encodePcapHeader({ snapLength: 64, linkType: LinkType.ETHERNET, nanosecond: true }));
-  assert.deepEqual(h, { magic: 'nsec', littleEndian: true, versionMajor: 2, versionMinor: 4, snapLength: 64, linkType: 1 });
+  assert.deepEqual(h, {
+    magic: 'nsec',
+    littleEndian: true,
+    versionMajor: 2,
+    versionMinor: 4,
+    snapLength: 64,
+    linkType: 1,
+  });
 });
 
 test('decodePcapHeader reads big-endian headers', () => {
   const be = Buffer.from('a1b2c3d4000200040000000000000000000000400000006' + '5', 'hex');
-  assert.deepEqual(decodePcapHeader(be), { magic: 'usec', littleEndian: false, versionMajor: 2, versionMinor: 4, snapLength: 64, linkType: 101 });
+  assert.deepEqual(decodePcapHeader(be), {
+    magic: 'usec',
+    littleEndian: false,
+    versionMajor: 2,
+    versionMinor: 4,
+    snapLength: 64,
+    linkType: 101,
+  });
 });
 
 test('decodePcapHeader masks FCS bits out of the link type', () => {
@@ -45,9 +59,18 @@ test('decodePcapHeader rejects bad magic, pcapng and wrong versions', () => {
 });
 
 test('encodePcapRecord writes the header in either byte order and checks the length', () => {
-  const rec = { timestampSeconds: 0x01020304, timestampFraction: 5, capturedLength: 2, originalLength: 60, data: Buffer.from([0xaa, 0xbb]) };
+  const rec = {
+    timestampSeconds: 0x01020304,
+    timestampFraction: 5,
+    capturedLength: 2,
+    originalLength: 60,
+    data: Buffer.from([0xaa, 0xbb]),
+  };
   assert.equal(encodePcapRecord(rec).toString('hex'), '04030201' + '05000000' + '02000000' + '3c000000' + 'aabb');
-  assert.equal(encodePcapRecord(rec, false).toString('hex'), '01020304' + '00000005' + '00000002' + '0000003c' + 'aabb');
+  assert.equal(
+    encodePcapRecord(rec, false).toString('hex'),
+    '01020304' + '00000005' + '00000002' + '0000003c' + 'aabb',
+  );
   assert.throws(() => encodePcapRecord({ ...rec, capturedLength: 3 }), RangeError);
 });
 

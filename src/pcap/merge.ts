@@ -2,7 +2,13 @@
 // streaming: each source is read a chunk at a time as its packets are needed, so memory holds one
 // chunk and a few packets per host, never a whole file.
 import { CaptureStreamParser } from './capture-reader.js';
-import { PCAPNG_BYTE_ORDER_MAGIC, PCAPNG_SHB_TYPE, PcapngBlockType, type CaptureInterface, type CapturePacket } from './pcapng.js';
+import {
+  PCAPNG_BYTE_ORDER_MAGIC,
+  PCAPNG_SHB_TYPE,
+  PcapngBlockType,
+  type CaptureInterface,
+  type CapturePacket,
+} from './pcapng.js';
 
 /** One host's file to merge. */
 export interface MergeSource {
@@ -23,7 +29,11 @@ const IF_NAME = 2;
 const IF_TSRESOL = 9;
 
 /** A packet with its time in nanoseconds since the epoch and its copied bytes. */
-interface TimedPacket { at: bigint; packet: CapturePacket; iface: CaptureInterface | undefined }
+interface TimedPacket {
+  at: bigint;
+  packet: CapturePacket;
+  iface: CaptureInterface | undefined;
+}
 
 /** Pulls one source's packets in order, reading its chunks only when its queue is empty. */
 class SourceCursor {
@@ -38,11 +48,18 @@ class SourceCursor {
   constructor(readonly source: MergeSource) {
     this.iterator = source.chunks[Symbol.asyncIterator]();
     this.parser = new CaptureStreamParser({
-      onInterface: (iface) => { this.interfaces.set(iface.id, iface); this.linkTypes.push(iface.linkType); },
+      onInterface: (iface) => {
+        this.interfaces.set(iface.id, iface);
+        this.linkTypes.push(iface.linkType);
+      },
       onPacket: (packet) => {
         const at = BigInt(packet.timestampSeconds) * 1_000_000_000n + BigInt(packet.timestampNanoseconds);
         // The parser hands out views of its buffer: copy what is kept past this chunk.
-        this.queue.push({ at, packet: { ...packet, data: Buffer.from(packet.data) }, iface: this.interfaces.get(packet.interfaceId) });
+        this.queue.push({
+          at,
+          packet: { ...packet, data: Buffer.from(packet.data) },
+          iface: this.interfaces.get(packet.interfaceId),
+        });
       },
     });
   }
@@ -51,15 +68,24 @@ class SourceCursor {
   async peek(): Promise<TimedPacket | null> {
     while (this.queue.length === 0 && !this.ended) {
       const next = await this.iterator.next();
-      if (next.done) { this.parser.end(); this.ended = true; } else this.parser.push(next.value);
+      if (next.done) {
+        this.parser.end();
+        this.ended = true;
+      } else this.parser.push(next.value);
     }
     return this.queue[0] ?? null;
   }
 
-  take(): TimedPacket { return this.queue.shift()!; }
+  take(): TimedPacket {
+    return this.queue.shift()!;
+  }
 }
 
-function u32(v: number): Buffer { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0, 0); return b; }
+function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0, 0);
+  return b;
+}
 
 function pcapngOptions(list: Array<[number, Buffer]>): Buffer {
   const parts: Buffer[] = [];
@@ -88,26 +114,42 @@ const text = (s: string) => Buffer.from(s.slice(0, 4000), 'utf8');
  * must have the same link type (else an Error naming them). Ties keep source order.
  * @example for await (const chunk of mergeCaptures(sources, 'pcapng', 'capture pc1; filter: udp')) out.write(chunk);
  */
-export async function* mergeCaptures(sources: MergeSource[], format: MergeFormat, sectionComment: string): AsyncGenerator<Buffer> {
+export async function* mergeCaptures(
+  sources: MergeSource[],
+  format: MergeFormat,
+  sectionComment: string,
+): AsyncGenerator<Buffer> {
   const cursors = sources.map((s) => new SourceCursor(s));
   // The first packet of each source, so every source's interfaces are known before the header goes out.
   for (const c of cursors) await c.peek();
   const outIds = new Map<SourceCursor, Map<number, number>>();
   if (format === 'pcap') {
     const types = new Set(cursors.flatMap((c) => c.linkTypes));
-    if (types.size > 1) throw new Error(`the hosts' files have different link types (${[...types].join(', ')}): merge them as pcapng`);
+    if (types.size > 1)
+      throw new Error(`the hosts' files have different link types (${[...types].join(', ')}): merge them as pcapng`);
     const header = Buffer.alloc(24);
-    header.writeUInt32LE(NANOSECOND_PCAP_MAGIC, 0); header.writeUInt16LE(2, 4); header.writeUInt16LE(4, 6);
-    header.writeUInt32LE(262144, 16); header.writeUInt32LE([...types][0] ?? 1, 20);
+    header.writeUInt32LE(NANOSECOND_PCAP_MAGIC, 0);
+    header.writeUInt16LE(2, 4);
+    header.writeUInt16LE(4, 6);
+    header.writeUInt32LE(262144, 16);
+    header.writeUInt32LE([...types][0] ?? 1, 20);
     yield header;
   } else {
-    const shb = Buffer.concat([u32(PCAPNG_BYTE_ORDER_MAGIC), Buffer.from([1, 0, 0, 0]), Buffer.from('ffffffffffffffff', 'hex'), pcapngOptions([[OPT_COMMENT, text(sectionComment)]])]);
+    const shb = Buffer.concat([
+      u32(PCAPNG_BYTE_ORDER_MAGIC),
+      Buffer.from([1, 0, 0, 0]),
+      Buffer.from('ffffffffffffffff', 'hex'),
+      pcapngOptions([[OPT_COMMENT, text(sectionComment)]]),
+    ]);
     yield pcapngBlock(PCAPNG_SHB_TYPE, shb);
   }
   let nextInterface = 0;
   const interfaceFor = (c: SourceCursor, p: TimedPacket): { id: number; header: Buffer | null } => {
     let ids = outIds.get(c);
-    if (!ids) { ids = new Map(); outIds.set(c, ids); }
+    if (!ids) {
+      ids = new Map();
+      outIds.set(c, ids);
+    }
     const known = ids.get(p.packet.interfaceId);
     if (known !== undefined) return { id: known, header: null };
     const id = nextInterface++;
@@ -117,7 +159,14 @@ export async function* mergeCaptures(sources: MergeSource[], format: MergeFormat
     head.writeUInt32LE((p.iface?.snapLength ?? 262144) >>> 0, 4);
     const ifaceName = p.iface?.name ? ` (interface ${p.iface.name})` : '';
     const comment = `host ${c.source.name}${ifaceName}${c.source.comment ? `; ${c.source.comment}` : ''}`;
-    const idb = Buffer.concat([head, pcapngOptions([[IF_NAME, text(c.source.name)], [OPT_COMMENT, text(comment)], [IF_TSRESOL, Buffer.from([9])]])]);
+    const idb = Buffer.concat([
+      head,
+      pcapngOptions([
+        [IF_NAME, text(c.source.name)],
+        [OPT_COMMENT, text(comment)],
+        [IF_TSRESOL, Buffer.from([9])],
+      ]),
+    ]);
     return { id, header: pcapngBlock(PcapngBlockType.IDB, idb) };
   };
   for (;;) {
@@ -125,19 +174,31 @@ export async function* mergeCaptures(sources: MergeSource[], format: MergeFormat
     let bestAt = 0n;
     for (const c of cursors) {
       const p = await c.peek();
-      if (p && (best === null || p.at < bestAt)) { best = c; bestAt = p.at; }
+      if (p && (best === null || p.at < bestAt)) {
+        best = c;
+        bestAt = p.at;
+      }
     }
     if (!best) return;
     const p = best.take();
     if (format === 'pcap') {
       const rec = Buffer.alloc(16);
-      rec.writeUInt32LE(Number(p.at / 1_000_000_000n), 0); rec.writeUInt32LE(Number(p.at % 1_000_000_000n), 4);
-      rec.writeUInt32LE(p.packet.data.length, 8); rec.writeUInt32LE(p.packet.originalLength, 12);
+      rec.writeUInt32LE(Number(p.at / 1_000_000_000n), 0);
+      rec.writeUInt32LE(Number(p.at % 1_000_000_000n), 4);
+      rec.writeUInt32LE(p.packet.data.length, 8);
+      rec.writeUInt32LE(p.packet.originalLength, 12);
       yield Buffer.concat([rec, p.packet.data]);
     } else {
       const { id, header } = interfaceFor(best, p);
       if (header) yield header;
-      const epb = Buffer.concat([u32(id), u32(Number(p.at >> 32n)), u32(Number(p.at & 0xffffffffn)), u32(p.packet.data.length), u32(p.packet.originalLength), p.packet.data]);
+      const epb = Buffer.concat([
+        u32(id),
+        u32(Number(p.at >> 32n)),
+        u32(Number(p.at & 0xffffffffn)),
+        u32(p.packet.data.length),
+        u32(p.packet.originalLength),
+        p.packet.data,
+      ]);
       yield pcapngBlock(PcapngBlockType.EPB, epb);
     }
   }

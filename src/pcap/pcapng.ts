@@ -68,7 +68,11 @@ export interface PcapngHandlers {
   onStatistics?(stats: CaptureInterfaceStatistics): void;
 }
 
-interface Section { littleEndian: boolean; firstInterfaceId: number; interfaces: CaptureInterface[] }
+interface Section {
+  littleEndian: boolean;
+  firstInterfaceId: number;
+  interfaces: CaptureInterface[];
+}
 
 /**
  * Push-based incremental pcapng parser; chunks may be split anywhere.
@@ -117,7 +121,10 @@ export class PcapngStreamParser {
   private drain(buf: Buffer): number {
     let cursor = 0;
     for (;;) {
-      if (buf.length - cursor < 12) { this.neededBytes = 12; return cursor; }
+      if (buf.length - cursor < 12) {
+        this.neededBytes = 12;
+        return cursor;
+      }
       const typeBE = buf.readUInt32BE(cursor);
       let le: boolean;
       if (typeBE === PCAPNG_SHB_TYPE) {
@@ -126,17 +133,28 @@ export class PcapngStreamParser {
         else if (buf.readUInt32BE(cursor + 8) === PCAPNG_BYTE_ORDER_MAGIC) le = false;
         else throw new PcapFormatError('pcapng section header has a bad byte-order magic', this.consumedBytes + 8);
       } else {
-        if (this.section === null) throw new PcapFormatError(`not pcapng: the file does not start with a section header block (0x${typeBE.toString(16).padStart(8, '0')})`, this.consumedBytes);
+        if (this.section === null)
+          throw new PcapFormatError(
+            `not pcapng: the file does not start with a section header block (0x${typeBE.toString(16).padStart(8, '0')})`,
+            this.consumedBytes,
+          );
         le = this.section.littleEndian;
       }
       const blockType = le ? buf.readUInt32LE(cursor) : typeBE;
       const blockLength = le ? buf.readUInt32LE(cursor + 4) : buf.readUInt32BE(cursor + 4);
       if (blockLength < 12 || blockLength % 4 !== 0 || blockLength > PCAPNG_MAX_BLOCK_BYTES) {
-        throw new PcapFormatError(`pcapng block of type ${blockType} has an invalid length ${blockLength}`, this.consumedBytes + 4);
+        throw new PcapFormatError(
+          `pcapng block of type ${blockType} has an invalid length ${blockLength}`,
+          this.consumedBytes + 4,
+        );
       }
-      if (buf.length - cursor < blockLength) { this.neededBytes = blockLength; return cursor; }
+      if (buf.length - cursor < blockLength) {
+        this.neededBytes = blockLength;
+        return cursor;
+      }
       const trailer = le ? buf.readUInt32LE(cursor + blockLength - 4) : buf.readUInt32BE(cursor + blockLength - 4);
-      if (trailer !== blockLength) throw new PcapFormatError(`pcapng block lengths disagree (${blockLength} and ${trailer})`, this.consumedBytes);
+      if (trailer !== blockLength)
+        throw new PcapFormatError(`pcapng block lengths disagree (${blockLength} and ${trailer})`, this.consumedBytes);
       const body = buf.subarray(cursor + 8, cursor + blockLength - 4);
       const blockOffset = this.consumedBytes;
       cursor += blockLength;
@@ -159,7 +177,12 @@ export class PcapngStreamParser {
     if (type === PcapngBlockType.IDB) {
       if (body.length < 8) throw new PcapFormatError('pcapng interface block is too short', offset);
       const iface: CaptureInterface = {
-        id: this.interfaceCount++, linkType: u16(0), snapLength: u32(4), name: null, unitsPerSecond: 1e6, timestampOffsetSeconds: 0,
+        id: this.interfaceCount++,
+        linkType: u16(0),
+        snapLength: u32(4),
+        name: null,
+        unitsPerSecond: 1e6,
+        timestampOffsetSeconds: 0,
       };
       readOptions(body, 8, le, (code, value) => {
         if (code === 2) iface.name = value.toString('utf8').replace(/\0+$/, '');
@@ -180,7 +203,8 @@ export class PcapngStreamParser {
       const localId = type === PcapngBlockType.EPB ? u32(0) : u16(0);
       const iface = this.interfaceOf(localId, offset);
       const capturedLength = u32(12);
-      if (20 + capturedLength > body.length) throw new PcapFormatError(`pcapng packet of ${capturedLength} bytes does not fit its block`, offset);
+      if (20 + capturedLength > body.length)
+        throw new PcapFormatError(`pcapng packet of ${capturedLength} bytes does not fit its block`, offset);
       this.emit(iface, u32(4), u32(8), capturedLength, u32(16), body.subarray(20, 20 + capturedLength));
       return;
     }
@@ -192,8 +216,13 @@ export class PcapngStreamParser {
       let capturedLength = Math.min(originalLength, body.length - 4);
       if (iface.snapLength > 0) capturedLength = Math.min(capturedLength, iface.snapLength);
       const packet: CapturePacket = {
-        interfaceId: iface.id, linkType: iface.linkType, timestampSeconds: 0, timestampNanoseconds: 0,
-        capturedLength, originalLength, data: body.subarray(4, 4 + capturedLength),
+        interfaceId: iface.id,
+        linkType: iface.linkType,
+        timestampSeconds: 0,
+        timestampNanoseconds: 0,
+        capturedLength,
+        originalLength,
+        data: body.subarray(4, 4 + capturedLength),
       };
       this.handlers.onPacket(packet);
       return;
@@ -214,11 +243,19 @@ export class PcapngStreamParser {
 
   private interfaceOf(localId: number, offset: number): CaptureInterface {
     const iface = this.section!.interfaces[localId];
-    if (!iface) throw new PcapFormatError(`pcapng packet names interface ${localId}, which its section does not define`, offset);
+    if (!iface)
+      throw new PcapFormatError(`pcapng packet names interface ${localId}, which its section does not define`, offset);
     return iface;
   }
 
-  private emit(iface: CaptureInterface, high: number, low: number, capturedLength: number, originalLength: number, data: Buffer): void {
+  private emit(
+    iface: CaptureInterface,
+    high: number,
+    low: number,
+    capturedLength: number,
+    originalLength: number,
+    data: Buffer,
+  ): void {
     let seconds: number;
     let nanoseconds: number;
     const units = iface.unitsPerSecond;
@@ -233,10 +270,18 @@ export class PcapngStreamParser {
       seconds = Number(big / u);
       nanoseconds = Number(((big % u) * 1_000_000_000n) / u);
     }
-    if (nanoseconds >= 1e9) { seconds += 1; nanoseconds -= 1e9; }
+    if (nanoseconds >= 1e9) {
+      seconds += 1;
+      nanoseconds -= 1e9;
+    }
     this.handlers.onPacket({
-      interfaceId: iface.id, linkType: iface.linkType, timestampSeconds: seconds + iface.timestampOffsetSeconds, timestampNanoseconds: nanoseconds,
-      capturedLength, originalLength, data,
+      interfaceId: iface.id,
+      linkType: iface.linkType,
+      timestampSeconds: seconds + iface.timestampOffsetSeconds,
+      timestampNanoseconds: nanoseconds,
+      capturedLength,
+      originalLength,
+      data,
     });
   }
 }
@@ -259,8 +304,14 @@ function block(type: number, body: Buffer, le: boolean): Buffer {
   const pad = (4 - (body.length % 4)) % 4;
   const length = 12 + body.length + pad;
   const out = Buffer.alloc(length);
-  const w = (v: number, o: number): void => { if (le) out.writeUInt32LE(v >>> 0, o); else out.writeUInt32BE(v >>> 0, o); };
-  w(type, 0); w(length, 4); body.copy(out, 8); w(length, length - 4);
+  const w = (v: number, o: number): void => {
+    if (le) out.writeUInt32LE(v >>> 0, o);
+    else out.writeUInt32BE(v >>> 0, o);
+  };
+  w(type, 0);
+  w(length, 4);
+  body.copy(out, 8);
+  w(length, length - 4);
   return out;
 }
 
@@ -269,7 +320,13 @@ function options(list: Array<[number, Buffer]>, le: boolean): Buffer {
   const parts: Buffer[] = [];
   for (const [code, value] of [...list, [0, Buffer.alloc(0)] as [number, Buffer]]) {
     const head = Buffer.alloc(4);
-    if (le) { head.writeUInt16LE(code, 0); head.writeUInt16LE(value.length, 2); } else { head.writeUInt16BE(code, 0); head.writeUInt16BE(value.length, 2); }
+    if (le) {
+      head.writeUInt16LE(code, 0);
+      head.writeUInt16LE(value.length, 2);
+    } else {
+      head.writeUInt16BE(code, 0);
+      head.writeUInt16BE(value.length, 2);
+    }
     parts.push(head, value, Buffer.alloc((4 - (value.length % 4)) % 4));
   }
   return Buffer.concat(parts);
@@ -281,7 +338,15 @@ function options(list: Array<[number, Buffer]>, le: boolean): Buffer {
  */
 export function encodePcapngSectionHeader(littleEndian = true): Buffer {
   const body = Buffer.alloc(16);
-  if (littleEndian) { body.writeUInt32LE(PCAPNG_BYTE_ORDER_MAGIC, 0); body.writeUInt16LE(1, 4); body.writeUInt16LE(0, 6); } else { body.writeUInt32BE(PCAPNG_BYTE_ORDER_MAGIC, 0); body.writeUInt16BE(1, 4); body.writeUInt16BE(0, 6); }
+  if (littleEndian) {
+    body.writeUInt32LE(PCAPNG_BYTE_ORDER_MAGIC, 0);
+    body.writeUInt16LE(1, 4);
+    body.writeUInt16LE(0, 6);
+  } else {
+    body.writeUInt32BE(PCAPNG_BYTE_ORDER_MAGIC, 0);
+    body.writeUInt16BE(1, 4);
+    body.writeUInt16BE(0, 6);
+  }
   body.writeBigInt64LE(-1n, 8); // -1 in either order
   return block(PCAPNG_SHB_TYPE, body, littleEndian);
 }
@@ -290,10 +355,22 @@ export function encodePcapngSectionHeader(littleEndian = true): Buffer {
  * A pcapng interface description block; `timestampResolution` is if_tsresol's byte (6 = µs, 9 = ns).
  * @example encodePcapngInterface({ linkType: 1, snapLength: 262144, timestampResolution: 9 })
  */
-export function encodePcapngInterface(opts: { linkType: number; snapLength: number; name?: string; timestampResolution?: number; littleEndian?: boolean }): Buffer {
+export function encodePcapngInterface(opts: {
+  linkType: number;
+  snapLength: number;
+  name?: string;
+  timestampResolution?: number;
+  littleEndian?: boolean;
+}): Buffer {
   const le = opts.littleEndian ?? true;
   const head = Buffer.alloc(8);
-  if (le) { head.writeUInt16LE(opts.linkType, 0); head.writeUInt32LE(opts.snapLength >>> 0, 4); } else { head.writeUInt16BE(opts.linkType, 0); head.writeUInt32BE(opts.snapLength >>> 0, 4); }
+  if (le) {
+    head.writeUInt16LE(opts.linkType, 0);
+    head.writeUInt32LE(opts.snapLength >>> 0, 4);
+  } else {
+    head.writeUInt16BE(opts.linkType, 0);
+    head.writeUInt32BE(opts.snapLength >>> 0, 4);
+  }
   const list: Array<[number, Buffer]> = [];
   if (opts.name !== undefined) list.push([2, Buffer.from(opts.name, 'utf8')]);
   if (opts.timestampResolution !== undefined) list.push([9, Buffer.from([opts.timestampResolution])]);
@@ -304,11 +381,24 @@ export function encodePcapngInterface(opts: { linkType: number; snapLength: numb
  * A pcapng enhanced packet block; `timestamp` is in the interface's units.
  * @example encodePcapngPacket({ interfaceId: 0, timestamp: 1_700_000_000_000_000n, data: frame })
  */
-export function encodePcapngPacket(opts: { interfaceId: number; timestamp: bigint; data: Buffer; originalLength?: number; littleEndian?: boolean }): Buffer {
+export function encodePcapngPacket(opts: {
+  interfaceId: number;
+  timestamp: bigint;
+  data: Buffer;
+  originalLength?: number;
+  littleEndian?: boolean;
+}): Buffer {
   const le = opts.littleEndian ?? true;
   const head = Buffer.alloc(20);
-  const w = (v: number, o: number): void => { if (le) head.writeUInt32LE(v >>> 0, o); else head.writeUInt32BE(v >>> 0, o); };
-  w(opts.interfaceId, 0); w(Number(opts.timestamp >> 32n), 4); w(Number(opts.timestamp & 0xffffffffn), 8); w(opts.data.length, 12); w(opts.originalLength ?? opts.data.length, 16);
+  const w = (v: number, o: number): void => {
+    if (le) head.writeUInt32LE(v >>> 0, o);
+    else head.writeUInt32BE(v >>> 0, o);
+  };
+  w(opts.interfaceId, 0);
+  w(Number(opts.timestamp >> 32n), 4);
+  w(Number(opts.timestamp & 0xffffffffn), 8);
+  w(opts.data.length, 12);
+  w(opts.originalLength ?? opts.data.length, 16);
   return block(PcapngBlockType.EPB, Buffer.concat([head, opts.data]), le);
 }
 
@@ -316,10 +406,15 @@ export function encodePcapngPacket(opts: { interfaceId: number; timestamp: bigin
  * A pcapng simple packet block (interface 0, no timestamp).
  * @example encodePcapngSimplePacket({ data: frame })
  */
-export function encodePcapngSimplePacket(opts: { data: Buffer; originalLength?: number; littleEndian?: boolean }): Buffer {
+export function encodePcapngSimplePacket(opts: {
+  data: Buffer;
+  originalLength?: number;
+  littleEndian?: boolean;
+}): Buffer {
   const le = opts.littleEndian ?? true;
   const head = Buffer.alloc(4);
-  if (le) head.writeUInt32LE(opts.originalLength ?? opts.data.length, 0); else head.writeUInt32BE(opts.originalLength ?? opts.data.length, 0);
+  if (le) head.writeUInt32LE(opts.originalLength ?? opts.data.length, 0);
+  else head.writeUInt32BE(opts.originalLength ?? opts.data.length, 0);
   return block(PcapngBlockType.SPB, Buffer.concat([head, opts.data]), le);
 }
 
@@ -327,10 +422,34 @@ export function encodePcapngSimplePacket(opts: { data: Buffer; originalLength?: 
  * A pcapng interface statistics block with isb_ifrecv and isb_ifdrop.
  * @example encodePcapngStatistics({ interfaceId: 0, packetsReceived: 10, packetsDropped: 2 })
  */
-export function encodePcapngStatistics(opts: { interfaceId: number; packetsReceived: number; packetsDropped: number; littleEndian?: boolean }): Buffer {
+export function encodePcapngStatistics(opts: {
+  interfaceId: number;
+  packetsReceived: number;
+  packetsDropped: number;
+  littleEndian?: boolean;
+}): Buffer {
   const le = opts.littleEndian ?? true;
   const head = Buffer.alloc(12);
-  if (le) head.writeUInt32LE(opts.interfaceId, 0); else head.writeUInt32BE(opts.interfaceId, 0);
-  const n = (v: number): Buffer => { const b = Buffer.alloc(8); if (le) b.writeBigUInt64LE(BigInt(v)); else b.writeBigUInt64BE(BigInt(v)); return b; };
-  return block(PcapngBlockType.ISB, Buffer.concat([head, options([[4, n(opts.packetsReceived)], [5, n(opts.packetsDropped)]], le)]), le);
+  if (le) head.writeUInt32LE(opts.interfaceId, 0);
+  else head.writeUInt32BE(opts.interfaceId, 0);
+  const n = (v: number): Buffer => {
+    const b = Buffer.alloc(8);
+    if (le) b.writeBigUInt64LE(BigInt(v));
+    else b.writeBigUInt64BE(BigInt(v));
+    return b;
+  };
+  return block(
+    PcapngBlockType.ISB,
+    Buffer.concat([
+      head,
+      options(
+        [
+          [4, n(opts.packetsReceived)],
+          [5, n(opts.packetsDropped)],
+        ],
+        le,
+      ),
+    ]),
+    le,
+  );
 }

@@ -14,7 +14,8 @@ function collector(): { parser: PcapStreamParser; got: Collected } {
   const got: Collected = { headers: [], records: [] };
   const parser = new PcapStreamParser({
     onHeader: (header, raw) => got.headers.push({ header, raw: Buffer.from(raw) }),
-    onRecord: (record, raw) => got.records.push({ record: { ...record, data: Buffer.from(record.data) }, raw: Buffer.from(raw) }),
+    onRecord: (record, raw) =>
+      got.records.push({ record: { ...record, data: Buffer.from(record.data) }, raw: Buffer.from(raw) }),
   });
   return { parser, got };
 }
@@ -43,14 +44,17 @@ function bigEndianHeader(snapLength: number, linkType: number, nanosecond: boole
   return be;
 }
 
-const recordArb = fc.uint8Array({ maxLength: 300 }).chain((bytes) =>
-  fc.record({
-    timestampSeconds: fc.nat({ max: 0xffffffff }),
-    timestampFraction: fc.nat({ max: 999_999_999 }),
-    capturedLength: fc.constant(bytes.length),
-    originalLength: fc.integer({ min: bytes.length, max: 0xffffffff }),
-    data: fc.constant(Buffer.from(bytes)),
-  }).map((r): PcapRecord => ({ ...r })), // fc.record builds null-prototype objects; deepEqual compares prototypes
+const recordArb = fc.uint8Array({ maxLength: 300 }).chain(
+  (bytes) =>
+    fc
+      .record({
+        timestampSeconds: fc.nat({ max: 0xffffffff }),
+        timestampFraction: fc.nat({ max: 999_999_999 }),
+        capturedLength: fc.constant(bytes.length),
+        originalLength: fc.integer({ min: bytes.length, max: 0xffffffff }),
+        data: fc.constant(Buffer.from(bytes)),
+      })
+      .map((r): PcapRecord => ({ ...r })), // fc.record builds null-prototype objects; deepEqual compares prototypes
 );
 
 test('property: encoded streams split into arbitrary chunks parse back to the same header and records', () => {
@@ -62,7 +66,9 @@ test('property: encoded streams split into arbitrary chunks parse back to the sa
       fc.integer({ min: 0, max: 0xffff }),
       fc.array(fc.nat(), { maxLength: 40 }),
       (records, littleEndian, nanosecond, linkType, cuts) => {
-        const header = littleEndian ? encodePcapHeader({ snapLength: 65535, linkType, nanosecond }) : bigEndianHeader(65535, linkType, nanosecond);
+        const header = littleEndian
+          ? encodePcapHeader({ snapLength: 65535, linkType, nanosecond })
+          : bigEndianHeader(65535, linkType, nanosecond);
         const rawRecords = records.map((r) => encodePcapRecord(r, littleEndian));
         const stream = Buffer.concat([header, ...rawRecords]);
         const { parser, got } = collector();
@@ -78,8 +84,14 @@ test('property: encoded streams split into arbitrary chunks parse back to the sa
           linkType,
         });
         assert.deepEqual(got.headers[0]?.raw, header);
-        assert.deepEqual(got.records.map((r) => r.record), records);
-        assert.deepEqual(got.records.map((r) => r.raw), rawRecords);
+        assert.deepEqual(
+          got.records.map((r) => r.record),
+          records,
+        );
+        assert.deepEqual(
+          got.records.map((r) => r.raw),
+          rawRecords,
+        );
         assert.equal(parser.consumedBytesTotal, stream.length);
       },
     ),
@@ -113,7 +125,13 @@ test('a large record fed one byte at a time arrives once and intact', () => {
   const data = Buffer.alloc(200_000, 7);
   const stream = Buffer.concat([
     encodePcapHeader({ snapLength: 262144, linkType: LinkType.RAW }),
-    encodePcapRecord({ timestampSeconds: 1, timestampFraction: 2, capturedLength: data.length, originalLength: data.length, data }),
+    encodePcapRecord({
+      timestampSeconds: 1,
+      timestampFraction: 2,
+      capturedLength: data.length,
+      originalLength: data.length,
+      data,
+    }),
   ]);
   const { parser, got } = collector();
   const started = process.hrtime.bigint();
@@ -150,7 +168,9 @@ test('records within the slack are accepted', () => {
   const data = Buffer.alloc(80, 1);
   const { parser, got } = collector();
   parser.push(encodePcapHeader({ snapLength: 64, linkType: 1 }));
-  parser.push(encodePcapRecord({ timestampSeconds: 0, timestampFraction: 0, capturedLength: 80, originalLength: 80, data }));
+  parser.push(
+    encodePcapRecord({ timestampSeconds: 0, timestampFraction: 0, capturedLength: 80, originalLength: 80, data }),
+  );
   assert.equal(got.records.length, 1);
 });
 
@@ -163,8 +183,17 @@ test('a throwing onRecord callback does not make the record arrive twice', () =>
       if (calls === 1) throw new Error('consumer failed');
     },
   });
-  const rec = encodePcapRecord({ timestampSeconds: 0, timestampFraction: 0, capturedLength: 1, originalLength: 1, data: Buffer.from([1]) });
-  assert.throws(() => parser.push(Buffer.concat([encodePcapHeader({ snapLength: 64, linkType: 1 }), rec, rec])), /consumer failed/);
+  const rec = encodePcapRecord({
+    timestampSeconds: 0,
+    timestampFraction: 0,
+    capturedLength: 1,
+    originalLength: 1,
+    data: Buffer.from([1]),
+  });
+  assert.throws(
+    () => parser.push(Buffer.concat([encodePcapHeader({ snapLength: 64, linkType: 1 }), rec, rec])),
+    /consumer failed/,
+  );
   parser.push(Buffer.alloc(0));
   parser.push(rec.subarray(0, 5));
   parser.push(rec.subarray(5));

@@ -5,11 +5,16 @@
 export function looksLikeTlsRecord(buf: Buffer, at: number, available: number): boolean {
   if (available < 5) return false;
   const type = buf[at] as number;
-  return type >= 20 && type <= 23 && buf[at + 1] === 3 && (buf[at + 2] as number) <= 4 && buf.readUInt16BE(at + 3) <= 18432;
+  return (
+    type >= 20 && type <= 23 && buf[at + 1] === 3 && (buf[at + 2] as number) <= 4 && buf.readUInt16BE(at + 3) <= 18432
+  );
 }
 
 /** What a ClientHello says. */
-export interface TlsClientHello { serverName: string | null; legacyVersion: number }
+export interface TlsClientHello {
+  serverName: string | null;
+  legacyVersion: number;
+}
 
 /**
  * Decodes a ClientHello at the start of a TCP payload; null when the payload is not one (or is cut short before its extensions).
@@ -39,7 +44,8 @@ export function parseTlsClientHello(buf: Buffer, at: number, available: number):
       // server_name_list: length(2), then entries of type(1) length(2) name.
       const nameType = buf[body + 2] as number;
       const nameLength = buf.readUInt16BE(body + 3);
-      if (nameType === 0 && body + 5 + nameLength <= extensionsEnd) return { serverName: buf.toString('latin1', body + 5, body + 5 + nameLength), legacyVersion };
+      if (nameType === 0 && body + 5 + nameLength <= extensionsEnd)
+        return { serverName: buf.toString('latin1', body + 5, body + 5 + nameLength), legacyVersion };
     }
     c = body + length;
   }

@@ -14,5 +14,11 @@ export async function mayWriteAgentExtension(ctx: ServerContext, request: Fastif
   const principal = request.principal;
   const pattern = request.routeOptions.url;
   if (!principal || pattern === undefined) return false;
-  return isAuthorized(ctx.store, principal, EXTENSION_WRITE_ACTION, false, resourceScope(pattern, (request.params ?? {}) as Record<string, string | undefined>));
+  return isAuthorized(
+    ctx.store,
+    principal,
+    EXTENSION_WRITE_ACTION,
+    false,
+    resourceScope(pattern, (request.params ?? {}) as Record<string, string | undefined>),
+  );
 }

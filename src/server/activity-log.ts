@@ -93,20 +93,44 @@ export function isRecorded(method: string, path: string, statusCode: number): bo
 }
 
 /** The parts of an ARM path: subscription, resource group, provider, type and the resource id (a trailing action name dropped). */
-export function armPartsOf(path: string): { subscriptionId: string | null; resourceGroup: string | null; provider: string | null; resourceType: string | null; resourceId: string; actionName: string | null } {
+export function armPartsOf(path: string): {
+  subscriptionId: string | null;
+  resourceGroup: string | null;
+  provider: string | null;
+  resourceType: string | null;
+  resourceId: string;
+  actionName: string | null;
+} {
   let segments = path.split('/').filter(Boolean);
   // The alert-capture trigger (`/alert-capture/v1/{sub}/{rg}/{name}`) acts on its endpoint's resource: logged as that resource's `trigger` action.
   if (segments[0]?.toLowerCase() === 'alert-capture' && segments.length === 5) {
-    segments = ['subscriptions', segments[2]!, 'resourceGroups', segments[3]!, 'providers', ALERT_CAPTURE_PROVIDER, 'alertCaptures', segments[4]!, 'trigger'];
+    segments = [
+      'subscriptions',
+      segments[2]!,
+      'resourceGroups',
+      segments[3]!,
+      'providers',
+      ALERT_CAPTURE_PROVIDER,
+      'alertCaptures',
+      segments[4]!,
+      'trigger',
+    ];
   }
   const lower = segments.map((s) => s.toLowerCase());
   const subAt = lower[0] === 'subscriptions' ? 0 : -1;
-  const subscriptionId = subAt === 0 ? segments[1] ?? null : null;
+  const subscriptionId = subAt === 0 ? (segments[1] ?? null) : null;
   const rgAt = lower.indexOf('resourcegroups');
-  const resourceGroup = rgAt >= 0 ? segments[rgAt + 1] ?? null : null;
+  const resourceGroup = rgAt >= 0 ? (segments[rgAt + 1] ?? null) : null;
   const providersAt = lower.lastIndexOf('providers');
   if (subscriptionId === null || providersAt < 0 || providersAt + 1 >= segments.length) {
-    return { subscriptionId, resourceGroup, provider: null, resourceType: null, resourceId: `/${segments.join('/')}`, actionName: null };
+    return {
+      subscriptionId,
+      resourceGroup,
+      provider: null,
+      resourceType: null,
+      resourceId: `/${segments.join('/')}`,
+      actionName: null,
+    };
   }
   const provider = segments[providersAt + 1]!;
   const rest = segments.slice(providersAt + 2);
@@ -116,7 +140,14 @@ export function armPartsOf(path: string): { subscriptionId: string | null; resou
   for (let i = 0; i < pairs; i++) types.push(rest[i * 2]!);
   const leftover = rest.length % 2 === 1 ? rest[rest.length - 1]! : null;
   const idSegments = segments.slice(0, providersAt + 2 + pairs * 2);
-  return { subscriptionId, resourceGroup, provider, resourceType: types.join('/') + (pairs === 0 && leftover ? `/${leftover}` : ''), resourceId: `/${idSegments.join('/')}`, actionName: pairs > 0 ? leftover : null };
+  return {
+    subscriptionId,
+    resourceGroup,
+    provider,
+    resourceType: types.join('/') + (pairs === 0 && leftover ? `/${leftover}` : ''),
+    resourceId: `/${idSegments.join('/')}`,
+    actionName: pairs > 0 ? leftover : null,
+  };
 }
 
 /**
@@ -126,7 +157,9 @@ export function armPartsOf(path: string): { subscriptionId: string | null; resou
  * names each operation's action too: when it does, this is the one function to switch to it.
  * @example activityActionOf({ method: 'POST', url: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkWatchers/nw/packetCaptures/pc/stop' }) // 'Microsoft.Network/networkWatchers/packetCaptures/stop/action'
  */
-export function activityActionOf(request: Pick<FastifyRequest, 'method' | 'url'> & { routeOptions?: { url?: string | undefined } }): string {
+export function activityActionOf(
+  request: Pick<FastifyRequest, 'method' | 'url'> & { routeOptions?: { url?: string | undefined } },
+): string {
   // The action the operation table gives the route (what authorisation checked) names it first.
   const pattern = request.routeOptions?.url;
   const access = pattern === undefined ? undefined : routeAuthorization(request.method, pattern)?.access;
@@ -139,7 +172,14 @@ export function activityActionOf(request: Pick<FastifyRequest, 'method' | 'url'>
   const parts = armPartsOf(path);
   if (parts.provider && parts.resourceType) {
     if (parts.actionName) return `${parts.resourceType}/${parts.actionName}/${method === 'GET' ? 'read' : 'action'}`;
-    const verb = method === 'DELETE' ? 'delete' : method === 'GET' || method === 'HEAD' ? 'read' : method === 'POST' && parts.resourceType.split('/').length === 1 ? 'action' : 'write';
+    const verb =
+      method === 'DELETE'
+        ? 'delete'
+        : method === 'GET' || method === 'HEAD'
+          ? 'read'
+          : method === 'POST' && parts.resourceType.split('/').length === 1
+            ? 'action'
+            : 'write';
     return `${parts.resourceType}/${verb}`;
   }
   return `${method} ${request.routeOptions?.url ?? path}`;
@@ -183,21 +223,43 @@ export class ActivityLogStore {
    * Events recorded together share one multi-row insert (a fan-out of 1,000 creates is 1,000
    * events at once, issue 17); a failed one is tried again alone, so only a bad row is refused.
    */
-  private readonly batch = new StatementBatcher<undefined, Omit<ActivityRecord, 'seq' | 'at'> & { at?: Date }>(async (ids, events) => {
-    await this.db.query(
-      `INSERT INTO activity_log (event_id, at, subscription_id, resource_group, resource_id, resource_provider, resource_type, action, http_method, status_code, error_code,
+  private readonly batch = new StatementBatcher<undefined, Omit<ActivityRecord, 'seq' | 'at'> & { at?: Date }>(
+    async (ids, events) => {
+      await this.db.query(
+        `INSERT INTO activity_log (event_id, at, subscription_id, resource_group, resource_id, resource_provider, resource_type, action, http_method, status_code, error_code,
          principal_id, principal_kind, principal_name, client_address, correlation_id, request_id)
        SELECT e.event_id, coalesce(e.at, clock_timestamp()), e.subscription_id, e.resource_group, e.resource_id, e.resource_provider, e.resource_type, e.action, e.http_method,
          e.status_code, e.error_code, e.principal_id, e.principal_kind, e.principal_name, e.client_address, e.correlation_id, e.request_id
        FROM jsonb_to_recordset($1::jsonb) AS e(event_id text, at timestamptz, subscription_id text, resource_group text, resource_id text, resource_provider text, resource_type text,
          action text, http_method text, status_code integer, error_code text, principal_id text, principal_kind text, principal_name text, client_address text, correlation_id text, request_id text)`,
-      [JSON.stringify(events.map((e) => ({
-        event_id: e.eventId, at: e.at?.toISOString() ?? null, subscription_id: e.subscriptionId, resource_group: e.resourceGroup, resource_id: e.resourceId, resource_provider: e.resourceProvider,
-        resource_type: e.resourceType, action: e.action, http_method: e.httpMethod, status_code: e.statusCode, error_code: e.errorCode, principal_id: e.principalId,
-        principal_kind: e.principalKind, principal_name: e.principalName, client_address: e.clientAddress, correlation_id: e.correlationId, request_id: e.requestId,
-      })))]);
-    return () => undefined;
-  }, { maxCallsPerRun: 200, maxRunsInFlight: 1, retryAlone: true });
+        [
+          JSON.stringify(
+            events.map((e) => ({
+              event_id: e.eventId,
+              at: e.at?.toISOString() ?? null,
+              subscription_id: e.subscriptionId,
+              resource_group: e.resourceGroup,
+              resource_id: e.resourceId,
+              resource_provider: e.resourceProvider,
+              resource_type: e.resourceType,
+              action: e.action,
+              http_method: e.httpMethod,
+              status_code: e.statusCode,
+              error_code: e.errorCode,
+              principal_id: e.principalId,
+              principal_kind: e.principalKind,
+              principal_name: e.principalName,
+              client_address: e.clientAddress,
+              correlation_id: e.correlationId,
+              request_id: e.requestId,
+            })),
+          ),
+        ],
+      );
+      return () => undefined;
+    },
+    { maxCallsPerRun: 200, maxRunsInFlight: 1, retryAlone: true },
+  );
 
   /** Appends one event. */
   async insert(e: Omit<ActivityRecord, 'seq' | 'eventId' | 'at'> & { at?: Date }): Promise<void> {
@@ -209,7 +271,10 @@ export class ActivityLogStore {
   async list(q: ActivityQuery): Promise<ActivityRecord[]> {
     const where: string[] = [];
     const params: unknown[] = [];
-    const add = (sql: string, value: unknown) => { params.push(value); where.push(sql.replace('?', `$${params.length}`)); };
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
     if (q.from) add('at >= ?', q.from);
     if (q.to) add('at <= ?', q.to);
     // Server-level events (sign-in, token endpoint, storage URLs) belong to no subscription: every subscription's log shows them.
@@ -218,19 +283,38 @@ export class ActivityLogStore {
     if (q.resourceId) add('lower(resource_id) = lower(?)', q.resourceId);
     if (q.resourceProvider) add('lower(resource_provider) = lower(?)', q.resourceProvider);
     if (q.correlationId) add('lower(correlation_id) = lower(?)', q.correlationId);
-    if (q.caller) { params.push(q.caller); where.push(`(lower(principal_id) = lower($${params.length}) OR lower(principal_name) = lower($${params.length}))`); }
+    if (q.caller) {
+      params.push(q.caller);
+      where.push(
+        `(lower(principal_id) = lower($${params.length}) OR lower(principal_name) = lower($${params.length}))`,
+      );
+    }
     if (q.status) where.push(q.status === 'Succeeded' ? 'status_code < 400' : 'status_code >= 400');
     if (q.beforeSeq !== undefined) add('seq < ?', q.beforeSeq);
     params.push(q.limit ?? ACTIVITY_LOG_PAGE_SIZE_IN_ROWS);
     const rows = await this.db.query<Record<string, unknown>>(
-      `SELECT * FROM activity_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT $${params.length}`, params);
+      `SELECT * FROM activity_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT $${params.length}`,
+      params,
+    );
     return rows.map((r) => ({
-      seq: Number(r['seq']), eventId: String(r['event_id']), at: new Date(r['at'] as string | Date),
-      subscriptionId: r['subscription_id'] as string | null, resourceGroup: r['resource_group'] as string | null, resourceId: String(r['resource_id']),
-      resourceProvider: r['resource_provider'] as string | null, resourceType: r['resource_type'] as string | null, action: String(r['action']),
-      httpMethod: String(r['http_method']), statusCode: Number(r['status_code']), errorCode: r['error_code'] as string | null,
-      principalId: r['principal_id'] as string | null, principalKind: r['principal_kind'] as string | null, principalName: r['principal_name'] as string | null,
-      clientAddress: r['client_address'] as string | null, correlationId: r['correlation_id'] as string | null, requestId: String(r['request_id']),
+      seq: Number(r['seq']),
+      eventId: String(r['event_id']),
+      at: new Date(r['at'] as string | Date),
+      subscriptionId: r['subscription_id'] as string | null,
+      resourceGroup: r['resource_group'] as string | null,
+      resourceId: String(r['resource_id']),
+      resourceProvider: r['resource_provider'] as string | null,
+      resourceType: r['resource_type'] as string | null,
+      action: String(r['action']),
+      httpMethod: String(r['http_method']),
+      statusCode: Number(r['status_code']),
+      errorCode: r['error_code'] as string | null,
+      principalId: r['principal_id'] as string | null,
+      principalKind: r['principal_kind'] as string | null,
+      principalName: r['principal_name'] as string | null,
+      clientAddress: r['client_address'] as string | null,
+      correlationId: r['correlation_id'] as string | null,
+      requestId: String(r['request_id']),
     }));
   }
 
@@ -238,7 +322,8 @@ export class ActivityLogStore {
   async pruneBatch(before: Date, batchInRows = ACTIVITY_LOG_PRUNE_BATCH_IN_ROWS): Promise<number> {
     const rows = await this.db.query<{ n: string | number }>(
       `WITH gone AS (DELETE FROM activity_log WHERE seq IN (SELECT seq FROM activity_log WHERE at < $1 ORDER BY at LIMIT $2) RETURNING 1) SELECT count(*) AS n FROM gone`,
-      [before, batchInRows]);
+      [before, batchInRows],
+    );
     return Number(rows[0]?.n ?? 0);
   }
 
@@ -284,29 +369,54 @@ export function registerActivityLogHooks(app: FastifyInstance, options: Activity
     const parts = armPartsOf(path);
     const principal = req.principal;
     const record = {
-      subscriptionId: parts.subscriptionId, resourceGroup: parts.resourceGroup, resourceId: parts.resourceId.slice(0, 1000),
-      resourceProvider: parts.provider, resourceType: parts.resourceType, action: activityActionOf(req).slice(0, 1000),
-      httpMethod: req.method.toUpperCase(), statusCode: status, errorCode: (req as unknown as Record<symbol, string | null>)[ERROR_CODE] ?? null,
-      principalId: principal?.id ?? null, principalKind: principal?.kind ?? null, principalName: principal?.displayName.slice(0, 300) ?? null,
-      clientAddress: clientAddressOf(req, options.trustProxy), correlationId: headerText(reply, 'x-ms-correlation-request-id'), requestId: req.id,
+      subscriptionId: parts.subscriptionId,
+      resourceGroup: parts.resourceGroup,
+      resourceId: parts.resourceId.slice(0, 1000),
+      resourceProvider: parts.provider,
+      resourceType: parts.resourceType,
+      action: activityActionOf(req).slice(0, 1000),
+      httpMethod: req.method.toUpperCase(),
+      statusCode: status,
+      errorCode: (req as unknown as Record<symbol, string | null>)[ERROR_CODE] ?? null,
+      principalId: principal?.id ?? null,
+      principalKind: principal?.kind ?? null,
+      principalName: principal?.displayName.slice(0, 300) ?? null,
+      clientAddress: clientAddressOf(req, options.trustProxy),
+      correlationId: headerText(reply, 'x-ms-correlation-request-id'),
+      requestId: req.id,
     };
     try {
       await options.store.insert(record);
     } catch (error) {
-      options.logger.error({ err: error, action: record.action, statusCode: status }, 'could not record an activity-log event');
+      options.logger.error(
+        { err: error, action: record.action, statusCode: status },
+        'could not record an activity-log event',
+      );
     }
   });
 }
 
 /** Prunes the log every ten minutes (and once at start); never blocks: one run at a time, bounded batches. */
-export function startActivityLogPruner(store: ActivityLogStore, retentionInDays: number, logger: Logger, intervalInMs = PRUNE_INTERVAL_IN_MS): { close(): Promise<void> } {
+export function startActivityLogPruner(
+  store: ActivityLogStore,
+  retentionInDays: number,
+  logger: Logger,
+  intervalInMs = PRUNE_INTERVAL_IN_MS,
+): { close(): Promise<void> } {
   let running: Promise<void> | null = null;
   const run = () => {
     if (running) return;
-    running = store.prune(new Date(Date.now() - retentionInDays * 86_400_000))
-      .then((n) => { if (n > 0) logger.info({ rows: n, retentionInDays }, 'pruned old activity-log events'); })
-      .catch((error: unknown) => logger.warn({ err: error }, 'pruning the activity log failed; retried at the next run'))
-      .finally(() => { running = null; });
+    running = store
+      .prune(new Date(Date.now() - retentionInDays * 86_400_000))
+      .then((n) => {
+        if (n > 0) logger.info({ rows: n, retentionInDays }, 'pruned old activity-log events');
+      })
+      .catch((error: unknown) =>
+        logger.warn({ err: error }, 'pruning the activity log failed; retried at the next run'),
+      )
+      .finally(() => {
+        running = null;
+      });
   };
   const first = setTimeout(run, 5_000);
   const timer = setInterval(run, intervalInMs);
@@ -325,15 +435,23 @@ export function startActivityLogPruner(store: ActivityLogStore, retentionInDays:
 
 /** Fields the `$filter` accepts, as az sends them. */
 const FILTER_FIELDS: Readonly<Record<string, keyof ActivityQuery>> = {
-  resourcegroupname: 'resourceGroup', resourceid: 'resourceId', resourceuri: 'resourceId', resourceprovider: 'resourceProvider',
-  correlationid: 'correlationId', caller: 'caller', status: 'status',
+  resourcegroupname: 'resourceGroup',
+  resourceid: 'resourceId',
+  resourceuri: 'resourceId',
+  resourceprovider: 'resourceProvider',
+  correlationid: 'correlationId',
+  caller: 'caller',
+  status: 'status',
 };
 
 /** An ISO time az sends (often without a zone: UTC, as Azure reads it). */
 function parseFilterTime(text: string): Date {
   const zoned = /(?:Z|[+-]\d{2}:?\d{2})$/i.test(text) ? text : `${text}Z`;
   const at = new Date(zoned);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(at.getTime())) throw new ApiError('InvalidFilter', `'${text}' in $filter is not an ISO 8601 time (e.g. 2026-12-01T10:00:00Z).`, { target: '$filter' });
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(at.getTime()))
+    throw new ApiError('InvalidFilter', `'${text}' in $filter is not an ISO 8601 time (e.g. 2026-12-01T10:00:00Z).`, {
+      target: '$filter',
+    });
   return at;
 }
 
@@ -347,46 +465,87 @@ function parseFilterTime(text: string): Date {
 export function parseActivityFilter(filter: string | undefined): ActivityQuery {
   const q: ActivityQuery = {};
   if (filter === undefined || filter.trim() === '') return q;
-  if (filter.length > 2000) throw new ApiError('InvalidFilter', '$filter is longer than 2000 characters.', { target: '$filter' });
+  if (filter.length > 2000)
+    throw new ApiError('InvalidFilter', '$filter is longer than 2000 characters.', { target: '$filter' });
   const condition = /^\s*([A-Za-z]+)\s+(eq|ge|le)\s+(?:'((?:[^']|'')*)'|([^\s']+))\s*/i;
   let rest = filter;
   let first = true;
   while (rest.trim() !== '') {
     if (!first) {
       const and = /^\s*and\s+/i.exec(rest);
-      if (!and) throw new ApiError('InvalidFilter', `$filter: expected 'and' before '${rest.trim().slice(0, 60)}'; conditions are joined with 'and' (or, not and parentheses are not supported).`, { target: '$filter' });
+      if (!and)
+        throw new ApiError(
+          'InvalidFilter',
+          `$filter: expected 'and' before '${rest.trim().slice(0, 60)}'; conditions are joined with 'and' (or, not and parentheses are not supported).`,
+          { target: '$filter' },
+        );
       rest = rest.slice(and[0].length);
     }
     first = false;
     const m = condition.exec(rest);
-    if (!m) throw new ApiError('InvalidFilter', `$filter: cannot read '${rest.trim().slice(0, 60)}'; supported: eventTimestamp ge|le TIME, and resourceGroupName, resourceId, resourceProvider, correlationId, caller or status eq 'VALUE'.`, { target: '$filter' });
+    if (!m)
+      throw new ApiError(
+        'InvalidFilter',
+        `$filter: cannot read '${rest.trim().slice(0, 60)}'; supported: eventTimestamp ge|le TIME, and resourceGroupName, resourceId, resourceProvider, correlationId, caller or status eq 'VALUE'.`,
+        { target: '$filter' },
+      );
     rest = rest.slice(m[0].length);
     const field = m[1]!.toLowerCase();
     const op = m[2]!.toLowerCase();
     const value = m[3] !== undefined ? m[3].replace(/''/g, "'") : m[4]!;
     if (field === 'eventtimestamp' || field === 'eventsubmissiontimestamp') {
-      if (op === 'eq') throw new ApiError('InvalidFilter', "$filter: eventTimestamp takes 'ge' or 'le', not 'eq'.", { target: '$filter' });
-      if (op === 'ge') q.from = parseFilterTime(value); else q.to = parseFilterTime(value);
+      if (op === 'eq')
+        throw new ApiError('InvalidFilter', "$filter: eventTimestamp takes 'ge' or 'le', not 'eq'.", {
+          target: '$filter',
+        });
+      if (op === 'ge') q.from = parseFilterTime(value);
+      else q.to = parseFilterTime(value);
       continue;
     }
     const key = FILTER_FIELDS[field];
-    if (!key) throw new ApiError('InvalidFilter', `$filter: the field '${m[1]}' is not supported; use eventTimestamp, resourceGroupName, resourceId, resourceProvider, correlationId, caller or status.`, { target: '$filter' });
-    if (op !== 'eq') throw new ApiError('InvalidFilter', `$filter: ${m[1]} takes 'eq', not '${m[2]}'.`, { target: '$filter' });
+    if (!key)
+      throw new ApiError(
+        'InvalidFilter',
+        `$filter: the field '${m[1]}' is not supported; use eventTimestamp, resourceGroupName, resourceId, resourceProvider, correlationId, caller or status.`,
+        { target: '$filter' },
+      );
+    if (op !== 'eq')
+      throw new ApiError('InvalidFilter', `$filter: ${m[1]} takes 'eq', not '${m[2]}'.`, { target: '$filter' });
     if (key === 'status') {
       const status = ['Succeeded', 'Failed'].find((s) => s.toLowerCase() === value.toLowerCase());
-      if (!status) throw new ApiError('InvalidFilter', `$filter: status is 'Succeeded' or 'Failed', not '${value}'.`, { target: '$filter' });
+      if (!status)
+        throw new ApiError('InvalidFilter', `$filter: status is 'Succeeded' or 'Failed', not '${value}'.`, {
+          target: '$filter',
+        });
       q.status = status as 'Succeeded' | 'Failed';
     } else {
       (q as Record<string, unknown>)[key] = value;
     }
   }
-  if (q.from && q.to && q.from > q.to) throw new ApiError('InvalidFilter', '$filter: the eventTimestamp ge time is after the le time.', { target: '$filter' });
+  if (q.from && q.to && q.from > q.to)
+    throw new ApiError('InvalidFilter', '$filter: the eventTimestamp ge time is after the le time.', {
+      target: '$filter',
+    });
   return q;
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
-  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'NoContent', 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound',
-  409: 'Conflict', 412: 'PreconditionFailed', 413: 'RequestEntityTooLarge', 415: 'UnsupportedMediaType', 429: 'TooManyRequests', 500: 'InternalServerError', 503: 'ServiceUnavailable', 507: 'InsufficientStorage',
+  200: 'OK',
+  201: 'Created',
+  202: 'Accepted',
+  204: 'NoContent',
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  409: 'Conflict',
+  412: 'PreconditionFailed',
+  413: 'RequestEntityTooLarge',
+  415: 'UnsupportedMediaType',
+  429: 'TooManyRequests',
+  500: 'InternalServerError',
+  503: 'ServiceUnavailable',
+  507: 'InsufficientStorage',
 };
 
 const localized = (value: string) => ({ value, localizedValue: value });
@@ -404,13 +563,19 @@ function ticksOf(at: Date): string {
 export function eventDataOf(r: ActivityRecord): Record<string, unknown> {
   const failed = r.statusCode >= 400;
   const statusText = STATUS_TEXT[r.statusCode] ?? String(r.statusCode);
-  const caller = r.principalKind === 'servicePrincipal' ? r.principalId : r.principalName ?? r.principalId;
+  const caller = r.principalKind === 'servicePrincipal' ? r.principalId : (r.principalName ?? r.principalId);
   const time = r.at.toISOString();
   return {
     authorization: { action: r.action, scope: r.resourceId },
     caller: caller ?? undefined,
     channels: 'Operation',
-    claims: r.principalId ? { 'http://schemas.microsoft.com/identity/claims/objectidentifier': r.principalId, principalKind: r.principalKind ?? '', name: r.principalName ?? '' } : {},
+    claims: r.principalId
+      ? {
+          'http://schemas.microsoft.com/identity/claims/objectidentifier': r.principalId,
+          principalKind: r.principalKind ?? '',
+          name: r.principalName ?? '',
+        }
+      : {},
     correlationId: r.correlationId ?? r.requestId,
     description: '',
     eventDataId: r.eventId,

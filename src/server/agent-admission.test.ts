@@ -11,7 +11,15 @@ async function counted(): Promise<{ store: Store; reads: () => number; close: ()
   const db = await openPglite(null);
   await migrate(db);
   let reads = 0;
-  const spy: Db = { engine: db.engine, query: (sql, params) => { if (/FROM api_tokens/.test(sql)) reads++; return db.query(sql, params); }, transaction: (fn) => db.transaction(fn), close: () => db.close() };
+  const spy: Db = {
+    engine: db.engine,
+    query: (sql, params) => {
+      if (/FROM api_tokens/.test(sql)) reads++;
+      return db.query(sql, params);
+    },
+    transaction: (fn) => db.transaction(fn),
+    close: () => db.close(),
+  };
   return { store: new Store(spy), reads: () => reads, close: () => db.close() };
 }
 
@@ -60,7 +68,9 @@ test('bounded: the least recently used credentials go first', async () => {
   const { store, close } = await counted();
   try {
     const cache = new AgentCredentialCache(store, 60_000, 3);
-    const tokens = await Promise.all(Array.from({ length: 5 }, (_, i) => store.issueToken('agent', { vmKey: `vm${i}` })));
+    const tokens = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => store.issueToken('agent', { vmKey: `vm${i}` })),
+    );
     for (const t of tokens) await cache.verify(t.token);
     assert.equal(cache.size, 3);
   } finally {

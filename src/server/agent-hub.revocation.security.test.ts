@@ -30,9 +30,17 @@ async function startHub() {
       handled.push({ credential: identity.credentialId, msg });
       if (gate) await gate;
       // As the upload-grant path does: an answer addressed by host.
-      hub.send(identity.vmKey, { type: 'upload.refused', requestId: 'r', captureUid: 'c', reason: 'answer', retryable: false });
+      hub.send(identity.vmKey, {
+        type: 'upload.refused',
+        requestId: 'r',
+        captureUid: 'c',
+        reason: 'answer',
+        retryable: false,
+      });
     },
-    onDisconnect: async (identity) => { disconnects.push(identity.credentialId ?? ''); },
+    onDisconnect: async (identity) => {
+      disconnects.push(identity.credentialId ?? '');
+    },
   });
   const http = createServer();
   hub.attach(http);
@@ -45,14 +53,29 @@ async function startHub() {
     ws.on('message', (d) => received.push(JSON.parse(d.toString())));
     const closed = once(ws, 'close') as Promise<[number, Buffer]>;
     await once(ws, 'open');
-    ws.send(JSON.stringify({ type: 'hello', protocolVersion: 1, agentVersion: '0.1.0', hostname: 'web1', captures: [] }));
+    ws.send(
+      JSON.stringify({ type: 'hello', protocolVersion: 1, agentVersion: '0.1.0', hostname: 'web1', captures: [] }),
+    );
     return { ws, received, closed };
   };
   return {
-    hub, handled, disconnects, connect,
-    holdMessages: () => { gate = new Promise((r) => { release = r; }); },
-    releaseMessages: () => { gate = null; release(); },
-    close: async () => { await hub.close(); http.close(); },
+    hub,
+    handled,
+    disconnects,
+    connect,
+    holdMessages: () => {
+      gate = new Promise((r) => {
+        release = r;
+      });
+    },
+    releaseMessages: () => {
+      gate = null;
+      release();
+    },
+    close: async () => {
+      await hub.close();
+      http.close();
+    },
   };
 }
 
@@ -63,8 +86,24 @@ test('a revoked connection: closed with 4001 at once, queued messages dropped, a
   try {
     const old = await h.connect('cred-old');
     h.holdMessages();
-    old.ws.send(JSON.stringify({ type: 'upload.request', requestId: '1', captureUid: 'c', sizeInBytes: 1, sha256: 'ab'.repeat(32) }));
-    old.ws.send(JSON.stringify({ type: 'upload.request', requestId: '2', captureUid: 'c', sizeInBytes: 1, sha256: 'ab'.repeat(32) }));
+    old.ws.send(
+      JSON.stringify({
+        type: 'upload.request',
+        requestId: '1',
+        captureUid: 'c',
+        sizeInBytes: 1,
+        sha256: 'ab'.repeat(32),
+      }),
+    );
+    old.ws.send(
+      JSON.stringify({
+        type: 'upload.request',
+        requestId: '2',
+        captureUid: 'c',
+        sizeInBytes: 1,
+        sha256: 'ab'.repeat(32),
+      }),
+    );
     await settle();
     assert.equal(h.handled.length, 1, 'the first message is being handled, the second waits');
 
@@ -78,7 +117,11 @@ test('a revoked connection: closed with 4001 at once, queued messages dropped, a
     const fresh = await h.connect('cred-new');
     h.releaseMessages();
     await settle();
-    assert.equal(h.handled.filter((x) => x.credential === 'cred-old').length, 1, 'the queued message of the revoked connection was not handled');
+    assert.equal(
+      h.handled.filter((x) => x.credential === 'cred-old').length,
+      1,
+      'the queued message of the revoked connection was not handled',
+    );
     assert.deepEqual(fresh.received, [], "the new agent got no answer to the old connection's request");
     assert.deepEqual(old.received, [], 'the revoked connection got nothing');
 
@@ -97,7 +140,15 @@ test('the same agent reconnecting with the same credential keeps its answers (no
   try {
     const first = await h.connect('cred-a');
     h.holdMessages();
-    first.ws.send(JSON.stringify({ type: 'upload.request', requestId: '1', captureUid: 'c', sizeInBytes: 1, sha256: 'ab'.repeat(32) }));
+    first.ws.send(
+      JSON.stringify({
+        type: 'upload.request',
+        requestId: '1',
+        captureUid: 'c',
+        sizeInBytes: 1,
+        sha256: 'ab'.repeat(32),
+      }),
+    );
     await settle();
     const second = await h.connect('cred-a');
     h.releaseMessages();

@@ -20,8 +20,12 @@ let url = '';
 before(async () => {
   server = createServer((_req, res) => res.end());
   hub = new AgentHub(createLogger({ name: 'test', level: 'silent' }), {
-    authenticate: (request) => Promise.resolve({ vmKey: String(request.headers['x-test-vm'] ?? 'vm'), baseUrl: 'http://127.0.0.1' }),
-    onMessage: (_identity, msg) => { received.push(msg); return Promise.resolve(); },
+    authenticate: (request) =>
+      Promise.resolve({ vmKey: String(request.headers['x-test-vm'] ?? 'vm'), baseUrl: 'http://127.0.0.1' }),
+    onMessage: (_identity, msg) => {
+      received.push(msg);
+      return Promise.resolve();
+    },
     onDisconnect: () => Promise.resolve(),
   });
   hub.attach(server);
@@ -33,22 +37,50 @@ after(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-const hello = (extra: Record<string, unknown> = {}) => ({ type: 'hello', protocolVersion: 1, agentVersion: '0.1.0', hostname: 'web1', captures: [], ...extra });
+const hello = (extra: Record<string, unknown> = {}) => ({
+  type: 'hello',
+  protocolVersion: 1,
+  agentVersion: '0.1.0',
+  hostname: 'web1',
+  captures: [],
+  ...extra,
+});
 
 /** Connects as an agent, sends `frames`, and returns how the connection ended (or 'open' if it still is after a moment). */
 async function session(vm: string, frames: unknown[]): Promise<{ code: number | 'open'; reason: string }> {
   const ws = new WebSocket(url, { headers: { 'x-test-vm': vm } });
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   for (const f of frames) ws.send(typeof f === 'string' ? f : JSON.stringify(f));
-  const outcome = await Promise.race([closed, new Promise<{ code: 'open'; reason: string }>((r) => setTimeout(() => r({ code: 'open', reason: '' }), 400))]);
+  const outcome = await Promise.race([
+    closed,
+    new Promise<{ code: 'open'; reason: string }>((r) => setTimeout(() => r({ code: 'open', reason: '' }), 400)),
+  ]);
   ws.close();
   return outcome;
 }
 
 test('messages that break the protocol schema never reach the handlers', async () => {
   received.length = 0;
-  const badState = { captureUid: '../../x', status: 'Running', captureStartTime: null, stopReason: null, errors: [], errorMessage: null, packetsCaptured: 0, bytesCaptured: 0, kernelPacketsDropped: null, kernelPacketsReceived: null, file: null, sequence: 1 };
+  const badState = {
+    captureUid: '../../x',
+    status: 'Running',
+    captureStartTime: null,
+    stopReason: null,
+    errors: [],
+    errorMessage: null,
+    packetsCaptured: 0,
+    bytesCaptured: 0,
+    kernelPacketsDropped: null,
+    kernelPacketsReceived: null,
+    file: null,
+    sequence: 1,
+  };
   await session('vm-a', [
     hello(),
     { type: 'capture.state', state: badState },
@@ -58,7 +90,11 @@ test('messages that break the protocol schema never reach the handlers', async (
     { type: 'no.such.type' },
     'not json at all',
   ]);
-  assert.deepEqual(received.map((m) => m.type), ['hello'], 'only the well-formed hello was handled');
+  assert.deepEqual(
+    received.map((m) => m.type),
+    ['hello'],
+    'only the well-formed hello was handled',
+  );
 });
 
 test('a hello whose host name is malformed or unbounded is refused, so shared host lookups stay intact', async () => {
@@ -72,7 +108,10 @@ test('a hello whose host name is malformed or unbounded is refused, so shared ho
 
 test('an agent of an incompatible protocol version is refused at hello with a clear reason', async () => {
   received.length = 0;
-  const outcome = await session('vm-f', [hello({ protocolVersion: 99 }), { type: 'metrics', at: new Date().toISOString(), values: { x: 1 } }]);
+  const outcome = await session('vm-f', [
+    hello({ protocolVersion: 99 }),
+    { type: 'metrics', at: new Date().toISOString(), values: { x: 1 } },
+  ]);
   assert.equal(outcome.code, 4002);
   assert.match(outcome.reason, /protocol 99 is not supported/);
   assert.deepEqual(received, [], 'nothing of the refused agent was handled');

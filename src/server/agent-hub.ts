@@ -4,7 +4,14 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../lib/index.js';
-import { AGENT_CLOSE_INCOMPATIBLE, AGENT_MAX_MESSAGE_BYTES, AGENT_PROTOCOL_SUPPORTED, parseAgentToServer, type AgentToServer, type ServerToAgent } from '../model/index.js';
+import {
+  AGENT_CLOSE_INCOMPATIBLE,
+  AGENT_MAX_MESSAGE_BYTES,
+  AGENT_PROTOCOL_SUPPORTED,
+  parseAgentToServer,
+  type AgentToServer,
+  type ServerToAgent,
+} from '../model/index.js';
 
 /** Path agents connect to. */
 export const AGENT_CONNECT_PATH = '/agent/v1/connect';
@@ -16,13 +23,21 @@ const MAX_AGENT_MESSAGE_BYTES = AGENT_MAX_MESSAGE_BYTES;
 const PING_INTERVAL_IN_MS = 10_000;
 
 /** Who is at the other end of an agent connection: the host, how it reached us, and the id of the credential it presented (revocation closes connections by it). */
-export interface AgentIdentity { vmKey: string; baseUrl: string; credentialId?: string }
+export interface AgentIdentity {
+  vmKey: string;
+  baseUrl: string;
+  credentialId?: string;
+}
 
 /** WebSocket close code sent when the host's credential is revoked (extension or VM deleted, re-enrolled, revoked by an operator). */
 export const CLOSE_CREDENTIAL_REVOKED = 4001;
 
 /** One live agent connection. `revoked` is set the moment it is cut: from then on nothing is read from it or sent to it. */
-interface AgentConnection { identity: AgentIdentity; ws: WebSocket; revoked: boolean }
+interface AgentConnection {
+  identity: AgentIdentity;
+  ws: WebSocket;
+  revoked: boolean;
+}
 
 /**
  * Keeps one WebSocket per connected agent (the newest wins when an agent reconnects) and delivers
@@ -57,16 +72,19 @@ export class AgentHub extends EventEmitter {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
         return;
       }
-      this.handlers.authenticate(request).then((identity) => {
-        if (!identity) {
-          socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-          return;
-        }
-        this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(identity, ws));
-      }, (error: unknown) => {
-        this.logger.error({ err: error }, 'agent authentication failed');
-        socket.end('HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      });
+      this.handlers.authenticate(request).then(
+        (identity) => {
+          if (!identity) {
+            socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+            return;
+          }
+          this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(identity, ws));
+        },
+        (error: unknown) => {
+          this.logger.error({ err: error }, 'agent authentication failed');
+          socket.end('HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        },
+      );
     });
     this.pingTimer = setInterval(() => this.pingAll(), PING_INTERVAL_IN_MS);
     this.pingTimer.unref();
@@ -83,7 +101,9 @@ export class AgentHub extends EventEmitter {
     const conn: AgentConnection = { identity, ws, revoked: false };
     this.sockets.set(identity.vmKey, conn);
     (ws as WebSocket & { alive?: boolean }).alive = true;
-    ws.on('pong', () => { (ws as WebSocket & { alive?: boolean }).alive = true; });
+    ws.on('pong', () => {
+      (ws as WebSocket & { alive?: boolean }).alive = true;
+    });
     let queue = Promise.resolve();
     let greeted = false;
     ws.on('message', (data, isBinary) => {
@@ -93,15 +113,24 @@ export class AgentHub extends EventEmitter {
       // compromised host can send only well-typed, bounded values about itself.
       const parsed = parseAgentToServer(data.toString('utf8'));
       if (!parsed.ok) {
-        this.logger.warn({ vm: identity.vmKey, reason: parsed.reason }, 'agent sent a message that does not follow the agent protocol; ignored');
+        this.logger.warn(
+          { vm: identity.vmKey, reason: parsed.reason },
+          'agent sent a message that does not follow the agent protocol; ignored',
+        );
         return;
       }
       const msg: AgentToServer = parsed.message;
       if (msg.type === 'hello') {
         const { min, max } = AGENT_PROTOCOL_SUPPORTED;
         if (msg.protocolVersion < min || msg.protocolVersion > max) {
-          this.logger.warn({ vm: identity.vmKey, protocolVersion: msg.protocolVersion, agentVersion: msg.agentVersion }, 'refused an agent whose protocol version this server does not speak');
-          ws.close(AGENT_CLOSE_INCOMPATIBLE, `agent protocol ${msg.protocolVersion} is not supported; this server speaks ${min === max ? min : `${min}-${max}`}`);
+          this.logger.warn(
+            { vm: identity.vmKey, protocolVersion: msg.protocolVersion, agentVersion: msg.agentVersion },
+            'refused an agent whose protocol version this server does not speak',
+          );
+          ws.close(
+            AGENT_CLOSE_INCOMPATIBLE,
+            `agent protocol ${msg.protocolVersion} is not supported; this server speaks ${min === max ? min : `${min}-${max}`}`,
+          );
           return;
         }
         greeted = true;
@@ -112,25 +141,31 @@ export class AgentHub extends EventEmitter {
       if (msg.type === 'metrics') {
         // Reports are a stream, stamped as they arrive and needing no database: they neither wait
         // behind a slow message (a hello in a reconnect storm) nor make the others wait.
-        this.current.run(conn, () => this.handlers.onMessage(identity, msg)).catch((error: unknown) => {
-          this.logger.error({ err: error, vm: identity.vmKey, type: msg.type }, 'handling an agent message failed');
-        });
+        this.current
+          .run(conn, () => this.handlers.onMessage(identity, msg))
+          .catch((error: unknown) => {
+            this.logger.error({ err: error, vm: identity.vmKey, type: msg.type }, 'handling an agent message failed');
+          });
         return;
       }
-      queue = queue.then(() => {
-        // Messages queued before a revocation are dropped too, not handled late.
-        if (conn.revoked) return undefined;
-        return this.current.run(conn, () => this.handlers.onMessage(identity, msg));
-      }).catch((error: unknown) => {
-        this.logger.error({ err: error, vm: identity.vmKey, type: msg.type }, 'handling an agent message failed');
-      });
+      queue = queue
+        .then(() => {
+          // Messages queued before a revocation are dropped too, not handled late.
+          if (conn.revoked) return undefined;
+          return this.current.run(conn, () => this.handlers.onMessage(identity, msg));
+        })
+        .catch((error: unknown) => {
+          this.logger.error({ err: error, vm: identity.vmKey, type: msg.type }, 'handling an agent message failed');
+        });
     });
     ws.on('close', () => {
       if (this.sockets.get(identity.vmKey) !== conn) return;
       this.sockets.delete(identity.vmKey);
-      queue = queue.then(() => this.handlers.onDisconnect(identity)).catch((error: unknown) => {
-        this.logger.error({ err: error, vm: identity.vmKey }, 'recording an agent disconnect failed');
-      });
+      queue = queue
+        .then(() => this.handlers.onDisconnect(identity))
+        .catch((error: unknown) => {
+          this.logger.error({ err: error, vm: identity.vmKey }, 'recording an agent disconnect failed');
+        });
     });
     ws.on('error', (error) => this.logger.warn({ err: error, vm: identity.vmKey }, 'agent connection error'));
     this.logger.info({ vm: identity.vmKey }, 'agent connected');
@@ -175,10 +210,15 @@ export class AgentHub extends EventEmitter {
   }
 
   private pingAll(): void {
-    this.sweepRevoked().catch((error: unknown) => this.logger.warn({ err: error }, 'checking agent credentials failed'));
+    this.sweepRevoked().catch((error: unknown) =>
+      this.logger.warn({ err: error }, 'checking agent credentials failed'),
+    );
     for (const { ws } of this.sockets.values()) {
       const w = ws as WebSocket & { alive?: boolean };
-      if (w.alive === false) { ws.terminate(); continue; }
+      if (w.alive === false) {
+        ws.terminate();
+        continue;
+      }
       w.alive = false;
       ws.ping();
     }

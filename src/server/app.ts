@@ -26,7 +26,11 @@ import { registerStorageAccountRoutes } from './routes/storage-accounts.js';
 import { registerVmRoutes } from './routes/vms.js';
 import { registerExtensionImageRoutes } from './routes/extension-images.js';
 import { registerWatcherRoutes } from './routes/watchers.js';
-import { isAlertCaptureTriggerPath, registerAlertCaptureRoutes, registerAlertCaptureTrigger } from './routes/alert-capture.js';
+import {
+  isAlertCaptureTriggerPath,
+  registerAlertCaptureRoutes,
+  registerAlertCaptureTrigger,
+} from './routes/alert-capture.js';
 import { registerAlertRoutes } from './routes/alerts.js';
 import { registerMetricRoutes } from './routes/metrics.js';
 import { registerCredentialRoutes } from './routes/credentials.js';
@@ -43,7 +47,16 @@ const MAX_JSON_BODY_BYTES = 1024 * 1024;
 function isPublicPath(path: string): boolean {
   // The router ignores duplicate slashes (az asks for `//metadata/endpoints`), so this check does too.
   const p = path.toLowerCase().replace(/\/{2,}/g, '/');
-  return isIdentityPublicPath(p) || p === '/healthz' || p === AGENT_ENROLL_PATH || p === AGENT_JOIN_PATH || p === AGENT_CA_PATH || p === OPENAPI_PATH || p.startsWith('/storage/') || isAlertCaptureTriggerPath(p);
+  return (
+    isIdentityPublicPath(p) ||
+    p === '/healthz' ||
+    p === AGENT_ENROLL_PATH ||
+    p === AGENT_JOIN_PATH ||
+    p === AGENT_CA_PATH ||
+    p === OPENAPI_PATH ||
+    p.startsWith('/storage/') ||
+    isAlertCaptureTriggerPath(p)
+  );
 }
 
 /**
@@ -55,18 +68,35 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   const app = Fastify({
     logger: false,
     // Names go up to 260 characters (metric alerts); find-my-way's default of 100 would make longer ones a 404.
-    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 300 },
+    routerOptions: {
+      caseSensitive: false,
+      ignoreTrailingSlash: true,
+      ignoreDuplicateSlashes: true,
+      maxParamLength: 300,
+    },
     // A URL the router cannot decode (bad percent-encoding) gets ARM's error shape too.
     frameworkErrors: (error, req, reply) => {
-      const e = new ApiError('InvalidRequestContent', error.code === 'FST_ERR_BAD_URL' ? 'The request URL is not valid percent-encoded UTF-8.' : `The request is not accepted: ${error.message}`);
-      void (reply as unknown as FastifyReply).code(e.statusCode).type('application/json; charset=utf-8').send(e.toBody());
+      const e = new ApiError(
+        'InvalidRequestContent',
+        error.code === 'FST_ERR_BAD_URL'
+          ? 'The request URL is not valid percent-encoded UTF-8.'
+          : `The request is not accepted: ${error.message}`,
+      );
+      void (reply as unknown as FastifyReply)
+        .code(e.statusCode)
+        .type('application/json; charset=utf-8')
+        .send(e.toBody());
     },
     bodyLimit: MAX_JSON_BODY_BYTES,
     genReqId: () => randomUUID(),
     ...(tls ? { https: { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
   }) as unknown as FastifyInstance;
   setBaseUrlPolicy(app.server, {
-    publicUrl: ctx.config.publicUrl, trustProxy: ctx.config.trustProxy, tls: Boolean(tls), listenHost: ctx.config.listenHost, port: () => boundPort(app.server),
+    publicUrl: ctx.config.publicUrl,
+    trustProxy: ctx.config.trustProxy,
+    tls: Boolean(tls),
+    listenHost: ctx.config.listenHost,
+    port: () => boundPort(app.server),
   });
 
   const sessions = new SessionStore(ctx.store.db);
@@ -78,7 +108,10 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   app.addHook('onRequest', async (req, reply) => {
     const clientId = req.headers['x-ms-client-request-id'];
     const correlation = req.headers['x-ms-correlation-request-id'] ?? clientId ?? req.id;
-    reply.header('x-ms-request-id', req.id).header('x-ms-correlation-request-id', String(correlation)).header('Cache-Control', 'no-cache');
+    reply
+      .header('x-ms-request-id', req.id)
+      .header('x-ms-correlation-request-id', String(correlation))
+      .header('Cache-Control', 'no-cache');
     if (typeof clientId === 'string') reply.header('x-ms-client-request-id', clientId);
     // NUL, control characters and bad encodings in the path or query: a 400 before anything reads them.
     assertCleanUrl(req.url);
@@ -97,23 +130,43 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
       req.principal = await authenticatePrincipal(ctx.store, accessKey, req);
     }
     // Every route's action at its scope, from the operation table (src/server/rbac).
-    await authorizeRoute(routeCheck, req, req.principal, req.routeOptions.url === undefined ? undefined : routeAuthorization(req.method, req.routeOptions.url));
+    await authorizeRoute(
+      routeCheck,
+      req,
+      req.principal,
+      req.routeOptions.url === undefined ? undefined : routeAuthorization(req.method, req.routeOptions.url),
+    );
   });
   // The activity log: after the authentication hook (it reads request.principal), before the route plugins load.
-  registerActivityLogHooks(app, { store: new ActivityLogStore(ctx.store.db), logger: ctx.logger, trustProxy: Boolean(ctx.config.trustProxy) });
+  registerActivityLogHooks(app, {
+    store: new ActivityLogStore(ctx.store.db),
+    logger: ctx.logger,
+    trustProxy: Boolean(ctx.config.trustProxy),
+  });
 
   app.setErrorHandler((error: FastifyError | ApiError, req, reply) => {
     let apiError: ApiError;
     if (error instanceof ApiError) {
       apiError = error;
       // A full disk or a stopped database: the operator must hear of it, not only the caller.
-      if (apiError.statusCode >= 500) ctx.logger.error({ code: apiError.code, method: req.method, url: req.url.split('?')[0] }, apiError.message);
-    } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') apiError = new ApiError('PayloadTooLarge', `The request body is larger than ${MAX_JSON_BODY_BYTES} bytes.`);
-    else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') apiError = new ApiError('UnsupportedMediaType', `Content-Type '${req.headers['content-type'] ?? ''}' is not supported on this route.`);
-    else if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError || error.statusCode === 400) apiError = new ApiError('InvalidRequestContent', `The request content is not valid JSON: ${error.message}`);
+      if (apiError.statusCode >= 500)
+        ctx.logger.error({ code: apiError.code, method: req.method, url: req.url.split('?')[0] }, apiError.message);
+    } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      apiError = new ApiError('PayloadTooLarge', `The request body is larger than ${MAX_JSON_BODY_BYTES} bytes.`);
+    else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      apiError = new ApiError(
+        'UnsupportedMediaType',
+        `Content-Type '${req.headers['content-type'] ?? ''}' is not supported on this route.`,
+      );
+    else if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError || error.statusCode === 400)
+      apiError = new ApiError('InvalidRequestContent', `The request content is not valid JSON: ${error.message}`);
     else {
       ctx.logger.error({ err: error, method: req.method, url: req.url.split('?')[0] }, 'request failed');
-      apiError = new ApiError('InternalServerError', 'An internal error occurred; see the server log for request id ' + req.id + '.', { cause: error });
+      apiError = new ApiError(
+        'InternalServerError',
+        'An internal error occurred; see the server log for request id ' + req.id + '.',
+        { cause: error },
+      );
     }
     return reply.code(apiError.statusCode).type('application/json; charset=utf-8').send(apiError.toBody());
   });
@@ -127,11 +180,15 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok' }));
   // Public, like Azure's published REST specs: it holds no data, only the API's shape.
   let openApi: Record<string, unknown> | null = null;
-  app.get(OPENAPI_PATH, async (req) => ({ ...(openApi ??= buildOpenApiDocument()), servers: [{ url: requestBaseUrl(req) }] }));
+  app.get(OPENAPI_PATH, async (req) => ({
+    ...(openApi ??= buildOpenApiDocument()),
+    servers: [{ url: requestBaseUrl(req) }],
+  }));
 
   // ARM returns a resource's etag as the ETag header of a GET too.
   app.addHook('preSerialization', async (req, reply, payload) => {
-    const tag = req.method === 'GET' && reply.statusCode === 200 ? (payload as { etag?: unknown } | null)?.etag : undefined;
+    const tag =
+      req.method === 'GET' && reply.statusCode === 200 ? (payload as { etag?: unknown } | null)?.etag : undefined;
     if (typeof tag === 'string') reply.header('ETag', tag);
     return payload;
   });
@@ -140,7 +197,9 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   app.addHook('onSend', async (req, reply, payload) => {
     const status = reply.statusCode;
     // An Azure-AsyncOperation on a 200 (an extension update) is polled too.
-    const pollable = (reply.hasHeader('Azure-AsyncOperation') && status >= 200 && status <= 202) || (status === 202 && reply.hasHeader('Location'));
+    const pollable =
+      (reply.hasHeader('Azure-AsyncOperation') && status >= 200 && status <= 202) ||
+      (status === 202 && reply.hasHeader('Location'));
     if (pollable && !reply.hasHeader('Retry-After')) {
       const seconds = retryAfterFor(ctx.config, req);
       if (seconds !== null) reply.header('Retry-After', String(seconds));
@@ -156,8 +215,15 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     arm.removeAllContentTypeParsers();
     arm.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
       const text = String(body);
-      if (text.trim() === '') { done(null, undefined); return; }
-      try { done(null, parseJsonBody(text)); } catch (error) { done(error as ApiError, undefined); }
+      if (text.trim() === '') {
+        done(null, undefined);
+        return;
+      }
+      try {
+        done(null, parseJsonBody(text));
+      } catch (error) {
+        done(error as ApiError, undefined);
+      }
     });
     // Names in the path follow ARM's rules (a 400 naming the field, before any lookup).
     arm.addHook('preValidation', async (req) => assertRouteNames(req));
@@ -181,9 +247,21 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
 
   // The web portal: its page and assets, and sign-in/out into a cookie session (src/web).
   const sso = ctx.oidc?.settings.clientId
-    ? { verifier: ctx.oidc, fetch: outboundFetch(ctx.outboundPolicy ?? OutboundPolicy.fromSettings()), key: createHmac('sha256', ctx.signingKey).update('netwatcher portal sso v1').digest() }
+    ? {
+        verifier: ctx.oidc,
+        fetch: outboundFetch(ctx.outboundPolicy ?? OutboundPolicy.fromSettings()),
+        key: createHmac('sha256', ctx.signingKey).update('netwatcher portal sso v1').digest(),
+      }
     : undefined;
-  void app.register(async (portal) => registerPortalRoutes(portal, { store: ctx.store, sessions, secure: sessionCookieSecure, subscriptionId: ctx.config.subscriptionId, ...(sso ? { sso } : {}) }));
+  void app.register(async (portal) =>
+    registerPortalRoutes(portal, {
+      store: ctx.store,
+      sessions,
+      secure: sessionCookieSecure,
+      subscriptionId: ctx.config.subscriptionId,
+      ...(sso ? { sso } : {}),
+    }),
+  );
 
   // The alert-capture trigger checks its own key and reads any content type, up to 256 KB.
   void app.register(async (trigger) => registerAlertCaptureTrigger(trigger, ctx));
@@ -201,8 +279,13 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
         let principal;
         try {
           const bearer = bearerToken(req);
-          principal = ctx.oidc && bearer !== null && isJwtShaped(bearer) ? await ctx.oidc.verifyAccessToken(bearer) : await authenticatePrincipal(ctx.store, accessKey, req);
-        } catch { return false; }
+          principal =
+            ctx.oidc && bearer !== null && isJwtShaped(bearer)
+              ? await ctx.oidc.verifyAccessToken(bearer)
+              : await authenticatePrincipal(ctx.store, accessKey, req);
+        } catch {
+          return false;
+        }
         req.principal = principal;
         // Reading a blob is a data action, at the account's scope (host files: the subscription's).
         const accountName = (req.params as { account?: string }).account ?? '';

@@ -16,7 +16,8 @@ import { tokenKindOfPrefix, verifyCredential } from './credentials.js';
 import { startServer, type RunningServer } from './server.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
-const VM_PATH = (vm: string) => `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/${vm}`;
+const VM_PATH = (vm: string) =>
+  `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/${vm}`;
 
 describe('credentials and revocation', () => {
   let server: RunningServer;
@@ -25,21 +26,28 @@ describe('credentials and revocation', () => {
   const call = async (method: string, path: string, body?: unknown, token: string | null = adminToken) => {
     const res = await fetch(`${server.url}${path}${path.includes('?') ? '' : '?api-version=2022-01-01'}`, {
       method,
-      headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      headers: {
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : null) as Record<string, any> };
   };
   const installExtension = async (vm: string) => {
-    const r = await call('PUT', `${VM_PATH(vm)}/extensions/NetworkWatcherAgentLinux`, { properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux' } });
+    const r = await call('PUT', `${VM_PATH(vm)}/extensions/NetworkWatcherAgentLinux`, {
+      properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux' },
+    });
     assert.ok(r.status === 200 || r.status === 201, JSON.stringify(r.body));
     return String(r.body.properties.enrollmentToken);
   };
   const enroll = async (token: string) => call('POST', '/agent/v1/enroll', { token, hostname: 'h' }, null);
   /** A raw agent connection: hello sent, the host connected. */
   const connectAgent = async (credential: string, vm: string) => {
-    const ws = new WebSocket(`${server.url.replace('http', 'ws')}${AGENT_CONNECT_PATH}`, { headers: { Authorization: `Bearer ${credential}` } });
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}${AGENT_CONNECT_PATH}`, {
+      headers: { Authorization: `Bearer ${credential}` },
+    });
     const received: Array<{ type: string }> = [];
     ws.on('message', (d) => received.push(JSON.parse(d.toString())));
     const closed = once(ws, 'close') as Promise<[number, Buffer]>;
@@ -49,13 +57,22 @@ describe('credentials and revocation', () => {
     return { ws, received, closed };
   };
   const wsRefused = async (credential: string) => {
-    const ws = new WebSocket(`${server.url.replace('http', 'ws')}${AGENT_CONNECT_PATH}`, { headers: { Authorization: `Bearer ${credential}` } });
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}${AGENT_CONNECT_PATH}`, {
+      headers: { Authorization: `Bearer ${credential}` },
+    });
     const [err] = (await once(ws, 'error')) as [Error];
     return err.message;
   };
 
   before(async () => {
-    server = await startServer({ listenHost: '127.0.0.1', listenPort: 0, dataDir, defaultLocation: 'westcentralus', subscriptionId: SUB, logLevel: 'silent' });
+    server = await startServer({
+      listenHost: '127.0.0.1',
+      listenPort: 0,
+      dataDir,
+      defaultLocation: 'westcentralus',
+      subscriptionId: SUB,
+      logLevel: 'silent',
+    });
     adminToken = server.adminToken;
   });
   after(async () => {
@@ -126,7 +143,11 @@ describe('credentials and revocation', () => {
       assert.ok(['admin', 'agent', 'enrollment'].includes(String(row.kind)));
       assert.equal(JSON.stringify(row).includes(credential), false, 'no token in the list');
     }
-    assert.equal((await call('GET', '/admin/v1/tokens', undefined, credential)).status, 401, 'an agent credential is no admin token');
+    assert.equal(
+      (await call('GET', '/admin/v1/tokens', undefined, credential)).status,
+      401,
+      'an agent credential is no admin token',
+    );
   });
 
   test('rotating the admin token: the old one fails at once, the new one is in DATA_DIR/admin-token (0600)', async () => {
@@ -151,7 +172,14 @@ describe('credentials and revocation', () => {
 test('a stale admin-token file (rotated elsewhere) never brings the old token back at start; legacy tokens keep working', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'nw-auth-stale-'));
   try {
-    const s1 = await startServer({ listenHost: '127.0.0.1', listenPort: 0, dataDir, defaultLocation: 'l', subscriptionId: SUB, logLevel: 'silent' });
+    const s1 = await startServer({
+      listenHost: '127.0.0.1',
+      listenPort: 0,
+      dataDir,
+      defaultLocation: 'l',
+      subscriptionId: SUB,
+      logLevel: 'silent',
+    });
     const old = s1.adminToken;
     await s1.close();
     // Rotation on the database alone (as `nw server rotate-admin-token --database-url` does), the file left behind.
@@ -164,7 +192,14 @@ test('a stale admin-token file (rotated elsewhere) never brings the old token ba
     assert.equal((await verifyCredential(store, 'nwa_legacy-agent-credential'))?.kind, 'agent');
     assert.equal(await verifyCredential(store, old), null);
     await db.close();
-    const s2 = await startServer({ listenHost: '127.0.0.1', listenPort: 0, dataDir, defaultLocation: 'l', subscriptionId: SUB, logLevel: 'silent' });
+    const s2 = await startServer({
+      listenHost: '127.0.0.1',
+      listenPort: 0,
+      dataDir,
+      defaultLocation: 'l',
+      subscriptionId: SUB,
+      logLevel: 'silent',
+    });
     try {
       assert.notEqual(s2.adminToken, old);
       const res = await fetch(`${s2.url}/admin/v1/tokens`, { headers: { Authorization: `Bearer ${old}` } });

@@ -34,7 +34,13 @@ export async function verifyCredential(store: Store, token: string): Promise<Cre
   if (token.length === 0 || token.length > 512) return null;
   const info = await store.verifyToken(token);
   if (!info || info.kind === 'enrollment') return null;
-  return { id: info.id, kind: info.kind, vmKey: info.vmKey, description: info.description, principalId: info.principalId };
+  return {
+    id: info.id,
+    kind: info.kind,
+    vmKey: info.vmKey,
+    description: info.description,
+    principalId: info.principalId,
+  };
 }
 
 /**
@@ -50,7 +56,11 @@ export class AgentCredentialCache {
   /** Moves on every revocation: a lookup that overlapped one is not kept. */
   private generation = 0;
 
-  constructor(private readonly store: Store, private readonly maxAgeInMs = 10_000, private readonly maxEntries = 100_000) {
+  constructor(
+    private readonly store: Store,
+    private readonly maxAgeInMs = 10_000,
+    private readonly maxEntries = 100_000,
+  ) {
     store.onTokensRevoked((kind, vmKey) => {
       if (kind !== 'agent') return;
       this.generation++;
@@ -87,7 +97,8 @@ export class AgentCredentialCache {
 
 /** The kind a token's prefix announces (for secret scanners and messages), or null for an unprefixed or unknown string. It proves nothing: only {@link verifyCredential} does. */
 export function tokenKindOfPrefix(token: string): TokenKind | null {
-  for (const [kind, prefix] of Object.entries(TOKEN_PREFIXES) as Array<[TokenKind, string]>) if (token.startsWith(prefix)) return kind;
+  for (const [kind, prefix] of Object.entries(TOKEN_PREFIXES) as Array<[TokenKind, string]>)
+    if (token.startsWith(prefix)) return kind;
   return null;
 }
 
@@ -114,7 +125,10 @@ export async function ensureAdminToken(store: Store, dataDir: string, logger: Lo
       await store.issueToken('admin', { token: fromFile });
       return fromFile;
     }
-    logger.warn({ file }, 'the admin token in this file is not valid for this database (it was rotated): a new one is written there');
+    logger.warn(
+      { file },
+      'the admin token in this file is not valid for this database (it was rotated): a new one is written there',
+    );
   }
   const { token } = await store.issueToken('admin');
   writeAdminTokenFile(dataDir, token);
@@ -126,7 +140,10 @@ export async function ensureAdminToken(store: Store, dataDir: string, logger: Lo
  * old ones fail from the next request on, on every replica), and the new one is written to
  * DATA_DIR/admin-token (mode 0600) when a data folder is given. Returns the new token and the file.
  */
-export async function rotateAdminToken(store: Store, dataDir: string | null): Promise<{ token: string; file: string | null }> {
+export async function rotateAdminToken(
+  store: Store,
+  dataDir: string | null,
+): Promise<{ token: string; file: string | null }> {
   const { token } = await store.rotateAdminToken();
   return { token, file: dataDir ? writeAdminTokenFile(dataDir, token) : null };
 }

@@ -19,8 +19,13 @@ const rgPath = `/subscriptions/${SUB}/resourceGroups/${RG}`;
 /** Whether an agent connection with this credential is accepted (the WebSocket opens). */
 function agentConnects(baseUrl: string, credential: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/agent/v1/connect`, { headers: { Authorization: `Bearer ${credential}` } });
-    ws.on('open', () => { ws.close(); resolve(true); });
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/agent/v1/connect`, {
+      headers: { Authorization: `Bearer ${credential}` },
+    });
+    ws.on('open', () => {
+      ws.close();
+      resolve(true);
+    });
     ws.on('error', () => resolve(false));
     ws.on('unexpected-response', () => resolve(false));
   });
@@ -31,13 +36,21 @@ describe('scale sets and join keys', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'nw-fleet-'));
   const call = async (method: string, path: string, body?: unknown, token: string | null = server.adminToken) => {
     const res = await fetch(`${server.url}${path}${path.includes('?') ? '&' : '?'}api-version=2024-07-01`, {
-      method, headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      method,
+      headers: {
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as Record<string, unknown> & { error?: { code: string; message: string } } };
+    return {
+      status: res.status,
+      body: (text ? JSON.parse(text) : null) as Record<string, unknown> & { error?: { code: string; message: string } },
+    };
   };
-  const join_ = (joinKey: string, vmName?: string, hostname = '') => call('POST', '/agent/v1/join', { joinKey, hostname, ...(vmName ? { vmName } : {}) }, null);
+  const join_ = (joinKey: string, vmName?: string, hostname = '') =>
+    call('POST', '/agent/v1/join', { joinKey, hostname, ...(vmName ? { vmName } : {}) }, null);
   const newKey = async (body: Record<string, unknown> = {}) => {
     const r = await call('POST', `${rgPath}/providers/Netwatcher/joinKeys`, body);
     assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -45,7 +58,14 @@ describe('scale sets and join keys', () => {
   };
 
   before(async () => {
-    server = await startServer({ listenHost: '127.0.0.1', listenPort: 0, dataDir, defaultLocation: 'westus', subscriptionId: SUB, logLevel: 'silent' });
+    server = await startServer({
+      listenHost: '127.0.0.1',
+      listenPort: 0,
+      dataDir,
+      defaultLocation: 'westus',
+      subscriptionId: SUB,
+      logLevel: 'silent',
+    });
   });
   after(async () => {
     await server?.close();
@@ -55,7 +75,10 @@ describe('scale sets and join keys', () => {
   test('a join key registers and enrols a host in one step; its credential works; the key is shown once and never stored', async () => {
     const key = await newKey({ maxUses: 5, description: 'web tier' });
     assert.match(key.joinKey, /^nwj_[A-Za-z0-9_-]{40,}$/);
-    assert.match(key.installCommand, /^nw agent --server \S+ --join-key nwj_\S+ --data-dir \/var\/lib\/netwatcher\/agent$/);
+    assert.match(
+      key.installCommand,
+      /^nw agent --server \S+ --join-key nwj_\S+ --data-dir \/var\/lib\/netwatcher\/agent$/,
+    );
     const joined = await join_(key.joinKey, undefined, 'web1');
     assert.equal(joined.status, 200, JSON.stringify(joined.body));
     assert.equal(joined.body.vmName, 'web1', 'the name defaults to the host name');
@@ -72,7 +95,12 @@ describe('scale sets and join keys', () => {
     assert.equal(JSON.stringify(listed.body).includes(key.joinKey.slice(4, 20)), false);
     // Nothing on disk holds the key (the database stores its hash only), and the log never names it.
     const files: string[] = [];
-    const walk = (d: string) => { for (const e of readdirSync(d, { withFileTypes: true })) { if (e.isDirectory()) walk(join(d, e.name)); else files.push(join(d, e.name)); } };
+    const walk = (d: string) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(join(d, e.name));
+        else files.push(join(d, e.name));
+      }
+    };
     walk(dataDir);
     for (const f of files) assert.equal(readFileSync(f).includes(key.joinKey), false, `${f} holds the join key`);
   });
@@ -92,9 +120,18 @@ describe('scale sets and join keys', () => {
     const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => join_(key.joinKey, `race${i}`)));
     assert.equal(answers.filter((a) => a.status === 200).length, 3);
     const refused = answers.filter((a) => a.status !== 200);
-    assert.ok(refused.every((a) => a.status === 401 && a.body.error?.code === 'InvalidJoinKey' && /maxUses 3/.test(a.body.error.message)), JSON.stringify(refused.map((r) => r.body)));
+    assert.ok(
+      refused.every(
+        (a) => a.status === 401 && a.body.error?.code === 'InvalidJoinKey' && /maxUses 3/.test(a.body.error.message),
+      ),
+      JSON.stringify(refused.map((r) => r.body)),
+    );
     const vms = await call('GET', `${rgPath}/providers/Microsoft.Compute/virtualMachines`);
-    assert.equal((vms.body.value as Array<{ name: string }>).filter((v) => v.name.startsWith('race')).length, 3, 'refused joins created nothing');
+    assert.equal(
+      (vms.body.value as Array<{ name: string }>).filter((v) => v.name.startsWith('race')).length,
+      3,
+      'refused joins created nothing',
+    );
   });
 
   test('revoking a key stops new joins and leaves joined hosts alone', async () => {
@@ -108,7 +145,11 @@ describe('scale sets and join keys', () => {
     assert.equal(late.status, 401);
     assert.match(late.body.error!.message, /revoked/);
     // The host that joined still authenticates (its credential is its own).
-    assert.equal(await agentConnects(server.url, String(first.body.credential)), true, 'the joined host keeps its credential');
+    assert.equal(
+      await agentConnects(server.url, String(first.body.credential)),
+      true,
+      'the joined host keeps its credential',
+    );
     assert.equal(await agentConnects(server.url, 'nwg_not-a-credential'), false);
     assert.equal((await call('POST', `${rgPath}/providers/Netwatcher/joinKeys/no-such-id/revoke`)).status, 404);
   });
@@ -127,9 +168,27 @@ describe('scale sets and join keys', () => {
   });
 
   test('a scale set: hosts join as instances 0, 1, 2 in join order; its extension issues a scale-set key; a host name in use is refused', async () => {
-    assert.equal((await call('PUT', `${rgPath}/providers/Microsoft.Compute/virtualMachineScaleSets/web`, { location: 'westus' })).status, 201);
-    assert.equal((await call('PUT', `${rgPath}/providers/Microsoft.Compute/virtualMachineScaleSets/web`, {})).status, 200, 'PUT again: it exists');
-    const ext = await call('PUT', `${rgPath}/providers/Microsoft.Compute/virtualMachineScaleSets/web/extensions/NetworkWatcherAgentLinux`, { properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux', typeHandlerVersion: '1.4' } });
+    assert.equal(
+      (await call('PUT', `${rgPath}/providers/Microsoft.Compute/virtualMachineScaleSets/web`, { location: 'westus' }))
+        .status,
+      201,
+    );
+    assert.equal(
+      (await call('PUT', `${rgPath}/providers/Microsoft.Compute/virtualMachineScaleSets/web`, {})).status,
+      200,
+      'PUT again: it exists',
+    );
+    const ext = await call(
+      'PUT',
+      `${rgPath}/providers/Microsoft.Compute/virtualMachineScaleSets/web/extensions/NetworkWatcherAgentLinux`,
+      {
+        properties: {
+          publisher: 'Microsoft.Azure.NetworkWatcher',
+          type: 'NetworkWatcherAgentLinux',
+          typeHandlerVersion: '1.4',
+        },
+      },
+    );
     assert.equal(ext.status, 201, JSON.stringify(ext.body));
     const props = ext.body.properties as { installCommand: string; joinKey: string };
     assert.match(props.installCommand, /--join-key nwj_/);
@@ -137,21 +196,46 @@ describe('scale sets and join keys', () => {
     const clash = await join_(props.joinKey, undefined, 'h-b');
     assert.equal(clash.status, 409);
     assert.equal(clash.body.error?.code, 'VirtualMachineNameInUse');
-    const instances = await call('GET', `${rgPath}/providers/Microsoft.Compute/virtualMachineScaleSets/web/virtualMachines`);
-    const list = instances.body.value as Array<{ id: string; name: string; instanceId: string; properties: { osProfile: { computerName: string } } }>;
-    assert.deepEqual(list.map((i) => [i.instanceId, i.name, i.properties.osProfile.computerName]), [['0', 'web_0', 'h-a'], ['1', 'web_1', 'h-b'], ['2', 'web_2', 'h-c']]);
+    const instances = await call(
+      'GET',
+      `${rgPath}/providers/Microsoft.Compute/virtualMachineScaleSets/web/virtualMachines`,
+    );
+    const list = instances.body.value as Array<{
+      id: string;
+      name: string;
+      instanceId: string;
+      properties: { osProfile: { computerName: string } };
+    }>;
+    assert.deepEqual(
+      list.map((i) => [i.instanceId, i.name, i.properties.osProfile.computerName]),
+      [
+        ['0', 'web_0', 'h-a'],
+        ['1', 'web_1', 'h-b'],
+        ['2', 'web_2', 'h-c'],
+      ],
+    );
     assert.match(list[1]!.id, /\/virtualMachineScaleSets\/web\/virtualMachines\/1$/);
     const vmss = await call('GET', `${rgPath}/providers/Microsoft.Compute/virtualMachineScaleSets/web`);
     assert.equal((vmss.body.sku as { capacity: number }).capacity, 3);
     // Instances are not standalone VMs.
     const vms = await call('GET', `${rgPath}/providers/Microsoft.Compute/virtualMachines`);
-    assert.equal((vms.body.value as Array<{ name: string }>).some((v) => v.name.startsWith('web_')), false);
+    assert.equal(
+      (vms.body.value as Array<{ name: string }>).some((v) => v.name.startsWith('web_')),
+      false,
+    );
     // A new install command revokes the earlier one's key.
-    const again = await call('PUT', `${rgPath}/providers/Microsoft.Compute/virtualMachineScaleSets/web/extensions/NetworkWatcherAgentLinux`, {});
+    const again = await call(
+      'PUT',
+      `${rgPath}/providers/Microsoft.Compute/virtualMachineScaleSets/web/extensions/NetworkWatcherAgentLinux`,
+      {},
+    );
     assert.equal(again.status, 200);
     assert.equal((await join_(props.joinKey, undefined, 'h-d')).status, 401);
     // Delete: its instances go, their credentials with them.
-    assert.equal((await call('DELETE', `${rgPath}/providers/Microsoft.Compute/virtualMachineScaleSets/web`)).status, 200);
+    assert.equal(
+      (await call('DELETE', `${rgPath}/providers/Microsoft.Compute/virtualMachineScaleSets/web`)).status,
+      200,
+    );
     assert.equal((await call('GET', `${rgPath}/providers/Microsoft.Compute/virtualMachineScaleSets/web`)).status, 404);
   });
 });
@@ -161,11 +245,32 @@ describe('join keys in the store', () => {
     const db = await openPglite(null);
     await migrate(db);
     const store = new Store(db);
-    const expired = await store.createJoinKey({ subscriptionId: 's', resourceGroup: 'rg', vmssKey: null, location: null, description: null, maxUses: null, expiresAt: new Date(Date.now() - 1000) });
+    const expired = await store.createJoinKey({
+      subscriptionId: 's',
+      resourceGroup: 'rg',
+      vmssKey: null,
+      location: null,
+      description: null,
+      maxUses: null,
+      expiresAt: new Date(Date.now() - 1000),
+    });
     const r = await store.useJoinKey(expired.key, async () => 'joined');
     assert.deepEqual([r.ok, r.ok ? null : r.refusal], [false, 'expired']);
-    const live = await store.createJoinKey({ subscriptionId: 's', resourceGroup: 'rg', vmssKey: null, location: null, description: null, maxUses: 1, expiresAt: new Date(Date.now() + 60_000) });
-    await assert.rejects(store.useJoinKey(live.key, async () => { throw new Error('name in use'); }), /name in use/);
+    const live = await store.createJoinKey({
+      subscriptionId: 's',
+      resourceGroup: 'rg',
+      vmssKey: null,
+      location: null,
+      description: null,
+      maxUses: 1,
+      expiresAt: new Date(Date.now() + 60_000),
+    });
+    await assert.rejects(
+      store.useJoinKey(live.key, async () => {
+        throw new Error('name in use');
+      }),
+      /name in use/,
+    );
     assert.equal((await store.listJoinKeys({ subscriptionId: 's' })).find((k) => k.id === live.id)!.uses, 0);
     const used = await store.useJoinKey(live.key, async () => 'joined');
     assert.equal(used.ok, true);

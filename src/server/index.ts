@@ -3,5 +3,18 @@ export type { ServerConfig } from './config.js';
 export { SERVER_DEFAULTS } from './config.js';
 export { AGENT_CONNECT_PATH } from './agent-hub.js';
 export { AGENT_ENROLL_PATH, AGENT_CA_PATH } from './routes/agents.js';
-export { buildOpenApiDocument, openApiText, writeOpenApiFile, API_SCHEMAS, OPENAPI_PATH, type ApiSchemaName } from './openapi.js';
-export { verifyCredential, tokenKindOfPrefix, rotateAdminToken, writeAdminTokenFile, type CredentialInfo } from './credentials.js';
+export {
+  buildOpenApiDocument,
+  openApiText,
+  writeOpenApiFile,
+  API_SCHEMAS,
+  OPENAPI_PATH,
+  type ApiSchemaName,
+} from './openapi.js';
+export {
+  verifyCredential,
+  tokenKindOfPrefix,
+  rotateAdminToken,
+  writeAdminTokenFile,
+  type CredentialInfo,
+} from './credentials.js';

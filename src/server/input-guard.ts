@@ -20,7 +20,8 @@ function decoded(part: string, what: string): string {
  * sees it (PostgreSQL refuses NUL in text, which would otherwise be a 500).
  */
 export function assertCleanUrl(rawUrl: string): void {
-  if (rawUrl.length > MAX_URL_LENGTH) throw new ApiError('InvalidRequestContent', `The request URL is longer than ${MAX_URL_LENGTH} characters.`);
+  if (rawUrl.length > MAX_URL_LENGTH)
+    throw new ApiError('InvalidRequestContent', `The request URL is longer than ${MAX_URL_LENGTH} characters.`);
   const q = rawUrl.indexOf('?');
   const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
   for (const segment of path.split('/')) {
@@ -32,7 +33,12 @@ export function assertCleanUrl(rawUrl: string): void {
     const eq = pair.indexOf('=');
     const key = decoded(eq < 0 ? pair : pair.slice(0, eq), 'query');
     const bad = forbiddenCharacter(key) ?? forbiddenCharacter(decoded(eq < 0 ? '' : pair.slice(eq + 1), 'query'));
-    if (bad) throw new ApiError('InvalidRequestContent', `The query parameter '${forbiddenCharacter(key) ? '(name)' : key}' contains ${bad}.`, { target: forbiddenCharacter(key) ? undefined : key });
+    if (bad)
+      throw new ApiError(
+        'InvalidRequestContent',
+        `The query parameter '${forbiddenCharacter(key) ? '(name)' : key}' contains ${bad}.`,
+        { target: forbiddenCharacter(key) ? undefined : key },
+      );
   }
 }
 
@@ -56,5 +62,11 @@ export function assertRouteNames(request: FastifyRequest): void {
   });
   // A PUT creates its resource, and implicitly its resource group: both get the whole rule.
   const isPut = request.method === 'PUT';
-  named.forEach((n, i) => assertResourceName(n.collection, n.value, isPut && (i === named.length - 1 || n.collection.toLowerCase() === 'resourcegroups')));
+  named.forEach((n, i) =>
+    assertResourceName(
+      n.collection,
+      n.value,
+      isPut && (i === named.length - 1 || n.collection.toLowerCase() === 'resourcegroups'),
+    ),
+  );
 }

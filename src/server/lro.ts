@@ -9,16 +9,29 @@ import { apiVersionOf, requestBaseUrl } from './request-context.js';
  * result. Retry-After is added to these answers by app.ts only for clients that wait for it
  * (az, the Python SDK: retry-after.ts); for others it would override the caller's polling interval.
  */
-export function operationUrls(request: FastifyRequest, op: OperationRecord): { asyncOperation: string; location: string } {
+export function operationUrls(
+  request: FastifyRequest,
+  op: OperationRecord,
+): { asyncOperation: string; location: string } {
   const base = `${requestBaseUrl(request)}/subscriptions/${op.subscriptionId}/providers/Microsoft.Network/locations/${encodeURIComponent(op.location)}`;
   const q = `?api-version=${encodeURIComponent(apiVersionOf(request))}`;
   return { asyncOperation: `${base}/operations/${op.id}${q}`, location: `${base}/operationResults/${op.id}${q}` };
 }
 
 /** Sends 201 with the resource and an Azure-AsyncOperation header (PUT). */
-export function replyCreated(request: FastifyRequest, reply: FastifyReply, op: OperationRecord, body: unknown, status = 201): FastifyReply {
+export function replyCreated(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  op: OperationRecord,
+  body: unknown,
+  status = 201,
+): FastifyReply {
   const urls = operationUrls(request, op);
-  return reply.code(status).header('Azure-AsyncOperation', urls.asyncOperation).header('Azure-AsyncNotification', 'Enabled').send(body);
+  return reply
+    .code(status)
+    .header('Azure-AsyncOperation', urls.asyncOperation)
+    .header('Azure-AsyncNotification', 'Enabled')
+    .send(body);
 }
 
 /** Sends 202 with both Azure-AsyncOperation and Location (POST, DELETE). */

@@ -20,7 +20,15 @@ import { startServer, type RunningServer } from './server.js';
 import { ApiError, OutboundPolicy } from '../lib/index.js';
 import { outboundFetch } from '../lib/outbound-fetch.js';
 import { isJwtShaped, OidcVerifier, principalOfClaims, validateOidcSettings } from './oidc.js';
-import { CookieJar, newSigningKey, PORTAL_CLIENT_ID, scriptedAuthorization, startTestOidcProvider, TEST_AUDIENCE, type TestOidcProvider } from './testing/oidc-provider.js';
+import {
+  CookieJar,
+  newSigningKey,
+  PORTAL_CLIENT_ID,
+  scriptedAuthorization,
+  startTestOidcProvider,
+  TEST_AUDIENCE,
+  type TestOidcProvider,
+} from './testing/oidc-provider.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const WATCHERS = `/subscriptions/${SUB}/providers/Microsoft.Network/networkWatchers?api-version=2022-01-01`;
@@ -31,13 +39,17 @@ async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); });
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
   });
 }
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 const partsOf = (token: string) => token.split('.') as [string, string, string];
-const claimsOf = (token: string) => JSON.parse(Buffer.from(partsOf(token)[1], 'base64url').toString('utf8')) as Record<string, unknown>;
+const claimsOf = (token: string) =>
+  JSON.parse(Buffer.from(partsOf(token)[1], 'base64url').toString('utf8')) as Record<string, unknown>;
 
 describe('single sign-on settings and claims', () => {
   test('bearer tokens: JWTs go to the verifier, netwatcher tokens do not', () => {
@@ -48,11 +60,20 @@ describe('single sign-on settings and claims', () => {
   test('settings: https issuer (http only on loopback), an audience, a bounded skew', () => {
     assert.throws(() => validateOidcSettings({ issuer: 'http://idp.example', audience: 'a' }), /https/);
     assert.throws(() => validateOidcSettings({ issuer: 'https://idp.example', audience: '' }), /audience/);
-    assert.throws(() => validateOidcSettings({ issuer: 'https://idp.example', audience: 'a', clockSkewInSeconds: 3600 }), /skew/);
-    assert.equal(validateOidcSettings({ issuer: 'https://idp.example/realms/x', audience: 'a' }).clockSkewInSeconds, 60);
+    assert.throws(
+      () => validateOidcSettings({ issuer: 'https://idp.example', audience: 'a', clockSkewInSeconds: 3600 }),
+      /skew/,
+    );
+    assert.equal(
+      validateOidcSettings({ issuer: 'https://idp.example/realms/x', audience: 'a' }).clockSkewInSeconds,
+      60,
+    );
   });
   test('claims mapping: oid before sub, a readable name, groups from the configured claim', () => {
-    assert.deepEqual(principalOfClaims({ sub: 's', oid: 'o', preferred_username: 'alice@x', roles_g: ['g1', 2, 'g2'] }, 'roles_g'), { kind: 'user', id: 'o', displayName: 'alice@x', groups: ['g1', 'g2'], credentialId: null });
+    assert.deepEqual(
+      principalOfClaims({ sub: 's', oid: 'o', preferred_username: 'alice@x', roles_g: ['g1', 2, 'g2'] }, 'roles_g'),
+      { kind: 'user', id: 'o', displayName: 'alice@x', groups: ['g1', 'g2'], credentialId: null },
+    );
     assert.equal(principalOfClaims({ sub: 's' }).displayName, 's');
     assert.throws(() => principalOfClaims({}), /subject/);
   });
@@ -67,7 +88,10 @@ describe('single sign-on with a real OpenID Connect provider', { timeout: 120_00
   const call = async (method: string, path: string, token: string | null, body?: unknown) => {
     const res = await fetch(`${server.url}${path}`, {
       method,
-      headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      headers: {
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();
@@ -83,12 +107,27 @@ describe('single sign-on with a real OpenID Connect provider', { timeout: 120_00
   before(async () => {
     key1 = await newSigningKey('key-1');
     const port = await freePort();
-    provider = await startTestOidcProvider({ keys: [key1], accessTokenTtlInSeconds: TTL_IN_SECONDS, portalRedirectUris: [`http://127.0.0.1:${port}/portal/api/sso/callback`] });
+    provider = await startTestOidcProvider({
+      keys: [key1],
+      accessTokenTtlInSeconds: TTL_IN_SECONDS,
+      portalRedirectUris: [`http://127.0.0.1:${port}/portal/api/sso/callback`],
+    });
     // Another issuer that signs with the same key: only the issuer check can refuse its tokens.
     otherIssuer = await startTestOidcProvider({ keys: [key1], accessTokenTtlInSeconds: TTL_IN_SECONDS });
     server = await startServer({
-      listenHost: '127.0.0.1', listenPort: port, dataDir, defaultLocation: 'local', subscriptionId: SUB, logLevel: 'silent',
-      oidc: { issuer: provider.issuer, audience: TEST_AUDIENCE, clientId: PORTAL_CLIENT_ID, clockSkewInSeconds: 1, jwksCooldownInMs: 100 },
+      listenHost: '127.0.0.1',
+      listenPort: port,
+      dataDir,
+      defaultLocation: 'local',
+      subscriptionId: SUB,
+      logLevel: 'silent',
+      oidc: {
+        issuer: provider.issuer,
+        audience: TEST_AUDIENCE,
+        clientId: PORTAL_CLIENT_ID,
+        clockSkewInSeconds: 1,
+        jwksCooldownInMs: 100,
+      },
     });
   });
   after(async () => {
@@ -106,19 +145,40 @@ describe('single sign-on with a real OpenID Connect provider', { timeout: 120_00
     assert.equal(before.status, 403, JSON.stringify(before.body));
     assert.equal(before.body.error.code, 'AuthorizationFailed');
     // A role assigned to the token's subject (the user's id) lets it act with that role.
-    const assignment = await call('PUT', `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleAssignments/5a1e0000-0000-4000-8000-000000000001?api-version=2022-04-01`, server.adminToken, {
-      properties: { roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${CONTRIBUTOR_ROLE_ID}`, principalId: String(claimsOf(token)['sub']), principalType: 'User' },
-    });
+    const assignment = await call(
+      'PUT',
+      `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleAssignments/5a1e0000-0000-4000-8000-000000000001?api-version=2022-04-01`,
+      server.adminToken,
+      {
+        properties: {
+          roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${CONTRIBUTOR_ROLE_ID}`,
+          principalId: String(claimsOf(token)['sub']),
+          principalType: 'User',
+        },
+      },
+    );
     assert.equal(assignment.status, 201, JSON.stringify(assignment.body));
     const r = await call('GET', WATCHERS, token);
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    const put = await call('PUT', `/subscriptions/${SUB}/resourceGroups/ssorg/providers/Microsoft.Insights/actionGroups/ag1?api-version=2023-01-01`, token, { location: 'Global', properties: { groupShortName: 'ag1', enabled: true } });
+    const put = await call(
+      'PUT',
+      `/subscriptions/${SUB}/resourceGroups/ssorg/providers/Microsoft.Insights/actionGroups/ag1?api-version=2023-01-01`,
+      token,
+      { location: 'Global', properties: { groupShortName: 'ag1', enabled: true } },
+    );
     assert.ok([200, 201].includes(put.status), JSON.stringify(put.body));
-    const log = await call('GET', `/subscriptions/${SUB}/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter=${encodeURIComponent("resourceGroupName eq 'ssorg'")}`, server.adminToken);
+    const log = await call(
+      'GET',
+      `/subscriptions/${SUB}/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter=${encodeURIComponent("resourceGroupName eq 'ssorg'")}`,
+      server.adminToken,
+    );
     assert.equal(log.body.value.length, 1);
     assert.equal(log.body.value[0].caller, 'CI Robot');
     assert.equal(log.body.value[0].properties.principalKind, 'user');
-    assert.equal(log.body.value[0].claims['http://schemas.microsoft.com/identity/claims/objectidentifier'], claimsOf(token)['sub']);
+    assert.equal(
+      log.body.value[0].claims['http://schemas.microsoft.com/identity/claims/objectidentifier'],
+      claimsOf(token)['sub'],
+    );
     assert.equal(JSON.stringify(log.body).includes(partsOf(token)[2]), false, 'the token is never logged');
     // netwatcher's own credentials still work beside single sign-on.
     assert.equal((await call('GET', WATCHERS, server.adminToken)).status, 200);
@@ -127,14 +187,24 @@ describe('single sign-on with a real OpenID Connect provider', { timeout: 120_00
   test('wrong audience, wrong issuer, unsigned, HMAC-signed and tampered tokens are refused', async () => {
     await refusedWith(await provider.clientCredentialsToken({ resource: 'api://another-api' }), /'aud' claim/);
     const foreign = await otherIssuer.clientCredentialsToken();
-    assert.equal(partsOf(foreign)[0], partsOf(await provider.clientCredentialsToken())[0], 'same key id and algorithm: only the issuer differs');
+    assert.equal(
+      partsOf(foreign)[0],
+      partsOf(await provider.clientCredentialsToken())[0],
+      'same key id and algorithm: only the issuer differs',
+    );
     await refusedWith(foreign, /'iss' claim/);
     const valid = await provider.clientCredentialsToken();
     const [, payload, signature] = partsOf(valid);
     await refusedWith(`${b64({ alg: 'none', typ: 'JWT' })}.${payload}.`, /algorithm|well-formed/);
     const hsHeader = b64({ alg: 'HS256', typ: 'JWT', kid: 'key-1' });
-    await refusedWith(`${hsHeader}.${payload}.${createHmac('sha256', 'guessed').update(`${hsHeader}.${payload}`).digest('base64url')}`, /algorithm/);
-    await refusedWith(`${partsOf(valid)[0]}.${b64({ ...claimsOf(valid), sub: 'someone-else' })}.${signature}`, /signature/);
+    await refusedWith(
+      `${hsHeader}.${payload}.${createHmac('sha256', 'guessed').update(`${hsHeader}.${payload}`).digest('base64url')}`,
+      /algorithm/,
+    );
+    await refusedWith(
+      `${partsOf(valid)[0]}.${b64({ ...claimsOf(valid), sub: 'someone-else' })}.${signature}`,
+      /signature/,
+    );
     assert.equal((await call('GET', WATCHERS, valid)).status, 200, 'the untouched token is fine');
   });
 
@@ -151,7 +221,12 @@ describe('single sign-on with a real OpenID Connect provider', { timeout: 120_00
     // The provider restarts at the same issuer with only a new key (the old one is gone from its key set).
     const port = provider.port;
     await provider.close();
-    provider = await startTestOidcProvider({ keys: [await newSigningKey('key-2')], port, accessTokenTtlInSeconds: TTL_IN_SECONDS, portalRedirectUris: [`${server.url}/portal/api/sso/callback`] });
+    provider = await startTestOidcProvider({
+      keys: [await newSigningKey('key-2')],
+      port,
+      accessTokenTtlInSeconds: TTL_IN_SECONDS,
+      portalRedirectUris: [`${server.url}/portal/api/sso/callback`],
+    });
     const fresh = await provider.clientCredentialsToken();
     assert.equal(JSON.parse(Buffer.from(partsOf(fresh)[0], 'base64url').toString()).kid, 'key-2');
     await sleep(150); // the refetch cooldown of this test server
@@ -185,29 +260,59 @@ describe('single sign-on with a real OpenID Connect provider', { timeout: 120_00
     const jar2 = new CookieJar();
     const start2 = await fetch(`${server.url}/portal/api/sso/start`, { redirect: 'manual' });
     jar2.take(start2);
-    const back2 = await scriptedAuthorization(start2.headers.get('location')!, 'alice', `${server.url}/portal/api/sso/callback`);
+    const back2 = await scriptedAuthorization(
+      start2.headers.get('location')!,
+      'alice',
+      `${server.url}/portal/api/sso/callback`,
+    );
     const done = await fetch(back2, { redirect: 'manual', headers: { cookie: jar2.header() } });
     assert.equal(done.status, 200, await done.clone().text());
     assert.match(await done.text(), /Signed in as Alice Admin/);
     jar2.take(done);
-    const session = await (await fetch(`${server.url}/portal/api/session`, { headers: { cookie: jar2.header() } })).json() as Record<string, unknown>;
+    const session = (await (
+      await fetch(`${server.url}/portal/api/session`, { headers: { cookie: jar2.header() } })
+    ).json()) as Record<string, unknown>;
     assert.equal(session['signedIn'], true);
     assert.equal(session['principal'], 'Alice Admin');
     assert.equal(session['ssoSignInUrl'], '/portal/api/sso/start');
     // The user holds no role yet: refused; a Reader assignment to the user's oid lets the session list.
     assert.equal((await fetch(`${server.url}${WATCHERS}`, { headers: { cookie: jar2.header() } })).status, 403);
-    const assignment = await call('PUT', `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleAssignments/5a1e0000-0000-4000-8000-000000000002?api-version=2022-04-01`, server.adminToken, {
-      properties: { roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${READER_ROLE_ID}`, principalId: '11111111-aaaa-4aaa-8aaa-111111111111', principalType: 'User' },
-    });
+    const assignment = await call(
+      'PUT',
+      `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleAssignments/5a1e0000-0000-4000-8000-000000000002?api-version=2022-04-01`,
+      server.adminToken,
+      {
+        properties: {
+          roleDefinitionId: `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${READER_ROLE_ID}`,
+          principalId: '11111111-aaaa-4aaa-8aaa-111111111111',
+          principalType: 'User',
+        },
+      },
+    );
     assert.equal(assignment.status, 201, JSON.stringify(assignment.body));
     const list = await fetch(`${server.url}${WATCHERS}`, { headers: { cookie: jar2.header() } });
     assert.equal(list.status, 200, await list.clone().text());
     // The code was spent: replaying the callback gets nothing.
     assert.equal((await fetch(back2, { redirect: 'manual', headers: { cookie: jar2.header() } })).status, 401);
-    const log = await call('GET', `/subscriptions/${SUB}/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter=${encodeURIComponent("caller eq 'Alice Admin'")}`, server.adminToken);
+    const log = await call(
+      'GET',
+      `/subscriptions/${SUB}/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01&$filter=${encodeURIComponent("caller eq 'Alice Admin'")}`,
+      server.adminToken,
+    );
     // The sign-in and the refused list before the role was assigned (a refusal is recorded; the allowed read is not a change).
-    assert.deepEqual(log.body.value.map((e: any) => e.properties.statusCode).sort(), ['Forbidden', 'OK'], JSON.stringify(log.body));
-    assert.ok(log.body.value.every((e: any) => e.claims['http://schemas.microsoft.com/identity/claims/objectidentifier'] === '11111111-aaaa-4aaa-8aaa-111111111111'), 'the user is named by oid');
+    assert.deepEqual(
+      log.body.value.map((e: any) => e.properties.statusCode).sort(),
+      ['Forbidden', 'OK'],
+      JSON.stringify(log.body),
+    );
+    assert.ok(
+      log.body.value.every(
+        (e: any) =>
+          e.claims['http://schemas.microsoft.com/identity/claims/objectidentifier'] ===
+          '11111111-aaaa-4aaa-8aaa-111111111111',
+      ),
+      'the user is named by oid',
+    );
   });
 });
 
@@ -217,13 +322,23 @@ describe('the verifier on its own', { timeout: 60_000 }, () => {
     try {
       const token = await es.clientCredentialsToken();
       assert.equal(JSON.parse(Buffer.from(partsOf(token)[0], 'base64url').toString()).alg, 'ES256');
-      const verifier = new OidcVerifier({ issuer: es.issuer, audience: TEST_AUDIENCE }, outboundFetch(OutboundPolicy.fromSettings()));
+      const verifier = new OidcVerifier(
+        { issuer: es.issuer, audience: TEST_AUDIENCE },
+        outboundFetch(OutboundPolicy.fromSettings()),
+      );
       const principal = await verifier.verifyAccessToken(token);
       assert.equal(principal.kind, 'user');
       assert.equal(principal.displayName, 'CI Robot');
       assert.deepEqual(principal.groups, ['ci-robots']);
-      const denied = new OidcVerifier({ issuer: es.issuer, audience: TEST_AUDIENCE }, outboundFetch(OutboundPolicy.fromSettings({ deny: ['127.0.0.0/8'] })));
-      await assert.rejects(denied.verifyAccessToken(token), (e: unknown) => e instanceof ApiError && e.code === 'IdentityProviderUnavailable' && /outbound policy/.test(e.message));
+      const denied = new OidcVerifier(
+        { issuer: es.issuer, audience: TEST_AUDIENCE },
+        outboundFetch(OutboundPolicy.fromSettings({ deny: ['127.0.0.0/8'] })),
+      );
+      await assert.rejects(
+        denied.verifyAccessToken(token),
+        (e: unknown) =>
+          e instanceof ApiError && e.code === 'IdentityProviderUnavailable' && /outbound policy/.test(e.message),
+      );
     } finally {
       await es.close();
     }

@@ -41,13 +41,19 @@ export function isJwtShaped(token: string): boolean {
 export function principalOfClaims(claims: JWTPayload, groupsClaim = 'groups'): Principal {
   const text = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
   const id = text(claims['oid']) ?? text(claims.sub);
-  if (!id) throw new ApiError('AuthenticationFailed', 'Authentication failed. The token names no subject (oid or sub).');
+  if (!id)
+    throw new ApiError('AuthenticationFailed', 'Authentication failed. The token names no subject (oid or sub).');
   const rawGroups = claims[groupsClaim];
-  const groups = Array.isArray(rawGroups) ? rawGroups.filter((g): g is string => typeof g === 'string').slice(0, 500) : typeof rawGroups === 'string' ? [rawGroups] : [];
+  const groups = Array.isArray(rawGroups)
+    ? rawGroups.filter((g): g is string => typeof g === 'string').slice(0, 500)
+    : typeof rawGroups === 'string'
+      ? [rawGroups]
+      : [];
   return {
     kind: 'user',
     id,
-    displayName: text(claims['name']) ?? text(claims['preferred_username']) ?? text(claims['email']) ?? text(claims['upn']) ?? id,
+    displayName:
+      text(claims['name']) ?? text(claims['preferred_username']) ?? text(claims['email']) ?? text(claims['upn']) ?? id,
     groups,
     credentialId: null,
   };
@@ -63,12 +69,19 @@ function fetchFailure(error: unknown): string {
 function refusal(error: unknown): ApiError {
   let reason = 'the token could not be verified';
   if (error instanceof joseErrors.JWTExpired) reason = 'the token has expired';
-  else if (error instanceof joseErrors.JWTClaimValidationFailed) reason = `its '${error.claim}' claim is not accepted (${error.reason})`;
-  else if (error instanceof joseErrors.JOSEAlgNotAllowed) reason = `its signature algorithm is not accepted (accepted: ${OIDC_ALGORITHMS.join(', ')})`;
-  else if (error instanceof joseErrors.JWKSNoMatchingKey) reason = "no key of the identity provider's key set matches its key id";
+  else if (error instanceof joseErrors.JWTClaimValidationFailed)
+    reason = `its '${error.claim}' claim is not accepted (${error.reason})`;
+  else if (error instanceof joseErrors.JOSEAlgNotAllowed)
+    reason = `its signature algorithm is not accepted (accepted: ${OIDC_ALGORITHMS.join(', ')})`;
+  else if (error instanceof joseErrors.JWKSNoMatchingKey)
+    reason = "no key of the identity provider's key set matches its key id";
   else if (error instanceof joseErrors.JWSSignatureVerificationFailed) reason = 'its signature is not valid';
-  else if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) reason = 'it is not a well-formed signed JWT';
-  return new ApiError('AuthenticationFailed', `Authentication failed. The identity provider's token is refused: ${reason}.`);
+  else if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid)
+    reason = 'it is not a well-formed signed JWT';
+  return new ApiError(
+    'AuthenticationFailed',
+    `Authentication failed. The identity provider's token is refused: ${reason}.`,
+  );
 }
 
 /** Verifies tokens of one OpenID Connect provider. */
@@ -80,7 +93,10 @@ export class OidcVerifier {
   private jwks: ReturnType<typeof createRemoteJWKSet> | null = null;
   private jwksUri: string | null = null;
 
-  constructor(settings: OidcSettings, private readonly fetchFn: OutboundFetch) {
+  constructor(
+    settings: OidcSettings,
+    private readonly fetchFn: OutboundFetch,
+  ) {
     this.settings = validateOidcSettings(settings);
   }
 
@@ -89,15 +105,25 @@ export class OidcVerifier {
     if (this.discovery && Date.now() - this.discovery.at < DISCOVERY_MAX_AGE_IN_MS) return this.discovery.doc;
     if (this.discovering) return this.discovering;
     if (!this.discovery && Date.now() - this.lastDiscoveryFailure < DISCOVERY_RETRY_IN_MS) {
-      throw new ApiError('IdentityProviderUnavailable', `The identity provider ${this.settings.issuer} could not be reached a moment ago; retry shortly.`);
+      throw new ApiError(
+        'IdentityProviderUnavailable',
+        `The identity provider ${this.settings.issuer} could not be reached a moment ago; retry shortly.`,
+      );
     }
     this.discovering = (async () => {
       const url = `${this.settings.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
       try {
-        const res = await this.fetchFn(url, { method: 'GET', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(FETCH_TIMEOUT_IN_MS) });
+        const res = await this.fetchFn(url, {
+          method: 'GET',
+          headers: { accept: 'application/json' },
+          signal: AbortSignal.timeout(FETCH_TIMEOUT_IN_MS),
+        });
         if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
         const doc = (await res.json()) as Partial<OidcDiscovery>;
-        if (doc.issuer !== this.settings.issuer) throw new Error(`its issuer is '${String(doc.issuer)}', not '${this.settings.issuer}' (they must match exactly)`);
+        if (doc.issuer !== this.settings.issuer)
+          throw new Error(
+            `its issuer is '${String(doc.issuer)}', not '${this.settings.issuer}' (they must match exactly)`,
+          );
         if (typeof doc.jwks_uri !== 'string') throw new Error('it names no jwks_uri');
         const full = doc as OidcDiscovery;
         this.discovery = { doc: full, at: Date.now() };
@@ -115,7 +141,11 @@ export class OidcVerifier {
       } catch (error) {
         if (this.discovery) return this.discovery.doc; // a stale document beats none while the provider is down
         this.lastDiscoveryFailure = Date.now();
-        throw new ApiError('IdentityProviderUnavailable', `The identity provider's discovery document (${url}) could not be read: ${fetchFailure(error)}.`, { cause: error });
+        throw new ApiError(
+          'IdentityProviderUnavailable',
+          `The identity provider's discovery document (${url}) could not be read: ${fetchFailure(error)}.`,
+          { cause: error },
+        );
       } finally {
         this.discovering = null;
       }
@@ -136,7 +166,11 @@ export class OidcVerifier {
       return payload;
     } catch (error) {
       if (error instanceof joseErrors.JWKSTimeout || (error instanceof TypeError && !(error instanceof ApiError))) {
-        throw new ApiError('IdentityProviderUnavailable', `The identity provider's key set (${this.jwksUri}) could not be fetched: ${fetchFailure(error)}.`, { cause: error });
+        throw new ApiError(
+          'IdentityProviderUnavailable',
+          `The identity provider's key set (${this.jwksUri}) could not be fetched: ${fetchFailure(error)}.`,
+          { cause: error },
+        );
       }
       throw refusal(error);
     }
@@ -149,9 +183,17 @@ export class OidcVerifier {
 
   /** Verifies an ID token of the portal's sign-in (audience: the client id) and its nonce. */
   async verifyIdToken(token: string, nonce: string): Promise<{ principal: Principal; claims: JWTPayload }> {
-    if (!this.settings.clientId) throw new ApiError('OperationNotSupported', 'Portal sign-in through the identity provider needs --oidc-client-id.');
+    if (!this.settings.clientId)
+      throw new ApiError(
+        'OperationNotSupported',
+        'Portal sign-in through the identity provider needs --oidc-client-id.',
+      );
     const claims = await this.verify(token, this.settings.clientId);
-    if (claims['nonce'] !== nonce) throw new ApiError('AuthenticationFailed', 'Authentication failed. The ID token\'s nonce is not the one this sign-in sent.');
+    if (claims['nonce'] !== nonce)
+      throw new ApiError(
+        'AuthenticationFailed',
+        "Authentication failed. The ID token's nonce is not the one this sign-in sent.",
+      );
     return { principal: principalOfClaims(claims, this.settings.groupsClaim), claims };
   }
 }

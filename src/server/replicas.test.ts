@@ -26,8 +26,14 @@ function recordingHub(connected: string[]) {
     remoteSend: null as ((vmKey: string, msg: ServerToAgent) => boolean) | null,
     isConnected: (k: string) => keys.has(k),
     connectedKeys: () => [...keys],
-    sendLocal: (k: string, msg: ServerToAgent) => { if (!keys.has(k)) return 'absent' as const; delivered.push({ vmKey: k, msg }); return 'sent' as const; },
-    send(k: string, msg: ServerToAgent) { return this.sendLocal(k, msg) === 'sent' || (this.remoteSend?.(k, msg) ?? false); },
+    sendLocal: (k: string, msg: ServerToAgent) => {
+      if (!keys.has(k)) return 'absent' as const;
+      delivered.push({ vmKey: k, msg });
+      return 'sent' as const;
+    },
+    send(k: string, msg: ServerToAgent) {
+      return this.sendLocal(k, msg) === 'sent' || (this.remoteSend?.(k, msg) ?? false);
+    },
   };
   return { hub, delivered, keys };
 }
@@ -46,7 +52,9 @@ async function until(check: () => boolean | Promise<boolean>, timeoutInMs: numbe
 describe('replicas on one PostgreSQL', { timeout: 60_000 }, async () => {
   const skip = !(await postgresAvailable());
   const cleanups: Array<() => Promise<void>> = [];
-  after(async () => { for (const c of cleanups.reverse()) await c().catch(() => undefined); });
+  after(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  });
 
   const setUp = async () => {
     const { db, drop } = await openTestDatabase('postgres');
@@ -56,7 +64,21 @@ describe('replicas on one PostgreSQL', { timeout: 60_000 }, async () => {
     const roots: string[] = [];
     const replica = async (connected: string[]) => {
       const h = recordingHub(connected);
-      const c = new ReplicaCoordinator(db, h.hub as unknown as AgentHub, logger, { onHostsGone: async (keys) => { gone.push(keys); }, onHostsBack: async (keys) => { back.push(keys); }, localStorageRoots: async () => roots }, FAST);
+      const c = new ReplicaCoordinator(
+        db,
+        h.hub as unknown as AgentHub,
+        logger,
+        {
+          onHostsGone: async (keys) => {
+            gone.push(keys);
+          },
+          onHostsBack: async (keys) => {
+            back.push(keys);
+          },
+          localStorageRoots: async () => roots,
+        },
+        FAST,
+      );
       await c.start();
       for (const k of connected) await c.hostConnected(k);
       cleanups.unshift(() => c.close());
@@ -65,65 +87,85 @@ describe('replicas on one PostgreSQL', { timeout: 60_000 }, async () => {
     return { db, gone, back, roots, replica };
   };
 
-  test('a batch of orders for many hosts reaches their replicas with one NOTIFY per replica, in order', { skip }, async () => {
-    const { db, replica } = await setUp();
-    const hostsB = Array.from({ length: 50 }, (_, i) => `vm-b-${i}`);
-    const hostsC = Array.from({ length: 50 }, (_, i) => `vm-c-${i}`);
-    const a = await replica([]);
-    const b = await replica(hostsB);
-    const c = await replica(hostsC);
-    // A listener of its own on the same database counts the wake-ups.
-    const [{ current_database: name }] = await db.query<{ current_database: string }>('SELECT current_database()') as [{ current_database: string }];
-    const url = new URL(TEST_DATABASE_URL);
-    url.pathname = `/${name}`;
-    const counter = new pg.Client({ connectionString: url.toString() });
-    await counter.connect();
-    cleanups.push(() => counter.end());
-    let notifications = 0;
-    counter.on('notification', () => { notifications++; });
-    await counter.query(`LISTEN ${AGENT_ORDERS_CHANNEL}`);
+  test(
+    'a batch of orders for many hosts reaches their replicas with one NOTIFY per replica, in order',
+    { skip },
+    async () => {
+      const { db, replica } = await setUp();
+      const hostsB = Array.from({ length: 50 }, (_, i) => `vm-b-${i}`);
+      const hostsC = Array.from({ length: 50 }, (_, i) => `vm-c-${i}`);
+      const a = await replica([]);
+      const b = await replica(hostsB);
+      const c = await replica(hostsC);
+      // A listener of its own on the same database counts the wake-ups.
+      const [{ current_database: name }] = (await db.query<{ current_database: string }>(
+        'SELECT current_database()',
+      )) as [{ current_database: string }];
+      const url = new URL(TEST_DATABASE_URL);
+      url.pathname = `/${name}`;
+      const counter = new pg.Client({ connectionString: url.toString() });
+      await counter.connect();
+      cleanups.push(() => counter.end());
+      let notifications = 0;
+      counter.on('notification', () => {
+        notifications++;
+      });
+      await counter.query(`LISTEN ${AGENT_ORDERS_CHANNEL}`);
 
-    // One tick of sends from replica A, as a fan-out does: start and stop for every host.
-    for (const k of [...hostsB, ...hostsC]) {
-      assert.equal(a.hub.send(k, { type: 'capture.start', order: { captureUid: `u-${k}` } as never }), true);
-      a.hub.send(k, { type: 'capture.stop', captureUid: `u-${k}` });
-    }
-    a.hub.send('vm-nowhere', { type: 'capture.stop', captureUid: 'x' });
-    await until(() => b.delivered.length === 100 && c.delivered.length === 100, 10_000, 'all orders delivered');
-    for (const r of [b, c]) {
-      for (let i = 0; i < r.delivered.length; i += 2) {
-        assert.equal(r.delivered[i]!.msg.type, 'capture.start');
-        assert.equal(r.delivered[i + 1]!.msg.type, 'capture.stop', 'the stop of a host comes after its start');
-        assert.equal(r.delivered[i]!.vmKey, r.delivered[i + 1]!.vmKey);
+      // One tick of sends from replica A, as a fan-out does: start and stop for every host.
+      for (const k of [...hostsB, ...hostsC]) {
+        assert.equal(a.hub.send(k, { type: 'capture.start', order: { captureUid: `u-${k}` } as never }), true);
+        a.hub.send(k, { type: 'capture.stop', captureUid: `u-${k}` });
       }
-    }
-    await sleep(300);
-    assert.equal(notifications, 2, 'one NOTIFY per woken replica for the whole batch');
-    const left = await db.query('SELECT count(*)::int AS n FROM agent_orders');
-    assert.equal(left[0]!.n, 0, 'delivered orders are deleted, and none is kept for a host connected nowhere');
-  });
+      a.hub.send('vm-nowhere', { type: 'capture.stop', captureUid: 'x' });
+      await until(() => b.delivered.length === 100 && c.delivered.length === 100, 10_000, 'all orders delivered');
+      for (const r of [b, c]) {
+        for (let i = 0; i < r.delivered.length; i += 2) {
+          assert.equal(r.delivered[i]!.msg.type, 'capture.start');
+          assert.equal(r.delivered[i + 1]!.msg.type, 'capture.stop', 'the stop of a host comes after its start');
+          assert.equal(r.delivered[i]!.vmKey, r.delivered[i + 1]!.vmKey);
+        }
+      }
+      await sleep(300);
+      assert.equal(notifications, 2, 'one NOTIFY per woken replica for the whole batch');
+      const left = await db.query('SELECT count(*)::int AS n FROM agent_orders');
+      assert.equal(left[0]!.n, 0, 'delivered orders are deleted, and none is kept for a host connected nowhere');
+    },
+  );
 
-  test('an order whose holder died is delivered by the host\'s next replica; a dead replica\'s hosts are handed over once', { skip }, async () => {
-    const { db, gone, replica } = await setUp();
-    const a = await replica([]);
-    const b = await replica(['vm-1', 'vm-2']);
-    // B "dies": it stops heartbeating and hearing, without retiring (as kill -9).
-    (b.c as unknown as { closed: boolean }).closed = true;
-    b.keys.clear();
-    a.hub.send('vm-1', { type: 'capture.stop', captureUid: 'u1' });
-    await until(async () => Number((await db.query('SELECT count(*)::int AS n FROM agent_orders'))[0]!.n) === 1, 5000, 'the order stored');
-    // vm-1's agent reconnects through C before B's lease expired.
-    const c = await replica(['vm-1']);
-    await until(() => c.delivered.length === 1, 5000, 'the order delivered by the new holder');
-    assert.deepEqual(c.delivered[0], { vmKey: 'vm-1', msg: { type: 'capture.stop', captureUid: 'u1' } });
-    // vm-2 stays with the dead replica: its lease expires and it is handed over exactly once.
-    await until(() => gone.flat().includes('vm-2'), 6000, 'vm-2 recorded gone');
-    await sleep(800);
-    assert.deepEqual(gone.flat().filter((k) => k === 'vm-2'), ['vm-2'], 'claimed by one replica, once');
-    assert.equal(gone.flat().includes('vm-1'), false, 'a host that reconnected elsewhere is not recorded gone');
-    assert.equal(await a.c.connectedAnywhere('vm-1'), true);
-    assert.equal(await a.c.connectedAnywhere('vm-2'), false);
-  });
+  test(
+    "an order whose holder died is delivered by the host's next replica; a dead replica's hosts are handed over once",
+    { skip },
+    async () => {
+      const { db, gone, replica } = await setUp();
+      const a = await replica([]);
+      const b = await replica(['vm-1', 'vm-2']);
+      // B "dies": it stops heartbeating and hearing, without retiring (as kill -9).
+      (b.c as unknown as { closed: boolean }).closed = true;
+      b.keys.clear();
+      a.hub.send('vm-1', { type: 'capture.stop', captureUid: 'u1' });
+      await until(
+        async () => Number((await db.query('SELECT count(*)::int AS n FROM agent_orders'))[0]!.n) === 1,
+        5000,
+        'the order stored',
+      );
+      // vm-1's agent reconnects through C before B's lease expired.
+      const c = await replica(['vm-1']);
+      await until(() => c.delivered.length === 1, 5000, 'the order delivered by the new holder');
+      assert.deepEqual(c.delivered[0], { vmKey: 'vm-1', msg: { type: 'capture.stop', captureUid: 'u1' } });
+      // vm-2 stays with the dead replica: its lease expires and it is handed over exactly once.
+      await until(() => gone.flat().includes('vm-2'), 6000, 'vm-2 recorded gone');
+      await sleep(800);
+      assert.deepEqual(
+        gone.flat().filter((k) => k === 'vm-2'),
+        ['vm-2'],
+        'claimed by one replica, once',
+      );
+      assert.equal(gone.flat().includes('vm-1'), false, 'a host that reconnected elsewhere is not recorded gone');
+      assert.equal(await a.c.connectedAnywhere('vm-1'), true);
+      assert.equal(await a.c.connectedAnywhere('vm-2'), false);
+    },
+  );
 
   test('local storage is refused with several replicas unless every live one shares its folder', { skip }, async () => {
     const { roots, replica } = await setUp();
@@ -133,15 +175,26 @@ describe('replicas on one PostgreSQL', { timeout: 60_000 }, async () => {
     await a.c.assertLocalStorageUsable('nwlocal', shared, 'storageId');
     const b = await replica([]);
     // B never wrote into this folder (another machine's folder of the same path): refused, naming the way out.
-    await assert.rejects(a.c.assertLocalStorageUsable('nwlocal', shared, 'properties.storageLocation.storageId'), (e: Error & { code?: string; target?: string }) => {
-      assert.equal(e.code, 'OperationNotSupported');
-      assert.equal(e.target, 'properties.storageLocation.storageId');
-      assert.match(e.message, /Azure Blob or S3/);
-      return true;
-    });
+    await assert.rejects(
+      a.c.assertLocalStorageUsable('nwlocal', shared, 'properties.storageLocation.storageId'),
+      (e: Error & { code?: string; target?: string }) => {
+        assert.equal(e.code, 'OperationNotSupported');
+        assert.equal(e.target, 'properties.storageLocation.storageId');
+        assert.match(e.message, /Azure Blob or S3/);
+        return true;
+      },
+    );
     // Once B sees the folder (its heartbeat marks the local roots it knows), it is shared.
     roots.push(shared);
-    await until(async () => a.c.assertLocalStorageUsable('nwlocal', shared, 'x').then(() => true, () => false), 5000, 'the folder accepted as shared');
+    await until(
+      async () =>
+        a.c.assertLocalStorageUsable('nwlocal', shared, 'x').then(
+          () => true,
+          () => false,
+        ),
+      5000,
+      'the folder accepted as shared',
+    );
     void b;
   });
 

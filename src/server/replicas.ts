@@ -19,7 +19,12 @@ export interface ReplicaTimings {
 }
 
 /** Defaults: a dead replica's hosts show disconnected within about 10 s. */
-export const REPLICA_TIMINGS: ReplicaTimings = { leaseTtlInMs: 8_000, heartbeatInMs: 2_000, orderPollInMs: 1_000, orderMaxAgeInMs: 10 * 60_000 };
+export const REPLICA_TIMINGS: ReplicaTimings = {
+  leaseTtlInMs: 8_000,
+  heartbeatInMs: 2_000,
+  orderPollInMs: 1_000,
+  orderMaxAgeInMs: 10 * 60_000,
+};
 
 /** Folder inside a shared local storage root where each replica leaves a marker file named by its id. */
 export const REPLICA_MARKER_DIR = '.netwatcher-replicas';
@@ -90,10 +95,18 @@ export class ReplicaCoordinator {
     if (!this.crossReplica) return;
     await this.beat();
     this.hub.remoteSend = (vmKey, message) => this.enqueue(vmKey, message);
-    this.listener = await this.db.listen!(AGENT_ORDERS_CHANNEL, (payload) => { if (payload === this.replicaId) this.deliverSoon(); }, () => this.deliverSoon());
+    this.listener = await this.db.listen!(
+      AGENT_ORDERS_CHANNEL,
+      (payload) => {
+        if (payload === this.replicaId) this.deliverSoon();
+      },
+      () => this.deliverSoon(),
+    );
     this.pollTimer = setInterval(() => this.deliverSoon(), this.timings.orderPollInMs);
     this.pollTimer.unref();
-    this.heartbeatTimer = setInterval(() => { void this.beat(); }, this.timings.heartbeatInMs);
+    this.heartbeatTimer = setInterval(() => {
+      void this.beat();
+    }, this.timings.heartbeatInMs);
     this.heartbeatTimer.unref();
   }
 
@@ -101,7 +114,9 @@ export class ReplicaCoordinator {
     if (this.closed) return;
     try {
       await this.store.heartbeat(this.replicaId, this.timings.leaseTtlInMs);
-      const late = this.lastBeatInMs !== 0 && Date.now() - this.lastBeatInMs > this.timings.leaseTtlInMs - this.timings.heartbeatInMs;
+      const late =
+        this.lastBeatInMs !== 0 &&
+        Date.now() - this.lastBeatInMs > this.timings.leaseTtlInMs - this.timings.heartbeatInMs;
       this.lastBeatInMs = Date.now();
       if (late) {
         // The heartbeat lapsed (the database was unreachable): another replica may have claimed
@@ -112,7 +127,10 @@ export class ReplicaCoordinator {
       const gone = await this.store.claimExpiredLeases(this.firstSweep);
       this.firstSweep = false;
       if (gone.length > 0) {
-        this.logger.warn({ hosts: gone.length }, 'hosts of a replica that stopped renewing its heartbeat are recorded disconnected (their agents reconnect through another replica)');
+        this.logger.warn(
+          { hosts: gone.length },
+          'hosts of a replica that stopped renewing its heartbeat are recorded disconnected (their agents reconnect through another replica)',
+        );
         await this.handlers.onHostsGone(gone);
       }
       this.liveReplicas = await this.store.liveReplicaIds();
@@ -161,7 +179,11 @@ export class ReplicaCoordinator {
     this.markRoot(rootDir);
     const missing = others.filter((id) => !existsSync(join(rootDir, REPLICA_MARKER_DIR, id)));
     if (missing.length === 0) return;
-    throw new ApiError('OperationNotSupported', `Storage account '${accountName}' is of kind local, and this server runs as one of ${others.length + 1} replicas that do not share its folder (${missing.length} replica(s) left no marker in it): a file stored through one replica could not be read through another. Use an Azure Blob or S3 storage account with several replicas, or mount the same folder on every replica (docs/deploy.md).`, { target });
+    throw new ApiError(
+      'OperationNotSupported',
+      `Storage account '${accountName}' is of kind local, and this server runs as one of ${others.length + 1} replicas that do not share its folder (${missing.length} replica(s) left no marker in it): a file stored through one replica could not be read through another. Use an Azure Blob or S3 storage account with several replicas, or mount the same folder on every replica (docs/deploy.md).`,
+      { target },
+    );
   }
 
   private markRoot(root: string): void {
@@ -200,7 +222,10 @@ export class ReplicaCoordinator {
         await this.store.enqueueOrders(part);
       } catch (error) {
         // Not kept for a later try: the order is re-sent by reconciliation when the agent reconnects.
-        this.logger.error({ err: error, orders: part.length }, 'could not store orders for agents connected to other replicas');
+        this.logger.error(
+          { err: error, orders: part.length },
+          'could not store orders for agents connected to other replicas',
+        );
       }
     }
   }
@@ -208,12 +233,17 @@ export class ReplicaCoordinator {
   /** Delivers the orders waiting for this replica's hosts (one pass at a time, again if asked meanwhile). */
   deliverSoon(): void {
     if (!this.crossReplica || this.closed) return;
-    if (this.deliveryQueued) { this.deliverAgain = true; return; }
+    if (this.deliveryQueued) {
+      this.deliverAgain = true;
+      return;
+    }
     this.deliveryQueued = true;
     this.delivering = this.delivering.then(async () => {
       do {
         this.deliverAgain = false;
-        await this.deliver().catch((error: unknown) => this.logger.warn({ err: error }, 'delivering orders from other replicas failed; retrying'));
+        await this.deliver().catch((error: unknown) =>
+          this.logger.warn({ err: error }, 'delivering orders from other replicas failed; retrying'),
+        );
       } while (this.deliverAgain && !this.closed);
       this.deliveryQueued = false;
     });

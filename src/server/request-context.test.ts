@@ -7,7 +7,10 @@ const hostile = { host: 'evil.example', 'x-forwarded-host': 'evil.example', 'x-f
 
 test('without --public-url or --trust-proxy, Host and X-Forwarded-* never shape a URL', () => {
   assert.equal(baseUrlOf(hostile, false, plain), 'http://127.0.0.1:8817');
-  assert.equal(baseUrlOf({ host: '127.0.0.1:8817', 'x-forwarded-host': 'evil.example' }, false, plain), 'http://127.0.0.1:8817');
+  assert.equal(
+    baseUrlOf({ host: '127.0.0.1:8817', 'x-forwarded-host': 'evil.example' }, false, plain),
+    'http://127.0.0.1:8817',
+  );
   assert.equal(handoffBaseUrlOf(hostile, false, plain), 'http://127.0.0.1:8817');
   // A loopback name at the server's own port is kept (it cannot point off this machine); at another port it is not.
   assert.equal(baseUrlOf({ host: 'localhost:8817' }, false, plain), 'http://localhost:8817');
@@ -26,12 +29,25 @@ test('--public-url names the server for everything when no proxy is trusted', ()
 
 test('--trust-proxy: the first X-Forwarded-Host/-Proto, else Host; a header that is not a host name is ignored', () => {
   const policy = { ...plain, trustProxy: true };
-  assert.equal(baseUrlOf({ host: 'inner:1', 'x-forwarded-host': 'nw.example, proxy2', 'x-forwarded-proto': 'https' }, false, policy), 'https://nw.example');
+  assert.equal(
+    baseUrlOf(
+      { host: 'inner:1', 'x-forwarded-host': 'nw.example, proxy2', 'x-forwarded-proto': 'https' },
+      false,
+      policy,
+    ),
+    'https://nw.example',
+  );
   assert.equal(baseUrlOf({ host: 'nw.example:8817' }, false, policy), 'http://nw.example:8817');
-  assert.equal(baseUrlOf({ host: 'nw.example', 'x-forwarded-proto': 'javascript' }, true, policy), 'https://nw.example');
+  assert.equal(
+    baseUrlOf({ host: 'nw.example', 'x-forwarded-proto': 'javascript' }, true, policy),
+    'https://nw.example',
+  );
   for (const bad of ['evil.example/$(id)', "a';b", 'a b', 'user@evil.example', 'evil.example:8817/path']) {
     assert.equal(baseUrlOf({ host: bad }, false, policy), 'http://127.0.0.1:8817', bad);
   }
   // Install commands still go to --public-url when one is given.
-  assert.equal(handoffBaseUrlOf({ host: 'nw.example' }, false, { ...policy, publicUrl: 'https://agents.example:8817' }), 'https://agents.example:8817');
+  assert.equal(
+    handoffBaseUrlOf({ host: 'nw.example' }, false, { ...policy, publicUrl: 'https://agents.example:8817' }),
+    'https://agents.example:8817',
+  );
 });

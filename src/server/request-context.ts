@@ -40,7 +40,8 @@ export function boundPort(server: Server): number {
 
 // A host name, IPv4 address or bracketed IPv6 address, with an optional port: nothing a URL or a
 // shell could read as more than a host.
-const HOST_HEADER = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+const HOST_HEADER =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 const LOOPBACK_NAME = /^(?:localhost|127(?:\.[0-9]{1,3}){3}|\[::1\])$/i;
 
 function firstValue(value: string | string[] | undefined): string | undefined {
@@ -55,7 +56,11 @@ function withoutTrailingSlash(url: string): string {
 /** The server's own base URL: its listen address, or the host name for a wildcard address. */
 export function ownBaseUrl(policy: BaseUrlPolicy): string {
   const wildcard = policy.listenHost === '0.0.0.0' || policy.listenHost === '::' || policy.listenHost === '';
-  const host = wildcard ? hostname() : policy.listenHost.includes(':') ? `[${policy.listenHost.replace(/^\[|\]$/g, '')}]` : policy.listenHost;
+  const host = wildcard
+    ? hostname()
+    : policy.listenHost.includes(':')
+      ? `[${policy.listenHost.replace(/^\[|\]$/g, '')}]`
+      : policy.listenHost;
   return `${policy.tls ? 'https' : 'http'}://${host}:${policy.port()}`;
 }
 
@@ -72,7 +77,8 @@ export function baseUrlOf(headers: IncomingHttpHeaders, encrypted: boolean, poli
   if (policy.trustProxy) {
     const proto = firstValue(headers['x-forwarded-proto'])?.toLowerCase();
     const host = firstValue(headers['x-forwarded-host']) ?? firstValue(headers.host);
-    if (host && HOST_HEADER.test(host)) return `${proto === 'http' || proto === 'https' ? proto : encrypted ? 'https' : 'http'}://${host}`;
+    if (host && HOST_HEADER.test(host))
+      return `${proto === 'http' || proto === 'https' ? proto : encrypted ? 'https' : 'http'}://${host}`;
   }
   const host = firstValue(headers.host);
   if (host && HOST_HEADER.test(host)) {
@@ -118,7 +124,10 @@ export function apiVersionOf(request: FastifyRequest): string {
 }
 
 /** What paging needs of a record: its creation time and key (the order of a list). */
-interface PageableRecord { key: string; createdAt: Date }
+interface PageableRecord {
+  key: string;
+  createdAt: Date;
+}
 
 /**
  * One page of a list, as ARM pages: `$skiptoken` in, an absolute `nextLink` out (built from the
@@ -127,13 +136,23 @@ interface PageableRecord { key: string; createdAt: Date }
  * records added or removed between pages neither repeat nor shift the rest. Only for lists whose
  * SDK follows nextLink: Azure's SDK reads one page of watchers, captures and extensions.
  */
-export function pageOf<R extends PageableRecord>(request: FastifyRequest, records: R[], pageSizeInItems: number): { page: R[]; nextLink?: string } {
+export function pageOf<R extends PageableRecord>(
+  request: FastifyRequest,
+  records: R[],
+  pageSizeInItems: number,
+): { page: R[]; nextLink?: string } {
   // Sorted here by what the token holds (the database's order has sub-millisecond times).
-  const sorted = [...records].sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const sorted = [...records].sort(
+    (a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+  );
   const after = pagePosition(request);
   let start = 0;
   if (after) {
-    start = sorted.findIndex((r) => r.createdAt.getTime() > after.createdAtInMs || (r.createdAt.getTime() === after.createdAtInMs && r.key > after.key));
+    start = sorted.findIndex(
+      (r) =>
+        r.createdAt.getTime() > after.createdAtInMs ||
+        (r.createdAt.getTime() === after.createdAtInMs && r.key > after.key),
+    );
     if (start < 0) start = sorted.length;
   }
   return pageLink(request, sorted.slice(start, start + pageSizeInItems + 1), pageSizeInItems);
@@ -145,7 +164,10 @@ export function pagePosition(request: FastifyRequest): { createdAtInMs: number; 
   if (typeof token !== 'string' || token.length === 0) return null;
   const [at, key] = Buffer.from(token, 'base64url').toString('utf8').split('|');
   const after = Date.parse(at ?? '');
-  if (!key || Number.isNaN(after)) throw new ApiError('InvalidParameter', `$skiptoken '${token}' is not a token from a nextLink of this list.`, { target: '$skiptoken' });
+  if (!key || Number.isNaN(after))
+    throw new ApiError('InvalidParameter', `$skiptoken '${token}' is not a token from a nextLink of this list.`, {
+      target: '$skiptoken',
+    });
   return { createdAtInMs: after, key };
 }
 
@@ -154,7 +176,11 @@ export function pagePosition(request: FastifyRequest): { createdAtInMs: number; 
  * `pageSizeInItems + 1` are needed (one more than a page says whether there is a next one): the
  * database can then read just a page ({@link pagePosition}) instead of the whole list.
  */
-export function pageLink<R extends PageableRecord>(request: FastifyRequest, records: R[], pageSizeInItems: number): { page: R[]; nextLink?: string } {
+export function pageLink<R extends PageableRecord>(
+  request: FastifyRequest,
+  records: R[],
+  pageSizeInItems: number,
+): { page: R[]; nextLink?: string } {
   const page = records.slice(0, pageSizeInItems);
   if (records.length <= pageSizeInItems) return { page };
   const last = page[page.length - 1]!;

@@ -11,7 +11,10 @@ import { SERVER_DEFAULTS, type ServerConfig } from './config.js';
 const RETRY_AFTER_USER_AGENTS = [/\bazsdk-python-/i, /\bAZURECLI\//i, /\bmsrest\//i];
 
 /** The Retry-After (seconds) of a long-running answer, or null for none; 0 in the configuration turns it off. */
-export function retryAfterFor(config: Pick<ServerConfig, 'retryAfterInSeconds'>, request: FastifyRequest): number | null {
+export function retryAfterFor(
+  config: Pick<ServerConfig, 'retryAfterInSeconds'>,
+  request: FastifyRequest,
+): number | null {
   const seconds = config.retryAfterInSeconds ?? SERVER_DEFAULTS.retryAfterInSeconds;
   if (seconds <= 0) return null;
   const agent = request.headers['user-agent'];

@@ -5,7 +5,16 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { OutboundPolicy, createLogger, lockDataDir, selfSignedRootOf } from '../lib/index.js';
 import type { AgentToServer } from '../model/index.js';
-import { SecretBox, Store, loadOrCreateSecretKey, migrate, openPglite, openPostgres, tightenDataDir, translateDatabaseError } from '../store/index.js';
+import {
+  SecretBox,
+  Store,
+  loadOrCreateSecretKey,
+  migrate,
+  openPglite,
+  openPostgres,
+  tightenDataDir,
+  translateDatabaseError,
+} from '../store/index.js';
 import { AgentHub } from './agent-hub.js';
 import { ReplicaCoordinator } from './replicas.js';
 import { buildApp } from './app.js';
@@ -60,7 +69,8 @@ class ConcurrencyLimit {
       // Handed on in a later turn of the event loop: a long line of database work never keeps
       // sockets (handshakes, API calls) from being served in between.
       const next = this.waiting.shift();
-      if (next) setImmediate(next); else this.running--;
+      if (next) setImmediate(next);
+      else this.running--;
     }
   }
 }
@@ -83,7 +93,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   } catch (error) {
     // A full disk is said as such here too (the lock is the first file a start writes).
     if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-    throw new Error(`netwatcher server cannot start: the disk under ${config.dataDir} is full (${(error as Error).message}). Free space there and retry.`, { cause: error });
+    throw new Error(
+      `netwatcher server cannot start: the disk under ${config.dataDir} is full (${(error as Error).message}). Free space there and retry.`,
+      { cause: error },
+    );
   }
   const cleanups: Array<() => Promise<void>> = [async () => lock.release()];
   const cleanUp = async () => {
@@ -98,20 +111,35 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   }
 }
 
-async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy, lock: ReturnType<typeof lockDataDir>, cleanups: Array<() => Promise<void>>, cleanUp: () => Promise<void>): Promise<RunningServer> {
+async function startLocked(
+  config: ServerConfig,
+  outboundPolicy: OutboundPolicy,
+  lock: ReturnType<typeof lockDataDir>,
+  cleanups: Array<() => Promise<void>>,
+  cleanUp: () => Promise<void>,
+): Promise<RunningServer> {
   // Opening and migrating a database takes seconds; a busy port should be said at once.
   await probePort(config.listenHost, config.listenPort);
   const logger = createLogger({ name: 'nw-server', level: config.logLevel });
   // The data folder holds the database, the keys and local blobs: owner-only, whatever it was.
   const tightened = tightenDataDir(config.dataDir);
-  if (tightened > 0) logger.warn({ dataDir: config.dataDir, entries: tightened }, 'the data folder was readable or writable by others: made owner-only');
+  if (tightened > 0)
+    logger.warn(
+      { dataDir: config.dataDir, entries: tightened },
+      'the data folder was readable or writable by others: made owner-only',
+    );
   const secretKey = loadOrCreateSecretKey(config.dataDir, config.secretKeyFile);
-  if (secretKey.created) logger.warn({ file: secretKey.file }, 'created the secret key that encrypts credentials in the database: back it up (without it they cannot be read)');
+  if (secretKey.created)
+    logger.warn(
+      { file: secretKey.file },
+      'created the secret key that encrypts credentials in the database: back it up (without it they cannot be read)',
+    );
   let db: Awaited<ReturnType<typeof openPglite>>;
   try {
     db = config.databaseUrl ? await openPostgres(config.databaseUrl) : await openPglite(join(config.dataDir, 'db'));
   } catch (error) {
-    const reason = (translateDatabaseError(error, config.databaseUrl ? null : join(config.dataDir, 'db')) as Error).message;
+    const reason = (translateDatabaseError(error, config.databaseUrl ? null : join(config.dataDir, 'db')) as Error)
+      .message;
     logger.error({ err: error }, `cannot open the database: ${reason}`);
     throw new Error(`netwatcher server cannot start: ${reason}`, { cause: error });
   }
@@ -119,7 +147,8 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
   try {
     await migrate(db);
   } catch (error) {
-    const reason = (translateDatabaseError(error, config.databaseUrl ? null : join(config.dataDir, 'db')) as Error).message;
+    const reason = (translateDatabaseError(error, config.databaseUrl ? null : join(config.dataDir, 'db')) as Error)
+      .message;
     logger.error({ err: error }, `cannot prepare the database: ${reason}`);
     throw new Error(`netwatcher server cannot start: ${reason}`, { cause: error });
   }
@@ -135,9 +164,14 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
       await db.query('VACUUM FULL server_settings');
     }
   } catch (error) {
-    throw new Error(`${(error as Error).message} (secret key file: ${secretKey.file}; docs/security.md)`, { cause: error });
+    throw new Error(`${(error as Error).message} (secret key file: ${secretKey.file}; docs/security.md)`, {
+      cause: error,
+    });
   }
-  const signingKey = Buffer.from(await store.getOrCreateSecretSetting('signing-key', () => randomBytes(32).toString('base64')), 'base64');
+  const signingKey = Buffer.from(
+    await store.getOrCreateSecretSetting('signing-key', () => randomBytes(32).toString('base64')),
+    'base64',
+  );
   // With the embedded database this process is the only server, so connections recorded by an
   // earlier run are stale. On PostgreSQL other replicas may hold live connections: leave them.
   if (db.engine === 'pglite') await store.markAllAgentsDisconnected();
@@ -163,7 +197,11 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
       const info = await agentCredentials.verify(token);
       if (!info || info.kind !== 'agent' || !info.vmKey) return null;
       // Upload URLs for this agent follow the same rule as every other URL the server builds.
-      return { vmKey: info.vmKey, baseUrl: baseUrlOf(request.headers, Boolean((request.socket as { encrypted?: boolean }).encrypted), urlPolicy!), credentialId: info.id };
+      return {
+        vmKey: info.vmKey,
+        baseUrl: baseUrlOf(request.headers, Boolean((request.socket as { encrypted?: boolean }).encrypted), urlPolicy!),
+        credentialId: info.id,
+      };
     },
     validCredentials: (ids) => store.liveTokenIds(ids),
     onMessage: async (identity, msg: AgentToServer) => {
@@ -176,18 +214,28 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
       });
     },
     // A host that already reconnected through another replica is not recorded away.
-    onDisconnect: (identity) => greetings.run(async () => { if (await replicas.hostDisconnected(identity.vmKey)) await onAgentGone(ctx, identity.vmKey); }),
+    onDisconnect: (identity) =>
+      greetings.run(async () => {
+        if (await replicas.hostDisconnected(identity.vmKey)) await onAgentGone(ctx, identity.vmKey);
+      }),
   });
   const replicas = new ReplicaCoordinator(db, ctx.hub, logger, {
     onHostsGone: async (vmKeys) => {
-      for (const vmKey of vmKeys) await onAgentGone(ctx, vmKey).catch((error: unknown) => logger.error({ err: error, vm: vmKey }, 'recording an agent disconnect failed'));
+      for (const vmKey of vmKeys)
+        await onAgentGone(ctx, vmKey).catch((error: unknown) =>
+          logger.error({ err: error, vm: vmKey }, 'recording an agent disconnect failed'),
+        );
     },
     onHostsBack: async (vmKeys) => {
-      for (const vmKey of vmKeys) await setAgentConnected(ctx, vmKey, true).catch((error: unknown) => logger.error({ err: error, vm: vmKey }, 'recording an agent connection failed'));
+      for (const vmKey of vmKeys)
+        await setAgentConnected(ctx, vmKey, true).catch((error: unknown) =>
+          logger.error({ err: error, vm: vmKey }, 'recording an agent connection failed'),
+        );
     },
-    localStorageRoots: async () => (await store.listResources('storageAccount'))
-      .map((a) => a.secret as { type?: string; rootDir?: string } | null | undefined)
-      .flatMap((secret) => (secret?.type === 'local' && secret.rootDir ? [secret.rootDir] : [])),
+    localStorageRoots: async () =>
+      (await store.listResources('storageAccount'))
+        .map((a) => a.secret as { type?: string; rootDir?: string } | null | undefined)
+        .flatMap((secret) => (secret?.type === 'local' && secret.rootDir ? [secret.rootDir] : [])),
   });
   ctx.replicas = replicas;
   await ensureDefaultStorageAccount(ctx);
@@ -199,7 +247,13 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
   cleanups.push(() => replicas.close());
   cleanups.push(() => app.close());
   cleanups.push(() => ctx.hub.close());
-  urlPolicy = { publicUrl: config.publicUrl, trustProxy: config.trustProxy, tls: Boolean(config.tls), listenHost: config.listenHost, port: () => boundPort(app.server as Server) };
+  urlPolicy = {
+    publicUrl: config.publicUrl,
+    trustProxy: config.trustProxy,
+    tls: Boolean(config.tls),
+    listenHost: config.listenHost,
+    port: () => boundPort(app.server as Server),
+  };
   // Plugins register their routes when the app starts, after this hook is in place.
   const routes: Array<{ method: string; url: string }> = [];
   app.addHook('onRoute', (route) => {
@@ -221,7 +275,11 @@ async function startLocked(config: ServerConfig, outboundPolicy: OutboundPolicy,
   logger.info({ url, publicUrl, database: db.engine, replica: replicas.replicaId }, 'server listening');
   const alerts = startAlertsRuntime(ctx, url);
   cleanups.push(() => alerts.close());
-  const pruner = startActivityLogPruner(new ActivityLogStore(db), config.activityLogRetentionInDays ?? DEFAULT_ACTIVITY_LOG_RETENTION_IN_DAYS, logger);
+  const pruner = startActivityLogPruner(
+    new ActivityLogStore(db),
+    config.activityLogRetentionInDays ?? DEFAULT_ACTIVITY_LOG_RETENTION_IN_DAYS,
+    logger,
+  );
   cleanups.push(() => pruner.close());
   return {
     url,
@@ -251,8 +309,15 @@ async function probePort(host: string, port: number): Promise<void> {
 /** A listen failure as the operator should read it (EADDRINUSE alone says neither which port nor what to do). */
 function listenError(error: unknown, host: string, port: number): Error {
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE') return new Error(`port ${port} on ${host} is already in use (EADDRINUSE: another netwatcher, or another program); stop it or choose another address with --listen HOST:PORT`);
-  if (code === 'EACCES') return new Error(`not allowed to listen on ${host}:${port} (ports below 1024 need root or CAP_NET_BIND_SERVICE); choose another with --listen HOST:PORT`);
-  if (code === 'EADDRNOTAVAIL') return new Error(`cannot listen on ${host}:${port}: no interface of this host has address ${host}`);
+  if (code === 'EADDRINUSE')
+    return new Error(
+      `port ${port} on ${host} is already in use (EADDRINUSE: another netwatcher, or another program); stop it or choose another address with --listen HOST:PORT`,
+    );
+  if (code === 'EACCES')
+    return new Error(
+      `not allowed to listen on ${host}:${port} (ports below 1024 need root or CAP_NET_BIND_SERVICE); choose another with --listen HOST:PORT`,
+    );
+  if (code === 'EADDRNOTAVAIL')
+    return new Error(`cannot listen on ${host}:${port}: no interface of this host has address ${host}`);
   return error instanceof Error ? error : new Error(String(error));
 }

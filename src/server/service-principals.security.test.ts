@@ -19,13 +19,25 @@ const watchers = `${rg}/providers/Microsoft.Network/networkWatchers`;
 
 describe('service principals and their secrets', () => {
   let s: RbacServer;
-  before(async () => { s = await startRbacServer(SUB); });
-  after(async () => { await s?.close(); });
+  before(async () => {
+    s = await startRbacServer(SUB);
+  });
+  after(async () => {
+    await s?.close();
+  });
 
   const token = async (clientId: string, secret: string) => {
     const u = new URL(s.server.url);
-    const r = await fetch(`${u.origin}/adfs/oauth2/token`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret }).toString() });
-    return { status: r.status, body: await r.json() as { access_token?: string; error?: string } };
+    const r = await fetch(`${u.origin}/adfs/oauth2/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: secret,
+      }).toString(),
+    });
+    return { status: r.status, body: (await r.json()) as { access_token?: string; error?: string } };
   };
 
   test('the secret is answered once, kept as its hash only, and never listed', async () => {
@@ -34,12 +46,20 @@ describe('service principals and their secrets', () => {
     assert.match(sp.appId, /^[0-9a-f-]{36}$/);
     const listed = await s.admin('GET', '/admin/v1/servicePrincipals');
     assert.equal(listed.status, 200);
-    assert.ok(listed.body.includes(sp.appId) && !listed.body.includes(sp.password) && !/password/i.test(listed.body), listed.body);
+    assert.ok(
+      listed.body.includes(sp.appId) && !listed.body.includes(sp.password) && !/password/i.test(listed.body),
+      listed.body,
+    );
     assert.ok(!(await s.admin('GET', `/admin/v1/servicePrincipals/${sp.appId}`)).body.includes(sp.password));
     assert.ok(!(await s.admin('GET', '/admin/v1/tokens')).body.includes(sp.password));
     const rows = await s.sql.query('SELECT token_hash FROM api_tokens WHERE principal_id = $1', [sp.objectId]);
-    assert.deepEqual(rows.rows.map((r) => r.token_hash), [createHash('sha256').update(sp.password).digest('hex')]);
-    const dump = JSON.stringify((await s.sql.query('SELECT * FROM api_tokens')).rows) + JSON.stringify((await s.sql.query('SELECT * FROM service_principals')).rows);
+    assert.deepEqual(
+      rows.rows.map((r) => r.token_hash),
+      [createHash('sha256').update(sp.password).digest('hex')],
+    );
+    const dump =
+      JSON.stringify((await s.sql.query('SELECT * FROM api_tokens')).rows) +
+      JSON.stringify((await s.sql.query('SELECT * FROM service_principals')).rows);
     assert.ok(!dump.includes(sp.password), 'no table holds the secret');
     // A second principal of the same name is refused and changes nothing.
     const again = await s.admin('POST', '/admin/v1/servicePrincipals', { displayName: 'CI-BOT' });
@@ -85,7 +105,9 @@ describe('service principals and their secrets', () => {
     assert.equal((await s.admin('DELETE', `/admin/v1/servicePrincipals/${sp.appId}`)).status, 200);
     assert.equal((await s.call('GET', `${watchers}?${av}`, fresh)).status, 401);
     assert.equal((await s.call('GET', `${watchers}?${av}`, freshAccess)).status, 401);
-    const left = await s.sql.query('SELECT count(*)::int AS n FROM role_assignments WHERE principal_id = $1', [sp.objectId]);
+    const left = await s.sql.query('SELECT count(*)::int AS n FROM role_assignments WHERE principal_id = $1', [
+      sp.objectId,
+    ]);
     assert.equal(left.rows[0].n, 0, 'its role assignments are gone');
   });
 
@@ -93,7 +115,10 @@ describe('service principals and their secrets', () => {
     const sp = await s.createServicePrincipal('temporary');
     const id = await s.assign(NETWORK_CONTRIBUTOR_ROLE_ID, sp.objectId, rg);
     assert.equal((await s.call('PUT', `${watchers}/nw1?${av}`, sp.password, { location: 'westus' })).status, 201);
-    assert.equal((await s.admin('DELETE', `${rg}/providers/Microsoft.Authorization/roleAssignments/${id}?${av}`)).status, 200);
+    assert.equal(
+      (await s.admin('DELETE', `${rg}/providers/Microsoft.Authorization/roleAssignments/${id}?${av}`)).status,
+      200,
+    );
     assert.equal((await s.call('GET', `${watchers}/nw1?${av}`, sp.password)).status, 403);
   });
 
@@ -104,11 +129,26 @@ describe('service principals and their secrets', () => {
     await s.assign(PACKET_CAPTURE_DATA_READER_ROLE_ID, dataReader.objectId, rg);
     assert.equal((await s.admin('PUT', `${watchers}/nw2?${av}`, { location: 'eastus' })).status, 201);
     const pc = `${watchers}/nw2/packetCaptures/pc1`;
-    const before = (await s.admin('GET', `${watchers}/nw2/packetCaptures?${av}`)).body + (await s.admin('GET', `${watchers}/nw2?${av}`)).body;
+    const before =
+      (await s.admin('GET', `${watchers}/nw2/packetCaptures?${av}`)).body +
+      (await s.admin('GET', `${watchers}/nw2?${av}`)).body;
     assert.equal((await s.call('GET', `${watchers}?${av}`, reader.password)).status, 200);
     assert.equal((await s.call('GET', `${watchers}/nw2?${av}`, reader.password)).status, 200);
-    const body = { properties: { target: `${rg}/providers/Microsoft.Compute/virtualMachines/vm1`, storageLocation: { filePath: '/tmp/x.cap' } } };
-    for (const [method, path, b] of [['PUT', pc, body], ['POST', `${pc}/stop`, undefined], ['DELETE', pc, undefined], ['GET', `${pc}/download`, undefined], ['GET', `${pc}/packets`, undefined], ['GET', `${pc}/analysis`, undefined], ['DELETE', `${watchers}/nw2`, undefined]] as const) {
+    const body = {
+      properties: {
+        target: `${rg}/providers/Microsoft.Compute/virtualMachines/vm1`,
+        storageLocation: { filePath: '/tmp/x.cap' },
+      },
+    };
+    for (const [method, path, b] of [
+      ['PUT', pc, body],
+      ['POST', `${pc}/stop`, undefined],
+      ['DELETE', pc, undefined],
+      ['GET', `${pc}/download`, undefined],
+      ['GET', `${pc}/packets`, undefined],
+      ['GET', `${pc}/analysis`, undefined],
+      ['DELETE', `${watchers}/nw2`, undefined],
+    ] as const) {
       const r = await s.call(method, `${path}?${av}`, reader.password, b);
       assert.equal(r.status, 403, `Reader ${method} ${path}: ${r.body}`);
     }
@@ -117,10 +157,14 @@ describe('service principals and their secrets', () => {
     assert.equal((await s.call('PUT', `${pc}?${av}`, dataReader.password, body)).status, 403);
     const download = await s.call('GET', `${pc}/download?${av}`, dataReader.password);
     assert.equal(download.status, 404, `the Data Reader passes the check: ${download.body}`);
-    assert.equal((await s.admin('GET', `${watchers}/nw2/packetCaptures?${av}`)).body + (await s.admin('GET', `${watchers}/nw2?${av}`)).body, before);
+    assert.equal(
+      (await s.admin('GET', `${watchers}/nw2/packetCaptures?${av}`)).body +
+        (await s.admin('GET', `${watchers}/nw2?${av}`)).body,
+      before,
+    );
   });
 
-  test('the portal acts for the principal signed in: its session has that principal\'s roles, and ends with its secret', async () => {
+  test("the portal acts for the principal signed in: its session has that principal's roles, and ends with its secret", async () => {
     const sp = await s.createServicePrincipal('portal-user');
     const signIn = await s.call('POST', '/portal/api/sign-in', null, { token: sp.password });
     assert.equal(signIn.status, 200, signIn.body);
@@ -149,7 +193,18 @@ describe('service principals and their secrets', () => {
   });
 
   test("an agent's credential is no principal: refused by the API and by the token endpoint", async () => {
-    const ext = await s.admin('PUT', `${rg}/providers/Microsoft.Compute/virtualMachines/vm9/extensions/NetworkWatcherAgentLinux?${av}`, { location: 'westus', properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux', typeHandlerVersion: '1.4' } });
+    const ext = await s.admin(
+      'PUT',
+      `${rg}/providers/Microsoft.Compute/virtualMachines/vm9/extensions/NetworkWatcherAgentLinux?${av}`,
+      {
+        location: 'westus',
+        properties: {
+          publisher: 'Microsoft.Azure.NetworkWatcher',
+          type: 'NetworkWatcherAgentLinux',
+          typeHandlerVersion: '1.4',
+        },
+      },
+    );
     const enrollment = ext.json.properties.enrollmentToken as string;
     const enrolled = await s.call('POST', '/agent/v1/enroll', null, { token: enrollment, hostname: 'vm9' });
     assert.equal(enrolled.status, 200, enrolled.body);
@@ -157,7 +212,11 @@ describe('service principals and their secrets', () => {
     assert.equal((await s.call('GET', `/subscriptions/${SUB}?${av}`, credential)).status, 401);
     assert.equal((await token('anything', credential)).status, 401);
     // Nor can a role assignment name it: the principal must be a service principal, user or group.
-    const r = await s.admin('PUT', `${rg}/providers/Microsoft.Authorization/roleAssignments/${crypto.randomUUID()}?${av}`, { properties: { roleDefinitionId: READER_ROLE_ID, principalId: 'vm9' } });
+    const r = await s.admin(
+      'PUT',
+      `${rg}/providers/Microsoft.Authorization/roleAssignments/${crypto.randomUUID()}?${av}`,
+      { properties: { roleDefinitionId: READER_ROLE_ID, principalId: 'vm9' } },
+    );
     assert.equal(r.status, 400, r.body);
     assert.equal(r.json.error.code, 'PrincipalNotFound');
   });

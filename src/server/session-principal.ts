@@ -17,17 +17,30 @@ export function servicePrincipalSessionName(objectId: string): string {
  * 401 when it names nobody who still exists.
  */
 export async function principalOfSession(store: Store, stored: string): Promise<Principal> {
-  if (stored === ADMIN_SESSION_PRINCIPAL) return { kind: 'admin', id: ADMIN_PRINCIPAL_ID, displayName: 'admin', groups: [], credentialId: null };
+  if (stored === ADMIN_SESSION_PRINCIPAL)
+    return { kind: 'admin', id: ADMIN_PRINCIPAL_ID, displayName: 'admin', groups: [], credentialId: null };
   if (stored.startsWith('servicePrincipal:')) {
     const sp = await store.findServicePrincipal(stored.slice('servicePrincipal:'.length));
-    if (sp) return { kind: 'servicePrincipal', id: sp.objectId, displayName: sp.displayName, groups: [], credentialId: null };
+    if (sp)
+      return { kind: 'servicePrincipal', id: sp.objectId, displayName: sp.displayName, groups: [], credentialId: null };
   } else if (stored.startsWith('{')) {
     try {
       const p = JSON.parse(stored) as Partial<Principal>;
       if (p.kind === 'user' && typeof p.id === 'string' && p.id) {
-        return { kind: 'user', id: p.id, displayName: String(p.displayName ?? p.id), groups: Array.isArray(p.groups) ? p.groups.map(String) : [], credentialId: null };
+        return {
+          kind: 'user',
+          id: p.id,
+          displayName: String(p.displayName ?? p.id),
+          groups: Array.isArray(p.groups) ? p.groups.map(String) : [],
+          credentialId: null,
+        };
       }
-    } catch { /* not a principal: refused below */ }
+    } catch {
+      /* not a principal: refused below */
+    }
   }
-  throw new ApiError('AuthenticationFailed', 'Authentication failed. The portal session names a principal that no longer exists; sign in again.');
+  throw new ApiError(
+    'AuthenticationFailed',
+    'Authentication failed. The portal session names a principal that no longer exists; sign in again.',
+  );
 }

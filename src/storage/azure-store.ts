@@ -38,8 +38,12 @@ function statusOf(error: unknown): number | undefined {
 function wrap(what: string, error: unknown): StorageServiceError {
   const rest = error as { statusCode?: number; code?: string; message?: string };
   // No HTTP answer: one message whatever the socket said (see UNREACHABLE_STORAGE); the cause keeps it for the log.
-  if (rest.statusCode === undefined) return new StorageServiceError(`azure blob ${what} failed: ${UNREACHABLE_STORAGE}`, { cause: error });
-  return new StorageServiceError(`azure blob ${what} failed: ${rest.statusCode} ${rest.code ?? rest.message ?? ''}`.trim(), { cause: error });
+  if (rest.statusCode === undefined)
+    return new StorageServiceError(`azure blob ${what} failed: ${UNREACHABLE_STORAGE}`, { cause: error });
+  return new StorageServiceError(
+    `azure blob ${what} failed: ${rest.statusCode} ${rest.code ?? rest.message ?? ''}`.trim(),
+    { cause: error },
+  );
 }
 
 /** A {@link BlobStore} over an Azure Storage account (or Azurite) given by a connection string with an account key. */

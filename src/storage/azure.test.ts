@@ -15,7 +15,14 @@ import {
   type AzureBlobUploadGrant,
   type BlobStore,
 } from './index.js';
-import { sha256OfStream, startAzurite, uploadThroughOutage, writeRandomCaptureFile, type AzuriteServer, type TestFile } from './testing/index.js';
+import {
+  sha256OfStream,
+  startAzurite,
+  uploadThroughOutage,
+  writeRandomCaptureFile,
+  type AzuriteServer,
+  type TestFile,
+} from './testing/index.js';
 
 let workDir: string;
 let azurite: AzuriteServer;
@@ -28,7 +35,12 @@ function nextLocation() {
   captureCounter += 1;
   return {
     container: CAPTURE_CONTAINER,
-    blobPath: azureCaptureBlobPath({ subscriptionId: 'sub-1', resourceGroup: 'RG-Azure', vmName: 'VM1', createdAt: new Date(Date.UTC(2024, 0, 2, 3, 4, 5, captureCounter)) }),
+    blobPath: azureCaptureBlobPath({
+      subscriptionId: 'sub-1',
+      resourceGroup: 'RG-Azure',
+      vmName: 'VM1',
+      createdAt: new Date(Date.UTC(2024, 0, 2, 3, 4, 5, captureCounter)),
+    }),
   };
 }
 
@@ -48,7 +60,11 @@ async function statusOfFailure(operation: Promise<unknown>): Promise<number | un
 before(async () => {
   workDir = await mkdtemp(join(tmpdir(), `nw-storage-azure-${process.pid}-`));
   azurite = await startAzurite(join(workDir, 'azurite'));
-  store = openBlobStore('azacct', { type: 'azureBlob', connectionString: azurite.connectionString }, { publicBaseUrl: 'http://127.0.0.1:1', signingKey: randomBytes(32) });
+  store = openBlobStore(
+    'azacct',
+    { type: 'azureBlob', connectionString: azurite.connectionString },
+    { publicBaseUrl: 'http://127.0.0.1:1', signingKey: randomBytes(32) },
+  );
   await store.ensureContainer(CAPTURE_CONTAINER);
   small = await writeRandomCaptureFile(join(workDir, 'small.cap'), 5 * 1000 * 1000);
   large = await writeRandomCaptureFile(join(workDir, 'large.cap'), 30 * 1000 * 1000);
@@ -64,7 +80,11 @@ describe('azure blob storage (Azurite)', () => {
     const loc = nextLocation();
     const grant = await store.grantUpload(loc, { sizeInBytes: small.sizeInBytes, expiresInSeconds: 300 });
     assert.equal(grant.kind, 'azureBlob');
-    const result = await uploadFile(grant, small.path, { sizeInBytes: small.sizeInBytes, sha256: small.sha256, retryBudgetInMs: 5_000 });
+    const result = await uploadFile(grant, small.path, {
+      sizeInBytes: small.sizeInBytes,
+      sha256: small.sha256,
+      retryBudgetInMs: 5_000,
+    });
     assert.deepEqual(result, { ok: true });
     assert.equal(await store.verify(loc, { sizeInBytes: small.sizeInBytes, sha256: small.sha256 }), true);
     assert.equal(await store.verify(loc, { sizeInBytes: small.sizeInBytes, sha256: '0'.repeat(64) }), false);
@@ -88,11 +108,18 @@ describe('azure blob storage (Azurite)', () => {
     assert.equal(await statusOfFailure(sasClient(grant.sasUrl).download()), 403);
     assert.equal(await statusOfFailure(sasClient(grant.sasUrl).delete()), 403);
 
-    const shortLived = (await store.grantUpload(nextLocation(), { sizeInBytes: 10, expiresInSeconds: 1 })) as AzureBlobUploadGrant;
+    const shortLived = (await store.grantUpload(nextLocation(), {
+      sizeInBytes: 10,
+      expiresInSeconds: 1,
+    })) as AzureBlobUploadGrant;
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     assert.equal(await statusOfFailure(sasClient(shortLived.sasUrl).upload(Buffer.alloc(10), 10)), 403);
 
-    const tampered = await uploadFile({ ...grant, sizeInBytes: small.sizeInBytes, sasUrl: otherBlob }, small.path, { sizeInBytes: small.sizeInBytes, sha256: small.sha256, retryBudgetInMs: 2_000 });
+    const tampered = await uploadFile({ ...grant, sizeInBytes: small.sizeInBytes, sasUrl: otherBlob }, small.path, {
+      sizeInBytes: small.sizeInBytes,
+      sha256: small.sha256,
+      retryBudgetInMs: 2_000,
+    });
     assert.equal(tampered.ok, false);
     assert.match(!tampered.ok ? tampered.reason : '', /^GrantRejected/);
     assert.doesNotMatch(!tampered.ok ? tampered.reason : '', /sig=/);
@@ -101,7 +128,11 @@ describe('azure blob storage (Azurite)', () => {
   test('an upload survives Azurite stopping mid-way and completes after it restarts', async () => {
     const loc = nextLocation();
     const grant = await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 });
-    const { result, sentAtStop } = await uploadThroughOutage(grant, large, azurite, { stopAtBytes: 8_000_000, downForMs: 1_000, retryBudgetInMs: 30_000 });
+    const { result, sentAtStop } = await uploadThroughOutage(grant, large, azurite, {
+      stopAtBytes: 8_000_000,
+      downForMs: 1_000,
+      retryBudgetInMs: 30_000,
+    });
     assert.ok(sentAtStop > 0, 'Azurite was stopped during the upload');
     assert.deepEqual(result, { ok: true });
     assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
@@ -112,7 +143,11 @@ describe('azure blob storage (Azurite)', () => {
     const grant = await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 });
     await azurite.stop();
     try {
-      const result = await uploadFile(grant, large.path, { sizeInBytes: large.sizeInBytes, sha256: large.sha256, retryBudgetInMs: 1_500 });
+      const result = await uploadFile(grant, large.path, {
+        sizeInBytes: large.sizeInBytes,
+        sha256: large.sha256,
+        retryBudgetInMs: 1_500,
+      });
       assert.equal(result.ok, false);
       assert.ok(!result.ok && result.retryable);
       assert.match(!result.ok ? result.reason : '', /^StorageUnavailable/);
@@ -120,14 +155,24 @@ describe('azure blob storage (Azurite)', () => {
       await azurite.start();
     }
     assert.equal(await sha256OfStream(createReadStream(large.path)), large.sha256);
-    assert.deepEqual(await uploadFile(grant, large.path, { sizeInBytes: large.sizeInBytes, sha256: large.sha256, retryBudgetInMs: 10_000 }), { ok: true });
+    assert.deepEqual(
+      await uploadFile(grant, large.path, {
+        sizeInBytes: large.sizeInBytes,
+        sha256: large.sha256,
+        retryBudgetInMs: 10_000,
+      }),
+      { ok: true },
+    );
     assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
   });
 
-  test('parseContainerUrl accepts this account\'s container URIs only', () => {
+  test("parseContainerUrl accepts this account's container URIs only", () => {
     const { blobEndpoint } = parseAzureConnectionString(azurite.connectionString);
     assert.deepEqual(store.parseContainerUrl(`${blobEndpoint}/mycontainer`), { container: 'mycontainer', prefix: '' });
-    assert.deepEqual(store.parseContainerUrl(`${blobEndpoint}/mycontainer/a/b/?sv=x&sig=y`), { container: 'mycontainer', prefix: 'a/b' });
+    assert.deepEqual(store.parseContainerUrl(`${blobEndpoint}/mycontainer/a/b/?sv=x&sig=y`), {
+      container: 'mycontainer',
+      prefix: 'a/b',
+    });
     assert.equal(store.parseContainerUrl('https://other.blob.core.windows.net/mycontainer'), null);
     assert.equal(store.parseContainerUrl(`http://127.0.0.1:${azurite.port}/otheraccount/mycontainer`), null);
   });
@@ -135,7 +180,14 @@ describe('azure blob storage (Azurite)', () => {
   test('delete removes the blob and reports whether there was one', async () => {
     const loc = nextLocation();
     const grant = await store.grantUpload(loc, { sizeInBytes: small.sizeInBytes, expiresInSeconds: 300 });
-    assert.deepEqual(await uploadFile(grant, small.path, { sizeInBytes: small.sizeInBytes, sha256: small.sha256, retryBudgetInMs: 5_000 }), { ok: true });
+    assert.deepEqual(
+      await uploadFile(grant, small.path, {
+        sizeInBytes: small.sizeInBytes,
+        sha256: small.sha256,
+        retryBudgetInMs: 5_000,
+      }),
+      { ok: true },
+    );
     assert.equal(await store.delete(loc), true);
     assert.equal(await store.delete(loc), false);
     assert.equal(await store.stat(loc), null);

@@ -73,7 +73,12 @@ export function azureCaptureBlobPath(input: CaptureBlobPathInput): string {
     input.resourceGroup.toLowerCase(),
     // A scale-set instance's file: Azure's scale-set layout (reference §4, S8), one folder per instance.
     ...(input.scaleSet
-      ? ['providers/microsoft.compute/virtualmachinescalesets', input.scaleSet.name.toLowerCase(), 'virtualMachines', input.scaleSet.instanceId]
+      ? [
+          'providers/microsoft.compute/virtualmachinescalesets',
+          input.scaleSet.name.toLowerCase(),
+          'virtualMachines',
+          input.scaleSet.instanceId,
+        ]
       : ['providers/microsoft.compute/virtualmachines', input.vmName.toLowerCase()]),
     pad(t.getUTCFullYear(), 4),
     pad(t.getUTCMonth() + 1),
@@ -112,7 +117,10 @@ export function resolveCaptureLocation(
  * @example encodeBlobPath('a b/c.cap') // 'a%20b/c.cap'
  */
 export function encodeBlobPath(blobPath: string): string {
-  return blobPath.split('/').map((segment) => encodeURIComponent(segment)).join('/');
+  return blobPath
+    .split('/')
+    .map((segment) => encodeURIComponent(segment))
+    .join('/');
 }
 
 /**
@@ -124,7 +132,13 @@ export function splitContainerPath(path: string): { container: string; prefix: s
   const [container, ...rest] = path.split('/');
   if (!container) return null;
   try {
-    return { container: decodeURIComponent(container), prefix: rest.filter((s) => s !== '').map(decodeURIComponent).join('/') };
+    return {
+      container: decodeURIComponent(container),
+      prefix: rest
+        .filter((s) => s !== '')
+        .map(decodeURIComponent)
+        .join('/'),
+    };
   } catch {
     return null;
   }

@@ -68,7 +68,9 @@ export function parseAzureConnectionString(connectionString: string): AzureConne
   if (!accountName) throw new StorageConfigError('connectionString: AccountName is missing');
   if (!accountKey) {
     // A SAS-only connection string cannot mint per-blob SAS tokens for agents.
-    throw new StorageConfigError('connectionString: AccountKey is missing (shared key access is required to sign uploads)');
+    throw new StorageConfigError(
+      'connectionString: AccountKey is missing (shared key access is required to sign uploads)',
+    );
   }
   if (!base64Pattern.test(accountKey)) throw new StorageConfigError('connectionString: AccountKey is not base64');
   let blobEndpoint = fields.get('blobendpoint');
@@ -103,7 +105,11 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-const nonEmpty = (field: string) => z.string({ error: `${field} is required` }).trim().min(1, { error: `${field} must not be empty` });
+const nonEmpty = (field: string) =>
+  z
+    .string({ error: `${field} is required` })
+    .trim()
+    .min(1, { error: `${field} must not be empty` });
 
 const localInputSchema = z.strictObject({
   type: z.literal('local'),
@@ -119,24 +125,45 @@ const azureInputSchema = z
       .regex(azureAccountNamePattern, { error: 'accountName must be 3-24 lower-case letters and digits' })
       .optional(),
     accountKey: nonEmpty('accountKey').regex(base64Pattern, { error: 'accountKey must be base64' }).optional(),
-    blobEndpoint: nonEmpty('blobEndpoint').refine(isHttpUrl, { error: 'blobEndpoint must be an http(s) URL' }).optional(),
+    blobEndpoint: nonEmpty('blobEndpoint')
+      .refine(isHttpUrl, { error: 'blobEndpoint must be an http(s) URL' })
+      .optional(),
   })
   .superRefine((value, ctx) => {
-    const keyForm = value.accountName !== undefined || value.accountKey !== undefined || value.blobEndpoint !== undefined;
+    const keyForm =
+      value.accountName !== undefined || value.accountKey !== undefined || value.blobEndpoint !== undefined;
     if (value.connectionString !== undefined && keyForm) {
-      ctx.addIssue({ code: 'custom', path: ['connectionString'], message: 'give either connectionString or accountName+accountKey(+blobEndpoint), not both' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['connectionString'],
+        message: 'give either connectionString or accountName+accountKey(+blobEndpoint), not both',
+      });
       return;
     }
     if (value.connectionString !== undefined) {
       try {
         parseAzureConnectionString(value.connectionString);
       } catch (error) {
-        ctx.addIssue({ code: 'custom', path: ['connectionString'], message: (error as Error).message.replace(/^connectionString: /, '') });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['connectionString'],
+          message: (error as Error).message.replace(/^connectionString: /, ''),
+        });
       }
       return;
     }
-    if (value.accountName === undefined) ctx.addIssue({ code: 'custom', path: ['accountName'], message: 'accountName is required when connectionString is not given' });
-    if (value.accountKey === undefined) ctx.addIssue({ code: 'custom', path: ['accountKey'], message: 'accountKey is required when connectionString is not given' });
+    if (value.accountName === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['accountName'],
+        message: 'accountName is required when connectionString is not given',
+      });
+    if (value.accountKey === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['accountKey'],
+        message: 'accountKey is required when connectionString is not given',
+      });
   });
 
 const s3InputSchema = z.strictObject({
@@ -144,7 +171,8 @@ const s3InputSchema = z.strictObject({
   endpoint: nonEmpty('endpoint').refine(isHttpUrl, { error: 'endpoint must be an http(s) URL' }).optional(),
   region: nonEmpty('region').default('us-east-1'),
   bucket: z.string({ error: 'bucket is required' }).regex(s3BucketPattern, {
-    error: 'bucket must be 3-63 characters: lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit',
+    error:
+      'bucket must be 3-63 characters: lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit',
   }),
   accessKeyId: nonEmpty('accessKeyId'),
   secretAccessKey: nonEmpty('secretAccessKey'),
@@ -161,13 +189,16 @@ export const storageBackendConfigSchema: z.ZodType<StorageBackendConfig> = z
       case 'local':
         return { type: 'local', rootDir: input.rootDir };
       case 'azureBlob': {
-        const parts = input.connectionString !== undefined
-          ? parseAzureConnectionString(input.connectionString)
-          : {
-              accountName: input.accountName as string,
-              accountKey: input.accountKey as string,
-              blobEndpoint: stripTrailingSlash(input.blobEndpoint ?? `https://${input.accountName}.blob.core.windows.net`),
-            };
+        const parts =
+          input.connectionString !== undefined
+            ? parseAzureConnectionString(input.connectionString)
+            : {
+                accountName: input.accountName as string,
+                accountKey: input.accountKey as string,
+                blobEndpoint: stripTrailingSlash(
+                  input.blobEndpoint ?? `https://${input.accountName}.blob.core.windows.net`,
+                ),
+              };
         return { type: 'azureBlob', connectionString: formatAzureConnectionString(parts) };
       }
       case 's3':

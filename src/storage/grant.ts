@@ -13,17 +13,32 @@ const common = {
 };
 
 /** Grant for the local kind: PUT chunks to `uploadUrl` (Content-Range), ask `statusUrl` (HEAD) how much the server holds. */
-export const localUploadGrantSchema = z.object({ kind: z.literal('local'), ...common, uploadUrl: z.url(), statusUrl: z.url() });
+export const localUploadGrantSchema = z.object({
+  kind: z.literal('local'),
+  ...common,
+  uploadUrl: z.url(),
+  statusUrl: z.url(),
+});
 /** Grant for the local kind. */
 export type LocalUploadGrant = z.output<typeof localUploadGrantSchema>;
 
 /** Grant for Azure Blob: a blob SAS URL (create+write on this one blob) to stage blocks and commit the block list. */
-export const azureBlobUploadGrantSchema = z.object({ kind: z.literal('azureBlob'), ...common, sasUrl: z.url(), blockSizeInBytes: z.number().int().positive() });
+export const azureBlobUploadGrantSchema = z.object({
+  kind: z.literal('azureBlob'),
+  ...common,
+  sasUrl: z.url(),
+  blockSizeInBytes: z.number().int().positive(),
+});
 /** Grant for Azure Blob. */
 export type AzureBlobUploadGrant = z.output<typeof azureBlobUploadGrantSchema>;
 
 /** Grant for S3, small files: one presigned PutObject. */
-export const s3SingleUploadGrantSchema = z.object({ kind: z.literal('s3'), mode: z.literal('single'), ...common, putUrl: z.url() });
+export const s3SingleUploadGrantSchema = z.object({
+  kind: z.literal('s3'),
+  mode: z.literal('single'),
+  ...common,
+  putUrl: z.url(),
+});
 /** Grant for S3, small files. */
 export type S3SingleUploadGrant = z.output<typeof s3SingleUploadGrantSchema>;
 
@@ -43,7 +58,12 @@ export const s3MultipartUploadGrantSchema = z.object({
 export type S3MultipartUploadGrant = z.output<typeof s3MultipartUploadGrantSchema>;
 
 /** zod schema for an {@link UploadGrant} received as JSON (the agent validates what the server sent). */
-export const uploadGrantSchema = z.union([localUploadGrantSchema, azureBlobUploadGrantSchema, s3SingleUploadGrantSchema, s3MultipartUploadGrantSchema]);
+export const uploadGrantSchema = z.union([
+  localUploadGrantSchema,
+  azureBlobUploadGrantSchema,
+  s3SingleUploadGrantSchema,
+  s3MultipartUploadGrantSchema,
+]);
 /** Serializable grant the agent uses to upload exactly one blob. */
 export type UploadGrant = z.output<typeof uploadGrantSchema>;
 

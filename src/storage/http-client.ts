@@ -41,23 +41,41 @@ export function sendHttpRequest(url: string, opts: HttpRequestOptions): Promise<
       if (settled) return;
       settled = true;
       if (opts.signal.aborted) reject(new UploadStepError('Aborted', 'the upload was aborted', false, true));
-      else reject(new UploadStepError('NetworkError', `${opts.method} ${target.origin}${target.pathname}: ${(error as Error).message}`, true, true, { cause: error }));
+      else
+        reject(
+          new UploadStepError(
+            'NetworkError',
+            `${opts.method} ${target.origin}${target.pathname}: ${(error as Error).message}`,
+            true,
+            true,
+            { cause: error },
+          ),
+        );
     };
-    const req = send(target, { method: opts.method, headers: opts.headers, signal: opts.signal, ...(opts.ca !== undefined && target.protocol === 'https:' ? { ca: opts.ca } : {}) }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        if (size < maxResponseBytes) chunks.push(chunk);
-        size += chunk.length;
-      });
-      res.on('end', () => {
-        if (settled) return;
-        settled = true;
-        resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
-      });
-      res.on('error', fail);
-      res.on('aborted', () => fail(new Error('response aborted')));
-    });
+    const req = send(
+      target,
+      {
+        method: opts.method,
+        headers: opts.headers,
+        signal: opts.signal,
+        ...(opts.ca !== undefined && target.protocol === 'https:' ? { ca: opts.ca } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (size < maxResponseBytes) chunks.push(chunk);
+          size += chunk.length;
+        });
+        res.on('end', () => {
+          if (settled) return;
+          settled = true;
+          resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+        });
+        res.on('error', fail);
+        res.on('aborted', () => fail(new Error('response aborted')));
+      },
+    );
     req.setTimeout(opts.idleTimeoutInMs, () => req.destroy(new Error(`no activity for ${opts.idleTimeoutInMs} ms`)));
     req.on('error', fail);
     const body = opts.body;

@@ -3,10 +3,27 @@
 // See docs/storage.md.
 
 export type { StorageBackendConfig, AzureConnectionParts } from './config.js';
-export { storageBackendConfigSchema, storedBackendConfigSchema, parseStorageBackendConfig, redactBackendConfig, parseAzureConnectionString } from './config.js';
+export {
+  storageBackendConfigSchema,
+  storedBackendConfigSchema,
+  parseStorageBackendConfig,
+  redactBackendConfig,
+  parseAzureConnectionString,
+} from './config.js';
 export type { BlobLocation, CaptureBlobPathInput } from './blob-path.js';
-export { CAPTURE_CONTAINER, azureCaptureBlobPath, resolveCaptureLocation, assertValidBlobLocation } from './blob-path.js';
-export type { UploadGrant, LocalUploadGrant, AzureBlobUploadGrant, S3SingleUploadGrant, S3MultipartUploadGrant } from './grant.js';
+export {
+  CAPTURE_CONTAINER,
+  azureCaptureBlobPath,
+  resolveCaptureLocation,
+  assertValidBlobLocation,
+} from './blob-path.js';
+export type {
+  UploadGrant,
+  LocalUploadGrant,
+  AzureBlobUploadGrant,
+  S3SingleUploadGrant,
+  S3MultipartUploadGrant,
+} from './grant.js';
 export { uploadGrantSchema, CAPTURE_CONTENT_TYPE } from './grant.js';
 export type { BlobStore, GrantUploadOptions, BlobReadStream } from './blob-store.js';
 export { openBlobStore } from './open-blob-store.js';
@@ -16,5 +33,12 @@ export type { UploadFileOptions, UploadFileResult } from './upload.js';
 export { registerLocalStorageRoutes, RECEIVED_BYTES_HEADER } from './local-routes.js';
 export type { LocalStorageRoutesOptions } from './local-routes.js';
 export { redactUrl, redactSecretsInText } from './redact.js';
-export { StorageError, StorageConfigError, InvalidBlobLocationError, BlobNotFoundError, StorageServiceError, UNREACHABLE_STORAGE } from './errors.js';
+export {
+  StorageError,
+  StorageConfigError,
+  InvalidBlobLocationError,
+  BlobNotFoundError,
+  StorageServiceError,
+  UNREACHABLE_STORAGE,
+} from './errors.js';
 export type { StorageOutboundOptions } from './outbound.js';

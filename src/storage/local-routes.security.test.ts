@@ -20,7 +20,11 @@ let store: BlobStore;
 before(async () => {
   workDir = await mkdtemp(join(tmpdir(), `nw-local-sec-${process.pid}-`));
   server = await startLocalStorageServer({ accountName: 'secacct', rootDir: join(workDir, 'root'), signingKey });
-  store = openBlobStore('secacct', { type: 'local', rootDir: join(workDir, 'root') }, { publicBaseUrl: server.publicBaseUrl, signingKey });
+  store = openBlobStore(
+    'secacct',
+    { type: 'local', rootDir: join(workDir, 'root') },
+    { publicBaseUrl: server.publicBaseUrl, signingKey },
+  );
   await store.ensureContainer(CAPTURE_CONTAINER);
 });
 after(async () => {
@@ -28,7 +32,8 @@ after(async () => {
   await rm(workDir, { recursive: true, force: true });
 });
 
-const put = (url: string, body: Buffer) => fetch(url, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } });
+const put = (url: string, body: Buffer) =>
+  fetch(url, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } });
 
 test('a stored blob is never overwritten: a replayed URL and a new grant for the same path are refused', async () => {
   const loc = { container: CAPTURE_CONTAINER, blobPath: 'a/b/packetcapture_00_00_00_000.cap' };
@@ -44,7 +49,15 @@ test('a stored blob is never overwritten: a replayed URL and a new grant for the
   const path = join(workDir, 'source.cap');
   const { writeFile } = await import('node:fs/promises');
   await writeFile(path, Buffer.alloc(100, 4));
-  const viaUploader = await uploadFile(other, path, { sizeInBytes: 100, sha256: '0'.repeat(64), retryBudgetInMs: 1_000 });
+  const viaUploader = await uploadFile(other, path, {
+    sizeInBytes: 100,
+    sha256: '0'.repeat(64),
+    retryBudgetInMs: 1_000,
+  });
   assert.equal(viaUploader.ok, false);
-  assert.deepEqual(await readFile(join(workDir, 'root', CAPTURE_CONTAINER, loc.blobPath)), original, 'the stored blob is as first uploaded');
+  assert.deepEqual(
+    await readFile(join(workDir, 'root', CAPTURE_CONTAINER, loc.blobPath)),
+    original,
+    'the stored blob is as first uploaded',
+  );
 });

@@ -50,16 +50,31 @@ interface ContentRange {
 }
 
 class RequestRejection extends Error {
-  constructor(readonly statusCode: number, readonly code: string, message: string, readonly receivedBytes?: number) {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly receivedBytes?: number,
+  ) {
     super(message);
     this.name = 'RequestRejection';
   }
 }
 
-function parseContentRange(header: string | undefined, contentLength: number | undefined, signedSize: number): ContentRange {
+function parseContentRange(
+  header: string | undefined,
+  contentLength: number | undefined,
+  signedSize: number,
+): ContentRange {
   if (header === undefined) {
-    if (contentLength === undefined) throw new RequestRejection(411, 'MissingContentLength', 'Content-Length or Content-Range is required');
-    if (contentLength !== signedSize) throw new RequestRejection(400, 'SizeMismatch', `body is ${contentLength} bytes but the upload was granted for ${signedSize}`);
+    if (contentLength === undefined)
+      throw new RequestRejection(411, 'MissingContentLength', 'Content-Length or Content-Range is required');
+    if (contentLength !== signedSize)
+      throw new RequestRejection(
+        400,
+        'SizeMismatch',
+        `body is ${contentLength} bytes but the upload was granted for ${signedSize}`,
+      );
     return { start: 0, length: contentLength, total: signedSize };
   }
   const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header.trim());
@@ -67,14 +82,24 @@ function parseContentRange(header: string | undefined, contentLength: number | u
   const start = Number(match[1]);
   const last = Number(match[2]);
   const total = Number(match[3]);
-  if (total !== signedSize) throw new RequestRejection(400, 'SizeMismatch', `Content-Range total ${total} differs from the granted size ${signedSize}`);
-  if (last < start || last >= total) throw new RequestRejection(400, 'InvalidContentRange', 'Content-Range is outside the file');
+  if (total !== signedSize)
+    throw new RequestRejection(
+      400,
+      'SizeMismatch',
+      `Content-Range total ${total} differs from the granted size ${signedSize}`,
+    );
+  if (last < start || last >= total)
+    throw new RequestRejection(400, 'InvalidContentRange', 'Content-Range is outside the file');
   const length = last - start + 1;
-  if (contentLength !== undefined && contentLength !== length) throw new RequestRejection(400, 'InvalidContentRange', 'Content-Length differs from the Content-Range length');
+  if (contentLength !== undefined && contentLength !== length)
+    throw new RequestRejection(400, 'InvalidContentRange', 'Content-Length differs from the Content-Range length');
   return { start, length, total };
 }
 
-function parseRangeHeader(header: string | undefined, size: number): { start: number; end: number } | null | 'unsatisfiable' {
+function parseRangeHeader(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | null | 'unsatisfiable' {
   if (header === undefined) return null;
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!match || (match[1] === '' && match[2] === '')) return null; // multi-range and odd forms: serve the whole file
@@ -119,7 +144,8 @@ function byteLimit(maxBytes: number, counted: { bytes: number }): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       counted.bytes += chunk.length;
-      if (counted.bytes > maxBytes) callback(new RequestRejection(400, 'InvalidContentRange', 'body is longer than its Content-Range'));
+      if (counted.bytes > maxBytes)
+        callback(new RequestRejection(400, 'InvalidContentRange', 'body is longer than its Content-Range'));
       else callback(null, chunk);
     },
   });
@@ -163,36 +189,62 @@ export function registerLocalStorageRoutes(app: FastifyInstance, opts: LocalStor
     const loc = { container, blobPath: request.params['*'] };
     const check = verifyLocalSignature({ method, account, ...loc }, request.query, opts.signingKey);
     if (!check.ok) {
-      throw new RequestRejection(403, 'AuthenticationFailed', check.reason === 'expired' ? 'the signed URL has expired' : 'the signed URL is not valid for this request');
+      throw new RequestRejection(
+        403,
+        'AuthenticationFailed',
+        check.reason === 'expired' ? 'the signed URL has expired' : 'the signed URL is not valid for this request',
+      );
     }
     const root = await opts.resolveLocalRoot(account);
-    if (root === null) throw new RequestRejection(404, 'StorageAccountNotFound', `no local storage account named ${account}`);
+    if (root === null)
+      throw new RequestRejection(404, 'StorageAccountNotFound', `no local storage account named ${account}`);
     return { root, loc, sizeInBytes: check.sizeInBytes };
   }
 
-  async function handleUpload(request: FastifyRequest<{ Params: BlobRouteParams; Querystring: SignedQuery }>, reply: FastifyReply): Promise<FastifyReply> {
+  async function handleUpload(
+    request: FastifyRequest<{ Params: BlobRouteParams; Querystring: SignedQuery }>,
+    reply: FastifyReply,
+  ): Promise<FastifyReply> {
     const { root, loc, sizeInBytes } = await resolveSigned(request, 'PUT');
     const tempPath = localUploadTempPath(root, loc);
     const finalPath = localBlobFilePath(root, loc);
     const lengthHeader = request.headers['content-length'];
-    const range = parseContentRange(request.headers['content-range'], lengthHeader === undefined ? undefined : Number(lengthHeader), sizeInBytes);
+    const range = parseContentRange(
+      request.headers['content-range'],
+      lengthHeader === undefined ? undefined : Number(lengthHeader),
+      sizeInBytes,
+    );
     const release = await takeOver(`${root}\n${loc.container}\n${loc.blobPath}`, request);
     try {
       // A stored blob is never overwritten: a signed URL is good for the one upload that creates it.
       if (await isFile(finalPath)) {
-        throw new RequestRejection(409, 'BlobAlreadyExists', 'the blob already exists and is never overwritten; delete it first');
+        throw new RequestRejection(
+          409,
+          'BlobAlreadyExists',
+          'the blob already exists and is never overwritten; delete it first',
+        );
       }
       await prepareParentInsideRoot(root, tempPath);
       const held = await fileSizeOrZero(tempPath);
       if (range.start > held) {
-        throw new RequestRejection(416, 'RangeNotContiguous', `the server holds ${held} bytes; resume from there`, held);
+        throw new RequestRejection(
+          416,
+          'RangeNotContiguous',
+          `the server holds ${held} bytes; resume from there`,
+          held,
+        );
       }
       if (range.start < held) await truncate(tempPath, range.start);
       const counted = { bytes: 0 };
       await pipeline(request.raw, byteLimit(range.length, counted), createWriteStream(tempPath, { flags: 'a' }));
       const received = range.start + counted.bytes;
       if (counted.bytes !== range.length) {
-        throw new RequestRejection(400, 'IncompleteBody', `body ended after ${counted.bytes} of ${range.length} bytes`, received);
+        throw new RequestRejection(
+          400,
+          'IncompleteBody',
+          `body ended after ${counted.bytes} of ${range.length} bytes`,
+          received,
+        );
       }
       reply.header(RECEIVED_BYTES_HEADER, String(received));
       if (received < range.total) return reply.code(202).send();
@@ -202,7 +254,12 @@ export function registerLocalStorageRoutes(app: FastifyInstance, opts: LocalStor
       try {
         await link(tempPath, finalPath);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new RequestRejection(409, 'BlobAlreadyExists', 'the blob already exists and is never overwritten; delete it first');
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+          throw new RequestRejection(
+            409,
+            'BlobAlreadyExists',
+            'the blob already exists and is never overwritten; delete it first',
+          );
         throw error;
       }
       await unlink(tempPath);
@@ -214,18 +271,29 @@ export function registerLocalStorageRoutes(app: FastifyInstance, opts: LocalStor
     }
   }
 
-  async function handleUploadStatus(request: FastifyRequest<{ Params: BlobRouteParams; Querystring: SignedQuery }>, reply: FastifyReply): Promise<FastifyReply> {
+  async function handleUploadStatus(
+    request: FastifyRequest<{ Params: BlobRouteParams; Querystring: SignedQuery }>,
+    reply: FastifyReply,
+  ): Promise<FastifyReply> {
     const { root, loc } = await resolveSigned(request, 'HEAD');
     const held = await fileSizeOrZero(localUploadTempPath(root, loc));
     return reply.code(200).header(RECEIVED_BYTES_HEADER, String(held)).send();
   }
 
-  async function resolveReadable(request: FastifyRequest<{ Params: BlobRouteParams }>): Promise<{ path: string; sizeInBytes: number }> {
+  async function resolveReadable(
+    request: FastifyRequest<{ Params: BlobRouteParams }>,
+  ): Promise<{ path: string; sizeInBytes: number }> {
     const allowed = await opts.authorizeRead(request);
-    if (allowed === false) throw new RequestRejection(401, 'AuthenticationFailed', 'authentication is required to read blobs');
+    if (allowed === false)
+      throw new RequestRejection(401, 'AuthenticationFailed', 'authentication is required to read blobs');
     if (allowed !== true) throw new RequestRejection(403, 'AuthorizationFailed', allowed.forbidden);
     const root = await opts.resolveLocalRoot(request.params.account);
-    if (root === null) throw new RequestRejection(404, 'StorageAccountNotFound', `no local storage account named ${request.params.account}`);
+    if (root === null)
+      throw new RequestRejection(
+        404,
+        'StorageAccountNotFound',
+        `no local storage account named ${request.params.account}`,
+      );
     const path = localBlobFilePath(root, { container: request.params.container, blobPath: request.params['*'] });
     try {
       const info = await stat(path);
@@ -261,7 +329,12 @@ export function registerLocalStorageRoutes(app: FastifyInstance, opts: LocalStor
       handler: async (request, reply) => {
         if (request.query.sig !== undefined) return handleUploadStatus(request, reply);
         const blob = await resolveReadable(request);
-        return reply.code(200).header('accept-ranges', 'bytes').header('content-type', CAPTURE_CONTENT_TYPE).header('content-length', String(blob.sizeInBytes)).send();
+        return reply
+          .code(200)
+          .header('accept-ranges', 'bytes')
+          .header('content-type', CAPTURE_CONTENT_TYPE)
+          .header('content-length', String(blob.sizeInBytes))
+          .send();
       },
     });
 

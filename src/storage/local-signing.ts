@@ -20,7 +20,15 @@ export interface LocalSignedScope {
 }
 
 function signature(scope: LocalSignedScope, signingKey: Buffer): Buffer {
-  const payload = ['nw-local-v1', scope.method, scope.account, scope.container, scope.blobPath, String(scope.expiresAtInSeconds), String(scope.sizeInBytes)].join('\n');
+  const payload = [
+    'nw-local-v1',
+    scope.method,
+    scope.account,
+    scope.container,
+    scope.blobPath,
+    String(scope.expiresAtInSeconds),
+    String(scope.sizeInBytes),
+  ].join('\n');
   return createHmac('sha256', signingKey).update(payload, 'utf8').digest();
 }
 
@@ -51,7 +59,8 @@ export function verifyLocalSignature(
   signingKey: Buffer,
   nowInMs: number = Date.now(),
 ): LocalSignatureCheck {
-  if (typeof query.sig !== 'string' || typeof query.se !== 'string' || typeof query.sz !== 'string') return { ok: false, reason: 'missing' };
+  if (typeof query.sig !== 'string' || typeof query.se !== 'string' || typeof query.sz !== 'string')
+    return { ok: false, reason: 'missing' };
   if (!/^\d{1,12}$/.test(query.se) || !/^\d{1,16}$/.test(query.sz)) return { ok: false, reason: 'malformed' };
   const scope: LocalSignedScope = { ...target, expiresAtInSeconds: Number(query.se), sizeInBytes: Number(query.sz) };
   const expected = signature(scope, signingKey);

@@ -57,7 +57,13 @@ export function openLocalBlobStore(accountName: string, rootDir: string, deps: L
     async grantUpload(loc, opts: GrantUploadOptions): Promise<LocalUploadGrant> {
       localUploadTempPath(rootDir, loc); // validates the location before anything is signed
       const expiresAtInSeconds = Math.floor(Date.now() / 1000) + opts.expiresInSeconds;
-      const scope = { account: accountName, container: loc.container, blobPath: loc.blobPath, expiresAtInSeconds, sizeInBytes: opts.sizeInBytes };
+      const scope = {
+        account: accountName,
+        container: loc.container,
+        blobPath: loc.blobPath,
+        expiresAtInSeconds,
+        sizeInBytes: opts.sizeInBytes,
+      };
       return {
         kind: 'local',
         expiresAt: new Date(expiresAtInSeconds * 1000).toISOString(),

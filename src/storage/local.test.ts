@@ -16,7 +16,14 @@ import {
   type LocalUploadGrant,
 } from './index.js';
 import { signLocalUrl } from './local-signing.js';
-import { sha256OfStream, startLocalStorageServer, uploadThroughOutage, writeRandomCaptureFile, type LocalStorageTestServer, type TestFile } from './testing/index.js';
+import {
+  sha256OfStream,
+  startLocalStorageServer,
+  uploadThroughOutage,
+  writeRandomCaptureFile,
+  type LocalStorageTestServer,
+  type TestFile,
+} from './testing/index.js';
 
 const accountName = 'localacct';
 const signingKey = randomBytes(32);
@@ -30,10 +37,19 @@ let captureCounter = 0;
 
 function rawPut(path: string, body: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: server.port, method: 'PUT', path, headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.length) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: server.port,
+        method: 'PUT',
+        path,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.length) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -43,7 +59,12 @@ function nextLocation() {
   captureCounter += 1;
   return {
     container: CAPTURE_CONTAINER,
-    blobPath: azureCaptureBlobPath({ subscriptionId: 'sub-1', resourceGroup: 'RG-Local', vmName: 'VM1', createdAt: new Date(Date.UTC(2024, 0, 2, 3, 4, 5, captureCounter)) }),
+    blobPath: azureCaptureBlobPath({
+      subscriptionId: 'sub-1',
+      resourceGroup: 'RG-Local',
+      vmName: 'VM1',
+      createdAt: new Date(Date.UTC(2024, 0, 2, 3, 4, 5, captureCounter)),
+    }),
   };
 }
 
@@ -69,7 +90,12 @@ describe('local storage', () => {
     const grant = await store.grantUpload(loc, { sizeInBytes: small.sizeInBytes, expiresInSeconds: 300 });
     assert.equal(grant.kind, 'local');
     const progress: number[] = [];
-    const result = await uploadFile(grant, small.path, { sizeInBytes: small.sizeInBytes, sha256: small.sha256, retryBudgetInMs: 5_000, onProgress: (sent) => progress.push(sent) });
+    const result = await uploadFile(grant, small.path, {
+      sizeInBytes: small.sizeInBytes,
+      sha256: small.sha256,
+      retryBudgetInMs: 5_000,
+      onProgress: (sent) => progress.push(sent),
+    });
     assert.deepEqual(result, { ok: true });
     assert.equal(progress.at(-1), small.sizeInBytes);
     assert.equal(await store.verify(loc, { sizeInBytes: small.sizeInBytes, sha256: small.sha256 }), true);
@@ -86,9 +112,18 @@ describe('local storage', () => {
     assert.equal(download.status, 200);
     const body = Buffer.from(await download.arrayBuffer());
     assert.equal(body.length, small.sizeInBytes);
-    assert.equal(await sha256OfStream((async function* () { yield body; })() as unknown as NodeJS.ReadableStream), small.sha256);
+    assert.equal(
+      await sha256OfStream(
+        (async function* () {
+          yield body;
+        })() as unknown as NodeJS.ReadableStream,
+      ),
+      small.sha256,
+    );
 
-    const partial = await fetch(url, { headers: { authorization: `Bearer ${server.readToken}`, range: 'bytes=10-19' } });
+    const partial = await fetch(url, {
+      headers: { authorization: `Bearer ${server.readToken}`, range: 'bytes=10-19' },
+    });
     assert.equal(partial.status, 206);
     assert.deepEqual(Buffer.from(await partial.arrayBuffer()), body.subarray(10, 20));
 
@@ -100,7 +135,8 @@ describe('local storage', () => {
   test('a signed URL is refused for another blob, another method, another size, another account and after expiry', async () => {
     const loc = nextLocation();
     const grant = (await store.grantUpload(loc, { sizeInBytes: 10, expiresInSeconds: 300 })) as LocalUploadGrant;
-    const put = (url: string, body = Buffer.alloc(10, 1)) => fetch(url, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } });
+    const put = (url: string, body = Buffer.alloc(10, 1)) =>
+      fetch(url, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } });
 
     const otherBlob = grant.uploadUrl.replace('.cap?', '-other.cap?');
     assert.notEqual(otherBlob, grant.uploadUrl);
@@ -127,9 +163,21 @@ describe('local storage', () => {
   });
 
   test('paths cannot leave the account root', async () => {
-    assert.throws(() => store.blobUrl({ container: CAPTURE_CONTAINER, blobPath: '../../etc/passwd' }), InvalidBlobLocationError);
-    await assert.rejects(store.grantUpload({ container: CAPTURE_CONTAINER, blobPath: 'a/../../x.cap' }, { sizeInBytes: 1, expiresInSeconds: 60 }), InvalidBlobLocationError);
-    await assert.rejects(store.grantUpload({ container: '..', blobPath: 'x.cap' }, { sizeInBytes: 1, expiresInSeconds: 60 }), InvalidBlobLocationError);
+    assert.throws(
+      () => store.blobUrl({ container: CAPTURE_CONTAINER, blobPath: '../../etc/passwd' }),
+      InvalidBlobLocationError,
+    );
+    await assert.rejects(
+      store.grantUpload(
+        { container: CAPTURE_CONTAINER, blobPath: 'a/../../x.cap' },
+        { sizeInBytes: 1, expiresInSeconds: 60 },
+      ),
+      InvalidBlobLocationError,
+    );
+    await assert.rejects(
+      store.grantUpload({ container: '..', blobPath: 'x.cap' }, { sizeInBytes: 1, expiresInSeconds: 60 }),
+      InvalidBlobLocationError,
+    );
     // Even a correctly signed URL (which only the server can make) for a traversing path is
     // refused; sent raw, since fetch would normalize the dots away.
     const expiresAtInSeconds = Math.floor(Date.now() / 1000) + 60;
@@ -137,28 +185,59 @@ describe('local storage', () => {
       ['a/../../../escaped.cap', `a/../../../escaped.cap`],
       ['../../../escaped.cap', `..%2F..%2F..%2Fescaped.cap`],
     ] as const) {
-      const signed = new URL(signLocalUrl(server.publicBaseUrl, { method: 'PUT', account: accountName, container: CAPTURE_CONTAINER, blobPath, expiresAtInSeconds, sizeInBytes: 3 }, signingKey));
-      const status = await rawPut(`/storage/${accountName}/${CAPTURE_CONTAINER}/${rawPath}${signed.search}`, Buffer.from('abc'));
+      const signed = new URL(
+        signLocalUrl(
+          server.publicBaseUrl,
+          {
+            method: 'PUT',
+            account: accountName,
+            container: CAPTURE_CONTAINER,
+            blobPath,
+            expiresAtInSeconds,
+            sizeInBytes: 3,
+          },
+          signingKey,
+        ),
+      );
+      const status = await rawPut(
+        `/storage/${accountName}/${CAPTURE_CONTAINER}/${rawPath}${signed.search}`,
+        Buffer.from('abc'),
+      );
       assert.equal(status, 400, rawPath);
     }
     await assert.rejects(stat(join(workDir, 'escaped.cap')));
     await assert.rejects(stat(join(rootDir, 'escaped.cap')));
-    const read = await fetch(`${server.publicBaseUrl}/storage/${accountName}/${CAPTURE_CONTAINER}/..%2F..%2F..%2Fsmall.cap`, { headers: { authorization: `Bearer ${server.readToken}` } });
+    const read = await fetch(
+      `${server.publicBaseUrl}/storage/${accountName}/${CAPTURE_CONTAINER}/..%2F..%2F..%2Fsmall.cap`,
+      { headers: { authorization: `Bearer ${server.readToken}` } },
+    );
     assert.notEqual(read.status, 200);
   });
 
   test('a PUT that skips ahead of what the server holds gets 416 and the held byte count', async () => {
     const loc = nextLocation();
     const grant = (await store.grantUpload(loc, { sizeInBytes: 100, expiresInSeconds: 300 })) as LocalUploadGrant;
-    const first = await fetch(grant.uploadUrl, { method: 'PUT', body: Buffer.alloc(40, 7), headers: { 'content-type': 'application/octet-stream', 'content-range': 'bytes 0-39/100' } });
+    const first = await fetch(grant.uploadUrl, {
+      method: 'PUT',
+      body: Buffer.alloc(40, 7),
+      headers: { 'content-type': 'application/octet-stream', 'content-range': 'bytes 0-39/100' },
+    });
     assert.equal(first.status, 202);
     assert.equal(first.headers.get(RECEIVED_BYTES_HEADER), '40');
-    const ahead = await fetch(grant.uploadUrl, { method: 'PUT', body: Buffer.alloc(10), headers: { 'content-type': 'application/octet-stream', 'content-range': 'bytes 50-59/100' } });
+    const ahead = await fetch(grant.uploadUrl, {
+      method: 'PUT',
+      body: Buffer.alloc(10),
+      headers: { 'content-type': 'application/octet-stream', 'content-range': 'bytes 50-59/100' },
+    });
     assert.equal(ahead.status, 416);
     assert.equal(ahead.headers.get(RECEIVED_BYTES_HEADER), '40');
     const status = await fetch(grant.statusUrl, { method: 'HEAD' });
     assert.equal(status.headers.get(RECEIVED_BYTES_HEADER), '40');
-    const rest = await fetch(grant.uploadUrl, { method: 'PUT', body: Buffer.alloc(60, 8), headers: { 'content-type': 'application/octet-stream', 'content-range': 'bytes 40-99/100' } });
+    const rest = await fetch(grant.uploadUrl, {
+      method: 'PUT',
+      body: Buffer.alloc(60, 8),
+      headers: { 'content-type': 'application/octet-stream', 'content-range': 'bytes 40-99/100' },
+    });
     assert.equal(rest.status, 201);
     const stored = await readFile(join(rootDir, CAPTURE_CONTAINER, loc.blobPath));
     assert.deepEqual(stored, Buffer.concat([Buffer.alloc(40, 7), Buffer.alloc(60, 8)]));
@@ -174,7 +253,9 @@ describe('local storage', () => {
       retryBudgetInMs: 20_000,
       async whileDown() {
         const parts = await readdir(join(rootDir, '.uploads'));
-        heldAtStop = (await Promise.all(parts.map(async (name) => (await stat(join(rootDir, '.uploads', name))).size))).reduce((a, b) => a + b, 0);
+        heldAtStop = (
+          await Promise.all(parts.map(async (name) => (await stat(join(rootDir, '.uploads', name))).size))
+        ).reduce((a, b) => a + b, 0);
       },
     });
     assert.ok(sentAtStop > 0, 'the server was stopped during the upload');
@@ -190,7 +271,11 @@ describe('local storage', () => {
     await server.stop();
     try {
       const startedAt = Date.now();
-      const result = await uploadFile(grant, large.path, { sizeInBytes: large.sizeInBytes, sha256: large.sha256, retryBudgetInMs: 1_500 });
+      const result = await uploadFile(grant, large.path, {
+        sizeInBytes: large.sizeInBytes,
+        sha256: large.sha256,
+        retryBudgetInMs: 1_500,
+      });
       assert.equal(result.ok, false);
       assert.ok(!result.ok && result.retryable);
       assert.match(!result.ok ? result.reason : '', /^StorageUnavailable/);
@@ -199,7 +284,11 @@ describe('local storage', () => {
       await server.start();
     }
     assert.equal(await sha256OfStream((await import('node:fs')).createReadStream(large.path)), large.sha256);
-    const again = await uploadFile(grant, large.path, { sizeInBytes: large.sizeInBytes, sha256: large.sha256, retryBudgetInMs: 5_000 });
+    const again = await uploadFile(grant, large.path, {
+      sizeInBytes: large.sizeInBytes,
+      sha256: large.sha256,
+      retryBudgetInMs: 5_000,
+    });
     assert.deepEqual(again, { ok: true });
     assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
   });
@@ -207,24 +296,62 @@ describe('local storage', () => {
   test('expected failures are returned, not thrown', async () => {
     const loc = nextLocation();
     const grant = await store.grantUpload(loc, { sizeInBytes: small.sizeInBytes, expiresInSeconds: 300 });
-    const missing = await uploadFile(grant, join(workDir, 'nope.cap'), { sizeInBytes: small.sizeInBytes, sha256: small.sha256, retryBudgetInMs: 1_000 });
-    assert.deepEqual([missing.ok, !missing.ok && missing.retryable, !missing.ok && missing.reason.split(':')[0]], [false, false, 'LocalFileMissing']);
-    const changed = await uploadFile(grant, small.path, { sizeInBytes: small.sizeInBytes, sha256: 'f'.repeat(64), retryBudgetInMs: 1_000 });
-    assert.deepEqual([changed.ok, !changed.ok && changed.retryable, !changed.ok && changed.reason.split(':')[0]], [false, false, 'LocalFileChanged']);
-    const wrongSize = await uploadFile(grant, large.path, { sizeInBytes: large.sizeInBytes, sha256: large.sha256, retryBudgetInMs: 1_000 });
+    const missing = await uploadFile(grant, join(workDir, 'nope.cap'), {
+      sizeInBytes: small.sizeInBytes,
+      sha256: small.sha256,
+      retryBudgetInMs: 1_000,
+    });
+    assert.deepEqual(
+      [missing.ok, !missing.ok && missing.retryable, !missing.ok && missing.reason.split(':')[0]],
+      [false, false, 'LocalFileMissing'],
+    );
+    const changed = await uploadFile(grant, small.path, {
+      sizeInBytes: small.sizeInBytes,
+      sha256: 'f'.repeat(64),
+      retryBudgetInMs: 1_000,
+    });
+    assert.deepEqual(
+      [changed.ok, !changed.ok && changed.retryable, !changed.ok && changed.reason.split(':')[0]],
+      [false, false, 'LocalFileChanged'],
+    );
+    const wrongSize = await uploadFile(grant, large.path, {
+      sizeInBytes: large.sizeInBytes,
+      sha256: large.sha256,
+      retryBudgetInMs: 1_000,
+    });
     assert.deepEqual([wrongSize.ok, !wrongSize.ok && wrongSize.reason.split(':')[0]], [false, 'GrantMismatch']);
-    const expired = await uploadFile({ ...grant, expiresAt: new Date(Date.now() - 1000).toISOString() }, small.path, { sizeInBytes: small.sizeInBytes, sha256: small.sha256, retryBudgetInMs: 1_000 });
-    assert.deepEqual([expired.ok, !expired.ok && expired.retryable, !expired.ok && expired.reason.split(':')[0]], [false, true, 'GrantExpired']);
-    const tampered = await uploadFile({ ...(grant as LocalUploadGrant), uploadUrl: (grant as LocalUploadGrant).uploadUrl.replace(/sig=[^&]+/, 'sig=AAAA') }, small.path, { sizeInBytes: small.sizeInBytes, sha256: small.sha256, retryBudgetInMs: 1_000 });
+    const expired = await uploadFile({ ...grant, expiresAt: new Date(Date.now() - 1000).toISOString() }, small.path, {
+      sizeInBytes: small.sizeInBytes,
+      sha256: small.sha256,
+      retryBudgetInMs: 1_000,
+    });
+    assert.deepEqual(
+      [expired.ok, !expired.ok && expired.retryable, !expired.ok && expired.reason.split(':')[0]],
+      [false, true, 'GrantExpired'],
+    );
+    const tampered = await uploadFile(
+      {
+        ...(grant as LocalUploadGrant),
+        uploadUrl: (grant as LocalUploadGrant).uploadUrl.replace(/sig=[^&]+/, 'sig=AAAA'),
+      },
+      small.path,
+      { sizeInBytes: small.sizeInBytes, sha256: small.sha256, retryBudgetInMs: 1_000 },
+    );
     assert.equal(tampered.ok, false);
     // The status URL is still valid, so the refusal comes from the PUT.
     assert.match(!tampered.ok ? tampered.reason : '', /^GrantRejected/);
     assert.doesNotMatch(!tampered.ok ? tampered.reason : '', /sig=/);
   });
 
-  test('parseContainerUrl accepts this account\'s container URIs only', () => {
-    assert.deepEqual(store.parseContainerUrl(`${server.publicBaseUrl}/storage/${accountName}/mycontainer`), { container: 'mycontainer', prefix: '' });
-    assert.deepEqual(store.parseContainerUrl(`${server.publicBaseUrl}/storage/${accountName}/mycontainer/some/prefix/`), { container: 'mycontainer', prefix: 'some/prefix' });
+  test("parseContainerUrl accepts this account's container URIs only", () => {
+    assert.deepEqual(store.parseContainerUrl(`${server.publicBaseUrl}/storage/${accountName}/mycontainer`), {
+      container: 'mycontainer',
+      prefix: '',
+    });
+    assert.deepEqual(
+      store.parseContainerUrl(`${server.publicBaseUrl}/storage/${accountName}/mycontainer/some/prefix/`),
+      { container: 'mycontainer', prefix: 'some/prefix' },
+    );
     assert.equal(store.parseContainerUrl(`${server.publicBaseUrl}/storage/other/mycontainer`), null);
     assert.equal(store.parseContainerUrl('https://acct.blob.core.windows.net/mycontainer'), null);
   });
@@ -232,7 +359,14 @@ describe('local storage', () => {
   test('delete removes the blob and reports whether there was one', async () => {
     const loc = nextLocation();
     const grant = await store.grantUpload(loc, { sizeInBytes: small.sizeInBytes, expiresInSeconds: 300 });
-    assert.deepEqual(await uploadFile(grant, small.path, { sizeInBytes: small.sizeInBytes, sha256: small.sha256, retryBudgetInMs: 5_000 }), { ok: true });
+    assert.deepEqual(
+      await uploadFile(grant, small.path, {
+        sizeInBytes: small.sizeInBytes,
+        sha256: small.sha256,
+        retryBudgetInMs: 5_000,
+      }),
+      { ok: true },
+    );
     assert.equal(await store.delete(loc), true);
     assert.equal(await store.delete(loc), false);
     assert.equal(await store.stat(loc), null);

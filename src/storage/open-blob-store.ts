@@ -10,7 +10,12 @@ import { openS3BlobStore } from './s3-store.js';
  * URLs and their signatures); `outbound` bounds where the Azure and S3 kinds connect (default:
  * never to link-local or metadata addresses).
  */
-export function openBlobStore(accountName: string, config: StorageBackendConfig, deps: LocalStoreDeps, outbound: StorageOutboundOptions = {}): BlobStore {
+export function openBlobStore(
+  accountName: string,
+  config: StorageBackendConfig,
+  deps: LocalStoreDeps,
+  outbound: StorageOutboundOptions = {},
+): BlobStore {
   switch (config.type) {
     case 'local':
       return openLocalBlobStore(accountName, config.rootDir, deps);

@@ -28,6 +28,9 @@ export function azureAgentPolicyFor(policy: OutboundPolicy): RequestPolicyFactor
 }
 
 /** S3 client settings that route its connections through the outbound policy's agents. */
-export function s3RequestHandlerFor(policy: OutboundPolicy): { httpAgent: ReturnType<OutboundPolicy['httpAgent']>; httpsAgent: ReturnType<OutboundPolicy['httpsAgent']> } {
+export function s3RequestHandlerFor(policy: OutboundPolicy): {
+  httpAgent: ReturnType<OutboundPolicy['httpAgent']>;
+  httpsAgent: ReturnType<OutboundPolicy['httpsAgent']>;
+} {
   return { httpAgent: policy.httpAgent({ keepAlive: true }), httpsAgent: policy.httpsAgent({ keepAlive: true }) };
 }

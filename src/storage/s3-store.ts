@@ -48,8 +48,12 @@ function statusOf(error: unknown): number | undefined {
 function wrap(what: string, error: unknown): StorageServiceError {
   const e = error as { name?: string; message?: string };
   // No HTTP answer: one message whatever the socket said (see UNREACHABLE_STORAGE); the cause keeps it for the log.
-  if (statusOf(error) === undefined) return new StorageServiceError(`s3 ${what} failed: ${UNREACHABLE_STORAGE}`, { cause: error });
-  return new StorageServiceError(`s3 ${what} failed: ${statusOf(error) ?? ''} ${e.name ?? ''} ${e.message ?? ''}`.trim(), { cause: error });
+  if (statusOf(error) === undefined)
+    return new StorageServiceError(`s3 ${what} failed: ${UNREACHABLE_STORAGE}`, { cause: error });
+  return new StorageServiceError(
+    `s3 ${what} failed: ${statusOf(error) ?? ''} ${e.name ?? ''} ${e.message ?? ''}`.trim(),
+    { cause: error },
+  );
 }
 
 /**
@@ -62,7 +66,10 @@ export function s3KeyOf(loc: BlobLocation): string {
 }
 
 /** A {@link BlobStore} over one bucket of an S3-compatible service. */
-export function openS3BlobStore(config: S3BackendConfig, outbound: StorageOutboundOptions = {}): BlobStore & { readonly client: S3Client } {
+export function openS3BlobStore(
+  config: S3BackendConfig,
+  outbound: StorageOutboundOptions = {},
+): BlobStore & { readonly client: S3Client } {
   const client = new S3Client({
     // Connections to the endpoint go through the outbound policy (checked on the resolved address).
     requestHandler: s3RequestHandlerFor(outbound.outboundPolicy ?? OutboundPolicy.fromSettings()),
@@ -143,7 +150,9 @@ export function openS3BlobStore(config: S3BackendConfig, outbound: StorageOutbou
           new CreateBucketCommand({
             Bucket: bucket,
             // The SDK's constraint is the closed list of regions it knew when it was built; S3-compatible stores name their own.
-            ...(config.region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: config.region as BucketLocationConstraint } }),
+            ...(config.region === 'us-east-1'
+              ? {}
+              : { CreateBucketConfiguration: { LocationConstraint: config.region as BucketLocationConstraint } }),
           }),
         );
       } catch (error) {
@@ -164,7 +173,11 @@ export function openS3BlobStore(config: S3BackendConfig, outbound: StorageOutbou
           expiresAt,
           sizeInBytes: opts.sizeInBytes,
           blobUrl: blobUrl(loc),
-          putUrl: await getSignedUrl(client, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: CAPTURE_CONTENT_TYPE }), { expiresIn }),
+          putUrl: await getSignedUrl(
+            client,
+            new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: CAPTURE_CONTENT_TYPE }),
+            { expiresIn },
+          ),
         };
       }
       let uploadId: string | undefined;
@@ -173,7 +186,9 @@ export function openS3BlobStore(config: S3BackendConfig, outbound: StorageOutbou
         // so parts that already landed are kept (the agent checks their ETags against its bytes).
         uploadId = await findOpenUpload(key);
         if (uploadId === undefined) {
-          const created = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: CAPTURE_CONTENT_TYPE }));
+          const created = await client.send(
+            new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: CAPTURE_CONTENT_TYPE }),
+          );
           uploadId = created.UploadId;
         }
       } catch (error) {
@@ -184,7 +199,11 @@ export function openS3BlobStore(config: S3BackendConfig, outbound: StorageOutbou
       const partCount = Math.ceil(opts.sizeInBytes / partSize);
       const partUrls = await Promise.all(
         Array.from({ length: partCount }, (_, index) =>
-          getSignedUrl(client, new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: index + 1 }), { expiresIn }),
+          getSignedUrl(
+            client,
+            new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: index + 1 }),
+            { expiresIn },
+          ),
         ),
       );
       return {
@@ -196,8 +215,16 @@ export function openS3BlobStore(config: S3BackendConfig, outbound: StorageOutbou
         uploadId,
         partSizeInBytes: partSize,
         partUrls,
-        listPartsUrl: await getSignedUrl(client, new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), { expiresIn }),
-        completeUrl: await getSignedUrl(client, new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), { expiresIn }),
+        listPartsUrl: await getSignedUrl(
+          client,
+          new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: uploadId }),
+          { expiresIn },
+        ),
+        completeUrl: await getSignedUrl(
+          client,
+          new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }),
+          { expiresIn },
+        ),
       };
     },
 

@@ -12,12 +12,21 @@ describe('S3 XML', () => {
     assert.deepEqual(parseListPartsXml('<ListPartsResult></ListPartsResult>'), []);
   });
   test('finds an error in a 200 answer', () => {
-    assert.equal(parseS3ErrorCode('<?xml version="1.0"?><Error><Code>InternalError</Code><Message>x</Message></Error>'), 'InternalError');
-    assert.equal(parseS3ErrorCode('<CompleteMultipartUploadResult><ETag>"x"</ETag></CompleteMultipartUploadResult>'), undefined);
+    assert.equal(
+      parseS3ErrorCode('<?xml version="1.0"?><Error><Code>InternalError</Code><Message>x</Message></Error>'),
+      'InternalError',
+    );
+    assert.equal(
+      parseS3ErrorCode('<CompleteMultipartUploadResult><ETag>"x"</ETag></CompleteMultipartUploadResult>'),
+      undefined,
+    );
   });
   test('writes CompleteMultipartUpload in part order with quoted ETags', () => {
     assert.equal(
-      completeMultipartUploadXml([{ partNumber: 2, etag: '"b"' }, { partNumber: 1, etag: 'a' }]),
+      completeMultipartUploadXml([
+        { partNumber: 2, etag: '"b"' },
+        { partNumber: 1, etag: 'a' },
+      ]),
       '<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Part><PartNumber>1</PartNumber><ETag>"a"</ETag></Part><Part><PartNumber>2</PartNumber><ETag>"b"</ETag></Part></CompleteMultipartUpload>',
     );
   });

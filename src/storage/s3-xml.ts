@@ -58,7 +58,10 @@ export function parseS3ErrorCode(xml: string): string | undefined {
 export function completeMultipartUploadXml(parts: ReadonlyArray<{ partNumber: number; etag: string }>): string {
   const items = [...parts]
     .sort((a, b) => a.partNumber - b.partNumber)
-    .map((part) => `<Part><PartNumber>${part.partNumber}</PartNumber><ETag>"${escapeXml(unquoteEtag(part.etag))}"</ETag></Part>`)
+    .map(
+      (part) =>
+        `<Part><PartNumber>${part.partNumber}</PartNumber><ETag>"${escapeXml(unquoteEtag(part.etag))}"</ETag></Part>`,
+    )
     .join('');
   return `<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${items}</CompleteMultipartUpload>`;
 }

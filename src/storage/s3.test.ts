@@ -17,7 +17,14 @@ import {
   type StorageBackendConfig,
 } from './index.js';
 import { openS3BlobStore } from './s3-store.js';
-import { sha256OfStream, startSwiftS3, uploadThroughOutage, writeRandomCaptureFile, type S3TestServer, type TestFile } from './testing/index.js';
+import {
+  sha256OfStream,
+  startSwiftS3,
+  uploadThroughOutage,
+  writeRandomCaptureFile,
+  type S3TestServer,
+  type TestFile,
+} from './testing/index.js';
 
 const bucket = 'nw-captures';
 let workDir: string;
@@ -32,14 +39,27 @@ function nextLocation() {
   captureCounter += 1;
   return {
     container: CAPTURE_CONTAINER,
-    blobPath: azureCaptureBlobPath({ subscriptionId: 'sub-1', resourceGroup: 'RG-S3', vmName: 'VM1', createdAt: new Date(Date.UTC(2024, 0, 2, 3, 4, 5, captureCounter)) }),
+    blobPath: azureCaptureBlobPath({
+      subscriptionId: 'sub-1',
+      resourceGroup: 'RG-S3',
+      vmName: 'VM1',
+      createdAt: new Date(Date.UTC(2024, 0, 2, 3, 4, 5, captureCounter)),
+    }),
   };
 }
 
 before(async () => {
   workDir = await mkdtemp(join(tmpdir(), `nw-storage-s3-${process.pid}-`));
   s3 = await startSwiftS3(join(workDir, 'swift'));
-  config = { type: 's3', endpoint: s3.endpoint, region: s3.region, bucket, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true };
+  config = {
+    type: 's3',
+    endpoint: s3.endpoint,
+    region: s3.region,
+    bucket,
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: s3.secretAccessKey,
+    forcePathStyle: true,
+  };
   store = openBlobStore('s3acct', config, { publicBaseUrl: 'http://127.0.0.1:1', signingKey: randomBytes(32) });
   await store.ensureContainer(CAPTURE_CONTAINER);
   await store.ensureContainer(CAPTURE_CONTAINER); // idempotent once the bucket exists
@@ -57,7 +77,11 @@ describe('s3 storage (Swift s3api)', () => {
     const loc = nextLocation();
     const grant = await store.grantUpload(loc, { sizeInBytes: small.sizeInBytes, expiresInSeconds: 300 });
     assert.equal(grant.kind === 's3' && grant.mode, 'single');
-    const result = await uploadFile(grant, small.path, { sizeInBytes: small.sizeInBytes, sha256: small.sha256, retryBudgetInMs: 5_000 });
+    const result = await uploadFile(grant, small.path, {
+      sizeInBytes: small.sizeInBytes,
+      sha256: small.sha256,
+      retryBudgetInMs: 5_000,
+    });
     assert.deepEqual(result, { ok: true });
     assert.equal(await store.verify(loc, { sizeInBytes: small.sizeInBytes, sha256: small.sha256 }), true);
     assert.equal(await store.verify(loc, { sizeInBytes: small.sizeInBytes, sha256: '0'.repeat(64) }), false);
@@ -71,17 +95,31 @@ describe('s3 storage (Swift s3api)', () => {
   test('presigned URLs are refused for another key, another part, a wrong secret, and after expiry', async () => {
     const loc = nextLocation();
     const single = (await store.grantUpload(loc, { sizeInBytes: 10, expiresInSeconds: 300 })) as S3SingleUploadGrant;
-    const put = (url: string) => fetch(url, { method: 'PUT', body: Buffer.alloc(10, 1), headers: { 'content-type': 'application/vnd.tcpdump.pcap' } });
+    const put = (url: string) =>
+      fetch(url, {
+        method: 'PUT',
+        body: Buffer.alloc(10, 1),
+        headers: { 'content-type': 'application/vnd.tcpdump.pcap' },
+      });
     const otherKey = single.putUrl.replace('.cap?', '-other.cap?');
     assert.notEqual(otherKey, single.putUrl);
     assert.equal((await put(otherKey)).status, 403);
-    assert.equal((await put(single.putUrl.replace(/X-Amz-Signature=[0-9a-f]+/, `X-Amz-Signature=${'0'.repeat(64)}`))).status, 403);
+    assert.equal(
+      (await put(single.putUrl.replace(/X-Amz-Signature=[0-9a-f]+/, `X-Amz-Signature=${'0'.repeat(64)}`))).status,
+      403,
+    );
     const wrongSecret = openS3BlobStore({ ...config, secretAccessKey: 'not-the-secret' });
-    const forged = (await wrongSecret.grantUpload(loc, { sizeInBytes: 10, expiresInSeconds: 300 })) as S3SingleUploadGrant;
+    const forged = (await wrongSecret.grantUpload(loc, {
+      sizeInBytes: 10,
+      expiresInSeconds: 300,
+    })) as S3SingleUploadGrant;
     assert.equal((await put(forged.putUrl)).status, 403);
     assert.equal(await store.stat(loc), null);
 
-    const multi = (await store.grantUpload(nextLocation(), { sizeInBytes: 20 * 1024 * 1024, expiresInSeconds: 300 })) as S3MultipartUploadGrant;
+    const multi = (await store.grantUpload(nextLocation(), {
+      sizeInBytes: 20 * 1024 * 1024,
+      expiresInSeconds: 300,
+    })) as S3MultipartUploadGrant;
     assert.equal(multi.mode, 'multipart');
     const partTwoAsOne = (multi.partUrls[1] as string).replace('partNumber=2', 'partNumber=1');
     assert.equal((await fetch(partTwoAsOne, { method: 'PUT', body: Buffer.alloc(5 * 1024 * 1024) })).status, 403);
@@ -98,7 +136,11 @@ describe('s3 storage (Swift s3api)', () => {
     const loc = nextLocation();
     const grant = await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 });
     assert.equal(grant.kind === 's3' && grant.mode, 'multipart');
-    const { result, sentAtStop } = await uploadThroughOutage(grant, large, s3, { stopAtBytes: 8_000_000, downForMs: 1_000, retryBudgetInMs: 30_000 });
+    const { result, sentAtStop } = await uploadThroughOutage(grant, large, s3, {
+      stopAtBytes: 8_000_000,
+      downForMs: 1_000,
+      retryBudgetInMs: 30_000,
+    });
     assert.ok(sentAtStop > 0, 'the S3 server was stopped during the upload');
     assert.deepEqual(result, { ok: true });
     assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
@@ -106,7 +148,10 @@ describe('s3 storage (Swift s3api)', () => {
 
   test('S3 down longer than the budget fails retryably, leaves the file alone, and a later call (new grant) resumes the same multipart upload', async () => {
     const loc = nextLocation();
-    const grant = (await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 })) as S3MultipartUploadGrant;
+    const grant = (await store.grantUpload(loc, {
+      sizeInBytes: large.sizeInBytes,
+      expiresInSeconds: 300,
+    })) as S3MultipartUploadGrant;
     let stopped: Promise<void> | undefined;
     const result = await uploadFile(grant, large.path, {
       sizeInBytes: large.sizeInBytes,
@@ -125,26 +170,60 @@ describe('s3 storage (Swift s3api)', () => {
       await s3.start();
     }
     assert.equal(await sha256OfStream(createReadStream(large.path)), large.sha256);
-    const regrant = (await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 })) as S3MultipartUploadGrant;
+    const regrant = (await store.grantUpload(loc, {
+      sizeInBytes: large.sizeInBytes,
+      expiresInSeconds: 300,
+    })) as S3MultipartUploadGrant;
     assert.equal(regrant.uploadId, grant.uploadId, 'the new grant continues the same multipart upload');
-    assert.deepEqual(await uploadFile(regrant, large.path, { sizeInBytes: large.sizeInBytes, sha256: large.sha256, retryBudgetInMs: 10_000 }), { ok: true });
+    assert.deepEqual(
+      await uploadFile(regrant, large.path, {
+        sizeInBytes: large.sizeInBytes,
+        sha256: large.sha256,
+        retryBudgetInMs: 10_000,
+      }),
+      { ok: true },
+    );
     assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
   });
 
-  test('parseContainerUrl accepts this bucket\'s container URIs only', () => {
-    assert.deepEqual(store.parseContainerUrl(`${s3.endpoint}/${bucket}/mycontainer`), { container: 'mycontainer', prefix: '' });
-    assert.deepEqual(store.parseContainerUrl(`s3://${bucket}/mycontainer/a/b/`), { container: 'mycontainer', prefix: 'a/b' });
+  test("parseContainerUrl accepts this bucket's container URIs only", () => {
+    assert.deepEqual(store.parseContainerUrl(`${s3.endpoint}/${bucket}/mycontainer`), {
+      container: 'mycontainer',
+      prefix: '',
+    });
+    assert.deepEqual(store.parseContainerUrl(`s3://${bucket}/mycontainer/a/b/`), {
+      container: 'mycontainer',
+      prefix: 'a/b',
+    });
     assert.equal(store.parseContainerUrl(`${s3.endpoint}/otherbucket/mycontainer`), null);
     assert.equal(store.parseContainerUrl('s3://otherbucket/mycontainer'), null);
-    const virtualHosted = openS3BlobStore({ ...config, endpoint: 'https://s3.eu-west-1.amazonaws.com', region: 'eu-west-1', forcePathStyle: false });
-    assert.deepEqual(virtualHosted.parseContainerUrl(`https://${bucket}.s3.eu-west-1.amazonaws.com/caps/p`), { container: 'caps', prefix: 'p' });
-    assert.equal(virtualHosted.blobUrl({ container: 'caps', blobPath: 'a b.cap' }), `https://${bucket}.s3.eu-west-1.amazonaws.com/caps/a%20b.cap`);
+    const virtualHosted = openS3BlobStore({
+      ...config,
+      endpoint: 'https://s3.eu-west-1.amazonaws.com',
+      region: 'eu-west-1',
+      forcePathStyle: false,
+    });
+    assert.deepEqual(virtualHosted.parseContainerUrl(`https://${bucket}.s3.eu-west-1.amazonaws.com/caps/p`), {
+      container: 'caps',
+      prefix: 'p',
+    });
+    assert.equal(
+      virtualHosted.blobUrl({ container: 'caps', blobPath: 'a b.cap' }),
+      `https://${bucket}.s3.eu-west-1.amazonaws.com/caps/a%20b.cap`,
+    );
   });
 
   test('delete removes the blob and any unfinished multipart upload of it', async () => {
     const loc = nextLocation();
     const grant = await store.grantUpload(loc, { sizeInBytes: small.sizeInBytes, expiresInSeconds: 300 });
-    assert.deepEqual(await uploadFile(grant, small.path, { sizeInBytes: small.sizeInBytes, sha256: small.sha256, retryBudgetInMs: 5_000 }), { ok: true });
+    assert.deepEqual(
+      await uploadFile(grant, small.path, {
+        sizeInBytes: small.sizeInBytes,
+        sha256: small.sha256,
+        retryBudgetInMs: 5_000,
+      }),
+      { ok: true },
+    );
     assert.equal(await store.delete(loc), true);
     assert.equal(await store.delete(loc), false);
     assert.equal(await store.stat(loc), null);

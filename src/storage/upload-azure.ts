@@ -28,14 +28,34 @@ function stepErrorFromAzure(what: string, error: unknown, clock: UploadClock): U
   }
   const status = rest.statusCode;
   if (status === undefined || status === 0) {
-    return new UploadStepError('NetworkError', `${what}: ${rest.code ?? rest.message ?? 'network error'}`, true, true, { cause: error });
+    return new UploadStepError('NetworkError', `${what}: ${rest.code ?? rest.message ?? 'network error'}`, true, true, {
+      cause: error,
+    });
   }
   if (status === 403 || status === 401) {
-    if (Date.now() >= clock.grantExpiresAtInMs) return new UploadStepError('GrantExpired', `${what}: the upload grant has expired`, false, true, { cause: error });
-    return new UploadStepError('GrantRejected', `${what}: storage refused the SAS (${rest.code ?? status})`, false, true, { cause: error });
+    if (Date.now() >= clock.grantExpiresAtInMs)
+      return new UploadStepError('GrantExpired', `${what}: the upload grant has expired`, false, true, {
+        cause: error,
+      });
+    return new UploadStepError(
+      'GrantRejected',
+      `${what}: storage refused the SAS (${rest.code ?? status})`,
+      false,
+      true,
+      { cause: error },
+    );
   }
-  if (isRetryableStatus(status)) return new UploadStepError('StorageError', `${what}: storage answered ${status} ${rest.code ?? ''}`, true, true, { cause: error });
-  return new UploadStepError(rest.code === 'InvalidBlockList' ? 'InvalidBlockList' : 'StorageRejected', `${what}: storage answered ${status} ${rest.code ?? ''}`, false, true, { cause: error });
+  if (isRetryableStatus(status))
+    return new UploadStepError('StorageError', `${what}: storage answered ${status} ${rest.code ?? ''}`, true, true, {
+      cause: error,
+    });
+  return new UploadStepError(
+    rest.code === 'InvalidBlockList' ? 'InvalidBlockList' : 'StorageRejected',
+    `${what}: storage answered ${status} ${rest.code ?? ''}`,
+    false,
+    true,
+    { cause: error },
+  );
 }
 
 /** Uploads to Azure Blob with the SAS of the grant: stages fixed-size blocks (with Content-MD5) under deterministic ids, then commits the block list. */
@@ -58,7 +78,10 @@ export async function uploadAzureBlob(grant: AzureBlobUploadGrant, ctx: UploadCo
       const md5 = Buffer.from(contentMd5(chunk), 'base64');
       await retrying(ctx.clock, `block ${index}`, async () => {
         try {
-          await client.stageBlock(ids[index] as string, chunk, length, { transactionalContentMD5: md5, abortSignal: signal });
+          await client.stageBlock(ids[index] as string, chunk, length, {
+            transactionalContentMD5: md5,
+            abortSignal: signal,
+          });
         } catch (error) {
           throw stepErrorFromAzure(`block ${index}`, error, ctx.clock);
         }
@@ -71,7 +94,10 @@ export async function uploadAzureBlob(grant: AzureBlobUploadGrant, ctx: UploadCo
   const commit = (): Promise<unknown> =>
     retrying(ctx.clock, 'commit block list', async () => {
       try {
-        return await client.commitBlockList(ids, { blobHTTPHeaders: { blobContentType: CAPTURE_CONTENT_TYPE }, abortSignal: ctx.clock.signal });
+        return await client.commitBlockList(ids, {
+          blobHTTPHeaders: { blobContentType: CAPTURE_CONTENT_TYPE },
+          abortSignal: ctx.clock.signal,
+        });
       } catch (error) {
         throw stepErrorFromAzure('commit block list', error, ctx.clock);
       }

@@ -24,7 +24,13 @@ export async function readChunk(file: FileHandle, position: number, length: numb
   let filled = 0;
   while (filled < length) {
     const { bytesRead } = await file.read(buffer, filled, length - filled, position + filled);
-    if (bytesRead === 0) throw new UploadStepError('LocalFileChanged', `the local file ended at ${position + filled} bytes while uploading`, false, false);
+    if (bytesRead === 0)
+      throw new UploadStepError(
+        'LocalFileChanged',
+        `the local file ended at ${position + filled} bytes while uploading`,
+        false,
+        false,
+      );
     filled += bytesRead;
   }
   return buffer;
@@ -44,7 +50,13 @@ export function readFileRange(file: FileHandle, start: number, end: number): Rea
       const length = Math.min(rangePieceInBytes, end - position);
       const buffer = Buffer.allocUnsafe(length);
       const { bytesRead } = await file.read(buffer, 0, length, position);
-      if (bytesRead === 0) throw new UploadStepError('LocalFileChanged', `the local file ended at ${position} bytes while uploading`, false, false);
+      if (bytesRead === 0)
+        throw new UploadStepError(
+          'LocalFileChanged',
+          `the local file ended at ${position} bytes while uploading`,
+          false,
+          false,
+        );
       position += bytesRead;
       yield buffer.subarray(0, bytesRead);
     }
@@ -63,14 +75,26 @@ export function md5Hex(chunk: Buffer): string {
 }
 
 /** The UploadStepError for an HTTP answer that is not a success. */
-export function rejectionForResponse(what: string, response: HttpResponse, clock: UploadClock, detail = ''): UploadStepError {
+export function rejectionForResponse(
+  what: string,
+  response: HttpResponse,
+  clock: UploadClock,
+  detail = '',
+): UploadStepError {
   const status = response.statusCode;
   const suffix = detail === '' ? '' : ` (${detail})`;
   if (status === 403 || status === 401) {
-    if (Date.now() >= clock.grantExpiresAtInMs) return new UploadStepError('GrantExpired', `${what}: the upload grant has expired${suffix}`, false, true);
-    return new UploadStepError('GrantRejected', `${what}: storage refused the upload grant with ${status}${suffix}`, false, true);
+    if (Date.now() >= clock.grantExpiresAtInMs)
+      return new UploadStepError('GrantExpired', `${what}: the upload grant has expired${suffix}`, false, true);
+    return new UploadStepError(
+      'GrantRejected',
+      `${what}: storage refused the upload grant with ${status}${suffix}`,
+      false,
+      true,
+    );
   }
-  if (isRetryableStatus(status)) return new UploadStepError('StorageError', `${what}: storage answered ${status}${suffix}`, true, true);
+  if (isRetryableStatus(status))
+    return new UploadStepError('StorageError', `${what}: storage answered ${status}${suffix}`, true, true);
   // 400/411/413 say the request itself is wrong for this grant: asking again will not help.
   const retryLater = !(status === 400 || status === 411 || status === 413);
   return new UploadStepError('StorageRejected', `${what}: storage answered ${status}${suffix}`, false, retryLater);

@@ -19,16 +19,34 @@ export async function uploadLocal(grant: LocalUploadGrant, ctx: UploadContext): 
   const size = ctx.sizeInBytes;
   const headers = { 'content-type': 'application/octet-stream' };
   const askStatus = async (): Promise<number> => {
-    const response = await sendHttpRequest(grant.statusUrl, { method: 'HEAD', idleTimeoutInMs: ctx.idleTimeoutInMs, ca: ctx.serverCa, signal: ctx.clock.signal });
+    const response = await sendHttpRequest(grant.statusUrl, {
+      method: 'HEAD',
+      idleTimeoutInMs: ctx.idleTimeoutInMs,
+      ca: ctx.serverCa,
+      signal: ctx.clock.signal,
+    });
     if (response.statusCode !== 200) throw rejectionForResponse('upload status', response, ctx.clock);
     const held = receivedBytes(response.headers);
-    if (held === null || held > size) throw new UploadStepError('StorageRejected', 'upload status: missing or impossible received-bytes header', false, false);
+    if (held === null || held > size)
+      throw new UploadStepError(
+        'StorageRejected',
+        'upload status: missing or impossible received-bytes header',
+        false,
+        false,
+      );
     return held;
   };
 
   if (size === 0) {
     await retrying(ctx.clock, 'upload', async () => {
-      const response = await sendHttpRequest(grant.uploadUrl, { method: 'PUT', headers: { ...headers, 'content-length': '0' }, body: Buffer.alloc(0), idleTimeoutInMs: ctx.idleTimeoutInMs, ca: ctx.serverCa, signal: ctx.clock.signal });
+      const response = await sendHttpRequest(grant.uploadUrl, {
+        method: 'PUT',
+        headers: { ...headers, 'content-length': '0' },
+        body: Buffer.alloc(0),
+        idleTimeoutInMs: ctx.idleTimeoutInMs,
+        ca: ctx.serverCa,
+        signal: ctx.clock.signal,
+      });
       if (response.statusCode !== 201) throw rejectionForResponse('upload', response, ctx.clock);
     });
     return;
@@ -49,13 +67,18 @@ export async function uploadLocal(grant: LocalUploadGrant, ctx: UploadContext): 
       try {
         response = await sendHttpRequest(grant.uploadUrl, {
           method: 'PUT',
-          headers: { ...headers, 'content-length': String(end - offset), 'content-range': `bytes ${offset}-${end - 1}/${size}` },
+          headers: {
+            ...headers,
+            'content-length': String(end - offset),
+            'content-range': `bytes ${offset}-${end - 1}/${size}`,
+          },
           body,
           onBodyBytes: (count) => {
             sent += count;
             ctx.reportProgress(sent);
           },
-          idleTimeoutInMs: ctx.idleTimeoutInMs, ca: ctx.serverCa,
+          idleTimeoutInMs: ctx.idleTimeoutInMs,
+          ca: ctx.serverCa,
           signal: ctx.clock.signal,
         });
       } finally {
@@ -64,7 +87,8 @@ export async function uploadLocal(grant: LocalUploadGrant, ctx: UploadContext): 
       }
       if (response.statusCode === 201) return { held: size, complete: true };
       const held = receivedBytes(response.headers);
-      if ((response.statusCode === 202 || response.statusCode === 416) && held !== null && held <= size) return { held, complete: false };
+      if ((response.statusCode === 202 || response.statusCode === 416) && held !== null && held <= size)
+        return { held, complete: false };
       throw rejectionForResponse('upload', response, ctx.clock, response.body.toString('utf8').slice(0, 200));
     });
     offset = step.held;

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { backoffDelayInMs, retrying, runPool, UploadStepError, type UploadClock } from './upload-retry.js';
 
 function clock(overrides: Partial<UploadClock> = {}): UploadClock {
-  return { retryBudgetInMs: 1_000, lastProgressAtInMs: Date.now(), grantExpiresAtInMs: Date.now() + 60_000, signal: new AbortController().signal, ...overrides };
+  return {
+    retryBudgetInMs: 1_000,
+    lastProgressAtInMs: Date.now(),
+    grantExpiresAtInMs: Date.now() + 60_000,
+    signal: new AbortController().signal,
+    ...overrides,
+  };
 }
 
 describe('retrying', () => {

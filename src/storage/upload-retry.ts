@@ -51,8 +51,15 @@ export function throwIfAborted(signal: AbortSignal): void {
 /** Converts anything thrown by a step into an UploadStepError (unknown errors are not retried). */
 export function asStepError(error: unknown): UploadStepError {
   if (error instanceof UploadStepError) return error;
-  if ((error as Error | null)?.name === 'AbortError') return new UploadStepError('Aborted', 'the upload was aborted', false, true);
-  return new UploadStepError('InternalError', `unexpected upload error: ${(error as Error)?.message ?? String(error)}`, false, false, { cause: error });
+  if ((error as Error | null)?.name === 'AbortError')
+    return new UploadStepError('Aborted', 'the upload was aborted', false, true);
+  return new UploadStepError(
+    'InternalError',
+    `unexpected upload error: ${(error as Error)?.message ?? String(error)}`,
+    false,
+    false,
+    { cause: error },
+  );
 }
 
 /**
@@ -74,7 +81,13 @@ export async function retrying<T>(clock: UploadClock, what: string, step: (attem
       const delayInMs = backoffDelayInMs(attempt + 1);
       const resumeAtInMs = Date.now() + delayInMs;
       if (resumeAtInMs >= clock.grantExpiresAtInMs) {
-        throw new UploadStepError('GrantExpired', `${what}: ${error.message}; the grant expires before a retry`, false, true, { cause: error });
+        throw new UploadStepError(
+          'GrantExpired',
+          `${what}: ${error.message}; the grant expires before a retry`,
+          false,
+          true,
+          { cause: error },
+        );
       }
       if (resumeAtInMs > clock.lastProgressAtInMs + clock.retryBudgetInMs) {
         throw new UploadStepError(
@@ -98,7 +111,12 @@ export async function retrying<T>(clock: UploadClock, what: string, step: (attem
  * Runs `task` for every item with at most `concurrency` at once. The first failure aborts the
  * others (through the signal handed to `task`) and is rethrown once all have stopped.
  */
-export async function runPool<T>(items: readonly T[], concurrency: number, signal: AbortSignal, task: (item: T, signal: AbortSignal) => Promise<void>): Promise<void> {
+export async function runPool<T>(
+  items: readonly T[],
+  concurrency: number,
+  signal: AbortSignal,
+  task: (item: T, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
   const stop = new AbortController();
   const combined = AbortSignal.any([signal, stop.signal]);
   let next = 0;

@@ -14,12 +14,17 @@ export async function uploadS3Single(grant: S3SingleUploadGrant, ctx: UploadCont
   await retrying(ctx.clock, 'put object', async () => {
     const response = await sendHttpRequest(grant.putUrl, {
       method: 'PUT',
-      headers: { 'content-length': String(body.length), 'content-md5': contentMd5(body), 'content-type': CAPTURE_CONTENT_TYPE },
+      headers: {
+        'content-length': String(body.length),
+        'content-md5': contentMd5(body),
+        'content-type': CAPTURE_CONTENT_TYPE,
+      },
       body,
       idleTimeoutInMs: ctx.idleTimeoutInMs,
       signal: ctx.clock.signal,
     });
-    if (response.statusCode !== 200) throw rejectionForResponse('put object', response, ctx.clock, parseS3ErrorCode(response.body.toString('utf8')));
+    if (response.statusCode !== 200)
+      throw rejectionForResponse('put object', response, ctx.clock, parseS3ErrorCode(response.body.toString('utf8')));
   });
   ctx.reportProgress(ctx.sizeInBytes);
 }
@@ -33,20 +38,35 @@ export async function uploadS3Multipart(grant: S3MultipartUploadGrant, ctx: Uplo
   const partSize = grant.partSizeInBytes;
   const partCount = Math.ceil(ctx.sizeInBytes / partSize);
   if (partCount !== grant.partUrls.length) {
-    throw new UploadStepError('GrantMismatch', `grant has ${grant.partUrls.length} part URLs but the file needs ${partCount}`, false, true);
+    throw new UploadStepError(
+      'GrantMismatch',
+      `grant has ${grant.partUrls.length} part URLs but the file needs ${partCount}`,
+      false,
+      true,
+    );
   }
 
   let sawCompleteAttempt = false;
   const listed = await retrying(ctx.clock, 'list parts', async (): Promise<ListedPart[] | 'gone'> => {
-    const response = await sendHttpRequest(grant.listPartsUrl, { method: 'GET', idleTimeoutInMs: ctx.idleTimeoutInMs, signal: ctx.clock.signal });
+    const response = await sendHttpRequest(grant.listPartsUrl, {
+      method: 'GET',
+      idleTimeoutInMs: ctx.idleTimeoutInMs,
+      signal: ctx.clock.signal,
+    });
     if (response.statusCode === 404) return 'gone';
-    if (response.statusCode !== 200) throw rejectionForResponse('list parts', response, ctx.clock, parseS3ErrorCode(response.body.toString('utf8')));
+    if (response.statusCode !== 200)
+      throw rejectionForResponse('list parts', response, ctx.clock, parseS3ErrorCode(response.body.toString('utf8')));
     return parseListPartsXml(response.body.toString('utf8'));
   });
   if (listed === 'gone') {
     // Completed by an earlier call whose answer was lost, or aborted: only the server can tell
     // (verify); the agent asks for a new grant, which starts a new multipart upload if needed.
-    throw new UploadStepError('MultipartUploadGone', 'the multipart upload no longer exists (completed or aborted earlier)', false, true);
+    throw new UploadStepError(
+      'MultipartUploadGone',
+      'the multipart upload no longer exists (completed or aborted earlier)',
+      false,
+      true,
+    );
   }
   const existing = new Map(listed.map((part) => [part.partNumber, part]));
 
@@ -71,9 +91,16 @@ export async function uploadS3Multipart(grant: S3MultipartUploadGrant, ctx: Uplo
           idleTimeoutInMs: ctx.idleTimeoutInMs,
           signal,
         });
-        if (response.statusCode !== 200) throw rejectionForResponse(`part ${partNumber}`, response, ctx.clock, parseS3ErrorCode(response.body.toString('utf8')));
+        if (response.statusCode !== 200)
+          throw rejectionForResponse(
+            `part ${partNumber}`,
+            response,
+            ctx.clock,
+            parseS3ErrorCode(response.body.toString('utf8')),
+          );
         const header = response.headers.etag;
-        if (typeof header !== 'string' || header === '') throw new UploadStepError('StorageRejected', `part ${partNumber}: no ETag in the answer`, true, true);
+        if (typeof header !== 'string' || header === '')
+          throw new UploadStepError('StorageRejected', `part ${partNumber}: no ETag in the answer`, true, true);
         return header;
       });
       etags.set(partNumber, etag);
@@ -82,7 +109,9 @@ export async function uploadS3Multipart(grant: S3MultipartUploadGrant, ctx: Uplo
     ctx.reportProgress(landedBytes);
   });
 
-  const body = Buffer.from(completeMultipartUploadXml(numbers.map((partNumber) => ({ partNumber, etag: etags.get(partNumber) as string }))));
+  const body = Buffer.from(
+    completeMultipartUploadXml(numbers.map((partNumber) => ({ partNumber, etag: etags.get(partNumber) as string }))),
+  );
   await retrying(ctx.clock, 'complete multipart upload', async () => {
     const firstAttempt = !sawCompleteAttempt;
     sawCompleteAttempt = true;
@@ -97,10 +126,16 @@ export async function uploadS3Multipart(grant: S3MultipartUploadGrant, ctx: Uplo
     const errorCode = parseS3ErrorCode(text);
     // An earlier attempt whose answer was lost may have completed it: the server verifies anyway.
     if (!firstAttempt && response.statusCode === 404 && errorCode === 'NoSuchUpload') return;
-    if (response.statusCode !== 200) throw rejectionForResponse('complete multipart upload', response, ctx.clock, errorCode);
+    if (response.statusCode !== 200)
+      throw rejectionForResponse('complete multipart upload', response, ctx.clock, errorCode);
     // S3 may answer 200 and still fail, with an <Error> in the body.
     if (errorCode !== undefined) {
-      throw new UploadStepError('StorageError', `complete multipart upload: ${errorCode}`, retryableCompleteCodes.has(errorCode), true);
+      throw new UploadStepError(
+        'StorageError',
+        `complete multipart upload: ${errorCode}`,
+        retryableCompleteCodes.has(errorCode),
+        true,
+      );
     }
   });
 }

@@ -45,12 +45,21 @@ function failure(code: string, message: string, retryable: boolean): UploadFileR
  * code (`StorageUnavailable`, `GrantExpired`, `GrantRejected`, `LocalFileChanged`, …) and holds no
  * credential.
  */
-export async function uploadFile(grant: UploadGrant, filePath: string, opts: UploadFileOptions): Promise<UploadFileResult> {
+export async function uploadFile(
+  grant: UploadGrant,
+  filePath: string,
+  opts: UploadFileOptions,
+): Promise<UploadFileResult> {
   const parsed = uploadGrantSchema.safeParse(grant);
-  if (!parsed.success) return failure('InvalidGrant', `the upload grant is malformed: ${parsed.error.issues[0]?.message ?? ''}`, true);
+  if (!parsed.success)
+    return failure('InvalidGrant', `the upload grant is malformed: ${parsed.error.issues[0]?.message ?? ''}`, true);
   const checked = parsed.data;
   if (checked.sizeInBytes !== opts.sizeInBytes) {
-    return failure('GrantMismatch', `the grant is for ${checked.sizeInBytes} bytes but the file has ${opts.sizeInBytes}`, true);
+    return failure(
+      'GrantMismatch',
+      `the grant is for ${checked.sizeInBytes} bytes but the file has ${opts.sizeInBytes}`,
+      true,
+    );
   }
   const grantExpiresAtInMs = Date.parse(checked.expiresAt);
   if (Date.now() >= grantExpiresAtInMs) return failure('GrantExpired', 'the upload grant has expired', true);
@@ -61,23 +70,37 @@ export async function uploadFile(grant: UploadGrant, filePath: string, opts: Upl
   try {
     file = await open(filePath, 'r');
   } catch (error) {
-    return failure('LocalFileMissing', `cannot open the local file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, false);
+    return failure(
+      'LocalFileMissing',
+      `cannot open the local file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      false,
+    );
   }
   try {
     const { size } = await file.stat();
-    if (size !== opts.sizeInBytes) return failure('LocalFileChanged', `the local file has ${size} bytes, expected ${opts.sizeInBytes}`, false);
+    if (size !== opts.sizeInBytes)
+      return failure('LocalFileChanged', `the local file has ${size} bytes, expected ${opts.sizeInBytes}`, false);
     // Checked before sending so a file changed after it was hashed fails here, clearly, instead
     // of at the server's verify after a full upload (and again after every retry).
     const local = await hashStream(readFileRange(file, 0, size));
-    if (!sameSha256(local.sha256, opts.sha256)) return failure('LocalFileChanged', 'the local file no longer has the expected SHA-256', false);
+    if (!sameSha256(local.sha256, opts.sha256))
+      return failure('LocalFileChanged', 'the local file no longer has the expected SHA-256', false);
 
-    const clock: UploadClock = { retryBudgetInMs: opts.retryBudgetInMs, lastProgressAtInMs: Date.now(), grantExpiresAtInMs, signal };
+    const clock: UploadClock = {
+      retryBudgetInMs: opts.retryBudgetInMs,
+      lastProgressAtInMs: Date.now(),
+      grantExpiresAtInMs,
+      signal,
+    };
     let reported = 0;
     const ctx: UploadContext = {
       file,
       sizeInBytes: opts.sizeInBytes,
       clock,
-      idleTimeoutInMs: Math.max(2_000, Math.min(opts.requestIdleTimeoutInMs ?? defaultIdleTimeoutInMs, opts.retryBudgetInMs)),
+      idleTimeoutInMs: Math.max(
+        2_000,
+        Math.min(opts.requestIdleTimeoutInMs ?? defaultIdleTimeoutInMs, opts.retryBudgetInMs),
+      ),
       ...(opts.serverCa !== undefined ? { serverCa: opts.serverCa } : {}),
       reportProgress(sentBytes) {
         if (sentBytes <= reported) return;

@@ -41,7 +41,8 @@ export interface StatementBatcherOptions {
  * const row = await byKey.call('some-key');
  */
 export class StatementBatcher<R, I = string> {
-  private gathering: Array<{ key: string; input: I; resolve: (value: R) => void; reject: (error: unknown) => void }> = [];
+  private gathering: Array<{ key: string; input: I; resolve: (value: R) => void; reject: (error: unknown) => void }> =
+    [];
   private runsInFlight = 0;
   private scheduled = false;
 
@@ -75,7 +76,10 @@ export class StatementBatcher<R, I = string> {
     const later: StatementBatcher<R, I>['gathering'] = [];
     const keys = new Set<string>();
     for (const c of this.gathering) {
-      if (run.length < this.options.maxCallsPerRun && !keys.has(c.key)) { keys.add(c.key); run.push(c); } else later.push(c);
+      if (run.length < this.options.maxCallsPerRun && !keys.has(c.key)) {
+        keys.add(c.key);
+        run.push(c);
+      } else later.push(c);
     }
     this.gathering = later;
     return run;

@@ -32,20 +32,49 @@ export function translateDatabaseError(error: unknown, dataDir: string | null): 
   const where = dataDir ? ` under ${dataDir}` : '';
   const free = dataDir ? freeBytesUnder(dataDir) : null;
   const full = e.code === '53100' || /no space left on device|ENOSPC|disk full/i.test(message) || e.errno === 28;
-  const engineDied = !isSqlError(e) && (/Aborted\(|RuntimeError|ErrnoError|unreachable/.test(`${String(e.name)} ${message}`) || e.message === undefined);
+  const engineDied =
+    !isSqlError(e) &&
+    (/Aborted\(|RuntimeError|ErrnoError|unreachable/.test(`${String(e.name)} ${message}`) || e.message === undefined);
   if (full || (engineDied && free !== null && free < LOW_FREE_SPACE_IN_BYTES)) {
-    return new ApiError('StorageFull', `The database cannot write: the disk${where} is full (${message}${free !== null ? `; ${free} bytes free` : ''}). Free space there and retry.`, { cause: error });
+    return new ApiError(
+      'StorageFull',
+      `The database cannot write: the disk${where} is full (${message}${free !== null ? `; ${free} bytes free` : ''}). Free space there and retry.`,
+      { cause: error },
+    );
   }
-  const unreachable = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '08000', '08003', '08006'].includes(String(e.code)) || /Connection terminated/i.test(message);
+  const unreachable =
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'ENOTFOUND',
+      'EHOSTUNREACH',
+      '57P01',
+      '57P02',
+      '57P03',
+      '08000',
+      '08003',
+      '08006',
+    ].includes(String(e.code)) || /Connection terminated/i.test(message);
   if (engineDied || unreachable) {
-    return new ApiError('DatabaseUnavailable', `The database is unavailable (${message}). ${dataDir ? 'The embedded database stopped; restart the server once the cause is fixed.' : 'Check that PostgreSQL is running and reachable.'}`, { cause: error });
+    return new ApiError(
+      'DatabaseUnavailable',
+      `The database is unavailable (${message}). ${dataDir ? 'The embedded database stopped; restart the server once the cause is fixed.' : 'Check that PostgreSQL is running and reachable.'}`,
+      { cause: error },
+    );
   }
   return error;
 }
 
 /** True for an error PostgreSQL reported about a statement (it has a five-character SQLSTATE). */
 function isSqlError(e: { code?: unknown }): boolean {
-  return typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) && !e.code.startsWith('08') && !e.code.startsWith('57') && e.code !== '53100';
+  return (
+    typeof e.code === 'string' &&
+    /^[0-9A-Z]{5}$/.test(e.code) &&
+    !e.code.startsWith('08') &&
+    !e.code.startsWith('57') &&
+    e.code !== '53100'
+  );
 }
 
 /** A row set from a query. */
@@ -66,7 +95,11 @@ export interface Db {
    * calls `onNotify` with each payload; `onReconnect` after a cut (notifications may have been
    * missed). Absent on PGlite (one process: nothing to hear from).
    */
-  listen?(channel: string, onNotify: (payload: string) => void, onReconnect?: () => void): Promise<{ close(): Promise<void> }>;
+  listen?(
+    channel: string,
+    onNotify: (payload: string) => void,
+    onReconnect?: () => void,
+  ): Promise<{ close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -131,7 +164,9 @@ export async function openPostgres(url: string): Promise<Db> {
   return {
     ...wrap(pool),
     async transaction(fn) {
-      const client = await pool.connect().catch((error: unknown) => { throw translateDatabaseError(error, null); });
+      const client = await pool.connect().catch((error: unknown) => {
+        throw translateDatabaseError(error, null);
+      });
       try {
         await client.query('BEGIN');
         const result = await fn(wrap(client));
@@ -150,19 +185,32 @@ export async function openPostgres(url: string): Promise<Db> {
 }
 
 /** A LISTEN connection that reconnects (after a second) when the database cuts it. */
-async function listenOn(url: string, channel: string, onNotify: (payload: string) => void, onReconnect?: () => void): Promise<{ close(): Promise<void> }> {
+async function listenOn(
+  url: string,
+  channel: string,
+  onNotify: (payload: string) => void,
+  onReconnect?: () => void,
+): Promise<{ close(): Promise<void> }> {
   if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name '${channel}'`);
   let client: pg.Client | null = null;
   let closed = false;
   let retry: NodeJS.Timeout | null = null;
   const connect = async (): Promise<void> => {
     const c = new pg.Client({ connectionString: url });
-    c.on('notification', (n) => { if (n.channel === channel) onNotify(n.payload ?? ''); });
+    c.on('notification', (n) => {
+      if (n.channel === channel) onNotify(n.payload ?? '');
+    });
     c.on('error', () => {
       if (client !== c) return;
       client = null;
       void c.end().catch(() => undefined);
-      if (!closed) retry = setTimeout(() => { connect().then(() => onReconnect?.(), () => undefined); }, 1000);
+      if (!closed)
+        retry = setTimeout(() => {
+          connect().then(
+            () => onReconnect?.(),
+            () => undefined,
+          );
+        }, 1000);
     });
     try {
       await c.connect();
@@ -170,10 +218,18 @@ async function listenOn(url: string, channel: string, onNotify: (payload: string
     } catch (error) {
       await c.end().catch(() => undefined);
       if (closed) return;
-      retry = setTimeout(() => { connect().then(() => onReconnect?.(), () => undefined); }, 1000);
+      retry = setTimeout(() => {
+        connect().then(
+          () => onReconnect?.(),
+          () => undefined,
+        );
+      }, 1000);
       throw error;
     }
-    if (closed) { await c.end().catch(() => undefined); return; }
+    if (closed) {
+      await c.end().catch(() => undefined);
+      return;
+    }
     client = c;
   };
   await connect();

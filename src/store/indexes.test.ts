@@ -14,7 +14,15 @@ describe('indexed lookups on postgres', { skip: !havePostgres }, async () => {
   const { db, drop } = await openTestDatabase('postgres');
   after(() => drop());
   const seen: Array<{ sql: string; params: unknown[] }> = [];
-  const spy: Db = { engine: db.engine, query: async (sql, params = []) => { seen.push({ sql, params }); return db.query(sql, params); }, transaction: (fn) => db.transaction(fn), close: () => db.close() };
+  const spy: Db = {
+    engine: db.engine,
+    query: async (sql, params = []) => {
+      seen.push({ sql, params });
+      return db.query(sql, params);
+    },
+    transaction: (fn) => db.transaction(fn),
+    close: () => db.close(),
+  };
   const store = new Store(spy);
   // Enough captures that an index is worth it: 5,000 on 5,000 hosts.
   await db.query(`INSERT INTO resources (key, type, parent_key, id, name, subscription_id, resource_group, location, body, etag)
@@ -26,7 +34,9 @@ describe('indexed lookups on postgres', { skip: !havePostgres }, async () => {
   const plan = async (run: () => Promise<unknown>): Promise<string> => {
     seen.length = 0;
     await run();
-    const { sql, params } = seen.find((q) => !/^(INSERT INTO metric_hosts|SELECT id, vm_key FROM metric_hosts)/.test(q.sql))!;
+    const { sql, params } = seen.find(
+      (q) => !/^(INSERT INTO metric_hosts|SELECT id, vm_key FROM metric_hosts)/.test(q.sql),
+    )!;
     return db.transaction(async (tx) => {
       await tx.query('SET LOCAL enable_seqscan = off');
       return (await tx.query(`EXPLAIN ${sql}`, params)).map((r) => String(r['QUERY PLAN'])).join('\n');
@@ -37,10 +47,18 @@ describe('indexed lookups on postgres', { skip: !havePostgres }, async () => {
     ['a capture by its uid', () => store.findCaptureByUid('uid-1'), /resources_capture_by_uid/],
     ['the active captures of a host', () => store.listActiveCapturesForVm('vm-1'), /resources_capture_targets/],
     ['the latest operation of a resource', () => store.latestOperation('res-1', 'create'), /operations_by_resource/],
-    ['the pending operations of a resource', () => store.pendingOperations('res-1', 'create'), /operations_by_resource/],
+    [
+      'the pending operations of a resource',
+      () => store.pendingOperations('res-1', 'create'),
+      /operations_by_resource/,
+    ],
     ['the tokens of a host', () => store.revokeTokens('agent', 'vm-1'), /api_tokens_by_vm/],
     ['the instances of a capture', () => store.listCaptureInstances('uid-1'), /capture_instances_pkey/],
-    ['a host metric window', () => store.aggregateMetricWindow(['vm-1'], 'TCP Segments Sent', new Date(0), new Date()), /metric_raw_by_host_time/],
+    [
+      'a host metric window',
+      () => store.aggregateMetricWindow(['vm-1'], 'TCP Segments Sent', new Date(0), new Date()),
+      /metric_raw_by_host_time/,
+    ],
   ];
   for (const [name, run, index] of cases) {
     test(name, async () => {

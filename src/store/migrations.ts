@@ -4,7 +4,17 @@ import type { Db } from './db.js';
  * The host metrics, in their storage order, when metric_raw replaced metric_samples: written out
  * here so that migration stays what it was whatever src/alerts/host-metrics.ts becomes.
  */
-const OLD_METRIC_NAMES = ['TCP Segments Sent', 'TCP Segments Received', 'TCP Segments Retransmitted', 'Network In Total', 'Network Out Total', 'Packets In Total', 'Packets Out Total', 'UDP Datagrams Received', 'UDP Datagrams Sent'];
+const OLD_METRIC_NAMES = [
+  'TCP Segments Sent',
+  'TCP Segments Received',
+  'TCP Segments Retransmitted',
+  'Network In Total',
+  'Network Out Total',
+  'Packets In Total',
+  'Packets Out Total',
+  'UDP Datagrams Received',
+  'UDP Datagrams Sent',
+];
 
 /**
  * Schema migrations, applied in order, each once, inside a transaction. Append only: never edit
@@ -247,12 +257,17 @@ export async function migrate(db: Db): Promise<void> {
   await db.transaction(async (tx) => {
     // One replica migrates at a time; the lock is released at commit.
     if (tx.engine === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7262012)');
-    await tx.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    await tx.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
     const rows = await tx.query<{ version: number }>('SELECT version FROM schema_migrations');
     const applied = new Set(rows.map((r) => Number(r.version)));
     for (let i = 0; i < MIGRATIONS.length; i++) {
       if (applied.has(i + 1)) continue;
-      for (const statement of MIGRATIONS[i]!.split(/;\s*$/m).map((s) => s.trim()).filter(Boolean)) await tx.query(statement);
+      for (const statement of MIGRATIONS[i]!.split(/;\s*$/m)
+        .map((s) => s.trim())
+        .filter(Boolean))
+        await tx.query(statement);
       await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [i + 1]);
     }
   });

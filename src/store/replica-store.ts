@@ -5,7 +5,11 @@ import { StatementBatcher } from './batch.js';
 export const AGENT_ORDERS_CHANNEL = 'nw_agent_orders';
 
 /** One order waiting in the database for the replica that holds the host's agent connection. */
-export interface AgentOrderRow { id: string; vmKey: string; message: unknown }
+export interface AgentOrderRow {
+  id: string;
+  vmKey: string;
+  message: unknown;
+}
 
 /** A lease is live while the heartbeat of the replica holding it is (SQL, joined as `r`). */
 const LIVE_HOLDER = 'JOIN server_replicas r ON r.replica_id = l.replica_id AND r.expires_at > now()';
@@ -24,7 +28,9 @@ export class ReplicaStore {
   async heartbeat(replicaId: string, ttlInMs: number): Promise<void> {
     await this.db.query(
       `INSERT INTO server_replicas (replica_id, expires_at) VALUES ($1, now() + $2 * interval '1 millisecond')
-       ON CONFLICT (replica_id) DO UPDATE SET expires_at = EXCLUDED.expires_at`, [replicaId, ttlInMs]);
+       ON CONFLICT (replica_id) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
+      [replicaId, ttlInMs],
+    );
   }
 
   /** Ids of the replicas whose heartbeat has not expired (this one included once it has beaten). */
@@ -33,16 +39,23 @@ export class ReplicaStore {
   }
 
   /** Concurrent asks (every capture create to a local account checks them) share one read started after each ask. */
-  private readonly liveReplicas = new StatementBatcher<readonly string[]>(async () => {
-    const ids = (await this.db.query('SELECT replica_id FROM server_replicas WHERE expires_at > now() ORDER BY replica_id')).map((r) => String(r.replica_id));
-    return () => ids;
-  }, { maxCallsPerRun: 100_000, maxRunsInFlight: 1 });
+  private readonly liveReplicas = new StatementBatcher<readonly string[]>(
+    async () => {
+      const ids = (
+        await this.db.query('SELECT replica_id FROM server_replicas WHERE expires_at > now() ORDER BY replica_id')
+      ).map((r) => String(r.replica_id));
+      return () => ids;
+    },
+    { maxCallsPerRun: 100_000, maxRunsInFlight: 1 },
+  );
 
   /** Takes (or takes over) the lease of a host: its agent is connected to `replicaId` now. */
   async leaseHost(vmKey: string, replicaId: string): Promise<void> {
     await this.db.query(
       `INSERT INTO agent_leases (vm_key, replica_id) VALUES ($1, $2)
-       ON CONFLICT (vm_key) DO UPDATE SET replica_id = EXCLUDED.replica_id, connected_at = now()`, [vmKey.toLowerCase(), replicaId]);
+       ON CONFLICT (vm_key) DO UPDATE SET replica_id = EXCLUDED.replica_id, connected_at = now()`,
+      [vmKey.toLowerCase(), replicaId],
+    );
   }
 
   /**
@@ -57,7 +70,9 @@ export class ReplicaStore {
        ON CONFLICT (vm_key) DO UPDATE SET replica_id = EXCLUDED.replica_id, connected_at = now()
          WHERE agent_leases.replica_id <> EXCLUDED.replica_id
            AND NOT EXISTS (SELECT 1 FROM server_replicas r WHERE r.replica_id = agent_leases.replica_id AND r.expires_at > now())
-       RETURNING vm_key`, [vmKeys.map((k) => k.toLowerCase()), replicaId]);
+       RETURNING vm_key`,
+      [vmKeys.map((k) => k.toLowerCase()), replicaId],
+    );
     return rows.map((r) => String(r.vm_key));
   }
 
@@ -74,7 +89,9 @@ export class ReplicaStore {
 
   /** The replica holding a live lease of the host, or null. */
   async leaseHolder(vmKey: string): Promise<string | null> {
-    const rows = await this.db.query(`SELECT l.replica_id FROM agent_leases l ${LIVE_HOLDER} WHERE l.vm_key = $1`, [vmKey.toLowerCase()]);
+    const rows = await this.db.query(`SELECT l.replica_id FROM agent_leases l ${LIVE_HOLDER} WHERE l.vm_key = $1`, [
+      vmKey.toLowerCase(),
+    ]);
     return rows.length > 0 ? String(rows[0]!.replica_id) : null;
   }
 
@@ -89,11 +106,13 @@ export class ReplicaStore {
   async claimExpiredLeases(everyOrphan = false): Promise<string[]> {
     const rows = everyOrphan
       ? await this.db.query(
-        `DELETE FROM agent_leases l WHERE NOT EXISTS (SELECT 1 FROM server_replicas r WHERE r.replica_id = l.replica_id AND r.expires_at > now())
-         RETURNING l.vm_key`)
+          `DELETE FROM agent_leases l WHERE NOT EXISTS (SELECT 1 FROM server_replicas r WHERE r.replica_id = l.replica_id AND r.expires_at > now())
+         RETURNING l.vm_key`,
+        )
       : await this.db.query(
-        `DELETE FROM agent_leases l USING server_replicas r WHERE r.replica_id = l.replica_id AND r.expires_at <= now()
-         RETURNING l.vm_key`);
+          `DELETE FROM agent_leases l USING server_replicas r WHERE r.replica_id = l.replica_id AND r.expires_at <= now()
+         RETURNING l.vm_key`,
+        );
     await this.db.query(`DELETE FROM server_replicas WHERE expires_at < now() - interval '1 hour'`);
     return rows.map((r) => String(r.vm_key));
   }
@@ -101,7 +120,9 @@ export class ReplicaStore {
   /** Removes a stopping replica's heartbeat and leases; returns the hosts whose lease it held. */
   async retire(replicaId: string): Promise<string[]> {
     await this.db.query('DELETE FROM server_replicas WHERE replica_id = $1', [replicaId]);
-    return (await this.db.query('DELETE FROM agent_leases WHERE replica_id = $1 RETURNING vm_key', [replicaId])).map((r) => String(r.vm_key));
+    return (await this.db.query('DELETE FROM agent_leases WHERE replica_id = $1 RETURNING vm_key', [replicaId])).map(
+      (r) => String(r.vm_key),
+    );
   }
 
   /**
@@ -119,7 +140,8 @@ export class ReplicaStore {
          SELECT i.vm_key, i.message FROM input i JOIN agent_leases l ON l.vm_key = i.vm_key ${LIVE_HOLDER} ORDER BY i.ord
          RETURNING vm_key)
        SELECT DISTINCT l.replica_id FROM inserted JOIN agent_leases l ON l.vm_key = inserted.vm_key`,
-      [orders.map((o) => o.vmKey.toLowerCase()), orders.map((o) => JSON.stringify(o.message))]);
+      [orders.map((o) => o.vmKey.toLowerCase()), orders.map((o) => JSON.stringify(o.message))],
+    );
     const replicas = rows.map((r) => String(r.replica_id));
     if (replicas.length > 0 && this.db.engine === 'postgres') {
       await this.db.query(`SELECT pg_notify('${AGENT_ORDERS_CHANNEL}', r) FROM unnest($1::text[]) AS r`, [replicas]);
@@ -131,8 +153,14 @@ export class ReplicaStore {
   async pendingOrders(replicaId: string, limit = 1000): Promise<AgentOrderRow[]> {
     const rows = await this.db.query(
       `SELECT o.id, o.vm_key, o.message FROM agent_orders o JOIN agent_leases l ON l.vm_key = o.vm_key
-       WHERE l.replica_id = $1 ORDER BY o.id LIMIT $2`, [replicaId, limit]);
-    return rows.map((r) => ({ id: String(r.id), vmKey: String(r.vm_key), message: typeof r.message === 'string' ? JSON.parse(r.message) as unknown : r.message }));
+       WHERE l.replica_id = $1 ORDER BY o.id LIMIT $2`,
+      [replicaId, limit],
+    );
+    return rows.map((r) => ({
+      id: String(r.id),
+      vmKey: String(r.vm_key),
+      message: typeof r.message === 'string' ? (JSON.parse(r.message) as unknown) : r.message,
+    }));
   }
 
   /** Deletes delivered orders. */
@@ -143,6 +171,11 @@ export class ReplicaStore {
 
   /** Deletes orders older than `maxAgeInMs` (their host never came back; reconciliation covers it). */
   async pruneOrders(maxAgeInMs: number): Promise<number> {
-    return (await this.db.query(`DELETE FROM agent_orders WHERE created_at < now() - $1 * interval '1 millisecond' RETURNING 1`, [maxAgeInMs])).length;
+    return (
+      await this.db.query(
+        `DELETE FROM agent_orders WHERE created_at < now() - $1 * interval '1 millisecond' RETURNING 1`,
+        [maxAgeInMs],
+      )
+    ).length;
   }
 }

@@ -44,13 +44,16 @@ export class SecretBox {
   /** Opens a sealed text; throws SecretKeyMismatchError when the key is not the one it was sealed with (or it was altered). */
   open(sealed: string): string {
     const parts = sealed.slice(SEALED_PREFIX.length).split(':');
-    if (!SecretBox.isSealed(sealed) || parts.length !== 3) throw new SecretKeyMismatchError('a sealed secret in the database is malformed');
+    if (!SecretBox.isSealed(sealed) || parts.length !== 3)
+      throw new SecretKeyMismatchError('a sealed secret in the database is malformed');
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(parts[0]!, 'base64url'));
       decipher.setAuthTag(Buffer.from(parts[2]!, 'base64url'));
       return Buffer.concat([decipher.update(Buffer.from(parts[1]!, 'base64url')), decipher.final()]).toString('utf8');
     } catch {
-      throw new SecretKeyMismatchError('a secret in the database cannot be opened with this secret key (another key sealed it, or it was altered)');
+      throw new SecretKeyMismatchError(
+        'a secret in the database cannot be opened with this secret key (another key sealed it, or it was altered)',
+      );
     }
   }
 
@@ -61,7 +64,11 @@ export class SecretBox {
 
   /** Whether a stored key check was sealed with this key. */
   checks(stored: string): boolean {
-    try { return this.open(stored) === KEY_CHECK_TEXT; } catch { return false; }
+    try {
+      return this.open(stored) === KEY_CHECK_TEXT;
+    } catch {
+      return false;
+    }
   }
 }
 
@@ -78,7 +85,10 @@ export class SecretKeyMismatchError extends Error {
  * every replica), else DATA_DIR/secret-key, created (32 random bytes, base64, mode 0600) when
  * missing. A key file others can read is refused: the key is what keeps the secrets.
  */
-export function loadOrCreateSecretKey(dataDir: string, keyFile?: string): { key: Buffer; file: string; created: boolean } {
+export function loadOrCreateSecretKey(
+  dataDir: string,
+  keyFile?: string,
+): { key: Buffer; file: string; created: boolean } {
   const file = keyFile ?? join(dataDir, SECRET_KEY_FILE);
   if (!existsSync(file)) {
     if (keyFile) throw new Error(`the secret key file ${file} does not exist`);
@@ -86,7 +96,9 @@ export function loadOrCreateSecretKey(dataDir: string, keyFile?: string): { key:
     return { key: readKeyFile(file), file, created: true };
   }
   if ((lstatSync(file).mode & 0o077) !== 0) {
-    throw new Error(`the secret key file ${file} is readable or writable by others (mode ${(lstatSync(file).mode & 0o777).toString(8)}): run chmod 600 ${file}`);
+    throw new Error(
+      `the secret key file ${file} is readable or writable by others (mode ${(lstatSync(file).mode & 0o777).toString(8)}): run chmod 600 ${file}`,
+    );
   }
   return { key: readKeyFile(file), file, created: false };
 }
@@ -109,7 +121,10 @@ export function tightenDataDir(dir: string): number {
     const st = lstatSync(path);
     if (st.isSymbolicLink()) return;
     if (st.isDirectory()) {
-      if ((st.mode & 0o777) !== 0o700) { chmodSync(path, 0o700); changed++; }
+      if ((st.mode & 0o777) !== 0o700) {
+        chmodSync(path, 0o700);
+        changed++;
+      }
       for (const name of readdirSync(path)) visit(join(path, name));
     } else if ((st.mode & 0o077) !== 0) {
       chmodSync(path, st.mode & 0o700);

@@ -16,7 +16,18 @@ for (const engine of TEST_ENGINES) {
 
     test('resources are keyed case-insensitively and keep the caller’s casing', async () => {
       const id = '/subscriptions/S/resourceGroups/RG/providers/Microsoft.Compute/virtualMachines/VmOne';
-      const put = await store.putResource({ key: id, type: 'vm', parentKey: null, id, name: 'VmOne', subscriptionId: 'S', resourceGroup: 'RG', location: 'local', body: { a: 1 }, secret: { k: 'x' } });
+      const put = await store.putResource({
+        key: id,
+        type: 'vm',
+        parentKey: null,
+        id,
+        name: 'VmOne',
+        subscriptionId: 'S',
+        resourceGroup: 'RG',
+        location: 'local',
+        body: { a: 1 },
+        secret: { k: 'x' },
+      });
       assert.match(put.etag, /^W\/"/);
       const got = await store.getResource(id.toUpperCase());
       assert.equal(got?.name, 'VmOne');
@@ -45,9 +56,33 @@ for (const engine of TEST_ENGINES) {
     });
 
     test('capture instance states never go back in sequence', async () => {
-      assert.equal(await store.upsertCaptureInstance({ captureUid: 'u1', vmKey: 'v', captureKey: 'c', state: { sequence: 2, status: 'Running' } }), true);
-      assert.equal(await store.upsertCaptureInstance({ captureUid: 'u1', vmKey: 'v', captureKey: 'c', state: { sequence: 1, status: 'NotStarted' } }), false);
-      assert.equal(await store.upsertCaptureInstance({ captureUid: 'u1', vmKey: 'v', captureKey: 'c', state: { sequence: 3, status: 'Stopped' } }), true);
+      assert.equal(
+        await store.upsertCaptureInstance({
+          captureUid: 'u1',
+          vmKey: 'v',
+          captureKey: 'c',
+          state: { sequence: 2, status: 'Running' },
+        }),
+        true,
+      );
+      assert.equal(
+        await store.upsertCaptureInstance({
+          captureUid: 'u1',
+          vmKey: 'v',
+          captureKey: 'c',
+          state: { sequence: 1, status: 'NotStarted' },
+        }),
+        false,
+      );
+      assert.equal(
+        await store.upsertCaptureInstance({
+          captureUid: 'u1',
+          vmKey: 'v',
+          captureKey: 'c',
+          state: { sequence: 3, status: 'Stopped' },
+        }),
+        true,
+      );
       const [inst] = await store.listCaptureInstances<{ status: string }>('u1');
       assert.equal(inst?.state.status, 'Stopped');
     });
@@ -55,7 +90,13 @@ for (const engine of TEST_ENGINES) {
     test('operations finish once', async () => {
       const op = await store.createOperation({ subscriptionId: 's', location: 'l', kind: 'create', resourceKey: 'R' });
       assert.equal(op.status, 'InProgress');
-      assert.equal(await store.finishOperations('r', 'create', { status: 'Failed', error: { code: 'CaptureFailed', message: 'no' } }), 1);
+      assert.equal(
+        await store.finishOperations('r', 'create', {
+          status: 'Failed',
+          error: { code: 'CaptureFailed', message: 'no' },
+        }),
+        1,
+      );
       assert.equal(await store.finishOperations('r', 'create', { status: 'Succeeded' }), 0);
       const got = await store.getOperation(op.id);
       assert.equal(got?.status, 'Failed');
@@ -64,10 +105,22 @@ for (const engine of TEST_ENGINES) {
 
     test('transactions roll back on error', async () => {
       const id = '/subscriptions/s/resourceGroups/g/providers/P/t/rollback';
-      await assert.rejects(store.transaction(async (tx) => {
-        await tx.putResource({ key: id, type: 'vm', parentKey: null, id, name: 'n', subscriptionId: 's', resourceGroup: 'g', location: null, body: {} });
-        throw new Error('boom');
-      }));
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await tx.putResource({
+            key: id,
+            type: 'vm',
+            parentKey: null,
+            id,
+            name: 'n',
+            subscriptionId: 's',
+            resourceGroup: 'g',
+            location: null,
+            body: {},
+          });
+          throw new Error('boom');
+        }),
+      );
       assert.equal(await store.getResource(id), null);
     });
   });

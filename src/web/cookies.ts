@@ -35,7 +35,13 @@ export function sessionCookieName(secure: boolean): string {
  * // 'nw_session=abc; Path=/; Max-Age=3600; HttpOnly; SameSite=Strict'
  */
 export function sessionSetCookie(value: string, options: SessionCookieOptions): string {
-  const parts = [`${sessionCookieName(options.secure)}=${value}`, 'Path=/', `Max-Age=${options.maxAgeInSeconds}`, 'HttpOnly', 'SameSite=Strict'];
+  const parts = [
+    `${sessionCookieName(options.secure)}=${value}`,
+    'Path=/',
+    `Max-Age=${options.maxAgeInSeconds}`,
+    'HttpOnly',
+    'SameSite=Strict',
+  ];
   if (options.secure) parts.push('Secure');
   return parts.join('; ');
 }

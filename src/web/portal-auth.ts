@@ -24,7 +24,11 @@ export function fromSameOrigin(request: FastifyRequest): boolean {
   const origin = request.headers.origin;
   if (typeof origin !== 'string' || origin === '') return true;
   if (origin === 'null') return false;
-  try { return new URL(origin).host.toLowerCase() === String(request.headers.host ?? '').toLowerCase(); } catch { return false; }
+  try {
+    return new URL(origin).host.toLowerCase() === String(request.headers.host ?? '').toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -32,16 +36,28 @@ export function fromSameOrigin(request: FastifyRequest): boolean {
  * for a change (any method but GET/HEAD/OPTIONS), 403 unless it carries the session's CSRF token
  * in `x-nw-csrf-token` and comes from this origin. Requests with a bearer token never get here.
  */
-export async function authenticateSession(sessions: SessionStore, request: FastifyRequest, secure: boolean): Promise<PortalSession> {
+export async function authenticateSession(
+  sessions: SessionStore,
+  request: FastifyRequest,
+  secure: boolean,
+): Promise<PortalSession> {
   const id = sessionIdOf(request, secure);
   const session = id ? await sessions.get(id) : null;
-  if (!session) throw new ApiError('AuthenticationFailed', 'Authentication failed. The portal session is missing, has expired or was signed out; sign in again.');
+  if (!session)
+    throw new ApiError(
+      'AuthenticationFailed',
+      'Authentication failed. The portal session is missing, has expired or was signed out; sign in again.',
+    );
   if (!SAFE_METHODS.has(request.method.toUpperCase())) {
     const given = request.headers[CSRF_HEADER];
     if (typeof given !== 'string' || !secretsEqual(given, session.csrfToken)) {
-      throw new ApiError('Forbidden', `A change made with a portal session must carry the session's CSRF token in the ${CSRF_HEADER} header.`);
+      throw new ApiError(
+        'Forbidden',
+        `A change made with a portal session must carry the session's CSRF token in the ${CSRF_HEADER} header.`,
+      );
     }
-    if (!fromSameOrigin(request)) throw new ApiError('Forbidden', 'A change made with a portal session must come from the portal\'s own origin.');
+    if (!fromSameOrigin(request))
+      throw new ApiError('Forbidden', "A change made with a portal session must come from the portal's own origin.");
   }
   return session;
 }

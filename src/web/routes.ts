@@ -48,7 +48,13 @@ const ASSET_TYPES: Readonly<Record<string, string>> = {
 };
 
 /** The session's answer to the page: who is signed in and the CSRF token its script sends on changes. */
-interface SessionAnswer { signedIn: boolean; principal?: string; csrfToken?: string; subscriptionId: string; ssoSignInUrl?: string }
+interface SessionAnswer {
+  signedIn: boolean;
+  principal?: string;
+  csrfToken?: string;
+  subscriptionId: string;
+  ssoSignInUrl?: string;
+}
 
 /**
  * The web portal: the single page at `/`, its bundled assets under /portal/assets/ (built by
@@ -66,10 +72,15 @@ export function registerPortalRoutes(app: FastifyInstance, options: PortalOption
 
   const sendAsset = async (reply: FastifyReply, file: string, type: string) => {
     let content: Buffer;
-    try { content = await readFile(join(assetsDir, file)); } catch {
-      throw new ApiError('NotFound', file === 'index.html'
-        ? `The portal is not built (no ${join(assetsDir, 'index.html')}); run 'npm run build'.`
-        : `No portal asset '${file}'.`);
+    try {
+      content = await readFile(join(assetsDir, file));
+    } catch {
+      throw new ApiError(
+        'NotFound',
+        file === 'index.html'
+          ? `The portal is not built (no ${join(assetsDir, 'index.html')}); run 'npm run build'.`
+          : `No portal asset '${file}'.`,
+      );
     }
     return reply.type(type).send(content);
   };
@@ -84,7 +95,15 @@ export function registerPortalRoutes(app: FastifyInstance, options: PortalOption
 
   const sso = options.sso ? { ssoSignInUrl: SSO_START_PATH } : {};
   const answer = (session: { principal: string; csrfToken: string } | null): SessionAnswer =>
-    session ? { signedIn: true, principal: session.principal, csrfToken: session.csrfToken, subscriptionId: options.subscriptionId, ...sso } : { signedIn: false, subscriptionId: options.subscriptionId, ...sso };
+    session
+      ? {
+          signedIn: true,
+          principal: session.principal,
+          csrfToken: session.csrfToken,
+          subscriptionId: options.subscriptionId,
+          ...sso,
+        }
+      : { signedIn: false, subscriptionId: options.subscriptionId, ...sso };
   if (options.sso) registerSsoRoutes(app, { ...options.sso, sessions, secure });
 
   app.get(`${PORTAL_PREFIX}api/session`, async (req) => {
@@ -94,21 +113,24 @@ export function registerPortalRoutes(app: FastifyInstance, options: PortalOption
 
   // JSON only (fastify answers 415 to a form post), so a cross-site form cannot sign a victim in
   // with the attacker's token (login CSRF); a foreign Origin is refused too.
-  app.post<{ Body: { token?: unknown } | undefined }>(`${PORTAL_PREFIX}api/sign-in`, async (req: FastifyRequest<{ Body: { token?: unknown } | undefined }>, reply) => {
-    if (!fromSameOrigin(req)) {
-      throw new ApiError('Forbidden', 'Sign-in must come from the portal\'s own origin.');
-    }
-    const outcome = await signInWithToken(options.store, req.body?.token);
-    if (!outcome.ok) throw new ApiError('AuthenticationFailed', outcome.message, { target: 'token' });
-    // A session id the browser already had is replaced, never reused (session fixation).
-    const previous = sessionIdOf(req, secure);
-    if (previous) await sessions.destroy(previous);
-    const created = await sessions.create(outcome.principal);
-    // The activity log names who signed in (the same resolution every later request of the session gets).
-    req.principal = await principalOfSession(options.store, created.session.stored);
-    reply.header('Set-Cookie', sessionSetCookie(created.id, { secure, maxAgeInSeconds: created.maxAgeInSeconds }));
-    return answer(created.session);
-  });
+  app.post<{ Body: { token?: unknown } | undefined }>(
+    `${PORTAL_PREFIX}api/sign-in`,
+    async (req: FastifyRequest<{ Body: { token?: unknown } | undefined }>, reply) => {
+      if (!fromSameOrigin(req)) {
+        throw new ApiError('Forbidden', "Sign-in must come from the portal's own origin.");
+      }
+      const outcome = await signInWithToken(options.store, req.body?.token);
+      if (!outcome.ok) throw new ApiError('AuthenticationFailed', outcome.message, { target: 'token' });
+      // A session id the browser already had is replaced, never reused (session fixation).
+      const previous = sessionIdOf(req, secure);
+      if (previous) await sessions.destroy(previous);
+      const created = await sessions.create(outcome.principal);
+      // The activity log names who signed in (the same resolution every later request of the session gets).
+      req.principal = await principalOfSession(options.store, created.session.stored);
+      reply.header('Set-Cookie', sessionSetCookie(created.id, { secure, maxAgeInSeconds: created.maxAgeInSeconds }));
+      return answer(created.session);
+    },
+  );
 
   app.post(`${PORTAL_PREFIX}api/sign-out`, async (req, reply) => {
     await authenticateSession(sessions, req, secure);

@@ -8,8 +8,13 @@ import { principalOfSession } from '../server/session-principal.js';
 import { SessionStore, secretsEqual } from './sessions.js';
 
 let db: Db;
-before(async () => { db = await openPglite(null); await migrate(db); });
-after(async () => { await db.close(); });
+before(async () => {
+  db = await openPglite(null);
+  await migrate(db);
+});
+after(async () => {
+  await db.close();
+});
 
 test('a session id is random, stored only as its hash, and finds its session', async () => {
   const sessions = new SessionStore(db);
@@ -23,7 +28,13 @@ test('a session id is random, stored only as its hash, and finds its session', a
   const store = new Store(db);
   const got = await sessions.get(a.id);
   assert.deepEqual(got, { principal: 'admin', stored: 'admin', csrfToken: a.session.csrfToken });
-  assert.deepEqual(await principalOfSession(store, got!.stored), { kind: 'admin', id: ADMIN_PRINCIPAL_ID, displayName: 'admin', groups: [], credentialId: null });
+  assert.deepEqual(await principalOfSession(store, got!.stored), {
+    kind: 'admin',
+    id: ADMIN_PRINCIPAL_ID,
+    displayName: 'admin',
+    groups: [],
+    credentialId: null,
+  });
   // A single-sign-on user's session keeps the user principal (never a token).
   const user = { kind: 'user' as const, id: 'oid-1', displayName: 'Alice', groups: ['g1'], credentialId: null };
   const u = await sessions.create(user);
@@ -66,8 +77,14 @@ test('a session expires at the end of its lifetime, and when idle too long', asy
 });
 
 test('cookies: the session cookie is HttpOnly, SameSite=Strict, and Secure with the __Host- prefix on https', () => {
-  assert.equal(sessionSetCookie('abc', { secure: false, maxAgeInSeconds: 60 }), 'nw_session=abc; Path=/; Max-Age=60; HttpOnly; SameSite=Strict');
-  assert.equal(sessionSetCookie('abc', { secure: true, maxAgeInSeconds: 60 }), '__Host-nw_session=abc; Path=/; Max-Age=60; HttpOnly; SameSite=Strict; Secure');
+  assert.equal(
+    sessionSetCookie('abc', { secure: false, maxAgeInSeconds: 60 }),
+    'nw_session=abc; Path=/; Max-Age=60; HttpOnly; SameSite=Strict',
+  );
+  assert.equal(
+    sessionSetCookie('abc', { secure: true, maxAgeInSeconds: 60 }),
+    '__Host-nw_session=abc; Path=/; Max-Age=60; HttpOnly; SameSite=Strict; Secure',
+  );
   const c = parseCookies('a=1; nw_session=xyz; nw_session=second; junk; b="q"');
   assert.equal(c.get('nw_session'), 'xyz', 'the first of a repeated name');
   assert.equal(c.get('b'), 'q');

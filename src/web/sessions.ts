@@ -37,7 +37,9 @@ function displayNameOf(stored: string): string {
     try {
       const p = JSON.parse(stored) as Partial<Principal>;
       return String(p.displayName ?? p.id ?? 'user');
-    } catch { return 'user'; }
+    } catch {
+      return 'user';
+    }
   }
   return stored;
 }
@@ -64,21 +66,38 @@ export function secretsEqual(a: string, b: string): boolean {
  * hashed, an absolute lifetime and an idle timeout, destroyed on sign-out.
  */
 export class SessionStore {
-  constructor(private readonly db: Db, private readonly options: { lifetimeInSeconds?: number; idleTimeoutInSeconds?: number } = {}) {}
+  constructor(
+    private readonly db: Db,
+    private readonly options: { lifetimeInSeconds?: number; idleTimeoutInSeconds?: number } = {},
+  ) {}
 
-  private get lifetimeInSeconds(): number { return this.options.lifetimeInSeconds ?? SESSION_LIFETIME_IN_SECONDS; }
-  private get idleTimeoutInSeconds(): number { return this.options.idleTimeoutInSeconds ?? SESSION_IDLE_TIMEOUT_IN_SECONDS; }
+  private get lifetimeInSeconds(): number {
+    return this.options.lifetimeInSeconds ?? SESSION_LIFETIME_IN_SECONDS;
+  }
+  private get idleTimeoutInSeconds(): number {
+    return this.options.idleTimeoutInSeconds ?? SESSION_IDLE_TIMEOUT_IN_SECONDS;
+  }
 
   /** Starts a session; returns its id (for the cookie, shown nowhere else) and CSRF token. Expired sessions are swept. */
-  async create(principal: string | Principal): Promise<{ id: string; session: PortalSession; maxAgeInSeconds: number }> {
+  async create(
+    principal: string | Principal,
+  ): Promise<{ id: string; session: PortalSession; maxAgeInSeconds: number }> {
     const id = randomToken();
     const csrfToken = randomToken();
-    await this.db.query(`DELETE FROM portal_sessions WHERE expires_at <= now() OR last_used_at <= now() - make_interval(secs => $1)`, [this.idleTimeoutInSeconds]);
+    await this.db.query(
+      `DELETE FROM portal_sessions WHERE expires_at <= now() OR last_used_at <= now() - make_interval(secs => $1)`,
+      [this.idleTimeoutInSeconds],
+    );
     await this.db.query(
       `INSERT INTO portal_sessions (id_hash, principal, csrf_token, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))`,
-      [hashSessionId(id), storedPrincipal(principal), csrfToken, this.lifetimeInSeconds]);
+      [hashSessionId(id), storedPrincipal(principal), csrfToken, this.lifetimeInSeconds],
+    );
     const stored = storedPrincipal(principal);
-    return { id, session: { principal: displayNameOf(stored), stored, csrfToken }, maxAgeInSeconds: this.lifetimeInSeconds };
+    return {
+      id,
+      session: { principal: displayNameOf(stored), stored, csrfToken },
+      maxAgeInSeconds: this.lifetimeInSeconds,
+    };
   }
 
   /** The live session with this id, or null (unknown, expired or idle too long); marks it used. */
@@ -87,9 +106,11 @@ export class SessionStore {
     const [row] = await this.db.query<{ principal: string; csrf_token: string; stale: boolean }>(
       `SELECT principal, csrf_token, last_used_at <= now() - make_interval(secs => $3) AS stale FROM portal_sessions
         WHERE id_hash = $1 AND expires_at > now() AND last_used_at > now() - make_interval(secs => $2)`,
-      [hashSessionId(id), this.idleTimeoutInSeconds, TOUCH_INTERVAL_IN_SECONDS]);
+      [hashSessionId(id), this.idleTimeoutInSeconds, TOUCH_INTERVAL_IN_SECONDS],
+    );
     if (!row) return null;
-    if (row.stale) await this.db.query('UPDATE portal_sessions SET last_used_at = now() WHERE id_hash = $1', [hashSessionId(id)]);
+    if (row.stale)
+      await this.db.query('UPDATE portal_sessions SET last_used_at = now() WHERE id_hash = $1', [hashSessionId(id)]);
     return { principal: displayNameOf(row.principal), stored: row.principal, csrfToken: row.csrf_token };
   }
 

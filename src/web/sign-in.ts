@@ -10,9 +10,15 @@ export type SignInOutcome = { ok: true; principal: string } | { ok: false; messa
  * (OpenID Connect) are added beside it.
  */
 export async function signInWithToken(store: Store, token: unknown): Promise<SignInOutcome> {
-  if (typeof token !== 'string' || token.trim() === '') return { ok: false, message: 'Give the admin token (the file admin-token in the server\'s data folder) or a service principal\'s secret.' };
+  if (typeof token !== 'string' || token.trim() === '')
+    return {
+      ok: false,
+      message:
+        "Give the admin token (the file admin-token in the server's data folder) or a service principal's secret.",
+    };
   const info = await store.verifyToken(token.trim());
   if (info?.kind === 'admin') return { ok: true, principal: 'admin' };
-  if (info?.kind === 'servicePrincipal' && info.principalId) return { ok: true, principal: `servicePrincipal:${info.principalId}` };
+  if (info?.kind === 'servicePrincipal' && info.principalId)
+    return { ok: true, principal: `servicePrincipal:${info.principalId}` };
   return { ok: false, message: 'That token is not valid for this server.' };
 }

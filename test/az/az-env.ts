@@ -31,14 +31,26 @@ export async function closedLoopbackPort(): Promise<number> {
 }
 
 /** Result of one az (or Python) run, with its wall time. */
-export interface AzResult { code: number | null; stdout: string; stderr: string; durationInMs: number }
+export interface AzResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  durationInMs: number;
+}
 
 /** One az configuration folder and the environment to run az in. */
 export class AzEnvironment {
-  private constructor(readonly configDir: string, readonly env: NodeJS.ProcessEnv) {}
+  private constructor(
+    readonly configDir: string,
+    readonly env: NodeJS.ProcessEnv,
+  ) {}
 
   /** `noProxyHosts`: the server's host (and loopback, always). */
-  static async create(options: { caBundle: string; noProxyHosts?: string[]; withProfileWorkaround?: boolean }): Promise<AzEnvironment> {
+  static async create(options: {
+    caBundle: string;
+    noProxyHosts?: string[];
+    withProfileWorkaround?: boolean;
+  }): Promise<AzEnvironment> {
     const proxy = `http://127.0.0.1:${await closedLoopbackPort()}`;
     const noProxy = [...new Set(['127.0.0.1', 'localhost', '::1', ...(options.noProxyHosts ?? [])])].join(',');
     const base: NodeJS.ProcessEnv = {};
@@ -54,8 +66,12 @@ export class AzEnvironment {
       // No .pyc files beside sitecustomize.py in the repository.
       PYTHONDONTWRITEBYTECODE: '1',
       REQUESTS_CA_BUNDLE: options.caBundle,
-      HTTPS_PROXY: proxy, HTTP_PROXY: proxy, https_proxy: proxy, http_proxy: proxy,
-      NO_PROXY: noProxy, no_proxy: noProxy,
+      HTTPS_PROXY: proxy,
+      HTTP_PROXY: proxy,
+      https_proxy: proxy,
+      http_proxy: proxy,
+      NO_PROXY: noProxy,
+      no_proxy: noProxy,
       ...(options.withProfileWorkaround === false ? {} : { PYTHONPATH: AZ_SUPPORT_DIR }),
     });
   }
@@ -70,18 +86,30 @@ export class AzEnvironment {
  * Runs a command to completion with an argument array (no shell), timing it. `wrap` runs it
  * through another command first (e.g. `ip netns exec NS`).
  */
-export function runTimed(command: string, args: string[], env: NodeJS.ProcessEnv, opts: { timeoutInMs?: number; wrap?: string[] } = {}): Promise<AzResult> {
+export function runTimed(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  opts: { timeoutInMs?: number; wrap?: string[] } = {},
+): Promise<AzResult> {
   const started = performance.now();
   const [cmd, ...rest] = opts.wrap ? [...opts.wrap, command, ...args] : [command, ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd!, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutInMs ?? 120_000);
     child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr, durationInMs: performance.now() - started }); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, durationInMs: performance.now() - started });
+    });
   });
 }
 

@@ -21,13 +21,46 @@ export interface NwUp {
 }
 
 /** Starts `nw up --tls` and resolves once it printed `ready`. */
-export async function startNwUp(options: { dataDir: string; configPath: string; listen: string; vmName: string; resourceGroup: string; location: string; interfaceName: string; ns?: TestNamespace; extraArgs?: string[] }): Promise<NwUp> {
+export async function startNwUp(options: {
+  dataDir: string;
+  configPath: string;
+  listen: string;
+  vmName: string;
+  resourceGroup: string;
+  location: string;
+  interfaceName: string;
+  ns?: TestNamespace;
+  extraArgs?: string[];
+}): Promise<NwUp> {
   const cliEnv = { ...process.env, NW_CONFIG: options.configPath };
-  const args = [NW_BIN, 'up', '--tls', '--data-dir', options.dataDir, '--listen', options.listen, '--vm-name', options.vmName, '--resource-group', options.resourceGroup, '--location', options.location, '--interface', options.interfaceName, ...(options.extraArgs ?? [])];
-  const child: ChildProcess = options.ns ? options.ns.spawn(process.execPath, args, { env: cliEnv, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, args, { env: cliEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [
+    NW_BIN,
+    'up',
+    '--tls',
+    '--data-dir',
+    options.dataDir,
+    '--listen',
+    options.listen,
+    '--vm-name',
+    options.vmName,
+    '--resource-group',
+    options.resourceGroup,
+    '--location',
+    options.location,
+    '--interface',
+    options.interfaceName,
+    ...(options.extraArgs ?? []),
+  ];
+  const child: ChildProcess = options.ns
+    ? options.ns.spawn(process.execPath, args, { env: cliEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, args, { env: cliEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
   const deadline = Date.now() + 90_000;
   while (!/\nready\n/.test(output)) {
     if (child.exitCode !== null || Date.now() > deadline) {
@@ -39,7 +72,10 @@ export async function startNwUp(options: { dataDir: string; configPath: string; 
   const url = /netwatcher is running at (https:\/\/\S+) /.exec(output)?.[1];
   if (!url) throw new Error(`no URL in nw up's output:\n${output}`);
   return {
-    url, certPath: join(options.dataDir, 'tls', 'cert.pem'), adminTokenPath: join(options.dataDir, 'admin-token'), cliEnv,
+    url,
+    certPath: join(options.dataDir, 'tls', 'cert.pem'),
+    adminTokenPath: join(options.dataDir, 'admin-token'),
+    cliEnv,
     output: () => output,
     stop: () => stopProcess(child),
   };

@@ -13,7 +13,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createNamespace, createVethPair, run, uniqueName, type TestNamespace } from '../../src/capture/testing/index.js';
+import {
+  createNamespace,
+  createVethPair,
+  run,
+  uniqueName,
+  type TestNamespace,
+} from '../../src/capture/testing/index.js';
 
 /** Repository root. */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -35,19 +41,34 @@ export interface LabHost {
 export type LabAgent = ChildProcess & { log: () => string };
 
 /** Result of a finished command. */
-export interface CommandResult { code: number | null; stdout: string; stderr: string }
+export interface CommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs a command to completion with an argument array (no shell). */
-export function runCommand(command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutInMs?: number; input?: string } = {}): Promise<CommandResult> {
+export function runCommand(
+  command: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutInMs?: number; input?: string } = {},
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutInMs ?? 60_000);
     child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
     child.stdin.end(opts.input ?? '');
   });
 }
@@ -73,7 +94,10 @@ export class Lab {
   private readonly agentDataDirs: string[] = [];
   private rootLink = '';
   private releaseSubnet: () => void = () => {};
-  private constructor(readonly srv: TestNamespace, private readonly bridge: string) {}
+  private constructor(
+    readonly srv: TestNamespace,
+    private readonly bridge: string,
+  ) {}
 
   /** Creates the server namespace, its bridge and the root link. */
   static async create(): Promise<Lab> {
@@ -117,21 +141,51 @@ export class Lab {
   async startServer(extraArgs: string[] = [], options: { timeoutInMs?: number } = {}): Promise<void> {
     // Reached at two addresses (this process: the link address; agents: 10.0.0.1), so links follow
     // each request's Host (--trust-proxy) while install commands carry --public-url.
-    const args = [NW_BIN, 'server', '--listen', `0.0.0.0:${LAB_SERVER_PORT}`, '--data-dir', this.serverDataDir, '--public-url', this.agentServerUrl, '--trust-proxy', '--location', 'westcentralus', ...extraArgs];
-    this.server = this.srv.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` } });
-    this.server.stdout?.on('data', (d: Buffer) => { this.serverLog += d.toString(); });
-    this.server.stderr?.on('data', (d: Buffer) => { this.serverLog += d.toString(); });
+    const args = [
+      NW_BIN,
+      'server',
+      '--listen',
+      `0.0.0.0:${LAB_SERVER_PORT}`,
+      '--data-dir',
+      this.serverDataDir,
+      '--public-url',
+      this.agentServerUrl,
+      '--trust-proxy',
+      '--location',
+      'westcentralus',
+      ...extraArgs,
+    ];
+    this.server = this.srv.spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` },
+    });
+    this.server.stdout?.on('data', (d: Buffer) => {
+      this.serverLog += d.toString();
+    });
+    this.server.stderr?.on('data', (d: Buffer) => {
+      this.serverLog += d.toString();
+    });
     const deadline = Date.now() + (options.timeoutInMs ?? SERVER_START_TIMEOUT_IN_MS);
     for (;;) {
       try {
         const res = await fetch(`${this.serverUrl}/healthz`);
         if (res.ok) break;
-      } catch { /* not up yet */ }
-      if (this.server.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${this.serverLog}`);
+      } catch {
+        /* not up yet */
+      }
+      if (this.server.exitCode !== null || Date.now() > deadline)
+        throw new Error(`server did not start:\n${this.serverLog}`);
       await sleep(100);
     }
     this.adminToken = readFileSync(join(this.serverDataDir, 'admin-token'), 'utf8').trim();
-    writeFileSync(this.cliConfigPath, JSON.stringify({ server: this.serverUrl, token: this.adminToken, subscriptionId: '00000000-0000-0000-0000-000000000000' }));
+    writeFileSync(
+      this.cliConfigPath,
+      JSON.stringify({
+        server: this.serverUrl,
+        token: this.adminToken,
+        subscriptionId: '00000000-0000-0000-0000-000000000000',
+      }),
+    );
   }
 
   /** Stops the server process (SIGTERM, then SIGKILL). */
@@ -157,7 +211,10 @@ export class Lab {
 
   /** Runs `nw ARGS…` as a user would (from the root namespace). */
   nw(args: string[], opts: { timeoutInMs?: number } = {}): Promise<CommandResult> {
-    return runCommand(process.execPath, [NW_BIN, ...args], { env: this.cliEnv, timeoutInMs: opts.timeoutInMs ?? 60_000 });
+    return runCommand(process.execPath, [NW_BIN, ...args], {
+      env: this.cliEnv,
+      timeoutInMs: opts.timeoutInMs ?? 60_000,
+    });
   }
 
   /** Runs `nw ARGS…` and parses its JSON output; throws with stderr when it fails. */
@@ -168,15 +225,27 @@ export class Lab {
   }
 
   /** Calls the API with the admin token. */
-  async api(method: string, path: string, body?: unknown, token = this.adminToken): Promise<{ status: number; headers: Headers; body: unknown }> {
+  async api(
+    method: string,
+    path: string,
+    body?: unknown,
+    token = this.adminToken,
+  ): Promise<{ status: number; headers: Headers; body: unknown }> {
     const res = await fetch(`${this.serverUrl}${path}`, {
       method,
-      headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      headers: {
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
     });
     const text = await res.text();
     let parsed: unknown = text;
-    try { parsed = text ? JSON.parse(text) : null; } catch { /* keep text */ }
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      /* keep text */
+    }
     return { status: res.status, headers: res.headers, body: parsed };
   }
 
@@ -186,8 +255,28 @@ export class Lab {
    * `--metrics-listen`). Waits until the agent is connected. The agent's data folder is removed
    * with the lab.
    */
-  async installAgent(host: LabHost, resourceGroup: string, vmName: string, extraArgs: string[] = [], options: { timeoutInMs?: number } = {}): Promise<{ installCommand: string; extension: Record<string, unknown>; agent: LabAgent; dataDir: string }> {
-    const extension = await this.nwJson(['vm', 'extension', 'set', '--resource-group', resourceGroup, '--vm-name', vmName, '--publisher', 'Microsoft.Azure.NetworkWatcher', '--name', 'NetworkWatcherAgentLinux', '--version', '1.4']);
+  async installAgent(
+    host: LabHost,
+    resourceGroup: string,
+    vmName: string,
+    extraArgs: string[] = [],
+    options: { timeoutInMs?: number } = {},
+  ): Promise<{ installCommand: string; extension: Record<string, unknown>; agent: LabAgent; dataDir: string }> {
+    const extension = await this.nwJson([
+      'vm',
+      'extension',
+      'set',
+      '--resource-group',
+      resourceGroup,
+      '--vm-name',
+      vmName,
+      '--publisher',
+      'Microsoft.Azure.NetworkWatcher',
+      '--name',
+      'NetworkWatcherAgentLinux',
+      '--version',
+      '1.4',
+    ]);
     const installCommand = String(extension.installCommand);
     const argv = installCommand.split(/\s+/).filter(Boolean);
     const dataDir = argv[argv.indexOf('--data-dir') + 1]!;
@@ -199,10 +288,20 @@ export class Lab {
 
   /** Waits until a VM's agent is connected to the server (after an install, or a restart of either side). */
   async waitForAgent(resourceGroup: string, vmName: string, timeoutInMs = 20_000): Promise<void> {
-    await this.waitFor(async () => {
-      const vm = await this.api('GET', `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/${resourceGroup}/providers/Microsoft.Compute/virtualMachines/${vmName}`);
-      return (vm.body as { properties?: { netwatcher?: { agentConnected?: boolean } } }).properties?.netwatcher?.agentConnected === true;
-    }, timeoutInMs, `the agent of ${vmName} to connect`);
+    await this.waitFor(
+      async () => {
+        const vm = await this.api(
+          'GET',
+          `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/${resourceGroup}/providers/Microsoft.Compute/virtualMachines/${vmName}`,
+        );
+        return (
+          (vm.body as { properties?: { netwatcher?: { agentConnected?: boolean } } }).properties?.netwatcher
+            ?.agentConnected === true
+        );
+      },
+      timeoutInMs,
+      `the agent of ${vmName} to connect`,
+    );
   }
 
   /**
@@ -211,7 +310,12 @@ export class Lab {
    * everyone uses) and by this process at the server namespace's link address.
    */
   storagePlacement(): { netns: string; bindHost: string; advertisedHost: string; probeHost: string } {
-    return { netns: this.srv.name, bindHost: '0.0.0.0', advertisedHost: '10.0.0.1', probeHost: new URL(this.serverUrl).hostname };
+    return {
+      netns: this.srv.name,
+      bindHost: '0.0.0.0',
+      advertisedHost: '10.0.0.1',
+      probeHost: new URL(this.serverUrl).hostname,
+    };
   }
 
   /** Starts an agent process inside a host from an install command's argv (`nw agent …`). */
@@ -219,9 +323,16 @@ export class Lab {
     const [command, ...rest] = argv;
     if (command !== 'nw') throw new Error(`unexpected install command: ${argv.join(' ')}`);
     let log = '';
-    const child = host.ns.spawn(process.execPath, [NW_BIN, ...rest], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` } });
-    child.stdout?.on('data', (d: Buffer) => { log += d.toString(); });
-    child.stderr?.on('data', (d: Buffer) => { log += d.toString(); });
+    const child = host.ns.spawn(process.execPath, [NW_BIN, ...rest], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` },
+    });
+    child.stdout?.on('data', (d: Buffer) => {
+      log += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      log += d.toString();
+    });
     const agent = child as LabAgent;
     agent.log = () => log;
     this.agents.push(child);
@@ -232,7 +343,8 @@ export class Lab {
   async waitFor(check: () => Promise<boolean>, timeoutInMs: number, what: string): Promise<void> {
     const deadline = Date.now() + timeoutInMs;
     while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n--- server output ---\n${this.serverLog.slice(-4000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}\n--- server output ---\n${this.serverLog.slice(-4000)}`);
       await sleep(100);
     }
   }
@@ -272,11 +384,19 @@ async function claimLinkSubnet(): Promise<{ rootAddress: string; serverAddress: 
     } catch {
       const owner = Number(readFileSync(claim, 'utf8'));
       let alive = true;
-      try { process.kill(owner, 0); } catch { alive = false; }
+      try {
+        process.kill(owner, 0);
+      } catch {
+        alive = false;
+      }
       if (alive) continue;
       writeFileSync(claim, String(process.pid));
     }
-    return { rootAddress: `${base}${fourth + 1}`, serverAddress: `${base}${fourth + 2}`, release: () => rmSync(claim, { force: true }) };
+    return {
+      rootAddress: `${base}${fourth + 1}`,
+      serverAddress: `${base}${fourth + 2}`,
+      release: () => rmSync(claim, { force: true }),
+    };
   }
   throw new Error('no free 10.213.x.y/30 for the lab link');
 }

@@ -43,11 +43,22 @@ export class ReplicaSet {
   /** Shared by every replica: each must read the credentials the others sealed. */
   readonly secretKeyFile: string;
 
-  constructor(private readonly lab: Lab, readonly databaseUrl: string, count = 3) {
+  constructor(
+    private readonly lab: Lab,
+    readonly databaseUrl: string,
+    count = 3,
+  ) {
     this.secretKeyFile = join(lab.workDir, 'secret-key');
     // As docs/deploy.md makes it: `head -c 32 /dev/urandom | base64`, owner-only.
     writeFileSync(this.secretKeyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
-    for (let i = 0; i < count; i++) this.replicas.push({ index: i, dataDir: join(lab.workDir, `replica-${i}`), process: null, log: '', replicaId: '' });
+    for (let i = 0; i < count; i++)
+      this.replicas.push({
+        index: i,
+        dataDir: join(lab.workDir, `replica-${i}`),
+        process: null,
+        log: '',
+        replicaId: '',
+      });
   }
 
   /** URL of replica `i` as the test process reaches it (past the load balancer). */
@@ -65,13 +76,19 @@ export class ReplicaSet {
     const relay = createNetServer((client) => {
       const upstream = connect({ host: target.hostname, port: Number(target.port || 5432) });
       client.pipe(upstream).pipe(client);
-      const end = () => { client.destroy(); upstream.destroy(); };
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+      };
       client.on('error', end);
       upstream.on('error', end);
       client.on('close', end);
       upstream.on('close', end);
     });
-    await new Promise<void>((resolve, reject) => { relay.once('error', reject); relay.listen(0, this.lab.rootAddress, () => resolve()); });
+    await new Promise<void>((resolve, reject) => {
+      relay.once('error', reject);
+      relay.listen(0, this.lab.rootAddress, () => resolve());
+    });
     this.relay = relay;
     const url = new URL(this.databaseUrl);
     url.hostname = this.lab.rootAddress;
@@ -82,8 +99,12 @@ export class ReplicaSet {
   /** Starts HAProxy (docs/deploy/haproxy.cfg) in the server namespace, in the foreground. */
   async startLoadBalancer(): Promise<void> {
     const proc = this.lab.srv.spawn('haproxy', ['-db', '-f', HAPROXY_CONFIG], { stdio: ['ignore', 'pipe', 'pipe'] });
-    proc.stdout?.on('data', (d: Buffer) => { this.haproxyLog += d.toString(); });
-    proc.stderr?.on('data', (d: Buffer) => { this.haproxyLog += d.toString(); });
+    proc.stdout?.on('data', (d: Buffer) => {
+      this.haproxyLog += d.toString();
+    });
+    proc.stderr?.on('data', (d: Buffer) => {
+      this.haproxyLog += d.toString();
+    });
     this.haproxy = proc;
     await sleep(300);
     if (proc.exitCode !== null) throw new Error(`haproxy did not start:\n${this.haproxyLog}`);
@@ -103,24 +124,55 @@ export class ReplicaSet {
     }
     r.log = '';
     r.replicaId = '';
-    const args = [NW_BIN, 'server', '--listen', `0.0.0.0:${replicaPort(i)}`, '--data-dir', r.dataDir, '--database-url', this.relayedUrl, '--secret-key-file', this.secretKeyFile,
-      '--public-url', this.lab.agentServerUrl, '--trust-proxy', '--location', 'westcentralus'];
-    const proc = this.lab.srv.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` } });
-    proc.stdout?.on('data', (d: Buffer) => { r.log += d.toString(); });
-    proc.stderr?.on('data', (d: Buffer) => { r.log += d.toString(); });
+    const args = [
+      NW_BIN,
+      'server',
+      '--listen',
+      `0.0.0.0:${replicaPort(i)}`,
+      '--data-dir',
+      r.dataDir,
+      '--database-url',
+      this.relayedUrl,
+      '--secret-key-file',
+      this.secretKeyFile,
+      '--public-url',
+      this.lab.agentServerUrl,
+      '--trust-proxy',
+      '--location',
+      'westcentralus',
+    ];
+    const proc = this.lab.srv.spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` },
+    });
+    proc.stdout?.on('data', (d: Buffer) => {
+      r.log += d.toString();
+    });
+    proc.stderr?.on('data', (d: Buffer) => {
+      r.log += d.toString();
+    });
     r.process = proc;
     const deadline = Date.now() + 60_000;
     for (;;) {
       try {
         if ((await fetch(`${this.url(i)}/healthz`)).ok) break;
-      } catch { /* not up yet */ }
+      } catch {
+        /* not up yet */
+      }
       if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`replica ${i} did not start:\n${r.log}`);
       await sleep(100);
     }
     r.replicaId = /"replica":"([0-9a-f-]{36})"/.exec(r.log)?.[1] ?? '';
     if (i === 0) {
       this.lab.adminToken = readFileSync(first, 'utf8').trim();
-      writeFileSync(this.lab.cliConfigPath, JSON.stringify({ server: this.lab.serverUrl, token: this.lab.adminToken, subscriptionId: '00000000-0000-0000-0000-000000000000' }));
+      writeFileSync(
+        this.lab.cliConfigPath,
+        JSON.stringify({
+          server: this.lab.serverUrl,
+          token: this.lab.adminToken,
+          subscriptionId: '00000000-0000-0000-0000-000000000000',
+        }),
+      );
     }
   }
 
@@ -132,7 +184,10 @@ export class ReplicaSet {
     // the balanced address answers 503. Ready means ready through the load balancer too.
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const ok = await fetch(`${this.lab.serverUrl}/healthz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${this.lab.serverUrl}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (Date.now() > deadline) throw new Error(`the load balancer never answered /healthz:\n${this.output()}`);
       await sleep(200);
@@ -163,13 +218,23 @@ export class ReplicaSet {
   /** Writes a CLI config pinned to replica `i` and returns it. */
   cliConfigFor(i: number): string {
     const file = join(this.lab.workDir, `cli-config-${i}.json`);
-    writeFileSync(file, JSON.stringify({ server: this.url(i), token: this.lab.adminToken, subscriptionId: '00000000-0000-0000-0000-000000000000' }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        server: this.url(i),
+        token: this.lab.adminToken,
+        subscriptionId: '00000000-0000-0000-0000-000000000000',
+      }),
+    );
     return file;
   }
 
   /** Runs `nw ARGS…` with the CLI pinned to replica `i`. */
   nw(i: number, args: string[], opts: { timeoutInMs?: number } = {}): Promise<CommandResult> {
-    return runCommand(process.execPath, [NW_BIN, ...args], { env: { ...this.lab.cliEnv, NW_CONFIG: this.cliConfigFor(i) }, timeoutInMs: opts.timeoutInMs ?? 60_000 });
+    return runCommand(process.execPath, [NW_BIN, ...args], {
+      env: { ...this.lab.cliEnv, NW_CONFIG: this.cliConfigFor(i) },
+      timeoutInMs: opts.timeoutInMs ?? 60_000,
+    });
   }
 
   /** Runs `nw ARGS…` pinned to replica `i` and parses its JSON; throws with stderr when it fails. */
@@ -180,21 +245,36 @@ export class ReplicaSet {
   }
 
   /** Calls the API of replica `i` directly with the admin token. */
-  async api(i: number, method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; body: unknown }> {
+  async api(
+    i: number,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; headers: Headers; body: unknown }> {
     const res = await fetch(path.startsWith('http') ? path : `${this.url(i)}${path}`, {
       method,
-      headers: { Authorization: `Bearer ${this.lab.adminToken}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      headers: {
+        Authorization: `Bearer ${this.lab.adminToken}`,
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();
     let parsed: unknown = text;
-    try { parsed = text ? JSON.parse(text) : null; } catch { /* keep text */ }
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      /* keep text */
+    }
     return { status: res.status, headers: res.headers, body: parsed };
   }
 
   /** What every replica and HAProxy printed (for failure messages). */
   output(): string {
-    return [...this.replicas.map((r) => `--- replica ${r.index} (${r.replicaId}) ---\n${r.log.slice(-3000)}`), `--- haproxy ---\n${this.haproxyLog.slice(-2000)}`].join('\n');
+    return [
+      ...this.replicas.map((r) => `--- replica ${r.index} (${r.replicaId}) ---\n${r.log.slice(-3000)}`),
+      `--- haproxy ---\n${this.haproxyLog.slice(-2000)}`,
+    ].join('\n');
   }
 
   /** Stops every replica and HAProxy. */

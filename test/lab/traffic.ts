@@ -58,11 +58,18 @@ const flows = JSON.parse(process.argv[1]);
 
 /** Starts a responder on a host; resolves when it listens. Kill it when done. */
 export async function startResponder(host: LabHost, ports: { tcp: number[]; udp: number[] }): Promise<ChildProcess> {
-  const child = host.ns.spawn(process.execPath, ['-e', RESPONDER, JSON.stringify(ports)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = host.ns.spawn(process.execPath, ['-e', RESPONDER, JSON.stringify(ports)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   await new Promise<void>((resolve, reject) => {
     let out = '';
-    child.stdout?.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('ready')) resolve(); });
-    child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready')) resolve();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     child.on('exit', (code) => reject(new Error(`responder exited (${code}): ${out}`)));
   });
   return child;
@@ -108,24 +115,48 @@ tick();
  * Starts a sequence-numbered UDP stream from a host (see SEQUENCED_UDP); resolves with the last
  * number sent when it ends. `datagramsOf` reads such datagrams back from a pcap.
  */
-export async function sequencedUdp(host: LabHost, address: string, port: number, intervalInMs: number, durationInMs: number): Promise<number> {
-  const r = await host.ns.runNode(SEQUENCED_UDP, [address, String(port), String(intervalInMs), String(durationInMs)], { timeoutInMs: durationInMs + 30_000 });
+export async function sequencedUdp(
+  host: LabHost,
+  address: string,
+  port: number,
+  intervalInMs: number,
+  durationInMs: number,
+): Promise<number> {
+  const r = await host.ns.runNode(SEQUENCED_UDP, [address, String(port), String(intervalInMs), String(durationInMs)], {
+    timeoutInMs: durationInMs + 30_000,
+  });
   return Number(r.stdout.trim());
 }
 
 /** The sequenced datagrams of a pcap (records of anything else are left out): sequence number, port, time in ms. */
-export function sequencedDatagramsOf(records: Array<{ data: Buffer; timestampSeconds: number; timestampFraction: number }>): Array<{ seq: number; port: number; timeInMs: number }> {
+export function sequencedDatagramsOf(
+  records: Array<{ data: Buffer; timestampSeconds: number; timestampFraction: number }>,
+): Array<{ seq: number; port: number; timeInMs: number }> {
   const magic = Buffer.from('NWSEQ');
   const out: Array<{ seq: number; port: number; timeInMs: number }> = [];
   for (const r of records) {
     const at = r.data.indexOf(magic);
     if (at < 0 || r.data.length < at + 11) continue;
-    out.push({ seq: r.data.readUInt32BE(at + 5), port: r.data.readUInt16BE(at + 9), timeInMs: r.timestampSeconds * 1000 + r.timestampFraction / 1000 });
+    out.push({
+      seq: r.data.readUInt32BE(at + 5),
+      port: r.data.readUInt16BE(at + 9),
+      timeInMs: r.timestampSeconds * 1000 + r.timestampFraction / 1000,
+    });
   }
   return out;
 }
 
 /** Starts the same sequence-numbered UDP stream as sequencedUdp in the background; stop it with stopProcess. */
-export function startSequencedUdp(host: LabHost, address: string, port: number, intervalInMs: number, durationInMs: number): ChildProcess {
-  return host.ns.spawn(process.execPath, ['-e', SEQUENCED_UDP, address, String(port), String(intervalInMs), String(durationInMs)], { stdio: ['ignore', 'ignore', 'ignore'] });
+export function startSequencedUdp(
+  host: LabHost,
+  address: string,
+  port: number,
+  intervalInMs: number,
+  durationInMs: number,
+): ChildProcess {
+  return host.ns.spawn(
+    process.execPath,
+    ['-e', SEQUENCED_UDP, address, String(port), String(intervalInMs), String(durationInMs)],
+    { stdio: ['ignore', 'ignore', 'ignore'] },
+  );
 }

@@ -18,7 +18,9 @@ for (const spec of process.argv.slice(2, separator)) {
   const [dir, size] = spec.split('=');
   if (!dir || !size) throw new Error(`bad mount spec ${spec}`);
   mkdirSync(dir, { recursive: true });
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'nw-test-tmpfs', dir], { stdio: 'inherit' });
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'nw-test-tmpfs', dir], {
+    stdio: 'inherit',
+  });
   if (r.status !== 0) process.exit(3);
 }
 const [command, ...args] = process.argv.slice(separator + 1);

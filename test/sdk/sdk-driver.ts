@@ -19,7 +19,12 @@ import { NetworkManagementClient } from '@azure/arm-network';
 import { ComputeManagementClient } from '@azure/arm-compute';
 
 /** One call from the test. */
-interface SdkCall { id: number; client: 'network' | 'compute'; method: string; args: unknown[] }
+interface SdkCall {
+  id: number;
+  client: 'network' | 'compute';
+  method: string;
+  args: unknown[];
+}
 
 const endpoint = process.env.NW_SDK_ENDPOINT ?? '';
 const token = process.env.NW_SDK_TOKEN ?? '';
@@ -27,7 +32,11 @@ const subscriptionId = process.env.NW_SDK_SUBSCRIPTION ?? '00000000-0000-0000-00
 const insecureHttp = process.env.NW_SDK_INSECURE_HTTP === '1';
 
 const credential = { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600_000 }) };
-const options = { endpoint, retryOptions: { maxRetries: 0 }, ...(insecureHttp ? { allowInsecureConnection: true } : {}) };
+const options = {
+  endpoint,
+  retryOptions: { maxRetries: 0 },
+  ...(insecureHttp ? { allowInsecureConnection: true } : {}),
+};
 const clients = {
   network: new NetworkManagementClient(credential, subscriptionId, options),
   compute: new ComputeManagementClient(credential, subscriptionId, options),
@@ -36,7 +45,13 @@ const clients = {
 /** A client's request pipeline (both SDKs expose one). */
 interface Pipeline {
   removePolicy(options: { name: string }): unknown;
-  addPolicy(policy: { name: string; sendRequest(request: { headers: { set(name: string, value: string): void } }, next: (request: unknown) => Promise<unknown>): Promise<unknown> }): void;
+  addPolicy(policy: {
+    name: string;
+    sendRequest(
+      request: { headers: { set(name: string, value: string): void } },
+      next: (request: unknown) => Promise<unknown>,
+    ): Promise<unknown>;
+  }): void;
 }
 
 if (insecureHttp) {
@@ -58,7 +73,9 @@ if (insecureHttp) {
 /** Calls `group.method(...args)` on a client; lists (paged iterators) are read to the end. */
 async function invoke(call: SdkCall): Promise<unknown> {
   const [group, method] = call.method.split('.') as [string, string];
-  const target = (clients[call.client] as unknown as Record<string, Record<string, (...a: unknown[]) => unknown>>)[group];
+  const target = (clients[call.client] as unknown as Record<string, Record<string, (...a: unknown[]) => unknown>>)[
+    group
+  ];
   const fn = target?.[method];
   if (typeof fn !== 'function') throw new TypeError(`no SDK method ${call.client}.${call.method}`);
   const result = await fn.apply(target, call.args);

@@ -12,11 +12,19 @@ const DRIVER = join(HERE, 'sdk-driver.ts');
 const REPO_ROOT = join(HERE, '..', '..');
 
 /** What the SDK threw, as the test sees it. */
-export interface SdkErrorInfo { name: string; message: string; statusCode?: number; code?: string }
+export interface SdkErrorInfo {
+  name: string;
+  message: string;
+  statusCode?: number;
+  code?: string;
+}
 
 /** An SDK call failed; `info` has the SDK error's name, message, statusCode and code. */
 export class SdkCallError extends Error {
-  constructor(readonly method: string, readonly info: SdkErrorInfo) {
+  constructor(
+    readonly method: string,
+    readonly info: SdkErrorInfo,
+  ) {
     super(`${method} failed: ${info.name} ${info.statusCode ?? ''} ${info.code ?? ''} ${info.message}`);
     this.name = 'SdkCallError';
   }
@@ -43,22 +51,34 @@ export class SdkProcess {
 
   /** Starts the driver and waits until its clients are built. */
   static async start(options: SdkProcessOptions): Promise<SdkProcess> {
-    const env: NodeJS.ProcessEnv = { ...process.env, NW_SDK_ENDPOINT: options.endpoint, NW_SDK_TOKEN: options.token, NW_SDK_SUBSCRIPTION: options.subscriptionId ?? '00000000-0000-0000-0000-000000000000' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      NW_SDK_ENDPOINT: options.endpoint,
+      NW_SDK_TOKEN: options.token,
+      NW_SDK_SUBSCRIPTION: options.subscriptionId ?? '00000000-0000-0000-0000-000000000000',
+    };
     // Certificate checks stay on: only the given CA is added to Node's trusted ones.
     delete env.NODE_TLS_REJECT_UNAUTHORIZED;
     delete env.NODE_EXTRA_CA_CERTS;
     delete env.NODE_TEST_CONTEXT;
     if (options.caFile) env.NODE_EXTRA_CA_CERTS = options.caFile;
     if (options.insecureHttp) env.NW_SDK_INSECURE_HTTP = '1';
-    const child = spawn(process.execPath, ['--import', 'tsx', DRIVER], { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', DRIVER], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const sdk = new SdkProcess(child);
     const ready = new Promise<void>((resolve, reject) => {
       sdk.pending.set(0, { resolve: () => resolve(), reject, method: 'start' });
     });
-    child.stderr!.on('data', (d: Buffer) => { sdk.stderr += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => {
+      sdk.stderr += d.toString();
+    });
     createInterface({ input: child.stdout! }).on('line', (line) => sdk.onLine(line));
     child.on('exit', (code) => {
-      for (const p of sdk.pending.values()) p.reject(new Error(`the SDK process exited (${code}) during ${p.method}:\n${sdk.stderr}`));
+      for (const p of sdk.pending.values())
+        p.reject(new Error(`the SDK process exited (${code}) during ${p.method}:\n${sdk.stderr}`));
       sdk.pending.clear();
     });
     await ready;

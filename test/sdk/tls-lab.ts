@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCaFetch, type FetchFunction } from '../../src/cli/index.js';
 import { createSelfSignedCertificate } from '../../src/lib/index.js';
-import { LAB_SERVER_PORT, NW_BIN, REPO_ROOT, SERVER_START_TIMEOUT_IN_MS, stopProcess, type Lab, type LabHost } from '../lab/lab.js';
+import {
+  LAB_SERVER_PORT,
+  NW_BIN,
+  REPO_ROOT,
+  SERVER_START_TIMEOUT_IN_MS,
+  stopProcess,
+  type Lab,
+  type LabHost,
+} from '../lab/lab.js';
 
 /** A lab server on https. */
 export interface TlsLabServer {
@@ -43,15 +51,41 @@ export async function startTlsLabServer(lab: Lab, extraArgs: string[] = []): Pro
   let log = '';
 
   const start = async () => {
-    const args = [NW_BIN, 'server', '--listen', `0.0.0.0:${LAB_SERVER_PORT}`, '--data-dir', lab.serverDataDir, '--public-url', agentUrl, '--trust-proxy', '--location', 'westcentralus', '--tls-cert', certPath, '--tls-key', keyPath, ...extraArgs];
-    child = lab.srv.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` } });
-    child.stdout?.on('data', (d: Buffer) => { log += d.toString(); });
-    child.stderr?.on('data', (d: Buffer) => { log += d.toString(); });
+    const args = [
+      NW_BIN,
+      'server',
+      '--listen',
+      `0.0.0.0:${LAB_SERVER_PORT}`,
+      '--data-dir',
+      lab.serverDataDir,
+      '--public-url',
+      agentUrl,
+      '--trust-proxy',
+      '--location',
+      'westcentralus',
+      '--tls-cert',
+      certPath,
+      '--tls-key',
+      keyPath,
+      ...extraArgs,
+    ];
+    child = lab.srv.spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PATH: `${join(REPO_ROOT, 'bin')}:${process.env.PATH}` },
+    });
+    child.stdout?.on('data', (d: Buffer) => {
+      log += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      log += d.toString();
+    });
     const deadline = Date.now() + SERVER_START_TIMEOUT_IN_MS;
     for (;;) {
       try {
         if ((await fetchFn(`${url}/healthz`)).ok) break;
-      } catch { /* not up yet */ }
+      } catch {
+        /* not up yet */
+      }
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`https server did not start:\n${log}`);
       await sleep(100);
     }
@@ -60,9 +94,19 @@ export async function startTlsLabServer(lab: Lab, extraArgs: string[] = []): Pro
   const adminToken = readFileSync(join(lab.serverDataDir, 'admin-token'), 'utf8').trim();
   lab.adminToken = adminToken;
   return {
-    url, agentUrl, certPath, adminToken, fetch: fetchFn,
-    stop: async () => { await stopProcess(child); child = null; },
-    restart: async () => { await stopProcess(child); await start(); },
+    url,
+    agentUrl,
+    certPath,
+    adminToken,
+    fetch: fetchFn,
+    stop: async () => {
+      await stopProcess(child);
+      child = null;
+    },
+    restart: async () => {
+      await stopProcess(child);
+      await start();
+    },
   };
 }
 
@@ -73,7 +117,12 @@ const agentDataDirs: string[] = [];
  * Runs an install command (`nw agent …`) on a host as a user would, with extra arguments
  * appended; returns the agent process and the data folder the command named.
  */
-export function runInstallCommand(lab: Lab, host: LabHost, installCommand: string, extraArgs: string[] = []): { agent: ChildProcess & { log?: () => string }; dataDir: string } {
+export function runInstallCommand(
+  lab: Lab,
+  host: LabHost,
+  installCommand: string,
+  extraArgs: string[] = [],
+): { agent: ChildProcess & { log?: () => string }; dataDir: string } {
   const argv = installCommand.split(/\s+/).filter(Boolean);
   const dataDir = argv[argv.indexOf('--data-dir') + 1]!;
   agentDataDirs.push(dataDir);

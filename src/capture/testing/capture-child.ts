@@ -5,7 +5,15 @@ import { startCapture } from '../session.js';
 
 const [namespace, interfaceName, outputPath] = process.argv.slice(2) as [string, string, string];
 const session = startCapture(
-  { captureId: 'child', interfaceName, bpfExpression: 'udp', snapLengthInBytes: 0, totalBytesLimit: 10_000_000, timeLimitInSeconds: 600, outputPath },
+  {
+    captureId: 'child',
+    interfaceName,
+    bpfExpression: 'udp',
+    snapLengthInBytes: 0,
+    totalBytesLimit: 10_000_000,
+    timeLimitInSeconds: 600,
+    outputPath,
+  },
   { commandPrefix: ['ip', 'netns', 'exec', namespace], kernelBufferInKiB: 4096 },
 );
 session.started.then(

@@ -23,13 +23,18 @@ describe('namespace lab', () => {
   });
 
   test('a veth pair carries IPv4 and IPv6 between two namespaces', async () => {
-    await createVethPair(a, b, { addressesA: ['10.77.0.1/24', 'fd77::1/64'], addressesB: ['10.77.0.2/24', 'fd77::2/64'] });
+    await createVethPair(a, b, {
+      addressesA: ['10.77.0.1/24', 'fd77::1/64'],
+      addressesB: ['10.77.0.2/24', 'fd77::2/64'],
+    });
     const local = await b.runNode(TCP_ECHO_SCRIPT, ['10.77.0.2', '7000', '3000']);
     assert.equal(local.stdout.trim(), '3000');
     const server = b.spawn(process.execPath, ['-e', TCP_ECHO_SERVER_SCRIPT, '--', '::', '7001']);
     try {
       await new Promise<void>((resolve, reject) => {
-        server.stdout?.on('data', (d: Buffer) => { if (d.toString().includes('listening')) resolve(); });
+        server.stdout?.on('data', (d: Buffer) => {
+          if (d.toString().includes('listening')) resolve();
+        });
         server.on('exit', (code) => reject(new Error(`server exited ${code}`)));
       });
       for (const address of ['10.77.0.2', 'fd77::2']) {

@@ -68,7 +68,11 @@ export function uniqueName(prefix: string, maxLength = 15): string {
  * Runs a command to completion and returns how it ended; never rejects for a non-zero exit.
  * @example const { exitCode, stdout } = await run('ip', ['netns', 'list']);
  */
-export function run(command: string, args: string[], opts: { timeoutInMs?: number; input?: string } = {}): Promise<ExecResult> {
+export function run(
+  command: string,
+  args: string[],
+  opts: { timeoutInMs?: number; input?: string } = {},
+): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       command,
@@ -102,7 +106,12 @@ async function mustRun(command: string, args: string[]): Promise<ExecResult> {
  * Runs a command inside namespace `name` to completion.
  * @example await execInNamespace('nwabc', 'ip', ['addr'])
  */
-export function execInNamespace(name: string, command: string, args: string[], opts: { timeoutInMs?: number; input?: string } = {}): Promise<ExecResult> {
+export function execInNamespace(
+  name: string,
+  command: string,
+  args: string[],
+  opts: { timeoutInMs?: number; input?: string } = {},
+): Promise<ExecResult> {
   return run('ip', ['netns', 'exec', name, command, ...args], opts);
 }
 
@@ -126,7 +135,8 @@ export async function createNamespace(opts: { prefix?: string } = {}): Promise<T
     name,
     exec: (command, args, execOpts) => execInNamespace(name, command, args, execOpts),
     spawn: (command, args, spawnOpts) => spawnInNamespace(name, command, args, spawnOpts),
-    runNode: (script, args = [], runOpts) => execInNamespace(name, process.execPath, ['-e', script, '--', ...args], runOpts),
+    runNode: (script, args = [], runOpts) =>
+      execInNamespace(name, process.execPath, ['-e', script, '--', ...args], runOpts),
     destroy: async () => {
       if (destroyed) return;
       destroyed = true;
@@ -164,7 +174,20 @@ export async function createVethPair(
 ): Promise<VethPair> {
   const interfaceA = uniqueName('nva');
   const interfaceB = uniqueName('nvb');
-  await mustRun('ip', ['link', 'add', interfaceA, 'netns', a.name, 'type', 'veth', 'peer', 'name', interfaceB, 'netns', b.name]);
+  await mustRun('ip', [
+    'link',
+    'add',
+    interfaceA,
+    'netns',
+    a.name,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    interfaceB,
+    'netns',
+    b.name,
+  ]);
   const configure = async (ns: TestNamespace, ifname: string, addresses: string[]): Promise<void> => {
     for (const cidr of addresses) {
       const args = ['addr', 'add', cidr, 'dev', ifname, ...(cidr.includes(':') ? ['nodad'] : [])];

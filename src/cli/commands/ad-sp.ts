@@ -19,9 +19,12 @@ export interface CreateForRbacOptions extends CommonOptions {
 /** The GUID id of a role, found by name as az does (`roleName eq '…'`). */
 async function roleDefinitionId(ctx: CliContext, options: CommonOptions, role: string, scope: string): Promise<string> {
   const conn = connect(ctx, options);
-  const r = await conn.client.request('GET', `${scope}/providers/Microsoft.Authorization/roleDefinitions`, { query: { $filter: `roleName eq '${role.replace(/'/g, "''")}'` } });
+  const r = await conn.client.request('GET', `${scope}/providers/Microsoft.Authorization/roleDefinitions`, {
+    query: { $filter: `roleName eq '${role.replace(/'/g, "''")}'` },
+  });
   const found = (r.body as { value?: Array<{ id: string }> }).value ?? [];
-  if (found.length === 0) throw new UsageError(`Role '${role}' doesn't exist (nw role definition list shows the roles).`);
+  if (found.length === 0)
+    throw new UsageError(`Role '${role}' doesn't exist (nw role definition list shows the roles).`);
   return found[0]!.id;
 }
 
@@ -35,24 +38,52 @@ async function roleDefinitionId(ctx: CliContext, options: CommonOptions, role: s
 export async function createForRbac(options: CreateForRbacOptions, ctx: CliContext): Promise<Record<string, unknown>> {
   const name = requireOption('--name', options.name);
   const scopes = options.scopes ?? [];
-  if (Boolean(options.role) !== (scopes.length > 0)) throw new UsageError('usage error: --role and --scopes must be used together');
-  for (const scope of scopes) if (!ARM_SCOPE.test(scope)) throw new UsageError(`argument --scopes: '${scope}' is not a subscription or resource group id (/subscriptions/S or /subscriptions/S/resourceGroups/RG)`);
+  if (Boolean(options.role) !== scopes.length > 0)
+    throw new UsageError('usage error: --role and --scopes must be used together');
+  for (const scope of scopes)
+    if (!ARM_SCOPE.test(scope))
+      throw new UsageError(
+        `argument --scopes: '${scope}' is not a subscription or resource group id (/subscriptions/S or /subscriptions/S/resourceGroups/RG)`,
+      );
   const conn = connect(ctx, options);
   // The role is resolved before anything is created, so a misspelt role creates nothing.
-  const roleId = options.role ? await roleDefinitionId(ctx, options, options.role, `/subscriptions/${ctx.config.subscriptionId}`) : null;
-  const created = (await conn.client.request('POST', SP_PATH, { body: { displayName: name } })).body as { appId: string; objectId: string; displayName: string; password: string; tenant: string };
+  const roleId = options.role
+    ? await roleDefinitionId(ctx, options, options.role, `/subscriptions/${ctx.config.subscriptionId}`)
+    : null;
+  const created = (await conn.client.request('POST', SP_PATH, { body: { displayName: name } })).body as {
+    appId: string;
+    objectId: string;
+    displayName: string;
+    password: string;
+    tenant: string;
+  };
   try {
     for (const scope of scopes) {
-      await conn.client.request('PUT', `${scope}/providers/Microsoft.Authorization/roleAssignments/${crypto.randomUUID()}`, {
-        body: { properties: { roleDefinitionId: roleId, principalId: created.objectId, principalType: 'ServicePrincipal' } },
-      });
+      await conn.client.request(
+        'PUT',
+        `${scope}/providers/Microsoft.Authorization/roleAssignments/${crypto.randomUUID()}`,
+        {
+          body: {
+            properties: { roleDefinitionId: roleId, principalId: created.objectId, principalType: 'ServicePrincipal' },
+          },
+        },
+      );
     }
   } catch (error) {
     await conn.client.request('DELETE', `${SP_PATH}/${created.objectId}`).catch(() => undefined);
-    throw new CliError(`the role assignment failed, so service principal '${name}' was deleted again: ${(error as Error).message}`);
+    throw new CliError(
+      `the role assignment failed, so service principal '${name}' was deleted again: ${(error as Error).message}`,
+    );
   }
-  ctx.err.write('The output includes credentials that you must protect. Be sure that you do not include these credentials in your code or check the credentials into your source control.\n');
-  const result = { appId: created.appId, displayName: created.displayName, password: created.password, tenant: created.tenant };
+  ctx.err.write(
+    'The output includes credentials that you must protect. Be sure that you do not include these credentials in your code or check the credentials into your source control.\n',
+  );
+  const result = {
+    appId: created.appId,
+    displayName: created.displayName,
+    password: created.password,
+    tenant: created.tenant,
+  };
   writeOutput(ctx.out, result, options.output);
   return result;
 }
@@ -66,13 +97,22 @@ export async function servicePrincipalList(options: CommonOptions, ctx: CliConte
 }
 
 /** Options naming one service principal (`--id`: app id, object id or name). */
-export interface ServicePrincipalIdOptions extends CommonOptions { id?: string }
+export interface ServicePrincipalIdOptions extends CommonOptions {
+  id?: string;
+}
 
 /** `nw ad sp credential reset --id APPID`: a new secret, printed once; the old one and its access tokens stop working at once. */
-export async function servicePrincipalCredentialReset(options: ServicePrincipalIdOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+export async function servicePrincipalCredentialReset(
+  options: ServicePrincipalIdOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown>> {
   const id = requireOption('--id', options.id);
-  const r = await connect(ctx, options).client.request('POST', `${SP_PATH}/${encodeURIComponent(id)}/resetCredential`, { body: {} });
-  ctx.err.write('The output includes credentials that you must protect. Be sure that you do not include these credentials in your code or check the credentials into your source control.\n');
+  const r = await connect(ctx, options).client.request('POST', `${SP_PATH}/${encodeURIComponent(id)}/resetCredential`, {
+    body: {},
+  });
+  ctx.err.write(
+    'The output includes credentials that you must protect. Be sure that you do not include these credentials in your code or check the credentials into your source control.\n',
+  );
   const result = r.body as Record<string, unknown>;
   writeOutput(ctx.out, result, options.output);
   return result;

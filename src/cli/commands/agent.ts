@@ -39,17 +39,44 @@ export interface AgentCommandOptions {
  * captures the server orders until `stop` aborts, then closes cleanly.
  * @example await runAgent({ server: 'https://nw.example:8817', token: 'enrol-token' }, ctx, controller.signal);
  */
-export async function runAgent(options: AgentCommandOptions, ctx: CliContext, stop: AbortSignal, starters?: Pick<ServiceStarters, 'startAgent'>): Promise<void> {
-  const servers = [options.server ?? []].flat().flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+export async function runAgent(
+  options: AgentCommandOptions,
+  ctx: CliContext,
+  stop: AbortSignal,
+  starters?: Pick<ServiceStarters, 'startAgent'>,
+): Promise<void> {
+  const servers = [options.server ?? []]
+    .flat()
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
   const serverUrl = requireOption('--server', servers[0]);
-  if (options.token && options.joinKey) throw new UsageError('usage error: --token (one host, from nw vm extension set) | --join-key (any host, from nw vm join-key create)');
-  if (options.vmName && !options.joinKey) throw new UsageError('usage error: --vm-name applies only with --join-key (a --token names its VM already)');
-  const uploadRetryBudgetInMs = parseIntegerOption('--upload-retry-budget-ms', options.uploadRetryBudgetMs, 0, 7 * 24 * 3_600_000);
-  const uploadRetryIntervalInMs = parseIntegerOption('--upload-retry-interval-ms', options.uploadRetryIntervalMs, 100, 24 * 3_600_000);
+  if (options.token && options.joinKey)
+    throw new UsageError(
+      'usage error: --token (one host, from nw vm extension set) | --join-key (any host, from nw vm join-key create)',
+    );
+  if (options.vmName && !options.joinKey)
+    throw new UsageError('usage error: --vm-name applies only with --join-key (a --token names its VM already)');
+  const uploadRetryBudgetInMs = parseIntegerOption(
+    '--upload-retry-budget-ms',
+    options.uploadRetryBudgetMs,
+    0,
+    7 * 24 * 3_600_000,
+  );
+  const uploadRetryIntervalInMs = parseIntegerOption(
+    '--upload-retry-interval-ms',
+    options.uploadRetryIntervalMs,
+    100,
+    24 * 3_600_000,
+  );
   const dataDir = resolve(options.dataDir ?? join(defaultDataDir(), 'agent'));
   const fetchedCa = join(dataDir, 'server-ca.pem');
   // A CA fetched by an earlier run (--ca-sha256) keeps being trusted on later runs without flags.
-  let caFile = options.caFile ? resolve(options.caFile) : !options.caSha256 && existsSync(fetchedCa) ? fetchedCa : undefined;
+  let caFile = options.caFile
+    ? resolve(options.caFile)
+    : !options.caSha256 && existsSync(fetchedCa)
+      ? fetchedCa
+      : undefined;
   if (options.caSha256) {
     // The install command of a self-signed server carries the CA's pin: get the CA from the server
     // (or keep the copy fetched before) and trust it only if it has that fingerprint.

@@ -55,7 +55,10 @@ const RUN_TABLE: readonly TableColumn[] = [
   { header: 'Rule', value: (r) => r['ruleName'] },
   { header: 'Host', value: (r) => r['hostReference'] },
   { header: 'Capture', value: (r) => r['captureName'] },
-  { header: 'Status', value: (r) => (r['completion'] as { packetCaptureStatus?: unknown } | null)?.packetCaptureStatus },
+  {
+    header: 'Status',
+    value: (r) => (r['completion'] as { packetCaptureStatus?: unknown } | null)?.packetCaptureStatus,
+  },
   { header: 'Reason', value: (r) => r['reason'] },
 ];
 
@@ -69,17 +72,37 @@ function groupOf(options: AlertCaptureOptions): string {
  * webhook of an action group or an Alertmanager receiver.
  * @example await alertCaptureCreate({ name: 'ac1', captureName: 'PSAzureFunction', timeLimit: 10, sessionLimit: 10 }, ctx);
  */
-export async function alertCaptureCreate(options: AlertCaptureOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+export async function alertCaptureCreate(
+  options: AlertCaptureOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown>> {
   const name = requireOption('--name/-n', options.name);
-  const timeLimit = parseIntegerOption('--time-limit', options.timeLimit, 1, PACKET_CAPTURE_LIMITS.maxTimeLimitInSeconds);
+  const timeLimit = parseIntegerOption(
+    '--time-limit',
+    options.timeLimit,
+    1,
+    PACKET_CAPTURE_LIMITS.maxTimeLimitInSeconds,
+  );
   const sessionLimit = parseIntegerOption('--session-limit', options.sessionLimit, 1, 10000);
   const lookback = parseIntegerOption('--lookback', options.lookback, 1, 3600);
-  const captureSize = parseIntegerOption('--capture-size', options.captureSize, 0, PACKET_CAPTURE_LIMITS.maxBytesToCapturePerPacket);
-  const captureLimit = parseIntegerOption('--capture-limit', options.captureLimit, 0, PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession);
+  const captureSize = parseIntegerOption(
+    '--capture-size',
+    options.captureSize,
+    0,
+    PACKET_CAPTURE_LIMITS.maxBytesToCapturePerPacket,
+  );
+  const captureLimit = parseIntegerOption(
+    '--capture-limit',
+    options.captureLimit,
+    0,
+    PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession,
+  );
   const filters = parseFiltersOption(options.filters);
   const disabled = parseBooleanOption('--disabled', options.disabled) ?? false;
-  if (options.filePath !== undefined && !options.filePath.endsWith('.cap')) throw new UsageError("usage error: --file-path PATH must end with the '*.cap' extension");
-  for (const url of options.notifyUrl ?? []) if (!/^https?:\/\//i.test(url)) throw new UsageError(`argument --notify-url: '${url}' is not an http or https URL`);
+  if (options.filePath !== undefined && !options.filePath.endsWith('.cap'))
+    throw new UsageError("usage error: --file-path PATH must end with the '*.cap' extension");
+  for (const url of options.notifyUrl ?? [])
+    if (!/^https?:\/\//i.test(url)) throw new UsageError(`argument --notify-url: '${url}' is not an http or https URL`);
   const tags = parseKeyValues('--tags', options.tags);
   const conn = connect(ctx, options);
   const storageLocation: Record<string, string> = {};
@@ -100,25 +123,37 @@ export async function alertCaptureCreate(options: AlertCaptureOptions, ctx: CliC
     ...(options.hostLabel ? { hostLabel: options.hostLabel } : {}),
     ...(options.scopeResourceGroups ? { resourceGroups: options.scopeResourceGroups } : {}),
   };
-  const response = await conn.client.request('PUT', alertCapturePath(conn.subscriptionId, groupOf(options), name), { body: { ...(tags ? { tags } : {}), properties } });
+  const response = await conn.client.request('PUT', alertCapturePath(conn.subscriptionId, groupOf(options), name), {
+    body: { ...(tags ? { tags } : {}), properties },
+  });
   const shaped = flattenResource(response.body);
   writeOutput(ctx.out, shaped, options.output, TABLE);
   return shaped;
 }
 
 /** `nw network watcher alert-capture show` (without the key). */
-export async function alertCaptureShow(options: AlertCaptureOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+export async function alertCaptureShow(
+  options: AlertCaptureOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown>> {
   const name = requireOption('--name/-n', options.name);
   const conn = connect(ctx, options);
-  const shaped = flattenResource((await conn.client.request('GET', alertCapturePath(conn.subscriptionId, groupOf(options), name))).body);
+  const shaped = flattenResource(
+    (await conn.client.request('GET', alertCapturePath(conn.subscriptionId, groupOf(options), name))).body,
+  );
   writeOutput(ctx.out, shaped, options.output, TABLE);
   return shaped;
 }
 
 /** `nw network watcher alert-capture list`. */
-export async function alertCaptureList(options: AlertCaptureOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+export async function alertCaptureList(
+  options: AlertCaptureOptions,
+  ctx: CliContext,
+): Promise<Array<Record<string, unknown>>> {
   const conn = connect(ctx, options);
-  const path = options.resourceGroup ? alertCapturePath(conn.subscriptionId, options.resourceGroup, '') : alertCaptureListPath(conn.subscriptionId);
+  const path = options.resourceGroup
+    ? alertCapturePath(conn.subscriptionId, options.resourceGroup, '')
+    : alertCaptureListPath(conn.subscriptionId);
   const list = listValue((await conn.client.request('GET', path)).body).map(flattenResource);
   writeOutput(ctx.out, list, options.output, TABLE);
   return list;
@@ -132,20 +167,30 @@ export async function alertCaptureDelete(options: AlertCaptureOptions, ctx: CliC
 }
 
 /** `nw network watcher alert-capture regenerate-key`: a new keyed URL; the old one stops working. */
-export async function alertCaptureRegenerateKey(options: AlertCaptureOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+export async function alertCaptureRegenerateKey(
+  options: AlertCaptureOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown>> {
   const name = requireOption('--name/-n', options.name);
   const conn = connect(ctx, options);
-  const body = (await conn.client.request('POST', `${alertCapturePath(conn.subscriptionId, groupOf(options), name)}/regenerateKey`)).body as Record<string, unknown>;
+  const body = (
+    await conn.client.request('POST', `${alertCapturePath(conn.subscriptionId, groupOf(options), name)}/regenerateKey`)
+  ).body as Record<string, unknown>;
   writeOutput(ctx.out, body, options.output);
   return body;
 }
 
 /** `nw network watcher alert-capture list-runs`: every alert the endpoint received and what it did, newest first. */
-export async function alertCaptureListRuns(options: AlertCaptureOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+export async function alertCaptureListRuns(
+  options: AlertCaptureOptions,
+  ctx: CliContext,
+): Promise<Array<Record<string, unknown>>> {
   const name = requireOption('--name/-n', options.name);
   const top = parseIntegerOption('--top', options.top, 1, 500);
   const conn = connect(ctx, options);
-  const runs = listValue((await conn.client.request('GET', `${alertCapturePath(conn.subscriptionId, groupOf(options), name)}/runs`)).body) as Array<Record<string, unknown>>;
+  const runs = listValue(
+    (await conn.client.request('GET', `${alertCapturePath(conn.subscriptionId, groupOf(options), name)}/runs`)).body,
+  ) as Array<Record<string, unknown>>;
   const shown = top === undefined ? runs : runs.slice(0, top);
   writeOutput(ctx.out, shown, options.output, RUN_TABLE);
   return shown;

@@ -33,7 +33,12 @@ export function azRecipeLines(input: AzRecipeInput): string[] {
 }
 
 /** Options of `nw server az-recipe`. */
-export interface AzRecipeOptions { server?: string; dataDir?: string; caFile?: string; subscription?: string }
+export interface AzRecipeOptions {
+  server?: string;
+  dataDir?: string;
+  caFile?: string;
+  subscription?: string;
+}
 
 /**
  * `nw server az-recipe`: prints the recipe for a server whose data folder is here. The URL comes
@@ -43,10 +48,23 @@ export interface AzRecipeOptions { server?: string; dataDir?: string; caFile?: s
 export async function printAzRecipe(options: AzRecipeOptions, ctx: CliContext): Promise<void> {
   const dataDir = resolve(options.dataDir ?? defaultDataDir());
   const serverUrl = options.server ?? ctx.config.server;
-  if (!serverUrl) throw new UsageError("usage error: --server URL is required (no server in the CLI config; run 'nw login' or pass --server)");
-  if (!/^https:\/\//i.test(serverUrl)) throw new UsageError(`usage error: az sends its token only over https, and '${serverUrl}' is not; serve https (nw up --tls, nw server --tls-self-signed or --tls-cert) and pass its https URL`);
+  if (!serverUrl)
+    throw new UsageError(
+      "usage error: --server URL is required (no server in the CLI config; run 'nw login' or pass --server)",
+    );
+  if (!/^https:\/\//i.test(serverUrl))
+    throw new UsageError(
+      `usage error: az sends its token only over https, and '${serverUrl}' is not; serve https (nw up --tls, nw server --tls-self-signed or --tls-cert) and pass its https URL`,
+    );
   const selfSigned = join(dataDir, 'tls', 'cert.pem');
-  const caFile = options.caFile ? resolve(options.caFile) : ctx.config.caFile ?? (existsSync(selfSigned) ? selfSigned : undefined);
-  const lines = azRecipeLines({ serverUrl, adminTokenPath: join(dataDir, 'admin-token'), subscriptionId: options.subscription ?? (ctx.config.subscriptionId || DEFAULT_SUBSCRIPTION_ID), ...(caFile ? { caFile } : {}) });
+  const caFile = options.caFile
+    ? resolve(options.caFile)
+    : (ctx.config.caFile ?? (existsSync(selfSigned) ? selfSigned : undefined));
+  const lines = azRecipeLines({
+    serverUrl,
+    adminTokenPath: join(dataDir, 'admin-token'),
+    subscriptionId: options.subscription ?? (ctx.config.subscriptionId || DEFAULT_SUBSCRIPTION_ID),
+    ...(caFile ? { caFile } : {}),
+  });
   for (const line of lines) writeLine(ctx.out, line);
 }

@@ -23,7 +23,10 @@ export interface RotateAdminTokenOptions extends CommonOptions {
  * The new token is printed once and written to DATA_DIR/admin-token (0600) where there is one.
  * @example await rotateAdminTokenCommand({ dataDir: '/var/lib/netwatcher' }, ctx);
  */
-export async function rotateAdminTokenCommand(options: RotateAdminTokenOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+export async function rotateAdminTokenCommand(
+  options: RotateAdminTokenOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown>> {
   if (!options.dataDir && !options.databaseUrl) {
     const conn = connect(ctx, options);
     const r = await conn.client.request('POST', '/admin/v1/rotate-admin-token', { body: { confirm: true } });
@@ -36,7 +39,9 @@ export async function rotateAdminTokenCommand(options: RotateAdminTokenOptions, 
   const dataDir = options.dataDir ? resolve(options.dataDir) : null;
   // Loaded on demand, as `nw server` loads the server: client commands never pay for the database.
   const [server, storeModule] = await Promise.all([import('../../server/index.js'), import('../../store/index.js')]);
-  const db = options.databaseUrl ? await storeModule.openPostgres(options.databaseUrl) : await storeModule.openPglite(resolve(dataDir!, 'db'));
+  const db = options.databaseUrl
+    ? await storeModule.openPostgres(options.databaseUrl)
+    : await storeModule.openPglite(resolve(dataDir!, 'db'));
   try {
     await storeModule.migrate(db);
     const { token, file } = await server.rotateAdminToken(new storeModule.Store(db), dataDir);
@@ -62,11 +67,17 @@ export interface AgentCredentialRevokeOptions extends CommonOptions {
  * enrolment token to install the agent again.
  * @example await agentCredentialRevoke({ resourceGroup: 'rg', vmName: 'web1' }, ctx);
  */
-export async function agentCredentialRevoke(options: AgentCredentialRevokeOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+export async function agentCredentialRevoke(
+  options: AgentCredentialRevokeOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown>> {
   const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
   const vmName = requireOption('--vm-name', options.vmName);
   const conn = connect(ctx, options);
-  const r = await conn.client.request('POST', `${vmPath(conn.subscriptionId, resourceGroup, vmName)}/revokeAgentCredential`);
+  const r = await conn.client.request(
+    'POST',
+    `${vmPath(conn.subscriptionId, resourceGroup, vmName)}/revokeAgentCredential`,
+  );
   const result = r.body as Record<string, unknown>;
   writeOutput(ctx.out, result, options.output);
   return result;

@@ -13,7 +13,10 @@ export const JOIN_KEY_TABLE: readonly TableColumn[] = [
   { header: 'ResourceGroup', value: (k) => k['resourceGroup'] },
   { header: 'ScaleSet', value: (k) => k['vmScaleSetName'] },
   { header: 'State', value: (k) => k['state'] },
-  { header: 'Uses', value: (k) => (k['maxUses'] === null ? `${String(k['uses'])}` : `${String(k['uses'])}/${String(k['maxUses'])}`) },
+  {
+    header: 'Uses',
+    value: (k) => (k['maxUses'] === null ? `${String(k['uses'])}` : `${String(k['uses'])}/${String(k['maxUses'])}`),
+  },
   { header: 'ExpiresAt', value: (k) => k['expiresAt'] },
 ];
 
@@ -39,8 +42,12 @@ export interface JoinKeyOptions extends CommonOptions {
 export function parseDurationInSeconds(flag: string, text: string): number {
   const m = /^(\d+)\s*([smhd]?)$/i.exec(text.trim());
   if (!m) throw new UsageError(`argument ${flag}: '${text}' is not a duration (e.g. 3600, 30m, 12h, 7d)`);
-  const seconds = Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[m[2]!.toLowerCase()]!;
-  if (seconds < 60 || seconds > JOIN_KEY_MAX_LIFETIME_IN_SECONDS) throw new UsageError(`argument ${flag}: '${text}' must be between 1 minute and ${JOIN_KEY_MAX_LIFETIME_IN_SECONDS / 86400} days`);
+  const seconds =
+    Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[m[2]!.toLowerCase()]!;
+  if (seconds < 60 || seconds > JOIN_KEY_MAX_LIFETIME_IN_SECONDS)
+    throw new UsageError(
+      `argument ${flag}: '${text}' must be between 1 minute and ${JOIN_KEY_MAX_LIFETIME_IN_SECONDS / 86400} days`,
+    );
   return seconds;
 }
 
@@ -56,12 +63,16 @@ export async function joinKeyCreate(options: JoinKeyOptions, ctx: CliContext): P
   const maxUses = parseIntegerOption('--max-uses', options.maxUses, 1, JOIN_KEY_MAX_USES);
   const body: Record<string, unknown> = {};
   if (options.vmss) body['vmScaleSetName'] = options.vmss;
-  if (options.expiresIn !== undefined) body['expiresInSeconds'] = parseDurationInSeconds('--expires-in', options.expiresIn);
+  if (options.expiresIn !== undefined)
+    body['expiresInSeconds'] = parseDurationInSeconds('--expires-in', options.expiresIn);
   if (maxUses !== undefined) body['maxUses'] = maxUses;
   if (options.description !== undefined) body['description'] = options.description;
   if (options.location !== undefined) body['location'] = options.location;
   const conn = connect(ctx, options);
-  const created = (await conn.client.request('POST', joinKeysPath(conn.subscriptionId, rg), { body })).body as Record<string, unknown>;
+  const created = (await conn.client.request('POST', joinKeysPath(conn.subscriptionId, rg), { body })).body as Record<
+    string,
+    unknown
+  >;
   writeOutput(ctx.out, created, options.output, [...JOIN_KEY_TABLE, { header: 'JoinKey', value: (k) => k['joinKey'] }]);
   return created;
 }
@@ -69,7 +80,9 @@ export async function joinKeyCreate(options: JoinKeyOptions, ctx: CliContext): P
 /** `nw vm join-key list`: the join keys of a resource group (or the subscription): their rules and uses, never the keys. */
 export async function joinKeyList(options: JoinKeyOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
   const conn = connect(ctx, options);
-  const path = options.resourceGroup ? joinKeysPath(conn.subscriptionId, options.resourceGroup) : `/subscriptions/${encodeURIComponent(conn.subscriptionId)}/providers/Netwatcher/joinKeys`;
+  const path = options.resourceGroup
+    ? joinKeysPath(conn.subscriptionId, options.resourceGroup)
+    : `/subscriptions/${encodeURIComponent(conn.subscriptionId)}/providers/Netwatcher/joinKeys`;
   const keys = listValue((await conn.client.request('GET', path)).body) as Array<Record<string, unknown>>;
   writeOutput(ctx.out, keys, options.output, JOIN_KEY_TABLE);
   return keys;
@@ -80,7 +93,9 @@ export async function joinKeyRevoke(options: JoinKeyOptions, ctx: CliContext): P
   const rg = requireOption('--resource-group/-g', options.resourceGroup);
   const id = requireOption('--id', options.id);
   const conn = connect(ctx, options);
-  const revoked = (await conn.client.request('POST', `${joinKeysPath(conn.subscriptionId, rg)}/${encodeURIComponent(id)}/revoke`)).body as Record<string, unknown>;
+  const revoked = (
+    await conn.client.request('POST', `${joinKeysPath(conn.subscriptionId, rg)}/${encodeURIComponent(id)}/revoke`)
+  ).body as Record<string, unknown>;
   writeOutput(ctx.out, revoked, options.output, JOIN_KEY_TABLE);
   return revoked;
 }

@@ -4,7 +4,12 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError } from '../errors.js';
-import { createTestContext, startCannedArmServer, TEST_SUB, type CannedArmServer } from '../testing/canned-arm-server.js';
+import {
+  createTestContext,
+  startCannedArmServer,
+  TEST_SUB,
+  type CannedArmServer,
+} from '../testing/canned-arm-server.js';
 import { login } from './login.js';
 
 describe('nw login', () => {
@@ -14,7 +19,9 @@ describe('nw login', () => {
     server = await startCannedArmServer();
     dir = await mkdtemp(join(tmpdir(), 'nw-cli-login-'));
     server.on('GET', `${TEST_SUB}/providers/Microsoft.Network/networkWatchers`, (req) =>
-      req.headers['authorization'] === 'Bearer good' ? { status: 200, body: { value: [] } } : { status: 401, body: { error: { code: 'AuthenticationFailed', message: 'The token is not valid.' } } },
+      req.headers['authorization'] === 'Bearer good'
+        ? { status: 200, body: { value: [] } }
+        : { status: 401, body: { error: { code: 'AuthenticationFailed', message: 'The token is not valid.' } } },
     );
   });
   after(async () => {
@@ -26,7 +33,11 @@ describe('nw login', () => {
     const configPath = join(dir, 'nw', 'config.json');
     const ctx = createTestContext(server.url, { config: { subscriptionId: 'ignored' }, configPath });
     await login({ server: `${server.url}/`, token: 'good' }, ctx);
-    assert.deepEqual(JSON.parse(await readFile(configPath, 'utf8')), { subscriptionId: '00000000-0000-0000-0000-000000000000', server: server.url, token: 'good' });
+    assert.deepEqual(JSON.parse(await readFile(configPath, 'utf8')), {
+      subscriptionId: '00000000-0000-0000-0000-000000000000',
+      server: server.url,
+      token: 'good',
+    });
     assert.equal((await stat(configPath)).mode & 0o777, 0o600);
     assert.ok(!ctx.stdout().includes('good'));
     assert.equal(JSON.parse(ctx.stdout()).server, server.url);
@@ -35,23 +46,41 @@ describe('nw login', () => {
   test('a refused token writes nothing', async () => {
     const configPath = join(dir, 'refused.json');
     const ctx = createTestContext(server.url, { configPath });
-    await assert.rejects(login({ server: server.url, token: 'bad' }, ctx), (e: unknown) => e instanceof ApiError && e.statusCode === 401 && /refused the token/.test(e.message));
+    await assert.rejects(
+      login({ server: server.url, token: 'bad' }, ctx),
+      (e: unknown) => e instanceof ApiError && e.statusCode === 401 && /refused the token/.test(e.message),
+    );
     await assert.rejects(stat(configPath));
   });
 
   test('--service-principal trades the app id and secret at the token endpoint, checks the subscription, saves the secret', async () => {
     server.on('POST', '/adfs/oauth2/token', (req) => {
       const form = new URLSearchParams(String(req.body));
-      return form.get('client_id') === 'app-1' && form.get('client_secret') === 'nws_good' && form.get('grant_type') === 'client_credentials'
+      return form.get('client_id') === 'app-1' &&
+        form.get('client_secret') === 'nws_good' &&
+        form.get('grant_type') === 'client_credentials'
         ? { status: 200, body: { token_type: 'Bearer', access_token: 'nwo_x', expires_in: 3600, ext_expires_in: 3600 } }
-        : { status: 401, body: { error: 'invalid_client', error_description: 'The client secret is not valid for this client id.' } };
+        : {
+            status: 401,
+            body: { error: 'invalid_client', error_description: 'The client secret is not valid for this client id.' },
+          };
     });
-    server.on('GET', TEST_SUB, (req) => (req.headers['authorization'] === 'Bearer nws_good' ? { status: 200, body: { id: TEST_SUB } } : { status: 401, body: { error: { code: 'AuthenticationFailed', message: 'no' } } }));
+    server.on('GET', TEST_SUB, (req) =>
+      req.headers['authorization'] === 'Bearer nws_good'
+        ? { status: 200, body: { id: TEST_SUB } }
+        : { status: 401, body: { error: { code: 'AuthenticationFailed', message: 'no' } } },
+    );
     const configPath = join(dir, 'sp.json');
     const ctx = createTestContext(server.url, { configPath });
-    await assert.rejects(login({ server: server.url, servicePrincipal: true, username: 'app-2', password: 'nws_good' }, ctx), /refused the service principal app-2: The client secret is not valid/);
+    await assert.rejects(
+      login({ server: server.url, servicePrincipal: true, username: 'app-2', password: 'nws_good' }, ctx),
+      /refused the service principal app-2: The client secret is not valid/,
+    );
     await assert.rejects(stat(configPath));
-    await assert.rejects(login({ server: server.url, servicePrincipal: true, token: 'x', password: 'y', username: 'z' }, ctx), /not both/);
+    await assert.rejects(
+      login({ server: server.url, servicePrincipal: true, token: 'x', password: 'y', username: 'z' }, ctx),
+      /not both/,
+    );
     await login({ server: server.url, servicePrincipal: true, username: 'app-1', password: 'nws_good' }, ctx);
     assert.equal(JSON.parse(await readFile(configPath, 'utf8')).token, 'nws_good');
   });

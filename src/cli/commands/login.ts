@@ -27,14 +27,24 @@ export interface LoginOptions extends CommonOptions {
  * Trades the app id and secret at the server's token endpoint (as `az login --service-principal`
  * does), so a secret given with another app's id is refused here rather than used.
  */
-async function checkServicePrincipal(server: string, appId: string, secret: string, fetchFn: FetchFunction): Promise<void> {
+async function checkServicePrincipal(
+  server: string,
+  appId: string,
+  secret: string,
+  fetchFn: FetchFunction,
+): Promise<void> {
   const response = await fetchFn(`${server}/adfs/oauth2/token`, {
-    method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ grant_type: 'client_credentials', client_id: appId, client_secret: secret }).toString(),
   });
   if (response.ok) return;
-  const body = await response.json().catch(() => ({})) as { error?: string; error_description?: string };
-  throw new ApiError(response.status, body.error ?? 'invalid_client', `the server at ${server} refused the service principal ${appId}: ${body.error_description ?? response.statusText}`);
+  const body = (await response.json().catch(() => ({}))) as { error?: string; error_description?: string };
+  throw new ApiError(
+    response.status,
+    body.error ?? 'invalid_client',
+    `the server at ${server} refused the service principal ${appId}: ${body.error_description ?? response.statusText}`,
+  );
 }
 
 /**
@@ -44,10 +54,15 @@ async function checkServicePrincipal(server: string, appId: string, secret: stri
  */
 export async function login(options: LoginOptions, ctx: CliContext): Promise<Record<string, unknown>> {
   const server = normalizeServerUrl(requireOption('--server', options.server));
-  if (options.servicePrincipal && options.token) throw new UsageError('usage error: --token TOKEN | --service-principal -u APPID -p SECRET (not both)');
-  if (!options.servicePrincipal && (options.username || options.password)) throw new UsageError('usage error: -u and -p go with --service-principal');
-  const token = options.servicePrincipal ? requireOption('--password', options.password) : requireOption('--token', options.token);
-  if (!/^https?:\/\//i.test(server)) throw new UsageError(`argument --server: expected an http:// or https:// URL, got '${server}'`);
+  if (options.servicePrincipal && options.token)
+    throw new UsageError('usage error: --token TOKEN | --service-principal -u APPID -p SECRET (not both)');
+  if (!options.servicePrincipal && (options.username || options.password))
+    throw new UsageError('usage error: -u and -p go with --service-principal');
+  const token = options.servicePrincipal
+    ? requireOption('--password', options.password)
+    : requireOption('--token', options.token);
+  if (!/^https?:\/\//i.test(server))
+    throw new UsageError(`argument --server: expected an http:// or https:// URL, got '${server}'`);
   if (!ctx.configPath) throw new CliError('no configuration file path is known');
   const subscriptionId = options.subscription ?? DEFAULT_SUBSCRIPTION_ID;
   const caFile = options.caFile ? resolve(options.caFile) : undefined;
@@ -62,11 +77,20 @@ export async function login(options: LoginOptions, ctx: CliContext): Promise<Rec
     fetchFn = createCaFetch(ca);
   }
 
-  if (options.servicePrincipal) await checkServicePrincipal(server, requireOption('--username', options.username), token, fetchFn);
-  const client = new ArmClient({ serverUrl: server, token, fetch: fetchFn, debug: options.debug ? ctx.err : undefined });
+  if (options.servicePrincipal)
+    await checkServicePrincipal(server, requireOption('--username', options.username), token, fetchFn);
+  const client = new ArmClient({
+    serverUrl: server,
+    token,
+    fetch: fetchFn,
+    debug: options.debug ? ctx.err : undefined,
+  });
   try {
     // A service principal may hold roles on one resource group only: its check is the subscription itself, which any principal may read.
-    await client.request('GET', options.servicePrincipal ? `/subscriptions/${subscriptionId}` : watcherListPath(subscriptionId));
+    await client.request(
+      'GET',
+      options.servicePrincipal ? `/subscriptions/${subscriptionId}` : watcherListPath(subscriptionId),
+    );
   } catch (error) {
     if (error instanceof ApiError && (error.statusCode === 401 || error.statusCode === 403)) {
       throw new ApiError(error.statusCode, error.code, `the server at ${server} refused the token: ${error.message}`);

@@ -21,9 +21,25 @@ export interface ActionGroupOptions extends CommonOptions {
 }
 
 /** A webhook receiver as the API takes it. */
-export interface WebhookReceiverInput { name: string; serviceUri: string; useCommonAlertSchema: boolean }
+export interface WebhookReceiverInput {
+  name: string;
+  serviceUri: string;
+  useCommonAlertSchema: boolean;
+}
 
-const ACTION_TYPES = ['email', 'sms', 'webhook', 'armrole', 'azureapppush', 'itsm', 'automationrunbook', 'voice', 'logicapp', 'azurefunction', 'eventhub'];
+const ACTION_TYPES = [
+  'email',
+  'sms',
+  'webhook',
+  'armrole',
+  'azureapppush',
+  'itsm',
+  'automationrunbook',
+  'voice',
+  'logicapp',
+  'azurefunction',
+  'eventhub',
+];
 
 /**
  * Reads az's `--action` words: `webhook NAME URI [usecommonalertschema]` (repeatable). The word
@@ -37,18 +53,25 @@ export function parseActionGroupActions(words: readonly string[] | undefined): W
   while (list.length > 0) {
     const type = list.shift()!.toLowerCase();
     if (type !== 'webhook') {
-      if (ACTION_TYPES.includes(type)) throw new UsageError(`argument --action: '${type}' actions are not supported: netwatcher sends alerts to webhooks only`);
-      throw new UsageError(`argument --action: expected an action type (webhook), got '${type}'. Usage: --action webhook NAME URI [usecommonalertschema]`);
+      if (ACTION_TYPES.includes(type))
+        throw new UsageError(
+          `argument --action: '${type}' actions are not supported: netwatcher sends alerts to webhooks only`,
+        );
+      throw new UsageError(
+        `argument --action: expected an action type (webhook), got '${type}'. Usage: --action webhook NAME URI [usecommonalertschema]`,
+      );
     }
     const name = list.shift();
     const uri = list.shift();
     if (!name || !uri) throw new UsageError('usage error: --action webhook NAME URI [usecommonalertschema]');
-    if (!/^https?:\/\//i.test(uri)) throw new UsageError(`argument --action: webhook URI '${uri}' must be an http or https URL`);
+    if (!/^https?:\/\//i.test(uri))
+      throw new UsageError(`argument --action: webhook URI '${uri}' must be an http or https URL`);
     let useCommonAlertSchema = false;
     while (list.length > 0 && !ACTION_TYPES.includes(list[0]!.toLowerCase())) {
       const flag = list.shift()!.toLowerCase();
       if (flag === 'usecommonalertschema') useCommonAlertSchema = true;
-      else if (flag === 'useaadauth') throw new UsageError('argument --action: useaadauth is not supported: put a key in the webhook URL instead');
+      else if (flag === 'useaadauth')
+        throw new UsageError('argument --action: useaadauth is not supported: put a key in the webhook URL instead');
       else throw new UsageError(`argument --action: unknown webhook option '${flag}' (known: usecommonalertschema)`);
     }
     out.push({ name, serviceUri: uri, useCommonAlertSchema });
@@ -69,16 +92,26 @@ const ACTION_GROUP_TABLE: readonly TableColumn[] = [
  * `nw monitor action-group create`: an action group with webhook receivers (az's syntax).
  * @example await actionGroupCreate({ name: 'AG', resourceGroup: 'rg', action: ['webhook', 'capture', 'https://nw/alert-capture/…', 'usecommonalertschema'] }, ctx);
  */
-export async function actionGroupCreate(options: ActionGroupOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+export async function actionGroupCreate(
+  options: ActionGroupOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown>> {
   const name = requireOption('--name/-n', options.name);
   const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
   const receivers = parseActionGroupActions(options.action);
   const shortName = options.shortName ?? name.slice(0, 12);
-  if (shortName.length > 12) throw new UsageError(`argument --short-name: at most 12 characters, got ${shortName.length}`);
+  if (shortName.length > 12)
+    throw new UsageError(`argument --short-name: at most 12 characters, got ${shortName.length}`);
   const tags = parseKeyValues('--tags', options.tags);
   const conn = connect(ctx, options);
-  const body = { location: options.location ?? 'Global', ...(tags ? { tags } : {}), properties: { groupShortName: shortName, enabled: true, webhookReceivers: receivers } };
-  const response = await conn.client.request('PUT', actionGroupPath(conn.subscriptionId, resourceGroup, name), { body });
+  const body = {
+    location: options.location ?? 'Global',
+    ...(tags ? { tags } : {}),
+    properties: { groupShortName: shortName, enabled: true, webhookReceivers: receivers },
+  };
+  const response = await conn.client.request('PUT', actionGroupPath(conn.subscriptionId, resourceGroup, name), {
+    body,
+  });
   const shaped = flattenResource(response.body);
   writeOutput(ctx.out, shaped, options.output, ACTION_GROUP_TABLE);
   return shaped;
@@ -89,15 +122,22 @@ export async function actionGroupShow(options: ActionGroupOptions, ctx: CliConte
   const name = requireOption('--name/-n', options.name);
   const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
   const conn = connect(ctx, options);
-  const shaped = flattenResource((await conn.client.request('GET', actionGroupPath(conn.subscriptionId, resourceGroup, name))).body);
+  const shaped = flattenResource(
+    (await conn.client.request('GET', actionGroupPath(conn.subscriptionId, resourceGroup, name))).body,
+  );
   writeOutput(ctx.out, shaped, options.output, ACTION_GROUP_TABLE);
   return shaped;
 }
 
 /** `nw monitor action-group list` (a resource group's, or the subscription's). */
-export async function actionGroupList(options: ActionGroupOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+export async function actionGroupList(
+  options: ActionGroupOptions,
+  ctx: CliContext,
+): Promise<Array<Record<string, unknown>>> {
   const conn = connect(ctx, options);
-  const path = options.resourceGroup ? actionGroupPath(conn.subscriptionId, options.resourceGroup, '') : actionGroupListPath(conn.subscriptionId);
+  const path = options.resourceGroup
+    ? actionGroupPath(conn.subscriptionId, options.resourceGroup, '')
+    : actionGroupListPath(conn.subscriptionId);
   const list = listValue((await conn.client.request('GET', path)).body).map(flattenResource);
   writeOutput(ctx.out, list, options.output, ACTION_GROUP_TABLE);
   return list;

@@ -28,7 +28,11 @@ export const ACTIVITY_TABLE: readonly TableColumn[] = [
   { header: 'Time', value: (e) => e['eventTimestamp'] },
   { header: 'Caller', value: (e) => e['caller'] },
   { header: 'Operation', value: (e) => (e['operationName'] as Json | undefined)?.['value'] },
-  { header: 'Status', value: (e) => `${String((e['status'] as Json | undefined)?.['value'] ?? '')} (${String((e['subStatus'] as Json | undefined)?.['value'] ?? '')})` },
+  {
+    header: 'Status',
+    value: (e) =>
+      `${String((e['status'] as Json | undefined)?.['value'] ?? '')} (${String((e['subStatus'] as Json | undefined)?.['value'] ?? '')})`,
+  },
   { header: 'Resource', value: (e) => e['resourceId'] },
   { header: 'Client', value: (e) => (e['httpRequest'] as Json | undefined)?.['clientIpAddress'] },
   { header: 'Correlation', value: (e) => e['correlationId'] },
@@ -36,7 +40,8 @@ export const ACTIVITY_TABLE: readonly TableColumn[] = [
 
 function instant(flag: string, value: string): Date {
   const at = new Date(/(?:Z|[+-]\d{2}:?\d{2})$/i.test(value) || !/T/.test(value) ? value : `${value}Z`);
-  if (Number.isNaN(at.getTime())) throw new UsageError(`argument ${flag}: '${value}' is not a date and time (ISO 8601, e.g. 2026-12-01T10:00:00Z)`);
+  if (Number.isNaN(at.getTime()))
+    throw new UsageError(`argument ${flag}: '${value}' is not a date and time (ISO 8601, e.g. 2026-12-01T10:00:00Z)`);
   return at;
 }
 
@@ -61,8 +66,13 @@ export function activityLogFilter(options: ActivityLogListOptions, now: Date = n
   if (!start) start = new Date(end!.getTime() - offset * 1000);
   if (!end) end = new Date(start.getTime() + offset * 1000);
   if (start.getTime() > end.getTime()) throw new UsageError('usage error: --start-time must be before --end-time');
-  const scopes = [options.correlationId, options.resourceGroup, options.resourceId, options.resourceProvider].filter((v) => v !== undefined);
-  if (scopes.length > 1) throw new UsageError('usage error: give at most one of --correlation-id, --resource-group, --resource-id, --resource-provider');
+  const scopes = [options.correlationId, options.resourceGroup, options.resourceId, options.resourceProvider].filter(
+    (v) => v !== undefined,
+  );
+  if (scopes.length > 1)
+    throw new UsageError(
+      'usage error: give at most one of --correlation-id, --resource-group, --resource-id, --resource-provider',
+    );
   let filter = `eventTimestamp ge ${quoted(start.toISOString())} and eventTimestamp le ${quoted(end.toISOString())}`;
   if (options.correlationId) filter += ` and correlationId eq ${quoted(options.correlationId)}`;
   else if (options.resourceGroup) filter += ` and resourceGroupName eq ${quoted(options.resourceGroup)}`;
@@ -71,7 +81,10 @@ export function activityLogFilter(options: ActivityLogListOptions, now: Date = n
   if (options.caller) filter += ` and caller eq ${quoted(options.caller)}`;
   if (options.status) {
     const status = ['Succeeded', 'Failed'].find((s) => s.toLowerCase() === options.status!.toLowerCase());
-    if (!status) throw new UsageError(`argument --status: invalid choice: '${options.status}' (choose from 'Succeeded', 'Failed')`);
+    if (!status)
+      throw new UsageError(
+        `argument --status: invalid choice: '${options.status}' (choose from 'Succeeded', 'Failed')`,
+      );
     filter += ` and status eq ${quoted(status)}`;
   }
   return filter;
@@ -87,10 +100,14 @@ export async function activityLogList(options: ActivityLogListOptions, ctx: CliC
   const filter = activityLogFilter(options);
   const conn = connect(ctx, options);
   const events: Json[] = [];
-  let next: string | undefined = `/subscriptions/${encodeURIComponent(conn.subscriptionId)}/providers/Microsoft.Insights/eventtypes/management/values`;
+  let next: string | undefined =
+    `/subscriptions/${encodeURIComponent(conn.subscriptionId)}/providers/Microsoft.Insights/eventtypes/management/values`;
   let query: Record<string, string | undefined> | undefined = { 'api-version': '2015-04-01', $filter: filter };
   while (next && events.length < max) {
-    const body = (await conn.client.request('GET', next, query ? { query } : {})).body as { value?: Json[]; nextLink?: string };
+    const body = (await conn.client.request('GET', next, query ? { query } : {})).body as {
+      value?: Json[];
+      nextLink?: string;
+    };
     events.push(...(body.value ?? []));
     next = body.nextLink;
     query = undefined;

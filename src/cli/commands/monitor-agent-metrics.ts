@@ -26,7 +26,8 @@ export function agentMetricsConfig(options: AgentMetricsOptions): AgentMetricsCo
   }
   const seconds = parseSecondsOption('--metrics-interval', options.metricsInterval);
   if (seconds !== undefined) {
-    if (seconds < 0.1 || seconds > 3600) throw new UsageError('argument --metrics-interval: must be between 0.1 and 3600 seconds');
+    if (seconds < 0.1 || seconds > 3600)
+      throw new UsageError('argument --metrics-interval: must be between 0.1 and 3600 seconds');
     out.metricsIntervalInMs = Math.round(seconds * 1000);
   }
   return out;
@@ -36,7 +37,10 @@ export function agentMetricsConfig(options: AgentMetricsOptions): AgentMetricsCo
  * The agent starter with the metric settings added to the configuration `nw agent` builds, so
  * `runAgent` needs no change to pass them on.
  */
-export function withAgentMetrics(options: AgentMetricsOptions, starters?: Pick<ServiceStarters, 'startAgent'>): Pick<ServiceStarters, 'startAgent'> {
+export function withAgentMetrics(
+  options: AgentMetricsOptions,
+  starters?: Pick<ServiceStarters, 'startAgent'>,
+): Pick<ServiceStarters, 'startAgent'> {
   const metrics = agentMetricsConfig(options);
   return {
     startAgent: async (config) => {

@@ -29,7 +29,14 @@ type Json = Record<string, unknown>;
 export function shapeAlert(alert: unknown): Json {
   const a = (alert ?? {}) as Json;
   const p = (a['properties'] ?? {}) as Json;
-  return { id: a['id'], name: a['name'], type: a['type'], ...((p['essentials'] ?? {}) as Json), context: p['context'], netwatcher: p['netwatcher'] };
+  return {
+    id: a['id'],
+    name: a['name'],
+    type: a['type'],
+    ...((p['essentials'] ?? {}) as Json),
+    context: p['context'],
+    netwatcher: p['netwatcher'],
+  };
 }
 
 /** Table columns of alerts. */
@@ -40,7 +47,10 @@ export const ALERT_TABLE: readonly TableColumn[] = [
   { header: 'Severity', value: (a) => a['severity'] },
   { header: 'Fired', value: (a) => a['startDateTime'] },
   { header: 'Resolved', value: (a) => a['monitorConditionResolvedDateTime'] },
-  { header: 'Notifications', value: (a) => ((a['netwatcher'] as { notifications?: unknown[] } | undefined)?.notifications ?? []).length },
+  {
+    header: 'Notifications',
+    value: (a) => ((a['netwatcher'] as { notifications?: unknown[] } | undefined)?.notifications ?? []).length,
+  },
 ];
 
 /**
@@ -51,7 +61,8 @@ export async function alertList(options: AlertListOptions, ctx: CliContext): Pro
   let state: string | undefined;
   if (options.state !== undefined) {
     state = ['Fired', 'Resolved'].find((s) => s.toLowerCase() === options.state!.toLowerCase());
-    if (!state) throw new UsageError(`argument --state: invalid choice: '${options.state}' (choose from 'Fired', 'Resolved')`);
+    if (!state)
+      throw new UsageError(`argument --state: invalid choice: '${options.state}' (choose from 'Fired', 'Resolved')`);
   }
   const top = parseIntegerOption('--top', options.top, 1, 1000);
   const conn = connect(ctx, options);
@@ -61,8 +72,11 @@ export async function alertList(options: AlertListOptions, ctx: CliContext): Pro
     monitorCondition: state,
     pageCount: top === undefined ? undefined : String(top),
   };
-  if (options.resource && !isArmId(options.resource)) throw new UsageError('argument --resource: give the resource id (/subscriptions/…/virtualMachines/NAME)');
-  const list = listValue((await conn.client.request('GET', alertsPath(conn.subscriptionId), { query })).body).map(shapeAlert);
+  if (options.resource && !isArmId(options.resource))
+    throw new UsageError('argument --resource: give the resource id (/subscriptions/…/virtualMachines/NAME)');
+  const list = listValue((await conn.client.request('GET', alertsPath(conn.subscriptionId), { query })).body).map(
+    shapeAlert,
+  );
   writeOutput(ctx.out, list, options.output, ALERT_TABLE);
   return list;
 }
@@ -72,7 +86,9 @@ export async function alertShow(options: AlertListOptions, ctx: CliContext): Pro
   const id = requireOption('--id', options.id);
   const conn = connect(ctx, options);
   const guid = id.replace(/\/+$/, '').split('/').pop()!;
-  const shaped = shapeAlert((await conn.client.request('GET', `${alertsPath(conn.subscriptionId)}/${encodeURIComponent(guid)}`)).body);
+  const shaped = shapeAlert(
+    (await conn.client.request('GET', `${alertsPath(conn.subscriptionId)}/${encodeURIComponent(guid)}`)).body,
+  );
   writeOutput(ctx.out, shaped, options.output, ALERT_TABLE);
   return shaped;
 }

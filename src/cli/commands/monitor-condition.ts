@@ -19,13 +19,26 @@ export interface MetricAlertCondition {
 }
 
 const AGGREGATIONS: Record<string, MetricAlertCondition['timeAggregation']> = {
-  avg: 'Average', average: 'Average', min: 'Minimum', minimum: 'Minimum', max: 'Maximum', maximum: 'Maximum', total: 'Total', count: 'Count',
+  avg: 'Average',
+  average: 'Average',
+  min: 'Minimum',
+  minimum: 'Minimum',
+  max: 'Maximum',
+  maximum: 'Maximum',
+  total: 'Total',
+  count: 'Count',
 };
 const OPERATORS: Record<string, MetricAlertCondition['operator']> = {
-  '>': 'GreaterThan', '>=': 'GreaterThanOrEqual', '<': 'LessThan', '<=': 'LessThanOrEqual', '=': 'Equals', '==': 'Equals',
+  '>': 'GreaterThan',
+  '>=': 'GreaterThanOrEqual',
+  '<': 'LessThan',
+  '<=': 'LessThanOrEqual',
+  '=': 'Equals',
+  '==': 'Equals',
 };
 
-const USAGE = 'usage error: --condition "{avg,min,max,total,count} METRIC {>,>=,<,<=,=} THRESHOLD", e.g. "total TCP Segments Sent > 100"';
+const USAGE =
+  'usage error: --condition "{avg,min,max,total,count} METRIC {>,>=,<,<=,=} THRESHOLD", e.g. "total TCP Segments Sent > 100"';
 
 /**
  * Parses one `--condition`.
@@ -39,7 +52,8 @@ export function parseMetricAlertCondition(text: string): MetricAlertCondition {
     skipMetricValidation = true;
     rest = rest.slice(0, skip.index);
   }
-  if (/\s+where\s+/i.test(rest)) throw new UsageError(`${USAGE}; 'where' dimension filters are not supported: host metrics have no dimensions`);
+  if (/\s+where\s+/i.test(rest))
+    throw new UsageError(`${USAGE}; 'where' dimension filters are not supported: host metrics have no dimensions`);
   if (/^dynamic\s/i.test(rest)) throw new UsageError(`${USAGE}; dynamic thresholds are not supported`);
   const m = /^(\S+)\s+(.+?)\s*(>=|<=|==|!=|>|<|=)\s*(\S+)$/.exec(rest);
   if (!m) throw new UsageError(`${USAGE} (got '${text}')`);
@@ -59,5 +73,12 @@ export function parseMetricAlertCondition(text: string): MetricAlertCondition {
   }
   metricName = metricName.replace(/^"(.*)"$/, '$1');
   if (!metricName) throw new UsageError(`${USAGE}; the metric name is missing`);
-  return { timeAggregation, metricName, ...(metricNamespace ? { metricNamespace } : {}), operator, threshold, skipMetricValidation };
+  return {
+    timeAggregation,
+    metricName,
+    ...(metricNamespace ? { metricNamespace } : {}),
+    operator,
+    threshold,
+    skipMetricValidation,
+  };
 }

@@ -49,15 +49,25 @@ const RULE_TABLE: readonly TableColumn[] = [
  * KEY=VALUE; the next word without `=` starts the next action.
  * @example parseRuleActions(['AG', 'team=net'], sub, 'rg') // [{ actionGroupId: '/subscriptions/…/actionGroups/AG', webHookProperties: { team: 'net' } }]
  */
-export function parseRuleActions(words: readonly string[] | undefined, subscriptionId: string, resourceGroup: string): Array<{ actionGroupId: string; webHookProperties: Record<string, string> }> {
+export function parseRuleActions(
+  words: readonly string[] | undefined,
+  subscriptionId: string,
+  resourceGroup: string,
+): Array<{ actionGroupId: string; webHookProperties: Record<string, string> }> {
   const out: Array<{ actionGroupId: string; webHookProperties: Record<string, string> }> = [];
   for (const word of words ?? []) {
     if (word.includes('=') && !isArmId(word)) {
       const last = out[out.length - 1];
-      if (!last) throw new UsageError(`argument --action: '${word}' comes before any action group. Usage: --action ACTION_GROUP_NAME_OR_ID [KEY=VAL …]`);
+      if (!last)
+        throw new UsageError(
+          `argument --action: '${word}' comes before any action group. Usage: --action ACTION_GROUP_NAME_OR_ID [KEY=VAL …]`,
+        );
       Object.assign(last.webHookProperties, parseKeyValues('--action', [word]));
     } else {
-      out.push({ actionGroupId: isArmId(word) ? word : actionGroupPath(subscriptionId, resourceGroup, word), webHookProperties: {} });
+      out.push({
+        actionGroupId: isArmId(word) ? word : actionGroupPath(subscriptionId, resourceGroup, word),
+        webHookProperties: {},
+      });
     }
   }
   return out;
@@ -68,7 +78,10 @@ export function parseRuleActions(words: readonly string[] | undefined, subscript
  * given in seconds, e.g. `--window-size 5s --evaluation-frequency 1s`).
  * @example await metricAlertCreate({ name: 'TCP_Segments_Sent_Exceeded', resourceGroup: 'rg', scopes: [vmId], condition: ['total TCP Segments Sent > 100'], action: ['AG'] }, ctx);
  */
-export async function metricAlertCreate(options: MetricAlertOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+export async function metricAlertCreate(
+  options: MetricAlertOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown>> {
   const name = requireOption('--name/-n', options.name);
   const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
   const scopesIn = requireOption('--scopes', options.scopes);
@@ -93,26 +106,38 @@ export async function metricAlertCreate(options: MetricAlertOptions, ctx: CliCon
       windowSize,
       ...(options.targetResourceRegion ? { targetResourceRegion: options.targetResourceRegion } : {}),
       criteria: {
-        'odata.type': scopes.length > 1 ? 'Microsoft.Azure.Monitor.MultipleResourceMultipleMetricCriteria' : 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria',
+        'odata.type':
+          scopes.length > 1
+            ? 'Microsoft.Azure.Monitor.MultipleResourceMultipleMetricCriteria'
+            : 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria',
         allOf: conditions.map((c, i) => ({ criterionType: 'StaticThresholdCriterion', name: `cond${i}`, ...c })),
       },
       autoMitigate,
       actions: parseRuleActions(options.action, conn.subscriptionId, resourceGroup),
     },
   };
-  const response = await conn.client.request('PUT', metricAlertPath(conn.subscriptionId, resourceGroup, name), { body });
+  const response = await conn.client.request('PUT', metricAlertPath(conn.subscriptionId, resourceGroup, name), {
+    body,
+  });
   const shaped = flattenResource(response.body);
   writeOutput(ctx.out, shaped, options.output, RULE_TABLE);
   return shaped;
 }
 
 /** `nw monitor metrics alert update`: changes enabled, severity, description, periods or actions of a rule. */
-export async function metricAlertUpdate(options: MetricAlertOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+export async function metricAlertUpdate(
+  options: MetricAlertOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown>> {
   const name = requireOption('--name/-n', options.name);
   const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
   const conn = connect(ctx, options);
   const path = metricAlertPath(conn.subscriptionId, resourceGroup, name);
-  const current = (await conn.client.request('GET', path)).body as { location?: string; tags?: Record<string, string>; properties: Record<string, unknown> };
+  const current = (await conn.client.request('GET', path)).body as {
+    location?: string;
+    tags?: Record<string, string>;
+    properties: Record<string, unknown>;
+  };
   const p = { ...current.properties };
   const enabled = parseBooleanOption('--enabled', options.enabled);
   if (enabled !== undefined) p['enabled'] = enabled;
@@ -120,15 +145,27 @@ export async function metricAlertUpdate(options: MetricAlertOptions, ctx: CliCon
   if (severity !== undefined) p['severity'] = severity;
   if (options.description !== undefined) p['description'] = options.description;
   if (options.windowSize) p['windowSize'] = toIsoDuration('--window-size', options.windowSize);
-  if (options.evaluationFrequency) p['evaluationFrequency'] = toIsoDuration('--evaluation-frequency', options.evaluationFrequency);
+  if (options.evaluationFrequency)
+    p['evaluationFrequency'] = toIsoDuration('--evaluation-frequency', options.evaluationFrequency);
   const autoMitigate = parseBooleanOption('--auto-mitigate', options.autoMitigate);
   if (autoMitigate !== undefined) p['autoMitigate'] = autoMitigate;
   if (options.action) p['actions'] = parseRuleActions(options.action, conn.subscriptionId, resourceGroup);
   if (options.condition) {
-    p['criteria'] = { ...(p['criteria'] as Record<string, unknown>), allOf: options.condition.map(parseMetricAlertCondition).map((c, i) => ({ criterionType: 'StaticThresholdCriterion', name: `cond${i}`, ...c })) };
+    p['criteria'] = {
+      ...(p['criteria'] as Record<string, unknown>),
+      allOf: options.condition
+        .map(parseMetricAlertCondition)
+        .map((c, i) => ({ criterionType: 'StaticThresholdCriterion', name: `cond${i}`, ...c })),
+    };
   }
   const tags = parseKeyValues('--tags', options.tags);
-  const response = await conn.client.request('PUT', path, { body: { location: current.location ?? 'global', ...(tags ?? current.tags ? { tags: tags ?? current.tags } : {}), properties: p } });
+  const response = await conn.client.request('PUT', path, {
+    body: {
+      location: current.location ?? 'global',
+      ...((tags ?? current.tags) ? { tags: tags ?? current.tags } : {}),
+      properties: p,
+    },
+  });
   const shaped = flattenResource(response.body);
   writeOutput(ctx.out, shaped, options.output, RULE_TABLE);
   return shaped;
@@ -139,15 +176,22 @@ export async function metricAlertShow(options: MetricAlertOptions, ctx: CliConte
   const name = requireOption('--name/-n', options.name);
   const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
   const conn = connect(ctx, options);
-  const shaped = flattenResource((await conn.client.request('GET', metricAlertPath(conn.subscriptionId, resourceGroup, name))).body);
+  const shaped = flattenResource(
+    (await conn.client.request('GET', metricAlertPath(conn.subscriptionId, resourceGroup, name))).body,
+  );
   writeOutput(ctx.out, shaped, options.output, RULE_TABLE);
   return shaped;
 }
 
 /** `nw monitor metrics alert list` (a resource group's, or the subscription's). */
-export async function metricAlertList(options: MetricAlertOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+export async function metricAlertList(
+  options: MetricAlertOptions,
+  ctx: CliContext,
+): Promise<Array<Record<string, unknown>>> {
   const conn = connect(ctx, options);
-  const path = options.resourceGroup ? metricAlertPath(conn.subscriptionId, options.resourceGroup, '') : metricAlertListPath(conn.subscriptionId);
+  const path = options.resourceGroup
+    ? metricAlertPath(conn.subscriptionId, options.resourceGroup, '')
+    : metricAlertListPath(conn.subscriptionId);
   const list = listValue((await conn.client.request('GET', path)).body).map(flattenResource);
   writeOutput(ctx.out, list, options.output, RULE_TABLE);
   return list;
@@ -162,12 +206,17 @@ export async function metricAlertDelete(options: MetricAlertOptions, ctx: CliCon
 }
 
 /** `nw monitor metrics alert history`: the alerts a rule fired, newest first, with their notifications. */
-export async function metricAlertHistory(options: MetricAlertOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+export async function metricAlertHistory(
+  options: MetricAlertOptions,
+  ctx: CliContext,
+): Promise<Array<Record<string, unknown>>> {
   const name = requireOption('--name/-n', options.name);
   const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
   const conn = connect(ctx, options);
   const ruleId = metricAlertPath(conn.subscriptionId, resourceGroup, name);
-  const list = listValue((await conn.client.request('GET', alertsPath(conn.subscriptionId), { query: { alertRule: ruleId } })).body).map(shapeAlert);
+  const list = listValue(
+    (await conn.client.request('GET', alertsPath(conn.subscriptionId), { query: { alertRule: ruleId } })).body,
+  ).map(shapeAlert);
   writeOutput(ctx.out, list, options.output, ALERT_TABLE);
   return list;
 }

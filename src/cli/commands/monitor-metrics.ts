@@ -33,19 +33,24 @@ const AGGREGATIONS = ['Average', 'Count', 'Minimum', 'Maximum', 'Total'];
 function resourceIdOf(options: MetricsListOptions, subscriptionId: string): string {
   const resource = requireOption('--resource', options.resource);
   if (isArmId(resource)) return resource.replace(/\/+$/, '');
-  if (!options.resourceGroup) throw new UsageError('usage error: --resource ID | --resource NAME --resource-group NAME [--resource-type TYPE]');
+  if (!options.resourceGroup)
+    throw new UsageError('usage error: --resource ID | --resource NAME --resource-group NAME [--resource-type TYPE]');
   const type = options.resourceType ?? 'Microsoft.Compute/virtualMachines';
   return `${resourceGroupPath(subscriptionId, options.resourceGroup)}/providers/${type}/${encodeURIComponent(resource)}`;
 }
 
 function instant(flag: string, text: string): Date {
   const d = new Date(text);
-  if (Number.isNaN(d.getTime())) throw new UsageError(`argument ${flag}: '${text}' is not a date and time (e.g. 2024-05-01T02:00:00Z)`);
+  if (Number.isNaN(d.getTime()))
+    throw new UsageError(`argument ${flag}: '${text}' is not a date and time (e.g. 2024-05-01T02:00:00Z)`);
   return d;
 }
 
 /** The `timespan` of a query from az's --start-time/--end-time/--offset; undefined means the server's default (the last hour). */
-export function metricsTimespan(options: Pick<MetricsListOptions, 'startTime' | 'endTime' | 'offset'>, now: Date = new Date()): string | undefined {
+export function metricsTimespan(
+  options: Pick<MetricsListOptions, 'startTime' | 'endTime' | 'offset'>,
+  now: Date = new Date(),
+): string | undefined {
   if (!options.startTime && !options.endTime && !options.offset) return undefined;
   const end = options.endTime ? instant('--end-time', options.endTime) : now;
   let start: Date;
@@ -82,10 +87,18 @@ export async function metricsList(options: MetricsListOptions, ctx: CliContext):
   const names = [...(options.metrics ?? []), ...(options.metric ?? [])];
   const aggregations = (options.aggregation ?? []).map((a) => {
     const found = AGGREGATIONS.find((x) => x.toLowerCase() === a.toLowerCase());
-    if (!found) throw new UsageError(`argument --aggregation: invalid choice: '${a}' (choose from ${AGGREGATIONS.map((x) => `'${x}'`).join(', ')})`);
+    if (!found)
+      throw new UsageError(
+        `argument --aggregation: invalid choice: '${a}' (choose from ${AGGREGATIONS.map((x) => `'${x}'`).join(', ')})`,
+      );
     return found;
   });
-  const interval = options.interval === undefined ? 'PT1M' : options.interval.toUpperCase() === 'FULL' ? 'FULL' : toIsoDuration('--interval', options.interval);
+  const interval =
+    options.interval === undefined
+      ? 'PT1M'
+      : options.interval.toUpperCase() === 'FULL'
+        ? 'FULL'
+        : toIsoDuration('--interval', options.interval);
   const response = await conn.client.request('GET', metricsPath(id), {
     query: {
       metricnames: names.length > 0 ? names.join(',') : undefined,
@@ -102,7 +115,10 @@ export async function metricsList(options: MetricsListOptions, ctx: CliContext):
     const columns: TableColumn[] = [
       { header: 'Timestamp', value: (r) => r['timestamp'] },
       { header: 'Name', value: (r) => r['name'] },
-      ...keys.map((k) => ({ header: k.charAt(0).toUpperCase() + k.slice(1), value: (r: Record<string, unknown>) => r[k] })),
+      ...keys.map((k) => ({
+        header: k.charAt(0).toUpperCase() + k.slice(1),
+        value: (r: Record<string, unknown>) => r[k],
+      })),
     ];
     writeOutput(ctx.out, rows, options.output, columns);
   } else {
@@ -115,7 +131,9 @@ export async function metricsList(options: MetricsListOptions, ctx: CliContext):
 export async function metricsListDefinitions(options: MetricsListOptions, ctx: CliContext): Promise<unknown[]> {
   const conn = connect(ctx, options);
   const id = resourceIdOf(options, conn.subscriptionId);
-  const list = listValue((await conn.client.request('GET', metricDefinitionsPath(id), { query: { 'api-version': '2018-01-01' } })).body);
+  const list = listValue(
+    (await conn.client.request('GET', metricDefinitionsPath(id), { query: { 'api-version': '2018-01-01' } })).body,
+  );
   writeOutput(ctx.out, list, options.output, [
     { header: 'Name', value: (d) => (d['name'] as { value?: string } | undefined)?.value },
     { header: 'Unit', value: (d) => d['unit'] },

@@ -10,10 +10,13 @@ import { UsageError } from '../errors.js';
  */
 export function toIsoDuration(flag: string, value: string): string {
   const text = value.trim();
-  if (/^P(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?)?$/i.test(text) && !/^PT?$/i.test(text)) return text.toUpperCase();
+  if (/^P(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?)?$/i.test(text) && !/^PT?$/i.test(text))
+    return text.toUpperCase();
   const m = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/i.exec(text);
   if (!m || text === '' || m.slice(1).every((g) => g === undefined)) {
-    throw new UsageError(`argument ${flag}: invalid period '${value}': use ##d##h##m##s (e.g. 5m, 30s, 1h) or ISO 8601 (PT5M)`);
+    throw new UsageError(
+      `argument ${flag}: invalid period '${value}': use ##d##h##m##s (e.g. 5m, 30s, 1h) or ISO 8601 (PT5M)`,
+    );
   }
   const [d, h, min, s] = m.slice(1).map((g) => Number(g ?? 0)) as [number, number, number, number];
   if (d + h + min + s === 0) throw new UsageError(`argument ${flag}: the period '${value}' is zero`);

@@ -1,7 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../errors.js';
-import { createTestContext, startCannedArmServer, TEST_SUB, type CannedArmServer } from '../testing/canned-arm-server.js';
+import {
+  createTestContext,
+  startCannedArmServer,
+  TEST_SUB,
+  type CannedArmServer,
+} from '../testing/canned-arm-server.js';
 import { parseTags, watcherConfigure } from './network-watcher.js';
 
 describe('nw network watcher configure', () => {
@@ -9,10 +14,18 @@ describe('nw network watcher configure', () => {
   const watchers: Array<Record<string, unknown>> = [];
   before(async () => {
     server = await startCannedArmServer();
-    server.on('GET', `${TEST_SUB}/providers/Microsoft.Network/networkWatchers`, () => ({ status: 200, body: { value: watchers } }));
+    server.on('GET', `${TEST_SUB}/providers/Microsoft.Network/networkWatchers`, () => ({
+      status: 200,
+      body: { value: watchers },
+    }));
     server.on('PUT', /\/networkWatchers\/[^/]+$/, (req) => {
       const name = req.path.split('/').pop()!;
-      const resource = { id: req.path, name, location: (req.body as { location: string }).location, properties: { provisioningState: 'Succeeded' } };
+      const resource = {
+        id: req.path,
+        name,
+        location: (req.body as { location: string }).location,
+        properties: { provisioningState: 'Succeeded' },
+      };
       watchers.push(resource);
       return { status: 201, body: resource };
     });
@@ -21,12 +34,18 @@ describe('nw network watcher configure', () => {
 
   test('--enabled true creates NetworkWatcher_LOCATION in the resource group and prints every watcher', async () => {
     const ctx = createTestContext(server.url);
-    const result = await watcherConfigure({ locations: ['westcentralus'], resourceGroup: 'NetworkWatcherRG', enabled: 'true' }, ctx);
+    const result = await watcherConfigure(
+      { locations: ['westcentralus'], resourceGroup: 'NetworkWatcherRG', enabled: 'true' },
+      ctx,
+    );
     assert.equal(result.length, 1);
     assert.equal(result[0]!['name'], 'NetworkWatcher_westcentralus');
     assert.equal(result[0]!['resourceGroup'], 'NetworkWatcherRG');
     const put = server.requests.find((r) => r.method === 'PUT')!;
-    assert.equal(put.path, `${TEST_SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/NetworkWatcher_westcentralus`);
+    assert.equal(
+      put.path,
+      `${TEST_SUB}/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/NetworkWatcher_westcentralus`,
+    );
     assert.deepEqual(put.body, { location: 'westcentralus' });
   });
 

@@ -54,7 +54,10 @@ export async function watcherList(options: CommonOptions, ctx: CliContext): Prom
  * resource group for each location without a watcher (`--enabled true`), deletes the watchers
  * of the locations (`--enabled false`), or updates tags; prints every watcher afterwards.
  */
-export async function watcherConfigure(options: WatcherConfigureOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+export async function watcherConfigure(
+  options: WatcherConfigureOptions,
+  ctx: CliContext,
+): Promise<Array<Record<string, unknown>>> {
   const locations = (options.locations ?? []).flatMap((l) => l.split(/[\s,]+/)).filter((l) => l.length > 0);
   if (locations.length === 0) throw new UsageError('the following arguments are required: --locations/-l');
   const enabled = parseBooleanOption('--enabled', options.enabled);
@@ -64,27 +67,42 @@ export async function watcherConfigure(options: WatcherConfigureOptions, ctx: Cl
   const wanted = new Set(locations.map((l) => l.toLowerCase()));
   const existing = all.filter((w) => wanted.has(String(w['location'] ?? '').toLowerCase()));
   const haveLocation = new Set(existing.map((w) => String(w['location']).toLowerCase()));
-  const missing = locations.filter((l, i) => !haveLocation.has(l.toLowerCase()) && locations.findIndex((m) => m.toLowerCase() === l.toLowerCase()) === i);
+  const missing = locations.filter(
+    (l, i) =>
+      !haveLocation.has(l.toLowerCase()) && locations.findIndex((m) => m.toLowerCase() === l.toLowerCase()) === i,
+  );
 
   const updateTags = async () => {
     if (tags === undefined) return;
     for (const watcher of existing) {
       const group = resourceGroupOfId(String(watcher['id'] ?? ''));
       if (!group) continue;
-      await conn.client.request('PUT', watcherPath(conn.subscriptionId, group, String(watcher['name'])), { body: { location: watcher['location'], tags } });
+      await conn.client.request('PUT', watcherPath(conn.subscriptionId, group, String(watcher['name'])), {
+        body: { location: watcher['location'], tags },
+      });
     }
   };
 
   if (enabled === undefined) {
-    if (options.resourceGroup) writeLine(ctx.err, `WARNING: Resource group '${options.resourceGroup}' is only used when enabling new regions and will be ignored.`);
-    for (const location of missing) writeLine(ctx.err, `WARNING: Region '${location}' is not enabled for Network Watcher and will be ignored.`);
+    if (options.resourceGroup)
+      writeLine(
+        ctx.err,
+        `WARNING: Resource group '${options.resourceGroup}' is only used when enabling new regions and will be ignored.`,
+      );
+    for (const location of missing)
+      writeLine(ctx.err, `WARNING: Region '${location}' is not enabled for Network Watcher and will be ignored.`);
     await updateTags();
   } else if (enabled) {
-    if (missing.length > 0 && !options.resourceGroup) throw new UsageError("usage error: '--resource-group' required when enabling new regions");
+    if (missing.length > 0 && !options.resourceGroup)
+      throw new UsageError("usage error: '--resource-group' required when enabling new regions");
     for (const location of missing) {
       const body: Record<string, unknown> = { location };
       if (tags !== undefined) body['tags'] = tags;
-      await conn.client.request('PUT', watcherPath(conn.subscriptionId, options.resourceGroup!, `NetworkWatcher_${location}`), { body });
+      await conn.client.request(
+        'PUT',
+        watcherPath(conn.subscriptionId, options.resourceGroup!, `NetworkWatcher_${location}`),
+        { body },
+      );
     }
     await updateTags();
   } else {
@@ -92,8 +110,17 @@ export async function watcherConfigure(options: WatcherConfigureOptions, ctx: Cl
     for (const watcher of existing) {
       const group = resourceGroupOfId(String(watcher['id'] ?? ''));
       if (!group) continue;
-      writeLine(ctx.err, `WARNING: Disabling Network Watcher for region '${String(watcher['location'])}' by deleting resource '${String(watcher['id'])}'`);
-      await beginAndWait(conn.client, 'DELETE', watcherPath(conn.subscriptionId, group, String(watcher['name'])), {}, { pollIntervalInMs: conn.pollIntervalInMs });
+      writeLine(
+        ctx.err,
+        `WARNING: Disabling Network Watcher for region '${String(watcher['location'])}' by deleting resource '${String(watcher['id'])}'`,
+      );
+      await beginAndWait(
+        conn.client,
+        'DELETE',
+        watcherPath(conn.subscriptionId, group, String(watcher['name'])),
+        {},
+        { pollIntervalInMs: conn.pollIntervalInMs },
+      );
     }
   }
   const after = await listWatchers(conn);

@@ -78,9 +78,10 @@ class ProgressLine {
     const now = Date.now();
     if (!final && now - this.lastAt < (this.isTty ? 200 : 2000)) return;
     this.lastAt = now;
-    const of = this.totalInBytes !== undefined && this.totalInBytes > 0
-      ? ` of ${formatBytes(this.totalInBytes)} (${Math.floor((doneInBytes / this.totalInBytes) * 100)}%)`
-      : '';
+    const of =
+      this.totalInBytes !== undefined && this.totalInBytes > 0
+        ? ` of ${formatBytes(this.totalInBytes)} (${Math.floor((doneInBytes / this.totalInBytes) * 100)}%)`
+        : '';
     const text = `Downloading ${this.label}: ${formatBytes(doneInBytes)}${of}`;
     this.err.write(this.isTty ? `\r${text}\u001b[K` : `${text}\n`);
     this.wrote = true;
@@ -107,20 +108,38 @@ async function exists(path: string): Promise<boolean> {
  * place (never over an existing file unless --force). Prints `{file, sizeInBytes, sha256, verified}`.
  * @example await packetCaptureDownload({ name: 'pc1', location: 'westcentralus', file: 'pc1.cap' }, ctx);
  */
-export async function packetCaptureDownload(options: PacketCaptureDownloadOptions, ctx: CliContext): Promise<DownloadResult> {
+export async function packetCaptureDownload(
+  options: PacketCaptureDownloadOptions,
+  ctx: CliContext,
+): Promise<DownloadResult> {
   const name = requireOption('--name/-n', options.name);
   if (options.allFiles) throw new UsageError('usage error: --all-files is packetCaptureDownloadAll');
   if (options.dir !== undefined) throw new UsageError('usage error: --dir goes with --all-files');
   const format = (options.format ?? 'pcapng').toLowerCase();
-  if (options.format !== undefined && !options.merge) throw new UsageError('usage error: --format applies with --merge');
-  if (options.merge && format !== 'pcapng' && format !== 'pcap') throw new UsageError(`argument --format: invalid choice: '${options.format}' (choose from 'pcapng', 'pcap')`);
+  if (options.format !== undefined && !options.merge)
+    throw new UsageError('usage error: --format applies with --merge');
+  if (options.merge && format !== 'pcapng' && format !== 'pcap')
+    throw new UsageError(`argument --format: invalid choice: '${options.format}' (choose from 'pcapng', 'pcap')`);
   if (options.merge && options.instance) throw new UsageError('usage error: --merge takes every host; omit --instance');
-  if (options.merge && options.ringFile) throw new UsageError("usage error: --merge takes each host's one file; omit --ring-file");
+  if (options.merge && options.ringFile)
+    throw new UsageError("usage error: --merge takes each host's one file; omit --ring-file");
   const conn = connect(ctx, options);
   const watcher = await watcherFor(conn, options);
-  const target = resolve(options.file ?? options.ringFile ?? (options.merge ? `${name}.${format}` : options.instance ? `${name}_${options.instance}.cap` : `${name}.cap`));
+  const target = resolve(
+    options.file ??
+      options.ringFile ??
+      (options.merge ? `${name}.${format}` : options.instance ? `${name}_${options.instance}.cap` : `${name}.cap`),
+  );
   const query = options.merge ? { merge: 'true', format } : { instance: options.instance, file: options.ringFile };
-  const result = await downloadOne(conn, `${packetCapturePath(watcher.path, name)}/download`, query, target, name, options, ctx);
+  const result = await downloadOne(
+    conn,
+    `${packetCapturePath(watcher.path, name)}/download`,
+    query,
+    target,
+    name,
+    options,
+    ctx,
+  );
   writeOutput(ctx.out, result, options.output);
   return result;
 }
@@ -130,23 +149,45 @@ export async function packetCaptureDownload(options: PacketCaptureDownloadOption
  * keeps now (show-status files[]), oldest first, into --dir, each checked as a single download.
  * @example await packetCaptureDownloadAll({ name: 'ring1', location: 'westcentralus', allFiles: true, dir: 'ring1' }, ctx);
  */
-export async function packetCaptureDownloadAll(options: PacketCaptureDownloadOptions, ctx: CliContext): Promise<DownloadResult[]> {
+export async function packetCaptureDownloadAll(
+  options: PacketCaptureDownloadOptions,
+  ctx: CliContext,
+): Promise<DownloadResult[]> {
   const name = requireOption('--name/-n', options.name);
-  if (options.ringFile !== undefined || options.file !== undefined) throw new UsageError('usage error: --all-files writes every ring file into --dir; it excludes --ring-file and --file');
+  if (options.ringFile !== undefined || options.file !== undefined)
+    throw new UsageError(
+      'usage error: --all-files writes every ring file into --dir; it excludes --ring-file and --file',
+    );
   const conn = connect(ctx, options);
   const watcher = await watcherFor(conn, options);
   {
     // The ring files kept now (show-status files[]), oldest first; each one checked as a single download is.
     const status = await queryPacketCaptureStatus(conn, watcher, name);
     const additional = (status['additionalProperties'] ?? {}) as { files?: Array<{ name: string; instance: string }> };
-    if (!Array.isArray(additional.files)) throw new UsageError(`capture '${name}' is not a continuous capture; download its file without --all-files`);
-    const wanted = additional.files.filter((f) => options.instance === undefined || f.instance.toLowerCase() === options.instance.toLowerCase());
+    if (!Array.isArray(additional.files))
+      throw new UsageError(`capture '${name}' is not a continuous capture; download its file without --all-files`);
+    const wanted = additional.files.filter(
+      (f) => options.instance === undefined || f.instance.toLowerCase() === options.instance.toLowerCase(),
+    );
     const folder = resolve(options.dir ?? '.');
     await mkdir(folder, { recursive: true });
     const results: DownloadResult[] = [];
     for (const f of wanted) {
-      const target = join(folder, wanted.some((o) => o !== f && o.name === f.name) ? `${f.instance}_${f.name}` : f.name);
-      results.push(await downloadOne(conn, `${packetCapturePath(watcher.path, name)}/download`, { instance: options.instance ?? f.instance, file: f.name }, target, name, options, ctx));
+      const target = join(
+        folder,
+        wanted.some((o) => o !== f && o.name === f.name) ? `${f.instance}_${f.name}` : f.name,
+      );
+      results.push(
+        await downloadOne(
+          conn,
+          `${packetCapturePath(watcher.path, name)}/download`,
+          { instance: options.instance ?? f.instance, file: f.name },
+          target,
+          name,
+          options,
+          ctx,
+        ),
+      );
     }
     writeOutput(ctx.out, results, options.output);
     return results;
@@ -154,8 +195,17 @@ export async function packetCaptureDownloadAll(options: PacketCaptureDownloadOpt
 }
 
 /** Streams one file to `target` through a temporary file, checking size and SHA-256, then moves it in place. */
-async function downloadOne(conn: ReturnType<typeof connect>, path: string, query: Record<string, string | undefined>, target: string, name: string, options: PacketCaptureDownloadOptions, ctx: CliContext): Promise<DownloadResult> {
-  if (!options.force && (await exists(target))) throw new DownloadError(`the file ${target} already exists; pass --force to overwrite it`);
+async function downloadOne(
+  conn: ReturnType<typeof connect>,
+  path: string,
+  query: Record<string, string | undefined>,
+  target: string,
+  name: string,
+  options: PacketCaptureDownloadOptions,
+  ctx: CliContext,
+): Promise<DownloadResult> {
+  if (!options.force && (await exists(target)))
+    throw new DownloadError(`the file ${target} already exists; pass --force to overwrite it`);
   const response = await conn.client.stream('GET', path, { query });
   const lengthHeader = response.headers.get('content-length');
   const expectedLength = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
@@ -164,7 +214,10 @@ async function downloadOne(conn: ReturnType<typeof connect>, path: string, query
   const temporary = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.part`);
   const hash = createHash('sha256');
   let receivedInBytes = 0;
-  const progress = options.progress || ctx.errIsTty ? new ProgressLine(ctx.err, basename(target), expectedLength, Boolean(ctx.errIsTty)) : undefined;
+  const progress =
+    options.progress || ctx.errIsTty
+      ? new ProgressLine(ctx.err, basename(target), expectedLength, Boolean(ctx.errIsTty))
+      : undefined;
   const meter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
@@ -176,18 +229,27 @@ async function downloadOne(conn: ReturnType<typeof connect>, path: string, query
   // Captures hold whatever crossed the wire: readable by the owner only.
   const file = createWriteStream(temporary, { flags: 'wx', mode: 0o600 });
   try {
-    const source = response.body ? Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>) : Readable.from([]);
+    const source = response.body
+      ? Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>)
+      : Readable.from([]);
     await pipeline(source, meter, file);
     progress?.finish(receivedInBytes);
     const sha256 = hash.digest('hex');
     if (expectedLength !== undefined && receivedInBytes !== expectedLength) {
-      throw new DownloadError(`the download of '${name}' is incomplete: received ${receivedInBytes} of ${expectedLength} bytes`);
+      throw new DownloadError(
+        `the download of '${name}' is incomplete: received ${receivedInBytes} of ${expectedLength} bytes`,
+      );
     }
     if (expectedSha256 !== undefined && expectedSha256 !== sha256) {
-      throw new DownloadError(`the download of '${name}' is corrupt: SHA-256 ${sha256} does not match the server's ${expectedSha256}`);
+      throw new DownloadError(
+        `the download of '${name}' is corrupt: SHA-256 ${sha256} does not match the server's ${expectedSha256}`,
+      );
     }
     // A merged file is made as it streams: there is no stored file to have a checksum of.
-    if (expectedSha256 === undefined && !options.merge) ctx.err.write(`WARNING: the server sent no ${CONTENT_SHA256_HEADER} header; the file's checksum was not verified\n`);
+    if (expectedSha256 === undefined && !options.merge)
+      ctx.err.write(
+        `WARNING: the server sent no ${CONTENT_SHA256_HEADER} header; the file's checksum was not verified\n`,
+      );
     await placeFile(temporary, target, Boolean(options.force));
     return { file: target, sizeInBytes: receivedInBytes, sha256, verified: expectedSha256 !== undefined };
   } catch (error) {
@@ -209,7 +271,8 @@ async function placeFile(temporary: string, target: string, force: boolean): Pro
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new DownloadError(`the file ${target} already exists; pass --force to overwrite it`);
     // File systems without hard links: fall back to check-then-rename.
-    if (await exists(target)) throw new DownloadError(`the file ${target} already exists; pass --force to overwrite it`);
+    if (await exists(target))
+      throw new DownloadError(`the file ${target} already exists; pass --force to overwrite it`);
     await rename(temporary, target);
     return;
   }

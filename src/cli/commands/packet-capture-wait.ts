@@ -37,7 +37,8 @@ function kindOf(options: PacketCaptureWaitOptions): WaitKind {
   if (options.deleted) chosen.push('deleted');
   if (options.custom !== undefined) chosen.push('custom');
   if (options.stopped) chosen.push('stopped');
-  if (chosen.length !== 1) throw new UsageError('usage error: --created | --updated | --deleted | --exists | --custom JMESPATH | --stopped');
+  if (chosen.length !== 1)
+    throw new UsageError('usage error: --created | --updated | --deleted | --exists | --custom JMESPATH | --stopped');
   return chosen[0]!;
 }
 
@@ -46,7 +47,10 @@ function kindOf(options: PacketCaptureWaitOptions): WaitKind {
  * (as az). Returns the last capture or status document seen (null after --deleted).
  * @example await packetCaptureWait({ name: 'pc1', location: 'westcentralus', stopped: true, interval: 1 }, ctx);
  */
-export async function packetCaptureWait(options: PacketCaptureWaitOptions, ctx: CliContext): Promise<Record<string, unknown> | null> {
+export async function packetCaptureWait(
+  options: PacketCaptureWaitOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown> | null> {
   const name = requireOption('--name/-n', options.name);
   const kind = kindOf(options);
   const condition: Condition | undefined = options.custom !== undefined ? compileCondition(options.custom) : undefined;
@@ -85,4 +89,3 @@ export async function packetCaptureWait(options: PacketCaptureWaitOptions, ctx: 
     await sleep(intervalInSeconds * 1000);
   }
 }
-

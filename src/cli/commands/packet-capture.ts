@@ -1,5 +1,19 @@
-import { CAPTURE_SETTINGS_LIMITS, CAPTURE_TARGET_TYPES, PACKET_CAPTURE_LIMITS, type CaptureTargetType } from '../../model/index.js';
-import { isArmId, packetCapturePath, packetCapturesPath, resourceGroupOfId, resourceGroupPath, storageAccountPath, vmPath, vmssPath } from '../arm-paths.js';
+import {
+  CAPTURE_SETTINGS_LIMITS,
+  CAPTURE_TARGET_TYPES,
+  PACKET_CAPTURE_LIMITS,
+  type CaptureTargetType,
+} from '../../model/index.js';
+import {
+  isArmId,
+  packetCapturePath,
+  packetCapturesPath,
+  resourceGroupOfId,
+  resourceGroupPath,
+  storageAccountPath,
+  vmPath,
+  vmssPath,
+} from '../arm-paths.js';
 import { connect, type ConnectedClient } from '../client-factory.js';
 import type { CliContext, CommonOptions } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -77,7 +91,10 @@ export interface PacketCaptureCreateOptions extends WatcherOptions {
  */
 export function parseTargetSelector(text: string): { resourceGroup?: string; tags: Record<string, string> } {
   const out: { resourceGroup?: string; tags: Record<string, string> } = { tags: {} };
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const i = part.indexOf('=');
     const key = i > 0 ? part.slice(0, i).trim() : '';
     const value = i > 0 ? part.slice(i + 1).trim() : '';
@@ -85,7 +102,8 @@ export function parseTargetSelector(text: string): { resourceGroup?: string; tag
     else if (/^tags\.\S/i.test(key)) out.tags[key.slice(5)] = value;
     else throw new UsageError(`argument --target-selector: '${part}' is not resourceGroup=RG or tags.KEY=VALUE`);
   }
-  if (out.resourceGroup === undefined && Object.keys(out.tags).length === 0) throw new UsageError('argument --target-selector: give resourceGroup=RG, tags.KEY=VALUE, or both');
+  if (out.resourceGroup === undefined && Object.keys(out.tags).length === 0)
+    throw new UsageError('argument --target-selector: give resourceGroup=RG, tags.KEY=VALUE, or both');
   return out;
 }
 
@@ -99,7 +117,8 @@ export interface PacketCaptureCreatePlan {
   properties: Record<string, unknown>;
 }
 
-const STORAGE_USAGE = 'usage error: --storage-account NAME_OR_ID [--storage-path PATH] [--file-path PATH] | --file-path PATH';
+const STORAGE_USAGE =
+  'usage error: --storage-account NAME_OR_ID [--storage-path PATH] [--file-path PATH] | --file-path PATH';
 
 /**
  * Checks create's arguments as az does and builds the request properties that need no lookup.
@@ -109,33 +128,68 @@ export function planPacketCaptureCreate(options: PacketCaptureCreateOptions): Pa
   const name = requireOption('--name/-n', options.name);
   const typeText = options.targetType ?? 'AzureVM';
   const targetType = CAPTURE_TARGET_TYPES.find((t) => t.toLowerCase() === typeText.toLowerCase());
-  if (!targetType) throw new UsageError(`argument --target-type: invalid choice: '${typeText}' (choose from 'AzureVM', 'AzureVMSS')`);
+  if (!targetType)
+    throw new UsageError(`argument --target-type: invalid choice: '${typeText}' (choose from 'AzureVM', 'AzureVMSS')`);
   if (options.targetSelector !== undefined && (options.vm || options.target || options.include || options.exclude)) {
-    throw new UsageError('usage error: --target-selector picks the hosts; do not combine it with --vm, --target, --include or --exclude');
+    throw new UsageError(
+      'usage error: --target-selector picks the hosts; do not combine it with --vm, --target, --include or --exclude',
+    );
   }
-  const target = options.targetSelector !== undefined ? '' : targetType === 'AzureVMSS' ? options.target : options.vm ?? options.target;
-  if (target === undefined || (target === '' && options.targetSelector === undefined)) throw new UsageError('usage error: --vm NAME_OR_ID | --target NAME_OR_ID --target-type AzureVMSS | --target-selector "resourceGroup=RG,tags.KEY=VALUE"');
-  if (options.targetSelector === undefined && !isArmId(target) && !options.resourceGroup) throw new UsageError('the following arguments are required: --resource-group/-g');
+  const target =
+    options.targetSelector !== undefined
+      ? ''
+      : targetType === 'AzureVMSS'
+        ? options.target
+        : (options.vm ?? options.target);
+  if (target === undefined || (target === '' && options.targetSelector === undefined))
+    throw new UsageError(
+      'usage error: --vm NAME_OR_ID | --target NAME_OR_ID --target-type AzureVMSS | --target-selector "resourceGroup=RG,tags.KEY=VALUE"',
+    );
+  if (options.targetSelector === undefined && !isArmId(target) && !options.resourceGroup)
+    throw new UsageError('the following arguments are required: --resource-group/-g');
 
   const hostPath = options.filePath ?? options.localPath;
-  if (!options.storageAccount && (options.storagePath !== undefined || hostPath === undefined)) throw new UsageError(STORAGE_USAGE);
-  if (options.filePath !== undefined && options.localPath !== undefined) throw new UsageError('usage error: --file-path and --local-path exclude each other (--local-path goes with --continuous-capture)');
+  if (!options.storageAccount && (options.storagePath !== undefined || hostPath === undefined))
+    throw new UsageError(STORAGE_USAGE);
+  if (options.filePath !== undefined && options.localPath !== undefined)
+    throw new UsageError(
+      'usage error: --file-path and --local-path exclude each other (--local-path goes with --continuous-capture)',
+    );
   const storageLocation: Record<string, string> = {};
   if (options.localPath !== undefined) {
-    if (!options.localPath.endsWith('.cap')) throw new UsageError("usage error: --local-path PATH must end with the '*.cap' extension");
+    if (!options.localPath.endsWith('.cap'))
+      throw new UsageError("usage error: --local-path PATH must end with the '*.cap' extension");
     storageLocation['localPath'] = options.localPath;
   }
   if (options.storagePath !== undefined) storageLocation['storagePath'] = options.storagePath;
   if (options.filePath !== undefined) {
-    if (!options.filePath.endsWith('.cap')) throw new UsageError("usage error: --file-path PATH must end with the '*.cap' extension");
+    if (!options.filePath.endsWith('.cap'))
+      throw new UsageError("usage error: --file-path PATH must end with the '*.cap' extension");
     // az's rule: a path not starting with '/' is a Windows path.
-    storageLocation['filePath'] = options.filePath.startsWith('/') ? options.filePath : options.filePath.replace(/\//g, '\\');
+    storageLocation['filePath'] = options.filePath.startsWith('/')
+      ? options.filePath
+      : options.filePath.replace(/\//g, '\\');
   }
 
   const properties: Record<string, unknown> = { targetType };
-  const captureSize = parseIntegerOption('--capture-size', options.captureSize, 0, PACKET_CAPTURE_LIMITS.maxBytesToCapturePerPacket);
-  const captureLimit = parseIntegerOption('--capture-limit', options.captureLimit, 0, PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession);
-  const timeLimit = parseIntegerOption('--time-limit', options.timeLimit, 0, PACKET_CAPTURE_LIMITS.maxTimeLimitInSeconds);
+  const captureSize = parseIntegerOption(
+    '--capture-size',
+    options.captureSize,
+    0,
+    PACKET_CAPTURE_LIMITS.maxBytesToCapturePerPacket,
+  );
+  const captureLimit = parseIntegerOption(
+    '--capture-limit',
+    options.captureLimit,
+    0,
+    PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession,
+  );
+  const timeLimit = parseIntegerOption(
+    '--time-limit',
+    options.timeLimit,
+    0,
+    PACKET_CAPTURE_LIMITS.maxTimeLimitInSeconds,
+  );
   if (captureSize !== undefined) properties['bytesToCapturePerPacket'] = captureSize;
   if (captureLimit !== undefined) properties['totalBytesPerSession'] = captureLimit;
   if (timeLimit !== undefined) properties['timeLimitInSeconds'] = timeLimit;
@@ -147,7 +201,8 @@ export function planPacketCaptureCreate(options: PacketCaptureCreateOptions): Pa
   const continuous = parseContinuousCapture(options.continuousCapture);
   if (continuous !== undefined) properties['continuousCapture'] = continuous;
   if (options.captureSettings !== undefined) {
-    if (continuous !== true) throw new UsageError('usage error: --capture-settings goes with --continuous-capture true');
+    if (continuous !== true)
+      throw new UsageError('usage error: --capture-settings goes with --continuous-capture true');
     properties['captureSettings'] = parseCaptureSettings(options.captureSettings);
   }
   if (targetType === 'AzureVMSS' && (options.include || options.exclude)) {
@@ -164,8 +219,16 @@ function parseContinuousCapture(text: string | undefined): boolean | undefined {
   throw new UsageError(`argument --continuous-capture: invalid value '${text}' (true or false)`);
 }
 
-const CAPTURE_SETTING_KEYS = { filecount: 'fileCount', filesizeinbytes: 'fileSizeInBytes', sessiontimelimitinseconds: 'sessionTimeLimitInSeconds' } as const;
-const CAPTURE_SETTING_MAX = { fileCount: CAPTURE_SETTINGS_LIMITS.maxFileCount, fileSizeInBytes: CAPTURE_SETTINGS_LIMITS.maxFileSizeInBytes, sessionTimeLimitInSeconds: CAPTURE_SETTINGS_LIMITS.maxSessionTimeLimitInSeconds } as const;
+const CAPTURE_SETTING_KEYS = {
+  filecount: 'fileCount',
+  filesizeinbytes: 'fileSizeInBytes',
+  sessiontimelimitinseconds: 'sessionTimeLimitInSeconds',
+} as const;
+const CAPTURE_SETTING_MAX = {
+  fileCount: CAPTURE_SETTINGS_LIMITS.maxFileCount,
+  fileSizeInBytes: CAPTURE_SETTINGS_LIMITS.maxFileSizeInBytes,
+  sessionTimeLimitInSeconds: CAPTURE_SETTINGS_LIMITS.maxSessionTimeLimitInSeconds,
+} as const;
 
 /**
  * az's `--capture-settings` words: `fileCount=3 fileSizeInBytes=1048576 sessionTimeLimitInSeconds=600`
@@ -184,16 +247,25 @@ export function parseCaptureSettings(words: string[]): Record<string, number> {
     }
     pairs = Object.entries(parsed as Record<string, unknown>).map(([k, v]) => [k, String(v)]);
   } else {
-    pairs = joined.split(/[\s,]+/).filter(Boolean).map((word) => {
-      const eq = word.indexOf('=');
-      if (eq <= 0) throw new UsageError(`argument --capture-settings: '${word}' is not KEY=VALUE (keys: fileCount, fileSizeInBytes, sessionTimeLimitInSeconds)`);
-      return [word.slice(0, eq), word.slice(eq + 1)];
-    });
+    pairs = joined
+      .split(/[\s,]+/)
+      .filter(Boolean)
+      .map((word) => {
+        const eq = word.indexOf('=');
+        if (eq <= 0)
+          throw new UsageError(
+            `argument --capture-settings: '${word}' is not KEY=VALUE (keys: fileCount, fileSizeInBytes, sessionTimeLimitInSeconds)`,
+          );
+        return [word.slice(0, eq), word.slice(eq + 1)];
+      });
   }
   const out: Record<string, number> = {};
   for (const [key, value] of pairs) {
     const canonical = CAPTURE_SETTING_KEYS[key.replace(/[-_]/g, '').toLowerCase() as keyof typeof CAPTURE_SETTING_KEYS];
-    if (!canonical) throw new UsageError(`argument --capture-settings: unknown key '${key}' (keys: fileCount, fileSizeInBytes, sessionTimeLimitInSeconds)`);
+    if (!canonical)
+      throw new UsageError(
+        `argument --capture-settings: unknown key '${key}' (keys: fileCount, fileSizeInBytes, sessionTimeLimitInSeconds)`,
+      );
     out[canonical] = parseIntegerOption(`--capture-settings ${canonical}`, value, 0, CAPTURE_SETTING_MAX[canonical])!;
   }
   return out;
@@ -202,11 +274,16 @@ export function parseCaptureSettings(words: string[]): Record<string, number> {
 async function targetLocation(conn: ConnectedClient, targetId: string): Promise<string> {
   const response = await conn.client.request('GET', targetId);
   const location = (response.body as { location?: unknown } | null)?.location;
-  if (typeof location !== 'string' || location.length === 0) throw new UsageError(`the target '${targetId}' has no location; pass --location`);
+  if (typeof location !== 'string' || location.length === 0)
+    throw new UsageError(`the target '${targetId}' has no location; pass --location`);
   return location;
 }
 
-async function storageAccountId(conn: ConnectedClient, nameOrId: string, resourceGroup: string | undefined): Promise<string> {
+async function storageAccountId(
+  conn: ConnectedClient,
+  nameOrId: string,
+  resourceGroup: string | undefined,
+): Promise<string> {
   if (isArmId(nameOrId)) return nameOrId;
   // az builds the id in the target's resource group; netwatcher accounts often live elsewhere, so look it up first.
   const found = await findStorageAccount(conn, nameOrId, resourceGroup);
@@ -220,7 +297,10 @@ async function storageAccountId(conn: ConnectedClient, nameOrId: string, resourc
  * until the agent has accepted it; prints the capture as az does.
  * @example await packetCaptureCreate({ resourceGroup: 'rg', vm: 'vm1', name: 'pc1', storageAccount: 'store1', timeLimit: 60 }, ctx);
  */
-export async function packetCaptureCreate(options: PacketCaptureCreateOptions, ctx: CliContext): Promise<Record<string, unknown> | undefined> {
+export async function packetCaptureCreate(
+  options: PacketCaptureCreateOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown> | undefined> {
   const plan = planPacketCaptureCreate(options);
   const conn = connect(ctx, options);
   if (options.targetSelector !== undefined) return selectorCaptureCreate(options, plan, conn, ctx);
@@ -232,39 +312,68 @@ export async function packetCaptureCreate(options: PacketCaptureCreateOptions, c
   const targetGroup = plan.resourceGroup ?? resourceGroupOfId(targetId) ?? undefined;
 
   let watcher: WatcherRef;
-  if (options.watcher) watcher = await resolveWatcher(conn, { watcher: options.watcher, watcherResourceGroup: options.watcherResourceGroup });
+  if (options.watcher)
+    watcher = await resolveWatcher(conn, {
+      watcher: options.watcher,
+      watcherResourceGroup: options.watcherResourceGroup,
+    });
   else watcher = await resolveWatcher(conn, { location: options.location ?? (await targetLocation(conn, targetId)) });
 
   const properties: Record<string, unknown> = { ...plan.properties, target: targetId };
   if (options.storageAccount) {
-    (properties['storageLocation'] as Record<string, string>)['storageId'] = await storageAccountId(conn, options.storageAccount, targetGroup);
+    (properties['storageLocation'] as Record<string, string>)['storageId'] = await storageAccountId(
+      conn,
+      options.storageAccount,
+      targetGroup,
+    );
   }
   const path = packetCapturePath(watcher.path, plan.name);
   const initial = await conn.client.request('PUT', path, { body: { properties } });
   if (options.noWait) return undefined;
-  const { result } = await pollUntilDone(conn.client, 'PUT', path, initial, { pollIntervalInMs: conn.pollIntervalInMs });
+  const { result } = await pollUntilDone(conn.client, 'PUT', path, initial, {
+    pollIntervalInMs: conn.pollIntervalInMs,
+  });
   const shaped = shapePacketCapture(result);
   writeOutput(ctx.out, shaped, options.output);
   return shaped;
 }
 
 /** Create with `--target-selector`: the scope (resource group or subscription) is the target, the tags the selector; the watcher comes from --location (or --watcher), the hosts' location. */
-async function selectorCaptureCreate(options: PacketCaptureCreateOptions, plan: PacketCaptureCreatePlan, conn: ConnectedClient, ctx: CliContext): Promise<Record<string, unknown> | undefined> {
+async function selectorCaptureCreate(
+  options: PacketCaptureCreateOptions,
+  plan: PacketCaptureCreatePlan,
+  conn: ConnectedClient,
+  ctx: CliContext,
+): Promise<Record<string, unknown> | undefined> {
   const selector = parseTargetSelector(options.targetSelector!);
-  if (!options.location && !options.watcher) throw new UsageError('usage error: --target-selector needs --location (the location of the hosts) or --watcher');
-  const scope = selector.resourceGroup !== undefined ? resourceGroupPath(conn.subscriptionId, selector.resourceGroup) : `/subscriptions/${encodeURIComponent(conn.subscriptionId)}`;
+  if (!options.location && !options.watcher)
+    throw new UsageError('usage error: --target-selector needs --location (the location of the hosts) or --watcher');
+  const scope =
+    selector.resourceGroup !== undefined
+      ? resourceGroupPath(conn.subscriptionId, selector.resourceGroup)
+      : `/subscriptions/${encodeURIComponent(conn.subscriptionId)}`;
   const watcher = options.watcher
     ? await resolveWatcher(conn, { watcher: options.watcher, watcherResourceGroup: options.watcherResourceGroup })
     : await resolveWatcher(conn, { location: options.location });
-  const properties: Record<string, unknown> = { ...plan.properties, target: decodeURIComponent(scope), targetSelector: { tags: selector.tags } };
+  const properties: Record<string, unknown> = {
+    ...plan.properties,
+    target: decodeURIComponent(scope),
+    targetSelector: { tags: selector.tags },
+  };
   delete properties['targetType'];
   if (options.storageAccount) {
-    (properties['storageLocation'] as Record<string, string>)['storageId'] = await storageAccountId(conn, options.storageAccount, selector.resourceGroup ?? options.resourceGroup);
+    (properties['storageLocation'] as Record<string, string>)['storageId'] = await storageAccountId(
+      conn,
+      options.storageAccount,
+      selector.resourceGroup ?? options.resourceGroup,
+    );
   }
   const path = packetCapturePath(watcher.path, plan.name);
   const initial = await conn.client.request('PUT', path, { body: { properties } });
   if (options.noWait) return undefined;
-  const { result } = await pollUntilDone(conn.client, 'PUT', path, initial, { pollIntervalInMs: conn.pollIntervalInMs });
+  const { result } = await pollUntilDone(conn.client, 'PUT', path, initial, {
+    pollIntervalInMs: conn.pollIntervalInMs,
+  });
   const shaped = shapePacketCapture(result);
   writeOutput(ctx.out, shaped, options.output);
   return shaped;
@@ -280,7 +389,10 @@ export async function watcherFor(conn: ConnectedClient, options: PacketCaptureNa
 }
 
 /** `nw network watcher packet-capture show`: the capture resource as az prints it. */
-export async function packetCaptureShow(options: PacketCaptureNameOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+export async function packetCaptureShow(
+  options: PacketCaptureNameOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown>> {
   const name = requireOption('--name/-n', options.name);
   const conn = connect(ctx, options);
   const watcher = await watcherFor(conn, options);
@@ -291,13 +403,26 @@ export async function packetCaptureShow(options: PacketCaptureNameOptions, ctx: 
 }
 
 /** Runs queryStatus and returns the az-shaped status (no output). */
-export async function queryPacketCaptureStatus(conn: ConnectedClient, watcher: WatcherRef, name: string): Promise<Record<string, unknown>> {
-  const outcome = await beginAndWait(conn.client, 'POST', `${packetCapturePath(watcher.path, name)}/queryStatus`, {}, { pollIntervalInMs: conn.pollIntervalInMs });
+export async function queryPacketCaptureStatus(
+  conn: ConnectedClient,
+  watcher: WatcherRef,
+  name: string,
+): Promise<Record<string, unknown>> {
+  const outcome = await beginAndWait(
+    conn.client,
+    'POST',
+    `${packetCapturePath(watcher.path, name)}/queryStatus`,
+    {},
+    { pollIntervalInMs: conn.pollIntervalInMs },
+  );
   return shapeQueryStatus(outcome.result, outcome.status);
 }
 
 /** `nw network watcher packet-capture show-status`: queryStatus, shaped like the seed's sample. */
-export async function packetCaptureShowStatus(options: PacketCaptureNameOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+export async function packetCaptureShowStatus(
+  options: PacketCaptureNameOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown>> {
   const name = requireOption('--name/-n', options.name);
   const conn = connect(ctx, options);
   const watcher = await watcherFor(conn, options);
@@ -328,7 +453,10 @@ export async function packetCaptureDelete(options: PacketCaptureNameOptions, ctx
 }
 
 /** `nw network watcher packet-capture list`: the captures of the location's watcher. */
-export async function packetCaptureList(options: PacketCaptureNameOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+export async function packetCaptureList(
+  options: PacketCaptureNameOptions,
+  ctx: CliContext,
+): Promise<Array<Record<string, unknown>>> {
   const conn = connect(ctx, options);
   const watcher = await watcherFor(conn, options);
   const response = await conn.client.request('GET', packetCapturesPath(watcher.path));
@@ -336,4 +464,3 @@ export async function packetCaptureList(options: PacketCaptureNameOptions, ctx: 
   writeOutput(ctx.out, captures, options.output);
   return captures;
 }
-

@@ -10,8 +10,13 @@ import { createTestContext } from '../testing/canned-arm-server.js';
 
 function recordingStarters(seen: ServerConfig[]): ServiceStarters {
   return {
-    startServer: async (config) => { seen.push(config); return { url: 'http://127.0.0.1:1', adminToken: 't', close: async () => {} }; },
-    startAgent: async () => { throw new Error('not used'); },
+    startServer: async (config) => {
+      seen.push(config);
+      return { url: 'http://127.0.0.1:1', adminToken: 't', close: async () => {} };
+    },
+    startAgent: async () => {
+      throw new Error('not used');
+    },
     adminTokenFile: 'admin-token',
     defaultStorageAccountName: 'nwlocal',
     defaultResourceGroup: 'NetworkWatcherRG',
@@ -24,12 +29,23 @@ test('--outbound-deny and --outbound-allow (repeatable) reach the server configu
     const seen: ServerConfig[] = [];
     const stop = new AbortController();
     stop.abort();
-    const run = (args: string[]) => runCli(['server', '--listen', '127.0.0.1:0', '--data-dir', dir, ...args], createTestContext('http://127.0.0.1:1'), { stop: stop.signal, starters: recordingStarters(seen) });
-    assert.equal(await run(['--outbound-deny', '10.0.0.0/8', '--outbound-deny', 'fd00::/8', '--outbound-allow', '10.1.0.0/16']), 0);
+    const run = (args: string[]) =>
+      runCli(
+        ['server', '--listen', '127.0.0.1:0', '--data-dir', dir, ...args],
+        createTestContext('http://127.0.0.1:1'),
+        { stop: stop.signal, starters: recordingStarters(seen) },
+      );
+    assert.equal(
+      await run(['--outbound-deny', '10.0.0.0/8', '--outbound-deny', 'fd00::/8', '--outbound-allow', '10.1.0.0/16']),
+      0,
+    );
     assert.deepEqual(seen[0]?.outbound, { deny: ['10.0.0.0/8', 'fd00::/8'], allow: ['10.1.0.0/16'] });
     assert.equal(await run([]), 0);
     assert.equal(seen[1]?.outbound, undefined, 'no flags: the built-in denials only');
-    for (const bad of [['--outbound-deny', '10.0.0.0/33'], ['--outbound-allow', 'example.com']]) {
+    for (const bad of [
+      ['--outbound-deny', '10.0.0.0/33'],
+      ['--outbound-allow', 'example.com'],
+    ]) {
       const before = seen.length;
       assert.equal(await run(bad), 2, bad.join(' '));
       assert.equal(seen.length, before, 'nothing started');

@@ -12,8 +12,13 @@ import { runServer } from './server.js';
 /** `nw server` turns its flags into the server's configuration, and refuses bad values before starting anything. */
 function recordingStarters(seen: ServerConfig[]): ServiceStarters {
   return {
-    startServer: async (config) => { seen.push(config); return { url: 'http://127.0.0.1:1', adminToken: 't', close: async () => {} }; },
-    startAgent: async () => { throw new Error('not used'); },
+    startServer: async (config) => {
+      seen.push(config);
+      return { url: 'http://127.0.0.1:1', adminToken: 't', close: async () => {} };
+    },
+    startAgent: async () => {
+      throw new Error('not used');
+    },
     adminTokenFile: 'admin-token',
     defaultStorageAccountName: 'nwlocal',
     defaultResourceGroup: 'NetworkWatcherRG',
@@ -26,12 +31,31 @@ test('limits and retention flags reach the server configuration', async () => {
     const seen: ServerConfig[] = [];
     const stop = new AbortController();
     stop.abort();
-    await runServer({ listen: '127.0.0.1:0', dataDir: dir, sessionLimit: '5', metricsRetentionDays: '2' }, createTestContext('http://127.0.0.1:1'), stop.signal, recordingStarters(seen));
+    await runServer(
+      { listen: '127.0.0.1:0', dataDir: dir, sessionLimit: '5', metricsRetentionDays: '2' },
+      createTestContext('http://127.0.0.1:1'),
+      stop.signal,
+      recordingStarters(seen),
+    );
     assert.equal(seen[0]?.sessionLimitPerLocation, 5);
     assert.equal(seen[0]?.metricsRetentionInSeconds, 2 * 86400);
-    for (const bad of [{ sessionLimit: '0' }, { sessionLimit: 'x' }, { metricsRetentionDays: '-1' }, { metricsRetentionDays: 'lots' }]) {
+    for (const bad of [
+      { sessionLimit: '0' },
+      { sessionLimit: 'x' },
+      { metricsRetentionDays: '-1' },
+      { metricsRetentionDays: 'lots' },
+    ]) {
       const before = seen.length;
-      await assert.rejects(runServer({ listen: '127.0.0.1:0', dataDir: dir, ...bad }, createTestContext('http://127.0.0.1:1'), stop.signal, recordingStarters(seen)), UsageError, JSON.stringify(bad));
+      await assert.rejects(
+        runServer(
+          { listen: '127.0.0.1:0', dataDir: dir, ...bad },
+          createTestContext('http://127.0.0.1:1'),
+          stop.signal,
+          recordingStarters(seen),
+        ),
+        UsageError,
+        JSON.stringify(bad),
+      );
       assert.equal(seen.length, before, 'nothing started');
     }
   } finally {
@@ -45,21 +69,47 @@ test('activity-log retention and single sign-on flags reach the server configura
     const seen: ServerConfig[] = [];
     const stop = new AbortController();
     stop.abort();
-    await runServer({
-      listen: '127.0.0.1:0', dataDir: dir, activityLogRetentionDays: '30',
-      oidcIssuer: 'https://login.example.com/realms/ops', oidcAudience: 'api://netwatcher', oidcClientId: 'nw-portal', oidcGroupsClaim: 'roles',
-    }, createTestContext('http://127.0.0.1:1'), stop.signal, recordingStarters(seen));
+    await runServer(
+      {
+        listen: '127.0.0.1:0',
+        dataDir: dir,
+        activityLogRetentionDays: '30',
+        oidcIssuer: 'https://login.example.com/realms/ops',
+        oidcAudience: 'api://netwatcher',
+        oidcClientId: 'nw-portal',
+        oidcGroupsClaim: 'roles',
+      },
+      createTestContext('http://127.0.0.1:1'),
+      stop.signal,
+      recordingStarters(seen),
+    );
     assert.equal(seen[0]?.activityLogRetentionInDays, 30);
-    assert.deepEqual(seen[0]?.oidc, { issuer: 'https://login.example.com/realms/ops', audience: 'api://netwatcher', clientId: 'nw-portal', groupsClaim: 'roles', clockSkewInSeconds: 60 });
+    assert.deepEqual(seen[0]?.oidc, {
+      issuer: 'https://login.example.com/realms/ops',
+      audience: 'api://netwatcher',
+      clientId: 'nw-portal',
+      groupsClaim: 'roles',
+      clockSkewInSeconds: 60,
+    });
     for (const bad of [
-      { activityLogRetentionDays: '0' }, { activityLogRetentionDays: 'forever' },
+      { activityLogRetentionDays: '0' },
+      { activityLogRetentionDays: 'forever' },
       { oidcIssuer: 'https://login.example.com' }, // no audience: any token of the provider would do
       { oidcIssuer: 'http://login.example.com', oidcAudience: 'a' }, // plain http off loopback
       { oidcIssuer: 'not a url', oidcAudience: 'a' },
       { oidcAudience: 'a' }, // without an issuer
     ]) {
       const before = seen.length;
-      await assert.rejects(runServer({ listen: '127.0.0.1:0', dataDir: dir, ...bad }, createTestContext('http://127.0.0.1:1'), stop.signal, recordingStarters(seen)), UsageError, JSON.stringify(bad));
+      await assert.rejects(
+        runServer(
+          { listen: '127.0.0.1:0', dataDir: dir, ...bad },
+          createTestContext('http://127.0.0.1:1'),
+          stop.signal,
+          recordingStarters(seen),
+        ),
+        UsageError,
+        JSON.stringify(bad),
+      );
       assert.equal(seen.length, before, 'nothing started');
     }
   } finally {

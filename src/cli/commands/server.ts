@@ -62,16 +62,27 @@ export interface ServerCommandOptions {
 function oidcOptions(options: ServerCommandOptions): OidcSettings | undefined {
   if (!options.oidcIssuer) {
     const stray = (['oidcAudience', 'oidcClientId', 'oidcGroupsClaim'] as const).find((k) => options[k] !== undefined);
-    if (stray) throw new UsageError(`usage error: --${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --oidc-issuer URL`);
+    if (stray)
+      throw new UsageError(
+        `usage error: --${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --oidc-issuer URL`,
+      );
     return undefined;
   }
-  if (!options.oidcAudience) throw new UsageError('usage error: --oidc-issuer URL --oidc-audience AUD (the audience is required: without it any token of the provider would do)');
+  if (!options.oidcAudience)
+    throw new UsageError(
+      'usage error: --oidc-issuer URL --oidc-audience AUD (the audience is required: without it any token of the provider would do)',
+    );
   const settings: OidcSettings = {
-    issuer: options.oidcIssuer, audience: options.oidcAudience,
+    issuer: options.oidcIssuer,
+    audience: options.oidcAudience,
     ...(options.oidcClientId ? { clientId: options.oidcClientId } : {}),
     ...(options.oidcGroupsClaim ? { groupsClaim: options.oidcGroupsClaim } : {}),
   };
-  try { return validateOidcSettings(settings); } catch (error) { throw new UsageError(`usage error: ${(error as Error).message}`); }
+  try {
+    return validateOidcSettings(settings);
+  } catch (error) {
+    throw new UsageError(`usage error: ${(error as Error).message}`);
+  }
 }
 
 /**
@@ -79,26 +90,49 @@ function oidcOptions(options: ServerCommandOptions): OidcSettings | undefined {
  * closes it cleanly.
  * @example await runServer({ listen: '0.0.0.0:8817', dataDir: '/var/lib/netwatcher' }, ctx, controller.signal);
  */
-export async function runServer(options: ServerCommandOptions, ctx: CliContext, stop: AbortSignal, starters?: ServiceStarters): Promise<void> {
+export async function runServer(
+  options: ServerCommandOptions,
+  ctx: CliContext,
+  stop: AbortSignal,
+  starters?: ServiceStarters,
+): Promise<void> {
   const { host, port } = parseListenOption(options.listen ?? DEFAULT_LISTEN);
-  if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new UsageError('usage error: --tls-cert FILE --tls-key FILE (give both or neither)');
-  if (options.tlsSelfSigned && options.tlsCert) throw new UsageError('usage error: --tls-self-signed | --tls-cert FILE --tls-key FILE (not both)');
+  if (Boolean(options.tlsCert) !== Boolean(options.tlsKey))
+    throw new UsageError('usage error: --tls-cert FILE --tls-key FILE (give both or neither)');
+  if (options.tlsSelfSigned && options.tlsCert)
+    throw new UsageError('usage error: --tls-self-signed | --tls-cert FILE --tls-key FILE (not both)');
   const dataDir = resolve(options.dataDir ?? defaultDataDir());
   const sessionLimit = options.sessionLimit === undefined ? undefined : Number(options.sessionLimit);
-  if (sessionLimit !== undefined && (!Number.isInteger(sessionLimit) || sessionLimit < 1)) throw new UsageError(`usage error: --session-limit must be a positive whole number, not '${options.sessionLimit}'`);
+  if (sessionLimit !== undefined && (!Number.isInteger(sessionLimit) || sessionLimit < 1))
+    throw new UsageError(`usage error: --session-limit must be a positive whole number, not '${options.sessionLimit}'`);
   const retentionDays = options.metricsRetentionDays === undefined ? undefined : Number(options.metricsRetentionDays);
-  if (retentionDays !== undefined && (!Number.isFinite(retentionDays) || retentionDays <= 0 || retentionDays > 3650)) throw new UsageError(`usage error: --metrics-retention-days must be a number of days from 0 to 3650, not '${options.metricsRetentionDays}'`);
+  if (retentionDays !== undefined && (!Number.isFinite(retentionDays) || retentionDays <= 0 || retentionDays > 3650))
+    throw new UsageError(
+      `usage error: --metrics-retention-days must be a number of days from 0 to 3650, not '${options.metricsRetentionDays}'`,
+    );
   const outbound = parseOutboundOptions(options.outboundDeny, options.outboundAllow);
   const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrlOption(options.publicUrl);
   const retryAfter = options.retryAfter === undefined ? undefined : Number(options.retryAfter);
-  if (retryAfter !== undefined && (!Number.isInteger(retryAfter) || retryAfter < 0 || retryAfter > 60)) throw new UsageError(`usage error: --retry-after must be a whole number of seconds from 0 to 60, not '${options.retryAfter}'`);
-  const activityDays = options.activityLogRetentionDays === undefined ? undefined : Number(options.activityLogRetentionDays);
-  if (activityDays !== undefined && (!Number.isFinite(activityDays) || activityDays <= 0 || activityDays > 3650)) throw new UsageError(`usage error: --activity-log-retention-days must be a number of days above 0, at most 3650, not '${options.activityLogRetentionDays}'`);
+  if (retryAfter !== undefined && (!Number.isInteger(retryAfter) || retryAfter < 0 || retryAfter > 60))
+    throw new UsageError(
+      `usage error: --retry-after must be a whole number of seconds from 0 to 60, not '${options.retryAfter}'`,
+    );
+  const activityDays =
+    options.activityLogRetentionDays === undefined ? undefined : Number(options.activityLogRetentionDays);
+  if (activityDays !== undefined && (!Number.isFinite(activityDays) || activityDays <= 0 || activityDays > 3650))
+    throw new UsageError(
+      `usage error: --activity-log-retention-days must be a number of days above 0, at most 3650, not '${options.activityLogRetentionDays}'`,
+    );
   const oidc = oidcOptions(options);
   const services = starters ?? (await loadServiceStarters());
   // Refuse before writing anything into a folder a running server uses (the server takes the lock itself).
   assertDataDirFree(dataDir);
-  const selfSigned = options.tlsSelfSigned ? ensureSelfSignedCertificate(join(dataDir, 'tls'), [...certificateNames(host), ...(publicUrl ? [new URL(publicUrl).hostname.replace(/^\[|\]$/g, '')] : [])]) : undefined;
+  const selfSigned = options.tlsSelfSigned
+    ? ensureSelfSignedCertificate(join(dataDir, 'tls'), [
+        ...certificateNames(host),
+        ...(publicUrl ? [new URL(publicUrl).hostname.replace(/^\[|\]$/g, '')] : []),
+      ])
+    : undefined;
   const server = await services.startServer({
     listenHost: host,
     listenPort: port,
@@ -109,7 +143,9 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
     ...(options.secretKeyFile ? { secretKeyFile: resolve(options.secretKeyFile) } : {}),
     ...(publicUrl ? { publicUrl } : {}),
     ...(options.trustProxy ? { trustProxy: true } : {}),
-    ...(options.tlsCert && options.tlsKey ? { tls: { certPath: resolve(options.tlsCert), keyPath: resolve(options.tlsKey) } } : {}),
+    ...(options.tlsCert && options.tlsKey
+      ? { tls: { certPath: resolve(options.tlsCert), keyPath: resolve(options.tlsKey) } }
+      : {}),
     ...(selfSigned ? { tls: { certPath: selfSigned.certPath, keyPath: selfSigned.keyPath } } : {}),
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     ...(sessionLimit !== undefined ? { sessionLimitPerLocation: sessionLimit } : {}),
@@ -121,11 +157,22 @@ export async function runServer(options: ServerCommandOptions, ctx: CliContext, 
   });
   const tokenFile = join(dataDir, services.adminTokenFile);
   writeLine(ctx.out, `netwatcher server listening on ${server.url}`);
-  if (server.publicUrl && server.publicUrl !== server.url) writeLine(ctx.out, `other hosts and clients: ${server.publicUrl}${publicUrl || options.trustProxy ? '' : ' (set --public-url to the URL they reach this server at)'}`);
-  if (selfSigned) writeLine(ctx.out, `TLS: self-signed certificate ${selfSigned.certPath} (SHA-256 ${selfSigned.sha256}); clients: nw login --ca-file ${selfSigned.certPath}`);
+  if (server.publicUrl && server.publicUrl !== server.url)
+    writeLine(
+      ctx.out,
+      `other hosts and clients: ${server.publicUrl}${publicUrl || options.trustProxy ? '' : ' (set --public-url to the URL they reach this server at)'}`,
+    );
+  if (selfSigned)
+    writeLine(
+      ctx.out,
+      `TLS: self-signed certificate ${selfSigned.certPath} (SHA-256 ${selfSigned.sha256}); clients: nw login --ca-file ${selfSigned.certPath}`,
+    );
   writeLine(ctx.out, `admin token: ${tokenFile}`);
   writeLine(ctx.out, `web portal: ${server.publicUrl ?? server.url}/ (sign in with the admin token)`);
-  writeLine(ctx.out, `log in from a client with: nw login --server ${server.publicUrl ?? server.url} --token "$(cat ${tokenFile})"`);
+  writeLine(
+    ctx.out,
+    `log in from a client with: nw login --server ${server.publicUrl ?? server.url} --token "$(cat ${tokenFile})"`,
+  );
   await waitForAbort(stop);
   writeLine(ctx.out, 'stopping server…');
   await server.close();

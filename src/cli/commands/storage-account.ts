@@ -61,7 +61,8 @@ export function storageBackendOf(options: Pick<StorageAccountCreateOptions, 'kin
   const pick = (flag: string, value: string | undefined, strict: boolean): StorageBackendType | undefined => {
     if (value === undefined) return undefined;
     const found = BACKENDS.find((b) => b.toLowerCase() === value.toLowerCase());
-    if (!found && strict) throw new UsageError(`argument ${flag}: invalid choice: '${value}' (choose from 'local', 'azureBlob', 's3')`);
+    if (!found && strict)
+      throw new UsageError(`argument ${flag}: invalid choice: '${value}' (choose from 'local', 'azureBlob', 's3')`);
     return found;
   };
   // --kind also takes az's account kinds (StorageV2, BlobStorage …) so az scripts keep working.
@@ -78,8 +79,15 @@ export function storageAccountBody(options: StorageAccountCreateOptions): Record
       break;
     case 'azureBlob':
       if (options.accountName !== undefined || options.accountKey !== undefined || options.blobEndpoint !== undefined) {
-        if (options.connectionString !== undefined) throw new UsageError('usage error: give --connection-string or --account-name/--account-key [--blob-endpoint], not both');
-        backend = { type, accountName: requireOption('--account-name', options.accountName), accountKey: requireOption('--account-key', options.accountKey) };
+        if (options.connectionString !== undefined)
+          throw new UsageError(
+            'usage error: give --connection-string or --account-name/--account-key [--blob-endpoint], not both',
+          );
+        backend = {
+          type,
+          accountName: requireOption('--account-name', options.accountName),
+          accountKey: requireOption('--account-key', options.accountKey),
+        };
         if (options.blobEndpoint) backend['blobEndpoint'] = options.blobEndpoint;
       } else {
         backend = { type, connectionString: requireOption('--connection-string', options.connectionString) };
@@ -111,8 +119,14 @@ async function listAccounts(conn: ConnectedClient): Promise<Array<Record<string,
  * Finds an account by name in the list of all accounts (names are unique per subscription in
  * practice; a resource group narrows it when given).
  */
-export async function findStorageAccount(conn: ConnectedClient, name: string, resourceGroup?: string): Promise<Record<string, unknown> | undefined> {
-  const matches = (await listAccounts(conn)).filter((a) => String(a['name'] ?? '').toLowerCase() === name.toLowerCase());
+export async function findStorageAccount(
+  conn: ConnectedClient,
+  name: string,
+  resourceGroup?: string,
+): Promise<Record<string, unknown> | undefined> {
+  const matches = (await listAccounts(conn)).filter(
+    (a) => String(a['name'] ?? '').toLowerCase() === name.toLowerCase(),
+  );
   if (resourceGroup) {
     const inGroup = matches.find((a) => String(a['resourceGroup'] ?? '').toLowerCase() === resourceGroup.toLowerCase());
     if (inGroup) return inGroup;
@@ -124,10 +138,16 @@ export async function findStorageAccount(conn: ConnectedClient, name: string, re
  * `nw storage account list`: every registered storage account (optionally of one resource group).
  * @example await storageAccountList({}, ctx);
  */
-export async function storageAccountList(options: StorageAccountListOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+export async function storageAccountList(
+  options: StorageAccountListOptions,
+  ctx: CliContext,
+): Promise<Array<Record<string, unknown>>> {
   const conn = connect(ctx, options);
   let accounts = await listAccounts(conn);
-  if (options.resourceGroup) accounts = accounts.filter((a) => String(a['resourceGroup'] ?? '').toLowerCase() === options.resourceGroup!.toLowerCase());
+  if (options.resourceGroup)
+    accounts = accounts.filter(
+      (a) => String(a['resourceGroup'] ?? '').toLowerCase() === options.resourceGroup!.toLowerCase(),
+    );
   writeOutput(ctx.out, accounts, options.output);
   return accounts;
 }
@@ -135,12 +155,16 @@ export async function storageAccountList(options: StorageAccountListOptions, ctx
 async function resolveGroup(conn: ConnectedClient, name: string, resourceGroup: string | undefined): Promise<string> {
   if (resourceGroup) return resourceGroup;
   const found = await findStorageAccount(conn, name);
-  if (!found || typeof found['resourceGroup'] !== 'string') throw new CliError(`The storage account '${name}' was not found.`);
+  if (!found || typeof found['resourceGroup'] !== 'string')
+    throw new CliError(`The storage account '${name}' was not found.`);
   return found['resourceGroup'];
 }
 
 /** `nw storage account show`: one account (`--resource-group` optional: found by name otherwise). */
-export async function storageAccountShow(options: StorageAccountNameOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+export async function storageAccountShow(
+  options: StorageAccountNameOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown>> {
   const name = requireOption('--name/-n', options.name);
   const conn = connect(ctx, options);
   const resourceGroup = await resolveGroup(conn, name, options.resourceGroup);
@@ -151,12 +175,21 @@ export async function storageAccountShow(options: StorageAccountNameOptions, ctx
 }
 
 /** `nw storage account create`: registers a storage target (local folder, Azure Blob, or S3). */
-export async function storageAccountCreate(options: StorageAccountCreateOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+export async function storageAccountCreate(
+  options: StorageAccountCreateOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown>> {
   const name = requireOption('--name/-n', options.name);
   const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
   const body = storageAccountBody(options);
   const conn = connect(ctx, options);
-  const { result } = await beginAndWait(conn.client, 'PUT', storageAccountPath(conn.subscriptionId, resourceGroup, name), { body }, { pollIntervalInMs: conn.pollIntervalInMs });
+  const { result } = await beginAndWait(
+    conn.client,
+    'PUT',
+    storageAccountPath(conn.subscriptionId, resourceGroup, name),
+    { body },
+    { pollIntervalInMs: conn.pollIntervalInMs },
+  );
   const account = shapeStorageAccount(result);
   writeOutput(ctx.out, account, options.output);
   return account;
@@ -168,5 +201,11 @@ export async function storageAccountDelete(options: StorageAccountNameOptions, c
   if (!(await confirmOperation(ctx, options.yes))) return;
   const conn = connect(ctx, options);
   const resourceGroup = await resolveGroup(conn, name, options.resourceGroup);
-  await beginAndWait(conn.client, 'DELETE', storageAccountPath(conn.subscriptionId, resourceGroup, name), {}, { pollIntervalInMs: conn.pollIntervalInMs });
+  await beginAndWait(
+    conn.client,
+    'DELETE',
+    storageAccountPath(conn.subscriptionId, resourceGroup, name),
+    {},
+    { pollIntervalInMs: conn.pollIntervalInMs },
+  );
 }

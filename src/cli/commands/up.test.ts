@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import type { AgentConfig } from '../../agent/index.js';
 import type { ServerConfig } from '../../server/index.js';
 import type { ServiceStarters } from '../services.js';
-import { createTestContext, installCannedWorld, startCannedArmServer, WORLD, type CannedArmServer } from '../testing/canned-arm-server.js';
+import {
+  createTestContext,
+  installCannedWorld,
+  startCannedArmServer,
+  WORLD,
+  type CannedArmServer,
+} from '../testing/canned-arm-server.js';
 import { up, vmNameFromHostname } from './up.js';
 
 /**
@@ -47,9 +53,23 @@ describe('nw up orchestration', () => {
   test('first run: server, extension PUT, agent enrolled with the one-time token, config written, clean stop', async () => {
     const events: string[] = [];
     const configPath = join(dir, 'config.json');
-    const ctx = createTestContext(server.url, { config: { subscriptionId: '00000000-0000-0000-0000-000000000000' }, configPath });
+    const ctx = createTestContext(server.url, {
+      config: { subscriptionId: '00000000-0000-0000-0000-000000000000' },
+      configPath,
+    });
     const stop = new AbortController();
-    const running = up({ dataDir: join(dir, 'data'), listen: '127.0.0.1:0', location: WORLD.location, vmName: WORLD.vmName, resourceGroup: WORLD.resourceGroup }, ctx, stop.signal, starters(events, false));
+    const running = up(
+      {
+        dataDir: join(dir, 'data'),
+        listen: '127.0.0.1:0',
+        location: WORLD.location,
+        vmName: WORLD.vmName,
+        resourceGroup: WORLD.resourceGroup,
+      },
+      ctx,
+      stop.signal,
+      starters(events, false),
+    );
     await waitFor(() => ctx.stdout().includes('ready'));
     stop.abort();
     const result = await running;
@@ -61,13 +81,25 @@ describe('nw up orchestration', () => {
       'agent closed',
       'server closed',
     ]);
-    const put = server.requests.find((r) => r.method === 'PUT' && r.path.endsWith('/extensions/NetworkWatcherAgentLinux'))!;
+    const put = server.requests.find(
+      (r) => r.method === 'PUT' && r.path.endsWith('/extensions/NetworkWatcherAgentLinux'),
+    )!;
     assert.equal((put.body as { location: string }).location, WORLD.location);
-    assert.deepEqual(JSON.parse(await readFile(configPath, 'utf8')), { subscriptionId: '00000000-0000-0000-0000-000000000000', server: server.url, token: 'admin-token' });
+    assert.deepEqual(JSON.parse(await readFile(configPath, 'utf8')), {
+      subscriptionId: '00000000-0000-0000-0000-000000000000',
+      server: server.url,
+      token: 'admin-token',
+    });
     const out = ctx.stdout();
     assert.ok(out.indexOf('starting server') < out.indexOf('starting agent'));
-    assert.match(out, /nw network watcher packet-capture create -g myRG --vm myVM --name first --storage-account nwlocal/);
-    assert.ok(out.includes(`Web portal: ${server.url}/ (sign in with the admin token in ${join(dir, 'data', 'admin-token')})`), out);
+    assert.match(
+      out,
+      /nw network watcher packet-capture create -g myRG --vm myVM --name first --storage-account nwlocal/,
+    );
+    assert.ok(
+      out.includes(`Web portal: ${server.url}/ (sign in with the admin token in ${join(dir, 'data', 'admin-token')})`),
+      out,
+    );
   });
 
   test('second run: the saved credential is reused, no new enrolment', async () => {
@@ -75,12 +107,26 @@ describe('nw up orchestration', () => {
     const ctx = createTestContext(server.url, { config: { subscriptionId: '00000000-0000-0000-0000-000000000000' } });
     const stop = new AbortController();
     const putsBefore = server.requests.filter((r) => r.method === 'PUT').length;
-    const running = up({ dataDir: join(dir, 'data'), listen: '127.0.0.1:0', location: WORLD.location, vmName: WORLD.vmName, resourceGroup: WORLD.resourceGroup }, ctx, stop.signal, starters(events, true));
+    const running = up(
+      {
+        dataDir: join(dir, 'data'),
+        listen: '127.0.0.1:0',
+        location: WORLD.location,
+        vmName: WORLD.vmName,
+        resourceGroup: WORLD.resourceGroup,
+      },
+      ctx,
+      stop.signal,
+      starters(events, true),
+    );
     await waitFor(() => ctx.stdout().includes('ready'));
     stop.abort();
     assert.equal((await running).enrolled, false);
     assert.equal(server.requests.filter((r) => r.method === 'PUT').length, putsBefore);
-    assert.deepEqual(events.filter((e) => e.startsWith('agent /')), [`agent ${join(dir, 'data', 'agent')} token=none`]);
+    assert.deepEqual(
+      events.filter((e) => e.startsWith('agent /')),
+      [`agent ${join(dir, 'data', 'agent')} token=none`],
+    );
   });
 
   test('vmNameFromHostname', () => {

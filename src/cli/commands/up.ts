@@ -78,7 +78,12 @@ export function vmNameFromHostname(name: string): string {
  * then stops the agent and the server. Running it again keeps every resource.
  * @example await up({}, ctx, controller.signal);
  */
-export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal, starters?: ServiceStarters): Promise<UpResult> {
+export async function up(
+  options: UpOptions,
+  ctx: CliContext,
+  stop: AbortSignal,
+  starters?: ServiceStarters,
+): Promise<UpResult> {
   const { host, port } = parseListenOption(options.listen ?? DEFAULT_LISTEN);
   const dataDir = resolve(options.dataDir ?? defaultDataDir());
   const agentDir = join(dataDir, 'agent');
@@ -91,12 +96,20 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
   // Beyond loopback the admin token and agent credentials cross a network: https unless told otherwise.
   const wantTls = options.tls ?? !isLoopbackHost(host);
   const retryAfter = options.retryAfter === undefined ? undefined : Number(options.retryAfter);
-  if (retryAfter !== undefined && (!Number.isInteger(retryAfter) || retryAfter < 0 || retryAfter > 60)) throw new UsageError(`usage error: --retry-after must be a whole number of seconds from 0 to 60, not '${options.retryAfter}'`);
+  if (retryAfter !== undefined && (!Number.isInteger(retryAfter) || retryAfter < 0 || retryAfter > 60))
+    throw new UsageError(
+      `usage error: --retry-after must be a whole number of seconds from 0 to 60, not '${options.retryAfter}'`,
+    );
   const services = starters ?? (await loadServiceStarters());
   // Refuse before writing anything into a folder a running server uses (the server takes the lock itself).
   assertDataDirFree(dataDir);
   const publicHost = publicUrl ? new URL(publicUrl).hostname.replace(/^\[|\]$/g, '') : undefined;
-  const tls = wantTls ? ensureSelfSignedCertificate(join(dataDir, 'tls'), [...certificateNames(host), ...(publicHost ? [publicHost] : [])]) : undefined;
+  const tls = wantTls
+    ? ensureSelfSignedCertificate(join(dataDir, 'tls'), [
+        ...certificateNames(host),
+        ...(publicHost ? [publicHost] : []),
+      ])
+    : undefined;
   // With our own certificate, every client in this process trusts it: the CLI's requests, and
   // the agent's (its uploads to local storage are plain node:https requests).
   const fetchFn = tls ? createCaFetch(readFileSync(tls.certPath)) : ctx.fetch;
@@ -118,8 +131,14 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
     ...(retryAfter !== undefined ? { retryAfterInSeconds: retryAfter } : {}),
   });
   if (tls) {
-    writeLine(ctx.out, `TLS: ${tls.created ? 'made a' : 'using the'} self-signed certificate ${tls.certPath} for ${tls.names.join(', ')}`);
-    writeLine(ctx.out, `     SHA-256 ${tls.sha256}; it is its own CA: the CLI config trusts it, agents get it pinned through their install command,`);
+    writeLine(
+      ctx.out,
+      `TLS: ${tls.created ? 'made a' : 'using the'} self-signed certificate ${tls.certPath} for ${tls.names.join(', ')}`,
+    );
+    writeLine(
+      ctx.out,
+      `     SHA-256 ${tls.sha256}; it is its own CA: the CLI config trusts it, agents get it pinned through their install command,`,
+    );
     writeLine(ctx.out, `     and Azure SDKs and scripts trust it with NODE_EXTRA_CA_CERTS=${tls.certPath}`);
   }
   let agent: RunningAgent | undefined;
@@ -143,15 +162,24 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
       agent = await services.startAgent(agentOptions).catch(() => undefined);
     }
     if (!agent) {
-      writeLine(ctx.out, `registering this host as VM ${vmName} in resource group ${resourceGroup} (location ${location})…`);
+      writeLine(
+        ctx.out,
+        `registering this host as VM ${vmName} in resource group ${resourceGroup} (location ${location})…`,
+      );
       const put = await client.request('PUT', extensionPath, {
         body: {
           location,
-          properties: { publisher: AGENT_EXTENSION.publisher, type: AGENT_EXTENSION.linuxType, typeHandlerVersion: AGENT_EXTENSION.typeHandlerVersion, autoUpgradeMinorVersion: true },
+          properties: {
+            publisher: AGENT_EXTENSION.publisher,
+            type: AGENT_EXTENSION.linuxType,
+            typeHandlerVersion: AGENT_EXTENSION.typeHandlerVersion,
+            autoUpgradeMinorVersion: true,
+          },
         },
       });
       const token = (put.body as { properties?: { enrollmentToken?: unknown } } | null)?.properties?.enrollmentToken;
-      if (typeof token !== 'string' || token.length === 0) throw new CliError('the server did not return an enrolment token for this host');
+      if (typeof token !== 'string' || token.length === 0)
+        throw new CliError('the server did not return an enrolment token for this host');
       writeLine(ctx.out, 'starting agent…');
       agent = await services.startAgent({ ...agentOptions, enrollmentToken: token });
       enrolled = true;
@@ -160,12 +188,25 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
     // Why captures would fail here, said before the first one does.
     const agentWarnings = agent.warnings ?? [];
     for (const warning of agentWarnings) writeLine(ctx.err, `WARNING: ${warning}`);
-    const connected = await waitForAgent(client, vmPath(subscriptionId, resourceGroup, vmName), options.agentConnectTimeoutInMs ?? 20_000);
-    if (!connected) writeLine(ctx.err, `WARNING: the agent has not connected yet; check 'nw vm show -g ${resourceGroup} -n ${vmName}'`);
+    const connected = await waitForAgent(
+      client,
+      vmPath(subscriptionId, resourceGroup, vmName),
+      options.agentConnectTimeoutInMs ?? 20_000,
+    );
+    if (!connected)
+      writeLine(
+        ctx.err,
+        `WARNING: the agent has not connected yet; check 'nw vm show -g ${resourceGroup} -n ${vmName}'`,
+      );
     await ensureWatcher(client, subscriptionId, location, services.defaultResourceGroup);
 
     if (ctx.configPath) {
-      await saveCliConfig(ctx.configPath, { server: server.url, token: server.adminToken, subscriptionId, ...(tls ? { caFile: tls.certPath } : {}) });
+      await saveCliConfig(ctx.configPath, {
+        server: server.url,
+        token: server.adminToken,
+        subscriptionId,
+        ...(tls ? { caFile: tls.certPath } : {}),
+      });
       writeLine(ctx.out, `CLI configured: ${ctx.configPath}`);
     }
     // Looked up before 'ready' so that the banner after it is printed in one go (scripts read it then).
@@ -173,15 +214,33 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
     writeLine(ctx.out, 'ready');
     writeLine(ctx.out, '');
     writeLine(ctx.out, `netwatcher is running at ${server.url} (Ctrl-C to stop).`);
-    writeLine(ctx.out, `Web portal: ${server.publicUrl ?? server.url}/ (sign in with the admin token in ${join(dataDir, services.adminTokenFile)})`);
-    if (server.publicUrl && server.publicUrl !== server.url) writeLine(ctx.out, `Other hosts reach it at ${server.publicUrl}: install commands from 'nw vm extension set' point there.`);
-    if (agentWarnings.length > 0) writeLine(ctx.out, `Captures on this host will fail until this is fixed: ${agentWarnings.join('; ')}`);
+    writeLine(
+      ctx.out,
+      `Web portal: ${server.publicUrl ?? server.url}/ (sign in with the admin token in ${join(dataDir, services.adminTokenFile)})`,
+    );
+    if (server.publicUrl && server.publicUrl !== server.url)
+      writeLine(
+        ctx.out,
+        `Other hosts reach it at ${server.publicUrl}: install commands from 'nw vm extension set' point there.`,
+      );
+    if (agentWarnings.length > 0)
+      writeLine(ctx.out, `Captures on this host will fail until this is fixed: ${agentWarnings.join('; ')}`);
     writeLine(ctx.out, 'Try:');
-    for (const line of nextSteps(vmName, resourceGroup, location, services.defaultStorageAccountName, captureName)) writeLine(ctx.out, `  ${line}`);
+    for (const line of nextSteps(vmName, resourceGroup, location, services.defaultStorageAccountName, captureName))
+      writeLine(ctx.out, `  ${line}`);
     if (tls) {
       writeLine(ctx.out, 'With the real Azure CLI (az; see docs/sdk.md), once:');
-      for (const line of azRecipeLines({ serverUrl: server.publicUrl ?? server.url, adminTokenPath: join(dataDir, services.adminTokenFile), subscriptionId, caFile: tls.certPath })) writeLine(ctx.out, `  ${line}`);
-      writeLine(ctx.out, `  then the seeds' az commands, e.g. az network watcher packet-capture list --location ${location}`);
+      for (const line of azRecipeLines({
+        serverUrl: server.publicUrl ?? server.url,
+        adminTokenPath: join(dataDir, services.adminTokenFile),
+        subscriptionId,
+        caFile: tls.certPath,
+      }))
+        writeLine(ctx.out, `  ${line}`);
+      writeLine(
+        ctx.out,
+        `  then the seeds' az commands, e.g. az network watcher packet-capture list --location ${location}`,
+      );
     }
 
     await waitForAbort(stop);
@@ -201,7 +260,13 @@ export async function up(options: UpOptions, ctx: CliContext, stop: AbortSignal,
 }
 
 /** The commands printed once everything runs. */
-export function nextSteps(vmName: string, resourceGroup: string, location: string, storageAccountName: string, captureName = 'first'): string[] {
+export function nextSteps(
+  vmName: string,
+  resourceGroup: string,
+  location: string,
+  storageAccountName: string,
+  captureName = 'first',
+): string[] {
   return [
     `nw vm extension show -g ${resourceGroup} --vm-name ${vmName} --name ${AGENT_EXTENSION.linuxType} -o table`,
     `nw network watcher packet-capture create -g ${resourceGroup} --vm ${vmName} --name ${captureName} --storage-account ${storageAccountName} --time-limit 30`,
@@ -213,10 +278,15 @@ export function nextSteps(vmName: string, resourceGroup: string, location: strin
 
 /** `first`, or `first-2`, `first-3` … when a restart finds the earlier ones still there (the banner's create must not fail with a name in use). */
 export async function unusedCaptureName(client: ArmClient, subscriptionId: string, location: string): Promise<string> {
-  const watchers = listValue((await client.request('GET', watcherListPath(subscriptionId))).body) as Array<{ id?: unknown; location?: unknown }>;
+  const watchers = listValue((await client.request('GET', watcherListPath(subscriptionId))).body) as Array<{
+    id?: unknown;
+    location?: unknown;
+  }>;
   const watcher = watchers.find((w) => String(w.location ?? '').toLowerCase() === location.toLowerCase());
   if (typeof watcher?.id !== 'string') return 'first';
-  const captures = listValue((await client.request('GET', `${watcher.id}/packetCaptures`, { allowStatuses: [404] })).body) as Array<{ name?: unknown }>;
+  const captures = listValue(
+    (await client.request('GET', `${watcher.id}/packetCaptures`, { allowStatuses: [404] })).body,
+  ) as Array<{ name?: unknown }>;
   const taken = new Set(captures.map((c) => String(c.name ?? '').toLowerCase()));
   let name = 'first';
   for (let n = 2; taken.has(name); n++) name = `first-${n}`;
@@ -227,7 +297,8 @@ async function waitForAgent(client: ArmClient, vmResourcePath: string, timeoutIn
   const deadline = Date.now() + timeoutInMs;
   for (;;) {
     const vm = await client.request('GET', vmResourcePath, { allowStatuses: [404] });
-    const state = (vm.body as { properties?: { netwatcher?: { agentConnected?: unknown } } } | null)?.properties?.netwatcher;
+    const state = (vm.body as { properties?: { netwatcher?: { agentConnected?: unknown } } } | null)?.properties
+      ?.netwatcher;
     if (state?.agentConnected === true) return true;
     if (Date.now() >= deadline) return false;
     await sleep(200);
@@ -236,8 +307,18 @@ async function waitForAgent(client: ArmClient, vmResourcePath: string, timeoutIn
 
 // The server creates the location's watcher when its first host enrols; make sure, because every
 // packet-capture command looks the watcher up by location.
-async function ensureWatcher(client: ArmClient, subscriptionId: string, location: string, resourceGroup: string): Promise<void> {
+async function ensureWatcher(
+  client: ArmClient,
+  subscriptionId: string,
+  location: string,
+  resourceGroup: string,
+): Promise<void> {
   const list = await client.request('GET', watcherListPath(subscriptionId));
-  const found = listValue(list.body).some((w) => String((w as { location?: unknown }).location ?? '').toLowerCase() === location.toLowerCase());
-  if (!found) await client.request('PUT', watcherPath(subscriptionId, resourceGroup, `NetworkWatcher_${location}`), { body: { location } });
+  const found = listValue(list.body).some(
+    (w) => String((w as { location?: unknown }).location ?? '').toLowerCase() === location.toLowerCase(),
+  );
+  if (!found)
+    await client.request('PUT', watcherPath(subscriptionId, resourceGroup, `NetworkWatcher_${location}`), {
+      body: { location },
+    });
 }

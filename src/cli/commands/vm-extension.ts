@@ -52,7 +52,10 @@ export interface VmExtensionNameOptions extends VmSelectorOptions {
   noWait?: boolean;
 }
 
-function vmOf(options: VmSelectorOptions, subscriptionFallback: string): { subscriptionId: string; resourceGroup: string; vmName: string } {
+function vmOf(
+  options: VmSelectorOptions,
+  subscriptionFallback: string,
+): { subscriptionId: string; resourceGroup: string; vmName: string } {
   const vm = requireOption('--vm-name', options.vmName);
   if (isArmId(vm)) {
     const resourceGroup = resourceGroupOfId(vm);
@@ -60,7 +63,11 @@ function vmOf(options: VmSelectorOptions, subscriptionFallback: string): { subsc
     const subscriptionId = /^\/subscriptions\/([^/]+)/i.exec(vm)?.[1] ?? subscriptionFallback;
     return { subscriptionId, resourceGroup, vmName: nameOfId(vm) };
   }
-  return { subscriptionId: subscriptionFallback, resourceGroup: requireOption('--resource-group/-g', options.resourceGroup), vmName: vm };
+  return {
+    subscriptionId: subscriptionFallback,
+    resourceGroup: requireOption('--resource-group/-g', options.resourceGroup),
+    vmName: vm,
+  };
 }
 
 function parseJsonOption(flag: string, value: string | undefined): unknown {
@@ -78,7 +85,10 @@ function parseJsonOption(flag: string, value: string | undefined): unknown {
  * `enrollmentToken` from the first response: the command to run on the host, shown only once.
  * @example await vmExtensionSet({ resourceGroup: 'rg', vmName: 'vm1', name: 'NetworkWatcherAgentLinux', publisher: 'Microsoft.Azure.NetworkWatcher', version: '1.4' }, ctx);
  */
-export async function vmExtensionSet(options: VmExtensionSetOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+export async function vmExtensionSet(
+  options: VmExtensionSetOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown>> {
   const type = requireOption('--name/-n', options.name);
   const vm = vmOf(options, options.subscription ?? ctx.config.subscriptionId);
   const conn = connect(ctx, options);
@@ -100,29 +110,46 @@ export async function vmExtensionSet(options: VmExtensionSetOptions, ctx: CliCon
   const initial = await conn.client.request('PUT', path, { body });
   // The enrolment token exists only in this first response; keep it even with --no-wait.
   const initialProperties = (initial.body as { properties?: Record<string, unknown> } | null)?.properties ?? {};
-  const final = options.noWait ? initial.body : (await pollUntilDone(conn.client, 'PUT', path, initial, { pollIntervalInMs: conn.pollIntervalInMs })).result;
+  const final = options.noWait
+    ? initial.body
+    : (await pollUntilDone(conn.client, 'PUT', path, initial, { pollIntervalInMs: conn.pollIntervalInMs })).result;
   const shaped = shapeVmExtension(final);
   for (const key of ['installCommand', 'enrollmentToken'] as const) {
     if (initialProperties[key] !== undefined) shaped[key] = initialProperties[key];
   }
-  const columns = shaped['installCommand'] !== undefined ? [...VM_EXTENSION_TABLE, { header: 'InstallCommand', value: (e: Record<string, unknown>) => e['installCommand'] }] : VM_EXTENSION_TABLE;
+  const columns =
+    shaped['installCommand'] !== undefined
+      ? [
+          ...VM_EXTENSION_TABLE,
+          { header: 'InstallCommand', value: (e: Record<string, unknown>) => e['installCommand'] },
+        ]
+      : VM_EXTENSION_TABLE;
   writeOutput(ctx.out, shaped, options.output, columns);
   return shaped;
 }
 
 /** `nw vm extension show`: one extension as az prints it. */
-export async function vmExtensionShow(options: VmExtensionNameOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+export async function vmExtensionShow(
+  options: VmExtensionNameOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown>> {
   const name = requireOption('--name/-n', options.name);
   const vm = vmOf(options, options.subscription ?? ctx.config.subscriptionId);
   const conn = connect(ctx, options);
-  const response = await conn.client.request('GET', vmExtensionPath(vm.subscriptionId, vm.resourceGroup, vm.vmName, name));
+  const response = await conn.client.request(
+    'GET',
+    vmExtensionPath(vm.subscriptionId, vm.resourceGroup, vm.vmName, name),
+  );
   const shaped = shapeVmExtension(response.body);
   writeOutput(ctx.out, shaped, options.output, VM_EXTENSION_TABLE);
   return shaped;
 }
 
 /** `nw vm extension list`: the extensions of a VM. */
-export async function vmExtensionList(options: VmSelectorOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+export async function vmExtensionList(
+  options: VmSelectorOptions,
+  ctx: CliContext,
+): Promise<Array<Record<string, unknown>>> {
   const vm = vmOf(options, options.subscription ?? ctx.config.subscriptionId);
   const conn = connect(ctx, options);
   const response = await conn.client.request('GET', vmExtensionsPath(vm.subscriptionId, vm.resourceGroup, vm.vmName));

@@ -9,9 +9,23 @@ export const LOOKBACK_TABLE: readonly TableColumn[] = [
   { header: 'Enabled', value: (r) => (r['properties'] as Record<string, unknown>)['enabled'] },
   { header: 'Seconds', value: (r) => (r['properties'] as Record<string, unknown>)['seconds'] },
   { header: 'MaxSizeInBytes', value: (r) => (r['properties'] as Record<string, unknown>)['maxSizeInBytes'] },
-  { header: 'SizeInBytes', value: (r) => ((r['properties'] as Record<string, unknown>)['status'] as Record<string, unknown> | null)?.['sizeInBytes'] },
-  { header: 'SpanInSeconds', value: (r) => ((r['properties'] as Record<string, unknown>)['status'] as Record<string, unknown> | null)?.['spanInSeconds'] },
-  { header: 'KernelDropped', value: (r) => ((r['properties'] as Record<string, unknown>)['status'] as Record<string, unknown> | null)?.['kernelPacketsDropped'] },
+  {
+    header: 'SizeInBytes',
+    value: (r) =>
+      ((r['properties'] as Record<string, unknown>)['status'] as Record<string, unknown> | null)?.['sizeInBytes'],
+  },
+  {
+    header: 'SpanInSeconds',
+    value: (r) =>
+      ((r['properties'] as Record<string, unknown>)['status'] as Record<string, unknown> | null)?.['spanInSeconds'],
+  },
+  {
+    header: 'KernelDropped',
+    value: (r) =>
+      ((r['properties'] as Record<string, unknown>)['status'] as Record<string, unknown> | null)?.[
+        'kernelPacketsDropped'
+      ],
+  },
 ];
 
 /** Options every `nw vm lookback` command takes. */
@@ -40,17 +54,31 @@ function lookbackPath(subscriptionId: string, options: VmLookbackOptions): strin
  * `nw vm lookback enable`: the host keeps a rolling buffer of its recent packets within both bounds.
  * @example await vmLookbackEnable({ resourceGroup: 'rg', vmName: 'web1', seconds: '120', maxSize: '256MiB', snapLength: '128' }, ctx);
  */
-export async function vmLookbackEnable(options: VmLookbackEnableOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+export async function vmLookbackEnable(
+  options: VmLookbackEnableOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown>> {
   const seconds = requireOption('--seconds', parseIntegerOption('--seconds', options.seconds, 1, 3600));
   const maxSizeInBytes = requireOption('--max-size', parseSizeOption('--max-size', options.maxSize));
   const snapLengthInBytes = parseIntegerOption('--snap-length', options.snapLength, 0, 262144);
-  return lookbackCall('PUT', options, ctx, { properties: { seconds, maxSizeInBytes, ...(snapLengthInBytes !== undefined ? { snapLengthInBytes } : {}) } });
+  return lookbackCall('PUT', options, ctx, {
+    properties: { seconds, maxSizeInBytes, ...(snapLengthInBytes !== undefined ? { snapLengthInBytes } : {}) },
+  });
 }
 
 /** One call on the VM's look-back resource, its answer printed as the three commands print it. */
-async function lookbackCall(method: 'GET' | 'PUT' | 'DELETE', options: VmLookbackOptions, ctx: CliContext, body?: unknown): Promise<Record<string, unknown>> {
+async function lookbackCall(
+  method: 'GET' | 'PUT' | 'DELETE',
+  options: VmLookbackOptions,
+  ctx: CliContext,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
   const conn = connect(ctx, options);
-  const r = await conn.client.request(method, lookbackPath(conn.subscriptionId, options), body === undefined ? {} : { body });
+  const r = await conn.client.request(
+    method,
+    lookbackPath(conn.subscriptionId, options),
+    body === undefined ? {} : { body },
+  );
   const result = r.body as Record<string, unknown>;
   writeOutput(ctx.out, result, options.output, LOOKBACK_TABLE);
   return result;

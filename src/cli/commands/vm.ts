@@ -11,7 +11,10 @@ export const VM_TABLE: readonly TableColumn[] = [
   { header: 'Name', value: (vm) => vm['name'] },
   { header: 'ResourceGroup', value: (vm) => vm['resourceGroup'] },
   { header: 'Location', value: (vm) => vm['location'] },
-  { header: 'AgentConnected', value: (vm) => (vm['netwatcher'] as { agentConnected?: unknown } | undefined)?.agentConnected },
+  {
+    header: 'AgentConnected',
+    value: (vm) => (vm['netwatcher'] as { agentConnected?: unknown } | undefined)?.agentConnected,
+  },
 ];
 
 /** Options of `nw vm list`. */
@@ -35,12 +38,17 @@ export async function vmList(options: VmListOptions, ctx: CliContext): Promise<A
   let response = await conn.client.request('GET', vmListPath(conn.subscriptionId));
   const items = listValue(response.body);
   // Long lists come in pages, as ARM's do: follow nextLink to the end.
-  for (let next = (response.body as { nextLink?: unknown } | null)?.nextLink; typeof next === 'string' && next.length > 0; next = (response.body as { nextLink?: unknown } | null)?.nextLink) {
+  for (
+    let next = (response.body as { nextLink?: unknown } | null)?.nextLink;
+    typeof next === 'string' && next.length > 0;
+    next = (response.body as { nextLink?: unknown } | null)?.nextLink
+  ) {
     response = await conn.client.request('GET', next);
     items.push(...listValue(response.body));
   }
   let vms = items.map(shapeVm);
-  if (options.resourceGroup) vms = vms.filter((vm) => String(vm['resourceGroup'] ?? '').toLowerCase() === options.resourceGroup!.toLowerCase());
+  if (options.resourceGroup)
+    vms = vms.filter((vm) => String(vm['resourceGroup'] ?? '').toLowerCase() === options.resourceGroup!.toLowerCase());
   writeOutput(ctx.out, vms, options.output, VM_TABLE);
   return vms;
 }
@@ -76,7 +84,9 @@ export async function vmDelete(options: VmDeleteOptions, ctx: CliContext): Promi
   const name = requireOption('--name/-n', options.name);
   if (!(await confirmOperation(ctx, options.yes))) return;
   const conn = connect(ctx, options);
-  await conn.client.request('DELETE', vmPath(conn.subscriptionId, resourceGroup, name), { ...(options.forceDeletion ? { query: { forceDeletion: 'true' } } : {}) });
+  await conn.client.request('DELETE', vmPath(conn.subscriptionId, resourceGroup, name), {
+    ...(options.forceDeletion ? { query: { forceDeletion: 'true' } } : {}),
+  });
 }
 
 /** Options of `nw vm update`. */
@@ -97,7 +107,8 @@ export interface VmUpdateOptions extends CommonOptions {
 export async function vmUpdate(options: VmUpdateOptions, ctx: CliContext): Promise<Record<string, unknown>> {
   const resourceGroup = requireOption('--resource-group/-g', options.resourceGroup);
   const name = requireOption('--name/-n', options.name);
-  if (!options.set?.length && !options.remove?.length) throw new UsageError('usage error: --set tags.KEY=VALUE … | --remove tags.KEY …');
+  if (!options.set?.length && !options.remove?.length)
+    throw new UsageError('usage error: --set tags.KEY=VALUE … | --remove tags.KEY …');
   const sets = (options.set ?? []).map((item) => {
     const m = /^tags\.([^=]+)=(.*)$/s.exec(item);
     if (!m) throw new UsageError(`argument --set: '${item}' is not tags.KEY=VALUE (only tags can be set on a host)`);

@@ -21,7 +21,10 @@ export const VMSS_INSTANCE_TABLE: readonly TableColumn[] = [
   { header: 'InstanceId', value: (i) => i['instanceId'] },
   { header: 'Name', value: (i) => i['name'] },
   { header: 'ComputerName', value: (i) => (i['osProfile'] as { computerName?: unknown } | undefined)?.computerName },
-  { header: 'AgentConnected', value: (i) => (i['netwatcher'] as { agentConnected?: unknown } | undefined)?.agentConnected },
+  {
+    header: 'AgentConnected',
+    value: (i) => (i['netwatcher'] as { agentConnected?: unknown } | undefined)?.agentConnected,
+  },
 ];
 
 /** Options naming a scale set. */
@@ -44,7 +47,12 @@ function shapeVmss(resource: unknown): Record<string, unknown> {
 
 function shapeInstance(resource: unknown): Record<string, unknown> {
   const raw = resource as { instanceId?: unknown; properties?: Record<string, unknown> };
-  return { ...shapeVm(resource), instanceId: raw.instanceId ?? null, osProfile: raw.properties?.['osProfile'] ?? null, netwatcher: raw.properties?.['netwatcher'] ?? null };
+  return {
+    ...shapeVm(resource),
+    instanceId: raw.instanceId ?? null,
+    osProfile: raw.properties?.['osProfile'] ?? null,
+    netwatcher: raw.properties?.['netwatcher'] ?? null,
+  };
 }
 
 function parseTags(tags: string[] | undefined): Record<string, string> | undefined {
@@ -68,7 +76,9 @@ export async function vmssCreate(options: VmssOptions, ctx: CliContext): Promise
   const name = requireOption('--name/-n', options.name);
   const conn = connect(ctx, options);
   const tags = parseTags(options.tags);
-  const response = await conn.client.request('PUT', vmssPath(conn.subscriptionId, rg, name), { body: { ...(options.location ? { location: options.location } : {}), ...(tags ? { tags } : {}) } });
+  const response = await conn.client.request('PUT', vmssPath(conn.subscriptionId, rg, name), {
+    body: { ...(options.location ? { location: options.location } : {}), ...(tags ? { tags } : {}) },
+  });
   const shaped = shapeVmss(response.body);
   writeOutput(ctx.out, shaped, options.output, VMSS_TABLE);
   return shaped;
@@ -104,11 +114,16 @@ export async function vmssDelete(options: VmssOptions, ctx: CliContext): Promise
 }
 
 /** `nw vmss list-instances`: the hosts of a scale set in join order. */
-export async function vmssListInstances(options: VmssOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+export async function vmssListInstances(
+  options: VmssOptions,
+  ctx: CliContext,
+): Promise<Array<Record<string, unknown>>> {
   const rg = requireOption('--resource-group/-g', options.resourceGroup);
   const name = requireOption('--name/-n', options.name);
   const conn = connect(ctx, options);
-  const shaped = listValue((await conn.client.request('GET', `${vmssPath(conn.subscriptionId, rg, name)}/virtualMachines`)).body).map(shapeInstance);
+  const shaped = listValue(
+    (await conn.client.request('GET', `${vmssPath(conn.subscriptionId, rg, name)}/virtualMachines`)).body,
+  ).map(shapeInstance);
   writeOutput(ctx.out, shaped, options.output, VMSS_INSTANCE_TABLE);
   return shaped;
 }
@@ -132,27 +147,53 @@ export interface VmssExtensionSetOptions extends CommonOptions {
  * it joins as the next instance. A new `set` revokes the earlier command's join key.
  * @example await vmssExtensionSet({ resourceGroup: 'rg', vmssName: 'web', name: 'NetworkWatcherAgentLinux' }, ctx);
  */
-export async function vmssExtensionSet(options: VmssExtensionSetOptions, ctx: CliContext): Promise<Record<string, unknown>> {
+export async function vmssExtensionSet(
+  options: VmssExtensionSetOptions,
+  ctx: CliContext,
+): Promise<Record<string, unknown>> {
   const rg = requireOption('--resource-group/-g', options.resourceGroup);
   const vmss = requireOption('--vmss-name', options.vmssName);
   const type = requireOption('--name/-n', options.name);
   const conn = connect(ctx, options);
   const path = `${vmssPath(conn.subscriptionId, rg, vmss)}/extensions/${encodeURIComponent(options.extensionInstanceName ?? type)}`;
-  const initial = await conn.client.request('PUT', path, { body: { properties: { publisher: options.publisher ?? AGENT_EXTENSION.publisher, type, typeHandlerVersion: options.version ?? AGENT_EXTENSION.typeHandlerVersion, autoUpgradeMinorVersion: !options.noAutoUpgrade } } });
+  const initial = await conn.client.request('PUT', path, {
+    body: {
+      properties: {
+        publisher: options.publisher ?? AGENT_EXTENSION.publisher,
+        type,
+        typeHandlerVersion: options.version ?? AGENT_EXTENSION.typeHandlerVersion,
+        autoUpgradeMinorVersion: !options.noAutoUpgrade,
+      },
+    },
+  });
   const first = (initial.body as { properties?: Record<string, unknown> } | null)?.properties ?? {};
-  const final = options.noWait ? initial.body : (await pollUntilDone(conn.client, 'PUT', path, initial, { pollIntervalInMs: conn.pollIntervalInMs })).result;
+  const final = options.noWait
+    ? initial.body
+    : (await pollUntilDone(conn.client, 'PUT', path, initial, { pollIntervalInMs: conn.pollIntervalInMs })).result;
   const shaped = shapeVmExtension(final);
-  for (const key of ['installCommand', 'joinKey', 'joinKeyId', 'joinKeyExpiresAt'] as const) if (first[key] !== undefined) shaped[key] = first[key];
-  writeOutput(ctx.out, shaped, options.output, [{ header: 'Name', value: (e) => e['name'] }, { header: 'InstallCommand', value: (e) => e['installCommand'] }]);
+  for (const key of ['installCommand', 'joinKey', 'joinKeyId', 'joinKeyExpiresAt'] as const)
+    if (first[key] !== undefined) shaped[key] = first[key];
+  writeOutput(ctx.out, shaped, options.output, [
+    { header: 'Name', value: (e) => e['name'] },
+    { header: 'InstallCommand', value: (e) => e['installCommand'] },
+  ]);
   return shaped;
 }
 
 /** `nw vmss extension list`: the extensions of a scale set. */
-export async function vmssExtensionList(options: VmssExtensionSetOptions, ctx: CliContext): Promise<Array<Record<string, unknown>>> {
+export async function vmssExtensionList(
+  options: VmssExtensionSetOptions,
+  ctx: CliContext,
+): Promise<Array<Record<string, unknown>>> {
   const rg = requireOption('--resource-group/-g', options.resourceGroup);
   const vmss = requireOption('--vmss-name', options.vmssName);
   const conn = connect(ctx, options);
-  const shaped = listValue((await conn.client.request('GET', `${vmssPath(conn.subscriptionId, rg, vmss)}/extensions`)).body).map(shapeVmExtension);
-  writeOutput(ctx.out, shaped, options.output, [{ header: 'Name', value: (e) => e['name'] }, { header: 'Publisher', value: (e) => e['publisher'] }]);
+  const shaped = listValue(
+    (await conn.client.request('GET', `${vmssPath(conn.subscriptionId, rg, vmss)}/extensions`)).body,
+  ).map(shapeVmExtension);
+  writeOutput(ctx.out, shaped, options.output, [
+    { header: 'Name', value: (e) => e['name'] },
+    { header: 'Publisher', value: (e) => e['publisher'] },
+  ]);
   return shaped;
 }

@@ -64,14 +64,31 @@ export async function startCannedArmServer(): Promise<CannedArmServer> {
             body = text;
           }
         }
-        const request: CannedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body };
+        const request: CannedRequest = {
+          method: req.method ?? 'GET',
+          path: url.pathname,
+          query: url.searchParams,
+          headers: req.headers,
+          body,
+        };
         requests.push(request);
-        const route = routes.find((r) =>
-          r.method === request.method && (typeof r.path === 'string' ? r.path.toLowerCase() === request.path.toLowerCase() : r.path.test(request.path)),
+        const route = routes.find(
+          (r) =>
+            r.method === request.method &&
+            (typeof r.path === 'string'
+              ? r.path.toLowerCase() === request.path.toLowerCase()
+              : r.path.test(request.path)),
         );
         let reply: CannedReply;
         try {
-          reply = route ? await route.handler(request) : { status: 404, body: { error: { code: 'NotFound', message: `no canned answer for ${request.method} ${request.path}` } } };
+          reply = route
+            ? await route.handler(request)
+            : {
+                status: 404,
+                body: {
+                  error: { code: 'NotFound', message: `no canned answer for ${request.method} ${request.path}` },
+                },
+              };
         } catch (error) {
           reply = { status: 500, body: { error: { code: 'InternalServerError', message: String(error) } } };
         }
@@ -81,7 +98,8 @@ export async function startCannedArmServer(): Promise<CannedArmServer> {
           payload = Buffer.from(JSON.stringify(reply.body));
           headers['content-type'] ??= 'application/json; charset=utf-8';
         }
-        if (payload !== undefined && headers['content-length'] === undefined) headers['content-length'] = String(payload.length);
+        if (payload !== undefined && headers['content-length'] === undefined)
+          headers['content-length'] = String(payload.length);
         res.writeHead(reply.status, headers);
         res.end(payload);
       })();
@@ -114,8 +132,12 @@ export interface TestContext extends CliContext {
 export function createTestContext(serverUrl: string, overrides: Partial<CliContext> = {}): TestContext {
   let outText = '';
   let errText = '';
-  const out = new Writable({ write: (chunk: Buffer, _encoding, callback) => ((outText += chunk.toString('utf8')), callback()) });
-  const err = new Writable({ write: (chunk: Buffer, _encoding, callback) => ((errText += chunk.toString('utf8')), callback()) });
+  const out = new Writable({
+    write: (chunk: Buffer, _encoding, callback) => ((outText += chunk.toString('utf8')), callback()),
+  });
+  const err = new Writable({
+    write: (chunk: Buffer, _encoding, callback) => ((errText += chunk.toString('utf8')), callback()),
+  });
   return {
     config: { server: serverUrl, token: 'test-token', subscriptionId: DEFAULT_SUBSCRIPTION_ID },
     out,
@@ -148,7 +170,15 @@ export const WORLD = {
  * Azure-style long-running operations (201/202 + Azure-AsyncOperation [+ Location]).
  * `captureStatus` is what queryStatus reports.
  */
-export function installCannedWorld(server: CannedArmServer, captureStatus: () => Record<string, unknown> = () => ({ packetCaptureStatus: 'Stopped', stopReason: 'TimeExceeded', captureStartTime: '2016-12-06T17:20:01.5671279Z', packetCaptureError: [] })): { captures: Map<string, Record<string, unknown>> } {
+export function installCannedWorld(
+  server: CannedArmServer,
+  captureStatus: () => Record<string, unknown> = () => ({
+    packetCaptureStatus: 'Stopped',
+    stopReason: 'TimeExceeded',
+    captureStartTime: '2016-12-06T17:20:01.5671279Z',
+    packetCaptureError: [],
+  }),
+): { captures: Map<string, Record<string, unknown>> } {
   const rgPath = `${TEST_SUB}/resourceGroups/${WORLD.resourceGroup}`;
   const vmId = `${rgPath}/providers/Microsoft.Compute/virtualMachines/${WORLD.vmName}`;
   const watcherId = `${TEST_SUB}/resourceGroups/${WORLD.watcherGroup}/providers/Microsoft.Network/networkWatchers/${WORLD.watcherName}`;
@@ -157,25 +187,74 @@ export function installCannedWorld(server: CannedArmServer, captureStatus: () =>
   let operation = 0;
   const asyncHeaders = (withLocation: boolean) => {
     const id = ++operation;
-    const headers: Record<string, string> = { 'azure-asyncoperation': `${server.url}${TEST_SUB}/providers/Microsoft.Network/locations/${WORLD.location}/operations/${id}?api-version=2022-01-01` };
-    if (withLocation) headers['location'] = `${server.url}${TEST_SUB}/providers/Microsoft.Network/locations/${WORLD.location}/operationResults/${id}?api-version=2022-01-01`;
+    const headers: Record<string, string> = {
+      'azure-asyncoperation': `${server.url}${TEST_SUB}/providers/Microsoft.Network/locations/${WORLD.location}/operations/${id}?api-version=2022-01-01`,
+    };
+    if (withLocation)
+      headers['location'] =
+        `${server.url}${TEST_SUB}/providers/Microsoft.Network/locations/${WORLD.location}/operationResults/${id}?api-version=2022-01-01`;
     return headers;
   };
   server.on('GET', /\/operations\/\d+$/, { status: 200, body: { status: 'Succeeded' } });
 
-  server.on('GET', vmId, { status: 200, body: { id: vmId, name: WORLD.vmName, location: WORLD.location, type: 'Microsoft.Compute/virtualMachines', properties: { provisioningState: 'Succeeded', netwatcher: { agentConnected: true } } } });
+  server.on('GET', vmId, {
+    status: 200,
+    body: {
+      id: vmId,
+      name: WORLD.vmName,
+      location: WORLD.location,
+      type: 'Microsoft.Compute/virtualMachines',
+      properties: { provisioningState: 'Succeeded', netwatcher: { agentConnected: true } },
+    },
+  });
   server.on('GET', `${TEST_SUB}/providers/Microsoft.Network/networkWatchers`, {
     status: 200,
-    body: { value: [{ id: watcherId, name: WORLD.watcherName, location: WORLD.location, type: 'Microsoft.Network/networkWatchers', etag: 'W/"w"', properties: { provisioningState: 'Succeeded' } }] },
+    body: {
+      value: [
+        {
+          id: watcherId,
+          name: WORLD.watcherName,
+          location: WORLD.location,
+          type: 'Microsoft.Network/networkWatchers',
+          etag: 'W/"w"',
+          properties: { provisioningState: 'Succeeded' },
+        },
+      ],
+    },
   });
   server.on('GET', `${TEST_SUB}/providers/Microsoft.Storage/storageAccounts`, {
     status: 200,
-    body: { value: [{ id: storageId, name: WORLD.storageName, location: WORLD.location, kind: 'StorageV2', type: 'Microsoft.Storage/storageAccounts', properties: { provisioningState: 'Succeeded', primaryEndpoints: { blob: `${server.url}/blobs/${WORLD.storageName}/` }, backend: { type: 'local' } } }] },
+    body: {
+      value: [
+        {
+          id: storageId,
+          name: WORLD.storageName,
+          location: WORLD.location,
+          kind: 'StorageV2',
+          type: 'Microsoft.Storage/storageAccounts',
+          properties: {
+            provisioningState: 'Succeeded',
+            primaryEndpoints: { blob: `${server.url}/blobs/${WORLD.storageName}/` },
+            backend: { type: 'local' },
+          },
+        },
+      ],
+    },
   });
 
   const extension = (name: string) => ({
-    id: `${vmId}/extensions/${name}`, name, type: 'Microsoft.Compute/virtualMachines/extensions', location: WORLD.location,
-    properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux', typeHandlerVersion: '1.4', autoUpgradeMinorVersion: true, provisioningState: 'Succeeded', settings: null },
+    id: `${vmId}/extensions/${name}`,
+    name,
+    type: 'Microsoft.Compute/virtualMachines/extensions',
+    location: WORLD.location,
+    properties: {
+      publisher: 'Microsoft.Azure.NetworkWatcher',
+      type: 'NetworkWatcherAgentLinux',
+      typeHandlerVersion: '1.4',
+      autoUpgradeMinorVersion: true,
+      provisioningState: 'Succeeded',
+      settings: null,
+    },
   });
   server.on('PUT', new RegExp(`^${vmId}/extensions/[^/]+$`), (req) => {
     const name = req.path.split('/').pop()!;
@@ -183,25 +262,60 @@ export function installCannedWorld(server: CannedArmServer, captureStatus: () =>
     return {
       status: 201,
       headers: asyncHeaders(false),
-      body: { ...resource, properties: { ...resource.properties, provisioningState: 'Creating', enrollmentToken: 'one-time-token', installCommand: `nw agent --server ${server.url} --token one-time-token` } },
+      body: {
+        ...resource,
+        properties: {
+          ...resource.properties,
+          provisioningState: 'Creating',
+          enrollmentToken: 'one-time-token',
+          installCommand: `nw agent --server ${server.url} --token one-time-token`,
+        },
+      },
     };
   });
-  server.on('GET', new RegExp(`^${vmId}/extensions/[^/]+$`), (req) => ({ status: 200, body: extension(req.path.split('/').pop()!) }));
+  server.on('GET', new RegExp(`^${vmId}/extensions/[^/]+$`), (req) => ({
+    status: 200,
+    body: extension(req.path.split('/').pop()!),
+  }));
   server.on('GET', `${vmId}/extensions`, { status: 200, body: { value: [extension('NetworkWatcherAgentLinux')] } });
 
   const capturePath = new RegExp(`^${watcherId}/packetCaptures/([^/]+)$`, 'i');
-  const nameOf = (path: string) => decodeURIComponent(capturePath.exec(path)?.[1] ?? /packetCaptures\/([^/]+)/.exec(path)![1]!);
-  const notFound = (name: string): CannedReply => ({ status: 404, body: { error: { code: 'PacketCaptureNotFound', message: `Packet capture '${name}' was not found.` } } });
+  const nameOf = (path: string) =>
+    decodeURIComponent(capturePath.exec(path)?.[1] ?? /packetCaptures\/([^/]+)/.exec(path)![1]!);
+  const notFound = (name: string): CannedReply => ({
+    status: 404,
+    body: { error: { code: 'PacketCaptureNotFound', message: `Packet capture '${name}' was not found.` } },
+  });
   server.on('PUT', capturePath, (req) => {
     const name = nameOf(req.path);
     const properties = (req.body as { properties: Record<string, unknown> }).properties;
-    const filters = ((properties['filters'] as Array<Record<string, string>> | undefined) ?? []).map((f) => ({ protocol: 'Any', localIPAddress: '', localPort: '', remoteIPAddress: '', remotePort: '', ...f }));
+    const filters = ((properties['filters'] as Array<Record<string, string>> | undefined) ?? []).map((f) => ({
+      protocol: 'Any',
+      localIPAddress: '',
+      localPort: '',
+      remoteIPAddress: '',
+      remotePort: '',
+      ...f,
+    }));
     const storageLocation = properties['storageLocation'] as Record<string, string>;
     const resource = {
-      name, id: `${watcherId}/packetCaptures/${name}`, etag: 'W/"b8cf3528"', type: 'Microsoft.Network/networkWatchers/packetCaptures',
+      name,
+      id: `${watcherId}/packetCaptures/${name}`,
+      etag: 'W/"b8cf3528"',
+      type: 'Microsoft.Network/networkWatchers/packetCaptures',
       properties: {
-        bytesToCapturePerPacket: 0, totalBytesPerSession: 1073741824, timeLimitInSeconds: 18000, scope: { include: [], exclude: [] }, ...properties, filters,
-        storageLocation: { ...storageLocation, storagePath: storageLocation['storageId'] ? `${server.url}/blobs/${WORLD.storageName}/network-watcher-logs/x.cap` : '' },
+        bytesToCapturePerPacket: 0,
+        totalBytesPerSession: 1073741824,
+        timeLimitInSeconds: 18000,
+        scope: { include: [], exclude: [] },
+        ...properties,
+        filters,
+        storageLocation: {
+          ...storageLocation,
+          storagePath: storageLocation['storageId']
+            ? `${server.url}/blobs/${WORLD.storageName}/network-watcher-logs/x.cap`
+            : '',
+        },
         provisioningState: 'Updating',
       },
     };
@@ -210,7 +324,9 @@ export function installCannedWorld(server: CannedArmServer, captureStatus: () =>
   });
   server.on('GET', capturePath, (req) => {
     const found = captures.get(nameOf(req.path).toLowerCase()) as { properties: Record<string, unknown> } | undefined;
-    return found ? { status: 200, body: { ...found, properties: { ...found.properties, provisioningState: 'Succeeded' } } } : notFound(nameOf(req.path));
+    return found
+      ? { status: 200, body: { ...found, properties: { ...found.properties, provisioningState: 'Succeeded' } } }
+      : notFound(nameOf(req.path));
   });
   server.on('GET', `${watcherId}/packetCaptures`, () => ({ status: 200, body: { value: [...captures.values()] } }));
   server.on('DELETE', capturePath, (req) => {
@@ -225,9 +341,22 @@ export function installCannedWorld(server: CannedArmServer, captureStatus: () =>
     const headers = asyncHeaders(true);
     const resultPath = new URL(headers['location']!).pathname;
     const isStatus = req.path.toLowerCase().endsWith('/querystatus');
-    results.set(resultPath, isStatus ? { status: 200, body: { name, id: `${watcherId}/packetCaptures/${name}`, ...captureStatus() } } : { status: 200 });
+    results.set(
+      resultPath,
+      isStatus
+        ? { status: 200, body: { name, id: `${watcherId}/packetCaptures/${name}`, ...captureStatus() } }
+        : { status: 200 },
+    );
     return { status: 202, headers };
   });
-  server.on('GET', /\/operationResults\/\d+$/, (req) => results.get(req.path) ?? { status: 404, body: { error: { code: 'OperationNotFound', message: 'no such operation' } } });
+  server.on(
+    'GET',
+    /\/operationResults\/\d+$/,
+    (req) =>
+      results.get(req.path) ?? {
+        status: 404,
+        body: { error: { code: 'OperationNotFound', message: 'no such operation' } },
+      },
+  );
   return { captures };
 }

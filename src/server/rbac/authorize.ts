@@ -28,8 +28,10 @@ export function scopeCovers(assignmentScope: string, scope: string): boolean {
 
 /** ARM's refusal, naming the caller, the action and the scope. */
 export function authorizationFailed(principal: Principal, action: string, scope: string): ApiError {
-  return new ApiError('AuthorizationFailed',
-    `The client '${principal.displayName}' with object id '${principal.id}' does not have authorization to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`);
+  return new ApiError(
+    'AuthorizationFailed',
+    `The client '${principal.displayName}' with object id '${principal.id}' does not have authorization to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
+  );
 }
 
 /**
@@ -38,7 +40,13 @@ export function authorizationFailed(principal: Principal, action: string, scope:
  * it whose role grants the action. Read from the store on every call: an assignment deleted
  * takes effect at the next request, on every replica.
  */
-export async function isAuthorized(store: Store, principal: Principal, action: string, data: boolean, scope: string): Promise<boolean> {
+export async function isAuthorized(
+  store: Store,
+  principal: Principal,
+  action: string,
+  data: boolean,
+  scope: string,
+): Promise<boolean> {
   if (principal.kind === 'admin') return true;
   const assignments = await store.listRoleAssignments([principal.id, ...principal.groups]);
   return assignments.some((a) => {
@@ -48,6 +56,12 @@ export async function isAuthorized(store: Store, principal: Principal, action: s
 }
 
 /** Throws 403 AuthorizationFailed unless the principal holds the action at the scope. */
-export async function authorize(store: Store, principal: Principal, action: string, data: boolean, scope: string): Promise<void> {
+export async function authorize(
+  store: Store,
+  principal: Principal,
+  action: string,
+  data: boolean,
+  scope: string,
+): Promise<void> {
   if (!(await isAuthorized(store, principal, action, data, scope))) throw authorizationFailed(principal, action, scope);
 }

@@ -8,7 +8,12 @@
  */
 
 /** Permissions of a role, as ARM's RoleDefinition.permissions[0] says them. */
-export interface RolePermissions { actions: string[]; notActions: string[]; dataActions: string[]; notDataActions: string[] }
+export interface RolePermissions {
+  actions: string[];
+  notActions: string[];
+  dataActions: string[];
+  notDataActions: string[];
+}
 
 /** A role definition. */
 export interface RoleDefinition {
@@ -48,44 +53,87 @@ export const PACKET_CAPTURE_DATA_READER_ROLE_ID = '947f1704-05e9-42d8-b2ef-11829
 /** Every built-in role, in the order `az role definition list` shows them. */
 export const BUILT_IN_ROLES: readonly RoleDefinition[] = [
   {
-    id: OWNER_ROLE_ID, roleName: 'Owner', roleType: 'BuiltInRole',
+    id: OWNER_ROLE_ID,
+    roleName: 'Owner',
+    roleType: 'BuiltInRole',
     description: 'Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.',
     permissions: { actions: ['*'], ...none },
   },
   {
-    id: CONTRIBUTOR_ROLE_ID, roleName: 'Contributor', roleType: 'BuiltInRole',
+    id: CONTRIBUTOR_ROLE_ID,
+    roleName: 'Contributor',
+    roleType: 'BuiltInRole',
     description: 'Grants full access to manage all resources, but does not allow you to assign roles in Azure RBAC.',
-    permissions: { actions: ['*'], notActions: ['Microsoft.Authorization/*/Delete', 'Microsoft.Authorization/*/Write', 'Microsoft.Authorization/elevateAccess/Action'], dataActions: [], notDataActions: [] },
-  },
-  {
-    id: READER_ROLE_ID, roleName: 'Reader', roleType: 'BuiltInRole',
-    description: 'View all resources, but does not allow you to make any changes. In netwatcher also the status of packet captures (queryStatus), never their packets.',
-    permissions: { actions: ['*/read', QUERY_STATUS_ACTION], ...none },
-  },
-  {
-    id: NETWORK_CONTRIBUTOR_ROLE_ID, roleName: 'Network Contributor', roleType: 'BuiltInRole',
-    description: 'Lets you manage networks, but not access to them.',
     permissions: {
-      actions: ['Microsoft.Authorization/*/read', 'Microsoft.Insights/alertRules/*', 'Microsoft.Network/*', 'Microsoft.ResourceHealth/availabilityStatuses/read', 'Microsoft.Resources/deployments/*', 'Microsoft.Resources/subscriptions/resourceGroups/read', 'Microsoft.Support/*'],
-      ...none,
+      actions: ['*'],
+      notActions: [
+        'Microsoft.Authorization/*/Delete',
+        'Microsoft.Authorization/*/Write',
+        'Microsoft.Authorization/elevateAccess/Action',
+      ],
+      dataActions: [],
+      notDataActions: [],
     },
   },
   {
-    id: PACKET_CAPTURE_OPERATOR_ROLE_ID, roleName: 'Packet Capture Operator', roleType: 'CustomRole',
-    description: 'Starts, stops and deletes packet captures on the hosts it can see; changes no settings (watchers, hosts, storage, alerts) and reads no packets.',
+    id: READER_ROLE_ID,
+    roleName: 'Reader',
+    roleType: 'BuiltInRole',
+    description:
+      'View all resources, but does not allow you to make any changes. In netwatcher also the status of packet captures (queryStatus), never their packets.',
+    permissions: { actions: ['*/read', QUERY_STATUS_ACTION], ...none },
+  },
+  {
+    id: NETWORK_CONTRIBUTOR_ROLE_ID,
+    roleName: 'Network Contributor',
+    roleType: 'BuiltInRole',
+    description: 'Lets you manage networks, but not access to them.',
     permissions: {
       actions: [
-        'Microsoft.Network/networkWatchers/read', 'Microsoft.Network/networkWatchers/packetCaptures/*', 'Microsoft.Network/locations/operations/read', 'Microsoft.Network/locations/operationResults/read',
-        'Microsoft.Compute/virtualMachines/read', 'Microsoft.Compute/virtualMachines/extensions/read', 'Microsoft.Storage/storageAccounts/read', 'Microsoft.Resources/subscriptions/resourceGroups/read',
+        'Microsoft.Authorization/*/read',
+        'Microsoft.Insights/alertRules/*',
+        'Microsoft.Network/*',
+        'Microsoft.ResourceHealth/availabilityStatuses/read',
+        'Microsoft.Resources/deployments/*',
+        'Microsoft.Resources/subscriptions/resourceGroups/read',
+        'Microsoft.Support/*',
       ],
       ...none,
     },
   },
   {
-    id: PACKET_CAPTURE_DATA_READER_ROLE_ID, roleName: 'Packet Capture Data Reader', roleType: 'CustomRole',
-    description: 'Downloads and analyses the files of packet captures (their packets); starts, stops and deletes nothing.',
+    id: PACKET_CAPTURE_OPERATOR_ROLE_ID,
+    roleName: 'Packet Capture Operator',
+    roleType: 'CustomRole',
+    description:
+      'Starts, stops and deletes packet captures on the hosts it can see; changes no settings (watchers, hosts, storage, alerts) and reads no packets.',
     permissions: {
-      actions: ['Microsoft.Network/networkWatchers/read', 'Microsoft.Network/networkWatchers/packetCaptures/read', QUERY_STATUS_ACTION, 'Microsoft.Storage/storageAccounts/read'],
+      actions: [
+        'Microsoft.Network/networkWatchers/read',
+        'Microsoft.Network/networkWatchers/packetCaptures/*',
+        'Microsoft.Network/locations/operations/read',
+        'Microsoft.Network/locations/operationResults/read',
+        'Microsoft.Compute/virtualMachines/read',
+        'Microsoft.Compute/virtualMachines/extensions/read',
+        'Microsoft.Storage/storageAccounts/read',
+        'Microsoft.Resources/subscriptions/resourceGroups/read',
+      ],
+      ...none,
+    },
+  },
+  {
+    id: PACKET_CAPTURE_DATA_READER_ROLE_ID,
+    roleName: 'Packet Capture Data Reader',
+    roleType: 'CustomRole',
+    description:
+      'Downloads and analyses the files of packet captures (their packets); starts, stops and deletes nothing.',
+    permissions: {
+      actions: [
+        'Microsoft.Network/networkWatchers/read',
+        'Microsoft.Network/networkWatchers/packetCaptures/read',
+        QUERY_STATUS_ACTION,
+        'Microsoft.Storage/storageAccounts/read',
+      ],
       notActions: [],
       dataActions: [PACKETS_READ_DATA_ACTION, ANALYSIS_READ_DATA_ACTION, BLOB_READ_DATA_ACTION],
       notDataActions: [],
@@ -105,7 +153,13 @@ export function roleByName(name: string): RoleDefinition | undefined {
 
 /** ARM's wildcard match of an action against a permission pattern: case-insensitive, `*` any run of characters (slashes too). */
 export function actionMatches(pattern: string, action: string): boolean {
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`, 'i');
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+      .join('.*')}$`,
+    'i',
+  );
   return re.test(action);
 }
 

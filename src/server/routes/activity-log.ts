@@ -9,8 +9,33 @@ import { SUB, type ArmParams } from './arm-paths.js';
 export const ACTIVITY_LOG_PATH = `${SUB}/providers/Microsoft.Insights/eventtypes/management/values`;
 
 /** Top-level EventData fields `$select` may name. */
-const SELECTABLE = new Set(['authorization', 'caller', 'channels', 'claims', 'correlationId', 'description', 'eventDataId', 'eventName', 'category', 'httpRequest', 'id', 'level',
-  'resourceGroupName', 'resourceProviderName', 'resourceId', 'resourceType', 'operationId', 'operationName', 'properties', 'status', 'subStatus', 'eventTimestamp', 'submissionTimestamp', 'subscriptionId', 'tenantId']);
+const SELECTABLE = new Set([
+  'authorization',
+  'caller',
+  'channels',
+  'claims',
+  'correlationId',
+  'description',
+  'eventDataId',
+  'eventName',
+  'category',
+  'httpRequest',
+  'id',
+  'level',
+  'resourceGroupName',
+  'resourceProviderName',
+  'resourceId',
+  'resourceType',
+  'operationId',
+  'operationName',
+  'properties',
+  'status',
+  'subStatus',
+  'eventTimestamp',
+  'submissionTimestamp',
+  'subscriptionId',
+  'tenantId',
+]);
 
 /**
  * The activity log as Azure serves it, so `az monitor activity-log list` works: newest first,
@@ -21,18 +46,37 @@ export function registerActivityLogRoutes(app: FastifyInstance, ctx: ServerConte
   app.get<{ Params: ArmParams; Querystring: Record<string, string | undefined> }>(ACTIVITY_LOG_PATH, async (req) => {
     const query = parseActivityFilter(req.query['$filter']);
     const selectText = req.query['$select'];
-    const select = selectText === undefined || selectText.trim() === '' ? null : selectText.split(',').map((s) => s.trim()).filter(Boolean);
+    const select =
+      selectText === undefined || selectText.trim() === ''
+        ? null
+        : selectText
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
     for (const field of select ?? []) {
       const known = [...SELECTABLE].find((f) => f.toLowerCase() === field.toLowerCase());
-      if (!known) throw new ApiError('InvalidParameter', `$select: '${field}' is not a field of an event; fields: ${[...SELECTABLE].join(', ')}.`, { target: '$select' });
+      if (!known)
+        throw new ApiError(
+          'InvalidParameter',
+          `$select: '${field}' is not a field of an event; fields: ${[...SELECTABLE].join(', ')}.`,
+          { target: '$select' },
+        );
     }
     const token = req.query['$skiptoken'];
     let beforeSeq: number | undefined;
     if (token !== undefined) {
       beforeSeq = Number(Buffer.from(token, 'base64url').toString('utf8'));
-      if (!Number.isInteger(beforeSeq) || beforeSeq < 1) throw new ApiError('InvalidParameter', `$skiptoken '${token}' is not a token from a nextLink of this list.`, { target: '$skiptoken' });
+      if (!Number.isInteger(beforeSeq) || beforeSeq < 1)
+        throw new ApiError('InvalidParameter', `$skiptoken '${token}' is not a token from a nextLink of this list.`, {
+          target: '$skiptoken',
+        });
     }
-    const rows = await store.list({ ...query, subscriptionId: req.params.sub, beforeSeq, limit: ACTIVITY_LOG_PAGE_SIZE_IN_ROWS + 1 });
+    const rows = await store.list({
+      ...query,
+      subscriptionId: req.params.sub,
+      beforeSeq,
+      limit: ACTIVITY_LOG_PAGE_SIZE_IN_ROWS + 1,
+    });
     const page = rows.slice(0, ACTIVITY_LOG_PAGE_SIZE_IN_ROWS);
     const value = page.map(eventDataOf).map((e) => {
       if (!select) return e;

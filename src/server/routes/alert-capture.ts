@@ -1,7 +1,16 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import {
-  ALERT_CAPTURE_PATH_PREFIX, ALERT_CAPTURE_PROVIDER, ALERT_PAYLOAD_MAX_BYTES, alertCaptureId, alertCaptureView, getAlertCapture, putAlertCapture,
-  regenerateAlertCaptureKey, triggerAlertCapture, type AlertCaptureBody, type AlertCaptureRunDetail,
+  ALERT_CAPTURE_PATH_PREFIX,
+  ALERT_CAPTURE_PROVIDER,
+  ALERT_PAYLOAD_MAX_BYTES,
+  alertCaptureId,
+  alertCaptureView,
+  getAlertCapture,
+  putAlertCapture,
+  regenerateAlertCaptureKey,
+  triggerAlertCapture,
+  type AlertCaptureBody,
+  type AlertCaptureRunDetail,
 } from '../../alerts/index.js';
 import { ApiError, armIdKey } from '../../lib/index.js';
 import { alertCapturePutSchema, parseRequest } from '../../model/index.js';
@@ -23,20 +32,39 @@ export function registerAlertCaptureRoutes(app: FastifyInstance, ctx: ServerCont
   app.put<{ Params: ArmParams }>(`${ALERT_CAPTURES}/:name`, async (req, reply) => {
     const input = parseRequest(alertCapturePutSchema, req.body ?? {}, 'AlertCapture');
     const baseUrl = (ctx.config.publicUrl ?? requestBaseUrl(req)).replace(/\/+$/, '');
-    const { record, created, url } = await putAlertCapture(rt().context, rt().captures, req.params.sub, req.params.rg, req.params.name, input, baseUrl);
+    const { record, created, url } = await putAlertCapture(
+      rt().context,
+      rt().captures,
+      req.params.sub,
+      req.params.rg,
+      req.params.name,
+      input,
+      baseUrl,
+    );
     const view = alertCaptureView(record) as { properties: Record<string, unknown> };
     // The keyed URL appears in this answer only; the server keeps just its hash.
     return reply.code(created ? 201 : 200).send(url ? { ...view, properties: { ...view.properties, url } } : view);
   });
-  app.get<{ Params: ArmParams }>(`${ALERT_CAPTURES}/:name`, async (req) => alertCaptureView(await getAlertCapture(rt().context, req.params.sub, req.params.rg, req.params.name)));
+  app.get<{ Params: ArmParams }>(`${ALERT_CAPTURES}/:name`, async (req) =>
+    alertCaptureView(await getAlertCapture(rt().context, req.params.sub, req.params.rg, req.params.name)),
+  );
   app.get<{ Params: ArmParams }>(ALERT_CAPTURES, async (req) => ({
-    value: (await ctx.store.listResources<AlertCaptureBody>('alertCapture', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })).map(alertCaptureView),
+    value: (
+      await ctx.store.listResources<AlertCaptureBody>('alertCapture', {
+        subscriptionId: req.params.sub,
+        resourceGroup: req.params.rg,
+      })
+    ).map(alertCaptureView),
   }));
   app.get<{ Params: ArmParams }>(`${SUB}/providers/${ALERT_CAPTURE_PROVIDER}/alertCaptures`, async (req) => ({
-    value: (await ctx.store.listResources<AlertCaptureBody>('alertCapture', { subscriptionId: req.params.sub })).map(alertCaptureView),
+    value: (await ctx.store.listResources<AlertCaptureBody>('alertCapture', { subscriptionId: req.params.sub })).map(
+      alertCaptureView,
+    ),
   }));
   app.delete<{ Params: ArmParams }>(`${ALERT_CAPTURES}/:name`, async (req, reply) => {
-    const deleted = await ctx.store.deleteResource(armIdKey(alertCaptureId(req.params.sub, req.params.rg, req.params.name)));
+    const deleted = await ctx.store.deleteResource(
+      armIdKey(alertCaptureId(req.params.sub, req.params.rg, req.params.name)),
+    );
     return reply.code(deleted ? 200 : 204).send();
   });
   app.post<{ Params: ArmParams }>(`${ALERT_CAPTURES}/:name/regenerateKey`, async (req) => {
@@ -46,7 +74,15 @@ export function registerAlertCaptureRoutes(app: FastifyInstance, ctx: ServerCont
   app.get<{ Params: ArmParams }>(`${ALERT_CAPTURES}/:name/runs`, async (req) => {
     const rec = await getAlertCapture(rt().context, req.params.sub, req.params.rg, req.params.name);
     const runs = await ctx.store.listAlertCaptureRuns<AlertCaptureRunDetail>({ configKey: rec.key, limit: 500 });
-    return { value: runs.map((r) => ({ id: r.id, state: r.state, createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString(), ...r.detail })) };
+    return {
+      value: runs.map((r) => ({
+        id: r.id,
+        state: r.state,
+        createdAt: r.createdAt.toISOString(),
+        updatedAt: r.updatedAt.toISOString(),
+        ...r.detail,
+      })),
+    };
   });
 }
 
@@ -57,27 +93,45 @@ export function registerAlertCaptureRoutes(app: FastifyInstance, ctx: ServerCont
  */
 export function registerAlertCaptureTrigger(app: FastifyInstance, ctx: ServerContext): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ALERT_PAYLOAD_MAX_BYTES }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ALERT_PAYLOAD_MAX_BYTES }, (_req, body, done) =>
+    done(null, body),
+  );
   app.setErrorHandler((error: FastifyError | ApiError, req, reply) => {
     let e: ApiError;
     if (error instanceof ApiError) e = error;
-    else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') e = new ApiError('PayloadTooLarge', `The alert payload is larger than ${ALERT_PAYLOAD_MAX_BYTES} bytes (256 KB, Azure's limit).`);
-    else if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) e = new ApiError('InvalidRequestContent', `The request is not accepted: ${error.message}`);
+    else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      e = new ApiError(
+        'PayloadTooLarge',
+        `The alert payload is larger than ${ALERT_PAYLOAD_MAX_BYTES} bytes (256 KB, Azure's limit).`,
+      );
+    else if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500)
+      e = new ApiError('InvalidRequestContent', `The request is not accepted: ${error.message}`);
     else {
       ctx.logger.error({ err: error, path: req.url.split('?')[0] }, 'alert-capture trigger failed');
-      e = new ApiError('InternalServerError', `An internal error occurred; see the server log for request id ${req.id}.`, { cause: error });
+      e = new ApiError(
+        'InternalServerError',
+        `An internal error occurred; see the server log for request id ${req.id}.`,
+        { cause: error },
+      );
     }
     return reply.code(e.statusCode).type('application/json; charset=utf-8').send(e.toBody());
   });
-  app.post<{ Params: { sub: string; rg: string; name: string }; Querystring: { code?: string } }>(`${ALERT_CAPTURE_PATH_PREFIX}/:sub/:rg/:name`, async (req, reply) => {
-    const header = req.headers['x-functions-key'];
-    const presentedKey = typeof req.query.code === 'string' ? req.query.code : typeof header === 'string' ? header : null;
-    const rt = alertsRuntime(ctx);
-    const answer = await triggerAlertCapture(rt.context, rt.captures, {
-      subscriptionId: req.params.sub, resourceGroup: req.params.rg, name: req.params.name, presentedKey,
-      body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
-      baseUrl: (ctx.config.publicUrl ?? requestBaseUrl(req)).replace(/\/+$/, ''),
-    });
-    return reply.code(answer.statusCode).send(answer.body);
-  });
+  app.post<{ Params: { sub: string; rg: string; name: string }; Querystring: { code?: string } }>(
+    `${ALERT_CAPTURE_PATH_PREFIX}/:sub/:rg/:name`,
+    async (req, reply) => {
+      const header = req.headers['x-functions-key'];
+      const presentedKey =
+        typeof req.query.code === 'string' ? req.query.code : typeof header === 'string' ? header : null;
+      const rt = alertsRuntime(ctx);
+      const answer = await triggerAlertCapture(rt.context, rt.captures, {
+        subscriptionId: req.params.sub,
+        resourceGroup: req.params.rg,
+        name: req.params.name,
+        presentedKey,
+        body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+        baseUrl: (ctx.config.publicUrl ?? requestBaseUrl(req)).replace(/\/+$/, ''),
+      });
+      return reply.code(answer.statusCode).send(answer.body);
+    },
+  );
 }

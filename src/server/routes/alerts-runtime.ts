@@ -1,4 +1,11 @@
-import { AlertsRuntime, type AlertsRuntimeOptions, type CaptureOperations, type CaptureSummary, type HostInfo, type WatcherRef } from '../../alerts/index.js';
+import {
+  AlertsRuntime,
+  type AlertsRuntimeOptions,
+  type CaptureOperations,
+  type CaptureSummary,
+  type HostInfo,
+  type WatcherRef,
+} from '../../alerts/index.js';
 import { ApiError, armIdKey, storageAccountId } from '../../lib/index.js';
 import type { AgentToServer } from '../../model/index.js';
 import type { ResourceRecord } from '../../store/index.js';
@@ -16,7 +23,10 @@ import { findWatcherForLocation, type WatcherBody } from '../services/watchers.j
  * that the alerts runtime takes by parameter (it never imports the server).
  */
 
-interface RuntimeSlot { runtime: AlertsRuntime; baseUrl: string }
+interface RuntimeSlot {
+  runtime: AlertsRuntime;
+  baseUrl: string;
+}
 const slots = new WeakMap<ServerContext, RuntimeSlot>();
 
 /** Every host of the server, as the alerts code sees them. */
@@ -27,22 +37,39 @@ export async function listAlertHosts(ctx: ServerContext): Promise<HostInfo[]> {
 /** One VM as alerts and metric queries see it (no listing of every host for one). */
 export function alertHostOf(ctx: ServerContext, vm: ResourceRecord<VmBody>): HostInfo {
   return {
-    key: vm.key, id: vm.id, name: vm.name, resourceGroup: vm.resourceGroup, subscriptionId: vm.subscriptionId,
-    location: vm.location ?? ctx.config.defaultLocation, vmId: vm.body.properties.vmId, hostname: vm.body.properties.netwatcher.hostname,
+    key: vm.key,
+    id: vm.id,
+    name: vm.name,
+    resourceGroup: vm.resourceGroup,
+    subscriptionId: vm.subscriptionId,
+    location: vm.location ?? ctx.config.defaultLocation,
+    vmId: vm.body.properties.vmId,
+    hostname: vm.body.properties.netwatcher.hostname,
   };
 }
 
 async function summarize(ctx: ServerContext, rec: ResourceRecord<CaptureBody>): Promise<CaptureSummary> {
   const states = [...(await captureStates(ctx, rec)).values()];
   return {
-    key: rec.key, id: rec.id, name: rec.name, vmKeys: rec.body._internal.targets.map((t) => t.vmKey),
-    status: aggregateStatus(states).packetCaptureStatus, active: rec.body._internal.active,
+    key: rec.key,
+    id: rec.id,
+    name: rec.name,
+    vmKeys: rec.body._internal.targets.map((t) => t.vmKey),
+    status: aggregateStatus(states).packetCaptureStatus,
+    active: rec.body._internal.active,
     settled: states.every((s) => isSettled(s, rec.body._internal)),
   };
 }
 
 function watcherRef(w: ResourceRecord<WatcherBody>): WatcherRef {
-  return { key: w.key, id: w.id, name: w.name, resourceGroup: w.resourceGroup, subscriptionId: w.subscriptionId, location: w.location ?? w.body.location };
+  return {
+    key: w.key,
+    id: w.id,
+    name: w.name,
+    resourceGroup: w.resourceGroup,
+    subscriptionId: w.subscriptionId,
+    location: w.location ?? w.body.location,
+  };
 }
 
 /** The packet-capture service, as alert-triggered captures use it. */
@@ -61,7 +88,10 @@ export function captureOperations(ctx: ServerContext): CaptureOperations {
       return rec && rec.type === 'packetCapture' ? summarize(ctx, rec) : null;
     },
     async createCapture(watcher, name, request, baseUrl) {
-      return summarize(ctx, await createCapture(ctx, watcher.subscriptionId, watcher.resourceGroup, watcher.name, name, request, baseUrl));
+      return summarize(
+        ctx,
+        await createCapture(ctx, watcher.subscriptionId, watcher.resourceGroup, watcher.name, name, request, baseUrl),
+      );
     },
     async deleteCapture(key) {
       const rec = await ctx.store.getResource<CaptureBody>(key);
@@ -72,13 +102,22 @@ export function captureOperations(ctx: ServerContext): CaptureOperations {
       return rec ? captureStatusView(ctx, rec, baseUrl) : null;
     },
     async resolveStorageAccountId(nameOrId) {
-      if (nameOrId === null) return storageAccountId(ctx.config.subscriptionId, SERVER_DEFAULTS.defaultResourceGroup, SERVER_DEFAULTS.defaultStorageAccountName);
+      if (nameOrId === null)
+        return storageAccountId(
+          ctx.config.subscriptionId,
+          SERVER_DEFAULTS.defaultResourceGroup,
+          SERVER_DEFAULTS.defaultStorageAccountName,
+        );
       if (nameOrId.startsWith('/')) return (await getStorageAccountById(ctx, nameOrId)).id;
       const matches = await storageAccountsNamed(ctx.store, nameOrId);
       if (matches.length !== 1) {
-        throw new ApiError('StorageAccountNotFound', matches.length === 0
-          ? `Storage account '${nameOrId}' was not found. List accounts with 'nw storage account list'.`
-          : `Storage account name '${nameOrId}' is used in several resource groups; give its id.`, { target: 'properties.storageLocation.storageId' });
+        throw new ApiError(
+          'StorageAccountNotFound',
+          matches.length === 0
+            ? `Storage account '${nameOrId}' was not found. List accounts with 'nw storage account list'.`
+            : `Storage account name '${nameOrId}' is used in several resource groups; give its id.`,
+          { target: 'properties.storageLocation.storageId' },
+        );
       }
       return matches[0]!.id;
     },
@@ -89,20 +128,31 @@ export function captureOperations(ctx: ServerContext): CaptureOperations {
 export function alertsRuntime(ctx: ServerContext, options: AlertsRuntimeOptions = {}): AlertsRuntime {
   let slot = slots.get(ctx);
   if (!slot) {
-    const s: RuntimeSlot = { runtime: undefined as unknown as AlertsRuntime, baseUrl: ctx.config.publicUrl ?? 'http://localhost' };
-    s.runtime = new AlertsRuntime({
-      store: ctx.store,
-      logger: ctx.logger,
-      listHosts: () => listAlertHosts(ctx),
-      baseUrl: () => (ctx.config.publicUrl ?? s.baseUrl).replace(/\/+$/, ''),
-      captures: captureOperations(ctx),
-      telemetry: { agentsConnected: () => ctx.hub.connectedCount, captureTotals: () => ctx.store.captureInstanceTotals() },
-    }, {
-      ...options,
-      // Webhooks and completion notifications connect only where the outbound policy allows.
-      webhook: { ...(ctx.outboundPolicy ? { outboundPolicy: ctx.outboundPolicy } : {}), ...options.webhook },
-      ...(options.metrics === undefined && ctx.config.metricsRetentionInSeconds !== undefined ? { metrics: { retentionInSeconds: ctx.config.metricsRetentionInSeconds } } : {}),
-    });
+    const s: RuntimeSlot = {
+      runtime: undefined as unknown as AlertsRuntime,
+      baseUrl: ctx.config.publicUrl ?? 'http://localhost',
+    };
+    s.runtime = new AlertsRuntime(
+      {
+        store: ctx.store,
+        logger: ctx.logger,
+        listHosts: () => listAlertHosts(ctx),
+        baseUrl: () => (ctx.config.publicUrl ?? s.baseUrl).replace(/\/+$/, ''),
+        captures: captureOperations(ctx),
+        telemetry: {
+          agentsConnected: () => ctx.hub.connectedCount,
+          captureTotals: () => ctx.store.captureInstanceTotals(),
+        },
+      },
+      {
+        ...options,
+        // Webhooks and completion notifications connect only where the outbound policy allows.
+        webhook: { ...(ctx.outboundPolicy ? { outboundPolicy: ctx.outboundPolicy } : {}), ...options.webhook },
+        ...(options.metrics === undefined && ctx.config.metricsRetentionInSeconds !== undefined
+          ? { metrics: { retentionInSeconds: ctx.config.metricsRetentionInSeconds } }
+          : {}),
+      },
+    );
     slots.set(ctx, s);
     slot = s;
   }
@@ -116,7 +166,9 @@ export function alertsRuntime(ctx: ServerContext, options: AlertsRuntimeOptions 
 export function startAlertsRuntime(ctx: ServerContext, serverUrl: string): AlertsRuntime {
   const runtime = alertsRuntime(ctx);
   slots.get(ctx)!.baseUrl = serverUrl;
-  ctx.hub.on('metrics', (vmKey: string, msg: Extract<AgentToServer, { type: 'metrics' }>) => runtime.metrics.record(vmKey, msg.values));
+  ctx.hub.on('metrics', (vmKey: string, msg: Extract<AgentToServer, { type: 'metrics' }>) =>
+    runtime.metrics.record(vmKey, msg.values),
+  );
   runtime.start();
   return runtime;
 }

@@ -1,7 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import {
-  actionGroupId, alertResourceId, alertView, deleteMetricAlert, getActionGroup, getMetricAlert, putActionGroup, putMetricAlert,
-  type ActionGroupBody, type MetricAlertBody, type StoredAlertBody,
+  actionGroupId,
+  alertResourceId,
+  alertView,
+  deleteMetricAlert,
+  getActionGroup,
+  getMetricAlert,
+  putActionGroup,
+  putMetricAlert,
+  type ActionGroupBody,
+  type MetricAlertBody,
+  type StoredAlertBody,
 } from '../../alerts/index.js';
 import { ApiError, armIdKey } from '../../lib/index.js';
 import { actionGroupPutSchema, metricAlertPutSchema, parseRequest } from '../../model/index.js';
@@ -27,15 +36,26 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ServerContext): v
     const { record, created } = await putActionGroup(actx(), req.params.sub, req.params.rg, req.params.name, input);
     return reply.code(created ? 201 : 200).send(resourceView(record));
   });
-  app.get<{ Params: ArmParams }>(`${ACTION_GROUPS}/:name`, async (req) => resourceView(await getActionGroup(actx(), req.params.sub, req.params.rg, req.params.name)));
+  app.get<{ Params: ArmParams }>(`${ACTION_GROUPS}/:name`, async (req) =>
+    resourceView(await getActionGroup(actx(), req.params.sub, req.params.rg, req.params.name)),
+  );
   app.get<{ Params: ArmParams }>(ACTION_GROUPS, async (req) => ({
-    value: (await ctx.store.listResources<ActionGroupBody>('actionGroup', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })).map((r) => resourceView(r)),
+    value: (
+      await ctx.store.listResources<ActionGroupBody>('actionGroup', {
+        subscriptionId: req.params.sub,
+        resourceGroup: req.params.rg,
+      })
+    ).map((r) => resourceView(r)),
   }));
   app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Insights/actionGroups`, async (req) => ({
-    value: (await ctx.store.listResources<ActionGroupBody>('actionGroup', { subscriptionId: req.params.sub })).map((r) => resourceView(r)),
+    value: (await ctx.store.listResources<ActionGroupBody>('actionGroup', { subscriptionId: req.params.sub })).map(
+      (r) => resourceView(r),
+    ),
   }));
   app.delete<{ Params: ArmParams }>(`${ACTION_GROUPS}/:name`, async (req, reply) => {
-    const deleted = await ctx.store.deleteResource(armIdKey(actionGroupId(req.params.sub, req.params.rg, req.params.name)));
+    const deleted = await ctx.store.deleteResource(
+      armIdKey(actionGroupId(req.params.sub, req.params.rg, req.params.name)),
+    );
     return reply.code(deleted ? 200 : 204).send();
   });
 
@@ -46,12 +66,21 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ServerContext): v
     // 200 on create as well: Azure's spec for 2018-03-01 declares only 200, and the SDK (so az) refuses 201.
     return reply.code(200).send(resourceView(record));
   });
-  app.get<{ Params: ArmParams }>(`${METRIC_ALERTS}/:name`, async (req) => resourceView(await getMetricAlert(actx(), req.params.sub, req.params.rg, req.params.name)));
+  app.get<{ Params: ArmParams }>(`${METRIC_ALERTS}/:name`, async (req) =>
+    resourceView(await getMetricAlert(actx(), req.params.sub, req.params.rg, req.params.name)),
+  );
   app.get<{ Params: ArmParams }>(METRIC_ALERTS, async (req) => ({
-    value: (await ctx.store.listResources<MetricAlertBody>('metricAlert', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })).map((r) => resourceView(r)),
+    value: (
+      await ctx.store.listResources<MetricAlertBody>('metricAlert', {
+        subscriptionId: req.params.sub,
+        resourceGroup: req.params.rg,
+      })
+    ).map((r) => resourceView(r)),
   }));
   app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Insights/metricAlerts`, async (req) => ({
-    value: (await ctx.store.listResources<MetricAlertBody>('metricAlert', { subscriptionId: req.params.sub })).map((r) => resourceView(r)),
+    value: (await ctx.store.listResources<MetricAlertBody>('metricAlert', { subscriptionId: req.params.sub })).map(
+      (r) => resourceView(r),
+    ),
   }));
   app.delete<{ Params: ArmParams }>(`${METRIC_ALERTS}/:name`, async (req, reply) => {
     const deleted = await deleteMetricAlert(actx(), req.params.sub, req.params.rg, req.params.name);
@@ -62,7 +91,10 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.get<{ Params: ArmParams; Querystring: Record<string, string | undefined> }>(ALERTS, async (req) => {
     const q = Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k.toLowerCase(), v]));
     const limit = q['pagecount'] === undefined ? 250 : Number(q['pagecount']);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ApiError('InvalidParameter', `pageCount '${q['pagecount']}' must be a whole number from 1 to 1000.`, { target: 'pageCount' });
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new ApiError('InvalidParameter', `pageCount '${q['pagecount']}' must be a whole number from 1 to 1000.`, {
+        target: 'pageCount',
+      });
     // alertRule may be a rule id or (as the portal filters) a rule name.
     const rule = q['alertrule'];
     const byId = rule?.startsWith('/') ?? false;
@@ -73,13 +105,17 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ServerContext): v
       ...(q['monitorcondition'] ? { monitorCondition: q['monitorcondition'] } : {}),
       limit: rule && !byId ? 1000 : limit,
     });
-    const picked = rule && !byId ? list.filter((a) => a.body.rule.name.toLowerCase() === rule.toLowerCase()).slice(0, limit) : list;
+    const picked =
+      rule && !byId ? list.filter((a) => a.body.rule.name.toLowerCase() === rule.toLowerCase()).slice(0, limit) : list;
     return { value: picked.map(alertView) };
   });
   app.get<{ Params: ArmParams }>(`${ALERTS}/:id`, async (req) => {
     const rec = await ctx.store.getAlert<StoredAlertBody>(req.params.id);
     if (!rec || rec.subscriptionId.toLowerCase() !== req.params.sub.toLowerCase()) {
-      throw new ApiError('ResourceNotFound', `Alert '${alertResourceId(req.params.sub, req.params.id)}' was not found.`);
+      throw new ApiError(
+        'ResourceNotFound',
+        `Alert '${alertResourceId(req.params.sub, req.params.id)}' was not found.`,
+      );
     }
     return alertView(rec);
   });

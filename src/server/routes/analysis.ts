@@ -19,7 +19,12 @@ export function registerAnalysisRoutes(app: FastifyInstance, ctx: ServerContext)
 
   app.get<{ Params: ArmParams }>(`${CAPTURES}/:pc/packets/pcap`, async (req, reply) => {
     const { sub, rg, nw, pc } = req.params;
-    const file = await captureFilteredDownload(ctx, await getCapture(ctx, sub, rg, nw, pc), req.query, requestBaseUrl(req));
+    const file = await captureFilteredDownload(
+      ctx,
+      await getCapture(ctx, sub, rg, nw, pc),
+      req.query,
+      requestBaseUrl(req),
+    );
     return reply
       .header('Content-Type', file.contentType)
       .header('Content-Disposition', `attachment; filename="${file.fileName.replace(/[^A-Za-z0-9._-]/g, '_')}"`)

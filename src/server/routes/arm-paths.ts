@@ -7,4 +7,14 @@ export const VMS = `${RG}/providers/Microsoft.Compute/virtualMachines`;
 export const STORAGE = `${RG}/providers/Microsoft.Storage/storageAccounts`;
 
 /** Path parameters of ARM routes. */
-export interface ArmParams { sub: string; rg: string; nw: string; pc: string; vm: string; ext: string; name: string; loc: string; id: string }
+export interface ArmParams {
+  sub: string;
+  rg: string;
+  nw: string;
+  pc: string;
+  vm: string;
+  ext: string;
+  name: string;
+  loc: string;
+  id: string;
+}

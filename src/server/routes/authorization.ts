@@ -10,11 +10,21 @@ import { RG, SUB } from './arm-paths.js';
 const AUTH = 'providers/Microsoft.Authorization';
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-interface ScopeParams { sub: string; rg?: string; name?: string; roleId?: string }
+interface ScopeParams {
+  sub: string;
+  rg?: string;
+  name?: string;
+  roleId?: string;
+}
 
 /** The scope of a request: the subscription, or one of its resource groups (404 for another subscription). */
 function requestScope(ctx: ServerContext, params: ScopeParams): string {
-  if (params.sub.toLowerCase() !== ctx.config.subscriptionId.toLowerCase()) throw new ApiError('NotFound', `Subscription '${params.sub}' is not served here; this server's subscription is '${ctx.config.subscriptionId}'.`, { target: 'subscriptionId' });
+  if (params.sub.toLowerCase() !== ctx.config.subscriptionId.toLowerCase())
+    throw new ApiError(
+      'NotFound',
+      `Subscription '${params.sub}' is not served here; this server's subscription is '${ctx.config.subscriptionId}'.`,
+      { target: 'subscriptionId' },
+    );
   const sub = `/subscriptions/${ctx.config.subscriptionId}`;
   return params.rg ? `${sub}/resourceGroups/${params.rg}` : sub;
 }
@@ -22,10 +32,19 @@ function requestScope(ctx: ServerContext, params: ScopeParams): string {
 /** A role definition as ARM's RoleDefinition; ids always under the subscription, as Azure answers them (az compares them as strings). */
 export function roleDefinitionView(role: RoleDefinition, subscriptionId: string): Record<string, unknown> {
   return {
-    id: `/subscriptions/${subscriptionId}/${AUTH}/roleDefinitions/${role.id}`, name: role.id, type: 'Microsoft.Authorization/roleDefinitions',
+    id: `/subscriptions/${subscriptionId}/${AUTH}/roleDefinitions/${role.id}`,
+    name: role.id,
+    type: 'Microsoft.Authorization/roleDefinitions',
     properties: {
-      roleName: role.roleName, type: role.roleType, description: role.description, assignableScopes: ['/'],
-      permissions: [role.permissions], createdOn: '2015-02-02T21:55:09.8806423Z', updatedOn: '2026-01-01T00:00:00.0000000Z', createdBy: null, updatedBy: null,
+      roleName: role.roleName,
+      type: role.roleType,
+      description: role.description,
+      assignableScopes: ['/'],
+      permissions: [role.permissions],
+      createdOn: '2015-02-02T21:55:09.8806423Z',
+      updatedOn: '2026-01-01T00:00:00.0000000Z',
+      createdBy: null,
+      updatedBy: null,
     },
   };
 }
@@ -33,11 +52,22 @@ export function roleDefinitionView(role: RoleDefinition, subscriptionId: string)
 /** A role assignment as ARM's RoleAssignment. */
 export function roleAssignmentView(a: RoleAssignmentRecord, subscriptionId: string): Record<string, unknown> {
   return {
-    id: `${a.scope}/${AUTH}/roleAssignments/${a.id}`, name: a.id, type: 'Microsoft.Authorization/roleAssignments',
+    id: `${a.scope}/${AUTH}/roleAssignments/${a.id}`,
+    name: a.id,
+    type: 'Microsoft.Authorization/roleAssignments',
     properties: {
-      roleDefinitionId: `/subscriptions/${subscriptionId}/${AUTH}/roleDefinitions/${a.roleDefinitionId}`, principalId: a.principalId, principalType: a.principalType,
-      scope: a.scope, description: a.description, condition: null, conditionVersion: null, delegatedManagedIdentityResourceId: null,
-      createdOn: a.createdAt.toISOString(), updatedOn: a.createdAt.toISOString(), createdBy: null, updatedBy: null,
+      roleDefinitionId: `/subscriptions/${subscriptionId}/${AUTH}/roleDefinitions/${a.roleDefinitionId}`,
+      principalId: a.principalId,
+      principalType: a.principalType,
+      scope: a.scope,
+      description: a.description,
+      condition: null,
+      conditionVersion: null,
+      delegatedManagedIdentityResourceId: null,
+      createdOn: a.createdAt.toISOString(),
+      updatedOn: a.createdAt.toISOString(),
+      createdBy: null,
+      updatedBy: null,
     },
   };
 }
@@ -50,17 +80,31 @@ export function parseAssignmentFilter(filter: string | undefined): { atScope: bo
     const t = term.trim();
     let m: RegExpExecArray | null;
     if (/^atScope\(\)$/i.test(t)) out.atScope = true;
-    else if ((m = /^principalId\s+eq\s+'([^']+)'$/i.exec(t)) || (m = /^assignedTo\('([^']+)'\)$/i.exec(t))) out.principalId = m[1]!;
-    else throw new ApiError('InvalidParameter', `$filter '${filter}' is not supported: use atScope(), principalId eq '{id}' or assignedTo('{id}'), joined by 'and'.`, { target: '$filter' });
+    else if ((m = /^principalId\s+eq\s+'([^']+)'$/i.exec(t)) || (m = /^assignedTo\('([^']+)'\)$/i.exec(t)))
+      out.principalId = m[1]!;
+    else
+      throw new ApiError(
+        'InvalidParameter',
+        `$filter '${filter}' is not supported: use atScope(), principalId eq '{id}' or assignedTo('{id}'), joined by 'and'.`,
+        { target: '$filter' },
+      );
   }
   return out;
 }
 
 /** The role a roleDefinitionId names (`…/roleDefinitions/GUID` or the bare GUID), or a 400 naming it. */
 function roleOfDefinitionId(value: string): RoleDefinition {
-  const m = /^(?:\/subscriptions\/[^/]+(?:\/resourceGroups\/[^/]+)?)?(?:\/providers\/Microsoft\.Authorization\/roleDefinitions\/)?([0-9a-f-]{36})$/i.exec(value.trim());
+  const m =
+    /^(?:\/subscriptions\/[^/]+(?:\/resourceGroups\/[^/]+)?)?(?:\/providers\/Microsoft\.Authorization\/roleDefinitions\/)?([0-9a-f-]{36})$/i.exec(
+      value.trim(),
+    );
   const role = m ? roleById(m[1]!) : undefined;
-  if (!role) throw new ApiError('RoleDefinitionDoesNotExist', `The role definition '${value}' does not exist; the roles are ${BUILT_IN_ROLES.map((r) => `'${r.roleName}' (${r.id})`).join(', ')}.`, { target: 'properties.roleDefinitionId' });
+  if (!role)
+    throw new ApiError(
+      'RoleDefinitionDoesNotExist',
+      `The role definition '${value}' does not exist; the roles are ${BUILT_IN_ROLES.map((r) => `'${r.roleName}' (${r.id})`).join(', ')}.`,
+      { target: 'properties.roleDefinitionId' },
+    );
   return role;
 }
 
@@ -72,11 +116,18 @@ function roleOfDefinitionId(value: string): RoleDefinition {
 async function principalTypeOf(store: Store, principalId: string, given: string | undefined): Promise<string> {
   const sp = await store.findServicePrincipal(principalId);
   if (sp && sp.objectId.toLowerCase() === principalId.toLowerCase()) {
-    if (given && given !== 'ServicePrincipal') throw new ApiError('InvalidParameter', `Principal '${principalId}' is a service principal, not a ${given}.`, { target: 'properties.principalType' });
+    if (given && given !== 'ServicePrincipal')
+      throw new ApiError('InvalidParameter', `Principal '${principalId}' is a service principal, not a ${given}.`, {
+        target: 'properties.principalType',
+      });
     return 'ServicePrincipal';
   }
   if (given === 'User' || given === 'Group') return given;
-  throw new ApiError('PrincipalNotFound', `Principal ${principalId} does not exist in the directory. Give a service principal's object id, or principalType User or Group for an id of the identity provider (oid, sub or group id).`, { target: 'properties.principalId' });
+  throw new ApiError(
+    'PrincipalNotFound',
+    `Principal ${principalId} does not exist in the directory. Give a service principal's object id, or principalType User or Group for an id of the identity provider (oid, sub or group id).`,
+    { target: 'properties.principalId' },
+  );
 }
 
 /**
@@ -89,56 +140,95 @@ async function principalTypeOf(store: Store, principalId: string, given: string 
 export function registerAuthorizationRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const sub = ctx.config.subscriptionId;
   for (const base of [SUB, RG]) {
-    app.get<{ Params: ScopeParams; Querystring: { $filter?: string } }>(`${base}/${AUTH}/roleDefinitions`, async (req) => {
-      requestScope(ctx, req.params);
-      const filter = req.query.$filter?.trim();
-      let roles = [...BUILT_IN_ROLES];
-      if (filter) {
-        const byName = /^roleName\s+eq\s+'(.*)'$/i.exec(filter);
-        const byType = /^type\s+eq\s+'(BuiltInRole|CustomRole)'$/i.exec(filter);
-        if (byName) roles = roles.filter((r) => r.roleName.toLowerCase() === byName[1]!.replace(/''/g, "'").toLowerCase());
-        else if (byType) roles = roles.filter((r) => r.roleType.toLowerCase() === byType[1]!.toLowerCase());
-        else throw new ApiError('InvalidParameter', `$filter '${filter}' is not supported: use roleName eq '{name}' or type eq 'BuiltInRole'.`, { target: '$filter' });
-      }
-      return { value: roles.map((r) => roleDefinitionView(r, sub)) };
-    });
+    app.get<{ Params: ScopeParams; Querystring: { $filter?: string } }>(
+      `${base}/${AUTH}/roleDefinitions`,
+      async (req) => {
+        requestScope(ctx, req.params);
+        const filter = req.query.$filter?.trim();
+        let roles = [...BUILT_IN_ROLES];
+        if (filter) {
+          const byName = /^roleName\s+eq\s+'(.*)'$/i.exec(filter);
+          const byType = /^type\s+eq\s+'(BuiltInRole|CustomRole)'$/i.exec(filter);
+          if (byName)
+            roles = roles.filter((r) => r.roleName.toLowerCase() === byName[1]!.replace(/''/g, "'").toLowerCase());
+          else if (byType) roles = roles.filter((r) => r.roleType.toLowerCase() === byType[1]!.toLowerCase());
+          else
+            throw new ApiError(
+              'InvalidParameter',
+              `$filter '${filter}' is not supported: use roleName eq '{name}' or type eq 'BuiltInRole'.`,
+              { target: '$filter' },
+            );
+        }
+        return { value: roles.map((r) => roleDefinitionView(r, sub)) };
+      },
+    );
     app.get<{ Params: ScopeParams }>(`${base}/${AUTH}/roleDefinitions/:roleId`, async (req) => {
       requestScope(ctx, req.params);
       const role = roleById(req.params.roleId ?? '');
-      if (!role) throw new ApiError('NotFound', `The role definition '${req.params.roleId}' does not exist.`, { target: 'roleDefinitionId' });
+      if (!role)
+        throw new ApiError('NotFound', `The role definition '${req.params.roleId}' does not exist.`, {
+          target: 'roleDefinitionId',
+        });
       return roleDefinitionView(role, sub);
     });
 
-    app.get<{ Params: ScopeParams; Querystring: { $filter?: string } }>(`${base}/${AUTH}/roleAssignments`, async (req) => {
-      const scope = requestScope(ctx, req.params);
-      const filter = parseAssignmentFilter(req.query.$filter);
-      const all = await ctx.store.listRoleAssignments(filter.principalId ? [filter.principalId] : undefined);
-      // At the scope and above it (atScope()), or also below it (no filter), as ARM lists them.
-      const value = all.filter((a) => scopeCovers(a.scope, scope) || (!filter.atScope && scopeCovers(scope, a.scope)));
-      return { value: value.map((a) => roleAssignmentView(a, sub)) };
-    });
+    app.get<{ Params: ScopeParams; Querystring: { $filter?: string } }>(
+      `${base}/${AUTH}/roleAssignments`,
+      async (req) => {
+        const scope = requestScope(ctx, req.params);
+        const filter = parseAssignmentFilter(req.query.$filter);
+        const all = await ctx.store.listRoleAssignments(filter.principalId ? [filter.principalId] : undefined);
+        // At the scope and above it (atScope()), or also below it (no filter), as ARM lists them.
+        const value = all.filter(
+          (a) => scopeCovers(a.scope, scope) || (!filter.atScope && scopeCovers(scope, a.scope)),
+        );
+        return { value: value.map((a) => roleAssignmentView(a, sub)) };
+      },
+    );
     const atThisScope = async (req: FastifyRequest<{ Params: ScopeParams }>): Promise<RoleAssignmentRecord | null> => {
       const scope = requestScope(ctx, req.params);
-      const found = (await ctx.store.listRoleAssignments()).find((a) => a.id.toLowerCase() === String(req.params.name).toLowerCase());
+      const found = (await ctx.store.listRoleAssignments()).find(
+        (a) => a.id.toLowerCase() === String(req.params.name).toLowerCase(),
+      );
       return found && found.scope.toLowerCase() === scope.toLowerCase() ? found : null;
     };
     app.get<{ Params: ScopeParams }>(`${base}/${AUTH}/roleAssignments/:name`, async (req) => {
       const found = await atThisScope(req);
-      if (!found) throw new ApiError('NotFound', `Role assignment '${req.params.name}' was not found at this scope.`, { target: 'roleAssignmentName' });
+      if (!found)
+        throw new ApiError('NotFound', `Role assignment '${req.params.name}' was not found at this scope.`, {
+          target: 'roleAssignmentName',
+        });
       return roleAssignmentView(found, sub);
     });
     app.put<{ Params: ScopeParams }>(`${base}/${AUTH}/roleAssignments/:name`, async (req, reply) => {
       const scope = requestScope(ctx, req.params);
       const name = String(req.params.name);
-      if (!GUID.test(name)) throw new ApiError('InvalidParameter', `The role assignment name '${name}' is not valid: it must be a GUID.`, { target: 'roleAssignmentName' });
+      if (!GUID.test(name))
+        throw new ApiError('InvalidParameter', `The role assignment name '${name}' is not valid: it must be a GUID.`, {
+          target: 'roleAssignmentName',
+        });
       const body = parseRequest(roleAssignmentPutSchema, req.body ?? {}, 'RoleAssignment');
       for (const field of ['condition', 'conditionVersion', 'delegatedManagedIdentityResourceId'] as const) {
-        if (body.properties[field] !== undefined && body.properties[field] !== null) throw new ApiError('InvalidParameter', `properties.${field} is not supported by netwatcher (role assignments have no conditions here).`, { target: `properties.${field}` });
+        if (body.properties[field] !== undefined && body.properties[field] !== null)
+          throw new ApiError(
+            'InvalidParameter',
+            `properties.${field} is not supported by netwatcher (role assignments have no conditions here).`,
+            { target: `properties.${field}` },
+          );
       }
       const role = roleOfDefinitionId(body.properties.roleDefinitionId);
-      const principalType = await principalTypeOf(ctx.store, body.properties.principalId, body.properties.principalType);
+      const principalType = await principalTypeOf(
+        ctx.store,
+        body.properties.principalId,
+        body.properties.principalType,
+      );
       const created = await ctx.store.createRoleAssignment({
-        id: name.toLowerCase(), scope, roleDefinitionId: role.id, principalId: body.properties.principalId, principalType, description: body.properties.description ?? null,
+        id: name.toLowerCase(),
+        scope,
+        roleDefinitionId: role.id,
+        principalId: body.properties.principalId,
+        principalType,
+        description: body.properties.description ?? null,
       });
       return reply.code(201).send(roleAssignmentView(created, sub));
     });

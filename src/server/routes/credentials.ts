@@ -14,7 +14,11 @@ export const TOKENS_PATH = '/admin/v1/tokens';
  * Body of the rotation: `{"confirm": true}`. Rotating ends every admin session, so a blind POST
  * (a crawler, a client probing the API, a replayed request without its body) changes nothing.
  */
-export const rotateAdminTokenSchema = ciObject({ confirm: z.literal(true, { error: 'send {"confirm": true} to rotate the admin token (every admin token stops working)' }) });
+export const rotateAdminTokenSchema = ciObject({
+  confirm: z.literal(true, {
+    error: 'send {"confirm": true} to rotate the admin token (every admin token stops working)',
+  }),
+});
 
 /** Credential management: rotate the admin token, list what every token row is for. */
 export function registerCredentialRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -27,8 +31,13 @@ export function registerCredentialRoutes(app: FastifyInstance, ctx: ServerContex
   });
   app.get(TOKENS_PATH, async () => ({
     value: (await ctx.store.listTokens()).map((t) => ({
-      id: t.id, kind: t.kind, description: t.description, vmKey: t.vmKey, createdAt: t.createdAt.toISOString(),
-      expiresAt: t.expiresAt?.toISOString() ?? null, usedAt: t.usedAt?.toISOString() ?? null,
+      id: t.id,
+      kind: t.kind,
+      description: t.description,
+      vmKey: t.vmKey,
+      createdAt: t.createdAt.toISOString(),
+      expiresAt: t.expiresAt?.toISOString() ?? null,
+      usedAt: t.usedAt?.toISOString() ?? null,
     })),
   }));
 }

@@ -22,8 +22,14 @@ export function isIdentityPublicPath(path: string): boolean {
 /** The subscription object of ARM's Subscriptions_List, as az reads it at login. */
 function subscriptionView(sub: string): Record<string, unknown> {
   return {
-    id: `/subscriptions/${sub}`, subscriptionId: sub, tenantId: sub, displayName: 'netwatcher', state: 'Enabled',
-    managedByTenants: [], subscriptionPolicies: { locationPlacementId: 'Public_2014-09-01', quotaId: 'netwatcher', spendingLimit: 'Off' }, authorizationSource: 'RoleBased',
+    id: `/subscriptions/${sub}`,
+    subscriptionId: sub,
+    tenantId: sub,
+    displayName: 'netwatcher',
+    state: 'Enabled',
+    managedByTenants: [],
+    subscriptionPolicies: { locationPlacementId: 'Public_2014-09-01', quotaId: 'netwatcher', spendingLimit: 'Off' },
+    authorizationSource: 'RoleBased',
   };
 }
 
@@ -40,9 +46,18 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: ServerContext)
     // az reads loginEndpoint, audiences[0] (the token audience), graphEndpoint and galleryEndpoint.
     return {
       // microsoftGraphResourceId: az 2.45 calls Microsoft Graph there (role assignments resolve --assignee).
-      galleryEndpoint: `${base}/`, graphEndpoint: `${base}/`, portalEndpoint: `${base}/`, microsoftGraphResourceId: `${base}/`,
-      authentication: { loginEndpoint: `${base}${AUTHORITY_PATH}`, audiences: [`${base}/`], tenant: 'adfs', identityProvider: 'ADFS' },
-      name: 'netwatcher', suffixes: {},
+      galleryEndpoint: `${base}/`,
+      graphEndpoint: `${base}/`,
+      portalEndpoint: `${base}/`,
+      microsoftGraphResourceId: `${base}/`,
+      authentication: {
+        loginEndpoint: `${base}${AUTHORITY_PATH}`,
+        audiences: [`${base}/`],
+        tenant: 'adfs',
+        identityProvider: 'ADFS',
+      },
+      name: 'netwatcher',
+      suffixes: {},
     };
   });
 
@@ -51,9 +66,14 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: ServerContext)
     // MSAL raises without authorization_endpoint and token_endpoint, and takes the tenant from
     // the token endpoint's first path segment ("adfs").
     return {
-      issuer: base, authorization_endpoint: `${base}/oauth2/authorize`, token_endpoint: `${base}/oauth2/token`,
-      token_endpoint_auth_methods_supported: ['client_secret_post'], grant_types_supported: ['client_credentials'],
-      response_types_supported: ['token'], scopes_supported: ['openid'], subject_types_supported: ['public'],
+      issuer: base,
+      authorization_endpoint: `${base}/oauth2/authorize`,
+      token_endpoint: `${base}/oauth2/token`,
+      token_endpoint_auth_methods_supported: ['client_secret_post'],
+      grant_types_supported: ['client_credentials'],
+      response_types_supported: ['token'],
+      scopes_supported: ['openid'],
+      subject_types_supported: ['public'],
     };
   });
 
@@ -61,14 +81,24 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: ServerContext)
   const NOT_FORM_ENCODED = Symbol('not form-encoded');
   void app.register(async (tokenScope) => {
     tokenScope.removeAllContentTypeParsers();
-    tokenScope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
-      done(null, Object.fromEntries(new URLSearchParams(String(body))));
-    });
+    tokenScope.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string', bodyLimit: 64 * 1024 },
+      (_req, body, done) => {
+        done(null, Object.fromEntries(new URLSearchParams(String(body))));
+      },
+    );
     // Any other body is no token request: OAuth's invalid_request, not the API's 415 (RFC 6749 §4.4.2).
-    tokenScope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, _body, done) => done(null, NOT_FORM_ENCODED));
+    tokenScope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, _body, done) =>
+      done(null, NOT_FORM_ENCODED),
+    );
     tokenScope.post(TOKEN_PATH, async (req, reply) => {
       try {
-        if (req.body === NOT_FORM_ENCODED) throw new OAuthError('invalid_request', 'The token request must be form-encoded (Content-Type: application/x-www-form-urlencoded).');
+        if (req.body === NOT_FORM_ENCODED)
+          throw new OAuthError(
+            'invalid_request',
+            'The token request must be form-encoded (Content-Type: application/x-www-form-urlencoded).',
+          );
         const answer = await exchangeClientCredentials(ctx.store, key, req.body ?? {});
         return await reply.code(200).header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(answer);
       } catch (error) {
@@ -80,7 +110,12 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: ServerContext)
 
   app.get('/subscriptions', async () => ({ value: [subscriptionView(ctx.config.subscriptionId)] }));
   app.get<{ Params: ArmParams }>(SUB, async (req) => {
-    if (req.params.sub.toLowerCase() !== ctx.config.subscriptionId.toLowerCase()) throw new ApiError('NotFound', `Subscription '${req.params.sub}' is not served here; this server's subscription is '${ctx.config.subscriptionId}'.`, { target: 'subscriptionId' });
+    if (req.params.sub.toLowerCase() !== ctx.config.subscriptionId.toLowerCase())
+      throw new ApiError(
+        'NotFound',
+        `Subscription '${req.params.sub}' is not served here; this server's subscription is '${ctx.config.subscriptionId}'.`,
+        { target: 'subscriptionId' },
+      );
     return subscriptionView(ctx.config.subscriptionId);
   });
 }

@@ -1,5 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { hostMetricDefinitions, queryHostMetrics, scrapeMetrics, type MetricsQueryParameters, type PerHostSelection } from '../../alerts/index.js';
+import {
+  hostMetricDefinitions,
+  queryHostMetrics,
+  scrapeMetrics,
+  type MetricsQueryParameters,
+  type PerHostSelection,
+} from '../../alerts/index.js';
 import { ApiError } from '../../lib/index.js';
 import type { ServerContext } from '../services/context.js';
 import { getVm } from '../services/vms.js';
@@ -16,7 +22,11 @@ export const PROMETHEUS_PATH = '/metrics';
  */
 export function decodeTwiceEncoded(value: string): string {
   if (!/%[0-9A-Fa-f]{2}/.test(value)) return value;
-  try { return decodeURIComponent(value.replace(/\+/g, ' ')); } catch { return value; }
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '));
+  } catch {
+    return value;
+  }
 }
 
 /**
@@ -27,10 +37,13 @@ export function decodeTwiceEncoded(value: string): string {
 export function perHostSelection(query: Record<string, string | string[] | undefined>): PerHostSelection {
   let selection: PerHostSelection = 'default';
   for (const [name, raw] of Object.entries(query)) {
-    const values = (Array.isArray(raw) ? raw : [raw ?? '']);
+    const values = Array.isArray(raw) ? raw : [raw ?? ''];
     if (name.toLowerCase() === 'perhost') {
       const v = values.at(-1)!.toLowerCase();
-      if (v !== 'true' && v !== 'false') throw new ApiError('InvalidParameter', `perHost must be true or false, not '${values.at(-1)}'.`, { target: 'perHost' });
+      if (v !== 'true' && v !== 'false')
+        throw new ApiError('InvalidParameter', `perHost must be true or false, not '${values.at(-1)}'.`, {
+          target: 'perHost',
+        });
       if (v === 'true') selection = 'all';
     } else if (name.toLowerCase() === 'vm') {
       if (selection === 'all') continue;
@@ -38,7 +51,11 @@ export function perHostSelection(query: Record<string, string | string[] | undef
       for (const v of values) for (const id of v.split(',')) if (id.trim()) ids.add(id.trim().toLowerCase());
       selection = ids;
     } else {
-      throw new ApiError('InvalidParameter', `Unknown query parameter '${name}' on /metrics; use perHost=true or vm=ID.`, { target: name });
+      throw new ApiError(
+        'InvalidParameter',
+        `Unknown query parameter '${name}' on /metrics; use perHost=true or vm=ID.`,
+        { target: name },
+      );
     }
   }
   return selection;
@@ -52,15 +69,22 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: ServerContext): 
   const hostOf = async (p: ArmParams) => {
     return alertHostOf(ctx, await getVm(ctx, p.sub, p.rg, p.vm));
   };
-  app.get<{ Params: ArmParams; Querystring: Record<string, string | undefined> }>(`${VMS}/:vm/providers/Microsoft.Insights/metrics`, async (req) => {
-    const host = await hostOf(req.params);
-    // Azure's query names are case-insensitive (metricNames, metricnames).
-    const q = Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k.toLowerCase(), v])) as MetricsQueryParameters;
-    if (q.timespan !== undefined) q.timespan = decodeTwiceEncoded(q.timespan);
-    await alertsRuntime(ctx).metrics.flush();
-    return queryHostMetrics(ctx.store, host, q);
-  });
-  app.get<{ Params: ArmParams }>(`${VMS}/:vm/providers/Microsoft.Insights/metricDefinitions`, async (req) => hostMetricDefinitions(await hostOf(req.params)));
+  app.get<{ Params: ArmParams; Querystring: Record<string, string | undefined> }>(
+    `${VMS}/:vm/providers/Microsoft.Insights/metrics`,
+    async (req) => {
+      const host = await hostOf(req.params);
+      // Azure's query names are case-insensitive (metricNames, metricnames).
+      const q = Object.fromEntries(
+        Object.entries(req.query).map(([k, v]) => [k.toLowerCase(), v]),
+      ) as MetricsQueryParameters;
+      if (q.timespan !== undefined) q.timespan = decodeTwiceEncoded(q.timespan);
+      await alertsRuntime(ctx).metrics.flush();
+      return queryHostMetrics(ctx.store, host, q);
+    },
+  );
+  app.get<{ Params: ArmParams }>(`${VMS}/:vm/providers/Microsoft.Insights/metricDefinitions`, async (req) =>
+    hostMetricDefinitions(await hostOf(req.params)),
+  );
 
   app.get<{ Querystring: Record<string, string | string[] | undefined> }>(PROMETHEUS_PATH, async (req, reply) => {
     const registry = alertsRuntime(ctx).context.telemetry.registry;

@@ -22,14 +22,24 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ServerContext
     if (retryAfter !== null) void reply.header('Retry-After', String(retryAfter));
     return operationStatusDocument(op);
   });
-  app.get<{ Params: ArmParams }>(`${SUB}/providers/:provider/locations/:loc/operationResults/:id`, async (req, reply) => {
-    const op = await load(req.params.id);
-    if (op.status === 'InProgress') {
-      const urls = operationUrls(req, op);
-      return reply.code(202).header('Location', urls.location).header('Azure-AsyncOperation', urls.asyncOperation).send();
-    }
-    if (op.status === 'Failed') return reply.code(200).send(operationStatusDocument(op));
-    // Azure answers a finished stop's result with 200 and the JSON body `null`.
-    return reply.code(200).type('application/json; charset=utf-8').send(JSON.stringify(op.result ?? null));
-  });
+  app.get<{ Params: ArmParams }>(
+    `${SUB}/providers/:provider/locations/:loc/operationResults/:id`,
+    async (req, reply) => {
+      const op = await load(req.params.id);
+      if (op.status === 'InProgress') {
+        const urls = operationUrls(req, op);
+        return reply
+          .code(202)
+          .header('Location', urls.location)
+          .header('Azure-AsyncOperation', urls.asyncOperation)
+          .send();
+      }
+      if (op.status === 'Failed') return reply.code(200).send(operationStatusDocument(op));
+      // Azure answers a finished stop's result with 200 and the JSON body `null`.
+      return reply
+        .code(200)
+        .type('application/json; charset=utf-8')
+        .send(JSON.stringify(op.result ?? null));
+    },
+  );
 }

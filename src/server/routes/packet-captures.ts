@@ -6,7 +6,15 @@ import { requestBaseUrl } from '../request-context.js';
 import type { ServerContext } from '../services/context.js';
 import type { CaptureBody } from '../services/capture-types.js';
 import { openCaptureFile, openMergedCaptureFile } from '../services/download.js';
-import { captureId, captureStatusView, captureView, createCapture, deleteCapture, getCapture, stopCapture } from '../services/packet-captures.js';
+import {
+  captureId,
+  captureStatusView,
+  captureView,
+  createCapture,
+  deleteCapture,
+  getCapture,
+  stopCapture,
+} from '../services/packet-captures.js';
 import { getWatcher } from '../services/watchers.js';
 import { CAPTURES, type ArmParams } from './arm-paths.js';
 
@@ -64,28 +72,43 @@ export function registerPacketCaptureRoutes(app: FastifyInstance, ctx: ServerCon
     return captureStatusView(ctx, await getCapture(ctx, sub, rg, nw, pc), requestBaseUrl(req));
   });
 
-  app.get<{ Params: ArmParams; Querystring: { instance?: string; merge?: string; format?: string; file?: string } }>(`${CAPTURES}/:pc/download`, async (req, reply) => {
-    const { sub, rg, nw, pc } = req.params;
-    const rec = await getCapture(ctx, sub, rg, nw, pc);
-    if (String(req.query.merge ?? '').toLowerCase() === 'true') {
-      const format = (req.query.format ?? 'pcapng').toLowerCase();
-      if (format !== 'pcapng' && format !== 'pcap') throw new ApiError('InvalidParameter', `format '${req.query.format}' is not pcapng or pcap.`, { target: 'format' });
-      if (req.query.instance !== undefined) throw new ApiError('InvalidParameter', 'merge takes every host: omit instance.', { target: 'instance' });
-      if (req.query.file !== undefined) throw new ApiError('InvalidParameter', "merge takes each host's one file: omit file (a continuous capture's ring files are downloaded one by one).", { target: 'file' });
-      const merged = await openMergedCaptureFile(ctx, rec, format, requestBaseUrl(req));
+  app.get<{ Params: ArmParams; Querystring: { instance?: string; merge?: string; format?: string; file?: string } }>(
+    `${CAPTURES}/:pc/download`,
+    async (req, reply) => {
+      const { sub, rg, nw, pc } = req.params;
+      const rec = await getCapture(ctx, sub, rg, nw, pc);
+      if (String(req.query.merge ?? '').toLowerCase() === 'true') {
+        const format = (req.query.format ?? 'pcapng').toLowerCase();
+        if (format !== 'pcapng' && format !== 'pcap')
+          throw new ApiError('InvalidParameter', `format '${req.query.format}' is not pcapng or pcap.`, {
+            target: 'format',
+          });
+        if (req.query.instance !== undefined)
+          throw new ApiError('InvalidParameter', 'merge takes every host: omit instance.', { target: 'instance' });
+        if (req.query.file !== undefined)
+          throw new ApiError(
+            'InvalidParameter',
+            "merge takes each host's one file: omit file (a continuous capture's ring files are downloaded one by one).",
+            { target: 'file' },
+          );
+        const merged = await openMergedCaptureFile(ctx, rec, format, requestBaseUrl(req));
+        return reply
+          .header('Content-Type', format === 'pcapng' ? 'application/x-pcapng' : 'application/vnd.tcpdump.pcap')
+          .header('Content-Disposition', `attachment; filename="${merged.fileName.replace(/[^A-Za-z0-9._-]/g, '_')}"`)
+          .send(merged.stream);
+      }
+      if (req.query.format !== undefined)
+        throw new ApiError('InvalidParameter', 'format applies to a merged download (merge=true) only.', {
+          target: 'format',
+        });
+      // `file`: one file of a continuous capture's ring (its name, e.g. ring-000003.cap).
+      const file = await openCaptureFile(ctx, rec, req.query.instance, requestBaseUrl(req), req.query.file);
       return reply
-        .header('Content-Type', format === 'pcapng' ? 'application/x-pcapng' : 'application/vnd.tcpdump.pcap')
-        .header('Content-Disposition', `attachment; filename="${merged.fileName.replace(/[^A-Za-z0-9._-]/g, '_')}"`)
-        .send(merged.stream);
-    }
-    if (req.query.format !== undefined) throw new ApiError('InvalidParameter', 'format applies to a merged download (merge=true) only.', { target: 'format' });
-    // `file`: one file of a continuous capture's ring (its name, e.g. ring-000003.cap).
-    const file = await openCaptureFile(ctx, rec, req.query.instance, requestBaseUrl(req), req.query.file);
-    return reply
-      .header('Content-Type', 'application/vnd.tcpdump.pcap')
-      .header('Content-Length', String(file.sizeInBytes))
-      .header('Content-Disposition', `attachment; filename="${file.fileName.replace(/[^A-Za-z0-9._-]/g, '_')}"`)
-      .header('x-nw-content-sha256', file.sha256)
-      .send(file.stream);
-  });
+        .header('Content-Type', 'application/vnd.tcpdump.pcap')
+        .header('Content-Length', String(file.sizeInBytes))
+        .header('Content-Disposition', `attachment; filename="${file.fileName.replace(/[^A-Za-z0-9._-]/g, '_')}"`)
+        .header('x-nw-content-sha256', file.sha256)
+        .send(file.stream);
+    },
+  );
 }

@@ -4,7 +4,15 @@ import { replyCreated } from '../lro.js';
 import { requestHandoffBaseUrl } from '../request-context.js';
 import type { ServerContext } from '../services/context.js';
 import { createJoinKey, listJoinKeys, revokeJoinKey } from '../services/join-keys.js';
-import { deleteScaleSet, deleteScaleSetInstance, getScaleSet, getScaleSetInstance, listScaleSetInstances, putScaleSet, putScaleSetAgentExtension } from '../services/scale-sets.js';
+import {
+  deleteScaleSet,
+  deleteScaleSetInstance,
+  getScaleSet,
+  getScaleSetInstance,
+  listScaleSetInstances,
+  putScaleSet,
+  putScaleSetAgentExtension,
+} from '../services/scale-sets.js';
 import { resourceView } from '../services/view.js';
 import { RG, SUB, type ArmParams } from './arm-paths.js';
 
@@ -16,12 +24,23 @@ export const JOIN_KEYS = `${RG}/providers/Netwatcher/joinKeys`;
 
 /** Scale sets, their instances and agent extension, and join keys. */
 export function registerScaleSetRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Compute/virtualMachineScaleSets`, async (req) => ({ value: (await ctx.store.listResources('vmss', { subscriptionId: req.params.sub })).map(resourceView) }));
-  app.get<{ Params: ArmParams }>(VMSS, async (req) => ({ value: (await ctx.store.listResources('vmss', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })).map(resourceView) }));
-  app.get<{ Params: ArmParams }>(`${VMSS}/:name`, async (req) => resourceView(await getScaleSet(ctx, req.params.sub, req.params.rg, req.params.name)));
+  app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Compute/virtualMachineScaleSets`, async (req) => ({
+    value: (await ctx.store.listResources('vmss', { subscriptionId: req.params.sub })).map(resourceView),
+  }));
+  app.get<{ Params: ArmParams }>(VMSS, async (req) => ({
+    value: (
+      await ctx.store.listResources('vmss', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })
+    ).map(resourceView),
+  }));
+  app.get<{ Params: ArmParams }>(`${VMSS}/:name`, async (req) =>
+    resourceView(await getScaleSet(ctx, req.params.sub, req.params.rg, req.params.name)),
+  );
   app.put<{ Params: ArmParams }>(`${VMSS}/:name`, async (req, reply) => {
     const input = parseRequest(vmssPutSchema, req.body ?? {}, 'VirtualMachineScaleSet');
-    const { record, created } = await putScaleSet(ctx, req.params.sub, req.params.rg, req.params.name, { location: input.location, tags: input.tags });
+    const { record, created } = await putScaleSet(ctx, req.params.sub, req.params.rg, req.params.name, {
+      location: input.location,
+      tags: input.tags,
+    });
     return reply.code(created ? 201 : 200).send(resourceView(record));
   });
   app.delete<{ Params: ArmParams }>(`${VMSS}/:name`, async (req, reply) => {
@@ -49,19 +68,44 @@ export function registerScaleSetRoutes(app: FastifyInstance, ctx: ServerContext)
   app.put<{ Params: ArmParams }>(`${VMSS}/:name/extensions/:ext`, async (req, reply) => {
     const input = parseRequest(vmExtensionPutSchema, req.body ?? {}, 'VirtualMachineScaleSetExtension');
     const { sub, rg, name, ext } = req.params;
-    const result = await putScaleSetAgentExtension(ctx, requestHandoffBaseUrl(req), sub, rg, name, ext, { ...input.properties });
-    const op = await ctx.store.createOperation({ subscriptionId: sub, location: result.record.location ?? ctx.config.defaultLocation, kind: 'extension', resourceKey: result.record.key, status: 'Succeeded' });
+    const result = await putScaleSetAgentExtension(ctx, requestHandoffBaseUrl(req), sub, rg, name, ext, {
+      ...input.properties,
+    });
+    const op = await ctx.store.createOperation({
+      subscriptionId: sub,
+      location: result.record.location ?? ctx.config.defaultLocation,
+      kind: 'extension',
+      resourceKey: result.record.key,
+      status: 'Succeeded',
+    });
     const view = resourceView(result.record) as { properties: Record<string, unknown> };
     // The join key and the install command appear in this answer only.
-    const body = { ...view, properties: { ...view.properties, joinKey: result.joinKey, joinKeyId: result.joinKeyId, joinKeyExpiresAt: result.expiresAt, installCommand: result.installCommand } };
+    const body = {
+      ...view,
+      properties: {
+        ...view.properties,
+        joinKey: result.joinKey,
+        joinKeyId: result.joinKeyId,
+        joinKeyExpiresAt: result.expiresAt,
+        installCommand: result.installCommand,
+      },
+    };
     return replyCreated(req, reply, op, body, result.created ? 201 : 200);
   });
 
-  app.get<{ Params: ArmParams }>(`${SUB}/providers/Netwatcher/joinKeys`, async (req) => ({ value: await listJoinKeys(ctx, req.params.sub, undefined) }));
-  app.get<{ Params: ArmParams }>(JOIN_KEYS, async (req) => ({ value: await listJoinKeys(ctx, req.params.sub, req.params.rg) }));
+  app.get<{ Params: ArmParams }>(`${SUB}/providers/Netwatcher/joinKeys`, async (req) => ({
+    value: await listJoinKeys(ctx, req.params.sub, undefined),
+  }));
+  app.get<{ Params: ArmParams }>(JOIN_KEYS, async (req) => ({
+    value: await listJoinKeys(ctx, req.params.sub, req.params.rg),
+  }));
   app.post<{ Params: ArmParams }>(JOIN_KEYS, async (req, reply) => {
     const input = parseRequest(joinKeyCreateSchema, req.body ?? {}, 'JoinKey');
-    return reply.code(201).send(await createJoinKey(ctx, requestHandoffBaseUrl(req), req.params.sub, req.params.rg, input));
+    return reply
+      .code(201)
+      .send(await createJoinKey(ctx, requestHandoffBaseUrl(req), req.params.sub, req.params.rg, input));
   });
-  app.post<{ Params: ArmParams }>(`${JOIN_KEYS}/:id/revoke`, async (req) => revokeJoinKey(ctx, req.params.sub, req.params.rg, req.params.id));
+  app.post<{ Params: ArmParams }>(`${JOIN_KEYS}/:id/revoke`, async (req) =>
+    revokeJoinKey(ctx, req.params.sub, req.params.rg, req.params.id),
+  );
 }

@@ -11,14 +11,25 @@ export const GRAPH_PREFIX = '/v1.0';
 
 /** A service principal as netwatcher's admin API shows it (never a secret or its hash). */
 function servicePrincipalView(sp: ServicePrincipalRecord, tenant: string): Record<string, unknown> {
-  return { objectId: sp.objectId, appId: sp.appId, displayName: sp.displayName, tenant, createdAt: sp.createdAt.toISOString() };
+  return {
+    objectId: sp.objectId,
+    appId: sp.appId,
+    displayName: sp.displayName,
+    tenant,
+    createdAt: sp.createdAt.toISOString(),
+  };
 }
 
 /** A service principal as Microsoft Graph's servicePrincipal (what az reads of it). */
 function graphServicePrincipal(sp: ServicePrincipalRecord): Record<string, unknown> {
   return {
-    '@odata.type': '#microsoft.graph.servicePrincipal', id: sp.objectId, appId: sp.appId, displayName: sp.displayName,
-    servicePrincipalNames: [sp.appId], servicePrincipalType: 'Application', accountEnabled: true,
+    '@odata.type': '#microsoft.graph.servicePrincipal',
+    id: sp.objectId,
+    appId: sp.appId,
+    displayName: sp.displayName,
+    servicePrincipalNames: [sp.appId],
+    servicePrincipalType: 'Application',
+    accountEnabled: true,
   };
 }
 
@@ -28,11 +39,25 @@ function graphFilter(filter: string | undefined): (sp: ServicePrincipalRecord) =
   const f = filter.trim();
   const lit = (s: string) => s.replace(/''/g, "'").toLowerCase();
   let m: RegExpExecArray | null;
-  if ((m = /^servicePrincipalNames\/any\(\w+:\w+ eq '(.*)'\)$/i.exec(f))) { const v = lit(m[1]!); return (sp) => sp.appId.toLowerCase() === v; }
-  if ((m = /^appId eq '(.*)'$/i.exec(f))) { const v = lit(m[1]!); return (sp) => sp.appId.toLowerCase() === v; }
-  if ((m = /^displayName eq '(.*)'$/i.exec(f))) { const v = lit(m[1]!); return (sp) => sp.displayName.toLowerCase() === v; }
-  if ((m = /^startswith\(displayName,\s*'(.*)'\)$/i.exec(f))) { const v = lit(m[1]!); return (sp) => sp.displayName.toLowerCase().startsWith(v); }
-  throw new ApiError('InvalidParameter', `$filter '${filter}' is not supported for servicePrincipals.`, { target: '$filter' });
+  if ((m = /^servicePrincipalNames\/any\(\w+:\w+ eq '(.*)'\)$/i.exec(f))) {
+    const v = lit(m[1]!);
+    return (sp) => sp.appId.toLowerCase() === v;
+  }
+  if ((m = /^appId eq '(.*)'$/i.exec(f))) {
+    const v = lit(m[1]!);
+    return (sp) => sp.appId.toLowerCase() === v;
+  }
+  if ((m = /^displayName eq '(.*)'$/i.exec(f))) {
+    const v = lit(m[1]!);
+    return (sp) => sp.displayName.toLowerCase() === v;
+  }
+  if ((m = /^startswith\(displayName,\s*'(.*)'\)$/i.exec(f))) {
+    const v = lit(m[1]!);
+    return (sp) => sp.displayName.toLowerCase().startsWith(v);
+  }
+  throw new ApiError('InvalidParameter', `$filter '${filter}' is not supported for servicePrincipals.`, {
+    target: '$filter',
+  });
 }
 
 /**
@@ -45,47 +70,82 @@ export function registerServicePrincipalRoutes(app: FastifyInstance, ctx: Server
   const tenant = ctx.config.subscriptionId;
   const find = async (id: string) => {
     const sp = await ctx.store.findServicePrincipal(id);
-    if (!sp) throw new ApiError('NotFound', `Service principal '${id}' was not found (give its app id, object id or name).`, { target: 'servicePrincipal' });
+    if (!sp)
+      throw new ApiError('NotFound', `Service principal '${id}' was not found (give its app id, object id or name).`, {
+        target: 'servicePrincipal',
+      });
     return sp;
   };
 
-  app.get(SERVICE_PRINCIPALS_PATH, async () => ({ value: (await ctx.store.listServicePrincipals()).map((sp) => servicePrincipalView(sp, tenant)) }));
+  app.get(SERVICE_PRINCIPALS_PATH, async () => ({
+    value: (await ctx.store.listServicePrincipals()).map((sp) => servicePrincipalView(sp, tenant)),
+  }));
   app.post(SERVICE_PRINCIPALS_PATH, async (req, reply) => {
     const body = parseRequest(servicePrincipalCreateSchema, req.body ?? {}, 'ServicePrincipal');
     const { principal, secret } = await ctx.store.createServicePrincipal(body.displayName);
     ctx.logger.info({ appId: principal.appId, displayName: principal.displayName }, 'service principal created');
-    return reply.code(201).header('Cache-Control', 'no-store').send({ ...servicePrincipalView(principal, tenant), password: secret });
+    return reply
+      .code(201)
+      .header('Cache-Control', 'no-store')
+      .send({ ...servicePrincipalView(principal, tenant), password: secret });
   });
-  app.get<{ Params: { id: string } }>(`${SERVICE_PRINCIPALS_PATH}/:id`, async (req) => servicePrincipalView(await find(req.params.id), tenant));
+  app.get<{ Params: { id: string } }>(`${SERVICE_PRINCIPALS_PATH}/:id`, async (req) =>
+    servicePrincipalView(await find(req.params.id), tenant),
+  );
   app.post<{ Params: { id: string } }>(`${SERVICE_PRINCIPALS_PATH}/:id/resetCredential`, async (req, reply) => {
     const sp = await find(req.params.id);
     const { secret } = await ctx.store.resetServicePrincipalSecret(sp.objectId);
-    ctx.logger.warn({ appId: sp.appId }, 'service principal secret reset: the old secret and its access tokens stopped working');
+    ctx.logger.warn(
+      { appId: sp.appId },
+      'service principal secret reset: the old secret and its access tokens stopped working',
+    );
     return reply.header('Cache-Control', 'no-store').send({ appId: sp.appId, password: secret, tenant });
   });
   app.delete<{ Params: { id: string } }>(`${SERVICE_PRINCIPALS_PATH}/:id`, async (req, reply) => {
     const sp = await ctx.store.findServicePrincipal(req.params.id);
     if (!sp) return reply.code(204).send();
     await ctx.store.deleteServicePrincipal(sp.objectId);
-    ctx.logger.warn({ appId: sp.appId }, 'service principal deleted: its secrets, access tokens and role assignments are gone');
+    ctx.logger.warn(
+      { appId: sp.appId },
+      'service principal deleted: its secrets, access tokens and role assignments are gone',
+    );
     return reply.code(200).send(servicePrincipalView(sp, tenant));
   });
 
   app.get<{ Querystring: { $filter?: string } }>(`${GRAPH_PREFIX}/servicePrincipals`, async (req) => {
     const match = graphFilter(req.query.$filter);
-    return { '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#servicePrincipals', value: (await ctx.store.listServicePrincipals()).filter(match).map(graphServicePrincipal) };
+    return {
+      '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#servicePrincipals',
+      value: (await ctx.store.listServicePrincipals()).filter(match).map(graphServicePrincipal),
+    };
   });
   app.get<{ Params: { id: string } }>(`${GRAPH_PREFIX}/servicePrincipals/:id`, async (req) => {
     const sp = await ctx.store.findServicePrincipal(req.params.id);
-    if (!sp || sp.objectId.toLowerCase() !== req.params.id.toLowerCase()) throw new ApiError('NotFound', `Resource '${req.params.id}' does not exist or one of its queried reference-property objects are not present.`);
+    if (!sp || sp.objectId.toLowerCase() !== req.params.id.toLowerCase())
+      throw new ApiError(
+        'NotFound',
+        `Resource '${req.params.id}' does not exist or one of its queried reference-property objects are not present.`,
+      );
     return graphServicePrincipal(sp);
   });
   // No user directory here (users come from the OpenID Connect provider's tokens): az then tries a service principal.
-  app.get(`${GRAPH_PREFIX}/users`, async () => ({ '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#users', value: [] }));
+  app.get(`${GRAPH_PREFIX}/users`, async () => ({
+    '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#users',
+    value: [],
+  }));
   app.post<{ Body: { ids?: unknown } }>(`${GRAPH_PREFIX}/directoryObjects/getByIds`, async (req) => {
-    const ids = Array.isArray(req.body?.ids) ? req.body.ids.filter((x): x is string => typeof x === 'string').slice(0, 1000) : null;
-    if (!ids) throw new ApiError('InvalidRequestContent', 'getByIds: the body must carry "ids", an array of object ids.', { target: 'ids' });
+    const ids = Array.isArray(req.body?.ids)
+      ? req.body.ids.filter((x): x is string => typeof x === 'string').slice(0, 1000)
+      : null;
+    if (!ids)
+      throw new ApiError('InvalidRequestContent', 'getByIds: the body must carry "ids", an array of object ids.', {
+        target: 'ids',
+      });
     const wanted = new Set(ids.map((i) => i.toLowerCase()));
-    return { value: (await ctx.store.listServicePrincipals()).filter((sp) => wanted.has(sp.objectId.toLowerCase())).map(graphServicePrincipal) };
+    return {
+      value: (await ctx.store.listServicePrincipals())
+        .filter((sp) => wanted.has(sp.objectId.toLowerCase()))
+        .map(graphServicePrincipal),
+    };
   });
 }

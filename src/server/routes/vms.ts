@@ -1,5 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { parseRequest, vmExtensionPutSchema, vmLookbackPutSchema, vmRegisterPutSchema, vmUpdatePatchSchema } from '../../model/index.js';
+import {
+  parseRequest,
+  vmExtensionPutSchema,
+  vmLookbackPutSchema,
+  vmRegisterPutSchema,
+  vmUpdatePatchSchema,
+} from '../../model/index.js';
 import { disableLookback, enableLookback, lookbackView } from '../services/lookback.js';
 import { armIdKey, vmId } from '../../lib/index.js';
 import { replyCreated } from '../lro.js';
@@ -8,7 +14,15 @@ import { pageLink, pagePosition, requestHandoffBaseUrl } from '../request-contex
 import type { ServerContext } from '../services/context.js';
 import { mayWriteAgentExtension } from '../access.js';
 import { resourceView } from '../services/view.js';
-import { getExtension, getVm, putAgentExtension, registerVm, revokeAgentAccess, updateVmTags, type ExtensionBody } from '../services/vms.js';
+import {
+  getExtension,
+  getVm,
+  putAgentExtension,
+  registerVm,
+  revokeAgentAccess,
+  updateVmTags,
+  type ExtensionBody,
+} from '../services/vms.js';
 import { deleteVm } from '../services/vm-delete.js';
 import { extensionView, vmView, wantsInstanceView } from '../services/vm-views.js';
 import { SUB, VMS, type ArmParams } from './arm-paths.js';
@@ -20,30 +34,50 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
   // The database reads one page (and one record more, to know whether another follows). Scale-set
   // instances are listed under their scale set (nw vmss list-instances), as Azure lists them.
   const vmPage = async (req: FastifyRequest, filter: { subscriptionId: string; resourceGroup?: string }) => {
-    const records = await ctx.store.listResourcesPage('vm', { ...filter, topLevelOnly: true }, pagePosition(req), pageSize + 1);
+    const records = await ctx.store.listResourcesPage(
+      'vm',
+      { ...filter, topLevelOnly: true },
+      pagePosition(req),
+      pageSize + 1,
+    );
     const { page, nextLink } = pageLink(req, records, pageSize);
     return { value: page.map(resourceView), ...(nextLink ? { nextLink } : {}) };
   };
-  app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Compute/virtualMachines`, async (req) => vmPage(req, { subscriptionId: req.params.sub }));
-  app.get<{ Params: ArmParams }>(VMS, async (req) => vmPage(req, { subscriptionId: req.params.sub, resourceGroup: req.params.rg }));
+  app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Compute/virtualMachines`, async (req) =>
+    vmPage(req, { subscriptionId: req.params.sub }),
+  );
+  app.get<{ Params: ArmParams }>(VMS, async (req) =>
+    vmPage(req, { subscriptionId: req.params.sub, resourceGroup: req.params.rg }),
+  );
   app.get<{ Params: ArmParams }>(`${VMS}/:vm`, async (req) => {
     const vm = await getVm(ctx, req.params.sub, req.params.rg, req.params.vm);
     const instanceView = wantsInstanceView(req.query);
     const extensions = await ctx.store.listResources<ExtensionBody>('extension', { parentKey: vm.key });
-    return vmView(vm, extensions, { instanceView, showInstallCommand: instanceView && (await mayWriteAgentExtension(ctx, req)) });
+    return vmView(vm, extensions, {
+      instanceView,
+      showInstallCommand: instanceView && (await mayWriteAgentExtension(ctx, req)),
+    });
   });
   // Registers a host without the agent (`az resource create`), so plain az can then run `az vm extension set`.
   app.put<{ Params: ArmParams }>(`${VMS}/:vm`, async (req, reply) => {
     const input = parseRequest(vmRegisterPutSchema, req.body, 'VirtualMachine');
     const { record, created } = await registerVm(ctx, req.params.sub, req.params.rg, req.params.vm, input.location);
-    return reply.code(created ? 201 : 200).send(vmView(record, await ctx.store.listResources<ExtensionBody>('extension', { parentKey: record.key }), { instanceView: false, showInstallCommand: false }));
+    return reply.code(created ? 201 : 200).send(
+      vmView(record, await ctx.store.listResources<ExtensionBody>('extension', { parentKey: record.key }), {
+        instanceView: false,
+        showInstallCommand: false,
+      }),
+    );
   });
 
   // VirtualMachines_Update: tags only (what capture selectors match on).
   app.patch<{ Params: ArmParams }>(`${VMS}/:vm`, async (req) => {
     const input = parseRequest(vmUpdatePatchSchema, req.body, 'VirtualMachineUpdate');
     const record = await updateVmTags(ctx, req.params.sub, req.params.rg, req.params.vm, input.tags);
-    return vmView(record, await ctx.store.listResources<ExtensionBody>('extension', { parentKey: record.key }), { instanceView: false, showInstallCommand: false });
+    return vmView(record, await ctx.store.listResources<ExtensionBody>('extension', { parentKey: record.key }), {
+      instanceView: false,
+      showInstallCommand: false,
+    });
   });
 
   // VirtualMachines_Delete: Azure's forceDeletion query parameter also ends the captures running on the host.
@@ -60,20 +94,39 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
   app.get<{ Params: ArmParams }>(`${VMS}/:vm/extensions/:ext`, async (req) => {
     const ext = await getExtension(ctx, req.params.sub, req.params.rg, req.params.vm, req.params.ext);
     const instanceView = wantsInstanceView(req.query);
-    return extensionView(ext, { instanceView, showInstallCommand: instanceView && (await mayWriteAgentExtension(ctx, req)) });
+    return extensionView(ext, {
+      instanceView,
+      showInstallCommand: instanceView && (await mayWriteAgentExtension(ctx, req)),
+    });
   });
 
   app.put<{ Params: ArmParams }>(`${VMS}/:vm/extensions/:ext`, async (req, reply) => {
     const input = parseRequest(vmExtensionPutSchema, req.body ?? {}, 'VirtualMachineExtension');
     const { sub, rg, vm, ext } = req.params;
     const serverUrl = requestHandoffBaseUrl(req);
-    const result = await putAgentExtension(ctx, serverUrl, sub, rg, vm, ext, { location: input.location, ...input.properties });
+    const result = await putAgentExtension(ctx, serverUrl, sub, rg, vm, ext, {
+      location: input.location,
+      ...input.properties,
+    });
     // Installing means running the command on the host, which the caller does after this answer,
     // so the operation is done at once; provisioningState turns Succeeded when the agent connects.
-    const op = await ctx.store.createOperation({ subscriptionId: sub, location: result.record.location ?? ctx.config.defaultLocation, kind: 'extension', resourceKey: result.record.key, status: 'Succeeded' });
+    const op = await ctx.store.createOperation({
+      subscriptionId: sub,
+      location: result.record.location ?? ctx.config.defaultLocation,
+      kind: 'extension',
+      resourceKey: result.record.key,
+      status: 'Succeeded',
+    });
     const view = resourceView(result.record) as { properties: Record<string, unknown> };
     // The one-time token and install command appear in this answer only.
-    const body = { ...view, properties: { ...view.properties, enrollmentToken: result.enrollmentToken, installCommand: result.installCommand } };
+    const body = {
+      ...view,
+      properties: {
+        ...view.properties,
+        enrollmentToken: result.enrollmentToken,
+        installCommand: result.installCommand,
+      },
+    };
     return replyCreated(req, reply, op, body, result.created ? 201 : 200);
   });
 
@@ -82,7 +135,11 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
     const vmRec = await ctx.store.getResource(armIdKey(vmId(sub, rg, vm)));
     if (!vmRec) return reply.code(204).send();
     let extRec;
-    try { extRec = await getExtension(ctx, sub, rg, vm, ext); } catch { return reply.code(204).send(); }
+    try {
+      extRec = await getExtension(ctx, sub, rg, vm, ext);
+    } catch {
+      return reply.code(204).send();
+    }
     await ctx.store.deleteResource(extRec.key);
     // Removing the agent extension revokes the host's credential and cuts its live connection.
     await revokeAgentAccess(ctx, vmRec.key, 'the agent extension was deleted');
@@ -90,13 +147,17 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
   });
 
   // The host's look-back buffer (netwatcher's own singleton child resource; off by default, docs/continuous.md).
-  app.get<{ Params: ArmParams }>(`${VMS}/:vm/lookback`, async (req) => lookbackView(await getVm(ctx, req.params.sub, req.params.rg, req.params.vm)));
+  app.get<{ Params: ArmParams }>(`${VMS}/:vm/lookback`, async (req) =>
+    lookbackView(await getVm(ctx, req.params.sub, req.params.rg, req.params.vm)),
+  );
   app.put<{ Params: ArmParams }>(`${VMS}/:vm/lookback`, async (req) => {
     const input = parseRequest(vmLookbackPutSchema, req.body, 'Lookback');
     const vm = await getVm(ctx, req.params.sub, req.params.rg, req.params.vm);
     return lookbackView(await enableLookback(ctx, vm, input));
   });
-  app.delete<{ Params: ArmParams }>(`${VMS}/:vm/lookback`, async (req) => lookbackView(await disableLookback(ctx, await getVm(ctx, req.params.sub, req.params.rg, req.params.vm))));
+  app.delete<{ Params: ArmParams }>(`${VMS}/:vm/lookback`, async (req) =>
+    lookbackView(await disableLookback(ctx, await getVm(ctx, req.params.sub, req.params.rg, req.params.vm))),
+  );
 
   // Revokes the host's agent credential (a stolen or leaked one); the extension stays, and
   // `nw vm extension set` issues a new enrolment token to install the agent again.

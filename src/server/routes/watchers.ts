@@ -12,9 +12,13 @@ export function registerWatcherRoutes(app: FastifyInstance, ctx: ServerContext):
     value: (await ctx.store.listResources('watcher', { subscriptionId: req.params.sub })).map(resourceView),
   }));
   app.get<{ Params: ArmParams }>(WATCHERS, async (req) => ({
-    value: (await ctx.store.listResources('watcher', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })).map(resourceView),
+    value: (
+      await ctx.store.listResources('watcher', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })
+    ).map(resourceView),
   }));
-  app.get<{ Params: ArmParams }>(`${WATCHERS}/:nw`, async (req) => resourceView(await getWatcher(ctx, req.params.sub, req.params.rg, req.params.nw)));
+  app.get<{ Params: ArmParams }>(`${WATCHERS}/:nw`, async (req) =>
+    resourceView(await getWatcher(ctx, req.params.sub, req.params.rg, req.params.nw)),
+  );
   app.put<{ Params: ArmParams }>(`${WATCHERS}/:nw`, async (req, reply) => {
     const input = parseRequest(networkWatcherPutSchema, req.body, 'NetworkWatcher');
     const { record, created } = await putWatcher(ctx, req.params.sub, req.params.rg, req.params.nw, input);
@@ -23,7 +27,11 @@ export function registerWatcherRoutes(app: FastifyInstance, ctx: ServerContext):
   app.delete<{ Params: ArmParams }>(`${WATCHERS}/:nw`, async (req, reply) => {
     const key = armIdKey(watcherId(req.params.sub, req.params.rg, req.params.nw));
     const children = await ctx.store.listResources('packetCapture', { parentKey: key });
-    if (children.length > 0) throw new ApiError('Conflict', `Network watcher '${req.params.nw}' still has ${children.length} packet capture(s); delete them first.`);
+    if (children.length > 0)
+      throw new ApiError(
+        'Conflict',
+        `Network watcher '${req.params.nw}' still has ${children.length} packet capture(s); delete them first.`,
+      );
     // 204 whether it existed or not: the Python SDK accepts only 202 and 204 (NetworkWatchers_Delete).
     await ctx.store.deleteResource(key);
     return reply.code(204).send();

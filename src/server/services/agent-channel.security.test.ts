@@ -10,19 +10,46 @@ import type { CaptureBody } from './capture-types.js';
 
 function capture(totalBytesPerSession: number, verified = false): ResourceRecord<CaptureBody> {
   return {
-    key: 'k', id: 'id', name: 'c', type: 'packetCapture', parentKey: null, subscriptionId: 's', resourceGroup: 'rg', location: 'westus', etag: 'e',
+    key: 'k',
+    id: 'id',
+    name: 'c',
+    type: 'packetCapture',
+    parentKey: null,
+    subscriptionId: 's',
+    resourceGroup: 'rg',
+    location: 'westus',
+    etag: 'e',
     body: {
       type: 'Microsoft.Network/networkWatchers/packetCaptures',
-      properties: { provisioningState: 'Succeeded', storageLocation: {}, totalBytesPerSession, timeLimitInSeconds: 60, bytesToCapturePerPacket: 0 },
+      properties: {
+        provisioningState: 'Succeeded',
+        storageLocation: {},
+        totalBytesPerSession,
+        timeLimitInSeconds: 60,
+        bytesToCapturePerPacket: 0,
+      },
       _internal: {
-        uid: 'u1', createdAt: '', location: 'westus', bpfExpression: '', targets: [], localFilePath: null, stopRequested: false, deleting: null, active: false,
-        storage: { accountKey: 'a', container: 'network-watcher-logs', blobPath: 'x.cap', ...(verified ? { verified: { sizeInBytes: 10, sha256: 'f'.repeat(64) } } : {}) },
+        uid: 'u1',
+        createdAt: '',
+        location: 'westus',
+        bpfExpression: '',
+        targets: [],
+        localFilePath: null,
+        stopRequested: false,
+        deleting: null,
+        active: false,
+        storage: {
+          accountKey: 'a',
+          container: 'network-watcher-logs',
+          blobPath: 'x.cap',
+          ...(verified ? { verified: { sizeInBytes: 10, sha256: 'f'.repeat(64) } } : {}),
+        },
       },
     },
   } as unknown as ResourceRecord<CaptureBody>;
 }
 
-test('a grant for more than the capture\'s totalBytesPerSession is refused', () => {
+test("a grant for more than the capture's totalBytesPerSession is refused", () => {
   assert.equal(grantRefusal(capture(6000), 6000), null);
   assert.match(grantRefusal(capture(6000), 6001)?.reason ?? '', /totalBytesPerSession/);
   // 0 means Azure's maximum, never "unbounded".

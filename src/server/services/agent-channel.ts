@@ -10,38 +10,66 @@ import { recordLookbackState, sendLookbackSetting } from './lookback.js';
 import type { ResourceRecord } from '../../store/index.js';
 
 /** Where a host's file of a capture goes: the capture's storage account, or the server's host-files store when the capture keeps its file on the host and a user asked to download it. */
-export async function uploadDestination(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, vmKey: string, baseUrl: string, ringFileSequence?: number) {
+export async function uploadDestination(
+  ctx: ServerContext,
+  rec: ResourceRecord<CaptureBody>,
+  vmKey: string,
+  baseUrl: string,
+  ringFileSequence?: number,
+) {
   // A scale-set instance's own blob; a ring (always one host: the API refuses fleet rings) names each file's blob from the capture's.
   const storage = targetStorage(rec.body._internal, vmKey);
   if (storage) {
     const account = await ctx.store.getResource<StorageAccountBody>(storage.accountKey);
     if (!account) return null;
-    const location = ringFileSequence !== undefined ? ringBlobLocation(rec.body._internal, ringFileSequence)! : { container: storage.container, blobPath: storage.blobPath };
+    const location =
+      ringFileSequence !== undefined
+        ? ringBlobLocation(rec.body._internal, ringFileSequence)!
+        : { container: storage.container, blobPath: storage.blobPath };
     return { store: blobStoreOf(ctx, account, baseUrl), location };
   }
-  return { store: hostFilesStore(ctx, baseUrl), location: hostFileLocation(rec.body._internal.uid, vmKey, ringFileSequence) };
+  return {
+    store: hostFilesStore(ctx, baseUrl),
+    location: hostFileLocation(rec.body._internal.uid, vmKey, ringFileSequence),
+  };
 }
 
 /** Location of a host's file in the server's host-files store (for a ring, one per file sequence). */
 export function hostFileLocation(captureUid: string, vmKey: string, ringFileSequence?: number) {
   const host = Buffer.from(vmKey).toString('base64url');
-  return { container: 'captures', blobPath: ringFileSequence !== undefined ? `${captureUid}/${host}/${ringFileSequence}.cap` : `${captureUid}/${host}.cap` };
+  return {
+    container: 'captures',
+    blobPath:
+      ringFileSequence !== undefined ? `${captureUid}/${host}/${ringFileSequence}.cap` : `${captureUid}/${host}.cap`,
+  };
 }
 
 /**
  * Why a ring-file message does not fit the capture, or null: a sequence only for continuous
  * captures, none for single-file ones, and never one the ring has already deleted on the host.
  */
-async function ringMismatch(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, vmKey: string, ringFileSequence: number | undefined): Promise<string | null> {
+async function ringMismatch(
+  ctx: ServerContext,
+  rec: ResourceRecord<CaptureBody>,
+  vmKey: string,
+  ringFileSequence: number | undefined,
+): Promise<string | null> {
   const ring = rec.body._internal.ring;
-  if (!ring) return ringFileSequence === undefined ? null : 'the capture is not a continuous capture; it has no ring files';
-  if (ringFileSequence === undefined) return 'a continuous capture stores its ring files one by one (ringFileSequence missing)';
+  if (!ring)
+    return ringFileSequence === undefined ? null : 'the capture is not a continuous capture; it has no ring files';
+  if (ringFileSequence === undefined)
+    return 'a continuous capture stores its ring files one by one (ringFileSequence missing)';
   const oldest = (await hostState(ctx, rec, vmKey))?.ring?.oldestSequence ?? 1;
-  if (ringFileSequence < oldest) return `ring file ${ringFileSequence} was already deleted by the ring (the oldest kept is ${oldest})`;
+  if (ringFileSequence < oldest)
+    return `ring file ${ringFileSequence} was already deleted by the ring (the oldest kept is ${oldest})`;
   return null;
 }
 
-async function hostState(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, vmKey: string): Promise<InstanceState | null> {
+async function hostState(
+  ctx: ServerContext,
+  rec: ResourceRecord<CaptureBody>,
+  vmKey: string,
+): Promise<InstanceState | null> {
   const rows = await ctx.store.listCaptureInstances<InstanceState>(rec.body._internal.uid);
   return rows.find((r) => r.vmKey === vmKey)?.state ?? null;
 }
@@ -52,7 +80,14 @@ async function hostState(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, v
  * server's host-files store). The range starts at the oldest the previous state reported, so each
  * file is deleted once; a failure is logged and retried with the next state that moves the ring.
  */
-async function deleteRotatedRingFiles(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, vmKey: string, previous: InstanceState | null, state: AgentCaptureState, baseUrl: string): Promise<void> {
+async function deleteRotatedRingFiles(
+  ctx: ServerContext,
+  rec: ResourceRecord<CaptureBody>,
+  vmKey: string,
+  previous: InstanceState | null,
+  state: AgentCaptureState,
+  baseUrl: string,
+): Promise<void> {
   if (!rec.body._internal.ring || !state.ring) return;
   const from = previous?.ring?.oldestSequence ?? 1;
   const to = state.ring.oldestSequence;
@@ -60,7 +95,10 @@ async function deleteRotatedRingFiles(ctx: ServerContext, rec: ResourceRecord<Ca
     const dest = await uploadDestination(ctx, rec, vmKey, baseUrl, sequence);
     if (!dest) return;
     await dest.store.delete(dest.location).catch((error: unknown) => {
-      ctx.logger.warn({ capture: rec.id, sequence, reason: redactSecretsInText(String((error as Error).message)) }, 'could not delete a ring file the host rotated out from storage');
+      ctx.logger.warn(
+        { capture: rec.id, sequence, reason: redactSecretsInText(String((error as Error).message)) },
+        'could not delete a ring file the host rotated out from storage',
+      );
     });
   }
 }
@@ -69,10 +107,18 @@ async function deleteRotatedRingFiles(ctx: ServerContext, rec: ResourceRecord<Ca
  * Handles everything an agent says. `baseUrl` is how that agent reaches this server (used in the
  * upload URLs of local accounts).
  */
-export async function handleAgentMessage(ctx: ServerContext, vmKey: string, baseUrl: string, msg: AgentToServer): Promise<void> {
+export async function handleAgentMessage(
+  ctx: ServerContext,
+  vmKey: string,
+  baseUrl: string,
+  msg: AgentToServer,
+): Promise<void> {
   switch (msg.type) {
     case 'hello':
-      await setAgentConnected(ctx, vmKey, true, { agentVersion: msg.agentVersion, ...(msg.hostname !== '' ? { hostname: msg.hostname } : {}) });
+      await setAgentConnected(ctx, vmKey, true, {
+        agentVersion: msg.agentVersion,
+        ...(msg.hostname !== '' ? { hostname: msg.hostname } : {}),
+      });
       // The host's look-back setting again (it may have changed while the agent was away), before any re-sent capture order that may ask for the past.
       await sendLookbackSetting(ctx, vmKey);
       await reconcileAgent(ctx, vmKey, msg.captures, baseUrl);
@@ -86,47 +132,100 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
     case 'upload.request': {
       const rec = await ctx.store.findCaptureByUid<CaptureBody>(msg.captureUid);
       // A grant writes into a storage account: only a host the capture runs on may get one.
-      const dest = rec && isOwnCapture(rec, vmKey) && (msg.ringFileSequence === undefined || rec.body._internal.ring) ? await uploadDestination(ctx, rec, vmKey, baseUrl, msg.ringFileSequence) : null;
+      const dest =
+        rec && isOwnCapture(rec, vmKey) && (msg.ringFileSequence === undefined || rec.body._internal.ring)
+          ? await uploadDestination(ctx, rec, vmKey, baseUrl, msg.ringFileSequence)
+          : null;
       if (!dest) {
-        ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: 'the capture or its storage account no longer exists', retryable: false });
+        ctx.hub.send(vmKey, {
+          type: 'upload.refused',
+          requestId: msg.requestId,
+          captureUid: msg.captureUid,
+          reason: 'the capture or its storage account no longer exists',
+          retryable: false,
+        });
         return;
       }
       const mismatch = await ringMismatch(ctx, rec!, vmKey, msg.ringFileSequence);
       if (mismatch !== null) {
-        ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: mismatch, retryable: false });
+        ctx.hub.send(vmKey, {
+          type: 'upload.refused',
+          requestId: msg.requestId,
+          captureUid: msg.captureUid,
+          reason: mismatch,
+          retryable: false,
+        });
         return;
       }
       let refusal: { reason: string; alreadyStored?: true } | null;
       try {
-        if (msg.ringFileSequence !== undefined) refusal = await ringGrantRefusal(rec!, dest, msg.sizeInBytes, msg.sha256);
+        if (msg.ringFileSequence !== undefined)
+          refusal = await ringGrantRefusal(rec!, dest, msg.sizeInBytes, msg.sha256);
         else {
-          refusal = grantRefusal(rec!, msg.sizeInBytes, vmKey) ?? (await existingBlobRefusal(dest, msg.sizeInBytes, msg.sha256));
+          refusal =
+            grantRefusal(rec!, msg.sizeInBytes, vmKey) ??
+            (await existingBlobRefusal(dest, msg.sizeInBytes, msg.sha256));
           // The host's file was stored by an earlier attempt whose verification never ran (the
           // server stopped first): it is this file, so it is verified now instead of written again.
-          if (refusal?.alreadyStored && !targetStorage(rec!.body._internal, vmKey)?.verified) await markVerified(ctx, rec!.key, vmKey, { sizeInBytes: msg.sizeInBytes, sha256: msg.sha256 });
+          if (refusal?.alreadyStored && !targetStorage(rec!.body._internal, vmKey)?.verified)
+            await markVerified(ctx, rec!.key, vmKey, { sizeInBytes: msg.sizeInBytes, sha256: msg.sha256 });
         }
       } catch (error) {
-        ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: `storage unavailable: ${redactSecretsInText(String((error as Error).message))}`, retryable: true });
+        ctx.hub.send(vmKey, {
+          type: 'upload.refused',
+          requestId: msg.requestId,
+          captureUid: msg.captureUid,
+          reason: `storage unavailable: ${redactSecretsInText(String((error as Error).message))}`,
+          retryable: true,
+        });
         return;
       }
       if (refusal !== null) {
-        ctx.logger.warn({ vm: vmKey, capture: rec!.id, sizeInBytes: msg.sizeInBytes, reason: refusal.reason }, 'refused an upload grant');
-        ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, retryable: false, ...refusal });
+        ctx.logger.warn(
+          { vm: vmKey, capture: rec!.id, sizeInBytes: msg.sizeInBytes, reason: refusal.reason },
+          'refused an upload grant',
+        );
+        ctx.hub.send(vmKey, {
+          type: 'upload.refused',
+          requestId: msg.requestId,
+          captureUid: msg.captureUid,
+          retryable: false,
+          ...refusal,
+        });
         return;
       }
       try {
         await dest.store.ensureContainer(dest.location.container);
-        const grant = await dest.store.grantUpload(dest.location, { sizeInBytes: msg.sizeInBytes, expiresInSeconds: 15 * 60 });
+        const grant = await dest.store.grantUpload(dest.location, {
+          sizeInBytes: msg.sizeInBytes,
+          expiresInSeconds: 15 * 60,
+        });
         ctx.hub.send(vmKey, { type: 'upload.grant', requestId: msg.requestId, captureUid: msg.captureUid, grant });
       } catch (error) {
-        ctx.logger.warn({ capture: rec!.id, reason: String((error as Error).message), cause: String(((error as Error).cause as Error | undefined)?.message ?? '') }, 'could not grant an upload; the agent keeps the file and retries');
-        ctx.hub.send(vmKey, { type: 'upload.refused', requestId: msg.requestId, captureUid: msg.captureUid, reason: `storage unavailable: ${(error as Error).message}`, retryable: true });
+        ctx.logger.warn(
+          {
+            capture: rec!.id,
+            reason: String((error as Error).message),
+            cause: String(((error as Error).cause as Error | undefined)?.message ?? ''),
+          },
+          'could not grant an upload; the agent keeps the file and retries',
+        );
+        ctx.hub.send(vmKey, {
+          type: 'upload.refused',
+          requestId: msg.requestId,
+          captureUid: msg.captureUid,
+          reason: `storage unavailable: ${(error as Error).message}`,
+          retryable: true,
+        });
       }
       return;
     }
     case 'upload.done': {
       const rec = await ctx.store.findCaptureByUid<CaptureBody>(msg.captureUid);
-      const dest = rec && isOwnCapture(rec, vmKey) && (msg.ringFileSequence === undefined || rec.body._internal.ring) ? await uploadDestination(ctx, rec, vmKey, baseUrl, msg.ringFileSequence) : null;
+      const dest =
+        rec && isOwnCapture(rec, vmKey) && (msg.ringFileSequence === undefined || rec.body._internal.ring)
+          ? await uploadDestination(ctx, rec, vmKey, baseUrl, msg.ringFileSequence)
+          : null;
       let ok = false;
       let reason: string | undefined;
       const mismatch = dest ? await ringMismatch(ctx, rec!, vmKey, msg.ringFileSequence) : null;
@@ -151,16 +250,24 @@ export async function handleAgentMessage(ctx: ServerContext, vmKey: string, base
           if (!ok) {
             reason = 'the stored blob does not match the file (size or SHA-256)';
             // Not the capture's file: removed, so the blob path is free for the host's next attempt (uploads never overwrite).
-            if (!targetStorage(rec!.body._internal, vmKey)?.verified) await dest.store.delete(dest.location).catch(() => false);
+            if (!targetStorage(rec!.body._internal, vmKey)?.verified)
+              await dest.store.delete(dest.location).catch(() => false);
           } else {
             const stored = targetStorage(rec!.body._internal, vmKey);
-            if (stored && !stored.verified) await markVerified(ctx, rec!.key, vmKey, { sizeInBytes: msg.sizeInBytes, sha256: msg.sha256 });
+            if (stored && !stored.verified)
+              await markVerified(ctx, rec!.key, vmKey, { sizeInBytes: msg.sizeInBytes, sha256: msg.sha256 });
           }
         } catch (error) {
           reason = `could not read the blob back: ${redactSecretsInText(String((error as Error).message))}`;
         }
       }
-      ctx.hub.send(vmKey, { type: 'upload.verified', requestId: msg.requestId, captureUid: msg.captureUid, ok, ...(reason ? { reason } : {}) });
+      ctx.hub.send(vmKey, {
+        type: 'upload.verified',
+        requestId: msg.requestId,
+        captureUid: msg.captureUid,
+        ok,
+        ...(reason ? { reason } : {}),
+      });
       return;
     }
     case 'metrics':
@@ -190,11 +297,19 @@ function isOwnCapture(rec: ResourceRecord<CaptureBody>, vmKey: string): boolean 
  * capture's own limit (totalBytesPerSession) is not the capture's file, and a blob the server
  * has verified is never offered for writing again.
  */
-export function grantRefusal(rec: ResourceRecord<CaptureBody>, sizeInBytes: number, vmKey?: string): { reason: string; alreadyStored?: true } | null {
+export function grantRefusal(
+  rec: ResourceRecord<CaptureBody>,
+  sizeInBytes: number,
+  vmKey?: string,
+): { reason: string; alreadyStored?: true } | null {
   const limit = captureOrder(rec).totalBytesLimit;
-  if (sizeInBytes > limit) return { reason: `the file is ${sizeInBytes} bytes, more than the capture's limit of ${limit} bytes (totalBytesPerSession)` };
+  if (sizeInBytes > limit)
+    return {
+      reason: `the file is ${sizeInBytes} bytes, more than the capture's limit of ${limit} bytes (totalBytesPerSession)`,
+    };
   const storage = vmKey === undefined ? rec.body._internal.storage : targetStorage(rec.body._internal, vmKey);
-  if (storage?.verified) return { reason: 'the capture file is already stored and verified; it is never overwritten', alreadyStored: true };
+  if (storage?.verified)
+    return { reason: 'the capture file is already stored and verified; it is never overwritten', alreadyStored: true };
   return null;
 }
 
@@ -204,9 +319,15 @@ export function grantRefusal(rec: ResourceRecord<CaptureBody>, sizeInBytes: numb
  * very file (size and SHA-256 match) the host is told it is stored, otherwise (a torn earlier
  * attempt) it is removed so the host's upload can take its place.
  */
-async function ringGrantRefusal(rec: ResourceRecord<CaptureBody>, dest: UploadDestination, sizeInBytes: number, sha256: string): Promise<{ reason: string; alreadyStored?: true } | null> {
+async function ringGrantRefusal(
+  rec: ResourceRecord<CaptureBody>,
+  dest: UploadDestination,
+  sizeInBytes: number,
+  sha256: string,
+): Promise<{ reason: string; alreadyStored?: true } | null> {
   const limit = rec.body._internal.ring!.fileSizeInBytes;
-  if (sizeInBytes > limit) return { reason: `the file is ${sizeInBytes} bytes, more than the ring's fileSizeInBytes of ${limit}` };
+  if (sizeInBytes > limit)
+    return { reason: `the file is ${sizeInBytes} bytes, more than the ring's fileSizeInBytes of ${limit}` };
   return existingBlobRefusal(dest, sizeInBytes, sha256);
 }
 
@@ -217,22 +338,34 @@ type UploadDestination = NonNullable<Awaited<ReturnType<typeof uploadDestination
  * and SHA-256 match) the host is told it is stored, otherwise (a torn earlier attempt) it is
  * removed so the host's upload can take its place. Null when nothing is there.
  */
-async function existingBlobRefusal(dest: UploadDestination, sizeInBytes: number, sha256: string): Promise<{ reason: string; alreadyStored: true } | null> {
+async function existingBlobRefusal(
+  dest: UploadDestination,
+  sizeInBytes: number,
+  sha256: string,
+): Promise<{ reason: string; alreadyStored: true } | null> {
   if ((await dest.store.stat(dest.location)) === null) return null;
-  if (await dest.store.verify(dest.location, { sizeInBytes, sha256 })) return { reason: 'the file is already stored and verified; it is never overwritten', alreadyStored: true };
+  if (await dest.store.verify(dest.location, { sizeInBytes, sha256 }))
+    return { reason: 'the file is already stored and verified; it is never overwritten', alreadyStored: true };
   await dest.store.delete(dest.location);
   return null;
 }
 
 /** Records that a capture's blob was read back and matched, so it is never granted for writing again. */
-async function markVerified(ctx: ServerContext, captureKey: string, vmKey: string, verified: { sizeInBytes: number; sha256: string }): Promise<void> {
+async function markVerified(
+  ctx: ServerContext,
+  captureKey: string,
+  vmKey: string,
+  verified: { sizeInBytes: number; sha256: string },
+): Promise<void> {
   // Under the record's lock: a delete or stop landing meanwhile keeps its change (a lost `deleting` hung the delete).
   await ctx.store.modifyResourceBody<CaptureBody>(captureKey, (body) => {
     const internal = body._internal;
     if (!internal.storage) return null;
     if (internal.targets.some((t) => t.blobPath && t.vmKey.toLowerCase() === vmKey.toLowerCase())) {
       // A scale-set instance's own blob: verified on its target, so the other instances still get grants.
-      const targets = internal.targets.map((t) => (t.vmKey.toLowerCase() === vmKey.toLowerCase() ? { ...t, verified } : t));
+      const targets = internal.targets.map((t) =>
+        t.vmKey.toLowerCase() === vmKey.toLowerCase() ? { ...t, verified } : t,
+      );
       return { ...body, _internal: { ...internal, targets } };
     }
     return { ...body, _internal: { ...internal, storage: { ...internal.storage, verified } } };
@@ -245,13 +378,19 @@ async function markVerified(ctx: ServerContext, captureKey: string, vmKey: strin
  * A fleet capture's body holds every host: reading it for each of 1,000 reports was the cost
  * of a fan-out (issue 14). A capture deleted since is caught by the store's existence probe.
  */
-interface CaptureRoute { key: string; targets: Set<string> }
+interface CaptureRoute {
+  key: string;
+  targets: Set<string>;
+}
 const captureRoutes = new WeakMap<ServerContext, Map<string, CaptureRoute>>();
 const MAX_CACHED_ROUTES = 10_000;
 
 function routesOf(ctx: ServerContext): Map<string, CaptureRoute> {
   let routes = captureRoutes.get(ctx);
-  if (!routes) { routes = new Map(); captureRoutes.set(ctx, routes); }
+  if (!routes) {
+    routes = new Map();
+    captureRoutes.set(ctx, routes);
+  }
   return routes;
 }
 
@@ -261,20 +400,36 @@ async function recordKnownState(ctx: ServerContext, vmKey: string, state: AgentC
   if (state.ring) return false;
   const route = routesOf(ctx).get(state.captureUid);
   if (!route || !route.targets.has(vmKey.toLowerCase())) return false;
-  const stored = await ctx.store.upsertCaptureInstanceIfCaptureExists({ captureUid: state.captureUid, vmKey, captureKey: route.key, state: state as unknown as InstanceState & Record<string, unknown> });
-  if (!stored) { routesOf(ctx).delete(state.captureUid); return false; }
+  const stored = await ctx.store.upsertCaptureInstanceIfCaptureExists({
+    captureUid: state.captureUid,
+    vmKey,
+    captureKey: route.key,
+    state: state as unknown as InstanceState & Record<string, unknown>,
+  });
+  if (!stored) {
+    routesOf(ctx).delete(state.captureUid);
+    return false;
+  }
   ctx.hub.send(vmKey, { type: 'capture.ack', captureUid: state.captureUid, sequence: state.sequence });
   await evaluateCapture(ctx, route.key);
   return true;
 }
 
 /** Stores a host's capture state if newer, acknowledges it, and moves the capture on. */
-async function recordState(ctx: ServerContext, vmKey: string, state: AgentCaptureState, baseUrl: string): Promise<ResourceRecord<CaptureBody> | null> {
+async function recordState(
+  ctx: ServerContext,
+  vmKey: string,
+  state: AgentCaptureState,
+  baseUrl: string,
+): Promise<ResourceRecord<CaptureBody> | null> {
   const rec = await ctx.store.findCaptureByUid<CaptureBody>(state.captureUid);
   if (rec) {
     const routes = routesOf(ctx);
     if (routes.size >= MAX_CACHED_ROUTES) routes.delete(routes.keys().next().value!);
-    routes.set(state.captureUid, { key: rec.key, targets: new Set(rec.body._internal.targets.map((t) => t.vmKey.toLowerCase())) });
+    routes.set(state.captureUid, {
+      key: rec.key,
+      targets: new Set(rec.body._internal.targets.map((t) => t.vmKey.toLowerCase())),
+    });
   }
   if (!rec) {
     // Deleted while the agent was away: it may drop its bookkeeping but keeps unstored files.
@@ -287,8 +442,14 @@ async function recordState(ctx: ServerContext, vmKey: string, state: AgentCaptur
     return null;
   }
   const previous = rec.body._internal.ring ? await hostState(ctx, rec, vmKey) : null;
-  await ctx.store.upsertCaptureInstance({ captureUid: state.captureUid, vmKey, captureKey: rec.key, state: state as unknown as InstanceState & Record<string, unknown> });
-  if (rec.body._internal.ring && (previous === null || state.sequence > previous.sequence)) await deleteRotatedRingFiles(ctx, rec, vmKey, previous, state, baseUrl);
+  await ctx.store.upsertCaptureInstance({
+    captureUid: state.captureUid,
+    vmKey,
+    captureKey: rec.key,
+    state: state as unknown as InstanceState & Record<string, unknown>,
+  });
+  if (rec.body._internal.ring && (previous === null || state.sequence > previous.sequence))
+    await deleteRotatedRingFiles(ctx, rec, vmKey, previous, state, baseUrl);
   ctx.hub.send(vmKey, { type: 'capture.ack', captureUid: state.captureUid, sequence: state.sequence });
   await evaluateCapture(ctx, rec.key);
   return rec;
@@ -300,12 +461,18 @@ async function recordState(ctx: ServerContext, vmKey: string, state: AgentCaptur
  * server believes are running but the agent no longer knows (host or agent restarted) end with
  * AgentStopped.
  */
-async function reconcileAgent(ctx: ServerContext, vmKey: string, reported: AgentCaptureState[], baseUrl: string): Promise<void> {
+async function reconcileAgent(
+  ctx: ServerContext,
+  vmKey: string,
+  reported: AgentCaptureState[],
+  baseUrl: string,
+): Promise<void> {
   const known = new Set<string>();
   for (const state of reported) {
     known.add(state.captureUid);
     const rec = await recordState(ctx, vmKey, state, baseUrl);
-    if (rec?.body._internal.stopRequested && !isTerminal(state)) ctx.hub.send(vmKey, { type: 'capture.stop', captureUid: state.captureUid });
+    if (rec?.body._internal.stopRequested && !isTerminal(state))
+      ctx.hub.send(vmKey, { type: 'capture.stop', captureUid: state.captureUid });
   }
   for (const rec of await ctx.store.listActiveCapturesForVm<CaptureBody>(vmKey)) {
     const uid = rec.body._internal.uid;
@@ -313,12 +480,36 @@ async function reconcileAgent(ctx: ServerContext, vmKey: string, reported: Agent
     const [instance] = (await ctx.store.listCaptureInstances<InstanceState>(uid)).filter((i) => i.vmKey === vmKey);
     if (!instance || instance.state.status === 'NotStarted') {
       if (rec.body._internal.stopRequested) {
-        await ctx.store.upsertCaptureInstance({ captureUid: uid, vmKey, captureKey: rec.key, state: { ...(instance?.state ?? notStartedState(uid)), captureUid: uid, status: 'Stopped', stopReason: 'Manual', errors: [], sequence: (instance?.state.sequence ?? 0) + 1 } });
+        await ctx.store.upsertCaptureInstance({
+          captureUid: uid,
+          vmKey,
+          captureKey: rec.key,
+          state: {
+            ...(instance?.state ?? notStartedState(uid)),
+            captureUid: uid,
+            status: 'Stopped',
+            stopReason: 'Manual',
+            errors: [],
+            sequence: (instance?.state.sequence ?? 0) + 1,
+          },
+        });
       } else {
         ctx.hub.send(vmKey, { type: 'capture.start', order: captureOrder(rec) });
       }
     } else if (!isTerminal(instance.state)) {
-      await ctx.store.upsertCaptureInstance({ captureUid: uid, vmKey, captureKey: rec.key, state: { ...instance.state, status: 'Error', stopReason: 'AgentStopped', errors: [...instance.state.errors, 'AgentStopped'], errorMessage: 'The agent restarted and no longer runs this capture.', sequence: instance.state.sequence + 1 } });
+      await ctx.store.upsertCaptureInstance({
+        captureUid: uid,
+        vmKey,
+        captureKey: rec.key,
+        state: {
+          ...instance.state,
+          status: 'Error',
+          stopReason: 'AgentStopped',
+          errors: [...instance.state.errors, 'AgentStopped'],
+          errorMessage: 'The agent restarted and no longer runs this capture.',
+          sequence: instance.state.sequence + 1,
+        },
+      });
     }
     await evaluateCapture(ctx, rec.key);
   }

@@ -6,7 +6,15 @@ import type { z } from 'zod';
 import { ApiError } from '../../lib/index.js';
 import { ANALYSIS_DEFAULT_TOP, analysisQuerySchema, packetListQuerySchema } from '../../model/index.js';
 import type { AnalysisReport, PacketListPage } from '../../model/index.js';
-import { AnalysisCache, DisplayFilterError, IoIntervalTooSmallError, analyzeCapture, filteredCapture, listPackets, reportOf } from '../../analysis/index.js';
+import {
+  AnalysisCache,
+  DisplayFilterError,
+  IoIntervalTooSmallError,
+  analyzeCapture,
+  filteredCapture,
+  listPackets,
+  reportOf,
+} from '../../analysis/index.js';
 import type { CaptureSource } from '../../analysis/index.js';
 import { PcapFormatError } from '../../pcap/index.js';
 import type { ResourceRecord } from '../../store/index.js';
@@ -18,7 +26,10 @@ import { openCaptureFile } from './download.js';
 const caches = new WeakMap<ServerContext, AnalysisCache>();
 function cacheOf(ctx: ServerContext): AnalysisCache {
   let cache = caches.get(ctx);
-  if (!cache) { cache = new AnalysisCache(); caches.set(ctx, cache); }
+  if (!cache) {
+    cache = new AnalysisCache();
+    caches.set(ctx, cache);
+  }
   return cache;
 }
 
@@ -32,11 +43,19 @@ function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.output<S>
 }
 
 /** The capture's file as an analysis source: the first pass reuses the stream already opened. */
-async function captureSource(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, instance: string | undefined, baseUrl: string): Promise<{ source: CaptureSource; close: () => void }> {
+async function captureSource(
+  ctx: ServerContext,
+  rec: ResourceRecord<CaptureBody>,
+  instance: string | undefined,
+  baseUrl: string,
+): Promise<{ source: CaptureSource; close: () => void }> {
   const first = await openCaptureFile(ctx, rec, instance, baseUrl);
   let pending: NodeJS.ReadableStream | null = first.stream;
   const source: CaptureSource = {
-    fileName: first.fileName, sha256: first.sha256, sizeInBytes: first.sizeInBytes, instance: first.instance,
+    fileName: first.fileName,
+    sha256: first.sha256,
+    sizeInBytes: first.sizeInBytes,
+    instance: first.instance,
     kernel: { packetsDropped: first.kernelPacketsDropped, packetsReceived: first.kernelPacketsReceived },
     open: async () => {
       const stream = pending ?? (await openCaptureFile(ctx, rec, instance, baseUrl)).stream;
@@ -44,14 +63,30 @@ async function captureSource(ctx: ServerContext, rec: ResourceRecord<CaptureBody
       return stream as AsyncIterable<Buffer>;
     },
   };
-  return { source, close: () => { if (pending) (pending as Readable).destroy?.(); pending = null; } };
+  return {
+    source,
+    close: () => {
+      if (pending) (pending as Readable).destroy?.();
+      pending = null;
+    },
+  };
 }
 
 /** Maps analysis failures to API errors. */
 function apiErrorOf(rec: ResourceRecord<CaptureBody>, error: unknown): unknown {
-  if (error instanceof DisplayFilterError) return new ApiError('InvalidFilter', `The display filter is invalid at column ${error.position}: ${error.reason}.`, { target: 'filter' });
-  if (error instanceof IoIntervalTooSmallError) return new ApiError('InvalidParameter', `${error.message}.`, { target: 'interval' });
-  if (error instanceof PcapFormatError) return new ApiError('FileNotAvailable', `The file of capture '${rec.name}' is not a readable pcap or pcapng file: ${error.message}.`);
+  if (error instanceof DisplayFilterError)
+    return new ApiError(
+      'InvalidFilter',
+      `The display filter is invalid at column ${error.position}: ${error.reason}.`,
+      { target: 'filter' },
+    );
+  if (error instanceof IoIntervalTooSmallError)
+    return new ApiError('InvalidParameter', `${error.message}.`, { target: 'interval' });
+  if (error instanceof PcapFormatError)
+    return new ApiError(
+      'FileNotAvailable',
+      `The file of capture '${rec.name}' is not a readable pcap or pcapng file: ${error.message}.`,
+    );
   return error;
 }
 
@@ -59,13 +94,20 @@ function apiErrorOf(rec: ResourceRecord<CaptureBody>, error: unknown): unknown {
  * GET …/packetCaptures/{name}/analysis: one section or every section of the capture's file.
  * @example await captureAnalysis(ctx, rec, { section: 'conversations' }, baseUrl)
  */
-export async function captureAnalysis(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, rawQuery: unknown, baseUrl: string): Promise<AnalysisReport> {
+export async function captureAnalysis(
+  ctx: ServerContext,
+  rec: ResourceRecord<CaptureBody>,
+  rawQuery: unknown,
+  baseUrl: string,
+): Promise<AnalysisReport> {
   const query = parseQuery(analysisQuerySchema, rawQuery);
   const { source, close } = await captureSource(ctx, rec, query.instance, baseUrl);
   const top = query.top ?? ANALYSIS_DEFAULT_TOP;
   const key = `${source.sha256}|${top}|${query.interval ?? 'auto'}|${source.kernel?.packetsDropped ?? ''}`;
   try {
-    const full = await cacheOf(ctx).report(key, () => analyzeCapture(source, { top, ...(query.interval !== undefined ? { ioIntervalInSeconds: query.interval } : {}) }));
+    const full = await cacheOf(ctx).report(key, () =>
+      analyzeCapture(source, { top, ...(query.interval !== undefined ? { ioIntervalInSeconds: query.interval } : {}) }),
+    );
     return reportOf({ ...full, source: { ...full.source, instance: source.instance } }, query.section);
   } catch (error) {
     throw apiErrorOf(rec, error);
@@ -79,14 +121,24 @@ export async function captureAnalysis(ctx: ServerContext, rec: ResourceRecord<Ca
  * The match count of a (file, filter) pair is cached, so later pages stop reading after the page.
  * @example await capturePackets(ctx, rec, { offset: '100', limit: '50', filter: 'dns' }, baseUrl)
  */
-export async function capturePackets(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, rawQuery: unknown, baseUrl: string): Promise<PacketListPage> {
+export async function capturePackets(
+  ctx: ServerContext,
+  rec: ResourceRecord<CaptureBody>,
+  rawQuery: unknown,
+  baseUrl: string,
+): Promise<PacketListPage> {
   const query = parseQuery(packetListQuerySchema, rawQuery);
   const { source, close } = await captureSource(ctx, rec, query.instance, baseUrl);
   const countKey = `${source.sha256}|${query.filter?.trim() ?? ''}`;
   const cache = cacheOf(ctx);
   try {
     const known = cache.matchCounts.get(countKey);
-    const page = await listPackets(source, { offset: query.offset, limit: query.limit, filter: query.filter, knownMatchingPackets: known });
+    const page = await listPackets(source, {
+      offset: query.offset,
+      limit: query.limit,
+      filter: query.filter,
+      knownMatchingPackets: known,
+    });
     if (!known) cache.matchCounts.set(countKey, { total: page.totalPackets, matching: page.matchingPackets });
     return page;
   } catch (error) {
@@ -97,14 +149,23 @@ export async function capturePackets(ctx: ServerContext, rec: ResourceRecord<Cap
 }
 
 /** A filtered download: the stream and how to label it. */
-export interface FilteredDownload { stream: Readable; fileName: string; contentType: string }
+export interface FilteredDownload {
+  stream: Readable;
+  fileName: string;
+  contentType: string;
+}
 
 /**
  * GET …/packetCaptures/{name}/packets/pcap: the packets matching a display filter, as a capture
  * file of the stored file's format. The filter is checked before anything is sent.
  * @example const { stream } = await captureFilteredDownload(ctx, rec, { filter: 'tcp.port==443' }, baseUrl)
  */
-export async function captureFilteredDownload(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, rawQuery: unknown, baseUrl: string): Promise<FilteredDownload> {
+export async function captureFilteredDownload(
+  ctx: ServerContext,
+  rec: ResourceRecord<CaptureBody>,
+  rawQuery: unknown,
+  baseUrl: string,
+): Promise<FilteredDownload> {
   const query = parseQuery(packetListQuerySchema.pick({ filter: true, instance: true }), rawQuery);
   const { source, close } = await captureSource(ctx, rec, query.instance, baseUrl);
   try {
@@ -113,9 +174,16 @@ export async function captureFilteredDownload(ctx: ServerContext, rec: ResourceR
     const first = await chunks.next();
     const head = first.done ? Buffer.alloc(0) : first.value;
     const pcapng = head.length >= 4 && head.readUInt32BE(0) === 0x0a0d0d0a;
-    async function* all(): AsyncGenerator<Buffer> { if (head.length > 0) yield head; yield* chunks; }
+    async function* all(): AsyncGenerator<Buffer> {
+      if (head.length > 0) yield head;
+      yield* chunks;
+    }
     const base = source.fileName.replace(/\.(cap|pcap|pcapng)$/i, '');
-    return { stream: Readable.from(all()), fileName: `${base}_filtered.${pcapng ? 'pcapng' : 'pcap'}`, contentType: pcapng ? 'application/x-pcapng' : 'application/vnd.tcpdump.pcap' };
+    return {
+      stream: Readable.from(all()),
+      fileName: `${base}_filtered.${pcapng ? 'pcapng' : 'pcap'}`,
+      contentType: pcapng ? 'application/x-pcapng' : 'application/vnd.tcpdump.pcap',
+    };
   } catch (error) {
     close();
     throw apiErrorOf(rec, error);

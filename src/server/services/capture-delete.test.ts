@@ -21,7 +21,14 @@ const ID = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Network/
 const VM = `/subscriptions/${SUB}/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm1`;
 
 function stoppedState(uid: string, stored: boolean, sequence: number): InstanceState {
-  return { ...notStartedState(uid), status: 'Stopped', stopReason: 'Manual', captureStartTime: new Date().toISOString(), sequence, file: { path: 'pc.cap', sizeInBytes: 24, sha256: 'a'.repeat(64), stored } } as InstanceState;
+  return {
+    ...notStartedState(uid),
+    status: 'Stopped',
+    stopReason: 'Manual',
+    captureStartTime: new Date().toISOString(),
+    sequence,
+    file: { path: 'pc.cap', sizeInBytes: 24, sha256: 'a'.repeat(64), stored },
+  } as InstanceState;
 }
 
 test('a delete whose capture is removed by a concurrent evaluation still finishes its operation', async () => {
@@ -31,12 +38,26 @@ test('a delete whose capture is removed by a concurrent evaluation still finishe
   const uid = 'uid-1';
   const key = ID.toLowerCase();
   const rec = await real.putResource<CaptureBody>({
-    key, type: 'packetCapture', parentKey: null, id: ID, name: 'pc', subscriptionId: SUB, resourceGroup: 'rg', location: 'westus',
+    key,
+    type: 'packetCapture',
+    parentKey: null,
+    id: ID,
+    name: 'pc',
+    subscriptionId: SUB,
+    resourceGroup: 'rg',
+    location: 'westus',
     body: {
       type: 'Microsoft.Network/networkWatchers/packetCaptures',
       properties: { provisioningState: 'Succeeded', storageLocation: {} },
       _internal: {
-        uid, createdAt: new Date().toISOString(), location: 'westus', bpfExpression: '', localFilePath: null, stopRequested: true, deleting: null, active: false,
+        uid,
+        createdAt: new Date().toISOString(),
+        location: 'westus',
+        bpfExpression: '',
+        localFilePath: null,
+        stopRequested: true,
+        deleting: null,
+        active: false,
         targets: [{ vmKey: VM, vmId: VM, vmName: 'vm1', resourceGroup: 'rg' }],
         storage: { accountKey: 'none', container: 'network-watcher-logs', blobPath: 'pc.cap' },
       },
@@ -55,7 +76,12 @@ test('a delete whose capture is removed by a concurrent evaluation still finishe
           const rows = await target.listCaptureInstances(captureUid);
           if ((await target.getResource<CaptureBody>(key))?.body._internal.deleting) {
             raced = true;
-            await target.upsertCaptureInstance({ captureUid: uid, vmKey: VM, captureKey: key, state: stoppedState(uid, true, 6) });
+            await target.upsertCaptureInstance({
+              captureUid: uid,
+              vmKey: VM,
+              captureKey: key,
+              state: stoppedState(uid, true, 6),
+            });
             await evaluateCapture(ctx, key);
           }
           return rows;
@@ -66,13 +92,26 @@ test('a delete whose capture is removed by a concurrent evaluation still finishe
     },
   });
   const hub = { isConnected: () => true, send: () => true } as unknown as AgentHub;
-  ctx = { config: { subscriptionId: SUB, defaultLocation: 'westus', dataDir: '/nonexistent' }, store, hub, logger: createLogger({ level: 'silent', name: 'test' }), signingKey: Buffer.alloc(32) } as ServerContext;
+  ctx = {
+    config: { subscriptionId: SUB, defaultLocation: 'westus', dataDir: '/nonexistent' },
+    store,
+    hub,
+    logger: createLogger({ level: 'silent', name: 'test' }),
+    signingKey: Buffer.alloc(32),
+  } as ServerContext;
 
   const answer = await deleteCapture(ctx, rec as ResourceRecord<CaptureBody>, false);
   assert.equal(raced, true, 'the race was staged');
   assert.equal(answer, 'accepted');
   assert.equal(await real.getResource(key), null, 'the capture is gone');
-  const ops = await db.query<{ status: string }>(`SELECT status FROM operations WHERE resource_key = $1 AND kind = 'delete'`, [key]);
-  assert.deepEqual(ops.map((o) => o.status), ['Succeeded'], 'the delete operation ended');
+  const ops = await db.query<{ status: string }>(
+    `SELECT status FROM operations WHERE resource_key = $1 AND kind = 'delete'`,
+    [key],
+  );
+  assert.deepEqual(
+    ops.map((o) => o.status),
+    ['Succeeded'],
+    'the delete operation ended',
+  );
   await db.close();
 });

@@ -5,20 +5,39 @@ import { notStartedState, type CaptureInternal, type InstanceState } from './cap
 
 const s = (over: Partial<InstanceState>): InstanceState => ({ ...notStartedState('u'), ...over });
 const internal = (storage: boolean): CaptureInternal => ({
-  uid: 'u', createdAt: '', location: 'l', bpfExpression: '', targets: [], storage: storage ? { accountKey: 'a', container: 'c', blobPath: 'b' } : null,
-  localFilePath: null, stopRequested: false, deleting: null, active: true,
+  uid: 'u',
+  createdAt: '',
+  location: 'l',
+  bpfExpression: '',
+  targets: [],
+  storage: storage ? { accountKey: 'a', container: 'c', blobPath: 'b' } : null,
+  localFilePath: null,
+  stopRequested: false,
+  deleting: null,
+  active: true,
 });
 
 test('one host: its own status', () => {
   assert.equal(aggregateStatus([s({ status: 'Running', captureStartTime: 't' })]).packetCaptureStatus, 'Running');
   const stopped = aggregateStatus([s({ status: 'Stopped', stopReason: 'TimeExceeded', captureStartTime: 't' })]);
-  assert.deepEqual(stopped, { packetCaptureStatus: 'Stopped', captureStartTime: 't', stopReason: 'TimeExceeded', packetCaptureError: [] });
+  assert.deepEqual(stopped, {
+    packetCaptureStatus: 'Stopped',
+    captureStartTime: 't',
+    stopReason: 'TimeExceeded',
+    packetCaptureError: [],
+  });
 });
 
 test('many hosts: running while any runs, error only when all failed', () => {
   assert.equal(aggregateStatus([s({ status: 'Stopped' }), s({ status: 'Running' })]).packetCaptureStatus, 'Running');
-  assert.equal(aggregateStatus([s({ status: 'Error', errors: ['CaptureFailed'] }), s({ status: 'Stopped' })]).packetCaptureStatus, 'Stopped');
-  const failed = aggregateStatus([s({ status: 'Error', errors: ['CaptureFailed'], stopReason: 'Error' }), s({ status: 'Error', errors: ['AgentStopped'] })]);
+  assert.equal(
+    aggregateStatus([s({ status: 'Error', errors: ['CaptureFailed'] }), s({ status: 'Stopped' })]).packetCaptureStatus,
+    'Stopped',
+  );
+  const failed = aggregateStatus([
+    s({ status: 'Error', errors: ['CaptureFailed'], stopReason: 'Error' }),
+    s({ status: 'Error', errors: ['AgentStopped'] }),
+  ]);
   assert.equal(failed.packetCaptureStatus, 'Error');
   assert.deepEqual(failed.packetCaptureError, ['CaptureFailed', 'AgentStopped']);
   assert.equal(aggregateStatus([]).packetCaptureStatus, 'NotStarted');

@@ -22,12 +22,17 @@ export function isSettled(s: InstanceState, internal: CaptureInternal): boolean 
  * first host's reason. Errors are the union.
  */
 export function aggregateStatus(states: InstanceState[]): AggregateStatus {
-  if (states.length === 0) return { packetCaptureStatus: 'NotStarted', captureStartTime: null, stopReason: null, packetCaptureError: [] };
+  if (states.length === 0)
+    return { packetCaptureStatus: 'NotStarted', captureStartTime: null, stopReason: null, packetCaptureError: [] };
   const errors = [...new Set(states.flatMap((s) => s.errors))] as PacketCaptureErrorCode[];
-  const starts = states.map((s) => s.captureStartTime).filter((t): t is string => t !== null).sort();
+  const starts = states
+    .map((s) => s.captureStartTime)
+    .filter((t): t is string => t !== null)
+    .sort();
   let status: AggregateStatus['packetCaptureStatus'];
   if (states.some((s) => s.status === 'Running')) status = 'Running';
-  else if (states.some((s) => s.status === 'Unknown')) status = 'Unknown'; // a host that cannot be reached, none known to run
+  else if (states.some((s) => s.status === 'Unknown'))
+    status = 'Unknown'; // a host that cannot be reached, none known to run
   else if (states.every((s) => s.status === 'NotStarted')) status = 'NotStarted';
   else if (states.every((s) => isTerminal(s))) status = states.every((s) => s.status === 'Error') ? 'Error' : 'Stopped';
   else status = 'Running'; // some started and ended, others not yet started: the session is still on

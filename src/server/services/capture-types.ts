@@ -1,4 +1,13 @@
-import type { AgentCaptureState, CaptureBody, CaptureInternal, CaptureStorageTarget, CaptureTarget, PacketCaptureErrorCode, PacketCaptureStatus, PacketCaptureStopReason } from '../../model/index.js';
+import type {
+  AgentCaptureState,
+  CaptureBody,
+  CaptureInternal,
+  CaptureStorageTarget,
+  CaptureTarget,
+  PacketCaptureErrorCode,
+  PacketCaptureStatus,
+  PacketCaptureStopReason,
+} from '../../model/index.js';
 
 /** A capture's stored body and its parts (model's captureBodySchema and the schemas it is made of). */
 export type { CaptureBody, CaptureInternal, CaptureStorageTarget, CaptureTarget };
@@ -17,8 +26,18 @@ export interface AggregateStatus {
 /** The initial state of a host's capture before its agent reported anything. */
 export function notStartedState(captureUid: string): InstanceState {
   return {
-    captureUid, status: 'NotStarted', captureStartTime: null, stopReason: null, errors: [], errorMessage: null,
-    packetsCaptured: 0, bytesCaptured: 0, kernelPacketsDropped: null, kernelPacketsReceived: null, file: null, sequence: 0,
+    captureUid,
+    status: 'NotStarted',
+    captureStartTime: null,
+    stopReason: null,
+    errors: [],
+    errorMessage: null,
+    packetsCaptured: 0,
+    bytesCaptured: 0,
+    kernelPacketsDropped: null,
+    kernelPacketsReceived: null,
+    file: null,
+    sequence: 0,
   };
 }
 
@@ -30,5 +49,10 @@ export function targetStorage(internal: CaptureInternal, vmKey: string): Capture
   if (!internal.storage) return null;
   const target = internal.targets.find((t) => t.vmKey.toLowerCase() === vmKey.toLowerCase());
   if (!target?.blobPath) return internal.storage;
-  return { accountKey: internal.storage.accountKey, container: internal.storage.container, blobPath: target.blobPath, ...(target.verified ? { verified: target.verified } : {}) };
+  return {
+    accountKey: internal.storage.accountKey,
+    container: internal.storage.container,
+    blobPath: target.blobPath,
+    ...(target.verified ? { verified: target.verified } : {}),
+  };
 }

@@ -8,7 +8,13 @@ test('calls during a run share one follow-up run that starts after it; runs neve
   let runs = 0;
   let active = 0;
   let maxActive = 0;
-  const fn = async () => { runs++; active++; maxActive = Math.max(maxActive, active); await sleep(20); active--; };
+  const fn = async () => {
+    runs++;
+    active++;
+    maxActive = Math.max(maxActive, active);
+    await sleep(20);
+    active--;
+  };
   const first = coalesce(flights, 'k', fn);
   const later = Array.from({ length: 50 }, () => coalesce(flights, 'k', fn));
   await Promise.all([first, ...later]);
@@ -22,7 +28,11 @@ test('calls during a run share one follow-up run that starts after it; runs neve
 test('a failure reaches the callers of that run only', async () => {
   const flights = new Map();
   let n = 0;
-  const fn = async () => { n++; await sleep(5); if (n === 1) throw new Error('first fails'); };
+  const fn = async () => {
+    n++;
+    await sleep(5);
+    if (n === 1) throw new Error('first fails');
+  };
   const first = coalesce(flights, 'k', fn);
   const second = coalesce(flights, 'k', fn);
   await assert.rejects(first, /first fails/);

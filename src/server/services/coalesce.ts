@@ -1,5 +1,8 @@
 /** One key's run in progress, and the follow-up run that callers arriving meanwhile share. */
-interface Flight { running: Promise<void>; queued: { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void } | null }
+interface Flight {
+  running: Promise<void>;
+  queued: { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void } | null;
+}
 
 /**
  * Runs `fn` for a key at most once at a time. A call while a run is in progress does not start a
@@ -15,7 +18,10 @@ export function coalesce(flights: Map<string, Flight>, key: string, fn: () => Pr
     if (!current.queued) {
       let resolve!: () => void;
       let reject!: (error: unknown) => void;
-      const promise = new Promise<void>((a, b) => { resolve = a; reject = b; });
+      const promise = new Promise<void>((a, b) => {
+        resolve = a;
+        reject = b;
+      });
       current.queued = { promise, resolve, reject };
     }
     return current.queued.promise;
@@ -24,7 +30,10 @@ export function coalesce(flights: Map<string, Flight>, key: string, fn: () => Pr
   const start = (): void => {
     flight.running = fn().finally(() => {
       const next = flight.queued;
-      if (!next) { flights.delete(key); return; }
+      if (!next) {
+        flights.delete(key);
+        return;
+      }
       flight.queued = null;
       start();
       flight.running.then(next.resolve, next.reject);
@@ -38,7 +47,10 @@ export function coalesce(flights: Map<string, Flight>, key: string, fn: () => Pr
 /** The flights of one owner (a server context), so two servers in one process never share runs. */
 export function flightsOf(owner: object, table: WeakMap<object, Map<string, Flight>>): Map<string, Flight> {
   let flights = table.get(owner);
-  if (!flights) { flights = new Map(); table.set(owner, flights); }
+  if (!flights) {
+    flights = new Map();
+    table.set(owner, flights);
+  }
   return flights;
 }
 

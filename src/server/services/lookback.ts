@@ -31,9 +31,16 @@ export function lookbackView(vm: ResourceRecord<VmBody>): Record<string, unknown
   };
 }
 
-async function save(ctx: ServerContext, vm: ResourceRecord<VmBody>, lookback: StoredLookback | null): Promise<ResourceRecord<VmBody>> {
+async function save(
+  ctx: ServerContext,
+  vm: ResourceRecord<VmBody>,
+  lookback: StoredLookback | null,
+): Promise<ResourceRecord<VmBody>> {
   // Under the VM's lock: the agent's connection state and tags written meanwhile are kept.
-  const saved = await ctx.store.modifyResourceBody<VmBody>(vm.key, (current) => ({ ...current, properties: { ...current.properties, netwatcher: { ...current.properties.netwatcher, lookback } } }));
+  const saved = await ctx.store.modifyResourceBody<VmBody>(vm.key, (current) => ({
+    ...current,
+    properties: { ...current.properties, netwatcher: { ...current.properties.netwatcher, lookback } },
+  }));
   return saved ?? vm;
 }
 
@@ -41,14 +48,30 @@ async function save(ctx: ServerContext, vm: ResourceRecord<VmBody>, lookback: St
  * Turns a host's look-back buffer on (or changes its bounds) and tells its agent at once; an
  * agent away now gets it at its next hello. The host needs the agent extension.
  */
-export async function enableLookback(ctx: ServerContext, vm: ResourceRecord<VmBody>, input: VmLookbackPut): Promise<ResourceRecord<VmBody>> {
+export async function enableLookback(
+  ctx: ServerContext,
+  vm: ResourceRecord<VmBody>,
+  input: VmLookbackPut,
+): Promise<ResourceRecord<VmBody>> {
   if (!(await findAgentExtension(ctx, vm))) {
-    throw new ApiError('AgentNotInstalled', `The Network Watcher agent is not installed on virtual machine '${vm.name}'; install it with 'nw vm extension set' before enabling look-back.`, { target: 'vmName' });
+    throw new ApiError(
+      'AgentNotInstalled',
+      `The Network Watcher agent is not installed on virtual machine '${vm.name}'; install it with 'nw vm extension set' before enabling look-back.`,
+      { target: 'vmName' },
+    );
   }
-  const settings: AgentLookbackSettings = { seconds: input.properties.seconds, maxSizeInBytes: input.properties.maxSizeInBytes, snapLengthInBytes: input.properties.snapLengthInBytes ?? 0 };
+  const settings: AgentLookbackSettings = {
+    seconds: input.properties.seconds,
+    maxSizeInBytes: input.properties.maxSizeInBytes,
+    snapLengthInBytes: input.properties.snapLengthInBytes ?? 0,
+  };
   const previous = lookbackOf(vm);
   const same = previous !== null && JSON.stringify(previous.settings) === JSON.stringify(settings);
-  const saved = await save(ctx, vm, { settings, enabledAt: same ? previous.enabledAt : new Date().toISOString(), state: previous?.state ?? null });
+  const saved = await save(ctx, vm, {
+    settings,
+    enabledAt: same ? previous.enabledAt : new Date().toISOString(),
+    state: previous?.state ?? null,
+  });
   ctx.hub.send(vm.key, { type: 'lookback.configure', settings });
   return saved;
 }

@@ -3,13 +3,29 @@ import { existsSync } from 'node:fs';
 import { posix } from 'node:path';
 import { ApiError, armIdKey, buildArmId, parseArmId } from '../../lib/index.js';
 import { checkBpfExpression, compileFilters, normalizeFilters } from '../../filter/index.js';
-import { CAPTURE_SETTINGS_LIMITS, PACKET_CAPTURE_LIMITS, assertResourceName, effectiveCaptureSettings, type AgentCaptureOrder, type AgentRingFile, type EffectiveCaptureSettings, type PacketCaptureCreateRequest } from '../../model/index.js';
+import {
+  CAPTURE_SETTINGS_LIMITS,
+  PACKET_CAPTURE_LIMITS,
+  assertResourceName,
+  effectiveCaptureSettings,
+  type AgentCaptureOrder,
+  type AgentRingFile,
+  type EffectiveCaptureSettings,
+  type PacketCaptureCreateRequest,
+} from '../../model/index.js';
 import { assertRingFileSize, minRingFileSizeInBytes, ringFileName } from '../../capture/index.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { resolveCaptureLocation } from '../../storage/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
 import { aggregateStatus, isSettled, isTerminal } from './capture-status.js';
-import { notStartedState, targetStorage, type CaptureBody, type CaptureInternal, type CaptureTarget, type InstanceState } from './capture-types.js';
+import {
+  notStartedState,
+  targetStorage,
+  type CaptureBody,
+  type CaptureInternal,
+  type CaptureTarget,
+  type InstanceState,
+} from './capture-types.js';
 import { agentConnectedAnywhere, type ServerContext } from './context.js';
 import { blobStoreOf, getStorageAccountById, type StorageAccountBody } from './storage-accounts.js';
 import type { VmBody } from './vms.js';
@@ -26,31 +42,65 @@ export const CAPTURE_CONTAINER = 'network-watcher-logs';
 
 /** Id of a packet capture. */
 export function captureId(sub: string, rg: string, watcher: string, name: string): string {
-  return buildArmId({ subscriptionId: sub, resourceGroup: rg, provider: 'Microsoft.Network', types: ['networkWatchers', 'packetCaptures'], names: [watcher, name] });
+  return buildArmId({
+    subscriptionId: sub,
+    resourceGroup: rg,
+    provider: 'Microsoft.Network',
+    types: ['networkWatchers', 'packetCaptures'],
+    names: [watcher, name],
+  });
 }
 
 /** Checks a host file path: absolute, under /var/captures, no `..`, ends in `.cap`. Returns the normalized path. */
 export function validateCaptureFilePath(path: string, field: string): string {
   const normalized = posix.normalize(path);
-  if (!path.startsWith('/') || path.split('/').includes('..') || !(normalized === CAPTURE_ROOT || normalized.startsWith(`${CAPTURE_ROOT}/`)) || normalized === CAPTURE_ROOT) {
-    throw new ApiError('InvalidFilePath', `${field} '${path}' is invalid: a capture file on a Linux host must be under ${CAPTURE_ROOT}/ (for example ${CAPTURE_ROOT}/capture1.cap).`, { target: field });
+  if (
+    !path.startsWith('/') ||
+    path.split('/').includes('..') ||
+    !(normalized === CAPTURE_ROOT || normalized.startsWith(`${CAPTURE_ROOT}/`)) ||
+    normalized === CAPTURE_ROOT
+  ) {
+    throw new ApiError(
+      'InvalidFilePath',
+      `${field} '${path}' is invalid: a capture file on a Linux host must be under ${CAPTURE_ROOT}/ (for example ${CAPTURE_ROOT}/capture1.cap).`,
+      { target: field },
+    );
   }
-  if (!normalized.endsWith('.cap')) throw new ApiError('InvalidFilePath', `${field} '${path}' is invalid: the file name must end in '.cap'.`, { target: field });
+  if (!normalized.endsWith('.cap'))
+    throw new ApiError('InvalidFilePath', `${field} '${path}' is invalid: the file name must end in '.cap'.`, {
+      target: field,
+    });
   return normalized;
 }
 
 /** Loads a capture; 404 PacketCaptureNotFound when missing. */
-export async function getCapture(ctx: ServerContext, sub: string, rg: string, watcher: string, name: string): Promise<ResourceRecord<CaptureBody>> {
+export async function getCapture(
+  ctx: ServerContext,
+  sub: string,
+  rg: string,
+  watcher: string,
+  name: string,
+): Promise<ResourceRecord<CaptureBody>> {
   const rec = await ctx.store.getResource<CaptureBody>(armIdKey(captureId(sub, rg, watcher, name)));
-  if (!rec) throw new ApiError('PacketCaptureNotFound', `Packet capture '${name}' was not found in network watcher '${watcher}'.`, { target: 'packetCaptureName' });
+  if (!rec)
+    throw new ApiError(
+      'PacketCaptureNotFound',
+      `Packet capture '${name}' was not found in network watcher '${watcher}'.`,
+      { target: 'packetCaptureName' },
+    );
   return rec;
 }
 
 /** Per-host states of a capture, with not-yet-reported hosts as NotStarted. */
-export async function captureStates(ctx: ServerContext, rec: ResourceRecord<CaptureBody>): Promise<Map<string, InstanceState>> {
+export async function captureStates(
+  ctx: ServerContext,
+  rec: ResourceRecord<CaptureBody>,
+): Promise<Map<string, InstanceState>> {
   const rows = await ctx.store.listCaptureInstances<InstanceState>(rec.body._internal.uid);
   const byVm = new Map(rows.map((r) => [r.vmKey, r.state]));
-  return new Map(rec.body._internal.targets.map((t) => [t.vmKey, byVm.get(t.vmKey) ?? notStartedState(rec.body._internal.uid)]));
+  return new Map(
+    rec.body._internal.targets.map((t) => [t.vmKey, byVm.get(t.vmKey) ?? notStartedState(rec.body._internal.uid)]),
+  );
 }
 
 /**
@@ -67,11 +117,20 @@ export async function agentReachable(ctx: ServerContext, vmKey: string): Promise
  * True when a delete need not wait for this host any longer: its capture settled, or its agent is
  * away (deleted or gone before reporting) — when it comes back it is told to forget the capture.
  */
-async function releasedForDelete(ctx: ServerContext, vmKey: string, s: InstanceState, internal: CaptureInternal): Promise<boolean> {
+async function releasedForDelete(
+  ctx: ServerContext,
+  vmKey: string,
+  s: InstanceState,
+  internal: CaptureInternal,
+): Promise<boolean> {
   return isSettled(s, internal) || !(await agentReachable(ctx, vmKey));
 }
 
-async function allReleasedForDelete(ctx: ServerContext, states: Map<string, InstanceState>, internal: CaptureInternal): Promise<boolean> {
+async function allReleasedForDelete(
+  ctx: ServerContext,
+  states: Map<string, InstanceState>,
+  internal: CaptureInternal,
+): Promise<boolean> {
   for (const [vmKey, s] of states) if (!(await releasedForDelete(ctx, vmKey, s, internal))) return false;
   return true;
 }
@@ -87,18 +146,30 @@ async function allReleasedForDelete(ctx: ServerContext, states: Map<string, Inst
 export function continuousRing(p: PacketCaptureCreateRequest['properties']): EffectiveCaptureSettings | null {
   // Azure: filePath is invalid whenever continuousCapture is given (true or false); localPath is the one to use.
   if ((p.continuousCapture === true || p.continuousCapture === false) && p.storageLocation.filePath) {
-    throw new ApiError('InvalidParameter', 'properties.storageLocation.filePath is invalid when properties.continuousCapture is set; use properties.storageLocation.localPath.', { target: 'properties.storageLocation.filePath' });
+    throw new ApiError(
+      'InvalidParameter',
+      'properties.storageLocation.filePath is invalid when properties.continuousCapture is set; use properties.storageLocation.localPath.',
+      { target: 'properties.storageLocation.filePath' },
+    );
   }
   if (p.continuousCapture !== true) {
     if (p.captureSettings !== undefined) {
-      throw new ApiError('InvalidParameter', 'properties.captureSettings (fileCount, fileSizeInBytes, sessionTimeLimitInSeconds) applies only to continuous capture; set properties.continuousCapture to true or omit captureSettings.', { target: 'properties.captureSettings' });
+      throw new ApiError(
+        'InvalidParameter',
+        'properties.captureSettings (fileCount, fileSizeInBytes, sessionTimeLimitInSeconds) applies only to continuous capture; set properties.continuousCapture to true or omit captureSettings.',
+        { target: 'properties.captureSettings' },
+      );
     }
     return null;
   }
   const ring = effectiveCaptureSettings(p.captureSettings);
   if (ring.fileCount < 2) {
     // With one file the ring would delete each file the moment the next starts, before it could be stored.
-    throw new ApiError('InvalidParameter', 'properties.captureSettings.fileCount must be at least 2: with one file each file would be deleted as the next one starts, before it could be stored.', { target: 'properties.captureSettings.fileCount' });
+    throw new ApiError(
+      'InvalidParameter',
+      'properties.captureSettings.fileCount must be at least 2: with one file each file would be deleted as the next one starts, before it could be stored.',
+      { target: 'properties.captureSettings.fileCount' },
+    );
   }
   const snap = p.bytesToCapturePerPacket ?? 0;
   try {
@@ -106,13 +177,28 @@ export function continuousRing(p: PacketCaptureCreateRequest['properties']): Eff
   } catch {
     // Smaller than one packet of the snap length: a packet that fits no file would be lost.
     const min = minRingFileSizeInBytes(snap);
-    throw new ApiError('InvalidParameter', `properties.captureSettings.fileSizeInBytes ${ring.fileSizeInBytes} is too small: every ring file must hold the 24-byte pcap header and one whole packet record (16 bytes + the snap length), so with bytesToCapturePerPacket ${snap}${snap === 0 ? ' (whole packets, up to 262,144 bytes)' : ''} the smallest is ${min}. Use a larger fileSizeInBytes or a smaller bytesToCapturePerPacket (with 2000 the smallest is ${minRingFileSizeInBytes(2000)}).`, { target: 'properties.captureSettings.fileSizeInBytes' });
+    throw new ApiError(
+      'InvalidParameter',
+      `properties.captureSettings.fileSizeInBytes ${ring.fileSizeInBytes} is too small: every ring file must hold the 24-byte pcap header and one whole packet record (16 bytes + the snap length), so with bytesToCapturePerPacket ${snap}${snap === 0 ? ' (whole packets, up to 262,144 bytes)' : ''} the smallest is ${min}. Use a larger fileSizeInBytes or a smaller bytesToCapturePerPacket (with 2000 the smallest is ${minRingFileSizeInBytes(2000)}).`,
+      { target: 'properties.captureSettings.fileSizeInBytes' },
+    );
   }
   if (p.timeLimitInSeconds !== undefined && p.timeLimitInSeconds !== PACKET_CAPTURE_LIMITS.defaultTimeLimitInSeconds) {
-    throw new ApiError('InvalidParameter', `properties.timeLimitInSeconds does not apply to continuous capture; set the session's length with properties.captureSettings.sessionTimeLimitInSeconds (up to ${CAPTURE_SETTINGS_LIMITS.maxSessionTimeLimitInSeconds}).`, { target: 'properties.timeLimitInSeconds' });
+    throw new ApiError(
+      'InvalidParameter',
+      `properties.timeLimitInSeconds does not apply to continuous capture; set the session's length with properties.captureSettings.sessionTimeLimitInSeconds (up to ${CAPTURE_SETTINGS_LIMITS.maxSessionTimeLimitInSeconds}).`,
+      { target: 'properties.timeLimitInSeconds' },
+    );
   }
-  if (p.totalBytesPerSession !== undefined && p.totalBytesPerSession !== PACKET_CAPTURE_LIMITS.defaultTotalBytesPerSession) {
-    throw new ApiError('InvalidParameter', 'properties.totalBytesPerSession does not apply to continuous capture: a ring holds at most fileCount × fileSizeInBytes; set properties.captureSettings instead.', { target: 'properties.totalBytesPerSession' });
+  if (
+    p.totalBytesPerSession !== undefined &&
+    p.totalBytesPerSession !== PACKET_CAPTURE_LIMITS.defaultTotalBytesPerSession
+  ) {
+    throw new ApiError(
+      'InvalidParameter',
+      'properties.totalBytesPerSession does not apply to continuous capture: a ring holds at most fileCount × fileSizeInBytes; set properties.captureSettings instead.',
+      { target: 'properties.totalBytesPerSession' },
+    );
   }
   return ring;
 }
@@ -123,10 +209,16 @@ export function continuousRing(p: PacketCaptureCreateRequest['properties']): Eff
  * …/packetcapture_16_39_41_077/ring-000003.cap), named as on the host. The server computes it
  * from the sequence alone, so an agent can never name (or have deleted) any other blob.
  */
-export function ringBlobLocation(internal: CaptureInternal, sequence: number): { container: string; blobPath: string } | null {
+export function ringBlobLocation(
+  internal: CaptureInternal,
+  sequence: number,
+): { container: string; blobPath: string } | null {
   if (!internal.storage) return null;
   const folder = internal.storage.blobPath.replace(/\.cap$/i, '');
-  return { container: internal.storage.container, blobPath: `${folder}/${ringFileName(internal.localFilePath ?? RING_SPOOL_NAME, sequence)}` };
+  return {
+    container: internal.storage.container,
+    blobPath: `${folder}/${ringFileName(internal.localFilePath ?? RING_SPOOL_NAME, sequence)}`,
+  };
 }
 
 /** The ring's file name base when the capture keeps no file on the host (the agent spools ring.cap → ring-000001.cap …). */
@@ -137,7 +229,15 @@ export const RING_SPOOL_NAME = 'ring.cap';
  * is written, so a refused request changes nothing. Returns the stored record; the agent gets the
  * order right away and the create operation finishes when the capture really runs on the host.
  */
-export async function createCapture(ctx: ServerContext, sub: string, rg: string, watcherName: string, name: string, request: PacketCaptureCreateRequest, baseUrl: string): Promise<ResourceRecord<CaptureBody>> {
+export async function createCapture(
+  ctx: ServerContext,
+  sub: string,
+  rg: string,
+  watcherName: string,
+  name: string,
+  request: PacketCaptureCreateRequest,
+  baseUrl: string,
+): Promise<ResourceRecord<CaptureBody>> {
   const p = request.properties;
   // Also for names made by alert-triggered captures ({vm} filled in), which reach no route.
   assertResourceName('packetCaptures', name, true);
@@ -155,32 +255,65 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
   // Not supported together yet, so refused rather than half done: a ring's files merged with a
   // buffer's past, and a ring on several hosts (its blobs are named per capture, not per host).
   if (ring && p.lookbackInSeconds !== undefined) {
-    throw new ApiError('InvalidParameter', 'properties.lookbackInSeconds is not supported with continuousCapture true; start the ring without it (a ring keeps the past itself: its oldest files).', { target: 'properties.lookbackInSeconds' });
+    throw new ApiError(
+      'InvalidParameter',
+      'properties.lookbackInSeconds is not supported with continuousCapture true; start the ring without it (a ring keeps the past itself: its oldest files).',
+      { target: 'properties.lookbackInSeconds' },
+    );
   }
   if (ring && (p.targetType === 'AzureVMSS' || p.targetSelector !== undefined)) {
-    throw new ApiError('InvalidParameter', 'continuousCapture true is supported on one virtual machine only, not on a scale set or a target selector; start one ring per host.', { target: 'properties.continuousCapture' });
+    throw new ApiError(
+      'InvalidParameter',
+      'continuousCapture true is supported on one virtual machine only, not on a scale set or a target selector; start one ring per host.',
+      { target: 'properties.continuousCapture' },
+    );
   }
   const sl = p.storageLocation;
   const filePathInput = sl.filePath || sl.localPath || '';
   if (!sl.storageId && !filePathInput) {
-    throw new ApiError('MissingRequiredProperty', `properties.storageLocation needs storageId (a storage account) or ${p.continuousCapture === true || p.continuousCapture === false ? 'localPath' : 'filePath'} (a path on the host under /var/captures), or both.`, { target: 'properties.storageLocation' });
+    throw new ApiError(
+      'MissingRequiredProperty',
+      `properties.storageLocation needs storageId (a storage account) or ${p.continuousCapture === true || p.continuousCapture === false ? 'localPath' : 'filePath'} (a path on the host under /var/captures), or both.`,
+      { target: 'properties.storageLocation' },
+    );
   }
   // The request's own mistakes before the state of the world (VM, agent), so fixing one never reveals another.
-  const localFilePath = filePathInput ? validateCaptureFilePath(filePathInput, sl.filePath ? 'properties.storageLocation.filePath' : 'properties.storageLocation.localPath') : null;
+  const localFilePath = filePathInput
+    ? validateCaptureFilePath(
+        filePathInput,
+        sl.filePath ? 'properties.storageLocation.filePath' : 'properties.storageLocation.localPath',
+      )
+    : null;
   const targetRef = p.targetSelector === undefined ? parseArmId(p.target) : null;
-  if (p.targetSelector === undefined && !targetRef) throw new ApiError('InvalidResourceId', `properties.target '${p.target}' is not a resource id (expected /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}).`, { target: 'properties.target' });
-  const resolved = targetRef ? await resolveCaptureTargets(ctx, p, targetRef, location, watcher.name) : await resolveSelectorTargets(ctx, sub, p, location);
+  if (p.targetSelector === undefined && !targetRef)
+    throw new ApiError(
+      'InvalidResourceId',
+      `properties.target '${p.target}' is not a resource id (expected /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}).`,
+      { target: 'properties.target' },
+    );
+  const resolved = targetRef
+    ? await resolveCaptureTargets(ctx, p, targetRef, location, watcher.name)
+    : await resolveSelectorTargets(ctx, sub, p, location);
   const targetType = resolved.targetType;
   const scaleSet = resolved.scaleSet;
   const vm = resolved.hosts[0]!.vm;
   if (ring && (resolved.scaleSet || resolved.hosts.length > 1)) {
-    throw new ApiError('InvalidParameter', 'continuousCapture true is supported on one virtual machine only, not on a scale set or a target selector; start one ring per host.', { target: 'properties.continuousCapture' });
+    throw new ApiError(
+      'InvalidParameter',
+      'continuousCapture true is supported on one virtual machine only, not on a scale set or a target selector; start one ring per host.',
+      { target: 'properties.continuousCapture' },
+    );
   }
   // An accepted property is never ignored: look-back needs the host's buffer, so a host without
   // one is refused now, naming the property and the command that enables it (docs/continuous.md).
-  const withoutBuffer = p.lookbackInSeconds === undefined ? undefined : resolved.hosts.find((h) => lookbackOf(h.vm) === null)?.vm;
+  const withoutBuffer =
+    p.lookbackInSeconds === undefined ? undefined : resolved.hosts.find((h) => lookbackOf(h.vm) === null)?.vm;
   if (p.lookbackInSeconds !== undefined && withoutBuffer) {
-    throw new ApiError('InvalidParameter', `properties.lookbackInSeconds needs a look-back buffer on virtual machine '${withoutBuffer.name}', which has none; enable it with 'nw vm lookback enable --resource-group ${withoutBuffer.resourceGroup} --vm-name ${withoutBuffer.name} --seconds ${Math.max(p.lookbackInSeconds, 60)} --max-size 256MiB', or omit lookbackInSeconds.`, { target: 'properties.lookbackInSeconds' });
+    throw new ApiError(
+      'InvalidParameter',
+      `properties.lookbackInSeconds needs a look-back buffer on virtual machine '${withoutBuffer.name}', which has none; enable it with 'nw vm lookback enable --resource-group ${withoutBuffer.resourceGroup} --vm-name ${withoutBuffer.name} --seconds ${Math.max(p.lookbackInSeconds, 60)} --max-size 256MiB', or omit lookbackInSeconds.`,
+      { target: 'properties.lookbackInSeconds' },
+    );
   }
 
   const createdAt = new Date();
@@ -192,19 +325,32 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
     storageId = account.id;
     // With several replicas a local folder must be one they all share (src/server/replicas.ts).
     const secret = account.secret as { type?: string; rootDir?: string } | null | undefined;
-    if (secret?.type === 'local' && secret.rootDir && ctx.replicas) await ctx.replicas.assertLocalStorageUsable(account.name, secret.rootDir, 'properties.storageLocation.storageId');
+    if (secret?.type === 'local' && secret.rootDir && ctx.replicas)
+      await ctx.replicas.assertLocalStorageUsable(account.name, secret.rootDir, 'properties.storageLocation.storageId');
     const blobs = blobStoreOf(ctx, account, baseUrl);
     const locate = (host: ResourceRecord<VmBody>) => {
       let location;
       try {
         location = resolveCaptureLocation((url) => blobs.parseContainerUrl(url), sl.storagePath, {
-          subscriptionId: host.subscriptionId, resourceGroup: host.resourceGroup, vmName: host.name, createdAt,
+          subscriptionId: host.subscriptionId,
+          resourceGroup: host.resourceGroup,
+          vmName: host.name,
+          createdAt,
           ...(scaleSet ? { scaleSet: { name: scaleSet.name, instanceId: host.body.instanceId ?? host.name } } : {}),
         });
       } catch (error) {
-        throw new ApiError('InvalidParameter', `properties.storageLocation.storagePath '${sl.storagePath}' is invalid: ${(error as Error).message}.`, { target: 'properties.storageLocation.storagePath' });
+        throw new ApiError(
+          'InvalidParameter',
+          `properties.storageLocation.storagePath '${sl.storagePath}' is invalid: ${(error as Error).message}.`,
+          { target: 'properties.storageLocation.storagePath' },
+        );
       }
-      if (!location) throw new ApiError('InvalidParameter', `properties.storageLocation.storagePath '${sl.storagePath}' is not a container URL of storage account '${account.name}' (expected ${blobs.blobUrl({ container: CAPTURE_CONTAINER, blobPath: 'x' }).replace(/network-watcher-logs\/x$/, '')}CONTAINER[/PREFIX]).`, { target: 'properties.storageLocation.storagePath' });
+      if (!location)
+        throw new ApiError(
+          'InvalidParameter',
+          `properties.storageLocation.storagePath '${sl.storagePath}' is not a container URL of storage account '${account.name}' (expected ${blobs.blobUrl({ container: CAPTURE_CONTAINER, blobPath: 'x' }).replace(/network-watcher-logs\/x$/, '')}CONTAINER[/PREFIX]).`,
+          { target: 'properties.storageLocation.storagePath' },
+        );
       return location;
     };
     const location = locate(vm);
@@ -213,28 +359,55 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
       // Every instance its own blob (Azure's scale-set layout); one named .cap blob cannot hold several hosts' files.
       for (const h of resolved.hosts) instanceBlobPaths.set(h.vm.key, locate(h.vm).blobPath);
       if (new Set(instanceBlobPaths.values()).size < resolved.hosts.length) {
-        throw new ApiError('InvalidParameter', `properties.storageLocation.storagePath '${sl.storagePath}' names one blob, but the capture runs on ${resolved.hosts.length} instances; give a container URL (each instance gets its own blob under it).`, { target: 'properties.storageLocation.storagePath' });
+        throw new ApiError(
+          'InvalidParameter',
+          `properties.storageLocation.storagePath '${sl.storagePath}' names one blob, but the capture runs on ${resolved.hosts.length} instances; give a container URL (each instance gets its own blob under it).`,
+          { target: 'properties.storageLocation.storagePath' },
+        );
       }
     }
   }
 
   const id = captureId(sub, rg, watcher.name, name);
   if (await ctx.store.getResource(armIdKey(id))) {
-    throw new ApiError('PacketCaptureNameInUse', `A packet capture named '${name}' already exists in network watcher '${watcher.name}'. Delete it first or choose another name.`, { target: 'packetCaptureName' });
+    throw new ApiError(
+      'PacketCaptureNameInUse',
+      `A packet capture named '${name}' already exists in network watcher '${watcher.name}'. Delete it first or choose another name.`,
+      { target: 'packetCaptureName' },
+    );
   }
   const limit = ctx.config.sessionLimitPerLocation ?? SERVER_DEFAULTS.sessionLimitPerLocation;
   const active = await ctx.store.countActiveCaptures(sub, location);
   if (active >= limit) {
-    throw new ApiError('SessionLimitReached', `Location '${location}' already has ${active} running packet capture sessions, the limit for a subscription; stop or delete one first.`, { target: 'packetCaptureName' });
+    throw new ApiError(
+      'SessionLimitReached',
+      `Location '${location}' already has ${active} running packet capture sessions, the limit for a subscription; stop or delete one first.`,
+      { target: 'packetCaptureName' },
+    );
   }
 
   const targets: CaptureTarget[] = resolved.hosts.map(({ vm: host }) => ({
-    vmKey: host.key, vmId: host.id, vmName: host.name, resourceGroup: host.resourceGroup,
+    vmKey: host.key,
+    vmId: host.id,
+    vmName: host.name,
+    resourceGroup: host.resourceGroup,
     ...(host.body.instanceId !== undefined ? { instanceId: host.body.instanceId } : {}),
     ...(host.body.properties.osProfile ? { computerName: host.body.properties.osProfile.computerName } : {}),
     ...(instanceBlobPaths.has(host.key) ? { blobPath: instanceBlobPaths.get(host.key)! } : {}),
   }));
-  const internal: CaptureInternal = { uid: randomUUID(), createdAt: createdAt.toISOString(), location, bpfExpression, targets, storage, localFilePath, stopRequested: false, deleting: null, active: true, ...(ring ? { ring } : {}) };
+  const internal: CaptureInternal = {
+    uid: randomUUID(),
+    createdAt: createdAt.toISOString(),
+    location,
+    bpfExpression,
+    targets,
+    storage,
+    localFilePath,
+    stopRequested: false,
+    deleting: null,
+    active: true,
+    ...(ring ? { ring } : {}),
+  };
   const properties = {
     provisioningState: 'Updating' as const,
     target: resolved.targetId,
@@ -244,29 +417,65 @@ export async function createCapture(ctx: ServerContext, sub: string, rg: string,
     bytesToCapturePerPacket: p.bytesToCapturePerPacket ?? 0,
     // 0 means "no limit of our own" for these two, as Azure's API allows 0: the session's hard caps
     // apply, and the capture says so (it stores and shows the cap the engine enforces, not 0).
-    totalBytesPerSession: effectiveLimit(p.totalBytesPerSession, PACKET_CAPTURE_LIMITS.defaultTotalBytesPerSession, PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession),
-    timeLimitInSeconds: effectiveLimit(p.timeLimitInSeconds, PACKET_CAPTURE_LIMITS.defaultTimeLimitInSeconds, PACKET_CAPTURE_LIMITS.maxTimeLimitInSeconds),
-    storageLocation: { storageId, storagePath: '', filePath: sl.filePath ? localFilePath : null, ...(sl.localPath ? { localPath: localFilePath } : {}) },
+    totalBytesPerSession: effectiveLimit(
+      p.totalBytesPerSession,
+      PACKET_CAPTURE_LIMITS.defaultTotalBytesPerSession,
+      PACKET_CAPTURE_LIMITS.maxTotalBytesPerSession,
+    ),
+    timeLimitInSeconds: effectiveLimit(
+      p.timeLimitInSeconds,
+      PACKET_CAPTURE_LIMITS.defaultTimeLimitInSeconds,
+      PACKET_CAPTURE_LIMITS.maxTimeLimitInSeconds,
+    ),
+    storageLocation: {
+      storageId,
+      storagePath: '',
+      filePath: sl.filePath ? localFilePath : null,
+      ...(sl.localPath ? { localPath: localFilePath } : {}),
+    },
     filters,
     ...(p.continuousCapture !== undefined ? { continuousCapture: p.continuousCapture } : {}),
     ...(p.lookbackInSeconds !== undefined ? { lookbackInSeconds: p.lookbackInSeconds } : {}),
     ...(ring ? { captureSettings: ring } : {}),
   };
   const inserted = await ctx.store.insertResource<CaptureBody>({
-    key: armIdKey(id), type: 'packetCapture', parentKey: watcher.key, id, name, subscriptionId: sub, resourceGroup: watcher.resourceGroup, location,
+    key: armIdKey(id),
+    type: 'packetCapture',
+    parentKey: watcher.key,
+    id,
+    name,
+    subscriptionId: sub,
+    resourceGroup: watcher.resourceGroup,
+    location,
     body: { type: 'Microsoft.Network/networkWatchers/packetCaptures', properties, _internal: internal },
   });
-  if (!inserted) throw new ApiError('PacketCaptureNameInUse', `A packet capture named '${name}' already exists in network watcher '${watcher.name}'.`, { target: 'packetCaptureName' });
+  if (!inserted)
+    throw new ApiError(
+      'PacketCaptureNameInUse',
+      `A packet capture named '${name}' already exists in network watcher '${watcher.name}'.`,
+      { target: 'packetCaptureName' },
+    );
   await ctx.store.createOperation({ subscriptionId: sub, location, kind: 'create', resourceKey: inserted.key });
   const connected = new Set(resolved.hosts.filter((h) => h.connected).map((h) => h.vm.key));
   for (const target of targets) {
-    if (connected.has(target.vmKey)) { sendStart(ctx, inserted, target); continue; }
+    if (connected.has(target.vmKey)) {
+      sendStart(ctx, inserted, target);
+      continue;
+    }
     // Offline when the capture starts (a scale-set instance): reported as such, never waited for;
     // it gets no order when it comes back (its state is final).
-    await ctx.store.upsertCaptureInstance({ captureUid: internal.uid, vmKey: target.vmKey, captureKey: inserted.key, state: {
-      ...notStartedState(internal.uid), status: 'Error', stopReason: 'AgentStopped', errors: ['AgentStopped'],
-      errorMessage: `AgentNotConnected: the agent of ${target.instanceId !== undefined ? `instance ${target.instanceId}` : target.vmName} was not connected when the capture started; the capture does not run there.`,
-    } });
+    await ctx.store.upsertCaptureInstance({
+      captureUid: internal.uid,
+      vmKey: target.vmKey,
+      captureKey: inserted.key,
+      state: {
+        ...notStartedState(internal.uid),
+        status: 'Error',
+        stopReason: 'AgentStopped',
+        errors: ['AgentStopped'],
+        errorMessage: `AgentNotConnected: the agent of ${target.instanceId !== undefined ? `instance ${target.instanceId}` : target.vmName} was not connected when the capture started; the capture does not run there.`,
+      },
+    });
   }
   if (connected.size < targets.length) await evaluateCapture(ctx, inserted.key);
   return inserted;
@@ -291,7 +500,9 @@ export function captureOrder(rec: ResourceRecord<CaptureBody>): AgentCaptureOrde
     timeLimitInSeconds: p.timeLimitInSeconds || PACKET_CAPTURE_LIMITS.maxTimeLimitInSeconds,
     localFilePath: internal.localFilePath,
     upload: internal.storage !== null,
-    ...(typeof p.lookbackInSeconds === 'number' ? { lookbackInSeconds: p.lookbackInSeconds, createdAt: internal.createdAt } : {}),
+    ...(typeof p.lookbackInSeconds === 'number'
+      ? { lookbackInSeconds: p.lookbackInSeconds, createdAt: internal.createdAt }
+      : {}),
     ...(internal.ring ? { ring: internal.ring } : {}),
   };
 }
@@ -309,13 +520,26 @@ export async function stopCapture(ctx: ServerContext, rec: ResourceRecord<Captur
   const states = await captureStates(ctx, rec);
   const running = [...states.entries()].filter(([, s]) => !isTerminal(s));
   if (running.length === 0) return 'done';
-  await ctx.store.modifyResourceBody<CaptureBody>(rec.key, (current) => ({ ...current, _internal: { ...current._internal, stopRequested: true } }));
-  await ctx.store.createOperation({ subscriptionId: rec.subscriptionId, location: rec.body._internal.location, kind: 'stop', resourceKey: rec.key });
+  await ctx.store.modifyResourceBody<CaptureBody>(rec.key, (current) => ({
+    ...current,
+    _internal: { ...current._internal, stopRequested: true },
+  }));
+  await ctx.store.createOperation({
+    subscriptionId: rec.subscriptionId,
+    location: rec.body._internal.location,
+    kind: 'stop',
+    resourceKey: rec.key,
+  });
   for (const [vmKey, s] of running) {
     if (s.sequence === 0 && !(await agentConnectedAnywhere(ctx, vmKey))) {
       // The agent never reported this capture and is away: record it as stopped by hand; a later
       // report from the agent (higher sequence) wins, and reconcileAgent then stops it there.
-      await ctx.store.upsertCaptureInstance({ captureUid: rec.body._internal.uid, vmKey, captureKey: rec.key, state: { ...notStartedState(rec.body._internal.uid), status: 'Stopped', stopReason: 'Manual' } });
+      await ctx.store.upsertCaptureInstance({
+        captureUid: rec.body._internal.uid,
+        vmKey,
+        captureKey: rec.key,
+        state: { ...notStartedState(rec.body._internal.uid), status: 'Stopped', stopReason: 'Manual' },
+      });
     } else {
       ctx.hub.send(vmKey, { type: 'capture.stop', captureUid: rec.body._internal.uid });
     }
@@ -329,17 +553,33 @@ export async function stopCapture(ctx: ServerContext, rec: ResourceRecord<Captur
  * still stored; the resource goes when every host has settled. Files are kept (as Azure) unless
  * deleteFiles is set. Returns 'done' when the capture is already gone.
  */
-export async function deleteCapture(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, deleteFiles: boolean): Promise<'done' | 'accepted'> {
+export async function deleteCapture(
+  ctx: ServerContext,
+  rec: ResourceRecord<CaptureBody>,
+  deleteFiles: boolean,
+): Promise<'done' | 'accepted'> {
   // Onto the record as it is now (locked), so a concurrent evaluation's or report's changes are kept.
-  const body = (await ctx.store.modifyResourceBody<CaptureBody>(rec.key, (current) => ({ ...current, properties: { ...current.properties, provisioningState: 'Deleting' }, _internal: { ...current._internal, deleting: { deleteFiles }, stopRequested: true } })))?.body
-    ?? rec.body;
+  const body =
+    (
+      await ctx.store.modifyResourceBody<CaptureBody>(rec.key, (current) => ({
+        ...current,
+        properties: { ...current.properties, provisioningState: 'Deleting' },
+        _internal: { ...current._internal, deleting: { deleteFiles }, stopRequested: true },
+      }))
+    )?.body ?? rec.body;
   const states = await captureStates(ctx, rec);
   if (await allReleasedForDelete(ctx, states, body._internal)) {
     await finalizeDelete(ctx, { ...rec, body });
     return 'done';
   }
-  await ctx.store.createOperation({ subscriptionId: rec.subscriptionId, location: rec.body._internal.location, kind: 'delete', resourceKey: rec.key });
-  for (const [vmKey, s] of states) if (!isTerminal(s)) ctx.hub.send(vmKey, { type: 'capture.stop', captureUid: rec.body._internal.uid });
+  await ctx.store.createOperation({
+    subscriptionId: rec.subscriptionId,
+    location: rec.body._internal.location,
+    kind: 'delete',
+    resourceKey: rec.key,
+  });
+  for (const [vmKey, s] of states)
+    if (!isTerminal(s)) ctx.hub.send(vmKey, { type: 'capture.stop', captureUid: rec.body._internal.uid });
   await evaluateCapture(ctx, rec.key);
   return 'accepted';
 }
@@ -353,9 +593,14 @@ async function finalizeDelete(ctx: ServerContext, rec: ResourceRecord<CaptureBod
       const blobs = blobStoreOf(ctx, account, 'http://localhost');
       // A ring's files are one blob each: those its hosts still list (older ones the ring deleted already).
       const locations = internal.ring
-        ? [...(await captureStates(ctx, rec)).values()].flatMap((s) => s.ring?.files ?? []).map((f) => ringBlobLocation(internal, f.sequence)!)
-        // One blob per scale-set instance, else the capture's one.
-        : [...new Set(internal.targets.map((t) => targetStorage(internal, t.vmKey)!.blobPath))].map((blobPath) => ({ container: internal.storage!.container, blobPath }));
+        ? [...(await captureStates(ctx, rec)).values()]
+            .flatMap((s) => s.ring?.files ?? [])
+            .map((f) => ringBlobLocation(internal, f.sequence)!)
+        : // One blob per scale-set instance, else the capture's one.
+          [...new Set(internal.targets.map((t) => targetStorage(internal, t.vmKey)!.blobPath))].map((blobPath) => ({
+            container: internal.storage!.container,
+            blobPath,
+          }));
       for (const location of locations) {
         await blobs.delete(location).catch((error: unknown) => {
           ctx.logger.warn({ err: error, capture: rec.id }, 'could not delete the capture file from storage');
@@ -363,7 +608,8 @@ async function finalizeDelete(ctx: ServerContext, rec: ResourceRecord<CaptureBod
       }
     }
   }
-  for (const t of internal.targets) ctx.hub.send(t.vmKey, { type: 'capture.forget', captureUid: internal.uid, deleteFiles });
+  for (const t of internal.targets)
+    ctx.hub.send(t.vmKey, { type: 'capture.forget', captureUid: internal.uid, deleteFiles });
   await ctx.store.deleteCaptureInstances(internal.uid);
   await ctx.store.deleteResource(rec.key);
   await ctx.store.finishOperations(rec.key, 'delete', { status: 'Succeeded' });
@@ -400,9 +646,19 @@ async function evaluateCaptureOnce(ctx: ServerContext, captureKey: string): Prom
     const failed = agg.packetCaptureStatus === 'Error';
     provisioned = failed ? 'Failed' : 'Succeeded';
     const first = states.find((s) => s.errors.length > 0);
-    await ctx.store.finishOperations(rec.key, 'create', failed
-      ? { status: 'Failed', error: { code: first?.errors[0] ?? 'CaptureFailed', message: first?.errorMessage ?? 'The capture failed to start on the host.' } }
-      : { status: 'Succeeded' });
+    await ctx.store.finishOperations(
+      rec.key,
+      'create',
+      failed
+        ? {
+            status: 'Failed',
+            error: {
+              code: first?.errors[0] ?? 'CaptureFailed',
+              message: first?.errorMessage ?? 'The capture failed to start on the host.',
+            },
+          }
+        : { status: 'Succeeded' },
+    );
   }
   if (allTerminal) await ctx.store.finishOperations(rec.key, 'stop', { status: 'Succeeded' });
   let body = rec.body;
@@ -410,12 +666,15 @@ async function evaluateCaptureOnce(ctx: ServerContext, captureKey: string): Prom
     // Only what this evaluation decides is written, onto the record as it is now (locked): a delete
     // or stop that landed since the read above must not be overwritten by the stale copy (a lost
     // `deleting` left the delete's operation waiting forever).
-    const updated = (await ctx.store.modifyResourceBody<CaptureBody>(rec.key, (current) => {
-      let b = current;
-      if (provisioned !== null && b.properties.provisioningState === 'Updating') b = { ...b, properties: { ...b.properties, provisioningState: provisioned } };
-      if (b._internal.active !== active) b = { ...b, _internal: { ...b._internal, active } };
-      return b;
-    }))?.body;
+    const updated = (
+      await ctx.store.modifyResourceBody<CaptureBody>(rec.key, (current) => {
+        let b = current;
+        if (provisioned !== null && b.properties.provisioningState === 'Updating')
+          b = { ...b, properties: { ...b.properties, provisioningState: provisioned } };
+        if (b._internal.active !== active) b = { ...b, _internal: { ...b._internal, active } };
+        return b;
+      })
+    )?.body;
     if (!updated) return;
     body = updated;
   } else {
@@ -424,34 +683,77 @@ async function evaluateCaptureOnce(ctx: ServerContext, captureKey: string): Prom
     if (!current) return;
     body = current.body;
   }
-  if (body._internal.deleting && (await allReleasedForDelete(ctx, await captureStates(ctx, rec), body._internal))) await finalizeDelete(ctx, { ...rec, body });
+  if (body._internal.deleting && (await allReleasedForDelete(ctx, await captureStates(ctx, rec), body._internal)))
+    await finalizeDelete(ctx, { ...rec, body });
 }
 
 /** The queryStatus document (flat, as Azure's SDKs expect), with netwatcher's additive counters and files. */
-export async function captureStatusView(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, baseUrl: string): Promise<Record<string, unknown>> {
+export async function captureStatusView(
+  ctx: ServerContext,
+  rec: ResourceRecord<CaptureBody>,
+  baseUrl: string,
+): Promise<Record<string, unknown>> {
   const states = await captureStates(ctx, rec);
   // A host whose agent is away cannot say whether its capture still runs: Azure's `Unknown`, with
   // the reason, rather than the last word it sent (`Running` forever).
   for (const [vmKey, s] of states) {
     if (!isTerminal(s) && !(await agentReachable(ctx, vmKey))) {
-      states.set(vmKey, { ...s, status: 'Unknown', errorMessage: 'AgentNotConnected: the agent of this host is unreachable (not connected to the server); the status is unknown until it reconnects.' });
+      states.set(vmKey, {
+        ...s,
+        status: 'Unknown',
+        errorMessage:
+          'AgentNotConnected: the agent of this host is unreachable (not connected to the server); the status is unknown until it reconnects.',
+      });
     }
   }
   const agg = aggregateStatus([...states.values()]);
   const internal = rec.body._internal;
   const lookbackInSeconds = rec.body.properties['lookbackInSeconds'];
   const lookbackAsked = typeof lookbackInSeconds === 'number';
-  const account = internal.storage ? await ctx.store.getResource<StorageAccountBody>(internal.storage.accountKey) : null;
+  const account = internal.storage
+    ? await ctx.store.getResource<StorageAccountBody>(internal.storage.accountKey)
+    : null;
   const blobs = account ? blobStoreOf(ctx, account, baseUrl) : null;
   const instances = internal.targets.map((t) => {
     const s = states.get(t.vmKey)!;
-    const own = t.blobPath && blobs ? { storagePath: blobs.blobUrl({ container: internal.storage!.container, blobPath: t.blobPath }) } : {};
+    const own =
+      t.blobPath && blobs
+        ? { storagePath: blobs.blobUrl({ container: internal.storage!.container, blobPath: t.blobPath }) }
+        : {};
     return {
-      target: t.vmId, ...(t.instanceId !== undefined ? { instanceId: t.instanceId, computerName: t.computerName ?? null } : {}), ...own, packetCaptureStatus: s.status, captureStartTime: s.captureStartTime, stopReason: s.stopReason, packetCaptureError: s.errors,
-      errorMessage: s.errorMessage, packetsCaptured: s.packetsCaptured, bytesCaptured: s.bytesCaptured, kernelPacketsDropped: s.kernelPacketsDropped, kernelPacketsReceived: s.kernelPacketsReceived,
-      file: s.file ? { sizeInBytes: s.file.sizeInBytes, sha256: s.file.sha256, stored: s.file.stored, localPath: internal.localFilePath } : null,
-      ...(lookbackAsked ? { lookbackStartTime: s.lookback?.startTime ?? null, lookbackPacketsCaptured: s.lookback?.packets ?? 0, lookbackReason: s.lookback ? s.lookback.reason : (isTerminal(s) ? 'the host reported no look-back' : null) } : {}),
-      ...(internal.ring ? { filesDeleted: s.ring?.filesDeleted ?? 0, files: (s.ring?.files ?? []).map((f) => ringFileView(f, t.vmName)) } : {}),
+      target: t.vmId,
+      ...(t.instanceId !== undefined ? { instanceId: t.instanceId, computerName: t.computerName ?? null } : {}),
+      ...own,
+      packetCaptureStatus: s.status,
+      captureStartTime: s.captureStartTime,
+      stopReason: s.stopReason,
+      packetCaptureError: s.errors,
+      errorMessage: s.errorMessage,
+      packetsCaptured: s.packetsCaptured,
+      bytesCaptured: s.bytesCaptured,
+      kernelPacketsDropped: s.kernelPacketsDropped,
+      kernelPacketsReceived: s.kernelPacketsReceived,
+      file: s.file
+        ? {
+            sizeInBytes: s.file.sizeInBytes,
+            sha256: s.file.sha256,
+            stored: s.file.stored,
+            localPath: internal.localFilePath,
+          }
+        : null,
+      ...(lookbackAsked
+        ? {
+            lookbackStartTime: s.lookback?.startTime ?? null,
+            lookbackPacketsCaptured: s.lookback?.packets ?? 0,
+            lookbackReason: s.lookback ? s.lookback.reason : isTerminal(s) ? 'the host reported no look-back' : null,
+          }
+        : {}),
+      ...(internal.ring
+        ? {
+            filesDeleted: s.ring?.filesDeleted ?? 0,
+            files: (s.ring?.files ?? []).map((f) => ringFileView(f, t.vmName)),
+          }
+        : {}),
     };
   });
   const sum = (f: (i: (typeof instances)[number]) => number | null) => instances.reduce((a, i) => a + (f(i) ?? 0), 0);
@@ -464,39 +766,62 @@ export async function captureStatusView(ctx: ServerContext, rec: ResourceRecord<
     packetCaptureError: agg.packetCaptureError,
     packetsCaptured: sum((i) => i.packetsCaptured),
     bytesCaptured: sum((i) => i.bytesCaptured),
-    kernelPacketsDropped: instances.some((i) => i.kernelPacketsDropped !== null) ? sum((i) => i.kernelPacketsDropped) : null,
+    kernelPacketsDropped: instances.some((i) => i.kernelPacketsDropped !== null)
+      ? sum((i) => i.kernelPacketsDropped)
+      : null,
     storagePath: await storagePathOf(ctx, rec, baseUrl),
     // Look-back (netwatcher's own): how far back the file really reaches — the latest of the hosts' starts, null until known or when the buffer gave nothing.
     ...(lookbackAsked ? lookbackSummary(internal.createdAt, lookbackInSeconds, instances) : {}),
     // Continuous capture: every host's ring files, oldest first (netwatcher's additive field).
-    ...(internal.ring ? { files: instances.flatMap((i) => i.files ?? []), filesDeleted: instances.reduce((a, i) => a + (i.filesDeleted ?? 0), 0) } : {}),
+    ...(internal.ring
+      ? {
+          files: instances.flatMap((i) => i.files ?? []),
+          filesDeleted: instances.reduce((a, i) => a + (i.filesDeleted ?? 0), 0),
+        }
+      : {}),
     instances,
   };
 
   function ringFileView(f: AgentRingFile, instance: string): Record<string, unknown> {
     const location = ringBlobLocation(internal, f.sequence);
     return {
-      name: f.name, sequence: f.sequence, instance,
-      firstPacketTime: f.firstPacketTime, lastPacketTime: f.lastPacketTime, packetsCaptured: f.packetsCaptured, sizeInBytes: f.sizeInBytes, sha256: f.sha256, stored: f.stored,
+      name: f.name,
+      sequence: f.sequence,
+      instance,
+      firstPacketTime: f.firstPacketTime,
+      lastPacketTime: f.lastPacketTime,
+      packetsCaptured: f.packetsCaptured,
+      sizeInBytes: f.sizeInBytes,
+      sha256: f.sha256,
+      stored: f.stored,
       storagePath: location && blobs ? blobs.blobUrl(location) : '',
       localPath: internal.localFilePath ? posix.join(posix.dirname(internal.localFilePath), f.name) : null,
     };
   }
 }
 
-function lookbackSummary(createdAt: string, lookbackInSeconds: number, instances: Array<{ lookbackStartTime?: string | null; lookbackReason?: string | null }>): Record<string, unknown> {
+function lookbackSummary(
+  createdAt: string,
+  lookbackInSeconds: number,
+  instances: Array<{ lookbackStartTime?: string | null; lookbackReason?: string | null }>,
+): Record<string, unknown> {
   const starts = instances.map((i) => i.lookbackStartTime ?? null);
   const known = starts.every((t) => t !== null);
   return {
     lookbackInSeconds,
     lookbackRequestedStartTime: new Date(Date.parse(createdAt) - lookbackInSeconds * 1000).toISOString(),
-    lookbackStartTime: known && starts.length > 0 ? starts.reduce((a, b) => (Date.parse(a!) >= Date.parse(b!) ? a : b)) : null,
+    lookbackStartTime:
+      known && starts.length > 0 ? starts.reduce((a, b) => (Date.parse(a!) >= Date.parse(b!) ? a : b)) : null,
     lookbackReason: instances.map((i) => i.lookbackReason ?? null).find((r) => r !== null) ?? null,
   };
 }
 
 /** The real URL of the capture's blob, or '' when it goes to the host only. */
-export async function storagePathOf(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, baseUrl: string): Promise<string> {
+export async function storagePathOf(
+  ctx: ServerContext,
+  rec: ResourceRecord<CaptureBody>,
+  baseUrl: string,
+): Promise<string> {
   const storage = rec.body._internal.storage;
   if (!storage) return '';
   const account = await ctx.store.getResource<StorageAccountBody>(storage.accountKey);
@@ -513,7 +838,11 @@ export async function storagePathOf(ctx: ServerContext, rec: ResourceRecord<Capt
 }
 
 /** The API view of a capture (GET, PUT, list). */
-export async function captureView(ctx: ServerContext, rec: ResourceRecord<CaptureBody>, baseUrl: string): Promise<Record<string, unknown>> {
+export async function captureView(
+  ctx: ServerContext,
+  rec: ResourceRecord<CaptureBody>,
+  baseUrl: string,
+): Promise<Record<string, unknown>> {
   const storagePath = await storagePathOf(ctx, rec, baseUrl);
   return {
     name: rec.name,

@@ -6,7 +6,10 @@ import { isTerminal } from './capture-status.js';
 import { revokeAgentAccess, type VmBody } from './vms.js';
 
 /** What deleting a host did. */
-export interface VmDeleteResult { deleted: boolean; stoppedCaptures: string[] }
+export interface VmDeleteResult {
+  deleted: boolean;
+  stoppedCaptures: string[];
+}
 
 /**
  * Deletes a host (VirtualMachines_Delete): refuses with 409 Conflict while captures run on it,
@@ -14,13 +17,23 @@ export interface VmDeleteResult { deleted: boolean; stoppedCaptures: string[] }
  * to stop them (its files so far stay on the host). Then its credential is revoked, its connection cut, and the VM
  * and its extensions removed. A missing VM is no error (ARM answers 204).
  */
-export async function deleteVm(ctx: ServerContext, sub: string, rg: string, name: string, force: boolean): Promise<VmDeleteResult> {
+export async function deleteVm(
+  ctx: ServerContext,
+  sub: string,
+  rg: string,
+  name: string,
+  force: boolean,
+): Promise<VmDeleteResult> {
   const vm = await ctx.store.getResource<VmBody>(armIdKey(vmId(sub, rg, name)));
   if (!vm) return { deleted: false, stoppedCaptures: [] };
   const running = await ctx.store.listActiveCapturesForVm<CaptureBody>(vm.key);
   if (running.length > 0 && !force) {
     const names = running.map((c) => c.name).join(', ');
-    throw new ApiError('Conflict', `Virtual machine '${name}' has ${running.length} running packet capture(s): ${names}. Stop them first, or delete with force (nw vm delete --force; API: ?forceDeletion=true).`, { target: 'vmName' });
+    throw new ApiError(
+      'Conflict',
+      `Virtual machine '${name}' has ${running.length} running packet capture(s): ${names}. Stop them first, or delete with force (nw vm delete --force; API: ?forceDeletion=true).`,
+      { target: 'vmName' },
+    );
   }
   for (const capture of running) {
     const state = (await captureStates(ctx, capture)).get(vm.key);
@@ -29,7 +42,12 @@ export async function deleteVm(ctx: ServerContext, sub: string, rg: string, name
     ctx.hub.send(vm.key, { type: 'capture.stop', captureUid: capture.body._internal.uid });
     // Stopped by the operator (a forced delete is a manual stop), as far as the server will ever know.
     const ended: InstanceState = { ...state, sequence: state.sequence + 1, status: 'Stopped', stopReason: 'Manual' };
-    await ctx.store.upsertCaptureInstance({ captureUid: capture.body._internal.uid, vmKey: vm.key, captureKey: capture.key, state: ended as InstanceState & Record<string, unknown> });
+    await ctx.store.upsertCaptureInstance({
+      captureUid: capture.body._internal.uid,
+      vmKey: vm.key,
+      captureKey: capture.key,
+      state: ended as InstanceState & Record<string, unknown>,
+    });
     await evaluateCapture(ctx, capture.key);
   }
   await revokeAgentAccess(ctx, vm.key, `host '${name}' was deleted`);

@@ -10,120 +10,265 @@ import { ensureWatcherForLocation } from './watchers.js';
 export type { ExtensionBody, HostState, VmBody };
 
 /** Secret column of the agent extension: the latest install command (it holds a one-time enrolment token). */
-export interface ExtensionSecret { installCommand: string }
+export interface ExtensionSecret {
+  installCommand: string;
+}
 
 /** Registers a host as a VM without installing anything (`PUT …/virtualMachines/{vm}`, as `az resource create` sends it); an existing VM is returned as it is. */
-export async function registerVm(ctx: ServerContext, sub: string, rg: string, vmName: string, location: string): Promise<{ record: ResourceRecord<VmBody>; created: boolean }> {
+export async function registerVm(
+  ctx: ServerContext,
+  sub: string,
+  rg: string,
+  vmName: string,
+  location: string,
+): Promise<{ record: ResourceRecord<VmBody>; created: boolean }> {
   const id = vmId(sub, rg, vmName);
   const existing = await ctx.store.getResource<VmBody>(armIdKey(id));
   if (existing) {
     if (existing.location && existing.location.toLowerCase() !== location.toLowerCase()) {
-      throw new ApiError('InvalidParameter', `Location '${location}' does not match the location '${existing.location}' of virtual machine '${vmName}'.`, { target: 'location' });
+      throw new ApiError(
+        'InvalidParameter',
+        `Location '${location}' does not match the location '${existing.location}' of virtual machine '${vmName}'.`,
+        { target: 'location' },
+      );
     }
     return { record: existing, created: false };
   }
   await ctx.store.insertResource<VmBody>({
-    key: armIdKey(id), type: 'vm', parentKey: null, id, name: vmName, subscriptionId: sub, resourceGroup: rg, location,
-    body: { type: 'Microsoft.Compute/virtualMachines', location, properties: { provisioningState: 'Succeeded', vmId: randomUUID(), netwatcher: { agentConnected: false, agentVersion: null, hostname: null, enrolledAt: null, lastSeenAt: null } } },
+    key: armIdKey(id),
+    type: 'vm',
+    parentKey: null,
+    id,
+    name: vmName,
+    subscriptionId: sub,
+    resourceGroup: rg,
+    location,
+    body: {
+      type: 'Microsoft.Compute/virtualMachines',
+      location,
+      properties: {
+        provisioningState: 'Succeeded',
+        vmId: randomUUID(),
+        netwatcher: { agentConnected: false, agentVersion: null, hostname: null, enrolledAt: null, lastSeenAt: null },
+      },
+    },
   });
   return { record: (await ctx.store.getResource<VmBody>(armIdKey(id)))!, created: true };
 }
 
 /** Replaces a VM's tags (VirtualMachines_Update); selectors of later captures see them (issue 14). */
-export async function updateVmTags(ctx: ServerContext, sub: string, rg: string, name: string, tags: Record<string, string>): Promise<ResourceRecord<VmBody>> {
+export async function updateVmTags(
+  ctx: ServerContext,
+  sub: string,
+  rg: string,
+  name: string,
+  tags: Record<string, string>,
+): Promise<ResourceRecord<VmBody>> {
   const vm = await getVm(ctx, sub, rg, name);
   return (await ctx.store.updateResourceBody<VmBody>(vm.key, { ...vm.body, tags })) ?? vm;
 }
 
 /** A VM by its parts; 404 when missing. */
-export async function getVm(ctx: ServerContext, sub: string, rg: string, name: string): Promise<ResourceRecord<VmBody>> {
+export async function getVm(
+  ctx: ServerContext,
+  sub: string,
+  rg: string,
+  name: string,
+): Promise<ResourceRecord<VmBody>> {
   const rec = await ctx.store.getResource<VmBody>(armIdKey(vmId(sub, rg, name)));
-  if (!rec) throw new ApiError('VirtualMachineNotFound', `Virtual machine '${name}' was not found in resource group '${rg}'. Register the host with 'nw vm extension set'.`, { target: 'vmName' });
+  if (!rec)
+    throw new ApiError(
+      'VirtualMachineNotFound',
+      `Virtual machine '${name}' was not found in resource group '${rg}'. Register the host with 'nw vm extension set'.`,
+      { target: 'vmName' },
+    );
   return rec;
 }
 
 /** The agent extension of a VM, whatever its instance name, or null. */
-export async function findAgentExtension(ctx: ServerContext, vm: ResourceRecord<VmBody>): Promise<ResourceRecord<ExtensionBody> | null> {
+export async function findAgentExtension(
+  ctx: ServerContext,
+  vm: ResourceRecord<VmBody>,
+): Promise<ResourceRecord<ExtensionBody> | null> {
   const list = await ctx.store.listResources<ExtensionBody>('extension', { parentKey: vm.key });
   return list.find((e) => e.body.properties.publisher === AGENT_EXTENSION.publisher) ?? null;
 }
 
 /** Gets an extension; the conventional name AzureNetworkWatcherExtension also finds the agent extension installed under another name (seed 000 sets NetworkWatcherAgentLinux and then shows AzureNetworkWatcherExtension). */
-export async function getExtension(ctx: ServerContext, sub: string, rg: string, vmName: string, extName: string): Promise<ResourceRecord<ExtensionBody>> {
+export async function getExtension(
+  ctx: ServerContext,
+  sub: string,
+  rg: string,
+  vmName: string,
+  extName: string,
+): Promise<ResourceRecord<ExtensionBody>> {
   const vm = await getVm(ctx, sub, rg, vmName);
   const direct = await ctx.store.getResource<ExtensionBody>(armIdKey(`${vm.id}/extensions/${extName}`));
   if (direct) return direct;
-  if ([AGENT_EXTENSION.conventionalName, AGENT_EXTENSION.linuxType].some((n) => n.toLowerCase() === extName.toLowerCase())) {
+  if (
+    [AGENT_EXTENSION.conventionalName, AGENT_EXTENSION.linuxType].some((n) => n.toLowerCase() === extName.toLowerCase())
+  ) {
     const agent = await findAgentExtension(ctx, vm);
     if (agent) return agent;
   }
-  throw new ApiError('ResourceNotFound', `Extension '${extName}' was not found on virtual machine '${vmName}'.`, { target: 'vmExtensionName' });
+  throw new ApiError('ResourceNotFound', `Extension '${extName}' was not found on virtual machine '${vmName}'.`, {
+    target: 'vmExtensionName',
+  });
 }
 
 /**
  * The command that installs the agent on a host: `nw agent --server URL CREDENTIAL… --data-dir DIR`,
  * where CREDENTIAL is a one-time `--token` or a reusable `--join-key`.
  */
-export function agentInstallCommand(ctx: ServerContext, serverUrl: string, credentialArgs: string[], dataDir: string): string {
+export function agentInstallCommand(
+  ctx: ServerContext,
+  serverUrl: string,
+  credentialArgs: string[],
+  dataDir: string,
+): string {
   // A self-signed server: the host fetches the CA from the server and trusts it only if its SHA-256
   // matches the pin, which travels with the token (docs/sdk.md, "Agents and a self-signed server").
-  const caPin = ctx.tlsCa && serverUrl.toLowerCase().startsWith('https:') ? ['--ca-file', `${dataDir}/server-ca.pem`, '--ca-sha256', ctx.tlsCa.sha256] : [];
+  const caPin =
+    ctx.tlsCa && serverUrl.toLowerCase().startsWith('https:')
+      ? ['--ca-file', `${dataDir}/server-ca.pem`, '--ca-sha256', ctx.tlsCa.sha256]
+      : [];
   // Pasted into a root shell on the host: every word quoted, whatever the URL or names hold.
   return shellCommand(['nw', 'agent', '--server', serverUrl, ...credentialArgs, '--data-dir', dataDir, ...caPin]);
 }
 
 /** Input of an extension PUT. */
-export interface ExtensionInput { location?: string; publisher?: string; type?: string; typeHandlerVersion?: string; autoUpgradeMinorVersion?: boolean; settings?: unknown }
+export interface ExtensionInput {
+  location?: string;
+  publisher?: string;
+  type?: string;
+  typeHandlerVersion?: string;
+  autoUpgradeMinorVersion?: boolean;
+  settings?: unknown;
+}
 
 /**
  * Installs the agent extension on a VM: registers the VM if it is new, records the extension and
  * issues a one-time enrolment token. The extension's provisioningState becomes Succeeded once the
  * agent connects. Returns the token and the command to run on the host (shown once).
  */
-export async function putAgentExtension(ctx: ServerContext, serverUrl: string, sub: string, rg: string, vmName: string, extName: string, input: ExtensionInput): Promise<{ record: ResourceRecord<ExtensionBody>; created: boolean; enrollmentToken: string; installCommand: string }> {
+export async function putAgentExtension(
+  ctx: ServerContext,
+  serverUrl: string,
+  sub: string,
+  rg: string,
+  vmName: string,
+  extName: string,
+  input: ExtensionInput,
+): Promise<{
+  record: ResourceRecord<ExtensionBody>;
+  created: boolean;
+  enrollmentToken: string;
+  installCommand: string;
+}> {
   const publisher = input.publisher ?? AGENT_EXTENSION.publisher;
   if (publisher.toLowerCase() !== AGENT_EXTENSION.publisher.toLowerCase()) {
-    throw new ApiError('InvalidParameter', `Publisher '${publisher}' is not supported: netwatcher installs only the '${AGENT_EXTENSION.publisher}' agent.`, { target: 'properties.publisher' });
+    throw new ApiError(
+      'InvalidParameter',
+      `Publisher '${publisher}' is not supported: netwatcher installs only the '${AGENT_EXTENSION.publisher}' agent.`,
+      { target: 'properties.publisher' },
+    );
   }
-  const type = input.type ?? (extName.toLowerCase() === AGENT_EXTENSION.windowsType.toLowerCase() ? AGENT_EXTENSION.windowsType : AGENT_EXTENSION.linuxType);
+  const type =
+    input.type ??
+    (extName.toLowerCase() === AGENT_EXTENSION.windowsType.toLowerCase()
+      ? AGENT_EXTENSION.windowsType
+      : AGENT_EXTENSION.linuxType);
   if (type.toLowerCase() === AGENT_EXTENSION.windowsType.toLowerCase()) {
-    throw new ApiError('InvalidParameter', `Extension type '${type}' is not supported: netwatcher agents run on Linux hosts; use '${AGENT_EXTENSION.linuxType}'.`, { target: 'properties.type' });
+    throw new ApiError(
+      'InvalidParameter',
+      `Extension type '${type}' is not supported: netwatcher agents run on Linux hosts; use '${AGENT_EXTENSION.linuxType}'.`,
+      { target: 'properties.type' },
+    );
   }
   if (type.toLowerCase() !== AGENT_EXTENSION.linuxType.toLowerCase()) {
-    throw new ApiError('InvalidParameter', `Extension type '${type}' is not supported; use '${AGENT_EXTENSION.linuxType}'.`, { target: 'properties.type' });
+    throw new ApiError(
+      'InvalidParameter',
+      `Extension type '${type}' is not supported; use '${AGENT_EXTENSION.linuxType}'.`,
+      { target: 'properties.type' },
+    );
   }
   const id = vmId(sub, rg, vmName);
   let vm = await ctx.store.getResource<VmBody>(armIdKey(id));
   if (!vm) {
     const location = input.location ?? ctx.config.defaultLocation;
     await ctx.store.insertResource<VmBody>({
-      key: armIdKey(id), type: 'vm', parentKey: null, id, name: vmName, subscriptionId: sub, resourceGroup: rg, location,
-      body: { type: 'Microsoft.Compute/virtualMachines', location, properties: { provisioningState: 'Succeeded', vmId: randomUUID(), netwatcher: { agentConnected: false, agentVersion: null, hostname: null, enrolledAt: null, lastSeenAt: null } } },
+      key: armIdKey(id),
+      type: 'vm',
+      parentKey: null,
+      id,
+      name: vmName,
+      subscriptionId: sub,
+      resourceGroup: rg,
+      location,
+      body: {
+        type: 'Microsoft.Compute/virtualMachines',
+        location,
+        properties: {
+          provisioningState: 'Succeeded',
+          vmId: randomUUID(),
+          netwatcher: { agentConnected: false, agentVersion: null, hostname: null, enrolledAt: null, lastSeenAt: null },
+        },
+      },
     });
     vm = (await ctx.store.getResource<VmBody>(armIdKey(id)))!;
   } else if (input.location && vm.location && input.location.toLowerCase() !== vm.location.toLowerCase()) {
-    throw new ApiError('InvalidParameter', `Location '${input.location}' does not match the location '${vm.location}' of virtual machine '${vmName}'.`, { target: 'location' });
+    throw new ApiError(
+      'InvalidParameter',
+      `Location '${input.location}' does not match the location '${vm.location}' of virtual machine '${vmName}'.`,
+      { target: 'location' },
+    );
   }
   const existingAgent = await findAgentExtension(ctx, vm);
   if (existingAgent && existingAgent.name.toLowerCase() !== extName.toLowerCase()) {
-    throw new ApiError('Conflict', `Virtual machine '${vmName}' already has the Network Watcher agent as extension '${existingAgent.name}'.`, { target: 'vmExtensionName' });
+    throw new ApiError(
+      'Conflict',
+      `Virtual machine '${vmName}' already has the Network Watcher agent as extension '${existingAgent.name}'.`,
+      { target: 'vmExtensionName' },
+    );
   }
-  const extId = buildArmId({ subscriptionId: sub, resourceGroup: rg, provider: 'Microsoft.Compute', types: ['virtualMachines', 'extensions'], names: [vm.name, extName] });
+  const extId = buildArmId({
+    subscriptionId: sub,
+    resourceGroup: rg,
+    provider: 'Microsoft.Compute',
+    types: ['virtualMachines', 'extensions'],
+    names: [vm.name, extName],
+  });
   const connected = vm.body.properties.netwatcher.agentConnected;
   const expiresAt = new Date(Date.now() + SERVER_DEFAULTS.enrollmentTokenLifetimeInSeconds * 1000);
   // One enrolment token per host at a time: a new one voids the earlier unused ones, so an
   // install command that leaked (a shell history, a ticket) stops working once it is re-issued.
   await ctx.store.revokeTokens('enrollment', vm.key);
-  const { token } = await ctx.store.issueToken('enrollment', { vmKey: vm.key, expiresAt, description: `one-time enrolment token of host ${vm.id}` });
+  const { token } = await ctx.store.issueToken('enrollment', {
+    vmKey: vm.key,
+    expiresAt,
+    description: `one-time enrolment token of host ${vm.id}`,
+  });
   const dataDir = `/var/lib/netwatcher/agent-${rg}-${vm.name}`.replace(/[^A-Za-z0-9_./-]/g, '_');
   const installCommand = agentInstallCommand(ctx, serverUrl, ['--token', token], dataDir);
   const record = await ctx.store.putResource<ExtensionBody>({
-    key: armIdKey(extId), type: 'extension', parentKey: vm.key, id: extId, name: extName, subscriptionId: sub, resourceGroup: rg, location: vm.location,
+    key: armIdKey(extId),
+    type: 'extension',
+    parentKey: vm.key,
+    id: extId,
+    name: extName,
+    subscriptionId: sub,
+    resourceGroup: rg,
+    location: vm.location,
     body: {
-      type: 'Microsoft.Compute/virtualMachines/extensions', location: vm.location ?? ctx.config.defaultLocation,
+      type: 'Microsoft.Compute/virtualMachines/extensions',
+      location: vm.location ?? ctx.config.defaultLocation,
       properties: {
-        publisher: AGENT_EXTENSION.publisher, type: AGENT_EXTENSION.linuxType, typeHandlerVersion: input.typeHandlerVersion ?? AGENT_EXTENSION.typeHandlerVersion,
-        autoUpgradeMinorVersion: input.autoUpgradeMinorVersion ?? true, provisioningState: connected ? 'Succeeded' : 'Creating', settings: input.settings ?? null,
+        publisher: AGENT_EXTENSION.publisher,
+        type: AGENT_EXTENSION.linuxType,
+        typeHandlerVersion: input.typeHandlerVersion ?? AGENT_EXTENSION.typeHandlerVersion,
+        autoUpgradeMinorVersion: input.autoUpgradeMinorVersion ?? true,
+        provisioningState: connected ? 'Succeeded' : 'Creating',
+        settings: input.settings ?? null,
       },
     },
     // Kept (never in a body) so a plain-az user can read it in the instance view while the host
@@ -134,33 +279,71 @@ export async function putAgentExtension(ctx: ServerContext, serverUrl: string, s
 }
 
 /** Trades a one-time enrolment token for the agent's own credential. */
-export async function enrollAgent(ctx: ServerContext, enrollmentToken: string, hostname: string): Promise<{ credential: string; vm: ResourceRecord<VmBody> }> {
+export async function enrollAgent(
+  ctx: ServerContext,
+  enrollmentToken: string,
+  hostname: string,
+): Promise<{ credential: string; vm: ResourceRecord<VmBody> }> {
   const used = await ctx.store.consumeEnrollmentToken(enrollmentToken);
-  if (!used) throw new ApiError('InvalidEnrollmentToken', 'The enrolment token is unknown, expired or already used. Run `nw vm extension set` again for a new one.');
+  if (!used)
+    throw new ApiError(
+      'InvalidEnrollmentToken',
+      'The enrolment token is unknown, expired or already used. Run `nw vm extension set` again for a new one.',
+    );
   const vm = await ctx.store.getResource<VmBody>(used.vmKey);
-  if (!vm) throw new ApiError('VirtualMachineNotFound', 'The virtual machine of this enrolment token no longer exists.');
+  if (!vm)
+    throw new ApiError('VirtualMachineNotFound', 'The virtual machine of this enrolment token no longer exists.');
   // A host has one credential: a re-enrolment replaces the old one, and the old one's live
   // connection (an agent the re-installed extension replaces) is cut at once.
   await ctx.store.revokeTokens('agent', vm.key);
   await ctx.hub.disconnect(vm.key, 'the host was enrolled again with a new credential');
-  const { token } = await ctx.store.issueToken('agent', { vmKey: vm.key, description: `agent credential of host ${vm.id}` });
-  await ctx.store.updateResourceBody<VmBody>(vm.key, { ...vm.body, properties: { ...vm.body.properties, netwatcher: { ...vm.body.properties.netwatcher, hostname, enrolledAt: new Date().toISOString() } } });
+  const { token } = await ctx.store.issueToken('agent', {
+    vmKey: vm.key,
+    description: `agent credential of host ${vm.id}`,
+  });
+  await ctx.store.updateResourceBody<VmBody>(vm.key, {
+    ...vm.body,
+    properties: {
+      ...vm.body.properties,
+      netwatcher: { ...vm.body.properties.netwatcher, hostname, enrolledAt: new Date().toISOString() },
+    },
+  });
   await ensureWatcherForLocation(ctx, vm.subscriptionId, vm.location ?? ctx.config.defaultLocation);
   return { credential: token, vm };
 }
 
 /** Records an agent (dis)connection on its VM and extension. */
-export async function setAgentConnected(ctx: ServerContext, vmKey: string, connected: boolean, info: { agentVersion?: string; hostname?: string } = {}): Promise<void> {
+export async function setAgentConnected(
+  ctx: ServerContext,
+  vmKey: string,
+  connected: boolean,
+  info: { agentVersion?: string; hostname?: string } = {},
+): Promise<void> {
   const vm = await ctx.store.getResource<VmBody>(vmKey);
   if (!vm) return;
   // Under the VM's lock: a look-back setting or tags written meanwhile are kept.
   await ctx.store.modifyResourceBody<VmBody>(vm.key, (body) => {
     const nwState = body.properties.netwatcher;
-    return { ...body, properties: { ...body.properties, netwatcher: { ...nwState, agentConnected: connected, agentVersion: info.agentVersion ?? nwState.agentVersion, hostname: info.hostname ?? nwState.hostname, lastSeenAt: new Date().toISOString() } } };
+    return {
+      ...body,
+      properties: {
+        ...body.properties,
+        netwatcher: {
+          ...nwState,
+          agentConnected: connected,
+          agentVersion: info.agentVersion ?? nwState.agentVersion,
+          hostname: info.hostname ?? nwState.hostname,
+          lastSeenAt: new Date().toISOString(),
+        },
+      },
+    };
   });
   const ext = await findAgentExtension(ctx, vm);
   if (ext && connected && ext.body.properties.provisioningState !== 'Succeeded') {
-    await ctx.store.updateResourceBody<ExtensionBody>(ext.key, { ...ext.body, properties: { ...ext.body.properties, provisioningState: 'Succeeded' } });
+    await ctx.store.updateResourceBody<ExtensionBody>(ext.key, {
+      ...ext.body,
+      properties: { ...ext.body.properties, provisioningState: 'Succeeded' },
+    });
   }
 }
 

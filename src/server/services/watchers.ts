@@ -8,47 +8,101 @@ import type { ServerContext } from './context.js';
 export type { WatcherBody };
 
 function watcherBody(location: string, tags?: Record<string, string>): WatcherBody {
-  return { type: 'Microsoft.Network/networkWatchers', location, ...(tags ? { tags } : {}), properties: { provisioningState: 'Succeeded', runningOperationIds: [] } };
+  return {
+    type: 'Microsoft.Network/networkWatchers',
+    location,
+    ...(tags ? { tags } : {}),
+    properties: { provisioningState: 'Succeeded', runningOperationIds: [] },
+  };
 }
 
 /** Creates or updates a watcher (NetworkWatchers_CreateOrUpdate); returns it and whether it is new. */
-export async function putWatcher(ctx: ServerContext, sub: string, rg: string, name: string, input: { location: string; tags?: Record<string, string> }): Promise<{ record: ResourceRecord<WatcherBody>; created: boolean }> {
+export async function putWatcher(
+  ctx: ServerContext,
+  sub: string,
+  rg: string,
+  name: string,
+  input: { location: string; tags?: Record<string, string> },
+): Promise<{ record: ResourceRecord<WatcherBody>; created: boolean }> {
   const id = watcherId(sub, rg, name);
   const existing = await ctx.store.getResource<WatcherBody>(armIdKey(id));
   if (existing && existing.location?.toLowerCase() !== input.location.toLowerCase()) {
-    throw new ApiError('InvalidParameter', `Network watcher '${name}' is in location '${existing.location}'; its location cannot change to '${input.location}'.`, { target: 'location' });
+    throw new ApiError(
+      'InvalidParameter',
+      `Network watcher '${name}' is in location '${existing.location}'; its location cannot change to '${input.location}'.`,
+      { target: 'location' },
+    );
   }
-  const others = (await ctx.store.listResources<WatcherBody>('watcher', { subscriptionId: sub, location: input.location })).filter((w) => w.key !== armIdKey(id));
+  const others = (
+    await ctx.store.listResources<WatcherBody>('watcher', { subscriptionId: sub, location: input.location })
+  ).filter((w) => w.key !== armIdKey(id));
   if (!existing && others.length > 0) {
     // Azure allows one watcher per location and subscription.
-    throw new ApiError('Conflict', `Location '${input.location}' already has network watcher '${others[0]!.name}'; only one watcher is allowed per location.`, { target: 'location' });
+    throw new ApiError(
+      'Conflict',
+      `Location '${input.location}' already has network watcher '${others[0]!.name}'; only one watcher is allowed per location.`,
+      { target: 'location' },
+    );
   }
   const record = await ctx.store.putResource<WatcherBody>({
-    key: armIdKey(id), type: 'watcher', parentKey: null, id: existing?.id ?? id, name: existing?.name ?? name, subscriptionId: sub, resourceGroup: rg,
-    location: input.location, body: watcherBody(input.location, input.tags ?? existing?.body.tags),
+    key: armIdKey(id),
+    type: 'watcher',
+    parentKey: null,
+    id: existing?.id ?? id,
+    name: existing?.name ?? name,
+    subscriptionId: sub,
+    resourceGroup: rg,
+    location: input.location,
+    body: watcherBody(input.location, input.tags ?? existing?.body.tags),
   });
   return { record, created: !existing };
 }
 
 /** The watcher of a location in a subscription, created as `NetworkWatcher_{location}` in NetworkWatcherRG if none (as when Azure enables Network Watcher for a region). */
-export async function ensureWatcherForLocation(ctx: ServerContext, sub: string, location: string): Promise<ResourceRecord<WatcherBody>> {
+export async function ensureWatcherForLocation(
+  ctx: ServerContext,
+  sub: string,
+  location: string,
+): Promise<ResourceRecord<WatcherBody>> {
   const found = await findWatcherForLocation(ctx, sub, location);
   if (found) return found;
   const name = `NetworkWatcher_${location}`;
   const id = watcherId(sub, SERVER_DEFAULTS.defaultResourceGroup, name);
-  await ctx.store.insertResource<WatcherBody>({ key: armIdKey(id), type: 'watcher', parentKey: null, id, name, subscriptionId: sub, resourceGroup: SERVER_DEFAULTS.defaultResourceGroup, location, body: watcherBody(location) });
+  await ctx.store.insertResource<WatcherBody>({
+    key: armIdKey(id),
+    type: 'watcher',
+    parentKey: null,
+    id,
+    name,
+    subscriptionId: sub,
+    resourceGroup: SERVER_DEFAULTS.defaultResourceGroup,
+    location,
+    body: watcherBody(location),
+  });
   return (await findWatcherForLocation(ctx, sub, location))!;
 }
 
 /** The watcher of a location, or null. */
-export async function findWatcherForLocation(ctx: ServerContext, sub: string, location: string): Promise<ResourceRecord<WatcherBody> | null> {
+export async function findWatcherForLocation(
+  ctx: ServerContext,
+  sub: string,
+  location: string,
+): Promise<ResourceRecord<WatcherBody> | null> {
   const list = await ctx.store.listResources<WatcherBody>('watcher', { subscriptionId: sub, location });
   return list[0] ?? null;
 }
 
 /** A watcher by id parts; 404 NotFound when missing. */
-export async function getWatcher(ctx: ServerContext, sub: string, rg: string, name: string): Promise<ResourceRecord<WatcherBody>> {
+export async function getWatcher(
+  ctx: ServerContext,
+  sub: string,
+  rg: string,
+  name: string,
+): Promise<ResourceRecord<WatcherBody>> {
   const rec = await ctx.store.getResource<WatcherBody>(armIdKey(watcherId(sub, rg, name)));
-  if (!rec) throw new ApiError('NetworkWatcherNotFound', `Network watcher '${name}' was not found in resource group '${rg}'.`, { target: 'networkWatcherName' });
+  if (!rec)
+    throw new ApiError('NetworkWatcherNotFound', `Network watcher '${name}' was not found in resource group '${rg}'.`, {
+      target: 'networkWatcherName',
+    });
   return rec;
 }

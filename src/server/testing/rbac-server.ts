@@ -13,14 +13,25 @@ import { TEST_DATABASE_URL } from '../../store/testing/engines.js';
 import { startServer, type RunningServer } from '../server.js';
 
 /** An answer: status, raw body, parsed JSON (or null), headers. */
-export interface Answer { status: number; body: string; json: any; headers: Record<string, string | string[] | undefined> }
+export interface Answer {
+  status: number;
+  body: string;
+  json: any;
+  headers: Record<string, string | string[] | undefined>;
+}
 
 /** A started server with its database. */
 export interface RbacServer {
   server: RunningServer;
   /** A client of the server's database. */
   sql: pg.Client;
-  call(method: string, path: string, token: string | null, body?: unknown, headers?: Record<string, string>): Promise<Answer>;
+  call(
+    method: string,
+    path: string,
+    token: string | null,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<Answer>;
   admin(method: string, path: string, body?: unknown): Promise<Answer>;
   /** Creates a service principal (admin API); its ids and the secret answered once. */
   createServicePrincipal(name: string): Promise<{ appId: string; objectId: string; password: string }>;
@@ -38,34 +49,69 @@ export async function startRbacServer(subscriptionId: string): Promise<RbacServe
   const url = new URL(TEST_DATABASE_URL);
   url.pathname = `/${name}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'nw-rbac-'));
-  const server = await startServer({ listenHost: '127.0.0.1', listenPort: 0, dataDir, databaseUrl: url.toString(), defaultLocation: 'westus', subscriptionId, logLevel: 'silent' });
+  const server = await startServer({
+    listenHost: '127.0.0.1',
+    listenPort: 0,
+    dataDir,
+    databaseUrl: url.toString(),
+    defaultLocation: 'westus',
+    subscriptionId,
+    logLevel: 'silent',
+  });
   const sql = new pg.Client({ connectionString: url.toString() });
   await sql.connect();
 
-  const call = (method: string, path: string, token: string | null, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> => {
+  const call = (
+    method: string,
+    path: string,
+    token: string | null,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Answer> => {
     const u = new URL(server.url);
     const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     return new Promise((resolve, reject) => {
-      const req = request({
-        host: u.hostname, port: u.port, method, path,
-        headers: { ...(token !== null ? { Authorization: `Bearer ${token}` } : {}), ...(text !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) } : {}), ...headers },
-      }, (res) => {
-        let out = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => { out += c; });
-        res.on('end', () => {
-          let json: unknown = null;
-          try { json = out ? JSON.parse(out) : null; } catch { /* not JSON */ }
-          resolve({ status: res.statusCode ?? 0, body: out, json, headers: res.headers });
-        });
-      });
+      const req = request(
+        {
+          host: u.hostname,
+          port: u.port,
+          method,
+          path,
+          headers: {
+            ...(token !== null ? { Authorization: `Bearer ${token}` } : {}),
+            ...(text !== undefined
+              ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) }
+              : {}),
+            ...headers,
+          },
+        },
+        (res) => {
+          let out = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            out += c;
+          });
+          res.on('end', () => {
+            let json: unknown = null;
+            try {
+              json = out ? JSON.parse(out) : null;
+            } catch {
+              /* not JSON */
+            }
+            resolve({ status: res.statusCode ?? 0, body: out, json, headers: res.headers });
+          });
+        },
+      );
       req.on('error', reject);
       req.end(text);
     });
   };
   const admin = (method: string, path: string, body?: unknown) => call(method, path, server.adminToken, body);
   return {
-    server, sql, call, admin,
+    server,
+    sql,
+    call,
+    admin,
     async createServicePrincipal(displayName) {
       const r = await admin('POST', '/admin/v1/servicePrincipals', { displayName });
       if (r.status !== 201) throw new Error(`create ${displayName}: ${r.status} ${r.body}`);
@@ -73,7 +119,16 @@ export async function startRbacServer(subscriptionId: string): Promise<RbacServe
     },
     async assign(roleId, principalId, scope) {
       const id = crypto.randomUUID();
-      const r = await admin('PUT', `${scope}/providers/Microsoft.Authorization/roleAssignments/${id}?api-version=2022-04-01`, { properties: { roleDefinitionId: `/subscriptions/${subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${roleId}`, principalId } });
+      const r = await admin(
+        'PUT',
+        `${scope}/providers/Microsoft.Authorization/roleAssignments/${id}?api-version=2022-04-01`,
+        {
+          properties: {
+            roleDefinitionId: `/subscriptions/${subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${roleId}`,
+            principalId,
+          },
+        },
+      );
       if (r.status !== 201) throw new Error(`assign ${roleId} to ${principalId} at ${scope}: ${r.status} ${r.body}`);
       return id;
     },

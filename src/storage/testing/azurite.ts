@@ -1,6 +1,14 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { findFreePort, resolvePlacement, spawnTracked, stopChild, waitForPort, type TestServerPlacement, type TrackedChild } from './processes.js';
+import {
+  findFreePort,
+  resolvePlacement,
+  spawnTracked,
+  stopChild,
+  waitForPort,
+  type TestServerPlacement,
+  type TrackedChild,
+} from './processes.js';
 
 /** A running Azurite blob service that can be stopped and started again on the same port and data. */
 export interface AzuriteServer {
@@ -34,17 +42,24 @@ export async function startAzurite(dataDir: string, placement: TestServerPlaceme
   const port = await findFreePort();
   let running: TrackedChild | undefined;
   const start = async (): Promise<void> => {
-    running = spawnTracked(process.execPath, [
-      bin,
-      '--blobHost', where.bindHost,
-      '--blobPort', String(port),
-      '--location', dataDir,
-      '--skipApiVersionCheck',
-      '--loose',
-      '--silent',
-      // Telemetry would send data off this machine.
-      '--disableTelemetry',
-    ], where.netns ? { netns: where.netns } : {});
+    running = spawnTracked(
+      process.execPath,
+      [
+        bin,
+        '--blobHost',
+        where.bindHost,
+        '--blobPort',
+        String(port),
+        '--location',
+        dataDir,
+        '--skipApiVersionCheck',
+        '--loose',
+        '--silent',
+        // Telemetry would send data off this machine.
+        '--disableTelemetry',
+      ],
+      where.netns ? { netns: where.netns } : {},
+    );
     const current = running;
     await waitForPort(port, 30_000, current.child, () => current.output(), where.probeHost);
   };

@@ -13,7 +13,12 @@ export interface LocalStorageTestServer {
 }
 
 /** Starts the local routes for one account named `accountName` whose root is `rootDir`. */
-export async function startLocalStorageServer(opts: { accountName: string; rootDir: string; signingKey: Buffer; port?: number }): Promise<LocalStorageTestServer> {
+export async function startLocalStorageServer(opts: {
+  accountName: string;
+  rootDir: string;
+  signingKey: Buffer;
+  port?: number;
+}): Promise<LocalStorageTestServer> {
   const readToken = 'test-read-token';
   let app: FastifyInstance | undefined;
   let port = opts.port ?? 0;

@@ -2,7 +2,10 @@ import { uploadFile, type UploadFileResult, type UploadGrant } from '../index.js
 import type { TestFile } from './files.js';
 
 /** A storage server a test can stop and start again on the same port and data. */
-export interface RestartableServer { stop(): Promise<void>; start(): Promise<void> }
+export interface RestartableServer {
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
 
 /**
  * Uploads `file` with `grant` and, once `stopAtBytes` have been sent, stops the storage server,

@@ -27,10 +27,19 @@ export async function findFreePort(): Promise<number> {
  * Resolves once something accepts TCP connections on `host`:`port` (default 127.0.0.1); rejects
  * after `timeoutInMs` or if `child` exits first.
  */
-export async function waitForPort(port: number, timeoutInMs: number, child?: ChildProcess, describeFailure?: () => string, host = '127.0.0.1'): Promise<void> {
+export async function waitForPort(
+  port: number,
+  timeoutInMs: number,
+  child?: ChildProcess,
+  describeFailure?: () => string,
+  host = '127.0.0.1',
+): Promise<void> {
   const deadline = Date.now() + timeoutInMs;
   for (;;) {
-    if (child && child.exitCode !== null) throw new Error(`process exited (${child.exitCode}) before listening on ${port}${describeFailure ? `: ${describeFailure()}` : ''}`);
+    if (child && child.exitCode !== null)
+      throw new Error(
+        `process exited (${child.exitCode}) before listening on ${port}${describeFailure ? `: ${describeFailure()}` : ''}`,
+      );
     const open = await new Promise<boolean>((resolve) => {
       const socket = connect(port, host);
       socket.once('connect', () => {
@@ -40,7 +49,10 @@ export async function waitForPort(port: number, timeoutInMs: number, child?: Chi
       socket.once('error', () => resolve(false));
     });
     if (open) return;
-    if (Date.now() > deadline) throw new Error(`nothing listened on ${host}:${port} within ${timeoutInMs} ms${describeFailure ? `: ${describeFailure()}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `nothing listened on ${host}:${port} within ${timeoutInMs} ms${describeFailure ? `: ${describeFailure()}` : ''}`,
+      );
     await sleep(100);
   }
 }
@@ -55,9 +67,19 @@ export interface TrackedChild {
  * Spawns `command` with an argument array (no shell), tracked for clean-up. With `netns` it runs
  * inside that network namespace (`ip netns exec` execs the command itself, so signals reach it).
  */
-export function spawnTracked(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; netns?: string } = {}): TrackedChild {
-  const [file, argv] = options.netns ? ['ip', ['netns', 'exec', options.netns, command, ...args]] : [command, [...args]];
-  const child = spawn(file, argv, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnTracked(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; netns?: string } = {},
+): TrackedChild {
+  const [file, argv] = options.netns
+    ? ['ip', ['netns', 'exec', options.netns, command, ...args]]
+    : [command, [...args]];
+  const child = spawn(file, argv, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   liveChildren.add(child);
   child.once('exit', () => liveChildren.delete(child));
   let tail = '';
@@ -89,10 +111,17 @@ export interface TestServerPlacement {
 }
 
 /** The placement with its defaults filled in. */
-export function resolvePlacement(placement: TestServerPlacement = {}): Required<Omit<TestServerPlacement, 'netns'>> & { netns?: string } {
+export function resolvePlacement(
+  placement: TestServerPlacement = {},
+): Required<Omit<TestServerPlacement, 'netns'>> & { netns?: string } {
   const bindHost = placement.bindHost ?? '127.0.0.1';
   const advertisedHost = placement.advertisedHost ?? (bindHost === '0.0.0.0' ? '127.0.0.1' : bindHost);
-  return { ...(placement.netns ? { netns: placement.netns } : {}), bindHost, advertisedHost, probeHost: placement.probeHost ?? advertisedHost };
+  return {
+    ...(placement.netns ? { netns: placement.netns } : {}),
+    bindHost,
+    advertisedHost,
+    probeHost: placement.probeHost ?? advertisedHost,
+  };
 }
 
 /** SIGTERM, then SIGKILL after `graceInMs`; resolves when the process has exited. */

@@ -4,7 +4,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { findFreePort, resolvePlacement, spawnTracked, stopChild, waitForPort, type TestServerPlacement, type TrackedChild } from './processes.js';
+import {
+  findFreePort,
+  resolvePlacement,
+  spawnTracked,
+  stopChild,
+  waitForPort,
+  type TestServerPlacement,
+  type TrackedChild,
+} from './processes.js';
 
 // The S3-compatible server of the tests: OpenStack Swift (Debian packages swift-proxy,
 // swift-object, swift-container, swift-account) with its s3api middleware and tempauth, as a
@@ -13,7 +21,12 @@ import { findFreePort, resolvePlacement, spawnTracked, stopChild, waitForPort, t
 // does; the npm candidate s3rver does not check V4 signatures at all.
 
 const execFileAsync = promisify(execFile);
-const swiftBinaries = ['swift-proxy-server', 'swift-object-server', 'swift-container-server', 'swift-account-server'] as const;
+const swiftBinaries = [
+  'swift-proxy-server',
+  'swift-object-server',
+  'swift-container-server',
+  'swift-account-server',
+] as const;
 const debianPackages = 'swift-proxy swift-object swift-container swift-account';
 
 /** A running S3-compatible server that can be stopped and started again on the same port and data. */
@@ -117,16 +130,35 @@ export async function startSwiftS3(dataDir: string, placement: TestServerPlaceme
   if (!swiftIsInstalled()) {
     throw new Error(`the S3 tests need OpenStack Swift: apt-get install -y --no-install-recommends ${debianPackages}`);
   }
-  const [proxyPort, accountPort, containerPort, objectPort, memcachePort] = await Promise.all(Array.from({ length: 5 }, () => findFreePort())) as [number, number, number, number, number];
+  const [proxyPort, accountPort, containerPort, objectPort, memcachePort] = (await Promise.all(
+    Array.from({ length: 5 }, () => findFreePort()),
+  )) as [number, number, number, number, number];
   const secret = randomBytes(16).toString('hex');
   await mkdir(join(dataDir, 'devices', 'd1'), { recursive: true });
-  await writeFile(join(dataDir, 'swift.conf'), `[swift-hash]\nswift_hash_path_suffix = nwtest${secret}\nswift_hash_path_prefix = nwtest\n[storage-policy:0]\nname = Policy-0\ndefault = yes\n`);
+  await writeFile(
+    join(dataDir, 'swift.conf'),
+    `[swift-hash]\nswift_hash_path_suffix = nwtest${secret}\nswift_hash_path_prefix = nwtest\n[storage-policy:0]\nname = Policy-0\ndefault = yes\n`,
+  );
   await writeFile(join(dataDir, 'account-server.conf'), serverConf('account', where.bindHost, accountPort, dataDir));
-  await writeFile(join(dataDir, 'container-server.conf'), serverConf('container', where.bindHost, containerPort, dataDir));
+  await writeFile(
+    join(dataDir, 'container-server.conf'),
+    serverConf('container', where.bindHost, containerPort, dataDir),
+  );
   await writeFile(join(dataDir, 'object-server.conf'), serverConf('object', where.bindHost, objectPort, dataDir));
-  await writeFile(join(dataDir, 'proxy-server.conf'), proxyConf(where.bindHost, proxyPort, dataDir, memcachePort, secret));
+  await writeFile(
+    join(dataDir, 'proxy-server.conf'),
+    proxyConf(where.bindHost, proxyPort, dataDir, memcachePort, secret),
+  );
   // Debian's python3, where the swift package lives (not whatever python3 is first on PATH).
-  await execFileAsync('/usr/bin/python3', ['-c', buildRingsScript, dataDir, String(accountPort), String(containerPort), String(objectPort), ringHost]);
+  await execFileAsync('/usr/bin/python3', [
+    '-c',
+    buildRingsScript,
+    dataDir,
+    String(accountPort),
+    String(containerPort),
+    String(objectPort),
+    ringHost,
+  ]);
 
   let running: TrackedChild[] = [];
   const servers: Array<[string, string, number]> = [
@@ -136,10 +168,19 @@ export async function startSwiftS3(dataDir: string, placement: TestServerPlaceme
     ['swift-proxy-server', 'proxy-server.conf', proxyPort],
   ];
   const start = async (): Promise<void> => {
-    running = servers.map(([binary, conf]) => spawnTracked(`/usr/bin/${binary}`, [join(dataDir, conf)], { env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, ...(where.netns ? { netns: where.netns } : {}) }));
+    running = servers.map(([binary, conf]) =>
+      spawnTracked(`/usr/bin/${binary}`, [join(dataDir, conf)], {
+        env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+        ...(where.netns ? { netns: where.netns } : {}),
+      }),
+    );
     try {
       // Python's start is slow on a loaded machine (CI runs many suites at once): a minute, not 30 s.
-      await Promise.all(servers.map(([, , port], index) => waitForPort(port, 60_000, running[index]?.child, () => running[index]?.output() ?? '', where.probeHost)));
+      await Promise.all(
+        servers.map(([, , port], index) =>
+          waitForPort(port, 60_000, running[index]?.child, () => running[index]?.output() ?? '', where.probeHost),
+        ),
+      );
     } catch (error) {
       // Never leave the servers that did start behind (they would keep the test process alive).
       for (const r of running) r.child.kill('SIGKILL');

@@ -27,7 +27,9 @@ export function postgresAvailable(): Promise<boolean> {
       await c.end();
       return true;
     } catch {
-      console.log(`# PostgreSQL tests skipped: no server at ${TEST_DATABASE_URL} (set NW_TEST_DATABASE_URL; CI requires it)`);
+      console.log(
+        `# PostgreSQL tests skipped: no server at ${TEST_DATABASE_URL} (set NW_TEST_DATABASE_URL; CI requires it)`,
+      );
       return false;
     }
   })();
@@ -35,7 +37,9 @@ export function postgresAvailable(): Promise<boolean> {
 }
 
 /** A migrated, empty database on an engine, and how to throw it away. */
-export async function openTestDatabase(engine: (typeof TEST_ENGINES)[number]): Promise<{ db: Db; drop(): Promise<void> }> {
+export async function openTestDatabase(
+  engine: (typeof TEST_ENGINES)[number],
+): Promise<{ db: Db; drop(): Promise<void> }> {
   if (engine === 'pglite') {
     const db = await openPglite(null);
     await migrate(db);

@@ -15,12 +15,26 @@ const FILTER_FIELDS = [
   { key: 'remotePort', label: 'Remote port', placeholder: 'any' },
 ] as const;
 
-type FilterRow = { protocol: string; localIPAddress: string; remoteIPAddress: string; localPort: string; remotePort: string };
-const emptyFilter = (): FilterRow => ({ protocol: 'Any', localIPAddress: '', remoteIPAddress: '', localPort: '', remotePort: '' });
+type FilterRow = {
+  protocol: string;
+  localIPAddress: string;
+  remoteIPAddress: string;
+  localPort: string;
+  remotePort: string;
+};
+const emptyFilter = (): FilterRow => ({
+  protocol: 'Any',
+  localIPAddress: '',
+  remoteIPAddress: '',
+  localPort: '',
+  remotePort: '',
+});
 
 /** The API's request: only the fields given, as a user of az would write them. */
 function filtersBody(rows: FilterRow[]): Array<Record<string, string>> {
-  return rows.map((r) => Object.fromEntries(Object.entries(r).filter(([k, v]) => v.trim() !== '' && !(k === 'protocol' && v === 'Any'))));
+  return rows.map((r) =>
+    Object.fromEntries(Object.entries(r).filter(([k, v]) => v.trim() !== '' && !(k === 'protocol' && v === 'Any'))),
+  );
 }
 
 /** `properties.filters[2].localPort` → `filters[2].localPort`; `properties.timeLimitInSeconds` → `timeLimitInSeconds`. */
@@ -30,13 +44,20 @@ function fieldOfTarget(target: string | undefined): string {
 
 /** The field's message, with its id for aria-describedby. */
 function FieldError({ id, message }: { id: string; message: string | undefined }) {
-  return message ? <span class="field-error" id={id} role="alert">{message}</span> : null;
+  return message ? (
+    <span class="field-error" id={id} role="alert">
+      {message}
+    </span>
+  ) : null;
 }
 
 /** The new-capture page. */
 export function CaptureFormPage({ sub }: { sub: string }) {
   const vms = useLoad(() => listVms(sub), [sub]);
-  const accounts = useLoad(() => list<{ id: string; name: string }>(`/subscriptions/${sub}/providers/Microsoft.Storage/storageAccounts`), [sub]);
+  const accounts = useLoad(
+    () => list<{ id: string; name: string }>(`/subscriptions/${sub}/providers/Microsoft.Storage/storageAccounts`),
+    [sub],
+  );
   const [name, setName] = useState('');
   const [target, setTarget] = useState('');
   const [storage, setStorage] = useState<'account' | 'host'>('account');
@@ -53,7 +74,12 @@ export function CaptureFormPage({ sub }: { sub: string }) {
 
   // The API's own check, run in the page: the first refused filter field and why.
   const filterProblem = useMemo(() => {
-    try { normalizeFilters(filtersBody(filters)); return null; } catch (e) { return e instanceof InvalidFilterError ? e : null; }
+    try {
+      normalizeFilters(filtersBody(filters));
+      return null;
+    } catch (e) {
+      return e instanceof InvalidFilterError ? e : null;
+    }
   }, [filters]);
 
   const errorFor = (field: string): string | undefined => {
@@ -62,17 +88,32 @@ export function CaptureFormPage({ sub }: { sub: string }) {
     return undefined;
   };
   const placed = (field: string) => errorFor(field) !== undefined;
-  const apiErrorPlaced = apiError !== null && [
-    'name', 'target', 'storage.storageId', 'storage.filePath', 'bytesToCapturePerPacket', 'totalBytesPerSession', 'timeLimitInSeconds', 'filters',
-    ...filters.flatMap((_, i) => [`filters[${i}]`, `filters[${i}].protocol`, ...FILTER_FIELDS.map((f) => `filters[${i}].${f.key}`)]),
-  ].includes(fieldOfTarget(apiError.target));
+  const apiErrorPlaced =
+    apiError !== null &&
+    [
+      'name',
+      'target',
+      'storage.storageId',
+      'storage.filePath',
+      'bytesToCapturePerPacket',
+      'totalBytesPerSession',
+      'timeLimitInSeconds',
+      'filters',
+      ...filters.flatMap((_, i) => [
+        `filters[${i}]`,
+        `filters[${i}].protocol`,
+        ...FILTER_FIELDS.map((f) => `filters[${i}].${f.key}`),
+      ]),
+    ].includes(fieldOfTarget(apiError.target));
 
   const vm = vms.data?.find((v) => v.id === target);
   // The first account (the server's own local one) until another is chosen.
   const account = accountId || accounts.data?.[0]?.id || '';
   const submit = async (e: Event) => {
     e.preventDefault();
-    setApiError(null); setOtherError(null); setCreated(null);
+    setApiError(null);
+    setOtherError(null);
+    setCreated(null);
     if (filterProblem) return;
     setBusy(true);
     try {
@@ -83,23 +124,45 @@ export function CaptureFormPage({ sub }: { sub: string }) {
       const num = (s: string) => (s.trim() === '' ? undefined : Number(s));
       const body = {
         properties: {
-          target: vm.id, targetType: 'AzureVM',
-          bytesToCapturePerPacket: num(snap), totalBytesPerSession: num(total), timeLimitInSeconds: num(timeLimit),
+          target: vm.id,
+          targetType: 'AzureVM',
+          bytesToCapturePerPacket: num(snap),
+          totalBytesPerSession: num(total),
+          timeLimitInSeconds: num(timeLimit),
           storageLocation: storage === 'account' ? { storageId: account } : { filePath },
           filters: filtersBody(filters),
         },
       };
       setCreated(await api<Capture>('PUT', `${watcher.id}/packetCaptures/${encodeURIComponent(name)}`, body));
     } catch (err) {
-      if (err instanceof ApiFailure) setApiError(err); else setOtherError(err);
-    } finally { setBusy(false); }
+      if (err instanceof ApiFailure) setApiError(err);
+      else setOtherError(err);
+    } finally {
+      setBusy(false);
+    }
   };
 
-  const setFilter = (i: number, key: keyof FilterRow, value: string) => setFilters(filters.map((f, j) => (j === i ? { ...f, [key]: value } : f)));
-  const input = (id: string, label: string, value: string, set: (v: string) => void, field: string, extra: Record<string, unknown> = {}) => (
+  const setFilter = (i: number, key: keyof FilterRow, value: string) =>
+    setFilters(filters.map((f, j) => (j === i ? { ...f, [key]: value } : f)));
+  const input = (
+    id: string,
+    label: string,
+    value: string,
+    set: (v: string) => void,
+    field: string,
+    extra: Record<string, unknown> = {},
+  ) => (
     <div class="field">
       <label for={id}>{label}</label>
-      <input id={id} name={field} value={value} onInput={(e) => set(e.currentTarget.value)} aria-invalid={placed(field)} aria-describedby={placed(field) ? `${id}-error` : undefined} {...extra} />
+      <input
+        id={id}
+        name={field}
+        value={value}
+        onInput={(e) => set(e.currentTarget.value)}
+        aria-invalid={placed(field)}
+        aria-describedby={placed(field) ? `${id}-error` : undefined}
+        {...extra}
+      />
       <FieldError id={`${id}-error`} message={errorFor(field)} />
     </div>
   );
@@ -112,58 +175,129 @@ export function CaptureFormPage({ sub }: { sub: string }) {
           {input('pc-name', 'Name', name, setName, 'name', { required: true, autocomplete: 'off' })}
           <div class="field">
             <label for="pc-target">Host</label>
-            <select id="pc-target" name="target" value={target} onChange={(e) => setTarget(e.currentTarget.value)} required>
+            <select
+              id="pc-target"
+              name="target"
+              value={target}
+              onChange={(e) => setTarget(e.currentTarget.value)}
+              required
+            >
               <option value="">Choose a host…</option>
-              {(vms.data ?? []).map((v) => <option key={v.id} value={v.id}>{v.name} ({v.location}{v.properties.netwatcher?.agentConnected ? '' : ', agent not connected'})</option>)}
+              {(vms.data ?? []).map((v) => (
+                <option key={v.id} value={v.id}>
+                  {v.name} ({v.location}
+                  {v.properties.netwatcher?.agentConnected ? '' : ', agent not connected'})
+                </option>
+              ))}
             </select>
             <FieldError id="pc-target-error" message={errorFor('target')} />
           </div>
           <div class="field" role="radiogroup" aria-label="Where the file goes">
             <span class="label">File</span>
-            <label class="check"><input type="radio" name="storage" checked={storage === 'account'} onChange={() => setStorage('account')} /> Storage account</label>
-            <label class="check"><input type="radio" name="storage" checked={storage === 'host'} onChange={() => setStorage('host')} /> File on the host</label>
+            <label class="check">
+              <input
+                type="radio"
+                name="storage"
+                checked={storage === 'account'}
+                onChange={() => setStorage('account')}
+              />{' '}
+              Storage account
+            </label>
+            <label class="check">
+              <input type="radio" name="storage" checked={storage === 'host'} onChange={() => setStorage('host')} />{' '}
+              File on the host
+            </label>
           </div>
           {storage === 'account' ? (
             <div class="field">
               <label for="pc-account">Storage account</label>
               <select id="pc-account" value={account} onChange={(e) => setAccountId(e.currentTarget.value)}>
-                {(accounts.data ?? []).map((a) => <option key={a.id} value={a.id}>{a.name}</option>)}
+                {(accounts.data ?? []).map((a) => (
+                  <option key={a.id} value={a.id}>
+                    {a.name}
+                  </option>
+                ))}
               </select>
               <FieldError id="pc-account-error" message={errorFor('storage.storageId')} />
             </div>
-          ) : input('pc-file', 'Path on the host', filePath, setFilePath, 'storage.filePath', { placeholder: '/var/captures/name.cap' })}
+          ) : (
+            input('pc-file', 'Path on the host', filePath, setFilePath, 'storage.filePath', {
+              placeholder: '/var/captures/name.cap',
+            })
+          )}
         </fieldset>
         <fieldset>
           <legend>Limits</legend>
-          {input('pc-snap', 'Bytes per packet (0 = whole packet)', snap, setSnap, 'bytesToCapturePerPacket', { inputMode: 'numeric' })}
+          {input('pc-snap', 'Bytes per packet (0 = whole packet)', snap, setSnap, 'bytesToCapturePerPacket', {
+            inputMode: 'numeric',
+          })}
           {input('pc-total', 'Total bytes', total, setTotal, 'totalBytesPerSession', { inputMode: 'numeric' })}
-          {input('pc-time', 'Time limit (seconds)', timeLimit, setTimeLimit, 'timeLimitInSeconds', { inputMode: 'numeric' })}
+          {input('pc-time', 'Time limit (seconds)', timeLimit, setTimeLimit, 'timeLimitInSeconds', {
+            inputMode: 'numeric',
+          })}
         </fieldset>
         <fieldset class="filters">
-          <legend>Filters <span class="muted small">(a packet is kept if it matches any filter; none keeps everything)</span></legend>
+          <legend>
+            Filters <span class="muted small">(a packet is kept if it matches any filter; none keeps everything)</span>
+          </legend>
           <FieldError id="pc-filters-error" message={errorFor('filters')} />
           {filters.map((f, i) => (
             <div class="filter-row" key={i} data-filter={i}>
               <div class="field">
                 <label for={`f${i}-protocol`}>Protocol</label>
-                <select id={`f${i}-protocol`} name={`filters[${i}].protocol`} value={f.protocol} onChange={(e) => setFilter(i, 'protocol', e.currentTarget.value)}>
-                  <option>Any</option><option>TCP</option><option>UDP</option>
+                <select
+                  id={`f${i}-protocol`}
+                  name={`filters[${i}].protocol`}
+                  value={f.protocol}
+                  onChange={(e) => setFilter(i, 'protocol', e.currentTarget.value)}
+                >
+                  <option>Any</option>
+                  <option>TCP</option>
+                  <option>UDP</option>
                 </select>
-                <FieldError id={`f${i}-protocol-error`} message={errorFor(`filters[${i}].protocol`) ?? errorFor(`filters[${i}]`)} />
+                <FieldError
+                  id={`f${i}-protocol-error`}
+                  message={errorFor(`filters[${i}].protocol`) ?? errorFor(`filters[${i}]`)}
+                />
               </div>
-              {FILTER_FIELDS.map((ff) => input(`f${i}-${ff.key}`, ff.label, f[ff.key], (v) => setFilter(i, ff.key, v), `filters[${i}].${ff.key}`, { placeholder: ff.placeholder, autocomplete: 'off' }))}
-              <button type="button" class="link" onClick={() => setFilters(filters.filter((_, j) => j !== i))} aria-label={`Remove filter ${i + 1}`}>Remove</button>
+              {FILTER_FIELDS.map((ff) =>
+                input(
+                  `f${i}-${ff.key}`,
+                  ff.label,
+                  f[ff.key],
+                  (v) => setFilter(i, ff.key, v),
+                  `filters[${i}].${ff.key}`,
+                  { placeholder: ff.placeholder, autocomplete: 'off' },
+                ),
+              )}
+              <button
+                type="button"
+                class="link"
+                onClick={() => setFilters(filters.filter((_, j) => j !== i))}
+                aria-label={`Remove filter ${i + 1}`}
+              >
+                Remove
+              </button>
             </div>
           ))}
-          <button type="button" onClick={() => setFilters([...filters, emptyFilter()])}>Add filter</button>
+          <button type="button" onClick={() => setFilters([...filters, emptyFilter()])}>
+            Add filter
+          </button>
         </fieldset>
         {apiError && !apiErrorPlaced && <ErrorNote error={apiError} />}
         <ErrorNote error={otherError} />
         <div class="form-actions">
-          <button type="submit" class="primary" disabled={busy || filterProblem !== null}>Start capture</button>
+          <button type="submit" class="primary" disabled={busy || filterProblem !== null}>
+            Start capture
+          </button>
           <a href="#/captures">Cancel</a>
         </div>
-        {created && <p class="ok" role="status">Capture {created.name} created. <a href="#/captures">See it running</a> · <a href={viewerHref(created.id)}>Open the viewer</a></p>}
+        {created && (
+          <p class="ok" role="status">
+            Capture {created.name} created. <a href="#/captures">See it running</a> ·{' '}
+            <a href={viewerHref(created.id)}>Open the viewer</a>
+          </p>
+        )}
       </form>
     </Page>
   );

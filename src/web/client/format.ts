@@ -6,7 +6,10 @@ export function formatBytes(n: number | null | undefined): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
   let i = 0;
-  while (Math.abs(v) >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
   return `${i === 0 ? v : v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }
 
@@ -37,23 +40,37 @@ export function formatTime(iso: string | null | undefined): string {
 /** Why a capture stopped, as a sentence (Azure's stopReason codes). */
 export function stopReasonText(reason: string | null | undefined): string {
   switch (reason) {
-    case undefined: case null: case '': return '';
-    case 'TimeExceeded': return 'Stopped: the time limit was reached.';
-    case 'SizeExceeded': return 'Stopped: the total size limit was reached.';
-    case 'Manual': return 'Stopped by a user.';
-    case 'AgentStopped': return 'Stopped: the agent stopped.';
-    default: return `Stopped: ${reason}.`;
+    case undefined:
+    case null:
+    case '':
+      return '';
+    case 'TimeExceeded':
+      return 'Stopped: the time limit was reached.';
+    case 'SizeExceeded':
+      return 'Stopped: the total size limit was reached.';
+    case 'Manual':
+      return 'Stopped by a user.';
+    case 'AgentStopped':
+      return 'Stopped: the agent stopped.';
+    default:
+      return `Stopped: ${reason}.`;
   }
 }
 
 /** What a packetCaptureError code means. */
 export function captureErrorText(code: string): string {
   switch (code) {
-    case 'InternalError': return 'An internal error happened on the server or agent.';
-    case 'AgentStopped': return 'The agent on the host stopped during the capture.';
-    case 'CaptureFailed': return 'tcpdump could not capture on the host.';
-    case 'LocalFileFailed': return 'The capture file could not be written on the host.';
-    case 'StorageFailed': return 'The capture file could not be stored; it is kept on the host.';
-    default: return code;
+    case 'InternalError':
+      return 'An internal error happened on the server or agent.';
+    case 'AgentStopped':
+      return 'The agent on the host stopped during the capture.';
+    case 'CaptureFailed':
+      return 'tcpdump could not capture on the host.';
+    case 'LocalFileFailed':
+      return 'The capture file could not be written on the host.';
+    case 'StorageFailed':
+      return 'The capture file could not be stored; it is kept on the host.';
+    default:
+      return code;
   }
 }

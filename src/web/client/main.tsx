@@ -23,26 +23,64 @@ function useHashRoute(): string[] {
   return route;
 }
 
-function SignIn({ onSignedIn, notice, ssoSignInUrl }: { onSignedIn: (s: SessionInfo) => void; notice: string; ssoSignInUrl?: string | undefined }) {
+function SignIn({
+  onSignedIn,
+  notice,
+  ssoSignInUrl,
+}: {
+  onSignedIn: (s: SessionInfo) => void;
+  notice: string;
+  ssoSignInUrl?: string | undefined;
+}) {
   const [token, setToken] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
     e.preventDefault();
-    setBusy(true); setError(null);
-    try { onSignedIn(await api<SessionInfo>('POST', '/portal/api/sign-in', { token })); } catch (err) { setError(err); } finally { setBusy(false); }
+    setBusy(true);
+    setError(null);
+    try {
+      onSignedIn(await api<SessionInfo>('POST', '/portal/api/sign-in', { token }));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
   };
   return (
     <main class="sign-in">
       <form onSubmit={(e) => void submit(e)} aria-labelledby="sign-in-title">
         <h1 id="sign-in-title">netwatcher</h1>
-        {notice && <p class="muted" role="status">{notice}</p>}
-        {ssoSignInUrl && <p><a class="button primary" href={ssoSignInUrl}>Sign in with your organisation</a></p>}
+        {notice && (
+          <p class="muted" role="status">
+            {notice}
+          </p>
+        )}
+        {ssoSignInUrl && (
+          <p>
+            <a class="button primary" href={ssoSignInUrl}>
+              Sign in with your organisation
+            </a>
+          </p>
+        )}
         <label for="token">Admin token</label>
-        <input id="token" name="token" type="password" autocomplete="current-password" required value={token} onInput={(e) => setToken(e.currentTarget.value)} aria-describedby="token-help" />
-        <p id="token-help" class="muted small">The file <code>admin-token</code> in the server's data folder (<code>nw up</code>: ~/.netwatcher/admin-token).</p>
+        <input
+          id="token"
+          name="token"
+          type="password"
+          autocomplete="current-password"
+          required
+          value={token}
+          onInput={(e) => setToken(e.currentTarget.value)}
+          aria-describedby="token-help"
+        />
+        <p id="token-help" class="muted small">
+          The file <code>admin-token</code> in the server's data folder (<code>nw up</code>: ~/.netwatcher/admin-token).
+        </p>
         <ErrorNote error={error} />
-        <button type="submit" class="primary" disabled={busy}>Sign in</button>
+        <button type="submit" class="primary" disabled={busy}>
+          Sign in
+        </button>
       </form>
     </main>
   );
@@ -60,28 +98,70 @@ function App() {
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState('');
   const route = useHashRoute();
-  const signedOut = (why: string) => { setNotice(why); setSession((s) => (s ? { signedIn: false, subscriptionId: s.subscriptionId, ...(s.ssoSignInUrl ? { ssoSignInUrl: s.ssoSignInUrl } : {}) } : s)); };
-  const start = (s: SessionInfo) => { rememberSession(s, () => signedOut('Your session has ended; sign in again.')); setSession(s); };
-  useEffect(() => { api<SessionInfo>('GET', '/portal/api/session').then(start, setError); }, []);
+  const signedOut = (why: string) => {
+    setNotice(why);
+    setSession((s) =>
+      s
+        ? {
+            signedIn: false,
+            subscriptionId: s.subscriptionId,
+            ...(s.ssoSignInUrl ? { ssoSignInUrl: s.ssoSignInUrl } : {}),
+          }
+        : s,
+    );
+  };
+  const start = (s: SessionInfo) => {
+    rememberSession(s, () => signedOut('Your session has ended; sign in again.'));
+    setSession(s);
+  };
+  useEffect(() => {
+    api<SessionInfo>('GET', '/portal/api/session').then(start, setError);
+  }, []);
 
-  if (!session) return error ? <main class="sign-in"><ErrorNote error={error} /></main> : <main class="sign-in"><p class="muted">Loading…</p></main>;
+  if (!session)
+    return error ? (
+      <main class="sign-in">
+        <ErrorNote error={error} />
+      </main>
+    ) : (
+      <main class="sign-in">
+        <p class="muted">Loading…</p>
+      </main>
+    );
   if (!session.signedIn) return <SignIn onSignedIn={start} notice={notice} ssoSignInUrl={session.ssoSignInUrl} />;
   const signOut = async () => {
-    try { await api('POST', '/portal/api/sign-out'); signedOut('Signed out.'); } catch (e) { if (!(e instanceof ApiFailure && e.status === 401)) setError(e); }
+    try {
+      await api('POST', '/portal/api/sign-out');
+      signedOut('Signed out.');
+    } catch (e) {
+      if (!(e instanceof ApiFailure && e.status === 401)) setError(e);
+    }
   };
   const sub = session.subscriptionId;
   const [page] = route;
   const current = page === 'viewer' ? 'captures' : page;
   return (
     <>
-      <a class="skip" href="#main">Skip to content</a>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
       <header class="top">
         <span class="brand">netwatcher</span>
         <nav aria-label="Pages">
-          <ul>{NAV.map((n) => <li key={n.route}><a href={`#/${n.route}`} aria-current={current === n.route ? 'page' : undefined}>{n.label}</a></li>)}</ul>
+          <ul>
+            {NAV.map((n) => (
+              <li key={n.route}>
+                <a href={`#/${n.route}`} aria-current={current === n.route ? 'page' : undefined}>
+                  {n.label}
+                </a>
+              </li>
+            ))}
+          </ul>
         </nav>
         <span class="who muted small">{session.principal}</span>
-        <button type="button" onClick={() => void signOut()}>Sign out</button>
+        <button type="button" onClick={() => void signOut()}>
+          Sign out
+        </button>
       </header>
       <main id="main" tabIndex={-1}>
         <ErrorNote error={error} />
@@ -90,8 +170,14 @@ function App() {
         {page === 'captures' && route[1] !== 'new' && <CapturesPage sub={sub} />}
         {page === 'alerts' && <AlertsPage sub={sub} />}
         {page === 'alert-captures' && <AlertCapturesPage sub={sub} />}
-        {page === 'viewer' && <ViewerPage sub={sub} rg={route[1] ?? ''} watcher={route[2] ?? ''} name={route[3] ?? ''} />}
-        {!['hosts', 'captures', 'alerts', 'alert-captures', 'viewer'].includes(page ?? '') && <p>No page “{page}”. <a href="#/hosts">Hosts</a></p>}
+        {page === 'viewer' && (
+          <ViewerPage sub={sub} rg={route[1] ?? ''} watcher={route[2] ?? ''} name={route[3] ?? ''} />
+        )}
+        {!['hosts', 'captures', 'alerts', 'alert-captures', 'viewer'].includes(page ?? '') && (
+          <p>
+            No page “{page}”. <a href="#/hosts">Hosts</a>
+          </p>
+        )}
       </main>
     </>
   );

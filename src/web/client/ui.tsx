@@ -8,11 +8,20 @@ export function ErrorNote({ error }: { error: unknown }) {
   if (!error) return null;
   const code = error instanceof ApiFailure ? error.code : 'Error';
   const message = error instanceof Error ? error.message : String(error);
-  return <p class="error" role="alert"><strong>{code}</strong>: {message}</p>;
+  return (
+    <p class="error" role="alert">
+      <strong>{code}</strong>: {message}
+    </p>
+  );
 }
 
 /** State of a load: data once there, the error otherwise, and a reload. */
-export interface Loaded<T> { data: T | undefined; error: unknown; loading: boolean; reload: () => void }
+export interface Loaded<T> {
+  data: T | undefined;
+  error: unknown;
+  loading: boolean;
+  reload: () => void;
+}
 
 /** Loads with `fn` now and every `refreshInMs` (live pages), keeping the last data while reloading. */
 export function useLoad<T>(fn: () => Promise<T>, deps: unknown[], refreshInMs?: number): Loaded<T> {
@@ -23,8 +32,21 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[], refreshInMs?: 
   const reload = useCallback(() => {
     const mine = ++generation.current;
     setLoading(true);
-    fn().then((d) => { if (mine === generation.current) { setData(d); setError(null); } }, (e: unknown) => { if (mine === generation.current) setError(e); })
-      .finally(() => { if (mine === generation.current) setLoading(false); });
+    fn()
+      .then(
+        (d) => {
+          if (mine === generation.current) {
+            setData(d);
+            setError(null);
+          }
+        },
+        (e: unknown) => {
+          if (mine === generation.current) setError(e);
+        },
+      )
+      .finally(() => {
+        if (mine === generation.current) setLoading(false);
+      });
   }, deps);
   useEffect(() => {
     reload();
@@ -36,10 +58,21 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[], refreshInMs?: 
 }
 
 /** A page's heading and body. */
-export function Page({ title, actions, children }: { title: string; actions?: ComponentChildren; children: ComponentChildren }) {
+export function Page({
+  title,
+  actions,
+  children,
+}: {
+  title: string;
+  actions?: ComponentChildren;
+  children: ComponentChildren;
+}) {
   return (
     <section class="page" aria-labelledby="page-title">
-      <header class="page-head"><h1 id="page-title">{title}</h1><div class="actions">{actions}</div></header>
+      <header class="page-head">
+        <h1 id="page-title">{title}</h1>
+        <div class="actions">{actions}</div>
+      </header>
       {children}
     </section>
   );
