@@ -287,7 +287,8 @@ export class Lab {
   }
 
   /** Waits until a VM's agent is connected to the server (after an install, or a restart of either side). */
-  async waitForAgent(resourceGroup: string, vmName: string, timeoutInMs = 20_000): Promise<void> {
+  // 60 s: a fresh agent's start, enrolment and connect took over 20 s on a loaded CI machine.
+  async waitForAgent(resourceGroup: string, vmName: string, timeoutInMs = 60_000): Promise<void> {
     await this.waitFor(
       async () => {
         const vm = await this.api(
