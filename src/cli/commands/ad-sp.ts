@@ -3,6 +3,7 @@ import type { CliContext, CommonOptions } from '../context.js';
 import { CliError, UsageError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
+import { defineCommand, defineGroup, type Declaration } from '../command-declaration.js';
 
 /** The server's service principal API (admin only). */
 const SP_PATH = '/admin/v1/servicePrincipals';
@@ -124,3 +125,59 @@ export async function servicePrincipalDelete(options: ServicePrincipalIdOptions,
   const r = await connect(ctx, options).client.request('DELETE', `${SP_PATH}/${encodeURIComponent(id)}`);
   if (r.status === 204) throw new CliError(`service principal '${id}' was not found`);
 }
+
+/** The commands of this file, in help order. */
+export const AD_SP_COMMANDS: readonly Declaration[] = [
+  defineGroup({ path: ['ad'], description: 'principals of this server (service principals)' }),
+  defineGroup({ path: ['ad', 'sp'], description: 'service principals: API clients with an app id and a secret' }),
+  defineCommand({
+    path: ['ad', 'sp', 'create-for-rbac'],
+    description: 'create a service principal, optionally with a role at some scopes; prints its password once',
+    examples: [
+      'nw ad sp create-for-rbac --name ci-bot --role "Network Contributor" --scopes /subscriptions/S/resourceGroups/rg1',
+      'nw ad sp create-for-rbac --name oncall --role Reader --scopes /subscriptions/S',
+    ],
+    options: {
+      name: { flags: '-n, --name <name>', description: 'display name (unique on this server)' },
+      role: {
+        flags: '--role <role>',
+        description:
+          'role to assign (name or id): Reader, Network Contributor, Contributor, Owner, Packet Capture Operator, Packet Capture Data Reader',
+      },
+      scopes: {
+        flags: '--scopes <scope...>',
+        description: 'scopes of the role: /subscriptions/S or /subscriptions/S/resourceGroups/RG (one or more)',
+      },
+    },
+    run: (o, { ctx }) => createForRbac(o, ctx),
+  }),
+  defineCommand({
+    path: ['ad', 'sp', 'list'],
+    description: 'list the service principals (ids and names; never a secret)',
+    examples: ['nw ad sp list -o table'],
+    options: {
+      all: { flags: '--all', description: 'accepted for az compatibility (every principal is listed)' },
+    },
+    run: (o, { ctx }) => servicePrincipalList(o, ctx),
+  }),
+  defineCommand({
+    path: ['ad', 'sp', 'delete'],
+    description: 'delete a service principal: its secret, access tokens and role assignments stop at once',
+    examples: ['nw ad sp delete --id APPID'],
+    options: {
+      id: { flags: '--id <appId>', description: 'app id, object id or name' },
+    },
+    run: (o, { ctx }) => servicePrincipalDelete(o, ctx),
+  }),
+  defineGroup({ path: ['ad', 'sp', 'credential'], description: "a service principal's secret" }),
+  defineCommand({
+    path: ['ad', 'sp', 'credential', 'reset'],
+    description:
+      'replace its secret by a new one, printed once; the old one and its access tokens stop working at once',
+    examples: ['nw ad sp credential reset --id APPID'],
+    options: {
+      id: { flags: '--id <appId>', description: 'app id, object id or name' },
+    },
+    run: (o, { ctx }) => servicePrincipalCredentialReset(o, ctx),
+  }),
+];

@@ -31,6 +31,7 @@ import { requireOption } from '../option-values.js';
 import { formatTable, parseOutputFormat, writeOutput } from '../output.js';
 import type { TableColumn } from '../output.js';
 import { watcherFor, type PacketCaptureNameOptions } from './packet-capture.js';
+import { defineCommand, defineGroup, type Declaration } from '../command-declaration.js';
 
 /** Options of the analyze commands. */
 export interface AnalyzeOptions extends CommonOptions {
@@ -390,3 +391,88 @@ function printReport(ctx: CliContext, report: AnalysisReport, output: string | u
   }
   ctx.out.write(out.join('\n'));
 }
+
+/** The commands of this file, in help order. */
+export const PACKET_CAPTURE_ANALYZE_COMMANDS: readonly Declaration[] = [
+  defineCommand({
+    path: ['network', 'watcher', 'packet-capture', 'analyze'],
+    description:
+      "analyse a stored capture's file on the server: summary, protocols, conversations, endpoints, TCP health, DNS, TLS, I/O",
+    examples: [
+      'nw network watcher packet-capture analyze --name packetCaptureName --location westcentralus',
+      'nw network watcher packet-capture analyze --name pc1 --location westcentralus --section conversations -o table',
+    ],
+    options: {
+      location: {
+        flags: '-l, --location <location>',
+        description: 'location of the network watcher (az style: the watcher is looked up by location)',
+      },
+      watcher: { flags: '--watcher <name>', description: 'name of the network watcher, instead of --location' },
+      watcherResourceGroup: {
+        flags: '--watcher-resource-group <rg>',
+        description: 'resource group of --watcher (also -g)',
+      },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of --watcher' },
+      name: { flags: '-n, --name <name>', description: 'name of the capture', required: true },
+      section: {
+        flags: '--section <section>',
+        description: 'summary, protocols, conversations, endpoints, tcp, dns, tls or io (default: all)',
+      },
+      instance: { flags: '--instance <vm>', description: 'host whose file to analyse, for captures with several' },
+      interval: { flags: '--interval <seconds>', description: 'I/O bucket width (default: at most 500 buckets)' },
+      top: { flags: '--top <n>', description: 'rows per table (default 100)' },
+    },
+    run: (o, { ctx }) => packetCaptureAnalyze(o, ctx),
+  }),
+];
+
+/** The commands of this file, in help order. */
+export const PCAP_COMMANDS: readonly Declaration[] = [
+  defineGroup({ path: ['pcap'], description: 'analyse local pcap and pcapng files (no server needed)' }),
+  defineCommand({
+    path: ['pcap', 'analyze'],
+    description: 'summary, protocol hierarchy, conversations, endpoints, TCP health, DNS, TLS and I/O of a local file',
+    examples: ['nw pcap analyze capture.pcapng', 'nw pcap analyze capture.cap --section tcp -o table'],
+    argument: { name: 'file', description: 'a pcap or pcapng file' },
+    options: {
+      section: {
+        flags: '--section <section>',
+        description: 'summary, protocols, conversations, endpoints, tcp, dns, tls or io (default: all)',
+      },
+      interval: { flags: '--interval <seconds>', description: 'I/O bucket width (default: at most 500 buckets)' },
+      top: { flags: '--top <n>', description: 'rows per table (default 100)' },
+    },
+    run: (o, { ctx }, [file]) => pcapAnalyze(file!, o, ctx),
+  }),
+  defineCommand({
+    path: ['pcap', 'packets'],
+    description: 'decoded packets of a local file, with a display filter (docs/analysis.md)',
+    examples: [
+      "nw pcap packets capture.pcap --filter 'ip.addr==10.0.0.1 && tcp.port==80' -o table",
+      "nw pcap packets capture.pcapng --filter 'dns.flags.rcode==3' --limit 20",
+    ],
+    argument: { name: 'file', description: 'a pcap or pcapng file' },
+    options: {
+      filter: { flags: '--filter <expression>', description: 'display filter' },
+      offset: { flags: '--offset <n>', description: 'matching packets to skip', default: '0' },
+      limit: { flags: '--limit <n>', description: 'packets to show (max 1000)', default: '100' },
+    },
+    run: (o, { ctx }, [file]) => pcapPackets(file!, o, ctx),
+  }),
+  defineCommand({
+    path: ['pcap', 'filter'],
+    description: 'write the packets of a local file that match a display filter to a new file',
+    examples: ["nw pcap filter capture.pcap --filter 'tcp.flags.reset' --write resets.pcap"],
+    argument: { name: 'file', description: 'a pcap or pcapng file' },
+    options: {
+      filter: { flags: '--filter <expression>', description: 'display filter', required: true },
+      write: {
+        flags: '-w, --write <file>',
+        description: 'the file to write (same format as the input)',
+        required: true,
+      },
+      force: { flags: '--force', description: 'overwrite an existing file' },
+    },
+    run: (o, { ctx }, [file]) => pcapFilter(file!, o, ctx),
+  }),
+];

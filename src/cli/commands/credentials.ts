@@ -6,6 +6,7 @@ import type { CliContext, CommonOptions } from '../context.js';
 import { CliError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
+import { defineCommand, defineGroup, type Declaration } from '../command-declaration.js';
 
 /** Options of `nw server rotate-admin-token`. */
 export interface RotateAdminTokenOptions extends CommonOptions {
@@ -82,3 +83,43 @@ export async function agentCredentialRevoke(
   writeOutput(ctx.out, result, options.output);
   return result;
 }
+
+/** The commands of this file, in help order. */
+export const ADMIN_TOKEN_COMMANDS: readonly Declaration[] = [
+  defineCommand({
+    path: ['server', 'rotate-admin-token'],
+    description:
+      'replace the admin token by a new one (printed once, written to DATA_DIR/admin-token); the old one stops working at once',
+    examples: [
+      'nw server rotate-admin-token --data-dir /var/lib/netwatcher     # the embedded database: stop the server first',
+      'nw server rotate-admin-token --data-dir ~/.netwatcher             # the data folder of nw up',
+      'NW_DATABASE_URL=postgres://nw@db/netwatcher nw server rotate-admin-token --data-dir /var/lib/netwatcher',
+      'nw server rotate-admin-token                                      # through the API of the logged-in server; saves the new token in the CLI config',
+    ],
+    options: {
+      dataDir: { flags: '--data-dir <dir>', description: 'data folder of the server or of nw up' },
+      databaseUrl: {
+        flags: '--database-url <url>',
+        description: 'PostgreSQL URL (default: embedded database in the data folder)',
+        env: 'NW_DATABASE_URL',
+      },
+    },
+    run: (o, { ctx }) => rotateAdminTokenCommand(o, ctx),
+  }),
+];
+
+/** The commands of this file, in help order. */
+export const AGENT_CREDENTIAL_COMMANDS: readonly Declaration[] = [
+  defineGroup({ path: ['vm', 'agent-credential'], description: "a host's agent credential" }),
+  defineCommand({
+    path: ['vm', 'agent-credential', 'revoke'],
+    description:
+      "revoke a host's agent credential and close its live agent connection at once (re-install with 'nw vm extension set')",
+    examples: ['nw vm agent-credential revoke -g myRG --vm-name web1'],
+    options: {
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the VM', required: true },
+      vmName: { flags: '--vm-name <vm>', description: 'name of the VM', required: true },
+    },
+    run: (o, { ctx }) => agentCredentialRevoke(o, ctx),
+  }),
+];

@@ -8,6 +8,7 @@ import type { CliContext, CommonOptions, FetchFunction } from '../context.js';
 import { ApiError, CliError, UsageError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
+import { defineCommand, type Declaration } from '../command-declaration.js';
 
 /** Options of `nw login`. */
 export interface LoginOptions extends CommonOptions {
@@ -106,3 +107,36 @@ export async function login(options: LoginOptions, ctx: CliContext): Promise<Rec
   writeOutput(ctx.out, result, options.output);
   return result;
 }
+
+/** The commands of this file, in help order. */
+export const LOGIN_COMMANDS: readonly Declaration[] = [
+  defineCommand({
+    path: ['login'],
+    worksWithoutConfig: true,
+    description:
+      "save the server URL and token (or a service principal's secret) for the next commands (checks it first)",
+    examples: [
+      'nw login --server https://nw.example:8817 --token "$(cat /var/lib/netwatcher/admin-token)"',
+      'nw login --server https://nw.example:8817 --token TOKEN --ca-file ca.pem',
+      'nw login --server https://nw.example:8817 --service-principal -u APPID -p "$SECRET"   # as a service principal (docs/access.md)',
+    ],
+    options: {
+      server: { flags: '--server <url>', description: 'server URL', required: true },
+      token: { flags: '--token <token>', description: 'bearer token (the admin token)' },
+      servicePrincipal: {
+        flags: '--service-principal',
+        description: 'log in as a service principal: -u APPID -p SECRET',
+      },
+      username: {
+        flags: '-u, --username <appId>',
+        description: 'app id of the service principal (with --service-principal)',
+      },
+      password: {
+        flags: '-p, --password <secret>',
+        description: 'secret of the service principal (with --service-principal)',
+      },
+      caFile: { flags: '--ca-file <file>', description: "CA certificate (PEM) of the server's private certificate" },
+    },
+    run: (o, { ctx }) => login(o, ctx),
+  }),
+];

@@ -6,6 +6,7 @@ import { parseIntegerOption, requireOption } from '../option-values.js';
 import { writeOutput, type TableColumn } from '../output.js';
 import { listValue } from '../shape.js';
 import { alertsPath } from './monitor-paths.js';
+import { defineCommand, defineGroup, type Declaration } from '../command-declaration.js';
 
 /** Options of `nw monitor alert list|show`. */
 export interface AlertListOptions extends CommonOptions {
@@ -92,3 +93,32 @@ export async function alertShow(options: AlertListOptions, ctx: CliContext): Pro
   writeOutput(ctx.out, shaped, options.output, ALERT_TABLE);
   return shaped;
 }
+
+/** The commands of this file, in help order. */
+export const ALERT_COMMANDS: readonly Declaration[] = [
+  defineGroup({ path: ['monitor', 'alert'], description: 'fired alerts (Alerts Management)' }),
+  defineCommand({
+    path: ['monitor', 'alert', 'list'],
+    description: 'list fired alerts, newest first',
+    examples: [
+      'nw monitor alert list -o table',
+      'nw monitor alert list --rule TCP_Segments_Sent_Exceeded --state Fired',
+    ],
+    options: {
+      rule: { flags: '--rule <name-or-id>', description: 'only alerts of this rule' },
+      resource: { flags: '--resource <id>', description: 'only alerts on this VM' },
+      state: { flags: '--state <condition>', description: 'Fired or Resolved' },
+      top: { flags: '--top <count>', description: 'at most this many (default 250)' },
+    },
+    run: (o, { ctx }) => alertList(o, ctx),
+  }),
+  defineCommand({
+    path: ['monitor', 'alert', 'show'],
+    description: 'show one alert with its notifications',
+    examples: ['nw monitor alert show --id 3f0c…'],
+    options: {
+      id: { flags: '--id <id>', description: 'alert id (GUID or full id)', required: true },
+    },
+    run: (o, { ctx }) => alertShow(o, ctx),
+  }),
+];

@@ -6,6 +6,7 @@ import { beginAndWait } from '../lro.js';
 import { parseBooleanOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
 import { listValue, shapeWatcher } from '../shape.js';
+import { defineCommand, defineGroup, type Declaration } from '../command-declaration.js';
 
 /** Options of `nw network watcher configure`. */
 export interface WatcherConfigureOptions extends CommonOptions {
@@ -127,3 +128,37 @@ export async function watcherConfigure(
   writeOutput(ctx.out, after, options.output);
   return after;
 }
+
+/** The commands of this file, in help order. */
+export const NETWORK_WATCHER_COMMANDS: readonly Declaration[] = [
+  defineGroup({ path: ['network'], description: 'network watcher' }),
+  defineGroup({
+    path: ['network', 'watcher'],
+    description: 'network watchers (one per location) and their packet captures',
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'list'],
+    description: 'list the network watchers',
+    examples: ['nw network watcher list -o table'],
+    run: (o, { ctx }) => watcherList(o, ctx),
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'configure'],
+    description: 'enable (create NetworkWatcher_LOCATION) or disable network watchers for locations',
+    examples: [
+      'nw network watcher configure --locations westcentralus --resource-group NetworkWatcherRG --enabled true',
+      'nw network watcher configure -l westus eastus --enabled false',
+    ],
+    options: {
+      locations: {
+        flags: '-l, --locations <locations...>',
+        description: 'locations (space-separated)',
+        required: true,
+      },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group for new watchers' },
+      enabled: { flags: '--enabled <bool>', description: 'true: create missing watchers; false: delete them' },
+      tags: { flags: '--tags <tags...>', description: 'KEY=VALUE tags' },
+    },
+    run: (o, { ctx }) => watcherConfigure(o, ctx),
+  }),
+];

@@ -13,6 +13,7 @@ import { DownloadError, UsageError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
 import { queryPacketCaptureStatus, watcherFor, type PacketCaptureNameOptions } from './packet-capture.js';
+import { defineCommand, type Declaration } from '../command-declaration.js';
 
 /** Options of `nw network watcher packet-capture download`. */
 export interface PacketCaptureDownloadOptions extends PacketCaptureNameOptions {
@@ -278,3 +279,50 @@ async function placeFile(temporary: string, target: string, force: boolean): Pro
   }
   await unlink(temporary);
 }
+
+/** The commands of this file, in help order. */
+export const PACKET_CAPTURE_DOWNLOAD_COMMANDS: readonly Declaration[] = [
+  defineCommand({
+    path: ['network', 'watcher', 'packet-capture', 'download'],
+    description: "download a capture's .cap file, checking its SHA-256",
+    examples: [
+      'nw network watcher packet-capture download --name packetCaptureName --location westcentralus',
+      'nw network watcher packet-capture download --name pc2 --location westcentralus --instance myScaleSet_1 --file pc2-1.cap --force',
+      'nw network watcher packet-capture download --name pc2 --location westcentralus --merge --file all.pcapng',
+      'nw network watcher packet-capture download --name ring1 --location westcentralus --ring-file ring-000004.cap',
+      'nw network watcher packet-capture download --name ring1 --location westcentralus --all-files --dir ./ring1',
+    ],
+    options: {
+      location: {
+        flags: '-l, --location <location>',
+        description: 'location of the network watcher (az style: the watcher is looked up by location)',
+      },
+      watcher: { flags: '--watcher <name>', description: 'name of the network watcher, instead of --location' },
+      watcherResourceGroup: {
+        flags: '--watcher-resource-group <rg>',
+        description: 'resource group of --watcher (also -g)',
+      },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of --watcher' },
+      name: { flags: '-n, --name <name>', description: 'name of the capture', required: true },
+      file: { flags: '-f, --file <path>', description: "where to write (default NAME.cap, or the ring file's name)" },
+      ringFile: {
+        flags: '--ring-file <name>',
+        description: 'continuous capture: the ring file to download (a name from show-status files[])',
+      },
+      allFiles: { flags: '--all-files', description: 'continuous capture: download every ring file kept (into --dir)' },
+      dir: { flags: '--dir <folder>', description: 'with --all-files: the folder to write into (default .)' },
+      force: { flags: '--force', description: 'overwrite an existing file' },
+      instance: {
+        flags: '--instance <vm>',
+        description: 'host whose file to fetch, for captures with several (a scale set: its instance id)',
+      },
+      merge: {
+        flags: '--merge',
+        description: "one time-ordered file of every host's packets (pcapng: one interface per host, named)",
+      },
+      format: { flags: '--format <format>', description: 'with --merge: pcapng (default) or pcap' },
+      progress: { flags: '--progress', description: 'show progress even when stderr is not a terminal' },
+    },
+    run: (o, { ctx }) => (o.allFiles ? packetCaptureDownloadAll(o, ctx) : packetCaptureDownload(o, ctx)),
+  }),
+];

@@ -7,6 +7,7 @@ import { CliError, UsageError, WaitTimeoutError } from '../errors.js';
 import { parseSecondsOption, requireOption } from '../option-values.js';
 import { shapePacketCapture } from '../shape.js';
 import { queryPacketCaptureStatus, watcherFor, type PacketCaptureNameOptions } from './packet-capture.js';
+import { defineCommand, type Declaration } from '../command-declaration.js';
 
 /** Options of `nw network watcher packet-capture wait`. */
 export interface PacketCaptureWaitOptions extends PacketCaptureNameOptions {
@@ -89,3 +90,42 @@ export async function packetCaptureWait(
     await sleep(intervalInSeconds * 1000);
   }
 }
+
+/** The commands of this file, in help order. */
+export const PACKET_CAPTURE_WAIT_COMMANDS: readonly Declaration[] = [
+  defineCommand({
+    path: ['network', 'watcher', 'packet-capture', 'wait'],
+    description: 'wait until a packet capture reaches a state; prints nothing',
+    examples: [
+      'nw network watcher packet-capture wait --name pc1 --location westcentralus --created',
+      'nw network watcher packet-capture wait --name pc1 --location westcentralus --stopped --interval 2',
+      'nw network watcher packet-capture wait --name pc1 --location westcentralus --custom "provisioningState==\'Succeeded\'"',
+      'nw network watcher packet-capture wait --name pc1 --location westcentralus --deleted --timeout 60',
+    ],
+    options: {
+      location: {
+        flags: '-l, --location <location>',
+        description: 'location of the network watcher (az style: the watcher is looked up by location)',
+      },
+      watcher: { flags: '--watcher <name>', description: 'name of the network watcher, instead of --location' },
+      watcherResourceGroup: {
+        flags: '--watcher-resource-group <rg>',
+        description: 'resource group of --watcher (also -g)',
+      },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of --watcher' },
+      name: { flags: '-n, --name <name>', description: 'name of the capture', required: true },
+      created: { flags: '--created', description: "until it exists with provisioningState 'Succeeded'" },
+      updated: { flags: '--updated', description: "until provisioningState is 'Succeeded'" },
+      exists: { flags: '--exists', description: 'until it exists' },
+      deleted: { flags: '--deleted', description: 'until it is deleted' },
+      custom: {
+        flags: '--custom <expression>',
+        description: 'until a JMESPath-style condition holds, e.g. "provisioningState==\'Succeeded\'"',
+      },
+      stopped: { flags: '--stopped', description: 'until its status is Stopped or Error (queryStatus)' },
+      interval: { flags: '--interval <seconds>', description: 'polling interval (default 30; 5 with --stopped)' },
+      timeout: { flags: '--timeout <seconds>', description: 'maximum wait (default 3600; none with --stopped)' },
+    },
+    run: (o, { ctx }) => packetCaptureWait(o, ctx),
+  }),
+];

@@ -23,6 +23,7 @@ import { writeOutput } from '../output.js';
 import { listValue, shapePacketCapture, shapeQueryStatus } from '../shape.js';
 import { resolveWatcher, type WatcherRef } from '../watcher-lookup.js';
 import { findStorageAccount } from './storage-account.js';
+import { defineCommand, defineGroup, type Declaration } from '../command-declaration.js';
 
 /** How a packet-capture command names its watcher: az's `--location`, or `--watcher` (+ its resource group). */
 export interface WatcherOptions extends CommonOptions {
@@ -464,3 +465,189 @@ export async function packetCaptureList(
   writeOutput(ctx.out, captures, options.output);
   return captures;
 }
+
+/** The commands of this file, in help order. */
+export const PACKET_CAPTURE_COMMANDS: readonly Declaration[] = [
+  defineGroup({ path: ['network', 'watcher', 'packet-capture'], description: 'packet captures' }),
+  defineCommand({
+    path: ['network', 'watcher', 'packet-capture', 'create'],
+    description: 'start a packet capture on a VM (or scale set) and wait until its agent has accepted it',
+    examples: [
+      'nw network watcher packet-capture create --resource-group myRG --vm myVM --name packetCaptureName --storage-account nwlocal \\',
+      '  --filters "[{\\"protocol\\":\\"TCP\\", \\"remoteIPAddress\\":\\"1.1.1.1-255.255.255\\",\\"localIPAddress\\":\\"10.0.0.3\\", \\"remotePort\\":\\"20\\"},{\\"protocol\\":\\"UDP\\"}]"',
+      'nw network watcher packet-capture create -g myRG --vm myVM -n pc1 --file-path /var/captures/pc1.cap --time-limit 60 --capture-size 128',
+      'nw network watcher packet-capture create -g myRG --target myScaleSet --target-type AzureVMSS --include 0 1 -n pc2 --storage-account nwlocal',
+      "# begin 30 s in the past, from the host's look-back buffer (nw vm lookback enable):",
+      'nw network watcher packet-capture create -g myRG --vm myVM -n pc3 --storage-account nwlocal --time-limit 60 --lookback 30',
+      'nw network watcher packet-capture create -n pc3 --target-selector "resourceGroup=myRG,tags.role=web" --location westus --storage-account nwlocal',
+      'nw network watcher packet-capture create -g myRG --vm myVM -n ring1 --storage-account nwlocal --continuous-capture true \\',
+      '  --capture-settings fileCount=3 fileSizeInBytes=1048576 sessionTimeLimitInSeconds=600 --local-path /var/captures/ring.cap',
+    ],
+    options: {
+      resourceGroup: {
+        flags: '-g, --resource-group <rg>',
+        description: 'resource group of the target (not needed with --target-selector or an id)',
+      },
+      vm: { flags: '--vm <vm>', description: 'name or id of the VM to capture on' },
+      name: { flags: '-n, --name <name>', description: 'name of the capture', required: true },
+      storageAccount: { flags: '--storage-account <name-or-id>', description: 'storage account for the .cap file' },
+      storagePath: { flags: '--storage-path <url>', description: 'container URL in the storage account' },
+      filePath: {
+        flags: '--file-path <path>',
+        description: 'local path on the host, ending in .cap (under /var/captures)',
+      },
+      captureSize: { flags: '--capture-size <bytes>', description: 'bytes captured per packet (0 = whole packet)' },
+      captureLimit: {
+        flags: '--capture-limit <bytes>',
+        description:
+          'maximum bytes per session (default 1073741824; 0 = the maximum, 4294967295, which the capture then shows)',
+      },
+      timeLimit: {
+        flags: '--time-limit <seconds>',
+        description:
+          'maximum duration in seconds (default and maximum 18000; 0 = the maximum, which the capture then shows)',
+      },
+      lookback: {
+        flags: '--lookback <seconds>',
+        description:
+          "begin the file this many seconds before creation with the packets of the host's look-back buffer that pass the filters (netwatcher's own; needs nw vm lookback enable)",
+      },
+      filters: {
+        flags: '--filters <json>',
+        description: 'JSON list of filters: protocol, localIPAddress, localPort, remoteIPAddress, remotePort',
+      },
+      continuousCapture: {
+        flags: '--continuous-capture <bool>',
+        description:
+          'true: a ring of files (--capture-settings) instead of one file; true or false: the host path is --local-path (docs/continuous.md)',
+      },
+      captureSettings: {
+        flags: '--capture-settings <settings...>',
+        description:
+          "the ring, as KEY=VALUE: fileCount (default 10, at most 10000), fileSizeInBytes (default 104857600, at least 24 + 16 + snap length: 262184 with whole packets), sessionTimeLimitInSeconds (default 86400, at most 604800); az's file-count=… spelling works too",
+      },
+      localPath: {
+        flags: '--local-path <path>',
+        description:
+          'with --continuous-capture: local path on the host, ending in .cap (under /var/captures); ring files are NAME-000001.cap, …',
+      },
+      location: { flags: '-l, --location <location>', description: "location of the watcher (default: the target's)" },
+      target: { flags: '--target <name-or-id>', description: 'scale set to capture on (with --target-type AzureVMSS)' },
+      targetType: { flags: '--target-type <type>', description: 'AzureVM (default) or AzureVMSS' },
+      include: { flags: '--include <instances...>', description: 'scale-set instances to capture' },
+      exclude: { flags: '--exclude <instances...>', description: 'scale-set instances to skip' },
+      targetSelector: {
+        flags: '--target-selector <selector>',
+        description:
+          'every VM of a resource group and/or with tags, resolved now: "resourceGroup=RG,tags.role=web" (with --location)',
+      },
+      watcher: {
+        flags: '--watcher <name>',
+        description: 'name of the network watcher, instead of looking it up by location',
+      },
+      watcherResourceGroup: { flags: '--watcher-resource-group <rg>', description: 'resource group of --watcher' },
+      noWait: { flags: '--no-wait', description: 'do not wait for the capture to start' },
+    },
+    run: (o, { ctx }) => packetCaptureCreate(o, ctx),
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'packet-capture', 'show'],
+    description: 'show a packet capture',
+    examples: ['nw network watcher packet-capture show --name packetCaptureName --location westcentralus'],
+    options: {
+      location: {
+        flags: '-l, --location <location>',
+        description: 'location of the network watcher (az style: the watcher is looked up by location)',
+      },
+      watcher: { flags: '--watcher <name>', description: 'name of the network watcher, instead of --location' },
+      watcherResourceGroup: {
+        flags: '--watcher-resource-group <rg>',
+        description: 'resource group of --watcher (also -g)',
+      },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of --watcher' },
+      name: { flags: '-n, --name <name>', description: 'name of the capture', required: true },
+    },
+    run: (o, { ctx }) => packetCaptureShow(o, ctx),
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'packet-capture', 'show-status'],
+    description: 'show the status of a packet capture (queryStatus)',
+    examples: ['nw network watcher packet-capture show-status --name packetCaptureName --location westcentralus'],
+    options: {
+      location: {
+        flags: '-l, --location <location>',
+        description: 'location of the network watcher (az style: the watcher is looked up by location)',
+      },
+      watcher: { flags: '--watcher <name>', description: 'name of the network watcher, instead of --location' },
+      watcherResourceGroup: {
+        flags: '--watcher-resource-group <rg>',
+        description: 'resource group of --watcher (also -g)',
+      },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of --watcher' },
+      name: { flags: '-n, --name <name>', description: 'name of the capture', required: true },
+    },
+    run: (o, { ctx }) => packetCaptureShowStatus(o, ctx),
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'packet-capture', 'stop'],
+    description: 'stop a running packet capture; prints nothing',
+    examples: ['nw network watcher packet-capture stop --name packetCaptureName --location westcentralus'],
+    options: {
+      location: {
+        flags: '-l, --location <location>',
+        description: 'location of the network watcher (az style: the watcher is looked up by location)',
+      },
+      watcher: { flags: '--watcher <name>', description: 'name of the network watcher, instead of --location' },
+      watcherResourceGroup: {
+        flags: '--watcher-resource-group <rg>',
+        description: 'resource group of --watcher (also -g)',
+      },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of --watcher' },
+      name: { flags: '-n, --name <name>', description: 'name of the capture', required: true },
+      noWait: { flags: '--no-wait', description: 'do not wait for the capture to stop' },
+    },
+    run: (o, { ctx }) => packetCaptureStop(o, ctx),
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'packet-capture', 'delete'],
+    description: 'delete a packet capture (its files stay unless --delete-files); prints nothing',
+    examples: [
+      'nw network watcher packet-capture delete --name packetCaptureName --location westcentralus',
+      'nw network watcher packet-capture delete --name packetCaptureName --location westcentralus --delete-files',
+    ],
+    options: {
+      location: {
+        flags: '-l, --location <location>',
+        description: 'location of the network watcher (az style: the watcher is looked up by location)',
+      },
+      watcher: { flags: '--watcher <name>', description: 'name of the network watcher, instead of --location' },
+      watcherResourceGroup: {
+        flags: '--watcher-resource-group <rg>',
+        description: 'resource group of --watcher (also -g)',
+      },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of --watcher' },
+      name: { flags: '-n, --name <name>', description: 'name of the capture', required: true },
+      deleteFiles: { flags: '--delete-files', description: 'also delete the capture files' },
+      noWait: { flags: '--no-wait', description: 'do not wait for the deletion' },
+    },
+    run: (o, { ctx }) => packetCaptureDelete(o, ctx),
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'packet-capture', 'list'],
+    description: 'list the packet captures of a location',
+    examples: ['nw network watcher packet-capture list --location westcentralus -o table'],
+    options: {
+      location: {
+        flags: '-l, --location <location>',
+        description: 'location of the network watcher (az style: the watcher is looked up by location)',
+      },
+      watcher: { flags: '--watcher <name>', description: 'name of the network watcher, instead of --location' },
+      watcherResourceGroup: {
+        flags: '--watcher-resource-group <rg>',
+        description: 'resource group of --watcher (also -g)',
+      },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of --watcher' },
+    },
+    run: (o, { ctx }) => packetCaptureList(o, ctx),
+  }),
+];

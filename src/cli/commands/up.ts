@@ -17,6 +17,7 @@ import { loadServiceStarters, waitForAbort, type ServiceStarters } from '../serv
 import { listValue } from '../shape.js';
 import { DEFAULT_LISTEN, defaultDataDir } from './server.js';
 import { azRecipeLines } from './az-recipe.js';
+import { defineCommand, type Declaration } from '../command-declaration.js';
 
 /** Options of `nw up`. */
 export interface UpOptions {
@@ -322,3 +323,74 @@ async function ensureWatcher(
       body: { location },
     });
 }
+
+/** The commands of this file, in help order. */
+export const UP_COMMANDS: readonly Declaration[] = [
+  defineCommand({
+    path: ['up'],
+    description:
+      'run a server and an agent for this host in one process, and configure the CLI: the first command to try',
+    examples: [
+      'sudo nw up',
+      'nw up --data-dir ./nw-data --listen 127.0.0.1:9000',
+      '# reachable from other hosts (https with a self-signed certificate, pinned by the install commands):',
+      'sudo nw up --listen 0.0.0.0:8817 --public-url https://HOST:8817',
+    ],
+    commonOptions: false,
+    service: true,
+    worksWithoutConfig: true,
+    options: {
+      dataDir: { flags: '--data-dir <dir>', description: 'data folder (default ~/.netwatcher)' },
+      listen: { flags: '--listen <host:port>', description: 'address to listen on', default: DEFAULT_LISTEN },
+      location: { flags: '-l, --location <location>', description: 'location of this host', default: 'local' },
+      vmName: { flags: '--vm-name <name>', description: "this host's VM name (default: the host name)" },
+      resourceGroup: {
+        flags: '-g, --resource-group <rg>',
+        description: "this host's resource group",
+        default: 'netwatcher-local',
+      },
+      interface: { flags: '--interface <name>', description: 'interface to capture on (default any)' },
+      captureRoot: {
+        flags: '--capture-root <dir>',
+        description: 'folder local capture files live under (default /var/captures)',
+      },
+      tls: {
+        flags: '--tls',
+        description:
+          'serve https with a self-signed certificate for this host, kept in DATA_DIR/tls/ (the CLI config trusts it); the default when listening beyond loopback',
+      },
+      noTls: { flags: '--no-tls', description: 'serve plain http even when listening beyond loopback' },
+      publicUrl: {
+        flags: '--public-url <url>',
+        description:
+          'URL other hosts reach this server at (install commands and links start with it; its host goes into the certificate)',
+      },
+      trustProxy: {
+        flags: '--trust-proxy',
+        description:
+          'behind a reverse proxy: build URLs from X-Forwarded-Proto/-Host and Host (never trusted otherwise)',
+      },
+      databaseUrl: {
+        flags: '--database-url <url>',
+        description: 'PostgreSQL URL (default: embedded database in the data folder)',
+        env: 'NW_DATABASE_URL',
+      },
+      logLevel: { flags: '--log-level <level>', description: 'log level' },
+      outboundDeny: {
+        flags: '--outbound-deny <cidr>',
+        description: 'never connect to this range for webhooks, notifications or storage endpoints (repeatable)',
+        repeatable: true,
+      },
+      outboundAllow: {
+        flags: '--outbound-allow <cidr>',
+        description: 'allow this range even inside a denied one (repeatable; the most specific range wins)',
+        repeatable: true,
+      },
+      retryAfter: {
+        flags: '--retry-after <seconds>',
+        description: 'Retry-After of long-running answers for az and the Python SDK (0 = never; default 1)',
+      },
+    },
+    run: (o, { ctx, stop, starters }) => up(o, ctx, stop, starters),
+  }),
+];

@@ -5,6 +5,8 @@ import { UsageError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput, type TableColumn } from '../output.js';
 import { listValue, shapeVm } from '../shape.js';
+import { defineCommand, defineGroup, type Declaration } from '../command-declaration.js';
+import { VM_LOOKBACK_COMMANDS } from './vm-lookback.js';
 
 /** Table columns of `nw vm list|show`: az's plus whether the host's agent is connected. */
 export const VM_TABLE: readonly TableColumn[] = [
@@ -133,3 +135,59 @@ export async function vmUpdate(options: VmUpdateOptions, ctx: CliContext): Promi
   writeOutput(ctx.out, vm, options.output, VM_TABLE);
   return vm;
 }
+
+/** The commands of this file, in help order. */
+export const VM_COMMANDS: readonly Declaration[] = [
+  defineGroup({ path: ['vm'], description: 'hosts (virtual machines) and their agent extension' }),
+  defineCommand({
+    path: ['vm', 'list'],
+    description: 'list the hosts the server knows, with their agent state',
+    examples: ['nw vm list -o table'],
+    options: {
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'only this resource group' },
+    },
+    run: (o, { ctx }) => vmList(o, ctx),
+  }),
+  defineCommand({
+    path: ['vm', 'show'],
+    description: 'show one host',
+    examples: ['nw vm show -g netwatcher-local -n myhost'],
+    options: {
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the VM', required: true },
+      name: { flags: '-n, --name <vm>', description: 'name of the VM', required: true },
+    },
+    run: (o, { ctx }) => vmShow(o, ctx),
+  }),
+  defineCommand({
+    path: ['vm', 'delete'],
+    description:
+      "remove a host: revokes its agent's credential and disconnects it at once; refused while captures run on it unless --force; prints nothing",
+    examples: ['nw vm delete -g myRG -n web1 --yes', 'nw vm delete -g myRG -n web1 --yes --force'],
+    options: {
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the VM', required: true },
+      name: { flags: '-n, --name <vm>', description: 'name of the VM', required: true },
+      yes: { flags: '-y, --yes', description: 'do not ask for confirmation' },
+      forceDeletion: {
+        flags: '--force, --force-deletion',
+        description: 'also when captures run on it (they are recorded as stopped and the agent is told to stop them)',
+      },
+    },
+    run: (o, { ctx }) => vmDelete(o, ctx),
+  }),
+  ...VM_LOOKBACK_COMMANDS,
+  defineCommand({
+    path: ['vm', 'update'],
+    description: "change a host's tags, which capture target selectors match",
+    examples: [
+      'nw vm update -g myRG -n web1 --set tags.role=web',
+      'nw vm update -g myRG -n web1 --set tags.role=web tags.tier=front --remove tags.old',
+    ],
+    options: {
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the VM', required: true },
+      name: { flags: '-n, --name <vm>', description: 'name of the VM', required: true },
+      set: { flags: '--set <items...>', description: 'tags.KEY=VALUE to set' },
+      remove: { flags: '--remove <items...>', description: 'tags.KEY to remove (tags: all)' },
+    },
+    run: (o, { ctx }) => vmUpdate(o, ctx),
+  }),
+];
