@@ -30,7 +30,7 @@ import { CliError, UsageError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { formatTable, parseOutputFormat, writeOutput } from '../output.js';
 import type { TableColumn } from '../output.js';
-import { watcherFor, type PacketCaptureNameOptions } from './packet-capture.js';
+import { CAPTURE_NAME_OPTIONS, watcherFor, type PacketCaptureNameOptions } from './packet-capture.js';
 import { defineCommand, defineGroup, type Declaration } from '../command-declaration.js';
 
 /** Options of the analyze commands. */
@@ -403,17 +403,7 @@ export const PACKET_CAPTURE_ANALYZE_COMMANDS: readonly Declaration[] = [
       'nw network watcher packet-capture analyze --name pc1 --location westcentralus --section conversations -o table',
     ],
     options: {
-      location: {
-        flags: '-l, --location <location>',
-        description: 'location of the network watcher (az style: the watcher is looked up by location)',
-      },
-      watcher: { flags: '--watcher <name>', description: 'name of the network watcher, instead of --location' },
-      watcherResourceGroup: {
-        flags: '--watcher-resource-group <rg>',
-        description: 'resource group of --watcher (also -g)',
-      },
-      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of --watcher' },
-      name: { flags: '-n, --name <name>', description: 'name of the capture', required: true },
+      ...CAPTURE_NAME_OPTIONS,
       section: {
         flags: '--section <section>',
         description: 'summary, protocols, conversations, endpoints, tcp, dns, tls or io (default: all)',

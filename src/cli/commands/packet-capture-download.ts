@@ -12,7 +12,12 @@ import type { CliContext } from '../context.js';
 import { DownloadError, UsageError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
-import { queryPacketCaptureStatus, watcherFor, type PacketCaptureNameOptions } from './packet-capture.js';
+import {
+  CAPTURE_NAME_OPTIONS,
+  queryPacketCaptureStatus,
+  watcherFor,
+  type PacketCaptureNameOptions,
+} from './packet-capture.js';
 import { defineCommand, type Declaration } from '../command-declaration.js';
 
 /** Options of `nw network watcher packet-capture download`. */
@@ -293,17 +298,7 @@ export const PACKET_CAPTURE_DOWNLOAD_COMMANDS: readonly Declaration[] = [
       'nw network watcher packet-capture download --name ring1 --location westcentralus --all-files --dir ./ring1',
     ],
     options: {
-      location: {
-        flags: '-l, --location <location>',
-        description: 'location of the network watcher (az style: the watcher is looked up by location)',
-      },
-      watcher: { flags: '--watcher <name>', description: 'name of the network watcher, instead of --location' },
-      watcherResourceGroup: {
-        flags: '--watcher-resource-group <rg>',
-        description: 'resource group of --watcher (also -g)',
-      },
-      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of --watcher' },
-      name: { flags: '-n, --name <name>', description: 'name of the capture', required: true },
+      ...CAPTURE_NAME_OPTIONS,
       file: { flags: '-f, --file <path>', description: "where to write (default NAME.cap, or the ring file's name)" },
       ringFile: {
         flags: '--ring-file <name>',

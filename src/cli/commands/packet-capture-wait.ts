@@ -6,7 +6,12 @@ import type { CliContext } from '../context.js';
 import { CliError, UsageError, WaitTimeoutError } from '../errors.js';
 import { parseSecondsOption, requireOption } from '../option-values.js';
 import { shapePacketCapture } from '../shape.js';
-import { queryPacketCaptureStatus, watcherFor, type PacketCaptureNameOptions } from './packet-capture.js';
+import {
+  CAPTURE_NAME_OPTIONS,
+  queryPacketCaptureStatus,
+  watcherFor,
+  type PacketCaptureNameOptions,
+} from './packet-capture.js';
 import { defineCommand, type Declaration } from '../command-declaration.js';
 
 /** Options of `nw network watcher packet-capture wait`. */
@@ -103,17 +108,7 @@ export const PACKET_CAPTURE_WAIT_COMMANDS: readonly Declaration[] = [
       'nw network watcher packet-capture wait --name pc1 --location westcentralus --deleted --timeout 60',
     ],
     options: {
-      location: {
-        flags: '-l, --location <location>',
-        description: 'location of the network watcher (az style: the watcher is looked up by location)',
-      },
-      watcher: { flags: '--watcher <name>', description: 'name of the network watcher, instead of --location' },
-      watcherResourceGroup: {
-        flags: '--watcher-resource-group <rg>',
-        description: 'resource group of --watcher (also -g)',
-      },
-      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of --watcher' },
-      name: { flags: '-n, --name <name>', description: 'name of the capture', required: true },
+      ...CAPTURE_NAME_OPTIONS,
       created: { flags: '--created', description: "until it exists with provisioningState 'Succeeded'" },
       updated: { flags: '--updated', description: "until provisioningState is 'Succeeded'" },
       exists: { flags: '--exists', description: 'until it exists' },
