@@ -6,15 +6,23 @@ import type { CliContext, CommonOptions } from '../context.js';
 import { CliError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
-import { defineCommand, defineGroup, type Declaration } from '../command-declaration.js';
+import {
+  defineCommand,
+  defineGroup,
+  type Declaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
+import { DATABASE_URL_OPTION } from './server.js';
+
+/** The flags of `nw server rotate-admin-token`. */
+export const ROTATE_ADMIN_TOKEN_OPTIONS = {
+  dataDir: { flags: '--data-dir <dir>', description: 'data folder of the server or of nw up' },
+  databaseUrl: DATABASE_URL_OPTION,
+} as const satisfies OptionTable;
 
 /** Options of `nw server rotate-admin-token`. */
-export interface RotateAdminTokenOptions extends CommonOptions {
-  /** The server's data folder (the embedded database, and where admin-token is rewritten). */
-  dataDir?: string;
-  /** PostgreSQL URL (also NW_DATABASE_URL): rotate in that database (live replicas see it at once). */
-  databaseUrl?: string;
-}
+export type RotateAdminTokenOptions = CommonOptions & OptionValues<typeof ROTATE_ADMIN_TOKEN_OPTIONS>;
 
 /**
  * `nw server rotate-admin-token`: replaces every admin token by a new one; the old ones stop
@@ -96,14 +104,7 @@ export const ADMIN_TOKEN_COMMANDS: readonly Declaration[] = [
       'NW_DATABASE_URL=postgres://nw@db/netwatcher nw server rotate-admin-token --data-dir /var/lib/netwatcher',
       'nw server rotate-admin-token                                      # through the API of the logged-in server; saves the new token in the CLI config',
     ],
-    options: {
-      dataDir: { flags: '--data-dir <dir>', description: 'data folder of the server or of nw up' },
-      databaseUrl: {
-        flags: '--database-url <url>',
-        description: 'PostgreSQL URL (default: embedded database in the data folder)',
-        env: 'NW_DATABASE_URL',
-      },
-    },
+    options: ROTATE_ADMIN_TOKEN_OPTIONS,
     run: (o, { ctx }) => rotateAdminTokenCommand(o, ctx),
   }),
 ];
