@@ -26,8 +26,11 @@ export interface OptionDeclaration {
   readonly env?: string;
   /** Repeatable (`--outbound-deny A --outbound-deny B`): the value is the list of every occurrence. */
   readonly repeatable?: boolean;
-  /** An integer, parsed by the command function: text from the command line, or a number from a caller. */
-  readonly integer?: boolean;
+  /**
+   * What the command function parses the text into; a caller (a test, another command) may pass
+   * that instead of text: `--time-limit 60` or `timeLimit: 60`, `--enabled false` or `enabled: false`.
+   */
+  readonly parsed?: 'number' | 'boolean';
 }
 
 /**
@@ -40,15 +43,17 @@ export type OptionTable = Readonly<Record<string, OptionDeclaration>>;
 /** The value type a flag spelling gives: `<x...>` a list, `<x>` a string, `[x]` a string or true, none a boolean. */
 type FlagValue<D extends OptionDeclaration> = D extends { readonly repeatable: true }
   ? string[]
-  : D extends { readonly integer: true }
+  : D extends { readonly parsed: 'number' }
     ? string | number
-    : D['flags'] extends `${string}...>` | `${string}...]`
-      ? string[]
-      : D['flags'] extends `${string}[${string}]`
-        ? string | boolean
-        : D['flags'] extends `${string}<${string}>`
-          ? string
-          : boolean;
+    : D extends { readonly parsed: 'boolean' }
+      ? string | boolean
+      : D['flags'] extends `${string}...>` | `${string}...]`
+        ? string[]
+        : D['flags'] extends `${string}[${string}]`
+          ? string | boolean
+          : D['flags'] extends `${string}<${string}>`
+            ? string
+            : boolean;
 
 /** `noX` of a `--no-x` whose `--x` is declared too: the pair is one boolean under `x` (false: `--no-x`). */
 type TwinKey<T extends OptionTable, K> = K extends `no${infer P}`

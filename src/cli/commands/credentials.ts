@@ -64,11 +64,14 @@ export async function rotateAdminTokenCommand(
   }
 }
 
+/** The flags of `nw vm agent-credential revoke`. */
+export const AGENT_CREDENTIAL_REVOKE_OPTIONS = {
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the VM', required: true },
+  vmName: { flags: '--vm-name <vm>', description: 'name of the VM', required: true },
+} as const satisfies OptionTable;
+
 /** Options of `nw vm agent-credential revoke`. */
-export interface AgentCredentialRevokeOptions extends CommonOptions {
-  resourceGroup?: string;
-  vmName?: string;
-}
+export type AgentCredentialRevokeOptions = CommonOptions & OptionValues<typeof AGENT_CREDENTIAL_REVOKE_OPTIONS>;
 
 /**
  * `nw vm agent-credential revoke`: revokes the host's agent credential (and unused enrolment
@@ -117,10 +120,7 @@ export const AGENT_CREDENTIAL_COMMANDS: readonly Declaration[] = [
     description:
       "revoke a host's agent credential and close its live agent connection at once (re-install with 'nw vm extension set')",
     examples: ['nw vm agent-credential revoke -g myRG --vm-name web1'],
-    options: {
-      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the VM', required: true },
-      vmName: { flags: '--vm-name <vm>', description: 'name of the VM', required: true },
-    },
+    options: AGENT_CREDENTIAL_REVOKE_OPTIONS,
     run: (o, { ctx }) => agentCredentialRevoke(o, ctx),
   }),
 ];

@@ -6,19 +6,32 @@ import { beginAndWait } from '../lro.js';
 import { parseBooleanOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
 import { listValue, shapeWatcher } from '../shape.js';
-import { defineCommand, defineGroup, type Declaration } from '../command-declaration.js';
+import {
+  defineCommand,
+  defineGroup,
+  type Declaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
+
+/** The flags of `nw network watcher configure`. */
+export const WATCHER_CONFIGURE_OPTIONS = {
+  locations: {
+    flags: '-l, --locations <locations...>',
+    description: 'locations (space-separated)',
+    required: true,
+  },
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group for new watchers' },
+  enabled: {
+    flags: '--enabled <bool>',
+    parsed: 'boolean',
+    description: 'true: create missing watchers; false: delete them',
+  },
+  tags: { flags: '--tags <tags...>', description: 'KEY=VALUE tags' },
+} as const satisfies OptionTable;
 
 /** Options of `nw network watcher configure`. */
-export interface WatcherConfigureOptions extends CommonOptions {
-  /** Locations to configure (az's --locations/-l, space-separated). */
-  locations?: string[];
-  /** Resource group for new watchers. */
-  resourceGroup?: string;
-  /** true: create missing watchers; false: delete existing ones; absent: only update tags. */
-  enabled?: string | boolean;
-  /** Tags as KEY=VALUE. */
-  tags?: string[];
-}
+export type WatcherConfigureOptions = CommonOptions & OptionValues<typeof WATCHER_CONFIGURE_OPTIONS>;
 
 /** `--tags a=b c=d` into an object; `--tags ""` clears. */
 export function parseTags(values: string[] | undefined): Record<string, string> | undefined {
@@ -149,16 +162,7 @@ export const NETWORK_WATCHER_COMMANDS: readonly Declaration[] = [
       'nw network watcher configure --locations westcentralus --resource-group NetworkWatcherRG --enabled true',
       'nw network watcher configure -l westus eastus --enabled false',
     ],
-    options: {
-      locations: {
-        flags: '-l, --locations <locations...>',
-        description: 'locations (space-separated)',
-        required: true,
-      },
-      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group for new watchers' },
-      enabled: { flags: '--enabled <bool>', description: 'true: create missing watchers; false: delete them' },
-      tags: { flags: '--tags <tags...>', description: 'KEY=VALUE tags' },
-    },
+    options: WATCHER_CONFIGURE_OPTIONS,
     run: (o, { ctx }) => watcherConfigure(o, ctx),
   }),
 ];

@@ -89,24 +89,24 @@ export const PACKET_CAPTURE_CREATE_OPTIONS = {
   },
   captureSize: {
     flags: '--capture-size <bytes>',
-    integer: true,
+    parsed: 'number',
     description: 'bytes captured per packet (0 = whole packet)',
   },
   captureLimit: {
     flags: '--capture-limit <bytes>',
-    integer: true,
+    parsed: 'number',
     description:
       'maximum bytes per session (default 1073741824; 0 = the maximum, 4294967295, which the capture then shows)',
   },
   timeLimit: {
     flags: '--time-limit <seconds>',
-    integer: true,
+    parsed: 'number',
     description:
       'maximum duration in seconds (default and maximum 18000; 0 = the maximum, which the capture then shows)',
   },
   lookback: {
     flags: '--lookback <seconds>',
-    integer: true,
+    parsed: 'number',
     description:
       "begin the file this many seconds before creation with the packets of the host's look-back buffer that pass the filters (netwatcher's own; needs nw vm lookback enable)",
   },
