@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import type { CliContext } from './context.js';
+import type { CliContext, CommonOptions } from './context.js';
 import { collectOption } from './option-values.js';
 import type { ServiceStarters } from './services.js';
 
@@ -123,11 +123,7 @@ export interface GroupDeclaration extends CommandTraits {
 /** A command as defineCommand takes it: its action typed by its own table. */
 export interface TypedCommandDeclaration<O extends OptionTable> extends CommandShape<O> {
   /** The action: options as declared (plus the common ones), the runtime, the positional arguments. */
-  readonly run: (
-    options: OptionValues<O> & OptionValues<typeof COMMON_OPTIONS>,
-    runtime: CommandRuntime,
-    args: string[],
-  ) => Promise<unknown>;
+  readonly run: (options: OptionValues<O> & CommonOptions, runtime: CommandRuntime, args: string[]) => Promise<unknown>;
 }
 
 /** A command as the tree builder sees it (its option type erased). */
