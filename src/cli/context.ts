@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import type { COMMON_OPTIONS, OptionValues } from './command-declaration.js';
 import type { CliConfig } from './config.js';
 import { UsageError } from './errors.js';
 
@@ -30,15 +31,8 @@ export interface CliContext {
   prompt?: (question: string) => Promise<string>;
 }
 
-/** Options every leaf command accepts (az's global arguments). */
-export interface CommonOptions {
-  /** Output format (-o): json (default), jsonc, table, tsv, none. */
-  output?: string;
-  /** Print HTTP requests and responses (secrets redacted) on stderr. */
-  debug?: boolean;
-  /** Subscription id overriding the configured one. */
-  subscription?: string;
-}
+/** Options every leaf command accepts (az's global arguments), from their flag table. */
+export type CommonOptions = OptionValues<typeof COMMON_OPTIONS>;
 
 /** Writes a line to a stream. */
 export function writeLine(stream: Writable, text: string): void {

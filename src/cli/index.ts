@@ -1,5 +1,17 @@
 /** Public surface of the CLI: the command functions (tests call them directly), the runner, the helpers they use. */
-export { runCli, buildProgram, type RunOptions } from './program.js';
+export { runCli, buildProgram, cliTraits, COMMANDS, type RunOptions } from './program.js';
+export {
+  defineCommand,
+  defineGroup,
+  buildCommandTree,
+  COMMON_OPTIONS,
+  type CommandDeclaration,
+  type CommandTraits,
+  type Declaration,
+  type OptionDeclaration,
+  type OptionTable,
+  type OptionValues,
+} from './command-declaration.js';
 export type { CliContext, CommonOptions, FetchFunction } from './context.js';
 export {
   loadCliConfig,

@@ -9,10 +9,12 @@ import { createCaFetch } from './ca-fetch.js';
 import { loadCliConfig, resolveConfigPath, DEFAULT_SUBSCRIPTION_ID, type CliConfig } from './config.js';
 import type { CliContext, FetchFunction } from './context.js';
 import { CliError, ConfigFileError } from './errors.js';
-import { runCli } from './program.js';
+import { cliTraits, runCli } from './program.js';
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
+  // What the command needs comes from its declaration (program.ts's COMMANDS), not a list here.
+  const traits = cliTraits(argv);
   const configPath = resolveConfigPath(process.env, homedir());
   let config: CliConfig;
   try {
@@ -20,8 +22,7 @@ async function main(): Promise<number> {
   } catch (error) {
     // A broken config file must not stop the commands that do not need it (login rewrites it).
     if (!(error instanceof ConfigFileError)) throw error;
-    const needsNoConfig = ['login', 'up', 'server', 'agent', '--help', '-h', '--version', '-v'].includes(argv[0] ?? '');
-    if (!needsNoConfig) {
+    if (!traits?.worksWithoutConfig) {
       process.stderr.write(error.render() + '\n');
       return error.exitCode;
     }
@@ -44,7 +45,7 @@ async function main(): Promise<number> {
 
   const stopController = new AbortController();
   // Only the services shut down gracefully; a client command (wait, download …) stops at once.
-  const isService = ['server', 'agent', 'up'].includes(argv[0] ?? '');
+  const isService = Boolean(traits?.service);
   let signals = 0;
   const onSignal = () => {
     signals++;

@@ -3,18 +3,34 @@ import type { CliContext, CommonOptions } from '../context.js';
 import { CliError, UsageError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
+import {
+  defineCommand,
+  defineGroup,
+  type Declaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
 
 /** The server's service principal API (admin only). */
 const SP_PATH = '/admin/v1/servicePrincipals';
 const ARM_SCOPE = /^\/subscriptions\/[^/]+(\/resourceGroups\/[^/]+)?$/i;
 
+/** The flags of `nw ad sp create-for-rbac`. */
+export const CREATE_FOR_RBAC_OPTIONS = {
+  name: { flags: '-n, --name <name>', description: 'display name (unique on this server)' },
+  role: {
+    flags: '--role <role>',
+    description:
+      'role to assign (name or id): Reader, Network Contributor, Contributor, Owner, Packet Capture Operator, Packet Capture Data Reader',
+  },
+  scopes: {
+    flags: '--scopes <scope...>',
+    description: 'scopes of the role: /subscriptions/S or /subscriptions/S/resourceGroups/RG (one or more)',
+  },
+} as const satisfies OptionTable;
+
 /** Options of `nw ad sp create-for-rbac`. */
-export interface CreateForRbacOptions extends CommonOptions {
-  name?: string;
-  role?: string;
-  /** Scopes of the role assignment (`--scopes A B`), subscription or resource group ids. */
-  scopes?: string[];
-}
+export type CreateForRbacOptions = CommonOptions & OptionValues<typeof CREATE_FOR_RBAC_OPTIONS>;
 
 /** The GUID id of a role, found by name as az does (`roleName eq '…'`). */
 async function roleDefinitionId(ctx: CliContext, options: CommonOptions, role: string, scope: string): Promise<string> {
@@ -96,10 +112,13 @@ export async function servicePrincipalList(options: CommonOptions, ctx: CliConte
   return value;
 }
 
-/** Options naming one service principal (`--id`: app id, object id or name). */
-export interface ServicePrincipalIdOptions extends CommonOptions {
-  id?: string;
-}
+/** The flags of `nw ad sp delete|credential reset`: the principal. */
+export const SERVICE_PRINCIPAL_ID_OPTIONS = {
+  id: { flags: '--id <appId>', description: 'app id, object id or name' },
+} as const satisfies OptionTable;
+
+/** Options of `nw ad sp delete|credential reset`. */
+export type ServicePrincipalIdOptions = CommonOptions & OptionValues<typeof SERVICE_PRINCIPAL_ID_OPTIONS>;
 
 /** `nw ad sp credential reset --id APPID`: a new secret, printed once; the old one and its access tokens stop working at once. */
 export async function servicePrincipalCredentialReset(
@@ -124,3 +143,46 @@ export async function servicePrincipalDelete(options: ServicePrincipalIdOptions,
   const r = await connect(ctx, options).client.request('DELETE', `${SP_PATH}/${encodeURIComponent(id)}`);
   if (r.status === 204) throw new CliError(`service principal '${id}' was not found`);
 }
+
+/** The commands of this file, in help order. */
+export const AD_SP_COMMANDS: readonly Declaration[] = [
+  defineGroup({ path: ['ad'], description: 'principals of this server (service principals)' }),
+  defineGroup({ path: ['ad', 'sp'], description: 'service principals: API clients with an app id and a secret' }),
+  defineCommand({
+    path: ['ad', 'sp', 'create-for-rbac'],
+    description: 'create a service principal, optionally with a role at some scopes; prints its password once',
+    examples: [
+      'nw ad sp create-for-rbac --name ci-bot --role "Network Contributor" --scopes /subscriptions/S/resourceGroups/rg1',
+      'nw ad sp create-for-rbac --name oncall --role Reader --scopes /subscriptions/S',
+    ],
+    options: CREATE_FOR_RBAC_OPTIONS,
+    run: (o, { ctx }) => createForRbac(o, ctx),
+  }),
+  defineCommand({
+    path: ['ad', 'sp', 'list'],
+    description: 'list the service principals (ids and names; never a secret)',
+    examples: ['nw ad sp list -o table'],
+    options: {
+      all: { flags: '--all', description: 'accepted for az compatibility (every principal is listed)' },
+    },
+    run: (o, { ctx }) => servicePrincipalList(o, ctx),
+  }),
+  defineCommand({
+    path: ['ad', 'sp', 'delete'],
+    description: 'delete a service principal: its secret, access tokens and role assignments stop at once',
+    examples: ['nw ad sp delete --id APPID'],
+    options: SERVICE_PRINCIPAL_ID_OPTIONS,
+    run: (o, { ctx }) => servicePrincipalDelete(o, ctx),
+  }),
+  defineGroup({ path: ['ad', 'sp', 'credential'], description: "a service principal's secret" }),
+  defineCommand({
+    path: ['ad', 'sp', 'credential', 'reset'],
+    description:
+      'replace its secret by a new one, printed once; the old one and its access tokens stop working at once',
+    examples: ['nw ad sp credential reset --id APPID'],
+    options: {
+      id: { flags: '--id <appId>', description: 'app id, object id or name' },
+    },
+    run: (o, { ctx }) => servicePrincipalCredentialReset(o, ctx),
+  }),
+];

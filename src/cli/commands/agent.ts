@@ -6,33 +6,67 @@ import { CliError, UsageError } from '../errors.js';
 import { parseIntegerOption, requireOption } from '../option-values.js';
 import { loadAgentStarter, waitForAbort, type ServiceStarters } from '../services.js';
 import { defaultDataDir } from './server.js';
+import { defineCommand, type Declaration, type OptionTable, type OptionValues } from '../command-declaration.js';
+import { withAgentMetrics } from './monitor-agent-metrics.js';
+
+/** The flags of `nw agent`. */
+export const AGENT_OPTIONS = {
+  server: {
+    flags: '--server <url>',
+    description:
+      'server URL; repeat it (or give a comma list) for several replicas: the agent rotates between them when one fails',
+    required: true,
+    repeatable: true,
+  },
+  token: {
+    flags: '--token <token>',
+    description: "one-time enrolment token from 'nw vm extension set' (not needed once enrolled)",
+  },
+  joinKey: {
+    flags: '--join-key <key>',
+    description:
+      "reusable join key from 'nw vm join-key create' or 'nw vmss extension set': registers this host and enrols it (ignored once joined)",
+  },
+  vmName: {
+    flags: '--vm-name <name>',
+    description: 'name this host joins as, with --join-key (default: its host name)',
+  },
+  dataDir: { flags: '--data-dir <dir>', description: 'data folder (default ~/.netwatcher/agent)' },
+  interface: { flags: '--interface <name>', description: 'interface to capture on', default: 'any' },
+  captureRoot: {
+    flags: '--capture-root <dir>',
+    description: 'folder local capture files live under (default /var/captures)',
+  },
+  caFile: { flags: '--ca-file <file>', description: "CA certificate (PEM) of the server's private certificate" },
+  caSha256: {
+    flags: '--ca-sha256 <fingerprint>',
+    description:
+      "SHA-256 of a self-signed server's CA: fetched from the server into --ca-file (default DATA_DIR/server-ca.pem) and trusted only if it matches",
+  },
+  uploadRetryBudgetMs: {
+    flags: '--upload-retry-budget-ms <ms>',
+    parsed: 'number',
+    description:
+      'how long an upload may keep failing before the capture reports StorageFailed (default 300000); the file is kept and retried after',
+  },
+  uploadRetryIntervalMs: {
+    flags: '--upload-retry-interval-ms <ms>',
+    parsed: 'number',
+    description: 'interval between upload retries after a StorageFailed (default 60000)',
+  },
+  metricsListen: {
+    flags: '--metrics-listen <host:port>',
+    description: 'serve Prometheus /metrics here (off by default)',
+  },
+  metricsInterval: {
+    flags: '--metrics-interval <seconds>',
+    description: 'seconds between host-metric reports to the server (default 1)',
+  },
+  logLevel: { flags: '--log-level <level>', description: 'log level' },
+} as const satisfies OptionTable;
 
 /** Options of `nw agent`. */
-export interface AgentCommandOptions {
-  /** Server URL, or several (repeated --server or a comma list): replicas the agent rotates between when one fails. */
-  server?: string | string[];
-  /** One-time enrolment token (absent: use the credential saved in the data folder). */
-  token?: string;
-  /** Reusable join key (`nw vm join-key create`): registers and enrols the host in one step. */
-  joinKey?: string;
-  /** Name the host joins as (with --join-key; default its host name). */
-  vmName?: string;
-  /** Data folder (default ~/.netwatcher/agent). */
-  dataDir?: string;
-  /** Interface tcpdump listens on (default any). */
-  interface?: string;
-  /** Folder local capture files must live under (default /var/captures). */
-  captureRoot?: string;
-  /** CA certificate of a server with a private certificate. */
-  caFile?: string;
-  /** SHA-256 of a self-signed server's CA: fetched into caFile (default DATA_DIR/server-ca.pem) and trusted only if it matches. */
-  caSha256?: string;
-  /** How long an upload may keep failing before the capture reports StorageFailed (ms). */
-  uploadRetryBudgetMs?: string | number;
-  /** Interval between upload retries after a StorageFailed (ms). */
-  uploadRetryIntervalMs?: string | number;
-  logLevel?: string;
-}
+export type AgentCommandOptions = OptionValues<typeof AGENT_OPTIONS>;
 
 /**
  * `nw agent`: enrols this host (with --token) or reconnects with its saved credential, runs the
@@ -109,3 +143,27 @@ export async function runAgent(
   await agent.close();
   writeLine(ctx.out, 'agent stopped');
 }
+
+/** The commands of this file, in help order. */
+export const AGENT_COMMANDS: readonly Declaration[] = [
+  defineCommand({
+    path: ['agent'],
+    description: 'run the capture agent on this host until Ctrl-C',
+    examples: [
+      'nw agent --server https://nw.example:8817 --token <one-time token> --data-dir /var/lib/netwatcher/agent',
+      'nw agent --server https://nw.example:8817 --data-dir /var/lib/netwatcher/agent --metrics-listen 0.0.0.0:9100',
+      '# several server replicas (or one load-balanced address, docs/deploy.md):',
+      'nw agent --server https://nw1.example:8817 --server https://nw2.example:8817 --data-dir /var/lib/netwatcher/agent',
+      "# any number of hosts (cloud-init, Ansible) with one join key; a scale set's key adds each as its next instance:",
+      'nw agent --server https://nw.example:8817 --join-key nwj_… --data-dir /var/lib/netwatcher/agent',
+      'nw agent --server https://nw.example:8817 --join-key nwj_… --vm-name web7 --data-dir /var/lib/netwatcher/agent',
+      '# a server with a self-signed certificate (the install command carries the pin):',
+      'nw agent --server https://nw.example:8817 --token <token> --data-dir /var/lib/netwatcher/agent --ca-file /var/lib/netwatcher/agent/server-ca.pem --ca-sha256 <64 hex digits>',
+    ],
+    commonOptions: false,
+    service: true,
+    worksWithoutConfig: true,
+    options: AGENT_OPTIONS,
+    run: (o, { ctx, stop, starters }) => runAgent(o, ctx, stop, withAgentMetrics(o, starters)),
+  }),
+];

@@ -7,36 +7,81 @@ import { writeOutput, type TableColumn } from '../output.js';
 import { flattenResource, listValue } from '../shape.js';
 import { alertCaptureListPath, alertCapturePath } from './monitor-paths.js';
 import { parseKeyValues } from './monitor-options.js';
+import {
+  defineCommand,
+  defineGroup,
+  type Declaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
 
 /** Resource group of endpoints created without `-g` (the server's own, as for watchers). */
 export const DEFAULT_ALERT_CAPTURE_RESOURCE_GROUP = 'NetworkWatcherRG';
 
 /** Options of `nw network watcher alert-capture …`. */
-export interface AlertCaptureOptions extends CommonOptions {
-  name?: string;
-  resourceGroup?: string;
-  /** Name of the captures it starts; `{vm}` is replaced by the host's name. */
-  captureName?: string;
-  timeLimit?: string | number;
-  /** lookbackInSeconds of the captures it starts (from the host's look-back buffer). */
-  lookback?: string | number;
-  sessionLimit?: string | number;
-  storageAccount?: string;
-  storagePath?: string;
-  filePath?: string;
-  captureSize?: string | number;
-  captureLimit?: string | number;
-  filters?: string;
-  /** Webhooks told when a capture is done. */
-  notifyUrl?: string[];
-  /** Alertmanager label naming the host (before `vm` and `instance`). */
-  hostLabel?: string;
-  /** Only hosts of these resource groups (of the endpoint's subscription) may be captured on. */
-  scopeResourceGroups?: string[];
-  disabled?: string | boolean;
-  tags?: string[];
-  top?: string | number;
-}
+/** The flags of `alert-capture list-runs`. */
+export const ALERT_CAPTURE_LIST_RUNS_OPTIONS = {
+  name: { flags: '-n, --name <name>', description: 'endpoint name', required: true },
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group (default NetworkWatcherRG)' },
+  top: { flags: '--top <count>', parsed: 'number', description: 'at most this many' },
+} as const satisfies OptionTable;
+
+/** The flags of `alert-capture create`. */
+export const ALERT_CAPTURE_CREATE_OPTIONS = {
+  name: { flags: '-n, --name <name>', description: 'endpoint name', required: true },
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group (default NetworkWatcherRG)' },
+  captureName: {
+    flags: '--capture-name <name>',
+    description: 'name of the captures it starts; {vm} becomes the host name (default PSAzureFunction)',
+  },
+  timeLimit: { flags: '--time-limit <seconds>', parsed: 'number', description: 'capture duration (default 60)' },
+  lookback: {
+    flags: '--lookback <seconds>',
+    parsed: 'number',
+    description:
+      "begin each capture this many seconds before it was created, from the host's look-back buffer (a host without one is captured from the alert on, and the run says so)",
+  },
+  sessionLimit: {
+    flags: '--session-limit <count>',
+    parsed: 'number',
+    description: 'refuse when the watcher already runs this many sessions (default 10)',
+  },
+  storageAccount: {
+    flags: '--storage-account <name-or-id>',
+    description: "storage account for the files (default: the server's nwlocal)",
+  },
+  storagePath: { flags: '--storage-path <url>', description: 'container URL in the storage account' },
+  filePath: {
+    flags: '--file-path <path>',
+    description: 'local path on the host, under /var/captures, ending in .cap',
+  },
+  captureSize: {
+    flags: '--capture-size <bytes>',
+    parsed: 'number',
+    description: 'bytes captured per packet (0 = whole packet)',
+  },
+  captureLimit: { flags: '--capture-limit <bytes>', parsed: 'number', description: 'maximum bytes per session' },
+  filters: { flags: '--filters <json>', description: 'JSON list of filters, as packet-capture create' },
+  notifyUrl: {
+    flags: '--notify-url <urls...>',
+    description: 'webhooks told when a capture is done (capture id, status, stop reason, storage path)',
+  },
+  hostLabel: {
+    flags: '--host-label <label>',
+    description: 'Alertmanager label naming the host, tried before vm and instance',
+  },
+  scopeResourceGroups: {
+    flags: '--scope-resource-groups <groups...>',
+    description: "capture only on hosts of these resource groups (always only of the endpoint's own subscription)",
+  },
+  disabled: { flags: '--disabled [bool]', description: 'create it disabled' },
+  tags: { flags: '--tags <tags...>', description: 'KEY=VALUE tags' },
+} as const satisfies OptionTable;
+
+/** Options of the `alert-capture` commands: create's and list-runs' flags. */
+export type AlertCaptureOptions = CommonOptions &
+  OptionValues<typeof ALERT_CAPTURE_CREATE_OPTIONS> &
+  OptionValues<typeof ALERT_CAPTURE_LIST_RUNS_OPTIONS>;
 
 const TABLE: readonly TableColumn[] = [
   { header: 'Name', value: (r) => r['name'] },
@@ -195,3 +240,70 @@ export async function alertCaptureListRuns(
   writeOutput(ctx.out, shown, options.output, RUN_TABLE);
   return shown;
 }
+
+/** The commands of this file, in help order. */
+export const ALERT_CAPTURE_COMMANDS: readonly Declaration[] = [
+  defineGroup({
+    path: ['network', 'watcher', 'alert-capture'],
+    description: 'alert-triggered capture endpoints: a keyed URL that starts a capture on the alerted host',
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'alert-capture', 'create'],
+    description: 'create an endpoint; prints its keyed URL (shown once)',
+    examples: [
+      'nw network watcher alert-capture create --name tcpBurst --capture-name PSAzureFunction --time-limit 10 --session-limit 10',
+      'nw network watcher alert-capture create -n perHost --capture-name "burst-{vm}" --time-limit 60 --storage-account nwlocal \\',
+      '  --filters "[{\\"protocol\\":\\"TCP\\"}]" --notify-url https://hooks.example/captures --host-label node',
+      "# captures that begin 30 s before the alert, from the hosts' look-back buffers (nw vm lookback enable):",
+      'nw network watcher alert-capture create -n onset --capture-name "onset-{vm}" --time-limit 60 --lookback 30',
+    ],
+    options: ALERT_CAPTURE_CREATE_OPTIONS,
+    run: (o, { ctx }) => alertCaptureCreate(o, ctx),
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'alert-capture', 'show'],
+    description: 'show an endpoint (its URL without the key)',
+    examples: ['nw network watcher alert-capture show -n tcpBurst'],
+    options: {
+      name: { flags: '-n, --name <name>', description: 'endpoint name', required: true },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group (default NetworkWatcherRG)' },
+    },
+    run: (o, { ctx }) => alertCaptureShow(o, ctx),
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'alert-capture', 'list'],
+    description: 'list endpoints',
+    examples: ['nw network watcher alert-capture list -o table'],
+    options: {
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'only this resource group' },
+    },
+    run: (o, { ctx }) => alertCaptureList(o, ctx),
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'alert-capture', 'delete'],
+    description: 'delete an endpoint (its captures stay); prints nothing',
+    examples: ['nw network watcher alert-capture delete -n tcpBurst'],
+    options: {
+      name: { flags: '-n, --name <name>', description: 'endpoint name', required: true },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group (default NetworkWatcherRG)' },
+    },
+    run: (o, { ctx }) => alertCaptureDelete(o, ctx),
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'alert-capture', 'regenerate-key'],
+    description: 'replace the key; prints the new URL (the old one stops working)',
+    examples: ['nw network watcher alert-capture regenerate-key -n tcpBurst'],
+    options: {
+      name: { flags: '-n, --name <name>', description: 'endpoint name', required: true },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group (default NetworkWatcherRG)' },
+    },
+    run: (o, { ctx }) => alertCaptureRegenerateKey(o, ctx),
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'alert-capture', 'list-runs'],
+    description: 'every alert the endpoint received and what came of it, newest first',
+    examples: ['nw network watcher alert-capture list-runs -n tcpBurst -o table'],
+    options: ALERT_CAPTURE_LIST_RUNS_OPTIONS,
+    run: (o, { ctx }) => alertCaptureListRuns(o, ctx),
+  }),
+];

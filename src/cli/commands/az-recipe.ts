@@ -4,6 +4,7 @@ import { DEFAULT_SUBSCRIPTION_ID } from '../config.js';
 import { writeLine, type CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { defaultDataDir } from './server.js';
+import { defineCommand, type Declaration, type OptionTable, type OptionValues } from '../command-declaration.js';
 
 /** What the az recipe of a server needs. */
 export interface AzRecipeInput {
@@ -32,13 +33,25 @@ export function azRecipeLines(input: AzRecipeInput): string[] {
   ];
 }
 
+/** The flags of `nw server az-recipe`. */
+export const AZ_RECIPE_OPTIONS = {
+  server: {
+    flags: '--server <url>',
+    description: "the server's https URL as az reaches it (default: the CLI config's)",
+  },
+  dataDir: {
+    flags: '--data-dir <dir>',
+    description: "the server's data folder (default ~/.netwatcher): admin token and self-signed certificate",
+  },
+  caFile: {
+    flags: '--ca-file <file>',
+    description: "the certificate az must trust (default: the CLI config's, or DATA_DIR/tls/cert.pem)",
+  },
+  subscription: { flags: '--subscription <id>', description: "the server's subscription id" },
+} as const satisfies OptionTable;
+
 /** Options of `nw server az-recipe`. */
-export interface AzRecipeOptions {
-  server?: string;
-  dataDir?: string;
-  caFile?: string;
-  subscription?: string;
-}
+export type AzRecipeOptions = OptionValues<typeof AZ_RECIPE_OPTIONS>;
 
 /**
  * `nw server az-recipe`: prints the recipe for a server whose data folder is here. The URL comes
@@ -68,3 +81,19 @@ export async function printAzRecipe(options: AzRecipeOptions, ctx: CliContext): 
   });
   for (const line of lines) writeLine(ctx.out, line);
 }
+
+/** The commands of this file, in help order. */
+export const AZ_RECIPE_COMMANDS: readonly Declaration[] = [
+  defineCommand({
+    path: ['server', 'az-recipe'],
+    description:
+      'print the commands that let the real Azure CLI (az) use this server: CA trust, cloud registration, login',
+    examples: [
+      'nw server az-recipe',
+      'nw server az-recipe --server https://nw.example:8817 --data-dir /var/lib/netwatcher',
+    ],
+    commonOptions: false,
+    options: AZ_RECIPE_OPTIONS,
+    run: (o, { ctx }) => printAzRecipe(o, ctx),
+  }),
+];

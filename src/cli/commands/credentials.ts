@@ -6,14 +6,23 @@ import type { CliContext, CommonOptions } from '../context.js';
 import { CliError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
+import {
+  defineCommand,
+  defineGroup,
+  type Declaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
+import { DATABASE_URL_OPTION } from './server.js';
+
+/** The flags of `nw server rotate-admin-token`. */
+export const ROTATE_ADMIN_TOKEN_OPTIONS = {
+  dataDir: { flags: '--data-dir <dir>', description: 'data folder of the server or of nw up' },
+  databaseUrl: DATABASE_URL_OPTION,
+} as const satisfies OptionTable;
 
 /** Options of `nw server rotate-admin-token`. */
-export interface RotateAdminTokenOptions extends CommonOptions {
-  /** The server's data folder (the embedded database, and where admin-token is rewritten). */
-  dataDir?: string;
-  /** PostgreSQL URL (also NW_DATABASE_URL): rotate in that database (live replicas see it at once). */
-  databaseUrl?: string;
-}
+export type RotateAdminTokenOptions = CommonOptions & OptionValues<typeof ROTATE_ADMIN_TOKEN_OPTIONS>;
 
 /**
  * `nw server rotate-admin-token`: replaces every admin token by a new one; the old ones stop
@@ -55,11 +64,14 @@ export async function rotateAdminTokenCommand(
   }
 }
 
+/** The flags of `nw vm agent-credential revoke`. */
+export const AGENT_CREDENTIAL_REVOKE_OPTIONS = {
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the VM', required: true },
+  vmName: { flags: '--vm-name <vm>', description: 'name of the VM', required: true },
+} as const satisfies OptionTable;
+
 /** Options of `nw vm agent-credential revoke`. */
-export interface AgentCredentialRevokeOptions extends CommonOptions {
-  resourceGroup?: string;
-  vmName?: string;
-}
+export type AgentCredentialRevokeOptions = CommonOptions & OptionValues<typeof AGENT_CREDENTIAL_REVOKE_OPTIONS>;
 
 /**
  * `nw vm agent-credential revoke`: revokes the host's agent credential (and unused enrolment
@@ -82,3 +94,33 @@ export async function agentCredentialRevoke(
   writeOutput(ctx.out, result, options.output);
   return result;
 }
+
+/** The commands of this file, in help order. */
+export const ADMIN_TOKEN_COMMANDS: readonly Declaration[] = [
+  defineCommand({
+    path: ['server', 'rotate-admin-token'],
+    description:
+      'replace the admin token by a new one (printed once, written to DATA_DIR/admin-token); the old one stops working at once',
+    examples: [
+      'nw server rotate-admin-token --data-dir /var/lib/netwatcher     # the embedded database: stop the server first',
+      'nw server rotate-admin-token --data-dir ~/.netwatcher             # the data folder of nw up',
+      'NW_DATABASE_URL=postgres://nw@db/netwatcher nw server rotate-admin-token --data-dir /var/lib/netwatcher',
+      'nw server rotate-admin-token                                      # through the API of the logged-in server; saves the new token in the CLI config',
+    ],
+    options: ROTATE_ADMIN_TOKEN_OPTIONS,
+    run: (o, { ctx }) => rotateAdminTokenCommand(o, ctx),
+  }),
+];
+
+/** The commands of this file, in help order. */
+export const AGENT_CREDENTIAL_COMMANDS: readonly Declaration[] = [
+  defineGroup({ path: ['vm', 'agent-credential'], description: "a host's agent credential" }),
+  defineCommand({
+    path: ['vm', 'agent-credential', 'revoke'],
+    description:
+      "revoke a host's agent credential and close its live agent connection at once (re-install with 'nw vm extension set')",
+    examples: ['nw vm agent-credential revoke -g myRG --vm-name web1'],
+    options: AGENT_CREDENTIAL_REVOKE_OPTIONS,
+    run: (o, { ctx }) => agentCredentialRevoke(o, ctx),
+  }),
+];

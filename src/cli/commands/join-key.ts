@@ -6,6 +6,13 @@ import { UsageError } from '../errors.js';
 import { parseIntegerOption, requireOption } from '../option-values.js';
 import { writeOutput, type TableColumn } from '../output.js';
 import { listValue } from '../shape.js';
+import {
+  defineCommand,
+  defineGroup,
+  type Declaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
 
 /** `nw vm join-key list` table columns (never the key: it is shown once, at create). */
 export const JOIN_KEY_TABLE: readonly TableColumn[] = [
@@ -21,18 +28,40 @@ export const JOIN_KEY_TABLE: readonly TableColumn[] = [
 ];
 
 /** Options of `nw vm join-key …`. */
-export interface JoinKeyOptions extends CommonOptions {
-  resourceGroup?: string;
-  /** Scale set the hosts join (as its next instances). */
-  vmss?: string;
-  /** Lifetime: `30m`, `12h`, `7d` or seconds. */
-  expiresIn?: string;
-  maxUses?: string | number;
-  description?: string;
-  location?: string;
-  /** `revoke`: the key's id. */
-  id?: string;
-}
+/** The flags of `nw vm join-key revoke`. */
+export const JOIN_KEY_REVOKE_OPTIONS = {
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the key', required: true },
+  id: { flags: '--id <id>', description: 'id of the key (nw vm join-key list)', required: true },
+} as const satisfies OptionTable;
+
+/** The flags of `nw vm join-key create`. */
+export const JOIN_KEY_CREATE_OPTIONS = {
+  resourceGroup: {
+    flags: '-g, --resource-group <rg>',
+    description: 'resource group the hosts join',
+    required: true,
+  },
+  vmss: { flags: '--vmss <name>', description: 'scale set the hosts join, each as its next instance' },
+  expiresIn: {
+    flags: '--expires-in <duration>',
+    description: 'lifetime: seconds, or 30m, 12h, 7d (default 7d; at most 366d)',
+  },
+  maxUses: {
+    flags: '--max-uses <n>',
+    parsed: 'number',
+    description: 'how many hosts may join with it (default: no limit)',
+  },
+  description: { flags: '--description <text>', description: 'what the key is for' },
+  location: {
+    flags: '-l, --location <location>',
+    description: "location of the VMs it creates (default: the scale set's, or the server's)",
+  },
+} as const satisfies OptionTable;
+
+/** Options of the `nw vm join-key` commands: create's and revoke's flags. */
+export type JoinKeyOptions = CommonOptions &
+  OptionValues<typeof JOIN_KEY_CREATE_OPTIONS> &
+  OptionValues<typeof JOIN_KEY_REVOKE_OPTIONS>;
 
 /**
  * A lifetime as `nw vm join-key create --expires-in` takes it: a number of seconds, or a number
@@ -99,3 +128,40 @@ export async function joinKeyRevoke(options: JoinKeyOptions, ctx: CliContext): P
   writeOutput(ctx.out, revoked, options.output, JOIN_KEY_TABLE);
   return revoked;
 }
+
+/** The commands of this file, in help order. */
+export const JOIN_KEY_COMMANDS: readonly Declaration[] = [
+  defineGroup({
+    path: ['vm', 'join-key'],
+    description: 'reusable keys with which hosts register and enrol themselves (cloud-init, Ansible)',
+  }),
+  defineCommand({
+    path: ['vm', 'join-key', 'create'],
+    description:
+      'create a join key (printed once): hosts run nw agent --join-key KEY to join the resource group, or a scale set as its next instances',
+    examples: [
+      'nw vm join-key create -g myRG --expires-in 7d',
+      'nw vm join-key create -g myRG --vmss web --expires-in 1d --max-uses 20',
+      '# then on each host (cloud-init runcmd, an Ansible task):',
+      'nw agent --server https://nw.example:8817 --join-key nwj_… --data-dir /var/lib/netwatcher/agent',
+    ],
+    options: JOIN_KEY_CREATE_OPTIONS,
+    run: (o, { ctx }) => joinKeyCreate(o, ctx),
+  }),
+  defineCommand({
+    path: ['vm', 'join-key', 'list'],
+    description: 'list join keys: state, uses, expiry (never the keys)',
+    examples: ['nw vm join-key list -g myRG -o table'],
+    options: {
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'only this resource group' },
+    },
+    run: (o, { ctx }) => joinKeyList(o, ctx),
+  }),
+  defineCommand({
+    path: ['vm', 'join-key', 'revoke'],
+    description: 'revoke a join key: no new host can join with it; hosts that joined keep working',
+    examples: ['nw vm join-key revoke -g myRG --id 3f2c…'],
+    options: JOIN_KEY_REVOKE_OPTIONS,
+    run: (o, { ctx }) => joinKeyRevoke(o, ctx),
+  }),
+];

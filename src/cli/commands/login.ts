@@ -8,20 +8,29 @@ import type { CliContext, CommonOptions, FetchFunction } from '../context.js';
 import { ApiError, CliError, UsageError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
+import { defineCommand, type Declaration, type OptionTable, type OptionValues } from '../command-declaration.js';
+
+/** The flags of `nw login`. */
+export const LOGIN_OPTIONS = {
+  server: { flags: '--server <url>', description: 'server URL', required: true },
+  token: { flags: '--token <token>', description: 'bearer token (the admin token)' },
+  servicePrincipal: {
+    flags: '--service-principal',
+    description: 'log in as a service principal: -u APPID -p SECRET',
+  },
+  username: {
+    flags: '-u, --username <appId>',
+    description: 'app id of the service principal (with --service-principal)',
+  },
+  password: {
+    flags: '-p, --password <secret>',
+    description: 'secret of the service principal (with --service-principal)',
+  },
+  caFile: { flags: '--ca-file <file>', description: "CA certificate (PEM) of the server's private certificate" },
+} as const satisfies OptionTable;
 
 /** Options of `nw login`. */
-export interface LoginOptions extends CommonOptions {
-  /** Server base URL. */
-  server?: string;
-  /** Bearer token (the admin token `nw server` printed, or one issued later). */
-  token?: string;
-  /** PEM file of the CA that signed the server's certificate. */
-  caFile?: string;
-  /** Log in as a service principal: `username` is its app id, `password` its secret. */
-  servicePrincipal?: boolean;
-  username?: string;
-  password?: string;
-}
+export type LoginOptions = CommonOptions & OptionValues<typeof LOGIN_OPTIONS>;
 
 /**
  * Trades the app id and secret at the server's token endpoint (as `az login --service-principal`
@@ -106,3 +115,20 @@ export async function login(options: LoginOptions, ctx: CliContext): Promise<Rec
   writeOutput(ctx.out, result, options.output);
   return result;
 }
+
+/** The commands of this file, in help order. */
+export const LOGIN_COMMANDS: readonly Declaration[] = [
+  defineCommand({
+    path: ['login'],
+    worksWithoutConfig: true,
+    description:
+      "save the server URL and token (or a service principal's secret) for the next commands (checks it first)",
+    examples: [
+      'nw login --server https://nw.example:8817 --token "$(cat /var/lib/netwatcher/admin-token)"',
+      'nw login --server https://nw.example:8817 --token TOKEN --ca-file ca.pem',
+      'nw login --server https://nw.example:8817 --service-principal -u APPID -p "$SECRET"   # as a service principal (docs/access.md)',
+    ],
+    options: LOGIN_OPTIONS,
+    run: (o, { ctx }) => login(o, ctx),
+  }),
+];

@@ -6,19 +6,26 @@ import { writeOutput, type TableColumn } from '../output.js';
 import { flattenResource, listValue } from '../shape.js';
 import { actionGroupListPath, actionGroupPath } from './monitor-paths.js';
 import { parseKeyValues } from './monitor-options.js';
+import {
+  defineCommand,
+  defineGroup,
+  type Declaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
 
-/** Options of `nw monitor action-group create|show|delete|list`. */
-export interface ActionGroupOptions extends CommonOptions {
-  name?: string;
-  resourceGroup?: string;
-  /** Short name (12 characters at most; default: the name, cut). */
-  shortName?: string;
-  /** `--action TYPE NAME ARGS…`, every occurrence's words in one list (commander joins them). */
-  action?: string[];
-  tags?: string[];
-  /** Location (Azure's action groups are Global). */
-  location?: string;
-}
+/** The flags of `nw monitor action-group create`. */
+export const ACTION_GROUP_CREATE_OPTIONS = {
+  name: { flags: '-n, --name <name>', description: 'action group name', required: true },
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group', required: true },
+  shortName: { flags: '--short-name <name>', description: 'short name, at most 12 characters (default: the name)' },
+  action: { flags: '-a, --action <words...>', description: 'webhook NAME URI [usecommonalertschema] (repeatable)' },
+  location: { flags: '-l, --location <location>', description: 'location (default Global)' },
+  tags: { flags: '--tags <tags...>', description: 'KEY=VALUE tags' },
+} as const satisfies OptionTable;
+
+/** Options of the `nw monitor action-group` commands: create's flags, the widest. */
+export type ActionGroupOptions = CommonOptions & OptionValues<typeof ACTION_GROUP_CREATE_OPTIONS>;
 
 /** A webhook receiver as the API takes it. */
 export interface WebhookReceiverInput {
@@ -150,3 +157,50 @@ export async function actionGroupDelete(options: ActionGroupOptions, ctx: CliCon
   const conn = connect(ctx, options);
   await conn.client.request('DELETE', actionGroupPath(conn.subscriptionId, resourceGroup, name));
 }
+
+/** The commands of this file, in help order. */
+export const ACTION_GROUP_COMMANDS: readonly Declaration[] = [
+  defineGroup({
+    path: ['monitor', 'action-group'],
+    description: 'action groups: where alert notifications go (webhooks)',
+  }),
+  defineCommand({
+    path: ['monitor', 'action-group', 'create'],
+    description: 'create an action group with webhook receivers',
+    examples: [
+      'nw monitor action-group create --name AG --resource-group myRG --action webhook capture "https://nw.example:8817/alert-capture/v1/…?code=KEY" usecommonalertschema',
+      'nw monitor action-group create -n AG2 -g myRG -a webhook ops https://hooks.example/ops -a webhook audit https://hooks.example/audit',
+    ],
+    options: ACTION_GROUP_CREATE_OPTIONS,
+    run: (o, { ctx }) => actionGroupCreate(o, ctx),
+  }),
+  defineCommand({
+    path: ['monitor', 'action-group', 'show'],
+    description: 'show an action group',
+    examples: ['nw monitor action-group show -n AG -g myRG'],
+    options: {
+      name: { flags: '-n, --name <name>', description: 'action group name', required: true },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group', required: true },
+    },
+    run: (o, { ctx }) => actionGroupShow(o, ctx),
+  }),
+  defineCommand({
+    path: ['monitor', 'action-group', 'list'],
+    description: 'list action groups',
+    examples: ['nw monitor action-group list -o table'],
+    options: {
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'only this resource group' },
+    },
+    run: (o, { ctx }) => actionGroupList(o, ctx),
+  }),
+  defineCommand({
+    path: ['monitor', 'action-group', 'delete'],
+    description: 'delete an action group; prints nothing',
+    examples: ['nw monitor action-group delete -n AG -g myRG'],
+    options: {
+      name: { flags: '-n, --name <name>', description: 'action group name', required: true },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group', required: true },
+    },
+    run: (o, { ctx }) => actionGroupDelete(o, ctx),
+  }),
+];

@@ -4,22 +4,42 @@ import { UsageError } from '../errors.js';
 import { parseIntegerOption } from '../option-values.js';
 import { writeOutput, type TableColumn } from '../output.js';
 import { toIsoDuration } from './monitor-options.js';
+import {
+  defineCommand,
+  defineGroup,
+  type Declaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
 
-/** Options of `nw monitor activity-log list` (az's flags). */
-export interface ActivityLogListOptions extends CommonOptions {
-  resourceGroup?: string;
-  resourceId?: string;
-  resourceProvider?: string;
-  correlationId?: string;
-  caller?: string;
-  /** Succeeded or Failed. */
-  status?: string;
-  startTime?: string;
-  endTime?: string;
-  /** Look-back when no start time is given (az's default 6h). */
-  offset?: string;
-  maxEvents?: string | number;
-}
+/** The flags of `nw monitor activity-log list`. */
+export const ACTIVITY_LOG_LIST_OPTIONS = {
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'events of one resource group' },
+  resourceId: { flags: '--resource-id <id>', description: 'events of one resource' },
+  resourceProvider: {
+    flags: '--resource-provider <namespace>',
+    description: 'events of one provider (Microsoft.Network)',
+  },
+  correlationId: {
+    flags: '--correlation-id <id>',
+    description: 'events of one correlation id (x-ms-correlation-request-id)',
+  },
+  caller: { flags: '--caller <name-or-id>', description: 'events of one principal (display name or id)' },
+  status: { flags: '--status <status>', description: 'Succeeded or Failed' },
+  startTime: {
+    flags: '--start-time <datetime>',
+    description: 'start (ISO 8601); default: end time minus --offset',
+  },
+  endTime: {
+    flags: '--end-time <datetime>',
+    description: 'end (ISO 8601); default: now, or start time plus --offset',
+  },
+  offset: { flags: '--offset <period>', description: 'length of the window: 1h, 30m, 2d (default 6h)' },
+  maxEvents: { flags: '--max-events <n>', parsed: 'number', description: 'at most this many events (default 50)' },
+} as const satisfies OptionTable;
+
+/** Options of `nw monitor activity-log list`. */
+export type ActivityLogListOptions = CommonOptions & OptionValues<typeof ACTIVITY_LOG_LIST_OPTIONS>;
 
 type Json = Record<string, unknown>;
 
@@ -116,3 +136,23 @@ export async function activityLogList(options: ActivityLogListOptions, ctx: CliC
   writeOutput(ctx.out, list, options.output, ACTIVITY_TABLE);
   return list;
 }
+
+/** The commands of this file, in help order. */
+export const ACTIVITY_LOG_COMMANDS: readonly Declaration[] = [
+  defineGroup({
+    path: ['monitor', 'activity-log'],
+    description: 'the activity log: changes, refused attempts and packet reads (docs/access.md)',
+  }),
+  defineCommand({
+    path: ['monitor', 'activity-log', 'list'],
+    description:
+      "list activity-log events, newest first (Azure's activity log; az monitor activity-log list works too)",
+    examples: [
+      'nw monitor activity-log list -g rg1 --offset 1h -o table',
+      'nw monitor activity-log list --caller admin --status Failed --offset 1d',
+      'nw monitor activity-log list --correlation-id 7f1c1c2e-0000-4000-8000-000000000001',
+    ],
+    options: ACTIVITY_LOG_LIST_OPTIONS,
+    run: (o, { ctx }) => activityLogList(o, ctx),
+  }),
+];

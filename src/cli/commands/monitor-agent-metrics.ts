@@ -1,15 +1,11 @@
 import type { AgentMetricsConfig } from '../../agent/index.js';
+import type { AgentCommandOptions } from './agent.js';
 import { parseListenOption, parseSecondsOption } from '../option-values.js';
 import { UsageError } from '../errors.js';
 import { loadAgentStarter, type ServiceStarters } from '../services.js';
 
 /** The host-metric options of `nw agent`. */
-export interface AgentMetricsOptions {
-  /** HOST:PORT for a Prometheus `/metrics` listener (off unless given). */
-  metricsListen?: string;
-  /** Seconds between host-metric reports (default 1). */
-  metricsInterval?: string;
-}
+export type AgentMetricsOptions = Pick<AgentCommandOptions, 'metricsListen' | 'metricsInterval'>;
 
 /**
  * The agent's metric settings from `nw agent`'s flags.

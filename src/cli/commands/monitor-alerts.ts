@@ -6,19 +6,32 @@ import { parseIntegerOption, requireOption } from '../option-values.js';
 import { writeOutput, type TableColumn } from '../output.js';
 import { listValue } from '../shape.js';
 import { alertsPath } from './monitor-paths.js';
+import {
+  defineCommand,
+  defineGroup,
+  type Declaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
 
 /** Options of `nw monitor alert list|show`. */
-export interface AlertListOptions extends CommonOptions {
-  /** A rule name or id. */
-  rule?: string;
-  /** A VM id. */
-  resource?: string;
-  /** Fired or Resolved. */
-  state?: string;
-  top?: string | number;
-  /** show: the alert id (GUID or full id). */
-  id?: string;
-}
+/** The flags of `nw monitor alert show`. */
+export const ALERT_SHOW_OPTIONS = {
+  id: { flags: '--id <id>', description: 'alert id (GUID or full id)', required: true },
+} as const satisfies OptionTable;
+
+/** The flags of `nw monitor alert list`. */
+export const ALERT_LIST_OPTIONS = {
+  rule: { flags: '--rule <name-or-id>', description: 'only alerts of this rule' },
+  resource: { flags: '--resource <id>', description: 'only alerts on this VM' },
+  state: { flags: '--state <condition>', description: 'Fired or Resolved' },
+  top: { flags: '--top <count>', parsed: 'number', description: 'at most this many (default 250)' },
+} as const satisfies OptionTable;
+
+/** Options of `nw monitor alert list|show`. */
+export type AlertListOptions = CommonOptions &
+  OptionValues<typeof ALERT_LIST_OPTIONS> &
+  OptionValues<typeof ALERT_SHOW_OPTIONS>;
 
 type Json = Record<string, unknown>;
 
@@ -92,3 +105,25 @@ export async function alertShow(options: AlertListOptions, ctx: CliContext): Pro
   writeOutput(ctx.out, shaped, options.output, ALERT_TABLE);
   return shaped;
 }
+
+/** The commands of this file, in help order. */
+export const ALERT_COMMANDS: readonly Declaration[] = [
+  defineGroup({ path: ['monitor', 'alert'], description: 'fired alerts (Alerts Management)' }),
+  defineCommand({
+    path: ['monitor', 'alert', 'list'],
+    description: 'list fired alerts, newest first',
+    examples: [
+      'nw monitor alert list -o table',
+      'nw monitor alert list --rule TCP_Segments_Sent_Exceeded --state Fired',
+    ],
+    options: ALERT_LIST_OPTIONS,
+    run: (o, { ctx }) => alertList(o, ctx),
+  }),
+  defineCommand({
+    path: ['monitor', 'alert', 'show'],
+    description: 'show one alert with its notifications',
+    examples: ['nw monitor alert show --id 3f0c…'],
+    options: ALERT_SHOW_OPTIONS,
+    run: (o, { ctx }) => alertShow(o, ctx),
+  }),
+];

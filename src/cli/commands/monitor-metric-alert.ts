@@ -9,29 +9,83 @@ import { parseMetricAlertCondition } from './monitor-condition.js';
 import { ALERT_TABLE, shapeAlert } from './monitor-alerts.js';
 import { actionGroupPath, alertsPath, metricAlertListPath, metricAlertPath } from './monitor-paths.js';
 import { parseKeyValues, toIsoDuration } from './monitor-options.js';
+import {
+  defineCommand,
+  defineGroup,
+  type Declaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
 
 /** Options of `nw monitor metrics alert create|update|show|delete|list|history`. */
-export interface MetricAlertOptions extends CommonOptions {
-  name?: string;
-  resourceGroup?: string;
-  /** VM ids (or names in --resource-group), resource group or subscription ids. */
-  scopes?: string[];
-  /** Each `--condition` (az's grammar). */
-  condition?: string[];
-  windowSize?: string;
-  evaluationFrequency?: string;
-  /** `--action AG [KEY=VALUE …]`, every occurrence's words in one list. */
-  action?: string[];
-  description?: string;
-  severity?: string | number;
-  /** az: `--disabled true|false`. */
-  disabled?: string | boolean;
-  /** update: `--enabled true|false`. */
-  enabled?: string | boolean;
-  autoMitigate?: string | boolean;
-  targetResourceRegion?: string;
-  tags?: string[];
-}
+/** The flags of `nw monitor metrics alert update`. */
+export const METRIC_ALERT_UPDATE_OPTIONS = {
+  name: { flags: '-n, --name <name>', description: 'rule name', required: true },
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the rule', required: true },
+  enabled: { flags: '--enabled <bool>', parsed: 'boolean', description: 'enable or disable the rule' },
+  condition: {
+    flags: '--condition <condition>',
+    description: 'replace the conditions (repeatable)',
+    repeatable: true,
+  },
+  windowSize: { flags: '--window-size <period>', description: 'look-back of each evaluation' },
+  evaluationFrequency: { flags: '--evaluation-frequency <period>', description: 'how often it is evaluated' },
+  action: {
+    flags: '-a, --action <words...>',
+    description: 'replace the actions: action group name or id, then KEY=VALUE webhook properties',
+  },
+  description: { flags: '--description <text>', description: 'description' },
+  severity: { flags: '--severity <0-4>', parsed: 'number', description: 'severity' },
+  autoMitigate: { flags: '--auto-mitigate <bool>', parsed: 'boolean', description: 'resolve automatically' },
+  tags: { flags: '--tags <tags...>', description: 'KEY=VALUE tags' },
+} as const satisfies OptionTable;
+
+/** The flags of `nw monitor metrics alert create`. */
+export const METRIC_ALERT_CREATE_OPTIONS = {
+  name: { flags: '-n, --name <name>', description: 'rule name', required: true },
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the rule', required: true },
+  scopes: {
+    flags: '--scopes <ids...>',
+    description: 'VM ids (or names in --resource-group), resource group or subscription ids',
+    required: true,
+  },
+  condition: {
+    flags: '--condition <condition>',
+    description: 'e.g. "total TCP Segments Sent > 100" (repeat for several; all must hold)',
+    required: true,
+    repeatable: true,
+  },
+  windowSize: {
+    flags: '--window-size <period>',
+    description: 'look-back of each evaluation: 5m, 1h, 5s … (default 5m)',
+  },
+  evaluationFrequency: {
+    flags: '--evaluation-frequency <period>',
+    description: 'how often it is evaluated: 1m, 1s … (default 1m)',
+  },
+  action: {
+    flags: '-a, --action <words...>',
+    description: 'action group name or id, then its webhook properties KEY=VALUE (repeatable)',
+  },
+  description: { flags: '--description <text>', description: 'description' },
+  severity: { flags: '--severity <0-4>', parsed: 'number', description: 'severity (default 2)' },
+  disabled: { flags: '--disabled [bool]', description: 'create it disabled' },
+  autoMitigate: {
+    flags: '--auto-mitigate <bool>',
+    parsed: 'boolean',
+    description: 'resolve the alert when the condition no longer holds (default true)',
+  },
+  targetResourceRegion: {
+    flags: '--target-resource-region <region>',
+    description: 'region of the target resources',
+  },
+  tags: { flags: '--tags <tags...>', description: 'KEY=VALUE tags' },
+} as const satisfies OptionTable;
+
+/** Options of the `nw monitor metrics alert` commands: create's and update's flags. */
+export type MetricAlertOptions = CommonOptions &
+  OptionValues<typeof METRIC_ALERT_CREATE_OPTIONS> &
+  OptionValues<typeof METRIC_ALERT_UPDATE_OPTIONS>;
 
 /** Table columns of rules. */
 const RULE_TABLE: readonly TableColumn[] = [
@@ -220,3 +274,65 @@ export async function metricAlertHistory(
   writeOutput(ctx.out, list, options.output, ALERT_TABLE);
   return list;
 }
+
+/** The commands of this file, in help order. */
+export const METRIC_ALERT_COMMANDS: readonly Declaration[] = [
+  defineGroup({ path: ['monitor', 'metrics', 'alert'], description: 'metric alert rules' }),
+  defineCommand({
+    path: ['monitor', 'metrics', 'alert', 'create'],
+    description: 'create a metric alert rule on host metrics',
+    examples: [
+      'nw monitor metrics alert create --name TCP_Segments_Sent_Exceeded --resource-group myRG --scopes VM_ID \\',
+      '  --condition "total TCP Segments Sent > 100" --window-size 5m --evaluation-frequency 1m --action AG --description "TCP segments sent exceeded the threshold"',
+      'nw monitor metrics alert create -n fast -g myRG --scopes VM_ID --condition "total TCP Segments Sent > 100" --window-size 5s --evaluation-frequency 1s --action AG',
+    ],
+    options: METRIC_ALERT_CREATE_OPTIONS,
+    run: (o, { ctx }) => metricAlertCreate(o, ctx),
+  }),
+  defineCommand({
+    path: ['monitor', 'metrics', 'alert', 'update'],
+    description: 'change a metric alert rule',
+    examples: ['nw monitor metrics alert update -n TCP_Segments_Sent_Exceeded -g myRG --enabled false'],
+    options: METRIC_ALERT_UPDATE_OPTIONS,
+    run: (o, { ctx }) => metricAlertUpdate(o, ctx),
+  }),
+  defineCommand({
+    path: ['monitor', 'metrics', 'alert', 'show'],
+    description: 'show a metric alert rule',
+    examples: ['nw monitor metrics alert show -n TCP_Segments_Sent_Exceeded -g myRG'],
+    options: {
+      name: { flags: '-n, --name <name>', description: 'rule name', required: true },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the rule', required: true },
+    },
+    run: (o, { ctx }) => metricAlertShow(o, ctx),
+  }),
+  defineCommand({
+    path: ['monitor', 'metrics', 'alert', 'list'],
+    description: 'list metric alert rules',
+    examples: ['nw monitor metrics alert list -g myRG -o table'],
+    options: {
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'only this resource group' },
+    },
+    run: (o, { ctx }) => metricAlertList(o, ctx),
+  }),
+  defineCommand({
+    path: ['monitor', 'metrics', 'alert', 'delete'],
+    description: 'delete a metric alert rule (its alerts stay in the history); prints nothing',
+    examples: ['nw monitor metrics alert delete -n TCP_Segments_Sent_Exceeded -g myRG'],
+    options: {
+      name: { flags: '-n, --name <name>', description: 'rule name', required: true },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the rule', required: true },
+    },
+    run: (o, { ctx }) => metricAlertDelete(o, ctx),
+  }),
+  defineCommand({
+    path: ['monitor', 'metrics', 'alert', 'history'],
+    description: 'the alerts a rule fired (and resolved), newest first, with their webhook deliveries',
+    examples: ['nw monitor metrics alert history -n TCP_Segments_Sent_Exceeded -g myRG -o table'],
+    options: {
+      name: { flags: '-n, --name <name>', description: 'rule name', required: true },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the rule', required: true },
+    },
+    run: (o, { ctx }) => metricAlertHistory(o, ctx),
+  }),
+];

@@ -7,26 +7,51 @@ import { parseOutputFormat, writeOutput, type TableColumn } from '../output.js';
 import { listValue } from '../shape.js';
 import { metricDefinitionsPath, metricsPath } from './monitor-paths.js';
 import { toIsoDuration } from './monitor-options.js';
+import {
+  defineCommand,
+  defineGroup,
+  type Declaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
 
-/** Options of `nw monitor metrics list|list-definitions`. */
-export interface MetricsListOptions extends CommonOptions {
-  /** Resource id, or a name with --resource-group (and --resource-type). */
-  resource?: string;
-  resourceGroup?: string;
-  /** Default Microsoft.Compute/virtualMachines. */
-  resourceType?: string;
-  /** Metric names (`--metrics`, or az's abbreviation `--metric`). */
-  metrics?: string[];
-  metric?: string[];
-  /** Grain: 1m, PT1M, 5s, or FULL. */
-  interval?: string;
-  aggregation?: string[];
-  startTime?: string;
-  endTime?: string;
-  /** Look-back from the end time when no start time is given (az: 1h). */
-  offset?: string;
-  namespace?: string;
-}
+/** The flags of `nw monitor metrics list`. */
+export const METRICS_LIST_OPTIONS = {
+  resource: {
+    flags: '--resource <id-or-name>',
+    description: 'resource id, or a VM name with --resource-group',
+    required: true,
+  },
+  resourceGroup: {
+    flags: '-g, --resource-group <rg>',
+    description: 'resource group of a --resource given by name',
+  },
+  resourceType: {
+    flags: '--resource-type <type>',
+    description: 'type of a --resource given by name',
+    default: 'Microsoft.Compute/virtualMachines',
+  },
+  metrics: { flags: '--metrics <names...>', description: 'metric names (see list-definitions)' },
+  metric: { flags: '--metric <names...>', description: 'same as --metrics' },
+  interval: { flags: '--interval <period>', description: 'time grain: 1m, PT1M, 5s, or FULL (default 1m)' },
+  aggregation: {
+    flags: '--aggregation <types...>',
+    description: "Average, Count, Minimum, Maximum, Total (default: the metric's primary)",
+  },
+  startTime: {
+    flags: '--start-time <datetime>',
+    description: 'start (ISO 8601); default: end time minus --offset',
+  },
+  endTime: { flags: '--end-time <datetime>', description: 'end (ISO 8601); default: now' },
+  offset: { flags: '--offset <period>', description: 'look-back when no start time is given (default 1h)' },
+  namespace: {
+    flags: '--namespace <namespace>',
+    description: 'metric namespace (Microsoft.Compute/virtualMachines)',
+  },
+} as const satisfies OptionTable;
+
+/** Options of `nw monitor metrics list|list-definitions`: list's flags, the wider. */
+export type MetricsListOptions = CommonOptions & OptionValues<typeof METRICS_LIST_OPTIONS>;
 
 const AGGREGATIONS = ['Average', 'Count', 'Minimum', 'Maximum', 'Total'];
 
@@ -141,3 +166,40 @@ export async function metricsListDefinitions(options: MetricsListOptions, ctx: C
   ]);
   return list;
 }
+
+/** The commands of this file, in help order. */
+export const METRICS_COMMANDS: readonly Declaration[] = [
+  defineGroup({ path: ['monitor', 'metrics'], description: 'host metrics and metric alert rules' }),
+  defineCommand({
+    path: ['monitor', 'metrics', 'list'],
+    description: "list a host's metric values (Azure Monitor's metrics answer)",
+    examples: [
+      'nw monitor metrics list --resource /subscriptions/SUB/resourceGroups/myRG/providers/Microsoft.Compute/virtualMachines/myVM --metric "TCP Segments Sent" --interval PT1M --aggregation Total',
+      'nw monitor metrics list --resource myVM -g myRG --metrics "Network Out Total" "Network In Total" --interval 5s --offset 10m -o table',
+    ],
+    options: METRICS_LIST_OPTIONS,
+    run: (o, { ctx }) => metricsList(o, ctx),
+  }),
+  defineCommand({
+    path: ['monitor', 'metrics', 'list-definitions'],
+    description: 'list the metrics a host has',
+    examples: ['nw monitor metrics list-definitions --resource myVM -g myRG -o table'],
+    options: {
+      resource: {
+        flags: '--resource <id-or-name>',
+        description: 'resource id, or a VM name with --resource-group',
+        required: true,
+      },
+      resourceGroup: {
+        flags: '-g, --resource-group <rg>',
+        description: 'resource group of a --resource given by name',
+      },
+      resourceType: {
+        flags: '--resource-type <type>',
+        description: 'type of a --resource given by name',
+        default: 'Microsoft.Compute/virtualMachines',
+      },
+    },
+    run: (o, { ctx }) => metricsListDefinitions(o, ctx),
+  }),
+];

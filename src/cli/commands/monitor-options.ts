@@ -38,8 +38,3 @@ export function parseKeyValues(flag: string, items: readonly string[] | undefine
   }
   return out;
 }
-
-/** Commander's collector for options given several times (`--condition A --condition B`). */
-export function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}

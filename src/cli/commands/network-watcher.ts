@@ -6,18 +6,32 @@ import { beginAndWait } from '../lro.js';
 import { parseBooleanOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
 import { listValue, shapeWatcher } from '../shape.js';
+import {
+  defineCommand,
+  defineGroup,
+  type Declaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
+
+/** The flags of `nw network watcher configure`. */
+export const WATCHER_CONFIGURE_OPTIONS = {
+  locations: {
+    flags: '-l, --locations <locations...>',
+    description: 'locations (space-separated)',
+    required: true,
+  },
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group for new watchers' },
+  enabled: {
+    flags: '--enabled <bool>',
+    parsed: 'boolean',
+    description: 'true: create missing watchers; false: delete them',
+  },
+  tags: { flags: '--tags <tags...>', description: 'KEY=VALUE tags' },
+} as const satisfies OptionTable;
 
 /** Options of `nw network watcher configure`. */
-export interface WatcherConfigureOptions extends CommonOptions {
-  /** Locations to configure (az's --locations/-l, space-separated). */
-  locations?: string[];
-  /** Resource group for new watchers. */
-  resourceGroup?: string;
-  /** true: create missing watchers; false: delete existing ones; absent: only update tags. */
-  enabled?: string | boolean;
-  /** Tags as KEY=VALUE. */
-  tags?: string[];
-}
+export type WatcherConfigureOptions = CommonOptions & OptionValues<typeof WATCHER_CONFIGURE_OPTIONS>;
 
 /** `--tags a=b c=d` into an object; `--tags ""` clears. */
 export function parseTags(values: string[] | undefined): Record<string, string> | undefined {
@@ -127,3 +141,28 @@ export async function watcherConfigure(
   writeOutput(ctx.out, after, options.output);
   return after;
 }
+
+/** The commands of this file, in help order. */
+export const NETWORK_WATCHER_COMMANDS: readonly Declaration[] = [
+  defineGroup({ path: ['network'], description: 'network watcher' }),
+  defineGroup({
+    path: ['network', 'watcher'],
+    description: 'network watchers (one per location) and their packet captures',
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'list'],
+    description: 'list the network watchers',
+    examples: ['nw network watcher list -o table'],
+    run: (o, { ctx }) => watcherList(o, ctx),
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'configure'],
+    description: 'enable (create NetworkWatcher_LOCATION) or disable network watchers for locations',
+    examples: [
+      'nw network watcher configure --locations westcentralus --resource-group NetworkWatcherRG --enabled true',
+      'nw network watcher configure -l westus eastus --enabled false',
+    ],
+    options: WATCHER_CONFIGURE_OPTIONS,
+    run: (o, { ctx }) => watcherConfigure(o, ctx),
+  }),
+];

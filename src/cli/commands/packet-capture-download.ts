@@ -12,29 +12,40 @@ import type { CliContext } from '../context.js';
 import { DownloadError, UsageError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
-import { queryPacketCaptureStatus, watcherFor, type PacketCaptureNameOptions } from './packet-capture.js';
+import {
+  CAPTURE_NAME_OPTIONS,
+  queryPacketCaptureStatus,
+  watcherFor,
+  type PacketCaptureNameOptions,
+} from './packet-capture.js';
+import { defineCommand, type Declaration, type OptionTable, type OptionValues } from '../command-declaration.js';
 
-/** Options of `nw network watcher packet-capture download`. */
-export interface PacketCaptureDownloadOptions extends PacketCaptureNameOptions {
-  /** Where to write (default `{name}.cap`, or `{name}_{instance}.cap`). */
-  file?: string;
-  /** Overwrite an existing file. */
-  force?: boolean;
-  /** Which host's file, for captures with several (scale sets). */
-  instance?: string;
-  /** One time-ordered file of every host's packets (pcapng, or --format pcap). */
-  merge?: boolean;
-  /** With --merge: pcapng (default) or pcap. */
-  format?: string;
-  /** Show progress on stderr even when it is not a terminal. */
-  progress?: boolean;
-  /** Continuous capture: the ring file to download (its name, e.g. ring-000003.cap). */
-  ringFile?: string;
-  /** Continuous capture: download every ring file kept. */
-  allFiles?: boolean;
-  /** With allFiles: the folder to write into (default the current one). */
-  dir?: string;
-}
+/** The flags of `packet-capture download`. */
+export const PACKET_CAPTURE_DOWNLOAD_OPTIONS = {
+  ...CAPTURE_NAME_OPTIONS,
+  file: { flags: '-f, --file <path>', description: "where to write (default NAME.cap, or the ring file's name)" },
+  ringFile: {
+    flags: '--ring-file <name>',
+    description: 'continuous capture: the ring file to download (a name from show-status files[])',
+  },
+  allFiles: { flags: '--all-files', description: 'continuous capture: download every ring file kept (into --dir)' },
+  dir: { flags: '--dir <folder>', description: 'with --all-files: the folder to write into (default .)' },
+  force: { flags: '--force', description: 'overwrite an existing file' },
+  instance: {
+    flags: '--instance <vm>',
+    description: 'host whose file to fetch, for captures with several (a scale set: its instance id)',
+  },
+  merge: {
+    flags: '--merge',
+    description: "one time-ordered file of every host's packets (pcapng: one interface per host, named)",
+  },
+  format: { flags: '--format <format>', description: 'with --merge: pcapng (default) or pcap' },
+  progress: { flags: '--progress', description: 'show progress even when stderr is not a terminal' },
+} as const satisfies OptionTable;
+
+/** Options of `packet-capture download`. */
+export type PacketCaptureDownloadOptions = PacketCaptureNameOptions &
+  OptionValues<typeof PACKET_CAPTURE_DOWNLOAD_OPTIONS>;
 
 /** What download wrote. */
 export interface DownloadResult {
@@ -278,3 +289,20 @@ async function placeFile(temporary: string, target: string, force: boolean): Pro
   }
   await unlink(temporary);
 }
+
+/** The commands of this file, in help order. */
+export const PACKET_CAPTURE_DOWNLOAD_COMMANDS: readonly Declaration[] = [
+  defineCommand({
+    path: ['network', 'watcher', 'packet-capture', 'download'],
+    description: "download a capture's .cap file, checking its SHA-256",
+    examples: [
+      'nw network watcher packet-capture download --name packetCaptureName --location westcentralus',
+      'nw network watcher packet-capture download --name pc2 --location westcentralus --instance myScaleSet_1 --file pc2-1.cap --force',
+      'nw network watcher packet-capture download --name pc2 --location westcentralus --merge --file all.pcapng',
+      'nw network watcher packet-capture download --name ring1 --location westcentralus --ring-file ring-000004.cap',
+      'nw network watcher packet-capture download --name ring1 --location westcentralus --all-files --dir ./ring1',
+    ],
+    options: PACKET_CAPTURE_DOWNLOAD_OPTIONS,
+    run: (o, { ctx }) => (o.allFiles ? packetCaptureDownloadAll(o, ctx) : packetCaptureDownload(o, ctx)),
+  }),
+];

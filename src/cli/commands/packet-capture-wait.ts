@@ -6,27 +6,40 @@ import type { CliContext } from '../context.js';
 import { CliError, UsageError, WaitTimeoutError } from '../errors.js';
 import { parseSecondsOption, requireOption } from '../option-values.js';
 import { shapePacketCapture } from '../shape.js';
-import { queryPacketCaptureStatus, watcherFor, type PacketCaptureNameOptions } from './packet-capture.js';
+import {
+  CAPTURE_NAME_OPTIONS,
+  queryPacketCaptureStatus,
+  watcherFor,
+  type PacketCaptureNameOptions,
+} from './packet-capture.js';
+import { defineCommand, type Declaration, type OptionTable, type OptionValues } from '../command-declaration.js';
 
-/** Options of `nw network watcher packet-capture wait`. */
-export interface PacketCaptureWaitOptions extends PacketCaptureNameOptions {
-  /** Until the capture exists with provisioningState Succeeded. */
-  created?: boolean;
-  /** Same as created (az offers both). */
-  updated?: boolean;
-  /** Until GET answers 200. */
-  exists?: boolean;
-  /** Until GET answers 404. */
-  deleted?: boolean;
-  /** Until a JMESPath-style condition on the capture holds. */
-  custom?: string;
-  /** Until queryStatus says Stopped or Error (netwatcher addition). */
-  stopped?: boolean;
-  /** Seconds between polls (az default 30; 5 with --stopped). */
-  interval?: string | number;
-  /** Seconds before giving up (az default 3600; none with --stopped: the capture's own time limit ends it). */
-  timeout?: string | number;
-}
+/** The flags of `packet-capture wait` (az's conditions, and --stopped). */
+export const PACKET_CAPTURE_WAIT_OPTIONS = {
+  ...CAPTURE_NAME_OPTIONS,
+  created: { flags: '--created', description: "until it exists with provisioningState 'Succeeded'" },
+  updated: { flags: '--updated', description: "until provisioningState is 'Succeeded'" },
+  exists: { flags: '--exists', description: 'until it exists' },
+  deleted: { flags: '--deleted', description: 'until it is deleted' },
+  custom: {
+    flags: '--custom <expression>',
+    description: 'until a JMESPath-style condition holds, e.g. "provisioningState==\'Succeeded\'"',
+  },
+  stopped: { flags: '--stopped', description: 'until its status is Stopped or Error (queryStatus)' },
+  interval: {
+    flags: '--interval <seconds>',
+    parsed: 'number',
+    description: 'polling interval (default 30; 5 with --stopped)',
+  },
+  timeout: {
+    flags: '--timeout <seconds>',
+    parsed: 'number',
+    description: 'maximum wait (default 3600; none with --stopped)',
+  },
+} as const satisfies OptionTable;
+
+/** Options of `packet-capture wait`. */
+export type PacketCaptureWaitOptions = PacketCaptureNameOptions & OptionValues<typeof PACKET_CAPTURE_WAIT_OPTIONS>;
 
 type WaitKind = 'created' | 'exists' | 'deleted' | 'custom' | 'stopped';
 
@@ -89,3 +102,19 @@ export async function packetCaptureWait(
     await sleep(intervalInSeconds * 1000);
   }
 }
+
+/** The commands of this file, in help order. */
+export const PACKET_CAPTURE_WAIT_COMMANDS: readonly Declaration[] = [
+  defineCommand({
+    path: ['network', 'watcher', 'packet-capture', 'wait'],
+    description: 'wait until a packet capture reaches a state; prints nothing',
+    examples: [
+      'nw network watcher packet-capture wait --name pc1 --location westcentralus --created',
+      'nw network watcher packet-capture wait --name pc1 --location westcentralus --stopped --interval 2',
+      'nw network watcher packet-capture wait --name pc1 --location westcentralus --custom "provisioningState==\'Succeeded\'"',
+      'nw network watcher packet-capture wait --name pc1 --location westcentralus --deleted --timeout 60',
+    ],
+    options: PACKET_CAPTURE_WAIT_OPTIONS,
+    run: (o, { ctx }) => packetCaptureWait(o, ctx),
+  }),
+];

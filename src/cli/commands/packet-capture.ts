@@ -23,67 +23,132 @@ import { writeOutput } from '../output.js';
 import { listValue, shapePacketCapture, shapeQueryStatus } from '../shape.js';
 import { resolveWatcher, type WatcherRef } from '../watcher-lookup.js';
 import { findStorageAccount } from './storage-account.js';
+import {
+  defineCommand,
+  defineGroup,
+  type Declaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
 
 /** How a packet-capture command names its watcher: az's `--location`, or `--watcher` (+ its resource group). */
-export interface WatcherOptions extends CommonOptions {
-  location?: string;
-  /** Watcher name (netwatcher addition; skips the lookup by location). */
-  watcher?: string;
-  /** Resource group of --watcher. */
-  watcherResourceGroup?: string;
-}
+export const WATCHER_OPTIONS = {
+  location: {
+    flags: '-l, --location <location>',
+    description: 'location of the network watcher (az style: the watcher is looked up by location)',
+  },
+  // Watcher name and resource group: netwatcher additions that skip the lookup by location.
+  watcher: { flags: '--watcher <name>', description: 'name of the network watcher, instead of --location' },
+  watcherResourceGroup: {
+    flags: '--watcher-resource-group <rg>',
+    description: 'resource group of --watcher (also -g)',
+  },
+  // Outside create, `-g` names the watcher's resource group (with --watcher).
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of --watcher' },
+} as const satisfies OptionTable;
 
-/** Options of show, show-status, stop, delete, list. */
-export interface PacketCaptureNameOptions extends WatcherOptions {
-  name?: string;
-  /** Outside create, `-g` names the watcher's resource group (with --watcher). */
-  resourceGroup?: string;
-  /** stop/delete: return after the first response. */
-  noWait?: boolean;
-  /** delete: also delete the capture files (netwatcher addition; Azure keeps them). */
-  deleteFiles?: boolean;
-}
+/** The flags of the commands that name one capture of a watcher (show, show-status, wait, download …). */
+export const CAPTURE_NAME_OPTIONS = {
+  ...WATCHER_OPTIONS,
+  name: { flags: '-n, --name <name>', description: 'name of the capture', required: true },
+} as const satisfies OptionTable;
 
-/** Options of `nw network watcher packet-capture create` (az's flags). */
-export interface PacketCaptureCreateOptions extends WatcherOptions {
-  /** Resource group of the target. */
-  resourceGroup?: string;
-  /** VM name or id. */
-  vm?: string;
-  name?: string;
-  /** Storage account name or id. */
-  storageAccount?: string;
-  storagePath?: string;
-  /** Local path on the host, ending in .cap. */
-  filePath?: string;
-  /** bytesToCapturePerPacket (0 = whole packet). */
-  captureSize?: string | number;
-  /** totalBytesPerSession. */
-  captureLimit?: string | number;
-  /** timeLimitInSeconds. */
-  timeLimit?: string | number;
-  /** lookbackInSeconds (netwatcher's own): begin the file this many seconds before creation, from the host's look-back buffer. */
-  lookback?: string | number;
-  /** JSON list of filters. */
-  filters?: string;
-  /** Continuous capture: 'true' or 'false' (az's --continuous-capture). */
-  continuousCapture?: string;
-  /** Ring settings as KEY=VALUE words (az's --capture-settings). */
-  captureSettings?: string[];
-  /** Host path used when continuousCapture is given (az's --local-path). */
-  localPath?: string;
-  /** Scale set name or id (with --target-type AzureVMSS). */
-  target?: string;
-  /** AzureVM (default) or AzureVMSS. */
-  targetType?: string;
-  /** Scale-set instances to capture. */
-  include?: string[];
-  /** Scale-set instances to skip. */
-  exclude?: string[];
-  /** `resourceGroup=RG,tags.KEY=VALUE,…`: every VM of the resource group (or the subscription) with these tags (netwatcher). */
-  targetSelector?: string;
-  noWait?: boolean;
-}
+/** The flags of `packet-capture stop`. */
+const STOP_OPTIONS = {
+  ...CAPTURE_NAME_OPTIONS,
+  noWait: { flags: '--no-wait', description: 'do not wait for the capture to stop' },
+} as const satisfies OptionTable;
+
+/** The flags of `packet-capture delete`. */
+const DELETE_OPTIONS = {
+  ...CAPTURE_NAME_OPTIONS,
+  // Also delete the capture files (netwatcher addition; Azure keeps them).
+  deleteFiles: { flags: '--delete-files', description: 'also delete the capture files' },
+  noWait: { flags: '--no-wait', description: 'do not wait for the deletion' },
+} as const satisfies OptionTable;
+
+/** Options of a command that finds a watcher. */
+export type WatcherOptions = CommonOptions & OptionValues<typeof WATCHER_OPTIONS>;
+
+/** Options of show, show-status, stop, delete, list: delete's flags, the widest of them. */
+export type PacketCaptureNameOptions = CommonOptions & OptionValues<typeof DELETE_OPTIONS>;
+
+/** The flags of `nw network watcher packet-capture create` (az's, and netwatcher's own: lookback, selectors, instances). */
+export const PACKET_CAPTURE_CREATE_OPTIONS = {
+  resourceGroup: {
+    flags: '-g, --resource-group <rg>',
+    description: 'resource group of the target (not needed with --target-selector or an id)',
+  },
+  vm: { flags: '--vm <vm>', description: 'name or id of the VM to capture on' },
+  name: { flags: '-n, --name <name>', description: 'name of the capture', required: true },
+  storageAccount: { flags: '--storage-account <name-or-id>', description: 'storage account for the .cap file' },
+  storagePath: { flags: '--storage-path <url>', description: 'container URL in the storage account' },
+  filePath: {
+    flags: '--file-path <path>',
+    description: 'local path on the host, ending in .cap (under /var/captures)',
+  },
+  captureSize: {
+    flags: '--capture-size <bytes>',
+    parsed: 'number',
+    description: 'bytes captured per packet (0 = whole packet)',
+  },
+  captureLimit: {
+    flags: '--capture-limit <bytes>',
+    parsed: 'number',
+    description:
+      'maximum bytes per session (default 1073741824; 0 = the maximum, 4294967295, which the capture then shows)',
+  },
+  timeLimit: {
+    flags: '--time-limit <seconds>',
+    parsed: 'number',
+    description:
+      'maximum duration in seconds (default and maximum 18000; 0 = the maximum, which the capture then shows)',
+  },
+  lookback: {
+    flags: '--lookback <seconds>',
+    parsed: 'number',
+    description:
+      "begin the file this many seconds before creation with the packets of the host's look-back buffer that pass the filters (netwatcher's own; needs nw vm lookback enable)",
+  },
+  filters: {
+    flags: '--filters <json>',
+    description: 'JSON list of filters: protocol, localIPAddress, localPort, remoteIPAddress, remotePort',
+  },
+  continuousCapture: {
+    flags: '--continuous-capture <bool>',
+    description:
+      'true: a ring of files (--capture-settings) instead of one file; true or false: the host path is --local-path (docs/continuous.md)',
+  },
+  captureSettings: {
+    flags: '--capture-settings <settings...>',
+    description:
+      "the ring, as KEY=VALUE: fileCount (default 10, at most 10000), fileSizeInBytes (default 104857600, at least 24 + 16 + snap length: 262184 with whole packets), sessionTimeLimitInSeconds (default 86400, at most 604800); az's file-count=… spelling works too",
+  },
+  localPath: {
+    flags: '--local-path <path>',
+    description:
+      'with --continuous-capture: local path on the host, ending in .cap (under /var/captures); ring files are NAME-000001.cap, …',
+  },
+  location: { flags: '-l, --location <location>', description: "location of the watcher (default: the target's)" },
+  target: { flags: '--target <name-or-id>', description: 'scale set to capture on (with --target-type AzureVMSS)' },
+  targetType: { flags: '--target-type <type>', description: 'AzureVM (default) or AzureVMSS' },
+  include: { flags: '--include <instances...>', description: 'scale-set instances to capture' },
+  exclude: { flags: '--exclude <instances...>', description: 'scale-set instances to skip' },
+  targetSelector: {
+    flags: '--target-selector <selector>',
+    description:
+      'every VM of a resource group and/or with tags, resolved now: "resourceGroup=RG,tags.role=web" (with --location)',
+  },
+  watcher: {
+    flags: '--watcher <name>',
+    description: 'name of the network watcher, instead of looking it up by location',
+  },
+  watcherResourceGroup: { flags: '--watcher-resource-group <rg>', description: 'resource group of --watcher' },
+  noWait: { flags: '--no-wait', description: 'do not wait for the capture to start' },
+} as const satisfies OptionTable;
+
+/** Options of `nw network watcher packet-capture create`. */
+export type PacketCaptureCreateOptions = CommonOptions & OptionValues<typeof PACKET_CAPTURE_CREATE_OPTIONS>;
 
 /**
  * Parses `--target-selector "resourceGroup=RG,tags.role=web"` (either part may be left out, not both).
@@ -464,3 +529,69 @@ export async function packetCaptureList(
   writeOutput(ctx.out, captures, options.output);
   return captures;
 }
+
+/** The commands of this file, in help order. */
+export const PACKET_CAPTURE_COMMANDS: readonly Declaration[] = [
+  defineGroup({ path: ['network', 'watcher', 'packet-capture'], description: 'packet captures' }),
+  defineCommand({
+    path: ['network', 'watcher', 'packet-capture', 'create'],
+    description: 'start a packet capture on a VM (or scale set) and wait until its agent has accepted it',
+    examples: [
+      'nw network watcher packet-capture create --resource-group myRG --vm myVM --name packetCaptureName --storage-account nwlocal \\',
+      '  --filters "[{\\"protocol\\":\\"TCP\\", \\"remoteIPAddress\\":\\"1.1.1.1-255.255.255\\",\\"localIPAddress\\":\\"10.0.0.3\\", \\"remotePort\\":\\"20\\"},{\\"protocol\\":\\"UDP\\"}]"',
+      'nw network watcher packet-capture create -g myRG --vm myVM -n pc1 --file-path /var/captures/pc1.cap --time-limit 60 --capture-size 128',
+      'nw network watcher packet-capture create -g myRG --target myScaleSet --target-type AzureVMSS --include 0 1 -n pc2 --storage-account nwlocal',
+      "# begin 30 s in the past, from the host's look-back buffer (nw vm lookback enable):",
+      'nw network watcher packet-capture create -g myRG --vm myVM -n pc3 --storage-account nwlocal --time-limit 60 --lookback 30',
+      'nw network watcher packet-capture create -n pc3 --target-selector "resourceGroup=myRG,tags.role=web" --location westus --storage-account nwlocal',
+      'nw network watcher packet-capture create -g myRG --vm myVM -n ring1 --storage-account nwlocal --continuous-capture true \\',
+      '  --capture-settings fileCount=3 fileSizeInBytes=1048576 sessionTimeLimitInSeconds=600 --local-path /var/captures/ring.cap',
+    ],
+    options: PACKET_CAPTURE_CREATE_OPTIONS,
+    run: (o, { ctx }) => packetCaptureCreate(o, ctx),
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'packet-capture', 'show'],
+    description: 'show a packet capture',
+    examples: ['nw network watcher packet-capture show --name packetCaptureName --location westcentralus'],
+    options: {
+      ...CAPTURE_NAME_OPTIONS,
+    },
+    run: (o, { ctx }) => packetCaptureShow(o, ctx),
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'packet-capture', 'show-status'],
+    description: 'show the status of a packet capture (queryStatus)',
+    examples: ['nw network watcher packet-capture show-status --name packetCaptureName --location westcentralus'],
+    options: {
+      ...CAPTURE_NAME_OPTIONS,
+    },
+    run: (o, { ctx }) => packetCaptureShowStatus(o, ctx),
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'packet-capture', 'stop'],
+    description: 'stop a running packet capture; prints nothing',
+    examples: ['nw network watcher packet-capture stop --name packetCaptureName --location westcentralus'],
+    options: STOP_OPTIONS,
+    run: (o, { ctx }) => packetCaptureStop(o, ctx),
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'packet-capture', 'delete'],
+    description: 'delete a packet capture (its files stay unless --delete-files); prints nothing',
+    examples: [
+      'nw network watcher packet-capture delete --name packetCaptureName --location westcentralus',
+      'nw network watcher packet-capture delete --name packetCaptureName --location westcentralus --delete-files',
+    ],
+    options: DELETE_OPTIONS,
+    run: (o, { ctx }) => packetCaptureDelete(o, ctx),
+  }),
+  defineCommand({
+    path: ['network', 'watcher', 'packet-capture', 'list'],
+    description: 'list the packet captures of a location',
+    examples: ['nw network watcher packet-capture list --location westcentralus -o table'],
+    options: {
+      ...WATCHER_OPTIONS,
+    },
+    run: (o, { ctx }) => packetCaptureList(o, ctx),
+  }),
+];

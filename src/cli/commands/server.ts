@@ -7,56 +7,115 @@ import { UsageError } from '../errors.js';
 import { validateOidcSettings, type OidcSettings } from '../../server/oidc-settings.js';
 import { parseListenOption, parseOutboundOptions, parsePublicUrlOption } from '../option-values.js';
 import { loadServiceStarters, waitForAbort, type ServiceStarters } from '../services.js';
+import {
+  defineCommand,
+  type Declaration,
+  type OptionDeclaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
 
 /** Default address of `nw server` and `nw up`. */
 export const DEFAULT_LISTEN = '127.0.0.1:8817';
+
+/**
+ * `--database-url`, bound to NW_DATABASE_URL on the option itself (commander reads a variable only
+ * for an option that declares it): `nw server`, `nw server rotate-admin-token` and `nw up`.
+ */
+export const DATABASE_URL_OPTION = {
+  flags: '--database-url <url>',
+  description: 'PostgreSQL URL (default: embedded database in the data folder)',
+  env: 'NW_DATABASE_URL',
+} as const satisfies OptionDeclaration;
 
 /** Default data folder (`~/.netwatcher`). */
 export function defaultDataDir(): string {
   return join(homedir(), '.netwatcher');
 }
 
+/** The flags of `nw server`. */
+export const SERVER_OPTIONS = {
+  listen: { flags: '--listen <host:port>', description: 'address to listen on', default: DEFAULT_LISTEN },
+  dataDir: { flags: '--data-dir <dir>', description: 'data folder (default ~/.netwatcher)' },
+  databaseUrl: DATABASE_URL_OPTION,
+  publicUrl: {
+    flags: '--public-url <url>',
+    description:
+      "URL agents and clients reach this server at: operation links, storagePath and install commands start with it (default: the listen address; for 0.0.0.0, this host's name)",
+  },
+  trustProxy: {
+    flags: '--trust-proxy',
+    description:
+      'behind a reverse proxy: build those URLs from X-Forwarded-Proto/-Host and Host (never trusted otherwise)',
+  },
+  location: {
+    flags: '-l, --location <location>',
+    description: 'location of hosts enrolled without one',
+    default: 'local',
+  },
+  tlsCert: { flags: '--tls-cert <file>', description: 'TLS certificate (PEM)' },
+  tlsKey: { flags: '--tls-key <file>', description: 'TLS private key (PEM)' },
+  logLevel: { flags: '--log-level <level>', description: 'log level (info, debug, warn …)' },
+  subscription: { flags: '--subscription <id>', description: "subscription id of the server's own resources" },
+  sessionLimit: {
+    flags: '--session-limit <count>',
+    description: 'parallel capture sessions allowed per location and subscription (default 10000)',
+  },
+  tlsSelfSigned: {
+    flags: '--tls-self-signed',
+    description: 'serve https with a self-signed certificate for this host, kept in DATA_DIR/tls/',
+  },
+  metricsRetentionDays: {
+    flags: '--metrics-retention-days <days>',
+    description: 'how long host metrics are kept (default 7)',
+  },
+  secretKeyFile: {
+    flags: '--secret-key-file <file>',
+    description:
+      'key that encrypts credentials in the database (default DATA_DIR/secret-key; the same file on every replica)',
+    env: 'NW_SECRET_KEY_FILE',
+  },
+  outboundDeny: {
+    flags: '--outbound-deny <cidr>',
+    description:
+      'never connect to this range for webhooks, notifications or storage endpoints (repeatable; link-local and cloud metadata are always denied unless allowed)',
+    repeatable: true,
+  },
+  outboundAllow: {
+    flags: '--outbound-allow <cidr>',
+    description: 'allow this range even inside a denied one (repeatable; the most specific range wins)',
+    repeatable: true,
+  },
+  retryAfter: {
+    flags: '--retry-after <seconds>',
+    description: 'Retry-After of long-running answers for az and the Python SDK (0 = never; default 1)',
+  },
+  activityLogRetentionDays: {
+    flags: '--activity-log-retention-days <days>',
+    description: 'how long activity-log events (changes, refusals, packet reads) are kept (default 90)',
+  },
+  oidcIssuer: {
+    flags: '--oidc-issuer <url>',
+    description:
+      "single sign-on: accept access tokens of this OpenID Connect provider (its issuer URL, exactly as in its tokens' iss)",
+  },
+  oidcAudience: {
+    flags: '--oidc-audience <aud>',
+    description: "the audience (aud) the provider's access tokens for this API carry (required with --oidc-issuer)",
+  },
+  oidcClientId: {
+    flags: '--oidc-client-id <id>',
+    description:
+      "the portal's client id at the provider: users sign in to the portal through it (authorization code with PKCE)",
+  },
+  oidcGroupsClaim: {
+    flags: '--oidc-groups-claim <claim>',
+    description: "claim that lists the user's groups (default groups)",
+  },
+} as const satisfies OptionTable;
+
 /** Options of `nw server`. */
-export interface ServerCommandOptions {
-  /** HOST:PORT (default 127.0.0.1:8817). */
-  listen?: string;
-  /** Data folder (default ~/.netwatcher). */
-  dataDir?: string;
-  /** PostgreSQL URL (also NW_DATABASE_URL); embedded PGlite when absent. */
-  databaseUrl?: string;
-  /** URL agents and clients use to reach this server. */
-  publicUrl?: string;
-  /** Build URLs from X-Forwarded-* and Host (behind a reverse proxy that sets them). */
-  trustProxy?: boolean;
-  /** Location of hosts enrolled without one (default local). */
-  location?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  /** Serve https with a self-signed certificate for this host, kept in DIR/tls/ (as `nw up --tls`). */
-  tlsSelfSigned?: boolean;
-  logLevel?: string;
-  /** Subscription of the server's own resources. */
-  subscription?: string;
-  /** Parallel sessions per location and subscription. */
-  sessionLimit?: string;
-  /** Days host metrics are kept. */
-  metricsRetentionDays?: string;
-  /** Key file that encrypts credentials in the database (also NW_SECRET_KEY_FILE). */
-  secretKeyFile?: string;
-  /** CIDRs never connected to for webhooks, notifications and storage endpoints (repeatable flag). */
-  outboundDeny?: string[];
-  /** CIDRs allowed inside denied ones (repeatable flag). */
-  outboundAllow?: string[];
-  /** Retry-After seconds of long-running answers for az and the Python SDK (0 = never; default 1). */
-  retryAfter?: string;
-  /** Days activity-log events are kept. */
-  activityLogRetentionDays?: string;
-  /** Single sign-on: the OpenID Connect provider's issuer URL, the API's audience, the portal's client id and the groups claim. */
-  oidcIssuer?: string;
-  oidcAudience?: string;
-  oidcClientId?: string;
-  oidcGroupsClaim?: string;
-}
+export type ServerCommandOptions = OptionValues<typeof SERVER_OPTIONS>;
 
 /** The single sign-on flags as server settings; undefined without --oidc-issuer. */
 function oidcOptions(options: ServerCommandOptions): OidcSettings | undefined {
@@ -178,3 +237,21 @@ export async function runServer(
   await server.close();
   writeLine(ctx.out, 'server stopped');
 }
+
+/** The commands of this file, in help order. */
+export const SERVER_COMMANDS: readonly Declaration[] = [
+  defineCommand({
+    path: ['server'],
+    description: 'run the netwatcher server (control plane) until Ctrl-C',
+    examples: [
+      'nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher --tls-cert cert.pem --tls-key key.pem',
+      'nw server --oidc-issuer https://login.example.com/realms/ops --oidc-audience api://netwatcher --oidc-client-id netwatcher-portal',
+      'NW_DATABASE_URL=postgres://nw@db/netwatcher nw server --listen 0.0.0.0:8817 --data-dir /var/lib/netwatcher',
+    ],
+    commonOptions: false,
+    service: true,
+    worksWithoutConfig: true,
+    options: SERVER_OPTIONS,
+    run: (o, { ctx, stop, starters }) => runServer(o, ctx, stop, starters),
+  }),
+];

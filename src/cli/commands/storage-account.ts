@@ -6,55 +6,80 @@ import { beginAndWait } from '../lro.js';
 import { parseBooleanOption, requireOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
 import { listValue, shapeStorageAccount } from '../shape.js';
+import {
+  defineCommand,
+  defineGroup,
+  type Declaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
 
 /** Storage backends a storage account can register. */
 export type StorageBackendType = 'local' | 'azureBlob' | 's3';
 
 const BACKENDS: readonly StorageBackendType[] = ['local', 'azureBlob', 's3'];
 
-/** Options of `nw storage account list`. */
-export interface StorageAccountListOptions extends CommonOptions {
-  resourceGroup?: string;
-}
+/** The flags of `nw storage account list`. */
+export const STORAGE_ACCOUNT_LIST_OPTIONS = {
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'only this resource group' },
+} as const satisfies OptionTable;
 
-/** Options of `nw storage account show|delete`. */
-export interface StorageAccountNameOptions extends CommonOptions {
-  name?: string;
-  resourceGroup?: string;
-  /** delete: do not ask for confirmation. */
-  yes?: boolean;
-}
+/** Options of `nw storage account list`. */
+export type StorageAccountListOptions = CommonOptions & OptionValues<typeof STORAGE_ACCOUNT_LIST_OPTIONS>;
+
+/** The flags of `nw storage account delete`. */
+export const STORAGE_ACCOUNT_DELETE_OPTIONS = {
+  name: { flags: '-n, --name <name>', description: 'account name', required: true },
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group (default: found by name)' },
+  yes: { flags: '-y, --yes', description: 'do not ask for confirmation' },
+} as const satisfies OptionTable;
+
+/** Options of `nw storage account show|delete`: delete's flags, the wider. */
+export type StorageAccountNameOptions = CommonOptions & OptionValues<typeof STORAGE_ACCOUNT_DELETE_OPTIONS>;
+
+/** The flags of `nw storage account create` (secrets may come from the environment, as az reads them: out of shell history). */
+export const STORAGE_ACCOUNT_CREATE_OPTIONS = {
+  name: { flags: '-n, --name <name>', description: 'account name', required: true },
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group', required: true },
+  location: { flags: '-l, --location <location>', description: 'location', default: 'local' },
+  kind: {
+    flags: '--kind <kind>',
+    description: 'backend: local, azureBlob or s3 (az account kinds such as StorageV2 mean local)',
+  },
+  backend: { flags: '--backend <type>', description: 'same as --kind with a backend name' },
+  connectionString: {
+    flags: '--connection-string <text>',
+    description: 'azureBlob: connection string',
+    env: 'AZURE_STORAGE_CONNECTION_STRING',
+  },
+  accountName: {
+    flags: '--account-name <name>',
+    description: 'azureBlob: account name, with --account-key (instead of --connection-string)',
+  },
+  accountKey: { flags: '--account-key <key>', description: 'azureBlob: account key, with --account-name' },
+  blobEndpoint: {
+    flags: '--blob-endpoint <url>',
+    description: 'azureBlob: blob endpoint (default https://ACCOUNT.blob.core.windows.net), with --account-name',
+  },
+  endpoint: { flags: '--endpoint <url>', description: 's3: endpoint URL' },
+  region: { flags: '--region <region>', description: 's3: region' },
+  bucket: { flags: '--bucket <bucket>', description: 's3: bucket' },
+  accessKeyId: { flags: '--access-key-id <id>', description: 's3: access key id', env: 'AWS_ACCESS_KEY_ID' },
+  secretAccessKey: {
+    flags: '--secret-access-key <key>',
+    description: 's3: secret access key',
+    env: 'AWS_SECRET_ACCESS_KEY',
+  },
+  pathStyle: {
+    flags: '--path-style <bool>',
+    parsed: 'boolean',
+    description: 's3: path-style addressing (true for most S3-compatible servers)',
+  },
+  sku: { flags: '--sku <sku>', description: 'accepted for az compatibility' },
+} as const satisfies OptionTable;
 
 /** Options of `nw storage account create`. */
-export interface StorageAccountCreateOptions extends CommonOptions {
-  name?: string;
-  resourceGroup?: string;
-  location?: string;
-  /** Backend (local, azureBlob, s3). az's storage kinds (StorageV2 …) mean the default, local. */
-  kind?: string;
-  /** Same as --kind with a backend name; wins over it. */
-  backend?: string;
-  /** azureBlob: connection string (also read from AZURE_STORAGE_CONNECTION_STRING). */
-  connectionString?: string;
-  /** azureBlob: account name, with accountKey (instead of a connection string). */
-  accountName?: string;
-  /** azureBlob: account key (base64), with accountName. */
-  accountKey?: string;
-  /** azureBlob: blob endpoint (default https://{accountName}.blob.core.windows.net), with accountName. */
-  blobEndpoint?: string;
-  /** s3: endpoint URL (absent: AWS). */
-  endpoint?: string;
-  /** s3: region. */
-  region?: string;
-  /** s3: bucket. */
-  bucket?: string;
-  /** s3: access key id (also AWS_ACCESS_KEY_ID). */
-  accessKeyId?: string;
-  /** s3: secret access key (also AWS_SECRET_ACCESS_KEY). */
-  secretAccessKey?: string;
-  /** s3: path-style addressing (MinIO and most S3-compatible servers need it). */
-  pathStyle?: string | boolean;
-}
+export type StorageAccountCreateOptions = CommonOptions & OptionValues<typeof STORAGE_ACCOUNT_CREATE_OPTIONS>;
 
 /** Resolves the backend type from --backend or --kind. */
 export function storageBackendOf(options: Pick<StorageAccountCreateOptions, 'kind' | 'backend'>): StorageBackendType {
@@ -209,3 +234,47 @@ export async function storageAccountDelete(options: StorageAccountNameOptions, c
     { pollIntervalInMs: conn.pollIntervalInMs },
   );
 }
+
+/** The commands of this file, in help order. */
+export const STORAGE_ACCOUNT_COMMANDS: readonly Declaration[] = [
+  defineGroup({ path: ['storage'], description: 'storage targets for capture files' }),
+  defineGroup({
+    path: ['storage', 'account'],
+    description: 'storage accounts: a local folder of the server, Azure Blob, or S3',
+  }),
+  defineCommand({
+    path: ['storage', 'account', 'list'],
+    description: 'list the storage accounts',
+    examples: ['nw storage account list', 'nw storage account list -o table'],
+    options: STORAGE_ACCOUNT_LIST_OPTIONS,
+    run: (o, { ctx }) => storageAccountList(o, ctx),
+  }),
+  defineCommand({
+    path: ['storage', 'account', 'show'],
+    description: 'show a storage account',
+    examples: ['nw storage account show -n nwlocal'],
+    options: {
+      name: { flags: '-n, --name <name>', description: 'account name', required: true },
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group (default: found by name)' },
+    },
+    run: (o, { ctx }) => storageAccountShow(o, ctx),
+  }),
+  defineCommand({
+    path: ['storage', 'account', 'create'],
+    description: 'register a storage account',
+    examples: [
+      'nw storage account create -n captures -g storageRG --kind local',
+      'AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=https;AccountName=…" nw storage account create -n blobcaps -g storageRG --kind azureBlob',
+      'nw storage account create -n s3caps -g storageRG --kind s3 --endpoint http://127.0.0.1:9000 --region us-east-1 --bucket captures --access-key-id AKIA… --secret-access-key … --path-style true',
+    ],
+    options: STORAGE_ACCOUNT_CREATE_OPTIONS,
+    run: (o, { ctx }) => storageAccountCreate(o, ctx),
+  }),
+  defineCommand({
+    path: ['storage', 'account', 'delete'],
+    description: 'unregister a storage account (its files stay); prints nothing',
+    examples: ['nw storage account delete -n captures -g storageRG --yes'],
+    options: STORAGE_ACCOUNT_DELETE_OPTIONS,
+    run: (o, { ctx }) => storageAccountDelete(o, ctx),
+  }),
+];

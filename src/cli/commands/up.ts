@@ -15,43 +15,64 @@ import { CliError, UsageError } from '../errors.js';
 import { isLoopbackHost, parseListenOption, parseOutboundOptions, parsePublicUrlOption } from '../option-values.js';
 import { loadServiceStarters, waitForAbort, type ServiceStarters } from '../services.js';
 import { listValue } from '../shape.js';
-import { DEFAULT_LISTEN, defaultDataDir } from './server.js';
+import { DATABASE_URL_OPTION, DEFAULT_LISTEN, defaultDataDir } from './server.js';
 import { azRecipeLines } from './az-recipe.js';
+import { defineCommand, type Declaration, type OptionTable, type OptionValues } from '../command-declaration.js';
+
+/** The flags of `nw up`. */
+export const UP_OPTIONS = {
+  dataDir: { flags: '--data-dir <dir>', description: 'data folder (default ~/.netwatcher)' },
+  listen: { flags: '--listen <host:port>', description: 'address to listen on', default: DEFAULT_LISTEN },
+  location: { flags: '-l, --location <location>', description: 'location of this host', default: 'local' },
+  vmName: { flags: '--vm-name <name>', description: "this host's VM name (default: the host name)" },
+  resourceGroup: {
+    flags: '-g, --resource-group <rg>',
+    description: "this host's resource group",
+    default: 'netwatcher-local',
+  },
+  interface: { flags: '--interface <name>', description: 'interface to capture on (default any)' },
+  captureRoot: {
+    flags: '--capture-root <dir>',
+    description: 'folder local capture files live under (default /var/captures)',
+  },
+  tls: {
+    flags: '--tls',
+    description:
+      'serve https with a self-signed certificate for this host, kept in DATA_DIR/tls/ (the CLI config trusts it); the default when listening beyond loopback',
+  },
+  noTls: { flags: '--no-tls', description: 'serve plain http even when listening beyond loopback' },
+  publicUrl: {
+    flags: '--public-url <url>',
+    description:
+      'URL other hosts reach this server at (install commands and links start with it; its host goes into the certificate)',
+  },
+  trustProxy: {
+    flags: '--trust-proxy',
+    description: 'behind a reverse proxy: build URLs from X-Forwarded-Proto/-Host and Host (never trusted otherwise)',
+  },
+  databaseUrl: DATABASE_URL_OPTION,
+  logLevel: { flags: '--log-level <level>', description: 'log level' },
+  outboundDeny: {
+    flags: '--outbound-deny <cidr>',
+    description: 'never connect to this range for webhooks, notifications or storage endpoints (repeatable)',
+    repeatable: true,
+  },
+  outboundAllow: {
+    flags: '--outbound-allow <cidr>',
+    description: 'allow this range even inside a denied one (repeatable; the most specific range wins)',
+    repeatable: true,
+  },
+  retryAfter: {
+    flags: '--retry-after <seconds>',
+    description: 'Retry-After of long-running answers for az and the Python SDK (0 = never; default 1)',
+  },
+} as const satisfies OptionTable;
 
 /** Options of `nw up`. */
-export interface UpOptions {
-  /** Data folder for server and agent (default ~/.netwatcher; the agent uses DIR/agent). */
-  dataDir?: string;
-  /** HOST:PORT (default 127.0.0.1:8817). */
-  listen?: string;
-  /** Location of this host and its watcher (default local). */
-  location?: string;
-  /** Name of this host as a VM (default the short hostname). */
-  vmName?: string;
-  /** Resource group of this host (default netwatcher-local). */
-  resourceGroup?: string;
-  /** Interface the agent captures on (default any). */
-  interface?: string;
-  /** Folder local capture files live under (agent default /var/captures). */
-  captureRoot?: string;
-  logLevel?: string;
-  /** Serve https with a self-signed certificate for this host, kept in DIR/tls/ and trusted by the CLI config (default: on when listening beyond loopback; false: plain http). */
-  tls?: boolean;
-  /** URL other hosts reach this server at (install commands, links); its host name goes into the certificate. */
-  publicUrl?: string;
-  /** Build URLs from X-Forwarded-* and Host (behind a reverse proxy that sets them). */
-  trustProxy?: boolean;
-  /** PostgreSQL URL (also NW_DATABASE_URL); embedded PGlite in DIR when absent. */
-  databaseUrl?: string;
-  /** How long to wait for the agent to connect before saying so (default 20 s). */
+export type UpOptions = OptionValues<typeof UP_OPTIONS> & {
+  /** How long to wait for the agent to connect before saying so (default 20 s; tests shorten it). */
   agentConnectTimeoutInMs?: number;
-  /** CIDRs the server never connects to for webhooks, notifications and storage endpoints (repeatable flag). */
-  outboundDeny?: string[];
-  /** CIDRs allowed inside denied ones (repeatable flag). */
-  outboundAllow?: string[];
-  /** Retry-After seconds of long-running answers for az and the Python SDK (0 = never; default 1). */
-  retryAfter?: string;
-}
+};
 
 /** What `nw up` started (returned once it has stopped, for tests). */
 export interface UpResult {
@@ -322,3 +343,23 @@ async function ensureWatcher(
       body: { location },
     });
 }
+
+/** The commands of this file, in help order. */
+export const UP_COMMANDS: readonly Declaration[] = [
+  defineCommand({
+    path: ['up'],
+    description:
+      'run a server and an agent for this host in one process, and configure the CLI: the first command to try',
+    examples: [
+      'sudo nw up',
+      'nw up --data-dir ./nw-data --listen 127.0.0.1:9000',
+      '# reachable from other hosts (https with a self-signed certificate, pinned by the install commands):',
+      'sudo nw up --listen 0.0.0.0:8817 --public-url https://HOST:8817',
+    ],
+    commonOptions: false,
+    service: true,
+    worksWithoutConfig: true,
+    options: UP_OPTIONS,
+    run: (o, { ctx, stop, starters }) => up(o, ctx, stop, starters),
+  }),
+];

@@ -7,6 +7,13 @@ import { beginAndWait, pollUntilDone } from '../lro.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput, type TableColumn } from '../output.js';
 import { listValue, shapeVmExtension } from '../shape.js';
+import {
+  defineCommand,
+  defineGroup,
+  type Declaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
 
 /** `az vm extension list -o table` columns. */
 export const VM_EXTENSION_TABLE: readonly TableColumn[] = [
@@ -18,39 +25,52 @@ export const VM_EXTENSION_TABLE: readonly TableColumn[] = [
 ];
 
 /** Which VM: `--vm-name` (a name, or an id whose resource group wins) and `--resource-group`. */
-export interface VmSelectorOptions extends CommonOptions {
-  resourceGroup?: string;
-  vmName?: string;
-}
+export type VmSelectorOptions = CommonOptions &
+  Pick<OptionValues<typeof VM_EXTENSION_SET_OPTIONS>, 'resourceGroup' | 'vmName'>;
+
+/** The flags of `nw vm extension set` (az's). */
+export const VM_EXTENSION_SET_OPTIONS = {
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the VM', required: true },
+  vmName: {
+    flags: '--vm-name <vm>',
+    description: 'name (or id) of the VM; created on the server if new',
+    required: true,
+  },
+  name: { flags: '-n, --name <type>', description: 'extension type: NetworkWatcherAgentLinux', required: true },
+  publisher: {
+    flags: '--publisher <publisher>',
+    description: 'extension publisher',
+    default: 'Microsoft.Azure.NetworkWatcher',
+  },
+  version: { flags: '--version <version>', description: 'typeHandlerVersion', default: '1.4' },
+  extensionInstanceName: {
+    flags: '--extension-instance-name <name>',
+    description: 'instance name, when it differs from --name (e.g. AzureNetworkWatcherExtension)',
+  },
+  location: {
+    flags: '-l, --location <location>',
+    description: "location of a new VM (default: the server's default location)",
+  },
+  settings: { flags: '--settings <json>', description: 'public settings (JSON)' },
+  protectedSettings: { flags: '--protected-settings <json>', description: 'protected settings (JSON)' },
+  noAutoUpgrade: { flags: '--no-auto-upgrade', description: 'set autoUpgradeMinorVersion to false' },
+  forceUpdate: { flags: '--force-update', description: 'set a new forceUpdateTag' },
+  noWait: { flags: '--no-wait', description: 'print the first response without waiting' },
+} as const satisfies OptionTable;
 
 /** Options of `nw vm extension set`. */
-export interface VmExtensionSetOptions extends VmSelectorOptions {
-  /** Extension type, e.g. NetworkWatcherAgentLinux (az's --name). */
-  name?: string;
-  publisher?: string;
-  /** typeHandlerVersion (default 1.4). */
-  version?: string;
-  /** Instance name, when it differs from the type (az's --extension-instance-name). */
-  extensionInstanceName?: string;
-  /** Location of the VM; the server uses the VM's when absent. */
-  location?: string;
-  /** Public settings as JSON. */
-  settings?: string;
-  /** Protected settings as JSON. */
-  protectedSettings?: string;
-  /** Sets autoUpgradeMinorVersion false. */
-  noAutoUpgrade?: boolean;
-  /** Sets a new forceUpdateTag so the handler runs again. */
-  forceUpdate?: boolean;
-  /** Print the first response instead of waiting for the agent. */
-  noWait?: boolean;
-}
+export type VmExtensionSetOptions = CommonOptions & OptionValues<typeof VM_EXTENSION_SET_OPTIONS>;
 
-/** Options of `nw vm extension show|delete`. */
-export interface VmExtensionNameOptions extends VmSelectorOptions {
-  name?: string;
-  noWait?: boolean;
-}
+/** The flags of `nw vm extension delete`. */
+export const VM_EXTENSION_DELETE_OPTIONS = {
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the VM', required: true },
+  vmName: { flags: '--vm-name <vm>', description: 'name of the VM', required: true },
+  name: { flags: '-n, --name <name>', description: 'extension instance name', required: true },
+  noWait: { flags: '--no-wait', description: 'do not wait for the operation' },
+} as const satisfies OptionTable;
+
+/** Options of `nw vm extension show|delete`: delete's flags, the wider. */
+export type VmExtensionNameOptions = CommonOptions & OptionValues<typeof VM_EXTENSION_DELETE_OPTIONS>;
 
 function vmOf(
   options: VmSelectorOptions,
@@ -167,3 +187,51 @@ export async function vmExtensionDelete(options: VmExtensionNameOptions, ctx: Cl
   if (options.noWait) await conn.client.request('DELETE', path);
   else await beginAndWait(conn.client, 'DELETE', path, {}, { pollIntervalInMs: conn.pollIntervalInMs });
 }
+
+/** The commands of this file, in help order. */
+export const VM_EXTENSION_COMMANDS: readonly Declaration[] = [
+  defineGroup({ path: ['vm', 'extension'], description: 'the agent extension (NetworkWatcherAgentLinux)' }),
+  defineCommand({
+    path: ['vm', 'extension', 'set'],
+    description: 'install the agent extension on a host; prints the command to run on the host (shown once)',
+    examples: [
+      'nw vm extension set --resource-group myRG --vm-name myVM --publisher Microsoft.Azure.NetworkWatcher --name NetworkWatcherAgentLinux --version 1.4',
+      '# then run the printed installCommand on the host, e.g.:',
+      'nw agent --server https://nw.example:8817 --token <one-time token> --data-dir /var/lib/netwatcher/agent',
+    ],
+    options: VM_EXTENSION_SET_OPTIONS,
+    run: (o, { ctx }) => vmExtensionSet(o, ctx),
+  }),
+  defineCommand({
+    path: ['vm', 'extension', 'show'],
+    description: 'show an extension of a host',
+    examples: [
+      'nw vm extension show --resource-group myRG --vm-name myVM --name AzureNetworkWatcherExtension',
+      'nw vm extension show -g myRG --vm-name myVM -n NetworkWatcherAgentLinux -o table',
+    ],
+    options: {
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the VM', required: true },
+      vmName: { flags: '--vm-name <vm>', description: 'name of the VM', required: true },
+      name: { flags: '-n, --name <name>', description: 'extension instance name', required: true },
+      instanceView: { flags: '--instance-view', description: 'accepted for az compatibility' },
+    },
+    run: (o, { ctx }) => vmExtensionShow(o, ctx),
+  }),
+  defineCommand({
+    path: ['vm', 'extension', 'list'],
+    description: 'list the extensions of a host',
+    examples: ['nw vm extension list -g myRG --vm-name myVM -o table'],
+    options: {
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the VM', required: true },
+      vmName: { flags: '--vm-name <vm>', description: 'name of the VM', required: true },
+    },
+    run: (o, { ctx }) => vmExtensionList(o, ctx),
+  }),
+  defineCommand({
+    path: ['vm', 'extension', 'delete'],
+    description: "remove the agent extension (revokes the host's credential); prints nothing",
+    examples: ['nw vm extension delete -g myRG --vm-name myVM -n NetworkWatcherAgentLinux'],
+    options: VM_EXTENSION_DELETE_OPTIONS,
+    run: (o, { ctx }) => vmExtensionDelete(o, ctx),
+  }),
+];

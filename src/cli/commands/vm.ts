@@ -5,6 +5,14 @@ import { UsageError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput, type TableColumn } from '../output.js';
 import { listValue, shapeVm } from '../shape.js';
+import {
+  defineCommand,
+  defineGroup,
+  type Declaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
+import { VM_LOOKBACK_COMMANDS } from './vm-lookback.js';
 
 /** Table columns of `nw vm list|show`: az's plus whether the host's agent is connected. */
 export const VM_TABLE: readonly TableColumn[] = [
@@ -17,17 +25,22 @@ export const VM_TABLE: readonly TableColumn[] = [
   },
 ];
 
+/** The flags of `nw vm list`. */
+export const VM_LIST_OPTIONS = {
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'only this resource group' },
+} as const satisfies OptionTable;
+
 /** Options of `nw vm list`. */
-export interface VmListOptions extends CommonOptions {
-  /** Only the VMs of this resource group. */
-  resourceGroup?: string;
-}
+export type VmListOptions = CommonOptions & OptionValues<typeof VM_LIST_OPTIONS>;
+
+/** The flags of `nw vm show`. */
+export const VM_SHOW_OPTIONS = {
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the VM', required: true },
+  name: { flags: '-n, --name <vm>', description: 'name of the VM', required: true },
+} as const satisfies OptionTable;
 
 /** Options of `nw vm show`. */
-export interface VmShowOptions extends CommonOptions {
-  resourceGroup?: string;
-  name?: string;
-}
+export type VmShowOptions = CommonOptions & OptionValues<typeof VM_SHOW_OPTIONS>;
 
 /**
  * `nw vm list`: the hosts the server knows (registered or enrolled), with their agent state.
@@ -64,15 +77,19 @@ export async function vmShow(options: VmShowOptions, ctx: CliContext): Promise<R
   return vm;
 }
 
+/** The flags of `nw vm delete` (`--force` or az's `--force-deletion`). */
+export const VM_DELETE_OPTIONS = {
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the VM', required: true },
+  name: { flags: '-n, --name <vm>', description: 'name of the VM', required: true },
+  yes: { flags: '-y, --yes', description: 'do not ask for confirmation' },
+  forceDeletion: {
+    flags: '--force, --force-deletion',
+    description: 'also when captures run on it (they are recorded as stopped and the agent is told to stop them)',
+  },
+} as const satisfies OptionTable;
+
 /** Options of `nw vm delete`. */
-export interface VmDeleteOptions extends CommonOptions {
-  resourceGroup?: string;
-  name?: string;
-  /** Do not ask for confirmation. */
-  yes?: boolean;
-  /** Delete even while captures run on the host (they are recorded as stopped); `--force` or az's `--force-deletion`. */
-  forceDeletion?: boolean;
-}
+export type VmDeleteOptions = CommonOptions & OptionValues<typeof VM_DELETE_OPTIONS>;
 
 /**
  * `nw vm delete`: removes a host — its credential is revoked and its agent disconnected at once;
@@ -89,15 +106,16 @@ export async function vmDelete(options: VmDeleteOptions, ctx: CliContext): Promi
   });
 }
 
+/** The flags of `nw vm update` (az's generic --set/--remove; only tags can be set on a host). */
+export const VM_UPDATE_OPTIONS = {
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group of the VM', required: true },
+  name: { flags: '-n, --name <vm>', description: 'name of the VM', required: true },
+  set: { flags: '--set <items...>', description: 'tags.KEY=VALUE to set' },
+  remove: { flags: '--remove <items...>', description: 'tags.KEY to remove (tags: all)' },
+} as const satisfies OptionTable;
+
 /** Options of `nw vm update`. */
-export interface VmUpdateOptions extends CommonOptions {
-  resourceGroup?: string;
-  name?: string;
-  /** `tags.KEY=VALUE` (az's generic --set; only tags can be set on a netwatcher host). */
-  set?: string[];
-  /** `tags.KEY` (or `tags` for all). */
-  remove?: string[];
-}
+export type VmUpdateOptions = CommonOptions & OptionValues<typeof VM_UPDATE_OPTIONS>;
 
 /**
  * `nw vm update --set tags.KEY=VALUE --remove tags.KEY`: changes a host's tags, which capture
@@ -133,3 +151,41 @@ export async function vmUpdate(options: VmUpdateOptions, ctx: CliContext): Promi
   writeOutput(ctx.out, vm, options.output, VM_TABLE);
   return vm;
 }
+
+/** The commands of this file, in help order. */
+export const VM_COMMANDS: readonly Declaration[] = [
+  defineGroup({ path: ['vm'], description: 'hosts (virtual machines) and their agent extension' }),
+  defineCommand({
+    path: ['vm', 'list'],
+    description: 'list the hosts the server knows, with their agent state',
+    examples: ['nw vm list -o table'],
+    options: VM_LIST_OPTIONS,
+    run: (o, { ctx }) => vmList(o, ctx),
+  }),
+  defineCommand({
+    path: ['vm', 'show'],
+    description: 'show one host',
+    examples: ['nw vm show -g netwatcher-local -n myhost'],
+    options: VM_SHOW_OPTIONS,
+    run: (o, { ctx }) => vmShow(o, ctx),
+  }),
+  defineCommand({
+    path: ['vm', 'delete'],
+    description:
+      "remove a host: revokes its agent's credential and disconnects it at once; refused while captures run on it unless --force; prints nothing",
+    examples: ['nw vm delete -g myRG -n web1 --yes', 'nw vm delete -g myRG -n web1 --yes --force'],
+    options: VM_DELETE_OPTIONS,
+    run: (o, { ctx }) => vmDelete(o, ctx),
+  }),
+  ...VM_LOOKBACK_COMMANDS,
+  defineCommand({
+    path: ['vm', 'update'],
+    description: "change a host's tags, which capture target selectors match",
+    examples: [
+      'nw vm update -g myRG -n web1 --set tags.role=web',
+      'nw vm update -g myRG -n web1 --set tags.role=web tags.tier=front --remove tags.old',
+    ],
+    options: VM_UPDATE_OPTIONS,
+    run: (o, { ctx }) => vmUpdate(o, ctx),
+  }),
+];

@@ -7,6 +7,13 @@ import { pollUntilDone } from '../lro.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput, type TableColumn } from '../output.js';
 import { listValue, shapeVm, shapeVmExtension } from '../shape.js';
+import {
+  defineCommand,
+  defineGroup,
+  type Declaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
 
 /** `nw vmss list|show` table columns. */
 export const VMSS_TABLE: readonly TableColumn[] = [
@@ -27,17 +34,16 @@ export const VMSS_INSTANCE_TABLE: readonly TableColumn[] = [
   },
 ];
 
-/** Options naming a scale set. */
-export interface VmssOptions extends CommonOptions {
-  resourceGroup?: string;
-  /** Scale-set name (`-n`, or `--vmss-name` for extension commands). */
-  name?: string;
-  vmssName?: string;
-  location?: string;
-  /** `list`: only this resource group (optional). */
-  tags?: string[];
-  yes?: boolean;
-}
+/** The flags of `nw vmss create`. */
+export const VMSS_CREATE_OPTIONS = {
+  resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group', required: true },
+  name: { flags: '-n, --name <name>', description: 'name of the scale set', required: true },
+  location: { flags: '-l, --location <location>', description: "location (default: the server's)" },
+  tags: { flags: '--tags <tags...>', description: 'KEY=VALUE tags' },
+} as const satisfies OptionTable;
+
+/** Options of the `nw vmss` commands: create's flags, the widest. */
+export type VmssOptions = CommonOptions & OptionValues<typeof VMSS_CREATE_OPTIONS>;
 
 function shapeVmss(resource: unknown): Record<string, unknown> {
   const r = shapeVm(resource);
@@ -128,18 +134,31 @@ export async function vmssListInstances(
   return shaped;
 }
 
-/** Options of `nw vmss extension set` (az's spelling). */
-export interface VmssExtensionSetOptions extends CommonOptions {
-  resourceGroup?: string;
-  vmssName?: string;
-  /** Extension type: NetworkWatcherAgentLinux. */
-  name?: string;
-  publisher?: string;
-  version?: string;
-  extensionInstanceName?: string;
-  noAutoUpgrade?: boolean;
-  noWait?: boolean;
-}
+/** The flags of `nw vmss extension set`. */
+export const VMSS_EXTENSION_SET_OPTIONS = {
+  resourceGroup: {
+    flags: '-g, --resource-group <rg>',
+    description: 'resource group of the scale set',
+    required: true,
+  },
+  vmssName: { flags: '--vmss-name <name>', description: 'name of the scale set', required: true },
+  name: { flags: '-n, --name <type>', description: 'extension type: NetworkWatcherAgentLinux', required: true },
+  publisher: {
+    flags: '--publisher <publisher>',
+    description: 'extension publisher',
+    default: 'Microsoft.Azure.NetworkWatcher',
+  },
+  version: { flags: '--version <version>', description: 'typeHandlerVersion', default: '1.4' },
+  extensionInstanceName: {
+    flags: '--extension-instance-name <name>',
+    description: 'instance name, when it differs from --name',
+  },
+  noAutoUpgrade: { flags: '--no-auto-upgrade', description: 'set autoUpgradeMinorVersion to false' },
+  noWait: { flags: '--no-wait', description: 'print the first response without waiting' },
+} as const satisfies OptionTable;
+
+/** Options of `nw vmss extension set`. */
+export type VmssExtensionSetOptions = CommonOptions & OptionValues<typeof VMSS_EXTENSION_SET_OPTIONS>;
 
 /**
  * `nw vmss extension set`: installs the agent on a scale set. The output carries `installCommand`
@@ -197,3 +216,85 @@ export async function vmssExtensionList(
   ]);
   return shaped;
 }
+
+/** The commands of this file, in help order. */
+export const VMSS_COMMANDS: readonly Declaration[] = [
+  defineGroup({
+    path: ['vmss'],
+    description: 'scale sets: groups of hosts that join as instances 0, 1, …; one capture covers them',
+  }),
+  defineCommand({
+    path: ['vmss', 'create'],
+    description: 'create a scale set',
+    examples: ['nw vmss create -g myRG -n web', 'nw vmss create -g myRG -n web --location westeurope'],
+    options: VMSS_CREATE_OPTIONS,
+    run: (o, { ctx }) => vmssCreate(o, ctx),
+  }),
+  defineCommand({
+    path: ['vmss', 'list'],
+    description: 'list scale sets',
+    examples: ['nw vmss list -o table', 'nw vmss list -g myRG'],
+    options: {
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'only this resource group' },
+    },
+    run: (o, { ctx }) => vmssList(o, ctx),
+  }),
+  defineCommand({
+    path: ['vmss', 'show'],
+    description: 'show a scale set',
+    examples: ['nw vmss show -g myRG -n web'],
+    options: {
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group', required: true },
+      name: { flags: '-n, --name <name>', description: 'name of the scale set', required: true },
+    },
+    run: (o, { ctx }) => vmssShow(o, ctx),
+  }),
+  defineCommand({
+    path: ['vmss', 'delete'],
+    description:
+      "delete a scale set: its join keys and every instance's credential are revoked; refused while a capture runs on it; prints nothing",
+    examples: ['nw vmss delete -g myRG -n web'],
+    options: {
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group', required: true },
+      name: { flags: '-n, --name <name>', description: 'name of the scale set', required: true },
+    },
+    run: (o, { ctx }) => vmssDelete(o, ctx),
+  }),
+  defineCommand({
+    path: ['vmss', 'list-instances'],
+    description: 'list the instances of a scale set (in join order) with their agent state',
+    examples: ['nw vmss list-instances -g myRG -n web -o table'],
+    options: {
+      resourceGroup: { flags: '-g, --resource-group <rg>', description: 'resource group', required: true },
+      name: { flags: '-n, --name <name>', description: 'name of the scale set', required: true },
+    },
+    run: (o, { ctx }) => vmssListInstances(o, ctx),
+  }),
+  defineGroup({ path: ['vmss', 'extension'], description: 'the agent extension of a scale set' }),
+  defineCommand({
+    path: ['vmss', 'extension', 'set'],
+    description:
+      'install the agent on a scale set; prints the install command (shown once) that enrols each host running it as the next instance',
+    examples: [
+      'nw vmss extension set -g myRG --vmss-name web --name NetworkWatcherAgentLinux --publisher Microsoft.Azure.NetworkWatcher --version 1.4',
+      '# then run the printed installCommand on every host (cloud-init, an image), e.g.:',
+      'nw agent --server https://nw.example:8817 --join-key nwj_… --data-dir /var/lib/netwatcher/agent',
+    ],
+    options: VMSS_EXTENSION_SET_OPTIONS,
+    run: (o, { ctx }) => vmssExtensionSet(o, ctx),
+  }),
+  defineCommand({
+    path: ['vmss', 'extension', 'list'],
+    description: 'list the extensions of a scale set',
+    examples: ['nw vmss extension list -g myRG --vmss-name web'],
+    options: {
+      resourceGroup: {
+        flags: '-g, --resource-group <rg>',
+        description: 'resource group of the scale set',
+        required: true,
+      },
+      vmssName: { flags: '--vmss-name <name>', description: 'name of the scale set', required: true },
+    },
+    run: (o, { ctx }) => vmssExtensionList(o, ctx),
+  }),
+];
