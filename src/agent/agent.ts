@@ -3,7 +3,13 @@ import { hostname } from 'node:os';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createLogger } from '../lib/index.js';
-import { AGENT_PROTOCOL_VERSION, reportableHostname } from '../model/index.js';
+import {
+  AGENT_CONNECT_PATH,
+  AGENT_ENROLL_PATH,
+  AGENT_JOIN_PATH,
+  AGENT_PROTOCOL_VERSION,
+  reportableHostname,
+} from '../model/index.js';
 import { CaptureManager } from './capture-manager.js';
 import { AGENT_DEFAULTS, AGENT_VERSION, type AgentConfig } from './config.js';
 import { captureReadiness } from './capability.js';
@@ -86,10 +92,10 @@ async function enroll(config: AgentConfig): Promise<AgentCredential> {
   const host = reportableHostname(hostname());
   const [path, body] = config.joinKey
     ? [
-        '/agent/v1/join',
+        AGENT_JOIN_PATH,
         { joinKey: config.joinKey, hostname: host, ...(config.vmName ? { vmName: config.vmName } : {}) },
       ]
-    : ['/agent/v1/enroll', { token: config.enrollmentToken, hostname: host }];
+    : [AGENT_ENROLL_PATH, { token: config.enrollmentToken, hostname: host }];
   let res;
   const failures: string[] = [];
   // Any replica can enrol: the first that answers does.
@@ -147,7 +153,7 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
     );
   const serverUrls = serverUrlsOf(config.serverUrl || cred.serverUrl);
   const serverUrl = serverUrls.join(',');
-  const wsUrls = serverUrls.map((u) => `${u.replace(/^http/, 'ws')}/agent/v1/connect`);
+  const wsUrls = serverUrls.map((u) => `${u.replace(/^http/, 'ws')}${AGENT_CONNECT_PATH}`);
   const connection = new ServerConnection(wsUrls, cred.credential, logger, config.caFile);
   const manager = new CaptureManager({
     dataDir: config.dataDir,

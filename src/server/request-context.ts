@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../lib/index.js';
+import { DEFAULT_API_VERSION } from '../model/index.js';
 
 /**
  * How the server names itself in the absolute URLs it builds. Request headers are the client's
@@ -120,7 +121,7 @@ export function requestBaseUrl(request: FastifyRequest): string {
 export function apiVersionOf(request: FastifyRequest): string {
   const q = request.query as Record<string, unknown> | undefined;
   const v = q?.['api-version'];
-  return typeof v === 'string' && v.length > 0 ? v : '2022-01-01';
+  return typeof v === 'string' && v.length > 0 ? v : DEFAULT_API_VERSION;
 }
 
 /** What paging needs of a record: its creation time and key (the order of a list). */

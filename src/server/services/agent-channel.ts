@@ -9,6 +9,7 @@ import {
   type CaptureBody,
   type InstanceState,
 } from './capture-types.js';
+import { SERVER_DEFAULTS } from '../config.js';
 import type { ServerContext } from './context.js';
 import { captureOrder, evaluateCapture, ringBlobLocation } from './packet-captures.js';
 import { blobStoreOf, hostFilesStore, type StorageAccountBody } from './storage-accounts.js';
@@ -205,7 +206,7 @@ export async function handleAgentMessage(
         await dest.store.ensureContainer(dest.location.container);
         const grant = await dest.store.grantUpload(dest.location, {
           sizeInBytes: msg.sizeInBytes,
-          expiresInSeconds: 15 * 60,
+          expiresInSeconds: SERVER_DEFAULTS.uploadGrantLifetimeInSeconds,
         });
         ctx.hub.send(vmKey, { type: 'upload.grant', requestId: msg.requestId, captureUid: msg.captureUid, grant });
       } catch (error) {
