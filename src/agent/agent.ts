@@ -131,6 +131,10 @@ async function enroll(config: AgentConfig): Promise<AgentCredential> {
 /**
  * Starts an agent: enrols with the one-time token (or uses the credential saved by an earlier
  * enrolment), then keeps a connection to the server and runs the captures it orders.
+ * @example
+ * const agent = await startAgent({ serverUrl: 'https://nw:8817', enrollmentToken, dataDir: '/var/lib/nw-agent' });
+ * console.log(agent.vmId, agent.warnings);
+ * await agent.close();
  */
 export async function startAgent(config: AgentConfig & AgentMetricsConfig): Promise<RunningAgent> {
   const logger = createLogger({ name: 'nw-agent', level: config.logLevel });

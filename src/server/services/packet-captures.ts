@@ -202,6 +202,10 @@ export const RING_SPOOL_NAME = 'ring.cap';
  * Validates and starts a capture (PacketCaptures_Create). Everything is checked before anything
  * is written, so a refused request changes nothing. Returns the stored record; the agent gets the
  * order right away and the create operation finishes when the capture really runs on the host.
+ * @example
+ * const rec = await createCapture(ctx, sub, 'rg', 'NetworkWatcher_westus', 'pc1', {
+ *   properties: { target: vmId, storageLocation: { filePath: '/var/captures/pc1.cap' }, timeLimitInSeconds: 60 },
+ * });
  */
 export async function createCapture(
   ctx: ServerContext,
