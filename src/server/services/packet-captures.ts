@@ -110,7 +110,8 @@ async function allReleasedForDelete(
 }
 
 /**
- * Azure's continuous-capture rules (reference/azure-packet-capture-api.md §2.2–2.5), checked
+ * Azure's continuous-capture rules (PacketCaptureParameters and PacketCaptureSettings,
+ * https://learn.microsoft.com/rest/api/network-watcher/packet-captures/create), checked
  * before anything is written. Returns the ring to run (defaults filled in) for
  * `continuousCapture: true`, null otherwise. What the ring cannot honour is refused naming the
  * property, never ignored: timeLimitInSeconds and totalBytesPerSession bound single-file captures
