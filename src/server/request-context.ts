@@ -130,35 +130,6 @@ interface PageableRecord {
   createdAt: Date;
 }
 
-/**
- * One page of a list, as ARM pages: `$skiptoken` in, an absolute `nextLink` out (built from the
- * request's Host, with the request's api-version and other query parameters), absent on the last
- * page. The token is the position after the last record returned (creation time and key), so
- * records added or removed between pages neither repeat nor shift the rest. Only for lists whose
- * SDK follows nextLink: Azure's SDK reads one page of watchers, captures and extensions.
- */
-export function pageOf<R extends PageableRecord>(
-  request: FastifyRequest,
-  records: R[],
-  pageSizeInItems: number,
-): { page: R[]; nextLink?: string } {
-  // Sorted here by what the token holds (the database's order has sub-millisecond times).
-  const sorted = [...records].sort(
-    (a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
-  );
-  const after = pagePosition(request);
-  let start = 0;
-  if (after) {
-    start = sorted.findIndex(
-      (r) =>
-        r.createdAt.getTime() > after.createdAtInMs ||
-        (r.createdAt.getTime() === after.createdAtInMs && r.key > after.key),
-    );
-    if (start < 0) start = sorted.length;
-  }
-  return pageLink(request, sorted.slice(start, start + pageSizeInItems + 1), pageSizeInItems);
-}
-
 /** Where a page starts: after the record of the request's `$skiptoken` (null: from the first). 400 InvalidParameter for a token no nextLink made. */
 export function pagePosition(request: FastifyRequest): { createdAtInMs: number; key: string } | null {
   const token = (request.query as Record<string, unknown> | undefined)?.['$skiptoken'];
