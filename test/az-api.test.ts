@@ -1,6 +1,6 @@
 /**
  * The answers Azure's Python clients (az 2.45, the Python SDK) need, request by request as
- * reference/azure-cli-wire-notes.md records them: discovery and login, subscriptions, the VM's
+ * they were measured with az 2.45 against this server: discovery and login, subscriptions, the VM's
  * instance view, status codes the Python SDK accepts, Retry-After, extension images and
  * az's double-encoded timespan. A real server on loopback with its embedded database; the
  * end-to-end run of the seeds with the real az is test/az-seeds.test.ts.

@@ -1,4 +1,4 @@
-// Alert → capture benchmark (DESIGN.md §11: "under 3 s with a 1-second evaluation frequency").
+// Alert → capture benchmark (the design's target: "under 3 s with a 1-second evaluation frequency").
 // A lab with host A (agent, reporting host metrics every second) and host B (a TCP responder);
 // an alert-capture endpoint as the webhook of an action group; the rule "total TCP Segments Sent
 // > 100 over 5 s, evaluated every second" on A. Each trial sends a burst of TCP conversations

@@ -3,7 +3,13 @@ import { hostname } from 'node:os';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createLogger } from '../lib/index.js';
-import { AGENT_PROTOCOL_VERSION, reportableHostname } from '../model/index.js';
+import {
+  AGENT_CONNECT_PATH,
+  AGENT_ENROLL_PATH,
+  AGENT_JOIN_PATH,
+  AGENT_PROTOCOL_VERSION,
+  reportableHostname,
+} from '../model/index.js';
 import { CaptureManager } from './capture-manager.js';
 import { AGENT_DEFAULTS, AGENT_VERSION, type AgentConfig } from './config.js';
 import { captureReadiness } from './capability.js';
@@ -86,10 +92,10 @@ async function enroll(config: AgentConfig): Promise<AgentCredential> {
   const host = reportableHostname(hostname());
   const [path, body] = config.joinKey
     ? [
-        '/agent/v1/join',
+        AGENT_JOIN_PATH,
         { joinKey: config.joinKey, hostname: host, ...(config.vmName ? { vmName: config.vmName } : {}) },
       ]
-    : ['/agent/v1/enroll', { token: config.enrollmentToken, hostname: host }];
+    : [AGENT_ENROLL_PATH, { token: config.enrollmentToken, hostname: host }];
   let res;
   const failures: string[] = [];
   // Any replica can enrol: the first that answers does.
@@ -125,6 +131,10 @@ async function enroll(config: AgentConfig): Promise<AgentCredential> {
 /**
  * Starts an agent: enrols with the one-time token (or uses the credential saved by an earlier
  * enrolment), then keeps a connection to the server and runs the captures it orders.
+ * @example
+ * const agent = await startAgent({ serverUrl: 'https://nw:8817', enrollmentToken, dataDir: '/var/lib/nw-agent' });
+ * console.log(agent.vmId, agent.warnings);
+ * await agent.close();
  */
 export async function startAgent(config: AgentConfig & AgentMetricsConfig): Promise<RunningAgent> {
   const logger = createLogger({ name: 'nw-agent', level: config.logLevel });
@@ -147,7 +157,7 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
     );
   const serverUrls = serverUrlsOf(config.serverUrl || cred.serverUrl);
   const serverUrl = serverUrls.join(',');
-  const wsUrls = serverUrls.map((u) => `${u.replace(/^http/, 'ws')}/agent/v1/connect`);
+  const wsUrls = serverUrls.map((u) => `${u.replace(/^http/, 'ws')}${AGENT_CONNECT_PATH}`);
   const connection = new ServerConnection(wsUrls, cred.credential, logger, config.caFile);
   const manager = new CaptureManager({
     dataDir: config.dataDir,

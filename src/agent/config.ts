@@ -1,3 +1,5 @@
+import { CAPTURE_ROOT } from '../model/index.js';
+
 /** Everything the agent needs, read once by the entry (src/cli) from flags. */
 export interface AgentConfig {
   /** Base URL of the server (http or https), or a comma-separated list of replicas' URLs the agent rotates between when one fails. */
@@ -30,7 +32,7 @@ export interface AgentConfig {
 
 /** Defaults of optional agent settings. */
 export const AGENT_DEFAULTS = {
-  captureRoot: '/var/captures',
+  captureRoot: CAPTURE_ROOT,
   interfaceName: 'any',
   uploadRetryBudgetInMs: 5 * 60_000,
   uploadRetryIntervalInMs: 60_000,

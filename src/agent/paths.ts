@@ -1,5 +1,6 @@
 import { closeSync } from 'node:fs';
-import { isAbsolute, normalize, relative } from 'node:path';
+import { normalize, relative } from 'node:path';
+import { captureFilePathProblem } from '../model/index.js';
 import { ConfinedDir, ConfinedPathError } from './confined-dir.js';
 
 /** A local capture path that is not allowed (outside the capture root, escaping it, or not a .cap). */
@@ -10,29 +11,16 @@ export class CapturePathError extends Error {
   }
 }
 
-/** Longest local capture path accepted (Linux PATH_MAX is 4096; a server message is bounded well below). */
-const MAX_CAPTURE_PATH_BYTES = 1024;
-
 /**
- * The lexical rules of a local capture path, checked before anything touches the disk: absolute,
- * `.cap`, bounded, no NUL or control characters, no `.` or `..` component, strictly under the
- * root. Returns the path relative to the root. Links are the job of {@link ConfinedDir}, which
- * creates the file without following any.
+ * The lexical rules of a local capture path ({@link captureFilePathProblem}, the same the server
+ * checks up front), checked before anything touches the disk, against this agent's root. Returns
+ * the path relative to the root. Links are the job of {@link ConfinedDir}, which creates the file
+ * without following any.
  */
 export function captureRelativePath(root: string, path: string): string {
-  if (typeof path !== 'string' || Buffer.byteLength(path) > MAX_CAPTURE_PATH_BYTES)
-    throw new CapturePathError(`a local capture path must be at most ${MAX_CAPTURE_PATH_BYTES} bytes.`);
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(path))
-    throw new CapturePathError('a local capture path must not hold control characters.');
-  if (!isAbsolute(path) || path.split('/').some((c) => c === '..' || c === '.'))
-    throw new CapturePathError(`'${path}' must be an absolute path without '..'.`);
-  if (!path.endsWith('.cap')) throw new CapturePathError(`'${path}' must end in '.cap'.`);
-  const normalRoot = normalize(root);
-  const rel = relative(normalRoot, normalize(path));
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel))
-    throw new CapturePathError(`'${path}' is not under ${normalRoot}.`);
-  return rel;
+  const problem = captureFilePathProblem(root, path);
+  if (problem !== null) throw new CapturePathError(`local capture path '${path}' is refused: ${problem}.`);
+  return relative(normalize(root), normalize(path));
 }
 
 /**

@@ -3,10 +3,16 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { ApiError, createLogger } from '../lib/index.js';
+import { ApiError, armIdKey, createLogger } from '../lib/index.js';
 import { alertCapturePutSchema, type PacketCaptureCreateRequest } from '../model/index.js';
 import { Store, migrate, openPglite, type Db } from '../store/index.js';
-import { keyMatches, putAlertCapture, triggerAlertCapture, type AlertCaptureRunDetail } from './alert-capture.js';
+import {
+  alertCaptureId,
+  keyMatches,
+  putAlertCapture,
+  triggerAlertCapture,
+  type AlertCaptureRunDetail,
+} from './alert-capture.js';
 import { AlertCaptureRunWatcher } from './alert-capture-runs.js';
 import type { AlertsContext, CaptureOperations, CaptureSummary, WatcherRef } from './context.js';
 import type { HostInfo } from './hosts.js';
@@ -312,5 +318,31 @@ describe('alert-capture endpoint decisions', () => {
     const off = await endpoint(ops, 'off', { enabled: false });
     await rejectsWith(post(ops, 'off', off.key, fixture('azure-common-alert-schema.fired')), 'Forbidden', 403);
     assert.equal(ops.captures.size, 1);
+  });
+
+  test('a bad capture file path is a 400 naming the field, before anything is looked up or stored', async () => {
+    const ops = new RecordingCaptures();
+    let lookups = 0;
+    ops.resolveStorageAccountId = async () => {
+      lookups++;
+      return '/s';
+    };
+    for (const [storageLocation, field] of [
+      [{ filePath: '/var/captures/../etc/x.cap' }, 'properties.storageLocation.filePath'],
+      [{ localPath: '/var/captures/./x.cap' }, 'properties.storageLocation.localPath'],
+      [{ filePath: '/tmp/x.cap' }, 'properties.storageLocation.filePath'],
+    ] as const) {
+      await assert.rejects(
+        endpoint(ops, 'badpath', { storageLocation }),
+        (e: unknown) =>
+          e instanceof ApiError && e.code === 'InvalidFilePath' && e.statusCode === 400 && e.target === field,
+      );
+    }
+    assert.equal(lookups, 0, 'no storage account was resolved');
+    assert.equal(
+      await actx.store.getResource(armIdKey(alertCaptureId(SUB, 'NetworkWatcherRG', 'badpath'))),
+      null,
+      'nothing was stored',
+    );
   });
 });

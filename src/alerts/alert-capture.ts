@@ -4,6 +4,7 @@ import { compileFilters, normalizeFilters } from '../filter/index.js';
 import { ApiError, armIdKey, buildArmId } from '../lib/index.js';
 import {
   ALERT_CAPTURE_DEFAULTS,
+  parseCaptureFilePath,
   parseJsonBody,
   type AlertCaptureBody,
   type AlertCapturePut,
@@ -112,16 +113,16 @@ export async function putAlertCapture(
   compileFilters(filters);
   const captureName = p.captureName ?? ALERT_CAPTURE_DEFAULTS.captureName;
   const sl = p.storageLocation ?? {};
-  const filePath = sl.filePath || sl.localPath;
+  // The packet-capture rule, checked before anything is looked up or stored.
+  const givenPath = sl.filePath || sl.localPath;
+  const filePath = givenPath
+    ? parseCaptureFilePath(
+        givenPath,
+        sl.filePath ? 'properties.storageLocation.filePath' : 'properties.storageLocation.localPath',
+      )
+    : undefined;
   // Like the seed's function, captures go to a storage account: the server's default one unless told.
   const storageId = sl.storageId || !filePath ? await ops.resolveStorageAccountId(sl.storageId || null) : '';
-  if (filePath && (!/^\/var\/captures\/.+\.cap$/.test(filePath) || filePath.split('/').includes('..'))) {
-    throw new ApiError(
-      'InvalidFilePath',
-      `properties.storageLocation.filePath '${filePath}' is invalid: it must be under /var/captures/ and end in '.cap'.`,
-      { target: 'properties.storageLocation.filePath' },
-    );
-  }
   const id = alertCaptureId(sub, rg, name);
   const existing = await actx.store.getResource<AlertCaptureBody>(armIdKey(id));
   const body: AlertCaptureBody = {

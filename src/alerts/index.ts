@@ -67,7 +67,7 @@ export {
 } from './payload-parse.js';
 export {
   deliverWebhook,
-  isRetryableStatus,
+  isRetryableDelivery,
   DEFAULT_WEBHOOK_RETRY_DELAYS_IN_MS,
   type WebhookDeliveryOptions,
   type WebhookDeliveryResult,

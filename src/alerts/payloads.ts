@@ -7,7 +7,8 @@ import type { HostInfo } from './hosts.js';
  * Notification payloads of metric alerts, as Azure's action groups post them to webhooks:
  * the common alert schema (`useCommonAlertSchema: true`) or the metric-alert schema before it
  * (`schemaId: AzureMonitorMetricAlert`, version 2.0). Field names and layout are the documented
- * ones (reference/azure-packet-capture-api.md §4.2–4.3, fixtures/alerts/).
+ * ones (https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-common-schema and the metric alert
+ * schema of alerts-metric-near-real-time; fixtures/).
  */
 
 /** One criterion of a notification, with the value found in the window. */

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { deliverWebhook, isRetryableStatus } from './webhook.js';
+import { deliverWebhook, isRetryableDelivery } from './webhook.js';
 
 let server: Server;
 let base = '';
@@ -64,6 +64,6 @@ test('gives up after the retries; no answer within the timeout and refused conne
 });
 
 test('retryable statuses', () => {
-  for (const s of [null, 500, 502, 408, 429]) assert.equal(isRetryableStatus(s), true, String(s));
-  for (const s of [400, 401, 404, 413]) assert.equal(isRetryableStatus(s), false, String(s));
+  for (const s of [null, 500, 502, 408, 429]) assert.equal(isRetryableDelivery(s), true, String(s));
+  for (const s of [400, 401, 404, 413]) assert.equal(isRetryableDelivery(s), false, String(s));
 });

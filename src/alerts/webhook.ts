@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OutboundPolicy, outboundFetch } from '../lib/index.js';
+import { OutboundPolicy, isRetryableHttpStatus, outboundFetch } from '../lib/index.js';
 
 /** The fetch function webhook deliveries use (global fetch in production). */
 export type WebhookFetch = (url: string, init: RequestInit) => Promise<Response>;
@@ -49,15 +49,16 @@ export interface WebhookDeliveryResult {
 }
 
 /**
- * Whether a failed attempt is worth repeating: no answer, a server error, 408 or 429. Other
- * client errors mean the receiver refused this payload for good (Alertmanager's own rule too).
+ * Whether a failed delivery is worth repeating: no answer at all, or a status
+ * {@link isRetryableHttpStatus} retries (a server error, 408 or 429).
+ * @example isRetryableDelivery(null) === true && isRetryableDelivery(400) === false
  */
-export function isRetryableStatus(status: number | null): boolean {
-  return status === null || status >= 500 || status === 408 || status === 429;
+export function isRetryableDelivery(status: number | null): boolean {
+  return status === null || isRetryableHttpStatus(status);
 }
 
 /**
- * POSTs a JSON payload to a webhook, retrying as {@link isRetryableStatus} says. The URL never
+ * POSTs a JSON payload to a webhook, retrying as {@link isRetryableDelivery} says. The URL never
  * appears in the result or in errors: an alert-capture URL carries its key in the query.
  * @example const r = await deliverWebhook('http://hooks.example/alert', payload);
  */
@@ -101,7 +102,7 @@ export async function deliverWebhook(
       );
     }
     const delay = delays[attempts - 1];
-    if (delay === undefined || !isRetryableStatus(httpStatus) || options.signal?.aborted) break;
+    if (delay === undefined || !isRetryableDelivery(httpStatus) || options.signal?.aborted) break;
     try {
       await sleep(delay, undefined, { signal: options.signal });
     } catch {

@@ -1,10 +1,8 @@
 import type { Writable } from 'node:stream';
 import type { FetchFunction } from './context.js';
-import { ApiError, ServerUnreachableError } from './errors.js';
+import { DEFAULT_API_VERSION } from '../model/index.js';
+import { ApiResponseError, ServerUnreachableError } from './errors.js';
 import { maskUrlQuery, redactBody, redactHeaders } from './redact.js';
-
-/** The api-version the CLI sends (az's for packet capture); the server accepts any. */
-export const CLI_API_VERSION = '2022-01-01';
 
 /** A parsed ARM response. */
 export interface ArmResponse {
@@ -42,7 +40,7 @@ export interface ArmClientOptions {
 
 /**
  * A small HTTP client for the server's ARM API: adds api-version and the bearer token, parses
- * JSON, turns ARM error bodies into ApiError. The token is only sent to the configured server's
+ * JSON, turns ARM error bodies into ApiResponseError. The token is only sent to the configured server's
  * origin, never to another host a poll or download URL might name.
  * @example const vm = await client.request('GET', '/subscriptions/0/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1');
  */
@@ -59,7 +57,7 @@ export class ArmClient {
     this.debugStream = options.debug;
   }
 
-  /** Sends a request and parses the JSON answer; throws ApiError on a non-2xx status. */
+  /** Sends a request and parses the JSON answer; throws ApiResponseError on a non-2xx status. */
   async request(method: string, pathOrUrl: string, options: ArmRequestOptions = {}): Promise<ArmResponse> {
     const response = await this.send(method, pathOrUrl, options);
     const text = await response.text();
@@ -76,7 +74,7 @@ export class ArmClient {
     };
   }
 
-  /** Sends a request and returns the raw response, for streaming downloads. Throws ApiError on a non-2xx status. */
+  /** Sends a request and returns the raw response, for streaming downloads. Throws ApiResponseError on a non-2xx status. */
   async stream(method: string, pathOrUrl: string, options: ArmRequestOptions = {}): Promise<Response> {
     const response = await this.send(method, pathOrUrl, options);
     if (!response.ok) {
@@ -94,7 +92,7 @@ export class ArmClient {
       : new URL(this.serverUrl + (pathOrUrl.startsWith('/') ? '' : '/') + pathOrUrl);
     for (const [key, value] of Object.entries(query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
     if (![...url.searchParams.keys()].some((k) => k.toLowerCase() === 'api-version'))
-      url.searchParams.set('api-version', CLI_API_VERSION);
+      url.searchParams.set('api-version', DEFAULT_API_VERSION);
     return url.toString();
   }
 
@@ -144,8 +142,8 @@ function parseJsonBody(text: string): unknown {
   }
 }
 
-/** Builds the ApiError for an error response: ARM's `{"error":{…}}`, a flat `{code,message}`, or plain text. */
-export function toApiError(status: number, body: unknown, text: string): ApiError {
+/** Builds the ApiResponseError for an error response: ARM's `{"error":{…}}`, a flat `{code,message}`, or plain text. */
+export function toApiError(status: number, body: unknown, text: string): ApiResponseError {
   const fallbackCode = status === 401 ? 'AuthenticationFailed' : status === 404 ? 'NotFound' : `HttpStatus${status}`;
   if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
     const record = body as Record<string, unknown>;
@@ -155,7 +153,7 @@ export function toApiError(status: number, body: unknown, text: string): ApiErro
     const code = typeof inner['code'] === 'string' ? inner['code'] : fallbackCode;
     const message = typeof inner['message'] === 'string' ? inner['message'] : text.trim() || `HTTP ${status}`;
     const target = typeof inner['target'] === 'string' ? inner['target'] : undefined;
-    return new ApiError(status, code, message, target);
+    return new ApiResponseError(status, code, message, target);
   }
-  return new ApiError(status, fallbackCode, text.trim() || `the server answered HTTP ${status}`);
+  return new ApiResponseError(status, fallbackCode, text.trim() || `the server answered HTTP ${status}`);
 }

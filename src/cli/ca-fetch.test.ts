@@ -23,7 +23,7 @@ describe('createCaFetch (https with a private CA)', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'nw-cli-ca-'));
-    // The recipe of reference/azure-sdk-wire-notes.md §1: a self-signed CA certificate for 127.0.0.1.
+    // A self-signed CA certificate for 127.0.0.1 (the Azure SDK sends bearer tokens over https only).
     await run('openssl', [
       'req',
       '-x509',

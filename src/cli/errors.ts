@@ -30,7 +30,7 @@ export class UsageError extends CliError {
 }
 
 /** The server answered with an ARM error body (`{"error":{"code","message","target"}}`). */
-export class ApiError extends CliError {
+export class ApiResponseError extends CliError {
   /** HTTP status of the failing response. */
   readonly statusCode: number;
   /** ARM error code, e.g. ResourceNotFound. */
@@ -40,7 +40,7 @@ export class ApiError extends CliError {
 
   constructor(statusCode: number, code: string, message: string, target?: string) {
     super(message);
-    this.name = 'ApiError';
+    this.name = 'ApiResponseError';
     this.statusCode = statusCode;
     this.code = code;
     this.target = target;

@@ -24,7 +24,7 @@ export {
 export {
   CliError,
   UsageError,
-  ApiError,
+  ApiResponseError,
   OperationFailedError,
   ServerUnreachableError,
   NotLoggedInError,
@@ -33,7 +33,7 @@ export {
   WaitTimeoutError,
   DownloadError,
 } from './errors.js';
-export { ArmClient, CLI_API_VERSION, type ArmResponse, type ArmRequestOptions } from './arm-client.js';
+export { ArmClient, type ArmResponse, type ArmRequestOptions } from './arm-client.js';
 export { beginAndWait, pollUntilDone, OperationTimeoutError, type LroOutcome, type LroPollOptions } from './lro.js';
 export { createCaFetch } from './ca-fetch.js';
 export {

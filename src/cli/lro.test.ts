@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ArmClient } from './arm-client.js';
-import { ApiError, OperationFailedError, ServerUnreachableError } from './errors.js';
+import { ApiResponseError, OperationFailedError, ServerUnreachableError } from './errors.js';
 import { beginAndWait, OperationTimeoutError, retryAfterInMs } from './lro.js';
 import { startCannedArmServer, type CannedArmServer } from './testing/canned-arm-server.js';
 
@@ -114,7 +114,7 @@ describe('long-running operations against a canned ARM server', () => {
     });
   });
 
-  test('an ARM error body becomes ApiError with status, code, message and target', async () => {
+  test('an ARM error body becomes ApiResponseError with status, code, message and target', async () => {
     server.on('PUT', '/r/bad', {
       status: 400,
       body: {
@@ -122,7 +122,7 @@ describe('long-running operations against a canned ARM server', () => {
       },
     });
     await assert.rejects(beginAndWait(client, 'PUT', '/r/bad', { body: {} }, POLL), (e: unknown) => {
-      assert.ok(e instanceof ApiError);
+      assert.ok(e instanceof ApiResponseError);
       assert.equal(e.statusCode, 400);
       assert.equal(e.code, 'InvalidFilter');
       assert.equal(e.target, 'properties.filters[0].localPort');

@@ -3,8 +3,8 @@ import type { ArmClient, ArmRequestOptions, ArmResponse } from './arm-client.js'
 import { CliError, OperationFailedError } from './errors.js';
 
 /**
- * Long-running operations, polled the way the Azure SDK does (core-lro; see
- * reference/azure-sdk-wire-notes.md §3):
+ * Long-running operations, polled the way the Azure SDK does (core-lro, as measured with
+ * @azure/core-lro 3.3.1; https://learn.microsoft.com/azure/azure-resource-manager/management/async-operations):
  * - `Azure-AsyncOperation` (or `Operation-Location`): poll it until `status` is terminal, then
  *   GET the original URL (PUT), the initial `Location` (POST), or nothing (DELETE);
  * - only `Location`: GET it while it answers 202; the first other 2xx body is the result;

@@ -35,7 +35,7 @@ function shellWords(line: string): string[] {
   return words;
 }
 
-/** The seed's commands (reference/seed-000-manage-packet-capture-cli.md), `az` → `nw`, placeholders filled. */
+/** The seed's commands (Azure's "Manage packet captures … using the Azure CLI", network-watcher-packet-capture-manage-cli), `az` → `nw`, placeholders filled. */
 const SEED = {
   extensionSet: `nw vm extension set --resource-group ${WORLD.resourceGroup} --vm-name ${WORLD.vmName} --publisher Microsoft.Azure.NetworkWatcher --name NetworkWatcherAgentLinux --version 1.4`,
   extensionShow: `nw vm extension show --resource-group ${WORLD.resourceGroup} --vm-name ${WORLD.vmName} --name AzureNetworkWatcherExtension`,

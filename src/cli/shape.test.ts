@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { flattenResource, shapePacketCapture, shapeQueryStatus, shapeVmExtension } from './shape.js';
 
-// Keys of the sample outputs in reference/seed-000-manage-packet-capture-cli.md.
+// Keys of the sample outputs in Azure's "Manage packet captures … using the Azure CLI" (network-watcher-packet-capture-manage-cli).
 const SEED_EXTENSION_KEYS = [
   'autoUpgradeMinorVersion',
   'forceUpdateTag',

@@ -4,7 +4,7 @@ import { resourceGroupOfId } from './arm-paths.js';
  * az's output shape. The Python SDKs flatten `properties` into the model, az adds
  * `resourceGroup` parsed from the id, and every attribute of the model is printed, `null`
  * when the service left it out. The key lists below are those of the seed's sample outputs
- * (reference/seed-000-manage-packet-capture-cli.md), so a script written against az finds the
+ * (Azure's network-watcher-packet-capture-manage-cli article), so a script written against az finds the
  * same keys; fields the server adds beyond them are kept.
  */
 

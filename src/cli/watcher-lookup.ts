@@ -4,7 +4,7 @@ import { UsageError, WatcherNotFoundError, CliError } from './errors.js';
 import { listValue } from './shape.js';
 
 /** A network watcher the packet-capture commands work under. */
-export interface WatcherRef {
+export interface ResolvedWatcher {
   /** Resource group of the watcher. */
   resourceGroup: string;
   /** Name of the watcher. */
@@ -25,7 +25,7 @@ export interface WatcherSelector {
  * subscription (NetworkWatchers_ListAll) and take the one in that location.
  * @example const w = await resolveWatcher(conn, { location: 'westcentralus' });
  */
-export async function resolveWatcher(conn: ConnectedClient, selector: WatcherSelector): Promise<WatcherRef> {
+export async function resolveWatcher(conn: ConnectedClient, selector: WatcherSelector): Promise<ResolvedWatcher> {
   if (selector.watcher && selector.watcherResourceGroup) {
     return {
       name: selector.watcher,

@@ -1,6 +1,6 @@
 // Reading and writing IP address text for filters. Addresses are bigints so IPv4 (32 bits) and
 // IPv6 (128 bits) share the range and CIDR code.
-import { longestZeroRun } from '../lib/ipv6-words.js';
+import { longestZeroRun, parseIpv6Words } from '../lib/ipv6-words.js';
 
 /** An address family, by IP version. */
 export type AddressFamily = 4 | 6;
@@ -84,54 +84,11 @@ export function parseIPv6(text: string): AddressParseResult {
   if (text.includes('%')) return { ok: false, reason: 'IPv6 zone ids (%...) are not accepted; give the address alone' };
   if (text.includes('[') || text.includes(']')) return { ok: false, reason: 'write IPv6 addresses without brackets' };
   if (text.includes('/')) return { ok: false, reason: 'CIDR notation is not accepted; write a range first-last' };
-  const halves = text.split('::');
-  if (halves.length > 2) return { ok: false, reason: 'an IPv6 address may contain "::" only once' };
-  const groups: number[][] = [];
-  for (const half of halves) {
-    const words: number[] = [];
-    if (half !== '') {
-      const pieces = half.split(':');
-      for (let i = 0; i < pieces.length; i++) {
-        const piece = pieces[i] as string;
-        const isLastOfAddress = i === pieces.length - 1 && half === halves[halves.length - 1];
-        if (isLastOfAddress && piece.includes('.')) {
-          const v4 = parseDottedQuadStrict(piece);
-          if (v4 === null) return { ok: false, reason: `"${piece}" is not a dotted-quad IPv4 tail` };
-          words.push(v4 >>> 16, v4 & 0xffff);
-        } else if (/^[0-9a-fA-F]{1,4}$/.test(piece)) {
-          words.push(parseInt(piece, 16));
-        } else {
-          return {
-            ok: false,
-            reason: piece === '' ? 'empty group in IPv6 address' : `"${piece}" is not an IPv6 group (1-4 hex digits)`,
-          };
-        }
-      }
-    }
-    groups.push(words);
-  }
-  const head = groups[0] as number[];
-  const tail = groups[1] ?? [];
-  const given = head.length + tail.length;
-  if (halves.length === 1 && given !== 8)
-    return { ok: false, reason: `an IPv6 address has 8 groups, this one has ${given}` };
-  if (halves.length === 2 && given > 7) return { ok: false, reason: 'too many groups around "::"' };
-  const words = [...head, ...new Array<number>(8 - given).fill(0), ...tail];
+  const parsed = parseIpv6Words(text);
+  if (!parsed.ok) return parsed;
   let value = 0n;
-  for (const w of words) value = (value << 16n) | BigInt(w);
+  for (const w of parsed.words) value = (value << 16n) | BigInt(w);
   return { ok: true, address: { family: 6, value } };
-}
-
-// The IPv4 tail of an IPv6 address is strict dotted quad (inet_pton), unlike inet_aton's forms.
-function parseDottedQuadStrict(text: string): number | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
-  let value = 0;
-  for (const p of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255) return null;
-    value = value * 256 + Number(p);
-  }
-  return value;
 }
 
 /**

@@ -52,14 +52,6 @@ export function isSubsetOfIntervals(inner: readonly Interval[], outer: readonly 
   return true;
 }
 
-/** Whether two canonical interval sets are equal. */
-export function intervalsEqual(a: readonly Interval[], b: readonly Interval[]): boolean {
-  return (
-    a.length === b.length &&
-    a.every((iv, i) => iv.first === (b[i] as Interval).first && iv.last === (b[i] as Interval).last)
-  );
-}
-
 /**
  * The fewest CIDR blocks whose union is exactly [first, last], in address order. Greedy from the
  * left: at each point take the largest block that is aligned there and does not pass `last`; that

@@ -10,3 +10,4 @@ export * from './data-dir-lock.js';
 export * from './ipv6-words.js';
 export * from './atomic-file.js';
 export * from './secret-fields.js';
+export * from './http-status.js';

@@ -3,6 +3,7 @@ import { Agent as HttpAgent, type AgentOptions as HttpAgentOptions } from 'node:
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
 import { Socket, isIP, type LookupFunction, type NetConnectOpts } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { parseIpv6Words } from './ipv6-words.js';
 
 /**
  * Where the server may connect to on behalf of users (webhooks, completion notifications,
@@ -74,37 +75,9 @@ function parseIpv4(text: string): bigint | null {
 }
 
 function parseIpv6(text: string): bigint | null {
-  let s = text.split('%')[0]!; // a zone (fe80::1%eth0) does not change the address
-  let tail: bigint[] = [];
-  const lastColon = s.lastIndexOf(':');
-  if (s.slice(lastColon + 1).includes('.')) {
-    const v4 = parseIpv4(s.slice(lastColon + 1));
-    if (v4 === null) return null;
-    tail = [v4 >> 16n, v4 & 0xffffn];
-    s = s.slice(0, lastColon + 1) + (s.endsWith('::') ? '' : '0');
-    if (!s.endsWith('::')) s = s.slice(0, -1).replace(/:$/, '');
-  }
-  const halves = s.split('::');
-  if (halves.length > 2) return null;
-  const groups = (h: string) => (h === '' ? [] : h.split(':'));
-  const head = groups(halves[0]!);
-  const rest = halves.length === 2 ? groups(halves[1]!) : [];
-  const explicit = head.length + rest.length + tail.length;
-  if (halves.length === 1 && explicit !== 8) return null;
-  if (explicit > 8) return null;
-  const words: bigint[] = [];
-  for (const g of head) {
-    if (!/^[0-9a-f]{1,4}$/i.test(g)) return null;
-    words.push(BigInt(parseInt(g, 16)));
-  }
-  for (let i = 0; i < 8 - explicit; i++) words.push(0n);
-  for (const g of rest) {
-    if (!/^[0-9a-f]{1,4}$/i.test(g)) return null;
-    words.push(BigInt(parseInt(g, 16)));
-  }
-  words.push(...tail);
-  if (words.length !== 8) return null;
-  return words.reduce((acc, w) => (acc << 16n) | w, 0n);
+  // A zone (fe80::1%eth0) does not change the address.
+  const parsed = parseIpv6Words(text.split('%')[0]!);
+  return parsed.ok ? parsed.words.reduce((acc, w) => (acc << 16n) | BigInt(w), 0n) : null;
 }
 
 /**

@@ -17,9 +17,6 @@ import { dirname, join } from 'node:path';
 import { writeFileAtomically } from './atomic-file.js';
 import { hostname, networkInterfaces } from 'node:os';
 
-/** Where a netwatcher server hands out its self-signed CA certificate (unauthenticated; agents check its SHA-256 pin). */
-export const AGENT_CA_PATH = '/agent/v1/ca.pem';
-
 /** A certificate and its private key, both PEM. */
 export interface CertificatePair {
   certPem: string;

@@ -1,6 +1,7 @@
 export * from './case-insensitive.js';
 export * from './validate.js';
 export * from './packet-capture.js';
+export * from './capture-path.js';
 export * from './resources.js';
 export * from './agent-protocol.js';
 export * from './alerts.js';

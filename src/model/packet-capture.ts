@@ -6,7 +6,7 @@ import type {
   packetCaptureStopReasonSchema,
 } from './agent-protocol.js';
 
-/** Azure's limits (reference/azure-packet-capture-api.md §2.2). */
+/** Azure's limits (PacketCaptureParameters, https://learn.microsoft.com/rest/api/network-watcher/packet-captures/create). */
 export const PACKET_CAPTURE_LIMITS = {
   maxBytesToCapturePerPacket: 4294967295,
   maxTotalBytesPerSession: 4294967295,
@@ -17,7 +17,7 @@ export const PACKET_CAPTURE_LIMITS = {
 
 const uint32 = (max: number) => z.number().int().min(0).max(max);
 
-/** Azure's captureSettings defaults and limits for continuous capture (reference/azure-packet-capture-api.md §2.5). */
+/** Azure's captureSettings defaults and limits for continuous capture (PacketCaptureSettings, https://learn.microsoft.com/rest/api/network-watcher/packet-captures/create). */
 export const CAPTURE_SETTINGS_LIMITS = {
   defaultFileCount: 10,
   maxFileCount: 10000,

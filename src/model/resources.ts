@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { ciObject } from './case-insensitive.js';
 import { LOOKBACK_MAX_SECONDS } from './agent-protocol.js';
 
+/** The api-version of az's packet-capture commands: what the CLI sends, and what the server echoes when a request names none (it accepts any). */
+export const DEFAULT_API_VERSION = '2022-01-01';
+
 /** PUT body of a network watcher (NetworkWatchers_CreateOrUpdate; not a long-running operation). */
 export const networkWatcherPutSchema = ciObject({
   location: z.string().min(1),

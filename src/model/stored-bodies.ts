@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { agentCaptureStateSchema, agentLookbackSettingsSchema, agentLookbackStateSchema } from './agent-protocol.js';
+import { agentLookbackSettingsSchema, agentLookbackStateSchema } from './agent-protocol.js';
 import { packetCaptureFilterResultSchema } from './packet-capture.js';
 
 // The bodies the server stores for its resources, one schema each; the services' body types
@@ -191,9 +191,6 @@ export const captureBodySchema = z.object({
 });
 /** Stored body of a packet capture. */
 export type CaptureBody = z.output<typeof captureBodySchema>;
-
-/** Per-host state of a capture, as reported by the agent (or made up by the server before the agent spoke). */
-export const instanceStateSchema = agentCaptureStateSchema;
 
 /** Stored body of an alert-capture endpoint. */
 export const alertCaptureBodySchema = z.object({

@@ -1,6 +1,7 @@
 // Synthetic Ethernet frames for tests and benchmarks: one packet described by its addresses,
 // protocol and ports, encoded byte-for-byte as it would appear on the wire.
 import { isIPv4, isIPv6 } from 'node:net';
+import { parseIpv6Words } from '../lib/ipv6-words.js';
 
 /** What buildFrame encodes. */
 export interface FrameSpec {
@@ -228,24 +229,13 @@ function addressBytes(text: string, family: 4 | 6, name: string): Buffer {
 }
 
 /**
- * The 16 bytes of an IPv6 address text that already passed net.isIPv6 (only the layout — `::`
- * and a dotted-quad tail — needs handling).
+ * The 16 bytes of an IPv6 address text (inet_pton's rules; RangeError otherwise).
  * @example ipv6Bytes('::1')[15] === 1
  */
 export function ipv6Bytes(text: string): Buffer {
-  const [head = '', tail] = text.split('::');
-  const words = (part: string): number[] =>
-    part === ''
-      ? []
-      : part.split(':').flatMap((group) => {
-          if (!group.includes('.')) return [parseInt(group, 16)];
-          const [a = 0, b = 0, c = 0, d = 0] = group.split('.').map(Number);
-          return [(a << 8) | b, (c << 8) | d];
-        });
-  const headWords = words(head);
-  const tailWords = tail === undefined ? [] : words(tail);
-  const all = [...headWords, ...new Array<number>(8 - headWords.length - tailWords.length).fill(0), ...tailWords];
+  const parsed = parseIpv6Words(text);
+  if (!parsed.ok) throw new RangeError(`${JSON.stringify(text)} is not an IPv6 address: ${parsed.reason}`);
   const out = Buffer.alloc(16);
-  all.forEach((w, i) => out.writeUInt16BE(w, i * 2));
+  parsed.words.forEach((w, i) => out.writeUInt16BE(w, i * 2));
   return out;
 }

@@ -11,7 +11,8 @@ import { once } from 'node:events';
 import WebSocket from 'ws';
 import { createLogger } from '../lib/index.js';
 import type { AgentToServer } from '../model/index.js';
-import { AGENT_CONNECT_PATH, AgentHub, CLOSE_CREDENTIAL_REVOKED, type AgentIdentity } from './agent-hub.js';
+import { AgentHub, CLOSE_CREDENTIAL_REVOKED, type AgentIdentity } from './agent-hub.js';
+import { AGENT_CONNECT_PATH } from '../model/index.js';
 
 /** A hub on loopback whose credentials are `cred-*` bearer tokens of one host, with a gate in its message handler. */
 async function startHub() {

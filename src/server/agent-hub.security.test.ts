@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import { createLogger } from '../lib/index.js';
 import type { AgentToServer } from '../model/index.js';
-import { AGENT_CONNECT_PATH, AgentHub } from './agent-hub.js';
+import { AgentHub } from './agent-hub.js';
+import { AGENT_CONNECT_PATH } from '../model/index.js';
 
 const received: AgentToServer[] = [];
 let server: Server;

@@ -7,14 +7,12 @@ import type { Logger } from '../lib/index.js';
 import {
   AGENT_CLOSE_INCOMPATIBLE,
   AGENT_MAX_MESSAGE_BYTES,
+  AGENT_CONNECT_PATH,
   AGENT_PROTOCOL_SUPPORTED,
   parseAgentToServer,
   type AgentToServer,
   type ServerToAgent,
 } from '../model/index.js';
-
-/** Path agents connect to. */
-export const AGENT_CONNECT_PATH = '/agent/v1/connect';
 
 /** Largest message an agent may send (state and metrics are small). */
 const MAX_AGENT_MESSAGE_BYTES = AGENT_MAX_MESSAGE_BYTES;

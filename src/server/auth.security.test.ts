@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { migrate, openPglite, Store } from '../store/index.js';
-import { AGENT_CONNECT_PATH, CLOSE_CREDENTIAL_REVOKED } from './agent-hub.js';
+import { CLOSE_CREDENTIAL_REVOKED } from './agent-hub.js';
+import { AGENT_CONNECT_PATH } from '../model/index.js';
 import { tokenKindOfPrefix, verifyCredential } from './credentials.js';
 import { startServer, type RunningServer } from './server.js';
 

@@ -1,8 +1,6 @@
 export { startServer, ADMIN_TOKEN_FILE, type RunningServer } from './server.js';
 export type { ServerConfig } from './config.js';
 export { SERVER_DEFAULTS } from './config.js';
-export { AGENT_CONNECT_PATH } from './agent-hub.js';
-export { AGENT_ENROLL_PATH, AGENT_CA_PATH } from './routes/agents.js';
 export {
   buildOpenApiDocument,
   openApiText,

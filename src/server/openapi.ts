@@ -13,6 +13,9 @@ import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ALERT_CAPTURE_PATH_PREFIX, ALERT_CAPTURE_PROVIDER } from '../alerts/index.js';
 import {
+  AGENT_CA_PATH,
+  AGENT_ENROLL_PATH,
+  AGENT_JOIN_PATH,
   ANALYSIS_DEFAULT_TOP,
   ANALYSIS_MAX_TOP,
   ANALYSIS_SECTIONS,
@@ -54,7 +57,7 @@ import {
   vmssSchema,
 } from '../model/index.js';
 import { storageBackendConfigSchema } from '../storage/index.js';
-import { AGENT_CA_PATH, AGENT_ENROLL_PATH, AGENT_JOIN_PATH, enrollRequestSchema } from './routes/agents.js';
+import { enrollRequestSchema } from './routes/agents.js';
 import { ROTATE_ADMIN_TOKEN_PATH, TOKENS_PATH } from './routes/credentials.js';
 import { ANALYSIS_READ_DATA_ACTION, PACKETS_READ_DATA_ACTION, type RouteAccess, type ScopeKind } from './rbac/index.js';
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../lib/index.js';
+import { DEFAULT_API_VERSION } from '../model/index.js';
 
 /**
  * How the server names itself in the absolute URLs it builds. Request headers are the client's
@@ -120,42 +121,13 @@ export function requestBaseUrl(request: FastifyRequest): string {
 export function apiVersionOf(request: FastifyRequest): string {
   const q = request.query as Record<string, unknown> | undefined;
   const v = q?.['api-version'];
-  return typeof v === 'string' && v.length > 0 ? v : '2022-01-01';
+  return typeof v === 'string' && v.length > 0 ? v : DEFAULT_API_VERSION;
 }
 
 /** What paging needs of a record: its creation time and key (the order of a list). */
 interface PageableRecord {
   key: string;
   createdAt: Date;
-}
-
-/**
- * One page of a list, as ARM pages: `$skiptoken` in, an absolute `nextLink` out (built from the
- * request's Host, with the request's api-version and other query parameters), absent on the last
- * page. The token is the position after the last record returned (creation time and key), so
- * records added or removed between pages neither repeat nor shift the rest. Only for lists whose
- * SDK follows nextLink: Azure's SDK reads one page of watchers, captures and extensions.
- */
-export function pageOf<R extends PageableRecord>(
-  request: FastifyRequest,
-  records: R[],
-  pageSizeInItems: number,
-): { page: R[]; nextLink?: string } {
-  // Sorted here by what the token holds (the database's order has sub-millisecond times).
-  const sorted = [...records].sort(
-    (a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
-  );
-  const after = pagePosition(request);
-  let start = 0;
-  if (after) {
-    start = sorted.findIndex(
-      (r) =>
-        r.createdAt.getTime() > after.createdAtInMs ||
-        (r.createdAt.getTime() === after.createdAtInMs && r.key > after.key),
-    );
-    if (start < 0) start = sorted.length;
-  }
-  return pageLink(request, sorted.slice(start, start + pageSizeInItems + 1), pageSizeInItems);
 }
 
 /** Where a page starts: after the record of the request's `$skiptoken` (null: from the first). 400 InvalidParameter for a token no nextLink made. */

@@ -81,6 +81,10 @@ const SECRET_SETTINGS = ['signing-key'] as const;
 /**
  * Starts the control plane: database (PGlite in the data folder, or PostgreSQL), migrations,
  * the default local storage account, the HTTP API and the agent channel.
+ * @example
+ * const server = await startServer({ listenHost: '127.0.0.1', listenPort: 8817, dataDir: './nw-data' });
+ * console.log(server.url, server.adminToken);
+ * await server.close();
  */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   // A bad CIDR stops the start before anything is opened (OutboundPolicyConfigError names it).

@@ -19,8 +19,9 @@ export function servicePrincipalSessionName(objectId: string): string {
 export async function principalOfSession(store: Store, stored: string): Promise<Principal> {
   if (stored === ADMIN_SESSION_PRINCIPAL)
     return { kind: 'admin', id: ADMIN_PRINCIPAL_ID, displayName: 'admin', groups: [], credentialId: null };
-  if (stored.startsWith('servicePrincipal:')) {
-    const sp = await store.findServicePrincipal(stored.slice('servicePrincipal:'.length));
+  const servicePrincipalPrefix = servicePrincipalSessionName('');
+  if (stored.startsWith(servicePrincipalPrefix)) {
+    const sp = await store.findServicePrincipal(stored.slice(servicePrincipalPrefix.length));
     if (sp)
       return { kind: 'servicePrincipal', id: sp.objectId, displayName: sp.displayName, groups: [], credentialId: null };
   } else if (stored.startsWith('{')) {

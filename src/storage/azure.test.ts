@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +15,8 @@ import {
   type BlobStore,
 } from './index.js';
 import {
-  sha256OfStream,
   startAzurite,
-  uploadThroughOutage,
+  storageContract,
   writeRandomCaptureFile,
   type AzuriteServer,
   type TestFile,
@@ -76,25 +74,31 @@ after(async () => {
 });
 
 describe('azure blob storage (Azurite)', () => {
-  test('a 5 MB capture uploads, verifies and downloads with the same SHA-256', async () => {
-    const loc = nextLocation();
-    const grant = await store.grantUpload(loc, { sizeInBytes: small.sizeInBytes, expiresInSeconds: 300 });
-    assert.equal(grant.kind, 'azureBlob');
-    const result = await uploadFile(grant, small.path, {
-      sizeInBytes: small.sizeInBytes,
-      sha256: small.sha256,
-      retryBudgetInMs: 5_000,
-    });
-    assert.deepEqual(result, { ok: true });
-    assert.equal(await store.verify(loc, { sizeInBytes: small.sizeInBytes, sha256: small.sha256 }), true);
-    assert.equal(await store.verify(loc, { sizeInBytes: small.sizeInBytes, sha256: '0'.repeat(64) }), false);
-    assert.deepEqual(await store.stat(loc), { sizeInBytes: small.sizeInBytes });
-    const read = await store.openRead(loc);
-    assert.equal(read.sizeInBytes, small.sizeInBytes);
-    assert.equal(await sha256OfStream(read.stream), small.sha256);
-    const { blobEndpoint } = parseAzureConnectionString(azurite.connectionString);
-    assert.equal(store.blobUrl(loc), `${blobEndpoint}/${CAPTURE_CONTAINER}/${loc.blobPath}`);
-    assert.equal(grant.blobUrl, store.blobUrl(loc));
+  storageContract({
+    serverName: 'Azurite',
+    grantKind: 'azureBlob',
+    store: () => store,
+    server: () => azurite,
+    small: () => small,
+    large: () => large,
+    nextLocation,
+    expectedBlobUrl: (loc) =>
+      `${parseAzureConnectionString(azurite.connectionString).blobEndpoint}/${CAPTURE_CONTAINER}/${loc.blobPath}`,
+    ownContainerUrls: () => {
+      const { blobEndpoint } = parseAzureConnectionString(azurite.connectionString);
+      return [
+        [`${blobEndpoint}/mycontainer`, { container: 'mycontainer', prefix: '' }],
+        [`${blobEndpoint}/mycontainer/a/b/?sv=x&sig=y`, { container: 'mycontainer', prefix: 'a/b' }],
+      ];
+    },
+    foreignContainerUrls: () => [
+      'https://other.blob.core.windows.net/mycontainer',
+      `http://127.0.0.1:${azurite.port}/otheraccount/mycontainer`,
+    ],
+    outage: { stopAtBytes: 8_000_000, downForMs: 1_000, retryBudgetInMs: 30_000 },
+    async afterSmallUpload(loc, grant) {
+      assert.equal(grant.kind === 'azureBlob' && grant.blobUrl, store.blobUrl(loc));
+    },
   });
 
   test('the SAS is refused for another blob, for reading, and after expiry', async () => {
@@ -123,74 +127,5 @@ describe('azure blob storage (Azurite)', () => {
     assert.equal(tampered.ok, false);
     assert.match(!tampered.ok ? tampered.reason : '', /^GrantRejected/);
     assert.doesNotMatch(!tampered.ok ? tampered.reason : '', /sig=/);
-  });
-
-  test('an upload survives Azurite stopping mid-way and completes after it restarts', async () => {
-    const loc = nextLocation();
-    const grant = await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 });
-    const { result, sentAtStop } = await uploadThroughOutage(grant, large, azurite, {
-      stopAtBytes: 8_000_000,
-      downForMs: 1_000,
-      retryBudgetInMs: 30_000,
-    });
-    assert.ok(sentAtStop > 0, 'Azurite was stopped during the upload');
-    assert.deepEqual(result, { ok: true });
-    assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
-  });
-
-  test('Azurite down longer than the budget fails retryably, leaves the file alone, and a later call succeeds', async () => {
-    const loc = nextLocation();
-    const grant = await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 });
-    await azurite.stop();
-    try {
-      const result = await uploadFile(grant, large.path, {
-        sizeInBytes: large.sizeInBytes,
-        sha256: large.sha256,
-        retryBudgetInMs: 1_500,
-      });
-      assert.equal(result.ok, false);
-      assert.ok(!result.ok && result.retryable);
-      assert.match(!result.ok ? result.reason : '', /^StorageUnavailable/);
-    } finally {
-      await azurite.start();
-    }
-    assert.equal(await sha256OfStream(createReadStream(large.path)), large.sha256);
-    assert.deepEqual(
-      await uploadFile(grant, large.path, {
-        sizeInBytes: large.sizeInBytes,
-        sha256: large.sha256,
-        retryBudgetInMs: 10_000,
-      }),
-      { ok: true },
-    );
-    assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
-  });
-
-  test("parseContainerUrl accepts this account's container URIs only", () => {
-    const { blobEndpoint } = parseAzureConnectionString(azurite.connectionString);
-    assert.deepEqual(store.parseContainerUrl(`${blobEndpoint}/mycontainer`), { container: 'mycontainer', prefix: '' });
-    assert.deepEqual(store.parseContainerUrl(`${blobEndpoint}/mycontainer/a/b/?sv=x&sig=y`), {
-      container: 'mycontainer',
-      prefix: 'a/b',
-    });
-    assert.equal(store.parseContainerUrl('https://other.blob.core.windows.net/mycontainer'), null);
-    assert.equal(store.parseContainerUrl(`http://127.0.0.1:${azurite.port}/otheraccount/mycontainer`), null);
-  });
-
-  test('delete removes the blob and reports whether there was one', async () => {
-    const loc = nextLocation();
-    const grant = await store.grantUpload(loc, { sizeInBytes: small.sizeInBytes, expiresInSeconds: 300 });
-    assert.deepEqual(
-      await uploadFile(grant, small.path, {
-        sizeInBytes: small.sizeInBytes,
-        sha256: small.sha256,
-        retryBudgetInMs: 5_000,
-      }),
-      { ok: true },
-    );
-    assert.equal(await store.delete(loc), true);
-    assert.equal(await store.delete(loc), false);
-    assert.equal(await store.stat(loc), null);
-    await assert.rejects(store.openRead(loc), { name: 'BlobNotFoundError' });
   });
 });

@@ -89,8 +89,3 @@ export function sendHttpRequest(url: string, opts: HttpRequestOptions): Promise<
     }
   });
 }
-
-/** True for statuses worth retrying with the same request: 408, 429 and 5xx. */
-export function isRetryableStatus(statusCode: number): boolean {
-  return statusCode === 408 || statusCode === 429 || statusCode >= 500;
-}

@@ -19,7 +19,7 @@ import { signLocalUrl } from './local-signing.js';
 import {
   sha256OfStream,
   startLocalStorageServer,
-  uploadThroughOutage,
+  storageContract,
   writeRandomCaptureFile,
   type LocalStorageTestServer,
   type TestFile,
@@ -85,51 +85,68 @@ after(async () => {
 });
 
 describe('local storage', () => {
-  test('a 5 MB capture uploads, verifies and downloads with the same SHA-256', async () => {
-    const loc = nextLocation();
-    const grant = await store.grantUpload(loc, { sizeInBytes: small.sizeInBytes, expiresInSeconds: 300 });
-    assert.equal(grant.kind, 'local');
-    const progress: number[] = [];
-    const result = await uploadFile(grant, small.path, {
-      sizeInBytes: small.sizeInBytes,
-      sha256: small.sha256,
-      retryBudgetInMs: 5_000,
-      onProgress: (sent) => progress.push(sent),
-    });
-    assert.deepEqual(result, { ok: true });
-    assert.equal(progress.at(-1), small.sizeInBytes);
-    assert.equal(await store.verify(loc, { sizeInBytes: small.sizeInBytes, sha256: small.sha256 }), true);
-    assert.equal(await store.verify(loc, { sizeInBytes: small.sizeInBytes, sha256: '0'.repeat(64) }), false);
-    assert.deepEqual(await store.stat(loc), { sizeInBytes: small.sizeInBytes });
+  let heldAtStop = 0;
+  storageContract({
+    serverName: 'the server',
+    grantKind: 'local',
+    store: () => store,
+    server: () => server,
+    small: () => small,
+    large: () => large,
+    nextLocation,
+    expectedBlobUrl: (loc) => `${server.publicBaseUrl}/storage/${accountName}/${CAPTURE_CONTAINER}/${loc.blobPath}`,
+    ownContainerUrls: () => [
+      [`${server.publicBaseUrl}/storage/${accountName}/mycontainer`, { container: 'mycontainer', prefix: '' }],
+      [
+        `${server.publicBaseUrl}/storage/${accountName}/mycontainer/some/prefix/`,
+        { container: 'mycontainer', prefix: 'some/prefix' },
+      ],
+    ],
+    foreignContainerUrls: () => [
+      `${server.publicBaseUrl}/storage/other/mycontainer`,
+      'https://acct.blob.core.windows.net/mycontainer',
+    ],
+    outage: {
+      stopAtBytes: 10_000_000,
+      downForMs: 1_500,
+      retryBudgetInMs: 20_000,
+      async whileDown() {
+        const parts = await readdir(join(rootDir, '.uploads'));
+        heldAtStop = (
+          await Promise.all(parts.map(async (name) => (await stat(join(rootDir, '.uploads', name))).size))
+        ).reduce((a, b) => a + b, 0);
+      },
+      after() {
+        // What the server held when it stopped is kept and the upload goes on from there.
+        assert.ok(heldAtStop > 0 && heldAtStop < large.sizeInBytes, `held ${heldAtStop} bytes at the stop`);
+      },
+    },
+    // The blob over its URL, with the server's read token: whole, a range, and nothing without the token.
+    async afterSmallUpload(loc) {
+      const url = store.blobUrl(loc);
+      const download = await fetch(url, { headers: { authorization: `Bearer ${server.readToken}` } });
+      assert.equal(download.status, 200);
+      const body = Buffer.from(await download.arrayBuffer());
+      assert.equal(body.length, small.sizeInBytes);
+      assert.equal(
+        await sha256OfStream(
+          (async function* () {
+            yield body;
+          })() as unknown as NodeJS.ReadableStream,
+        ),
+        small.sha256,
+      );
 
-    const read = await store.openRead(loc);
-    assert.equal(read.sizeInBytes, small.sizeInBytes);
-    assert.equal(await sha256OfStream(read.stream), small.sha256);
+      const partial = await fetch(url, {
+        headers: { authorization: `Bearer ${server.readToken}`, range: 'bytes=10-19' },
+      });
+      assert.equal(partial.status, 206);
+      assert.deepEqual(Buffer.from(await partial.arrayBuffer()), body.subarray(10, 20));
 
-    const url = store.blobUrl(loc);
-    assert.equal(url, `${server.publicBaseUrl}/storage/${accountName}/${CAPTURE_CONTAINER}/${loc.blobPath}`);
-    const download = await fetch(url, { headers: { authorization: `Bearer ${server.readToken}` } });
-    assert.equal(download.status, 200);
-    const body = Buffer.from(await download.arrayBuffer());
-    assert.equal(body.length, small.sizeInBytes);
-    assert.equal(
-      await sha256OfStream(
-        (async function* () {
-          yield body;
-        })() as unknown as NodeJS.ReadableStream,
-      ),
-      small.sha256,
-    );
-
-    const partial = await fetch(url, {
-      headers: { authorization: `Bearer ${server.readToken}`, range: 'bytes=10-19' },
-    });
-    assert.equal(partial.status, 206);
-    assert.deepEqual(Buffer.from(await partial.arrayBuffer()), body.subarray(10, 20));
-
-    assert.equal((await fetch(url)).status, 401);
-    // Nothing is left behind in the uploads folder once a blob is complete.
-    assert.deepEqual(await readdir(join(rootDir, '.uploads')), []);
+      assert.equal((await fetch(url)).status, 401);
+      // Nothing is left behind in the uploads folder once a blob is complete.
+      assert.deepEqual(await readdir(join(rootDir, '.uploads')), []);
+    },
   });
 
   test('a signed URL is refused for another blob, another method, another size, another account and after expiry', async () => {
@@ -243,56 +260,6 @@ describe('local storage', () => {
     assert.deepEqual(stored, Buffer.concat([Buffer.alloc(40, 7), Buffer.alloc(60, 8)]));
   });
 
-  test('an upload survives the server stopping mid-way and resumes where it stopped', async () => {
-    const loc = nextLocation();
-    const grant = await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 });
-    let heldAtStop = 0;
-    const { result, sentAtStop } = await uploadThroughOutage(grant, large, server, {
-      stopAtBytes: 10_000_000,
-      downForMs: 1_500,
-      retryBudgetInMs: 20_000,
-      async whileDown() {
-        const parts = await readdir(join(rootDir, '.uploads'));
-        heldAtStop = (
-          await Promise.all(parts.map(async (name) => (await stat(join(rootDir, '.uploads', name))).size))
-        ).reduce((a, b) => a + b, 0);
-      },
-    });
-    assert.ok(sentAtStop > 0, 'the server was stopped during the upload');
-    // What the server held when it stopped is kept and the upload goes on from there.
-    assert.ok(heldAtStop > 0 && heldAtStop < large.sizeInBytes, `held ${heldAtStop} bytes at the stop`);
-    assert.deepEqual(result, { ok: true });
-    assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
-  });
-
-  test('storage down longer than the budget fails retryably, leaves the file alone, and a later call succeeds', async () => {
-    const loc = nextLocation();
-    const grant = await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 });
-    await server.stop();
-    try {
-      const startedAt = Date.now();
-      const result = await uploadFile(grant, large.path, {
-        sizeInBytes: large.sizeInBytes,
-        sha256: large.sha256,
-        retryBudgetInMs: 1_500,
-      });
-      assert.equal(result.ok, false);
-      assert.ok(!result.ok && result.retryable);
-      assert.match(!result.ok ? result.reason : '', /^StorageUnavailable/);
-      assert.ok(Date.now() - startedAt < 10_000);
-    } finally {
-      await server.start();
-    }
-    assert.equal(await sha256OfStream((await import('node:fs')).createReadStream(large.path)), large.sha256);
-    const again = await uploadFile(grant, large.path, {
-      sizeInBytes: large.sizeInBytes,
-      sha256: large.sha256,
-      retryBudgetInMs: 5_000,
-    });
-    assert.deepEqual(again, { ok: true });
-    assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
-  });
-
   test('expected failures are returned, not thrown', async () => {
     const loc = nextLocation();
     const grant = await store.grantUpload(loc, { sizeInBytes: small.sizeInBytes, expiresInSeconds: 300 });
@@ -341,35 +308,5 @@ describe('local storage', () => {
     // The status URL is still valid, so the refusal comes from the PUT.
     assert.match(!tampered.ok ? tampered.reason : '', /^GrantRejected/);
     assert.doesNotMatch(!tampered.ok ? tampered.reason : '', /sig=/);
-  });
-
-  test("parseContainerUrl accepts this account's container URIs only", () => {
-    assert.deepEqual(store.parseContainerUrl(`${server.publicBaseUrl}/storage/${accountName}/mycontainer`), {
-      container: 'mycontainer',
-      prefix: '',
-    });
-    assert.deepEqual(
-      store.parseContainerUrl(`${server.publicBaseUrl}/storage/${accountName}/mycontainer/some/prefix/`),
-      { container: 'mycontainer', prefix: 'some/prefix' },
-    );
-    assert.equal(store.parseContainerUrl(`${server.publicBaseUrl}/storage/other/mycontainer`), null);
-    assert.equal(store.parseContainerUrl('https://acct.blob.core.windows.net/mycontainer'), null);
-  });
-
-  test('delete removes the blob and reports whether there was one', async () => {
-    const loc = nextLocation();
-    const grant = await store.grantUpload(loc, { sizeInBytes: small.sizeInBytes, expiresInSeconds: 300 });
-    assert.deepEqual(
-      await uploadFile(grant, small.path, {
-        sizeInBytes: small.sizeInBytes,
-        sha256: small.sha256,
-        retryBudgetInMs: 5_000,
-      }),
-      { ok: true },
-    );
-    assert.equal(await store.delete(loc), true);
-    assert.equal(await store.delete(loc), false);
-    assert.equal(await store.stat(loc), null);
-    await assert.rejects(store.openRead(loc), { name: 'BlobNotFoundError' });
   });
 });

@@ -9,6 +9,9 @@ import { openS3BlobStore } from './s3-store.js';
  * The {@link BlobStore} of one registered storage account. `deps` is used by the local kind (its
  * URLs and their signatures); `outbound` bounds where the Azure and S3 kinds connect (default:
  * never to link-local or metadata addresses).
+ * @example
+ * const store = openBlobStore('acct', { type: 'azureBlob', connectionString }, { publicBaseUrl, signingKey });
+ * const grant = await store.grantUpload({ container: 'network-watcher-logs', blobPath }, { sizeInBytes, expiresInSeconds: 900 });
  */
 export function openBlobStore(
   accountName: string,

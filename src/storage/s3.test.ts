@@ -20,7 +20,7 @@ import { openS3BlobStore } from './s3-store.js';
 import {
   sha256OfStream,
   startSwiftS3,
-  uploadThroughOutage,
+  storageContract,
   writeRandomCaptureFile,
   type S3TestServer,
   type TestFile,
@@ -73,25 +73,6 @@ after(async () => {
 });
 
 describe('s3 storage (Swift s3api)', () => {
-  test('a 5 MB capture uploads with one presigned PUT, verifies and downloads with the same SHA-256', async () => {
-    const loc = nextLocation();
-    const grant = await store.grantUpload(loc, { sizeInBytes: small.sizeInBytes, expiresInSeconds: 300 });
-    assert.equal(grant.kind === 's3' && grant.mode, 'single');
-    const result = await uploadFile(grant, small.path, {
-      sizeInBytes: small.sizeInBytes,
-      sha256: small.sha256,
-      retryBudgetInMs: 5_000,
-    });
-    assert.deepEqual(result, { ok: true });
-    assert.equal(await store.verify(loc, { sizeInBytes: small.sizeInBytes, sha256: small.sha256 }), true);
-    assert.equal(await store.verify(loc, { sizeInBytes: small.sizeInBytes, sha256: '0'.repeat(64) }), false);
-    assert.deepEqual(await store.stat(loc), { sizeInBytes: small.sizeInBytes });
-    const read = await store.openRead(loc);
-    assert.equal(read.sizeInBytes, small.sizeInBytes);
-    assert.equal(await sha256OfStream(read.stream), small.sha256);
-    assert.equal(store.blobUrl(loc), `${s3.endpoint}/${bucket}/${CAPTURE_CONTAINER}/${loc.blobPath}`);
-  });
-
   test('presigned URLs are refused for another key, another part, a wrong secret, and after expiry', async () => {
     const loc = nextLocation();
     const single = (await store.grantUpload(loc, { sizeInBytes: 10, expiresInSeconds: 300 })) as S3SingleUploadGrant;
@@ -132,22 +113,7 @@ describe('s3 storage (Swift s3api)', () => {
     assert.deepEqual(await store.stat(loc), { sizeInBytes: 10 });
   });
 
-  test('a 30 MB multipart upload survives the S3 server stopping mid-way and completes after it restarts', async () => {
-    const loc = nextLocation();
-    const grant = await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 });
-    assert.equal(grant.kind === 's3' && grant.mode, 'multipart');
-    const { result, sentAtStop } = await uploadThroughOutage(grant, large, s3, {
-      stopAtBytes: 8_000_000,
-      downForMs: 1_000,
-      // Swift's restart alone took over 30 s on a loaded CI machine; the agent's own budget is 5 minutes.
-      retryBudgetInMs: 120_000,
-    });
-    assert.ok(sentAtStop > 0, 'the S3 server was stopped during the upload');
-    assert.deepEqual(result, { ok: true });
-    assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
-  });
-
-  test('S3 down longer than the budget fails retryably, leaves the file alone, and a later call (new grant) resumes the same multipart upload', async () => {
+  test('S3 stopping mid-upload past the budget fails retryably, leaves the file alone, and a later call (new grant) resumes the same multipart upload', async () => {
     const loc = nextLocation();
     const grant = (await store.grantUpload(loc, {
       sizeInBytes: large.sizeInBytes,
@@ -187,17 +153,7 @@ describe('s3 storage (Swift s3api)', () => {
     assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
   });
 
-  test("parseContainerUrl accepts this bucket's container URIs only", () => {
-    assert.deepEqual(store.parseContainerUrl(`${s3.endpoint}/${bucket}/mycontainer`), {
-      container: 'mycontainer',
-      prefix: '',
-    });
-    assert.deepEqual(store.parseContainerUrl(`s3://${bucket}/mycontainer/a/b/`), {
-      container: 'mycontainer',
-      prefix: 'a/b',
-    });
-    assert.equal(store.parseContainerUrl(`${s3.endpoint}/otherbucket/mycontainer`), null);
-    assert.equal(store.parseContainerUrl('s3://otherbucket/mycontainer'), null);
+  test('a virtual-hosted endpoint parses and writes bucket-host URLs', () => {
     const virtualHosted = openS3BlobStore({
       ...config,
       endpoint: 'https://s3.eu-west-1.amazonaws.com',
@@ -214,22 +170,7 @@ describe('s3 storage (Swift s3api)', () => {
     );
   });
 
-  test('delete removes the blob and any unfinished multipart upload of it', async () => {
-    const loc = nextLocation();
-    const grant = await store.grantUpload(loc, { sizeInBytes: small.sizeInBytes, expiresInSeconds: 300 });
-    assert.deepEqual(
-      await uploadFile(grant, small.path, {
-        sizeInBytes: small.sizeInBytes,
-        sha256: small.sha256,
-        retryBudgetInMs: 5_000,
-      }),
-      { ok: true },
-    );
-    assert.equal(await store.delete(loc), true);
-    assert.equal(await store.delete(loc), false);
-    assert.equal(await store.stat(loc), null);
-    await assert.rejects(store.openRead(loc), { name: 'BlobNotFoundError' });
-
+  test('delete removes any unfinished multipart upload of the blob', async () => {
     const unfinished = nextLocation();
     await store.grantUpload(unfinished, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 });
     const client = openS3BlobStore(config).client;
@@ -239,5 +180,36 @@ describe('s3 storage (Swift s3api)', () => {
     assert.equal(await store.delete(unfinished), false);
     const afterDelete = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
     assert.equal(afterDelete.Uploads?.length ?? 0, 0);
+  });
+
+  // Registered after the tests above, as the outage test always ran: run first (as the old
+  // 30 MB outage test also failed when run alone), Swift did not come back within the 30 s budget
+  // after its restart. Cause not found yet.
+  storageContract({
+    serverName: 'the S3 server',
+    grantKind: 's3',
+    store: () => store,
+    server: () => s3,
+    small: () => small,
+    large: () => large,
+    nextLocation,
+    expectedBlobUrl: (loc) => `${s3.endpoint}/${bucket}/${CAPTURE_CONTAINER}/${loc.blobPath}`,
+    ownContainerUrls: () => [
+      [`${s3.endpoint}/${bucket}/mycontainer`, { container: 'mycontainer', prefix: '' }],
+      [`s3://${bucket}/mycontainer/a/b/`, { container: 'mycontainer', prefix: 'a/b' }],
+    ],
+    foreignContainerUrls: () => [`${s3.endpoint}/otherbucket/mycontainer`, 's3://otherbucket/mycontainer'],
+    // 30 MB: a multipart upload.
+    outage: {
+      stopAtBytes: 8_000_000,
+      downForMs: 1_000,
+      // Swift's restart alone took over 30 s on a loaded CI machine; the agent's own budget is 5 minutes.
+      retryBudgetInMs: 120_000,
+      check: (grant) => assert.equal(grant.kind === 's3' && grant.mode, 'multipart'),
+    },
+    // 5 MB: one presigned PUT.
+    async afterSmallUpload(_loc, grant) {
+      assert.equal(grant.kind === 's3' && grant.mode, 'single');
+    },
   });
 });

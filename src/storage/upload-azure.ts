@@ -2,7 +2,7 @@ import { AnonymousCredential, BlockBlobClient, newPipeline } from '@azure/storag
 import { CAPTURE_CONTENT_TYPE, type AzureBlobUploadGrant } from './grant.js';
 import { contentMd5, readChunk, type UploadContext } from './upload-context.js';
 import { retrying, runPool, UploadStepError, type UploadClock } from './upload-retry.js';
-import { isRetryableStatus } from './http-client.js';
+import { isRetryableHttpStatus } from '../lib/index.js';
 
 // Blocks are staged concurrently; four 8 MiB blocks in flight saturate a loopback or LAN link
 // without holding much memory on a capture host.
@@ -45,7 +45,7 @@ function stepErrorFromAzure(what: string, error: unknown, clock: UploadClock): U
       { cause: error },
     );
   }
-  if (isRetryableStatus(status))
+  if (isRetryableHttpStatus(status))
     return new UploadStepError('StorageError', `${what}: storage answered ${status} ${rest.code ?? ''}`, true, true, {
       cause: error,
     });

@@ -2,7 +2,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { HttpResponse } from './http-client.js';
-import { isRetryableStatus } from './http-client.js';
+import { isRetryableHttpStatus } from '../lib/index.js';
 import { UploadStepError, type UploadClock } from './upload-retry.js';
 
 /** What every kind's uploader gets from uploadFile. */
@@ -93,7 +93,7 @@ export function rejectionForResponse(
       true,
     );
   }
-  if (isRetryableStatus(status))
+  if (isRetryableHttpStatus(status))
     return new UploadStepError('StorageError', `${what}: storage answered ${status}${suffix}`, true, true);
   // 400/411/413 say the request itself is wrong for this grant: asking again will not help.
   const retryLater = !(status === 400 || status === 411 || status === 413);

@@ -44,6 +44,9 @@ function failure(code: string, message: string, retryable: boolean): UploadFileR
  * file changed) but returns `{ ok: false, reason, retryable }`. `reason` starts with a stable
  * code (`StorageUnavailable`, `GrantExpired`, `GrantRejected`, `LocalFileChanged`, …) and holds no
  * credential.
+ * @example
+ * const result = await uploadFile(grant, '/var/captures/pc1.cap', { sizeInBytes, sha256, retryBudgetInMs: 300_000 });
+ * if (!result.ok && result.retryable) scheduleRetry(result.reason);
  */
 export async function uploadFile(
   grant: UploadGrant,

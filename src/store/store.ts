@@ -237,6 +237,11 @@ function toOperation(r: Row): OperationRecord {
  * The server's data access: every SQL statement of the product lives in this class. With a
  * {@link SecretBox}, resource secrets (the `secret` column) and secret settings are sealed before
  * they reach the database and opened when read, here and nowhere else.
+ * @example
+ * const db = await openPglite('./nw-data/db');
+ * await migrate(db);
+ * const store = new Store(db, new SecretBox(secretKey));
+ * const watcher = await store.getResource<WatcherBody>(armIdKey(watcherId));
  */
 export class Store {
   /**

@@ -1,4 +1,5 @@
 import type { Store } from '../store/index.js';
+import { ADMIN_SESSION_PRINCIPAL, servicePrincipalSessionName } from '../server/session-principal.js';
 
 /** Who a sign-in proved to be (as a portal session stores it), or why it failed. */
 export type SignInOutcome = { ok: true; principal: string } | { ok: false; message: string };
@@ -17,8 +18,8 @@ export async function signInWithToken(store: Store, token: unknown): Promise<Sig
         "Give the admin token (the file admin-token in the server's data folder) or a service principal's secret.",
     };
   const info = await store.verifyToken(token.trim());
-  if (info?.kind === 'admin') return { ok: true, principal: 'admin' };
+  if (info?.kind === 'admin') return { ok: true, principal: ADMIN_SESSION_PRINCIPAL };
   if (info?.kind === 'servicePrincipal' && info.principalId)
-    return { ok: true, principal: `servicePrincipal:${info.principalId}` };
+    return { ok: true, principal: servicePrincipalSessionName(info.principalId) };
   return { ok: false, message: 'That token is not valid for this server.' };
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
-import { AGENT_CA_PATH, ensurePinnedCaFile } from '../../lib/index.js';
+import { ensurePinnedCaFile } from '../../lib/index.js';
+import { AGENT_CA_PATH } from '../../model/index.js';
 import { writeLine, type CliContext } from '../context.js';
 import { CliError, UsageError } from '../errors.js';
 import { parseIntegerOption, requireOption } from '../option-values.js';

@@ -18,9 +18,9 @@ export interface AzRecipeInput {
 }
 
 /**
- * The exact commands that let the real Azure CLI use a netwatcher server
- * (reference/azure-cli-wire-notes.md): trust its certificate, register it as a cloud, log in
- * with the admin token as a service-principal secret. Pure, for `nw server az-recipe` and `nw up`.
+ * The exact commands that let the real Azure CLI use a netwatcher server (as measured with az
+ * 2.45; test/az-api.test.ts replays what it sends): trust its certificate, register it as a
+ * cloud, log in with the admin token as a service-principal secret. Pure, for `nw server az-recipe` and `nw up`.
  * @example azRecipeLines({ serverUrl: 'https://nw:8817', adminTokenPath: '/var/lib/netwatcher/admin-token', subscriptionId: SUB })
  */
 export function azRecipeLines(input: AzRecipeInput): string[] {

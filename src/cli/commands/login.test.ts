@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiError } from '../errors.js';
+import { ApiResponseError } from '../errors.js';
 import {
   createTestContext,
   startCannedArmServer,
@@ -48,7 +48,7 @@ describe('nw login', () => {
     const ctx = createTestContext(server.url, { configPath });
     await assert.rejects(
       login({ server: server.url, token: 'bad' }, ctx),
-      (e: unknown) => e instanceof ApiError && e.statusCode === 401 && /refused the token/.test(e.message),
+      (e: unknown) => e instanceof ApiResponseError && e.statusCode === 401 && /refused the token/.test(e.message),
     );
     await assert.rejects(stat(configPath));
   });

@@ -5,7 +5,7 @@ import { watcherListPath } from '../arm-paths.js';
 import { createCaFetch } from '../ca-fetch.js';
 import { DEFAULT_SUBSCRIPTION_ID, normalizeServerUrl, saveCliConfig, type CliConfig } from '../config.js';
 import type { CliContext, CommonOptions, FetchFunction } from '../context.js';
-import { ApiError, CliError, UsageError } from '../errors.js';
+import { ApiResponseError, CliError, UsageError } from '../errors.js';
 import { requireOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
 import { defineCommand, type Declaration, type OptionTable, type OptionValues } from '../command-declaration.js';
@@ -49,7 +49,7 @@ async function checkServicePrincipal(
   });
   if (response.ok) return;
   const body = (await response.json().catch(() => ({}))) as { error?: string; error_description?: string };
-  throw new ApiError(
+  throw new ApiResponseError(
     response.status,
     body.error ?? 'invalid_client',
     `the server at ${server} refused the service principal ${appId}: ${body.error_description ?? response.statusText}`,
@@ -101,8 +101,12 @@ export async function login(options: LoginOptions, ctx: CliContext): Promise<Rec
       options.servicePrincipal ? `/subscriptions/${subscriptionId}` : watcherListPath(subscriptionId),
     );
   } catch (error) {
-    if (error instanceof ApiError && (error.statusCode === 401 || error.statusCode === 403)) {
-      throw new ApiError(error.statusCode, error.code, `the server at ${server} refused the token: ${error.message}`);
+    if (error instanceof ApiResponseError && (error.statusCode === 401 || error.statusCode === 403)) {
+      throw new ApiResponseError(
+        error.statusCode,
+        error.code,
+        `the server at ${server} refused the token: ${error.message}`,
+      );
     }
     throw error;
   }

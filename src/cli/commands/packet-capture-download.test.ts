@@ -134,7 +134,7 @@ describe('packet-capture download', () => {
     assert.equal(ctx.stdout(), '');
   });
 
-  test('an API error (no file yet) is an ApiError and creates nothing', async () => {
+  test('an API error (no file yet) is an ApiResponseError and creates nothing', async () => {
     const target = join(dir, 'running.cap');
     await assert.rejects(
       packetCaptureDownload({ name: 'running', location: WORLD.location, file: target }, createTestContext(server.url)),

@@ -21,7 +21,7 @@ import { beginAndWait, pollUntilDone } from '../lro.js';
 import { parseFiltersOption, parseIntegerOption, requireOption } from '../option-values.js';
 import { writeOutput } from '../output.js';
 import { listValue, shapePacketCapture, shapeQueryStatus } from '../shape.js';
-import { resolveWatcher, type WatcherRef } from '../watcher-lookup.js';
+import { resolveWatcher, type ResolvedWatcher } from '../watcher-lookup.js';
 import { findStorageAccount } from './storage-account.js';
 import {
   defineCommand,
@@ -376,7 +376,7 @@ export async function packetCaptureCreate(
       : vmPath(conn.subscriptionId, plan.resourceGroup!, plan.target);
   const targetGroup = plan.resourceGroup ?? resourceGroupOfId(targetId) ?? undefined;
 
-  let watcher: WatcherRef;
+  let watcher: ResolvedWatcher;
   if (options.watcher)
     watcher = await resolveWatcher(conn, {
       watcher: options.watcher,
@@ -445,7 +445,7 @@ async function selectorCaptureCreate(
 }
 
 /** The watcher of a non-create command: `--location`, or `--watcher` with `--watcher-resource-group`/`-g`. */
-export async function watcherFor(conn: ConnectedClient, options: PacketCaptureNameOptions): Promise<WatcherRef> {
+export async function watcherFor(conn: ConnectedClient, options: PacketCaptureNameOptions): Promise<ResolvedWatcher> {
   return resolveWatcher(conn, {
     location: options.location,
     watcher: options.watcher,
@@ -470,7 +470,7 @@ export async function packetCaptureShow(
 /** Runs queryStatus and returns the az-shaped status (no output). */
 export async function queryPacketCaptureStatus(
   conn: ConnectedClient,
-  watcher: WatcherRef,
+  watcher: ResolvedWatcher,
   name: string,
 ): Promise<Record<string, unknown>> {
   const outcome = await beginAndWait(

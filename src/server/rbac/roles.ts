@@ -146,11 +146,6 @@ export function roleById(id: string): RoleDefinition | undefined {
   return BUILT_IN_ROLES.find((r) => r.id === id.toLowerCase());
 }
 
-/** The built-in role with this name (case-insensitive, as ARM compares roleName), or undefined. */
-export function roleByName(name: string): RoleDefinition | undefined {
-  return BUILT_IN_ROLES.find((r) => r.roleName.toLowerCase() === name.toLowerCase());
-}
-
 /** ARM's wildcard match of an action against a permission pattern: case-insensitive, `*` any run of characters (slashes too). */
 export function actionMatches(pattern: string, action: string): boolean {
   const re = new RegExp(

@@ -1,19 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { AGENT_CA_PATH, ApiError } from '../../lib/index.js';
-import { agentHostnameSchema, ciObject, joinRequestSchema, parseRequest } from '../../model/index.js';
+import { ApiError } from '../../lib/index.js';
+import {
+  AGENT_CA_PATH,
+  AGENT_ENROLL_PATH,
+  AGENT_JOIN_PATH,
+  agentHostnameSchema,
+  ciObject,
+  joinRequestSchema,
+  parseRequest,
+} from '../../model/index.js';
 import type { ServerContext } from '../services/context.js';
 import { enrollAgent } from '../services/vms.js';
 import { joinWithKey } from '../services/join-keys.js';
-
-/** Path where an agent trades its one-time enrolment token for a credential. */
-export const AGENT_ENROLL_PATH = '/agent/v1/enroll';
-
-/** Path where a host registers and enrols itself with a reusable join key (issue 14). */
-export const AGENT_JOIN_PATH = '/agent/v1/join';
-
-/** Path where an agent fetches the server's self-signed CA certificate; the install command carries its SHA-256, which the agent checks. */
-export { AGENT_CA_PATH };
 
 /** Body of the agent enrolment. */
 export const enrollRequestSchema = ciObject({ token: z.string().min(1), hostname: agentHostnameSchema.default('') });

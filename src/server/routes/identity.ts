@@ -34,7 +34,7 @@ function subscriptionView(sub: string): Record<string, unknown> {
 }
 
 /**
- * Discovery and login for Azure's own clients (reference/azure-cli-wire-notes.md §3.1–3.2):
+ * Discovery and login for Azure's own clients (as az 2.45 was measured to need them; test/az-api.test.ts):
  * cloud metadata, an ADFS-style OpenID authority with a client-credentials token endpoint,
  * and the subscription list az reads after login.
  */

@@ -1,7 +1,15 @@
 import type { AgentCaptureState, AgentToServer } from '../../model/index.js';
 import { redactSecretsInText } from '../../storage/index.js';
 import { isTerminal } from './capture-status.js';
-import { notStartedState, targetStorage, type CaptureBody, type InstanceState } from './capture-types.js';
+import {
+  captureTargetOf,
+  hostKeyOf,
+  notStartedState,
+  targetStorage,
+  type CaptureBody,
+  type InstanceState,
+} from './capture-types.js';
+import { SERVER_DEFAULTS } from '../config.js';
 import type { ServerContext } from './context.js';
 import { captureOrder, evaluateCapture, ringBlobLocation } from './packet-captures.js';
 import { blobStoreOf, hostFilesStore, type StorageAccountBody } from './storage-accounts.js';
@@ -71,7 +79,7 @@ async function hostState(
   vmKey: string,
 ): Promise<InstanceState | null> {
   const rows = await ctx.store.listCaptureInstances<InstanceState>(rec.body._internal.uid);
-  return rows.find((r) => r.vmKey === vmKey)?.state ?? null;
+  return rows.find((r) => hostKeyOf(r.vmKey) === hostKeyOf(vmKey))?.state ?? null;
 }
 
 /**
@@ -198,7 +206,7 @@ export async function handleAgentMessage(
         await dest.store.ensureContainer(dest.location.container);
         const grant = await dest.store.grantUpload(dest.location, {
           sizeInBytes: msg.sizeInBytes,
-          expiresInSeconds: 15 * 60,
+          expiresInSeconds: SERVER_DEFAULTS.uploadGrantLifetimeInSeconds,
         });
         ctx.hub.send(vmKey, { type: 'upload.grant', requestId: msg.requestId, captureUid: msg.captureUid, grant });
       } catch (error) {
@@ -289,7 +297,7 @@ export async function onAgentGone(ctx: ServerContext, vmKey: string): Promise<vo
 
 /** True when the host `vmKey` is one the capture runs on (a host acts only on its own captures). */
 function isOwnCapture(rec: ResourceRecord<CaptureBody>, vmKey: string): boolean {
-  return rec.body._internal.targets.some((t) => t.vmKey.toLowerCase() === vmKey.toLowerCase());
+  return captureTargetOf(rec.body._internal, vmKey) !== undefined;
 }
 
 /**
@@ -361,11 +369,10 @@ async function markVerified(
   await ctx.store.modifyResourceBody<CaptureBody>(captureKey, (body) => {
     const internal = body._internal;
     if (!internal.storage) return null;
-    if (internal.targets.some((t) => t.blobPath && t.vmKey.toLowerCase() === vmKey.toLowerCase())) {
+    const own = captureTargetOf(internal, vmKey);
+    if (own?.blobPath) {
       // A scale-set instance's own blob: verified on its target, so the other instances still get grants.
-      const targets = internal.targets.map((t) =>
-        t.vmKey.toLowerCase() === vmKey.toLowerCase() ? { ...t, verified } : t,
-      );
+      const targets = internal.targets.map((t) => (t === own ? { ...t, verified } : t));
       return { ...body, _internal: { ...internal, targets } };
     }
     return { ...body, _internal: { ...internal, storage: { ...internal.storage, verified } } };
@@ -399,7 +406,7 @@ async function recordKnownState(ctx: ServerContext, vmKey: string, state: AgentC
   // A ring's state moves the storage side of the ring (deletes rotated-out blobs): the full path compares it with the last one.
   if (state.ring) return false;
   const route = routesOf(ctx).get(state.captureUid);
-  if (!route || !route.targets.has(vmKey.toLowerCase())) return false;
+  if (!route || !route.targets.has(hostKeyOf(vmKey))) return false;
   const stored = await ctx.store.upsertCaptureInstanceIfCaptureExists({
     captureUid: state.captureUid,
     vmKey,
@@ -428,7 +435,7 @@ async function recordState(
     if (routes.size >= MAX_CACHED_ROUTES) routes.delete(routes.keys().next().value!);
     routes.set(state.captureUid, {
       key: rec.key,
-      targets: new Set(rec.body._internal.targets.map((t) => t.vmKey.toLowerCase())),
+      targets: new Set(rec.body._internal.targets.map((t) => hostKeyOf(t.vmKey))),
     });
   }
   if (!rec) {
@@ -436,7 +443,7 @@ async function recordState(
     ctx.hub.send(vmKey, { type: 'capture.forget', captureUid: state.captureUid, deleteFiles: false });
     return null;
   }
-  if (!rec.body._internal.targets.some((t) => t.vmKey === vmKey)) {
+  if (!isOwnCapture(rec, vmKey)) {
     // A host reports only on its own captures; anything else is ignored (and logged) rather than trusted.
     ctx.logger.warn({ vm: vmKey, capture: rec.id }, 'an agent reported on a capture of another host; ignored');
     return null;
@@ -477,7 +484,9 @@ async function reconcileAgent(
   for (const rec of await ctx.store.listActiveCapturesForVm<CaptureBody>(vmKey)) {
     const uid = rec.body._internal.uid;
     if (known.has(uid)) continue;
-    const [instance] = (await ctx.store.listCaptureInstances<InstanceState>(uid)).filter((i) => i.vmKey === vmKey);
+    const [instance] = (await ctx.store.listCaptureInstances<InstanceState>(uid)).filter(
+      (i) => hostKeyOf(i.vmKey) === hostKeyOf(vmKey),
+    );
     if (!instance || instance.state.status === 'NotStarted') {
       if (rec.body._internal.stopRequested) {
         await ctx.store.upsertCaptureInstance({

@@ -42,12 +42,31 @@ export function notStartedState(captureUid: string): InstanceState {
 }
 
 /**
+ * The key a host is known by in ownership checks: VM keys are ARM ids, which compare
+ * case-insensitively (an agent's `…/virtualMachines/VM1` is the capture's `…/virtualmachines/vm1`).
+ * @example hostKeyOf('/subscriptions/S/…/virtualMachines/VM1') === '/subscriptions/s/…/virtualmachines/vm1'
+ */
+export function hostKeyOf(vmKey: string): string {
+  return vmKey.toLowerCase();
+}
+
+/**
+ * The capture's target on host `vmKey`, or undefined when the capture does not run there. The one
+ * ownership check: a host reports on, gets grants for and finishes uploads of its own captures only.
+ * @example captureTargetOf(rec.body._internal, vmKey) ?? refuse('not this host's capture')
+ */
+export function captureTargetOf(internal: CaptureInternal, vmKey: string): CaptureTarget | undefined {
+  const key = hostKeyOf(vmKey);
+  return internal.targets.find((t) => hostKeyOf(t.vmKey) === key);
+}
+
+/**
  * Where one host's file of a capture goes in its storage account: the target's own blob (each
  * instance of a scale set has one) or the capture's. Null when the capture keeps files on the hosts.
  */
 export function targetStorage(internal: CaptureInternal, vmKey: string): CaptureStorageTarget | null {
   if (!internal.storage) return null;
-  const target = internal.targets.find((t) => t.vmKey.toLowerCase() === vmKey.toLowerCase());
+  const target = captureTargetOf(internal, vmKey);
   if (!target?.blobPath) return internal.storage;
   return {
     accountKey: internal.storage.accountKey,

@@ -6,8 +6,10 @@ import { checkBpfExpression, compileFilters, normalizeFilters } from '../../filt
 import {
   CAPTURE_SETTINGS_LIMITS,
   PACKET_CAPTURE_LIMITS,
+  CAPTURE_ROOT,
   assertResourceName,
   effectiveCaptureSettings,
+  parseCaptureFilePath,
   type AgentCaptureOrder,
   type AgentRingFile,
   type EffectiveCaptureSettings,
@@ -27,18 +29,12 @@ import {
   type InstanceState,
 } from './capture-types.js';
 import { agentConnectedAnywhere, type ServerContext } from './context.js';
-import { blobStoreOf, getStorageAccountById, type StorageAccountBody } from './storage-accounts.js';
+import { blobEndpointOf, blobStoreOf, getStorageAccountById, type StorageAccountBody } from './storage-accounts.js';
 import type { VmBody } from './vms.js';
 import { lookbackOf } from './lookback.js';
 import { resolveCaptureTargets, resolveSelectorTargets } from './capture-targets.js';
 import { coalesce, flightsOf, type FlightTable } from './coalesce.js';
 import { getWatcher, type WatcherBody } from './watchers.js';
-
-/** Local capture files on a Linux host live under this folder (Azure's rule; the agent enforces it again). */
-export const CAPTURE_ROOT = '/var/captures';
-
-/** Azure's default container for capture files. */
-export const CAPTURE_CONTAINER = 'network-watcher-logs';
 
 /** Id of a packet capture. */
 export function captureId(sub: string, rg: string, watcher: string, name: string): string {
@@ -49,28 +45,6 @@ export function captureId(sub: string, rg: string, watcher: string, name: string
     types: ['networkWatchers', 'packetCaptures'],
     names: [watcher, name],
   });
-}
-
-/** Checks a host file path: absolute, under /var/captures, no `..`, ends in `.cap`. Returns the normalized path. */
-export function validateCaptureFilePath(path: string, field: string): string {
-  const normalized = posix.normalize(path);
-  if (
-    !path.startsWith('/') ||
-    path.split('/').includes('..') ||
-    !(normalized === CAPTURE_ROOT || normalized.startsWith(`${CAPTURE_ROOT}/`)) ||
-    normalized === CAPTURE_ROOT
-  ) {
-    throw new ApiError(
-      'InvalidFilePath',
-      `${field} '${path}' is invalid: a capture file on a Linux host must be under ${CAPTURE_ROOT}/ (for example ${CAPTURE_ROOT}/capture1.cap).`,
-      { target: field },
-    );
-  }
-  if (!normalized.endsWith('.cap'))
-    throw new ApiError('InvalidFilePath', `${field} '${path}' is invalid: the file name must end in '.cap'.`, {
-      target: field,
-    });
-  return normalized;
 }
 
 /** Loads a capture; 404 PacketCaptureNotFound when missing. */
@@ -136,7 +110,8 @@ async function allReleasedForDelete(
 }
 
 /**
- * Azure's continuous-capture rules (reference/azure-packet-capture-api.md §2.2–2.5), checked
+ * Azure's continuous-capture rules (PacketCaptureParameters and PacketCaptureSettings,
+ * https://learn.microsoft.com/rest/api/network-watcher/packet-captures/create), checked
  * before anything is written. Returns the ring to run (defaults filled in) for
  * `continuousCapture: true`, null otherwise. What the ring cannot honour is refused naming the
  * property, never ignored: timeLimitInSeconds and totalBytesPerSession bound single-file captures
@@ -228,6 +203,10 @@ export const RING_SPOOL_NAME = 'ring.cap';
  * Validates and starts a capture (PacketCaptures_Create). Everything is checked before anything
  * is written, so a refused request changes nothing. Returns the stored record; the agent gets the
  * order right away and the create operation finishes when the capture really runs on the host.
+ * @example
+ * const rec = await createCapture(ctx, sub, 'rg', 'NetworkWatcher_westus', 'pc1', {
+ *   properties: { target: vmId, storageLocation: { filePath: '/var/captures/pc1.cap' }, timeLimitInSeconds: 60 },
+ * });
  */
 export async function createCapture(
   ctx: ServerContext,
@@ -273,13 +252,13 @@ export async function createCapture(
   if (!sl.storageId && !filePathInput) {
     throw new ApiError(
       'MissingRequiredProperty',
-      `properties.storageLocation needs storageId (a storage account) or ${p.continuousCapture === true || p.continuousCapture === false ? 'localPath' : 'filePath'} (a path on the host under /var/captures), or both.`,
+      `properties.storageLocation needs storageId (a storage account) or ${p.continuousCapture === true || p.continuousCapture === false ? 'localPath' : 'filePath'} (a path on the host under ${CAPTURE_ROOT}), or both.`,
       { target: 'properties.storageLocation' },
     );
   }
   // The request's own mistakes before the state of the world (VM, agent), so fixing one never reveals another.
   const localFilePath = filePathInput
-    ? validateCaptureFilePath(
+    ? parseCaptureFilePath(
         filePathInput,
         sl.filePath ? 'properties.storageLocation.filePath' : 'properties.storageLocation.localPath',
       )
@@ -348,7 +327,7 @@ export async function createCapture(
       if (!location)
         throw new ApiError(
           'InvalidParameter',
-          `properties.storageLocation.storagePath '${sl.storagePath}' is not a container URL of storage account '${account.name}' (expected ${blobs.blobUrl({ container: CAPTURE_CONTAINER, blobPath: 'x' }).replace(/network-watcher-logs\/x$/, '')}CONTAINER[/PREFIX]).`,
+          `properties.storageLocation.storagePath '${sl.storagePath}' is not a container URL of storage account '${account.name}' (expected ${blobEndpointOf(blobs)}CONTAINER[/PREFIX]).`,
           { target: 'properties.storageLocation.storagePath' },
         );
       return location;

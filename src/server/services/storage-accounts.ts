@@ -3,6 +3,7 @@ import { ApiError, armIdKey, parseArmId, storageAccountId } from '../../lib/inde
 import type { StorageAccountBody } from '../../model/index.js';
 import type { ResourceRecord, Store } from '../../store/index.js';
 import {
+  CAPTURE_CONTAINER,
   openBlobStore,
   redactBackendConfig,
   storageBackendConfigSchema,
@@ -166,6 +167,16 @@ export function hostFilesStore(ctx: ServerContext, baseUrl: string): BlobStore {
   );
 }
 
+/**
+ * The account's blob endpoint as its store writes URLs (`https://acct.blob.core.windows.net/`,
+ * `http://server/storage/acct/`, an S3 bucket's URL), ending in `/`: what precedes CONTAINER/BLOB.
+ * @example blobEndpointOf(store) + 'network-watcher-logs/x.cap' === store.blobUrl({ container: 'network-watcher-logs', blobPath: 'x.cap' })
+ */
+export function blobEndpointOf(store: Pick<BlobStore, 'blobUrl'>): string {
+  const sample = store.blobUrl({ container: CAPTURE_CONTAINER, blobPath: 'x' });
+  return sample.slice(0, sample.length - `${CAPTURE_CONTAINER}/x`.length);
+}
+
 /** The API view of an account: adds primaryEndpoints (computed, since a local account's URL depends on how the server is reached). */
 export function storageAccountView(
   ctx: ServerContext,
@@ -173,8 +184,7 @@ export function storageAccountView(
   baseUrl: string,
 ): Record<string, unknown> {
   const store = blobStoreOf(ctx, account, baseUrl);
-  const sample = store.blobUrl({ container: 'network-watcher-logs', blobPath: 'x' });
-  const blobEndpoint = sample.slice(0, sample.length - 'network-watcher-logs/x'.length);
+  const blobEndpoint = blobEndpointOf(store);
   return {
     ...Object.fromEntries(Object.entries(account.body).filter(([k]) => !k.startsWith('_'))),
     id: account.id,

@@ -14,3 +14,5 @@ export { findFreePort } from './processes.js';
 export type { TestServerPlacement } from './processes.js';
 export { uploadThroughOutage } from './outage.js';
 export type { RestartableServer } from './outage.js';
+export { storageContract } from './contract.js';
+export type { StorageKindUnderTest } from './contract.js';
