@@ -6,6 +6,21 @@ import { SecretBox, SecretKeyMismatchError } from './secrets.js';
 import { StatementBatcher, type StatementBatcherOptions } from './batch.js';
 // The storage order of host metrics in metric rows (the definitions import nothing from the store).
 import { HOST_METRICS } from '../alerts/host-metrics.js';
+import {
+  CAPTURE_TARGET_VM_KEY,
+  CAPTURE_TARGETS_PATH,
+  HOST_AGENT_CONNECTED_PATH,
+  INSTANCE_STATE_FIELDS,
+} from '../model/stored-bodies.js';
+import { jsonPathArraySql, jsonPathSql, jsonPathTextSql } from './json-path.js';
+
+/** A capture's hosts, as the GIN index resources_capture_targets (migration 10) was built on. */
+const CAPTURE_TARGETS_SQL = jsonPathSql('body', CAPTURE_TARGETS_PATH);
+/** A host capture state's sequence, for the guard that keeps the newest state. */
+const stateSequenceSql = (table: string) =>
+  `(${jsonPathTextSql(`${table}.state`, [INSTANCE_STATE_FIELDS.sequence])})::bigint`;
+/** The guard of every capture-state upsert: an older state (lower sequence) never replaces a newer one. */
+const NEWER_STATE_ONLY = `${stateSequenceSql('capture_instances')} <= ${stateSequenceSql('EXCLUDED')}`;
 
 /** Resource types kept in the `resources` table. */
 export type ResourceType =
@@ -521,10 +536,9 @@ export class Store {
       const row = await this.batches.captureByUid.call(uid);
       return row ? this.resource<B>(row) : null;
     }
-    const rows = await this.db.query(
-      `SELECT * FROM resources WHERE type = 'packetCapture' AND body->'_internal'->>'uid' = $1`,
-      [uid],
-    );
+    const rows = await this.db.query(`SELECT * FROM resources WHERE type = 'packetCapture' AND capture_uid = $1`, [
+      uid,
+    ]);
     return rows[0] ? this.resource<B>(rows[0]) : null;
   }
 
@@ -536,7 +550,7 @@ export class Store {
         location.toLowerCase(),
       ]);
     const rows = await this.db.query(
-      `SELECT count(*)::int AS n FROM resources WHERE type = 'packetCapture' AND lower(subscription_id) = $1 AND lower(location) = $2 AND (body->'_internal'->>'active')::boolean`,
+      `SELECT count(*)::int AS n FROM resources WHERE type = 'packetCapture' AND lower(subscription_id) = $1 AND lower(location) = $2 AND capture_active`,
       [subscriptionId.toLowerCase(), location.toLowerCase()],
     );
     return Number(rows[0]?.n ?? 0);
@@ -545,8 +559,8 @@ export class Store {
   /** Captures that hold a session and target a host. */
   async listActiveCapturesForVm<B = Record<string, unknown>>(vmKey: string): Promise<ResourceRecord<B>[]> {
     const rows = await this.db.query(
-      `SELECT * FROM resources WHERE type = 'packetCapture' AND (body->'_internal'->>'active')::boolean AND body->'_internal'->'targets' @> $1::jsonb`,
-      [JSON.stringify([{ vmKey: vmKey.toLowerCase() }])],
+      `SELECT * FROM resources WHERE type = 'packetCapture' AND capture_active AND ${CAPTURE_TARGETS_SQL} @> $1::jsonb`,
+      [JSON.stringify([{ [CAPTURE_TARGET_VM_KEY]: vmKey.toLowerCase() }])],
     );
     return rows.map((r) => this.resource<B>(r));
   }
@@ -572,7 +586,7 @@ export class Store {
   /** Marks every host disconnected (at start: connections belong to a previous process). */
   async markAllAgentsDisconnected(): Promise<void> {
     await this.db.query(
-      `UPDATE resources SET body = jsonb_set(body, '{properties,netwatcher,agentConnected}', 'false'::jsonb) WHERE type = 'vm'`,
+      `UPDATE resources SET body = jsonb_set(body, ${jsonPathArraySql(HOST_AGENT_CONNECTED_PATH)}, 'false'::jsonb) WHERE type = 'vm'`,
     );
   }
 
@@ -950,7 +964,7 @@ export class Store {
     const rows = await this.db.query(
       `INSERT INTO capture_instances (capture_uid, vm_key, capture_key, state) VALUES ($1,$2,$3,$4)
        ON CONFLICT (capture_uid, vm_key) DO UPDATE SET state = EXCLUDED.state, updated_at = now()
-         WHERE (capture_instances.state->>'sequence')::bigint <= (EXCLUDED.state->>'sequence')::bigint
+         WHERE ${NEWER_STATE_ONLY}
        RETURNING capture_uid`,
       [r.captureUid, r.vmKey.toLowerCase(), r.captureKey.toLowerCase(), JSON.stringify(r.state)],
     );
@@ -973,7 +987,7 @@ export class Store {
       `INSERT INTO capture_instances (capture_uid, vm_key, capture_key, state)
        SELECT $1, $2, $3, $4::jsonb WHERE EXISTS (SELECT 1 FROM resources WHERE key = $3)
        ON CONFLICT (capture_uid, vm_key) DO UPDATE SET state = EXCLUDED.state, updated_at = now()
-         WHERE (capture_instances.state->>'sequence')::bigint <= (EXCLUDED.state->>'sequence')::bigint
+         WHERE ${NEWER_STATE_ONLY}
        RETURNING capture_uid`,
       [r.captureUid, r.vmKey.toLowerCase(), r.captureKey.toLowerCase(), JSON.stringify(r.state)],
     );
@@ -1547,9 +1561,9 @@ export class Store {
     Array<{ status: string; sessions: number; packetsCaptured: number; kernelPacketsDropped: number }>
   > {
     const rows = await this.db.query(
-      `SELECT state->>'status' AS status, count(*)::int AS n,
-              coalesce(sum((state->>'packetsCaptured')::float8), 0)::float8 AS packets,
-              coalesce(sum((state->>'kernelPacketsDropped')::float8), 0)::float8 AS dropped
+      `SELECT ${jsonPathTextSql('state', [INSTANCE_STATE_FIELDS.status])} AS status, count(*)::int AS n,
+              coalesce(sum((${jsonPathTextSql('state', [INSTANCE_STATE_FIELDS.packetsCaptured])})::float8), 0)::float8 AS packets,
+              coalesce(sum((${jsonPathTextSql('state', [INSTANCE_STATE_FIELDS.kernelPacketsDropped])})::float8), 0)::float8 AS dropped
        FROM capture_instances GROUP BY 1`,
     );
     return rows.map((r) => ({
@@ -1671,11 +1685,10 @@ function storeBatches(db: Db, resourceOf: (r: Row) => ResourceRecord): StoreBatc
     }, READ_BATCH),
     captureByUid: new StatementBatcher(async (uids) => {
       const rows = groupBy(
-        await db.query(
-          `SELECT * FROM resources WHERE type = 'packetCapture' AND body->'_internal'->>'uid' = ANY($1::text[])`,
-          [uids],
-        ),
-        (r) => String((asJson(r.body) as { _internal?: { uid?: string } })._internal?.uid),
+        await db.query(`SELECT * FROM resources WHERE type = 'packetCapture' AND capture_uid = ANY($1::text[])`, [
+          uids,
+        ]),
+        (r) => String(r.capture_uid),
       );
       return (uid, nth) => {
         const r = rows.get(uid)?.[0];
@@ -1685,7 +1698,7 @@ function storeBatches(db: Db, resourceOf: (r: Row) => ResourceRecord): StoreBatc
     activeCaptureCount: new StatementBatcher(async (keys, inputs) => {
       const rows = await db.query(
         `SELECT lower(subscription_id) AS s, lower(location) AS l, count(*)::int AS n FROM resources WHERE type = 'packetCapture'
-           AND (lower(subscription_id), lower(location)) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND (body->'_internal'->>'active')::boolean GROUP BY 1, 2`,
+           AND (lower(subscription_id), lower(location)) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND capture_active GROUP BY 1, 2`,
         [inputs.map((i) => i[0]), inputs.map((i) => i[1])],
       );
       const counts = new Map(rows.map((r) => [`${String(r.s)}\n${String(r.l)}`, Number(r.n)]));
@@ -1766,7 +1779,7 @@ function storeBatches(db: Db, resourceOf: (r: Row) => ResourceRecord): StoreBatc
          SELECT t.capture_uid, t.vm_key, t.capture_key, t.state::jsonb FROM jsonb_to_recordset($1::jsonb) AS t(capture_uid text, vm_key text, capture_key text, state text, guard boolean)
            WHERE NOT t.guard OR EXISTS (SELECT 1 FROM resources r WHERE r.key = t.capture_key)
          ON CONFLICT (capture_uid, vm_key) DO UPDATE SET state = EXCLUDED.state, updated_at = now()
-           WHERE (capture_instances.state->>'sequence')::bigint <= (EXCLUDED.state->>'sequence')::bigint
+           WHERE ${NEWER_STATE_ONLY}
          RETURNING capture_uid, vm_key`,
             [JSON.stringify(inputs)],
           )
