@@ -2,6 +2,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db, Row } from './db.js';
 import { ApiError } from '../lib/index.js';
 import type { OperationStatusValue } from '../model/stored-bodies.js';
+import type { AlertCaptureRunState, MonitorCondition } from '../model/alerts.js';
+import type { PacketCaptureStatus } from '../model/packet-capture.js';
 import { SecretBox, SecretKeyMismatchError } from './secrets.js';
 import { StatementBatcher, type StatementBatcherOptions } from './batch.js';
 // The storage order of host metrics in metric rows (the definitions import nothing from the store).
@@ -120,12 +122,18 @@ export interface CaptureInstanceRecord<S = Record<string, unknown>> {
   updatedAt: Date;
 }
 
+/**
+ * What an operation document tracks: a capture's create, stop or delete (finished when the hosts
+ * report), or an agent extension's install (finished at once).
+ */
+export type OperationKind = 'create' | 'stop' | 'delete' | 'extension';
+
 /** An ARM long-running operation document. */
 export interface OperationRecord {
   id: string;
   subscriptionId: string;
   location: string;
-  kind: string;
+  kind: OperationKind;
   resourceKey: string | null;
   status: OperationStatusValue;
   error: { code: string; message: string } | null;
@@ -238,7 +246,7 @@ function toOperation(r: Row): OperationRecord {
     id: String(r.id),
     subscriptionId: String(r.subscription_id),
     location: String(r.location),
-    kind: String(r.kind),
+    kind: r.kind as OperationKind,
     resourceKey: (r.resource_key as string | null) ?? null,
     status: r.status as OperationRecord['status'],
     error: (asJson(r.error) as OperationRecord['error']) ?? null,
@@ -1033,7 +1041,7 @@ export class Store {
   async createOperation(op: {
     subscriptionId: string;
     location: string;
-    kind: string;
+    kind: OperationKind;
     resourceKey: string | null;
     status?: OperationRecord['status'];
     result?: unknown;
@@ -1076,7 +1084,7 @@ export class Store {
   /** Finishes every in-progress operation of a kind on a resource. */
   async finishOperations(
     resourceKey: string,
-    kind: string,
+    kind: OperationKind,
     outcome: { status: 'Succeeded' | 'Failed'; error?: { code: string; message: string }; result?: unknown },
   ): Promise<number> {
     if (this.batches) {
@@ -1103,7 +1111,7 @@ export class Store {
   }
 
   /** The newest operation of a kind on a resource, finished or not. */
-  async latestOperation(resourceKey: string, kind: string): Promise<OperationRecord | null> {
+  async latestOperation(resourceKey: string, kind: OperationKind): Promise<OperationRecord | null> {
     if (this.batches) {
       const row = await this.batches.latestOperation.call(`${resourceKey.toLowerCase()}\n${kind}`, [
         resourceKey.toLowerCase(),
@@ -1119,7 +1127,7 @@ export class Store {
   }
 
   /** In-progress operations of a kind on a resource. */
-  async pendingOperations(resourceKey: string, kind: string): Promise<OperationRecord[]> {
+  async pendingOperations(resourceKey: string, kind: OperationKind): Promise<OperationRecord[]> {
     const rows = await this.db.query(
       `SELECT * FROM operations WHERE resource_key = $1 AND kind = $2 AND status = 'InProgress'`,
       [resourceKey.toLowerCase(), kind],
@@ -1408,7 +1416,7 @@ export class Store {
   /** Changes an alert's condition and body; returns the new record, or null if it is gone. */
   async updateAlert<B>(
     id: string,
-    change: { monitorCondition: string; resolvedAt: Date | null; body: B },
+    change: { monitorCondition: MonitorCondition; resolvedAt: Date | null; body: B },
   ): Promise<AlertRecord<B> | null> {
     const rows = await this.db.query(
       'UPDATE alerts SET monitor_condition = $2, resolved_at = $3, body = $4, updated_at = now() WHERE id = $1 RETURNING *',
@@ -1470,7 +1478,7 @@ export class Store {
     id: string;
     configKey: string;
     dedupeKey: string;
-    state: string;
+    state: AlertCaptureRunState;
     captureKey: string | null;
     detail: unknown;
   }): Promise<boolean> {
@@ -1492,8 +1500,8 @@ export class Store {
   /** Changes a run (a new dedupeKey releases the old one); with `fromState`, only if it is still in that state (a claim). Returns whether it changed. */
   async updateAlertCaptureRun(
     id: string,
-    change: { state: string; captureKey?: string | null; dedupeKey?: string; detail: unknown },
-    fromState?: string,
+    change: { state: AlertCaptureRunState; captureKey?: string | null; dedupeKey?: string; detail: unknown },
+    fromState?: AlertCaptureRunState,
   ): Promise<boolean> {
     const params: unknown[] = [id, change.state, JSON.stringify(change.detail)];
     let sets = 'state = $2, detail = $3, updated_at = now()';
@@ -1517,7 +1525,7 @@ export class Store {
 
   /** Runs of an alert-capture endpoint (or every endpoint), newest first, optionally in one state. */
   async listAlertCaptureRuns<D>(
-    filter: { configKey?: string; state?: string; limit?: number } = {},
+    filter: { configKey?: string; state?: AlertCaptureRunState; limit?: number } = {},
   ): Promise<AlertCaptureRunRecord<D>[]> {
     const where: string[] = ['true'];
     const params: unknown[] = [];
@@ -1538,7 +1546,7 @@ export class Store {
       id: String(r.id),
       configKey: String(r.config_key),
       dedupeKey: String(r.dedupe_key),
-      state: String(r.state),
+      state: r.state as AlertCaptureRunState,
       captureKey: (r.capture_key as string | null) ?? null,
       detail: asJson(r.detail) as D,
       createdAt: asDate(r.created_at),
@@ -1547,7 +1555,7 @@ export class Store {
   }
 
   /** Deletes finished runs last changed before `before` (history retention); returns how many. */
-  async pruneAlertCaptureRuns(before: Date, finishedStates: readonly string[]): Promise<number> {
+  async pruneAlertCaptureRuns(before: Date, finishedStates: readonly AlertCaptureRunState[]): Promise<number> {
     return (
       await this.db.query(
         'DELETE FROM alert_capture_runs WHERE updated_at < $1 AND state = ANY($2::text[]) RETURNING 1',
@@ -1558,7 +1566,7 @@ export class Store {
 
   /** Capture sessions per host state with their packet and kernel-drop sums (for the Prometheus endpoint). */
   async captureInstanceTotals(): Promise<
-    Array<{ status: string; sessions: number; packetsCaptured: number; kernelPacketsDropped: number }>
+    Array<{ status: PacketCaptureStatus; sessions: number; packetsCaptured: number; kernelPacketsDropped: number }>
   > {
     const rows = await this.db.query(
       `SELECT ${jsonPathTextSql('state', [INSTANCE_STATE_FIELDS.status])} AS status, count(*)::int AS n,
@@ -1567,7 +1575,7 @@ export class Store {
        FROM capture_instances GROUP BY 1`,
     );
     return rows.map((r) => ({
-      status: String(r.status),
+      status: r.status as PacketCaptureStatus,
       sessions: Number(r.n),
       packetsCaptured: Number(r.packets),
       kernelPacketsDropped: Number(r.dropped),
@@ -1853,7 +1861,7 @@ export interface AlertRecord<B = Record<string, unknown>> {
   subscriptionId: string;
   ruleKey: string;
   targetKey: string;
-  monitorCondition: string;
+  monitorCondition: MonitorCondition;
   firedAt: Date;
   resolvedAt: Date | null;
   body: B;
@@ -1867,7 +1875,7 @@ export interface AlertCaptureRunRecord<D = Record<string, unknown>> {
   id: string;
   configKey: string;
   dedupeKey: string;
-  state: string;
+  state: AlertCaptureRunState;
   captureKey: string | null;
   detail: D;
   createdAt: Date;
@@ -1880,7 +1888,7 @@ function toAlert<B>(r: Row): AlertRecord<B> {
     subscriptionId: String(r.subscription_id),
     ruleKey: String(r.rule_key),
     targetKey: String(r.target_key),
-    monitorCondition: String(r.monitor_condition),
+    monitorCondition: r.monitor_condition as MonitorCondition,
     firedAt: asDate(r.fired_at),
     resolvedAt: r.resolved_at ? asDate(r.resolved_at) : null,
     body: asJson(r.body) as B,
