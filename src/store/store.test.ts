@@ -1,6 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { migrate } from './migrations.js';
+import { migrate, MIGRATIONS } from './migrations.js';
+import { openPglite } from './db.js';
 import { Store } from './store.js';
 import { openTestDatabase, postgresAvailable, TEST_ENGINES } from './testing/engines.js';
 import {
@@ -189,3 +190,33 @@ for (const engine of TEST_ENGINES) {
     });
   });
 }
+
+test('migration 12 fills the capture columns of captures stored before it', async () => {
+  const db = await openPglite(null);
+  try {
+    // The schema as it was before the columns (migrations 1–11), with one capture in it.
+    await db.query(
+      'CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
+    for (let i = 0; i < 11; i++) {
+      for (const statement of MIGRATIONS[i]!.split(/;\s*$/m)
+        .map((x) => x.trim())
+        .filter(Boolean))
+        await db.query(statement);
+      await db.query('INSERT INTO schema_migrations (version) VALUES ($1)', [i + 1]);
+    }
+    let body: Record<string, unknown> = setAt({}, CAPTURE_UID_PATH, 'old-uid');
+    body = setAt(body, CAPTURE_ACTIVE_PATH, true);
+    await db.query(
+      `INSERT INTO resources (key, type, id, name, subscription_id, resource_group, location, body, etag)
+       VALUES ('old', 'packetCapture', 'old', 'old', 's', 'g', 'l', $1, 'e')`,
+      [JSON.stringify(body)],
+    );
+    await migrate(db);
+    const store = new Store(db);
+    assert.equal((await store.findCaptureByUid('old-uid'))?.key, 'old');
+    assert.equal(await store.countActiveCaptures('s', 'l'), 1);
+  } finally {
+    await db.close();
+  }
+});
