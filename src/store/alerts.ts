@@ -100,13 +100,7 @@ export class AlertQueries {
   }
 
   /** Alerts of a subscription, newest first, optionally of one rule, one target or one condition. */
-  async listAlerts<B>(filter: {
-    subscriptionId: string;
-    ruleKey?: string;
-    targetKey?: string;
-    monitorCondition?: string;
-    limit?: number;
-  }): Promise<AlertRecord<B>[]> {
+  async listAlerts<B>(filter: AlertFilter): Promise<AlertRecord<B>[]> {
     const where = ['lower(subscription_id) = $1'];
     const params: unknown[] = [filter.subscriptionId.toLowerCase()];
     if (filter.ruleKey) {
@@ -133,14 +127,7 @@ export class AlertQueries {
    * Records a trigger of an alert-capture endpoint unless one with the same de-duplication key was
    * recorded (the same firing delivered twice). Returns false for such a duplicate.
    */
-  async insertAlertCaptureRun(run: {
-    id: string;
-    configKey: string;
-    dedupeKey: string;
-    state: AlertCaptureRunState;
-    captureKey: string | null;
-    detail: unknown;
-  }): Promise<boolean> {
+  async insertAlertCaptureRun(run: NewAlertCaptureRun): Promise<boolean> {
     const rows = await this.core.db.query(
       `INSERT INTO alert_capture_runs (id, config_key, dedupe_key, state, capture_key, detail) VALUES ($1,$2,$3,$4,$5,$6)
        ON CONFLICT (config_key, dedupe_key) DO NOTHING RETURNING id`,
@@ -250,6 +237,18 @@ export interface AlertCaptureRunRecord<D = Record<string, unknown>> {
   createdAt: Date;
   updatedAt: Date;
 }
+
+/** Which alerts to list: a subscription's, optionally of one rule, one target or one condition (any case), at most `limit` (1,000). */
+export interface AlertFilter {
+  subscriptionId: string;
+  ruleKey?: string;
+  targetKey?: string;
+  monitorCondition?: string;
+  limit?: number;
+}
+
+/** A new trigger of an alert-capture endpoint. */
+export type NewAlertCaptureRun = Omit<AlertCaptureRunRecord<unknown>, 'createdAt' | 'updatedAt'>;
 
 function toAlert<B>(r: Row): AlertRecord<B> {
   return {

@@ -26,6 +26,12 @@ export interface JoinKeyRow {
   lastUsedAt: Date | null;
 }
 
+/** What a new join key is for and its rules. */
+export type NewJoinKey = Pick<
+  JoinKeyRow,
+  'subscriptionId' | 'resourceGroup' | 'vmssKey' | 'location' | 'description' | 'maxUses' | 'expiresAt'
+>;
+
 /** Why a join key cannot be used now. */
 export type JoinKeyRefusal = 'unknown' | 'revoked' | 'expired' | 'exhausted';
 
@@ -51,15 +57,7 @@ export class JoinKeyQueries {
   constructor(private readonly core: StoreCore) {}
 
   /** Creates a join key; returns its id and the key itself (shown once: only its hash is kept). */
-  async createJoinKey(k: {
-    subscriptionId: string;
-    resourceGroup: string;
-    vmssKey: string | null;
-    location: string | null;
-    description: string | null;
-    maxUses: number | null;
-    expiresAt: Date | null;
-  }): Promise<{ id: string; key: string; row: JoinKeyRow }> {
+  async createJoinKey(k: NewJoinKey): Promise<{ id: string; key: string; row: JoinKeyRow }> {
     const key = `${JOIN_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
     const id = randomUUID();
     const rows = await this.core.db.query(

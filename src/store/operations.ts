@@ -10,6 +10,16 @@ import { asDate, asJson, own, READ_BATCH, UPDATE_BATCH, WRITE_BATCH, type StoreC
  */
 export type OperationKind = 'create' | 'stop' | 'delete' | 'extension';
 
+/** A new operation document: InProgress unless a status is given. */
+export interface NewOperation {
+  subscriptionId: string;
+  location: string;
+  kind: OperationKind;
+  resourceKey: string | null;
+  status?: OperationRecord['status'];
+  result?: unknown;
+}
+
 /** An ARM long-running operation document. */
 export interface OperationRecord {
   id: string;
@@ -48,14 +58,7 @@ export class OperationQueries {
   }
 
   /** Creates an operation document. */
-  async createOperation(op: {
-    subscriptionId: string;
-    location: string;
-    kind: OperationKind;
-    resourceKey: string | null;
-    status?: OperationRecord['status'];
-    result?: unknown;
-  }): Promise<OperationRecord> {
+  async createOperation(op: NewOperation): Promise<OperationRecord> {
     if (this.batches) {
       const id = randomUUID();
       return toOperation(

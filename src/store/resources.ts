@@ -48,6 +48,11 @@ export interface ResourceRecord<B = Record<string, unknown>> {
   updatedAt: Date;
 }
 
+/** A resource to store: its record without what the store sets (etag, times); a secret is optional. */
+export type NewResource<B> = Omit<ResourceRecord<B>, 'etag' | 'createdAt' | 'updatedAt' | 'secret'> & {
+  secret?: unknown;
+};
+
 /** A new etag, as ARM writes them. */
 export function newEtag(): string {
   return `W/"${randomUUID()}"`;
@@ -84,6 +89,23 @@ export class ResourceQueries {
     return sealedSecretParam(this.core.secrets, secret);
   }
 
+  /** The parameters $1–$11 of a one-row insert of `r` (a new etag). */
+  private insertParams(r: NewResource<unknown>): unknown[] {
+    return [
+      r.key.toLowerCase(),
+      r.type,
+      r.parentKey?.toLowerCase() ?? null,
+      r.id,
+      r.name,
+      r.subscriptionId,
+      r.resourceGroup,
+      r.location,
+      JSON.stringify(r.body),
+      r.secret === undefined ? null : this.secretParam(r.secret),
+      newEtag(),
+    ];
+  }
+
   /** A row as a record, its secret opened. */
   private resource<B>(r: Row): ResourceRecord<B> {
     // A sealed secret is a jsonb string: drivers hand it over parsed (PGlite) or as JSON text.
@@ -107,36 +129,20 @@ export class ResourceQueries {
   }
 
   /** Creates or replaces a resource; returns the stored record (new etag). */
-  async putResource<B>(
-    r: Omit<ResourceRecord<B>, 'etag' | 'createdAt' | 'updatedAt' | 'secret'> & { secret?: unknown },
-  ): Promise<ResourceRecord<B>> {
+  async putResource<B>(r: NewResource<B>): Promise<ResourceRecord<B>> {
     const rows = await this.core.db.query(
       `INSERT INTO resources (key, type, parent_key, id, name, subscription_id, resource_group, location, body, secret, etag)
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)
        ON CONFLICT (key) DO UPDATE SET body = EXCLUDED.body, location = EXCLUDED.location,
          secret = COALESCE(EXCLUDED.secret, resources.secret), etag = EXCLUDED.etag, updated_at = now()
        RETURNING *`,
-      [
-        r.key.toLowerCase(),
-        r.type,
-        r.parentKey?.toLowerCase() ?? null,
-        r.id,
-        r.name,
-        r.subscriptionId,
-        r.resourceGroup,
-        r.location,
-        JSON.stringify(r.body),
-        r.secret === undefined ? null : this.secretParam(r.secret),
-        newEtag(),
-      ],
+      this.insertParams(r),
     );
     return this.resource<B>(rows[0]!);
   }
 
   /** Inserts a resource only if no resource has its key; returns null when one exists. */
-  async insertResource<B>(
-    r: Omit<ResourceRecord<B>, 'etag' | 'createdAt' | 'updatedAt' | 'secret'> & { secret?: unknown },
-  ): Promise<ResourceRecord<B> | null> {
+  async insertResource<B>(r: NewResource<B>): Promise<ResourceRecord<B> | null> {
     if (this.batches) {
       // JSON as text, cast in SQL: stored exactly as the one-row statement stores it.
       const secret = r.secret === undefined ? null : this.secretParam(r.secret);
@@ -158,19 +164,7 @@ export class ResourceQueries {
     const rows = await this.core.db.query(
       `INSERT INTO resources (key, type, parent_key, id, name, subscription_id, resource_group, location, body, secret, etag)
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT (key) DO NOTHING RETURNING *`,
-      [
-        r.key.toLowerCase(),
-        r.type,
-        r.parentKey?.toLowerCase() ?? null,
-        r.id,
-        r.name,
-        r.subscriptionId,
-        r.resourceGroup,
-        r.location,
-        JSON.stringify(r.body),
-        r.secret === undefined ? null : this.secretParam(r.secret),
-        newEtag(),
-      ],
+      this.insertParams(r),
     );
     return rows[0] ? this.resource<B>(rows[0]) : null;
   }
@@ -220,14 +214,7 @@ export class ResourceQueries {
     const params: unknown[] = [type];
     // Without a parent: a scale set's instances are listed under their scale set, not among the VMs.
     if (filter.topLevelOnly) where.push('parent_key IS NULL');
-    if (filter.subscriptionId !== undefined) {
-      params.push(filter.subscriptionId.toLowerCase());
-      where.push(`lower(subscription_id) = $${params.length}`);
-    }
-    if (filter.resourceGroup !== undefined) {
-      params.push(filter.resourceGroup.toLowerCase());
-      where.push(`lower(resource_group) = $${params.length}`);
-    }
+    whereInScope(filter, where, params);
     if (after) {
       params.push(new Date(after.createdAtInMs).toISOString(), after.key);
       where.push(
@@ -257,14 +244,7 @@ export class ResourceQueries {
     }
     const where = ['type = $1'];
     const params: unknown[] = [type];
-    if (filter.subscriptionId !== undefined) {
-      params.push(filter.subscriptionId.toLowerCase());
-      where.push(`lower(subscription_id) = $${params.length}`);
-    }
-    if (filter.resourceGroup !== undefined) {
-      params.push(filter.resourceGroup.toLowerCase());
-      where.push(`lower(resource_group) = $${params.length}`);
-    }
+    whereInScope(filter, where, params);
     if (filter.parentKey !== undefined) {
       params.push(filter.parentKey.toLowerCase());
       where.push(`parent_key = $${params.length}`);
@@ -334,6 +314,22 @@ export class ResourceQueries {
   async lockResource<B = Record<string, unknown>>(key: string): Promise<ResourceRecord<B> | null> {
     const rows = await this.core.db.query('SELECT * FROM resources WHERE key = $1 FOR UPDATE', [key.toLowerCase()]);
     return rows[0] ? this.resource<B>(rows[0]) : null;
+  }
+}
+
+/** Adds the conditions (and their parameters) for a subscription and a resource group, where given, compared in any case. */
+function whereInScope(
+  filter: { subscriptionId?: string; resourceGroup?: string },
+  where: string[],
+  params: unknown[],
+): void {
+  if (filter.subscriptionId !== undefined) {
+    params.push(filter.subscriptionId.toLowerCase());
+    where.push(`lower(subscription_id) = $${params.length}`);
+  }
+  if (filter.resourceGroup !== undefined) {
+    params.push(filter.resourceGroup.toLowerCase());
+    where.push(`lower(resource_group) = $${params.length}`);
   }
 }
 

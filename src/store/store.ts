@@ -2,23 +2,29 @@ import type { Db } from './db.js';
 import type { SecretBox } from './secrets.js';
 import type { StoreCore } from './store-core.js';
 import { SettingQueries } from './settings.js';
-import { ResourceQueries, type ResourceRecord, type ResourceType } from './resources.js';
+import { ResourceQueries, type NewResource, type ResourceRecord, type ResourceType } from './resources.js';
 import { TokenQueries, type TokenInfo, type TokenKind, type TokenRow } from './tokens.js';
 import { PrincipalQueries, type RoleAssignmentRecord, type ServicePrincipalRecord } from './principals.js';
-import { JoinKeyQueries, type JoinKeyRefusal, type JoinKeyRow } from './join-keys.js';
+import { JoinKeyQueries, type JoinKeyRefusal, type JoinKeyRow, type NewJoinKey } from './join-keys.js';
 import { CaptureInstanceQueries, type CaptureInstanceRecord } from './capture-instances.js';
-import { OperationQueries, type OperationKind, type OperationRecord } from './operations.js';
+import { OperationQueries, type NewOperation, type OperationKind, type OperationRecord } from './operations.js';
 import { MetricQueries, type MetricBucketRow, type MetricMinuteRow, type MetricSampleRow } from './metrics.js';
-import { AlertQueries, type AlertCaptureRunRecord, type AlertRecord } from './alerts.js';
+import {
+  AlertQueries,
+  type AlertCaptureRunRecord,
+  type AlertFilter,
+  type AlertRecord,
+  type NewAlertCaptureRun,
+} from './alerts.js';
 import type { AlertCaptureRunState, MonitorCondition } from '../model/alerts.js';
 import type { PacketCaptureStatus } from '../model/packet-capture.js';
 
-export { newEtag, type ResourceRecord, type ResourceType } from './resources.js';
+export { newEtag, type NewResource, type ResourceRecord, type ResourceType } from './resources.js';
 export { TOKEN_PREFIXES, type TokenInfo, type TokenKind, type TokenRow } from './tokens.js';
 export type { RoleAssignmentRecord, ServicePrincipalRecord } from './principals.js';
-export { JOIN_KEY_PREFIX, type JoinKeyRefusal, type JoinKeyRow } from './join-keys.js';
+export { JOIN_KEY_PREFIX, type JoinKeyRefusal, type JoinKeyRow, type NewJoinKey } from './join-keys.js';
 export type { CaptureInstanceRecord } from './capture-instances.js';
-export type { OperationKind, OperationRecord } from './operations.js';
+export type { NewOperation, OperationKind, OperationRecord } from './operations.js';
 export {
   METRIC_PRUNE_BATCH,
   METRIC_ROWS_PER_STATEMENT,
@@ -26,7 +32,7 @@ export {
   type MetricMinuteRow,
   type MetricSampleRow,
 } from './metrics.js';
-export type { AlertCaptureRunRecord, AlertRecord } from './alerts.js';
+export type { AlertCaptureRunRecord, AlertFilter, AlertRecord, NewAlertCaptureRun } from './alerts.js';
 
 /**
  * The server's data access: every SQL statement of the product lives behind this class, one file
@@ -109,16 +115,12 @@ export class Store {
   }
 
   /** Creates or replaces a resource; returns the stored record (new etag). */
-  putResource<B>(
-    r: Omit<ResourceRecord<B>, 'etag' | 'createdAt' | 'updatedAt' | 'secret'> & { secret?: unknown },
-  ): Promise<ResourceRecord<B>> {
+  putResource<B>(r: NewResource<B>): Promise<ResourceRecord<B>> {
     return this.resources.putResource<B>(r);
   }
 
   /** Inserts a resource only if no resource has its key; returns null when one exists. */
-  insertResource<B>(
-    r: Omit<ResourceRecord<B>, 'etag' | 'createdAt' | 'updatedAt' | 'secret'> & { secret?: unknown },
-  ): Promise<ResourceRecord<B> | null> {
+  insertResource<B>(r: NewResource<B>): Promise<ResourceRecord<B> | null> {
     return this.resources.insertResource<B>(r);
   }
 
@@ -295,15 +297,7 @@ export class Store {
   // ---- join keys (join-keys.ts) --------------------------------------------------------------
 
   /** Creates a join key; returns its id and the key itself (shown once: only its hash is kept). */
-  createJoinKey(k: {
-    subscriptionId: string;
-    resourceGroup: string;
-    vmssKey: string | null;
-    location: string | null;
-    description: string | null;
-    maxUses: number | null;
-    expiresAt: Date | null;
-  }): Promise<{ id: string; key: string; row: JoinKeyRow }> {
+  createJoinKey(k: NewJoinKey): Promise<{ id: string; key: string; row: JoinKeyRow }> {
     return this.joinKeys.createJoinKey(k);
   }
 
@@ -381,14 +375,7 @@ export class Store {
   // ---- operations (operations.ts) ------------------------------------------------------------
 
   /** Creates an operation document. */
-  createOperation(op: {
-    subscriptionId: string;
-    location: string;
-    kind: OperationKind;
-    resourceKey: string | null;
-    status?: OperationRecord['status'];
-    result?: unknown;
-  }): Promise<OperationRecord> {
+  createOperation(op: NewOperation): Promise<OperationRecord> {
     return this.operations.createOperation(op);
   }
 
@@ -550,13 +537,7 @@ export class Store {
   }
 
   /** Alerts of a subscription, newest first, optionally of one rule, one target or one condition. */
-  listAlerts<B>(filter: {
-    subscriptionId: string;
-    ruleKey?: string;
-    targetKey?: string;
-    monitorCondition?: string;
-    limit?: number;
-  }): Promise<AlertRecord<B>[]> {
+  listAlerts<B>(filter: AlertFilter): Promise<AlertRecord<B>[]> {
     return this.alerts.listAlerts<B>(filter);
   }
 
@@ -564,14 +545,7 @@ export class Store {
    * Records a trigger of an alert-capture endpoint unless one with the same de-duplication key was
    * recorded (the same firing delivered twice). Returns false for such a duplicate.
    */
-  insertAlertCaptureRun(run: {
-    id: string;
-    configKey: string;
-    dedupeKey: string;
-    state: AlertCaptureRunState;
-    captureKey: string | null;
-    detail: unknown;
-  }): Promise<boolean> {
+  insertAlertCaptureRun(run: NewAlertCaptureRun): Promise<boolean> {
     return this.alerts.insertAlertCaptureRun(run);
   }
 
