@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Row } from './db.js';
 import { ApiError } from '../lib/index.js';
+import type { PrincipalType } from '../model/authorization.js';
 import { asDate, type StoreCore } from './store-core.js';
 
 /** A service principal (an API client): ids and name; its secrets live hashed in api_tokens. */
@@ -20,7 +21,7 @@ export interface RoleAssignmentRecord {
   /** The role definition's GUID. */
   roleDefinitionId: string;
   principalId: string;
-  principalType: string;
+  principalType: PrincipalType;
   description: string | null;
   createdAt: Date;
 }
@@ -40,7 +41,7 @@ function toRoleAssignment(r: Row): RoleAssignmentRecord {
     scope: String(r.scope),
     roleDefinitionId: String(r.role_definition_id),
     principalId: String(r.principal_id),
-    principalType: String(r.principal_type),
+    principalType: r.principal_type as PrincipalType,
     description: (r.description as string | null) ?? null,
     createdAt: asDate(r.created_at),
   };
