@@ -8,6 +8,7 @@ import {
   parseJsonBody,
   type AlertCaptureBody,
   type AlertCapturePut,
+  type AlertCaptureRunState,
   type PacketCaptureCreateRequest,
 } from '../model/index.js';
 import type { ResourceRecord } from '../store/index.js';
@@ -230,9 +231,8 @@ export interface AlertCaptureRunDetail {
   completion: Record<string, unknown> | null;
 }
 
-/** The states of a run. Only `running` ones are watched; the others are history. */
-export type AlertCaptureRunState =
-  'starting' | 'running' | 'notifying' | 'completed' | 'ignored' | 'duplicate' | 'refused' | 'failed';
+/** The states of a run (defined with the alert contract in src/model). */
+export type { AlertCaptureRunState };
 
 /** Run states that are final. */
 export const FINISHED_RUN_STATES: readonly AlertCaptureRunState[] = [

@@ -1,4 +1,5 @@
 import { armIdKey } from '../lib/index.js';
+import type { MonitorCondition } from '../model/index.js';
 import { redactUrl } from '../storage/index.js';
 import { receiverServiceUri, type ActionGroupBody } from './action-groups.js';
 import type { AlertsContext } from './context.js';
@@ -9,7 +10,7 @@ import { deliverWebhook } from './webhook.js';
 /** One webhook delivery of a notification, kept with the alert. */
 export interface NotificationRecord {
   at: string;
-  monitorCondition: 'Fired' | 'Resolved';
+  monitorCondition: MonitorCondition;
   actionGroupId: string;
   receiver: string;
   schema: 'azureMonitorCommonAlertSchema' | 'AzureMonitorMetricAlert';

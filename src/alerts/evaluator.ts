@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { MonitorCondition } from '../model/index.js';
 import type { ResourceRecord } from '../store/index.js';
 import { aggregateWindow, meetsThreshold } from './condition.js';
 import type { AlertsContext } from './context.js';
@@ -151,7 +152,7 @@ export class MetricAlertEvaluator {
     rule: ResourceRecord<MetricAlertBody>,
     alertId: string,
     body: StoredAlertBody,
-    condition: 'Fired' | 'Resolved',
+    condition: MonitorCondition,
     firedAt: Date,
     resolvedAt: Date | null,
     criteria: NoticeCriterion[],

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { MonitorCondition } from '../model/index.js';
 import { secondsToIsoDuration } from './durations.js';
 import { HOST_METRIC_NAMESPACE } from './host-metrics.js';
 import type { HostInfo } from './hosts.js';
@@ -39,7 +40,7 @@ export interface AlertNotice {
   };
   criteria: NoticeCriterion[];
   host: HostInfo;
-  monitorCondition: 'Fired' | 'Resolved';
+  monitorCondition: MonitorCondition;
   firedAt: Date;
   resolvedAt: Date | null;
   windowStart: Date;

@@ -184,3 +184,12 @@ export const alertCapturePutSchema = ciObject({
 
 /** A validated alert-capture PUT. */
 export type AlertCapturePut = z.output<typeof alertCapturePutSchema>;
+
+/** Conditions of a fired metric alert (Azure Monitor's monitorCondition). */
+export const MONITOR_CONDITIONS = ['Fired', 'Resolved'] as const;
+/** A fired alert's condition. */
+export type MonitorCondition = (typeof MONITOR_CONDITIONS)[number];
+
+/** The states of an alert-capture run. Only `running` ones are watched; the others are history. */
+export type AlertCaptureRunState =
+  'starting' | 'running' | 'notifying' | 'completed' | 'ignored' | 'duplicate' | 'refused' | 'failed';

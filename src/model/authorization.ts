@@ -4,6 +4,8 @@ import { forbiddenCharacter } from './names.js';
 
 /** Principal types a role assignment can name (ARM's principalType). */
 export const PRINCIPAL_TYPES = ['ServicePrincipal', 'User', 'Group'] as const;
+/** A role assignment's principalType. */
+export type PrincipalType = (typeof PRINCIPAL_TYPES)[number];
 
 /**
  * PUT body of a role assignment (RoleAssignments_Create), as az sends it. `condition` and

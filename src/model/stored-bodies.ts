@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { agentLookbackSettingsSchema, agentLookbackStateSchema } from './agent-protocol.js';
+import { type AgentCaptureState, agentLookbackSettingsSchema, agentLookbackStateSchema } from './agent-protocol.js';
 import { packetCaptureFilterResultSchema } from './packet-capture.js';
 
 // The bodies the server stores for its resources, one schema each; the services' body types
@@ -191,6 +191,42 @@ export const captureBodySchema = z.object({
 });
 /** Stored body of a packet capture. */
 export type CaptureBody = z.output<typeof captureBodySchema>;
+
+// The fields inside stored bodies that the store's SQL reads, named here beside their schemas and
+// checked against the types: a renamed field is one edit here (and a compile error until then).
+// A field that became a column (the capture's uid and active flag, migration 12 of src/store/
+// migrations.ts) needs a new migration when its path changes; store.test.ts checks they agree.
+
+/** Where a capture's uid is in its stored body (agents name captures by uid). */
+export const CAPTURE_UID_PATH = ['_internal', 'uid'] as const satisfies readonly [
+  keyof CaptureBody,
+  keyof CaptureInternal,
+];
+/** Where a capture's "holds a session" flag is in its stored body. */
+export const CAPTURE_ACTIVE_PATH = ['_internal', 'active'] as const satisfies readonly [
+  keyof CaptureBody,
+  keyof CaptureInternal,
+];
+/** Where a capture's hosts are in its stored body (matched by containment: `[{ vmKey }]`). */
+export const CAPTURE_TARGETS_PATH = ['_internal', 'targets'] as const satisfies readonly [
+  keyof CaptureBody,
+  keyof CaptureInternal,
+];
+/** The field of a capture target that names its host. */
+export const CAPTURE_TARGET_VM_KEY = 'vmKey' satisfies keyof CaptureTarget;
+/** Where a host's "agent connected" flag is in its VM's stored body. */
+export const HOST_AGENT_CONNECTED_PATH = ['properties', 'netwatcher', 'agentConnected'] as const satisfies readonly [
+  keyof VmBody,
+  keyof VmBody['properties'],
+  keyof HostState,
+];
+/** The fields of a per-host capture state the store reads in SQL (the ordering guard, the Prometheus totals). */
+export const INSTANCE_STATE_FIELDS = {
+  sequence: 'sequence',
+  status: 'status',
+  packetsCaptured: 'packetsCaptured',
+  kernelPacketsDropped: 'kernelPacketsDropped',
+} as const satisfies Record<string, keyof AgentCaptureState>;
 
 /** Stored body of an alert-capture endpoint. */
 export const alertCaptureBodySchema = z.object({

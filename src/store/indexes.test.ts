@@ -45,6 +45,11 @@ describe('indexed lookups on postgres', { skip: !havePostgres }, async () => {
 
   const cases: Array<[string, () => Promise<unknown>, RegExp]> = [
     ['a capture by its uid', () => store.findCaptureByUid('uid-1'), /resources_capture_by_uid/],
+    [
+      'the active captures of a location (the session limit)',
+      () => store.countActiveCaptures('s', 'l'),
+      /resources_active_captures/,
+    ],
     ['the active captures of a host', () => store.listActiveCapturesForVm('vm-1'), /resources_capture_targets/],
     ['the latest operation of a resource', () => store.latestOperation('res-1', 'create'), /operations_by_resource/],
     [

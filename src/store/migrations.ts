@@ -250,6 +250,19 @@ export const MIGRATIONS: readonly string[] = [
      last_used_at timestamptz
    );
    CREATE INDEX IF NOT EXISTS join_keys_by_group ON join_keys (lower(subscription_id), lower(resource_group));`,
+  // A capture's uid and its "holds a session" flag as columns (issue 10, item 3): the lookups of
+  // every agent report and of every create's session-limit check filter on them. Generated from
+  // the body (the paths are CAPTURE_UID_PATH and CAPTURE_ACTIVE_PATH of src/model/stored-bodies.ts,
+  // written out here so this migration stays what it was), so every write keeps them in step and
+  // existing rows are filled in by the migration itself. The uid index moves from the body
+  // expression to the column under the same name.
+  `ALTER TABLE resources ADD COLUMN IF NOT EXISTS capture_uid text
+     GENERATED ALWAYS AS (CASE WHEN type = 'packetCapture' THEN body->'_internal'->>'uid' END) STORED;
+   ALTER TABLE resources ADD COLUMN IF NOT EXISTS capture_active boolean NOT NULL
+     GENERATED ALWAYS AS (type = 'packetCapture' AND coalesce((body->'_internal'->>'active')::boolean, false)) STORED;
+   DROP INDEX IF EXISTS resources_capture_by_uid;
+   CREATE INDEX IF NOT EXISTS resources_capture_by_uid ON resources (capture_uid) WHERE type = 'packetCapture';
+   CREATE INDEX IF NOT EXISTS resources_active_captures ON resources (lower(subscription_id), lower(location)) WHERE capture_active;`,
 ];
 
 /** Brings the schema up to date; safe to call from several replicas at once (advisory lock). */

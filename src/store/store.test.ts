@@ -1,8 +1,24 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { migrate } from './migrations.js';
+import { migrate, MIGRATIONS } from './migrations.js';
+import { openPglite } from './db.js';
 import { Store } from './store.js';
 import { openTestDatabase, postgresAvailable, TEST_ENGINES } from './testing/engines.js';
+import {
+  CAPTURE_ACTIVE_PATH,
+  CAPTURE_TARGET_VM_KEY,
+  CAPTURE_TARGETS_PATH,
+  CAPTURE_UID_PATH,
+  HOST_AGENT_CONNECTED_PATH,
+} from '../model/stored-bodies.js';
+
+/** `base` with `value` set at `path` (objects made on the way). */
+function setAt(base: Record<string, unknown>, path: readonly string[], value: unknown): Record<string, unknown> {
+  const [head, ...rest] = path;
+  if (head === undefined) return base;
+  const inner = (base[head] as Record<string, unknown> | undefined) ?? {};
+  return { ...base, [head]: rest.length === 0 ? value : setAt(inner, rest, value) };
+}
 
 /** The same store tests on both engines (see testing/engines.ts). */
 const havePostgres = await postgresAvailable();
@@ -103,6 +119,55 @@ for (const engine of TEST_ENGINES) {
       assert.deepEqual(got?.error, { code: 'CaptureFailed', message: 'no' });
     });
 
+    test('capture lookups and the host reset follow the body paths the model names (stored-bodies.ts)', async () => {
+      // Bodies built from the path constants: a constant renamed without a migration for the
+      // generated columns (capture_uid, capture_active) fails here.
+      const capture = (name: string, active: boolean) => {
+        let body: Record<string, unknown> = {};
+        body = setAt(body, CAPTURE_UID_PATH, `uid-${name}`);
+        body = setAt(body, CAPTURE_ACTIVE_PATH, active);
+        body = setAt(body, CAPTURE_TARGETS_PATH, [{ [CAPTURE_TARGET_VM_KEY]: 'paths-vm' }]);
+        const id = `/subscriptions/paths/resourceGroups/g/providers/P/w/x/packetCaptures/${name}`;
+        return store.putResource({
+          key: id,
+          type: 'packetCapture',
+          parentKey: null,
+          id,
+          name,
+          subscriptionId: 'paths',
+          resourceGroup: 'g',
+          location: 'l',
+          body,
+        });
+      };
+      await capture('on', true);
+      const off = await capture('off', false);
+      assert.equal((await store.findCaptureByUid('uid-on'))?.name, 'on');
+      assert.equal((await new Store(db, null, { batch: false }).findCaptureByUid('uid-off'))?.name, 'off');
+      assert.equal(await store.countActiveCaptures('PATHS', 'L'), 1);
+      assert.equal(await new Store(db, null, { batch: false }).countActiveCaptures('paths', 'l'), 1);
+      assert.deepEqual(
+        (await store.listActiveCapturesForVm('PATHS-VM')).map((r) => r.name),
+        ['on'],
+      );
+      await store.updateResourceBody(off.key, setAt(off.body, CAPTURE_ACTIVE_PATH, true));
+      assert.equal(await store.countActiveCaptures('paths', 'l'), 2, 'the active column follows a body change');
+      const vmId = '/subscriptions/paths/resourceGroups/g/providers/P/virtualMachines/paths-vm';
+      await store.putResource({
+        key: vmId,
+        type: 'vm',
+        parentKey: null,
+        id: vmId,
+        name: 'paths-vm',
+        subscriptionId: 'paths',
+        resourceGroup: 'g',
+        location: 'l',
+        body: setAt({ keep: 1 }, HOST_AGENT_CONNECTED_PATH, true),
+      });
+      await store.markAllAgentsDisconnected();
+      assert.deepEqual((await store.getResource(vmId))?.body, setAt({ keep: 1 }, HOST_AGENT_CONNECTED_PATH, false));
+    });
+
     test('transactions roll back on error', async () => {
       const id = '/subscriptions/s/resourceGroups/g/providers/P/t/rollback';
       await assert.rejects(
@@ -125,3 +190,33 @@ for (const engine of TEST_ENGINES) {
     });
   });
 }
+
+test('migration 12 fills the capture columns of captures stored before it', async () => {
+  const db = await openPglite(null);
+  try {
+    // The schema as it was before the columns (migrations 1–11), with one capture in it.
+    await db.query(
+      'CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
+    for (let i = 0; i < 11; i++) {
+      for (const statement of MIGRATIONS[i]!.split(/;\s*$/m)
+        .map((x) => x.trim())
+        .filter(Boolean))
+        await db.query(statement);
+      await db.query('INSERT INTO schema_migrations (version) VALUES ($1)', [i + 1]);
+    }
+    let body: Record<string, unknown> = setAt({}, CAPTURE_UID_PATH, 'old-uid');
+    body = setAt(body, CAPTURE_ACTIVE_PATH, true);
+    await db.query(
+      `INSERT INTO resources (key, type, id, name, subscription_id, resource_group, location, body, etag)
+       VALUES ('old', 'packetCapture', 'old', 'old', 's', 'g', 'l', $1, 'e')`,
+      [JSON.stringify(body)],
+    );
+    await migrate(db);
+    const store = new Store(db);
+    assert.equal((await store.findCaptureByUid('old-uid'))?.key, 'old');
+    assert.equal(await store.countActiveCaptures('s', 'l'), 1);
+  } finally {
+    await db.close();
+  }
+});

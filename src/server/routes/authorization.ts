@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../lib/index.js';
-import { parseRequest, roleAssignmentPutSchema } from '../../model/index.js';
+import { parseRequest, roleAssignmentPutSchema, type PrincipalType } from '../../model/index.js';
 import type { RoleAssignmentRecord, Store } from '../../store/index.js';
 import { BUILT_IN_ROLES, roleById, scopeCovers, type RoleDefinition } from '../rbac/index.js';
 import type { ServerContext } from '../services/context.js';
@@ -113,7 +113,7 @@ function roleOfDefinitionId(value: string): RoleDefinition {
  * principalType ServicePrincipal or absent), or a user or group of the OpenID Connect provider,
  * which this server cannot look up, so its principalType must be given.
  */
-async function principalTypeOf(store: Store, principalId: string, given: string | undefined): Promise<string> {
+async function principalTypeOf(store: Store, principalId: string, given: string | undefined): Promise<PrincipalType> {
   const sp = await store.findServicePrincipal(principalId);
   if (sp && sp.objectId.toLowerCase() === principalId.toLowerCase()) {
     if (given && given !== 'ServicePrincipal')

@@ -1,0 +1,263 @@
+// The storage order of host metrics in metric rows (the definitions import nothing from the store).
+import { HOST_METRICS } from '../alerts/host-metrics.js';
+import type { StoreCore } from './store-core.js';
+
+/** Host metrics (metric_hosts, metric_raw, metric_minutes): the {@link Store}'s metric methods. */
+export class MetricQueries {
+  constructor(private readonly core: StoreCore) {}
+
+  private readonly metricHostIdCache = new Map<string, number>();
+
+  /**
+   * The small numbers that stand for hosts in metric rows (metric_hosts), made on first use and
+   * kept for the life of this store: an ARM id in every one-second row would be most of its size.
+   */
+  private async metricHostIds(keys: Iterable<string>): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const missing: string[] = [];
+    for (const key of new Set([...keys].map((k) => k.toLowerCase()))) {
+      const id = this.metricHostIdCache.get(key);
+      if (id === undefined) missing.push(key);
+      else out.set(key, id);
+    }
+    if (missing.length > 0) {
+      const json = JSON.stringify(missing);
+      await this.core.db.query(
+        'INSERT INTO metric_hosts (vm_key) SELECT jsonb_array_elements_text($1::jsonb) ON CONFLICT (vm_key) DO NOTHING',
+        [json],
+      );
+      for (const r of await this.core.db.query(
+        'SELECT id, vm_key FROM metric_hosts WHERE vm_key IN (SELECT jsonb_array_elements_text($1::jsonb))',
+        [json],
+      )) {
+        this.metricHostIdCache.set(String(r.vm_key), Number(r.id));
+        out.set(String(r.vm_key), Number(r.id));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Stores host metric reports, one row each (metric_raw: the values in HOST_METRICS order).
+   * However many there are, each statement carries at most {@link METRIC_ROWS_PER_STATEMENT} rows
+   * in one JSON parameter: never near PostgreSQL's 65,535-parameter limit, and never one long hold
+   * of the embedded database. Throws when a statement fails; rows of earlier statements stay.
+   */
+  async insertMetricSamples(samples: readonly MetricSampleRow[]): Promise<void> {
+    for (let i = 0; i < samples.length; i += METRIC_ROWS_PER_STATEMENT) {
+      const chunk = samples.slice(i, i + METRIC_ROWS_PER_STATEMENT);
+      const ids = await this.metricHostIds(chunk.map((s) => s.vmKey));
+      const rows = chunk.map((s) => ({
+        h: ids.get(s.vmKey.toLowerCase()),
+        a: s.at.getTime(),
+        v: HOST_METRICS.map((m) => s.metrics[m.name] ?? null),
+      }));
+      await this.core.db.query(
+        'INSERT INTO metric_raw (host_id, at, v) SELECT h, to_timestamp(a / 1000.0), v FROM jsonb_to_recordset($1::jsonb) AS x(h integer, a float8, v float8[])',
+        [JSON.stringify(rows)],
+      );
+    }
+  }
+
+  /** Stores per-host, per-minute aggregates (metric_minutes), in statements of at most {@link METRIC_ROWS_PER_STATEMENT} rows. */
+  async insertMetricMinutes(minutes: readonly MetricMinuteRow[]): Promise<void> {
+    for (let i = 0; i < minutes.length; i += METRIC_ROWS_PER_STATEMENT) {
+      const chunk = minutes.slice(i, i + METRIC_ROWS_PER_STATEMENT);
+      const ids = await this.metricHostIds(chunk.map((m) => m.vmKey));
+      const rows = chunk.map((m) => ({
+        h: ids.get(m.vmKey.toLowerCase()),
+        a: m.minute.getTime(),
+        n: m.count,
+        t: m.total,
+        lo: m.minimum,
+        hi: m.maximum,
+      }));
+      await this.core.db.query(
+        `INSERT INTO metric_minutes (host_id, minute, n, total, lo, hi)
+         SELECT h, to_timestamp(a / 1000.0), n, t, lo, hi FROM jsonb_to_recordset($1::jsonb) AS x(h integer, a float8, n integer[], t float8[], lo float8[], hi float8[])`,
+        [JSON.stringify(rows)],
+      );
+    }
+  }
+
+  /**
+   * One metric of one host aggregated per time grain over [from, to): bucket start (ms since the
+   * epoch, a multiple of grainInMs), total, count, minimum and maximum. Buckets without samples are
+   * absent. Where the per-report rows were pruned (before {@link setMetricRawSince}), the
+   * per-minute rows answer, each in the grain its minute starts in.
+   */
+  async aggregateMetricSamples(
+    vmKey: string,
+    metricName: string,
+    from: Date,
+    to: Date,
+    grainInMs: number,
+  ): Promise<MetricBucketRow[]> {
+    const index = metricIndex(metricName);
+    if (index === 0) return [];
+    const rows = await this.core.db.query(
+      `WITH since AS (${RAW_SINCE}), host AS (SELECT id FROM metric_hosts WHERE vm_key = $1),
+       pts AS (
+         SELECT extract(epoch FROM r.at) AS e, r.v[$2] AS total, 1 AS n, r.v[$2] AS lo, r.v[$2] AS hi
+         FROM metric_raw r, host, since WHERE r.host_id = host.id AND r.at >= $3 AND r.at < $4 AND r.at >= since.t AND r.v[$2] IS NOT NULL
+         UNION ALL
+         SELECT extract(epoch FROM m.minute), m.total[$2], m.n[$2], m.lo[$2], m.hi[$2]
+         FROM metric_minutes m, host, since WHERE m.host_id = host.id AND m.minute >= $3 AND m.minute < $4 AND m.minute < since.t AND m.n[$2] > 0)
+       SELECT (floor(e * 1000 / $5) * $5)::float8 AS bucket, sum(total)::float8 AS total, sum(n)::int AS n, min(lo)::float8 AS minimum, max(hi)::float8 AS maximum
+       FROM pts GROUP BY 1 ORDER BY 1`,
+      [vmKey.toLowerCase(), index, from, to, grainInMs],
+    );
+    return rows.map((r) => ({
+      bucketStartInMs: Number(r.bucket),
+      total: Number(r.total),
+      count: Number(r.n),
+      minimum: Number(r.minimum),
+      maximum: Number(r.maximum),
+    }));
+  }
+
+  /** One metric aggregated over (from, to] for each of several hosts; hosts without samples are absent. Pruned spans are answered by minute as in {@link aggregateMetricSamples}. */
+  async aggregateMetricWindow(
+    vmKeys: readonly string[],
+    metricName: string,
+    from: Date,
+    to: Date,
+  ): Promise<Map<string, Omit<MetricBucketRow, 'bucketStartInMs'>>> {
+    const index = metricIndex(metricName);
+    if (vmKeys.length === 0 || index === 0) return new Map();
+    const rows = await this.core.db.query(
+      `WITH since AS (${RAW_SINCE}), hosts AS (SELECT id, vm_key FROM metric_hosts WHERE vm_key = ANY($1::text[])),
+       pts AS (
+         SELECT r.host_id, r.v[$2] AS total, 1 AS n, r.v[$2] AS lo, r.v[$2] AS hi
+         FROM metric_raw r JOIN hosts ON r.host_id = hosts.id, since WHERE r.at > $3 AND r.at <= $4 AND r.at >= since.t AND r.v[$2] IS NOT NULL
+         UNION ALL
+         SELECT m.host_id, m.total[$2], m.n[$2], m.lo[$2], m.hi[$2]
+         FROM metric_minutes m JOIN hosts ON m.host_id = hosts.id, since WHERE m.minute >= $3 AND m.minute < $4 AND m.minute < since.t AND m.n[$2] > 0)
+       SELECT hosts.vm_key, sum(total)::float8 AS total, sum(n)::int AS n, min(lo)::float8 AS minimum, max(hi)::float8 AS maximum
+       FROM pts JOIN hosts ON hosts.id = pts.host_id GROUP BY hosts.vm_key`,
+      [vmKeys.map((k) => k.toLowerCase()), index, from, to],
+    );
+    return new Map(
+      rows.map((r) => [
+        String(r.vm_key),
+        { total: Number(r.total), count: Number(r.n), minimum: Number(r.minimum), maximum: Number(r.maximum) },
+      ]),
+    );
+  }
+
+  /**
+   * From `since` (a whole minute) on, queries read per-report rows; before it, per-minute rows.
+   * Set before per-report rows are pruned, so no query reads a span being deleted. It only moves forward.
+   */
+  async setMetricRawSince(since: Date): Promise<void> {
+    await this.core.db.query(
+      `INSERT INTO server_settings (name, value) VALUES ('metric-raw-since', $1) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value
+       WHERE server_settings.value::timestamptz < EXCLUDED.value::timestamptz`,
+      [since.toISOString()],
+    );
+  }
+
+  /** Deletes at most `limit` per-report rows older than `before`; returns how many. */
+  async pruneMetricSamplesBatch(before: Date, limit: number = METRIC_PRUNE_BATCH): Promise<number> {
+    return (
+      await this.core.db.query(
+        'DELETE FROM metric_raw WHERE ctid = ANY(ARRAY(SELECT ctid FROM metric_raw WHERE at < $1 LIMIT $2)) RETURNING 1',
+        [before, limit],
+      )
+    ).length;
+  }
+
+  /** Deletes at most `limit` per-minute rows older than `before`; returns how many. */
+  async pruneMetricMinutesBatch(before: Date, limit: number = METRIC_PRUNE_BATCH): Promise<number> {
+    return (
+      await this.core.db.query(
+        'DELETE FROM metric_minutes WHERE ctid = ANY(ARRAY(SELECT ctid FROM metric_minutes WHERE minute < $1 LIMIT $2)) RETURNING 1',
+        [before, limit],
+      )
+    ).length;
+  }
+
+  /**
+   * Deletes per-report rows older than `before` in batches of {@link METRIC_PRUNE_BATCH}, pausing
+   * `pauseInMs` between them so other work runs in between; returns how many.
+   */
+  async pruneMetricSamples(before: Date, pauseInMs = 0): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.pruneMetricSamplesBatch(before);
+      total += n;
+      if (n < METRIC_PRUNE_BATCH) return total;
+      await new Promise((r) => setTimeout(r, pauseInMs));
+    }
+  }
+
+  /** Deletes per-minute rows older than `before`, in batches as {@link pruneMetricSamples}. */
+  async pruneMetricMinutes(before: Date, pauseInMs = 0): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.pruneMetricMinutesBatch(before);
+      total += n;
+      if (n < METRIC_PRUNE_BATCH) return total;
+      await new Promise((r) => setTimeout(r, pauseInMs));
+    }
+  }
+
+  /** Bytes the host metric tables take on disk (rows and indexes), for sizing. */
+  async metricStorageInBytes(): Promise<{ raw: number; minutes: number; rawRows: number; minuteRows: number }> {
+    const [r] = await this.core.db.query(
+      `SELECT pg_total_relation_size('metric_raw')::float8 AS raw, pg_total_relation_size('metric_minutes')::float8 AS minutes,
+              (SELECT count(*) FROM metric_raw)::float8 AS raw_rows, (SELECT count(*) FROM metric_minutes)::float8 AS minute_rows`,
+    );
+    return {
+      raw: Number(r!.raw),
+      minutes: Number(r!.minutes),
+      rawRows: Number(r!.raw_rows),
+      minuteRows: Number(r!.minute_rows),
+    };
+  }
+}
+
+/** One host metric report as stored: its values by metric name. */
+export interface MetricSampleRow {
+  vmKey: string;
+  at: Date;
+  metrics: Record<string, number>;
+}
+
+/** One host's reports of one minute, aggregated: per metric (in HOST_METRICS order) how many reports had it, their sum, least and largest value (0 where none had it). */
+export interface MetricMinuteRow {
+  vmKey: string;
+  minute: Date;
+  count: number[];
+  total: number[];
+  minimum: number[];
+  maximum: number[];
+}
+
+/**
+ * Most rows one metric statement writes. Each statement binds one JSON document whatever its
+ * size, so PostgreSQL's 65,535-parameter limit is never near; the bound keeps each statement short
+ * (a few ms), so the embedded database, which runs on the server's own thread, is never held long.
+ */
+export const METRIC_ROWS_PER_STATEMENT = 2_000;
+
+/** Most rows one prune statement deletes (a few ms on either engine). */
+export const METRIC_PRUNE_BATCH = 5_000;
+
+/** The time from which per-report rows answer queries (per-minute rows before it). */
+const RAW_SINCE = `SELECT coalesce((SELECT value::timestamptz FROM server_settings WHERE name = 'metric-raw-since'), '-infinity'::timestamptz) AS t`;
+
+/** 1-based position of a metric in metric rows (HOST_METRICS order), 0 when it is not a host metric. */
+function metricIndex(name: string): number {
+  const lower = name.toLowerCase();
+  return HOST_METRICS.findIndex((m) => m.name.toLowerCase() === lower) + 1;
+}
+
+/** One time-grain bucket of a metric. */
+export interface MetricBucketRow {
+  bucketStartInMs: number;
+  total: number;
+  count: number;
+  minimum: number;
+  maximum: number;
+}
