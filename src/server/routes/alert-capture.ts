@@ -16,7 +16,7 @@ import { ApiError, armIdKey } from '../../lib/index.js';
 import { alertCapturePutSchema, parseRequest } from '../../model/index.js';
 import { requestBaseUrl } from '../request-context.js';
 import type { ServerContext } from '../services/context.js';
-import { alertsRuntime } from './alerts-runtime.js';
+import { alertsRuntime } from '../alerts-runtime.js';
 import { RG, SUB, type ArmParams } from './arm-paths.js';
 
 const ALERT_CAPTURES = `${RG}/providers/${ALERT_CAPTURE_PROVIDER}/alertCaptures`;

@@ -16,7 +16,7 @@ import { ApiError, armIdKey } from '../../lib/index.js';
 import { actionGroupPutSchema, metricAlertPutSchema, parseRequest } from '../../model/index.js';
 import { resourceView } from '../services/view.js';
 import type { ServerContext } from '../services/context.js';
-import { alertsRuntime } from './alerts-runtime.js';
+import { alertsRuntime } from '../alerts-runtime.js';
 import { RG, SUB, type ArmParams } from './arm-paths.js';
 
 const ACTION_GROUPS = `${RG}/providers/Microsoft.Insights/actionGroups`;

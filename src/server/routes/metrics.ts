@@ -9,7 +9,7 @@ import {
 import { ApiError } from '../../lib/index.js';
 import type { ServerContext } from '../services/context.js';
 import { getVm } from '../services/vms.js';
-import { alertHostOf, alertsRuntime } from './alerts-runtime.js';
+import { alertHostOf, alertsRuntime } from '../alerts-runtime.js';
 import { VMS, type ArmParams } from './arm-paths.js';
 
 /** Path of the server's Prometheus endpoint (admin bearer token, like every API call). */
