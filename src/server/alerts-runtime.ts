@@ -1,6 +1,8 @@
 import {
   AlertsRuntime,
+  queryHostMetrics,
   type AlertsRuntimeOptions,
+  type MetricsQueryParameters,
   type CaptureOperations,
   type CaptureSummary,
   type HostInfo,
@@ -184,4 +186,14 @@ export function startAlertsRuntime(ctx: ServerContext, serverUrl: string): Alert
 /** The key of a VM by its id parts. */
 export function vmKeyOf(sub: string, rg: string, vm: string): string {
   return armIdKey(`/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${vm}`);
+}
+
+/** Answers a host's metrics query (Azure Monitor's REST shape) with the samples still in memory written first. */
+export async function queryAlertHostMetrics(
+  ctx: ServerContext,
+  host: HostInfo,
+  query: MetricsQueryParameters,
+): Promise<Record<string, unknown>> {
+  await alertsRuntime(ctx).metrics.flush();
+  return queryHostMetrics(ctx.store, host, query);
 }
