@@ -150,3 +150,20 @@ export async function getActionGroup(
     });
   return rec;
 }
+
+/** The action groups of a subscription, or of one of its resource groups. */
+export async function listActionGroups(
+  actx: AlertsContext,
+  sub: string,
+  rg?: string,
+): Promise<ResourceRecord<ActionGroupBody>[]> {
+  return actx.store.listResources<ActionGroupBody>('actionGroup', {
+    subscriptionId: sub,
+    ...(rg !== undefined ? { resourceGroup: rg } : {}),
+  });
+}
+
+/** Deletes an action group; true if it existed. */
+export async function deleteActionGroup(actx: AlertsContext, sub: string, rg: string, name: string): Promise<boolean> {
+  return actx.store.deleteResource(armIdKey(actionGroupId(sub, rg, name)));
+}

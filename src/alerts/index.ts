@@ -31,11 +31,19 @@ export {
   parseTimespan,
   type MetricsQueryParameters,
 } from './metrics-query.js';
-export { putActionGroup, getActionGroup, actionGroupId, type ActionGroupBody } from './action-groups.js';
+export {
+  putActionGroup,
+  getActionGroup,
+  listActionGroups,
+  deleteActionGroup,
+  actionGroupId,
+  type ActionGroupBody,
+} from './action-groups.js';
 export {
   putMetricAlert,
   getMetricAlert,
   deleteMetricAlert,
+  listMetricAlerts,
   metricAlertId,
   ruleTiming,
   METRIC_ALERT_LIMITS,
@@ -51,6 +59,7 @@ export {
 } from './evaluator.js';
 export { NotificationDispatcher, type NotificationRecord } from './dispatcher.js';
 export { alertView } from './alerts-view.js';
+export { getFiredAlert, listFiredAlerts, type FiredAlertFilter } from './fired-alerts.js';
 export {
   buildCommonAlertPayload,
   buildMetricAlertPayload,
@@ -94,6 +103,12 @@ export {
   type TriggerRequest,
 } from './alert-capture.js';
 export { AlertCaptureRunWatcher, COMPLETION_SCHEMA_ID } from './alert-capture-runs.js';
+export {
+  ALERT_CAPTURE_RUNS_LISTED,
+  deleteAlertCapture,
+  listAlertCaptureRuns,
+  listAlertCaptures,
+} from './alert-capture-endpoints.js';
 export {
   createServerTelemetry,
   PER_HOST_SERIES_DEFAULT_LIMIT,

@@ -247,6 +247,21 @@ export async function getMetricAlert(
 /** Deletes a rule and stops its evaluation; its alerts stay as history. True if it existed. */
 export async function deleteMetricAlert(actx: AlertsContext, sub: string, rg: string, name: string): Promise<boolean> {
   const key = armIdKey(metricAlertId(sub, rg, name));
-  await actx.store.unscheduleAlertRule(key);
-  return actx.store.deleteResource(key);
+  // Together: a rule left scheduled without its resource, or the reverse, is never half done.
+  return actx.store.transaction(async (tx) => {
+    await tx.unscheduleAlertRule(key);
+    return tx.deleteResource(key);
+  });
+}
+
+/** The metric alert rules of a subscription, or of one of its resource groups. */
+export async function listMetricAlerts(
+  actx: AlertsContext,
+  sub: string,
+  rg?: string,
+): Promise<ResourceRecord<MetricAlertBody>[]> {
+  return actx.store.listResources<MetricAlertBody>('metricAlert', {
+    subscriptionId: sub,
+    ...(rg !== undefined ? { resourceGroup: rg } : {}),
+  });
 }

@@ -27,7 +27,7 @@ import { handleAgentMessage, onAgentGone } from './services/agent-channel.js';
 import { setAgentConnected } from './services/vms.js';
 import type { ServerContext } from './services/context.js';
 import { ensureDefaultStorageAccount } from './services/storage-accounts.js';
-import { startAlertsRuntime } from './routes/alerts-runtime.js';
+import { startAlertsRuntime } from './alerts-runtime.js';
 import { moveWebhookUrlsToSecrets } from '../alerts/index.js';
 import { outboundFetch } from '../lib/outbound-fetch.js';
 import { ActivityLogStore, DEFAULT_ACTIVITY_LOG_RETENTION_IN_DAYS, startActivityLogPruner } from './activity-log.js';

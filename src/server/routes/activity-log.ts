@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../lib/index.js';
-import { ACTIVITY_LOG_PAGE_SIZE_IN_ROWS, ActivityLogStore, eventDataOf, parseActivityFilter } from '../activity-log.js';
+import { ACTIVITY_LOG_PAGE_SIZE_IN_ROWS, eventDataOf, parseActivityFilter } from '../activity-log.js';
 import { apiVersionOf, requestBaseUrl } from '../request-context.js';
+import { listActivityRecords } from '../services/activity-log.js';
 import type { ServerContext } from '../services/context.js';
 import { SUB, type ArmParams } from './arm-paths.js';
 
@@ -42,7 +43,6 @@ const SELECTABLE = new Set([
  * `$filter` (see parseActivityFilter), `$select` (top-level fields), pages linked by nextLink.
  */
 export function registerActivityLogRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const store = new ActivityLogStore(ctx.store.db);
   app.get<{ Params: ArmParams; Querystring: Record<string, string | undefined> }>(ACTIVITY_LOG_PATH, async (req) => {
     const query = parseActivityFilter(req.query['$filter']);
     const selectText = req.query['$select'];
@@ -71,7 +71,7 @@ export function registerActivityLogRoutes(app: FastifyInstance, ctx: ServerConte
           target: '$skiptoken',
         });
     }
-    const rows = await store.list({
+    const rows = await listActivityRecords(ctx, {
       ...query,
       subscriptionId: req.params.sub,
       beforeSeq,

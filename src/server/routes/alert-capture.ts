@@ -3,20 +3,20 @@ import {
   ALERT_CAPTURE_PATH_PREFIX,
   ALERT_CAPTURE_PROVIDER,
   ALERT_PAYLOAD_MAX_BYTES,
-  alertCaptureId,
   alertCaptureView,
+  deleteAlertCapture,
   getAlertCapture,
+  listAlertCaptureRuns,
+  listAlertCaptures,
   putAlertCapture,
   regenerateAlertCaptureKey,
   triggerAlertCapture,
-  type AlertCaptureBody,
-  type AlertCaptureRunDetail,
 } from '../../alerts/index.js';
-import { ApiError, armIdKey } from '../../lib/index.js';
+import { ApiError } from '../../lib/index.js';
 import { alertCapturePutSchema, parseRequest } from '../../model/index.js';
 import { requestBaseUrl } from '../request-context.js';
 import type { ServerContext } from '../services/context.js';
-import { alertsRuntime } from './alerts-runtime.js';
+import { alertsRuntime } from '../alerts-runtime.js';
 import { RG, SUB, type ArmParams } from './arm-paths.js';
 
 const ALERT_CAPTURES = `${RG}/providers/${ALERT_CAPTURE_PROVIDER}/alertCaptures`;
@@ -49,22 +49,13 @@ export function registerAlertCaptureRoutes(app: FastifyInstance, ctx: ServerCont
     alertCaptureView(await getAlertCapture(rt().context, req.params.sub, req.params.rg, req.params.name)),
   );
   app.get<{ Params: ArmParams }>(ALERT_CAPTURES, async (req) => ({
-    value: (
-      await ctx.store.listResources<AlertCaptureBody>('alertCapture', {
-        subscriptionId: req.params.sub,
-        resourceGroup: req.params.rg,
-      })
-    ).map(alertCaptureView),
+    value: (await listAlertCaptures(rt().context, req.params.sub, req.params.rg)).map(alertCaptureView),
   }));
   app.get<{ Params: ArmParams }>(`${SUB}/providers/${ALERT_CAPTURE_PROVIDER}/alertCaptures`, async (req) => ({
-    value: (await ctx.store.listResources<AlertCaptureBody>('alertCapture', { subscriptionId: req.params.sub })).map(
-      alertCaptureView,
-    ),
+    value: (await listAlertCaptures(rt().context, req.params.sub)).map(alertCaptureView),
   }));
   app.delete<{ Params: ArmParams }>(`${ALERT_CAPTURES}/:name`, async (req, reply) => {
-    const deleted = await ctx.store.deleteResource(
-      armIdKey(alertCaptureId(req.params.sub, req.params.rg, req.params.name)),
-    );
+    const deleted = await deleteAlertCapture(rt().context, req.params.sub, req.params.rg, req.params.name);
     return reply.code(deleted ? 200 : 204).send();
   });
   app.post<{ Params: ArmParams }>(`${ALERT_CAPTURES}/:name/regenerateKey`, async (req) => {
@@ -73,16 +64,7 @@ export function registerAlertCaptureRoutes(app: FastifyInstance, ctx: ServerCont
   });
   app.get<{ Params: ArmParams }>(`${ALERT_CAPTURES}/:name/runs`, async (req) => {
     const rec = await getAlertCapture(rt().context, req.params.sub, req.params.rg, req.params.name);
-    const runs = await ctx.store.listAlertCaptureRuns<AlertCaptureRunDetail>({ configKey: rec.key, limit: 500 });
-    return {
-      value: runs.map((r) => ({
-        id: r.id,
-        state: r.state,
-        createdAt: r.createdAt.toISOString(),
-        updatedAt: r.updatedAt.toISOString(),
-        ...r.detail,
-      })),
-    };
+    return { value: await listAlertCaptureRuns(rt().context, rec) };
   });
 }
 

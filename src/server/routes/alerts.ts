@@ -1,22 +1,22 @@
 import type { FastifyInstance } from 'fastify';
 import {
-  actionGroupId,
-  alertResourceId,
   alertView,
+  deleteActionGroup,
   deleteMetricAlert,
   getActionGroup,
+  getFiredAlert,
   getMetricAlert,
+  listActionGroups,
+  listFiredAlerts,
+  listMetricAlerts,
   putActionGroup,
   putMetricAlert,
-  type ActionGroupBody,
-  type MetricAlertBody,
-  type StoredAlertBody,
 } from '../../alerts/index.js';
-import { ApiError, armIdKey } from '../../lib/index.js';
+import { ApiError } from '../../lib/index.js';
 import { actionGroupPutSchema, metricAlertPutSchema, parseRequest } from '../../model/index.js';
 import { resourceView } from '../services/view.js';
 import type { ServerContext } from '../services/context.js';
-import { alertsRuntime } from './alerts-runtime.js';
+import { alertsRuntime } from '../alerts-runtime.js';
 import { RG, SUB, type ArmParams } from './arm-paths.js';
 
 const ACTION_GROUPS = `${RG}/providers/Microsoft.Insights/actionGroups`;
@@ -40,22 +40,13 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ServerContext): v
     resourceView(await getActionGroup(actx(), req.params.sub, req.params.rg, req.params.name)),
   );
   app.get<{ Params: ArmParams }>(ACTION_GROUPS, async (req) => ({
-    value: (
-      await ctx.store.listResources<ActionGroupBody>('actionGroup', {
-        subscriptionId: req.params.sub,
-        resourceGroup: req.params.rg,
-      })
-    ).map((r) => resourceView(r)),
+    value: (await listActionGroups(actx(), req.params.sub, req.params.rg)).map((r) => resourceView(r)),
   }));
   app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Insights/actionGroups`, async (req) => ({
-    value: (await ctx.store.listResources<ActionGroupBody>('actionGroup', { subscriptionId: req.params.sub })).map(
-      (r) => resourceView(r),
-    ),
+    value: (await listActionGroups(actx(), req.params.sub)).map((r) => resourceView(r)),
   }));
   app.delete<{ Params: ArmParams }>(`${ACTION_GROUPS}/:name`, async (req, reply) => {
-    const deleted = await ctx.store.deleteResource(
-      armIdKey(actionGroupId(req.params.sub, req.params.rg, req.params.name)),
-    );
+    const deleted = await deleteActionGroup(actx(), req.params.sub, req.params.rg, req.params.name);
     return reply.code(deleted ? 200 : 204).send();
   });
 
@@ -70,17 +61,10 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ServerContext): v
     resourceView(await getMetricAlert(actx(), req.params.sub, req.params.rg, req.params.name)),
   );
   app.get<{ Params: ArmParams }>(METRIC_ALERTS, async (req) => ({
-    value: (
-      await ctx.store.listResources<MetricAlertBody>('metricAlert', {
-        subscriptionId: req.params.sub,
-        resourceGroup: req.params.rg,
-      })
-    ).map((r) => resourceView(r)),
+    value: (await listMetricAlerts(actx(), req.params.sub, req.params.rg)).map((r) => resourceView(r)),
   }));
   app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Insights/metricAlerts`, async (req) => ({
-    value: (await ctx.store.listResources<MetricAlertBody>('metricAlert', { subscriptionId: req.params.sub })).map(
-      (r) => resourceView(r),
-    ),
+    value: (await listMetricAlerts(actx(), req.params.sub)).map((r) => resourceView(r)),
   }));
   app.delete<{ Params: ArmParams }>(`${METRIC_ALERTS}/:name`, async (req, reply) => {
     const deleted = await deleteMetricAlert(actx(), req.params.sub, req.params.rg, req.params.name);
@@ -96,27 +80,16 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ServerContext): v
         target: 'pageCount',
       });
     // alertRule may be a rule id or (as the portal filters) a rule name.
-    const rule = q['alertrule'];
-    const byId = rule?.startsWith('/') ?? false;
-    const list = await ctx.store.listAlerts<StoredAlertBody>({
-      subscriptionId: req.params.sub,
-      ...(rule && byId ? { ruleKey: armIdKey(rule) } : {}),
-      ...(q['targetresource'] ? { targetKey: armIdKey(q['targetresource']) } : {}),
+    const alerts = await listFiredAlerts(actx(), req.params.sub, {
+      ...(q['alertrule'] ? { alertRule: q['alertrule'] } : {}),
+      ...(q['targetresource'] ? { targetResource: q['targetresource'] } : {}),
       ...(q['monitorcondition'] ? { monitorCondition: q['monitorcondition'] } : {}),
-      limit: rule && !byId ? 1000 : limit,
+      limit,
     });
-    const picked =
-      rule && !byId ? list.filter((a) => a.body.rule.name.toLowerCase() === rule.toLowerCase()).slice(0, limit) : list;
-    return { value: picked.map(alertView) };
+    return { value: alerts.map(alertView) };
   });
   app.get<{ Params: ArmParams }>(`${ALERTS}/:id`, async (req) => {
-    const rec = await ctx.store.getAlert<StoredAlertBody>(req.params.id);
-    if (!rec || rec.subscriptionId.toLowerCase() !== req.params.sub.toLowerCase()) {
-      throw new ApiError(
-        'ResourceNotFound',
-        `Alert '${alertResourceId(req.params.sub, req.params.id)}' was not found.`,
-      );
-    }
+    const rec = await getFiredAlert(actx(), req.params.sub, req.params.id);
     return alertView(rec);
   });
 }

@@ -1,9 +1,15 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../lib/index.js';
-import { parseRequest, roleAssignmentPutSchema, type PrincipalType } from '../../model/index.js';
-import type { RoleAssignmentRecord, Store } from '../../store/index.js';
-import { BUILT_IN_ROLES, roleById, scopeCovers, type RoleDefinition } from '../rbac/index.js';
+import { parseRequest, roleAssignmentPutSchema } from '../../model/index.js';
+import { BUILT_IN_ROLES, roleById, type RoleDefinition } from '../rbac/index.js';
 import type { ServerContext } from '../services/context.js';
+import {
+  createRoleAssignment,
+  deleteRoleAssignmentAt,
+  findRoleAssignmentAt,
+  listRoleAssignmentsAt,
+  type RoleAssignmentRecord,
+} from '../services/role-assignments.js';
 import { RG, SUB } from './arm-paths.js';
 
 /** Provider path of role assignments and definitions under a scope. */
@@ -109,28 +115,6 @@ function roleOfDefinitionId(value: string): RoleDefinition {
 }
 
 /**
- * Whom an assignment names, and as what: a service principal of this server (by object id;
- * principalType ServicePrincipal or absent), or a user or group of the OpenID Connect provider,
- * which this server cannot look up, so its principalType must be given.
- */
-async function principalTypeOf(store: Store, principalId: string, given: string | undefined): Promise<PrincipalType> {
-  const sp = await store.findServicePrincipal(principalId);
-  if (sp && sp.objectId.toLowerCase() === principalId.toLowerCase()) {
-    if (given && given !== 'ServicePrincipal')
-      throw new ApiError('InvalidParameter', `Principal '${principalId}' is a service principal, not a ${given}.`, {
-        target: 'properties.principalType',
-      });
-    return 'ServicePrincipal';
-  }
-  if (given === 'User' || given === 'Group') return given;
-  throw new ApiError(
-    'PrincipalNotFound',
-    `Principal ${principalId} does not exist in the directory. Give a service principal's object id, or principalType User or Group for an id of the identity provider (oid, sub or group id).`,
-    { target: 'properties.principalId' },
-  );
-}
-
-/**
  * Microsoft.Authorization at subscription and resource-group scope: role definitions (the
  * built-in ones) and role assignments, as `az role assignment create/list/delete` and `az role
  * definition list` call them. Who may call what is the operation table's business (the route
@@ -177,21 +161,16 @@ export function registerAuthorizationRoutes(app: FastifyInstance, ctx: ServerCon
       async (req) => {
         const scope = requestScope(ctx, req.params);
         const filter = parseAssignmentFilter(req.query.$filter);
-        const all = await ctx.store.listRoleAssignments(filter.principalId ? [filter.principalId] : undefined);
         // At the scope and above it (atScope()), or also below it (no filter), as ARM lists them.
-        const value = all.filter(
-          (a) => scopeCovers(a.scope, scope) || (!filter.atScope && scopeCovers(scope, a.scope)),
-        );
+        const value = await listRoleAssignmentsAt(ctx, scope, {
+          atScopeOnly: filter.atScope,
+          principalId: filter.principalId,
+        });
         return { value: value.map((a) => roleAssignmentView(a, sub)) };
       },
     );
-    const atThisScope = async (req: FastifyRequest<{ Params: ScopeParams }>): Promise<RoleAssignmentRecord | null> => {
-      const scope = requestScope(ctx, req.params);
-      const found = (await ctx.store.listRoleAssignments()).find(
-        (a) => a.id.toLowerCase() === String(req.params.name).toLowerCase(),
-      );
-      return found && found.scope.toLowerCase() === scope.toLowerCase() ? found : null;
-    };
+    const atThisScope = async (req: FastifyRequest<{ Params: ScopeParams }>): Promise<RoleAssignmentRecord | null> =>
+      findRoleAssignmentAt(ctx, requestScope(ctx, req.params), String(req.params.name));
     app.get<{ Params: ScopeParams }>(`${base}/${AUTH}/roleAssignments/:name`, async (req) => {
       const found = await atThisScope(req);
       if (!found)
@@ -217,25 +196,19 @@ export function registerAuthorizationRoutes(app: FastifyInstance, ctx: ServerCon
           );
       }
       const role = roleOfDefinitionId(body.properties.roleDefinitionId);
-      const principalType = await principalTypeOf(
-        ctx.store,
-        body.properties.principalId,
-        body.properties.principalType,
-      );
-      const created = await ctx.store.createRoleAssignment({
-        id: name.toLowerCase(),
+      const created = await createRoleAssignment(ctx, {
+        name,
         scope,
         roleDefinitionId: role.id,
         principalId: body.properties.principalId,
-        principalType,
+        principalType: body.properties.principalType,
         description: body.properties.description ?? null,
       });
       return reply.code(201).send(roleAssignmentView(created, sub));
     });
     app.delete<{ Params: ScopeParams }>(`${base}/${AUTH}/roleAssignments/:name`, async (req, reply) => {
-      const found = await atThisScope(req);
+      const found = await deleteRoleAssignmentAt(ctx, requestScope(ctx, req.params), String(req.params.name));
       if (!found) return reply.code(204).send();
-      await ctx.store.deleteRoleAssignment(found.id);
       return reply.code(200).send(roleAssignmentView(found, sub));
     });
   }

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ciObject, parseRequest } from '../../model/index.js';
-import { rotateAdminToken } from '../credentials.js';
 import type { ServerContext } from '../services/context.js';
+import { listTokenRows, rotateAdminCredential } from '../services/tokens.js';
 
 /** Path that rotates the admin token (admin token required; answers the new one once). */
 export const ROTATE_ADMIN_TOKEN_PATH = '/admin/v1/rotate-admin-token';
@@ -25,19 +25,8 @@ export function registerCredentialRoutes(app: FastifyInstance, ctx: ServerContex
   app.post(ROTATE_ADMIN_TOKEN_PATH, async (req) => {
     parseRequest(rotateAdminTokenSchema, req.body ?? {}, 'RotateAdminToken');
     // The caller's own token is among the old ones: it stops working with this answer.
-    const { token, file } = await rotateAdminToken(ctx.store, ctx.config.dataDir);
-    ctx.logger.warn({ file }, 'admin token rotated: every earlier admin token stopped working');
+    const { token, file } = await rotateAdminCredential(ctx);
     return { token, tokenFile: file };
   });
-  app.get(TOKENS_PATH, async () => ({
-    value: (await ctx.store.listTokens()).map((t) => ({
-      id: t.id,
-      kind: t.kind,
-      description: t.description,
-      vmKey: t.vmKey,
-      createdAt: t.createdAt.toISOString(),
-      expiresAt: t.expiresAt?.toISOString() ?? null,
-      usedAt: t.usedAt?.toISOString() ?? null,
-    })),
-  }));
+  app.get(TOKENS_PATH, async () => ({ value: await listTokenRows(ctx) }));
 }

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../lib/index.js';
-import { accessTokenKey, exchangeClientCredentials, OAuthError } from '../oauth.js';
+import { accessTokenKey, OAuthError } from '../oauth.js';
 import { requestBaseUrl } from '../request-context.js';
 import type { ServerContext } from '../services/context.js';
+import { issueAccessToken } from '../services/tokens.js';
 import { SUB, type ArmParams } from './arm-paths.js';
 
 /** Cloud metadata, read by `az cloud register` (public). */
@@ -99,7 +100,7 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: ServerContext)
             'invalid_request',
             'The token request must be form-encoded (Content-Type: application/x-www-form-urlencoded).',
           );
-        const answer = await exchangeClientCredentials(ctx.store, key, req.body ?? {});
+        const answer = await issueAccessToken(ctx, key, req.body ?? {});
         return await reply.code(200).header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(answer);
       } catch (error) {
         if (!(error instanceof OAuthError)) throw error;

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import {
   hostMetricDefinitions,
-  queryHostMetrics,
   scrapeMetrics,
   type MetricsQueryParameters,
   type PerHostSelection,
@@ -9,7 +8,7 @@ import {
 import { ApiError } from '../../lib/index.js';
 import type { ServerContext } from '../services/context.js';
 import { getVm } from '../services/vms.js';
-import { alertHostOf, alertsRuntime } from './alerts-runtime.js';
+import { alertHostOf, alertsRuntime, queryAlertHostMetrics } from '../alerts-runtime.js';
 import { VMS, type ArmParams } from './arm-paths.js';
 
 /** Path of the server's Prometheus endpoint (admin bearer token, like every API call). */
@@ -78,8 +77,7 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: ServerContext): 
         Object.entries(req.query).map(([k, v]) => [k.toLowerCase(), v]),
       ) as MetricsQueryParameters;
       if (q.timespan !== undefined) q.timespan = decodeTwiceEncoded(q.timespan);
-      await alertsRuntime(ctx).metrics.flush();
-      return queryHostMetrics(ctx.store, host, q);
+      return queryAlertHostMetrics(ctx, host, q);
     },
   );
   app.get<{ Params: ArmParams }>(`${VMS}/:vm/providers/Microsoft.Insights/metricDefinitions`, async (req) =>

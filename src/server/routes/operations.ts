@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { ApiError } from '../../lib/index.js';
 import { operationStatusDocument, operationUrls } from '../lro.js';
 import { retryAfterFor } from '../retry-after.js';
 import type { ServerContext } from '../services/context.js';
+import { getOperation } from '../services/operations.js';
 import { SUB, type ArmParams } from './arm-paths.js';
 
 /**
@@ -10,13 +10,8 @@ import { SUB, type ArmParams } from './arm-paths.js';
  * They live in the database, so they keep answering after a restart.
  */
 export function registerOperationRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const load = async (id: string) => {
-    const op = await ctx.store.getOperation(id);
-    if (!op) throw new ApiError('OperationNotFound', `Operation '${id}' was not found.`);
-    return op;
-  };
   app.get<{ Params: ArmParams }>(`${SUB}/providers/:provider/locations/:loc/operations/:id`, async (req, reply) => {
-    const op = await load(req.params.id);
+    const op = await getOperation(ctx, req.params.id);
     // Still running: say when to look again (azure-core for Python waits 30 s otherwise).
     const retryAfter = op.status === 'InProgress' ? retryAfterFor(ctx.config, req) : null;
     if (retryAfter !== null) void reply.header('Retry-After', String(retryAfter));
@@ -25,7 +20,7 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ServerContext
   app.get<{ Params: ArmParams }>(
     `${SUB}/providers/:provider/locations/:loc/operationResults/:id`,
     async (req, reply) => {
-      const op = await load(req.params.id);
+      const op = await getOperation(ctx, req.params.id);
       if (op.status === 'InProgress') {
         const urls = operationUrls(req, op);
         return reply

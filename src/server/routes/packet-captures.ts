@@ -1,21 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { packetCaptureCreateSchema, parseRequest } from '../../model/index.js';
-import { ApiError, armIdKey } from '../../lib/index.js';
+import { ApiError } from '../../lib/index.js';
 import { replyAccepted, replyCreated } from '../lro.js';
 import { requestBaseUrl } from '../request-context.js';
 import type { ServerContext } from '../services/context.js';
-import type { CaptureBody } from '../services/capture-types.js';
 import { openCaptureFile, openMergedCaptureFile } from '../services/download.js';
-import {
-  captureId,
-  captureStatusView,
-  captureView,
-  createCapture,
-  deleteCapture,
-  getCapture,
-  stopCapture,
-} from '../services/packet-captures.js';
-import { getWatcher } from '../services/watchers.js';
+import { listCaptures, requestCaptureDelete, requestCaptureStop } from '../services/capture-requests.js';
+import { captureStatusView, captureView, createCapture, getCapture } from '../services/packet-captures.js';
 import { CAPTURES, type ArmParams } from './arm-paths.js';
 
 /** Packet capture routes (PacketCaptures_*), with Azure's long-running-operation answers. */
@@ -23,14 +14,11 @@ export function registerPacketCaptureRoutes(app: FastifyInstance, ctx: ServerCon
   app.put<{ Params: ArmParams }>(`${CAPTURES}/:pc`, async (req, reply) => {
     const request = parseRequest(packetCaptureCreateSchema, req.body, 'PacketCapture');
     const { sub, rg, nw, pc } = req.params;
-    const rec = await createCapture(ctx, sub, rg, nw, pc, request, requestBaseUrl(req));
+    const { record, operation } = await createCapture(ctx, sub, rg, nw, pc, request, requestBaseUrl(req));
     // The operation may already be over (an agent that fails at once): the client still gets its
-    // Azure-AsyncOperation, and the body as it is now.
-    const op = await ctx.store.latestOperation(rec.key, 'create');
-    const current = (await ctx.store.getResource<CaptureBody>(rec.key)) ?? rec;
-    const view = await captureView(ctx, current, requestBaseUrl(req));
-    if (!op) return reply.code(201).send(view);
-    return replyCreated(req, reply, op, view);
+    // Azure-AsyncOperation.
+    const view = await captureView(ctx, record, requestBaseUrl(req));
+    return replyCreated(req, reply, operation, view);
   });
 
   app.get<{ Params: ArmParams }>(`${CAPTURES}/:pc`, async (req) => {
@@ -40,29 +28,22 @@ export function registerPacketCaptureRoutes(app: FastifyInstance, ctx: ServerCon
 
   app.get<{ Params: ArmParams }>(CAPTURES, async (req) => {
     const { sub, rg, nw } = req.params;
-    const watcher = await getWatcher(ctx, sub, rg, nw);
-    const list = await ctx.store.listResources<CaptureBody>('packetCapture', { parentKey: watcher.key });
+    const list = await listCaptures(ctx, sub, rg, nw);
     return { value: await Promise.all(list.map((r) => captureView(ctx, r, requestBaseUrl(req)))) };
   });
 
   app.delete<{ Params: ArmParams; Querystring: { deleteFiles?: string } }>(`${CAPTURES}/:pc`, async (req, reply) => {
     const { sub, rg, nw, pc } = req.params;
-    const rec = await ctx.store.getResource<CaptureBody>(armIdKey(captureId(sub, rg, nw, pc)));
-    // A delete of a missing capture answers 204: Azure's SDK throws on 404 here.
-    if (!rec) return reply.code(204).send();
-    const outcome = await deleteCapture(ctx, rec, String(req.query.deleteFiles ?? '').toLowerCase() === 'true');
-    // Nothing left to do: 204, never 200 — the Python SDK (so az) accepts only 202 and 204 here.
-    if (outcome === 'done') return reply.code(204).send();
-    const [op] = await ctx.store.pendingOperations(rec.key, 'delete');
+    const deleteFiles = String(req.query.deleteFiles ?? '').toLowerCase() === 'true';
+    const op = await requestCaptureDelete(ctx, sub, rg, nw, pc, deleteFiles);
+    // Nothing left to do (or nothing there: Azure's SDK throws on 404 here): 204, never 200 — the
+    // Python SDK (so az) accepts only 202 and 204 here.
     return op ? replyAccepted(req, reply, op) : reply.code(204).send();
   });
 
   app.post<{ Params: ArmParams }>(`${CAPTURES}/:pc/stop`, async (req, reply) => {
     const { sub, rg, nw, pc } = req.params;
-    const rec = await getCapture(ctx, sub, rg, nw, pc);
-    const outcome = await stopCapture(ctx, rec);
-    if (outcome === 'done') return reply.code(200).send();
-    const [op] = await ctx.store.pendingOperations(rec.key, 'stop');
+    const op = await requestCaptureStop(ctx, sub, rg, nw, pc);
     return op ? replyAccepted(req, reply, op) : reply.code(200).send();
   });
 

@@ -9,10 +9,12 @@ import {
   deleteScaleSetInstance,
   getScaleSet,
   getScaleSetInstance,
-  listScaleSetInstances,
+  installScaleSetAgentExtension,
+  listScaleSets,
   putScaleSet,
-  putScaleSetAgentExtension,
+  scaleSetInstances,
 } from '../services/scale-sets.js';
+import { listExtensions } from '../services/vms.js';
 import { resourceView } from '../services/view.js';
 import { RG, SUB, type ArmParams } from './arm-paths.js';
 
@@ -25,12 +27,10 @@ export const JOIN_KEYS = `${RG}/providers/Netwatcher/joinKeys`;
 /** Scale sets, their instances and agent extension, and join keys. */
 export function registerScaleSetRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Compute/virtualMachineScaleSets`, async (req) => ({
-    value: (await ctx.store.listResources('vmss', { subscriptionId: req.params.sub })).map(resourceView),
+    value: (await listScaleSets(ctx, req.params.sub)).map(resourceView),
   }));
   app.get<{ Params: ArmParams }>(VMSS, async (req) => ({
-    value: (
-      await ctx.store.listResources('vmss', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })
-    ).map(resourceView),
+    value: (await listScaleSets(ctx, req.params.sub, req.params.rg)).map(resourceView),
   }));
   app.get<{ Params: ArmParams }>(`${VMSS}/:name`, async (req) =>
     resourceView(await getScaleSet(ctx, req.params.sub, req.params.rg, req.params.name)),
@@ -50,7 +50,7 @@ export function registerScaleSetRoutes(app: FastifyInstance, ctx: ServerContext)
 
   app.get<{ Params: ArmParams }>(`${VMSS}/:name/virtualMachines`, async (req) => {
     const scaleSet = await getScaleSet(ctx, req.params.sub, req.params.rg, req.params.name);
-    return { value: (await listScaleSetInstances(ctx.store, scaleSet)).map((r) => resourceView(r)) };
+    return { value: (await scaleSetInstances(ctx, scaleSet)).map((r) => resourceView(r)) };
   });
   app.get<{ Params: ArmParams }>(`${VMSS}/:name/virtualMachines/:id`, async (req) => {
     const scaleSet = await getScaleSet(ctx, req.params.sub, req.params.rg, req.params.name);
@@ -63,20 +63,13 @@ export function registerScaleSetRoutes(app: FastifyInstance, ctx: ServerContext)
 
   app.get<{ Params: ArmParams }>(`${VMSS}/:name/extensions`, async (req) => {
     const scaleSet = await getScaleSet(ctx, req.params.sub, req.params.rg, req.params.name);
-    return { value: (await ctx.store.listResources('extension', { parentKey: scaleSet.key })).map(resourceView) };
+    return { value: (await listExtensions(ctx, scaleSet.key)).map(resourceView) };
   });
   app.put<{ Params: ArmParams }>(`${VMSS}/:name/extensions/:ext`, async (req, reply) => {
     const input = parseRequest(vmExtensionPutSchema, req.body ?? {}, 'VirtualMachineScaleSetExtension');
     const { sub, rg, name, ext } = req.params;
-    const result = await putScaleSetAgentExtension(ctx, requestHandoffBaseUrl(req), sub, rg, name, ext, {
+    const result = await installScaleSetAgentExtension(ctx, requestHandoffBaseUrl(req), sub, rg, name, ext, {
       ...input.properties,
-    });
-    const op = await ctx.store.createOperation({
-      subscriptionId: sub,
-      location: result.record.location ?? ctx.config.defaultLocation,
-      kind: 'extension',
-      resourceKey: result.record.key,
-      status: 'Succeeded',
     });
     const view = resourceView(result.record) as { properties: Record<string, unknown> };
     // The join key and the install command appear in this answer only.
@@ -90,7 +83,7 @@ export function registerScaleSetRoutes(app: FastifyInstance, ctx: ServerContext)
         installCommand: result.installCommand,
       },
     };
-    return replyCreated(req, reply, op, body, result.created ? 201 : 200);
+    return replyCreated(req, reply, result.operation, body, result.created ? 201 : 200);
   });
 
   app.get<{ Params: ArmParams }>(`${SUB}/providers/Netwatcher/joinKeys`, async (req) => ({

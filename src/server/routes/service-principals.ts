@@ -1,8 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../lib/index.js';
 import { parseRequest, servicePrincipalCreateSchema } from '../../model/index.js';
-import type { ServicePrincipalRecord } from '../../store/index.js';
 import type { ServerContext } from '../services/context.js';
+import {
+  createServicePrincipal,
+  deleteServicePrincipal,
+  findServicePrincipalByObjectId,
+  getServicePrincipal,
+  listServicePrincipals,
+  resetServicePrincipalSecret,
+  type ServicePrincipalRecord,
+} from '../services/service-principals.js';
 
 /** Service principal management (netwatcher's, as `nw ad sp` calls it; admin only: scope `/`). */
 export const SERVICE_PRINCIPALS_PATH = '/admin/v1/servicePrincipals';
@@ -68,47 +76,27 @@ function graphFilter(filter: string | undefined): (sp: ServicePrincipalRecord) =
  */
 export function registerServicePrincipalRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const tenant = ctx.config.subscriptionId;
-  const find = async (id: string) => {
-    const sp = await ctx.store.findServicePrincipal(id);
-    if (!sp)
-      throw new ApiError('NotFound', `Service principal '${id}' was not found (give its app id, object id or name).`, {
-        target: 'servicePrincipal',
-      });
-    return sp;
-  };
-
   app.get(SERVICE_PRINCIPALS_PATH, async () => ({
-    value: (await ctx.store.listServicePrincipals()).map((sp) => servicePrincipalView(sp, tenant)),
+    value: (await listServicePrincipals(ctx)).map((sp) => servicePrincipalView(sp, tenant)),
   }));
   app.post(SERVICE_PRINCIPALS_PATH, async (req, reply) => {
     const body = parseRequest(servicePrincipalCreateSchema, req.body ?? {}, 'ServicePrincipal');
-    const { principal, secret } = await ctx.store.createServicePrincipal(body.displayName);
-    ctx.logger.info({ appId: principal.appId, displayName: principal.displayName }, 'service principal created');
+    const { principal, secret } = await createServicePrincipal(ctx, body.displayName);
     return reply
       .code(201)
       .header('Cache-Control', 'no-store')
       .send({ ...servicePrincipalView(principal, tenant), password: secret });
   });
   app.get<{ Params: { id: string } }>(`${SERVICE_PRINCIPALS_PATH}/:id`, async (req) =>
-    servicePrincipalView(await find(req.params.id), tenant),
+    servicePrincipalView(await getServicePrincipal(ctx, req.params.id), tenant),
   );
   app.post<{ Params: { id: string } }>(`${SERVICE_PRINCIPALS_PATH}/:id/resetCredential`, async (req, reply) => {
-    const sp = await find(req.params.id);
-    const { secret } = await ctx.store.resetServicePrincipalSecret(sp.objectId);
-    ctx.logger.warn(
-      { appId: sp.appId },
-      'service principal secret reset: the old secret and its access tokens stopped working',
-    );
+    const { principal: sp, secret } = await resetServicePrincipalSecret(ctx, req.params.id);
     return reply.header('Cache-Control', 'no-store').send({ appId: sp.appId, password: secret, tenant });
   });
   app.delete<{ Params: { id: string } }>(`${SERVICE_PRINCIPALS_PATH}/:id`, async (req, reply) => {
-    const sp = await ctx.store.findServicePrincipal(req.params.id);
+    const sp = await deleteServicePrincipal(ctx, req.params.id);
     if (!sp) return reply.code(204).send();
-    await ctx.store.deleteServicePrincipal(sp.objectId);
-    ctx.logger.warn(
-      { appId: sp.appId },
-      'service principal deleted: its secrets, access tokens and role assignments are gone',
-    );
     return reply.code(200).send(servicePrincipalView(sp, tenant));
   });
 
@@ -116,12 +104,12 @@ export function registerServicePrincipalRoutes(app: FastifyInstance, ctx: Server
     const match = graphFilter(req.query.$filter);
     return {
       '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#servicePrincipals',
-      value: (await ctx.store.listServicePrincipals()).filter(match).map(graphServicePrincipal),
+      value: (await listServicePrincipals(ctx)).filter(match).map(graphServicePrincipal),
     };
   });
   app.get<{ Params: { id: string } }>(`${GRAPH_PREFIX}/servicePrincipals/:id`, async (req) => {
-    const sp = await ctx.store.findServicePrincipal(req.params.id);
-    if (!sp || sp.objectId.toLowerCase() !== req.params.id.toLowerCase())
+    const sp = await findServicePrincipalByObjectId(ctx, req.params.id);
+    if (!sp)
       throw new ApiError(
         'NotFound',
         `Resource '${req.params.id}' does not exist or one of its queried reference-property objects are not present.`,
@@ -143,7 +131,7 @@ export function registerServicePrincipalRoutes(app: FastifyInstance, ctx: Server
       });
     const wanted = new Set(ids.map((i) => i.toLowerCase()));
     return {
-      value: (await ctx.store.listServicePrincipals())
+      value: (await listServicePrincipals(ctx))
         .filter((sp) => wanted.has(sp.objectId.toLowerCase()))
         .map(graphServicePrincipal),
     };

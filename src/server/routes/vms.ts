@@ -7,7 +7,6 @@ import {
   vmUpdatePatchSchema,
 } from '../../model/index.js';
 import { disableLookback, enableLookback, lookbackView } from '../services/lookback.js';
-import { armIdKey, vmId } from '../../lib/index.js';
 import { replyCreated } from '../lro.js';
 import { SERVER_DEFAULTS } from '../config.js';
 import { pageLink, pagePosition, requestHandoffBaseUrl } from '../request-context.js';
@@ -15,13 +14,15 @@ import type { ServerContext } from '../services/context.js';
 import { mayWriteAgentExtension } from '../access.js';
 import { resourceView } from '../services/view.js';
 import {
+  deleteExtension,
   getExtension,
   getVm,
-  putAgentExtension,
+  installAgentExtension,
+  listExtensions,
+  listVmPage,
   registerVm,
   revokeAgentAccess,
   updateVmTags,
-  type ExtensionBody,
 } from '../services/vms.js';
 import { deleteVm } from '../services/vm-delete.js';
 import { extensionView, vmView, wantsInstanceView } from '../services/vm-views.js';
@@ -34,12 +35,7 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
   // The database reads one page (and one record more, to know whether another follows). Scale-set
   // instances are listed under their scale set (nw vmss list-instances), as Azure lists them.
   const vmPage = async (req: FastifyRequest, filter: { subscriptionId: string; resourceGroup?: string }) => {
-    const records = await ctx.store.listResourcesPage(
-      'vm',
-      { ...filter, topLevelOnly: true },
-      pagePosition(req),
-      pageSize + 1,
-    );
+    const records = await listVmPage(ctx, filter, pagePosition(req), pageSize + 1);
     const { page, nextLink } = pageLink(req, records, pageSize);
     return { value: page.map(resourceView), ...(nextLink ? { nextLink } : {}) };
   };
@@ -52,7 +48,7 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
   app.get<{ Params: ArmParams }>(`${VMS}/:vm`, async (req) => {
     const vm = await getVm(ctx, req.params.sub, req.params.rg, req.params.vm);
     const instanceView = wantsInstanceView(req.query);
-    const extensions = await ctx.store.listResources<ExtensionBody>('extension', { parentKey: vm.key });
+    const extensions = await listExtensions(ctx, vm.key);
     return vmView(vm, extensions, {
       instanceView,
       showInstallCommand: instanceView && (await mayWriteAgentExtension(ctx, req)),
@@ -63,7 +59,7 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
     const input = parseRequest(vmRegisterPutSchema, req.body, 'VirtualMachine');
     const { record, created } = await registerVm(ctx, req.params.sub, req.params.rg, req.params.vm, input.location);
     return reply.code(created ? 201 : 200).send(
-      vmView(record, await ctx.store.listResources<ExtensionBody>('extension', { parentKey: record.key }), {
+      vmView(record, await listExtensions(ctx, record.key), {
         instanceView: false,
         showInstallCommand: false,
       }),
@@ -74,7 +70,7 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
   app.patch<{ Params: ArmParams }>(`${VMS}/:vm`, async (req) => {
     const input = parseRequest(vmUpdatePatchSchema, req.body, 'VirtualMachineUpdate');
     const record = await updateVmTags(ctx, req.params.sub, req.params.rg, req.params.vm, input.tags);
-    return vmView(record, await ctx.store.listResources<ExtensionBody>('extension', { parentKey: record.key }), {
+    return vmView(record, await listExtensions(ctx, record.key), {
       instanceView: false,
       showInstallCommand: false,
     });
@@ -89,7 +85,7 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
 
   app.get<{ Params: ArmParams }>(`${VMS}/:vm/extensions`, async (req) => {
     const vm = await getVm(ctx, req.params.sub, req.params.rg, req.params.vm);
-    return { value: (await ctx.store.listResources('extension', { parentKey: vm.key })).map(resourceView) };
+    return { value: (await listExtensions(ctx, vm.key)).map(resourceView) };
   });
   app.get<{ Params: ArmParams }>(`${VMS}/:vm/extensions/:ext`, async (req) => {
     const ext = await getExtension(ctx, req.params.sub, req.params.rg, req.params.vm, req.params.ext);
@@ -104,18 +100,9 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
     const input = parseRequest(vmExtensionPutSchema, req.body ?? {}, 'VirtualMachineExtension');
     const { sub, rg, vm, ext } = req.params;
     const serverUrl = requestHandoffBaseUrl(req);
-    const result = await putAgentExtension(ctx, serverUrl, sub, rg, vm, ext, {
+    const result = await installAgentExtension(ctx, serverUrl, sub, rg, vm, ext, {
       location: input.location,
       ...input.properties,
-    });
-    // Installing means running the command on the host, which the caller does after this answer,
-    // so the operation is done at once; provisioningState turns Succeeded when the agent connects.
-    const op = await ctx.store.createOperation({
-      subscriptionId: sub,
-      location: result.record.location ?? ctx.config.defaultLocation,
-      kind: 'extension',
-      resourceKey: result.record.key,
-      status: 'Succeeded',
     });
     const view = resourceView(result.record) as { properties: Record<string, unknown> };
     // The one-time token and install command appear in this answer only.
@@ -127,23 +114,14 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ServerContext): void
         installCommand: result.installCommand,
       },
     };
-    return replyCreated(req, reply, op, body, result.created ? 201 : 200);
+    return replyCreated(req, reply, result.operation, body, result.created ? 201 : 200);
   });
 
   app.delete<{ Params: ArmParams }>(`${VMS}/:vm/extensions/:ext`, async (req, reply) => {
     const { sub, rg, vm, ext } = req.params;
-    const vmRec = await ctx.store.getResource(armIdKey(vmId(sub, rg, vm)));
-    if (!vmRec) return reply.code(204).send();
-    let extRec;
-    try {
-      extRec = await getExtension(ctx, sub, rg, vm, ext);
-    } catch {
-      return reply.code(204).send();
-    }
-    await ctx.store.deleteResource(extRec.key);
     // Removing the agent extension revokes the host's credential and cuts its live connection.
-    await revokeAgentAccess(ctx, vmRec.key, 'the agent extension was deleted');
-    return reply.code(200).send();
+    const deleted = await deleteExtension(ctx, sub, rg, vm, ext);
+    return reply.code(deleted ? 200 : 204).send();
   });
 
   // The host's look-back buffer (netwatcher's own singleton child resource; off by default, docs/continuous.md).

@@ -1,20 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { networkWatcherPutSchema, parseRequest } from '../../model/index.js';
-import { ApiError, armIdKey, watcherId } from '../../lib/index.js';
 import type { ServerContext } from '../services/context.js';
 import { resourceView } from '../services/view.js';
-import { getWatcher, putWatcher } from '../services/watchers.js';
+import { deleteWatcher, getWatcher, listWatchers, putWatcher } from '../services/watchers.js';
 import { SUB, WATCHERS, type ArmParams } from './arm-paths.js';
 
 /** Network watcher routes (NetworkWatchers_*). The PUT is not a long-running operation: the SDK throws on 202. */
 export function registerWatcherRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get<{ Params: ArmParams }>(`${SUB}/providers/Microsoft.Network/networkWatchers`, async (req) => ({
-    value: (await ctx.store.listResources('watcher', { subscriptionId: req.params.sub })).map(resourceView),
+    value: (await listWatchers(ctx, req.params.sub)).map(resourceView),
   }));
   app.get<{ Params: ArmParams }>(WATCHERS, async (req) => ({
-    value: (
-      await ctx.store.listResources('watcher', { subscriptionId: req.params.sub, resourceGroup: req.params.rg })
-    ).map(resourceView),
+    value: (await listWatchers(ctx, req.params.sub, req.params.rg)).map(resourceView),
   }));
   app.get<{ Params: ArmParams }>(`${WATCHERS}/:nw`, async (req) =>
     resourceView(await getWatcher(ctx, req.params.sub, req.params.rg, req.params.nw)),
@@ -25,15 +22,8 @@ export function registerWatcherRoutes(app: FastifyInstance, ctx: ServerContext):
     return reply.code(created ? 201 : 200).send(resourceView(record));
   });
   app.delete<{ Params: ArmParams }>(`${WATCHERS}/:nw`, async (req, reply) => {
-    const key = armIdKey(watcherId(req.params.sub, req.params.rg, req.params.nw));
-    const children = await ctx.store.listResources('packetCapture', { parentKey: key });
-    if (children.length > 0)
-      throw new ApiError(
-        'Conflict',
-        `Network watcher '${req.params.nw}' still has ${children.length} packet capture(s); delete them first.`,
-      );
+    await deleteWatcher(ctx, req.params.sub, req.params.rg, req.params.nw);
     // 204 whether it existed or not: the Python SDK accepts only 202 and 204 (NetworkWatchers_Delete).
-    await ctx.store.deleteResource(key);
     return reply.code(204).send();
   });
 }

@@ -27,3 +27,14 @@ export interface ServerContext {
 export async function agentConnectedAnywhere(ctx: ServerContext, vmKey: string): Promise<boolean> {
   return ctx.replicas ? ctx.replicas.connectedAnywhere(vmKey) : ctx.hub.isConnected(vmKey);
 }
+
+/**
+ * Runs `fn` with a context whose store is bound to one transaction: every statement `fn` makes
+ * through `tx.store` commits together or not at all. Only store calls belong inside: an agent
+ * order, a hub disconnect or a token revocation (whose cache listeners live on the server's own
+ * store) runs after the commit, in the caller.
+ * @example const op = await inTransaction(ctx, async (tx) => { await tx.store.deleteResource(key); return tx.store.createOperation(…); });
+ */
+export function inTransaction<T>(ctx: ServerContext, fn: (tx: ServerContext) => Promise<T>): Promise<T> {
+  return ctx.store.transaction((store) => fn({ ...ctx, store }));
+}

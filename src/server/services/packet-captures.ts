@@ -16,7 +16,7 @@ import {
   type PacketCaptureCreateRequest,
 } from '../../model/index.js';
 import { assertRingFileSize, minRingFileSizeInBytes, ringFileName } from '../../capture/index.js';
-import type { ResourceRecord } from '../../store/index.js';
+import type { OperationRecord, ResourceRecord } from '../../store/index.js';
 import { resolveCaptureLocation } from '../../storage/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
 import { aggregateStatus, isSettled, isTerminal } from './capture-status.js';
@@ -28,7 +28,7 @@ import {
   type CaptureTarget,
   type InstanceState,
 } from './capture-types.js';
-import { agentConnectedAnywhere, type ServerContext } from './context.js';
+import { agentConnectedAnywhere, inTransaction, type ServerContext } from './context.js';
 import { blobEndpointOf, blobStoreOf, getStorageAccountById, type StorageAccountBody } from './storage-accounts.js';
 import type { VmBody } from './vms.js';
 import { lookbackOf } from './lookback.js';
@@ -201,12 +201,15 @@ export const RING_SPOOL_NAME = 'ring.cap';
 
 /**
  * Validates and starts a capture (PacketCaptures_Create). Everything is checked before anything
- * is written, so a refused request changes nothing. Returns the stored record; the agent gets the
- * order right away and the create operation finishes when the capture really runs on the host.
+ * is written, so a refused request changes nothing. Returns the stored record (as the answer shows
+ * it: after the hosts found offline were recorded) and the create operation; the agent gets the
+ * order right away and the operation finishes when the capture really runs on the host. The name
+ * check, the session-limit check and the writes run in one transaction under the watcher's row
+ * lock, so concurrent creates in one location never both take the last session.
  * @example
- * const rec = await createCapture(ctx, sub, 'rg', 'NetworkWatcher_westus', 'pc1', {
+ * const { record, operation } = await createCapture(ctx, sub, 'rg', 'NetworkWatcher_westus', 'pc1', {
  *   properties: { target: vmId, storageLocation: { filePath: '/var/captures/pc1.cap' }, timeLimitInSeconds: 60 },
- * });
+ * }, baseUrl);
  */
 export async function createCapture(
   ctx: ServerContext,
@@ -216,7 +219,7 @@ export async function createCapture(
   name: string,
   request: PacketCaptureCreateRequest,
   baseUrl: string,
-): Promise<ResourceRecord<CaptureBody>> {
+): Promise<{ record: ResourceRecord<CaptureBody>; operation: OperationRecord }> {
   const p = request.properties;
   // Also for names made by alert-triggered captures ({vm} filled in), which reach no route.
   assertResourceName('packetCaptures', name, true);
@@ -348,23 +351,6 @@ export async function createCapture(
   }
 
   const id = captureId(sub, rg, watcher.name, name);
-  if (await ctx.store.getResource(armIdKey(id))) {
-    throw new ApiError(
-      'PacketCaptureNameInUse',
-      `A packet capture named '${name}' already exists in network watcher '${watcher.name}'. Delete it first or choose another name.`,
-      { target: 'packetCaptureName' },
-    );
-  }
-  const limit = ctx.config.sessionLimitPerLocation ?? SERVER_DEFAULTS.sessionLimitPerLocation;
-  const active = await ctx.store.countActiveCaptures(sub, location);
-  if (active >= limit) {
-    throw new ApiError(
-      'SessionLimitReached',
-      `Location '${location}' already has ${active} running packet capture sessions, the limit for a subscription; stop or delete one first.`,
-      { target: 'packetCaptureName' },
-    );
-  }
-
   const targets: CaptureTarget[] = resolved.hosts.map(({ vm: host }) => ({
     vmKey: host.key,
     vmId: host.id,
@@ -417,47 +403,75 @@ export async function createCapture(
     ...(p.lookbackInSeconds !== undefined ? { lookbackInSeconds: p.lookbackInSeconds } : {}),
     ...(ring ? { captureSettings: ring } : {}),
   };
-  const inserted = await ctx.store.insertResource<CaptureBody>({
-    key: armIdKey(id),
-    type: 'packetCapture',
-    parentKey: watcher.key,
-    id,
-    name,
-    subscriptionId: sub,
-    resourceGroup: watcher.resourceGroup,
-    location,
-    body: { type: 'Microsoft.Network/networkWatchers/packetCaptures', properties, _internal: internal },
-  });
-  if (!inserted)
-    throw new ApiError(
-      'PacketCaptureNameInUse',
-      `A packet capture named '${name}' already exists in network watcher '${watcher.name}'.`,
-      { target: 'packetCaptureName' },
-    );
-  await ctx.store.createOperation({ subscriptionId: sub, location, kind: 'create', resourceKey: inserted.key });
   const connected = new Set(resolved.hosts.filter((h) => h.connected).map((h) => h.vm.key));
-  for (const target of targets) {
-    if (connected.has(target.vmKey)) {
-      sendStart(ctx, inserted, target);
-      continue;
+  const { inserted, operation } = await inTransaction(ctx, async (tx) => {
+    // Serialises creates under this watcher (one per location and subscription) against each
+    // other and against the watcher's delete.
+    await tx.store.lockResource(watcher.key);
+    if (await tx.store.getResource(armIdKey(id))) {
+      throw new ApiError(
+        'PacketCaptureNameInUse',
+        `A packet capture named '${name}' already exists in network watcher '${watcher.name}'. Delete it first or choose another name.`,
+        { target: 'packetCaptureName' },
+      );
     }
+    const limit = ctx.config.sessionLimitPerLocation ?? SERVER_DEFAULTS.sessionLimitPerLocation;
+    const active = await tx.store.countActiveCaptures(sub, location);
+    if (active >= limit) {
+      throw new ApiError(
+        'SessionLimitReached',
+        `Location '${location}' already has ${active} running packet capture sessions, the limit for a subscription; stop or delete one first.`,
+        { target: 'packetCaptureName' },
+      );
+    }
+
+    const inserted = await tx.store.insertResource<CaptureBody>({
+      key: armIdKey(id),
+      type: 'packetCapture',
+      parentKey: watcher.key,
+      id,
+      name,
+      subscriptionId: sub,
+      resourceGroup: watcher.resourceGroup,
+      location,
+      body: { type: 'Microsoft.Network/networkWatchers/packetCaptures', properties, _internal: internal },
+    });
+    if (!inserted)
+      throw new ApiError(
+        'PacketCaptureNameInUse',
+        `A packet capture named '${name}' already exists in network watcher '${watcher.name}'.`,
+        { target: 'packetCaptureName' },
+      );
+    const operation = await tx.store.createOperation({
+      subscriptionId: sub,
+      location,
+      kind: 'create',
+      resourceKey: inserted.key,
+    });
     // Offline when the capture starts (a scale-set instance): reported as such, never waited for;
     // it gets no order when it comes back (its state is final).
-    await ctx.store.upsertCaptureInstance({
-      captureUid: internal.uid,
-      vmKey: target.vmKey,
-      captureKey: inserted.key,
-      state: {
-        ...notStartedState(internal.uid),
-        status: 'Error',
-        stopReason: 'AgentStopped',
-        errors: ['AgentStopped'],
-        errorMessage: `AgentNotConnected: the agent of ${target.instanceId !== undefined ? `instance ${target.instanceId}` : target.vmName} was not connected when the capture started; the capture does not run there.`,
-      },
-    });
-  }
-  if (connected.size < targets.length) await evaluateCapture(ctx, inserted.key);
-  return inserted;
+    for (const target of targets) {
+      if (connected.has(target.vmKey)) continue;
+      await tx.store.upsertCaptureInstance({
+        captureUid: internal.uid,
+        vmKey: target.vmKey,
+        captureKey: inserted.key,
+        state: {
+          ...notStartedState(internal.uid),
+          status: 'Error',
+          stopReason: 'AgentStopped',
+          errors: ['AgentStopped'],
+          errorMessage: `AgentNotConnected: the agent of ${target.instanceId !== undefined ? `instance ${target.instanceId}` : target.vmName} was not connected when the capture started; the capture does not run there.`,
+        },
+      });
+    }
+    return { inserted, operation };
+  });
+  for (const target of targets) if (connected.has(target.vmKey)) sendStart(ctx, inserted, target);
+  if (connected.size === targets.length) return { record: inserted, operation };
+  await evaluateCapture(ctx, inserted.key);
+  // The answer shows what the evaluation decided (a capture on offline hosts only has failed).
+  return { record: (await ctx.store.getResource<CaptureBody>(inserted.key)) ?? inserted, operation };
 }
 
 /** A size or time limit as enforced: absent → the default, 0 → the hard maximum, else as given. */
@@ -499,15 +513,17 @@ export async function stopCapture(ctx: ServerContext, rec: ResourceRecord<Captur
   const states = await captureStates(ctx, rec);
   const running = [...states.entries()].filter(([, s]) => !isTerminal(s));
   if (running.length === 0) return 'done';
-  await ctx.store.modifyResourceBody<CaptureBody>(rec.key, (current) => ({
-    ...current,
-    _internal: { ...current._internal, stopRequested: true },
-  }));
-  await ctx.store.createOperation({
-    subscriptionId: rec.subscriptionId,
-    location: rec.body._internal.location,
-    kind: 'stop',
-    resourceKey: rec.key,
+  await inTransaction(ctx, async (tx) => {
+    await tx.store.modifyResourceBody<CaptureBody>(rec.key, (current) => ({
+      ...current,
+      _internal: { ...current._internal, stopRequested: true },
+    }));
+    await tx.store.createOperation({
+      subscriptionId: rec.subscriptionId,
+      location: rec.body._internal.location,
+      kind: 'stop',
+      resourceKey: rec.key,
+    });
   });
   for (const [vmKey, s] of running) {
     if (s.sequence === 0 && !(await agentConnectedAnywhere(ctx, vmKey))) {
@@ -589,9 +605,11 @@ async function finalizeDelete(ctx: ServerContext, rec: ResourceRecord<CaptureBod
   }
   for (const t of internal.targets)
     ctx.hub.send(t.vmKey, { type: 'capture.forget', captureUid: internal.uid, deleteFiles });
-  await ctx.store.deleteCaptureInstances(internal.uid);
-  await ctx.store.deleteResource(rec.key);
-  await ctx.store.finishOperations(rec.key, 'delete', { status: 'Succeeded' });
+  await inTransaction(ctx, async (tx) => {
+    await tx.store.deleteCaptureInstances(internal.uid);
+    await tx.store.deleteResource(rec.key);
+    await tx.store.finishOperations(rec.key, 'delete', { status: 'Succeeded' });
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError, armIdKey, buildArmId } from '../../lib/index.js';
 import { AGENT_EXTENSION, type VmssBody } from '../../model/index.js';
-import type { ResourceRecord, Store } from '../../store/index.js';
+import type { OperationRecord, ResourceRecord, Store } from '../../store/index.js';
 import type { CaptureBody } from './capture-types.js';
 import type { ServerContext } from './context.js';
 import { agentInstallCommand, revokeAgentAccess, type ExtensionBody, type ExtensionInput, type VmBody } from './vms.js';
@@ -335,4 +335,44 @@ export async function putScaleSetAgentExtension(
     },
   });
   return { record, created: !existing, joinKey: key, joinKeyId, installCommand, expiresAt: expiresAt.toISOString() };
+}
+
+/** The scale sets of a subscription, or of one of its resource groups. */
+export async function listScaleSets(ctx: ServerContext, sub: string, rg?: string): Promise<ResourceRecord<VmssBody>[]> {
+  return ctx.store.listResources<VmssBody>('vmss', {
+    subscriptionId: sub,
+    ...(rg !== undefined ? { resourceGroup: rg } : {}),
+  });
+}
+
+/** The instances of a scale set ({@link listScaleSetInstances} on the server's store). */
+export async function scaleSetInstances(
+  ctx: ServerContext,
+  scaleSet: ResourceRecord<VmssBody>,
+): Promise<ResourceRecord<VmBody>[]> {
+  return listScaleSetInstances(ctx.store, scaleSet);
+}
+
+/**
+ * Installs the agent extension on a scale set ({@link putScaleSetAgentExtension}) and records
+ * its operation, done at once (the caller runs the install command after the answer).
+ */
+export async function installScaleSetAgentExtension(
+  ctx: ServerContext,
+  serverUrl: string,
+  sub: string,
+  rg: string,
+  name: string,
+  extName: string,
+  input: ExtensionInput,
+): Promise<Awaited<ReturnType<typeof putScaleSetAgentExtension>> & { operation: OperationRecord }> {
+  const result = await putScaleSetAgentExtension(ctx, serverUrl, sub, rg, name, extName, input);
+  const operation = await ctx.store.createOperation({
+    subscriptionId: sub,
+    location: result.record.location ?? ctx.config.defaultLocation,
+    kind: 'extension',
+    resourceKey: result.record.key,
+    status: 'Succeeded',
+  });
+  return { ...result, operation };
 }

@@ -198,3 +198,38 @@ export function storageAccountView(
     },
   };
 }
+
+/** The storage accounts of a subscription, or of one of its resource groups. */
+export async function listStorageAccounts(
+  ctx: ServerContext,
+  sub: string,
+  rg?: string,
+): Promise<ResourceRecord<StorageAccountBody>[]> {
+  return ctx.store.listResources<StorageAccountBody>('storageAccount', {
+    subscriptionId: sub,
+    ...(rg !== undefined ? { resourceGroup: rg } : {}),
+  });
+}
+
+/** A storage account by its id parts; 404 ResourceNotFound when missing. */
+export async function getStorageAccount(
+  ctx: ServerContext,
+  sub: string,
+  rg: string,
+  name: string,
+): Promise<ResourceRecord<StorageAccountBody>> {
+  const rec = await ctx.store.getResource<StorageAccountBody>(armIdKey(storageAccountId(sub, rg, name)));
+  if (!rec)
+    throw new ApiError('ResourceNotFound', `Storage account '${name}' was not found in resource group '${rg}'.`);
+  return rec;
+}
+
+/** Deletes a storage account; true if it existed. */
+export async function deleteStorageAccount(
+  ctx: ServerContext,
+  sub: string,
+  rg: string,
+  name: string,
+): Promise<boolean> {
+  return ctx.store.deleteResource(armIdKey(storageAccountId(sub, rg, name)));
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError, armIdKey, buildArmId, shellCommand, vmId } from '../../lib/index.js';
 import { AGENT_EXTENSION, type ExtensionBody, type HostState, type VmBody } from '../../model/index.js';
-import type { ResourceRecord } from '../../store/index.js';
+import type { OperationRecord, ResourceRecord } from '../../store/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
 import type { ServerContext } from './context.js';
 import { ensureWatcherForLocation } from './watchers.js';
@@ -34,7 +34,7 @@ export async function registerVm(
     }
     return { record: existing, created: false };
   }
-  await ctx.store.insertResource<VmBody>({
+  const inserted = await ctx.store.insertResource<VmBody>({
     key: armIdKey(id),
     type: 'vm',
     parentKey: null,
@@ -53,7 +53,9 @@ export async function registerVm(
       },
     },
   });
-  return { record: (await ctx.store.getResource<VmBody>(armIdKey(id)))!, created: true };
+  // Null only when a concurrent PUT registered it first: that one is the VM.
+  if (!inserted) return { record: (await ctx.store.getResource<VmBody>(armIdKey(id)))!, created: false };
+  return { record: inserted, created: true };
 }
 
 /** Replaces a VM's tags (VirtualMachines_Update); selectors of later captures see them (issue 14). */
@@ -359,4 +361,69 @@ export async function revokeAgentAccess(ctx: ServerContext, vmKey: string, reaso
   if (!cut) await setAgentConnected(ctx, vmKey, false);
   ctx.logger.info({ vm: vmKey, tokens: revoked, connectionClosed: cut }, 'agent access revoked');
   return revoked;
+}
+
+/** One page of the top-level VMs of a subscription or resource group, in list order (a scale set's instances are listed under it). */
+export async function listVmPage(
+  ctx: ServerContext,
+  filter: { subscriptionId: string; resourceGroup?: string },
+  after: { createdAtInMs: number; key: string } | null,
+  limit: number,
+): Promise<ResourceRecord<VmBody>[]> {
+  return ctx.store.listResourcesPage<VmBody>('vm', { ...filter, topLevelOnly: true }, after, limit);
+}
+
+/** The extensions of a VM or scale set (by its key). */
+export async function listExtensions(ctx: ServerContext, parentKey: string): Promise<ResourceRecord<ExtensionBody>[]> {
+  return ctx.store.listResources<ExtensionBody>('extension', { parentKey });
+}
+
+/**
+ * Installs the agent extension ({@link putAgentExtension}) and records its operation, done at
+ * once: installing means running the command on the host, which the caller does after the answer;
+ * the extension's provisioningState turns Succeeded when the agent connects.
+ */
+export async function installAgentExtension(
+  ctx: ServerContext,
+  serverUrl: string,
+  sub: string,
+  rg: string,
+  vmName: string,
+  extName: string,
+  input: ExtensionInput,
+): Promise<Awaited<ReturnType<typeof putAgentExtension>> & { operation: OperationRecord }> {
+  const result = await putAgentExtension(ctx, serverUrl, sub, rg, vmName, extName, input);
+  const operation = await ctx.store.createOperation({
+    subscriptionId: sub,
+    location: result.record.location ?? ctx.config.defaultLocation,
+    kind: 'extension',
+    resourceKey: result.record.key,
+    status: 'Succeeded',
+  });
+  return { ...result, operation };
+}
+
+/**
+ * Deletes an extension of a VM; deleting it revokes the host's credential and cuts its live
+ * connection (the agent is the extension). Returns false when the VM or the extension is missing.
+ */
+export async function deleteExtension(
+  ctx: ServerContext,
+  sub: string,
+  rg: string,
+  vmName: string,
+  extName: string,
+): Promise<boolean> {
+  const vm = await ctx.store.getResource<VmBody>(armIdKey(vmId(sub, rg, vmName)));
+  if (!vm) return false;
+  let ext;
+  try {
+    ext = await getExtension(ctx, sub, rg, vmName, extName);
+  } catch {
+    return false;
+  }
+  await ctx.store.deleteResource(ext.key);
+  // After the delete, outside any transaction: revocation tells the credential caches and the hub.
+  await revokeAgentAccess(ctx, vm.key, 'the agent extension was deleted');
+  return true;
 }

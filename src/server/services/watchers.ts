@@ -2,7 +2,7 @@ import { ApiError, armIdKey, watcherId } from '../../lib/index.js';
 import type { ResourceRecord } from '../../store/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
 import type { WatcherBody } from '../../model/index.js';
-import type { ServerContext } from './context.js';
+import { inTransaction, type ServerContext } from './context.js';
 
 /** Stored body of a network watcher (model's watcherBodySchema). */
 export type { WatcherBody };
@@ -105,4 +105,35 @@ export async function getWatcher(
       target: 'networkWatcherName',
     });
   return rec;
+}
+
+/** The watchers of a subscription, or of one of its resource groups (NetworkWatchers_ListAll, _List). */
+export async function listWatchers(
+  ctx: ServerContext,
+  sub: string,
+  rg?: string,
+): Promise<ResourceRecord<WatcherBody>[]> {
+  return ctx.store.listResources<WatcherBody>('watcher', {
+    subscriptionId: sub,
+    ...(rg !== undefined ? { resourceGroup: rg } : {}),
+  });
+}
+
+/**
+ * Deletes a watcher (NetworkWatchers_Delete); 409 Conflict while it still has packet captures.
+ * The check and the delete run in one transaction with the watcher's row locked, the lock a
+ * capture create takes too, so no capture can be created under a watcher being deleted.
+ */
+export async function deleteWatcher(ctx: ServerContext, sub: string, rg: string, name: string): Promise<void> {
+  const key = armIdKey(watcherId(sub, rg, name));
+  await inTransaction(ctx, async (tx) => {
+    await tx.store.lockResource(key);
+    const children = await tx.store.listResources('packetCapture', { parentKey: key });
+    if (children.length > 0)
+      throw new ApiError(
+        'Conflict',
+        `Network watcher '${name}' still has ${children.length} packet capture(s); delete them first.`,
+      );
+    await tx.store.deleteResource(key);
+  });
 }

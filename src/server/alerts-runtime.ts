@@ -1,22 +1,25 @@
 import {
   AlertsRuntime,
+  queryHostMetrics,
   type AlertsRuntimeOptions,
+  type MetricsQueryParameters,
   type CaptureOperations,
   type CaptureSummary,
   type HostInfo,
   type WatcherRef,
-} from '../../alerts/index.js';
-import { ApiError, armIdKey, storageAccountId } from '../../lib/index.js';
-import type { AgentToServer } from '../../model/index.js';
-import type { ResourceRecord } from '../../store/index.js';
-import { SERVER_DEFAULTS } from '../config.js';
-import { aggregateStatus, isSettled } from '../services/capture-status.js';
-import type { CaptureBody } from '../services/capture-types.js';
-import type { ServerContext } from '../services/context.js';
-import { captureStates, captureStatusView, createCapture, deleteCapture } from '../services/packet-captures.js';
-import { getStorageAccountById, storageAccountsNamed } from '../services/storage-accounts.js';
-import type { VmBody } from '../services/vms.js';
-import { findWatcherForLocation, type WatcherBody } from '../services/watchers.js';
+} from '../alerts/index.js';
+import { ApiError, armIdKey, storageAccountId } from '../lib/index.js';
+import type { AgentToServer } from '../model/index.js';
+import type { ResourceRecord } from '../store/index.js';
+import { SERVER_DEFAULTS } from './config.js';
+import { aggregateStatus, isSettled } from './services/capture-status.js';
+import type { CaptureBody } from './services/capture-types.js';
+import { findCaptureByKey, listCapturesOfWatcher } from './services/capture-requests.js';
+import type { ServerContext } from './services/context.js';
+import { captureStates, captureStatusView, createCapture, deleteCapture } from './services/packet-captures.js';
+import { getStorageAccountById, storageAccountsNamed } from './services/storage-accounts.js';
+import type { VmBody } from './services/vms.js';
+import { findWatcherForLocation, type WatcherBody } from './services/watchers.js';
 
 /**
  * Wires src/alerts into a server: the hosts, the packet-capture service and the server's facts
@@ -80,20 +83,27 @@ export function captureOperations(ctx: ServerContext): CaptureOperations {
       return w ? watcherRef(w) : null;
     },
     async listCaptures(watcherKey) {
-      const list = await ctx.store.listResources<CaptureBody>('packetCapture', { parentKey: watcherKey });
+      const list = await listCapturesOfWatcher(ctx, watcherKey);
       return Promise.all(list.map((r) => summarize(ctx, r)));
     },
     async getCapture(key) {
-      const rec = await ctx.store.getResource<CaptureBody>(key);
-      return rec && rec.type === 'packetCapture' ? summarize(ctx, rec) : null;
+      const rec = await findCaptureByKey(ctx, key);
+      return rec ? summarize(ctx, rec) : null;
     },
     async createCapture(watcher, name, request, baseUrl) {
-      return summarize(
+      const { record } = await createCapture(
         ctx,
-        await createCapture(ctx, watcher.subscriptionId, watcher.resourceGroup, watcher.name, name, request, baseUrl),
+        watcher.subscriptionId,
+        watcher.resourceGroup,
+        watcher.name,
+        name,
+        request,
+        baseUrl,
       );
+      return summarize(ctx, record);
     },
     async deleteCapture(key) {
+      // Any resource by this key, as before: the key comes from this capture's own run record.
       const rec = await ctx.store.getResource<CaptureBody>(key);
       if (rec) await deleteCapture(ctx, rec, false);
     },
@@ -176,4 +186,14 @@ export function startAlertsRuntime(ctx: ServerContext, serverUrl: string): Alert
 /** The key of a VM by its id parts. */
 export function vmKeyOf(sub: string, rg: string, vm: string): string {
   return armIdKey(`/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/virtualMachines/${vm}`);
+}
+
+/** Answers a host's metrics query (Azure Monitor's REST shape) with the samples still in memory written first. */
+export async function queryAlertHostMetrics(
+  ctx: ServerContext,
+  host: HostInfo,
+  query: MetricsQueryParameters,
+): Promise<Record<string, unknown>> {
+  await alertsRuntime(ctx).metrics.flush();
+  return queryHostMetrics(ctx.store, host, query);
 }
