@@ -4,7 +4,7 @@
 // after a capture) the way the engine does — at idle priority (its default: a worker thread at
 // nice 19 / SCHED_IDLE), at normal priority (the same worker, not lowered), or not at all — and
 // the load generator's own throughput and loss are compared between the three in the same round.
-// Usage: node --import tsx bench/capture-fidelity/finalise.ts [--repeat 5] [--duration 8] [--size-mb 1024] [--load udp,tcp] [--modes none,idle,normal,idle-clean] [--own-session]
+// Usage: node --import tsx bench/capture-fidelity/finalise.ts [--repeat 5] [--duration 8] [--size-mb 1024] [--load udp,tcp] [--modes none,idle,normal,idle-clean] [--own-session] [--json]
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -89,6 +89,15 @@ async function trial(lab: FidelityLab, load: Load, mode: Mode, seconds: number, 
   };
 }
 
+interface Stat {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
+const stat = (v: number[]): Stat | null =>
+  v.length === 0 ? null : { median: median(v), min: Math.min(...v), max: Math.max(...v), n: v.length };
+
 const median = (v: number[]): number => {
   const s = [...v].sort((a, b) => a - b);
   return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -108,8 +117,21 @@ async function main(): Promise<void> {
       'udp-length': { type: 'string', default: '100' },
       'own-session': { type: 'boolean', default: false },
       modes: { type: 'string', default: 'none,idle,normal' },
+      json: { type: 'boolean', default: false },
     },
   });
+  // --json: only the summary, as JSON, on stdout (the CI smoke test reads it).
+  const say = (text: string): void => {
+    if (!values.json) process.stdout.write(text);
+  };
+  const summary: Array<{
+    load: string;
+    mode: Mode;
+    deliveredVsNone: Stat | null;
+    finaliseWallSeconds: Stat | null;
+    finaliseCpuSeconds: Stat | null;
+    lossPercent: Stat | null;
+  }> = [];
   const MODES = values.modes.split(',').filter((m): m is Mode => (ALL_MODES as string[]).includes(m));
   if (!MODES.includes('none')) throw new Error('--modes must include none (the baseline)');
   const compared = MODES.filter((m) => m !== 'none');
@@ -125,7 +147,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join('/var/tmp', 'nw-engine-finalise-'));
   const path = join(dir, 'capture.cap');
   const lab = await createFidelityLab({ ownSession: values['own-session'] });
-  process.stdout.write(
+  say(
     `finalisation of ${values['size-mb']} MiB under load, ${seconds} s trials, iperf3 in ${values['own-session'] ? 'a session (autogroup) of its own' : "the bench's session"}\n`,
   );
   try {
@@ -150,7 +172,7 @@ async function main(): Promise<void> {
             load.name === 'udp'
               ? `${((t.load.datagramsSent ?? 0) / seconds / 1000).toFixed(0)} k datagrams/s sent, loss ${t.load.lostPercent?.toFixed(1)} %`
               : `${(t.load.bitsPerSecond / 1e9).toFixed(2)} Gbit/s`;
-          process.stdout.write(
+          say(
             `${load.name} round ${r} ${mode.padEnd(10)} ${rate}${t.finaliseSeconds === null ? '' : `; finalisation ${t.finaliseSeconds.toFixed(2)} s wall, ${t.finaliseCpuSeconds?.toFixed(2)} CPU-s${t.endedInLoad ? '' : ' (outlasted the load)'}`}\n`,
           );
         }
@@ -166,21 +188,29 @@ async function main(): Promise<void> {
         }
       }
       const what = load.name === 'udp' ? 'datagrams received' : 'bits received';
-      process.stdout.write(
-        `\n${load.name}: load generator's ${what} ÷ no capture's, same round, median (min–max, rounds)\n`,
-      );
+      for (const mode of MODES)
+        summary.push({
+          load: load.name,
+          mode,
+          deliveredVsNone: stat(ratios[mode]),
+          finaliseWallSeconds: stat(wall[mode]),
+          finaliseCpuSeconds: stat(cpu[mode]),
+          lossPercent: stat(lossPp[mode]),
+        });
+      say(`\n${load.name}: load generator's ${what} ÷ no capture's, same round, median (min–max, rounds)\n`);
       for (const mode of compared)
-        process.stdout.write(
+        say(
           `  ${mode.padEnd(10)} finalisation: ${fmt(ratios[mode])}; finalisation wall s ${fmt(wall[mode], 2)}, CPU-s ${fmt(cpu[mode], 2)}\n`,
         );
       if (load.name === 'udp')
-        for (const mode of MODES) process.stdout.write(`  loss % with ${mode.padEnd(6)}: ${fmt(lossPp[mode], 1)}\n`);
-      process.stdout.write('\n');
+        for (const mode of MODES) say(`  loss % with ${mode.padEnd(6)}: ${fmt(lossPp[mode], 1)}\n`);
+      say('\n');
     }
   } finally {
     await lab.destroy();
     await rm(dir, { recursive: true, force: true });
   }
+  if (values.json) process.stdout.write(`${JSON.stringify({ results: summary }, null, 2)}\n`);
 }
 
 main().catch((err: unknown) => {
