@@ -43,12 +43,12 @@ export interface FinalisedCaptureFile extends CutCaptureFile {
 }
 
 /**
- * Default for FinaliseOptions.workerMinBytes. Starting a worker costs ~30–50 ms of CPU (a V8
- * isolate, this module's imports) and 0.2–0.5 s of wall time on a loaded 2-core VM; SHA-256 of
- * 64 MiB costs ~35 ms. Below that the cut runs on the event loop: the worker would cost more than
- * the work it moves.
+ * Default for FinaliseOptions.workerMinBytes. Starting the worker costs ~65–75 ms of CPU (a V8
+ * isolate, this module's imports, chrt; measured from dist/ on this 2-core VM) and 0.1–0.5 s of
+ * wall time; the cut and hash of 128 MiB cost about as much. Below that the cut runs on the event
+ * loop: the worker would cost more than the work it moves.
  */
-export const DEFAULT_WORKER_MIN_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_WORKER_MIN_BYTES = 128 * 1024 * 1024;
 
 // The worker's own file, beside this one: .js once built, .ts when run from source (tests and
 // benches under tsx: a worker does not get tsx's loader from the --import it inherits in Node 20,
