@@ -81,3 +81,31 @@ test('bench/agent-idle --short measures the idle agent beside node_exporter', as
     assert.ok(f.residentMiB !== null && f.residentMiB > 1, `${f.name} memory`);
   }
 });
+
+interface FinaliseJson {
+  results: Array<{
+    load: string;
+    mode: string;
+    deliveredVsNone: { median: number } | null;
+    finaliseWallSeconds: { median: number } | null;
+    finaliseCpuSeconds: { median: number } | null;
+  }>;
+}
+
+test('bench/capture-fidelity/finalise.ts measures the load beside an idle-priority and a normal finalisation', async () => {
+  const report = JSON.parse(
+    await runBench('bench/capture-fidelity/finalise.ts', [
+      ...['--json', '--repeat', '1', '--duration', '2', '--size-mb', '16', '--load', 'udp'],
+    ]),
+  ) as FinaliseJson;
+  assert.deepEqual(report.results.map((r) => r.mode).sort(), ['idle', 'none', 'normal']);
+  for (const r of report.results) {
+    if (r.mode === 'none') {
+      assert.equal(r.deliveredVsNone, null);
+      continue;
+    }
+    assert.ok(r.deliveredVsNone !== null && r.deliveredVsNone.median > 0, `${r.mode}: no load ratio`);
+    assert.ok(r.finaliseWallSeconds !== null && r.finaliseWallSeconds.median > 0);
+    assert.ok(r.finaliseCpuSeconds !== null && r.finaliseCpuSeconds.median > 0);
+  }
+});

@@ -40,8 +40,21 @@ const SERVER_ADDRESS = '10.79.0.1';
 const CLIENT_ADDRESS = '10.79.0.2';
 const IPERF_PORT = '5201';
 
+/** Options of createFidelityLab. */
+export interface FidelityLabOptions {
+  /**
+   * Run both iperf3 processes in a session of their own (`setsid`): with the kernel's autogroup
+   * scheduling (/proc/sys/kernel/sched_autogroup_enabled) each session is its own scheduling
+   * group, as another service's processes on a real host are, and nice values then only rank
+   * threads within a group. Default false: the bench's own session.
+   */
+  ownSession?: boolean;
+}
+
 /** Builds the lab and starts the iperf3 server. */
-export async function createFidelityLab(): Promise<FidelityLab> {
+export async function createFidelityLab(opts: FidelityLabOptions = {}): Promise<FidelityLab> {
+  // setsid execs iperf3 in place (the bench's children are no group leaders): signals still reach it.
+  const iperf: [string, string[]] = opts.ownSession === true ? ['setsid', ['iperf3']] : ['iperf3', []];
   const server = await createNamespace({ prefix: 'nwbenchs' });
   const client = await createNamespace({ prefix: 'nwbenchc' }).catch(async (err: unknown) => {
     await server.destroy();
@@ -63,7 +76,7 @@ export async function createFidelityLab(): Promise<FidelityLab> {
       addressesB: [`${CLIENT_ADDRESS}/24`],
     });
     // --forceflush: iperf3 block-buffers its stdout on a pipe, hiding the 'Server listening' line.
-    const spawned = server.spawn('iperf3', ['-s', '-B', SERVER_ADDRESS, '-p', IPERF_PORT, '--forceflush']);
+    const spawned = server.spawn(iperf[0], [...iperf[1], '-s', '-B', SERVER_ADDRESS, '-p', IPERF_PORT, '--forceflush']);
     iperfServer = spawned;
     await waitForOutput(spawned, /Server listening/, 5000);
     return {
@@ -73,8 +86,18 @@ export async function createFidelityLab(): Promise<FidelityLab> {
       destroy,
       runLoad: async (load, durationInSeconds) => {
         const r = await client.exec(
-          'iperf3',
-          ['-c', SERVER_ADDRESS, '-p', IPERF_PORT, '-t', String(durationInSeconds), '-J', ...load.iperfArgs],
+          iperf[0],
+          [
+            ...iperf[1],
+            '-c',
+            SERVER_ADDRESS,
+            '-p',
+            IPERF_PORT,
+            '-t',
+            String(durationInSeconds),
+            '-J',
+            ...load.iperfArgs,
+          ],
           { timeoutInMs: (durationInSeconds + 20) * 1000 },
         );
         if (r.exitCode !== 0)

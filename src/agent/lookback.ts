@@ -2,8 +2,8 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  cutCaptureFile,
   extractLookback,
+  finaliseCaptureFile,
   mergeLookback,
   startLookbackBuffer,
   type CaptureOutcome,
@@ -240,8 +240,8 @@ export class LookbackManager {
           const handle = await open(capturePath, 'r+');
           let cut;
           try {
-            cut = await cutCaptureFile(handle, { maxBytes: order.totalBytesLimit, stopAfterInMs: null });
-            await handle.sync();
+            // The merged file is hashed again: at idle priority, as the engine finalises its own files.
+            cut = await finaliseCaptureFile(handle, { maxBytes: order.totalBytesLimit, stopAfterInMs: null });
           } finally {
             await handle.close();
           }

@@ -11,3 +11,5 @@ export * from './ring.js';
 export * from './find-executable.js';
 export * from './lookback.js';
 export * from './lookback-merge.js';
+export * from './idle-cut.js';
+export * from './thread-priority.js';

@@ -3,6 +3,8 @@
 // session.ts), so this is where the engine's guarantees (size limit, time limit, whole records,
 // SHA-256 of the stored bytes) are made, after the capture, off the packet path.
 import { createHash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { fstatSync, ftruncateSync, readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import {
   PCAP_GLOBAL_HEADER_BYTES,
@@ -47,6 +49,126 @@ export interface CutCaptureFile {
 }
 
 /**
+ * The record walk of one cut, fed the file's bytes in order: says how far the kept part reaches
+ * in each chunk (to hash) and where the file ends after the cut. Shared by the asynchronous cut
+ * (a FileHandle, on the event loop) and the synchronous one (a descriptor, in a worker thread at
+ * idle priority: idle-cut.ts), so the two cannot disagree on a boundary.
+ */
+class CaptureFileCutScan {
+  private readonly limit: number;
+  private header: PcapHeader | null = null;
+  private maxCaptured = 0;
+  private next = 0; // offset of the next record header to look at
+  private kept = 0; // end of the last unit (header or record) kept
+  private packets = 0;
+  private firstInMs: number | null = null;
+  private lastInMs: number | null = null;
+  private reason: CaptureFileCutReason = 'end';
+  /** Every kept byte before this offset is hashed; each read starts here. */
+  hashedTo = 0;
+  /** Nothing more can be kept. */
+  done = false;
+
+  constructor(
+    private readonly rules: CaptureFileCutRules,
+    private readonly fileSize: number,
+    private readonly hash: Hash,
+  ) {
+    this.limit = rules.maxBytes > 0 ? rules.maxBytes : Number.POSITIVE_INFINITY;
+  }
+
+  /** Takes the `bytesRead` bytes in `buf` read at file offset `start` (always `hashedTo`). */
+  feed(buf: Buffer, start: number, bytesRead: number): void {
+    if (bytesRead === 0) {
+      this.done = true; // the file shrank under us
+      return;
+    }
+    const end = start + bytesRead;
+    if (this.header === null) {
+      if (bytesRead < PCAP_GLOBAL_HEADER_BYTES) {
+        this.done = true;
+        return;
+      }
+      try {
+        this.header = decodePcapHeader(buf.subarray(0, PCAP_GLOBAL_HEADER_BYTES));
+      } catch {
+        this.reason = 'malformed';
+        this.done = true;
+        return;
+      }
+      this.maxCaptured = maxCapturedLengthFor(this.header);
+      this.next = this.kept = PCAP_GLOBAL_HEADER_BYTES;
+    }
+    const le = this.header.littleEndian;
+    const nanoseconds = this.header.magic === 'nsec';
+    const { stopAfterInMs } = this.rules;
+    while (this.next + PCAP_RECORD_HEADER_BYTES <= end) {
+      const o = this.next - start;
+      const capturedLength = le ? buf.readUInt32LE(o + 8) : buf.readUInt32BE(o + 8);
+      if (capturedLength > this.maxCaptured) {
+        this.reason = 'malformed';
+        this.done = true;
+        break;
+      }
+      const recordEnd = this.next + PCAP_RECORD_HEADER_BYTES + capturedLength;
+      if (recordEnd > this.fileSize) {
+        this.done = true; // torn trailing record
+        break;
+      }
+      const seconds = le ? buf.readUInt32LE(o) : buf.readUInt32BE(o);
+      const fraction = le ? buf.readUInt32LE(o + 4) : buf.readUInt32BE(o + 4);
+      const timeInMs = seconds * 1000 + (nanoseconds ? fraction / 1e6 : fraction / 1e3);
+      if (stopAfterInMs !== null && timeInMs > stopAfterInMs) {
+        this.reason = 'time';
+        this.done = true;
+        break;
+      }
+      if (recordEnd > this.limit) {
+        this.reason = 'size';
+        this.done = true;
+        break;
+      }
+      this.firstInMs ??= timeInMs;
+      this.lastInMs = timeInMs;
+      this.packets++;
+      this.kept = this.next = recordEnd;
+    }
+    const hashEnd = Math.min(this.kept, end);
+    if (hashEnd > this.hashedTo) {
+      this.hash.update(buf.subarray(this.hashedTo - start, hashEnd - start));
+      this.hashedTo = hashEnd;
+    }
+    // A record header cut by the end of the file: nothing more can be kept.
+    if (!this.done && this.hashedTo === start && this.next + PCAP_RECORD_HEADER_BYTES > this.fileSize) this.done = true;
+    if (this.hashedTo >= this.fileSize) this.done = true;
+  }
+
+  /** Where the file ends after the cut (0 without a whole pcap header). */
+  get keptBytes(): number {
+    return this.header === null ? 0 : this.kept;
+  }
+
+  /** What the file holds after the cut. */
+  result(): CutCaptureFile {
+    const kept = this.keptBytes;
+    return {
+      sizeInBytes: kept,
+      sha256: kept === 0 ? EMPTY_SHA256 : this.hash.digest('hex'),
+      packetsCaptured: this.packets,
+      reason: this.reason,
+      ...(this.firstInMs !== null
+        ? { firstPacketTimeInMs: this.firstInMs, lastPacketTimeInMs: this.lastInMs ?? this.firstInMs }
+        : {}),
+    };
+  }
+}
+
+const NOT_A_FILE: CutCaptureFile = { sizeInBytes: 0, sha256: EMPTY_SHA256, packetsCaptured: 0, reason: 'end' };
+
+const readBuffer = (fileSize: number): Buffer =>
+  Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, Math.max(fileSize, PCAP_GLOBAL_HEADER_BYTES)));
+
+/**
  * Cuts the pcap file open as `handle` after its last whole record that the rules keep (a torn
  * trailing record, records past the size limit, records from after the stop instant), truncates
  * it there and returns what it now holds with its SHA-256, in one streaming pass. A file without a
@@ -55,85 +177,33 @@ export interface CutCaptureFile {
  */
 export async function cutCaptureFile(handle: FileHandle, rules: CaptureFileCutRules): Promise<CutCaptureFile> {
   const st = await handle.stat();
-  if (!st.isFile()) return { sizeInBytes: 0, sha256: EMPTY_SHA256, packetsCaptured: 0, reason: 'end' };
-  const fileSize = st.size;
-  const limit = rules.maxBytes > 0 ? rules.maxBytes : Number.POSITIVE_INFINITY;
-  const hash = createHash('sha256');
-  const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, Math.max(fileSize, PCAP_GLOBAL_HEADER_BYTES)));
-  let header: PcapHeader | null = null;
-  let maxCaptured = 0;
-  let next = 0; // offset of the next record header to look at
-  let kept = 0; // end of the last unit (header or record) kept
-  let hashedTo = 0; // every kept byte before this offset is hashed; each read starts here
-  let packets = 0;
-  let firstInMs: number | null = null;
-  let lastInMs: number | null = null;
-  let reason: CaptureFileCutReason = 'end';
-  let done = false;
-  while (!done && hashedTo < fileSize) {
-    const start = hashedTo;
-    const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, fileSize - start), start);
-    if (bytesRead === 0) break; // the file shrank under us
-    const end = start + bytesRead;
-    if (header === null) {
-      if (bytesRead < PCAP_GLOBAL_HEADER_BYTES) break;
-      try {
-        header = decodePcapHeader(buf.subarray(0, PCAP_GLOBAL_HEADER_BYTES));
-      } catch {
-        reason = 'malformed';
-        break;
-      }
-      maxCaptured = maxCapturedLengthFor(header);
-      next = kept = PCAP_GLOBAL_HEADER_BYTES;
-    }
-    const le = header.littleEndian;
-    const nanoseconds = header.magic === 'nsec';
-    while (next + PCAP_RECORD_HEADER_BYTES <= end) {
-      const o = next - start;
-      const capturedLength = le ? buf.readUInt32LE(o + 8) : buf.readUInt32BE(o + 8);
-      if (capturedLength > maxCaptured) {
-        reason = 'malformed';
-        done = true;
-        break;
-      }
-      const recordEnd = next + PCAP_RECORD_HEADER_BYTES + capturedLength;
-      if (recordEnd > fileSize) {
-        done = true; // torn trailing record
-        break;
-      }
-      const seconds = le ? buf.readUInt32LE(o) : buf.readUInt32BE(o);
-      const fraction = le ? buf.readUInt32LE(o + 4) : buf.readUInt32BE(o + 4);
-      const timeInMs = seconds * 1000 + (nanoseconds ? fraction / 1e6 : fraction / 1e3);
-      if (rules.stopAfterInMs !== null && timeInMs > rules.stopAfterInMs) {
-        reason = 'time';
-        done = true;
-        break;
-      }
-      if (recordEnd > limit) {
-        reason = 'size';
-        done = true;
-        break;
-      }
-      firstInMs ??= timeInMs;
-      lastInMs = timeInMs;
-      packets++;
-      kept = next = recordEnd;
-    }
-    const hashEnd = Math.min(kept, end);
-    if (hashEnd > hashedTo) {
-      hash.update(buf.subarray(hashedTo - start, hashEnd - start));
-      hashedTo = hashEnd;
-    }
-    // A record header cut by the end of the file: nothing more can be kept.
-    if (!done && hashedTo === start && next + PCAP_RECORD_HEADER_BYTES > fileSize) break;
+  if (!st.isFile()) return NOT_A_FILE;
+  const scan = new CaptureFileCutScan(rules, st.size, createHash('sha256'));
+  const buf = readBuffer(st.size);
+  while (!scan.done) {
+    const start = scan.hashedTo;
+    const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, st.size - start), start);
+    scan.feed(buf, start, bytesRead);
   }
-  if (header === null) kept = 0;
-  if (fileSize > kept) await handle.truncate(kept);
-  return {
-    sizeInBytes: kept,
-    sha256: kept === 0 ? EMPTY_SHA256 : hash.digest('hex'),
-    packetsCaptured: packets,
-    reason,
-    ...(firstInMs !== null ? { firstPacketTimeInMs: firstInMs, lastPacketTimeInMs: lastInMs ?? firstInMs } : {}),
-  };
+  if (st.size > scan.keptBytes) await handle.truncate(scan.keptBytes);
+  return scan.result();
+}
+
+/**
+ * cutCaptureFile on a descriptor, with blocking reads on the calling thread: for a worker thread
+ * that runs the cut at idle priority (idle-cut.ts), where asynchronous reads would run on libuv's
+ * shared thread pool at the process's normal priority.
+ * @example const cut = cutCaptureFileSync(fd, { maxBytes: 0, stopAfterInMs: null });
+ */
+export function cutCaptureFileSync(fd: number, rules: CaptureFileCutRules): CutCaptureFile {
+  const st = fstatSync(fd);
+  if (!st.isFile()) return NOT_A_FILE;
+  const scan = new CaptureFileCutScan(rules, st.size, createHash('sha256'));
+  const buf = readBuffer(st.size);
+  while (!scan.done) {
+    const start = scan.hashedTo;
+    scan.feed(buf, start, readSync(fd, buf, 0, Math.min(buf.length, st.size - start), start));
+  }
+  if (st.size > scan.keptBytes) ftruncateSync(fd, scan.keptBytes);
+  return scan.result();
 }

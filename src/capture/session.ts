@@ -12,7 +12,9 @@ import { fstatSync, statfsSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
-import { cutCaptureFile, EMPTY_SHA256 } from './pcap-cut.js';
+import { finaliseCaptureFile } from './idle-cut.js';
+import type { FinaliseOptions } from './idle-cut.js';
+import { EMPTY_SHA256 } from './pcap-cut.js';
 import type { CutCaptureFile } from './pcap-cut.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB } from './tcpdump-args.js';
 import { defaultTcpdumpUser, keepsTcpdumpRoot, tcpdumpLaunchPrefix } from './tcpdump-launch.js';
@@ -81,6 +83,13 @@ export interface StartCaptureOptions {
    * 0 leaves tcpdump's own (4 KiB). Default DEFAULT_OUTPUT_BUFFER_BYTES.
    */
   outputBufferBytes?: number;
+  /**
+   * Where the finalisation after tcpdump exits (cut, SHA-256, fsync: ~0.7 CPU-s per GB) runs:
+   * 'idle' (default) a worker thread at nice 19 / SCHED_IDLE, so that it only takes CPU the host
+   * does not want (idle-cut.ts); 'normal' the same worker at normal priority, 'inline' the event
+   * loop (both for comparison in bench/capture-fidelity).
+   */
+  finalisePriority?: FinaliseOptions['priority'];
 }
 
 /** Default for StartCaptureOptions.outputBufferBytes: 64 KiB writes (see tcpdump-launch.ts). */
@@ -536,17 +545,20 @@ class TcpdumpCaptureSession implements CaptureSession {
       try {
         // Only a time or manual stop has an instant after which the kernel's packets are not wanted.
         const timed = this.stopReason === 'TimeExceeded' || this.stopReason === 'Manual';
-        cut = await cutCaptureFile(file, {
-          maxBytes: this.spec.totalBytesLimit,
-          stopAfterInMs: timed ? this.stopAtInMs : null,
-        });
+        const finalised = await finaliseCaptureFile(
+          file,
+          { maxBytes: this.spec.totalBytesLimit, stopAfterInMs: timed ? this.stopAtInMs : null },
+          { sync: this.fileIsRegular, priority: this.opts.finalisePriority ?? 'idle' },
+        );
+        // The priority it ran at is the bench's business (idle-cut.test.ts checks it), not the outcome's.
+        const { priority: _priority, ...kept } = finalised;
+        cut = kept;
         if (cut.reason === 'malformed' && this.error === null) {
           this.error = {
             code: 'CaptureFailed',
             message: `tcpdump's output is not a pcap stream (cut after ${cut.packetsCaptured} whole records)`,
           };
         }
-        if (this.fileIsRegular) await file.sync();
       } catch (err) {
         if (this.error === null)
           this.error = {
