@@ -338,8 +338,11 @@ export async function setAgentConnected(
       },
     };
   });
+  // Only a connection can make the extension Succeeded: a disconnect (10,000 of them when a
+  // replica stops) needs no look-up of it.
+  if (!connected) return;
   const ext = await findAgentExtension(ctx, vm);
-  if (ext && connected && ext.body.properties.provisioningState !== 'Succeeded') {
+  if (ext && ext.body.properties.provisioningState !== 'Succeeded') {
     await ctx.store.updateResourceBody<ExtensionBody>(ext.key, {
       ...ext.body,
       properties: { ...ext.body.properties, provisioningState: 'Succeeded' },
