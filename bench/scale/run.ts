@@ -16,7 +16,7 @@
  *
  * Usage: node --import tsx bench/scale/run.ts [--sizes 100,1000,3000] [--database-url postgres://…]
  *        [--steady-seconds 20] [--agents-per-process 2500]
- *        [--fanout-only] [--fanout-repeats N] [--server-cpu-prof DIR] [--server-root CHECKOUT]
+ *        [--fanout-only] [--fanout-repeats N] [--skip-fanout] [--server-cpu-prof DIR] [--server-root CHECKOUT]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
