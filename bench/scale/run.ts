@@ -16,7 +16,7 @@
  *
  * Usage: node --import tsx bench/scale/run.ts [--sizes 100,1000,3000] [--database-url postgres://…]
  *        [--steady-seconds 20] [--agents-per-process 2500]
- *        [--fanout-only] [--fanout-repeats N] [--server-cpu-prof DIR] [--server-root CHECKOUT]
+ *        [--fanout-only] [--fanout-repeats N] [--skip-fanout] [--server-cpu-prof DIR] [--server-root CHECKOUT]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -43,6 +43,8 @@ const agentsPerProcess = Number(arg('--agents-per-process', '2500'));
 const serverCpuProfDir = args.includes('--server-cpu-prof') ? arg('--server-cpu-prof', '') : null;
 const fanoutOnly = args.includes('--fanout-only');
 const fanoutRepeats = Number(arg('--fanout-repeats', '1'));
+// A short run for connect, steady and storm only (no probe, no fan-out).
+const skipFanout = args.includes('--skip-fanout');
 const SUB = '00000000-0000-0000-0000-000000000000';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // The checkout whose server runs (default this one): an A/B of two versions in one run of the simulator.
@@ -134,6 +136,13 @@ async function cpuShare(pid: number, seconds: number): Promise<number> {
   await sleep(seconds * 1000);
   const b = await usage(pid);
   return (b.cpuSeconds - a.cpuSeconds) / ((performance.now() - t0) / 1000);
+}
+
+/** CPU seconds summed over several processes. */
+async function cpuSecondsOf(pids: number[]): Promise<number> {
+  let total = 0;
+  for (const pid of pids) total += (await usage(pid).catch(() => ({ cpuSeconds: 0 }))).cpuSeconds;
+  return total;
 }
 
 function percentile(values: number[], p: number): number {
@@ -287,6 +296,15 @@ interface Figures {
   scrapeBytes: number;
   vmPageMs: number;
   load: number;
+  /** Server and simulator CPU (share of one core) while connecting, steady and in the storm; 1-min load average then. */
+  /** From starting the fleet until every host was recorded connected (hello handled); PostgreSQL only. */
+  greetedMs: number;
+  connectServerCpu: number;
+  connectSimCpu: number;
+  steadySimCpu: number;
+  stormServerCpu: number;
+  stormSimCpu: number;
+  loads: { connect: number; steady: number; storm: number };
 }
 
 type Fleet = Awaited<ReturnType<typeof startSimulatedFleetProcesses>>;
@@ -365,10 +383,17 @@ async function runSize(n: number): Promise<Figures | null> {
       processes,
       connectConcurrency: 256,
     });
+    // The simulator processes were born after \`started\` (their CPU so far, start-up included, is the connect's).
+    const simConnect0 = 0;
     await fleet.waitConnected(n, 600_000, 50);
     const connectMs = performance.now() - started;
     const afterConnect = await fleet.stats();
-    log(`connected in ${(connectMs / 1000).toFixed(1)} s`);
+    const connectServerCpu = ((await usage(server.pid)).cpuSeconds - beforeConnect.cpuSeconds) / (connectMs / 1000);
+    const connectSimCpu = ((await cpuSecondsOf(fleet.pids)) - simConnect0) / (connectMs / 1000);
+    const loadConnect = loadavg()[0]!;
+    log(
+      `connected in ${(connectMs / 1000).toFixed(1)} s (server ${(connectServerCpu * 100).toFixed(0)} %, simulator ${(connectSimCpu * 100).toFixed(0)} % of a core, load ${loadConnect.toFixed(1)}), ${afterConnect.failedAttempts} failed / ${afterConnect.handshakeTimeouts} timed out`,
+    );
     if (fanoutOnly) {
       const targets = hosts.slice(0, Math.min(n, 1000));
       for (let rep = 0; rep < fanoutRepeats; rep++) {
@@ -383,15 +408,43 @@ async function runSize(n: number): Promise<Figures | null> {
       await server.stop();
       return null;
     }
+    // Steady means every hello handled (the host recorded connected, its reconciliation done): on
+    // PostgreSQL read it from the database; the embedded one is the server's own, so wait 5 s.
+    let greetedMs = NaN;
+    if (server.dbName) {
+      const u = new URL(databaseUrl!);
+      u.pathname = `/${server.dbName}`;
+      const c = new pg.Client({ connectionString: u.toString() });
+      await c.connect();
+      for (;;) {
+        const [row] = (
+          await c.query(
+            `SELECT count(*)::int AS n FROM resources WHERE type = 'vm' AND body->'properties'->'netwatcher'->>'agentConnected' = 'true'`,
+          )
+        ).rows as Array<{ n: number }>;
+        if (row!.n >= n) break;
+        await sleep(250);
+      }
+      greetedMs = performance.now() - started;
+      await c.end();
+      log(`every host recorded connected after ${(greetedMs / 1000).toFixed(1)} s`);
+    }
     await sleep(5_000);
+    const simSteady0 = await cpuSecondsOf(fleet.pids);
+    const steady0 = performance.now();
     const steadyCpu = await cpuShare(server.pid, steadySeconds);
+    const steadySimCpu = ((await cpuSecondsOf(fleet.pids)) - simSteady0) / ((performance.now() - steady0) / 1000);
     const steadyRss = (await usage(server.pid)).rssBytes;
-    log(`steady cpu ${(steadyCpu * 100).toFixed(0)} %`);
+    const loadSteady = loadavg()[0]!;
+    log(
+      `steady cpu ${(steadyCpu * 100).toFixed(0)} % (simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${(steadyRss / 2 ** 20).toFixed(0)} MiB, load ${loadSteady.toFixed(1)}`,
+    );
 
     // Create → Running on one host while loaded (a simulated agent answers at once: this is the server's share).
     const latencies: number[] = [];
+    if (skipFanout) latencies.push(NaN);
     const probe = hosts[0]!;
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < (skipFanout ? 0 : 20); i++) {
       const path = `${WATCHER}/packetCaptures/probe${i}?api-version=2024-05-01`;
       const t0 = performance.now();
       const put = await api(server.url, server.token, 'PUT', path, {
@@ -418,7 +471,9 @@ async function runSize(n: number): Promise<Figures | null> {
 
     // Fan-out: one capture per host on up to 1,000 hosts, all at once.
     const targets = hosts.slice(1, Math.min(n, 1001));
-    const fan = await fanout(server, fleet, targets, 'fan');
+    const fan = skipFanout
+      ? { createMs: NaN, ordersMs: NaN, stopMs: NaN, deleteMs: NaN, failed: 0 }
+      : await fanout(server, fleet, targets, 'fan');
     log(
       `fan-out ${targets.length}: answered ${(fan.createMs / 1000).toFixed(1)} s, orders ${(fan.ordersMs / 1000).toFixed(1)} s, failed ${fan.failed}`,
     );
@@ -434,13 +489,20 @@ async function runSize(n: number): Promise<Figures | null> {
 
     // Reconnect storm.
     const s0 = await fleet.stats();
+    const stormServer0 = (await usage(server.pid)).cpuSeconds;
+    const stormSim0 = await cpuSecondsOf(fleet.pids);
     const storm0 = performance.now();
     await fleet.dropAll();
     await fleet.waitConnected(n, 600_000, 50);
     const stormMs = performance.now() - storm0;
+    const stormServerCpu = ((await usage(server.pid)).cpuSeconds - stormServer0) / (stormMs / 1000);
+    const stormSimCpu = ((await cpuSecondsOf(fleet.pids)) - stormSim0) / (stormMs / 1000);
+    const loadStorm = loadavg()[0]!;
     await sleep(2_000);
     const s1 = await fleet.stats();
-    log(`storm: back in ${(stormMs / 1000).toFixed(1)} s`);
+    log(
+      `storm: back in ${(stormMs / 1000).toFixed(1)} s (server ${(stormServerCpu * 100).toFixed(0)} %, simulator ${(stormSimCpu * 100).toFixed(0)} %, load ${loadStorm.toFixed(1)})`,
+    );
     await fleet.stop();
     await sleep(1_500);
     const final = s1;
@@ -481,6 +543,13 @@ async function runSize(n: number): Promise<Figures | null> {
       scrapeBytes: scrape.bytes,
       vmPageMs: vmPage.ms,
       load: loadavg()[0]!,
+      greetedMs,
+      connectServerCpu,
+      connectSimCpu,
+      steadySimCpu,
+      stormServerCpu,
+      stormSimCpu,
+      loads: { connect: loadConnect, steady: loadSteady, storm: loadStorm },
     };
   } finally {
     if (server.proc.exitCode === null) await server.stop();
@@ -511,6 +580,16 @@ console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const x of results) {
   console.log(
     `| ${x.agents} | ${s(x.connectMs)} (${r(x.connectMs, base.connectMs)}) | ${x.failedHandshakes} / ${x.handshakeTimeouts} | ${(x.steadyCpu * 100).toFixed(1)} % (${((x.steadyCpu * 100) / (x.agents / 1000)).toFixed(1)} %; ${r(x.steadyCpu, base.steadyCpu)}) | ${(x.steadyRssBytes / 2 ** 20).toFixed(0)} MiB (${((x.steadyRssBytes - x.idleRssBytes) / x.agents / 1024).toFixed(0)} KiB) | ${x.createToRunningP50.toFixed(0)} / ${x.createToRunningP99.toFixed(0)} ms (${r(x.createToRunningP50, base.createToRunningP50)}) | ${s(x.fanoutCreateMs)} / ${s(x.fanoutOrdersMs)} (${x.fanoutHosts}; ${r(x.fanoutCreateMs, base.fanoutCreateMs)}) | ${s(x.fanoutStopMs)} / ${s(x.fanoutDeleteMs)} | ${s(x.stormMs)} (${r(x.stormMs, base.stormMs)}) | ${x.stormFailedAttempts} / ${x.stormTimeouts} | ${x.reportsSent} / ${x.rowsStored} / ${x.minuteReports} | ${x.scrapeMs.toFixed(0)} ms, ${(x.scrapeBytes / 1024).toFixed(0)} KiB | ${x.vmPageMs.toFixed(0)} ms |`,
+  );
+}
+console.log(
+  '| agents | all recorded connected after | server CPU: connect / steady / storm | simulator CPU: connect (start-up included) / steady / storm | 1-min load: connect / steady / storm |',
+);
+console.log('|---|---|---|---|---|');
+const pc = (v: number) => `${(v * 100).toFixed(0)} %`;
+for (const x of results) {
+  console.log(
+    `| ${x.agents} | ${Number.isFinite(x.greetedMs) ? s(x.greetedMs) : '—'} | ${pc(x.connectServerCpu)} / ${pc(x.steadyCpu)} / ${pc(x.stormServerCpu)} | ${pc(x.connectSimCpu)} / ${pc(x.steadySimCpu)} / ${pc(x.stormSimCpu)} | ${x.loads.connect.toFixed(1)} / ${x.loads.steady.toFixed(1)} / ${x.loads.storm.toFixed(1)} |`,
   );
 }
 const big = results.at(-1)!;

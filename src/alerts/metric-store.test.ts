@@ -175,3 +175,20 @@ for (const engine of TEST_ENGINES) {
     });
   });
 }
+
+test('past its bound the backlog sheds the oldest reports in bulk, not one splice of the whole queue per report', () => {
+  // No database is reached: record() only queues (the flush timer is not started).
+  const ms = new MetricStore(new Store({} as Db), silent, { maxPendingSamples: 1_000 });
+  const at = Date.parse('2026-03-01T00:00:00Z');
+  let sheds = 0;
+  let shedBefore = 0;
+  for (let h = 0; h < 5_000; h++) {
+    ms.record(`vm${h}`, { 'TCP Segments Sent': 1 }, new Date(at));
+    if (ms.shedSamples !== shedBefore) sheds++;
+    shedBefore = ms.shedSamples;
+    assert.ok(ms.backlog.samples <= 1_000);
+  }
+  assert.equal(ms.shedSamples + ms.backlog.samples, 5_000, 'every report is either queued or counted as shed');
+  // 4,000 reports over the bound, shed 100 at a time: 40 sheds (one per report before).
+  assert.ok(sheds <= 45, `${sheds} sheds`);
+});

@@ -244,6 +244,54 @@ export const agentCaptureStateSchema = z.object({
 /** The state of one capture on one host. */
 export type AgentCaptureState = z.infer<typeof agentCaptureStateSchema>;
 
+/** Longest metric name and most metrics in one agent report. */
+export const AGENT_METRIC_NAME_MAX_LENGTH = 128;
+export const AGENT_METRICS_PER_REPORT_MAX = 256;
+
+/** One host metric report (agent → server, every second). */
+const metricsReportSchema = z.object({
+  type: z.literal('metrics'),
+  at: isoTime,
+  values: z
+    .record(text(AGENT_METRIC_NAME_MAX_LENGTH), z.number().finite())
+    .refine(
+      (v) => Object.keys(v).length <= AGENT_METRICS_PER_REPORT_MAX,
+      `at most ${AGENT_METRICS_PER_REPORT_MAX} metrics`,
+    ),
+});
+type MetricsReport = z.infer<typeof metricsReportSchema>;
+
+/**
+ * {@link metricsReportSchema} for the report that follows it plainly, without zod's generic
+ * object and record machinery: a server with 10,000 agents parses 10,000 reports a second, and
+ * the generic parse was a third of that path's cost (bench/scale profile). Anything unusual (a
+ * value not a finite number, a long name, too many metrics, a `__proto__` key, a bad time)
+ * returns null and goes through the schema, which decides and says why; a test holds the two to
+ * the same verdicts. Unknown keys are dropped, as the schema's object does.
+ */
+export function plainMetricsReport(json: unknown): MetricsReport | null {
+  if (json === null || typeof json !== 'object') return null;
+  const { type, at, values } = json as Record<string, unknown>;
+  if (type !== 'metrics' || typeof at !== 'string' || values === null || typeof values !== 'object') return null;
+  if (Array.isArray(values) || Object.getPrototypeOf(values) !== Object.prototype) return null;
+  const out: Record<string, number> = {};
+  let count = 0;
+  for (const name of Object.keys(values)) {
+    const v = (values as Record<string, unknown>)[name];
+    if (
+      name.length > AGENT_METRIC_NAME_MAX_LENGTH ||
+      name === '__proto__' ||
+      typeof v !== 'number' ||
+      !Number.isFinite(v)
+    )
+      return null;
+    out[name] = v;
+    count++;
+  }
+  if (count > AGENT_METRICS_PER_REPORT_MAX || !isoTime.safeParse(at).success) return null;
+  return { type: 'metrics', at, values: out };
+}
+
 /** Agent → server, every message. */
 export const agentToServerSchema = z.discriminatedUnion('type', [
   z.object({
@@ -272,11 +320,7 @@ export const agentToServerSchema = z.discriminatedUnion('type', [
     sha256: sha256Hex,
     ringFileSequence: ringFileSequenceSchema.optional(),
   }),
-  z.object({
-    type: z.literal('metrics'),
-    at: isoTime,
-    values: z.record(text(128), z.number().finite()).refine((v) => Object.keys(v).length <= 256, 'at most 256 metrics'),
-  }),
+  metricsReportSchema,
 ]);
 /** Agent → server. */
 export type AgentToServer = z.infer<typeof agentToServerSchema>;
@@ -325,7 +369,7 @@ export type ServerToAgent = z.infer<typeof serverToAgentSchema>;
 /** Outcome of parsing one received frame. */
 export type ParsedAgentMessage<T> = { ok: true; message: T } | { ok: false; reason: string };
 
-function parseFrame<T>(schema: z.ZodType<T>, data: string): ParsedAgentMessage<T> {
+function parseFrame<T>(schema: z.ZodType<T>, data: string, plain?: (json: unknown) => T | null): ParsedAgentMessage<T> {
   if (Buffer.byteLength(data) > AGENT_MAX_MESSAGE_BYTES) return { ok: false, reason: 'message too large' };
   let json: unknown;
   try {
@@ -333,6 +377,8 @@ function parseFrame<T>(schema: z.ZodType<T>, data: string): ParsedAgentMessage<T
   } catch {
     return { ok: false, reason: 'not JSON' };
   }
+  const fast = plain?.(json);
+  if (fast) return { ok: true, message: fast };
   const result = schema.safeParse(json);
   if (result.success) return { ok: true, message: result.data };
   const issue = result.error.issues[0];
@@ -341,7 +387,7 @@ function parseFrame<T>(schema: z.ZodType<T>, data: string): ParsedAgentMessage<T
 
 /** Parses a frame an agent sent; the server acts only on `ok` messages. */
 export function parseAgentToServer(data: string): ParsedAgentMessage<AgentToServer> {
-  return parseFrame(agentToServerSchema, data);
+  return parseFrame(agentToServerSchema, data, plainMetricsReport);
 }
 
 /** Parses a frame the server sent; the agent acts only on `ok` messages. */

@@ -19,6 +19,11 @@ const MAX_AGENT_MESSAGE_BYTES = AGENT_MAX_MESSAGE_BYTES;
 
 /** Interval of WebSocket pings; a connection that misses two is dropped so the agent reconnects. */
 const PING_INTERVAL_IN_MS = 10_000;
+/**
+ * Pings go out in this many slices spread over the interval: 10,000 pings in one turn of the
+ * event loop held it for a noticeable moment every 10 s (handshakes and reports waited behind).
+ */
+const PING_SLICES = 10;
 
 /** Who is at the other end of an agent connection: the host, how it reached us, and the id of the credential it presented (revocation closes connections by it). */
 export interface AgentIdentity {
@@ -35,6 +40,8 @@ interface AgentConnection {
   identity: AgentIdentity;
   ws: WebSocket;
   revoked: boolean;
+  /** Which slice of the ping interval pings this connection. */
+  pingSlice: number;
 }
 
 /**
@@ -48,6 +55,8 @@ export class AgentHub extends EventEmitter {
   private readonly current = new AsyncLocalStorage<AgentConnection>();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_AGENT_MESSAGE_BYTES });
   private pingTimer: NodeJS.Timeout | null = null;
+  private pingTick = 0;
+  private accepted = 0;
 
   constructor(
     private readonly logger: Logger,
@@ -84,7 +93,7 @@ export class AgentHub extends EventEmitter {
         },
       );
     });
-    this.pingTimer = setInterval(() => this.pingAll(), PING_INTERVAL_IN_MS);
+    this.pingTimer = setInterval(() => this.pingNextSlice(), PING_INTERVAL_IN_MS / PING_SLICES);
     this.pingTimer.unref();
   }
 
@@ -96,7 +105,7 @@ export class AgentHub extends EventEmitter {
       if (previous.identity.credentialId !== identity.credentialId) previous.revoked = true;
       previous.ws.close(4000, 'replaced by a newer connection');
     }
-    const conn: AgentConnection = { identity, ws, revoked: false };
+    const conn: AgentConnection = { identity, ws, revoked: false, pingSlice: this.accepted++ % PING_SLICES };
     this.sockets.set(identity.vmKey, conn);
     (ws as WebSocket & { alive?: boolean }).alive = true;
     ws.on('pong', () => {
@@ -207,11 +216,15 @@ export class AgentHub extends EventEmitter {
     }
   }
 
-  private pingAll(): void {
-    this.sweepRevoked().catch((error: unknown) =>
-      this.logger.warn({ err: error }, 'checking agent credentials failed'),
-    );
-    for (const { ws } of this.sockets.values()) {
+  /** One slice of the connections is pinged each tenth of the interval (each connection once per interval); credentials are checked once per interval. */
+  private pingNextSlice(): void {
+    const slice = this.pingTick++ % PING_SLICES;
+    if (slice === 0)
+      this.sweepRevoked().catch((error: unknown) =>
+        this.logger.warn({ err: error }, 'checking agent credentials failed'),
+      );
+    for (const { ws, pingSlice } of this.sockets.values()) {
+      if (pingSlice !== slice) continue;
       const w = ws as WebSocket & { alive?: boolean };
       if (w.alive === false) {
         ws.terminate();

@@ -51,12 +51,50 @@ export class ReplicaStore {
 
   /** Takes (or takes over) the lease of a host: its agent is connected to `replicaId` now. */
   async leaseHost(vmKey: string, replicaId: string): Promise<void> {
-    await this.db.query(
-      `INSERT INTO agent_leases (vm_key, replica_id) VALUES ($1, $2)
-       ON CONFLICT (vm_key) DO UPDATE SET replica_id = EXCLUDED.replica_id, connected_at = now()`,
-      [vmKey.toLowerCase(), replicaId],
-    );
+    await this.leases.call(vmKey.toLowerCase(), replicaId);
   }
+
+  /**
+   * Concurrent lease takes (every hello; 10,000 in a reconnect storm) share one multi-row upsert,
+   * and so one commit, instead of one statement and one WAL flush each. One call per host per run
+   * (a statement cannot change a row twice); later ones of the same host follow in turn.
+   */
+  private readonly leases = new StatementBatcher<void>(
+    async (vmKeys, replicaIds) => {
+      await this.db.query(
+        `INSERT INTO agent_leases (vm_key, replica_id) SELECT * FROM unnest($1::text[], $2::text[])
+         ON CONFLICT (vm_key) DO UPDATE SET replica_id = EXCLUDED.replica_id, connected_at = now()`,
+        [vmKeys, replicaIds],
+      );
+      return () => undefined;
+    },
+    { maxCallsPerRun: 500, maxRunsInFlight: 2, retryAlone: true, oneCallPerKey: true },
+  );
+
+  /** Concurrent releases share one DELETE (a replica's goodbyes after a storm or at a stop). */
+  private readonly releases = new StatementBatcher<void>(
+    async (vmKeys, replicaIds) => {
+      await this.db.query(
+        'DELETE FROM agent_leases WHERE (vm_key, replica_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))',
+        [vmKeys, replicaIds],
+      );
+      return () => undefined;
+    },
+    { maxCallsPerRun: 500, maxRunsInFlight: 2, retryAlone: true, oneCallPerKey: true },
+  );
+
+  /** Concurrent look-ups of who holds a host share one read. */
+  private readonly holders = new StatementBatcher<string | null>(
+    async (vmKeys) => {
+      const rows = await this.db.query(
+        `SELECT l.vm_key, l.replica_id FROM agent_leases l ${LIVE_HOLDER} WHERE l.vm_key = ANY($1::text[])`,
+        [vmKeys],
+      );
+      const byKey = new Map(rows.map((r) => [String(r.vm_key), String(r.replica_id)]));
+      return (key) => byKey.get(key) ?? null;
+    },
+    { maxCallsPerRun: 500, maxRunsInFlight: 2 },
+  );
 
   /**
    * Takes back the leases of hosts still connected to `replicaId` that no live replica holds (after
@@ -83,16 +121,13 @@ export class ReplicaStore {
    */
   async releaseHost(vmKey: string, replicaId: string): Promise<boolean> {
     const key = vmKey.toLowerCase();
-    await this.db.query('DELETE FROM agent_leases WHERE vm_key = $1 AND replica_id = $2', [key, replicaId]);
+    await this.releases.call(key, replicaId);
     return (await this.leaseHolder(key)) === null;
   }
 
   /** The replica holding a live lease of the host, or null. */
   async leaseHolder(vmKey: string): Promise<string | null> {
-    const rows = await this.db.query(`SELECT l.replica_id FROM agent_leases l ${LIVE_HOLDER} WHERE l.vm_key = $1`, [
-      vmKey.toLowerCase(),
-    ]);
-    return rows.length > 0 ? String(rows[0]!.replica_id) : null;
+    return this.holders.call(vmKey.toLowerCase());
   }
 
   /**
