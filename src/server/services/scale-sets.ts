@@ -4,7 +4,14 @@ import { AGENT_EXTENSION, type VmssBody } from '../../model/index.js';
 import type { OperationRecord, ResourceRecord, Store } from '../../store/index.js';
 import type { CaptureBody } from './capture-types.js';
 import type { ServerContext } from './context.js';
-import { agentInstallCommand, revokeAgentAccess, type ExtensionBody, type ExtensionInput, type VmBody } from './vms.js';
+import {
+  agentInstallCommand,
+  recordExtensionOperation,
+  revokeAgentAccess,
+  type ExtensionBody,
+  type ExtensionInput,
+  type VmBody,
+} from './vms.js';
 
 /**
  * Scale sets (issue 14): `Microsoft.Compute/virtualMachineScaleSets/{name}`, a named group of
@@ -367,12 +374,5 @@ export async function installScaleSetAgentExtension(
   input: ExtensionInput,
 ): Promise<Awaited<ReturnType<typeof putScaleSetAgentExtension>> & { operation: OperationRecord }> {
   const result = await putScaleSetAgentExtension(ctx, serverUrl, sub, rg, name, extName, input);
-  const operation = await ctx.store.createOperation({
-    subscriptionId: sub,
-    location: result.record.location ?? ctx.config.defaultLocation,
-    kind: 'extension',
-    resourceKey: result.record.key,
-    status: 'Succeeded',
-  });
-  return { ...result, operation };
+  return { ...result, operation: await recordExtensionOperation(ctx, sub, result.record) };
 }

@@ -400,14 +400,25 @@ export async function installAgentExtension(
   input: ExtensionInput,
 ): Promise<Awaited<ReturnType<typeof putAgentExtension>> & { operation: OperationRecord }> {
   const result = await putAgentExtension(ctx, serverUrl, sub, rg, vmName, extName, input);
-  const operation = await ctx.store.createOperation({
+  return { ...result, operation: await recordExtensionOperation(ctx, sub, result.record) };
+}
+
+/**
+ * The operation of an extension install, for a VM's or a scale set's: done at once (installing is
+ * running the command on the host, after the answer).
+ */
+export function recordExtensionOperation(
+  ctx: ServerContext,
+  sub: string,
+  record: ResourceRecord<ExtensionBody>,
+): Promise<OperationRecord> {
+  return ctx.store.createOperation({
     subscriptionId: sub,
-    location: result.record.location ?? ctx.config.defaultLocation,
+    location: record.location ?? ctx.config.defaultLocation,
     kind: 'extension',
-    resourceKey: result.record.key,
+    resourceKey: record.key,
     status: 'Succeeded',
   });
-  return { ...result, operation };
 }
 
 /**
