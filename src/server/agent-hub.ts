@@ -24,6 +24,8 @@ const PING_INTERVAL_IN_MS = 10_000;
  * event loop held it for a noticeable moment every 10 s (handshakes and reports waited behind).
  */
 const PING_SLICES = 10;
+/** How long close() waits for disconnects still being recorded before the database closes. */
+const CLOSE_DRAIN_TIMEOUT_IN_MS = 10_000;
 
 /** Who is at the other end of an agent connection: the host, how it reached us, and the id of the credential it presented (revocation closes connections by it). */
 export interface AgentIdentity {
@@ -55,6 +57,8 @@ export class AgentHub extends EventEmitter {
   private readonly current = new AsyncLocalStorage<AgentConnection>();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_AGENT_MESSAGE_BYTES });
   private pingTimer: NodeJS.Timeout | null = null;
+  /** Disconnects still being recorded: close() waits for them before the database goes. */
+  private readonly recordingDisconnects = new Set<Promise<void>>();
   private pingTick = 0;
   private accepted = 0;
 
@@ -173,6 +177,9 @@ export class AgentHub extends EventEmitter {
         .catch((error: unknown) => {
           this.logger.error({ err: error, vm: identity.vmKey }, 'recording an agent disconnect failed');
         });
+      const recording = queue;
+      this.recordingDisconnects.add(recording);
+      void recording.finally(() => this.recordingDisconnects.delete(recording));
     });
     ws.on('error', (error) => this.logger.warn({ err: error, vm: identity.vmKey }, 'agent connection error'));
     this.logger.info({ vm: identity.vmKey }, 'agent connected');
@@ -286,5 +293,15 @@ export class AgentHub extends EventEmitter {
     for (const { ws } of this.sockets.values()) ws.close(1001, 'server shutting down');
     this.sockets.clear();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    // Agents that went away just before the stop are still being recorded (thousands at once
+    // when a fleet drops): let them finish before the database closes, for a bounded time.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.recordingDisconnects]),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_DRAIN_TIMEOUT_IN_MS);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 }
