@@ -315,6 +315,16 @@ export class ResourceQueries {
     const rows = await this.core.db.query('SELECT * FROM resources WHERE key = $1 FOR UPDATE', [key.toLowerCase()]);
     return rows[0] ? this.resource<B>(rows[0]) : null;
   }
+
+  /**
+   * Holds a lock named by `name` (compared in any case) until the end of the current transaction,
+   * for a rule over rows that may not exist yet (one watcher per location). PostgreSQL: an advisory
+   * transaction lock; PGlite: nothing to do, its transactions already run one at a time.
+   */
+  async lockName(name: string): Promise<void> {
+    if (this.core.db.engine !== 'postgres') return;
+    await this.core.db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [name.toLowerCase()]);
+  }
 }
 
 /** Adds the conditions (and their parameters) for a subscription and a resource group, where given, compared in any case. */

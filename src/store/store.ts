@@ -191,6 +191,11 @@ export class Store {
     return this.resources.lockResource<B>(key);
   }
 
+  /** Holds a named lock until the end of the current transaction, for a rule over rows that may not exist yet. */
+  lockName(name: string): Promise<void> {
+    return this.resources.lockName(name);
+  }
+
   // ---- tokens (tokens.ts) --------------------------------------------------------------------
 
   /** Issues a new random token and stores only its hash and what it is for; returns the token (shown once). */

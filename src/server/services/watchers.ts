@@ -24,6 +24,27 @@ export async function putWatcher(
   name: string,
   input: { location: string; tags?: Record<string, string> },
 ): Promise<{ record: ResourceRecord<WatcherBody>; created: boolean }> {
+  // One watcher per location: the check and the write under the location's lock, so two PUTs of
+  // different names in one location at once cannot both pass (nor race the watcher an agent's
+  // enrolment creates).
+  return inTransaction(ctx, async (tx) => {
+    await tx.store.lockName(watcherLocationLockName(sub, input.location));
+    return putWatcherLocked(tx, sub, rg, name, input);
+  });
+}
+
+/** The lock that serialises watcher creation in one location of a subscription. */
+function watcherLocationLockName(sub: string, location: string): string {
+  return `watcher-location:${sub}:${location}`;
+}
+
+async function putWatcherLocked(
+  ctx: ServerContext,
+  sub: string,
+  rg: string,
+  name: string,
+  input: { location: string; tags?: Record<string, string> },
+): Promise<{ record: ResourceRecord<WatcherBody>; created: boolean }> {
   const id = watcherId(sub, rg, name);
   const existing = await ctx.store.getResource<WatcherBody>(armIdKey(id));
   if (existing && existing.location?.toLowerCase() !== input.location.toLowerCase()) {
@@ -64,22 +85,28 @@ export async function ensureWatcherForLocation(
   sub: string,
   location: string,
 ): Promise<ResourceRecord<WatcherBody>> {
+  // Every host's connection asks: the common answer takes no lock.
   const found = await findWatcherForLocation(ctx, sub, location);
   if (found) return found;
-  const name = `NetworkWatcher_${location}`;
-  const id = watcherId(sub, SERVER_DEFAULTS.defaultResourceGroup, name);
-  await ctx.store.insertResource<WatcherBody>({
-    key: armIdKey(id),
-    type: 'watcher',
-    parentKey: null,
-    id,
-    name,
-    subscriptionId: sub,
-    resourceGroup: SERVER_DEFAULTS.defaultResourceGroup,
-    location,
-    body: watcherBody(location),
+  return inTransaction(ctx, async (tx) => {
+    await tx.store.lockName(watcherLocationLockName(sub, location));
+    const created = await findWatcherForLocation(tx, sub, location);
+    if (created) return created;
+    const name = `NetworkWatcher_${location}`;
+    const id = watcherId(sub, SERVER_DEFAULTS.defaultResourceGroup, name);
+    await tx.store.insertResource<WatcherBody>({
+      key: armIdKey(id),
+      type: 'watcher',
+      parentKey: null,
+      id,
+      name,
+      subscriptionId: sub,
+      resourceGroup: SERVER_DEFAULTS.defaultResourceGroup,
+      location,
+      body: watcherBody(location),
+    });
+    return (await findWatcherForLocation(tx, sub, location))!;
   });
-  return (await findWatcherForLocation(ctx, sub, location))!;
 }
 
 /** The watcher of a location, or null. */
