@@ -232,37 +232,37 @@ export async function up(
     }
     // Looked up before 'ready' so that the banner after it is printed in one go (scripts read it then).
     const captureName = await unusedCaptureName(client, subscriptionId, location);
-    writeLine(ctx.out, 'ready');
-    writeLine(ctx.out, '');
-    writeLine(ctx.out, `netwatcher is running at ${server.url} (Ctrl-C to stop).`);
-    writeLine(
-      ctx.out,
+    // One write from 'ready' to the end of the banner: a script that reads on at 'ready' (as the
+    // newcomer test does) sees it whole, not the first lines of a loaded machine's several writes.
+    const banner: string[] = [];
+    banner.push('ready');
+    banner.push('');
+    banner.push(`netwatcher is running at ${server.url} (Ctrl-C to stop).`);
+    banner.push(
       `Web portal: ${server.publicUrl ?? server.url}/ (sign in with the admin token in ${join(dataDir, services.adminTokenFile)})`,
     );
     if (server.publicUrl && server.publicUrl !== server.url)
-      writeLine(
-        ctx.out,
+      banner.push(
         `Other hosts reach it at ${server.publicUrl}: install commands from 'nw vm extension set' point there.`,
       );
     if (agentWarnings.length > 0)
-      writeLine(ctx.out, `Captures on this host will fail until this is fixed: ${agentWarnings.join('; ')}`);
-    writeLine(ctx.out, 'Try:');
+      banner.push(`Captures on this host will fail until this is fixed: ${agentWarnings.join('; ')}`);
+    banner.push('Try:');
     for (const line of nextSteps(vmName, resourceGroup, location, services.defaultStorageAccountName, captureName))
-      writeLine(ctx.out, `  ${line}`);
+      banner.push(`  ${line}`);
     if (tls) {
-      writeLine(ctx.out, 'With the real Azure CLI (az; see docs/sdk.md), once:');
+      banner.push('With the real Azure CLI (az; see docs/sdk.md), once:');
       for (const line of azRecipeLines({
         serverUrl: server.publicUrl ?? server.url,
         adminTokenPath: join(dataDir, services.adminTokenFile),
         subscriptionId,
         caFile: tls.certPath,
       }))
-        writeLine(ctx.out, `  ${line}`);
-      writeLine(
-        ctx.out,
-        `  then the seeds' az commands, e.g. az network watcher packet-capture list --location ${location}`,
-      );
+        banner.push(`  ${line}`);
+      banner.push(`  then the seeds' az commands, e.g. az network watcher packet-capture list --location ${location}`);
     }
+
+    writeLine(ctx.out, banner.join('\n'));
 
     await waitForAbort(stop);
     writeLine(ctx.out, 'stopping agent…');
