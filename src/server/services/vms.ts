@@ -437,8 +437,10 @@ export async function deleteExtension(
   let ext;
   try {
     ext = await getExtension(ctx, sub, rg, vmName, extName);
-  } catch {
-    return false;
+  } catch (error) {
+    // Not found (getExtension's only ApiError) is an answer; a database failure is not.
+    if (error instanceof ApiError) return false;
+    throw error;
   }
   await ctx.store.deleteResource(ext.key);
   // After the delete, outside any transaction: revocation tells the credential caches and the hub.
