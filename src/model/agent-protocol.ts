@@ -19,7 +19,6 @@ export const LOOKBACK_MAX_SECONDS = 3600;
 /** Protocol version; bumped on incompatible changes. */
 export const AGENT_PROTOCOL_VERSION = 1;
 
-/** Protocol versions this server accepts at hello (an agent outside them is refused with close code {@link AGENT_CLOSE_INCOMPATIBLE}). */
 /** Path agents hold their WebSocket on. */
 export const AGENT_CONNECT_PATH = '/agent/v1/connect';
 
@@ -32,6 +31,7 @@ export const AGENT_JOIN_PATH = '/agent/v1/join';
 /** Where a netwatcher server hands out its self-signed CA certificate (unauthenticated; agents check its SHA-256 pin). */
 export const AGENT_CA_PATH = '/agent/v1/ca.pem';
 
+/** Protocol versions this server accepts at hello (an agent outside them is refused with close code {@link AGENT_CLOSE_INCOMPATIBLE}). */
 export const AGENT_PROTOCOL_SUPPORTED = { min: 1, max: 1 } as const;
 
 /** WebSocket close code with which a server refuses an agent whose protocol version it does not speak (4000–4999 are the application's). */
