@@ -80,9 +80,13 @@ export class Store {
     this.alerts = new AlertQueries(core);
   }
 
-  /** Runs `fn` with a store bound to one transaction. */
-  transaction<T>(fn: (store: Store) => Promise<T>): Promise<T> {
-    return this.db.transaction((tx) => fn(new Store(tx, this.secrets, { batch: false })));
+  /**
+   * Runs `fn` with a store bound to one transaction. With `batch`, concurrent calls inside it share
+   * statements as on the server's store (for a transaction that writes many rows of one kind at
+   * once, such as a fan-out's creates); without, each call is its own statement.
+   */
+  transaction<T>(fn: (store: Store) => Promise<T>, options: { batch?: boolean } = {}): Promise<T> {
+    return this.db.transaction((tx) => fn(new Store(tx, this.secrets, { batch: options.batch === true })));
   }
 
   // ---- settings and secrets at rest (settings.ts) --------------------------------------------

@@ -35,6 +35,7 @@ import { lookbackOf } from './lookback.js';
 import { resolveCaptureTargets, resolveSelectorTargets } from './capture-targets.js';
 import { coalesce, flightsOf, type FlightTable } from './coalesce.js';
 import { getWatcher, type WatcherBody } from './watchers.js';
+import { admitCapture } from './capture-admission.js';
 
 /** Id of a packet capture. */
 export function captureId(sub: string, rg: string, watcher: string, name: string): string {
@@ -205,7 +206,8 @@ export const RING_SPOOL_NAME = 'ring.cap';
  * it: after the hosts found offline were recorded) and the create operation; the agent gets the
  * order right away and the operation finishes when the capture really runs on the host. The name
  * check, the session-limit check and the writes run in one transaction under the watcher's row
- * lock, so concurrent creates in one location never both take the last session.
+ * lock (shared by the creates that arrive together, capture-admission.ts), so concurrent creates
+ * in one location never both take the last session.
  * @example
  * const { record, operation } = await createCapture(ctx, sub, 'rg', 'NetworkWatcher_westus', 'pc1', {
  *   properties: { target: vmId, storageLocation: { filePath: '/var/captures/pc1.cap' }, timeLimitInSeconds: 60 },
@@ -404,28 +406,8 @@ export async function createCapture(
     ...(ring ? { captureSettings: ring } : {}),
   };
   const connected = new Set(resolved.hosts.filter((h) => h.connected).map((h) => h.vm.key));
-  const { inserted, operation } = await inTransaction(ctx, async (tx) => {
-    // Serialises creates under this watcher (one per location and subscription) against each
-    // other and against the watcher's delete.
-    await tx.store.lockResource(watcher.key);
-    if (await tx.store.getResource(armIdKey(id))) {
-      throw new ApiError(
-        'PacketCaptureNameInUse',
-        `A packet capture named '${name}' already exists in network watcher '${watcher.name}'. Delete it first or choose another name.`,
-        { target: 'packetCaptureName' },
-      );
-    }
-    const limit = ctx.config.sessionLimitPerLocation ?? SERVER_DEFAULTS.sessionLimitPerLocation;
-    const active = await tx.store.countActiveCaptures(sub, location);
-    if (active >= limit) {
-      throw new ApiError(
-        'SessionLimitReached',
-        `Location '${location}' already has ${active} running packet capture sessions, the limit for a subscription; stop or delete one first.`,
-        { target: 'packetCaptureName' },
-      );
-    }
-
-    const inserted = await tx.store.insertResource<CaptureBody>({
+  const { inserted, operation } = await admitCapture(ctx, watcher, {
+    record: {
       key: armIdKey(id),
       type: 'packetCapture',
       parentKey: watcher.key,
@@ -435,37 +417,8 @@ export async function createCapture(
       resourceGroup: watcher.resourceGroup,
       location,
       body: { type: 'Microsoft.Network/networkWatchers/packetCaptures', properties, _internal: internal },
-    });
-    if (!inserted)
-      throw new ApiError(
-        'PacketCaptureNameInUse',
-        `A packet capture named '${name}' already exists in network watcher '${watcher.name}'.`,
-        { target: 'packetCaptureName' },
-      );
-    const operation = await tx.store.createOperation({
-      subscriptionId: sub,
-      location,
-      kind: 'create',
-      resourceKey: inserted.key,
-    });
-    // Offline when the capture starts (a scale-set instance): reported as such, never waited for;
-    // it gets no order when it comes back (its state is final).
-    for (const target of targets) {
-      if (connected.has(target.vmKey)) continue;
-      await tx.store.upsertCaptureInstance({
-        captureUid: internal.uid,
-        vmKey: target.vmKey,
-        captureKey: inserted.key,
-        state: {
-          ...notStartedState(internal.uid),
-          status: 'Error',
-          stopReason: 'AgentStopped',
-          errors: ['AgentStopped'],
-          errorMessage: `AgentNotConnected: the agent of ${target.instanceId !== undefined ? `instance ${target.instanceId}` : target.vmName} was not connected when the capture started; the capture does not run there.`,
-        },
-      });
-    }
-    return { inserted, operation };
+    },
+    offlineTargets: targets.filter((t) => !connected.has(t.vmKey)),
   });
   for (const target of targets) if (connected.has(target.vmKey)) sendStart(ctx, inserted, target);
   if (connected.size === targets.length) return { record: inserted, operation };
