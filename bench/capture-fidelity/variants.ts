@@ -35,6 +35,12 @@ interface Variant {
   engine?: boolean;
   /** The engine's statsIntervalInMs. */
   statsIntervalInMs?: number;
+  /** The engine's kernelBufferInKiB (tcpdump -B; default 32768). */
+  kernelBufferInKiB?: number;
+  /** The engine's outputBufferBytes (stdbuf -o; default 65536). */
+  outputBufferBytes?: number;
+  /** The engine's immediateMode (--immediate-mode; default off). */
+  immediateMode?: boolean;
   /** Run tcpdump under `nice -n` this much. */
   nice?: number;
 }
@@ -140,6 +146,32 @@ const VARIANTS: Variant[] = [
     nice: -5,
   },
   { name: 'engine no usr1', args: () => [], engine: true, statsIntervalInMs: 600_000 },
+  // Issue 18, "twice what default tcpdump keeps": the engine (startCapture) with one setting changed.
+  // A larger kernel ring (-B is tcpdump's --buffer-size: the same option, not its write size).
+  { name: 'engine -B 64M', args: () => [], engine: true, kernelBufferInKiB: 65536 },
+  { name: 'engine -B 128M', args: () => [], engine: true, kernelBufferInKiB: 131072 },
+  // tcpdump's stdout buffer (its write size) between the measured 64 KiB and 256 KiB.
+  { name: 'engine 128K writes', args: () => [], engine: true, outputBufferBytes: 131072 },
+  { name: 'engine immediate', args: () => [], engine: true, immediateMode: true },
+  {
+    // The engine's command line with nanosecond time stamps (libpcap then skips the ns → µs division; the file format changes).
+    name: 'engine now ns',
+    args: (i, s) => [
+      '-i',
+      i,
+      '-n',
+      '-O',
+      '-s',
+      String(s === 0 ? 262144 : s),
+      ...B,
+      '--time-stamp-precision=nano',
+      '-w',
+      '-',
+    ],
+    stdout: true,
+    setpriv: [...UNPRIVILEGED, '--pdeathsig', 'TERM', '--'],
+    wrapper: ['stdbuf', '-o', '65536'],
+  },
   {
     name: 'usr1 x10',
     args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'],
@@ -174,6 +206,9 @@ async function begin(lab: FidelityLab, v: Variant, snap: number, path: string): 
       {
         commandPrefix: ['ip', 'netns', 'exec', lab.server.name],
         ...(v.statsIntervalInMs !== undefined ? { statsIntervalInMs: v.statsIntervalInMs } : {}),
+        ...(v.kernelBufferInKiB !== undefined ? { kernelBufferInKiB: v.kernelBufferInKiB } : {}),
+        ...(v.outputBufferBytes !== undefined ? { outputBufferBytes: v.outputBufferBytes } : {}),
+        ...(v.immediateMode !== undefined ? { immediateMode: v.immediateMode } : {}),
       },
     );
     await session.started;
