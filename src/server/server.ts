@@ -199,7 +199,11 @@ async function startLocked(
   // and the database work of greeting agents (hello: the host's state and reconciliation) and of
   // recording them gone runs a few at a time, so a storm of 10,000 never queues ahead of API calls
   // and handshakes. Other agent messages (metrics above all) are not held.
-  const agentCredentials = new AgentCredentialCache(store);
+  // On the embedded database every revocation passes through this process: its cache is the
+  // truth, primed at start, so a handshake never waits for the database (which runs on this
+  // thread, behind metric batches and greetings).
+  const agentCredentials = new AgentCredentialCache(store, { authoritative: db.engine === 'pglite' });
+  if (db.engine === 'pglite') await agentCredentials.prime();
   const greetings = new ConcurrencyLimit(AGENT_GREETINGS_AT_ONCE);
   ctx.hub = new AgentHub(logger, {
     authenticate: async (request) => {
