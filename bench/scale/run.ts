@@ -17,6 +17,7 @@
  * Usage: node --import tsx bench/scale/run.ts [--sizes 100,1000,3000] [--database-url postgres://…]
  *        [--steady-seconds 20] [--agents-per-process 2500]
  *        [--fanout-only] [--fanout-repeats N] [--skip-fanout] [--server-cpu-prof DIR] [--server-root CHECKOUT]
+ *        [--storm-timeout-seconds 600] [--progress-seconds 10]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -45,6 +46,10 @@ const fanoutOnly = args.includes('--fanout-only');
 const fanoutRepeats = Number(arg('--fanout-repeats', '1'));
 // A short run for connect, steady and storm only (no probe, no fan-out).
 const skipFanout = args.includes('--skip-fanout');
+// How long the storm may take before the run gives up on it (the figures are still printed).
+const stormTimeoutSeconds = Number(arg('--storm-timeout-seconds', '600'));
+// While connecting and in the storm: the fleet's counters every this many seconds (0: none).
+const progressSeconds = Number(arg('--progress-seconds', '10'));
 const SUB = '00000000-0000-0000-0000-000000000000';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // The checkout whose server runs (default this one): an A/B of two versions in one run of the simulator.
@@ -309,6 +314,21 @@ interface Figures {
 
 type Fleet = Awaited<ReturnType<typeof startSimulatedFleetProcesses>>;
 
+/** Logs the fleet's counters every `progressSeconds` (connected, failures by cause, drops) until stopped. */
+function progress(fleet: Fleet, log: (m: string) => void, what: string, since: number): { stop(): void } {
+  if (progressSeconds <= 0) return { stop() {} };
+  const timer = setInterval(() => {
+    void fleet
+      .stats()
+      .then((st) =>
+        log(
+          `${what} +${((performance.now() - since) / 1000).toFixed(0)} s: ${st.connected} connected, ${st.failedAttempts} failed (${st.handshakeTimeouts} timed out), ${st.unexpectedDrops} dropped, causes ${JSON.stringify(st.failureCauses)}, load ${loadavg()[0]!.toFixed(1)}`,
+        ),
+      );
+  }, progressSeconds * 1000);
+  return { stop: () => clearInterval(timer) };
+}
+
 /** One capture per target host created at once (same filters), then stopped and deleted at once. */
 async function fanout(
   server: Server,
@@ -385,7 +405,9 @@ async function runSize(n: number): Promise<Figures | null> {
     });
     // The simulator processes were born after \`started\` (their CPU so far, start-up included, is the connect's).
     const simConnect0 = 0;
+    const connectProgress = progress(fleet, log, 'connect', started);
     await fleet.waitConnected(n, 600_000, 50);
+    connectProgress.stop();
     const connectMs = performance.now() - started;
     const afterConnect = await fleet.stats();
     const connectServerCpu = ((await usage(server.pid)).cpuSeconds - beforeConnect.cpuSeconds) / (connectMs / 1000);
@@ -493,8 +515,16 @@ async function runSize(n: number): Promise<Figures | null> {
     const stormSim0 = await cpuSecondsOf(fleet.pids);
     const storm0 = performance.now();
     await fleet.dropAll();
-    await fleet.waitConnected(n, 600_000, 50);
-    const stormMs = performance.now() - storm0;
+    const stormProgress = progress(fleet, log, 'storm', storm0);
+    const stormBack = await fleet.waitConnected(n, stormTimeoutSeconds * 1000, 50).then(
+      () => true,
+      (error: unknown) => {
+        log(`storm: ${(error as Error).message}`);
+        return false;
+      },
+    );
+    stormProgress.stop();
+    const stormMs = stormBack ? performance.now() - storm0 : NaN;
     const stormServerCpu = ((await usage(server.pid)).cpuSeconds - stormServer0) / (stormMs / 1000);
     const stormSimCpu = ((await cpuSecondsOf(fleet.pids)) - stormSim0) / (stormMs / 1000);
     const loadStorm = loadavg()[0]!;

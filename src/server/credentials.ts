@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomically, type Logger } from '../lib/index.js';
-import { TOKEN_PREFIXES, type Store, type TokenKind } from '../store/index.js';
+import { TOKEN_PREFIXES, hashToken, type Store, type TokenInfo, type TokenKind } from '../store/index.js';
 
 /** File in the data folder that holds the admin token for the local operator (`nw up` copies it into the CLI config). */
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -43,6 +42,20 @@ export async function verifyCredential(store: Store, token: string): Promise<Cre
   };
 }
 
+/** Options of an {@link AgentCredentialCache}. */
+export interface AgentCredentialCacheOptions {
+  /** How long a verified credential is answered from the cache (default 10 s: a revocation through another replica is seen this late at most). */
+  maxAgeInMs?: number;
+  /** Credentials kept at most; the least recently used go first (default 100,000). */
+  maxEntries?: number;
+  /**
+   * Every revocation passes through this process (the embedded database: one server, its data
+   * folder locked): the cache is told of each at once, so its entries do not age (`maxAgeInMs` is
+   * not used). Agent credentials have no expiry; the hub's credential sweep checks them anyway.
+   */
+  authoritative?: boolean;
+}
+
 /**
  * Agent credentials recently verified, so a reconnecting fleet (10,000 agents after a server
  * restart or a network cut) is admitted without a database read per handshake. A credential
@@ -50,17 +63,27 @@ export async function verifyCredential(store: Store, token: string): Promise<Cre
  * replica is looked up again after at most `maxAgeInMs` — the same bound as the hub's credential
  * sweep, which cuts such a connection anyway. Only agent credentials are kept: the API checks
  * every admin token in the database on every call. Bounded: the least recently used go first.
+ *
+ * On the embedded database (`authoritative`) entries do not age and {@link prime} loads every
+ * agent credential at start: there a handshake that waited for a database read waited behind
+ * everything else the server's one thread asks of it (metric batches, greetings), and in a
+ * reconnect storm of 10,000 agents those reads passed the agent's 10 s handshake timeout — the
+ * agents retried, the server's accept queue filled with handshakes already given up, and the
+ * fleet never came back (bench/scale: 1,101 of 10,000 after 600 s).
  */
 export class AgentCredentialCache {
   private readonly entries = new Map<string, { info: CredentialInfo; checkedAtInMs: number }>();
   /** Moves on every revocation: a lookup that overlapped one is not kept. */
   private generation = 0;
+  private readonly maxAgeInMs: number;
+  private readonly maxEntries: number;
 
   constructor(
     private readonly store: Store,
-    private readonly maxAgeInMs = 10_000,
-    private readonly maxEntries = 100_000,
+    options: AgentCredentialCacheOptions = {},
   ) {
+    this.maxAgeInMs = options.authoritative ? Number.POSITIVE_INFINITY : (options.maxAgeInMs ?? 10_000);
+    this.maxEntries = options.maxEntries ?? 100_000;
     store.onTokensRevoked((kind, vmKey) => {
       if (kind !== 'agent') return;
       this.generation++;
@@ -68,10 +91,26 @@ export class AgentCredentialCache {
     });
   }
 
+  /** Loads the agent credentials in force (up to the cache's bound) in one read; returns how many are kept. */
+  async prime(): Promise<number> {
+    const generation = this.generation;
+    const credentials = await this.store.liveAgentCredentials(this.maxEntries);
+    // A revocation while the read ran: its answer may hold the revoked credential; looked up one by one instead.
+    if (generation !== this.generation) return this.entries.size;
+    const now = Date.now();
+    // Oldest first, so the newest are the last evicted.
+    for (const { tokenHash, info } of credentials.reverse()) {
+      if (this.entries.has(tokenHash)) continue;
+      this.entries.set(tokenHash, { info: toCredentialInfo(info), checkedAtInMs: now });
+    }
+    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    return this.entries.size;
+  }
+
   /** As {@link verifyCredential}, from the cache when it was verified less than `maxAgeInMs` ago. */
   async verify(token: string): Promise<CredentialInfo | null> {
     if (token.length === 0 || token.length > 512) return null;
-    const key = createHash('sha256').update(token).digest('base64url');
+    const key = hashToken(token);
     const hit = this.entries.get(key);
     if (hit && Date.now() - hit.checkedAtInMs < this.maxAgeInMs) {
       // Most recently used last, so eviction takes the oldest first.
@@ -93,6 +132,16 @@ export class AgentCredentialCache {
   get size(): number {
     return this.entries.size;
   }
+}
+
+function toCredentialInfo(info: TokenInfo): CredentialInfo {
+  return {
+    id: info.id,
+    kind: info.kind as CredentialInfo['kind'],
+    vmKey: info.vmKey,
+    description: info.description,
+    principalId: info.principalId,
+  };
 }
 
 /** The kind a token's prefix announces (for secret scanners and messages), or null for an unprefixed or unknown string. It proves nothing: only {@link verifyCredential} does. */

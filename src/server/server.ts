@@ -16,6 +16,7 @@ import {
   translateDatabaseError,
 } from '../store/index.js';
 import { AgentHub } from './agent-hub.js';
+import { AgentGreetings } from './agent-greetings.js';
 import { ReplicaCoordinator } from './replicas.js';
 import { buildApp } from './app.js';
 import { bearerToken } from './auth.js';
@@ -60,27 +61,6 @@ const LISTEN_BACKLOG = 8192;
  * handshakes timed out while connecting (225 s).
  */
 const AGENT_GREETINGS_AT_ONCE = 16;
-
-/** Runs at most `limit` tasks at once, the others in the order they came. */
-class ConcurrencyLimit {
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly limit: number) {}
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    // A finished task hands its slot straight to the next in line.
-    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.running++;
-    try {
-      return await task();
-    } finally {
-      // Handed on in a later turn of the event loop: a long line of database work never keeps
-      // sockets (handshakes, API calls) from being served in between.
-      const next = this.waiting.shift();
-      if (next) setImmediate(next);
-      else this.running--;
-    }
-  }
-}
 
 /** Server settings that are secrets (sealed in the database). */
 const SECRET_SETTINGS = ['signing-key'] as const;
@@ -199,8 +179,12 @@ async function startLocked(
   // and the database work of greeting agents (hello: the host's state and reconciliation) and of
   // recording them gone runs a few at a time, so a storm of 10,000 never queues ahead of API calls
   // and handshakes. Other agent messages (metrics above all) are not held.
-  const agentCredentials = new AgentCredentialCache(store);
-  const greetings = new ConcurrencyLimit(AGENT_GREETINGS_AT_ONCE);
+  // On the embedded database every revocation passes through this process: its cache is the
+  // truth, primed at start, so a handshake never waits for the database (which runs on this
+  // thread, behind metric batches and greetings).
+  const agentCredentials = new AgentCredentialCache(store, { authoritative: db.engine === 'pglite' });
+  if (db.engine === 'pglite') await agentCredentials.prime();
+  const greetings = new AgentGreetings(AGENT_GREETINGS_AT_ONCE, (vmKey) => ctx.hub.isConnected(vmKey));
   ctx.hub = new AgentHub(logger, {
     authenticate: async (request) => {
       const token = bearerToken(request);
@@ -219,16 +203,18 @@ async function startLocked(
       if (msg.type !== 'hello') return handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg);
       // Hellos take turns (bounded database work per handshake in a reconnect storm). The lease
       // comes first: from the hello on, orders for this host from any replica come here.
-      return greetings.run(async () => {
+      return greetings.hello(identity.vmKey, async () => {
         await replicas.hostConnected(identity.vmKey);
         await handleAgentMessage(ctx, identity.vmKey, identity.baseUrl, msg);
       });
     },
-    // A host that already reconnected through another replica is not recorded away.
-    onDisconnect: (identity) =>
-      greetings.run(async () => {
+    // Only a host recorded connected is recorded away, and not while a newer connection of it is
+    // open here (agent-greetings.ts); nor one that already reconnected through another replica.
+    onDisconnect: async (identity) => {
+      await greetings.goodbye(identity.vmKey, async () => {
         if (await replicas.hostDisconnected(identity.vmKey)) await onAgentGone(ctx, identity.vmKey);
-      }),
+      });
+    },
   });
   const replicas = new ReplicaCoordinator(db, ctx.hub, logger, {
     // Thousands at once when a replica stops or dies: through the greetings' limit, so they share

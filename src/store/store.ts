@@ -20,7 +20,7 @@ import type { AlertCaptureRunState, MonitorCondition } from '../model/alerts.js'
 import type { PacketCaptureStatus } from '../model/packet-capture.js';
 
 export { newEtag, type NewResource, type ResourceRecord, type ResourceType } from './resources.js';
-export { TOKEN_PREFIXES, type TokenInfo, type TokenKind, type TokenRow } from './tokens.js';
+export { TOKEN_PREFIXES, hashToken, type TokenInfo, type TokenKind, type TokenRow } from './tokens.js';
 export type { RoleAssignmentRecord, ServicePrincipalRecord } from './principals.js';
 export { JOIN_KEY_PREFIX, type JoinKeyRefusal, type JoinKeyRow, type NewJoinKey } from './join-keys.js';
 export type { CaptureInstanceRecord } from './capture-instances.js';
@@ -213,6 +213,11 @@ export class Store {
   /** Verifies a bearer token (not an enrolment token); null if unknown or expired. */
   verifyToken(token: string): Promise<TokenInfo | null> {
     return this.tokens.verifyToken(token);
+  }
+
+  /** The agent credentials in force, by stored hash, at most `limit` (a credential cache is primed with them). */
+  liveAgentCredentials(limit: number): Promise<Array<{ tokenHash: string; info: TokenInfo }>> {
+    return this.tokens.liveAgentCredentials(limit);
   }
 
   /** Of the given token ids, those that still exist and have not expired. */

@@ -104,6 +104,28 @@ export class TokenQueries {
       : null;
   }
 
+  /**
+   * The agent credentials in force (not expired), as their stored hashes ({@link hashToken}) with
+   * what {@link verifyToken} says of each, at most `limit` of them: a credential cache primed
+   * with them admits a fleet reconnecting after a restart without a database read per handshake.
+   */
+  async liveAgentCredentials(limit: number): Promise<Array<{ tokenHash: string; info: TokenInfo }>> {
+    const rows = await this.core.db.query(
+      `SELECT id, kind, vm_key, description, principal_id, token_hash FROM api_tokens WHERE kind = 'agent' AND (expires_at IS NULL OR expires_at > now()) ORDER BY created_at DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => ({
+      tokenHash: String(r.token_hash),
+      info: {
+        id: String(r.id),
+        kind: r.kind as TokenKind,
+        vmKey: (r.vm_key as string | null) ?? null,
+        description: (r.description as string | null) ?? null,
+        principalId: (r.principal_id as string | null) ?? null,
+      },
+    }));
+  }
+
   /** Of the given token ids, those that still exist and have not expired. */
   async liveTokenIds(ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();

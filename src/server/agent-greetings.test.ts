@@ -1,0 +1,132 @@
+/**
+ * Issue 17, reconnect storms: which goodbyes of agents cost database work. Real hub, real
+ * WebSockets on loopback; the goodbye's work is what server.ts records (here: counted).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import WebSocket from 'ws';
+import { createLogger } from '../lib/index.js';
+import { AGENT_CONNECT_PATH, AGENT_PROTOCOL_VERSION } from '../model/index.js';
+import { AgentHub } from './agent-hub.js';
+import { AgentGreetings } from './agent-greetings.js';
+
+async function startHub() {
+  const recordedGone: string[] = [];
+  const recordedConnected: string[] = [];
+  let greetings: AgentGreetings;
+  const greeted: Array<() => void> = [];
+  const goodbyes: Array<Promise<unknown>> = [];
+  const hub: AgentHub = new AgentHub(createLogger({ name: 'test', level: 'silent' }), {
+    authenticate: async (request) => {
+      const vm = /^Bearer (vm\w+)$/.exec(request.headers.authorization ?? '')?.[1];
+      return vm ? { vmKey: vm, baseUrl: 'http://x', credentialId: vm } : null;
+    },
+    onMessage: async (identity, msg) => {
+      if (msg.type !== 'hello') return;
+      await greetings.hello(identity.vmKey, async () => {
+        recordedConnected.push(identity.vmKey);
+      });
+      greeted.shift()?.();
+    },
+    onDisconnect: async (identity) => {
+      const done = greetings.goodbye(identity.vmKey, async () => {
+        recordedGone.push(identity.vmKey);
+      });
+      goodbyes.push(done);
+      await done;
+    },
+  });
+  // One at a time: a test can hold the line (as a storm's database work does) with one task.
+  greetings = new AgentGreetings(1, (vmKey) => hub.isConnected(vmKey));
+  const http = createServer();
+  hub.attach(http);
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  const url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}${AGENT_CONNECT_PATH}`;
+  /** Opens a connection of `vm`; with `hello`, resolves once the hello's work is done. */
+  const connect = async (vm: string, hello: boolean) => {
+    const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${vm}` } });
+    await once(ws, 'open');
+    if (hello) {
+      const done = new Promise<void>((resolve) => greeted.push(resolve));
+      ws.send(
+        JSON.stringify({
+          type: 'hello',
+          protocolVersion: AGENT_PROTOCOL_VERSION,
+          agentVersion: '0.1.0',
+          hostname: vm,
+          captures: [],
+        }),
+      );
+      await done;
+    }
+    return ws;
+  };
+  /** Cuts a connection (no close handshake) and waits until the hub has handled its goodbye. */
+  const cut = async (ws: WebSocket) => {
+    const before = goodbyes.length;
+    ws.terminate();
+    while (goodbyes.length === before) await new Promise((r) => setTimeout(r, 5));
+    await goodbyes.at(-1);
+  };
+  /** Holds the greetings' line until the returned function is called. */
+  const holdLine = () => {
+    let release: () => void = () => {};
+    void greetings.run(() => new Promise<void>((resolve) => (release = resolve)));
+    return () => release();
+  };
+  return {
+    hub,
+    holdLine,
+    goodbyes,
+    connect,
+    cut,
+    recordedGone,
+    recordedConnected,
+    close: async () => {
+      await hub.close();
+      http.close();
+    },
+  };
+}
+
+test('a connection that closes before its hello (a handshake its agent gave up on) records nothing', async () => {
+  const h = await startHub();
+  try {
+    for (let i = 0; i < 20; i++) await h.cut(await h.connect('vm1', false));
+    assert.deepEqual(h.recordedGone, [], 'no database work for 20 abandoned handshakes');
+    // A greeted host that goes is recorded away, once.
+    await h.cut(await h.connect('vm1', true));
+    assert.deepEqual(h.recordedGone, ['vm1']);
+    await h.cut(await h.connect('vm1', false));
+    assert.deepEqual(h.recordedGone, ['vm1'], 'already recorded away: nothing more to record');
+  } finally {
+    await h.close();
+  }
+});
+
+test('a host back before its goodbye is not recorded away; the goodbye is owed until its newer connection closes', async () => {
+  const h = await startHub();
+  try {
+    const first = await h.connect('vm2', true);
+    // The line is long (a storm): the goodbye of the cut connection waits its turn ...
+    const release = h.holdLine();
+    first.terminate();
+    while (h.goodbyes.length === 0) await new Promise((r) => setTimeout(r, 5));
+    // ... and the agent is back meanwhile.
+    const second = await h.connect('vm2', false);
+    release();
+    await h.goodbyes[0];
+    assert.deepEqual(h.recordedGone, [], 'back before its turn: not recorded away (and then back)');
+    assert.equal(h.hub.isConnected('vm2'), true);
+    // The newer connection closes: the owed goodbye is recorded, the host is connected nowhere.
+    await h.cut(second);
+    assert.deepEqual(h.recordedGone, ['vm2']);
+    assert.equal(h.hub.isConnected('vm2'), false);
+  } finally {
+    await h.close();
+  }
+});

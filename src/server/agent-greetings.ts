@@ -1,0 +1,94 @@
+/** Runs at most `limit` tasks at once, the others in the order they came. */
+export class ConcurrencyLimit {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(private readonly limit: number) {}
+
+  /** Runs `task` when a slot is free; resolves or rejects with it. */
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    // A finished task hands its slot straight to the next in line.
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await task();
+    } finally {
+      // Handed on in a later turn of the event loop: a long line of database work never keeps
+      // sockets (handshakes, API calls) from being served in between.
+      const next = this.waiting.shift();
+      if (next) setImmediate(next);
+      else this.running--;
+    }
+  }
+
+  /** Tasks waiting for a slot. */
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+}
+
+/**
+ * The database work of agents arriving and leaving, a few at a time (greetings and goodbyes share
+ * one {@link ConcurrencyLimit}, so they also share statements), and which goodbyes are owed.
+ *
+ * A host is recorded away only if this process recorded it connected (its hello's work began
+ * here) and no connection of it is open here when the goodbye's turn comes. So a connection that
+ * closes before its hello — a handshake the agent had already given up on (its 10 s timeout)
+ * that the server completed late — costs no database work; and in a reconnect storm a host whose
+ * agent is back before its goodbye's turn is not recorded away and then back (the goodbye is
+ * owed until that newer connection closes). On the embedded database, recording each abandoned
+ * handshake's close (a read, a locked update, the active-capture look-up) held the server's one
+ * thread so long that the kernel's accept queue (4,096 deep) took longer to drain than the
+ * agents' timeout: every handshake arrived abandoned, and a storm of 5,000 or 10,000 agents never
+ * came back (bench/scale).
+ */
+export class AgentGreetings {
+  private readonly limit: ConcurrencyLimit;
+  /** Hosts this process recorded connected (or began to) and has not recorded away since. */
+  private readonly owed = new Set<string>();
+
+  constructor(
+    atOnce: number,
+    private readonly isConnectedHere: (vmKey: string) => boolean,
+  ) {
+    this.limit = new ConcurrencyLimit(atOnce);
+  }
+
+  /** Runs a hello's work (lease, connected state, reconciliation) in turn; from its start on, the host's goodbye is owed. */
+  hello(vmKey: string, work: () => Promise<void>): Promise<void> {
+    return this.limit.run(async () => {
+      this.owed.add(vmKey.toLowerCase());
+      await work();
+    });
+  }
+
+  /**
+   * Runs a goodbye's work (`work` records the host away) in turn, unless nothing was recorded
+   * connected for the host, or a connection of it is open here again by then. Resolves with
+   * whether it ran.
+   */
+  goodbye(vmKey: string, work: () => Promise<void>): Promise<boolean> {
+    const key = vmKey.toLowerCase();
+    return this.limit.run(async () => {
+      if (!this.owed.has(key) || this.isConnectedHere(key)) return false;
+      this.owed.delete(key);
+      try {
+        await work();
+      } catch (error) {
+        // Not recorded: still owed, so the host's next goodbye records it.
+        this.owed.add(key);
+        throw error;
+      }
+      return true;
+    });
+  }
+
+  /** Runs other work on hosts (a dead replica's hosts recorded away, hosts taken back) in the same turns. */
+  run<T>(task: () => Promise<T>): Promise<T> {
+    return this.limit.run(task);
+  }
+
+  /** Greetings and goodbyes waiting for their turn. */
+  get waitingCount(): number {
+    return this.limit.waitingCount;
+  }
+}
