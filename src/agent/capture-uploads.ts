@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../lib/index.js';
 import type { AgentCaptureState, AgentToServer, ServerToAgent } from '../model/index.js';
-import { uploadFile, uploadGrantSchema, type UploadGrant } from '../storage/index.js';
+import { uploadFile, uploadGrantSchema, type UploadGrant } from '../storage/uploader.js';
 import { inBackground } from './background.js';
 import type { CaptureFiles } from './capture-files.js';
 import type { CaptureRecord, CaptureRecords } from './capture-records.js';

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { hostMetricDeltas, readHostCounters, type HostCounterSnapshot } from '../alerts/index.js';
+import type { Registry } from 'prom-client';
+import { hostMetricDeltas, readHostCounters, type HostCounterSnapshot } from '../alerts/host-counters.js';
 import type { Logger } from '../lib/index.js';
 import type { AgentCaptureState, AgentLookbackState, AgentToServer } from '../model/index.js';
 
@@ -63,12 +63,16 @@ function memoizedSnapshot(procRoot: string | undefined): () => Promise<HostCount
  * rules written for node_exporter work unchanged; `nw_agent_*` are the agent's own.
  */
 export function createAgentRegistry(
+  // prom-client (with @opentelemetry/api, ~80 modules) is loaded only for an agent that serves
+  // /metrics (bench/agent-idle: most agents report through the server and never do).
+  prom: typeof import('prom-client'),
   opts: Pick<
     HostMetricsOptions,
     'captureStates' | 'lookbackState' | 'isConnected' | 'vmId' | 'agentVersion' | 'procRoot'
   >,
   reports: { sent: () => number; dropped: () => number },
 ): Registry {
+  const { Counter, Gauge, Registry, collectDefaultMetrics } = prom;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'nw_agent_' });
   const snapshot = memoizedSnapshot(opts.procRoot);
@@ -240,7 +244,10 @@ export async function startHostMetrics(opts: HostMetricsOptions): Promise<HostMe
   let server: Server | null = null;
   let metricsUrl: string | null = null;
   if (opts.listen) {
-    const registry = createAgentRegistry(opts, { sent: () => sent, dropped: () => dropped });
+    const registry = createAgentRegistry(await import('prom-client'), opts, {
+      sent: () => sent,
+      dropped: () => dropped,
+    });
     server = createServer((req, res) => {
       if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
         res.writeHead(404, { 'Content-Type': 'text/plain' }).end('only GET /metrics is served here\n');

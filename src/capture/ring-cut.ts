@@ -13,7 +13,9 @@ import { basename, dirname, join } from 'node:path';
 import { CaptureFileWriter } from './file-writer.js';
 import { cutCaptureFile } from './pcap-cut.js';
 import { effectiveSnapLength, endRingTcpdump, ringFileName, ringKernelStats } from './ring-rules.js';
-import { isListeningLine, tcpdumpErrorMessage } from './tcpdump-stderr.js';
+import { TcpdumpCounters } from './tcpdump-counters.js';
+import { isListeningLine, tcpdumpErrorMessage, TcpdumpStderrReader } from './tcpdump-stderr.js';
+import type { TcpdumpInfoLine } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';
 import type { CaptureStopReason } from './types.js';
 import type { RingCaptureOptions, RingCaptureSession, RingCaptureSpec, RingFile, RingOutcome } from './ring.js';
@@ -59,7 +61,11 @@ export class EngineCutRing implements RingCaptureSession {
   private startedAt: Date | null = null;
   private stopReason: CaptureStopReason | null = null;
   private error: RingOutcome['error'] = null;
-  private stderr = '';
+  private readonly stderr: TcpdumpStderrReader;
+  private readonly counters: TcpdumpCounters;
+  private statsTimer: NodeJS.Timeout | null = null;
+  private recordsReceived = 0; // records read from tcpdump's stream so far
+  private recordsAtLastReport = 0;
   private readonly closed: RingFile[] = [];
   private pending = 0; // closed files being handed on (onFileClosed not yet called)
   private deleted = 0;
@@ -94,6 +100,8 @@ export class EngineCutRing implements RingCaptureSession {
     });
     this.started.catch(() => undefined);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.counters = new TcpdumpCounters((name) => this.signal(name));
+    this.stderr = new TcpdumpStderrReader((info) => this.onReport(info));
     if (launchArgv === null) {
       this.fail('CaptureFailed', `spawn ${opts.tcpdumpPath ?? 'tcpdump'} ENOENT`);
       void this.finish();
@@ -104,8 +112,8 @@ export class EngineCutRing implements RingCaptureSession {
     this.child = child;
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (text: string) => {
-      if (this.stderr.length < 64 * 1024) this.stderr += text;
-      if (this.startedAt === null && isListeningLine(this.stderr)) this.onListening();
+      this.stderr.push(text);
+      if (this.startedAt === null && isListeningLine(this.stderr.text)) this.onListening();
     });
     child.on('error', () => undefined);
     // The stream is read to its end before the outcome, so the last packets tcpdump flushes on SIGTERM are kept.
@@ -113,9 +121,9 @@ export class EngineCutRing implements RingCaptureSession {
     child.on('close', (code) => {
       void reading.then(() => {
         if (this.startedAt === null)
-          this.fail('CaptureFailed', tcpdumpErrorMessage(this.stderr) || `tcpdump exited with ${code}`);
+          this.fail('CaptureFailed', tcpdumpErrorMessage(this.stderr.text) || `tcpdump exited with ${code}`);
         else if (this.stopReason === null)
-          this.fail('CaptureFailed', `tcpdump ended on its own: ${tcpdumpErrorMessage(this.stderr)}`);
+          this.fail('CaptureFailed', `tcpdump ended on its own: ${tcpdumpErrorMessage(this.stderr.text)}`);
         return this.finish();
       });
     });
@@ -136,6 +144,29 @@ export class EngineCutRing implements RingCaptureSession {
     if (this.spec.sessionTimeLimitInSeconds > 0) {
       this.limitTimer = setTimeout(() => this.requestStop('TimeExceeded'), this.spec.sessionTimeLimitInSeconds * 1000);
     }
+    this.statsTimer = setInterval(() => this.counters.request(), this.opts.statsIntervalInMs ?? 1000);
+  }
+
+  private signal(name: NodeJS.Signals): boolean {
+    const child = this.child;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return false;
+    try {
+      return child.kill(name);
+    } catch {
+      return false; // it has just exited; 'close' follows
+    }
+  }
+
+  // tcpdump's report: the stop's hand-over, and the nudge of a quiet link. tcpdump has captured
+  // packets this process has not read and nothing came since the last report: they sit in its
+  // 64 KiB stdio buffer (on a quiet link for minutes), so ask it to flush (SIGUSR2, tcpdump's
+  // flush-the-savefile signal), as the single-file engine does (session.ts); the current file
+  // then grows within one report interval of the traffic.
+  private onReport(info: TcpdumpInfoLine): void {
+    this.counters.onReport(info);
+    const quiet = this.recordsReceived === this.recordsAtLastReport;
+    this.recordsAtLastReport = this.recordsReceived;
+    if (this.stopReason === null && quiet && info.packetsCaptured > this.recordsReceived) this.signal('SIGUSR2');
   }
 
   private fail(code: 'CaptureFailed' | 'LocalFileFailed', message: string): void {
@@ -147,7 +178,9 @@ export class EngineCutRing implements RingCaptureSession {
   private requestStop(reason: CaptureStopReason): void {
     if (this.stopReason !== null || this.child === null) return;
     this.stopReason = reason;
-    endRingTcpdump(this.child, this.startedAt === null ? 0 : (this.opts.stopDrainTimeoutInMs ?? 1200));
+    const child = this.child;
+    if (this.startedAt === null) endRingTcpdump(child);
+    else this.counters.whenHandedOver(this.opts.stopDrainTimeoutInMs ?? 1200, () => endRingTcpdump(child));
   }
 
   // Reads tcpdump's stdout chunk by chunk (async iteration: while a file switch is awaited the
@@ -289,6 +322,7 @@ export class EngineCutRing implements RingCaptureSession {
     const file = this.current as OpenRingFile;
     file.sizeInBytes += PCAP_RECORD_HEADER_BYTES + this.recordCapturedLength;
     file.packets++;
+    this.recordsReceived++;
     file.firstInMs ??= this.recordTimeInMs;
     file.lastInMs = this.recordTimeInMs;
   }
@@ -405,6 +439,8 @@ export class EngineCutRing implements RingCaptureSession {
 
   private async finish(): Promise<void> {
     if (this.limitTimer) clearTimeout(this.limitTimer);
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.counters.dispose();
     this.closeCurrent(this.recordLeft > 0);
     await this.chain;
     this.resolveDone({
@@ -414,7 +450,7 @@ export class EngineCutRing implements RingCaptureSession {
       files: [...this.closed],
       filesDeleted: this.deleted,
       error: this.error,
-      ...ringKernelStats(this.stderr),
+      ...ringKernelStats(this.stderr.text),
     });
   }
 }

@@ -73,13 +73,12 @@ export function ringKernelStats(stderrText: string): {
 }
 
 /**
- * Ends a ring's tcpdump: after `drainInMs` (so the kernel ring's last block reaches its output;
- * 0 when it never started) SIGTERM, on which tcpdump flushes, then SIGKILL if it is still there
- * 5 s later. Both writers stop this way.
+ * Ends a ring's tcpdump: SIGTERM, on which tcpdump flushes its output and prints its statistics,
+ * then SIGKILL if it is still there 5 s later. Both writers call it at a stop once tcpdump has
+ * handed over what the kernel held (TcpdumpCounters.whenHandedOver), or at once when it never started.
  */
-export function endRingTcpdump(child: ChildProcess, drainInMs: number): void {
-  setTimeout(() => {
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-  }, drainInMs);
+export function endRingTcpdump(child: ChildProcess): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  setTimeout(() => child.kill('SIGKILL'), 5000).unref();
 }

@@ -156,6 +156,96 @@ describe('ring capture with real tcpdump', () => {
     await rm(bad, { recursive: true });
   });
 
+  test('a quiet link: tcpdump is nudged to flush, so the current file holds the datagrams within two report intervals; the stop keeps them all, counters exact', async (t) => {
+    const sub = await mkdtemp(join(dir, 'quiet-'));
+    const outputPath = join(sub, 'q.cap');
+    const ring = startRingCapture(
+      {
+        captureId: 'q',
+        interfaceName: interfaceA,
+        bpfExpression: `udp dst port ${PORT}`,
+        snapLengthInBytes: 0,
+        fileCount: 2,
+        fileSizeInBytes: 1048576,
+        sessionTimeLimitInSeconds: 0,
+        outputPath,
+      },
+      { commandPrefix: ['ip', 'netns', 'exec', a.name], kernelBufferInKiB: 4096 },
+    );
+    await ring.started;
+    // One burst of 5 datagrams of 200 bytes: far less than tcpdump's 64 KiB output buffer.
+    await b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT), '200', '5', '5'], { timeoutInMs: 20000 });
+    const part = join(sub, `.q.cap.${process.pid}.part1`);
+    let inFile = 0;
+    const sentAt = Date.now();
+    // Reports come once a second: the block timer hands the datagrams to tcpdump within ~1 s, the
+    // next report sees them captured but not read, SIGUSR2 flushes them.
+    while (Date.now() - sentAt < 3500 && inFile < 5) {
+      await new Promise((r) => setTimeout(r, 100));
+      try {
+        inFile = readPcapBuffer(await readFile(part)).records.length;
+      } catch {
+        inFile = 0; // not written yet
+      }
+    }
+    assert.equal(inFile, 5, 'the current file holds the 5 datagrams before the stop');
+    const t0 = performance.now();
+    const outcome = await ring.stop();
+    t.diagnostic(`quiet-link ring stop took ${(performance.now() - t0).toFixed(0)} ms`);
+    assert.equal(outcome.stopReason, 'Manual');
+    assert.equal(outcome.files.length, 1);
+    assert.deepEqual(sequencesOf(await readFile(outcome.files[0]!.path)), [0, 1, 2, 3, 4]);
+    assert.equal(outcome.files[0]!.packetsCaptured, 5);
+    assert.equal(outcome.kernelPacketsReceived, 5);
+    assert.equal(outcome.kernelPacketsDropped, 0);
+    await rm(sub, { recursive: true });
+  });
+
+  for (const writer of ['engine', 'tcpdump'] as const)
+    test(`${writer} writes: a stop 50 ms after a burst ends tcpdump only once the kernel's open block is handed over: every datagram kept, the last file at a record boundary, counters exact`, async (t) => {
+      const sub = await mkdtemp(join(dir, `stop-${writer}-`));
+      const ring = startRingCapture(
+        {
+          captureId: 's',
+          interfaceName: interfaceA,
+          bpfExpression: `udp dst port ${PORT}`,
+          snapLengthInBytes: 2000,
+          fileCount: 3,
+          fileSizeInBytes: 1_002_016,
+          sessionTimeLimitInSeconds: 0,
+          outputPath: join(sub, 's.cap'),
+        },
+        { commandPrefix: ['ip', 'netns', 'exec', a.name], kernelBufferInKiB: 4096, writer },
+      );
+      await ring.started;
+      await new Promise((r) => setTimeout(r, 1200)); // past a retire of the first (empty) block
+      const lastSent = Number(
+        (
+          await b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT), '300', '7', '5'], { timeoutInMs: 20000 })
+        ).stdout.trim(),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      const t0 = performance.now();
+      const outcome = await ring.stop();
+      t.diagnostic(`${writer} ring stop 50 ms after a burst took ${(performance.now() - t0).toFixed(0)} ms`);
+      assert.equal(outcome.stopReason, 'Manual', JSON.stringify(outcome.error));
+      const kept: number[] = [];
+      for (const f of outcome.files) {
+        const buf = await readFile(f.path);
+        assert.equal(buf.length, f.sizeInBytes, `${f.name}: ends at a record boundary`);
+        assert.equal(readPcapBuffer(buf).records.length, f.packetsCaptured);
+        kept.push(...sequencesOf(buf));
+      }
+      assert.deepEqual(
+        kept,
+        Array.from({ length: lastSent + 1 }, (_, i) => i),
+        'every datagram sent before the stop',
+      );
+      assert.equal(outcome.kernelPacketsReceived, lastSent + 1);
+      assert.equal(outcome.kernelPacketsDropped, 0);
+      await rm(sub, { recursive: true });
+    });
+
   test('a full disk ends the ring with Error and LocalFileFailed, the files closed before it kept whole', async () => {
     const sub = await mkdtemp(join(dir, 'full-'));
     // A 640 KiB tmpfs: the third file of 262,184 bytes cannot be written whole.

@@ -27,7 +27,8 @@ import {
   ringTcpdumpFileSizeInMillions,
 } from './ring-rules.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB } from './tcpdump-args.js';
-import { isListeningLine, tcpdumpErrorMessage } from './tcpdump-stderr.js';
+import { TcpdumpCounters } from './tcpdump-counters.js';
+import { isListeningLine, tcpdumpErrorMessage, TcpdumpStderrReader } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';
 import { decodePcapHeader, PCAP_GLOBAL_HEADER_BYTES } from '../pcap/format.js';
 import { CAPTURE_SETTINGS_LIMITS } from '../model/packet-capture.js';
@@ -116,8 +117,20 @@ export interface RingCaptureOptions {
   kernelBufferInKiB?: number;
   /** How often the directory is checked besides inotify events. Default 20 ms. */
   pollIntervalInMs?: number;
-  /** After the time limit or a stop, how long tcpdump runs on so the kernel ring's last block reaches the file (see session.ts). Default 1200 ms. */
+  /**
+   * After the time limit or a stop, the longest tcpdump runs on so that the kernel ring's last,
+   * unretired block reaches the files; it is ended as soon as its counters show it has handed over
+   * every packet the kernel had accepted at the stop (tcpdump-counters.ts: a few ms on an idle link).
+   * Default 1200 ms.
+   */
   stopDrainTimeoutInMs?: number;
+  /**
+   * How often tcpdump is asked for its counters (SIGUSR1). With the engine's writer, a report that
+   * shows packets this process has not read, on a link where nothing came since the last one, asks
+   * tcpdump to flush its output buffer (SIGUSR2), so the current file grows within this interval
+   * of the traffic. Default 1000 ms.
+   */
+  statsIntervalInMs?: number;
   /**
    * Who writes the files: 'engine' (default) cuts tcpdump's `-w -` stream itself, exact for every
    * size; 'tcpdump' lets tcpdump rotate with -C (whole millions, one record of headroom: a
@@ -203,7 +216,8 @@ class TcpdumpRing implements RingCaptureSession {
   private startedAt: Date | null = null;
   private stopReason: CaptureStopReason | null = null;
   private error: RingOutcome['error'] = null;
-  private stderr = '';
+  private readonly stderr: TcpdumpStderrReader;
+  private readonly counters: TcpdumpCounters;
   private current = 0; // tcpdump's index of the file being written
   private lastSize = 0; // size of the current file at the last check
   private growthPerCheck = 0; // recent largest growth of the current file between two checks
@@ -234,6 +248,12 @@ class TcpdumpRing implements RingCaptureSession {
     });
     this.started.catch(() => undefined);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.counters = new TcpdumpCounters((name) => {
+      const child = this.child;
+      if (child === null || child.exitCode !== null || child.signalCode !== null) return false;
+      return child.kill(name);
+    });
+    this.stderr = new TcpdumpStderrReader((info) => this.counters.onReport(info));
     // `-w -` becomes `-w PART -C N`: tcpdump opens and rotates the files itself (`-Z root`, set
     // by keepRootPrivileges, keeps it able to create them in a root-owned directory).
     const dash = baseArgs.indexOf('-w');
@@ -249,15 +269,15 @@ class TcpdumpRing implements RingCaptureSession {
     this.child = child;
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (text: string) => {
-      if (this.stderr.length < 64 * 1024) this.stderr += text;
-      if (this.startedAt === null && isListeningLine(this.stderr)) this.onListening();
+      this.stderr.push(text);
+      if (this.startedAt === null && isListeningLine(this.stderr.text)) this.onListening();
     });
     child.on('error', () => undefined);
     child.on('close', (code) => {
       if (this.startedAt === null)
-        this.fail('CaptureFailed', tcpdumpErrorMessage(this.stderr) || `tcpdump exited with ${code}`);
+        this.fail('CaptureFailed', tcpdumpErrorMessage(this.stderr.text) || `tcpdump exited with ${code}`);
       else if (this.stopReason === null)
-        this.fail('CaptureFailed', `tcpdump ended on its own: ${tcpdumpErrorMessage(this.stderr)}`);
+        this.fail('CaptureFailed', `tcpdump ended on its own: ${tcpdumpErrorMessage(this.stderr.text)}`);
       void this.finish();
     });
   }
@@ -295,7 +315,9 @@ class TcpdumpRing implements RingCaptureSession {
   private requestStop(reason: CaptureStopReason): void {
     if (this.stopReason !== null || this.child === null) return;
     this.stopReason = reason;
-    endRingTcpdump(this.child, this.startedAt === null ? 0 : (this.opts.stopDrainTimeoutInMs ?? 1200));
+    const child = this.child;
+    if (this.startedAt === null) endRingTcpdump(child);
+    else this.counters.whenHandedOver(this.opts.stopDrainTimeoutInMs ?? 1200, () => endRingTcpdump(child));
   }
 
   private partName(index: number): string {
@@ -418,6 +440,7 @@ class TcpdumpRing implements RingCaptureSession {
   private async finish(): Promise<void> {
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.limitTimer) clearTimeout(this.limitTimer);
+    this.counters.dispose();
     this.watcher?.close();
     if (this.startedAt !== null) {
       // Files closed since the last check, then the last one.
@@ -441,7 +464,7 @@ class TcpdumpRing implements RingCaptureSession {
       files: [...this.closed],
       filesDeleted: this.deleted,
       error: this.error,
-      ...ringKernelStats(this.stderr),
+      ...ringKernelStats(this.stderr.text),
     });
   }
 }

@@ -17,9 +17,11 @@ import type { FinaliseOptions } from './idle-cut.js';
 import { EMPTY_SHA256 } from './pcap-cut.js';
 import type { CutCaptureFile } from './pcap-cut.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB } from './tcpdump-args.js';
+import { TcpdumpCounters } from './tcpdump-counters.js';
 import { defaultTcpdumpUser, keepsTcpdumpRoot, tcpdumpLaunchPrefix } from './tcpdump-launch.js';
 import type { TcpdumpLaunchOptions, UnprivilegedUser } from './tcpdump-launch.js';
 import { isListeningLine, parseTcpdumpInfoLine, parseTcpdumpStats, tcpdumpErrorMessage } from './tcpdump-stderr.js';
+import type { TcpdumpInfoLine } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';
 import type { CaptureOutcome, CaptureProgress, CaptureSession, CaptureSpec, CaptureStopReason } from './types.js';
 
@@ -47,7 +49,9 @@ export interface StartCaptureOptions {
    * retires blocks after 1 s when traffic is light, and tcpdump drops that block on SIGTERM) reach
    * the file. Ends early once the file has grown by more than the kernel buffer since the stop
    * (every block that was in the ring has then been written). Records stamped after the stop are
-   * cut off afterwards. Default 1200 ms (100 ms in immediate mode).
+   * cut off afterwards. tcpdump is ended sooner, as soon as its counters show it has handed over
+   * every packet the kernel had accepted at the stop (tcpdump-counters.ts: a few ms on an idle
+   * link), so this is the longest a stop waits. Default 1200 ms (100 ms in immediate mode).
    */
   stopDrainTimeoutInMs?: number;
   /** How long tcpdump gets to exit after SIGTERM before SIGKILL. Default 5000 ms. */
@@ -210,8 +214,8 @@ class TcpdumpCaptureSession implements CaptureSession {
   private flushProbeMisses = 0;
   private fileBytesAtStop = 0;
 
+  private readonly counters = new TcpdumpCounters((name) => this.signal(name));
   private timeLimitTimer: NodeJS.Timeout | null = null;
-  private drainTimer: NodeJS.Timeout | null = null;
   private killTimer: NodeJS.Timeout | null = null;
   // One timer for the size watch and the stats requests: every wake-up of this process costs
   // ~0.2 ms of CPU on a small VM, which at 20 Hz alone was more than tcpdump's own CPU at
@@ -328,7 +332,7 @@ class TcpdumpCaptureSession implements CaptureSession {
     let kept = '';
     for (const line of lines) {
       const info = parseTcpdumpInfoLine(line);
-      if (info !== null) this.onInfoLine(info.packetsCaptured);
+      if (info !== null) this.onInfoLine(info);
       else kept += `${line}\n`;
     }
     if (kept === '') return;
@@ -365,13 +369,13 @@ class TcpdumpCaptureSession implements CaptureSession {
     }
   }
 
-  private signal(name: NodeJS.Signals): void {
+  private signal(name: NodeJS.Signals): boolean {
     const child = this.child;
-    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return false;
     try {
-      child.kill(name);
+      return child.kill(name);
     } catch {
-      // it has just exited; 'close' follows
+      return false; // it has just exited; 'close' follows
     }
   }
 
@@ -406,7 +410,7 @@ class TcpdumpCaptureSession implements CaptureSession {
     const statsIntervalInMs = this.opts.statsIntervalInMs ?? DEFAULT_STATS_INTERVAL_IN_MS;
     if (Date.now() - this.lastStatsAtInMs >= statsIntervalInMs - 5) {
       this.lastStatsAtInMs = Date.now();
-      this.signal('SIGUSR1');
+      this.counters.request();
     }
     this.scheduleTick();
   }
@@ -431,7 +435,9 @@ class TcpdumpCaptureSession implements CaptureSession {
    *   ignores write errors on its output (it would capture into the void until stopped), so the
    *   failure is detected here and ends the capture.
    */
-  private onInfoLine(packets: number): void {
+  private onInfoLine(info: TcpdumpInfoLine): void {
+    this.counters.onReport(info);
+    const packets = info.packetsCaptured;
     this.livePackets = packets;
     const fileBytes = this.fileBytesNow();
     this.liveFileBytes = fileBytes;
@@ -499,14 +505,14 @@ class TcpdumpCaptureSession implements CaptureSession {
     }
     this.phase = 'draining';
     this.fileBytesAtStop = this.fileBytesNow();
-    this.drainTimer = setTimeout(() => this.terminate(), this.drainTimeoutInMs);
+    this.counters.whenHandedOver(this.drainTimeoutInMs, () => this.terminate());
     this.clearTimer('tickTimer');
     this.scheduleTick();
   }
 
   private terminate(): void {
     this.clearTimer('timeLimitTimer');
-    this.clearTimer('drainTimer');
+    this.counters.dispose();
     if (this.phase === 'terminating' || this.phase === 'finished') return;
     this.phase = 'terminating';
     const child = this.child;
@@ -516,7 +522,7 @@ class TcpdumpCaptureSession implements CaptureSession {
     this.killTimer = setTimeout(() => child.kill('SIGKILL'), this.killTimeoutInMs);
   }
 
-  private clearTimer(name: 'timeLimitTimer' | 'drainTimer' | 'killTimer' | 'tickTimer'): void {
+  private clearTimer(name: 'timeLimitTimer' | 'killTimer' | 'tickTimer'): void {
     const t = this[name];
     if (t !== null) clearTimeout(t);
     this[name] = null;
@@ -527,7 +533,8 @@ class TcpdumpCaptureSession implements CaptureSession {
     signal: NodeJS.Signals | null,
     spawnError: Error | null,
   ): Promise<void> {
-    for (const t of ['timeLimitTimer', 'drainTimer', 'killTimer', 'tickTimer'] as const) this.clearTimer(t);
+    for (const t of ['timeLimitTimer', 'killTimer', 'tickTimer'] as const) this.clearTimer(t);
+    this.counters.dispose();
     if (this.stopReason === null) {
       // tcpdump ended without being asked to: bad interface or filter, interface gone, crash.
       const detail = spawnError !== null ? spawnError.message : tcpdumpErrorMessage(this.stderrText);

@@ -73,3 +73,51 @@ export function tcpdumpErrorMessage(stderrText: string): string {
     .map((l) => l.replace(/^tcpdump: /, ''));
   return lines.join('; ').slice(0, 2000);
 }
+
+// The kept stderr is its first and last 32 KiB: the start line and errors come first, the exit
+// statistics last, and a chatty tcpdump must not grow this process.
+const STDERR_PART_CHARS = 32 * 1024;
+
+/**
+ * Reads tcpdump's stderr as it comes: each SIGUSR1 report line goes to `onInfo` and is not kept
+ * (over a long capture, one a second, they would push the start line and errors out); the rest is
+ * kept as its first and last 32 KiB, so the exit statistics are always there.
+ * @example const reader = new TcpdumpStderrReader((info) => counters.onReport(info)); child.stderr.on('data', (t) => reader.push(t));
+ */
+export class TcpdumpStderrReader {
+  private head = '';
+  private tail = '';
+  private line = '';
+
+  constructor(private readonly onInfo: (info: TcpdumpInfoLine) => void = () => undefined) {}
+
+  /** Text as read from the pipe (any split). */
+  push(text: string): void {
+    const lines = (this.line + text).split('\n');
+    this.line = lines.pop() ?? '';
+    // A line that never ends (not tcpdump's) is kept like any other text, not grown without bound.
+    if (this.line.length > STDERR_PART_CHARS) {
+      lines.push(this.line);
+      this.line = '';
+    }
+    let kept = '';
+    for (const line of lines) {
+      const info = parseTcpdumpInfoLine(line);
+      if (info !== null) this.onInfo(info);
+      else kept += `${line}\n`;
+    }
+    if (kept === '') return;
+    const room = STDERR_PART_CHARS - this.head.length;
+    if (room > 0) {
+      this.head += kept.slice(0, room);
+      kept = kept.slice(room);
+    }
+    if (kept !== '') this.tail = (this.tail + kept).slice(-STDERR_PART_CHARS);
+  }
+
+  /** What was kept, with a last line not yet ended. */
+  get text(): string {
+    const head = this.tail === '' ? this.head : `${this.head}\n${this.tail}`;
+    return this.line === '' ? head : `${head}${this.line}\n`;
+  }
+}
