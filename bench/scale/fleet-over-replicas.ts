@@ -1,8 +1,8 @@
 /**
  * The simulated fleet of one size, spread over the replicas when agents are given replica
- * addresses directly: one group of simulator processes per replica (host i to replica i % N),
- * seen as one fleet. Through HAProxy (or with one replica) it is one group. The simulator itself
- * is unchanged: each group is an ordinary {@link startSimulatedFleetProcesses}.
+ * addresses directly: one group of simulator processes per address list (host i starts at
+ * replica i % N), seen as one fleet. Through HAProxy (or with one replica) it is one group. Each
+ * group is an ordinary {@link startSimulatedFleetProcesses}.
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';

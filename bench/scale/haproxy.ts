@@ -9,9 +9,6 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** Open-file limit HAProxy runs with: each agent holds two descriptors (client side, replica side). */
-export const HAPROXY_NOFILE = 65_536;
-
 /** A running HAProxy. */
 export interface LoadBalancer {
   url: string;
@@ -47,10 +44,10 @@ function statsCommand(socketPath: string, command: string): Promise<string> {
 }
 
 /**
- * Starts HAProxy in the foreground with the docs' configuration for these replicas. Its open-file
- * limit is raised to {@link HAPROXY_NOFILE} first (as `LimitNOFILE` in haproxy.service does): the
- * docs' configuration sets no maxconn, so HAProxy derives it from that limit, and this machine's
- * default (20,000) would cap it just under 10,000 agents.
+ * Starts HAProxy in the foreground with the docs' configuration for these replicas. That
+ * configuration sets no maxconn: HAProxy derives it from the open-file limit it inherits (each
+ * agent holds two descriptors, client side and replica side), so the run reports the limit it got
+ * ({@link LoadBalancer.connections}) — with 20,000 descriptors it is just under 10,000.
  */
 export async function startHaproxy(options: {
   repoRoot: string;
@@ -63,7 +60,7 @@ export async function startHaproxy(options: {
   const docsConfig = readFileSync(join(options.repoRoot, 'docs', 'deploy', 'haproxy.cfg'), 'utf8');
   writeFileSync(configPath, haproxyConfigText(docsConfig, options.frontendPort, options.replicaPorts, socketPath));
   let log = '';
-  const proc: ChildProcess = spawn('prlimit', [`--nofile=${HAPROXY_NOFILE}`, 'haproxy', '-db', '-f', configPath], {
+  const proc: ChildProcess = spawn('haproxy', ['-db', '-f', configPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
@@ -95,9 +92,10 @@ export async function startHaproxy(options: {
       };
     },
     async stop() {
-      if (proc.exitCode !== null) return;
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
+      await exited;
     },
   };
 }

@@ -97,7 +97,7 @@ export async function startRealAgent(options: {
     vmId,
     log: () => log,
     async stop() {
-      if (proc.exitCode === null) proc.kill('SIGTERM');
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       await exitedPromise;
     },
   };

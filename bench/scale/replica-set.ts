@@ -3,7 +3,8 @@
  * one fresh PostgreSQL database (issue 17) set up as docs/deploy.md says — one secret key file and
  * one admin token for all, the first replica started alone (it migrates and makes the default
  * account) — reached either through HAProxy (docs/deploy/haproxy.cfg: one address, round-robin)
- * or directly (each agent given one replica's address, API calls round-robin over them).
+ * or directly (each agent given every replica's address, its own first, as `nw agent --server A,B,C`;
+ * API calls round-robin over them).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -39,7 +40,7 @@ export interface ServerSet {
   replicas: ServerProcess[];
   /** The address agents are given when they share one (HAProxy, or the only replica). */
   url: string;
-  /** The address each agent connects to: HAProxy, or replica `hostIndex % count` directly. */
+  /** The address(es) each agent is given: HAProxy, or every replica as a comma list starting at replica `hostIndex % count` (it rotates on failures). */
   agentUrlFor(hostIndex: number): string;
   /** The next API address: HAProxy, or the replicas in turn. */
   nextApiUrl(): string;
@@ -93,7 +94,9 @@ async function replicaIds(dbUrl: string): Promise<string[]> {
   const c = new pg.Client({ connectionString: dbUrl });
   await c.connect();
   try {
-    return (await c.query('SELECT replica_id FROM server_replicas')).rows.map((r: { replica_id: string }) => r.replica_id);
+    return (await c.query('SELECT replica_id FROM server_replicas')).rows.map(
+      (r: { replica_id: string }) => r.replica_id,
+    );
   } finally {
     await c.end();
   }
@@ -179,6 +182,36 @@ async function startServerProcess(
 }
 
 /**
+ * Starts the replicas one after another into `replicas` (so a failure leaves the started ones to
+ * stop): the first alone (it migrates the database and writes the admin token), each later one
+ * with the first's admin token copied into its data folder; each one's heartbeat id read back.
+ */
+async function startReplicaProcesses(
+  options: ServerSetOptions,
+  ports: number[],
+  workDir: string,
+  dbUrl: string | null,
+  args: string[],
+  replicas: ServerProcess[],
+): Promise<void> {
+  for (let i = 0; i < ports.length; i++) {
+    const dataDir = join(workDir, `replica-${i}`);
+    if (i > 0) {
+      // One admin token for all (docs/deploy.md): the first replica's, copied before the start.
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      copyFileSync(join(replicas[0]!.dataDir, 'admin-token'), join(dataDir, 'admin-token'));
+    }
+    const replica = await startServerProcess(options, i, ports[i]!, dataDir, args);
+    if (dbUrl)
+      replica.replicaId = await newReplicaId(
+        dbUrl,
+        replicas.map((r) => r.replicaId),
+      );
+    replicas.push(replica);
+  }
+}
+
+/**
  * Starts the servers of one size: `count` replicas (count > 1 needs `databaseUrl`), HAProxy in
  * front of them when `routing` is 'haproxy' and there is more than one.
  */
@@ -198,35 +231,36 @@ export async function startServerSet(options: ServerSetOptions): Promise<ServerS
   }
   const dbArgs = db ? ['--database-url', db.dbUrl] : [];
   const replicas: ServerProcess[] = [];
-  for (let i = 0; i < options.count; i++) {
-    const dataDir = join(workDir, `replica-${i}`);
-    if (i > 0) {
-      // One admin token for all (docs/deploy.md): the first replica's, copied before the start.
-      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-      copyFileSync(join(replicas[0]!.dataDir, 'admin-token'), join(dataDir, 'admin-token'));
-    }
-    const replica = await startServerProcess(options, i, ports[i]!, dataDir, [...dbArgs, ...shared]);
-    if (db) replica.replicaId = await newReplicaId(db.dbUrl, replicas.map((r) => r.replicaId));
-    replicas.push(replica);
+  let loadBalancer: LoadBalancer | null = null;
+  try {
+    await startReplicaProcesses(options, ports, workDir, db?.dbUrl ?? null, [...dbArgs, ...shared], replicas);
+    loadBalancer = balanced
+      ? await startHaproxy({ repoRoot: options.repoRoot, workDir, frontendPort: balanced, replicaPorts: ports })
+      : null;
+  } catch (error) {
+    // Nothing of a half-started size is left running or stored.
+    await Promise.all(replicas.map((r) => r.stop()));
+    await rm(workDir, { recursive: true, force: true });
+    if (db && options.databaseUrl) await dropDatabase(options.databaseUrl, db.dbName);
+    throw error;
   }
-  const loadBalancer = balanced
-    ? await startHaproxy({ repoRoot: options.repoRoot, workDir, frontendPort: balanced, replicaPorts: ports })
-    : null;
+  const balancer = loadBalancer;
   const token = readFileSync(join(replicas[0]!.dataDir, 'admin-token'), 'utf8').trim();
   let nextApi = 0;
   const set: ServerSet = {
     replicas,
-    url: loadBalancer?.url ?? replicas[0]!.url,
-    agentUrlFor: (hostIndex) => loadBalancer?.url ?? replicas[hostIndex % replicas.length]!.url,
-    nextApiUrl: () => loadBalancer?.url ?? replicas[nextApi++ % replicas.length]!.url,
+    url: balancer?.url ?? replicas[0]!.url,
+    agentUrlFor: (hostIndex) =>
+      balancer?.url ?? replicas.map((_, k) => replicas[(hostIndex + k) % replicas.length]!.url).join(','),
+    nextApiUrl: () => balancer?.url ?? replicas[nextApi++ % replicas.length]!.url,
     token,
-    loadBalancer,
+    loadBalancer: balancer,
     dbName: db?.dbName ?? null,
     dbUrl: db?.dbUrl ?? null,
     workDir,
     async stop() {
       await Promise.all(replicas.map((r) => r.stop()));
-      await loadBalancer?.stop();
+      await balancer?.stop();
     },
   };
   return set;
@@ -235,10 +269,13 @@ export async function startServerSet(options: ServerSetOptions): Promise<ServerS
 /** Removes the size's data folders and drops its database (the servers must have stopped). */
 export async function dropServerSetData(set: ServerSet, adminUrl: string | null): Promise<void> {
   await rm(set.workDir, { recursive: true, force: true });
-  if (set.dbName && adminUrl) {
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${set.dbName} WITH (FORCE)`);
-    await admin.end();
-  }
+  if (set.dbName && adminUrl) await dropDatabase(adminUrl, set.dbName);
+}
+
+/** Drops a size's database. */
+async function dropDatabase(adminUrl: string, dbName: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.end();
 }

@@ -481,7 +481,9 @@ async function runSize(n: number): Promise<Figures | null> {
     );
 
     // Create → Running on one simulated host while loaded (it answers at once: the server's share).
-    const latencies = skipFanout ? [NaN] : await createToRunning(apiOn(set), hosts[0]!.vmId, probeCount, 'probe', false);
+    const latencies = skipFanout
+      ? [NaN]
+      : await createToRunning(apiOn(set), hosts[0]!.vmId, probeCount, 'probe', false);
     // … and on one real agent (tcpdump on lo), the same number of times.
     const real = withRealAgent && !skipFanout ? await realAgentCreateToRunning(set, n) : { p50: NaN, p99: NaN };
     const loadRealProbe = loadavg()[0]!;
