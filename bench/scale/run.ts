@@ -178,15 +178,28 @@ async function openDb(set: ServerSet): Promise<Db & { end(): Promise<void> }> {
   return Object.assign(db, { end: () => db.close() });
 }
 
-/** Runs `fn` for every item at once; resolves with the time until all answered. */
+/** Runs `fn` for every item at once; resolves with the time until all answered, and the failures by cause (HTTP status or error code). */
 async function allAtOnce<T>(
   items: T[],
   fn: (item: T) => Promise<{ status: number }>,
   okStatus: (s: number) => boolean,
-): Promise<{ ms: number; failed: number }> {
+): Promise<{ ms: number; failed: number; causes: Record<string, number> }> {
   const started = performance.now();
-  const results = await Promise.all(items.map((i) => fn(i).catch(() => ({ status: 0 }))));
-  return { ms: performance.now() - started, failed: results.filter((r) => !okStatus(r.status)).length };
+  const results = await Promise.all(
+    items.map((i) =>
+      fn(i).then(
+        (r) => ({ status: r.status, cause: `HTTP ${r.status}` }),
+        (error: NodeJS.ErrnoException) => ({ status: 0, cause: error.code ?? error.message.slice(0, 60) }),
+      ),
+    ),
+  );
+  const causes: Record<string, number> = {};
+  for (const r of results) if (!okStatus(r.status)) causes[r.cause] = (causes[r.cause] ?? 0) + 1;
+  return {
+    ms: performance.now() - started,
+    failed: results.filter((r) => !okStatus(r.status)).length,
+    causes,
+  };
 }
 
 interface Figures {
@@ -217,6 +230,7 @@ interface Figures {
   fanoutCreateMs: number;
   fanoutOrdersMs: number;
   fanoutFailed: number;
+  fanoutFailureCauses: Record<string, number>;
   fanoutStopMs: number;
   fanoutDeleteMs: number;
   stormMs: number;
@@ -262,13 +276,25 @@ function serverCpuSeconds(set: ServerSet): Promise<number> {
   return cpuSecondsOf(replicaPids(set));
 }
 
+/** `causes` with each key prefixed by `what`. */
+function prefixed(what: string, causes: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(causes).map(([k, v]) => [`${what} ${k}`, v]));
+}
+
 /** One capture per target host created at once (same filters), then stopped and deleted at once. */
 async function fanout(
   set: ServerSet,
   fleet: Fleet,
   targets: SimulatedHost[],
   prefix: string,
-): Promise<{ createMs: number; ordersMs: number; stopMs: number; deleteMs: number; failed: number }> {
+): Promise<{
+  createMs: number;
+  ordersMs: number;
+  stopMs: number;
+  deleteMs: number;
+  failed: number;
+  causes: Record<string, number>;
+}> {
   const call = apiOn(set);
   const path = (h: SimulatedHost) => `${WATCHER}/packetCaptures/${prefix}-${h.vmName}`;
   const ordersBefore = (await fleet.stats()).ordersReceived;
@@ -290,7 +316,8 @@ async function fanout(
   if (process.env.BENCH_SQL_STATS) for (const pid of replicaPids(set)) process.kill(pid, 'SIGUSR2');
   let ordersMs = NaN;
   for (let i = 0; i < 1200; i++) {
-    if ((await fleet.stats()).ordersReceived - ordersBefore >= targets.length) {
+    // Every created capture's order at its agent (a failed create has none).
+    if ((await fleet.stats()).ordersReceived - ordersBefore >= targets.length - create.failed) {
       ordersMs = performance.now() - fan0;
       break;
     }
@@ -312,6 +339,11 @@ async function fanout(
     stopMs: stop.ms,
     deleteMs: del.ms,
     failed: create.failed + stop.failed + del.failed,
+    causes: {
+      ...prefixed('create', create.causes),
+      ...prefixed('stop', stop.causes),
+      ...prefixed('delete', del.causes),
+    },
   };
 }
 
@@ -494,10 +526,10 @@ async function runSize(n: number): Promise<Figures | null> {
     // Fan-out: one capture per host on up to 1,000 hosts, all at once.
     const targets = hosts.slice(1, Math.min(n, 1001));
     const fan = skipFanout
-      ? { createMs: NaN, ordersMs: NaN, stopMs: NaN, deleteMs: NaN, failed: 0 }
+      ? { createMs: NaN, ordersMs: NaN, stopMs: NaN, deleteMs: NaN, failed: 0, causes: {} }
       : await fanout(set, fleet, targets, 'fan');
     log(
-      `fan-out ${targets.length}: answered ${(fan.createMs / 1000).toFixed(1)} s, orders ${(fan.ordersMs / 1000).toFixed(1)} s, failed ${fan.failed}`,
+      `fan-out ${targets.length}: answered ${(fan.createMs / 1000).toFixed(1)} s, orders ${(fan.ordersMs / 1000).toFixed(1)} s, failed ${fan.failed} ${JSON.stringify(fan.causes)}`,
     );
 
     // Scrape and list while loaded.
@@ -579,6 +611,7 @@ async function runSize(n: number): Promise<Figures | null> {
       fanoutCreateMs: fan.createMs,
       fanoutOrdersMs: fan.ordersMs,
       fanoutFailed: fan.failed,
+      fanoutFailureCauses: fan.causes,
       fanoutStopMs: fan.stopMs,
       fanoutDeleteMs: fan.deleteMs,
       stormMs,
@@ -636,7 +669,7 @@ console.log(
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const x of results) {
   console.log(
-    `| ${x.agents} | ${s(x.connectMs)} (${r(x.connectMs, base.connectMs)}) | ${x.failedHandshakes} / ${x.handshakeTimeouts} | ${(x.steadyCpu * 100).toFixed(1)} % (${((x.steadyCpu * 100) / (x.agents / 1000)).toFixed(1)} %; ${r(x.steadyCpu, base.steadyCpu)}) | ${(x.steadyRssBytes / 2 ** 20).toFixed(0)} MiB (${((x.steadyRssBytes - x.idleRssBytes) / x.agents / 1024).toFixed(0)} KiB) | ${x.createToRunningP50.toFixed(0)} / ${x.createToRunningP99.toFixed(0)} ms (${r(x.createToRunningP50, base.createToRunningP50)}) | ${x.realCreateToRunningP50.toFixed(0)} / ${x.realCreateToRunningP99.toFixed(0)} ms (${r(x.realCreateToRunningP50, base.realCreateToRunningP50)}) | ${s(x.fanoutCreateMs)} / ${s(x.fanoutOrdersMs)} (${x.fanoutHosts}; ${r(x.fanoutCreateMs, base.fanoutCreateMs)}) | ${s(x.fanoutStopMs)} / ${s(x.fanoutDeleteMs)} | ${s(x.stormMs)} (${r(x.stormMs, base.stormMs)}) | ${x.stormFailedAttempts} / ${x.stormTimeouts} | ${x.reportsSent} / ${x.rowsStored} / ${x.minuteReports} | ${x.scrapeMs.toFixed(0)} ms, ${(x.scrapeBytes / 1024).toFixed(0)} KiB | ${x.vmPageMs.toFixed(0)} ms |`,
+    `| ${x.agents} | ${s(x.connectMs)} (${r(x.connectMs, base.connectMs)}) | ${x.failedHandshakes} / ${x.handshakeTimeouts} | ${(x.steadyCpu * 100).toFixed(1)} % (${((x.steadyCpu * 100) / (x.agents / 1000)).toFixed(1)} %; ${r(x.steadyCpu, base.steadyCpu)}) | ${(x.steadyRssBytes / 2 ** 20).toFixed(0)} MiB (${((x.steadyRssBytes - x.idleRssBytes) / x.agents / 1024).toFixed(0)} KiB) | ${x.createToRunningP50.toFixed(0)} / ${x.createToRunningP99.toFixed(0)} ms (${r(x.createToRunningP50, base.createToRunningP50)}) | ${x.realCreateToRunningP50.toFixed(0)} / ${x.realCreateToRunningP99.toFixed(0)} ms (${r(x.realCreateToRunningP50, base.realCreateToRunningP50)}) | ${s(x.fanoutCreateMs)} / ${s(x.fanoutOrdersMs)} (${x.fanoutHosts}; ${r(x.fanoutCreateMs, base.fanoutCreateMs)}${x.fanoutFailed ? `; ${x.fanoutFailed} failed: ${JSON.stringify(x.fanoutFailureCauses)}` : ''}) | ${s(x.fanoutStopMs)} / ${s(x.fanoutDeleteMs)} | ${s(x.stormMs)} (${r(x.stormMs, base.stormMs)}) | ${x.stormFailedAttempts} / ${x.stormTimeouts} | ${x.reportsSent} / ${x.rowsStored} / ${x.minuteReports} | ${x.scrapeMs.toFixed(0)} ms, ${(x.scrapeBytes / 1024).toFixed(0)} KiB | ${x.vmPageMs.toFixed(0)} ms |`,
   );
 }
 console.log(
