@@ -211,6 +211,7 @@ export type BackoffPolicy = (attempt: number) => number;
 
 /** Options of {@link startSimulatedFleet}. */
 export interface FleetOptions extends Partial<EnrollOptions> {
+  /** The server's URL, or several replicas' as a comma list (each agent rotates through them on failures, as `nw agent --server A,B,C` does). */
   serverUrl: string;
   /** Enrols this many hosts first (needs adminToken), unless `hosts` is given. */
   count?: number;
@@ -243,6 +244,9 @@ export interface SimulatedFleet {
 /** The real agent's reconnect back-off (src/agent/connection.ts), so storms are measured as they happen. */
 const defaultBackoff: BackoffPolicy = (attempt) => reconnectDelayInMs(attempt);
 
+/** The real agent's shortest reconnect wait (RECONNECT_MIN_IN_MS of src/agent/connection.ts), its wait before the next address. */
+const NEXT_ADDRESS_WAIT_IN_MS = 250;
+
 const METRIC_NAMES = HOST_METRICS.map((m) => m.name);
 
 /** Plausible one-second counter deltas of a quiet host. */
@@ -272,21 +276,25 @@ class SimulatedAgent {
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private readonly captures = new Map<string, SimCapture>();
-  private readonly wsUrl: string;
+  /** The server's agent endpoint, or several replicas' (`serverUrl` a comma list), tried in turn. */
+  private readonly wsUrls: string[];
+  private urlIndex = 0;
 
   constructor(
     readonly host: SimulatedHost,
     serverUrl: string,
     private readonly fleet: FleetInternals,
   ) {
-    this.wsUrl = `${serverUrl.replace(/\/+$/, '').replace(/^http/, 'ws')}/agent/v1/connect`;
+    this.wsUrls = serverUrl
+      .split(',')
+      .map((url) => `${url.trim().replace(/\/+$/, '').replace(/^http/, 'ws')}/agent/v1/connect`);
   }
 
   /** Opens a connection; resolves when it opened or failed (the reconnect is scheduled then). */
   connect(): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
-      const ws = new WebSocket(this.wsUrl, {
+      const ws = new WebSocket(this.wsUrls[this.urlIndex]!, {
         headers: { Authorization: `Bearer ${this.host.credential}` },
         handshakeTimeout: this.fleet.handshakeTimeoutInMs,
         localAddress: simulatedSourceAddress(this.host.index),
@@ -346,12 +354,25 @@ class SimulatedAgent {
         }
         if (this.closed) return;
         this.attempt++;
-        this.reconnectTimer = setTimeout(() => {
-          this.reconnectTimer = null;
-          void this.connect();
-        }, this.fleet.backoff(this.attempt));
+        this.reconnectTimer = setTimeout(
+          () => {
+            this.reconnectTimer = null;
+            void this.connect();
+          },
+          this.nextAddressWaitInMs(this.fleet.backoff(this.attempt)),
+        );
       });
     });
+  }
+
+  /**
+   * With several addresses, as the real agent (src/agent/connection.ts): the next attempt goes to
+   * the next one, at once (its shortest wait) unless a whole round failed.
+   */
+  private nextAddressWaitInMs(backoffInMs: number): number {
+    if (this.wsUrls.length === 1) return backoffInMs;
+    this.urlIndex = (this.urlIndex + 1) % this.wsUrls.length;
+    return this.urlIndex === 0 ? backoffInMs : Math.min(backoffInMs, NEXT_ADDRESS_WAIT_IN_MS);
   }
 
   send(msg: AgentToServer): void {

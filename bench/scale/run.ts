@@ -1,5 +1,6 @@
 /**
- * Scale benchmark (issue 17): one `nw server` replica against simulated agents speaking the real
+ * Scale benchmark (issue 17): one `nw server` replica, or several on PostgreSQL (`--replicas N`,
+ * through HAProxy or direct), against simulated agents speaking the real
  * protocol (bench/lib/agent-simulator.ts, several processes, each agent from its own 127/8
  * address), at several fleet sizes, each figure also as a ratio against the smallest size of the
  * same run (100 agents by default):
@@ -7,10 +8,13 @@
  * - connect: from starting the fleet until every agent is connected; failed and timed-out handshakes
  * - steady: server CPU (share of one core) and RSS with every agent reporting metrics each second,
  *   per 1,000 agents; memory per agent over an idle server
- * - create → Running on one (simulated) host while loaded, p50/p99
+ * - create → Running while loaded, p50/p99: on one simulated host (the server's share) and on one
+ *   real `nw agent` with tcpdump on `lo` (bench/scale/real-agent.ts; dist/ must be built)
  * - fan-out: 1,000 captures created in parallel, one per host, all with the same filters: until all
  *   answered, until every agent had its order; then 1,000 stops and 1,000 deletes in parallel
  * - reconnect storm: every connection cut at once, until all are back
+ * - with several replicas: per-replica CPU and RSS, HAProxy's connections and limit, and a crash —
+ *   `kill -9` of one replica, until its agents are back through the others (bench/scale/replica-crash.ts)
  * - metrics: reports sent by the agents against rows stored (nothing lost), bytes per row
  * - a `/metrics` scrape and a page of the VM list: time and size
  *
@@ -18,20 +22,22 @@
  *        [--steady-seconds 20] [--agents-per-process 2500]
  *        [--fanout-only] [--fanout-repeats N] [--skip-fanout] [--server-cpu-prof DIR] [--server-root CHECKOUT]
  *        [--storm-timeout-seconds 600] [--progress-seconds 10]
+ *        [--replicas N] [--routing haproxy|direct] [--probes 20] [--no-real-agent] [--skip-crash]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { request as httpRequest, Agent } from 'node:http';
-import { createServer } from 'node:net';
-import { tmpdir, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { enrollSimulatedHosts, startSimulatedFleetProcesses, type SimulatedHost } from '../lib/agent-simulator.js';
+import { enrollSimulatedHosts, type SimulatedFleetProcesses, type SimulatedHost } from '../lib/agent-simulator.js';
 import { openPglite, type Db } from '../../src/store/index.js';
+import { startFleetOverReplicas } from './fleet-over-replicas.js';
+import { startRealAgent, type ApiCall } from './real-agent.js';
+import { measureReplicaCrash, type ReplicaCrashFigures } from './replica-crash.js';
+import { dropServerSetData, startServerSet, type ReplicaRouting, type ServerSet } from './replica-set.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : fallback);
@@ -50,6 +56,17 @@ const skipFanout = args.includes('--skip-fanout');
 const stormTimeoutSeconds = Number(arg('--storm-timeout-seconds', '600'));
 // While connecting and in the storm: the fleet's counters every this many seconds (0: none).
 const progressSeconds = Number(arg('--progress-seconds', '10'));
+// Several replicas on one PostgreSQL database (issue 17): agents and API calls through HAProxy
+// (docs/deploy/haproxy.cfg) or each agent given one replica's address directly.
+const replicaCount = Number(arg('--replicas', '1'));
+const routing = arg('--routing', 'haproxy') as ReplicaRouting;
+if (replicaCount > 1 && !databaseUrl) throw new Error('--replicas needs --database-url (replicas share PostgreSQL)');
+if (routing !== 'haproxy' && routing !== 'direct') throw new Error('--routing is haproxy or direct');
+// Creates timed per size on each of the simulated and the real agent.
+const probeCount = Number(arg('--probes', '20'));
+const withRealAgent = !args.includes('--no-real-agent');
+// The crash (kill -9 of the last replica) ends each size of a run with several replicas.
+const skipCrash = args.includes('--skip-crash');
 const SUB = '00000000-0000-0000-0000-000000000000';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // The checkout whose server runs (default this one): an A/B of two versions in one run of the simulator.
@@ -62,15 +79,6 @@ const FILTERS = [
 ];
 
 const http = new Agent({ keepAlive: true, maxSockets: 256 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** One API call; resolves with status, body and elapsed ms. */
 function api(
@@ -134,13 +142,14 @@ async function usage(pid: number): Promise<{ cpuSeconds: number; rssBytes: numbe
   return { cpuSeconds: ticks / 100, rssBytes: rssKb * 1024 };
 }
 
-/** Server CPU as a share of one core over `seconds`. */
-async function cpuShare(pid: number, seconds: number): Promise<number> {
-  const a = await usage(pid);
+/** CPU of each process as a share of one core over `seconds`. */
+async function cpuShares(pids: number[], seconds: number): Promise<number[]> {
+  const a = await Promise.all(pids.map(usage));
   const t0 = performance.now();
   await sleep(seconds * 1000);
-  const b = await usage(pid);
-  return (b.cpuSeconds - a.cpuSeconds) / ((performance.now() - t0) / 1000);
+  const b = await Promise.all(pids.map(usage));
+  const elapsedSeconds = (performance.now() - t0) / 1000;
+  return pids.map((_, i) => (b[i]!.cpuSeconds - a[i]!.cpuSeconds) / elapsedSeconds);
 }
 
 /** CPU seconds summed over several processes. */
@@ -155,86 +164,10 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-interface Server {
-  url: string;
-  token: string;
-  pid: number;
-  proc: ChildProcess;
-  dataDir: string;
-  dbName: string | null;
-  stop(): Promise<void>;
-}
-
-async function startServerProcess(): Promise<Server> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'nw-scale-'));
-  const port = await freePort();
-  let dbUrl: string | null = null;
-  let dbName: string | null = null;
-  if (databaseUrl) {
-    dbName = `nw_scale_${process.pid}_${Date.now()}`;
-    const admin = new pg.Client({ connectionString: databaseUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    await admin.end();
-    const u = new URL(databaseUrl);
-    u.pathname = `/${dbName}`;
-    dbUrl = u.toString();
-  }
-  const proc = spawn(
-    process.execPath,
-    [
-      ...(serverCpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', serverCpuProfDir] : []),
-      join(serverRoot, 'bin/nw.js'),
-      'server',
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--data-dir',
-      dataDir,
-      '--log-level',
-      'warn',
-      '-l',
-      'westcentralus',
-      ...(dbUrl ? ['--database-url', dbUrl] : []),
-    ],
-    {
-      env: { ...process.env, NW_FROM_SOURCE: '1' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  // The server's warnings and errors, for the why of any failed handshake.
-  const { createWriteStream } = await import('node:fs');
-  proc.stdout!.pipe(createWriteStream(join(tmpdir(), `nw-scale-server-${port}.log`)));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {
-      /* starting */
-    }
-    if (i > 600) throw new Error('the server did not start');
-    await sleep(100);
-  }
-  const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
-  return {
-    url,
-    token,
-    pid: proc.pid!,
-    proc,
-    dataDir,
-    dbName,
-    async stop() {
-      proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
-    },
-  };
-}
-
-/** Opens the stopped server's database to count what was stored. */
-async function openDb(server: Server): Promise<Db & { end(): Promise<void> }> {
-  if (server.dbName) {
-    const u = new URL(databaseUrl!);
-    u.pathname = `/${server.dbName}`;
-    const c = new pg.Client({ connectionString: u.toString() });
+/** Opens the stopped servers' database to count what was stored. */
+async function openDb(set: ServerSet): Promise<Db & { end(): Promise<void> }> {
+  if (set.dbUrl) {
+    const c = new pg.Client({ connectionString: set.dbUrl });
     await c.connect();
     return {
       engine: 'postgres',
@@ -246,50 +179,69 @@ async function openDb(server: Server): Promise<Db & { end(): Promise<void> }> {
       end: () => c.end(),
     } as never;
   }
-  const db = await openPglite(join(server.dataDir, 'db'));
+  const db = await openPglite(join(set.replicas[0]!.dataDir, 'db'));
   return Object.assign(db, { end: () => db.close() });
 }
 
-async function dropServerData(server: Server): Promise<void> {
-  await rm(server.dataDir, { recursive: true, force: true });
-  if (server.dbName) {
-    const admin = new pg.Client({ connectionString: databaseUrl! });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${server.dbName} WITH (FORCE)`);
-    await admin.end();
-  }
-}
-
-/** Runs `fn` for every item at once; resolves with the time until all answered. */
+/** Runs `fn` for every item at once; resolves with the time until all answered, and the failures by cause (HTTP status or error code). */
 async function allAtOnce<T>(
   items: T[],
   fn: (item: T) => Promise<{ status: number }>,
   okStatus: (s: number) => boolean,
-): Promise<{ ms: number; failed: number }> {
+): Promise<{ ms: number; failed: number; causes: Record<string, number> }> {
   const started = performance.now();
-  const results = await Promise.all(items.map((i) => fn(i).catch(() => ({ status: 0 }))));
-  return { ms: performance.now() - started, failed: results.filter((r) => !okStatus(r.status)).length };
+  const results = await Promise.all(
+    items.map((i) =>
+      fn(i).then(
+        (r) => ({ status: r.status, cause: `HTTP ${r.status}` }),
+        (error: NodeJS.ErrnoException) => ({ status: 0, cause: error.code ?? error.message.slice(0, 60) }),
+      ),
+    ),
+  );
+  const causes: Record<string, number> = {};
+  for (const r of results) if (!okStatus(r.status)) causes[r.cause] = (causes[r.cause] ?? 0) + 1;
+  return {
+    ms: performance.now() - started,
+    failed: results.filter((r) => !okStatus(r.status)).length,
+    causes,
+  };
 }
 
 interface Figures {
   agents: number;
+  replicas: number;
   connectMs: number;
   failedHandshakes: number;
   handshakeTimeouts: number;
+  /** Summed over the replicas. */
   idleRssBytes: number;
   steadyCpu: number;
   steadyRssBytes: number;
+  /** Per replica (index order). */
+  steadyCpuByReplica: number[];
+  steadyRssBytesByReplica: number[];
+  /** Agents whose lease each replica held while steady (PostgreSQL). */
+  agentsByReplica: number[];
+  /** HAProxy: its CPU while steady, its open connections then and its limit. */
+  balancerCpu: number;
+  balancerConnections: number;
+  balancerMaxConnections: number;
+  balancerFrontendMax: number;
   createToRunningP50: number;
   createToRunningP99: number;
+  realCreateToRunningP50: number;
+  realCreateToRunningP99: number;
   fanoutHosts: number;
   fanoutCreateMs: number;
   fanoutOrdersMs: number;
   fanoutFailed: number;
+  fanoutFailureCauses: Record<string, number>;
   fanoutStopMs: number;
   fanoutDeleteMs: number;
   stormMs: number;
   stormFailedAttempts: number;
   stormTimeouts: number;
+  crash: ReplicaCrashFigures | null;
   failureCauses: Record<string, number>;
   unexpectedDrops: number;
   reportsSent: number;
@@ -301,18 +253,38 @@ interface Figures {
   scrapeBytes: number;
   vmPageMs: number;
   load: number;
-  /** Server and simulator CPU (share of one core) while connecting, steady and in the storm; 1-min load average then. */
   /** From starting the fleet until every host was recorded connected (hello handled); PostgreSQL only. */
   greetedMs: number;
+  /** Server (summed over replicas) and simulator CPU (share of one core) while connecting, steady and in the storm; 1-min load average then. */
   connectServerCpu: number;
   connectSimCpu: number;
   steadySimCpu: number;
   stormServerCpu: number;
   stormSimCpu: number;
-  loads: { connect: number; steady: number; storm: number };
+  loads: { connect: number; steady: number; storm: number; realProbe: number; crash: number };
 }
 
-type Fleet = Awaited<ReturnType<typeof startSimulatedFleetProcesses>>;
+type Fleet = SimulatedFleetProcesses;
+
+/** An API call on the set's next API address (HAProxy, or the replicas in turn). */
+function apiOn(set: ServerSet): ApiCall {
+  return (method, path, body) => api(set.nextApiUrl(), set.token, method, path, body);
+}
+
+/** Process ids of the replicas still running. */
+function replicaPids(set: ServerSet): number[] {
+  return set.replicas.filter((r) => r.proc.exitCode === null && r.proc.signalCode === null).map((r) => r.pid);
+}
+
+/** CPU seconds summed over the replicas still running. */
+function serverCpuSeconds(set: ServerSet): Promise<number> {
+  return cpuSecondsOf(replicaPids(set));
+}
+
+/** `causes` with each key prefixed by `what`. */
+function prefixed(what: string, causes: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(causes).map(([k, v]) => [`${what} ${k}`, v]));
+}
 
 /** Logs the fleet's counters every `progressSeconds` (connected, failures by cause, drops) until stopped. */
 function progress(fleet: Fleet, log: (m: string) => void, what: string, since: number): { stop(): void } {
@@ -331,19 +303,27 @@ function progress(fleet: Fleet, log: (m: string) => void, what: string, since: n
 
 /** One capture per target host created at once (same filters), then stopped and deleted at once. */
 async function fanout(
-  server: Server,
+  set: ServerSet,
   fleet: Fleet,
   targets: SimulatedHost[],
   prefix: string,
-): Promise<{ createMs: number; ordersMs: number; stopMs: number; deleteMs: number; failed: number }> {
+): Promise<{
+  createMs: number;
+  ordersMs: number;
+  stopMs: number;
+  deleteMs: number;
+  failed: number;
+  causes: Record<string, number>;
+}> {
+  const call = apiOn(set);
   const path = (h: SimulatedHost) => `${WATCHER}/packetCaptures/${prefix}-${h.vmName}`;
   const ordersBefore = (await fleet.stats()).ordersReceived;
-  if (process.env.BENCH_SQL_STATS) process.kill(server.pid, 'SIGUSR2');
+  if (process.env.BENCH_SQL_STATS) for (const pid of replicaPids(set)) process.kill(pid, 'SIGUSR2');
   const fan0 = performance.now();
   const create = await allAtOnce(
     targets,
     (h) =>
-      api(server.url, server.token, 'PUT', `${path(h)}?api-version=2024-05-01`, {
+      call('PUT', `${path(h)}?api-version=2024-05-01`, {
         properties: {
           target: h.vmId,
           storageLocation: { storageId: STORAGE },
@@ -353,10 +333,11 @@ async function fanout(
       }),
     (st) => st === 201,
   );
-  if (process.env.BENCH_SQL_STATS) process.kill(server.pid, 'SIGUSR2');
+  if (process.env.BENCH_SQL_STATS) for (const pid of replicaPids(set)) process.kill(pid, 'SIGUSR2');
   let ordersMs = NaN;
   for (let i = 0; i < 1200; i++) {
-    if ((await fleet.stats()).ordersReceived - ordersBefore >= targets.length) {
+    // Every created capture's order at its agent (a failed create has none).
+    if ((await fleet.stats()).ordersReceived - ordersBefore >= targets.length - create.failed) {
       ordersMs = performance.now() - fan0;
       break;
     }
@@ -364,12 +345,12 @@ async function fanout(
   }
   const stop = await allAtOnce(
     targets,
-    (h) => api(server.url, server.token, 'POST', `${path(h)}/stop?api-version=2024-05-01`),
+    (h) => call('POST', `${path(h)}/stop?api-version=2024-05-01`),
     (st) => st === 200 || st === 202,
   );
   const del = await allAtOnce(
     targets,
-    (h) => api(server.url, server.token, 'DELETE', `${path(h)}?api-version=2024-05-01`),
+    (h) => call('DELETE', `${path(h)}?api-version=2024-05-01`),
     (st) => st === 200 || st === 202 || st === 204,
   );
   return {
@@ -378,40 +359,144 @@ async function fanout(
     stopMs: stop.ms,
     deleteMs: del.ms,
     failed: create.failed + stop.failed + del.failed,
+    causes: {
+      ...prefixed('create', create.causes),
+      ...prefixed('stop', stop.causes),
+      ...prefixed('delete', del.causes),
+    },
   };
 }
 
-async function runSize(n: number): Promise<Figures | null> {
-  const server = await startServerProcess();
+/**
+ * `count` captures on `vmId`, one after another: each from its create until the create operation
+ * succeeded (the agent reported Running), then deleted (and, with `waitGone`, until the delete is
+ * done: a real agent's tcpdump stops and its file is stored before the next starts). Returns ms.
+ */
+async function createToRunning(
+  call: ApiCall,
+  vmId: string,
+  count: number,
+  prefix: string,
+  waitGone: boolean,
+): Promise<number[]> {
+  const latencies: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const path = `${WATCHER}/packetCaptures/${prefix}${i}?api-version=2024-05-01`;
+    const t0 = performance.now();
+    const put = await call('PUT', path, {
+      properties: { target: vmId, storageLocation: { storageId: STORAGE }, timeLimitInSeconds: 60, filters: FILTERS },
+    });
+    if (put.status !== 201) throw new Error(`probe create: ${put.status} ${JSON.stringify(put.body).slice(0, 300)}`);
+    const op = new URL(String(put.headers['azure-asyncoperation']));
+    for (;;) {
+      const st = await call('GET', `${op.pathname}${op.search}`);
+      const status = (st.body as { status?: string }).status;
+      if (status === 'Succeeded') break;
+      if (status !== 'InProgress') throw new Error(`probe create operation: ${JSON.stringify(st.body).slice(0, 300)}`);
+      await sleep(5);
+    }
+    latencies.push(performance.now() - t0);
+    await call('DELETE', path);
+    for (let j = 0; waitGone && j < 2400 && (await call('GET', path)).status !== 404; j++) await sleep(25);
+  }
+  return latencies;
+}
+
+/** create → Running on one real `nw agent` (enrolled now, stopped after): p50 / p99 ms. */
+async function realAgentCreateToRunning(set: ServerSet, n: number): Promise<{ p50: number; p99: number }> {
+  const call = apiOn(set);
+  const agent = await startRealAgent({
+    api: call,
+    // Through HAProxy, or every replica (the agent rotates between them when one fails).
+    serverUrl: set.loadBalancer ? set.url : set.replicas.map((r) => r.url).join(','),
+    repoRoot: ROOT,
+    workDir: set.workDir,
+    resourceGroup: 'realrg',
+    vmName: `real${n}`,
+  });
   try {
-    const idle = await usage(server.pid);
-    const log = (m: string) => console.error(`[${n}] ${m}`);
+    const latencies = await createToRunning(call, agent.vmId, probeCount, 'real', true);
+    return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\nreal agent:\n${agent.log().slice(-3000)}`);
+  } finally {
+    await agent.stop();
+  }
+}
+
+/** Hosts holding a lease on each replica (index order); [] on PGlite. */
+async function agentsPerReplica(set: ServerSet): Promise<number[]> {
+  if (!set.dbUrl) return [];
+  const c = new pg.Client({ connectionString: set.dbUrl });
+  await c.connect();
+  try {
+    const rows = (await c.query('SELECT replica_id, count(*)::int AS n FROM agent_leases GROUP BY replica_id'))
+      .rows as Array<{ replica_id: string; n: number }>;
+    return set.replicas.map((r) => rows.find((x) => x.replica_id === r.replicaId)?.n ?? 0);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Waits until every host is recorded connected (hello handled), at most `timeoutInMs`; ms since `started` (NaN when some never were). */
+async function waitGreeted(dbUrl: string, n: number, started: number, timeoutInMs = 600_000): Promise<number> {
+  const c = new pg.Client({ connectionString: dbUrl });
+  await c.connect();
+  try {
+    for (;;) {
+      const [row] = (
+        await c.query(
+          `SELECT count(*)::int AS n FROM resources WHERE type = 'vm' AND name LIKE 'sim%' AND body->'properties'->'netwatcher'->>'agentConnected' = 'true'`,
+        )
+      ).rows as Array<{ n: number }>;
+      if (row!.n >= n) return performance.now() - started;
+      if (performance.now() - started > timeoutInMs) {
+        console.error(`only ${row!.n} of ${n} hosts recorded connected after ${timeoutInMs / 1000} s`);
+        return NaN;
+      }
+      await sleep(250);
+    }
+  } finally {
+    await c.end();
+  }
+}
+
+async function runSize(n: number): Promise<Figures | null> {
+  const set = await startServerSet({
+    count: replicaCount,
+    routing,
+    databaseUrl,
+    serverRoot,
+    repoRoot: ROOT,
+    cpuProfDir: serverCpuProfDir,
+  });
+  try {
+    const idle = await Promise.all(set.replicas.map((r) => usage(r.pid)));
+    const log = (m: string) => console.error(`[${n}${replicaCount > 1 ? ` ×${replicaCount}` : ''}] ${m}`);
     log('enrolling');
     const hosts: SimulatedHost[] = await enrollSimulatedHosts({
-      serverUrl: server.url,
-      adminToken: server.token,
+      serverUrl: set.url,
+      adminToken: set.token,
       count: n,
       concurrency: 32,
     });
-    const processes = Math.max(1, Math.ceil(n / agentsPerProcess));
-    log(`connecting ${n} agents from ${processes} processes`);
-    const beforeConnect = await usage(server.pid);
+    log(`connecting ${n} agents (${routing === 'direct' || !set.loadBalancer ? 'direct' : 'through HAProxy'})`);
+    const beforeConnect = await serverCpuSeconds(set);
     const started = performance.now();
-    const fleet = await startSimulatedFleetProcesses({
-      serverUrl: server.url,
+    const fleet = await startFleetOverReplicas({
       hosts,
-      processes,
+      urlFor: set.agentUrlFor,
+      agentsPerProcess,
       connectConcurrency: 256,
     });
     // The simulator processes were born after \`started\` (their CPU so far, start-up included, is the connect's).
-    const simConnect0 = 0;
     const connectProgress = progress(fleet, log, 'connect', started);
     await fleet.waitConnected(n, 600_000, 50);
     connectProgress.stop();
     const connectMs = performance.now() - started;
     const afterConnect = await fleet.stats();
-    const connectServerCpu = ((await usage(server.pid)).cpuSeconds - beforeConnect.cpuSeconds) / (connectMs / 1000);
-    const connectSimCpu = ((await cpuSecondsOf(fleet.pids)) - simConnect0) / (connectMs / 1000);
+    const connectServerCpu = ((await serverCpuSeconds(set)) - beforeConnect) / (connectMs / 1000);
+    const connectSimCpu = (await cpuSecondsOf(fleet.pids)) / (connectMs / 1000);
     const loadConnect = loadavg()[0]!;
     log(
       `connected in ${(connectMs / 1000).toFixed(1)} s (server ${(connectServerCpu * 100).toFixed(0)} %, simulator ${(connectSimCpu * 100).toFixed(0)} % of a core, load ${loadConnect.toFixed(1)}), ${afterConnect.failedAttempts} failed / ${afterConnect.handshakeTimeouts} timed out`,
@@ -419,7 +504,7 @@ async function runSize(n: number): Promise<Figures | null> {
     if (fanoutOnly) {
       const targets = hosts.slice(0, Math.min(n, 1000));
       for (let rep = 0; rep < fanoutRepeats; rep++) {
-        const f = await fanout(server, fleet, targets, `fan${rep}`);
+        const f = await fanout(set, fleet, targets, `fan${rep}`);
         const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
         log(
           `fan-out ${targets.length} #${rep}: creates answered ${sec(f.createMs)}, orders ${sec(f.ordersMs)}, stops ${sec(f.stopMs)}, deletes ${sec(f.deleteMs)}, failed ${f.failed}`,
@@ -427,91 +512,64 @@ async function runSize(n: number): Promise<Figures | null> {
         console.log(JSON.stringify({ agents: n, rep, ...f, load: loadavg()[0] }));
       }
       await fleet.stop();
-      await server.stop();
+      await set.stop();
       return null;
     }
     // Steady means every hello handled (the host recorded connected, its reconciliation done): on
     // PostgreSQL read it from the database; the embedded one is the server's own, so wait 5 s.
-    let greetedMs = NaN;
-    if (server.dbName) {
-      const u = new URL(databaseUrl!);
-      u.pathname = `/${server.dbName}`;
-      const c = new pg.Client({ connectionString: u.toString() });
-      await c.connect();
-      for (;;) {
-        const [row] = (
-          await c.query(
-            `SELECT count(*)::int AS n FROM resources WHERE type = 'vm' AND body->'properties'->'netwatcher'->>'agentConnected' = 'true'`,
-          )
-        ).rows as Array<{ n: number }>;
-        if (row!.n >= n) break;
-        await sleep(250);
-      }
-      greetedMs = performance.now() - started;
-      await c.end();
-      log(`every host recorded connected after ${(greetedMs / 1000).toFixed(1)} s`);
-    }
+    const greetedMs = set.dbUrl ? await waitGreeted(set.dbUrl, n, started) : NaN;
+    if (set.dbUrl) log(`every host recorded connected after ${(greetedMs / 1000).toFixed(1)} s`);
     await sleep(5_000);
     const simSteady0 = await cpuSecondsOf(fleet.pids);
     const steady0 = performance.now();
-    const steadyCpu = await cpuShare(server.pid, steadySeconds);
+    const balancerPids = set.loadBalancer ? [set.loadBalancer.pid] : [];
+    const shares = await cpuShares([...replicaPids(set), ...balancerPids], steadySeconds);
+    const steadyCpuByReplica = shares.slice(0, set.replicas.length);
+    const steadyCpu = steadyCpuByReplica.reduce((a, b) => a + b, 0);
+    const balancerCpu = set.loadBalancer ? shares.at(-1)! : NaN;
     const steadySimCpu = ((await cpuSecondsOf(fleet.pids)) - simSteady0) / ((performance.now() - steady0) / 1000);
-    const steadyRss = (await usage(server.pid)).rssBytes;
+    const steadyRssBytesByReplica = (await Promise.all(set.replicas.map((r) => usage(r.pid)))).map((u) => u.rssBytes);
+    const steadyRss = steadyRssBytesByReplica.reduce((a, b) => a + b, 0);
+    const agentsByReplica = await agentsPerReplica(set);
+    const balancer = (await set.loadBalancer?.connections()) ?? { current: NaN, max: NaN, frontendMax: NaN };
     const loadSteady = loadavg()[0]!;
+    const pcs = (v: number[]) => v.map((x) => `${(x * 100).toFixed(0)} %`).join(' + ');
     log(
-      `steady cpu ${(steadyCpu * 100).toFixed(0)} % (simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${(steadyRss / 2 ** 20).toFixed(0)} MiB, load ${loadSteady.toFixed(1)}`,
+      `steady cpu ${pcs(steadyCpuByReplica)} (simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${steadyRssBytesByReplica.map((b) => (b / 2 ** 20).toFixed(0)).join(' + ')} MiB, agents per replica ${agentsByReplica.join(' / ')}, load ${loadSteady.toFixed(1)}${set.loadBalancer ? `; haproxy ${(balancerCpu * 100).toFixed(0)} %, ${balancer.current} connections of ${balancer.max} (frontend limit ${balancer.frontendMax})` : ''}`,
     );
 
-    // Create → Running on one host while loaded (a simulated agent answers at once: this is the server's share).
-    const latencies: number[] = [];
-    if (skipFanout) latencies.push(NaN);
-    const probe = hosts[0]!;
-    for (let i = 0; i < (skipFanout ? 0 : 20); i++) {
-      const path = `${WATCHER}/packetCaptures/probe${i}?api-version=2024-05-01`;
-      const t0 = performance.now();
-      const put = await api(server.url, server.token, 'PUT', path, {
-        properties: {
-          target: probe.vmId,
-          storageLocation: { storageId: STORAGE },
-          timeLimitInSeconds: 60,
-          filters: FILTERS,
-        },
-      });
-      if (put.status !== 201) throw new Error(`probe create: ${put.status} ${JSON.stringify(put.body).slice(0, 300)}`);
-      const op = new URL(String(put.headers['azure-asyncoperation']));
-      for (;;) {
-        const st = await api(server.url, server.token, 'GET', `${op.pathname}${op.search}`);
-        const status = (st.body as { status?: string }).status;
-        if (status === 'Succeeded') break;
-        if (status !== 'InProgress')
-          throw new Error(`probe create operation: ${JSON.stringify(st.body).slice(0, 300)}`);
-        await sleep(5);
-      }
-      latencies.push(performance.now() - t0);
-      await api(server.url, server.token, 'DELETE', path);
-    }
+    // Create → Running on one simulated host while loaded (it answers at once: the server's share).
+    const latencies = skipFanout
+      ? [NaN]
+      : await createToRunning(apiOn(set), hosts[0]!.vmId, probeCount, 'probe', false);
+    // … and on one real agent (tcpdump on lo), the same number of times.
+    const real = withRealAgent && !skipFanout ? await realAgentCreateToRunning(set, n) : { p50: NaN, p99: NaN };
+    const loadRealProbe = loadavg()[0]!;
+    log(
+      `create→Running p50/p99: simulated ${percentile(latencies, 50).toFixed(0)} / ${percentile(latencies, 99).toFixed(0)} ms, real agent ${real.p50.toFixed(0)} / ${real.p99.toFixed(0)} ms (load ${loadRealProbe.toFixed(1)})`,
+    );
 
     // Fan-out: one capture per host on up to 1,000 hosts, all at once.
     const targets = hosts.slice(1, Math.min(n, 1001));
     const fan = skipFanout
-      ? { createMs: NaN, ordersMs: NaN, stopMs: NaN, deleteMs: NaN, failed: 0 }
-      : await fanout(server, fleet, targets, 'fan');
+      ? { createMs: NaN, ordersMs: NaN, stopMs: NaN, deleteMs: NaN, failed: 0, causes: {} }
+      : await fanout(set, fleet, targets, 'fan');
     log(
-      `fan-out ${targets.length}: answered ${(fan.createMs / 1000).toFixed(1)} s, orders ${(fan.ordersMs / 1000).toFixed(1)} s, failed ${fan.failed}`,
+      `fan-out ${targets.length}: answered ${(fan.createMs / 1000).toFixed(1)} s, orders ${(fan.ordersMs / 1000).toFixed(1)} s, failed ${fan.failed} ${JSON.stringify(fan.causes)}`,
     );
 
     // Scrape and list while loaded.
-    const scrape = await api(server.url, server.token, 'GET', '/metrics');
+    const scrape = await api(set.nextApiUrl(), set.token, 'GET', '/metrics');
     const vmPage = await api(
-      server.url,
-      server.token,
+      set.nextApiUrl(),
+      set.token,
       'GET',
       `/subscriptions/${SUB}/providers/Microsoft.Compute/virtualMachines?api-version=2024-03-01`,
     );
 
     // Reconnect storm.
     const s0 = await fleet.stats();
-    const stormServer0 = (await usage(server.pid)).cpuSeconds;
+    const stormServer0 = await serverCpuSeconds(set);
     const stormSim0 = await cpuSecondsOf(fleet.pids);
     const storm0 = performance.now();
     await fleet.dropAll();
@@ -525,7 +583,7 @@ async function runSize(n: number): Promise<Figures | null> {
     );
     stormProgress.stop();
     const stormMs = stormBack ? performance.now() - storm0 : NaN;
-    const stormServerCpu = ((await usage(server.pid)).cpuSeconds - stormServer0) / (stormMs / 1000);
+    const stormServerCpu = ((await serverCpuSeconds(set)) - stormServer0) / (stormMs / 1000);
     const stormSimCpu = ((await cpuSecondsOf(fleet.pids)) - stormSim0) / (stormMs / 1000);
     const loadStorm = loadavg()[0]!;
     await sleep(2_000);
@@ -533,35 +591,68 @@ async function runSize(n: number): Promise<Figures | null> {
     log(
       `storm: back in ${(stormMs / 1000).toFixed(1)} s (server ${(stormServerCpu * 100).toFixed(0)} %, simulator ${(stormSimCpu * 100).toFixed(0)} %, load ${loadStorm.toFixed(1)})`,
     );
+
+    // A crash: kill -9 of the last replica; its agents come back through the others.
+    let crash: ReplicaCrashFigures | null = null;
+    if (set.replicas.length > 1 && !skipCrash) {
+      // Every host recorded connected again after the storm (or 120 s), so the crash starts clean.
+      if (set.dbUrl) await waitGreeted(set.dbUrl, n, performance.now(), 120_000);
+      crash = await measureReplicaCrash({
+        victim: set.replicas.at(-1)!,
+        fleet,
+        agents: n,
+        dbUrl: set.dbUrl!,
+        timeoutInMs: 300_000,
+      });
+      const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+      log(
+        `crash of replica ${set.replicas.length - 1} (${crash.hostsOnVictim} hosts): agents back ${sec(crash.agentsBackMs)}, its heartbeat expired ${sec(crash.victimExpiredMs)}, leases on live replicas ${sec(crash.leasesMovedMs)}, all recorded connected ${sec(crash.recordedConnectedMs)} (fewest recorded connected ${crash.fewestRecordedConnected}), load ${loadavg()[0]!.toFixed(1)}`,
+      );
+    }
+    const loadCrash = loadavg()[0]!;
+    // Counted after the crash too: reports in flight on the killed replica's connections are lost
+    // with it (an agent does not resend reports), and this is where they would show.
+    const final = await fleet.stats();
     await fleet.stop();
     await sleep(1_500);
-    const final = s1;
-    await server.stop();
+    await set.stop();
 
-    const db = await openDb(server);
+    const db = await openDb(set);
     const [counts] =
       await db.query(`SELECT (SELECT count(*) FROM metric_raw)::float8 AS raw, (SELECT coalesce(sum(n[1]), 0) FROM metric_minutes)::float8 AS minute_reports,
       (SELECT count(*) FROM metric_minutes)::float8 AS minute_rows, pg_total_relation_size('metric_raw')::float8 AS raw_bytes, pg_total_relation_size('metric_minutes')::float8 AS minute_bytes`);
     await db.end();
     return {
       agents: n,
+      replicas: set.replicas.length,
       connectMs,
       failedHandshakes: afterConnect.failedAttempts,
       handshakeTimeouts: afterConnect.handshakeTimeouts,
-      idleRssBytes: idle.rssBytes || beforeConnect.rssBytes,
+      idleRssBytes: idle.reduce((a, u) => a + u.rssBytes, 0),
       steadyCpu,
       steadyRssBytes: steadyRss,
+      steadyCpuByReplica,
+      steadyRssBytesByReplica,
+      agentsByReplica,
+      balancerCpu,
+      balancerConnections: balancer.current,
+      balancerMaxConnections: balancer.max,
+      balancerFrontendMax: balancer.frontendMax,
       createToRunningP50: percentile(latencies, 50),
       createToRunningP99: percentile(latencies, 99),
+      realCreateToRunningP50: real.p50,
+      realCreateToRunningP99: real.p99,
       fanoutHosts: targets.length,
       fanoutCreateMs: fan.createMs,
       fanoutOrdersMs: fan.ordersMs,
       fanoutFailed: fan.failed,
+      fanoutFailureCauses: fan.causes,
       fanoutStopMs: fan.stopMs,
       fanoutDeleteMs: fan.deleteMs,
       stormMs,
       stormFailedAttempts: s1.failedAttempts - s0.failedAttempts,
       stormTimeouts: s1.handshakeTimeouts - s0.handshakeTimeouts,
+      crash,
       unexpectedDrops: final.unexpectedDrops,
       failureCauses: final.failureCauses,
       reportsSent: final.metricReports,
@@ -579,11 +670,11 @@ async function runSize(n: number): Promise<Figures | null> {
       steadySimCpu,
       stormServerCpu,
       stormSimCpu,
-      loads: { connect: loadConnect, steady: loadSteady, storm: loadStorm },
+      loads: { connect: loadConnect, steady: loadSteady, storm: loadStorm, realProbe: loadRealProbe, crash: loadCrash },
     };
   } finally {
-    if (server.proc.exitCode === null) await server.stop();
-    await dropServerData(server);
+    await set.stop();
+    await dropServerSetData(set, databaseUrl);
   }
 }
 
@@ -600,27 +691,43 @@ if (fanoutOnly) process.exit(0);
 const base = results[0]!;
 const r = (v: number, b: number) => (b > 0 && Number.isFinite(v) ? `${(v / b).toFixed(2)}×` : '—');
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const where =
+  replicaCount > 1
+    ? `${replicaCount} replicas (${routing === 'haproxy' ? 'through HAProxy' : 'agents given replica addresses, API round-robin'})`
+    : 'one replica';
 console.log(
-  `scale benchmark, one replica on ${databaseUrl ? 'PostgreSQL' : 'PGlite'}; ratios against ${base.agents} agents in the same run; 1-min load average at each size: ${results.map((x) => x.load.toFixed(1)).join(' / ')}`,
+  `scale benchmark, ${where} on ${databaseUrl ? 'PostgreSQL' : 'PGlite'}; ratios against ${base.agents} agents in the same run; 1-min load average at each size: ${results.map((x) => x.load.toFixed(1)).join(' / ')}`,
 );
 console.log(
-  '| agents | connect (ratio) | failed / timed-out handshakes | steady CPU, share of a core (per 1,000) | RSS (per agent over idle) | create→Running p50 / p99 | fan-out: creates answered / orders at agents (hosts) | stops / deletes answered | storm back (ratio) | storm failures / timeouts | reports sent / stored / in minutes | /metrics scrape | VM list page |',
+  '| agents | connect (ratio) | failed / timed-out handshakes | steady CPU, share of a core (per 1,000) | RSS (per agent over idle) | create→Running p50 / p99: simulated (ratio) | real agent (ratio) | fan-out: creates answered / orders at agents (hosts) | stops / deletes answered | storm back (ratio) | storm failures / timeouts | reports sent / stored / in minutes | /metrics scrape | VM list page |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const x of results) {
   console.log(
-    `| ${x.agents} | ${s(x.connectMs)} (${r(x.connectMs, base.connectMs)}) | ${x.failedHandshakes} / ${x.handshakeTimeouts} | ${(x.steadyCpu * 100).toFixed(1)} % (${((x.steadyCpu * 100) / (x.agents / 1000)).toFixed(1)} %; ${r(x.steadyCpu, base.steadyCpu)}) | ${(x.steadyRssBytes / 2 ** 20).toFixed(0)} MiB (${((x.steadyRssBytes - x.idleRssBytes) / x.agents / 1024).toFixed(0)} KiB) | ${x.createToRunningP50.toFixed(0)} / ${x.createToRunningP99.toFixed(0)} ms (${r(x.createToRunningP50, base.createToRunningP50)}) | ${s(x.fanoutCreateMs)} / ${s(x.fanoutOrdersMs)} (${x.fanoutHosts}; ${r(x.fanoutCreateMs, base.fanoutCreateMs)}) | ${s(x.fanoutStopMs)} / ${s(x.fanoutDeleteMs)} | ${s(x.stormMs)} (${r(x.stormMs, base.stormMs)}) | ${x.stormFailedAttempts} / ${x.stormTimeouts} | ${x.reportsSent} / ${x.rowsStored} / ${x.minuteReports} | ${x.scrapeMs.toFixed(0)} ms, ${(x.scrapeBytes / 1024).toFixed(0)} KiB | ${x.vmPageMs.toFixed(0)} ms |`,
+    `| ${x.agents} | ${s(x.connectMs)} (${r(x.connectMs, base.connectMs)}) | ${x.failedHandshakes} / ${x.handshakeTimeouts} | ${(x.steadyCpu * 100).toFixed(1)} % (${((x.steadyCpu * 100) / (x.agents / 1000)).toFixed(1)} %; ${r(x.steadyCpu, base.steadyCpu)}) | ${(x.steadyRssBytes / 2 ** 20).toFixed(0)} MiB (${((x.steadyRssBytes - x.idleRssBytes) / x.agents / 1024).toFixed(0)} KiB) | ${x.createToRunningP50.toFixed(0)} / ${x.createToRunningP99.toFixed(0)} ms (${r(x.createToRunningP50, base.createToRunningP50)}) | ${x.realCreateToRunningP50.toFixed(0)} / ${x.realCreateToRunningP99.toFixed(0)} ms (${r(x.realCreateToRunningP50, base.realCreateToRunningP50)}) | ${s(x.fanoutCreateMs)} / ${s(x.fanoutOrdersMs)} (${x.fanoutHosts}; ${r(x.fanoutCreateMs, base.fanoutCreateMs)}${x.fanoutFailed ? `; ${x.fanoutFailed} failed: ${JSON.stringify(x.fanoutFailureCauses)}` : ''}) | ${s(x.fanoutStopMs)} / ${s(x.fanoutDeleteMs)} | ${s(x.stormMs)} (${r(x.stormMs, base.stormMs)}) | ${x.stormFailedAttempts} / ${x.stormTimeouts} | ${x.reportsSent} / ${x.rowsStored} / ${x.minuteReports} | ${x.scrapeMs.toFixed(0)} ms, ${(x.scrapeBytes / 1024).toFixed(0)} KiB | ${x.vmPageMs.toFixed(0)} ms |`,
   );
 }
 console.log(
-  '| agents | all recorded connected after | server CPU: connect / steady / storm | simulator CPU: connect (start-up included) / steady / storm | 1-min load: connect / steady / storm |',
+  '| agents | all recorded connected after | server CPU: connect / steady / storm | simulator CPU: connect (start-up included) / steady / storm | 1-min load: connect / steady / probes / storm / crash |',
 );
 console.log('|---|---|---|---|---|');
 const pc = (v: number) => `${(v * 100).toFixed(0)} %`;
 for (const x of results) {
   console.log(
-    `| ${x.agents} | ${Number.isFinite(x.greetedMs) ? s(x.greetedMs) : '—'} | ${pc(x.connectServerCpu)} / ${pc(x.steadyCpu)} / ${pc(x.stormServerCpu)} | ${pc(x.connectSimCpu)} / ${pc(x.steadySimCpu)} / ${pc(x.stormSimCpu)} | ${x.loads.connect.toFixed(1)} / ${x.loads.steady.toFixed(1)} / ${x.loads.storm.toFixed(1)} |`,
+    `| ${x.agents} | ${Number.isFinite(x.greetedMs) ? s(x.greetedMs) : '—'} | ${pc(x.connectServerCpu)} / ${pc(x.steadyCpu)} / ${pc(x.stormServerCpu)} | ${pc(x.connectSimCpu)} / ${pc(x.steadySimCpu)} / ${pc(x.stormSimCpu)} | ${[x.loads.connect, x.loads.steady, x.loads.realProbe, x.loads.storm, x.loads.crash].map((l) => l.toFixed(1)).join(' / ')} |`,
   );
+}
+if (replicaCount > 1) {
+  console.log(
+    '| agents | agents per replica | steady CPU per replica | RSS per replica | HAProxy: CPU, connections / limit (frontend) | crash of one replica (its hosts): agents back / heartbeat expired / leases on live replicas / all recorded connected (fewest recorded connected) |',
+  );
+  console.log('|---|---|---|---|---|---|');
+  for (const x of results) {
+    const c = x.crash;
+    console.log(
+      `| ${x.agents} | ${x.agentsByReplica.join(' / ')} | ${x.steadyCpuByReplica.map(pc).join(' / ')} | ${x.steadyRssBytesByReplica.map((b) => `${(b / 2 ** 20).toFixed(0)} MiB`).join(' / ')} | ${Number.isFinite(x.balancerCpu) ? `${pc(x.balancerCpu)}, ${x.balancerConnections} / ${x.balancerMaxConnections} (${x.balancerFrontendMax})` : '—'} | ${c ? `(${c.hostsOnVictim}) ${s(c.agentsBackMs)} / ${s(c.victimExpiredMs)} / ${s(c.leasesMovedMs)} / ${s(c.recordedConnectedMs)} (${c.fewestRecordedConnected})` : '—'} |`,
+    );
+  }
 }
 const big = results.at(-1)!;
 console.log(

@@ -1,0 +1,281 @@
+/**
+ * The servers of one benchmark size: one `nw server` (PGlite or PostgreSQL), or several replicas on
+ * one fresh PostgreSQL database (issue 17) set up as docs/deploy.md says — one secret key file and
+ * one admin token for all, the first replica started alone (it migrates and makes the default
+ * account) — reached either through HAProxy (docs/deploy/haproxy.cfg: one address, round-robin)
+ * or directly (each agent given every replica's address, its own first, as `nw agent --server A,B,C`;
+ * API calls round-robin over them).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { startHaproxy, type LoadBalancer } from './haproxy.js';
+
+/** How agents and API calls reach several replicas. */
+export type ReplicaRouting = 'haproxy' | 'direct';
+
+/** One server process. */
+export interface ServerProcess {
+  index: number;
+  url: string;
+  pid: number;
+  proc: ChildProcess;
+  dataDir: string;
+  /** Its id in `server_replicas` (PostgreSQL only; '' on PGlite). */
+  replicaId: string;
+  /** SIGTERM, then waits for the exit. */
+  stop(): Promise<void>;
+  /** SIGKILL (a crash), then waits for the exit. */
+  kill(): Promise<void>;
+}
+
+/** Every server of one size, and how to reach them. */
+export interface ServerSet {
+  replicas: ServerProcess[];
+  /** The address agents are given when they share one (HAProxy, or the only replica). */
+  url: string;
+  /** The address(es) each agent is given: HAProxy, or every replica as a comma list starting at replica `hostIndex % count` (it rotates on failures). */
+  agentUrlFor(hostIndex: number): string;
+  /** The next API address: HAProxy, or the replicas in turn. */
+  nextApiUrl(): string;
+  token: string;
+  loadBalancer: LoadBalancer | null;
+  /** The size's own database (PostgreSQL), or null on PGlite. */
+  dbName: string | null;
+  dbUrl: string | null;
+  workDir: string;
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startServerSet}. */
+export interface ServerSetOptions {
+  count: number;
+  routing: ReplicaRouting;
+  /** The admin URL of the PostgreSQL server (a database is created per size), or null for PGlite. */
+  databaseUrl: string | null;
+  /** Checkout whose `bin/nw.js` runs. */
+  serverRoot: string;
+  /** Checkout whose docs/deploy/haproxy.cfg HAProxy runs. */
+  repoRoot: string;
+  /** Writes a V8 CPU profile of each replica here when it stops. */
+  cpuProfDir: string | null;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Creates the size's own database; returns its name and URL. */
+async function createDatabase(adminUrl: string): Promise<{ dbName: string; dbUrl: string }> {
+  const dbName = `nw_scale_${process.pid}_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  await admin.end();
+  const u = new URL(adminUrl);
+  u.pathname = `/${dbName}`;
+  return { dbName, dbUrl: u.toString() };
+}
+
+/** Ids in `server_replicas` now. */
+async function replicaIds(dbUrl: string): Promise<string[]> {
+  const c = new pg.Client({ connectionString: dbUrl });
+  await c.connect();
+  try {
+    return (await c.query('SELECT replica_id FROM server_replicas')).rows.map(
+      (r: { replica_id: string }) => r.replica_id,
+    );
+  } finally {
+    await c.end();
+  }
+}
+
+/** Waits until a replica id not in `known` has a heartbeat row: the replica just started. */
+async function newReplicaId(dbUrl: string, known: string[]): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const fresh = (await replicaIds(dbUrl)).filter((id) => !known.includes(id));
+    if (fresh.length === 1) return fresh[0]!;
+    await sleep(100);
+  }
+  throw new Error('the replica wrote no heartbeat');
+}
+
+/** Polls `url/healthz` until it answers 200. */
+async function waitHealthy(url: string, proc: ChildProcess): Promise<void> {
+  for (let i = 0; ; i++) {
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    if (proc.exitCode !== null) throw new Error(`the server at ${url} exited (${proc.exitCode})`);
+    if (i > 600) throw new Error(`the server at ${url} did not start`);
+    await sleep(100);
+  }
+}
+
+/** Resolves when `proc` has exited (at once if it already has). */
+function exited(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => proc.once('exit', () => r()));
+}
+
+/** Starts one `nw server` process and waits until it answers. */
+async function startServerProcess(
+  options: ServerSetOptions,
+  index: number,
+  port: number,
+  dataDir: string,
+  extraArgs: string[],
+): Promise<ServerProcess> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const proc = spawn(
+    process.execPath,
+    [
+      ...(options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : []),
+      join(options.serverRoot, 'bin/nw.js'),
+      'server',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--data-dir',
+      dataDir,
+      '--log-level',
+      'warn',
+      '-l',
+      'westcentralus',
+      ...extraArgs,
+    ],
+    { env: { ...process.env, NW_FROM_SOURCE: '1' }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  // The server's warnings and errors, for the why of any failed handshake.
+  proc.stdout!.pipe(createWriteStream(join(tmpdir(), `nw-scale-server-${port}.log`)));
+  const url = `http://127.0.0.1:${port}`;
+  await waitHealthy(url, proc);
+  return {
+    index,
+    url,
+    pid: proc.pid!,
+    proc,
+    dataDir,
+    replicaId: '',
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited(proc);
+    },
+    async kill() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exited(proc);
+    },
+  };
+}
+
+/**
+ * Starts the replicas one after another into `replicas` (so a failure leaves the started ones to
+ * stop): the first alone (it migrates the database and writes the admin token), each later one
+ * with the first's admin token copied into its data folder; each one's heartbeat id read back.
+ */
+async function startReplicaProcesses(
+  options: ServerSetOptions,
+  ports: number[],
+  workDir: string,
+  dbUrl: string | null,
+  args: string[],
+  replicas: ServerProcess[],
+): Promise<void> {
+  for (let i = 0; i < ports.length; i++) {
+    const dataDir = join(workDir, `replica-${i}`);
+    if (i > 0) {
+      // One admin token for all (docs/deploy.md): the first replica's, copied before the start.
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      copyFileSync(join(replicas[0]!.dataDir, 'admin-token'), join(dataDir, 'admin-token'));
+    }
+    const replica = await startServerProcess(options, i, ports[i]!, dataDir, args);
+    if (dbUrl)
+      replica.replicaId = await newReplicaId(
+        dbUrl,
+        replicas.map((r) => r.replicaId),
+      );
+    replicas.push(replica);
+  }
+}
+
+/**
+ * Starts the servers of one size: `count` replicas (count > 1 needs `databaseUrl`), HAProxy in
+ * front of them when `routing` is 'haproxy' and there is more than one.
+ */
+export async function startServerSet(options: ServerSetOptions): Promise<ServerSet> {
+  if (options.count > 1 && !options.databaseUrl) throw new Error('several replicas need --database-url');
+  const workDir = await mkdtemp(join(tmpdir(), 'nw-scale-'));
+  const db = options.databaseUrl ? await createDatabase(options.databaseUrl) : null;
+  const ports = await Promise.all(Array.from({ length: options.count }, () => freePort()));
+  const balanced = options.count > 1 && options.routing === 'haproxy' ? await freePort() : null;
+  const publicUrl = `http://127.0.0.1:${balanced ?? ports[0]!}`;
+  const shared: string[] = [];
+  if (options.count > 1) {
+    // docs/deploy.md: every replica reads the credentials the others sealed with one key.
+    const keyFile = join(workDir, 'secret-key');
+    writeFileSync(keyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    shared.push('--secret-key-file', keyFile, '--public-url', publicUrl, '--trust-proxy');
+  }
+  const dbArgs = db ? ['--database-url', db.dbUrl] : [];
+  const replicas: ServerProcess[] = [];
+  let loadBalancer: LoadBalancer | null = null;
+  try {
+    await startReplicaProcesses(options, ports, workDir, db?.dbUrl ?? null, [...dbArgs, ...shared], replicas);
+    loadBalancer = balanced
+      ? await startHaproxy({ repoRoot: options.repoRoot, workDir, frontendPort: balanced, replicaPorts: ports })
+      : null;
+  } catch (error) {
+    // Nothing of a half-started size is left running or stored.
+    await Promise.all(replicas.map((r) => r.stop()));
+    await rm(workDir, { recursive: true, force: true });
+    if (db && options.databaseUrl) await dropDatabase(options.databaseUrl, db.dbName);
+    throw error;
+  }
+  const balancer = loadBalancer;
+  const token = readFileSync(join(replicas[0]!.dataDir, 'admin-token'), 'utf8').trim();
+  let nextApi = 0;
+  const set: ServerSet = {
+    replicas,
+    url: balancer?.url ?? replicas[0]!.url,
+    agentUrlFor: (hostIndex) =>
+      balancer?.url ?? replicas.map((_, k) => replicas[(hostIndex + k) % replicas.length]!.url).join(','),
+    nextApiUrl: () => balancer?.url ?? replicas[nextApi++ % replicas.length]!.url,
+    token,
+    loadBalancer: balancer,
+    dbName: db?.dbName ?? null,
+    dbUrl: db?.dbUrl ?? null,
+    workDir,
+    async stop() {
+      await Promise.all(replicas.map((r) => r.stop()));
+      await balancer?.stop();
+    },
+  };
+  return set;
+}
+
+/** Removes the size's data folders and drops its database (the servers must have stopped). */
+export async function dropServerSetData(set: ServerSet, adminUrl: string | null): Promise<void> {
+  await rm(set.workDir, { recursive: true, force: true });
+  if (set.dbName && adminUrl) await dropDatabase(adminUrl, set.dbName);
+}
+
+/** Drops a size's database. */
+async function dropDatabase(adminUrl: string, dbName: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.end();
+}
