@@ -72,10 +72,10 @@ async function startHub() {
     while (goodbyes.length === before) await new Promise((r) => setTimeout(r, 5));
     await goodbyes.at(-1);
   };
-  /** Holds the greetings' line until the returned function is called. */
+  /** Holds the greetings' line (another host's work in its one slot) until the returned function is called. */
   const holdLine = () => {
     let release: () => void = () => {};
-    void greetings.run(() => new Promise<void>((resolve) => (release = resolve)));
+    void greetings.forHost('another-host', () => new Promise<void>((resolve) => (release = resolve)));
     return () => release();
   };
   return {
@@ -129,4 +129,31 @@ test('a host back before its goodbye is not recorded away; the goodbye is owed u
   } finally {
     await h.close();
   }
+});
+
+test("a host's greetings, goodbyes and sweeps take turns: a sweep queued during a hello runs after it", async () => {
+  const greetings = new AgentGreetings(16, () => false);
+  const order: string[] = [];
+  let finishHello: () => void = () => {};
+  const hello = greetings.hello('vm3', async () => {
+    order.push('hello started');
+    await new Promise<void>((resolve) => (finishHello = resolve));
+    order.push('hello done');
+  });
+  await new Promise((r) => setImmediate(r));
+  // A replica's sweep found vm3's lease expired while its agent's hello (through this replica) was under way.
+  const sweep = greetings.forHost('VM3', async () => {
+    order.push('sweep');
+  });
+  const other = greetings.forHost('vm4', async () => {
+    order.push('other host');
+  });
+  await other;
+  assert.deepEqual(order, ['hello started', 'other host'], 'another host is not held up; vm3 waits its turn');
+  finishHello();
+  await Promise.all([hello, sweep]);
+  assert.deepEqual(order, ['hello started', 'other host', 'hello done', 'sweep']);
+  // A failed turn does not stop the host's next ones.
+  await assert.rejects(greetings.forHost('vm3', () => Promise.reject(new Error('db down'))));
+  assert.equal(await greetings.forHost('vm3', async () => 'next'), 'next');
 });

@@ -222,18 +222,21 @@ async function startLocked(
     onHostsGone: async (vmKeys) => {
       await Promise.all(
         vmKeys.map((vmKey) =>
-          greetings.run(() =>
-            onAgentGone(ctx, vmKey).catch((error: unknown) =>
-              logger.error({ err: error, vm: vmKey }, 'recording an agent disconnect failed'),
-            ),
-          ),
+          // In the host's turn, and only if its agent is not back (here or through another replica) by then.
+          greetings.forHost(vmKey, async () => {
+            try {
+              if (!(await replicas.connectedAnywhere(vmKey))) await onAgentGone(ctx, vmKey);
+            } catch (error) {
+              logger.error({ err: error, vm: vmKey }, 'recording an agent disconnect failed');
+            }
+          }),
         ),
       );
     },
     onHostsBack: async (vmKeys) => {
       await Promise.all(
         vmKeys.map((vmKey) =>
-          greetings.run(() =>
+          greetings.forHost(vmKey, () =>
             setAgentConnected(ctx, vmKey, true).catch((error: unknown) =>
               logger.error({ err: error, vm: vmKey }, 'recording an agent connection failed'),
             ),
