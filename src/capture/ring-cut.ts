@@ -13,7 +13,7 @@ import { basename, dirname, join } from 'node:path';
 import { CaptureFileWriter } from './file-writer.js';
 import { cutCaptureFile } from './pcap-cut.js';
 import { effectiveSnapLength, endRingTcpdump, ringFileName, ringKernelStats } from './ring-rules.js';
-import { TcpdumpCounters } from './tcpdump-counters.js';
+import { signalRunning, TcpdumpCounters } from './tcpdump-counters.js';
 import { isListeningLine, tcpdumpErrorMessage, TcpdumpStderrReader } from './tcpdump-stderr.js';
 import type { TcpdumpInfoLine } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';
@@ -148,13 +148,7 @@ export class EngineCutRing implements RingCaptureSession {
   }
 
   private signal(name: NodeJS.Signals): boolean {
-    const child = this.child;
-    if (child === null || child.exitCode !== null || child.signalCode !== null) return false;
-    try {
-      return child.kill(name);
-    } catch {
-      return false; // it has just exited; 'close' follows
-    }
+    return signalRunning(this.child, name);
   }
 
   // tcpdump's report: the stop's hand-over, and the nudge of a quiet link. tcpdump has captured

@@ -17,7 +17,7 @@ import type { FinaliseOptions } from './idle-cut.js';
 import { EMPTY_SHA256 } from './pcap-cut.js';
 import type { CutCaptureFile } from './pcap-cut.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB } from './tcpdump-args.js';
-import { TcpdumpCounters } from './tcpdump-counters.js';
+import { signalRunning, TcpdumpCounters } from './tcpdump-counters.js';
 import { defaultTcpdumpUser, keepsTcpdumpRoot, tcpdumpLaunchPrefix } from './tcpdump-launch.js';
 import type { TcpdumpLaunchOptions, UnprivilegedUser } from './tcpdump-launch.js';
 import { isListeningLine, parseTcpdumpInfoLine, parseTcpdumpStats, tcpdumpErrorMessage } from './tcpdump-stderr.js';
@@ -370,13 +370,7 @@ class TcpdumpCaptureSession implements CaptureSession {
   }
 
   private signal(name: NodeJS.Signals): boolean {
-    const child = this.child;
-    if (child === null || child.exitCode !== null || child.signalCode !== null) return false;
-    try {
-      return child.kill(name);
-    } catch {
-      return false; // it has just exited; 'close' follows
-    }
+    return signalRunning(this.child, name);
   }
 
   private fileBytesNow(): number {

@@ -13,7 +13,22 @@
 // at the stop is in tcpdump's output buffer, which SIGTERM flushes. On an idle link that is the
 // first report (a few ms); with packets in an open block, when the block timer retires it; under
 // load, when tcpdump has caught up (blocks fill and retire at once).
+import type { ChildProcess } from 'node:child_process';
 import type { TcpdumpInfoLine } from './tcpdump-stderr.js';
+
+/**
+ * Sends `name` to a capture process that is still running; false when there is none any more
+ * (not started, exited, or exiting just now — its 'close' follows), so a report or a nudge asked
+ * for at the end is simply not sent.
+ */
+export function signalRunning(child: ChildProcess | null, name: NodeJS.Signals): boolean {
+  if (child === null || child.exitCode !== null || child.signalCode !== null) return false;
+  try {
+    return child.kill(name);
+  } catch {
+    return false;
+  }
+}
 
 /** Default interval between the reports asked for while a stop waits for the hand-over. */
 export const HAND_OVER_POLL_INTERVAL_IN_MS = 20;
