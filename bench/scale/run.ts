@@ -17,6 +17,13 @@
  * Usage: node --import tsx bench/scale/run.ts [--sizes 100,1000,3000] [--database-url postgres://…]
  *        [--steady-seconds 20] [--agents-per-process 2500]
  *        [--fanout-only] [--fanout-repeats N] [--skip-fanout] [--server-cpu-prof DIR] [--server-root CHECKOUT]
+ *        [--report-format batch|single|both]
+ *
+ * --report-format: how the simulated agents send their per-second samples — `batch` (default, as
+ * the agent does with a server that announces batches: one `metrics.batch` every announced
+ * interval), `single` (one `metrics` message a second, as before issue 17's batches), or `both`:
+ * the steady state measured twice on the same server and fleet, single reports first, then
+ * batches, and their ratio printed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -45,6 +52,8 @@ const fanoutOnly = args.includes('--fanout-only');
 const fanoutRepeats = Number(arg('--fanout-repeats', '1'));
 // A short run for connect, steady and storm only (no probe, no fan-out).
 const skipFanout = args.includes('--skip-fanout');
+const reportFormat = arg('--report-format', 'batch');
+if (!['batch', 'single', 'both'].includes(reportFormat)) throw new Error('--report-format is batch, single or both');
 const SUB = '00000000-0000-0000-0000-000000000000';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // The checkout whose server runs (default this one): an A/B of two versions in one run of the simulator.
@@ -302,6 +311,8 @@ interface Figures {
   connectServerCpu: number;
   connectSimCpu: number;
   steadySimCpu: number;
+  /** With --report-format both: the steady state with single reports (before the batches' figure). */
+  steadySingle: { cpu: number; simCpu: number; load: number } | null;
   stormServerCpu: number;
   stormSimCpu: number;
   loads: { connect: number; steady: number; storm: number };
@@ -382,6 +393,7 @@ async function runSize(n: number): Promise<Figures | null> {
       hosts,
       processes,
       connectConcurrency: 256,
+      reportFormat: reportFormat === 'single' ? 'single' : 'batch',
     });
     // The simulator processes were born after \`started\` (their CPU so far, start-up included, is the connect's).
     const simConnect0 = 0;
@@ -429,6 +441,23 @@ async function runSize(n: number): Promise<Figures | null> {
       await c.end();
       log(`every host recorded connected after ${(greetedMs / 1000).toFixed(1)} s`);
     }
+    // Both formats on the same server and fleet: single reports first (then batches, the steady figure below).
+    let steadySingle: { cpu: number; simCpu: number; load: number } | null = null;
+    if (reportFormat === 'both') {
+      await fleet.setReportFormat('single');
+      await sleep(5_000);
+      const sim0 = await cpuSecondsOf(fleet.pids);
+      const t0 = performance.now();
+      const cpu = await cpuShare(server.pid, steadySeconds);
+      const simCpu = ((await cpuSecondsOf(fleet.pids)) - sim0) / ((performance.now() - t0) / 1000);
+      steadySingle = { cpu, simCpu, load: loadavg()[0]! };
+      log(
+        `steady cpu with single reports ${(cpu * 100).toFixed(1)} % (simulator ${(simCpu * 100).toFixed(0)} %), load ${steadySingle.load.toFixed(1)}`,
+      );
+      await fleet.setReportFormat('batch');
+      // The first batches leave one interval after the switch.
+      await sleep(2_000);
+    }
     await sleep(5_000);
     const simSteady0 = await cpuSecondsOf(fleet.pids);
     const steady0 = performance.now();
@@ -437,7 +466,7 @@ async function runSize(n: number): Promise<Figures | null> {
     const steadyRss = (await usage(server.pid)).rssBytes;
     const loadSteady = loadavg()[0]!;
     log(
-      `steady cpu ${(steadyCpu * 100).toFixed(0)} % (simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${(steadyRss / 2 ** 20).toFixed(0)} MiB, load ${loadSteady.toFixed(1)}`,
+      `steady cpu${reportFormat === 'both' ? ' with batches' : ''} ${(steadyCpu * 100).toFixed(1)} % (simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${(steadyRss / 2 ** 20).toFixed(0)} MiB, load ${loadSteady.toFixed(1)}${steadySingle ? `; batches ÷ single reports ${(steadyCpu / steadySingle.cpu).toFixed(2)}` : ''}`,
     );
 
     // Create → Running on one host while loaded (a simulated agent answers at once: this is the server's share).
@@ -547,6 +576,7 @@ async function runSize(n: number): Promise<Figures | null> {
       connectServerCpu,
       connectSimCpu,
       steadySimCpu,
+      steadySingle,
       stormServerCpu,
       stormSimCpu,
       loads: { connect: loadConnect, steady: loadSteady, storm: loadStorm },
@@ -591,6 +621,19 @@ for (const x of results) {
   console.log(
     `| ${x.agents} | ${Number.isFinite(x.greetedMs) ? s(x.greetedMs) : '—'} | ${pc(x.connectServerCpu)} / ${pc(x.steadyCpu)} / ${pc(x.stormServerCpu)} | ${pc(x.connectSimCpu)} / ${pc(x.steadySimCpu)} / ${pc(x.stormSimCpu)} | ${x.loads.connect.toFixed(1)} / ${x.loads.steady.toFixed(1)} / ${x.loads.storm.toFixed(1)} |`,
   );
+}
+if (reportFormat === 'both') {
+  console.log(
+    '| agents | steady server CPU, single reports (per 1,000) | steady server CPU, batches (per 1,000) | batches ÷ single | simulator single / batches | 1-min load single / batches |',
+  );
+  console.log('|---|---|---|---|---|---|');
+  for (const x of results) {
+    const one = x.steadySingle!;
+    const per = (v: number) => `${(v * 100).toFixed(1)} % (${((v * 100) / (x.agents / 1000)).toFixed(1)} %)`;
+    console.log(
+      `| ${x.agents} | ${per(one.cpu)} | ${per(x.steadyCpu)} | ${(x.steadyCpu / one.cpu).toFixed(2)} | ${pc(one.simCpu)} / ${pc(x.steadySimCpu)} | ${one.load.toFixed(1)} / ${x.loads.steady.toFixed(1)} |`,
+    );
+  }
 }
 const big = results.at(-1)!;
 console.log(

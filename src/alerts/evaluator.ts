@@ -55,6 +55,12 @@ export class MetricAlertEvaluator {
     private readonly actx: AlertsContext,
     private readonly dispatcher: NotificationDispatcher,
     private readonly tickInMs = EVALUATOR_TICK_IN_MS,
+    /**
+     * How long before the evaluation a rule's window ends: the agents' batch interval (issue 17),
+     * so a sample that is still on its way in a batch is not missed by a short window; 0 when
+     * agents report every sample as it is taken.
+     */
+    private readonly windowLagInMs = 0,
   ) {}
 
   /** Starts evaluating. */
@@ -96,12 +102,13 @@ export class MetricAlertEvaluator {
     const p = rule.body.properties;
     if (!p.enabled) return;
     const { windowSizeInSeconds } = ruleTiming(rule.body);
-    const windowStart = new Date(now.getTime() - windowSizeInSeconds * 1000);
+    const windowEnd = new Date(now.getTime() - this.windowLagInMs);
+    const windowStart = new Date(windowEnd.getTime() - windowSizeInSeconds * 1000);
     const hosts = await this.actx.listHosts();
     const targets = [...new Map(p.scopes.flatMap((s) => hostsInScope(hosts, s)).map((h) => [h.key, h])).values()];
     const keys = targets.map((t) => t.key);
     const stats = await Promise.all(
-      p.criteria.allOf.map((c) => this.actx.store.aggregateMetricWindow(keys, c.metricName, windowStart, now)),
+      p.criteria.allOf.map((c) => this.actx.store.aggregateMetricWindow(keys, c.metricName, windowStart, windowEnd)),
     );
     const states = await this.actx.store.getAlertTargetStates<AlertTargetState>(rule.key);
 
@@ -127,7 +134,7 @@ export class MetricAlertEvaluator {
       if (met && !previous.alertId) {
         next = {
           ...next,
-          alertId: await this.fire(rule, host, criteria, windowStart, now, targets.length),
+          alertId: await this.fire(rule, host, criteria, windowStart, windowEnd, now, targets.length),
           healthyEvaluations: 0,
         };
       } else if (met) {
@@ -180,6 +187,7 @@ export class MetricAlertEvaluator {
     host: HostInfo,
     criteria: NoticeCriterion[],
     windowStart: Date,
+    windowEnd: Date,
     now: Date,
     scopeCount: number,
   ): Promise<string> {
@@ -199,7 +207,7 @@ export class MetricAlertEvaluator {
       criteria,
       resolvedCriteria: null,
       windowStart: windowStart.toISOString(),
-      windowEnd: now.toISOString(),
+      windowEnd: windowEnd.toISOString(),
       severity: p.severity,
     };
     await this.actx.store.insertAlert<StoredAlertBody>({
@@ -219,7 +227,7 @@ export class MetricAlertEvaluator {
     );
     this.dispatcher.dispatch(
       rule.body,
-      this.notice(rule, alertId, body, 'Fired', now, null, criteria, windowStart, now),
+      this.notice(rule, alertId, body, 'Fired', now, null, criteria, windowStart, windowEnd),
     );
     return alertId;
   }
@@ -240,10 +248,11 @@ export class MetricAlertEvaluator {
     });
     this.actx.telemetry.transitions.inc({ monitor_condition: 'Resolved' });
     this.actx.logger.info({ rule: rule.id, alert: alertId }, 'metric alert resolved');
-    const windowStart = new Date(now.getTime() - body.rule.windowSizeInSeconds * 1000);
+    const windowEnd = new Date(now.getTime() - this.windowLagInMs);
+    const windowStart = new Date(windowEnd.getTime() - body.rule.windowSizeInSeconds * 1000);
     this.dispatcher.dispatch(
       rule.body,
-      this.notice(rule, alertId, body, 'Resolved', alert.firedAt, now, criteria, windowStart, now),
+      this.notice(rule, alertId, body, 'Resolved', alert.firedAt, now, criteria, windowStart, windowEnd),
     );
   }
 
