@@ -319,7 +319,7 @@ class SimulatedAgent {
         opened = true;
         this.attempt = 0;
         this.batchIntervalInSeconds = null;
-        // The server answers a hello with nothing: an open connection (the credential accepted) is connected.
+        // An open connection (the credential accepted) counts as connected; the server's welcome (its batch interval) comes after the hello.
         this.welcomed = true;
         this.fleet.connected++;
         this.fleet.onWelcome();
