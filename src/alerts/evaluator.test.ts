@@ -185,6 +185,52 @@ describe('metric alert evaluation (PGlite store, real webhook receiver)', () => 
     assert.ok((alerts[0]!.notifications as Array<{ outcome: string }>).every((n) => n.outcome === 'Succeeded'));
   });
 
+  test('with agents sending in batches, a window ends the lag before the evaluation: a sample still on its way is not missed', async () => {
+    const t0 = new Date('2026-01-02T00:00:10Z');
+    const { record: rule } = await putMetricAlert(
+      actx,
+      SUB,
+      'rg1',
+      'lagged',
+      metricAlertPutSchema.parse({
+        location: 'global',
+        properties: {
+          severity: 3,
+          enabled: true,
+          scopes: [hosts[0]!.id],
+          evaluationFrequency: 'PT1S',
+          windowSize: 'PT5S',
+          criteria: {
+            allOf: [
+              {
+                name: 'c0',
+                metricName: 'Packets Out Total',
+                operator: 'GreaterThan',
+                threshold: 100,
+                timeAggregation: 'Total',
+              },
+            ],
+          },
+        },
+      }),
+      t0,
+    );
+    // A burst sampled at t0 (one sample of 500 packets), as a batch sent 4 s later delivers it.
+    await store.insertMetricSamples([{ vmKey: hosts[0]!.key, at: t0, metrics: { 'Packets Out Total': 500 } }]);
+    const evaluator = new MetricAlertEvaluator(actx, new NotificationDispatcher(actx), 100, 4_000);
+    const fired = async () =>
+      (await store.listAlerts<StoredAlertBody>({ subscriptionId: SUB })).filter((a) => a.body.rule.name === 'lagged');
+    // Evaluated at t0: the window is (t0 − 9 s, t0 − 4 s], the burst not in it yet (with no lag it would be).
+    await evaluator.evaluateRule(rule.key, t0);
+    assert.equal((await fired()).length, 0);
+    // Four seconds later the burst is in the window, and stays there for five evaluations of it arriving late.
+    await evaluator.evaluateRule(rule.key, new Date(t0.getTime() + 4_000));
+    const alerts = await fired();
+    assert.equal(alerts.length, 1, 'fired once the window reached the sample');
+    assert.equal(alerts[0]!.body.windowEnd, t0.toISOString(), 'the window ends the lag before the evaluation');
+    assert.equal(alerts[0]!.body.windowStart, new Date(t0.getTime() - 5_000).toISOString());
+  });
+
   test('rules are checked like Azure checks them', async () => {
     const base = {
       severity: 2,

@@ -161,8 +161,10 @@ export function alertsRuntime(ctx: ServerContext, options: AlertsRuntimeOptions 
         ...(options.metrics === undefined && ctx.config.metricsRetentionInSeconds !== undefined
           ? { metrics: { retentionInSeconds: ctx.config.metricsRetentionInSeconds } }
           : {}),
-        // A sample reaches the database up to one batch interval after it was taken.
-        evaluationWindowLagInMs: options.evaluationWindowLagInMs ?? metricsBatchIntervalOf(ctx.config) * 1000,
+        // A batch leaves as its Nth one-second sample is taken (src/agent/metrics.ts): its oldest
+        // sample reaches the database N − 1 s after it was taken, so windows end that long before
+        // the evaluation (N = 1: every sample leaves as taken, no lag, as single reports).
+        evaluationWindowLagInMs: options.evaluationWindowLagInMs ?? (metricsBatchIntervalOf(ctx.config) - 1) * 1000,
       },
     );
     slots.set(ctx, s);

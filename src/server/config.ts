@@ -24,8 +24,8 @@ export interface ServerConfig {
   metricsRetentionInSeconds?: number;
   /**
    * How often agents send their host-metric samples (`--agent-metrics-batch-seconds`, issue 17):
-   * announced in the welcome; agents still sample every second. Metric alert windows end this long
-   * before their evaluation. Default {@link SERVER_DEFAULTS.agentMetricsBatchIntervalInSeconds}.
+   * announced in the welcome; agents still sample every second. Metric alert windows end this
+   * long less one second before their evaluation (src/server/alerts-runtime.ts). Default {@link SERVER_DEFAULTS.agentMetricsBatchIntervalInSeconds}.
    */
   agentMetricsBatchIntervalInSeconds?: number;
   /** Path of tcpdump, used to check compiled filters before a capture is accepted. */
