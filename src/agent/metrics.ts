@@ -20,8 +20,9 @@ export interface AgentMetricsConfig {
 }
 
 /**
- * Default report interval. One second, so an alert on a 1-second evaluation sees a burst within
- * about a second (alert → capture under 3 s); a report is a few hundred bytes.
+ * Default sample interval. One second, so an alert on a 1-second evaluation sees a burst within
+ * about a second of it leaving the host (alert → capture under 3 s when the server takes every
+ * sample as it is taken: `--agent-metrics-batch-seconds 1`); a sample is a few hundred bytes.
  */
 export const DEFAULT_METRICS_INTERVAL_IN_MS = 1_000;
 

@@ -81,8 +81,9 @@ export function sanitizeMetricValues(values: unknown): Record<string, number> {
  * Keeps the host metrics agents report: batches them into the database (where alert evaluation
  * and queries read them, whichever server replica the agent is connected to) as one row per
  * report and one row per host-minute, prunes them after their retention periods, and sums them
- * per host since start for the server's Prometheus endpoint. Samples are stamped with the
- * server's clock when they arrive: evaluation windows must not depend on a host's clock.
+ * per host since start for the server's Prometheus endpoint. Samples are placed on the server's
+ * clock: a single report at its arrival, a batch's samples by their spacing before its arrival
+ * ({@link recordBatch}): evaluation windows must not depend on a host's clock.
  *
  * Nothing is dropped when a write fails: the batch goes back to the front of the queue and is
  * tried again after {@link METRIC_STORE_DEFAULTS.retryIntervalInMs}. Each statement holds at most
