@@ -4,8 +4,8 @@ import type { ResourceRecord } from '../store/index.js';
 import { aggregateWindow, meetsThreshold } from './condition.js';
 import type { AlertsContext } from './context.js';
 import type { NotificationDispatcher } from './dispatcher.js';
-import { hostsInScope, type HostInfo } from './hosts.js';
-import { ruleTiming, type MetricAlertBody } from './metric-alerts.js';
+import { hostsInScopes, type HostInfo } from './hosts.js';
+import { ruleTiming, toleratedBatchIntervalInSeconds, type MetricAlertBody } from './metric-alerts.js';
 import type { AlertNotice, NoticeCriterion } from './payloads.js';
 
 /**
@@ -56,12 +56,22 @@ export class MetricAlertEvaluator {
     private readonly dispatcher: NotificationDispatcher,
     private readonly tickInMs = EVALUATOR_TICK_IN_MS,
     /**
-     * How long before the evaluation a rule's window ends: the agents' batch interval (issue 17),
-     * so a sample that is still on its way in a batch is not missed by a short window; 0 when
-     * agents report every sample as it is taken.
+     * The configured metric batch interval (`--agent-metrics-batch-seconds`, issue 17); 1 when
+     * agents send every sample as it is taken. See {@link windowLagInMs}.
      */
-    private readonly windowLagInMs = 0,
+    private readonly maxBatchIntervalInSeconds = 1,
   ) {}
+
+  /**
+   * How long before the evaluation a rule's window ends: its tolerated batch interval less one
+   * second ({@link toleratedBatchIntervalInSeconds}; a batch leaves as its last sample is taken,
+   * so its oldest arrives that much late). Every host in the rule's scope is told to send at
+   * least that often, so no sample still on its way is missed — 0 for a 1-second rule (alert →
+   * capture under 3 s), at most 4 s of a PT1M rule's period at the default 5 s.
+   */
+  windowLagInMs(body: MetricAlertBody): number {
+    return (toleratedBatchIntervalInSeconds(body, this.maxBatchIntervalInSeconds) - 1) * 1000;
+  }
 
   /** Starts evaluating. */
   start(): void {
@@ -102,10 +112,9 @@ export class MetricAlertEvaluator {
     const p = rule.body.properties;
     if (!p.enabled) return;
     const { windowSizeInSeconds } = ruleTiming(rule.body);
-    const windowEnd = new Date(now.getTime() - this.windowLagInMs);
+    const windowEnd = new Date(now.getTime() - this.windowLagInMs(rule.body));
     const windowStart = new Date(windowEnd.getTime() - windowSizeInSeconds * 1000);
-    const hosts = await this.actx.listHosts();
-    const targets = [...new Map(p.scopes.flatMap((s) => hostsInScope(hosts, s)).map((h) => [h.key, h])).values()];
+    const targets = hostsInScopes(await this.actx.listHosts(), p.scopes);
     const keys = targets.map((t) => t.key);
     const stats = await Promise.all(
       p.criteria.allOf.map((c) => this.actx.store.aggregateMetricWindow(keys, c.metricName, windowStart, windowEnd)),
@@ -248,7 +257,7 @@ export class MetricAlertEvaluator {
     });
     this.actx.telemetry.transitions.inc({ monitor_condition: 'Resolved' });
     this.actx.logger.info({ rule: rule.id, alert: alertId }, 'metric alert resolved');
-    const windowEnd = new Date(now.getTime() - this.windowLagInMs);
+    const windowEnd = new Date(now.getTime() - this.windowLagInMs(rule.body));
     const windowStart = new Date(windowEnd.getTime() - body.rule.windowSizeInSeconds * 1000);
     this.dispatcher.dispatch(
       rule.body,

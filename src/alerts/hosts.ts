@@ -41,6 +41,14 @@ export function hostsInScope(hosts: readonly HostInfo[], scope: string): HostInf
   return hosts.filter((h) => h.key === key);
 }
 
+/**
+ * The hosts a rule's scopes name, each once (a host may be named by its VM id and its resource group).
+ * @example hostsInScopes(hosts, rule.body.properties.scopes)
+ */
+export function hostsInScopes(hosts: readonly HostInfo[], scopes: readonly string[]): HostInfo[] {
+  return [...new Map(scopes.flatMap((s) => hostsInScope(hosts, s)).map((h) => [h.key, h])).values()];
+}
+
 /** Whether a scope is a VM id, a resource group id or a subscription id. */
 export function isValidScope(scope: string): boolean {
   const parts = scope.replace(/^\/+|\/+$/g, '').split('/');

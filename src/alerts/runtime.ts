@@ -46,8 +46,8 @@ export interface AlertsRuntimeOptions {
   metrics?: MetricStoreOptions;
   webhook?: WebhookDeliveryOptions;
   evaluatorTickInMs?: number;
-  /** How long before an evaluation a rule's window ends (the agents' metric batch interval; default 0). */
-  evaluationWindowLagInMs?: number;
+  /** The configured metric batch interval (`--agent-metrics-batch-seconds`): rule windows lag by what each rule tolerates of it; default 1 (no lag). */
+  agentMetricsBatchIntervalInSeconds?: number;
   runWatchIntervalInMs?: number;
 }
 
@@ -85,7 +85,7 @@ export class AlertsRuntime {
       { ...this.context, listHosts: cachedFor(HOST_LIST_CACHE_IN_MS, deps.listHosts) },
       this.dispatcher,
       options.evaluatorTickInMs ?? EVALUATOR_TICK_IN_MS,
-      options.evaluationWindowLagInMs ?? 0,
+      options.agentMetricsBatchIntervalInSeconds ?? 1,
     );
     this.runs = new AlertCaptureRunWatcher(
       this.context,

@@ -161,10 +161,10 @@ export function alertsRuntime(ctx: ServerContext, options: AlertsRuntimeOptions 
         ...(options.metrics === undefined && ctx.config.metricsRetentionInSeconds !== undefined
           ? { metrics: { retentionInSeconds: ctx.config.metricsRetentionInSeconds } }
           : {}),
-        // A batch leaves as its Nth one-second sample is taken (src/agent/metrics.ts): its oldest
-        // sample reaches the database N − 1 s after it was taken, so windows end that long before
-        // the evaluation (N = 1: every sample leaves as taken, no lag, as single reports).
-        evaluationWindowLagInMs: options.evaluationWindowLagInMs ?? (metricsBatchIntervalOf(ctx.config) - 1) * 1000,
+        // A rule's windows end its tolerated batch interval less one second before each
+        // evaluation; its hosts are told to batch no longer (src/server/metric-batch-intervals.ts).
+        agentMetricsBatchIntervalInSeconds:
+          options.agentMetricsBatchIntervalInSeconds ?? metricsBatchIntervalOf(ctx.config),
       },
     );
     slots.set(ctx, s);
