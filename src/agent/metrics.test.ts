@@ -100,3 +100,36 @@ test('reconnected to an older server: single reports again, the backlog is kept 
   );
   assert.equal(sender.buffered, 3, 'not sent as single reports (an older server would stamp them all now)');
 });
+
+test('a new interval in a later welcome: from 5 s to 1 s what is held leaves with the next sample, then each as taken; back to 5 s, five a message', () => {
+  const { sender, sent, link } = harness(5);
+  for (let i = 0; i < 3; i++) sender.take(sample(i), T0 + i * 1000);
+  assert.equal(sent.length, 0, 'three samples held for a 5 s batch');
+  // The server re-announced 1 s (a rule that evaluates every second now watches this host).
+  link.batch = 1;
+  sender.take(sample(3), T0 + 3000);
+  assert.equal(sent.length, 1);
+  const first = sent[0]!;
+  assert.ok(first.type === 'metrics.batch');
+  assert.deepEqual(
+    first.samples.map((s) => s.values['TCP Segments Sent']),
+    [0, 1, 2, 3],
+    'what was held goes with the new sample, in order, none lost',
+  );
+  for (let i = 4; i < 7; i++) sender.take(sample(i), T0 + i * 1000);
+  assert.deepEqual(
+    sent.slice(1).map((m) => (m.type === 'metrics.batch' ? m.samples.map((s) => s.values['TCP Segments Sent']) : [])),
+    [[4], [5], [6]],
+    'at 1 s every sample leaves as it is taken',
+  );
+  // Back to 5 s (the rule deleted): five samples a message again.
+  link.batch = 5;
+  for (let i = 7; i < 17; i++) sender.take(sample(i), T0 + i * 1000);
+  assert.deepEqual(
+    sent.slice(4).map((m) => (m.type === 'metrics.batch' ? m.samples.length : 0)),
+    [5, 5],
+  );
+  assert.equal(sender.sent, 17);
+  assert.equal(sender.buffered, 0);
+  assert.equal(sender.dropped, 0);
+});

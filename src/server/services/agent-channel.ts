@@ -9,7 +9,8 @@ import {
   type CaptureBody,
   type InstanceState,
 } from './capture-types.js';
-import { SERVER_DEFAULTS, metricsBatchIntervalOf } from '../config.js';
+import { SERVER_DEFAULTS } from '../config.js';
+import { agentBatchIntervals } from '../metric-batch-intervals.js';
 import type { ServerContext } from './context.js';
 import { captureOrder, evaluateCapture, ringBlobLocation } from './packet-captures.js';
 import { blobStoreOf, hostFilesStore, type StorageAccountBody } from './storage-accounts.js';
@@ -127,15 +128,10 @@ export async function handleAgentMessage(
         agentVersion: msg.agentVersion,
         ...(msg.hostname !== '' ? { hostname: msg.hostname } : {}),
       });
-      // The answer to the hello: this server takes batched metrics, every so many seconds (older
-      // servers send no welcome, and their agents' single reports are taken as before).
-      if (vm)
-        ctx.hub.send(vmKey, {
-          type: 'welcome',
-          vmId: vm.id,
-          location: vm.location ?? ctx.config.defaultLocation,
-          metricsBatchIntervalInSeconds: metricsBatchIntervalOf(ctx.config),
-        });
+      // The answer to the hello: this server takes batched metrics, every so many seconds — the
+      // host's own interval, short when a rule that evaluates often watches it (older servers
+      // send no welcome, and their agents' single reports are taken as before).
+      if (vm) ctx.hub.send(vmKey, await agentBatchIntervals(ctx).welcome(vm));
       // The host's look-back setting again (it may have changed while the agent was away), before any re-sent capture order that may ask for the past.
       await sendLookbackSetting(ctx, vmKey);
       await reconcileAgent(ctx, vmKey, msg.captures, baseUrl);
