@@ -56,11 +56,8 @@ export class AgentBatchIntervals {
     this.timer = null;
   }
 
-  /**
-   * The welcome answering a host's hello, with its interval; the host is remembered as told it.
-   * The rules are read on the first hello only (a failed read is tried again on the next).
-   */
-  async welcome(vm: ResourceRecord<VmBody>): Promise<Extract<ServerToAgent, { type: 'welcome' }>> {
+  /** Resolves once the rules were read (on the first hello only; a failed read is tried again on the next). */
+  ready(): Promise<void> {
     if (!this.loaded) {
       const p = this.load();
       this.loaded = p;
@@ -68,8 +65,15 @@ export class AgentBatchIntervals {
         if (this.loaded === p) this.loaded = null;
       });
     }
-    await this.loaded;
-    // From here on synchronous: a rule change applied meanwhile either is seen here or finds this host remembered.
+    return this.loaded;
+  }
+
+  /**
+   * The welcome answering a host's hello, with its interval (after {@link ready}); the host is
+   * remembered as told it. Send it in the same synchronous step: a rule change applied in
+   * between would otherwise tell the host its new interval before this one arrives with the old.
+   */
+  welcome(vm: ResourceRecord<VmBody>): Extract<ServerToAgent, { type: 'welcome' }> {
     const host = alertHostOf(this.ctx, vm);
     const intervalInSeconds = this.intervals.intervalOf(host);
     this.announced.set(host.key, { host, intervalInSeconds });

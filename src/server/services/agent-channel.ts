@@ -124,6 +124,8 @@ export async function handleAgentMessage(
 ): Promise<void> {
   switch (msg.type) {
     case 'hello': {
+      const batchIntervals = agentBatchIntervals(ctx);
+      await batchIntervals.ready();
       const vm = await setAgentConnected(ctx, vmKey, true, {
         agentVersion: msg.agentVersion,
         ...(msg.hostname !== '' ? { hostname: msg.hostname } : {}),
@@ -131,7 +133,7 @@ export async function handleAgentMessage(
       // The answer to the hello: this server takes batched metrics, every so many seconds — the
       // host's own interval, short when a rule that evaluates often watches it (older servers
       // send no welcome, and their agents' single reports are taken as before).
-      if (vm) ctx.hub.send(vmKey, await agentBatchIntervals(ctx).welcome(vm));
+      if (vm) ctx.hub.send(vmKey, batchIntervals.welcome(vm));
       // The host's look-back setting again (it may have changed while the agent was away), before any re-sent capture order that may ask for the past.
       await sendLookbackSetting(ctx, vmKey);
       await reconcileAgent(ctx, vmKey, msg.captures, baseUrl);
