@@ -8,11 +8,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import WebSocket from 'ws';
 import { AGENT_CONNECT_PATH, parseServerToAgent, type ServerToAgent } from '../model/index.js';
+import { TEST_DATABASE_URL, postgresAvailable } from '../store/testing/engines.js';
+import { BATCH_INTERVAL_RULES_POLL_IN_MS } from './metric-batch-intervals.js';
 import { startServer, type RunningServer } from './server.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
@@ -27,12 +31,10 @@ async function waitFor(check: () => boolean, timeoutInMs = 10_000): Promise<void
   }
 }
 
-describe('metric batch intervals follow the alert rules that watch the host', () => {
-  let server: RunningServer;
-  const dataDir = mkdtempSync(join(tmpdir(), 'nw-batch-intervals-'));
-  const sockets: WebSocket[] = [];
-  const call = async (method: string, path: string, body?: unknown, token: string | null = server.adminToken) => {
-    const res = await fetch(`${server.url}${path}?api-version=2018-03-01`, {
+/** The API of a server and an agent connected to it, as the tests need them. */
+function harness(sockets: WebSocket[], server: () => RunningServer) {
+  const call = async (method: string, path: string, body?: unknown, token: string | null = server().adminToken) => {
+    const res = await fetch(`${server().url}${path}?api-version=2018-03-01`, {
       method,
       headers: {
         ...(token ? { Authorization: `Bearer ${token}` } : {}),
@@ -43,8 +45,8 @@ describe('metric batch intervals follow the alert rules that watch the host', ()
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : null) as Record<string, any> };
   };
-  /** Enrols a VM, connects as its agent, says hello; returns the intervals its welcomes announced, in order. */
-  const agent = async (rg: string, vm: string) => {
+  /** Enrols a VM, connects as its agent (to `connectTo`, default the same server), says hello; returns the intervals its welcomes announced, in order. */
+  const agent = async (rg: string, vm: string, connectTo: RunningServer = server()) => {
     const ext = await call('PUT', `${VM_PATH(rg, vm)}/extensions/NetworkWatcherAgentLinux`, {
       properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux' },
     });
@@ -55,7 +57,7 @@ describe('metric batch intervals follow the alert rules that watch the host', ()
       null,
     );
     assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
-    const ws = new WebSocket(`${server.url.replace('http', 'ws')}${AGENT_CONNECT_PATH}`, {
+    const ws = new WebSocket(`${connectTo.url.replace('http', 'ws')}${AGENT_CONNECT_PATH}`, {
       headers: { Authorization: `Bearer ${enrolled.body.credential}` },
     });
     sockets.push(ws);
@@ -98,8 +100,17 @@ describe('metric batch intervals follow the alert rules that watch the host', ()
         },
       },
     });
-  /** Lets any welcome in flight arrive (one sent after the API answered would be a defect too). */
-  const settle = () => new Promise((r) => setTimeout(r, 300));
+  return { call, agent, rule };
+}
+
+/** Lets any welcome in flight arrive (one sent after the API answered would be a defect too). */
+const settle = () => new Promise((r) => setTimeout(r, 300));
+
+describe('metric batch intervals follow the alert rules that watch the host', () => {
+  let server: RunningServer;
+  const dataDir = mkdtempSync(join(tmpdir(), 'nw-batch-intervals-'));
+  const sockets: WebSocket[] = [];
+  const { call, agent, rule } = harness(sockets, () => server);
 
   before(async () => {
     // The default configured interval (5 s).
@@ -158,4 +169,85 @@ describe('metric batch intervals follow the alert rules that watch the host', ()
       'each change told once, to the hosts it changed',
     );
   });
+});
+
+describe('with two replicas on one PostgreSQL, each announces to its own agents', { timeout: 60_000 }, async () => {
+  const skip = !(await postgresAvailable());
+  const sockets: WebSocket[] = [];
+  const servers: RunningServer[] = [];
+  const dirs: string[] = [];
+  const name = `nw_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  const { call, agent, rule } = harness(sockets, () => servers[0]!);
+
+  before(async () => {
+    if (skip) return;
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    const url = new URL(TEST_DATABASE_URL);
+    url.pathname = `/${name}`;
+    const keyDir = mkdtempSync(join(tmpdir(), 'nw-batch-key-'));
+    dirs.push(keyDir);
+    const keyFile = join(keyDir, 'secret-key');
+    writeFileSync(keyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    // One after the other: the first creates the schema.
+    for (let i = 0; i < 2; i++) {
+      const dataDir = mkdtempSync(join(tmpdir(), `nw-batch-replica${i}-`));
+      dirs.push(dataDir);
+      servers.push(
+        await startServer({
+          listenHost: '127.0.0.1',
+          listenPort: 0,
+          dataDir,
+          databaseUrl: url.toString(),
+          // Every server of one database shares its secret key.
+          secretKeyFile: keyFile,
+          defaultLocation: 'westcentralus',
+          subscriptionId: SUB,
+          logLevel: 'silent',
+        }),
+      );
+    }
+  });
+  after(async () => {
+    for (const ws of sockets) ws.close();
+    for (const s of servers.reverse()) await s.close().catch(() => undefined);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    if (!skip) {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+      await admin.end();
+    }
+  });
+
+  test(
+    'a rule created through one replica reaches the agents connected to the other within its poll',
+    { skip },
+    async () => {
+      const [first, second] = servers as [RunningServer, RunningServer];
+      const onFirst = await agent('rgfast', 'onfirst', first);
+      const onSecond = await agent('rgfast', 'onsecond', second);
+      assert.deepEqual([onFirst, onSecond], [[5], [5]]);
+      const started = Date.now();
+      assert.equal((await rule('every-second', RG('rgfast'), 'PT1S')).status, 200);
+      // The replica that took the PUT tells its own agent at once.
+      await waitFor(() => onFirst.length === 2, 2_000);
+      // The other re-reads the rules within its poll and tells its own.
+      await waitFor(() => onSecond.length === 2, BATCH_INTERVAL_RULES_POLL_IN_MS + 3_000);
+      assert.ok(Date.now() - started <= BATCH_INTERVAL_RULES_POLL_IN_MS + 3_000);
+      assert.equal(
+        (await call('DELETE', `${RG('rules')}/providers/Microsoft.Insights/metricAlerts/every-second`)).status,
+        200,
+      );
+      await waitFor(() => onFirst.length === 3 && onSecond.length === 3, BATCH_INTERVAL_RULES_POLL_IN_MS + 3_000);
+      await settle();
+      assert.deepEqual(
+        [onFirst, onSecond],
+        [
+          [5, 1, 5],
+          [5, 1, 5],
+        ],
+        'each told once per change, by its own replica',
+      );
+    },
+  );
 });
