@@ -1,5 +1,5 @@
 import type { ResourceRecord } from '../store/index.js';
-import { hostsInScopes, type HostInfo } from './hosts.js';
+import { scopeMatcher, type HostInfo } from './hosts.js';
 import { toleratedBatchIntervalInSeconds, type MetricAlertBody } from './metric-alerts.js';
 
 /** A rule that needs a shorter batch interval than the configured one: its scopes and that interval. */
@@ -14,12 +14,13 @@ interface FastRule {
  * else the configured one (`maxInSeconds`, also the upper bound). Built from the rule list once
  * per change, so a reconnect storm's 10,000 hellos cost no database read: a host is matched
  * against the scopes of only the rules that ask for less than the configured interval (fastest
- * first, the first match decides), with the evaluator's own scope rule ({@link hostsInScopes}).
+ * first, the first match decides), with the evaluator's own scope rule ({@link scopeMatcher},
+ * each scope parsed once per change).
  * Nothing per host is kept: a VM created, deleted or re-tagged changes nothing here (a scope
  * names VMs by id, resource group and subscription, which a VM never changes).
  */
 export class MetricBatchIntervals {
-  private fast: FastRule[] = [];
+  private fast: Array<{ matches: Array<(host: HostInfo) => boolean>; intervalInSeconds: number }> = [];
   private signature = '[]';
 
   constructor(readonly maxInSeconds: number) {}
@@ -41,14 +42,14 @@ export class MetricBatchIntervals {
       );
     const signature = JSON.stringify(fast);
     if (signature === this.signature) return false;
-    this.fast = fast;
+    this.fast = fast.map((r) => ({ matches: r.scopes.map(scopeMatcher), intervalInSeconds: r.intervalInSeconds }));
     this.signature = signature;
     return true;
   }
 
   /** The interval a host should use now. */
   intervalOf(host: HostInfo): number {
-    for (const rule of this.fast) if (hostsInScopes([host], rule.scopes).length > 0) return rule.intervalInSeconds;
+    for (const rule of this.fast) if (rule.matches.some((m) => m(host))) return rule.intervalInSeconds;
     return this.maxInSeconds;
   }
 }

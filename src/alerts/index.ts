@@ -22,7 +22,7 @@ export {
   InvalidDurationError,
 } from './durations.js';
 export type { HostInfo, HostResolution } from './hosts.js';
-export { hostsInScope, hostsInScopes, resolveHostReference } from './hosts.js';
+export { hostsInScope, hostsInScopes, scopeMatcher, resolveHostReference } from './hosts.js';
 export { MetricBatchIntervals } from './batch-intervals.js';
 export type { AlertsContext, CaptureOperations, CaptureSummary, WatcherRef } from './context.js';
 export { MetricStore, METRIC_STORE_DEFAULTS, sanitizeMetricValues, type MetricStoreOptions } from './metric-store.js';
