@@ -5,7 +5,10 @@
  */
 import { startSimulatedFleet, type FleetOptions, type SimulatedFleet } from './agent-simulator.js';
 
-type Request = { id: number; op: 'start'; options: FleetOptions } | { id: number; op: 'stats' | 'drop' | 'stop' };
+type Request =
+  | { id: number; op: 'start'; options: FleetOptions }
+  | { id: number; op: 'format'; format: 'batch' | 'single' }
+  | { id: number; op: 'stats' | 'drop' | 'stop' };
 
 let fleet: SimulatedFleet | null = null;
 process.on('message', (raw) => {
@@ -16,6 +19,7 @@ process.on('message', (raw) => {
       if (req.op === 'start') fleet = await startSimulatedFleet(req.options);
       else if (req.op === 'stats') result = fleet?.stats() ?? null;
       else if (req.op === 'drop') await fleet?.dropAll();
+      else if (req.op === 'format') fleet?.setReportFormat(req.format);
       else if (req.op === 'stop') {
         await fleet?.stop();
         process.send!({ id: req.id, ok: true, result: null }, () => process.exit(0));

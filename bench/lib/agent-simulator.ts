@@ -31,6 +31,7 @@ import { request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { reconnectDelayInMs } from '../../src/agent/connection.js';
+import { HostMetricSender } from '../../src/agent/metrics.js';
 import { HOST_METRICS } from '../../src/alerts/host-metrics.js';
 import {
   AGENT_PROTOCOL_VERSION,
@@ -198,7 +199,7 @@ export interface FleetStats {
   failureCauses: Record<string, number>;
   /** Connections that were open and were lost without {@link SimulatedFleet.dropAll}. */
   unexpectedDrops: number;
-  /** Metric reports sent. */
+  /** Metric samples sent (one by one or in batches; the database holds one row each). */
   metricReports: number;
   /** Capture orders received (`capture.start`). */
   ordersReceived: number;
@@ -217,8 +218,14 @@ export interface FleetOptions extends Partial<EnrollOptions> {
   count?: number;
   /** Already enrolled hosts (e.g. from {@link enrollSimulatedHosts}). */
   hosts?: SimulatedHost[];
-  /** Metric report interval; default 1000 ms as the real agent; 0 sends none. */
+  /** Metric sample interval; default 1000 ms as the real agent; 0 sends none. */
   metricsIntervalInMs?: number;
+  /**
+   * How samples leave: `batch` (default) as the real agent, in `metrics.batch` messages at the
+   * interval the server's welcome announces (single reports until it does); `single`, one
+   * `metrics` message per sample, as agents before issue 17's batches (to compare both).
+   */
+  reportFormat?: 'batch' | 'single';
   /** Connections opened at once while connecting the first time; default 64. */
   connectConcurrency?: number;
   /** Reconnect wait per attempt; default the real agent's jittered exponential back-off. */
@@ -237,6 +244,8 @@ export interface SimulatedFleet {
   /** Cuts every connection at once (as a server or network failure does) and resolves when all are closed; the agents reconnect with their back-off. */
   dropAll(): Promise<void>;
   stats(): FleetStats;
+  /** Switches how every agent's samples leave from now on (see {@link FleetOptions.reportFormat}). */
+  setReportFormat(format: 'batch' | 'single'): void;
   /** Closes every connection for good. */
   stop(): Promise<void>;
 }
@@ -271,6 +280,10 @@ interface SimCapture {
 class SimulatedAgent {
   ws: WebSocket | null = null;
   welcomed = false;
+  /** The batch interval the server's welcome announced on this connection (null: single reports). */
+  private batchIntervalInSeconds: number | null = null;
+  /** The real agent's sampler logic (src/agent/metrics.ts): single reports, batches, the buffer. */
+  private readonly sender: HostMetricSender;
   private closed = false;
   private dropping = false;
   private attempt = 0;
@@ -288,6 +301,12 @@ class SimulatedAgent {
     this.wsUrls = serverUrl
       .split(',')
       .map((url) => `${url.trim().replace(/\/+$/, '').replace(/^http/, 'ws')}/agent/v1/connect`);
+    this.sender = new HostMetricSender({
+      intervalInMs: fleet.metricsIntervalInMs,
+      send: (msg) => this.send(msg),
+      batchIntervalInSeconds: () => (this.fleet.reportFormat === 'batch' ? this.batchIntervalInSeconds : null),
+      isConnected: () => this.welcomed && this.ws?.readyState === WebSocket.OPEN,
+    });
   }
 
   /** Opens a connection; resolves when it opened or failed (the reconnect is scheduled then). */
@@ -307,7 +326,8 @@ class SimulatedAgent {
       ws.on('open', () => {
         opened = true;
         this.attempt = 0;
-        // The server answers a hello with nothing: an open connection (the credential accepted) is connected.
+        this.batchIntervalInSeconds = null;
+        // An open connection (the credential accepted) counts as connected; the server's welcome (its batch interval) comes after the hello.
         this.welcomed = true;
         this.fleet.connected++;
         this.fleet.onWelcome();
@@ -336,6 +356,7 @@ class SimulatedAgent {
       });
       ws.on('close', (code) => {
         if (this.ws === ws) this.ws = null;
+        this.batchIntervalInSeconds = null;
         if (this.welcomed) {
           this.welcomed = false;
           this.fleet.connected--;
@@ -375,14 +396,17 @@ class SimulatedAgent {
     return this.urlIndex === 0 ? backoffInMs : Math.min(backoffInMs, NEXT_ADDRESS_WAIT_IN_MS);
   }
 
-  send(msg: AgentToServer): void {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  send(msg: AgentToServer): boolean {
+    if (this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(msg));
+    return true;
   }
 
+  /** Takes one sample; it leaves as the real agent's would (before issue 17, samples of a disconnected agent were not taken at all). */
   sendMetrics(): void {
-    if (!this.welcomed) return;
-    this.send({ type: 'metrics', at: new Date().toISOString(), values: metricValues() });
-    this.fleet.stats.metricReports++;
+    const before = this.sender.sent;
+    this.sender.take(metricValues());
+    this.fleet.stats.metricReports += this.sender.sent - before;
   }
 
   private setState(uid: string, patch: Partial<AgentCaptureState>): void {
@@ -413,6 +437,7 @@ class SimulatedAgent {
   private handle(msg: ServerToAgent): void {
     switch (msg.type) {
       case 'welcome':
+        this.batchIntervalInSeconds = msg.metricsBatchIntervalInSeconds ?? null;
         return;
       case 'capture.start': {
         const order = msg.order;
@@ -503,6 +528,8 @@ interface FleetInternals {
   stats: Omit<FleetStats, 'connected' | 'running'>;
   backoff: BackoffPolicy;
   handshakeTimeoutInMs: number;
+  metricsIntervalInMs: number;
+  reportFormat: 'batch' | 'single';
   onOrder: FleetOptions['onOrder'];
   onWelcome(): void;
 }
@@ -529,6 +556,8 @@ export async function startSimulatedFleet(options: FleetOptions): Promise<Simula
     },
     backoff: options.backoff ?? defaultBackoff,
     handshakeTimeoutInMs: options.handshakeTimeoutInMs ?? 10_000,
+    metricsIntervalInMs: options.metricsIntervalInMs ?? 1000,
+    reportFormat: options.reportFormat ?? 'batch',
     onOrder: options.onOrder,
     onWelcome() {
       for (let i = waiters.length - 1; i >= 0; i--)
@@ -576,6 +605,9 @@ export async function startSimulatedFleet(options: FleetOptions): Promise<Simula
     async dropAll() {
       await Promise.all(agents.map((a) => a.drop()));
     },
+    setReportFormat(format) {
+      internals.reportFormat = format;
+    },
     stats: () => ({
       ...internals.stats,
       failureCauses: { ...internals.stats.failureCauses },
@@ -596,9 +628,38 @@ export interface SimulatedFleetProcesses {
   pids: number[];
   waitConnected(n: number, timeoutInMs: number, pollInMs?: number): Promise<number>;
   dropAll(): Promise<void>;
+  setReportFormat(format: 'batch' | 'single'): Promise<void>;
   /** Counters summed over the processes. */
   stats(): Promise<FleetStats>;
   stop(): Promise<void>;
+}
+
+/** Counters of several fleets summed (failure causes merged). */
+export function sumFleetStats(all: FleetStats[]): FleetStats {
+  const sum: FleetStats = {
+    connected: 0,
+    failedAttempts: 0,
+    handshakeTimeouts: 0,
+    unexpectedDrops: 0,
+    metricReports: 0,
+    ordersReceived: 0,
+    running: 0,
+    failureCauses: {},
+  };
+  for (const s of all) {
+    for (const k of [
+      'connected',
+      'failedAttempts',
+      'handshakeTimeouts',
+      'unexpectedDrops',
+      'metricReports',
+      'ordersReceived',
+      'running',
+    ] as const)
+      sum[k] += s[k];
+    for (const [c, n] of Object.entries(s.failureCauses)) sum.failureCauses[c] = (sum.failureCauses[c] ?? 0) + n;
+  }
+  return sum;
 }
 
 /**
@@ -639,33 +700,8 @@ export async function startSimulatedFleetProcesses(
       call(child, 'start', { options: { ...rest, hosts: hosts.filter((_, i) => i % n === k) } }),
     ),
   );
-  const stats = async (): Promise<FleetStats> => {
-    const all = (await Promise.all(children.map((c) => call(c, 'stats')))) as FleetStats[];
-    const sum: FleetStats = {
-      connected: 0,
-      failedAttempts: 0,
-      handshakeTimeouts: 0,
-      unexpectedDrops: 0,
-      metricReports: 0,
-      ordersReceived: 0,
-      running: 0,
-      failureCauses: {},
-    };
-    for (const s of all) {
-      for (const k of [
-        'connected',
-        'failedAttempts',
-        'handshakeTimeouts',
-        'unexpectedDrops',
-        'metricReports',
-        'ordersReceived',
-        'running',
-      ] as const)
-        sum[k] += s[k];
-      for (const [c, n] of Object.entries(s.failureCauses)) sum.failureCauses[c] = (sum.failureCauses[c] ?? 0) + n;
-    }
-    return sum;
-  };
+  const stats = async (): Promise<FleetStats> =>
+    sumFleetStats((await Promise.all(children.map((c) => call(c, 'stats')))) as FleetStats[]);
   return {
     hosts,
     pids: children.map((c) => c.pid!),
@@ -681,6 +717,9 @@ export async function startSimulatedFleetProcesses(
     },
     async dropAll() {
       await Promise.all(children.map((c) => call(c, 'drop')));
+    },
+    async setReportFormat(format) {
+      await Promise.all(children.map((c) => call(c, 'format', { format })));
     },
     stats,
     async stop() {

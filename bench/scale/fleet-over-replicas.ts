@@ -8,35 +8,11 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   startSimulatedFleetProcesses,
+  sumFleetStats,
   type FleetStats,
   type SimulatedFleetProcesses,
   type SimulatedHost,
 } from '../lib/agent-simulator.js';
-
-/** Counters summed over groups (failure causes merged). */
-function sumStats(all: FleetStats[]): FleetStats {
-  const sum: FleetStats = {
-    connected: 0,
-    failedAttempts: 0,
-    handshakeTimeouts: 0,
-    unexpectedDrops: 0,
-    metricReports: 0,
-    ordersReceived: 0,
-    running: 0,
-    failureCauses: {},
-  };
-  for (const s of all) {
-    sum.connected += s.connected;
-    sum.failedAttempts += s.failedAttempts;
-    sum.handshakeTimeouts += s.handshakeTimeouts;
-    sum.unexpectedDrops += s.unexpectedDrops;
-    sum.metricReports += s.metricReports;
-    sum.ordersReceived += s.ordersReceived;
-    sum.running += s.running;
-    for (const [c, n] of Object.entries(s.failureCauses)) sum.failureCauses[c] = (sum.failureCauses[c] ?? 0) + n;
-  }
-  return sum;
-}
 
 /**
  * Starts `hosts` in simulator processes of at most `agentsPerProcess` agents, each host connecting
@@ -47,6 +23,7 @@ export async function startFleetOverReplicas(options: {
   urlFor: (hostIndex: number) => string;
   agentsPerProcess: number;
   connectConcurrency: number;
+  reportFormat?: 'batch' | 'single';
 }): Promise<SimulatedFleetProcesses> {
   const byUrl = new Map<string, SimulatedHost[]>();
   for (const h of options.hosts) {
@@ -61,10 +38,11 @@ export async function startFleetOverReplicas(options: {
         processes: Math.max(1, Math.ceil(hosts.length / options.agentsPerProcess)),
         // The concurrency is the fleet's: each group gets its share.
         connectConcurrency: Math.max(1, Math.ceil(options.connectConcurrency / byUrl.size)),
+        ...(options.reportFormat ? { reportFormat: options.reportFormat } : {}),
       }),
     ),
   );
-  const stats = async () => sumStats(await Promise.all(groups.map((g) => g.stats())));
+  const stats = async () => sumFleetStats(await Promise.all(groups.map((g) => g.stats())));
   return {
     hosts: options.hosts,
     pids: groups.flatMap((g) => g.pids),
@@ -80,6 +58,9 @@ export async function startFleetOverReplicas(options: {
     },
     async dropAll() {
       await Promise.all(groups.map((g) => g.dropAll()));
+    },
+    async setReportFormat(format) {
+      await Promise.all(groups.map((g) => g.setReportFormat(format)));
     },
     stats,
     async stop() {

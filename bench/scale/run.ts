@@ -23,6 +23,13 @@
  *        [--fanout-only] [--fanout-repeats N] [--skip-fanout] [--server-cpu-prof DIR] [--server-root CHECKOUT]
  *        [--storm-timeout-seconds 600] [--progress-seconds 10]
  *        [--replicas N] [--routing haproxy|direct] [--probes 20] [--no-real-agent] [--skip-crash]
+ *        [--report-format batch|single|both]
+ *
+ * --report-format: how the simulated agents send their per-second samples — `batch` (default, as
+ * the agent does with a server that announces batches: one `metrics.batch` every announced
+ * interval), `single` (one `metrics` message a second, as before issue 17's batches), or `both`:
+ * the steady state measured twice on the same server and fleet, single reports first, then
+ * batches, and their ratio printed.
  */
 import { readFile } from 'node:fs/promises';
 import { request as httpRequest, Agent } from 'node:http';
@@ -67,6 +74,8 @@ const probeCount = Number(arg('--probes', '20'));
 const withRealAgent = !args.includes('--no-real-agent');
 // The crash (kill -9 of the last replica) ends each size of a run with several replicas.
 const skipCrash = args.includes('--skip-crash');
+const reportFormat = arg('--report-format', 'batch');
+if (!['batch', 'single', 'both'].includes(reportFormat)) throw new Error('--report-format is batch, single or both');
 const SUB = '00000000-0000-0000-0000-000000000000';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // The checkout whose server runs (default this one): an A/B of two versions in one run of the simulator.
@@ -259,6 +268,8 @@ interface Figures {
   connectServerCpu: number;
   connectSimCpu: number;
   steadySimCpu: number;
+  /** With --report-format both: the steady state with single reports (before the batches' figure). */
+  steadySingle: { cpu: number; simCpu: number; load: number } | null;
   stormServerCpu: number;
   stormSimCpu: number;
   loads: { connect: number; steady: number; storm: number; realProbe: number; crash: number };
@@ -488,6 +499,7 @@ async function runSize(n: number): Promise<Figures | null> {
       urlFor: set.agentUrlFor,
       agentsPerProcess,
       connectConcurrency: 256,
+      reportFormat: reportFormat === 'single' ? 'single' : 'batch',
     });
     // The simulator processes were born after \`started\` (their CPU so far, start-up included, is the connect's).
     const connectProgress = progress(fleet, log, 'connect', started);
@@ -519,6 +531,23 @@ async function runSize(n: number): Promise<Figures | null> {
     // PostgreSQL read it from the database; the embedded one is the server's own, so wait 5 s.
     const greetedMs = set.dbUrl ? await waitGreeted(set.dbUrl, n, started) : NaN;
     if (set.dbUrl) log(`every host recorded connected after ${(greetedMs / 1000).toFixed(1)} s`);
+    // Both formats on the same server and fleet: single reports first (then batches, the steady figure below).
+    let steadySingle: { cpu: number; simCpu: number; load: number } | null = null;
+    if (reportFormat === 'both') {
+      await fleet.setReportFormat('single');
+      await sleep(5_000);
+      const sim0 = await cpuSecondsOf(fleet.pids);
+      const t0 = performance.now();
+      const cpu = (await cpuShares(replicaPids(set), steadySeconds)).reduce((a, b) => a + b, 0);
+      const simCpu = ((await cpuSecondsOf(fleet.pids)) - sim0) / ((performance.now() - t0) / 1000);
+      steadySingle = { cpu, simCpu, load: loadavg()[0]! };
+      log(
+        `steady cpu with single reports ${(cpu * 100).toFixed(1)} % (simulator ${(simCpu * 100).toFixed(0)} %), load ${steadySingle.load.toFixed(1)}`,
+      );
+      await fleet.setReportFormat('batch');
+      // The first batches leave one interval after the switch.
+      await sleep(2_000);
+    }
     await sleep(5_000);
     const simSteady0 = await cpuSecondsOf(fleet.pids);
     const steady0 = performance.now();
@@ -535,7 +564,7 @@ async function runSize(n: number): Promise<Figures | null> {
     const loadSteady = loadavg()[0]!;
     const pcs = (v: number[]) => v.map((x) => `${(x * 100).toFixed(0)} %`).join(' + ');
     log(
-      `steady cpu ${pcs(steadyCpuByReplica)} (simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${steadyRssBytesByReplica.map((b) => (b / 2 ** 20).toFixed(0)).join(' + ')} MiB, agents per replica ${agentsByReplica.join(' / ')}, load ${loadSteady.toFixed(1)}${set.loadBalancer ? `; haproxy ${(balancerCpu * 100).toFixed(0)} %, ${balancer.current} connections of ${balancer.max} (frontend limit ${balancer.frontendMax})` : ''}`,
+      `steady cpu${reportFormat === 'both' ? ' with batches' : ''} ${pcs(steadyCpuByReplica)} (simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${steadyRssBytesByReplica.map((b) => (b / 2 ** 20).toFixed(0)).join(' + ')} MiB, agents per replica ${agentsByReplica.join(' / ')}, load ${loadSteady.toFixed(1)}${steadySingle ? `; batches ÷ single reports ${(steadyCpu / steadySingle.cpu).toFixed(2)}` : ''}${set.loadBalancer ? `; haproxy ${(balancerCpu * 100).toFixed(0)} %, ${balancer.current} connections of ${balancer.max} (frontend limit ${balancer.frontendMax})` : ''}`,
     );
 
     // Create → Running on one simulated host while loaded (it answers at once: the server's share).
@@ -668,6 +697,7 @@ async function runSize(n: number): Promise<Figures | null> {
       connectServerCpu,
       connectSimCpu,
       steadySimCpu,
+      steadySingle,
       stormServerCpu,
       stormSimCpu,
       loads: { connect: loadConnect, steady: loadSteady, storm: loadStorm, realProbe: loadRealProbe, crash: loadCrash },
@@ -726,6 +756,19 @@ if (replicaCount > 1) {
     const c = x.crash;
     console.log(
       `| ${x.agents} | ${x.agentsByReplica.join(' / ')} | ${x.steadyCpuByReplica.map(pc).join(' / ')} | ${x.steadyRssBytesByReplica.map((b) => `${(b / 2 ** 20).toFixed(0)} MiB`).join(' / ')} | ${Number.isFinite(x.balancerCpu) ? `${pc(x.balancerCpu)}, ${x.balancerConnections} / ${x.balancerMaxConnections} (${x.balancerFrontendMax})` : '—'} | ${c ? `(${c.hostsOnVictim}) ${s(c.agentsBackMs)} / ${s(c.victimExpiredMs)} / ${s(c.leasesMovedMs)} / ${s(c.recordedConnectedMs)} (${c.fewestRecordedConnected})` : '—'} |`,
+    );
+  }
+}
+if (reportFormat === 'both') {
+  console.log(
+    '| agents | steady server CPU, single reports (per 1,000) | steady server CPU, batches (per 1,000) | batches ÷ single | simulator single / batches | 1-min load single / batches |',
+  );
+  console.log('|---|---|---|---|---|---|');
+  for (const x of results) {
+    const one = x.steadySingle!;
+    const per = (v: number) => `${(v * 100).toFixed(1)} % (${((v * 100) / (x.agents / 1000)).toFixed(1)} %)`;
+    console.log(
+      `| ${x.agents} | ${per(one.cpu)} | ${per(x.steadyCpu)} | ${(x.steadyCpu / one.cpu).toFixed(2)} | ${pc(one.simCpu)} / ${pc(x.steadySimCpu)} | ${one.load.toFixed(1)} / ${x.loads.steady.toFixed(1)} |`,
     );
   }
 }

@@ -170,7 +170,10 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
     logger,
     ...(config.caFile ? { serverCa: readFileSync(config.caFile, 'utf8') } : {}),
   });
+  // What the connected server announced in its welcome; null until then and after a disconnect (the next may be an older replica).
+  let metricsBatchIntervalInSeconds: number | null = null;
   connection.on('open', () => {
+    metricsBatchIntervalInSeconds = null;
     connection.send({
       type: 'hello',
       protocolVersion: AGENT_PROTOCOL_VERSION,
@@ -180,8 +183,14 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
     });
     manager.onConnected();
   });
-  connection.on('close', () => manager.onDisconnected());
-  connection.on('message', (msg) => manager.handle(msg));
+  connection.on('close', () => {
+    metricsBatchIntervalInSeconds = null;
+    manager.onDisconnected();
+  });
+  connection.on('message', (msg) => {
+    if (msg.type === 'welcome') metricsBatchIntervalInSeconds = msg.metricsBatchIntervalInSeconds ?? null;
+    manager.handle(msg);
+  });
   await manager.recoverInterrupted();
   connection.start();
   let hostMetrics;
@@ -189,6 +198,7 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
     hostMetrics = await startHostMetrics({
       intervalInMs: config.metricsIntervalInMs ?? DEFAULT_METRICS_INTERVAL_IN_MS,
       send: (msg) => connection.send(msg),
+      batchIntervalInSeconds: () => metricsBatchIntervalInSeconds,
       captureStates: () => manager.states(),
       lookbackState: () => manager.lookbackState(),
       isConnected: () => connection.isOpen,

@@ -3,7 +3,13 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { hostMetricDeltas, readHostCounters, type HostCounterSnapshot } from '../alerts/host-counters.js';
 import type { Logger } from '../lib/index.js';
-import type { AgentCaptureState, AgentLookbackState, AgentToServer } from '../model/index.js';
+import {
+  AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS,
+  AGENT_METRICS_SAMPLES_PER_BATCH_MAX,
+  type AgentCaptureState,
+  type AgentLookbackState,
+  type AgentToServer,
+} from '../model/index.js';
 
 /** Host-metric settings of an agent (flags of `nw agent`). */
 export interface AgentMetricsConfig {
@@ -14,16 +20,30 @@ export interface AgentMetricsConfig {
 }
 
 /**
- * Default report interval. One second, so an alert on a 1-second evaluation sees a burst within
- * about a second (alert → capture under 3 s); a report is a few hundred bytes.
+ * Default sample interval. One second, so an alert on a 1-second evaluation sees a burst within
+ * about a second of it leaving the host (alert → capture under 3 s when the server takes every
+ * sample as it is taken: `--agent-metrics-batch-seconds 1`); a sample is a few hundred bytes.
  */
 export const DEFAULT_METRICS_INTERVAL_IN_MS = 1_000;
+
+/**
+ * Samples an agent keeps while it cannot send them (disconnected, or not yet told by its server
+ * that it takes batches): 15 minutes of one-second samples, ~350 bytes each. Past it the oldest
+ * are dropped (counted as dropped reports).
+ */
+export const AGENT_METRICS_BUFFER_MAX_SAMPLES = 900;
 
 /** What the reporter needs from the agent. */
 export interface HostMetricsOptions {
   intervalInMs: number;
-  /** Sends on the server connection; false when it is down (the report is dropped: metrics are a stream). */
+  /** Sends on the server connection; false when it is down. */
   send(msg: AgentToServer): boolean;
+  /**
+   * The batch interval the connected server announced in its welcome, or null (no connection, no
+   * welcome yet, or an older server): then every sample goes as a single report as it is taken,
+   * and samples taken while disconnected wait for a server that takes batches.
+   */
+  batchIntervalInSeconds?(): number | null;
   /** The captures the agent knows (for the Prometheus endpoint). */
   captureStates(): AgentCaptureState[];
   /** What the host's look-back buffer holds (for the Prometheus endpoint); absent: no such gauges. */
@@ -193,7 +213,7 @@ export function createAgentRegistry(
   }
   new Counter({
     name: 'nw_agent_metric_reports_total',
-    help: 'Host-metric reports, sent or dropped while disconnected.',
+    help: 'Host-metric samples, sent (one by one or in batches) or dropped (the buffer of unsent samples full, or older than a server takes).',
     labelNames: ['outcome'],
     registers: [registry],
     collect() {
@@ -205,15 +225,98 @@ export function createAgentRegistry(
   return registry;
 }
 
+/** One host-metric sample: when it was taken (agent clock) and what the kernel counted since the one before. */
+interface HostMetricSample {
+  at: string;
+  atInMs: number;
+  values: Record<string, number>;
+}
+
 /**
- * Starts reporting host metrics: every interval, what the kernel counted since the last report
- * (`{type:'metrics', values:{'TCP Segments Sent': n, …}}`), and, when asked, a Prometheus
- * `/metrics` listener.
+ * Decides how each sample leaves (issue 17): with a server that announced batches, samples are
+ * kept and sent together once the oldest is an interval old (and at once after a reconnect:
+ * the backlog of the disconnect, oldest first, in batches of at most
+ * AGENT_METRICS_SAMPLES_PER_BATCH_MAX); otherwise each goes as a single report, as older servers
+ * take them. Samples that cannot leave wait in a bounded buffer.
+ */
+export class HostMetricSender {
+  private buffer: HostMetricSample[] = [];
+  /** Samples sent, and samples dropped (the buffer full, or older than a server takes). */
+  sent = 0;
+  dropped = 0;
+
+  constructor(
+    private readonly opts: Pick<HostMetricsOptions, 'send' | 'batchIntervalInSeconds' | 'intervalInMs'> & {
+      isConnected(): boolean;
+    },
+  ) {}
+
+  /** Samples waiting to be sent. */
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  /** Takes one sample (at `nowInMs` on this host's clock). */
+  take(values: Record<string, number>, nowInMs: number = Date.now()): void {
+    const sample = { at: new Date(nowInMs).toISOString(), atInMs: nowInMs, values };
+    const intervalInSeconds = this.opts.isConnected() ? (this.opts.batchIntervalInSeconds?.() ?? null) : null;
+    if (intervalInSeconds === null && this.opts.isConnected()) {
+      // An older server (or no welcome yet): a single report, as before; a backlog waits for a server that takes batches.
+      if (this.opts.send({ type: 'metrics', at: sample.at, values })) this.sent++;
+      else this.keep(sample);
+      return;
+    }
+    this.keep(sample);
+    if (intervalInSeconds === null) return;
+    // Sent when the batch spans the interval: the sample taken an interval after the oldest goes in the next one.
+    if (nowInMs - this.buffer[0]!.atInMs >= intervalInSeconds * 1000 - this.opts.intervalInMs * 1.5)
+      this.flush(nowInMs);
+  }
+
+  /** Sends every buffered sample now, in batches (false when the connection took none or not all). */
+  flush(nowInMs: number = Date.now()): boolean {
+    // A server takes no sample older than this (a small margin for the time the batch takes to leave).
+    const oldestInMs = nowInMs - AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS * 1000 + 60_000;
+    const stale = this.buffer.findIndex((s) => s.atInMs >= oldestInMs);
+    const cut = stale < 0 ? this.buffer.length : stale;
+    if (cut > 0) {
+      this.buffer.splice(0, cut);
+      this.dropped += cut;
+    }
+    const sentAt = new Date(Math.max(nowInMs, this.buffer.at(-1)?.atInMs ?? 0)).toISOString();
+    while (this.buffer.length > 0) {
+      const chunk = this.buffer.slice(0, AGENT_METRICS_SAMPLES_PER_BATCH_MAX);
+      if (!this.opts.send({ type: 'metrics.batch', sentAt, samples: chunk.map(({ at, values }) => ({ at, values })) }))
+        return false;
+      this.buffer.splice(0, chunk.length);
+      this.sent += chunk.length;
+    }
+    return true;
+  }
+
+  private keep(sample: HostMetricSample): void {
+    // A clock stepped back on this host: the batch must stay in time order (the server refuses it otherwise).
+    const last = this.buffer.at(-1);
+    if (last && sample.atInMs <= last.atInMs) {
+      this.dropped++;
+      return;
+    }
+    this.buffer.push(sample);
+    if (this.buffer.length > AGENT_METRICS_BUFFER_MAX_SAMPLES) {
+      this.buffer.shift();
+      this.dropped++;
+    }
+  }
+}
+
+/**
+ * Starts reporting host metrics: every interval, what the kernel counted since the last sample
+ * (`{'TCP Segments Sent': n, …}`), sent as the server takes them ({@link HostMetricSender}), and,
+ * when asked, a Prometheus `/metrics` listener.
  */
 export async function startHostMetrics(opts: HostMetricsOptions): Promise<HostMetricsReporter> {
   let previous: HostCounterSnapshot | null = null;
-  let sent = 0;
-  let dropped = 0;
+  const sender = new HostMetricSender({ ...opts, isConnected: () => opts.isConnected() });
   let warned = false;
   let busy = false;
   const report = async () => {
@@ -221,11 +324,7 @@ export async function startHostMetrics(opts: HostMetricsOptions): Promise<HostMe
     busy = true;
     try {
       const current = await readHostCounters(opts.procRoot);
-      if (previous) {
-        if (opts.send({ type: 'metrics', at: new Date().toISOString(), values: hostMetricDeltas(previous, current) }))
-          sent++;
-        else dropped++;
-      }
+      if (previous) sender.take(hostMetricDeltas(previous, current));
       previous = current;
       warned = false;
     } catch (error) {
@@ -245,8 +344,8 @@ export async function startHostMetrics(opts: HostMetricsOptions): Promise<HostMe
   let metricsUrl: string | null = null;
   if (opts.listen) {
     const registry = createAgentRegistry(await import('prom-client'), opts, {
-      sent: () => sent,
-      dropped: () => dropped,
+      sent: () => sender.sent,
+      dropped: () => sender.dropped,
     });
     server = createServer((req, res) => {
       if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {

@@ -185,6 +185,67 @@ describe('metric alert evaluation (PGlite store, real webhook receiver)', () => 
     assert.ok((alerts[0]!.notifications as Array<{ outcome: string }>).every((n) => n.outcome === 'Succeeded'));
   });
 
+  test('with agents sending in batches, each rule window ends its tolerated interval less 1 s before the evaluation: PT1M lags 4 s, PT1S none', async () => {
+    const t0 = new Date('2026-01-02T00:00:10Z');
+    const rule = async (name: string, evaluationFrequency: string, windowSize: string) =>
+      (
+        await putMetricAlert(
+          actx,
+          SUB,
+          'rg1',
+          name,
+          metricAlertPutSchema.parse({
+            location: 'global',
+            properties: {
+              severity: 3,
+              enabled: true,
+              scopes: [hosts[0]!.id],
+              evaluationFrequency,
+              windowSize,
+              criteria: {
+                allOf: [
+                  {
+                    name: 'c0',
+                    metricName: 'Packets Out Total',
+                    operator: 'GreaterThan',
+                    threshold: 100,
+                    timeAggregation: 'Total',
+                  },
+                ],
+              },
+            },
+          }),
+          t0,
+        )
+      ).record;
+    const slow = await rule('lagged-pt1m', 'PT1M', 'PT1M');
+    const fast = await rule('lagged-pt1s', 'PT1S', 'PT5S');
+    // A burst sampled at t0 (one sample of 500 packets).
+    await store.insertMetricSamples([{ vmKey: hosts[0]!.key, at: t0, metrics: { 'Packets Out Total': 500 } }]);
+    // The server's configured interval is 5 s: the PT1M rule tolerates 5 s batches (lag 4 s), the PT1S rule 1 s (no lag).
+    const evaluator = new MetricAlertEvaluator(actx, new NotificationDispatcher(actx), 100, 5);
+    assert.equal(evaluator.windowLagInMs(slow.body), 4_000);
+    assert.equal(evaluator.windowLagInMs(fast.body), 0);
+    const fired = async (name: string) =>
+      (await store.listAlerts<StoredAlertBody>({ subscriptionId: SUB })).filter((a) => a.body.rule.name === name);
+    // Evaluated at t0: the PT1S rule's window (t0 − 5 s, t0] holds the burst and fires at once.
+    await evaluator.evaluateRule(fast.key, t0);
+    const quick = await fired('lagged-pt1s');
+    assert.equal(quick.length, 1, 'a 1-second rule sees a sample at once (its hosts send every sample as taken)');
+    assert.equal(quick[0]!.body.windowEnd, t0.toISOString(), 'no lag');
+    // The PT1M rule's window at t0 is (t0 − 64 s, t0 − 4 s]: the burst not in it yet (with no lag it would be).
+    await evaluator.evaluateRule(slow.key, t0);
+    assert.equal((await fired('lagged-pt1m')).length, 0);
+    // Four seconds later the burst is in its window.
+    await evaluator.evaluateRule(slow.key, new Date(t0.getTime() + 4_000));
+    const alerts = await fired('lagged-pt1m');
+    assert.equal(alerts.length, 1, 'fired once the window reached the sample');
+    assert.equal(alerts[0]!.body.windowEnd, t0.toISOString(), 'the window ends the lag before the evaluation');
+    assert.equal(alerts[0]!.body.windowStart, new Date(t0.getTime() - 60_000).toISOString());
+    // Configured 1 s (every sample as taken): no rule lags.
+    assert.equal(new MetricAlertEvaluator(actx, new NotificationDispatcher(actx), 100, 1).windowLagInMs(slow.body), 0);
+  });
+
   test('rules are checked like Azure checks them', async () => {
     const base = {
       severity: 2,

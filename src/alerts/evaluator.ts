@@ -4,8 +4,8 @@ import type { ResourceRecord } from '../store/index.js';
 import { aggregateWindow, meetsThreshold } from './condition.js';
 import type { AlertsContext } from './context.js';
 import type { NotificationDispatcher } from './dispatcher.js';
-import { hostsInScope, type HostInfo } from './hosts.js';
-import { ruleTiming, type MetricAlertBody } from './metric-alerts.js';
+import { hostsInScopes, type HostInfo } from './hosts.js';
+import { ruleTiming, toleratedBatchIntervalInSeconds, type MetricAlertBody } from './metric-alerts.js';
 import type { AlertNotice, NoticeCriterion } from './payloads.js';
 
 /**
@@ -55,7 +55,23 @@ export class MetricAlertEvaluator {
     private readonly actx: AlertsContext,
     private readonly dispatcher: NotificationDispatcher,
     private readonly tickInMs = EVALUATOR_TICK_IN_MS,
+    /**
+     * The configured metric batch interval (`--agent-metrics-batch-seconds`, issue 17); 1 when
+     * agents send every sample as it is taken. See {@link windowLagInMs}.
+     */
+    private readonly maxBatchIntervalInSeconds = 1,
   ) {}
+
+  /**
+   * How long before the evaluation a rule's window ends: its tolerated batch interval less one
+   * second ({@link toleratedBatchIntervalInSeconds}; a batch leaves as its last sample is taken,
+   * so its oldest arrives that much late). Every host in the rule's scope is told to send at
+   * least that often, so no sample still on its way is missed — 0 for a 1-second rule (alert →
+   * capture under 3 s), at most 4 s of a PT1M rule's period at the default 5 s.
+   */
+  windowLagInMs(body: MetricAlertBody): number {
+    return (toleratedBatchIntervalInSeconds(body, this.maxBatchIntervalInSeconds) - 1) * 1000;
+  }
 
   /** Starts evaluating. */
   start(): void {
@@ -96,12 +112,12 @@ export class MetricAlertEvaluator {
     const p = rule.body.properties;
     if (!p.enabled) return;
     const { windowSizeInSeconds } = ruleTiming(rule.body);
-    const windowStart = new Date(now.getTime() - windowSizeInSeconds * 1000);
-    const hosts = await this.actx.listHosts();
-    const targets = [...new Map(p.scopes.flatMap((s) => hostsInScope(hosts, s)).map((h) => [h.key, h])).values()];
+    const windowEnd = new Date(now.getTime() - this.windowLagInMs(rule.body));
+    const windowStart = new Date(windowEnd.getTime() - windowSizeInSeconds * 1000);
+    const targets = hostsInScopes(await this.actx.listHosts(), p.scopes);
     const keys = targets.map((t) => t.key);
     const stats = await Promise.all(
-      p.criteria.allOf.map((c) => this.actx.store.aggregateMetricWindow(keys, c.metricName, windowStart, now)),
+      p.criteria.allOf.map((c) => this.actx.store.aggregateMetricWindow(keys, c.metricName, windowStart, windowEnd)),
     );
     const states = await this.actx.store.getAlertTargetStates<AlertTargetState>(rule.key);
 
@@ -127,7 +143,7 @@ export class MetricAlertEvaluator {
       if (met && !previous.alertId) {
         next = {
           ...next,
-          alertId: await this.fire(rule, host, criteria, windowStart, now, targets.length),
+          alertId: await this.fire(rule, host, criteria, windowStart, windowEnd, now, targets.length),
           healthyEvaluations: 0,
         };
       } else if (met) {
@@ -180,6 +196,7 @@ export class MetricAlertEvaluator {
     host: HostInfo,
     criteria: NoticeCriterion[],
     windowStart: Date,
+    windowEnd: Date,
     now: Date,
     scopeCount: number,
   ): Promise<string> {
@@ -199,7 +216,7 @@ export class MetricAlertEvaluator {
       criteria,
       resolvedCriteria: null,
       windowStart: windowStart.toISOString(),
-      windowEnd: now.toISOString(),
+      windowEnd: windowEnd.toISOString(),
       severity: p.severity,
     };
     await this.actx.store.insertAlert<StoredAlertBody>({
@@ -219,7 +236,7 @@ export class MetricAlertEvaluator {
     );
     this.dispatcher.dispatch(
       rule.body,
-      this.notice(rule, alertId, body, 'Fired', now, null, criteria, windowStart, now),
+      this.notice(rule, alertId, body, 'Fired', now, null, criteria, windowStart, windowEnd),
     );
     return alertId;
   }
@@ -240,10 +257,11 @@ export class MetricAlertEvaluator {
     });
     this.actx.telemetry.transitions.inc({ monitor_condition: 'Resolved' });
     this.actx.logger.info({ rule: rule.id, alert: alertId }, 'metric alert resolved');
-    const windowStart = new Date(now.getTime() - body.rule.windowSizeInSeconds * 1000);
+    const windowEnd = new Date(now.getTime() - this.windowLagInMs(rule.body));
+    const windowStart = new Date(windowEnd.getTime() - body.rule.windowSizeInSeconds * 1000);
     this.dispatcher.dispatch(
       rule.body,
-      this.notice(rule, alertId, body, 'Resolved', alert.firedAt, now, criteria, windowStart, now),
+      this.notice(rule, alertId, body, 'Resolved', alert.firedAt, now, criteria, windowStart, windowEnd),
     );
   }
 

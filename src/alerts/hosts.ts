@@ -22,23 +22,39 @@ export interface HostInfo {
  * @example hostsInScope(hosts, '/subscriptions/s/resourceGroups/rg1')
  */
 export function hostsInScope(hosts: readonly HostInfo[], scope: string): HostInfo[] {
+  return hosts.filter(scopeMatcher(scope));
+}
+
+/**
+ * The test of {@link hostsInScope} for one scope, parsed once (to test many hosts one at a time,
+ * as each agent's hello does).
+ * @example const inRg1 = scopeMatcher('/subscriptions/s/resourceGroups/rg1'); inRg1(host)
+ */
+export function scopeMatcher(scope: string): (host: HostInfo) => boolean {
   const parts = scope.replace(/^\/+|\/+$/g, '').split('/');
   if (parts.length === 2 && parts[0]!.toLowerCase() === 'subscriptions') {
-    return hosts.filter((h) => h.subscriptionId.toLowerCase() === parts[1]!.toLowerCase());
+    const sub = parts[1]!.toLowerCase();
+    return (h) => h.subscriptionId.toLowerCase() === sub;
   }
   if (
     parts.length === 4 &&
     parts[0]!.toLowerCase() === 'subscriptions' &&
     parts[2]!.toLowerCase() === 'resourcegroups'
   ) {
-    return hosts.filter(
-      (h) =>
-        h.subscriptionId.toLowerCase() === parts[1]!.toLowerCase() &&
-        h.resourceGroup.toLowerCase() === parts[3]!.toLowerCase(),
-    );
+    const sub = parts[1]!.toLowerCase();
+    const rg = parts[3]!.toLowerCase();
+    return (h) => h.subscriptionId.toLowerCase() === sub && h.resourceGroup.toLowerCase() === rg;
   }
   const key = armIdKey(scope);
-  return hosts.filter((h) => h.key === key);
+  return (h) => h.key === key;
+}
+
+/**
+ * The hosts a rule's scopes name, each once (a host may be named by its VM id and its resource group).
+ * @example hostsInScopes(hosts, rule.body.properties.scopes)
+ */
+export function hostsInScopes(hosts: readonly HostInfo[], scopes: readonly string[]): HostInfo[] {
+  return [...new Map(scopes.flatMap((s) => hostsInScope(hosts, s)).map((h) => [h.key, h])).values()];
 }
 
 /** Whether a scope is a VM id, a resource group id or a subscription id. */

@@ -22,7 +22,8 @@ export {
   InvalidDurationError,
 } from './durations.js';
 export type { HostInfo, HostResolution } from './hosts.js';
-export { hostsInScope, resolveHostReference } from './hosts.js';
+export { hostsInScope, hostsInScopes, scopeMatcher, resolveHostReference } from './hosts.js';
+export { MetricBatchIntervals } from './batch-intervals.js';
 export type { AlertsContext, CaptureOperations, CaptureSummary, WatcherRef } from './context.js';
 export { MetricStore, METRIC_STORE_DEFAULTS, sanitizeMetricValues, type MetricStoreOptions } from './metric-store.js';
 export {
@@ -46,6 +47,8 @@ export {
   listMetricAlerts,
   metricAlertId,
   ruleTiming,
+  toleratedBatchIntervalInSeconds,
+  EVALUATION_PERIODS_PER_BATCH_INTERVAL,
   METRIC_ALERT_LIMITS,
   type MetricAlertBody,
   type StoredCriterion,

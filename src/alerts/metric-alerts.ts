@@ -71,6 +71,28 @@ export function ruleTiming(body: MetricAlertBody): {
   };
 }
 
+/**
+ * A rule tolerates host-metric batches up to a twelfth of its evaluation frequency (issue 17):
+ * its windows then end at most that less one second before each evaluation
+ * (src/alerts/evaluator.ts), a small part of its period — PT1S…PT11S need every sample as it
+ * is taken (1 s), PT1M tolerates 5 s.
+ */
+export const EVALUATION_PERIODS_PER_BATCH_INTERVAL = 12;
+
+/**
+ * The longest metric batch interval (seconds) a rule's hosts may use: `max(1, floor(F / 12))` for
+ * an evaluation frequency of F seconds, capped by the server's configured interval `maxInSeconds`
+ * (`--agent-metrics-batch-seconds`).
+ * @example toleratedBatchIntervalInSeconds(rule.body, 5) // PT1S → 1, PT1M → 5, PT5M → 5
+ */
+export function toleratedBatchIntervalInSeconds(body: MetricAlertBody, maxInSeconds: number): number {
+  const { evaluationFrequencyInSeconds } = ruleTiming(body);
+  return Math.min(
+    maxInSeconds,
+    Math.max(1, Math.floor(evaluationFrequencyInSeconds / EVALUATION_PERIODS_PER_BATCH_INTERVAL)),
+  );
+}
+
 function durationField(text: string, field: string): number {
   const seconds = isoDurationToSeconds(text);
   if (seconds < METRIC_ALERT_LIMITS.minFrequencyInSeconds)

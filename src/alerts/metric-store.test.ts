@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createLogger } from '../lib/index.js';
 import { METRIC_PRUNE_BATCH, METRIC_ROWS_PER_STATEMENT, Store, type Db } from '../store/index.js';
 import { openTestDatabase, postgresAvailable, TEST_ENGINES } from '../store/testing/engines.js';
-import { MetricStore } from './metric-store.js';
+import { BATCH_ALLOWANCE_MAX_SAMPLES, MetricStore } from './metric-store.js';
 
 const havePostgres = await postgresAvailable();
 const silent = createLogger({ name: 'test', level: 'silent' });
@@ -114,6 +114,84 @@ for (const engine of TEST_ENGINES) {
       assert.equal(Number(rows[0]!.n), 5_000);
     });
 
+    test('a batch is stored sample by sample at its own times on the server clock, minutes split where the samples fall', async () => {
+      const store = new Store(db);
+      const ms = new MetricStore(store, silent);
+      // Arrives at 00:01:02.500 on the server; the host's clock is 10 minutes behind.
+      const received = new Date('2026-03-03T00:01:02.500Z');
+      const hostNow = received.getTime() - 600_000;
+      const samples = [4, 3, 2, 1, 0].map((s) => ({
+        at: new Date(hostNow - s * 1000).toISOString(),
+        values: { 'TCP Segments Sent': 10 - s },
+      }));
+      assert.equal(ms.recordBatch('batchvm', { sentAt: new Date(hostNow).toISOString(), samples }, received), 5);
+      await ms.close();
+      const buckets = await store.aggregateMetricSamples(
+        'batchvm',
+        'TCP Segments Sent',
+        new Date('2026-03-03T00:00:00Z'),
+        new Date('2026-03-03T00:02:00Z'),
+        1000,
+      );
+      assert.deepEqual(
+        buckets.map((b) => [new Date(b.bucketStartInMs).toISOString(), b.total]),
+        [
+          ['2026-03-03T00:00:58.000Z', 6],
+          ['2026-03-03T00:00:59.000Z', 7],
+          ['2026-03-03T00:01:00.000Z', 8],
+          ['2026-03-03T00:01:01.000Z', 9],
+          ['2026-03-03T00:01:02.000Z', 10],
+        ],
+        'one row per sample, each in its own second',
+      );
+      const minutes = await db.query(
+        `SELECT m.minute, m.n[1]::int AS n FROM metric_minutes m JOIN metric_hosts k ON k.id = m.host_id WHERE k.vm_key = 'batchvm' ORDER BY m.minute`,
+      );
+      assert.deepEqual(
+        minutes.map((r) => Number(r.n)),
+        [2, 3],
+        'two samples in the first minute, three in the next',
+      );
+    });
+
+    test('a failed write of batched samples is kept and retried: nothing lost, nothing doubled', async () => {
+      const { spy, failNext } = spied(db);
+      const store = new Store(spy);
+      const ms = new MetricStore(store, silent, { retryIntervalInMs: 10 });
+      const t0 = Date.parse('2026-03-04T00:00:30Z');
+      // 100 hosts, 30 batches each of 5 one-second samples (one every 5 s).
+      for (let b = 0; b < 30; b++)
+        for (let h = 0; h < 100; h++) {
+          const sentAt = t0 + b * 5000;
+          ms.recordBatch(
+            `bretry${h}`,
+            {
+              sentAt: new Date(sentAt).toISOString(),
+              samples: [4, 3, 2, 1, 0].map((s) => ({
+                at: new Date(sentAt - s * 1000).toISOString(),
+                values: { 'TCP Segments Sent': 3 },
+              })),
+            },
+            new Date(sentAt),
+          );
+        }
+      failNext(3);
+      await ms.flush();
+      assert.ok(ms.failedWrites >= 1, 'the write failed');
+      assert.ok(ms.backlog.samples > 0, 'and its rows are still queued');
+      await ms.flush();
+      await ms.flush();
+      await ms.close();
+      assert.equal(ms.backlog.samples, 0);
+      const rows = await db.query(
+        `SELECT count(*)::int AS n, count(DISTINCT (r.host_id, r.at))::int AS distinct_rows, sum(r.v[1])::float8 AS total
+         FROM metric_raw r JOIN metric_hosts k ON k.id = r.host_id WHERE k.vm_key LIKE 'bretry%'`,
+      );
+      assert.equal(Number(rows[0]!.n), 15_000, 'every sample stored');
+      assert.equal(Number(rows[0]!.distinct_rows), 15_000, 'each once, at its own time');
+      assert.equal(Number(rows[0]!.total), 45_000);
+    });
+
     test('pruned per-report rows are answered by minute with the same totals; pruning goes in bounded batches', async () => {
       const { spy, seen } = spied(db);
       const store = new Store(spy);
@@ -191,4 +269,28 @@ test('past its bound the backlog sheds the oldest reports in bulk, not one splic
   assert.equal(ms.shedSamples + ms.backlog.samples, 5_000, 'every report is either queued or counted as shed');
   // 4,000 reports over the bound, shed 100 at a time: 40 sheds (one per report before).
   assert.ok(sheds <= 45, `${sheds} sheds`);
+});
+
+test('a host flooding batches is held to its allowance: a disconnect backlog passes, a flood does not', () => {
+  // No database is reached: recordBatch() only queues (the flush timer is not started).
+  const ms = new MetricStore(new Store({} as Db), silent);
+  const received = Date.parse('2026-03-05T00:00:00Z');
+  const batchOf = (count: number, newestInMs: number) => ({
+    sentAt: new Date(newestInMs).toISOString(),
+    samples: Array.from({ length: count }, (_, i) => ({
+      at: new Date(newestInMs - (count - 1 - i) * 1000).toISOString(),
+      values: { 'TCP Segments Sent': 1 },
+    })),
+  });
+  // 15 minutes of samples an agent kept while disconnected, in three batches at once: all kept.
+  for (let k = 0; k < 3; k++)
+    assert.equal(ms.recordBatch('flood', batchOf(300, received - (2 - k) * 300_000), new Date(received)), 300);
+  // Then the same host sends batch after batch in the same moment: past the allowance, refused.
+  let kept = 0;
+  for (let k = 0; k < 10; k++) kept += ms.recordBatch('flood', batchOf(300, received), new Date(received));
+  assert.equal(900 + kept, BATCH_ALLOWANCE_MAX_SAMPLES);
+  assert.equal(ms.refusedSamples, 3000 - kept);
+  // Another host is not held by it; and the allowance comes back with time (one sample per 50 ms).
+  assert.equal(ms.recordBatch('quiet', batchOf(5, received), new Date(received)), 5);
+  assert.equal(ms.recordBatch('flood', batchOf(5, received + 5000), new Date(received + 5000)), 5);
 });

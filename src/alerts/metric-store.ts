@@ -1,4 +1,5 @@
 import type { Logger } from '../lib/index.js';
+import { AGENT_METRICS_BATCH_INTERVAL_LIMITS } from '../model/index.js';
 import { METRIC_ROWS_PER_STATEMENT, type MetricMinuteRow, type MetricSampleRow, type Store } from '../store/index.js';
 import { HOST_METRICS } from './host-metrics.js';
 
@@ -44,8 +45,15 @@ export interface MetricStoreOptions {
 /** Metric statements (of at most METRIC_ROWS_PER_STATEMENT rows) written at once. */
 const METRIC_WRITES_IN_FLIGHT = 2;
 
-/** A minute is written this long after it ends when its host says nothing more (late reports of it go in another row). */
-const MINUTE_GRACE_IN_MS = 2_000;
+/**
+ * A minute is written this long after it ends when its host says nothing more (late reports of it
+ * go in another row): past the longest batch interval, so a batch's samples of a minute that
+ * already ended still join its row instead of adding one per host per minute.
+ */
+const MINUTE_GRACE_IN_MS = 2_000 + AGENT_METRICS_BATCH_INTERVAL_LIMITS.maxSeconds * 1000;
+
+/** Samples a host may send at once in batches (an agent's disconnect backlog, AGENT_METRICS_BUFFER_MAX_SAMPLES in src/agent, plus a batch). */
+export const BATCH_ALLOWANCE_MAX_SAMPLES = 1_200;
 const MINUTE_IN_MS = 60_000;
 
 /** One host's reports of the current minute. */
@@ -73,8 +81,9 @@ export function sanitizeMetricValues(values: unknown): Record<string, number> {
  * Keeps the host metrics agents report: batches them into the database (where alert evaluation
  * and queries read them, whichever server replica the agent is connected to) as one row per
  * report and one row per host-minute, prunes them after their retention periods, and sums them
- * per host since start for the server's Prometheus endpoint. Samples are stamped with the
- * server's clock when they arrive: evaluation windows must not depend on a host's clock.
+ * per host since start for the server's Prometheus endpoint. Samples are placed on the server's
+ * clock: a single report at its arrival, a batch's samples by their spacing before its arrival
+ * ({@link recordBatch}): evaluation windows must not depend on a host's clock.
  *
  * Nothing is dropped when a write fails: the batch goes back to the front of the queue and is
  * tried again after {@link METRIC_STORE_DEFAULTS.retryIntervalInMs}. Each statement holds at most
@@ -86,6 +95,7 @@ export class MetricStore {
   private readonly minutes = new Map<string, MinuteAccumulator>();
   private readonly totals = new Map<string, Record<string, number>>();
   private readonly lastReportInMs = new Map<string, number>();
+  private readonly batchAllowance = new Map<string, { tokens: number; atInMs: number }>();
   private flushTimer: NodeJS.Timeout | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
@@ -96,6 +106,8 @@ export class MetricStore {
   shedSamples = 0;
   /** Failed writes since start (each retried). */
   failedWrites = 0;
+  /** Batched samples dropped since start because their host sent more than its allowance. */
+  refusedSamples = 0;
   private readonly opts: Required<MetricStoreOptions>;
 
   constructor(
@@ -118,7 +130,7 @@ export class MetricStore {
     this.pruneTimer.unref();
   }
 
-  /** Takes one agent report. */
+  /** Takes one agent report (a single `metrics` message), stamped with its arrival. */
   record(vmKey: string, values: unknown, receivedAt: Date = new Date()): void {
     const metrics = sanitizeMetricValues(values);
     if (Object.keys(metrics).length === 0) return;
@@ -128,11 +140,56 @@ export class MetricStore {
     const last = this.lastReportInMs.get(key);
     if (last !== undefined && atInMs - last < this.opts.minReportIntervalInMs) return;
     this.lastReportInMs.set(key, atInMs);
-    this.pending.push({ vmKey: key, at: receivedAt, metrics });
+    this.keep(key, atInMs, metrics);
+  }
+
+  /**
+   * Takes one `metrics.batch` (issue 17): every sample is kept as its own row at its own time, on
+   * this server's clock — `sentAt − at` before the batch arrived, so a host's clock offset never
+   * moves a sample, only the host's own spacing of them counts. Returns the samples kept.
+   *
+   * A host flooding batches must not flood the database: each host has an allowance of one
+   * sample per {@link METRIC_STORE_DEFAULTS.minReportIntervalInMs} of time, saved up to
+   * {@link BATCH_ALLOWANCE_MAX_SAMPLES} (the backlog an agent sends after a disconnect fits);
+   * samples past it are dropped and counted in {@link refusedSamples}.
+   */
+  recordBatch(
+    vmKey: string,
+    batch: { sentAt: string; samples: ReadonlyArray<{ at: string; values: unknown }> },
+    receivedAt: Date = new Date(),
+  ): number {
+    const key = vmKey.toLowerCase();
+    const receivedInMs = receivedAt.getTime();
+    const offsetInMs = receivedInMs - Date.parse(batch.sentAt);
+    const allowance = this.batchAllowance.get(key);
+    let tokens = allowance
+      ? Math.min(
+          BATCH_ALLOWANCE_MAX_SAMPLES,
+          allowance.tokens + (receivedInMs - allowance.atInMs) / this.opts.minReportIntervalInMs,
+        )
+      : BATCH_ALLOWANCE_MAX_SAMPLES;
+    let kept = 0;
+    for (const sample of batch.samples) {
+      const metrics = sanitizeMetricValues(sample.values);
+      if (Object.keys(metrics).length === 0) continue;
+      if (tokens < 1) {
+        this.refusedSamples++;
+        continue;
+      }
+      tokens--;
+      this.keep(key, Date.parse(sample.at) + offsetInMs, metrics);
+      kept++;
+    }
+    this.batchAllowance.set(key, { tokens, atInMs: receivedInMs });
+    return kept;
+  }
+
+  private keep(key: string, atInMs: number, metrics: Record<string, number>): void {
+    this.pending.push({ vmKey: key, at: new Date(atInMs), metrics });
     if (this.pending.length > this.opts.maxPendingSamples) this.shed();
     this.addToMinute(key, atInMs, metrics);
     const sums = this.totals.get(key) ?? {};
-    for (const [name, v] of Object.entries(metrics)) sums[name] = (sums[name] ?? 0) + v;
+    for (const name in metrics) sums[name] = (sums[name] ?? 0) + metrics[name]!;
     this.totals.set(key, sums);
   }
 

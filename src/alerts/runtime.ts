@@ -46,6 +46,8 @@ export interface AlertsRuntimeOptions {
   metrics?: MetricStoreOptions;
   webhook?: WebhookDeliveryOptions;
   evaluatorTickInMs?: number;
+  /** The configured metric batch interval (`--agent-metrics-batch-seconds`): rule windows lag by what each rule tolerates of it; default 1 (no lag). */
+  agentMetricsBatchIntervalInSeconds?: number;
   runWatchIntervalInMs?: number;
 }
 
@@ -83,6 +85,7 @@ export class AlertsRuntime {
       { ...this.context, listHosts: cachedFor(HOST_LIST_CACHE_IN_MS, deps.listHosts) },
       this.dispatcher,
       options.evaluatorTickInMs ?? EVALUATOR_TICK_IN_MS,
+      options.agentMetricsBatchIntervalInSeconds ?? 1,
     );
     this.runs = new AlertCaptureRunWatcher(
       this.context,

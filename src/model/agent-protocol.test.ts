@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { agentToServerSchema, parseAgentToServer, plainMetricsReport } from './agent-protocol.js';
+import {
+  AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS,
+  AGENT_METRICS_SAMPLES_PER_BATCH_MAX,
+  agentToServerSchema,
+  parseAgentToServer,
+  parseServerToAgent,
+  plainMetricsBatch,
+  plainMetricsReport,
+} from './agent-protocol.js';
 
 const AT = '2026-12-02T13:00:00.123Z';
 const ok = { type: 'metrics', at: AT, values: { 'TCP Segments Sent': 12, 'Network In Total': 3.5 } };
@@ -52,4 +60,111 @@ test('plain reports take the plain path; unusual ones are left to the schema', (
   const refused = parseAgentToServer(JSON.stringify({ type: 'metrics', at: AT, values: many }));
   assert.equal(refused.ok, false);
   assert.match(refused.ok ? '' : refused.reason, /at most 256 metrics/);
+});
+
+// Batches (issue 17).
+const SENT = '2026-12-02T13:00:05.000Z';
+const at = (secondsBefore: number) => new Date(Date.parse(SENT) - secondsBefore * 1000).toISOString();
+const sample = (secondsBefore: number, values: unknown = { 'TCP Segments Sent': secondsBefore }) => ({
+  at: at(secondsBefore),
+  values,
+});
+const batch = (samples: unknown[], extra: Record<string, unknown> = {}) => ({
+  type: 'metrics.batch',
+  sentAt: SENT,
+  samples,
+  ...extra,
+});
+const fiveSeconds = batch([4, 3, 2, 1, 0].map((s) => sample(s)));
+const oversize = batch(
+  Array.from({ length: AGENT_METRICS_SAMPLES_PER_BATCH_MAX + 1 }, (_, i) =>
+    sample(AGENT_METRICS_SAMPLES_PER_BATCH_MAX - i),
+  ),
+);
+const fullBatch = batch(
+  Array.from({ length: AGENT_METRICS_SAMPLES_PER_BATCH_MAX }, (_, i) =>
+    sample(AGENT_METRICS_SAMPLES_PER_BATCH_MAX - i),
+  ),
+);
+
+/** Batches the plain path and the schema must judge alike. */
+const BATCH_CASES: Array<[string, unknown]> = [
+  ['five seconds of samples', fiveSeconds],
+  ['one sample', batch([sample(0)])],
+  ['the largest batch', fullBatch],
+  ['one sample more than the largest batch', oversize],
+  ['no samples', batch([])],
+  ['samples out of order', batch([sample(1), sample(2)])],
+  ['two samples at the same time', batch([sample(1), sample(1)])],
+  ['a sample after sentAt', batch([sample(0), sample(-1)])],
+  ['a sample as old as allowed', batch([sample(AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS)])],
+  ['a sample older than allowed', batch([sample(AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS + 1)])],
+  ['a sample with a string value', batch([sample(1, { a: '1' })])],
+  ['a sample with 257 metrics', batch([sample(1, many)])],
+  [
+    'a sample with a __proto__ metric',
+    JSON.parse(`{"type":"metrics.batch","sentAt":"${SENT}","samples":[{"at":"${at(1)}","values":{"__proto__":1}}]}`),
+  ],
+  ['a sample without values', batch([{ at: at(1) }])],
+  ['a sample without a time', batch([{ values: {} }])],
+  ['a sample time with an offset', batch([{ at: '2026-12-02T14:00:04+01:00', values: {} }])],
+  ['a sample that is not an object', batch([1])],
+  ['samples not an array', batch({} as unknown[])],
+  ['no sentAt', { type: 'metrics.batch', samples: [sample(1)] }],
+  ['sentAt not a time', batch([sample(1)], { sentAt: 'now' })],
+  ['an unknown key (dropped)', batch([{ ...sample(1), extra: true }], { extra: 1 })],
+];
+
+test('the plain batch path and the schema judge every batch alike, with the same output', () => {
+  for (const [name, message] of BATCH_CASES) {
+    const schema = agentToServerSchema.safeParse(message);
+    const plain = plainMetricsBatch(message);
+    if (plain !== null) {
+      assert.ok(schema.success, `${name}: the plain path accepted what the schema refuses`);
+      assert.deepEqual(plain, schema.data, name);
+    }
+    const parsed = parseAgentToServer(JSON.stringify(message));
+    assert.equal(parsed.ok, schema.success, name);
+    if (parsed.ok && schema.success) assert.deepEqual(parsed.message, schema.data, name);
+  }
+  assert.notEqual(plainMetricsBatch(fiveSeconds), null, 'an ordinary batch takes the plain path');
+});
+
+test('a batch too large or with bad samples is refused with a clear reason; each sample keeps its own time', () => {
+  const reason = (m: unknown) => {
+    const parsed = parseAgentToServer(JSON.stringify(m));
+    assert.equal(parsed.ok, false);
+    return parsed.ok ? '' : parsed.reason;
+  };
+  assert.equal(reason(oversize), `samples: a batch holds at most ${AGENT_METRICS_SAMPLES_PER_BATCH_MAX} samples`);
+  assert.equal(reason(batch([])), 'samples: a batch holds at least one sample');
+  assert.equal(reason(batch([sample(1), sample(2)])), 'samples.1.at: samples are in strictly increasing time order');
+  assert.equal(reason(batch([sample(-1)])), 'samples.0.at: a sample is not later than the batch sentAt');
+  assert.match(
+    reason(batch([sample(AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS + 1)])),
+    /^samples\.0\.at: a sample is at most 3600 s older/,
+  );
+  assert.match(reason(batch([sample(1, { a: '1' })])), /^samples\.0\.values\.a: /);
+  const parsed = parseAgentToServer(JSON.stringify(fiveSeconds));
+  assert.ok(parsed.ok && parsed.message.type === 'metrics.batch');
+  assert.deepEqual(
+    parsed.message.samples.map((s) => s.at),
+    [4, 3, 2, 1, 0].map(at),
+  );
+});
+
+test('the welcome announces batches; one without the field (an older server) parses too, an interval out of bounds does not', () => {
+  const welcome = {
+    type: 'welcome',
+    vmId: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/v',
+    location: 'l',
+  };
+  const announced = parseServerToAgent(JSON.stringify({ ...welcome, metricsBatchIntervalInSeconds: 5 }));
+  assert.ok(announced.ok && announced.message.type === 'welcome');
+  assert.equal(announced.message.metricsBatchIntervalInSeconds, 5);
+  const older = parseServerToAgent(JSON.stringify(welcome));
+  assert.ok(older.ok && older.message.type === 'welcome');
+  assert.equal(older.message.metricsBatchIntervalInSeconds, undefined);
+  for (const bad of [0, 31, 2.5])
+    assert.equal(parseServerToAgent(JSON.stringify({ ...welcome, metricsBatchIntervalInSeconds: bad })).ok, false);
 });

@@ -248,16 +248,19 @@ export type AgentCaptureState = z.infer<typeof agentCaptureStateSchema>;
 export const AGENT_METRIC_NAME_MAX_LENGTH = 128;
 export const AGENT_METRICS_PER_REPORT_MAX = 256;
 
-/** One host metric report (agent → server, every second). */
+/** The values of one report or sample: metric name → number. */
+const metricValuesSchema = z
+  .record(text(AGENT_METRIC_NAME_MAX_LENGTH), z.number().finite())
+  .refine(
+    (v) => Object.keys(v).length <= AGENT_METRICS_PER_REPORT_MAX,
+    `at most ${AGENT_METRICS_PER_REPORT_MAX} metrics`,
+  );
+
+/** One host metric report (agent → server, every second; the only form older servers take). */
 const metricsReportSchema = z.object({
   type: z.literal('metrics'),
   at: isoTime,
-  values: z
-    .record(text(AGENT_METRIC_NAME_MAX_LENGTH), z.number().finite())
-    .refine(
-      (v) => Object.keys(v).length <= AGENT_METRICS_PER_REPORT_MAX,
-      `at most ${AGENT_METRICS_PER_REPORT_MAX} metrics`,
-    ),
+  values: metricValuesSchema,
 });
 type MetricsReport = z.infer<typeof metricsReportSchema>;
 
@@ -272,7 +275,76 @@ type MetricsReport = z.infer<typeof metricsReportSchema>;
 export function plainMetricsReport(json: unknown): MetricsReport | null {
   if (json === null || typeof json !== 'object') return null;
   const { type, at, values } = json as Record<string, unknown>;
-  if (type !== 'metrics' || typeof at !== 'string' || values === null || typeof values !== 'object') return null;
+  if (type !== 'metrics' || typeof at !== 'string') return null;
+  const out = plainMetricValues(values);
+  if (!out || !isoTime.safeParse(at).success) return null;
+  return { type: 'metrics', at, values: out };
+}
+
+/**
+ * Batched host metrics (netwatcher's own, issue 17): the agent still samples every interval but
+ * sends its samples together, one message every `metricsBatchIntervalInSeconds` — which the
+ * server announces in its `welcome`. An agent that got no such welcome (an older server) sends
+ * single `metrics` reports; a server accepts both at any time. Bounds of the announced interval.
+ */
+export const AGENT_METRICS_BATCH_INTERVAL_LIMITS = { minSeconds: 1, maxSeconds: 30 } as const;
+
+/** Most samples in one `metrics.batch` (30 s of 0.1 s samples, or a reconnect's backlog in a few messages: ~350 bytes each, far under AGENT_MAX_MESSAGE_BYTES). */
+export const AGENT_METRICS_SAMPLES_PER_BATCH_MAX = 300;
+
+/** Oldest sample a batch may carry, relative to its `sentAt` (the per-sample rows are kept an hour; an agent drops older ones). */
+export const AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS = 3600;
+
+/**
+ * Several samples in one message (agent → server, every announced interval). Each sample keeps
+ * its own time `at` on the agent's clock; `sentAt` is the agent's clock when it sent the message,
+ * so the server places each sample `sentAt − at` before the message's arrival on its own clock
+ * (a host's clock offset never moves a sample). Samples are in time order, none after `sentAt`,
+ * none older than {@link AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS}.
+ */
+const metricsBatchSchema = z
+  .object({
+    type: z.literal('metrics.batch'),
+    sentAt: isoTime,
+    samples: z
+      .array(z.object({ at: isoTime, values: metricValuesSchema }))
+      .min(1, 'a batch holds at least one sample')
+      .max(AGENT_METRICS_SAMPLES_PER_BATCH_MAX, `a batch holds at most ${AGENT_METRICS_SAMPLES_PER_BATCH_MAX} samples`),
+  })
+  .superRefine((batch, ctx) => {
+    const issue = batchTimesIssue(
+      Date.parse(batch.sentAt),
+      (i) => Date.parse(batch.samples[i]!.at),
+      batch.samples.length,
+    );
+    if (issue) ctx.addIssue({ code: 'custom', path: ['samples', issue.index, 'at'], message: issue.message });
+  });
+type MetricsBatch = z.infer<typeof metricsBatchSchema>;
+
+/** Why the times of a batch's samples do not hold (out of order, after sentAt, too old), or null. */
+function batchTimesIssue(
+  sentAtInMs: number,
+  atOf: (index: number) => number,
+  count: number,
+): { index: number; message: string } | null {
+  let previous = -Infinity;
+  for (let i = 0; i < count; i++) {
+    const at = atOf(i);
+    if (at <= previous) return { index: i, message: 'samples are in strictly increasing time order' };
+    if (at > sentAtInMs) return { index: i, message: 'a sample is not later than the batch sentAt' };
+    if (sentAtInMs - at > AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS * 1000)
+      return {
+        index: i,
+        message: `a sample is at most ${AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS} s older than sentAt`,
+      };
+    previous = at;
+  }
+  return null;
+}
+
+/** The values of one report or sample checked plainly (see {@link plainMetricsReport}), or null for the schema to decide. */
+function plainMetricValues(values: unknown): Record<string, number> | null {
+  if (values === null || typeof values !== 'object') return null;
   if (Array.isArray(values) || Object.getPrototypeOf(values) !== Object.prototype) return null;
   const out: Record<string, number> = {};
   let count = 0;
@@ -288,8 +360,43 @@ export function plainMetricsReport(json: unknown): MetricsReport | null {
     out[name] = v;
     count++;
   }
-  if (count > AGENT_METRICS_PER_REPORT_MAX || !isoTime.safeParse(at).success) return null;
-  return { type: 'metrics', at, values: out };
+  return count > AGENT_METRICS_PER_REPORT_MAX ? null : out;
+}
+
+/**
+ * The times JavaScript's toISOString writes (what agents send): checked by this one pattern
+ * before the schema's general ISO check, which the rest goes through.
+ */
+const PLAIN_ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const plainTime = (at: unknown): at is string =>
+  typeof at === 'string' && PLAIN_ISO_TIME.test(at) && isoTime.safeParse(at).success;
+
+/**
+ * {@link metricsBatchSchema} for the batch that follows it plainly (as {@link plainMetricsReport}
+ * for single reports): anything unusual returns null and goes through the schema, which decides
+ * and says why; a test holds the two to the same verdicts.
+ */
+export function plainMetricsBatch(json: unknown): MetricsBatch | null {
+  if (json === null || typeof json !== 'object') return null;
+  const { type, sentAt, samples } = json as Record<string, unknown>;
+  if (type !== 'metrics.batch' || !plainTime(sentAt) || !Array.isArray(samples)) return null;
+  if (samples.length < 1 || samples.length > AGENT_METRICS_SAMPLES_PER_BATCH_MAX) return null;
+  const out: MetricsBatch['samples'] = [];
+  for (const sample of samples as unknown[]) {
+    if (sample === null || typeof sample !== 'object' || Array.isArray(sample)) return null;
+    const { at, values } = sample as Record<string, unknown>;
+    if (!plainTime(at)) return null;
+    const checked = plainMetricValues(values);
+    if (!checked) return null;
+    out.push({ at, values: checked });
+  }
+  if (batchTimesIssue(Date.parse(sentAt), (i) => Date.parse(out[i]!.at), out.length)) return null;
+  return { type: 'metrics.batch', sentAt, samples: out };
+}
+
+/** A single report or a batch checked plainly, or null for the schema to decide. */
+function plainMetrics(json: unknown): MetricsReport | MetricsBatch | null {
+  return plainMetricsReport(json) ?? plainMetricsBatch(json);
 }
 
 /** Agent → server, every message. */
@@ -321,13 +428,28 @@ export const agentToServerSchema = z.discriminatedUnion('type', [
     ringFileSequence: ringFileSequenceSchema.optional(),
   }),
   metricsReportSchema,
+  metricsBatchSchema,
 ]);
 /** Agent → server. */
 export type AgentToServer = z.infer<typeof agentToServerSchema>;
 
 /** Server → agent, every message. The grant's own shape is checked by src/storage (uploadGrantSchema) where it is used. */
 export const serverToAgentSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('welcome'), vmId: text(1024), location: text(256) }),
+  /**
+   * The answer to a hello. `metricsBatchIntervalInSeconds` (issue 17; absent from older servers):
+   * this server takes `metrics.batch`, and the agent sends its samples every that many seconds.
+   */
+  z.object({
+    type: z.literal('welcome'),
+    vmId: text(1024),
+    location: text(256),
+    metricsBatchIntervalInSeconds: z
+      .number()
+      .int()
+      .min(AGENT_METRICS_BATCH_INTERVAL_LIMITS.minSeconds)
+      .max(AGENT_METRICS_BATCH_INTERVAL_LIMITS.maxSeconds)
+      .optional(),
+  }),
   z.object({ type: z.literal('capture.start'), order: agentCaptureOrderSchema }),
   z.object({ type: z.literal('capture.stop'), captureUid: captureUidSchema }),
   z.object({ type: z.literal('capture.forget'), captureUid: captureUidSchema, deleteFiles: z.boolean() }),
@@ -387,7 +509,7 @@ function parseFrame<T>(schema: z.ZodType<T>, data: string, plain?: (json: unknow
 
 /** Parses a frame an agent sent; the server acts only on `ok` messages. */
 export function parseAgentToServer(data: string): ParsedAgentMessage<AgentToServer> {
-  return parseFrame(agentToServerSchema, data, plainMetricsReport);
+  return parseFrame(agentToServerSchema, data, plainMetrics);
 }
 
 /** Parses a frame the server sent; the agent acts only on `ok` messages. */

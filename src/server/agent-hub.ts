@@ -149,7 +149,7 @@ export class AgentHub extends EventEmitter {
         this.logger.warn({ vm: identity.vmKey, type: msg.type }, 'agent sent a message before its hello; ignored');
         return;
       }
-      if (msg.type === 'metrics') {
+      if (msg.type === 'metrics' || msg.type === 'metrics.batch') {
         // Reports are a stream, stamped as they arrive and needing no database: they neither wait
         // behind a slow message (a hello in a reconnect storm) nor make the others wait.
         this.current

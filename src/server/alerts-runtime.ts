@@ -11,7 +11,7 @@ import {
 import { ApiError, armIdKey, storageAccountId } from '../lib/index.js';
 import type { AgentToServer } from '../model/index.js';
 import type { ResourceRecord } from '../store/index.js';
-import { SERVER_DEFAULTS } from './config.js';
+import { SERVER_DEFAULTS, metricsBatchIntervalOf } from './config.js';
 import { aggregateStatus, isSettled } from './services/capture-status.js';
 import type { CaptureBody } from './services/capture-types.js';
 import { findCaptureByKey, listCapturesOfWatcher } from './services/capture-requests.js';
@@ -161,6 +161,10 @@ export function alertsRuntime(ctx: ServerContext, options: AlertsRuntimeOptions 
         ...(options.metrics === undefined && ctx.config.metricsRetentionInSeconds !== undefined
           ? { metrics: { retentionInSeconds: ctx.config.metricsRetentionInSeconds } }
           : {}),
+        // A rule's windows end its tolerated batch interval less one second before each
+        // evaluation; its hosts are told to batch no longer (src/server/metric-batch-intervals.ts).
+        agentMetricsBatchIntervalInSeconds:
+          options.agentMetricsBatchIntervalInSeconds ?? metricsBatchIntervalOf(ctx.config),
       },
     );
     slots.set(ctx, s);
@@ -176,9 +180,10 @@ export function alertsRuntime(ctx: ServerContext, options: AlertsRuntimeOptions 
 export function startAlertsRuntime(ctx: ServerContext, serverUrl: string): AlertsRuntime {
   const runtime = alertsRuntime(ctx);
   slots.get(ctx)!.baseUrl = serverUrl;
-  ctx.hub.on('metrics', (vmKey: string, msg: Extract<AgentToServer, { type: 'metrics' }>) =>
-    runtime.metrics.record(vmKey, msg.values),
-  );
+  ctx.hub.on('metrics', (vmKey: string, msg: Extract<AgentToServer, { type: 'metrics' | 'metrics.batch' }>) => {
+    if (msg.type === 'metrics') runtime.metrics.record(vmKey, msg.values);
+    else runtime.metrics.recordBatch(vmKey, msg);
+  });
   runtime.start();
   return runtime;
 }

@@ -22,6 +22,12 @@ export interface ServerConfig {
   sessionLimitPerLocation?: number;
   /** How long host metric samples are kept (default 7 days). */
   metricsRetentionInSeconds?: number;
+  /**
+   * How often agents send their host-metric samples (`--agent-metrics-batch-seconds`, issue 17):
+   * announced in the welcome; agents still sample every second. Metric alert windows end this
+   * long less one second before their evaluation (src/server/alerts-runtime.ts). Default {@link SERVER_DEFAULTS.agentMetricsBatchIntervalInSeconds}.
+   */
+  agentMetricsBatchIntervalInSeconds?: number;
   /** Path of tcpdump, used to check compiled filters before a capture is accepted. */
   tcpdumpPath?: string;
   /** Items per page of the lists that page with nextLink (virtual machines); default 1000. */
@@ -36,6 +42,11 @@ export interface ServerConfig {
   oidc?: import('./oidc-settings.js').OidcSettings;
 }
 
+/** The metric batch interval a server announces to its agents (issue 17). */
+export function metricsBatchIntervalOf(config: Pick<ServerConfig, 'agentMetricsBatchIntervalInSeconds'>): number {
+  return config.agentMetricsBatchIntervalInSeconds ?? SERVER_DEFAULTS.agentMetricsBatchIntervalInSeconds;
+}
+
 /** Defaults of optional settings. */
 export const SERVER_DEFAULTS = {
   sessionLimitPerLocation: 10000,
@@ -45,4 +56,6 @@ export const SERVER_DEFAULTS = {
   defaultResourceGroup: 'NetworkWatcherRG',
   listPageSizeInItems: 1000,
   retryAfterInSeconds: 1,
+  /** 5 s: a fifth of the messages and statements of per-second reports (bench/scale), for 5 s more alert latency. */
+  agentMetricsBatchIntervalInSeconds: 5,
 } as const;

@@ -29,6 +29,7 @@ import { setAgentConnected } from './services/vms.js';
 import type { ServerContext } from './services/context.js';
 import { ensureDefaultStorageAccount } from './services/storage-accounts.js';
 import { startAlertsRuntime } from './alerts-runtime.js';
+import { agentBatchIntervals } from './metric-batch-intervals.js';
 import { moveWebhookUrlsToSecrets } from '../alerts/index.js';
 import { outboundFetch } from '../lib/outbound-fetch.js';
 import { ActivityLogStore, DEFAULT_ACTIVITY_LOG_RETENTION_IN_DAYS, startActivityLogPruner } from './activity-log.js';
@@ -287,6 +288,10 @@ async function startLocked(
   logger.info({ url, publicUrl, database: db.engine, replica: replicas.replicaId }, 'server listening');
   const alerts = startAlertsRuntime(ctx, url);
   cleanups.push(() => alerts.close());
+  // Rules changed through other replicas reach this one's agents' batch intervals by a poll.
+  const batchIntervals = agentBatchIntervals(ctx);
+  batchIntervals.start();
+  cleanups.push(() => batchIntervals.close());
   const pruner = startActivityLogPruner(
     new ActivityLogStore(db),
     config.activityLogRetentionInDays ?? DEFAULT_ACTIVITY_LOG_RETENTION_IN_DAYS,

@@ -32,18 +32,28 @@ test('limits and retention flags reach the server configuration', async () => {
     const stop = new AbortController();
     stop.abort();
     await runServer(
-      { listen: '127.0.0.1:0', dataDir: dir, sessionLimit: '5', metricsRetentionDays: '2' },
+      {
+        listen: '127.0.0.1:0',
+        dataDir: dir,
+        sessionLimit: '5',
+        metricsRetentionDays: '2',
+        agentMetricsBatchSeconds: '3',
+      },
       createTestContext('http://127.0.0.1:1'),
       stop.signal,
       recordingStarters(seen),
     );
     assert.equal(seen[0]?.sessionLimitPerLocation, 5);
     assert.equal(seen[0]?.metricsRetentionInSeconds, 2 * 86400);
+    assert.equal(seen[0]?.agentMetricsBatchIntervalInSeconds, 3);
     for (const bad of [
       { sessionLimit: '0' },
       { sessionLimit: 'x' },
       { metricsRetentionDays: '-1' },
       { metricsRetentionDays: 'lots' },
+      { agentMetricsBatchSeconds: '0' },
+      { agentMetricsBatchSeconds: '31' },
+      { agentMetricsBatchSeconds: '2.5' },
     ]) {
       const before = seen.length;
       await assert.rejects(

@@ -4,6 +4,7 @@ import { DEFAULT_SUBSCRIPTION_ID } from '../config.js';
 import { writeLine, type CliContext } from '../context.js';
 import { assertDataDirFree, certificateNames, ensureSelfSignedCertificate } from '../../lib/index.js';
 import { UsageError } from '../errors.js';
+import { AGENT_METRICS_BATCH_INTERVAL_LIMITS } from '../../model/index.js';
 import { validateOidcSettings, type OidcSettings } from '../../server/oidc-settings.js';
 import { parseListenOption, parseOutboundOptions, parsePublicUrlOption } from '../option-values.js';
 import { loadServiceStarters, waitForAbort, type ServiceStarters } from '../services.js';
@@ -68,6 +69,11 @@ export const SERVER_OPTIONS = {
   metricsRetentionDays: {
     flags: '--metrics-retention-days <days>',
     description: 'how long host metrics are kept (default 7)',
+  },
+  agentMetricsBatchSeconds: {
+    flags: '--agent-metrics-batch-seconds <seconds>',
+    description:
+      'agents send their per-second host-metric samples every this many seconds, 1-30 (default 5; metric alerts see a sample up to this much later)',
   },
   secretKeyFile: {
     flags: '--secret-key-file <file>',
@@ -169,6 +175,16 @@ export async function runServer(
     throw new UsageError(
       `usage error: --metrics-retention-days must be a number of days from 0 to 3650, not '${options.metricsRetentionDays}'`,
     );
+  const batchSeconds =
+    options.agentMetricsBatchSeconds === undefined ? undefined : Number(options.agentMetricsBatchSeconds);
+  const { minSeconds, maxSeconds } = AGENT_METRICS_BATCH_INTERVAL_LIMITS;
+  if (
+    batchSeconds !== undefined &&
+    (!Number.isInteger(batchSeconds) || batchSeconds < minSeconds || batchSeconds > maxSeconds)
+  )
+    throw new UsageError(
+      `usage error: --agent-metrics-batch-seconds must be a whole number of seconds from ${minSeconds} to ${maxSeconds}, not '${options.agentMetricsBatchSeconds}'`,
+    );
   const outbound = parseOutboundOptions(options.outboundDeny, options.outboundAllow);
   const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrlOption(options.publicUrl);
   const retryAfter = options.retryAfter === undefined ? undefined : Number(options.retryAfter);
@@ -209,6 +225,7 @@ export async function runServer(
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     ...(sessionLimit !== undefined ? { sessionLimitPerLocation: sessionLimit } : {}),
     ...(retentionDays !== undefined ? { metricsRetentionInSeconds: Math.round(retentionDays * 86400) } : {}),
+    ...(batchSeconds !== undefined ? { agentMetricsBatchIntervalInSeconds: batchSeconds } : {}),
     ...(outbound ? { outbound } : {}),
     ...(retryAfter !== undefined ? { retryAfterInSeconds: retryAfter } : {}),
     ...(activityDays !== undefined ? { activityLogRetentionInDays: activityDays } : {}),

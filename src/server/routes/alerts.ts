@@ -17,6 +17,7 @@ import { actionGroupPutSchema, metricAlertPutSchema, parseRequest } from '../../
 import { resourceView } from '../services/view.js';
 import type { ServerContext } from '../services/context.js';
 import { alertsRuntime } from '../alerts-runtime.js';
+import { agentBatchIntervals } from '../metric-batch-intervals.js';
 import { RG, SUB, type ArmParams } from './arm-paths.js';
 
 const ACTION_GROUPS = `${RG}/providers/Microsoft.Insights/actionGroups`;
@@ -29,6 +30,14 @@ const ALERTS = `${SUB}/providers/Microsoft.AlertsManagement/alerts`;
  */
 export function registerAlertRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const actx = () => alertsRuntime(ctx).context;
+  // A rule changed: the hosts it watches may have to send their metrics more or less often (the
+  // rule is stored whatever happens here; a failed read is logged, and the poll or the next change retries).
+  const rulesChanged = () =>
+    agentBatchIntervals(ctx)
+      .refresh()
+      .catch((error: unknown) =>
+        ctx.logger.warn({ err: error }, 'could not re-read the metric alert rules for batch intervals'),
+      );
 
   // ---- action groups ----
   app.put<{ Params: ArmParams }>(`${ACTION_GROUPS}/:name`, async (req, reply) => {
@@ -54,6 +63,7 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.put<{ Params: ArmParams }>(`${METRIC_ALERTS}/:name`, async (req, reply) => {
     const input = parseRequest(metricAlertPutSchema, req.body, 'MetricAlertResource');
     const { record } = await putMetricAlert(actx(), req.params.sub, req.params.rg, req.params.name, input);
+    await rulesChanged();
     // 200 on create as well: Azure's spec for 2018-03-01 declares only 200, and the SDK (so az) refuses 201.
     return reply.code(200).send(resourceView(record));
   });
@@ -68,6 +78,7 @@ export function registerAlertRoutes(app: FastifyInstance, ctx: ServerContext): v
   }));
   app.delete<{ Params: ArmParams }>(`${METRIC_ALERTS}/:name`, async (req, reply) => {
     const deleted = await deleteMetricAlert(actx(), req.params.sub, req.params.rg, req.params.name);
+    if (deleted) await rulesChanged();
     return reply.code(deleted ? 200 : 204).send();
   });
 

@@ -10,6 +10,7 @@ import {
   type InstanceState,
 } from './capture-types.js';
 import { SERVER_DEFAULTS } from '../config.js';
+import { agentBatchIntervals } from '../metric-batch-intervals.js';
 import type { ServerContext } from './context.js';
 import { captureOrder, evaluateCapture, ringBlobLocation } from './packet-captures.js';
 import { blobStoreOf, hostFilesStore, type StorageAccountBody } from './storage-accounts.js';
@@ -122,15 +123,22 @@ export async function handleAgentMessage(
   msg: AgentToServer,
 ): Promise<void> {
   switch (msg.type) {
-    case 'hello':
-      await setAgentConnected(ctx, vmKey, true, {
+    case 'hello': {
+      const batchIntervals = agentBatchIntervals(ctx);
+      await batchIntervals.ready();
+      const vm = await setAgentConnected(ctx, vmKey, true, {
         agentVersion: msg.agentVersion,
         ...(msg.hostname !== '' ? { hostname: msg.hostname } : {}),
       });
+      // The answer to the hello: this server takes batched metrics, every so many seconds — the
+      // host's own interval, short when a rule that evaluates often watches it (older servers
+      // send no welcome, and their agents' single reports are taken as before).
+      if (vm) ctx.hub.send(vmKey, batchIntervals.welcome(vm));
       // The host's look-back setting again (it may have changed while the agent was away), before any re-sent capture order that may ask for the past.
       await sendLookbackSetting(ctx, vmKey);
       await reconcileAgent(ctx, vmKey, msg.captures, baseUrl);
       return;
+    }
     case 'lookback.state':
       await recordLookbackState(ctx, vmKey, msg.state);
       return;
@@ -279,6 +287,7 @@ export async function handleAgentMessage(
       return;
     }
     case 'metrics':
+    case 'metrics.batch':
       ctx.hub.emit('metrics', vmKey, msg);
       return;
   }

@@ -320,9 +320,9 @@ export async function setAgentConnected(
   vmKey: string,
   connected: boolean,
   info: { agentVersion?: string; hostname?: string } = {},
-): Promise<void> {
+): Promise<ResourceRecord<VmBody> | null> {
   const vm = await ctx.store.getResource<VmBody>(vmKey);
-  if (!vm) return;
+  if (!vm) return null;
   // Under the VM's lock: a look-back setting or tags written meanwhile are kept.
   await ctx.store.modifyResourceBody<VmBody>(vm.key, (body) => {
     const nwState = body.properties.netwatcher;
@@ -342,7 +342,7 @@ export async function setAgentConnected(
   });
   // Only a connection can make the extension Succeeded: a disconnect (10,000 of them when a
   // replica stops) needs no look-up of it.
-  if (!connected) return;
+  if (!connected) return vm;
   const ext = await findAgentExtension(ctx, vm);
   // Under the extension's lock, and so in one statement with the other hosts greeted at the same
   // moment (a new fleet's first connections: 10,000 single-row updates, each its own WAL flush,
@@ -354,6 +354,7 @@ export async function setAgentConnected(
         : { ...body, properties: { ...body.properties, provisioningState: 'Succeeded' } },
     );
   }
+  return vm;
 }
 
 /**

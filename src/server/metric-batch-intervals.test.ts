@@ -1,0 +1,253 @@
+/**
+ * Issue 17, the batch interval follows the rules that watch the host, through the real server
+ * (embedded database, loopback agents): a host in the scope of a rule evaluated every second is
+ * told 1 s in its welcome, every other host the configured 5 s; creating, disabling, enabling and
+ * deleting such a rule while agents are connected re-announces to exactly the hosts whose
+ * interval changed.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import WebSocket from 'ws';
+import { AGENT_CONNECT_PATH, parseServerToAgent, type ServerToAgent } from '../model/index.js';
+import { TEST_DATABASE_URL, postgresAvailable } from '../store/testing/engines.js';
+import { BATCH_INTERVAL_RULES_POLL_IN_MS } from './metric-batch-intervals.js';
+import { startServer, type RunningServer } from './server.js';
+
+const SUB = '00000000-0000-0000-0000-000000000000';
+const RG = (rg: string) => `/subscriptions/${SUB}/resourceGroups/${rg}`;
+const VM_PATH = (rg: string, vm: string) => `${RG(rg)}/providers/Microsoft.Compute/virtualMachines/${vm}`;
+
+async function waitFor(check: () => boolean, timeoutInMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutInMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The API of a server and an agent connected to it, as the tests need them. */
+function harness(sockets: WebSocket[], server: () => RunningServer) {
+  const call = async (method: string, path: string, body?: unknown, token: string | null = server().adminToken) => {
+    const res = await fetch(`${server().url}${path}?api-version=2018-03-01`, {
+      method,
+      headers: {
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as Record<string, any> };
+  };
+  /** Enrols a VM, connects as its agent (to `connectTo`, default the same server), says hello; returns the intervals its welcomes announced, in order. */
+  const agent = async (rg: string, vm: string, connectTo: RunningServer = server()) => {
+    const ext = await call('PUT', `${VM_PATH(rg, vm)}/extensions/NetworkWatcherAgentLinux`, {
+      properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux' },
+    });
+    const enrolled = await call(
+      'POST',
+      '/agent/v1/enroll',
+      { token: ext.body.properties.enrollmentToken, hostname: vm },
+      null,
+    );
+    assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
+    const ws = new WebSocket(`${connectTo.url.replace('http', 'ws')}${AGENT_CONNECT_PATH}`, {
+      headers: { Authorization: `Bearer ${enrolled.body.credential}` },
+    });
+    sockets.push(ws);
+    const welcomes: number[] = [];
+    ws.on('message', (d) => {
+      const parsed = parseServerToAgent(d.toString());
+      assert.ok(parsed.ok, 'every server message follows the protocol');
+      const msg: ServerToAgent = parsed.message;
+      if (msg.type === 'welcome') {
+        assert.equal(msg.vmId.toLowerCase(), VM_PATH(rg, vm).toLowerCase());
+        welcomes.push(msg.metricsBatchIntervalInSeconds!);
+      }
+    });
+    await once(ws, 'open');
+    ws.send(JSON.stringify({ type: 'hello', protocolVersion: 1, agentVersion: 't', hostname: vm, captures: [] }));
+    await waitFor(() => welcomes.length > 0);
+    return welcomes;
+  };
+  const rule = (name: string, scope: string, evaluationFrequency: string, enabled = true) =>
+    call('PUT', `${RG('rules')}/providers/Microsoft.Insights/metricAlerts/${name}`, {
+      location: 'global',
+      properties: {
+        severity: 3,
+        enabled,
+        scopes: [scope],
+        evaluationFrequency,
+        windowSize: evaluationFrequency === 'PT1S' ? 'PT5S' : 'PT5M',
+        criteria: {
+          'odata.type': 'Microsoft.Azure.Monitor.MultipleResourceMultipleMetricCriteria',
+          allOf: [
+            {
+              criterionType: 'StaticThresholdCriterion',
+              name: 'c0',
+              metricName: 'TCP Segments Sent',
+              timeAggregation: 'Total',
+              operator: 'GreaterThan',
+              threshold: 100,
+            },
+          ],
+        },
+      },
+    });
+  return { call, agent, rule };
+}
+
+/** Lets any welcome in flight arrive (one sent after the API answered would be a defect too). */
+const settle = () => new Promise((r) => setTimeout(r, 300));
+
+describe('metric batch intervals follow the alert rules that watch the host', () => {
+  let server: RunningServer;
+  const dataDir = mkdtempSync(join(tmpdir(), 'nw-batch-intervals-'));
+  const sockets: WebSocket[] = [];
+  const { call, agent, rule } = harness(sockets, () => server);
+
+  before(async () => {
+    // The default configured interval (5 s).
+    server = await startServer({
+      listenHost: '127.0.0.1',
+      listenPort: 0,
+      dataDir,
+      defaultLocation: 'westcentralus',
+      subscriptionId: SUB,
+      logLevel: 'silent',
+    });
+  });
+  after(async () => {
+    for (const ws of sockets) ws.close();
+    await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('a host under a PT1S rule is told 1 s, others 5 s; rule changes re-announce to exactly the hosts in scope', async () => {
+    // Connected before any rule: every host is told the configured 5 s.
+    const fastA = await agent('rgfast', 'fasta');
+    const fastB = await agent('rgfast', 'fastb');
+    const slow = await agent('rgslow', 'slowc');
+    assert.deepEqual([fastA, fastB, slow], [[5], [5], [5]]);
+
+    // A PT1M rule on rgslow tolerates 5 s (60 / 12): nothing to re-announce.
+    assert.equal((await rule('every-minute', RG('rgslow'), 'PT1M')).status, 200);
+    // A PT1S rule on rgfast: its two hosts are told 1 s, the other none.
+    const created = await rule('every-second', RG('rgfast'), 'PT1S');
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    await waitFor(() => fastA.length === 2 && fastB.length === 2);
+    await settle();
+    assert.deepEqual([fastA, fastB, slow], [[5, 1], [5, 1], [5]], 'exactly the hosts in scope re-announced');
+
+    // Hosts connecting now: the welcome carries each host's own interval.
+    const fastNew = await agent('rgfast', 'fastnew');
+    const other = await agent('rgother', 'otherd');
+    assert.deepEqual([fastNew, other], [[1], [5]]);
+
+    // Disabled: back to 5 s; enabled again: 1 s.
+    assert.equal((await rule('every-second', RG('rgfast'), 'PT1S', false)).status, 200);
+    await waitFor(() => fastA.length === 3 && fastB.length === 3 && fastNew.length === 2);
+    assert.equal((await rule('every-second', RG('rgfast'), 'PT1S', true)).status, 200);
+    await waitFor(() => fastA.length === 4 && fastB.length === 4 && fastNew.length === 3);
+
+    // Deleted: its hosts return to 5 s.
+    assert.equal(
+      (await call('DELETE', `${RG('rules')}/providers/Microsoft.Insights/metricAlerts/every-second`)).status,
+      200,
+    );
+    await waitFor(() => fastA.length === 5 && fastB.length === 5 && fastNew.length === 4);
+    await settle();
+    assert.deepEqual(
+      [fastA, fastB, fastNew, slow, other],
+      [[5, 1, 5, 1, 5], [5, 1, 5, 1, 5], [1, 5, 1, 5], [5], [5]],
+      'each change told once, to the hosts it changed',
+    );
+  });
+});
+
+describe('with two replicas on one PostgreSQL, each announces to its own agents', { timeout: 60_000 }, async () => {
+  const skip = !(await postgresAvailable());
+  const sockets: WebSocket[] = [];
+  const servers: RunningServer[] = [];
+  const dirs: string[] = [];
+  const name = `nw_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  const { call, agent, rule } = harness(sockets, () => servers[0]!);
+
+  before(async () => {
+    if (skip) return;
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    const url = new URL(TEST_DATABASE_URL);
+    url.pathname = `/${name}`;
+    const keyDir = mkdtempSync(join(tmpdir(), 'nw-batch-key-'));
+    dirs.push(keyDir);
+    const keyFile = join(keyDir, 'secret-key');
+    writeFileSync(keyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    // One after the other: the first creates the schema.
+    for (let i = 0; i < 2; i++) {
+      const dataDir = mkdtempSync(join(tmpdir(), `nw-batch-replica${i}-`));
+      dirs.push(dataDir);
+      servers.push(
+        await startServer({
+          listenHost: '127.0.0.1',
+          listenPort: 0,
+          dataDir,
+          databaseUrl: url.toString(),
+          // Every server of one database shares its secret key.
+          secretKeyFile: keyFile,
+          defaultLocation: 'westcentralus',
+          subscriptionId: SUB,
+          logLevel: 'silent',
+        }),
+      );
+    }
+  });
+  after(async () => {
+    for (const ws of sockets) ws.close();
+    for (const s of servers.reverse()) await s.close().catch(() => undefined);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    if (!skip) {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+      await admin.end();
+    }
+  });
+
+  test(
+    'a rule created through one replica reaches the agents connected to the other within its poll',
+    { skip },
+    async () => {
+      const [first, second] = servers as [RunningServer, RunningServer];
+      const onFirst = await agent('rgfast', 'onfirst', first);
+      const onSecond = await agent('rgfast', 'onsecond', second);
+      assert.deepEqual([onFirst, onSecond], [[5], [5]]);
+      const started = Date.now();
+      assert.equal((await rule('every-second', RG('rgfast'), 'PT1S')).status, 200);
+      // The replica that took the PUT tells its own agent at once.
+      await waitFor(() => onFirst.length === 2, 2_000);
+      // The other re-reads the rules within its poll and tells its own.
+      await waitFor(() => onSecond.length === 2, BATCH_INTERVAL_RULES_POLL_IN_MS + 3_000);
+      assert.ok(Date.now() - started <= BATCH_INTERVAL_RULES_POLL_IN_MS + 3_000);
+      assert.equal(
+        (await call('DELETE', `${RG('rules')}/providers/Microsoft.Insights/metricAlerts/every-second`)).status,
+        200,
+      );
+      await waitFor(() => onFirst.length === 3 && onSecond.length === 3, BATCH_INTERVAL_RULES_POLL_IN_MS + 3_000);
+      await settle();
+      assert.deepEqual(
+        [onFirst, onSecond],
+        [
+          [5, 1, 5],
+          [5, 1, 5],
+        ],
+        'each told once per change, by its own replica',
+      );
+    },
+  );
+});

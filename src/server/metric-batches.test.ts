@@ -1,0 +1,148 @@
+/**
+ * Issue 17, batched host metrics through the real server (embedded database, loopback): the server
+ * answers a hello with a welcome that announces its batch interval; a batch's samples are stored
+ * one row each at their own times on the server's clock (a host clock an hour off moves nothing);
+ * an older agent's single reports are stored as before.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { openPglite } from '../store/index.js';
+import { AGENT_CONNECT_PATH, parseServerToAgent, type ServerToAgent } from '../model/index.js';
+import { startServer, type RunningServer } from './server.js';
+
+const SUB = '00000000-0000-0000-0000-000000000000';
+const VM_PATH = (vm: string) =>
+  `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/${vm}`;
+
+async function waitFor(check: () => Promise<boolean> | boolean, timeoutInMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutInMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('batched host metrics, server side', () => {
+  let server: RunningServer;
+  const dataDir = mkdtempSync(join(tmpdir(), 'nw-metric-batch-'));
+  const call = async (method: string, path: string, body?: unknown, token: string | null = server.adminToken) => {
+    const res = await fetch(`${server.url}${path}${path.includes('?') ? '' : '?api-version=2022-01-01'}`, {
+      method,
+      headers: {
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as Record<string, any> };
+  };
+  /** Enrols `vm`, connects as its agent and says hello; returns the socket and what the server sent. */
+  const agent = async (vm: string) => {
+    const ext = await call('PUT', `${VM_PATH(vm)}/extensions/NetworkWatcherAgentLinux`, {
+      properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux' },
+    });
+    const enrolled = await call(
+      'POST',
+      '/agent/v1/enroll',
+      { token: ext.body.properties.enrollmentToken, hostname: vm },
+      null,
+    );
+    assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}${AGENT_CONNECT_PATH}`, {
+      headers: { Authorization: `Bearer ${enrolled.body.credential}` },
+    });
+    const received: ServerToAgent[] = [];
+    ws.on('message', (d) => {
+      const parsed = parseServerToAgent(d.toString());
+      assert.ok(parsed.ok, 'every server message follows the protocol');
+      received.push(parsed.message);
+    });
+    await once(ws, 'open');
+    ws.send(JSON.stringify({ type: 'hello', protocolVersion: 1, agentVersion: 't', hostname: vm, captures: [] }));
+    await waitFor(() => received.some((m) => m.type === 'welcome'));
+    return { ws, received };
+  };
+
+  before(async () => {
+    server = await startServer({
+      listenHost: '127.0.0.1',
+      listenPort: 0,
+      dataDir,
+      defaultLocation: 'westcentralus',
+      subscriptionId: SUB,
+      logLevel: 'silent',
+      agentMetricsBatchIntervalInSeconds: 3,
+    });
+  });
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  test('the welcome announces the batch interval; batches are stored at their own times, single reports as before', async () => {
+    const batching = await agent('batcher');
+    const welcome = batching.received.find((m) => m.type === 'welcome');
+    assert.ok(welcome && welcome.type === 'welcome');
+    assert.equal(welcome.metricsBatchIntervalInSeconds, 3, 'the server announces its interval');
+    assert.equal(welcome.vmId.toLowerCase(), VM_PATH('batcher').toLowerCase());
+    assert.equal(welcome.location, 'westcentralus');
+
+    // The host's clock is an hour ahead: only the spacing of its samples may count.
+    const hostNow = Date.now() + 3_600_000;
+    const sentAt = new Date(hostNow).toISOString();
+    const samples = [4, 3, 2, 1, 0].map((s) => ({
+      at: new Date(hostNow - s * 1000).toISOString(),
+      values: { 'TCP Segments Sent': 10 + s },
+    }));
+    const sentAtServer = Date.now();
+    batching.ws.send(JSON.stringify({ type: 'metrics.batch', sentAt, samples }));
+    // An older agent: one single report, no batch.
+    const older = await agent('older');
+    older.ws.send(
+      JSON.stringify({ type: 'metrics', at: new Date().toISOString(), values: { 'TCP Segments Sent': 7 } }),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    batching.ws.close();
+    older.ws.close();
+    await server.close();
+
+    const db = await openPglite(join(dataDir, 'db'));
+    try {
+      const rows = await db.query(
+        `SELECT k.vm_key, (extract(epoch FROM r.at) * 1000)::float8 AS at, r.v[1]::float8 AS sent
+         FROM metric_raw r JOIN metric_hosts k ON k.id = r.host_id ORDER BY k.vm_key, r.at`,
+      );
+      const of = (vm: string) => rows.filter((r) => String(r.vm_key).endsWith(`/${vm}`));
+      const batched = of('batcher');
+      assert.deepEqual(
+        batched.map((r) => Number(r.sent)),
+        [14, 13, 12, 11, 10],
+        'one row per sample, in order',
+      );
+      const times = batched.map((r) => Number(r.at));
+      // One second apart, as taken; the newest at the batch's arrival on the server's clock, not the host's.
+      assert.deepEqual(
+        times.slice(1).map((t, i) => Math.round(t - times[i]!)),
+        [1000, 1000, 1000, 1000],
+      );
+      assert.ok(
+        Math.abs(times.at(-1)! - sentAtServer) < 2_000,
+        `the newest sample is placed at arrival (${times.at(-1)! - sentAtServer} ms off)`,
+      );
+      assert.deepEqual(
+        of('older').map((r) => Number(r.sent)),
+        [7],
+        "the older agent's single report is stored",
+      );
+      const minutes = await db.query(
+        `SELECT sum(m.n[1])::int AS n FROM metric_minutes m JOIN metric_hosts k ON k.id = m.host_id WHERE k.vm_key LIKE '%/batcher'`,
+      );
+      assert.equal(Number(minutes[0]!.n), 5, 'the per-minute rows count every sample');
+    } finally {
+      await db.close();
+    }
+  });
+});
