@@ -52,8 +52,9 @@ function burst() {
 burst();
 `;
 
-function datagramsOf(buf: Buffer): Array<{ seq: number; port: number; timeInMs: number }> {
-  return readPcapBuffer(buf).records.map((r) => {
+function datagramsOf(buf: Buffer, { othersToo = false } = {}): Array<{ seq: number; port: number; timeInMs: number }> {
+  const records = readPcapBuffer(buf).records;
+  return (othersToo ? records.filter((r) => r.data.indexOf(MAGIC) >= 0) : records).map((r) => {
     const at = r.data.indexOf(MAGIC);
     assert.ok(at >= 0, 'every record is one of the datagrams');
     return {
@@ -204,6 +205,12 @@ describe('look-back buffer with real tcpdump', () => {
       scratchPath: join(dir, 'seam.scratch'),
     });
     await Promise.all([kept, other]);
+    // The first datagram of the kept port the buffer holds from the look-back's start on: where the
+    // file must begin (the sender's own pace decides how far after the start that is).
+    const firstBuffered = (await Promise.all(held.map((p) => readFile(p))))
+      .flatMap((buf) => datagramsOf(buf, { othersToo: true }))
+      .filter((d) => d.port === PORT_KEPT && d.timeInMs >= createdAtInMs - lookbackInMs)
+      .reduce((min, d) => Math.min(min, d.timeInMs), Infinity);
     await lb.stop();
     await rm(holdDir, { recursive: true });
 
@@ -229,9 +236,11 @@ describe('look-back buffer with real tcpdump', () => {
     assert.ok(merged.lookbackPackets > 150, `datagrams from before the capture (${merged.lookbackPackets})`);
     assert.ok(merged.duplicatesDropped > 0, 'the buffer also held packets the live capture has: they were left out');
     const first = got[0]!.timeInMs;
-    assert.ok(
-      first >= createdAtInMs - lookbackInMs && first <= createdAtInMs - lookbackInMs + 50,
-      `file begins ${createdAtInMs - first} ms before creation`,
+    assert.equal(
+      first,
+      firstBuffered,
+      `file begins ${createdAtInMs - first} ms before creation, the buffer's first datagram from the look-back's start ${createdAtInMs - firstBuffered} ms`,
     );
+    assert.ok(first >= createdAtInMs - lookbackInMs, 'nothing from before the look-back');
   });
 });
