@@ -7,73 +7,39 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import WebSocket from 'ws';
-import { AGENT_CONNECT_PATH, parseServerToAgent, type ServerToAgent } from '../model/index.js';
 import { TEST_DATABASE_URL, postgresAvailable } from '../store/testing/engines.js';
 import { BATCH_INTERVAL_RULES_POLL_IN_MS } from './metric-batch-intervals.js';
 import { startServer, type RunningServer } from './server.js';
+import { apiCaller, connectLoopbackAgent, waitFor } from './testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const RG = (rg: string) => `/subscriptions/${SUB}/resourceGroups/${rg}`;
 const VM_PATH = (rg: string, vm: string) => `${RG(rg)}/providers/Microsoft.Compute/virtualMachines/${vm}`;
 
-async function waitFor(check: () => boolean, timeoutInMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutInMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** The API of a server and an agent connected to it, as the tests need them. */
 function harness(sockets: WebSocket[], server: () => RunningServer) {
-  const call = async (method: string, path: string, body?: unknown, token: string | null = server().adminToken) => {
-    const res = await fetch(`${server().url}${path}?api-version=2018-03-01`, {
-      method,
-      headers: {
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as Record<string, any> };
-  };
+  const call = apiCaller(server, '2018-03-01');
   /** Enrols a VM, connects as its agent (to `connectTo`, default the same server), says hello; returns the intervals its welcomes announced, in order. */
   const agent = async (rg: string, vm: string, connectTo: RunningServer = server()) => {
-    const ext = await call('PUT', `${VM_PATH(rg, vm)}/extensions/NetworkWatcherAgentLinux`, {
-      properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux' },
-    });
-    const enrolled = await call(
-      'POST',
-      '/agent/v1/enroll',
-      { token: ext.body.properties.enrollmentToken, hostname: vm },
-      null,
-    );
-    assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
-    const ws = new WebSocket(`${connectTo.url.replace('http', 'ws')}${AGENT_CONNECT_PATH}`, {
-      headers: { Authorization: `Bearer ${enrolled.body.credential}` },
-    });
-    sockets.push(ws);
     const welcomes: number[] = [];
-    ws.on('message', (d) => {
-      const parsed = parseServerToAgent(d.toString());
-      assert.ok(parsed.ok, 'every server message follows the protocol');
-      const msg: ServerToAgent = parsed.message;
-      if (msg.type === 'welcome') {
+    const { ws } = await connectLoopbackAgent({
+      call,
+      serverUrl: connectTo.url,
+      vmPath: VM_PATH(rg, vm),
+      hostname: vm,
+      onMessage: (msg) => {
+        if (msg.type !== 'welcome') return;
         assert.equal(msg.vmId.toLowerCase(), VM_PATH(rg, vm).toLowerCase());
         welcomes.push(msg.metricsBatchIntervalInSeconds!);
-      }
+      },
     });
-    await once(ws, 'open');
-    ws.send(JSON.stringify({ type: 'hello', protocolVersion: 1, agentVersion: 't', hostname: vm, captures: [] }));
-    await waitFor(() => welcomes.length > 0);
+    sockets.push(ws);
     return welcomes;
   };
   const rule = (name: string, scope: string, evaluationFrequency: string, enabled = true) =>

@@ -6,68 +6,24 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { openPglite } from '../store/index.js';
-import { AGENT_CONNECT_PATH, parseServerToAgent, type ServerToAgent } from '../model/index.js';
 import { startServer, type RunningServer } from './server.js';
+import { apiCaller, connectLoopbackAgent, waitFor } from './testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const VM_PATH = (vm: string) =>
   `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/${vm}`;
 
-async function waitFor(check: () => Promise<boolean> | boolean, timeoutInMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutInMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('batched host metrics, server side', () => {
   let server: RunningServer;
   const dataDir = mkdtempSync(join(tmpdir(), 'nw-metric-batch-'));
-  const call = async (method: string, path: string, body?: unknown, token: string | null = server.adminToken) => {
-    const res = await fetch(`${server.url}${path}${path.includes('?') ? '' : '?api-version=2022-01-01'}`, {
-      method,
-      headers: {
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as Record<string, any> };
-  };
+  const call = apiCaller(() => server);
   /** Enrols `vm`, connects as its agent and says hello; returns the socket and what the server sent. */
-  const agent = async (vm: string) => {
-    const ext = await call('PUT', `${VM_PATH(vm)}/extensions/NetworkWatcherAgentLinux`, {
-      properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux' },
-    });
-    const enrolled = await call(
-      'POST',
-      '/agent/v1/enroll',
-      { token: ext.body.properties.enrollmentToken, hostname: vm },
-      null,
-    );
-    assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
-    const ws = new WebSocket(`${server.url.replace('http', 'ws')}${AGENT_CONNECT_PATH}`, {
-      headers: { Authorization: `Bearer ${enrolled.body.credential}` },
-    });
-    const received: ServerToAgent[] = [];
-    ws.on('message', (d) => {
-      const parsed = parseServerToAgent(d.toString());
-      assert.ok(parsed.ok, 'every server message follows the protocol');
-      received.push(parsed.message);
-    });
-    await once(ws, 'open');
-    ws.send(JSON.stringify({ type: 'hello', protocolVersion: 1, agentVersion: 't', hostname: vm, captures: [] }));
-    await waitFor(() => received.some((m) => m.type === 'welcome'));
-    return { ws, received };
-  };
+  const agent = (vm: string) =>
+    connectLoopbackAgent({ call, serverUrl: server.url, vmPath: VM_PATH(vm), hostname: vm });
 
   before(async () => {
     server = await startServer({

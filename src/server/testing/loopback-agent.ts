@@ -1,0 +1,79 @@
+// A test's side of a real server: admin API calls, and an agent enrolled and connected over
+// loopback that says hello and records what the server sends (parsed by the protocol's schema).
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import WebSocket from 'ws';
+import { AGENT_CONNECT_PATH, parseServerToAgent, type ServerToAgent } from '../../model/index.js';
+import type { RunningServer } from '../server.js';
+
+/** One API call's answer: the status and the parsed JSON body (null when empty). */
+export interface ApiAnswer {
+  status: number;
+  body: Record<string, any>;
+}
+
+/** An API caller on the server `server()` returns (called per request, so it may start later); the admin token by default. */
+export function apiCaller(server: () => RunningServer, apiVersion = '2022-01-01') {
+  return async (method: string, path: string, body?: unknown, token: string | null = server().adminToken) => {
+    const res = await fetch(`${server().url}${path}${path.includes('?') ? '' : `?api-version=${apiVersion}`}`, {
+      method,
+      headers: {
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as Record<string, any> } satisfies ApiAnswer;
+  };
+}
+
+/** Polls `check` until it holds; throws after `timeoutInMs`. */
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutInMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutInMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Enrols the VM at `vmPath` (its agent extension), connects to `serverUrl` as its agent and says
+ * hello; resolves after the server's first welcome with the socket and every message received so far
+ * (the array keeps growing). Each message is also handed to `onMessage`.
+ */
+export async function connectLoopbackAgent(options: {
+  call: ReturnType<typeof apiCaller>;
+  serverUrl: string;
+  vmPath: string;
+  hostname: string;
+  onMessage?: (msg: ServerToAgent) => void;
+}): Promise<{ ws: WebSocket; received: ServerToAgent[] }> {
+  const { call } = options;
+  const ext = await call('PUT', `${options.vmPath}/extensions/NetworkWatcherAgentLinux`, {
+    properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux' },
+  });
+  const enrolled = await call(
+    'POST',
+    '/agent/v1/enroll',
+    { token: ext.body.properties.enrollmentToken, hostname: options.hostname },
+    null,
+  );
+  assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
+  const ws = new WebSocket(`${options.serverUrl.replace('http', 'ws')}${AGENT_CONNECT_PATH}`, {
+    headers: { Authorization: `Bearer ${enrolled.body.credential}` },
+  });
+  const received: ServerToAgent[] = [];
+  ws.on('message', (d) => {
+    const parsed = parseServerToAgent(d.toString());
+    assert.ok(parsed.ok, 'every server message follows the protocol');
+    received.push(parsed.message);
+    options.onMessage?.(parsed.message);
+  });
+  await once(ws, 'open');
+  ws.send(
+    JSON.stringify({ type: 'hello', protocolVersion: 1, agentVersion: 't', hostname: options.hostname, captures: [] }),
+  );
+  await waitFor(() => received.some((m) => m.type === 'welcome'));
+  return { ws, received };
+}
