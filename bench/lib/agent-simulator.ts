@@ -634,6 +634,26 @@ export interface SimulatedFleetProcesses {
   stop(): Promise<void>;
 }
 
+/**
+ * Polls a fleet's counters until `count` agents are connected; resolves with the time it took,
+ * throws after `timeoutInMs`.
+ */
+export async function waitForConnected(
+  stats: () => Promise<FleetStats>,
+  count: number,
+  timeoutInMs: number,
+  pollInMs = 100,
+): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const s = await stats();
+    if (s.connected >= count) return performance.now() - started;
+    if (performance.now() - started > timeoutInMs)
+      throw new Error(`only ${s.connected} of ${count} agents connected after ${timeoutInMs} ms`);
+    await new Promise((r) => setTimeout(r, pollInMs));
+  }
+}
+
 /** Counters of several fleets summed (failure causes merged). */
 export function sumFleetStats(all: FleetStats[]): FleetStats {
   const sum: FleetStats = {
@@ -705,16 +725,7 @@ export async function startSimulatedFleetProcesses(
   return {
     hosts,
     pids: children.map((c) => c.pid!),
-    async waitConnected(count, timeoutInMs, pollInMs = 100) {
-      const started = performance.now();
-      for (;;) {
-        const s = await stats();
-        if (s.connected >= count) return performance.now() - started;
-        if (performance.now() - started > timeoutInMs)
-          throw new Error(`only ${s.connected} of ${count} agents connected after ${timeoutInMs} ms`);
-        await new Promise((r) => setTimeout(r, pollInMs));
-      }
-    },
+    waitConnected: (count, timeoutInMs, pollInMs) => waitForConnected(stats, count, timeoutInMs, pollInMs),
     async dropAll() {
       await Promise.all(children.map((c) => call(c, 'drop')));
     },

@@ -4,11 +4,10 @@
  * replica i % N), seen as one fleet. Through HAProxy (or with one replica) it is one group. Each
  * group is an ordinary {@link startSimulatedFleetProcesses}.
  */
-import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   startSimulatedFleetProcesses,
   sumFleetStats,
+  waitForConnected,
   type FleetStats,
   type SimulatedFleetProcesses,
   type SimulatedHost,
@@ -46,16 +45,7 @@ export async function startFleetOverReplicas(options: {
   return {
     hosts: options.hosts,
     pids: groups.flatMap((g) => g.pids),
-    async waitConnected(count, timeoutInMs, pollInMs = 100) {
-      const started = performance.now();
-      for (;;) {
-        const s = await stats();
-        if (s.connected >= count) return performance.now() - started;
-        if (performance.now() - started > timeoutInMs)
-          throw new Error(`only ${s.connected} of ${count} agents connected after ${timeoutInMs} ms`);
-        await sleep(pollInMs);
-      }
-    },
+    waitConnected: (count, timeoutInMs, pollInMs) => waitForConnected(stats, count, timeoutInMs, pollInMs),
     async dropAll() {
       await Promise.all(groups.map((g) => g.dropAll()));
     },
