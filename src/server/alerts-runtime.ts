@@ -1,7 +1,6 @@
 import {
   AlertsRuntime,
   queryHostMetrics,
-  type AlertsRuntimeOptions,
   type MetricsQueryParameters,
   type CaptureOperations,
   type CaptureSummary,
@@ -25,12 +24,6 @@ import { findWatcherForLocation, type WatcherBody } from './services/watchers.js
  * Wires src/alerts into a server: the hosts, the packet-capture service and the server's facts
  * that the alerts runtime takes by parameter (it never imports the server).
  */
-
-interface RuntimeSlot {
-  runtime: AlertsRuntime;
-  baseUrl: string;
-}
-const slots = new WeakMap<ServerContext, RuntimeSlot>();
 
 /** Every host of the server, as the alerts code sees them. */
 export async function listAlertHosts(ctx: ServerContext): Promise<HostInfo[]> {
@@ -134,52 +127,43 @@ export function captureOperations(ctx: ServerContext): CaptureOperations {
   };
 }
 
-/** The alerts runtime of a server (created on first use; started by {@link startAlertsRuntime}). */
-export function alertsRuntime(ctx: ServerContext, options: AlertsRuntimeOptions = {}): AlertsRuntime {
-  let slot = slots.get(ctx);
-  if (!slot) {
-    const s: RuntimeSlot = {
-      runtime: undefined as unknown as AlertsRuntime,
-      baseUrl: ctx.config.publicUrl ?? 'http://localhost',
-    };
-    s.runtime = new AlertsRuntime(
-      {
-        store: ctx.store,
-        logger: ctx.logger,
-        listHosts: () => listAlertHosts(ctx),
-        baseUrl: () => (ctx.config.publicUrl ?? s.baseUrl).replace(/\/+$/, ''),
-        captures: captureOperations(ctx),
-        telemetry: {
-          agentsConnected: () => ctx.hub.connectedCount,
-          captureTotals: () => ctx.store.captureInstanceTotals(),
-        },
+/**
+ * The alerts runtime of a server, made once where the server is composed (ServerContext.alerts).
+ * `serverUrl` gives the server's own base URL for links when no public URL is set (known once it listens).
+ * @example ctx.alerts = createAlertsRuntime(ctx, () => listeningUrl);
+ */
+export function createAlertsRuntime(ctx: ServerContext, serverUrl: () => string): AlertsRuntime {
+  return new AlertsRuntime(
+    {
+      store: ctx.store,
+      logger: ctx.logger,
+      listHosts: () => listAlertHosts(ctx),
+      baseUrl: () => (ctx.config.publicUrl ?? serverUrl()).replace(/\/+$/, ''),
+      captures: captureOperations(ctx),
+      telemetry: {
+        agentsConnected: () => ctx.hub.connectedCount,
+        captureTotals: () => ctx.store.captureInstanceTotals(),
       },
-      {
-        ...options,
-        // Webhooks and completion notifications connect only where the outbound policy allows.
-        webhook: { ...(ctx.outboundPolicy ? { outboundPolicy: ctx.outboundPolicy } : {}), ...options.webhook },
-        ...(options.metrics === undefined && ctx.config.metricsRetentionInSeconds !== undefined
-          ? { metrics: { retentionInSeconds: ctx.config.metricsRetentionInSeconds } }
-          : {}),
-        // A rule's windows end its tolerated batch interval less one second before each
-        // evaluation; its hosts are told to batch no longer (src/server/metric-batch-intervals.ts).
-        agentMetricsBatchIntervalInSeconds:
-          options.agentMetricsBatchIntervalInSeconds ?? metricsBatchIntervalOf(ctx.config),
-      },
-    );
-    slots.set(ctx, s);
-    slot = s;
-  }
-  return slot.runtime;
+    },
+    {
+      // Webhooks and completion notifications connect only where the outbound policy allows.
+      webhook: ctx.outboundPolicy ? { outboundPolicy: ctx.outboundPolicy } : {},
+      ...(ctx.config.metricsRetentionInSeconds !== undefined
+        ? { metrics: { retentionInSeconds: ctx.config.metricsRetentionInSeconds } }
+        : {}),
+      // A rule's windows end its tolerated batch interval less one second before each
+      // evaluation; its hosts are told to batch no longer (src/server/metric-batch-intervals.ts).
+      agentMetricsBatchIntervalInSeconds: metricsBatchIntervalOf(ctx.config),
+    },
+  );
 }
 
 /**
- * Starts the alerts runtime once the server listens: host metrics from agents are kept, rules
- * evaluated, alert-triggered captures watched. `serverUrl` is used in links when no public URL is set.
+ * Starts the server's alerts runtime once the server listens: host metrics from agents are
+ * kept, rules evaluated, alert-triggered captures watched.
  */
-export function startAlertsRuntime(ctx: ServerContext, serverUrl: string): AlertsRuntime {
-  const runtime = alertsRuntime(ctx);
-  slots.get(ctx)!.baseUrl = serverUrl;
+export function startAlertsRuntime(ctx: ServerContext): AlertsRuntime {
+  const runtime = ctx.alerts;
   ctx.hub.on('metrics', (vmKey: string, msg: Extract<AgentToServer, { type: 'metrics' | 'metrics.batch' }>) => {
     if (msg.type === 'metrics') runtime.metrics.record(vmKey, msg.values);
     else runtime.metrics.recordBatch(vmKey, msg);
@@ -199,6 +183,6 @@ export async function queryAlertHostMetrics(
   host: HostInfo,
   query: MetricsQueryParameters,
 ): Promise<Record<string, unknown>> {
-  await alertsRuntime(ctx).metrics.flush();
+  await ctx.alerts.metrics.flush();
   return queryHostMetrics(ctx.store, host, query);
 }

@@ -17,7 +17,7 @@ import { registerAgentRoutes } from './routes/agents.js';
 import { registerScaleSetRoutes } from './routes/scale-sets.js';
 import { buildOpenApiDocument, OPENAPI_PATH, routeAuthorization } from './openapi.js';
 import { authorizationFailed, authorizeRoute, BLOB_READ_DATA_ACTION, isAuthorized } from './rbac/index.js';
-import { boundPort, requestBaseUrl, setBaseUrlPolicy } from './request-context.js';
+import { requestBaseUrl } from './request-context.js';
 import { registerOperationRoutes } from './routes/operations.js';
 import { registerPacketCaptureRoutes } from './routes/packet-captures.js';
 import { registerAnalysisRoutes } from './routes/analysis.js';
@@ -37,7 +37,7 @@ import { registerCredentialRoutes } from './routes/credentials.js';
 import { registerAuthorizationRoutes } from './routes/authorization.js';
 import { registerServicePrincipalRoutes } from './routes/service-principals.js';
 import { registerActivityLogRoutes } from './routes/activity-log.js';
-import { ActivityLogStore, registerActivityLogHooks } from './activity-log.js';
+import { registerActivityLogHooks } from './activity-log.js';
 import { isJwtShaped } from './oidc.js';
 
 /** Largest JSON body accepted (ARM's own limit is 4 MiB; ours are small). */
@@ -91,13 +91,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
     genReqId: () => randomUUID(),
     ...(tls ? { https: { cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
   }) as unknown as FastifyInstance;
-  setBaseUrlPolicy(app.server, {
-    publicUrl: ctx.config.publicUrl,
-    trustProxy: ctx.config.trustProxy,
-    tls: Boolean(tls),
-    listenHost: ctx.config.listenHost,
-    port: () => boundPort(app.server),
-  });
+  app.decorate('baseUrlPolicy', ctx.urlPolicy);
 
   const sessions = new SessionStore(ctx.store.db);
   // Behind a TLS-terminating proxy the public URL says https even when this process serves http.
@@ -139,7 +133,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   });
   // The activity log: after the authentication hook (it reads request.principal), before the route plugins load.
   registerActivityLogHooks(app, {
-    store: new ActivityLogStore(ctx.store.db),
+    store: ctx.activityLog,
     logger: ctx.logger,
     trustProxy: Boolean(ctx.config.trustProxy),
   });

@@ -117,15 +117,3 @@ export class AgentBatchIntervals {
 function welcomeOf(host: HostInfo, intervalInSeconds: number): Extract<ServerToAgent, { type: 'welcome' }> {
   return { type: 'welcome', vmId: host.id, location: host.location, metricsBatchIntervalInSeconds: intervalInSeconds };
 }
-
-const slots = new WeakMap<ServerContext, AgentBatchIntervals>();
-
-/** The batch intervals of a server's agents (created on first use). */
-export function agentBatchIntervals(ctx: ServerContext): AgentBatchIntervals {
-  let slot = slots.get(ctx);
-  if (!slot) {
-    slot = new AgentBatchIntervals(ctx);
-    slots.set(ctx, slot);
-  }
-  return slot;
-}

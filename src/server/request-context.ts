@@ -26,11 +26,11 @@ export interface BaseUrlPolicy {
   port(): number;
 }
 
-const policies = new WeakMap<Server, BaseUrlPolicy>();
-
-/** Sets the policy for the requests an HTTP server receives (buildApp does, before any request). */
-export function setBaseUrlPolicy(server: Server, policy: BaseUrlPolicy): void {
-  policies.set(server, policy);
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** How this app names itself in URLs (ServerContext.urlPolicy; buildApp decorates the app with it). */
+    baseUrlPolicy: BaseUrlPolicy;
+  }
 }
 
 /** The port of a listening server (0 before it listens). */
@@ -98,9 +98,7 @@ export function handoffBaseUrlOf(headers: IncomingHttpHeaders, encrypted: boolea
 }
 
 function policyOf(request: FastifyRequest): BaseUrlPolicy {
-  const policy = policies.get(request.server.server);
-  if (!policy) throw new Error('no base-URL policy for this server (buildApp sets it)');
-  return policy;
+  return request.server.baseUrlPolicy;
 }
 
 /** The base URL for what a request hands to other hosts (install commands); see BaseUrlPolicy. */

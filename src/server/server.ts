@@ -21,15 +21,15 @@ import { ReplicaCoordinator } from './replicas.js';
 import { buildApp } from './app.js';
 import { bearerToken } from './auth.js';
 
-import { baseUrlOf, boundPort, ownBaseUrl, type BaseUrlPolicy } from './request-context.js';
+import { baseUrlOf, boundPort, ownBaseUrl } from './request-context.js';
 import type { ServerConfig } from './config.js';
 import { ADMIN_TOKEN_FILE, AgentCredentialCache, ensureAdminToken } from './credentials.js';
 import { handleAgentMessage, onAgentGone } from './services/agent-channel.js';
 import { setAgentConnected } from './services/vms.js';
-import type { ServerContext } from './services/context.js';
+import { newServerMemory, type ServerContext } from './services/context.js';
 import { ensureDefaultStorageAccount } from './services/storage-accounts.js';
-import { startAlertsRuntime } from './alerts-runtime.js';
-import { agentBatchIntervals } from './metric-batch-intervals.js';
+import { createAlertsRuntime, startAlertsRuntime } from './alerts-runtime.js';
+import { AgentBatchIntervals } from './metric-batch-intervals.js';
 import { moveWebhookUrlsToSecrets } from '../alerts/index.js';
 import { outboundFetch } from '../lib/outbound-fetch.js';
 import { ActivityLogStore, DEFAULT_ACTIVITY_LOG_RETENTION_IN_DAYS, startActivityLogPruner } from './activity-log.js';
@@ -172,10 +172,32 @@ async function startLocked(
 
   // A self-signed certificate (or chain ending in a self-signed root) is handed to agents pinned by its SHA-256.
   const tlsCa = config.tls ? selfSignedRootOf(readFileSync(config.tls.certPath, 'utf8')) : null;
-  const ctx = { config: { ...config }, store, logger, signingKey, tlsCa, outboundPolicy } as ServerContext;
+  let httpServer: Server | null = null;
+  // The server's composition root: every table and runtime it keeps for its lifetime is a field
+  // of this one context, made here (the hub and the replica coordinator follow below).
+  const ctx = {
+    config: { ...config },
+    store,
+    logger,
+    signingKey,
+    tlsCa,
+    outboundPolicy,
+    urlPolicy: {
+      publicUrl: config.publicUrl,
+      trustProxy: config.trustProxy,
+      tls: Boolean(config.tls),
+      listenHost: config.listenHost,
+      port: () => (httpServer ? boundPort(httpServer) : 0),
+    },
+    memory: newServerMemory(),
+    activityLog: new ActivityLogStore(db),
+  } as ServerContext;
+  ctx.batchIntervals = new AgentBatchIntervals(ctx);
+  // Links in alerts name the server's own address once it listens (when no public URL is set).
+  let listeningUrl = 'http://localhost';
+  ctx.alerts = createAlertsRuntime(ctx, () => listeningUrl);
   // The identity provider is fetched from through the outbound policy, like every fetch the server makes.
   if (config.oidc) ctx.oidc = new OidcVerifier(config.oidc, outboundFetch(outboundPolicy));
-  let urlPolicy: BaseUrlPolicy | undefined;
   // Admission of a reconnecting fleet is cheap: credentials seen recently need no database read,
   // and the database work of greeting agents (hello: the host's state and reconciliation) and of
   // recording them gone runs a few at a time, so a storm of 10,000 never queues ahead of API calls
@@ -195,7 +217,11 @@ async function startLocked(
       // Upload URLs for this agent follow the same rule as every other URL the server builds.
       return {
         vmKey: info.vmKey,
-        baseUrl: baseUrlOf(request.headers, Boolean((request.socket as { encrypted?: boolean }).encrypted), urlPolicy!),
+        baseUrl: baseUrlOf(
+          request.headers,
+          Boolean((request.socket as { encrypted?: boolean }).encrypted),
+          ctx.urlPolicy,
+        ),
         credentialId: info.id,
       };
     },
@@ -260,13 +286,7 @@ async function startLocked(
   cleanups.push(() => replicas.close());
   cleanups.push(() => app.close());
   cleanups.push(() => ctx.hub.close());
-  urlPolicy = {
-    publicUrl: config.publicUrl,
-    trustProxy: config.trustProxy,
-    tls: Boolean(config.tls),
-    listenHost: config.listenHost,
-    port: () => boundPort(app.server as Server),
-  };
+  httpServer = app.server as Server;
   // Plugins register their routes when the app starts, after this hook is in place.
   const routes: Array<{ method: string; url: string }> = [];
   app.addHook('onRoute', (route) => {
@@ -283,17 +303,17 @@ async function startLocked(
   const address = app.server.address() as AddressInfo;
   const host = config.listenHost.includes(':') ? `[${config.listenHost}]` : config.listenHost;
   const url = `${config.tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
-  const publicUrl = config.publicUrl ? config.publicUrl.replace(/\/+$/, '') : ownBaseUrl(urlPolicy);
+  const publicUrl = config.publicUrl ? config.publicUrl.replace(/\/+$/, '') : ownBaseUrl(ctx.urlPolicy);
   lock.setUrl(publicUrl);
   logger.info({ url, publicUrl, database: db.engine, replica: replicas.replicaId }, 'server listening');
-  const alerts = startAlertsRuntime(ctx, url);
+  listeningUrl = url;
+  const alerts = startAlertsRuntime(ctx);
   cleanups.push(() => alerts.close());
   // Rules changed through other replicas reach this one's agents' batch intervals by a poll.
-  const batchIntervals = agentBatchIntervals(ctx);
-  batchIntervals.start();
-  cleanups.push(() => batchIntervals.close());
+  ctx.batchIntervals.start();
+  cleanups.push(() => ctx.batchIntervals.close());
   const pruner = startActivityLogPruner(
-    new ActivityLogStore(db),
+    ctx.activityLog,
     config.activityLogRetentionInDays ?? DEFAULT_ACTIVITY_LOG_RETENTION_IN_DAYS,
     logger,
   );

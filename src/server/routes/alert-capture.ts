@@ -16,7 +16,6 @@ import { ApiError } from '../../lib/index.js';
 import { alertCapturePutSchema, parseRequest } from '../../model/index.js';
 import { requestBaseUrl } from '../request-context.js';
 import type { ServerContext } from '../services/context.js';
-import { alertsRuntime } from '../alerts-runtime.js';
 import { RG, SUB, type ArmParams } from './arm-paths.js';
 
 const ALERT_CAPTURES = `${RG}/providers/${ALERT_CAPTURE_PROVIDER}/alertCaptures`;
@@ -28,7 +27,7 @@ export function isAlertCaptureTriggerPath(lowerCasePath: string): boolean {
 
 /** Alert-capture endpoints as ARM-style resources: create (answers the keyed URL once), show, list, delete, regenerate the key, list runs. */
 export function registerAlertCaptureRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const rt = () => alertsRuntime(ctx);
+  const rt = () => ctx.alerts;
   app.put<{ Params: ArmParams }>(`${ALERT_CAPTURES}/:name`, async (req, reply) => {
     const input = parseRequest(alertCapturePutSchema, req.body ?? {}, 'AlertCapture');
     const baseUrl = (ctx.config.publicUrl ?? requestBaseUrl(req)).replace(/\/+$/, '');
@@ -104,7 +103,7 @@ export function registerAlertCaptureTrigger(app: FastifyInstance, ctx: ServerCon
       const header = req.headers['x-functions-key'];
       const presentedKey =
         typeof req.query.code === 'string' ? req.query.code : typeof header === 'string' ? header : null;
-      const rt = alertsRuntime(ctx);
+      const rt = ctx.alerts;
       const answer = await triggerAlertCapture(rt.context, rt.captures, {
         subscriptionId: req.params.sub,
         resourceGroup: req.params.rg,

@@ -16,8 +16,6 @@ import { ApiError } from '../../lib/index.js';
 import { actionGroupPutSchema, metricAlertPutSchema, parseRequest } from '../../model/index.js';
 import { resourceView } from '../services/view.js';
 import type { ServerContext } from '../services/context.js';
-import { alertsRuntime } from '../alerts-runtime.js';
-import { agentBatchIntervals } from '../metric-batch-intervals.js';
 import { RG, SUB, type ArmParams } from './arm-paths.js';
 
 const ACTION_GROUPS = `${RG}/providers/Microsoft.Insights/actionGroups`;
@@ -29,11 +27,11 @@ const ALERTS = `${SUB}/providers/Microsoft.AlertsManagement/alerts`;
  * (ARM CRUD, synchronous PUTs as Azure's), and fired alerts (Alerts Management's list and get).
  */
 export function registerAlertRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const actx = () => alertsRuntime(ctx).context;
+  const actx = () => ctx.alerts.context;
   // A rule changed: the hosts it watches may have to send their metrics more or less often (the
   // rule is stored whatever happens here; a failed read is logged, and the poll or the next change retries).
   const rulesChanged = () =>
-    agentBatchIntervals(ctx)
+    ctx.batchIntervals
       .refresh()
       .catch((error: unknown) =>
         ctx.logger.warn({ err: error }, 'could not re-read the metric alert rules for batch intervals'),

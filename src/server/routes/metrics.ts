@@ -8,7 +8,7 @@ import {
 import { ApiError } from '../../lib/index.js';
 import type { ServerContext } from '../services/context.js';
 import { getVm } from '../services/vms.js';
-import { alertHostOf, alertsRuntime, queryAlertHostMetrics } from '../alerts-runtime.js';
+import { alertHostOf, queryAlertHostMetrics } from '../alerts-runtime.js';
 import { VMS, type ArmParams } from './arm-paths.js';
 
 /** Path of the server's Prometheus endpoint (admin bearer token, like every API call). */
@@ -85,7 +85,7 @@ export function registerMetricRoutes(app: FastifyInstance, ctx: ServerContext): 
   );
 
   app.get<{ Querystring: Record<string, string | string[] | undefined> }>(PROMETHEUS_PATH, async (req, reply) => {
-    const registry = alertsRuntime(ctx).context.telemetry.registry;
+    const registry = ctx.alerts.context.telemetry.registry;
     return reply.type(registry.contentType).send(await scrapeMetrics(registry, perHostSelection(req.query)));
   });
 }

@@ -10,7 +10,6 @@ import {
   type InstanceState,
 } from './capture-types.js';
 import { SERVER_DEFAULTS } from '../config.js';
-import { agentBatchIntervals } from '../metric-batch-intervals.js';
 import type { ServerContext } from './context.js';
 import { captureOrder, evaluateCapture, ringBlobLocation } from './packet-captures.js';
 import { blobStoreOf, hostFilesStore, type StorageAccountBody } from './storage-accounts.js';
@@ -124,7 +123,7 @@ export async function handleAgentMessage(
 ): Promise<void> {
   switch (msg.type) {
     case 'hello': {
-      const batchIntervals = agentBatchIntervals(ctx);
+      const batchIntervals = ctx.batchIntervals;
       await batchIntervals.ready();
       const vm = await setAgentConnected(ctx, vmKey, true, {
         agentVersion: msg.agentVersion,
@@ -394,27 +393,17 @@ async function markVerified(
  * A fleet capture's body holds every host: reading it for each of 1,000 reports was the cost
  * of a fan-out (issue 14). A capture deleted since is caught by the store's existence probe.
  */
-interface CaptureRoute {
+export interface CaptureRoute {
   key: string;
   targets: Set<string>;
 }
-const captureRoutes = new WeakMap<ServerContext, Map<string, CaptureRoute>>();
 const MAX_CACHED_ROUTES = 10_000;
-
-function routesOf(ctx: ServerContext): Map<string, CaptureRoute> {
-  let routes = captureRoutes.get(ctx);
-  if (!routes) {
-    routes = new Map();
-    captureRoutes.set(ctx, routes);
-  }
-  return routes;
-}
 
 /** The fast path of a report on a known capture: stored (and acknowledged) without reading the capture; false to take the full path. */
 async function recordKnownState(ctx: ServerContext, vmKey: string, state: AgentCaptureState): Promise<boolean> {
   // A ring's state moves the storage side of the ring (deletes rotated-out blobs): the full path compares it with the last one.
   if (state.ring) return false;
-  const route = routesOf(ctx).get(state.captureUid);
+  const route = ctx.memory.captureRoutes.get(state.captureUid);
   if (!route || !route.targets.has(hostKeyOf(vmKey))) return false;
   const stored = await ctx.store.upsertCaptureInstanceIfCaptureExists({
     captureUid: state.captureUid,
@@ -423,7 +412,7 @@ async function recordKnownState(ctx: ServerContext, vmKey: string, state: AgentC
     state: state as unknown as InstanceState & Record<string, unknown>,
   });
   if (!stored) {
-    routesOf(ctx).delete(state.captureUid);
+    ctx.memory.captureRoutes.delete(state.captureUid);
     return false;
   }
   ctx.hub.send(vmKey, { type: 'capture.ack', captureUid: state.captureUid, sequence: state.sequence });
@@ -440,7 +429,7 @@ async function recordState(
 ): Promise<ResourceRecord<CaptureBody> | null> {
   const rec = await ctx.store.findCaptureByUid<CaptureBody>(state.captureUid);
   if (rec) {
-    const routes = routesOf(ctx);
+    const routes = ctx.memory.captureRoutes;
     if (routes.size >= MAX_CACHED_ROUTES) routes.delete(routes.keys().next().value!);
     routes.set(state.captureUid, {
       key: rec.key,

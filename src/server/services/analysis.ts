@@ -7,7 +7,6 @@ import { ApiError } from '../../lib/index.js';
 import { ANALYSIS_DEFAULT_TOP, analysisQuerySchema, packetListQuerySchema } from '../../model/index.js';
 import type { AnalysisReport, PacketListPage } from '../../model/index.js';
 import {
-  AnalysisCache,
   DisplayFilterError,
   IoIntervalTooSmallError,
   analyzeCapture,
@@ -21,17 +20,6 @@ import type { ResourceRecord } from '../../store/index.js';
 import type { CaptureBody } from './capture-types.js';
 import type { ServerContext } from './context.js';
 import { openCaptureFile } from './download.js';
-
-// One cache per server context (tests run several servers in one process).
-const caches = new WeakMap<ServerContext, AnalysisCache>();
-function cacheOf(ctx: ServerContext): AnalysisCache {
-  let cache = caches.get(ctx);
-  if (!cache) {
-    cache = new AnalysisCache();
-    caches.set(ctx, cache);
-  }
-  return cache;
-}
 
 /** Validates query parameters, turning the first problem into InvalidParameter naming it. */
 function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.output<S> {
@@ -105,7 +93,7 @@ export async function captureAnalysis(
   const top = query.top ?? ANALYSIS_DEFAULT_TOP;
   const key = `${source.sha256}|${top}|${query.interval ?? 'auto'}|${source.kernel?.packetsDropped ?? ''}`;
   try {
-    const full = await cacheOf(ctx).report(key, () =>
+    const full = await ctx.memory.analysisCache.report(key, () =>
       analyzeCapture(source, { top, ...(query.interval !== undefined ? { ioIntervalInSeconds: query.interval } : {}) }),
     );
     return reportOf({ ...full, source: { ...full.source, instance: source.instance } }, query.section);
@@ -130,7 +118,7 @@ export async function capturePackets(
   const query = parseQuery(packetListQuerySchema, rawQuery);
   const { source, close } = await captureSource(ctx, rec, query.instance, baseUrl);
   const countKey = `${source.sha256}|${query.filter?.trim() ?? ''}`;
-  const cache = cacheOf(ctx);
+  const cache = ctx.memory.analysisCache;
   try {
     const known = cache.matchCounts.get(countKey);
     const page = await listPackets(source, {

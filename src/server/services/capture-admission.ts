@@ -1,7 +1,7 @@
 // Admission of new captures into a watcher: the name check, the session-limit check and the writes
 // of every create that arrives together for one watcher, in one transaction under its lock.
 import { ApiError } from '../../lib/index.js';
-import type { NewResource, OperationRecord, ResourceRecord, Store } from '../../store/index.js';
+import type { NewResource, OperationRecord, ResourceRecord } from '../../store/index.js';
 import { SERVER_DEFAULTS } from '../config.js';
 import type { CaptureBody, CaptureTarget } from './capture-types.js';
 import { notStartedState } from './capture-types.js';
@@ -27,16 +27,14 @@ interface Waiting {
   reject(error: unknown): void;
 }
 
-interface WatcherQueue {
+/** The creates waiting for one watcher's next transaction (ServerMemory.captureAdmissions). */
+export interface WatcherQueue {
   waiting: Waiting[];
   running: boolean;
 }
 
 /** Most creates in one transaction (a multi-row insert per statement; larger groups wait for the next). */
 const MAX_CREATES_PER_TRANSACTION = 200;
-
-// Per server store (a test's context has its own): the creates waiting for each watcher's next transaction.
-const queuesByStore = new WeakMap<Store, Map<string, WatcherQueue>>();
 
 /**
  * Admits one capture into `watcher`: refused with PacketCaptureNameInUse or SessionLimitReached
@@ -46,6 +44,7 @@ const queuesByStore = new WeakMap<Store, Map<string, WatcherQueue>>();
  * if they had run one after another: the limit stops exactly the ones one-by-one would stop.
  * Before, each create was its own transaction serialised on the watcher's row lock, and a
  * 1,000-host fan-out waited 1,000 lock hand-overs (issue 17: 1.0–2.3 s → 4.1–4.7 s).
+ * `ctx` is the server's own, not a transaction's: the group runs its own transaction on `ctx.store`.
  * @example const { inserted, operation } = await admitCapture(ctx, watcher, { record, offlineTargets: [] });
  */
 export function admitCapture(
@@ -53,8 +52,7 @@ export function admitCapture(
   watcher: ResourceRecord<WatcherBody>,
   admission: CaptureAdmission,
 ): Promise<AdmittedCapture> {
-  let queues = queuesByStore.get(ctx.store);
-  if (!queues) queuesByStore.set(ctx.store, (queues = new Map()));
+  const queues = ctx.memory.captureAdmissions;
   let queue = queues.get(watcher.key);
   if (!queue) queues.set(watcher.key, (queue = { waiting: [], running: false }));
   const q = queue;

@@ -12,7 +12,7 @@ import { migrate, openPglite, Store, type Db } from '../../store/index.js';
 import { openTestDatabase, postgresAvailable, TEST_ENGINES } from '../../store/testing/engines.js';
 import { ApiError, createLogger } from '../../lib/index.js';
 import type { AgentHub } from '../agent-hub.js';
-import type { ServerContext } from './context.js';
+import { newServerMemory, type ServerContext } from './context.js';
 import { listCaptures, requestCaptureDelete } from './capture-requests.js';
 import { createCapture } from './packet-captures.js';
 import { putAgentExtension } from './vms.js';
@@ -32,6 +32,7 @@ async function contextWithLimit(
     hub,
     logger: createLogger({ level: 'silent', name: 'test' }),
     signingKey: Buffer.alloc(32),
+    memory: newServerMemory(),
   } as ServerContext;
   await putWatcher(ctx, SUB, 'rg', 'nw', { location: 'westus' });
   await putAgentExtension(ctx, 'http://localhost', SUB, 'rg', 'vm1', 'NetworkWatcherAgentLinux', {});

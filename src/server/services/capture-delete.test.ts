@@ -13,7 +13,7 @@ import { createLogger } from '../../lib/index.js';
 import type { AgentHub } from '../agent-hub.js';
 import type { CaptureBody, InstanceState } from './capture-types.js';
 import { notStartedState } from './capture-types.js';
-import type { ServerContext } from './context.js';
+import { newServerMemory, type ServerContext } from './context.js';
 import { deleteCapture, evaluateCapture } from './packet-captures.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
@@ -98,6 +98,7 @@ test('a delete whose capture is removed by a concurrent evaluation still finishe
     hub,
     logger: createLogger({ level: 'silent', name: 'test' }),
     signingKey: Buffer.alloc(32),
+    memory: newServerMemory(),
   } as ServerContext;
 
   const answer = await deleteCapture(ctx, rec as ResourceRecord<CaptureBody>, false);

@@ -1,5 +1,5 @@
 /** One key's run in progress, and the follow-up run that callers arriving meanwhile share. */
-interface Flight {
+export interface Flight {
   running: Promise<void>;
   queued: { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void } | null;
 }
@@ -12,7 +12,7 @@ interface Flight {
  * and two evaluations never race on the same record.
  * @example await coalesce(flights, captureKey, () => evaluateOnce(ctx, captureKey));
  */
-export function coalesce(flights: Map<string, Flight>, key: string, fn: () => Promise<void>): Promise<void> {
+export function coalesce(flights: Flights, key: string, fn: () => Promise<void>): Promise<void> {
   const current = flights.get(key);
   if (current) {
     if (!current.queued) {
@@ -44,15 +44,5 @@ export function coalesce(flights: Map<string, Flight>, key: string, fn: () => Pr
   return flight.running;
 }
 
-/** The flights of one owner (a server context), so two servers in one process never share runs. */
-export function flightsOf(owner: object, table: WeakMap<object, Map<string, Flight>>): Map<string, Flight> {
-  let flights = table.get(owner);
-  if (!flights) {
-    flights = new Map();
-    table.set(owner, flights);
-  }
-  return flights;
-}
-
-/** Per-owner flight tables. */
-export type FlightTable = WeakMap<object, Map<string, Flight>>;
+/** The flights of one owner (a server's: ServerMemory.captureEvaluations), by key. */
+export type Flights = Map<string, Flight>;

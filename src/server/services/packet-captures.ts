@@ -33,7 +33,7 @@ import { blobEndpointOf, blobStoreOf, getStorageAccountById, type StorageAccount
 import type { VmBody } from './vms.js';
 import { lookbackOf } from './lookback.js';
 import { resolveCaptureTargets, resolveSelectorTargets } from './capture-targets.js';
-import { coalesce, flightsOf, type FlightTable } from './coalesce.js';
+import { coalesce } from './coalesce.js';
 import { getWatcher, type WatcherBody } from './watchers.js';
 import { admitCapture } from './capture-admission.js';
 
@@ -572,10 +572,8 @@ async function finalizeDelete(ctx: ServerContext, rec: ResourceRecord<CaptureBod
  */
 export function evaluateCapture(ctx: ServerContext, captureKey: string): Promise<void> {
   // Coalesced per capture: a fleet's reports arriving together share re-evaluations (coalesce.ts).
-  return coalesce(flightsOf(ctx, evaluations), captureKey.toLowerCase(), () => evaluateCaptureOnce(ctx, captureKey));
+  return coalesce(ctx.memory.captureEvaluations, captureKey.toLowerCase(), () => evaluateCaptureOnce(ctx, captureKey));
 }
-
-const evaluations: FlightTable = new WeakMap();
 
 async function evaluateCaptureOnce(ctx: ServerContext, captureKey: string): Promise<void> {
   const rec = await ctx.store.getResource<CaptureBody>(captureKey);

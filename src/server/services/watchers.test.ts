@@ -9,7 +9,7 @@ import { Store } from '../../store/index.js';
 import { openTestDatabase, postgresAvailable, TEST_ENGINES } from '../../store/testing/engines.js';
 import { ApiError, createLogger } from '../../lib/index.js';
 import type { AgentHub } from '../agent-hub.js';
-import type { ServerContext } from './context.js';
+import { newServerMemory, type ServerContext } from './context.js';
 import { ensureWatcherForLocation, listWatchers, putWatcher } from './watchers.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
@@ -25,6 +25,7 @@ for (const engine of TEST_ENGINES) {
         hub: { isConnected: () => false, send: () => false, connectedCount: 0 } as unknown as AgentHub,
         logger: createLogger({ level: 'silent', name: 'test' }),
         signingKey: Buffer.alloc(32),
+        memory: newServerMemory(),
       } as ServerContext;
       const outcomes = await Promise.allSettled([
         ...[0, 1, 2, 3, 4].map((i) => putWatcher(ctx, SUB, 'rg', `nw${i}`, { location: 'eastus' })),
