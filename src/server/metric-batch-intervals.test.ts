@@ -15,6 +15,7 @@ import pg from 'pg';
 import WebSocket from 'ws';
 import { TEST_DATABASE_URL, postgresAvailable } from '../store/testing/engines.js';
 import { BATCH_INTERVAL_RULES_POLL_IN_MS } from './metric-batch-intervals.js';
+import { ReplicaSettingsMismatchError } from './replicas.js';
 import { startServer, type RunningServer } from './server.js';
 import { apiCaller, connectLoopbackAgent, waitFor } from './testing/loopback-agent.js';
 
@@ -145,35 +146,37 @@ describe('with two replicas on one PostgreSQL, each announces to its own agents'
   const name = `nw_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
   const { call, agent, rule } = harness(sockets, () => servers[0]!);
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${name}`;
+  let keyFile = '';
+  /** Starts one more replica of the database (`agentMetricsBatchIntervalInSeconds` absent: the default, 5). */
+  const replica = (i: number, agentMetricsBatchIntervalInSeconds?: number) => {
+    const dataDir = mkdtempSync(join(tmpdir(), `nw-batch-replica${i}-`));
+    dirs.push(dataDir);
+    return startServer({
+      listenHost: '127.0.0.1',
+      listenPort: 0,
+      dataDir,
+      databaseUrl: url.toString(),
+      // Every server of one database shares its secret key.
+      secretKeyFile: keyFile,
+      defaultLocation: 'westcentralus',
+      subscriptionId: SUB,
+      logLevel: 'silent',
+      ...(agentMetricsBatchIntervalInSeconds !== undefined ? { agentMetricsBatchIntervalInSeconds } : {}),
+    });
+  };
 
   before(async () => {
     if (skip) return;
     await admin.connect();
     await admin.query(`CREATE DATABASE ${name}`);
-    const url = new URL(TEST_DATABASE_URL);
-    url.pathname = `/${name}`;
     const keyDir = mkdtempSync(join(tmpdir(), 'nw-batch-key-'));
     dirs.push(keyDir);
-    const keyFile = join(keyDir, 'secret-key');
+    keyFile = join(keyDir, 'secret-key');
     writeFileSync(keyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
     // One after the other: the first creates the schema.
-    for (let i = 0; i < 2; i++) {
-      const dataDir = mkdtempSync(join(tmpdir(), `nw-batch-replica${i}-`));
-      dirs.push(dataDir);
-      servers.push(
-        await startServer({
-          listenHost: '127.0.0.1',
-          listenPort: 0,
-          dataDir,
-          databaseUrl: url.toString(),
-          // Every server of one database shares its secret key.
-          secretKeyFile: keyFile,
-          defaultLocation: 'westcentralus',
-          subscriptionId: SUB,
-          logLevel: 'silent',
-        }),
-      );
-    }
+    for (let i = 0; i < 2; i++) servers.push(await replica(i));
   });
   after(async () => {
     for (const ws of sockets) ws.close();
@@ -214,6 +217,35 @@ describe('with two replicas on one PostgreSQL, each announces to its own agents'
         ],
         'each told once per change, by its own replica',
       );
+    },
+  );
+
+  test(
+    'a replica started with another --agent-metrics-batch-seconds than the live ones refuses to start, naming their value',
+    { skip },
+    async (t) => {
+      const db = new pg.Client({ connectionString: url.toString() });
+      await db.connect();
+      t.after(() => db.end());
+      const liveReplicas = async () =>
+        Number((await db.query('SELECT count(*) AS n FROM server_replicas WHERE expires_at > now()')).rows[0].n);
+      assert.equal(await liveReplicas(), 2);
+      // A replica that starts anyway is closed again, so the failing test ends.
+      const refused = await replica(2, 10).then(
+        (started) => started.close().then(() => null),
+        (error: unknown) => error,
+      );
+      assert.ok(refused instanceof ReplicaSettingsMismatchError, `refused with ${String(refused)}`);
+      assert.match(
+        refused.message,
+        /--agent-metrics-batch-seconds is 10 here, but 2 live replica\(s\) on this database use 5\b.*start this one with --agent-metrics-batch-seconds 5\b/,
+      );
+      // The refused replica left no heartbeat behind (the next one to start is judged by the live ones only).
+      assert.equal(await liveReplicas(), 2);
+      // The same value, given explicitly, is accepted.
+      const third = await replica(3, 5);
+      servers.push(third);
+      assert.equal(await liveReplicas(), 3);
     },
   );
 });

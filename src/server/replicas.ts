@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError, type Logger } from '../lib/index.js';
 import type { ServerToAgent } from '../model/index.js';
-import { AGENT_ORDERS_CHANNEL, ReplicaStore, type Db } from '../store/index.js';
+import { AGENT_ORDERS_CHANNEL, ReplicaStore, type Db, type ReplicaSharedSettings } from '../store/index.js';
 import type { AgentHub } from './agent-hub.js';
 
 /** Timings of the replica protocol (tests shorten them). */
@@ -32,6 +32,55 @@ const RELEASE_CHECKS_AT_ONCE = 32;
 /** Folder inside a shared local storage root where each replica leaves a marker file named by its id. */
 export const REPLICA_MARKER_DIR = '.netwatcher-replicas';
 
+/** One setting on which a starting replica disagrees with the live ones. */
+export interface ReplicaSettingConflict {
+  /** The flag that sets it, as the operator types it (`--agent-metrics-batch-seconds`). */
+  flag: string;
+  /** This replica's value. */
+  value: number | string | boolean;
+  /** The values of the live replicas that differ from it (most often one). */
+  othersValues: Array<number | string | boolean>;
+  /** How many live replicas have another value. */
+  replicasDiffering: number;
+}
+
+/**
+ * A replica started with another value of a setting that every replica of one database must
+ * share than the replicas already live: it refuses to start rather than run split. The metric
+ * batch interval, for one, decides how far each metric alert window lags its evaluation, and
+ * the replica that evaluates a rule (any one of them) would time it differently from the one
+ * whose agents send the samples.
+ */
+export class ReplicaSettingsMismatchError extends Error {
+  constructor(readonly conflicts: readonly ReplicaSettingConflict[]) {
+    super(
+      `netwatcher server cannot start: ${conflicts
+        .map(
+          (c) =>
+            `${c.flag} is ${String(c.value)} here, but ${c.replicasDiffering} live replica(s) on this database use ${c.othersValues.map(String).join(' and ')}`,
+        )
+        .join('; ')}. Every replica of one database must use the same value: start this one with ${conflicts
+        .map((c) => `${c.flag} ${c.othersValues.map(String).join('|')}`)
+        .join(' ')}, or, to change it, stop every replica and start them all with the new value (docs/deploy.md).`,
+    );
+    this.name = 'ReplicaSettingsMismatchError';
+  }
+}
+
+/** The settings in which `mine` differs from the live replicas' (those that recorded none are not judged). */
+export function replicaSettingConflicts(
+  mine: ReplicaSharedSettings,
+  others: ReadonlyArray<ReplicaSharedSettings | null>,
+): ReplicaSettingConflict[] {
+  const conflicts: ReplicaSettingConflict[] = [];
+  for (const [flag, value] of Object.entries(mine)) {
+    const differing = others.flatMap((o) => (o && flag in o && o[flag] !== value ? [o[flag]!] : []));
+    if (differing.length > 0)
+      conflicts.push({ flag, value, othersValues: [...new Set(differing)], replicasDiffering: differing.length });
+  }
+  return conflicts;
+}
+
 /**
  * Makes several `nw server` replicas on one PostgreSQL act as one server (issue 17, DESIGN §2):
  *
@@ -44,7 +93,10 @@ export const REPLICA_MARKER_DIR = '.netwatcher-replicas';
  *   delivers it), and one NOTIFY per woken replica per batch wakes the holder, which sends the
  *   orders over its own connection and deletes them only once sent;
  * - replies, states and acks from agents need no path of their own: the replica holding the
- *   connection writes them to the database, where every replica's operations read them.
+ *   connection writes them to the database, where every replica's operations read them;
+ * - the settings every replica must share (`sharedSettings`) travel with its heartbeat, and a
+ *   replica that starts with other values than the live ones refuses to start
+ *   ({@link ReplicaSettingsMismatchError}).
  *
  * On the embedded database there is one server: nothing of this runs, its own connections are the truth.
  */
@@ -81,6 +133,8 @@ export class ReplicaCoordinator {
       localStorageRoots(): Promise<string[]>;
     },
     timings: Partial<ReplicaTimings> = {},
+    /** What every replica of the database must share, by flag (`{ '--agent-metrics-batch-seconds': 5 }`). */
+    private readonly sharedSettings: ReplicaSharedSettings = {},
   ) {
     this.store = new ReplicaStore(db);
     this.timings = { ...REPLICA_TIMINGS, ...timings };
@@ -91,11 +145,16 @@ export class ReplicaCoordinator {
     return this.db.engine === 'postgres';
   }
 
-  /** Registers this replica, starts heartbeats, the sweep and (PostgreSQL) the order channel. */
+  /**
+   * Registers this replica, starts heartbeats, the sweep and (PostgreSQL) the order channel.
+   * Throws {@link ReplicaSettingsMismatchError} (and leaves no trace) when a live replica has
+   * another value of a shared setting.
+   */
   async start(): Promise<void> {
     // The embedded database has one server: its own connections are the whole truth, and nothing
     // is written on a timer (an idle embedded database stays untouched).
     if (!this.crossReplica) return;
+    await this.assertSettingsShared();
     await this.beat();
     this.hub.remoteSend = (vmKey, message) => this.enqueue(vmKey, message);
     this.listener = await this.db.listen!(
@@ -113,10 +172,28 @@ export class ReplicaCoordinator {
     this.heartbeatTimer.unref();
   }
 
+  /**
+   * Registers this replica's heartbeat with its shared settings, then compares them with every
+   * other live replica's. The heartbeat comes first, so two replicas starting at the same moment
+   * with different values see each other (both refuse) instead of both finding no one.
+   */
+  private async assertSettingsShared(): Promise<void> {
+    await this.store.heartbeat(this.replicaId, this.timings.leaseTtlInMs, this.sharedSettings);
+    const others = (await this.store.liveReplicaSettings()).filter((r) => r.replicaId !== this.replicaId);
+    const conflicts = replicaSettingConflicts(
+      this.sharedSettings,
+      others.map((r) => r.sharedSettings),
+    );
+    if (conflicts.length === 0) return;
+    this.closed = true;
+    await this.store.retire(this.replicaId);
+    throw new ReplicaSettingsMismatchError(conflicts);
+  }
+
   private async beat(): Promise<void> {
     if (this.closed) return;
     try {
-      await this.store.heartbeat(this.replicaId, this.timings.leaseTtlInMs);
+      await this.store.heartbeat(this.replicaId, this.timings.leaseTtlInMs, this.sharedSettings);
       const late =
         this.lastBeatInMs !== 0 &&
         Date.now() - this.lastBeatInMs > this.timings.leaseTtlInMs - this.timings.heartbeatInMs;

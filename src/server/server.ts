@@ -22,7 +22,7 @@ import { buildApp } from './app.js';
 import { bearerToken } from './auth.js';
 
 import { baseUrlOf, boundPort, ownBaseUrl } from './request-context.js';
-import type { ServerConfig } from './config.js';
+import { metricsBatchIntervalOf, type ServerConfig } from './config.js';
 import { ADMIN_TOKEN_FILE, AgentCredentialCache, ensureAdminToken } from './credentials.js';
 import { handleAgentMessage, onAgentGone } from './services/agent-channel.js';
 import { setAgentConnected } from './services/vms.js';
@@ -243,39 +243,48 @@ async function startLocked(
       });
     },
   });
-  const replicas = new ReplicaCoordinator(db, ctx.hub, logger, {
-    // Thousands at once when a replica stops or dies: through the greetings' limit, so they share
-    // statements instead of running one host after another (minutes for 10,000).
-    onHostsGone: async (vmKeys) => {
-      await Promise.all(
-        vmKeys.map((vmKey) =>
-          // In the host's turn, and only if its agent is not back (here or through another replica) by then.
-          greetings.forHost(vmKey, async () => {
-            try {
-              if (!(await replicas.connectedAnywhere(vmKey))) await onAgentGone(ctx, vmKey);
-            } catch (error) {
-              logger.error({ err: error, vm: vmKey }, 'recording an agent disconnect failed');
-            }
-          }),
-        ),
-      );
-    },
-    onHostsBack: async (vmKeys) => {
-      await Promise.all(
-        vmKeys.map((vmKey) =>
-          greetings.forHost(vmKey, () =>
-            setAgentConnected(ctx, vmKey, true).catch((error: unknown) =>
-              logger.error({ err: error, vm: vmKey }, 'recording an agent connection failed'),
+  const replicas = new ReplicaCoordinator(
+    db,
+    ctx.hub,
+    logger,
+    {
+      // Thousands at once when a replica stops or dies: through the greetings' limit, so they share
+      // statements instead of running one host after another (minutes for 10,000).
+      onHostsGone: async (vmKeys) => {
+        await Promise.all(
+          vmKeys.map((vmKey) =>
+            // In the host's turn, and only if its agent is not back (here or through another replica) by then.
+            greetings.forHost(vmKey, async () => {
+              try {
+                if (!(await replicas.connectedAnywhere(vmKey))) await onAgentGone(ctx, vmKey);
+              } catch (error) {
+                logger.error({ err: error, vm: vmKey }, 'recording an agent disconnect failed');
+              }
+            }),
+          ),
+        );
+      },
+      onHostsBack: async (vmKeys) => {
+        await Promise.all(
+          vmKeys.map((vmKey) =>
+            greetings.forHost(vmKey, () =>
+              setAgentConnected(ctx, vmKey, true).catch((error: unknown) =>
+                logger.error({ err: error, vm: vmKey }, 'recording an agent connection failed'),
+              ),
             ),
           ),
-        ),
-      );
+        );
+      },
+      localStorageRoots: async () =>
+        (await store.listResources('storageAccount'))
+          .map((a) => a.secret as { type?: string; rootDir?: string } | null | undefined)
+          .flatMap((secret) => (secret?.type === 'local' && secret.rootDir ? [secret.rootDir] : [])),
     },
-    localStorageRoots: async () =>
-      (await store.listResources('storageAccount'))
-        .map((a) => a.secret as { type?: string; rootDir?: string } | null | undefined)
-        .flatMap((secret) => (secret?.type === 'local' && secret.rootDir ? [secret.rootDir] : [])),
-  });
+    {},
+    // A split batch interval would silently change alert timing: a replica started with another
+    // value than the live ones refuses to start (ReplicaSettingsMismatchError, docs/deploy.md).
+    { '--agent-metrics-batch-seconds': metricsBatchIntervalOf(config) },
+  );
   ctx.replicas = replicas;
   await ensureDefaultStorageAccount(ctx);
   await replicas.start();

@@ -263,6 +263,9 @@ export const MIGRATIONS: readonly string[] = [
    DROP INDEX IF EXISTS resources_capture_by_uid;
    CREATE INDEX IF NOT EXISTS resources_capture_by_uid ON resources (capture_uid) WHERE type = 'packetCapture';
    CREATE INDEX IF NOT EXISTS resources_active_captures ON resources (lower(subscription_id), lower(location)) WHERE capture_active;`,
+  // The settings every replica of one database must share (src/server/replicas.ts: a replica
+  // started with another value than the live ones refuses to start), with its heartbeat.
+  `ALTER TABLE server_replicas ADD COLUMN IF NOT EXISTS shared_settings jsonb;`,
 ];
 
 /** Brings the schema up to date; safe to call from several replicas at once (advisory lock). */

@@ -11,6 +11,9 @@ export interface AgentOrderRow {
   message: unknown;
 }
 
+/** Settings every replica of one database must share, by the flag that sets them (`--agent-metrics-batch-seconds`). */
+export type ReplicaSharedSettings = Readonly<Record<string, number | string | boolean>>;
+
 /** A lease is live while the heartbeat of the replica holding it is (SQL, joined as `r`). */
 const LIVE_HOLDER = 'JOIN server_replicas r ON r.replica_id = l.replica_id AND r.expires_at > now()';
 
@@ -24,13 +27,24 @@ const LIVE_HOLDER = 'JOIN server_replicas r ON r.replica_id = l.replica_id AND r
 export class ReplicaStore {
   constructor(readonly db: Db) {}
 
-  /** Records that a replica is alive for `ttlInMs` more (this renews every lease it holds). */
-  async heartbeat(replicaId: string, ttlInMs: number): Promise<void> {
+  /**
+   * Records that a replica is alive for `ttlInMs` more (this renews every lease it holds), with
+   * the settings it must share with every other replica (kept from its first heartbeat).
+   */
+  async heartbeat(replicaId: string, ttlInMs: number, sharedSettings: ReplicaSharedSettings = {}): Promise<void> {
     await this.db.query(
-      `INSERT INTO server_replicas (replica_id, expires_at) VALUES ($1, now() + $2 * interval '1 millisecond')
+      `INSERT INTO server_replicas (replica_id, expires_at, shared_settings) VALUES ($1, now() + $2 * interval '1 millisecond', $3::jsonb)
        ON CONFLICT (replica_id) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
-      [replicaId, ttlInMs],
+      [replicaId, ttlInMs, JSON.stringify(sharedSettings)],
     );
+  }
+
+  /** The live replicas (heartbeat not expired) and the settings each shares; null from a replica of a version that recorded none. */
+  async liveReplicaSettings(): Promise<Array<{ replicaId: string; sharedSettings: ReplicaSharedSettings | null }>> {
+    const rows = await this.db.query<{ replica_id: string; shared_settings: ReplicaSharedSettings | null }>(
+      'SELECT replica_id, shared_settings FROM server_replicas WHERE expires_at > now() ORDER BY started_at, replica_id',
+    );
+    return rows.map((r) => ({ replicaId: String(r.replica_id), sharedSettings: r.shared_settings ?? null }));
   }
 
   /** Ids of the replicas whose heartbeat has not expired (this one included once it has beaten). */
