@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { migrate, openPglite, Store } from '../store/index.js';
 import { startServer, type RunningServer } from './server.js';
+import { apiCaller } from './testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const RG = 'fleetrg';
@@ -34,21 +35,7 @@ function agentConnects(baseUrl: string, credential: string): Promise<boolean> {
 describe('scale sets and join keys', () => {
   let server: RunningServer;
   const dataDir = mkdtempSync(join(tmpdir(), 'nw-fleet-'));
-  const call = async (method: string, path: string, body?: unknown, token: string | null = server.adminToken) => {
-    const res = await fetch(`${server.url}${path}${path.includes('?') ? '&' : '?'}api-version=2024-07-01`, {
-      method,
-      headers: {
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return {
-      status: res.status,
-      body: (text ? JSON.parse(text) : null) as Record<string, unknown> & { error?: { code: string; message: string } },
-    };
-  };
+  const call = apiCaller(() => server, '2024-07-01');
   const join_ = (joinKey: string, vmName?: string, hostname = '') =>
     call('POST', '/agent/v1/join', { joinKey, hostname, ...(vmName ? { vmName } : {}) }, null);
   const newKey = async (body: Record<string, unknown> = {}) => {
