@@ -15,6 +15,7 @@ import { CLOSE_CREDENTIAL_REVOKED } from './agent-hub.js';
 import { AGENT_CONNECT_PATH } from '../model/index.js';
 import { tokenKindOfPrefix, verifyCredential } from './credentials.js';
 import { startServer, type RunningServer } from './server.js';
+import { apiCaller } from './testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const VM_PATH = (vm: string) =>
@@ -24,18 +25,11 @@ describe('credentials and revocation', () => {
   let server: RunningServer;
   const dataDir = mkdtempSync(join(tmpdir(), 'nw-auth-sec-'));
   let adminToken = '';
-  const call = async (method: string, path: string, body?: unknown, token: string | null = adminToken) => {
-    const res = await fetch(`${server.url}${path}${path.includes('?') ? '' : '?api-version=2022-01-01'}`, {
-      method,
-      headers: {
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as Record<string, any> };
-  };
+  const call = apiCaller(
+    () => server,
+    '2022-01-01',
+    () => adminToken,
+  );
   const installExtension = async (vm: string) => {
     const r = await call('PUT', `${VM_PATH(vm)}/extensions/NetworkWatcherAgentLinux`, {
       properties: { publisher: 'Microsoft.Azure.NetworkWatcher', type: 'NetworkWatcherAgentLinux' },

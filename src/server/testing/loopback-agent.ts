@@ -12,9 +12,16 @@ export interface ApiAnswer {
   body: Record<string, any>;
 }
 
-/** An API caller on the server `server()` returns (called per request, so it may start later); the admin token by default. */
-export function apiCaller(server: () => RunningServer, apiVersion = '2022-01-01') {
-  return async (method: string, path: string, body?: unknown, token: string | null = server().adminToken) => {
+/**
+ * An API caller on the server `server()` returns (called per request, so it may start later);
+ * the token `defaultToken()` gives by default (the admin token; a test that rotates it says which).
+ */
+export function apiCaller(
+  server: () => RunningServer,
+  apiVersion = '2022-01-01',
+  defaultToken: () => string | null = () => server().adminToken,
+) {
+  return async (method: string, path: string, body?: unknown, token: string | null = defaultToken()) => {
     const res = await fetch(`${server().url}${path}${path.includes('?') ? '' : `?api-version=${apiVersion}`}`, {
       method,
       headers: {
