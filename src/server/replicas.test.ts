@@ -64,6 +64,8 @@ describe('replicas on one PostgreSQL', { timeout: 60_000 }, async () => {
     const roots: string[] = [];
     const replica = async (connected: string[]) => {
       const h = recordingHub(connected);
+      /** The hosts this replica recorded gone. */
+      const recordedGone: string[] = [];
       const c = new ReplicaCoordinator(
         db,
         h.hub as unknown as AgentHub,
@@ -71,6 +73,7 @@ describe('replicas on one PostgreSQL', { timeout: 60_000 }, async () => {
         {
           onHostsGone: async (keys) => {
             gone.push(keys);
+            recordedGone.push(...keys);
           },
           onHostsBack: async (keys) => {
             back.push(keys);
@@ -82,7 +85,7 @@ describe('replicas on one PostgreSQL', { timeout: 60_000 }, async () => {
       await c.start();
       for (const k of connected) await c.hostConnected(k);
       cleanups.unshift(() => c.close());
-      return { c, ...h };
+      return { c, ...h, recordedGone };
     };
     return { db, gone, back, roots, replica };
   };
@@ -197,6 +200,34 @@ describe('replicas on one PostgreSQL', { timeout: 60_000 }, async () => {
     );
     void b;
   });
+
+  test(
+    "a stopped replica writes no host's record: a live replica's sweep records its hosts away, or with none left the next start",
+    { skip },
+    async () => {
+      const { db, replica } = await setUp();
+      const a = await replica([]);
+      // B stops with two hosts whose goodbyes it did not write (they left just before the stop).
+      const b = await replica(['vm-s1', 'vm-s2']);
+      b.keys.clear();
+      await b.c.close();
+      assert.deepEqual(b.recordedGone, [], 'the stop itself records nothing');
+      await until(() => a.recordedGone.length === 2, 5000, 'the live replica to record them away');
+      assert.deepEqual([...a.recordedGone].sort(), ['vm-s1', 'vm-s2']);
+      // The last replica stops: nobody sweeps until one starts, whose first sweep records its hosts.
+      await a.c.hostConnected('vm-s3');
+      await a.c.close();
+      await sleep(600);
+      const leases = await db.query('SELECT vm_key FROM agent_leases');
+      assert.deepEqual(
+        leases.map((r) => r.vm_key),
+        ['vm-s3'],
+        'left for the next start',
+      );
+      const next = await replica([]);
+      assert.deepEqual(next.recordedGone, ['vm-s3'], 'recorded away by the first sweep of the next start');
+    },
+  );
 
   test('a replica whose heartbeat lapsed takes back the hosts still connected to it', { skip }, async () => {
     const { gone, back, replica } = await setUp();

@@ -152,12 +152,12 @@ export class ReplicaStore {
     return rows.map((r) => String(r.vm_key));
   }
 
-  /** Removes a stopping replica's heartbeat and leases; returns the hosts whose lease it held. */
-  async retire(replicaId: string): Promise<string[]> {
-    await this.db.query('DELETE FROM server_replicas WHERE replica_id = $1', [replicaId]);
-    return (await this.db.query('DELETE FROM agent_leases WHERE replica_id = $1 RETURNING vm_key', [replicaId])).map(
-      (r) => String(r.vm_key),
-    );
+  /**
+   * Ends a stopping replica's heartbeat now, its leases left in place: the next sweep of any
+   * replica ({@link claimExpiredLeases}) takes them as a dead replica's.
+   */
+  async expireReplica(replicaId: string): Promise<void> {
+    await this.db.query('UPDATE server_replicas SET expires_at = now() WHERE replica_id = $1', [replicaId]);
   }
 
   /**
