@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { haproxyConfigText } from './haproxy.js';
+import { addressListFor } from './replica-set.js';
 
 const DOCS_CONFIG = readFileSync(fileURLToPath(new URL('../../docs/deploy/haproxy.cfg', import.meta.url)), 'utf8');
 
@@ -27,4 +28,18 @@ test('the bench runs the docs haproxy.cfg with only its port, its servers and a 
 test('two replicas give two server lines', () => {
   const text = haproxyConfigText(DOCS_CONFIG, 40001, [40011, 40012], '/tmp/s');
   assert.equal(text.split('\n').filter((l) => l.trim().startsWith('server ')).length, 2);
+});
+
+test('two balancers: every agent is given both addresses, half of the fleet starting at each', () => {
+  const lbs = ['http://127.0.0.1:40001', 'http://127.0.0.1:40002'];
+  assert.equal(addressListFor(lbs, 0), 'http://127.0.0.1:40001,http://127.0.0.1:40002');
+  assert.equal(addressListFor(lbs, 1), 'http://127.0.0.1:40002,http://127.0.0.1:40001');
+  const firsts = Array.from({ length: 10_000 }, (_, i) => addressListFor(lbs, i).split(',')[0]);
+  assert.equal(firsts.filter((u) => u === lbs[0]).length, 5_000);
+  // Each instance is the docs' configuration in front of every replica, on its own port.
+  for (const [i, port] of [40001, 40002].entries()) {
+    const text = haproxyConfigText(DOCS_CONFIG, port, [40011, 40012, 40013], `/tmp/x/haproxy-${i}.sock`);
+    assert.equal(text.split('\n').filter((l) => l.trim().startsWith('server ')).length, 3);
+    assert.match(text, new RegExp(`bind 127\\.0\\.0\\.1:${port}$`, 'm'));
+  }
 });

@@ -13,8 +13,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export interface LoadBalancer {
   url: string;
   pid: number;
-  /** Connections open now, HAProxy's process limit (`show info`) and the frontend's session limit (`show stat`). */
-  connections(): Promise<{ current: number; max: number; frontendMax: number }>;
+  /**
+   * Connections open now, HAProxy's process limit (`show info`) and the frontend's session limit
+   * (`show stat`); requests the backend sent again (`wretr`: retried on the same replica,
+   * `wredis`: sent to another replica) since the start.
+   */
+  connections(): Promise<{
+    current: number;
+    max: number;
+    frontendMax: number;
+    retries: number;
+    redispatches: number;
+    /** Times a replica was marked down by its health check, summed (`chkdown`). */
+    replicasMarkedDown: number;
+  }>;
   stop(): Promise<void>;
 }
 
@@ -52,11 +64,13 @@ function statsCommand(socketPath: string, command: string): Promise<string> {
 export async function startHaproxy(options: {
   repoRoot: string;
   workDir: string;
+  /** Names this instance's configuration and stats socket in `workDir` (several may run). */
+  name: string;
   frontendPort: number;
   replicaPorts: number[];
 }): Promise<LoadBalancer> {
-  const socketPath = join(options.workDir, 'haproxy.sock');
-  const configPath = join(options.workDir, 'haproxy.cfg');
+  const socketPath = join(options.workDir, `${options.name}.sock`);
+  const configPath = join(options.workDir, `${options.name}.cfg`);
   const docsConfig = readFileSync(join(options.repoRoot, 'docs', 'deploy', 'haproxy.cfg'), 'utf8');
   writeFileSync(configPath, haproxyConfigText(docsConfig, options.frontendPort, options.replicaPorts, socketPath));
   let log = '';
@@ -85,10 +99,16 @@ export async function startHaproxy(options: {
       const stat = (await statsCommand(socketPath, 'show stat')).split('\n');
       const columns = stat[0]!.replace(/^# /, '').split(',');
       const frontend = stat.find((line) => line.startsWith('netwatcher,FRONTEND,'))?.split(',') ?? [];
+      const backend = stat.find((line) => line.startsWith('replicas,BACKEND,'))?.split(',') ?? [];
       return {
         current: field('CurrConns'),
         max: field('Maxconn'),
         frontendMax: Number(frontend[columns.indexOf('slim')] ?? NaN),
+        retries: Number(backend[columns.indexOf('wretr')] ?? NaN),
+        redispatches: Number(backend[columns.indexOf('wredis')] ?? NaN),
+        replicasMarkedDown: stat
+          .filter((line) => /^replicas,nw\d+,/.test(line))
+          .reduce((sum, line) => sum + Number(line.split(',')[columns.indexOf('chkdown')] ?? 0), 0),
       };
     },
     async stop() {

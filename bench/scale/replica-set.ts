@@ -2,9 +2,10 @@
  * The servers of one benchmark size: one `nw server` (PGlite or PostgreSQL), or several replicas on
  * one fresh PostgreSQL database (issue 17) set up as docs/deploy.md says — one secret key file and
  * one admin token for all, the first replica started alone (it migrates and makes the default
- * account) — reached either through HAProxy (docs/deploy/haproxy.cfg: one address, round-robin)
- * or directly (each agent given every replica's address, its own first, as `nw agent --server A,B,C`;
- * API calls round-robin over them).
+ * account) — reached either through HAProxy (docs/deploy/haproxy.cfg, round-robin; one instance,
+ * or several each fronting every replica, the agents given every balancer's address as
+ * `nw agent --server LB1,LB2`) or directly (each agent given every replica's address, its own
+ * first, as `nw agent --server A,B,C`); API calls round-robin over the addresses.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -38,14 +39,17 @@ export interface ServerProcess {
 /** Every server of one size, and how to reach them. */
 export interface ServerSet {
   replicas: ServerProcess[];
-  /** The address agents are given when they share one (HAProxy, or the only replica). */
+  /** The first address agents and clients may use (the first HAProxy, or the first replica). */
   url: string;
-  /** The address(es) each agent is given: HAProxy, or every replica as a comma list starting at replica `hostIndex % count` (it rotates on failures). */
+  /** Every address a client (the real agent) is given, as `nw agent --server` takes it: the balancers, or the replicas. */
+  serverUrls: string;
+  /** The addresses each agent is given: every balancer, or every replica, as a comma list starting at `hostIndex % count` (an agent moves to the next on a failure). */
   agentUrlFor(hostIndex: number): string;
-  /** The next API address: HAProxy, or the replicas in turn. */
+  /** The next API address: the balancers, or the replicas, in turn. */
   nextApiUrl(): string;
   token: string;
-  loadBalancer: LoadBalancer | null;
+  /** The HAProxy instances, each fronting every replica ([] when direct or one replica). */
+  loadBalancers: LoadBalancer[];
   /** The size's own database (PostgreSQL), or null on PGlite. */
   dbName: string | null;
   dbUrl: string | null;
@@ -65,6 +69,17 @@ export interface ServerSetOptions {
   repoRoot: string;
   /** Writes a V8 CPU profile of each replica here when it stops. */
   cpuProfDir: string | null;
+  /** HAProxy instances with routing 'haproxy' (default 1): each its own address in front of every replica. */
+  balancers?: number;
+}
+
+/**
+ * `urls` as the comma list one agent is given, starting at `hostIndex % urls.length`: agents
+ * spread evenly over the addresses, and each still knows all of them (it moves to the next when
+ * one fails).
+ */
+export function addressListFor(urls: string[], hostIndex: number): string {
+  return urls.map((_, k) => urls[(hostIndex + k) % urls.length]!).join(',');
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -220,8 +235,9 @@ export async function startServerSet(options: ServerSetOptions): Promise<ServerS
   const workDir = await mkdtemp(join(tmpdir(), 'nw-scale-'));
   const db = options.databaseUrl ? await createDatabase(options.databaseUrl) : null;
   const ports = await Promise.all(Array.from({ length: options.count }, () => freePort()));
-  const balanced = options.count > 1 && options.routing === 'haproxy' ? await freePort() : null;
-  const publicUrl = `http://127.0.0.1:${balanced ?? ports[0]!}`;
+  const balancerCount = options.count > 1 && options.routing === 'haproxy' ? (options.balancers ?? 1) : 0;
+  const balancerPorts = await Promise.all(Array.from({ length: balancerCount }, () => freePort()));
+  const publicUrl = `http://127.0.0.1:${balancerPorts[0] ?? ports[0]!}`;
   const shared: string[] = [];
   if (options.count > 1) {
     // docs/deploy.md: every replica reads the credentials the others sealed with one key.
@@ -231,36 +247,43 @@ export async function startServerSet(options: ServerSetOptions): Promise<ServerS
   }
   const dbArgs = db ? ['--database-url', db.dbUrl] : [];
   const replicas: ServerProcess[] = [];
-  let loadBalancer: LoadBalancer | null = null;
+  const loadBalancers: LoadBalancer[] = [];
   try {
     await startReplicaProcesses(options, ports, workDir, db?.dbUrl ?? null, [...dbArgs, ...shared], replicas);
-    loadBalancer = balanced
-      ? await startHaproxy({ repoRoot: options.repoRoot, workDir, frontendPort: balanced, replicaPorts: ports })
-      : null;
+    for (const [i, frontendPort] of balancerPorts.entries())
+      loadBalancers.push(
+        await startHaproxy({
+          repoRoot: options.repoRoot,
+          workDir,
+          name: `haproxy-${i}`,
+          frontendPort,
+          replicaPorts: ports,
+        }),
+      );
   } catch (error) {
     // Nothing of a half-started size is left running or stored.
-    await Promise.all(replicas.map((r) => r.stop()));
+    await Promise.all([...replicas.map((r) => r.stop()), ...loadBalancers.map((b) => b.stop())]);
     await rm(workDir, { recursive: true, force: true });
     if (db && options.databaseUrl) await dropDatabase(options.databaseUrl, db.dbName);
     throw error;
   }
-  const balancer = loadBalancer;
+  const addresses = loadBalancers.length > 0 ? loadBalancers.map((b) => b.url) : replicas.map((r) => r.url);
   const token = readFileSync(join(replicas[0]!.dataDir, 'admin-token'), 'utf8').trim();
   let nextApi = 0;
   const set: ServerSet = {
     replicas,
-    url: balancer?.url ?? replicas[0]!.url,
-    agentUrlFor: (hostIndex) =>
-      balancer?.url ?? replicas.map((_, k) => replicas[(hostIndex + k) % replicas.length]!.url).join(','),
-    nextApiUrl: () => balancer?.url ?? replicas[nextApi++ % replicas.length]!.url,
+    url: addresses[0]!,
+    serverUrls: addresses.join(','),
+    agentUrlFor: (hostIndex) => addressListFor(addresses, hostIndex),
+    nextApiUrl: () => addresses[nextApi++ % addresses.length]!,
     token,
-    loadBalancer: balancer,
+    loadBalancers,
     dbName: db?.dbName ?? null,
     dbUrl: db?.dbUrl ?? null,
     workDir,
     async stop() {
       await Promise.all(replicas.map((r) => r.stop()));
-      await balancer?.stop();
+      await Promise.all(loadBalancers.map((b) => b.stop()));
     },
   };
   return set;

@@ -22,7 +22,7 @@
  *        [--steady-seconds 20] [--agents-per-process 2500]
  *        [--fanout-only] [--fanout-repeats N] [--skip-fanout] [--server-cpu-prof DIR] [--server-root CHECKOUT]
  *        [--storm-timeout-seconds 600] [--progress-seconds 10]
- *        [--replicas N] [--routing haproxy|direct] [--probes 20] [--no-real-agent] [--skip-crash]
+ *        [--replicas N] [--routing haproxy|direct] [--balancers 1] [--probes 20] [--no-real-agent] [--skip-crash]
  *        [--report-format batch|single|both]
  *
  * --report-format: how the simulated agents send their per-second samples — `batch` (default, as
@@ -67,6 +67,10 @@ const progressSeconds = Number(arg('--progress-seconds', '10'));
 // (docs/deploy/haproxy.cfg) or each agent given one replica's address directly.
 const replicaCount = Number(arg('--replicas', '1'));
 const routing = arg('--routing', 'haproxy') as ReplicaRouting;
+// HAProxy instances, each an address in front of every replica; agents are given all of them
+// (`nw agent --server LB1,LB2`): no single balancer, and each carries 1/N of the connections.
+const balancerCount = Number(arg('--balancers', '1'));
+if (!(balancerCount >= 1)) throw new Error('--balancers is a count ≥ 1');
 if (replicaCount > 1 && !databaseUrl) throw new Error('--replicas needs --database-url (replicas share PostgreSQL)');
 if (routing !== 'haproxy' && routing !== 'direct') throw new Error('--routing is haproxy or direct');
 // Creates timed per size on each of the simulated and the real agent.
@@ -192,23 +196,38 @@ async function openDb(set: ServerSet): Promise<Db & { end(): Promise<void> }> {
   return Object.assign(db, { end: () => db.close() });
 }
 
-/** Runs `fn` for every item at once; resolves with the time until all answered, and the failures by cause (HTTP status or error code). */
+/**
+ * Runs `fn` for every item at once; resolves with the time until all answered, and the failures
+ * by cause (HTTP status with the error code of its body, or the request's error code), each
+ * cause's first answer printed once (what it said).
+ */
 async function allAtOnce<T>(
   items: T[],
-  fn: (item: T) => Promise<{ status: number }>,
+  fn: (item: T) => Promise<{ status: number; body?: unknown }>,
   okStatus: (s: number) => boolean,
 ): Promise<{ ms: number; failed: number; causes: Record<string, number> }> {
   const started = performance.now();
   const results = await Promise.all(
     items.map((i) =>
       fn(i).then(
-        (r) => ({ status: r.status, cause: `HTTP ${r.status}` }),
-        (error: NodeJS.ErrnoException) => ({ status: 0, cause: error.code ?? error.message.slice(0, 60) }),
+        (r) => {
+          const code = (r.body as { error?: { code?: string } } | undefined)?.error?.code;
+          return { status: r.status, cause: `HTTP ${r.status}${code ? ` ${code}` : ''}`, body: r.body };
+        },
+        (error: NodeJS.ErrnoException) => ({
+          status: 0,
+          cause: error.code ?? error.message.slice(0, 60),
+          body: error.message as unknown,
+        }),
       ),
     ),
   );
   const causes: Record<string, number> = {};
-  for (const r of results) if (!okStatus(r.status)) causes[r.cause] = (causes[r.cause] ?? 0) + 1;
+  for (const r of results) {
+    if (okStatus(r.status)) continue;
+    if (!causes[r.cause]) console.error(`  first ${r.cause}: ${JSON.stringify(r.body).slice(0, 400)}`);
+    causes[r.cause] = (causes[r.cause] ?? 0) + 1;
+  }
   return {
     ms: performance.now() - started,
     failed: results.filter((r) => !okStatus(r.status)).length,
@@ -231,11 +250,11 @@ interface Figures {
   steadyRssBytesByReplica: number[];
   /** Agents whose lease each replica held while steady (PostgreSQL). */
   agentsByReplica: number[];
-  /** HAProxy: its CPU while steady, its open connections then and its limit. */
-  balancerCpu: number;
-  balancerConnections: number;
-  balancerMaxConnections: number;
-  balancerFrontendMax: number;
+  /** Per HAProxy instance: its CPU while steady, its open connections then and its limit. */
+  balancerCpu: number[];
+  balancerConnections: number[];
+  balancerMaxConnections: number[];
+  balancerFrontendMax: number[];
   createToRunningP50: number;
   createToRunningP99: number;
   realCreateToRunningP50: number;
@@ -345,6 +364,12 @@ async function fanout(
     (st) => st === 201,
   );
   if (process.env.BENCH_SQL_STATS) for (const pid of replicaPids(set)) process.kill(pid, 'SIGUSR2');
+  for (const [i, b] of set.loadBalancers.entries()) {
+    const c = await b.connections();
+    console.error(
+      `  haproxy ${i + 1} after the creates: ${c.retries} retried, ${c.redispatches} redispatched, replicas marked down ${c.replicasMarkedDown} times (since its start)`,
+    );
+  }
   let ordersMs = NaN;
   for (let i = 0; i < 1200; i++) {
     // Every created capture's order at its agent (a failed create has none).
@@ -418,8 +443,8 @@ async function realAgentCreateToRunning(set: ServerSet, n: number): Promise<{ p5
   const call = apiOn(set);
   const agent = await startRealAgent({
     api: call,
-    // Through HAProxy, or every replica (the agent rotates between them when one fails).
-    serverUrl: set.loadBalancer ? set.url : set.replicas.map((r) => r.url).join(','),
+    // Every balancer, or every replica (the agent rotates between them when one fails).
+    serverUrl: set.serverUrls,
     repoRoot: ROOT,
     workDir: set.workDir,
     resourceGroup: 'realrg',
@@ -480,6 +505,7 @@ async function runSize(n: number): Promise<Figures | null> {
     serverRoot,
     repoRoot: ROOT,
     cpuProfDir: serverCpuProfDir,
+    balancers: balancerCount,
   });
   try {
     const idle = await Promise.all(set.replicas.map((r) => usage(r.pid)));
@@ -491,7 +517,9 @@ async function runSize(n: number): Promise<Figures | null> {
       count: n,
       concurrency: 32,
     });
-    log(`connecting ${n} agents (${routing === 'direct' || !set.loadBalancer ? 'direct' : 'through HAProxy'})`);
+    log(
+      `connecting ${n} agents (${set.loadBalancers.length === 0 ? 'direct' : `through ${set.loadBalancers.length} HAProxy`})`,
+    );
     const beforeConnect = await serverCpuSeconds(set);
     const started = performance.now();
     const fleet = await startFleetOverReplicas({
@@ -551,20 +579,20 @@ async function runSize(n: number): Promise<Figures | null> {
     await sleep(5_000);
     const simSteady0 = await cpuSecondsOf(fleet.pids);
     const steady0 = performance.now();
-    const balancerPids = set.loadBalancer ? [set.loadBalancer.pid] : [];
+    const balancerPids = set.loadBalancers.map((b) => b.pid);
     const shares = await cpuShares([...replicaPids(set), ...balancerPids], steadySeconds);
     const steadyCpuByReplica = shares.slice(0, set.replicas.length);
     const steadyCpu = steadyCpuByReplica.reduce((a, b) => a + b, 0);
-    const balancerCpu = set.loadBalancer ? shares.at(-1)! : NaN;
+    const balancerCpu = shares.slice(set.replicas.length);
     const steadySimCpu = ((await cpuSecondsOf(fleet.pids)) - simSteady0) / ((performance.now() - steady0) / 1000);
     const steadyRssBytesByReplica = (await Promise.all(set.replicas.map((r) => usage(r.pid)))).map((u) => u.rssBytes);
     const steadyRss = steadyRssBytesByReplica.reduce((a, b) => a + b, 0);
     const agentsByReplica = await agentsPerReplica(set);
-    const balancer = (await set.loadBalancer?.connections()) ?? { current: NaN, max: NaN, frontendMax: NaN };
+    const balancers = await Promise.all(set.loadBalancers.map((b) => b.connections()));
     const loadSteady = loadavg()[0]!;
     const pcs = (v: number[]) => v.map((x) => `${(x * 100).toFixed(0)} %`).join(' + ');
     log(
-      `steady cpu${reportFormat === 'both' ? ' with batches' : ''} ${pcs(steadyCpuByReplica)} (simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${steadyRssBytesByReplica.map((b) => (b / 2 ** 20).toFixed(0)).join(' + ')} MiB, agents per replica ${agentsByReplica.join(' / ')}, load ${loadSteady.toFixed(1)}${steadySingle ? `; batches ÷ single reports ${(steadyCpu / steadySingle.cpu).toFixed(2)}` : ''}${set.loadBalancer ? `; haproxy ${(balancerCpu * 100).toFixed(0)} %, ${balancer.current} connections of ${balancer.max} (frontend limit ${balancer.frontendMax})` : ''}`,
+      `steady cpu${reportFormat === 'both' ? ' with batches' : ''} ${pcs(steadyCpuByReplica)} (simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${steadyRssBytesByReplica.map((b) => (b / 2 ** 20).toFixed(0)).join(' + ')} MiB, agents per replica ${agentsByReplica.join(' / ')}, load ${loadSteady.toFixed(1)}${steadySingle ? `; batches ÷ single reports ${(steadyCpu / steadySingle.cpu).toFixed(2)}` : ''}${balancers.map((b, i) => `; haproxy ${i + 1}: ${(balancerCpu[i]! * 100).toFixed(0)} %, ${b.current} connections of ${b.max} (frontend limit ${b.frontendMax})`).join('')}`,
     );
 
     // Create → Running on one simulated host while loaded (it answers at once: the server's share).
@@ -664,9 +692,9 @@ async function runSize(n: number): Promise<Figures | null> {
       steadyRssBytesByReplica,
       agentsByReplica,
       balancerCpu,
-      balancerConnections: balancer.current,
-      balancerMaxConnections: balancer.max,
-      balancerFrontendMax: balancer.frontendMax,
+      balancerConnections: balancers.map((b) => b.current),
+      balancerMaxConnections: balancers.map((b) => b.max),
+      balancerFrontendMax: balancers.map((b) => b.frontendMax),
       createToRunningP50: percentile(latencies, 50),
       createToRunningP99: percentile(latencies, 99),
       realCreateToRunningP50: real.p50,
@@ -723,7 +751,7 @@ const r = (v: number, b: number) => (b > 0 && Number.isFinite(v) ? `${(v / b).to
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const where =
   replicaCount > 1
-    ? `${replicaCount} replicas (${routing === 'haproxy' ? 'through HAProxy' : 'agents given replica addresses, API round-robin'})`
+    ? `${replicaCount} replicas (${routing === 'haproxy' ? `through ${balancerCount} HAProxy` : 'agents given replica addresses, API round-robin'})`
     : 'one replica';
 console.log(
   `scale benchmark, ${where} on ${databaseUrl ? 'PostgreSQL' : 'PGlite'}; ratios against ${base.agents} agents in the same run; 1-min load average at each size: ${results.map((x) => x.load.toFixed(1)).join(' / ')}`,
@@ -749,13 +777,13 @@ for (const x of results) {
 }
 if (replicaCount > 1) {
   console.log(
-    '| agents | agents per replica | steady CPU per replica | RSS per replica | HAProxy: CPU, connections / limit (frontend) | crash of one replica (its hosts): agents back / heartbeat expired / leases on live replicas / all recorded connected (fewest recorded connected) |',
+    '| agents | agents per replica | steady CPU per replica | RSS per replica | HAProxy (each): CPU, connections / limit (frontend) | crash of one replica (its hosts): agents back / heartbeat expired / leases on live replicas / all recorded connected (fewest recorded connected) |',
   );
   console.log('|---|---|---|---|---|---|');
   for (const x of results) {
     const c = x.crash;
     console.log(
-      `| ${x.agents} | ${x.agentsByReplica.join(' / ')} | ${x.steadyCpuByReplica.map(pc).join(' / ')} | ${x.steadyRssBytesByReplica.map((b) => `${(b / 2 ** 20).toFixed(0)} MiB`).join(' / ')} | ${Number.isFinite(x.balancerCpu) ? `${pc(x.balancerCpu)}, ${x.balancerConnections} / ${x.balancerMaxConnections} (${x.balancerFrontendMax})` : '—'} | ${c ? `(${c.hostsOnVictim}) ${s(c.agentsBackMs)} / ${s(c.victimExpiredMs)} / ${s(c.leasesMovedMs)} / ${s(c.recordedConnectedMs)} (${c.fewestRecordedConnected})` : '—'} |`,
+      `| ${x.agents} | ${x.agentsByReplica.join(' / ')} | ${x.steadyCpuByReplica.map(pc).join(' / ')} | ${x.steadyRssBytesByReplica.map((b) => `${(b / 2 ** 20).toFixed(0)} MiB`).join(' / ')} | ${x.balancerCpu.length > 0 ? x.balancerCpu.map((cpu, i) => `${pc(cpu)}, ${x.balancerConnections[i]} / ${x.balancerMaxConnections[i]} (${x.balancerFrontendMax[i]})`).join('; ') : '—'} | ${c ? `(${c.hostsOnVictim}) ${s(c.agentsBackMs)} / ${s(c.victimExpiredMs)} / ${s(c.leasesMovedMs)} / ${s(c.recordedConnectedMs)} (${c.fewestRecordedConnected})` : '—'} |`,
     );
   }
 }

@@ -220,6 +220,12 @@ export const HOST_AGENT_CONNECTED_PATH = ['properties', 'netwatcher', 'agentConn
   keyof VmBody['properties'],
   keyof HostState,
 ];
+/** Where the time a host's agent was last connected or seen is in its VM's stored body. */
+export const HOST_LAST_SEEN_PATH = ['properties', 'netwatcher', 'lastSeenAt'] as const satisfies readonly [
+  keyof VmBody,
+  keyof VmBody['properties'],
+  keyof HostState,
+];
 /** The fields of a per-host capture state the store reads in SQL (the ordering guard, the Prometheus totals). */
 export const INSTANCE_STATE_FIELDS = {
   sequence: 'sequence',

@@ -15,6 +15,8 @@ import { AgentGreetings } from './agent-greetings.js';
 
 async function startHub() {
   const recordedGone: string[] = [];
+  /** Set when the test's "database" closed: a record attempted after it fails as the server's would. */
+  const database = { closed: false, writesAfterClose: 0 };
   const recordedConnected: string[] = [];
   let greetings: AgentGreetings;
   const greeted: Array<() => void> = [];
@@ -33,6 +35,10 @@ async function startHub() {
     },
     onDisconnect: async (identity) => {
       const done = greetings.goodbye(identity.vmKey, async () => {
+        if (database.closed) {
+          database.writesAfterClose++;
+          throw new Error('Cannot use a pool after calling end on the pool');
+        }
         recordedGone.push(identity.vmKey);
       });
       goodbyes.push(done);
@@ -80,6 +86,8 @@ async function startHub() {
   };
   return {
     hub,
+    greetings: () => greetings,
+    database,
     holdLine,
     goodbyes,
     connect,
@@ -156,4 +164,36 @@ test("a host's greetings, goodbyes and sweeps take turns: a sweep queued during 
   // A failed turn does not stop the host's next ones.
   await assert.rejects(greetings.forHost('vm3', () => Promise.reject(new Error('db down'))));
   assert.equal(await greetings.forHost('vm3', async () => 'next'), 'next');
+});
+
+test('at a stop, goodbyes whose turn has not come are not written (the database closes next): counted, the turn under way finishes', async () => {
+  const h = await startHub();
+  try {
+    const sockets = [await h.connect('vm5', true), await h.connect('vm6', true), await h.connect('vm7', true)];
+    // The fleet leaves just before the stop, behind a long line (a sweep's or a storm's work) ...
+    const release = h.holdLine();
+    for (const ws of sockets) ws.terminate();
+    while (h.goodbyes.length < 3) await new Promise((r) => setTimeout(r, 5));
+    // ... and the server stops as server.ts does: greetings stop, the hub closes, the turn under way ends.
+    h.greetings().stop();
+    await h.hub.close();
+    release();
+    const unrecorded = await h.greetings().settled(5_000);
+    h.database.closed = true;
+    await Promise.all(h.goodbyes);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(h.recordedGone, [], 'no per-host record written once the stop began');
+    assert.equal(h.database.writesAfterClose, 0, 'none attempted after the database closed');
+    assert.deepEqual(unrecorded.sort(), ['vm5', 'vm6', 'vm7'], 'each counted for the one summary line');
+    // A hello whose turn comes after the stop records nothing either.
+    let greeted = false;
+    await h.greetings().hello('vm8', async () => {
+      greeted = true;
+    });
+    assert.equal(greeted, false);
+    // Sweeps still run: a lease a sweep claimed is its to record.
+    assert.equal(await h.greetings().forHost('vm9', async () => 'swept'), 'swept');
+  } finally {
+    await h.close();
+  }
 });

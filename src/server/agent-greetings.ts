@@ -47,6 +47,10 @@ export class AgentGreetings {
   private readonly owed = new Set<string>();
   /** Each host's last queued task: one host's greetings, goodbyes and sweeps run one after another. */
   private readonly hostTails = new Map<string, Promise<unknown>>();
+  /** Set by {@link stop}: hellos and goodbyes whose turn comes later are not run. */
+  private stopping = false;
+  /** Hosts whose goodbye was not recorded because the server was stopping (see {@link stop}). */
+  private readonly unrecorded = new Set<string>();
 
   constructor(
     atOnce: number,
@@ -58,6 +62,8 @@ export class AgentGreetings {
   /** Runs a hello's work (lease, connected state, reconciliation) in turn; from its start on, the host's goodbye is owed. */
   hello(vmKey: string, work: () => Promise<void>): Promise<void> {
     return this.forHost(vmKey, async () => {
+      // The connection is being closed by the stop: nothing to record it connected for.
+      if (this.stopping) return;
       this.owed.add(vmKey.toLowerCase());
       await work();
     });
@@ -65,13 +71,17 @@ export class AgentGreetings {
 
   /**
    * Runs a goodbye's work (`work` records the host away) in turn, unless nothing was recorded
-   * connected for the host, or a connection of it is open here again by then. Resolves with
-   * whether it ran.
+   * connected for the host, or a connection of it is open here again by then, or the server is
+   * stopping (see {@link stop}). Resolves with whether it ran.
    */
   goodbye(vmKey: string, work: () => Promise<void>): Promise<boolean> {
     const key = vmKey.toLowerCase();
     return this.forHost(key, async () => {
       if (!this.owed.has(key) || this.isConnectedHere(key)) return false;
+      if (this.stopping) {
+        this.unrecorded.add(key);
+        return false;
+      }
       this.owed.delete(key);
       try {
         await work();
@@ -104,6 +114,37 @@ export class AgentGreetings {
       if (this.hostTails.get(key) === tail) this.hostTails.delete(key);
     });
     return turn;
+  }
+
+  /**
+   * The server is stopping: hellos and goodbyes whose turn has not come are not run (those under
+   * way finish). 10,000 agents that left just before a stop owe ~10,000 records, more than a stop
+   * waits for; run after the database closed, each failed with its own error ("Cannot use a pool
+   * after calling end on the pool", "PGlite is closed"). They need not be written here: the
+   * host's lease stays with this replica, whose heartbeat the stop expires, so a live replica's
+   * next sweep records the host away (if its agent is connected nowhere), or the database's next
+   * start does (PostgreSQL: the first sweep takes every lease of a replica without a live
+   * heartbeat; the embedded database: every host is recorded away at start). Sweeps
+   * ({@link forHost}) still run: a lease they claimed is theirs to record.
+   */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  /**
+   * After {@link stop}: resolves once every queued turn is over (the skipped ones at once), at
+   * most `timeoutInMs`, with the hosts whose goodbye was skipped.
+   */
+  async settled(timeoutInMs: number): Promise<string[]> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.hostTails.values()]),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutInMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    return [...this.unrecorded];
   }
 
   /** Greetings and goodbyes waiting for their turn. */

@@ -41,6 +41,14 @@ function recordingHub(connected: string[]) {
 const FAST: Partial<ReplicaTimings> = { leaseTtlInMs: 1500, heartbeatInMs: 300, orderPollInMs: 5000 };
 const logger = createLogger({ name: 'replicas-test', level: 'silent' });
 
+/** The URL of the test database `db` is (the same server as TEST_DATABASE_URL). */
+async function databaseUrlOf(db: { query(sql: string): Promise<Array<Record<string, unknown>>> }): Promise<string> {
+  const [{ current_database: name }] = (await db.query('SELECT current_database()')) as [{ current_database: string }];
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
 async function until(check: () => boolean | Promise<boolean>, timeoutInMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutInMs;
   while (!(await check())) {
@@ -64,6 +72,8 @@ describe('replicas on one PostgreSQL', { timeout: 60_000 }, async () => {
     const roots: string[] = [];
     const replica = async (connected: string[]) => {
       const h = recordingHub(connected);
+      /** The hosts this replica recorded gone. */
+      const recordedGone: string[] = [];
       const c = new ReplicaCoordinator(
         db,
         h.hub as unknown as AgentHub,
@@ -71,6 +81,7 @@ describe('replicas on one PostgreSQL', { timeout: 60_000 }, async () => {
         {
           onHostsGone: async (keys) => {
             gone.push(keys);
+            recordedGone.push(...keys);
           },
           onHostsBack: async (keys) => {
             back.push(keys);
@@ -82,7 +93,7 @@ describe('replicas on one PostgreSQL', { timeout: 60_000 }, async () => {
       await c.start();
       for (const k of connected) await c.hostConnected(k);
       cleanups.unshift(() => c.close());
-      return { c, ...h };
+      return { c, ...h, recordedGone };
     };
     return { db, gone, back, roots, replica };
   };
@@ -197,6 +208,82 @@ describe('replicas on one PostgreSQL', { timeout: 60_000 }, async () => {
     );
     void b;
   });
+
+  test(
+    "a stopped replica writes no host's record: a live replica's sweep records its hosts away, or with none left the next start",
+    { skip },
+    async () => {
+      const { db, replica } = await setUp();
+      const a = await replica([]);
+      // B stops with two hosts whose goodbyes it did not write (they left just before the stop).
+      const b = await replica(['vm-s1', 'vm-s2']);
+      b.keys.clear();
+      await b.c.close();
+      assert.deepEqual(b.recordedGone, [], 'the stop itself records nothing');
+      await until(() => a.recordedGone.length === 2, 5000, 'the live replica to record them away');
+      assert.deepEqual([...a.recordedGone].sort(), ['vm-s1', 'vm-s2']);
+      // The last replica stops: nobody sweeps until one starts, whose first sweep records its hosts.
+      await a.c.hostConnected('vm-s3');
+      await a.c.close();
+      await sleep(600);
+      const leases = await db.query('SELECT vm_key FROM agent_leases');
+      assert.deepEqual(
+        leases.map((r) => r.vm_key),
+        ['vm-s3'],
+        'left for the next start',
+      );
+      const next = await replica([]);
+      assert.deepEqual(next.recordedGone, ['vm-s3'], 'recorded away by the first sweep of the next start');
+    },
+  );
+
+  test(
+    "a host is recorded away only while no live replica holds its lease, checked under the VM's lock",
+    { skip },
+    async () => {
+      const { db, replica } = await setUp();
+      const a = await replica([]);
+      const b = await replica([]);
+      const vm = (name: string) =>
+        `/subscriptions/s/resourcegroups/g/providers/microsoft.compute/virtualmachines/${name}`;
+      for (const name of ['vm-r1', 'vm-r2'])
+        await db.query(
+          `INSERT INTO resources (key, type, parent_key, id, name, subscription_id, resource_group, location, body, etag)
+           VALUES ($1, 'vm', NULL, $1, $2, 's', 'g', 'local', $3, 'W/"0"')`,
+          [vm(name), name, JSON.stringify({ properties: { netwatcher: { agentConnected: true, lastSeenAt: null } } })],
+        );
+      const connected = async (name: string) =>
+        (
+          await db.query(
+            `SELECT body->'properties'->'netwatcher'->>'agentConnected' AS c FROM resources WHERE key = $1`,
+            [vm(name)],
+          )
+        )[0]!.c;
+      // vm-r1's goodbye on A is late: its agent is back through B, whose hello took the lease.
+      await b.c.hostConnected(vm('vm-r1'));
+      assert.equal(await a.c.store.recordAwayUnlessLeased(vm('vm-r1')), false);
+      assert.equal(await connected('vm-r1'), 'true', 'not shown away while connected through B');
+      // vm-r2 is connected nowhere: recorded away, with the time last seen.
+      assert.equal(await a.c.store.recordAwayUnlessLeased(vm('vm-r2')), true);
+      assert.equal(await connected('vm-r2'), 'false');
+      // The check waits for the VM's lock: a hello that holds it (lease taken, connected record under way) wins.
+      const holder = new pg.Client({ connectionString: await databaseUrlOf(db) });
+      await holder.connect();
+      cleanups.push(() => holder.end());
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM resources WHERE key = $1 FOR UPDATE', [vm('vm-r2')]);
+      const away = a.c.store.recordAwayUnlessLeased(vm('vm-r2'));
+      await sleep(200);
+      await b.c.hostConnected(vm('vm-r2'));
+      await holder.query(
+        `UPDATE resources SET body = jsonb_set(body, '{properties,netwatcher,agentConnected}', 'true') WHERE key = $1`,
+        [vm('vm-r2')],
+      );
+      await holder.query('COMMIT');
+      assert.equal(await away, false, 'the lease taken before the lock was released is seen');
+      assert.equal(await connected('vm-r2'), 'true');
+    },
+  );
 
   test('a replica whose heartbeat lapsed takes back the hosts still connected to it', { skip }, async () => {
     const { gone, back, replica } = await setUp();

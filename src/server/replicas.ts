@@ -26,9 +26,6 @@ export const REPLICA_TIMINGS: ReplicaTimings = {
   orderMaxAgeInMs: 10 * 60_000,
 };
 
-/** Lease look-ups run at once when this replica gives up its hosts at a stop. */
-const RELEASE_CHECKS_AT_ONCE = 32;
-
 /** Folder inside a shared local storage root where each replica leaves a marker file named by its id. */
 export const REPLICA_MARKER_DIR = '.netwatcher-replicas';
 
@@ -112,6 +109,8 @@ export class ReplicaCoordinator {
   private deliverAgain = false;
   private deliveryQueued = false;
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  /** The heartbeat (and sweep) under way: the stop waits for it, so none renews after the stop expired it. */
+  private beating: Promise<void> = Promise.resolve();
   private pollTimer: NodeJS.Timeout | null = null;
   private listener: { close(): Promise<void> } | null = null;
   private closed = false;
@@ -167,7 +166,7 @@ export class ReplicaCoordinator {
     this.pollTimer = setInterval(() => this.deliverSoon(), this.timings.orderPollInMs);
     this.pollTimer.unref();
     this.heartbeatTimer = setInterval(() => {
-      void this.beat();
+      this.beating = this.beat();
     }, this.timings.heartbeatInMs);
     this.heartbeatTimer.unref();
   }
@@ -344,7 +343,13 @@ export class ReplicaCoordinator {
     }
   }
 
-  /** Stops: delivers nothing more, and gives up this replica's heartbeat and leases (hosts connected nowhere now are handed to `onHostsGone`). */
+  /**
+   * Stops: delivers nothing more, and expires this replica's heartbeat at once, leaving its
+   * leases: a live replica's next sweep (within a heartbeat interval) takes them and records
+   * away each host whose agent is connected nowhere by then — most are back through that replica
+   * already — or, with no replica left, the next start's first sweep does. The stop itself writes
+   * no per-host record (10,000 of them took ~30 s, and could outlast the database).
+   */
   async close(): Promise<void> {
     this.closed = true;
     this.hub.remoteSend = null;
@@ -352,23 +357,17 @@ export class ReplicaCoordinator {
     if (this.pollTimer) clearInterval(this.pollTimer);
     await this.flushing.catch(() => undefined);
     await this.delivering.catch(() => undefined);
+    await this.beating;
     await this.listener?.close();
     // The embedded database has no other replica to show the state to; its next start records every host away.
     if (!this.crossReplica) return;
     try {
-      const released = await this.store.retire(this.replicaId);
-      const gone: string[] = [];
-      // A few look-ups at a time, not one host after another (10,000 hosts at a stop).
-      for (let i = 0; i < released.length; i += RELEASE_CHECKS_AT_ONCE) {
-        const chunk = released.slice(i, i + RELEASE_CHECKS_AT_ONCE);
-        const holders = await Promise.all(chunk.map((key) => this.store.leaseHolder(key)));
-        chunk.forEach((key, k) => {
-          if (holders[k] === null) gone.push(key);
-        });
-      }
-      if (gone.length > 0) await this.handlers.onHostsGone(gone);
+      await this.store.expireReplica(this.replicaId);
     } catch (error) {
-      this.logger.warn({ err: error }, 'could not give up the leases of this replica; they expire by themselves');
+      this.logger.warn(
+        { err: error },
+        'could not expire the heartbeat of this replica; it expires by itself, and its hosts are recorded away then',
+      );
     }
   }
 }

@@ -63,6 +63,9 @@ const LISTEN_BACKLOG = 8192;
  */
 const AGENT_GREETINGS_AT_ONCE = 16;
 
+/** How long a stop waits for the agent greetings and goodbyes under way (at most 16, each a few statements). */
+const AGENT_WORK_AT_STOP_TIMEOUT_IN_MS = 10_000;
+
 /** Server settings that are secrets (sealed in the database). */
 const SECRET_SETTINGS = ['signing-key'] as const;
 
@@ -290,12 +293,25 @@ async function startLocked(
   await replicas.start();
 
   const app = buildApp(ctx);
-  // Runs after the hub and the app closed (cleanups run in reverse): the leases this replica
-  // gives up are only those of agents that did not reconnect through another replica meanwhile.
-  cleanups.push(() => replicas.close());
+  // Cleanups run in reverse: greetings stop first (no hello or goodbye starts any more), then the
+  // hub closes every agent connection, then the app; once the turns under way are over, the
+  // replica's heartbeat is expired (its leases left to a live replica's sweep, or the next start)
+  // and one line says how many goodbyes were left to them.
+  cleanups.push(async () => {
+    const unrecorded = await greetings.settled(AGENT_WORK_AT_STOP_TIMEOUT_IN_MS);
+    await replicas.close();
+    if (unrecorded.length > 0)
+      logger.info(
+        { hosts: unrecorded.length },
+        db.engine === 'pglite'
+          ? 'agents that left just before the stop are not recorded disconnected now: the next start records them'
+          : "agents that left just before the stop are not recorded disconnected now: this replica's leases expire, and a live replica's next sweep (or the next start) records them",
+      );
+  });
   cleanups.push(() => app.close());
   cleanups.push(() => ctx.hub.close());
   httpServer = app.server as Server;
+  cleanups.push(async () => greetings.stop());
   // Plugins register their routes when the app starts, after this hook is in place.
   const routes: Array<{ method: string; url: string }> = [];
   app.addHook('onRoute', (route) => {

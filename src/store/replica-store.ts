@@ -1,5 +1,8 @@
 import type { Db } from './db.js';
 import { StatementBatcher } from './batch.js';
+import { jsonPathArraySql } from './json-path.js';
+import { newEtag } from './resources.js';
+import { HOST_AGENT_CONNECTED_PATH, HOST_LAST_SEEN_PATH } from '../model/stored-bodies.js';
 
 /** Channel on which a replica is woken for orders of agents it holds (payload: its replica id). */
 export const AGENT_ORDERS_CHANNEL = 'nw_agent_orders';
@@ -111,6 +114,42 @@ export class ReplicaStore {
   );
 
   /**
+   * Records the host's agent disconnected (`agentConnected` false, `lastSeenAt` now) unless a
+   * live replica holds its lease; true when recorded. The check runs after the VM row is locked,
+   * in the same transaction as the write: a hello through another replica takes the lease before
+   * it records the host connected under the same lock, so either this check sees that lease, or
+   * that hello's write comes after this one. Checked before the write instead (the goodbye's
+   * release, then its record seconds later in a storm), another replica's hello could land in
+   * between and be overwritten: 1 of 1,000 hosts through two HAProxy after a storm stayed shown
+   * disconnected while connected (bench/scale).
+   */
+  async recordAwayUnlessLeased(vmKey: string): Promise<boolean> {
+    return this.awayRecords.call(vmKey.toLowerCase(), new Date().toISOString());
+  }
+
+  /** Concurrent records away (a storm's or a sweep's goodbyes) share one transaction. */
+  private readonly awayRecords = new StatementBatcher<boolean, string>(
+    async (vmKeys, seenAt) =>
+      this.db.transaction(async (tx) => {
+        await tx.query('SELECT key FROM resources WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE', [vmKeys]);
+        const rows = await tx.query(
+          `UPDATE resources v SET
+             body = jsonb_set(jsonb_set(v.body, ${jsonPathArraySql(HOST_AGENT_CONNECTED_PATH)}, 'false'::jsonb),
+                              ${jsonPathArraySql(HOST_LAST_SEEN_PATH)}, to_jsonb(u.seen_at)),
+             etag = u.etag, updated_at = now()
+           FROM unnest($1::text[], $2::text[], $3::text[]) AS u(key, seen_at, etag)
+           WHERE v.key = u.key
+             AND NOT EXISTS (SELECT 1 FROM agent_leases l ${LIVE_HOLDER} WHERE l.vm_key = v.key)
+           RETURNING v.key`,
+          [vmKeys, seenAt, vmKeys.map(() => newEtag())],
+        );
+        const recorded = new Set(rows.map((r) => String(r.key)));
+        return (key) => recorded.has(key);
+      }),
+    { maxCallsPerRun: 500, maxRunsInFlight: 2, retryAlone: true, oneCallPerKey: true },
+  );
+
+  /**
    * Takes back the leases of hosts still connected to `replicaId` that no live replica holds (after
    * this replica could not renew its heartbeat for a while, another may have claimed them).
    * Returns the hosts taken back.
@@ -166,12 +205,12 @@ export class ReplicaStore {
     return rows.map((r) => String(r.vm_key));
   }
 
-  /** Removes a stopping replica's heartbeat and leases; returns the hosts whose lease it held. */
-  async retire(replicaId: string): Promise<string[]> {
-    await this.db.query('DELETE FROM server_replicas WHERE replica_id = $1', [replicaId]);
-    return (await this.db.query('DELETE FROM agent_leases WHERE replica_id = $1 RETURNING vm_key', [replicaId])).map(
-      (r) => String(r.vm_key),
-    );
+  /**
+   * Ends a stopping replica's heartbeat now, its leases left in place: the next sweep of any
+   * replica ({@link claimExpiredLeases}) takes them as a dead replica's.
+   */
+  async expireReplica(replicaId: string): Promise<void> {
+    await this.db.query('UPDATE server_replicas SET expires_at = now() WHERE replica_id = $1', [replicaId]);
   }
 
   /**

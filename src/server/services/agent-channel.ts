@@ -297,7 +297,10 @@ export async function handleAgentMessage(
  * (it is told to forget them when it comes back).
  */
 export async function onAgentGone(ctx: ServerContext, vmKey: string): Promise<void> {
-  await setAgentConnected(ctx, vmKey, false);
+  // With replicas, not over a hello that reached another replica meanwhile (its lease, checked
+  // under the VM's lock: replica-store.ts).
+  if (ctx.replicas?.crossReplica) await ctx.replicas.store.recordAwayUnlessLeased(vmKey);
+  else await setAgentConnected(ctx, vmKey, false);
   for (const rec of await ctx.store.listActiveCapturesForVm<CaptureBody>(vmKey)) {
     if (rec.body._internal.deleting) await evaluateCapture(ctx, rec.key);
   }
