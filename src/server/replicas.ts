@@ -185,7 +185,7 @@ export class ReplicaCoordinator {
     );
     if (conflicts.length === 0) return;
     this.closed = true;
-    await this.store.retire(this.replicaId);
+    await this.store.withdraw(this.replicaId);
     throw new ReplicaSettingsMismatchError(conflicts);
   }
 

@@ -206,6 +206,14 @@ export class ReplicaStore {
   }
 
   /**
+   * Removes the row of a replica that never served (refused at start: its settings differ from
+   * the live replicas'), so that it is not counted among them. It holds no lease yet.
+   */
+  async withdraw(replicaId: string): Promise<void> {
+    await this.db.query('DELETE FROM server_replicas WHERE replica_id = $1', [replicaId]);
+  }
+
+  /**
    * Ends a stopping replica's heartbeat now, its leases left in place: the next sweep of any
    * replica ({@link claimExpiredLeases}) takes them as a dead replica's.
    */
