@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { createLogger } from '../lib/index.js';
 import { METRIC_PRUNE_BATCH, METRIC_ROWS_PER_STATEMENT, Store, type Db } from '../store/index.js';
 import { openTestDatabase, postgresAvailable, TEST_ENGINES } from '../store/testing/engines.js';
-import { BATCH_ALLOWANCE_MAX_SAMPLES, MetricStore } from './metric-store.js';
+import { HOST_METRICS } from './host-metrics.js';
+import { BATCH_ALLOWANCE_MAX_SAMPLES, MetricStore, sanitizeMetricValues } from './metric-store.js';
 
 const havePostgres = await postgresAvailable();
 const silent = createLogger({ name: 'test', level: 'silent' });
@@ -293,4 +294,18 @@ test('a host flooding batches is held to its allowance: a disconnect backlog pas
   // Another host is not held by it; and the allowance comes back with time (one sample per 50 ms).
   assert.equal(ms.recordBatch('quiet', batchOf(5, received), new Date(received)), 5);
   assert.equal(ms.recordBatch('flood', batchOf(5, received + 5000), new Date(received + 5000)), 5);
+});
+
+test('a report keeps only its own host-metric values that are finite and not negative', () => {
+  const [a, b, c, d] = HOST_METRICS.map((m) => m.name);
+  const inherited = Object.create({ [d!]: 5 }) as Record<string, unknown>;
+  inherited[a!] = 1;
+  assert.deepEqual(sanitizeMetricValues(inherited), { [a!]: 1 });
+  assert.deepEqual(
+    sanitizeMetricValues({ [a!]: 0, [b!]: -1, [c!]: Number.POSITIVE_INFINITY, [d!]: '7', unknownMetric: 3 }),
+    { [a!]: 0 },
+  );
+  assert.deepEqual(sanitizeMetricValues(JSON.parse(`{"__proto__":{"${a!}":1},"${b!}":2.5}`)), { [b!]: 2.5 });
+  assert.deepEqual(sanitizeMetricValues(null), {});
+  assert.deepEqual(sanitizeMetricValues([1, 2]), {});
 });

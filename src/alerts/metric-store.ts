@@ -65,14 +65,18 @@ interface MinuteAccumulator {
   maximum: number[];
 }
 
-const KNOWN = new Set(HOST_METRICS.map((m) => m.name));
+const KNOWN_NAMES = HOST_METRICS.map((m) => m.name);
 
 /** The values of a report that are host metrics: known names, finite and not negative (a counter delta). */
 export function sanitizeMetricValues(values: unknown): Record<string, number> {
   const out: Record<string, number> = {};
   if (values === null || typeof values !== 'object') return out;
-  for (const [name, v] of Object.entries(values as Record<string, unknown>)) {
-    if (KNOWN.has(name) && typeof v === 'number' && Number.isFinite(v) && v >= 0) out[name] = v;
+  // The few known names looked up, not every entry of the report listed (Object.entries made an
+  // array per name: at 10,000 samples a second a visible share of the server's steady CPU).
+  for (const name of KNOWN_NAMES) {
+    if (!Object.prototype.hasOwnProperty.call(values, name)) continue;
+    const v = (values as Record<string, unknown>)[name];
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) out[name] = v;
   }
   return out;
 }

@@ -108,6 +108,27 @@ const BATCH_CASES: Array<[string, unknown]> = [
   ['a sample without values', batch([{ at: at(1) }])],
   ['a sample without a time', batch([{ values: {} }])],
   ['a sample time with an offset', batch([{ at: '2026-12-02T14:00:04+01:00', values: {} }])],
+  [
+    'a sample on 29 February of a leap year',
+    batch([{ at: '2024-02-29T23:59:59.999Z', values: {} }], { sentAt: '2024-02-29T23:59:59.999Z' }),
+  ],
+  [
+    'a sample on 29 February of another year',
+    batch([{ at: '2026-02-29T00:00:00.000Z', values: {} }], { sentAt: '2026-03-01T00:00:00.000Z' }),
+  ],
+  [
+    'a sample on 31 April',
+    batch([{ at: '2026-04-31T00:00:00.000Z', values: {} }], { sentAt: '2026-05-01T00:00:00.000Z' }),
+  ],
+  [
+    'a sample at hour 24',
+    batch([{ at: '2026-04-01T24:00:00.000Z', values: {} }], { sentAt: '2026-04-02T00:00:01.000Z' }),
+  ],
+  [
+    'a sample at a leap second',
+    batch([{ at: '2026-04-01T23:59:60.000Z', values: {} }], { sentAt: '2026-04-02T00:00:01.000Z' }),
+  ],
+  ['a sentAt in month 13', batch([sample(1)], { sentAt: '2026-13-01T00:00:00.000Z' })],
   ['a sample that is not an object', batch([1])],
   ['samples not an array', batch({} as unknown[])],
   ['no sentAt', { type: 'metrics.batch', samples: [sample(1)] }],
