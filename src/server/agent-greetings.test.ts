@@ -157,3 +157,35 @@ test("a host's greetings, goodbyes and sweeps take turns: a sweep queued during 
   await assert.rejects(greetings.forHost('vm3', () => Promise.reject(new Error('db down'))));
   assert.equal(await greetings.forHost('vm3', async () => 'next'), 'next');
 });
+
+test('a goodbye with a grace: an agent back within it costs nothing; one that stays away is recorded after it; a stopping server ends every grace', async () => {
+  let connectedHere = false;
+  const greetings = new AgentGreetings(16, () => connectedHere);
+  const gone: string[] = [];
+  const record = (vm: string) => async () => {
+    gone.push(vm);
+  };
+  await greetings.hello('vm5', async () => {});
+  await greetings.hello('vm6', async () => {});
+  await greetings.hello('vm7', async () => {});
+  // vm5 cut; its agent is back 50 ms later (a reconnect storm), inside the 300 ms grace.
+  const startedAt = Date.now();
+  const back = greetings.goodbye('vm5', record('vm5'), 300);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(gone, [], 'nothing recorded during the grace');
+  connectedHere = true;
+  assert.equal(await back, false, 'back within the grace: not recorded away');
+  assert.ok(Date.now() - startedAt >= 290, 'the goodbye waited out its grace');
+  // vm6 cut and not back: recorded away once the grace is over.
+  connectedHere = false;
+  assert.equal(await greetings.goodbye('vm6', record('vm6'), 100), true);
+  assert.deepEqual(gone, ['vm6']);
+  // vm7 cut while the server stops: the grace ends at once, the host is recorded before the database closes.
+  const stopping = greetings.goodbye('vm7', record('vm7'), 60_000);
+  assert.equal(greetings.inGraceCount, 1);
+  const stoppedAt = Date.now();
+  greetings.endGraces();
+  assert.equal(await stopping, true);
+  assert.ok(Date.now() - stoppedAt < 1_000, 'not held for the grace');
+  assert.deepEqual(gone, ['vm6', 'vm7']);
+});
