@@ -30,7 +30,7 @@
 import { request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { reconnectDelayInMs } from '../../src/agent/connection.js';
+import { reconnectDelayInMs, refusedRetryDelayInMs } from '../../src/agent/connection.js';
 import { HostMetricSender } from '../../src/agent/metrics.js';
 import { HOST_METRICS } from '../../src/alerts/host-metrics.js';
 import {
@@ -349,8 +349,10 @@ class SimulatedAgent {
         if (/handshake (has )?timed out/i.test(error.message)) timedOut = true;
         cause = timedOut ? 'handshake timeout' : ((error as NodeJS.ErrnoException).code ?? error.message.slice(0, 60));
       });
+      let retryAfter: string | undefined;
       ws.on('unexpected-response', (_req, res) => {
         cause = `HTTP ${res.statusCode}`;
+        if (res.statusCode === 503) retryAfter = [res.headers['retry-after']].flat()[0] ?? '';
         res.resume();
         ws.terminate();
       });
@@ -375,12 +377,14 @@ class SimulatedAgent {
         }
         if (this.closed) return;
         this.attempt++;
+        const waitInMs = this.nextAddressWaitInMs(this.fleet.backoff(this.attempt));
         this.reconnectTimer = setTimeout(
           () => {
             this.reconnectTimer = null;
             void this.connect();
           },
-          this.nextAddressWaitInMs(this.fleet.backoff(this.attempt)),
+          // As the real agent: a busy server's Retry-After (jittered) when it refused with 503.
+          retryAfter === undefined ? waitInMs : refusedRetryDelayInMs(retryAfter, this.attempt),
         );
       });
     });

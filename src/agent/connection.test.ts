@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { createLogger } from '../lib/index.js';
-import { reconnectCeilingInMs, reconnectDelayInMs, ServerConnection } from './connection.js';
+import { reconnectCeilingInMs, reconnectDelayInMs, refusedRetryDelayInMs, ServerConnection } from './connection.js';
 
 /** A server that accepts agents and then says nothing: no pings, no close — a half-open link as the agent sees it. */
 const silent = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -179,4 +179,33 @@ test('reconnect back-off: jittered over a window that doubles up to 5 s, so a fl
   }
   for (const b of buckets)
     assert.ok(b > (10_000 / 8) * 0.8 && b < (10_000 / 8) * 1.2, `evenly spread: ${buckets.join(' ')}`);
+});
+
+test("a busy server's refusal (503, Retry-After) is waited out with jitter: between once and twice its time, never less than the back-off", () => {
+  assert.equal(
+    refusedRetryDelayInMs('3', 1, () => 0),
+    3000,
+  );
+  assert.equal(
+    refusedRetryDelayInMs('3', 1, () => 1),
+    6000,
+  );
+  assert.equal(
+    refusedRetryDelayInMs('0', 9, () => 1),
+    5000,
+    'never less than the usual back-off',
+  );
+  assert.equal(
+    refusedRetryDelayInMs('99999', 1, () => 1),
+    60_000,
+    'a hostile value does not park the agent',
+  );
+  assert.equal(
+    refusedRetryDelayInMs('Wed, 21 Oct 2026 07:28:00 GMT', 1, () => 1),
+    1000,
+    'unusable: the usual back-off',
+  );
+  const waits = Array.from({ length: 1_000 }, () => refusedRetryDelayInMs('2', 1));
+  assert.ok(Math.min(...waits) >= 2000 && Math.max(...waits) <= 4000);
+  assert.ok(new Set(waits.map((w) => Math.floor(w / 500))).size >= 4, 'spread over the window');
 });

@@ -40,6 +40,28 @@ export function reconnectDelayInMs(attempt: number, random: () => number = Math.
   const ceiling = reconnectCeilingInMs(attempt);
   return Math.round(RECONNECT_MIN_IN_MS + random() * (ceiling - RECONNECT_MIN_IN_MS));
 }
+/** Longest Retry-After a busy server's refusal is followed for (a broken or hostile value must not park the agent). */
+const RETRY_AFTER_MAX_IN_MS = 60_000;
+
+/**
+ * The wait before the next attempt after the server refused the handshake as busy (503) with
+ * `retryAfter` (its Retry-After header, in seconds; the HTTP-date form is not used by the
+ * server): uniform between once and twice that, so the refused agents of a reconnect storm
+ * come back spread over a window instead of together when it ends; never less than the usual
+ * back-off for this attempt. Without a usable header: the usual back-off.
+ */
+export function refusedRetryDelayInMs(
+  retryAfter: string | undefined,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
+  const backoff = reconnectDelayInMs(attempt, random);
+  const seconds = retryAfter !== undefined && /^\d{1,6}$/.test(retryAfter.trim()) ? Number(retryAfter.trim()) : NaN;
+  if (!Number.isFinite(seconds)) return backoff;
+  const base = Math.min(RETRY_AFTER_MAX_IN_MS / 2, seconds * 1000);
+  return Math.max(backoff, Math.round(base + random() * base));
+}
+
 /** Wait before trying again after the server refused this agent's protocol version (it changes only when one side is upgraded). */
 const INCOMPATIBLE_RETRY_IN_MS = 60_000;
 
@@ -129,13 +151,23 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
       else
         this.logger.warn({ reason: parsed.reason }, 'ignored a server message that does not follow the agent protocol');
     });
+    // A busy server's refusal (503, e.g. in a reconnect storm) says when to come back.
+    let retryAfter: string | undefined;
     ws.on('unexpected-response', (_req, res) => {
-      this.logger.error(
-        { status: res.statusCode },
-        res.statusCode === 401
-          ? 'server refused the agent credential (extension removed or re-enrolled?)'
-          : 'server refused the connection',
-      );
+      if (res.statusCode === 503) {
+        retryAfter = [res.headers['retry-after']].flat()[0] ?? '';
+        this.logger.warn(
+          { status: res.statusCode, retryAfter },
+          'the server is busy and asked this agent to come back later',
+        );
+      } else
+        this.logger.error(
+          { status: res.statusCode },
+          res.statusCode === 401
+            ? 'server refused the agent credential (extension removed or re-enrolled?)'
+            : 'server refused the connection',
+        );
+      res.resume();
       ws.terminate();
     });
     let lastError = '';
@@ -160,7 +192,8 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
         this.retries++;
       }
       this.attempt++;
-      let delayInMs = reconnectDelayInMs(this.attempt);
+      let delayInMs =
+        retryAfter === undefined ? reconnectDelayInMs(this.attempt) : refusedRetryDelayInMs(retryAfter, this.attempt);
       this.logger.warn(
         {
           retry: this.retries + 1,
@@ -181,7 +214,7 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
       // left at once; back-off grows only after a full round fails (one address: as before).
       if (this.urls.length > 1) {
         this.urlIndex = (this.urlIndex + 1) % this.urls.length;
-        if (this.urlIndex !== 0 && code !== AGENT_CLOSE_INCOMPATIBLE)
+        if (this.urlIndex !== 0 && code !== AGENT_CLOSE_INCOMPATIBLE && retryAfter === undefined)
           delayInMs = Math.min(delayInMs, RECONNECT_MIN_IN_MS);
       }
       this.timer = setTimeout(() => this.connect(), delayInMs);

@@ -197,3 +197,46 @@ test('at a stop, goodbyes whose turn has not come are not written (the database 
     await h.close();
   }
 });
+
+test('a goodbye with a grace: an agent back within it costs nothing; one that stays away is recorded after it; ending the graces runs the waiting goodbyes at once; a stop ends them unrecorded', async () => {
+  let connectedHere = false;
+  const greetings = new AgentGreetings(16, () => connectedHere);
+  const gone: string[] = [];
+  const record = (vm: string) => async () => {
+    gone.push(vm);
+  };
+  await greetings.hello('vm5', async () => {});
+  await greetings.hello('vm6', async () => {});
+  await greetings.hello('vm7', async () => {});
+  // vm5 cut; its agent is back 50 ms later (a reconnect storm), inside the 300 ms grace.
+  const startedAt = Date.now();
+  const back = greetings.goodbye('vm5', record('vm5'), 300);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(gone, [], 'nothing recorded during the grace');
+  connectedHere = true;
+  assert.equal(await back, false, 'back within the grace: not recorded away');
+  assert.ok(Date.now() - startedAt >= 290, 'the goodbye waited out its grace');
+  // vm6 cut and not back: recorded away once the grace is over.
+  connectedHere = false;
+  assert.equal(await greetings.goodbye('vm6', record('vm6'), 100), true);
+  assert.deepEqual(gone, ['vm6']);
+  // vm7 cut, then the graces are ended: the goodbye takes its turn at once.
+  const stopping = greetings.goodbye('vm7', record('vm7'), 60_000);
+  assert.equal(greetings.inGraceCount, 1);
+  const stoppedAt = Date.now();
+  greetings.endGraces();
+  assert.equal(await stopping, true);
+  assert.ok(Date.now() - stoppedAt < 1_000, 'not held for the grace');
+  assert.deepEqual(gone, ['vm6', 'vm7']);
+  // vm8 cut, then the server stops: its grace ends at once and, the database about to close, the
+  // goodbye is left to the sweep or the next start (counted for the stop's summary line).
+  const greetings2 = new AgentGreetings(16, () => false);
+  await greetings2.hello('vm8', async () => {});
+  const cut = greetings2.goodbye('vm8', record('vm8'), 60_000);
+  const stopAt = Date.now();
+  greetings2.stop();
+  assert.equal(await cut, false);
+  assert.ok(Date.now() - stopAt < 1_000, 'a stop is not held for the grace');
+  assert.deepEqual(await greetings2.settled(1_000), ['vm8']);
+  assert.deepEqual(gone, ['vm6', 'vm7'], 'nothing written for vm8');
+});

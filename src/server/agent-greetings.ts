@@ -51,6 +51,9 @@ export class AgentGreetings {
   private stopping = false;
   /** Hosts whose goodbye was not recorded because the server was stopping (see {@link stop}). */
   private readonly unrecorded = new Set<string>();
+  /** Ends of the graces being waited out (see {@link goodbye}). */
+  private readonly graceEnds = new Set<() => void>();
+  private gracesEnded = false;
 
   constructor(
     atOnce: number,
@@ -72,10 +75,17 @@ export class AgentGreetings {
   /**
    * Runs a goodbye's work (`work` records the host away) in turn, unless nothing was recorded
    * connected for the host, or a connection of it is open here again by then, or the server is
-   * stopping (see {@link stop}). Resolves with whether it ran.
+   * stopping (see {@link stop}). With `graceInMs`
+   * (a connection cut without a close frame: a network failure, a server-side cut, a crashed
+   * agent) the goodbye takes its turn only after that wait, so an agent back within it costs no
+   * database work at all: in a reconnect storm of 10,000 agents every connection is cut at once,
+   * and recording 10,000 hosts away (then back) held the embedded database's one thread so long
+   * that the handshakes of the returning agents timed out. The price: such a host shows
+   * disconnected that much later. Resolves with whether the work ran.
    */
-  goodbye(vmKey: string, work: () => Promise<void>): Promise<boolean> {
+  goodbye(vmKey: string, work: () => Promise<void>, graceInMs = 0): Promise<boolean> {
     const key = vmKey.toLowerCase();
+    if (graceInMs > 0 && !this.gracesEnded) return this.grace(graceInMs).then(() => this.goodbye(key, work));
     return this.forHost(key, async () => {
       if (!this.owed.has(key) || this.isConnectedHere(key)) return false;
       if (this.stopping) {
@@ -129,6 +139,7 @@ export class AgentGreetings {
    */
   stop(): void {
     this.stopping = true;
+    this.endGraces();
   }
 
   /**
@@ -145,6 +156,31 @@ export class AgentGreetings {
     ]);
     clearTimeout(timer);
     return [...this.unrecorded];
+  }
+
+  /** Resolves after `ms`, or at once when {@link endGraces} is called (a server stopping). */
+  private grace(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const end = (): void => {
+        clearTimeout(timer);
+        this.graceEnds.delete(end);
+        resolve();
+      };
+      // Not unref'd: the host's goodbye is owed; a stopping server ends it through endGraces.
+      const timer = setTimeout(end, ms);
+      this.graceEnds.add(end);
+    });
+  }
+
+  /** Goodbyes waiting out their grace take their turn now, and later ones wait no more (called by {@link stop}). */
+  endGraces(): void {
+    this.gracesEnded = true;
+    for (const end of [...this.graceEnds]) end();
+  }
+
+  /** Goodbyes waiting out their grace. */
+  get inGraceCount(): number {
+    return this.graceEnds.size;
   }
 
   /** Greetings and goodbyes waiting for their turn. */

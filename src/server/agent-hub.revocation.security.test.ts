@@ -152,6 +152,8 @@ test('the same agent reconnecting with the same credential keeps its answers (no
     );
     await settle();
     const second = await h.connect('cred-a');
+    // A newer connection takes the host's place with its hello (agent-hub.ts accept): let it arrive.
+    await settle();
     h.releaseMessages();
     await settle();
     assert.equal(second.received.length, 1, 'the answer reaches the newest connection of the same agent');

@@ -24,6 +24,16 @@ const PING_INTERVAL_IN_MS = 10_000;
  * event loop held it for a noticeable moment every 10 s (handshakes and reports waited behind).
  */
 const PING_SLICES = 10;
+/**
+ * Handshakes whose credential is being checked at once. Past this, a handshake waits for the
+ * database behind hundreds of others and would pass the agent's 10 s timeout anyway; refusing it
+ * at once (503, Retry-After) costs the server a few bytes and the agent a jittered wait.
+ */
+const MAX_HANDSHAKES_IN_PROGRESS = 1000;
+/** Credential checks a loaded server completes per second, roughly: sets Retry-After from the backlog. */
+const HANDSHAKES_PER_SECOND_HINT = 500;
+/** A connection that waits to take a live connection's place (see AgentHub.accept) is dropped if no hello comes within this. */
+const HELLO_DEADLINE_IN_MS = 30_000;
 /** How long close() waits for disconnects still being recorded before the database closes. */
 const CLOSE_DRAIN_TIMEOUT_IN_MS = 10_000;
 
@@ -47,7 +57,8 @@ interface AgentConnection {
 }
 
 /**
- * Keeps one WebSocket per connected agent (the newest wins when an agent reconnects) and delivers
+ * Keeps one WebSocket per connected agent (the newest that sent its hello wins when an agent
+ * reconnects) and delivers
  * server→agent messages. Messages from agents are handed to `onMessage` one at a time per agent,
  * in order, so a state never overtakes the one before it.
  */
@@ -60,6 +71,12 @@ export class AgentHub extends EventEmitter {
   /** Disconnects still being recorded: close() waits for them before the database goes. */
   private readonly recordingDisconnects = new Set<Promise<void>>();
   private pingTick = 0;
+  /** Handshakes being authenticated now, and those refused for being past the bound (AgentHub.attach). */
+  private handshaking = 0;
+  refusedHandshakes = 0;
+  private closing = false;
+  /** Connections of hosts connected here by another, until their hello (AgentHub.accept). */
+  private readonly waitingForHello = new Set<WebSocket>();
   private accepted = 0;
 
   constructor(
@@ -67,10 +84,13 @@ export class AgentHub extends EventEmitter {
     private readonly handlers: {
       authenticate(request: IncomingMessage): Promise<AgentIdentity | null>;
       onMessage(identity: AgentIdentity, msg: AgentToServer): Promise<void>;
-      onDisconnect(identity: AgentIdentity): Promise<void>;
+      /** `abrupt`: the connection ended without a close frame (a network failure, a cut, a crashed agent), so the agent likely comes back soon; false for a clean close and for a revocation. */
+      onDisconnect(identity: AgentIdentity, how?: { abrupt: boolean }): Promise<void>;
       /** Of these credential ids, the ones still valid (checked every ping interval, so a credential revoked through another replica's database cuts this replica's connection too). */
       validCredentials?(credentialIds: string[]): Promise<Set<string>>;
     },
+    /** Handshakes authenticated at once; the excess is refused with 503 and Retry-After. */
+    private readonly maxHandshakes: number = MAX_HANDSHAKES_IN_PROGRESS,
   ) {
     super();
   }
@@ -83,8 +103,33 @@ export class AgentHub extends EventEmitter {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
         return;
       }
+      // An agent that gave up on this handshake (its 10 s timeout) closed its side while the
+      // request waited in the accept queue: nothing is done for it.
+      if (socket.destroyed || (socket as Duplex & { readableEnded?: boolean }).readableEnded) {
+        socket.destroy();
+        return;
+      }
+      // Cheap admission: handshakes beyond the bound are refused at once, and the agent waits
+      // out Retry-After (with jitter) instead of queueing here until its timeout passes.
+      if (this.handshaking >= this.maxHandshakes) {
+        this.refusedHandshakes++;
+        const retryAfterInSeconds = Math.max(1, Math.ceil(this.handshaking / HANDSHAKES_PER_SECOND_HINT));
+        socket.end(
+          `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${retryAfterInSeconds}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+        );
+        return;
+      }
+      this.handshaking++;
+      let done = false;
+      const finished = (): void => {
+        if (done) return;
+        done = true;
+        this.handshaking--;
+      };
       this.handlers.authenticate(request).then(
         (identity) => {
+          finished();
+          if (socket.destroyed) return;
           if (!identity) {
             socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
             return;
@@ -92,6 +137,7 @@ export class AgentHub extends EventEmitter {
           this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(identity, ws));
         },
         (error: unknown) => {
+          finished();
           this.logger.error({ err: error }, 'agent authentication failed');
           socket.end('HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         },
@@ -102,15 +148,32 @@ export class AgentHub extends EventEmitter {
   }
 
   private accept(identity: AgentIdentity, ws: WebSocket): void {
-    const previous = this.sockets.get(identity.vmKey);
-    if (previous) {
-      // The same agent reconnecting keeps its queued messages; another credential (a re-enrolled
-      // host) must not have the old one's messages handled or answered.
-      if (previous.identity.credentialId !== identity.credentialId) previous.revoked = true;
-      previous.ws.close(4000, 'replaced by a newer connection');
-    }
     const conn: AgentConnection = { identity, ws, revoked: false, pingSlice: this.accepted++ % PING_SLICES };
-    this.sockets.set(identity.vmKey, conn);
+    // A newcomer takes a host's place at once only if the host has no connection here; beside a
+    // live one it waits for its hello (takeOver). A handshake the agent gave up on (its 10 s
+    // timeout) that the server completes late never sends a hello: it must not cut the agent's
+    // working connection, made meanwhile by its retry (302 such cuts, close 4000, in a loaded
+    // bench/scale storm on the embedded database, each followed by one more reconnect).
+    let helloDeadline: NodeJS.Timeout | null = null;
+    if (this.sockets.has(identity.vmKey)) {
+      this.waitingForHello.add(ws);
+      helloDeadline = setTimeout(() => ws.terminate(), HELLO_DEADLINE_IN_MS);
+      helloDeadline.unref();
+    } else this.sockets.set(identity.vmKey, conn);
+    const takeOver = (): void => {
+      if (helloDeadline) clearTimeout(helloDeadline);
+      helloDeadline = null;
+      this.waitingForHello.delete(ws);
+      const previous = this.sockets.get(identity.vmKey);
+      if (previous === conn) return;
+      if (previous) {
+        // The same agent reconnecting keeps its queued messages; another credential (a re-enrolled
+        // host) must not have the old one's messages handled or answered.
+        if (previous.identity.credentialId !== identity.credentialId) previous.revoked = true;
+        previous.ws.close(4000, 'replaced by a newer connection');
+      }
+      this.sockets.set(identity.vmKey, conn);
+    };
     (ws as WebSocket & { alive?: boolean }).alive = true;
     ws.on('pong', () => {
       (ws as WebSocket & { alive?: boolean }).alive = true;
@@ -145,6 +208,7 @@ export class AgentHub extends EventEmitter {
           return;
         }
         greeted = true;
+        takeOver();
       } else if (!greeted) {
         this.logger.warn({ vm: identity.vmKey, type: msg.type }, 'agent sent a message before its hello; ignored');
         return;
@@ -169,11 +233,15 @@ export class AgentHub extends EventEmitter {
           this.logger.error({ err: error, vm: identity.vmKey, type: msg.type }, 'handling an agent message failed');
         });
     });
-    ws.on('close', () => {
+    ws.on('close', (code) => {
+      if (helloDeadline) clearTimeout(helloDeadline);
+      this.waitingForHello.delete(ws);
       if (this.sockets.get(identity.vmKey) !== conn) return;
       this.sockets.delete(identity.vmKey);
+      // 1006: no close frame came (RFC 6455 §7.1.5); a server stopping closes with 1001 (clean).
+      const abrupt = code === 1006 && !this.closing;
       queue = queue
-        .then(() => this.handlers.onDisconnect(identity))
+        .then(() => this.handlers.onDisconnect(identity, { abrupt }))
         .catch((error: unknown) => {
           this.logger.error({ err: error, vm: identity.vmKey }, 'recording an agent disconnect failed');
         });
@@ -289,8 +357,10 @@ export class AgentHub extends EventEmitter {
 
   /** Closes every agent connection. */
   async close(): Promise<void> {
+    this.closing = true;
     if (this.pingTimer) clearInterval(this.pingTimer);
     for (const { ws } of this.sockets.values()) ws.close(1001, 'server shutting down');
+    for (const ws of this.waitingForHello) ws.close(1001, 'server shutting down');
     this.sockets.clear();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     // Agents that went away just before the stop are still being recorded (thousands at once

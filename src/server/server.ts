@@ -65,6 +65,13 @@ const AGENT_GREETINGS_AT_ONCE = 16;
 
 /** How long a stop waits for the agent greetings and goodbyes under way (at most 16, each a few statements). */
 const AGENT_WORK_AT_STOP_TIMEOUT_IN_MS = 10_000;
+/**
+ * How long the goodbye of a connection cut without a close frame waits before the host is
+ * recorded disconnected (AgentGreetings.goodbye): the agent's longest back-off (5 s) and a
+ * handshake under load. An agent back within it costs no database work and its host never shows
+ * disconnected; a host that is really gone shows so this much later.
+ */
+const AGENT_GOODBYE_GRACE_IN_MS = 10_000;
 
 /** Server settings that are secrets (sealed in the database). */
 const SECRET_SETTINGS = ['signing-key'] as const;
@@ -240,10 +247,16 @@ async function startLocked(
     },
     // Only a host recorded connected is recorded away, and not while a newer connection of it is
     // open here (agent-greetings.ts); nor one that already reconnected through another replica.
-    onDisconnect: async (identity) => {
-      await greetings.goodbye(identity.vmKey, async () => {
-        if (await replicas.hostDisconnected(identity.vmKey)) await onAgentGone(ctx, identity.vmKey);
-      });
+    // A connection cut without a close frame waits out a grace first: an agent back by then
+    // (a reconnect storm) costs nothing, and its host never shows disconnected.
+    onDisconnect: async (identity, how) => {
+      await greetings.goodbye(
+        identity.vmKey,
+        async () => {
+          if (await replicas.hostDisconnected(identity.vmKey)) await onAgentGone(ctx, identity.vmKey);
+        },
+        how?.abrupt ? AGENT_GOODBYE_GRACE_IN_MS : 0,
+      );
     },
   });
   const replicas = new ReplicaCoordinator(
