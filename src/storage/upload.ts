@@ -3,7 +3,8 @@ import { uploadGrantSchema, type UploadGrant } from './grant.js';
 import { hashStream, sameSha256 } from './hash.js';
 import { readFileRange, type UploadContext } from './upload-context.js';
 import { uploadLocal } from './upload-local.js';
-import { asStepError, type UploadClock } from './upload-retry.js';
+import { asStepError, UploadStepError, type UploadClock } from './upload-retry.js';
+import { FileHashTally } from './file-hash-tally.js';
 import { uploadS3Multipart, uploadS3Single } from './upload-s3.js';
 
 /** Options of {@link uploadFile}. */
@@ -82,11 +83,23 @@ export async function uploadFile(
     const { size } = await file.stat();
     if (size !== opts.sizeInBytes)
       return failure('LocalFileChanged', `the local file has ${size} bytes, expected ${opts.sizeInBytes}`, false);
-    // Checked before sending so a file changed after it was hashed fails here, clearly, instead
-    // of at the server's verify after a full upload (and again after every retry).
-    const local = await hashStream(readFileRange(file, 0, size));
-    if (!sameSha256(local.sha256, opts.sha256))
-      return failure('LocalFileChanged', 'the local file no longer has the expected SHA-256', false);
+    // The file's SHA-256 is checked against opts.sha256 before the step that makes the blob exist
+    // (ctx.checkLocalContent), from the reads the upload makes anyway: a file changed after it
+    // was hashed fails clearly (LocalFileChanged), is never stored, and is not read twice.
+    const tally = new FileHashTally(size);
+    let contentChecked = false;
+    const checkLocalContent = async (): Promise<void> => {
+      if (contentChecked) return;
+      const actual = tally.complete ? tally.digest() : (await hashStream(readFileRange(file, 0, size))).sha256;
+      if (!sameSha256(actual, opts.sha256))
+        throw new UploadStepError(
+          'LocalFileChanged',
+          'the local file no longer has the expected SHA-256',
+          false,
+          false,
+        );
+      contentChecked = true;
+    };
 
     const clock: UploadClock = {
       retryBudgetInMs: opts.retryBudgetInMs,
@@ -104,6 +117,8 @@ export async function uploadFile(
         Math.min(opts.requestIdleTimeoutInMs ?? defaultIdleTimeoutInMs, opts.retryBudgetInMs),
       ),
       ...(opts.serverCa !== undefined ? { serverCa: opts.serverCa } : {}),
+      tally,
+      checkLocalContent,
       reportProgress(sentBytes) {
         if (sentBytes <= reported) return;
         reported = sentBytes;
