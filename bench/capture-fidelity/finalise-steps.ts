@@ -140,15 +140,21 @@ async function main(): Promise<void> {
     });
     const runKind = async (name: string, store: BlobStore): Promise<void> => {
       await store.ensureContainer(CAPTURE_CONTAINER);
-      const where = loc();
-      const grant = await store.grantUpload(where, { sizeInBytes: size, expiresInSeconds: 3600 });
-      const result = await measure(`${name}: uploadFile (whole, agent side)`, () =>
-        uploadFile(grant, path, { ...expected, retryBudgetInMs: 60_000 }),
-      );
-      if (!result.ok) throw new Error(`${name} upload failed: ${result.reason}`);
-      const ok = await measure(`${name}: server verify (download + sha256)`, () => store.verify(where, expected));
-      if (!ok) throw new Error(`${name}: verify failed`);
-      await store.delete(where);
+      // uploadFile by default (its own SHA-256 check), then as the agent calls it (the server's
+      // verify is the check; an older uploadFile ignores the option and checks anyway).
+      for (const check of ['beforeStore', 'none'] as const) {
+        const where = loc();
+        const grant = await store.grantUpload(where, { sizeInBytes: size, expiresInSeconds: 3600 });
+        const result = await measure(`${name}: uploadFile, localContentCheck ${check}`, () =>
+          uploadFile(grant, path, { ...expected, retryBudgetInMs: 60_000, localContentCheck: check }),
+        );
+        if (!result.ok) throw new Error(`${name} upload failed: ${result.reason}`);
+        if (check === 'none') {
+          const ok = await measure(`${name}: server verify (download + sha256)`, () => store.verify(where, expected));
+          if (!ok) throw new Error(`${name}: verify failed`);
+        }
+        await store.delete(where);
+      }
     };
     if (kinds.includes('local')) {
       const rootDir = join(dir, 'root');

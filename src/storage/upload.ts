@@ -11,8 +11,17 @@ import { uploadS3Multipart, uploadS3Single } from './upload-s3.js';
 export interface UploadFileOptions {
   /** Size the file must have (and the grant was made for). */
   sizeInBytes: number;
-  /** SHA-256 (hex) the file must have; checked before anything is sent. */
+  /** SHA-256 (hex) the file must have (see localContentCheck). */
   sha256: string;
+  /**
+   * How the file's SHA-256 is checked on this side. 'beforeStore' (default): from the reads that
+   * send it, before the step that makes the blob exist (LocalFileChanged, never stored; one
+   * SHA-256 of the file, ~0.7 CPU-s per GB). 'none': not here — for a caller whose file was hashed
+   * moments ago by its own writer and who has the stored blob verified against `sha256` by the
+   * server anyway (the agent: the server hashes the blob, deletes it on a mismatch, and the agent
+   * hashes its file only then, with fileHasSha256, to tell a changed file from a damaged upload).
+   */
+  localContentCheck?: 'beforeStore' | 'none';
   /** How long the upload may keep failing without any request succeeding before it gives up (each success starts the budget again). */
   retryBudgetInMs: number;
   /** Called with the total bytes sent so far, never decreasing. */
@@ -89,7 +98,7 @@ export async function uploadFile(
     const tally = new FileHashTally(size);
     let contentChecked = false;
     const checkLocalContent = async (): Promise<void> => {
-      if (contentChecked) return;
+      if (contentChecked || opts.localContentCheck === 'none') return;
       const actual = tally.complete ? tally.digest() : (await hashStream(readFileRange(file, 0, size))).sha256;
       if (!sameSha256(actual, opts.sha256))
         throw new UploadStepError(
@@ -145,6 +154,27 @@ export async function uploadFile(
   } catch (thrown) {
     const error = asStepError(thrown);
     return failure(error.code, error.message, error.retryLater);
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * Whether the file at `filePath` has this SHA-256 (false when it cannot be read), in 4 MiB reads.
+ * @example if (!(await fileHasSha256(path, status.sha256))) giveUp('LocalFileChanged');
+ */
+export async function fileHasSha256(filePath: string, sha256: string): Promise<boolean> {
+  let file: FileHandle;
+  try {
+    file = await open(filePath, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const { size } = await file.stat();
+    return sameSha256((await hashStream(readFileRange(file, 0, size))).sha256, sha256);
+  } catch {
+    return false;
   } finally {
     await file.close();
   }
