@@ -5,7 +5,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,8 @@ import type {
   RingOutcome,
 } from '../capture/index.js';
 import { createLogger } from '../lib/index.js';
+import { CAPTURE_CONTAINER, openBlobStore } from '../storage/index.js';
+import { startLocalStorageServer } from '../storage/testing/index.js';
 import type { AgentCaptureOrder, AgentCaptureState, AgentToServer } from '../model/index.js';
 import type { CaptureEngine, EngineRingOptions } from './capture-engine.js';
 import { CaptureManager, type CaptureManagerOptions } from './capture-manager.js';
@@ -431,6 +433,64 @@ test('upload: a refusal that is not retryable ends the attempts at once with its
   assert.match(statesOf(h.sent, 'u1').at(-1)!.errorMessage ?? '', /being deleted/);
   assert.equal(h.sent.filter((m) => m.type === 'upload.request').length, 1, 'no second request');
   await h.manager.close();
+});
+
+test("upload: the server's verification failing for a file changed since the engine hashed it ends the attempts with LocalFileChanged; an unchanged file is tried again", async () => {
+  // The agent does not hash its file as it uploads it (the engine just did, and the server hashes
+  // the stored blob); it hashes it only when the server's verification fails.
+  const root = join(base, `storage-${++counter}`);
+  const signingKey = randomBytes(32);
+  const server = await startLocalStorageServer({ accountName: 'acct', rootDir: root, signingKey });
+  const store = openBlobStore(
+    'acct',
+    { type: 'local', rootDir: root },
+    { publicBaseUrl: server.publicBaseUrl, signingKey },
+  );
+  await store.ensureContainer(CAPTURE_CONTAINER);
+  try {
+    for (const change of [false, true]) {
+      const h = harness({ uploadRetryBudgetInMs: 10_000 });
+      h.manager.handle({ type: 'capture.start', order: order('u1', { upload: true }) });
+      h.engine.sessions[0]!.start();
+      h.engine.sessions[0]!.end('TimeExceeded', 3);
+      await until('upload request', () => h.sent.some((m) => m.type === 'upload.request'));
+      const request = h.sent.find((m) => m.type === 'upload.request');
+      assert.ok(request?.type === 'upload.request');
+      const file = statesOf(h.sent, 'u1').at(-1)!.file!;
+      if (change) {
+        const bytes = readFileSync(file.path);
+        bytes[bytes.length - 1] ^= 0xff; // same size, another SHA-256
+        writeFileSync(file.path, bytes);
+      }
+      const loc = { container: CAPTURE_CONTAINER, blobPath: `vm/u1-${String(change)}.cap` };
+      const grant = await store.grantUpload(loc, { sizeInBytes: file.sizeInBytes, expiresInSeconds: 300 });
+      h.manager.handle({ type: 'upload.grant', requestId: request.requestId, captureUid: 'u1', grant });
+      await until('upload.done', () => h.sent.some((m) => m.type === 'upload.done'));
+      const done = h.sent.find((m) => m.type === 'upload.done');
+      assert.ok(done?.type === 'upload.done');
+      // What the server does on a mismatch: answer ok: false (and delete the blob).
+      const ok = await store.verify(loc, { sizeInBytes: done.sizeInBytes, sha256: done.sha256 });
+      assert.equal(ok, !change);
+      h.manager.handle({
+        type: 'upload.verified',
+        requestId: done.requestId,
+        captureUid: 'u1',
+        ok: false,
+        reason: 'the stored blob does not match the file (size or SHA-256)',
+      });
+      if (change) {
+        await until('StorageFailed', () => statesOf(h.sent, 'u1').some((s) => s.errors.includes('StorageFailed')));
+        assert.match(statesOf(h.sent, 'u1').at(-1)!.errorMessage ?? '', /LocalFileChanged/);
+        assert.equal(h.sent.filter((m) => m.type === 'upload.request').length, 1, 'no second attempt');
+        assert.ok(existsSync(file.path), 'the host keeps the file');
+      } else {
+        await until('a second attempt', () => h.sent.filter((m) => m.type === 'upload.request').length === 2);
+      }
+      await h.manager.close();
+    }
+  } finally {
+    await server.stop();
+  }
 });
 
 test('a restarted agent reports a capture the previous process was running as AgentStopped and keeps its packets', async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../lib/index.js';
 import type { AgentCaptureState, AgentToServer, ServerToAgent } from '../model/index.js';
-import { uploadFile, uploadGrantSchema, type UploadGrant } from '../storage/uploader.js';
+import { fileHasSha256, uploadFile, uploadGrantSchema, type UploadGrant } from '../storage/uploader.js';
 import { inBackground } from './background.js';
 import type { CaptureFiles } from './capture-files.js';
 import type { CaptureRecord, CaptureRecords } from './capture-records.js';
@@ -333,6 +333,11 @@ export class CaptureUploads {
         uploadFile(answer.grant, held, {
           sizeInBytes: file.sizeInBytes,
           sha256: file.sha256,
+          // The engine hashed this file as it finalised it; the server hashes the stored blob
+          // against the same SHA-256 (and deletes it on a mismatch). A third hash here cost
+          // ~0.7 CPU-s per GB on every upload; the file is hashed again only when the server's
+          // verification fails (below).
+          localContentCheck: 'none',
           retryBudgetInMs,
           ...(this.opts.serverCa !== undefined ? { serverCa: this.opts.serverCa } : {}),
         }),
@@ -360,8 +365,20 @@ export class CaptureUploads {
       { capture: uid, verified: verified.ok, reason: verified.reason },
       'the server verified the upload',
     );
-    return verified.ok
-      ? { ok: true }
-      : { ok: false, reason: verified.reason ?? 'verification failed', retryable: true };
+    if (verified.ok) return { ok: true };
+    // A file that changed since the engine hashed it would fail every attempt: say so, and stop.
+    const unchanged = await this.opts.files.withFile(
+      rec.order,
+      false,
+      (held) => fileHasSha256(held, file.sha256),
+      location,
+    );
+    if (unchanged === false)
+      return {
+        ok: false,
+        reason: 'LocalFileChanged: the local file no longer has the expected SHA-256',
+        retryable: false,
+      };
+    return { ok: false, reason: verified.reason ?? 'verification failed', retryable: true };
   }
 }

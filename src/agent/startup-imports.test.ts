@@ -13,9 +13,23 @@ import { fileURLToPath } from 'node:url';
 
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const NOT_AT_START = ['@azure/storage-blob', '@aws-sdk/', '/pg/', '@electric-sql/pglite', 'prom-client', '/src/store/'];
+const NOT_AT_START = [
+  '@azure/storage-blob',
+  '@aws-sdk/',
+  '/pg/',
+  '@electric-sql/pglite',
+  'prom-client',
+  '/src/store/',
+  // The analyses and the dissectors: `nw pcap …` and `packet-capture analyze` import them when they
+  // run (src/cli/commands/analyze-actions.ts); the agent reads pcap files with format.ts and
+  // stream-parser.ts only.
+  '/src/analysis/',
+  '/src/cli/commands/analyze-actions.',
+];
+// The only files of src/pcap an agent needs at start (record framing; no dissector).
+const PCAP_AT_START = new Set(['format.ts', 'stream-parser.ts', 'pending-bytes.ts']);
 
-test("importing the agent and nw's CLI loads no storage SDK, database driver or prom-client", async () => {
+test("importing the agent and nw's CLI loads no storage SDK, database driver, prom-client or analysis module", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'nw-imports-'));
   try {
     const log = join(dir, 'resolved.txt');
@@ -44,6 +58,12 @@ test("importing the agent and nw's CLI loads no storage SDK, database driver or 
       const hits = resolved.filter((u) => u.includes(name));
       assert.deepEqual(hits.slice(0, 3), [], `${name} is not loaded at start`);
     }
+    const pcapFiles = resolved.filter((u) => u.includes('/src/pcap/')).map((u) => u.slice(u.lastIndexOf('/') + 1));
+    assert.deepEqual(
+      [...new Set(pcapFiles.filter((f) => !PCAP_AT_START.has(f)))],
+      [],
+      'only the pcap framing modules are loaded at start',
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -12,13 +12,11 @@ import { createReadStream } from 'node:fs';
 import { copyFile, open, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { TCPDUMP_FILTER_OPTIONS } from '../filter/index.js';
-import {
-  encodePcapHeader,
-  PcapStreamParser,
-  PCAP_GLOBAL_HEADER_BYTES,
-  PCAP_RECORD_HEADER_BYTES,
-} from '../pcap/index.js';
-import type { PcapHeader, PcapRecord } from '../pcap/index.js';
+// src/pcap's own files, not its index: the index also loads the dissectors (dns, tls, …) that the
+// agent never uses (startup-imports.test.ts).
+import { encodePcapHeader, PCAP_GLOBAL_HEADER_BYTES, PCAP_RECORD_HEADER_BYTES } from '../pcap/format.js';
+import { PcapStreamParser } from '../pcap/stream-parser.js';
+import type { PcapHeader, PcapRecord } from '../pcap/format.js';
 import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
 import { firstPacketTimeInMs } from './lookback.js';
 import { MAX_SNAP_LENGTH_IN_BYTES } from './tcpdump-args.js';

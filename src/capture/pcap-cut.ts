@@ -11,8 +11,8 @@ import {
   PCAP_RECORD_HEADER_BYTES,
   decodePcapHeader,
   maxCapturedLengthFor,
-} from '../pcap/index.js';
-import type { PcapHeader } from '../pcap/index.js';
+} from '../pcap/format.js';
+import type { PcapHeader } from '../pcap/format.js';
 
 /** Hex SHA-256 of no bytes. */
 export const EMPTY_SHA256 = createHash('sha256').digest('hex');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, truncateSync } from 'node:fs';
-import { PCAP_GLOBAL_HEADER_BYTES, PcapStreamParser } from '../pcap/index.js';
+import { PCAP_GLOBAL_HEADER_BYTES } from '../pcap/format.js';
+import { PcapStreamParser } from '../pcap/stream-parser.js';
 
 /** What survives of a capture file whose writer died. */
 export interface RecoveredCaptureFile {

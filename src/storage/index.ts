@@ -28,7 +28,7 @@ export { uploadGrantSchema, CAPTURE_CONTENT_TYPE } from './grant.js';
 export type { BlobStore, GrantUploadOptions, BlobReadStream } from './blob-store.js';
 export { openBlobStore } from './open-blob-store.js';
 export type { LocalStoreDeps } from './local-store.js';
-export { uploadFile } from './upload.js';
+export { fileHasSha256, uploadFile } from './upload.js';
 export type { UploadFileOptions, UploadFileResult } from './upload.js';
 export { registerLocalStorageRoutes, RECEIVED_BYTES_HEADER } from './local-routes.js';
 export type { LocalStorageRoutesOptions } from './local-routes.js';

@@ -260,6 +260,43 @@ describe('local storage', () => {
     assert.deepEqual(stored, Buffer.concat([Buffer.alloc(40, 7), Buffer.alloc(60, 8)]));
   });
 
+  test('uploadFile reads the file once: the SHA-256 check comes from the reads that send it', async () => {
+    // /proc/self/io's rchar counts every byte read by this process: the server's socket reads
+    // (the file once) and the agent's file reads. Hashing the file before sending it was a
+    // third pass (3× the file); one read to send and hash it makes 2×.
+    const rchar = async (): Promise<number> =>
+      Number(/^rchar: (\d+)$/m.exec(await readFile('/proc/self/io', 'utf8'))?.[1] ?? NaN);
+    const loc = nextLocation();
+    const grant = await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 });
+    const before = await rchar();
+    const result = await uploadFile(grant, large.path, {
+      sizeInBytes: large.sizeInBytes,
+      sha256: large.sha256,
+      retryBudgetInMs: 10_000,
+    });
+    const read = (await rchar()) - before;
+    assert.deepEqual(result, { ok: true });
+    assert.ok(read < 2.5 * large.sizeInBytes, `read ${read} bytes for a file of ${large.sizeInBytes}`);
+    assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
+  });
+
+  test('a file that no longer has its SHA-256 is never stored, in one chunk or in several', async () => {
+    for (const file of [small, large]) {
+      const loc = nextLocation();
+      const grant = await store.grantUpload(loc, { sizeInBytes: file.sizeInBytes, expiresInSeconds: 300 });
+      const changed = await uploadFile(grant, file.path, {
+        sizeInBytes: file.sizeInBytes,
+        sha256: 'e'.repeat(64),
+        retryBudgetInMs: 1_000,
+      });
+      assert.deepEqual(
+        [changed.ok, !changed.ok && changed.retryable, !changed.ok && changed.reason.split(':')[0]],
+        [false, false, 'LocalFileChanged'],
+      );
+      assert.equal(await store.stat(loc), null);
+    }
+  });
+
   test('expected failures are returned, not thrown', async () => {
     const loc = nextLocation();
     const grant = await store.grantUpload(loc, { sizeInBytes: small.sizeInBytes, expiresInSeconds: 300 });

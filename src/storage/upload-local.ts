@@ -1,7 +1,8 @@
 import type { LocalUploadGrant } from './grant.js';
 import { sendHttpRequest, type HttpResponse } from './http-client.js';
 import { RECEIVED_BYTES_HEADER } from './local-routes.js';
-import { readFileRange, rejectionForResponse, type UploadContext } from './upload-context.js';
+import type { Readable } from 'node:stream';
+import { readChunk, readFileRange, rejectionForResponse, type UploadContext } from './upload-context.js';
 import { retrying, UploadStepError } from './upload-retry.js';
 
 // Each PUT carries at most this much, so one request stays well inside the server's request
@@ -38,6 +39,7 @@ export async function uploadLocal(grant: LocalUploadGrant, ctx: UploadContext): 
   };
 
   if (size === 0) {
+    await ctx.checkLocalContent();
     await retrying(ctx.clock, 'upload', async () => {
       const response = await sendHttpRequest(grant.uploadUrl, {
         method: 'PUT',
@@ -61,7 +63,13 @@ export async function uploadLocal(grant: LocalUploadGrant, ctx: UploadContext): 
       // After a failure the server may hold more (or, after a rewind, fewer) bytes than we think.
       if (attempt > 0) offset = await askStatus();
       const end = Math.min(offset + chunkSizeInBytes, size);
-      const body = readFileRange(ctx.file, offset, end);
+      // The last chunk makes the blob exist: it is read whole first, so that the file's SHA-256
+      // is checked (ctx.checkLocalContent) before any of it is sent.
+      let body: Buffer | Readable;
+      if (end === size) {
+        body = await readChunk(ctx.file, offset, end - offset, ctx.tally);
+        await ctx.checkLocalContent();
+      } else body = readFileRange(ctx.file, offset, end, ctx.tally);
       let sent = offset;
       let response: HttpResponse;
       try {
@@ -83,7 +91,7 @@ export async function uploadLocal(grant: LocalUploadGrant, ctx: UploadContext): 
         });
       } finally {
         // An abandoned body must stop reading; it never closes the shared file handle.
-        body.destroy();
+        if (!Buffer.isBuffer(body)) body.destroy();
       }
       if (response.statusCode === 201) return { held: size, complete: true };
       const held = receivedBytes(response.headers);
@@ -93,5 +101,6 @@ export async function uploadLocal(grant: LocalUploadGrant, ctx: UploadContext): 
     });
     offset = step.held;
     complete = step.complete;
+    ctx.reportProgress(offset); // the last chunk is a buffer, whose bytes are not counted as sent
   }
 }

@@ -10,7 +10,8 @@ const retryableCompleteCodes = new Set(['InternalError', 'SlowDown', 'ServiceUna
 
 /** Uploads a small file with one presigned PutObject (Content-MD5 lets S3 refuse a damaged body). */
 export async function uploadS3Single(grant: S3SingleUploadGrant, ctx: UploadContext): Promise<void> {
-  const body = await readChunk(ctx.file, 0, ctx.sizeInBytes);
+  const body = await readChunk(ctx.file, 0, ctx.sizeInBytes, ctx.tally);
+  await ctx.checkLocalContent();
   await retrying(ctx.clock, 'put object', async () => {
     const response = await sendHttpRequest(grant.putUrl, {
       method: 'PUT',
@@ -76,7 +77,7 @@ export async function uploadS3Multipart(grant: S3MultipartUploadGrant, ctx: Uplo
   await runPool(numbers, concurrentParts, ctx.clock.signal, async (partNumber, signal) => {
     const position = (partNumber - 1) * partSize;
     const length = Math.min(partSize, ctx.sizeInBytes - position);
-    const chunk = await readChunk(ctx.file, position, length);
+    const chunk = await readChunk(ctx.file, position, length, ctx.tally);
     const already = existing.get(partNumber);
     // MD5 only where a part is already there: hashing every part costs more CPU than it saves,
     // and the server's SHA-256 verify catches a damaged part anyway.
@@ -109,6 +110,7 @@ export async function uploadS3Multipart(grant: S3MultipartUploadGrant, ctx: Uplo
     ctx.reportProgress(landedBytes);
   });
 
+  await ctx.checkLocalContent(); // before CompleteMultipartUpload, which makes the object exist
   const body = Buffer.from(
     completeMultipartUploadXml(numbers.map((partNumber) => ({ partNumber, etag: etags.get(partNumber) as string }))),
   );

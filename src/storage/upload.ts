@@ -3,15 +3,25 @@ import { uploadGrantSchema, type UploadGrant } from './grant.js';
 import { hashStream, sameSha256 } from './hash.js';
 import { readFileRange, type UploadContext } from './upload-context.js';
 import { uploadLocal } from './upload-local.js';
-import { asStepError, type UploadClock } from './upload-retry.js';
+import { asStepError, UploadStepError, type UploadClock } from './upload-retry.js';
+import { FileHashTally } from './file-hash-tally.js';
 import { uploadS3Multipart, uploadS3Single } from './upload-s3.js';
 
 /** Options of {@link uploadFile}. */
 export interface UploadFileOptions {
   /** Size the file must have (and the grant was made for). */
   sizeInBytes: number;
-  /** SHA-256 (hex) the file must have; checked before anything is sent. */
+  /** SHA-256 (hex) the file must have (see localContentCheck). */
   sha256: string;
+  /**
+   * How the file's SHA-256 is checked on this side. 'beforeStore' (default): from the reads that
+   * send it, before the step that makes the blob exist (LocalFileChanged, never stored; one
+   * SHA-256 of the file, ~0.7 CPU-s per GB). 'none': not here — for a caller whose file was hashed
+   * moments ago by its own writer and who has the stored blob verified against `sha256` by the
+   * server anyway (the agent: the server hashes the blob, deletes it on a mismatch, and the agent
+   * hashes its file only then, with fileHasSha256, to tell a changed file from a damaged upload).
+   */
+  localContentCheck?: 'beforeStore' | 'none';
   /** How long the upload may keep failing without any request succeeding before it gives up (each success starts the budget again). */
   retryBudgetInMs: number;
   /** Called with the total bytes sent so far, never decreasing. */
@@ -82,11 +92,23 @@ export async function uploadFile(
     const { size } = await file.stat();
     if (size !== opts.sizeInBytes)
       return failure('LocalFileChanged', `the local file has ${size} bytes, expected ${opts.sizeInBytes}`, false);
-    // Checked before sending so a file changed after it was hashed fails here, clearly, instead
-    // of at the server's verify after a full upload (and again after every retry).
-    const local = await hashStream(readFileRange(file, 0, size));
-    if (!sameSha256(local.sha256, opts.sha256))
-      return failure('LocalFileChanged', 'the local file no longer has the expected SHA-256', false);
+    // The file's SHA-256 is checked against opts.sha256 before the step that makes the blob exist
+    // (ctx.checkLocalContent), from the reads the upload makes anyway: a file changed after it
+    // was hashed fails clearly (LocalFileChanged), is never stored, and is not read twice.
+    const tally = new FileHashTally(size);
+    let contentChecked = false;
+    const checkLocalContent = async (): Promise<void> => {
+      if (contentChecked || opts.localContentCheck === 'none') return;
+      const actual = tally.complete ? tally.digest() : (await hashStream(readFileRange(file, 0, size))).sha256;
+      if (!sameSha256(actual, opts.sha256))
+        throw new UploadStepError(
+          'LocalFileChanged',
+          'the local file no longer has the expected SHA-256',
+          false,
+          false,
+        );
+      contentChecked = true;
+    };
 
     const clock: UploadClock = {
       retryBudgetInMs: opts.retryBudgetInMs,
@@ -104,6 +126,8 @@ export async function uploadFile(
         Math.min(opts.requestIdleTimeoutInMs ?? defaultIdleTimeoutInMs, opts.retryBudgetInMs),
       ),
       ...(opts.serverCa !== undefined ? { serverCa: opts.serverCa } : {}),
+      tally,
+      checkLocalContent,
       reportProgress(sentBytes) {
         if (sentBytes <= reported) return;
         reported = sentBytes;
@@ -130,6 +154,27 @@ export async function uploadFile(
   } catch (thrown) {
     const error = asStepError(thrown);
     return failure(error.code, error.message, error.retryLater);
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * Whether the file at `filePath` has this SHA-256 (false when it cannot be read), in 4 MiB reads.
+ * @example if (!(await fileHasSha256(path, status.sha256))) giveUp('LocalFileChanged');
+ */
+export async function fileHasSha256(filePath: string, sha256: string): Promise<boolean> {
+  let file: FileHandle;
+  try {
+    file = await open(filePath, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const { size } = await file.stat();
+    return sameSha256((await hashStream(readFileRange(file, 0, size))).sha256, sha256);
+  } catch {
+    return false;
   } finally {
     await file.close();
   }

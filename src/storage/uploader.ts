@@ -10,5 +10,5 @@ export type {
   S3SingleUploadGrant,
   S3MultipartUploadGrant,
 } from './grant.js';
-export { uploadFile } from './upload.js';
+export { fileHasSha256, uploadFile } from './upload.js';
 export type { UploadFileOptions, UploadFileResult } from './upload.js';

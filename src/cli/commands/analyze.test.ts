@@ -8,7 +8,7 @@ import { CaptureStreamParser } from '../../pcap/index.js';
 import { dnsExchange, inTimeOrder, tcpConnection, writeCapture } from '../../analysis/testing/scenario.js';
 import { CliError, UsageError } from '../errors.js';
 import { createTestContext } from '../testing/canned-arm-server.js';
-import { pcapAnalyze, pcapFilter, pcapPackets } from './analyze.js';
+import { pcapAnalyze, pcapFilter, pcapPackets } from './analyze-actions.js';
 
 describe('nw pcap analyze | packets | filter', () => {
   let dir: string;
