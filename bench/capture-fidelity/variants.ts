@@ -9,9 +9,9 @@
 // Usage: node --import tsx bench/capture-fidelity/variants.ts [--repeat N] [--duration S] [--snap 0] [--load tcp|udp] [--iperf 'ARGS'] [--variants a,b] [--together]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdtemp, open, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isListeningLine, parseTcpdumpStats, startCapture } from '../../src/capture/index.js';
 import { countPcapRecords } from './count-records.js';
@@ -43,6 +43,10 @@ interface Variant {
   immediateMode?: boolean;
   /** Run tcpdump under `nice -n` this much. */
   nice?: number;
+  /** Where -w writes: the disk (default, the bench's temporary directory), a tmpfs file, or /dev/null (records counted from tcpdump's own "captured"). */
+  output?: 'disk' | 'tmpfs' | 'devnull';
+  /** A writer process between tcpdump (`-w -`) and the file: its argv given the file; its CPU counts with tcpdump's. */
+  writer?: (file: string) => string[];
 }
 
 const B = ['-B', '32768'];
@@ -172,6 +176,38 @@ const VARIANTS: Variant[] = [
     setpriv: [...UNPRIVILEGED, '--pdeathsig', 'TERM', '--'],
     wrapper: ['stdbuf', '-o', '65536'],
   },
+  // Issue 18's disk path: is the file write what stops tcpdump draining its ring at saturation?
+  // The no-disk ceiling, a tmpfs file, and writers that decouple tcpdump from the disk.
+  { name: 'bare-B null', args: (i, s) => ['-i', i, '-w', '/dev/null', '-s', String(s), ...B], output: 'devnull' },
+  { name: 'bare-B tmpfs', args: (i, s, f) => ['-i', i, '-w', f, '-s', String(s), ...B], output: 'tmpfs' },
+  {
+    // GNU dd clears O_DIRECT for the short final block (seen with strace: fcntl F_SETFL before the last write).
+    name: 'dd direct 1M',
+    args: (i, s) => ['-i', i, '-w', '-', '-s', String(s), ...B],
+    writer: (f) => ['dd', `of=${f}`, 'bs=1M', 'iflag=fullblock', 'oflag=direct', 'status=none'],
+  },
+  {
+    name: 'dd 1M',
+    args: (i, s) => ['-i', i, '-w', '-', '-s', String(s), ...B],
+    writer: (f) => ['dd', `of=${f}`, 'bs=1M', 'iflag=fullblock', 'status=none'],
+  },
+  {
+    // Like `| cat > F`: each read written as it came (no full blocks).
+    name: 'dd 128K',
+    args: (i, s) => ['-i', i, '-w', '-', '-s', String(s), ...B],
+    writer: (f) => ['dd', `of=${f}`, 'bs=128K', 'status=none'],
+  },
+  {
+    // mbuffer writes its output with O_DIRECT unless --no-direct; 512 MiB of memory between tcpdump and the disk.
+    name: 'mbuffer direct',
+    args: (i, s) => ['-i', i, '-w', '-', '-s', String(s), ...B],
+    writer: (f) => ['mbuffer', '-q', '-Q', '-m', '512M', '-s', '1M', '-o', f],
+  },
+  {
+    name: 'mbuffer buffered',
+    args: (i, s) => ['-i', i, '-w', '-', '-s', String(s), ...B],
+    writer: (f) => ['mbuffer', '-q', '-Q', '--no-direct', '-m', '512M', '-s', '1M', '-o', f],
+  },
   {
     name: 'usr1 x10',
     args: (i, s) => ['-i', i, '-n', '-O', '-s', String(s === 0 ? 262144 : s), ...B, '-w', '-', '-Z', 'root'],
@@ -191,7 +227,14 @@ interface RunningTrial {
   stop(): Promise<TrialResult>;
 }
 
-async function begin(lab: FidelityLab, v: Variant, snap: number, path: string): Promise<RunningTrial> {
+async function begin(
+  lab: FidelityLab,
+  v: Variant,
+  snap: number,
+  diskPath: string,
+  tmpfsDir: string,
+): Promise<RunningTrial> {
+  const path = v.output === 'tmpfs' ? join(tmpfsDir, basename(diskPath)) : diskPath;
   if (v.engine === true) {
     const session = startCapture(
       {
@@ -236,8 +279,17 @@ async function begin(lab: FidelityLab, v: Variant, snap: number, path: string): 
     ...tcpdumpArgs,
   ];
   const child = spawn('ip', ['netns', 'exec', lab.server.name, ...argv], {
-    stdio: ['ignore', handle?.fd ?? 'ignore', 'pipe'],
+    stdio: ['ignore', handle?.fd ?? (v.writer !== undefined ? 'pipe' : 'ignore'), 'pipe'],
   });
+  let writer: ReturnType<typeof spawn> | null = null;
+  let writerClosed: Promise<unknown> = Promise.resolve();
+  if (v.writer !== undefined) {
+    const [cmd, ...rest] = v.writer(path);
+    // The pipe's read end goes to the writer; this process keeps no reader on it.
+    writer = spawn(cmd!, rest, { stdio: [child.stdout!, 'ignore', 'inherit'] });
+    writerClosed = once(writer, 'close');
+    child.stdout!.destroy();
+  }
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   const listening = new Promise<void>((resolve, reject) => {
@@ -251,16 +303,19 @@ async function begin(lab: FidelityLab, v: Variant, snap: number, path: string): 
   await listening;
   const pid = child.pid!;
   const usr1 = v.usr1EveryMs !== undefined ? setInterval(() => child.kill('SIGUSR1'), v.usr1EveryMs) : null;
-  const cpu0 = (await processCpuSeconds(pid)) ?? 0;
+  const cpuNow = async (): Promise<number> =>
+    ((await processCpuSeconds(pid)) ?? 0) + (writer !== null ? ((await processCpuSeconds(writer.pid!)) ?? 0) : 0);
+  const cpu0 = await cpuNow();
   return {
     stop: async () => {
-      const cpu1 = (await processCpuSeconds(pid)) ?? 0;
+      const cpu1 = await cpuNow();
       if (usr1 !== null) clearInterval(usr1);
       child.kill('SIGTERM');
       await closed;
+      await writerClosed;
       await handle?.close();
       const stats = parseTcpdumpStats(stderr);
-      const { records } = await countPcapRecords(path);
+      const records = v.output === 'devnull' ? (stats.packetsCaptured ?? NaN) : (await countPcapRecords(path)).records;
       await rm(path, { force: true });
       return {
         share: records / (stats.packetsReceivedByFilter ?? NaN),
@@ -279,12 +334,13 @@ async function round(
   snap: number,
   seconds: number,
   dir: string,
+  tmpfsDir: string,
   together: boolean,
   report: (v: Variant, r: TrialResult) => void,
 ): Promise<void> {
   if (!together) {
     for (const v of order) {
-      const running = await begin(lab, v, snap, join(dir, 'v.cap'));
+      const running = await begin(lab, v, snap, join(dir, 'v.cap'), tmpfsDir);
       await lab.runLoad(load, seconds);
       report(v, await running.stop());
       await new Promise((res) => setTimeout(res, 500));
@@ -292,7 +348,7 @@ async function round(
     return;
   }
   const running: RunningTrial[] = [];
-  for (const [i, v] of order.entries()) running.push(await begin(lab, v, snap, join(dir, `v${i}.cap`)));
+  for (const [i, v] of order.entries()) running.push(await begin(lab, v, snap, join(dir, `v${i}.cap`), tmpfsDir));
   await lab.runLoad(load, seconds);
   // All stopped at once (the engine drains its ring for up to 1.2 s first, as it does in production).
   const stops = running.map((r) => r.stop());
@@ -323,11 +379,15 @@ async function main(): Promise<void> {
     values.variants === undefined ? VARIANTS : VARIANTS.filter((v) => values.variants!.split(',').includes(v.name));
   const dir = await mkdtemp(join(tmpdir(), 'nw-variants-'));
   await chmod(dir, 0o777);
+  // tmpfs for the 'tmpfs' output (the bench's temporary directory is on the disk here).
+  const tmpfsDir = await mkdtemp(join('/dev/shm', 'nw-variants-'));
+  await chmod(tmpfsDir, 0o777);
   const lab = await createFidelityLab();
   const ratios = new Map<string, { share: number[]; cpu: number[] }>();
   try {
     for (let r = 0; r < Number(values.repeat); r++) {
       const order = chosen.map((_, i) => chosen[(i + r) % chosen.length]!);
+      process.stdout.write(`round ${r} loadavg ${(await readFile('/proc/loadavg', 'utf8')).trim()}\n`);
       const got = new Map<string, TrialResult>();
       await round(
         lab,
@@ -336,6 +396,7 @@ async function main(): Promise<void> {
         Number(values.snap),
         Number(values.duration),
         dir,
+        tmpfsDir,
         values.together === true,
         (v, t) => {
           got.set(v.name, t);
@@ -360,6 +421,7 @@ async function main(): Promise<void> {
   } finally {
     await lab.destroy();
     await rm(dir, { recursive: true, force: true });
+    await rm(tmpfsDir, { recursive: true, force: true });
   }
   const med = (v: number[]): string => {
     const s = [...v].sort((a, b) => a - b);
