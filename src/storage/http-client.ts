@@ -68,6 +68,10 @@ export function sendHttpRequest(url: string, opts: HttpRequestOptions): Promise<
           size += chunk.length;
         });
         res.on('end', () => {
+          // Answered before the whole body was sent (a refusal that does not read it): the
+          // connection must not go back to the keep-alive pool with a write still pending, whose
+          // reset would then surface on a socket nobody listens to (an uncaught ECONNRESET/EPIPE).
+          if (!req.writableFinished) req.destroy();
           if (settled) return;
           settled = true;
           resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });

@@ -1,7 +1,7 @@
 import type { LocalUploadGrant } from './grant.js';
 import { sendHttpRequest, type HttpResponse } from './http-client.js';
 import { RECEIVED_BYTES_HEADER } from './local-routes.js';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { readChunk, readFileRange, rejectionForResponse, type UploadContext } from './upload-context.js';
 import { retrying, UploadStepError } from './upload-retry.js';
 
@@ -65,10 +65,12 @@ export async function uploadLocal(grant: LocalUploadGrant, ctx: UploadContext): 
       const end = Math.min(offset + chunkSizeInBytes, size);
       // The last chunk makes the blob exist: it is read whole first, so that the file's SHA-256
       // is checked (ctx.checkLocalContent) before any of it is sent.
-      let body: Buffer | Readable;
+      // Then sent as a stream like the other chunks, so that its bytes count as sent progress.
+      let body: Readable;
       if (end === size) {
-        body = await readChunk(ctx.file, offset, end - offset, ctx.tally);
+        const last = await readChunk(ctx.file, offset, end - offset, ctx.tally);
         await ctx.checkLocalContent();
+        body = Readable.from([last], { objectMode: false });
       } else body = readFileRange(ctx.file, offset, end, ctx.tally);
       let sent = offset;
       let response: HttpResponse;
@@ -91,7 +93,7 @@ export async function uploadLocal(grant: LocalUploadGrant, ctx: UploadContext): 
         });
       } finally {
         // An abandoned body must stop reading; it never closes the shared file handle.
-        if (!Buffer.isBuffer(body)) body.destroy();
+        body.destroy();
       }
       if (response.statusCode === 201) return { held: size, complete: true };
       const held = receivedBytes(response.headers);
@@ -101,6 +103,6 @@ export async function uploadLocal(grant: LocalUploadGrant, ctx: UploadContext): 
     });
     offset = step.held;
     complete = step.complete;
-    ctx.reportProgress(offset); // the last chunk is a buffer, whose bytes are not counted as sent
+    ctx.reportProgress(offset);
   }
 }
