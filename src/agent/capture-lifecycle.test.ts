@@ -459,8 +459,7 @@ test("upload: the server's verification failing for a file changed since the eng
       const file = statesOf(h.sent, 'u1').at(-1)!.file!;
       if (change) {
         const bytes = readFileSync(file.path);
-        const last = bytes.length - 1;
-        bytes.writeUInt8(bytes.readUInt8(last) ^ 0xff, last); // same size, another SHA-256
+        bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff; // same size, another SHA-256
         writeFileSync(file.path, bytes);
       }
       const loc = { container: CAPTURE_CONTAINER, blobPath: `vm/u1-${String(change)}.cap` };

@@ -17,8 +17,8 @@ export interface UploadContext {
   serverCa?: string;
   /** Reports the total bytes sent so far (never decreasing). */
   reportProgress(sentBytes: number): void;
-  /** Hashes what readChunk and readFileRange read (given to them by each kind's uploader). */
-  tally: FileHashTally;
+  /** Hashes what readChunk and readFileRange read (given to them by each kind's uploader); absent with localContentCheck 'none'. */
+  tally?: FileHashTally;
   /**
    * Throws LocalFileChanged (not retryable) unless the file's SHA-256 is the expected one. Each
    * kind calls it before the step that makes the blob exist (the last local chunk, the block list

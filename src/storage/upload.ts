@@ -95,11 +95,13 @@ export async function uploadFile(
     // The file's SHA-256 is checked against opts.sha256 before the step that makes the blob exist
     // (ctx.checkLocalContent), from the reads the upload makes anyway: a file changed after it
     // was hashed fails clearly (LocalFileChanged), is never stored, and is not read twice.
-    const tally = new FileHashTally(size);
+    // No tally with 'none': feeding it is the SHA-256 the option exists to leave out.
+    const tally = opts.localContentCheck === 'none' ? undefined : new FileHashTally(size);
     let contentChecked = false;
     const checkLocalContent = async (): Promise<void> => {
       if (contentChecked || opts.localContentCheck === 'none') return;
-      const actual = tally.complete ? tally.digest() : (await hashStream(readFileRange(file, 0, size))).sha256;
+      const actual =
+        tally?.complete === true ? tally.digest() : (await hashStream(readFileRange(file, 0, size))).sha256;
       if (!sameSha256(actual, opts.sha256))
         throw new UploadStepError(
           'LocalFileChanged',
@@ -126,7 +128,7 @@ export async function uploadFile(
         Math.min(opts.requestIdleTimeoutInMs ?? defaultIdleTimeoutInMs, opts.retryBudgetInMs),
       ),
       ...(opts.serverCa !== undefined ? { serverCa: opts.serverCa } : {}),
-      tally,
+      ...(tally !== undefined ? { tally } : {}),
       checkLocalContent,
       reportProgress(sentBytes) {
         if (sentBytes <= reported) return;
