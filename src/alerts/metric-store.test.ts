@@ -85,6 +85,28 @@ for (const engine of TEST_ENGINES) {
       assert.deepEqual(total, { total: 10, count: 10, minimum: 1, maximum: 1 });
     });
 
+    test('one replica’s statements in flight at once, making the same new hosts in different orders, never deadlock', async () => {
+      // Two seconds of reports from 2,000 hosts new to this store, the second second's in the
+      // reverse order: two statements of METRIC_ROWS_PER_STATEMENT rows go at once, each making
+      // the same 2,000 hosts (PostgreSQL: `deadlock detected` when each made them in its rows' order).
+      assert.equal(METRIC_ROWS_PER_STATEMENT, 2_000);
+      // Two connections open first, so both statements really run at once (not the second behind a connect).
+      if (engine === 'postgres')
+        await Promise.all([db.query('SELECT pg_sleep(0.05)'), db.query('SELECT pg_sleep(0.05)')]);
+      const ms = new MetricStore(new Store(db), silent);
+      const t0 = Date.parse('2026-03-01T12:00:00Z');
+      const hosts = Array.from({ length: 2_000 }, (_, h) => `inflight${h}`);
+      for (const [s, order] of [hosts, [...hosts].reverse()].entries())
+        for (const key of order) ms.record(key, { 'TCP Segments Sent': 1 }, new Date(t0 + s * 1000));
+      await ms.flush();
+      assert.equal(ms.failedWrites, 0, 'no write failed');
+      await ms.close();
+      const rows = await db.query(
+        `SELECT count(*)::int AS n FROM metric_raw r JOIN metric_hosts k ON k.id = r.host_id WHERE k.vm_key LIKE 'inflight%'`,
+      );
+      assert.equal(Number(rows[0]!.n), 4_000);
+    });
+
     test('a failed write is kept and retried: nothing lost, nothing doubled', async () => {
       const { spy, failNext } = spied(db);
       const store = new Store(spy);
