@@ -4,7 +4,12 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { request } from 'node:http';
 import WebSocket from 'ws';
-import { AGENT_CONNECT_PATH, parseServerToAgent, type ServerToAgent } from '../../model/index.js';
+import {
+  AGENT_CONNECT_PATH,
+  AGENT_PROTOCOL_VERSION,
+  parseServerToAgent,
+  type ServerToAgent,
+} from '../../model/index.js';
 import type { RunningServer } from '../server.js';
 
 /** One API call's answer: the status, the response headers and the parsed JSON body (null when empty). */
@@ -159,7 +164,13 @@ export async function connectLoopbackAgent(options: {
   });
   await once(ws, 'open');
   ws.send(
-    JSON.stringify({ type: 'hello', protocolVersion: 1, agentVersion: 't', hostname: options.hostname, captures: [] }),
+    JSON.stringify({
+      type: 'hello',
+      protocolVersion: AGENT_PROTOCOL_VERSION,
+      agentVersion: 't',
+      hostname: options.hostname,
+      captures: [],
+    }),
   );
   await waitFor(() => received.some((m) => m.type === 'welcome'));
   return { ws, received };
