@@ -126,19 +126,11 @@ describe('API without hosts', () => {
 
     // Enrolment: the token works once, then is refused.
     const token = /--token (\S+)/.exec(r.body.properties.installCommand)![1]!;
-    const enrol = await fetch(`${server.url}/agent/v1/enroll`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ token, hostname: 'h' }),
-    });
+    const enrol = await call('POST', '/agent/v1/enroll', { token, hostname: 'h' }, null);
     assert.equal(enrol.status, 200);
-    const cred = (await enrol.json()) as { credential: string; vmId: string };
+    const cred = enrol.body as { credential: string; vmId: string };
     assert.match(cred.vmId, /virtualMachines\/vm1$/);
-    const again = await fetch(`${server.url}/agent/v1/enroll`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ token, hostname: 'h' }),
-    });
+    const again = await call('POST', '/agent/v1/enroll', { token, hostname: 'h' }, null);
     assert.equal(again.status, 401);
     // An agent credential is not an admin token.
     assert.equal(
