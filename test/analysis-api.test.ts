@@ -12,9 +12,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { AGENT_PROTOCOL_VERSION, analysisReportSchema, packetListPageSchema } from '../src/model/index.js';
+import { analysisReportSchema, packetListPageSchema } from '../src/model/index.js';
 import type { AgentCaptureState, AgentToServer, ServerToAgent } from '../src/model/index.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
+import { apiCaller, connectLoopbackAgent } from '../src/server/testing/loopback-agent.js';
 import { uploadFile, type UploadGrant } from '../src/storage/index.js';
 import { CaptureStreamParser } from '../src/pcap/index.js';
 import { dnsExchange, inTimeOrder, tcpConnection, writeCapture } from '../src/analysis/testing/scenario.js';
@@ -131,45 +132,21 @@ describe('analysis API on a stored capture', { timeout: 120_000 }, () => {
       subscriptionId: SUB,
       logLevel: 'silent',
     });
-    const ext = await call('PUT', `${VM_ID}/extensions/NetworkWatcherAgentLinux`, {
-      location: LOC,
-      properties: {
-        publisher: 'Microsoft.Azure.NetworkWatcher',
-        type: 'NetworkWatcherAgentLinux',
-        typeHandlerVersion: '1.4',
+    const agent = await connectLoopbackAgent({
+      call: apiCaller(() => server),
+      serverUrl: server.url,
+      vmPath: VM_ID,
+      hostname: 'vmana',
+      onMessage: (msg) => {
+        inbox.push(msg);
+        if (msg.type === 'capture.start')
+          send({
+            type: 'capture.state',
+            state: state(msg.order.captureUid, 1, { status: 'Running', captureStartTime: new Date().toISOString() }),
+          });
       },
     });
-    assert.ok(ext.status === 200 || ext.status === 201, JSON.stringify(ext.body));
-    const token = /--token (\S+)/.exec(String(ext.body.properties.installCommand))![1];
-    const enrolled = await fetch(`${server.url}/agent/v1/enroll`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ token, hostname: 'vmana' }),
-    });
-    const { credential } = (await enrolled.json()) as { credential: string };
-    ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/agent/v1/connect`, {
-      headers: { Authorization: `Bearer ${credential}` },
-    });
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    ws.on('message', (data) => {
-      const msg = JSON.parse(data.toString()) as ServerToAgent;
-      inbox.push(msg);
-      if (msg.type === 'capture.start')
-        send({
-          type: 'capture.state',
-          state: state(msg.order.captureUid, 1, { status: 'Running', captureStartTime: new Date().toISOString() }),
-        });
-    });
-    send({
-      type: 'hello',
-      protocolVersion: AGENT_PROTOCOL_VERSION,
-      agentVersion: 'test',
-      hostname: 'vmana',
-      captures: [],
-    });
+    ws = agent.ws;
 
     const created = await call('PUT', pc, {
       properties: {

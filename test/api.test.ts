@@ -9,24 +9,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../src/server/index.js';
+import { apiCaller } from '../src/server/testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 
 describe('API without hosts', () => {
   let server: RunningServer;
   const dataDir = mkdtempSync(join(tmpdir(), 'nw-api-'));
-  const call = async (method: string, path: string, body?: unknown, token: string | null = server.adminToken) => {
-    const res = await fetch(`${server.url}${path}${path.includes('?') ? '' : '?api-version=2022-01-01'}`, {
-      method,
-      headers: {
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : null) as Record<string, any> };
-  };
+  const call = apiCaller(() => server);
   const rgPath = `/subscriptions/${SUB}/resourceGroups/rg1`;
 
   before(async () => {
@@ -136,19 +126,11 @@ describe('API without hosts', () => {
 
     // Enrolment: the token works once, then is refused.
     const token = /--token (\S+)/.exec(r.body.properties.installCommand)![1]!;
-    const enrol = await fetch(`${server.url}/agent/v1/enroll`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ token, hostname: 'h' }),
-    });
+    const enrol = await call('POST', '/agent/v1/enroll', { token, hostname: 'h' }, null);
     assert.equal(enrol.status, 200);
-    const cred = (await enrol.json()) as { credential: string; vmId: string };
+    const cred = enrol.body as { credential: string; vmId: string };
     assert.match(cred.vmId, /virtualMachines\/vm1$/);
-    const again = await fetch(`${server.url}/agent/v1/enroll`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ token, hostname: 'h' }),
-    });
+    const again = await call('POST', '/agent/v1/enroll', { token, hostname: 'h' }, null);
     assert.equal(again.status, 401);
     // An agent credential is not an admin token.
     assert.equal(

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from '../src/server/index.js';
+import { apiCaller } from '../src/server/testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const AZ_UA = 'AZURECLI/2.45.0 (DEB) azsdk-python-azure-mgmt-network/23.0.0b1 Python/3.11.2 (Linux)';
@@ -19,26 +20,16 @@ const JS_UA = 'azsdk-js-arm-network/36.0.0 core-rest-pipeline/1.20.0 Node/20';
 describe('answers for az and the Python SDK', () => {
   let server: RunningServer;
   const dataDir = mkdtempSync(join(tmpdir(), 'nw-az-api-'));
-  const call = async (
+  const api = apiCaller(() => server, null);
+  const call = (
     method: string,
     path: string,
     opts: { body?: unknown; token?: string | null; userAgent?: string; form?: Record<string, string> } = {},
-  ) => {
-    const token = opts.token === undefined ? server.adminToken : opts.token;
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: {
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-        ...(opts.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-        ...(opts.form ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}),
-        'User-Agent': opts.userAgent ?? AZ_UA,
-      },
-      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-      ...(opts.form ? { body: new URLSearchParams(opts.form).toString() } : {}),
+  ) =>
+    api(method, path, opts.form ? new URLSearchParams(opts.form).toString() : opts.body, opts.token, {
+      ...(opts.form ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}),
+      'User-Agent': opts.userAgent ?? AZ_UA,
     });
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : null) as Record<string, any> };
-  };
   const rg = `/subscriptions/${SUB}/resourceGroups/azrg`;
   const vmPath = `${rg}/providers/Microsoft.Compute/virtualMachines/azvm`;
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { startSimulatedFleet, type SimulatedFleet } from '../bench/lib/agent-simulator.js';
 import { parseTargetSelector } from '../src/cli/commands/packet-capture.js';
 import { startServer, type RunningServer } from '../src/server/index.js';
+import { apiCaller } from '../src/server/testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const RG = 'selrg';
@@ -20,21 +21,7 @@ describe('capture target selectors', { timeout: 90_000 }, () => {
   let server: RunningServer;
   const fleets: SimulatedFleet[] = [];
   const dataDir = mkdtempSync(join(tmpdir(), 'nw-selector-'));
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${server.url}${path}${path.includes('?') ? '&' : '?'}api-version=2024-07-01`, {
-      method,
-      headers: {
-        Authorization: `Bearer ${server.adminToken}`,
-        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return {
-      status: res.status,
-      body: (text ? JSON.parse(text) : null) as Record<string, unknown> & { error?: { code: string; message: string } },
-    };
-  };
+  const call = apiCaller(() => server, '2024-07-01');
   const tag = async (vm: string, tags: Record<string, string>) =>
     assert.equal(
       (await call('PATCH', `${rgId}/providers/Microsoft.Compute/virtualMachines/${vm}`, { tags })).status,

@@ -7,50 +7,27 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer, type ServerConfig } from '../src/server/index.js';
+import { rawRequest } from '../src/server/testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const HOSTILE = { host: 'evil.example:8817', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' };
 
 /** A request with headers fetch will not let us set (Host). */
-function call(
+async function call(
   server: RunningServer,
   method: string,
   path: string,
   headers: Record<string, string>,
   body?: unknown,
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
-  const url = new URL(`${path}?api-version=2022-01-01`, server.url);
-  const text = body === undefined ? '' : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method,
-        headers: {
-          Authorization: `Bearer ${server.adminToken}`,
-          'Content-Type': 'application/json',
-          'Content-Length': String(Buffer.byteLength(text)),
-          ...headers,
-        },
-      },
-      (res) => {
-        let data = '';
-        res.on('data', (d: Buffer) => {
-          data += d.toString();
-        });
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data ? JSON.parse(data) : null }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(text);
+  const answer = await rawRequest(server.url, method, `${path}?api-version=2022-01-01`, server.adminToken, body, {
+    headers,
   });
+  return { status: answer.status, headers: answer.headers, body: answer.json };
 }
 
 /** The words a POSIX shell makes of a command line. */

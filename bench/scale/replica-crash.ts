@@ -23,6 +23,8 @@ export interface ReplicaCrashFigures {
   recordedConnectedMs: number;
   /** The fewest of its hosts recorded connected at one poll (hostsOnVictim: none shown disconnected). */
   fewestRecordedConnected: number;
+  /** Its hosts recorded disconnected at the last poll (with every agent connected: recorded disconnected while connected). */
+  recordedDisconnectedAtEnd: number;
 }
 
 const POLL_IN_MS = 250;
@@ -68,6 +70,7 @@ export async function measureReplicaCrash(options: {
       leasesMovedMs: NaN,
       recordedConnectedMs: NaN,
       fewestRecordedConnected: vmKeys.length,
+      recordedDisconnectedAtEnd: 0,
     };
     const t0 = performance.now();
     await options.victim.kill();
@@ -79,6 +82,7 @@ export async function measureReplicaCrash(options: {
       if (sawDrop && connected >= options.agents && Number.isNaN(figures.agentsBackMs)) figures.agentsBackMs = ms;
       const c = await crashCounts(db, options.victim.replicaId, vmKeys);
       figures.fewestRecordedConnected = Math.min(figures.fewestRecordedConnected, c.recorded);
+      figures.recordedDisconnectedAtEnd = vmKeys.length - c.recorded;
       if (c.victimExpired && Number.isNaN(figures.victimExpiredMs)) figures.victimExpiredMs = ms;
       if (c.moved >= vmKeys.length && Number.isNaN(figures.leasesMovedMs)) figures.leasesMovedMs = ms;
       if (c.moved >= vmKeys.length && c.recorded >= vmKeys.length && Number.isNaN(figures.recordedConnectedMs))

@@ -663,7 +663,7 @@ async function runSize(n: number): Promise<Figures | null> {
       });
       const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
       log(
-        `crash of replica ${set.replicas.length - 1} (${crash.hostsOnVictim} hosts): agents back ${sec(crash.agentsBackMs)}, its heartbeat expired ${sec(crash.victimExpiredMs)}, leases on live replicas ${sec(crash.leasesMovedMs)}, all recorded connected ${sec(crash.recordedConnectedMs)} (fewest recorded connected ${crash.fewestRecordedConnected}), load ${loadavg()[0]!.toFixed(1)}`,
+        `crash of replica ${set.replicas.length - 1} (${crash.hostsOnVictim} hosts): agents back ${sec(crash.agentsBackMs)}, its heartbeat expired ${sec(crash.victimExpiredMs)}, leases on live replicas ${sec(crash.leasesMovedMs)}, all recorded connected ${sec(crash.recordedConnectedMs)} (fewest recorded connected ${crash.fewestRecordedConnected}, recorded disconnected at the end ${crash.recordedDisconnectedAtEnd}), load ${loadavg()[0]!.toFixed(1)}`,
       );
     }
     const loadCrash = loadavg()[0]!;

@@ -10,7 +10,7 @@ import { createLogger } from '../lib/index.js';
 import { METRIC_PRUNE_BATCH, METRIC_ROWS_PER_STATEMENT, Store, type Db } from '../store/index.js';
 import { openTestDatabase, postgresAvailable, TEST_ENGINES } from '../store/testing/engines.js';
 import { HOST_METRICS } from './host-metrics.js';
-import { BATCH_ALLOWANCE_MAX_SAMPLES, MetricStore, sanitizeMetricValues } from './metric-store.js';
+import { SAMPLE_ALLOWANCE_MAX_SAMPLES, MetricStore, sanitizeMetricValues } from './metric-store.js';
 
 const havePostgres = await postgresAvailable();
 const silent = createLogger({ name: 'test', level: 'silent' });
@@ -83,6 +83,28 @@ for (const engine of TEST_ENGINES) {
         )
       ).get('/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm5');
       assert.deepEqual(total, { total: 10, count: 10, minimum: 1, maximum: 1 });
+    });
+
+    test('one replica’s statements in flight at once, making the same new hosts in different orders, never deadlock', async () => {
+      // Two seconds of reports from 2,000 hosts new to this store, the second second's in the
+      // reverse order: two statements of METRIC_ROWS_PER_STATEMENT rows go at once, each making
+      // the same 2,000 hosts (PostgreSQL: `deadlock detected` when each made them in its rows' order).
+      assert.equal(METRIC_ROWS_PER_STATEMENT, 2_000);
+      // Two connections open first, so both statements really run at once (not the second behind a connect).
+      if (engine === 'postgres')
+        await Promise.all([db.query('SELECT pg_sleep(0.05)'), db.query('SELECT pg_sleep(0.05)')]);
+      const ms = new MetricStore(new Store(db), silent);
+      const t0 = Date.parse('2026-03-01T12:00:00Z');
+      const hosts = Array.from({ length: 2_000 }, (_, h) => `inflight${h}`);
+      for (const [s, order] of [hosts, [...hosts].reverse()].entries())
+        for (const key of order) ms.record(key, { 'TCP Segments Sent': 1 }, new Date(t0 + s * 1000));
+      await ms.flush();
+      assert.equal(ms.failedWrites, 0, 'no write failed');
+      await ms.close();
+      const rows = await db.query(
+        `SELECT count(*)::int AS n FROM metric_raw r JOIN metric_hosts k ON k.id = r.host_id WHERE k.vm_key LIKE 'inflight%'`,
+      );
+      assert.equal(Number(rows[0]!.n), 4_000);
     });
 
     test('a failed write is kept and retried: nothing lost, nothing doubled', async () => {
@@ -289,11 +311,39 @@ test('a host flooding batches is held to its allowance: a disconnect backlog pas
   // Then the same host sends batch after batch in the same moment: past the allowance, refused.
   let kept = 0;
   for (let k = 0; k < 10; k++) kept += ms.recordBatch('flood', batchOf(300, received), new Date(received));
-  assert.equal(900 + kept, BATCH_ALLOWANCE_MAX_SAMPLES);
+  assert.equal(900 + kept, SAMPLE_ALLOWANCE_MAX_SAMPLES);
   assert.equal(ms.refusedSamples, 3000 - kept);
   // Another host is not held by it; and the allowance comes back with time (one sample per 50 ms).
   assert.equal(ms.recordBatch('quiet', batchOf(5, received), new Date(received)), 5);
   assert.equal(ms.recordBatch('flood', batchOf(5, received + 5000), new Date(received + 5000)), 5);
+});
+
+test('single reports and batches share one allowance: a host mixing them is held to one sample per 50 ms in all', () => {
+  const ms = new MetricStore(new Store({} as Db), silent);
+  const t0 = Date.parse('2026-03-06T00:00:00Z');
+  const batchOf = (count: number, newestInMs: number) => ({
+    sentAt: new Date(newestInMs).toISOString(),
+    samples: Array.from({ length: count }, (_, i) => ({
+      at: new Date(newestInMs - (count - 1 - i) * 1000).toISOString(),
+      values: { 'TCP Segments Sent': 1 },
+    })),
+  });
+  // The saved allowance spent at once (a reconnect's backlog of 1,200 samples).
+  for (let k = 0; k < 4; k++)
+    assert.equal(ms.recordBatch('mixed', batchOf(300, t0 - (3 - k) * 300_000), new Date(t0)), 300);
+  assert.equal(SAMPLE_ALLOWANCE_MAX_SAMPLES, 1_200);
+  // Then for 10 s a single report every 50 ms and a batch of 5 samples every 250 ms: each kind alone
+  // at the allowed rate, together twice it.
+  for (let t = 50; t <= 10_000; t += 50) {
+    ms.record('mixed', { 'TCP Segments Sent': 1 }, new Date(t0 + t));
+    if (t % 250 === 0) ms.recordBatch('mixed', batchOf(5, t0 + t), new Date(t0 + t));
+  }
+  const kept = ms.totalsSinceStart().get('mixed')!['TCP Segments Sent']! - 1_200;
+  assert.equal(kept, 200, 'one sample per 50 ms over the 10 s, whichever way they came');
+  assert.equal(ms.refusedSamples, 200, 'the rest refused and counted');
+  // Another host is not held by it.
+  ms.record('quiet', { 'TCP Segments Sent': 1 }, new Date(t0 + 10_000));
+  assert.equal(ms.totalsSinceStart().get('quiet')?.['TCP Segments Sent'], 1);
 });
 
 test('a report keeps only its own host-metric values that are finite and not negative', () => {

@@ -16,7 +16,11 @@ export const METRIC_STORE_DEFAULTS = {
   flushIntervalInMs: 100,
   /** How often old samples are deleted. */
   pruneIntervalInMs: 60_000,
-  /** Reports closer together than this from one host are dropped (agents report every 0.1 s at most). */
+  /**
+   * Each host may send one sample per this much time, single reports and batched samples alike,
+   * saved up to {@link SAMPLE_ALLOWANCE_MAX_SAMPLES}; the rest are dropped (agents report every
+   * 0.1 s at most, so a working agent never meets it).
+   */
   minReportIntervalInMs: 50,
   /** After a failed write, the next attempt waits this long (the batch is kept, never dropped). */
   retryIntervalInMs: 1_000,
@@ -52,9 +56,18 @@ const METRIC_WRITES_IN_FLIGHT = 2;
  */
 const MINUTE_GRACE_IN_MS = 2_000 + AGENT_METRICS_BATCH_INTERVAL_LIMITS.maxSeconds * 1000;
 
-/** Samples a host may send at once in batches (an agent's disconnect backlog, AGENT_METRICS_BUFFER_MAX_SAMPLES in src/agent, plus a batch). */
-export const BATCH_ALLOWANCE_MAX_SAMPLES = 1_200;
+/** Samples a host may send at once (an agent's disconnect backlog, AGENT_METRICS_BUFFER_MAX_SAMPLES in src/agent, plus a batch). */
+export const SAMPLE_ALLOWANCE_MAX_SAMPLES = 1_200;
 const MINUTE_IN_MS = 60_000;
+
+/**
+ * What a host may still send, as of a moment: time saved up, each sample costing
+ * minReportIntervalInMs of it (whole milliseconds, so no fraction of a sample drifts).
+ */
+interface SampleAllowance {
+  savedInMs: number;
+  atInMs: number;
+}
 
 /** One host's reports of the current minute. */
 interface MinuteAccumulator {
@@ -98,8 +111,7 @@ export class MetricStore {
   private pendingMinutes: MetricMinuteRow[] = [];
   private readonly minutes = new Map<string, MinuteAccumulator>();
   private readonly totals = new Map<string, Record<string, number>>();
-  private readonly lastReportInMs = new Map<string, number>();
-  private readonly batchAllowance = new Map<string, { tokens: number; atInMs: number }>();
+  private readonly allowances = new Map<string, SampleAllowance>();
   private flushTimer: NodeJS.Timeout | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
@@ -110,7 +122,7 @@ export class MetricStore {
   shedSamples = 0;
   /** Failed writes since start (each retried). */
   failedWrites = 0;
-  /** Batched samples dropped since start because their host sent more than its allowance. */
+  /** Samples (single reports and batched ones) dropped since start because their host sent more than its allowance. */
   refusedSamples = 0;
   private readonly opts: Required<MetricStoreOptions>;
 
@@ -134,16 +146,21 @@ export class MetricStore {
     this.pruneTimer.unref();
   }
 
-  /** Takes one agent report (a single `metrics` message), stamped with its arrival. */
+  /**
+   * Takes one agent report (a single `metrics` message), stamped with its arrival: a batch of one
+   * sample, held to the same allowance as {@link recordBatch} (one rule whichever way a host sends).
+   */
   record(vmKey: string, values: unknown, receivedAt: Date = new Date()): void {
     const metrics = sanitizeMetricValues(values);
     if (Object.keys(metrics).length === 0) return;
     const key = vmKey.toLowerCase();
-    // A host flooding reports must not flood the database.
     const atInMs = receivedAt.getTime();
-    const last = this.lastReportInMs.get(key);
-    if (last !== undefined && atInMs - last < this.opts.minReportIntervalInMs) return;
-    this.lastReportInMs.set(key, atInMs);
+    const allowance = this.allowanceAt(key, atInMs);
+    if (allowance.savedInMs < this.opts.minReportIntervalInMs) {
+      this.refusedSamples++;
+      return;
+    }
+    allowance.savedInMs -= this.opts.minReportIntervalInMs;
     this.keep(key, atInMs, metrics);
   }
 
@@ -154,8 +171,9 @@ export class MetricStore {
    *
    * A host flooding batches must not flood the database: each host has an allowance of one
    * sample per {@link METRIC_STORE_DEFAULTS.minReportIntervalInMs} of time, saved up to
-   * {@link BATCH_ALLOWANCE_MAX_SAMPLES} (the backlog an agent sends after a disconnect fits);
-   * samples past it are dropped and counted in {@link refusedSamples}.
+   * {@link SAMPLE_ALLOWANCE_MAX_SAMPLES} (the backlog an agent sends after a disconnect fits),
+   * shared with its single reports ({@link record}); samples past it are dropped and counted in
+   * {@link refusedSamples}.
    */
   recordBatch(
     vmKey: string,
@@ -165,27 +183,38 @@ export class MetricStore {
     const key = vmKey.toLowerCase();
     const receivedInMs = receivedAt.getTime();
     const offsetInMs = receivedInMs - Date.parse(batch.sentAt);
-    const allowance = this.batchAllowance.get(key);
-    let tokens = allowance
-      ? Math.min(
-          BATCH_ALLOWANCE_MAX_SAMPLES,
-          allowance.tokens + (receivedInMs - allowance.atInMs) / this.opts.minReportIntervalInMs,
-        )
-      : BATCH_ALLOWANCE_MAX_SAMPLES;
+    const allowance = this.allowanceAt(key, receivedInMs);
     let kept = 0;
     for (const sample of batch.samples) {
       const metrics = sanitizeMetricValues(sample.values);
       if (Object.keys(metrics).length === 0) continue;
-      if (tokens < 1) {
+      if (allowance.savedInMs < this.opts.minReportIntervalInMs) {
         this.refusedSamples++;
         continue;
       }
-      tokens--;
+      allowance.savedInMs -= this.opts.minReportIntervalInMs;
       this.keep(key, Date.parse(sample.at) + offsetInMs, metrics);
       kept++;
     }
-    this.batchAllowance.set(key, { tokens, atInMs: receivedInMs });
     return kept;
+  }
+
+  /**
+   * A host's allowance at `nowInMs`: what it had, plus the time since, at most
+   * SAMPLE_ALLOWANCE_MAX_SAMPLES samples' worth (full for a host not seen before). A time before
+   * the last one (a caller's own timestamps) adds nothing.
+   */
+  private allowanceAt(key: string, nowInMs: number): SampleAllowance {
+    const mostInMs = SAMPLE_ALLOWANCE_MAX_SAMPLES * this.opts.minReportIntervalInMs;
+    let allowance = this.allowances.get(key);
+    if (!allowance) {
+      allowance = { savedInMs: mostInMs, atInMs: nowInMs };
+      this.allowances.set(key, allowance);
+    } else if (nowInMs > allowance.atInMs) {
+      allowance.savedInMs = Math.min(mostInMs, allowance.savedInMs + nowInMs - allowance.atInMs);
+      allowance.atInMs = nowInMs;
+    }
+    return allowance;
   }
 
   private keep(key: string, atInMs: number, metrics: Record<string, number>): void {

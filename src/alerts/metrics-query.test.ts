@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ApiError } from '../lib/index.js';
 import { Store, migrate, openPglite, type Db } from '../store/index.js';
 import type { HostInfo } from './hosts.js';
-import { MetricStore } from './metric-store.js';
+import { MetricStore, SAMPLE_ALLOWANCE_MAX_SAMPLES } from './metric-store.js';
 import { createLogger } from '../lib/index.js';
 import { hostMetricDefinitions, parseTimespan, queryHostMetrics } from './metrics-query.js';
 
@@ -120,11 +120,16 @@ test('timespan forms, and definitions', () => {
   assert.equal(defs.length, 9);
 });
 
-test('a host flooding reports is held to one report per 50 ms', async () => {
+test('a host flooding single reports is held to one per 50 ms once its saved allowance is spent', async () => {
   const ms = new MetricStore(store, createLogger({ name: 't', level: 'silent' }));
   const at = Date.parse('2026-01-02T00:00:00Z');
-  for (let i = 0; i < 100; i++) ms.record('flood', { 'TCP Segments Sent': 1 }, new Date(at + i));
-  ms.record('flood', { 'TCP Segments Sent': 1 }, new Date(at + 60));
-  assert.equal(ms.totalsSinceStart().get('flood')?.['TCP Segments Sent'], 2);
+  const sent = () => ms.totalsSinceStart().get('flood')?.['TCP Segments Sent'];
+  // 1,500 reports in the same moment: the saved allowance (as for a batch: 1,200) passes, the rest not.
+  for (let i = 0; i < 1_500; i++) ms.record('flood', { 'TCP Segments Sent': 1 }, new Date(at));
+  assert.equal(sent(), SAMPLE_ALLOWANCE_MAX_SAMPLES);
+  // Then one per 50 ms: a report every 10 ms for a second keeps 20 of its 100.
+  for (let t = 10; t <= 1_000; t += 10) ms.record('flood', { 'TCP Segments Sent': 1 }, new Date(at + t));
+  assert.equal(sent(), SAMPLE_ALLOWANCE_MAX_SAMPLES + 20);
+  assert.equal(ms.refusedSamples, 300 + 80);
   await ms.close();
 });

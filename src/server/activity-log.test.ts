@@ -19,6 +19,7 @@ import {
   parseActivityFilter,
 } from './activity-log.js';
 import { startServer, type RunningServer } from './server.js';
+import { apiCaller } from './testing/loopback-agent.js';
 import { createTestContext } from '../cli/testing/canned-arm-server.js';
 import { activityLogList } from '../cli/commands/monitor-activity-log.js';
 
@@ -197,24 +198,12 @@ for (const engine of TEST_ENGINES) {
 describe('activity log through the API', () => {
   let server: RunningServer;
   const dataDir = mkdtempSync(join(tmpdir(), 'nw-activity-'));
-  const call = async (
+  const api = apiCaller(() => server, null);
+  const call = (
     method: string,
     path: string,
     opts: { body?: unknown; token?: string | null; headers?: Record<string, string> } = {},
-  ) => {
-    const token = opts.token === undefined ? server.adminToken : opts.token;
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: {
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-        ...(opts.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-        ...opts.headers,
-      },
-      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as Record<string, any> };
-  };
+  ) => api(method, path, opts.body, opts.token, opts.headers);
   const LOG = `/subscriptions/${SUB}/providers/Microsoft.Insights/eventtypes/management/values?api-version=2015-04-01`;
   const list = async (filter: string) => call('GET', `${LOG}&$filter=${encodeURIComponent(filter)}`);
   const rg = `/subscriptions/${SUB}/resourceGroups/rg1`;

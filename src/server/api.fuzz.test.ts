@@ -9,12 +9,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { buildOpenApiDocument } from './openapi.js';
 import { startServer, type RunningServer } from './server.js';
+import { rawRequest } from './testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const RUNS = Number(process.env.NW_FUZZ_RUNS ?? 2000);
@@ -208,33 +208,8 @@ function send(
   token: string | null,
   body: string | undefined,
 ): Promise<{ status: number; body: string }> {
-  const url = new URL(server.url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        method,
-        path,
-        headers: {
-          ...(token !== null ? { Authorization: `Bearer ${token}` } : {}),
-          ...(body !== undefined
-            ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) }
-            : {}),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          if (text.length < 4096) text += c;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+  // Only each answer's start is kept: a run sends thousands.
+  return rawRequest(server.url, method, path, token, body, { maxBodyChars: 4096 });
 }
 
 let server: RunningServer;

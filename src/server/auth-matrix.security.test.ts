@@ -8,11 +8,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildOpenApiDocument } from './openapi.js';
 import { startServer, type RunningServer } from './server.js';
+import { rawRequest } from './testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const RG = 'authrg';
@@ -31,34 +31,7 @@ function call(
   body?: string,
   headers: Record<string, string> = {},
 ): Promise<Answer> {
-  const url = new URL(server.url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        method,
-        path,
-        headers: {
-          ...(token !== null ? { Authorization: `Bearer ${token}` } : {}),
-          ...(body !== undefined
-            ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) }
-            : {}),
-          ...headers,
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          text += c;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+  return rawRequest(server.url, method, path, token, body, { headers });
 }
 
 describe('authentication matrix', () => {

@@ -15,7 +15,7 @@ import { CLOSE_CREDENTIAL_REVOKED } from './agent-hub.js';
 import { AGENT_CONNECT_PATH } from '../model/index.js';
 import { tokenKindOfPrefix, verifyCredential } from './credentials.js';
 import { startServer, type RunningServer } from './server.js';
-import { apiCaller } from './testing/loopback-agent.js';
+import { apiCaller, waitFor } from './testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const VM_PATH = (vm: string) =>
@@ -208,11 +208,3 @@ test('a stale admin-token file (rotated elsewhere) never brings the old token ba
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutInMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutInMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

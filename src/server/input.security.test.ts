@@ -6,55 +6,24 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type RunningServer } from './server.js';
+import { rawRequest } from './testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const RG = `/subscriptions/${SUB}/resourceGroups/rg1`;
 const NW = `${RG}/providers/Microsoft.Network/networkWatchers`;
 
 /** A raw request (fetch would normalise the URL: these tests need the bytes as written). */
-function raw(
+async function raw(
   server: RunningServer,
   method: string,
   path: string,
   body?: string,
 ): Promise<{ status: number; body: any }> {
-  const url = new URL(server.url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        method,
-        path,
-        headers: {
-          Authorization: `Bearer ${server.adminToken}`,
-          ...(body !== undefined
-            ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }
-            : {}),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          text += c;
-        });
-        res.on('end', () => {
-          try {
-            resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null });
-          } catch {
-            resolve({ status: res.statusCode ?? 0, body: text });
-          }
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+  const answer = await rawRequest(server.url, method, path, server.adminToken, body);
+  return { status: answer.status, body: answer.json ?? (answer.body || null) };
 }
 
 describe('names and inputs follow ARM rules', () => {

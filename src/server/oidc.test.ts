@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JWK } from 'jose';
 import { startServer, type RunningServer } from './server.js';
+import { apiCaller } from './testing/loopback-agent.js';
 import { ApiError, OutboundPolicy } from '../lib/index.js';
 import { outboundFetch } from '../lib/outbound-fetch.js';
 import { isJwtShaped, OidcVerifier, principalOfClaims, validateOidcSettings } from './oidc.js';
@@ -85,18 +86,8 @@ describe('single sign-on with a real OpenID Connect provider', { timeout: 120_00
   let server: RunningServer;
   let key1: JWK;
   const dataDir = mkdtempSync(join(tmpdir(), 'nw-oidc-'));
-  const call = async (method: string, path: string, token: string | null, body?: unknown) => {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: {
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as Record<string, any> };
-  };
+  const api = apiCaller(() => server, null);
+  const call = (method: string, path: string, token: string | null, body?: unknown) => api(method, path, body, token);
   const refusedWith = async (token: string, pattern: RegExp) => {
     const r = await call('GET', WATCHERS, token);
     assert.equal(r.status, 401, JSON.stringify(r.body));

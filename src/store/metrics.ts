@@ -21,9 +21,15 @@ export class MetricQueries {
       else out.set(key, id);
     }
     if (missing.length > 0) {
+      // Sorted, and inserted in that order: each new key's unique-index entry waits for any other
+      // statement making the same key. Two statements making overlapping keys in different orders
+      // (two replicas, or two statements in flight from one, whose reports came in different
+      // orders) each waited for the other: PostgreSQL's `deadlock detected` (40P01), seen at
+      // 10,000 agents on three replicas. In one order, the later statement only waits.
+      missing.sort();
       const json = JSON.stringify(missing);
       await this.core.db.query(
-        'INSERT INTO metric_hosts (vm_key) SELECT jsonb_array_elements_text($1::jsonb) ON CONFLICT (vm_key) DO NOTHING',
+        'INSERT INTO metric_hosts (vm_key) SELECT k FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY AS x(k, i) ORDER BY i ON CONFLICT (vm_key) DO NOTHING',
         [json],
       );
       for (const r of await this.core.db.query(

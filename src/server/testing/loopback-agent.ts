@@ -2,37 +2,122 @@
 // loopback that says hello and records what the server sends (parsed by the protocol's schema).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { request } from 'node:http';
 import WebSocket from 'ws';
-import { AGENT_CONNECT_PATH, parseServerToAgent, type ServerToAgent } from '../../model/index.js';
+import {
+  AGENT_CONNECT_PATH,
+  AGENT_PROTOCOL_VERSION,
+  parseServerToAgent,
+  type ServerToAgent,
+} from '../../model/index.js';
 import type { RunningServer } from '../server.js';
 
-/** One API call's answer: the status and the parsed JSON body (null when empty). */
+/** One API call's answer: the status, the response headers and the parsed JSON body (null when empty). */
 export interface ApiAnswer {
   status: number;
+  headers: Headers;
   body: Record<string, any>;
 }
 
 /**
  * An API caller on the server `server()` returns (called per request, so it may start later);
  * the token `defaultToken()` gives by default (the admin token; a test that rotates it says which).
+ * `?api-version=` is added to a path without a query (none when `apiVersion` is null); a body is
+ * sent as JSON, a string as written; `headers` are added to the request's.
  */
 export function apiCaller(
   server: () => RunningServer,
-  apiVersion = '2022-01-01',
+  apiVersion: string | null = '2022-01-01',
   defaultToken: () => string | null = () => server().adminToken,
 ) {
-  return async (method: string, path: string, body?: unknown, token: string | null = defaultToken()) => {
-    const res = await fetch(`${server().url}${path}${path.includes('?') ? '' : `?api-version=${apiVersion}`}`, {
+  return async (
+    method: string,
+    path: string,
+    body?: unknown,
+    token: string | null = defaultToken(),
+    headers: Record<string, string> = {},
+  ) => {
+    const query = apiVersion === null || path.includes('?') ? '' : `?api-version=${apiVersion}`;
+    const res = await fetch(`${server().url}${path}${query}`, {
       method,
       headers: {
         ...(token ? { Authorization: `Bearer ${token}` } : {}),
         ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+        ...headers,
       },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
     });
     const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as Record<string, any> } satisfies ApiAnswer;
+    return {
+      status: res.status,
+      headers: res.headers,
+      body: (text ? JSON.parse(text) : null) as Record<string, any>,
+    } satisfies ApiAnswer;
   };
+}
+
+/** A raw request's answer: the status, the body as text, parsed when it is JSON (else null), the headers. */
+export interface RawAnswer {
+  status: number;
+  body: string;
+  json: any;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/**
+ * A raw HTTP request to the server at `serverUrl` (fetch would normalise the path: these send the
+ * bytes as written): `token` as a bearer (none when null), a body as written (a string) or as
+ * JSON, sent with its Content-Length. `maxBodyChars` keeps only the start of a long answer (a
+ * fuzz run's thousands of answers); `json` is then null.
+ */
+export function rawRequest(
+  serverUrl: string,
+  method: string,
+  path: string,
+  token: string | null,
+  body?: unknown,
+  options: { headers?: Record<string, string>; maxBodyChars?: number } = {},
+): Promise<RawAnswer> {
+  const url = new URL(serverUrl);
+  const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  const maxBodyChars = options.maxBodyChars ?? Infinity;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        method,
+        path,
+        headers: {
+          ...(token !== null ? { Authorization: `Bearer ${token}` } : {}),
+          ...(text !== undefined
+            ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) }
+            : {}),
+          ...options.headers,
+        },
+      },
+      (res) => {
+        let out = '';
+        let whole = true;
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          if (out.length < maxBodyChars) out += c;
+          else whole = false;
+        });
+        res.on('end', () => {
+          let json: unknown = null;
+          try {
+            json = out && whole ? JSON.parse(out) : null;
+          } catch {
+            /* not JSON */
+          }
+          resolve({ status: res.statusCode ?? 0, body: out, json, headers: res.headers });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(text);
+  });
 }
 
 /** Polls `check` until it holds; throws after `timeoutInMs`. */
@@ -79,7 +164,13 @@ export async function connectLoopbackAgent(options: {
   });
   await once(ws, 'open');
   ws.send(
-    JSON.stringify({ type: 'hello', protocolVersion: 1, agentVersion: 't', hostname: options.hostname, captures: [] }),
+    JSON.stringify({
+      type: 'hello',
+      protocolVersion: AGENT_PROTOCOL_VERSION,
+      agentVersion: 't',
+      hostname: options.hostname,
+      captures: [],
+    }),
   );
   await waitFor(() => received.some((m) => m.type === 'welcome'));
   return { ws, received };

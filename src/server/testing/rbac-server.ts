@@ -5,20 +5,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { TEST_DATABASE_URL } from '../../store/testing/engines.js';
 import { startServer, type RunningServer } from '../server.js';
+import { rawRequest, type RawAnswer } from './loopback-agent.js';
 
 /** An answer: status, raw body, parsed JSON (or null), headers. */
-export interface Answer {
-  status: number;
-  body: string;
-  json: any;
-  headers: Record<string, string | string[] | undefined>;
-}
+export type Answer = RawAnswer;
 
 /** A started server with its database. */
 export interface RbacServer {
@@ -67,45 +62,7 @@ export async function startRbacServer(subscriptionId: string): Promise<RbacServe
     token: string | null,
     body?: unknown,
     headers: Record<string, string> = {},
-  ): Promise<Answer> => {
-    const u = new URL(server.url);
-    const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          host: u.hostname,
-          port: u.port,
-          method,
-          path,
-          headers: {
-            ...(token !== null ? { Authorization: `Bearer ${token}` } : {}),
-            ...(text !== undefined
-              ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) }
-              : {}),
-            ...headers,
-          },
-        },
-        (res) => {
-          let out = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => {
-            out += c;
-          });
-          res.on('end', () => {
-            let json: unknown = null;
-            try {
-              json = out ? JSON.parse(out) : null;
-            } catch {
-              /* not JSON */
-            }
-            resolve({ status: res.statusCode ?? 0, body: out, json, headers: res.headers });
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(text);
-    });
-  };
+  ): Promise<Answer> => rawRequest(server.url, method, path, token, body, { headers });
   const admin = (method: string, path: string, body?: unknown) => call(method, path, server.adminToken, body);
   return {
     server,
