@@ -70,7 +70,10 @@ for (const engine of TEST_ENGINES) {
         // One typed array per column (src/store/metrics.ts): a fixed few parameters, each of at most the bound's rows.
         assert.ok(q.params.length <= 2 + 4 * HOST_METRICS.length, 'a fixed few parameters per statement');
         for (const p of q.params)
-          assert.ok(String(p).slice(1, -1).split(',').length <= METRIC_ROWS_PER_STATEMENT, 'bounded rows per statement');
+          assert.ok(
+            String(p).slice(1, -1).split(',').length <= METRIC_ROWS_PER_STATEMENT,
+            'bounded rows per statement',
+          );
       }
       assert.ok(inserts.length >= 70_000 / METRIC_ROWS_PER_STATEMENT);
       const total = (

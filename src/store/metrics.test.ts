@@ -77,7 +77,8 @@ for (const engine of TEST_ENGINES) {
       await store.insertMetricSamples(rows);
       const inserts = seen.filter((s) => s.sql.startsWith('INSERT INTO metric_raw '));
       assert.equal(inserts.length, Math.ceil(rows.length / METRIC_ROWS_PER_STATEMENT));
-      for (const s of inserts) assert.ok(s.params.length <= 2 + HOST_METRICS.length, 'a fixed, small number of parameters');
+      for (const s of inserts)
+        assert.ok(s.params.length <= 2 + HOST_METRICS.length, 'a fixed, small number of parameters');
 
       const ids = new Map(
         (await db.query('SELECT id, vm_key FROM metric_hosts')).map((r) => [String(r.vm_key), Number(r.id)]),
