@@ -34,7 +34,9 @@ import { reconnectDelayInMs, refusedRetryDelayInMs } from '../../src/agent/conne
 import { HostMetricSender } from '../../src/agent/metrics.js';
 import { HOST_METRICS } from '../../src/alerts/host-metrics.js';
 import {
+  AGENT_PING_AFTER_SILENCE_IN_MS,
   AGENT_PROTOCOL_VERSION,
+  AGENT_SERVER_SILENCE_LIMIT_IN_MS,
   parseServerToAgent,
   type AgentCaptureOrder,
   type AgentCaptureState,
@@ -201,6 +203,8 @@ export interface FleetStats {
   unexpectedDrops: number;
   /** Metric samples sent (one by one or in batches; the database holds one row each). */
   metricReports: number;
+  /** Pings the agents sent the server after hearing nothing from it for a while (as the real agent, src/agent/connection.ts). */
+  keepalivePings: number;
   /** Capture orders received (`capture.start`). */
   ordersReceived: number;
   /** Captures running now. */
@@ -292,6 +296,9 @@ class SimulatedAgent {
   /** The server's agent endpoint, or several replicas' (`serverUrl` a comma list), tried in turn. */
   private readonly wsUrls: string[];
   private urlIndex = 0;
+  /** When the server was last heard on this connection, and whether the agent pinged it since (the real agent's keep-alive). */
+  private heardAtInMs = 0;
+  private pingedSinceHeard = false;
 
   constructor(
     readonly host: SimulatedHost,
@@ -323,7 +330,14 @@ class SimulatedAgent {
       let opened = false;
       let timedOut = false;
       let cause = 'closed';
+      const heard = (): void => {
+        this.heardAtInMs = Date.now();
+        this.pingedSinceHeard = false;
+      };
+      ws.on('ping', heard);
+      ws.on('pong', heard);
       ws.on('open', () => {
+        heard();
         opened = true;
         this.attempt = 0;
         this.batchIntervalInSeconds = null;
@@ -337,10 +351,12 @@ class SimulatedAgent {
           agentVersion: 'sim-0.1.0',
           hostname: this.host.vmName,
           captures: [...this.captures.values()].map((c) => c.state),
+          pingsWhenSilent: true,
         });
         resolve();
       });
       ws.on('message', (data, isBinary) => {
+        heard();
         if (isBinary) return;
         const parsed = parseServerToAgent(data.toString());
         if (parsed.ok) this.handle(parsed.message);
@@ -408,9 +424,29 @@ class SimulatedAgent {
 
   /** Takes one sample; it leaves as the real agent's would (before issue 17, samples of a disconnected agent were not taken at all). */
   sendMetrics(): void {
+    this.keepAlive();
     const before = this.sender.sent;
     this.sender.take(metricValues());
     this.fleet.stats.metricReports += this.sender.sent - before;
+  }
+
+  /**
+   * The real agent's keep-alive (src/agent/connection.ts), checked at each sample instead of a
+   * timer per connection: a ping after AGENT_PING_AFTER_SILENCE_IN_MS without a word from the
+   * server, the connection given up after AGENT_SERVER_SILENCE_LIMIT_IN_MS. Against a server that
+   * pings every 10 s (before issue 17's steady-CPU work) neither ever happens, as with the agents
+   * of then.
+   */
+  private keepAlive(): void {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    const silentForInMs = Date.now() - this.heardAtInMs;
+    if (silentForInMs >= AGENT_SERVER_SILENCE_LIMIT_IN_MS) ws.terminate();
+    else if (silentForInMs >= AGENT_PING_AFTER_SILENCE_IN_MS && !this.pingedSinceHeard) {
+      this.pingedSinceHeard = true;
+      this.fleet.stats.keepalivePings++;
+      ws.ping();
+    }
   }
 
   private setState(uid: string, patch: Partial<AgentCaptureState>): void {
@@ -555,6 +591,7 @@ export async function startSimulatedFleet(options: FleetOptions): Promise<Simula
       handshakeTimeouts: 0,
       unexpectedDrops: 0,
       metricReports: 0,
+      keepalivePings: 0,
       ordersReceived: 0,
       failureCauses: {},
     },
@@ -666,6 +703,7 @@ export function sumFleetStats(all: FleetStats[]): FleetStats {
     handshakeTimeouts: 0,
     unexpectedDrops: 0,
     metricReports: 0,
+    keepalivePings: 0,
     ordersReceived: 0,
     running: 0,
     failureCauses: {},
@@ -677,6 +715,7 @@ export function sumFleetStats(all: FleetStats[]): FleetStats {
       'handshakeTimeouts',
       'unexpectedDrops',
       'metricReports',
+      'keepalivePings',
       'ordersReceived',
       'running',
     ] as const)

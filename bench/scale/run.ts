@@ -577,6 +577,7 @@ async function runSize(n: number): Promise<Figures | null> {
       await sleep(2_000);
     }
     await sleep(5_000);
+    const pingsSteady0 = (await fleet.stats()).keepalivePings;
     const simSteady0 = await cpuSecondsOf(fleet.pids);
     const steady0 = performance.now();
     const balancerPids = set.loadBalancers.map((b) => b.pid);
@@ -590,9 +591,11 @@ async function runSize(n: number): Promise<Figures | null> {
     const agentsByReplica = await agentsPerReplica(set);
     const balancers = await Promise.all(set.loadBalancers.map((b) => b.connections()));
     const loadSteady = loadavg()[0]!;
+    // The agents' own keep-alive pings (issue 17): none against a server that pings every connection.
+    const steadyKeepalivePings = (await fleet.stats()).keepalivePings - pingsSteady0;
     const pcs = (v: number[]) => v.map((x) => `${(x * 100).toFixed(0)} %`).join(' + ');
     log(
-      `steady cpu${reportFormat === 'both' ? ' with batches' : ''} ${pcs(steadyCpuByReplica)} (simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${steadyRssBytesByReplica.map((b) => (b / 2 ** 20).toFixed(0)).join(' + ')} MiB, agents per replica ${agentsByReplica.join(' / ')}, load ${loadSteady.toFixed(1)}${steadySingle ? `; batches ÷ single reports ${(steadyCpu / steadySingle.cpu).toFixed(2)}` : ''}${balancers.map((b, i) => `; haproxy ${i + 1}: ${(balancerCpu[i]! * 100).toFixed(0)} %, ${b.current} connections of ${b.max} (frontend limit ${b.frontendMax})`).join('')}`,
+      `steady cpu${reportFormat === 'both' ? ' with batches' : ''} ${pcs(steadyCpuByReplica)} (simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${steadyRssBytesByReplica.map((b) => (b / 2 ** 20).toFixed(0)).join(' + ')} MiB, agents per replica ${agentsByReplica.join(' / ')}, load ${loadSteady.toFixed(1)}, agents' keep-alive pings ${steadyKeepalivePings}${steadySingle ? `; batches ÷ single reports ${(steadyCpu / steadySingle.cpu).toFixed(2)}` : ''}${balancers.map((b, i) => `; haproxy ${i + 1}: ${(balancerCpu[i]! * 100).toFixed(0)} %, ${b.current} connections of ${b.max} (frontend limit ${b.frontendMax})`).join('')}`,
     );
 
     // Create → Running on one simulated host while loaded (it answers at once: the server's share).

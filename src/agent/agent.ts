@@ -180,6 +180,8 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
       agentVersion: AGENT_VERSION,
       hostname: reportableHostname(hostname()),
       captures: manager.states(),
+      // This agent keeps its side of the connection alive (ServerConnection): the server need not ping it while it reports.
+      pingsWhenSilent: true,
     });
     manager.onConnected();
   });

@@ -63,6 +63,71 @@ test('pings keep a quiet connection alive', async () => {
   assert.equal(closesWhilePinged, 0, 'no reconnect while the server pings');
 });
 
+test('an agent that hears nothing pings the server, and a server that answers (pong) keeps the connection', async () => {
+  // A server that never pings (as one that hears the agent's reports): ws answers the agent's pings by itself.
+  const quiet = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((r) => quiet.once('listening', r));
+  let pingsHeard = 0;
+  quiet.on('connection', (ws) => ws.on('ping', () => pingsHeard++));
+  const connection = new ServerConnection(
+    `ws://127.0.0.1:${(quiet.address() as AddressInfo).port}/agent/v1/connect`,
+    'credential',
+    createLogger({ name: 'test', level: 'silent' }),
+    undefined,
+    300,
+    100,
+  );
+  let closes = 0;
+  connection.on('close', () => {
+    closes++;
+  });
+  connection.start();
+  await new Promise((r) => setTimeout(r, 1_500));
+  const closesWhileAnswered = closes;
+  connection.close();
+  await new Promise<void>((r) => quiet.close(() => r()));
+  assert.equal(closesWhileAnswered, 0, 'its pongs keep the connection');
+  assert.ok(pingsHeard >= 5, `the agent pinged after each 100 ms of silence (${pingsHeard})`);
+});
+
+test('a server that answers neither pings nor anything else is left after the silence limit, though the agent pinged it', async () => {
+  const dead = new WebSocketServer({ host: '127.0.0.1', port: 0, autoPong: false });
+  await new Promise((r) => dead.once('listening', r));
+  let pingsHeard = 0;
+  let accepted = 0;
+  dead.on('connection', (ws) => {
+    accepted++;
+    ws.on('ping', () => pingsHeard++);
+  });
+  const connection = new ServerConnection(
+    `ws://127.0.0.1:${(dead.address() as AddressInfo).port}/agent/v1/connect`,
+    'credential',
+    createLogger({ name: 'test', level: 'silent' }),
+    undefined,
+    300,
+    100,
+  );
+  let openedAt = 0;
+  let droppedAfterInMs = -1;
+  connection.on('open', () => {
+    if (!openedAt) openedAt = Date.now();
+  });
+  connection.on('close', () => {
+    if (droppedAfterInMs < 0 && openedAt) droppedAfterInMs = Date.now() - openedAt;
+  });
+  connection.start();
+  const deadline = Date.now() + 3_000;
+  while (accepted < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  connection.close();
+  await new Promise<void>((r) => dead.close(() => r()));
+  assert.ok(pingsHeard >= 1, 'it pinged before giving up');
+  assert.ok(
+    droppedAfterInMs >= 280 && droppedAfterInMs <= 600,
+    `dropped ${droppedAfterInMs} ms after the last word (limit 300)`,
+  );
+  assert.ok(accepted >= 2, 'and reconnected');
+});
+
 test('it says when it loses the server, each retry with its back-off, and when it is back', async () => {
   const { pino } = await import('pino');
   const lines: Array<Record<string, unknown>> = [];

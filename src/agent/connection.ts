@@ -5,17 +5,22 @@ import type { Logger } from '../lib/index.js';
 import {
   AGENT_CLOSE_INCOMPATIBLE,
   AGENT_MAX_MESSAGE_BYTES,
+  AGENT_PING_AFTER_SILENCE_IN_MS,
+  AGENT_SERVER_SILENCE_LIMIT_IN_MS,
   parseServerToAgent,
   type AgentToServer,
   type ServerToAgent,
 } from '../model/index.js';
 
 /**
- * The server pings every 10 s (src/server/agent-hub.ts); a connection that hears nothing for this
- * long is half-open (the server vanished without closing it, e.g. a network partition) and is
- * dropped so the agent reconnects instead of sending into the void.
+ * A connection that hears nothing from the server for this long is half-open (the server vanished
+ * without closing it, e.g. a network partition) and is dropped so the agent reconnects instead of
+ * sending into the void. After {@link AGENT_PING_AFTER_SILENCE_IN_MS} of silence the agent pings
+ * the server (a live one answers with a pong): a server that hears this agent's reports does not
+ * ping it (src/server/agent-hub.ts, `pingsWhenSilent` in the hello); an older server pings every
+ * 10 s, so the agent never needs to.
  */
-const SERVER_SILENCE_LIMIT_IN_MS = 35_000;
+const SERVER_SILENCE_LIMIT_IN_MS = AGENT_SERVER_SILENCE_LIMIT_IN_MS;
 
 /** Shortest and longest wait between reconnection attempts. */
 const RECONNECT_MIN_IN_MS = 250;
@@ -91,6 +96,7 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
     private readonly logger: Logger,
     private readonly caFile?: string,
     private readonly silenceLimitInMs: number = SERVER_SILENCE_LIMIT_IN_MS,
+    private readonly pingAfterSilenceInMs: number = AGENT_PING_AFTER_SILENCE_IN_MS,
   ) {
     super();
     this.urls = [url].flat();
@@ -113,20 +119,29 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
       headers: { Authorization: `Bearer ${this.credential}` },
       ...(this.caFile ? { ca: readFileSync(this.caFile) } : {}),
       handshakeTimeout: 10_000,
+      // Small JSON messages: compressing them would cost both ends CPU for little (the server does not offer it either).
+      perMessageDeflate: false,
       // A (malicious or broken) server cannot make the agent buffer more than one bounded message.
       maxPayload: AGENT_MAX_MESSAGE_BYTES,
     });
     this.ws = ws;
     let silence: NodeJS.Timeout | null = null;
+    let pingTimer: NodeJS.Timeout | null = null;
     const heard = (): void => {
       if (silence) clearTimeout(silence);
+      if (pingTimer) clearTimeout(pingTimer);
       silence = setTimeout(() => {
         this.logger.warn('no word from the server for a while; reconnecting');
         ws.terminate();
       }, this.silenceLimitInMs);
       silence.unref();
+      pingTimer = setTimeout(() => {
+        if (ws.readyState === WebSocket.OPEN) ws.ping();
+      }, this.pingAfterSilenceInMs);
+      pingTimer.unref();
     };
     ws.on('ping', heard);
+    ws.on('pong', heard);
     ws.on('open', () => {
       heard();
       this.attempt = 0;
@@ -177,6 +192,7 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
     });
     ws.on('close', (code, reason) => {
       if (silence) clearTimeout(silence);
+      if (pingTimer) clearTimeout(pingTimer);
       if (this.ws === ws) this.ws = null;
       this.emit('close');
       if (this.closed) return;

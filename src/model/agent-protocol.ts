@@ -19,6 +19,20 @@ export const LOOKBACK_MAX_SECONDS = 3600;
 /** Protocol version; bumped on incompatible changes. */
 export const AGENT_PROTOCOL_VERSION = 1;
 
+/**
+ * An agent that said `pingsWhenSilent` in its hello pings the server after this long without a
+ * word from it (the server answers with a pong, ws does that by itself); it gives the connection
+ * up after {@link AGENT_SERVER_SILENCE_LIMIT_IN_MS} of silence, as every agent does.
+ */
+export const AGENT_PING_AFTER_SILENCE_IN_MS = 20_000;
+
+/**
+ * An agent drops a connection on which it heard nothing from the server for this long (a
+ * half-open link: the server vanished without closing it) and reconnects. Older agents have it
+ * too: a server must send each of them something more often than this.
+ */
+export const AGENT_SERVER_SILENCE_LIMIT_IN_MS = 35_000;
+
 /** Path agents hold their WebSocket on. */
 export const AGENT_CONNECT_PATH = '/agent/v1/connect';
 
@@ -407,6 +421,13 @@ export const agentToServerSchema = z.discriminatedUnion('type', [
     agentVersion: text(64),
     hostname: agentHostnameSchema,
     captures: z.array(agentCaptureStateSchema).max(AGENT_MAX_CAPTURES_PER_HELLO),
+    /**
+     * Issue 17, additive (absent from older agents): this agent pings the server when it has
+     * heard nothing from it for {@link AGENT_PING_AFTER_SILENCE_IN_MS}, so the server need not
+     * ping a connection it hears from (its reports prove it alive); the server pings it only
+     * once it falls silent. Without it the server pings every connection as before.
+     */
+    pingsWhenSilent: z.literal(true).optional(),
   }),
   z.object({ type: z.literal('capture.state'), state: agentCaptureStateSchema }),
   z.object({ type: z.literal('lookback.state'), state: agentLookbackStateSchema }),

@@ -17,11 +17,21 @@ import {
 /** Largest message an agent may send (state and metrics are small). */
 const MAX_AGENT_MESSAGE_BYTES = AGENT_MAX_MESSAGE_BYTES;
 
-/** Interval of WebSocket pings; a connection that misses two is dropped so the agent reconnects. */
+/**
+ * Liveness of agent connections. A connection the server heard nothing from (no message, no
+ * pong, no ping) for this long is pinged; one that stays silent for this long again is dropped
+ * so the agent reconnects: a dead agent is let go within twice this (as when every connection
+ * was pinged each interval). An agent that announced `pingsWhenSilent` is pinged only when it
+ * falls silent — its reports (every 5 s by default) prove it alive, and it keeps its own side
+ * alive by pinging the server (AGENT_PING_AFTER_SILENCE_IN_MS) — which halved the ping and pong
+ * frames of a 10,000-agent server. Any other agent is pinged every interval as before: it needs
+ * a word from the server within AGENT_SERVER_SILENCE_LIMIT_IN_MS.
+ */
 const PING_INTERVAL_IN_MS = 10_000;
 /**
- * Pings go out in this many slices spread over the interval: 10,000 pings in one turn of the
- * event loop held it for a noticeable moment every 10 s (handshakes and reports waited behind).
+ * Connections are looked at this many times per interval (each tick a loop over them, no I/O);
+ * the pings of agents that need them every interval are spread over the ticks: 10,000 pings in
+ * one turn of the event loop held it for a noticeable moment (handshakes and reports waited).
  */
 const PING_SLICES = 10;
 /**
@@ -52,8 +62,16 @@ interface AgentConnection {
   identity: AgentIdentity;
   ws: WebSocket;
   revoked: boolean;
-  /** Which slice of the ping interval pings this connection. */
+  /** Which tick of the ping interval pings this connection when it needs a ping every interval. */
   pingSlice: number;
+  /** Something came from the agent since the last tick (any message, pong or ping). */
+  heard: boolean;
+  /** Ticks since something last came from the agent. */
+  silentTicks: number;
+  /** Ticks since the ping not yet answered was sent; -1 while none is outstanding. */
+  pingAgeTicks: number;
+  /** The agent's hello said `pingsWhenSilent`: it is pinged only when it falls silent. */
+  pingsWhenSilent: boolean;
 }
 
 /**
@@ -66,7 +84,12 @@ export class AgentHub extends EventEmitter {
   private readonly sockets = new Map<string, AgentConnection>();
   /** The connection whose message is being handled: replies go to it, never to a newer connection of the same host. */
   private readonly current = new AsyncLocalStorage<AgentConnection>();
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_AGENT_MESSAGE_BYTES });
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_AGENT_MESSAGE_BYTES,
+    // ws's default, said here: compressing small JSON frames would cost CPU at every one of 10,000 agents' messages.
+    perMessageDeflate: false,
+  });
   private pingTimer: NodeJS.Timeout | null = null;
   /** Disconnects still being recorded: close() waits for them before the database goes. */
   private readonly recordingDisconnects = new Set<Promise<void>>();
@@ -91,9 +114,14 @@ export class AgentHub extends EventEmitter {
     },
     /** Handshakes authenticated at once; the excess is refused with 503 and Retry-After. */
     private readonly maxHandshakes: number = MAX_HANDSHAKES_IN_PROGRESS,
+    /** Liveness interval ({@link PING_INTERVAL_IN_MS}); tests shorten it. */
+    private readonly pingIntervalInMs: number = PING_INTERVAL_IN_MS,
   ) {
     super();
   }
+
+  /** Pings sent since start (tests and the bench look at it). */
+  pingsSent = 0;
 
   /** Takes over WebSocket upgrades on the agent path of an HTTP(S) server. */
   attach(server: Server): void {
@@ -143,12 +171,21 @@ export class AgentHub extends EventEmitter {
         },
       );
     });
-    this.pingTimer = setInterval(() => this.pingNextSlice(), PING_INTERVAL_IN_MS / PING_SLICES);
+    this.pingTimer = setInterval(() => this.pingNextSlice(), this.pingIntervalInMs / PING_SLICES);
     this.pingTimer.unref();
   }
 
   private accept(identity: AgentIdentity, ws: WebSocket): void {
-    const conn: AgentConnection = { identity, ws, revoked: false, pingSlice: this.accepted++ % PING_SLICES };
+    const conn: AgentConnection = {
+      identity,
+      ws,
+      revoked: false,
+      pingSlice: this.accepted++ % PING_SLICES,
+      heard: true,
+      silentTicks: 0,
+      pingAgeTicks: -1,
+      pingsWhenSilent: false,
+    };
     // A newcomer takes a host's place at once only if the host has no connection here; beside a
     // live one it waits for its hello (takeOver). A handshake the agent gave up on (its 10 s
     // timeout) that the server completes late never sends a hello: it must not cut the agent's
@@ -174,13 +211,16 @@ export class AgentHub extends EventEmitter {
       }
       this.sockets.set(identity.vmKey, conn);
     };
-    (ws as WebSocket & { alive?: boolean }).alive = true;
-    ws.on('pong', () => {
-      (ws as WebSocket & { alive?: boolean }).alive = true;
-    });
+    const heard = (): void => {
+      conn.heard = true;
+    };
+    ws.on('pong', heard);
+    // ws answers an agent's ping with a pong by itself; it is a word from the agent too.
+    ws.on('ping', heard);
     let queue = Promise.resolve();
     let greeted = false;
     ws.on('message', (data, isBinary) => {
+      conn.heard = true;
       // A cut connection may still deliver frames that were in flight: they are not accepted.
       if (isBinary || conn.revoked) return;
       // Every message is checked against the protocol schema before anything acts on it: a
@@ -208,6 +248,7 @@ export class AgentHub extends EventEmitter {
           return;
         }
         greeted = true;
+        conn.pingsWhenSilent = msg.pingsWhenSilent === true;
         takeOver();
       } else if (!greeted) {
         this.logger.warn({ vm: identity.vmKey, type: msg.type }, 'agent sent a message before its hello; ignored');
@@ -291,22 +332,38 @@ export class AgentHub extends EventEmitter {
     }
   }
 
-  /** One slice of the connections is pinged each tenth of the interval (each connection once per interval); credentials are checked once per interval. */
+  /**
+   * Each tenth of the interval: a connection silent for a whole interval since its last ping is
+   * dropped; one silent for an interval is pinged; an agent that did not announce
+   * `pingsWhenSilent` is pinged on its slice of every interval whatever it sent (its pong, or
+   * anything else, is the answer). Credentials are checked once per interval.
+   */
   private pingNextSlice(): void {
     const slice = this.pingTick++ % PING_SLICES;
     if (slice === 0)
       this.sweepRevoked().catch((error: unknown) =>
         this.logger.warn({ err: error }, 'checking agent credentials failed'),
       );
-    for (const { ws, pingSlice } of this.sockets.values()) {
-      if (pingSlice !== slice) continue;
-      const w = ws as WebSocket & { alive?: boolean };
-      if (w.alive === false) {
-        ws.terminate();
+    for (const conn of this.sockets.values()) {
+      if (conn.heard) {
+        conn.heard = false;
+        conn.silentTicks = 0;
+        conn.pingAgeTicks = -1;
+      } else {
+        conn.silentTicks++;
+        if (conn.pingAgeTicks >= 0) conn.pingAgeTicks++;
+      }
+      if (conn.pingAgeTicks >= PING_SLICES) {
+        conn.ws.terminate();
         continue;
       }
-      w.alive = false;
-      ws.ping();
+      const due = conn.pingsWhenSilent
+        ? conn.silentTicks >= PING_SLICES && conn.pingAgeTicks < 0
+        : conn.pingSlice === slice && conn.pingAgeTicks < 0;
+      if (!due) continue;
+      conn.pingAgeTicks = 0;
+      this.pingsSent++;
+      conn.ws.ping();
     }
   }
 
