@@ -42,6 +42,7 @@ import pg from 'pg';
 import { enrollSimulatedHosts, type SimulatedFleetProcesses, type SimulatedHost } from '../lib/agent-simulator.js';
 import { openPglite, type Db } from '../../src/store/index.js';
 import { startFleetOverReplicas } from './fleet-over-replicas.js';
+import { describeQueues, watchQueues, type QueueFigures } from './kernel-queues.js';
 import { startRealAgent, type ApiCall } from './real-agent.js';
 import { measureReplicaCrash, type ReplicaCrashFigures } from './replica-crash.js';
 import { dropServerSetData, startServerSet, type ReplicaRouting, type ServerSet } from './replica-set.js';
@@ -291,6 +292,9 @@ interface Figures {
   steadySingle: { cpu: number; simCpu: number; load: number } | null;
   stormServerCpu: number;
   stormSimCpu: number;
+  /** The kernel's listen queues and the replicas' event-loop delay while connecting and in the storm (kernel-queues.ts). */
+  connectQueues: QueueFigures;
+  stormQueues: QueueFigures;
   loads: { connect: number; steady: number; storm: number; realProbe: number; crash: number };
 }
 
@@ -520,7 +524,13 @@ async function runSize(n: number): Promise<Figures | null> {
     log(
       `connecting ${n} agents (${set.loadBalancers.length === 0 ? 'direct' : `through ${set.loadBalancers.length} HAProxy`})`,
     );
+    const watch = () =>
+      watchQueues(
+        set.replicas.map((r) => r.port),
+        set.replicas.map((r) => r.eventLoopFile),
+      );
     const beforeConnect = await serverCpuSeconds(set);
+    const connectWatch = watch();
     const started = performance.now();
     const fleet = await startFleetOverReplicas({
       hosts,
@@ -534,6 +544,7 @@ async function runSize(n: number): Promise<Figures | null> {
     await fleet.waitConnected(n, 600_000, 50);
     connectProgress.stop();
     const connectMs = performance.now() - started;
+    const connectQueues = await connectWatch.stop();
     const afterConnect = await fleet.stats();
     const connectServerCpu = ((await serverCpuSeconds(set)) - beforeConnect) / (connectMs / 1000);
     const connectSimCpu = (await cpuSecondsOf(fleet.pids)) / (connectMs / 1000);
@@ -541,6 +552,7 @@ async function runSize(n: number): Promise<Figures | null> {
     log(
       `connected in ${(connectMs / 1000).toFixed(1)} s (server ${(connectServerCpu * 100).toFixed(0)} %, simulator ${(connectSimCpu * 100).toFixed(0)} % of a core, load ${loadConnect.toFixed(1)}), ${afterConnect.failedAttempts} failed / ${afterConnect.handshakeTimeouts} timed out`,
     );
+    log(`connect: ${describeQueues(connectQueues)}`);
     if (fanoutOnly) {
       const targets = hosts.slice(0, Math.min(n, 1000));
       for (let rep = 0; rep < fanoutRepeats; rep++) {
@@ -628,6 +640,7 @@ async function runSize(n: number): Promise<Figures | null> {
     const s0 = await fleet.stats();
     const stormServer0 = await serverCpuSeconds(set);
     const stormSim0 = await cpuSecondsOf(fleet.pids);
+    const stormWatch = watch();
     const storm0 = performance.now();
     await fleet.dropAll();
     const stormProgress = progress(fleet, log, 'storm', storm0);
@@ -640,6 +653,7 @@ async function runSize(n: number): Promise<Figures | null> {
     );
     stormProgress.stop();
     const stormMs = stormBack ? performance.now() - storm0 : NaN;
+    const stormQueues = await stormWatch.stop();
     const stormServerCpu = ((await serverCpuSeconds(set)) - stormServer0) / (stormMs / 1000);
     const stormSimCpu = ((await cpuSecondsOf(fleet.pids)) - stormSim0) / (stormMs / 1000);
     const loadStorm = loadavg()[0]!;
@@ -648,6 +662,7 @@ async function runSize(n: number): Promise<Figures | null> {
     log(
       `storm: back in ${(stormMs / 1000).toFixed(1)} s (server ${(stormServerCpu * 100).toFixed(0)} %, simulator ${(stormSimCpu * 100).toFixed(0)} %, load ${loadStorm.toFixed(1)})`,
     );
+    log(`storm: ${describeQueues(stormQueues)}`);
 
     // A crash: kill -9 of the last replica; its agents come back through the others.
     let crash: ReplicaCrashFigures | null = null;
@@ -728,6 +743,8 @@ async function runSize(n: number): Promise<Figures | null> {
       steadySingle,
       stormServerCpu,
       stormSimCpu,
+      connectQueues,
+      stormQueues,
       loads: { connect: loadConnect, steady: loadSteady, storm: loadStorm, realProbe: loadRealProbe, crash: loadCrash },
     };
   } finally {
@@ -774,6 +791,21 @@ for (const x of results) {
   console.log(
     `| ${x.agents} | ${Number.isFinite(x.greetedMs) ? s(x.greetedMs) : '—'} | ${pc(x.connectServerCpu)} / ${pc(x.steadyCpu)} / ${pc(x.stormServerCpu)} | ${pc(x.connectSimCpu)} / ${pc(x.steadySimCpu)} / ${pc(x.stormSimCpu)} | ${[x.loads.connect, x.loads.steady, x.loads.realProbe, x.loads.storm, x.loads.crash].map((l) => l.toFixed(1)).join(' / ')} |`,
   );
+}
+console.log(
+  '| agents | phase | listen overflows / drops | SYN-queue full drops / syncookies sent | accept queue max (of backlog), samples full | event-loop delay max / p99 of 500 ms maxima |',
+);
+console.log('|---|---|---|---|---|---|');
+for (const x of results) {
+  for (const [phase, q] of [
+    ['connect', x.connectQueues],
+    ['storm', x.stormQueues],
+  ] as const) {
+    const c = q.counters;
+    console.log(
+      `| ${x.agents} | ${phase} | ${c.ListenOverflows} / ${c.ListenDrops} | ${c.TCPReqQFullDrop} / ${c.SyncookiesSent} | ${q.maxRecvQ} (${q.backlog}), ${q.fullSamples} of ${q.samples} | ${q.eventLoopMaxMs} / ${q.eventLoopP99OfMaxMs} ms |`,
+    );
+  }
 }
 if (replicaCount > 1) {
   console.log(
