@@ -21,7 +21,7 @@
  * Usage: node --import tsx bench/scale/run.ts [--sizes 100,1000,3000] [--database-url postgres://…]
  *        [--steady-seconds 20] [--agents-per-process 2500]
  *        [--fanout-only] [--fanout-repeats N] [--skip-fanout] [--server-cpu-prof DIR] [--server-root CHECKOUT]
- *        [--storm-timeout-seconds 600] [--progress-seconds 10]
+ *        [--storm-timeout-seconds 600] [--connect-timeout-seconds 600] [--progress-seconds 10]
  *        [--replicas N] [--routing haproxy|direct] [--balancers 1] [--probes 20] [--no-real-agent] [--skip-crash]
  *        [--report-format batch|single|both]
  *
@@ -62,6 +62,8 @@ const fanoutRepeats = Number(arg('--fanout-repeats', '1'));
 const skipFanout = args.includes('--skip-fanout');
 // How long the storm may take before the run gives up on it (the figures are still printed).
 const stormTimeoutSeconds = Number(arg('--storm-timeout-seconds', '600'));
+// How long the first connect may take before the size is given up (its queue figures are logged).
+const connectTimeoutSeconds = Number(arg('--connect-timeout-seconds', '600'));
 // While connecting and in the storm: the fleet's counters every this many seconds (0: none).
 const progressSeconds = Number(arg('--progress-seconds', '10'));
 // Several replicas on one PostgreSQL database (issue 17): agents and API calls through HAProxy
@@ -328,7 +330,7 @@ function progress(fleet: Fleet, log: (m: string) => void, what: string, since: n
       .stats()
       .then((st) =>
         log(
-          `${what} +${((performance.now() - since) / 1000).toFixed(0)} s: ${st.connected} connected, ${st.failedAttempts} failed (${st.handshakeTimeouts} timed out), ${st.unexpectedDrops} dropped, causes ${JSON.stringify(st.failureCauses)}, load ${loadavg()[0]!.toFixed(1)}`,
+          `${what} +${((performance.now() - since) / 1000).toFixed(0)} s: ${st.connected} connected, ${st.failedAttempts} failed (${st.handshakeTimeouts} timed out), ${st.unexpectedDrops} dropped, spread announced ≤ ${st.largestSpreadInSeconds} s, causes ${JSON.stringify(st.failureCauses)}, load ${loadavg()[0]!.toFixed(1)}`,
         ),
       );
   }, progressSeconds * 1000);
@@ -541,8 +543,16 @@ async function runSize(n: number): Promise<Figures | null> {
     });
     // The simulator processes were born after \`started\` (their CPU so far, start-up included, is the connect's).
     const connectProgress = progress(fleet, log, 'connect', started);
-    await fleet.waitConnected(n, 600_000, 50);
+    const connectedAll = await fleet.waitConnected(n, connectTimeoutSeconds * 1000, 50).then(
+      () => true,
+      (error: unknown) => error as Error,
+    );
     connectProgress.stop();
+    if (connectedAll !== true) {
+      log(`connect: ${describeQueues(await connectWatch.stop())}`);
+      await fleet.stop();
+      throw connectedAll;
+    }
     const connectMs = performance.now() - started;
     const connectQueues = await connectWatch.stop();
     const afterConnect = await fleet.stats();
@@ -662,7 +672,9 @@ async function runSize(n: number): Promise<Figures | null> {
     log(
       `storm: back in ${(stormMs / 1000).toFixed(1)} s (server ${(stormServerCpu * 100).toFixed(0)} %, simulator ${(stormSimCpu * 100).toFixed(0)} %, load ${loadStorm.toFixed(1)})`,
     );
-    log(`storm: ${describeQueues(stormQueues)}`);
+    log(
+      `storm: ${describeQueues(stormQueues)}; reconnect spread announced before the storm ≤ ${s0.largestSpreadInSeconds} s (0: none)`,
+    );
 
     // A crash: kill -9 of the last replica; its agents come back through the others.
     let crash: ReplicaCrashFigures | null = null;
