@@ -94,5 +94,39 @@ describe('reconnect spread', () => {
       await waitFor(() => spreads.every((s) => s.at(-1) === 3), 3 * RECONNECT_SPREAD_CHECK_IN_MS);
       assert.deepEqual(spreads, [[1, 3], [1, 3], [2, 3], [2, 3], [3]]);
     });
+
+    test('a host cut without a close frame is shown connected for the spread it was told and 5 s, when that is past the 10 s grace', async () => {
+      // Eight more agents: 13 connected at two a second, a spread of 7 s, so a grace of 12 s.
+      const told: number[][] = [];
+      for (let i = 5; i < 13; i++) {
+        const mine: number[] = [];
+        told.push(mine);
+        const { ws } = await connectLoopbackAgent({
+          call,
+          serverUrl: server.url,
+          vmPath: VM_PATH(`spread${i}`),
+          hostname: `spread${i}`,
+          onMessage: (msg) => {
+            if (msg.type === 'welcome') mine.push(msg.reconnectSpreadInSeconds!);
+          },
+        });
+        sockets.push(ws);
+      }
+      await waitFor(() => told[0]!.at(-1) === 7, 3 * RECONNECT_SPREAD_CHECK_IN_MS);
+      const connected = async () =>
+        (await call('GET', VM_PATH('spread5'))).body.properties?.netwatcher?.agentConnected as boolean;
+      await waitFor(connected);
+      const cutAt = Date.now();
+      sockets[5]!.terminate();
+      await new Promise((r) => setTimeout(r, 11_000));
+      assert.equal(
+        await connected(),
+        true,
+        'still shown connected 11 s after the cut (the 10 s grace alone has passed)',
+      );
+      await waitFor(async () => !(await connected()), 10_000);
+      const shownGoneAfterInMs = Date.now() - cutAt;
+      assert.ok(shownGoneAfterInMs >= 12_000, `recorded away after ${shownGoneAfterInMs} ms`);
+    });
   });
 });
