@@ -30,7 +30,7 @@
 import { request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { reconnectDelayInMs, refusedRetryDelayInMs } from '../../src/agent/connection.js';
+import { nextAddressDelayInMs, reconnectDelayInMs, refusedRetryDelayInMs } from '../../src/agent/connection.js';
 import { HostMetricSender } from '../../src/agent/metrics.js';
 import { HOST_METRICS } from '../../src/alerts/host-metrics.js';
 import {
@@ -207,12 +207,14 @@ export interface FleetStats {
   keepalivePings: number;
   /** Capture orders received (`capture.start`). */
   ordersReceived: number;
+  /** The longest reconnect spread a welcome announced (seconds; 0: none, an older server). */
+  largestSpreadInSeconds: number;
   /** Captures running now. */
   running: number;
 }
 
-/** Back-off of a simulated agent: a function of the attempt (1, 2, …) giving the wait in ms. Default: the real agent's (src/agent/connection.ts). */
-export type BackoffPolicy = (attempt: number) => number;
+/** Back-off of a simulated agent: a function of the attempt (1, 2, …) and the server's announced reconnect spread (ms, 0: none) giving the wait in ms. Default: the real agent's (src/agent/connection.ts). */
+export type BackoffPolicy = (attempt: number, spreadInMs: number) => number;
 
 /** Options of {@link startSimulatedFleet}. */
 export interface FleetOptions extends Partial<EnrollOptions> {
@@ -254,11 +256,12 @@ export interface SimulatedFleet {
   stop(): Promise<void>;
 }
 
-/** The real agent's reconnect back-off (src/agent/connection.ts), so storms are measured as they happen. */
-const defaultBackoff: BackoffPolicy = (attempt) => reconnectDelayInMs(attempt);
-
-/** The real agent's shortest reconnect wait (RECONNECT_MIN_IN_MS of src/agent/connection.ts), its wait before the next address. */
-const NEXT_ADDRESS_WAIT_IN_MS = 250;
+/**
+ * The real agent's reconnect back-off (src/agent/connection.ts, its own functions), so storms are
+ * measured as they happen: within the reconnect spread the server last announced (none from an
+ * older server: the agent's back-off alone, as agents before the spread).
+ */
+const defaultBackoff: BackoffPolicy = (attempt, spreadInMs) => reconnectDelayInMs(attempt, Math.random, spreadInMs);
 
 const METRIC_NAMES = HOST_METRICS.map((m) => m.name);
 
@@ -286,6 +289,8 @@ class SimulatedAgent {
   welcomed = false;
   /** The batch interval the server's welcome announced on this connection (null: single reports). */
   private batchIntervalInSeconds: number | null = null;
+  /** The reconnect spread the server last announced (ms; 0: none), kept across the drop, as the real agent. */
+  private reconnectSpreadInMs = 0;
   /** The real agent's sampler logic (src/agent/metrics.ts): single reports, batches, the buffer. */
   private readonly sender: HostMetricSender;
   private closed = false;
@@ -393,14 +398,16 @@ class SimulatedAgent {
         }
         if (this.closed) return;
         this.attempt++;
-        const waitInMs = this.nextAddressWaitInMs(this.fleet.backoff(this.attempt));
+        const waitInMs = this.nextAddressWaitInMs(this.fleet.backoff(this.attempt, this.reconnectSpreadInMs));
         this.reconnectTimer = setTimeout(
           () => {
             this.reconnectTimer = null;
             void this.connect();
           },
           // As the real agent: a busy server's Retry-After (jittered) when it refused with 503.
-          retryAfter === undefined ? waitInMs : refusedRetryDelayInMs(retryAfter, this.attempt),
+          retryAfter === undefined
+            ? waitInMs
+            : refusedRetryDelayInMs(retryAfter, this.attempt, Math.random, this.reconnectSpreadInMs),
         );
       });
     });
@@ -413,7 +420,7 @@ class SimulatedAgent {
   private nextAddressWaitInMs(backoffInMs: number): number {
     if (this.wsUrls.length === 1) return backoffInMs;
     this.urlIndex = (this.urlIndex + 1) % this.wsUrls.length;
-    return this.urlIndex === 0 ? backoffInMs : Math.min(backoffInMs, NEXT_ADDRESS_WAIT_IN_MS);
+    return this.urlIndex === 0 ? backoffInMs : nextAddressDelayInMs(backoffInMs, Math.random, this.reconnectSpreadInMs);
   }
 
   send(msg: AgentToServer): boolean {
@@ -478,6 +485,11 @@ class SimulatedAgent {
     switch (msg.type) {
       case 'welcome':
         this.batchIntervalInSeconds = msg.metricsBatchIntervalInSeconds ?? null;
+        this.reconnectSpreadInMs = (msg.reconnectSpreadInSeconds ?? 0) * 1000;
+        this.fleet.stats.largestSpreadInSeconds = Math.max(
+          this.fleet.stats.largestSpreadInSeconds,
+          msg.reconnectSpreadInSeconds ?? 0,
+        );
         return;
       case 'capture.start': {
         const order = msg.order;
@@ -593,6 +605,7 @@ export async function startSimulatedFleet(options: FleetOptions): Promise<Simula
       metricReports: 0,
       keepalivePings: 0,
       ordersReceived: 0,
+      largestSpreadInSeconds: 0,
       failureCauses: {},
     },
     backoff: options.backoff ?? defaultBackoff,
@@ -706,9 +719,11 @@ export function sumFleetStats(all: FleetStats[]): FleetStats {
     keepalivePings: 0,
     ordersReceived: 0,
     running: 0,
+    largestSpreadInSeconds: 0,
     failureCauses: {},
   };
   for (const s of all) {
+    sum.largestSpreadInSeconds = Math.max(sum.largestSpreadInSeconds, s.largestSpreadInSeconds ?? 0);
     for (const k of [
       'connected',
       'failedAttempts',

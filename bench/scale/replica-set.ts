@@ -28,6 +28,10 @@ export interface ServerProcess {
   pid: number;
   proc: ChildProcess;
   dataDir: string;
+  /** Its listening port (bench/scale/kernel-queues.ts samples its accept queue). */
+  port: number;
+  /** Where bench/scale/event-loop-probe.mjs writes its event-loop delay. */
+  eventLoopFile: string;
   /** Its id in `server_replicas` (PostgreSQL only; '' on PGlite). */
   replicaId: string;
   /** SIGTERM, then waits for the exit. */
@@ -147,6 +151,8 @@ function exited(proc: ChildProcess): Promise<void> {
   return new Promise((r) => proc.once('exit', () => r()));
 }
 
+const EVENT_LOOP_PROBE = new URL('./event-loop-probe.mjs', import.meta.url).href;
+
 /** Starts one `nw server` process and waits until it answers. */
 async function startServerProcess(
   options: ServerSetOptions,
@@ -156,10 +162,14 @@ async function startServerProcess(
   extraArgs: string[],
 ): Promise<ServerProcess> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const eventLoopFile = join(dataDir, 'event-loop.jsonl');
   const proc = spawn(
     process.execPath,
     [
       ...(options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : []),
+      // This checkout's probe, whichever checkout's server runs (--server-root).
+      '--import',
+      EVENT_LOOP_PROBE,
       join(options.serverRoot, 'bin/nw.js'),
       'server',
       '--listen',
@@ -172,7 +182,10 @@ async function startServerProcess(
       'westcentralus',
       ...extraArgs,
     ],
-    { env: { ...process.env, NW_FROM_SOURCE: '1' }, stdio: ['ignore', 'pipe', 'inherit'] },
+    {
+      env: { ...process.env, NW_FROM_SOURCE: '1', NW_BENCH_EVENT_LOOP_FILE: eventLoopFile },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
   );
   // The server's warnings and errors, for the why of any failed handshake.
   proc.stdout!.pipe(createWriteStream(join(tmpdir(), `nw-scale-server-${port}.log`)));
@@ -184,6 +197,8 @@ async function startServerProcess(
     pid: proc.pid!,
     proc,
     dataDir,
+    port,
+    eventLoopFile,
     replicaId: '',
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');

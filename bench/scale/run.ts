@@ -21,7 +21,7 @@
  * Usage: node --import tsx bench/scale/run.ts [--sizes 100,1000,3000] [--database-url postgres://…]
  *        [--steady-seconds 20] [--agents-per-process 2500]
  *        [--fanout-only] [--fanout-repeats N] [--skip-fanout] [--server-cpu-prof DIR] [--server-root CHECKOUT]
- *        [--storm-timeout-seconds 600] [--progress-seconds 10]
+ *        [--storm-timeout-seconds 600] [--connect-timeout-seconds 600] [--progress-seconds 10]
  *        [--replicas N] [--routing haproxy|direct] [--balancers 1] [--probes 20] [--no-real-agent] [--skip-crash]
  *        [--report-format batch|single|both]
  *
@@ -42,6 +42,7 @@ import pg from 'pg';
 import { enrollSimulatedHosts, type SimulatedFleetProcesses, type SimulatedHost } from '../lib/agent-simulator.js';
 import { openPglite, type Db } from '../../src/store/index.js';
 import { startFleetOverReplicas } from './fleet-over-replicas.js';
+import { describeQueues, watchQueues, type QueueFigures } from './kernel-queues.js';
 import { startRealAgent, type ApiCall } from './real-agent.js';
 import { measureReplicaCrash, type ReplicaCrashFigures } from './replica-crash.js';
 import { dropServerSetData, startServerSet, type ReplicaRouting, type ServerSet } from './replica-set.js';
@@ -61,6 +62,8 @@ const fanoutRepeats = Number(arg('--fanout-repeats', '1'));
 const skipFanout = args.includes('--skip-fanout');
 // How long the storm may take before the run gives up on it (the figures are still printed).
 const stormTimeoutSeconds = Number(arg('--storm-timeout-seconds', '600'));
+// How long the first connect may take before the size is given up (its queue figures are logged).
+const connectTimeoutSeconds = Number(arg('--connect-timeout-seconds', '600'));
 // While connecting and in the storm: the fleet's counters every this many seconds (0: none).
 const progressSeconds = Number(arg('--progress-seconds', '10'));
 // Several replicas on one PostgreSQL database (issue 17): agents and API calls through HAProxy
@@ -291,6 +294,9 @@ interface Figures {
   steadySingle: { cpu: number; simCpu: number; load: number } | null;
   stormServerCpu: number;
   stormSimCpu: number;
+  /** The kernel's listen queues and the replicas' event-loop delay while connecting and in the storm (kernel-queues.ts). */
+  connectQueues: QueueFigures;
+  stormQueues: QueueFigures;
   loads: { connect: number; steady: number; storm: number; realProbe: number; crash: number };
 }
 
@@ -324,7 +330,7 @@ function progress(fleet: Fleet, log: (m: string) => void, what: string, since: n
       .stats()
       .then((st) =>
         log(
-          `${what} +${((performance.now() - since) / 1000).toFixed(0)} s: ${st.connected} connected, ${st.failedAttempts} failed (${st.handshakeTimeouts} timed out), ${st.unexpectedDrops} dropped, causes ${JSON.stringify(st.failureCauses)}, load ${loadavg()[0]!.toFixed(1)}`,
+          `${what} +${((performance.now() - since) / 1000).toFixed(0)} s: ${st.connected} connected, ${st.failedAttempts} failed (${st.handshakeTimeouts} timed out), ${st.unexpectedDrops} dropped, spread announced ≤ ${st.largestSpreadInSeconds} s, causes ${JSON.stringify(st.failureCauses)}, load ${loadavg()[0]!.toFixed(1)}`,
         ),
       );
   }, progressSeconds * 1000);
@@ -520,7 +526,13 @@ async function runSize(n: number): Promise<Figures | null> {
     log(
       `connecting ${n} agents (${set.loadBalancers.length === 0 ? 'direct' : `through ${set.loadBalancers.length} HAProxy`})`,
     );
+    const watch = () =>
+      watchQueues(
+        set.replicas.map((r) => r.port),
+        set.replicas.map((r) => r.eventLoopFile),
+      );
     const beforeConnect = await serverCpuSeconds(set);
+    const connectWatch = watch();
     const started = performance.now();
     const fleet = await startFleetOverReplicas({
       hosts,
@@ -531,9 +543,18 @@ async function runSize(n: number): Promise<Figures | null> {
     });
     // The simulator processes were born after \`started\` (their CPU so far, start-up included, is the connect's).
     const connectProgress = progress(fleet, log, 'connect', started);
-    await fleet.waitConnected(n, 600_000, 50);
+    const connectedAll = await fleet.waitConnected(n, connectTimeoutSeconds * 1000, 50).then(
+      () => true,
+      (error: unknown) => error as Error,
+    );
     connectProgress.stop();
+    if (connectedAll !== true) {
+      log(`connect: ${describeQueues(await connectWatch.stop())}`);
+      await fleet.stop();
+      throw connectedAll;
+    }
     const connectMs = performance.now() - started;
+    const connectQueues = await connectWatch.stop();
     const afterConnect = await fleet.stats();
     const connectServerCpu = ((await serverCpuSeconds(set)) - beforeConnect) / (connectMs / 1000);
     const connectSimCpu = (await cpuSecondsOf(fleet.pids)) / (connectMs / 1000);
@@ -541,6 +562,7 @@ async function runSize(n: number): Promise<Figures | null> {
     log(
       `connected in ${(connectMs / 1000).toFixed(1)} s (server ${(connectServerCpu * 100).toFixed(0)} %, simulator ${(connectSimCpu * 100).toFixed(0)} % of a core, load ${loadConnect.toFixed(1)}), ${afterConnect.failedAttempts} failed / ${afterConnect.handshakeTimeouts} timed out`,
     );
+    log(`connect: ${describeQueues(connectQueues)}`);
     if (fanoutOnly) {
       const targets = hosts.slice(0, Math.min(n, 1000));
       for (let rep = 0; rep < fanoutRepeats; rep++) {
@@ -631,6 +653,7 @@ async function runSize(n: number): Promise<Figures | null> {
     const s0 = await fleet.stats();
     const stormServer0 = await serverCpuSeconds(set);
     const stormSim0 = await cpuSecondsOf(fleet.pids);
+    const stormWatch = watch();
     const storm0 = performance.now();
     await fleet.dropAll();
     const stormProgress = progress(fleet, log, 'storm', storm0);
@@ -643,6 +666,7 @@ async function runSize(n: number): Promise<Figures | null> {
     );
     stormProgress.stop();
     const stormMs = stormBack ? performance.now() - storm0 : NaN;
+    const stormQueues = await stormWatch.stop();
     const stormServerCpu = ((await serverCpuSeconds(set)) - stormServer0) / (stormMs / 1000);
     const stormSimCpu = ((await cpuSecondsOf(fleet.pids)) - stormSim0) / (stormMs / 1000);
     const loadStorm = loadavg()[0]!;
@@ -650,6 +674,9 @@ async function runSize(n: number): Promise<Figures | null> {
     const s1 = await fleet.stats();
     log(
       `storm: back in ${(stormMs / 1000).toFixed(1)} s (server ${(stormServerCpu * 100).toFixed(0)} %, simulator ${(stormSimCpu * 100).toFixed(0)} %, load ${loadStorm.toFixed(1)})`,
+    );
+    log(
+      `storm: ${describeQueues(stormQueues)}; reconnect spread announced before the storm ≤ ${s0.largestSpreadInSeconds} s (0: none)`,
     );
 
     // A crash: kill -9 of the last replica; its agents come back through the others.
@@ -731,6 +758,8 @@ async function runSize(n: number): Promise<Figures | null> {
       steadySingle,
       stormServerCpu,
       stormSimCpu,
+      connectQueues,
+      stormQueues,
       loads: { connect: loadConnect, steady: loadSteady, storm: loadStorm, realProbe: loadRealProbe, crash: loadCrash },
     };
   } finally {
@@ -777,6 +806,21 @@ for (const x of results) {
   console.log(
     `| ${x.agents} | ${Number.isFinite(x.greetedMs) ? s(x.greetedMs) : '—'} | ${pc(x.connectServerCpu)} / ${pc(x.steadyCpu)} / ${pc(x.stormServerCpu)} | ${pc(x.connectSimCpu)} / ${pc(x.steadySimCpu)} / ${pc(x.stormSimCpu)} | ${[x.loads.connect, x.loads.steady, x.loads.realProbe, x.loads.storm, x.loads.crash].map((l) => l.toFixed(1)).join(' / ')} |`,
   );
+}
+console.log(
+  '| agents | phase | listen overflows / drops | SYN-queue full drops / syncookies sent | accept queue max (of backlog), samples full | event-loop delay max / p99 of 500 ms maxima |',
+);
+console.log('|---|---|---|---|---|---|');
+for (const x of results) {
+  for (const [phase, q] of [
+    ['connect', x.connectQueues],
+    ['storm', x.stormQueues],
+  ] as const) {
+    const c = q.counters;
+    console.log(
+      `| ${x.agents} | ${phase} | ${c.ListenOverflows} / ${c.ListenDrops} | ${c.TCPReqQFullDrop} / ${c.SyncookiesSent} | ${q.maxRecvQ} (${q.backlog}), ${q.fullSamples} of ${q.samples} | ${q.eventLoopMaxMs} / ${q.eventLoopP99OfMaxMs} ms |`,
+    );
+  }
 }
 if (replicaCount > 1) {
   console.log(

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { createLogger } from '../lib/index.js';
-import { reconnectCeilingInMs, reconnectDelayInMs, refusedRetryDelayInMs, ServerConnection } from './connection.js';
+import {
+  nextAddressDelayInMs,
+  reconnectCeilingInMs,
+  reconnectDelayInMs,
+  refusedRetryDelayInMs,
+  ServerConnection,
+} from './connection.js';
 
 /** A server that accepts agents and then says nothing: no pings, no close — a half-open link as the agent sees it. */
 const silent = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -273,4 +279,134 @@ test("a busy server's refusal (503, Retry-After) is waited out with jitter: betw
   const waits = Array.from({ length: 1_000 }, () => refusedRetryDelayInMs('2', 1));
   assert.ok(Math.min(...waits) >= 2000 && Math.max(...waits) <= 4000);
   assert.ok(new Set(waits.map((w) => Math.floor(w / 500))).size >= 4, 'spread over the window');
+});
+
+test("the server's announced reconnect spread widens every wait, the first after a drop included; bounded, and ignored when unusable", () => {
+  // 10,000 agents: the server announces 10 s; the first wait after the drop is drawn from 0.25–10 s.
+  assert.equal(reconnectCeilingInMs(1, 10_000), 10_000);
+  assert.equal(
+    reconnectDelayInMs(1, () => 0, 10_000),
+    250,
+  );
+  assert.equal(
+    reconnectDelayInMs(1, () => 1, 10_000),
+    10_000,
+  );
+  assert.equal(
+    reconnectDelayInMs(1, () => 0.5, 10_000),
+    5125,
+  );
+  // Later retries: the doubling back-off, never below the spread.
+  assert.equal(reconnectCeilingInMs(9, 10_000), 10_000);
+  assert.equal(reconnectCeilingInMs(9, 2_000), 5_000);
+  // A short spread (a small fleet) changes nothing: 1 s, then doubling.
+  assert.equal(reconnectCeilingInMs(1, 1_000), 1_000);
+  assert.equal(reconnectCeilingInMs(2, 1_000), 2_000);
+  // None announced (an older server) or an unusable value: today's back-off; a huge one is held to 60 s.
+  for (const spread of [0, -1, Number.NaN, Number.POSITIVE_INFINITY])
+    assert.equal(reconnectCeilingInMs(1, spread), 1_000, String(spread));
+  assert.equal(reconnectCeilingInMs(1, 3_600_000), 60_000);
+  // Spread out, the fleet arrives evenly: of 10,000 first waits, about a tenth in each second.
+  const waits = Array.from({ length: 10_000 }, () => reconnectDelayInMs(1, Math.random, 10_000));
+  const perSecond = Array.from(
+    { length: 10 },
+    (_, s) => waits.filter((w) => w >= s * 1000 && w < (s + 1) * 1000).length,
+  );
+  assert.ok(Math.max(...perSecond) < 1_300, `at most ~1,000 a second: ${perSecond.join(', ')}`);
+  // A busy server's refusal is never waited out shorter than the spread's back-off.
+  assert.equal(
+    refusedRetryDelayInMs('1', 1, () => 1, 10_000),
+    10_000,
+  );
+  // Several addresses: the next at once for a small fleet, spread for a large one.
+  assert.equal(
+    nextAddressDelayInMs(4_000, () => 1, 1_000),
+    250,
+  );
+  assert.equal(
+    nextAddressDelayInMs(4_000, () => 1, 0),
+    250,
+  );
+  assert.equal(
+    nextAddressDelayInMs(20_000, () => 1, 10_000),
+    10_000,
+  );
+  assert.equal(
+    nextAddressDelayInMs(20_000, () => 0, 10_000),
+    250,
+  );
+});
+
+test('the agent keeps the spread of the last welcome for its next drop', async () => {
+  const { pino } = await import('pino');
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino(
+    { level: 'warn' },
+    {
+      write: (line: string) => {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      },
+    },
+  );
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((r) => server.once('listening', r));
+  const port = (server.address() as AddressInfo).port;
+  // Each connection is welcomed (the first two with a spread of 7 s, then without one) and cut at once.
+  let accepted = 0;
+  server.on('connection', (ws) => {
+    accepted++;
+    const spread = accepted <= 2 ? { reconnectSpreadInSeconds: 7 } : {};
+    ws.send(JSON.stringify({ type: 'welcome', vmId: '/vm', location: 'westcentralus', ...spread }), () =>
+      setTimeout(() => ws.terminate(), 50),
+    );
+  });
+  const connection = new ServerConnection(`ws://127.0.0.1:${port}/agent/v1/connect`, 'credential', logger);
+  // The waits are drawn at the top of their windows: a window of 7 s shows as a wait of 7 s.
+  const random = Math.random;
+  Math.random = () => 0.999_999;
+  connection.start();
+  try {
+    const deadline = Date.now() + 5_000;
+    while (lines.filter((l) => typeof l.backoffInMs === 'number').length < 1 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    const first = lines.find((l) => typeof l.backoffInMs === 'number')!;
+    assert.ok(first, 'the drop was followed by a retry');
+    assert.equal(first.backoffCeilingInMs, 7_000, 'the first wait after the drop spans the announced 7 s');
+    assert.equal(first.backoffInMs, 7_000);
+  } finally {
+    Math.random = random;
+    connection.close();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test('a welcome without a spread restores the back-off of agents before it', async () => {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((r) => server.once('listening', r));
+  const port = (server.address() as AddressInfo).port;
+  // First connection: a spread of 30 s, then a second welcome without one (the server replaced
+  // by an older one would send such); then the cut. The agent is back within its own 1 s.
+  let accepted = 0;
+  server.on('connection', (ws) => {
+    accepted++;
+    if (accepted > 1) return;
+    ws.send(JSON.stringify({ type: 'welcome', vmId: '/vm', location: 'l', reconnectSpreadInSeconds: 30 }));
+    ws.send(JSON.stringify({ type: 'welcome', vmId: '/vm', location: 'l' }), () =>
+      setTimeout(() => ws.terminate(), 50),
+    );
+  });
+  const connection = new ServerConnection(
+    `ws://127.0.0.1:${port}/agent/v1/connect`,
+    'credential',
+    createLogger({ name: 'test', level: 'silent' }),
+  );
+  connection.start();
+  try {
+    const deadline = Date.now() + 3_000;
+    while (accepted < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(accepted, 2, 'reconnected within the back-off of old agents (≤ 1 s), not over 30 s');
+  } finally {
+    connection.close();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
 });

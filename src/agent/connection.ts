@@ -6,6 +6,7 @@ import {
   AGENT_CLOSE_INCOMPATIBLE,
   AGENT_MAX_MESSAGE_BYTES,
   AGENT_PING_AFTER_SILENCE_IN_MS,
+  AGENT_RECONNECT_SPREAD_LIMITS,
   AGENT_SERVER_SILENCE_LIMIT_IN_MS,
   parseServerToAgent,
   type AgentToServer,
@@ -28,23 +29,58 @@ const RECONNECT_MAX_IN_MS = 5_000;
 
 /**
  * The ceiling of the wait before reconnection attempt `attempt` (1, 2, …): doubling from 1 s to
- * {@link RECONNECT_MAX_IN_MS}.
+ * {@link RECONNECT_MAX_IN_MS}; never below `spreadInMs`, the reconnect spread the server last
+ * announced in its welcome (0: none announced, an older server or no welcome yet).
  */
-export function reconnectCeilingInMs(attempt: number): number {
-  return Math.min(RECONNECT_MAX_IN_MS, RECONNECT_MIN_IN_MS * 2 ** (Math.max(1, attempt) + 1));
+export function reconnectCeilingInMs(attempt: number, spreadInMs: number = 0): number {
+  const doubling = Math.min(RECONNECT_MAX_IN_MS, RECONNECT_MIN_IN_MS * 2 ** (Math.max(1, attempt) + 1));
+  return Math.max(doubling, reconnectSpreadOf(spreadInMs));
+}
+
+/** A usable spread: finite, within the protocol's bounds (a broken value must not park the agent), or 0. */
+function reconnectSpreadOf(spreadInMs: number): number {
+  if (!Number.isFinite(spreadInMs) || spreadInMs <= 0) return 0;
+  return Math.min(AGENT_RECONNECT_SPREAD_LIMITS.maxSeconds * 1000, spreadInMs);
 }
 
 /**
  * The wait before reconnection attempt `attempt`: uniform between {@link RECONNECT_MIN_IN_MS} and
  * its ceiling ("full jitter" above a floor). When a server restarts, all of its agents lose their
  * connection in the same instant; without jitter they would come back in the same instant too, and
- * again together after every failed round. Spread over the window they arrive at a rate the server
- * admits (bench/scale: 10,000 agents back within seconds).
+ * again together after every failed round.
+ *
+ * The agent's own window (0.25–1 s on the first retry) does not know the fleet: 10,000 agents
+ * came back within 0.75 s, >13,000 connection attempts a second against a server that admits
+ * ~1,000, and the kernel's accept queue overflowed (bench/scale). So the server announces a
+ * spread sized to its fleet (`welcome.reconnectSpreadInSeconds`, src/server/reconnect-spread.ts:
+ * 1 s for 100 agents, 10 s for 10,000) and every wait, the first after a drop included, is drawn
+ * from at least that window: the fleet arrives at the rate the server admits.
  */
-export function reconnectDelayInMs(attempt: number, random: () => number = Math.random): number {
-  const ceiling = reconnectCeilingInMs(attempt);
+export function reconnectDelayInMs(
+  attempt: number,
+  random: () => number = Math.random,
+  spreadInMs: number = 0,
+): number {
+  const ceiling = reconnectCeilingInMs(attempt, spreadInMs);
   return Math.round(RECONNECT_MIN_IN_MS + random() * (ceiling - RECONNECT_MIN_IN_MS));
 }
+
+/**
+ * With several server addresses (replicas), the wait before trying the next one after a failure:
+ * at once ({@link RECONNECT_MIN_IN_MS}) as long as the fleet is small, but spread like any
+ * reconnection once the server announced a spread over a second: a replica's crash sends all of
+ * its agents to the others together.
+ */
+export function nextAddressDelayInMs(
+  backoffInMs: number,
+  random: () => number = Math.random,
+  spreadInMs: number = 0,
+): number {
+  const spread = reconnectSpreadOf(spreadInMs);
+  if (spread <= 1000) return Math.min(backoffInMs, RECONNECT_MIN_IN_MS);
+  return Math.min(backoffInMs, Math.round(RECONNECT_MIN_IN_MS + random() * (spread - RECONNECT_MIN_IN_MS)));
+}
+
 /** Longest Retry-After a busy server's refusal is followed for (a broken or hostile value must not park the agent). */
 const RETRY_AFTER_MAX_IN_MS = 60_000;
 
@@ -59,8 +95,9 @@ export function refusedRetryDelayInMs(
   retryAfter: string | undefined,
   attempt: number,
   random: () => number = Math.random,
+  spreadInMs: number = 0,
 ): number {
-  const backoff = reconnectDelayInMs(attempt, random);
+  const backoff = reconnectDelayInMs(attempt, random, spreadInMs);
   const seconds = retryAfter !== undefined && /^\d{1,6}$/.test(retryAfter.trim()) ? Number(retryAfter.trim()) : NaN;
   if (!Number.isFinite(seconds)) return backoff;
   const base = Math.min(RETRY_AFTER_MAX_IN_MS / 2, seconds * 1000);
@@ -89,6 +126,11 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
   /** Server addresses to try, in turn: on every failed attempt or lost connection the next one is used. */
   private readonly urls: string[];
   private urlIndex = 0;
+  /**
+   * The reconnect spread the server last announced in a welcome (ms; 0: none, an older server):
+   * kept across the drop it is meant for, replaced by every welcome.
+   */
+  private reconnectSpreadInMs = 0;
 
   constructor(
     url: string | readonly string[],
@@ -162,6 +204,8 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
       // Only messages the protocol schema accepts reach the capture manager: whatever the server
       // says, nothing unchecked decides a file name, a path or a process argument on this host.
       const parsed = parseServerToAgent(data.toString());
+      if (parsed.ok && parsed.message.type === 'welcome')
+        this.reconnectSpreadInMs = (parsed.message.reconnectSpreadInSeconds ?? 0) * 1000;
       if (parsed.ok) this.emit('message', parsed.message);
       else
         this.logger.warn({ reason: parsed.reason }, 'ignored a server message that does not follow the agent protocol');
@@ -208,13 +252,16 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
         this.retries++;
       }
       this.attempt++;
+      const spreadInMs = this.reconnectSpreadInMs;
       let delayInMs =
-        retryAfter === undefined ? reconnectDelayInMs(this.attempt) : refusedRetryDelayInMs(retryAfter, this.attempt);
+        retryAfter === undefined
+          ? reconnectDelayInMs(this.attempt, Math.random, spreadInMs)
+          : refusedRetryDelayInMs(retryAfter, this.attempt, Math.random, spreadInMs);
       this.logger.warn(
         {
           retry: this.retries + 1,
           backoffInMs: delayInMs,
-          backoffCeilingInMs: reconnectCeilingInMs(this.attempt),
+          backoffCeilingInMs: reconnectCeilingInMs(this.attempt, spreadInMs),
           ...(lastError ? { cause: lastError } : {}),
         },
         `cannot reach the server${lastError ? ` (${lastError})` : ''}; retrying in ${(delayInMs / 1000).toFixed(2)} s`,
@@ -231,7 +278,7 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
       if (this.urls.length > 1) {
         this.urlIndex = (this.urlIndex + 1) % this.urls.length;
         if (this.urlIndex !== 0 && code !== AGENT_CLOSE_INCOMPATIBLE && retryAfter === undefined)
-          delayInMs = Math.min(delayInMs, RECONNECT_MIN_IN_MS);
+          delayInMs = nextAddressDelayInMs(delayInMs, Math.random, spreadInMs);
       }
       this.timer = setTimeout(() => this.connect(), delayInMs);
     });

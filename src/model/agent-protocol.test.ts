@@ -189,3 +189,27 @@ test('the welcome announces batches; one without the field (an older server) par
   for (const bad of [0, 31, 2.5])
     assert.equal(parseServerToAgent(JSON.stringify({ ...welcome, metricsBatchIntervalInSeconds: bad })).ok, false);
 });
+
+test('the welcome may announce a reconnect spread of 1–60 whole seconds; without one (an older server) it parses too', () => {
+  const welcome = {
+    type: 'welcome',
+    vmId: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/v',
+    location: 'l',
+    metricsBatchIntervalInSeconds: 5,
+  };
+  for (const spread of [1, 10, 60]) {
+    const announced = parseServerToAgent(JSON.stringify({ ...welcome, reconnectSpreadInSeconds: spread }));
+    assert.ok(announced.ok && announced.message.type === 'welcome');
+    assert.equal(announced.message.reconnectSpreadInSeconds, spread);
+  }
+  const older = parseServerToAgent(JSON.stringify(welcome));
+  assert.ok(older.ok && older.message.type === 'welcome');
+  assert.equal(older.message.reconnectSpreadInSeconds, undefined);
+  // A broken or hostile value must not park the agent for long or make it storm.
+  for (const bad of [0, -1, 61, 3600, 2.5, '10', null])
+    assert.equal(
+      parseServerToAgent(JSON.stringify({ ...welcome, reconnectSpreadInSeconds: bad })).ok,
+      false,
+      String(bad),
+    );
+});

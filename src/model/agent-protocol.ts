@@ -303,6 +303,15 @@ export function plainMetricsReport(json: unknown): MetricsReport | null {
  */
 export const AGENT_METRICS_BATCH_INTERVAL_LIMITS = { minSeconds: 1, maxSeconds: 30 } as const;
 
+/**
+ * Reconnect spread (issue 17, reconnect storms): the window, in seconds, over which this server
+ * wants its agents' reconnections spread when they all lose their connection at once (a restart,
+ * a network cut). The server sizes it to its fleet and to the handshakes it admits a second
+ * (src/server/reconnect-spread.ts) and announces it in its `welcome`; an agent keeps it for its
+ * next drop (src/agent/connection.ts). Absent (an older server): the agent's own back-off alone.
+ */
+export const AGENT_RECONNECT_SPREAD_LIMITS = { minSeconds: 1, maxSeconds: 60 } as const;
+
 /** Most samples in one `metrics.batch` (30 s of 0.1 s samples, or a reconnect's backlog in a few messages: ~350 bytes each, far under AGENT_MAX_MESSAGE_BYTES). */
 export const AGENT_METRICS_SAMPLES_PER_BATCH_MAX = 300;
 
@@ -459,6 +468,9 @@ export const serverToAgentSchema = z.discriminatedUnion('type', [
   /**
    * The answer to a hello. `metricsBatchIntervalInSeconds` (issue 17; absent from older servers):
    * this server takes `metrics.batch`, and the agent sends its samples every that many seconds.
+   * `reconnectSpreadInSeconds` (issue 17; absent from older servers): spread the next
+   * reconnection over that many seconds (AGENT_RECONNECT_SPREAD_LIMITS). A server may send a new
+   * welcome at any time (its fleet grew, a rule changed); the latest one holds.
    */
   z.object({
     type: z.literal('welcome'),
@@ -469,6 +481,12 @@ export const serverToAgentSchema = z.discriminatedUnion('type', [
       .int()
       .min(AGENT_METRICS_BATCH_INTERVAL_LIMITS.minSeconds)
       .max(AGENT_METRICS_BATCH_INTERVAL_LIMITS.maxSeconds)
+      .optional(),
+    reconnectSpreadInSeconds: z
+      .number()
+      .int()
+      .min(AGENT_RECONNECT_SPREAD_LIMITS.minSeconds)
+      .max(AGENT_RECONNECT_SPREAD_LIMITS.maxSeconds)
       .optional(),
   }),
   z.object({ type: z.literal('capture.start'), order: agentCaptureOrderSchema }),

@@ -28,6 +28,13 @@ export interface ServerConfig {
    * long less one second before their evaluation (src/server/alerts-runtime.ts). Default {@link SERVER_DEFAULTS.agentMetricsBatchIntervalInSeconds}.
    */
   agentMetricsBatchIntervalInSeconds?: number;
+  /**
+   * Agent handshakes a second this replica is sized to admit in a reconnect storm (issue 17): the
+   * reconnect spread its welcome announces is the connected agents divided by this
+   * (src/server/reconnect-spread.ts; default 1,000: 10,000 agents spread over 10 s). Not a flag:
+   * for tests and embedding.
+   */
+  agentAdmissionsPerSecond?: number;
   /** Path of tcpdump, used to check compiled filters before a capture is accepted. */
   tcpdumpPath?: string;
   /** Items per page of the lists that page with nextLink (virtual machines); default 1000. */

@@ -3,6 +3,7 @@ import type { ServerToAgent } from '../model/index.js';
 import type { ResourceRecord } from '../store/index.js';
 import { alertHostOf } from './alerts-runtime.js';
 import { metricsBatchIntervalOf } from './config.js';
+import { reconnectSpreadInSeconds, spreadChanged } from './reconnect-spread.js';
 import type { ServerContext } from './services/context.js';
 import type { VmBody } from './services/vms.js';
 
@@ -14,10 +15,17 @@ import type { VmBody } from './services/vms.js';
  */
 export const BATCH_INTERVAL_RULES_POLL_IN_MS = 5_000;
 
-/** A host whose agent is connected here, and the interval it was last told. */
+/**
+ * How often the reconnect spread is compared with the fleet (connected agents): a welcome goes to
+ * the agents told a spread that no longer fits ({@link AgentBatchIntervals.announceSpread}).
+ */
+export const RECONNECT_SPREAD_CHECK_IN_MS = 5_000;
+
+/** A host whose agent is connected here, and the interval and reconnect spread it was last told. */
 interface AnnouncedHost {
   host: HostInfo;
   intervalInSeconds: number;
+  spreadInSeconds: number;
 }
 
 /**
@@ -27,6 +35,11 @@ interface AnnouncedHost {
  * interval); when the rules change, the connected hosts whose interval changed get a new welcome.
  * The rule list is read once and then on each change (this replica's PUT/DELETE of a metric
  * alert, or a poll on PostgreSQL), never per hello.
+ *
+ * The welcome also carries the reconnect spread (src/server/reconnect-spread.ts), sized to the
+ * agents connected here; as the fleet grows (the first agents of a fleet were told a spread for a
+ * handful), those told a spread that no longer fits get a new welcome, so the whole fleet spreads
+ * its next reconnection over the same window.
  */
 export class AgentBatchIntervals {
   private readonly intervals: MetricBatchIntervals;
@@ -34,6 +47,7 @@ export class AgentBatchIntervals {
   private loaded: Promise<void> | null = null;
   private refreshing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
+  private spreadTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly ctx: ServerContext) {
     this.intervals = new MetricBatchIntervals(metricsBatchIntervalOf(ctx.config));
@@ -41,6 +55,10 @@ export class AgentBatchIntervals {
 
   /** Re-reads the rules every {@link BATCH_INTERVAL_RULES_POLL_IN_MS} when other replicas may change them (PostgreSQL). */
   start(): void {
+    if (!this.spreadTimer) {
+      this.spreadTimer = setInterval(() => this.announceSpread(), RECONNECT_SPREAD_CHECK_IN_MS);
+      this.spreadTimer.unref();
+    }
     if (this.timer || !this.ctx.replicas?.crossReplica) return;
     this.timer = setInterval(() => {
       this.refresh().catch((error: unknown) =>
@@ -54,6 +72,8 @@ export class AgentBatchIntervals {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.spreadTimer) clearInterval(this.spreadTimer);
+    this.spreadTimer = null;
   }
 
   /** Resolves once the rules were read (on the first hello only; a failed read is tried again on the next). */
@@ -76,13 +96,45 @@ export class AgentBatchIntervals {
   welcome(vm: ResourceRecord<VmBody>): Extract<ServerToAgent, { type: 'welcome' }> {
     const host = alertHostOf(this.ctx, vm);
     const intervalInSeconds = this.intervals.intervalOf(host);
-    this.announced.set(host.key, { host, intervalInSeconds });
-    return welcomeOf(host, intervalInSeconds);
+    const spreadInSeconds = this.currentSpread();
+    this.announced.set(host.key, { host, intervalInSeconds, spreadInSeconds });
+    return welcomeOf(host, intervalInSeconds, spreadInSeconds);
   }
 
   /** The interval last told to a connected host (tests, diagnostics), or null. */
   announcedTo(vmKey: string): number | null {
     return this.announced.get(vmKey.toLowerCase())?.intervalInSeconds ?? null;
+  }
+
+  /** The reconnect spread last told to a host (the goodbye grace waits for it), or null. */
+  spreadToldTo(vmKey: string): number | null {
+    return this.announced.get(vmKey.toLowerCase())?.spreadInSeconds ?? null;
+  }
+
+  private currentSpread(): number {
+    return reconnectSpreadInSeconds(this.ctx.hub.connectedCount, this.ctx.config.agentAdmissionsPerSecond);
+  }
+
+  /**
+   * Sends a new welcome to every agent connected here whose reconnect spread no longer fits the
+   * fleet (half or one and a half times; {@link spreadChanged}). Every
+   * {@link RECONNECT_SPREAD_CHECK_IN_MS}; returns how many were told.
+   */
+  announceSpread(): number {
+    const spreadInSeconds = this.currentSpread();
+    let told = 0;
+    for (const [key, entry] of this.announced) {
+      if (!spreadChanged(entry.spreadInSeconds, spreadInSeconds)) continue;
+      if (!this.ctx.hub.isConnected(key)) {
+        this.announced.delete(key);
+        continue;
+      }
+      entry.spreadInSeconds = spreadInSeconds;
+      if (this.ctx.hub.sendLocal(key, welcomeOf(entry.host, entry.intervalInSeconds, spreadInSeconds)) === 'absent')
+        this.announced.delete(key);
+      else told++;
+    }
+    return told;
   }
 
   /**
@@ -108,12 +160,22 @@ export class AgentBatchIntervals {
       if (intervalInSeconds === entry.intervalInSeconds) continue;
       entry.intervalInSeconds = intervalInSeconds;
       // Over this replica's own connection only: another replica announces to its own agents.
-      if (this.ctx.hub.sendLocal(key, welcomeOf(entry.host, intervalInSeconds)) === 'absent')
+      if (this.ctx.hub.sendLocal(key, welcomeOf(entry.host, intervalInSeconds, entry.spreadInSeconds)) === 'absent')
         this.announced.delete(key);
     }
   }
 }
 
-function welcomeOf(host: HostInfo, intervalInSeconds: number): Extract<ServerToAgent, { type: 'welcome' }> {
-  return { type: 'welcome', vmId: host.id, location: host.location, metricsBatchIntervalInSeconds: intervalInSeconds };
+function welcomeOf(
+  host: HostInfo,
+  intervalInSeconds: number,
+  spreadInSeconds: number,
+): Extract<ServerToAgent, { type: 'welcome' }> {
+  return {
+    type: 'welcome',
+    vmId: host.id,
+    location: host.location,
+    metricsBatchIntervalInSeconds: intervalInSeconds,
+    reconnectSpreadInSeconds: spreadInSeconds,
+  };
 }

@@ -69,9 +69,12 @@ const AGENT_WORK_AT_STOP_TIMEOUT_IN_MS = 10_000;
  * How long the goodbye of a connection cut without a close frame waits before the host is
  * recorded disconnected (AgentGreetings.goodbye): the agent's longest back-off (5 s) and a
  * handshake under load. An agent back within it costs no database work and its host never shows
- * disconnected; a host that is really gone shows so this much later.
+ * disconnected; a host that is really gone shows so this much later. A host told a reconnect
+ * spread (src/server/reconnect-spread.ts: 10 s for 10,000 agents) is given that spread and 5 s
+ * for its handshake, if longer: a fleet that comes back as asked never shows disconnected.
  */
 const AGENT_GOODBYE_GRACE_IN_MS = 10_000;
+const AGENT_GOODBYE_GRACE_AFTER_SPREAD_IN_MS = 5_000;
 
 /** Server settings that are secrets (sealed in the database). */
 const SECRET_SETTINGS = ['signing-key'] as const;
@@ -255,7 +258,12 @@ async function startLocked(
         async () => {
           if (await replicas.hostDisconnected(identity.vmKey)) await onAgentGone(ctx, identity.vmKey);
         },
-        how?.abrupt ? AGENT_GOODBYE_GRACE_IN_MS : 0,
+        how?.abrupt
+          ? Math.max(
+              AGENT_GOODBYE_GRACE_IN_MS,
+              (ctx.batchIntervals.spreadToldTo(identity.vmKey) ?? 0) * 1000 + AGENT_GOODBYE_GRACE_AFTER_SPREAD_IN_MS,
+            )
+          : 0,
       );
     },
   });
