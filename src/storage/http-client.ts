@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { UploadStepError } from './upload-retry.js';
@@ -24,6 +24,21 @@ export interface HttpRequestOptions {
   maxResponseBytes?: number;
   /** CA certificate(s) (PEM) trusted for this request instead of the system's (https only). */
   ca?: string;
+  /** The agent the connection is made by (the server's calls: the outbound policy's, which checks the address connected to). */
+  agent?: Agent;
+  /**
+   * A 2xx response's body goes here chunk by chunk as it arrives instead of being buffered (a
+   * download that is hashed, never held whole); other statuses are buffered as usual.
+   */
+  bodySink?: HttpBodySink;
+}
+
+/** Where {@link sendHttpRequest} streams a 2xx response's body. */
+export interface HttpBodySink {
+  /** Called with the answer's head; false: the body is not wanted, the connection is closed and the response returned with an empty body. */
+  accept(statusCode: number, headers: IncomingHttpHeaders): boolean;
+  /** One chunk of the body, in order (valid only during the call). */
+  write(chunk: Buffer): void;
 }
 
 /**
@@ -59,8 +74,30 @@ export function sendHttpRequest(url: string, opts: HttpRequestOptions): Promise<
         headers: opts.headers,
         signal: opts.signal,
         ...(opts.ca !== undefined && target.protocol === 'https:' ? { ca: opts.ca } : {}),
+        ...(opts.agent !== undefined ? { agent: opts.agent } : {}),
       },
       (res) => {
+        const statusCode = res.statusCode ?? 0;
+        const sink = opts.bodySink;
+        if (sink && statusCode >= 200 && statusCode < 300) {
+          if (!sink.accept(statusCode, res.headers)) {
+            settled = true;
+            // Not read to its end: the socket cannot go back to the pool.
+            res.destroy();
+            req.destroy();
+            resolve({ statusCode, headers: res.headers, body: Buffer.alloc(0) });
+            return;
+          }
+          res.on('data', (chunk: Buffer) => sink.write(chunk));
+          res.on('end', () => {
+            if (settled) return;
+            settled = true;
+            resolve({ statusCode, headers: res.headers, body: Buffer.alloc(0) });
+          });
+          res.on('error', fail);
+          res.on('aborted', () => fail(new Error('response aborted')));
+          return;
+        }
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
