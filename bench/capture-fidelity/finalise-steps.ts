@@ -153,14 +153,22 @@ async function main(): Promise<void> {
         );
         if (!result.ok) throw new Error(`${name} upload failed: ${result.reason}`);
         if (check === 'none') {
-          const ok = await measure(`${name}: server verify (download + sha256)`, () => store.verify(where, expected));
-          if (!ok) throw new Error(`${name}: verify failed`);
+          const verifyNow = async (): Promise<void> => {
+            const ok = await measure(`${name}: server verify (download + sha256)`, () => store.verify(where, expected));
+            if (!ok) throw new Error(`${name}: verify failed`);
+          };
+          await verifyNow();
           if (previousOpen) {
+            // ABBA: the first read of a blob comes from the storage's disk, later ones from its
+            // page cache, and a slower sender means more wake-ups per GB for the reader.
             const previous = open(previousOpen);
-            const okBefore = await measure(`${name}: server verify, previous code`, () =>
-              previous.verify(where, expected),
-            );
-            if (!okBefore) throw new Error(`${name}: the previous code's verify failed`);
+            for (let i = 0; i < 2; i++) {
+              const okBefore = await measure(`${name}: server verify, previous code`, () =>
+                previous.verify(where, expected),
+              );
+              if (!okBefore) throw new Error(`${name}: the previous code's verify failed`);
+            }
+            await verifyNow();
           }
         }
         await store.delete(where);

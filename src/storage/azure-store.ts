@@ -58,7 +58,8 @@ export function openAzureBlobStore(connectionString: string, outbound: StorageOu
   const pipeline = newPipeline(credential, { retryOptions: serverRetryOptions });
   // Connections to the endpoint go through the outbound policy (checked on the resolved address),
   // the SDK's and the verify's plain GETs alike.
-  const agents = outboundAgentsFor(outbound.outboundPolicy ?? OutboundPolicy.fromSettings());
+  const policy = outbound.outboundPolicy ?? OutboundPolicy.fromSettings();
+  const agents = outboundAgentsFor(policy);
   pipeline.factories.push(azureAgentPolicyFor(agents));
   const service = new BlobServiceClient(parts.blobEndpoint, pipeline);
   const endpoint = new URL(parts.blobEndpoint);
@@ -152,6 +153,7 @@ export function openAzureBlobStore(connectionString: string, outbound: StorageOu
       ).toString();
       return verifyBySignedGet(`${client.url}?${sas}`, expected, {
         what: 'azure blob download',
+        connectOptions: (options) => policy.connectOptions(options),
         agentFor: (protocol) => (protocol === 'https:' ? agents.httpsAgent : agents.httpAgent),
         errorCodeOf: (response) => [response.headers['x-ms-error-code']].flat()[0],
       });

@@ -76,7 +76,8 @@ export function openS3BlobStore(
 ): BlobStore & { readonly client: S3Client } {
   // Connections to the endpoint go through the outbound policy (checked on the resolved address),
   // the SDK's and the verify's plain GETs alike.
-  const agents = outboundAgentsFor(outbound.outboundPolicy ?? OutboundPolicy.fromSettings());
+  const policy = outbound.outboundPolicy ?? OutboundPolicy.fromSettings();
+  const agents = outboundAgentsFor(policy);
   const client = new S3Client({
     requestHandler: agents,
     endpoint: config.endpoint,
@@ -246,6 +247,7 @@ export function openS3BlobStore(
       });
       return verifyBySignedGet(getUrl, expected, {
         what: 's3 get object',
+        connectOptions: (options) => policy.connectOptions(options),
         agentFor: (protocol) => (protocol === 'https:' ? agents.httpsAgent : agents.httpAgent),
         errorCodeOf: (response) => parseS3ErrorCode(response.body.toString('utf8')),
       });

@@ -1,21 +1,29 @@
 // The server's check that an uploaded blob is the agent's file: one signed GET (a read SAS for
-// Azure, a presigned GetObject for S3) through the project's HTTP client, each body chunk hashed
-// as it arrives. The SDKs' download streams cost ~5–6 CPU-s per GB in the server here (their
-// stream wrappers, retry bookkeeping and async iteration around every 64 KiB chunk) against
-// ~0.8 for SHA-256 itself (bench/capture-fidelity/finalise-steps.ts, "server verify").
+// Azure, a presigned GetObject for S3) through the project's HTTP client, every socket read
+// landing in one reused buffer and hashed there (getIntoSink). The SDKs' download streams, like
+// Node's HTTP client, allocate each 64 KiB read anew: on the server's heap the major GCs of 1 GB
+// of garbage cost more than SHA-256 itself (bench/capture-fidelity/finalise-steps.ts).
 import { createHash } from 'node:crypto';
 import type { Agent } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StorageServiceError, UNREACHABLE_STORAGE } from './errors.js';
 import { sameSha256 } from './hash.js';
-import { sendHttpRequest, type HttpResponse } from './http-client.js';
+import {
+  UnsupportedResponseError,
+  getIntoSink,
+  sendHttpRequest,
+  type HttpBodySink,
+  type HttpResponse,
+} from './http-client.js';
 import { UploadStepError } from './upload-retry.js';
 
 /** How {@link verifyBySignedGet} reaches one store. */
 export interface SignedGetVerifyOptions {
   /** Start of the error messages, e.g. `azure blob download`. */
   what: string;
-  /** The outbound policy's agent for the URL's protocol. */
+  /** The outbound policy's check of a connection (OutboundPolicy.connectOptions). */
+  connectOptions<O extends { host?: string | null }>(options: O): O;
+  /** The outbound policy's agent for the URL's protocol (an answer without Content-Length goes through Node's client). */
   agentFor(protocol: string): Agent;
   /** The service's error code in a non-2xx answer (a header, an XML document), if any. */
   errorCodeOf(response: HttpResponse): string | undefined;
@@ -39,27 +47,35 @@ async function tryOnce(
   const hash = createHash('sha256');
   let sizeInBytes = 0;
   let sizeMismatch = false;
+  const sink: HttpBodySink = {
+    accept(_status, headers) {
+      const length = headers['content-length'];
+      // A blob of another size is refused without reading it.
+      if (length !== undefined && Number(length) !== expected.sizeInBytes) sizeMismatch = true;
+      return !sizeMismatch;
+    },
+    write(chunk) {
+      hash.update(chunk);
+      sizeInBytes += chunk.length;
+    },
+  };
+  const idleTimeoutInMs = opts.idleTimeoutInMs ?? 30_000;
   let response: HttpResponse;
   try {
-    response = await sendHttpRequest(signedUrl, {
-      method: 'GET',
-      agent: opts.agentFor(new URL(signedUrl).protocol),
-      idleTimeoutInMs: opts.idleTimeoutInMs ?? 30_000,
-      signal: new AbortController().signal,
-      maxResponseBytes: 64 * 1024,
-      bodySink: {
-        accept(_status, headers) {
-          const length = headers['content-length'];
-          // A blob of another size is refused without reading it.
-          if (length !== undefined && Number(length) !== expected.sizeInBytes) sizeMismatch = true;
-          return !sizeMismatch;
-        },
-        write(chunk) {
-          hash.update(chunk);
-          sizeInBytes += chunk.length;
-        },
-      },
-    });
+    try {
+      response = await getIntoSink(signedUrl, { connectOptions: opts.connectOptions, idleTimeoutInMs, sink });
+    } catch (error) {
+      if (!(error instanceof UnsupportedResponseError)) throw error;
+      // A chunked answer (no Content-Length): Node's client decodes it; nothing was hashed yet.
+      response = await sendHttpRequest(signedUrl, {
+        method: 'GET',
+        agent: opts.agentFor(new URL(signedUrl).protocol),
+        idleTimeoutInMs,
+        signal: new AbortController().signal,
+        maxResponseBytes: 64 * 1024,
+        bodySink: sink,
+      });
+    }
   } catch (error) {
     // No complete answer (refused, reset, idle, the outbound policy): one message whatever the
     // socket said (UNREACHABLE_STORAGE); the cause is the client's error, whose text holds no query.
