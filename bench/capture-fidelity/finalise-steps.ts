@@ -5,7 +5,9 @@
 // or the storage service) are measured apart, step by step, on one synthesised capture file
 // already in the page cache (as after a capture). Compare runs with and without a change in the
 // same invocation's baseline lines (`read`, `sha256 from memory`), not across machines.
-// Usage: flock /work/wt/fidelity.lock node --import tsx bench/capture-fidelity/finalise-steps.ts [--size-mb 1024] [--record-bytes 65000] [--kinds local,azure,s3] [--json]
+// `--previous-root DIR` (a worktree of an earlier commit, with its node_modules) adds a "server
+// verify, previous code" step: that code's openBlobStore verifying the same blob, in the same run.
+// Usage: flock /work/wt/fidelity.lock node --import tsx bench/capture-fidelity/finalise-steps.ts [--size-mb 1024] [--record-bytes 65000] [--kinds local,azure,s3] [--previous-root DIR] [--json]
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
@@ -13,13 +15,13 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cutCaptureFileSync } from '../../src/capture/pcap-cut.js';
-import { encodePcapHeader, encodePcapRecord } from '../../src/pcap/index.js';
 import { CAPTURE_CONTAINER, azureCaptureBlobPath, openBlobStore, uploadFile } from '../../src/storage/index.js';
 import type { BlobStore, StorageBackendConfig } from '../../src/storage/index.js';
 import { hashStream } from '../../src/storage/hash.js';
 import { readFileRange } from '../../src/storage/upload-context.js';
 import { startAzurite, startSwiftS3, swiftIsInstalled } from '../../src/storage/testing/index.js';
 import { ownCpuSeconds, processCpuSeconds } from './cpu.js';
+import { syntheticCaptureHeader, syntheticCaptureRecord } from './synthetic-capture.js';
 
 interface Step {
   step: string;
@@ -31,20 +33,13 @@ interface Step {
 function writeCaptureFile(path: string, bytes: number, recordBytes: number): number {
   const fd = openSync(path, 'w');
   try {
-    writeSync(fd, encodePcapHeader({ snapLength: 262144, linkType: 1 }));
+    writeSync(fd, syntheticCaptureHeader());
     const data = randomBytes(recordBytes);
     let written = 24;
     const block: Buffer[] = [];
     let blockBytes = 0;
     for (let i = 0; written < bytes; i++) {
-      data.writeUInt32BE(i, 0);
-      const rec = encodePcapRecord({
-        timestampSeconds: 1_700_000_000 + Math.floor(i / 1000),
-        timestampFraction: (i % 1000) * 1000,
-        capturedLength: data.length,
-        originalLength: data.length,
-        data,
-      });
+      const rec = syntheticCaptureRecord(i, data);
       block.push(rec);
       blockBytes += rec.length;
       written += rec.length;
@@ -67,6 +62,7 @@ async function main(): Promise<void> {
       'size-mb': { type: 'string', default: '1024' },
       'record-bytes': { type: 'string', default: '65000' },
       kinds: { type: 'string', default: 'local,azure,s3' },
+      'previous-root': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -138,7 +134,14 @@ async function main(): Promise<void> {
         createdAt: new Date(Date.UTC(2024, 0, 2, 3, 4, 5, ++counter)),
       }),
     });
-    const runKind = async (name: string, store: BlobStore): Promise<void> => {
+    const previousRoot = values['previous-root'];
+    const previousOpen =
+      previousRoot === undefined
+        ? null
+        : ((await import(join(previousRoot, 'src/storage/index.ts'))) as { openBlobStore: typeof openBlobStore })
+            .openBlobStore;
+    const runKind = async (name: string, open: (openStore: typeof openBlobStore) => BlobStore): Promise<void> => {
+      const store = open(openBlobStore);
       await store.ensureContainer(CAPTURE_CONTAINER);
       // uploadFile by default (its own SHA-256 check), then as the agent calls it (the server's
       // verify is the check; an older uploadFile ignores the option and checks anyway).
@@ -150,8 +153,23 @@ async function main(): Promise<void> {
         );
         if (!result.ok) throw new Error(`${name} upload failed: ${result.reason}`);
         if (check === 'none') {
-          const ok = await measure(`${name}: server verify (download + sha256)`, () => store.verify(where, expected));
-          if (!ok) throw new Error(`${name}: verify failed`);
+          const verifyNow = async (): Promise<void> => {
+            const ok = await measure(`${name}: server verify (download + sha256)`, () => store.verify(where, expected));
+            if (!ok) throw new Error(`${name}: verify failed`);
+          };
+          await verifyNow();
+          if (previousOpen) {
+            // ABBA: the first read of a blob comes from the storage's disk, later ones from its
+            // page cache, and a slower sender means more wake-ups per GB for the reader.
+            const previous = open(previousOpen);
+            for (let i = 0; i < 2; i++) {
+              const okBefore = await measure(`${name}: server verify, previous code`, () =>
+                previous.verify(where, expected),
+              );
+              if (!okBefore) throw new Error(`${name}: the previous code's verify failed`);
+            }
+            await verifyNow();
+          }
         }
         await store.delete(where);
       }
@@ -169,13 +187,8 @@ async function main(): Promise<void> {
       });
       storagePid = child.pid ?? null;
       try {
-        await runKind(
-          'local',
-          openBlobStore(
-            'benchacct',
-            { type: 'local', rootDir },
-            { publicBaseUrl: `http://127.0.0.1:${port}`, signingKey },
-          ),
+        await runKind('local', (openStore) =>
+          openStore('benchacct', { type: 'local', rootDir }, { publicBaseUrl: `http://127.0.0.1:${port}`, signingKey }),
         );
       } finally {
         storagePid = null;
@@ -186,9 +199,8 @@ async function main(): Promise<void> {
       const azurite = await startAzurite(join(dir, 'azurite'));
       storagePid = await findChildPid('azurite');
       try {
-        await runKind(
-          'azure',
-          openBlobStore(
+        await runKind('azure', (openStore) =>
+          openStore(
             'benchaz',
             { type: 'azureBlob', connectionString: azurite.connectionString },
             { publicBaseUrl: 'http://127.0.0.1:1', signingKey },
@@ -212,7 +224,9 @@ async function main(): Promise<void> {
           secretAccessKey: s3.secretAccessKey,
           forcePathStyle: true,
         };
-        await runKind('s3', openBlobStore('benchs3', config, { publicBaseUrl: 'http://127.0.0.1:1', signingKey }));
+        await runKind('s3', (openStore) =>
+          openStore('benchs3', config, { publicBaseUrl: 'http://127.0.0.1:1', signingKey }),
+        );
       } finally {
         await s3.stop();
       }

@@ -10,9 +10,9 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { finaliseCaptureFile } from '../../src/capture/index.js';
-import { encodePcapHeader, encodePcapRecord } from '../../src/pcap/index.js';
 import { createFidelityLab } from './lab.js';
 import type { FidelityLab, Load, LoadResult } from './lab.js';
+import { syntheticCaptureHeader, syntheticCaptureRecord } from './synthetic-capture.js';
 
 // 'idle-clean': idle priority on a file already written back (fsynced before the load), so that
 // only the cut and the hash remain: the write-back of a capture's dirty pages is the kernel's
@@ -35,18 +35,11 @@ interface Trial {
 function writeCaptureFile(path: string, bytes: number, clean: boolean): void {
   const fd = openSync(path, 'w');
   try {
-    writeSync(fd, encodePcapHeader({ snapLength: 262144, linkType: 1 }));
+    writeSync(fd, syntheticCaptureHeader());
     const data = Buffer.alloc(65_000, 0x5a);
     let written = 24;
     for (let i = 0; written < bytes; i++) {
-      data.writeUInt32BE(i, 0); // records differ, as packets do
-      const rec = encodePcapRecord({
-        timestampSeconds: 1_700_000_000 + Math.floor(i / 1000),
-        timestampFraction: (i % 1000) * 1000,
-        capturedLength: data.length,
-        originalLength: data.length,
-        data,
-      });
+      const rec = syntheticCaptureRecord(i, data);
       writeSync(fd, rec);
       written += rec.length;
     }

@@ -11,9 +11,9 @@ import type { BlobReadStream, BlobStore, GrantUploadOptions } from './blob-store
 import { parseAzureConnectionString } from './config.js';
 import { BlobNotFoundError, StorageServiceError, UNREACHABLE_STORAGE } from './errors.js';
 import type { AzureBlobUploadGrant } from './grant.js';
-import { hashStream, sameSha256 } from './hash.js';
 import { OutboundPolicy } from '../lib/index.js';
-import { azureAgentPolicyFor, type StorageOutboundOptions } from './outbound.js';
+import { azureAgentPolicyFor, outboundAgentsFor, type StorageOutboundOptions } from './outbound.js';
+import { verifyBySignedGet } from './signed-get-verify.js';
 
 const mebibyte = 1024 * 1024;
 // 8 MiB blocks; Azure allows 50,000 blocks per blob, so grow the block for files over ~390 GiB.
@@ -21,6 +21,9 @@ const defaultBlockSizeInBytes = 8 * mebibyte;
 const maxBlocksPerBlob = 50_000;
 // SAS start time is set in the past so a host whose clock runs a little behind is not refused.
 const clockSkewAllowanceInMs = 5 * 60_000;
+// The server's own read SAS for verifying: Azure checks a SAS when a request starts, so a few
+// minutes cover a download of any length (and its retries).
+const verifySasLifetimeInMs = 10 * 60_000;
 
 // Three tries, 200 ms then 400 ms apart (capped at 2 s): a blip is absorbed, an outage shows at once.
 const serverRetryOptions = { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2_000 };
@@ -53,8 +56,11 @@ export function openAzureBlobStore(connectionString: string, outbound: StorageOu
   // The SDK's default retries (4 tries, 4 s doubling) would hide an outage for ~30 s in every
   // server call (grant, verify); the agent has its own retry loop, so fail fast and let it retry.
   const pipeline = newPipeline(credential, { retryOptions: serverRetryOptions });
-  // Connections to the endpoint go through the outbound policy (checked on the resolved address).
-  pipeline.factories.push(azureAgentPolicyFor(outbound.outboundPolicy ?? OutboundPolicy.fromSettings()));
+  // Connections to the endpoint go through the outbound policy (checked on the resolved address),
+  // the SDK's and the verify's plain GETs alike.
+  const policy = outbound.outboundPolicy ?? OutboundPolicy.fromSettings();
+  const agents = outboundAgentsFor(policy);
+  pipeline.factories.push(azureAgentPolicyFor(agents));
   const service = new BlobServiceClient(parts.blobEndpoint, pipeline);
   const endpoint = new URL(parts.blobEndpoint);
   const endpointPath = endpoint.pathname.replace(/\/+$/, '');
@@ -130,21 +136,27 @@ export function openAzureBlobStore(connectionString: string, outbound: StorageOu
     },
 
     async verify(loc, expected) {
-      let body: NodeJS.ReadableStream | undefined;
-      try {
-        const response = await blobClient(loc).download();
-        if (response.contentLength !== expected.sizeInBytes) {
-          response.readableStreamBody?.resume();
-          return false;
-        }
-        body = response.readableStreamBody;
-      } catch (error) {
-        if (statusOf(error) === 404) return false;
-        throw wrap('download', error);
-      }
-      if (!body) return false;
-      const actual = await hashStream(body);
-      return actual.sizeInBytes === expected.sizeInBytes && sameSha256(actual.sha256, expected.sha256);
+      const client = blobClient(loc);
+      const now = Date.now();
+      // A service SAS for reading this one blob, held only for this call (never logged: errors
+      // from the GET carry the path at most).
+      const sas = generateBlobSASQueryParameters(
+        {
+          containerName: loc.container,
+          blobName: loc.blobPath,
+          permissions: BlobSASPermissions.parse('r'),
+          startsOn: new Date(now - clockSkewAllowanceInMs),
+          expiresOn: new Date(now + verifySasLifetimeInMs),
+          protocol: endpoint.protocol === 'https:' ? SASProtocol.Https : SASProtocol.HttpsAndHttp,
+        },
+        credential,
+      ).toString();
+      return verifyBySignedGet(`${client.url}?${sas}`, expected, {
+        what: 'azure blob download',
+        connectOptions: (options) => policy.connectOptions(options),
+        agentFor: (protocol) => (protocol === 'https:' ? agents.httpsAgent : agents.httpAgent),
+        errorCodeOf: (response) => [response.headers['x-ms-error-code']].flat()[0],
+      });
     },
 
     async openRead(loc): Promise<BlobReadStream> {

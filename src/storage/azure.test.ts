@@ -4,6 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { createServer, request, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { AnonymousCredential, BlockBlobClient, newPipeline } from '@azure/storage-blob';
 import {
   CAPTURE_CONTAINER,
@@ -127,5 +129,49 @@ describe('azure blob storage (Azurite)', () => {
     assert.equal(tampered.ok, false);
     assert.match(!tampered.ok ? tampered.reason : '', /^GrantRejected/);
     assert.doesNotMatch(!tampered.ok ? tampered.reason : '', /sig=/);
+  });
+
+  test('block uploads carry no Content-MD5 on the wire (the server verify checks the whole blob)', async () => {
+    // A recording proxy between the agent's uploader and Azurite: the SAS signs no host, so the
+    // grant's URL can point at the proxy while the proxy forwards every request as it came.
+    const seen: Array<{ method: string; url: string; headers: IncomingHttpHeaders }> = [];
+    const proxy = createServer((req, res) => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+      const upstream = request(
+        { host: '127.0.0.1', port: azurite.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const loc = nextLocation();
+      const grant = (await store.grantUpload(loc, {
+        sizeInBytes: large.sizeInBytes,
+        expiresInSeconds: 300,
+      })) as AzureBlobUploadGrant;
+      const viaProxy = new URL(grant.sasUrl);
+      viaProxy.host = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const result = await uploadFile({ ...grant, sasUrl: viaProxy.toString() }, large.path, {
+        sizeInBytes: large.sizeInBytes,
+        sha256: large.sha256,
+        retryBudgetInMs: 10_000,
+      });
+      assert.deepEqual(result, { ok: true });
+      const blocks = seen.filter((r) => r.method === 'PUT' && /[?&]comp=block(&|$)/.test(r.url));
+      assert.equal(blocks.length, Math.ceil(large.sizeInBytes / grant.blockSizeInBytes), 'every block went through');
+      for (const block of blocks) {
+        assert.equal(block.headers['content-md5'], undefined, 'Content-MD5 on a block');
+        assert.equal(block.headers['x-ms-content-crc64'], undefined, 'a CRC64 on a block');
+      }
+      assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
   });
 });

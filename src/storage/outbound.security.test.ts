@@ -83,6 +83,16 @@ for (const kind of ['s3', 'azureBlob']) {
       (e: unknown) => e as Error,
     );
     assert.equal(closedError?.message, error.message);
+    // The verify's own signed GET (not the SDK's) is held by the same policy.
+    await assert.rejects(
+      denied.verify(
+        { container: 'network-watcher-logs', blobPath: 'a.cap' },
+        { sizeInBytes: 1, sha256: '0'.repeat(64) },
+      ),
+      (e: Error) =>
+        new RegExp(`${UNREACHABLE_STORAGE}$`).test(e.message) && !/ECONN|127\.0\.0\.1|refused by/.test(e.message),
+    );
+    assert.equal(requests, 0, 'the verify reached nothing');
     // Allowed (the default policy allows loopback), the same store reaches the endpoint.
     const allowed = openBlobStore('acct', config, deps);
     const allowedError = await allowed.ensureContainer('network-watcher-logs').then(
@@ -108,6 +118,14 @@ test('an endpoint name that resolves to the metadata service is refused (checked
       store.stat({ container: 'network-watcher-logs', blobPath: 'a.cap' }),
       new RegExp(UNREACHABLE_STORAGE),
       kind,
+    );
+    await assert.rejects(
+      store.verify(
+        { container: 'network-watcher-logs', blobPath: 'a.cap' },
+        { sizeInBytes: 1, sha256: '0'.repeat(64) },
+      ),
+      new RegExp(UNREACHABLE_STORAGE),
+      `${kind} verify`,
     );
     assert.equal(requests, 0);
   }

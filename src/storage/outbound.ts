@@ -7,6 +7,17 @@ export interface StorageOutboundOptions {
   outboundPolicy?: OutboundPolicy;
 }
 
+/** The outbound policy's keep-alive agents of one store, shared by its SDK client and its own plain requests. */
+export interface OutboundAgents {
+  httpAgent: ReturnType<OutboundPolicy['httpAgent']>;
+  httpsAgent: ReturnType<OutboundPolicy['httpsAgent']>;
+}
+
+/** Agents whose every connection is checked by the policy (on the resolved address, at connect time). */
+export function outboundAgentsFor(policy: OutboundPolicy): OutboundAgents {
+  return { httpAgent: policy.httpAgent({ keepAlive: true }), httpsAgent: policy.httpsAgent({ keepAlive: true }) };
+}
+
 /**
  * A policy of the Azure SDK's pipeline that gives every request the outbound policy's agents:
  * the SDK takes no lookup, but its Node client connects through a request's own `agent`. A
@@ -14,9 +25,7 @@ export interface StorageOutboundOptions {
  * registered) is never connected to. (The policy sees the SDK's own request through a proxy, so
  * setting `agent` here reaches the request the client sends.)
  */
-export function azureAgentPolicyFor(policy: OutboundPolicy): RequestPolicyFactory {
-  const httpAgent = policy.httpAgent({ keepAlive: true });
-  const httpsAgent = policy.httpsAgent({ keepAlive: true });
+export function azureAgentPolicyFor({ httpAgent, httpsAgent }: OutboundAgents): RequestPolicyFactory {
   return {
     create: (next: RequestPolicy): RequestPolicy => ({
       sendRequest: (resource: WebResource) => {
@@ -25,12 +34,4 @@ export function azureAgentPolicyFor(policy: OutboundPolicy): RequestPolicyFactor
       },
     }),
   };
-}
-
-/** S3 client settings that route its connections through the outbound policy's agents. */
-export function s3RequestHandlerFor(policy: OutboundPolicy): {
-  httpAgent: ReturnType<OutboundPolicy['httpAgent']>;
-  httpsAgent: ReturnType<OutboundPolicy['httpsAgent']>;
-} {
-  return { httpAgent: policy.httpAgent({ keepAlive: true }), httpsAgent: policy.httpsAgent({ keepAlive: true }) };
 }

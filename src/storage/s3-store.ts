@@ -20,9 +20,10 @@ import type { BlobReadStream, BlobStore, GrantUploadOptions } from './blob-store
 import type { StorageBackendConfig } from './config.js';
 import { BlobNotFoundError, StorageServiceError, UNREACHABLE_STORAGE } from './errors.js';
 import { CAPTURE_CONTENT_TYPE, type S3MultipartUploadGrant, type S3SingleUploadGrant } from './grant.js';
-import { hashStream, sameSha256 } from './hash.js';
 import { OutboundPolicy } from '../lib/index.js';
-import { s3RequestHandlerFor, type StorageOutboundOptions } from './outbound.js';
+import { outboundAgentsFor, type StorageOutboundOptions } from './outbound.js';
+import { parseS3ErrorCode } from './s3-xml.js';
+import { verifyBySignedGet } from './signed-get-verify.js';
 
 /** Settings of an S3 account. */
 export type S3BackendConfig = Extract<StorageBackendConfig, { type: 's3' }>;
@@ -35,6 +36,9 @@ export const S3_SINGLE_PUT_MAX_BYTES = 8 * mebibyte;
 const maxPartsPerUpload = 1_000;
 // S3 refuses presigned URLs valid for more than seven days.
 const maxPresignedLifetimeInSeconds = 604_800;
+// The server's own presigned GET for verifying: checked when the request starts, so a few
+// minutes cover a download of any length (and its retries).
+const verifyUrlLifetimeInSeconds = 600;
 
 /** Part size the agent will use for a file of this size (multipart uploads only). */
 export function s3PartSizeFor(sizeInBytes: number): number {
@@ -70,9 +74,12 @@ export function openS3BlobStore(
   config: S3BackendConfig,
   outbound: StorageOutboundOptions = {},
 ): BlobStore & { readonly client: S3Client } {
+  // Connections to the endpoint go through the outbound policy (checked on the resolved address),
+  // the SDK's and the verify's plain GETs alike.
+  const policy = outbound.outboundPolicy ?? OutboundPolicy.fromSettings();
+  const agents = outboundAgentsFor(policy);
   const client = new S3Client({
-    // Connections to the endpoint go through the outbound policy (checked on the resolved address).
-    requestHandler: s3RequestHandlerFor(outbound.outboundPolicy ?? OutboundPolicy.fromSettings()),
+    requestHandler: agents,
     endpoint: config.endpoint,
     region: config.region,
     forcePathStyle: config.forcePathStyle,
@@ -234,20 +241,16 @@ export function openS3BlobStore(
     },
 
     async verify(loc, expected) {
-      let body: NodeJS.ReadableStream;
-      try {
-        const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: s3KeyOf(loc) }));
-        body = response.Body as NodeJS.ReadableStream;
-        if (response.ContentLength !== expected.sizeInBytes) {
-          body.resume();
-          return false;
-        }
-      } catch (error) {
-        if (statusOf(error) === 404) return false;
-        throw wrap('get object', error);
-      }
-      const actual = await hashStream(body);
-      return actual.sizeInBytes === expected.sizeInBytes && sameSha256(actual.sha256, expected.sha256);
+      // Held only for this call (never logged: errors from the GET carry the path at most).
+      const getUrl = await getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: s3KeyOf(loc) }), {
+        expiresIn: verifyUrlLifetimeInSeconds,
+      });
+      return verifyBySignedGet(getUrl, expected, {
+        what: 's3 get object',
+        connectOptions: (options) => policy.connectOptions(options),
+        agentFor: (protocol) => (protocol === 'https:' ? agents.httpsAgent : agents.httpAgent),
+        errorCodeOf: (response) => parseS3ErrorCode(response.body.toString('utf8')),
+      });
     },
 
     async openRead(loc): Promise<BlobReadStream> {

@@ -3,7 +3,9 @@
 // Each file keeps beside it only what is that kind's own (its signatures, its multipart uploads).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { uploadFile, type BlobLocation, type BlobStore, type UploadGrant } from '../index.js';
 import { sha256OfStream, type TestFile } from './files.js';
 import { uploadThroughOutage, type RestartableServer } from './outage.js';
@@ -73,6 +75,36 @@ export function storageContract(kind: StorageKindUnderTest): void {
     assert.equal(await sha256OfStream(read.stream), small.sha256);
     assert.equal(store.blobUrl(loc), kind.expectedBlobUrl(loc));
     await kind.afterSmallUpload?.(loc, grant);
+  });
+
+  test(`verify refuses a blob on ${kind.serverName} with one byte changed (same size), and accepts it for its own SHA-256`, async () => {
+    const store = kind.store();
+    const small = kind.small();
+    const bytes = await readFile(small.path);
+    const middle = Math.floor(bytes.length / 2);
+    bytes[middle] = bytes[middle]! ^ 0x01;
+    const changed = { path: `${small.path}.one-byte-changed`, sizeInBytes: bytes.length };
+    const changedSha256 = createHash('sha256').update(bytes).digest('hex');
+    assert.equal(changed.sizeInBytes, small.sizeInBytes);
+    assert.notEqual(changedSha256, small.sha256);
+    await writeFile(changed.path, bytes);
+    const loc = kind.nextLocation();
+    try {
+      const grant = await store.grantUpload(loc, { sizeInBytes: changed.sizeInBytes, expiresInSeconds: 300 });
+      assert.deepEqual(
+        await uploadFile(grant, changed.path, {
+          sizeInBytes: changed.sizeInBytes,
+          sha256: changedSha256,
+          retryBudgetInMs: 5_000,
+        }),
+        { ok: true },
+      );
+      assert.equal(await store.verify(loc, { sizeInBytes: small.sizeInBytes, sha256: small.sha256 }), false);
+      assert.equal(await store.verify(loc, { sizeInBytes: changed.sizeInBytes, sha256: changedSha256 }), true);
+    } finally {
+      await rm(changed.path, { force: true });
+      await store.delete(loc).catch(() => false);
+    }
   });
 
   test(`an upload survives ${kind.serverName} stopping mid-way and completes after it restarts`, async () => {
