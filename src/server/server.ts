@@ -50,8 +50,15 @@ export interface RunningServer {
 
 export { ADMIN_TOKEN_FILE };
 
-/** Connections the kernel may hold for accepting (capped by net.core.somaxconn, 4096 on current Linux). */
-const LISTEN_BACKLOG = 8192;
+/**
+ * Connections the kernel may hold for accepting. Small on purpose (issue 17): a queued connection
+ * must be accepted before its agent's 10 s handshake timeout even when a loaded server admits only
+ * ~170–300 handshakes a second, or the server spends the storm accepting connections their agents
+ * have already given up (with 4,096 queued: 1,743–3,102 of 10,000 agents back after 60 s). A SYN
+ * the full queue drops costs the server nothing; the client's TCP sends it again. With 1,024:
+ * 9,992 back after 60 s and a first connect of 10,000 with no handshake timeout (bench/scale).
+ */
+const LISTEN_BACKLOG = 1024;
 
 /**
  * Agent greetings (and goodbyes) whose database work runs at once; the rest wait their turn in
