@@ -23,6 +23,9 @@ import {
  */
 const SERVER_SILENCE_LIMIT_IN_MS = AGENT_SERVER_SILENCE_LIMIT_IN_MS;
 
+/** How long a connection attempt may take, TCP connect to the server's upgrade answer (the server's listen backlog is sized to it). */
+export const HANDSHAKE_TIMEOUT_IN_MS = 10_000;
+
 /** Shortest and longest wait between reconnection attempts. */
 const RECONNECT_MIN_IN_MS = 250;
 const RECONNECT_MAX_IN_MS = 5_000;
@@ -160,7 +163,7 @@ export class ServerConnection extends EventEmitter<{ open: []; message: [ServerT
     const ws = new WebSocket(this.url, {
       headers: { Authorization: `Bearer ${this.credential}` },
       ...(this.caFile ? { ca: readFileSync(this.caFile) } : {}),
-      handshakeTimeout: 10_000,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_IN_MS,
       // Small JSON messages: compressing them would cost both ends CPU for little (the server does not offer it either).
       perMessageDeflate: false,
       // A (malicious or broken) server cannot make the agent buffer more than one bounded message.

@@ -58,7 +58,7 @@ export { ADMIN_TOKEN_FILE };
  * the full queue drops costs the server nothing; the client's TCP sends it again. With 1,024:
  * 9,992 back after 60 s and a first connect of 10,000 with no handshake timeout (bench/scale).
  */
-const LISTEN_BACKLOG = 1024;
+export const LISTEN_BACKLOG = 1024;
 
 /**
  * Agent greetings (and goodbyes) whose database work runs at once; the rest wait their turn in
