@@ -64,8 +64,12 @@ export function reconnectDelayInMs(
   random: () => number = Math.random,
   spreadInMs: number = 0,
 ): number {
-  const ceiling = reconnectCeilingInMs(attempt, spreadInMs);
-  return Math.round(RECONNECT_MIN_IN_MS + random() * (ceiling - RECONNECT_MIN_IN_MS));
+  return drawAboveFloorInMs(reconnectCeilingInMs(attempt, spreadInMs), random);
+}
+
+/** Uniform between {@link RECONNECT_MIN_IN_MS} and `ceilingInMs`: every reconnection wait is drawn so. */
+function drawAboveFloorInMs(ceilingInMs: number, random: () => number): number {
+  return Math.round(RECONNECT_MIN_IN_MS + random() * (ceilingInMs - RECONNECT_MIN_IN_MS));
 }
 
 /**
@@ -81,7 +85,7 @@ export function nextAddressDelayInMs(
 ): number {
   const spread = reconnectSpreadOf(spreadInMs);
   if (spread <= 1000) return Math.min(backoffInMs, RECONNECT_MIN_IN_MS);
-  return Math.min(backoffInMs, Math.round(RECONNECT_MIN_IN_MS + random() * (spread - RECONNECT_MIN_IN_MS)));
+  return Math.min(backoffInMs, drawAboveFloorInMs(spread, random));
 }
 
 /** Longest Retry-After a busy server's refusal is followed for (a broken or hostile value must not park the agent). */

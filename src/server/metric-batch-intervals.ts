@@ -130,11 +130,21 @@ export class AgentBatchIntervals {
         continue;
       }
       entry.spreadInSeconds = spreadInSeconds;
-      if (this.ctx.hub.sendLocal(key, welcomeOf(entry.host, entry.intervalInSeconds, spreadInSeconds)) === 'absent')
-        this.announced.delete(key);
-      else told++;
+      if (this.tell(key, entry)) told++;
     }
     return told;
+  }
+
+  /**
+   * Sends `entry`'s welcome (interval and spread as they now stand) over this replica's own
+   * connection only — another replica announces to its own agents; a host no longer connected
+   * here is forgotten. True when it was sent.
+   */
+  private tell(key: string, entry: AnnouncedHost): boolean {
+    if (this.ctx.hub.sendLocal(key, welcomeOf(entry.host, entry.intervalInSeconds, entry.spreadInSeconds)) !== 'absent')
+      return true;
+    this.announced.delete(key);
+    return false;
   }
 
   /**
@@ -159,9 +169,7 @@ export class AgentBatchIntervals {
       const intervalInSeconds = this.intervals.intervalOf(entry.host);
       if (intervalInSeconds === entry.intervalInSeconds) continue;
       entry.intervalInSeconds = intervalInSeconds;
-      // Over this replica's own connection only: another replica announces to its own agents.
-      if (this.ctx.hub.sendLocal(key, welcomeOf(entry.host, intervalInSeconds, entry.spreadInSeconds)) === 'absent')
-        this.announced.delete(key);
+      this.tell(key, entry);
     }
   }
 }

@@ -12,7 +12,7 @@ import { parseAzureConnectionString } from './config.js';
 import { BlobNotFoundError, StorageServiceError, UNREACHABLE_STORAGE } from './errors.js';
 import type { AzureBlobUploadGrant } from './grant.js';
 import { OutboundPolicy } from '../lib/index.js';
-import { azureAgentPolicyFor, outboundAgentsFor, type StorageOutboundOptions } from './outbound.js';
+import { azureAgentPolicyFor, outboundAgentsFor, outboundRouteFor, type StorageOutboundOptions } from './outbound.js';
 import { verifyBySignedGet } from './signed-get-verify.js';
 
 const mebibyte = 1024 * 1024;
@@ -153,8 +153,7 @@ export function openAzureBlobStore(connectionString: string, outbound: StorageOu
       ).toString();
       return verifyBySignedGet(`${client.url}?${sas}`, expected, {
         what: 'azure blob download',
-        connectOptions: (options) => policy.connectOptions(options),
-        agentFor: (protocol) => (protocol === 'https:' ? agents.httpsAgent : agents.httpAgent),
+        ...outboundRouteFor(policy, agents),
         errorCodeOf: (response) => [response.headers['x-ms-error-code']].flat()[0],
       });
     },

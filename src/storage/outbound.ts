@@ -19,6 +19,23 @@ export function outboundAgentsFor(policy: OutboundPolicy): OutboundAgents {
 }
 
 /**
+ * How a store's own plain requests (the server's verify GET) go through the outbound policy:
+ * its check of each connection, and its agent for the URL's protocol.
+ */
+export function outboundRouteFor(
+  policy: OutboundPolicy,
+  agents: OutboundAgents,
+): {
+  connectOptions<O extends { host?: string | null }>(options: O): O;
+  agentFor(protocol: string): OutboundAgents['httpAgent'] | OutboundAgents['httpsAgent'];
+} {
+  return {
+    connectOptions: (options) => policy.connectOptions(options),
+    agentFor: (protocol) => (protocol === 'https:' ? agents.httpsAgent : agents.httpAgent),
+  };
+}
+
+/**
  * A policy of the Azure SDK's pipeline that gives every request the outbound policy's agents:
  * the SDK takes no lookup, but its Node client connects through a request's own `agent`. A
  * registered endpoint whose name resolves to the metadata service (at any time, not just when

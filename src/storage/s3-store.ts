@@ -21,7 +21,7 @@ import type { StorageBackendConfig } from './config.js';
 import { BlobNotFoundError, StorageServiceError, UNREACHABLE_STORAGE } from './errors.js';
 import { CAPTURE_CONTENT_TYPE, type S3MultipartUploadGrant, type S3SingleUploadGrant } from './grant.js';
 import { OutboundPolicy } from '../lib/index.js';
-import { outboundAgentsFor, type StorageOutboundOptions } from './outbound.js';
+import { outboundAgentsFor, outboundRouteFor, type StorageOutboundOptions } from './outbound.js';
 import { parseS3ErrorCode } from './s3-xml.js';
 import { verifyBySignedGet } from './signed-get-verify.js';
 
@@ -247,8 +247,7 @@ export function openS3BlobStore(
       });
       return verifyBySignedGet(getUrl, expected, {
         what: 's3 get object',
-        connectOptions: (options) => policy.connectOptions(options),
-        agentFor: (protocol) => (protocol === 'https:' ? agents.httpsAgent : agents.httpAgent),
+        ...outboundRouteFor(policy, agents),
         errorCodeOf: (response) => parseS3ErrorCode(response.body.toString('utf8')),
       });
     },
