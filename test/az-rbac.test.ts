@@ -9,11 +9,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NW_BIN, runCommand, stopProcess } from './lab/lab.js';
+import { startSelfSignedServer } from './lab/self-signed-server.js';
 import { AZ_BIN, AzEnvironment, azLoginCommands, runTimed, type AzResult } from './az/az-env.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
@@ -49,37 +50,9 @@ describe('service principals and role assignments with the real az', { timeout: 
   let bot: { appId: string; password: string; tenant: string; displayName: string };
 
   before(async () => {
-    server = spawn(
-      process.execPath,
-      [
-        NW_BIN,
-        'server',
-        '--tls-self-signed',
-        '--listen',
-        '127.0.0.1:0',
-        '--data-dir',
-        join(dir, 'data'),
-        '--log-level',
-        'warn',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    server.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    server.stderr!.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    const deadline = Date.now() + 30_000;
-    while (!/listening on (https:\/\/\S+)/.test(out)) {
-      assert.ok(Date.now() < deadline && server.exitCode === null, `server did not start:\n${out}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    url = /listening on (https:\/\/\S+)/.exec(out)![1]!.replace(/\/+$/, '');
-    const certPath = join(dir, 'data', 'tls', 'server.crt');
-    caPath = existsSync(certPath) ? certPath : /certificate (\S+)/.exec(out)![1]!;
-    adminToken = readFileSync(join(dir, 'data', 'admin-token'), 'utf8').trim();
+    const started = await startSelfSignedServer(join(dir, 'data'));
+    server = started.process;
+    ({ url, caPath, adminToken } = started);
     asAdmin = await AzEnvironment.create({ caBundle: caPath });
     asBot = await AzEnvironment.create({ caBundle: caPath });
   });

@@ -4,52 +4,24 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NW_BIN, runCommand, stopProcess } from './lab/lab.js';
+import { startSelfSignedServer, type SelfSignedServer } from './lab/self-signed-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nw-server-tls-'));
-const server = spawn(
-  process.execPath,
-  [
-    NW_BIN,
-    'server',
-    '--tls-self-signed',
-    '--listen',
-    '127.0.0.1:0',
-    '--data-dir',
-    join(dir, 'data'),
-    '--log-level',
-    'warn',
-  ],
-  { stdio: ['ignore', 'pipe', 'pipe'] },
-);
+let server: SelfSignedServer | undefined;
 after(async () => {
-  await stopProcess(server);
+  if (server) await stopProcess(server.process);
   rmSync(dir, { recursive: true, force: true });
 });
 
 test('serves https with its own certificate; nw login --ca-file trusts it', async () => {
-  let out = '';
-  server.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  server.stderr!.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const deadline = Date.now() + 30_000;
-  while (!/listening on (https:\/\/\S+)/.test(out)) {
-    assert.ok(Date.now() < deadline && server.exitCode === null, `server did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const url = /listening on (https:\/\/\S+)/.exec(out)![1]!;
-  const certPath = join(dir, 'data', 'tls', 'server.crt');
-  const caPath = existsSync(certPath) ? certPath : /certificate (\S+)/.exec(out)![1]!;
-  assert.match(out, /SHA-256 [0-9a-f:]+/i);
+  server = await startSelfSignedServer(join(dir, 'data'));
+  const { url, caPath, adminToken: token } = server;
+  assert.match(server.output(), /SHA-256 [0-9a-f:]+/i);
   const env = { ...process.env, NW_CONFIG: join(dir, 'cli.json') };
-  const token = readFileSync(join(dir, 'data', 'admin-token'), 'utf8').trim();
   const noCa = await runCommand(process.execPath, [NW_BIN, 'login', '--server', url, '--token', token], { env });
   assert.notEqual(noCa.code, 0, 'a client that does not trust the certificate is refused');
   const login = await runCommand(
