@@ -5,20 +5,16 @@
 // by tcpdump's whole-million -C), and since the engine itself starts each file it deletes the
 // oldest just before, so exactly fileCount files exist at the end (no "nearly full" guess).
 // The cost: one more copy (through the pipe) and a header walk per packet; measured in docs/continuous.md.
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { renameSync, unlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { CaptureFileWriter } from './file-writer.js';
 import { cutCaptureFile } from './pcap-cut.js';
-import { effectiveSnapLength, endRingTcpdump, ringFileName, ringKernelStats } from './ring-rules.js';
-import { signalRunning, TcpdumpCounters } from './tcpdump-counters.js';
-import { isListeningLine, tcpdumpErrorMessage, TcpdumpStderrReader } from './tcpdump-stderr.js';
+import { effectiveSnapLength, ringFileName } from './ring-rules.js';
+import { ringFileFromCut, TcpdumpRingSession } from './ring-session.js';
 import type { TcpdumpInfoLine } from './tcpdump-stderr.js';
-import { CaptureStartError } from './types.js';
-import type { CaptureStopReason } from './types.js';
-import type { RingCaptureOptions, RingCaptureSession, RingCaptureSpec, RingFile, RingOutcome } from './ring.js';
+import type { RingCaptureOptions, RingCaptureSpec, RingFile } from './ring.js';
 import {
   decodePcapHeader,
   maxCapturedLengthFor,
@@ -52,25 +48,11 @@ interface OpenRingFile {
  * everything before tcpdump's own arguments (command prefix, setpriv, stdbuf, tcpdump), `args`
  * tcpdump's arguments with `-w -`.
  */
-export class EngineCutRing implements RingCaptureSession {
-  readonly started: Promise<Date>;
-  readonly done: Promise<RingOutcome>;
-  private readonly dir: string;
+export class EngineCutRing extends TcpdumpRingSession {
   private readonly partBase: string;
-  private child: ChildProcess | null = null;
-  private startedAt: Date | null = null;
-  private stopReason: CaptureStopReason | null = null;
-  private error: RingOutcome['error'] = null;
-  private readonly stderr: TcpdumpStderrReader;
-  private readonly counters: TcpdumpCounters;
   private statsTimer: NodeJS.Timeout | null = null;
   private recordsReceived = 0; // records read from tcpdump's stream so far
   private recordsAtLastReport = 0;
-  private readonly closed: RingFile[] = [];
-  private pending = 0; // closed files being handed on (onFileClosed not yet called)
-  private deleted = 0;
-  private chain: Promise<void> = Promise.resolve();
-  private limitTimer: NodeJS.Timeout | null = null;
   private header: Buffer | null = null;
   private maxCaptured = 0;
   private littleEndian = true;
@@ -82,73 +64,15 @@ export class EngineCutRing implements RingCaptureSession {
   private recordLeft = 0; // bytes of a record begun in an earlier chunk still to come
   private recordCapturedLength = 0; // of the record last classified
   private recordTimeInMs = 0; // of the record last classified
-  private resolveStarted!: (d: Date) => void;
-  private rejectStarted!: (e: Error) => void;
-  private resolveDone!: (o: RingOutcome) => void;
 
-  constructor(
-    private readonly spec: RingCaptureSpec,
-    launchArgv: string[] | null,
-    args: string[],
-    private readonly opts: RingCaptureOptions,
-  ) {
-    this.dir = dirname(spec.outputPath);
+  constructor(spec: RingCaptureSpec, launchArgv: string[] | null, args: string[], opts: RingCaptureOptions) {
+    super(spec, opts);
     this.partBase = join(this.dir, `.${basename(spec.outputPath)}.${process.pid}.part`);
-    this.started = new Promise((resolve, reject) => {
-      this.resolveStarted = resolve;
-      this.rejectStarted = reject;
-    });
-    this.started.catch(() => undefined);
-    this.done = new Promise((resolve) => (this.resolveDone = resolve));
-    this.counters = new TcpdumpCounters((name) => this.signal(name));
-    this.stderr = new TcpdumpStderrReader((info) => this.onReport(info));
-    if (launchArgv === null) {
-      this.fail('CaptureFailed', `spawn ${opts.tcpdumpPath ?? 'tcpdump'} ENOENT`);
-      void this.finish();
-      return;
-    }
-    const argv = [...launchArgv, ...args];
-    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (text: string) => {
-      this.stderr.push(text);
-      if (this.startedAt === null && isListeningLine(this.stderr.text)) this.onListening();
-    });
-    child.on('error', () => undefined);
-    // The stream is read to its end before the outcome, so the last packets tcpdump flushes on SIGTERM are kept.
-    const reading = this.readStream(child);
-    child.on('close', (code) => {
-      void reading.then(() => {
-        if (this.startedAt === null)
-          this.fail('CaptureFailed', tcpdumpErrorMessage(this.stderr.text) || `tcpdump exited with ${code}`);
-        else if (this.stopReason === null)
-          this.fail('CaptureFailed', `tcpdump ended on its own: ${tcpdumpErrorMessage(this.stderr.text)}`);
-        return this.finish();
-      });
-    });
+    this.launch(launchArgv === null ? null : [...launchArgv, ...args], (child) => this.readStream(child));
   }
-
-  files(): RingFile[] {
-    return [...this.closed];
-  }
-
-  stop(): Promise<RingOutcome> {
-    this.requestStop('Manual');
-    return this.done;
-  }
-
-  private onListening(): void {
-    this.startedAt = new Date();
-    this.resolveStarted(this.startedAt);
-    if (this.spec.sessionTimeLimitInSeconds > 0) {
-      this.limitTimer = setTimeout(() => this.requestStop('TimeExceeded'), this.spec.sessionTimeLimitInSeconds * 1000);
-    }
+  protected override onListening(): void {
+    super.onListening();
     this.statsTimer = setInterval(() => this.counters.request(), this.opts.statsIntervalInMs ?? 1000);
-  }
-
-  private signal(name: NodeJS.Signals): boolean {
-    return signalRunning(this.child, name);
   }
 
   // tcpdump's report: the stop's hand-over, and the nudge of a quiet link. tcpdump has captured
@@ -156,25 +80,11 @@ export class EngineCutRing implements RingCaptureSession {
   // 64 KiB stdio buffer (on a quiet link for minutes), so ask it to flush (SIGUSR2, tcpdump's
   // flush-the-savefile signal), as the single-file engine does (session.ts); the current file
   // then grows within one report interval of the traffic.
-  private onReport(info: TcpdumpInfoLine): void {
+  protected override onReport(info: TcpdumpInfoLine): void {
     this.counters.onReport(info);
     const quiet = this.recordsReceived === this.recordsAtLastReport;
     this.recordsAtLastReport = this.recordsReceived;
     if (this.stopReason === null && quiet && info.packetsCaptured > this.recordsReceived) this.signal('SIGUSR2');
-  }
-
-  private fail(code: 'CaptureFailed' | 'LocalFileFailed', message: string): void {
-    if (this.error === null) this.error = { code, message };
-    this.stopReason = 'Error';
-    this.rejectStarted(new CaptureStartError(message, code));
-  }
-
-  private requestStop(reason: CaptureStopReason): void {
-    if (this.stopReason !== null || this.child === null) return;
-    this.stopReason = reason;
-    const child = this.child;
-    if (this.startedAt === null) endRingTcpdump(child);
-    else this.counters.whenHandedOver(this.opts.stopDrainTimeoutInMs ?? 1200, () => endRingTcpdump(child));
   }
 
   // Reads tcpdump's stdout chunk by chunk (async iteration: while a file switch is awaited the
@@ -388,14 +298,7 @@ export class EngineCutRing implements RingCaptureSession {
           try {
             const cut = await cutCaptureFile(handle, { maxBytes: this.spec.fileSizeInBytes, stopAfterInMs: null });
             await handle.sync();
-            ring = {
-              ...ring,
-              sizeInBytes: cut.sizeInBytes,
-              sha256: cut.sha256,
-              packetsCaptured: cut.packetsCaptured,
-              firstPacketTime: cut.firstPacketTimeInMs === undefined ? null : new Date(cut.firstPacketTimeInMs),
-              lastPacketTime: cut.lastPacketTimeInMs === undefined ? null : new Date(cut.lastPacketTimeInMs),
-            };
+            ring = ringFileFromCut(name, path, file.sequence, cut);
           } finally {
             await handle.close();
           }
@@ -419,32 +322,15 @@ export class EngineCutRing implements RingCaptureSession {
   // Deletes the oldest closed files until at most fileCount - room exist (closed, being finished, being written).
   private enforceCount(room: number): void {
     const writing = this.current === null ? 0 : 1;
-    while (this.closed.length > 0 && this.closed.length + this.pending + writing + room > this.spec.fileCount) {
-      const oldest = this.closed.shift() as RingFile;
-      try {
-        unlinkSync(oldest.path);
-      } catch {
-        // already gone
-      }
-      this.deleted++;
-      void Promise.resolve(this.opts.onFileDeleted?.(oldest)).catch(() => undefined);
-    }
+    while (this.closed.length > 0 && this.closed.length + this.pending + writing + room > this.spec.fileCount)
+      this.deleteOldest();
   }
 
-  private async finish(): Promise<void> {
-    if (this.limitTimer) clearTimeout(this.limitTimer);
+  protected async finish(): Promise<void> {
+    this.stopTimers();
     if (this.statsTimer) clearInterval(this.statsTimer);
-    this.counters.dispose();
     this.closeCurrent(this.recordLeft > 0);
     await this.chain;
-    this.resolveDone({
-      stopReason: this.stopReason ?? 'Error',
-      startedAt: this.startedAt,
-      endedAt: new Date(),
-      files: [...this.closed],
-      filesDeleted: this.deleted,
-      error: this.error,
-      ...ringKernelStats(this.stderr.text),
-    });
+    this.resolveOutcome();
   }
 }

@@ -8,28 +8,18 @@
 // one tcpdump writes the files, this process watches the directory, deletes the oldest file when
 // a new one is about to start, and finishes each closed file with cutCaptureFile. It stays as the
 // bench's baseline and a fallback.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync, renameSync, statSync, unlinkSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { defaultTcpdumpUser, keepsTcpdumpRoot, rootTcpdumpArgv, tcpdumpLaunchPrefix } from './tcpdump-launch.js';
 import type { TcpdumpLaunchOptions } from './tcpdump-launch.js';
 import { cutCaptureFile } from './pcap-cut.js';
 import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
 import { EngineCutRing } from './ring-cut.js';
-import {
-  assertRingFileSize,
-  endRingTcpdump,
-  ringFileName,
-  ringKernelStats,
-  ringTcpdumpFileSizeInMillions,
-} from './ring-rules.js';
+import { ringFileFromCut, TcpdumpRingSession } from './ring-session.js';
+import { assertRingFileSize, ringFileName, ringTcpdumpFileSizeInMillions } from './ring-rules.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB } from './tcpdump-args.js';
-import { TcpdumpCounters } from './tcpdump-counters.js';
-import { isListeningLine, tcpdumpErrorMessage, TcpdumpStderrReader } from './tcpdump-stderr.js';
-import { CaptureStartError } from './types.js';
 import { decodePcapHeader, PCAP_GLOBAL_HEADER_BYTES } from '../pcap/format.js';
 import { CAPTURE_SETTINGS_LIMITS } from '../model/packet-capture.js';
 import type { CaptureStopReason } from './types.js';
@@ -205,95 +195,31 @@ export function startRingCapture(spec: RingCaptureSpec, opts: RingCaptureOptions
 // tcpdump's stdout buffer when it writes into the engine: the single-file engine's 64 KiB (tcpdump-launch.ts).
 const ENGINE_OUTPUT_BUFFER_BYTES = 64 * 1024;
 
-class TcpdumpRing implements RingCaptureSession {
-  readonly started: Promise<Date>;
-  readonly done: Promise<RingOutcome>;
-  private readonly dir: string;
+class TcpdumpRing extends TcpdumpRingSession {
   // tcpdump's own names: PART, PART1, PART2, … (hidden, so nothing mistakes them for finished files).
   private readonly partPath: string;
   private readonly thresholdBytes: number;
-  private child: ChildProcess | null = null;
-  private startedAt: Date | null = null;
-  private stopReason: CaptureStopReason | null = null;
-  private error: RingOutcome['error'] = null;
-  private readonly stderr: TcpdumpStderrReader;
-  private readonly counters: TcpdumpCounters;
   private current = 0; // tcpdump's index of the file being written
   private lastSize = 0; // size of the current file at the last check
   private growthPerCheck = 0; // recent largest growth of the current file between two checks
-  private readonly closed: RingFile[] = [];
-  private pending = 0; // closed files renamed but not yet finished
-  private deleted = 0;
   private lastClosed = false; // tcpdump has ended and its last file is closed
-  private chain: Promise<void> = Promise.resolve();
   private pollTimer: NodeJS.Timeout | null = null;
-  private limitTimer: NodeJS.Timeout | null = null;
   private watcher: FSWatcher | null = null;
-  private resolveStarted!: (d: Date) => void;
-  private rejectStarted!: (e: Error) => void;
-  private resolveDone!: (o: RingOutcome) => void;
 
-  constructor(
-    private readonly spec: RingCaptureSpec,
-    baseArgs: string[],
-    millions: number,
-    private readonly opts: RingCaptureOptions,
-  ) {
-    this.dir = dirname(spec.outputPath);
+  constructor(spec: RingCaptureSpec, baseArgs: string[], millions: number, opts: RingCaptureOptions) {
+    super(spec, opts);
     this.partPath = join(this.dir, `.${basename(spec.outputPath)}.${process.pid}.part`);
     this.thresholdBytes = millions * TCPDUMP_FILE_SIZE_UNIT_BYTES;
-    this.started = new Promise((resolve, reject) => {
-      this.resolveStarted = resolve;
-      this.rejectStarted = reject;
-    });
-    this.started.catch(() => undefined);
-    this.done = new Promise((resolve) => (this.resolveDone = resolve));
-    this.counters = new TcpdumpCounters((name) => {
-      const child = this.child;
-      if (child === null || child.exitCode !== null || child.signalCode !== null) return false;
-      return child.kill(name);
-    });
-    this.stderr = new TcpdumpStderrReader((info) => this.counters.onReport(info));
     // `-w -` becomes `-w PART -C N`: tcpdump opens and rotates the files itself (`-Z root`, set
     // by keepRootPrivileges, keeps it able to create them in a root-owned directory).
     const dash = baseArgs.indexOf('-w');
     const args = [...baseArgs.slice(0, dash), '-w', this.partPath, '-C', String(millions), ...baseArgs.slice(dash + 2)];
     const launch = rootTcpdumpArgv(opts.tcpdumpPath ?? 'tcpdump', opts.commandPrefix ?? []);
-    if (launch === null) {
-      this.fail('CaptureFailed', `spawn ${opts.tcpdumpPath ?? 'tcpdump'} ENOENT`);
-      void this.finish();
-      return;
-    }
-    const argv = [...launch, ...args];
-    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child = child;
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (text: string) => {
-      this.stderr.push(text);
-      if (this.startedAt === null && isListeningLine(this.stderr.text)) this.onListening();
-    });
-    child.on('error', () => undefined);
-    child.on('close', (code) => {
-      if (this.startedAt === null)
-        this.fail('CaptureFailed', tcpdumpErrorMessage(this.stderr.text) || `tcpdump exited with ${code}`);
-      else if (this.stopReason === null)
-        this.fail('CaptureFailed', `tcpdump ended on its own: ${tcpdumpErrorMessage(this.stderr.text)}`);
-      void this.finish();
-    });
+    this.launch(launch === null ? null : [...launch, ...args]);
   }
 
-  files(): RingFile[] {
-    return [...this.closed];
-  }
-
-  stop(): Promise<RingOutcome> {
-    this.requestStop('Manual');
-    return this.done;
-  }
-
-  private onListening(): void {
-    this.startedAt = new Date();
-    this.resolveStarted(this.startedAt);
+  protected override onListening(): void {
+    super.onListening();
     try {
       this.watcher = watch(this.dir, () => this.check());
       this.watcher.on('error', () => undefined);
@@ -301,23 +227,6 @@ class TcpdumpRing implements RingCaptureSession {
       // polling alone then
     }
     this.pollTimer = setInterval(() => this.check(), this.opts.pollIntervalInMs ?? 20);
-    if (this.spec.sessionTimeLimitInSeconds > 0) {
-      this.limitTimer = setTimeout(() => this.requestStop('TimeExceeded'), this.spec.sessionTimeLimitInSeconds * 1000);
-    }
-  }
-
-  private fail(code: 'CaptureFailed' | 'LocalFileFailed', message: string): void {
-    if (this.error === null) this.error = { code, message };
-    this.stopReason = 'Error';
-    this.rejectStarted(new CaptureStartError(message, code));
-  }
-
-  private requestStop(reason: CaptureStopReason): void {
-    if (this.stopReason !== null || this.child === null) return;
-    this.stopReason = reason;
-    const child = this.child;
-    if (this.startedAt === null) endRingTcpdump(child);
-    else this.counters.whenHandedOver(this.opts.stopDrainTimeoutInMs ?? 1200, () => endRingTcpdump(child));
   }
 
   private partName(index: number): string {
@@ -385,16 +294,7 @@ class TcpdumpRing implements RingCaptureSession {
         try {
           const cut = await cutCaptureFile(handle, { maxBytes: this.spec.fileSizeInBytes, stopAfterInMs });
           await handle.sync();
-          file = {
-            name,
-            path,
-            sequence,
-            sizeInBytes: cut.sizeInBytes,
-            sha256: cut.sha256,
-            packetsCaptured: cut.packetsCaptured,
-            firstPacketTime: cut.firstPacketTimeInMs === undefined ? null : new Date(cut.firstPacketTimeInMs),
-            lastPacketTime: cut.lastPacketTimeInMs === undefined ? null : new Date(cut.lastPacketTimeInMs),
-          };
+          file = ringFileFromCut(name, path, sequence, cut);
         } finally {
           await handle.close();
         }
@@ -425,22 +325,12 @@ class TcpdumpRing implements RingCaptureSession {
   private enforceCount(headroom: number): void {
     const max = Math.max(this.spec.fileCount - headroom, 1);
     const writing = this.lastClosed ? 0 : 1; // the file tcpdump is writing, until the last one closes
-    while (this.closed.length > 0 && this.closed.length + this.pending + writing > max) {
-      const oldest = this.closed.shift() as RingFile;
-      try {
-        unlinkSync(oldest.path);
-      } catch {
-        // already gone
-      }
-      this.deleted++;
-      void Promise.resolve(this.opts.onFileDeleted?.(oldest)).catch(() => undefined);
-    }
+    while (this.closed.length > 0 && this.closed.length + this.pending + writing > max) this.deleteOldest();
   }
 
-  private async finish(): Promise<void> {
+  protected async finish(): Promise<void> {
+    this.stopTimers();
     if (this.pollTimer) clearInterval(this.pollTimer);
-    if (this.limitTimer) clearTimeout(this.limitTimer);
-    this.counters.dispose();
     this.watcher?.close();
     if (this.startedAt !== null) {
       // Files closed since the last check, then the last one.
@@ -457,15 +347,7 @@ class TcpdumpRing implements RingCaptureSession {
       }
     }
     await this.chain;
-    this.resolveDone({
-      stopReason: this.stopReason ?? 'Error',
-      startedAt: this.startedAt,
-      endedAt: new Date(),
-      files: [...this.closed],
-      filesDeleted: this.deleted,
-      error: this.error,
-      ...ringKernelStats(this.stderr.text),
-    });
+    this.resolveOutcome();
   }
 }
 
