@@ -165,6 +165,36 @@ describe('scale sets and join keys', () => {
       200,
       'PUT again: it exists',
     );
+    // Refused as on a VM (one check for both): another publisher, or the Windows agent.
+    for (const [extName, properties, target, message] of [
+      [
+        'Other',
+        { publisher: 'Contoso.Agents', type: 'NetworkWatcherAgentLinux' },
+        'properties.publisher',
+        /Publisher 'Contoso.Agents' is not supported/,
+      ],
+      [
+        'NetworkWatcherAgentWindows',
+        { publisher: 'Microsoft.Azure.NetworkWatcher' },
+        'properties.type',
+        /run on Linux hosts/,
+      ],
+    ] as const) {
+      const refused = await call(
+        'PUT',
+        `${rgPath}/providers/Microsoft.Compute/virtualMachineScaleSets/web/extensions/${extName}`,
+        { properties },
+      );
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.equal(refused.body.error?.code, 'InvalidParameter');
+      assert.equal(refused.body.error?.target, target);
+      assert.match(refused.body.error?.message, message);
+      const stored = await call(
+        'GET',
+        `${rgPath}/providers/Microsoft.Compute/virtualMachineScaleSets/web/extensions/${extName}`,
+      );
+      assert.equal(stored.status, 404, 'a refused extension is not recorded');
+    }
     const ext = await call(
       'PUT',
       `${rgPath}/providers/Microsoft.Compute/virtualMachineScaleSets/web/extensions/NetworkWatcherAgentLinux`,

@@ -6,6 +6,7 @@ import type { CaptureBody } from './capture-types.js';
 import type { ServerContext } from './context.js';
 import {
   agentInstallCommand,
+  assertAgentExtension,
   recordExtensionOperation,
   revokeAgentAccess,
   type ExtensionBody,
@@ -264,26 +265,7 @@ export async function putScaleSetAgentExtension(
   installCommand: string;
   expiresAt: string;
 }> {
-  const publisher = input.publisher ?? AGENT_EXTENSION.publisher;
-  if (publisher.toLowerCase() !== AGENT_EXTENSION.publisher.toLowerCase()) {
-    throw new ApiError(
-      'InvalidParameter',
-      `Publisher '${publisher}' is not supported: netwatcher installs only the '${AGENT_EXTENSION.publisher}' agent.`,
-      { target: 'properties.publisher' },
-    );
-  }
-  const type =
-    input.type ??
-    (extName.toLowerCase() === AGENT_EXTENSION.windowsType.toLowerCase()
-      ? AGENT_EXTENSION.windowsType
-      : AGENT_EXTENSION.linuxType);
-  if (type.toLowerCase() !== AGENT_EXTENSION.linuxType.toLowerCase()) {
-    throw new ApiError(
-      'InvalidParameter',
-      `Extension type '${type}' is not supported: netwatcher agents run on Linux hosts; use '${AGENT_EXTENSION.linuxType}'.`,
-      { target: 'properties.type' },
-    );
-  }
+  assertAgentExtension(input, extName);
   if (
     input.settings !== undefined &&
     input.settings !== null &&

@@ -149,24 +149,11 @@ export interface ExtensionInput {
 }
 
 /**
- * Installs the agent extension on a VM: registers the VM if it is new, records the extension and
- * issues a one-time enrolment token. The extension's provisioningState becomes Succeeded once the
- * agent connects. Returns the token and the command to run on the host (shown once).
+ * Refuses an extension PUT that is not netwatcher's agent for Linux (a VM's or a scale set's):
+ * another publisher, or another type (Windows named as such). The type defaults from the
+ * extension's name, as az names it after the type.
  */
-export async function putAgentExtension(
-  ctx: ServerContext,
-  serverUrl: string,
-  sub: string,
-  rg: string,
-  vmName: string,
-  extName: string,
-  input: ExtensionInput,
-): Promise<{
-  record: ResourceRecord<ExtensionBody>;
-  created: boolean;
-  enrollmentToken: string;
-  installCommand: string;
-}> {
+export function assertAgentExtension(input: ExtensionInput, extName: string): void {
   const publisher = input.publisher ?? AGENT_EXTENSION.publisher;
   if (publisher.toLowerCase() !== AGENT_EXTENSION.publisher.toLowerCase()) {
     throw new ApiError(
@@ -194,30 +181,32 @@ export async function putAgentExtension(
       { target: 'properties.type' },
     );
   }
+}
+
+/**
+ * Installs the agent extension on a VM: registers the VM if it is new, records the extension and
+ * issues a one-time enrolment token. The extension's provisioningState becomes Succeeded once the
+ * agent connects. Returns the token and the command to run on the host (shown once).
+ */
+export async function putAgentExtension(
+  ctx: ServerContext,
+  serverUrl: string,
+  sub: string,
+  rg: string,
+  vmName: string,
+  extName: string,
+  input: ExtensionInput,
+): Promise<{
+  record: ResourceRecord<ExtensionBody>;
+  created: boolean;
+  enrollmentToken: string;
+  installCommand: string;
+}> {
+  assertAgentExtension(input, extName);
   const id = vmId(sub, rg, vmName);
   let vm = await ctx.store.getResource<VmBody>(armIdKey(id));
   if (!vm) {
-    const location = input.location ?? ctx.config.defaultLocation;
-    await ctx.store.insertResource<VmBody>({
-      key: armIdKey(id),
-      type: 'vm',
-      parentKey: null,
-      id,
-      name: vmName,
-      subscriptionId: sub,
-      resourceGroup: rg,
-      location,
-      body: {
-        type: 'Microsoft.Compute/virtualMachines',
-        location,
-        properties: {
-          provisioningState: 'Succeeded',
-          vmId: randomUUID(),
-          netwatcher: { agentConnected: false, agentVersion: null, hostname: null, enrolledAt: null, lastSeenAt: null },
-        },
-      },
-    });
-    vm = (await ctx.store.getResource<VmBody>(armIdKey(id)))!;
+    vm = (await registerVm(ctx, sub, rg, vmName, input.location ?? ctx.config.defaultLocation)).record;
   } else if (input.location && vm.location && input.location.toLowerCase() !== vm.location.toLowerCase()) {
     throw new ApiError(
       'InvalidParameter',
