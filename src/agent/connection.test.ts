@@ -1,6 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { createLogger } from '../lib/index.js';
 import {
@@ -11,13 +12,34 @@ import {
   ServerConnection,
 } from './connection.js';
 
+/** A WebSocket server on a free loopback port, listening. */
+async function listeningServer(options: { port?: number; autoPong?: boolean } = {}): Promise<WebSocketServer> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, ...options });
+  await new Promise((r) => server.once('listening', r));
+  return server;
+}
+
+function portOf(server: WebSocketServer): number {
+  return (server.address() as AddressInfo).port;
+}
+
+/** A logger at warn whose lines are kept, parsed, for the test to read. */
+async function recordingLogger(): Promise<{ logger: Logger; lines: Array<Record<string, unknown>> }> {
+  const { pino } = await import('pino');
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino(
+    { level: 'warn' },
+    { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+  return { logger, lines };
+}
+
 /** A server that accepts agents and then says nothing: no pings, no close — a half-open link as the agent sees it. */
-const silent = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-await new Promise((r) => silent.once('listening', r));
+const silent = await listeningServer();
 after(() => new Promise<void>((r) => silent.close(() => r())));
 
 test('a connection on which the server falls silent is dropped and made again', async () => {
-  const port = (silent.address() as AddressInfo).port;
+  const port = portOf(silent);
   let accepted = 0;
   silent.on('connection', () => {
     accepted++;
@@ -46,7 +68,7 @@ test('a connection on which the server falls silent is dropped and made again', 
 });
 
 test('pings keep a quiet connection alive', async () => {
-  const port = (silent.address() as AddressInfo).port;
+  const port = portOf(silent);
   const pinger = setInterval(() => {
     for (const c of silent.clients) c.ping();
   }, 100);
@@ -71,12 +93,11 @@ test('pings keep a quiet connection alive', async () => {
 
 test('an agent that hears nothing pings the server, and a server that answers (pong) keeps the connection', async () => {
   // A server that never pings (as one that hears the agent's reports): ws answers the agent's pings by itself.
-  const quiet = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise((r) => quiet.once('listening', r));
+  const quiet = await listeningServer();
   let pingsHeard = 0;
   quiet.on('connection', (ws) => ws.on('ping', () => pingsHeard++));
   const connection = new ServerConnection(
-    `ws://127.0.0.1:${(quiet.address() as AddressInfo).port}/agent/v1/connect`,
+    `ws://127.0.0.1:${portOf(quiet)}/agent/v1/connect`,
     'credential',
     createLogger({ name: 'test', level: 'silent' }),
     undefined,
@@ -97,8 +118,7 @@ test('an agent that hears nothing pings the server, and a server that answers (p
 });
 
 test('a server that answers neither pings nor anything else is left after the silence limit, though the agent pinged it', async () => {
-  const dead = new WebSocketServer({ host: '127.0.0.1', port: 0, autoPong: false });
-  await new Promise((r) => dead.once('listening', r));
+  const dead = await listeningServer({ autoPong: false });
   let pingsHeard = 0;
   let accepted = 0;
   dead.on('connection', (ws) => {
@@ -106,7 +126,7 @@ test('a server that answers neither pings nor anything else is left after the si
     ws.on('ping', () => pingsHeard++);
   });
   const connection = new ServerConnection(
-    `ws://127.0.0.1:${(dead.address() as AddressInfo).port}/agent/v1/connect`,
+    `ws://127.0.0.1:${portOf(dead)}/agent/v1/connect`,
     'credential',
     createLogger({ name: 'test', level: 'silent' }),
     undefined,
@@ -135,19 +155,9 @@ test('a server that answers neither pings nor anything else is left after the si
 });
 
 test('it says when it loses the server, each retry with its back-off, and when it is back', async () => {
-  const { pino } = await import('pino');
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino(
-    { level: 'warn' },
-    {
-      write: (line: string) => {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      },
-    },
-  );
-  let server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise((r) => server.once('listening', r));
-  const port = (server.address() as AddressInfo).port;
+  const { logger, lines } = await recordingLogger();
+  let server = await listeningServer();
+  const port = portOf(server);
   const connection = new ServerConnection(`ws://127.0.0.1:${port}/agent/v1/connect`, 'credential', logger);
   let opens = 0;
   connection.on('open', () => {
@@ -160,8 +170,7 @@ test('it says when it loses the server, each retry with its back-off, and when i
     for (const c of server.clients) c.terminate();
     await new Promise<void>((r) => server.close(() => r()));
     await new Promise((r) => setTimeout(r, 1_500));
-    server = new WebSocketServer({ host: '127.0.0.1', port });
-    await new Promise((r) => server.once('listening', r));
+    server = await listeningServer({ port });
     const deadline = Date.now() + 10_000;
     while (opens < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.equal(opens, 2, 'reconnected');
@@ -190,24 +199,17 @@ test('it says when it loses the server, each retry with its back-off, and when i
 
 test('with several server addresses it moves to the next one when one fails, and back round when that one goes', async () => {
   // A port nothing listens on (a dead replica), then two live ones.
-  const dead = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise((r) => dead.once('listening', r));
-  const deadPort = (dead.address() as AddressInfo).port;
+  const dead = await listeningServer();
+  const deadPort = portOf(dead);
   await new Promise<void>((r) => dead.close(() => r()));
-  const live = [
-    new WebSocketServer({ host: '127.0.0.1', port: 0 }),
-    new WebSocketServer({ host: '127.0.0.1', port: 0 }),
-  ];
-  await Promise.all(live.map((s) => new Promise((r) => s.once('listening', r))));
+  const live = await Promise.all([listeningServer(), listeningServer()]);
   const hits = [0, 0];
   live.forEach((s, i) =>
     s.on('connection', () => {
       hits[i]!++;
     }),
   );
-  const urls = [deadPort, ...live.map((s) => (s.address() as AddressInfo).port)].map(
-    (p) => `ws://127.0.0.1:${p}/agent/v1/connect`,
-  );
+  const urls = [deadPort, ...live.map((s) => portOf(s))].map((p) => `ws://127.0.0.1:${p}/agent/v1/connect`);
   const connection = new ServerConnection(urls, 'credential', createLogger({ name: 'test', level: 'silent' }));
   const startedAt = Date.now();
   connection.start();
@@ -338,19 +340,9 @@ test("the server's announced reconnect spread widens every wait, the first after
 });
 
 test('the agent keeps the spread of the last welcome for its next drop', async () => {
-  const { pino } = await import('pino');
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino(
-    { level: 'warn' },
-    {
-      write: (line: string) => {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      },
-    },
-  );
-  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise((r) => server.once('listening', r));
-  const port = (server.address() as AddressInfo).port;
+  const { logger, lines } = await recordingLogger();
+  const server = await listeningServer();
+  const port = portOf(server);
   // Each connection is welcomed (the first two with a spread of 7 s, then without one) and cut at once.
   let accepted = 0;
   server.on('connection', (ws) => {
@@ -381,9 +373,8 @@ test('the agent keeps the spread of the last welcome for its next drop', async (
 });
 
 test('a welcome without a spread restores the back-off of agents before it', async () => {
-  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise((r) => server.once('listening', r));
-  const port = (server.address() as AddressInfo).port;
+  const server = await listeningServer();
+  const port = portOf(server);
   // First connection: a spread of 30 s, then a second welcome without one (the server replaced
   // by an older one would send such); then the cut. The agent is back within its own 1 s.
   let accepted = 0;
