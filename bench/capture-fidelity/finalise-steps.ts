@@ -6,7 +6,8 @@
 // already in the page cache (as after a capture). Compare runs with and without a change in the
 // same invocation's baseline lines (`read`, `sha256 from memory`), not across machines.
 // `--previous-root DIR` (a worktree of an earlier commit, with its node_modules) adds a "server
-// verify, previous code" step: that code's openBlobStore verifying the same blob, in the same run.
+// verify, previous code" step: that code's openBlobStore verifying the same blob, in the same run;
+// and "uploadFile none, previous code" steps: that code's uploadFile, ABBA with this code's.
 // Usage: flock /work/wt/fidelity.lock node --import tsx bench/capture-fidelity/finalise-steps.ts [--size-mb 1024] [--record-bytes 65000] [--kinds local,azure,s3] [--previous-root DIR] [--json]
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -135,11 +136,15 @@ async function main(): Promise<void> {
       }),
     });
     const previousRoot = values['previous-root'];
-    const previousOpen =
+    const previousModule =
       previousRoot === undefined
         ? null
-        : ((await import(join(previousRoot, 'src/storage/index.ts'))) as { openBlobStore: typeof openBlobStore })
-            .openBlobStore;
+        : ((await import(join(previousRoot, 'src/storage/index.ts'))) as {
+            openBlobStore: typeof openBlobStore;
+            uploadFile: typeof uploadFile;
+          });
+    const previousOpen = previousModule?.openBlobStore ?? null;
+    const previousUpload = previousModule?.uploadFile ?? null;
     const runKind = async (name: string, open: (openStore: typeof openBlobStore) => BlobStore): Promise<void> => {
       const store = open(openBlobStore);
       await store.ensureContainer(CAPTURE_CONTAINER);
@@ -172,6 +177,24 @@ async function main(): Promise<void> {
           }
         }
         await store.delete(where);
+      }
+      if (previousUpload) {
+        // The agent's upload as the agent calls it ('none'), the previous code's and this code's
+        // in ABBA order (this code's first run is the one above): each to a blob of its own.
+        const runs = [
+          ['previous code', previousUpload],
+          ['previous code', previousUpload],
+          ['this code', uploadFile],
+        ] as const;
+        for (const [label, upload] of runs) {
+          const where = loc();
+          const grant = await store.grantUpload(where, { sizeInBytes: size, expiresInSeconds: 3600 });
+          const result = await measure(`${name}: uploadFile none, ${label}`, () =>
+            upload(grant, path, { ...expected, retryBudgetInMs: 60_000, localContentCheck: 'none' }),
+          );
+          if (!result.ok) throw new Error(`${name} upload (${label}) failed: ${result.reason}`);
+          await store.delete(where);
+        }
       }
     };
     if (kinds.includes('local')) {

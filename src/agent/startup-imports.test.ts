@@ -1,6 +1,7 @@
 // What an idle agent loads (issue 18, bench/agent-idle): importing the agent and the CLI that runs
-// `nw agent` must not load the server's database drivers, the storage SDKs or prom-client — they
-// are loaded when a capture uploads to Azure, or when /metrics is served. Before, the agent's
+// `nw agent` must not load the server's database drivers, the storage SDKs or prom-client — the
+// agent never loads the SDKs (its uploads speak Azure's and S3's REST calls themselves), and
+// prom-client is loaded when /metrics is served. Before, the agent's
 // start pulled all of them in (640 ESM and 205 CommonJS modules; 88 MiB resident idle).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';

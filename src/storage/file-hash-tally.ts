@@ -17,12 +17,14 @@ export class FileHashTally {
 
   constructor(private readonly sizeInBytes: number) {}
 
-  /** Takes the bytes read at file offset `position`. The tally keeps a reference to a piece read ahead of a gap: do not reuse its buffer. */
+  /** Takes the bytes read at file offset `position`; the caller may reuse their buffer as soon as this returns. */
   feed(position: number, bytes: Buffer): void {
     if (bytes.length === 0 || this.next >= this.sizeInBytes) return;
     if (position > this.next) {
+      // A copy: the uploaders read into buffers they reuse for the next block (BlockReader).
+      // BlockReader feeds its blocks in file order, so on the uploaders' paths nothing is held.
       const held = this.ahead.get(position);
-      if (held === undefined || held.length < bytes.length) this.ahead.set(position, bytes);
+      if (held === undefined || held.length < bytes.length) this.ahead.set(position, Buffer.from(bytes));
       return;
     }
     this.take(position, bytes);

@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
+import { createServer, request, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -151,6 +153,73 @@ describe('s3 storage (Swift s3api)', () => {
       { ok: true },
     );
     assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
+  });
+
+  test('neither the single PUT nor the parts carry Content-MD5 (the server verify checks the whole object)', async () => {
+    // A recording proxy in front of Swift; it restores the Host the URLs were signed for.
+    const upstream = new URL(s3.probeEndpoint);
+    const seen: Array<{ method: string; url: string; headers: IncomingHttpHeaders }> = [];
+    const proxy = createServer((req, res) => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+      const forwarded = request(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          headers: { ...req.headers, host: new URL(s3.endpoint).host },
+        },
+        (reply) => {
+          res.writeHead(reply.statusCode ?? 502, reply.headers);
+          reply.pipe(res);
+        },
+      );
+      forwarded.on('error', () => res.destroy());
+      req.pipe(forwarded);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const viaProxy = (url: string): string => {
+      const at = new URL(url);
+      at.host = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      return at.toString();
+    };
+    try {
+      const one = nextLocation();
+      const single = (await store.grantUpload(one, {
+        sizeInBytes: small.sizeInBytes,
+        expiresInSeconds: 300,
+      })) as S3SingleUploadGrant;
+      assert.equal(single.mode, 'single');
+      const many = nextLocation();
+      const multi = (await store.grantUpload(many, {
+        sizeInBytes: large.sizeInBytes,
+        expiresInSeconds: 300,
+      })) as S3MultipartUploadGrant;
+      const options = (file: TestFile) => ({
+        sizeInBytes: file.sizeInBytes,
+        sha256: file.sha256,
+        retryBudgetInMs: 10_000,
+      });
+      assert.deepEqual(await uploadFile({ ...single, putUrl: viaProxy(single.putUrl) }, small.path, options(small)), {
+        ok: true,
+      });
+      const proxied = {
+        ...multi,
+        partUrls: multi.partUrls.map(viaProxy),
+        listPartsUrl: viaProxy(multi.listPartsUrl),
+        completeUrl: viaProxy(multi.completeUrl),
+      };
+      assert.deepEqual(await uploadFile(proxied, large.path, options(large)), { ok: true });
+      const puts = seen.filter((r) => r.method === 'PUT');
+      assert.equal(puts.length, 1 + multi.partUrls.length, 'the single PUT and every part went through');
+      for (const put of puts)
+        assert.equal(put.headers['content-md5'], undefined, `Content-MD5 on ${put.url.split('?')[0]}`); // no signature in the message
+      assert.equal(await store.verify(one, { sizeInBytes: small.sizeInBytes, sha256: small.sha256 }), true);
+      assert.equal(await store.verify(many, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
   });
 
   test('a virtual-hosted endpoint parses and writes bucket-host URLs', () => {

@@ -5,6 +5,7 @@ import type { HttpResponse } from './http-client.js';
 import { isRetryableHttpStatus } from '../lib/index.js';
 import { UploadStepError, type UploadClock } from './upload-retry.js';
 import type { FileHashTally } from './file-hash-tally.js';
+import { readFully } from './block-reader.js';
 
 /** What every kind's uploader gets from uploadFile. */
 export interface UploadContext {
@@ -29,7 +30,7 @@ export interface UploadContext {
   checkLocalContent(): Promise<void>;
 }
 
-/** Reads `length` bytes at `position` (and gives them to `tally`); a short read means the file changed under us. */
+/** Reads `length` bytes at `position` into a new buffer (and gives them to `tally`); for the one-request uploads (BlockReader reads the blocks of the others). */
 export async function readChunk(
   file: FileHandle,
   position: number,
@@ -37,18 +38,7 @@ export async function readChunk(
   tally?: FileHashTally,
 ): Promise<Buffer> {
   const buffer = Buffer.allocUnsafe(length);
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await file.read(buffer, filled, length - filled, position + filled);
-    if (bytesRead === 0)
-      throw new UploadStepError(
-        'LocalFileChanged',
-        `the local file ended at ${position + filled} bytes while uploading`,
-        false,
-        false,
-      );
-    filled += bytesRead;
-  }
+  await readFully(file, buffer, position);
   tally?.feed(position, buffer);
   return buffer;
 }
@@ -82,11 +72,6 @@ export function readFileRange(file: FileHandle, start: number, end: number, tall
     }
   }
   return Readable.from(pieces(), { objectMode: false });
-}
-
-/** Base64 MD5 of a chunk, for Content-MD5: the storage refuses a chunk damaged in transit. */
-export function contentMd5(chunk: Buffer): string {
-  return createHash('md5').update(chunk).digest('base64');
 }
 
 /** Hex MD5 of a chunk (S3 part ETags are this, quoted, for unencrypted parts). */

@@ -1,14 +1,19 @@
 import { CAPTURE_CONTENT_TYPE, type S3MultipartUploadGrant, type S3SingleUploadGrant } from './grant.js';
 import { sendHttpRequest } from './http-client.js';
 import { completeMultipartUploadXml, parseListPartsXml, parseS3ErrorCode, type ListedPart } from './s3-xml.js';
-import { contentMd5, md5Hex, readChunk, rejectionForResponse, type UploadContext } from './upload-context.js';
+import { BlockReader } from './block-reader.js';
+import { md5Hex, readChunk, rejectionForResponse, type UploadContext } from './upload-context.js';
 import { retrying, runPool, UploadStepError } from './upload-retry.js';
 
 const concurrentParts = 4;
 // S3 error codes in a 200 answer to CompleteMultipartUpload that a retry can cure.
 const retryableCompleteCodes = new Set(['InternalError', 'SlowDown', 'ServiceUnavailable', 'RequestTimeout']);
 
-/** Uploads a small file with one presigned PutObject (Content-MD5 lets S3 refuse a damaged body). */
+/**
+ * Uploads a small file with one presigned PutObject. No Content-MD5, as for the parts and Azure's
+ * blocks: an MD5 of every byte costs ~1.2 CPU-s per GB (a ring of small files goes up this way
+ * only), and the server's verify hashes the stored object against the capture's SHA-256 anyway.
+ */
 export async function uploadS3Single(grant: S3SingleUploadGrant, ctx: UploadContext): Promise<void> {
   const body = await readChunk(ctx.file, 0, ctx.sizeInBytes, ctx.tally);
   await ctx.checkLocalContent();
@@ -17,7 +22,6 @@ export async function uploadS3Single(grant: S3SingleUploadGrant, ctx: UploadCont
       method: 'PUT',
       headers: {
         'content-length': String(body.length),
-        'content-md5': contentMd5(body),
         'content-type': CAPTURE_CONTENT_TYPE,
       },
       body,
@@ -72,40 +76,42 @@ export async function uploadS3Multipart(grant: S3MultipartUploadGrant, ctx: Uplo
   const existing = new Map(listed.map((part) => [part.partNumber, part]));
 
   const etags = new Map<number, string>();
+  const reader = new BlockReader(ctx.file, partSize, ctx.tally);
   let landedBytes = 0;
   const numbers = Array.from({ length: partCount }, (_, index) => index + 1);
   await runPool(numbers, concurrentParts, ctx.clock.signal, async (partNumber, signal) => {
     const position = (partNumber - 1) * partSize;
     const length = Math.min(partSize, ctx.sizeInBytes - position);
-    const chunk = await readChunk(ctx.file, position, length, ctx.tally);
     const already = existing.get(partNumber);
-    // MD5 only where a part is already there: hashing every part costs more CPU than it saves,
-    // and the server's SHA-256 verify catches a damaged part anyway.
-    if (already && already.sizeInBytes === length && already.etag.toLowerCase() === md5Hex(chunk)) {
-      etags.set(partNumber, already.etag);
-    } else {
-      const etag = await retrying(ctx.clock, `part ${partNumber}`, async () => {
-        const response = await sendHttpRequest(grant.partUrls[partNumber - 1] as string, {
-          method: 'PUT',
-          headers: { 'content-length': String(length) },
-          body: chunk,
-          idleTimeoutInMs: ctx.idleTimeoutInMs,
-          signal,
+    await reader.withBlock(position, length, async (chunk) => {
+      // MD5 only where a part is already there: hashing every part costs more CPU than it saves,
+      // and the server's SHA-256 verify catches a damaged part anyway.
+      if (already && already.sizeInBytes === length && already.etag.toLowerCase() === md5Hex(chunk)) {
+        etags.set(partNumber, already.etag);
+      } else {
+        const etag = await retrying(ctx.clock, `part ${partNumber}`, async () => {
+          const response = await sendHttpRequest(grant.partUrls[partNumber - 1] as string, {
+            method: 'PUT',
+            headers: { 'content-length': String(length) },
+            body: chunk,
+            idleTimeoutInMs: ctx.idleTimeoutInMs,
+            signal,
+          });
+          if (response.statusCode !== 200)
+            throw rejectionForResponse(
+              `part ${partNumber}`,
+              response,
+              ctx.clock,
+              parseS3ErrorCode(response.body.toString('utf8')),
+            );
+          const header = response.headers.etag;
+          if (typeof header !== 'string' || header === '')
+            throw new UploadStepError('StorageRejected', `part ${partNumber}: no ETag in the answer`, true, true);
+          return header;
         });
-        if (response.statusCode !== 200)
-          throw rejectionForResponse(
-            `part ${partNumber}`,
-            response,
-            ctx.clock,
-            parseS3ErrorCode(response.body.toString('utf8')),
-          );
-        const header = response.headers.etag;
-        if (typeof header !== 'string' || header === '')
-          throw new UploadStepError('StorageRejected', `part ${partNumber}: no ETag in the answer`, true, true);
-        return header;
-      });
-      etags.set(partNumber, etag);
-    }
+        etags.set(partNumber, etag);
+      }
+    });
     landedBytes += length;
     ctx.reportProgress(landedBytes);
   });

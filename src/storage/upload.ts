@@ -2,6 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { uploadGrantSchema, type UploadGrant } from './grant.js';
 import { hashStream, sameSha256 } from './hash.js';
 import { readFileRange, type UploadContext } from './upload-context.js';
+import { uploadAzureBlob } from './upload-azure.js';
 import { uploadLocal } from './upload-local.js';
 import { asStepError, UploadStepError, type UploadClock } from './upload-retry.js';
 import { FileHashTally } from './file-hash-tally.js';
@@ -140,13 +141,9 @@ export async function uploadFile(
       case 'local':
         await uploadLocal(checked, ctx);
         break;
-      case 'azureBlob': {
-        // Loaded on the first Azure upload: @azure/storage-blob and its pipeline are ~170 modules
-        // an agent that never uploads to Azure (most, and every idle one) need not hold (bench/agent-idle).
-        const { uploadAzureBlob } = await import('./upload-azure.js');
+      case 'azureBlob':
         await uploadAzureBlob(checked, ctx);
         break;
-      }
       case 's3':
         if (checked.mode === 'single') await uploadS3Single(checked, ctx);
         else await uploadS3Multipart(checked, ctx);
