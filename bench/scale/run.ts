@@ -18,7 +18,7 @@
  * - metrics: reports sent by the agents against rows stored (nothing lost), bytes per row
  * - a `/metrics` scrape and a page of the VM list: time and size
  *
- * Usage: node --import tsx bench/scale/run.ts [--sizes 100,1000,3000] [--database-url postgres://…]
+ * Usage: node --import tsx bench/scale/run.ts [--sizes 100,1000,3000] [--database-url postgres://…] [--database-prefix nw_scale]
  *        [--steady-seconds 20] [--agents-per-process 2500]
  *        [--fanout-only] [--fanout-repeats N] [--skip-fanout] [--server-cpu-prof DIR] [--server-root CHECKOUT]
  *        [--storm-timeout-seconds 600] [--connect-timeout-seconds 600] [--progress-seconds 10]
@@ -51,6 +51,8 @@ const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : fallback);
 const sizes = arg('--sizes', '100,1000,3000').split(',').map(Number);
 const databaseUrl = args.includes('--database-url') ? arg('--database-url', '') : null;
+// Each size's database is PREFIX_<pid>_<ms> (nw_scale unless given).
+const databasePrefix = arg('--database-prefix', 'nw_scale');
 const steadySeconds = Number(arg('--steady-seconds', '20'));
 const agentsPerProcess = Number(arg('--agents-per-process', '2500'));
 // Profiling aids: a V8 CPU profile of the server (written when it stops), and a run of only the
@@ -508,6 +510,7 @@ async function runSize(n: number): Promise<Figures | null> {
     count: replicaCount,
     routing,
     databaseUrl,
+    databasePrefix,
     serverRoot,
     repoRoot: ROOT,
     cpuProfDir: serverCpuProfDir,
