@@ -144,6 +144,17 @@ for (const engine of TEST_ENGINES) {
       assert.notEqual(after_?.etag, before?.etag);
     });
 
+    test('in a store bound to a transaction (no batching), the same record', async () => {
+      const key = keys[3]!;
+      const vm = await store.transaction((tx) =>
+        setAgentConnected({ store: tx } as ServerContext, key, true, { agentVersion: '2.0.0', hostname: 'h3' }),
+      );
+      const nw = vm?.body.properties.netwatcher;
+      assert.deepEqual([nw?.agentConnected, nw?.agentVersion, nw?.hostname], [true, '2.0.0', 'h3']);
+      assert.equal(nw?.lookback?.settings.seconds, 30);
+      assert.equal((await store.getResource<VmBody>(key))?.etag, vm?.etag);
+    });
+
     test('no VM, nothing written: null', async () => {
       assert.equal(
         await setAgentConnected(
