@@ -381,10 +381,13 @@ export function sealedSecretParam(secrets: SecretBox | null, secret: unknown): s
 
 /**
  * The hellos' write ({@link ResourceQueries.mergeHostState}): for each key, its fields merged into
- * the VM's host state (created if absent), a new etag. A VM row only (type 'vm').
+ * the VM's host state (created if absent or not an object: `null || {…}` would make an array),
+ * a new etag. A VM row only (type 'vm').
  */
 const MERGE_HOST_STATE_SQL = `UPDATE resources r SET
-    body = jsonb_set(r.body, ${jsonPathArraySql(HOST_STATE_PATH)}, COALESCE(r.body #> ${jsonPathArraySql(HOST_STATE_PATH)}, '{}'::jsonb) || u.fields::jsonb),
+    body = jsonb_set(r.body, ${jsonPathArraySql(HOST_STATE_PATH)},
+      CASE WHEN jsonb_typeof(r.body #> ${jsonPathArraySql(HOST_STATE_PATH)}) = 'object' THEN r.body #> ${jsonPathArraySql(HOST_STATE_PATH)} ELSE '{}'::jsonb END
+        || u.fields::jsonb),
     etag = u.etag, updated_at = now()
   FROM unnest($1::text[], $2::text[], $3::text[]) AS u(key, fields, etag)
   WHERE r.key = u.key AND r.type = 'vm'

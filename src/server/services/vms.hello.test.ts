@@ -155,6 +155,30 @@ for (const engine of TEST_ENGINES) {
       assert.equal((await store.getResource<VmBody>(key))?.etag, vm?.etag);
     });
 
+    test('a VM without a host state yet (absent, or null) gets one', async () => {
+      for (const [name, properties] of [
+        ['bare-absent', {}],
+        ['bare-null', { netwatcher: null }],
+      ] as const) {
+        const key = `/subscriptions/${SUB}/resourcegroups/rg/providers/microsoft.compute/virtualmachines/${name}`;
+        await store.putResource({
+          key,
+          type: 'vm',
+          parentKey: null,
+          id: key,
+          name,
+          subscriptionId: SUB,
+          resourceGroup: 'rg',
+          location: 'westus',
+          body: { type: 'Microsoft.Compute/virtualMachines', location: 'westus', properties },
+        });
+        const vm = await setAgentConnected(ctx, key, true, { agentVersion: '1.0.0' });
+        const nw = vm?.body.properties.netwatcher as unknown as Record<string, unknown>;
+        assert.equal(nw.agentConnected, true, name);
+        assert.equal(nw.agentVersion, '1.0.0', name);
+      }
+    });
+
     test('no VM, nothing written: null', async () => {
       assert.equal(
         await setAgentConnected(
