@@ -67,6 +67,8 @@ export interface ServerSetOptions {
   routing: ReplicaRouting;
   /** The admin URL of the PostgreSQL server (a database is created per size), or null for PGlite. */
   databaseUrl: string | null;
+  /** Prefix of the sizes' database names (`nw_scale` unless given: several benches may share one PostgreSQL). */
+  databasePrefix?: string;
   /** Checkout whose `bin/nw.js` runs. */
   serverRoot: string;
   /** Checkout whose docs/deploy/haproxy.cfg HAProxy runs. */
@@ -97,8 +99,10 @@ export function freePort(): Promise<number> {
 }
 
 /** Creates the size's own database; returns its name and URL. */
-async function createDatabase(adminUrl: string): Promise<{ dbName: string; dbUrl: string }> {
-  const dbName = `nw_scale_${process.pid}_${Date.now()}`;
+async function createDatabase(adminUrl: string, prefix = 'nw_scale'): Promise<{ dbName: string; dbUrl: string }> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(prefix))
+    throw new Error(`a database prefix is lower-case letters, digits and _ (got ${prefix})`);
+  const dbName = `${prefix}_${process.pid}_${Date.now()}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${dbName}`);
@@ -248,7 +252,7 @@ async function startReplicaProcesses(
 export async function startServerSet(options: ServerSetOptions): Promise<ServerSet> {
   if (options.count > 1 && !options.databaseUrl) throw new Error('several replicas need --database-url');
   const workDir = await mkdtemp(join(tmpdir(), 'nw-scale-'));
-  const db = options.databaseUrl ? await createDatabase(options.databaseUrl) : null;
+  const db = options.databaseUrl ? await createDatabase(options.databaseUrl, options.databasePrefix) : null;
   const ports = await Promise.all(Array.from({ length: options.count }, () => freePort()));
   const balancerCount = options.count > 1 && options.routing === 'haproxy' ? (options.balancers ?? 1) : 0;
   const balancerPorts = await Promise.all(Array.from({ length: balancerCount }, () => freePort()));

@@ -18,7 +18,7 @@
  * - metrics: reports sent by the agents against rows stored (nothing lost), bytes per row
  * - a `/metrics` scrape and a page of the VM list: time and size
  *
- * Usage: node --import tsx bench/scale/run.ts [--sizes 100,1000,3000] [--database-url postgres://…]
+ * Usage: node --import tsx bench/scale/run.ts [--sizes 100,1000,3000] [--database-url postgres://…] [--database-prefix nw_scale]
  *        [--steady-seconds 20] [--agents-per-process 2500]
  *        [--fanout-only] [--fanout-repeats N] [--skip-fanout] [--server-cpu-prof DIR] [--server-root CHECKOUT]
  *        [--storm-timeout-seconds 600] [--connect-timeout-seconds 600] [--progress-seconds 10]
@@ -51,6 +51,8 @@ const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : fallback);
 const sizes = arg('--sizes', '100,1000,3000').split(',').map(Number);
 const databaseUrl = args.includes('--database-url') ? arg('--database-url', '') : null;
+// Each size's database is PREFIX_<pid>_<ms> (nw_scale unless given).
+const databasePrefix = arg('--database-prefix', 'nw_scale');
 const steadySeconds = Number(arg('--steady-seconds', '20'));
 const agentsPerProcess = Number(arg('--agents-per-process', '2500'));
 // Profiling aids: a V8 CPU profile of the server (written when it stops), and a run of only the
@@ -286,6 +288,8 @@ interface Figures {
   load: number;
   /** From starting the fleet until every host was recorded connected (hello handled); PostgreSQL only. */
   greetedMs: number;
+  /** From the storm's cut until every host's hello of the storm was recorded (PostgreSQL only). */
+  stormGreetedMs: number;
   /** Server (summed over replicas) and simulator CPU (share of one core) while connecting, steady and in the storm; 1-min load average then. */
   connectServerCpu: number;
   connectSimCpu: number;
@@ -481,14 +485,27 @@ async function agentsPerReplica(set: ServerSet): Promise<number[]> {
 }
 
 /** Waits until every host is recorded connected (hello handled), at most `timeoutInMs`; ms since `started` (NaN when some never were). */
-async function waitGreeted(dbUrl: string, n: number, started: number, timeoutInMs = 600_000): Promise<number> {
+/**
+ * Waits until `n` simulated hosts are recorded connected (with `helloSince`, an ISO time: by a
+ * hello recorded since then — the storm's, whose hosts never show disconnected); the wait in ms
+ * from `started`, NaN after `timeoutInMs`.
+ */
+async function waitGreeted(
+  dbUrl: string,
+  n: number,
+  started: number,
+  timeoutInMs = 600_000,
+  helloSince?: string,
+): Promise<number> {
   const c = new pg.Client({ connectionString: dbUrl });
   await c.connect();
   try {
     for (;;) {
       const [row] = (
         await c.query(
-          `SELECT count(*)::int AS n FROM resources WHERE type = 'vm' AND name LIKE 'sim%' AND body->'properties'->'netwatcher'->>'agentConnected' = 'true'`,
+          `SELECT count(*)::int AS n FROM resources WHERE type = 'vm' AND name LIKE 'sim%' AND body->'properties'->'netwatcher'->>'agentConnected' = 'true'
+             AND ($1::text IS NULL OR body->'properties'->'netwatcher'->>'lastSeenAt' >= $1::text)`,
+          [helloSince ?? null],
         )
       ).rows as Array<{ n: number }>;
       if (row!.n >= n) return performance.now() - started;
@@ -508,6 +525,7 @@ async function runSize(n: number): Promise<Figures | null> {
     count: replicaCount,
     routing,
     databaseUrl,
+    databasePrefix,
     serverRoot,
     repoRoot: ROOT,
     cpuProfDir: serverCpuProfDir,
@@ -655,8 +673,15 @@ async function runSize(n: number): Promise<Figures | null> {
     const stormSim0 = await cpuSecondsOf(fleet.pids);
     const stormWatch = watch();
     const storm0 = performance.now();
+    const stormStartedAt = new Date().toISOString();
     await fleet.dropAll();
     const stormProgress = progress(fleet, log, 'storm', storm0);
+    // The agents are back once their connections are open; the server is done with them once
+    // every hello of the storm is recorded (its greetings' database work: lease, host, captures).
+    // Watched from the cut on, beside the agents' count.
+    const stormGreeted = set.dbUrl
+      ? waitGreeted(set.dbUrl, n, storm0, stormTimeoutSeconds * 1000, stormStartedAt)
+      : Promise.resolve(NaN);
     const stormBack = await fleet.waitConnected(n, stormTimeoutSeconds * 1000, 50).then(
       () => true,
       (error: unknown) => {
@@ -678,6 +703,8 @@ async function runSize(n: number): Promise<Figures | null> {
     log(
       `storm: ${describeQueues(stormQueues)}; reconnect spread announced before the storm ≤ ${s0.largestSpreadInSeconds} s (0: none)`,
     );
+    const stormGreetedMs = await stormGreeted;
+    if (set.dbUrl) log(`storm: every hello recorded after ${(stormGreetedMs / 1000).toFixed(1)} s`);
 
     // A crash: kill -9 of the last replica; its agents come back through the others.
     let crash: ReplicaCrashFigures | null = null;
@@ -752,6 +779,7 @@ async function runSize(n: number): Promise<Figures | null> {
       vmPageMs: vmPage.ms,
       load: loadavg()[0]!,
       greetedMs,
+      stormGreetedMs,
       connectServerCpu,
       connectSimCpu,
       steadySimCpu,
@@ -798,13 +826,13 @@ for (const x of results) {
   );
 }
 console.log(
-  '| agents | all recorded connected after | server CPU: connect / steady / storm | simulator CPU: connect (start-up included) / steady / storm | 1-min load: connect / steady / probes / storm / crash |',
+  '| agents | all recorded connected after | storm: every hello recorded after | server CPU: connect / steady / storm | simulator CPU: connect (start-up included) / steady / storm | 1-min load: connect / steady / probes / storm / crash |',
 );
-console.log('|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|');
 const pc = (v: number) => `${(v * 100).toFixed(0)} %`;
 for (const x of results) {
   console.log(
-    `| ${x.agents} | ${Number.isFinite(x.greetedMs) ? s(x.greetedMs) : '—'} | ${pc(x.connectServerCpu)} / ${pc(x.steadyCpu)} / ${pc(x.stormServerCpu)} | ${pc(x.connectSimCpu)} / ${pc(x.steadySimCpu)} / ${pc(x.stormSimCpu)} | ${[x.loads.connect, x.loads.steady, x.loads.realProbe, x.loads.storm, x.loads.crash].map((l) => l.toFixed(1)).join(' / ')} |`,
+    `| ${x.agents} | ${Number.isFinite(x.greetedMs) ? s(x.greetedMs) : '—'} | ${Number.isFinite(x.stormGreetedMs) ? s(x.stormGreetedMs) : '—'} | ${pc(x.connectServerCpu)} / ${pc(x.steadyCpu)} / ${pc(x.stormServerCpu)} | ${pc(x.connectSimCpu)} / ${pc(x.steadySimCpu)} / ${pc(x.stormSimCpu)} | ${[x.loads.connect, x.loads.steady, x.loads.realProbe, x.loads.storm, x.loads.crash].map((l) => l.toFixed(1)).join(' / ')} |`,
   );
 }
 console.log(

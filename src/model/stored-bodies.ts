@@ -214,6 +214,14 @@ export const CAPTURE_TARGETS_PATH = ['_internal', 'targets'] as const satisfies 
 ];
 /** The field of a capture target that names its host. */
 export const CAPTURE_TARGET_VM_KEY = 'vmKey' satisfies keyof CaptureTarget;
+/** Where netwatcher's own view of a host (its {@link HostState}) is in its VM's stored body. */
+export const HOST_STATE_PATH = ['properties', 'netwatcher'] as const satisfies readonly [
+  keyof VmBody,
+  keyof VmBody['properties'],
+];
+/** The fields of a host's state that its agent's hello sets (the others are kept as they are). */
+export type HostHelloFields = Pick<HostState, 'agentConnected' | 'lastSeenAt'> &
+  Partial<Pick<HostState, 'agentVersion' | 'hostname'>>;
 /** Where a host's "agent connected" flag is in its VM's stored body. */
 export const HOST_AGENT_CONNECTED_PATH = ['properties', 'netwatcher', 'agentConnected'] as const satisfies readonly [
   keyof VmBody,

@@ -13,7 +13,13 @@ import {
   WRITE_BATCH,
   type StoreCore,
 } from './store-core.js';
-import { CAPTURE_TARGET_VM_KEY, CAPTURE_TARGETS_PATH, HOST_AGENT_CONNECTED_PATH } from '../model/stored-bodies.js';
+import {
+  CAPTURE_TARGET_VM_KEY,
+  CAPTURE_TARGETS_PATH,
+  HOST_AGENT_CONNECTED_PATH,
+  HOST_STATE_PATH,
+  type HostHelloFields,
+} from '../model/stored-bodies.js';
 import { jsonPathArraySql, jsonPathSql } from './json-path.js';
 
 /** A capture's hosts, as the GIN index resources_capture_targets (migration 10) was built on. */
@@ -294,8 +300,31 @@ export class ResourceQueries {
     return Number(rows[0]?.n ?? 0);
   }
 
+  /**
+   * Merges `fields` into a VM's host state (`properties.netwatcher`; the other fields, its tags and
+   * look-back setting are kept) and returns the VM as written, or null when there is none. One
+   * statement, shared by the hellos that arrive together: in a reconnect storm of 10,000 agents a
+   * hello's read, then a transaction of four round trips (BEGIN, a locked read, the write, COMMIT),
+   * were most of its database work. The row is locked by the UPDATE itself, so a concurrent
+   * {@link modifyResourceBody} of the VM (a look-back setting, tags) is never lost.
+   */
+  async mergeHostState<B = Record<string, unknown>>(
+    vmKey: string,
+    fields: HostHelloFields,
+  ): Promise<ResourceRecord<B> | null> {
+    const key = vmKey.toLowerCase();
+    if (this.batches) {
+      const row = await this.batches.mergeHostState.call(key, fields);
+      return row ? this.resource<B>(row) : null;
+    }
+    const rows = await this.core.db.query(MERGE_HOST_STATE_SQL, [[key], [JSON.stringify(fields)], [newEtag()]]);
+    return rows[0] ? this.resource<B>(rows[0]) : null;
+  }
+
   /** Captures that hold a session and target a host. */
   async listActiveCapturesForVm<B = Record<string, unknown>>(vmKey: string): Promise<ResourceRecord<B>[]> {
+    if (this.batches)
+      return (await this.batches.activeCapturesForVm.call(vmKey.toLowerCase())).map((r) => this.resource<B>(r));
     const rows = await this.core.db.query(
       `SELECT * FROM resources WHERE type = 'packetCapture' AND capture_active AND ${CAPTURE_TARGETS_SQL} @> $1::jsonb`,
       [JSON.stringify([{ [CAPTURE_TARGET_VM_KEY]: vmKey.toLowerCase() }])],
@@ -350,8 +379,24 @@ export function sealedSecretParam(secrets: SecretBox | null, secret: unknown): s
   return JSON.stringify(secrets ? secrets.seal(json) : JSON.parse(json));
 }
 
+/**
+ * The hellos' write ({@link ResourceQueries.mergeHostState}): for each key, its fields merged into
+ * the VM's host state (created if absent or not an object: `null || {…}` would make an array),
+ * a new etag. A VM row only (type 'vm').
+ */
+const MERGE_HOST_STATE_SQL = `UPDATE resources r SET
+    body = jsonb_set(r.body, ${jsonPathArraySql(HOST_STATE_PATH)},
+      CASE WHEN jsonb_typeof(r.body #> ${jsonPathArraySql(HOST_STATE_PATH)}) = 'object' THEN r.body #> ${jsonPathArraySql(HOST_STATE_PATH)} ELSE '{}'::jsonb END
+        || u.fields::jsonb),
+    etag = u.etag, updated_at = now()
+  FROM unnest($1::text[], $2::text[], $3::text[]) AS u(key, fields, etag)
+  WHERE r.key = u.key AND r.type = 'vm'
+  RETURNING r.*`;
+
 /** The batched statements of the resources. */
 interface ResourceBatches {
+  mergeHostState: StatementBatcher<Row | null, HostHelloFields>;
+  activeCapturesForVm: StatementBatcher<Row[]>;
   resourceByKey: StatementBatcher<Row | null>;
   childrenByType: StatementBatcher<Row[], [string, string]>;
   captureByUid: StatementBatcher<Row | null>;
@@ -408,6 +453,35 @@ function resourceBatches(db: Db, resourceOf: (r: Row) => ResourceRecord): Resour
         }),
       UPDATE_BATCH,
     ),
+    mergeHostState: new StatementBatcher(async (keys, fields) => {
+      const rows = new Map(
+        (
+          await db.query(MERGE_HOST_STATE_SQL, [keys, fields.map((f) => JSON.stringify(f)), keys.map(() => newEtag())])
+        ).map((r) => [String(r.key), r]),
+      );
+      return (key, nth) => {
+        const r = rows.get(key);
+        return r ? own(r, nth) : null;
+      };
+    }, UPDATE_BATCH),
+    // The hosts of a capture are an array in its body: one capture may be active on several of
+    // the hosts asked for (a scale set), so each row comes back once per host it targets.
+    activeCapturesForVm: new StatementBatcher(async (vmKeys) => {
+      const rows = groupBy(
+        await db.query(
+          `SELECT u.vm_key AS nw_for_vm_key, r.* FROM unnest($1::text[]) AS u(vm_key)
+             JOIN resources r ON r.type = 'packetCapture' AND r.capture_active
+              AND ${jsonPathSql('r.body', CAPTURE_TARGETS_PATH)} @> jsonb_build_array(jsonb_build_object($2::text, u.vm_key))`,
+          [vmKeys, CAPTURE_TARGET_VM_KEY],
+        ),
+        (r) => String(r.nw_for_vm_key),
+      );
+      return (vmKey, nth) =>
+        ownRows(
+          (rows.get(vmKey) ?? []).map(({ nw_for_vm_key: _, ...r }) => r),
+          nth,
+        );
+    }, READ_BATCH),
     resourceByKey: new StatementBatcher(async (keys) => {
       const rows = new Map(
         (await db.query('SELECT * FROM resources WHERE key = ANY($1::text[])', [keys])).map((r) => [String(r.key), r]),

@@ -168,6 +168,61 @@ for (const engine of TEST_ENGINES) {
       assert.deepEqual((await store.getResource(vmId))?.body, setAt({ keep: 1 }, HOST_AGENT_CONNECTED_PATH, false));
     });
 
+    test('the active captures of hosts asked together: one statement, each host its own captures and records', async () => {
+      // Issue 17: every hello of a reconnecting fleet asks for its host's active captures.
+      let statements = 0;
+      const spied = new Store({
+        engine: db.engine,
+        query: (sql, params) => {
+          statements++;
+          return db.query(sql, params);
+        },
+        transaction: (fn) => db.transaction(fn),
+        close: () => db.close(),
+      });
+      const capture = (name: string, active: boolean, hosts: string[]) => {
+        let body: Record<string, unknown> = {};
+        body = setAt(body, CAPTURE_UID_PATH, `uid-${name}`);
+        body = setAt(body, CAPTURE_ACTIVE_PATH, active);
+        body = setAt(
+          body,
+          CAPTURE_TARGETS_PATH,
+          hosts.map((h) => ({ [CAPTURE_TARGET_VM_KEY]: h, instanceId: h })),
+        );
+        const id = `/subscriptions/batch/resourceGroups/g/providers/P/w/x/packetCaptures/${name}`;
+        return store.putResource({
+          key: id,
+          type: 'packetCapture',
+          parentKey: null,
+          id,
+          name,
+          subscriptionId: 'batch',
+          resourceGroup: 'g',
+          location: 'l',
+          body,
+        });
+      };
+      await capture('both', true, ['batch-a', 'batch-b']);
+      await capture('a-only', true, ['batch-a']);
+      await capture('b-done', false, ['batch-b']);
+      const got = await Promise.all(
+        ['BATCH-A', 'batch-b', 'batch-c', 'batch-a'].map((h) => spied.listActiveCapturesForVm(h)),
+      );
+      assert.equal(statements, 1, 'one statement for the four calls');
+      assert.deepEqual(
+        got.map((list) => list.map((r) => r.name).sort()),
+        [['a-only', 'both'], ['both'], [], ['a-only', 'both']],
+      );
+      assert.equal(Object.hasOwn(got[0]![0]!, 'nw_for_vm_key'), false);
+      assert.equal(Object.hasOwn(got[0]![0]!.body as object, 'nw_for_vm_key'), false);
+      assert.notEqual(got[0]![0]!.body, got[3]![0]!.body, 'callers never share a record');
+      assert.deepEqual(
+        (await new Store(db, null, { batch: false }).listActiveCapturesForVm('batch-b')).map((r) => r.name),
+        ['both'],
+        'unbatched, the same answer',
+      );
+    });
+
     test('transactions roll back on error', async () => {
       const id = '/subscriptions/s/resourceGroups/g/providers/P/t/rollback';
       await assert.rejects(

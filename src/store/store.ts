@@ -17,6 +17,7 @@ import {
   type NewAlertCaptureRun,
 } from './alerts.js';
 import type { AlertCaptureRunState, MonitorCondition } from '../model/alerts.js';
+import type { HostHelloFields } from '../model/stored-bodies.js';
 import type { PacketCaptureStatus } from '../model/packet-capture.js';
 
 export { newEtag, type NewResource, type ResourceRecord, type ResourceType } from './resources.js';
@@ -178,6 +179,14 @@ export class Store {
   /** Captures of a subscription and location that hold a session (not yet finished). */
   countActiveCaptures(subscriptionId: string, location: string): Promise<number> {
     return this.resources.countActiveCaptures(subscriptionId, location);
+  }
+
+  /** Merges a hello's fields into a VM's host state in one statement (shared by concurrent hellos); null when there is no such VM. */
+  mergeHostState<B = Record<string, unknown>>(
+    vmKey: string,
+    fields: HostHelloFields,
+  ): Promise<ResourceRecord<B> | null> {
+    return this.resources.mergeHostState<B>(vmKey, fields);
   }
 
   /** Captures that hold a session and target a host. */

@@ -132,9 +132,11 @@ export async function handleAgentMessage(
       // The answer to the hello: this server takes batched metrics, every so many seconds — the
       // host's own interval, short when a rule that evaluates often watches it (older servers
       // send no welcome, and their agents' single reports are taken as before).
-      if (vm) ctx.hub.send(vmKey, batchIntervals.welcome(vm));
-      // The host's look-back setting again (it may have changed while the agent was away), before any re-sent capture order that may ask for the past.
-      await sendLookbackSetting(ctx, vmKey);
+      if (vm) {
+        ctx.hub.send(vmKey, batchIntervals.welcome(vm));
+        // The host's look-back setting again (it may have changed while the agent was away), before any re-sent capture order that may ask for the past.
+        sendLookbackSetting(ctx, vm);
+      }
       await reconcileAgent(ctx, vmKey, msg.captures, baseUrl);
       return;
     }

@@ -83,11 +83,12 @@ export async function disableLookback(ctx: ServerContext, vm: ResourceRecord<VmB
   return saved;
 }
 
-/** After a hello: the agent gets the host's setting again (it may have missed a change while away). */
-export async function sendLookbackSetting(ctx: ServerContext, vmKey: string): Promise<void> {
-  const vm = await ctx.store.getResource<VmBody>(vmKey);
-  if (!vm) return;
-  ctx.hub.send(vmKey, { type: 'lookback.configure', settings: lookbackOf(vm)?.settings ?? null });
+/**
+ * After a hello: the agent gets the host's setting again (it may have missed a change while
+ * away), from the VM as its hello wrote it (no second read of the row per hello).
+ */
+export function sendLookbackSetting(ctx: ServerContext, vm: ResourceRecord<VmBody>): void {
+  ctx.hub.send(vm.key, { type: 'lookback.configure', settings: lookbackOf(vm)?.settings ?? null });
 }
 
 /** Records what a host says its buffer holds (a host with look-back off has nothing to record). */

@@ -310,25 +310,15 @@ export async function setAgentConnected(
   connected: boolean,
   info: { agentVersion?: string; hostname?: string } = {},
 ): Promise<ResourceRecord<VmBody> | null> {
-  const vm = await ctx.store.getResource<VmBody>(vmKey);
-  if (!vm) return null;
-  // Under the VM's lock: a look-back setting or tags written meanwhile are kept.
-  await ctx.store.modifyResourceBody<VmBody>(vm.key, (body) => {
-    const nwState = body.properties.netwatcher;
-    return {
-      ...body,
-      properties: {
-        ...body.properties,
-        netwatcher: {
-          ...nwState,
-          agentConnected: connected,
-          agentVersion: info.agentVersion ?? nwState.agentVersion,
-          hostname: info.hostname ?? nwState.hostname,
-          lastSeenAt: new Date().toISOString(),
-        },
-      },
-    };
+  // One statement, shared with the hellos (or goodbyes) recorded at the same moment; the VM's
+  // other fields (a look-back setting, tags written meanwhile) are kept (Store.mergeHostState).
+  const vm = await ctx.store.mergeHostState<VmBody>(vmKey, {
+    agentConnected: connected,
+    lastSeenAt: new Date().toISOString(),
+    ...(info.agentVersion !== undefined ? { agentVersion: info.agentVersion } : {}),
+    ...(info.hostname !== undefined ? { hostname: info.hostname } : {}),
   });
+  if (!vm) return null;
   // Only a connection can make the extension Succeeded: a disconnect (10,000 of them when a
   // replica stops) needs no look-up of it.
   if (!connected) return vm;

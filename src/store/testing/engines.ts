@@ -45,7 +45,11 @@ export async function openTestDatabase(
     await migrate(db);
     return { db, drop: () => db.close() };
   }
-  const name = `nw_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  // NW_TEST_DATABASE_PREFIX: several sessions sharing one PostgreSQL tell their databases apart.
+  const prefix = /^[a-z_][a-z0-9_]*$/.test(process.env.NW_TEST_DATABASE_PREFIX ?? '')
+    ? process.env.NW_TEST_DATABASE_PREFIX!
+    : 'nw_test';
+  const name = `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
