@@ -75,6 +75,8 @@ export interface ServerSetOptions {
   cpuProfDir: string | null;
   /** HAProxy instances with routing 'haproxy' (default 1): each its own address in front of every replica. */
   balancers?: number;
+  /** Start of the name of each size's database (default `nw_scale`): runs beside each other's keep apart. */
+  databasePrefix?: string;
 }
 
 /**
@@ -97,8 +99,9 @@ export function freePort(): Promise<number> {
 }
 
 /** Creates the size's own database; returns its name and URL. */
-async function createDatabase(adminUrl: string): Promise<{ dbName: string; dbUrl: string }> {
-  const dbName = `nw_scale_${process.pid}_${Date.now()}`;
+async function createDatabase(adminUrl: string, prefix = 'nw_scale'): Promise<{ dbName: string; dbUrl: string }> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(prefix)) throw new Error('--database-prefix is lower-case letters, digits and _');
+  const dbName = `${prefix}_${process.pid}_${Date.now()}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${dbName}`);
@@ -248,7 +251,7 @@ async function startReplicaProcesses(
 export async function startServerSet(options: ServerSetOptions): Promise<ServerSet> {
   if (options.count > 1 && !options.databaseUrl) throw new Error('several replicas need --database-url');
   const workDir = await mkdtemp(join(tmpdir(), 'nw-scale-'));
-  const db = options.databaseUrl ? await createDatabase(options.databaseUrl) : null;
+  const db = options.databaseUrl ? await createDatabase(options.databaseUrl, options.databasePrefix) : null;
   const ports = await Promise.all(Array.from({ length: options.count }, () => freePort()));
   const balancerCount = options.count > 1 && options.routing === 'haproxy' ? (options.balancers ?? 1) : 0;
   const balancerPorts = await Promise.all(Array.from({ length: balancerCount }, () => freePort()));

@@ -23,7 +23,7 @@
  *        [--fanout-only] [--fanout-repeats N] [--skip-fanout] [--server-cpu-prof DIR] [--server-root CHECKOUT]
  *        [--storm-timeout-seconds 600] [--connect-timeout-seconds 600] [--progress-seconds 10]
  *        [--replicas N] [--routing haproxy|direct] [--balancers 1] [--probes 20] [--no-real-agent] [--skip-crash]
- *        [--report-format batch|single|both]
+ *        [--report-format batch|single|both] [--database-prefix nw_scale]
  *
  * --report-format: how the simulated agents send their per-second samples — `batch` (default, as
  * the agent does with a server that announces batches: one `metrics.batch` every announced
@@ -51,6 +51,8 @@ const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : fallback);
 const sizes = arg('--sizes', '100,1000,3000').split(',').map(Number);
 const databaseUrl = args.includes('--database-url') ? arg('--database-url', '') : null;
+// Each size's database is named `PREFIX_<pid>_<time>` (default nw_scale), dropped afterwards.
+const databasePrefix = arg('--database-prefix', 'nw_scale');
 const steadySeconds = Number(arg('--steady-seconds', '20'));
 const agentsPerProcess = Number(arg('--agents-per-process', '2500'));
 // Profiling aids: a V8 CPU profile of the server (written when it stops), and a run of only the
@@ -158,6 +160,26 @@ async function usage(pid: number): Promise<{ cpuSeconds: number; rssBytes: numbe
   return { cpuSeconds: ticks / 100, rssBytes: rssKb * 1024 };
 }
 
+/**
+ * The V8 heap in use of each replica (its `/metrics`: prom-client's nodejs_heap_size_used_bytes),
+ * summed: less noisy than RSS for memory per agent (RSS holds freed pages and allocator slack).
+ */
+async function heapUsedBytes(set: ServerSet): Promise<number> {
+  let total = 0;
+  for (const r of set.replicas) {
+    const scrape = await api(r.url, set.token, 'GET', '/metrics?perHost=false');
+    const text = typeof scrape.body === 'string' ? scrape.body : '';
+    total += Number(/^nw_server_nodejs_heap_size_used_bytes\s+(\S+)/m.exec(text)?.[1] ?? NaN);
+  }
+  return total;
+}
+
+/** CPU seconds of a process's main thread (the event loop; the others are V8's GC and compiler helpers and libuv's pool). */
+async function mainThreadCpuSeconds(pid: number): Promise<number> {
+  const stat = (await readFile(`/proc/${pid}/task/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(stat[11]) + Number(stat[12])) / 100;
+}
+
 /** CPU of each process as a share of one core over `seconds`. */
 async function cpuShares(pids: number[], seconds: number): Promise<number[]> {
   const a = await Promise.all(pids.map(usage));
@@ -246,6 +268,9 @@ interface Figures {
   handshakeTimeouts: number;
   /** Summed over the replicas. */
   idleRssBytes: number;
+  /** V8 heap in use at start (no agent) and while steady (heapUsedBytes). */
+  idleHeapBytes: number;
+  steadyHeapBytes: number;
   steadyCpu: number;
   steadyRssBytes: number;
   /** Per replica (index order). */
@@ -512,9 +537,11 @@ async function runSize(n: number): Promise<Figures | null> {
     repoRoot: ROOT,
     cpuProfDir: serverCpuProfDir,
     balancers: balancerCount,
+    databasePrefix,
   });
   try {
     const idle = await Promise.all(set.replicas.map((r) => usage(r.pid)));
+    const idleHeap = await heapUsedBytes(set);
     const log = (m: string) => console.error(`[${n}${replicaCount > 1 ? ` ×${replicaCount}` : ''}] ${m}`);
     log('enrolling');
     const hosts: SimulatedHost[] = await enrollSimulatedHosts({
@@ -603,13 +630,21 @@ async function runSize(n: number): Promise<Figures | null> {
     const simSteady0 = await cpuSecondsOf(fleet.pids);
     const steady0 = performance.now();
     const balancerPids = set.loadBalancers.map((b) => b.pid);
+    const main0 = await Promise.all(replicaPids(set).map(mainThreadCpuSeconds));
     const shares = await cpuShares([...replicaPids(set), ...balancerPids], steadySeconds);
+    const steadyMainThreadCpu =
+      (await Promise.all(replicaPids(set).map(mainThreadCpuSeconds))).reduce((a, b, i) => a + b - main0[i]!, 0) /
+      ((performance.now() - steady0) / 1000);
     const steadyCpuByReplica = shares.slice(0, set.replicas.length);
     const steadyCpu = steadyCpuByReplica.reduce((a, b) => a + b, 0);
     const balancerCpu = shares.slice(set.replicas.length);
     const steadySimCpu = ((await cpuSecondsOf(fleet.pids)) - simSteady0) / ((performance.now() - steady0) / 1000);
     const steadyRssBytesByReplica = (await Promise.all(set.replicas.map((r) => usage(r.pid)))).map((u) => u.rssBytes);
     const steadyRss = steadyRssBytesByReplica.reduce((a, b) => a + b, 0);
+    const steadyHeap = await heapUsedBytes(set);
+    log(
+      `main thread (event loop) ${(steadyMainThreadCpu * 100).toFixed(1)} % of a core of the steady ${(steadyCpu * 100).toFixed(1)} %; heap used: idle ${(idleHeap / 2 ** 20).toFixed(1)} MiB, steady ${(steadyHeap / 2 ** 20).toFixed(1)} MiB (${((steadyHeap - idleHeap) / n / 1024).toFixed(1)} KiB per agent); rss idle ${(idle.reduce((a, u) => a + u.rssBytes, 0) / 2 ** 20).toFixed(0)} MiB, steady ${(steadyRss / 2 ** 20).toFixed(0)} MiB (${((steadyRss - idle.reduce((a, u) => a + u.rssBytes, 0)) / n / 1024).toFixed(1)} KiB per agent)`,
+    );
     const agentsByReplica = await agentsPerReplica(set);
     const balancers = await Promise.all(set.loadBalancers.map((b) => b.connections()));
     const loadSteady = loadavg()[0]!;
@@ -716,6 +751,8 @@ async function runSize(n: number): Promise<Figures | null> {
       failedHandshakes: afterConnect.failedAttempts,
       handshakeTimeouts: afterConnect.handshakeTimeouts,
       idleRssBytes: idle.reduce((a, u) => a + u.rssBytes, 0),
+      idleHeapBytes: idleHeap,
+      steadyHeapBytes: steadyHeap,
       steadyCpu,
       steadyRssBytes: steadyRss,
       steadyCpuByReplica,
