@@ -62,6 +62,7 @@ describe('metric alert evaluation (PGlite store, real webhook receiver)', () => 
         agentsConnected: () => 0,
         captureTotals: async () => [],
         hostTotals: () => new Map(),
+        retiredHostTotals: () => ({}),
       }),
       webhook: { retryDelaysInMs: [] },
     };

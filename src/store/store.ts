@@ -434,6 +434,16 @@ export class Store {
     return this.metrics.insertMetricMinutes(minutes);
   }
 
+  /** Drops the remembered metric ids of the hosts `keep` says no (a later row of such a host reads its id again). */
+  forgetMetricHostIds(keep: (vmKey: string) => boolean): void {
+    this.metrics.forgetMetricHostIds(keep);
+  }
+
+  /** Metric host ids remembered now. */
+  metricHostIdsCached(): number {
+    return this.metrics.metricHostIdsCached();
+  }
+
   /**
    * One metric of one host aggregated per time grain over [from, to): bucket start (ms since the
    * epoch, a multiple of grainInMs), total, count, minimum and maximum. Buckets without samples are
