@@ -527,6 +527,16 @@ export class Store {
     return this.alerts.claimDueAlertRules(now);
   }
 
+  /** As {@link claimDueAlertRules}, with the earliest next evaluation after it (null: no rule scheduled), in one statement. */
+  claimDueAlertRulesWithNext(now: Date): Promise<{ due: string[]; nextDueAt: Date | null }> {
+    return this.alerts.claimDueAlertRulesWithNext(now);
+  }
+
+  /** Calls `listener` after every rule scheduled through this store (not a transaction's copy). */
+  onAlertScheduleChanged(listener: () => void): void {
+    this.alerts.onAlertScheduleChanged(listener);
+  }
+
   /** Per-target evaluation state of a rule. */
   getAlertTargetStates<S>(ruleKey: string): Promise<Map<string, S>> {
     return this.alerts.getAlertTargetStates<S>(ruleKey);
@@ -585,7 +595,8 @@ export class Store {
   /** Runs of an alert-capture endpoint (or every endpoint), newest first, optionally in one state. */
   listAlertCaptureRuns<D>(filter?: {
     configKey?: string;
-    state?: AlertCaptureRunState;
+    /** One state, or any of several. */
+    state?: AlertCaptureRunState | readonly AlertCaptureRunState[];
     limit?: number;
   }): Promise<AlertCaptureRunRecord<D>[]> {
     return this.alerts.listAlertCaptureRuns<D>(filter);
