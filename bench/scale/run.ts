@@ -163,13 +163,20 @@ async function usage(pid: number): Promise<{ cpuSeconds: number; rssBytes: numbe
 /**
  * The V8 heap in use of each replica (its `/metrics`: prom-client's nodejs_heap_size_used_bytes),
  * summed: less noisy than RSS for memory per agent (RSS holds freed pages and allocator slack).
+ * The least of `samples` reads 250 ms apart: a read just after a collection is closest to what
+ * is live (one read swings by tens of MiB with the garbage not yet collected).
  */
-async function heapUsedBytes(set: ServerSet): Promise<number> {
+async function heapUsedBytes(set: ServerSet, samples = 20): Promise<number> {
   let total = 0;
   for (const r of set.replicas) {
-    const scrape = await api(r.url, set.token, 'GET', '/metrics?perHost=false');
-    const text = typeof scrape.body === 'string' ? scrape.body : '';
-    total += Number(/^nw_server_nodejs_heap_size_used_bytes\s+(\S+)/m.exec(text)?.[1] ?? NaN);
+    let least = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < samples; i++) {
+      if (i > 0) await sleep(250);
+      const scrape = await api(r.url, set.token, 'GET', '/metrics?perHost=false');
+      const text = typeof scrape.body === 'string' ? scrape.body : '';
+      least = Math.min(least, Number(/^nw_server_nodejs_heap_size_used_bytes\s+(\S+)/m.exec(text)?.[1] ?? NaN));
+    }
+    total += least;
   }
   return total;
 }
