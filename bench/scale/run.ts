@@ -160,6 +160,33 @@ async function usage(pid: number): Promise<{ cpuSeconds: number; rssBytes: numbe
   return { cpuSeconds: ticks / 100, rssBytes: rssKb * 1024 };
 }
 
+/**
+ * The V8 heap in use of each replica (its `/metrics`: prom-client's nodejs_heap_size_used_bytes),
+ * summed: less noisy than RSS for memory per agent (RSS holds freed pages and allocator slack).
+ * The least of `samples` reads 250 ms apart: a read just after a collection is closest to what
+ * is live (one read swings by tens of MiB with the garbage not yet collected).
+ */
+async function heapUsedBytes(set: ServerSet, samples = 20): Promise<number> {
+  let total = 0;
+  for (const r of set.replicas) {
+    let least = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < samples; i++) {
+      if (i > 0) await sleep(250);
+      const scrape = await api(r.url, set.token, 'GET', '/metrics?perHost=false');
+      const text = typeof scrape.body === 'string' ? scrape.body : '';
+      least = Math.min(least, Number(/^nw_server_nodejs_heap_size_used_bytes\s+(\S+)/m.exec(text)?.[1] ?? NaN));
+    }
+    total += least;
+  }
+  return total;
+}
+
+/** CPU seconds of a process's main thread (the event loop; the others are V8's GC and compiler helpers and libuv's pool). */
+async function mainThreadCpuSeconds(pid: number): Promise<number> {
+  const stat = (await readFile(`/proc/${pid}/task/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(stat[11]) + Number(stat[12])) / 100;
+}
+
 /** CPU of each process as a share of one core over `seconds`. */
 async function cpuShares(pids: number[], seconds: number): Promise<number[]> {
   const a = await Promise.all(pids.map(usage));
@@ -248,6 +275,9 @@ interface Figures {
   handshakeTimeouts: number;
   /** Summed over the replicas. */
   idleRssBytes: number;
+  /** V8 heap in use at start (no agent) and while steady (heapUsedBytes). */
+  idleHeapBytes: number;
+  steadyHeapBytes: number;
   steadyCpu: number;
   steadyRssBytes: number;
   /** Per replica (index order). */
@@ -533,6 +563,7 @@ async function runSize(n: number): Promise<Figures | null> {
   });
   try {
     const idle = await Promise.all(set.replicas.map((r) => usage(r.pid)));
+    const idleHeap = await heapUsedBytes(set);
     const log = (m: string) => console.error(`[${n}${replicaCount > 1 ? ` ×${replicaCount}` : ''}] ${m}`);
     log('enrolling');
     const hosts: SimulatedHost[] = await enrollSimulatedHosts({
@@ -621,13 +652,21 @@ async function runSize(n: number): Promise<Figures | null> {
     const simSteady0 = await cpuSecondsOf(fleet.pids);
     const steady0 = performance.now();
     const balancerPids = set.loadBalancers.map((b) => b.pid);
+    const main0 = await Promise.all(replicaPids(set).map(mainThreadCpuSeconds));
     const shares = await cpuShares([...replicaPids(set), ...balancerPids], steadySeconds);
+    const steadyMainThreadCpu =
+      (await Promise.all(replicaPids(set).map(mainThreadCpuSeconds))).reduce((a, b, i) => a + b - main0[i]!, 0) /
+      ((performance.now() - steady0) / 1000);
     const steadyCpuByReplica = shares.slice(0, set.replicas.length);
     const steadyCpu = steadyCpuByReplica.reduce((a, b) => a + b, 0);
     const balancerCpu = shares.slice(set.replicas.length);
     const steadySimCpu = ((await cpuSecondsOf(fleet.pids)) - simSteady0) / ((performance.now() - steady0) / 1000);
     const steadyRssBytesByReplica = (await Promise.all(set.replicas.map((r) => usage(r.pid)))).map((u) => u.rssBytes);
     const steadyRss = steadyRssBytesByReplica.reduce((a, b) => a + b, 0);
+    const steadyHeap = await heapUsedBytes(set);
+    log(
+      `main thread (event loop) ${(steadyMainThreadCpu * 100).toFixed(1)} % of a core of the steady ${(steadyCpu * 100).toFixed(1)} %; heap used: idle ${(idleHeap / 2 ** 20).toFixed(1)} MiB, steady ${(steadyHeap / 2 ** 20).toFixed(1)} MiB (${((steadyHeap - idleHeap) / n / 1024).toFixed(1)} KiB per agent); rss idle ${(idle.reduce((a, u) => a + u.rssBytes, 0) / 2 ** 20).toFixed(0)} MiB, steady ${(steadyRss / 2 ** 20).toFixed(0)} MiB (${((steadyRss - idle.reduce((a, u) => a + u.rssBytes, 0)) / n / 1024).toFixed(1)} KiB per agent)`,
+    );
     const agentsByReplica = await agentsPerReplica(set);
     const balancers = await Promise.all(set.loadBalancers.map((b) => b.connections()));
     const loadSteady = loadavg()[0]!;
@@ -743,6 +782,8 @@ async function runSize(n: number): Promise<Figures | null> {
       failedHandshakes: afterConnect.failedAttempts,
       handshakeTimeouts: afterConnect.handshakeTimeouts,
       idleRssBytes: idle.reduce((a, u) => a + u.rssBytes, 0),
+      idleHeapBytes: idleHeap,
+      steadyHeapBytes: steadyHeap,
       steadyCpu,
       steadyRssBytes: steadyRss,
       steadyCpuByReplica,

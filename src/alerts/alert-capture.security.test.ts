@@ -110,6 +110,7 @@ describe('alert-capture keys and scope', () => {
         agentsConnected: () => 0,
         captureTotals: async () => [],
         hostTotals: () => new Map(),
+        retiredHostTotals: () => ({}),
       }),
       webhook: { retryDelaysInMs: [] },
     };

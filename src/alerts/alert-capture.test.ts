@@ -125,6 +125,7 @@ describe('alert-capture endpoint decisions', () => {
         agentsConnected: () => 0,
         captureTotals: async () => [],
         hostTotals: () => new Map(),
+        retiredHostTotals: () => ({}),
       }),
       webhook: { retryDelaysInMs: [] },
     };

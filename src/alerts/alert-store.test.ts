@@ -117,6 +117,12 @@ for (const engine of TEST_ENGINES) {
       const [run] = await store.listAlertCaptureRuns<{ a: number }>({ configKey: 'C', state: 'running' });
       assert.equal(run?.captureKey, 'k');
       assert.equal(run?.detail.a, 1);
+      // Several states in one read (the run watcher's), none of the others.
+      assert.deepEqual(
+        (await store.listAlertCaptureRuns({ state: ['starting', 'running', 'notifying'] })).map((r) => r.id),
+        ['r1'],
+      );
+      assert.deepEqual(await store.listAlertCaptureRuns({ state: ['starting', 'notifying'] }), []);
       assert.equal(
         await store.pruneAlertCaptureRuns(new Date(Date.now() + 60_000), ['completed']),
         0,

@@ -62,6 +62,7 @@ describe('metric alert evaluation (PGlite store, real webhook receiver)', () => 
         agentsConnected: () => 0,
         captureTotals: async () => [],
         hostTotals: () => new Map(),
+        retiredHostTotals: () => ({}),
       }),
       webhook: { retryDelaysInMs: [] },
     };
@@ -286,4 +287,51 @@ describe('metric alert evaluation (PGlite store, real webhook receiver)', () => 
     );
     assert.throws(() => metricAlertPutSchema.parse({ properties: { ...base, evaluationFrequency: '5m' } }));
   });
+});
+
+test('an evaluator asks the database only when a rule may be due (not 10 times a second with none), and at once after a rule is scheduled here', async () => {
+  const db = await openPglite(null);
+  await migrate(db);
+  let claims = 0;
+  const spy: Db = {
+    engine: db.engine,
+    query: (sql, params) => {
+      if (/UPDATE alert_rule_schedule/.test(sql)) claims++;
+      return db.query(sql, params);
+    },
+    transaction: (fn) => db.transaction(fn),
+    close: () => db.close(),
+  };
+  try {
+    const store = new Store(spy);
+    const actx: AlertsContext = {
+      store,
+      logger: createLogger({ name: 'test', level: 'silent' }),
+      listHosts: async () => [],
+      baseUrl: () => 'http://nw.test',
+      telemetry: createServerTelemetry({
+        agentsConnected: () => 0,
+        captureTotals: async () => [],
+        hostTotals: () => new Map(),
+        retiredHostTotals: () => ({}),
+      }),
+      webhook: { retryDelaysInMs: [] },
+    };
+    const evaluator = new MetricAlertEvaluator(actx, new NotificationDispatcher(actx));
+    const t0 = Date.parse('2026-12-04T00:00:00Z');
+    const tickAt = (ms: number) => evaluator.tick(new Date(t0 + ms));
+    // No rule: 20 ticks (2 s at the 100 ms tick) look at the schedule twice, once a second.
+    for (let ms = 0; ms < 2_000; ms += 100) await tickAt(ms);
+    assert.equal(claims, 2);
+    // A rule scheduled through this store, first due at +2.5 s: the next tick looks at once and
+    // learns when it is due; the ticks until then ask nothing, the one at +2.5 s claims it.
+    await store.scheduleAlertRule('r-idle', 60_000, new Date(t0 + 2_500));
+    for (let ms = 2_000; ms < 2_500; ms += 100) await tickAt(ms);
+    assert.equal(claims, 3);
+    await tickAt(2_500);
+    assert.equal(claims, 4);
+    assert.deepEqual(await store.claimDueAlertRules(new Date(t0 + 2_500)), [], 'claimed by that tick');
+  } finally {
+    await db.close();
+  }
 });

@@ -276,6 +276,44 @@ for (const engine of TEST_ENGINES) {
         windowBefore,
       );
     });
+
+    test('per-host state follows the hosts reporting: a deleted host and a host idle past the retention are forgotten, their samples written, the fleet sums kept', async () => {
+      const store = new Store(db);
+      const ms = new MetricStore(store, silent, { idleHostRetentionInSeconds: 600 });
+      const now = Date.now();
+      const tcp = 'TCP Segments Sent';
+      // 50 hosts that reported 20 minutes ago and went silent, 50 that report now, one deleted.
+      for (let h = 0; h < 50; h++) ms.record(`memgone-${h}`, { [tcp]: 2 }, new Date(now - 1_200_000));
+      for (let h = 0; h < 50; h++) ms.record(`memlive-${h}`, { [tcp]: 3 }, new Date(now));
+      ms.record('memdeleted', { [tcp]: 5 }, new Date(now));
+      ms.forgetHost('MEMDELETED');
+      assert.equal(ms.totalsSinceStart().has('memdeleted'), false, 'a deleted host leaves the per-host totals at once');
+      await ms.flush();
+      const entries = ms.perHostEntries();
+      assert.equal(entries.allowances, 50, 'only the hosts reporting within the retention keep an allowance');
+      assert.equal(entries.totals, 50);
+      assert.ok([...ms.totalsSinceStart().keys()].every((k) => k.startsWith('memlive-')));
+      assert.equal(
+        entries.storeHostIds,
+        51,
+        "the store keeps ids of the hosts with state here (the deleted host's minute is still open)",
+      );
+      assert.equal(ms.retiredTotalsSinceStart()[tcp], 50 * 2 + 5, "the forgotten hosts' sums stay in the fleet's");
+      // Nothing they sent is lost: every report is in the database, and the open minutes are written at close.
+      await ms.close();
+      const [stored] = await db.query(
+        `SELECT count(*)::int AS n FROM metric_raw r JOIN metric_hosts k ON k.id = r.host_id WHERE k.vm_key LIKE 'mem%'`,
+      );
+      assert.equal(Number(stored!.n), 101);
+      const deletedMinute = await store.aggregateMetricWindow(
+        ['memdeleted'],
+        tcp,
+        new Date(now - 3_600_000),
+        new Date(now + 1),
+      );
+      assert.equal(deletedMinute.get('memdeleted')?.total, 5);
+      assert.equal(ms.perHostEntries().openMinutes, 0);
+    });
   });
 }
 

@@ -32,6 +32,13 @@ export const METRIC_STORE_DEFAULTS = {
   maxPendingSamples: 1_000_000,
   /** Pause between prune batches, so a large prune never holds the database (and the server's thread, on PGlite) for long. */
   prunePauseInMs: 20,
+  /**
+   * A host that sent nothing for this long is forgotten: its since-start totals leave the
+   * per-host Prometheus series (its sums stay in the fleet's), so the process's per-host state
+   * follows the hosts reporting, not every host ever seen. As long as its per-report rows are kept
+   * (the raw retention), so a host back within it keeps one unbroken counter.
+   */
+  idleHostRetentionInSeconds: 3600,
 } as const;
 
 /** Options of a {@link MetricStore}. */
@@ -44,6 +51,7 @@ export interface MetricStoreOptions {
   retryIntervalInMs?: number;
   maxPendingSamples?: number;
   prunePauseInMs?: number;
+  idleHostRetentionInSeconds?: number;
 }
 
 /** Metric statements (of at most METRIC_ROWS_PER_STATEMENT rows) written at once. */
@@ -59,6 +67,8 @@ const MINUTE_GRACE_IN_MS = 2_000 + AGENT_METRICS_BATCH_INTERVAL_LIMITS.maxSecond
 /** Samples a host may send at once (an agent's disconnect backlog, AGENT_METRICS_BUFFER_MAX_SAMPLES in src/agent, plus a batch). */
 export const SAMPLE_ALLOWANCE_MAX_SAMPLES = 1_200;
 const MINUTE_IN_MS = 60_000;
+/** How often idle hosts are looked for (a loop over the hosts that reported, no I/O). */
+const IDLE_SWEEP_INTERVAL_IN_MS = 10_000;
 
 /**
  * What a host may still send, as of a moment: time saved up, each sample costing
@@ -111,7 +121,11 @@ export class MetricStore {
   private pendingMinutes: MetricMinuteRow[] = [];
   private readonly minutes = new Map<string, MinuteAccumulator>();
   private readonly totals = new Map<string, Record<string, number>>();
+  /** Sums of the hosts forgotten since start (deleted or idle): the fleet's totals never go back. */
+  private readonly retiredTotals: Record<string, number> = {};
+  /** Per host, what it may still send and when it last sent (the idle sweep reads it). */
   private readonly allowances = new Map<string, SampleAllowance>();
+  private lastIdleSweepInMs = 0;
   private flushTimer: NodeJS.Timeout | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
@@ -270,9 +284,64 @@ export class MetricStore {
     );
   }
 
-  /** Per host, the sum of every value reported to this process since it started. */
+  /**
+   * Per host still remembered (it reported within idleHostRetentionInSeconds and was not
+   * forgotten), the sum of every value it reported to this process since it started.
+   */
   totalsSinceStart(): ReadonlyMap<string, Readonly<Record<string, number>>> {
     return this.totals;
+  }
+
+  /** The sums of the hosts forgotten since start: with {@link totalsSinceStart}, everything reported to this process. */
+  retiredTotalsSinceStart(): Readonly<Record<string, number>> {
+    return this.retiredTotals;
+  }
+
+  /**
+   * Forgets a host that can report no more (deleted, or its agent's access revoked): its
+   * allowance and per-host totals go (its sums stay in the fleet's); the store's id of it at the
+   * next idle sweep (once its open minute is written).
+   * Samples of it still queued, and its open minute, are written as usual: nothing it sent
+   * before is lost.
+   */
+  forgetHost(vmKey: string): void {
+    this.forget(vmKey.toLowerCase());
+  }
+
+  /** Entries this process keeps per host, by table (tests and the bench: each is bounded by the hosts reporting). */
+  perHostEntries(): { allowances: number; totals: number; openMinutes: number; storeHostIds: number } {
+    return {
+      allowances: this.allowances.size,
+      totals: this.totals.size,
+      openMinutes: this.minutes.size,
+      storeHostIds: this.store.metricHostIdsCached(),
+    };
+  }
+
+  private forget(key: string): void {
+    this.allowances.delete(key);
+    const sums = this.totals.get(key);
+    if (!sums) return;
+    for (const name in sums) this.retiredTotals[name] = (this.retiredTotals[name] ?? 0) + sums[name]!;
+    this.totals.delete(key);
+  }
+
+  /** Hosts with an allowance or an open minute: the ones whose store ids are still worth keeping. */
+  private hostsWithState(): (vmKey: string) => boolean {
+    return (key) => this.allowances.has(key) || this.minutes.has(key);
+  }
+
+  /**
+   * Forgets the hosts that sent nothing for idleHostRetentionInSeconds (their allowance holds
+   * when they last sent): allowance and per-host totals. Such a host starts afresh if it comes
+   * back — a full allowance, as it would have anyway after 60 s of silence, and its per-host
+   * counter from zero (a counter reset to Prometheus; the fleet's totals go on). The store's ids
+   * of hosts with nothing left here go too (a later sample reads its id again).
+   */
+  private sweepIdleHosts(nowInMs: number): void {
+    const retainInMs = this.opts.idleHostRetentionInSeconds * 1000;
+    for (const [key, allowance] of this.allowances) if (nowInMs - allowance.atInMs >= retainInMs) this.forget(key);
+    this.store.forgetMetricHostIds(this.hostsWithState());
   }
 
   /** Reports and minutes not yet in the database. */
@@ -296,7 +365,12 @@ export class MetricStore {
       this.closeEndedMinutes(now, closeAll);
     }
     if (!(await this.writeQueue('samples'))) return;
-    await this.writeQueue('minutes');
+    if (!(await this.writeQueue('minutes'))) return;
+    // After the writes, which read the ids of the hosts they carry: those of hosts forgotten go in the same pass.
+    if (now - this.lastIdleSweepInMs >= IDLE_SWEEP_INTERVAL_IN_MS) {
+      this.lastIdleSweepInMs = now;
+      this.sweepIdleHosts(now);
+    }
   }
 
   /** Writes one queue in chunks; on failure puts the unwritten rest back in front and returns false. */

@@ -38,7 +38,7 @@ export interface AlertsRuntimeDeps {
   baseUrl(): string;
   captures: CaptureOperations;
   /** Server facts the Prometheus endpoint shows (host totals come from the runtime itself). */
-  telemetry: Omit<ServerTelemetrySources, 'hostTotals'>;
+  telemetry: Omit<ServerTelemetrySources, 'hostTotals' | 'retiredHostTotals'>;
 }
 
 /** Tunables (tests shorten them). */
@@ -67,7 +67,11 @@ export class AlertsRuntime {
 
   constructor(deps: AlertsRuntimeDeps, options: AlertsRuntimeOptions = {}) {
     this.metrics = new MetricStore(deps.store, deps.logger, options.metrics);
-    const telemetry = createServerTelemetry({ ...deps.telemetry, hostTotals: () => this.metrics.totalsSinceStart() });
+    const telemetry = createServerTelemetry({
+      ...deps.telemetry,
+      hostTotals: () => this.metrics.totalsSinceStart(),
+      retiredHostTotals: () => this.metrics.retiredTotalsSinceStart(),
+    });
     this.context = {
       store: deps.store,
       logger: deps.logger,

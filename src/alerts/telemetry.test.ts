@@ -5,7 +5,7 @@ import { ApiError } from '../lib/index.js';
 import { perHostSelection } from '../server/routes/metrics.js';
 import { createServerTelemetry, PER_HOST_SERIES_DEFAULT_LIMIT, scrapeMetrics } from './telemetry.js';
 
-function telemetryOf(hosts: number) {
+function telemetryOf(hosts: number, retired: Record<string, number> = {}) {
   const totals = new Map<string, Record<string, number>>();
   for (let i = 0; i < hosts; i++)
     totals.set(`/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm${i}`, {
@@ -15,6 +15,7 @@ function telemetryOf(hosts: number) {
     agentsConnected: () => hosts,
     captureTotals: async () => [],
     hostTotals: () => totals,
+    retiredHostTotals: () => retired,
   }).registry;
 }
 const perHostLines = (text: string) => text.split('\n').filter((l) => l.startsWith('nw_host_') && l.includes('{vm='));
@@ -47,4 +48,10 @@ test('the scrape parameters: perHost=true, vm=ID (repeatable, comma-separated, a
       (e: unknown) => e instanceof ApiError && e.code === 'InvalidParameter',
     );
   }
+});
+
+test("the fleet's counters keep the sums of forgotten hosts (no reset when a host leaves the per-host series)", async () => {
+  const text = await scrapeMetrics(telemetryOf(3, { 'TCP Segments Sent': 100 }), 'default');
+  assert.match(text, /^nw_hosts_tcp_segments_sent_total 106$/m);
+  assert.match(text, /^nw_hosts_reporting 3$/m);
 });

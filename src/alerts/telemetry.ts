@@ -9,8 +9,10 @@ export interface ServerTelemetrySources {
   captureTotals(): Promise<
     Array<{ status: string; sessions: number; packetsCaptured: number; kernelPacketsDropped: number }>
   >;
-  /** Per host, what agents reported since the server started. */
+  /** Per host still remembered (reported within the idle retention, not deleted), what its agent reported since the server started. */
   hostTotals(): ReadonlyMap<string, Readonly<Record<string, number>>>;
+  /** What the hosts no longer remembered reported since the server started: the fleet's counters include it, so they never go back. */
+  retiredHostTotals(): Readonly<Record<string, number>>;
 }
 
 /**
@@ -87,7 +89,7 @@ export function createServerTelemetry(sources: ServerTelemetrySources): AlertsTe
   });
   new Gauge({
     name: 'nw_hosts_reporting',
-    help: 'Hosts whose agents reported metrics to this server process since it started.',
+    help: 'Hosts whose agents reported metrics to this server process within the idle retention (1 hour by default), deleted hosts excepted.',
     registers: [registry],
     collect() {
       this.set(sources.hostTotals().size);
@@ -119,7 +121,9 @@ export function createServerTelemetry(sources: ServerTelemetrySources): AlertsTe
       registers: [registry],
       collect() {
         this.reset();
-        let sum = 0;
+        // Forgotten hosts' sums included: a host leaving the per-host series must not make the
+        // fleet's counter go back (Prometheus would read a reset and count it all again).
+        let sum = sources.retiredHostTotals()[metric.name] ?? 0;
         for (const t of sources.hostTotals().values()) sum += t[metric.name] ?? 0;
         this.inc(sum);
       },

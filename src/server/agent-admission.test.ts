@@ -163,3 +163,22 @@ test('bounded: the least recently used credentials go first', async () => {
     await close();
   }
 });
+
+test('on PostgreSQL, credentials past maxAge are dropped, not kept until the bound evicts them (one revoked through another replica never comes back here)', async () => {
+  const { store, close } = await counted();
+  try {
+    const cache = new AgentCredentialCache(store, { maxAgeInMs: 50 });
+    const tokens = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => store.issueToken('agent', { vmKey: `aged${i}` })),
+    );
+    for (const t of tokens) await cache.verify(t.token);
+    assert.equal(cache.size, 5);
+    await new Promise((r) => setTimeout(r, 80));
+    // Another host's handshake: the five aged entries go, the new one stays.
+    const { token } = await store.issueToken('agent', { vmKey: 'fresh' });
+    await cache.verify(token);
+    assert.equal(cache.size, 1);
+  } finally {
+    await close();
+  }
+});

@@ -187,4 +187,9 @@ export class AgentGreetings {
   get waitingCount(): number {
     return this.limit.waitingCount;
   }
+
+  /** Entries kept per host: goodbyes owed (hosts recorded connected here) and hosts with a turn queued or under way. */
+  perHostEntries(): { owedGoodbyes: number; hostTurns: number } {
+    return { owedGoodbyes: this.owed.size, hostTurns: this.hostTails.size };
+  }
 }

@@ -77,6 +77,7 @@ export class AgentCredentialCache {
   private generation = 0;
   private readonly maxAgeInMs: number;
   private readonly maxEntries: number;
+  private lastAgedSweepInMs = 0;
 
   constructor(
     private readonly store: Store,
@@ -118,6 +119,7 @@ export class AgentCredentialCache {
       this.entries.set(key, hit);
       return hit.info;
     }
+    this.dropAged();
     const generation = this.generation;
     const info = await verifyCredential(this.store, token);
     this.entries.delete(key);
@@ -126,6 +128,19 @@ export class AgentCredentialCache {
       if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     }
     return info;
+  }
+
+  /**
+   * Drops the entries past `maxAgeInMs` (each would be read again anyway), at most once per
+   * `maxAgeInMs`: a credential revoked through another replica, never presented here again, is
+   * not kept until the bound evicts it. Never on the embedded database (entries do not age).
+   */
+  private dropAged(): void {
+    if (!Number.isFinite(this.maxAgeInMs)) return;
+    const now = Date.now();
+    if (now - this.lastAgedSweepInMs < this.maxAgeInMs) return;
+    this.lastAgedSweepInMs = now;
+    for (const [key, e] of this.entries) if (now - e.checkedAtInMs >= this.maxAgeInMs) this.entries.delete(key);
   }
 
   /** Credentials kept now. */

@@ -111,6 +111,21 @@ export class AgentBatchIntervals {
     return this.announced.get(vmKey.toLowerCase())?.spreadInSeconds ?? null;
   }
 
+  /**
+   * A host's connection here closed: it is forgotten unless another connection of it is open
+   * here (its welcome then answers a newer hello). Read {@link spreadToldTo} first. Without this,
+   * every host ever connected to this replica stayed here until a rule or spread change.
+   */
+  disconnected(vmKey: string): void {
+    const key = vmKey.toLowerCase();
+    if (!this.ctx.hub.isConnected(key)) this.announced.delete(key);
+  }
+
+  /** Hosts remembered as told a welcome (bounded by the hosts connected here). */
+  get announcedCount(): number {
+    return this.announced.size;
+  }
+
   private currentSpread(): number {
     return reconnectSpreadInSeconds(this.ctx.hub.connectedCount, this.ctx.config.agentAdmissionsPerSecond);
   }
@@ -124,11 +139,13 @@ export class AgentBatchIntervals {
     const spreadInSeconds = this.currentSpread();
     let told = 0;
     for (const [key, entry] of this.announced) {
-      if (!spreadChanged(entry.spreadInSeconds, spreadInSeconds)) continue;
+      // Every check, not only on a change: a host whose goodbye raced its welcome (a revocation
+      // beside a hello) is not kept past one check.
       if (!this.ctx.hub.isConnected(key)) {
         this.announced.delete(key);
         continue;
       }
+      if (!spreadChanged(entry.spreadInSeconds, spreadInSeconds)) continue;
       entry.spreadInSeconds = spreadInSeconds;
       if (this.tell(key, entry)) told++;
     }

@@ -30,7 +30,7 @@ import { newServerMemory, type ServerContext } from './services/context.js';
 import { ensureDefaultStorageAccount } from './services/storage-accounts.js';
 import { createAlertsRuntime, startAlertsRuntime } from './alerts-runtime.js';
 import { AgentBatchIntervals } from './metric-batch-intervals.js';
-import { moveWebhookUrlsToSecrets } from '../alerts/index.js';
+import { moveWebhookUrlsToSecrets, type MetricStore } from '../alerts/index.js';
 import { outboundFetch } from '../lib/outbound-fetch.js';
 import { ActivityLogStore, DEFAULT_ACTIVITY_LOG_RETENTION_IN_DAYS, startActivityLogPruner } from './activity-log.js';
 import { OidcVerifier } from './oidc.js';
@@ -45,8 +45,22 @@ export interface RunningServer {
   adminToken: string;
   /** Method and path pattern of the routes registered in the app's plugins (a test keeps the OpenAPI document complete with them). */
   routes?: ReadonlyArray<{ method: string; url: string }>;
+  /**
+   * Entries the server keeps in memory per host, by table (issue 17: each is bounded by the hosts
+   * connected, or reporting within the idle retention — never every host ever seen). Agent
+   * credentials are per enrolled host (a revoked one is dropped).
+   */
+  perHostEntries?(): PerHostEntries;
   close(): Promise<void>;
 }
+
+/** Entries kept in memory per host, by table ({@link RunningServer.perHostEntries}). */
+export type PerHostEntries = {
+  agentConnections: number;
+  announcedWelcomes: number;
+  agentCredentials: number;
+} & ReturnType<AgentGreetings['perHostEntries']> &
+  ReturnType<MetricStore['perHostEntries']>;
 
 export { ADMIN_TOKEN_FILE };
 
@@ -260,16 +274,15 @@ async function startLocked(
     // A connection cut without a close frame waits out a grace first: an agent back by then
     // (a reconnect storm) costs nothing, and its host never shows disconnected.
     onDisconnect: async (identity, how) => {
+      const spreadInSeconds = ctx.batchIntervals.spreadToldTo(identity.vmKey) ?? 0;
+      ctx.batchIntervals.disconnected(identity.vmKey);
       await greetings.goodbye(
         identity.vmKey,
         async () => {
           if (await replicas.hostDisconnected(identity.vmKey)) await onAgentGone(ctx, identity.vmKey);
         },
         how?.abrupt
-          ? Math.max(
-              AGENT_GOODBYE_GRACE_IN_MS,
-              (ctx.batchIntervals.spreadToldTo(identity.vmKey) ?? 0) * 1000 + AGENT_GOODBYE_GRACE_AFTER_SPREAD_IN_MS,
-            )
+          ? Math.max(AGENT_GOODBYE_GRACE_IN_MS, spreadInSeconds * 1000 + AGENT_GOODBYE_GRACE_AFTER_SPREAD_IN_MS)
           : 0,
       );
     },
@@ -376,6 +389,13 @@ async function startLocked(
     publicUrl,
     adminToken,
     routes,
+    perHostEntries: () => ({
+      agentConnections: ctx.hub.connectedCount,
+      announcedWelcomes: ctx.batchIntervals.announcedCount,
+      ...greetings.perHostEntries(),
+      agentCredentials: agentCredentials.size,
+      ...ctx.alerts.metrics.perHostEntries(),
+    }),
     close: cleanUp,
   };
 }

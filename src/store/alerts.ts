@@ -6,6 +6,13 @@ import { asDate, asJson, type StoreCore } from './store-core.js';
 export class AlertQueries {
   constructor(private readonly core: StoreCore) {}
 
+  private readonly scheduleListeners: Array<() => void> = [];
+
+  /** Calls `listener` after every schedule change made through this store (the evaluator looks at the schedule again at once). */
+  onAlertScheduleChanged(listener: () => void): void {
+    this.scheduleListeners.push(listener);
+  }
+
   /** Schedules a metric alert rule (or changes its frequency), first evaluation at `firstAt`. */
   async scheduleAlertRule(ruleKey: string, frequencyInMs: number, firstAt: Date): Promise<void> {
     await this.core.db.query(
@@ -13,6 +20,7 @@ export class AlertQueries {
        ON CONFLICT (rule_key) DO UPDATE SET frequency_ms = EXCLUDED.frequency_ms, next_evaluation_at = EXCLUDED.next_evaluation_at`,
       [ruleKey.toLowerCase(), Math.round(frequencyInMs), firstAt],
     );
+    for (const listener of this.scheduleListeners) listener();
   }
 
   /** Removes a rule's schedule and its per-target state (its alerts stay as history). */
@@ -27,15 +35,36 @@ export class AlertQueries {
    * share one database: the UPDATE lets exactly one of them claim each evaluation.
    */
   async claimDueAlertRules(now: Date): Promise<string[]> {
+    return (await this.claimDueAlertRulesWithNext(now)).due;
+  }
+
+  /**
+   * As {@link claimDueAlertRules}, and in the same statement the earliest next evaluation of any
+   * rule after it (null: no rule is scheduled), so an evaluator knows how long nothing is due.
+   */
+  async claimDueAlertRulesWithNext(now: Date): Promise<{ due: string[]; nextDueAt: Date | null }> {
     const rows = await this.core.db.query(
-      `UPDATE alert_rule_schedule
-       SET next_evaluation_at = CASE WHEN next_evaluation_at + frequency_ms * interval '1 millisecond' > $1::timestamptz
-                                     THEN next_evaluation_at + frequency_ms * interval '1 millisecond'
-                                     ELSE $1::timestamptz + frequency_ms * interval '1 millisecond' END
-       WHERE next_evaluation_at <= $1 RETURNING rule_key`,
+      `WITH claimed AS (
+         UPDATE alert_rule_schedule
+         SET next_evaluation_at = CASE WHEN next_evaluation_at + frequency_ms * interval '1 millisecond' > $1::timestamptz
+                                       THEN next_evaluation_at + frequency_ms * interval '1 millisecond'
+                                       ELSE $1::timestamptz + frequency_ms * interval '1 millisecond' END
+         WHERE next_evaluation_at <= $1 RETURNING rule_key, next_evaluation_at)
+       SELECT rule_key, NULL::timestamptz AS next_at FROM claimed
+       UNION ALL
+       -- The rows not claimed keep their time; the claimed ones have their new one (a statement's
+       -- reads do not see its own UPDATE, hence both).
+       SELECT NULL, least((SELECT min(next_evaluation_at) FROM claimed),
+                          (SELECT min(next_evaluation_at) FROM alert_rule_schedule WHERE next_evaluation_at > $1))`,
       [now],
     );
-    return rows.map((r) => String(r.rule_key));
+    const due: string[] = [];
+    let nextDueAt: Date | null = null;
+    for (const r of rows) {
+      if (r.rule_key !== null && r.rule_key !== undefined) due.push(String(r.rule_key));
+      else if (r.next_at !== null && r.next_at !== undefined) nextDueAt = asDate(r.next_at);
+    }
+    return { due, nextDueAt };
   }
 
   /** Per-target evaluation state of a rule. */
@@ -171,7 +200,7 @@ export class AlertQueries {
 
   /** Runs of an alert-capture endpoint (or every endpoint), newest first, optionally in one state. */
   async listAlertCaptureRuns<D>(
-    filter: { configKey?: string; state?: AlertCaptureRunState; limit?: number } = {},
+    filter: { configKey?: string; state?: AlertCaptureRunState | readonly AlertCaptureRunState[]; limit?: number } = {},
   ): Promise<AlertCaptureRunRecord<D>[]> {
     const where: string[] = ['true'];
     const params: unknown[] = [];
@@ -180,8 +209,8 @@ export class AlertQueries {
       where.push(`config_key = $${params.length}`);
     }
     if (filter.state) {
-      params.push(filter.state);
-      where.push(`state = $${params.length}`);
+      params.push(typeof filter.state === 'string' ? [filter.state] : [...filter.state]);
+      where.push(`state = ANY($${params.length}::text[])`);
     }
     params.push(filter.limit ?? 1000);
     const rows = await this.core.db.query(

@@ -9,8 +9,23 @@ export class MetricQueries {
   private readonly metricHostIdCache = new Map<string, number>();
 
   /**
+   * Drops the ids of the hosts `keep` says no: the caller (the metric store) keeps them for the
+   * hosts that report, so the cache follows those, not every host ever seen. A metric_hosts row
+   * is never deleted, so an id read again later is the same.
+   */
+  forgetMetricHostIds(keep: (vmKey: string) => boolean): void {
+    for (const key of this.metricHostIdCache.keys()) if (!keep(key)) this.metricHostIdCache.delete(key);
+  }
+
+  /** Ids remembered now. */
+  metricHostIdsCached(): number {
+    return this.metricHostIdCache.size;
+  }
+
+  /**
    * The small numbers that stand for hosts in metric rows (metric_hosts), made on first use and
-   * kept for the life of this store: an ARM id in every one-second row would be most of its size.
+   * kept while the metric store says so ({@link forgetMetricHostIds}): an ARM id in every
+   * one-second row would be most of its size.
    */
   private async metricHostIds(keys: Iterable<string>): Promise<Map<string, number>> {
     const out = new Map<string, number>();

@@ -443,6 +443,16 @@ export class Store {
     return this.metrics.insertMetricMinutes(minutes);
   }
 
+  /** Drops the remembered metric ids of the hosts `keep` says no (a later row of such a host reads its id again). */
+  forgetMetricHostIds(keep: (vmKey: string) => boolean): void {
+    this.metrics.forgetMetricHostIds(keep);
+  }
+
+  /** Metric host ids remembered now. */
+  metricHostIdsCached(): number {
+    return this.metrics.metricHostIdsCached();
+  }
+
   /**
    * One metric of one host aggregated per time grain over [from, to): bucket start (ms since the
    * epoch, a multiple of grainInMs), total, count, minimum and maximum. Buckets without samples are
@@ -526,6 +536,16 @@ export class Store {
     return this.alerts.claimDueAlertRules(now);
   }
 
+  /** As {@link claimDueAlertRules}, with the earliest next evaluation after it (null: no rule scheduled), in one statement. */
+  claimDueAlertRulesWithNext(now: Date): Promise<{ due: string[]; nextDueAt: Date | null }> {
+    return this.alerts.claimDueAlertRulesWithNext(now);
+  }
+
+  /** Calls `listener` after every rule scheduled through this store (not a transaction's copy). */
+  onAlertScheduleChanged(listener: () => void): void {
+    this.alerts.onAlertScheduleChanged(listener);
+  }
+
   /** Per-target evaluation state of a rule. */
   getAlertTargetStates<S>(ruleKey: string): Promise<Map<string, S>> {
     return this.alerts.getAlertTargetStates<S>(ruleKey);
@@ -584,7 +604,8 @@ export class Store {
   /** Runs of an alert-capture endpoint (or every endpoint), newest first, optionally in one state. */
   listAlertCaptureRuns<D>(filter?: {
     configKey?: string;
-    state?: AlertCaptureRunState;
+    /** One state, or any of several. */
+    state?: AlertCaptureRunState | readonly AlertCaptureRunState[];
     limit?: number;
   }): Promise<AlertCaptureRunRecord<D>[]> {
     return this.alerts.listAlertCaptureRuns<D>(filter);

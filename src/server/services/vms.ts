@@ -346,6 +346,9 @@ export async function revokeAgentAccess(ctx: ServerContext, vmKey: string, reaso
   const revoked = (await ctx.store.revokeTokens('agent', vmKey)) + (await ctx.store.revokeTokens('enrollment', vmKey));
   const cut = await ctx.hub.disconnect(vmKey, reason);
   if (!cut) await setAgentConnected(ctx, vmKey, false);
+  // The host can send nothing more (deleted, its extension deleted, or revoked until it enrols
+  // again): its per-host metric state goes now, not an idle hour later (what it sent is written).
+  ctx.alerts.metrics.forgetHost(vmKey);
   ctx.logger.info({ vm: vmKey, tokens: revoked, connectionClosed: cut }, 'agent access revoked');
   return revoked;
 }
