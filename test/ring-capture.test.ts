@@ -9,14 +9,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { decodePacket, readPcapBuffer } from '../src/pcap/index.js';
-import { openBlobStore, type BlobStore, type StorageBackendConfig } from '../src/storage/index.js';
+import type { BlobStore } from '../src/storage/index.js';
 import {
   sha256OfStream,
   startAzurite,
@@ -26,6 +26,7 @@ import {
   type S3TestServer,
 } from '../src/storage/testing/index.js';
 import { Lab, type LabHost } from './lab/lab.js';
+import { createAzureAccount, createS3Account, openDirectStore } from './lab/storage.js';
 
 const LOC = 'westcentralus';
 const SUB = '00000000-0000-0000-0000-000000000000';
@@ -142,65 +143,28 @@ describe('continuous (ring) capture end to end: host and every storage kind', { 
     );
     swift = await startSwiftS3(join(workDir, 'swift'), placement);
     await lab.installAgent(host, rg, 'vma');
-    const azureCreate = await lab.nw([
-      'storage',
-      'account',
-      'create',
-      '-n',
-      'azring',
-      '-g',
-      rg,
-      '--kind',
-      'azureBlob',
-      '--connection-string',
-      azurite.connectionString,
-    ]);
+    const azureCreate = await createAzureAccount(lab, 'azring', rg, azurite);
     assert.equal(azureCreate.code, 0, azureCreate.stderr);
-    const s3Create = await lab.nw([
-      'storage',
-      'account',
-      'create',
-      '-n',
-      's3ring',
-      '-g',
-      rg,
-      '--kind',
-      's3',
-      '--endpoint',
-      swift.endpoint,
-      '--region',
-      swift.region,
-      '--bucket',
-      BUCKET,
-      '--access-key-id',
-      swift.accessKeyId,
-      '--secret-access-key',
-      swift.secretAccessKey,
-      '--path-style',
-      'true',
-    ]);
+    const s3Create = await createS3Account(lab, 's3ring', rg, swift, BUCKET);
     assert.equal(s3Create.code, 0, s3Create.stderr);
-    const signingKey = randomBytes(32);
-    const open = (config: StorageBackendConfig) =>
-      openBlobStore('direct', config, { publicBaseUrl: 'http://127.0.0.1:1', signingKey });
     kinds.push(
       {
         kind: 'local',
         account: 'nwlocal',
         accountUrl: `${lab.serverUrl}/storage/nwlocal`,
-        direct: open({ type: 'local', rootDir: join(lab.serverDataDir, 'storage', 'nwlocal') }),
+        direct: openDirectStore({ type: 'local', rootDir: join(lab.serverDataDir, 'storage', 'nwlocal') }),
       },
       {
         kind: 'azure',
         account: 'azring',
         accountUrl: `http://10.0.0.1:${azurite.port}/devstoreaccount1`,
-        direct: open({ type: 'azureBlob', connectionString: azurite.probeConnectionString }),
+        direct: openDirectStore({ type: 'azureBlob', connectionString: azurite.probeConnectionString }),
       },
       {
         kind: 's3',
         account: 's3ring',
         accountUrl: `${swift.endpoint}/${BUCKET}`,
-        direct: open({
+        direct: openDirectStore({
           type: 's3',
           endpoint: swift.probeEndpoint,
           region: swift.region,

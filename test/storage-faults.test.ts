@@ -9,17 +9,17 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CAPTURE_CONTAINER, openBlobStore, type BlobStore, type StorageBackendConfig } from '../src/storage/index.js';
+import { CAPTURE_CONTAINER, type BlobStore } from '../src/storage/index.js';
 import { sha256OfStream, type AzuriteServer, type S3TestServer } from '../src/storage/testing/index.js';
 import { Lab, stopProcess, type LabHost } from './lab/lab.js';
-import { startLabStorage } from './lab/storage.js';
+import { createAzureAccount, createS3Account, openDirectStore, startLabStorage } from './lab/storage.js';
 
 const LOC = 'westcentralus';
 const SUB = '00000000-0000-0000-0000-000000000000';
@@ -179,48 +179,11 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
     assert.equal(shaped.exitCode, 0, shaped.stderr);
     iperfServer = a.ns.spawn('iperf3', ['-s', '-p', '5201'], { stdio: 'ignore' });
 
-    const azureCreate = await lab.nw([
-      'storage',
-      'account',
-      'create',
-      '-n',
-      'azcaps',
-      '-g',
-      rg,
-      '--kind',
-      'azureBlob',
-      '--connection-string',
-      azurite.connectionString,
-    ]);
+    const azureCreate = await createAzureAccount(lab, 'azcaps', rg, azurite);
     assert.equal(azureCreate.code, 0, azureCreate.stderr);
-    const s3Create = await lab.nw([
-      'storage',
-      'account',
-      'create',
-      '-n',
-      's3caps',
-      '-g',
-      rg,
-      '--kind',
-      's3',
-      '--endpoint',
-      swift.endpoint,
-      '--region',
-      swift.region,
-      '--bucket',
-      BUCKET,
-      '--access-key-id',
-      swift.accessKeyId,
-      '--secret-access-key',
-      swift.secretAccessKey,
-      '--path-style',
-      'true',
-    ]);
+    const s3Create = await createS3Account(lab, 's3caps', rg, swift, BUCKET);
     assert.equal(s3Create.code, 0, s3Create.stderr);
     secrets.push(/AccountKey=([^;]+)/.exec(azurite.connectionString)![1]!, swift.secretAccessKey);
-    const signingKey = randomBytes(32);
-    const open = (config: StorageBackendConfig) =>
-      openBlobStore('direct', config, { publicBaseUrl: 'http://127.0.0.1:1', signingKey });
     const az = azurite;
     const s3 = swift;
     storages.push(
@@ -228,7 +191,7 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
         kind: 'local',
         account: 'nwlocal',
         accountUrl: `${lab.serverUrl}/storage/nwlocal`,
-        direct: open({ type: 'local', rootDir: join(lab.serverDataDir, 'storage', 'nwlocal') }),
+        direct: openDirectStore({ type: 'local', rootDir: join(lab.serverDataDir, 'storage', 'nwlocal') }),
         // The local kind's storage server is netwatcher's server itself. It is killed, as in a
         // crash: a SIGTERM lets it finish the requests in flight, which could be the whole upload.
         stop: async () => {
@@ -244,7 +207,7 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
         kind: 'azureBlob',
         account: 'azcaps',
         accountUrl: `http://10.0.0.1:${az.port}/devstoreaccount1`,
-        direct: open({ type: 'azureBlob', connectionString: az.probeConnectionString }),
+        direct: openDirectStore({ type: 'azureBlob', connectionString: az.probeConnectionString }),
         stop: () => az.stop(),
         start: () => az.start(),
       },
@@ -252,7 +215,7 @@ describe('storage faults end to end', { timeout: 300_000 }, () => {
         kind: 's3',
         account: 's3caps',
         accountUrl: `${s3.endpoint}/${BUCKET}`,
-        direct: open({
+        direct: openDirectStore({
           type: 's3',
           endpoint: s3.probeEndpoint,
           region: s3.region,

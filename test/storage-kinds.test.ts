@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,14 +21,7 @@ import {
   type AgentToServer,
   type ServerToAgent,
 } from '../src/model/index.js';
-import {
-  CAPTURE_CONTAINER,
-  openBlobStore,
-  uploadFile,
-  type BlobStore,
-  type StorageBackendConfig,
-  type UploadGrant,
-} from '../src/storage/index.js';
+import { CAPTURE_CONTAINER, uploadFile, type BlobStore, type UploadGrant } from '../src/storage/index.js';
 import {
   sha256OfStream,
   writeRandomCaptureFile,
@@ -36,7 +29,7 @@ import {
   type S3TestServer,
 } from '../src/storage/testing/index.js';
 import { Lab, type LabAgent, type LabHost } from './lab/lab.js';
-import { startLabStorage } from './lab/storage.js';
+import { createAzureAccount, createS3Account, openDirectStore, startLabStorage } from './lab/storage.js';
 
 const LOC = 'westcentralus';
 const SUB = '00000000-0000-0000-0000-000000000000';
@@ -256,53 +249,16 @@ describe('storage accounts end to end: local, Azure Blob (Azurite) and S3 (Swift
 
     // The accounts, registered with the CLI. Each "direct" store is this process's own view of
     // the same storage, to check what really landed there.
-    const signingKey = randomBytes(32);
-    const open = (config: StorageBackendConfig) =>
-      openBlobStore('direct', config, { publicBaseUrl: 'http://127.0.0.1:1', signingKey });
     const azureKey = /AccountKey=([^;]+)/.exec(azurite.connectionString)![1]!;
     secrets.push(azureKey, swift.secretAccessKey);
-    const azureCreate = await lab.nw([
-      'storage',
-      'account',
-      'create',
-      '-n',
-      'azcaps',
-      '-g',
-      rg,
-      '--kind',
-      'azureBlob',
-      '--connection-string',
-      azurite.connectionString,
-    ]);
+    const azureCreate = await createAzureAccount(lab, 'azcaps', rg, azurite);
     assert.equal(azureCreate.code, 0, azureCreate.stderr);
-    const s3Create = await lab.nw([
-      'storage',
-      'account',
-      'create',
-      '-n',
-      's3caps',
-      '-g',
-      rg,
-      '--kind',
-      's3',
-      '--endpoint',
-      swift.endpoint,
-      '--region',
-      swift.region,
-      '--bucket',
-      BUCKET,
-      '--access-key-id',
-      swift.accessKeyId,
-      '--secret-access-key',
-      swift.secretAccessKey,
-      '--path-style',
-      'true',
-    ]);
+    const s3Create = await createS3Account(lab, 's3caps', rg, swift, BUCKET);
     assert.equal(s3Create.code, 0, s3Create.stderr);
     for (const out of [azureCreate.stdout, s3Create.stdout])
       for (const secret of secrets) assert.ok(!out.includes(secret), 'create never prints a secret');
 
-    const azureDirect = open({ type: 'azureBlob', connectionString: azurite.probeConnectionString });
+    const azureDirect = openDirectStore({ type: 'azureBlob', connectionString: azurite.probeConnectionString });
     const s3Config = {
       type: 's3' as const,
       endpoint: swift.probeEndpoint,
@@ -312,14 +268,14 @@ describe('storage accounts end to end: local, Azure Blob (Azurite) and S3 (Swift
       secretAccessKey: swift.secretAccessKey,
       forcePathStyle: true,
     };
-    const s3Direct = open(s3Config);
+    const s3Direct = openDirectStore(s3Config);
     const localUrl = `${lab.serverUrl}/storage/nwlocal`;
     kinds.push(
       {
         kind: 'local',
         account: 'nwlocal',
         accountUrl: localUrl,
-        direct: open({ type: 'local', rootDir: join(lab.serverDataDir, 'storage', 'nwlocal') }),
+        direct: openDirectStore({ type: 'local', rootDir: join(lab.serverDataDir, 'storage', 'nwlocal') }),
         containerUrl: (container, prefix) => `${localUrl}/${container}/${prefix}`,
         createContainer: async () => {},
       },

@@ -3,6 +3,7 @@
  * server namespace (see Lab.storagePlacement) so the server and the agents reach them.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
   startAzurite,
@@ -11,7 +12,8 @@ import {
   type AzuriteServer,
   type S3TestServer,
 } from '../../src/storage/testing/index.js';
-import type { Lab } from './lab.js';
+import { openBlobStore, type BlobStore, type StorageBackendConfig } from '../../src/storage/index.js';
+import type { CommandResult, Lab } from './lab.js';
 
 /** Starts both storage servers with their data under `workDir`; fails with the install line when Swift is missing. */
 export async function startLabStorage(
@@ -29,3 +31,59 @@ export async function startLabStorage(
   );
   return { azurite, swift };
 }
+
+/** `nw storage account create` of an Azure Blob account on Azurite, as a user types it. */
+export function createAzureAccount(lab: Lab, name: string, rg: string, azurite: AzuriteServer): Promise<CommandResult> {
+  return lab.nw([
+    'storage',
+    'account',
+    'create',
+    '-n',
+    name,
+    '-g',
+    rg,
+    '--kind',
+    'azureBlob',
+    '--connection-string',
+    azurite.connectionString,
+  ]);
+}
+
+/** `nw storage account create` of an S3 account on Swift (path-style), as a user types it. */
+export function createS3Account(
+  lab: Lab,
+  name: string,
+  rg: string,
+  swift: S3TestServer,
+  bucket: string,
+): Promise<CommandResult> {
+  return lab.nw([
+    'storage',
+    'account',
+    'create',
+    '-n',
+    name,
+    '-g',
+    rg,
+    '--kind',
+    's3',
+    '--endpoint',
+    swift.endpoint,
+    '--region',
+    swift.region,
+    '--bucket',
+    bucket,
+    '--access-key-id',
+    swift.accessKeyId,
+    '--secret-access-key',
+    swift.secretAccessKey,
+    '--path-style',
+    'true',
+  ]);
+}
+
+/** This process's own view of a storage the lab's server writes to: to check what really landed there. */
+export function openDirectStore(config: StorageBackendConfig): BlobStore {
+  return openBlobStore('direct', config, { publicBaseUrl: 'http://127.0.0.1:1', signingKey: directSigningKey });
+}
+const directSigningKey = randomBytes(32);
