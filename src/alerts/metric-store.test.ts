@@ -279,23 +279,28 @@ for (const engine of TEST_ENGINES) {
 
     test('per-host state follows the hosts reporting: a deleted host and a host idle past the retention are forgotten, their samples written, the fleet sums kept', async () => {
       const store = new Store(db);
-      const ms = new MetricStore(store, silent, { idleHostRetentionInSeconds: 600 });
+      // This process's clock, moved by the test: idleness is measured on it, not by the reports' own times.
+      let heardInMs = Date.now();
+      const ms = new MetricStore(store, silent, { idleHostRetentionInSeconds: 600, clock: () => heardInMs });
       const now = Date.now();
       const tcp = 'TCP Segments Sent';
-      // 50 hosts that reported 20 minutes ago and went silent, 50 that report now, one deleted.
+      // 50 hosts heard 20 minutes ago that went silent, 50 that report now, one deleted.
       for (let h = 0; h < 50; h++) ms.record(`memgone-${h}`, { [tcp]: 2 }, new Date(now - 1_200_000));
+      heardInMs += 1_200_000;
       for (let h = 0; h < 50; h++) ms.record(`memlive-${h}`, { [tcp]: 3 }, new Date(now));
+      // Reports dated in the past but heard now (a replay, a test's history) keep their host.
+      ms.record('memreplayed', { [tcp]: 7 }, new Date(now - 86_400_000));
       ms.record('memdeleted', { [tcp]: 5 }, new Date(now));
       ms.forgetHost('MEMDELETED');
       assert.equal(ms.totalsSinceStart().has('memdeleted'), false, 'a deleted host leaves the per-host totals at once');
       await ms.flush();
       const entries = ms.perHostEntries();
-      assert.equal(entries.allowances, 50, 'only the hosts reporting within the retention keep an allowance');
-      assert.equal(entries.totals, 50);
-      assert.ok([...ms.totalsSinceStart().keys()].every((k) => k.startsWith('memlive-')));
+      assert.equal(entries.allowances, 51, 'only the hosts heard within the retention keep an allowance');
+      assert.equal(entries.totals, 51);
+      assert.ok([...ms.totalsSinceStart().keys()].every((k) => k.startsWith('memlive-') || k === 'memreplayed'));
       assert.equal(
         entries.storeHostIds,
-        51,
+        52,
         "the store keeps ids of the hosts with state here (the deleted host's minute is still open)",
       );
       assert.equal(ms.retiredTotalsSinceStart()[tcp], 50 * 2 + 5, "the forgotten hosts' sums stay in the fleet's");
@@ -304,7 +309,7 @@ for (const engine of TEST_ENGINES) {
       const [stored] = await db.query(
         `SELECT count(*)::int AS n FROM metric_raw r JOIN metric_hosts k ON k.id = r.host_id WHERE k.vm_key LIKE 'mem%'`,
       );
-      assert.equal(Number(stored!.n), 101);
+      assert.equal(Number(stored!.n), 102);
       const deletedMinute = await store.aggregateMetricWindow(
         ['memdeleted'],
         tcp,

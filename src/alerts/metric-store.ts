@@ -52,6 +52,8 @@ export interface MetricStoreOptions {
   maxPendingSamples?: number;
   prunePauseInMs?: number;
   idleHostRetentionInSeconds?: number;
+  /** This process's clock (ms since the epoch): when a report was heard, for idleHostRetentionInSeconds. Tests move it. */
+  clock?: () => number;
 }
 
 /** Metric statements (of at most METRIC_ROWS_PER_STATEMENT rows) written at once. */
@@ -77,6 +79,11 @@ const IDLE_SWEEP_INTERVAL_IN_MS = 10_000;
 interface SampleAllowance {
   savedInMs: number;
   atInMs: number;
+  /**
+   * When this process last heard from the host, on its own clock: what idleness is measured from
+   * (atInMs is the reports' time, which a caller may give from the past: a replay, a test's data).
+   */
+  heardAtInMs: number;
 }
 
 /** One host's reports of the current minute. */
@@ -145,7 +152,7 @@ export class MetricStore {
     private readonly logger: Logger,
     options: MetricStoreOptions = {},
   ) {
-    this.opts = { ...METRIC_STORE_DEFAULTS, ...options };
+    this.opts = { ...METRIC_STORE_DEFAULTS, clock: Date.now, ...options };
   }
 
   /** Starts the flush and prune timers. */
@@ -220,11 +227,15 @@ export class MetricStore {
    */
   private allowanceAt(key: string, nowInMs: number): SampleAllowance {
     const mostInMs = SAMPLE_ALLOWANCE_MAX_SAMPLES * this.opts.minReportIntervalInMs;
+    const heardAtInMs = this.opts.clock();
     let allowance = this.allowances.get(key);
     if (!allowance) {
-      allowance = { savedInMs: mostInMs, atInMs: nowInMs };
+      allowance = { savedInMs: mostInMs, atInMs: nowInMs, heardAtInMs };
       this.allowances.set(key, allowance);
-    } else if (nowInMs > allowance.atInMs) {
+      return allowance;
+    }
+    allowance.heardAtInMs = heardAtInMs;
+    if (nowInMs > allowance.atInMs) {
       allowance.savedInMs = Math.min(mostInMs, allowance.savedInMs + nowInMs - allowance.atInMs);
       allowance.atInMs = nowInMs;
     }
@@ -340,7 +351,7 @@ export class MetricStore {
    */
   private sweepIdleHosts(nowInMs: number): void {
     const retainInMs = this.opts.idleHostRetentionInSeconds * 1000;
-    for (const [key, allowance] of this.allowances) if (nowInMs - allowance.atInMs >= retainInMs) this.forget(key);
+    for (const [key, allowance] of this.allowances) if (nowInMs - allowance.heardAtInMs >= retainInMs) this.forget(key);
     this.store.forgetMetricHostIds(this.hostsWithState());
   }
 
@@ -367,9 +378,10 @@ export class MetricStore {
     if (!(await this.writeQueue('samples'))) return;
     if (!(await this.writeQueue('minutes'))) return;
     // After the writes, which read the ids of the hosts they carry: those of hosts forgotten go in the same pass.
-    if (now - this.lastIdleSweepInMs >= IDLE_SWEEP_INTERVAL_IN_MS) {
-      this.lastIdleSweepInMs = now;
-      this.sweepIdleHosts(now);
+    const heardNow = this.opts.clock();
+    if (heardNow - this.lastIdleSweepInMs >= IDLE_SWEEP_INTERVAL_IN_MS) {
+      this.lastIdleSweepInMs = heardNow;
+      this.sweepIdleHosts(heardNow);
     }
   }
 
