@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, type RunningServer } from '../src/server/index.js';
-import { apiCaller } from '../src/server/testing/loopback-agent.js';
+import type { RunningServer } from '../src/server/index.js';
+import { apiCaller, startLoopbackServer } from '../src/server/testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 
@@ -20,14 +20,7 @@ describe('API without hosts', () => {
   const rgPath = `/subscriptions/${SUB}/resourceGroups/rg1`;
 
   before(async () => {
-    server = await startServer({
-      listenHost: '127.0.0.1',
-      listenPort: 0,
-      dataDir,
-      defaultLocation: 'westcentralus',
-      subscriptionId: SUB,
-      logLevel: 'silent',
-    });
+    server = await startLoopbackServer(dataDir, SUB);
   });
   after(async () => {
     await server?.close();

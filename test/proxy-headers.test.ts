@@ -10,8 +10,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, type RunningServer, type ServerConfig } from '../src/server/index.js';
-import { rawRequest } from '../src/server/testing/loopback-agent.js';
+import type { RunningServer, ServerConfig } from '../src/server/index.js';
+import { rawRequest, startLoopbackServer } from '../src/server/testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const HOSTILE = { host: 'evil.example:8817', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' };
@@ -49,13 +49,7 @@ describe('proxy headers', () => {
   const start = async (extra: Partial<ServerConfig> = {}) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'nw-proxy-'));
     dirs.push(dataDir);
-    const server = await startServer({
-      listenHost: '127.0.0.1',
-      listenPort: 0,
-      dataDir,
-      defaultLocation: 'westcentralus',
-      subscriptionId: SUB,
-      logLevel: 'silent',
+    const server = await startLoopbackServer(dataDir, SUB, {
       ...extra,
     });
     servers.push(server);

@@ -15,7 +15,7 @@ import { CLOSE_CREDENTIAL_REVOKED } from './agent-hub.js';
 import { AGENT_CONNECT_PATH } from '../model/index.js';
 import { tokenKindOfPrefix, verifyCredential } from './credentials.js';
 import { startServer, type RunningServer } from './server.js';
-import { apiCaller, waitFor } from './testing/loopback-agent.js';
+import { apiCaller, waitFor, startLoopbackServer } from './testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const VM_PATH = (vm: string) =>
@@ -60,14 +60,7 @@ describe('credentials and revocation', () => {
   };
 
   before(async () => {
-    server = await startServer({
-      listenHost: '127.0.0.1',
-      listenPort: 0,
-      dataDir,
-      defaultLocation: 'westcentralus',
-      subscriptionId: SUB,
-      logLevel: 'silent',
-    });
+    server = await startLoopbackServer(dataDir, SUB);
     adminToken = server.adminToken;
   });
   after(async () => {

@@ -17,7 +17,7 @@ import { TEST_DATABASE_URL, postgresAvailable } from '../store/testing/engines.j
 import { BATCH_INTERVAL_RULES_POLL_IN_MS } from './metric-batch-intervals.js';
 import { ReplicaSettingsMismatchError } from './replicas.js';
 import { startServer, type RunningServer } from './server.js';
-import { apiCaller, connectLoopbackAgent, waitFor } from './testing/loopback-agent.js';
+import { apiCaller, connectLoopbackAgent, waitFor, startLoopbackServer } from './testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const RG = (rg: string) => `/subscriptions/${SUB}/resourceGroups/${rg}`;
@@ -81,14 +81,7 @@ describe('metric batch intervals follow the alert rules that watch the host', ()
 
   before(async () => {
     // The default configured interval (5 s).
-    server = await startServer({
-      listenHost: '127.0.0.1',
-      listenPort: 0,
-      dataDir,
-      defaultLocation: 'westcentralus',
-      subscriptionId: SUB,
-      logLevel: 'silent',
-    });
+    server = await startLoopbackServer(dataDir, SUB);
   });
   after(async () => {
     for (const ws of sockets) ws.close();

@@ -10,8 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openPglite } from '../store/index.js';
-import { startServer, type RunningServer } from './server.js';
-import { apiCaller, connectLoopbackAgent, waitFor } from './testing/loopback-agent.js';
+import type { RunningServer } from './server.js';
+import { apiCaller, connectLoopbackAgent, waitFor, startLoopbackServer } from './testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const VM_PATH = (vm: string) =>
@@ -26,13 +26,7 @@ describe('batched host metrics, server side', () => {
     connectLoopbackAgent({ call, serverUrl: server.url, vmPath: VM_PATH(vm), hostname: vm });
 
   before(async () => {
-    server = await startServer({
-      listenHost: '127.0.0.1',
-      listenPort: 0,
-      dataDir,
-      defaultLocation: 'westcentralus',
-      subscriptionId: SUB,
-      logLevel: 'silent',
+    server = await startLoopbackServer(dataDir, SUB, {
       agentMetricsBatchIntervalInSeconds: 3,
     });
   });

@@ -12,8 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type WebSocket from 'ws';
-import { startServer, type RunningServer } from './server.js';
-import { apiCaller, connectLoopbackAgent, waitFor } from './testing/loopback-agent.js';
+import type { RunningServer } from './server.js';
+import { apiCaller, connectLoopbackAgent, waitFor, startLoopbackServer } from './testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const VM_PATH = (vm: string) =>
@@ -27,14 +27,7 @@ describe('per-host memory of a server follows the hosts connected', () => {
   const entries = () => server.perHostEntries!();
 
   before(async () => {
-    server = await startServer({
-      listenHost: '127.0.0.1',
-      listenPort: 0,
-      dataDir,
-      defaultLocation: 'westcentralus',
-      subscriptionId: SUB,
-      logLevel: 'silent',
-    });
+    server = await startLoopbackServer(dataDir, SUB);
   });
   after(async () => {
     await server.close();

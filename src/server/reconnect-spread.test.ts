@@ -12,8 +12,8 @@ import type WebSocket from 'ws';
 import { AGENT_RECONNECT_SPREAD_LIMITS } from '../model/index.js';
 import { RECONNECT_SPREAD_CHECK_IN_MS } from './metric-batch-intervals.js';
 import { AGENT_ADMISSIONS_PER_SECOND, reconnectSpreadInSeconds, spreadChanged } from './reconnect-spread.js';
-import { startServer, type RunningServer } from './server.js';
-import { apiCaller, connectLoopbackAgent, waitFor } from './testing/loopback-agent.js';
+import type { RunningServer } from './server.js';
+import { apiCaller, connectLoopbackAgent, waitFor, startLoopbackServer } from './testing/loopback-agent.js';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const VM_PATH = (vm: string) =>
@@ -51,13 +51,7 @@ describe('reconnect spread', () => {
     const call = apiCaller(() => server, '2018-03-01');
 
     before(async () => {
-      server = await startServer({
-        listenHost: '127.0.0.1',
-        listenPort: 0,
-        dataDir,
-        defaultLocation: 'westcentralus',
-        subscriptionId: SUB,
-        logLevel: 'silent',
+      server = await startLoopbackServer(dataDir, SUB, {
         // Two admissions a second: five agents make a fleet whose spread grows (1, 1, 2, 2, 3 s).
         agentAdmissionsPerSecond: 2,
       });

@@ -10,7 +10,29 @@ import {
   parseServerToAgent,
   type ServerToAgent,
 } from '../../model/index.js';
-import type { RunningServer } from '../server.js';
+import type { ServerConfig } from '../config.js';
+import { startServer, type RunningServer } from '../server.js';
+
+/**
+ * A server as most tests start one: on a free loopback port, its embedded database in `dataDir`,
+ * location westcentralus, silent; `overrides` replace or add any setting.
+ * @example server = await startLoopbackServer(dataDir, SUB, { agentMetricsBatchIntervalInSeconds: 3 });
+ */
+export function startLoopbackServer(
+  dataDir: string,
+  subscriptionId: string,
+  overrides: Partial<ServerConfig> = {},
+): Promise<RunningServer> {
+  return startServer({
+    listenHost: '127.0.0.1',
+    listenPort: 0,
+    dataDir,
+    defaultLocation: 'westcentralus',
+    subscriptionId,
+    logLevel: 'silent',
+    ...overrides,
+  });
+}
 
 /** One API call's answer: the status, the response headers and the parsed JSON body (null when empty). */
 export interface ApiAnswer {
