@@ -170,6 +170,15 @@ async function cpuShares(pids: number[], seconds: number): Promise<number[]> {
   return pids.map((_, i) => (b[i]!.cpuSeconds - a[i]!.cpuSeconds) / elapsedSeconds);
 }
 
+/**
+ * CPU seconds of a process's main thread (its JavaScript event loop: /proc/PID/task/PID), which
+ * the process total hides once work runs on other threads (PGlite in a worker, issue 17 §2).
+ */
+async function mainThreadCpuSeconds(pid: number): Promise<number> {
+  const stat = (await readFile(`/proc/${pid}/task/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(stat[11]) + Number(stat[12])) / 100;
+}
+
 /** CPU seconds summed over several processes. */
 async function cpuSecondsOf(pids: number[]): Promise<number> {
   let total = 0;
@@ -298,6 +307,10 @@ interface Figures {
   steadySingle: { cpu: number; simCpu: number; load: number } | null;
   stormServerCpu: number;
   stormSimCpu: number;
+  /** The same for the replicas' main threads alone (the event loop: sockets, handshakes, and PGlite when it runs in-thread). */
+  connectServerMainCpu: number;
+  steadyServerMainCpu: number;
+  stormServerMainCpu: number;
   /** The kernel's listen queues and the replicas' event-loop delay while connecting and in the storm (kernel-queues.ts). */
   connectQueues: QueueFigures;
   stormQueues: QueueFigures;
@@ -319,6 +332,13 @@ function replicaPids(set: ServerSet): number[] {
 /** CPU seconds summed over the replicas still running. */
 function serverCpuSeconds(set: ServerSet): Promise<number> {
   return cpuSecondsOf(replicaPids(set));
+}
+
+/** CPU seconds of the running replicas' main threads, summed. */
+async function serverMainThreadCpuSeconds(set: ServerSet): Promise<number> {
+  let total = 0;
+  for (const pid of replicaPids(set)) total += await mainThreadCpuSeconds(pid).catch(() => 0);
+  return total;
 }
 
 /** `causes` with each key prefixed by `what`. */
@@ -550,6 +570,7 @@ async function runSize(n: number): Promise<Figures | null> {
         set.replicas.map((r) => r.eventLoopFile),
       );
     const beforeConnect = await serverCpuSeconds(set);
+    const beforeConnectMain = await serverMainThreadCpuSeconds(set);
     const connectWatch = watch();
     const started = performance.now();
     const fleet = await startFleetOverReplicas({
@@ -575,10 +596,11 @@ async function runSize(n: number): Promise<Figures | null> {
     const connectQueues = await connectWatch.stop();
     const afterConnect = await fleet.stats();
     const connectServerCpu = ((await serverCpuSeconds(set)) - beforeConnect) / (connectMs / 1000);
+    const connectServerMainCpu = ((await serverMainThreadCpuSeconds(set)) - beforeConnectMain) / (connectMs / 1000);
     const connectSimCpu = (await cpuSecondsOf(fleet.pids)) / (connectMs / 1000);
     const loadConnect = loadavg()[0]!;
     log(
-      `connected in ${(connectMs / 1000).toFixed(1)} s (server ${(connectServerCpu * 100).toFixed(0)} %, simulator ${(connectSimCpu * 100).toFixed(0)} % of a core, load ${loadConnect.toFixed(1)}), ${afterConnect.failedAttempts} failed / ${afterConnect.handshakeTimeouts} timed out`,
+      `connected in ${(connectMs / 1000).toFixed(1)} s (server ${(connectServerCpu * 100).toFixed(0)} %, its main thread ${(connectServerMainCpu * 100).toFixed(0)} %, simulator ${(connectSimCpu * 100).toFixed(0)} % of a core, load ${loadConnect.toFixed(1)}), ${afterConnect.failedAttempts} failed / ${afterConnect.handshakeTimeouts} timed out`,
     );
     log(`connect: ${describeQueues(connectQueues)}`);
     if (fanoutOnly) {
@@ -620,10 +642,13 @@ async function runSize(n: number): Promise<Figures | null> {
     const pingsSteady0 = (await fleet.stats()).keepalivePings;
     const simSteady0 = await cpuSecondsOf(fleet.pids);
     const steady0 = performance.now();
+    const steadyMain0 = await serverMainThreadCpuSeconds(set);
     const balancerPids = set.loadBalancers.map((b) => b.pid);
     const shares = await cpuShares([...replicaPids(set), ...balancerPids], steadySeconds);
     const steadyCpuByReplica = shares.slice(0, set.replicas.length);
     const steadyCpu = steadyCpuByReplica.reduce((a, b) => a + b, 0);
+    const steadyServerMainCpu =
+      ((await serverMainThreadCpuSeconds(set)) - steadyMain0) / ((performance.now() - steady0) / 1000);
     const balancerCpu = shares.slice(set.replicas.length);
     const steadySimCpu = ((await cpuSecondsOf(fleet.pids)) - simSteady0) / ((performance.now() - steady0) / 1000);
     const steadyRssBytesByReplica = (await Promise.all(set.replicas.map((r) => usage(r.pid)))).map((u) => u.rssBytes);
@@ -635,7 +660,7 @@ async function runSize(n: number): Promise<Figures | null> {
     const steadyKeepalivePings = (await fleet.stats()).keepalivePings - pingsSteady0;
     const pcs = (v: number[]) => v.map((x) => `${(x * 100).toFixed(0)} %`).join(' + ');
     log(
-      `steady cpu${reportFormat === 'both' ? ' with batches' : ''} ${pcs(steadyCpuByReplica)} (simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${steadyRssBytesByReplica.map((b) => (b / 2 ** 20).toFixed(0)).join(' + ')} MiB, agents per replica ${agentsByReplica.join(' / ')}, load ${loadSteady.toFixed(1)}, agents' keep-alive pings ${steadyKeepalivePings}${steadySingle ? `; batches ÷ single reports ${(steadyCpu / steadySingle.cpu).toFixed(2)}` : ''}${balancers.map((b, i) => `; haproxy ${i + 1}: ${(balancerCpu[i]! * 100).toFixed(0)} %, ${b.current} connections of ${b.max} (frontend limit ${b.frontendMax})`).join('')}`,
+      `steady cpu${reportFormat === 'both' ? ' with batches' : ''} ${pcs(steadyCpuByReplica)} (main threads ${(steadyServerMainCpu * 100).toFixed(0)} %; simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${steadyRssBytesByReplica.map((b) => (b / 2 ** 20).toFixed(0)).join(' + ')} MiB, agents per replica ${agentsByReplica.join(' / ')}, load ${loadSteady.toFixed(1)}, agents' keep-alive pings ${steadyKeepalivePings}${steadySingle ? `; batches ÷ single reports ${(steadyCpu / steadySingle.cpu).toFixed(2)}` : ''}${balancers.map((b, i) => `; haproxy ${i + 1}: ${(balancerCpu[i]! * 100).toFixed(0)} %, ${b.current} connections of ${b.max} (frontend limit ${b.frontendMax})`).join('')}`,
     );
 
     // Create → Running on one simulated host while loaded (it answers at once: the server's share).
@@ -670,6 +695,7 @@ async function runSize(n: number): Promise<Figures | null> {
     // Reconnect storm.
     const s0 = await fleet.stats();
     const stormServer0 = await serverCpuSeconds(set);
+    const stormServerMain0 = await serverMainThreadCpuSeconds(set);
     const stormSim0 = await cpuSecondsOf(fleet.pids);
     const stormWatch = watch();
     const storm0 = performance.now();
@@ -693,12 +719,13 @@ async function runSize(n: number): Promise<Figures | null> {
     const stormMs = stormBack ? performance.now() - storm0 : NaN;
     const stormQueues = await stormWatch.stop();
     const stormServerCpu = ((await serverCpuSeconds(set)) - stormServer0) / (stormMs / 1000);
+    const stormServerMainCpu = ((await serverMainThreadCpuSeconds(set)) - stormServerMain0) / (stormMs / 1000);
     const stormSimCpu = ((await cpuSecondsOf(fleet.pids)) - stormSim0) / (stormMs / 1000);
     const loadStorm = loadavg()[0]!;
     await sleep(2_000);
     const s1 = await fleet.stats();
     log(
-      `storm: back in ${(stormMs / 1000).toFixed(1)} s (server ${(stormServerCpu * 100).toFixed(0)} %, simulator ${(stormSimCpu * 100).toFixed(0)} %, load ${loadStorm.toFixed(1)})`,
+      `storm: back in ${(stormMs / 1000).toFixed(1)} s (server ${(stormServerCpu * 100).toFixed(0)} %, its main thread ${(stormServerMainCpu * 100).toFixed(0)} %, simulator ${(stormSimCpu * 100).toFixed(0)} %, load ${loadStorm.toFixed(1)})`,
     );
     log(
       `storm: ${describeQueues(stormQueues)}; reconnect spread announced before the storm ≤ ${s0.largestSpreadInSeconds} s (0: none)`,
@@ -781,6 +808,9 @@ async function runSize(n: number): Promise<Figures | null> {
       greetedMs,
       stormGreetedMs,
       connectServerCpu,
+      connectServerMainCpu,
+      steadyServerMainCpu,
+      stormServerMainCpu,
       connectSimCpu,
       steadySimCpu,
       steadySingle,
@@ -826,13 +856,13 @@ for (const x of results) {
   );
 }
 console.log(
-  '| agents | all recorded connected after | storm: every hello recorded after | server CPU: connect / steady / storm | simulator CPU: connect (start-up included) / steady / storm | 1-min load: connect / steady / probes / storm / crash |',
+  '| agents | all recorded connected after | storm: every hello recorded after | server CPU: connect / steady / storm | its main thread: connect / steady / storm | simulator CPU: connect (start-up included) / steady / storm | 1-min load: connect / steady / probes / storm / crash |',
 );
-console.log('|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|');
 const pc = (v: number) => `${(v * 100).toFixed(0)} %`;
 for (const x of results) {
   console.log(
-    `| ${x.agents} | ${Number.isFinite(x.greetedMs) ? s(x.greetedMs) : '—'} | ${Number.isFinite(x.stormGreetedMs) ? s(x.stormGreetedMs) : '—'} | ${pc(x.connectServerCpu)} / ${pc(x.steadyCpu)} / ${pc(x.stormServerCpu)} | ${pc(x.connectSimCpu)} / ${pc(x.steadySimCpu)} / ${pc(x.stormSimCpu)} | ${[x.loads.connect, x.loads.steady, x.loads.realProbe, x.loads.storm, x.loads.crash].map((l) => l.toFixed(1)).join(' / ')} |`,
+    `| ${x.agents} | ${Number.isFinite(x.greetedMs) ? s(x.greetedMs) : '—'} | ${Number.isFinite(x.stormGreetedMs) ? s(x.stormGreetedMs) : '—'} | ${pc(x.connectServerCpu)} / ${pc(x.steadyCpu)} / ${pc(x.stormServerCpu)} | ${pc(x.connectServerMainCpu)} / ${pc(x.steadyServerMainCpu)} / ${pc(x.stormServerMainCpu)} | ${pc(x.connectSimCpu)} / ${pc(x.steadySimCpu)} / ${pc(x.stormSimCpu)} | ${[x.loads.connect, x.loads.steady, x.loads.realProbe, x.loads.storm, x.loads.crash].map((l) => l.toFixed(1)).join(' / ')} |`,
   );
 }
 console.log(
