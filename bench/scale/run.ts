@@ -19,7 +19,7 @@
  * - a `/metrics` scrape and a page of the VM list: time and size
  *
  * Usage: node --import tsx bench/scale/run.ts [--sizes 100,1000,3000] [--database-url postgres://…] [--database-prefix nw_scale]
- *        [--steady-seconds 20] [--agents-per-process 2500]
+ *        [--steady-seconds 20] [--steady-delay-seconds 5] [--agents-per-process 2500]
  *        [--fanout-only] [--fanout-repeats N] [--skip-fanout] [--server-cpu-prof DIR] [--server-root CHECKOUT]
  *        [--storm-timeout-seconds 600] [--connect-timeout-seconds 600] [--progress-seconds 10]
  *        [--replicas N] [--routing haproxy|direct] [--balancers 1] [--probes 20] [--no-real-agent] [--skip-crash]
@@ -54,6 +54,8 @@ const databaseUrl = args.includes('--database-url') ? arg('--database-url', '') 
 // Each size's database is PREFIX_<pid>_<ms> (nw_scale unless given).
 const databasePrefix = arg('--database-prefix', 'nw_scale');
 const steadySeconds = Number(arg('--steady-seconds', '20'));
+/** Wait between the connect and the steady measurement: the hellos' database work may still run then (PGlite in a worker thread). */
+const steadyDelaySeconds = Number(arg('--steady-delay-seconds', '5'));
 const agentsPerProcess = Number(arg('--agents-per-process', '2500'));
 // Profiling aids: a V8 CPU profile of the server (written when it stops), and a run of only the
 // fan-out (connect, then creates/stops/deletes `--fanout-repeats` times; no steady, probe or storm).
@@ -638,7 +640,7 @@ async function runSize(n: number): Promise<Figures | null> {
       // The first batches leave one interval after the switch.
       await sleep(2_000);
     }
-    await sleep(5_000);
+    await sleep(steadyDelaySeconds * 1000);
     const pingsSteady0 = (await fleet.stats()).keepalivePings;
     const simSteady0 = await cpuSecondsOf(fleet.pids);
     const steady0 = performance.now();
