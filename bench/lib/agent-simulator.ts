@@ -368,6 +368,9 @@ class SimulatedAgent {
       });
       ws.on('error', (error) => {
         if (/handshake (has )?timed out/i.test(error.message)) timedOut = true;
+        // A refusal (503 and Retry-After) ends in terminate(), whose "closed before the connection
+        // was established" would hide the status.
+        if (cause.startsWith('HTTP ')) return;
         cause = timedOut ? 'handshake timeout' : ((error as NodeJS.ErrnoException).code ?? error.message.slice(0, 60));
       });
       let retryAfter: string | undefined;

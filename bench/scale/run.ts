@@ -19,7 +19,7 @@
  * - a `/metrics` scrape and a page of the VM list: time and size
  *
  * Usage: node --import tsx bench/scale/run.ts [--sizes 100,1000,3000] [--database-url postgres://…] [--database-prefix nw_scale]
- *        [--steady-seconds 20] [--agents-per-process 2500]
+ *        [--steady-seconds 20] [--steady-delay-seconds 5] [--agents-per-process 2500]
  *        [--fanout-only] [--fanout-repeats N] [--skip-fanout] [--server-cpu-prof DIR] [--server-root CHECKOUT]
  *        [--storm-timeout-seconds 600] [--connect-timeout-seconds 600] [--progress-seconds 10]
  *        [--replicas N] [--routing haproxy|direct] [--balancers 1] [--probes 20] [--no-real-agent] [--skip-crash]
@@ -54,6 +54,8 @@ const databaseUrl = args.includes('--database-url') ? arg('--database-url', '') 
 // Each size's database is PREFIX_<pid>_<ms> (nw_scale unless given).
 const databasePrefix = arg('--database-prefix', 'nw_scale');
 const steadySeconds = Number(arg('--steady-seconds', '20'));
+/** Wait between the connect and the steady measurement: the hellos' database work may still run then (PGlite in a worker thread). */
+const steadyDelaySeconds = Number(arg('--steady-delay-seconds', '5'));
 const agentsPerProcess = Number(arg('--agents-per-process', '2500'));
 // Profiling aids: a V8 CPU profile of the server (written when it stops), and a run of only the
 // fan-out (connect, then creates/stops/deletes `--fanout-repeats` times; no steady, probe or storm).
@@ -197,6 +199,15 @@ async function cpuShares(pids: number[], seconds: number): Promise<number[]> {
   return pids.map((_, i) => (b[i]!.cpuSeconds - a[i]!.cpuSeconds) / elapsedSeconds);
 }
 
+/**
+ * CPU seconds of a process's main thread (its JavaScript event loop: /proc/PID/task/PID), which
+ * the process total hides once work runs on other threads (PGlite in a worker, issue 17 §2).
+ */
+async function mainThreadCpuSeconds(pid: number): Promise<number> {
+  const stat = (await readFile(`/proc/${pid}/task/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(stat[11]) + Number(stat[12])) / 100;
+}
+
 /** CPU seconds summed over several processes. */
 async function cpuSecondsOf(pids: number[]): Promise<number> {
   let total = 0;
@@ -328,6 +339,10 @@ interface Figures {
   steadySingle: { cpu: number; simCpu: number; load: number } | null;
   stormServerCpu: number;
   stormSimCpu: number;
+  /** The same for the replicas' main threads alone (the event loop: sockets, handshakes, and PGlite when it runs in-thread). */
+  connectServerMainCpu: number;
+  steadyServerMainCpu: number;
+  stormServerMainCpu: number;
   /** The kernel's listen queues and the replicas' event-loop delay while connecting and in the storm (kernel-queues.ts). */
   connectQueues: QueueFigures;
   stormQueues: QueueFigures;
@@ -349,6 +364,13 @@ function replicaPids(set: ServerSet): number[] {
 /** CPU seconds summed over the replicas still running. */
 function serverCpuSeconds(set: ServerSet): Promise<number> {
   return cpuSecondsOf(replicaPids(set));
+}
+
+/** CPU seconds of the running replicas' main threads, summed. */
+async function serverMainThreadCpuSeconds(set: ServerSet): Promise<number> {
+  let total = 0;
+  for (const pid of replicaPids(set)) total += await mainThreadCpuSeconds(pid).catch(() => 0);
+  return total;
 }
 
 /** `causes` with each key prefixed by `what`. */
@@ -581,6 +603,7 @@ async function runSize(n: number): Promise<Figures | null> {
         set.replicas.map((r) => r.eventLoopFile),
       );
     const beforeConnect = await serverCpuSeconds(set);
+    const beforeConnectMain = await serverMainThreadCpuSeconds(set);
     const connectWatch = watch();
     const started = performance.now();
     const fleet = await startFleetOverReplicas({
@@ -606,10 +629,11 @@ async function runSize(n: number): Promise<Figures | null> {
     const connectQueues = await connectWatch.stop();
     const afterConnect = await fleet.stats();
     const connectServerCpu = ((await serverCpuSeconds(set)) - beforeConnect) / (connectMs / 1000);
+    const connectServerMainCpu = ((await serverMainThreadCpuSeconds(set)) - beforeConnectMain) / (connectMs / 1000);
     const connectSimCpu = (await cpuSecondsOf(fleet.pids)) / (connectMs / 1000);
     const loadConnect = loadavg()[0]!;
     log(
-      `connected in ${(connectMs / 1000).toFixed(1)} s (server ${(connectServerCpu * 100).toFixed(0)} %, simulator ${(connectSimCpu * 100).toFixed(0)} % of a core, load ${loadConnect.toFixed(1)}), ${afterConnect.failedAttempts} failed / ${afterConnect.handshakeTimeouts} timed out`,
+      `connected in ${(connectMs / 1000).toFixed(1)} s (server ${(connectServerCpu * 100).toFixed(0)} %, its main thread ${(connectServerMainCpu * 100).toFixed(0)} %, simulator ${(connectSimCpu * 100).toFixed(0)} % of a core, load ${loadConnect.toFixed(1)}), ${afterConnect.failedAttempts} failed / ${afterConnect.handshakeTimeouts} timed out`,
     );
     log(`connect: ${describeQueues(connectQueues)}`);
     if (fanoutOnly) {
@@ -647,10 +671,11 @@ async function runSize(n: number): Promise<Figures | null> {
       // The first batches leave one interval after the switch.
       await sleep(2_000);
     }
-    await sleep(5_000);
+    await sleep(steadyDelaySeconds * 1000);
     const pingsSteady0 = (await fleet.stats()).keepalivePings;
     const simSteady0 = await cpuSecondsOf(fleet.pids);
     const steady0 = performance.now();
+    const steadyMain0 = await serverMainThreadCpuSeconds(set);
     const balancerPids = set.loadBalancers.map((b) => b.pid);
     const main0 = await Promise.all(replicaPids(set).map(mainThreadCpuSeconds));
     const shares = await cpuShares([...replicaPids(set), ...balancerPids], steadySeconds);
@@ -659,6 +684,8 @@ async function runSize(n: number): Promise<Figures | null> {
       ((performance.now() - steady0) / 1000);
     const steadyCpuByReplica = shares.slice(0, set.replicas.length);
     const steadyCpu = steadyCpuByReplica.reduce((a, b) => a + b, 0);
+    const steadyServerMainCpu =
+      ((await serverMainThreadCpuSeconds(set)) - steadyMain0) / ((performance.now() - steady0) / 1000);
     const balancerCpu = shares.slice(set.replicas.length);
     const steadySimCpu = ((await cpuSecondsOf(fleet.pids)) - simSteady0) / ((performance.now() - steady0) / 1000);
     const steadyRssBytesByReplica = (await Promise.all(set.replicas.map((r) => usage(r.pid)))).map((u) => u.rssBytes);
@@ -674,7 +701,7 @@ async function runSize(n: number): Promise<Figures | null> {
     const steadyKeepalivePings = (await fleet.stats()).keepalivePings - pingsSteady0;
     const pcs = (v: number[]) => v.map((x) => `${(x * 100).toFixed(0)} %`).join(' + ');
     log(
-      `steady cpu${reportFormat === 'both' ? ' with batches' : ''} ${pcs(steadyCpuByReplica)} (simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${steadyRssBytesByReplica.map((b) => (b / 2 ** 20).toFixed(0)).join(' + ')} MiB, agents per replica ${agentsByReplica.join(' / ')}, load ${loadSteady.toFixed(1)}, agents' keep-alive pings ${steadyKeepalivePings}${steadySingle ? `; batches ÷ single reports ${(steadyCpu / steadySingle.cpu).toFixed(2)}` : ''}${balancers.map((b, i) => `; haproxy ${i + 1}: ${(balancerCpu[i]! * 100).toFixed(0)} %, ${b.current} connections of ${b.max} (frontend limit ${b.frontendMax})`).join('')}`,
+      `steady cpu${reportFormat === 'both' ? ' with batches' : ''} ${pcs(steadyCpuByReplica)} (main threads ${(steadyServerMainCpu * 100).toFixed(0)} %; simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${steadyRssBytesByReplica.map((b) => (b / 2 ** 20).toFixed(0)).join(' + ')} MiB, agents per replica ${agentsByReplica.join(' / ')}, load ${loadSteady.toFixed(1)}, agents' keep-alive pings ${steadyKeepalivePings}${steadySingle ? `; batches ÷ single reports ${(steadyCpu / steadySingle.cpu).toFixed(2)}` : ''}${balancers.map((b, i) => `; haproxy ${i + 1}: ${(balancerCpu[i]! * 100).toFixed(0)} %, ${b.current} connections of ${b.max} (frontend limit ${b.frontendMax})`).join('')}`,
     );
 
     // Create → Running on one simulated host while loaded (it answers at once: the server's share).
@@ -709,6 +736,7 @@ async function runSize(n: number): Promise<Figures | null> {
     // Reconnect storm.
     const s0 = await fleet.stats();
     const stormServer0 = await serverCpuSeconds(set);
+    const stormServerMain0 = await serverMainThreadCpuSeconds(set);
     const stormSim0 = await cpuSecondsOf(fleet.pids);
     const stormWatch = watch();
     const storm0 = performance.now();
@@ -732,12 +760,13 @@ async function runSize(n: number): Promise<Figures | null> {
     const stormMs = stormBack ? performance.now() - storm0 : NaN;
     const stormQueues = await stormWatch.stop();
     const stormServerCpu = ((await serverCpuSeconds(set)) - stormServer0) / (stormMs / 1000);
+    const stormServerMainCpu = ((await serverMainThreadCpuSeconds(set)) - stormServerMain0) / (stormMs / 1000);
     const stormSimCpu = ((await cpuSecondsOf(fleet.pids)) - stormSim0) / (stormMs / 1000);
     const loadStorm = loadavg()[0]!;
     await sleep(2_000);
     const s1 = await fleet.stats();
     log(
-      `storm: back in ${(stormMs / 1000).toFixed(1)} s (server ${(stormServerCpu * 100).toFixed(0)} %, simulator ${(stormSimCpu * 100).toFixed(0)} %, load ${loadStorm.toFixed(1)})`,
+      `storm: back in ${(stormMs / 1000).toFixed(1)} s (server ${(stormServerCpu * 100).toFixed(0)} %, its main thread ${(stormServerMainCpu * 100).toFixed(0)} %, simulator ${(stormSimCpu * 100).toFixed(0)} %, load ${loadStorm.toFixed(1)})`,
     );
     log(
       `storm: ${describeQueues(stormQueues)}; reconnect spread announced before the storm ≤ ${s0.largestSpreadInSeconds} s (0: none)`,
@@ -822,6 +851,9 @@ async function runSize(n: number): Promise<Figures | null> {
       greetedMs,
       stormGreetedMs,
       connectServerCpu,
+      connectServerMainCpu,
+      steadyServerMainCpu,
+      stormServerMainCpu,
       connectSimCpu,
       steadySimCpu,
       steadySingle,
@@ -867,13 +899,13 @@ for (const x of results) {
   );
 }
 console.log(
-  '| agents | all recorded connected after | storm: every hello recorded after | server CPU: connect / steady / storm | simulator CPU: connect (start-up included) / steady / storm | 1-min load: connect / steady / probes / storm / crash |',
+  '| agents | all recorded connected after | storm: every hello recorded after | server CPU: connect / steady / storm | its main thread: connect / steady / storm | simulator CPU: connect (start-up included) / steady / storm | 1-min load: connect / steady / probes / storm / crash |',
 );
-console.log('|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|');
 const pc = (v: number) => `${(v * 100).toFixed(0)} %`;
 for (const x of results) {
   console.log(
-    `| ${x.agents} | ${Number.isFinite(x.greetedMs) ? s(x.greetedMs) : '—'} | ${Number.isFinite(x.stormGreetedMs) ? s(x.stormGreetedMs) : '—'} | ${pc(x.connectServerCpu)} / ${pc(x.steadyCpu)} / ${pc(x.stormServerCpu)} | ${pc(x.connectSimCpu)} / ${pc(x.steadySimCpu)} / ${pc(x.stormSimCpu)} | ${[x.loads.connect, x.loads.steady, x.loads.realProbe, x.loads.storm, x.loads.crash].map((l) => l.toFixed(1)).join(' / ')} |`,
+    `| ${x.agents} | ${Number.isFinite(x.greetedMs) ? s(x.greetedMs) : '—'} | ${Number.isFinite(x.stormGreetedMs) ? s(x.stormGreetedMs) : '—'} | ${pc(x.connectServerCpu)} / ${pc(x.steadyCpu)} / ${pc(x.stormServerCpu)} | ${pc(x.connectServerMainCpu)} / ${pc(x.steadyServerMainCpu)} / ${pc(x.stormServerMainCpu)} | ${pc(x.connectSimCpu)} / ${pc(x.steadySimCpu)} / ${pc(x.stormSimCpu)} | ${[x.loads.connect, x.loads.steady, x.loads.realProbe, x.loads.storm, x.loads.crash].map((l) => l.toFixed(1)).join(' / ')} |`,
   );
 }
 console.log(

@@ -35,6 +35,13 @@ export interface ServerConfig {
    * for tests and embedding.
    */
   agentAdmissionsPerSecond?: number;
+  /**
+   * Where the embedded PGlite database runs (issue 17 §2): `worker` (default), a worker thread of
+   * its own, so that its WASM execution does not hold up the server's sockets; `server`, on the
+   * server's thread (src/store/db.ts `openPglite`, the engine before 2026-12-04). Ignored with
+   * databaseUrl. Not a flag: for tests and embedding.
+   */
+  embeddedDatabaseThread?: 'worker' | 'server';
   /** Path of tcpdump, used to check compiled filters before a capture is accepted. */
   tcpdumpPath?: string;
   /** Items per page of the lists that page with nextLink (virtual machines); default 1000. */

@@ -11,6 +11,7 @@ import {
   loadOrCreateSecretKey,
   migrate,
   openPglite,
+  openPgliteWorker,
   openPostgres,
   tightenDataDir,
   translateDatabaseError,
@@ -162,7 +163,11 @@ async function startLocked(
     );
   let db: Awaited<ReturnType<typeof openPglite>>;
   try {
-    db = config.databaseUrl ? await openPostgres(config.databaseUrl) : await openPglite(join(config.dataDir, 'db'));
+    db = config.databaseUrl
+      ? await openPostgres(config.databaseUrl)
+      : config.embeddedDatabaseThread === 'server'
+        ? await openPglite(join(config.dataDir, 'db'))
+        : await openPgliteWorker(join(config.dataDir, 'db'));
   } catch (error) {
     const reason = (translateDatabaseError(error, config.databaseUrl ? null : join(config.dataDir, 'db')) as Error)
       .message;

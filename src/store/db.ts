@@ -103,7 +103,11 @@ export interface Db {
   close(): Promise<void>;
 }
 
-/** Opens PGlite in a folder (created if missing), or in memory when dataDir is null. */
+/**
+ * Opens PGlite in a folder (created if missing), or in memory when dataDir is null, on this
+ * thread. The server runs it in a worker thread instead (`openPgliteWorker`, pglite-worker.ts):
+ * same contract, its WASM execution off the thread that serves the sockets.
+ */
 export async function openPglite(dataDir: string | null): Promise<Db> {
   let lite: PGlite;
   try {

@@ -1,4 +1,5 @@
 export * from './db.js';
+export { openPgliteWorker } from './pglite-worker.js';
 export * from './migrations.js';
 export * from './store.js';
 export * from './secrets.js';

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { openPglite, openPostgres, type Db } from '../db.js';
+import { openPgliteWorker } from '../pglite-worker.js';
 import { migrate } from '../migrations.js';
 
 /** Where the tests' PostgreSQL server is. */
@@ -41,7 +42,8 @@ export async function openTestDatabase(
   engine: (typeof TEST_ENGINES)[number],
 ): Promise<{ db: Db; drop(): Promise<void> }> {
   if (engine === 'pglite') {
-    const db = await openPglite(null);
+    // NW_TEST_PGLITE_THREAD=worker: the same tests on PGlite in a worker thread (the server's default).
+    const db = process.env.NW_TEST_PGLITE_THREAD === 'worker' ? await openPgliteWorker(null) : await openPglite(null);
     await migrate(db);
     return { db, drop: () => db.close() };
   }
