@@ -183,12 +183,6 @@ async function heapUsedBytes(set: ServerSet, samples = 20): Promise<number> {
   return total;
 }
 
-/** CPU seconds of a process's main thread (the event loop; the others are V8's GC and compiler helpers and libuv's pool). */
-async function mainThreadCpuSeconds(pid: number): Promise<number> {
-  const stat = (await readFile(`/proc/${pid}/task/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-  return (Number(stat[11]) + Number(stat[12])) / 100;
-}
-
 /** CPU of each process as a share of one core over `seconds`. */
 async function cpuShares(pids: number[], seconds: number): Promise<number[]> {
   const a = await Promise.all(pids.map(usage));
@@ -677,11 +671,7 @@ async function runSize(n: number): Promise<Figures | null> {
     const steady0 = performance.now();
     const steadyMain0 = await serverMainThreadCpuSeconds(set);
     const balancerPids = set.loadBalancers.map((b) => b.pid);
-    const main0 = await Promise.all(replicaPids(set).map(mainThreadCpuSeconds));
     const shares = await cpuShares([...replicaPids(set), ...balancerPids], steadySeconds);
-    const steadyMainThreadCpu =
-      (await Promise.all(replicaPids(set).map(mainThreadCpuSeconds))).reduce((a, b, i) => a + b - main0[i]!, 0) /
-      ((performance.now() - steady0) / 1000);
     const steadyCpuByReplica = shares.slice(0, set.replicas.length);
     const steadyCpu = steadyCpuByReplica.reduce((a, b) => a + b, 0);
     const steadyServerMainCpu =
@@ -692,7 +682,7 @@ async function runSize(n: number): Promise<Figures | null> {
     const steadyRss = steadyRssBytesByReplica.reduce((a, b) => a + b, 0);
     const steadyHeap = await heapUsedBytes(set);
     log(
-      `main thread (event loop) ${(steadyMainThreadCpu * 100).toFixed(1)} % of a core of the steady ${(steadyCpu * 100).toFixed(1)} %; heap used: idle ${(idleHeap / 2 ** 20).toFixed(1)} MiB, steady ${(steadyHeap / 2 ** 20).toFixed(1)} MiB (${((steadyHeap - idleHeap) / n / 1024).toFixed(1)} KiB per agent); rss idle ${(idle.reduce((a, u) => a + u.rssBytes, 0) / 2 ** 20).toFixed(0)} MiB, steady ${(steadyRss / 2 ** 20).toFixed(0)} MiB (${((steadyRss - idle.reduce((a, u) => a + u.rssBytes, 0)) / n / 1024).toFixed(1)} KiB per agent)`,
+      `main thread (event loop) ${(steadyServerMainCpu * 100).toFixed(1)} % of a core of the steady ${(steadyCpu * 100).toFixed(1)} %; heap used: idle ${(idleHeap / 2 ** 20).toFixed(1)} MiB, steady ${(steadyHeap / 2 ** 20).toFixed(1)} MiB (${((steadyHeap - idleHeap) / n / 1024).toFixed(1)} KiB per agent); rss idle ${(idle.reduce((a, u) => a + u.rssBytes, 0) / 2 ** 20).toFixed(0)} MiB, steady ${(steadyRss / 2 ** 20).toFixed(0)} MiB (${((steadyRss - idle.reduce((a, u) => a + u.rssBytes, 0)) / n / 1024).toFixed(1)} KiB per agent)`,
     );
     const agentsByReplica = await agentsPerReplica(set);
     const balancers = await Promise.all(set.loadBalancers.map((b) => b.connections()));
