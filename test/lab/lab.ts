@@ -69,6 +69,10 @@ export function runCommand(
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A command that exits (or closes its stdin) before its input is written makes the write fail
+    // with EPIPE: harmless — its exit code says how it ended — but unhandled it would crash the test
+    // (CI saw it once in fleet-capture.test.ts).
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }
