@@ -46,8 +46,11 @@ const ENDED_THREADS_MARGIN_IN_SECONDS = 0.03;
 // Per pid: the CPU seconds of its threads that have ended, as last raised by processCpuSeconds.
 const endedThreadsSeconds = new Map<number, number>();
 
-// utime + stime of the process (all its threads, ended ones included) or, with `tid`, of one thread.
-async function tickCpuSeconds(pid: number, tid?: string): Promise<number | null> {
+/**
+ * utime + stime of the process (all its threads, ended ones included) or, with `tid`, of one
+ * thread (`String(pid)`: its main thread); null when it is gone. In 10 ms ticks.
+ */
+export async function tickCpuSeconds(pid: number, tid?: string): Promise<number | null> {
   try {
     const stat = await readFile(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces; fields after its closing parenthesis are fixed.

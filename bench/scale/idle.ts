@@ -10,13 +10,13 @@
  *        [--server-root CHECKOUT[,CHECKOUT…]] [--database-url postgres://…] [--database-prefix nw_idle]
  *        [--server-cpu-prof DIR]
  */
-import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { dropServerSetData, startServerSet } from './replica-set.js';
+import { tickCpuSeconds } from '../capture-fidelity/cpu.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : fallback);
@@ -34,11 +34,10 @@ const cpuProfDir = args.includes('--server-cpu-prof') ? arg('--server-cpu-prof',
  * thread a V8 CPU profile samples; the rest are V8's GC and compiler helpers and libuv's pool).
  */
 async function cpuSecondsOf(pid: number): Promise<{ all: number; main: number }> {
-  const ticks = async (path: string) => {
-    const stat = (await readFile(path, 'utf8')).split(') ')[1]!.split(' ');
-    return (Number(stat[11]) + Number(stat[12])) / 100;
-  };
-  return { all: await ticks(`/proc/${pid}/stat`), main: await ticks(`/proc/${pid}/task/${pid}/stat`) };
+  const all = await tickCpuSeconds(pid);
+  const main = await tickCpuSeconds(pid, String(pid));
+  if (all === null || main === null) throw new Error(`the server (pid ${pid}) is gone`);
+  return { all, main };
 }
 
 /** Transactions committed in a database since its statistics began (PostgreSQL's own count, every client's). */

@@ -41,6 +41,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { enrollSimulatedHosts, type SimulatedFleetProcesses, type SimulatedHost } from '../lib/agent-simulator.js';
 import { openPglite, type Db } from '../../src/store/index.js';
+import { tickCpuSeconds } from '../capture-fidelity/cpu.js';
 import { startFleetOverReplicas } from './fleet-over-replicas.js';
 import { describeQueues, watchQueues, type QueueFigures } from './kernel-queues.js';
 import { startRealAgent, type ApiCall } from './real-agent.js';
@@ -195,11 +196,11 @@ async function cpuShares(pids: number[], seconds: number): Promise<number[]> {
 
 /**
  * CPU seconds of a process's main thread (its JavaScript event loop: /proc/PID/task/PID), which
- * the process total hides once work runs on other threads (PGlite in a worker, issue 17 §2).
+ * the process total hides once work runs on other threads (PGlite in a worker, issue 17 §2); 0
+ * for a process gone.
  */
 async function mainThreadCpuSeconds(pid: number): Promise<number> {
-  const stat = (await readFile(`/proc/${pid}/task/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-  return (Number(stat[11]) + Number(stat[12])) / 100;
+  return (await tickCpuSeconds(pid, String(pid))) ?? 0;
 }
 
 /** CPU seconds summed over several processes. */
@@ -363,7 +364,7 @@ function serverCpuSeconds(set: ServerSet): Promise<number> {
 /** CPU seconds of the running replicas' main threads, summed. */
 async function serverMainThreadCpuSeconds(set: ServerSet): Promise<number> {
   let total = 0;
-  for (const pid of replicaPids(set)) total += await mainThreadCpuSeconds(pid).catch(() => 0);
+  for (const pid of replicaPids(set)) total += await mainThreadCpuSeconds(pid);
   return total;
 }
 
