@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,7 +19,7 @@ import type {
   RingFile,
   RingOutcome,
 } from '../capture/index.js';
-import { createLogger } from '../lib/index.js';
+import { createLogger, fileIdentityOfPath } from '../lib/index.js';
 import { CAPTURE_CONTAINER, openBlobStore } from '../storage/index.js';
 import { startLocalStorageServer } from '../storage/testing/index.js';
 import type { AgentCaptureOrder, AgentCaptureState, AgentToServer } from '../model/index.js';
@@ -77,11 +77,16 @@ class ScriptedSession implements CaptureSession {
     return { packetsCaptured: this.packets, fileSizeInBytes: 24 + this.packets * 76, startedAt: this.startedAt };
   }
 
-  /** Ends the session as tcpdump would: the file written, the outcome told. */
+  /**
+   * Ends the session as tcpdump would: the file written, the outcome told, with the file's
+   * identity as the engine records it after its cut. `claimedSha256` stands for a file whose
+   * bytes differ from what was hashed without its identity showing it (a bit flipped on disk).
+   */
   end(
     stopReason: CaptureOutcome['stopReason'],
     records: number,
     error: CaptureOutcome['error'] = null,
+    claimedSha256?: string,
   ): CaptureOutcome {
     const bytes = pcapBytes(records);
     writeFileSync(this.spec.outputPath, bytes);
@@ -91,7 +96,8 @@ class ScriptedSession implements CaptureSession {
       endedAt: new Date(),
       packetsCaptured: records,
       fileSizeInBytes: bytes.length,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
+      sha256: claimedSha256 ?? createHash('sha256').update(bytes).digest('hex'),
+      fileIdentity: fileIdentityOfPath(this.spec.outputPath),
       kernelPacketsReceived: records,
       kernelPacketsDropped: 0,
       error,
@@ -143,6 +149,7 @@ class ScriptedRing implements RingCaptureSession {
       sequence,
       sizeInBytes: bytes.length,
       sha256: createHash('sha256').update(bytes).digest('hex'),
+      fileIdentity: fileIdentityOfPath(path),
       packetsCaptured: records,
       firstPacketTime: null,
       lastPacketTime: null,
@@ -435,9 +442,10 @@ test('upload: a refusal that is not retryable ends the attempts at once with its
   await h.manager.close();
 });
 
-test("upload: the server's verification failing for a file changed since the engine hashed it ends the attempts with LocalFileChanged; an unchanged file is tried again", async () => {
-  // The agent does not hash its file as it uploads it (the engine just did, and the server hashes
-  // the stored blob); it hashes it only when the server's verification fails.
+test('upload: a verification that fails for an unchanged file is tried again; a file whose bytes differ from its SHA-256 behind an unchanged identity (a flipped bit) ends with LocalFileChanged', async () => {
+  // The agent does not hash its file as it uploads it (the engine just did and recorded its
+  // identity, and the server hashes the stored blob); it hashes it only when the server's
+  // verification fails.
   const root = join(base, `storage-${++counter}`);
   const signingKey = randomBytes(32);
   const server = await startLocalStorageServer({ accountName: 'acct', rootDir: root, signingKey });
@@ -448,7 +456,58 @@ test("upload: the server's verification failing for a file changed since the eng
   );
   await store.ensureContainer(CAPTURE_CONTAINER);
   try {
-    for (const change of [false, true]) {
+    for (const flipped of [false, true]) {
+      const h = harness({ uploadRetryBudgetInMs: 10_000 });
+      h.manager.handle({ type: 'capture.start', order: order('u1', { upload: true }) });
+      h.engine.sessions[0]!.start();
+      h.engine.sessions[0]!.end('TimeExceeded', 3, null, flipped ? 'd'.repeat(64) : undefined);
+      await until('upload request', () => h.sent.some((m) => m.type === 'upload.request'));
+      const request = h.sent.find((m) => m.type === 'upload.request');
+      assert.ok(request?.type === 'upload.request');
+      const file = statesOf(h.sent, 'u1').at(-1)!.file!;
+      const loc = { container: CAPTURE_CONTAINER, blobPath: `vm/u1-${String(flipped)}.cap` };
+      const grant = await store.grantUpload(loc, { sizeInBytes: file.sizeInBytes, expiresInSeconds: 300 });
+      h.manager.handle({ type: 'upload.grant', requestId: request.requestId, captureUid: 'u1', grant });
+      await until('upload.done', () => h.sent.some((m) => m.type === 'upload.done'));
+      const done = h.sent.find((m) => m.type === 'upload.done');
+      assert.ok(done?.type === 'upload.done');
+      // What the server does on a mismatch: answer ok: false (and delete the blob).
+      const ok = await store.verify(loc, { sizeInBytes: done.sizeInBytes, sha256: done.sha256 });
+      assert.equal(ok, !flipped);
+      h.manager.handle({
+        type: 'upload.verified',
+        requestId: done.requestId,
+        captureUid: 'u1',
+        ok: false,
+        reason: 'the stored blob does not match the file (size or SHA-256)',
+      });
+      if (flipped) {
+        await until('StorageFailed', () => statesOf(h.sent, 'u1').some((s) => s.errors.includes('StorageFailed')));
+        assert.match(statesOf(h.sent, 'u1').at(-1)!.errorMessage ?? '', /LocalFileChanged/);
+        assert.equal(h.sent.filter((m) => m.type === 'upload.request').length, 1, 'no second attempt');
+        assert.ok(existsSync(file.path), 'the host keeps the file');
+      } else {
+        await until('a second attempt', () => h.sent.filter((m) => m.type === 'upload.request').length === 2);
+      }
+      await h.manager.close();
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
+test('upload: a file changed after the engine hashed it (same size, or replaced by another file) is refused as LocalFileChanged before anything is stored', async () => {
+  const root = join(base, `storage-${++counter}`);
+  const signingKey = randomBytes(32);
+  const server = await startLocalStorageServer({ accountName: 'acct', rootDir: root, signingKey });
+  const store = openBlobStore(
+    'acct',
+    { type: 'local', rootDir: root },
+    { publicBaseUrl: server.publicBaseUrl, signingKey },
+  );
+  await store.ensureContainer(CAPTURE_CONTAINER);
+  try {
+    for (const how of ['modified', 'replaced'] as const) {
       const h = harness({ uploadRetryBudgetInMs: 10_000 });
       h.manager.handle({ type: 'capture.start', order: order('u1', { upload: true }) });
       h.engine.sessions[0]!.start();
@@ -457,35 +516,26 @@ test("upload: the server's verification failing for a file changed since the eng
       const request = h.sent.find((m) => m.type === 'upload.request');
       assert.ok(request?.type === 'upload.request');
       const file = statesOf(h.sent, 'u1').at(-1)!.file!;
-      if (change) {
-        const bytes = readFileSync(file.path);
-        bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff; // same size, another SHA-256
-        writeFileSync(file.path, bytes);
+      const bytes = readFileSync(file.path);
+      bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff; // same size, another SHA-256
+      if (how === 'modified') writeFileSync(file.path, bytes);
+      else {
+        writeFileSync(`${file.path}.other`, bytes);
+        renameSync(`${file.path}.other`, file.path);
       }
-      const loc = { container: CAPTURE_CONTAINER, blobPath: `vm/u1-${String(change)}.cap` };
+      const loc = { container: CAPTURE_CONTAINER, blobPath: `vm/u1-${how}.cap` };
       const grant = await store.grantUpload(loc, { sizeInBytes: file.sizeInBytes, expiresInSeconds: 300 });
       h.manager.handle({ type: 'upload.grant', requestId: request.requestId, captureUid: 'u1', grant });
-      await until('upload.done', () => h.sent.some((m) => m.type === 'upload.done'));
-      const done = h.sent.find((m) => m.type === 'upload.done');
-      assert.ok(done?.type === 'upload.done');
-      // What the server does on a mismatch: answer ok: false (and delete the blob).
-      const ok = await store.verify(loc, { sizeInBytes: done.sizeInBytes, sha256: done.sha256 });
-      assert.equal(ok, !change);
-      h.manager.handle({
-        type: 'upload.verified',
-        requestId: done.requestId,
-        captureUid: 'u1',
-        ok: false,
-        reason: 'the stored blob does not match the file (size or SHA-256)',
-      });
-      if (change) {
-        await until('StorageFailed', () => statesOf(h.sent, 'u1').some((s) => s.errors.includes('StorageFailed')));
-        assert.match(statesOf(h.sent, 'u1').at(-1)!.errorMessage ?? '', /LocalFileChanged/);
-        assert.equal(h.sent.filter((m) => m.type === 'upload.request').length, 1, 'no second attempt');
-        assert.ok(existsSync(file.path), 'the host keeps the file');
-      } else {
-        await until('a second attempt', () => h.sent.filter((m) => m.type === 'upload.request').length === 2);
-      }
+      await until('StorageFailed', () => statesOf(h.sent, 'u1').some((s) => s.errors.includes('StorageFailed')));
+      assert.match(statesOf(h.sent, 'u1').at(-1)!.errorMessage ?? '', /LocalFileChanged/);
+      assert.equal(
+        h.sent.some((m) => m.type === 'upload.done'),
+        false,
+        'the server is never asked to verify',
+      );
+      assert.equal(await store.stat(loc), null, 'nothing stored');
+      assert.equal(h.sent.filter((m) => m.type === 'upload.request').length, 1, 'no second attempt');
+      assert.ok(existsSync(file.path), 'the host keeps the file');
       await h.manager.close();
     }
   } finally {

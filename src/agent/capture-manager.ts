@@ -8,7 +8,7 @@ import {
   type RingOutcome,
   type CaptureSession,
 } from '../capture/index.js';
-import type { Logger } from '../lib/index.js';
+import type { FileIdentity, Logger } from '../lib/index.js';
 import {
   AGENT_MAX_RING_FILES_PER_STATE,
   type AgentCaptureLookback,
@@ -278,6 +278,9 @@ export class CaptureManager {
     if (!rec) return;
     delete rec.tcpdump;
     const hasFile = outcome.fileSizeInBytes > 0;
+    // Saved with the state below: the upload checks it instead of hashing the file again.
+    if (hasFile && outcome.fileIdentity !== undefined) rec.fileIdentity = outcome.fileIdentity;
+    else delete rec.fileIdentity;
     const errors = outcome.error ? [outcome.error.code] : [];
     this.records.update(uid, {
       status: outcome.stopReason === 'Error' ? 'Error' : 'Stopped',
@@ -399,6 +402,8 @@ export class CaptureManager {
       stored: false,
     };
     const files = [...rec.state.ring.files, entry].slice(-AGENT_MAX_RING_FILES_PER_STATE);
+    rec.ringFileIdentities = keptRingFileIdentities(rec.ringFileIdentities, files);
+    if (file.fileIdentity !== undefined) rec.ringFileIdentities[String(file.sequence)] = file.fileIdentity;
     this.records.update(uid, {
       ring: { ...rec.state.ring, files },
       packetsCaptured: rec.state.packetsCaptured + file.packetsCaptured,
@@ -411,11 +416,13 @@ export class CaptureManager {
     const rec = this.records.get(uid);
     if (!rec?.state.ring) return;
     const r = rec.state.ring;
+    const files = r.files.filter((f) => f.sequence !== file.sequence);
+    rec.ringFileIdentities = keptRingFileIdentities(rec.ringFileIdentities, files);
     this.records.update(uid, {
       ring: {
         oldestSequence: Math.max(r.oldestSequence, file.sequence + 1),
         filesDeleted: r.filesDeleted + 1,
-        files: r.files.filter((f) => f.sequence !== file.sequence),
+        files,
       },
     });
   }
@@ -500,4 +507,17 @@ export class CaptureManager {
     await Promise.all([...this.sessions.values()].map((s) => s.stop()));
     await this.lookback.close();
   }
+}
+
+/** The identities of the ring files still in `files` (a rotated-out file's goes with it). */
+function keptRingFileIdentities(
+  identities: Record<string, FileIdentity> | undefined,
+  files: ReadonlyArray<{ sequence: number }>,
+): Record<string, FileIdentity> {
+  const kept: Record<string, FileIdentity> = {};
+  for (const f of files) {
+    const identity = identities?.[String(f.sequence)];
+    if (identity !== undefined) kept[String(f.sequence)] = identity;
+  }
+  return kept;
 }

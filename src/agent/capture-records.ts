@@ -1,5 +1,5 @@
 import { recoverCaptureFile } from '../capture/index.js';
-import type { Logger } from '../lib/index.js';
+import type { FileIdentity, Logger } from '../lib/index.js';
 import type { AgentCaptureOrder, AgentCaptureState, AgentToServer } from '../model/index.js';
 import type { CaptureFiles } from './capture-files.js';
 import { killLeftover, type ProcessIdentity } from './orphans.js';
@@ -12,6 +12,14 @@ export interface CaptureRecord {
   spooled: boolean;
   /** The tcpdump of this capture while it runs, so a later agent can end it if this one dies. */
   tcpdump?: ProcessIdentity;
+  /**
+   * The identity of `state.file` when the engine hashed it (src/lib/file-identity.ts): the upload
+   * compares it instead of hashing the file again. Absent in a record saved before it existed
+   * (that file is then hashed as it is uploaded).
+   */
+  fileIdentity?: FileIdentity;
+  /** The same for each ring file still in `state.ring.files`, by its sequence number. */
+  ringFileIdentities?: Record<string, FileIdentity>;
 }
 
 /** Longest errorMessage a state carries: the protocol bounds messages (src/model/agent-protocol.ts), and a state the server refuses is never acknowledged. */
@@ -143,6 +151,7 @@ export class CaptureRecords {
           },
           sequence: rec.state.sequence + 1,
         };
+        rec.fileIdentity = recovered.fileIdentity;
         this.persist(rec);
         this.logger.info(
           { capture: rec.order.captureName, packets: recovered.packetsCaptured },

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../lib/index.js';
+import { isFileIdentity, type Logger } from '../lib/index.js';
 import type { AgentCaptureState, AgentToServer, ServerToAgent } from '../model/index.js';
 import { fileHasSha256, uploadFile, uploadGrantSchema, type UploadGrant } from '../storage/uploader.js';
 import { inBackground } from './background.js';
@@ -326,6 +326,10 @@ export class CaptureUploads {
     if (!rec) return { ok: false, reason: 'the capture was deleted', retryable: false };
     const location =
       ringFileSequence !== undefined ? this.opts.files.ringFileLocation(rec.order, file.path) : undefined;
+    const savedIdentity =
+      ringFileSequence !== undefined ? rec.ringFileIdentities?.[String(ringFileSequence)] : rec.fileIdentity;
+    // Read back from disk: a damaged one counts as none (the file is then hashed).
+    const identity = isFileIdentity(savedIdentity) ? savedIdentity : undefined;
     const result = await this.opts.files.withFile(
       rec.order,
       false,
@@ -333,11 +337,14 @@ export class CaptureUploads {
         uploadFile(answer.grant, held, {
           sizeInBytes: file.sizeInBytes,
           sha256: file.sha256,
-          // The engine hashed this file as it finalised it; the server hashes the stored blob
-          // against the same SHA-256 (and deletes it on a mismatch). A third hash here cost
-          // ~0.7 CPU-s per GB on every upload; the file is hashed again only when the server's
-          // verification fails (below).
-          localContentCheck: 'none',
+          // The engine hashed this file as it finalised it and recorded its identity then: the
+          // uploader compares that (fstat) at the open and before the blob is committed, so a
+          // file changed since is refused (LocalFileChanged) and never stored, without a second
+          // SHA-256 (~0.5–0.7 CPU-s per GB). Without an identity (a record saved by an older
+          // agent) the file is hashed as it is read. The server still hashes the stored blob
+          // against the same SHA-256 (deleting it on a mismatch), and the file is hashed here
+          // again only when that verification fails (below).
+          localContentCheck: identity !== undefined ? { identity } : 'beforeStore',
           retryBudgetInMs,
           ...(this.opts.serverCa !== undefined ? { serverCa: this.opts.serverCa } : {}),
         }),

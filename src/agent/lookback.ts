@@ -254,12 +254,15 @@ export class LookbackManager {
             reason = `the buffer held ${Math.round((createdAtInMs - extracted.coverageStartInMs) / 100) / 10} s of the ${order.lookbackInSeconds} s asked (its bounds: ${settings.seconds} s, ${settings.maxSizeInBytes} bytes)`;
           }
           if (reason === null && extracted.coverageStartInMs === null) reason = 'the buffer held no packet yet';
+          // The session's identity is the file's before the merge rewrote it: only the new cut's counts.
+          const { fileIdentity: _beforeMerge, ...live } = outcome;
           return {
             outcome: {
-              ...outcome,
+              ...live,
               packetsCaptured: cut.packetsCaptured,
               fileSizeInBytes: cut.sizeInBytes,
               sha256: cut.sha256,
+              ...(cut.fileIdentity !== undefined ? { fileIdentity: cut.fileIdentity } : {}),
             },
             lookback: {
               requestedStartTime,

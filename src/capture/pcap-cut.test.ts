@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { encodePcapHeader, encodePcapRecord, readPcapBuffer } from '../pcap/index.js';
 import { cutCaptureFile, EMPTY_SHA256 } from './pcap-cut.js';
 import type { CaptureFileCutRules, CutCaptureFile } from './pcap-cut.js';
+import { fileIdentityOfPath, sameFileIdentity } from '../lib/file-identity.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nw-cut-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -85,7 +86,9 @@ test('garbage instead of a record is cut off and reported; no header gives an em
     [1, good.length, 'malformed'],
   );
   const noHeader = await cut(Buffer.alloc(10), NO_RULES);
-  assert.deepEqual(noHeader.result, { sizeInBytes: 0, sha256: EMPTY_SHA256, packetsCaptured: 0, reason: 'end' });
+  const { fileIdentity: emptied, ...noHeaderRest } = noHeader.result;
+  assert.deepEqual(noHeaderRest, { sizeInBytes: 0, sha256: EMPTY_SHA256, packetsCaptured: 0, reason: 'end' });
+  assert.equal(emptied?.sizeInBytes, 0);
   const notPcap = await cut(Buffer.alloc(100, 7), NO_RULES);
   assert.equal(notPcap.result.sizeInBytes, 0);
   assert.equal(notPcap.result.reason, 'malformed');
@@ -116,5 +119,27 @@ test('a device is left alone', async () => {
     });
   } finally {
     await handle.close();
+  }
+});
+
+test("the cut records the file's identity after it truncated it (both cuts); a later write changes it", async () => {
+  const { cutCaptureFileSync } = await import('./pcap-cut.js');
+  for (const sync of [false, true]) {
+    const path = join(dir, `identity-${String(sync)}.cap`);
+    writeFileSync(path, Buffer.concat([header, record(1, 100), record(2, 100).subarray(0, 50)]));
+    const handle = await open(path, 'r+');
+    let result: CutCaptureFile;
+    try {
+      result = sync ? cutCaptureFileSync(handle.fd, NO_RULES) : await cutCaptureFile(handle, NO_RULES);
+    } finally {
+      await handle.close();
+    }
+    const identity = fileIdentityOfPath(path);
+    assert.deepEqual(result.fileIdentity, identity, sync ? 'sync cut' : 'async cut');
+    assert.equal(identity.sizeInBytes, result.sizeInBytes);
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    writeFileSync(path, bytes);
+    assert.equal(sameFileIdentity(fileIdentityOfPath(path), identity), false, 'a write shows');
   }
 });

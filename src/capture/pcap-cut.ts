@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { fstatSync, ftruncateSync, readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+// The file itself, not lib's index: the idle cut's worker thread loads this module at start.
+import { fileIdentityOf, fileIdentityOfFd, type FileIdentity } from '../lib/file-identity.js';
 import {
   PCAP_GLOBAL_HEADER_BYTES,
   PCAP_RECORD_HEADER_BYTES,
@@ -46,6 +48,12 @@ export interface CutCaptureFile {
   firstPacketTimeInMs?: number;
   /** Timestamp (ms since the epoch) of the last record kept; absent when none is. */
   lastPacketTimeInMs?: number;
+  /**
+   * The file's identity (fstat of the descriptor it was hashed through) right after the cut: an
+   * uploader that finds the same identity later knows the hashed bytes are still the file's
+   * (src/lib/file-identity.ts). Absent when the output is not a regular file.
+   */
+  fileIdentity?: FileIdentity;
 }
 
 /**
@@ -186,7 +194,8 @@ export async function cutCaptureFile(handle: FileHandle, rules: CaptureFileCutRu
     scan.feed(buf, start, bytesRead);
   }
   if (st.size > scan.keptBytes) await handle.truncate(scan.keptBytes);
-  return scan.result();
+  // After the truncate (which moves mtime and ctime); an fsync after this changes neither.
+  return { ...scan.result(), fileIdentity: await fileIdentityOf(handle) };
 }
 
 /**
@@ -205,5 +214,5 @@ export function cutCaptureFileSync(fd: number, rules: CaptureFileCutRules): CutC
     scan.feed(buf, start, readSync(fd, buf, 0, Math.min(buf.length, st.size - start), start));
   }
   if (st.size > scan.keptBytes) ftruncateSync(fd, scan.keptBytes);
-  return scan.result();
+  return { ...scan.result(), fileIdentity: fileIdentityOfFd(fd) };
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodePcapHeader, encodePcapRecord, readPcapBuffer } from '../pcap/index.js';
 import { recoverCaptureFile } from './recover.js';
+import { fileIdentityOfPath } from '../lib/file-identity.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nw-recover-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,6 +31,8 @@ test('a file cut in the middle of a record is truncated to its last complete rec
   assert.equal(kept.length, recovered?.sizeInBytes);
   assert.equal(readPcapBuffer(kept).records.length, 2, 'the result is a valid pcap');
   assert.equal(recovered?.sha256, createHash('sha256').update(kept).digest('hex'));
+  // The identity after the cut: what the upload compares instead of hashing the file again.
+  assert.deepEqual(recovered?.fileIdentity, fileIdentityOfPath(path));
 });
 
 test('an intact file is kept whole; no file or no header gives null', async () => {

@@ -2,12 +2,15 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, truncateSync } from 'node:fs';
 import { PCAP_GLOBAL_HEADER_BYTES } from '../pcap/format.js';
 import { PcapStreamParser } from '../pcap/stream-parser.js';
+import { fileIdentityOfPath, type FileIdentity } from '../lib/file-identity.js';
 
 /** What survives of a capture file whose writer died. */
 export interface RecoveredCaptureFile {
   sizeInBytes: number;
   sha256: string;
   packetsCaptured: number;
+  /** The file's identity after the cut (src/lib/file-identity.ts), for the uploader's check. */
+  fileIdentity: FileIdentity;
 }
 
 /**
@@ -42,5 +45,10 @@ export async function recoverCaptureFile(path: string): Promise<RecoveredCapture
   truncateSync(path, completeBytes);
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return { sizeInBytes: completeBytes, sha256: hash.digest('hex'), packetsCaptured: packets };
+  return {
+    sizeInBytes: completeBytes,
+    sha256: hash.digest('hex'),
+    packetsCaptured: packets,
+    fileIdentity: fileIdentityOfPath(path),
+  };
 }

@@ -13,6 +13,7 @@ import { CaptureFileWriter } from './file-writer.js';
 import { cutCaptureFile } from './pcap-cut.js';
 import { effectiveSnapLength, ringFileName } from './ring-rules.js';
 import { ringFileFromCut, TcpdumpRingSession } from './ring-session.js';
+import { fileIdentityOfPath } from '../lib/file-identity.js';
 import type { TcpdumpInfoLine } from './tcpdump-stderr.js';
 import type { RingCaptureOptions, RingCaptureSpec, RingFile } from './ring.js';
 import {
@@ -289,6 +290,8 @@ export class EngineCutRing extends TcpdumpRingSession {
           sequence: file.sequence,
           sizeInBytes: written.sizeInBytes,
           sha256: written.sha256,
+          // After the rename, which moves ctime: the identity the uploader will find.
+          fileIdentity: fileIdentityOfPath(path),
           packetsCaptured: file.packets,
           firstPacketTime: file.firstInMs === null ? null : new Date(file.firstInMs),
           lastPacketTime: file.lastInMs === null ? null : new Date(file.lastInMs),

@@ -164,6 +164,7 @@ export function ringFileFromCut(name: string, path: string, sequence: number, cu
     sequence,
     sizeInBytes: cut.sizeInBytes,
     sha256: cut.sha256,
+    ...(cut.fileIdentity !== undefined ? { fileIdentity: cut.fileIdentity } : {}),
     packetsCaptured: cut.packetsCaptured,
     firstPacketTime: cut.firstPacketTimeInMs === undefined ? null : new Date(cut.firstPacketTimeInMs),
     lastPacketTime: cut.lastPacketTimeInMs === undefined ? null : new Date(cut.lastPacketTimeInMs),

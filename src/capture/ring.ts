@@ -23,6 +23,7 @@ import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB } from './tcpdump-args.j
 import { decodePcapHeader, PCAP_GLOBAL_HEADER_BYTES } from '../pcap/format.js';
 import { CAPTURE_SETTINGS_LIMITS } from '../model/packet-capture.js';
 import type { CaptureStopReason } from './types.js';
+import type { FileIdentity } from '../lib/file-identity.js';
 
 export {
   assertRingFileSize,
@@ -69,6 +70,8 @@ export interface RingFile {
   sizeInBytes: number;
   /** Hex SHA-256 of the file. */
   sha256: string;
+  /** The file's identity once hashed and under its ring name (src/lib/file-identity.ts); absent if it could not be read. */
+  fileIdentity?: FileIdentity;
   /** Whole records in the file. */
   packetsCaptured: number;
   /** Time of the first record, null for an empty file. */

@@ -600,6 +600,7 @@ class TcpdumpCaptureSession implements CaptureSession {
       packetsCaptured: cut?.packetsCaptured ?? 0,
       fileSizeInBytes: cut?.sizeInBytes ?? 0,
       sha256: cut?.sha256 ?? EMPTY_SHA256,
+      ...(cut?.fileIdentity !== undefined ? { fileIdentity: cut.fileIdentity } : {}),
       kernelPacketsReceived: stats?.packetsReceivedByFilter ?? null,
       kernelPacketsDropped: stats?.packetsDroppedByKernel ?? null,
       error: this.error,

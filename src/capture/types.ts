@@ -1,5 +1,6 @@
 // Types of the capture engine's public surface.
 import type { PacketCaptureErrorCode, PacketCaptureStopReason } from '../model/packet-capture.js';
+import type { FileIdentity } from '../lib/file-identity.js';
 
 /** What one capture session on a host must do. */
 export interface CaptureSpec {
@@ -49,6 +50,8 @@ export interface CaptureOutcome {
   fileSizeInBytes: number;
   /** Hex SHA-256 of the final file. */
   sha256: string;
+  /** The file's identity when it was hashed (src/lib/file-identity.ts); absent when it is not a regular file or the cut failed. */
+  fileIdentity?: FileIdentity;
   /** tcpdump's "packets received by filter" at exit; null if it never said (killed, failed to start). */
   kernelPacketsReceived: number | null;
   /** tcpdump's "packets dropped by kernel" at exit; null if it never said. */

@@ -11,3 +11,4 @@ export * from './ipv6-words.js';
 export * from './atomic-file.js';
 export * from './secret-fields.js';
 export * from './http-status.js';
+export * from './file-identity.js';

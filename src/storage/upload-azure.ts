@@ -135,6 +135,7 @@ export async function uploadAzureBlob(grant: AzureBlobUploadGrant, ctx: UploadCo
     if (!(error instanceof UploadStepError) || error.code !== 'InvalidBlockList') throw error;
     landedBytes = 0;
     await stageAll();
+    await ctx.checkLocalContent(); // the blocks were read again: the file must still be the one hashed
     await commit();
   }
 }

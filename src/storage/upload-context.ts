@@ -21,11 +21,13 @@ export interface UploadContext {
   /** Hashes what readChunk and readFileRange read (given to them by each kind's uploader); absent with localContentCheck 'none'. */
   tally?: FileHashTally;
   /**
-   * Throws LocalFileChanged (not retryable) unless the file's SHA-256 is the expected one. Each
-   * kind calls it before the step that makes the blob exist (the last local chunk, the block list
-   * commit, CompleteMultipartUpload, the single PUT), so a file changed since the engine hashed it
-   * is never stored. From the tally when every byte went through it (no second read); otherwise
-   * (a resumed upload that skipped what the storage held) by hashing the file.
+   * Throws LocalFileChanged (not retryable) unless the file is still the one whose SHA-256 is the
+   * expected one. Each kind calls it before the step that makes the blob exist (the last local
+   * chunk, the block list commit, CompleteMultipartUpload, the single PUT), so a file changed
+   * since the engine hashed it is never stored. With the file's identity (UploadFileOptions
+   * localContentCheck): an fstat compared with it, every call. Otherwise from the tally when every
+   * byte went through it (no second read), or (a resumed upload that skipped what the storage
+   * held) by hashing the file.
    */
   checkLocalContent(): Promise<void>;
 }

@@ -6,6 +6,7 @@ import { uploadAzureBlob } from './upload-azure.js';
 import { uploadLocal } from './upload-local.js';
 import { asStepError, UploadStepError, type UploadClock } from './upload-retry.js';
 import { FileHashTally } from './file-hash-tally.js';
+import { fileIdentityFromStats, sameFileIdentity, type FileIdentity } from '../lib/file-identity.js';
 import { uploadS3Multipart, uploadS3Single } from './upload-s3.js';
 
 /** Options of {@link uploadFile}. */
@@ -15,14 +16,22 @@ export interface UploadFileOptions {
   /** SHA-256 (hex) the file must have (see localContentCheck). */
   sha256: string;
   /**
-   * How the file's SHA-256 is checked on this side. 'beforeStore' (default): from the reads that
-   * send it, before the step that makes the blob exist (LocalFileChanged, never stored; one
-   * SHA-256 of the file, ~0.7 CPU-s per GB). 'none': not here — for a caller whose file was hashed
-   * moments ago by its own writer and who has the stored blob verified against `sha256` by the
-   * server anyway (the agent: the server hashes the blob, deletes it on a mismatch, and the agent
-   * hashes its file only then, with fileHasSha256, to tell a changed file from a damaged upload).
+   * How this side makes sure the file is still the one whose SHA-256 is `sha256`, before the
+   * step that makes the blob exist (the last local chunk, the block list commit,
+   * CompleteMultipartUpload, the single PUT); a file that fails it is never stored
+   * (LocalFileChanged).
+   * - 'beforeStore' (default): the SHA-256 of the reads that send the file (one SHA-256 of it,
+   *   ~0.5–0.7 CPU-s per GB).
+   * - `{ identity }`: the file's identity (src/lib/file-identity.ts: device, inode, size, mtime
+   *   and ctime in ns) recorded when its writer hashed it. Compared by fstat when the file is
+   *   opened and again before that step, so no byte is hashed here. A file whose identity
+   *   differs at open (touched, copied back, a device number that changed with a reboot) is
+   *   checked as with 'beforeStore' instead: refused only if its bytes differ. One that changes
+   *   while it is uploaded fails. What an identity cannot see (a bit flipped on the disk) the
+   *   server's verify of the stored blob against the same SHA-256 catches.
+   * - 'none': no check here (the stored blob is still verified by the server).
    */
-  localContentCheck?: 'beforeStore' | 'none';
+  localContentCheck?: 'beforeStore' | 'none' | { identity: FileIdentity };
   /** How long the upload may keep failing without any request succeeding before it gives up (each success starts the budget again). */
   retryBudgetInMs: number;
   /** Called with the total bytes sent so far, never decreasing. */
@@ -90,17 +99,33 @@ export async function uploadFile(
     );
   }
   try {
-    const { size } = await file.stat();
+    const opened = fileIdentityFromStats(await file.stat({ bigint: true }));
+    const size = opened.sizeInBytes;
     if (size !== opts.sizeInBytes)
       return failure('LocalFileChanged', `the local file has ${size} bytes, expected ${opts.sizeInBytes}`, false);
-    // The file's SHA-256 is checked against opts.sha256 before the step that makes the blob exist
-    // (ctx.checkLocalContent), from the reads the upload makes anyway: a file changed after it
-    // was hashed fails clearly (LocalFileChanged), is never stored, and is not read twice.
-    // No tally with 'none': feeding it is the SHA-256 the option exists to leave out.
-    const tally = opts.localContentCheck === 'none' ? undefined : new FileHashTally(size);
+    const check = opts.localContentCheck ?? 'beforeStore';
+    // The identity holds from the open on, or the file is hashed as it is read (the tally).
+    const identity = typeof check === 'object' && sameFileIdentity(opened, check.identity) ? check.identity : null;
+    // A tally only where the SHA-256 is checked here: feeding it is that SHA-256.
+    const tally = check === 'none' || identity !== null ? undefined : new FileHashTally(size);
     let contentChecked = false;
     const checkLocalContent = async (): Promise<void> => {
-      if (contentChecked || opts.localContentCheck === 'none') return;
+      if (check === 'none') return;
+      if (identity !== null) {
+        // An fstat, not cached: each step that makes the blob exist asks again.
+        if (!sameFileIdentity(fileIdentityFromStats(await file.stat({ bigint: true })), identity))
+          throw new UploadStepError(
+            'LocalFileChanged',
+            'the local file changed while it was uploaded (its size, times or inode are no longer those it was hashed with)',
+            false,
+            false,
+          );
+        return;
+      }
+      if (contentChecked) return;
+      // The file's SHA-256 from the reads the upload makes anyway (the tally): a file changed
+      // after it was hashed fails clearly (LocalFileChanged), is never stored, and is not read
+      // twice; a resumed upload that skipped what the storage held hashes the file instead.
       const actual =
         tally?.complete === true ? tally.digest() : (await hashStream(readFileRange(file, 0, size))).sha256;
       if (!sameSha256(actual, opts.sha256))

@@ -4,8 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, createReadStream, openSync, readSync, writeSync } from 'node:fs';
+import { copyFile, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { fileIdentityOfPath } from '../../lib/file-identity.js';
 import { uploadFile, type BlobLocation, type BlobStore, type UploadGrant } from '../index.js';
 import { sha256OfStream, type TestFile } from './files.js';
 import { uploadThroughOutage, type RestartableServer } from './outage.js';
@@ -155,6 +156,161 @@ export function storageContract(kind: StorageKindUnderTest): void {
       { ok: true },
     );
     assert.equal(await store.verify(loc, { sizeInBytes: large.sizeInBytes, sha256: large.sha256 }), true);
+  });
+
+  // The agent's check (localContentCheck { identity }): the file's identity recorded when the
+  // engine hashed it, compared at the open and before the step that makes the blob exist.
+  const copyWithIdentity = async (file: TestFile, name: string) => {
+    const path = `${file.path}.${name}`;
+    await copyFile(file.path, path);
+    return { path, identity: fileIdentityOfPath(path) };
+  };
+  const flipOneByte = async (path: string, position: number): Promise<void> => {
+    const handle = await open(path, 'r+');
+    try {
+      const byte = Buffer.alloc(1);
+      await handle.read(byte, 0, 1, position);
+      byte[0] = byte[0]! ^ 0xff;
+      await handle.write(byte, 0, 1, position);
+    } finally {
+      await handle.close();
+    }
+  };
+
+  test(`with its identity an unchanged file is stored on ${kind.serverName} without being hashed again (a wrong SHA-256 is then the server's verify to find)`, async () => {
+    const store = kind.store();
+    for (const file of [kind.small(), kind.large()]) {
+      const copy = await copyWithIdentity(file, 'identity-unchanged');
+      const wrong = kind.nextLocation();
+      const right = kind.nextLocation();
+      try {
+        const upload = async (loc: BlobLocation, sha256: string) =>
+          uploadFile(
+            await store.grantUpload(loc, { sizeInBytes: file.sizeInBytes, expiresInSeconds: 300 }),
+            copy.path,
+            {
+              sizeInBytes: file.sizeInBytes,
+              sha256,
+              retryBudgetInMs: 5_000,
+              localContentCheck: { identity: copy.identity },
+            },
+          );
+        // No SHA-256 of the file here: the identity vouches for the bytes the engine hashed.
+        assert.deepEqual(await upload(wrong, 'c'.repeat(64)), { ok: true });
+        assert.equal(await store.verify(wrong, { sizeInBytes: file.sizeInBytes, sha256: 'c'.repeat(64) }), false);
+        assert.deepEqual(await upload(right, file.sha256), { ok: true });
+        assert.equal(await store.verify(right, { sizeInBytes: file.sizeInBytes, sha256: file.sha256 }), true);
+      } finally {
+        await rm(copy.path, { force: true });
+        await store.delete(wrong).catch(() => false);
+        await store.delete(right).catch(() => false);
+      }
+    }
+  });
+
+  test(`a file modified after its identity was recorded, or replaced by another of the same size, is never stored on ${kind.serverName} (LocalFileChanged)`, async () => {
+    const store = kind.store();
+    for (const file of [kind.small(), kind.large()]) {
+      for (const how of ['modified', 'replaced'] as const) {
+        const copy = await copyWithIdentity(file, `identity-${how}`);
+        const loc = kind.nextLocation();
+        try {
+          if (how === 'modified') await flipOneByte(copy.path, Math.floor(file.sizeInBytes / 2));
+          else {
+            await copyFile(file.path, `${copy.path}.other`);
+            await flipOneByte(`${copy.path}.other`, file.sizeInBytes - 1);
+            await rename(`${copy.path}.other`, copy.path);
+          }
+          const grant = await store.grantUpload(loc, { sizeInBytes: file.sizeInBytes, expiresInSeconds: 300 });
+          const result = await uploadFile(grant, copy.path, {
+            sizeInBytes: file.sizeInBytes,
+            sha256: file.sha256,
+            retryBudgetInMs: 5_000,
+            localContentCheck: { identity: copy.identity },
+          });
+          assert.deepEqual(
+            [result.ok, !result.ok && result.retryable, !result.ok && result.reason.split(':')[0]],
+            [false, false, 'LocalFileChanged'],
+            `${how}, ${file.sizeInBytes} bytes`,
+          );
+          assert.equal(await store.stat(loc), null, `${how}: nothing stored`);
+        } finally {
+          await rm(copy.path, { force: true });
+          await store.delete(loc).catch(() => false);
+        }
+      }
+    }
+  });
+
+  test(`a file touched after its identity was recorded but with the same bytes is still stored on ${kind.serverName} (hashed then)`, async () => {
+    const store = kind.store();
+    const file = kind.small();
+    const copy = await copyWithIdentity(file, 'identity-touched');
+    const loc = kind.nextLocation();
+    try {
+      const handle = await open(copy.path, 'r+');
+      try {
+        await handle.utimes(new Date(), new Date(Date.now() + 5_000));
+      } finally {
+        await handle.close();
+      }
+      const grant = await store.grantUpload(loc, { sizeInBytes: file.sizeInBytes, expiresInSeconds: 300 });
+      assert.deepEqual(
+        await uploadFile(grant, copy.path, {
+          sizeInBytes: file.sizeInBytes,
+          sha256: file.sha256,
+          retryBudgetInMs: 5_000,
+          localContentCheck: { identity: copy.identity },
+        }),
+        { ok: true },
+      );
+      assert.equal(await store.verify(loc, { sizeInBytes: file.sizeInBytes, sha256: file.sha256 }), true);
+    } finally {
+      await rm(copy.path, { force: true });
+      await store.delete(loc).catch(() => false);
+    }
+  });
+
+  test(`a file written to while it is uploaded (bytes already sent) is never stored on ${kind.serverName} (LocalFileChanged)`, async () => {
+    const store = kind.store();
+    const large = kind.large();
+    const copy = await copyWithIdentity(large, 'identity-during');
+    const loc = kind.nextLocation();
+    try {
+      const grant = await store.grantUpload(loc, { sizeInBytes: large.sizeInBytes, expiresInSeconds: 300 });
+      let written = false;
+      const result = await uploadFile(grant, copy.path, {
+        sizeInBytes: large.sizeInBytes,
+        sha256: large.sha256,
+        retryBudgetInMs: 5_000,
+        localContentCheck: { identity: copy.identity },
+        // At the first bytes sent, a byte the upload has read already changes: what is sent is
+        // still what was hashed, but the file is no longer the one the status describes.
+        // Synchronously, so that it lands before any later step of the upload runs.
+        onProgress: () => {
+          if (written) return;
+          written = true;
+          const fd = openSync(copy.path, 'r+');
+          try {
+            const byte = Buffer.alloc(1);
+            readSync(fd, byte, 0, 1, 0);
+            byte[0] = byte[0]! ^ 0xff;
+            writeSync(fd, byte, 0, 1, 0);
+          } finally {
+            closeSync(fd);
+          }
+        },
+      });
+      assert.equal(written, true, 'the file was written during the upload');
+      assert.deepEqual(
+        [result.ok, !result.ok && result.retryable, !result.ok && result.reason.split(':')[0]],
+        [false, false, 'LocalFileChanged'],
+      );
+      assert.equal(await store.stat(loc), null, 'nothing stored');
+    } finally {
+      await rm(copy.path, { force: true });
+      await store.delete(loc).catch(() => false);
+    }
   });
 
   test("parseContainerUrl accepts this account's container URIs only", () => {
