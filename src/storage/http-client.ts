@@ -1,4 +1,4 @@
-import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type Agent, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect, isIP, type NetConnectOpts, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
@@ -16,7 +16,7 @@ export interface HttpResponse {
 export interface HttpRequestOptions {
   method: 'GET' | 'PUT' | 'POST' | 'HEAD';
   headers?: Record<string, string>;
-  body?: Buffer | Readable;
+  body?: Buffer | Readable | HttpPieceBody;
   /** Called with the size of each piece of a streamed body as it is handed to the socket. */
   onBodyBytes?: (count: number) => void;
   /** The request fails when its socket is silent this long (a hung server, not a slow one). */
@@ -33,6 +33,48 @@ export interface HttpRequestOptions {
    * download that is hashed, never held whole); other statuses are buffered as usual.
    */
   bodySink?: HttpBodySink;
+}
+
+/**
+ * A request body made piece by piece in buffers its maker reuses. Each piece is handed back
+ * (`release`) only once the socket's write callback for it has run: until then the socket (or
+ * the request's queue before it connects) may still read it, and a buffer filled again early
+ * would send other bytes. A Readable piped into the request cannot know that moment, so each of
+ * its pieces needs a buffer of its own.
+ */
+export interface HttpPieceBody {
+  /** The next piece, or null at the end; may wait until a piece is released. */
+  next(): Promise<Buffer | null>;
+  /** The socket is done with `piece` (its write callback ran without error). */
+  release(piece: Buffer): void;
+  /** The request is over (sent, failed or abandoned): a waiting `next` ends with null. */
+  destroy(): void;
+}
+
+function isPieceBody(body: Buffer | Readable | HttpPieceBody): body is HttpPieceBody {
+  return typeof (body as Partial<HttpPieceBody>).release === 'function';
+}
+
+// Writes a piece body into the request; a failure of the body (a short read) destroys the request.
+async function writePieces(
+  req: ClientRequest,
+  body: HttpPieceBody,
+  onBodyBytes: ((count: number) => void) | undefined,
+): Promise<void> {
+  try {
+    for (let piece = await body.next(); piece !== null; piece = await body.next()) {
+      if (req.destroyed) return;
+      const written = piece;
+      // No wait for 'drain': at most the body's buffers are queued, and `next` waits for one to come back.
+      req.write(written, (error) => {
+        if (error == null) body.release(written);
+      });
+      onBodyBytes?.(written.length);
+    }
+    if (!req.destroyed) req.end();
+  } catch (error) {
+    req.destroy(error as Error);
+  }
 }
 
 /** Where {@link sendHttpRequest} streams a 2xx response's body. */
@@ -124,6 +166,7 @@ export function sendHttpRequest(url: string, opts: HttpRequestOptions): Promise<
     const body = opts.body;
     if (body === undefined) req.end();
     else if (Buffer.isBuffer(body)) req.end(body);
+    else if (isPieceBody(body)) void writePieces(req, body, opts.onBodyBytes);
     else {
       body.on('error', (error) => req.destroy(error));
       const onBodyBytes = opts.onBodyBytes;

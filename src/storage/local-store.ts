@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { assertValidBlobLocation, splitContainerPath, type BlobLocation } from './blob-path.js';
 import type { BlobStore, GrantUploadOptions, BlobReadStream } from './blob-store.js';
 import { BlobNotFoundError } from './errors.js';
 import type { LocalUploadGrant } from './grant.js';
-import { hashStream, sameSha256 } from './hash.js';
+import { hashFileRange, sameSha256 } from './hash.js';
 import { localBlobFilePath, localContainerDirPath, localUploadTempPath } from './local-paths.js';
 import { localBlobRoutePath, signLocalUrl } from './local-signing.js';
 
@@ -82,11 +82,22 @@ export function openLocalBlobStore(accountName: string, rootDir: string, deps: L
     async verify(loc, expected) {
       const size = await statFile(loc);
       if (size !== expected.sizeInBytes) return false;
-      // 4 MiB reads: the default 64 KiB stream doubled the cost of hashing the stored file.
-      const actual = await hashStream(
-        createReadStream(localBlobFilePath(rootDir, loc), { highWaterMark: 4 * 1024 * 1024 }),
-      );
-      return actual.sizeInBytes === expected.sizeInBytes && sameSha256(actual.sha256, expected.sha256);
+      // 4 MiB reads (the default 64 KiB stream doubled the cost of hashing the stored file) into
+      // one buffer: a fresh one per read was garbage for the server's GC.
+      let handle: FileHandle;
+      try {
+        handle = await open(localBlobFilePath(rootDir, loc), 'r');
+      } catch (error) {
+        if (isNotFound(error)) return false;
+        throw error;
+      }
+      try {
+        // One byte past the size: a blob that grew since the stat is not this one either.
+        const actual = await hashFileRange(handle, 0, expected.sizeInBytes + 1);
+        return actual.sizeInBytes === expected.sizeInBytes && sameSha256(actual.sha256, expected.sha256);
+      } finally {
+        await handle.close();
+      }
     },
 
     async openRead(loc): Promise<BlobReadStream> {

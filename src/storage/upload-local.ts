@@ -2,7 +2,7 @@ import type { LocalUploadGrant } from './grant.js';
 import { sendHttpRequest, type HttpResponse } from './http-client.js';
 import { RECEIVED_BYTES_HEADER } from './local-routes.js';
 import { Readable } from 'node:stream';
-import { readChunk, readFileRange, rejectionForResponse, type UploadContext } from './upload-context.js';
+import { FileRangePieces, readChunk, rejectionForResponse, type UploadContext } from './upload-context.js';
 import { retrying, UploadStepError } from './upload-retry.js';
 
 // Each PUT carries at most this much, so one request stays well inside the server's request
@@ -66,12 +66,12 @@ export async function uploadLocal(grant: LocalUploadGrant, ctx: UploadContext): 
       // The last chunk makes the blob exist: it is read whole first, so that the file's SHA-256
       // is checked (ctx.checkLocalContent) before any of it is sent.
       // Then sent as a stream like the other chunks, so that its bytes count as sent progress.
-      let body: Readable;
+      let body: Readable | FileRangePieces;
       if (end === size) {
         const last = await readChunk(ctx.file, offset, end - offset, ctx.tally);
         await ctx.checkLocalContent();
         body = Readable.from([last], { objectMode: false });
-      } else body = readFileRange(ctx.file, offset, end, ctx.tally);
+      } else body = new FileRangePieces(ctx.file, offset, end, ctx.tally);
       let sent = offset;
       let response: HttpResponse;
       try {

@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { uploadGrantSchema, type UploadGrant } from './grant.js';
-import { hashStream, sameSha256 } from './hash.js';
-import { readFileRange, type UploadContext } from './upload-context.js';
+import { hashFileRange, sameSha256 } from './hash.js';
+import type { UploadContext } from './upload-context.js';
 import { uploadAzureBlob } from './upload-azure.js';
 import { uploadLocal } from './upload-local.js';
 import { asStepError, UploadStepError, type UploadClock } from './upload-retry.js';
@@ -126,8 +126,7 @@ export async function uploadFile(
       // The file's SHA-256 from the reads the upload makes anyway (the tally): a file changed
       // after it was hashed fails clearly (LocalFileChanged), is never stored, and is not read
       // twice; a resumed upload that skipped what the storage held hashes the file instead.
-      const actual =
-        tally?.complete === true ? tally.digest() : (await hashStream(readFileRange(file, 0, size))).sha256;
+      const actual = tally?.complete === true ? tally.digest() : (await hashFileRange(file, 0, size)).sha256;
       if (!sameSha256(actual, opts.sha256))
         throw new UploadStepError(
           'LocalFileChanged',
@@ -196,7 +195,8 @@ export async function fileHasSha256(filePath: string, sha256: string): Promise<b
   }
   try {
     const { size } = await file.stat();
-    return sameSha256((await hashStream(readFileRange(file, 0, size))).sha256, sha256);
+    const read = await hashFileRange(file, 0, size);
+    return read.sizeInBytes === size && sameSha256(read.sha256, sha256);
   } catch {
     return false;
   } finally {
