@@ -77,6 +77,12 @@ export interface TrialCpu {
    * metrics and heartbeats. Paid whether or not a capture runs, so left out of the capture's cost.
    */
   agentIdle: number | null;
+  /** 'netwatcher' with --product-storage: the agent's CPU from the complete file until the server has verified the stored copy (the upload). */
+  agentStore?: number | null;
+  /** The same for the nw server (receiving the upload, verifying the stored copy). */
+  serverStore?: number | null;
+  /** Seconds from the complete file to `stored`. */
+  storeSeconds?: number;
   /** 'agent-lookback': the look-back buffer's tcpdump, while the load ran. */
   lookbackProcess?: number | null;
 }

@@ -25,10 +25,26 @@ export interface Product {
   serverPid: number | null;
   /** Pid of the agent. */
   agentPid: number | null;
+  /** The storage account each capture also goes to (--product-storage), or null: the host file only. */
+  storageAccount: string | null;
 }
 
+/** Options of {@link startProduct}. */
+export interface ProductOptions {
+  /** 'local': register a local storage account (nw up's default kind) and store every capture there. */
+  storage: 'local' | null;
+}
+
+const STORAGE_ACCOUNT = 'benchstore';
+// A 1.5 GB capture's upload and verify on a loaded 2-core machine: a minute is plenty, five is a hang.
+const STORED_TIMEOUT_IN_MS = 300_000;
+
 /** Starts `nw server` on the capture host (loopback), installs the agent there on the capture interface. */
-export async function startProduct(lab: FidelityLab, dir: string): Promise<Product> {
+export async function startProduct(
+  lab: FidelityLab,
+  dir: string,
+  opts: ProductOptions = { storage: null },
+): Promise<Product> {
   const dataDir = join(dir, 'nw-server');
   const config = join(dir, 'nw-cli.json');
   const processes: ChildProcess[] = [];
@@ -120,7 +136,15 @@ export async function startProduct(lab: FidelityLab, dir: string): Promise<Produ
       if (i > 1200) throw new Error('the agent did not connect');
       await sleep(100);
     }
-    return { nw, close, serverPid: serverProcess?.pid ?? null, agentPid: agentProcess?.pid ?? null };
+    if (opts.storage === 'local')
+      await nw(['storage', 'account', 'create', '--name', STORAGE_ACCOUNT, '--resource-group', RG, '--kind', 'local']);
+    return {
+      nw,
+      close,
+      serverPid: serverProcess?.pid ?? null,
+      agentPid: agentProcess?.pid ?? null,
+      storageAccount: opts.storage === null ? null : STORAGE_ACCOUNT,
+    };
   } catch (error) {
     await close();
     throw error;
@@ -150,6 +174,7 @@ export async function runProductTrial(
         VM,
         '--name',
         name,
+        ...(product.storageAccount !== null ? ['--storage-account', product.storageAccount] : []),
         '--file-path',
         filePath,
         '--capture-size',
@@ -193,6 +218,35 @@ export async function runProductTrial(
       (status.stopReason !== 'Manual' && status.stopReason !== 'SizeExceeded')
     )
       throw new Error(`capture ended ${status.packetCaptureStatus}/${status.stopReason}`);
+    // With a storage account: the agent uploads once the file is complete and the server verifies
+    // the stored copy; the CPU of both from the complete file to `stored` is the storing's.
+    let store: { agent: number | null; server: number | null; seconds: number } | null = null;
+    if (product.storageAccount !== null && (instance.file?.sizeInBytes ?? 0) > 0) {
+      const storeStarted = Date.now();
+      // The server from the end of the load: its receiving may start before the stop's answer is
+      // read here; the stop and status requests it also answers in that time cost it a few ms.
+      const serverAtStop = atEnd[2] ?? null;
+      for (;;) {
+        const shown = JSON.parse(await product.nw(pc('show-status', '--name', name, '--location', LOCATION))) as {
+          additionalProperties: {
+            instances: Array<{ file: { stored: boolean } | null; errorMessage?: string | null }>;
+          };
+        };
+        const shownInstance = shown.additionalProperties.instances[0];
+        if (shownInstance?.file?.stored === true) break;
+        if (Date.now() - storeStarted > STORED_TIMEOUT_IN_MS)
+          throw new Error(
+            `the capture was not stored within ${STORED_TIMEOUT_IN_MS} ms: ${shownInstance?.errorMessage ?? ''}`,
+          );
+        await sleep(200);
+      }
+      const [agentStored, serverStored] = await Promise.all([cpuOf(product.agentPid), cpuOf(product.serverPid)]);
+      store = {
+        agent: agentStored === null || agentAfterStop === null ? null : agentStored - agentAfterStop,
+        server: serverStored === null || serverAtStop === null ? null : serverStored - serverAtStop,
+        seconds: (Date.now() - storeStarted) / 1000,
+      };
+    }
     const count = await countPcapRecords(filePath);
     if (count.records !== instance.packetsCaptured)
       throw new Error(`the status says ${instance.packetsCaptured} packets but the file holds ${count.records}`);
@@ -213,12 +267,25 @@ export async function runProductTrial(
         server: delta(2),
         agentAfterStop: agentAfterStop === null || atEnd[1] == null ? null : agentAfterStop - atEnd[1],
         agentIdle: idleRate === null ? null : idleRate * windowInSeconds,
+        ...(store !== null ? { agentStore: store.agent, serverStore: store.server, storeSeconds: store.seconds } : {}),
       },
       durationInSeconds,
       capped: status.stopReason === 'SizeExceeded',
     };
   } finally {
-    await product.nw(pc('delete', '--name', name, '--location', LOCATION)).catch(() => '');
+    // --delete-files: the stored copy goes too (a 1.5 GB blob per trial would fill the disk).
+    await product
+      .nw(
+        pc(
+          'delete',
+          '--name',
+          name,
+          '--location',
+          LOCATION,
+          ...(product.storageAccount !== null ? ['--delete-files'] : []),
+        ),
+      )
+      .catch(() => '');
     await rm(filePath, { force: true });
   }
 }

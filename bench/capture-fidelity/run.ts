@@ -49,6 +49,8 @@ interface Settings {
   repetitions: number;
   check: boolean;
   json: boolean;
+  /** 'local': the product's captures also go to a local storage account (nw up's default kind): upload and verify are measured until the file is stored. */
+  productStorage: 'local' | null;
 }
 
 function parseSettings(argv: string[]): Settings {
@@ -69,13 +71,15 @@ function parseSettings(argv: string[]): Settings {
       repeat: { type: 'string' },
       check: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      'product-storage': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help === true) {
     process.stdout.write(
       'node --import tsx bench/capture-fidelity/run.ts [--short] [--duration S] [--snap 0,96] [--tcp-rate 0] [--udp-rate 0]\n' +
-        `  [--udp-length 100] [--tcp-streams 1] [--loads tcp,udp] [--capturers ${CAPTURERS.join(',')}] [--repeat N] [--check] [--json]\n`,
+        `  [--udp-length 100] [--tcp-streams 1] [--loads tcp,udp] [--capturers ${CAPTURERS.join(',')}] [--repeat N] [--check] [--json]\n` +
+        '  [--product-storage local]  (the product also stores each capture in a local storage account; its upload and verify CPU is reported)\n',
     );
     process.exit(0);
   }
@@ -115,7 +119,14 @@ function parseSettings(argv: string[]): Settings {
     repetitions,
     check: values.check === true,
     json: values.json === true,
+    productStorage: parseProductStorage(values['product-storage']),
   };
+}
+
+function parseProductStorage(value: string | undefined): 'local' | null {
+  if (value === undefined) return null;
+  if (value !== 'local') throw new Error('--product-storage takes local');
+  return value;
 }
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -206,6 +217,10 @@ const fmt = (n: number | null, digits = 3): string => (n === null || !Number.isF
 
 function printTrial(t: TrialResult): void {
   printTrialRow(t);
+  if (t.cpu.serverStore !== undefined)
+    process.stdout.write(
+      `      stored in ${fmt(t.cpu.storeSeconds ?? null, 1)} s: agent ${fmt(cpuSecondsPerGB(t.cpu.agentStore, t), 2)}, server ${fmt(cpuSecondsPerGB(t.cpu.serverStore, t), 2)} CPU-s per GB; finalisation ${fmt(cpuSecondsPerGB(t.cpu.agentAfterStop, t), 2)}; whole product ${fmt(storedWholeCpuSecondsPerGB(t), 2)} CPU-s per GB of ${(t.fileSizeInBytes / 1e9).toFixed(2)} GB\n`,
+    );
   if (t.beside !== undefined)
     printTrialRow({ ...t.beside, capturer: 'bare-B', repetition: t.repetition }, '  (beside)');
 }
@@ -282,6 +297,21 @@ function twiceDefaultMargin(t: TrialResult, bare: TrialResult | undefined): numb
   return kept - Math.min(2 * defaultKept, 1);
 }
 
+/** CPU seconds per GB of the trial's file. */
+function cpuSecondsPerGB(cpuSeconds: number | null | undefined, t: TrialResult): number | null {
+  return cpuSeconds == null || t.fileSizeInBytes === 0 ? null : cpuSeconds / (t.fileSizeInBytes / 1e9);
+}
+
+/** A stored product trial's whole CPU per GB: tcpdump + agent while loaded, the finalisation, the upload, the server's receiving and verify. */
+function storedWholeCpuSecondsPerGB(t: TrialResult): number | null {
+  const parts = [t.cpu.captureProcess, t.cpu.agent, t.cpu.agentAfterStop, t.cpu.agentStore, t.cpu.serverStore];
+  if (parts.some((x) => x == null)) return null;
+  return cpuSecondsPerGB(
+    parts.reduce<number>((sum, x) => sum + (x ?? 0), 0),
+    t,
+  );
+}
+
 /** One capture setting against bare tcpdump under one load and snap length, from the pairs of the same repetition. */
 interface Comparison {
   snapLengthInBytes: number;
@@ -303,6 +333,16 @@ interface Comparison {
   finishCpuSecondsPerGB: Spread | null;
   /** CPU per packet the capture costs the host while loaded (capture process + the agent's CPU above its idle use) ÷ bare tcpdump -B's: the criterion. */
   captureCostVsBareB: Spread | null;
+  /**
+   * --product-storage: the whole product's CPU per GB kept — tcpdump, the agent while loaded,
+   * its finalisation, its upload and the server's receiving and verify until stored — ÷ bare
+   * tcpdump -B's CPU per GB of its file, per pair; and that CPU per GB itself.
+   */
+  storedWholeVsBareBPerGB?: Spread | null;
+  storedWholeCpuSecondsPerGB?: Spread | null;
+  /** The agent's and the server's CPU-s per GB from the complete file to stored. */
+  storeAgentCpuSecondsPerGB?: Spread | null;
+  storeServerCpuSecondsPerGB?: Spread | null;
   /** Packets kept ÷ bare tcpdump -B's in the same round (same load length): at saturation the share depends on the offered rate, which varies between trials; what the capture process could write does less. */
   keptVsBareB: Spread | null;
   /** The load generator's loss (UDP, %) with this capture, and with none. */
@@ -378,6 +418,21 @@ function compare(results: TrialResult[], settings: Settings): Comparison[] {
           ),
           captureCostVsBareB: spread(ratios('bare-B', (t) => perPacketInMicros(captureCostCpuSeconds(t), t))),
           keptVsBareB: spread(ratios('bare-B', (t) => t.captured)),
+          ...(of(capturer).some((t) => t.cpu.serverStore !== undefined)
+            ? {
+                storedWholeVsBareBPerGB: spread(
+                  of(capturer).map((t) => {
+                    const b = at('bare-B', t.repetition);
+                    const whole = storedWholeCpuSecondsPerGB(t);
+                    const base = b === undefined ? null : cpuSecondsPerGB(b.cpu.captureProcess, b);
+                    return whole === null || base === null || base === 0 ? null : whole / base;
+                  }),
+                ),
+                storedWholeCpuSecondsPerGB: spread(of(capturer).map(storedWholeCpuSecondsPerGB)),
+                storeAgentCpuSecondsPerGB: spread(of(capturer).map((t) => cpuSecondsPerGB(t.cpu.agentStore, t))),
+                storeServerCpuSecondsPerGB: spread(of(capturer).map((t) => cpuSecondsPerGB(t.cpu.serverStore, t))),
+              }
+            : {}),
           loadLossPercent: spread(of(capturer).map((t) => t.loadResult.lostPercent)),
           loadLossWithoutCapturePercent: spread(of('none').map((t) => t.loadResult.lostPercent)),
           // The look-back row (issue 13): the same engine capture with the buffer on ÷ without it, same pair.
@@ -459,7 +514,8 @@ async function main(): Promise<void> {
   const results: TrialResult[] = [];
   const hashRate = await measureSha256Rate();
   try {
-    if (settings.capturers.includes('netwatcher')) product = await startProduct(lab, dir);
+    if (settings.capturers.includes('netwatcher'))
+      product = await startProduct(lab, dir, { storage: settings.productStorage });
     if (!settings.json) {
       process.stdout.write(
         `capture fidelity: up to ${settings.durationInSeconds} s per trial, ${settings.repetitions} repetitions, veth ${lab.serverInterface}, loads ${settings.loads.map((l) => `${l.name}(${l.iperfArgs.join(' ')})`).join(', ')}\n`,
@@ -544,6 +600,9 @@ async function main(): Promise<void> {
             : `    twice default tcpdump's: share − min(2 × default's share, 1) ${c.twiceDefaultMargin === null ? '- (default tcpdump did not drop)' : fmtSpread(c.twiceDefaultMargin)} (criterion: median ≥ −${TWICE_TOLERANCE})\n`) +
           `    capture-time cpu/pkt (capture process + agent while loaded) ÷ bare -B: all ${fmtSpread(c.cpuVsBareB, 2)}, above the agent's idle use ${fmtSpread(c.captureCostVsBareB, 2)}${isBeside(c.capturer) ? '' : ' (the criterion)'}\n` +
           `    finalisation after the stop (cut + SHA-256): ${fmtSpread(c.finishCpuSecondsPerGB, 2)} CPU-s per GB kept; whole cost incl. it ÷ bare -B ${fmtSpread(c.cpuWithFinishVsBareB, 2)}\n` +
+          (c.storedWholeVsBareBPerGB !== undefined
+            ? `    stored (--product-storage): whole product CPU-s per GB ${fmtSpread(c.storedWholeCpuSecondsPerGB ?? null, 2)} ÷ bare -B's per GB ${fmtSpread(c.storedWholeVsBareBPerGB, 2)}; of it, from the complete file to stored: agent ${fmtSpread(c.storeAgentCpuSecondsPerGB ?? null, 2)}, server ${fmtSpread(c.storeServerCpuSecondsPerGB ?? null, 2)}\n`
+            : '') +
           (c.loadLossPercent !== null
             ? `    load generator's loss % with this capture ${fmtSpread(c.loadLossPercent, 1)}, without any ${fmtSpread(c.loadLossWithoutCapturePercent, 1)}\n`
             : '') +
