@@ -597,7 +597,7 @@ async function main(): Promise<void> {
           `    packets kept ÷ bare -B's ${fmtSpread(c.keptVsBareB)}\n` +
           (isBeside(c.capturer)
             ? ''
-            : `    twice default tcpdump's: share − min(2 × default's share, 1) ${c.twiceDefaultMargin === null ? '- (default tcpdump did not drop)' : fmtSpread(c.twiceDefaultMargin)} (criterion: median ≥ −${TWICE_TOLERANCE})\n`) +
+            : `    twice default tcpdump's: share − min(2 × default's share, 1) ${c.twiceDefaultMargin !== null ? fmtSpread(c.twiceDefaultMargin) : c.bareShare === null ? '- (no default tcpdump trials: add bare to --capturers)' : '- (default tcpdump did not drop)'} (criterion: median ≥ −${TWICE_TOLERANCE})\n`) +
           `    capture-time cpu/pkt (capture process + agent while loaded) ÷ bare -B: all ${fmtSpread(c.cpuVsBareB, 2)}, above the agent's idle use ${fmtSpread(c.captureCostVsBareB, 2)}${isBeside(c.capturer) ? '' : ' (the criterion)'}\n` +
           `    finalisation after the stop (cut + SHA-256): ${fmtSpread(c.finishCpuSecondsPerGB, 2)} CPU-s per GB kept; whole cost incl. it ÷ bare -B ${fmtSpread(c.cpuWithFinishVsBareB, 2)}\n` +
           (c.storedWholeVsBareBPerGB !== undefined

@@ -1,8 +1,6 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { link, open, stat, truncate, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { link, open, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BlobLocation } from './blob-path.js';
 import { InvalidBlobLocationError } from './errors.js';
@@ -140,15 +138,64 @@ async function fsyncPath(path: string): Promise<void> {
   }
 }
 
-function byteLimit(maxBytes: number, counted: { bytes: number }): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      counted.bytes += chunk.length;
-      if (counted.bytes > maxBytes)
-        callback(new RequestRejection(400, 'InvalidContentRange', 'body is longer than its Content-Range'));
-      else callback(null, chunk);
-    },
-  });
+// Socket reads arrive in pieces of up to 64 KiB; one write(2) per piece through the thread pool
+// (fs.WriteStream), behind a Transform that counted them, was ~1 µs of the event loop's CPU and
+// a thread-pool round trip per 64 KiB. Gathered into ~1 MiB writev(2)s: a sixteenth of the calls.
+const appendBatchInBytes = 1024 * 1024;
+
+/** Writes every buffer of `pieces` at the end of the file (a short write is continued). */
+async function appendAll(handle: FileHandle, pieces: Buffer[]): Promise<void> {
+  let rest = pieces;
+  while (rest.length > 0) {
+    const { bytesWritten } = await handle.writev(rest);
+    let skip = bytesWritten;
+    const left: Buffer[] = [];
+    for (const piece of rest) {
+      if (skip >= piece.length) skip -= piece.length;
+      else {
+        left.push(skip > 0 ? piece.subarray(skip) : piece);
+        skip = 0;
+      }
+    }
+    if (left.length === rest.length && bytesWritten === 0) throw new Error('the disk took no bytes');
+    rest = left;
+  }
+}
+
+/**
+ * Appends the request's body to the file at `path` (at most `maxBytes`: more is a 400) and returns
+ * how many bytes it appended. Bytes that arrived before the body broke off (a client gone, a
+ * takeover) are written before the error is passed on: they are kept for the resume.
+ */
+async function appendBody(body: AsyncIterable<Buffer>, path: string, maxBytes: number): Promise<number> {
+  const handle = await open(path, 'a');
+  let appended = 0;
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (batchBytes === 0) return;
+    const pieces = batch;
+    batch = [];
+    batchBytes = 0;
+    await appendAll(handle, pieces);
+  };
+  try {
+    try {
+      for await (const chunk of body) {
+        if (appended + chunk.length > maxBytes)
+          throw new RequestRejection(400, 'InvalidContentRange', 'body is longer than its Content-Range');
+        batch.push(chunk);
+        batchBytes += chunk.length;
+        appended += chunk.length;
+        if (batchBytes >= appendBatchInBytes) await flush();
+      }
+    } finally {
+      await flush();
+    }
+  } finally {
+    await handle.close();
+  }
+  return appended;
 }
 
 function sendError(reply: FastifyReply, statusCode: number, code: string, message: string): FastifyReply {
@@ -235,14 +282,13 @@ export function registerLocalStorageRoutes(app: FastifyInstance, opts: LocalStor
         );
       }
       if (range.start < held) await truncate(tempPath, range.start);
-      const counted = { bytes: 0 };
-      await pipeline(request.raw, byteLimit(range.length, counted), createWriteStream(tempPath, { flags: 'a' }));
-      const received = range.start + counted.bytes;
-      if (counted.bytes !== range.length) {
+      const appended = await appendBody(request.raw, tempPath, range.length);
+      const received = range.start + appended;
+      if (appended !== range.length) {
         throw new RequestRejection(
           400,
           'IncompleteBody',
-          `body ended after ${counted.bytes} of ${range.length} bytes`,
+          `body ended after ${appended} of ${range.length} bytes`,
           received,
         );
       }
