@@ -369,13 +369,18 @@ test('a ring reports each closed file and drops the ones it deletes (oldestSeque
   ring.start();
   await until('Running', () => statesOf(h.sent, 'r1').some((s) => s.status === 'Running'));
   ring.closeFile(1, 2);
-  ring.closeFile(2, 3);
+  const second = ring.closeFile(2, 3);
   ring.deleteFile(1);
   const state = statesOf(h.sent, 'r1').at(-1)!;
   assert.deepEqual(
     state.ring?.files.map((f) => f.sequence),
     [2],
   );
+  // The saved record keeps the identity of each ring file still held, for its upload's check.
+  const saved = JSON.parse(readFileSync(join(h.dataDir, 'captures', 'r1.json'), 'utf8')) as {
+    ringFileIdentities?: Record<string, unknown>;
+  };
+  assert.deepEqual(saved.ringFileIdentities, { '2': second.fileIdentity });
   assert.equal(state.ring?.oldestSequence, 2);
   assert.equal(state.ring?.filesDeleted, 1);
   assert.equal(state.packetsCaptured, 5);
