@@ -2,7 +2,7 @@
 // the capture host, captures created, stopped and read back through the `nw` CLI — what a user
 // runs, not just the engine inside it.
 import type { ChildProcess } from 'node:child_process';
-import { rm, writeFile, readFile } from 'node:fs/promises';
+import { readdir, rm, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NW_BIN } from '../../test/lab/lab.js';
@@ -27,6 +27,25 @@ export interface Product {
   agentPid: number | null;
   /** The storage account each capture also goes to (--product-storage), or null: the host file only. */
   storageAccount: string | null;
+  /** The agent's data folder (its saved capture records, `captures/{uid}.json`). */
+  agentDataDir: string;
+}
+
+/** The agent's saved record of the capture named `name` (src/agent/capture-records.ts), if it has one. */
+async function agentRecordOf(
+  agentDataDir: string,
+  name: string,
+): Promise<{ state: { file: { stored: boolean } | null; errorMessage: string | null } } | null> {
+  const folder = join(agentDataDir, 'captures');
+  for (const entry of await readdir(folder).catch(() => [] as string[])) {
+    if (!entry.endsWith('.json')) continue;
+    const record = JSON.parse(await readFile(join(folder, entry), 'utf8').catch(() => 'null')) as {
+      order: { captureName: string };
+      state: { file: { stored: boolean } | null; errorMessage: string | null };
+    } | null;
+    if (record?.order.captureName === name) return record;
+  }
+  return null;
 }
 
 /** Options of {@link startProduct}. */
@@ -123,7 +142,8 @@ export async function startProduct(
       ]),
     ) as { installCommand: string };
     const argv = extension.installCommand.split(/\s+/).slice(1);
-    argv[argv.indexOf('--data-dir') + 1] = join(dir, 'nw-agent');
+    const agentDataDir = join(dir, 'nw-agent');
+    argv[argv.indexOf('--data-dir') + 1] = agentDataDir;
     processes.push(
       lab.server.spawn(process.execPath, [NW_BIN, ...argv, '--interface', lab.serverInterface], { stdio: 'ignore' }),
     );
@@ -144,6 +164,7 @@ export async function startProduct(
       serverPid: serverProcess?.pid ?? null,
       agentPid: agentProcess?.pid ?? null,
       storageAccount: opts.storage === null ? null : STORAGE_ACCOUNT,
+      agentDataDir,
     };
   } catch (error) {
     await close();
@@ -226,19 +247,16 @@ export async function runProductTrial(
       // The server from the end of the load: its receiving may start before the stop's answer is
       // read here; the stop and status requests it also answers in that time cost it a few ms.
       const serverAtStop = atEnd[2] ?? null;
+      // Watched in the agent's own saved record, not with `show-status`: each status request
+      // costs the server tens of ms (CLI auth, the database), which would count as storing.
       for (;;) {
-        const shown = JSON.parse(await product.nw(pc('show-status', '--name', name, '--location', LOCATION))) as {
-          additionalProperties: {
-            instances: Array<{ file: { stored: boolean } | null; errorMessage?: string | null }>;
-          };
-        };
-        const shownInstance = shown.additionalProperties.instances[0];
-        if (shownInstance?.file?.stored === true) break;
+        const saved = await agentRecordOf(product.agentDataDir, name);
+        if (saved?.state.file?.stored === true) break;
         if (Date.now() - storeStarted > STORED_TIMEOUT_IN_MS)
           throw new Error(
-            `the capture was not stored within ${STORED_TIMEOUT_IN_MS} ms: ${shownInstance?.errorMessage ?? ''}`,
+            `the capture was not stored within ${STORED_TIMEOUT_IN_MS} ms: ${saved?.state.errorMessage ?? ''}`,
           );
-        await sleep(200);
+        await sleep(100);
       }
       const [agentStored, serverStored] = await Promise.all([cpuOf(product.agentPid), cpuOf(product.serverPid)]);
       store = {
