@@ -260,6 +260,42 @@ describe('local storage', () => {
     assert.deepEqual(stored, Buffer.concat([Buffer.alloc(40, 7), Buffer.alloc(60, 8)]));
   });
 
+  test('the bytes of a body that breaks off are kept (written in batches, the last one too) and the upload resumes after them', async () => {
+    const loc = nextLocation();
+    const total = 4 * 1024 * 1024;
+    const content = randomBytes(total);
+    const grant = (await store.grantUpload(loc, { sizeInBytes: total, expiresInSeconds: 300 })) as LocalUploadGrant;
+    // 1.5 MiB of a 4 MiB body, then the client goes away: one full batch and part of the next.
+    const sent = 1.5 * 1024 * 1024;
+    await new Promise<void>((resolve) => {
+      const url = new URL(grant.uploadUrl);
+      const req = httpRequest({
+        host: url.hostname,
+        port: url.port,
+        method: 'PUT',
+        path: `${url.pathname}${url.search}`,
+        headers: { 'content-length': String(total), 'content-range': `bytes 0-${total - 1}/${total}` },
+      });
+      req.on('error', () => resolve());
+      req.write(content.subarray(0, sent), () => setTimeout(() => req.destroy(), 300));
+      req.on('close', () => resolve());
+    });
+    let held = 0;
+    for (let i = 0; i < 50 && held < sent; i++) {
+      const status = await fetch(grant.statusUrl, { method: 'HEAD' });
+      held = Number(status.headers.get(RECEIVED_BYTES_HEADER));
+      if (held < sent) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(held, sent, 'every byte that arrived was written');
+    const rest = await fetch(grant.uploadUrl, {
+      method: 'PUT',
+      body: content.subarray(held),
+      headers: { 'content-type': 'application/octet-stream', 'content-range': `bytes ${held}-${total - 1}/${total}` },
+    });
+    assert.equal(rest.status, 201);
+    assert.deepEqual(await readFile(join(rootDir, CAPTURE_CONTAINER, loc.blobPath)), content);
+  });
+
   test('uploadFile reads the file once: the SHA-256 check comes from the reads that send it', async () => {
     // /proc/self/io's rchar counts every byte read by this process: the server's socket reads
     // (the file once) and the agent's file reads. Hashing the file before sending it was a
