@@ -5,13 +5,12 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { TEST_DATABASE_URL, postgresAvailable } from '../src/store/testing/engines.js';
+import { TEST_DATABASE_URL, postgresAvailable, testDatabaseName } from '../src/store/testing/engines.js';
 import { NW_BIN, REPO_ROOT, stopProcess } from './lab/lab.js';
 
 /** A fresh, empty database and its URL. */
@@ -20,7 +19,7 @@ async function freshDatabase(): Promise<{
   query(sql: string): Promise<Array<Record<string, unknown>>>;
   drop(): Promise<void>;
 }> {
-  const name = `nw_dburl_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const name = testDatabaseName('dburl');
   const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);

@@ -7,7 +7,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +15,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { readPcapBuffer } from '../src/pcap/index.js';
-import { TEST_DATABASE_URL, postgresAvailable } from '../src/store/testing/engines.js';
+import { TEST_DATABASE_URL, postgresAvailable, testDatabaseName } from '../src/store/testing/engines.js';
 import { Lab, stopProcess, type LabHost } from './lab/lab.js';
 import { ReplicaSet } from './lab/replica-set.js';
 
@@ -33,7 +32,7 @@ describe('three replicas on one PostgreSQL behind HAProxy', { timeout: 240_000 }
   let ping: ChildProcess | null = null;
   let admin: pg.Client;
   let dbClient: pg.Client;
-  const dbName = `nw_replicas_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const dbName = testDatabaseName('replicas');
   const rg = `rprg${process.pid}`;
 
   /** The replica index holding vma's lease now (-1: none live). */

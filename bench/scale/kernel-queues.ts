@@ -13,7 +13,7 @@
  * time the attempt out although the server never saw it.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -51,7 +51,26 @@ interface EventLoopLine {
   at: number;
   maxMs: number;
   p99Ms: number;
+  /** Hosts whose hello was recorded since the mark (event-loop-probe.mjs); absent from a server that does not say. */
+  hellosSinceMark?: number;
+  /** The window's longest garbage-collection pause of the main thread, its kind, and the pauses' sum (absent from older probes). */
+  gcMaxMs?: number;
+  gcMaxKind?: string | null;
+  gcTotalMs?: number;
 }
+
+/** A 500 ms window in which the event loop was held at least {@link HOLD_MS}, with the garbage collector's share. */
+export interface EventLoopHold {
+  /** Seconds from the phase's start to the window's end. */
+  atSeconds: number;
+  maxMs: number;
+  gcMaxMs: number | null;
+  gcMaxKind: string | null;
+  gcTotalMs: number | null;
+}
+
+/** A hold worth listing (the issue's 0.5–1.5 s ones and up). */
+const HOLD_MS = 300;
 
 /** The probe's lines in [from, to] (ms since the epoch) of every file. */
 function eventLoopLines(files: string[], from: number, to: number): EventLoopLine[] {
@@ -84,6 +103,8 @@ export interface QueueFigures {
   /** Event-loop delay of the replicas over the phase: largest, and the 99th percentile of the 500 ms windows' maxima. */
   eventLoopMaxMs: number;
   eventLoopP99OfMaxMs: number;
+  /** The windows held ≥ 300 ms, in order. */
+  holds: EventLoopHold[];
 }
 
 /** Starts sampling; `stop()` returns the phase's figures. */
@@ -129,13 +150,48 @@ export function watchQueues(ports: number[], eventLoopFiles: string[]): { stop()
         eventLoopP99OfMaxMs: maxima.length
           ? maxima[Math.min(maxima.length - 1, Math.floor(maxima.length * 0.99))]!
           : NaN,
+        holds: lines
+          .filter((l) => l.maxMs >= HOLD_MS)
+          .sort((a, b) => a.at - b.at)
+          .map((l) => ({
+            atSeconds: (l.at - from) / 1000,
+            maxMs: l.maxMs,
+            gcMaxMs: l.gcMaxMs ?? null,
+            gcMaxKind: l.gcMaxKind ?? null,
+            gcTotalMs: l.gcTotalMs ?? null,
+          })),
       };
     },
   };
 }
 
+/**
+ * Marks `atMs` (ms since the epoch) for the probes: from their next line on, `hellosSinceMark`
+ * counts the hosts whose hello was recorded at or after it (the storm's hellos, not the connect's).
+ */
+export function markHellos(eventLoopFiles: string[], atMs: number): void {
+  for (const file of eventLoopFiles) writeFileSync(`${file}.mark`, String(atMs));
+}
+
+/**
+ * Waits until the replicas' probes together count `n` hosts whose hello was recorded since the
+ * mark (none: since the start); resolves with the time of the probe line that first showed it
+ * (ms since the epoch: up to 500 ms after the fact), or NaN after `timeoutInMs`, or when none
+ * was counted within the first 60 s (a server that does not publish its hellos: an older checkout).
+ */
+export async function waitHellosRecorded(eventLoopFiles: string[], n: number, timeoutInMs: number): Promise<number> {
+  const from = Date.now();
+  for (;;) {
+    const latest = eventLoopFiles.map((f) => eventLoopLines([f], from, Number.POSITIVE_INFINITY).at(-1));
+    const counted = latest.reduce((sum, l) => sum + (l?.hellosSinceMark ?? 0), 0);
+    if (counted >= n) return Math.max(...latest.map((l) => l?.at ?? 0));
+    if (Date.now() - from > timeoutInMs || (counted === 0 && Date.now() - from > 60_000)) return NaN;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /** One line for the log. */
 export function describeQueues(q: QueueFigures): string {
   const c = q.counters;
-  return `listen overflows ${c.ListenOverflows}, listen drops ${c.ListenDrops}, SYN-queue full drops ${c.TCPReqQFullDrop}, syncookies sent ${c.SyncookiesSent}, TCP timeouts ${c.TCPTimeouts}; accept queue max ${q.maxRecvQ} of ${q.backlog} (full in ${q.fullSamples} of ${q.samples} samples); event-loop delay max ${q.eventLoopMaxMs} ms, p99 of 500 ms maxima ${q.eventLoopP99OfMaxMs} ms`;
+  return `listen overflows ${c.ListenOverflows}, listen drops ${c.ListenDrops}, SYN-queue full drops ${c.TCPReqQFullDrop}, syncookies sent ${c.SyncookiesSent}, TCP timeouts ${c.TCPTimeouts}; accept queue max ${q.maxRecvQ} of ${q.backlog} (full in ${q.fullSamples} of ${q.samples} samples); event-loop delay max ${q.eventLoopMaxMs} ms, p99 of 500 ms maxima ${q.eventLoopP99OfMaxMs} ms; holds ≥ ${HOLD_MS} ms: ${q.holds.length === 0 ? 'none' : q.holds.map((h) => `+${h.atSeconds.toFixed(1)} s ${h.maxMs} ms (GC longest ${h.gcMaxMs ?? '?'} ms ${h.gcMaxKind ?? ''}, sum ${h.gcTotalMs ?? '?'} ms)`).join(', ')}`;
 }

@@ -31,7 +31,7 @@
  * the steady state measured twice on the same server and fleet, single reports first, then
  * batches, and their ratio printed.
  */
-import { readFile } from 'node:fs/promises';
+import { copyFile, readFile } from 'node:fs/promises';
 import { request as httpRequest, Agent } from 'node:http';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -43,7 +43,7 @@ import { enrollSimulatedHosts, type SimulatedFleetProcesses, type SimulatedHost 
 import { openPglite, type Db } from '../../src/store/index.js';
 import { tickCpuSeconds } from '../capture-fidelity/cpu.js';
 import { startFleetOverReplicas } from './fleet-over-replicas.js';
-import { describeQueues, watchQueues, type QueueFigures } from './kernel-queues.js';
+import { describeQueues, markHellos, waitHellosRecorded, watchQueues, type QueueFigures } from './kernel-queues.js';
 import { startRealAgent, type ApiCall } from './real-agent.js';
 import { measureReplicaCrash, type ReplicaCrashFigures } from './replica-crash.js';
 import { dropServerSetData, startServerSet, type ReplicaRouting, type ServerSet } from './replica-set.js';
@@ -326,6 +326,9 @@ interface Figures {
   greetedMs: number;
   /** From the storm's cut until every host's hello of the storm was recorded (PostgreSQL only). */
   stormGreetedMs: number;
+  /** The same two as the server's probe counts its recorded hellos (event-loop-probe.mjs; either database; to the probe's 500 ms). */
+  probeGreetedMs: number;
+  stormProbeGreetedMs: number;
   /** Server (summed over replicas) and simulator CPU (share of one core) while connecting, steady and in the storm; 1-min load average then. */
   connectServerCpu: number;
   connectSimCpu: number;
@@ -601,6 +604,12 @@ async function runSize(n: number): Promise<Figures | null> {
     const beforeConnectMain = await serverMainThreadCpuSeconds(set);
     const connectWatch = watch();
     const started = performance.now();
+    const startedAtMs = Date.now();
+    const eventLoopFiles = set.replicas.map((r) => r.eventLoopFile);
+    // Every host's hello recorded, as the server itself tells (its probe): either database.
+    const probeGreeted = waitHellosRecorded(eventLoopFiles, n, connectTimeoutSeconds * 1000 + 600_000).then(
+      (at) => at - startedAtMs,
+    );
     const fleet = await startFleetOverReplicas({
       hosts,
       urlFor: set.agentUrlFor,
@@ -645,10 +654,14 @@ async function runSize(n: number): Promise<Figures | null> {
       await set.stop();
       return null;
     }
-    // Steady means every hello handled (the host recorded connected, its reconciliation done): on
-    // PostgreSQL read it from the database; the embedded one is the server's own, so wait 5 s.
+    // Steady means every hello handled (the host recorded connected): on PostgreSQL read from the
+    // database; on either, as the server's probe tells (hellos recorded: the embedded database is
+    // the server's own, no other process can read it meanwhile).
     const greetedMs = set.dbUrl ? await waitGreeted(set.dbUrl, n, started) : NaN;
-    if (set.dbUrl) log(`every host recorded connected after ${(greetedMs / 1000).toFixed(1)} s`);
+    const probeGreetedMs = await probeGreeted;
+    log(
+      `every host recorded connected after ${(greetedMs / 1000).toFixed(1)} s (database), ${(probeGreetedMs / 1000).toFixed(1)} s (the server's own count)`,
+    );
     // Both formats on the same server and fleet: single reports first (then batches, the steady figure below).
     let steadySingle: { cpu: number; simCpu: number; load: number } | null = null;
     if (reportFormat === 'both') {
@@ -731,7 +744,12 @@ async function runSize(n: number): Promise<Figures | null> {
     const stormSim0 = await cpuSecondsOf(fleet.pids);
     const stormWatch = watch();
     const storm0 = performance.now();
-    const stormStartedAt = new Date().toISOString();
+    const stormStartedAtMs = Date.now();
+    const stormStartedAt = new Date(stormStartedAtMs).toISOString();
+    markHellos(eventLoopFiles, stormStartedAtMs);
+    const stormProbeGreeted = waitHellosRecorded(eventLoopFiles, n, stormTimeoutSeconds * 1000 + 600).then(
+      (at) => at - stormStartedAtMs,
+    );
     await fleet.dropAll();
     const stormProgress = progress(fleet, log, 'storm', storm0);
     // The agents are back once their connections are open; the server is done with them once
@@ -763,7 +781,10 @@ async function runSize(n: number): Promise<Figures | null> {
       `storm: ${describeQueues(stormQueues)}; reconnect spread announced before the storm ≤ ${s0.largestSpreadInSeconds} s (0: none)`,
     );
     const stormGreetedMs = await stormGreeted;
-    if (set.dbUrl) log(`storm: every hello recorded after ${(stormGreetedMs / 1000).toFixed(1)} s`);
+    const stormProbeGreetedMs = await stormProbeGreeted;
+    log(
+      `storm: every hello recorded after ${(stormGreetedMs / 1000).toFixed(1)} s (database), ${(stormProbeGreetedMs / 1000).toFixed(1)} s (the server's own count)`,
+    );
 
     // A crash: kill -9 of the last replica; its agents come back through the others.
     let crash: ReplicaCrashFigures | null = null;
@@ -841,6 +862,8 @@ async function runSize(n: number): Promise<Figures | null> {
       load: loadavg()[0]!,
       greetedMs,
       stormGreetedMs,
+      probeGreetedMs,
+      stormProbeGreetedMs,
       connectServerCpu,
       connectServerMainCpu,
       steadyServerMainCpu,
@@ -856,6 +879,10 @@ async function runSize(n: number): Promise<Figures | null> {
     };
   } finally {
     await set.stop();
+    // Beside the profiles: the event-loop lines carry the profiles' clock (monoUs), so a hold is found in them.
+    if (serverCpuProfDir)
+      for (const r of set.replicas)
+        await copyFile(r.eventLoopFile, join(serverCpuProfDir, `event-loop-${r.pid}.jsonl`)).catch(() => undefined);
     await dropServerSetData(set, databaseUrl);
   }
 }
@@ -890,13 +917,14 @@ for (const x of results) {
   );
 }
 console.log(
-  '| agents | all recorded connected after | storm: every hello recorded after | server CPU: connect / steady / storm | its main thread: connect / steady / storm | simulator CPU: connect (start-up included) / steady / storm | 1-min load: connect / steady / probes / storm / crash |',
+  "| agents | all recorded connected after (database; the server's count) | storm: every hello recorded after (database; the server's count) | server CPU: connect / steady / storm | its main thread: connect / steady / storm | simulator CPU: connect (start-up included) / steady / storm | 1-min load: connect / steady / probes / storm / crash |",
 );
 console.log('|---|---|---|---|---|---|---|');
 const pc = (v: number) => `${(v * 100).toFixed(0)} %`;
+const fin = (ms: number) => (Number.isFinite(ms) ? s(ms) : '—');
 for (const x of results) {
   console.log(
-    `| ${x.agents} | ${Number.isFinite(x.greetedMs) ? s(x.greetedMs) : '—'} | ${Number.isFinite(x.stormGreetedMs) ? s(x.stormGreetedMs) : '—'} | ${pc(x.connectServerCpu)} / ${pc(x.steadyCpu)} / ${pc(x.stormServerCpu)} | ${pc(x.connectServerMainCpu)} / ${pc(x.steadyServerMainCpu)} / ${pc(x.stormServerMainCpu)} | ${pc(x.connectSimCpu)} / ${pc(x.steadySimCpu)} / ${pc(x.stormSimCpu)} | ${[x.loads.connect, x.loads.steady, x.loads.realProbe, x.loads.storm, x.loads.crash].map((l) => l.toFixed(1)).join(' / ')} |`,
+    `| ${x.agents} | ${fin(x.greetedMs)}; ${fin(x.probeGreetedMs)} | ${fin(x.stormGreetedMs)}; ${fin(x.stormProbeGreetedMs)} | ${pc(x.connectServerCpu)} / ${pc(x.steadyCpu)} / ${pc(x.stormServerCpu)} | ${pc(x.connectServerMainCpu)} / ${pc(x.steadyServerMainCpu)} / ${pc(x.stormServerMainCpu)} | ${pc(x.connectSimCpu)} / ${pc(x.steadySimCpu)} / ${pc(x.stormSimCpu)} | ${[x.loads.connect, x.loads.steady, x.loads.realProbe, x.loads.storm, x.loads.crash].map((l) => l.toFixed(1)).join(' / ')} |`,
   );
 }
 console.log(

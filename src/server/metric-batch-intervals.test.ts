@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import WebSocket from 'ws';
-import { TEST_DATABASE_URL, postgresAvailable } from '../store/testing/engines.js';
+import { TEST_DATABASE_URL, postgresAvailable, testDatabaseName } from '../store/testing/engines.js';
 import { BATCH_INTERVAL_RULES_POLL_IN_MS } from './metric-batch-intervals.js';
 import { ReplicaSettingsMismatchError } from './replicas.js';
 import { startServer, type RunningServer } from './server.js';
@@ -136,7 +136,7 @@ describe('with two replicas on one PostgreSQL, each announces to its own agents'
   const sockets: WebSocket[] = [];
   const servers: RunningServer[] = [];
   const dirs: string[] = [];
-  const name = `nw_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const name = testDatabaseName('batch');
   const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
   const { call, agent, rule } = harness(sockets, () => servers[0]!);
   const url = new URL(TEST_DATABASE_URL);

@@ -15,6 +15,7 @@ import {
   openPostgres,
   tightenDataDir,
   translateDatabaseError,
+  type Db,
 } from '../store/index.js';
 import { AgentHub } from './agent-hub.js';
 import { AgentGreetings } from './agent-greetings.js';
@@ -76,16 +77,23 @@ export { ADMIN_TOKEN_FILE };
 export const LISTEN_BACKLOG = 1024;
 
 /**
- * Agent greetings (and goodbyes) whose database work runs at once; the rest wait their turn in
- * order. Concurrent greetings share their statements (src/store/batch.ts: one read of 16 VMs, one
- * locked update of 16 bodies), so this is also the batch size. bench/scale at 10,000 agents on
- * PostgreSQL: at 8 the hellos were still being greeted minutes after every agent was connected;
- * at 64 they took the pool's 10 connections from the handshakes' credential look-ups, and 22,766
- * handshakes timed out while connecting (225 s).
+ * Agent greetings (and goodbyes) whose database work runs at once, by engine; the rest wait their
+ * turn in order. Concurrent greetings share their statements (src/store/batch.ts: one read of 16
+ * VMs, one locked update of 16 bodies), so this is also the batch size.
+ *
+ * PostgreSQL, 16: bench/scale at 10,000 agents: at 8 the hellos were still being greeted minutes
+ * after every agent was connected; at 64 they took the pool's 10 connections from the
+ * handshakes' credential look-ups, and 22,766 handshakes timed out while connecting (225 s).
+ *
+ * The embedded database, 64: it has no pool to exhaust, a handshake never waits for it (its
+ * credentials are cached, authoritative), and it runs one statement at a time, each costing
+ * ~1–5 ms of its thread whatever its rows. At 16, the greetings were bound by their round trips
+ * (each hello 4–5 statements in turn, each behind the ~30 ms metric inserts in the one queue):
+ * 10,000 hellos took ~35 s after the connect with the worker thread 40 % idle (bench/scale).
  */
-const AGENT_GREETINGS_AT_ONCE = 16;
+export const AGENT_GREETINGS_AT_ONCE = { postgres: 16, pglite: 64 } as const satisfies Record<Db['engine'], number>;
 
-/** How long a stop waits for the agent greetings and goodbyes under way (at most 16, each a few statements). */
+/** How long a stop waits for the agent greetings and goodbyes under way (at most 16 or 64, each a few statements). */
 const AGENT_WORK_AT_STOP_TIMEOUT_IN_MS = 10_000;
 /**
  * How long the goodbye of a connection cut without a close frame waits before the host is
@@ -246,7 +254,7 @@ async function startLocked(
   // thread, behind metric batches and greetings).
   const agentCredentials = new AgentCredentialCache(store, { authoritative: db.engine === 'pglite' });
   if (db.engine === 'pglite') await agentCredentials.prime();
-  const greetings = new AgentGreetings(AGENT_GREETINGS_AT_ONCE, (vmKey) => ctx.hub.isConnected(vmKey));
+  const greetings = new AgentGreetings(AGENT_GREETINGS_AT_ONCE[db.engine], (vmKey) => ctx.hub.isConnected(vmKey));
   ctx.hub = new AgentHub(logger, {
     authenticate: async (request) => {
       const token = bearerToken(request);

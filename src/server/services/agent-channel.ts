@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import type { AgentCaptureState, AgentToServer } from '../../model/index.js';
 import { redactSecretsInText } from '../../storage/index.js';
 import { isTerminal } from './capture-status.js';
@@ -112,6 +113,14 @@ async function deleteRotatedRingFiles(
 }
 
 /**
+ * Published with `{ vmKey }` when a hello's host is recorded connected (its VM's agentConnected
+ * and lastSeenAt written): what a benchmark preloaded into the server (bench/scale's probe) counts
+ * to tell when a fleet is greeted on either database, the embedded one included, which no other
+ * process can read while the server runs. Costs nothing without a subscriber.
+ */
+export const HELLO_RECORDED_CHANNEL = channel('netwatcher:agent-hello-recorded');
+
+/**
  * Handles everything an agent says. `baseUrl` is how that agent reaches this server (used in the
  * upload URLs of local accounts).
  */
@@ -129,6 +138,7 @@ export async function handleAgentMessage(
         agentVersion: msg.agentVersion,
         ...(msg.hostname !== '' ? { hostname: msg.hostname } : {}),
       });
+      if (vm && HELLO_RECORDED_CHANNEL.hasSubscribers) HELLO_RECORDED_CHANNEL.publish({ vmKey });
       // The answer to the hello: this server takes batched metrics, every so many seconds — the
       // host's own interval, short when a rule that evaluates often watches it (older servers
       // send no welcome, and their agents' single reports are taken as before).

@@ -12,6 +12,8 @@ import { Store, type Db } from '../../store/index.js';
 import { openTestDatabase, postgresAvailable, TEST_ENGINES } from '../../store/testing/engines.js';
 import type { ServerContext } from './context.js';
 import { setAgentConnected } from './vms.js';
+import { AgentGreetings } from '../agent-greetings.js';
+import { AGENT_GREETINGS_AT_ONCE } from '../server.js';
 
 const havePostgres = await postgresAvailable();
 const SUB = '00000000-0000-0000-0000-00000000cafe';
@@ -120,6 +122,31 @@ for (const engine of TEST_ENGINES) {
       const stored = await store.getResource<VmBody>(keys[1]!);
       assert.equal(stored?.body.properties.netwatcher.agentConnected, true);
       assert.equal(stored?.etag, vms[1]?.etag, 'the record returned is the one written');
+    });
+
+    test(`a reconnecting fleet greeted through the server's limit on ${engine}: ${AGENT_GREETINGS_AT_ONCE[engine]} hellos share each statement`, async () => {
+      const fleet: string[] = [];
+      for (let i = 0; i < 64; i++) fleet.push(await host(`fleet${i}`));
+      const greetings = new AgentGreetings(AGENT_GREETINGS_AT_ONCE[engine], () => false);
+      spy.reset();
+      await Promise.all(
+        fleet.map((key) =>
+          greetings.hello(key, async () => {
+            await setAgentConnected(ctx, key, true, { agentVersion: '1.0.0' });
+          }),
+        ),
+      );
+      const batches = spy.statements() / 2;
+      if (engine === 'pglite') {
+        // One statement at a time, a few ms each whatever its rows, no pool: 64 at once. At 16,
+        // 10,000 hellos were bound by their round trips (~35 s after the connect, bench/scale).
+        assert.equal(batches, 1, 'the 64 hellos in one batch');
+      } else {
+        // 16: more took the pool's connections from the handshakes (bench/scale, 22,766 timeouts).
+        assert.ok(batches >= 4, `at most 16 hellos a batch (${batches} batches)`);
+      }
+      for (const key of fleet)
+        assert.equal((await store.getResource<VmBody>(key))?.body.properties.netwatcher.agentConnected, true);
     });
 
     test('a change of the VM at the same moment (tags, a look-back setting) is not lost, nor is the hello', async () => {

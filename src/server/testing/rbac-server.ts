@@ -3,12 +3,11 @@
  * what the server stored, a temporary data folder, and small HTTP helpers for calls as the admin
  * or as a service principal.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { TEST_DATABASE_URL } from '../../store/testing/engines.js';
+import { TEST_DATABASE_URL, testDatabaseName } from '../../store/testing/engines.js';
 import { startServer, type RunningServer } from '../server.js';
 import { rawRequest, type RawAnswer } from './loopback-agent.js';
 
@@ -37,7 +36,7 @@ export interface RbacServer {
 
 /** Starts a server on loopback with a fresh PostgreSQL database. */
 export async function startRbacServer(subscriptionId: string): Promise<RbacServer> {
-  const name = `nw_rbac_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const name = testDatabaseName('rbac');
   const maintenance = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await maintenance.connect();
   await maintenance.query(`CREATE DATABASE ${name}`);

@@ -37,6 +37,25 @@ export function postgresAvailable(): Promise<boolean> {
   return available;
 }
 
+/**
+ * A fresh database name for a test: `<prefix>_<kind>_<pid>_<random>`, the prefix being
+ * NW_TEST_DATABASE_PREFIX (several sessions sharing one PostgreSQL tell their databases apart,
+ * and each drops what it left) or `nw` when it is unset or empty; a prefix that is not a plain lower-case
+ * identifier (it goes into CREATE DATABASE unquoted) is an error, not ignored.
+ * @example
+ * testDatabaseName('replicas', 'nw_alice') // 'nw_alice_replicas_1234_9f8e7d6c'
+ */
+export function testDatabaseName(kind: string, prefix = process.env.NW_TEST_DATABASE_PREFIX): string {
+  const chosen = prefix === undefined || prefix === '' ? 'nw' : prefix;
+  if (!/^[a-z_][a-z0-9_]*$/.test(chosen))
+    throw new Error(
+      `NW_TEST_DATABASE_PREFIX must be a lower-case identifier ([a-z_][a-z0-9_]*), not ${JSON.stringify(chosen)}`,
+    );
+  if (!/^[a-z][a-z0-9_]*$/.test(kind))
+    throw new Error(`a test database's kind is a lower-case identifier, not ${JSON.stringify(kind)}`);
+  return `${chosen}_${kind}_${process.pid}_${randomBytes(4).toString('hex')}`;
+}
+
 /** A migrated, empty database on an engine, and how to throw it away. */
 export async function openTestDatabase(
   engine: (typeof TEST_ENGINES)[number],
@@ -47,11 +66,7 @@ export async function openTestDatabase(
     await migrate(db);
     return { db, drop: () => db.close() };
   }
-  // NW_TEST_DATABASE_PREFIX: several sessions sharing one PostgreSQL tell their databases apart.
-  const prefix = /^[a-z_][a-z0-9_]*$/.test(process.env.NW_TEST_DATABASE_PREFIX ?? '')
-    ? process.env.NW_TEST_DATABASE_PREFIX!
-    : 'nw_test';
-  const name = `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const name = testDatabaseName('test');
   const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
