@@ -391,6 +391,23 @@ export class AgentHub extends EventEmitter {
     return [...this.sockets.keys()];
   }
 
+  /**
+   * A way to answer, later, the connection whose message is being handled now (a `metrics.ack`
+   * once a batch is in the database): it sends only while that very connection is open and not
+   * revoked — never to a newer connection of the host, which did not send what it answers (its
+   * agent re-sends what it still holds). Null outside a message's handling.
+   */
+  replyToCurrent(): ((msg: ServerToAgent) => boolean) | null {
+    const conn = this.current.getStore();
+    if (!conn) return null;
+    return (msg) => {
+      if (conn.revoked || this.sockets.get(conn.identity.vmKey) !== conn || conn.ws.readyState !== conn.ws.OPEN)
+        return false;
+      conn.ws.send(JSON.stringify(msg));
+      return true;
+    };
+  }
+
   /** Sends over this process's own connection only: 'sent', 'refused' (a reply to a revoked connection) or 'absent' (no open connection here). */
   sendLocal(vmKey: string, msg: ServerToAgent): 'sent' | 'refused' | 'absent' {
     const key = vmKey.toLowerCase();

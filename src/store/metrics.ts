@@ -116,7 +116,7 @@ export class MetricQueries {
   /**
    * One metric of one host aggregated per time grain over [from, to): bucket start (ms since the
    * epoch, a multiple of grainInMs), total, count, minimum and maximum. Buckets without samples are
-   * absent. Where the per-report rows were pruned (before {@link setMetricRawSince}), the
+   * absent. Where the per-report rows were pruned (before {@link advanceMetricRawSince}), the
    * per-minute rows answer, each in the grain its minute starts in.
    */
   async aggregateMetricSamples(
@@ -180,14 +180,34 @@ export class MetricQueries {
 
   /**
    * From `since` (a whole minute) on, queries read per-report rows; before it, per-minute rows.
-   * Set before per-report rows are pruned, so no query reads a span being deleted. It only moves forward.
+   * Moves it forward to `since` (never back) and, in the same transaction, makes the per-minute
+   * rows of the span it passes from the per-report rows stored there: a query sees either the
+   * span's per-report rows or its minutes, never neither, and every stored sample is counted in
+   * its minute exactly once (a sample re-sent after a replica died is one row: the unique index).
+   * The settings row is locked for the transaction, so two replicas rolling up at once do it
+   * once. Called before per-report rows are pruned. Returns the per-minute rows made.
+   *
+   * A sample stored after its span was rolled up (older than the raw retention when it arrived)
+   * is in no minute: agents send none older than AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS, which
+   * the default raw retention covers.
    */
-  async setMetricRawSince(since: Date): Promise<void> {
-    await this.core.db.query(
-      `INSERT INTO server_settings (name, value) VALUES ('metric-raw-since', $1) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value
-       WHERE server_settings.value::timestamptz < EXCLUDED.value::timestamptz`,
-      [since.toISOString()],
-    );
+  async advanceMetricRawSince(since: Date): Promise<number> {
+    return this.core.db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO server_settings (name, value) VALUES ('metric-raw-since', '-infinity') ON CONFLICT (name) DO NOTHING`,
+      );
+      const [row] = await tx.query(
+        `SELECT (extract(epoch FROM value::timestamptz) * 1000)::float8 AS since FROM server_settings WHERE name = 'metric-raw-since' FOR UPDATE`,
+      );
+      const fromInMs = Number(row!.since);
+      if (fromInMs >= since.getTime()) return 0;
+      const made = await tx.query(MINUTE_ROLL_UP, [
+        Number.isFinite(fromInMs) ? new Date(fromInMs) : '-infinity',
+        since,
+      ]);
+      await tx.query(`UPDATE server_settings SET value = $1 WHERE name = 'metric-raw-since'`, [since.toISOString()]);
+      return made.length;
+    });
   }
 
   /** Deletes at most `limit` per-report rows older than `before`; returns how many. */
@@ -291,13 +311,39 @@ function arrayLiteral(values: ReadonlyArray<number | null | undefined>): string 
   return out + '}';
 }
 
-/** `$1` host ids, `$2` times (ms since the epoch), `$3`… one array per metric in HOST_METRICS order. */
+/**
+ * `$1` host ids, `$2` times (ms since the epoch), `$3`… one array per metric in HOST_METRICS order.
+ * A row already stored (a batch re-sent because its ack was lost with a replica) is skipped:
+ * each (host, time) is kept once. Rows go in in key order: two replicas writing the same re-sent
+ * rows at once (the connection moved while the first still had them queued) would otherwise
+ * each wait on the other's unique-index entries (`deadlock detected`, as metricHostIds explains).
+ */
 const RAW_INSERT = (() => {
   const params = ['$1::integer[]', '$2::float8[]', ...HOST_METRICS.map((_, k) => `$${k + 3}::float8[]`)];
   const values = HOST_METRICS.map((_, k) => `v${k}`);
   return `INSERT INTO metric_raw (host_id, at, v)
     SELECT h, to_timestamp(a / 1000.0), ARRAY[${values.join(', ')}]::float8[]
-    FROM unnest(${params.join(', ')}) AS x(h, a, ${values.join(', ')})`.replace(/\s+/g, ' ');
+    FROM unnest(${params.join(', ')}) AS x(h, a, ${values.join(', ')})
+    ORDER BY h, a
+    ON CONFLICT (host_id, at) DO NOTHING`.replace(/\s+/g, ' ');
+})();
+
+/**
+ * `$1` from, `$2` to: per host and minute of [from, to), the per-report rows' count, total, least
+ * and largest value of each metric (0 where none had it), as metric_minutes rows.
+ */
+const MINUTE_ROLL_UP = (() => {
+  const each = (f: (k: number) => string) => HOST_METRICS.map((_, i) => f(i + 1)).join(', ');
+  return `INSERT INTO metric_minutes (host_id, minute, n, total, lo, hi)
+    SELECT host_id, to_timestamp(floor(extract(epoch FROM at) / 60) * 60),
+      ARRAY[${each((k) => `count(v[${k}])::int`)}],
+      ARRAY[${each((k) => `coalesce(sum(v[${k}]), 0)`)}]::float8[],
+      ARRAY[${each((k) => `coalesce(min(v[${k}]), 0)`)}]::float8[],
+      ARRAY[${each((k) => `coalesce(max(v[${k}]), 0)`)}]::float8[]
+    FROM metric_raw WHERE at >= $1::timestamptz AND at < $2::timestamptz GROUP BY 1, 2 RETURNING 1`.replace(
+    /\s+/g,
+    ' ',
+  );
 })();
 
 /** `$1` host ids, `$2` minute starts (ms), then per metric: counts, totals, minima, maxima (HOST_METRICS order each). */

@@ -456,7 +456,7 @@ export class Store {
   /**
    * One metric of one host aggregated per time grain over [from, to): bucket start (ms since the
    * epoch, a multiple of grainInMs), total, count, minimum and maximum. Buckets without samples are
-   * absent. Where the per-report rows were pruned (before {@link setMetricRawSince}), the
+   * absent. Where the per-report rows were pruned (before {@link advanceMetricRawSince}), the
    * per-minute rows answer, each in the grain its minute starts in.
    */
   aggregateMetricSamples(
@@ -479,12 +479,9 @@ export class Store {
     return this.metrics.aggregateMetricWindow(vmKeys, metricName, from, to);
   }
 
-  /**
-   * From `since` (a whole minute) on, queries read per-report rows; before it, per-minute rows.
-   * Set before per-report rows are pruned, so no query reads a span being deleted. It only moves forward.
-   */
-  setMetricRawSince(since: Date): Promise<void> {
-    return this.metrics.setMetricRawSince(since);
+  /** Moves where queries switch from per-minute to per-report rows forward, rolling the span passed up into per-minute rows (see MetricQueries.advanceMetricRawSince). */
+  advanceMetricRawSince(since: Date): Promise<number> {
+    return this.metrics.advanceMetricRawSince(since);
   }
 
   /** Deletes at most `limit` per-report rows older than `before`; returns how many. */
