@@ -29,7 +29,8 @@
  * the agent does with a server that announces batches: one `metrics.batch` every announced
  * interval), `single` (one `metrics` message a second, as before issue 17's batches), or `both`:
  * the steady state measured twice on the same server and fleet, single reports first, then
- * batches, and their ratio printed.
+ * batches, and their ratio printed; `acks`: the same, batches without ids first (agents before
+ * acknowledged batches: no `metrics.ack`), then the agent's acknowledged batches.
  */
 import { readFile } from 'node:fs/promises';
 import { request as httpRequest, Agent } from 'node:http';
@@ -87,7 +88,11 @@ const withRealAgent = !args.includes('--no-real-agent');
 // The crash (kill -9 of the last replica) ends each size of a run with several replicas.
 const skipCrash = args.includes('--skip-crash');
 const reportFormat = arg('--report-format', 'batch');
-if (!['batch', 'single', 'both'].includes(reportFormat)) throw new Error('--report-format is batch, single or both');
+if (!['batch', 'single', 'both', 'acks'].includes(reportFormat))
+  throw new Error('--report-format is batch, single, both or acks');
+/** With `both` or `acks`, the steady state measured twice: first with this format, then with acknowledged batches. */
+const baselineFormat = reportFormat === 'both' ? 'single' : reportFormat === 'acks' ? 'unacked' : null;
+const baselineName = reportFormat === 'acks' ? 'batches without acks' : 'single reports';
 const SUB = '00000000-0000-0000-0000-000000000000';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // The checkout whose server runs (default this one): an A/B of two versions in one run of the simulator.
@@ -651,8 +656,8 @@ async function runSize(n: number): Promise<Figures | null> {
     if (set.dbUrl) log(`every host recorded connected after ${(greetedMs / 1000).toFixed(1)} s`);
     // Both formats on the same server and fleet: single reports first (then batches, the steady figure below).
     let steadySingle: { cpu: number; simCpu: number; load: number } | null = null;
-    if (reportFormat === 'both') {
-      await fleet.setReportFormat('single');
+    if (baselineFormat) {
+      await fleet.setReportFormat(baselineFormat);
       await sleep(5_000);
       const sim0 = await cpuSecondsOf(fleet.pids);
       const t0 = performance.now();
@@ -660,7 +665,7 @@ async function runSize(n: number): Promise<Figures | null> {
       const simCpu = ((await cpuSecondsOf(fleet.pids)) - sim0) / ((performance.now() - t0) / 1000);
       steadySingle = { cpu, simCpu, load: loadavg()[0]! };
       log(
-        `steady cpu with single reports ${(cpu * 100).toFixed(1)} % (simulator ${(simCpu * 100).toFixed(0)} %), load ${steadySingle.load.toFixed(1)}`,
+        `steady cpu with ${baselineName} ${(cpu * 100).toFixed(1)} % (simulator ${(simCpu * 100).toFixed(0)} %), load ${steadySingle.load.toFixed(1)}`,
       );
       await fleet.setReportFormat('batch');
       // The first batches leave one interval after the switch.
@@ -692,7 +697,7 @@ async function runSize(n: number): Promise<Figures | null> {
     const steadyKeepalivePings = (await fleet.stats()).keepalivePings - pingsSteady0;
     const pcs = (v: number[]) => v.map((x) => `${(x * 100).toFixed(0)} %`).join(' + ');
     log(
-      `steady cpu${reportFormat === 'both' ? ' with batches' : ''} ${pcs(steadyCpuByReplica)} (main threads ${(steadyServerMainCpu * 100).toFixed(0)} %; simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${steadyRssBytesByReplica.map((b) => (b / 2 ** 20).toFixed(0)).join(' + ')} MiB, agents per replica ${agentsByReplica.join(' / ')}, load ${loadSteady.toFixed(1)}, agents' keep-alive pings ${steadyKeepalivePings}${steadySingle ? `; batches ÷ single reports ${(steadyCpu / steadySingle.cpu).toFixed(2)}` : ''}${balancers.map((b, i) => `; haproxy ${i + 1}: ${(balancerCpu[i]! * 100).toFixed(0)} %, ${b.current} connections of ${b.max} (frontend limit ${b.frontendMax})`).join('')}`,
+      `steady cpu${baselineFormat ? ' with acknowledged batches' : ''} ${pcs(steadyCpuByReplica)} (main threads ${(steadyServerMainCpu * 100).toFixed(0)} %; simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${steadyRssBytesByReplica.map((b) => (b / 2 ** 20).toFixed(0)).join(' + ')} MiB, agents per replica ${agentsByReplica.join(' / ')}, load ${loadSteady.toFixed(1)}, agents' keep-alive pings ${steadyKeepalivePings}${steadySingle ? `; acknowledged batches ÷ ${baselineName} ${(steadyCpu / steadySingle.cpu).toFixed(2)}` : ''}${balancers.map((b, i) => `; haproxy ${i + 1}: ${(balancerCpu[i]! * 100).toFixed(0)} %, ${b.current} connections of ${b.max} (frontend limit ${b.frontendMax})`).join('')}`,
     );
 
     // Create → Running on one simulated host while loaded (it answers at once: the server's share).
@@ -926,9 +931,9 @@ if (replicaCount > 1) {
     );
   }
 }
-if (reportFormat === 'both') {
+if (baselineFormat) {
   console.log(
-    '| agents | steady server CPU, single reports (per 1,000) | steady server CPU, batches (per 1,000) | batches ÷ single | simulator single / batches | 1-min load single / batches |',
+    `| agents | steady server CPU, ${baselineName} (per 1,000) | steady server CPU, acknowledged batches (per 1,000) | ratio | simulator: baseline / acknowledged | 1-min load: baseline / acknowledged |`,
   );
   console.log('|---|---|---|---|---|---|');
   for (const x of results) {
