@@ -23,7 +23,7 @@
  *        [--fanout-only] [--fanout-repeats N] [--skip-fanout] [--server-cpu-prof DIR] [--server-root CHECKOUT]
  *        [--storm-timeout-seconds 600] [--connect-timeout-seconds 600] [--progress-seconds 10]
  *        [--replicas N] [--routing haproxy|direct] [--balancers 1] [--probes 20] [--no-real-agent] [--skip-crash]
- *        [--report-format batch|single|both]
+ *        [--report-format batch|single|both|acks] [--agent-metrics-batch-seconds N]
  *
  * --report-format: how the simulated agents send their per-second samples — `batch` (default, as
  * the agent does with a server that announces batches: one `metrics.batch` every announced
@@ -87,6 +87,8 @@ const probeCount = Number(arg('--probes', '20'));
 const withRealAgent = !args.includes('--no-real-agent');
 // The crash (kill -9 of the last replica) ends each size of a run with several replicas.
 const skipCrash = args.includes('--skip-crash');
+// The servers' batch interval (`nw server --agent-metrics-batch-seconds`; its default, 5, unless given): 1 is the most messages (and acks).
+const batchSeconds = args.includes('--agent-metrics-batch-seconds') ? arg('--agent-metrics-batch-seconds', '') : null;
 const reportFormat = arg('--report-format', 'batch');
 if (!['batch', 'single', 'both', 'acks'].includes(reportFormat))
   throw new Error('--report-format is batch, single, both or acks');
@@ -582,6 +584,7 @@ async function runSize(n: number): Promise<Figures | null> {
     repoRoot: ROOT,
     cpuProfDir: serverCpuProfDir,
     balancers: balancerCount,
+    ...(batchSeconds ? { serverArgs: ['--agent-metrics-batch-seconds', batchSeconds] } : {}),
   });
   try {
     const idle = await Promise.all(set.replicas.map((r) => usage(r.pid)));
