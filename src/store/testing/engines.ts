@@ -37,14 +37,16 @@ export function postgresAvailable(): Promise<boolean> {
   return available;
 }
 
-/** A migrated, empty database on an engine, and how to throw it away. */
+/** A migrated, empty database on an engine (with `migrated: false`, not even migrated: a test of the migrations), and how to throw it away. */
 export async function openTestDatabase(
   engine: (typeof TEST_ENGINES)[number],
+  options: { migrated?: boolean } = {},
 ): Promise<{ db: Db; drop(): Promise<void> }> {
+  const migrated = options.migrated ?? true;
   if (engine === 'pglite') {
     // NW_TEST_PGLITE_THREAD=worker: the same tests on PGlite in a worker thread (the server's default).
     const db = process.env.NW_TEST_PGLITE_THREAD === 'worker' ? await openPgliteWorker(null) : await openPglite(null);
-    await migrate(db);
+    if (migrated) await migrate(db);
     return { db, drop: () => db.close() };
   }
   // NW_TEST_DATABASE_PREFIX: several sessions sharing one PostgreSQL tell their databases apart.
@@ -58,7 +60,7 @@ export async function openTestDatabase(
   const url = new URL(TEST_DATABASE_URL);
   url.pathname = `/${name}`;
   const db = await openPostgres(url.toString());
-  await migrate(db);
+  if (migrated) await migrate(db);
   return {
     db,
     async drop() {
