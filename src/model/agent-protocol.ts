@@ -563,7 +563,8 @@ export const serverToAgentSchema = z.discriminatedUnion('type', [
   /**
    * Issue 17: every batch this connection carried with an id up to `throughId` (cumulative) has
    * its rows in the database; the agent may forget them. Sent only by a server that announced
-   * `metricBatchAcks`. An agent ignores an ack for an id it never sent.
+   * `metricBatchAcks`, at most once per connection per liveness interval (10 s: one ack for many
+   * batches). An agent ignores an ack for an id it never sent.
    */
   z.object({ type: z.literal('metrics.ack'), throughId: metricsBatchIdSchema }),
   z.object({ type: z.literal('capture.start'), order: agentCaptureOrderSchema }),

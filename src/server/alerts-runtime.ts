@@ -169,14 +169,9 @@ export function startAlertsRuntime(ctx: ServerContext): AlertsRuntime {
     else if (msg.id === undefined) runtime.metrics.recordBatch(vmKey, msg);
     else {
       // Acknowledged once its rows are in the database (MetricStore's watermark), on the connection that sent it.
-      const reply = ctx.hub.replyToCurrent();
+      const ack = ctx.hub.metricBatchAcker();
       const throughId = msg.id;
-      runtime.metrics.recordBatch(
-        vmKey,
-        msg,
-        new Date(),
-        reply ? () => void reply({ type: 'metrics.ack', throughId }) : undefined,
-      );
+      runtime.metrics.recordBatch(vmKey, msg, new Date(), ack ? () => ack(throughId) : undefined);
     }
   });
   runtime.start();

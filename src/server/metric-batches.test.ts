@@ -123,13 +123,18 @@ describe('batched host metrics, server side', () => {
           values: { 'TCP Segments Sent': 20 + s },
         })),
       });
-    first.ws.send(batch(1));
-    await waitFor(() => first.received.some((m) => m.type === 'metrics.ack' && m.throughId === 1));
+    // Five batches in a row: one cumulative ack for them all, not five.
+    for (let id = 1; id <= 5; id++) first.ws.send(batch(id));
+    // Acks go once per liveness interval (10 s) per connection.
+    await waitFor(() => first.received.some((m) => m.type === 'metrics.ack' && m.throughId === 5), 15_000);
+    // One ack per connection per interval (two if the stores of the five straddled its slice), not one per batch.
+    const acks = first.received.flatMap((m) => (m.type === 'metrics.ack' ? [m.throughId] : []));
+    assert.ok(acks.length <= 2 && acks.at(-1) === 5, `cumulative acks, not one per batch: ${JSON.stringify(acks)}`);
     // The agent never saw that ack (the connection died first): it sends the batch again on the next.
     first.ws.close();
     const second = await agent('acker');
     second.ws.send(batch(1));
-    await waitFor(() => second.received.some((m) => m.type === 'metrics.ack' && m.throughId === 1));
+    await waitFor(() => second.received.some((m) => m.type === 'metrics.ack' && m.throughId === 1), 15_000);
     second.ws.close();
     await server.close();
     const db = await openPglite(join(dataDir, 'db'));
