@@ -41,7 +41,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { enrollSimulatedHosts, type SimulatedFleetProcesses, type SimulatedHost } from '../lib/agent-simulator.js';
-import { openPglite, type Db } from '../../src/store/index.js';
+import { openPglite, Store, type Db } from '../../src/store/index.js';
 import { tickCpuSeconds } from '../capture-fidelity/cpu.js';
 import { startFleetOverReplicas } from './fleet-over-replicas.js';
 import { describeQueues, watchQueues, type QueueFigures } from './kernel-queues.js';
@@ -227,15 +227,25 @@ async function openDb(set: ServerSet): Promise<Db & { end(): Promise<void> }> {
   if (set.dbUrl) {
     const c = new pg.Client({ connectionString: set.dbUrl });
     await c.connect();
-    return {
+    const self = {
       engine: 'postgres',
       query: async (sql: string, p?: unknown[]) => (await c.query(sql, p)).rows,
-      transaction: () => {
-        throw new Error('no');
+      // One client: its statements between BEGIN and COMMIT are the transaction.
+      transaction: async (fn: (tx: unknown) => Promise<unknown>) => {
+        await c.query('BEGIN');
+        try {
+          const out = await fn(self);
+          await c.query('COMMIT');
+          return out;
+        } catch (error) {
+          await c.query('ROLLBACK');
+          throw error;
+        }
       },
       close: () => c.end(),
       end: () => c.end(),
-    } as never;
+    };
+    return self as never;
   }
   const db = await openPglite(join(set.replicas[0]!.dataDir, 'db'));
   return Object.assign(db, { end: () => db.close() });
@@ -799,6 +809,9 @@ async function runSize(n: number): Promise<Figures | null> {
     await set.stop();
 
     const db = await openDb(set);
+    // Every stored sample rolled up into its minute, as the prune does once the raw retention
+    // passes it: "in minutes" then counts each stored sample once (a re-sent one too).
+    await new Store(db).advanceMetricRawSince(new Date(Date.now() + 3_600_000));
     const [counts] =
       await db.query(`SELECT (SELECT count(*) FROM metric_raw)::float8 AS raw, (SELECT coalesce(sum(n[1]), 0) FROM metric_minutes)::float8 AS minute_reports,
       (SELECT count(*) FROM metric_minutes)::float8 AS minute_rows, pg_total_relation_size('metric_raw')::float8 AS raw_bytes, pg_total_relation_size('metric_minutes')::float8 AS minute_bytes`);
