@@ -475,7 +475,7 @@ export class MetricStore {
         const rawCutoff = new Date(Math.floor((now.getTime() - rawFor) / MINUTE_IN_MS) * MINUTE_IN_MS);
         // The span passed is rolled up into per-minute rows from what the database holds (once,
         // whichever replica gets there first) before its per-report rows go.
-        await this.store.advanceMetricRawSince(rawCutoff);
+        await this.store.advanceMetricRawSince(rawCutoff, { pauseInMs: this.opts.prunePauseInMs });
         const raw = await this.store.pruneMetricSamples(rawCutoff, this.opts.prunePauseInMs);
         const minutes = await this.store.pruneMetricMinutes(this.retentionStart(now), this.opts.prunePauseInMs);
         return raw + minutes;

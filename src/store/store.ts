@@ -8,7 +8,13 @@ import { PrincipalQueries, type RoleAssignmentRecord, type ServicePrincipalRecor
 import { JoinKeyQueries, type JoinKeyRefusal, type JoinKeyRow, type NewJoinKey } from './join-keys.js';
 import { CaptureInstanceQueries, type CaptureInstanceRecord } from './capture-instances.js';
 import { OperationQueries, type NewOperation, type OperationKind, type OperationRecord } from './operations.js';
-import { MetricQueries, type MetricBucketRow, type MetricMinuteRow, type MetricSampleRow } from './metrics.js';
+import {
+  MetricQueries,
+  type MetricBucketRow,
+  type MetricMinuteRow,
+  type MetricRollUpOptions,
+  type MetricSampleRow,
+} from './metrics.js';
 import {
   AlertQueries,
   type AlertCaptureRunRecord,
@@ -29,8 +35,10 @@ export type { NewOperation, OperationKind, OperationRecord } from './operations.
 export {
   METRIC_PRUNE_BATCH,
   METRIC_ROWS_PER_STATEMENT,
+  ROLL_UP_HOSTS_PER_PIECE,
   type MetricBucketRow,
   type MetricMinuteRow,
+  type MetricRollUpOptions,
   type MetricSampleRow,
 } from './metrics.js';
 export type { AlertCaptureRunRecord, AlertFilter, AlertRecord, NewAlertCaptureRun } from './alerts.js';
@@ -480,8 +488,8 @@ export class Store {
   }
 
   /** Moves where queries switch from per-minute to per-report rows forward, rolling the span passed up into per-minute rows (see MetricQueries.advanceMetricRawSince). */
-  advanceMetricRawSince(since: Date): Promise<number> {
-    return this.metrics.advanceMetricRawSince(since);
+  advanceMetricRawSince(since: Date, options?: MetricRollUpOptions): Promise<number> {
+    return this.metrics.advanceMetricRawSince(since, options);
   }
 
   /** Deletes at most `limit` per-report rows older than `before`; returns how many. */
