@@ -3,11 +3,11 @@
  * ./agent-simulator.ts): started with an IPC channel, it receives its share of hosts, runs them with
  * startSimulatedFleet and answers the parent's requests.
  */
-import { startSimulatedFleet, type FleetOptions, type SimulatedFleet } from './agent-simulator.js';
+import { startSimulatedFleet, type FleetOptions, type ReportFormat, type SimulatedFleet } from './agent-simulator.js';
 
 type Request =
   | { id: number; op: 'start'; options: FleetOptions }
-  | { id: number; op: 'format'; format: 'batch' | 'single' }
+  | { id: number; op: 'format'; format: ReportFormat }
   | { id: number; op: 'stats' | 'drop' | 'stop' };
 
 let fleet: SimulatedFleet | null = null;

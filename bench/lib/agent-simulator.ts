@@ -31,7 +31,7 @@ import { request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { nextAddressDelayInMs, reconnectDelayInMs, refusedRetryDelayInMs } from '../../src/agent/connection.js';
-import { HostMetricSender } from '../../src/agent/metrics.js';
+import { HostMetricSender, clockOffsetOf } from '../../src/agent/metrics.js';
 import { HOST_METRICS } from '../../src/alerts/host-metrics.js';
 import {
   AGENT_PING_AFTER_SILENCE_IN_MS,
@@ -216,6 +216,13 @@ export interface FleetStats {
 /** Back-off of a simulated agent: a function of the attempt (1, 2, …) and the server's announced reconnect spread (ms, 0: none) giving the wait in ms. Default: the real agent's (src/agent/connection.ts). */
 export type BackoffPolicy = (attempt: number, spreadInMs: number) => number;
 
+/**
+ * How a simulated agent's samples leave: `batch` as the real agent (batches at the announced
+ * interval, numbered and kept until acknowledged when the server acknowledges); `unacked`,
+ * batches without ids, as agents before acknowledgements; `single`, one report a sample.
+ */
+export type ReportFormat = 'batch' | 'unacked' | 'single';
+
 /** Options of {@link startSimulatedFleet}. */
 export interface FleetOptions extends Partial<EnrollOptions> {
   /** The server's URL, or several replicas' as a comma list (each agent rotates through them on failures, as `nw agent --server A,B,C` does). */
@@ -231,7 +238,7 @@ export interface FleetOptions extends Partial<EnrollOptions> {
    * interval the server's welcome announces (single reports until it does); `single`, one
    * `metrics` message per sample, as agents before issue 17's batches (to compare both).
    */
-  reportFormat?: 'batch' | 'single';
+  reportFormat?: ReportFormat;
   /** Connections opened at once while connecting the first time; default 64. */
   connectConcurrency?: number;
   /** Reconnect wait per attempt; default the real agent's jittered exponential back-off. */
@@ -251,7 +258,7 @@ export interface SimulatedFleet {
   dropAll(): Promise<void>;
   stats(): FleetStats;
   /** Switches how every agent's samples leave from now on (see {@link FleetOptions.reportFormat}). */
-  setReportFormat(format: 'batch' | 'single'): void;
+  setReportFormat(format: ReportFormat): void;
   /** Closes every connection for good. */
   stop(): Promise<void>;
 }
@@ -289,6 +296,8 @@ class SimulatedAgent {
   welcomed = false;
   /** The batch interval the server's welcome announced on this connection (null: single reports). */
   private batchIntervalInSeconds: number | null = null;
+  /** Whether the server's welcome on this connection said it acknowledges batches, with the clock offset measured from it. */
+  private metricBatchAcks: { clockOffsetInMs: number } | null = null;
   /** The reconnect spread the server last announced (ms; 0: none), kept across the drop, as the real agent. */
   private reconnectSpreadInMs = 0;
   /** The real agent's sampler logic (src/agent/metrics.ts): single reports, batches, the buffer. */
@@ -316,7 +325,8 @@ class SimulatedAgent {
     this.sender = new HostMetricSender({
       intervalInMs: fleet.metricsIntervalInMs,
       send: (msg) => this.send(msg),
-      batchIntervalInSeconds: () => (this.fleet.reportFormat === 'batch' ? this.batchIntervalInSeconds : null),
+      batchIntervalInSeconds: () => (this.fleet.reportFormat !== 'single' ? this.batchIntervalInSeconds : null),
+      metricBatchAcks: () => (this.fleet.reportFormat === 'batch' ? this.metricBatchAcks : null),
       isConnected: () => this.welcomed && this.ws?.readyState === WebSocket.OPEN,
     });
   }
@@ -383,6 +393,8 @@ class SimulatedAgent {
       ws.on('close', (code) => {
         if (this.ws === ws) this.ws = null;
         this.batchIntervalInSeconds = null;
+        this.metricBatchAcks = null;
+        this.sender.onDisconnected();
         if (this.welcomed) {
           this.welcomed = false;
           this.fleet.connected--;
@@ -486,8 +498,14 @@ class SimulatedAgent {
 
   private handle(msg: ServerToAgent): void {
     switch (msg.type) {
+      case 'metrics.ack':
+        this.sender.onAck(msg.throughId);
+        return;
       case 'welcome':
         this.batchIntervalInSeconds = msg.metricsBatchIntervalInSeconds ?? null;
+        this.metricBatchAcks = msg.metricBatchAcks
+          ? { clockOffsetInMs: clockOffsetOf(msg.metricBatchAcks.serverTime) }
+          : null;
         this.reconnectSpreadInMs = (msg.reconnectSpreadInSeconds ?? 0) * 1000;
         this.fleet.stats.largestSpreadInSeconds = Math.max(
           this.fleet.stats.largestSpreadInSeconds,
@@ -584,7 +602,7 @@ interface FleetInternals {
   backoff: BackoffPolicy;
   handshakeTimeoutInMs: number;
   metricsIntervalInMs: number;
-  reportFormat: 'batch' | 'single';
+  reportFormat: ReportFormat;
   onOrder: FleetOptions['onOrder'];
   onWelcome(): void;
 }
@@ -685,7 +703,7 @@ export interface SimulatedFleetProcesses {
   pids: number[];
   waitConnected(n: number, timeoutInMs: number, pollInMs?: number): Promise<number>;
   dropAll(): Promise<void>;
-  setReportFormat(format: 'batch' | 'single'): Promise<void>;
+  setReportFormat(format: ReportFormat): Promise<void>;
   /** Counters summed over the processes. */
   stats(): Promise<FleetStats>;
   stop(): Promise<void>;

@@ -9,6 +9,7 @@ import {
   sumFleetStats,
   waitForConnected,
   type FleetStats,
+  type ReportFormat,
   type SimulatedFleetProcesses,
   type SimulatedHost,
 } from '../lib/agent-simulator.js';
@@ -22,7 +23,7 @@ export async function startFleetOverReplicas(options: {
   urlFor: (hostIndex: number) => string;
   agentsPerProcess: number;
   connectConcurrency: number;
-  reportFormat?: 'batch' | 'single';
+  reportFormat?: ReportFormat;
 }): Promise<SimulatedFleetProcesses> {
   const byUrl = new Map<string, SimulatedHost[]>();
   for (const h of options.hosts) {

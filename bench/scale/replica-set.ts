@@ -77,6 +77,8 @@ export interface ServerSetOptions {
   cpuProfDir: string | null;
   /** HAProxy instances with routing 'haproxy' (default 1): each its own address in front of every replica. */
   balancers?: number;
+  /** More `nw server` flags for every replica (`['--agent-metrics-batch-seconds', '1']`). */
+  serverArgs?: string[];
 }
 
 /**
@@ -268,7 +270,14 @@ export async function startServerSet(options: ServerSetOptions): Promise<ServerS
   const replicas: ServerProcess[] = [];
   const loadBalancers: LoadBalancer[] = [];
   try {
-    await startReplicaProcesses(options, ports, workDir, db?.dbUrl ?? null, [...dbArgs, ...shared], replicas);
+    await startReplicaProcesses(
+      options,
+      ports,
+      workDir,
+      db?.dbUrl ?? null,
+      [...dbArgs, ...shared, ...(options.serverArgs ?? [])],
+      replicas,
+    );
     for (const [i, frontendPort] of balancerPorts.entries())
       loadBalancers.push(
         await startHaproxy({

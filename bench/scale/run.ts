@@ -23,13 +23,14 @@
  *        [--fanout-only] [--fanout-repeats N] [--skip-fanout] [--server-cpu-prof DIR] [--server-root CHECKOUT]
  *        [--storm-timeout-seconds 600] [--connect-timeout-seconds 600] [--progress-seconds 10]
  *        [--replicas N] [--routing haproxy|direct] [--balancers 1] [--probes 20] [--no-real-agent] [--skip-crash]
- *        [--report-format batch|single|both]
+ *        [--report-format batch|single|both|acks] [--agent-metrics-batch-seconds N]
  *
  * --report-format: how the simulated agents send their per-second samples — `batch` (default, as
  * the agent does with a server that announces batches: one `metrics.batch` every announced
  * interval), `single` (one `metrics` message a second, as before issue 17's batches), or `both`:
  * the steady state measured twice on the same server and fleet, single reports first, then
- * batches, and their ratio printed.
+ * batches, and their ratio printed; `acks`: the same, batches without ids first (agents before
+ * acknowledged batches: no `metrics.ack`), then the agent's acknowledged batches.
  */
 import { copyFile, readFile } from 'node:fs/promises';
 import { request as httpRequest, Agent } from 'node:http';
@@ -40,7 +41,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { enrollSimulatedHosts, type SimulatedFleetProcesses, type SimulatedHost } from '../lib/agent-simulator.js';
-import { openPglite, type Db } from '../../src/store/index.js';
+import { openPglite, Store, type Db } from '../../src/store/index.js';
 import { tickCpuSeconds } from '../capture-fidelity/cpu.js';
 import { startFleetOverReplicas } from './fleet-over-replicas.js';
 import { describeQueues, markHellos, waitHellosRecorded, watchQueues, type QueueFigures } from './kernel-queues.js';
@@ -86,8 +87,14 @@ const probeCount = Number(arg('--probes', '20'));
 const withRealAgent = !args.includes('--no-real-agent');
 // The crash (kill -9 of the last replica) ends each size of a run with several replicas.
 const skipCrash = args.includes('--skip-crash');
+// The servers' batch interval (`nw server --agent-metrics-batch-seconds`; its default, 5, unless given): 1 is the most messages (and acks).
+const batchSeconds = args.includes('--agent-metrics-batch-seconds') ? arg('--agent-metrics-batch-seconds', '') : null;
 const reportFormat = arg('--report-format', 'batch');
-if (!['batch', 'single', 'both'].includes(reportFormat)) throw new Error('--report-format is batch, single or both');
+if (!['batch', 'single', 'both', 'acks'].includes(reportFormat))
+  throw new Error('--report-format is batch, single, both or acks');
+/** With `both` or `acks`, the steady state measured twice: first with this format, then with acknowledged batches. */
+const baselineFormat = reportFormat === 'both' ? 'single' : reportFormat === 'acks' ? 'unacked' : null;
+const baselineName = reportFormat === 'acks' ? 'batches without acks' : 'single reports';
 const SUB = '00000000-0000-0000-0000-000000000000';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // The checkout whose server runs (default this one): an A/B of two versions in one run of the simulator.
@@ -220,15 +227,25 @@ async function openDb(set: ServerSet): Promise<Db & { end(): Promise<void> }> {
   if (set.dbUrl) {
     const c = new pg.Client({ connectionString: set.dbUrl });
     await c.connect();
-    return {
+    const self = {
       engine: 'postgres',
       query: async (sql: string, p?: unknown[]) => (await c.query(sql, p)).rows,
-      transaction: () => {
-        throw new Error('no');
+      // One client: its statements between BEGIN and COMMIT are the transaction.
+      transaction: async (fn: (tx: unknown) => Promise<unknown>) => {
+        await c.query('BEGIN');
+        try {
+          const out = await fn(self);
+          await c.query('COMMIT');
+          return out;
+        } catch (error) {
+          await c.query('ROLLBACK');
+          throw error;
+        }
       },
       close: () => c.end(),
       end: () => c.end(),
-    } as never;
+    };
+    return self as never;
   }
   const db = await openPglite(join(set.replicas[0]!.dataDir, 'db'));
   return Object.assign(db, { end: () => db.close() });
@@ -580,6 +597,7 @@ async function runSize(n: number): Promise<Figures | null> {
     repoRoot: ROOT,
     cpuProfDir: serverCpuProfDir,
     balancers: balancerCount,
+    ...(batchSeconds ? { serverArgs: ['--agent-metrics-batch-seconds', batchSeconds] } : {}),
   });
   try {
     const idle = await Promise.all(set.replicas.map((r) => usage(r.pid)));
@@ -664,8 +682,8 @@ async function runSize(n: number): Promise<Figures | null> {
     );
     // Both formats on the same server and fleet: single reports first (then batches, the steady figure below).
     let steadySingle: { cpu: number; simCpu: number; load: number } | null = null;
-    if (reportFormat === 'both') {
-      await fleet.setReportFormat('single');
+    if (baselineFormat) {
+      await fleet.setReportFormat(baselineFormat);
       await sleep(5_000);
       const sim0 = await cpuSecondsOf(fleet.pids);
       const t0 = performance.now();
@@ -673,7 +691,7 @@ async function runSize(n: number): Promise<Figures | null> {
       const simCpu = ((await cpuSecondsOf(fleet.pids)) - sim0) / ((performance.now() - t0) / 1000);
       steadySingle = { cpu, simCpu, load: loadavg()[0]! };
       log(
-        `steady cpu with single reports ${(cpu * 100).toFixed(1)} % (simulator ${(simCpu * 100).toFixed(0)} %), load ${steadySingle.load.toFixed(1)}`,
+        `steady cpu with ${baselineName} ${(cpu * 100).toFixed(1)} % (simulator ${(simCpu * 100).toFixed(0)} %), load ${steadySingle.load.toFixed(1)}`,
       );
       await fleet.setReportFormat('batch');
       // The first batches leave one interval after the switch.
@@ -705,7 +723,7 @@ async function runSize(n: number): Promise<Figures | null> {
     const steadyKeepalivePings = (await fleet.stats()).keepalivePings - pingsSteady0;
     const pcs = (v: number[]) => v.map((x) => `${(x * 100).toFixed(0)} %`).join(' + ');
     log(
-      `steady cpu${reportFormat === 'both' ? ' with batches' : ''} ${pcs(steadyCpuByReplica)} (main threads ${(steadyServerMainCpu * 100).toFixed(0)} %; simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${steadyRssBytesByReplica.map((b) => (b / 2 ** 20).toFixed(0)).join(' + ')} MiB, agents per replica ${agentsByReplica.join(' / ')}, load ${loadSteady.toFixed(1)}, agents' keep-alive pings ${steadyKeepalivePings}${steadySingle ? `; batches ÷ single reports ${(steadyCpu / steadySingle.cpu).toFixed(2)}` : ''}${balancers.map((b, i) => `; haproxy ${i + 1}: ${(balancerCpu[i]! * 100).toFixed(0)} %, ${b.current} connections of ${b.max} (frontend limit ${b.frontendMax})`).join('')}`,
+      `steady cpu${baselineFormat ? ' with acknowledged batches' : ''} ${pcs(steadyCpuByReplica)} (main threads ${(steadyServerMainCpu * 100).toFixed(0)} %; simulator ${(steadySimCpu * 100).toFixed(0)} %), rss ${steadyRssBytesByReplica.map((b) => (b / 2 ** 20).toFixed(0)).join(' + ')} MiB, agents per replica ${agentsByReplica.join(' / ')}, load ${loadSteady.toFixed(1)}, agents' keep-alive pings ${steadyKeepalivePings}${steadySingle ? `; acknowledged batches ÷ ${baselineName} ${(steadyCpu / steadySingle.cpu).toFixed(2)}` : ''}${balancers.map((b, i) => `; haproxy ${i + 1}: ${(balancerCpu[i]! * 100).toFixed(0)} %, ${b.current} connections of ${b.max} (frontend limit ${b.frontendMax})`).join('')}`,
     );
 
     // Create → Running on one simulated host while loaded (it answers at once: the server's share).
@@ -812,6 +830,9 @@ async function runSize(n: number): Promise<Figures | null> {
     await set.stop();
 
     const db = await openDb(set);
+    // Every stored sample rolled up into its minute, as the prune does once the raw retention
+    // passes it: "in minutes" then counts each stored sample once (a re-sent one too).
+    await new Store(db).advanceMetricRawSince(new Date(Date.now() + 3_600_000));
     const [counts] =
       await db.query(`SELECT (SELECT count(*) FROM metric_raw)::float8 AS raw, (SELECT coalesce(sum(n[1]), 0) FROM metric_minutes)::float8 AS minute_reports,
       (SELECT count(*) FROM metric_minutes)::float8 AS minute_rows, pg_total_relation_size('metric_raw')::float8 AS raw_bytes, pg_total_relation_size('metric_minutes')::float8 AS minute_bytes`);
@@ -954,9 +975,9 @@ if (replicaCount > 1) {
     );
   }
 }
-if (reportFormat === 'both') {
+if (baselineFormat) {
   console.log(
-    '| agents | steady server CPU, single reports (per 1,000) | steady server CPU, batches (per 1,000) | batches ÷ single | simulator single / batches | 1-min load single / batches |',
+    `| agents | steady server CPU, ${baselineName} (per 1,000) | steady server CPU, acknowledged batches (per 1,000) | ratio | simulator: baseline / acknowledged | 1-min load: baseline / acknowledged |`,
   );
   console.log('|---|---|---|---|---|---|');
   for (const x of results) {

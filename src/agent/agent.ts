@@ -15,7 +15,13 @@ import { AGENT_DEFAULTS, AGENT_VERSION, type AgentConfig } from './config.js';
 import { captureReadiness } from './capability.js';
 import { ServerConnection } from './connection.js';
 import { loadCredential, saveCredential, type AgentCredential } from './credential.js';
-import { DEFAULT_METRICS_INTERVAL_IN_MS, startHostMetrics, type AgentMetricsConfig } from './metrics.js';
+import {
+  DEFAULT_METRICS_INTERVAL_IN_MS,
+  clockOffsetOf,
+  startHostMetrics,
+  type AgentMetricsConfig,
+  type HostMetricsReporter,
+} from './metrics.js';
 
 /** A running agent. */
 export interface RunningAgent {
@@ -172,8 +178,12 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
   });
   // What the connected server announced in its welcome; null until then and after a disconnect (the next may be an older replica).
   let metricsBatchIntervalInSeconds: number | null = null;
+  // And whether it acknowledges batches: the offset of its clock from ours, measured from that welcome.
+  let metricBatchAcks: { clockOffsetInMs: number } | null = null;
+  let hostMetrics: HostMetricsReporter | undefined;
   connection.on('open', () => {
     metricsBatchIntervalInSeconds = null;
+    metricBatchAcks = null;
     connection.send({
       type: 'hello',
       protocolVersion: AGENT_PROTOCOL_VERSION,
@@ -187,20 +197,26 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
   });
   connection.on('close', () => {
     metricsBatchIntervalInSeconds = null;
+    metricBatchAcks = null;
+    hostMetrics?.onDisconnected();
     manager.onDisconnected();
   });
   connection.on('message', (msg) => {
-    if (msg.type === 'welcome') metricsBatchIntervalInSeconds = msg.metricsBatchIntervalInSeconds ?? null;
-    manager.handle(msg);
+    if (msg.type === 'welcome') {
+      metricsBatchIntervalInSeconds = msg.metricsBatchIntervalInSeconds ?? null;
+      metricBatchAcks = msg.metricBatchAcks ? { clockOffsetInMs: clockOffsetOf(msg.metricBatchAcks.serverTime) } : null;
+    }
+    if (msg.type === 'metrics.ack') hostMetrics?.onAck(msg.throughId);
+    else manager.handle(msg);
   });
   await manager.recoverInterrupted();
   connection.start();
-  let hostMetrics;
   try {
     hostMetrics = await startHostMetrics({
       intervalInMs: config.metricsIntervalInMs ?? DEFAULT_METRICS_INTERVAL_IN_MS,
       send: (msg) => connection.send(msg),
       batchIntervalInSeconds: () => metricsBatchIntervalInSeconds,
+      metricBatchAcks: () => metricBatchAcks,
       captureStates: () => manager.states(),
       lookbackState: () => manager.lookbackState(),
       isConnected: () => connection.isOpen,

@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { hostMetricDeltas, readHostCounters, type HostCounterSnapshot } from '../alerts/host-counters.js';
 import type { Logger } from '../lib/index.js';
 import {
+  AGENT_METRICS_ACK_LIMITS,
   AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS,
   AGENT_METRICS_SAMPLES_PER_BATCH_MAX,
   type AgentCaptureState,
@@ -33,6 +34,17 @@ export const DEFAULT_METRICS_INTERVAL_IN_MS = 1_000;
  */
 export const AGENT_METRICS_BUFFER_MAX_SAMPLES = 900;
 
+/**
+ * The offset of a server's clock from this host's, from the `serverTime` of its welcome read at
+ * `nowInMs` (the welcome's transit, milliseconds, is inside it): what this host's batches carry
+ * so that every replica places a re-sent sample where the first placed it. Whole milliseconds,
+ * within the protocol's bound.
+ */
+export function clockOffsetOf(serverTime: string, nowInMs: number = Date.now()): number {
+  const { maxClockOffsetInMs } = AGENT_METRICS_ACK_LIMITS;
+  return Math.max(-maxClockOffsetInMs, Math.min(maxClockOffsetInMs, Math.round(Date.parse(serverTime) - nowInMs)));
+}
+
 /** What the reporter needs from the agent. */
 export interface HostMetricsOptions {
   intervalInMs: number;
@@ -44,6 +56,8 @@ export interface HostMetricsOptions {
    * and samples taken while disconnected wait for a server that takes batches.
    */
   batchIntervalInSeconds?(): number | null;
+  /** What the connected server's welcome said of acknowledgements (see {@link HostMetricSender}); absent or null: none. */
+  metricBatchAcks?(): { clockOffsetInMs: number } | null;
   /** The captures the agent knows (for the Prometheus endpoint). */
   captureStates(): AgentCaptureState[];
   /** What the host's look-back buffer holds (for the Prometheus endpoint); absent: no such gauges. */
@@ -61,6 +75,10 @@ export interface HostMetricsOptions {
 export interface HostMetricsReporter {
   /** URL of the Prometheus listener, or null. */
   metricsUrl: string | null;
+  /** A `metrics.ack` from the connected server (see {@link HostMetricSender.onAck}). */
+  onAck(throughId: number): void;
+  /** The server connection dropped: unacknowledged batches go again on the next. */
+  onDisconnected(): void;
   close(): Promise<void>;
 }
 
@@ -232,28 +250,73 @@ interface HostMetricSample {
   values: Record<string, number>;
 }
 
+/** A batch sent to a server that acknowledges batches and not yet acknowledged: re-sent as it was after a reconnect. */
+interface UnackedBatch {
+  id: number;
+  /** The server's clock less this host's, measured when the batch was first sent (the server places its samples by it). */
+  clockOffsetInMs: number;
+  samples: HostMetricSample[];
+  /** Sent on the current connection (cleared on a disconnect: it goes again on the next). */
+  sentHere: boolean;
+}
+
+/** A drop of samples is logged at most this often (with the count since the last log): a long outage logs a line a minute, not one per sample. */
+const DROP_LOG_INTERVAL_IN_MS = 60_000;
+
 /**
  * Decides how each sample leaves (issue 17): with a server that announced batches, samples are
  * kept and sent together once the oldest is an interval old (and at once after a reconnect:
  * the backlog of the disconnect, oldest first, in batches of at most
  * AGENT_METRICS_SAMPLES_PER_BATCH_MAX); otherwise each goes as a single report, as older servers
  * take them. Samples that cannot leave wait in a bounded buffer.
+ *
+ * With a server that also announced `metricBatchAcks`, each batch carries an id and the clock
+ * offset of that welcome, and is kept until a `metrics.ack` covers it ({@link onAck}); batches
+ * still unacknowledged when the connection drops are re-sent first, as they were, on the next
+ * connection to a server that acknowledges (a replica killed before its database had them loses
+ * nothing; the server keeps a re-sent sample once). Kept batches and unsent samples share the
+ * one bound, AGENT_METRICS_BUFFER_MAX_SAMPLES: past it the oldest sample goes, counted in
+ * `dropped` and logged. A server that does not acknowledge is sent samples as before, and kept
+ * batches are not re-sent to it (an older server's database has no such uniqueness to keep a
+ * repeat once); they wait for one that does, or until they are too old to send.
  */
 export class HostMetricSender {
   private buffer: HostMetricSample[] = [];
-  /** Samples sent, and samples dropped (the buffer full, or older than a server takes). */
+  private unacked: UnackedBatch[] = [];
+  /** Samples in {@link unacked}. */
+  private unackedSamples = 0;
+  /** The id the next batch gets: one count for the agent's life, so ids never repeat across connections. */
+  private nextId = 1;
+  /** Some kept batch has not been sent on this connection (after a disconnect). */
+  private resendPending = false;
+  private droppedUnlogged = 0;
+  private lastDropLogInMs = -Infinity;
+  /** Samples sent (first sends; re-sends are {@link resent}), and samples dropped (the buffer full, or older than a server takes). */
   sent = 0;
   dropped = 0;
+  /** Samples sent again after a reconnect because no ack had covered them. */
+  resent = 0;
 
   constructor(
     private readonly opts: Pick<HostMetricsOptions, 'send' | 'batchIntervalInSeconds' | 'intervalInMs'> & {
       isConnected(): boolean;
+      /**
+       * What the connected server's welcome said of acknowledgements: the offset of its clock from
+       * this host's, or null (no connection, no welcome yet, or a server that does not acknowledge).
+       */
+      metricBatchAcks?(): { clockOffsetInMs: number } | null;
+      logger?: Pick<Logger, 'warn'>;
     },
   ) {}
 
-  /** Samples waiting to be sent. */
+  /** Samples waiting to be sent or acknowledged. */
   get buffered(): number {
-    return this.buffer.length;
+    return this.buffer.length + this.unackedSamples;
+  }
+
+  /** Samples sent in batches no ack has covered yet. */
+  get unacknowledged(): number {
+    return this.unackedSamples;
   }
 
   /** Takes one sample (at `nowInMs` on this host's clock). */
@@ -263,48 +326,140 @@ export class HostMetricSender {
     if (intervalInSeconds === null && this.opts.isConnected()) {
       // An older server (or no welcome yet): a single report, as before; a backlog waits for a server that takes batches.
       if (this.opts.send({ type: 'metrics', at: sample.at, values })) this.sent++;
-      else this.keep(sample);
+      else this.keep(sample, nowInMs);
       return;
     }
-    this.keep(sample);
+    this.keep(sample, nowInMs);
     if (intervalInSeconds === null) return;
+    // Batches not yet sent on this connection (a reconnect's re-sends) go at once, before new samples.
+    if (this.resendPending && this.acks()) {
+      this.flush(nowInMs);
+      return;
+    }
     // Sent when the batch spans the interval: the sample taken an interval after the oldest goes in the next one.
-    if (nowInMs - this.buffer[0]!.atInMs >= intervalInSeconds * 1000 - this.opts.intervalInMs * 1.5)
+    const oldest = this.buffer[0];
+    if (oldest && nowInMs - oldest.atInMs >= intervalInSeconds * 1000 - this.opts.intervalInMs * 1.5)
       this.flush(nowInMs);
   }
 
-  /** Sends every buffered sample now, in batches (false when the connection took none or not all). */
+  /**
+   * Sends every buffered sample now, in batches (false when the connection took none or not all):
+   * first the batches a server acknowledging them has not had on this connection, in order.
+   */
   flush(nowInMs: number = Date.now()): boolean {
     // A server takes no sample older than this (a small margin for the time the batch takes to leave).
     const oldestInMs = nowInMs - AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS * 1000 + 60_000;
-    const stale = this.buffer.findIndex((s) => s.atInMs >= oldestInMs);
-    const cut = stale < 0 ? this.buffer.length : stale;
-    if (cut > 0) {
-      this.buffer.splice(0, cut);
-      this.dropped += cut;
+    this.dropStale(oldestInMs, nowInMs);
+    const acks = this.acks();
+    if (acks) {
+      for (const batch of this.unacked) {
+        if (batch.sentHere) continue;
+        if (!this.opts.send(this.batchMessage(batch.samples, nowInMs, batch))) return false;
+        batch.sentHere = true;
+        this.resent += batch.samples.length;
+      }
+      this.resendPending = false;
     }
-    const sentAt = new Date(Math.max(nowInMs, this.buffer.at(-1)?.atInMs ?? 0)).toISOString();
     while (this.buffer.length > 0) {
       const chunk = this.buffer.slice(0, AGENT_METRICS_SAMPLES_PER_BATCH_MAX);
-      if (!this.opts.send({ type: 'metrics.batch', sentAt, samples: chunk.map(({ at, values }) => ({ at, values })) }))
-        return false;
+      const batch = acks ? { id: this.nextId, clockOffsetInMs: acks.clockOffsetInMs } : null;
+      if (!this.opts.send(this.batchMessage(chunk, nowInMs, batch))) return false;
       this.buffer.splice(0, chunk.length);
       this.sent += chunk.length;
+      if (batch) {
+        this.nextId++;
+        this.unacked.push({ ...batch, samples: chunk, sentHere: true });
+        this.unackedSamples += chunk.length;
+      }
     }
     return true;
   }
 
-  private keep(sample: HostMetricSample): void {
+  /**
+   * A `metrics.ack` from the connected server: the batches up to `throughId` are in its database
+   * and are forgotten. An ack for an id this agent never sent is ignored (a confused or hostile
+   * server must not make it forget batches no one has): returns false then.
+   */
+  onAck(throughId: number): boolean {
+    if (!Number.isSafeInteger(throughId) || throughId < 1 || throughId >= this.nextId) return false;
+    let n = 0;
+    while (n < this.unacked.length && this.unacked[n]!.id <= throughId) {
+      this.unackedSamples -= this.unacked[n]!.samples.length;
+      n++;
+    }
+    this.unacked.splice(0, n);
+    return true;
+  }
+
+  /** The connection dropped: every batch not acknowledged goes again on the next one that acknowledges. */
+  onDisconnected(): void {
+    for (const batch of this.unacked) batch.sentHere = false;
+    this.resendPending = this.unacked.length > 0;
+  }
+
+  private acks(): { clockOffsetInMs: number } | null {
+    return this.opts.isConnected() ? (this.opts.metricBatchAcks?.() ?? null) : null;
+  }
+
+  private batchMessage(
+    samples: HostMetricSample[],
+    nowInMs: number,
+    ack: { id: number; clockOffsetInMs: number } | null,
+  ): AgentToServer {
+    const sentAt = new Date(Math.max(nowInMs, samples.at(-1)!.atInMs)).toISOString();
+    const out = samples.map(({ at, values }) => ({ at, values }));
+    return ack
+      ? { type: 'metrics.batch', sentAt, id: ack.id, clockOffsetInMs: ack.clockOffsetInMs, samples: out }
+      : { type: 'metrics.batch', sentAt, samples: out };
+  }
+
+  /** Drops samples older than `oldestInMs`, kept batches' and unsent ones alike. */
+  private dropStale(oldestInMs: number, nowInMs: number): void {
+    let cut = 0;
+    while (this.unacked.length > 0 && this.unacked[0]!.samples[0]!.atInMs < oldestInMs) {
+      this.dropOldest();
+      cut++;
+    }
+    const stale = this.buffer.findIndex((s) => s.atInMs >= oldestInMs);
+    const n = stale < 0 ? this.buffer.length : stale;
+    if (n > 0) this.buffer.splice(0, n);
+    this.countDropped(cut + n, nowInMs, 'older than a server takes');
+  }
+
+  /** Drops the oldest sample held: of the oldest kept batch, else of the unsent ones. */
+  private dropOldest(): void {
+    const first = this.unacked[0];
+    if (first) {
+      first.samples.shift();
+      this.unackedSamples--;
+      if (first.samples.length === 0) this.unacked.shift();
+    } else this.buffer.shift();
+  }
+
+  private countDropped(n: number, nowInMs: number, why: string): void {
+    if (n === 0) return;
+    this.dropped += n;
+    this.droppedUnlogged += n;
+    if (!this.opts.logger || nowInMs - this.lastDropLogInMs < DROP_LOG_INTERVAL_IN_MS) return;
+    this.opts.logger.warn(
+      { dropped: this.droppedUnlogged, droppedSinceStart: this.dropped, bound: AGENT_METRICS_BUFFER_MAX_SAMPLES },
+      `host-metric samples dropped (${why}): the server has not taken them`,
+    );
+    this.droppedUnlogged = 0;
+    this.lastDropLogInMs = nowInMs;
+  }
+
+  private keep(sample: HostMetricSample, nowInMs: number): void {
     // A clock stepped back on this host: the batch must stay in time order (the server refuses it otherwise).
     const last = this.buffer.at(-1);
     if (last && sample.atInMs <= last.atInMs) {
-      this.dropped++;
+      this.countDropped(1, nowInMs, 'the clock stepped back');
       return;
     }
     this.buffer.push(sample);
-    if (this.buffer.length > AGENT_METRICS_BUFFER_MAX_SAMPLES) {
-      this.buffer.shift();
-      this.dropped++;
+    if (this.buffer.length + this.unackedSamples > AGENT_METRICS_BUFFER_MAX_SAMPLES) {
+      this.dropOldest();
+      this.countDropped(1, nowInMs, `more than ${AGENT_METRICS_BUFFER_MAX_SAMPLES} held`);
     }
   }
 }
@@ -316,7 +471,7 @@ export class HostMetricSender {
  */
 export async function startHostMetrics(opts: HostMetricsOptions): Promise<HostMetricsReporter> {
   let previous: HostCounterSnapshot | null = null;
-  const sender = new HostMetricSender({ ...opts, isConnected: () => opts.isConnected() });
+  const sender = new HostMetricSender({ ...opts, isConnected: () => opts.isConnected(), logger: opts.logger });
   let warned = false;
   let busy = false;
   const report = async () => {
@@ -377,6 +532,10 @@ export async function startHostMetrics(opts: HostMetricsOptions): Promise<HostMe
   }
   return {
     metricsUrl,
+    onAck: (throughId) => {
+      sender.onAck(throughId);
+    },
+    onDisconnected: () => sender.onDisconnected(),
     async close() {
       clearInterval(timer);
       if (server) {

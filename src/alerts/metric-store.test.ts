@@ -64,7 +64,7 @@ for (const engine of TEST_ENGINES) {
           );
       await ms.close();
       assert.equal(await count(db, 'metric_raw'), 70_000, 'every report stored');
-      assert.equal(await count(db, 'metric_minutes'), 7_000, 'one row per host-minute');
+      assert.equal(await count(db, 'metric_minutes'), 0, 'per-minute rows are made from stored rows, not from memory');
       const inserts = seen.filter((q) => q.sql.startsWith('INSERT INTO metric_'));
       for (const q of inserts) {
         // One typed array per column (src/store/metrics.ts): a fixed few parameters, each of at most the bound's rows.
@@ -85,6 +85,19 @@ for (const engine of TEST_ENGINES) {
         )
       ).get('/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm5');
       assert.deepEqual(total, { total: 10, count: 10, minimum: 1, maximum: 1 });
+      // Rolled past the raw retention: one row per host-minute, made from the stored rows, the same answer.
+      assert.equal(await new Store(db).advanceMetricRawSince(new Date(t0 + 60_000)), 7_000);
+      assert.equal(await count(db, 'metric_minutes'), 7_000, 'one row per host-minute');
+      const fromMinutes = (
+        await new Store(db).aggregateMetricWindow(
+          ['/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm5'],
+          'TCP Segments Sent',
+          new Date(t0 - 1),
+          new Date(t0 + 60_000),
+        )
+      ).get('/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm5');
+      assert.deepEqual(fromMinutes, total);
+      assert.equal(await new Store(db).advanceMetricRawSince(new Date(t0 + 60_000)), 0, 'a span is rolled up once');
     });
 
     test('one replica’s statements in flight at once, making the same new hosts in different orders, never deadlock', async () => {
@@ -169,6 +182,7 @@ for (const engine of TEST_ENGINES) {
         ],
         'one row per sample, each in its own second',
       );
+      await store.advanceMetricRawSince(new Date('2026-03-03T00:02:00Z'));
       const minutes = await db.query(
         `SELECT m.minute, m.n[1]::int AS n FROM metric_minutes m JOIN metric_hosts k ON k.id = m.host_id WHERE k.vm_key = 'batchvm' ORDER BY m.minute`,
       );
@@ -215,6 +229,117 @@ for (const engine of TEST_ENGINES) {
       assert.equal(Number(rows[0]!.n), 15_000, 'every sample stored');
       assert.equal(Number(rows[0]!.distinct_rows), 15_000, 'each once, at its own time');
       assert.equal(Number(rows[0]!.total), 45_000);
+    });
+
+    test('a batch re-sent to another replica (its ack lost) is one row per sample, placed as the first time, and counted once by minute', async () => {
+      const store = new Store(db);
+      // Two replicas of one database: A took the batch and stored it, then died before its ack left.
+      const replicaA = new MetricStore(store, silent);
+      const replicaB = new MetricStore(new Store(db), silent);
+      const hostNow = Date.parse('2026-03-06T00:00:58.000Z');
+      const batch = (sentAtInMs: number) => ({
+        sentAt: new Date(sentAtInMs).toISOString(),
+        id: 9,
+        clockOffsetInMs: 60_000,
+        samples: [4, 3, 2, 1, 0].map((s) => ({
+          at: new Date(hostNow - s * 1000).toISOString(),
+          values: { 'TCP Segments Sent': 10 - s },
+        })),
+      });
+      // The host's clock is a minute behind; the batch took 7 ms to reach A.
+      let ackedA = 0;
+      replicaA.recordBatch('resentvm', batch(hostNow), new Date(hostNow + 60_007), () => ackedA++);
+      await replicaA.flush();
+      assert.equal(ackedA, 1, 'acknowledged once stored');
+      // The agent re-sends it to B four seconds later, with a new sentAt: placed by the offset it carries.
+      let ackedB = 0;
+      assert.equal(
+        replicaB.recordBatch('resentvm', batch(hostNow + 4_000), new Date(hostNow + 64_003), () => ackedB++),
+        5,
+      );
+      await replicaB.close();
+      await replicaA.close();
+      assert.equal(ackedB, 1, 'the repeat is acknowledged too (its rows are in the database)');
+      const rows = await db.query(
+        `SELECT (extract(epoch FROM r.at) * 1000)::float8 AS at, r.v[1]::float8 AS v
+         FROM metric_raw r JOIN metric_hosts k ON k.id = r.host_id WHERE k.vm_key = 'resentvm' ORDER BY r.at`,
+      );
+      assert.deepEqual(
+        rows.map((r) => [new Date(Number(r.at)).toISOString(), Number(r.v)]),
+        [4, 3, 2, 1, 0].map((s) => [new Date(hostNow + 60_000 - s * 1000).toISOString(), 10 - s]),
+        'one row per sample, at the host’s time plus the offset',
+      );
+      await store.advanceMetricRawSince(new Date('2026-03-06T00:02:00Z'));
+      const minutes = await db.query(
+        `SELECT sum(m.n[1])::int AS n, sum(m.total[1])::float8 AS total FROM metric_minutes m JOIN metric_hosts k ON k.id = m.host_id WHERE k.vm_key = 'resentvm'`,
+      );
+      assert.deepEqual([Number(minutes[0]!.n), Number(minutes[0]!.total)], [5, 40], 'each sample once in its minute');
+      const window = await store.aggregateMetricWindow(
+        ['resentvm'],
+        'TCP Segments Sent',
+        new Date('2026-03-06T00:00:00Z'),
+        new Date('2026-03-06T00:02:00Z'),
+      );
+      assert.deepEqual(window.get('resentvm'), { total: 40, count: 5, minimum: 6, maximum: 10 });
+    });
+
+    test('a batch is acknowledged only once its rows are in the database: a failed write holds the ack until the retry succeeds', async () => {
+      const { spy, failNext } = spied(db);
+      const ms = new MetricStore(new Store(spy), silent, { retryIntervalInMs: 10 });
+      const t0 = Date.parse('2026-03-07T00:00:10Z');
+      const acked: number[] = [];
+      for (let id = 1; id <= 3; id++)
+        ms.recordBatch(
+          'ackvm',
+          {
+            sentAt: new Date(t0 + id * 1000).toISOString(),
+            id,
+            clockOffsetInMs: 0,
+            samples: [{ at: new Date(t0 + id * 1000).toISOString(), values: { 'TCP Segments Sent': id } }],
+          },
+          new Date(t0 + id * 1000),
+          () => acked.push(id),
+        );
+      failNext(1);
+      await ms.flush();
+      assert.equal(ms.failedWrites, 1);
+      assert.equal(acked.length, 0, 'nothing acknowledged while the rows are not stored');
+      await ms.flush();
+      assert.deepEqual(acked, [1, 2, 3], 'all, in order, once stored');
+      // A batch whose samples were all refused (nothing to store) is acknowledged at the next flush.
+      ms.recordBatch(
+        'ackvm',
+        {
+          sentAt: new Date(t0 + 5000).toISOString(),
+          id: 4,
+          clockOffsetInMs: 0,
+          samples: [{ at: new Date(t0 + 5000).toISOString(), values: { unknown: 1 } }],
+        },
+        new Date(t0 + 5000),
+        () => acked.push(4),
+      );
+      await ms.close();
+      assert.deepEqual(acked, [1, 2, 3, 4]);
+    });
+
+    test('a clock offset far from the server’s own estimate (the host’s clock stepped) is not taken', async () => {
+      const ms = new MetricStore(new Store(db), silent);
+      const received = Date.parse('2026-03-08T00:00:30.000Z');
+      ms.recordBatch(
+        'steppedvm',
+        {
+          sentAt: new Date(received).toISOString(),
+          id: 1,
+          clockOffsetInMs: 3_600_000,
+          samples: [{ at: new Date(received).toISOString(), values: { 'TCP Segments Sent': 1 } }],
+        },
+        new Date(received),
+      );
+      await ms.close();
+      const [row] = await db.query(
+        `SELECT (extract(epoch FROM r.at) * 1000)::float8 AS at FROM metric_raw r JOIN metric_hosts k ON k.id = r.host_id WHERE k.vm_key = 'steppedvm'`,
+      );
+      assert.equal(Number(row!.at), received, 'placed at its arrival, not an hour later');
     });
 
     test('pruned per-report rows are answered by minute with the same totals; pruning goes in bounded batches', async () => {
@@ -298,13 +423,9 @@ for (const engine of TEST_ENGINES) {
       assert.equal(entries.allowances, 51, 'only the hosts heard within the retention keep an allowance');
       assert.equal(entries.totals, 51);
       assert.ok([...ms.totalsSinceStart().keys()].every((k) => k.startsWith('memlive-') || k === 'memreplayed'));
-      assert.equal(
-        entries.storeHostIds,
-        52,
-        "the store keeps ids of the hosts with state here (the deleted host's minute is still open)",
-      );
+      assert.equal(entries.storeHostIds, 51, 'the store keeps ids of the hosts with state here (an allowance)');
       assert.equal(ms.retiredTotalsSinceStart()[tcp], 50 * 2 + 5, "the forgotten hosts' sums stay in the fleet's");
-      // Nothing they sent is lost: every report is in the database, and the open minutes are written at close.
+      // Nothing they sent is lost: every report is in the database.
       await ms.close();
       const [stored] = await db.query(
         `SELECT count(*)::int AS n FROM metric_raw r JOIN metric_hosts k ON k.id = r.host_id WHERE k.vm_key LIKE 'mem%'`,
@@ -317,7 +438,6 @@ for (const engine of TEST_ENGINES) {
         new Date(now + 1),
       );
       assert.equal(deletedMinute.get('memdeleted')?.total, 5);
-      assert.equal(ms.perHostEntries().openMinutes, 0);
     });
   });
 }

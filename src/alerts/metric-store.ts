@@ -1,5 +1,5 @@
 import type { Logger } from '../lib/index.js';
-import { AGENT_METRICS_BATCH_INTERVAL_LIMITS } from '../model/index.js';
+import { AGENT_CLOCK_OFFSET_TOLERANCE_IN_MS } from '../model/index.js';
 import { METRIC_ROWS_PER_STATEMENT, type MetricMinuteRow, type MetricSampleRow, type Store } from '../store/index.js';
 import { HOST_METRICS } from './host-metrics.js';
 
@@ -26,8 +26,8 @@ export const METRIC_STORE_DEFAULTS = {
   retryIntervalInMs: 1_000,
   /**
    * Reports kept in memory while the database does not take them (~200 bytes each: 200 MiB).
-   * Past it the oldest per-report rows are shed; their per-minute aggregates are kept, so totals,
-   * counts, minima and maxima by minute stay whole.
+   * Past it the oldest per-report rows are shed; their per-minute aggregates are written instead,
+   * so totals, counts, minima and maxima by minute stay whole.
    */
   maxPendingSamples: 1_000_000,
   /** Pause between prune batches, so a large prune never holds the database (and the server's thread, on PGlite) for long. */
@@ -59,13 +59,6 @@ export interface MetricStoreOptions {
 /** Metric statements (of at most METRIC_ROWS_PER_STATEMENT rows) written at once. */
 const METRIC_WRITES_IN_FLIGHT = 2;
 
-/**
- * A minute is written this long after it ends when its host says nothing more (late reports of it
- * go in another row): past the longest batch interval, so a batch's samples of a minute that
- * already ended still join its row instead of adding one per host per minute.
- */
-const MINUTE_GRACE_IN_MS = 2_000 + AGENT_METRICS_BATCH_INTERVAL_LIMITS.maxSeconds * 1000;
-
 /** Samples a host may send at once (an agent's disconnect backlog, AGENT_METRICS_BUFFER_MAX_SAMPLES in src/agent, plus a batch). */
 export const SAMPLE_ALLOWANCE_MAX_SAMPLES = 1_200;
 const MINUTE_IN_MS = 60_000;
@@ -86,7 +79,12 @@ interface SampleAllowance {
   heardAtInMs: number;
 }
 
-/** One host's reports of the current minute. */
+/** A per-report row waiting for the database, numbered in the order it was queued (acks follow the numbers). */
+interface QueuedSample extends MetricSampleRow {
+  seq: number;
+}
+
+/** One host's reports of one minute. */
 interface MinuteAccumulator {
   minuteInMs: number;
   count: number[];
@@ -122,11 +120,25 @@ export function sanitizeMetricValues(values: unknown): Record<string, number> {
  * Nothing is dropped when a write fails: the batch goes back to the front of the queue and is
  * tried again after {@link METRIC_STORE_DEFAULTS.retryIntervalInMs}. Each statement holds at most
  * METRIC_ROWS_PER_STATEMENT rows (src/store), whatever the backlog.
+ *
+ * Acknowledged batches (issue 17): the rows are written in the order they were queued, so the
+ * queue has a watermark — every row numbered up to it is in the database (or was shed, counted
+ * and logged). A batch's `onCommitted` is called once the watermark passes its last row: the
+ * server's `metrics.ack`, after which the agent forgets the batch. A re-sent batch's samples are
+ * placed where they were the first time (the batch's clock offset) and the database keeps each
+ * (host, time) once. Per-minute rows are made from the stored per-report rows when the raw
+ * retention passes them ({@link prune}), never from this process's memory, so neither a repeat
+ * nor a replica killed mid-minute changes them.
  */
 export class MetricStore {
-  private pending: MetricSampleRow[] = [];
+  private pending: QueuedSample[] = [];
+  /** Per-minute rows of shed per-report rows. */
   private pendingMinutes: MetricMinuteRow[] = [];
-  private readonly minutes = new Map<string, MinuteAccumulator>();
+  /** The number of the last row queued, and the watermark: every row numbered up to it is written (or shed). */
+  private queuedSeq = 0;
+  private committedSeq = 0;
+  /** Batches waiting for the watermark to pass their last row, in queue order. */
+  private awaitingCommit: Array<{ throughSeq: number; onCommitted: () => void }> = [];
   private readonly totals = new Map<string, Record<string, number>>();
   /** Sums of the hosts forgotten since start (deleted or idle): the fleet's totals never go back. */
   private readonly retiredTotals: Record<string, number> = {};
@@ -138,7 +150,6 @@ export class MetricStore {
   private flushing: Promise<void> = Promise.resolve();
   private pruning: Promise<number> | null = null;
   private retryAtInMs = 0;
-  private lastSweepInMs = 0;
   /** Per-report rows shed since start because the database did not take them in time (their minutes are kept). */
   shedSamples = 0;
   /** Failed writes since start (each retried). */
@@ -195,15 +206,31 @@ export class MetricStore {
    * {@link SAMPLE_ALLOWANCE_MAX_SAMPLES} (the backlog an agent sends after a disconnect fits),
    * shared with its single reports ({@link record}); samples past it are dropped and counted in
    * {@link refusedSamples}.
+   *
+   * A batch with a `clockOffsetInMs` (one the agent will re-send until acknowledged) is placed by
+   * that offset when it is within AGENT_CLOCK_OFFSET_TOLERANCE_IN_MS of this server's own
+   * estimate, so a re-sent batch lands on the times its first send did, whichever replica takes
+   * it. `onCommitted` is called once every sample kept is in the database (at once, at the next
+   * flush, if none was kept: a refused sample would be refused again).
    */
   recordBatch(
     vmKey: string,
-    batch: { sentAt: string; samples: ReadonlyArray<{ at: string; values: unknown }> },
+    batch: {
+      sentAt: string;
+      /** The agent's batch number: the server's ack names it (alerts-runtime.ts); not read here. */
+      id?: number | undefined;
+      clockOffsetInMs?: number | undefined;
+      samples: ReadonlyArray<{ at: string; values: unknown }>;
+    },
     receivedAt: Date = new Date(),
+    onCommitted?: () => void,
   ): number {
     const key = vmKey.toLowerCase();
     const receivedInMs = receivedAt.getTime();
-    const offsetInMs = receivedInMs - Date.parse(batch.sentAt);
+    let offsetInMs = receivedInMs - Date.parse(batch.sentAt);
+    const claimed = batch.clockOffsetInMs;
+    if (claimed !== undefined && Math.abs(claimed - offsetInMs) <= AGENT_CLOCK_OFFSET_TOLERANCE_IN_MS)
+      offsetInMs = claimed;
     const allowance = this.allowanceAt(key, receivedInMs);
     let kept = 0;
     for (const sample of batch.samples) {
@@ -217,6 +244,7 @@ export class MetricStore {
       this.keep(key, Date.parse(sample.at) + offsetInMs, metrics);
       kept++;
     }
+    if (onCommitted) this.awaitingCommit.push({ throughSeq: this.queuedSeq, onCommitted });
     return kept;
   }
 
@@ -243,43 +271,11 @@ export class MetricStore {
   }
 
   private keep(key: string, atInMs: number, metrics: Record<string, number>): void {
-    this.pending.push({ vmKey: key, at: new Date(atInMs), metrics });
+    this.pending.push({ vmKey: key, at: new Date(atInMs), metrics, seq: ++this.queuedSeq });
     if (this.pending.length > this.opts.maxPendingSamples) this.shed();
-    this.addToMinute(key, atInMs, metrics);
     const sums = this.totals.get(key) ?? {};
     for (const name in metrics) sums[name] = (sums[name] ?? 0) + metrics[name]!;
     this.totals.set(key, sums);
-  }
-
-  private addToMinute(key: string, atInMs: number, metrics: Record<string, number>): void {
-    const minuteInMs = Math.floor(atInMs / MINUTE_IN_MS) * MINUTE_IN_MS;
-    let acc = this.minutes.get(key);
-    if (acc && acc.minuteInMs !== minuteInMs) {
-      if (minuteInMs < acc.minuteInMs) {
-        // A report for an earlier minute than the open one (only a caller's own timestamps do that): a row of its own.
-        const late = newAccumulator(minuteInMs);
-        accumulate(late, metrics);
-        this.pendingMinutes.push(toMinuteRow(key, late));
-        return;
-      }
-      this.pendingMinutes.push(toMinuteRow(key, acc));
-      acc = undefined;
-    }
-    if (!acc) {
-      acc = newAccumulator(minuteInMs);
-      this.minutes.set(key, acc);
-    }
-    accumulate(acc, metrics);
-  }
-
-  /** Queues the minutes that ended (plus a grace) for hosts that said nothing since. */
-  private closeEndedMinutes(nowInMs: number, all = false): void {
-    for (const [key, acc] of this.minutes) {
-      if (all || acc.minuteInMs + MINUTE_IN_MS + MINUTE_GRACE_IN_MS <= nowInMs) {
-        this.pendingMinutes.push(toMinuteRow(key, acc));
-        this.minutes.delete(key);
-      }
-    }
   }
 
   private shed(): void {
@@ -287,8 +283,19 @@ export class MetricStore {
     // every report (bench/scale, 10,000 agents on a starved database: 82 % of the server's CPU,
     // which then fell further behind).
     const excess = this.pending.length - Math.floor(this.opts.maxPendingSamples * 0.9);
-    this.pending.splice(0, excess);
+    const shed = this.pending.splice(0, excess);
     this.shedSamples += excess;
+    // Their minutes are written instead: none of them is stored as a per-report row, so the
+    // roll-up of stored rows (prune) never counts them again.
+    const byMinute = new Map<string, { key: string; acc: MinuteAccumulator }>();
+    for (const row of shed) {
+      const minuteInMs = Math.floor(row.at.getTime() / MINUTE_IN_MS) * MINUTE_IN_MS;
+      const id = `${minuteInMs} ${row.vmKey}`;
+      let entry = byMinute.get(id);
+      if (!entry) byMinute.set(id, (entry = { key: row.vmKey, acc: newAccumulator(minuteInMs) }));
+      accumulate(entry.acc, row.metrics);
+    }
+    for (const { key, acc } of byMinute.values()) this.pendingMinutes.push(toMinuteRow(key, acc));
     this.logger.error(
       { shed: excess, shedSinceStart: this.shedSamples },
       'the database has not taken host metrics for a while: the oldest per-report rows are shed (their per-minute aggregates are kept)',
@@ -320,11 +327,10 @@ export class MetricStore {
   }
 
   /** Entries this process keeps per host, by table (tests and the bench: each is bounded by the hosts reporting). */
-  perHostEntries(): { allowances: number; totals: number; openMinutes: number; storeHostIds: number } {
+  perHostEntries(): { allowances: number; totals: number; storeHostIds: number } {
     return {
       allowances: this.allowances.size,
       totals: this.totals.size,
-      openMinutes: this.minutes.size,
       storeHostIds: this.store.metricHostIdsCached(),
     };
   }
@@ -337,9 +343,9 @@ export class MetricStore {
     this.totals.delete(key);
   }
 
-  /** Hosts with an allowance or an open minute: the ones whose store ids are still worth keeping. */
+  /** Hosts with an allowance: the ones whose store ids are still worth keeping (a row queued for another is written with its id read again). */
   private hostsWithState(): (vmKey: string) => boolean {
-    return (key) => this.allowances.has(key) || this.minutes.has(key);
+    return (key) => this.allowances.has(key);
   }
 
   /**
@@ -369,13 +375,10 @@ export class MetricStore {
     return this.flushing;
   }
 
-  private async writePending(closeAll = false): Promise<void> {
-    const now = Date.now();
-    if (closeAll || now - this.lastSweepInMs >= 1000) {
-      this.lastSweepInMs = now;
-      this.closeEndedMinutes(now, closeAll);
-    }
-    if (!(await this.writeQueue('samples'))) return;
+  private async writePending(): Promise<void> {
+    const written = await this.writeQueue('samples');
+    this.releaseCommitted();
+    if (!written) return;
     if (!(await this.writeQueue('minutes'))) return;
     // After the writes, which read the ids of the hosts they carry: those of hosts forgotten go in the same pass.
     const heardNow = this.opts.clock();
@@ -385,10 +388,31 @@ export class MetricStore {
     }
   }
 
+  /** Calls `onCommitted` of the batches the watermark has passed, oldest first. */
+  private releaseCommitted(): void {
+    const waiting = this.awaitingCommit;
+    let n = 0;
+    while (n < waiting.length && waiting[n]!.throughSeq <= this.committedSeq) n++;
+    if (n === 0) return;
+    const done = waiting.splice(0, n);
+    for (const { onCommitted } of done) {
+      try {
+        onCommitted();
+      } catch (error) {
+        // An ack that could not leave (the connection went meanwhile): the agent re-sends the batch, which is kept once.
+        this.logger.warn({ err: error }, 'could not acknowledge a metric batch');
+      }
+    }
+  }
+
   /** Writes one queue in chunks; on failure puts the unwritten rest back in front and returns false. */
   private async writeQueue(which: 'samples' | 'minutes'): Promise<boolean> {
-    const batch: Array<MetricSampleRow | MetricMinuteRow> = which === 'samples' ? this.pending : this.pendingMinutes;
-    if (batch.length === 0) return true;
+    const batch: Array<QueuedSample | MetricMinuteRow> = which === 'samples' ? this.pending : this.pendingMinutes;
+    if (batch.length === 0) {
+      // Nothing queued: every row numbered so far is written or shed.
+      if (which === 'samples') this.committedSeq = this.queuedSeq;
+      return true;
+    }
     if (which === 'samples') this.pending = [];
     else this.pendingMinutes = [];
     const write = (chunk: Array<MetricSampleRow | MetricMinuteRow>) =>
@@ -413,11 +437,14 @@ export class MetricStore {
       if (failedAt >= 0) {
         const error = (outcomes[failedAt] as PromiseRejectedResult).reason;
         const written = new Set(starts.filter((_, k) => outcomes[k]!.status === 'fulfilled'));
-        const rest: Array<MetricSampleRow | MetricMinuteRow> = [];
+        const rest: Array<QueuedSample | MetricMinuteRow> = [];
         for (let start = starts[failedAt]!; start < batch.length; start += METRIC_ROWS_PER_STATEMENT)
           if (!written.has(start)) rest.push(...batch.slice(start, start + METRIC_ROWS_PER_STATEMENT));
         if (which === 'samples') {
-          this.pending = (rest as MetricSampleRow[]).concat(this.pending);
+          // Every row before the first one not written is in the database (a later statement
+          // that succeeded is not counted: the watermark is a prefix).
+          this.committedSeq = Math.max(this.committedSeq, (batch[starts[failedAt]!] as QueuedSample).seq - 1);
+          this.pending = (rest as QueuedSample[]).concat(this.pending);
           if (this.pending.length > this.opts.maxPendingSamples) this.shed();
         } else {
           this.pendingMinutes = (rest as MetricMinuteRow[]).concat(this.pendingMinutes);
@@ -432,6 +459,7 @@ export class MetricStore {
         return false;
       }
     }
+    if (which === 'samples') this.committedSeq = Math.max(this.committedSeq, (batch.at(-1) as QueuedSample).seq);
     return true;
   }
 
@@ -445,7 +473,9 @@ export class MetricStore {
       try {
         const rawFor = Math.min(this.opts.rawRetentionInSeconds, this.opts.retentionInSeconds) * 1000;
         const rawCutoff = new Date(Math.floor((now.getTime() - rawFor) / MINUTE_IN_MS) * MINUTE_IN_MS);
-        await this.store.setMetricRawSince(rawCutoff);
+        // The span passed is rolled up into per-minute rows from what the database holds (once,
+        // whichever replica gets there first) before its per-report rows go.
+        await this.store.advanceMetricRawSince(rawCutoff, { pauseInMs: this.opts.prunePauseInMs });
         const raw = await this.store.pruneMetricSamples(rawCutoff, this.opts.prunePauseInMs);
         const minutes = await this.store.pruneMetricMinutes(this.retentionStart(now), this.opts.prunePauseInMs);
         return raw + minutes;
@@ -464,11 +494,11 @@ export class MetricStore {
     return new Date(now.getTime() - this.opts.retentionInSeconds * 1000);
   }
 
-  /** Stops the timers and writes what is pending, the current minutes included. */
+  /** Stops the timers and writes what is pending. */
   async close(): Promise<void> {
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.pruneTimer) clearInterval(this.pruneTimer);
-    this.flushing = this.flushing.then(() => this.writePending(true));
+    this.flushing = this.flushing.then(() => this.writePending());
     await this.flushing;
     await this.pruning;
   }

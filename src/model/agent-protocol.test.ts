@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  AGENT_METRICS_ACK_LIMITS,
   AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS,
   AGENT_METRICS_SAMPLES_PER_BATCH_MAX,
   agentToServerSchema,
@@ -134,6 +135,26 @@ const BATCH_CASES: Array<[string, unknown]> = [
   ['no sentAt', { type: 'metrics.batch', samples: [sample(1)] }],
   ['sentAt not a time', batch([sample(1)], { sentAt: 'now' })],
   ['an unknown key (dropped)', batch([{ ...sample(1), extra: true }], { extra: 1 })],
+  // Acknowledged batches (issue 17): an id and the clock offset, both or neither, whole and in range.
+  ['an id and a clock offset', batch([sample(1)], { id: 7, clockOffsetInMs: -3_600_000 })],
+  [
+    'the largest id and offsets',
+    batch([sample(1)], { id: Number.MAX_SAFE_INTEGER, clockOffsetInMs: AGENT_METRICS_ACK_LIMITS.maxClockOffsetInMs }),
+  ],
+  ['an id without an offset', batch([sample(1)], { id: 7 })],
+  ['an offset without an id', batch([sample(1)], { clockOffsetInMs: 0 })],
+  ['an id of 0', batch([sample(1)], { id: 0, clockOffsetInMs: 0 })],
+  ['a negative id', batch([sample(1)], { id: -1, clockOffsetInMs: 0 })],
+  ['a fractional id', batch([sample(1)], { id: 1.5, clockOffsetInMs: 0 })],
+  ['an id as a string', batch([sample(1)], { id: '1', clockOffsetInMs: 0 })],
+  ['an id past 2^53', batch([sample(1)], { id: 2 ** 53, clockOffsetInMs: 0 })],
+  ['an id of 1e308', batch([sample(1)], { id: 1e308, clockOffsetInMs: 0 })],
+  [
+    'an offset past the bound',
+    batch([sample(1)], { id: 1, clockOffsetInMs: AGENT_METRICS_ACK_LIMITS.maxClockOffsetInMs + 1 }),
+  ],
+  ['a fractional offset', batch([sample(1)], { id: 1, clockOffsetInMs: 0.5 })],
+  ['an offset as null', batch([sample(1)], { id: 1, clockOffsetInMs: null })],
 ];
 
 test('the plain batch path and the schema judge every batch alike, with the same output', () => {
@@ -149,6 +170,36 @@ test('the plain batch path and the schema judge every batch alike, with the same
     if (parsed.ok && schema.success) assert.deepEqual(parsed.message, schema.data, name);
   }
   assert.notEqual(plainMetricsBatch(fiveSeconds), null, 'an ordinary batch takes the plain path');
+  assert.notEqual(
+    plainMetricsBatch({ ...fiveSeconds, id: 3, clockOffsetInMs: 250 }),
+    null,
+    'so does an acknowledged one',
+  );
+});
+
+test('a metrics.ack is a whole batch id in range; anything else is refused before the agent acts on it', () => {
+  const ack = (throughId: unknown) => parseServerToAgent(JSON.stringify({ type: 'metrics.ack', throughId }));
+  const ok = ack(12);
+  assert.ok(ok.ok && ok.message.type === 'metrics.ack' && ok.message.throughId === 12);
+  assert.equal(ack(Number.MAX_SAFE_INTEGER).ok, true);
+  for (const bad of [0, -1, 1.5, '12', null, 2 ** 53, 1e308, [1], { id: 1 }])
+    assert.equal(ack(bad).ok, false, `throughId ${JSON.stringify(bad)} is refused`);
+  assert.equal(parseServerToAgent('{"type":"metrics.ack"}').ok, false, 'an ack without an id');
+  // An agent's message is never a server's: an agent may not send acks.
+  assert.equal(parseAgentToServer(JSON.stringify({ type: 'metrics.ack', throughId: 1 })).ok, false);
+});
+
+test("the welcome: metricBatchAcks carries a time; an older server's welcome without it still parses", () => {
+  const welcome = { type: 'welcome', vmId: '/subscriptions/s/vm', location: 'westus' };
+  assert.equal(parseServerToAgent(JSON.stringify(welcome)).ok, true, 'an older server');
+  const acking = parseServerToAgent(JSON.stringify({ ...welcome, metricBatchAcks: { serverTime: SENT } }));
+  assert.ok(acking.ok && acking.message.type === 'welcome' && acking.message.metricBatchAcks?.serverTime === SENT);
+  for (const bad of [true, {}, { serverTime: 'now' }, { serverTime: 1 }])
+    assert.equal(
+      parseServerToAgent(JSON.stringify({ ...welcome, metricBatchAcks: bad })).ok,
+      false,
+      JSON.stringify(bad),
+    );
 });
 
 test('a batch too large or with bad samples is refused with a clear reason; each sample keeps its own time', () => {

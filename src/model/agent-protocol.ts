@@ -315,8 +315,36 @@ export const AGENT_RECONNECT_SPREAD_LIMITS = { minSeconds: 1, maxSeconds: 60 } a
 /** Most samples in one `metrics.batch` (30 s of 0.1 s samples, or a reconnect's backlog in a few messages: ~350 bytes each, far under AGENT_MAX_MESSAGE_BYTES). */
 export const AGENT_METRICS_SAMPLES_PER_BATCH_MAX = 300;
 
+/**
+ * How far a batch's `clockOffsetInMs` may be from the server's own estimate of it (arrival less
+ * `sentAt`: the offset plus the transit) to be taken. Replicas' clocks agree within milliseconds
+ * (NTP) and transit is milliseconds; past it (the host's clock stepped since it measured the
+ * offset) the server places the batch by its own estimate, as a batch without an id.
+ */
+export const AGENT_CLOCK_OFFSET_TOLERANCE_IN_MS = 5_000;
+
 /** Oldest sample a batch may carry, relative to its `sentAt` (the per-sample rows are kept an hour; an agent drops older ones). */
 export const AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS = 3600;
+
+/**
+ * Acknowledged batches (issue 17, no sample lost when a replica dies): the largest batch id, and
+ * the widest clock offset, either side takes. Ids are an agent's own count of the batches it sent
+ * since it started (safe integers: 2^53 batches is 285 million years of one a second); the
+ * offset is bounded only so that a hostile value cannot overflow a time (a host whose clock is
+ * years off still reports: the server checks the offset against its own estimate).
+ */
+export const AGENT_METRICS_ACK_LIMITS = {
+  maxBatchId: Number.MAX_SAFE_INTEGER,
+  maxClockOffsetInMs: 100 * 365 * 24 * 3600 * 1000,
+} as const;
+
+/** A batch's id (see {@link AGENT_METRICS_ACK_LIMITS}). */
+const metricsBatchIdSchema = z.number().int().min(1).max(AGENT_METRICS_ACK_LIMITS.maxBatchId);
+const clockOffsetSchema = z
+  .number()
+  .int()
+  .min(-AGENT_METRICS_ACK_LIMITS.maxClockOffsetInMs)
+  .max(AGENT_METRICS_ACK_LIMITS.maxClockOffsetInMs);
 
 /**
  * Several samples in one message (agent → server, every announced interval). Each sample keeps
@@ -324,17 +352,34 @@ export const AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS = 3600;
  * so the server places each sample `sentAt − at` before the message's arrival on its own clock
  * (a host's clock offset never moves a sample). Samples are in time order, none after `sentAt`,
  * none older than {@link AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS}.
+ *
+ * `id` and `clockOffsetInMs` (both or neither; only to a server whose welcome carried
+ * `metricBatchAcks`): the batch's number, which the server's `metrics.ack` answers once its rows
+ * are in the database, and the offset of the server's clock from the agent's as the agent
+ * measured it from that welcome when it first sent the batch. An agent re-sends a batch not
+ * acknowledged (to whichever replica it reaches next) with the same id, samples and offset, so
+ * each sample is placed at the same time as the first time, `at + clockOffsetInMs`, and the
+ * database keeps it once (unique by host and time). The server takes the offset only within
+ * {@link AGENT_CLOCK_OFFSET_TOLERANCE_IN_MS} of its own estimate.
  */
 const metricsBatchSchema = z
   .object({
     type: z.literal('metrics.batch'),
     sentAt: isoTime,
+    id: metricsBatchIdSchema.optional(),
+    clockOffsetInMs: clockOffsetSchema.optional(),
     samples: z
       .array(z.object({ at: isoTime, values: metricValuesSchema }))
       .min(1, 'a batch holds at least one sample')
       .max(AGENT_METRICS_SAMPLES_PER_BATCH_MAX, `a batch holds at most ${AGENT_METRICS_SAMPLES_PER_BATCH_MAX} samples`),
   })
   .superRefine((batch, ctx) => {
+    if ((batch.id === undefined) !== (batch.clockOffsetInMs === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['id'],
+        message: 'a batch carries both id and clockOffsetInMs, or neither',
+      });
     const issue = batchTimesIssue(
       Date.parse(batch.sentAt),
       (i) => Date.parse(batch.samples[i]!.at),
@@ -401,8 +446,22 @@ const plainTime = (at: unknown): at is string =>
  */
 export function plainMetricsBatch(json: unknown): MetricsBatch | null {
   if (json === null || typeof json !== 'object') return null;
-  const { type, sentAt, samples } = json as Record<string, unknown>;
+  const { type, sentAt, samples, id, clockOffsetInMs } = json as Record<string, unknown>;
   if (type !== 'metrics.batch' || !plainTime(sentAt) || !Array.isArray(samples)) return null;
+  // Both or neither, each a whole number in range; anything else is the schema's to word.
+  if ((id === undefined) !== (clockOffsetInMs === undefined)) return null;
+  if (
+    id !== undefined &&
+    !(
+      plainInteger(id, 1, AGENT_METRICS_ACK_LIMITS.maxBatchId) &&
+      plainInteger(
+        clockOffsetInMs,
+        -AGENT_METRICS_ACK_LIMITS.maxClockOffsetInMs,
+        AGENT_METRICS_ACK_LIMITS.maxClockOffsetInMs,
+      )
+    )
+  )
+    return null;
   if (samples.length < 1 || samples.length > AGENT_METRICS_SAMPLES_PER_BATCH_MAX) return null;
   const out: MetricsBatch['samples'] = [];
   for (const sample of samples as unknown[]) {
@@ -414,8 +473,13 @@ export function plainMetricsBatch(json: unknown): MetricsBatch | null {
     out.push({ at, values: checked });
   }
   if (batchTimesIssue(Date.parse(sentAt), (i) => Date.parse(out[i]!.at), out.length)) return null;
-  return { type: 'metrics.batch', sentAt, samples: out };
+  return id === undefined
+    ? { type: 'metrics.batch', sentAt, samples: out }
+    : { type: 'metrics.batch', sentAt, id: id as number, clockOffsetInMs: clockOffsetInMs as number, samples: out };
 }
+
+const plainInteger = (v: unknown, min: number, max: number): boolean =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 
 /** A single report or a batch checked plainly, or null for the schema to decide. */
 function plainMetrics(json: unknown): MetricsReport | MetricsBatch | null {
@@ -488,7 +552,21 @@ export const serverToAgentSchema = z.discriminatedUnion('type', [
       .min(AGENT_RECONNECT_SPREAD_LIMITS.minSeconds)
       .max(AGENT_RECONNECT_SPREAD_LIMITS.maxSeconds)
       .optional(),
+    /**
+     * Issue 17, additive (absent from older servers): this server answers batches that carry an
+     * id with `metrics.ack` once their rows are in the database, and keeps a re-sent sample once.
+     * `serverTime` is its clock as it sent the welcome: the agent's measure of the offset it
+     * sends with each batch (see metrics.batch).
+     */
+    metricBatchAcks: z.object({ serverTime: isoTime }).optional(),
   }),
+  /**
+   * Issue 17: every batch this connection carried with an id up to `throughId` (cumulative) has
+   * its rows in the database; the agent may forget them. Sent only by a server that announced
+   * `metricBatchAcks`, at most once per connection per liveness interval (10 s: one ack for many
+   * batches). An agent ignores an ack for an id it never sent.
+   */
+  z.object({ type: z.literal('metrics.ack'), throughId: metricsBatchIdSchema }),
   z.object({ type: z.literal('capture.start'), order: agentCaptureOrderSchema }),
   z.object({ type: z.literal('capture.stop'), captureUid: captureUidSchema }),
   z.object({ type: z.literal('capture.forget'), captureUid: captureUidSchema, deleteFiles: z.boolean() }),

@@ -166,7 +166,13 @@ export function startAlertsRuntime(ctx: ServerContext): AlertsRuntime {
   const runtime = ctx.alerts;
   ctx.hub.on('metrics', (vmKey: string, msg: Extract<AgentToServer, { type: 'metrics' | 'metrics.batch' }>) => {
     if (msg.type === 'metrics') runtime.metrics.record(vmKey, msg.values);
-    else runtime.metrics.recordBatch(vmKey, msg);
+    else if (msg.id === undefined) runtime.metrics.recordBatch(vmKey, msg);
+    else {
+      // Acknowledged once its rows are in the database (MetricStore's watermark), on the connection that sent it.
+      const ack = ctx.hub.metricBatchAcker();
+      const throughId = msg.id;
+      runtime.metrics.recordBatch(vmKey, msg, new Date(), ack ? () => ack(throughId) : undefined);
+    }
   });
   runtime.start();
   return runtime;

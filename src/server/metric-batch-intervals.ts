@@ -202,5 +202,7 @@ function welcomeOf(
     location: host.location,
     metricsBatchIntervalInSeconds: intervalInSeconds,
     reconnectSpreadInSeconds: spreadInSeconds,
+    // This server acknowledges batches once stored (alerts-runtime.ts, MetricStore); its clock is the agents' offset measure.
+    metricBatchAcks: { serverTime: new Date().toISOString() },
   };
 }

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openPglite } from '../store/index.js';
+import { openPglite, Store } from '../store/index.js';
+import { clockOffsetOf } from '../agent/metrics.js';
 import type { RunningServer } from './server.js';
 import { apiCaller, connectLoopbackAgent, waitFor, startLoopbackServer } from './testing/loopback-agent.js';
 
@@ -87,10 +88,65 @@ describe('batched host metrics, server side', () => {
         [7],
         "the older agent's single report is stored",
       );
+      assert.equal(
+        batching.received.filter((m) => m.type === 'metrics.ack').length,
+        0,
+        'a batch without an id (an older agent) is not acknowledged',
+      );
+      // Once the raw retention passes them, the per-minute rows are made from the stored rows.
+      await new Store(db).advanceMetricRawSince(new Date(Date.now() + 3_600_000));
       const minutes = await db.query(
         `SELECT sum(m.n[1])::int AS n FROM metric_minutes m JOIN metric_hosts k ON k.id = m.host_id WHERE k.vm_key LIKE '%/batcher'`,
       );
       assert.equal(Number(minutes[0]!.n), 5, 'the per-minute rows count every sample');
+    } finally {
+      await db.close();
+    }
+  });
+
+  test('a batch with an id is acknowledged once stored; re-sent on a new connection (its ack lost) it is stored once and acknowledged again', async () => {
+    // The test before stopped the server: a new one on the same database.
+    server = await startLoopbackServer(dataDir, SUB, { agentMetricsBatchIntervalInSeconds: 3 });
+    const first = await agent('acker');
+    const welcome = first.received.find((m) => m.type === 'welcome');
+    assert.ok(welcome?.type === 'welcome' && welcome.metricBatchAcks, 'the welcome says this server acknowledges');
+    const offset = clockOffsetOf(welcome.metricBatchAcks.serverTime);
+    const takenAt = Date.now() - 3000;
+    const batch = (id: number) =>
+      JSON.stringify({
+        type: 'metrics.batch',
+        sentAt: new Date().toISOString(),
+        id,
+        clockOffsetInMs: offset,
+        samples: [2, 1, 0].map((s) => ({
+          at: new Date(takenAt - s * 1000).toISOString(),
+          values: { 'TCP Segments Sent': 20 + s },
+        })),
+      });
+    // Five batches in a row: one cumulative ack for them all, not five.
+    for (let id = 1; id <= 5; id++) first.ws.send(batch(id));
+    // Acks go once per liveness interval (10 s) per connection.
+    await waitFor(() => first.received.some((m) => m.type === 'metrics.ack' && m.throughId === 5), 15_000);
+    // One ack per connection per interval (two if the stores of the five straddled its slice), not one per batch.
+    const acks = first.received.flatMap((m) => (m.type === 'metrics.ack' ? [m.throughId] : []));
+    assert.ok(acks.length <= 2 && acks.at(-1) === 5, `cumulative acks, not one per batch: ${JSON.stringify(acks)}`);
+    // The agent never saw that ack (the connection died first): it sends the batch again on the next.
+    first.ws.close();
+    const second = await agent('acker');
+    second.ws.send(batch(1));
+    await waitFor(() => second.received.some((m) => m.type === 'metrics.ack' && m.throughId === 1), 15_000);
+    second.ws.close();
+    await server.close();
+    const db = await openPglite(join(dataDir, 'db'));
+    try {
+      const rows = await db.query(
+        `SELECT r.v[1]::float8 AS sent FROM metric_raw r JOIN metric_hosts k ON k.id = r.host_id WHERE k.vm_key LIKE '%/acker' ORDER BY r.at`,
+      );
+      assert.deepEqual(
+        rows.map((r) => Number(r.sent)),
+        [22, 21, 20],
+        'each sample once',
+      );
     } finally {
       await db.close();
     }

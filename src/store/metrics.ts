@@ -116,7 +116,7 @@ export class MetricQueries {
   /**
    * One metric of one host aggregated per time grain over [from, to): bucket start (ms since the
    * epoch, a multiple of grainInMs), total, count, minimum and maximum. Buckets without samples are
-   * absent. Where the per-report rows were pruned (before {@link setMetricRawSince}), the
+   * absent. Where the per-report rows were pruned (before {@link advanceMetricRawSince}), the
    * per-minute rows answer, each in the grain its minute starts in.
    */
   async aggregateMetricSamples(
@@ -180,14 +180,150 @@ export class MetricQueries {
 
   /**
    * From `since` (a whole minute) on, queries read per-report rows; before it, per-minute rows.
-   * Set before per-report rows are pruned, so no query reads a span being deleted. It only moves forward.
+   * Moves it forward to `since` (never back), making the per-minute rows of the span it passes
+   * from the per-report rows stored there: a query sees either the span's per-report rows or its
+   * minutes, never neither, and every stored sample is counted in its minute exactly once (a
+   * sample re-sent after a replica died is one row: the unique index). Called before per-report
+   * rows are pruned. Returns the per-minute rows made.
+   *
+   * In pieces ({@link rollUpPiece}): one minute of {@link ROLL_UP_HOSTS_PER_PIECE} hosts per
+   * statement, each its own short transaction, `pauseInMs` between them. In one statement a
+   * minute of 10,000 hosts (600,000 rows) held the embedded database, and with it every hello and
+   * API call, for seconds (bench/rollup). 'metric-raw-since' moves only after a minute's last
+   * piece, so queries read the minute's per-report rows until all its minutes are made.
+   *
+   * A sample stored after its span was rolled up (older than the raw retention when it arrived)
+   * is in no minute: agents send none older than AGENT_METRICS_SAMPLE_MAX_AGE_IN_SECONDS, which
+   * the default raw retention covers.
    */
-  async setMetricRawSince(since: Date): Promise<void> {
-    await this.core.db.query(
-      `INSERT INTO server_settings (name, value) VALUES ('metric-raw-since', $1) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value
-       WHERE server_settings.value::timestamptz < EXCLUDED.value::timestamptz`,
-      [since.toISOString()],
-    );
+  async advanceMetricRawSince(since: Date, options: MetricRollUpOptions = {}): Promise<number> {
+    const fixed = options.hostsPerPiece;
+    if (fixed !== undefined && (!Number.isInteger(fixed) || fixed < 1))
+      throw new RangeError(`hostsPerPiece must be a whole number of at least 1, not ${fixed}`);
+    let hostsPerPiece = fixed ?? ROLL_UP_HOSTS_PER_PIECE;
+    let made = 0;
+    for (let pieces = 0; ; pieces++) {
+      if (options.stopAfterPieces !== undefined && pieces >= options.stopAfterPieces) return made;
+      if (pieces > 0) await new Promise((r) => setTimeout(r, options.pauseInMs ?? 0));
+      const startedInMs = performance.now();
+      const piece = await this.rollUpPiece(since, hostsPerPiece);
+      if (piece.emptyFromInMs !== undefined) {
+        await this.skipEmptySpan(piece.emptyFromInMs, since);
+        continue;
+      }
+      made += piece.made;
+      options.onPiece?.(performance.now() - startedInMs);
+      if (piece.done) return made;
+      // Sized to take about ROLL_UP_PIECE_TARGET_IN_MS: the cost of a host's minute depends on
+      // the engine, the machine and how often the host reports, none of which is known here.
+      if (fixed === undefined) {
+        const tookInMs = Math.max(1, performance.now() - startedInMs);
+        const scaled = Math.round((hostsPerPiece * ROLL_UP_PIECE_TARGET_IN_MS) / tookInMs);
+        hostsPerPiece = Math.min(
+          ROLL_UP_MAX_HOSTS_PER_PIECE,
+          Math.max(ROLL_UP_MIN_HOSTS_PER_PIECE, Math.min(scaled, hostsPerPiece * 2)),
+        );
+      }
+    }
+  }
+
+  /**
+   * Moves 'metric-raw-since' from `fromInMs` (an empty minute, or -infinity before the first
+   * roll-up) to the first minute with per-report rows before `since` (to `since` when there is
+   * none): minute by minute, a restart after hours, or the first roll-up, would walk every empty
+   * minute. The first row is looked up through the (host_id, at) index a thousand hosts per
+   * statement, outside any transaction (a BRIN index has no order: min(at) would read every
+   * row); the move then only if nothing moved meanwhile.
+   */
+  private async skipEmptySpan(fromInMs: number, since: Date): Promise<void> {
+    let firstInMs = Infinity;
+    const from = Number.isFinite(fromInMs) ? new Date(fromInMs) : '-infinity';
+    for (let afterHostId = 0; ;) {
+      const [r] = await this.core.db.query(
+        `WITH hosts AS (SELECT id FROM metric_hosts WHERE id > $1 ORDER BY id LIMIT 1000)
+         SELECT (SELECT max(id) FROM hosts) AS last, (SELECT (extract(epoch FROM min(f)) * 1000)::float8 FROM hosts
+           CROSS JOIN LATERAL (SELECT at AS f FROM metric_raw r WHERE r.host_id = hosts.id AND r.at >= $2::timestamptz AND r.at < $3 ORDER BY at LIMIT 1) x) AS first`,
+        [afterHostId, from, since],
+      );
+      if (r!.last === null) break;
+      afterHostId = Number(r!.last);
+      if (r!.first !== null) firstInMs = Math.min(firstInMs, Number(r!.first));
+    }
+    const toInMs = Math.min(since.getTime(), Math.floor(firstInMs / 60_000) * 60_000);
+    await this.core.db.transaction(async (tx) => {
+      const [row] = await tx.query(
+        `SELECT (extract(epoch FROM value::timestamptz) * 1000)::float8 AS since FROM server_settings WHERE name = 'metric-raw-since' FOR UPDATE`,
+      );
+      // After the lock, in its own statement: a subquery of the locking one would read the snapshot from before the wait.
+      const [progress] = await tx.query(`SELECT 1 FROM server_settings WHERE name = 'metric-roll-up'`);
+      if (progress !== undefined || Number(row!.since) !== fromInMs || toInMs <= fromInMs) return;
+      await tx.query(`UPDATE server_settings SET value = $1 WHERE name = 'metric-raw-since'`, [
+        new Date(toInMs).toISOString(),
+      ]);
+    });
+  }
+
+  /**
+   * One piece of {@link advanceMetricRawSince}, in one transaction: the minutes of the next
+   * `hostsPerPiece` hosts (by id, after the last piece's) in the minute being rolled up, and the
+   * progress ('metric-roll-up': that minute's end and the last host id done) in the same commit.
+   * A replica that dies between pieces leaves the progress of the last piece committed, and the
+   * next call goes on from there: no host's minute is made twice or missed. The settings row of
+   * 'metric-raw-since' is locked for the transaction, so two replicas rolling up at once take
+   * turns piece by piece, each going on from the other's progress.
+   */
+  private async rollUpPiece(
+    target: Date,
+    hostsPerPiece: number,
+  ): Promise<{ made: number; done: boolean; emptyFromInMs?: number }> {
+    return this.core.db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO server_settings (name, value) VALUES ('metric-raw-since', '-infinity') ON CONFLICT (name) DO NOTHING`,
+      );
+      const [row] = await tx.query(
+        `SELECT (extract(epoch FROM value::timestamptz) * 1000)::float8 AS since FROM server_settings WHERE name = 'metric-raw-since' FOR UPDATE`,
+      );
+      // After the lock, in its own statement: a subquery of the locking one would read the
+      // snapshot from before the wait, and so miss the progress another replica just committed.
+      const [saved] = await tx.query(`SELECT value FROM server_settings WHERE name = 'metric-roll-up'`);
+      const fromInMs = Number(row!.since);
+      let progress = saved === undefined ? null : parseRollUpProgress(String(saved.value));
+      if (progress === null) {
+        if (fromInMs >= target.getTime()) return { made: 0, done: true };
+        const minuteEndInMs = Math.floor(fromInMs / 60_000) * 60_000 + 60_000;
+        // An empty minute (the BRIN index answers that at once): skipped to the next with rows.
+        const [any] = Number.isFinite(fromInMs)
+          ? await tx.query(`SELECT 1 FROM metric_raw WHERE at >= $1 AND at < $2 LIMIT 1`, [
+              new Date(fromInMs),
+              new Date(Math.min(target.getTime(), minuteEndInMs)),
+            ])
+          : [];
+        if (any === undefined) return { made: 0, done: false, emptyFromInMs: fromInMs };
+        // To the end of the minute `from` is in: a host's minute is made in one piece.
+        progress = { toInMs: Math.min(target.getTime(), minuteEndInMs), afterHostId: 0 };
+      }
+      const from = new Date(fromInMs);
+      const [piece] = await tx.query(ROLL_UP_PIECE, [
+        from,
+        new Date(progress.toInMs),
+        progress.afterHostId,
+        hostsPerPiece,
+      ]);
+      const made = Number(piece!.made);
+      if (Number(piece!.hosts) < hostsPerPiece) {
+        // The minute's last piece: queries read its minutes from now on.
+        await tx.query(`UPDATE server_settings SET value = $1 WHERE name = 'metric-raw-since'`, [
+          new Date(progress.toInMs).toISOString(),
+        ]);
+        await tx.query(`DELETE FROM server_settings WHERE name = 'metric-roll-up'`);
+        return { made, done: progress.toInMs >= target.getTime() };
+      }
+      await tx.query(
+        `INSERT INTO server_settings (name, value) VALUES ('metric-roll-up', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
+        [JSON.stringify({ toInMs: progress.toInMs, afterHostId: Number(piece!.last) })],
+      );
+      return { made, done: false };
+    });
   }
 
   /** Deletes at most `limit` per-report rows older than `before`; returns how many. */
@@ -291,14 +427,91 @@ function arrayLiteral(values: ReadonlyArray<number | null | undefined>): string 
   return out + '}';
 }
 
-/** `$1` host ids, `$2` times (ms since the epoch), `$3`… one array per metric in HOST_METRICS order. */
+/**
+ * `$1` host ids, `$2` times (ms since the epoch), `$3`… one array per metric in HOST_METRICS order.
+ * A row already stored (a batch re-sent because its ack was lost with a replica) is skipped:
+ * each (host, time) is kept once. Rows go in in key order: two replicas writing the same re-sent
+ * rows at once (the connection moved while the first still had them queued) would otherwise
+ * each wait on the other's unique-index entries (`deadlock detected`, as metricHostIds explains).
+ */
 const RAW_INSERT = (() => {
   const params = ['$1::integer[]', '$2::float8[]', ...HOST_METRICS.map((_, k) => `$${k + 3}::float8[]`)];
   const values = HOST_METRICS.map((_, k) => `v${k}`);
   return `INSERT INTO metric_raw (host_id, at, v)
     SELECT h, to_timestamp(a / 1000.0), ARRAY[${values.join(', ')}]::float8[]
-    FROM unnest(${params.join(', ')}) AS x(h, a, ${values.join(', ')})`.replace(/\s+/g, ' ');
+    FROM unnest(${params.join(', ')}) AS x(h, a, ${values.join(', ')})
+    ORDER BY h, a
+    ON CONFLICT (host_id, at) DO NOTHING`.replace(/\s+/g, ' ');
 })();
+
+/**
+ * `$1` from, `$2` to, `$3` the last host id done, `$4` hosts per piece: for the next `$4` hosts
+ * by id after `$3`, per host and minute of [from, to), the per-report rows' count, total, least
+ * and largest value of each metric (0 where none had it), as metric_minutes rows. Returns the
+ * hosts taken, the last one's id and the rows made. Each host's rows are read through the
+ * (host_id, at) index (the lateral, kept from being flattened by OFFSET 0): joined plainly, both
+ * engines' planners read the whole minute of every host through the BRIN index for each piece.
+ */
+const ROLL_UP_PIECE = (() => {
+  const each = (f: (k: number) => string) => HOST_METRICS.map((_, i) => f(i + 1)).join(', ');
+  return `WITH hosts AS (SELECT id FROM metric_hosts WHERE id > $3 ORDER BY id LIMIT $4),
+    made AS (INSERT INTO metric_minutes (host_id, minute, n, total, lo, hi)
+      SELECT r.host_id, to_timestamp(floor(extract(epoch FROM r.at) / 60) * 60),
+        ARRAY[${each((k) => `count(r.v[${k}])::int`)}],
+        ARRAY[${each((k) => `coalesce(sum(r.v[${k}]), 0)`)}]::float8[],
+        ARRAY[${each((k) => `coalesce(min(r.v[${k}]), 0)`)}]::float8[],
+        ARRAY[${each((k) => `coalesce(max(r.v[${k}]), 0)`)}]::float8[]
+      FROM hosts CROSS JOIN LATERAL (SELECT host_id, at, v FROM metric_raw WHERE host_id = hosts.id AND at >= $1::timestamptz AND at < $2::timestamptz OFFSET 0) r
+      GROUP BY 1, 2 RETURNING 1)
+    SELECT (SELECT count(*) FROM hosts)::int AS hosts, (SELECT max(id) FROM hosts) AS last, (SELECT count(*) FROM made)::int AS made`.replace(
+    /\s+/g,
+    ' ',
+  );
+})();
+
+/**
+ * Hosts whose minute the first roll-up statement makes; later ones are sized to take about
+ * {@link ROLL_UP_PIECE_TARGET_IN_MS}. At 60 reports a minute, 6,000 rows: ~100 ms on PGlite
+ * (its WASM engine spends ~15 µs a row on the 36 aggregates), ~40 ms on PostgreSQL (bench/rollup).
+ */
+export const ROLL_UP_HOSTS_PER_PIECE = 100;
+/** What one roll-up piece should take: short enough that a query arriving meanwhile barely waits. */
+export const ROLL_UP_PIECE_TARGET_IN_MS = 50;
+const ROLL_UP_MIN_HOSTS_PER_PIECE = 10;
+/** Empty minutes (after a restart) cost index look-ups alone: the pieces grow to this. */
+const ROLL_UP_MAX_HOSTS_PER_PIECE = 5_000;
+
+/** How {@link MetricQueries.advanceMetricRawSince} goes. */
+export interface MetricRollUpOptions {
+  /** Hosts per statement, fixed (by default {@link ROLL_UP_HOSTS_PER_PIECE} first, then sized to {@link ROLL_UP_PIECE_TARGET_IN_MS}). */
+  hostsPerPiece?: number;
+  /** Pause between pieces, so other work runs in between. */
+  pauseInMs?: number;
+  /** Told how long each piece took (bench/rollup). */
+  onPiece?: (tookInMs: number) => void;
+  /** Stops after this many pieces, the progress committed (tests: a replica that died mid-way). */
+  stopAfterPieces?: number;
+}
+
+/** The progress of a roll-up ('metric-roll-up'): the end of the minute being rolled up, and the last host id done. */
+interface RollUpProgress {
+  toInMs: number;
+  afterHostId: number;
+}
+
+/** Reads 'metric-roll-up' (written by rollUpPiece alone); anything else is a named error, never a guess. */
+function parseRollUpProgress(text: string): RollUpProgress {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  const v = value as Partial<RollUpProgress> | undefined;
+  if (!v || !Number.isFinite(v.toInMs) || !Number.isInteger(v.afterHostId))
+    throw new Error(`the metric roll-up progress setting ('metric-roll-up') is not valid: ${text.slice(0, 100)}`);
+  return { toInMs: v.toInMs!, afterHostId: v.afterHostId! };
+}
 
 /** `$1` host ids, `$2` minute starts (ms), then per metric: counts, totals, minima, maxima (HOST_METRICS order each). */
 const MINUTE_INSERT = (() => {

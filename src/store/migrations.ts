@@ -274,6 +274,18 @@ export const MIGRATIONS: readonly string[] = [
   // parent alone use its first column.
   `CREATE INDEX IF NOT EXISTS resources_by_parent_type ON resources (parent_key, type);
    DROP INDEX IF EXISTS resources_by_parent;`,
+  // Each metric sample kept once (issue 17, acknowledged batches): an agent re-sends a batch whose
+  // ack a killed replica never sent, and the server writes its rows with ON CONFLICT DO NOTHING
+  // on this unique index, which replaces the plain one of the same name and columns (same queries). Rows
+  // already repeated are reduced to one first. Per-minute rows are from now on made from the
+  // stored per-report rows when these are rolled past the raw retention (src/store/metrics.ts,
+  // advanceMetricRawSince), so a repeat is never counted there either; the per-minute rows
+  // servers wrote from memory for minutes whose per-report rows are still kept (at and after
+  // 'metric-raw-since', which nothing reads yet) go, as the roll-up makes them again from those.
+  `DELETE FROM metric_raw a USING metric_raw b WHERE a.host_id = b.host_id AND a.at = b.at AND a.ctid > b.ctid;
+   DROP INDEX IF EXISTS metric_raw_by_host_time;
+   CREATE UNIQUE INDEX metric_raw_by_host_time ON metric_raw (host_id, at);
+   DELETE FROM metric_minutes WHERE minute >= coalesce((SELECT value::timestamptz FROM server_settings WHERE name = 'metric-raw-since'), '-infinity'::timestamptz);`,
 ];
 
 /** Brings the schema up to date; safe to call from several replicas at once (advisory lock). */

@@ -275,3 +275,63 @@ test('migration 12 fills the capture columns of captures stored before it', asyn
     await db.close();
   }
 });
+
+for (const engine of TEST_ENGINES) {
+  test(
+    `the metric-once migration on ${engine}: repeated samples reduced to one, minutes the roll-up will make again removed, the rest kept`,
+    { skip: engine === 'postgres' && !havePostgres },
+    async () => {
+      const { db, drop } = await openTestDatabase(engine, { migrated: false });
+      try {
+        // The schema as it was before (every migration but the last), with a host's samples in it.
+        const last = MIGRATIONS.length - 1;
+        await db.query(
+          'CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+        );
+        for (let i = 0; i < last; i++) {
+          for (const statement of MIGRATIONS[i]!.split(/;\s*$/m)
+            .map((x) => x.trim())
+            .filter(Boolean))
+            await db.query(statement);
+          await db.query('INSERT INTO schema_migrations (version) VALUES ($1)', [i + 1]);
+        }
+        await db.query(`INSERT INTO metric_hosts (vm_key) VALUES ('oldvm')`);
+        // 00:00:01 twice (an old replica took a sample twice), 00:00:02 once.
+        await db.query(
+          `INSERT INTO metric_raw (host_id, at, v) SELECT id, t::timestamptz, ARRAY[1]::float8[] FROM metric_hosts,
+         unnest(ARRAY['2026-03-01T00:05:01Z', '2026-03-01T00:05:01Z', '2026-03-01T00:05:02Z']) AS t`,
+        );
+        // Queries read reports from 00:05 on: the minute before stays, the one at 00:05 (made from memory) goes.
+        await db.query(`INSERT INTO server_settings (name, value) VALUES ('metric-raw-since', '2026-03-01T00:05:00Z')`);
+        await db.query(
+          `INSERT INTO metric_minutes (host_id, minute, n, total, lo, hi) SELECT id, m::timestamptz, ARRAY[60], ARRAY[60]::float8[], ARRAY[1]::float8[], ARRAY[1]::float8[]
+         FROM metric_hosts, unnest(ARRAY['2026-03-01T00:04:00Z', '2026-03-01T00:05:00Z']) AS m`,
+        );
+        await migrate(db);
+        const raw = await db.query(`SELECT count(*)::int AS n FROM metric_raw`);
+        assert.equal(Number(raw[0]!.n), 2, 'one row per (host, time)');
+        const minutes = await db.query(`SELECT (extract(epoch FROM minute) * 1000)::float8 AS m FROM metric_minutes`);
+        assert.deepEqual(
+          minutes.map((r) => new Date(Number(r.m)).toISOString()),
+          ['2026-03-01T00:04:00.000Z'],
+        );
+        // From now on a repeat is skipped, and the roll-up makes the minute from the stored rows.
+        const store = new Store(db);
+        await store.insertMetricSamples([
+          { vmKey: 'oldvm', at: new Date('2026-03-01T00:05:02Z'), metrics: { 'TCP Segments Sent': 1 } },
+        ]);
+        assert.equal(Number((await db.query(`SELECT count(*)::int AS n FROM metric_raw`))[0]!.n), 2);
+        assert.equal(await store.advanceMetricRawSince(new Date('2026-03-01T00:06:00Z')), 1);
+        const w = await store.aggregateMetricWindow(
+          ['oldvm'],
+          'TCP Segments Sent',
+          new Date('2026-03-01T00:04:00Z'),
+          new Date('2026-03-01T00:06:00Z'),
+        );
+        assert.equal(w.get('oldvm')?.count, 62, 'the kept minute (60) and the two samples, once each');
+      } finally {
+        await drop();
+      }
+    },
+  );
+}

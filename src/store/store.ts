@@ -8,7 +8,13 @@ import { PrincipalQueries, type RoleAssignmentRecord, type ServicePrincipalRecor
 import { JoinKeyQueries, type JoinKeyRefusal, type JoinKeyRow, type NewJoinKey } from './join-keys.js';
 import { CaptureInstanceQueries, type CaptureInstanceRecord } from './capture-instances.js';
 import { OperationQueries, type NewOperation, type OperationKind, type OperationRecord } from './operations.js';
-import { MetricQueries, type MetricBucketRow, type MetricMinuteRow, type MetricSampleRow } from './metrics.js';
+import {
+  MetricQueries,
+  type MetricBucketRow,
+  type MetricMinuteRow,
+  type MetricRollUpOptions,
+  type MetricSampleRow,
+} from './metrics.js';
 import {
   AlertQueries,
   type AlertCaptureRunRecord,
@@ -29,8 +35,10 @@ export type { NewOperation, OperationKind, OperationRecord } from './operations.
 export {
   METRIC_PRUNE_BATCH,
   METRIC_ROWS_PER_STATEMENT,
+  ROLL_UP_HOSTS_PER_PIECE,
   type MetricBucketRow,
   type MetricMinuteRow,
+  type MetricRollUpOptions,
   type MetricSampleRow,
 } from './metrics.js';
 export type { AlertCaptureRunRecord, AlertFilter, AlertRecord, NewAlertCaptureRun } from './alerts.js';
@@ -456,7 +464,7 @@ export class Store {
   /**
    * One metric of one host aggregated per time grain over [from, to): bucket start (ms since the
    * epoch, a multiple of grainInMs), total, count, minimum and maximum. Buckets without samples are
-   * absent. Where the per-report rows were pruned (before {@link setMetricRawSince}), the
+   * absent. Where the per-report rows were pruned (before {@link advanceMetricRawSince}), the
    * per-minute rows answer, each in the grain its minute starts in.
    */
   aggregateMetricSamples(
@@ -479,12 +487,9 @@ export class Store {
     return this.metrics.aggregateMetricWindow(vmKeys, metricName, from, to);
   }
 
-  /**
-   * From `since` (a whole minute) on, queries read per-report rows; before it, per-minute rows.
-   * Set before per-report rows are pruned, so no query reads a span being deleted. It only moves forward.
-   */
-  setMetricRawSince(since: Date): Promise<void> {
-    return this.metrics.setMetricRawSince(since);
+  /** Moves where queries switch from per-minute to per-report rows forward, rolling the span passed up into per-minute rows (see MetricQueries.advanceMetricRawSince). */
+  advanceMetricRawSince(since: Date, options?: MetricRollUpOptions): Promise<number> {
+    return this.metrics.advanceMetricRawSince(since, options);
   }
 
   /** Deletes at most `limit` per-report rows older than `before`; returns how many. */

@@ -46,24 +46,36 @@ export function postgresAvailable(): Promise<boolean> {
  * testDatabaseName('replicas', 'nw_alice') // 'nw_alice_replicas_1234_9f8e7d6c'
  */
 export function testDatabaseName(kind: string, prefix = process.env.NW_TEST_DATABASE_PREFIX): string {
-  const chosen = prefix === undefined || prefix === '' ? 'nw' : prefix;
-  if (!/^[a-z_][a-z0-9_]*$/.test(chosen))
-    throw new Error(
-      `NW_TEST_DATABASE_PREFIX must be a lower-case identifier ([a-z_][a-z0-9_]*), not ${JSON.stringify(chosen)}`,
-    );
+  const chosen = testDatabasePrefix(prefix);
   if (!/^[a-z][a-z0-9_]*$/.test(kind))
     throw new Error(`a test database's kind is a lower-case identifier, not ${JSON.stringify(kind)}`);
   return `${chosen}_${kind}_${process.pid}_${randomBytes(4).toString('hex')}`;
 }
 
-/** A migrated, empty database on an engine, and how to throw it away. */
+/**
+ * The prefix of this run's test databases (see {@link testDatabaseName}), for a helper that names
+ * several databases itself (bench/scale's replica set).
+ * @example `${testDatabasePrefix()}_metricack` // 'nw_metricack' when NW_TEST_DATABASE_PREFIX is unset
+ */
+export function testDatabasePrefix(prefix = process.env.NW_TEST_DATABASE_PREFIX): string {
+  const chosen = prefix === undefined || prefix === '' ? 'nw' : prefix;
+  if (!/^[a-z_][a-z0-9_]*$/.test(chosen))
+    throw new Error(
+      `NW_TEST_DATABASE_PREFIX must be a lower-case identifier ([a-z_][a-z0-9_]*), not ${JSON.stringify(chosen)}`,
+    );
+  return chosen;
+}
+
+/** A migrated, empty database on an engine (with `migrated: false`, not even migrated: a test of the migrations), and how to throw it away. */
 export async function openTestDatabase(
   engine: (typeof TEST_ENGINES)[number],
+  options: { migrated?: boolean } = {},
 ): Promise<{ db: Db; drop(): Promise<void> }> {
+  const migrated = options.migrated ?? true;
   if (engine === 'pglite') {
     // NW_TEST_PGLITE_THREAD=worker: the same tests on PGlite in a worker thread (the server's default).
     const db = process.env.NW_TEST_PGLITE_THREAD === 'worker' ? await openPgliteWorker(null) : await openPglite(null);
-    await migrate(db);
+    if (migrated) await migrate(db);
     return { db, drop: () => db.close() };
   }
   const name = testDatabaseName('test');
@@ -73,7 +85,7 @@ export async function openTestDatabase(
   const url = new URL(TEST_DATABASE_URL);
   url.pathname = `/${name}`;
   const db = await openPostgres(url.toString());
-  await migrate(db);
+  if (migrated) await migrate(db);
   return {
     db,
     async drop() {
