@@ -459,6 +459,33 @@ test('past its bound the backlog sheds the oldest reports in bulk, not one splic
   assert.ok(sheds <= 45, `${sheds} sheds`);
 });
 
+test('a batch re-sent to the same process after a reconnect is counted once in the host’s totals; batches without an id are counted as they come', () => {
+  // No database is reached: recordBatch() only queues (the flush timer is not started).
+  const ms = new MetricStore(new Store({} as Db), silent);
+  const t0 = Date.parse('2026-03-05T01:00:00Z');
+  // A re-send leaves with a new sentAt (the agent's clock then), its samples at their own times.
+  const batch = (id: number | undefined, firstSecond: number, sentAtSecond = firstSecond + 2) => ({
+    sentAt: new Date(t0 + sentAtSecond * 1000).toISOString(),
+    ...(id !== undefined ? { id, clockOffsetInMs: 0 } : {}),
+    samples: [0, 1, 2].map((i) => ({
+      at: new Date(t0 + (firstSecond + i) * 1000).toISOString(),
+      values: { 'TCP Segments Sent': 1 },
+    })),
+  });
+  const sent = (vm: string) => ms.totalsSinceStart().get(vm)?.['TCP Segments Sent'];
+  ms.recordBatch('resentvm', batch(1, 0), new Date(t0 + 2_000));
+  ms.recordBatch('resentvm', batch(2, 3), new Date(t0 + 5_000));
+  // The ack was lost with the connection: the agent sends both again, then a new one.
+  ms.recordBatch('resentvm', batch(1, 0, 9), new Date(t0 + 9_000));
+  ms.recordBatch('resentvm', batch(2, 3, 9), new Date(t0 + 9_000));
+  ms.recordBatch('resentvm', batch(3, 6, 9), new Date(t0 + 9_000));
+  assert.equal(sent('resentvm'), 9, 'three batches of three samples, each counted once');
+  // An older agent's batches carry no id and are never re-sent: each is counted.
+  ms.recordBatch('oldvm', batch(undefined, 0), new Date(t0 + 2_000));
+  ms.recordBatch('oldvm', batch(undefined, 0), new Date(t0 + 2_000));
+  assert.equal(sent('oldvm'), 6);
+});
+
 test('a host flooding batches is held to its allowance: a disconnect backlog passes, a flood does not', () => {
   // No database is reached: recordBatch() only queues (the flush timer is not started).
   const ms = new MetricStore(new Store({} as Db), silent);

@@ -77,6 +77,13 @@ interface SampleAllowance {
    * (atInMs is the reports' time, which a caller may give from the past: a replay, a test's data).
    */
   heardAtInMs: number;
+  /**
+   * The latest sample time of an acknowledged batch (one with an id) counted in the host's
+   * since-start totals: a batch re-sent to this same process after a reconnect (its ack lost
+   * with the connection) lands on the same times, and is stored once by the database's unique
+   * (host, time); this keeps the totals from counting it twice. -Infinity: none yet.
+   */
+  countedThroughInMs: number;
 }
 
 /** A per-report row waiting for the database, numbered in the order it was queued (acks follow the numbers). */
@@ -229,8 +236,10 @@ export class MetricStore {
     const receivedInMs = receivedAt.getTime();
     let offsetInMs = receivedInMs - Date.parse(batch.sentAt);
     const claimed = batch.clockOffsetInMs;
-    if (claimed !== undefined && Math.abs(claimed - offsetInMs) <= AGENT_CLOCK_OFFSET_TOLERANCE_IN_MS)
-      offsetInMs = claimed;
+    // Placed by its own offset: a re-send lands on the same times, so it is counted once below.
+    const placedAsFirstSent =
+      claimed !== undefined && Math.abs(claimed - offsetInMs) <= AGENT_CLOCK_OFFSET_TOLERANCE_IN_MS;
+    if (placedAsFirstSent) offsetInMs = claimed;
     const allowance = this.allowanceAt(key, receivedInMs);
     let kept = 0;
     for (const sample of batch.samples) {
@@ -241,7 +250,12 @@ export class MetricStore {
         continue;
       }
       allowance.savedInMs -= this.opts.minReportIntervalInMs;
-      this.keep(key, Date.parse(sample.at) + offsetInMs, metrics);
+      const atInMs = Date.parse(sample.at) + offsetInMs;
+      // Samples are in time order within a batch and batches are re-sent in order, so one
+      // watermark tells a repeat from a sample this process has not counted yet.
+      const counted = placedAsFirstSent && atInMs <= allowance.countedThroughInMs;
+      if (placedAsFirstSent && !counted) allowance.countedThroughInMs = atInMs;
+      this.keep(key, atInMs, metrics, !counted);
       kept++;
     }
     if (onCommitted) this.awaitingCommit.push({ throughSeq: this.queuedSeq, onCommitted });
@@ -258,7 +272,7 @@ export class MetricStore {
     const heardAtInMs = this.opts.clock();
     let allowance = this.allowances.get(key);
     if (!allowance) {
-      allowance = { savedInMs: mostInMs, atInMs: nowInMs, heardAtInMs };
+      allowance = { savedInMs: mostInMs, atInMs: nowInMs, heardAtInMs, countedThroughInMs: -Infinity };
       this.allowances.set(key, allowance);
       return allowance;
     }
@@ -270,9 +284,10 @@ export class MetricStore {
     return allowance;
   }
 
-  private keep(key: string, atInMs: number, metrics: Record<string, number>): void {
+  private keep(key: string, atInMs: number, metrics: Record<string, number>, inTotals = true): void {
     this.pending.push({ vmKey: key, at: new Date(atInMs), metrics, seq: ++this.queuedSeq });
     if (this.pending.length > this.opts.maxPendingSamples) this.shed();
+    if (!inTotals) return;
     const sums = this.totals.get(key) ?? {};
     for (const name in metrics) sums[name] = (sums[name] ?? 0) + metrics[name]!;
     this.totals.set(key, sums);
