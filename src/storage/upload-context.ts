@@ -17,7 +17,7 @@ export interface UploadContext {
   serverCa?: string;
   /** Reports the total bytes sent so far (never decreasing). */
   reportProgress(sentBytes: number): void;
-  /** Hashes what readChunk and readFileRange read (given to them by each kind's uploader); absent with localContentCheck 'none'. */
+  /** Hashes what readChunk and FileRangePieces read (given to them by each kind's uploader); absent where the file is not hashed here (localContentCheck 'none', or an identity that holds). */
   tally?: FileHashTally;
   /**
    * Throws LocalFileChanged (not retryable) unless the file is still the one whose SHA-256 is the
