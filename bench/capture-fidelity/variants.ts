@@ -47,6 +47,8 @@ interface Variant {
   output?: 'disk' | 'tmpfs' | 'devnull';
   /** A writer process between tcpdump (`-w -`) and the file: its argv given the file; its CPU counts with tcpdump's. */
   writer?: (file: string) => string[];
+  /** The capture program instead of tcpdump (same arguments). */
+  program?: string;
 }
 
 const B = ['-B', '32768'];
@@ -178,6 +180,7 @@ const VARIANTS: Variant[] = [
   },
   // Issue 18's disk path: is the file write what stops tcpdump draining its ring at saturation?
   // The no-disk ceiling, a tmpfs file, and writers that decouple tcpdump from the disk.
+  { name: 'native', program: process.env.NW_NATIVE ?? 'nw-capture', args: (i, s, f) => ['-i', i, '-w', f, '-s', String(s), ...B] },
   { name: 'bare-B null', args: (i, s) => ['-i', i, '-w', '/dev/null', '-s', String(s), ...B], output: 'devnull' },
   { name: 'bare-B tmpfs', args: (i, s, f) => ['-i', i, '-w', f, '-s', String(s), ...B], output: 'tmpfs' },
   {
@@ -275,7 +278,7 @@ async function begin(
     ...(v.nice !== undefined ? ['nice', '-n', String(v.nice)] : []),
     ...(v.setpriv !== undefined && v.setpriv.length > 0 ? ['setpriv', ...v.setpriv] : []),
     ...(v.wrapper ?? []),
-    'tcpdump',
+    v.program ?? 'tcpdump',
     ...tcpdumpArgs,
   ];
   const child = spawn('ip', ['netns', 'exec', lab.server.name, ...argv], {
