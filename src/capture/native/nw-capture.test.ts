@@ -211,6 +211,26 @@ describe('nw-capture on real packets', { skip }, () => {
     assert.ok((stats.packetsReceivedByFilter ?? 0) >= mine.records.length);
   });
 
+  test('-i any: Linux cooked v2, as tcpdump 4.99 writes it, so the files merge with tcpdump's', async () => {
+    const ours = join(dir, 'any-ours.pcap');
+    const theirs = join(dir, 'any-theirs.pcap');
+    const tcpdump = await start('tcpdump', ['-i', 'any', '-s', '0', '-w', theirs, '--', 'udp']);
+    const native = await start(BINARY, ['-i', 'any', '-s', '0', '-w', ours, '--', 'udp']);
+    assert.match(native.stderr(), /link-type LINUX_SLL2 \(Linux cooked v2\)/);
+    await send(20, 300);
+    assert.equal(await stop(native), 0, native.stderr());
+    tcpdump.child.kill('SIGTERM');
+    await tcpdump.closed;
+    const mine = readRecords(ours);
+    const reference = readRecords(theirs);
+    assert.deepEqual(mine.header, reference.header);
+    assert.equal(mine.header.readUInt32LE(20), 276);
+    assert.deepEqual(
+      mine.records.map((r) => r.data),
+      reference.records.map((r) => r.data),
+    );
+  });
+
   test('--file-size-bytes: every file as large as it may be and no larger, tcpdump -C names, in order', async () => {
     const base = join(dir, 'ring.pcap');
     const limit = 5000;
