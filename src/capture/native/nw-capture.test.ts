@@ -211,7 +211,7 @@ describe('nw-capture on real packets', { skip }, () => {
     assert.ok((stats.packetsReceivedByFilter ?? 0) >= mine.records.length);
   });
 
-  test('-i any: Linux cooked v2, as tcpdump 4.99 writes it, so the files merge with tcpdump's', async () => {
+  test('-i any: Linux cooked v2, as tcpdump 4.99 writes it, so the files merge with those of tcpdump', async () => {
     const ours = join(dir, 'any-ours.pcap');
     const theirs = join(dir, 'any-theirs.pcap');
     const tcpdump = await start('tcpdump', ['-i', 'any', '-s', '0', '-w', theirs, '--', 'udp']);
