@@ -139,7 +139,8 @@ static void usage(void) {
         "                  [--immediate-mode] [-C MILLIONS | --file-size-bytes N] [-G SECONDS] [--] [EXPRESSION]\n"
         "       nw-capture --version\n"
         "Options mean what they mean to tcpdump; --file-size-bytes N starts a new file before the record\n"
-        "that would take it past N bytes. Signals: USR1 prints the counters, TERM/INT/HUP stop.\n",
+        "that would take it past N bytes. Signals: USR1 prints the counters, USR2 writes what is held,\n"
+        "TERM/INT/HUP stop. Files are created 0640; a write error is reported as 'nw-capture: write PATH: ERROR'.\n",
         stderr);
 }
 
@@ -278,7 +279,7 @@ static char write_error_path[PATH_MAX + 1];
 static int output_seekable = 1;      // standard output may be a pipe: then no pwrite, no O_DIRECT
 static uint64_t stdout_base = 0;     // where standard output's position was: its file starts there
 
-static volatile sig_atomic_t stop_requested = 0, info_requested = 0;
+static volatile sig_atomic_t stop_requested = 0, info_requested = 0, flush_requested = 0;
 static pcap_t *handle = NULL;
 // Wakes the capture loop's poll: written by the signal handlers (write(2) is async-signal-safe, and
 // a signal between the loop's check and its poll is then not missed) and by a failing writer.
@@ -352,7 +353,8 @@ static int open_output(struct piece *p) {
     snprintf(out_path, sizeof out_path, "standard output");
   } else {
     // O_NONBLOCK: a FIFO planted at the path must not block the open; it is refused below.
-    out_fd = open(p->open_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
+    // 0640, as the engine's own capture files: packets are the host's traffic, not for every user.
+    out_fd = open(p->open_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0640);
     snprintf(out_path, sizeof out_path, "%s", p->open_path);
     if (out_fd < 0) return errno;
   }
@@ -609,6 +611,13 @@ static void on_info_signal(int sig) {
   wake();
 }
 
+// SIGUSR2: tcpdump's "flush the output now"; here every byte taken from the ring goes to the file.
+static void on_flush_signal(int sig) {
+  (void)sig;
+  flush_requested = 1;
+  wake();
+}
+
 static int load_libpcap(void) {
   void *lib = dlopen("libpcap.so.0.8", RTLD_NOW | RTLD_LOCAL);
   if (lib == NULL) lib = dlopen("libpcap.so.1", RTLD_NOW | RTLD_LOCAL);
@@ -783,6 +792,8 @@ int main(int argc, char **argv) {
   sigaction(SIGHUP, &sa, NULL);
   sa.sa_handler = on_info_signal;
   sigaction(SIGUSR1, &sa, NULL);
+  sa.sa_handler = on_flush_signal;
+  sigaction(SIGUSR2, &sa, NULL);
   signal(SIGPIPE, SIG_IGN); // a closed pipe is a write error, reported
 
   if (open_capture() < 0) return 1;
@@ -875,8 +886,11 @@ int main(int argc, char **argv) {
     // (at load a piece fills long before; on a quiet link this keeps the file's size, which the
     // engine watches for its limit and its status, close behind the packets).
     struct piece *p = &pieces[filling];
+    int flush_now = flush_requested;
+    flush_requested = 0;
     if (p->fill > piece_carried &&
-        (opt.flush_each_batch || (piece_dirty_since_ns >= 0 && now_ns() - piece_dirty_since_ns >= QUIET_FLUSH_NS)))
+        (flush_now || opt.flush_each_batch ||
+         (piece_dirty_since_ns >= 0 && now_ns() - piece_dirty_since_ns >= QUIET_FLUSH_NS)))
       queue_piece(0, 0);
   }
   // Everything captured goes to the file, which is then closed.

@@ -331,6 +331,21 @@ describe('nw-capture on real packets', { skip }, () => {
     assert.equal(await stop(native), 0);
   });
 
+  test('SIGUSR2 (tcpdump: flush) writes what is held and does not end it; files are created 0640', async () => {
+    const path = join(dir, 'usr2.pcap');
+    const native = await start(BINARY, ['-i', interfaceB, '-s', '0', '-w', path, '--', 'udp']);
+    assert.equal(statSync(path).mode & 0o777, 0o640);
+    await send(3, 200);
+    native.child.kill('SIGUSR2');
+    await new Promise((r) => setTimeout(r, 600));
+    native.child.kill('SIGUSR2');
+    const deadline = Date.now() + 1000;
+    while (readRecords(path).records.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(readRecords(path).records.length, 3);
+    assert.equal(native.child.exitCode, null, 'still capturing after SIGUSR2');
+    assert.equal(await stop(native), 0, native.stderr());
+  });
+
   test('standard output that is a pipe, or opened for appending; a file on tmpfs (no O_DIRECT)', async () => {
     // A pipe: sequential writes.
     const viaPipe = spawn(
