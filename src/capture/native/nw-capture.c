@@ -119,6 +119,7 @@ static struct {
   int optimize;
   int flush_each_batch; // -U
   int immediate;
+  int buffered; // --buffered: no O_DIRECT
   const char *user; // -Z
   long long rotate_millions; // -C
   long long rotate_seconds;  // -G
@@ -136,7 +137,7 @@ static void message(const char *fmt, ...) {
 
 static void usage(void) {
   fputs("usage: nw-capture -i INTERFACE [-n] [-O] [-s SNAPLEN] [-B KIB] -w FILE|- [-U] [-Z USER]\n"
-        "                  [--immediate-mode] [-C MILLIONS | --file-size-bytes N] [-G SECONDS] [--] [EXPRESSION]\n"
+        "                  [--immediate-mode] [--buffered] [-C MILLIONS | --file-size-bytes N] [-G SECONDS] [--] [EXPRESSION]\n"
         "       nw-capture --version\n"
         "Options mean what they mean to tcpdump; --file-size-bytes N starts a new file before the record\n"
         "that would take it past N bytes. Signals: USR1 prints the counters, USR2 writes what is held,\n"
@@ -179,6 +180,10 @@ static int parse_options(int argc, char **argv) {
     }
     if (strcmp(a, "--immediate-mode") == 0) {
       opt.immediate = 1;
+      continue;
+    }
+    if (strcmp(a, "--buffered") == 0) {
+      opt.buffered = 1;
       continue;
     }
     static const char *const with_value[] = {"-i", "-w", "-Z", "-s", "-B", "-C", "-G", "--file-size-bytes"};
@@ -364,7 +369,7 @@ static int open_output(struct piece *p) {
   int flags = fcntl(out_fd, F_GETFL);
   if (flags >= 0 && !p->open_stdout) fcntl(out_fd, F_SETFL, flags & ~O_NONBLOCK);
   out_direct = 0;
-  out_direct_usable = S_ISREG(st.st_mode) && output_seekable && (!p->open_stdout || stdout_base % DIRECT_ALIGN == 0);
+  out_direct_usable = !opt.buffered && S_ISREG(st.st_mode) && output_seekable && (!p->open_stdout || stdout_base % DIRECT_ALIGN == 0);
   set_direct(1); // fails on tmpfs and other file systems without direct I/O: ordinary writes then
   return 0;
 }

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import {
   chmodSync,
   existsSync,
+  readlinkSync,
   mkdtempSync,
   openSync,
   closeSync,
@@ -344,6 +345,35 @@ describe('nw-capture on real packets', { skip }, () => {
     assert.equal(readRecords(path).records.length, 3);
     assert.equal(native.child.exitCode, null, 'still capturing after SIGUSR2');
     assert.equal(await stop(native), 0, native.stderr());
+  });
+
+  test('O_DIRECT on a file on disk, none with --buffered; the same records either way', async () => {
+    // fdinfo's flags (octal) of the descriptor that has `path` open in process `pid`.
+    const flagsOf = (pid: number, path: string): number => {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        let target = '';
+        try {
+          target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          continue;
+        }
+        if (target === path)
+          return parseInt(/^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))![1]!, 8);
+      }
+      throw new Error(`${path} not open in ${pid}`);
+    };
+    const O_DIRECT = 0o40000;
+    const direct = join(dir, 'direct.pcap');
+    const buffered = join(dir, 'buffered.pcap');
+    const a1 = await start(BINARY, ['-i', interfaceB, '-s', '0', '-w', direct, '--', 'udp']);
+    const a2 = await start(BINARY, ['-i', interfaceB, '-s', '0', '--buffered', '-w', buffered, '--', 'udp']);
+    assert.notEqual(flagsOf(a1.child.pid!, direct) & O_DIRECT, 0, 'O_DIRECT on the disk file');
+    assert.equal(flagsOf(a2.child.pid!, buffered) & O_DIRECT, 0, 'no O_DIRECT with --buffered');
+    await send(500, 1200);
+    assert.equal(await stop(a1), 0, a1.stderr());
+    assert.equal(await stop(a2), 0, a2.stderr());
+    assert.equal(readRecords(direct).records.length, 500);
+    assert.deepEqual(readFileSync(direct).subarray(24).length, readFileSync(buffered).subarray(24).length);
   });
 
   test('standard output that is a pipe, or opened for appending; a file on tmpfs (no O_DIRECT)', async () => {
