@@ -198,6 +198,9 @@ class TcpdumpCaptureSession implements CaptureSession {
   get pid(): number | null {
     return this.child?.pid ?? null;
   }
+  get captureProgram(): CaptureProgramKind | null {
+    return this.program;
+  }
   readonly started: Promise<Date>;
   readonly done: Promise<CaptureOutcome>;
 

@@ -75,6 +75,8 @@ export interface CaptureSession {
   progress(): CaptureProgress;
   /** Process id of tcpdump once spawned (null before, or if it could not be spawned). */
   readonly pid: number | null;
+  /** The program capturing (capture-program.ts) once chosen; null before or when none could run. */
+  readonly captureProgram?: CaptureProgramKind | null;
   /** Manual stop: ends the capture (SIGTERM, bounded wait, SIGKILL) and resolves with the outcome; idempotent. */
   stop(): Promise<CaptureOutcome>;
 }
