@@ -113,46 +113,54 @@ describe('startCapture with nw-capture', () => {
     assert.equal(outcome.captureProgram, undefined);
   });
 
-  test('nw-capture and tcpdump on the same traffic keep the same records, filters compiled alike (-O)', async () => {
-    // A filter whose parts each drop something below: protocol, ports, a length test, IPv6.
-    const bpfExpression = `(udp and (dst port 9999 or dst port 7777) and greater 200) or (ip6 and udp port 5555)`;
-    const ours = startCapture(spec({ bpfExpression }), native);
-    const theirs = startCapture(spec({ bpfExpression }), tcpdump);
-    await Promise.all([ours.started, theirs.started]);
-    assert.equal(ours.captureProgram, 'native');
-    assert.equal(theirs.captureProgram, 'tcpdump');
-    for (const [address, port, count, size] of [
-      [ADDRESS_B, '9999', '5', '300'], // kept
-      [ADDRESS_B, '9999', '4', '100'], // too short
-      [ADDRESS_B, '7777', '3', '1200'], // kept
-      [ADDRESS_B, '8888', '3', '1200'], // other port
-      ['fd76::2', '5555', '2', '40'], // kept: IPv6
-      [ADDRESS_B, '5555', '2', '400'], // IPv4 on 5555
-    ] as const) {
-      const sent = await a.runNode(UDP_SEND_SCRIPT, [address, port, count, size]);
-      assert.equal(sent.stdout.trim(), count, sent.stderr);
-    }
-    const [mine, reference] = await Promise.all([ours.stop(), theirs.stop()]);
-    assert.equal(mine.error, null);
-    assert.equal(reference.error, null);
-    const got = await verifiedFile(join(dir, `native-${counter - 1}.cap`), mine);
-    const want = await verifiedFile(join(dir, `native-${counter}.cap`), reference);
-    assert.deepEqual(got.header, want.header);
-    assert.equal(want.records.length, 10);
-    const strip = (c: PcapContents): unknown[] =>
-      c.records.map((r) => ({ captured: r.capturedLength, original: r.originalLength, data: r.data.toString('hex') }));
-    assert.deepEqual(strip(got), strip(want));
-    const ports = got.records.map((r) => decodePacket(got.header.linkType, r.data).destinationPort);
-    assert.deepEqual(ports, [9999, 9999, 9999, 9999, 9999, 7777, 7777, 7777, 5555, 5555]);
-    // The kernel stamps each packet once for every packet socket: the same times too.
-    for (const [i, r] of got.records.entries()) {
-      const w = want.records[i]!;
-      const gapInUs = Math.abs(
-        (r.timestampSeconds - w.timestampSeconds) * 1e6 + (r.timestampFraction - w.timestampFraction),
-      );
-      assert.ok(gapInUs < 1000, `record ${i} stamped ${gapInUs} µs apart`);
-    }
-  });
+  // The veth, and `any` (the agent's default interface: tcpdump 4.99 captures it as LINUX_SLL2).
+  for (const on of ['veth', 'any'] as const) {
+    test(`nw-capture and tcpdump on the same traffic keep the same records, filters compiled alike (-O): ${on}`, async () => {
+      // A filter whose parts each drop something below: protocol, ports, a length test, IPv6.
+      const bpfExpression = `(udp and (dst port 9999 or dst port 7777) and greater 200) or (ip6 and udp port 5555)`;
+      const interfaceName = on === 'any' ? 'any' : interfaceA;
+      const ours = startCapture(spec({ bpfExpression, interfaceName }), native);
+      const theirs = startCapture(spec({ bpfExpression, interfaceName }), tcpdump);
+      await Promise.all([ours.started, theirs.started]);
+      assert.equal(ours.captureProgram, 'native');
+      assert.equal(theirs.captureProgram, 'tcpdump');
+      for (const [address, port, count, size] of [
+        [ADDRESS_B, '9999', '5', '300'], // kept
+        [ADDRESS_B, '9999', '4', '100'], // too short
+        [ADDRESS_B, '7777', '3', '1200'], // kept
+        [ADDRESS_B, '8888', '3', '1200'], // other port
+        ['fd76::2', '5555', '2', '40'], // kept: IPv6
+        [ADDRESS_B, '5555', '2', '400'], // IPv4 on 5555
+      ] as const) {
+        const sent = await a.runNode(UDP_SEND_SCRIPT, [address, port, count, size]);
+        assert.equal(sent.stdout.trim(), count, sent.stderr);
+      }
+      const [mine, reference] = await Promise.all([ours.stop(), theirs.stop()]);
+      assert.equal(mine.error, null);
+      assert.equal(reference.error, null);
+      const got = await verifiedFile(join(dir, `native-${counter - 1}.cap`), mine);
+      const want = await verifiedFile(join(dir, `native-${counter}.cap`), reference);
+      assert.deepEqual(got.header, want.header);
+      assert.equal(want.records.length, 10);
+      const strip = (c: PcapContents): unknown[] =>
+        c.records.map((r) => ({
+          captured: r.capturedLength,
+          original: r.originalLength,
+          data: r.data.toString('hex'),
+        }));
+      assert.deepEqual(strip(got), strip(want));
+      const ports = got.records.map((r) => decodePacket(got.header.linkType, r.data).destinationPort);
+      assert.deepEqual(ports, [9999, 9999, 9999, 9999, 9999, 7777, 7777, 7777, 5555, 5555]);
+      // The kernel stamps each packet once for every packet socket: the same times too.
+      for (const [i, r] of got.records.entries()) {
+        const w = want.records[i]!;
+        const gapInUs = Math.abs(
+          (r.timestampSeconds - w.timestampSeconds) * 1e6 + (r.timestampFraction - w.timestampFraction),
+        );
+        assert.ok(gapInUs < 1000, `record ${i} stamped ${gapInUs} µs apart`);
+      }
+    });
+  }
 
   test('size limit: a flood stops with SizeExceeded at the last whole record that fits', async () => {
     const s = spec({ totalBytesLimit: 50_000 });

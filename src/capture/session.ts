@@ -1,11 +1,23 @@
-// One capture session. tcpdump writes the file itself: its stdout is the capture file, opened
-// here, so every packet goes kernel ring → tcpdump → page cache exactly as with a bare
-// `tcpdump -w file`, and this process is not on the packet path at all (measured in
+// One capture session. The capture program writes the file itself: its stdout is the capture
+// file, opened here, so this process is not on the packet path at all (measured in
 // bench/capture-fidelity: parsing, copying and hashing each packet in Node cost 4–9× tcpdump's
 // CPU and, at saturation, most of the packets). The engine watches the file from the side — its
-// size every poll, tcpdump's own counters once a second (SIGUSR1) — and makes the guarantees
-// after tcpdump exits, in one pass over the file (pcap-cut.ts): cut at the last whole record the
-// size and time limits allow, hash exactly what remains.
+// size every poll, the program's own counters once a second (SIGUSR1) — and makes the guarantees
+// after the program exits, in one pass over the file (pcap-cut.ts): cut at the last whole record
+// the size and time limits allow, hash exactly what remains.
+//
+// The program (capture-program.ts) is nw-capture, the engine's own writer, when it is built and
+// runs: one copy from libpcap's ring into aligned pieces written with O_DIRECT by a thread of its
+// own, where `tcpdump -w` copies twice (ring → stdio → page cache) and at saturation drops what
+// it cannot copy (issue 18). Else tcpdump, as before. Both get the same argv (tcpdump-args.ts),
+// the same setpriv launch (tcpdump-launch.ts: unprivileged, CAP_NET_RAW only, parent-death
+// signal) and print the same stderr lines, so everything below is one state machine. What differs:
+// - nw-capture's stdout is a second open of the file (its own open file description: it sets
+//   O_DIRECT there, which must not reach this process's handle), tcpdump's this process's own fd;
+// - tcpdump runs under stdbuf (64 KiB writes); nw-capture writes its own 4 MiB pieces;
+// - tcpdump ignores write errors, so they are detected here (the SIGUSR2 flush probe in
+//   onInfoLine); nw-capture exits 1 on its first failed write, taken for LocalFileFailed;
+// - nw-capture holds up to 32 MiB in memory besides the kernel ring, which a drain waits for.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fstatSync, statfsSync, writeSync } from 'node:fs';
