@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +87,43 @@ describe('startCapture with nw-capture', () => {
     const outcome = await session.stop();
     assert.equal(outcome.captureProgram, 'native');
     assert.equal(outcome.error, null);
+  });
+
+  test("nw-capture's stdout is an open file description of its own: O_DIRECT there, not on the engine's handle", async () => {
+    const s = spec();
+    const session = startCapture(s, native);
+    await session.started;
+    try {
+      const sent = await a.runNode(UDP_SEND_SCRIPT, [ADDRESS_B, '9999', '3', '10']);
+      assert.equal(sent.stdout.trim(), '3', sent.stderr);
+      // nw-capture sets O_DIRECT when it first writes (and clears it for each unaligned tail
+      // only while writing that tail): wait for the file to hold the packets.
+      const expected = 24 + 3 * (16 + 14 + 20 + 8 + 10);
+      for (let i = 0; i < 100 && statSync(s.outputPath).size < expected; i++) await sleep(50);
+      assert.equal(statSync(s.outputPath).size, expected);
+      await sleep(100);
+      // The flags of an open file description, as /proc shows them (octal), by who holds it.
+      const flagsOf = (fdinfo: string): number => parseInt(/^flags:\s*([0-7]+)$/m.exec(fdinfo)?.[1] ?? 'x', 8);
+      const O_DIRECT = 0o40000; // Linux x86-64 and arm64 alike
+      const child = flagsOf(readFileSync(`/proc/${session.pid}/fdinfo/1`, 'utf8'));
+      assert.equal(readlinkSync(`/proc/${session.pid}/fd/1`), s.outputPath);
+      // The file system of os.tmpdir() here takes O_DIRECT (ext4); tmpfs is the test below.
+      assert.ok((child & O_DIRECT) !== 0, `nw-capture's stdout flags ${child.toString(8)}`);
+      const ours = readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === s.outputPath;
+        } catch {
+          return false;
+        }
+      });
+      assert.equal(ours.length, 1, 'the engine keeps one handle of its own');
+      const own = flagsOf(readFileSync(`/proc/self/fdinfo/${ours[0]}`, 'utf8'));
+      assert.equal(own & O_DIRECT, 0, `the engine's handle flags ${own.toString(8)}`);
+    } finally {
+      const outcome = await session.stop();
+      assert.equal(outcome.error, null);
+      assert.equal((await verifiedFile(s.outputPath, outcome)).records.length, 3);
+    }
   });
 
   test('with nw-capture absent, auto falls back to tcpdump and native is a clear start error', async () => {
