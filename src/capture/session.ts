@@ -692,8 +692,8 @@ class TcpdumpCaptureSession implements CaptureSession {
   }
 }
 
-// nw-capture's write errors ("nw-capture: write: No space left on device"), told from its capture
-// errors (interface, filter), which are the capture's fault, not the file's.
+// nw-capture's write errors ("nw-capture: write standard output: No space left on device"), told from its
+// capture errors (interface, filter), which are the capture's fault, not the file's.
 function isNativeWriteFailure(message: string): boolean {
   return /(^|; )write\b|no space left|input\/output error|disk quota/i.test(message);
 }
