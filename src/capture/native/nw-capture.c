@@ -34,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -60,6 +62,8 @@ typedef void (*pcap_handler)(unsigned char *, const struct pcap_pkthdr *, const 
 #define PCAP_ERROR (-1)
 #define PCAP_ERROR_BREAK (-2)
 #define PCAP_NETMASK_UNKNOWN 0xffffffffu
+#define DLT_LINUX_SLL 113
+#define DLT_LINUX_SLL2 276
 
 static struct {
   pcap_t *(*create)(const char *, char *);
@@ -85,6 +89,9 @@ static struct {
   pcap_dumper_t *(*dump_fopen)(pcap_t *, FILE *);
   void (*dump_close)(pcap_dumper_t *);
   const char *(*lib_version)(void);
+  int (*setnonblock)(pcap_t *, int, char *);
+  int (*get_selectable_fd)(pcap_t *);
+  int (*set_datalink)(pcap_t *, int);
 } pcap;
 
 // ---- limits ---------------------------------------------------------------------------------
@@ -273,6 +280,15 @@ static uint64_t stdout_base = 0;     // where standard output's position was: it
 
 static volatile sig_atomic_t stop_requested = 0, info_requested = 0;
 static pcap_t *handle = NULL;
+// Wakes the capture loop's poll: written by the signal handlers (write(2) is async-signal-safe, and
+// a signal between the loop's check and its poll is then not missed) and by a failing writer.
+static int wake_fd = -1;
+
+static void wake(void) {
+  uint64_t one = 1;
+  ssize_t ignored = write(wake_fd, &one, sizeof one);
+  (void)ignored;
+}
 
 // Counters for the SIGUSR1 line: records handed to the writer, as tcpdump's "captured".
 static unsigned long long packets_captured = 0;
@@ -421,7 +437,7 @@ static void *writer_main(void *unused) {
     if (e != 0 && write_errno == 0) {
       write_errno = e;
       snprintf(write_error_path, sizeof write_error_path, "%s", out_path);
-      if (handle != NULL) pcap.breakloop(handle);
+      wake();
     }
     if (p->stop_after) writers_stopping = 1;
     free(p->open_path);
@@ -561,7 +577,7 @@ static void on_packet(unsigned char *unused, const struct pcap_pkthdr *h, const 
   return;
 failed:
   rotate_failed = 1;
-  pcap.breakloop(handle);
+  pcap.breakloop(handle); // out of this batch; the loop then ends
 }
 
 static void print_counters(int at_exit) {
@@ -584,13 +600,13 @@ static void print_counters(int at_exit) {
 static void on_stop_signal(int sig) {
   (void)sig;
   stop_requested = 1;
-  if (handle != NULL) pcap.breakloop(handle);
+  wake();
 }
 
 static void on_info_signal(int sig) {
   (void)sig;
   info_requested = 1;
-  if (handle != NULL) pcap.breakloop(handle);
+  wake();
 }
 
 static int load_libpcap(void) {
@@ -631,6 +647,9 @@ static int load_libpcap(void) {
   SYMBOL(dump_fopen, "pcap_dump_fopen");
   SYMBOL(dump_close, "pcap_dump_close");
   SYMBOL(lib_version, "pcap_lib_version");
+  SYMBOL(setnonblock, "pcap_setnonblock");
+  SYMBOL(get_selectable_fd, "pcap_get_selectable_fd");
+  SYMBOL(set_datalink, "pcap_set_datalink");
 #undef SYMBOL
   return 0;
 }
@@ -702,6 +721,10 @@ static int open_capture(void) {
     return -1;
   }
   if (status > 0) message("WARNING: %s: %s (%s)", opt.interface_name, pcap.statustostr(status), pcap.geterr(handle));
+  // tcpdump 4.99 captures "any" as Linux cooked v2 (it names the interface of each packet) where
+  // libpcap offers it; the files must have the same link type to be merged with tcpdump's.
+  if (strcmp(opt.interface_name, "any") == 0 && pcap.datalink(handle) == DLT_LINUX_SLL)
+    pcap.set_datalink(handle, DLT_LINUX_SLL2);
   uint32_t net = 0, mask = 0;
   if (pcap.lookupnet(opt.interface_name, &net, &mask, errbuf) < 0) mask = 0;
   struct bpf_program program;
@@ -746,6 +769,11 @@ int main(int argc, char **argv) {
       stdout_base = at > 0 ? (uint64_t)at : 0;
     }
   }
+  wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd < 0) {
+    message("eventfd: %s", strerror(errno));
+    return 1;
+  }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sigemptyset(&sa.sa_mask);
@@ -758,6 +786,19 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN); // a closed pipe is a write error, reported
 
   if (open_capture() < 0) return 1;
+  // The loop below polls the capture itself, with its own timeout: in blocking mode libpcap waits
+  // on a TPACKET_V3 ring without one (it relies on the kernel's block timer), so bytes already taken
+  // from the ring could wait in a piece for as long as the link stays quiet.
+  char nonblock_error[PCAP_ERRBUF_SIZE] = "";
+  if (pcap.setnonblock(handle, 1, nonblock_error) < 0) {
+    message("%s", nonblock_error);
+    return 1;
+  }
+  int capture_fd = pcap.get_selectable_fd(handle);
+  if (capture_fd < 0) {
+    message("%s: no descriptor to wait on", opt.interface_name);
+    return 1;
+  }
   if (switch_user() < 0) return 1;
   if (make_file_header() < 0) return 1;
   for (int i = 0; i < PIECE_COUNT; i++) {
@@ -776,6 +817,16 @@ int main(int argc, char **argv) {
   pieces[0].state = PIECE_FILLING;
   period_start = time(NULL);
   if (start_file() < 0) return 1;
+  // The first file is opened now, as tcpdump opens it before it listens: a path that cannot be
+  // written fails the start, not the first write. Later files are opened by the writer threads.
+  int open_error = open_output(&pieces[0]);
+  if (open_error != 0) {
+    message("%s: %s", out_path, open_error == EINVAL ? "not a regular file" : strerror(open_error));
+    return 1;
+  }
+  free(pieces[0].open_path);
+  pieces[0].open_path = NULL;
+  pieces[0].open_stdout = 0;
 
   const char *link_name = pcap.datalink_val_to_name(pcap.datalink(handle));
   const char *link_description = pcap.datalink_val_to_description(pcap.datalink(handle));
@@ -785,6 +836,22 @@ int main(int argc, char **argv) {
 
   int exit_code = 0;
   while (!stop_requested) {
+    int timeout_ms = -1;
+    if (piece_dirty_since_ns >= 0) {
+      long long left_ns = piece_dirty_since_ns + QUIET_FLUSH_NS - now_ns();
+      timeout_ms = left_ns <= 0 ? 0 : (int)(left_ns / 1000000) + 1;
+    }
+    struct pollfd waits_for[2] = {{.fd = capture_fd, .events = POLLIN}, {.fd = wake_fd, .events = POLLIN}};
+    if (poll(waits_for, 2, timeout_ms) < 0 && errno != EINTR) {
+      message("poll: %s", strerror(errno));
+      exit_code = 1;
+      break;
+    }
+    if (waits_for[1].revents & POLLIN) {
+      uint64_t count;
+      ssize_t ignored = read(wake_fd, &count, sizeof count);
+      (void)ignored;
+    }
     int n = pcap.dispatch(handle, -1, on_packet, NULL);
     if (info_requested) {
       info_requested = 0;
@@ -798,10 +865,12 @@ int main(int argc, char **argv) {
       break;
     }
     if (n == PCAP_ERROR) {
-      message("%s", pcap.geterr(handle));
+      message("%s", pcap.geterr(handle)); // e.g. "The interface went down"
       exit_code = 1;
       break;
     }
+    // libpcap reads the socket's error itself (and fails the next call); do not spin meanwhile.
+    if (waits_for[0].revents & (POLLERR | POLLHUP | POLLNVAL)) usleep(10000);
     // Bytes not yet in the file: with -U after every batch, else once they are QUIET_FLUSH_NS old
     // (at load a piece fills long before; on a quiet link this keeps the file's size, which the
     // engine watches for its limit and its status, close behind the packets).
