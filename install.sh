@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Quick start, step 1: installs what netwatcher needs and starts it.
-#   - Debian packages tcpdump and iproute2, when missing (needs root, as the agent does);
-#   - the npm packages (from package-lock.json), then builds dist/;
+#   - Debian packages tcpdump, iproute2, gcc and libc6-dev, when missing (needs root, as the agent does);
+#   - the npm packages (from package-lock.json), then builds dist/, nw-capture included (the engine's own
+#     capture writer, compiled with gcc; without a compiler the build says so and captures use tcpdump);
 #   - puts `nw` on the PATH (npm link);
 #   - runs `nw up` with any arguments given here (e.g. bash install.sh --listen 0.0.0.0:8817).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 missing=()
-for pkg in tcpdump iproute2; do
+for pkg in tcpdump iproute2 gcc libc6-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, step 2: runs the whole test suite (unit, property and end-to-end tests).
-# Installs what the tests need when missing: Debian's tcpdump, iproute2, iputils-ping, iperf3,
+# Installs what the tests need when missing: Debian's tcpdump, gcc and libc6-dev (npm test's build compiles
+# nw-capture, the engine's own capture writer, which the capture tests run), iproute2, iputils-ping, iperf3,
 # Prometheus, Alertmanager and node_exporter (the idle-agent reference), OpenStack Swift (S3 API),
 # Chromium (the portal's browser test), tshark (the analysis tests compare with it),
 # HAProxy (the load balancer in front of three server replicas: test/replicas.test.ts),
@@ -12,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 missing=()
-for pkg in tcpdump iproute2 iputils-ping iperf3 prometheus prometheus-alertmanager prometheus-node-exporter tshark haproxy; do
+for pkg in tcpdump gcc libc6-dev iproute2 iputils-ping iperf3 prometheus prometheus-alertmanager prometheus-node-exporter tshark haproxy; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 # Debian's Chromium: the portal's end-to-end test drives it headless with playwright-core (no browser download).

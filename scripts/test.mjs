@@ -1,6 +1,6 @@
 // Runs every test file (src/**/*.test.ts beside the code, test/**/*.test.ts end to end)
 // with Node's own test runner and tsx for TypeScript, after a type-check and lint. Builds dist/ first because end-to-end
-// tests start real `nw` processes (server, agents) from the compiled CLI.
+// tests start real `nw` processes (server, agents) from the compiled CLI, and captures run dist/native/nw-capture.
 // Usage: npm test [-- FILE_OR_DIR ...]   (defaults to src and test)
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -39,6 +39,7 @@ for (const [what, command, args] of [
   ['lint', 'npx', ['eslint', '.']],
   ['build', 'npx', ['tsc', '-p', 'tsconfig.build.json']],
   ['build (portal)', process.execPath, ['scripts/build-web.mjs']],
+  ['build (nw-capture)', process.execPath, ['scripts/build-native.mjs']],
 ]) {
   const step = spawnSync(command, args, { stdio: 'inherit' });
   if (step.status !== 0) {

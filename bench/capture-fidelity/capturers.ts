@@ -28,6 +28,7 @@ export type Capturer =
   | 'bare-B'
   | 'agent'
   | 'agent-immediate'
+  | 'agent-tcpdump'
   | 'agent-previous'
   | 'agent-lookback'
   | 'ring-tcpdump'
@@ -43,6 +44,7 @@ export const CAPTURERS: Capturer[] = [
   'bare-B',
   'agent',
   'agent-immediate',
+  'agent-tcpdump',
   'agent-previous',
   'agent-lookback',
   'ring-tcpdump',
@@ -328,7 +330,7 @@ export async function runAgentTrial(
   snapLengthInBytes: number,
   durationInSeconds: number,
   outputPath: string,
-  variant: 'agent' | 'agent-immediate' | 'agent-previous' | 'agent-lookback',
+  variant: 'agent' | 'agent-immediate' | 'agent-tcpdump' | 'agent-previous' | 'agent-lookback',
   byteBudget: number,
 ): Promise<Omit<TrialResult, 'repetition'>> {
   const immediateMode = variant === 'agent-immediate';
@@ -361,7 +363,12 @@ export async function runAgentTrial(
         timeLimitInSeconds: 0,
         outputPath,
       },
-      options: { commandPrefix: ['ip', 'netns', 'exec', lab.server.name], immediateMode },
+      options: {
+        commandPrefix: ['ip', 'netns', 'exec', lab.server.name],
+        immediateMode,
+        // 'agent-tcpdump': the engine as before nw-capture, for before/after figures in the same run.
+        ...(variant === 'agent-tcpdump' ? { captureProgram: 'tcpdump' as const } : {}),
+      },
       previousEngine: variant === 'agent-previous',
     };
     const started = nextMessage<{ pid: number | null }>(child, 'started');

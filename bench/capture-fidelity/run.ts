@@ -372,6 +372,7 @@ function compare(results: TrialResult[], settings: Settings): Comparison[] {
           c === 'agent' ||
           c === 'netwatcher' ||
           c === 'agent-immediate' ||
+          c === 'agent-tcpdump' ||
           c === 'agent-previous' ||
           c === 'agent-lookback' ||
           c === 'ring-tcpdump' ||

@@ -180,7 +180,11 @@ const VARIANTS: Variant[] = [
   },
   // Issue 18's disk path: is the file write what stops tcpdump draining its ring at saturation?
   // The no-disk ceiling, a tmpfs file, and writers that decouple tcpdump from the disk.
-  { name: 'native', program: process.env.NW_NATIVE ?? 'nw-capture', args: (i, s, f) => ['-i', i, '-w', f, '-s', String(s), ...B] },
+  {
+    name: 'native',
+    program: process.env.NW_NATIVE ?? 'nw-capture',
+    args: (i, s, f) => ['-i', i, '-w', f, '-s', String(s), ...B],
+  },
   { name: 'bare-B null', args: (i, s) => ['-i', i, '-w', '/dev/null', '-s', String(s), ...B], output: 'devnull' },
   { name: 'bare-B tmpfs', args: (i, s, f) => ['-i', i, '-w', f, '-s', String(s), ...B], output: 'tmpfs' },
   {

@@ -10,6 +10,7 @@ import {
   AGENT_PROTOCOL_VERSION,
   reportableHostname,
 } from '../model/index.js';
+import { captureProgramName, chooseCaptureProgram } from '../capture/capture-program.js';
 import { CaptureManager } from './capture-manager.js';
 import { AGENT_DEFAULTS, AGENT_VERSION, type AgentConfig } from './config.js';
 import { captureReadiness } from './capability.js';
@@ -150,7 +151,18 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
     pathVariable: process.env['PATH'],
     uid: process.getuid?.() ?? 0,
   });
+  // Which program captures, and why, said once at start (the probe is cached: captures reuse it).
+  const program = await chooseCaptureProgram({
+    choice: config.captureProgram ?? 'auto',
+    ...(config.tcpdumpPath ? { tcpdumpPath: config.tcpdumpPath } : {}),
+  });
+  if (program.kind === null) warnings.push(`cannot capture: ${program.reason}`);
   for (const warning of warnings) logger.warn(warning);
+  if (program.kind !== null)
+    logger.info(
+      { captureProgram: program.kind, path: program.path },
+      `captures run ${captureProgramName(program.kind)}: ${program.reason}`,
+    );
   let cred = loadCredential(config.dataDir);
   if (config.enrollmentToken) cred = await enroll(config);
   // A join key registers a new host: once joined, the saved credential is used (the command may run at every boot).
@@ -170,6 +182,7 @@ export async function startAgent(config: AgentConfig & AgentMetricsConfig): Prom
     captureRoot: config.captureRoot ?? AGENT_DEFAULTS.captureRoot,
     interfaceName: config.interfaceName ?? AGENT_DEFAULTS.interfaceName,
     ...(config.tcpdumpPath ? { tcpdumpPath: config.tcpdumpPath } : {}),
+    ...(config.captureProgram ? { captureProgram: config.captureProgram } : {}),
     uploadRetryBudgetInMs: config.uploadRetryBudgetInMs ?? AGENT_DEFAULTS.uploadRetryBudgetInMs,
     uploadRetryIntervalInMs: config.uploadRetryIntervalInMs ?? AGENT_DEFAULTS.uploadRetryIntervalInMs,
     send: (msg) => connection.send(msg),

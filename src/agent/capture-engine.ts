@@ -1,3 +1,4 @@
+import type { CaptureProgramChoice } from '../capture/index.js';
 import {
   startCapture,
   startRingCapture,
@@ -11,6 +12,8 @@ import {
 /** Options the capture manager passes to the engine for a single-file capture. */
 export interface EngineCaptureOptions {
   tcpdumpPath?: string;
+  /** Which program captures (StartCaptureOptions.captureProgram); default 'auto'. */
+  captureProgram?: CaptureProgramChoice;
 }
 
 /** Options the capture manager passes to the engine for a ring (continuous capture). */

@@ -7,6 +7,7 @@ import {
   type RingFile,
   type RingOutcome,
   type CaptureSession,
+  type CaptureProgramChoice,
 } from '../capture/index.js';
 import type { FileIdentity, Logger } from '../lib/index.js';
 import {
@@ -36,6 +37,8 @@ export interface CaptureManagerOptions {
   captureRoot: string;
   interfaceName: string;
   tcpdumpPath?: string;
+  /** Which program single-file captures run (AgentConfig.captureProgram). */
+  captureProgram?: CaptureProgramChoice;
   uploadRetryBudgetInMs: number;
   uploadRetryIntervalInMs: number;
   send(msg: AgentToServer): boolean;
@@ -228,7 +231,10 @@ export class CaptureManager {
         timeLimitInSeconds: order.timeLimitInSeconds,
         outputPath: heldPath,
       },
-      { ...(this.opts.tcpdumpPath ? { tcpdumpPath: this.opts.tcpdumpPath } : {}) },
+      {
+        ...(this.opts.tcpdumpPath ? { tcpdumpPath: this.opts.tcpdumpPath } : {}),
+        ...(this.opts.captureProgram ? { captureProgram: this.opts.captureProgram } : {}),
+      },
     );
     this.sessions.set(order.captureUid, session);
     inBackground(
@@ -236,6 +242,10 @@ export class CaptureManager {
       `starting capture ${order.captureName}`,
       session.started.then(
         (at) => {
+          this.opts.logger.info(
+            { capture: order.captureName, program: session.captureProgram ?? null, pid: session.pid },
+            `capture ${order.captureName} started (${session.captureProgram === 'native' ? 'nw-capture' : 'tcpdump'})`,
+          );
           const identity = session.pid !== null ? processIdentity(session.pid) : null;
           if (identity) rec.tcpdump = identity; // persisted with the Running state just below
           lookback?.liveStarted(at);

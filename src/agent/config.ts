@@ -1,3 +1,4 @@
+import type { CaptureProgramChoice } from '../capture/capture-program.js';
 import { CAPTURE_ROOT } from '../model/index.js';
 
 /** Everything the agent needs, read once by the entry (src/cli) from flags. */
@@ -24,6 +25,11 @@ export interface AgentConfig {
   caFile?: string;
   logLevel?: string;
   tcpdumpPath?: string;
+  /**
+   * Which program a single-file capture runs (src/capture/capture-program.ts): 'auto' (default)
+   * nw-capture when built and it runs, else tcpdump. Rings and the look-back buffer run tcpdump.
+   */
+  captureProgram?: CaptureProgramChoice;
   /** How long one upload may keep retrying before the capture reports StorageFailed (it keeps retrying after, less often). */
   uploadRetryBudgetInMs?: number;
   /** Interval between later upload retries after a StorageFailed. */

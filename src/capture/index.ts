@@ -5,6 +5,7 @@ export * from './tcpdump-launch.js';
 export * from './tcpdump-stderr.js';
 export * from './file-writer.js';
 export * from './session.js';
+export * from './capture-program.js';
 export * from './recover.js';
 export * from './pcap-cut.js';
 export * from './ring.js';

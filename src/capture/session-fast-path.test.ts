@@ -126,44 +126,57 @@ describe('capture engine fast path with real tcpdump', () => {
     }
   });
 
-  test('the process running the engine is killed: tcpdump (unprivileged, CAP_NET_RAW only) ends with it and the file keeps every whole record', async () => {
-    const s = spec();
-    const child = spawn(process.execPath, ['--import', 'tsx', CAPTURE_CHILD, a.name, interfaceA, s.outputPath], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    try {
-      await waitFor(`the capture child to start (${err})`, 20_000, () => out.includes('\n'));
-      const tcpdumpPid = Number(out.trim());
-      assert.ok(tcpdumpPid > 0 && alive(tcpdumpPid));
-      // Started by root, tcpdump runs as the unprivileged user with CAP_NET_RAW (bit 13) alone —
-      // switched to by setpriv before tcpdump, not by tcpdump's own -Z, which would clear the
-      // parent-death signal this test relies on below (tcpdump-launch.ts).
-      const status = readFileSync(`/proc/${tcpdumpPid}/status`, 'utf8');
-      const field = (name: string): string => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '';
-      if (process.geteuid?.() === 0) {
-        assert.deepEqual(field('Uid').split(/\s+/), Array(4).fill(defaultTcpdumpUser().user), status);
-        assert.equal(BigInt(`0x${field('CapEff')}`), 1n << 13n, status);
-        assert.equal(BigInt(`0x${field('CapBnd')}`), 1n << 13n, status);
-        assert.equal(field('NoNewPrivs'), '1');
+  for (const program of ['native', 'tcpdump'] as const) {
+    test(`the process running the engine is killed: ${program} (unprivileged, CAP_NET_RAW only) ends with it and the file keeps every whole record`, async () => {
+      const s = spec();
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', CAPTURE_CHILD, a.name, interfaceA, s.outputPath, program],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      try {
+        await waitFor(`the capture child to start (${err})`, 20_000, () => out.includes('\n'));
+        const [pidText, ran] = out.trim().split(' ');
+        const tcpdumpPid = Number(pidText);
+        assert.equal(ran, program);
+        assert.ok(tcpdumpPid > 0 && alive(tcpdumpPid));
+        // The capture program itself, exec'ed in place by ip netns exec and setpriv.
+        assert.equal(
+          readFileSync(`/proc/${tcpdumpPid}/comm`, 'utf8').trim(),
+          program === 'native' ? 'nw-capture' : 'tcpdump',
+        );
+        // Started by root, tcpdump runs as the unprivileged user with CAP_NET_RAW (bit 13) alone —
+        // switched to by setpriv before tcpdump, not by tcpdump's own -Z, which would clear the
+        // parent-death signal this test relies on below (tcpdump-launch.ts).
+        const status = readFileSync(`/proc/${tcpdumpPid}/status`, 'utf8');
+        const field = (name: string): string => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '';
+        if (process.geteuid?.() === 0) {
+          assert.deepEqual(field('Uid').split(/\s+/), Array(4).fill(defaultTcpdumpUser().user), status);
+          assert.equal(BigInt(`0x${field('CapEff')}`), 1n << 13n, status);
+          assert.equal(BigInt(`0x${field('CapBnd')}`), 1n << 13n, status);
+          assert.equal(field('NoNewPrivs'), '1');
+        }
+        const sent = await a.runNode(UDP_SEND_SCRIPT, [ADDRESS_B, '9999', '5', '100']);
+        assert.equal(sent.stdout.trim(), '5', sent.stderr);
+        await sleep(1500); // past libpcap's 1 s block timeout: tcpdump has the packets
+        const exited = once(child, 'exit');
+        child.kill('SIGKILL');
+        await exited;
+        // No traffic from here on: a tcpdump that only dies on its next write would live forever.
+        await waitFor('tcpdump to end with its parent', 5000, () => !alive(tcpdumpPid));
+        assert.ok(existsSync(s.outputPath));
+        const recovered = await recoverCaptureFile(s.outputPath);
+        // tcpdump flushed on its way out (SIGTERM from the kernel): the packets are all there.
+        assert.equal(recovered?.packetsCaptured, 5);
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       }
-      const sent = await a.runNode(UDP_SEND_SCRIPT, [ADDRESS_B, '9999', '5', '100']);
-      assert.equal(sent.stdout.trim(), '5', sent.stderr);
-      await sleep(1500); // past libpcap's 1 s block timeout: tcpdump has the packets
-      const exited = once(child, 'exit');
-      child.kill('SIGKILL');
-      await exited;
-      // No traffic from here on: a tcpdump that only dies on its next write would live forever.
-      await waitFor('tcpdump to end with its parent', 5000, () => !alive(tcpdumpPid));
-      assert.ok(existsSync(s.outputPath));
-      const recovered = await recoverCaptureFile(s.outputPath);
-      // tcpdump flushed on its way out (SIGTERM from the kernel): the packets are all there.
-      assert.equal(recovered?.packetsCaptured, 5);
-    } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
-  });
+    });
+  }
 });

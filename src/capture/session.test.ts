@@ -25,7 +25,8 @@ import type { CaptureOutcome, CaptureSpec } from './types.js';
 const ADDRESS_A = '10.78.0.1';
 const ADDRESS_B = '10.78.0.2';
 
-describe('startCapture with real tcpdump', () => {
+// With the default capture program: nw-capture when `npm run build` compiled it, else tcpdump.
+describe('startCapture with real tcpdump or nw-capture', () => {
   let a: TestNamespace;
   let b: TestNamespace;
   let interfaceA: string;
@@ -244,7 +245,9 @@ describe('startCapture with real tcpdump', () => {
       const outcome = await session.done;
       assert.equal(outcome.stopReason, 'Error');
       assert.equal(outcome.error?.code, 'CaptureFailed');
-      assert.match(outcome.error?.message ?? '', /tcpdump exited with code 1: .*(interface|device)/i);
+      // The program that captured: nw-capture when built (the default), else tcpdump.
+      const name = outcome.captureProgram === 'native' ? 'nw-capture' : 'tcpdump';
+      assert.match(outcome.error?.message ?? '', new RegExp(`^${name} exited with code 1: .*(interface|device)`, 'i'));
       assert.ok(outcome.startedAt instanceof Date);
       await verifiedFile(s.outputPath, outcome);
     } finally {
@@ -266,9 +269,9 @@ describe('startCapture with real tcpdump', () => {
     assert.throws(() => startCapture(spec({ outputPath: 'relative.cap' })), RangeError);
   });
 
-  test('no tcpdump of ours is left running', async () => {
+  test('no tcpdump or nw-capture of ours is left running', async () => {
     // Only look for processes naming our unique interface: other tests may run tcpdump too.
-    const ps = a.spawn('pgrep', ['-c', '-f', `tcpdump -i ${interfaceA} `]);
+    const ps = a.spawn('pgrep', ['-c', '-f', `(tcpdump|nw-capture) -i ${interfaceA} `]);
     let out = '';
     ps.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     await once(ps, 'close');

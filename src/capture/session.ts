@@ -1,16 +1,30 @@
-// One capture session. tcpdump writes the file itself: its stdout is the capture file, opened
-// here, so every packet goes kernel ring → tcpdump → page cache exactly as with a bare
-// `tcpdump -w file`, and this process is not on the packet path at all (measured in
+// One capture session. The capture program writes the file itself: its stdout is the capture
+// file, opened here, so this process is not on the packet path at all (measured in
 // bench/capture-fidelity: parsing, copying and hashing each packet in Node cost 4–9× tcpdump's
 // CPU and, at saturation, most of the packets). The engine watches the file from the side — its
-// size every poll, tcpdump's own counters once a second (SIGUSR1) — and makes the guarantees
-// after tcpdump exits, in one pass over the file (pcap-cut.ts): cut at the last whole record the
-// size and time limits allow, hash exactly what remains.
+// size every poll, the program's own counters once a second (SIGUSR1) — and makes the guarantees
+// after the program exits, in one pass over the file (pcap-cut.ts): cut at the last whole record
+// the size and time limits allow, hash exactly what remains.
+//
+// The program (capture-program.ts) is nw-capture, the engine's own writer, when it is built and
+// runs: one copy from libpcap's ring into aligned pieces written with O_DIRECT by a thread of its
+// own, where `tcpdump -w` copies twice (ring → stdio → page cache) and at saturation drops what
+// it cannot copy (issue 18). Else tcpdump, as before. Both get the same argv (tcpdump-args.ts),
+// the same setpriv launch (tcpdump-launch.ts: unprivileged, CAP_NET_RAW only, parent-death
+// signal) and print the same stderr lines, so everything below is one state machine. What differs:
+// - nw-capture's stdout is a second open of the file (its own open file description: it sets
+//   O_DIRECT there, which must not reach this process's handle), tcpdump's this process's own fd;
+// - tcpdump runs under stdbuf (64 KiB writes); nw-capture writes its own 4 MiB pieces;
+// - tcpdump ignores write errors, so they are detected here (the SIGUSR2 flush probe in
+//   onInfoLine); nw-capture exits 1 on its first failed write, taken for LocalFileFailed;
+// - nw-capture holds up to 32 MiB in memory besides the kernel ring, which a drain waits for.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fstatSync, statfsSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
+import { captureProgramName, chooseCaptureProgram } from './capture-program.js';
+import type { CaptureProgramChoice, CaptureProgramKind } from './capture-program.js';
 import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
 import { finaliseCaptureFile } from './idle-cut.js';
 import type { FinaliseOptions } from './idle-cut.js';
@@ -27,6 +41,14 @@ import type { CaptureOutcome, CaptureProgress, CaptureSession, CaptureSpec, Capt
 
 /** Options of startCapture. */
 export interface StartCaptureOptions {
+  /**
+   * Which program captures (capture-program.ts): 'auto' (default) nw-capture when it is built and
+   * runs, else tcpdump; 'native' nw-capture or a CaptureFailed start error; 'tcpdump' tcpdump. With
+   * 'auto', an explicit tcpdumpPath means tcpdump (that program).
+   */
+  captureProgram?: CaptureProgramChoice;
+  /** nw-capture executable; defaults to NATIVE_CAPTURE_PATH (dist/native/nw-capture). */
+  nativeCapturePath?: string;
   /** tcpdump executable; defaults to 'tcpdump' on PATH. */
   tcpdumpPath?: string;
   /**
@@ -84,7 +106,8 @@ export interface StartCaptureOptions {
   runTcpdumpAs?: UnprivilegedUser | null;
   /**
    * tcpdump's stdout buffer in bytes, set through `stdbuf -o` when coreutils' stdbuf is on PATH;
-   * 0 leaves tcpdump's own (4 KiB). Default DEFAULT_OUTPUT_BUFFER_BYTES.
+   * 0 leaves tcpdump's own (4 KiB). Default DEFAULT_OUTPUT_BUFFER_BYTES. Not used by nw-capture,
+   * which writes its own 4 MiB pieces.
    */
   outputBufferBytes?: number;
   /**
@@ -115,6 +138,8 @@ export const DEFAULT_SIZE_POLL_INTERVAL_IN_MS = 20;
 export const ASSUMED_MAX_WRITE_BYTES_PER_SECOND = 4e9;
 // While draining after a stop, the file is watched this often for the end of the drain.
 const DRAIN_POLL_INTERVAL_IN_MS = 50;
+// What nw-capture may hold in memory on top of the kernel ring: 8 pieces of 4 MiB (its contract).
+const NATIVE_IN_FLIGHT_BYTES = 8 * 4 * 1024 * 1024;
 /** Default for StartCaptureOptions.statsIntervalInMs. */
 export const DEFAULT_STATS_INTERVAL_IN_MS = 1000;
 
@@ -157,7 +182,13 @@ export function startCapture(spec: CaptureSpec, opts: StartCaptureOptions = {}):
     flushEachPacket: opts.flushEachPacket,
     keepRootPrivileges: keepsTcpdumpRoot(launch),
   });
-  return new TcpdumpCaptureSession(spec, args, tcpdumpLaunchPrefix(launch), opts);
+  // nw-capture takes the same argv and the same setpriv launch, without stdbuf: it does not write
+  // through stdio (its pieces are 4 MiB, aligned for O_DIRECT).
+  const prefixes = {
+    tcpdump: tcpdumpLaunchPrefix(launch),
+    native: tcpdumpLaunchPrefix({ ...launch, stdbufPath: null }),
+  };
+  return new TcpdumpCaptureSession(spec, args, prefixes, opts);
 }
 
 function validateSpec(spec: CaptureSpec): void {
@@ -179,16 +210,21 @@ class TcpdumpCaptureSession implements CaptureSession {
   get pid(): number | null {
     return this.child?.pid ?? null;
   }
+  get captureProgram(): CaptureProgramKind | null {
+    return this.program;
+  }
   readonly started: Promise<Date>;
   readonly done: Promise<CaptureOutcome>;
 
   private readonly spec: CaptureSpec;
   private readonly opts: StartCaptureOptions;
   private readonly args: string[];
-  private readonly launchPrefix: string[];
+  private readonly launchPrefixes: Record<CaptureProgramKind, string[]>;
+  // Chosen in run(): null until then, or when none can run.
+  private program: CaptureProgramKind | null = null;
   private readonly drainTimeoutInMs: number;
   private readonly killTimeoutInMs: number;
-  private readonly drainEnoughBytes: number;
+  private drainEnoughBytes: number;
 
   private phase: Phase = 'starting';
   private child: ChildProcess | null = null;
@@ -227,12 +263,17 @@ class TcpdumpCaptureSession implements CaptureSession {
   private rejectStarted!: (err: CaptureStartError) => void;
   private resolveDone!: (outcome: CaptureOutcome) => void;
 
-  constructor(spec: CaptureSpec, args: string[], launchPrefix: string[], opts: StartCaptureOptions) {
+  constructor(
+    spec: CaptureSpec,
+    args: string[],
+    launchPrefixes: Record<CaptureProgramKind, string[]>,
+    opts: StartCaptureOptions,
+  ) {
     this.captureId = spec.captureId;
     this.spec = spec;
     this.opts = opts;
     this.args = args;
-    this.launchPrefix = launchPrefix;
+    this.launchPrefixes = launchPrefixes;
     this.drainTimeoutInMs =
       opts.stopDrainTimeoutInMs ?? (opts.immediateMode === true ? 100 : DEFAULT_STOP_DRAIN_TIMEOUT_IN_MS);
     this.killTimeoutInMs = opts.killTimeoutInMs ?? DEFAULT_KILL_TIMEOUT_IN_MS;
@@ -288,24 +329,58 @@ class TcpdumpCaptureSession implements CaptureSession {
       return;
     }
 
+    // Probed once per process (cached): only the first capture waits for `nw-capture --version`.
+    const chosen = await chooseCaptureProgram({
+      choice: this.opts.captureProgram ?? 'auto',
+      ...(this.opts.tcpdumpPath !== undefined ? { tcpdumpPath: this.opts.tcpdumpPath } : {}),
+      ...(this.opts.nativeCapturePath !== undefined ? { nativeCapturePath: this.opts.nativeCapturePath } : {}),
+    });
     if (this.stopReason !== null) {
       // stop() came while the file was being opened: never start tcpdump.
       await this.finish(null);
       return;
     }
-
-    const tcpdumpName = this.opts.tcpdumpPath ?? 'tcpdump';
-    const tcpdump = findExecutable(tcpdumpName, process.env['PATH'] ?? DEFAULT_EXECUTABLE_PATH);
-    if (tcpdump === null) {
-      // Checked here because setpriv or stdbuf, not spawn, would otherwise be the one not finding it.
-      this.fail('CaptureFailed', `spawn ${tcpdumpName} ENOENT`);
+    if (chosen.kind === null) {
+      this.fail('CaptureFailed', chosen.reason);
       await this.finish(null);
       return;
     }
-    const argv = [...(this.opts.commandPrefix ?? []), ...this.launchPrefix, tcpdump, ...this.args];
-    // tcpdump's stdout is the capture file: `-w -` then writes it exactly as `-w FILE` would
-    // (stdio-buffered in blocks), while the file stays opened here with this process's rights.
-    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', this.file.fd, 'pipe'] });
+    this.program = chosen.kind;
+    const program = findExecutable(chosen.path, process.env['PATH'] ?? DEFAULT_EXECUTABLE_PATH);
+    if (program === null) {
+      // Checked here because setpriv or stdbuf, not spawn, would otherwise be the one not finding it.
+      this.fail('CaptureFailed', `spawn ${chosen.path} ENOENT`);
+      await this.finish(null);
+      return;
+    }
+    const argv = [...(this.opts.commandPrefix ?? []), ...this.launchPrefixes[chosen.kind], program, ...this.args];
+    let stdout: number = this.file.fd;
+    let childOutput: FileHandle | null = null;
+    if (chosen.kind === 'native') {
+      // nw-capture sets O_DIRECT on its stdout (fcntl), a flag of the open file description: on
+      // this process's own description it would make the final cut's reads direct too. So the
+      // child gets a second open of the same file — by /proc/self/fd, the very inode opened
+      // above, not the path again (which could name another file by now). At load it writes
+      // 4 MiB pieces, up to 8 of them in memory besides the kernel ring: a drain is over only once
+      // the file has grown by all of that.
+      try {
+        childOutput = await open(`/proc/self/fd/${this.file.fd}`, 'r+');
+      } catch (err) {
+        this.fail(
+          'LocalFileFailed',
+          `cannot open ${this.spec.outputPath} again for nw-capture: ${(err as Error).message}`,
+        );
+        await this.finish(null);
+        return;
+      }
+      stdout = childOutput.fd;
+      this.drainEnoughBytes += NATIVE_IN_FLIGHT_BYTES;
+    }
+    // The capture program's stdout is the capture file: `-w -` then writes it exactly as
+    // `-w FILE` would, while the file stays opened here with this process's rights.
+    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', stdout, 'pipe'] });
+    // The child has its own copy now (spawn duplicates it before returning).
+    await childOutput?.close().catch(() => {});
     this.child = child;
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (text: string) => this.onStderr(text));
@@ -436,6 +511,9 @@ class TcpdumpCaptureSession implements CaptureSession {
     const fileBytes = this.fileBytesNow();
     this.liveFileBytes = fileBytes;
     if (this.phase !== 'capturing' && this.phase !== 'draining') return;
+    // nw-capture writes on its own within ~0.5 s on a quiet link and exits with a message when a
+    // write fails; it has no SIGUSR2 (whose default action would end it).
+    if (this.program === 'native') return;
     const previous = this.lastInfo;
     this.lastInfo = { packets, fileBytes };
     if (this.flushProbeFileBytes !== null) {
@@ -529,11 +607,16 @@ class TcpdumpCaptureSession implements CaptureSession {
   ): Promise<void> {
     for (const t of ['timeLimitTimer', 'killTimer', 'tickTimer'] as const) this.clearTimer(t);
     this.counters.dispose();
-    if (this.stopReason === null) {
+    const name = captureProgramName(this.program ?? 'tcpdump');
+    const detail = spawnError !== null ? spawnError.message : tcpdumpErrorMessage(this.stderrText);
+    const how = signal !== null ? `killed by ${signal}` : `exited with code ${code}`;
+    if (this.program === 'native' && code === 1 && isNativeWriteFailure(detail)) {
+      // nw-capture stops at its first failed write (ENOSPC, EIO) and says so: the file's fault,
+      // even after a limit stop (what it had not yet written is missing).
+      this.fail('LocalFileFailed', `writes to ${this.spec.outputPath} failed: ${detail}`);
+    } else if (this.stopReason === null) {
       // tcpdump ended without being asked to: bad interface or filter, interface gone, crash.
-      const detail = spawnError !== null ? spawnError.message : tcpdumpErrorMessage(this.stderrText);
-      const how = signal !== null ? `killed by ${signal}` : `exited with code ${code}`;
-      this.fail('CaptureFailed', `tcpdump ${how}${detail !== '' ? `: ${detail}` : ''}`);
+      this.fail('CaptureFailed', `${name} ${how}${detail !== '' ? `: ${detail}` : ''}`);
     }
     await this.finish({ code, signal });
   }
@@ -603,7 +686,14 @@ class TcpdumpCaptureSession implements CaptureSession {
       ...(cut?.fileIdentity !== undefined ? { fileIdentity: cut.fileIdentity } : {}),
       kernelPacketsReceived: stats?.packetsReceivedByFilter ?? null,
       kernelPacketsDropped: stats?.packetsDroppedByKernel ?? null,
+      ...(this.program !== null ? { captureProgram: this.program } : {}),
       error: this.error,
     };
   }
+}
+
+// nw-capture's write errors ("nw-capture: write standard output: No space left on device"), told from its
+// capture errors (interface, filter), which are the capture's fault, not the file's.
+function isNativeWriteFailure(message: string): boolean {
+  return /(^|; )write\b|no space left|input\/output error|disk quota/i.test(message);
 }

@@ -64,3 +64,26 @@ test('parseTcpdumpInfoLine reads the SIGUSR1 report and nothing else', () => {
   assert.equal(parseTcpdumpInfoLine('400 packets captured'), null); // the exit statistics are separate lines
   assert.equal(parseTcpdumpInfoLine('tcpdump: listening on any, link-type LINUX_SLL2'), null);
 });
+
+test("nw-capture's lines read as tcpdump's: its 'nw-capture: ' prefix is tcpdump's 'tcpdump: '", () => {
+  // As nw-capture writes them (src/capture/native/nw-capture.c, its contract in docs/capture.md).
+  assert.ok(isListeningLine('listening on veth0, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n'));
+  assert.ok(
+    isListeningLine('nw-capture: listening on any, link-type LINUX_SLL2 (Linux cooked v2), snapshot length 64 bytes\n'),
+  );
+  assert.ok(!isListeningLine('nw-capture: nwnosuch0: No such device exists\n'));
+  assert.equal(
+    tcpdumpErrorMessage('nw-capture: nwnosuch0: No such device exists (SIOCGIFHWADDR: No such device)\n'),
+    'nwnosuch0: No such device exists (SIOCGIFHWADDR: No such device)',
+  );
+  assert.equal(
+    tcpdumpErrorMessage(
+      'listening on v0, link-type EN10MB (Ethernet), snapshot length 9 bytes\nnw-capture: write: No space left on device\n3 packets captured\n',
+    ),
+    'write: No space left on device',
+  );
+  assert.deepEqual(
+    parseTcpdumpInfoLine('nw-capture: 7 packets captured, 9 packets received by filter, 1 packet dropped by kernel'),
+    { packetsCaptured: 7, packetsReceivedByFilter: 9, packetsDroppedByKernel: 1 },
+  );
+});

@@ -1,4 +1,5 @@
-// Reading what tcpdump writes on stderr: its start line, its exit statistics, its errors.
+// Reading what tcpdump writes on stderr: its start line, its exit statistics, its errors. nw-capture
+// (capture-program.ts) writes the same lines, its errors prefixed "nw-capture: " instead of "tcpdump: ".
 
 /** tcpdump's exit statistics. */
 export interface TcpdumpStats {
@@ -13,7 +14,7 @@ export interface TcpdumpStats {
 /** True once stderr holds the line tcpdump prints after the capture socket is open and filtered. */
 export function isListeningLine(stderrText: string): boolean {
   // "tcpdump: listening on any, link-type LINUX_SLL2 (Linux cooked v2), snapshot length 262144 bytes"
-  return /(^|\n)(tcpdump: )?listening on /.test(stderrText);
+  return /(^|\n)((tcpdump|nw-capture): )?listening on /.test(stderrText);
 }
 
 /**
@@ -50,7 +51,7 @@ export interface TcpdumpInfoLine {
  */
 export function parseTcpdumpInfoLine(line: string): TcpdumpInfoLine | null {
   const m =
-    /^(?:tcpdump: )?(\d+) packets? captured, (\d+) packets? received by filter, (\d+) packets? dropped by kernel/.exec(
+    /^(?:(?:tcpdump|nw-capture): )?(\d+) packets? captured, (\d+) packets? received by filter, (\d+) packets? dropped by kernel/.exec(
       line.trim(),
     );
   if (m === null) return null;
@@ -59,7 +60,7 @@ export function parseTcpdumpInfoLine(line: string): TcpdumpInfoLine | null {
 
 /**
  * The human part of tcpdump's stderr for an error report: informational lines (start line,
- * statistics, link-type notices, usage text) removed, `tcpdump: ` prefixes dropped.
+ * statistics, link-type notices, usage text) removed, `tcpdump: ` and `nw-capture: ` prefixes dropped.
  * @example tcpdumpErrorMessage('tcpdump: syntax error in filter expression\n') === 'syntax error in filter expression'
  */
 export function tcpdumpErrorMessage(stderrText: string): string {
@@ -67,10 +68,10 @@ export function tcpdumpErrorMessage(stderrText: string): string {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '')
-    .filter((l) => !/^(tcpdump: )?(listening on |data link type |verbose output suppressed)/.test(l))
+    .filter((l) => !/^((tcpdump|nw-capture): )?(listening on |data link type |verbose output suppressed)/.test(l))
     .filter((l) => !/^\d+ packets? (captured|received by filter|dropped by (kernel|interface))$/.test(l))
     .filter((l) => !/^(Usage|\s*\[-|tcpdump version|libpcap version|OpenSSL)/.test(l))
-    .map((l) => l.replace(/^tcpdump: /, ''));
+    .map((l) => l.replace(/^(tcpdump|nw-capture): /, ''));
   return lines.join('; ').slice(0, 2000);
 }
 

@@ -1,6 +1,7 @@
 // Types of the capture engine's public surface.
 import type { PacketCaptureErrorCode, PacketCaptureStopReason } from '../model/packet-capture.js';
 import type { FileIdentity } from '../lib/file-identity.js';
+import type { CaptureProgramKind } from './capture-program.js';
 
 /** What one capture session on a host must do. */
 export interface CaptureSpec {
@@ -56,6 +57,8 @@ export interface CaptureOutcome {
   kernelPacketsReceived: number | null;
   /** tcpdump's "packets dropped by kernel" at exit; null if it never said. */
   kernelPacketsDropped: number | null;
+  /** The program that captured (capture-program.ts); absent when none was started. */
+  captureProgram?: CaptureProgramKind;
   /** Set exactly when stopReason is 'Error' (a file failure after a limit stop also turns the outcome into an Error). */
   error: { code: CaptureErrorCode; message: string } | null;
 }
@@ -72,6 +75,8 @@ export interface CaptureSession {
   progress(): CaptureProgress;
   /** Process id of tcpdump once spawned (null before, or if it could not be spawned). */
   readonly pid: number | null;
+  /** The program capturing (capture-program.ts) once chosen; null before or when none could run. */
+  readonly captureProgram?: CaptureProgramKind | null;
   /** Manual stop: ends the capture (SIGTERM, bounded wait, SIGKILL) and resolves with the outcome; idempotent. */
   stop(): Promise<CaptureOutcome>;
 }

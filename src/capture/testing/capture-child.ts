@@ -1,9 +1,11 @@
 // A process that runs one capture and nothing else, for tests that kill the process running the
-// engine (an agent killed with SIGKILL, OOM, a crash). Prints the session's pid once started.
-// Usage: node --import tsx capture-child.ts NAMESPACE INTERFACE OUTPUT_PATH
+// engine (an agent killed with SIGKILL, OOM, a crash). Prints the session's pid and capture
+// program ("4242 native") once started.
+// Usage: node --import tsx capture-child.ts NAMESPACE INTERFACE OUTPUT_PATH [auto|native|tcpdump]
+import { parseCaptureProgramChoice } from '../capture-program.js';
 import { startCapture } from '../session.js';
 
-const [namespace, interfaceName, outputPath] = process.argv.slice(2) as [string, string, string];
+const [namespace, interfaceName, outputPath, program] = process.argv.slice(2) as [string, string, string, string?];
 const session = startCapture(
   {
     captureId: 'child',
@@ -14,10 +16,14 @@ const session = startCapture(
     timeLimitInSeconds: 600,
     outputPath,
   },
-  { commandPrefix: ['ip', 'netns', 'exec', namespace], kernelBufferInKiB: 4096 },
+  {
+    commandPrefix: ['ip', 'netns', 'exec', namespace],
+    kernelBufferInKiB: 4096,
+    captureProgram: parseCaptureProgramChoice(program ?? 'auto'),
+  },
 );
 session.started.then(
-  () => process.stdout.write(`${session.pid}\n`),
+  () => process.stdout.write(`${session.pid} ${session.captureProgram}\n`),
   (err: unknown) => {
     process.stderr.write(`${String(err)}\n`);
     process.exit(1);

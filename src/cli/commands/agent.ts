@@ -7,8 +7,40 @@ import { CliError, UsageError } from '../errors.js';
 import { parseIntegerOption, requireOption } from '../option-values.js';
 import { loadAgentStarter, waitForAbort, type ServiceStarters } from '../services.js';
 import { defaultDataDir } from './server.js';
-import { defineCommand, type Declaration, type OptionTable, type OptionValues } from '../command-declaration.js';
+import {
+  defineCommand,
+  type Declaration,
+  type OptionDeclaration,
+  type OptionTable,
+  type OptionValues,
+} from '../command-declaration.js';
+import { parseCaptureProgramChoice, type CaptureProgramChoice } from '../../capture/capture-program.js';
 import { withAgentMetrics } from './monitor-agent-metrics.js';
+
+/**
+ * `--capture-program`, bound to NW_CAPTURE_PROGRAM: which program single-file captures run
+ * (src/capture/capture-program.ts). `nw agent` and `nw up`.
+ */
+export const CAPTURE_PROGRAM_OPTION = {
+  flags: '--capture-program <program>',
+  description:
+    'what single-file captures run: auto (nw-capture when built and it runs, else tcpdump), native (nw-capture) or tcpdump',
+  env: 'NW_CAPTURE_PROGRAM',
+} as const satisfies OptionDeclaration;
+
+/**
+ * The --capture-program (or NW_CAPTURE_PROGRAM) value checked, so that a typo stops the agent at
+ * start instead of every capture later; undefined when not given.
+ * @example parseCaptureProgramOption('tcpdump') // 'tcpdump'
+ */
+export function parseCaptureProgramOption(text: string | undefined): CaptureProgramChoice | undefined {
+  if (text === undefined || text === '') return undefined;
+  try {
+    return parseCaptureProgramChoice(text);
+  } catch (error) {
+    throw new UsageError(`--capture-program (NW_CAPTURE_PROGRAM): ${(error as Error).message}`);
+  }
+}
 
 /** The flags of `nw agent`. */
 export const AGENT_OPTIONS = {
@@ -64,6 +96,7 @@ export const AGENT_OPTIONS = {
     description: 'seconds between host-metric reports to the server (default 1)',
   },
   logLevel: { flags: '--log-level <level>', description: 'log level' },
+  captureProgram: CAPTURE_PROGRAM_OPTION,
 } as const satisfies OptionTable;
 
 /** Options of `nw agent`. */
@@ -104,6 +137,7 @@ export async function runAgent(
     100,
     24 * 3_600_000,
   );
+  const captureProgram = parseCaptureProgramOption(options.captureProgram);
   const dataDir = resolve(options.dataDir ?? join(defaultDataDir(), 'agent'));
   const fetchedCa = join(dataDir, 'server-ca.pem');
   // A CA fetched by an earlier run (--ca-sha256) keeps being trusted on later runs without flags.
@@ -135,6 +169,7 @@ export async function runAgent(
     ...(options.captureRoot ? { captureRoot: resolve(options.captureRoot) } : {}),
     ...(caFile ? { caFile } : {}),
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+    ...(captureProgram !== undefined ? { captureProgram } : {}),
     ...(uploadRetryBudgetInMs !== undefined ? { uploadRetryBudgetInMs } : {}),
     ...(uploadRetryIntervalInMs !== undefined ? { uploadRetryIntervalInMs } : {}),
   });

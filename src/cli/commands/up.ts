@@ -17,6 +17,7 @@ import { loadServiceStarters, waitForAbort, type ServiceStarters } from '../serv
 import { listValue } from '../shape.js';
 import { DATABASE_URL_OPTION, DEFAULT_LISTEN, defaultDataDir } from './server.js';
 import { azRecipeLines } from './az-recipe.js';
+import { CAPTURE_PROGRAM_OPTION, parseCaptureProgramOption } from './agent.js';
 import { defineCommand, type Declaration, type OptionTable, type OptionValues } from '../command-declaration.js';
 
 /** The flags of `nw up`. */
@@ -52,6 +53,7 @@ export const UP_OPTIONS = {
   },
   databaseUrl: DATABASE_URL_OPTION,
   logLevel: { flags: '--log-level <level>', description: 'log level' },
+  captureProgram: CAPTURE_PROGRAM_OPTION,
   outboundDeny: {
     flags: '--outbound-deny <cidr>',
     description: 'never connect to this range for webhooks, notifications or storage endpoints (repeatable)',
@@ -108,6 +110,7 @@ export async function up(
   const { host, port } = parseListenOption(options.listen ?? DEFAULT_LISTEN);
   const dataDir = resolve(options.dataDir ?? defaultDataDir());
   const agentDir = join(dataDir, 'agent');
+  const captureProgram = parseCaptureProgramOption(options.captureProgram);
   const location = options.location ?? 'local';
   const vmName = options.vmName ?? vmNameFromHostname(hostname());
   const resourceGroup = options.resourceGroup ?? 'netwatcher-local';
@@ -173,6 +176,7 @@ export async function up(
       ...(options.captureRoot ? { captureRoot: resolve(options.captureRoot) } : {}),
       logLevel: options.logLevel ?? 'warn',
       ...(tls ? { caFile: tls.certPath } : {}),
+      ...(captureProgram !== undefined ? { captureProgram } : {}),
     };
 
     let enrolled = false;
