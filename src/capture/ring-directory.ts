@@ -53,6 +53,8 @@ export class DirectoryRing extends TcpdumpRingSession {
   private lastClosed = false; // the writer has ended and its last file is closed
   private pollTimer: NodeJS.Timeout | null = null;
   private watcher: FSWatcher | null = null;
+  // Closed files waiting for (or in) their finish, oldest first; `deleted` once the ring dropped one unfinished.
+  private readonly finishing: Array<{ path: string; deleted: boolean }> = [];
 
   constructor(
     spec: RingCaptureSpec,
@@ -147,10 +149,13 @@ export class DirectoryRing extends TcpdumpRingSession {
     }
     renameSync(from, path);
     this.pending++;
+    const entry = { path, deleted: false };
+    this.finishing.push(entry);
     const stopping = this.stopReason !== null;
     this.chain = this.chain.then(async () => {
       let file: RingFile;
       try {
+        if (entry.deleted) throw Object.assign(new Error('deleted unfinished'), { code: 'ENOENT' });
         const handle = await open(path, 'r+');
         try {
           const cut = await cutCaptureFile(handle, { maxBytes: this.spec.fileSizeInBytes, stopAfterInMs });
@@ -162,10 +167,15 @@ export class DirectoryRing extends TcpdumpRingSession {
       } catch (err) {
         // Deleted by the ring before it could be finished (it wrapped faster than one file's hash).
         this.pending--;
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.fail('LocalFileFailed', (err as Error).message);
+        this.finishing.shift();
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !entry.deleted)
+          this.fail('LocalFileFailed', (err as Error).message);
         return;
       }
       this.pending--;
+      this.finishing.shift();
+      // Dropped by the ring while it was being finished: the cut read an unlinked file.
+      if (entry.deleted) return;
       if ((last || stopping) && file.packetsCaptured === 0 && this.closed.length > 0) {
         // A file started during the stop's drain whose packets all came after the limit (cut
         // off): nothing in it, so it is removed rather than kept as the ring's newest file.
@@ -182,11 +192,23 @@ export class DirectoryRing extends TcpdumpRingSession {
     });
   }
 
-  // Deletes the oldest files until at most fileCount - headroom exist (closed, being finished, and the current one).
+  // Deletes the oldest files until at most fileCount - headroom exist (closed, being finished, and
+  // the current one). When the writer closes files faster than they are finished (hashing reads
+  // each back), the oldest unfinished ones go too: the host's bound before the hand-on of a file
+  // the ring would drop next anyway.
   private enforceCount(headroom: number): void {
     const max = Math.max(this.spec.fileCount - headroom, 1);
     const writing = this.lastClosed ? 0 : 1; // the file being written, until the last one closes
-    while (this.closed.length > 0 && this.closed.length + this.pending + writing > max) this.deleteOldest();
+    for (;;) {
+      const unfinished = this.finishing.filter((f) => !f.deleted);
+      if (this.closed.length + unfinished.length + writing <= max) return;
+      if (this.closed.length > 0) this.deleteOldest();
+      else if (unfinished.length > 0) {
+        const oldest = unfinished[0]!;
+        oldest.deleted = true;
+        this.deleteUnfinished(oldest.path);
+      } else return;
+    }
   }
 
   protected async finish(): Promise<void> {

@@ -154,6 +154,19 @@ export abstract class TcpdumpRingSession implements RingCaptureSession {
     void Promise.resolve(this.opts.onFileDeleted?.(oldest)).catch(() => undefined);
   }
 
+  /**
+   * Deletes a file that was never finished nor handed on (a writer whose files come faster than
+   * they are finished): it counts as deleted, and nobody is told of a file they never got.
+   */
+  protected deleteUnfinished(path: string): void {
+    try {
+      unlinkSync(path);
+    } catch {
+      // already gone
+    }
+    this.deleted++;
+  }
+
   /** The session's timers end and its counters stop being asked for (the start of every finish). */
   protected stopTimers(): void {
     if (this.limitTimer) clearTimeout(this.limitTimer);
