@@ -212,6 +212,9 @@ function budgetedSeconds(
 /** A contestant measured side by side with bare -B (withBareBeside). */
 const isBeside = (c: Capturer): boolean => c === 'agent+bare-B' || c === 'netwatcher+bare-B';
 const share = (t: TrialResult): number | null => (t.kernelReceived ? t.captured / t.kernelReceived : null);
+/** What the capture process itself took from the kernel ring: received less dropped (= captured for bare tcpdump). */
+const writtenShare = (t: TrialResult): number | null =>
+  t.kernelReceived ? (t.kernelReceived - (t.kernelDropped ?? 0)) / t.kernelReceived : null;
 const perPacketInMicros = (cpu: number | null, t: TrialResult): number | null =>
   cpu === null || t.captured === 0 ? null : (cpu / t.captured) * 1e6;
 const fmt = (n: number | null, digits = 3): string => (n === null || !Number.isFinite(n) ? '-' : n.toFixed(digits));
@@ -367,6 +370,12 @@ interface Comparison {
   cpuWithFinishVsEngineRing?: Spread | null;
   /** 'ring-*': the most files the ring's folder held in any trial (bound: BENCH_RING.fileCount). */
   ringMostFiles?: number | null;
+  /**
+   * 'ring-*': the share the capture process wrote ((kernel received − dropped) ÷ received) ÷ bare
+   * -B's share, per pair. Above the handed-on share when the ring deleted files it could not
+   * finish in time (nw-capture does not wait for the finish; the engine's cut stops reading instead).
+   */
+  writtenShareVsBareB?: Spread | null;
 }
 
 function compare(results: TrialResult[], settings: Settings): Comparison[] {
@@ -470,6 +479,7 @@ function compare(results: TrialResult[], settings: Settings): Comparison[] {
             : {}),
           ...(capturer.startsWith('ring-')
             ? {
+                writtenShareVsBareB: spread(ratios('bare-B', writtenShare)),
                 ringMostFiles: of(capturer).reduce<number | null>(
                   (most, t) => (t.ringMostFiles === undefined ? most : Math.max(most ?? 0, t.ringMostFiles)),
                   null,
@@ -640,6 +650,9 @@ async function main(): Promise<void> {
             : '') +
           (c.capturer === 'ring-native'
             ? `    nw-capture ring ÷ engine-cut ring (same size, same pair): share ${fmtSpread(c.shareVsEngineRing ?? null)}   cpu/pkt while loaded ${fmtSpread(c.cpuVsEngineRing ?? null, 2)}, with the last files' finish ${fmtSpread(c.cpuWithFinishVsEngineRing ?? null, 2)}\n`
+            : '') +
+          (c.writtenShareVsBareB !== undefined
+            ? `    written by the capture process ((received − dropped) ÷ received) ÷ bare -B's share ${fmtSpread(c.writtenShareVsBareB)}\n`
             : '') +
           (c.ringMostFiles !== undefined
             ? `    most files in the ring's folder at any 5 ms sample: ${c.ringMostFiles ?? '-'} (bound ${BENCH_RING.fileCount})\n`
