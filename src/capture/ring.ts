@@ -1,13 +1,22 @@
-// Continuous (ring-buffer) capture (issue 13), two writers behind one surface. By default the
-// engine cuts the files itself (ring-cut.ts): tcpdump writes `-w -` into this process, which
-// starts each file at the record that would pass fileSizeInBytes, so every size from one record
-// up is exact and the engine deletes the oldest file exactly when it starts the next. Measured
-// against the second writer below at Azure's default size, it costs less CPU per packet and keeps
-// at least as much (docs/continuous.md), so it is the one the agent runs.
-// The second writer, `writer: 'tcpdump'`, is tcpdump's own -C rotation (whole millions only):
-// one tcpdump writes the files, this process watches the directory, deletes the oldest file when
-// a new one is about to start, and finishes each closed file with cutCaptureFile. It stays as the
-// bench's baseline and a fallback.
+// Continuous (ring-buffer) capture (issues 13, 18), three writers behind one surface
+// (docs/continuous.md has the measurements):
+// - 'native': nw-capture (src/capture/native/nw-capture.c, the engine's own writer) writes and
+//   rotates the files itself at exact sizes (`--file-size-bytes`: a new file before the record
+//   that would pass fileSizeInBytes), with one copy fewer than tcpdump and without the page cache;
+//   this process watches the directory (ring-directory.ts), renames, finishes (count, SHA-256, and
+//   a cut at the time limit) and deletes the files. It cannot delete the oldest exactly when the
+//   next starts (nw-capture starts it on its own): the oldest goes when the current file is nearly
+//   full, so a ring may end with fileCount - 1 files; and when files close faster than they are
+//   finished (each is read back), the oldest unfinished ones are deleted unfinished, so the host
+//   never holds more than fileCount.
+// - 'engine': tcpdump writes `-w -` into this process, which starts each file at the record that
+//   would pass fileSizeInBytes (ring-cut.ts): exact for every size, and since it starts each file
+//   itself it deletes the oldest exactly then, pausing its reading while a file is finished.
+// - 'tcpdump': tcpdump's own -C rotation (whole millions only), watched as for nw-capture; the
+//   bench's baseline.
+// 'auto' (the default) is 'native' for files of NATIVE_RING_MIN_FILE_SIZE_IN_BYTES and more when
+// nw-capture runs here, 'engine' otherwise: below that size nw-capture, handed a whole kernel
+// block at once, can start many files before the oldest can be deleted.
 import { defaultTcpdumpUser, keepsTcpdumpRoot, rootTcpdumpArgv, tcpdumpLaunchPrefix } from './tcpdump-launch.js';
 import type { TcpdumpLaunchOptions } from './tcpdump-launch.js';
 import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
