@@ -90,15 +90,9 @@ static struct {
 // ---- limits ---------------------------------------------------------------------------------
 #define PIECE_BYTES (4u << 20) // one O_DIRECT write: large enough that the disk streams
 #define PIECE_COUNT 8          // up to 32 MiB in flight between the capture and the writer thread
-#define WRITER_THREADS 3       // O_DIRECT writes in flight at once (see writer_main)
 #define DIRECT_ALIGN 4096u     // O_DIRECT needs offsets, lengths and addresses on the logical block
 #define MAX_SNAPLEN 262144     // libpcap's MAXIMUM_SNAPLEN; tcpdump maps -s 0 to it
-// On a quiet link the kernel hands a block of the ring over only when this timer retires it; tcpdump
-// uses 1 s, so its packets (its counters, the engine's status, a stop's wait for the last packets)
-// lag by up to a second. At load blocks fill and retire long before; on a quiet link this costs five
-// wake-ups a second.
-#define RING_BLOCK_TIMEOUT_MS 200
-#define QUIET_FLUSH_NS 250000000LL // then bytes not yet in the file are written this soon
+#define QUIET_FLUSH_NS 500000000LL // on a quiet link, data reaches the file this soon after libpcap hands it over
 #define RECORD_HEADER_BYTES 16u
 #define FILE_HEADER_BYTES 24u
 
@@ -172,13 +166,6 @@ static int parse_options(int argc, char **argv) {
     if (strcmp(a, "--immediate-mode") == 0) {
       opt.immediate = 1;
       continue;
-    }
-    static const char *const with_value[] = {"-i", "-w", "-Z", "-s", "-B", "-C", "-G", "--file-size-bytes"};
-    int known = 0;
-    for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) known |= strcmp(a, with_value[k]) == 0;
-    if (!known) {
-      message("unknown option %s", a);
-      return -1;
     }
     if (!has_value) {
       message("option %s needs a value", a);
@@ -269,7 +256,6 @@ static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
 static int write_errno = 0;          // first write error; the writer then writes nothing more
 static char write_error_path[PATH_MAX + 1];
 static int output_seekable = 1;      // standard output may be a pipe: then no pwrite, no O_DIRECT
-static uint64_t stdout_base = 0;     // where standard output's position was: its file starts there
 
 static volatile sig_atomic_t stop_requested = 0, info_requested = 0;
 static pcap_t *handle = NULL;
@@ -287,7 +273,6 @@ static time_t period_start = 0;      // tcpdump's Gflag_time
 static unsigned char file_header[FILE_HEADER_BYTES];
 static size_t file_header_bytes = 0;
 
-static long long waits = 0, waited_ns = 0;
 static long long now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -346,7 +331,7 @@ static int open_output(struct piece *p) {
   int flags = fcntl(out_fd, F_GETFL);
   if (flags >= 0 && !p->open_stdout) fcntl(out_fd, F_SETFL, flags & ~O_NONBLOCK);
   out_direct = 0;
-  out_direct_usable = S_ISREG(st.st_mode) && output_seekable && (!p->open_stdout || stdout_base % DIRECT_ALIGN == 0);
+  out_direct_usable = S_ISREG(st.st_mode);
   set_direct(1); // fails on tmpfs and other file systems without direct I/O: ordinary writes then
   return 0;
 }
@@ -370,69 +355,36 @@ static int write_piece(struct piece *p) {
   }
   if (e == 0 && p->close_after) {
     set_direct(0); // standard output's description is the engine's file: leave it as it was
-    if (out_fd == STDOUT_FILENO) {
-      // pwrite does not move the position: leave it after the file, as write(2) would have.
-      if (output_seekable) lseek(out_fd, (off_t)(p->offset + p->fill), SEEK_SET);
-    } else if (close(out_fd) != 0) {
-      e = errno;
-    }
+    if (!p->open_stdout && out_fd != STDOUT_FILENO && close(out_fd) != 0) e = errno;
     out_fd = -1;
   }
   return e;
 }
 
-// Pieces are taken in file order. A whole aligned piece (the bulk at load) is written while up to
-// WRITER_THREADS - 1 others are: one O_DIRECT write at a time keeps this disk at ~1.2 GB/s while
-// capturing, two or more in flight reach its ~2 GB/s. Every other piece — one that opens or closes
-// a file, or ends in a tail written through the page cache (which needs O_DIRECT off on the shared
-// description) — waits until every earlier piece is written and is written alone.
-static int next_to_take = 0;
-static int writes_in_flight = 0;
-static int alone_in_flight = 0;
-static int writers_stopping = 0;
-
-static int is_bulk(const struct piece *p) {
-  return output_seekable && p->open_path == NULL && !p->open_stdout && !p->close_after && !p->stop_after &&
-         p->fill % DIRECT_ALIGN == 0;
-}
-
 static void *writer_main(void *unused) {
   (void)unused;
-  for (;;) {
+  for (int i = 0;; i = (i + 1) % PIECE_COUNT) {
     pthread_mutex_lock(&lock);
-    struct piece *p;
-    for (;;) {
-      if (writers_stopping) {
-        pthread_mutex_unlock(&lock);
-        return NULL;
-      }
-      p = &pieces[next_to_take];
-      if (p->state == PIECE_QUEUED && !alone_in_flight && (is_bulk(p) || writes_in_flight == 0)) break;
-      pthread_cond_wait(&changed, &lock);
-    }
-    int alone = !is_bulk(p);
-    next_to_take = (next_to_take + 1) % PIECE_COUNT;
-    writes_in_flight++;
-    alone_in_flight = alone;
+    while (pieces[i].state != PIECE_QUEUED) pthread_cond_wait(&changed, &lock);
     int failed = write_errno != 0;
     pthread_mutex_unlock(&lock);
+    struct piece *p = &pieces[i];
     int e = failed ? 0 : write_piece(p);
+    int stop = p->stop_after;
     pthread_mutex_lock(&lock);
     if (e != 0 && write_errno == 0) {
       write_errno = e;
       snprintf(write_error_path, sizeof write_error_path, "%s", out_path);
       if (handle != NULL) pcap.breakloop(handle);
     }
-    if (p->stop_after) writers_stopping = 1;
     free(p->open_path);
     p->open_path = NULL;
     p->open_stdout = p->close_after = p->stop_after = 0;
     p->fill = 0;
     p->state = PIECE_FREE;
-    writes_in_flight--;
-    if (alone) alone_in_flight = 0;
     pthread_cond_broadcast(&changed);
     pthread_mutex_unlock(&lock);
+    if (stop) return NULL;
   }
 }
 
@@ -449,12 +401,7 @@ static void queue_piece(int close_after, int stop_after) {
   p->close_after = close_after;
   p->stop_after = stop_after;
   // The tail is copied before the piece is queued: the writer must not free it first.
-  if (pieces[next].state != PIECE_FREE) {
-    long long t0 = now_ns();
-    while (pieces[next].state != PIECE_FREE) pthread_cond_wait(&changed, &lock);
-    waits++;
-    waited_ns += now_ns() - t0;
-  }
+  while (pieces[next].state != PIECE_FREE) pthread_cond_wait(&changed, &lock);
   if (carry > 0) memcpy(pieces[next].data, p->data + p->fill - carry, carry);
   p->state = PIECE_QUEUED;
   pieces[next].state = PIECE_FILLING;
@@ -510,7 +457,7 @@ static char *file_name(long long count) {
 // Starts a file in the filling piece (which is empty and at offset 0 after queue_piece with close).
 static int start_file(void) {
   struct piece *p = &pieces[filling];
-  p->offset = strcmp(opt.output, "-") == 0 ? stdout_base : 0;
+  p->offset = 0;
   p->fill = 0;
   piece_carried = 0;
   if (strcmp(opt.output, "-") == 0) {
@@ -687,7 +634,7 @@ static int open_capture(void) {
   }
   pcap.set_snaplen(handle, opt.snaplen);
   pcap.set_promisc(handle, 1); // tcpdump's default (no -p here)
-  pcap.set_timeout(handle, RING_BLOCK_TIMEOUT_MS);
+  pcap.set_timeout(handle, 1000); // tcpdump's: a block of the ring is handed over within 1 s
   if (opt.buffer_kib > 0) pcap.set_buffer_size(handle, (int)(opt.buffer_kib * 1024));
   if (opt.immediate) pcap.set_immediate_mode(handle, 1);
   int status = pcap.activate(handle);
@@ -695,7 +642,7 @@ static int open_capture(void) {
     const char *detail = pcap.geterr(handle);
     if (status == PCAP_ERROR)
       message("%s: %s", opt.interface_name, detail);
-    else if (detail != NULL && detail[0] != '\0' && strcmp(detail, pcap.statustostr(status)) != 0)
+    else if (detail != NULL && detail[0] != '\0')
       message("%s: %s (%s)", opt.interface_name, pcap.statustostr(status), detail);
     else
       message("%s: %s", opt.interface_name, pcap.statustostr(status));
@@ -738,13 +685,7 @@ int main(int argc, char **argv) {
       message("standard output: %s", strerror(errno));
       return 1;
     }
-    // pwrite on an O_APPEND description appends wherever it is told to write: sequential then.
-    int flags = fcntl(STDOUT_FILENO, F_GETFL);
-    output_seekable = S_ISREG(st.st_mode) && flags >= 0 && (flags & O_APPEND) == 0;
-    if (output_seekable) {
-      off_t at = lseek(STDOUT_FILENO, 0, SEEK_CUR);
-      stdout_base = at > 0 ? (uint64_t)at : 0;
-    }
+    output_seekable = S_ISREG(st.st_mode);
   }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -766,12 +707,10 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  pthread_t writers[WRITER_THREADS];
-  for (int i = 0; i < WRITER_THREADS; i++) {
-    if (pthread_create(&writers[i], NULL, writer_main, NULL) != 0) {
-      message("cannot start the writer threads");
-      return 1;
-    }
+  pthread_t writer;
+  if (pthread_create(&writer, NULL, writer_main, NULL) != 0) {
+    message("cannot start the writer thread");
+    return 1;
   }
   pieces[0].state = PIECE_FILLING;
   period_start = time(NULL);
@@ -812,14 +751,11 @@ int main(int argc, char **argv) {
   }
   // Everything captured goes to the file, which is then closed.
   queue_piece(1, 1);
-  for (int i = 0; i < WRITER_THREADS; i++) pthread_join(writers[i], NULL);
+  pthread_join(writer, NULL);
   if (write_errno != 0) {
     message("write %s: %s", write_error_path, strerror(write_errno));
     exit_code = 1;
   }
   print_counters(1);
-  // For benchmarks: how long the capture thread waited for the disk (the ring filled meanwhile).
-  if (getenv("NW_CAPTURE_DEBUG") != NULL)
-    message("debug: %lld waits for a free piece, %.1f ms in all", waits, waited_ns / 1e6);
   return exit_code;
 }
