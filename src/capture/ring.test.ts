@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -523,6 +523,7 @@ describe('ring capture with real tcpdump', () => {
         previousSize = buf.length;
         assert.ok(buf.length <= fileSizeInBytes, `${f.name} within fileSizeInBytes`);
         assert.equal(f.sizeInBytes, buf.length);
+        assert.equal(statSync(f.path).mode & 0o007, 0, `${f.name}: not readable by other users`);
         assert.equal(f.sha256, createHash('sha256').update(buf).digest('hex'));
         assert.equal(hashesOnClose.get(f.name), f.sha256, 'the file handed on is the file kept');
         const seqs = sequencesOf(buf);
