@@ -62,6 +62,8 @@ typedef void (*pcap_handler)(unsigned char *, const struct pcap_pkthdr *, const 
 #define PCAP_ERROR (-1)
 #define PCAP_ERROR_BREAK (-2)
 #define PCAP_NETMASK_UNKNOWN 0xffffffffu
+#define DLT_LINUX_SLL 113
+#define DLT_LINUX_SLL2 276
 
 static struct {
   pcap_t *(*create)(const char *, char *);
@@ -89,6 +91,7 @@ static struct {
   const char *(*lib_version)(void);
   int (*setnonblock)(pcap_t *, int, char *);
   int (*get_selectable_fd)(pcap_t *);
+  int (*set_datalink)(pcap_t *, int);
 } pcap;
 
 // ---- limits ---------------------------------------------------------------------------------
@@ -646,6 +649,7 @@ static int load_libpcap(void) {
   SYMBOL(lib_version, "pcap_lib_version");
   SYMBOL(setnonblock, "pcap_setnonblock");
   SYMBOL(get_selectable_fd, "pcap_get_selectable_fd");
+  SYMBOL(set_datalink, "pcap_set_datalink");
 #undef SYMBOL
   return 0;
 }
@@ -717,6 +721,10 @@ static int open_capture(void) {
     return -1;
   }
   if (status > 0) message("WARNING: %s: %s (%s)", opt.interface_name, pcap.statustostr(status), pcap.geterr(handle));
+  // tcpdump 4.99 captures "any" as Linux cooked v2 (it names the interface of each packet) where
+  // libpcap offers it; the files must have the same link type to be merged with tcpdump's.
+  if (strcmp(opt.interface_name, "any") == 0 && pcap.datalink(handle) == DLT_LINUX_SLL)
+    pcap.set_datalink(handle, DLT_LINUX_SLL2);
   uint32_t net = 0, mask = 0;
   if (pcap.lookupnet(opt.interface_name, &net, &mask, errbuf) < 0) mask = 0;
   struct bpf_program program;
