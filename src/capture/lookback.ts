@@ -3,10 +3,10 @@
 // every few seconds) and by size (`-C`) — while this process deletes the oldest files so that the
 // folder holds neither packets older than `seconds` (plus one rotation) nor more than
 // `maxSizeInBytes`. The capture process is the engine's own writer, nw-capture, when it runs here
-// and fits the interface (issue 18: the same options, names and stderr as tcpdump's, one copy
-// fewer and no page cache, so an always-on buffer costs the host less; nativeCaptureFits: not on
-// 'any' yet), tcpdump otherwise (`program`). Like session.ts, this process is not on the packet
-// path: the capture process writes the files, the buffer only lists, measures and deletes them.
+// (issue 18: the same options, names, link type and stderr as tcpdump's, one copy fewer and no
+// page cache, so an always-on buffer costs the host less), tcpdump otherwise (`program`). Like
+// session.ts, this process is not on the packet path: the capture process writes the files, the
+// buffer only lists, measures and deletes them.
 // Nothing here sends a byte anywhere: a capture that asks for the past gets a filtered copy
 // (lookback-merge.ts); the buffer itself never leaves the host.
 import { spawn } from 'node:child_process';
@@ -232,7 +232,7 @@ class RotatingLookbackBuffer implements LookbackBuffer {
       this.rejectStarted = reject;
     });
     this.started.catch(() => undefined);
-    const program = resolveCaptureProgram(opts.program ?? 'auto', opts.nativeCapturePath, spec.interfaceName);
+    const program = resolveCaptureProgram(opts.program ?? 'auto', opts.nativeCapturePath);
     this.program = program?.program ?? 'native';
     const programName = this.program === 'native' ? 'nw-capture' : 'tcpdump';
     // A buffer left by an agent that died: its packets are older than any bound now.

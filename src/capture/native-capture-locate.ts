@@ -57,30 +57,15 @@ export function findNativeCapture(explicitPath?: string): string | null {
 }
 
 /**
- * Whether 'auto' may run nw-capture on this interface. Not on 'any' for now: there tcpdump 4.99
- * asks libpcap for LINUX_SLL2 (link type 276) and nw-capture keeps libpcap's default LINUX_SLL
- * (113), so a look-back buffer written by nw-capture cannot be merged into a tcpdump capture
- * ("the buffer's link type 113 differs from the capture's 276", test/lookback.test.ts), and a
- * ring's link type would depend on its file size. TODO(ringlb): drop once nw-capture selects
- * LINUX_SLL2 on 'any' as tcpdump does (reported to the lead; ring.test.ts has the check, as a todo).
- */
-export function nativeCaptureFits(interfaceName: string): boolean {
-  return interfaceName !== 'any';
-}
-
-/**
- * Resolves a choice to the program that will run: 'auto' is nw-capture when it runs here (and
- * fits `interfaceName`, nativeCaptureFits), else tcpdump; 'native' is nw-capture or null (the caller reports it missing); 'tcpdump' is tcpdump.
+ * Resolves a choice to the program that will run: 'auto' is nw-capture when it runs here, else
+ * tcpdump; 'native' is nw-capture or null (the caller reports it missing); 'tcpdump' is tcpdump.
  * @example resolveCaptureProgram('auto') // { program: 'native', path: '/…/dist/native/nw-capture' } or { program: 'tcpdump' }
  */
 export function resolveCaptureProgram(
   choice: CaptureProgramChoice,
   nativeCapturePath?: string,
-  interfaceName?: string,
 ): { program: 'native'; path: string } | { program: 'tcpdump' } | null {
   if (choice === 'tcpdump') return { program: 'tcpdump' };
-  if (choice === 'auto' && interfaceName !== undefined && !nativeCaptureFits(interfaceName))
-    return { program: 'tcpdump' };
   const path = findNativeCapture(nativeCapturePath);
   if (path !== null) return { program: 'native', path };
   return choice === 'auto' ? { program: 'tcpdump' } : null;

@@ -15,15 +15,14 @@
 // - 'tcpdump': tcpdump's own -C rotation (whole millions only), watched as for nw-capture; the
 //   bench's baseline.
 // 'auto' (the default) is 'native' for files of NATIVE_RING_MIN_FILE_SIZE_IN_BYTES and more when
-// nw-capture runs here and the interface is not 'any' (nativeCaptureFits), 'engine' otherwise:
-// below that size nw-capture, handed a whole kernel block at once, can start many files before
-// the oldest can be deleted.
+// nw-capture runs here, 'engine' otherwise: below that size nw-capture, handed a whole kernel
+// block at once, can start many files before the oldest can be deleted.
 import { defaultTcpdumpUser, keepsTcpdumpRoot, rootTcpdumpArgv, tcpdumpLaunchPrefix } from './tcpdump-launch.js';
 import type { TcpdumpLaunchOptions } from './tcpdump-launch.js';
 import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
 import { EngineCutRing } from './ring-cut.js';
 import { DirectoryRing } from './ring-directory.js';
-import { findNativeCapture, nativeCaptureFits } from './native-capture-locate.js';
+import { findNativeCapture } from './native-capture-locate.js';
 import { assertRingFileSize, effectiveSnapLength, ringTcpdumpFileSizeInMillions } from './ring-rules.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB } from './tcpdump-args.js';
 import { PCAP_RECORD_HEADER_BYTES } from '../pcap/format.js';
@@ -244,22 +243,17 @@ export const NATIVE_RING_MIN_FILE_SIZE_IN_BYTES = 64 * 1024 * 1024;
 
 /**
  * Which writer startRingCapture runs for these options: 'auto' is nw-capture for files of
- * NATIVE_RING_MIN_FILE_SIZE_IN_BYTES and more when it runs here and fits the interface
- * (nativeCaptureFits: not 'any' yet), else the engine's cut; 'native'
+ * NATIVE_RING_MIN_FILE_SIZE_IN_BYTES and more when it runs here, else the engine's cut; 'native'
  * is nw-capture whatever the size (path null: not found, the session then fails with CaptureFailed).
  * @example chooseRingWriter({ ...spec, fileSizeInBytes: 104857600 }, {}) // { writer: 'native', path: '/…/dist/native/nw-capture' }
  */
 export function chooseRingWriter(
-  spec: Pick<RingCaptureSpec, 'fileSizeInBytes' | 'interfaceName'>,
+  spec: Pick<RingCaptureSpec, 'fileSizeInBytes'>,
   opts: Pick<RingCaptureOptions, 'writer' | 'nativeCapturePath'>,
 ): { writer: 'native'; path: string | null } | { writer: 'engine' | 'tcpdump' } {
   const writer = opts.writer ?? 'auto';
   if (writer === 'engine' || writer === 'tcpdump') return { writer };
-  if (
-    writer === 'auto' &&
-    (spec.fileSizeInBytes < NATIVE_RING_MIN_FILE_SIZE_IN_BYTES || !nativeCaptureFits(spec.interfaceName))
-  )
-    return { writer: 'engine' };
+  if (writer === 'auto' && spec.fileSizeInBytes < NATIVE_RING_MIN_FILE_SIZE_IN_BYTES) return { writer: 'engine' };
   const path = findNativeCapture(opts.nativeCapturePath);
   if (path === null && writer === 'auto') return { writer: 'engine' };
   return { writer: 'native', path };
