@@ -4,7 +4,7 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -33,6 +33,7 @@ export type Capturer =
   | 'agent-lookback'
   | 'ring-tcpdump'
   | 'ring-engine'
+  | 'ring-native'
   | 'netwatcher'
   | 'agent+bare-B'
   | 'netwatcher+bare-B';
@@ -49,14 +50,16 @@ export const CAPTURERS: Capturer[] = [
   'agent-lookback',
   'ring-tcpdump',
   'ring-engine',
+  'ring-native',
   'netwatcher',
   'agent+bare-B',
   'netwatcher+bare-B',
 ];
 
 /**
- * The ring of 'ring-tcpdump' and 'ring-engine' (issue 13): Azure's default file size, where both
- * writers work (tcpdump -C 104), three files, so it wraps under load as a ring does.
+ * The ring of 'ring-tcpdump', 'ring-engine' and 'ring-native' (issues 13, 18): Azure's default file
+ * size, where every writer works (tcpdump -C 104; nw-capture from 64 MiB), three files, so it
+ * wraps under load as a ring does.
  */
 export const BENCH_RING = { fileCount: 3, fileSizeInBytes: 104_857_600 } as const;
 
@@ -132,6 +135,8 @@ export interface TrialResult {
   capped: boolean;
   /** 'agent+bare-B', 'netwatcher+bare-B': bare tcpdump -B's trial, capturing beside it under the same load (withBareBeside). */
   beside?: Omit<TrialResult, 'repetition' | 'beside'>;
+  /** 'ring-*': the most files the ring's folder held at any 5 ms sample during the load (its bound: BENCH_RING.fileCount). */
+  ringMostFiles?: number;
   /** 'agent-lookback': what the buffer held at the end of the load (bytes on disk, packets, kernel drops, tcpdump's resident memory in KiB). */
   lookback?: { sizeInBytes: number; packetsCaptured: number; kernelPacketsDropped: number; residentKiB: number | null };
 }
@@ -443,7 +448,8 @@ export async function runAgentTrial(
 /**
  * Runs a continuous ring (BENCH_RING) in the engine's process under `load`: 'ring-tcpdump' lets
  * tcpdump rotate its own files (-C), 'ring-engine' forces the engine's cut of `-w -` at the same
- * size. Captured = the packets of every file the ring closed, deleted ones included.
+ * size, 'ring-native' lets nw-capture rotate them (--file-size-bytes). Captured = the packets of
+ * every file the ring closed, deleted ones included.
  */
 export async function runRingTrial(
   lab: FidelityLab,
@@ -451,7 +457,7 @@ export async function runRingTrial(
   snapLengthInBytes: number,
   durationInSeconds: number,
   outputPath: string,
-  variant: 'ring-tcpdump' | 'ring-engine',
+  variant: 'ring-tcpdump' | 'ring-engine' | 'ring-native',
 ): Promise<Omit<TrialResult, 'repetition'>> {
   const child = await engineChild();
   const ownCpu = (): Promise<number> => engineChildCpuSeconds(child);
@@ -472,7 +478,7 @@ export async function runRingTrial(
       },
       options: {
         commandPrefix: ['ip', 'netns', 'exec', lab.server.name],
-        writer: variant === 'ring-engine' ? 'engine' : 'tcpdump',
+        writer: variant === 'ring-engine' ? 'engine' : variant === 'ring-native' ? 'native' : 'tcpdump',
       },
     } satisfies EngineChildRequest);
     await started;
@@ -480,7 +486,15 @@ export async function runRingTrial(
     const tcpdumpAtStart = tcpdumpPid === null ? null : await processCpuSeconds(tcpdumpPid);
     const ownAtStart = await ownCpu();
     const windowStarted = Date.now();
-    const loadResult = await lab.runLoad(load, durationInSeconds);
+    // The fileCount bound as the host sees it: every entry of the folder (hidden parts included).
+    let mostFiles = 0;
+    const sampler = setInterval(() => {
+      readdir(dir).then(
+        (names) => (mostFiles = Math.max(mostFiles, names.length)),
+        () => undefined,
+      );
+    }, 5);
+    const loadResult = await lab.runLoad(load, durationInSeconds).finally(() => clearInterval(sampler));
     const tcpdumpAtEnd = tcpdumpPid === null ? null : await processCpuSeconds(tcpdumpPid);
     const ownAtEnd = await ownCpu();
     const windowInSeconds = (Date.now() - windowStarted) / 1000;
@@ -513,6 +527,7 @@ export async function runRingTrial(
       captured: packetsInAllFiles,
       fileSizeInBytes: kept,
       stopInMs,
+      ringMostFiles: mostFiles,
       cpu: {
         captureProcess: tcpdumpAtStart === null || tcpdumpAtEnd === null ? null : tcpdumpAtEnd - tcpdumpAtStart,
         agent: ownAtEnd - ownAtStart,

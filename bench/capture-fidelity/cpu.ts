@@ -69,7 +69,11 @@ export async function findTcpdumpPid(interfaceName: string): Promise<number | nu
     if (!/^\d+$/.test(entry)) continue;
     try {
       const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0');
-      if (argv[0]?.endsWith('tcpdump') === true && argv.some((a, i) => a === '-i' && argv[i + 1] === interfaceName))
+      // tcpdump, or nw-capture (the engine's own writer: the same -i).
+      if (
+        /(^|\/)(tcpdump|nw-capture)$/.test(argv[0] ?? '') &&
+        argv.some((a, i) => a === '-i' && argv[i + 1] === interfaceName)
+      )
         return Number(entry);
     } catch {
       // the process ended while we looked

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { LOOKBACK_KERNEL_BUFFER_IN_KIB } from '../../src/capture/index.js';
 import {
   CAPTURERS,
+  BENCH_RING,
   captureCostCpuSeconds,
   closeEngineChild,
   loadCpuSeconds,
@@ -148,7 +149,7 @@ async function runTrial(
       return await runBareTrial(lab, load, snap, durationInSeconds, outputPath, capturer === 'bare-B', BYTE_BUDGET);
     if (capturer === 'netwatcher')
       return await runProductTrial(product!, load, snap, durationInSeconds, lab, BYTE_BUDGET);
-    if (capturer === 'ring-tcpdump' || capturer === 'ring-engine')
+    if (capturer === 'ring-tcpdump' || capturer === 'ring-engine' || capturer === 'ring-native')
       return await runRingTrial(lab, load, snap, durationInSeconds, outputPath, capturer);
     if (capturer === 'agent+bare-B' || capturer === 'netwatcher+bare-B') {
       // The same packets to both at once: bare -B captures beside the engine or the product.
@@ -211,6 +212,9 @@ function budgetedSeconds(
 /** A contestant measured side by side with bare -B (withBareBeside). */
 const isBeside = (c: Capturer): boolean => c === 'agent+bare-B' || c === 'netwatcher+bare-B';
 const share = (t: TrialResult): number | null => (t.kernelReceived ? t.captured / t.kernelReceived : null);
+/** What the capture process itself took from the kernel ring: received less dropped (= captured for bare tcpdump). */
+const writtenShare = (t: TrialResult): number | null =>
+  t.kernelReceived ? (t.kernelReceived - (t.kernelDropped ?? 0)) / t.kernelReceived : null;
 const perPacketInMicros = (cpu: number | null, t: TrialResult): number | null =>
   cpu === null || t.captured === 0 ? null : (cpu / t.captured) * 1e6;
 const fmt = (n: number | null, digits = 3): string => (n === null || !Number.isFinite(n) ? '-' : n.toFixed(digits));
@@ -358,6 +362,20 @@ interface Comparison {
   cpuVsTcpdumpRing?: Spread | null;
   /** 'ring-engine': the same with the CPU after the stop (the last files' finish) added. */
   cpuWithFinishVsTcpdumpRing?: Spread | null;
+  /** 'ring-native': its share ÷ the engine-cut ring's ('ring-engine'), per pair. */
+  shareVsEngineRing?: Spread | null;
+  /** 'ring-native': CPU per packet while loaded (nw-capture + engine) ÷ the engine-cut ring's, per pair. */
+  cpuVsEngineRing?: Spread | null;
+  /** 'ring-native': the same with the CPU after the stop added. */
+  cpuWithFinishVsEngineRing?: Spread | null;
+  /** 'ring-*': the most files the ring's folder held in any trial (bound: BENCH_RING.fileCount). */
+  ringMostFiles?: number | null;
+  /**
+   * 'ring-*': the share the capture process wrote ((kernel received − dropped) ÷ received) ÷ bare
+   * -B's share, per pair. Above the handed-on share when the ring deleted files it could not
+   * finish in time (nw-capture does not wait for the finish; the engine's cut stops reading instead).
+   */
+  writtenShareVsBareB?: Spread | null;
 }
 
 function compare(results: TrialResult[], settings: Settings): Comparison[] {
@@ -377,6 +395,7 @@ function compare(results: TrialResult[], settings: Settings): Comparison[] {
           c === 'agent-lookback' ||
           c === 'ring-tcpdump' ||
           c === 'ring-engine' ||
+          c === 'ring-native' ||
           isBeside(c),
       )) {
         // Side by side ('agent+bare-B'): bare -B is the one that captured beside it in the same trial.
@@ -449,6 +468,23 @@ function compare(results: TrialResult[], settings: Settings): Comparison[] {
                 shareVsTcpdumpRing: spread(ratios('ring-tcpdump', share)),
                 cpuVsTcpdumpRing: spread(ratios('ring-tcpdump', cpuLoad)),
                 cpuWithFinishVsTcpdumpRing: spread(ratios('ring-tcpdump', cpuAll)),
+              }
+            : {}),
+          // The native ring row (issue 18): against the engine-cut ring at the same size, same pair.
+          ...(capturer === 'ring-native'
+            ? {
+                shareVsEngineRing: spread(ratios('ring-engine', share)),
+                cpuVsEngineRing: spread(ratios('ring-engine', cpuLoad)),
+                cpuWithFinishVsEngineRing: spread(ratios('ring-engine', cpuAll)),
+              }
+            : {}),
+          ...(capturer.startsWith('ring-')
+            ? {
+                writtenShareVsBareB: spread(ratios('bare-B', writtenShare)),
+                ringMostFiles: of(capturer).reduce<number | null>(
+                  (most, t) => (t.ringMostFiles === undefined ? most : Math.max(most ?? 0, t.ringMostFiles)),
+                  null,
+                ),
               }
             : {}),
         });
@@ -612,6 +648,15 @@ async function main(): Promise<void> {
             : '') +
           (c.capturer === 'ring-engine'
             ? `    engine-cut ring ÷ tcpdump -C ring (same size, same pair): share ${fmtSpread(c.shareVsTcpdumpRing ?? null)}   cpu/pkt while loaded ${fmtSpread(c.cpuVsTcpdumpRing ?? null, 2)}, with the last files' finish ${fmtSpread(c.cpuWithFinishVsTcpdumpRing ?? null, 2)}\n`
+            : '') +
+          (c.capturer === 'ring-native'
+            ? `    nw-capture ring ÷ engine-cut ring (same size, same pair): share ${fmtSpread(c.shareVsEngineRing ?? null)}   cpu/pkt while loaded ${fmtSpread(c.cpuVsEngineRing ?? null, 2)}, with the last files' finish ${fmtSpread(c.cpuWithFinishVsEngineRing ?? null, 2)}\n`
+            : '') +
+          (c.writtenShareVsBareB !== undefined
+            ? `    written by the capture process ((received − dropped) ÷ received) ÷ bare -B's share ${fmtSpread(c.writtenShareVsBareB)}\n`
+            : '') +
+          (c.ringMostFiles !== undefined
+            ? `    most files in the ring's folder at any 5 ms sample: ${c.ringMostFiles ?? '-'} (bound ${BENCH_RING.fileCount})\n`
             : ''),
       );
     }

@@ -112,135 +112,164 @@ describe('look-back buffer with real tcpdump', () => {
     );
   });
 
-  test('within both bounds: never more bytes than maxSize, no packet older than seconds kept; deleted on stop', async () => {
-    const bufDir = await mkdtemp(join(dir, 'bounds-'));
-    const maxSizeInBytes = LOOKBACK_LIMITS.minMaxSizeInBytes;
-    const lb = startLookbackBuffer(
-      { interfaceName: interfaceA, seconds: 3, maxSizeInBytes, snapLengthInBytes: 0, dir: bufDir },
-      { commandPrefix: ['ip', 'netns', 'exec', a.name], pollIntervalInMs: 200 },
-    );
-    await lb.started;
-    let most = 0;
-    const sampler = setInterval(() => (most = Math.max(most, dirBytes(bufDir))), 20);
-    // ~1.4 MB/s for 6 s: twice the size bound.
-    await b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT_OTHER), '1400', '10', '6000'], {
-      timeoutInMs: 60000,
+  test("the program: 'auto' is nw-capture when it runs here, tcpdump without it; 'native' without it fails", async () => {
+    const bufDir = await mkdtemp(join(dir, 'program-'));
+    const spec = { interfaceName: interfaceA, seconds: 3, maxSizeInBytes: 1 << 30, snapLengthInBytes: 0, dir: bufDir };
+    const commandPrefix = ['ip', 'netns', 'exec', a.name];
+    const native = startLookbackBuffer(spec, { commandPrefix });
+    assert.equal(native.program, 'native');
+    await native.started;
+    await native.stop();
+    const fallback = startLookbackBuffer(spec, { commandPrefix, nativeCapturePath: '/nonexistent/nw-capture' });
+    assert.equal(fallback.program, 'tcpdump');
+    await fallback.started;
+    await fallback.stop();
+    const forced = startLookbackBuffer(spec, {
+      commandPrefix,
+      program: 'native',
+      nativeCapturePath: '/nonexistent/nw-capture',
     });
-    // Then a slow stream: the time bound, not the size, decides what is kept.
-    await b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT_OTHER), '100', '1', '5000'], { timeoutInMs: 60000 });
-    clearInterval(sampler);
-    assert.ok(most <= maxSizeInBytes, `the folder never held more than maxSize (most ${most} of ${maxSizeInBytes})`);
-    assert.ok(most > maxSizeInBytes / 2, `the size bound was reached (most ${most})`);
-    const status = lb.status();
-    assert.equal(status.running, true);
-    const oldestFile = readdirSync(bufDir).sort()[0]!;
-    const oldestOnDisk = firstPacketTimeInMs(join(bufDir, oldestFile))!;
-    // One rotation (1 s) and one check (0.2 s) past the bound at most.
-    assert.ok(
-      Date.now() - oldestOnDisk <= 3000 + 1000 + 600,
-      `oldest packet on disk is ${Date.now() - oldestOnDisk} ms old`,
-    );
-    assert.ok(status.spanInSeconds <= 3.01 && status.spanInSeconds > 1, `span ${status.spanInSeconds} s`);
-    assert.ok(status.packetsCaptured > 0);
-    assert.equal(status.kernelPacketsDropped, 0);
-    await lb.stop();
-    assert.deepEqual(readdirSync(bufDir), [], 'nothing of the buffer is left on the host');
+    await assert.rejects(forced.started, /nw-capture ENOENT/);
+    assert.match(forced.status().error ?? '', /nw-capture ENOENT/);
+    await forced.stop();
+    assert.deepEqual(readdirSync(bufDir), []);
+    await rm(bufDir, { recursive: true });
   });
 
-  test('a capture with look-back: buffered datagrams that pass its filter, then live ones, no gap or duplicate at the seam', async () => {
-    const bufDir = await mkdtemp(join(dir, 'seam-'));
-    const holdDir = await mkdtemp(join(dir, 'hold-'));
-    const lb = startLookbackBuffer(
-      { interfaceName: interfaceA, seconds: 30, maxSizeInBytes: 64 * 1024 * 1024, snapLengthInBytes: 0, dir: bufDir },
-      { commandPrefix: ['ip', 'netns', 'exec', a.name] },
-    );
-    await lb.started;
-    // 100 datagrams/s on the port the capture keeps, and as many on another one.
-    const kept = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT_KEPT), '200', '1', '9000'], {
-      timeoutInMs: 60000,
+  for (const program of ['native', 'tcpdump'] as const)
+    test(`${program} writes, within both bounds: never more bytes than maxSize, no packet older than seconds kept; deleted on stop`, async () => {
+      const bufDir = await mkdtemp(join(dir, `bounds-${program}-`));
+      const maxSizeInBytes = LOOKBACK_LIMITS.minMaxSizeInBytes;
+      const lb = startLookbackBuffer(
+        { interfaceName: interfaceA, seconds: 3, maxSizeInBytes, snapLengthInBytes: 0, dir: bufDir },
+        { commandPrefix: ['ip', 'netns', 'exec', a.name], pollIntervalInMs: 200, program },
+      );
+      assert.equal(lb.program, program);
+      await lb.started;
+      let most = 0;
+      const sampler = setInterval(() => (most = Math.max(most, dirBytes(bufDir))), 20);
+      // ~1.4 MB/s for 6 s: twice the size bound.
+      await b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT_OTHER), '1400', '10', '6000'], {
+        timeoutInMs: 60000,
+      });
+      // Then a slow stream: the time bound, not the size, decides what is kept.
+      await b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT_OTHER), '100', '1', '5000'], {
+        timeoutInMs: 60000,
+      });
+      clearInterval(sampler);
+      assert.ok(most <= maxSizeInBytes, `the folder never held more than maxSize (most ${most} of ${maxSizeInBytes})`);
+      assert.ok(most > maxSizeInBytes / 2, `the size bound was reached (most ${most})`);
+      const status = lb.status();
+      assert.equal(status.running, true);
+      const oldestFile = readdirSync(bufDir).sort()[0]!;
+      const oldestOnDisk = firstPacketTimeInMs(join(bufDir, oldestFile))!;
+      // One rotation (1 s) and one check (0.2 s) past the bound at most.
+      assert.ok(
+        Date.now() - oldestOnDisk <= 3000 + 1000 + 600,
+        `oldest packet on disk is ${Date.now() - oldestOnDisk} ms old`,
+      );
+      assert.ok(status.spanInSeconds <= 3.01 && status.spanInSeconds > 1, `span ${status.spanInSeconds} s`);
+      assert.ok(status.packetsCaptured > 0);
+      assert.equal(status.kernelPacketsDropped, 0);
+      await lb.stop();
+      assert.deepEqual(readdirSync(bufDir), [], 'nothing of the buffer is left on the host');
     });
-    const other = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT_OTHER), '200', '1', '9000'], {
-      timeoutInMs: 60000,
-    });
-    await sleep(4000);
-    const createdAtInMs = Date.now();
-    const lookbackInMs = 3000;
-    const held = lb.hold(holdDir);
-    const capturePath = join(dir, 'seam.cap');
-    const bpfExpression = `udp dst port ${PORT_KEPT}`;
-    const live = startCapture(
-      {
-        captureId: 'seam',
-        interfaceName: interfaceA,
+
+  for (const program of ['native', 'tcpdump'] as const)
+    test(`${program} writes the buffer, a capture with look-back: buffered datagrams that pass its filter, then live ones, no gap or duplicate at the seam`, async () => {
+      const bufDir = await mkdtemp(join(dir, `seam-${program}-`));
+      const holdDir = await mkdtemp(join(dir, `hold-${program}-`));
+      const lb = startLookbackBuffer(
+        { interfaceName: interfaceA, seconds: 30, maxSizeInBytes: 64 * 1024 * 1024, snapLengthInBytes: 0, dir: bufDir },
+        { commandPrefix: ['ip', 'netns', 'exec', a.name], program },
+      );
+      await lb.started;
+      // 100 datagrams/s on the port the capture keeps, and as many on another one.
+      const kept = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT_KEPT), '200', '1', '9000'], {
+        timeoutInMs: 60000,
+      });
+      const other = b.runNode(SEQUENCED_UDP_SCRIPT, [ADDRESS_A, String(PORT_OTHER), '200', '1', '9000'], {
+        timeoutInMs: 60000,
+      });
+      await sleep(4000);
+      const createdAtInMs = Date.now();
+      const lookbackInMs = 3000;
+      const held = lb.hold(holdDir);
+      const capturePath = join(dir, `seam-${program}.cap`);
+      const bpfExpression = `udp dst port ${PORT_KEPT}`;
+      const live = startCapture(
+        {
+          captureId: 'seam',
+          interfaceName: interfaceA,
+          bpfExpression,
+          snapLengthInBytes: 100,
+          totalBytesLimit: 0,
+          timeLimitInSeconds: 3,
+          outputPath: capturePath,
+        },
+        { commandPrefix: ['ip', 'netns', 'exec', a.name] },
+      );
+      const liveStart = await live.started;
+      // What the kernel held for the buffer at the live start reaches its file within a block timeout (1 s) and a flush.
+      await sleep(2000);
+      lb.flush();
+      await sleep(200);
+      held.push(...lb.hold(holdDir).filter((p) => !held.includes(p)));
+      const lookbackPath = join(dir, `seam-${program}.lookback.pcap`);
+      const extracted = await extractLookback({
+        files: held,
+        fromInMs: createdAtInMs - lookbackInMs,
         bpfExpression,
+        outputPath: lookbackPath,
+      });
+      const outcome = await live.done;
+      assert.equal(outcome.stopReason, 'TimeExceeded');
+      const livePackets = outcome.packetsCaptured;
+      const merged = await mergeLookback({
+        capturePath,
+        lookbackPath,
         snapLengthInBytes: 100,
-        totalBytesLimit: 0,
-        timeLimitInSeconds: 3,
-        outputPath: capturePath,
-      },
-      { commandPrefix: ['ip', 'netns', 'exec', a.name] },
-    );
-    const liveStart = await live.started;
-    // What the kernel held for the buffer at the live start reaches its file within a block timeout (1 s) and a flush.
-    await sleep(2000);
-    lb.flush();
-    await sleep(200);
-    held.push(...lb.hold(holdDir).filter((p) => !held.includes(p)));
-    const lookbackPath = join(dir, 'seam.lookback.pcap');
-    const extracted = await extractLookback({
-      files: held,
-      fromInMs: createdAtInMs - lookbackInMs,
-      bpfExpression,
-      outputPath: lookbackPath,
-    });
-    const outcome = await live.done;
-    assert.equal(outcome.stopReason, 'TimeExceeded');
-    const livePackets = outcome.packetsCaptured;
-    const merged = await mergeLookback({
-      capturePath,
-      lookbackPath,
-      snapLengthInBytes: 100,
-      maxBytes: 0,
-      liveStartInMs: liveStart.getTime(),
-      scratchPath: join(dir, 'seam.scratch'),
-    });
-    await Promise.all([kept, other]);
-    // The first datagram of the kept port the buffer holds from the look-back's start on: where the
-    // file must begin (the sender's own pace decides how far after the start that is).
-    const firstBuffered = (await Promise.all(held.map((p) => readFile(p))))
-      .flatMap((buf) => datagramsOf(buf, { othersToo: true }))
-      .filter((d) => d.port === PORT_KEPT && d.timeInMs >= createdAtInMs - lookbackInMs)
-      .reduce((min, d) => Math.min(min, d.timeInMs), Infinity);
-    await lb.stop();
-    await rm(holdDir, { recursive: true });
+        maxBytes: 0,
+        liveStartInMs: liveStart.getTime(),
+        scratchPath: join(dir, `seam-${program}.scratch`),
+      });
+      await Promise.all([kept, other]);
+      // The first datagram of the kept port the buffer holds from the look-back's start on: where the
+      // file must begin (the sender's own pace decides how far after the start that is).
+      const firstBuffered = (await Promise.all(held.map((p) => readFile(p))))
+        .flatMap((buf) => datagramsOf(buf, { othersToo: true }))
+        .filter((d) => d.port === PORT_KEPT && d.timeInMs >= createdAtInMs - lookbackInMs)
+        .reduce((min, d) => Math.min(min, d.timeInMs), Infinity);
+      await lb.stop();
+      await rm(holdDir, { recursive: true });
 
-    assert.equal(merged.skippedReason, null);
-    assert.ok(
-      extracted.coverageStartInMs !== null && extracted.coverageStartInMs === createdAtInMs - lookbackInMs,
-      'the buffer covers the whole look-back',
-    );
-    const file = await readFile(capturePath);
-    const records = readPcapBuffer(file).records;
-    assert.ok(
-      records.every((r) => r.capturedLength <= 100),
-      "the capture's snap length applies to buffered packets too",
-    );
-    const got = datagramsOf(file);
-    assert.ok(
-      got.every((d) => d.port === PORT_KEPT),
-      'the filter applies to buffered packets too',
-    );
-    assert.equal(got.length, merged.lookbackPackets + livePackets, 'every live record after the buffered ones');
-    for (let i = 1; i < got.length; i++)
-      assert.equal(got[i]!.seq, got[i - 1]!.seq + 1, `continuous at ${i} (seam after ${merged.lookbackPackets})`);
-    assert.ok(merged.lookbackPackets > 150, `datagrams from before the capture (${merged.lookbackPackets})`);
-    assert.ok(merged.duplicatesDropped > 0, 'the buffer also held packets the live capture has: they were left out');
-    const first = got[0]!.timeInMs;
-    assert.equal(
-      first,
-      firstBuffered,
-      `file begins ${createdAtInMs - first} ms before creation, the buffer's first datagram from the look-back's start ${createdAtInMs - firstBuffered} ms`,
-    );
-    assert.ok(first >= createdAtInMs - lookbackInMs, 'nothing from before the look-back');
-  });
+      assert.equal(merged.skippedReason, null);
+      assert.ok(
+        extracted.coverageStartInMs !== null && extracted.coverageStartInMs === createdAtInMs - lookbackInMs,
+        'the buffer covers the whole look-back',
+      );
+      const file = await readFile(capturePath);
+      const records = readPcapBuffer(file).records;
+      assert.ok(
+        records.every((r) => r.capturedLength <= 100),
+        "the capture's snap length applies to buffered packets too",
+      );
+      const got = datagramsOf(file);
+      assert.ok(
+        got.every((d) => d.port === PORT_KEPT),
+        'the filter applies to buffered packets too',
+      );
+      assert.equal(got.length, merged.lookbackPackets + livePackets, 'every live record after the buffered ones');
+      for (let i = 1; i < got.length; i++)
+        assert.equal(got[i]!.seq, got[i - 1]!.seq + 1, `continuous at ${i} (seam after ${merged.lookbackPackets})`);
+      assert.ok(merged.lookbackPackets > 150, `datagrams from before the capture (${merged.lookbackPackets})`);
+      assert.ok(merged.duplicatesDropped > 0, 'the buffer also held packets the live capture has: they were left out');
+      const first = got[0]!.timeInMs;
+      assert.equal(
+        first,
+        firstBuffered,
+        `file begins ${createdAtInMs - first} ms before creation, the buffer's first datagram from the look-back's start ${createdAtInMs - firstBuffered} ms`,
+      );
+      assert.ok(first >= createdAtInMs - lookbackInMs, 'nothing from before the look-back');
+    });
 });

@@ -1,16 +1,22 @@
-// The look-back buffer (issue 13 §2): one tcpdump per host keeps the host's recent packets in a
-// folder of small pcap files that it rotates itself — by time (`-G`, a new file every few
-// seconds) and by size (`-C`) — while this process deletes the oldest files so that the folder
-// holds neither packets older than `seconds` (plus one rotation) nor more than `maxSizeInBytes`.
-// Like session.ts, this process is not on the packet path: tcpdump writes the files, the buffer
-// only lists, measures and deletes them. Nothing here sends a byte anywhere: a capture that asks
-// for the past gets a filtered copy (lookback-merge.ts); the buffer itself never leaves the host.
+// The look-back buffer (issue 13 §2): one capture process per host keeps the host's recent
+// packets in a folder of small pcap files that it rotates itself — by time (`-G`, a new file
+// every few seconds) and by size (`-C`) — while this process deletes the oldest files so that the
+// folder holds neither packets older than `seconds` (plus one rotation) nor more than
+// `maxSizeInBytes`. The capture process is the engine's own writer, nw-capture, when it runs here
+// (issue 18: the same options, names, link type and stderr as tcpdump's, one copy fewer and no
+// page cache, so an always-on buffer costs the host less), tcpdump otherwise (`program`). Like
+// session.ts, this process is not on the packet path: the capture process writes the files, the
+// buffer only lists, measures and deletes them.
+// Nothing here sends a byte anywhere: a capture that asks for the past gets a filtered copy
+// (lookback-merge.ts); the buffer itself never leaves the host.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, linkSync, openSync, readdirSync, readSync, rmSync, statSync, unlinkSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { rootTcpdumpArgv } from './tcpdump-launch.js';
+import { resolveCaptureProgram } from './native-capture-locate.js';
+import type { CaptureProgramChoice } from './native-capture-locate.js';
 import { buildTcpdumpArgs, MAX_SNAP_LENGTH_IN_BYTES } from './tcpdump-args.js';
 import { isListeningLine, parseTcpdumpInfoLine, parseTcpdumpStats, tcpdumpErrorMessage } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';
@@ -58,6 +64,13 @@ export interface LookbackBufferOptions {
   kernelBufferInKiB?: number;
   /** How often the folder is checked besides inotify events. Default 500 ms. */
   pollIntervalInMs?: number;
+  /**
+   * Who writes the files: 'auto' (default) nw-capture when it runs here, else tcpdump; 'native'
+   * nw-capture or a failed start; 'tcpdump' tcpdump (the measured baseline).
+   */
+  program?: CaptureProgramChoice;
+  /** nw-capture executable; defaults to the built dist/native/nw-capture. */
+  nativeCapturePath?: string;
 }
 
 /** What a running buffer holds now. */
@@ -154,6 +167,8 @@ export function firstPacketTimeInMs(path: string): number | null {
 /** A running look-back buffer. */
 export interface LookbackBuffer {
   readonly spec: LookbackBufferSpec;
+  /** The program writing the files: 'native' (nw-capture) or 'tcpdump'. */
+  readonly program: 'native' | 'tcpdump';
   /** Process id of the buffer's tcpdump (or of its wrapper), null before it was spawned. */
   readonly pid: number | null;
   /** Resolves when tcpdump listens; rejects with CaptureStartError if it never does. */
@@ -165,7 +180,11 @@ export interface LookbackBuffer {
    * held paths, oldest first. Files already held there are skipped.
    */
   hold(holdDir: string): string[];
-  /** Asks tcpdump to write out its stdio buffer (SIGUSR2), so the files hold every packet handed to it. */
+  /**
+   * Asks tcpdump to write out its stdio buffer (SIGUSR2), so the files hold every packet handed to
+   * it. nw-capture needs no asking (it writes a quiet link's bytes 0.5 s after libpcap hands them
+   * over, and has no SIGUSR2: the signal would end it), so with it this does nothing.
+   */
   flush(): void;
   /** Ends tcpdump and deletes every file of the buffer; idempotent. */
   stop(): Promise<void>;
@@ -178,11 +197,12 @@ export interface LookbackBuffer {
 export function startLookbackBuffer(spec: LookbackBufferSpec, opts: LookbackBufferOptions = {}): LookbackBuffer {
   validateLookbackSpec(spec);
   if (!spec.dir.startsWith('/')) throw new RangeError(`dir must be absolute, got ${spec.dir}`);
-  return new TcpdumpLookbackBuffer(spec, opts);
+  return new RotatingLookbackBuffer(spec, opts);
 }
 
-class TcpdumpLookbackBuffer implements LookbackBuffer {
+class RotatingLookbackBuffer implements LookbackBuffer {
   readonly started: Promise<Date>;
+  readonly program: 'native' | 'tcpdump';
 
   get pid(): number | null {
     return this.child?.pid ?? null;
@@ -212,6 +232,9 @@ class TcpdumpLookbackBuffer implements LookbackBuffer {
       this.rejectStarted = reject;
     });
     this.started.catch(() => undefined);
+    const program = resolveCaptureProgram(opts.program ?? 'auto', opts.nativeCapturePath);
+    this.program = program?.program ?? 'native';
+    const programName = this.program === 'native' ? 'nw-capture' : 'tcpdump';
     // A buffer left by an agent that died: its packets are older than any bound now.
     this.removeAll();
     const millions = fileSizeInMillionsFor(spec.maxSizeInBytes);
@@ -241,10 +264,13 @@ class TcpdumpLookbackBuffer implements LookbackBuffer {
     ];
     let resolveEnded!: () => void;
     this.ended = new Promise((r) => (resolveEnded = r));
-    // The buffer must end with the agent: a tcpdump outliving it would keep packets nobody bounds.
-    const launch = rootTcpdumpArgv(opts.tcpdumpPath ?? 'tcpdump', opts.commandPrefix ?? []);
+    // The buffer must end with the agent: a capture process outliving it would keep packets
+    // nobody bounds. Both programs take the same arguments (nw-capture.c: tcpdump's -w/-G/-C).
+    const programPath =
+      program === null ? null : program.program === 'native' ? program.path : (opts.tcpdumpPath ?? 'tcpdump');
+    const launch = programPath === null ? null : rootTcpdumpArgv(programPath, opts.commandPrefix ?? []);
     if (launch === null) {
-      this.fail(`spawn ${opts.tcpdumpPath ?? 'tcpdump'} ENOENT`);
+      this.fail(`spawn ${programName === 'tcpdump' ? (opts.tcpdumpPath ?? 'tcpdump') : programName} ENOENT`);
       resolveEnded();
       return;
     }
@@ -273,7 +299,7 @@ class TcpdumpLookbackBuffer implements LookbackBuffer {
       if (stats.packetsDroppedByKernel !== null) this.dropped = stats.packetsDroppedByKernel;
       if (!this.stopping)
         this.fail(
-          `tcpdump ${!this.listening ? 'could not start' : 'ended on its own'} (exit ${code}): ${tcpdumpErrorMessage(this.stderr)}`,
+          `${programName} ${!this.listening ? 'could not start' : 'ended on its own'} (exit ${code}): ${tcpdumpErrorMessage(this.stderr)}`,
         );
       this.clearTimers();
       resolveEnded();
@@ -382,7 +408,7 @@ class TcpdumpLookbackBuffer implements LookbackBuffer {
   }
 
   flush(): void {
-    this.child?.kill('SIGUSR2');
+    if (this.program === 'tcpdump') this.child?.kill('SIGUSR2');
   }
 
   async stop(): Promise<void> {

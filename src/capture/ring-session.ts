@@ -1,7 +1,9 @@
-// What the ring's two writers (ring-cut.ts: the engine cuts tcpdump's stream; ring.ts: tcpdump's
-// own -C rotation) share: the one tcpdump process and its lifecycle (listening line, time limit,
-// stop hand-over, failure), the closed files and the deletion of the oldest, and the outcome. Each
-// writer adds only how its files come to be.
+// What the ring's writers (ring-cut.ts: the engine cuts tcpdump's stream; ring-directory.ts:
+// nw-capture's or tcpdump's own rotation) share: the one capture process and its lifecycle
+// (listening line, time limit, stop hand-over, failure), the closed files and the deletion of the
+// oldest, and the outcome. Each writer adds only how its files come to be. nw-capture speaks
+// tcpdump's command line and stderr (src/capture/native/nw-capture.c), so "tcpdump" below means
+// either program.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { unlinkSync } from 'node:fs';
@@ -33,6 +35,8 @@ export abstract class TcpdumpRingSession implements RingCaptureSession {
   private resolveStarted!: (d: Date) => void;
   private rejectStarted!: (e: Error) => void;
   private resolveDone!: (o: RingOutcome) => void;
+  /** The capture program's name in messages. */
+  protected programName = 'tcpdump';
 
   constructor(
     protected readonly spec: RingCaptureSpec,
@@ -67,7 +71,10 @@ export abstract class TcpdumpRingSession implements RingCaptureSession {
    */
   protected launch(argv: readonly string[] | null, readStdout?: (child: ChildProcess) => Promise<void>): void {
     if (argv === null) {
-      this.fail('CaptureFailed', `spawn ${this.opts.tcpdumpPath ?? 'tcpdump'} ENOENT`);
+      this.fail(
+        'CaptureFailed',
+        `spawn ${this.programName === 'tcpdump' ? (this.opts.tcpdumpPath ?? 'tcpdump') : this.programName} ENOENT`,
+      );
       void this.finish();
       return;
     }
@@ -85,12 +92,23 @@ export abstract class TcpdumpRingSession implements RingCaptureSession {
     child.on('close', (code) => {
       void reading.then(() => {
         if (this.startedAt === null)
-          this.fail('CaptureFailed', tcpdumpErrorMessage(this.stderr.text) || `tcpdump exited with ${code}`);
+          this.fail(
+            'CaptureFailed',
+            tcpdumpErrorMessage(this.stderr.text) || `${this.programName} exited with ${code}`,
+          );
         else if (this.stopReason === null)
-          this.fail('CaptureFailed', `tcpdump ended on its own: ${tcpdumpErrorMessage(this.stderr.text)}`);
+          this.fail(
+            this.endedOnItsOwnCode(),
+            `${this.programName} ended on its own: ${tcpdumpErrorMessage(this.stderr.text)}`,
+          );
         return this.finish();
       });
     });
+  }
+
+  /** The error code when the capture process ended by itself after it started: its own failure unless a writer knows better. */
+  protected endedOnItsOwnCode(): 'CaptureFailed' | 'LocalFileFailed' {
+    return 'CaptureFailed';
   }
 
   /** tcpdump is capturing: the session has started, and its time limit counts from now. */
@@ -134,6 +152,19 @@ export abstract class TcpdumpRingSession implements RingCaptureSession {
     }
     this.deleted++;
     void Promise.resolve(this.opts.onFileDeleted?.(oldest)).catch(() => undefined);
+  }
+
+  /**
+   * Deletes a file that was never finished nor handed on (a writer whose files come faster than
+   * they are finished): it counts as deleted, and nobody is told of a file they never got.
+   */
+  protected deleteUnfinished(path: string): void {
+    try {
+      unlinkSync(path);
+    } catch {
+      // already gone
+    }
+    this.deleted++;
   }
 
   /** The session's timers end and its counters stop being asked for (the start of every finish). */

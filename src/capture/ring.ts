@@ -1,26 +1,31 @@
-// Continuous (ring-buffer) capture (issue 13), two writers behind one surface. By default the
-// engine cuts the files itself (ring-cut.ts): tcpdump writes `-w -` into this process, which
-// starts each file at the record that would pass fileSizeInBytes, so every size from one record
-// up is exact and the engine deletes the oldest file exactly when it starts the next. Measured
-// against the second writer below at Azure's default size, it costs less CPU per packet and keeps
-// at least as much (docs/continuous.md), so it is the one the agent runs.
-// The second writer, `writer: 'tcpdump'`, is tcpdump's own -C rotation (whole millions only):
-// one tcpdump writes the files, this process watches the directory, deletes the oldest file when
-// a new one is about to start, and finishes each closed file with cutCaptureFile. It stays as the
-// bench's baseline and a fallback.
-import { closeSync, existsSync, openSync, readSync, renameSync, statSync, unlinkSync, watch } from 'node:fs';
-import type { FSWatcher } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+// Continuous (ring-buffer) capture (issues 13, 18), three writers behind one surface
+// (docs/continuous.md has the measurements):
+// - 'native': nw-capture (src/capture/native/nw-capture.c, the engine's own writer) writes and
+//   rotates the files itself at exact sizes (`--file-size-bytes`: a new file before the record
+//   that would pass fileSizeInBytes), with one copy fewer than tcpdump and without the page cache;
+//   this process watches the directory (ring-directory.ts), renames, finishes (count, SHA-256, and
+//   a cut at the time limit) and deletes the files. It cannot delete the oldest exactly when the
+//   next starts (nw-capture starts it on its own): the oldest goes when the current file is nearly
+//   full, so a ring may end with fileCount - 1 files; and when files close faster than they are
+//   finished (each is read back), the oldest unfinished ones are deleted unfinished, so the host
+//   never holds more than fileCount.
+// - 'engine': tcpdump writes `-w -` into this process, which starts each file at the record that
+//   would pass fileSizeInBytes (ring-cut.ts): exact for every size, and since it starts each file
+//   itself it deletes the oldest exactly then, pausing its reading while a file is finished.
+// - 'tcpdump': tcpdump's own -C rotation (whole millions only), watched as for nw-capture; the
+//   bench's baseline.
+// 'auto' (the default) is 'native' for files of NATIVE_RING_MIN_FILE_SIZE_IN_BYTES and more when
+// nw-capture runs here, 'engine' otherwise: below that size nw-capture, handed a whole kernel
+// block at once, can start many files before the oldest can be deleted.
 import { defaultTcpdumpUser, keepsTcpdumpRoot, rootTcpdumpArgv, tcpdumpLaunchPrefix } from './tcpdump-launch.js';
 import type { TcpdumpLaunchOptions } from './tcpdump-launch.js';
-import { cutCaptureFile } from './pcap-cut.js';
 import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
 import { EngineCutRing } from './ring-cut.js';
-import { ringFileFromCut, TcpdumpRingSession } from './ring-session.js';
-import { assertRingFileSize, ringFileName, ringTcpdumpFileSizeInMillions } from './ring-rules.js';
+import { DirectoryRing } from './ring-directory.js';
+import { findNativeCapture } from './native-capture-locate.js';
+import { assertRingFileSize, effectiveSnapLength, ringTcpdumpFileSizeInMillions } from './ring-rules.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB } from './tcpdump-args.js';
-import { decodePcapHeader, PCAP_GLOBAL_HEADER_BYTES } from '../pcap/format.js';
+import { PCAP_RECORD_HEADER_BYTES } from '../pcap/format.js';
 import { CAPTURE_SETTINGS_LIMITS } from '../model/packet-capture.js';
 import type { CaptureStopReason } from './types.js';
 import type { FileIdentity } from '../lib/file-identity.js';
@@ -125,11 +130,16 @@ export interface RingCaptureOptions {
    */
   statsIntervalInMs?: number;
   /**
-   * Who writes the files: 'engine' (default) cuts tcpdump's `-w -` stream itself, exact for every
-   * size; 'tcpdump' lets tcpdump rotate with -C (whole millions, one record of headroom: a
-   * RangeError where that cannot fit), kept as the measured baseline (docs/continuous.md).
+   * Who writes the files: 'native', nw-capture writing and rotating them itself at exact sizes
+   * (`--file-size-bytes`); 'engine', this process cutting tcpdump's `-w -` stream, exact for every
+   * size; 'tcpdump', tcpdump's own -C (whole millions, one record of headroom: a RangeError where
+   * that cannot fit), kept as the measured baseline. 'auto' (default): 'native' when nw-capture
+   * runs here (native-capture-locate.ts) and the files are large enough for it to keep fileCount
+   * (chooseRingWriter), else 'engine' (docs/continuous.md).
    */
-  writer?: 'engine' | 'tcpdump';
+  writer?: 'auto' | 'native' | 'engine' | 'tcpdump';
+  /** nw-capture executable for 'native' and 'auto'; defaults to the built dist/native/nw-capture. */
+  nativeCapturePath?: string;
   /** stdout buffer of tcpdump when the engine cuts the files (stdbuf -o), as in session.ts. Default 64 KiB. */
   outputBufferBytes?: number;
   /** Called once per file, in order, as soon as it is closed and finished (upload it here). */
@@ -169,14 +179,37 @@ export function startRingCapture(spec: RingCaptureSpec, opts: RingCaptureOptions
   assertRingFileSize(spec.fileSizeInBytes, spec.snapLengthInBytes);
   const kernelBufferInKiB = opts.kernelBufferInKiB ?? DEFAULT_KERNEL_BUFFER_IN_KIB;
   const captureSpec = { ...spec, totalBytesLimit: 0, timeLimitInSeconds: 0 };
-  if (opts.writer === 'tcpdump') {
+  const writer = chooseRingWriter(spec, opts);
+  if (writer.writer === 'tcpdump') {
     const millions = ringTcpdumpFileSizeInMillions(spec.fileSizeInBytes, spec.snapLengthInBytes);
-    return new TcpdumpRing(
-      spec,
-      buildTcpdumpArgs(captureSpec, { kernelBufferInKiB, keepRootPrivileges: true }),
-      millions,
-      opts,
-    );
+    return new DirectoryRing(spec, opts, {
+      programName: 'tcpdump',
+      launchArgv: rootTcpdumpArgv(opts.tcpdumpPath ?? 'tcpdump', opts.commandPrefix ?? []),
+      baseArgs: buildTcpdumpArgs(captureSpec, { kernelBufferInKiB, keepRootPrivileges: true }),
+      rotationArgs: (part) => ['-w', part, '-C', String(millions)],
+      switchFromBytes: millions * TCPDUMP_FILE_SIZE_UNIT_BYTES,
+      lagBytes: 64 * 1024, // stdio's buffer of tcpdump's file writes
+      marginAtMostHalf: true,
+      isWriteError: () => false,
+    });
+  }
+  if (writer.writer === 'native') {
+    const maxRecordBytes = PCAP_RECORD_HEADER_BYTES + effectiveSnapLength(spec.snapLengthInBytes);
+    return new DirectoryRing(spec, opts, {
+      programName: 'nw-capture',
+      launchArgv: writer.path === null ? null : rootTcpdumpArgv(writer.path, opts.commandPrefix ?? []),
+      baseArgs: buildTcpdumpArgs(captureSpec, { kernelBufferInKiB, keepRootPrivileges: true }),
+      rotationArgs: (part) => ['-w', part, '--file-size-bytes', String(spec.fileSizeInBytes)],
+      // nw-capture starts the next file before the record that would pass the size: at the
+      // earliest when one record of the snap length no longer fits.
+      switchFromBytes: spec.fileSizeInBytes - maxRecordBytes,
+      // Its piece being filled (4 MiB) reaches the file at once (at load, or 0.5 s after a quiet
+      // link's last packet), so a smaller file can appear whole: no half-full wait.
+      lagBytes: NATIVE_PIECE_BYTES + 64 * 1024,
+      marginAtMostHalf: false,
+      // "nw-capture: write PATH: strerror" (nw-capture.c): the disk refused the file.
+      isWriteError: (stderr) => /^nw-capture: write /m.test(stderr),
+    });
   }
   // The engine opens the files, so tcpdump needs no right on the folder: it runs as in session.ts
   // (its own unprivileged user with CAP_NET_RAW alone, ended with its parent, 64 KiB writes).
@@ -195,187 +228,36 @@ export function startRingCapture(spec: RingCaptureSpec, opts: RingCaptureOptions
   return new EngineCutRing(spec, argv, args, opts);
 }
 
+// nw-capture's piece (PIECE_BYTES in nw-capture.c): what it hands to the disk in one write.
+const NATIVE_PIECE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The smallest file size at which 'auto' lets nw-capture rotate the ring's files. nw-capture
+ * starts each file on its own, and libpcap hands over a whole kernel block at once (up to 1 s of a
+ * quiet link, or many blocks at load), so small files can be created many at a time, faster than
+ * this process can delete the oldest: 93 files of 2,040 bytes at once in a ring of 3 (ring.test.ts).
+ * A file of 64 MiB holds more than nw-capture keeps in memory (8 pieces of 4 MiB, 32 MiB) and
+ * takes ≥ 40 ms to write at this disk's 1.6 GB/s, so two never start between two checks (20 ms).
+ */
+export const NATIVE_RING_MIN_FILE_SIZE_IN_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Which writer startRingCapture runs for these options: 'auto' is nw-capture for files of
+ * NATIVE_RING_MIN_FILE_SIZE_IN_BYTES and more when it runs here, else the engine's cut; 'native'
+ * is nw-capture whatever the size (path null: not found, the session then fails with CaptureFailed).
+ * @example chooseRingWriter({ ...spec, fileSizeInBytes: 104857600 }, {}) // { writer: 'native', path: '/…/dist/native/nw-capture' }
+ */
+export function chooseRingWriter(
+  spec: Pick<RingCaptureSpec, 'fileSizeInBytes'>,
+  opts: Pick<RingCaptureOptions, 'writer' | 'nativeCapturePath'>,
+): { writer: 'native'; path: string | null } | { writer: 'engine' | 'tcpdump' } {
+  const writer = opts.writer ?? 'auto';
+  if (writer === 'engine' || writer === 'tcpdump') return { writer };
+  if (writer === 'auto' && spec.fileSizeInBytes < NATIVE_RING_MIN_FILE_SIZE_IN_BYTES) return { writer: 'engine' };
+  const path = findNativeCapture(opts.nativeCapturePath);
+  if (path === null && writer === 'auto') return { writer: 'engine' };
+  return { writer: 'native', path };
+}
+
 // tcpdump's stdout buffer when it writes into the engine: the single-file engine's 64 KiB (tcpdump-launch.ts).
 const ENGINE_OUTPUT_BUFFER_BYTES = 64 * 1024;
-
-class TcpdumpRing extends TcpdumpRingSession {
-  // tcpdump's own names: PART, PART1, PART2, … (hidden, so nothing mistakes them for finished files).
-  private readonly partPath: string;
-  private readonly thresholdBytes: number;
-  private current = 0; // tcpdump's index of the file being written
-  private lastSize = 0; // size of the current file at the last check
-  private growthPerCheck = 0; // recent largest growth of the current file between two checks
-  private lastClosed = false; // tcpdump has ended and its last file is closed
-  private pollTimer: NodeJS.Timeout | null = null;
-  private watcher: FSWatcher | null = null;
-
-  constructor(spec: RingCaptureSpec, baseArgs: string[], millions: number, opts: RingCaptureOptions) {
-    super(spec, opts);
-    this.partPath = join(this.dir, `.${basename(spec.outputPath)}.${process.pid}.part`);
-    this.thresholdBytes = millions * TCPDUMP_FILE_SIZE_UNIT_BYTES;
-    // `-w -` becomes `-w PART -C N`: tcpdump opens and rotates the files itself (`-Z root`, set
-    // by keepRootPrivileges, keeps it able to create them in a root-owned directory).
-    const dash = baseArgs.indexOf('-w');
-    const args = [...baseArgs.slice(0, dash), '-w', this.partPath, '-C', String(millions), ...baseArgs.slice(dash + 2)];
-    const launch = rootTcpdumpArgv(opts.tcpdumpPath ?? 'tcpdump', opts.commandPrefix ?? []);
-    this.launch(launch === null ? null : [...launch, ...args]);
-  }
-
-  protected override onListening(): void {
-    super.onListening();
-    try {
-      this.watcher = watch(this.dir, () => this.check());
-      this.watcher.on('error', () => undefined);
-    } catch {
-      // polling alone then
-    }
-    this.pollTimer = setInterval(() => this.check(), this.opts.pollIntervalInMs ?? 20);
-  }
-
-  private partName(index: number): string {
-    return index === 0 ? this.partPath : `${this.partPath}${index}`;
-  }
-
-  // Called on every inotify event and poll: renames each file tcpdump has closed (a later one
-  // exists) to its ring name and keeps at most fileCount files on the host.
-  private check(): void {
-    while (existsSync(this.partName(this.current + 1))) {
-      this.closeCurrent(false);
-    }
-    // The current file is (nearly) full: tcpdump's next packets start a new file. Delete the oldest
-    // now so the host never holds more than fileCount files, not even for the moment of the
-    // switch. "Nearly": the size on disk lags tcpdump's by its stdio buffer, and the switch may
-    // come before the next check, so the margin is three checks' growth plus 64 KiB.
-    try {
-      const size = statSync(this.partName(this.current)).size;
-      this.growthPerCheck = Math.max(this.growthPerCheck * 0.9, size - this.lastSize);
-      this.lastSize = size;
-      const margin = Math.min(3 * this.growthPerCheck + 65536, this.thresholdBytes / 2);
-      // Not once the session is stopping: what tcpdump writes during the drain past a time limit is
-      // cut off, so an early deletion there could give a file holding real packets for nothing.
-      if (size > this.thresholdBytes - margin && this.stopReason === null) this.enforceCount(1);
-    } catch {
-      // not created yet
-    }
-    this.enforceCount(0);
-  }
-
-  private closeCurrent(last: boolean): void {
-    const sequence = this.current + 1;
-    const name = ringFileName(this.spec.outputPath, sequence);
-    const path = join(this.dir, name);
-    const from = this.partName(this.current);
-    this.current++;
-    this.lastSize = 0;
-    if (!existsSync(from)) return;
-    // Past a time limit every file closed from now on is cut at it: tcpdump may switch files during
-    // the drain, so the one before the last can hold packets stamped after the limit too.
-    const stopAfterInMs =
-      this.stopReason === 'TimeExceeded' && this.startedAt !== null
-        ? this.startedAt.getTime() + this.spec.sessionTimeLimitInSeconds * 1000
-        : null;
-    // A file tcpdump began after the limit holds nothing the session keeps: removed at once, so it
-    // never counts as a ring file (counting it deleted real, older files for an empty one).
-    if (stopAfterInMs !== null && this.closed.length + this.pending > 0) {
-      const first = firstPacketTimeInMs(from);
-      if (first === null || first > stopAfterInMs) {
-        try {
-          unlinkSync(from);
-        } catch {
-          /* already gone */
-        }
-        return;
-      }
-    }
-    renameSync(from, path);
-    this.pending++;
-    const stopping = this.stopReason !== null;
-    this.chain = this.chain.then(async () => {
-      let file: RingFile;
-      try {
-        const handle = await open(path, 'r+');
-        try {
-          const cut = await cutCaptureFile(handle, { maxBytes: this.spec.fileSizeInBytes, stopAfterInMs });
-          await handle.sync();
-          file = ringFileFromCut(name, path, sequence, cut);
-        } finally {
-          await handle.close();
-        }
-      } catch (err) {
-        // Deleted by the ring before it could be finished (it wrapped faster than one file's hash).
-        this.pending--;
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.fail('LocalFileFailed', (err as Error).message);
-        return;
-      }
-      this.pending--;
-      if ((last || stopping) && file.packetsCaptured === 0 && this.closed.length > 0) {
-        // A file tcpdump started during the stop's drain whose packets all came after the limit
-        // (cut off): nothing in it, so it is removed rather than kept as the ring's newest file.
-        try {
-          unlinkSync(path);
-        } catch {
-          // already gone
-        }
-        return;
-      }
-      this.closed.push(file);
-      this.enforceCount(0);
-      if (this.closed.includes(file)) await this.opts.onFileClosed?.(file);
-    });
-  }
-
-  // Deletes the oldest files until at most fileCount - headroom exist (closed, being finished, and the current one).
-  private enforceCount(headroom: number): void {
-    const max = Math.max(this.spec.fileCount - headroom, 1);
-    const writing = this.lastClosed ? 0 : 1; // the file tcpdump is writing, until the last one closes
-    while (this.closed.length > 0 && this.closed.length + this.pending + writing > max) this.deleteOldest();
-  }
-
-  protected async finish(): Promise<void> {
-    this.stopTimers();
-    if (this.pollTimer) clearInterval(this.pollTimer);
-    this.watcher?.close();
-    if (this.startedAt !== null) {
-      // Files closed since the last check, then the last one.
-      while (existsSync(this.partName(this.current + 1))) this.closeCurrent(false);
-      // With one file allowed, the last file replaces the previous one.
-      this.enforceCount(0);
-      this.lastClosed = true;
-      this.closeCurrent(true);
-    } else {
-      try {
-        unlinkSync(this.partPath);
-      } catch {
-        // never created
-      }
-    }
-    await this.chain;
-    this.resolveOutcome();
-  }
-}
-
-/** The time of a closed pcap file's first record, in ms; null when it holds no whole record header. */
-function firstPacketTimeInMs(path: string): number | null {
-  const buf = Buffer.alloc(PCAP_GLOBAL_HEADER_BYTES + 8);
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    if (readSync(fd, buf, 0, buf.length, 0) < buf.length) return null;
-    const header = decodePcapHeader(buf.subarray(0, PCAP_GLOBAL_HEADER_BYTES));
-    const seconds = header.littleEndian
-      ? buf.readUInt32LE(PCAP_GLOBAL_HEADER_BYTES)
-      : buf.readUInt32BE(PCAP_GLOBAL_HEADER_BYTES);
-    const fraction = header.littleEndian
-      ? buf.readUInt32LE(PCAP_GLOBAL_HEADER_BYTES + 4)
-      : buf.readUInt32BE(PCAP_GLOBAL_HEADER_BYTES + 4);
-    return seconds * 1000 + (header.magic === 'nsec' ? fraction / 1e6 : fraction / 1e3);
-  } catch {
-    return null;
-  } finally {
-    closeSync(fd);
-  }
-}
