@@ -9,7 +9,9 @@ import {
   chooseCaptureProgram,
   NATIVE_CAPTURE_PATH,
   parseCaptureProgramChoice,
+  findNativeCapture,
   probeNativeCapture,
+  probeNativeCaptureSync,
 } from './capture-program.js';
 
 test('parseCaptureProgramChoice takes auto, native and tcpdump and names them when refusing anything else', () => {
@@ -26,7 +28,10 @@ test('the built nw-capture is found beside the package and answers --version wit
   assert.ok(probe.usable, `nw-capture not usable (run npm run build): ${probe.usable ? '' : probe.problem}`);
   assert.match(probe.version, /^nw-capture 1 \(libpcap version \d/);
   // Once per path: the same answer, not a second run.
-  assert.equal(probeNativeCapture(), probeNativeCapture());
+  assert.equal(probeNativeCaptureSync(), probeNativeCaptureSync());
+  assert.equal(await probeNativeCapture(), probeNativeCaptureSync());
+  assert.equal(findNativeCapture(), NATIVE_CAPTURE_PATH);
+  assert.equal(findNativeCapture('/bin/true'), null, 'a program that is not nw-capture');
 });
 
 test("'auto' picks nw-capture when built, tcpdump when an explicit tcpdump is given or when nw-capture is absent", async () => {

@@ -8,9 +8,10 @@
 // are tcpdump's (a strict subset), so everything else in the engine is the same for both.
 // Why tcpdump stays: a host built without a compiler, or an operator who wants the stock tool
 // (NW_CAPTURE_PROGRAM=tcpdump), still captures.
-import { execFile } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { findExecutable } from './find-executable.js';
 
 /** The programs that can capture. */
 export type CaptureProgramKind = 'native' | 'tcpdump';
@@ -47,14 +48,15 @@ export function parseCaptureProgramChoice(text: string): CaptureProgramChoice {
 export type NativeCaptureProbe =
   { usable: true; path: string; version: string } | { usable: false; path: string; problem: string };
 
-const probes = new Map<string, Promise<NativeCaptureProbe>>();
+const probes = new Map<string, NativeCaptureProbe>();
 
 /**
  * Probes nw-capture once per path (the result is cached for the process's life: the binary only
- * changes with a new build, and a new build means a restarted agent).
- * @example const probe = await probeNativeCapture(); if (probe.usable) console.log(probe.version);
+ * changes with a new build, and a new build means a restarted agent). Synchronous — a few ms, once —
+ * because the ring and the look-back buffer choose their writer in synchronous constructors.
+ * @example const probe = probeNativeCaptureSync(); if (probe.usable) console.log(probe.version);
  */
-export function probeNativeCapture(path: string = NATIVE_CAPTURE_PATH): Promise<NativeCaptureProbe> {
+export function probeNativeCaptureSync(path: string = NATIVE_CAPTURE_PATH): NativeCaptureProbe {
   let probe = probes.get(path);
   if (probe === undefined) {
     probe = runProbe(path);
@@ -63,28 +65,62 @@ export function probeNativeCapture(path: string = NATIVE_CAPTURE_PATH): Promise<
   return probe;
 }
 
-function runProbe(path: string): Promise<NativeCaptureProbe> {
+/** probeNativeCaptureSync as a promise, for callers that await their choice. */
+export function probeNativeCapture(path: string = NATIVE_CAPTURE_PATH): Promise<NativeCaptureProbe> {
+  return Promise.resolve(probeNativeCaptureSync(path));
+}
+
+function runProbe(path: string): NativeCaptureProbe {
   try {
     accessSync(path, constants.X_OK);
   } catch {
-    return Promise.resolve({
+    return {
       usable: false,
       path,
       problem: `nw-capture is not built (no ${path}; npm run build compiles it when a C compiler is installed)`,
-    });
+    };
   }
-  return new Promise((resolve) => {
-    execFile(path, ['--version'], { timeout: PROBE_TIMEOUT_IN_MS, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      const line = stdout.split('\n')[0]?.trim() ?? '';
-      if (err === null && /^nw-capture \d+/.test(line)) {
-        resolve({ usable: true, path, version: line });
-        return;
-      }
-      const why = err !== null ? err.message.split('\n')[0] : `unexpected output ${JSON.stringify(line)}`;
-      const said = stderr.trim().split('\n')[0] ?? '';
-      resolve({ usable: false, path, problem: `${path} --version failed: ${why}${said !== '' ? ` (${said})` : ''}` });
+  try {
+    const stdout = execFileSync(path, ['--version'], {
+      timeout: PROBE_TIMEOUT_IN_MS,
+      killSignal: 'SIGKILL',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      encoding: 'utf8',
     });
-  });
+    const line = stdout.split('\n')[0]?.trim() ?? '';
+    if (/^nw-capture \d+/.test(line)) return { usable: true, path, version: line };
+    return { usable: false, path, problem: `${path} --version printed ${JSON.stringify(line)}` };
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    const why = e.message.split('\n')[0];
+    const said = (e.stderr ?? '').trim().split('\n')[0] ?? '';
+    return { usable: false, path, problem: `${path} --version failed: ${why}${said !== '' ? ` (${said})` : ''}` };
+  }
+}
+
+/**
+ * The nw-capture to run: `explicitPath` (a path, or a name on PATH) when given, else the built one;
+ * null when it is not there or does not run.
+ * @example findNativeCapture() // '/opt/netwatcher/dist/native/nw-capture', or null without a C compiler at build time
+ */
+export function findNativeCapture(explicitPath?: string): string | null {
+  const path = explicitPath === undefined ? NATIVE_CAPTURE_PATH : findExecutable(explicitPath, process.env['PATH']);
+  return path !== null && probeNativeCaptureSync(path).usable ? path : null;
+}
+
+/**
+ * Resolves a choice synchronously (the look-back buffer): 'auto' is nw-capture when it runs here,
+ * else tcpdump; 'native' is nw-capture or null (the caller reports it missing); 'tcpdump' is tcpdump.
+ * @example resolveCaptureProgram('auto') // { program: 'native', path: '/…/dist/native/nw-capture' } or { program: 'tcpdump' }
+ */
+export function resolveCaptureProgram(
+  choice: CaptureProgramChoice,
+  nativeCapturePath?: string,
+): { program: 'native'; path: string } | { program: 'tcpdump' } | null {
+  if (choice === 'tcpdump') return { program: 'tcpdump' };
+  const path = findNativeCapture(nativeCapturePath);
+  if (path !== null) return { program: 'native', path };
+  return choice === 'auto' ? { program: 'tcpdump' } : null;
 }
 
 /** The program a capture runs, and why that one (for the agent's log). */

@@ -15,8 +15,8 @@ import { closeSync, linkSync, openSync, readdirSync, readSync, rmSync, statSync,
 import type { FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { rootTcpdumpArgv } from './tcpdump-launch.js';
-import { resolveCaptureProgram } from './native-capture-locate.js';
-import type { CaptureProgramChoice } from './native-capture-locate.js';
+import { resolveCaptureProgram } from './capture-program.js';
+import type { CaptureProgramChoice } from './capture-program.js';
 import { buildTcpdumpArgs, MAX_SNAP_LENGTH_IN_BYTES } from './tcpdump-args.js';
 import { isListeningLine, parseTcpdumpInfoLine, parseTcpdumpStats, tcpdumpErrorMessage } from './tcpdump-stderr.js';
 import { CaptureStartError } from './types.js';

@@ -21,7 +21,7 @@ import {
   startRingCapture,
 } from './ring.js';
 import type { RingFile } from './ring.js';
-import { findNativeCapture } from './native-capture-locate.js';
+import { findNativeCapture } from './capture-program.js';
 import { createNamespace, createVethPair } from './testing/index.js';
 import type { TestNamespace } from './testing/index.js';
 

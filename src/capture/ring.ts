@@ -22,7 +22,7 @@ import type { TcpdumpLaunchOptions } from './tcpdump-launch.js';
 import { DEFAULT_EXECUTABLE_PATH, findExecutable } from './find-executable.js';
 import { EngineCutRing } from './ring-cut.js';
 import { DirectoryRing } from './ring-directory.js';
-import { findNativeCapture } from './native-capture-locate.js';
+import { findNativeCapture } from './capture-program.js';
 import { assertRingFileSize, effectiveSnapLength, ringTcpdumpFileSizeInMillions } from './ring-rules.js';
 import { buildTcpdumpArgs, DEFAULT_KERNEL_BUFFER_IN_KIB } from './tcpdump-args.js';
 import { PCAP_RECORD_HEADER_BYTES } from '../pcap/format.js';
@@ -134,7 +134,7 @@ export interface RingCaptureOptions {
    * (`--file-size-bytes`); 'engine', this process cutting tcpdump's `-w -` stream, exact for every
    * size; 'tcpdump', tcpdump's own -C (whole millions, one record of headroom: a RangeError where
    * that cannot fit), kept as the measured baseline. 'auto' (default): 'native' when nw-capture
-   * runs here (native-capture-locate.ts) and the files are large enough for it to keep fileCount
+   * runs here (capture-program.ts) and the files are large enough for it to keep fileCount
    * (chooseRingWriter), else 'engine' (docs/continuous.md).
    */
   writer?: 'auto' | 'native' | 'engine' | 'tcpdump';
