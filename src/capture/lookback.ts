@@ -181,9 +181,9 @@ export interface LookbackBuffer {
    */
   hold(holdDir: string): string[];
   /**
-   * Asks tcpdump to write out its stdio buffer (SIGUSR2), so the files hold every packet handed to
-   * it. nw-capture needs no asking (it writes a quiet link's bytes 0.5 s after libpcap hands them
-   * over, and has no SIGUSR2: the signal would end it), so with it this does nothing.
+   * Asks the capture process to write out what it holds (SIGUSR2), so the files hold every packet
+   * handed to it: tcpdump's stdio buffer, or nw-capture's unwritten tail (which it would write
+   * within 250 ms on its own).
    */
   flush(): void;
   /** Ends tcpdump and deletes every file of the buffer; idempotent. */
@@ -408,7 +408,7 @@ class RotatingLookbackBuffer implements LookbackBuffer {
   }
 
   flush(): void {
-    if (this.program === 'tcpdump') this.child?.kill('SIGUSR2');
+    this.child?.kill('SIGUSR2');
   }
 
   async stop(): Promise<void> {

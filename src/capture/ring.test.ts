@@ -249,7 +249,7 @@ describe('ring capture with real tcpdump', () => {
     await rm(bad, { recursive: true });
   });
 
-  // The engine's cut nudges tcpdump to flush (SIGUSR2); nw-capture writes a quiet link's bytes 0.5 s after libpcap hands them over.
+  // The engine's cut nudges tcpdump to flush (SIGUSR2); nw-capture writes a quiet link's bytes 250 ms after it takes them from the ring.
   for (const writer of ['native', 'engine'] as const)
     test(`${writer} writes, a quiet link: the current file holds the datagrams within two report intervals; the stop keeps them all, counters exact`, async (t) => {
       const sub = await mkdtemp(join(dir, `quiet-${writer}-`));

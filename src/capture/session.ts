@@ -512,7 +512,7 @@ class TcpdumpCaptureSession implements CaptureSession {
     this.liveFileBytes = fileBytes;
     if (this.phase !== 'capturing' && this.phase !== 'draining') return;
     // nw-capture writes on its own within ~0.5 s on a quiet link and exits with a message when a
-    // write fails; it has no SIGUSR2 (whose default action would end it).
+    // write fails, so the probe (which finds tcpdump's silent write errors) is not needed for it.
     if (this.program === 'native') return;
     const previous = this.lastInfo;
     this.lastInfo = { packets, fileBytes };
