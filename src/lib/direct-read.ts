@@ -70,7 +70,33 @@ export interface WholeFileReaderOptions {
 
 const roundUp = (n: number): number => Math.ceil(n / DIRECT_READ_ALIGNMENT_BYTES) * DIRECT_READ_ALIGNMENT_BYTES;
 
-const isEinval = (err: unknown): boolean => (err as NodeJS.ErrnoException | null)?.code === 'EINVAL';
+/** True for the error O_DIRECT gives where the file system or the alignment does not suit it. */
+export const isEinval = (err: unknown): boolean => (err as NodeJS.ErrnoException | null)?.code === 'EINVAL';
+
+// The bytes of [position, position + want) inside an aligned read into `view` that returned
+// `bytesRead` from `lead` bytes before position: a file that grew since the caller's stat gives
+// no more than asked, a read that ended before position gives nothing.
+function sliceOf(view: Buffer, lead: number, bytesRead: number, want: number): Buffer {
+  const end = Math.min(bytesRead, lead + want);
+  return end <= lead ? view.subarray(0, 0) : view.subarray(lead, end);
+}
+
+/**
+ * Up to `length` bytes from `position` of the O_DIRECT descriptor `directFd`, read in whole aligned
+ * blocks into `view` (from alignedDirectBuffer, made for at least `length`): a view of `view`, short
+ * at EOF. Throws what read(2) throws (EINVAL: O_DIRECT refused after all).
+ * @example const piece = await readDirectInto(directFd, view, 100, 4 * 1024 * 1024);
+ */
+export async function readDirectInto(
+  directFd: number,
+  view: Buffer,
+  position: number,
+  length: number,
+): Promise<Buffer> {
+  const lead = position % DIRECT_READ_ALIGNMENT_BYTES;
+  const { bytesRead } = await readAsync(directFd, view, 0, roundUp(lead + length), position - lead);
+  return sliceOf(view, lead, bytesRead, length);
+}
 
 class Reader implements WholeFileReader {
   private directFd: number | null;
@@ -94,10 +120,8 @@ class Reader implements WholeFileReader {
   async read(position: number, length: number): Promise<Buffer> {
     const want = this.clamp(length);
     if (this.directFd !== null) {
-      const start = position - (position % DIRECT_READ_ALIGNMENT_BYTES);
       try {
-        const { bytesRead } = await readAsync(this.directFd, this.view, 0, roundUp(position - start + want), start);
-        return this.slice(position - start, bytesRead, want);
+        return await readDirectInto(this.directFd, this.view, position, want);
       } catch (err) {
         if (!isEinval(err)) throw err;
         this.dropDirect();
@@ -113,7 +137,7 @@ class Reader implements WholeFileReader {
       const start = position - (position % DIRECT_READ_ALIGNMENT_BYTES);
       try {
         const bytesRead = readSync(this.directFd, this.view, 0, roundUp(position - start + want), start);
-        return this.slice(position - start, bytesRead, want);
+        return sliceOf(this.view, position - start, bytesRead, want);
       } catch (err) {
         if (!isEinval(err)) throw err;
         this.dropDirect();
@@ -133,14 +157,6 @@ class Reader implements WholeFileReader {
     if (!(length >= 0 && length <= this.maxReadBytes))
       throw new RangeError(`read of ${length} bytes: at most ${this.maxReadBytes}`);
     return length;
-  }
-
-  // The bytes of [position, position + want) inside an aligned read that returned `bytesRead`
-  // from `lead` bytes before position: a file that grew since the caller's stat gives no more than
-  // asked, a read that ended before position gives nothing.
-  private slice(lead: number, bytesRead: number, want: number): Buffer {
-    const end = Math.min(bytesRead, lead + want);
-    return end <= lead ? this.view.subarray(0, 0) : this.view.subarray(lead, end);
   }
 
   // A file system that took the open and the probe but refuses a later read: the buffered path,
@@ -173,17 +189,27 @@ export function probeDirectAlignment(directFd: number, buffer: Buffer): number |
   return null;
 }
 
-// The aligned view of a fresh buffer for O_DIRECT reads of `directFd`, or null when no offset works.
-function alignedView(directFd: number, maxReadBytes: number): Buffer | null {
-  // Room for the alignment offset k and, in each read, up to one block of lead before the position.
-  const buffer = Buffer.allocUnsafeSlow(maxReadBytes + 2 * DIRECT_READ_ALIGNMENT_BYTES);
+/**
+ * A fresh buffer's view aligned for O_DIRECT reads of `directFd` of up to `maxReadBytes` from any
+ * position (one block of lead included), or null when no offset in it works.
+ * @example const view = alignedDirectBuffer(directFd, 4 * 1024 * 1024);
+ */
+export function alignedDirectBuffer(directFd: number, maxReadBytes: number): Buffer | null {
+  // Room for the alignment offset k and, in each read, up to one block of lead before the position
+  // (a read of maxReadBytes after a lead covers roundUp(maxReadBytes) + one block at most).
+  const viewBytes = roundUp(maxReadBytes) + DIRECT_READ_ALIGNMENT_BYTES;
+  const buffer = Buffer.allocUnsafeSlow(viewBytes + DIRECT_READ_ALIGNMENT_BYTES);
   const k = probeDirectAlignment(directFd, buffer);
-  return k === null ? null : buffer.subarray(k, k + maxReadBytes + DIRECT_READ_ALIGNMENT_BYTES);
+  return k === null ? null : buffer.subarray(k, k + viewBytes);
 }
 
-// A second O_DIRECT descriptor on the open file `fd` with its aligned view, or null (the caller
-// reads `fd` as before). Closes what it opened on every path that returns null.
-function openDirect(fd: number, maxReadBytes: number): { fd: number; view: Buffer } | null {
+/**
+ * A second descriptor, O_RDONLY|O_DIRECT, on the open file `fd` (the same inode, checked), or null
+ * where O_DIRECT does not apply (not a regular file, empty, tmpfs, refused): the caller reads `fd`
+ * as before. The caller closes it. Closes what it opened on every path that returns null.
+ * @example const directFd = openDirectDescriptor(handle.fd); if (directFd !== null) try { … } finally { closeSync(directFd); }
+ */
+export function openDirectDescriptor(fd: number): number | null {
   const st = fstatSync(fd);
   // Nothing to read (an empty file would also pass the probe whatever k: a read at EOF checks no
   // alignment), or not a regular file: no second descriptor.
@@ -199,13 +225,25 @@ function openDirect(fd: number, maxReadBytes: number): { fd: number; view: Buffe
   }
   try {
     const again = fstatSync(directFd);
-    const view = again.dev === st.dev && again.ino === st.ino ? alignedView(directFd, maxReadBytes) : null;
-    if (view !== null) return { fd: directFd, view };
+    if (again.dev === st.dev && again.ino === st.ino) return directFd;
   } catch {
     // fall through to the buffered reads
   }
   closeSync(directFd);
   return null;
+}
+
+// openDirectDescriptor with the reader's aligned view, or null (closed again when no view works).
+function openDirect(fd: number, maxReadBytes: number): { fd: number; view: Buffer } | null {
+  const directFd = openDirectDescriptor(fd);
+  if (directFd === null) return null;
+  let view: Buffer | null = null;
+  try {
+    view = alignedDirectBuffer(directFd, maxReadBytes);
+  } finally {
+    if (view === null) closeSync(directFd);
+  }
+  return view === null ? null : { fd: directFd, view };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { openWholeFileReader } from '../lib/direct-read.js';
+import { openWholeFileReader } from '../lib/index.js';
 
 /** True when `a` and `b` are the same SHA-256 in hex, ignoring case. */
 export function sameSha256(a: string, b: string): boolean {
