@@ -1,5 +1,5 @@
 // CPU of the engine's finalisation (cut, SHA-256, fsync: finaliseCaptureFile on the event loop,
-// priority 'inline') per GB, reading the file through the page cache ("before") or with O_DIRECT
+// priority 'inline'; or with --step hash / pieces, hashFileRange / the local kind's upload bodies) per GB, reading the file through the page cache ("before") or with O_DIRECT
 // where the file system allows it ("after", lib/direct-read.ts), on two kinds of file:
 // - cold: copied with `dd oflag=direct` as nw-capture writes captures, nothing of it in the page cache;
 // - cached: copied with an ordinary `dd conv=fsync`, every page of it in the page cache and clean;
@@ -7,17 +7,22 @@
 //   tcpdump's file right after a capture: the finalisation's fsync writes them).
 // Each round runs before, after, after, before (A B B A) on a fresh copy per trial; every trial must
 // give the same SHA-256. Usage:
-//   node --import tsx bench/capture-fidelity/finalise-direct.ts [--size-mb 1024] [--rounds 2] [--kinds cold,cached,dirty] [--dir /var/tmp] [--json]
+//   node --import tsx bench/capture-fidelity/finalise-direct.ts [--size-mb 1024] [--rounds 2] [--kinds cold,cached,dirty] [--step finalise|hash|pieces] [--dir /var/tmp] [--json]
 import { execFileSync } from 'node:child_process';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
 import { finaliseCaptureFile } from '../../src/capture/index.js';
+import { hashFileRange } from '../../src/storage/hash.js';
+import { FileRangePieces } from '../../src/storage/upload-context.js';
 import { syntheticCaptureHeader, syntheticCaptureRecord } from './synthetic-capture.js';
 
 type Kind = 'cold' | 'cached' | 'dirty';
+type Step = 'finalise' | 'hash' | 'pieces';
 type Variant = 'before' | 'after';
 
 interface Trial {
@@ -51,20 +56,52 @@ function writeSource(path: string, bytes: number): void {
 const residentPages = (path: string): number =>
   Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'PAGES', path], { encoding: 'utf8' }).trim());
 
-async function trial(source: string, path: string, kind: Kind, variant: Variant): Promise<Trial> {
+// One read of the whole file the way `step` reads it: the finalisation, hashFileRange (the upload's
+// fallback hash, the local kind's verify), or the local kind's upload bodies drained (FileRangePieces
+// in 32 MiB ranges as upload-local.ts sends them, each piece hashed here to check the bytes).
+async function runStep(
+  step: Step,
+  handle: FileHandle,
+  tryDirect: boolean,
+): Promise<{ readDirect: boolean; sha256: string; sizeInBytes: number }> {
+  if (step === 'finalise')
+    return finaliseCaptureFile(handle, { maxBytes: 0, stopAfterInMs: null }, { priority: 'inline', tryDirect });
+  const { size } = await handle.stat();
+  if (step === 'hash') {
+    let readDirect = false;
+    const got = await hashFileRange(handle, 0, size, { tryDirect, onRead: (how) => (readDirect = how.direct) });
+    return { ...got, readDirect };
+  }
+  const hash = createHash('sha256');
+  let directReads = 0;
+  for (let offset = 0; offset < size; offset += 32 * 1024 * 1024) {
+    const body = new FileRangePieces(handle, offset, Math.min(offset + 32 * 1024 * 1024, size), undefined, {
+      tryDirect,
+    });
+    try {
+      for (let piece = await body.next(); piece !== null; piece = await body.next()) {
+        hash.update(piece);
+        body.release(piece);
+      }
+    } finally {
+      body.destroy();
+    }
+    directReads += body.directReads;
+  }
+  return { readDirect: directReads > 0, sha256: hash.digest('hex'), sizeInBytes: size };
+}
+
+async function trial(source: string, path: string, kind: Kind, variant: Variant, step: Step): Promise<Trial> {
   const flags = kind === 'cold' ? ['oflag=direct'] : kind === 'cached' ? ['conv=fsync'] : [];
   execFileSync('dd', [`if=${source}`, `of=${path}`, 'bs=4M', ...flags, 'status=none']);
   const residentPagesBefore = residentPages(path);
   const handle = await open(path, 'r+');
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  let cut;
+  const tryDirect = variant === 'after';
+  let cut: { readDirect: boolean; sha256: string; sizeInBytes: number };
   try {
-    cut = await finaliseCaptureFile(
-      handle,
-      { maxBytes: 0, stopAfterInMs: null },
-      { priority: 'inline', tryDirect: variant === 'after' },
-    );
+    cut = await runStep(step, handle, tryDirect);
   } finally {
     await handle.close();
   }
@@ -95,9 +132,12 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '2' },
       dir: { type: 'string', default: '/var/tmp' },
       kinds: { type: 'string', default: 'cold,cached,dirty' },
+      step: { type: 'string', default: 'finalise' },
       json: { type: 'boolean', default: false },
     },
   });
+  const step = values.step as Step;
+  if (!['finalise', 'hash', 'pieces'].includes(step)) throw new Error('--step: finalise, hash or pieces');
   const kinds = values.kinds.split(',').filter((k): k is Kind => k === 'cold' || k === 'cached' || k === 'dirty');
   const dir = await mkdtemp(join(values.dir, 'nw-finalise-direct-'));
   const trials: Trial[] = [];
@@ -108,7 +148,7 @@ async function main(): Promise<void> {
     for (let round = 0; round < Number(values.rounds); round++)
       for (const kind of kinds)
         for (const variant of ['before', 'after', 'after', 'before'] as const) {
-          const t = await trial(source, join(dir, 'capture.pcap'), kind, variant);
+          const t = await trial(source, join(dir, 'capture.pcap'), kind, variant, step);
           trials.push(t);
           if (!values.json)
             process.stdout.write(
