@@ -11,9 +11,15 @@ const request = workerData as IdleCutRequest;
 let reply: IdleCutReply;
 try {
   const priority = request.idle ? lowerThisThreadToIdle() : thisThreadPriority();
-  const cut = cutCaptureFileSync(request.fd, request.rules);
+  let readDirect = false;
+  const cut = cutCaptureFileSync(request.fd, request.rules, {
+    tryDirect: request.tryDirect,
+    onRead: (how) => {
+      readDirect = how.direct;
+    },
+  });
   if (request.sync) fsyncSync(request.fd);
-  reply = { ok: true, cut, priority };
+  reply = { ok: true, cut, priority, readDirect };
 } catch (err) {
   reply = { ok: false, message: err instanceof Error ? err.message : String(err) };
 }

@@ -53,7 +53,7 @@ test('the idle worker cuts, hashes and syncs exactly as the cut on the event loo
     const idlePath = fileWith(torn);
     const handle = await open(idlePath, 'r+');
     const got = await finaliseCaptureFile(handle, rules, { workerMinBytes: 0 }).finally(() => handle.close());
-    const { priority, ...cut } = got;
+    const { priority, readDirect: _readDirect, ...cut } = got;
     // Two files, so two identities: each is its own file's after the cut.
     const { fileIdentity: gotIdentity, ...gotRest } = cut;
     const { fileIdentity: expectedIdentity, ...expectedRest } = expected;
@@ -137,4 +137,34 @@ test('a file under workerMinBytes is cut on the event loop (a worker would cost 
   const big = await open(fileWith(torn), 'r+');
   const large = await finaliseCaptureFile(big, RULES[0]!, { workerMinBytes: torn.length }).finally(() => big.close());
   assert.equal(large.priority?.nice, 19);
+});
+
+test('the worker reads with O_DIRECT on the disk, through the page cache on tmpfs or when told not to: the same cut', async () => {
+  const shm = mkdtempSync(join('/dev/shm', 'nw-idle-cut-'));
+  try {
+    const results = [];
+    for (const [folder, tryDirect, direct] of [
+      [dir, true, true],
+      [dir, false, false],
+      [shm, true, false],
+    ] as const)
+      for (const priority of ['idle', 'inline'] as const) {
+        const path = join(folder, `direct-${++n}.cap`);
+        writeFileSync(path, torn);
+        const handle = await open(path, 'r+');
+        const got = await finaliseCaptureFile(handle, RULES[1]!, { priority, workerMinBytes: 0, tryDirect }).finally(
+          () => handle.close(),
+        );
+        assert.equal(got.readDirect, direct, `${folder} ${priority} ${tryDirect}`);
+        assert.equal(got.priority === null, priority === 'inline');
+        assert.deepEqual(got.fileIdentity, fileIdentityOfPath(path));
+        const { priority: _p, readDirect: _r, fileIdentity: _i, ...cut } = got;
+        results.push(cut);
+        assert.equal(createHash('sha256').update(readFileSync(path)).digest('hex'), cut.sha256);
+      }
+    for (const cut of results) assert.deepEqual(cut, results[0]);
+    assert.ok(results[0]!.sizeInBytes < torn.length && results[0]!.sizeInBytes <= RULES[1]!.maxBytes);
+  } finally {
+    rmSync(shm, { recursive: true, force: true });
+  }
 });

@@ -21,10 +21,13 @@ export interface IdleCutRequest {
   sync: boolean;
   /** Lower the worker's priority first (false: normal priority, the bench's comparison). */
   idle: boolean;
+  /** Try O_DIRECT reads (FinaliseOptions.tryDirect). */
+  tryDirect: boolean;
 }
 
 /** What the worker answers. */
-export type IdleCutReply = { ok: true; cut: CutCaptureFile; priority: ThreadPriority } | { ok: false; message: string };
+export type IdleCutReply =
+  { ok: true; cut: CutCaptureFile; priority: ThreadPriority; readDirect: boolean } | { ok: false; message: string };
 
 /** Options of finaliseCaptureFile. */
 export interface FinaliseOptions {
@@ -34,12 +37,16 @@ export interface FinaliseOptions {
   priority?: 'idle' | 'normal' | 'inline';
   /** Files smaller than this are cut on the event loop whatever the priority. Default DEFAULT_WORKER_MIN_BYTES. */
   workerMinBytes?: number;
+  /** false: read the file through the page cache only, never O_DIRECT (the benches' baseline). Default true. */
+  tryDirect?: boolean;
 }
 
 /** A finalised file and where its work ran. */
 export interface FinalisedCaptureFile extends CutCaptureFile {
   /** The worker thread's priority as it ran the cut, or null when the cut ran on the event loop (inline, or no worker could start). */
   priority: ThreadPriority | null;
+  /** True when the cut read the file with O_DIRECT (lib/direct-read.ts), false when through the page cache. */
+  readDirect: boolean;
 }
 
 /**
@@ -81,16 +88,23 @@ export async function finaliseCaptureFile(
   const sync = opts.sync ?? true;
   const priority = opts.priority ?? 'idle';
   const workerMinBytes = opts.workerMinBytes ?? DEFAULT_WORKER_MIN_BYTES;
+  const tryDirect = opts.tryDirect ?? true;
   if (priority !== 'inline' && (workerMinBytes <= 0 || (await handle.stat()).size >= workerMinBytes)) {
-    const reply = await runWorker({ fd: handle.fd, rules, sync, idle: priority === 'idle' });
+    const reply = await runWorker({ fd: handle.fd, rules, sync, idle: priority === 'idle', tryDirect });
     if (reply !== null) {
       if (!reply.ok) throw new Error(reply.message);
-      return { ...reply.cut, priority: reply.priority };
+      return { ...reply.cut, priority: reply.priority, readDirect: reply.readDirect };
     }
   }
-  const cut = await cutCaptureFile(handle, rules);
+  let readDirect = false;
+  const cut = await cutCaptureFile(handle, rules, {
+    tryDirect,
+    onRead: (how) => {
+      readDirect = how.direct;
+    },
+  });
   if (sync) await handle.sync();
-  return { ...cut, priority: null };
+  return { ...cut, priority: null, readDirect };
 }
 
 // null: the worker never ran (it could not start, or died before answering).

@@ -143,3 +143,70 @@ test("the cut records the file's identity after it truncated it (both cuts); a l
     assert.equal(sameFileIdentity(fileIdentityOfPath(path), identity), false, 'a write shows');
   }
 });
+
+test('O_DIRECT and page-cache reads cut and hash alike, both cuts, at sizes around the 4 KiB and 4 MiB edges (disk and tmpfs)', async () => {
+  const { cutCaptureFileSync } = await import('./pcap-cut.js');
+  const shm = mkdtempSync(join('/dev/shm', 'nw-cut-'));
+  try {
+    const MiB = 1024 * 1024;
+    // Records of varied lengths from 2023, one per 10 ms: the last one torn at every size but 0 and 24.
+    const parts = [header];
+    for (let i = 0, length = 24; length < 9 * MiB + 200; i++) {
+      parts.push(record(1_700_000_000 + Math.floor(i / 100), 1 + ((i * 7919) % 3000), (i % 100) * 10_000));
+      length += parts.at(-1)!.length;
+    }
+    const stream = Buffer.concat(parts);
+    for (const size of [0, 24, 4095, 4096, 4097, 4 * MiB - 1, 4 * MiB, 4 * MiB + 1, 9 * MiB + 123]) {
+      const bytes = stream.subarray(0, size);
+      for (const rules of [
+        NO_RULES,
+        { maxBytes: 24 + Math.floor(size * 0.6) + 1, stopAfterInMs: null },
+        { maxBytes: 0, stopAfterInMs: (1_700_000_000 + 50) * 1000 + 5 },
+      ]) {
+        const runs: { result: CutCaptureFile; kept: Buffer; direct: boolean; where: string }[] = [];
+        for (const [where, folder] of [
+          ['disk', dir],
+          ['tmpfs', shm],
+        ] as const)
+          for (const tryDirect of [true, false])
+            for (const sync of [false, true]) {
+              const path = join(folder, `edge-${++n}.cap`);
+              writeFileSync(path, bytes);
+              const handle = await open(path, 'r+');
+              let direct: boolean | null = null;
+              const opts = { tryDirect, onRead: (how: { direct: boolean }) => (direct = how.direct) };
+              let result: CutCaptureFile;
+              try {
+                result = sync ? cutCaptureFileSync(handle.fd, rules, opts) : await cutCaptureFile(handle, rules, opts);
+              } finally {
+                await handle.close();
+              }
+              assert.deepEqual(result.fileIdentity, fileIdentityOfPath(path));
+              runs.push({ result, kept: readFileSync(path), direct: direct!, where: `${where} ${tryDirect} ${sync}` });
+            }
+        const label = `${size} ${JSON.stringify(rules)}`;
+        for (const run of runs) {
+          // O_DIRECT on the disk for any file with bytes in it; never on tmpfs or when not tried.
+          assert.equal(
+            run.direct,
+            run.where === 'disk true false' || run.where === 'disk true true' ? size > 0 : false,
+            `${label} ${run.where}`,
+          );
+          const { fileIdentity: _a, ...result } = run.result;
+          const { fileIdentity: _b, ...expected } = runs[0]!.result;
+          assert.deepEqual(result, expected, `${label} ${run.where}`);
+          assert.ok(run.kept.equals(runs[0]!.kept), `${label} ${run.where}`);
+        }
+        const kept = runs[0]!.kept;
+        assert.equal(kept.length, runs[0]!.result.sizeInBytes);
+        assert.equal(runs[0]!.result.sha256, createHash('sha256').update(kept).digest('hex'));
+        assert.ok(bytes.subarray(0, kept.length).equals(kept));
+        if (rules.maxBytes > 0) assert.ok(kept.length <= rules.maxBytes, label);
+        if (size > 24 && rules === NO_RULES)
+          assert.ok(kept.length < size && kept.length > size - 3100, `${label}: torn`);
+      }
+    }
+  } finally {
+    rmSync(shm, { recursive: true, force: true });
+  }
+});

@@ -4,10 +4,11 @@
 // SHA-256 of the stored bytes) are made, after the capture, off the packet path.
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
-import { fstatSync, ftruncateSync, readSync } from 'node:fs';
+import { fstatSync, ftruncateSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 // The file itself, not lib's index: the idle cut's worker thread loads this module at start.
 import { fileIdentityOf, fileIdentityOfFd, type FileIdentity } from '../lib/file-identity.js';
+import { openWholeFileReader, type WholeFileReader } from '../lib/direct-read.js';
 import {
   PCAP_GLOBAL_HEADER_BYTES,
   PCAP_RECORD_HEADER_BYTES,
@@ -19,9 +20,19 @@ import type { PcapHeader } from '../pcap/format.js';
 /** Hex SHA-256 of no bytes. */
 export const EMPTY_SHA256 = createHash('sha256').digest('hex');
 
-// Large reads: one 4 MiB read from the page cache costs about what sixteen 64 KiB ones cost in
-// syscalls, and the buffer is reused, so the pass allocates nothing per record.
+// Large reads: one 4 MiB read costs about what sixteen 64 KiB ones cost in syscalls, and the
+// buffer is reused, so the pass allocates nothing per record. Through O_DIRECT where the file
+// system allows it (lib/direct-read.ts): nw-capture writes the file past the page cache, and a
+// cold buffered read of it costs the kernel ~1.5–2.3 CPU-s per GB, O_DIRECT ~0.02.
 const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** How the cut reads the file (tests and benches compare the two). */
+export interface CaptureFileCutReadOptions {
+  /** false: ordinary reads only, never O_DIRECT. Default true. */
+  tryDirect?: boolean;
+  /** Called with the reader before it is closed: whether O_DIRECT ran. */
+  onRead?: (how: { direct: boolean }) => void;
+}
 
 /** What the cut keeps. */
 export interface CaptureFileCutRules {
@@ -173,8 +184,11 @@ class CaptureFileCutScan {
 
 const NOT_A_FILE: CutCaptureFile = { sizeInBytes: 0, sha256: EMPTY_SHA256, packetsCaptured: 0, reason: 'end' };
 
-const readBuffer = (fileSize: number): Buffer =>
-  Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, Math.max(fileSize, PCAP_GLOBAL_HEADER_BYTES)));
+const readerOf = (fd: FileHandle | number, fileSize: number, opts: CaptureFileCutReadOptions): WholeFileReader =>
+  openWholeFileReader(fd, {
+    maxReadBytes: Math.min(READ_CHUNK_BYTES, Math.max(fileSize, PCAP_GLOBAL_HEADER_BYTES)),
+    ...(opts.tryDirect === false ? { tryDirect: false } : {}),
+  });
 
 /**
  * Cuts the pcap file open as `handle` after its last whole record that the rules keep (a torn
@@ -183,15 +197,24 @@ const readBuffer = (fileSize: number): Buffer =>
  * whole pcap header is truncated to 0. Not a regular file (a device): nothing is cut, size 0.
  * @example const cut = await cutCaptureFile(handle, { maxBytes: 1 << 30, stopAfterInMs: null }); // { sizeInBytes, sha256, packetsCaptured, reason: 'end' }
  */
-export async function cutCaptureFile(handle: FileHandle, rules: CaptureFileCutRules): Promise<CutCaptureFile> {
+export async function cutCaptureFile(
+  handle: FileHandle,
+  rules: CaptureFileCutRules,
+  opts: CaptureFileCutReadOptions = {},
+): Promise<CutCaptureFile> {
   const st = await handle.stat();
   if (!st.isFile()) return NOT_A_FILE;
   const scan = new CaptureFileCutScan(rules, st.size, createHash('sha256'));
-  const buf = readBuffer(st.size);
-  while (!scan.done) {
-    const start = scan.hashedTo;
-    const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, st.size - start), start);
-    scan.feed(buf, start, bytesRead);
+  const reader = readerOf(handle, st.size, opts);
+  try {
+    while (!scan.done) {
+      const start = scan.hashedTo;
+      const piece = await reader.read(start, Math.min(reader.maxReadBytes, st.size - start));
+      scan.feed(piece, start, piece.length);
+    }
+    opts.onRead?.({ direct: reader.direct });
+  } finally {
+    reader.close();
   }
   if (st.size > scan.keptBytes) await handle.truncate(scan.keptBytes);
   // After the truncate (which moves mtime and ctime); an fsync after this changes neither.
@@ -204,14 +227,24 @@ export async function cutCaptureFile(handle: FileHandle, rules: CaptureFileCutRu
  * shared thread pool at the process's normal priority.
  * @example const cut = cutCaptureFileSync(fd, { maxBytes: 0, stopAfterInMs: null });
  */
-export function cutCaptureFileSync(fd: number, rules: CaptureFileCutRules): CutCaptureFile {
+export function cutCaptureFileSync(
+  fd: number,
+  rules: CaptureFileCutRules,
+  opts: CaptureFileCutReadOptions = {},
+): CutCaptureFile {
   const st = fstatSync(fd);
   if (!st.isFile()) return NOT_A_FILE;
   const scan = new CaptureFileCutScan(rules, st.size, createHash('sha256'));
-  const buf = readBuffer(st.size);
-  while (!scan.done) {
-    const start = scan.hashedTo;
-    scan.feed(buf, start, readSync(fd, buf, 0, Math.min(buf.length, st.size - start), start));
+  const reader = readerOf(fd, st.size, opts);
+  try {
+    while (!scan.done) {
+      const start = scan.hashedTo;
+      const piece = reader.readSync(start, Math.min(reader.maxReadBytes, st.size - start));
+      scan.feed(piece, start, piece.length);
+    }
+    opts.onRead?.({ direct: reader.direct });
+  } finally {
+    reader.close();
   }
   if (st.size > scan.keptBytes) ftruncateSync(fd, scan.keptBytes);
   return { ...scan.result(), fileIdentity: fileIdentityOfFd(fd) };

@@ -12,3 +12,4 @@ export * from './atomic-file.js';
 export * from './secret-fields.js';
 export * from './http-status.js';
 export * from './file-identity.js';
+export * from './direct-read.js';

@@ -102,3 +102,61 @@ test('hashFileRange hashes exactly the range, in one buffer; a file that ends fi
   assert.deepEqual(await hashFileRange(file, 0, 0), { sizeInBytes: 0, sha256: sha256(Buffer.alloc(0)) });
   assert.deepEqual(await hashFileRange(file, 0, content.length + 1), whole);
 });
+
+test('FileRangePieces reads with O_DIRECT on the disk, through the page cache on tmpfs or when told not to: the same bytes; no descriptor left open', async () => {
+  const { readdirSync, mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const openFds = (): number => readdirSync('/proc/self/fd').length;
+  const shm = mkdtempSync(join('/dev/shm', 'nw-upload-context-'));
+  try {
+    writeFileSync(join(shm, 'f'), content);
+    const shmFile = await open(join(shm, 'f'), 'r');
+    try {
+      const fdsBefore = openFds();
+      for (const [where, handle, tryDirect, direct] of [
+        ['disk', file, true, true],
+        ['disk', file, false, false],
+        ['tmpfs', shmFile, true, false],
+      ] as const)
+        for (const [start, end] of [
+          [0, content.length],
+          [piece - 7, 5 * piece + 3],
+          [100, 200],
+          [4095, 4097],
+        ] as const) {
+          const body = new FileRangePieces(handle, start, end, undefined, { tryDirect });
+          try {
+            const response = await sendHttpRequest(`http://127.0.0.1:${port}/`, {
+              method: 'PUT',
+              headers: { 'content-length': String(end - start) },
+              body,
+              idleTimeoutInMs: 30_000,
+              signal: new AbortController().signal,
+            });
+            assert.equal(response.statusCode, 201);
+          } finally {
+            body.destroy();
+          }
+          const label = `${where} ${tryDirect} ${start}-${end}`;
+          assert.equal(sha256(Buffer.concat(received)), sha256(content.subarray(start, end)), label);
+          assert.equal(body.directReads > 0, direct, label);
+          assert.ok(body.buffersMade <= 2, label);
+        }
+      // Destroyed with a read in flight: its descriptor is closed once that read ends.
+      const abandoned = new FileRangePieces(file, 0, content.length);
+      const inFlight = abandoned.next();
+      // Microtasks only, until its read is submitted: that read cannot end before the next turn.
+      const state = abandoned as unknown as { reading: boolean };
+      for (let i = 0; i < 100 && !state.reading; i++) await Promise.resolve();
+      assert.equal(state.reading, true, 'the read is in flight');
+      abandoned.destroy();
+      assert.ok((await inFlight) !== null);
+      assert.equal(await abandoned.next(), null);
+      assert.equal(abandoned.directReads, 1);
+      assert.equal(openFds(), fdsBefore, 'every O_DIRECT descriptor closed');
+    } finally {
+      await shmFile.close();
+    }
+  } finally {
+    rmSync(shm, { recursive: true, force: true });
+  }
+});
