@@ -299,7 +299,12 @@ export class EngineCutRing extends TcpdumpRingSession {
         if (torn) {
           const handle = await open(path, 'r+');
           try {
-            const cut = await cutCaptureFile(handle, { maxBytes: this.spec.fileSizeInBytes, stopAfterInMs: null });
+            // The engine wrote this file itself, through the page cache.
+            const cut = await cutCaptureFile(
+              handle,
+              { maxBytes: this.spec.fileSizeInBytes, stopAfterInMs: null },
+              { tryDirect: false },
+            );
             await handle.sync();
             ring = ringFileFromCut(name, path, file.sequence, cut);
           } finally {

@@ -158,10 +158,15 @@ export class DirectoryRing extends TcpdumpRingSession {
         if (entry.deleted) throw Object.assign(new Error('deleted unfinished'), { code: 'ENOENT' });
         const handle = await open(path, 'r+');
         try {
-          // The engine's own files are 0640 (file-writer.ts); the writer creates its files 0644 (less
-          // its umask). Packets in clear are not for every user of the host.
+          // The engine's own files are 0640 (file-writer.ts); tcpdump creates its files 0644 (less its
+          // umask; nw-capture 0640). Packets in clear are not for every user of the host.
           await handle.chmod(0o640);
-          const cut = await cutCaptureFile(handle, { maxBytes: this.spec.fileSizeInBytes, stopAfterInMs });
+          // nw-capture's files bypass the page cache, tcpdump -C's do not (see session.ts).
+          const cut = await cutCaptureFile(
+            handle,
+            { maxBytes: this.spec.fileSizeInBytes, stopAfterInMs },
+            { tryDirect: this.programName === 'nw-capture' },
+          );
           await handle.sync();
           file = ringFileFromCut(name, path, sequence, cut);
         } finally {
