@@ -11,9 +11,10 @@
 // (lookback-merge.ts); the buffer itself never leaves the host.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, linkSync, openSync, readdirSync, readSync, rmSync, statSync, unlinkSync, watch } from 'node:fs';
+import { linkSync, readdirSync, rmSync, statSync, unlinkSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { join } from 'node:path';
+import { firstPacketTimeInMs } from './first-packet-time.js';
 import { rootTcpdumpArgv } from './tcpdump-launch.js';
 import { resolveCaptureProgram } from './capture-program.js';
 import type { CaptureProgramChoice } from './capture-program.js';
@@ -140,29 +141,7 @@ function parseFileName(name: string): { startInMs: number; index: number } | nul
   return { startInMs: Number(m[1]) * 1000, index: m[2] === '' ? 0 : Number(m[2]) };
 }
 
-/** First record's time (ms) of a pcap file, or null (empty, being created, not a pcap). */
-export function firstPacketTimeInMs(path: string): number | null {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const buf = Buffer.alloc(24 + 16);
-    if (readSync(fd, buf, 0, buf.length, 0) < buf.length) return null;
-    const magic = buf.readUInt32LE(0);
-    const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
-    const be = buf.readUInt32BE(0) === 0xa1b2c3d4 || buf.readUInt32BE(0) === 0xa1b23c4d;
-    if (!le && !be) return null;
-    const nano = (le ? magic : buf.readUInt32BE(0)) === 0xa1b23c4d;
-    const sec = le ? buf.readUInt32LE(24) : buf.readUInt32BE(24);
-    const frac = le ? buf.readUInt32LE(28) : buf.readUInt32BE(28);
-    return sec * 1000 + (nano ? frac / 1e6 : frac / 1e3);
-  } finally {
-    closeSync(fd);
-  }
-}
+export { firstPacketTimeInMs } from './first-packet-time.js';
 
 /** A running look-back buffer. */
 export interface LookbackBuffer {

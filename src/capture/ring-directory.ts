@@ -8,14 +8,14 @@
 // What it cannot do is delete the oldest exactly when the next file starts: the writer starts it
 // on its own, so the oldest goes when the current file is nearly full (margin below), and a ring
 // whose traffic ends in that window keeps fileCount - 1 files (docs/continuous.md).
-import { closeSync, existsSync, openSync, readSync, renameSync, statSync, unlinkSync, watch } from 'node:fs';
+import { existsSync, renameSync, statSync, unlinkSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { firstPacketTimeInMs } from './first-packet-time.js';
 import { cutCaptureFile } from './pcap-cut.js';
 import { ringFileName } from './ring-rules.js';
 import { ringFileFromCut, TcpdumpRingSession } from './ring-session.js';
-import { decodePcapHeader, PCAP_GLOBAL_HEADER_BYTES } from '../pcap/format.js';
 import type { RingCaptureOptions, RingCaptureSpec, RingFile } from './ring.js';
 
 /** How one writing program rotates: what DirectoryRing needs to know of it. */
@@ -247,31 +247,5 @@ export class DirectoryRing extends TcpdumpRingSession {
     }
     await this.chain;
     this.resolveOutcome();
-  }
-}
-
-/** The time of a closed pcap file's first record, in ms; null when it holds no whole record header. */
-function firstPacketTimeInMs(path: string): number | null {
-  const buf = Buffer.alloc(PCAP_GLOBAL_HEADER_BYTES + 8);
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    if (readSync(fd, buf, 0, buf.length, 0) < buf.length) return null;
-    const header = decodePcapHeader(buf.subarray(0, PCAP_GLOBAL_HEADER_BYTES));
-    const seconds = header.littleEndian
-      ? buf.readUInt32LE(PCAP_GLOBAL_HEADER_BYTES)
-      : buf.readUInt32BE(PCAP_GLOBAL_HEADER_BYTES);
-    const fraction = header.littleEndian
-      ? buf.readUInt32LE(PCAP_GLOBAL_HEADER_BYTES + 4)
-      : buf.readUInt32BE(PCAP_GLOBAL_HEADER_BYTES + 4);
-    return seconds * 1000 + (header.magic === 'nsec' ? fraction / 1e6 : fraction / 1e3);
-  } catch {
-    return null;
-  } finally {
-    closeSync(fd);
   }
 }
