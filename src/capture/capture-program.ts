@@ -1,10 +1,11 @@
-// Which program captures: nw-capture, the engine's own writer (src/capture/native/nw-capture.c,
+// Which program captures — the single capture, the ring and the look-back buffer: nw-capture, the engine's own writer (src/capture/native/nw-capture.c,
 // built into dist/native by `npm run build` when a C compiler is there), or tcpdump.
 //
 // Why nw-capture: at saturation bare `tcpdump -w` keeps 0.66-0.90 of the offered packets on two
 // cores, bounded by its two copies (ring -> stdio buffer -> page cache); nw-capture copies once
-// into aligned buffers written with O_DIRECT by a thread of its own and kept 0.90-1.00 at 0.43x
-// tcpdump's CPU per packet (issue 18, bench/capture-fidelity). Its command line, stderr and output
+// into aligned buffers written with O_DIRECT by threads of its own; under the engine it kept
+// everything offered in the median (1.20x bare tcpdump -B's share) at 0.82x tcpdump's capture-time
+// CPU per packet (issue 18, bench/capture-fidelity, ninth round). Its command line, stderr and output
 // are tcpdump's (a strict subset), so everything else in the engine is the same for both.
 // Why tcpdump stays: a host built without a compiler, or an operator who wants the stock tool
 // (NW_CAPTURE_PROGRAM=tcpdump), still captures.
