@@ -144,6 +144,25 @@ describe('API without hosts', () => {
     );
   });
 
+  test('a subscription id outside ASCII: the operation URL is percent-encoded and can be followed (was a 500)', async () => {
+    const subscription = encodeURIComponent('sub-\u00e9-\u{1f980}');
+    const path = `/subscriptions/${subscription}/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm9/extensions/NetworkWatcherAgentLinux`;
+    const r = await call('PUT', path, {
+      properties: {
+        publisher: 'Microsoft.Azure.NetworkWatcher',
+        type: 'NetworkWatcherAgentLinux',
+        typeHandlerVersion: '1.4',
+      },
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const url = r.headers.get('azure-asyncoperation')!;
+    assert.match(url, /^[\x21-\x7e]+$/, 'an ASCII header');
+    assert.ok(url.includes(`/subscriptions/${subscription}/`), url);
+    const op = await fetch(url, { headers: { Authorization: `Bearer ${server.adminToken}` } });
+    assert.equal(op.status, 200);
+    assert.equal(((await op.json()) as { status: string }).status, 'Succeeded');
+  });
+
   test('storage accounts: the default local one is listed without secrets', async () => {
     const r = await call('GET', `/subscriptions/${SUB}/providers/Microsoft.Storage/storageAccounts`);
     assert.equal(r.status, 200);

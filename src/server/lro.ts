@@ -14,7 +14,9 @@ export function operationUrls(
   request: FastifyRequest,
   op: OperationRecord,
 ): { asyncOperation: string; location: string } {
-  const base = `${requestBaseUrl(request)}/subscriptions/${op.subscriptionId}/providers/Microsoft.Network/locations/${encodeURIComponent(op.location)}`;
+  // Encoded: a subscription id is any path segment the caller sent (non-ASCII included), and a raw
+  // one would make the header invalid (Node refuses it: a 500 the API fuzz found).
+  const base = `${requestBaseUrl(request)}/subscriptions/${encodeURIComponent(op.subscriptionId)}/providers/Microsoft.Network/locations/${encodeURIComponent(op.location)}`;
   const q = `?api-version=${encodeURIComponent(apiVersionOf(request))}`;
   return { asyncOperation: `${base}/operations/${op.id}${q}`, location: `${base}/operationResults/${op.id}${q}` };
 }
