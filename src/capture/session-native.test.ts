@@ -5,12 +5,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodePacket, readPcapBuffer } from '../pcap/index.js';
+import { decodePacket } from '../pcap/index.js';
 import type { PcapContents } from '../pcap/index.js';
 import { startCapture } from './session.js';
 import type { StartCaptureOptions } from './session.js';
@@ -20,10 +19,11 @@ import {
   UDP_FLOOD_SCRIPT,
   UDP_PACED_SCRIPT,
   UDP_SEND_SCRIPT,
+  verifiedCaptureFile,
 } from './testing/index.js';
 import type { TestNamespace } from './testing/index.js';
 import { CaptureStartError } from './types.js';
-import type { CaptureOutcome, CaptureSpec } from './types.js';
+import type { CaptureSpec } from './types.js';
 
 const ADDRESS_A = '10.78.6.1';
 const ADDRESS_B = '10.78.6.2';
@@ -71,15 +71,6 @@ describe('startCapture with nw-capture', () => {
     };
   }
 
-  async function verifiedFile(path: string, outcome: CaptureOutcome): Promise<PcapContents> {
-    const bytes = await readFile(path);
-    assert.equal(outcome.fileSizeInBytes, bytes.length);
-    assert.equal(outcome.sha256, createHash('sha256').update(bytes).digest('hex'));
-    const contents = readPcapBuffer(bytes); // throws unless a whole, valid pcap
-    assert.equal(contents.records.length, outcome.packetsCaptured);
-    return contents;
-  }
-
   test('the default (auto) captures with nw-capture when it is built', async () => {
     const session = startCapture(spec(), { commandPrefix: native.commandPrefix, kernelBufferInKiB: 4096 });
     await session.started;
@@ -122,7 +113,7 @@ describe('startCapture with nw-capture', () => {
     } finally {
       const outcome = await session.stop();
       assert.equal(outcome.error, null);
-      assert.equal((await verifiedFile(s.outputPath, outcome)).records.length, 3);
+      assert.equal((await verifiedCaptureFile(s.outputPath, outcome)).records.length, 3);
     }
   });
 
@@ -175,8 +166,8 @@ describe('startCapture with nw-capture', () => {
       const [mine, reference] = await Promise.all([ours.stop(), theirs.stop()]);
       assert.equal(mine.error, null);
       assert.equal(reference.error, null);
-      const got = await verifiedFile(join(dir, `native-${counter - 1}.cap`), mine);
-      const want = await verifiedFile(join(dir, `native-${counter}.cap`), reference);
+      const got = await verifiedCaptureFile(join(dir, `native-${counter - 1}.cap`), mine);
+      const want = await verifiedCaptureFile(join(dir, `native-${counter}.cap`), reference);
       assert.deepEqual(got.header, want.header);
       assert.equal(want.records.length, 10);
       const strip = (c: PcapContents): unknown[] =>
@@ -208,7 +199,7 @@ describe('startCapture with nw-capture', () => {
     await flood;
     assert.equal(outcome.captureProgram, 'native');
     assert.equal(outcome.stopReason, 'SizeExceeded');
-    const { records } = await verifiedFile(s.outputPath, outcome);
+    const { records } = await verifiedCaptureFile(s.outputPath, outcome);
     // 24-byte header, then whole records of 16 + 1042 bytes: as many as fit in 50 000.
     assert.equal(outcome.fileSizeInBytes, 24 + Math.floor((50_000 - 24) / 1058) * 1058);
     assert.ok(records.every((r) => r.capturedLength === 1042));
@@ -225,7 +216,7 @@ describe('startCapture with nw-capture', () => {
       assert.equal(outcome.stopReason, 'TimeExceeded');
       const elapsedInMs = outcome.endedAt.getTime() - startedAt.getTime();
       assert.ok(elapsedInMs >= 2000 && elapsedInMs < 4500, `ended ${elapsedInMs} ms after the start`);
-      const { records } = await verifiedFile(s.outputPath, outcome);
+      const { records } = await verifiedCaptureFile(s.outputPath, outcome);
       const limitInMs = startedAt.getTime() + 2000;
       const stampsInMs = records.map((r) => r.timestampSeconds * 1000 + r.timestampFraction / 1000);
       assert.ok(records.length >= 20, `only ${records.length} records`);
@@ -274,7 +265,7 @@ describe('startCapture with nw-capture', () => {
     }
     const outcome = await session.stop();
     assert.equal(outcome.error, null);
-    await verifiedFile(s.outputPath, outcome);
+    await verifiedCaptureFile(s.outputPath, outcome);
   });
 
   test("a bad interface or filter: CaptureFailed naming what is wrong, in nw-capture's words", async () => {
@@ -305,7 +296,7 @@ describe('startCapture with nw-capture', () => {
       const outcome = await session.stop();
       assert.equal(outcome.captureProgram, 'native');
       assert.equal(outcome.error, null);
-      const { records } = await verifiedFile(s.outputPath, outcome);
+      const { records } = await verifiedCaptureFile(s.outputPath, outcome);
       assert.equal(records.length, 7);
       assert.ok(records.every((r) => r.capturedLength === 14 + 20 + 8 + 333));
     } finally {

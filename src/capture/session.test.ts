@@ -2,13 +2,11 @@
 // namespaces joined by a veth pair. Traffic never leaves the namespaces.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodePacket, readPcapBuffer } from '../pcap/index.js';
-import type { PcapContents } from '../pcap/index.js';
+import { decodePacket } from '../pcap/index.js';
 import { startCapture } from './session.js';
 import type { StartCaptureOptions } from './session.js';
 import {
@@ -17,10 +15,11 @@ import {
   UDP_FLOOD_SCRIPT,
   UDP_PACED_SCRIPT,
   UDP_SEND_SCRIPT,
+  verifiedCaptureFile,
 } from './testing/index.js';
 import type { TestNamespace } from './testing/index.js';
 import { CaptureStartError } from './types.js';
-import type { CaptureOutcome, CaptureSpec } from './types.js';
+import type { CaptureSpec } from './types.js';
 
 const ADDRESS_A = '10.78.0.1';
 const ADDRESS_B = '10.78.0.2';
@@ -64,16 +63,6 @@ describe('startCapture with real tcpdump or nw-capture', () => {
     };
   }
 
-  /** Reads the finished file and checks the outcome's size and hash against it. */
-  async function verifiedFile(path: string, outcome: CaptureOutcome): Promise<PcapContents> {
-    const bytes = await readFile(path);
-    assert.equal(outcome.fileSizeInBytes, bytes.length);
-    assert.equal(outcome.sha256, createHash('sha256').update(bytes).digest('hex'));
-    const contents = readPcapBuffer(bytes); // throws unless a whole, valid pcap
-    assert.equal(contents.records.length, outcome.packetsCaptured);
-    return contents;
-  }
-
   test('time limit: stops ~2 s after the start with TimeExceeded, keeping packets up to the limit and none after', async () => {
     const s = spec({ timeLimitInSeconds: 2 });
     const session = startCapture(s, captureOptions);
@@ -87,7 +76,7 @@ describe('startCapture with real tcpdump or nw-capture', () => {
       assert.equal(outcome.startedAt?.getTime(), startedAt.getTime());
       const elapsedInMs = outcome.endedAt.getTime() - startedAt.getTime();
       assert.ok(elapsedInMs >= 2000 && elapsedInMs < 4500, `ended ${elapsedInMs} ms after the start`);
-      const { header, records } = await verifiedFile(s.outputPath, outcome);
+      const { header, records } = await verifiedCaptureFile(s.outputPath, outcome);
       assert.ok(records.length >= 20, `only ${records.length} records`);
       const limitInMs = startedAt.getTime() + 2000;
       const stampsInMs = records.map((r) => r.timestampSeconds * 1000 + r.timestampFraction / 1000);
@@ -118,7 +107,7 @@ describe('startCapture with real tcpdump or nw-capture', () => {
     assert.ok(outcome.fileSizeInBytes <= 20_000, `file is ${outcome.fileSizeInBytes} bytes`);
     // Cut at the last whole record that fits: less than one record (16 + 14 + 1028 bytes) short.
     assert.ok(outcome.fileSizeInBytes > 20_000 - 1058, `file is only ${outcome.fileSizeInBytes} bytes`);
-    const { records } = await verifiedFile(s.outputPath, outcome);
+    const { records } = await verifiedCaptureFile(s.outputPath, outcome);
     assert.ok(records.every((r) => r.capturedLength === 1042)); // 14 Ethernet + 20 IPv4 + 8 UDP + 1000
     await flood;
   });
@@ -131,7 +120,7 @@ describe('startCapture with real tcpdump or nw-capture', () => {
     assert.equal(sent.stdout.trim(), '10', sent.stderr);
     const outcome = await session.stop();
     assert.equal(outcome.stopReason, 'Manual');
-    const { header, records } = await verifiedFile(s.outputPath, outcome);
+    const { header, records } = await verifiedCaptureFile(s.outputPath, outcome);
     assert.equal(header.snapLength, 64);
     assert.equal(records.length, 10);
     for (const r of records) {
@@ -154,7 +143,7 @@ describe('startCapture with real tcpdump or nw-capture', () => {
     const outcome = await stopping;
     assert.equal(outcome.stopReason, 'Manual');
     assert.equal(outcome.error, null);
-    const { header, records } = await verifiedFile(s.outputPath, outcome);
+    const { header, records } = await verifiedCaptureFile(s.outputPath, outcome);
     assert.equal(header.linkType, 276); // -i any on Debian 12: LINUX_SLL2
     const udp = records.map((r) => decodePacket(header.linkType, r.data)).filter((p) => p.protocol === 'UDP');
     // Sent right before the stop and still all there: the unretired ring block was drained.
@@ -176,7 +165,7 @@ describe('startCapture with real tcpdump or nw-capture', () => {
     await a.runNode(UDP_SEND_SCRIPT, [ADDRESS_B, '5555', '3', '10']); // IPv4: filtered out
     await a.runNode(UDP_SEND_SCRIPT, ['fd78::2', '5555', '4', '10']);
     const outcome = await session.stop();
-    const { header, records } = await verifiedFile(s.outputPath, outcome);
+    const { header, records } = await verifiedCaptureFile(s.outputPath, outcome);
     const packets = records.map((r) => decodePacket(header.linkType, r.data));
     assert.equal(packets.length, 4);
     assert.ok(packets.every((p) => p.family === 6 && p.destinationAddress === 'fd78::2' && p.destinationPort === 5555));
@@ -249,7 +238,7 @@ describe('startCapture with real tcpdump or nw-capture', () => {
       const name = outcome.captureProgram === 'native' ? 'nw-capture' : 'tcpdump';
       assert.match(outcome.error?.message ?? '', new RegExp(`^${name} exited with code 1: .*(interface|device)`, 'i'));
       assert.ok(outcome.startedAt instanceof Date);
-      await verifiedFile(s.outputPath, outcome);
+      await verifiedCaptureFile(s.outputPath, outcome);
     } finally {
       await c.destroy();
     }
