@@ -6,10 +6,10 @@
 // reclaim, the copy out of the cache); an O_DIRECT read of the same file ~0.02 CPU-s per GB (the
 // device DMAs into our buffer). Issue 18.
 //
-// How: a second descriptor on the same open file, opened O_RDONLY|O_DIRECT through /proc/self/fd/N
-// (no O_NOFOLLOW: that would refuse the magic link itself), which names the open file itself (the magic link follows the
-// descriptor, not a path that could now name another file), and its dev/ino are checked against
-// the original's (tmpfs is skipped: see TMPFS_MAGIC). O_DIRECT wants the file offset, the
+// How: a second descriptor on the same file, opened O_RDONLY|O_DIRECT through /proc/self/fd/N —
+// a magic link that follows the descriptor, not a path that could now name another file (so no
+// O_NOFOLLOW, which would refuse the link itself) — and its dev/ino are checked against the
+// original's (tmpfs is skipped: see TMPFS_MAGIC). O_DIRECT wants the file offset, the
 // length and the memory address of each read aligned (to the device's logical block; 4096 covers
 // every disk here). Offsets and lengths are ours to choose: reads start at a multiple of 4096 below
 // the position asked for and cover whole 4096-byte blocks (the last read returns short at EOF).
@@ -98,6 +98,13 @@ export async function readDirectInto(
   return sliceOf(view, lead, bytesRead, length);
 }
 
+/** readDirectInto, blocking the calling thread. */
+export function readDirectIntoSync(directFd: number, view: Buffer, position: number, length: number): Buffer {
+  const lead = position % DIRECT_READ_ALIGNMENT_BYTES;
+  const bytesRead = readSync(directFd, view, 0, roundUp(lead + length), position - lead);
+  return sliceOf(view, lead, bytesRead, length);
+}
+
 class Reader implements WholeFileReader {
   private directFd: number | null;
   private view: Buffer;
@@ -134,10 +141,8 @@ class Reader implements WholeFileReader {
   readSync(position: number, length: number): Buffer {
     const want = this.clamp(length);
     if (this.directFd !== null) {
-      const start = position - (position % DIRECT_READ_ALIGNMENT_BYTES);
       try {
-        const bytesRead = readSync(this.directFd, this.view, 0, roundUp(position - start + want), start);
-        return sliceOf(this.view, position - start, bytesRead, want);
+        return readDirectIntoSync(this.directFd, this.view, position, want);
       } catch (err) {
         if (!isEinval(err)) throw err;
         this.dropDirect();
