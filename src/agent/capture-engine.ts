@@ -17,7 +17,17 @@ export interface EngineCaptureOptions {
 }
 
 /** Options the capture manager passes to the engine for a ring (continuous capture). */
-export type EngineRingOptions = Pick<RingCaptureOptions, 'tcpdumpPath' | 'onFileClosed' | 'onFileDeleted'>;
+export type EngineRingOptions = Pick<RingCaptureOptions, 'tcpdumpPath' | 'writer' | 'onFileClosed' | 'onFileDeleted'>;
+
+/**
+ * The ring writer for the agent's capture-program choice: 'tcpdump' the engine's cut of tcpdump's
+ * stream (tcpdump is the process that captures), 'native' nw-capture, 'auto' the ring's own choice
+ * (nw-capture from 64 MiB files, when it runs).
+ * @example ringWriterFor('tcpdump') // 'engine'
+ */
+export function ringWriterFor(choice: CaptureProgramChoice): NonNullable<RingCaptureOptions['writer']> {
+  return choice === 'tcpdump' ? 'engine' : choice;
+}
 
 /**
  * The capture engine as the agent's capture manager sees it: the seam between the lifecycle of

@@ -124,7 +124,7 @@ class ScriptedRing implements RingCaptureSession {
 
   constructor(
     readonly spec: RingCaptureSpec,
-    private readonly opts: EngineRingOptions,
+    readonly opts: EngineRingOptions,
   ) {
     this.started = new Promise((res) => {
       this.resolveStarted = res;
@@ -357,6 +357,19 @@ test('a ring the engine refuses is an Error (CaptureFailed) at once', async () =
   assert.deepEqual(last.errors, ['CaptureFailed']);
   assert.match(last.errorMessage ?? '', /at least 1000016/);
   await h.manager.close();
+});
+
+test("the agent's capture program picks the ring's writer: tcpdump the engine's cut, native nw-capture, auto left to the ring", () => {
+  const writers: unknown[] = [];
+  for (const captureProgram of ['tcpdump', 'native', 'auto', undefined] as const) {
+    const h = harness(captureProgram === undefined ? {} : { captureProgram });
+    h.manager.handle({
+      type: 'capture.start',
+      order: order('w1', { ring: { fileCount: 2, fileSizeInBytes: 100_000_000, sessionTimeLimitInSeconds: 60 } }),
+    });
+    writers.push(h.engine.rings[0]!.opts.writer);
+  }
+  assert.deepEqual(writers, ['engine', 'native', 'auto', undefined]);
 });
 
 test('a ring reports each closed file and drops the ones it deletes (oldestSequence moves on)', async () => {

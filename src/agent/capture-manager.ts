@@ -21,7 +21,7 @@ import {
   type ServerToAgent,
 } from '../model/index.js';
 import { inBackground } from './background.js';
-import { tcpdumpCaptureEngine, type CaptureEngine } from './capture-engine.js';
+import { ringWriterFor, tcpdumpCaptureEngine, type CaptureEngine } from './capture-engine.js';
 import { CaptureFiles } from './capture-files.js';
 import { CaptureRecords, type CaptureRecord } from './capture-records.js';
 import { CaptureUploads } from './capture-uploads.js';
@@ -37,7 +37,7 @@ export interface CaptureManagerOptions {
   captureRoot: string;
   interfaceName: string;
   tcpdumpPath?: string;
-  /** Which program single-file captures run (AgentConfig.captureProgram). */
+  /** Which program captures run — single files, rings and the look-back buffer (AgentConfig.captureProgram). */
   captureProgram?: CaptureProgramChoice;
   uploadRetryBudgetInMs: number;
   uploadRetryIntervalInMs: number;
@@ -98,6 +98,7 @@ export class CaptureManager {
       data: this.files.data,
       interfaceName: opts.interfaceName,
       ...(opts.tcpdumpPath ? { tcpdumpPath: opts.tcpdumpPath } : {}),
+      ...(opts.captureProgram ? { captureProgram: opts.captureProgram } : {}),
       send: (m) => opts.send(m),
       logger: opts.logger,
     });
@@ -367,6 +368,7 @@ export class CaptureManager {
         },
         {
           ...(this.opts.tcpdumpPath ? { tcpdumpPath: this.opts.tcpdumpPath } : {}),
+          ...(this.opts.captureProgram ? { writer: ringWriterFor(this.opts.captureProgram) } : {}),
           onFileClosed: (file) => this.ringFileClosed(uid, file),
           onFileDeleted: (file) => this.ringFileDeleted(uid, file),
         },

@@ -26,8 +26,9 @@ export interface AgentConfig {
   logLevel?: string;
   tcpdumpPath?: string;
   /**
-   * Which program a single-file capture runs (src/capture/capture-program.ts): 'auto' (default)
-   * nw-capture when built and it runs, else tcpdump. Rings and the look-back buffer run tcpdump.
+   * Which program captures run (src/capture/capture-program.ts): 'auto' (default) nw-capture when
+   * built and it runs, else tcpdump. Single files, rings ('tcpdump': the engine's cut of tcpdump's
+   * stream) and the look-back buffer all follow it.
    */
   captureProgram?: CaptureProgramChoice;
   /** How long one upload may keep retrying before the capture reports StorageFailed (it keeps retrying after, less often). */

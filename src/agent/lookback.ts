@@ -7,6 +7,7 @@ import {
   mergeLookback,
   startLookbackBuffer,
   type CaptureOutcome,
+  type CaptureProgramChoice,
   type LookbackBuffer,
 } from '../capture/index.js';
 import type { Logger } from '../lib/index.js';
@@ -33,6 +34,8 @@ export interface LookbackManagerOptions {
   data: ConfinedDir;
   interfaceName: string;
   tcpdumpPath?: string;
+  /** Which program the buffer runs (AgentConfig.captureProgram); default 'auto'. */
+  captureProgram?: CaptureProgramChoice;
   send(msg: AgentToServer): boolean;
   logger: Logger;
 }
@@ -118,7 +121,10 @@ export class LookbackManager {
           snapLengthInBytes: settings.snapLengthInBytes,
           dir: this.bufferDir(),
         },
-        { ...(this.opts.tcpdumpPath ? { tcpdumpPath: this.opts.tcpdumpPath } : {}) },
+        {
+          ...(this.opts.tcpdumpPath ? { tcpdumpPath: this.opts.tcpdumpPath } : {}),
+          ...(this.opts.captureProgram ? { program: this.opts.captureProgram } : {}),
+        },
       );
       this.buffer = buffer;
       try {

@@ -18,13 +18,13 @@ import { parseCaptureProgramChoice, type CaptureProgramChoice } from '../../capt
 import { withAgentMetrics } from './monitor-agent-metrics.js';
 
 /**
- * `--capture-program`, bound to NW_CAPTURE_PROGRAM: which program single-file captures run
+ * `--capture-program`, bound to NW_CAPTURE_PROGRAM: which program captures run (single files, rings, look-back)
  * (src/capture/capture-program.ts). `nw agent` and `nw up`.
  */
 export const CAPTURE_PROGRAM_OPTION = {
   flags: '--capture-program <program>',
   description:
-    'what single-file captures run: auto (nw-capture when built and it runs, else tcpdump), native (nw-capture) or tcpdump',
+    'what captures run (single files, rings, look-back): auto (nw-capture when built and it runs, else tcpdump), native (nw-capture) or tcpdump',
   env: 'NW_CAPTURE_PROGRAM',
 } as const satisfies OptionDeclaration;
 
